@@ -1,0 +1,95 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// One set of settings for every target, so strict concurrency and `any` are enforced everywhere alike.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "swift-redis-chat",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "chat-node", targets: ["chat-node"]),
+        .library(name: "ChatCore", targets: ["ChatCore"]),
+        .library(name: "ChatNode", targets: ["ChatNode"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+    ],
+    targets: [
+        // hiredis from the system (Debian: libhiredis-dev). Only its RESP reader and command formatter are used:
+        // SwiftNIO owns the sockets, so no blocking hiredis call can ever land on an event loop.
+        .systemLibrary(
+            name: "CHiredis",
+            pkgConfig: "hiredis",
+            providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
+        ),
+        // The domain: names, rooms, events, protocol codecs, sanitizing, rate limiting. No I/O.
+        .target(
+            name: "ChatCore",
+            swiftSettings: swiftSettings
+        ),
+        // Redis over SwiftNIO with hiredis as the codec, plus the chat's keys and Lua scripts.
+        .target(
+            name: "ChatRedis",
+            dependencies: [
+                "CHiredis",
+                "ChatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The chat node: TCP sessions, local fan-out, presence upkeep, HTTP health and metrics.
+        .target(
+            name: "ChatNode",
+            dependencies: [
+                "ChatCore",
+                "ChatRedis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "chat-node",
+            dependencies: [
+                "ChatNode",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "ChatRedisTests",
+            dependencies: [
+                "ChatRedis",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ChatNodeTests",
+            dependencies: ["ChatCore"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

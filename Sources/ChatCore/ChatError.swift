@@ -1,0 +1,34 @@
+/// An error a client is told about, as `! <code> <explanation>` in text mode or `{"type":"error",...}` in JSON mode.
+public struct ChatError: Error, Equatable, Sendable {
+    /// The stable, machine-readable part. Clients branch on it; the explanation is for people.
+    public struct Code: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        public var description: String { rawValue }
+
+        public static let nameTaken = Code(rawValue: "name-taken")
+        public static let nameInvalid = Code(rawValue: "name-invalid")
+        public static let nameLost = Code(rawValue: "name-lost")
+        public static let serverFull = Code(rawValue: "server-full")
+        public static let lineTooLong = Code(rawValue: "line-too-long")
+        public static let messageTooLong = Code(rawValue: "message-too-long")
+        public static let rateLimited = Code(rawValue: "rate-limited")
+        public static let unknownCommand = Code(rawValue: "unknown-command")
+        public static let badRequest = Code(rawValue: "bad-request")
+        public static let noSuchUser = Code(rawValue: "no-such-user")
+        public static let notInRoom = Code(rawValue: "not-in-room")
+        public static let roomInvalid = Code(rawValue: "room-invalid")
+        public static let tooManyRooms = Code(rawValue: "too-many-rooms")
+        public static let redisUnavailable = Code(rawValue: "redis-unavailable")
+        public static let slowConsumer = Code(rawValue: "slow-consumer")
+        public static let serverShutdown = Code(rawValue: "server-shutdown")
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+}

@@ -1,0 +1,114 @@
+/// Milliseconds since the Unix epoch, UTC: the one time unit on the wire and in Redis.
+public typealias Millis = Int64
+
+/// A chat message as everybody sees it. `id` is its Redis stream id: unique, ordered, the same on every node, and
+/// what a client gives back to resume after a reconnect.
+public struct ChatMessage: Equatable, Sendable {
+    public var id: String
+    public var room: RoomName
+    public var from: String
+    public var text: String
+    /// `/me waves`: shown as an action, not as speech.
+    public var isAction: Bool
+    public var time: Millis
+
+    public init(id: String, room: RoomName, from: String, text: String, isAction: Bool, time: Millis) {
+        self.id = id
+        self.room = room
+        self.from = from
+        self.text = text
+        self.isAction = isAction
+        self.time = time
+    }
+}
+
+public struct DirectMessage: Equatable, Sendable {
+    public var from: String
+    public var to: String
+    public var text: String
+    public var isAction: Bool
+    public var time: Millis
+
+    public init(from: String, to: String, text: String, isAction: Bool = false, time: Millis) {
+        self.from = from
+        self.to = to
+        self.text = text
+        self.isAction = isAction
+        self.time = time
+    }
+}
+
+public enum Presence: Equatable, Sendable {
+    case online
+    case away(String)
+}
+
+/// One entry of `/who`.
+public struct RoomMember: Equatable, Sendable {
+    public var name: String
+    public var presence: Presence
+    /// Milliseconds since the member last said something (or connected).
+    public var idleMillis: Millis
+    public var node: String
+
+    public init(name: String, presence: Presence, idleMillis: Millis, node: String) {
+        self.name = name
+        self.presence = presence
+        self.idleMillis = idleMillis
+        self.node = node
+    }
+}
+
+public struct RoomSummary: Equatable, Sendable {
+    public var room: RoomName
+    public var members: Int
+    public var joined: Bool
+
+    public init(room: RoomName, members: Int, joined: Bool) {
+        self.room = room
+        self.members = members
+        self.joined = joined
+    }
+}
+
+/// What `/seen NAME` knows.
+public enum SeenRecord: Equatable, Sendable {
+    case online(name: String, since: Millis, node: String)
+    case offline(name: String, connectedAt: Millis, disconnectedAt: Millis)
+    case never(name: String)
+}
+
+/// Why somebody left a room; shown in the leave notice.
+public enum LeaveReason: String, Equatable, Sendable {
+    case left
+    case quit
+    case connectionLost = "connection lost"
+    case nameLost = "name lost"
+    case serverShutdown = "server shutdown"
+}
+
+/// Everything a client can be told. Both protocol modes render the same events; see `TextRenderer` and
+/// `JSONRenderer`.
+public enum ChatEvent: Equatable, Sendable {
+    /// Asks a text-mode client for its name.
+    case greeting(server: String)
+    case welcome(name: String, room: RoomName, node: String, time: Millis)
+    case message(ChatMessage)
+    case direct(DirectMessage)
+    case joined(room: RoomName, name: String, time: Millis)
+    case left(room: RoomName, name: String, reason: LeaveReason, time: Millis)
+    case presence(room: RoomName, name: String, presence: Presence, time: Millis)
+    /// The reply to one's own join: the room is now current, with the history that goes with it.
+    case youJoined(room: RoomName, history: [ChatMessage])
+    case youLeft(room: RoomName)
+    case history(room: RoomName, messages: [ChatMessage])
+    case rooms([RoomSummary], current: RoomName?)
+    case who(room: RoomName, members: [RoomMember])
+    case seen(SeenRecord, now: Millis)
+    case help
+    /// Acknowledges a request that has no other reply (/away, /back, a direct message in text mode has its own).
+    case ok(String)
+    case pong
+    case bye(String)
+    case error(ChatError)
+}

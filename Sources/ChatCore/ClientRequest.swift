@@ -1,0 +1,33 @@
+/// What a client asks for, whichever mode it speaks. Text commands and JSON requests both parse into this.
+public enum ClientRequest: Equatable, Sendable {
+    /// Picks a name (the first line in text mode; `{"op":"hello"}` in JSON mode).
+    case hello(name: String)
+    /// A message to a room; nil means the current room.
+    case say(room: String?, text: String, isAction: Bool)
+    case join(room: String, since: String?)
+    case leave(room: String?)
+    case rooms
+    case who(room: String?)
+    case direct(to: String, text: String)
+    case away(String?)
+    case back
+    /// The last `limit` messages of a room, or those before `before`, oldest first.
+    case history(room: String?, limit: Int?, before: String?)
+    case seen(name: String)
+    case help
+    case quit
+    case ping
+}
+
+/// Limits that keep one client from hurting the others. Every one is a node option.
+public struct ProtocolLimits: Sendable {
+    /// A longer line is refused with `line-too-long` and discarded up to its newline.
+    public var maximumLineBytes: Int = 4096
+    /// A longer message text is refused with `message-too-long`.
+    public var maximumMessageBytes: Int = 2048
+    public var historyOnJoin: Int = 20
+    public var maximumHistory: Int = 200
+    public var maximumRoomsPerSession: Int = 50
+
+    public init() {}
+}

@@ -1,0 +1,144 @@
+/// Renders events as JSON lines for programs. Every event has `type` and `time` (milliseconds since the epoch,
+/// UTC); a reply repeats the request's `id`. Chat messages carry their stream id as `msgid`.
+public enum JSONRenderer {
+    public static func render(_ event: ChatEvent, requestID: RequestID? = nil, now: Millis) -> String {
+        object(event, requestID: requestID, now: now) + "\n"
+    }
+
+    public static func object(_ event: ChatEvent, requestID: RequestID?, now: Millis) -> String {
+        var json = JSONWriter()
+        func header(_ type: String, time: Millis? = nil) {
+            json.field("type", type)
+            json.field("time", time ?? now)
+            if let requestID { json.field("id", rawJSON: requestID.json) }
+        }
+        switch event {
+        case .greeting(let server):
+            header("greeting")
+            json.field("server", server)
+        case .welcome(let name, let room, let node, let time):
+            header("welcome", time: time)
+            json.field("name", name)
+            json.field("room", room.value)
+            json.field("node", node)
+        case .message(let message):
+            header("message", time: message.time)
+            writeMessageFields(message, into: &json)
+        case .direct(let direct):
+            header("direct", time: direct.time)
+            json.field("from", direct.from)
+            json.field("to", direct.to)
+            json.field("text", direct.text)
+            if direct.isAction { json.field("action", true) }
+        case .joined(let room, let name, let time):
+            header("join", time: time)
+            json.field("room", room.value)
+            json.field("name", name)
+        case .left(let room, let name, let reason, let time):
+            header("leave", time: time)
+            json.field("room", room.value)
+            json.field("name", name)
+            json.field("reason", reason.rawValue)
+        case .presence(let room, let name, let presence, let time):
+            header("presence", time: time)
+            json.field("room", room.value)
+            json.field("name", name)
+            writePresence(presence, into: &json)
+        case .youJoined(let room, let history):
+            header("joined")
+            json.field("room", room.value)
+            json.array("history", history.map(messageObject))
+        case .youLeft(let room):
+            header("left")
+            json.field("room", room.value)
+        case .history(let room, let messages):
+            header("history")
+            json.field("room", room.value)
+            json.array("messages", messages.map(messageObject))
+        case .rooms(let rooms, let current):
+            header("rooms")
+            if let current { json.field("current", current.value) }
+            json.array(
+                "rooms",
+                rooms.map { summary in
+                    var room = JSONWriter()
+                    room.field("room", summary.room.value)
+                    room.field("members", summary.members)
+                    room.field("joined", summary.joined)
+                    return room.finish()
+                })
+        case .who(let room, let members):
+            header("who")
+            json.field("room", room.value)
+            json.array(
+                "members",
+                members.map { member in
+                    var entry = JSONWriter()
+                    entry.field("name", member.name)
+                    writePresence(member.presence, into: &entry)
+                    entry.field("idle", member.idleMillis)
+                    entry.field("node", member.node)
+                    return entry.finish()
+                })
+        case .seen(let record, _):
+            header("seen")
+            switch record {
+            case .online(let name, let since, let node):
+                json.field("name", name)
+                json.field("state", "online")
+                json.field("since", since)
+                json.field("node", node)
+            case .offline(let name, let connectedAt, let disconnectedAt):
+                json.field("name", name)
+                json.field("state", "offline")
+                json.field("connected", connectedAt)
+                json.field("disconnected", disconnectedAt)
+            case .never(let name):
+                json.field("name", name)
+                json.field("state", "never")
+            }
+        case .help:
+            header("help")
+            json.array("lines", TextCommandParser.helpLines.map(JSONWriter.quoted))
+        case .ok(let text):
+            header("ok")
+            json.field("text", text)
+        case .pong:
+            header("pong")
+        case .bye(let reason):
+            header("bye")
+            json.field("reason", reason)
+        case .error(let error):
+            header("error")
+            json.field("code", error.code.rawValue)
+            json.field("message", error.message)
+        }
+        return json.finish()
+    }
+
+    static func messageObject(_ message: ChatMessage) -> String {
+        var json = JSONWriter()
+        json.field("type", "message")
+        json.field("time", message.time)
+        writeMessageFields(message, into: &json)
+        return json.finish()
+    }
+
+    static func writeMessageFields(_ message: ChatMessage, into json: inout JSONWriter) {
+        json.field("msgid", message.id)
+        json.field("room", message.room.value)
+        json.field("from", message.from)
+        json.field("text", message.text)
+        if message.isAction { json.field("action", true) }
+    }
+
+    static func writePresence(_ presence: Presence, into json: inout JSONWriter) {
+        switch presence {
+        case .online:
+            json.field("state", "online")
+        case .away(let text):
+            json.field("state", "away")
+            json.field("away", text)
+        }
+    }
+}

@@ -1,0 +1,89 @@
+import Foundation
+
+/// The `id` a JSON request carries, kept as the JSON text it arrived as (a string or a number) so the reply repeats
+/// it exactly.
+public struct RequestID: Equatable, Hashable, Sendable {
+    public let json: String
+    public init(json: String) { self.json = json }
+}
+
+/// Parses one JSON-lines request, such as `{"op":"say","room":"lobby","text":"hi","id":7}`.
+public enum JSONRequestParser {
+    public static func parse(_ line: String) -> (request: Result<ClientRequest, ChatError>, id: RequestID?) {
+        let data = Data(line.utf8)
+        let decoder = JSONDecoder()
+        guard let wire = try? decoder.decode(WireRequest.self, from: data) else {
+            // Still answer with the id when only another field was malformed.
+            let id = (try? decoder.decode(OnlyID.self, from: data))?.id?.requestID
+            return (.failure(ChatError(.badRequest, "each line must be one JSON object with fields of the documented types")), id)
+        }
+        return (Result { () throws(ChatError) in try wire.request() }, wire.id?.requestID)
+    }
+
+    private struct OnlyID: Decodable { var id: WireID? }
+
+    private enum WireID: Decodable {
+        case text(String)
+        case integer(Int64)
+        case number(Double)
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let text = try? container.decode(String.self) {
+                self = .text(text)
+            } else if let integer = try? container.decode(Int64.self) {
+                self = .integer(integer)
+            } else {
+                self = .number(try container.decode(Double.self))
+            }
+        }
+
+        var requestID: RequestID {
+            switch self {
+            case .text(let text): RequestID(json: JSONWriter.quoted(text))
+            case .integer(let integer): RequestID(json: String(integer))
+            case .number(let number): RequestID(json: number.isFinite ? "\(number)" : "null")
+            }
+        }
+    }
+
+    private struct WireRequest: Decodable {
+        var op: String?
+        var id: WireID?
+        var name: String?
+        var room: String?
+        var text: String?
+        var to: String?
+        var since: String?
+        var before: String?
+        var limit: Int?
+
+        func request() throws(ChatError) -> ClientRequest {
+            guard let op else { throw ChatError(.badRequest, "a request needs an \"op\"") }
+            func required(_ value: String?, _ key: String) throws(ChatError) -> String {
+                guard let value, !value.isEmpty else { throw ChatError(.badRequest, "\"\(op)\" needs \"\(key)\"") }
+                return value
+            }
+            switch op {
+            case "hello": return .hello(name: try required(name, "name"))
+            case "say": return .say(room: room, text: try required(text, "text"), isAction: false)
+            case "me": return .say(room: room, text: try required(text, "text"), isAction: true)
+            case "join": return .join(room: try required(room, "room"), since: since)
+            case "leave": return .leave(room: room)
+            case "rooms": return .rooms
+            case "who": return .who(room: room)
+            case "msg": return .direct(to: try required(to, "to"), text: try required(text, "text"))
+            case "away": return .away(text)
+            case "back": return .back
+            case "history":
+                if let limit, limit <= 0 { throw ChatError(.badRequest, "\"limit\" must be positive") }
+                return .history(room: room, limit: limit, before: before)
+            case "seen": return .seen(name: try required(name, "name"))
+            case "help": return .help
+            case "quit": return .quit
+            case "ping": return .ping
+            default: throw ChatError(.unknownCommand, "unknown op \"\(op)\"")
+            }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+/// A token bucket: `burst` messages at once, then `ratePerSecond` sustained. Time is passed in, so it is tested
+/// without clocks; the node feeds it a monotonic clock in nanoseconds.
+public struct TokenBucket: Sendable {
+    public let ratePerSecond: Double
+    public let burst: Double
+    private var tokens: Double
+    private var lastRefillNanos: UInt64
+
+    public init(ratePerSecond: Double, burst: Double, nowNanos: UInt64) {
+        precondition(ratePerSecond > 0 && burst >= 1, "a bucket that never admits anything is a configuration bug")
+        self.ratePerSecond = ratePerSecond
+        self.burst = burst
+        self.tokens = burst
+        self.lastRefillNanos = nowNanos
+    }
+
+    /// Takes one token if there is one. A refused call takes nothing, so a flooding client recovers as soon as it
+    /// slows down.
+    public mutating func tryTake(nowNanos: UInt64) -> Bool {
+        if nowNanos > lastRefillNanos {
+            let elapsed = Double(nowNanos - lastRefillNanos) / 1_000_000_000
+            tokens = min(burst, tokens + elapsed * ratePerSecond)
+            lastRefillNanos = nowNanos
+        }
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+}

@@ -1,0 +1,68 @@
+/// Parses one text-mode line (already sanitized) into a request.
+public enum TextCommandParser {
+    public static func parse(_ line: String) throws(ChatError) -> ClientRequest {
+        guard line.hasPrefix("/") else { return .say(room: nil, text: line, isAction: false) }
+        // "//text" says "/text" literally, as in IRC clients.
+        if line.hasPrefix("//") { return .say(room: nil, text: String(line.dropFirst()), isAction: false) }
+        let (command, rest) = splitWord(line.dropFirst())
+        switch command.lowercased() {
+        case "join", "j":
+            let (room, since) = splitWord(rest)
+            guard !room.isEmpty else { throw ChatError(.badRequest, "usage: /join ROOM") }
+            return .join(room: room, since: since.isEmpty ? nil : since)
+        case "leave", "part":
+            return .leave(room: rest.isEmpty ? nil : String(rest))
+        case "rooms", "list":
+            return .rooms
+        case "who", "names":
+            return .who(room: rest.isEmpty ? nil : String(rest))
+        case "msg", "m", "tell", "dm":
+            let (name, text) = splitWord(rest)
+            guard !name.isEmpty, !text.isEmpty else { throw ChatError(.badRequest, "usage: /msg NAME TEXT") }
+            return .direct(to: name, text: text)
+        case "me":
+            guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /me ACTION") }
+            return .say(room: nil, text: rest, isAction: true)
+        case "away":
+            return .away(rest.isEmpty ? nil : rest)
+        case "back":
+            return .back
+        case "history":
+            guard !rest.isEmpty else { return .history(room: nil, limit: nil, before: nil) }
+            guard let count = Int(rest), count > 0 else { throw ChatError(.badRequest, "usage: /history [N]") }
+            return .history(room: nil, limit: count, before: nil)
+        case "seen", "whois":
+            guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /seen NAME") }
+            return .seen(name: rest)
+        case "help", "?":
+            return .help
+        case "quit", "exit", "bye":
+            return .quit
+        case "ping":
+            return .ping
+        default:
+            throw ChatError(.unknownCommand, "unknown command /\(command); /help lists the commands")
+        }
+    }
+
+    /// The first word and the rest, each trimmed.
+    static func splitWord(_ text: some StringProtocol) -> (String, String) {
+        let trimmed = String(text).trimmingWhitespace()
+        guard let space = trimmed.firstIndex(where: { $0 == " " }) else { return (trimmed, "") }
+        return (String(trimmed[..<space]), String(trimmed[space...]).trimmingWhitespace())
+    }
+
+    public static let helpLines: [String] = [
+        "Type a line to say it in your current room. Commands:",
+        "  /join ROOM         join ROOM (creating it) and make it current",
+        "  /leave [ROOM]      leave ROOM (default: the current one)",
+        "  /rooms             rooms with people in them",
+        "  /who [ROOM]        who is in ROOM, with away state and idle time",
+        "  /msg NAME TEXT     a direct message to NAME, wherever they are connected",
+        "  /me ACTION         an action, shown as '* you ACTION'",
+        "  /away [TEXT]       mark yourself away; /back to return",
+        "  /history [N]       the last N messages of the current room",
+        "  /seen NAME         when NAME was last connected",
+        "  /help              this text; /quit to leave",
+    ]
+}

@@ -1,0 +1,100 @@
+/// Renders events for people on nc or telnet: chat lines start with the time, system events with `* `, errors
+/// with `! <code>`. Every line ends in CRLF, which telnet needs and nc shows the same.
+public enum TextRenderer {
+    /// `viewer` is the name of the person the text is for, so a direct message reads "to" or "from" them.
+    public static func render(_ event: ChatEvent, viewer: String?, now: Millis) -> String {
+        lines(event, viewer: viewer, now: now).map { $0 + "\r\n" }.joined()
+    }
+
+    public static func lines(_ event: ChatEvent, viewer: String?, now: Millis) -> [String] {
+        switch event {
+        case .greeting(let server):
+            return ["* hello, this is \(server).", "* what is your name?"]
+        case .welcome(let name, let room, let node, _):
+            return ["* welcome \(name)! you are in #\(room) on node \(node). /help lists the commands."]
+        case .message(let message):
+            return [messageLine(message)]
+        case .direct(let direct):
+            let time = TimeFormat.clock(direct.time)
+            if let viewer, viewer.lowercased() == direct.from.lowercased(),
+                viewer.lowercased() != direct.to.lowercased()
+            {
+                return ["[\(time)] -> *\(direct.to)* \(direct.text)"]
+            }
+            return ["[\(time)] *\(direct.from)* \(direct.text)"]
+        case .joined(let room, let name, let time):
+            return ["* [\(TimeFormat.clock(time))] \(name) joined #\(room)"]
+        case .left(let room, let name, let reason, let time):
+            let why = reason == .left ? "" : " (\(reason.rawValue))"
+            return ["* [\(TimeFormat.clock(time))] \(name) left #\(room)\(why)"]
+        case .presence(let room, let name, let presence, let time):
+            switch presence {
+            case .online: return ["* [\(TimeFormat.clock(time))] #\(room): \(name) is back"]
+            case .away(let text): return ["* [\(TimeFormat.clock(time))] #\(room): \(name) is away: \(text)"]
+            }
+        case .youJoined(let room, let history):
+            let header =
+                history.isEmpty
+                ? "* you joined #\(room); it is your current room. no recent messages."
+                : "* you joined #\(room); it is your current room. the last \(history.count) messages:"
+            return [header] + history.map(messageLine)
+        case .youLeft(let room):
+            return ["* you left #\(room)"]
+        case .history(let room, let messages):
+            if messages.isEmpty { return ["* no messages in #\(room) yet"] }
+            return ["* the last \(messages.count) messages of #\(room):"] + messages.map(messageLine)
+        case .rooms(let rooms, let current):
+            if rooms.isEmpty { return ["* no rooms have anybody in them"] }
+            return ["* \(rooms.count) rooms:"]
+                + rooms.map { summary in
+                    let people = summary.members == 1 ? "1 person" : "\(summary.members) people"
+                    let mark = summary.room == current ? ", current" : summary.joined ? ", joined" : ""
+                    return "*   #\(summary.room) (\(people)\(mark))"
+                }
+        case .who(let room, let members):
+            let count = members.count == 1 ? "1 person" : "\(members.count) people"
+            return ["* \(count) in #\(room):"]
+                + members.map { member in
+                    let state: String
+                    switch member.presence {
+                    case .online: state = "online"
+                    case .away(let text): state = text.isEmpty ? "away" : "away: \(text)"
+                    }
+                    return "*   \(member.name)  \(state)  idle \(TimeFormat.duration(member.idleMillis))"
+                }
+        case .seen(let record, let now):
+            switch record {
+            case .online(let name, let since, let node):
+                return [
+                    "* \(name) is online now, connected since \(TimeFormat.dateTime(since)) "
+                        + "(\(TimeFormat.duration(now - since))) on node \(node)"
+                ]
+            case .offline(let name, let connectedAt, let disconnectedAt):
+                return [
+                    "* \(name) was last connected \(TimeFormat.dateTime(connectedAt)) for "
+                        + "\(TimeFormat.duration(disconnectedAt - connectedAt)), "
+                        + "left \(TimeFormat.duration(now - disconnectedAt)) ago"
+                ]
+            case .never(let name):
+                return ["* nobody called \(name) has been seen here"]
+            }
+        case .help:
+            return TextCommandParser.helpLines.map { "* " + $0 }
+        case .ok(let text):
+            return ["* \(text)"]
+        case .pong:
+            return ["* pong"]
+        case .bye(let reason):
+            return ["* bye: \(reason)"]
+        case .error(let error):
+            return ["! \(error.code) \(error.message)"]
+        }
+    }
+
+    static func messageLine(_ message: ChatMessage) -> String {
+        let time = TimeFormat.clock(message.time)
+        return message.isAction
+            ? "[\(time)] #\(message.room) * \(message.from) \(message.text)"
+            : "[\(time)] #\(message.room) <\(message.from)> \(message.text)"
+    }
+}

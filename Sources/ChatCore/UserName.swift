@@ -1,0 +1,79 @@
+import Foundation
+
+/// A validated user name: shown as typed, unique cluster-wide by its case-folded `key`.
+public struct UserName: Hashable, Sendable, CustomStringConvertible {
+    /// What people see, as the user typed it, in Unicode canonical composition (NFC), so that "é" typed as one
+    /// character or as "e" plus an accent is the same name.
+    public let display: String
+    /// The identity: lowercased, so `Alice` and `alice` are one person. Used in Redis keys.
+    public let key: String
+
+    public static let maximumLength = 32
+
+    /// Names that would let somebody pose as the service.
+    public static let reserved: Set<String> = [
+        "server", "system", "admin", "administrator", "root", "operator", "op", "moderator", "mod", "chat",
+        "nobody", "everyone", "here", "all", "anonymous", "guest", "redis", "node", "balancer", "support",
+    ]
+
+    public var description: String { display }
+
+    public init(validating raw: String) throws(ChatError) {
+        let name = raw.trimmingWhitespace().precomposedStringWithCanonicalMapping
+        guard !name.isEmpty else {
+            throw ChatError(.nameInvalid, "a name needs 1 to \(Self.maximumLength) characters")
+        }
+        let scalars = name.unicodeScalars
+        guard scalars.count <= Self.maximumLength else {
+            throw ChatError(.nameInvalid, "a name has at most \(Self.maximumLength) characters")
+        }
+        for scalar in scalars where !Self.isAllowed(scalar) {
+            throw ChatError(.nameInvalid, "names use letters, digits, '_', '-' and '.' only")
+        }
+        if let first = scalars.first, first.properties.generalCategory.isMark {
+            throw ChatError(.nameInvalid, "a name cannot start with a combining mark")
+        }
+        let key = name.lowercased()
+        guard !Self.reserved.contains(key) else {
+            throw ChatError(.nameInvalid, "'\(name)' is reserved")
+        }
+        self.display = name
+        self.key = key
+    }
+
+    /// Letters and digits of any script (so people can use their own), plus three ASCII punctuation marks.
+    /// Everything else, including spaces, controls, symbols, emoji and bidirectional overrides, is refused so that
+    /// no name can hide, spoof another or break a terminal.
+    static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar {
+        case "_", "-", ".": return true
+        default:
+            let category = scalar.properties.generalCategory
+            return category.isLetter || category == .decimalNumber || category.isMark
+        }
+    }
+}
+
+extension Unicode.GeneralCategory {
+    var isLetter: Bool {
+        switch self {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter: return true
+        default: return false
+        }
+    }
+    var isMark: Bool {
+        switch self {
+        case .nonspacingMark, .spacingMark, .enclosingMark: return true
+        default: return false
+        }
+    }
+}
+
+extension String {
+    func trimmingWhitespace() -> String {
+        let scalars = unicodeScalars
+        guard let start = scalars.firstIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        let end = scalars.lastIndex(where: { !$0.properties.isWhitespace })!
+        return String(scalars[start...end])
+    }
+}

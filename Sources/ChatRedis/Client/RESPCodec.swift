@@ -1,0 +1,113 @@
+import CHiredis
+import NIOCore
+
+/// Parses RESP with hiredis's reader. One instance per connection; it keeps partial replies between reads.
+/// A final class owns the `redisReader` and frees it in `deinit`; no pointer escapes it.
+final class HiredisReader {
+    private let reader: UnsafeMutablePointer<redisReader>
+
+    init() {
+        guard let reader = redisReaderCreate() else { fatalError("hiredis could not allocate a reader (out of memory)") }
+        self.reader = reader
+    }
+
+    deinit { redisReaderFree(reader) }
+
+    func feed(_ buffer: ByteBuffer) throws(RedisError) {
+        let status = buffer.withUnsafeReadableBytes { bytes in
+            bytes.isEmpty
+                ? REDIS_OK
+                : redisReaderFeed(reader, bytes.baseAddress!.assumingMemoryBound(to: CChar.self), bytes.count)
+        }
+        guard status == REDIS_OK else { throw RedisError(.protocolViolation, "hiredis refused input") }
+    }
+
+    /// The next complete reply, or nil when more bytes are needed.
+    func next() throws(RedisError) -> RedisValue? {
+        var raw: UnsafeMutableRawPointer? = nil
+        guard redisReaderGetReply(reader, &raw) == REDIS_OK else {
+            let message = withUnsafeBytes(of: reader.pointee.errstr) { bytes in
+                String(decoding: bytes.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            throw RedisError(.protocolViolation, message)
+        }
+        guard let raw else { return nil }
+        let reply = raw.assumingMemoryBound(to: redisReply.self)
+        defer { freeReplyObject(raw) }
+        return Self.convert(reply)
+    }
+
+    private static func convert(_ reply: UnsafeMutablePointer<redisReply>) -> RedisValue {
+        let value = reply.pointee
+        func text() -> String {
+            guard let str = value.str else { return "" }
+            return String(decoding: UnsafeRawBufferPointer(start: str, count: value.len), as: UTF8.self)
+        }
+        switch value.type {
+        case REDIS_REPLY_STRING:
+            guard let str = value.str else { return .bulk([]) }
+            return .bulk(Array(UnsafeRawBufferPointer(start: str, count: value.len)))
+        case REDIS_REPLY_STATUS: return .simple(text())
+        case REDIS_REPLY_ERROR: return .error(text())
+        case REDIS_REPLY_INTEGER: return .integer(value.integer)
+        case REDIS_REPLY_ARRAY:
+            guard let elements = value.element else { return .array([]) }
+            return .array((0..<value.elements).map { convert(elements[$0]!) })
+        default: return .null
+        }
+    }
+}
+
+/// Frames Redis replies on a NIO channel.
+final class RESPDecoder: ByteToMessageDecoder {
+    typealias InboundOut = RedisValue
+    private let reader = HiredisReader()
+
+    func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        if buffer.readableBytes > 0 {
+            try reader.feed(buffer)
+            buffer.moveReaderIndex(forwardBy: buffer.readableBytes)
+        }
+        while let value = try reader.next() {
+            context.fireChannelRead(wrapInboundOut(value))
+        }
+        return .needMoreData
+    }
+
+    func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+}
+
+/// A command as its arguments; hiredis formats them with `redisFormatCommandArgv`, so any bytes are safe.
+public struct RedisCommand: Sendable, Equatable {
+    public var arguments: [String]
+
+    public init(_ arguments: [String]) { self.arguments = arguments }
+    public init(_ arguments: String...) { self.arguments = arguments }
+
+    /// Appends the RESP encoding of this command.
+    func write(into buffer: inout ByteBuffer) {
+        var joined: [UInt8] = []
+        var lengths: [Int] = []
+        lengths.reserveCapacity(arguments.count)
+        for argument in arguments {
+            joined.append(contentsOf: argument.utf8)
+            lengths.append(argument.utf8.count)
+        }
+        joined.append(0)  // so the buffer is never empty and always has a base address
+        joined.withUnsafeBufferPointer { bytes in
+            let base = UnsafeRawPointer(bytes.baseAddress!)
+            var offset = 0
+            var argv: [UnsafePointer<CChar>?] = lengths.map { length in
+                defer { offset += length }
+                return base.advanced(by: offset).assumingMemoryBound(to: CChar.self)
+            }
+            var formatted: UnsafeMutablePointer<CChar>? = nil
+            let count = redisFormatCommandArgv(&formatted, Int32(arguments.count), &argv, lengths)
+            guard count > 0, let formatted else { fatalError("hiredis could not format a command (out of memory)") }
+            buffer.writeBytes(UnsafeRawBufferPointer(start: formatted, count: Int(count)))
+            redisFreeCommand(formatted)
+        }
+    }
+}

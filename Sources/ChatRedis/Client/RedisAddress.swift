@@ -1,0 +1,66 @@
+/// Where Redis is: `redis://[:password@]host[:port][/db]`.
+public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+    public var password: String?
+    public var database: Int
+
+    public init(host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0) {
+        self.host = host
+        self.port = port
+        self.password = password
+        self.database = database
+    }
+
+    public init(url: String) throws(RedisError) {
+        guard url.hasPrefix("redis://") else {
+            throw RedisError(.protocolViolation, "a Redis URL starts with redis:// (got '\(url)')")
+        }
+        var rest = Substring(url.dropFirst("redis://".count))
+        var password: String? = nil
+        if let at = rest.lastIndex(of: "@") {
+            let credentials = rest[..<at]
+            password = String(credentials.split(separator: ":", maxSplits: 1).last ?? credentials)
+            rest = rest[rest.index(after: at)...]
+        }
+        var database = 0
+        if let slash = rest.firstIndex(of: "/") {
+            let path = rest[rest.index(after: slash)...]
+            if !path.isEmpty {
+                guard let number = Int(path), number >= 0 else {
+                    throw RedisError(.protocolViolation, "the database in '\(url)' must be a number")
+                }
+                database = number
+            }
+            rest = rest[..<slash]
+        }
+        var host = String(rest)
+        var port = 6379
+        if let colon = rest.lastIndex(of: ":") {
+            guard let number = Int(rest[rest.index(after: colon)...]), (1...65535).contains(number) else {
+                throw RedisError(.protocolViolation, "the port in '\(url)' must be 1 to 65535")
+            }
+            port = number
+            host = String(rest[..<colon])
+        }
+        guard !host.isEmpty else { throw RedisError(.protocolViolation, "'\(url)' names no host") }
+        self.init(host: host, port: port, password: password, database: database)
+    }
+
+    public var description: String { "redis://\(host):\(port)/\(database)" }
+}
+
+/// Capped exponential backoff with jitter, so a fleet of nodes does not reconnect in lockstep after Redis returns.
+struct Backoff: Sendable {
+    var initialMillis: Int64 = 50
+    var maximumMillis: Int64 = 1000
+    private(set) var attempt = 0
+
+    mutating func next() -> Int64 {
+        let base = min(maximumMillis, initialMillis << min(attempt, 16))
+        attempt += 1
+        return Int64.random(in: (base * 3 / 4)...max(base * 3 / 4, base))
+    }
+
+    mutating func reset() { attempt = 0 }
+}

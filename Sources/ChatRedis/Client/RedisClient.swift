@@ -1,0 +1,190 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A command connection to Redis that pipelines: every command queued while a flush is pending goes out in the same
+/// write and one syscall, so many sessions' requests share one round trip. It reconnects by itself with capped
+/// backoff; while it is down, commands fail at once with `.unavailable` instead of waiting, so users hear about it.
+public final class RedisClient: Sendable {
+    public let eventLoop: any EventLoop
+    public let address: RedisAddress
+    private let logger: Logger
+    private let commandTimeout: TimeAmount
+    private let scripts: [RedisScript]
+    private let state = NIOLockedValueBox(State())
+    /// Called on `eventLoop` each time a connection is ready, including the first; `reconnected` is false only then.
+    private let onConnected: @Sendable (_ reconnected: Bool) -> Void
+
+    private struct State {
+        var channel: (any Channel)?
+        var queue: [PendingCommand] = []
+        var drainScheduled = false
+        var stopped = false
+        var everConnected = false
+        var backoff = Backoff()
+        var scriptSHAs: [String: String] = [:]
+        var reconnects = 0
+    }
+
+    public init(
+        address: RedisAddress, eventLoop: any EventLoop, scripts: [RedisScript] = [],
+        commandTimeout: TimeAmount = .seconds(3), logger: Logger,
+        onConnected: @escaping @Sendable (_ reconnected: Bool) -> Void = { _ in }
+    ) {
+        self.address = address
+        self.eventLoop = eventLoop
+        self.scripts = scripts
+        self.commandTimeout = commandTimeout
+        self.logger = logger
+        self.onConnected = onConnected
+    }
+
+    public var isConnected: Bool { state.withLockedValue { $0.channel != nil } }
+    /// How many times a lost connection has been re-made.
+    public var reconnectCount: Int { state.withLockedValue { $0.reconnects } }
+
+    /// Starts connecting in the background; `send` fails with `.unavailable` until the first connection is ready.
+    public func start() {
+        eventLoop.execute { self.connect() }
+    }
+
+    public func stop() async {
+        let channel = state.withLockedValue { state -> (any Channel)? in
+            state.stopped = true
+            defer { state.channel = nil }
+            return state.channel
+        }
+        try? await channel?.close()
+    }
+
+    /// Sends one command. The future completes on `eventLoop`.
+    public func send(_ command: RedisCommand) -> EventLoopFuture<RedisValue> {
+        let promise = eventLoop.makePromise(of: RedisValue.self)
+        let (accepted, scheduleDrain) = state.withLockedValue { state -> (Bool, Bool) in
+            guard state.channel != nil else { return (false, false) }
+            state.queue.append(PendingCommand(command: command, promise: promise))
+            defer { state.drainScheduled = true }
+            return (true, !state.drainScheduled)
+        }
+        guard accepted else {
+            promise.fail(RedisError(.unavailable, "not connected to \(address)"))
+            return promise.futureResult
+        }
+        if scheduleDrain { eventLoop.execute { self.drain() } }
+        return promise.futureResult
+    }
+
+    public func send(_ arguments: String...) -> EventLoopFuture<RedisValue> { send(RedisCommand(arguments)) }
+
+    /// Runs a registered script by its SHA, sending the source only when Redis does not have it.
+    public func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue> {
+        let tail = [String(keys.count)] + keys + arguments
+        guard let sha = state.withLockedValue({ $0.scriptSHAs[script.name] }) else {
+            return send(RedisCommand(["EVAL", script.source] + tail))
+        }
+        return send(RedisCommand(["EVALSHA", sha] + tail)).flatMapError { error in
+            guard let error = error as? RedisError, error.code == .server, error.message.hasPrefix("NOSCRIPT") else {
+                return self.eventLoop.makeFailedFuture(error)
+            }
+            return self.send(RedisCommand(["EVAL", script.source] + tail))
+        }
+    }
+
+    private func drain() {
+        let (channel, batch) = state.withLockedValue { state -> ((any Channel)?, [PendingCommand]) in
+            state.drainScheduled = false
+            defer { state.queue.removeAll(keepingCapacity: true) }
+            return (state.channel, state.queue)
+        }
+        guard let channel else {
+            for pending in batch { pending.promise.fail(RedisError(.unavailable, "not connected to \(address)")) }
+            return
+        }
+        for pending in batch { channel.write(pending, promise: nil) }
+        channel.flush()
+    }
+
+    private func connect() {
+        guard !state.withLockedValue({ $0.stopped }) else { return }
+        let timeout = commandTimeout
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(.seconds(2))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(RESPDecoder()), RedisCommandHandler(timeout: timeout),
+                    ])
+                }
+            }
+            .connect(host: address.host, port: address.port)
+            .flatMap { channel in self.handshake(channel).map { channel } }
+            .whenComplete { result in
+                switch result {
+                case .success(let channel): self.connected(channel)
+                case .failure(let error): self.scheduleReconnect(after: error)
+                }
+            }
+    }
+
+    /// AUTH, SELECT and SCRIPT LOAD before the connection is offered to anyone, so no command can overtake them.
+    private func handshake(_ channel: any Channel) -> EventLoopFuture<Void> {
+        func direct(_ arguments: [String]) -> EventLoopFuture<RedisValue> {
+            let promise = channel.eventLoop.makePromise(of: RedisValue.self)
+            channel.write(PendingCommand(command: RedisCommand(arguments), promise: promise), promise: nil)
+            return promise.futureResult
+        }
+        var steps: [EventLoopFuture<Void>] = []
+        if let password = address.password { steps.append(direct(["AUTH", password]).map { _ in }) }
+        if address.database != 0 { steps.append(direct(["SELECT", String(address.database)]).map { _ in }) }
+        for script in scripts {
+            steps.append(
+                direct(["SCRIPT", "LOAD", script.source]).map { reply in
+                    if let sha = reply.string { self.state.withLockedValue { $0.scriptSHAs[script.name] = sha } }
+                })
+        }
+        channel.flush()
+        return EventLoopFuture.andAllSucceed(steps, on: channel.eventLoop).flatMapError { error in
+            channel.close(promise: nil)
+            return channel.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private func connected(_ channel: any Channel) {
+        let (reconnected, stopped) = state.withLockedValue { state -> (Bool, Bool) in
+            if state.stopped { return (false, true) }
+            state.channel = channel
+            state.backoff.reset()
+            defer { state.everConnected = true }
+            if state.everConnected { state.reconnects += 1 }
+            return (state.everConnected, false)
+        }
+        if stopped {
+            channel.close(promise: nil)
+            return
+        }
+        logger.info("redis connected", metadata: ["redis.address": "\(address)", "redis.reconnect": "\(reconnected)"])
+        channel.closeFuture.whenComplete { _ in self.disconnected(channel) }
+        onConnected(reconnected)
+    }
+
+    private func disconnected(_ channel: any Channel) {
+        let stopped = state.withLockedValue { state -> Bool in
+            if state.channel === channel { state.channel = nil }
+            return state.stopped
+        }
+        guard !stopped else { return }
+        logger.warning("redis connection lost; reconnecting", metadata: ["redis.address": "\(address)"])
+        scheduleReconnect(after: nil)
+    }
+
+    private func scheduleReconnect(after error: (any Error)?) {
+        let delay = state.withLockedValue { $0.backoff.next() }
+        if let error {
+            logger.debug(
+                "redis connect failed", metadata: ["redis.address": "\(address)", "error": "\(error)"])
+        }
+        eventLoop.scheduleTask(in: .milliseconds(delay)) { self.connect() }
+    }
+}

@@ -1,0 +1,222 @@
+import Logging
+import NIOCore
+import NIOPosix
+
+/// One message read from a subscribed channel.
+public struct PubSubMessage: Sendable {
+    public var channel: String
+    public var payload: [UInt8]
+}
+
+/// The pub/sub connection. It keeps the set of channels it should be subscribed to and restores them after every
+/// reconnect, so callers only say what they want. All of its state lives on `eventLoop`: call it from there.
+///
+/// Messages are handed on in batches, one per socket read, so a burst costs one hop per event loop downstream
+/// instead of one per message.
+public final class RedisSubscriber: @unchecked Sendable {
+    public let eventLoop: any EventLoop
+    private let address: RedisAddress
+    private let logger: Logger
+    private let pingTimeout: TimeAmount
+
+    /// Receives each batch of messages, on `eventLoop`.
+    public var onMessages: ([PubSubMessage]) -> Void = { _ in }
+    /// Told of channels subscribed again after a reconnect: whatever was published to them meanwhile was missed.
+    public var onResubscribed: (String) -> Void = { _ in }
+
+    private var channel: (any Channel)?
+    private var wanted: Set<String> = []
+    private var confirmed: Set<String> = []
+    /// Channels that were confirmed before the connection dropped: their next confirmation is a re-subscription.
+    private var lostOnDisconnect: Set<String> = []
+    private var waiters: [String: [EventLoopPromise<Void>]] = [:]
+    private var backoff = Backoff()
+    private var stopped = false
+    private var started = false
+
+    public init(address: RedisAddress, eventLoop: any EventLoop, pingTimeout: TimeAmount = .seconds(3), logger: Logger) {
+        self.address = address
+        self.eventLoop = eventLoop
+        self.pingTimeout = pingTimeout
+        self.logger = logger
+    }
+
+    public var isConnected: Bool {
+        eventLoop.preconditionInEventLoop()
+        return channel != nil
+    }
+
+    public func start() {
+        eventLoop.execute {
+            guard !self.started else { return }
+            self.started = true
+            self.connect()
+        }
+    }
+
+    public func stop() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit {
+            self.stopped = true
+            self.failWaiters(RedisError(.unavailable, "subscriber stopped"))
+            return self.channel?.close() ?? self.eventLoop.makeSucceededVoidFuture()
+        }
+    }
+
+    /// Subscribes (idempotently); the future completes once Redis has confirmed, so nothing published after it can be
+    /// missed. Fails at once while disconnected, but the channel stays wanted until `unsubscribe`.
+    public func subscribe(_ name: String) -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        if confirmed.contains(name) { return eventLoop.makeSucceededVoidFuture() }
+        let inserted = wanted.insert(name).inserted
+        guard let channel else {
+            return eventLoop.makeFailedFuture(RedisError(.unavailable, "pub/sub connection to \(address) is down"))
+        }
+        let promise = eventLoop.makePromise(of: Void.self)
+        waiters[name, default: []].append(promise)
+        if inserted { send(["SUBSCRIBE", name], on: channel) }
+        return promise.futureResult
+    }
+
+    public func unsubscribe(_ name: String) {
+        eventLoop.preconditionInEventLoop()
+        guard wanted.remove(name) != nil else { return }
+        confirmed.remove(name)
+        lostOnDisconnect.remove(name)
+        if let promises = waiters.removeValue(forKey: name) {
+            for promise in promises { promise.fail(RedisError(.unavailable, "unsubscribed before confirmation")) }
+        }
+        if let channel { send(["UNSUBSCRIBE", name], on: channel) }
+    }
+
+    public var subscriptionCount: Int {
+        eventLoop.preconditionInEventLoop()
+        return wanted.count
+    }
+
+    private func send(_ arguments: [String], on channel: any Channel) {
+        var buffer = channel.allocator.buffer(capacity: 32)
+        RedisCommand(arguments).write(into: &buffer)
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    private func connect() {
+        guard !stopped else { return }
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(.seconds(2))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandlers([
+                        ByteToMessageHandler(RESPDecoder()), SubscriberHandler(subscriber: self),
+                    ])
+                }
+            }
+            .connect(host: address.host, port: address.port)
+            .whenComplete { result in
+                switch result {
+                case .success(let channel): self.connected(channel)
+                case .failure: self.scheduleReconnect()
+                }
+            }
+    }
+
+    private func connected(_ channel: any Channel) {
+        guard !stopped else {
+            channel.close(promise: nil)
+            return
+        }
+        self.channel = channel
+        backoff.reset()
+        logger.info("redis pub/sub connected", metadata: ["redis.address": "\(address)"])
+        if let password = address.password { send(["AUTH", password], on: channel) }
+        // Everything wanted, in chunks, so a node with many rooms does not build one enormous command.
+        let names = Array(wanted)
+        for start in stride(from: 0, to: names.count, by: 512) {
+            send(["SUBSCRIBE"] + names[start..<min(start + 512, names.count)], on: channel)
+        }
+        channel.closeFuture.whenComplete { _ in self.disconnected(channel) }
+        let pingInterval = TimeAmount.nanoseconds(pingTimeout.nanoseconds / 3)
+        var lastReply = NIODeadline.now()
+        let handler = try? channel.pipeline.syncOperations.handler(type: SubscriberHandler.self)
+        handler?.onAnyReply = { lastReply = .now() }
+        // A PING every interval proves the connection is alive; a silent Redis (hung, or a cut link) is dropped
+        // and re-made instead of leaving every room deaf.
+        channel.eventLoop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { task in
+            guard channel.isActive else { return task.cancel() }
+            if NIODeadline.now() - lastReply > self.pingTimeout {
+                self.logger.warning("redis pub/sub silent; reconnecting", metadata: ["redis.address": "\(self.address)"])
+                channel.close(promise: nil)
+                return task.cancel()
+            }
+            self.send(["PING"], on: channel)
+        }
+    }
+
+    private func disconnected(_ channel: any Channel) {
+        guard self.channel === channel else { return }
+        self.channel = nil
+        lostOnDisconnect.formUnion(confirmed)
+        confirmed.removeAll()
+        failWaiters(RedisError(.unavailable, "pub/sub connection to \(address) lost"))
+        guard !stopped else { return }
+        logger.warning("redis pub/sub connection lost; reconnecting", metadata: ["redis.address": "\(address)"])
+        scheduleReconnect()
+    }
+
+    private func scheduleReconnect() {
+        guard !stopped else { return }
+        eventLoop.scheduleTask(in: .milliseconds(backoff.next())) { self.connect() }
+    }
+
+    private func failWaiters(_ error: RedisError) {
+        let all = waiters
+        waiters.removeAll()
+        for promises in all.values { for promise in promises { promise.fail(error) } }
+    }
+
+    fileprivate func didConfirm(_ name: String) {
+        guard wanted.contains(name) else { return }  // an unsubscribe overtook it
+        confirmed.insert(name)
+        if let promises = waiters.removeValue(forKey: name) { for promise in promises { promise.succeed() } }
+        if lostOnDisconnect.remove(name) != nil { onResubscribed(name) }
+    }
+
+    fileprivate func deliver(_ batch: [PubSubMessage]) {
+        onMessages(batch)
+    }
+}
+
+/// Reads pub/sub pushes; a batch ends where the socket read ends.
+private final class SubscriberHandler: ChannelInboundHandler {
+    typealias InboundIn = RedisValue
+    let subscriber: RedisSubscriber
+    var onAnyReply: () -> Void = {}
+    private var batch: [PubSubMessage] = []
+
+    init(subscriber: RedisSubscriber) { self.subscriber = subscriber }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        onAnyReply()
+        guard case .array(let parts) = unwrapInboundIn(data), let kind = parts.first?.string else { return }
+        switch kind {
+        case "message" where parts.count == 3:
+            guard let name = parts[1].string, case .bulk(let payload) = parts[2] else { return }
+            batch.append(PubSubMessage(channel: name, payload: payload))
+        case "subscribe" where parts.count == 3:
+            if let name = parts[1].string { subscriber.didConfirm(name) }
+        default:
+            break  // unsubscribe confirmations and PONGs need nothing more
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        guard !batch.isEmpty else { return }
+        let delivered = batch
+        batch.removeAll(keepingCapacity: true)
+        subscriber.deliver(delivered)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
