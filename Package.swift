@@ -8,7 +8,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "swift-redis-chat",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "chat-node", targets: ["chat-node"]),
         .library(name: "ChatCore", targets: ["ChatCore"]),

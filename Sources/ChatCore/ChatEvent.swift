@@ -82,8 +82,12 @@ public enum SeenRecord: Equatable, Sendable {
 public enum LeaveReason: String, Equatable, Sendable {
     case left
     case quit
+    /// The client closed its connection without /quit.
+    case disconnected
+    /// Its node died; a surviving node said so.
     case connectionLost = "connection lost"
     case nameLost = "name lost"
+    case slowConsumer = "slow consumer"
     case serverShutdown = "server shutdown"
 }
 

@@ -27,6 +27,8 @@ public struct ProtocolLimits: Sendable {
     public var maximumMessageBytes: Int = 2048
     public var historyOnJoin: Int = 20
     public var maximumHistory: Int = 200
+    /// At most this many missed messages are replayed when a join gives `since`.
+    public var maximumResume: Int = 1000
     public var maximumRoomsPerSession: Int = 50
 
     public init() {}

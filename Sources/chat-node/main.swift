@@ -1,1 +1,124 @@
-print("x")
+import ArgumentParser
+import ChatCore
+import ChatNode
+import ChatRedis
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// `chat-node`: one stateless chat node. Every option can also come from the environment variable named in its help,
+/// so containers configure it without a command line.
+@main
+struct ChatNodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-node",
+        abstract: "A chat node: TCP clients (nc, telnet or JSON lines) relayed through Redis to every other node.")
+
+    @Option(help: "Address to listen on for chat clients and HTTP. [CHAT_HOST]")
+    var host = env("CHAT_HOST") ?? "0.0.0.0"
+
+    @Option(help: "Chat port (0 picks a free one). [CHAT_PORT]")
+    var port = env("CHAT_PORT").flatMap(Int.init) ?? 7001
+
+    @Option(name: .customLong("http-port"), help: "HTTP port for /health and /metrics. [CHAT_HTTP_PORT]")
+    var httpPort = env("CHAT_HTTP_PORT").flatMap(Int.init) ?? 8081
+
+    @Option(help: "Redis URL, redis://[:password@]host[:port][/db]. [CHAT_REDIS_URL]")
+    var redis = env("CHAT_REDIS_URL") ?? "redis://127.0.0.1:6379"
+
+    @Option(name: .customLong("node-id"), help: "This node's name in /who, /seen and logs (default host:port). [CHAT_NODE_ID]")
+    var nodeID: String?
+
+    @Option(help: "HOST:PORT at which other machines reach this node. [CHAT_ADVERTISE]")
+    var advertise: String?
+
+    @Option(name: .customLong("max-clients"), help: "Connections this node accepts before '! server-full'. [CHAT_MAX_CLIENTS]")
+    var maxClients = env("CHAT_MAX_CLIENTS").flatMap(Int.init) ?? 10_000
+
+    @Option(name: .customLong("claim-ttl"), help: "Seconds a name outlives its node's last heartbeat. [CHAT_CLAIM_TTL]")
+    var claimTTL = env("CHAT_CLAIM_TTL").flatMap(Int.init) ?? 15
+
+    @Option(name: .customLong("rate-limit"), help: "Lines per second a session may send, sustained. [CHAT_RATE_LIMIT]")
+    var rateLimit = env("CHAT_RATE_LIMIT").flatMap(Double.init) ?? 10
+
+    @Option(name: .customLong("rate-burst"), help: "Lines a session may send at once above the rate. [CHAT_RATE_BURST]")
+    var rateBurst = env("CHAT_RATE_BURST").flatMap(Double.init) ?? 20
+
+    @Option(
+        name: .customLong("max-outbound-bytes"),
+        help: "Unsent output after which a client is dropped as a slow consumer. [CHAT_MAX_OUTBOUND_BYTES]")
+    var maxOutboundBytes = env("CHAT_MAX_OUTBOUND_BYTES").flatMap(Int.init) ?? (1 << 20)
+
+    @Option(name: .customLong("history-on-join"), help: "Messages shown when joining a room. [CHAT_HISTORY_ON_JOIN]")
+    var historyOnJoin = env("CHAT_HISTORY_ON_JOIN").flatMap(Int.init) ?? 20
+
+    @Option(name: .customLong("history-length"), help: "Messages kept per room in Redis. [CHAT_HISTORY_LENGTH]")
+    var historyLength = env("CHAT_HISTORY_LENGTH").flatMap(Int.init) ?? 1000
+
+    @Option(help: "Event-loop threads (default: one per core). [CHAT_THREADS]")
+    var threads = env("CHAT_THREADS").flatMap(Int.init) ?? System.coreCount
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [CHAT_LOG_LEVEL]")
+    var logLevel = env("CHAT_LOG_LEVEL") ?? "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard claimTTL >= 3 else { throw ValidationError("--claim-ttl must be at least 3 seconds") }
+        guard rateLimit > 0, rateBurst >= 1 else {
+            throw ValidationError("--rate-limit must be positive and --rate-burst at least 1")
+        }
+        for (name, value) in [("--port", port), ("--http-port", httpPort)] where !(0...65535).contains(value) {
+            throw ValidationError("\(name) must be 0 to 65535")
+        }
+        do { _ = try RedisAddress(url: redis) } catch { throw ValidationError("--redis: \(error.message)") }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        var configuration = NodeConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.httpPort = httpPort
+        configuration.redis = try RedisAddress(url: redis)
+        configuration.nodeID = nodeID ?? env("CHAT_NODE_ID")
+        configuration.advertise = advertise ?? env("CHAT_ADVERTISE")
+        configuration.maxClients = maxClients
+        configuration.claimTTLSeconds = claimTTL
+        configuration.rateLimit = rateLimit
+        configuration.rateBurst = rateBurst
+        configuration.maxOutboundBytes = maxOutboundBytes
+        configuration.limits.historyOnJoin = historyOnJoin
+        configuration.historyLength = historyLength
+        configuration.threads = threads
+
+        let logger = Logger(label: "chat-node")
+        let node = ChatNodeServer(
+            configuration: configuration, logger: logger, metrics: NodeMetrics(registry: registry),
+            onListening: { addresses in
+                // One machine-readable line on stdout, for scripts and tests that started the node on port 0.
+                let line = "chat-node listening chat=\(addresses.chat) http=\(addresses.http)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            })
+        let services = ServiceGroup(
+            configuration: .init(
+                services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
+    }
+}
+
+private func env(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}

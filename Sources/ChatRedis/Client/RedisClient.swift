@@ -15,6 +15,8 @@ public final class RedisClient: Sendable {
     private let state = NIOLockedValueBox(State())
     /// Called on `eventLoop` each time a connection is ready, including the first; `reconnected` is false only then.
     private let onConnected: @Sendable (_ reconnected: Bool) -> Void
+    /// Told how many commands each flush carried: the pipelining actually achieved.
+    private let onFlush: @Sendable (Int) -> Void
 
     private struct State {
         var channel: (any Channel)?
@@ -30,7 +32,8 @@ public final class RedisClient: Sendable {
     public init(
         address: RedisAddress, eventLoop: any EventLoop, scripts: [RedisScript] = [],
         commandTimeout: TimeAmount = .seconds(3), logger: Logger,
-        onConnected: @escaping @Sendable (_ reconnected: Bool) -> Void = { _ in }
+        onConnected: @escaping @Sendable (_ reconnected: Bool) -> Void = { _ in },
+        onFlush: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.address = address
         self.eventLoop = eventLoop
@@ -38,6 +41,7 @@ public final class RedisClient: Sendable {
         self.commandTimeout = commandTimeout
         self.logger = logger
         self.onConnected = onConnected
+        self.onFlush = onFlush
     }
 
     public var isConnected: Bool { state.withLockedValue { $0.channel != nil } }
@@ -103,6 +107,7 @@ public final class RedisClient: Sendable {
         }
         for pending in batch { channel.write(pending, promise: nil) }
         channel.flush()
+        onFlush(batch.count)
     }
 
     private func connect() {

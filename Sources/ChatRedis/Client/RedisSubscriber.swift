@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// One message read from a subscribed channel.
 public struct PubSubMessage: Sendable {
@@ -41,10 +42,10 @@ public final class RedisSubscriber: @unchecked Sendable {
         self.logger = logger
     }
 
-    public var isConnected: Bool {
-        eventLoop.preconditionInEventLoop()
-        return channel != nil
-    }
+    private let connectedFlag = Atomic<Bool>(false)
+
+    /// Safe from any thread (for health checks).
+    public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
 
     public func start() {
         eventLoop.execute {
@@ -107,7 +108,8 @@ public final class RedisSubscriber: @unchecked Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(RESPDecoder()), SubscriberHandler(subscriber: self),
+                        ByteToMessageHandler(RESPDecoder()),
+                        SubscriberHandler(subscriber: self, pingTimeout: self.pingTimeout),
                     ])
                 }
             }
@@ -126,6 +128,7 @@ public final class RedisSubscriber: @unchecked Sendable {
             return
         }
         self.channel = channel
+        connectedFlag.store(true, ordering: .relaxed)
         backoff.reset()
         logger.info("redis pub/sub connected", metadata: ["redis.address": "\(address)"])
         if let password = address.password { send(["AUTH", password], on: channel) }
@@ -135,26 +138,12 @@ public final class RedisSubscriber: @unchecked Sendable {
             send(["SUBSCRIBE"] + names[start..<min(start + 512, names.count)], on: channel)
         }
         channel.closeFuture.whenComplete { _ in self.disconnected(channel) }
-        let pingInterval = TimeAmount.nanoseconds(pingTimeout.nanoseconds / 3)
-        var lastReply = NIODeadline.now()
-        let handler = try? channel.pipeline.syncOperations.handler(type: SubscriberHandler.self)
-        handler?.onAnyReply = { lastReply = .now() }
-        // A PING every interval proves the connection is alive; a silent Redis (hung, or a cut link) is dropped
-        // and re-made instead of leaving every room deaf.
-        channel.eventLoop.scheduleRepeatedTask(initialDelay: pingInterval, delay: pingInterval) { task in
-            guard channel.isActive else { return task.cancel() }
-            if NIODeadline.now() - lastReply > self.pingTimeout {
-                self.logger.warning("redis pub/sub silent; reconnecting", metadata: ["redis.address": "\(self.address)"])
-                channel.close(promise: nil)
-                return task.cancel()
-            }
-            self.send(["PING"], on: channel)
-        }
     }
 
     private func disconnected(_ channel: any Channel) {
         guard self.channel === channel else { return }
         self.channel = nil
+        connectedFlag.store(false, ordering: .relaxed)
         lostOnDisconnect.formUnion(confirmed)
         confirmed.removeAll()
         failWaiters(RedisError(.unavailable, "pub/sub connection to \(address) lost"))
@@ -186,17 +175,52 @@ public final class RedisSubscriber: @unchecked Sendable {
     }
 }
 
-/// Reads pub/sub pushes; a batch ends where the socket read ends.
+/// Reads pub/sub pushes; a batch ends where the socket read ends. It also PINGs: a Redis that stays silent past the
+/// timeout (hung, or a cut link that TCP has not noticed) gets its connection dropped and re-made instead of leaving
+/// every room deaf.
 private final class SubscriberHandler: ChannelInboundHandler {
     typealias InboundIn = RedisValue
+    typealias OutboundOut = ByteBuffer
     let subscriber: RedisSubscriber
-    var onAnyReply: () -> Void = {}
+    private let pingTimeout: TimeAmount
+    private var lastReply = NIODeadline.now()
+    private var pinger: RepeatedTask?
     private var batch: [PubSubMessage] = []
 
-    init(subscriber: RedisSubscriber) { self.subscriber = subscriber }
+    init(subscriber: RedisSubscriber, pingTimeout: TimeAmount) {
+        self.subscriber = subscriber
+        self.pingTimeout = pingTimeout
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        let interval = TimeAmount.nanoseconds(pingTimeout.nanoseconds / 3)
+        let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        lastReply = .now()
+        pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+            let (handler, context) = bound.value
+            handler.ping(context: context)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pinger?.cancel()
+        context.fireChannelInactive()
+    }
+
+    private func ping(context: ChannelHandlerContext) {
+        guard NIODeadline.now() - lastReply <= pingTimeout else {
+            pinger?.cancel()
+            context.close(promise: nil)
+            return
+        }
+        var buffer = context.channel.allocator.buffer(capacity: 16)
+        RedisCommand("PING").write(into: &buffer)
+        context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        onAnyReply()
+        lastReply = .now()
         guard case .array(let parts) = unwrapInboundIn(data), let kind = parts.first?.string else { return }
         switch kind {
         case "message" where parts.count == 3:

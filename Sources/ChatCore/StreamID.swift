@@ -1,0 +1,47 @@
+/// A Redis stream id, `<milliseconds>-<sequence>`, compared numerically (string order is wrong: "9-0" < "10-0").
+public struct StreamID: Comparable, Hashable, Sendable {
+    public var millis: UInt64
+    public var sequence: UInt64
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let millis = UInt64(parts[0]), let sequence = UInt64(parts[1]) else { return nil }
+        self.millis = millis
+        self.sequence = sequence
+    }
+
+    public static func < (lhs: StreamID, rhs: StreamID) -> Bool {
+        (lhs.millis, lhs.sequence) < (rhs.millis, rhs.sequence)
+    }
+}
+
+extension ChatEvent {
+    /// The room an event belongs to, for those that belong to one.
+    public var room: RoomName? {
+        switch self {
+        case .message(let message): return message.room
+        case .joined(let room, _, _), .left(let room, _, _, _), .presence(let room, _, _, _): return room
+        default: return nil
+        }
+    }
+}
+
+extension ClientRequest {
+    /// The same request with every string cleaned of control characters and escape sequences. JSON can carry them
+    /// escaped (`\u001b`), so sanitizing the raw line alone is not enough.
+    public func sanitized() -> ClientRequest {
+        let clean = Sanitizer.clean as (String) -> String
+        switch self {
+        case .hello(let name): return .hello(name: clean(name))
+        case .say(let room, let text, let isAction): return .say(room: room.map(clean), text: clean(text), isAction: isAction)
+        case .join(let room, let since): return .join(room: clean(room), since: since.map(clean))
+        case .leave(let room): return .leave(room: room.map(clean))
+        case .who(let room): return .who(room: room.map(clean))
+        case .direct(let to, let text): return .direct(to: clean(to), text: clean(text))
+        case .away(let text): return .away(text.map(clean))
+        case .history(let room, let limit, let before): return .history(room: room.map(clean), limit: limit, before: before.map(clean))
+        case .seen(let name): return .seen(name: clean(name))
+        case .rooms, .back, .help, .quit, .ping: return self
+        }
+    }
+}

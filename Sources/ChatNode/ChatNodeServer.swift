@@ -1,0 +1,165 @@
+import ChatCore
+import ChatRedis
+import Foundation
+import Hummingbird
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Where a running node listens; reported once both ports are bound (port 0 picks free ones).
+public struct NodeAddresses: Sendable {
+    public var chat: SocketAddress
+    public var http: SocketAddress
+}
+
+/// The chat node as a service: TCP chat on `port`, /health and /metrics on `httpPort`, its state in Redis.
+/// On graceful shutdown (SIGTERM, SIGINT) it stops accepting, tells its clients, releases their names and rooms in
+/// Redis, forgets its incarnation, and exits.
+public final class ChatNodeServer: Service, Sendable {
+    public let configuration: NodeConfiguration
+    private let logger: Logger
+    private let metrics: NodeMetrics
+    private let onListening: @Sendable (NodeAddresses) -> Void
+
+    public init(
+        configuration: NodeConfiguration, logger: Logger, metrics: NodeMetrics = NodeMetrics(),
+        onListening: @escaping @Sendable (NodeAddresses) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = metrics
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let configuration = self.configuration
+        let metrics = self.metrics
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let loops = Array(group.makeIterator())
+        let hubs = loops.enumerated().map { LoopHub(eventLoop: $1, index: $0, metrics: metrics) }
+        let hubByLoop = Dictionary(uniqueKeysWithValues: hubs.map { (ObjectIdentifier($0.eventLoop), $0) })
+
+        let incarnation = String(UInt64.random(in: 0...UInt64.max), radix: 16)
+        let nodeID = configuration.nodeID ?? Self.defaultNodeID(port: configuration.port)
+        let logger = {
+            var logger = self.logger
+            logger[metadataKey: "node.id"] = "\(nodeID)"
+            return logger
+        }()
+
+        let connectedHook = NIOLockedValueBox<(@Sendable (Bool) -> Void)?>(nil)
+        let redis = RedisClient(
+            address: configuration.redis, eventLoop: loops[1 % loops.count], scripts: ClusterStore.scripts,
+            commandTimeout: configuration.redisTimeout, logger: logger,
+            onConnected: { reconnected in connectedHook.withLockedValue { $0 }?(reconnected) },
+            onFlush: { batch in metrics.publishBatch.record(Int64(batch)) })
+        let subscriber = RedisSubscriber(
+            address: configuration.redis, eventLoop: loops[0], pingTimeout: configuration.redisTimeout, logger: logger)
+        let relay = Relay(subscriber: subscriber, hubs: hubs)
+        let store = ClusterStore(
+            redis: redis, incarnation: incarnation, nodeID: nodeID, claimTTLSeconds: configuration.claimTTLSeconds,
+            historyLength: configuration.historyLength)
+        let node = NodeContext(
+            configuration: configuration, nodeID: nodeID, store: store, relay: relay, metrics: metrics, logger: logger)
+        let keeper = PresenceKeeper(node: node, hubs: hubs, eventLoop: loops[1 % loops.count])
+        connectedHook.withLockedValue { $0 = { keeper.redisConnected(reconnected: $0) } }
+
+        redis.start()
+        subscriber.start()
+        let timers = keeper.start()
+
+        let maxOutbound = configuration.maxOutboundBytes
+        let maxLine = configuration.limits.maximumLineBytes
+        let listener: any Channel
+        do {
+            listener = try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 4096)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(
+                    .writeBufferWaterMark, value: .init(low: maxOutbound / 2, high: maxOutbound))
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        let hub = hubByLoop[ObjectIdentifier(channel.eventLoop)]!
+                        try channel.pipeline.syncOperations.addHandlers([
+                            ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: maxLine)),
+                            SessionHandler(node: node, hub: hub),
+                        ])
+                    }
+                }
+                .bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            logger.critical(
+                "cannot listen for chat clients",
+                metadata: ["listen.address": "\(configuration.host):\(configuration.port)", "error": "\(error)"])
+            try? await group.shutdownGracefully()
+            throw error
+        }
+
+        let chatAddress = listener.localAddress!
+        let onListening = self.onListening
+        let app = Application(
+            router: HTTPEndpoints.router(node: node, isHealthy: { redis.isConnected && subscriber.isConnected }),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.httpPort), serverName: nil),
+            onServerRunning: { channel in
+                logger.info(
+                    "listening",
+                    metadata: ["listen.chat": "\(chatAddress)", "listen.http": "\(channel.localAddress!)"])
+                onListening(NodeAddresses(chat: chatAddress, http: channel.localAddress!))
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger)
+
+        try await withThrowingDiscardingTaskGroup { tasks in
+            tasks.addTask { try await app.runService() }
+            try? await gracefulShutdown()
+            logger.info("shutting down: no new clients; releasing sessions")
+            try? await listener.close()
+            await self.releaseSessions(hubs: hubs, grace: configuration.shutdownGrace)
+            for timer in timers { timer.cancel() }
+            if redis.isConnected { try? await store.deregister().get() }
+        }
+        await redis.stop()
+        try? await subscriber.stop().get()
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    /// Tells every client the node is going away and waits (bounded) until their sessions are released in Redis,
+    /// so their names are free and their rooms see them leave before the process ends.
+    private func releaseSessions(hubs: [LoopHub], grace: TimeAmount) async {
+        var released: [EventLoopFuture<Void>] = []
+        for hub in hubs {
+            let futures = try? await hub.eventLoop.submit { () -> [EventLoopFuture<Void>] in
+                hub.allSessions.map { session in
+                    session.shutdown()
+                    return session.released.futureResult
+                }
+            }.get()
+            released += futures ?? []
+        }
+        guard let loop = hubs.first?.eventLoop else { return }
+        let done = loop.makePromise(of: Void.self)
+        EventLoopFuture.andAllComplete(released, on: loop).cascade(to: done)
+        loop.scheduleTask(in: grace) { done.succeed() }
+        try? await done.futureResult.get()
+    }
+
+    static func defaultNodeID(port: Int) -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        let host =
+            gethostname(&buffer, buffer.count) == 0
+            ? String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            : "node"
+        return port == 0 ? "\(host)-\(getpid())" : "\(host):\(port)"
+    }
+}
+
+extension SessionHandler {
+    func shutdown() {
+        reply(.error(ChatError(.serverShutdown, "this node is shutting down; reconnect to carry on")))
+        close(reason: .serverShutdown)
+    }
+}

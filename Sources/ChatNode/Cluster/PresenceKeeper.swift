@@ -1,0 +1,91 @@
+import ChatCore
+import ChatRedis
+import Logging
+import NIOCore
+
+/// Keeps this node's part of the shared state true in Redis:
+/// - every third of the claim TTL, the incarnation heartbeat and a keep-alive for every session (a session whose
+///   claim is gone or taken is told `name-lost` and closed);
+/// - every reap interval, cleanup after dead incarnations (their users leave their rooms with "connection lost");
+/// - after Redis comes back, the same state again, re-taking claims that Redis lost, and releases that failed.
+final class PresenceKeeper: Sendable {
+    private let node: NodeContext
+    private let hubs: [LoopHub]
+    private let eventLoop: any EventLoop
+
+    init(node: NodeContext, hubs: [LoopHub], eventLoop: any EventLoop) {
+        self.node = node
+        self.hubs = hubs
+        self.eventLoop = eventLoop
+    }
+
+    func start() -> [RepeatedTask] {
+        let configuration = node.configuration
+        let refreshEvery = TimeAmount.milliseconds(Int64(configuration.claimTTLSeconds) * 1000 / 3)
+        let refresh = eventLoop.scheduleRepeatedTask(initialDelay: refreshEvery, delay: refreshEvery) { _ in
+            self.refresh(restore: false)
+        }
+        let reap = eventLoop.scheduleRepeatedTask(
+            initialDelay: configuration.reapInterval, delay: configuration.reapInterval
+        ) { _ in self.reap() }
+        return [refresh, reap]
+    }
+
+    /// Called whenever the command connection is (re)made.
+    func redisConnected(reconnected: Bool) {
+        if reconnected { node.metrics.redisReconnects.increment() }
+        refresh(restore: reconnected)
+    }
+
+    private func reap() {
+        guard node.store.redis.isConnected else { return }
+        node.store.reap(now: WallClock.now()).whenSuccess { cleaned in
+            guard cleaned > 0 else { return }
+            self.node.metrics.usersReaped.increment(by: Int64(cleaned))
+            self.node.logger.info("cleaned up after a dead node", metadata: ["reaped.users": "\(cleaned)"])
+        }
+    }
+
+    private func refresh(restore: Bool) {
+        let store = node.store
+        guard store.redis.isConnected else { return }
+        _ = store.heartbeat(now: WallClock.now())
+        let releases = node.pendingReleases.withLockedValue { pending in
+            defer { pending.removeAll() }
+            return pending
+        }
+        for release in releases {
+            store.release(release.user, token: release.token, now: release.time, reason: release.reason, origin: release.origin)
+                .whenFailure { _ in self.node.pendingReleases.withLockedValue { $0.append(release) } }
+        }
+        for hub in hubs {
+            hub.eventLoop.execute {
+                for session in hub.allSessions {
+                    guard let record = session.record else { continue }
+                    store.keepAlive(record, restore: restore).hop(to: hub.eventLoop).whenSuccess { alive in
+                        guard !alive, let session = hub.session(forUser: record.user.key), session.token == record.token
+                        else { return }
+                        self.node.metrics.namesLost.increment()
+                        session.nameLost()
+                    }
+                }
+            }
+        }
+    }
+}
+
+extension SessionHandler {
+    /// What Redis should hold for this session; nil until it has a name.
+    var record: SessionRecord? {
+        guard phase == .active, let user else { return nil }
+        return SessionRecord(
+            user: user, token: token, since: since, lastActive: lastActive, away: away, rooms: rooms,
+            address: remoteAddress)
+    }
+
+    func nameLost() {
+        logger.warning("name claim lost", metadata: ["session.name": "\(user?.display ?? "-")"])
+        reply(.error(ChatError(.nameLost, "your name's claim expired or was taken over; reconnect to pick a name")))
+        close(reason: .nameLost)
+    }
+}

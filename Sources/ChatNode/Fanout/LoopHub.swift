@@ -1,0 +1,73 @@
+import ChatCore
+import NIOCore
+
+/// The sessions served by one event loop, indexed by the Redis channels they listen on. Only ever touched on its
+/// own loop, so it needs no locks; the relay hands it whole batches.
+final class LoopHub: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let index: Int
+    private let metrics: NodeMetrics
+    private let allocator = ByteBufferAllocator()
+    private var listeners: [String: [ObjectIdentifier: SessionHandler]] = [:]
+    private var sessions: [ObjectIdentifier: SessionHandler] = [:]
+    private var byUser: [String: SessionHandler] = [:]
+
+    init(eventLoop: any EventLoop, index: Int, metrics: NodeMetrics) {
+        self.eventLoop = eventLoop
+        self.index = index
+        self.metrics = metrics
+    }
+
+    var allSessions: [SessionHandler] {
+        eventLoop.assertInEventLoop()
+        return Array(sessions.values)
+    }
+
+    func register(_ session: SessionHandler) {
+        eventLoop.assertInEventLoop()
+        sessions[ObjectIdentifier(session)] = session
+    }
+
+    func unregister(_ session: SessionHandler) {
+        eventLoop.assertInEventLoop()
+        sessions[ObjectIdentifier(session)] = nil
+        if let key = session.userKey, byUser[key] === session { byUser[key] = nil }
+    }
+
+    func named(_ session: SessionHandler, key: String) {
+        eventLoop.assertInEventLoop()
+        byUser[key] = session
+    }
+
+    func session(forUser key: String) -> SessionHandler? {
+        eventLoop.assertInEventLoop()
+        return byUser[key]
+    }
+
+    func listen(_ session: SessionHandler, to channel: String) {
+        eventLoop.assertInEventLoop()
+        listeners[channel, default: [:]][ObjectIdentifier(session)] = session
+    }
+
+    func stopListening(_ session: SessionHandler, to channel: String) {
+        eventLoop.assertInEventLoop()
+        listeners[channel]?[ObjectIdentifier(session)] = nil
+        if listeners[channel]?.isEmpty == true { listeners[channel] = nil }
+    }
+
+    /// Writes each event to every local listener of its channel, then flushes each touched session once.
+    func deliver(_ batch: [RenderedEvent]) {
+        eventLoop.assertInEventLoop()
+        var touched: [ObjectIdentifier: SessionHandler] = [:]
+        var written: Int64 = 0
+        for event in batch {
+            guard let members = listeners[event.channel] else { continue }
+            for (id, session) in members where session.deliver(event, allocator: allocator) {
+                touched[id] = session
+                written += 1
+            }
+        }
+        for session in touched.values { session.flush() }
+        if written > 0 { metrics.messagesOut.increment(by: written) }
+    }
+}

@@ -1,0 +1,38 @@
+import ChatCore
+import ChatRedis
+import NIOCore
+
+/// Everything a node is told at start. The executable fills it from flags and environment variables; tests build it
+/// directly.
+public struct NodeConfiguration: Sendable {
+    public var host = "0.0.0.0"
+    /// 0 picks a free port; the node reports the one it got.
+    public var port = 7001
+    public var httpPort = 8081
+    public var redis = RedisAddress()
+    /// Names the node in /who, /seen, logs and /health. Defaults to host:port.
+    public var nodeID: String? = nil
+    /// The address other machines (the balancer) reach this node at; announced in Redis.
+    public var advertise: String? = nil
+    public var maxClients = 10_000
+    /// How long a name (and a dead node's presence) outlives its last heartbeat. Refreshed every third of it.
+    public var claimTTLSeconds = 15
+    /// How often survivors look for dead nodes to clean up after.
+    public var reapInterval: TimeAmount = .seconds(1)
+    public var limits = ProtocolLimits()
+    /// Messages kept per room (XADD MAXLEN ~).
+    public var historyLength = 1000
+    /// Sustained messages (lines) per second per session, and the burst allowed above it.
+    public var rateLimit: Double = 10
+    public var rateBurst: Double = 20
+    /// A client whose unsent output passes this is disconnected as a slow consumer.
+    public var maxOutboundBytes = 1 << 20
+    /// Event-loop threads; one per core by default.
+    public var threads = System.coreCount
+    /// How long a Redis command may wait for its reply before the connection is dropped and re-made.
+    public var redisTimeout: TimeAmount = .seconds(3)
+    /// How long graceful shutdown waits for sessions to be released in Redis.
+    public var shutdownGrace: TimeAmount = .seconds(5)
+
+    public init() {}
+}

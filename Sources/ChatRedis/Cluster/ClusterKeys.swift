@@ -1,0 +1,33 @@
+import ChatCore
+
+/// Every Redis key and channel the chat uses, in one place. See docs/architecture.md for what each holds.
+public enum ClusterKeys {
+    public static let prefix = "chat:"
+
+    /// The name claim: a string holding its owner's token, with a TTL kept alive by the owner's node.
+    public static func claim(_ user: String) -> String { "chat:name:\(user)" }
+    /// The live session of a user: name, node, incarnation, since, active, away. Same TTL as the claim.
+    public static func session(_ user: String) -> String { "chat:session:\(user)" }
+    /// The rooms a user is in.
+    public static func sessionRooms(_ user: String) -> String { "chat:session:\(user):rooms" }
+    /// When a user was last connected, for /seen. Outlives the session.
+    public static func seen(_ user: String) -> String { "chat:seen:\(user)" }
+    /// A room's members: user key -> incarnation of the node holding the session.
+    public static func members(_ room: RoomName) -> String { "chat:members:{\(room.value)}" }
+    /// A room's history, a capped stream whose ids are the message ids.
+    public static func history(_ room: RoomName) -> String { "chat:history:{\(room.value)}" }
+    /// Rooms that have (or recently had) members, for /rooms.
+    public static let rooms = "chat:rooms"
+    /// A live node process: exists while the process heartbeats.
+    public static func incarnation(_ id: String) -> String { "chat:incarnation:\(id)" }
+    /// Users whose sessions an incarnation holds, so survivors can clean up after it dies.
+    public static func incarnationUsers(_ id: String) -> String { "chat:incarnation:\(id):users" }
+    /// Every incarnation that may still hold sessions.
+    public static let incarnations = "chat:incarnations"
+
+    /// The pub/sub channel of a room.
+    public static func roomChannel(_ room: RoomName) -> String { roomChannelPrefix + room.value }
+    public static let roomChannelPrefix = "chat:room:"
+    /// The pub/sub channel for direct messages to a user, subscribed by the node holding the user's session.
+    public static func userChannel(_ user: String) -> String { "chat:user:\(user)" }
+}

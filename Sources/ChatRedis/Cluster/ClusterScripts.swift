@@ -1,0 +1,228 @@
+/// The Lua scripts. Each runs atomically in Redis, which is what makes the claims safe (compare the token, then
+/// act) and history ordered (append and publish in one step). Key names follow `ClusterKeys`; the scripts that walk
+/// a user's rooms or a dead incarnation's users build key names themselves, which standalone Redis allows (and Redis
+/// Cluster would not: see docs/architecture.md).
+enum ClusterScripts {
+    /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
+    /// ARGV: token, name, incarnation, node, now, ttl, address
+    /// Returns 1 when claimed, 0 when somebody holds the name.
+    static let claim = RedisScript(
+        name: "claim",
+        source: """
+            if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[6]) then return 0 end
+            redis.call('DEL', KEYS[2], KEYS[3])
+            redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
+                'active', ARGV[5], 'addr', ARGV[7])
+            redis.call('EXPIRE', KEYS[2], ARGV[6])
+            redis.call('SADD', KEYS[4], string.sub(KEYS[1], 11))
+            redis.call('HSET', KEYS[5], 'name', ARGV[2], 'connected', ARGV[5], 'disconnected', '', 'node', ARGV[4])
+            redis.call('EXPIRE', KEYS[5], 7776000)
+            return 1
+            """)
+
+    /// Keeps a session alive, or puts it back after Redis lost it (restart, failover), as the node that holds it
+    /// sees it. A refresh (ARGV[9] = '0') fails when the claim is gone or somebody else's; a restore ('1') re-takes
+    /// a claim that is gone, never one that another token holds.
+    /// KEYS: claim, session, sessionRooms, incarnationUsers
+    /// ARGV: token, name, incarnation, node, since, active, away ('' = none), ttl, restore, address, room...
+    /// Returns 1 when the session is alive, 0 when the name is lost.
+    static let keepAlive = RedisScript(
+        name: "keepAlive",
+        source: """
+            local holder = redis.call('GET', KEYS[1])
+            if holder ~= ARGV[1] then
+                if holder or ARGV[9] ~= '1' then return 0 end
+                redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[8])
+            else
+                redis.call('EXPIRE', KEYS[1], ARGV[8])
+            end
+            local user = string.sub(KEYS[1], 11)
+            redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
+                'active', ARGV[6], 'addr', ARGV[10])
+            if ARGV[7] == '' then redis.call('HDEL', KEYS[2], 'away') else redis.call('HSET', KEYS[2], 'away', ARGV[7]) end
+            redis.call('EXPIRE', KEYS[2], ARGV[8])
+            redis.call('DEL', KEYS[3])
+            for i = 11, #ARGV do
+                redis.call('SADD', KEYS[3], ARGV[i])
+                redis.call('HSET', 'chat:members:{' .. ARGV[i] .. '}', user, ARGV[3])
+                redis.call('SADD', 'chat:rooms', ARGV[i])
+            end
+            if #ARGV >= 11 then redis.call('EXPIRE', KEYS[3], ARGV[8]) end
+            redis.call('SADD', KEYS[4], user)
+            return 1
+            """)
+
+    /// Ends a session: deletes the claim only if it still holds this token, leaves every room with a notice, and
+    /// records the disconnect for /seen.
+    /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
+    /// ARGV: token, name, incarnation, now, reason, origin
+    static let release = RedisScript(
+        name: "release",
+        source: """
+            local user = string.sub(KEYS[1], 11)
+            if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+            if redis.call('HGET', KEYS[2], 'inc') ~= ARGV[3] then return 0 end
+            for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+                local members = 'chat:members:{' .. room .. '}'
+                if redis.call('HGET', members, user) == ARGV[3] then
+                    redis.call('HDEL', members, user)
+                    if redis.call('HLEN', members) == 0 then redis.call('SREM', 'chat:rooms', room) end
+                    redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
+                        name = ARGV[2], reason = ARGV[5], ts = tonumber(ARGV[4]), sid = ARGV[6]}))
+                end
+            end
+            redis.call('DEL', KEYS[2], KEYS[3])
+            redis.call('SREM', KEYS[4], user)
+            redis.call('HSET', KEYS[5], 'disconnected', ARGV[4])
+            return 1
+            """)
+
+    /// KEYS: members, sessionRooms
+    /// ARGV: user, incarnation, room, ttl, join notice payload
+    static let join = RedisScript(
+        name: "join",
+        source: """
+            redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+            redis.call('SADD', KEYS[2], ARGV[3])
+            redis.call('EXPIRE', KEYS[2], ARGV[4])
+            redis.call('SADD', 'chat:rooms', ARGV[3])
+            redis.call('PUBLISH', 'chat:room:' .. ARGV[3], ARGV[5])
+            return 1
+            """)
+
+    /// KEYS: members, sessionRooms
+    /// ARGV: user, room, leave notice payload
+    static let leave = RedisScript(
+        name: "leave",
+        source: """
+            redis.call('HDEL', KEYS[1], ARGV[1])
+            redis.call('SREM', KEYS[2], ARGV[2])
+            if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', 'chat:rooms', ARGV[2]) end
+            redis.call('PUBLISH', 'chat:room:' .. ARGV[2], ARGV[3])
+            return 1
+            """)
+
+    /// Appends a message to the room's history and publishes it with the same id, in one atomic step, so history
+    /// order is live order. The payload is a JSON object without an id; the id goes in front.
+    /// KEYS: history, session
+    /// ARGV: channel, payload, maxlen, now
+    /// Returns the stream id.
+    static let publishMessage = RedisScript(
+        name: "publishMessage",
+        source: """
+            local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'p', ARGV[2])
+            redis.call('PUBLISH', ARGV[1], '{"id":"' .. id .. '",' .. string.sub(ARGV[2], 2))
+            redis.call('HSET', KEYS[2], 'active', ARGV[4])
+            return id
+            """)
+
+    /// Sets or clears away, and tells every room the user is in.
+    /// KEYS: session, sessionRooms
+    /// ARGV: away text ('' = back), name, now, origin
+    static let presence = RedisScript(
+        name: "presence",
+        source: """
+            if ARGV[1] == '' then redis.call('HDEL', KEYS[1], 'away') else redis.call('HSET', KEYS[1], 'away', ARGV[1]) end
+            redis.call('HSET', KEYS[1], 'active', ARGV[3])
+            for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+                local event = {k = 'presence', room = room, name = ARGV[2], ts = tonumber(ARGV[3]), sid = ARGV[4]}
+                if ARGV[1] ~= '' then event.away = ARGV[1] end
+                redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode(event))
+            end
+            return 1
+            """)
+
+    /// A room's members with their session fields; members whose session expired are dropped on the way.
+    /// KEYS: members
+    /// Returns a flat array: name, away ('' = online), active, node, for each member.
+    static let who = RedisScript(
+        name: "who",
+        source: """
+            local result = {}
+            local entries = redis.call('HGETALL', KEYS[1])
+            for i = 1, #entries, 2 do
+                local fields = redis.call('HMGET', 'chat:session:' .. entries[i], 'name', 'away', 'active', 'node', 'inc')
+                if fields[1] and fields[5] == entries[i + 1] then
+                    table.insert(result, fields[1])
+                    table.insert(result, fields[2] or '')
+                    table.insert(result, fields[3] or '0')
+                    table.insert(result, fields[4] or '')
+                else
+                    redis.call('HDEL', KEYS[1], entries[i])
+                end
+            end
+            return result
+            """)
+
+    /// Rooms with their member counts; empty ones are forgotten.
+    /// Returns a flat array: room, count, for each room.
+    static let rooms = RedisScript(
+        name: "rooms",
+        source: """
+            local result = {}
+            for _, room in ipairs(redis.call('SMEMBERS', 'chat:rooms')) do
+                local count = redis.call('HLEN', 'chat:members:{' .. room .. '}')
+                if count == 0 then
+                    redis.call('SREM', 'chat:rooms', room)
+                else
+                    table.insert(result, room)
+                    table.insert(result, count)
+                end
+            end
+            return result
+            """)
+
+    /// KEYS: seen, session
+    /// Returns name, connected, disconnected, node, and whether a live session exists (1/0).
+    static let seen = RedisScript(
+        name: "seen",
+        source: """
+            local fields = redis.call('HMGET', KEYS[1], 'name', 'connected', 'disconnected', 'node')
+            local live = redis.call('HMGET', KEYS[2], 'name', 'since', 'node')
+            if live[1] then return {live[1], live[2], '', live[3], 1} end
+            if not fields[1] then return {} end
+            return {fields[1], fields[2] or '0', fields[3] or '', fields[4] or '', 0}
+            """)
+
+    /// Cleans up after every incarnation whose heartbeat key has expired: each of its users leaves each room with
+    /// one "connection lost" notice, and its claims (only those still holding its tokens) are deleted. Atomic, so
+    /// when several survivors run it, exactly one of them does the work.
+    /// ARGV: now
+    /// Returns the number of users cleaned up.
+    static let reap = RedisScript(
+        name: "reap",
+        source: """
+            local cleaned = 0
+            for _, inc in ipairs(redis.call('SMEMBERS', 'chat:incarnations')) do
+                if redis.call('EXISTS', 'chat:incarnation:' .. inc) == 0 then
+                    local usersKey = 'chat:incarnation:' .. inc .. ':users'
+                    for _, user in ipairs(redis.call('SMEMBERS', usersKey)) do
+                        local session = 'chat:session:' .. user
+                        if redis.call('HGET', session, 'inc') == inc then
+                            local name = redis.call('HGET', session, 'name')
+                            for _, room in ipairs(redis.call('SMEMBERS', session .. ':rooms')) do
+                                local members = 'chat:members:{' .. room .. '}'
+                                if redis.call('HGET', members, user) == inc then
+                                    redis.call('HDEL', members, user)
+                                    if redis.call('HLEN', members) == 0 then redis.call('SREM', 'chat:rooms', room) end
+                                    redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
+                                        name = name, reason = 'connection lost', ts = tonumber(ARGV[1])}))
+                                end
+                            end
+                            redis.call('DEL', session, session .. ':rooms')
+                            redis.call('HSET', 'chat:seen:' .. user, 'disconnected', ARGV[1])
+                            cleaned = cleaned + 1
+                        end
+                        local claim = 'chat:name:' .. user
+                        local token = redis.call('GET', claim)
+                        if token and string.sub(token, 1, #inc + 1) == inc .. ':' then redis.call('DEL', claim) end
+                    end
+                    redis.call('DEL', usersKey)
+                    redis.call('SREM', 'chat:incarnations', inc)
+                end
+            end
+            return cleaned
+            """)
+
+    static let all: [RedisScript] = [claim, keepAlive, release, join, leave, publishMessage, presence, who, rooms, seen, reap]
+}

@@ -1,0 +1,238 @@
+import ChatCore
+import NIOCore
+
+/// What the node keeps about one of its sessions, as written to Redis on claim and on every keep-alive.
+public struct SessionRecord: Sendable {
+    public var user: UserName
+    public var token: String
+    public var since: Millis
+    public var lastActive: Millis
+    public var away: String?
+    public var rooms: [RoomName]
+    public var address: String
+
+    public init(
+        user: UserName, token: String, since: Millis, lastActive: Millis, away: String?, rooms: [RoomName],
+        address: String
+    ) {
+        self.user = user
+        self.token = token
+        self.since = since
+        self.lastActive = lastActive
+        self.away = away
+        self.rooms = rooms
+        self.address = address
+    }
+}
+
+/// The chat's shared state in Redis, as typed operations. Every future completes on the client's event loop;
+/// callers hop back to their own.
+public struct ClusterStore: Sendable {
+    public let redis: RedisClient
+    /// This node process; a restarted node is a new incarnation, so survivors can tell the dead one's sessions.
+    public let incarnation: String
+    public let nodeID: String
+    public let claimTTLSeconds: Int
+    public let historyLength: Int
+
+    public static let scripts = ClusterScripts.all
+
+    public init(redis: RedisClient, incarnation: String, nodeID: String, claimTTLSeconds: Int, historyLength: Int) {
+        self.redis = redis
+        self.incarnation = incarnation
+        self.nodeID = nodeID
+        self.claimTTLSeconds = claimTTLSeconds
+        self.historyLength = historyLength
+    }
+
+    /// A fresh token for a claim. It starts with the incarnation so the reaper can tell which claims a dead node held.
+    public func makeToken() -> String {
+        "\(incarnation):\(UInt64.random(in: 0...UInt64.max))"
+    }
+
+    // MARK: Names and sessions
+
+    /// True when the name is now ours; false when somebody holds it.
+    public func claim(_ user: UserName, token: String, now: Millis, address: String) -> EventLoopFuture<Bool> {
+        redis.run(
+            ClusterScripts.claim,
+            keys: [
+                ClusterKeys.claim(user.key), ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key),
+                ClusterKeys.incarnationUsers(incarnation), ClusterKeys.seen(user.key),
+            ],
+            arguments: [token, user.display, incarnation, nodeID, String(now), String(claimTTLSeconds), address]
+        ).map { $0.int == 1 }
+    }
+
+    /// True while the session is ours. With `restore`, a claim that Redis lost is taken again.
+    public func keepAlive(_ record: SessionRecord, restore: Bool) -> EventLoopFuture<Bool> {
+        let key = record.user.key
+        return redis.run(
+            ClusterScripts.keepAlive,
+            keys: [
+                ClusterKeys.claim(key), ClusterKeys.session(key), ClusterKeys.sessionRooms(key),
+                ClusterKeys.incarnationUsers(incarnation),
+            ],
+            arguments: [
+                record.token, record.user.display, incarnation, nodeID, String(record.since),
+                String(record.lastActive), record.away ?? "", String(claimTTLSeconds), restore ? "1" : "0",
+                record.address,
+            ] + record.rooms.map(\.value)
+        ).map { $0.int == 1 }
+    }
+
+    public func release(_ user: UserName, token: String, now: Millis, reason: LeaveReason, origin: String)
+        -> EventLoopFuture<Void>
+    {
+        redis.run(
+            ClusterScripts.release,
+            keys: [
+                ClusterKeys.claim(user.key), ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key),
+                ClusterKeys.incarnationUsers(incarnation), ClusterKeys.seen(user.key),
+            ],
+            arguments: [token, user.display, incarnation, String(now), reason.rawValue, origin]
+        ).map { _ in }
+    }
+
+    // MARK: Rooms
+
+    public func join(_ room: RoomName, user: UserName, now: Millis, origin: String) -> EventLoopFuture<Void> {
+        let notice = RelayCodec.encode(
+            RelayEnvelope(event: .joined(room: room, name: user.display, time: now), origin: origin))
+        return redis.run(
+            ClusterScripts.join,
+            keys: [ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key)],
+            arguments: [user.key, incarnation, room.value, String(claimTTLSeconds), notice]
+        ).map { _ in }
+    }
+
+    public func leave(_ room: RoomName, user: UserName, reason: LeaveReason, now: Millis, origin: String)
+        -> EventLoopFuture<Void>
+    {
+        let notice = RelayCodec.encode(
+            RelayEnvelope(event: .left(room: room, name: user.display, reason: reason, time: now), origin: origin))
+        return redis.run(
+            ClusterScripts.leave,
+            keys: [ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key)],
+            arguments: [user.key, room.value, notice]
+        ).map { _ in }
+    }
+
+    /// Appends to history and publishes; returns the message id.
+    public func publishMessage(
+        _ room: RoomName, from user: UserName, text: String, isAction: Bool, now: Millis, origin: String,
+        requestID: RequestID?
+    ) -> EventLoopFuture<String> {
+        let payload = RelayCodec.encodeMessage(
+            room: room, from: user.display, text: text, isAction: isAction, time: now, origin: origin,
+            requestID: requestID)
+        return redis.run(
+            ClusterScripts.publishMessage,
+            keys: [ClusterKeys.history(room), ClusterKeys.session(user.key)],
+            arguments: [ClusterKeys.roomChannel(room), payload, String(historyLength), String(now)]
+        ).flatMapThrowing { reply in
+            guard let id = reply.string else { throw RedisError(.protocolViolation, "XADD gave no id") }
+            return id
+        }
+    }
+
+    /// Returns false when nobody by that name is connected anywhere.
+    public func sendDirect(_ message: DirectMessage, to user: String, origin: String) -> EventLoopFuture<Bool> {
+        let payload = RelayCodec.encode(RelayEnvelope(event: .direct(message), origin: origin))
+        return redis.send("PUBLISH", ClusterKeys.userChannel(user), payload).map { ($0.int ?? 0) > 0 }
+    }
+
+    public func setPresence(_ user: UserName, away: String?, now: Millis, origin: String) -> EventLoopFuture<Void> {
+        redis.run(
+            ClusterScripts.presence,
+            keys: [ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key)],
+            arguments: [away ?? "", user.display, String(now), origin]
+        ).map { _ in }
+    }
+
+    // MARK: Queries
+
+    public func who(_ room: RoomName, now: Millis) -> EventLoopFuture<[RoomMember]> {
+        redis.run(ClusterScripts.who, keys: [ClusterKeys.members(room)], arguments: []).map { reply in
+            let fields = (reply.array ?? []).map { $0.string ?? "" }
+            return stride(from: 0, to: fields.count - 3, by: 4).map { index in
+                let away = fields[index + 1]
+                return RoomMember(
+                    name: fields[index], presence: away.isEmpty ? .online : .away(away),
+                    idleMillis: max(0, now - (Millis(fields[index + 2]) ?? now)), node: fields[index + 3])
+            }.sorted { $0.name.lowercased() < $1.name.lowercased() }
+        }
+    }
+
+    public func rooms() -> EventLoopFuture<[(RoomName, Int)]> {
+        redis.run(ClusterScripts.rooms, keys: [], arguments: []).map { reply in
+            let fields = reply.array ?? []
+            return stride(from: 0, to: fields.count - 1, by: 2).compactMap { index in
+                guard let room = fields[index].string, let count = fields[index + 1].int else { return nil }
+                return (RoomName(trusted: room), Int(count))
+            }.sorted { $0.0 < $1.0 }
+        }
+    }
+
+    public func seen(_ user: String) -> EventLoopFuture<SeenRecord?> {
+        redis.run(ClusterScripts.seen, keys: [ClusterKeys.seen(user), ClusterKeys.session(user)], arguments: [])
+            .map { reply in
+                let fields = reply.array ?? []
+                guard fields.count == 5, let name = fields[0].string else { return nil }
+                let connected = Millis(fields[1].string ?? "") ?? 0
+                if fields[4].int == 1 {
+                    return .online(name: name, since: connected, node: fields[3].string ?? "")
+                }
+                guard let disconnected = Millis(fields[2].string ?? "") else {
+                    // Connected once, but its node died before anyone recorded the end: the best known is "online".
+                    return .online(name: name, since: connected, node: fields[3].string ?? "")
+                }
+                return .offline(name: name, connectedAt: connected, disconnectedAt: disconnected)
+            }
+    }
+
+    /// The last `count` messages, or those before `before`, oldest first.
+    public func history(_ room: RoomName, count: Int, before: String? = nil) -> EventLoopFuture<[ChatMessage]> {
+        let end = before.map { "(" + $0 } ?? "+"
+        return redis.send("XREVRANGE", ClusterKeys.history(room), end, "-", "COUNT", String(count)).map { reply in
+            Self.messages(from: reply).reversed()
+        }
+    }
+
+    /// Every message after `id` (at most `limit`), oldest first: what a reconnecting client missed.
+    public func history(_ room: RoomName, after id: String, limit: Int) -> EventLoopFuture<[ChatMessage]> {
+        redis.send("XRANGE", ClusterKeys.history(room), "(" + id, "+", "COUNT", String(limit)).map(Self.messages)
+    }
+
+    static func messages(from reply: RedisValue) -> [ChatMessage] {
+        (reply.array ?? []).compactMap { entry in
+            guard let parts = entry.array, parts.count == 2, let id = parts[0].string,
+                let fields = parts[1].array, fields.count >= 2, case .bulk(let payload) = fields[1],
+                case .message(let message)? = RelayCodec.decode(payload, streamID: id)?.event
+            else { return nil }
+            return message
+        }
+    }
+
+    // MARK: Node liveness
+
+    /// Marks this incarnation alive for one claim TTL.
+    public func heartbeat(now: Millis) -> EventLoopFuture<Void> {
+        let key = ClusterKeys.incarnation(incarnation)
+        let set = redis.send("SET", key, nodeID, "EX", String(claimTTLSeconds))
+        let add = redis.send("SADD", ClusterKeys.incarnations, incarnation)
+        return set.and(add).map { _ in }
+    }
+
+    /// Cleans up after dead incarnations; returns how many users it cleaned up.
+    public func reap(now: Millis) -> EventLoopFuture<Int> {
+        redis.run(ClusterScripts.reap, keys: [], arguments: [String(now)]).map { Int($0.int ?? 0) }
+    }
+
+    /// A node shutting down cleanly forgets itself, after it has released its sessions.
+    public func deregister() -> EventLoopFuture<Void> {
+        let delete = redis.send("DEL", ClusterKeys.incarnation(incarnation), ClusterKeys.incarnationUsers(incarnation))
+        let remove = redis.send("SREM", ClusterKeys.incarnations, incarnation)
+        return delete.and(remove).map { _ in }
+    }
+}
