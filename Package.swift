@@ -86,9 +86,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Integration tests: a real redis-server and real chat-node processes, driven over real sockets.
         .testTarget(
             name: "ChatNodeTests",
-            dependencies: ["ChatCore"],
+            dependencies: [
+                "ChatNode",
+                .product(name: "NIOTestUtils", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

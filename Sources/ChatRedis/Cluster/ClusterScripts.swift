@@ -4,7 +4,7 @@
 /// Cluster would not: see docs/architecture.md).
 enum ClusterScripts {
     /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
-    /// ARGV: token, name, incarnation, node, now, ttl, address
+    /// ARGV: token, name, incarnation, node, now, claim ttl, address, session ttl
     /// Returns 1 when claimed, 0 when somebody holds the name.
     static let claim = RedisScript(
         name: "claim",
@@ -13,7 +13,7 @@ enum ClusterScripts {
             redis.call('DEL', KEYS[2], KEYS[3])
             redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
                 'active', ARGV[5], 'addr', ARGV[7])
-            redis.call('EXPIRE', KEYS[2], ARGV[6])
+            redis.call('EXPIRE', KEYS[2], ARGV[8])
             redis.call('SADD', KEYS[4], string.sub(KEYS[1], 11))
             redis.call('HSET', KEYS[5], 'name', ARGV[2], 'connected', ARGV[5], 'disconnected', '', 'node', ARGV[4])
             redis.call('EXPIRE', KEYS[5], 7776000)
@@ -24,7 +24,8 @@ enum ClusterScripts {
     /// sees it. A refresh (ARGV[9] = '0') fails when the claim is gone or somebody else's; a restore ('1') re-takes
     /// a claim that is gone, never one that another token holds.
     /// KEYS: claim, session, sessionRooms, incarnationUsers
-    /// ARGV: token, name, incarnation, node, since, active, away ('' = none), ttl, restore, address, room...
+    /// ARGV: token, name, incarnation, node, since, active, away ('' = none), claim ttl, restore, address,
+    ///       session ttl, room...
     /// Returns 1 when the session is alive, 0 when the name is lost.
     static let keepAlive = RedisScript(
         name: "keepAlive",
@@ -40,14 +41,14 @@ enum ClusterScripts {
             redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
                 'active', ARGV[6], 'addr', ARGV[10])
             if ARGV[7] == '' then redis.call('HDEL', KEYS[2], 'away') else redis.call('HSET', KEYS[2], 'away', ARGV[7]) end
-            redis.call('EXPIRE', KEYS[2], ARGV[8])
+            redis.call('EXPIRE', KEYS[2], ARGV[11])
             redis.call('DEL', KEYS[3])
-            for i = 11, #ARGV do
+            for i = 12, #ARGV do
                 redis.call('SADD', KEYS[3], ARGV[i])
                 redis.call('HSET', 'chat:members:{' .. ARGV[i] .. '}', user, ARGV[3])
                 redis.call('SADD', 'chat:rooms', ARGV[i])
             end
-            if #ARGV >= 11 then redis.call('EXPIRE', KEYS[3], ARGV[8]) end
+            if #ARGV >= 12 then redis.call('EXPIRE', KEYS[3], ARGV[11]) end
             redis.call('SADD', KEYS[4], user)
             return 1
             """)
@@ -78,7 +79,7 @@ enum ClusterScripts {
             """)
 
     /// KEYS: members, sessionRooms
-    /// ARGV: user, incarnation, room, ttl, join notice payload
+    /// ARGV: user, incarnation, room, session ttl, join notice payload
     static let join = RedisScript(
         name: "join",
         source: """

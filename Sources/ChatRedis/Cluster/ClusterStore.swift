@@ -34,6 +34,9 @@ public struct ClusterStore: Sendable {
     public let nodeID: String
     public let claimTTLSeconds: Int
     public let historyLength: Int
+    /// Sessions outlive their claim and their node's heartbeat, so that when a node dies a survivor still finds
+    /// whom it held and in which rooms, and can announce that they left.
+    public var sessionTTLSeconds: Int { claimTTLSeconds * 2 + 10 }
 
     public static let scripts = ClusterScripts.all
 
@@ -60,7 +63,10 @@ public struct ClusterStore: Sendable {
                 ClusterKeys.claim(user.key), ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key),
                 ClusterKeys.incarnationUsers(incarnation), ClusterKeys.seen(user.key),
             ],
-            arguments: [token, user.display, incarnation, nodeID, String(now), String(claimTTLSeconds), address]
+            arguments: [
+                token, user.display, incarnation, nodeID, String(now), String(claimTTLSeconds), address,
+                String(sessionTTLSeconds),
+            ]
         ).map { $0.int == 1 }
     }
 
@@ -76,7 +82,7 @@ public struct ClusterStore: Sendable {
             arguments: [
                 record.token, record.user.display, incarnation, nodeID, String(record.since),
                 String(record.lastActive), record.away ?? "", String(claimTTLSeconds), restore ? "1" : "0",
-                record.address,
+                record.address, String(sessionTTLSeconds),
             ] + record.rooms.map(\.value)
         ).map { $0.int == 1 }
     }
@@ -102,7 +108,7 @@ public struct ClusterStore: Sendable {
         return redis.run(
             ClusterScripts.join,
             keys: [ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key)],
-            arguments: [user.key, incarnation, room.value, String(claimTTLSeconds), notice]
+            arguments: [user.key, incarnation, room.value, String(sessionTTLSeconds), notice]
         ).map { _ in }
     }
 

@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+
+/// People on different nodes chat as if on one server.
+@Suite("Relay across nodes", .serialized)
+struct RelayTests {
+    @Test("a room message reaches people on every node, and not its sender in text mode")
+    func roomMessageCrossesNodes() throws {
+        let cluster = try TestCluster(nodes: 3)
+        let alice = try cluster[0].login("alice")
+        let bob = try cluster[1].login("bob")
+        let carol = try cluster[2].login("carol")
+        try alice.expect("carol joined #lobby")
+
+        try alice.send("hello from node one")
+        try bob.expectLine("alice's message") { $0.hasSuffix("#lobby <alice> hello from node one") }
+        try carol.expectLine("alice's message") { $0.hasSuffix("#lobby <alice> hello from node one") }
+        #expect(!alice.drain().contains { $0.contains("hello from node one") })
+    }
+
+    @Test("joins and leaves of another room are seen on every node")
+    func joinAndLeaveEvents() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].login("alice")
+        let bob = try cluster[1].login("bob")
+        try bob.send("/join dev")
+        try bob.expect("you joined #dev")
+        try alice.send("/join dev")
+        try alice.expect("you joined #dev")
+        try bob.expect("alice joined #dev")
+        try alice.send("in dev now")
+        try bob.expectLine("message in dev") { $0.hasSuffix("#dev <alice> in dev now") }
+        try alice.send("/leave dev")
+        try alice.expect("you left #dev")
+        try bob.expectLine("leave notice") { $0.hasSuffix("alice left #dev") }
+        try alice.send("/quit")
+        try bob.expect("alice left #lobby (quit)")
+    }
+
+    @Test("direct messages cross nodes; an unknown name gets no-such-user")
+    func directMessages() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].login("alice")
+        let bob = try cluster[1].login("Bob")
+        try alice.send("/msg bob psst")
+        try bob.expectLine("the direct message") { $0.hasSuffix("*alice* psst") }
+        try alice.expectLine("the echo") { $0.hasSuffix("-> *bob* psst") }
+        try alice.send("/msg nobody-here hello?")
+        try alice.expect("! no-such-user")
+    }
+
+    @Test("/who lists members on every node with their away state")
+    func whoAcrossNodes() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].login("alice")
+        let bob = try cluster[1].login("bob")
+        try bob.send("/away lunch")
+        try bob.expect("you are marked away")
+        try alice.expect("bob is away: lunch")
+        try alice.send("/who")
+        try alice.expect("2 people in #lobby")
+        try alice.expectLine("alice online") { $0.contains("alice  online") }
+        try alice.expectLine("bob away") { $0.contains("bob  away: lunch") }
+        try bob.send("/back")
+        try alice.expect("bob is back")
+    }
+
+    @Test("joining shows recent history; a join with the last seen id gets exactly what was missed")
+    func historyAndResume() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
+        let writer = try cluster[0].loginJSON("writer")
+        var ids: [String] = []
+        for index in 1...25 {
+            try writer.sendJSON(["op": "say", "text": "message \(index)", "id": "m\(index)"])
+            let own = try writer.expectEvent("own message \(index)") { $0["type"] as? String == "message" && $0["id"] as? String == "m\(index)" }
+            ids.append(own["msgid"] as! String)
+        }
+
+        // A newcomer on the other node sees the last 20, oldest first, with the same ids.
+        let reader = try cluster[1].connect("reader")
+        try reader.sendJSON(["op": "hello", "name": "reader"])
+        let joined = try reader.expectEvent(type: "joined")
+        let history = (joined["history"] as! [[String: Any]])
+        #expect(history.count == 20)
+        #expect(history.map { $0["text"] as! String } == (6...25).map { "message \($0)" })
+        #expect(history.map { $0["msgid"] as! String } == Array(ids[5...]))
+
+        // Resume: from the id of message 22, exactly 23, 24, 25.
+        try reader.sendJSON(["op": "join", "room": "resume-room"])
+        _ = try reader.expectEvent(type: "joined")
+        try reader.sendJSON(["op": "leave", "room": "lobby"])
+        _ = try reader.expectEvent(type: "left")
+        try reader.sendJSON(["op": "join", "room": "lobby", "since": ids[21]])
+        let resumed = try reader.expectEvent(type: "joined")
+        let missed = (resumed["history"] as! [[String: Any]]).map { $0["text"] as! String }
+        #expect(missed == ["message 23", "message 24", "message 25"])
+
+        // /history N in text mode.
+        let person = try cluster[1].login("person")
+        try person.send("/history 3")
+        try person.expect("the last 3 messages of #lobby")
+        try person.expectLine("message 23") { $0.hasSuffix("<writer> message 23") }
+    }
+
+    @Test("JSON mode: replies repeat the request id, errors carry codes, every event has a type and time")
+    func jsonProtocol() throws {
+        let cluster = try TestCluster(nodes: 1)
+        let client = try cluster[0].connect("json")
+        try client.sendJSON(["op": "hello", "name": "server", "id": "h1"])
+        let refused = try client.expectEvent(type: "error")
+        #expect(refused["code"] as? String == "name-invalid")
+        #expect(refused["id"] as? String == "h1")
+        try client.sendJSON(["op": "hello", "name": "jay", "id": 2])
+        let welcome = try client.expectEvent(type: "welcome")
+        #expect(welcome["id"] as? Int == 2)
+        #expect(welcome["time"] is Int)
+        try client.send("{not json")
+        #expect(try client.expectEvent(type: "error")["code"] as? String == "bad-request")
+        try client.sendJSON(["op": "fly", "id": 3])
+        #expect(try client.expectEvent(type: "error")["code"] as? String == "unknown-command")
+        try client.sendJSON(["op": "say", "room": "elsewhere", "text": "hi", "id": 4])
+        let notIn = try client.expectEvent(type: "error")
+        #expect(notIn["code"] as? String == "not-in-room")
+        #expect(notIn["id"] as? Int == 4)
+        try client.sendJSON(["op": "rooms", "id": 5])
+        let rooms = try client.expectEvent(type: "rooms")
+        #expect((rooms["rooms"] as? [[String: Any]])?.first?["room"] as? String == "lobby")
+        try client.sendJSON(["op": "seen", "name": "jay", "id": 6])
+        #expect(try client.expectEvent(type: "seen")["state"] as? String == "online")
+    }
+}

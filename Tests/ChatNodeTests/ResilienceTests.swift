@@ -1,0 +1,151 @@
+import Foundation
+import Testing
+
+/// Bad input gets a clear error; one bad or slow client, or a Redis outage, hurts nobody else.
+@Suite("Bad input and faults", .serialized)
+struct ResilienceTests {
+    @Test("Redis restarted: nodes keep their sessions, say redis-unavailable meanwhile, and chat again after")
+    func redisRestart() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].login("alice")
+        let bob = try cluster[1].login("bob")
+        cluster.redis.kill()
+        #expect(eventually(timeout: 5) { (try? cluster[0].health().status) == 503 })
+        try alice.send("anyone there?")
+        try alice.expect("! redis-unavailable")
+
+        try cluster.redis.start()
+        let back = Date()
+        #expect(eventually(timeout: 5) { (try? cluster[0].health().status) == 200 && (try? cluster[1].health().status) == 200 })
+        // Within 2 s of Redis coming back a message crosses nodes again.
+        var delivered = false
+        while !delivered, Date().timeIntervalSince(back) < 2.0 {
+            try alice.send("back again")
+            delivered = bob.drain(timeout: 0.2).contains { $0.hasSuffix("<alice> back again") }
+        }
+        #expect(delivered, "chat across nodes works within 2 s of Redis returning")
+        // The names were claimed again: nobody else can take them.
+        let thief = try cluster[1].connect("thief")
+        try thief.expect("what is your name")
+        try thief.send("alice")
+        try thief.expect("! name-taken")
+        try bob.send("/who")
+        try bob.expect("2 people in #lobby")
+    }
+
+    @Test("a client that stops reading is disconnected; the others keep receiving everything")
+    func slowConsumer() throws {
+        let cluster = try TestCluster(
+            nodes: 1,
+            nodeArguments: ["--max-outbound-bytes", "65536", "--rate-limit", "100000", "--rate-burst", "100000"])
+        let slow = try cluster[0].login("slow", receiveBuffer: 4096)
+        let reader = try cluster[0].login("reader")
+        let sender = try cluster[0].login("sender")
+        let text = String(repeating: "x", count: 1000)
+        // Several MiB: more than the kernel's socket buffers and the node's 64 KiB limit together.
+        let count = 5000
+        var received = 0
+        for index in 0..<count {
+            try sender.send("\(index) \(text)")
+            // The reader keeps up, as a healthy client does; the slow one never reads.
+            while received <= index - 50, let line = reader.readLine(timeout: 10) {
+                if line.contains("<sender>") { received += 1 }
+            }
+        }
+        while received < count, let line = reader.readLine(timeout: 10) {
+            if line.contains("<sender>") { received += 1 }
+        }
+        #expect(received == count)
+        // The slow one was cut off: after its buffered lines, the connection ends.
+        var lines = 0
+        while slow.readLine(timeout: 5) != nil { lines += 1 }
+        #expect(slow.isClosedByPeer)
+        #expect(lines < count)
+        #expect(cluster[0].process.stderr().contains("disconnecting slow consumer"))
+    }
+
+    @Test("a flood gets rate-limited, never silently dropped")
+    func rateLimit() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--rate-limit", "1", "--rate-burst", "5"])
+        let flooder = try cluster[0].login("flooder")
+        let reader = try cluster[0].login("reader")
+        for index in 0..<10 { try flooder.send("flood \(index)") }
+        let replies = flooder.drain(timeout: 0.5)
+        let limited = replies.filter { $0.hasPrefix("! rate-limited") }.count
+        let delivered = reader.drain(timeout: 0.5).filter { $0.contains("<flooder> flood") }.count
+        #expect(limited >= 4)
+        #expect(limited + delivered == 10, "every line is either delivered or refused: \(replies)")
+    }
+
+    @Test("a line over 4 KiB is refused and the connection carries on")
+    func lineTooLong() throws {
+        let cluster = try TestCluster(nodes: 1)
+        let alice = try cluster[0].login("alice")
+        let bob = try cluster[0].login("bob")
+        try alice.send(String(repeating: "a", count: 5000))
+        try alice.expect("! line-too-long")
+        try alice.send("still here")
+        try bob.expectLine("the next message") { $0.hasSuffix("<alice> still here") }
+        #expect(!bob.received.contains { $0.contains("aaaa") })
+    }
+
+    @Test("control characters, escape sequences, telnet negotiation and bad UTF-8 never reach others")
+    func sanitizing() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].login("alice")
+        let bob = try cluster[1].login("bob")
+        var bytes = Array("hi \u{1b}[31mred\u{1b}[0m \u{07}bell \u{1b}]0;title\u{07}there".utf8)
+        bytes += [0xFF, 0xFB, 0x01]  // telnet IAC WILL ECHO
+        bytes += [0xC3, 0x28]  // invalid UTF-8
+        bytes += Array("\n".utf8)
+        try alice.sendRaw(bytes)
+        let line = try bob.expectLine("the cleaned message") { $0.contains("<alice>") }
+        #expect(line.hasSuffix("<alice> hi red bell there\u{FFFD}("))
+        #expect(!line.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) })
+    }
+
+    @Test("past max clients a connection gets server-full and is closed")
+    func serverFull() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--max-clients", "2"])
+        let first = try cluster[0].login("first")
+        let second = try cluster[0].login("second")
+        let third = try cluster[0].connect()
+        try third.expect("! server-full")
+        #expect(third.waitForClose())
+        first.close()
+        second.close()
+    }
+
+    @Test("SIGTERM: clients are told, their names are released, the process exits")
+    func gracefulShutdown() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].login("alice")
+        let bob = try cluster[1].login("bob")
+        cluster[0].terminate()
+        try alice.expect("! server-shutdown")
+        #expect(alice.waitForClose())
+        try bob.expect("alice left #lobby (server shutdown)")
+        #expect(cluster[0].process.waitForExit(timeout: 10))
+        _ = try cluster[1].login("alice")
+    }
+
+    @Test("/health and /metrics report the node")
+    func httpEndpoints() throws {
+        let cluster = try TestCluster(nodes: 1)
+        let alice = try cluster[0].login("alice")
+        try alice.send("/join dev")
+        try alice.expect("you joined #dev")
+        try alice.send("counted")
+        let health = try cluster[0].health()
+        #expect(health.status == 200)
+        let object = try JSONSerialization.jsonObject(with: Data(health.body.utf8)) as? [String: Any]
+        #expect(object?["node"] as? String == "n1")
+        #expect(object?["clients"] as? Int == 1)
+        #expect(object?["rooms"] as? Int == 2)
+        #expect(object?["redis"] as? Bool == true)
+        #expect(eventually(timeout: 2) {
+            let metrics = (try? HTTPGet.get(port: cluster[0].httpPort, path: "/metrics").body) ?? ""
+            return metrics.contains("chat_messages_in_total 1") && metrics.contains("chat_connections 1")
+        })
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `chat-node` process on free ports (it binds port 0 and reports what it got).
+final class NodeProcess: @unchecked Sendable {
+    let id: String
+    let process: TestProcess
+    let port: Int
+    let httpPort: Int
+
+    init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws {
+        let binary = TestEnvironment.binDirectory + "/chat-node"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw HarnessError("chat-node is not built at \(binary); run 'swift build' before 'swift test' (scripts/test.sh does)")
+        }
+        self.id = id
+        let process = try TestProcess(
+            executable: binary,
+            arguments: [
+                "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--redis", redis.url, "--node-id", id,
+                "--claim-ttl", "3", "--log-level", "info",
+            ] + extraArguments,
+            logDirectory: logDirectory, name: id)
+        self.process = process
+        var ports: (Int, Int)? = nil
+        _ = eventually(timeout: 20) {
+            ports = Self.parseListening(process.stdout())
+            return ports != nil || !process.isRunning
+        }
+        guard let ports else {
+            throw HarnessError("node \(id) did not start: \(process.stderr().suffix(2000))")
+        }
+        (port, httpPort) = ports
+        // Ready for chat only once Redis is reachable; /health says so.
+        guard eventually(timeout: 10, { (try? self.health().status) == 200 }) else {
+            throw HarnessError("node \(id) never became healthy: \(process.stderr().suffix(2000))")
+        }
+    }
+
+    /// `chat-node listening chat=[IPv4]127.0.0.1/127.0.0.1:PORT http=[IPv4]...:PORT`
+    static func parseListening(_ output: String) -> (Int, Int)? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("chat-node listening") }) else {
+            return nil
+        }
+        let ports = line.split(separator: " ").compactMap { field -> Int? in
+            guard let colon = field.lastIndex(of: ":") else { return nil }
+            return Int(field[field.index(after: colon)...])
+        }
+        return ports.count == 2 ? (ports[0], ports[1]) : nil
+    }
+
+    func connect(_ name: String = "client", receiveBuffer: Int32? = nil) throws -> TestSocket {
+        try TestSocket(port: port, name: name, receiveBuffer: receiveBuffer)
+    }
+
+    /// Connects in text mode and claims `name`; returns once the lobby is joined.
+    func login(_ name: String, receiveBuffer: Int32? = nil) throws -> TestSocket {
+        let client = try connect(name, receiveBuffer: receiveBuffer)
+        try client.expect("what is your name")
+        try client.send(name)
+        try client.expectLine("welcome") { $0.hasPrefix("* welcome \(name)") }
+        try client.expect("you joined #lobby")
+        return client
+    }
+
+    /// Connects in JSON mode and says hello.
+    func loginJSON(_ name: String) throws -> TestSocket {
+        let client = try connect(name)
+        try client.sendJSON(["op": "hello", "name": name, "id": 1])
+        _ = try client.expectEvent(type: "welcome")
+        _ = try client.expectEvent(type: "joined")
+        return client
+    }
+
+    func health() throws -> (status: Int, body: String) { try HTTPGet.get(port: httpPort, path: "/health") }
+
+    func kill9() {
+        process.signal(SIGKILL)
+        process.waitForExit(timeout: 5)
+    }
+
+    func terminate() { process.signal(SIGTERM) }
+}
+
+/// The smallest HTTP/1.1 GET, enough for /health and /metrics.
+enum HTTPGet {
+    static func get(port: Int, path: String) throws -> (status: Int, body: String) {
+        let socket = try TestSocket(port: port, name: "http")
+        try socket.sendRaw(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
+        var lines: [String] = []
+        while let line = socket.readLine(timeout: 5) { lines.append(line) }
+        guard let statusLine = lines.first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "")
+        else { throw HarnessError("no HTTP response from port \(port)") }
+        let body = lines.drop(while: { !$0.isEmpty }).dropFirst().joined(separator: "\n")
+        return (status, body)
+    }
+}
+
+/// Redis plus N nodes, stopped when the test ends.
+final class TestCluster: @unchecked Sendable {
+    let redis: RedisServer
+    private(set) var nodes: [NodeProcess] = []
+    let logDirectory: String
+    let nodeArguments: [String]
+
+    init(nodes count: Int = 2, nodeArguments: [String] = []) throws {
+        redis = try RedisServer()
+        logDirectory = redis.directory
+        self.nodeArguments = nodeArguments
+        for index in 1...count { _ = try addNode(id: "n\(index)") }
+    }
+
+    @discardableResult
+    func addNode(id: String, extraArguments: [String] = []) throws -> NodeProcess {
+        let node = try NodeProcess(
+            id: id, redis: redis, logDirectory: logDirectory, extraArguments: nodeArguments + extraArguments)
+        nodes.append(node)
+        return node
+    }
+
+    subscript(index: Int) -> NodeProcess { nodes[index] }
+
+    deinit {
+        for node in nodes { node.process.stop() }
+    }
+}

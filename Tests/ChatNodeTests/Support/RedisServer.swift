@@ -1,0 +1,54 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real redis-server started for one test: its own free port and temporary directory, no persistence.
+final class RedisServer: @unchecked Sendable {
+    let port: Int
+    let directory: String
+    private var process: TestProcess?
+    private let executable: String
+
+    var url: String { "redis://127.0.0.1:\(port)" }
+
+    init() throws {
+        guard let executable = TestEnvironment.findExecutable("redis-server") else {
+            throw HarnessError(
+                "redis-server is not installed; the integration tests need a real Redis. "
+                    + "Install Debian's 'redis-server' package (scripts/test.sh does it for you).")
+        }
+        self.executable = executable
+        self.port = TestEnvironment.freePort()
+        self.directory = TestEnvironment.temporaryDirectory("redis")
+        try start()
+    }
+
+    func start() throws {
+        process = try TestProcess(
+            executable: executable,
+            arguments: [
+                "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", directory, "--daemonize", "no", "--protected-mode", "no",
+            ],
+            logDirectory: directory, name: "redis-\(UInt16.random(in: 0...UInt16.max))")
+        let up = eventually(timeout: 10) { TestSocket.canConnect(port: port) }
+        guard up else { throw HarnessError("redis-server did not start on port \(port): \(process?.stdout() ?? "")") }
+    }
+
+    /// Kills Redis outright (no save), as a crash or a restart would.
+    func kill() {
+        process?.signal(SIGKILL)
+        process?.waitForExit(timeout: 5)
+        process = nil
+    }
+
+    func restart() throws {
+        kill()
+        try start()
+    }
+
+    /// Killed rather than shut down: it keeps nothing worth saving, and a test should not wait for it.
+    deinit { kill() }
+}

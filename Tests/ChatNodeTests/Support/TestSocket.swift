@@ -1,0 +1,149 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A plain blocking TCP client that speaks lines, as nc would. Reads take timeouts so a missing line fails the test
+/// with what did arrive instead of hanging it.
+final class TestSocket: @unchecked Sendable {
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private(set) var received: [String] = []
+    private(set) var isClosedByPeer = false
+    let name: String
+
+    /// `receiveBuffer` shrinks the kernel's receive buffer (before connecting, so the window starts small), making a
+    /// client that does not read back up quickly.
+    init(port: Int, name: String = "client", receiveBuffer: Int32? = nil) throws {
+        self.name = name
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError("socket() failed: \(errno)") }
+        if var size = receiveBuffer {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard result == 0 else {
+            Glibc.close(fd)
+            throw HarnessError("\(name): cannot connect to 127.0.0.1:\(port) (errno \(errno))")
+        }
+    }
+
+    static func canConnect(port: Int) -> Bool {
+        (try? TestSocket(port: port)).map { $0.close(); return true } ?? false
+    }
+
+    func send(_ line: String) throws {
+        try sendRaw(Array((line + "\n").utf8))
+    }
+
+    func sendRaw(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw HarnessError("\(name): send failed (errno \(errno))") }
+            offset += sent
+        }
+    }
+
+    /// The next line, or nil when none arrives within `timeout` seconds or the peer closed.
+    func readLine(timeout: Double = 5) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                var line = Array(buffer[..<newline])
+                buffer.removeFirst(newline + 1)
+                if line.last == 13 { line.removeLast() }
+                let text = String(decoding: line, as: UTF8.self)
+                received.append(text)
+                return text
+            }
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0, !isClosedByPeer else { return nil }
+            var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pollFD, 1, Int32(remaining * 1000) + 1)
+            guard ready > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count <= 0 {
+                isClosedByPeer = true
+                continue
+            }
+            buffer.append(contentsOf: chunk[..<count])
+        }
+    }
+
+    /// Reads until a line satisfies `match`; throws with everything seen when none does in time.
+    @discardableResult
+    func expectLine(timeout: Double = 5, _ description: String, where match: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var seen: [String] = []
+        while let line = readLine(timeout: max(0, deadline.timeIntervalSinceNow)) {
+            if match(line) { return line }
+            seen.append(line)
+        }
+        throw HarnessError("\(name): no line \(description) within \(timeout)s; saw \(seen)")
+    }
+
+    @discardableResult
+    func expect(_ fragment: String, timeout: Double = 5) throws -> String {
+        try expectLine(timeout: timeout, "containing '\(fragment)'") { $0.contains(fragment) }
+    }
+
+    /// Every line that arrives within `timeout` seconds.
+    func drain(timeout: Double = 0.3) -> [String] {
+        var lines: [String] = []
+        while let line = readLine(timeout: timeout) { lines.append(line) }
+        return lines
+    }
+
+    /// True when the server closes the connection within `timeout`.
+    func waitForClose(timeout: Double = 5) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !isClosedByPeer, deadline.timeIntervalSinceNow > 0 { _ = readLine(timeout: deadline.timeIntervalSinceNow) }
+        return isClosedByPeer
+    }
+
+    func close() { Glibc.close(fd) }
+
+    deinit { Glibc.close(fd) }
+}
+
+/// A JSON-lines client on top of `TestSocket`.
+extension TestSocket {
+    func sendJSON(_ object: [String: Any]) throws {
+        let data = try JSONSerialization.data(withJSONObject: object)
+        try send(String(decoding: data, as: UTF8.self))
+    }
+
+    /// Reads JSON events until one satisfies `match` (lines that are not JSON, like the text greeting, are skipped).
+    @discardableResult
+    func expectEvent(timeout: Double = 5, _ description: String, where match: ([String: Any]) -> Bool) throws
+        -> [String: Any]
+    {
+        var found: [String: Any]? = nil
+        try expectLine(timeout: timeout, description) { line in
+            guard let object = Self.json(line), match(object) else { return false }
+            found = object
+            return true
+        }
+        return found!
+    }
+
+    func expectEvent(type: String, timeout: Double = 5) throws -> [String: Any] {
+        try expectEvent(timeout: timeout, "of type \(type)") { $0["type"] as? String == type }
+    }
+
+    static func json(_ line: String) -> [String: Any]? {
+        guard line.hasPrefix("{") else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+    }
+}
