@@ -78,10 +78,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: swiftSettings),
+        // Starts real redis-server and chat-node processes and talks to them over plain sockets; tests only.
+        .target(name: "ChatTestSupport", path: "Tests/ChatTestSupport", swiftSettings: swiftSettings),
         .testTarget(
             name: "ChatRedisTests",
             dependencies: [
                 "ChatRedis",
+                "ChatTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -91,6 +94,7 @@ let package = Package(
             name: "ChatNodeTests",
             dependencies: [
                 "ChatNode",
+                "ChatTestSupport",
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

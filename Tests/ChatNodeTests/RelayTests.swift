@@ -1,4 +1,5 @@
 import Foundation
+import ChatTestSupport
 import Testing
 
 /// People on different nodes chat as if on one server.

@@ -1,4 +1,5 @@
 import Foundation
+import ChatTestSupport
 import Testing
 
 /// Bad input gets a clear error; one bad or slow client, or a Redis outage, hurts nobody else.

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// One line from a client, or the news that a line was too long.
-enum InboundLine {
+enum InboundLine: Equatable {
     case line([UInt8])
     /// The line passed the limit; what came of it so far was dropped and the rest is skipped up to its newline.
     case tooLong

@@ -1,4 +1,5 @@
 import Foundation
+import ChatTestSupport
 
 #if canImport(Glibc)
 import Glibc

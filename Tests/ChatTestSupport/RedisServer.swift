@@ -5,15 +5,15 @@ import Glibc
 #endif
 
 /// A real redis-server started for one test: its own free port and temporary directory, no persistence.
-final class RedisServer: @unchecked Sendable {
-    let port: Int
-    let directory: String
+public final class RedisServer: @unchecked Sendable {
+    public let port: Int
+    public let directory: String
     private var process: TestProcess?
     private let executable: String
 
-    var url: String { "redis://127.0.0.1:\(port)" }
+    public var url: String { "redis://127.0.0.1:\(port)" }
 
-    init() throws {
+    public init() throws {
         guard let executable = TestEnvironment.findExecutable("redis-server") else {
             throw HarnessError(
                 "redis-server is not installed; the integration tests need a real Redis. "
@@ -25,7 +25,7 @@ final class RedisServer: @unchecked Sendable {
         try start()
     }
 
-    func start() throws {
+    public func start() throws {
         process = try TestProcess(
             executable: executable,
             arguments: [
@@ -38,13 +38,13 @@ final class RedisServer: @unchecked Sendable {
     }
 
     /// Kills Redis outright (no save), as a crash or a restart would.
-    func kill() {
+    public func kill() {
         process?.signal(SIGKILL)
         process?.waitForExit(timeout: 5)
         process = nil
     }
 
-    func restart() throws {
+    public func restart() throws {
         kill()
         try start()
     }

@@ -6,16 +6,16 @@ import Glibc
 
 /// A plain blocking TCP client that speaks lines, as nc would. Reads take timeouts so a missing line fails the test
 /// with what did arrive instead of hanging it.
-final class TestSocket: @unchecked Sendable {
+public final class TestSocket: @unchecked Sendable {
     private let fd: Int32
     private var buffer: [UInt8] = []
-    private(set) var received: [String] = []
-    private(set) var isClosedByPeer = false
-    let name: String
+    public private(set) var received: [String] = []
+    public private(set) var isClosedByPeer = false
+    public let name: String
 
     /// `receiveBuffer` shrinks the kernel's receive buffer (before connecting, so the window starts small), making a
     /// client that does not read back up quickly.
-    init(port: Int, name: String = "client", receiveBuffer: Int32? = nil) throws {
+    public init(port: Int, name: String = "client", receiveBuffer: Int32? = nil) throws {
         self.name = name
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket() failed: \(errno)") }
@@ -37,15 +37,15 @@ final class TestSocket: @unchecked Sendable {
         }
     }
 
-    static func canConnect(port: Int) -> Bool {
+    public static func canConnect(port: Int) -> Bool {
         (try? TestSocket(port: port)).map { $0.close(); return true } ?? false
     }
 
-    func send(_ line: String) throws {
+    public func send(_ line: String) throws {
         try sendRaw(Array((line + "\n").utf8))
     }
 
-    func sendRaw(_ bytes: [UInt8]) throws {
+    public func sendRaw(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -55,7 +55,7 @@ final class TestSocket: @unchecked Sendable {
     }
 
     /// The next line, or nil when none arrives within `timeout` seconds or the peer closed.
-    func readLine(timeout: Double = 5) -> String? {
+    public func readLine(timeout: Double = 5) -> String? {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
@@ -83,7 +83,7 @@ final class TestSocket: @unchecked Sendable {
 
     /// Reads until a line satisfies `match`; throws with everything seen when none does in time.
     @discardableResult
-    func expectLine(timeout: Double = 5, _ description: String, where match: (String) -> Bool) throws -> String {
+    public func expectLine(timeout: Double = 5, _ description: String, where match: (String) -> Bool) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         var seen: [String] = []
         while let line = readLine(timeout: max(0, deadline.timeIntervalSinceNow)) {
@@ -94,39 +94,39 @@ final class TestSocket: @unchecked Sendable {
     }
 
     @discardableResult
-    func expect(_ fragment: String, timeout: Double = 5) throws -> String {
+    public func expect(_ fragment: String, timeout: Double = 5) throws -> String {
         try expectLine(timeout: timeout, "containing '\(fragment)'") { $0.contains(fragment) }
     }
 
     /// Every line that arrives within `timeout` seconds.
-    func drain(timeout: Double = 0.3) -> [String] {
+    public func drain(timeout: Double = 0.3) -> [String] {
         var lines: [String] = []
         while let line = readLine(timeout: timeout) { lines.append(line) }
         return lines
     }
 
     /// True when the server closes the connection within `timeout`.
-    func waitForClose(timeout: Double = 5) -> Bool {
+    public func waitForClose(timeout: Double = 5) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while !isClosedByPeer, deadline.timeIntervalSinceNow > 0 { _ = readLine(timeout: deadline.timeIntervalSinceNow) }
         return isClosedByPeer
     }
 
-    func close() { Glibc.close(fd) }
+    public func close() { Glibc.close(fd) }
 
     deinit { Glibc.close(fd) }
 }
 
 /// A JSON-lines client on top of `TestSocket`.
 extension TestSocket {
-    func sendJSON(_ object: [String: Any]) throws {
+    public func sendJSON(_ object: [String: Any]) throws {
         let data = try JSONSerialization.data(withJSONObject: object)
         try send(String(decoding: data, as: UTF8.self))
     }
 
     /// Reads JSON events until one satisfies `match` (lines that are not JSON, like the text greeting, are skipped).
     @discardableResult
-    func expectEvent(timeout: Double = 5, _ description: String, where match: ([String: Any]) -> Bool) throws
+    public func expectEvent(timeout: Double = 5, _ description: String, where match: ([String: Any]) -> Bool) throws
         -> [String: Any]
     {
         var found: [String: Any]? = nil
@@ -138,11 +138,11 @@ extension TestSocket {
         return found!
     }
 
-    func expectEvent(type: String, timeout: Double = 5) throws -> [String: Any] {
+    public func expectEvent(type: String, timeout: Double = 5) throws -> [String: Any] {
         try expectEvent(timeout: timeout, "of type \(type)") { $0["type"] as? String == type }
     }
 
-    static func json(_ line: String) -> [String: Any]? {
+    public static func json(_ line: String) -> [String: Any]? {
         guard line.hasPrefix("{") else { return nil }
         return (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
     }

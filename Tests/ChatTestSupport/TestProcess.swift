@@ -5,18 +5,18 @@ import Glibc
 #endif
 
 /// Errors a test helper raises; the message says what a person would need to know.
-struct HarnessError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct HarnessError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// A child process with its output in files (so a failing test can point at them).
-final class TestProcess: @unchecked Sendable {
-    let process = Process()
-    let stdoutPath: String
-    let stderrPath: String
+public final class TestProcess: @unchecked Sendable {
+    public let process = Process()
+    public let stdoutPath: String
+    public let stderrPath: String
 
-    init(executable: String, arguments: [String], logDirectory: String, name: String) throws {
+    public init(executable: String, arguments: [String], logDirectory: String, name: String) throws {
         stdoutPath = "\(logDirectory)/\(name).out"
         stderrPath = "\(logDirectory)/\(name).err"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -29,22 +29,22 @@ final class TestProcess: @unchecked Sendable {
         try process.run()
     }
 
-    var isRunning: Bool { process.isRunning }
-    var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+    public var pid: Int32 { process.processIdentifier }
 
-    func signal(_ signal: Int32) {
+    public func signal(_ signal: Int32) {
         if process.isRunning { kill(process.processIdentifier, signal) }
     }
 
     /// Waits up to `timeout` for the process to exit; returns whether it did.
     @discardableResult
-    func waitForExit(timeout: Double) -> Bool {
+    public func waitForExit(timeout: Double) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning, Date() < deadline { usleep(20_000) }
         return !process.isRunning
     }
 
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         signal(SIGTERM)
         if !waitForExit(timeout: 5) {
@@ -53,15 +53,15 @@ final class TestProcess: @unchecked Sendable {
         }
     }
 
-    func stdout() -> String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
-    func stderr() -> String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+    public func stdout() -> String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+    public func stderr() -> String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
 
     deinit { stop() }
 }
 
-enum TestEnvironment {
+public enum TestEnvironment {
     /// The folder holding the test bundle, which is also where `swift build` put `chat-node`.
-    static var binDirectory: String {
+    public static var binDirectory: String {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]
         var url = URL(fileURLWithPath: executable).deletingLastPathComponent()
@@ -72,7 +72,7 @@ enum TestEnvironment {
         return url.path
     }
 
-    static func findExecutable(_ name: String) -> String? {
+    public static func findExecutable(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         let directories: [String] = path.split(separator: ":").map(String.init) + ["/usr/sbin", "/usr/local/sbin"]
         for directory in directories {
@@ -82,14 +82,14 @@ enum TestEnvironment {
         return nil
     }
 
-    static func temporaryDirectory(_ label: String) -> String {
+    public static func temporaryDirectory(_ label: String) -> String {
         let path = NSTemporaryDirectory() + "chat-tests-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
         return path
     }
 
     /// A port nobody listens on right now (the kernel's pick, released for the child to take).
-    static func freePort() -> Int {
+    public static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -108,7 +108,7 @@ enum TestEnvironment {
 }
 
 /// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Double, interval: Double = 0.05, _ condition: () throws -> Bool) rethrows -> Bool {
+public func eventually(timeout: Double, interval: Double = 0.05, _ condition: () throws -> Bool) rethrows -> Bool {
     let deadline = Date().addingTimeInterval(timeout)
     repeat {
         if try condition() { return true }

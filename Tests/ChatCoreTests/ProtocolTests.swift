@@ -1,0 +1,175 @@
+import ChatCore
+import Foundation
+import Testing
+
+@Suite("Text commands")
+struct TextCommandTests {
+    @Test(
+        "commands parse into requests",
+        arguments: [
+            ("hello there", ClientRequest.say(room: nil, text: "hello there", isAction: false)),
+            ("//not a command", .say(room: nil, text: "/not a command", isAction: false)),
+            ("/join dev", .join(room: "dev", since: nil)),
+            ("/JOIN #dev 1-0", .join(room: "#dev", since: "1-0")),
+            ("/leave", .leave(room: nil)),
+            ("/leave dev", .leave(room: "dev")),
+            ("/rooms", .rooms),
+            ("/who", .who(room: nil)),
+            ("/who dev", .who(room: "dev")),
+            ("/msg bob  hi  there", .direct(to: "bob", text: "hi  there")),
+            ("/me waves", .say(room: nil, text: "waves", isAction: true)),
+            ("/away", .away(nil)),
+            ("/away gone fishing", .away("gone fishing")),
+            ("/back", .back),
+            ("/history", .history(room: nil, limit: nil, before: nil)),
+            ("/history 5", .history(room: nil, limit: 5, before: nil)),
+            ("/seen alice", .seen(name: "alice")),
+            ("/help", .help),
+            ("/quit", .quit),
+        ])
+    func parses(_ line: String, _ expected: ClientRequest) throws {
+        #expect(try TextCommandParser.parse(line) == expected)
+    }
+
+    @Test("bad commands get clear errors", arguments: [("/dance", "unknown-command"), ("/msg bob", "bad-request"), ("/join", "bad-request"), ("/history x", "bad-request"), ("/me", "bad-request")])
+    func errors(_ line: String, _ code: String) {
+        do {
+            _ = try TextCommandParser.parse(line)
+            Issue.record("\(line) parsed")
+        } catch {
+            #expect(error.code.rawValue == code)
+        }
+    }
+}
+
+@Suite("JSON requests")
+struct JSONRequestTests {
+    @Test("a request keeps its id as JSON, string or number")
+    func ids() throws {
+        let text = JSONRequestParser.parse(#"{"op":"say","text":"hi","id":"a\"b"}"#)
+        #expect(text.id?.json == #""a\"b""#)
+        #expect(try text.request.get() == .say(room: nil, text: "hi", isAction: false))
+        let number = JSONRequestParser.parse(#"{"op":"join","room":"dev","since":"5-1","id":42}"#)
+        #expect(number.id?.json == "42")
+        #expect(try number.request.get() == .join(room: "dev", since: "5-1"))
+    }
+
+    @Test("malformed requests are bad-request, keeping the id when it can be read")
+    func malformed() {
+        func failure(_ line: String) -> ChatError? {
+            if case .failure(let error) = JSONRequestParser.parse(line).request { return error }
+            return nil
+        }
+        #expect(JSONRequestParser.parse("{nope").id == nil)
+        #expect(failure("{nope")?.code == .badRequest)
+        #expect(JSONRequestParser.parse(#"{"op":"say","text":5,"id":7}"#).id?.json == "7")
+        #expect(failure(#"{"op":"say","text":5,"id":7}"#)?.code == .badRequest)
+        #expect(failure(#"{"op":"msg","to":"bob"}"#)?.message.contains("text") == true)
+        #expect(failure(#"{"op":"fly"}"#)?.code == .unknownCommand)
+    }
+}
+
+@Suite("Rendering")
+struct RenderingTests {
+    let time: Millis = 1_795_250_095_979  // 2026-11-21 08:34:55.979 UTC
+    var message: ChatMessage {
+        ChatMessage(id: "1-0", room: RoomName(trusted: "lobby"), from: "alice", text: "hi \"you\"", isAction: false, time: time)
+    }
+
+    @Test("text lines: time, room, <name>, text verbatim; notices start with '* ', errors with '! '")
+    func text() {
+        #expect(TextRenderer.render(.message(message), viewer: "bob", now: time) == "[08:34:55] #lobby <alice> hi \"you\"\r\n")
+        var action = message
+        action.isAction = true
+        action.text = "waves"
+        #expect(TextRenderer.lines(.message(action), viewer: nil, now: time) == ["[08:34:55] #lobby * alice waves"])
+        #expect(
+            TextRenderer.lines(.left(room: RoomName(trusted: "dev"), name: "bob", reason: .connectionLost, time: time), viewer: nil, now: time)
+                == ["* [08:34:55] bob left #dev (connection lost)"])
+        #expect(TextRenderer.lines(.error(ChatError(.nameTaken, "taken")), viewer: nil, now: time) == ["! name-taken taken"])
+        let direct = DirectMessage(from: "alice", to: "bob", text: "psst", time: time)
+        #expect(TextRenderer.lines(.direct(direct), viewer: "bob", now: time) == ["[08:34:55] *alice* psst"])
+        #expect(TextRenderer.lines(.direct(direct), viewer: "Alice", now: time) == ["[08:34:55] -> *bob* psst"])
+        #expect(TextRenderer.lines(.welcome(name: "alice", room: .lobby, node: "n1", time: time), viewer: nil, now: time)[0].hasPrefix("* welcome alice"))
+    }
+
+    @Test("JSON events carry type, time, the request id and the message id, and parse back")
+    func json() throws {
+        let line = JSONRenderer.render(.message(message), requestID: RequestID(json: "9"), now: 0)
+        #expect(line.hasSuffix("\n"))
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        #expect(object["type"] as? String == "message")
+        #expect(object["time"] as? Int == Int(time))
+        #expect(object["id"] as? Int == 9)
+        #expect(object["msgid"] as? String == "1-0")
+        #expect(object["text"] as? String == "hi \"you\"")
+        let error = JSONRenderer.render(.error(ChatError(.rateLimited, "slow\ndown")), now: time)
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(error.utf8)) as? [String: Any])
+        #expect(parsed["code"] as? String == "rate-limited")
+        #expect(parsed["message"] as? String == "slow\ndown")
+    }
+
+    @Test("JSON strings escape quotes, backslashes and controls")
+    func escaping() throws {
+        let quoted = JSONWriter.quoted("a\"b\\c\n\u{1}é")
+        #expect(quoted == #""a\"b\\c\n\u0001é""#)
+    }
+
+    @Test("times and durations")
+    func times() {
+        #expect(TimeFormat.clock(time) == "08:34:55")
+        #expect(TimeFormat.dateTime(time) == "2026-11-21 08:34:55 UTC")
+        #expect(TimeFormat.dateTime(0) == "1970-01-01 00:00:00 UTC")
+        #expect(TimeFormat.dateTime(951_782_400_000) == "2000-02-29 00:00:00 UTC")
+        #expect(TimeFormat.duration(3_723_000) == "1h 2m")
+        #expect(TimeFormat.duration(45_000) == "45s")
+        #expect(TimeFormat.duration(0) == "0s")
+        #expect(TimeFormat.duration(90_061_000) == "1d 1h")
+    }
+}
+
+@Suite("Relay payloads")
+struct RelayCodecTests {
+    @Test("every relayed event survives the trip through Redis", arguments: [
+        ChatEvent.joined(room: RoomName(trusted: "dev"), name: "Émile", time: 5),
+        .left(room: RoomName(trusted: "dev"), name: "bob", reason: .quit, time: 6),
+        .presence(room: RoomName(trusted: "dev"), name: "bob", presence: .away("out \"now\""), time: 7),
+        .presence(room: RoomName(trusted: "dev"), name: "bob", presence: .online, time: 8),
+        .direct(DirectMessage(from: "a", to: "b", text: "line\nbreak", time: 9)),
+        .message(ChatMessage(id: "10-2", room: RoomName(trusted: "r"), from: "a", text: "t", isAction: true, time: 10)),
+    ])
+    func roundTrip(_ event: ChatEvent) throws {
+        let envelope = RelayEnvelope(event: event, origin: "inc/1", requestID: RequestID(json: "\"q\""))
+        let decoded = RelayCodec.decode(Array(RelayCodec.encode(envelope).utf8))
+        #expect(decoded == envelope)
+    }
+
+    @Test("the message script's shape: id prepended to a payload written without one")
+    func scriptShape() throws {
+        let payload = RelayCodec.encodeMessage(
+            room: RoomName(trusted: "lobby"), from: "a", text: "hi", isAction: false, time: 3, origin: "s", requestID: nil)
+        let published = #"{"id":"3-0","# + payload.dropFirst()
+        let decoded = try #require(RelayCodec.decode(Array(published.utf8)))
+        guard case .message(let message) = decoded.event else {
+            Issue.record("not a message")
+            return
+        }
+        #expect(message.id == "3-0")
+        #expect(decoded.origin == "s")
+        // From history, the id comes from the stream entry instead.
+        #expect(RelayCodec.decode(Array(payload.utf8), streamID: "4-1").map { if case .message(let m) = $0.event { m.id } else { "" } } == "4-1")
+    }
+
+    @Test("unknown kinds and garbage are skipped, not fatal")
+    func unknown() {
+        #expect(RelayCodec.decode(Array(#"{"k":"future-thing","ts":1}"#.utf8)) == nil)
+        #expect(RelayCodec.decode(Array("garbage".utf8)) == nil)
+    }
+
+    @Test("stream ids compare numerically")
+    func streamIDs() throws {
+        #expect(try #require(StreamID("9-0")) < #require(StreamID("10-0")))
+        #expect(try #require(StreamID("10-1")) > #require(StreamID("10-0")))
+        #expect(StreamID("nope") == nil)
+    }
+}

@@ -1,0 +1,51 @@
+@testable import ChatRedis
+import NIOCore
+import NIOEmbedded
+import Testing
+
+@Suite("RESP through hiredis")
+struct RESPCodecTests {
+    @Test("commands are formatted as RESP arrays of bulk strings, any bytes included")
+    func encoding() {
+        var buffer = ByteBufferAllocator().buffer(capacity: 64)
+        RedisCommand("SET", "k", "a b\r\n", "").write(into: &buffer)
+        #expect(String(buffer: buffer) == "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na b\r\n\r\n$0\r\n\r\n")
+    }
+
+    @Test("replies are decoded whole even when they arrive a byte at a time")
+    func decodingInPieces() throws {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(RESPDecoder()))
+        let wire = "+OK\r\n-ERR bad\r\n:42\r\n$-1\r\n$3\r\nabc\r\n*3\r\n:1\r\n*1\r\n+x\r\n$0\r\n\r\n"
+        for byte in wire.utf8 {
+            try channel.writeInbound(ByteBuffer(bytes: [byte]))
+        }
+        var values: [RedisValue] = []
+        while let value = try channel.readInbound(as: RedisValue.self) { values.append(value) }
+        #expect(values == [
+            .simple("OK"), .error("ERR bad"), .integer(42), .null, .bulk(Array("abc".utf8)),
+            .array([.integer(1), .array([.simple("x")]), .bulk([])]),
+        ])
+        _ = try channel.finish()
+    }
+
+    @Test("bytes that are not RESP are a protocol error")
+    func garbage() {
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(RESPDecoder()))
+        #expect(throws: RedisError.self) { try channel.writeInbound(ByteBuffer(string: "?what\r\n")) }
+    }
+
+    @Test("Redis URLs", arguments: [
+        ("redis://127.0.0.1:6379", RedisAddress(host: "127.0.0.1", port: 6379)),
+        ("redis://redis", RedisAddress(host: "redis", port: 6379)),
+        ("redis://:secret@cache:6380/2", RedisAddress(host: "cache", port: 6380, password: "secret", database: 2)),
+        ("redis://user:pw@h/", RedisAddress(host: "h", port: 6379, password: "pw")),
+    ])
+    func urls(_ url: String, _ expected: RedisAddress) throws {
+        #expect(try RedisAddress(url: url) == expected)
+    }
+
+    @Test("bad Redis URLs are refused clearly", arguments: ["http://x", "redis://", "redis://h:0", "redis://h:port", "redis://h/db"])
+    func badURLs(_ url: String) {
+        #expect(throws: RedisError.self) { try RedisAddress(url: url) }
+    }
+}
