@@ -78,6 +78,7 @@ public final class ChatNodeServer: Service, Sendable {
                 .serverChannelOption(.backlog, value: 4096)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+                .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(
                     .writeBufferWaterMark, value: .init(low: maxOutbound / 2, high: maxOutbound))
                 .childChannelInitializer { channel in

@@ -150,3 +150,57 @@ struct ResilienceTests {
         })
     }
 }
+
+@Suite("Connection churn", .serialized)
+struct ChurnTests {
+    @Test("a half-closed client's lines are all handled before its session ends")
+    func halfClose() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let reader = try cluster[1].login("reader")
+        let script = try cluster[0].connect("script")
+        try script.send("scripted")
+        try script.send("hello from a script")
+        script.shutdownWrite()
+        try script.expect("* welcome scripted")
+        try reader.expectLine("the scripted message") { $0.hasSuffix("<scripted> hello from a script") }
+        try reader.expect("scripted left #lobby (disconnected)")
+        #expect(script.waitForClose())
+    }
+
+    @Test("floods of connects and disconnects, many mid-claim, leak no claim and no subscription")
+    func connectFlood() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
+        let survivor = try cluster[0].login("survivor")
+        for round in 0..<300 {
+            let client = try cluster[round % 2].connect("churn\(round)")
+            switch round % 4 {
+            case 0: break  // gone before saying anything
+            case 1: try client.send("churn\(round)")  // gone mid-claim
+            case 2:
+                try client.send("churn\(round)")
+                try client.send("/join room\(round % 7)")
+                try client.send("said something")
+            default:
+                try client.send("churn\(round)")
+                try client.expect("you joined #lobby")
+                try client.sendRaw(Array("half a li".utf8))  // gone mid-line
+            }
+            client.close()
+        }
+        let clean = eventually(timeout: 10) {
+            let claims = (try? cluster.redis.keys("chat:name:*")) ?? ["?"]
+            let healthy = cluster.nodes.allSatisfy { node in
+                guard let body = try? node.health().body,
+                    let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
+                else { return false }
+                // Only the survivor remains: its lobby and its own direct-message channel, on node 1.
+                let expected = node.id == "n1" ? 2 : 0
+                return object["channels"] as? Int == expected
+            }
+            return claims == ["chat:name:survivor"] && healthy
+        }
+        #expect(clean, "claims left: \((try? cluster.redis.keys("chat:name:*")) ?? [])")
+        try survivor.send("/who")
+        try survivor.expect("1 person in #lobby")
+    }
+}

@@ -44,6 +44,19 @@ public final class RedisServer: @unchecked Sendable {
         process = nil
     }
 
+    /// Key names matching `pattern`, read with a plain inline command.
+    public func keys(_ pattern: String) throws -> [String] {
+        let socket = try TestSocket(port: port, name: "redis")
+        try socket.send("KEYS \(pattern)")
+        guard let header = socket.readLine(), header.hasPrefix("*"), let count = Int(header.dropFirst()) else {
+            throw HarnessError("unexpected KEYS reply")
+        }
+        return (0..<count).compactMap { _ in
+            _ = socket.readLine()  // $length
+            return socket.readLine()
+        }
+    }
+
     public func restart() throws {
         kill()
         try start()

@@ -112,6 +112,9 @@ public final class TestSocket: @unchecked Sendable {
         return isClosedByPeer
     }
 
+    /// Half-closes: no more input from us, as `nc -N` does when its stdin ends.
+    public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
+
     public func close() { Glibc.close(fd) }
 
     deinit { Glibc.close(fd) }

@@ -44,6 +44,8 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private var inbox = CircularBuffer<InboundLine>()
     private var busy = false
+    /// The client half-closed (nc -N, a script's stdin ended): finish its lines, then close.
+    private var inputClosed = false
     private var readPending = false
     private var needsFlush = false
     private var bucket: TokenBucket
@@ -108,6 +110,14 @@ final class SessionHandler: ChannelDuplexHandler {
         processInbox()
     }
 
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .some(.inputClosed) = event as? ChannelEvent {
+            inputClosed = true
+            processInbox()
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func read(context: ChannelHandlerContext) {
         if inbox.count >= Self.maximumQueuedLines {
             readPending = true
@@ -151,7 +161,9 @@ final class SessionHandler: ChannelDuplexHandler {
                 }
             }
         }
-        if readPending, inbox.count < Self.maximumQueuedLines / 2, phase != .closed {
+        if inputClosed, !busy, inbox.isEmpty, phase != .closed {
+            close(reason: closeReason)
+        } else if readPending, inbox.count < Self.maximumQueuedLines / 2, phase != .closed {
             readPending = false
             context.read()
         }
