@@ -1,5 +1,5 @@
 /// A Redis stream id, `<milliseconds>-<sequence>`, compared numerically (string order is wrong: "9-0" < "10-0").
-public struct StreamID: Comparable, Hashable, Sendable {
+public struct StreamID: Comparable, Hashable, Sendable, CustomStringConvertible {
     public var millis: UInt64
     public var sequence: UInt64
 
@@ -9,6 +9,8 @@ public struct StreamID: Comparable, Hashable, Sendable {
         self.millis = millis
         self.sequence = sequence
     }
+
+    public var description: String { "\(millis)-\(sequence)" }
 
     public static func < (lhs: StreamID, rhs: StreamID) -> Bool {
         (lhs.millis, lhs.sequence) < (rhs.millis, rhs.sequence)

@@ -57,10 +57,10 @@ public final class ChatNodeServer: Service, Sendable {
             onFlush: { batch in metrics.publishBatch.record(Int64(batch)) })
         let subscriber = RedisSubscriber(
             address: configuration.redis, eventLoop: loops[0], pingTimeout: configuration.redisTimeout, logger: logger)
-        let relay = Relay(subscriber: subscriber, hubs: hubs)
         let store = ClusterStore(
             redis: redis, incarnation: incarnation, nodeID: nodeID, claimTTLSeconds: configuration.claimTTLSeconds,
             historyLength: configuration.historyLength)
+        let relay = Relay(subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits)
         let node = NodeContext(
             configuration: configuration, nodeID: nodeID, store: store, relay: relay, metrics: metrics, logger: logger)
         let keeper = PresenceKeeper(node: node, hubs: hubs, eventLoop: loops[1 % loops.count])

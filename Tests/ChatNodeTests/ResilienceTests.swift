@@ -34,6 +34,24 @@ struct ResilienceTests {
         try bob.expect("2 people in #lobby")
     }
 
+    @Test("messages published while a node's subscription was down reach its clients once, in order")
+    func pubSubGapIsFilled() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].login("alice")
+        let bob = try cluster[1].login("bob")
+        try alice.send("before the gap")
+        try bob.expectLine("first message") { $0.hasSuffix("<alice> before the gap") }
+        // Redis drops every subscriber; whatever is published before they resubscribe is not pushed to them.
+        try cluster.redis.command("CLIENT KILL TYPE pubsub")
+        for index in 1...5 { try alice.send("gap \(index)") }
+        var seen: [String] = []
+        while seen.count < 5, let line = bob.readLine(timeout: 5) {
+            if line.contains("<alice> gap") { seen.append(String(line.split(separator: " ").last!)) }
+        }
+        #expect(seen == ["1", "2", "3", "4", "5"])
+        #expect(!bob.drain(timeout: 0.5).contains { $0.contains("<alice> gap") }, "no duplicates")
+    }
+
     @Test("a client that stops reading is disconnected; the others keep receiving everything")
     func slowConsumer() throws {
         let cluster = try TestCluster(

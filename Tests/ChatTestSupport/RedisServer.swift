@@ -44,6 +44,15 @@ public final class RedisServer: @unchecked Sendable {
         process = nil
     }
 
+    /// Sends one inline command and returns the first line of the reply.
+    @discardableResult
+    public func command(_ line: String) throws -> String {
+        let socket = try TestSocket(port: port, name: "redis")
+        try socket.send(line)
+        guard let reply = socket.readLine() else { throw HarnessError("no reply to \(line)") }
+        return reply
+    }
+
     /// Key names matching `pattern`, read with a plain inline command.
     public func keys(_ pattern: String) throws -> [String] {
         let socket = try TestSocket(port: port, name: "redis")

@@ -6,11 +6,22 @@ import Synchronization
 /// Joins Redis pub/sub to the event loops. It keeps, per channel, how many sessions on each loop listen; subscribes
 /// when the first local listener arrives and unsubscribes when the last one leaves. Each batch read from Redis is
 /// decoded once and crosses to each interested loop once.
+///
+/// Pub/sub delivers at most once: whatever a room published while this node's subscription was down is not
+/// re-sent. So when a room is subscribed again after a reconnect, the relay reads what it missed from the room's
+/// history stream (after the last id it delivered) and delivers that first, holding back live messages meanwhile;
+/// message ids make any overlap drop out.
 final class Relay: @unchecked Sendable {
     let subscriber: RedisSubscriber
     private let hubs: [LoopHub]
-    /// channel -> hub index -> listeners. Lives on the subscriber's loop.
+    private let store: ClusterStore
+    private let limits: ProtocolLimits
+    /// channel -> hub index -> listeners. Everything below lives on the subscriber's loop.
     private var routes: [String: [Int: Int]] = [:]
+    /// The newest message id delivered per room channel.
+    private var lastDelivered: [String: StreamID] = [:]
+    /// Live events held back while a room catches up after a reconnect.
+    private var catchingUp: [String: [RelayEnvelope]] = [:]
     private let channelCount = Atomic<Int>(0)
     private let roomCount = Atomic<Int>(0)
 
@@ -20,10 +31,13 @@ final class Relay: @unchecked Sendable {
     /// Rooms with members on this node, for /health.
     var localRooms: Int { roomCount.load(ordering: .relaxed) }
 
-    init(subscriber: RedisSubscriber, hubs: [LoopHub]) {
+    init(subscriber: RedisSubscriber, hubs: [LoopHub], store: ClusterStore, limits: ProtocolLimits) {
         self.subscriber = subscriber
         self.hubs = hubs
-        subscriber.onMessages = { [unowned self] messages in self.deliver(messages) }
+        self.store = store
+        self.limits = limits
+        subscriber.onMessages = { [unowned self] messages in self.received(messages) }
+        subscriber.onResubscribed = { [unowned self] channel in self.catchUp(channel) }
     }
 
     /// Completes once Redis confirms the subscription, so nothing published afterwards can be missed.
@@ -42,6 +56,7 @@ final class Relay: @unchecked Sendable {
             perHub[hub.index] = count > 1 ? count - 1 : nil
             if perHub.isEmpty {
                 self.routes[channel] = nil
+                self.lastDelivered[channel] = nil
                 self.subscriber.unsubscribe(channel)
                 self.counted(channel, by: -1)
             } else {
@@ -55,24 +70,70 @@ final class Relay: @unchecked Sendable {
         if channel.hasPrefix(ClusterKeys.roomChannelPrefix) { roomCount.add(change, ordering: .relaxed) }
     }
 
-    private func deliver(_ messages: [PubSubMessage]) {
-        let now = WallClock.now()
-        var perHub: [Int: [RenderedEvent]] = [:]
+    private func received(_ messages: [PubSubMessage]) {
+        var batch: [(String, RelayEnvelope)] = []
+        batch.reserveCapacity(messages.count)
         for message in messages {
-            guard let targets = routes[message.channel],
-                let envelope = RelayCodec.decode(message.payload)
-            else { continue }
-            // One RenderedEvent per loop: its render cache is then only ever touched by that loop.
-            for hubIndex in targets.keys {
-                perHub[hubIndex, default: []].append(
-                    RenderedEvent(channel: message.channel, envelope: envelope, now: now))
+            guard routes[message.channel] != nil, let envelope = RelayCodec.decode(message.payload) else { continue }
+            if catchingUp[message.channel] != nil {
+                catchingUp[message.channel]!.append(envelope)
+            } else {
+                batch.append((message.channel, envelope))
             }
         }
-        for (hubIndex, batch) in perHub {
-            let hub = hubs[hubIndex]
-            let sendable = UnsafeTransfer(batch)
-            hub.eventLoop.execute { hub.deliver(sendable.value) }
+        deliver(batch)
+    }
+
+    private func deliver(_ batch: [(channel: String, envelope: RelayEnvelope)]) {
+        let now = WallClock.now()
+        var perHub: [Int: [RenderedEvent]] = [:]
+        for (channel, envelope) in batch {
+            guard let targets = routes[channel], isNew(envelope, on: channel) else { continue }
+            // One RenderedEvent per loop: its render cache is then only ever touched by that loop.
+            for hubIndex in targets.keys {
+                perHub[hubIndex, default: []].append(RenderedEvent(channel: channel, envelope: envelope, now: now))
+            }
         }
+        for (hubIndex, events) in perHub {
+            let hub = hubs[hubIndex]
+            let handOff = UnsafeTransfer(events)
+            hub.eventLoop.execute { hub.deliver(handOff.value) }
+        }
+    }
+
+    /// Drops a message already delivered (the overlap between a catch-up and live delivery) and remembers the
+    /// newest id.
+    private func isNew(_ envelope: RelayEnvelope, on channel: String) -> Bool {
+        guard case .message(let message) = envelope.event, let id = StreamID(message.id) else { return true }
+        if let last = lastDelivered[channel], id <= last { return false }
+        lastDelivered[channel] = id
+        return true
+    }
+
+    private func catchUp(_ channel: String) {
+        guard channel.hasPrefix(ClusterKeys.roomChannelPrefix), let last = lastDelivered[channel],
+            catchingUp[channel] == nil
+        else { return }
+        catchingUp[channel] = []
+        let room = RoomName(trusted: String(channel.dropFirst(ClusterKeys.roomChannelPrefix.count)))
+        readMissed(room, after: last, channel: channel, attempt: 1)
+    }
+
+    /// The command connection may come back a little after the subscription: retry for about two seconds before
+    /// giving up on the gap and releasing what was held back.
+    private func readMissed(_ room: RoomName, after last: StreamID, channel: String, attempt: Int) {
+        store.history(room, after: last.description, limit: limits.maximumResume).hop(to: eventLoop)
+            .whenComplete { result in
+                if case .failure = result, attempt < 10 {
+                    self.eventLoop.scheduleTask(in: .milliseconds(200)) {
+                        self.readMissed(room, after: last, channel: channel, attempt: attempt + 1)
+                    }
+                    return
+                }
+                let missed = (try? result.get()) ?? []
+                let held = self.catchingUp.removeValue(forKey: channel) ?? []
+                self.deliver(missed.map { (channel, RelayEnvelope(event: .message($0))) } + held.map { (channel, $0) })
+            }
     }
 }
 
