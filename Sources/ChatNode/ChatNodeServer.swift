@@ -118,9 +118,16 @@ public final class ChatNodeServer: Service, Sendable {
             try? await gracefulShutdown()
             logger.info("shutting down: no new clients; releasing sessions")
             try? await listener.close()
-            await self.releaseSessions(hubs: hubs, grace: configuration.shutdownGrace)
+            let allReleased = await self.releaseSessions(hubs: hubs, grace: configuration.shutdownGrace)
             for timer in timers { timer.cancel() }
-            if redis.isConnected { try? await store.deregister().get() }
+            // Forgetting the incarnation while a session is still unreleased would hide it from every reaper; in
+            // that case its heartbeat is left to expire and a survivor cleans up.
+            let unreleased = node.pendingReleases.withLockedValue { $0.count }
+            if allReleased, unreleased == 0, redis.isConnected {
+                try? await store.deregister().get()
+            } else {
+                logger.warning("some sessions were not released; a surviving node will clean up after this one")
+            }
         }
         await redis.stop()
         try? await subscriber.stop().get()
@@ -129,8 +136,9 @@ public final class ChatNodeServer: Service, Sendable {
     }
 
     /// Tells every client the node is going away and waits (bounded) until their sessions are released in Redis,
-    /// so their names are free and their rooms see them leave before the process ends.
-    private func releaseSessions(hubs: [LoopHub], grace: TimeAmount) async {
+    /// so their names are free and their rooms see them leave before the process ends. Returns whether every
+    /// release completed in time.
+    private func releaseSessions(hubs: [LoopHub], grace: TimeAmount) async -> Bool {
         var released: [EventLoopFuture<Void>] = []
         for hub in hubs {
             let futures = try? await hub.eventLoop.submit { () -> [EventLoopFuture<Void>] in
@@ -141,11 +149,11 @@ public final class ChatNodeServer: Service, Sendable {
             }.get()
             released += futures ?? []
         }
-        guard let loop = hubs.first?.eventLoop else { return }
-        let done = loop.makePromise(of: Void.self)
-        EventLoopFuture.andAllComplete(released, on: loop).cascade(to: done)
-        loop.scheduleTask(in: grace) { done.succeed() }
-        try? await done.futureResult.get()
+        guard let loop = hubs.first?.eventLoop else { return true }
+        let done = loop.makePromise(of: Bool.self)
+        EventLoopFuture.andAllComplete(released, on: loop).whenComplete { _ in done.succeed(true) }
+        loop.scheduleTask(in: grace) { done.succeed(false) }
+        return (try? await done.futureResult.get()) ?? false
     }
 
     static func defaultNodeID(port: Int) -> String {

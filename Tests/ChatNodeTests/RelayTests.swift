@@ -128,5 +128,37 @@ struct RelayTests {
         #expect((rooms["rooms"] as? [[String: Any]])?.first?["room"] as? String == "lobby")
         try client.sendJSON(["op": "seen", "name": "jay", "id": 6])
         #expect(try client.expectEvent(type: "seen")["state"] as? String == "online")
+
+        // A join with something that is not a message id is refused before anything is joined.
+        try client.sendJSON(["op": "join", "room": "ops", "since": "yesterday", "id": 7])
+        let badSince = try client.expectEvent(type: "error")
+        #expect(badSince["code"] as? String == "bad-request")
+        #expect(badSince["id"] as? Int == 7)
+        try client.sendJSON(["op": "who", "room": "ops", "id": 8])
+        #expect((try client.expectEvent(type: "who")["members"] as? [Any])?.isEmpty == true)
+
+        // A message said just before leaving is still acknowledged, with its id.
+        try client.sendJSON(["op": "join", "room": "dev", "id": 9])
+        _ = try client.expectEvent(type: "joined")
+        try client.sendJSON(["op": "say", "room": "dev", "text": "bye all", "id": 10])
+        try client.sendJSON(["op": "leave", "room": "dev", "id": 11])
+        let ack = try client.expectEvent("the ack") { $0["type"] as? String == "message" }
+        #expect(ack["id"] as? Int == 10)
+        #expect(ack["msgid"] is String)
+        _ = try client.expectEvent(type: "left")
+
+        // A direct message to oneself is delivered and acknowledged.
+        try client.sendJSON(["op": "msg", "to": "JAY", "text": "note to self", "id": 12])
+        let note = try client.expectEvent(type: "direct")
+        #expect(note["id"] as? Int == 12)
+    }
+
+    @Test("a rate-limited JSON request is refused with its id")
+    func rateLimitedJSONKeepsID() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--rate-limit", "1", "--rate-burst", "2"])
+        let client = try cluster[0].loginJSON("quick")
+        for index in 0..<4 { try client.sendJSON(["op": "ping", "id": index]) }
+        let refused = try client.expectEvent("a rate-limited error") { $0["code"] as? String == "rate-limited" }
+        #expect(refused["id"] as? Int == 1 || refused["id"] as? Int == 2 || refused["id"] as? Int == 3)
     }
 }

@@ -78,9 +78,11 @@ extension SessionHandler {
     /// What Redis should hold for this session; nil until it has a name.
     var record: SessionRecord? {
         guard phase == .active, let user else { return nil }
+        // Rooms being joined count too: their membership may already be written, and a keep-alive rewrites the
+        // session's room set from this list.
         return SessionRecord(
-            user: user, token: token, since: since, lastActive: lastActive, away: away, rooms: rooms,
-            address: remoteAddress)
+            user: user, token: token, since: since, lastActive: lastActive, away: away,
+            rooms: rooms + joining.keys.filter { !rooms.contains($0) }, address: remoteAddress)
     }
 
     func nameLost() {

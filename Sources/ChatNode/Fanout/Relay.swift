@@ -122,7 +122,7 @@ final class Relay: @unchecked Sendable {
     /// The command connection may come back a little after the subscription: retry for about two seconds before
     /// giving up on the gap and releasing what was held back.
     private func readMissed(_ room: RoomName, after last: StreamID, channel: String, attempt: Int) {
-        store.history(room, after: last.description, limit: limits.maximumResume).hop(to: eventLoop)
+        store.envelopes(room, after: last.description, limit: limits.maximumResume).hop(to: eventLoop)
             .whenComplete { result in
                 if case .failure = result, attempt < 10 {
                     self.eventLoop.scheduleTask(in: .milliseconds(200)) {
@@ -132,7 +132,7 @@ final class Relay: @unchecked Sendable {
                 }
                 let missed = (try? result.get()) ?? []
                 let held = self.catchingUp.removeValue(forKey: channel) ?? []
-                self.deliver(missed.map { (channel, RelayEnvelope(event: .message($0))) } + held.map { (channel, $0) })
+                self.deliver(missed.map { (channel, $0) } + held.map { (channel, $0) })
             }
     }
 }

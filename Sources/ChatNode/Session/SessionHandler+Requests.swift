@@ -118,6 +118,8 @@ extension SessionHandler {
                 "session.entry": "\(TimeFormat.dateTime(now))",
             ])
         return onLoop(listen(ClusterKeys.userChannel(name.key))).flatMap { _ -> EventLoopFuture<Void> in
+            // The client may have gone meanwhile; teardown has released everything, so join nothing.
+            guard self.phase == .active else { return self.hub.eventLoop.makeSucceededVoidFuture() }
             self.reply(.welcome(name: name.display, room: .lobby, node: self.node.nodeID, time: now), id: id)
             return self.joinRoom(.lobby, since: nil, user: name, id: nil)
         }.flatMapErrorThrowing { error in
@@ -157,16 +159,32 @@ extension SessionHandler {
         }
         node.metrics.messagesIn.increment()
         // Not waited for: one session's messages keep their order on the one Redis connection, and the next line
-        // need not wait a round trip. A failure is still reported.
+        // need not wait a round trip. In JSON mode Redis's reply (the message id) becomes the acknowledgement: the
+        // same message event everyone gets, with the request id. Text mode shows people nothing they typed.
+        let time = lastActive
         onLoop(
             store.publishMessage(
-                room, from: user, text: text, isAction: isAction, now: lastActive, origin: sessionID, requestID: id)
-        ).whenFailure { error in self.fail(error, id: id) }
+                room, from: user, text: text, isAction: isAction, now: time, origin: sessionID, requestID: id)
+        ).whenComplete { result in
+            switch result {
+            case .success(let messageID):
+                guard self.mode == .json else { return }
+                let message = ChatMessage(
+                    id: messageID, room: room, from: user.display, text: text, isAction: isAction, time: time)
+                self.reply(.message(message), id: id)
+            case .failure(let error):
+                self.fail(error, id: id)
+            }
+        }
         return nil
     }
 
     func join(_ raw: String, since: String?, user: UserName, id: RequestID?) -> EventLoopFuture<Void>? {
         guard let room = resolveRoom(raw, id: id) else { return nil }
+        if let since, StreamID(since) == nil {
+            reply(.error(ChatError(.badRequest, "'\(since)' is not a message id (they look like 1795250096010-0)")), id: id)
+            return nil
+        }
         if rooms.contains(room) {
             current = room
             reply(.ok("#\(room) is now your current room"), id: id)
@@ -186,16 +204,18 @@ extension SessionHandler {
         joining[room] = []
         let now = WallClock.now()
         let limits = configuration.limits
-        let history = onLoop(listen(channel)).flatMap { _ -> EventLoopFuture<[ChatMessage]> in
-            let membership = self.store.join(room, user: user, now: now, origin: self.sessionID)
-            let history =
-                since.map { self.store.history(room, after: $0, limit: limits.maximumResume) }
+        var joined = false
+        let history = onLoop(listen(channel)).flatMap { _ -> EventLoopFuture<Void> in
+            guard self.phase == .active else { return self.hub.eventLoop.makeFailedFuture(SessionClosed()) }
+            return self.store.join(room, user: user, now: now, origin: self.sessionID)
+        }.flatMap { _ -> EventLoopFuture<[ChatMessage]> in
+            joined = true
+            guard self.phase == .active else { return self.hub.eventLoop.makeFailedFuture(SessionClosed()) }
+            return since.map { self.store.history(room, after: $0, limit: limits.maximumResume) }
                 ?? self.store.history(room, count: limits.historyOnJoin)
-            return membership.and(history).map { $0.1 }
         }
         return history.map { messages in
-            let buffered = self.joining.removeValue(forKey: room) ?? []
-            guard self.phase == .active else { return }
+            guard let buffered = self.joining.removeValue(forKey: room), self.phase == .active else { return }
             self.rooms.append(room)
             self.current = room
             self.reply(.youJoined(room: room, history: messages), id: id)
@@ -211,8 +231,12 @@ extension SessionHandler {
             }
             self.flush()
         }.flatMapErrorThrowing { error in
-            self.joining[room] = nil
+            // Teardown already detached and released everything when the session closed mid-join.
+            guard self.joining.removeValue(forKey: room) != nil, self.phase == .active else { return }
             self.stopListening(channel)
+            if joined {
+                _ = self.store.leave(room, user: user, reason: .left, now: WallClock.now(), origin: self.sessionID)
+            }
             self.fail(error, id: id)
         }.nonisolated()
     }
@@ -250,6 +274,10 @@ extension SessionHandler {
             reply(.error(ChatError(.notInRoom, "you are not in #\(room); /join it to read its history")), id: id)
             return nil
         }
+        if let before, StreamID(before) == nil {
+            reply(.error(ChatError(.badRequest, "'\(before)' is not a message id")), id: id)
+            return nil
+        }
         let count = min(limit ?? configuration.limits.historyOnJoin, configuration.limits.maximumHistory)
         return finish(store.history(room, count: count, before: before), id: id) { messages in
             self.reply(.history(room: room, messages: messages), id: id)
@@ -274,8 +302,7 @@ extension SessionHandler {
                 self.reply(.error(ChatError(.noSuchUser, "nobody called '\(target.display)' is connected")), id: id)
                 return
             }
-            // The recipient's own echo (a message to oneself) already came through its channel.
-            if target.key != user.key { self.reply(.direct(message), id: id) }
+            self.reply(.direct(message), id: id)
         }
     }
 
@@ -297,3 +324,6 @@ extension SessionHandler {
         }
     }
 }
+
+/// A session that closed while one of its requests was waiting on Redis.
+struct SessionClosed: Error {}

@@ -86,7 +86,7 @@ final class SessionHandler: ChannelDuplexHandler {
             node.metrics.serverFull.increment()
             phase = .closed
             reply(.error(ChatError(.serverFull, "this node has its maximum of \(configuration.maxClients) clients; try again later")))
-            context.close(promise: nil)
+            close(reason: .disconnected)
             return
         }
         hub.register(self)
@@ -182,32 +182,38 @@ final class SessionHandler: ChannelDuplexHandler {
             modeChosen = true
             if text.hasPrefix("{") { mode = .json }
         }
-        guard bucket.tryTake(nowNanos: UInt64(NIODeadline.now().uptimeNanoseconds)) else {
-            node.metrics.rateLimited.increment()
-            reply(.error(ChatError(.rateLimited, "slow down: at most \(Int(configuration.rateLimit)) lines a second")))
-            return nil
-        }
         let request: ClientRequest
         var requestID: RequestID? = nil
+        var parseError: ChatError? = nil
         switch mode {
         case .json:
+            // Parsed before the rate limit, so that even a refusal carries the request's id.
             let parsed = JSONRequestParser.parse(text)
             requestID = parsed.id
             switch parsed.request {
             case .success(let value): request = value.sanitized()
             case .failure(let error):
-                reply(.error(error), id: requestID)
-                return nil
+                request = .ping
+                parseError = error
             }
         case .text:
             if phase != .active, !text.hasPrefix("/") {
                 request = .hello(name: text)
             } else {
                 do { request = try TextCommandParser.parse(text) } catch {
-                    reply(.error(error))
-                    return nil
+                    request = .ping
+                    parseError = error
                 }
             }
+        }
+        guard bucket.tryTake(nowNanos: UInt64(NIODeadline.now().uptimeNanoseconds)) else {
+            node.metrics.rateLimited.increment()
+            reply(.error(ChatError(.rateLimited, "slow down: at most \(Int(configuration.rateLimit)) lines a second")), id: requestID)
+            return nil
+        }
+        if let parseError {
+            reply(.error(parseError), id: requestID)
+            return nil
         }
         return dispatch(request, id: requestID)
     }
@@ -223,7 +229,15 @@ final class SessionHandler: ChannelDuplexHandler {
         case .text: text = TextRenderer.render(event, viewer: user?.display, now: now)
         case .json: text = JSONRenderer.render(event, requestID: id, now: now)
         }
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
+        context.write(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
+        flushSoon()
+    }
+
+    /// Replies produced in one event-loop tick (a packet of many lines, say) share one flush and one syscall.
+    private func flushSoon() {
+        guard !needsFlush else { return }
+        needsFlush = true
+        context.eventLoop.assumeIsolated().execute { self.flush() }
     }
 
     /// Called by the hub for each relayed event; returns true when something was written (flush pending).
@@ -241,12 +255,10 @@ final class SessionHandler: ChannelDuplexHandler {
         let own = envelope.origin == sessionID
         let buffer: ByteBuffer
         switch envelope.event {
-        case .message where own:
-            // The sender's own message is its acknowledgement in JSON mode, carrying its request id; in text mode
-            // the person already sees what they typed.
-            guard mode == .json else { return false }
-            buffer = allocator.buffer(
-                string: JSONRenderer.render(envelope.event, requestID: envelope.requestID, now: WallClock.now()))
+        case .message where own, .direct where own:
+            // Acknowledged straight from Redis's reply to the publish (see `say` and `direct`), which also works
+            // when this node's subscription is briefly down.
+            return false
         case .direct where mode == .text:
             buffer = allocator.buffer(
                 string: TextRenderer.render(envelope.event, viewer: user?.display, now: WallClock.now()))
@@ -270,10 +282,18 @@ final class SessionHandler: ChannelDuplexHandler {
 
     // MARK: Ending
 
-    /// Closes the connection after what was written so far has gone out.
+    /// Closes the connection once what was written so far has gone out, or after a second if the client is not
+    /// reading, so a final `bye` or error reaches a client that is listening.
     func close(reason: LeaveReason) {
         closeReason = reason
-        context.close(promise: nil)
+        let channel = context.channel
+        let flushed = channel.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: flushed)
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        flushed.futureResult.whenComplete { _ in
+            deadline.cancel()
+            channel.close(promise: nil)
+        }
     }
 
     /// Runs once, when the connection is gone: stop listening, leave every room and free the name in Redis.
@@ -288,6 +308,7 @@ final class SessionHandler: ChannelDuplexHandler {
         node.metrics.sessions.decrement()
         for room in rooms { stopListening(ClusterKeys.roomChannel(room)) }
         for room in joining.keys { stopListening(ClusterKeys.roomChannel(room)) }
+        joining = [:]
         stopListening(ClusterKeys.userChannel(user.key))
         let now = WallClock.now()
         let duration = NIODeadline.now() - connectedAt

@@ -170,6 +170,10 @@ public final class RedisSubscriber: @unchecked Sendable {
         if lostOnDisconnect.remove(name) != nil { onResubscribed(name) }
     }
 
+    fileprivate func refused(_ message: String) {
+        logger.error("redis refused a pub/sub command", metadata: ["redis.error": "\(message)"])
+    }
+
     fileprivate func deliver(_ batch: [PubSubMessage]) {
         onMessages(batch)
     }
@@ -221,7 +225,15 @@ private final class SubscriberHandler: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         lastReply = .now()
-        guard case .array(let parts) = unwrapInboundIn(data), let kind = parts.first?.string else { return }
+        let value = unwrapInboundIn(data)
+        if case .error(let message) = value {
+            // A refused SUBSCRIBE (NOPERM, NOAUTH, ...) must not leave a join waiting for a confirmation that
+            // never comes: drop the connection, which fails every waiter, and let the reconnect try again.
+            subscriber.refused(message)
+            context.close(promise: nil)
+            return
+        }
+        guard case .array(let parts) = value, let kind = parts.first?.string else { return }
         switch kind {
         case "message" where parts.count == 3:
             guard let name = parts[1].string, case .bulk(let payload) = parts[2] else { return }

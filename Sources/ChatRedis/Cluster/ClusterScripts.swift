@@ -6,15 +6,33 @@ enum ClusterScripts {
     /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
     /// ARGV: token, name, incarnation, node, now, claim ttl, address, session ttl
     /// Returns 1 when claimed, 0 when somebody holds the name.
+    ///
+    /// A free name may still have an old session record: its node died and its claim expired a moment before a
+    /// survivor reaped it. That session's rooms are told it left before the record is replaced, so no notice is
+    /// lost and no membership is left behind.
     static let claim = RedisScript(
         name: "claim",
         source: """
             if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[6]) then return 0 end
+            local user = string.sub(KEYS[1], 11)
+            local oldInc = redis.call('HGET', KEYS[2], 'inc')
+            if oldInc then
+                local oldName = redis.call('HGET', KEYS[2], 'name')
+                for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+                    local members = 'chat:members:{' .. room .. '}'
+                    if redis.call('HGET', members, user) == oldInc then
+                        redis.call('HDEL', members, user)
+                        redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
+                            name = oldName, reason = 'connection lost', ts = tonumber(ARGV[5])}))
+                    end
+                end
+                redis.call('SREM', 'chat:incarnation:' .. oldInc .. ':users', user)
+            end
             redis.call('DEL', KEYS[2], KEYS[3])
             redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
-                'active', ARGV[5], 'addr', ARGV[7])
+                'active', ARGV[5], 'addr', ARGV[7], 'tok', ARGV[1])
             redis.call('EXPIRE', KEYS[2], ARGV[8])
-            redis.call('SADD', KEYS[4], string.sub(KEYS[1], 11))
+            redis.call('SADD', KEYS[4], user)
             redis.call('HSET', KEYS[5], 'name', ARGV[2], 'connected', ARGV[5], 'disconnected', '', 'node', ARGV[4])
             redis.call('EXPIRE', KEYS[5], 7776000)
             return 1
@@ -39,7 +57,7 @@ enum ClusterScripts {
             end
             local user = string.sub(KEYS[1], 11)
             redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
-                'active', ARGV[6], 'addr', ARGV[10])
+                'active', ARGV[6], 'addr', ARGV[10], 'tok', ARGV[1])
             if ARGV[7] == '' then redis.call('HDEL', KEYS[2], 'away') else redis.call('HSET', KEYS[2], 'away', ARGV[7]) end
             redis.call('EXPIRE', KEYS[2], ARGV[11])
             redis.call('DEL', KEYS[3])
@@ -53,8 +71,9 @@ enum ClusterScripts {
             return 1
             """)
 
-    /// Ends a session: deletes the claim only if it still holds this token, leaves every room with a notice, and
-    /// records the disconnect for /seen.
+    /// Ends a session: deletes the claim only if it still holds this token, and, only if the session record is
+    /// still this session's (same token), leaves every room with a notice and records the disconnect for /seen.
+    /// A retried or late release can therefore never touch a newer session of the same name.
     /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
     /// ARGV: token, name, incarnation, now, reason, origin
     static let release = RedisScript(
@@ -62,7 +81,7 @@ enum ClusterScripts {
         source: """
             local user = string.sub(KEYS[1], 11)
             if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-            if redis.call('HGET', KEYS[2], 'inc') ~= ARGV[3] then return 0 end
+            if redis.call('HGET', KEYS[2], 'tok') ~= ARGV[1] then return 0 end
             for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
                 local members = 'chat:members:{' .. room .. '}'
                 if redis.call('HGET', members, user) == ARGV[3] then
@@ -91,11 +110,14 @@ enum ClusterScripts {
             return 1
             """)
 
+    /// Leaves a room, if this incarnation still holds the membership (a reaped node's late /leave must not
+    /// announce a second departure, nor remove the user's membership from another node).
     /// KEYS: members, sessionRooms
-    /// ARGV: user, room, leave notice payload
+    /// ARGV: user, room, leave notice payload, incarnation
     static let leave = RedisScript(
         name: "leave",
         source: """
+            if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[4] then return 0 end
             redis.call('HDEL', KEYS[1], ARGV[1])
             redis.call('SREM', KEYS[2], ARGV[2])
             if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', 'chat:rooms', ARGV[2]) end
@@ -113,7 +135,8 @@ enum ClusterScripts {
         source: """
             local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'p', ARGV[2])
             redis.call('PUBLISH', ARGV[1], '{"id":"' .. id .. '",' .. string.sub(ARGV[2], 2))
-            redis.call('HSET', KEYS[2], 'active', ARGV[4])
+            -- Only a live session: a write here must not re-create a reaped session without its TTL.
+            if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'active', ARGV[4]) end
             return id
             """)
 
@@ -123,6 +146,7 @@ enum ClusterScripts {
     static let presence = RedisScript(
         name: "presence",
         source: """
+            if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
             if ARGV[1] == '' then redis.call('HDEL', KEYS[1], 'away') else redis.call('HSET', KEYS[1], 'away', ARGV[1]) end
             redis.call('HSET', KEYS[1], 'active', ARGV[3])
             for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
@@ -133,8 +157,10 @@ enum ClusterScripts {
             return 1
             """)
 
-    /// A room's members with their session fields; members whose session expired are dropped on the way.
+    /// A room's members with their session fields. A member entry whose session has ended, moved to another
+    /// incarnation, or no longer lists the room is stale and is dropped on the way.
     /// KEYS: members
+    /// ARGV: room
     /// Returns a flat array: name, away ('' = online), active, node, for each member.
     static let who = RedisScript(
         name: "who",
@@ -143,7 +169,8 @@ enum ClusterScripts {
             local entries = redis.call('HGETALL', KEYS[1])
             for i = 1, #entries, 2 do
                 local fields = redis.call('HMGET', 'chat:session:' .. entries[i], 'name', 'away', 'active', 'node', 'inc')
-                if fields[1] and fields[5] == entries[i + 1] then
+                if fields[1] and fields[5] == entries[i + 1]
+                    and redis.call('SISMEMBER', 'chat:session:' .. entries[i] .. ':rooms', ARGV[1]) == 1 then
                     table.insert(result, fields[1])
                     table.insert(result, fields[2] or '')
                     table.insert(result, fields[3] or '0')

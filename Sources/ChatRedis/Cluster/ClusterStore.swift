@@ -120,7 +120,7 @@ public struct ClusterStore: Sendable {
         return redis.run(
             ClusterScripts.leave,
             keys: [ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key)],
-            arguments: [user.key, room.value, notice]
+            arguments: [user.key, room.value, notice, incarnation]
         ).map { _ in }
     }
 
@@ -159,7 +159,7 @@ public struct ClusterStore: Sendable {
     // MARK: Queries
 
     public func who(_ room: RoomName, now: Millis) -> EventLoopFuture<[RoomMember]> {
-        redis.run(ClusterScripts.who, keys: [ClusterKeys.members(room)], arguments: []).map { reply in
+        redis.run(ClusterScripts.who, keys: [ClusterKeys.members(room)], arguments: [room.value]).map { reply in
             let fields = (reply.array ?? []).map { $0.string ?? "" }
             return stride(from: 0, to: fields.count - 3, by: 4).map { index in
                 let away = fields[index + 1]
@@ -207,16 +207,27 @@ public struct ClusterStore: Sendable {
 
     /// Every message after `id` (at most `limit`), oldest first: what a reconnecting client missed.
     public func history(_ room: RoomName, after id: String, limit: Int) -> EventLoopFuture<[ChatMessage]> {
-        redis.send("XRANGE", ClusterKeys.history(room), "(" + id, "+", "COUNT", String(limit)).map(Self.messages)
+        envelopes(room, after: id, limit: limit).map { envelopes in
+            envelopes.compactMap { if case .message(let message) = $0.event { message } else { nil } }
+        }
+    }
+
+    /// As `history(_:after:limit:)`, keeping who sent each message and with which request id, so that a node
+    /// catching up can still tell a session its own messages.
+    public func envelopes(_ room: RoomName, after id: String, limit: Int) -> EventLoopFuture<[RelayEnvelope]> {
+        redis.send("XRANGE", ClusterKeys.history(room), "(" + id, "+", "COUNT", String(limit)).map(Self.envelopes)
     }
 
     static func messages(from reply: RedisValue) -> [ChatMessage] {
+        envelopes(from: reply).compactMap { if case .message(let message) = $0.event { message } else { nil } }
+    }
+
+    static func envelopes(from reply: RedisValue) -> [RelayEnvelope] {
         (reply.array ?? []).compactMap { entry in
             guard let parts = entry.array, parts.count == 2, let id = parts[0].string,
-                let fields = parts[1].array, fields.count >= 2, case .bulk(let payload) = fields[1],
-                case .message(let message)? = RelayCodec.decode(payload, streamID: id)?.event
+                let fields = parts[1].array, fields.count >= 2, case .bulk(let payload) = fields[1]
             else { return nil }
-            return message
+            return RelayCodec.decode(payload, streamID: id)
         }
     }
 

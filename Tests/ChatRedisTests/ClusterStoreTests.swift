@@ -1,0 +1,135 @@
+import ChatCore
+import ChatRedis
+import ChatTestSupport
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+/// The Lua scripts against a real Redis: the guarantees the cluster relies on, tested one step at a time.
+@Suite("Cluster state in Redis", .serialized)
+struct ClusterStoreTests {
+    let logger = Logger(label: "test")
+    let alice = try! UserName(validating: "Alice")
+    let dev = RoomName(trusted: "dev")
+
+    func store(_ redis: RedisServer, incarnation: String, ttl: Int = 30) throws -> ClusterStore {
+        let client = RedisClient(
+            address: try RedisAddress(url: redis.url), eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+            scripts: ClusterStore.scripts, logger: logger)
+        client.start()
+        guard eventually(timeout: 5, { client.isConnected }) else { throw HarnessError("no connection") }
+        return ClusterStore(redis: client, incarnation: incarnation, nodeID: "node-\(incarnation)", claimTTLSeconds: ttl, historyLength: 100)
+    }
+
+    /// Everything published on a room's channel, as decoded events.
+    func listen(_ redis: RedisServer, to room: RoomName) async throws -> (RedisSubscriber, NIOLockedValueBox<[ChatEvent]>) {
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let subscriber = RedisSubscriber(address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger)
+        let events = NIOLockedValueBox<[ChatEvent]>([])
+        try await loop.submit {
+            subscriber.onMessages = { batch in
+                events.withLockedValue { $0 += batch.compactMap { RelayCodec.decode($0.payload)?.event } }
+            }
+        }.get()
+        subscriber.start()
+        guard eventually(timeout: 5, { subscriber.isConnected }) else { throw HarnessError("no subscriber") }
+        try await loop.flatSubmit { subscriber.subscribe(ClusterKeys.roomChannel(room)) }.get()
+        return (subscriber, events)
+    }
+
+    func leaves(_ events: NIOLockedValueBox<[ChatEvent]>) -> [LeaveReason] {
+        events.withLockedValue { $0 }.compactMap { if case .left(_, _, let reason, _) = $0 { reason } else { nil } }
+    }
+
+    @Test("a claim is exclusive and case-insensitive; a stale release cannot free a newer holder's name")
+    func claimsAndTokens() async throws {
+        let redis = try RedisServer()
+        let nodeA = try store(redis, incarnation: "a")
+        let nodeB = try store(redis, incarnation: "b")
+        let first = nodeA.makeToken()
+        #expect(try await nodeA.claim(alice, token: first, now: 1, address: "x").get())
+        #expect(try await !nodeB.claim(try UserName(validating: "alice"), token: nodeB.makeToken(), now: 2, address: "y").get())
+        try await nodeA.release(alice, token: first, now: 3, reason: .quit, origin: "s").get()
+        let second = nodeB.makeToken()
+        #expect(try await nodeB.claim(alice, token: second, now: 4, address: "y").get())
+        // The first session's release arrives again (a retry after a timeout): it must change nothing.
+        try await nodeA.release(alice, token: first, now: 5, reason: .quit, origin: "s").get()
+        #expect(try await nodeB.keepAlive(SessionRecord(user: alice, token: second, since: 4, lastActive: 4, away: nil, rooms: [], address: "y"), restore: false).get())
+        #expect(try await nodeA.seen("alice").get() == .online(name: "Alice", since: 4, node: "node-b"))
+    }
+
+    @Test("a keep-alive fails once the claim is gone or taken; a restore takes back only a claim that is gone")
+    func keepAliveAndRestore() async throws {
+        let redis = try RedisServer()
+        let node = try store(redis, incarnation: "a")
+        let token = node.makeToken()
+        #expect(try await node.claim(alice, token: token, now: 1, address: "x").get())
+        try await node.join(dev, user: alice, now: 1, origin: "s").get()
+        let record = SessionRecord(user: alice, token: token, since: 1, lastActive: 2, away: "lunch", rooms: [dev], address: "x")
+        #expect(try await node.keepAlive(record, restore: false).get())
+
+        _ = try await node.redis.send("FLUSHALL").get()  // Redis lost everything (a restart without persistence)
+        #expect(try await !node.keepAlive(record, restore: false).get())
+        #expect(try await node.keepAlive(record, restore: true).get())
+        let members = try await node.who(dev, now: 3).get()
+        #expect(members == [RoomMember(name: "Alice", presence: .away("lunch"), idleMillis: 1, node: "node-a")])
+
+        _ = try await node.redis.send("SET", ClusterKeys.claim("alice"), "someone-else").get()
+        #expect(try await !node.keepAlive(record, restore: true).get())
+    }
+
+    @Test("a dead node's users leave each room once, and only one survivor does it")
+    func reaping() async throws {
+        let redis = try RedisServer()
+        let (subscriber, events) = try await listen(redis, to: dev)
+        let dying = try store(redis, incarnation: "dead", ttl: 1)
+        let survivor = try store(redis, incarnation: "alive")
+        try await dying.heartbeat(now: 0).get()
+        #expect(try await dying.claim(alice, token: dying.makeToken(), now: 1, address: "x").get())
+        try await dying.join(dev, user: alice, now: 1, origin: "s").get()
+        #expect(try await survivor.reap(now: 2).get() == 0, "a live node is left alone")
+
+        _ = try await survivor.redis.send("DEL", ClusterKeys.incarnation("dead")).get()  // its heartbeat expired
+        #expect(try await survivor.reap(now: 3).get() == 1)
+        #expect(try await survivor.reap(now: 4).get() == 0)
+        #expect(eventually(timeout: 2) { leaves(events) == [.connectionLost] })
+        #expect(try await survivor.who(dev, now: 5).get().isEmpty)
+        #expect(try await survivor.claim(alice, token: survivor.makeToken(), now: 6, address: "y").get())
+        try await subscriber.stop().get()
+    }
+
+    @Test("claiming a name whose dead holder was not reaped yet still tells its rooms, once")
+    func claimOverUnreapedSession() async throws {
+        let redis = try RedisServer()
+        let (subscriber, events) = try await listen(redis, to: dev)
+        let dying = try store(redis, incarnation: "dead")
+        let other = try store(redis, incarnation: "other")
+        #expect(try await dying.claim(alice, token: dying.makeToken(), now: 1, address: "x").get())
+        try await dying.join(dev, user: alice, now: 1, origin: "s").get()
+        _ = try await other.redis.send("DEL", ClusterKeys.claim("alice")).get()  // the claim expired first
+
+        #expect(try await other.claim(alice, token: other.makeToken(), now: 2, address: "y").get())
+        #expect(eventually(timeout: 2) { leaves(events) == [.connectionLost] })
+        #expect(try await other.who(dev, now: 3).get().isEmpty, "the old membership is gone")
+        #expect(try await other.reap(now: 4).get() == 0, "nothing is announced twice")
+        try await subscriber.stop().get()
+    }
+
+    @Test("history is live order with one id per message; resume returns exactly what came after an id")
+    func history() async throws {
+        let redis = try RedisServer()
+        let node = try store(redis, incarnation: "a")
+        #expect(try await node.claim(alice, token: node.makeToken(), now: 1, address: "x").get())
+        var ids: [String] = []
+        for index in 1...5 {
+            ids.append(try await node.publishMessage(dev, from: alice, text: "m\(index)", isAction: false, now: Int64(index), origin: "s", requestID: nil).get())
+        }
+        #expect(try await node.history(dev, count: 3).get().map(\.text) == ["m3", "m4", "m5"])
+        #expect(try await node.history(dev, count: 10, before: ids[2]).get().map(\.text) == ["m1", "m2"])
+        let resumed = try await node.history(dev, after: ids[1], limit: 100).get()
+        #expect(resumed.map(\.id) == Array(ids[2...]))
+    }
+}
