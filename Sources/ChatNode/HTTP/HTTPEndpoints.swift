@@ -12,6 +12,7 @@ enum HTTPEndpoints {
             json.field("status", healthy ? "ok" : "unhealthy")
             json.field("node", node.nodeID)
             json.field("incarnation", node.store.incarnation)
+            if let advertise = node.configuration.advertise { json.field("advertise", advertise) }
             json.field("clients", node.connectionCount.load(ordering: .relaxed))
             json.field("rooms", node.relay.localRooms)
             json.field("channels", node.relay.subscribedChannels)
