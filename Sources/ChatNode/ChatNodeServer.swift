@@ -84,6 +84,9 @@ public final class ChatNodeServer: Service, Sendable {
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let hub = hubByLoop[ObjectIdentifier(channel.eventLoop)]!
+                        if configuration.proxyProtocol {
+                            try channel.pipeline.syncOperations.addHandler(ProxyHeaderDecoder(logger: logger))
+                        }
                         try channel.pipeline.syncOperations.addHandlers([
                             ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: maxLine)),
                             SessionHandler(node: node, hub: hub),
@@ -100,15 +103,25 @@ public final class ChatNodeServer: Service, Sendable {
         }
 
         let chatAddress = listener.localAddress!
+        let announcement = NIOLockedValueBox<(EndpointAnnouncer, RepeatedTask)?>(nil)
         let onListening = self.onListening
         let app = Application(
             router: HTTPEndpoints.router(node: node, isHealthy: { redis.isConnected && subscriber.isConnected }),
             configuration: .init(address: .hostname(configuration.host, port: configuration.httpPort), serverName: nil),
             onServerRunning: { channel in
+                let httpAddress = channel.localAddress!
+                let advertised = Self.advertisedEndpoints(configuration, chat: chatAddress, http: httpAddress)
                 logger.info(
                     "listening",
-                    metadata: ["listen.chat": "\(chatAddress)", "listen.http": "\(channel.localAddress!)"])
-                onListening(NodeAddresses(chat: chatAddress, http: channel.localAddress!))
+                    metadata: [
+                        "listen.chat": "\(chatAddress)", "listen.http": "\(httpAddress)",
+                        "advertise.chat": "\(advertised.chat)", "advertise.http": "\(advertised.http)",
+                    ])
+                let announcer = EndpointAnnouncer(
+                    store: store, nodeID: nodeID, chat: advertised.chat, http: advertised.http,
+                    eventLoop: loops[1 % loops.count])
+                announcement.withLockedValue { $0 = (announcer, announcer.start()) }
+                onListening(NodeAddresses(chat: chatAddress, http: httpAddress))
             },
             eventLoopGroupProvider: .shared(group),
             logger: logger)
@@ -116,6 +129,14 @@ public final class ChatNodeServer: Service, Sendable {
         try await withThrowingDiscardingTaskGroup { tasks in
             tasks.addTask { try await app.runService() }
             try? await gracefulShutdown()
+            // Leave discovery first and keep accepting a moment, so the balancer stops sending clients here before
+            // the listener closes and nobody is refused.
+            if let (announcer, task) = announcement.withLockedValue({ $0 }) {
+                task.cancel()
+                logger.info("shutting down: withdrawn from discovery")
+                try? await announcer.withdraw().get()
+                try? await Task.sleep(for: .nanoseconds(configuration.withdrawGrace.nanoseconds))
+            }
             logger.info("shutting down: no new clients; releasing sessions")
             try? await listener.close()
             let allReleased = await self.releaseSessions(hubs: hubs, grace: configuration.shutdownGrace)
@@ -154,6 +175,19 @@ public final class ChatNodeServer: Service, Sendable {
         EventLoopFuture.andAllComplete(released, on: loop).whenComplete { _ in done.succeed(true) }
         loop.scheduleTask(in: grace) { done.succeed(false) }
         return (try? await done.futureResult.get()) ?? false
+    }
+
+    /// What to announce: --advertise (host:port of the chat port), else the listening address, with 127.0.0.1
+    /// standing in for "all addresses". The HTTP endpoint shares the chat endpoint's host.
+    static func advertisedEndpoints(_ configuration: NodeConfiguration, chat: SocketAddress, http: SocketAddress)
+        -> (chat: String, http: String)
+    {
+        let httpPort = http.port ?? configuration.httpPort
+        if let advertise = configuration.advertise, let colon = advertise.lastIndex(of: ":") {
+            return (advertise, "\(advertise[..<colon]):\(httpPort)")
+        }
+        let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "127.0.0.1" : configuration.host
+        return ("\(host):\(chat.port ?? configuration.port)", "\(host):\(httpPort)")
     }
 
     static func defaultNodeID(port: Int) -> String {

@@ -12,9 +12,16 @@ public struct NodeConfiguration: Sendable {
     public var redis = RedisAddress()
     /// Names the node in /who, /seen, logs and /health. Defaults to host:port.
     public var nodeID: String? = nil
-    /// The address other machines reach this node's chat port at. Reported on /health; node discovery for the
-    /// balancer builds on it.
+    /// The address other machines reach this node's chat port at, announced in Redis for the balancer's
+    /// discovery. Defaults to the listening host and port (127.0.0.1 when listening on all addresses). The HTTP
+    /// port is announced on the same host.
     public var advertise: String? = nil
+    /// Require a PROXY protocol v1 header on every chat connection (behind a balancer started with --send-proxy),
+    /// and show the client address it carries in logs and /seen.
+    public var proxyProtocol = false
+    /// On shutdown, how long the node keeps accepting after withdrawing from discovery, so the balancer has
+    /// stopped sending it clients before its listener closes.
+    public var withdrawGrace: TimeAmount = .seconds(1)
     public var maxClients = 10_000
     /// How long a name (and a dead node's presence) outlives its last heartbeat. Refreshed every third of it.
     public var claimTTLSeconds = 15

@@ -32,8 +32,13 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("node-id"), help: "This node's name in /who, /seen and logs (default host:port). [CHAT_NODE_ID]")
     var nodeID: String?
 
-    @Option(help: "HOST:PORT at which other machines reach this node. [CHAT_ADVERTISE]")
+    @Option(help: "HOST:PORT at which other machines reach this node's chat port, announced for discovery. [CHAT_ADVERTISE]")
     var advertise: String?
+
+    @Flag(
+        name: .customLong("proxy-protocol"),
+        help: "Require a PROXY protocol v1 header on every chat connection (behind chat-balancer --send-proxy). [CHAT_PROXY_PROTOCOL=1]")
+    var proxyProtocol = env("CHAT_PROXY_PROTOCOL").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
 
     @Option(name: .customLong("max-clients"), help: "Connections this node accepts before '! server-full'. [CHAT_MAX_CLIENTS]")
     var maxClients = env("CHAT_MAX_CLIENTS").flatMap(Int.init) ?? 10_000
@@ -76,6 +81,10 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError("\(name) must be 0 to 65535")
         }
         do { _ = try RedisAddress(url: redis) } catch { throw ValidationError("--redis: \(error.message)") }
+        if let advertise = advertise ?? env("CHAT_ADVERTISE") {
+            guard let colon = advertise.lastIndex(of: ":"), Int(advertise[advertise.index(after: colon)...]) != nil
+            else { throw ValidationError("--advertise must be HOST:PORT (got '\(advertise)')") }
+        }
     }
 
     func run() async throws {
@@ -103,6 +112,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.limits.historyOnJoin = historyOnJoin
         configuration.historyLength = historyLength
         configuration.threads = threads
+        configuration.proxyProtocol = proxyProtocol
 
         let logger = Logger(label: "chat-node")
         let node = ChatNodeServer(

@@ -90,8 +90,13 @@ final class SessionHandler: ChannelDuplexHandler {
             return
         }
         hub.register(self)
-        reply(.greeting(server: "swift-redis-chat node \(node.nodeID)"))
+        // Behind the balancer, the greeting waits for the PROXY header, which names the real client.
+        if !configuration.proxyProtocol { greet() }
         context.fireChannelActive()
+    }
+
+    private func greet() {
+        reply(.greeting(server: "swift-redis-chat node \(node.nodeID)"))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -111,6 +116,10 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let proxied = event as? ProxyHeaderReceived {
+            if let client = proxied.header.clientDescription { remoteAddress = client }
+            if phase != .closed { greet() }
+        }
         if case .some(.inputClosed) = event as? ChannelEvent {
             inputClosed = true
             processInbox()

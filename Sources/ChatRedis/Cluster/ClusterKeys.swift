@@ -25,6 +25,12 @@ public enum ClusterKeys {
     /// Every incarnation that may still hold sessions.
     public static let incarnations = "chat:incarnations"
 
+    /// Where a node process can be reached, "<node id> <chat host:port> <http host:port>", for the balancer's
+    /// discovery; expires within 1.5 s of the node's last announcement.
+    public static func endpoint(_ incarnation: String) -> String { "chat:endpoint:\(incarnation)" }
+    /// Incarnations that have announced an endpoint (entries whose endpoint expired are removed by readers).
+    public static let endpoints = "chat:endpoints"
+
     /// The pub/sub channel of a room.
     public static func roomChannel(_ room: RoomName) -> String { roomChannelPrefix + room.value }
     public static let roomChannelPrefix = "chat:room:"

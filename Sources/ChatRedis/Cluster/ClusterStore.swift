@@ -246,6 +246,21 @@ public struct ClusterStore: Sendable {
         redis.run(ClusterScripts.reap, keys: [], arguments: [String(now)]).map { Int($0.int ?? 0) }
     }
 
+    // MARK: Discovery
+
+    public func announceEndpoint(_ value: String, lifetime: TimeAmount) -> EventLoopFuture<Void> {
+        let set = redis.send(
+            "SET", ClusterKeys.endpoint(incarnation), value, "PX", String(lifetime.nanoseconds / 1_000_000))
+        let add = redis.send("SADD", ClusterKeys.endpoints, incarnation)
+        return set.and(add).map { _ in }
+    }
+
+    public func withdrawEndpoint() -> EventLoopFuture<Void> {
+        let delete = redis.send("DEL", ClusterKeys.endpoint(incarnation))
+        let remove = redis.send("SREM", ClusterKeys.endpoints, incarnation)
+        return delete.and(remove).map { _ in }
+    }
+
     /// A node shutting down cleanly forgets itself, after it has released its sessions.
     public func deregister() -> EventLoopFuture<Void> {
         let delete = redis.send("DEL", ClusterKeys.incarnation(incarnation), ClusterKeys.incarnationUsers(incarnation))

@@ -1,0 +1,102 @@
+import NIOConcurrencyHelpers
+
+/// The nodes and their state, shared by every event loop: round-robin choice over the healthy ones, and the
+/// counters /nodes and /metrics report.
+public final class BackendPool: Sendable {
+    public enum State: String, Sendable {
+        case up
+        /// Refused a connection or failed its probe; tried again by the next probe.
+        case down
+    }
+
+    public struct Snapshot: Sendable {
+        public var endpoint: NodeEndpoint
+        public var state: State
+        public var routed: Int
+        public var connected: Int
+    }
+
+    private struct Entry {
+        var endpoint: NodeEndpoint
+        var state: State = .up
+        var routed = 0
+        var connected = 0
+    }
+
+    private struct Pool {
+        var entries: [NodeEndpoint: Entry] = [:]
+        /// Stable order for round-robin: by name, then address.
+        var order: [NodeEndpoint] = []
+        var cursor = 0
+    }
+
+    private let pool = NIOLockedValueBox(Pool())
+
+    public init(_ endpoints: [NodeEndpoint] = []) {
+        replace(with: endpoints)
+    }
+
+    /// The next healthy node after the last one chosen, skipping `excluded` (nodes that just failed this client).
+    func next(excluding excluded: Set<NodeEndpoint> = []) -> NodeEndpoint? {
+        pool.withLockedValue { pool in
+            guard !pool.order.isEmpty else { return nil }
+            for offset in 0..<pool.order.count {
+                let index = (pool.cursor + offset) % pool.order.count
+                let endpoint = pool.order[index]
+                guard pool.entries[endpoint]?.state == .up, !excluded.contains(endpoint) else { continue }
+                pool.cursor = index + 1
+                return endpoint
+            }
+            return nil
+        }
+    }
+
+    /// Sets the known nodes (from discovery). Nodes that stay keep their state and counters.
+    func replace(with endpoints: [NodeEndpoint]) {
+        pool.withLockedValue { pool in
+            let wanted = Set(endpoints)
+            pool.entries = pool.entries.filter { wanted.contains($0.key) }
+            for endpoint in endpoints where pool.entries[endpoint] == nil {
+                pool.entries[endpoint] = Entry(endpoint: endpoint)
+            }
+            pool.order = pool.entries.keys.sorted { ($0.name, $0.chat.description) < ($1.name, $1.chat.description) }
+        }
+    }
+
+    var endpoints: [NodeEndpoint] { pool.withLockedValue { $0.order } }
+
+    /// Returns true when the state changed.
+    @discardableResult
+    func mark(_ endpoint: NodeEndpoint, _ state: State) -> Bool {
+        pool.withLockedValue { pool in
+            guard let old = pool.entries[endpoint]?.state, old != state else { return false }
+            pool.entries[endpoint]?.state = state
+            return true
+        }
+    }
+
+    func connectionOpened(to endpoint: NodeEndpoint) {
+        pool.withLockedValue { pool in
+            pool.entries[endpoint]?.routed += 1
+            pool.entries[endpoint]?.connected += 1
+        }
+    }
+
+    func connectionClosed(to endpoint: NodeEndpoint) {
+        pool.withLockedValue { pool in
+            if let connected = pool.entries[endpoint]?.connected, connected > 0 {
+                pool.entries[endpoint]?.connected = connected - 1
+            }
+        }
+    }
+
+    public var snapshot: [Snapshot] {
+        pool.withLockedValue { pool in
+            pool.order.compactMap { endpoint in
+                pool.entries[endpoint].map {
+                    Snapshot(endpoint: endpoint, state: $0.state, routed: $0.routed, connected: $0.connected)
+                }
+            }
+        }
+    }
+}

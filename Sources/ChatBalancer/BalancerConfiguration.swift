@@ -1,0 +1,90 @@
+import ChatRedis
+import NIOCore
+
+/// A node the balancer may send clients to: its chat endpoint, the HTTP endpoint beside it, and a name.
+public struct NodeEndpoint: Hashable, Sendable, CustomStringConvertible {
+    public var name: String
+    public var chat: HostPort
+    public var http: HostPort
+
+    public init(name: String, chat: HostPort, http: HostPort) {
+        self.name = name
+        self.chat = chat
+        self.http = http
+    }
+
+    public var description: String { "\(name) (\(chat))" }
+
+    /// `HOST:PORT` or `HOST:PORT/HTTPPORT`; without an HTTP port, the node's default 8081 is assumed.
+    public init(parsing text: String) throws(BalancerConfigurationError) {
+        let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
+        guard let chat = HostPort(parts[0]) else {
+            throw BalancerConfigurationError("'\(text)' is not HOST:PORT or HOST:PORT/HTTPPORT")
+        }
+        var httpPort = 8081
+        if parts.count == 2 {
+            guard let port = Int(parts[1]), (1...65535).contains(port) else {
+                throw BalancerConfigurationError("'\(text)': the HTTP port after '/' must be 1 to 65535")
+            }
+            httpPort = port
+        }
+        self.init(name: chat.description, chat: chat, http: HostPort(host: chat.host, port: httpPort))
+    }
+}
+
+public struct HostPort: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `host:port`, `[v6]:port`.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+            (1...65535).contains(port)
+        else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+public struct BalancerConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Where the balancer learns its nodes.
+public enum NodeSource: Sendable {
+    case fixed([NodeEndpoint])
+    /// Nodes announce themselves in Redis (`chat:endpoint:*`); new ones are used within a second, dead ones
+    /// dropped within two.
+    case redis(RedisAddress)
+}
+
+public struct BalancerConfiguration: Sendable {
+    public var host = "0.0.0.0"
+    public var port = 7000
+    public var httpPort = 8080
+    public var adminPort = 9000
+    public var nodes: NodeSource = .fixed([])
+    /// Open each chat backend connection with a PROXY protocol v1 header naming the real client.
+    public var sendProxy = false
+    public var maxClients = 20_000
+    /// How long a backend connect may take before the next node is tried.
+    public var connectTimeout: TimeAmount = .seconds(1)
+    /// How often each node is probed, and how often Redis discovery is read.
+    public var healthInterval: TimeAmount = .milliseconds(500)
+    public var discoveryInterval: TimeAmount = .milliseconds(250)
+    /// On SIGTERM, how long open connections may carry on before they are closed.
+    public var drainTimeout: TimeAmount = .seconds(10)
+    public var threads = System.coreCount
+
+    public init() {}
+}

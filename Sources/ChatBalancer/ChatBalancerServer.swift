@@ -1,0 +1,95 @@
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// Where a running balancer listens (port 0 picks free ports).
+public struct BalancerAddresses: Sendable {
+    public var chat: SocketAddress
+    public var http: SocketAddress
+    public var admin: SocketAddress
+}
+
+/// The front balancer as a service: chat clients on `port` and HTTP on `httpPort`, each spliced to a node chosen
+/// round-robin among the healthy ones; /nodes and /metrics on `adminPort`. On graceful shutdown it stops
+/// accepting, lets open connections carry on for at most `drainTimeout`, then closes them and exits.
+public final class ChatBalancerServer: Service, Sendable {
+    public let configuration: BalancerConfiguration
+    private let logger: Logger
+    private let metrics: BalancerMetrics
+    private let onListening: @Sendable (BalancerAddresses) -> Void
+
+    public init(
+        configuration: BalancerConfiguration, logger: Logger, metrics: BalancerMetrics = BalancerMetrics(),
+        onListening: @escaping @Sendable (BalancerAddresses) -> Void = { _ in }
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.metrics = metrics
+        self.onListening = onListening
+    }
+
+    public func run() async throws {
+        let configuration = self.configuration
+        let logger = self.logger
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
+        let pool = BackendPool()
+        let watcher = NodeWatcher(pool: pool, configuration: configuration, eventLoop: group.next(), logger: logger)
+        let chat = ProxyListener(side: .chat, pool: pool, configuration: configuration, metrics: metrics, logger: logger)
+        let http = ProxyListener(side: .http, pool: pool, configuration: configuration, metrics: metrics, logger: logger)
+
+        let listeners: [any Channel]
+        do {
+            listeners = [
+                try await chat.bind(group: group, host: configuration.host, port: configuration.port),
+                try await http.bind(group: group, host: configuration.host, port: configuration.httpPort),
+            ]
+        } catch {
+            logger.critical(
+                "cannot listen",
+                metadata: [
+                    "listen.address": "\(configuration.host) ports \(configuration.port) and \(configuration.httpPort)",
+                    "error": "\(error)",
+                ])
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let tasks = watcher.start()
+        let onListening = self.onListening
+        let admin = Application(
+            router: AdminEndpoints.router(pool: pool, metrics: metrics),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.adminPort), serverName: nil),
+            onServerRunning: { channel in
+                let addresses = BalancerAddresses(
+                    chat: listeners[0].localAddress!, http: listeners[1].localAddress!, admin: channel.localAddress!)
+                logger.info(
+                    "listening",
+                    metadata: [
+                        "listen.chat": "\(addresses.chat)", "listen.http": "\(addresses.http)",
+                        "listen.admin": "\(addresses.admin)",
+                    ])
+                onListening(addresses)
+            },
+            eventLoopGroupProvider: .shared(group),
+            logger: logger)
+
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await admin.runService() }
+            try? await gracefulShutdown()
+            logger.info("shutting down: no new connections; letting open ones finish")
+            for listener in listeners { try? await listener.close() }
+            let deadline = ContinuousClock.now.advanced(by: .nanoseconds(configuration.drainTimeout.nanoseconds))
+            while chat.openConnections.load(ordering: .relaxed) + http.openConnections.load(ordering: .relaxed) > 0,
+                ContinuousClock.now < deadline
+            {
+                try? await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        for task in tasks { task.cancel() }
+        await watcher.stop()
+        // Whatever is still open after the drain time is closed with the event loops.
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}

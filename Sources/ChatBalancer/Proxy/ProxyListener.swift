@@ -1,0 +1,145 @@
+import ChatCore
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// Accepts clients on one port and splices each to a node chosen round-robin among the healthy ones, on the
+/// client's own event loop. A node that refuses or times out is marked down and the next is tried, so no client
+/// sees an error while any node is up; with none up, the client gets `refusal` and is closed.
+final class ProxyListener: Sendable {
+    enum Side: String, Sendable {
+        case chat
+        case http
+    }
+
+    let side: Side
+    private let pool: BackendPool
+    private let configuration: BalancerConfiguration
+    private let metrics: BalancerMetrics
+    private let logger: Logger
+    private let sendProxyHeader: Bool
+    let openConnections = Atomic<Int>(0)
+
+    init(side: Side, pool: BackendPool, configuration: BalancerConfiguration, metrics: BalancerMetrics, logger: Logger) {
+        self.side = side
+        self.pool = pool
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        // The node's HTTP port does not read PROXY headers; only chat connections carry one.
+        self.sendProxyHeader = side == .chat && configuration.sendProxy
+    }
+
+    /// What a client hears when no node can take it.
+    private var refusal: String {
+        switch side {
+        case .chat: return "! no-node-available no chat node is reachable right now; try again shortly\r\n"
+        case .http:
+            let body = "no chat node is reachable right now\n"
+            return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "Connection: close\r\n\r\n" + body
+        }
+    }
+
+    func bind(group: any EventLoopGroup, host: String, port: Int) async throws -> any Channel {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // Nothing is read from the client until its node is connected, so no byte can be lost or reordered.
+            .childChannelOption(.autoRead, value: false)
+            .childChannelInitializer { client in
+                self.accepted(client)
+                return client.eventLoop.makeSucceededVoidFuture()
+            }
+            .bind(host: host, port: port).get()
+    }
+
+    private func accepted(_ client: any Channel) {
+        let open = openConnections.add(1, ordering: .relaxed).newValue
+        metrics.accepted(side)
+        client.closeFuture.whenComplete { _ in
+            self.openConnections.subtract(1, ordering: .relaxed)
+            self.metrics.closed(self.side)
+        }
+        guard open <= configuration.maxClients else {
+            metrics.refused(side)
+            refuse(client, with: side == .chat ? "! server-full the balancer is at its connection limit\r\n" : refusal)
+            return
+        }
+        connect(client, excluding: [])
+    }
+
+    private func connect(_ client: any Channel, excluding failed: Set<NodeEndpoint>) {
+        guard client.isActive else { return }
+        guard let endpoint = pool.next(excluding: failed) else {
+            metrics.noNodeAvailable(side)
+            logger.warning("no node available", metadata: ["proxy.side": "\(side.rawValue)", "client.address": "\(client.remoteAddress.map { "\($0)" } ?? "-")"])
+            refuse(client, with: refusal)
+            return
+        }
+        let target = side == .chat ? endpoint.chat : endpoint.http
+        ClientBootstrap(group: client.eventLoop)
+            .connectTimeout(configuration.connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.allowRemoteHalfClosure, value: true)
+            .connect(host: target.host, port: target.port)
+            .whenComplete { result in
+                switch result {
+                case .success(let backend):
+                    self.splice(client, to: backend, endpoint: endpoint)
+                case .failure(let error):
+                    self.metrics.connectFailed(self.side)
+                    if self.pool.mark(endpoint, .down) {
+                        self.logger.warning(
+                            "node refused a connection; out of rotation until it answers a probe",
+                            metadata: ["node": "\(endpoint)", "proxy.side": "\(self.side.rawValue)", "error": "\(error)"])
+                    }
+                    self.connect(client, excluding: failed.union([endpoint]))
+                }
+            }
+    }
+
+    private func splice(_ client: any Channel, to backend: any Channel, endpoint: NodeEndpoint) {
+        guard client.isActive else {
+            backend.close(promise: nil)
+            return
+        }
+        pool.connectionOpened(to: endpoint)
+        backend.closeFuture.whenComplete { _ in self.pool.connectionClosed(to: endpoint) }
+        do {
+            if sendProxyHeader {
+                let header = Self.proxyHeader(client: client.remoteAddress, server: client.localAddress)
+                backend.write(ByteBuffer(string: header.line), promise: nil)
+            }
+            let (clientSide, backendSide) = GlueHandler.matchedPair()
+            try client.pipeline.syncOperations.addHandler(clientSide)
+            try backend.pipeline.syncOperations.addHandler(backendSide)
+            backend.flush()
+            client.setOption(.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
+        } catch {
+            client.close(promise: nil)
+            backend.close(promise: nil)
+        }
+    }
+
+    private func refuse(_ client: any Channel, with text: String) {
+        client.writeAndFlush(ByteBuffer(string: text)).whenComplete { _ in client.close(promise: nil) }
+    }
+
+    static func proxyHeader(client: SocketAddress?, server: SocketAddress?) -> ProxyHeader {
+        guard let client, let server, let clientIP = client.ipAddress, let serverIP = server.ipAddress,
+            let clientPort = client.port, let serverPort = server.port
+        else { return .unknown }
+        switch (client, server) {
+        case (.v4, .v4):
+            return ProxyHeader(family: .tcp4, source: clientIP, sourcePort: clientPort, destination: serverIP, destinationPort: serverPort)
+        case (.v6, .v6):
+            return ProxyHeader(family: .tcp6, source: clientIP, sourcePort: clientPort, destination: serverIP, destinationPort: serverPort)
+        default:
+            return .unknown
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import ArgumentParser
+import ChatBalancer
+import ChatRedis
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+import ServiceLifecycle
+
+/// `chat-balancer`: the front TCP balancer. Clients connect here; each is spliced to a chat node chosen
+/// round-robin among the healthy ones.
+@main
+struct ChatBalancerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat-balancer",
+        abstract: "Round-robins chat (and HTTP) clients over the healthy chat nodes.",
+        discussion: "Nodes come from --nodes (a fixed list) or from Redis (--redis), where every node announces itself.")
+
+    @Option(help: "Address to listen on. [BALANCER_HOST]")
+    var host = env("BALANCER_HOST") ?? "0.0.0.0"
+
+    @Option(help: "Chat port for clients. [BALANCER_PORT]")
+    var port = env("BALANCER_PORT").flatMap(Int.init) ?? 7000
+
+    @Option(name: .customLong("http-port"), help: "HTTP port, proxied to the nodes' HTTP ports. [BALANCER_HTTP_PORT]")
+    var httpPort = env("BALANCER_HTTP_PORT").flatMap(Int.init) ?? 8080
+
+    @Option(name: .customLong("admin-port"), help: "Port for GET /nodes and GET /metrics. [BALANCER_ADMIN_PORT]")
+    var adminPort = env("BALANCER_ADMIN_PORT").flatMap(Int.init) ?? 9000
+
+    @Option(help: "Fixed nodes: HOST:PORT[/HTTPPORT],... (HTTP port 8081 when omitted). [BALANCER_NODES]")
+    var nodes: String?
+
+    @Option(help: "Discover nodes in Redis instead: redis://host:port. [BALANCER_REDIS_URL]")
+    var redis: String?
+
+    @Flag(name: .customLong("send-proxy"), help: "Open chat connections to nodes with a PROXY protocol v1 header (nodes run --proxy-protocol). [BALANCER_SEND_PROXY=1]")
+    var sendProxy = env("BALANCER_SEND_PROXY").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
+
+    @Option(name: .customLong("max-clients"), help: "Open client connections before new ones are refused. [BALANCER_MAX_CLIENTS]")
+    var maxClients = env("BALANCER_MAX_CLIENTS").flatMap(Int.init) ?? 20_000
+
+    @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long open connections may carry on. [BALANCER_DRAIN_SECONDS]")
+    var drainSeconds = env("BALANCER_DRAIN_SECONDS").flatMap(Int.init) ?? 10
+
+    @Option(help: "Event-loop threads (default: one per core). [BALANCER_THREADS]")
+    var threads = env("BALANCER_THREADS").flatMap(Int.init) ?? System.coreCount
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [BALANCER_LOG_LEVEL]")
+    var logLevel = env("BALANCER_LOG_LEVEL") ?? "info"
+
+    func nodeSource() throws -> NodeSource {
+        let nodes = self.nodes ?? env("BALANCER_NODES")
+        let redis = self.redis ?? env("BALANCER_REDIS_URL")
+        switch (nodes, redis) {
+        case (.some, .some):
+            throw ValidationError("give either --nodes or --redis, not both")
+        case (.some(let list), nil):
+            let endpoints = try list.split(separator: ",").map { item in
+                do { return try NodeEndpoint(parsing: item.trimmingCharacters(in: .whitespaces)) } catch {
+                    throw ValidationError("--nodes: \(error)")
+                }
+            }
+            guard !endpoints.isEmpty else { throw ValidationError("--nodes needs at least one HOST:PORT") }
+            return .fixed(endpoints)
+        case (nil, .some(let url)):
+            do { return .redis(try RedisAddress(url: url)) } catch { throw ValidationError("--redis: \(error.message)") }
+        case (nil, nil):
+            throw ValidationError("say where the nodes are: --nodes HOST:PORT[,...] or --redis redis://HOST:PORT")
+        }
+    }
+
+    func validate() throws {
+        _ = try nodeSource()
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        for (name, value) in [("--port", port), ("--http-port", httpPort), ("--admin-port", adminPort)]
+        where !(0...65535).contains(value) {
+            throw ValidationError("\(name) must be 0 to 65535")
+        }
+    }
+
+    func run() async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+
+        var configuration = BalancerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.httpPort = httpPort
+        configuration.adminPort = adminPort
+        configuration.nodes = try nodeSource()
+        configuration.sendProxy = sendProxy
+        configuration.maxClients = maxClients
+        configuration.drainTimeout = .seconds(Int64(drainSeconds))
+        configuration.threads = threads
+
+        let logger = Logger(label: "chat-balancer")
+        let balancer = ChatBalancerServer(
+            configuration: configuration, logger: logger, metrics: BalancerMetrics(registry: registry),
+            onListening: { addresses in
+                let line = "chat-balancer listening chat=\(addresses.chat) http=\(addresses.http) admin=\(addresses.admin)\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            })
+        let services = ServiceGroup(
+            configuration: .init(services: [balancer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
+    }
+}
+
+private func env(_ name: String) -> String? {
+    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+}
