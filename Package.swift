@@ -119,6 +119,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        .testTarget(
+            name: "ChatBalancerTests",
+            dependencies: ["ChatBalancer", "ChatTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         // Integration tests: a real redis-server and real chat-node processes, driven over real sockets.
         .testTarget(
             name: "ChatNodeTests",

@@ -37,6 +37,16 @@ public final class TestSocket: @unchecked Sendable {
         }
     }
 
+    /// The client's own port, as a server sees it.
+    public var localPort: Int {
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
     public static func canConnect(port: Int) -> Bool {
         (try? TestSocket(port: port)).map { $0.close(); return true } ?? false
     }

@@ -27,7 +27,8 @@ public final class BackendPool: Sendable {
         var entries: [NodeEndpoint: Entry] = [:]
         /// Stable order for round-robin: by name, then address.
         var order: [NodeEndpoint] = []
-        var cursor = 0
+        /// One round-robin position per kind of traffic, so HTTP requests do not skew where chat clients land.
+        var cursors: [String: Int] = [:]
     }
 
     private let pool = NIOLockedValueBox(Pool())
@@ -36,15 +37,17 @@ public final class BackendPool: Sendable {
         replace(with: endpoints)
     }
 
-    /// The next healthy node after the last one chosen, skipping `excluded` (nodes that just failed this client).
-    func next(excluding excluded: Set<NodeEndpoint> = []) -> NodeEndpoint? {
+    /// The next healthy node after the last one chosen for this kind of traffic, skipping `excluded` (nodes that
+    /// just failed this client).
+    func next(for traffic: String, excluding excluded: Set<NodeEndpoint> = []) -> NodeEndpoint? {
         pool.withLockedValue { pool in
             guard !pool.order.isEmpty else { return nil }
+            let cursor = pool.cursors[traffic, default: 0]
             for offset in 0..<pool.order.count {
-                let index = (pool.cursor + offset) % pool.order.count
+                let index = (cursor + offset) % pool.order.count
                 let endpoint = pool.order[index]
                 guard pool.entries[endpoint]?.state == .up, !excluded.contains(endpoint) else { continue }
-                pool.cursor = index + 1
+                pool.cursors[traffic] = index + 1
                 return endpoint
             }
             return nil

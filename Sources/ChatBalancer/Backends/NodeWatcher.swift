@@ -17,7 +17,10 @@ final class NodeWatcher: Sendable {
     private let eventLoop: any EventLoop
     private let logger: Logger
     private let redis: RedisClient?
+    /// Whether the last discovery found Redis unreachable after having read it, so the outage is logged once.
     private let redisWasDown = NIOLockedValueBox(false)
+    private let redisEverRead = NIOLockedValueBox(false)
+    private let uptime = NIOLockedValueBox(0)
 
     init(pool: BackendPool, configuration: BalancerConfiguration, eventLoop: any EventLoop, logger: Logger) {
         self.pool = pool
@@ -58,6 +61,9 @@ final class NodeWatcher: Sendable {
 
     private func discover(_ redis: RedisClient) {
         guard redis.isConnected else {
+            // At start the connection may simply not be up yet; say so only if it stays down.
+            let startingUp = !redisEverRead.withLockedValue { $0 }
+            if startingUp, uptime.withLockedValue({ $0 += 1; return $0 }) < 8 { return }
             if !redisWasDown.withLockedValue({ $0 }) {
                 redisWasDown.withLockedValue { $0 = true }
                 logger.error(
@@ -66,6 +72,7 @@ final class NodeWatcher: Sendable {
             }
             return
         }
+        redisEverRead.withLockedValue { $0 = true }
         if redisWasDown.withLockedValue({ $0 }) {
             redisWasDown.withLockedValue { $0 = false }
             logger.info("node discovery reads Redis again", metadata: ["redis.address": "\(redis.address)"])

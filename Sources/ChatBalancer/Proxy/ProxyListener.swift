@@ -51,8 +51,10 @@ final class ProxyListener: Sendable {
             // Nothing is read from the client until its node is connected, so no byte can be lost or reordered.
             .childChannelOption(.autoRead, value: false)
             .childChannelInitializer { client in
-                self.accepted(client)
-                return client.eventLoop.makeSucceededVoidFuture()
+                // The initializer runs before the channel is active; the node is chosen once it is.
+                client.eventLoop.makeCompletedFuture {
+                    try client.pipeline.syncOperations.addHandler(OnActive { self.accepted(client) })
+                }
             }
             .bind(host: host, port: port).get()
     }
@@ -74,7 +76,7 @@ final class ProxyListener: Sendable {
 
     private func connect(_ client: any Channel, excluding failed: Set<NodeEndpoint>) {
         guard client.isActive else { return }
-        guard let endpoint = pool.next(excluding: failed) else {
+        guard let endpoint = pool.next(for: side.rawValue, excluding: failed) else {
             metrics.noNodeAvailable(side)
             logger.warning("no node available", metadata: ["proxy.side": "\(side.rawValue)", "client.address": "\(client.remoteAddress.map { "\($0)" } ?? "-")"])
             refuse(client, with: refusal)
@@ -141,5 +143,19 @@ final class ProxyListener: Sendable {
         default:
             return .unknown
         }
+    }
+}
+
+/// Runs a closure when the channel becomes active, then steps aside.
+private final class OnActive: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    private let action: () -> Void
+
+    init(_ action: @escaping () -> Void) { self.action = action }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        action()
     }
 }

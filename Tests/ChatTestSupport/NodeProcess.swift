@@ -1,18 +1,17 @@
 import Foundation
-import ChatTestSupport
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A real `chat-node` process on free ports (it binds port 0 and reports what it got).
-final class NodeProcess: @unchecked Sendable {
-    let id: String
-    let process: TestProcess
-    let port: Int
-    let httpPort: Int
+public final class NodeProcess: @unchecked Sendable {
+    public let id: String
+    public let process: TestProcess
+    public let port: Int
+    public let httpPort: Int
 
-    init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws {
+    public init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws {
         let binary = TestEnvironment.binDirectory + "/chat-node"
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw HarnessError("chat-node is not built at \(binary); run 'swift build' before 'swift test' (scripts/test.sh does)")
@@ -42,7 +41,7 @@ final class NodeProcess: @unchecked Sendable {
     }
 
     /// `chat-node listening chat=[IPv4]127.0.0.1/127.0.0.1:PORT http=[IPv4]...:PORT`
-    static func parseListening(_ output: String) -> (Int, Int)? {
+    public static func parseListening(_ output: String) -> (Int, Int)? {
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("chat-node listening") }) else {
             return nil
         }
@@ -53,12 +52,12 @@ final class NodeProcess: @unchecked Sendable {
         return ports.count == 2 ? (ports[0], ports[1]) : nil
     }
 
-    func connect(_ name: String = "client", receiveBuffer: Int32? = nil) throws -> TestSocket {
+    public func connect(_ name: String = "client", receiveBuffer: Int32? = nil) throws -> TestSocket {
         try TestSocket(port: port, name: name, receiveBuffer: receiveBuffer)
     }
 
     /// Connects in text mode and claims `name`; returns once the lobby is joined.
-    func login(_ name: String, receiveBuffer: Int32? = nil) throws -> TestSocket {
+    public func login(_ name: String, receiveBuffer: Int32? = nil) throws -> TestSocket {
         let client = try connect(name, receiveBuffer: receiveBuffer)
         try client.expect("what is your name")
         try client.send(name)
@@ -68,7 +67,7 @@ final class NodeProcess: @unchecked Sendable {
     }
 
     /// Connects in JSON mode and says hello.
-    func loginJSON(_ name: String) throws -> TestSocket {
+    public func loginJSON(_ name: String) throws -> TestSocket {
         let client = try connect(name)
         try client.sendJSON(["op": "hello", "name": name, "id": 1])
         _ = try client.expectEvent(type: "welcome")
@@ -76,19 +75,19 @@ final class NodeProcess: @unchecked Sendable {
         return client
     }
 
-    func health() throws -> (status: Int, body: String) { try HTTPGet.get(port: httpPort, path: "/health") }
+    public func health() throws -> (status: Int, body: String) { try HTTPGet.get(port: httpPort, path: "/health") }
 
-    func kill9() {
+    public func kill9() {
         process.signal(SIGKILL)
         process.waitForExit(timeout: 5)
     }
 
-    func terminate() { process.signal(SIGTERM) }
+    public func terminate() { process.signal(SIGTERM) }
 }
 
 /// The smallest HTTP/1.1 GET, enough for /health and /metrics.
-enum HTTPGet {
-    static func get(port: Int, path: String) throws -> (status: Int, body: String) {
+public enum HTTPGet {
+    public static func get(port: Int, path: String) throws -> (status: Int, body: String) {
         let socket = try TestSocket(port: port, name: "http")
         try socket.sendRaw(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
         var lines: [String] = []
@@ -101,13 +100,13 @@ enum HTTPGet {
 }
 
 /// Redis plus N nodes, stopped when the test ends.
-final class TestCluster: @unchecked Sendable {
-    let redis: RedisServer
-    private(set) var nodes: [NodeProcess] = []
-    let logDirectory: String
-    let nodeArguments: [String]
+public final class TestCluster: @unchecked Sendable {
+    public let redis: RedisServer
+    public private(set) var nodes: [NodeProcess] = []
+    public let logDirectory: String
+    public let nodeArguments: [String]
 
-    init(nodes count: Int = 2, nodeArguments: [String] = []) throws {
+    public init(nodes count: Int = 2, nodeArguments: [String] = []) throws {
         redis = try RedisServer()
         logDirectory = redis.directory
         self.nodeArguments = nodeArguments
@@ -115,16 +114,18 @@ final class TestCluster: @unchecked Sendable {
     }
 
     @discardableResult
-    func addNode(id: String, extraArguments: [String] = []) throws -> NodeProcess {
+    public func addNode(id: String, extraArguments: [String] = []) throws -> NodeProcess {
         let node = try NodeProcess(
             id: id, redis: redis, logDirectory: logDirectory, extraArguments: nodeArguments + extraArguments)
         nodes.append(node)
         return node
     }
 
-    subscript(index: Int) -> NodeProcess { nodes[index] }
+    public subscript(index: Int) -> NodeProcess { nodes[index] }
 
     deinit {
+        // All at once: each node spends a second withdrawn from discovery before it closes.
+        for node in nodes { node.process.signal(SIGTERM) }
         for node in nodes { node.process.stop() }
     }
 }

@@ -1,0 +1,254 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Redis, chat nodes behind the PROXY protocol, and the balancer discovering them through Redis: all real processes.
+final class BalancedCluster: @unchecked Sendable {
+    let cluster: TestCluster
+    let balancer: BalancerProcess
+
+    init(nodes: Int = 3) throws {
+        cluster = try TestCluster(nodes: nodes, nodeArguments: ["--proxy-protocol"])
+        balancer = try BalancerProcess(
+            arguments: ["--redis", cluster.redis.url, "--send-proxy"], logDirectory: cluster.logDirectory)
+        let names = Set(cluster.nodes.map(\.id))
+        guard eventually(timeout: 5, { (try? Set(self.balancer.nodes().filter { $0.value.state == "up" }.keys)) == names })
+        else { throw HarnessError("the balancer never saw every node: \((try? balancer.nodes()) ?? [:])") }
+    }
+}
+
+@Suite("Balancer in front of the cluster", .serialized)
+struct BalancerTests {
+    @Test("30 clients land 10 per node, and a message from any of them reaches all")
+    func roundRobin() throws {
+        let setup = try BalancedCluster(nodes: 3)
+        var clients: [TestSocket] = []
+        var perNode: [String: Int] = [:]
+        for index in 0..<30 {
+            let (client, node) = try setup.balancer.login("user\(index)")
+            clients.append(client)
+            perNode[node, default: 0] += 1
+        }
+        #expect(perNode == ["n1": 10, "n2": 10, "n3": 10])
+        let nodes = try setup.balancer.nodes()
+        #expect(nodes.values.map(\.connected).sorted() == [10, 10, 10])
+        for node in setup.cluster.nodes {
+            let body = try node.health().body
+            #expect(body.contains("\"clients\":10"), "\(node.id): \(body)")
+        }
+        _ = clients.map { $0.drain(timeout: 0.05) }
+        try clients[7].send("hello everyone")
+        for (index, client) in clients.enumerated() where index != 7 {
+            try client.expectLine("the message") { $0.hasSuffix("<user7> hello everyone") }
+        }
+    }
+
+    @Test("kill -9 of a node: new clients keep getting in, and it leaves the rotation within 2 s")
+    func deadNode() throws {
+        let setup = try BalancedCluster(nodes: 3)
+        setup.cluster[1].kill9()
+        let killedAt = Date()
+        for index in 0..<9 {
+            let (_, node) = try setup.balancer.login("after\(index)")
+            #expect(node != "n2")
+        }
+        #expect(eventually(timeout: 2 - Date().timeIntervalSince(killedAt)) {
+            let nodes = (try? setup.balancer.nodes()) ?? [:]
+            return nodes["n2"] == nil || nodes["n2"]?.state == "down"
+        })
+    }
+
+    @Test("a new node gets clients within 2 s of starting")
+    func newNode() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let started = Date()
+        try setup.cluster.addNode(id: "n3", extraArguments: ["--proxy-protocol"])
+        var landed = false
+        var held: [TestSocket] = []
+        var index = 0
+        while !landed, Date().timeIntervalSince(started) < 2 {
+            let (client, node) = try setup.balancer.login("new\(index)")
+            held.append(client)
+            landed = node == "n3"
+            index += 1
+            usleep(50_000)
+        }
+        #expect(landed, "n3 got a client within 2 s of starting")
+    }
+
+    @Test("SIGTERM on a node: the balancer stops sending it clients before it closes, and nobody is refused")
+    func drainingNode() throws {
+        let setup = try BalancedCluster(nodes: 3)
+        let (resident, residentNode) = try setup.balancer.login("resident")
+        let draining = setup.cluster.nodes.first { $0.id == residentNode }!
+        draining.terminate()
+        try resident.expect("! server-shutdown")
+        var landedOnDraining = 0
+        for index in 0..<15 {
+            let (_, node) = try setup.balancer.login("during\(index)")
+            if node == residentNode { landedOnDraining += 1 }
+            usleep(50_000)
+        }
+        // The node withdraws from discovery and keeps accepting 1 s; the balancer reads discovery every 250 ms.
+        #expect(landedOnDraining <= 1, "\(landedOnDraining) clients landed on the draining node")
+        #expect(draining.process.waitForExit(timeout: 10))
+    }
+
+    @Test("the node sees the real client address through the PROXY header, and refuses connections without one")
+    func proxyProtocol() throws {
+        let setup = try BalancedCluster(nodes: 1)
+        let (client, _) = try setup.balancer.login("proxied")
+        let port = client.localPort
+        #expect(setup.cluster[0].process.stderr().contains("client.address=127.0.0.1:\(port) "))
+        try client.send("/seen proxied")
+        try client.expect("proxied is online now")
+
+        let direct = try setup.cluster[0].connect("direct")
+        try direct.send("no header here")
+        #expect(direct.waitForClose())
+        #expect(direct.received.isEmpty)
+        #expect(eventually(timeout: 2) {
+            setup.cluster[0].process.stderr().contains("rejected a connection without a valid PROXY header")
+        })
+    }
+
+    @Test("HTTP through the balancer reaches a node's /health")
+    func httpSide() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let response = try HTTPGet.get(port: setup.balancer.httpPort, path: "/health")
+        #expect(response.status == 200)
+        #expect(response.body.contains("\"redis\":true"))
+    }
+}
+
+@Suite("Balancer on its own", .serialized)
+struct BalancerEdgeTests {
+    @Test("with no node up, a client gets one line, no-node-available, and is closed")
+    func noNode() throws {
+        let directory = TestEnvironment.temporaryDirectory("balancer")
+        let deadPort = TestEnvironment.freePort()
+        let balancer = try BalancerProcess(arguments: ["--nodes", "127.0.0.1:\(deadPort)/\(deadPort)"], logDirectory: directory)
+        let client = try balancer.connect()
+        try client.expect("! no-node-available")
+        #expect(client.waitForClose())
+    }
+
+    @Test("a client that stops reading does not make the balancer's memory grow")
+    func slowReaderBoundedMemory() throws {
+        let firehose = try Firehose()
+        let directory = TestEnvironment.temporaryDirectory("balancer")
+        let balancer = try BalancerProcess(
+            arguments: ["--nodes", "127.0.0.1:\(firehose.port)/\(firehose.port)"], logDirectory: directory)
+        let before = balancer.residentKiB
+        let client = try balancer.connect("sleeper", receiveBuffer: 65536)
+        // The node side would send 512 MiB if it could.
+        usleep(3_000_000)
+        let after = balancer.residentKiB
+        let sent = firehose.sent
+        #expect(after - before < 32 * 1024, "balancer grew by \(after - before) KiB")
+        #expect(sent < 64 << 20, "backpressure held the sender to \(sent) bytes")
+        client.close()
+    }
+
+    @Test("bad command lines get clear errors")
+    func badArguments() throws {
+        let directory = TestEnvironment.temporaryDirectory("balancer")
+        for (arguments, message) in [
+            (["--nodes", "nonsense"], "is not HOST:PORT"),
+            ([String](), "--nodes HOST:PORT"),
+            (["--nodes", "127.0.0.1:7001", "--redis", "redis://127.0.0.1"], "not both"),
+        ] {
+            let process = try TestProcess(
+                executable: TestEnvironment.binDirectory + "/chat-balancer", arguments: arguments,
+                logDirectory: directory, name: "bad")
+            #expect(process.waitForExit(timeout: 10))
+            #expect(process.process.terminationStatus != 0)
+            #expect(process.stderr().contains(message), "\(arguments): \(process.stderr())")
+        }
+    }
+
+    @Test("a port in use is a clear error, not a hang")
+    func portInUse() throws {
+        let directory = TestEnvironment.temporaryDirectory("balancer")
+        let first = try BalancerProcess(arguments: ["--nodes", "127.0.0.1:1"], logDirectory: directory, name: "first")
+        let process = try TestProcess(
+            executable: TestEnvironment.binDirectory + "/chat-balancer",
+            arguments: ["--host", "127.0.0.1", "--port", String(first.port), "--nodes", "127.0.0.1:1"],
+            logDirectory: directory, name: "second")
+        #expect(process.waitForExit(timeout: 10))
+        #expect(process.process.terminationStatus != 0)
+        #expect(process.stderr().contains("cannot listen"))
+    }
+
+    @Test("SIGTERM: no new connections, open ones carry on, then it exits")
+    func gracefulShutdown() throws {
+        let setup = try BalancedCluster(nodes: 1)
+        let (client, _) = try setup.balancer.login("stayer")
+        setup.balancer.terminate()
+        #expect(eventually(timeout: 3) { !TestSocket.canConnect(port: setup.balancer.port) })
+        try client.send("/who")
+        try client.expect("1 person in #lobby")
+        #expect(setup.balancer.process.isRunning)
+        client.close()
+        #expect(setup.balancer.process.waitForExit(timeout: 5))
+    }
+}
+
+/// A backend that writes as fast as the connection takes, counting what it managed to send.
+final class Firehose: @unchecked Sendable {
+    let port: Int
+    private let listener: Int32
+    private let counter = Counter()
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var value = 0
+        func add(_ bytes: Int) { lock.lock(); value += bytes; lock.unlock() }
+        var total: Int { lock.lock(); defer { lock.unlock() }; return value }
+    }
+
+    var sent: Int { counter.total }
+
+    init() throws {
+        port = TestEnvironment.freePort()
+        listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var reuse: Int32 = 1
+        setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(listener, 16) == 0 else { throw HarnessError("firehose cannot listen") }
+        let server = listener
+        let counter = self.counter
+        let thread = Thread {
+            let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 65536)
+            while true {
+                let connection = accept(server, nil, nil)
+                guard connection >= 0 else { return }
+                // Probes connect and leave; the client connection is the one that stays.
+                var total = 0
+                while total < 512 << 20 {
+                    let written = chunk.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    if written <= 0 { break }
+                    total += written
+                    counter.add(written)
+                }
+                close(connection)
+            }
+        }
+        thread.start()
+    }
+
+    deinit {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real `chat-balancer` process on free ports.
+public final class BalancerProcess: @unchecked Sendable {
+    public let process: TestProcess
+    public let port: Int
+    public let httpPort: Int
+    public let adminPort: Int
+
+    public init(arguments: [String], logDirectory: String, name: String = "balancer") throws {
+        let binary = TestEnvironment.binDirectory + "/chat-balancer"
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw HarnessError("chat-balancer is not built at \(binary); run 'swift build' first (scripts/test.sh does)")
+        }
+        let process = try TestProcess(
+            executable: binary,
+            arguments: ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--admin-port", "0"] + arguments,
+            logDirectory: logDirectory, name: name)
+        self.process = process
+        var ports: [Int] = []
+        _ = eventually(timeout: 20) {
+            ports = Self.parsePorts(process.stdout())
+            return ports.count == 3 || !process.isRunning
+        }
+        guard ports.count == 3 else { throw HarnessError("balancer did not start: \(process.stderr().suffix(2000))") }
+        (port, httpPort, adminPort) = (ports[0], ports[1], ports[2])
+    }
+
+    static func parsePorts(_ output: String) -> [Int] {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("chat-balancer listening") }) else {
+            return []
+        }
+        return line.split(separator: " ").compactMap { field in
+            field.lastIndex(of: ":").flatMap { Int(field[field.index(after: $0)...]) }
+        }
+    }
+
+    public func connect(_ name: String = "client", receiveBuffer: Int32? = nil) throws -> TestSocket {
+        try TestSocket(port: port, name: name, receiveBuffer: receiveBuffer)
+    }
+
+    /// Connects in text mode through the balancer and claims `name`; returns the client and the node it landed on.
+    public func login(_ name: String) throws -> (client: TestSocket, node: String) {
+        let client = try connect(name)
+        let greeting = try client.expect("this is swift-redis-chat node")
+        try client.send(name)
+        try client.expectLine("welcome") { $0.hasPrefix("* welcome \(name)") }
+        try client.expect("you joined #lobby")
+        return (client, Self.node(inGreeting: greeting))
+    }
+
+    /// "* hello, this is swift-redis-chat node n2." -> "n2"
+    public static func node(inGreeting line: String) -> String {
+        String(line.split(separator: " ").last?.dropLast() ?? "")
+    }
+
+    /// /nodes: node name -> (state, routed, connected).
+    public func nodes() throws -> [String: (state: String, routed: Int, connected: Int)] {
+        let body = try HTTPGet.get(port: adminPort, path: "/nodes").body
+        guard let object = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+            let nodes = object["nodes"] as? [[String: Any]]
+        else { throw HarnessError("bad /nodes: \(body)") }
+        var result: [String: (String, Int, Int)] = [:]
+        for node in nodes {
+            result[node["node"] as? String ?? "?"] = (
+                node["state"] as? String ?? "?", node["routed"] as? Int ?? -1, node["connected"] as? Int ?? -1
+            )
+        }
+        return result
+    }
+
+    /// Resident memory in KiB, from /proc.
+    public var residentKiB: Int {
+        let status = (try? String(contentsOfFile: "/proc/\(process.pid)/status", encoding: .utf8)) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("VmRSS:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+    }
+
+    public func terminate() { process.signal(SIGTERM) }
+
+    deinit { process.stop() }
+}
