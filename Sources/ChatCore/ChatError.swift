@@ -10,6 +10,7 @@ public struct ChatError: Error, Equatable, Sendable {
         public static let nameInvalid = Code(rawValue: "name-invalid")
         public static let nameLost = Code(rawValue: "name-lost")
         public static let serverFull = Code(rawValue: "server-full")
+        public static let tooManyConnections = Code(rawValue: "too-many-connections")
         public static let lineTooLong = Code(rawValue: "line-too-long")
         public static let messageTooLong = Code(rawValue: "message-too-long")
         public static let rateLimited = Code(rawValue: "rate-limited")

@@ -23,6 +23,9 @@ public struct NodeConfiguration: Sendable {
     /// stopped sending it clients before its listener closes.
     public var withdrawGrace: TimeAmount = .seconds(1)
     public var maxClients = 10_000
+    /// Connections one client address may hold (behind the balancer, the address from the PROXY header);
+    /// 0 for no limit.
+    public var maxClientsPerAddress = 0
     /// How long a name (and a dead node's presence) outlives its last heartbeat. Refreshed every third of it.
     public var claimTTLSeconds = 15
     /// How often survivors look for dead nodes to clean up after.

@@ -43,6 +43,11 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-clients"), help: "Connections this node accepts before '! server-full'. [CHAT_MAX_CLIENTS]")
     var maxClients = env("CHAT_MAX_CLIENTS").flatMap(Int.init) ?? 10_000
 
+    @Option(
+        name: .customLong("max-clients-per-address"),
+        help: "Connections one client address may hold (the real one behind the balancer); 0 = no limit. [CHAT_MAX_CLIENTS_PER_ADDRESS]")
+    var maxClientsPerAddress = env("CHAT_MAX_CLIENTS_PER_ADDRESS").flatMap(Int.init) ?? 0
+
     @Option(name: .customLong("claim-ttl"), help: "Seconds a name outlives its node's last heartbeat. [CHAT_CLAIM_TTL]")
     var claimTTL = env("CHAT_CLAIM_TTL").flatMap(Int.init) ?? 15
 
@@ -105,6 +110,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.nodeID = nodeID ?? env("CHAT_NODE_ID")
         configuration.advertise = advertise ?? env("CHAT_ADVERTISE")
         configuration.maxClients = maxClients
+        configuration.maxClientsPerAddress = maxClientsPerAddress
         configuration.claimTTLSeconds = claimTTL
         configuration.rateLimit = rateLimit
         configuration.rateBurst = rateBurst

@@ -116,6 +116,22 @@ struct BalancerTests {
         })
     }
 
+    @Test("the per-address limit counts the real client, not the balancer")
+    func perAddressLimit() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--proxy-protocol", "--max-clients-per-address", "2"])
+        let balancer = try BalancerProcess(
+            arguments: ["--redis", cluster.redis.url, "--send-proxy"], logDirectory: cluster.logDirectory)
+        #expect(eventually(timeout: 5) { (try? balancer.nodes().count) == 1 })
+        let first = try balancer.login("one").client
+        let second = try balancer.login("two").client
+        let third = try balancer.connect("three")
+        try third.expect("! too-many-connections too many connections from 127.0.0.1")
+        #expect(third.waitForClose())
+        first.close()
+        #expect(eventually(timeout: 3) { (try? balancer.login("four")) != nil })
+        second.close()
+    }
+
     @Test("HTTP through the balancer reaches a node's /health")
     func httpSide() throws {
         let setup = try BalancedCluster(nodes: 2)

@@ -50,6 +50,8 @@ final class SessionHandler: ChannelDuplexHandler {
     private var needsFlush = false
     private var bucket: TokenBucket
     private var counted = false
+    /// The address counted against --max-clients-per-address, released when the connection ends.
+    private var admittedAddress: String?
     let released: EventLoopPromise<Void>
 
     static let maximumQueuedLines = 64
@@ -91,15 +93,29 @@ final class SessionHandler: ChannelDuplexHandler {
         }
         hub.register(self)
         // Behind the balancer, the greeting waits for the PROXY header, which names the real client.
-        if !configuration.proxyProtocol { greet() }
+        if !configuration.proxyProtocol { admitAndGreet(ip: context.channel.remoteAddress?.ipAddress) }
         context.fireChannelActive()
     }
 
-    private func greet() {
+    /// The per-address limit applies to the real client, so it is checked once that address is known.
+    private func admitAndGreet(ip: String?) {
+        if let ip {
+            guard node.admit(address: ip) else {
+                phase = .closed
+                reply(.error(ChatError(.tooManyConnections, "too many connections from \(ip)")))
+                close(reason: .disconnected)
+                return
+            }
+            admittedAddress = ip
+        }
         reply(.greeting(server: "swift-redis-chat node \(node.nodeID)"))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        if let admittedAddress {
+            node.release(address: admittedAddress)
+            self.admittedAddress = nil
+        }
         if counted {
             node.connectionCount.subtract(1, ordering: .relaxed)
             node.metrics.connections.decrement()
@@ -118,7 +134,9 @@ final class SessionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let proxied = event as? ProxyHeaderReceived {
             if let client = proxied.header.clientDescription { remoteAddress = client }
-            if phase != .closed { greet() }
+            if phase != .closed {
+                admitAndGreet(ip: proxied.header.source?.address ?? context.channel.remoteAddress?.ipAddress)
+            }
         }
         if case .some(.inputClosed) = event as? ChannelEvent {
             inputClosed = true
