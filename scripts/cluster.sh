@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Starts a local cluster from a fresh clone: its own Redis (own port and data directory, never a system Redis)
-# and NODES chat nodes (default 3), built in release mode. Ctrl-C stops all of it.
-#   NODES=5 scripts/cluster.sh
+# Starts the whole local cluster from a fresh clone: its own Redis (own port and data directory, never a system
+# Redis), NODES chat nodes (default 3) and the balancer in front, all built in release mode. Ctrl-C stops it.
+#   scripts/cluster.sh            NODES=5 scripts/cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 NODES=${NODES:-3}
 REDIS_PORT=${REDIS_PORT:-6380}
-FIRST_PORT=${FIRST_PORT:-7001}
-FIRST_HTTP_PORT=${FIRST_HTTP_PORT:-8081}
+CHAT_PORT=${CHAT_PORT:-7000}
+HTTP_PORT=${HTTP_PORT:-8080}
+ADMIN_PORT=${ADMIN_PORT:-9000}
+FIRST_NODE_PORT=${FIRST_NODE_PORT:-7001}
+FIRST_NODE_HTTP_PORT=${FIRST_NODE_HTTP_PORT:-8081}
 RUN_DIR=${RUN_DIR:-$PWD/run/$(date +%Y%m%d-%H%M%S)}
 
 scripts/install-deps.sh
-echo "building (release)..."
+echo "building (release; the first build takes several minutes)..."
 swift build -c release --product chat-node
+swift build -c release --product chat-balancer
 BIN=$(swift build -c release --show-bin-path)
 
 mkdir -p "$RUN_DIR/redis"
@@ -22,8 +26,11 @@ stop() {
   trap - INT TERM EXIT
   echo
   echo "stopping..."
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
+  # Nodes first (they tell their clients and release their names), then the balancer, then Redis.
+  for pid in "${pids[@]:2}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]:2}"; do wait "$pid" 2>/dev/null || true; done
+  kill -TERM "${pids[1]}" 2>/dev/null || true; wait "${pids[1]}" 2>/dev/null || true
+  kill -TERM "${pids[0]}" 2>/dev/null || true; wait "${pids[0]}" 2>/dev/null || true
   echo "stopped; logs are in $RUN_DIR"
 }
 trap stop INT TERM EXIT
@@ -33,20 +40,34 @@ redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" --save
 pids+=($!)
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
+"$BIN/chat-balancer" --port "$CHAT_PORT" --http-port "$HTTP_PORT" --admin-port "$ADMIN_PORT" \
+  --redis "redis://127.0.0.1:$REDIS_PORT" --send-proxy >"$RUN_DIR/balancer.out" 2>"$RUN_DIR/balancer.log" &
+pids+=($!)
+
 for i in $(seq 1 "$NODES"); do
-  port=$((FIRST_PORT + i - 1))
-  http=$((FIRST_HTTP_PORT + i - 1))
-  "$BIN/chat-node" --host 127.0.0.1 --port "$port" --http-port "$http" --node-id "node$i" \
-    --redis "redis://127.0.0.1:$REDIS_PORT" >"$RUN_DIR/node$i.out" 2>"$RUN_DIR/node$i.log" &
+  "$BIN/chat-node" --host 127.0.0.1 --port $((FIRST_NODE_PORT + i - 1)) --http-port $((FIRST_NODE_HTTP_PORT + i - 1)) \
+    --node-id "node$i" --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol \
+    >"$RUN_DIR/node$i.out" 2>"$RUN_DIR/node$i.log" &
   pids+=($!)
 done
-sleep 1
 
-echo
-echo "Redis on 127.0.0.1:$REDIS_PORT; $NODES nodes:"
-for i in $(seq 1 "$NODES"); do
-  echo "  node$i: chat  nc localhost $((FIRST_PORT + i - 1))    health  curl localhost:$((FIRST_HTTP_PORT + i - 1))/health"
+# Ready when the balancer has discovered every node.
+for _ in $(seq 100); do
+  up=$(curl -s "localhost:$ADMIN_PORT/nodes" 2>/dev/null | grep -o '"state":"up"' | wc -l || true)
+  [ "$up" -ge "$NODES" ] && break
+  sleep 0.1
 done
-echo "logs: $RUN_DIR"
-echo "Ctrl-C stops everything."
+
+cat <<INFO
+
+swift-redis-chat is running: Redis, $NODES nodes and the balancer.
+  chat       nc localhost $CHAT_PORT            (or telnet localhost $CHAT_PORT)
+  HTTP       http://localhost:$HTTP_PORT/health  (through the balancer to a node)
+  nodes      curl localhost:$ADMIN_PORT/nodes    balancer metrics: curl localhost:$ADMIN_PORT/metrics
+logs:
+  $RUN_DIR/balancer.log
+$(for i in $(seq 1 "$NODES"); do echo "  $RUN_DIR/node$i.log"; done)
+  $RUN_DIR/redis.log
+Ctrl-C stops everything.
+INFO
 wait
