@@ -18,7 +18,7 @@ public struct NodeEndpoint: Hashable, Sendable, CustomStringConvertible {
     /// `HOST:PORT` or `HOST:PORT/HTTPPORT`; without an HTTP port, the node's default 8081 is assumed.
     public init(parsing text: String) throws(BalancerConfigurationError) {
         let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
-        guard let chat = HostPort(parts[0]) else {
+        guard let first = parts.first, let chat = HostPort(first) else {
             throw BalancerConfigurationError("'\(text)' is not HOST:PORT or HOST:PORT/HTTPPORT")
         }
         var httpPort = 8081
@@ -43,8 +43,8 @@ public struct HostPort: Hashable, Sendable, CustomStringConvertible {
 
     /// `host:port`, `[v6]:port`.
     public init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
-            (1...65535).contains(port)
+        guard let colon = text.lastIndex(of: ":"), text[text.index(after: colon)...].allSatisfy(\.isASCII),
+            let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
         else { return nil }
         var host = String(text[..<colon])
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }

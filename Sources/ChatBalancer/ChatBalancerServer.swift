@@ -81,7 +81,7 @@ public final class ChatBalancerServer: Service, Sendable {
             for listener in listeners { try? await listener.close() }
             let deadline = ContinuousClock.now.advanced(by: .nanoseconds(configuration.drainTimeout.nanoseconds))
             while chat.openConnections.load(ordering: .relaxed) + http.openConnections.load(ordering: .relaxed) > 0,
-                ContinuousClock.now < deadline
+                ContinuousClock.now < deadline, !Task.isCancelled
             {
                 try? await Task.sleep(for: .milliseconds(100))
             }

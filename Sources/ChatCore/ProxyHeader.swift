@@ -39,7 +39,7 @@ public struct ProxyHeader: Equatable, Sendable {
             return
         }
         guard fields.count == 6, let family = Family(rawValue: String(fields[1])),
-            let sourcePort = Int(fields[4]), let destinationPort = Int(fields[5]),
+            let sourcePort = Self.port(fields[4]), let destinationPort = Self.port(fields[5]),
             (0...65535).contains(sourcePort), (0...65535).contains(destinationPort),
             Self.isAddress(fields[2], family), Self.isAddress(fields[3], family)
         else { return nil }
@@ -48,16 +48,25 @@ public struct ProxyHeader: Equatable, Sendable {
             destinationPort: destinationPort)
     }
 
+    /// Plain ASCII digits, no sign, no leading zero (the specification's form).
+    private static func port(_ text: Substring) -> Int? {
+        guard !text.isEmpty, text.count <= 5, text.allSatisfy({ ("0"..."9").contains($0) }),
+            text == "0" || text.first != "0"
+        else { return nil }
+        return Int(text)
+    }
+
     private static func isAddress(_ text: Substring, _ family: Family) -> Bool {
         switch family {
         case .tcp4:
             let octets = text.split(separator: ".", omittingEmptySubsequences: false)
             return octets.count == 4 && octets.allSatisfy { octet in
-                !octet.isEmpty && octet.count <= 3 && octet.allSatisfy(\.isASCII) && (Int(octet).map { $0 <= 255 } ?? false)
+                !octet.isEmpty && octet.count <= 3 && octet.allSatisfy({ ("0"..."9").contains($0) })
+                    && (Int(octet).map { $0 <= 255 } ?? false)
             }
         case .tcp6:
             return text.contains(":") && text.count <= 45
-                && text.allSatisfy { $0.isHexDigit || $0 == ":" || $0 == "." }
+                && text.allSatisfy { $0.isASCII && ($0.isHexDigit || $0 == ":" || $0 == ".") }
         }
     }
 

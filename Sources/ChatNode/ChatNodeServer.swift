@@ -131,14 +131,15 @@ public final class ChatNodeServer: Service, Sendable {
             try? await gracefulShutdown()
             // Leave discovery first and keep accepting a moment, so the balancer stops sending clients here before
             // the listener closes and nobody is refused.
-            if let (announcer, task) = announcement.withLockedValue({ $0 }) {
-                task.cancel()
-                logger.info("shutting down: withdrawn from discovery")
-                try? await announcer.withdraw().get()
+            let announced = announcement.withLockedValue { $0 }
+            if let (announcer, task) = announced {
+                try? await announcer.withdraw(task).get()
+                logger.info("shutting down: draining, no new clients from the balancer")
                 try? await Task.sleep(for: .nanoseconds(configuration.withdrawGrace.nanoseconds))
             }
-            logger.info("shutting down: no new clients; releasing sessions")
+            logger.info("shutting down: listener closed; releasing sessions")
             try? await listener.close()
+            if let (announcer, _) = announced { try? await announcer.remove().get() }
             let allReleased = await self.releaseSessions(hubs: hubs, grace: configuration.shutdownGrace)
             for timer in timers { timer.cancel() }
             // Forgetting the incarnation while a session is still unreleased would hide it from every reaper; in

@@ -86,6 +86,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError("\(name) must be 0 to 65535")
         }
         do { _ = try RedisAddress(url: redis) } catch { throw ValidationError("--redis: \(error.message)") }
+        if let nodeID = nodeID ?? env("CHAT_NODE_ID"), nodeID.isEmpty || nodeID.contains(where: \.isWhitespace) {
+            throw ValidationError("--node-id must be non-empty and without spaces (got '\(nodeID)')")
+        }
         if let advertise = advertise ?? env("CHAT_ADVERTISE") {
             guard let colon = advertise.lastIndex(of: ":"), Int(advertise[advertise.index(after: colon)...]) != nil
             else { throw ValidationError("--advertise must be HOST:PORT (got '\(advertise)')") }

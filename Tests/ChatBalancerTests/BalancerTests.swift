@@ -132,6 +132,38 @@ struct BalancerTests {
         second.close()
     }
 
+    @Test("a client that writes and half-closes at once still has every line handled")
+    func immediateHalfClose() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let (listener, _) = try setup.balancer.login("listener")
+        let script = try setup.balancer.connect("script")
+        try script.send("scripted")
+        try script.send("hello from a script")
+        script.shutdownWrite()
+        try listener.expectLine("the scripted message") { $0.hasSuffix("<scripted> hello from a script") }
+        try listener.expect("scripted left #lobby (disconnected)")
+        #expect(script.waitForClose())
+    }
+
+    @Test("a Redis restart does not empty the balancer: clients keep landing on nodes")
+    func redisRestart() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        setup.cluster.redis.kill()
+        usleep(500_000)
+        try setup.cluster.redis.start()
+        let started = Date()
+        var refused: [String] = []
+        while Date().timeIntervalSince(started) < 3 {
+            let client = try setup.balancer.connect()
+            let first = client.readLine(timeout: 3) ?? "(nothing)"
+            if !first.contains("this is swift-redis-chat node") { refused.append(first) }
+            client.close()
+            usleep(100_000)
+        }
+        #expect(refused.isEmpty, "\(refused)")
+        #expect(eventually(timeout: 3) { (try? setup.balancer.login("after-restart")) != nil })
+    }
+
     @Test("HTTP through the balancer reaches a node's /health")
     func httpSide() throws {
         let setup = try BalancedCluster(nodes: 2)

@@ -7,6 +7,8 @@ public final class BackendPool: Sendable {
         case up
         /// Refused a connection or failed its probe; tried again by the next probe.
         case down
+        /// Withdrew from discovery to shut down: gets no new clients.
+        case draining
     }
 
     public struct Snapshot: Sendable {
@@ -21,6 +23,9 @@ public final class BackendPool: Sendable {
         var state: State = .up
         var routed = 0
         var connected = 0
+        /// Not in the latest discovery read. Kept while its probes pass: after a Redis restart every announcement
+        /// is gone for a moment, and healthy nodes must not vanish with them.
+        var missing = false
     }
 
     private struct Pool {
@@ -54,7 +59,7 @@ public final class BackendPool: Sendable {
         }
     }
 
-    /// Sets the known nodes (from discovery). Nodes that stay keep their state and counters.
+    /// Sets the nodes exactly (a fixed list).
     func replace(with endpoints: [NodeEndpoint]) {
         pool.withLockedValue { pool in
             let wanted = Set(endpoints)
@@ -62,8 +67,55 @@ public final class BackendPool: Sendable {
             for endpoint in endpoints where pool.entries[endpoint] == nil {
                 pool.entries[endpoint] = Entry(endpoint: endpoint)
             }
-            pool.order = pool.entries.keys.sorted { ($0.name, $0.chat.description) < ($1.name, $1.chat.description) }
+            Self.reorder(&pool)
         }
+    }
+
+    /// Applies a discovery read: announced nodes are added (or come back), draining ones stop getting clients, and
+    /// the rest are marked missing, to be dropped when a probe fails. Returns the nodes added and those draining
+    /// for the first time.
+    func discovered(announced: [NodeEndpoint], draining: [NodeEndpoint]) -> (added: [NodeEndpoint], drained: [NodeEndpoint]) {
+        pool.withLockedValue { pool in
+            var added: [NodeEndpoint] = []
+            var drained: [NodeEndpoint] = []
+            let seen = Set(announced).union(draining)
+            for key in pool.entries.keys { pool.entries[key]?.missing = !seen.contains(key) }
+            for endpoint in announced {
+                if pool.entries[endpoint] == nil {
+                    pool.entries[endpoint] = Entry(endpoint: endpoint)
+                    added.append(endpoint)
+                } else if pool.entries[endpoint]?.state == .draining {
+                    pool.entries[endpoint]?.state = .up  // restarted at the same address
+                }
+            }
+            for endpoint in draining where pool.entries[endpoint] != nil && pool.entries[endpoint]?.state != .draining {
+                pool.entries[endpoint]?.state = .draining
+                drained.append(endpoint)
+            }
+            Self.reorder(&pool)
+            return (added, drained)
+        }
+    }
+
+    /// Records a probe. A failed probe takes a node out of rotation, and forgets it when discovery no longer
+    /// lists it. Returns what changed, for the log.
+    func probed(_ endpoint: NodeEndpoint, alive: Bool) -> (changed: Bool, forgotten: Bool) {
+        pool.withLockedValue { pool in
+            guard let entry = pool.entries[endpoint] else { return (false, false) }
+            if !alive, entry.missing {
+                pool.entries[endpoint] = nil
+                Self.reorder(&pool)
+                return (true, true)
+            }
+            let state: State = alive ? (entry.state == .draining ? .draining : .up) : .down
+            guard state != entry.state else { return (false, false) }
+            pool.entries[endpoint]?.state = state
+            return (true, false)
+        }
+    }
+
+    private static func reorder(_ pool: inout Pool) {
+        pool.order = pool.entries.keys.sorted { ($0.name, $0.chat.description) < ($1.name, $1.chat.description) }
     }
 
     var endpoints: [NodeEndpoint] { pool.withLockedValue { $0.order } }

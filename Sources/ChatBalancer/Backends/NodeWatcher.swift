@@ -1,3 +1,4 @@
+import ChatCore
 import ChatRedis
 import Logging
 import NIOConcurrencyHelpers
@@ -8,9 +9,9 @@ import NIOPosix
 ///
 /// - Discovery: every `discoveryInterval` it reads `chat:endpoints` and each `chat:endpoint:<incarnation>`; a node
 ///   appears as soon as it announces itself and disappears when its announcement expires (1.5 s) or is withdrawn.
-/// - Probes: every `healthInterval` a TCP connect to each node's HTTP port; a node that does not accept within the
-///   interval is taken out of rotation, and put back when it accepts again. A refused client connection takes it
-///   out at once (in `ProxyListener`).
+/// - Probes: every `healthInterval` each node's chat port must answer (its greeting) within the interval, or the
+///   node leaves the rotation until it answers again; one that discovery no longer lists is then forgotten. A
+///   refused client connection takes a node out at once (in `ProxyListener`).
 final class NodeWatcher: Sendable {
     private let pool: BackendPool
     private let configuration: BalancerConfiguration
@@ -77,15 +78,15 @@ final class NodeWatcher: Sendable {
             redisWasDown.withLockedValue { $0 = false }
             logger.info("node discovery reads Redis again", metadata: ["redis.address": "\(redis.address)"])
         }
-        redis.send("SMEMBERS", ClusterKeys.endpoints).flatMap { reply -> EventLoopFuture<[NodeEndpoint]> in
+        redis.send("SMEMBERS", ClusterKeys.endpoints).flatMap { reply -> EventLoopFuture<[Announcement]> in
             let incarnations = (reply.array ?? []).compactMap(\.string)
             guard !incarnations.isEmpty else { return self.eventLoop.makeSucceededFuture([]) }
             return redis.send(RedisCommand(["MGET"] + incarnations.map(ClusterKeys.endpoint))).map { values in
-                var found: [NodeEndpoint] = []
+                var found: [Announcement] = []
                 var expired: [String] = []
                 for (incarnation, value) in zip(incarnations, values.array ?? []) {
-                    if let endpoint = value.string.flatMap(Self.parseAnnouncement) {
-                        found.append(endpoint)
+                    if let announcement = value.string.flatMap(Self.parseAnnouncement) {
+                        found.append(announcement)
                     } else {
                         expired.append(incarnation)
                     }
@@ -93,44 +94,106 @@ final class NodeWatcher: Sendable {
                 if !expired.isEmpty { _ = redis.send(RedisCommand(["SREM", ClusterKeys.endpoints] + expired)) }
                 return found
             }
-        }.whenSuccess { endpoints in
-            let before = Set(self.pool.endpoints)
-            self.pool.replace(with: endpoints)
-            let after = Set(endpoints)
-            for added in after.subtracting(before) { self.logger.info("node discovered", metadata: ["node": "\(added)"]) }
-            for removed in before.subtracting(after) { self.logger.info("node gone from discovery", metadata: ["node": "\(removed)"]) }
+        }.whenSuccess { announcements in
+            let changes = self.pool.discovered(
+                announced: announcements.filter { !$0.draining }.map(\.endpoint),
+                draining: announcements.filter(\.draining).map(\.endpoint))
+            for node in changes.added { self.logger.info("node discovered", metadata: ["node": "\(node)"]) }
+            for node in changes.drained {
+                self.logger.info("node draining: no new clients", metadata: ["node": "\(node)"])
+            }
         }
     }
 
-    /// "<node id> <chat host:port> <http host:port>"
-    static func parseAnnouncement(_ value: String) -> NodeEndpoint? {
-        let fields = value.split(separator: " ")
+    struct Announcement {
+        var endpoint: NodeEndpoint
+        var draining: Bool
+    }
+
+    /// "<node id> <chat host:port> <http host:port>", with " draining" after it once the node is shutting down.
+    static func parseAnnouncement(_ value: String) -> Announcement? {
+        var fields = value.split(separator: " ")
+        let draining = fields.last == "draining"
+        if draining { fields.removeLast() }
         guard fields.count == 3, let chat = HostPort(String(fields[1])), let http = HostPort(String(fields[2])) else {
             return nil
         }
-        return NodeEndpoint(name: String(fields[0]), chat: chat, http: http)
+        return Announcement(endpoint: NodeEndpoint(name: String(fields[0]), chat: chat, http: http), draining: draining)
     }
 
+    /// A node is alive when its chat port answers with its first bytes (the greeting) within the interval: a
+    /// bare TCP accept would also succeed for a frozen process, whose kernel still completes handshakes.
     private func probeAll() {
         for endpoint in pool.endpoints {
+            let answered = eventLoop.makePromise(of: Void.self)
+            let sendProxy = configuration.sendProxy
             ClientBootstrap(group: eventLoop)
                 .connectTimeout(configuration.healthInterval)
-                .connect(host: endpoint.http.host, port: endpoint.http.port)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(FirstBytes(answered: answered, sendProxy: sendProxy))
+                    }
+                }
+                .connect(host: endpoint.chat.host, port: endpoint.chat.port)
                 .whenComplete { result in
                     switch result {
                     case .success(let channel):
-                        channel.close(promise: nil)
-                        if self.pool.mark(endpoint, .up) {
-                            self.logger.info("node back in rotation", metadata: ["node": "\(endpoint)"])
+                        channel.eventLoop.scheduleTask(in: self.configuration.healthInterval) {
+                            answered.fail(ProbeTimeout())
                         }
+                        answered.futureResult.whenComplete { _ in channel.close(promise: nil) }
                     case .failure(let error):
-                        if self.pool.mark(endpoint, .down) {
-                            self.logger.warning(
-                                "node out of rotation: probe failed",
-                                metadata: ["node": "\(endpoint)", "error": "\(error)"])
-                        }
+                        answered.fail(error)
                     }
                 }
+            answered.futureResult.whenComplete { result in
+                let alive = (try? result.get()) != nil
+                let outcome = self.pool.probed(endpoint, alive: alive)
+                guard outcome.changed else { return }
+                if outcome.forgotten {
+                    self.logger.info("node forgotten: gone from discovery and not answering", metadata: ["node": "\(endpoint)"])
+                } else if alive {
+                    self.logger.info("node back in rotation", metadata: ["node": "\(endpoint)"])
+                } else {
+                    self.logger.warning("node out of rotation: probe failed", metadata: ["node": "\(endpoint)"])
+                }
+            }
         }
+    }
+}
+
+private struct ProbeTimeout: Error {}
+
+/// Completes the probe on the first bytes the node sends. With the PROXY protocol it first says
+/// `PROXY UNKNOWN`, which nodes accept without counting it against any client address.
+private final class FirstBytes: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    private let answered: EventLoopPromise<Void>
+    private let sendProxy: Bool
+
+    init(answered: EventLoopPromise<Void>, sendProxy: Bool) {
+        self.answered = answered
+        self.sendProxy = sendProxy
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if sendProxy {
+            context.writeAndFlush(NIOAny(ByteBuffer(string: ProxyHeader.unknown.line)), promise: nil)
+        }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        answered.succeed()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        answered.fail(ProbeTimeout())
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        answered.fail(error)
+        context.close(promise: nil)
     }
 }

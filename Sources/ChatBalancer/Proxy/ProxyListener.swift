@@ -53,7 +53,7 @@ final class ProxyListener: Sendable {
             .childChannelInitializer { client in
                 // The initializer runs before the channel is active; the node is chosen once it is.
                 client.eventLoop.makeCompletedFuture {
-                    try client.pipeline.syncOperations.addHandler(OnActive { self.accepted(client) })
+                    try client.pipeline.syncOperations.addHandler(ClientHold { self.accepted(client) })
                 }
             }
             .bind(host: host, port: port).get()
@@ -119,6 +119,9 @@ final class ProxyListener: Sendable {
             let (clientSide, backendSide) = GlueHandler.matchedPair()
             try client.pipeline.syncOperations.addHandler(clientSide)
             try backend.pipeline.syncOperations.addHandler(backendSide)
+            // Whatever the client sent (and its EOF) while its node was being chosen goes first.
+            let hold = try client.pipeline.syncOperations.handler(type: ClientHold.self)
+            try hold.release(client.pipeline.syncOperations.context(handlerType: ClientHold.self))
             backend.flush()
             client.setOption(.autoRead, value: true).whenFailure { _ in client.close(promise: nil) }
         } catch {
@@ -127,8 +130,17 @@ final class ProxyListener: Sendable {
         }
     }
 
+    /// Says why, then closes without a reset: closing a socket with unread input would send RST, and the client
+    /// could lose the very line that explains. So the output is shut after the reply, the input is read and
+    /// dropped, and the connection closes on the client's EOF or after a second.
     private func refuse(_ client: any Channel, with text: String) {
-        client.writeAndFlush(ByteBuffer(string: text)).whenComplete { _ in client.close(promise: nil) }
+        let hold = try? client.pipeline.syncOperations.handler(type: ClientHold.self)
+        hold?.discardInput = true
+        client.writeAndFlush(ByteBuffer(string: text)).whenComplete { _ in
+            client.close(mode: .output, promise: nil)
+            client.setOption(.autoRead, value: true).whenComplete { _ in }
+            client.eventLoop.scheduleTask(in: .seconds(1)) { client.close(promise: nil) }
+        }
     }
 
     static func proxyHeader(client: SocketAddress?, server: SocketAddress?) -> ProxyHeader {
@@ -146,16 +158,45 @@ final class ProxyListener: Sendable {
     }
 }
 
-/// Runs a closure when the channel becomes active, then steps aside.
-private final class OnActive: ChannelInboundHandler, RemovableChannelHandler {
+/// The first handler of every client connection. On activation it starts choosing a node; until the connection
+/// is spliced it keeps what the client sent: NIO still reads on EOF with autoRead off, so a client that writes and
+/// half-closes at once (`printf ... | nc -N`) would otherwise lose its bytes and its EOF. `release` replays them
+/// to the handlers after it and steps aside. For a refused client it drops input instead.
+final class ClientHold: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
-    private let action: () -> Void
+    private let onActive: () -> Void
+    private var held: [NIOAny] = []
+    private var inputClosed = false
+    var discardInput = false
 
-    init(_ action: @escaping () -> Void) { self.action = action }
+    init(onActive: @escaping () -> Void) { self.onActive = onActive }
 
     func channelActive(context: ChannelHandlerContext) {
         context.fireChannelActive()
+        onActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if !discardInput { held.append(data) }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .some(.inputClosed) = event as? ChannelEvent {
+            if discardInput {
+                context.close(promise: nil)
+                return
+            }
+            inputClosed = true
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func release(_ context: ChannelHandlerContext) {
+        for data in held { context.fireChannelRead(data) }
+        if !held.isEmpty { context.fireChannelReadComplete() }
+        held.removeAll()
+        if inputClosed { context.fireUserInboundEventTriggered(ChannelEvent.inputClosed) }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-        action()
     }
 }

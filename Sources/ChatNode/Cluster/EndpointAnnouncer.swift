@@ -3,7 +3,7 @@ import NIOCore
 
 /// Announces where this node can be reached, for the balancer's discovery: every 500 ms it sets
 /// `chat:endpoint:<incarnation>` to "<node id> <chat host:port> <http host:port>" with a 1.5 s expiry. A node
-/// that dies drops out of discovery within 1.5 s; one that shuts down withdraws itself first.
+/// that dies drops out of discovery within 1.5 s; one that shuts down first announces itself as draining.
 final class EndpointAnnouncer: Sendable {
     private let store: ClusterStore
     private let value: String
@@ -25,7 +25,18 @@ final class EndpointAnnouncer: Sendable {
         }
     }
 
-    func withdraw() -> EventLoopFuture<Void> {
+    /// Stops announcing (for certain: the repeated task is cancelled before this returns) and tells discovery
+    /// the node is draining, so the balancer sends it no new clients while it still accepts.
+    func withdraw(_ task: RepeatedTask) -> EventLoopFuture<Void> {
+        let cancelled = eventLoop.makePromise(of: Void.self)
+        task.cancel(promise: cancelled)
+        return cancelled.futureResult.flatMap {
+            self.store.announceEndpoint(self.value + " draining", lifetime: .seconds(5))
+        }
+    }
+
+    /// Leaves discovery altogether, once the listener is closed.
+    func remove() -> EventLoopFuture<Void> {
         store.withdrawEndpoint()
     }
 }

@@ -134,9 +134,8 @@ final class SessionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let proxied = event as? ProxyHeaderReceived {
             if let client = proxied.header.clientDescription { remoteAddress = client }
-            if phase != .closed {
-                admitAndGreet(ip: proxied.header.source?.address ?? context.channel.remoteAddress?.ipAddress)
-            }
+            // PROXY UNKNOWN is the proxy's own connection (a health probe): it speaks for no client address.
+            if phase != .closed { admitAndGreet(ip: proxied.header.source?.address) }
         }
         if case .some(.inputClosed) = event as? ChannelEvent {
             inputClosed = true
