@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Installs what building and testing need on Debian/Ubuntu, only where it is missing:
 # redis-server (the tests and the local cluster start their own), libhiredis-dev and pkg-config (the hiredis
-# system library target), curl (the local cluster script).
+# system library target), curl (the local cluster script), docker-compose (validates docker-compose.yml; no
+# Docker engine is needed) and iproute2 (the multi-host test).
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v curl >/dev/null 2>&1 || missing+=(curl)  # scripts/cluster.sh waits on the balancer with it
+command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)  # the tests validate docker-compose.yml
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # the multi-host test builds network namespaces
 if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -178,8 +178,9 @@ public final class ChatNodeServer: Service, Sendable {
         return (try? await done.futureResult.get()) ?? false
     }
 
-    /// What to announce: --advertise (host:port of the chat port), else the listening address, with 127.0.0.1
-    /// standing in for "all addresses". The HTTP endpoint shares the chat endpoint's host.
+    /// What to announce: --advertise (host:port of the chat port), else the listening address. Listening on all
+    /// addresses, the node announces its first non-loopback IPv4 address (a container's or a host's own), and
+    /// 127.0.0.1 only when it has none. The HTTP endpoint shares the chat endpoint's host.
     static func advertisedEndpoints(_ configuration: NodeConfiguration, chat: SocketAddress, http: SocketAddress)
         -> (chat: String, http: String)
     {
@@ -187,8 +188,21 @@ public final class ChatNodeServer: Service, Sendable {
         if let advertise = configuration.advertise, let colon = advertise.lastIndex(of: ":") {
             return (advertise, "\(advertise[..<colon]):\(httpPort)")
         }
-        let host = ["0.0.0.0", "::", ""].contains(configuration.host) ? "127.0.0.1" : configuration.host
+        let host =
+            ["0.0.0.0", "::", ""].contains(configuration.host)
+            ? (Self.ownAddress() ?? "127.0.0.1") : configuration.host
         return ("\(host):\(chat.port ?? configuration.port)", "\(host):\(httpPort)")
+    }
+
+    /// The first IPv4 address of an interface that is up and not loopback.
+    static func ownAddress() -> String? {
+        let devices = (try? System.enumerateDevices()) ?? []
+        return devices.lazy.compactMap { device -> String? in
+            guard let address = device.address, case .v4 = address, let ip = address.ipAddress,
+                !ip.hasPrefix("127.")
+            else { return nil }
+            return ip
+        }.first
     }
 
     static func defaultNodeID(port: Int) -> String {

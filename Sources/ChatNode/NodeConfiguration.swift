@@ -13,8 +13,8 @@ public struct NodeConfiguration: Sendable {
     /// Names the node in /who, /seen, logs and /health. Defaults to host:port.
     public var nodeID: String? = nil
     /// The address other machines reach this node's chat port at, announced in Redis for the balancer's
-    /// discovery. Defaults to the listening host and port (127.0.0.1 when listening on all addresses). The HTTP
-    /// port is announced on the same host.
+    /// discovery. Defaults to the listening host and port; listening on all addresses, to the first non-loopback
+    /// IPv4 address of the machine (a container's own). The HTTP port is announced on the same host.
     public var advertise: String? = nil
     /// Require a PROXY protocol v1 header on every chat connection (behind a balancer started with --send-proxy),
     /// and show the client address it carries in logs and /seen.
