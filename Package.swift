@@ -124,6 +124,12 @@ let package = Package(
             dependencies: ["ChatBalancer", "ChatTestSupport"],
             swiftSettings: swiftSettings
         ),
+        // The deployment: the compose file, and several hosts in network namespaces.
+        .testTarget(
+            name: "ChatDeployTests",
+            dependencies: ["ChatTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         // Integration tests: a real redis-server and real chat-node processes, driven over real sockets.
         .testTarget(
             name: "ChatNodeTests",

@@ -87,8 +87,8 @@ public final class NodeProcess: @unchecked Sendable {
 
 /// The smallest HTTP/1.1 GET, enough for /health and /metrics.
 public enum HTTPGet {
-    public static func get(port: Int, path: String) throws -> (status: Int, body: String) {
-        let socket = try TestSocket(port: port, name: "http")
+    public static func get(host: String = "127.0.0.1", port: Int, path: String) throws -> (status: Int, body: String) {
+        let socket = try TestSocket(host: host, port: port, name: "http")
         try socket.sendRaw(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))
         var lines: [String] = []
         while let line = socket.readLine(timeout: 5) { lines.append(line) }

@@ -15,7 +15,7 @@ public final class TestSocket: @unchecked Sendable {
 
     /// `receiveBuffer` shrinks the kernel's receive buffer (before connecting, so the window starts small), making a
     /// client that does not read back up quickly.
-    public init(port: Int, name: String = "client", receiveBuffer: Int32? = nil) throws {
+    public init(host: String = "127.0.0.1", port: Int, name: String = "client", receiveBuffer: Int32? = nil) throws {
         self.name = name
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw HarnessError("socket() failed: \(errno)") }
@@ -24,7 +24,7 @@ public final class TestSocket: @unchecked Sendable {
         }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
@@ -33,7 +33,7 @@ public final class TestSocket: @unchecked Sendable {
         }
         guard result == 0 else {
             Glibc.close(fd)
-            throw HarnessError("\(name): cannot connect to 127.0.0.1:\(port) (errno \(errno))")
+            throw HarnessError("\(name): cannot connect to \(host):\(port) (errno \(errno))")
         }
     }
 
@@ -47,8 +47,8 @@ public final class TestSocket: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    public static func canConnect(port: Int) -> Bool {
-        (try? TestSocket(port: port)).map { $0.close(); return true } ?? false
+    public static func canConnect(host: String = "127.0.0.1", port: Int) -> Bool {
+        (try? TestSocket(host: host, port: port)).map { $0.close(); return true } ?? false
     }
 
     public func send(_ line: String) throws {
@@ -101,6 +101,11 @@ public final class TestSocket: @unchecked Sendable {
             seen.append(line)
         }
         throw HarnessError("\(name): no line \(description) within \(timeout)s; saw \(seen)")
+    }
+
+    @discardableResult
+    public func expectLine(_ description: String, where match: (String) -> Bool, timeout: Double) throws -> String {
+        try expectLine(timeout: timeout, description, where: match)
     }
 
     @discardableResult

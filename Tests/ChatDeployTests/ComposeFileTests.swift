@@ -1,0 +1,99 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// There is no Docker engine here, but the compose file is still checked: Debian's docker-compose validates and
+/// expands it, and the result must have the services and ports the docs promise.
+@Suite("docker-compose.yml")
+struct ComposeFileTests {
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    func config(_ arguments: [String] = []) throws -> String {
+        guard let compose = TestEnvironment.findExecutable("docker-compose") else {
+            throw HarnessError("docker-compose is not installed; install Debian's 'docker-compose' package (scripts/test.sh does)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: compose)
+        process.arguments = ["--project-directory", Self.repositoryRoot.path, "-f", Self.repositoryRoot.appendingPathComponent("docker-compose.yml").path, "config"] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw HarnessError("docker-compose config failed: \(problems)") }
+        return text
+    }
+
+    @Test("it is valid and has redis, a scalable node and the balancer")
+    func services() throws {
+        #expect(try config(["--services"]).split(separator: "\n").sorted() == ["balancer", "node", "redis"])
+    }
+
+    @Test("only the balancer publishes ports: 7000 and 8080 to clients, 9000 on loopback")
+    func ports() throws {
+        let expanded = try config()
+        let sections = Self.services(in: expanded)
+        #expect(sections["node"]?.contains("ports:") == false, "a node with host ports cannot scale")
+        #expect(sections["node"]?.contains("container_name") == false)
+        #expect(sections["redis"]?.contains("ports:") == false)
+        let balancer = sections["balancer"] ?? ""
+        #expect(balancer.contains("published: 7000"))
+        #expect(balancer.contains("published: 8080"))
+        #expect(balancer.contains("127.0.0.1:9000:9000"))
+    }
+
+    @Test("nodes find Redis and speak PROXY to the balancer; both wait for a healthy Redis")
+    func wiring() throws {
+        let sections = Self.services(in: try config())
+        let node = sections["node"] ?? ""
+        let balancer = sections["balancer"] ?? ""
+        #expect(node.contains("CHAT_REDIS_URL: redis://redis:6379"))
+        #expect(node.contains("CHAT_PROXY_PROTOCOL: '1'"))
+        #expect(node.contains("replicas: 3"))
+        #expect(balancer.contains("BALANCER_REDIS_URL: redis://redis:6379"))
+        #expect(balancer.contains("BALANCER_SEND_PROXY: '1'"))
+        for service in [node, balancer] {
+            #expect(service.contains("condition: service_healthy"))
+            #expect(service.contains("restart: unless-stopped"))
+            #expect(service.contains("dockerfile: deploy/Dockerfile"))
+        }
+        #expect(sections["redis"]?.contains("healthcheck:") == true)
+    }
+
+    @Test("every environment variable in the compose file is documented in docs/deploy.md")
+    func documented() throws {
+        let compose = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("docker-compose.yml"), encoding: .utf8)
+        let docs = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("docs/deploy.md"), encoding: .utf8)
+        let variables = compose.split(separator: "\n").compactMap { line -> String? in
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            guard trimmed.hasPrefix("CHAT_") || trimmed.hasPrefix("BALANCER_"), let colon = trimmed.firstIndex(of: ":")
+            else { return nil }
+            return String(trimmed[..<colon])
+        }
+        #expect(variables.count >= 10)
+        for variable in variables { #expect(docs.contains("`\(variable)`"), "\(variable) is not in docs/deploy.md") }
+    }
+
+    /// Splits `docker-compose config` output into each service's block of lines.
+    static func services(in expanded: String) -> [String: String] {
+        var result: [String: String] = [:]
+        var current: String?
+        var inServices = false
+        for line in expanded.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line == "services:" { inServices = true; continue }
+            if inServices, !line.hasPrefix(" "), !line.isEmpty { inServices = false; current = nil }
+            guard inServices else { continue }
+            if line.hasPrefix("  "), !line.hasPrefix("   "), line.hasSuffix(":") {
+                current = String(line.dropFirst(2).dropLast())
+                continue
+            }
+            if let current { result[current, default: ""] += line + "\n" }
+        }
+        return result
+    }
+}
