@@ -1,9 +1,9 @@
 import ArgumentParser
+import ChatCommandSupport
 import ChatBalancer
 import ChatRedis
 import Foundation
 import Logging
-import Metrics
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -36,7 +36,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     var redis: String?
 
     @Flag(name: .customLong("send-proxy"), help: "Open chat connections to nodes with a PROXY protocol v1 header (nodes run --proxy-protocol). [BALANCER_SEND_PROXY=1]")
-    var sendProxy = env("BALANCER_SEND_PROXY").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
+    var sendProxy = CommandSupport.flag("BALANCER_SEND_PROXY") ?? false
 
     @Option(name: .customLong("max-clients"), help: "Open client connections before new ones are refused. [BALANCER_MAX_CLIENTS]")
     var maxClients = env("BALANCER_MAX_CLIENTS").flatMap(Int.init) ?? 20_000
@@ -83,14 +83,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let registry = CommandSupport.bootstrap(logLevel: Logger.Level(rawValue: logLevel) ?? .info)
 
         var configuration = BalancerConfiguration()
         configuration.host = host
@@ -107,8 +100,8 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         let balancer = ChatBalancerServer(
             configuration: configuration, logger: logger, metrics: BalancerMetrics(registry: registry),
             onListening: { addresses in
-                let line = "chat-balancer listening chat=\(addresses.chat) http=\(addresses.http) admin=\(addresses.admin)\n"
-                FileHandle.standardOutput.write(Data(line.utf8))
+                let line = "chat-balancer listening chat=\(CommandSupport.describe(addresses.chat)) http=\(CommandSupport.describe(addresses.http)) admin=\(CommandSupport.describe(addresses.admin))"
+                CommandSupport.announce(line)
             })
         let services = ServiceGroup(
             configuration: .init(services: [balancer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
@@ -116,6 +109,4 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     }
 }
 
-private func env(_ name: String) -> String? {
-    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
-}
+private func env(_ name: String) -> String? { CommandSupport.environment(name) }

@@ -1,10 +1,10 @@
 import ArgumentParser
+import ChatCommandSupport
 import ChatCore
 import ChatNode
 import ChatRedis
 import Foundation
 import Logging
-import Metrics
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -38,7 +38,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Flag(
         name: .customLong("proxy-protocol"),
         help: "Require a PROXY protocol v1 header on every chat connection (behind chat-balancer --send-proxy). [CHAT_PROXY_PROTOCOL=1]")
-    var proxyProtocol = env("CHAT_PROXY_PROTOCOL").map { ["1", "true", "yes"].contains($0.lowercased()) } ?? false
+    var proxyProtocol = CommandSupport.flag("CHAT_PROXY_PROTOCOL") ?? false
 
     @Option(name: .customLong("max-clients"), help: "Connections this node accepts before '! server-full'. [CHAT_MAX_CLIENTS]")
     var maxClients = env("CHAT_MAX_CLIENTS").flatMap(Int.init) ?? 10_000
@@ -96,14 +96,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
-        let registry = PrometheusCollectorRegistry()
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let registry = CommandSupport.bootstrap(logLevel: Logger.Level(rawValue: logLevel) ?? .info)
 
         var configuration = NodeConfiguration()
         configuration.host = host
@@ -128,8 +121,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
             configuration: configuration, logger: logger, metrics: NodeMetrics(registry: registry),
             onListening: { addresses in
                 // One machine-readable line on stdout, for scripts and tests that started the node on port 0.
-                let line = "chat-node listening chat=\(addresses.chat) http=\(addresses.http)\n"
-                FileHandle.standardOutput.write(Data(line.utf8))
+                let line = "chat-node listening chat=\(CommandSupport.describe(addresses.chat)) http=\(CommandSupport.describe(addresses.http))"
+                CommandSupport.announce(line)
             })
         let services = ServiceGroup(
             configuration: .init(
@@ -138,6 +131,4 @@ struct ChatNodeCommand: AsyncParsableCommand {
     }
 }
 
-private func env(_ name: String) -> String? {
-    ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
-}
+private func env(_ name: String) -> String? { CommandSupport.environment(name) }

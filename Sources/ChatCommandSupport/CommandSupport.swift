@@ -1,0 +1,43 @@
+import Foundation
+import Logging
+import Metrics
+import NIOCore
+import Prometheus
+
+/// What both executables do before they build their service: one place, so they cannot drift apart.
+public enum CommandSupport {
+    /// An environment variable, treating an empty value as unset (compose files often pass `VAR: ""`).
+    public static func environment(_ name: String) -> String? {
+        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// A boolean environment variable: 1, true or yes.
+    public static func flag(_ name: String) -> Bool? {
+        environment(name).map { ["1", "true", "yes"].contains($0.lowercased()) }
+    }
+
+    public static let logLevels = "trace, debug, info, notice, warning, error or critical"
+
+    /// Logs to stderr at `level`, and swift-metrics into the returned Prometheus registry. Call once, from main.
+    public static func bootstrap(logLevel level: Logger.Level) -> PrometheusCollectorRegistry {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return registry
+    }
+
+    /// `127.0.0.1:7001`, `[::1]:7001`: an address as people write it.
+    public static func describe(_ address: SocketAddress) -> String {
+        guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
+        return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
+    }
+
+    /// One machine-readable line on stdout (unbuffered), for scripts and tests that start a server on port 0.
+    public static func announce(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}
