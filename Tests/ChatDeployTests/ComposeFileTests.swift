@@ -60,8 +60,12 @@ struct ComposeFileTests {
         for service in [node, balancer] {
             #expect(service.contains("condition: service_healthy"))
             #expect(service.contains("restart: unless-stopped"))
-            #expect(service.contains("dockerfile: deploy/Dockerfile"))
+            #expect(service.contains("image: swift-redis-chat:latest"))
         }
+        // Built once, by the node service; the balancer starts after the nodes and uses that image.
+        #expect(node.contains("dockerfile: deploy/Dockerfile"))
+        #expect(!balancer.contains("build:"))
+        #expect(balancer.contains("node:"))
         #expect(sections["redis"]?.contains("healthcheck:") == true)
     }
 
