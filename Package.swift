@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .executable(name: "chat-node", targets: ["chat-node"]),
         .executable(name: "chat-balancer", targets: ["chat-balancer"]),
+        .executable(name: "chat-bench", targets: ["chat-bench"]),
         .library(name: "ChatCore", targets: ["ChatCore"]),
         .library(name: "ChatNode", targets: ["ChatNode"]),
     ],
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // hiredis from the system (Debian: libhiredis-dev). Only its RESP reader and command formatter are used:
@@ -79,6 +81,26 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The benchmark client: many JSON-mode clients, paced senders, per-message latency.
+        .target(
+            name: "ChatBench",
+            dependencies: [
+                "ChatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "chat-bench",
+            dependencies: [
+                "ChatBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -300,3 +300,31 @@ final class Firehose: @unchecked Sendable {
         close(listener)
     }
 }
+
+@Suite("chat-bench against a real cluster", .serialized)
+struct BenchToolTests {
+    @Test("it connects its clients, sends at the asked rate, and counts every delivery")
+    func smallRun() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let directory = setup.cluster.logDirectory
+        let nodePids = setup.cluster.nodes.map { "\($0.id)=\($0.process.pid)" }.joined(separator: ",")
+        let bench = try TestProcess(
+            executable: TestEnvironment.binDirectory + "/chat-bench",
+            arguments: [
+                "--target", "127.0.0.1:\(setup.balancer.port)", "--clients", "20", "--rooms", "2", "--senders", "4",
+                "--rate", "20", "--duration", "2", "--measure", nodePids,
+            ],
+            logDirectory: directory, name: "bench")
+        #expect(bench.waitForExit(timeout: 60))
+        #expect(bench.process.terminationStatus == 0, "\(bench.stderr())")
+        let table = bench.stdout()
+        // 20 clients in 2 rooms: each message reaches the 9 others in its room.
+        let row = table.split(separator: "\n").first { $0.hasPrefix("| 20 | 2 |") } ?? ""
+        let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(cells.count >= 11, "\(table)")
+        let counts = cells.count > 3 ? cells[3].split(separator: "/").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 } : []
+        #expect(counts.count == 2 && counts[0] == counts[1] && counts[0] > 0, "delivered / expected: \(row)")
+        #expect(table.contains("| n1 |") && table.contains("| n2 |"))
+        #expect(!table.contains("lost:"))
+    }
+}
