@@ -29,7 +29,11 @@ final class BenchClient: ChannelInboundHandler {
     private var context: ChannelHandlerContext?
     private let namePattern: [UInt8]
 
-    init(name: String, room: String, stats: LoopStats, onReady: @escaping () -> Void) {
+    /// Send a PROXY v1 header first, for nodes started with --proxy-protocol measured without a proxy in front.
+    let proxyHeader: Bool
+
+    init(name: String, room: String, stats: LoopStats, proxyHeader: Bool = false, onReady: @escaping () -> Void) {
+        self.proxyHeader = proxyHeader
         self.name = name
         self.room = room
         self.stats = stats
@@ -39,6 +43,12 @@ final class BenchClient: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
+        if proxyHeader {
+            let header = ProxyHeader(
+                family: .tcp4, source: "127.0.0.1", sourcePort: context.channel.localAddress?.port ?? 0,
+                destination: "127.0.0.1", destinationPort: context.channel.remoteAddress?.port ?? 0)
+            context.write(wrapOutboundOut(context.channel.allocator.buffer(string: header.line)), promise: nil)
+        }
         send(#"{"op":"hello","name":"\#(name)"}"#)
         context.fireChannelActive()
     }

@@ -18,6 +18,8 @@ public struct BenchmarkPlan: Sendable {
     public var threads = System.coreCount
     /// Processes to measure: label and pid.
     public var processes: [(String, Int32)] = []
+    /// Open each connection with a PROXY v1 header (straight to nodes that require one).
+    public var proxyHeader = false
 
     public init(targets: [(host: String, port: Int)], clients: Int, rooms: Int, senders: Int, rate: Double, duration: Double) {
         self.targets = targets
@@ -81,7 +83,7 @@ public enum Benchmark {
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let loopStats = stats[statsByLoop[ObjectIdentifier(channel.eventLoop)]!]
-                        let handler = BenchClient(name: name, room: room, stats: loopStats) {
+                        let handler = BenchClient(name: name, room: room, stats: loopStats, proxyHeader: plan.proxyHeader) {
                             ready.withLockedValue { $0 += 1 }
                         }
                         try channel.pipeline.syncOperations.addHandler(handler)

@@ -31,6 +31,9 @@ struct ChatBenchCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads for the clients.")
     var threads = ProcessInfo.processInfo.activeProcessorCount
 
+    @Flag(name: .customLong("proxy-header"), help: "Open each connection with a PROXY v1 header (straight to nodes started with --proxy-protocol).")
+    var proxyHeader = false
+
     @Option(help: "Processes to measure, LABEL=PID,... (CPU seconds while sending, peak RSS).")
     var measure = ""
 
@@ -43,6 +46,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
         }
         var plan = BenchmarkPlan(targets: targets, clients: clients, rooms: rooms, senders: senders, rate: rate, duration: duration)
         plan.threads = threads
+        plan.proxyHeader = proxyHeader
         plan.processes = try measure.split(separator: ",").map { item in
             let parts = item.split(separator: "=")
             guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--measure: '\(item)' is not LABEL=PID") }
