@@ -154,7 +154,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatBalancerTests",
-            dependencies: ["ChatBalancer", "ChatTestSupport"],
+            dependencies: ["ChatBalancer", "ChatBench", "ChatTestSupport"],
             swiftSettings: swiftSettings
         ),
         // The deployment: the compose file, and several hosts in network namespaces.

@@ -6,50 +6,75 @@ import NIOCore
 /// it at the end), which is what makes the unchecked Sendable sound.
 final class LoopStats: @unchecked Sendable {
     var latency = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+    /// From starting the TCP connect to the welcome (name claimed), per client.
+    var login = Histogram<UInt64>(highestTrackableValue: 600_000_000_000, numberOfSignificantValueDigits: .three)
     var delivered = 0
+    /// Own messages that came back (the server's acknowledgement that Redis stored and published them).
+    var acknowledged = 0
+    /// Acknowledgements that arrived before the flood's deadline: what "messages/s into Redis" counts.
+    var acknowledgedInTime = 0
     var errors: [String: Int] = [:]
 }
 
-/// One benchmark client: says hello in JSON mode, moves to its room, then (if it is a sender) sends paced
-/// messages that carry their send time, and records the latency of every message it receives from others.
+/// How the benchmark clients speak: JSON lines (what programs use) or text mode (what nc users see).
+public enum ClientMode: String, Sendable, CaseIterable {
+    case json
+    case text
+}
+
+/// One benchmark client: says hello, moves to its room, then (if it is a sender) sends messages that carry their
+/// send time, and records the latency of every message it receives from others.
 final class BenchClient: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     enum Phase { case hello, joining, leavingLobby, ready }
 
+    struct Behavior {
+        var mode = ClientMode.json
+        /// Send a PROXY v1 header first, for nodes started with --proxy-protocol measured without a proxy.
+        var proxyHeader = false
+        /// Ready as soon as the name is claimed, staying in the lobby (the connect storm).
+        var readyAtWelcome = false
+        /// Time this client's own messages too: alone in a room, the echo is the only delivery there is.
+        var timeOwnMessages = false
+    }
+
     let name: String
     let room: String
     let stats: LoopStats
+    let behavior: Behavior
+    let startedAt: UInt64
     let onReady: () -> Void
     /// Messages this client has sent so far, for pacing.
     var paced = 0
+    /// While flooding: keep this many messages unacknowledged until the deadline (uptime nanoseconds).
+    private var floodDeadline: UInt64 = 0
     private var phase = Phase.hello
     private var pending = ByteBuffer()
     private var context: ChannelHandlerContext?
-    private let namePattern: [UInt8]
+    /// How this client's own messages are recognised: `"from":"name"` in JSON, `<name> ` in text.
+    private let ownPattern: [UInt8]
 
-    /// Send a PROXY v1 header first, for nodes started with --proxy-protocol measured without a proxy in front.
-    let proxyHeader: Bool
-
-    init(name: String, room: String, stats: LoopStats, proxyHeader: Bool = false, onReady: @escaping () -> Void) {
-        self.proxyHeader = proxyHeader
+    init(name: String, room: String, stats: LoopStats, behavior: Behavior, startedAt: UInt64, onReady: @escaping () -> Void) {
         self.name = name
         self.room = room
         self.stats = stats
+        self.behavior = behavior
+        self.startedAt = startedAt
         self.onReady = onReady
-        self.namePattern = Array("\"from\":\"\(name)\"".utf8)
+        self.ownPattern = Array((behavior.mode == .json ? "\"from\":\"\(name)\"" : "<\(name)> ").utf8)
     }
 
     func channelActive(context: ChannelHandlerContext) {
         self.context = context
-        if proxyHeader {
+        if behavior.proxyHeader {
             let header = ProxyHeader(
                 family: .tcp4, source: "127.0.0.1", sourcePort: context.channel.localAddress?.port ?? 0,
                 destination: "127.0.0.1", destinationPort: context.channel.remoteAddress?.port ?? 0)
             context.write(wrapOutboundOut(context.channel.allocator.buffer(string: header.line)), promise: nil)
         }
-        send(#"{"op":"hello","name":"\#(name)"}"#)
+        send(behavior.mode == .json ? #"{"op":"hello","name":"\#(name)"}"# : name)
         context.fireChannelActive()
     }
 
@@ -60,7 +85,14 @@ final class BenchClient: ChannelInboundHandler {
 
     /// A message whose text is its send time on the monotonic clock.
     func sendTimed() {
-        send(#"{"op":"say","room":"\#(room)","text":"t=\#(NIODeadline.now().uptimeNanoseconds)"}"#)
+        let stamp = "t=\(NIODeadline.now().uptimeNanoseconds)"
+        send(behavior.mode == .json ? #"{"op":"say","room":"\#(room)","text":"\#(stamp)"}"# : stamp)
+    }
+
+    /// Sends `window` messages at once and another each time one is acknowledged, until `deadline`.
+    func flood(window: Int, until deadline: UInt64) {
+        floodDeadline = deadline
+        for _ in 0..<window { sendTimed() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -76,27 +108,40 @@ final class BenchClient: ChannelInboundHandler {
 
     private func handle(_ line: ByteBuffer, now: UInt64) {
         let bytes = line.readableBytesView
-        if bytes.starts(with: Self.messagePrefix) {
-            guard phase == .ready, !bytes.contains(subsequence: namePattern),
-                let sent = Self.sendTime(in: bytes)
-            else { return }
+        let markers = behavior.mode == .json ? Self.json : Self.text
+        if bytes.starts(with: markers.message) {
+            guard phase == .ready, let sent = Self.sendTime(in: bytes) else { return }
+            if bytes.firstRange(of: ownPattern) != nil {
+                stats.acknowledged += 1
+                if now < floodDeadline {
+                    stats.acknowledgedInTime += 1
+                    sendTimed()
+                }
+                guard behavior.timeOwnMessages else { return }
+            }
             _ = stats.latency.record(now > sent ? now - sent : 0)
             stats.delivered += 1
             return
         }
-        if bytes.starts(with: Self.errorPrefix) {
-            let code = String(decoding: bytes, as: UTF8.self).split(separator: "\"code\":\"").last?.split(separator: "\"").first
-            stats.errors[String(code ?? "?"), default: 0] += 1
+        if bytes.starts(with: markers.error) {
+            stats.errors[Self.errorCode(bytes, mode: behavior.mode), default: 0] += 1
             return
         }
         switch phase {
-        case .hello where bytes.starts(with: Self.joinedPrefix):
-            phase = .joining
-            send(#"{"op":"join","room":"\#(room)"}"#)
-        case .joining where bytes.starts(with: Self.joinedPrefix):
+        case .hello where bytes.starts(with: markers.welcome):
+            _ = stats.login.record(now > startedAt ? now - startedAt : 0)
+            if behavior.readyAtWelcome {
+                phase = .ready
+                onReady()
+            } else {
+                phase = .joining
+                // The welcome's own join of the lobby comes next; the bench room's join reply follows it.
+                send(behavior.mode == .json ? #"{"op":"join","room":"\#(room)"}"# : "/join \(room)")
+            }
+        case .joining where bytes.starts(with: markers.joined) && bytes.firstRange(of: markers.joinedRoom(room)) != nil:
             phase = .leavingLobby
-            send(#"{"op":"leave","room":"lobby"}"#)
-        case .leavingLobby where bytes.starts(with: Self.leftPrefix):
+            send(behavior.mode == .json ? #"{"op":"leave","room":"lobby"}"# : "/leave lobby")
+        case .leavingLobby where bytes.starts(with: markers.left):
             phase = .ready
             onReady()
         default:
@@ -104,14 +149,31 @@ final class BenchClient: ChannelInboundHandler {
         }
     }
 
-    static let messagePrefix = Array(#"{"type":"message""#.utf8)
-    static let errorPrefix = Array(#"{"type":"error""#.utf8)
-    static let joinedPrefix = Array(#"{"type":"joined""#.utf8)
-    static let leftPrefix = Array(#"{"type":"left""#.utf8)
-    static let textMarker = Array(#""text":"t="#.utf8)
+    /// The start of each line that matters, per mode.
+    struct Markers: Sendable {
+        var message: [UInt8]
+        var error: [UInt8]
+        var welcome: [UInt8]
+        var joined: [UInt8]
+        var left: [UInt8]
+        /// How the join reply names the room: `"room":"x"` in JSON, `#x;` in text.
+        var roomPrefix: String
+        var roomSuffix: String
+        func joinedRoom(_ room: String) -> [UInt8] { Array((roomPrefix + room + roomSuffix).utf8) }
+    }
+
+    static let json = Markers(
+        message: Array(#"{"type":"message""#.utf8), error: Array(#"{"type":"error""#.utf8),
+        welcome: Array(#"{"type":"welcome""#.utf8), joined: Array(#"{"type":"joined""#.utf8),
+        left: Array(#"{"type":"left""#.utf8), roomPrefix: #""room":""#, roomSuffix: "\"")
+    static let text = Markers(
+        message: Array("[".utf8), error: Array("! ".utf8), welcome: Array("* welcome ".utf8),
+        joined: Array("* you joined #".utf8), left: Array("* you left #".utf8),
+        roomPrefix: "#", roomSuffix: ";")
+    static let timeMarker = Array("t=".utf8)
 
     static func sendTime(in bytes: ByteBufferView) -> UInt64? {
-        guard let start = bytes.firstRange(of: textMarker)?.upperBound else { return nil }
+        guard let start = bytes.firstRange(of: timeMarker)?.upperBound else { return nil }
         var value: UInt64 = 0
         var index = start
         while index < bytes.endIndex, let digit = bytes[index].asciiDigit {
@@ -120,6 +182,14 @@ final class BenchClient: ChannelInboundHandler {
         }
         return index > start ? value : nil
     }
+
+    static func errorCode(_ bytes: ByteBufferView, mode: ClientMode) -> String {
+        let line = String(decoding: bytes, as: UTF8.self)
+        switch mode {
+        case .json: return line.components(separatedBy: "\"code\":\"").dropFirst().first?.split(separator: "\"").first.map(String.init) ?? "?"
+        case .text: return line.dropFirst(2).split(separator: " ").first.map(String.init) ?? "?"
+        }
+    }
 }
 
 extension UInt8 {
@@ -127,8 +197,6 @@ extension UInt8 {
 }
 
 extension ByteBufferView {
-    func contains(subsequence pattern: [UInt8]) -> Bool { firstRange(of: pattern) != nil }
-
     func firstRange(of pattern: [UInt8]) -> Range<Int>? {
         guard !pattern.isEmpty, count >= pattern.count else { return nil }
         var index = startIndex

@@ -1,3 +1,4 @@
+import ChatBench
 import ChatTestSupport
 import Foundation
 import Testing
@@ -326,5 +327,42 @@ struct BenchToolTests {
         #expect(counts.count == 2 && counts[0] == counts[1] && counts[0] > 0, "delivered / expected: \(row)")
         #expect(table.contains("| n1 |") && table.contains("| n2 |"))
         #expect(!table.contains("lost:"))
+    }
+
+    /// Runs chat-bench against `setup` and returns its stdout, expecting success.
+    func bench(_ setup: BalancedCluster, _ arguments: [String], name: String) throws -> String {
+        let bench = try TestProcess(
+            executable: TestEnvironment.binDirectory + "/chat-bench",
+            arguments: ["run", "--target", "127.0.0.1:\(setup.balancer.port)"] + arguments,
+            logDirectory: setup.cluster.logDirectory, name: name)
+        #expect(bench.waitForExit(timeout: 60))
+        #expect(bench.process.terminationStatus == 0, "\(bench.stderr())")
+        return bench.stdout()
+    }
+
+    @Test("text-mode clients, the flood and the connect storm measure what they say, and the report shows it")
+    func otherScenarios() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let records = setup.cluster.logDirectory + "/records.jsonl"
+        let text = try bench(setup, ["--mode", "text", "--clients", "10", "--senders", "2", "--rate", "10", "--duration", "1",
+                                     "--record", records, "--group", "clients"], name: "bench-text")
+        let row = text.split(separator: "\n").first { $0.hasPrefix("| 10 | 1 |") } ?? ""
+        let counts = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+        #expect(counts.count > 3 && counts[3].split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }.count == 2, "\(text)")
+        #expect(!text.contains("lost:"), "\(text)")
+
+        // Every flood message is acknowledged (own copy back) and reaches the other person in its room.
+        let flood = try bench(setup, ["--scenario", "flood", "--clients", "4", "--rooms", "2", "--duration", "1",
+                                      "--record", records, "--group", "flood"], name: "bench-flood")
+        #expect(!flood.contains("lost:") && !flood.contains("| 4 | 2 | 0 |"), "\(flood)")
+
+        let storm = try bench(setup, ["--scenario", "connect-storm", "--clients", "50", "--record", records, "--group", "storm"],
+                              name: "bench-storm")
+        #expect(storm.contains("| 50 |"), "\(storm)")
+
+        let report = BenchmarkReport(records: try BenchmarkReport.load(jsonLines: records)).markdown(plotDirectory: "bench")
+        #expect(report.contains("### Latency against clients"), "\(report)")
+        #expect(report.contains("### Connect storm") && report.contains("### Messages one node gets into Redis"), "\(report)")
+        #expect(report.contains("    chat-bench run --target 127.0.0.1:\(setup.balancer.port) --mode text"), "the command is shown: \(report)")
     }
 }

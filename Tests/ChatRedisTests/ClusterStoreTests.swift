@@ -101,6 +101,29 @@ struct ClusterStoreTests {
         try await subscriber.stop().get()
     }
 
+    @Test("a room with more people than ClusterStore.quietRoomSize announces no joins and leaves")
+    func quietRooms() async throws {
+        let redis = try RedisServer()
+        let (subscriber, events) = try await listen(redis, to: dev)
+        let node = try store(redis, incarnation: "a")
+        let size = ClusterStore.quietRoomSize
+        let people = try (0...size + 1).map { try UserName(validating: "p\($0)") }
+        for person in people { try await node.join(dev, user: person, now: 1, origin: "s").get() }
+        func notices() -> (joins: Int, leaves: Int) {
+            let all = events.withLockedValue { $0 }
+            return (all.filter { if case .joined = $0 { true } else { false } }.count,
+                    all.filter { if case .left = $0 { true } else { false } }.count)
+        }
+        #expect(eventually(timeout: 5) { notices().joins == size }, "only the first \(size) joins are told")
+        try await node.leave(dev, user: people[size + 1], reason: .left, now: 2, origin: "s").get()
+        try await node.leave(dev, user: people[size], reason: .left, now: 3, origin: "s").get()
+        // Back at quietRoomSize people: the room speaks again, so the second leave is told and the first is not.
+        #expect(eventually(timeout: 5) { notices().leaves == 1 })
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(notices().joins == size && notices().leaves == 1)
+        try await subscriber.stop().get()
+    }
+
     @Test("claiming a name whose dead holder was not reaped yet still tells its rooms, once")
     func claimOverUnreapedSession() async throws {
         let redis = try RedisServer()

@@ -3,6 +3,12 @@
 /// a user's rooms or a dead incarnation's users build key names themselves, which standalone Redis allows (and Redis
 /// Cluster would not: see docs/architecture.md).
 enum ClusterScripts {
+    /// Rooms with more people than this are quiet: joins, leaves and away changes are not announced in them
+    /// (`who` still lists everyone). Nobody reads hundreds of join lines a second, and announcing every join
+    /// to everyone costs O(people²): it was what limited a storm of logins into one lobby (docs/benchmarks.md).
+    /// Slack hides join messages in large channels and ircu's +D delays them, for the same reason.
+    static let quietRoomSize = 200
+
     /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
     /// ARGV: token, name, incarnation, node, now, claim ttl, address, session ttl
     /// Returns 1 when claimed, 0 when somebody holds the name.
@@ -22,8 +28,10 @@ enum ClusterScripts {
                     local members = 'chat:members:{' .. room .. '}'
                     if redis.call('HGET', members, user) == oldInc then
                         redis.call('HDEL', members, user)
-                        redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
-                            name = oldName, reason = 'connection lost', ts = tonumber(ARGV[5])}))
+                        if redis.call('HLEN', members) <= \(quietRoomSize) then
+                            redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
+                                name = oldName, reason = 'connection lost', ts = tonumber(ARGV[5])}))
+                        end
                     end
                 end
                 redis.call('SREM', 'chat:incarnation:' .. oldInc .. ':users', user)
@@ -86,9 +94,12 @@ enum ClusterScripts {
                 local members = 'chat:members:{' .. room .. '}'
                 if redis.call('HGET', members, user) == ARGV[3] then
                     redis.call('HDEL', members, user)
-                    if redis.call('HLEN', members) == 0 then redis.call('SREM', 'chat:rooms', room) end
-                    redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
-                        name = ARGV[2], reason = ARGV[5], ts = tonumber(ARGV[4]), sid = ARGV[6]}))
+                    local left = redis.call('HLEN', members)
+                    if left == 0 then redis.call('SREM', 'chat:rooms', room) end
+                    if left <= \(quietRoomSize) then
+                        redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
+                            name = ARGV[2], reason = ARGV[5], ts = tonumber(ARGV[4]), sid = ARGV[6]}))
+                    end
                 end
             end
             redis.call('DEL', KEYS[2], KEYS[3])
@@ -106,7 +117,7 @@ enum ClusterScripts {
             redis.call('SADD', KEYS[2], ARGV[3])
             redis.call('EXPIRE', KEYS[2], ARGV[4])
             redis.call('SADD', 'chat:rooms', ARGV[3])
-            redis.call('PUBLISH', 'chat:room:' .. ARGV[3], ARGV[5])
+            if redis.call('HLEN', KEYS[1]) <= \(quietRoomSize) then redis.call('PUBLISH', 'chat:room:' .. ARGV[3], ARGV[5]) end
             return 1
             """)
 
@@ -120,8 +131,9 @@ enum ClusterScripts {
             if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[4] then return 0 end
             redis.call('HDEL', KEYS[1], ARGV[1])
             redis.call('SREM', KEYS[2], ARGV[2])
-            if redis.call('HLEN', KEYS[1]) == 0 then redis.call('SREM', 'chat:rooms', ARGV[2]) end
-            redis.call('PUBLISH', 'chat:room:' .. ARGV[2], ARGV[3])
+            local left = redis.call('HLEN', KEYS[1])
+            if left == 0 then redis.call('SREM', 'chat:rooms', ARGV[2]) end
+            if left <= \(quietRoomSize) then redis.call('PUBLISH', 'chat:room:' .. ARGV[2], ARGV[3]) end
             return 1
             """)
 
@@ -152,7 +164,9 @@ enum ClusterScripts {
             for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do
                 local event = {k = 'presence', room = room, name = ARGV[2], ts = tonumber(ARGV[3]), sid = ARGV[4]}
                 if ARGV[1] ~= '' then event.away = ARGV[1] end
-                redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode(event))
+                if redis.call('HLEN', 'chat:members:{' .. room .. '}') <= \(quietRoomSize) then
+                    redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode(event))
+                end
             end
             return 1
             """)
@@ -232,9 +246,12 @@ enum ClusterScripts {
                                 local members = 'chat:members:{' .. room .. '}'
                                 if redis.call('HGET', members, user) == inc then
                                     redis.call('HDEL', members, user)
-                                    if redis.call('HLEN', members) == 0 then redis.call('SREM', 'chat:rooms', room) end
-                                    redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
-                                        name = name, reason = 'connection lost', ts = tonumber(ARGV[1])}))
+                                    local left = redis.call('HLEN', members)
+                                    if left == 0 then redis.call('SREM', 'chat:rooms', room) end
+                                    if left <= \(quietRoomSize) then
+                                        redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
+                                            name = name, reason = 'connection lost', ts = tonumber(ARGV[1])}))
+                                    end
                                 end
                             end
                             redis.call('DEL', session, session .. ':rooms')

@@ -28,6 +28,9 @@ public struct SessionRecord: Sendable {
 /// The chat's shared state in Redis, as typed operations. Every future completes on the client's event loop;
 /// callers hop back to their own.
 public struct ClusterStore: Sendable {
+    /// Rooms with more people than this announce no joins, leaves or away changes (see `ClusterScripts`).
+    public static let quietRoomSize = ClusterScripts.quietRoomSize
+
     public let redis: RedisClient
     /// This node process; a restarted node is a new incarnation, so survivors can tell the dead one's sessions.
     public let incarnation: String

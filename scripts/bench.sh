@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# The standard benchmark sweep. Every run gets a fresh local cluster (its own Redis, 3 nodes, chat-balancer and
+# HAProxy in front of the same nodes); chat-bench records each run as a JSON line; at the end `chat-bench report`
+# rewrites the generated part of docs/benchmarks.md (medians of RUNS runs) and its plots in docs/bench/.
+#   scripts/bench.sh                 # the full sweep, 3 runs of everything (about 20 minutes on 2 cores)
+#   QUICK=1 scripts/bench.sh         # one short run of a smaller sweep, to check the machinery (about 3 minutes)
+#   ONLY="clients storm" scripts/bench.sh   # some parts only: clients rate storm flood proxies
+# Loopback only; every run is bounded by --duration, and the cluster is stopped after each run and on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+QUICK=${QUICK:-0}
+RUNS=${RUNS:-$([ "$QUICK" = 1 ] && echo 1 || echo 3)}
+DURATION=${DURATION:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
+ONLY=${ONLY:-clients rate storm flood proxies}
+REDIS_PORT=${REDIS_PORT:-6392}; BASE=${BASE:-7800}
+RUN_DIR=${RUN_DIR:-$PWD/run/bench-$(date +%Y%m%d-%H%M%S)}
+RECORDS=$RUN_DIR/records.jsonl
+DOCUMENT=${DOCUMENT:-docs/benchmarks.md}
+
+scripts/install-deps.sh
+sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
+missing=()
+command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
+if [ ${#missing[@]} -gt 0 ]; then $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; fi
+echo "building chat-node, chat-balancer and chat-bench (release)..."
+for product in chat-node chat-balancer chat-bench; do swift build -c release --product "$product" >/dev/null; done
+BIN=$(swift build -c release --show-bin-path)
+# 8,000 clients hold 8,000 sockets in chat-bench and 16,000 in the balancer.
+ulimit -n "$(ulimit -Hn)"
+mkdir -p "$RUN_DIR"
+echo "runs: $RUNS, $DURATION s of sending each; logs and records in $RUN_DIR"
+
+pids=()
+measure=""
+nodes=()
+start_cluster() {
+  local dir=$1
+  mkdir -p "$dir"
+  pids=()
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" >"$dir/redis.log" 2>&1 &
+  pids+=($!)
+  measure="redis=$!"
+  for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  nodes=()
+  for i in 1 2 3; do
+    # No rate limit: the benchmark's senders send more than a person would.
+    "$BIN/chat-node" --host 127.0.0.1 --port $((BASE + i)) --http-port $((BASE + 100 + i)) --node-id "node$i" \
+      --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol --rate-limit 1000000 --rate-burst 1000000 \
+      --log-level warning >"$dir/node$i.out" 2>"$dir/node$i.log" &
+    pids+=($!)
+    measure="$measure,node$i=$!"
+    nodes+=("127.0.0.1:$((BASE + i))")
+  done
+  "$BIN/chat-balancer" --host 127.0.0.1 --port "$BASE" --http-port $((BASE + 100)) --admin-port $((BASE + 200)) \
+    --redis "redis://127.0.0.1:$REDIS_PORT" --send-proxy --max-clients 20000 --drain-seconds 1 --log-level warning \
+    >"$dir/balancer.out" 2>"$dir/balancer.log" &
+  pids+=($!)
+  measure="$measure,balancer=$!"
+  cat >"$dir/haproxy.cfg" <<CFG
+global
+    maxconn 9000
+    nbthread 2
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 1h
+    timeout server 1h
+frontend chat
+    bind 127.0.0.1:$((BASE + 50))
+    default_backend nodes
+backend nodes
+    balance roundrobin
+$(for i in 1 2 3; do echo "    server node$i 127.0.0.1:$((BASE + i)) send-proxy"; done)
+CFG
+  haproxy -D -f "$dir/haproxy.cfg" -p "$dir/haproxy.pid"
+  for _ in $(seq 100); do
+    up=$(curl -s "127.0.0.1:$((BASE + 200))/nodes" 2>/dev/null | grep -o '"state":"up"' | wc -l || true)
+    [ "$up" -ge 3 ] && break
+    sleep 0.1
+  done
+  [ "$up" -ge 3 ] || { echo "the balancer did not see 3 nodes up; logs in $dir" >&2; exit 1; }
+}
+stop_cluster() {
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  pids=()
+  for file in "$RUN_DIR"/*/haproxy.pid; do [ -f "$file" ] && kill "$(cat "$file")" 2>/dev/null && rm -f "$file"; done
+  # The nodes' sockets linger briefly; Redis restarts on the same port for the next run.
+  sleep 1
+}
+trap stop_cluster EXIT
+
+# bench GROUP TARGET RUN ARGS...: one chat-bench run, recorded.
+bench() {
+  local group=$1 target=$2 run=$3
+  shift 3
+  local where
+  case $target in
+    direct) where=(--target "$(IFS=,; echo "${nodes[*]}")" --proxy-header) ;;
+    node1) where=(--target "${nodes[0]}" --proxy-header) ;;
+    chat-balancer) where=(--target "127.0.0.1:$BASE") ;;
+    haproxy) where=(--target "127.0.0.1:$((BASE + 50))") ;;
+  esac
+  echo "== $group, $target, run $run: $*"
+  "$BIN/chat-bench" run "${where[@]}" "$@" --measure "$measure" \
+    --record "$RECORDS" --group "$group" --target-name "$target" --run-number "$run" 2>>"$RUN_DIR/bench.log" \
+    | sed -n '3p'
+}
+
+# fresh NAME GROUP TARGET RUN ARGS...: a run on a cluster of its own.
+fresh() {
+  local name=$1
+  shift
+  start_cluster "$RUN_DIR/$name"
+  bench "$@"
+  stop_cluster
+}
+
+wants() { [[ " $ONLY " == *" $1 "* ]]; }
+
+for run in $(seq "$RUNS"); do
+  if wants clients; then
+    # Latency against clients: about one message per second per sender; the 8,000 are in 8 rooms of 1,000.
+    sweep=("1 1 1 10" "10 1 10 100" "100 1 10 100" "1000 1 100 1000" "8000 8 400 400")
+    [ "$QUICK" = 1 ] && sweep=("1 1 1 10" "100 1 10 100" "1000 1 100 1000")
+    for point in "${sweep[@]}"; do
+      read -r clients rooms senders rate <<<"$point"
+      fresh "clients-$clients-$run" clients chat-balancer "$run" --clients "$clients" --rooms "$rooms" \
+        --senders "$senders" --rate "$rate" --duration "$DURATION"
+    done
+  fi
+  if wants rate; then
+    # Throughput against offered load, to saturation: 1,000 clients in one room.
+    rates=(250 500 1000 1500 2000)
+    [ "$QUICK" = 1 ] && rates=(500 2000)
+    for rate in "${rates[@]}"; do
+      fresh "rate-$rate-$run" rate chat-balancer "$run" --clients 1000 --rooms 1 --senders 100 --rate "$rate" \
+        --duration "$DURATION"
+    done
+  fi
+  if wants storm; then
+    clients=$([ "$QUICK" = 1 ] && echo 2000 || echo 8000)
+    fresh "storm-$run" storm chat-balancer "$run" --scenario connect-storm --clients "$clients" --connect-window 512
+  fi
+  if wants flood; then
+    # Small rooms (2 people), straight to one node: what one node gets into Redis.
+    fresh "flood-$run" flood node1 "$run" --scenario flood --clients 200 --rooms 100 --flood-window 16 \
+      --duration "$DURATION"
+  fi
+  if wants proxies; then
+    loads=("100 10 100" "1000 100 1000")
+    for load in "${loads[@]}"; do
+      read -r clients senders rate <<<"$load"
+      start_cluster "$RUN_DIR/proxies-$clients-$run"
+      for target in direct chat-balancer haproxy; do
+        bench proxies "$target" "$run" --clients "$clients" --rooms 1 --senders "$senders" --rate "$rate" \
+          --duration "$DURATION"
+      done
+      stop_cluster
+    done
+  fi
+done
+
+redis_version=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)
+haproxy_version=$(haproxy -v | head -1 | awk '{print $3}')
+"$BIN/chat-bench" report --records "$RECORDS" --document "$DOCUMENT" --plots bench \
+  --setup "Redis $redis_version, HAProxy $haproxy_version (TCP mode, round-robin, send-proxy, 2 threads), $(swift --version 2>/dev/null | head -1 | sed 's/ (.*//')." \
+  --setup "Started by scripts/bench.sh: 3 chat-node (--proxy-protocol, no rate limit), chat-balancer (--redis --send-proxy), all release builds; RUNS=$RUNS, $DURATION s of sending per run." \
+  --setup "Raw records: $(basename "$RUN_DIR")/records.jsonl under run/ (not committed)."
+echo "records: $RECORDS"
