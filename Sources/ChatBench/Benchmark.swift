@@ -36,6 +36,8 @@ public struct BenchmarkPlan: Sendable {
     public var processes: [(String, Int32)] = []
     /// Open each connection with a PROXY v1 header (straight to nodes that require one).
     public var proxyHeader = false
+    /// Seconds to keep the clients connected after measuring, to look at the processes meanwhile.
+    public var hold: Double = 0
 
     public init(targets: [(host: String, port: Int)], clients: Int, rooms: Int, senders: Int, rate: Double, duration: Double) {
         self.targets = targets
@@ -181,6 +183,10 @@ public enum Benchmark {
             acknowledged += mine.3
             acknowledgedInTime += mine.4
             errors.merge(mine.5, uniquingKeysWith: +)
+        }
+        if plan.hold > 0 {
+            progress("measured; holding the clients connected for \(plan.hold) s")
+            try await Task.sleep(for: .nanoseconds(Int64(plan.hold * 1e9)))
         }
         for channel in channels { channel.close(promise: nil) }
 

@@ -81,6 +81,9 @@ public final class ChatNodeServer: Service, Sendable {
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .childChannelOption(
                     .writeBufferWaterMark, value: .init(low: maxOutbound / 2, high: maxOutbound))
+                // A channel keeps its last receive buffer for the next read: NIO's 2 KiB default start is memory
+                // held by every idle client. Chat lines are short; the buffer still grows for one that reads more.
+                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         let hub = hubByLoop[ObjectIdentifier(channel.eventLoop)]!

@@ -52,6 +52,9 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("proxy-header"), help: "Open each connection with a PROXY v1 header (straight to nodes started with --proxy-protocol).")
     var proxyHeader = false
 
+    @Option(help: "Seconds to keep the clients connected after measuring (to look at the processes meanwhile).")
+    var hold: Double = 0
+
     @Option(help: "Processes to measure, LABEL=PID,... (CPU seconds while sending, peak RSS, RSS the clients added).")
     var measure = ""
 
@@ -86,6 +89,7 @@ struct Run: AsyncParsableCommand {
         plan.connectWindow = connectWindow
         plan.floodWindow = floodWindow
         plan.proxyHeader = proxyHeader
+        plan.hold = hold
         plan.processes = try measure.split(separator: ",").map { item in
             let parts = item.split(separator: "=")
             guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--measure: '\(item)' is not LABEL=PID") }

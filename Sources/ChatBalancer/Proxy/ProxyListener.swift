@@ -50,6 +50,7 @@ final class ProxyListener: Sendable {
             .childChannelOption(.allowRemoteHalfClosure, value: true)
             // Nothing is read from the client until its node is connected, so no byte can be lost or reordered.
             .childChannelOption(.autoRead, value: false)
+            .childChannelOption(.recvAllocator, value: Self.receiveBuffers)
             .childChannelInitializer { client in
                 // The initializer runs before the channel is active; the node is chosen once it is.
                 client.eventLoop.makeCompletedFuture {
@@ -74,6 +75,11 @@ final class ProxyListener: Sendable {
         connect(client, excluding: [])
     }
 
+    /// Each channel keeps its last receive buffer for the next read, so the initial size is memory held per
+    /// idle connection, twice per client. NIO's default starts at 2 KiB; chat lines are short, and the buffer
+    /// still grows (up to 64 KiB) on a connection that reads more.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+
     private func connect(_ client: any Channel, excluding failed: Set<NodeEndpoint>) {
         guard client.isActive else { return }
         guard let endpoint = pool.next(for: side.rawValue, excluding: failed) else {
@@ -87,6 +93,7 @@ final class ProxyListener: Sendable {
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelOption(.allowRemoteHalfClosure, value: true)
+            .channelOption(.recvAllocator, value: Self.receiveBuffers)
             .connect(host: target.host, port: target.port)
             .whenComplete { result in
                 switch result {
