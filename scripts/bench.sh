@@ -75,6 +75,7 @@ backend nodes
 $(for i in 1 2 3; do echo "    server node$i 127.0.0.1:$((BASE + i)) send-proxy"; done)
 CFG
   haproxy -D -f "$dir/haproxy.cfg" -p "$dir/haproxy.pid"
+  measure="$measure,haproxy=$(cat "$dir/haproxy.pid")"
   for _ in $(seq 100); do
     up=$(curl -s "127.0.0.1:$((BASE + 200))/nodes" 2>/dev/null | grep -o '"state":"up"' | wc -l || true)
     [ "$up" -ge 3 ] && break

@@ -343,8 +343,8 @@ public struct BenchmarkReport {
                 set y2label "p99 ms"
                 set y2tics
                 set logscale y2
-                set format x "%.0s%c"
-                set format y "%.0s%c"
+                set format x "%.1s%c"
+                set format y "%.1s%c"
                 plot "throughput-by-rate.dat" using 1:1 with lines dashtype 2 title "offered", \\
                      "" using 1:2 with linespoints title "delivered/s", "" using 1:3 axes x1y2 with linespoints title "p99 ms"
                 """))
