@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "chat-node", targets: ["chat-node"]),
         .executable(name: "chat-balancer", targets: ["chat-balancer"]),
         .executable(name: "chat-bench", targets: ["chat-bench"]),
+        .executable(name: "chat", targets: ["chat"]),
         .library(name: "ChatCore", targets: ["ChatCore"]),
         .library(name: "ChatNode", targets: ["ChatNode"]),
     ],
@@ -104,6 +105,42 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // ncurses with wide characters from the system (Debian: libncurses-dev), for the terminal client.
+        .systemLibrary(
+            name: "CNcurses",
+            pkgConfig: "ncursesw",
+            providers: [.apt(["libncurses-dev"])]
+        ),
+        // The terminal client's state, input line, wrapping and connection: no terminal, so all of it is tested.
+        .target(
+            name: "ChatClient",
+            dependencies: [
+                "ChatCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The full-screen ncurses client and the line mode.
+        .target(
+            name: "ChatTerminal",
+            dependencies: [
+                "ChatClient",
+                "CNcurses",
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "chat",
+            dependencies: [
+                "ChatTerminal",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // What both executables share: environment variables, logging and metrics bootstrap.
         .target(
             name: "ChatCommandSupport",
@@ -155,6 +192,12 @@ let package = Package(
         .testTarget(
             name: "ChatBalancerTests",
             dependencies: ["ChatBalancer", "ChatBench", "ChatTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        // The terminal client: its state without a terminal, and `chat` itself in tmux against a real cluster.
+        .testTarget(
+            name: "ChatClientTests",
+            dependencies: ["ChatClient", "ChatCore", "ChatTestSupport"],
             swiftSettings: swiftSettings
         ),
         // The deployment: the compose file, and several hosts in network namespaces.

@@ -2,7 +2,8 @@
 # Installs what building and testing need on Debian/Ubuntu, only where it is missing:
 # redis-server (the tests and the local cluster start their own), libhiredis-dev and pkg-config (the hiredis
 # system library target), curl (the local cluster script), docker-compose (validates docker-compose.yml; no
-# Docker engine is needed) and iproute2 (the multi-host test).
+# Docker engine is needed), iproute2 (the multi-host test), libncurses-dev (the terminal client, ncursesw) and
+# tmux (the terminal client's end-to-end test).
 set -euo pipefail
 
 missing=()
@@ -11,7 +12,9 @@ command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v curl >/dev/null 2>&1 || missing+=(curl)  # scripts/cluster.sh waits on the balancer with it
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)  # the tests validate docker-compose.yml
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # the multi-host test builds network namespaces
+command -v tmux >/dev/null 2>&1 || missing+=(tmux)  # the terminal client's test runs it in tmux
 if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
+if ! pkg-config --exists ncursesw 2>/dev/null; then missing+=(libncurses-dev); fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -7,21 +7,6 @@ import Testing
 import Glibc
 #endif
 
-/// Redis, chat nodes behind the PROXY protocol, and the balancer discovering them through Redis: all real processes.
-final class BalancedCluster: @unchecked Sendable {
-    let cluster: TestCluster
-    let balancer: BalancerProcess
-
-    init(nodes: Int = 3) throws {
-        cluster = try TestCluster(nodes: nodes, nodeArguments: ["--proxy-protocol"])
-        balancer = try BalancerProcess(
-            arguments: ["--redis", cluster.redis.url, "--send-proxy"], logDirectory: cluster.logDirectory)
-        let names = Set(cluster.nodes.map(\.id))
-        guard eventually(timeout: 5, { (try? Set(self.balancer.nodes().filter { $0.value.state == "up" }.keys)) == names })
-        else { throw HarnessError("the balancer never saw every node: \((try? balancer.nodes()) ?? [:])") }
-    }
-}
-
 @Suite("Balancer in front of the cluster", .serialized)
 struct BalancerTests {
     @Test("30 clients land 10 per node, and a message from any of them reaches all")

@@ -173,3 +173,58 @@ struct RelayCodecTests {
         #expect(StreamID("nope") == nil)
     }
 }
+
+@Suite("The client side of the JSON protocol")
+struct ClientCodecTests {
+    static let dev = RoomName(trusted: "dev")
+    static let message = ChatMessage(id: "5-1", room: dev, from: "Zoë", text: "say \"hi\"\n😀", isAction: true, time: 5)
+
+    @Test(
+        "every event the server renders decodes back to itself",
+        arguments: [
+            ChatEvent.welcome(name: "alice", room: .lobby, node: "n1", time: 7),
+            .message(message),
+            .direct(DirectMessage(from: "a", to: "b", text: "psst", isAction: false, time: 8)),
+            .joined(room: dev, name: "bob", time: 9),
+            .left(room: dev, name: "bob", reason: .connectionLost, time: 10),
+            .presence(room: dev, name: "bob", presence: .away("lunch"), time: 11),
+            .presence(room: dev, name: "bob", presence: .online, time: 11),
+            .youJoined(room: dev, history: [message]),
+            .youLeft(room: dev),
+            .history(room: dev, messages: [message, message]),
+            .rooms([RoomSummary(room: dev, members: 3, joined: true)], current: dev),
+            .who(room: dev, members: [RoomMember(name: "bob", presence: .away(""), idleMillis: 1500, node: "n2")]),
+            .seen(.offline(name: "bob", connectedAt: 1, disconnectedAt: 2), now: 12),
+            .seen(.online(name: "bob", since: 1, node: "n1"), now: 12),
+            .seen(.never(name: "bob"), now: 12),
+            .help, .ok("done"), .pong, .bye("quit"),
+            .error(ChatError(.nameTaken, "the name bob is taken")),
+        ])
+    func roundTrip(_ event: ChatEvent) throws {
+        let line = JSONRenderer.object(event, requestID: RequestID(json: "\"r1\""), now: 12)
+        let decoded = try #require(JSONEventDecoder.decode(line))
+        #expect(decoded.event == event)
+        #expect(decoded.requestID == "\"r1\"")
+    }
+
+    @Test("lines that are not events decode to nothing")
+    func junk() {
+        #expect(JSONEventDecoder.decode("* hello, this is node n1.") == nil)
+        #expect(JSONEventDecoder.decode(#"{"type":"from-the-future"}"#) == nil)
+        #expect(JSONEventDecoder.decode(#"{"type":"message","room":"dev"}"#) == nil)
+    }
+
+    @Test(
+        "every request a client encodes parses back to itself on the server",
+        arguments: [
+            ClientRequest.hello(name: "alice"), .say(room: "dev", text: "a \"quoted\" line", isAction: false),
+            .say(room: nil, text: "waves", isAction: true), .join(room: "dev", since: "1-2"), .leave(room: nil),
+            .rooms, .who(room: "dev"), .direct(to: "bob", text: "hi"), .away("lunch"), .away(nil), .back,
+            .history(room: "dev", limit: 5, before: "9-0"), .seen(name: "bob"), .help, .quit, .ping,
+        ])
+    func requests(_ request: ClientRequest) throws {
+        let parsed = JSONRequestParser.parse(JSONRequestEncoder.object(request, id: "x"))
+        #expect(try parsed.request.get() == request)
+        #expect(parsed.id == RequestID(json: "\"x\""))
+    }
+}

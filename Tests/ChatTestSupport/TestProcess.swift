@@ -16,7 +16,8 @@ public final class TestProcess: @unchecked Sendable {
     public let stdoutPath: String
     public let stderrPath: String
 
-    public init(executable: String, arguments: [String], logDirectory: String, name: String) throws {
+    /// `standardInput`: a pipe to write the process's input into (default: nothing, end of file at once).
+    public init(executable: String, arguments: [String], logDirectory: String, name: String, standardInput: Pipe? = nil) throws {
         stdoutPath = "\(logDirectory)/\(name).out"
         stderrPath = "\(logDirectory)/\(name).err"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)
@@ -25,7 +26,7 @@ public final class TestProcess: @unchecked Sendable {
         process.arguments = arguments
         process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = standardInput ?? FileHandle.nullDevice
         try process.run()
     }
 

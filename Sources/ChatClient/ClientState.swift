@@ -1,0 +1,396 @@
+import ChatCore
+
+/// A request the client wants sent, with the id that tells its reply apart: replies to requests the client makes
+/// by itself (resuming, refreshing the people list) are applied quietly; replies to what the user typed are shown.
+public struct Outgoing: Equatable, Sendable {
+    public var request: ClientRequest
+    public var id: String?
+
+    public init(_ request: ClientRequest, id: String? = nil) {
+        self.request = request
+        self.id = id
+    }
+
+    /// The JSON line to write (without the newline).
+    public var json: String { JSONRequestEncoder.object(request, id: id) }
+
+    /// The id of requests the client makes by itself.
+    public static let automatic = "auto"
+}
+
+public enum ConnectionStatus: Equatable, Sendable {
+    case connecting
+    /// Connected, waiting for the user to pick a (different) name.
+    case choosingName(reason: String?)
+    case connected(node: String)
+    case reconnecting(reason: String, retryInSeconds: Double)
+    case closed(String)
+}
+
+/// One line of a room's timeline, before it is wrapped for a width.
+public struct TimelineLine: Equatable, Sendable {
+    public enum Kind: Equatable, Sendable {
+        case message(own: Bool, mentionsMe: Bool)
+        case action(own: Bool)
+        case direct(outgoing: Bool)
+        /// Joins, leaves and presence changes: shown dimmed.
+        case notice
+        /// Replies to commands (who, rooms, help...).
+        case info
+        case error
+    }
+
+    public var kind: Kind
+    public var time: Millis
+    public var from: String?
+    public var text: String
+    /// Room messages carry their stream id: the timeline is kept in its order and never holds one twice.
+    public var id: StreamID?
+}
+
+public struct Member: Equatable, Sendable {
+    public var name: String
+    public var presence: Presence
+    public var idleMillis: Millis
+}
+
+/// One joined room as the client shows it.
+public struct RoomView: Equatable, Sendable {
+    public var lines: [TimelineLine] = []
+    public var unread = 0
+    /// The newest message id seen: what a reconnect resumes after.
+    public var lastMessageID: StreamID?
+    public var members: [String: Member] = [:]
+    var messageIDs: Set<StreamID> = []
+
+    public var sortedMembers: [Member] {
+        members.values.sorted { $0.name.lowercased() < $1.name.lowercased() }
+    }
+}
+
+/// Everything the terminal client knows, changed only by what the server says and what the user types. No I/O:
+/// each step returns the requests to send, so rooms, unread counts and resuming are tested without a terminal
+/// or a socket.
+public struct ClientState: Sendable {
+    /// The name asked for; `confirmedName` once the server welcomed it.
+    public var name: String?
+    public private(set) var confirmedName: String?
+    public private(set) var status = ConnectionStatus.connecting
+    /// Joined rooms, in the order they were joined (the room bar's order).
+    public private(set) var rooms: [RoomName] = []
+    public private(set) var current: RoomName?
+    public private(set) var views: [RoomName: RoomView] = [:]
+    /// Lines shown before any room is joined (errors while choosing a name, the server going away).
+    public private(set) var serverLines: [TimelineLine] = []
+    /// Rooms the user asked to join and whose reply has not come yet: the reply makes them current.
+    private var userJoins: Set<RoomName> = []
+    /// Set between a reconnect's welcome and the last resume reply.
+    private var resuming: Set<RoomName> = []
+    /// After a reconnect, the server's automatic join of the lobby, which we had left, is still to come.
+    private var expectingServerLobby = false
+    /// While our name is held by the lost connection: until when to keep asking, and when to ask next.
+    private var reclaimUntil: Millis?
+    private var helloRetryAt: Millis?
+    /// How long a reconnecting client waits for its own name (a dead node's names are freed within its claim
+    /// TTL, 15 s by default, plus a reaper pass).
+    public static let reclaimMillis: Millis = 30_000
+    public var maximumLinesPerRoom = 2000
+
+    public init(name: String?) {
+        self.name = name
+    }
+
+    public var currentView: RoomView? { current.flatMap { views[$0] } }
+
+    /// Between a reconnect's welcome and the last room's catch-up.
+    public var isResuming: Bool { !resuming.isEmpty }
+
+    // MARK: The connection
+
+    /// A connection opened: say hello, or ask the user for a name.
+    public mutating func connectionOpened() -> [Outgoing] {
+        guard let name, !name.isEmpty else {
+            status = .choosingName(reason: nil)
+            return []
+        }
+        status = .connecting
+        reclaimUntil = nil
+        return [Outgoing(.hello(name: name))]
+    }
+
+    /// Called now and then (every 100 ms or so): sends what is due, such as another try at our name.
+    public mutating func tick(now: Millis) -> [Outgoing] {
+        guard let due = helloRetryAt, now >= due, let name else { return [] }
+        helloRetryAt = nil
+        status = .connecting
+        return [Outgoing(.hello(name: name))]
+    }
+
+    /// The connection is gone: keep every room and line, to resume when it is back.
+    public mutating func connectionLost(reason: String, retryInSeconds: Double) {
+        status = .reconnecting(reason: reason, retryInSeconds: retryInSeconds)
+        resuming = []
+        userJoins = []
+        expectingServerLobby = false
+        helloRetryAt = nil
+    }
+
+    public mutating func closed(_ reason: String) { status = .closed(reason) }
+
+    /// The user picked a name after the first was refused.
+    public mutating func choose(name: String) -> [Outgoing] {
+        self.name = name
+        status = .connecting
+        return [Outgoing(.hello(name: name))]
+    }
+
+    // MARK: What the server says
+
+    public mutating func receive(_ decoded: JSONEventDecoder.Decoded) -> [Outgoing] {
+        let quiet = decoded.requestID == JSONWriter.quoted(Outgoing.automatic)
+        switch decoded.event {
+        case .greeting:
+            return []
+        case .welcome(let name, _, let node, _):
+            confirmedName = name
+            self.name = name
+            status = .connected(node: node)
+            reclaimUntil = nil
+            helloRetryAt = nil
+            guard !rooms.isEmpty else { return [] }
+            // A reconnect: join every room again from the last message seen, so nothing is missed or doubled,
+            // and leave the lobby the server put us in if we had left it.
+            resuming = Set(rooms)
+            var requests = rooms.map { room in
+                Outgoing(.join(room: room.value, since: views[room]?.lastMessageID?.description), id: Outgoing.automatic)
+            }
+            if !rooms.contains(.lobby) {
+                expectingServerLobby = true
+                requests.append(Outgoing(.leave(room: RoomName.lobby.value), id: Outgoing.automatic))
+            }
+            return requests
+        case .youJoined(let room, let history):
+            resuming.remove(room)
+            let isUserJoin = userJoins.remove(room) != nil
+            // After a reconnect the server puts us in the lobby first; unless we were in it, that join is not ours.
+            if room == .lobby, expectingServerLobby, !isUserJoin {
+                expectingServerLobby = false
+                return []
+            }
+            if !rooms.contains(room) {
+                rooms.append(room)
+                views[room] = RoomView()
+            }
+            for message in history { add(message) }
+            if isUserJoin || current == nil { current = room }
+            if current == room { views[room]?.unread = 0 }
+            return [Outgoing(.who(room: room.value), id: Outgoing.automatic)]
+        case .youLeft(let room):
+            guard let index = rooms.firstIndex(of: room) else { return [] }
+            rooms.remove(at: index)
+            views[room] = nil
+            if current == room { current = rooms.isEmpty ? nil : rooms[min(index, rooms.count - 1)] }
+            return []
+        case .message(let message):
+            add(message)
+            return []
+        case .direct(let direct):
+            let outgoing = isMe(direct.from) && !isMe(direct.to)
+            let text = outgoing ? "-> \(direct.to): \(direct.text)" : direct.text
+            appendToCurrent(TimelineLine(kind: .direct(outgoing: outgoing), time: direct.time, from: direct.from, text: text))
+            return []
+        case .joined(let room, let name, let time):
+            views[room]?.members[name.lowercased()] = Member(name: name, presence: .online, idleMillis: 0)
+            append(TimelineLine(kind: .notice, time: time, text: "\(name) joined #\(room)"), to: room)
+            return []
+        case .left(let room, let name, let reason, let time):
+            views[room]?.members[name.lowercased()] = nil
+            let why = reason == .left ? "" : " (\(reason.rawValue))"
+            append(TimelineLine(kind: .notice, time: time, text: "\(name) left #\(room)\(why)"), to: room)
+            return []
+        case .presence(let room, let name, let presence, let time):
+            views[room]?.members[name.lowercased()] = Member(name: name, presence: presence, idleMillis: 0)
+            let text: String
+            switch presence {
+            case .online: text = "\(name) is back"
+            case .away(let reason): text = reason.isEmpty ? "\(name) is away" : "\(name) is away: \(reason)"
+            }
+            append(TimelineLine(kind: .notice, time: time, text: text), to: room)
+            return []
+        case .who(let room, let members):
+            views[room]?.members = Dictionary(
+                members.map { ($0.name.lowercased(), Member(name: $0.name, presence: $0.presence, idleMillis: $0.idleMillis)) },
+                uniquingKeysWith: { first, _ in first })
+            if !quiet { info(decoded) }
+            return []
+        case .history(let room, let messages):
+            for message in messages { add(message) }
+            if !quiet && messages.isEmpty { info(decoded) }
+            return []
+        case .error(let error):
+            if error.code == .nameTaken, status == .connecting, let confirmedName {
+                // After a reconnect our own name can still be held by the connection that was lost (its node
+                // died and has not been reaped yet): keep asking for a while before asking the user.
+                let deadline = reclaimUntil ?? decoded.time + Self.reclaimMillis
+                reclaimUntil = deadline
+                if decoded.time < deadline {
+                    helloRetryAt = decoded.time + 1000
+                    status = .reconnecting(reason: "waiting for the name \(confirmedName) to be freed", retryInSeconds: 1)
+                    return []
+                }
+            }
+            if error.code == .nameTaken || error.code == .nameInvalid, status == .connecting || confirmedName == nil {
+                status = .choosingName(reason: error.message)
+                name = nil
+                return []
+            }
+            appendToCurrent(TimelineLine(kind: .error, time: decoded.time, text: "\(error.code): \(error.message)"))
+            return []
+        case .bye(let reason):
+            appendToCurrent(TimelineLine(kind: .info, time: decoded.time, text: "server: bye (\(reason))"))
+            return []
+        case .ok, .rooms, .seen, .help, .pong:
+            if !quiet { info(decoded) }
+            return []
+        }
+    }
+
+    /// Replies to the user's commands, shown in the current room as the text client would show them.
+    private mutating func info(_ decoded: JSONEventDecoder.Decoded) {
+        for text in TextRenderer.lines(decoded.event, viewer: confirmedName, now: decoded.time) {
+            let shown = text.hasPrefix("* ") ? String(text.dropFirst(2)) : text
+            appendToCurrent(TimelineLine(kind: .info, time: decoded.time, text: shown))
+        }
+    }
+
+    private func isMe(_ name: String) -> Bool {
+        guard let confirmedName else { return false }
+        return name.lowercased() == confirmedName.lowercased()
+    }
+
+    /// Adds a room message where its id puts it, unless it is already there.
+    private mutating func add(_ message: ChatMessage) {
+        guard var view = views[message.room], let id = StreamID(message.id) else { return }
+        guard view.messageIDs.insert(id).inserted else { return }
+        let own = isMe(message.from)
+        let mentionsMe = !own && confirmedName.map { message.text.lowercased().contains($0.lowercased()) } == true
+        let line = TimelineLine(
+            kind: message.isAction ? .action(own: own) : .message(own: own, mentionsMe: mentionsMe),
+            time: message.time, from: message.from, text: message.text, id: id)
+        // Usually the newest: append. A message can come after a newer one (own acknowledgement first, or a
+        // resume's catch-up), so walk back to its place.
+        var index = view.lines.endIndex
+        while index > view.lines.startIndex, let previous = view.lines[index - 1].id ?? Self.idOfTime(view.lines[index - 1]), previous > id {
+            index -= 1
+        }
+        view.lines.insert(line, at: index)
+        if view.lastMessageID.map({ id > $0 }) ?? true { view.lastMessageID = id }
+        if !own && message.room != current { view.unread += 1 }
+        trim(&view)
+        views[message.room] = view
+    }
+
+    /// Notices have no stream id; their time orders them against messages (a stream id starts with its time).
+    private static func idOfTime(_ line: TimelineLine) -> StreamID? { StreamID("\(max(0, line.time))-0") }
+
+    private mutating func append(_ line: TimelineLine, to room: RoomName) {
+        guard var view = views[room] else { return }
+        view.lines.append(line)
+        trim(&view)
+        views[room] = view
+    }
+
+    private mutating func appendToCurrent(_ line: TimelineLine) {
+        if let current { append(line, to: current) } else { serverLines.append(line) }
+    }
+
+    private func trim(_ view: inout RoomView) {
+        if view.lines.count > maximumLinesPerRoom { view.lines.removeFirst(view.lines.count - maximumLinesPerRoom) }
+    }
+
+    // MARK: What the user does
+
+    public enum Action: Equatable, Sendable {
+        case send([Outgoing])
+        case quit
+    }
+
+    /// A line the user typed: a message to the current room, or one of the text mode's /commands.
+    public mutating func submit(_ line: String, now: Millis) -> Action {
+        let trimmed = line.trimmedSpaces()
+        guard !trimmed.isEmpty else { return .send([]) }
+        if case .choosingName = status { return .send(choose(name: trimmed)) }
+        let request: ClientRequest
+        do {
+            request = try TextCommandParser.parse(line)
+        } catch {
+            appendToCurrent(TimelineLine(kind: .error, time: now, text: "\(error.code): \(error.message)"))
+            return .send([])
+        }
+        switch request {
+        case .quit:
+            return .quit
+        case .say(nil, let text, let isAction):
+            guard let current else {
+                appendToCurrent(TimelineLine(kind: .error, time: now, text: "you are in no room; /join one first"))
+                return .send([])
+            }
+            return .send([Outgoing(.say(room: current.value, text: text, isAction: isAction))])
+        case .join(let room, let since):
+            if let name = try? RoomName(validating: room) {
+                userJoins.insert(name)
+                // Already joined: switching to it needs no request.
+                if rooms.contains(name), since == nil {
+                    userJoins.remove(name)
+                    select(name)
+                    return .send([])
+                }
+            }
+            return .send([Outgoing(.join(room: room, since: since))])
+        case .leave(nil):
+            guard let current else { return .send([]) }
+            return .send([Outgoing(.leave(room: current.value))])
+        case .who(nil):
+            return .send([Outgoing(.who(room: current?.value))])
+        case .history(nil, let limit, let before):
+            return .send([Outgoing(.history(room: current?.value, limit: limit, before: before))])
+        default:
+            return .send([Outgoing(request)])
+        }
+    }
+
+    public mutating func select(_ room: RoomName) {
+        guard rooms.contains(room) else { return }
+        current = room
+        views[room]?.unread = 0
+    }
+
+    /// Ctrl-N / Ctrl-P: the next or previous joined room.
+    public mutating func selectRoom(offset: Int) {
+        guard !rooms.isEmpty else { return }
+        let index = current.flatMap { rooms.firstIndex(of: $0) } ?? 0
+        select(rooms[((index + offset) % rooms.count + rooms.count) % rooms.count])
+    }
+
+    /// Every joined room's people, refreshed now and then: idle times change, and rooms above
+    /// `quietRoomSize` people announce no joins or leaves.
+    public func refreshRequests() -> [Outgoing] {
+        guard case .connected = status else { return [] }
+        return rooms.map { Outgoing(.who(room: $0.value), id: Outgoing.automatic) }
+    }
+
+    /// Names for Tab completion: the current room's people first, then everyone else known.
+    public var knownNames: [String] {
+        var names = currentView?.sortedMembers.map(\.name) ?? []
+        for room in rooms where room != current {
+            for member in views[room]?.sortedMembers ?? [] where !names.contains(member.name) { names.append(member.name) }
+        }
+        return names
+    }
+}
+
+extension String {
+    func trimmedSpaces() -> String {
+        String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+/// Reads the events `JSONRenderer` writes back into `ChatEvent`s, for clients. Unknown event types and malformed
+/// lines give nil: a client skips what a newer server says that it does not understand.
+public enum JSONEventDecoder {
+    public struct Decoded: Equatable, Sendable {
+        public var event: ChatEvent
+        /// The `id` of the request this event answers, as JSON (a quoted string or a number).
+        public var requestID: String?
+        /// The event's `time`.
+        public var time: Millis
+    }
+
+    public static func decode(_ line: some StringProtocol) -> Decoded? {
+        guard let data = line.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let type = object["type"] as? String
+        else { return nil }
+        let fields = Fields(object)
+        let time = fields.int("time") ?? 0
+        guard let event = event(type, fields, time: time) else { return nil }
+        let requestID: String? =
+            switch object["id"] {
+            case let text as String: JSONWriter.quoted(text)
+            case let number as NSNumber: number.stringValue
+            default: nil
+            }
+        return Decoded(event: event, requestID: requestID, time: time)
+    }
+
+    /// Typed access to one JSON object's fields.
+    struct Fields {
+        let object: [String: Any]
+        init(_ object: [String: Any]) { self.object = object }
+        func string(_ key: String) -> String? { object[key] as? String }
+        func int(_ key: String) -> Int64? { (object[key] as? NSNumber)?.int64Value }
+        func bool(_ key: String) -> Bool { (object[key] as? NSNumber)?.boolValue ?? false }
+        func room(_ key: String = "room") -> RoomName? { string(key).map(RoomName.init(trusted:)) }
+        func objects(_ key: String) -> [Fields] { ((object[key] as? [Any]) ?? []).compactMap { ($0 as? [String: Any]).map(Fields.init) } }
+        var presence: Presence { string("state") == "away" ? .away(string("away") ?? "") : .online }
+    }
+
+    static func message(_ fields: Fields) -> ChatMessage? {
+        guard let id = fields.string("msgid"), let room = fields.room(), let from = fields.string("from"),
+            let text = fields.string("text")
+        else { return nil }
+        return ChatMessage(id: id, room: room, from: from, text: text, isAction: fields.bool("action"), time: fields.int("time") ?? 0)
+    }
+
+    static func event(_ type: String, _ fields: Fields, time: Millis) -> ChatEvent? {
+        switch type {
+        case "greeting":
+            return fields.string("server").map { .greeting(server: $0) }
+        case "welcome":
+            guard let name = fields.string("name"), let room = fields.room(), let node = fields.string("node") else { return nil }
+            return .welcome(name: name, room: room, node: node, time: time)
+        case "message":
+            return message(fields).map(ChatEvent.message)
+        case "direct":
+            guard let from = fields.string("from"), let to = fields.string("to"), let text = fields.string("text") else { return nil }
+            return .direct(DirectMessage(from: from, to: to, text: text, isAction: fields.bool("action"), time: time))
+        case "join":
+            guard let room = fields.room(), let name = fields.string("name") else { return nil }
+            return .joined(room: room, name: name, time: time)
+        case "leave":
+            guard let room = fields.room(), let name = fields.string("name") else { return nil }
+            return .left(room: room, name: name, reason: LeaveReason(rawValue: fields.string("reason") ?? "") ?? .left, time: time)
+        case "presence":
+            guard let room = fields.room(), let name = fields.string("name") else { return nil }
+            return .presence(room: room, name: name, presence: fields.presence, time: time)
+        case "joined":
+            guard let room = fields.room() else { return nil }
+            return .youJoined(room: room, history: fields.objects("history").compactMap(message))
+        case "left":
+            return fields.room().map { .youLeft(room: $0) }
+        case "history":
+            guard let room = fields.room() else { return nil }
+            return .history(room: room, messages: fields.objects("messages").compactMap(message))
+        case "rooms":
+            let rooms = fields.objects("rooms").compactMap { entry in
+                entry.room().map { RoomSummary(room: $0, members: Int(entry.int("members") ?? 0), joined: entry.bool("joined")) }
+            }
+            return .rooms(rooms, current: fields.room("current"))
+        case "who":
+            guard let room = fields.room() else { return nil }
+            let members = fields.objects("members").compactMap { entry in
+                entry.string("name").map {
+                    RoomMember(name: $0, presence: entry.presence, idleMillis: entry.int("idle") ?? 0, node: entry.string("node") ?? "")
+                }
+            }
+            return .who(room: room, members: members)
+        case "seen":
+            guard let name = fields.string("name") else { return nil }
+            switch fields.string("state") {
+            case "online": return .seen(.online(name: name, since: fields.int("since") ?? 0, node: fields.string("node") ?? ""), now: time)
+            case "offline":
+                return .seen(.offline(name: name, connectedAt: fields.int("connected") ?? 0, disconnectedAt: fields.int("disconnected") ?? 0), now: time)
+            default: return .seen(.never(name: name), now: time)
+            }
+        case "help": return .help
+        case "ok": return .ok(fields.string("text") ?? "")
+        case "pong": return .pong
+        case "bye": return .bye(fields.string("reason") ?? "")
+        case "error":
+            return .error(ChatError(ChatError.Code(rawValue: fields.string("code") ?? "error"), fields.string("message") ?? ""))
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,57 @@
+/// Writes requests as JSON lines: the inverse of `JSONRequestParser`, for clients (the terminal client turns the
+/// /commands people type into these).
+public enum JSONRequestEncoder {
+    /// One JSON object, without the newline. `id` is sent as a string and comes back in the reply.
+    public static func object(_ request: ClientRequest, id: String? = nil) -> String {
+        var json = JSONWriter()
+        func op(_ name: String) {
+            json.field("op", name)
+            if let id { json.field("id", id) }
+        }
+        switch request {
+        case .hello(let name):
+            op("hello")
+            json.field("name", name)
+        case .say(let room, let text, let isAction):
+            op(isAction ? "me" : "say")
+            if let room { json.field("room", room) }
+            json.field("text", text)
+        case .join(let room, let since):
+            op("join")
+            json.field("room", room)
+            if let since { json.field("since", since) }
+        case .leave(let room):
+            op("leave")
+            if let room { json.field("room", room) }
+        case .rooms:
+            op("rooms")
+        case .who(let room):
+            op("who")
+            if let room { json.field("room", room) }
+        case .direct(let to, let text):
+            op("msg")
+            json.field("to", to)
+            json.field("text", text)
+        case .away(let text):
+            op("away")
+            if let text { json.field("text", text) }
+        case .back:
+            op("back")
+        case .history(let room, let limit, let before):
+            op("history")
+            if let room { json.field("room", room) }
+            if let limit { json.field("limit", limit) }
+            if let before { json.field("before", before) }
+        case .seen(let name):
+            op("seen")
+            json.field("name", name)
+        case .help:
+            op("help")
+        case .quit:
+            op("quit")
+        case .ping:
+            op("ping")
+        }
+        return json.finish()
+    }
+}

@@ -1,0 +1,118 @@
+import ChatClient
+import ChatCore
+import Foundation
+import NIOConcurrencyHelpers
+import NIOPosix
+
+/// The line mode, for scripts and when stdout is not a terminal: reads lines from stdin (messages and
+/// /commands, as in text mode), prints every event as the text mode prints it, reconnects and resumes like the
+/// full-screen client. Ends when stdin ends.
+public final class PlainClient {
+    private enum Input: Sendable {
+        case connection(ConnectionEvent)
+        case line(String)
+        case endOfInput
+    }
+
+    private var state: ClientState
+    private let connection: ChatConnection
+    private let inbox: NIOLockedValueBox<[Input]>
+    private let wake: DispatchSemaphore
+
+    public init(name: String?, host: String, port: Int) {
+        state = ClientState(name: name)
+        let inbox = NIOLockedValueBox<[Input]>([])
+        let wake = DispatchSemaphore(value: 0)
+        self.inbox = inbox
+        self.wake = wake
+        connection = ChatConnection(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton) { event in
+            inbox.withLockedValue { $0.append(.connection(event)) }
+            wake.signal()
+        }
+    }
+
+    public func run() -> Int32 {
+        let inbox = self.inbox
+        let wake = self.wake
+        let reader = Thread {
+            while let line = readLine() {
+                inbox.withLockedValue { $0.append(.line(line)) }
+                wake.signal()
+            }
+            inbox.withLockedValue { $0.append(.endOfInput) }
+            wake.signal()
+        }
+        reader.start()
+        connection.start()
+        var pendingLines: [String] = []
+        var quitAt: Date?
+        while quitAt.map({ Date() < $0 }) ?? true {
+            _ = wake.wait(timeout: .now() + .milliseconds(100))
+            send(state.tick(now: Millis(Date().timeIntervalSince1970 * 1000)))
+            for input in inbox.withLockedValue({ inbox -> [Input] in defer { inbox.removeAll() }; return inbox }) {
+                switch input {
+                case .connection(.opened):
+                    send(state.connectionOpened())
+                    if case .choosingName = state.status { say("* what is your name?") }
+                case .connection(.line(let line)):
+                    guard let decoded = JSONEventDecoder.decode(line) else { continue }
+                    if case .welcome = decoded.event { connection.resetBackoff() }
+                    let wasConnected = state.confirmedName != nil
+                    let quiet = decoded.requestID == JSONWriter.quoted(Outgoing.automatic)
+                    send(state.receive(decoded))
+                    if case .choosingName(let reason) = state.status {
+                        say("! \(reason ?? "that name is not available"); type another name")
+                    } else if !quiet, !(wasConnected && isServerLobbyAfterReconnect(decoded)) {
+                        for text in TextRenderer.lines(decoded.event, viewer: state.confirmedName, now: decoded.time) { say(text) }
+                    }
+                    if case .connected = state.status, state.current != nil, !pendingLines.isEmpty {
+                        // Lines read before we were in a room were waiting for one.
+                        for line in pendingLines { submit(line, quitAt: &quitAt) }
+                        pendingLines = []
+                    }
+                    if case .bye = decoded.event, quitAt != nil { quitAt = Date() }
+                case .connection(.lost(let reason, let retryIn)):
+                    state.connectionLost(reason: reason, retryInSeconds: retryIn)
+                    if quitAt != nil { quitAt = Date() } else { say("* reconnecting in \(String(format: "%.1f", retryIn)) s (\(reason))") }
+                case .line(let line):
+                    if case .choosingName = state.status {
+                        submit(line, quitAt: &quitAt)
+                    } else if case .connected = state.status, state.current != nil, pendingLines.isEmpty {
+                        submit(line, quitAt: &quitAt)
+                    } else {
+                        pendingLines.append(line)
+                    }
+                case .endOfInput:
+                    if quitAt == nil {
+                        send([Outgoing(.quit)])
+                        quitAt = Date().addingTimeInterval(2)
+                    }
+                }
+            }
+        }
+        connection.stop()
+        return 0
+    }
+
+    /// The server's automatic lobby join after a reconnect is not news to someone who had left the lobby.
+    private func isServerLobbyAfterReconnect(_ decoded: JSONEventDecoder.Decoded) -> Bool {
+        if case .youJoined(let room, _) = decoded.event { return !state.rooms.contains(room) }
+        return false
+    }
+
+    private func submit(_ line: String, quitAt: inout Date?) {
+        switch state.submit(line, now: Millis(Date().timeIntervalSince1970 * 1000)) {
+        case .send(let requests): send(requests)
+        case .quit:
+            send([Outgoing(.quit)])
+            quitAt = Date().addingTimeInterval(2)
+        }
+    }
+
+    private func send(_ requests: [Outgoing]) {
+        for request in requests { connection.send(request.json) }
+    }
+
+    /// One line, written at once (a script reading our output must not wait for a buffer to fill).
+    private func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+}

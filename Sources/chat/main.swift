@@ -1,0 +1,36 @@
+import ArgumentParser
+import ChatTerminal
+import Foundation
+
+/// `chat`: the terminal client. Full-screen (ncurses) on a terminal; a line mode for scripts otherwise.
+@main
+struct ChatCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "chat",
+        abstract: "Chat in a terminal with everyone on the cluster.",
+        discussion: "Keys: Enter sends, Tab completes names, #rooms and /commands, Up/Down recall sent lines, "
+            + "PgUp/PgDn scroll, Ctrl-N/Ctrl-P switch rooms, Ctrl-C or /quit leaves.")
+
+    @Option(help: "Your name (asked for when missing or taken).")
+    var name: String?
+
+    @Option(help: "HOST:PORT of the balancer or a node. [CHAT_SERVER]")
+    var server = ProcessInfo.processInfo.environment["CHAT_SERVER"] ?? "localhost:7000"
+
+    @Flag(help: "Line mode: read stdin, print events as text lines (the default when stdout is not a terminal).")
+    var plain = false
+
+    func run() throws {
+        guard let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]) else {
+            throw ValidationError("--server: '\(server)' is not HOST:PORT")
+        }
+        let host = String(server[..<colon])
+        let status: Int32
+        if plain || isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
+            status = PlainClient(name: name, host: host, port: port).run()
+        } else {
+            status = TerminalApp(name: name, host: host, port: port).run()
+        }
+        throw ExitCode(status)
+    }
+}

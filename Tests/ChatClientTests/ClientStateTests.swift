@@ -1,0 +1,153 @@
+import ChatClient
+import ChatCore
+import Testing
+
+/// The terminal client's state driven by the events a server sends, as JSON lines, without a terminal or socket.
+@Suite("Terminal client state")
+struct ClientStateTests {
+    let lobby = RoomName.lobby
+    let dev = RoomName(trusted: "dev")
+
+    /// What the server would send, through the real renderer and decoder.
+    func event(_ event: ChatEvent, id: String? = nil, now: Millis = 1_000) -> JSONEventDecoder.Decoded {
+        let line = JSONRenderer.object(event, requestID: id.map { RequestID(json: JSONWriter.quoted($0)) }, now: now)
+        return JSONEventDecoder.decode(line)!
+    }
+
+    func message(_ id: String, _ room: RoomName, from: String, _ text: String) -> ChatMessage {
+        ChatMessage(id: id, room: room, from: from, text: text, isAction: false, time: Millis(id.split(separator: "-")[0])!)
+    }
+
+    /// alice, welcomed, in the lobby (with two messages of history) and in dev.
+    func aliceInTwoRooms() -> ClientState {
+        var state = ClientState(name: "alice")
+        #expect(state.connectionOpened() == [Outgoing(.hello(name: "alice"))])
+        _ = state.receive(event(.welcome(name: "alice", room: lobby, node: "n1", time: 1)))
+        let history = [message("100-0", lobby, from: "bob", "morning"), message("101-0", lobby, from: "carol", "hi")]
+        #expect(state.receive(event(.youJoined(room: lobby, history: history))) == [Outgoing(.who(room: "lobby"), id: Outgoing.automatic)])
+        #expect(state.submit("/join dev", now: 2) == .send([Outgoing(.join(room: "dev", since: nil))]))
+        _ = state.receive(event(.youJoined(room: dev, history: [])))
+        return state
+    }
+
+    @Test("joining rooms: the bar keeps join order, a joined room becomes current, history is shown")
+    func rooms() {
+        let state = aliceInTwoRooms()
+        #expect(state.status == .connected(node: "n1"))
+        #expect(state.rooms == [lobby, dev])
+        #expect(state.current == dev)
+        #expect(state.views[lobby]?.lines.map(\.text) == ["morning", "hi"])
+    }
+
+    @Test("unread counts: others' messages in rooms not shown count; own messages and the shown room do not")
+    func unread() {
+        var state = aliceInTwoRooms()
+        _ = state.receive(event(.message(message("200-0", lobby, from: "bob", "one"))))
+        _ = state.receive(event(.message(message("201-0", lobby, from: "bob", "two"))))
+        _ = state.receive(event(.message(message("202-0", dev, from: "bob", "here"))))
+        _ = state.receive(event(.message(message("203-0", lobby, from: "alice", "mine"))))
+        #expect(state.views[lobby]?.unread == 2)
+        #expect(state.views[dev]?.unread == 0)
+        state.selectRoom(offset: 1)  // dev -> lobby (wraps)
+        #expect(state.current == lobby && state.views[lobby]?.unread == 0)
+    }
+
+    @Test("messages are kept in stream-id order and never twice, whatever order they arrive in")
+    func orderAndDuplicates() {
+        var state = aliceInTwoRooms()
+        for id in ["300-0", "302-0", "301-0", "302-0", "300-0", "301-1"] {
+            _ = state.receive(event(.message(message(id, dev, from: "bob", "m\(id)"))))
+        }
+        #expect(state.views[dev]?.lines.compactMap(\.id).map(\.description) == ["300-0", "301-0", "301-1", "302-0"])
+        #expect(state.views[dev]?.lastMessageID?.description == "302-0")
+    }
+
+    @Test("a reconnect rejoins every room from its last message and gets exactly what was missed")
+    func resume() {
+        var state = aliceInTwoRooms()
+        _ = state.receive(event(.message(message("400-0", dev, from: "bob", "before"))))
+        state.connectionLost(reason: "the connection closed", retryInSeconds: 0.3)
+        #expect(state.status == .reconnecting(reason: "the connection closed", retryInSeconds: 0.3))
+        #expect(state.connectionOpened() == [Outgoing(.hello(name: "alice"))])
+        let rejoin = state.receive(event(.welcome(name: "alice", room: lobby, node: "n2", time: 5)))
+        #expect(rejoin == [
+            Outgoing(.join(room: "lobby", since: "101-0"), id: Outgoing.automatic),
+            Outgoing(.join(room: "dev", since: "400-0"), id: Outgoing.automatic),
+        ])
+        #expect(state.isResuming)
+        // The server's own lobby join (last messages, overlapping what we had), then our two resumes.
+        _ = state.receive(event(.youJoined(room: lobby, history: [message("101-0", lobby, from: "carol", "hi")])))
+        _ = state.receive(event(.youJoined(room: lobby, history: [message("401-0", lobby, from: "bob", "missed")]), id: Outgoing.automatic))
+        _ = state.receive(event(.youJoined(room: dev, history: [message("400-0", dev, from: "bob", "before"), message("402-0", dev, from: "bob", "gap")]), id: Outgoing.automatic))
+        #expect(!state.isResuming)
+        #expect(state.views[dev]?.lines.filter { $0.id != nil }.map(\.text) == ["before", "gap"])
+        #expect(state.views[lobby]?.lines.map(\.text) == ["morning", "hi", "missed"])
+        #expect(state.current == dev, "the room being read stays current")
+        #expect(state.rooms == [lobby, dev])
+    }
+
+    @Test("a client that had left the lobby leaves it again after a reconnect, and does not show it")
+    func resumeWithoutLobby() {
+        var state = aliceInTwoRooms()
+        _ = state.receive(event(.youLeft(room: lobby)))
+        #expect(state.rooms == [dev])
+        state.connectionLost(reason: "gone", retryInSeconds: 1)
+        _ = state.connectionOpened()
+        let requests = state.receive(event(.welcome(name: "alice", room: lobby, node: "n2", time: 5)))
+        #expect(requests.contains(Outgoing(.leave(room: "lobby"), id: Outgoing.automatic)))
+        _ = state.receive(event(.youJoined(room: lobby, history: [])))
+        #expect(state.rooms == [dev])
+    }
+
+    @Test("a taken name is asked for again; after a reconnect our own name is waited for first")
+    func names() {
+        var state = ClientState(name: "alice")
+        _ = state.connectionOpened()
+        _ = state.receive(event(.error(ChatError(.nameTaken, "alice is taken"))))
+        #expect(state.status == .choosingName(reason: "alice is taken"))
+        #expect(state.submit("alicia", now: 1) == .send([Outgoing(.hello(name: "alicia"))]))
+        _ = state.receive(event(.welcome(name: "alicia", room: lobby, node: "n1", time: 2)))
+        _ = state.receive(event(.youJoined(room: lobby, history: [])))
+
+        state.connectionLost(reason: "gone", retryInSeconds: 1)
+        _ = state.connectionOpened()
+        _ = state.receive(event(.error(ChatError(.nameTaken, "alicia is taken")), now: 10_000))
+        if case .reconnecting = state.status {} else { Issue.record("expected to wait for the name, got \(state.status)") }
+        #expect(state.tick(now: 10_500).isEmpty)
+        #expect(state.tick(now: 11_000) == [Outgoing(.hello(name: "alicia"))])
+        // Somebody else really has it: after the wait, the user is asked.
+        _ = state.receive(event(.error(ChatError(.nameTaken, "alicia is taken")), now: 10_000 + ClientState.reclaimMillis))
+        #expect(state.status == .choosingName(reason: "alicia is taken"))
+    }
+
+    @Test("typed lines: messages go to the current room; commands are the text mode's; direct messages and mentions stand out")
+    func typing() {
+        var state = aliceInTwoRooms()
+        #expect(state.submit("hello all", now: 3) == .send([Outgoing(.say(room: "dev", text: "hello all", isAction: false))]))
+        #expect(state.submit("/me waves", now: 3) == .send([Outgoing(.say(room: "dev", text: "waves", isAction: true))]))
+        #expect(state.submit("/msg bob psst", now: 3) == .send([Outgoing(.direct(to: "bob", text: "psst"))]))
+        #expect(state.submit("/quit", now: 3) == .quit)
+        _ = state.submit("/frobnicate", now: 3)
+        #expect(state.views[dev]?.lines.last?.kind == .error)
+        _ = state.receive(event(.direct(DirectMessage(from: "bob", to: "alice", text: "hey", time: 4))))
+        #expect(state.views[dev]?.lines.last?.kind == .direct(outgoing: false))
+        _ = state.receive(event(.message(message("500-0", dev, from: "bob", "ping Alice?"))))
+        #expect(state.views[dev]?.lines.last?.kind == .message(own: false, mentionsMe: true))
+    }
+
+    @Test("the people pane follows who, joins, leaves and away")
+    func people() {
+        var state = aliceInTwoRooms()
+        _ = state.receive(event(.who(room: dev, members: [
+            RoomMember(name: "alice", presence: .online, idleMillis: 0, node: "n1"),
+            RoomMember(name: "Bob", presence: .away("lunch"), idleMillis: 5000, node: "n2"),
+        ]), id: Outgoing.automatic))
+        #expect(state.views[dev]?.sortedMembers.map(\.name) == ["alice", "Bob"])
+        #expect(state.views[dev]?.lines.isEmpty == true, "an automatic refresh prints nothing")
+        _ = state.receive(event(.joined(room: dev, name: "carol", time: 6)))
+        _ = state.receive(event(.left(room: dev, name: "Bob", reason: .quit, time: 7)))
+        #expect(state.views[dev]?.sortedMembers.map(\.name) == ["alice", "carol"])
+        #expect(state.views[dev]?.lines.map(\.kind) == [.notice, .notice])
+        #expect(state.knownNames.contains("carol"))
+    }
+}

@@ -1,0 +1,137 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// A tmux server of its own, running one command in a window of a given size; the screen is read with
+/// capture-pane, keys are typed with send-keys.
+final class Tmux {
+    let socket = "chat-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    let target = "chat"
+
+    init(command: String, columns: Int, rows: Int) throws {
+        try run(["-f", "/dev/null", "new-session", "-d", "-s", target, "-x", "\(columns)", "-y", "\(rows)", command])
+        try run(["set-option", "-t", target, "remain-on-exit", "on"])
+    }
+
+    /// Runs one tmux command through /bin/sh with posix_spawn and waitpid. Foundation's Process is no use here:
+    /// it notices a child's exit through a descriptor the child inherits, and the tmux server that the first
+    /// command forks keeps that descriptor open, so the client's exit is never seen.
+    @discardableResult
+    func run(_ arguments: [String]) throws -> String {
+        func quoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
+        let outputPath = NSTemporaryDirectory() + "tmux-\(UUID().uuidString).out"
+        defer { unlink(outputPath) }
+        let command = (["tmux", "-L", socket] + arguments).map(quoted).joined(separator: " ")
+            + " >\(outputPath) 2>/dev/null </dev/null"
+        var argv: [UnsafeMutablePointer<CChar>?] = [String](["/bin/sh", "-c", command]).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        guard posix_spawn(&pid, "/bin/sh", nil, nil, &argv, environ) == 0 else { throw HarnessError("cannot run tmux") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard (status >> 8) & 0xff == 0 && status & 0x7f == 0 else {
+            throw HarnessError("tmux \(arguments.joined(separator: " ")) failed")
+        }
+        return (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+    }
+
+    var screen: String { (try? run(["capture-pane", "-p", "-t", target])) ?? "" }
+    func type(_ text: String) throws { try run(["send-keys", "-t", target, "-l", text]) }
+    func press(_ key: String) throws { try run(["send-keys", "-t", target, key]) }
+    func resize(columns: Int, rows: Int) throws { try run(["resize-window", "-t", target, "-x", "\(columns)", "-y", "\(rows)"]) }
+    func paneValue(_ format: String) -> String { ((try? run(["display-message", "-p", "-t", target, format])) ?? "").trimmingCharacters(in: .whitespacesAndNewlines) }
+
+    /// Polls the screen until `match` holds; fails with the last screen.
+    @discardableResult
+    func waitFor(_ what: String, timeout: Double = 10, _ match: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            last = screen
+            if match(last) { return last }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        throw HarnessError("waited \(timeout) s for \(what); the screen was:\n\(last)")
+    }
+
+    deinit { _ = try? run(["kill-server"]) }
+}
+
+@Suite("The terminal client in tmux, against a real cluster", .serialized)
+struct TerminalClientTests {
+    @Test("chat shows others' messages and joins, survives resizes with its input, and resumes after its node dies")
+    func endToEnd() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let log = setup.cluster.logDirectory + "/chat-alice.log"
+        let command = "env TERM=screen LANG=C.UTF-8 \(TestEnvironment.binDirectory)/chat --name alice "
+            + "--server 127.0.0.1:\(setup.balancer.port) 2>\(log)"
+        let tmux = try Tmux(command: command, columns: 100, rows: 30)
+
+        let first = try tmux.waitFor("the client to connect") { $0.contains("connected to n") }
+        let aliceNode = first.components(separatedBy: "connected to ").dropFirst().first?.split(separator: " ").first.map(String.init) ?? "?"
+        let (bob, bobNode) = try setup.balancer.login("bob")
+        #expect(bobNode != aliceNode, "round robin puts bob on the other node")
+        try tmux.waitFor("bob's join notice") { $0.contains("bob joined #lobby") }
+        try bob.send("hello from bob, whose message is long enough to need wrapping when the terminal gets narrow")
+        try tmux.waitFor("bob's message") { $0.contains("<bob> hello from bob") }
+        try tmux.waitFor("the people pane") { $0.contains("People (2)") }
+
+        try tmux.type("hi from alice ✓ 你好")
+        try tmux.press("Enter")
+        _ = try bob.expectLine("alice's message") { $0.hasSuffix("<alice> hi from alice ✓ 你好") }
+
+        // Half-typed input survives a resize to narrow (no people pane, re-wrapped messages) and back to wide.
+        try tmux.type("half typed words stay")
+        try tmux.resize(columns: 50, rows: 16)
+        let narrow = try tmux.waitFor("the narrow layout") { !$0.contains("People (") && $0.contains("> half typed words stay") }
+        #expect(narrow.split(separator: "\n").allSatisfy { $0.count <= 50 })
+        #expect(narrow.contains("gets narrow"), "the long message is wrapped, not cut: \(narrow)")
+        try tmux.resize(columns: 120, rows: 30)
+        try tmux.waitFor("the wide layout") { $0.contains("People (2)") && $0.contains("> half typed words stay") }
+        try tmux.press("Enter")
+        _ = try bob.expectLine("the half-typed line, whole") { $0.hasSuffix("<alice> half typed words stay") }
+
+        // Alice's node dies: the client says it is reconnecting, gets back in, and shows what it missed, once.
+        let aliceNodeProcess = try #require(setup.cluster.nodes.first { $0.id == aliceNode })
+        aliceNodeProcess.kill9()
+        try bob.send("said while alice was away")
+        try tmux.waitFor("the reconnecting status") { $0.contains("reconnecting") }
+        try tmux.waitFor("the client to be back", timeout: 30) { $0.contains("connected to \(bobNode)") }
+        let back = try tmux.waitFor("the missed message") { $0.contains("<bob> said while alice was away") }
+        #expect(back.components(separatedBy: "said while alice was away").count == 2, "exactly once: \(back)")
+        try bob.send("and after")
+        try tmux.waitFor("a live message after resuming") { $0.contains("<bob> and after") }
+        try tmux.type("alice is back")
+        try tmux.press("Enter")
+        _ = try bob.expectLine("alice's message after resuming", where: { $0.hasSuffix("<alice> alice is back") }, timeout: 10)
+
+        // /quit: the client exits cleanly and gives the terminal back (the chat screen is gone).
+        try tmux.type("/quit")
+        try tmux.press("Enter")
+        let deadline = Date().addingTimeInterval(10)
+        while tmux.paneValue("#{pane_dead}") != "1" && Date() < deadline { Thread.sleep(forTimeInterval: 0.05) }
+        #expect(tmux.paneValue("#{pane_dead_status}") == "0")
+        #expect(!tmux.screen.contains("People ("), "the full-screen view is gone after exit")
+    }
+
+    @Test("with stdout not a terminal, chat is a line mode for scripts: stdin in, text lines out")
+    func plainMode() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let (bob, _) = try setup.balancer.login("bob")
+        let input = Pipe()
+        let client = try TestProcess(
+            executable: TestEnvironment.binDirectory + "/chat",
+            arguments: ["--name", "bob", "--server", "127.0.0.1:\(setup.balancer.port)"],
+            logDirectory: setup.cluster.logDirectory, name: "chat-plain", standardInput: input)
+        // bob is taken: the line mode asks for another name on stdin.
+        #expect(eventually(timeout: 10) { client.stdout().contains("type another name") })
+        input.fileHandleForWriting.write(Data("robot\nbeep from a script\n".utf8))
+        _ = try bob.expectLine("the script's message") { $0.hasSuffix("<robot> beep from a script") }
+        try bob.send("hello robot")
+        #expect(eventually(timeout: 10) { client.stdout().contains("<bob> hello robot") })
+        try input.fileHandleForWriting.close()
+        #expect(client.waitForExit(timeout: 10))
+        #expect(client.process.terminationStatus == 0)
+        _ = try bob.expectLine("robot's quit") { $0.contains("robot left #lobby (quit)") }
+    }
+}
