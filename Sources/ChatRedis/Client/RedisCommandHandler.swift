@@ -20,10 +20,11 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     init(timeout: TimeAmount) { self.timeout = timeout }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let loopBoundContext = NIOLoopBound(context, eventLoop: context.eventLoop)
+        // The task runs on the channel's loop, where both the handler and its context live.
+        let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
         watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(timeout.nanoseconds / 2), delay: .nanoseconds(timeout.nanoseconds / 2)) {
-            [self] _ in
-            self.checkTimeout(context: loopBoundContext.value)
+            _ in
+            bound.value.handler.checkTimeout(context: bound.value.context)
         }
     }
 
