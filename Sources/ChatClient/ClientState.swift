@@ -95,6 +95,13 @@ public struct ClientState: Sendable {
     /// TTL, 15 s by default, plus a reaper pass).
     public static let reclaimMillis: Millis = 30_000
     public var maximumLinesPerRoom = 2000
+    /// Who was last heard typing in each room, and when (their display name, by lowercased name).
+    private var typing: [RoomName: [String: (name: String, time: Millis)]] = [:]
+    /// When we last told each room we were typing.
+    private var typingSent: [RoomName: Millis] = [:]
+    /// How long a typing notice shows, and how often we send ours while typing.
+    public static let typingShownMillis: Millis = 6000
+    public static let typingSendMillis: Millis = 3000
 
     public init(name: String?) {
         self.name = name
@@ -192,7 +199,12 @@ public struct ClientState: Sendable {
             if current == room { current = rooms.isEmpty ? nil : rooms[min(index, rooms.count - 1)] }
             return []
         case .message(let message):
+            typing[message.room]?[message.from.lowercased()] = nil
             add(message)
+            return []
+        case .typing(let room, let name, let time):
+            guard !isMe(name), rooms.contains(room) else { return [] }
+            typing[room, default: [:]][name.lowercased()] = (name, time)
             return []
         case .direct(let direct):
             let outgoing = isMe(direct.from) && !isMe(direct.to)
@@ -205,6 +217,7 @@ public struct ClientState: Sendable {
             return []
         case .left(let room, let name, let reason, let time):
             views[room]?.members[name.lowercased()] = nil
+            typing[room]?[name.lowercased()] = nil
             let why = reason == .left ? "" : " (\(reason.rawValue))"
             append(TimelineLine(kind: .notice, time: time, text: "\(name) left #\(room)\(why)"), to: room)
             return []
@@ -377,6 +390,19 @@ public struct ClientState: Sendable {
     public func refreshRequests() -> [Outgoing] {
         guard case .connected = status else { return [] }
         return rooms.map { Outgoing(.who(room: $0.value), id: Outgoing.automatic) }
+    }
+
+    /// People typing in `room` now, for "bob is typing...".
+    public func typingNames(in room: RoomName, now: Millis) -> [String] {
+        (typing[room] ?? [:]).values.filter { now - $0.time < Self.typingShownMillis }.map(\.name).sorted()
+    }
+
+    /// The input line changed: tell the current room we are typing, now and then, while it holds a message.
+    public mutating func inputChanged(_ text: String, now: Millis) -> [Outgoing] {
+        guard case .connected = status, let current, !text.isEmpty, !text.hasPrefix("/") else { return [] }
+        if let last = typingSent[current], now - last < Self.typingSendMillis { return [] }
+        typingSent[current] = now
+        return [Outgoing(.typing(room: current.value), id: Outgoing.automatic)]
     }
 
     /// Names for Tab completion: the current room's people first, then everyone else known.

@@ -102,6 +102,8 @@ public enum ChatEvent: Equatable, Sendable {
     case joined(room: RoomName, name: String, time: Millis)
     case left(room: RoomName, name: String, reason: LeaveReason, time: Millis)
     case presence(room: RoomName, name: String, presence: Presence, time: Millis)
+    /// Somebody is typing in a room (JSON clients only: nc users would see a line per pause in typing).
+    case typing(room: RoomName, name: String, time: Millis)
     /// The reply to one's own join: the room is now current, with the history that goes with it.
     case youJoined(room: RoomName, history: [ChatMessage])
     case youLeft(room: RoomName)

@@ -14,6 +14,9 @@ public enum ClientRequest: Equatable, Sendable {
     /// The last `limit` messages of a room, or those before `before`, oldest first.
     case history(room: String?, limit: Int?, before: String?)
     case seen(name: String)
+    /// "I am typing in this room" (nil: the current one). Relayed to the room's JSON clients as a `typing` event,
+    /// at most once per `typingInterval` per room; no reply unless it fails.
+    case typing(room: String?)
     case help
     case quit
     case ping

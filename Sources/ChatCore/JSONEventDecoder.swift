@@ -68,6 +68,9 @@ public enum JSONEventDecoder {
         case "presence":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .presence(room: room, name: name, presence: fields.presence, time: time)
+        case "typing":
+            guard let room = fields.room(), let name = fields.string("name") else { return nil }
+            return .typing(room: room, name: name, time: time)
         case "joined":
             guard let room = fields.room() else { return nil }
             return .youJoined(room: room, history: fields.objects("history").compactMap(message))

@@ -44,6 +44,10 @@ public enum JSONRenderer {
             json.field("room", room.value)
             json.field("name", name)
             writePresence(presence, into: &json)
+        case .typing(let room, let name, let time):
+            header("typing", time: time)
+            json.field("room", room.value)
+            json.field("name", name)
         case .youJoined(let room, let history):
             header("joined")
             json.field("room", room.value)

@@ -42,6 +42,9 @@ public enum JSONRequestEncoder {
             if let room { json.field("room", room) }
             if let limit { json.field("limit", limit) }
             if let before { json.field("before", before) }
+        case .typing(let room):
+            op("typing")
+            if let room { json.field("room", room) }
         case .seen(let name):
             op("seen")
             json.field("name", name)

@@ -79,6 +79,7 @@ public enum JSONRequestParser {
                 if let limit, limit <= 0 { throw ChatError(.badRequest, "\"limit\" must be positive") }
                 return .history(room: room, limit: limit, before: before)
             case "seen": return .seen(name: try required(name, "name"))
+            case "typing": return .typing(room: room)
             case "help": return .help
             case "quit": return .quit
             case "ping": return .ping

@@ -70,6 +70,11 @@ public enum RelayCodec {
             json.field("name", name)
             if case .away(let text) = presence { json.field("away", text) }
             json.field("ts", time)
+        case .typing(let room, let name, let time):
+            json.field("k", "typing")
+            json.field("room", room.value)
+            json.field("name", name)
+            json.field("ts", time)
         default:
             preconditionFailure("only relayed events are encoded for Redis, not \(envelope.event)")
         }
@@ -105,6 +110,9 @@ public enum RelayCodec {
             event = .presence(
                 room: RoomName(trusted: room), name: name, presence: wire.away.map(Presence.away) ?? .online,
                 time: wire.ts)
+        case "typing":
+            guard let room = wire.room, let name = wire.name else { return nil }
+            event = .typing(room: RoomName(trusted: room), name: name, time: wire.ts)
         default:
             return nil
         }

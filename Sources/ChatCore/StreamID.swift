@@ -22,7 +22,7 @@ extension ChatEvent {
     public var room: RoomName? {
         switch self {
         case .message(let message): return message.room
-        case .joined(let room, _, _), .left(let room, _, _, _), .presence(let room, _, _, _): return room
+        case .joined(let room, _, _), .left(let room, _, _, _), .presence(let room, _, _, _), .typing(let room, _, _): return room
         default: return nil
         }
     }
@@ -43,6 +43,7 @@ extension ClientRequest {
         case .away(let text): return .away(text.map(clean))
         case .history(let room, let limit, let before): return .history(room: room.map(clean), limit: limit, before: before.map(clean))
         case .seen(let name): return .seen(name: clean(name))
+        case .typing(let room): return .typing(room: room.map(clean))
         case .rooms, .back, .help, .quit, .ping: return self
         }
     }

@@ -31,6 +31,8 @@ public enum TextCommandParser {
             guard !rest.isEmpty else { return .history(room: nil, limit: nil, before: nil) }
             guard let count = Int(rest), count > 0 else { throw ChatError(.badRequest, "usage: /history [N]") }
             return .history(room: nil, limit: count, before: nil)
+        case "typing":
+            return .typing(room: rest.isEmpty ? nil : String(rest))
         case "seen", "whois":
             guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /seen NAME") }
             return .seen(name: rest)

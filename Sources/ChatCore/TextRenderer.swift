@@ -32,6 +32,8 @@ public enum TextRenderer {
             case .online: return ["* [\(TimeFormat.clock(time))] #\(room): \(name) is back"]
             case .away(let text): return ["* [\(TimeFormat.clock(time))] #\(room): \(name) is away: \(text)"]
             }
+        case .typing(let room, let name, let time):
+            return ["* [\(TimeFormat.clock(time))] \(name) is typing in #\(room)"]
         case .youJoined(let room, let history):
             let header =
                 history.isEmpty

@@ -62,7 +62,7 @@ public final class PlainClient {
                     send(state.receive(decoded))
                     if case .choosingName(let reason) = state.status {
                         say("! \(reason ?? "that name is not available"); type another name")
-                    } else if !quiet, !(wasConnected && isServerLobbyAfterReconnect(decoded)) {
+                    } else if !quiet, !(wasConnected && isServerLobbyAfterReconnect(decoded)), !isTypingNotice(decoded) {
                         for text in TextRenderer.lines(decoded.event, viewer: state.confirmedName, now: decoded.time) { say(text) }
                     }
                     if case .connected = state.status, state.current != nil, !pendingLines.isEmpty {
@@ -92,6 +92,12 @@ public final class PlainClient {
         }
         connection.stop()
         return 0
+    }
+
+    /// A script's output is not the place for "bob is typing".
+    private func isTypingNotice(_ decoded: JSONEventDecoder.Decoded) -> Bool {
+        if case .typing = decoded.event { return true }
+        return false
     }
 
     /// The server's automatic lobby join after a reconnect is not news to someone who had left the lobby.

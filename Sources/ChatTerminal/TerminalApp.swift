@@ -35,6 +35,7 @@ public final class TerminalApp {
         connection.start()
         var dirty = true
         var immediateFailures = 0
+        var lastDraw = Date()
         while !quitting && terminationRequested == 0 {
             if applyInbox() { dirty = true }
             send(state.tick(now: Millis(Date().timeIntervalSince1970 * 1000)))
@@ -42,7 +43,11 @@ public final class TerminalApp {
                 lastRefresh = Date()
                 send(state.refreshRequests())
             }
-            if dirty { draw() }
+            // Redraw at least twice a second, so "is typing" and the reconnect countdown stay current.
+            if dirty || Date().timeIntervalSince(lastDraw) > 0.5 {
+                draw()
+                lastDraw = Date()
+            }
             var key: wint_t = 0
             let waitStarted = DispatchTime.now().uptimeNanoseconds
             let kind = wget_wch(chat_stdscr(), &key)
@@ -129,7 +134,10 @@ public final class TerminalApp {
         case 12: clearok(chat_stdscr(), true)
         case 0..<32, 27: break
         default:
-            if let scalar = Unicode.Scalar(code) { editor.insert(scalar: scalar) }
+            if let scalar = Unicode.Scalar(code) {
+                editor.insert(scalar: scalar)
+                send(state.inputChanged(editor.text, now: Millis(Date().timeIntervalSince1970 * 1000)))
+            }
         }
     }
 
@@ -297,7 +305,15 @@ public final class TerminalApp {
         case .reconnecting(let reason, let retry): connection = "reconnecting in \(String(format: "%.1f", retry)) s (\(reason))"
         case .closed(let reason): connection = "closed: \(reason)"
         }
-        bar(rows - 2, " \(who) | \(connection) | Tab completes, PgUp/PgDn scroll, Ctrl-N/P rooms, /help", attributes: chat_attr_reverse())
+        let now = Millis(Date().timeIntervalSince1970 * 1000)
+        let typists = state.current.map { state.typingNames(in: $0, now: now) } ?? []
+        let typing =
+            switch typists.count {
+            case 0: ""
+            case 1: "\(typists[0]) is typing... | "
+            default: "\(typists.prefix(3).joined(separator: ", ")) are typing... | "
+            }
+        bar(rows - 2, " \(who) | \(connection) | \(typing)Tab completes, PgUp/PgDn scroll, Ctrl-N/P rooms, /help", attributes: chat_attr_reverse())
     }
 
     private func drawInput() {

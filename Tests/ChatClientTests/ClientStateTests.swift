@@ -135,6 +135,21 @@ struct ClientStateTests {
         #expect(state.views[dev]?.lines.last?.kind == .message(own: false, mentionsMe: true))
     }
 
+    @Test("typing: others' notices show for a few seconds and end with their message; ours are sent now and then")
+    func typingNotices() {
+        var state = aliceInTwoRooms()
+        _ = state.receive(event(.typing(room: dev, name: "Bob", time: 10_000)))
+        _ = state.receive(event(.typing(room: dev, name: "alice", time: 10_000)))
+        #expect(state.typingNames(in: dev, now: 11_000) == ["Bob"])
+        #expect(state.typingNames(in: dev, now: 10_000 + ClientState.typingShownMillis).isEmpty)
+        _ = state.receive(event(.message(message("10001-0", dev, from: "Bob", "there"))))
+        #expect(state.typingNames(in: dev, now: 11_000).isEmpty)
+        #expect(state.inputChanged("h", now: 20_000) == [Outgoing(.typing(room: "dev"), id: Outgoing.automatic)])
+        #expect(state.inputChanged("he", now: 21_000).isEmpty)
+        #expect(state.inputChanged("/jo", now: 30_000).isEmpty, "commands are not typing")
+        #expect(state.inputChanged("hel", now: 20_000 + ClientState.typingSendMillis).count == 1)
+    }
+
     @Test("the people pane follows who, joins, leaves and away")
     func people() {
         var state = aliceInTwoRooms()

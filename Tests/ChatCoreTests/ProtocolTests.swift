@@ -135,6 +135,7 @@ struct RelayCodecTests {
         .left(room: RoomName(trusted: "dev"), name: "bob", reason: .quit, time: 6),
         .presence(room: RoomName(trusted: "dev"), name: "bob", presence: .away("out \"now\""), time: 7),
         .presence(room: RoomName(trusted: "dev"), name: "bob", presence: .online, time: 8),
+        .typing(room: RoomName(trusted: "dev"), name: "bob", time: 9),
         .direct(DirectMessage(from: "a", to: "b", text: "line\nbreak", time: 9)),
         .message(ChatMessage(id: "10-2", room: RoomName(trusted: "r"), from: "a", text: "t", isAction: true, time: 10)),
     ])
@@ -189,6 +190,7 @@ struct ClientCodecTests {
             .left(room: dev, name: "bob", reason: .connectionLost, time: 10),
             .presence(room: dev, name: "bob", presence: .away("lunch"), time: 11),
             .presence(room: dev, name: "bob", presence: .online, time: 11),
+            .typing(room: dev, name: "bob", time: 11),
             .youJoined(room: dev, history: [message]),
             .youLeft(room: dev),
             .history(room: dev, messages: [message, message]),
@@ -221,6 +223,7 @@ struct ClientCodecTests {
             .say(room: nil, text: "waves", isAction: true), .join(room: "dev", since: "1-2"), .leave(room: nil),
             .rooms, .who(room: "dev"), .direct(to: "bob", text: "hi"), .away("lunch"), .away(nil), .back,
             .history(room: "dev", limit: 5, before: "9-0"), .seen(name: "bob"), .help, .quit, .ping,
+            .typing(room: "dev"), .typing(room: nil),
         ])
     func requests(_ request: ClientRequest) throws {
         let parsed = JSONRequestParser.parse(JSONRequestEncoder.object(request, id: "x"))

@@ -19,6 +19,28 @@ struct RelayTests {
         #expect(!alice.drain().contains { $0.contains("hello from node one") })
     }
 
+    @Test("typing notices reach JSON clients on other nodes, not the typist, not text mode, at most one per 2 s")
+    func typingNotices() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].loginJSON("alice")
+        let bob = try cluster[1].loginJSON("bob")
+        let carol = try cluster[1].login("carol")
+        try alice.sendJSON(["op": "typing", "room": "lobby"])
+        let notice = try bob.expectEvent(type: "typing")
+        #expect(notice["room"] as? String == "lobby" && notice["name"] as? String == "alice")
+        // A burst within the interval is dropped; a message still goes through at once.
+        for _ in 0..<5 { try alice.sendJSON(["op": "typing"]) }
+        try alice.sendJSON(["op": "say", "text": "done typing"])
+        _ = try bob.expectEvent("alice's message") { $0["type"] as? String == "message" }
+        #expect(!bob.drain().contains { $0.contains("\"typing\"") }, "the burst was not relayed")
+        #expect(!alice.drain().contains { $0.contains("\"typing\"") }, "the typist is not told about itself")
+        #expect(!carol.drain().contains { $0.contains("is typing") }, "nc users do not get typing lines")
+        // In a room one is not in: an error with the code.
+        try alice.sendJSON(["op": "typing", "room": "elsewhere", "id": "t"])
+        let error = try alice.expectEvent(type: "error")
+        #expect(error["code"] as? String == "not-in-room" && error["id"] as? String == "t")
+    }
+
     @Test("joins and leaves of another room are seen on every node")
     func joinAndLeaveEvents() throws {
         let cluster = try TestCluster(nodes: 2)

@@ -38,6 +38,7 @@ extension SessionHandler {
         case .back: return setAway(nil, user: user, id: id)
         case .history(let room, let limit, let before): return history(room, limit: limit, before: before, id: id)
         case .seen(let name): return seen(name, id: id)
+        case .typing(let room): return typing(in: room, user: user, id: id)
         case .hello, .help, .ping, .quit: return nil
         }
     }
@@ -304,6 +305,21 @@ extension SessionHandler {
             }
             self.reply(.direct(message), id: id)
         }
+    }
+
+    /// Relays "typing" to the room, at most once per `typingInterval`: clients send it on keystrokes and the
+    /// extra ones are dropped here, silently, so a chatty client costs the cluster nothing more. No reply.
+    private func typing(in rawRoom: String?, user: UserName, id: RequestID?) -> EventLoopFuture<Void>? {
+        guard let room = resolveRoom(rawRoom, id: id) else { return nil }
+        guard rooms.contains(room) else {
+            reply(.error(ChatError(.notInRoom, "you are not in #\(room); /join it first")), id: id)
+            return nil
+        }
+        let now = NIODeadline.now()
+        if let last = lastTypingNotice[room], now - last < Self.typingInterval { return nil }
+        lastTypingNotice[room] = now
+        _ = store.publishTyping(room, user: user, now: WallClock.now(), origin: sessionID)
+        return nil
     }
 
     private func setAway(_ text: String?, user: UserName, id: RequestID?) -> EventLoopFuture<Void> {

@@ -40,6 +40,9 @@ final class SessionHandler: ChannelDuplexHandler {
     /// arrive in order with nothing twice.
     var joining: [RoomName: [RenderedEvent]] = [:]
     var closeReason = LeaveReason.disconnected
+    /// When this session last told each room it was typing: more often than `typingInterval` is not relayed.
+    var lastTypingNotice: [RoomName: NIODeadline] = [:]
+    static let typingInterval = TimeAmount.seconds(2)
     private var connectedAt: NIODeadline = .now()
 
     private var inbox = CircularBuffer<InboundLine>()
@@ -284,6 +287,8 @@ final class SessionHandler: ChannelDuplexHandler {
         case .message where own, .direct where own:
             // Acknowledged straight from Redis's reply to the publish (see `say` and `direct`), which also works
             // when this node's subscription is briefly down.
+            return false
+        case .typing where mode == .text:
             return false
         case .direct where mode == .text:
             buffer = allocator.buffer(

@@ -151,6 +151,12 @@ public struct ClusterStore: Sendable {
         return redis.send("PUBLISH", ClusterKeys.userChannel(user), payload).map { ($0.int ?? 0) > 0 }
     }
 
+    /// Best effort and not kept: a typing notice that is lost is followed by the message or by the next notice.
+    public func publishTyping(_ room: RoomName, user: UserName, now: Millis, origin: String) -> EventLoopFuture<Void> {
+        let payload = RelayCodec.encode(RelayEnvelope(event: .typing(room: room, name: user.display, time: now), origin: origin))
+        return redis.send("PUBLISH", ClusterKeys.roomChannel(room), payload).map { _ in }
+    }
+
     public func setPresence(_ user: UserName, away: String?, now: Millis, origin: String) -> EventLoopFuture<Void> {
         redis.run(
             ClusterScripts.presence,
