@@ -65,8 +65,11 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
             ],
+            // The web client: static HTML, CSS and JavaScript, served by every node.
+            resources: [.copy("Web")],
             swiftSettings: swiftSettings
         ),
         // The front balancer: a TCP proxy that splices clients to healthy nodes, with discovery through Redis.

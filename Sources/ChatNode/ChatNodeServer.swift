@@ -1,7 +1,6 @@
 import ChatCore
 import ChatRedis
 import Foundation
-import Hummingbird
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -108,29 +107,36 @@ public final class ChatNodeServer: Service, Sendable {
         let chatAddress = listener.localAddress!
         let announcement = NIOLockedValueBox<(EndpointAnnouncer, RepeatedTask)?>(nil)
         let onListening = self.onListening
-        let app = Application(
-            router: HTTPEndpoints.router(node: node, isHealthy: { redis.isConnected && subscriber.isConnected }),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.httpPort), serverName: nil),
-            onServerRunning: { channel in
-                let httpAddress = channel.localAddress!
-                let advertised = Self.advertisedEndpoints(configuration, chat: chatAddress, http: httpAddress)
-                logger.info(
-                    "listening",
-                    metadata: [
-                        "listen.chat": "\(chatAddress)", "listen.http": "\(httpAddress)",
-                        "advertise.chat": "\(advertised.chat)", "advertise.http": "\(advertised.http)",
-                    ])
-                let announcer = EndpointAnnouncer(
-                    store: store, nodeID: nodeID, chat: advertised.chat, http: advertised.http,
-                    eventLoop: loops[1 % loops.count])
-                announcement.withLockedValue { $0 = (announcer, announcer.start()) }
-                onListening(NodeAddresses(chat: chatAddress, http: httpAddress))
-            },
-            eventLoopGroupProvider: .shared(group),
-            logger: logger)
+        let httpListener: any Channel
+        do {
+            let settings = NodeHTTPServer.Settings(
+                isHealthy: { redis.isConnected && subscriber.isConnected }, allowedOrigins: configuration.allowedOrigins,
+                maximumMessageBytes: maxLine, maximumOutboundBytes: maxOutbound)
+            httpListener = try await NodeHTTPServer.bind(
+                host: configuration.host, port: configuration.httpPort, group: group, node: node, hubByLoop: hubByLoop,
+                settings: settings)
+        } catch {
+            logger.critical(
+                "cannot listen for HTTP",
+                metadata: ["listen.address": "\(configuration.host):\(configuration.httpPort)", "error": "\(error)"])
+            try? await listener.close()
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        let httpAddress = httpListener.localAddress!
+        let advertised = Self.advertisedEndpoints(configuration, chat: chatAddress, http: httpAddress)
+        logger.info(
+            "listening",
+            metadata: [
+                "listen.chat": "\(chatAddress)", "listen.http": "\(httpAddress)",
+                "advertise.chat": "\(advertised.chat)", "advertise.http": "\(advertised.http)",
+            ])
+        let announcer = EndpointAnnouncer(
+            store: store, nodeID: nodeID, chat: advertised.chat, http: advertised.http, eventLoop: loops[1 % loops.count])
+        announcement.withLockedValue { $0 = (announcer, announcer.start()) }
+        onListening(NodeAddresses(chat: chatAddress, http: httpAddress))
 
-        try await withThrowingDiscardingTaskGroup { tasks in
-            tasks.addTask { try await app.runService() }
+        do {
             try? await gracefulShutdown()
             // Leave discovery first and keep accepting a moment, so the balancer stops sending clients here before
             // the listener closes and nobody is refused.
@@ -142,6 +148,7 @@ public final class ChatNodeServer: Service, Sendable {
             }
             logger.info("shutting down: listener closed; releasing sessions")
             try? await listener.close()
+            try? await httpListener.close()
             if let (announcer, _) = announced { try? await announcer.remove().get() }
             let allReleased = await self.releaseSessions(hubs: hubs, grace: configuration.shutdownGrace)
             for timer in timers { timer.cancel() }

@@ -19,6 +19,8 @@ public struct NodeConfiguration: Sendable {
     /// Require a PROXY protocol v1 header on every chat connection (behind a balancer started with --send-proxy),
     /// and show the client address it carries in logs and /seen.
     public var proxyProtocol = false
+    /// Origins whose pages may open WebSocket sessions (/ws), besides the page's own; `*` allows any.
+    public var allowedOrigins: [String] = []
     /// On shutdown, how long the node keeps accepting after withdrawing from discovery, so the balancer has
     /// stopped sending it clients before its listener closes.
     public var withdrawGrace: TimeAmount = .seconds(1)

@@ -40,6 +40,11 @@ struct ChatNodeCommand: AsyncParsableCommand {
         help: "Require a PROXY protocol v1 header on every chat connection (behind chat-balancer --send-proxy). [CHAT_PROXY_PROTOCOL=1]")
     var proxyProtocol = CommandSupport.flag("CHAT_PROXY_PROTOCOL") ?? false
 
+    @Option(
+        name: .customLong("allowed-origins"),
+        help: "Origins (https://chat.example.com,...) whose pages may open /ws, besides the page's own; * for any. [CHAT_ALLOWED_ORIGINS]")
+    var allowedOrigins = env("CHAT_ALLOWED_ORIGINS") ?? ""
+
     @Option(name: .customLong("max-clients"), help: "Connections this node accepts before '! server-full'. [CHAT_MAX_CLIENTS]")
     var maxClients = env("CHAT_MAX_CLIENTS").flatMap(Int.init) ?? 10_000
 
@@ -106,6 +111,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.nodeID = nodeID ?? env("CHAT_NODE_ID")
         configuration.advertise = advertise ?? env("CHAT_ADVERTISE")
         configuration.maxClients = maxClients
+        configuration.allowedOrigins = allowedOrigins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         configuration.maxClientsPerAddress = maxClientsPerAddress
         configuration.claimTTLSeconds = claimTTL
         configuration.rateLimit = rateLimit

@@ -91,6 +91,27 @@ public final class TestSocket: @unchecked Sendable {
         }
     }
 
+    /// Exactly `count` bytes (for binary protocols such as WebSocket frames), or nil on timeout or close.
+    public func readBytes(_ count: Int, timeout: Double = 5) -> [UInt8]? {
+        let deadline = Date().addingTimeInterval(timeout)
+        while buffer.count < count {
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0, !isClosedByPeer else { return nil }
+            var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pollFD, 1, Int32(remaining * 1000) + 1) > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if received <= 0 {
+                isClosedByPeer = true
+                continue
+            }
+            buffer.append(contentsOf: chunk[..<received])
+        }
+        let bytes = Array(buffer[..<count])
+        buffer.removeFirst(count)
+        return bytes
+    }
+
     /// Reads until a line satisfies `match`; throws with everything seen when none does in time.
     @discardableResult
     public func expectLine(timeout: Double = 5, _ description: String, where match: (String) -> Bool) throws -> String {

@@ -64,9 +64,18 @@ final class SessionHandler: ChannelDuplexHandler {
     var configuration: NodeConfiguration { node.configuration }
     var store: ClusterStore { node.store }
 
-    init(node: NodeContext, hub: LoopHub) {
+    /// How the client reached the node: TCP (line framing, maybe behind a PROXY header) or a WebSocket.
+    enum Transport {
+        case tcp
+        case webSocket
+    }
+
+    let transport: Transport
+
+    init(node: NodeContext, hub: LoopHub, transport: Transport = .tcp) {
         self.node = node
         self.hub = hub
+        self.transport = transport
         self.sessionID = node.makeSessionID()
         self.bucket = TokenBucket(
             ratePerSecond: node.configuration.rateLimit, burst: node.configuration.rateBurst,
@@ -96,7 +105,10 @@ final class SessionHandler: ChannelDuplexHandler {
         }
         hub.register(self)
         // Behind the balancer, the greeting waits for the PROXY header, which names the real client.
-        if !configuration.proxyProtocol { admitAndGreet(ip: context.channel.remoteAddress?.ipAddress) }
+        // (WebSockets come in on the HTTP port, which takes no PROXY header.)
+        if !configuration.proxyProtocol || transport == .webSocket {
+            admitAndGreet(ip: context.channel.remoteAddress?.ipAddress)
+        }
         context.fireChannelActive()
     }
 

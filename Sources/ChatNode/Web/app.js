@@ -1,0 +1,430 @@
+// The web client: the chat's JSON protocol over a WebSocket to /ws, one JSON object per message
+// (docs/protocol.md). Every name and text is inserted as text (textContent), never as HTML.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const AUTO = "auto";          // id of requests the page makes by itself: their replies are applied quietly
+const OLDER = "older";        // id of requests for older history
+const TYPING_SHOWN_MS = 6000, TYPING_SEND_MS = 3000, RECLAIM_MS = 30000;
+
+const state = {
+  ws: null, name: null, confirmed: null, node: null,
+  rooms: new Map(),           // room -> {lines: [], ids: Set, unread, lastId, oldestId, members: Map, typing: Map}
+  order: [], current: null,
+  userJoins: new Set(), expectServerLobby: false,
+  failures: 0, reclaimUntil: 0, typingSent: new Map(), requests: 0,
+};
+
+// --- stream ids: "<ms>-<seq>", compared as numbers ---
+function compareIds(a, b) {
+  const [am, as] = a.split("-").map(Number), [bm, bs] = b.split("-").map(Number);
+  return am - bm || as - bs;
+}
+
+// --- connection ---
+function connect() {
+  setStatus("connecting…");
+  const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
+  state.ws = ws;
+  ws.onopen = () => { if (state.name) send({ op: "hello", name: state.name }); else showLogin(""); };
+  ws.onmessage = (event) => { try { receive(JSON.parse(event.data)); } catch (e) { console.error(e); } };
+  ws.onclose = () => {
+    if (state.ws !== ws) return;
+    state.ws = null;
+    state.failures += 1;
+    const ceiling = Math.min(8000, 250 * 2 ** Math.min(state.failures - 1, 10));
+    const delay = ceiling / 2 + Math.random() * ceiling / 2;
+    setStatus(`reconnecting in ${(delay / 1000).toFixed(1)} s…`, true);
+    setTimeout(connect, delay);
+  };
+}
+
+function send(request) {
+  if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(request));
+}
+
+function setStatus(text, bad = false) {
+  $("status").textContent = text;
+  $("status").classList.toggle("bad", bad);
+}
+
+// --- what the server says ---
+function receive(event) {
+  const quiet = event.id === AUTO;
+  switch (event.type) {
+    case "welcome":
+      state.confirmed = state.name = event.name;
+      state.node = event.node;
+      state.failures = 0;
+      state.reclaimUntil = 0;
+      setStatus(`${event.name} on node ${event.node}`);
+      $("login").hidden = true;
+      $("chat").hidden = false;
+      if (state.order.length > 0) {
+        // A reconnect: every room again from the last message seen, so nothing is missed or doubled.
+        for (const room of state.order) send({ op: "join", room, since: state.rooms.get(room).lastId || undefined, id: AUTO });
+        if (!state.rooms.has("lobby")) { state.expectServerLobby = true; send({ op: "leave", room: "lobby", id: AUTO }); }
+      }
+      $("input").focus();
+      break;
+    case "joined": {
+      const isUserJoin = state.userJoins.delete(event.room);
+      if (event.room === "lobby" && state.expectServerLobby && !isUserJoin) { state.expectServerLobby = false; break; }
+      if (!state.rooms.has(event.room)) {
+        state.rooms.set(event.room, { lines: [], ids: new Set(), unread: 0, lastId: null, oldestId: null, members: new Map(), typing: new Map() });
+        state.order.push(event.room);
+      }
+      for (const message of event.history) addMessage(message);
+      if (isUserJoin || !state.current) select(event.room); else render();
+      send({ op: "who", room: event.room, id: AUTO });
+      break;
+    }
+    case "left": {
+      const index = state.order.indexOf(event.room);
+      if (index < 0) break;
+      state.order.splice(index, 1);
+      state.rooms.delete(event.room);
+      if (state.current === event.room) state.current = null;
+      select(state.order[Math.min(index, state.order.length - 1)] || null);
+      break;
+    }
+    case "message": {
+      const room = state.rooms.get(event.room);
+      if (room) room.typing.delete(event.from.toLowerCase());
+      addMessage(event);
+      break;
+    }
+    case "direct": {
+      const outgoing = same(event.from, state.confirmed) && !same(event.to, state.confirmed);
+      addLine(state.current, { kind: "dm", time: event.time, from: event.from,
+        text: outgoing ? `→ ${event.to}: ${event.text}` : event.text });
+      if (!outgoing) notify(`Direct message from ${event.from}`, event.text);
+      break;
+    }
+    case "join":
+      member(event.room, event.name, { state: "online", idle: 0 });
+      addLine(event.room, { kind: "notice", time: event.time, text: `${event.name} joined #${event.room}` });
+      break;
+    case "leave": {
+      const room = state.rooms.get(event.room);
+      if (room) { room.members.delete(event.name.toLowerCase()); room.typing.delete(event.name.toLowerCase()); }
+      const why = event.reason && event.reason !== "left" ? ` (${event.reason})` : "";
+      addLine(event.room, { kind: "notice", time: event.time, text: `${event.name} left #${event.room}${why}` });
+      break;
+    }
+    case "presence":
+      member(event.room, event.name, { state: event.state, away: event.away, idle: 0 });
+      addLine(event.room, { kind: "notice", time: event.time,
+        text: event.state === "away" ? `${event.name} is away${event.away ? ": " + event.away : ""}` : `${event.name} is back` });
+      break;
+    case "typing": {
+      const room = state.rooms.get(event.room);
+      if (room && !same(event.name, state.confirmed)) { room.typing.set(event.name.toLowerCase(), { name: event.name, at: Date.now() }); renderTyping(); }
+      break;
+    }
+    case "who": {
+      const room = state.rooms.get(event.room);
+      if (room) {
+        room.members = new Map(event.members.map((m) => [m.name.toLowerCase(), m]));
+        if (event.room === state.current) renderPeople();
+      }
+      if (!quiet) info(`${event.members.length} in #${event.room}: ` + event.members.map((m) => m.name + (m.state === "away" ? " (away)" : "")).join(", "), event.time);
+      break;
+    }
+    case "history": {
+      const room = state.rooms.get(event.room);
+      if (!room) break;
+      const log = $("log"), fromBottom = log.scrollHeight - log.scrollTop;
+      for (const message of event.messages) addMessage(message, false);
+      if (event.id === OLDER && event.messages.length === 0) { $("older").disabled = true; $("older").textContent = "No older messages"; }
+      render();
+      if (event.id === OLDER) log.scrollTop = log.scrollHeight - fromBottom;   // keep the reader's place
+      break;
+    }
+    case "rooms":
+      if (!quiet) info(event.rooms.length ? "Rooms: " + event.rooms.map((r) => `#${r.room} (${r.members})`).join(", ") : "No rooms have anybody in them", event.time);
+      break;
+    case "seen":
+      info(event.state === "online" ? `${event.name} is online on node ${event.node}`
+        : event.state === "offline" ? `${event.name} was last here ${new Date(event.disconnected).toLocaleString()}`
+        : `Nobody called ${event.name} has been seen here`, event.time);
+      break;
+    case "help": for (const line of event.lines) info(line, event.time); break;
+    case "ok": if (!quiet) info(event.text, event.time); break;
+    case "bye": info(`Server: bye (${event.reason})`, event.time); break;
+    case "error": error(event); break;
+  }
+}
+
+function error(event) {
+  const nameRefused = event.code === "name-taken" || event.code === "name-invalid";
+  if (nameRefused && !state.confirmed) { state.name = null; showLogin(event.message); return; }
+  if (event.code === "name-taken" && state.confirmed) {
+    // After a reconnect our own name can still be held by the connection that was lost: ask again for a while.
+    if (!state.reclaimUntil) state.reclaimUntil = Date.now() + RECLAIM_MS;
+    if (Date.now() < state.reclaimUntil) {
+      setStatus(`waiting for the name ${state.confirmed} to be freed…`, true);
+      setTimeout(() => send({ op: "hello", name: state.confirmed }), 1000);
+      return;
+    }
+    state.confirmed = state.name = null;
+    showLogin(event.message);
+    return;
+  }
+  addLine(state.current, { kind: "error", time: event.time, text: `${event.code}: ${event.message}` });
+}
+
+function same(a, b) { return !!a && !!b && a.toLowerCase() === b.toLowerCase(); }
+
+function member(roomName, name, fields) {
+  const room = state.rooms.get(roomName);
+  if (!room) return;
+  room.members.set(name.toLowerCase(), { name, ...fields });
+  room.typing.delete(name.toLowerCase());
+  if (roomName === state.current) renderPeople();
+}
+
+function info(text, time) { addLine(state.current, { kind: "info", time: time || Date.now(), text }); }
+
+// --- timelines: messages in stream-id order, never twice ---
+function addMessage(message, draw = true) {
+  const room = state.rooms.get(message.room);
+  if (!room || room.ids.has(message.msgid)) return;
+  room.ids.add(message.msgid);
+  const own = same(message.from, state.confirmed);
+  const mention = !own && state.confirmed && message.text.toLowerCase().includes(state.confirmed.toLowerCase());
+  const line = { kind: message.action ? "action" : "message", id: message.msgid, time: message.time, from: message.from, text: message.text, own, mention };
+  let index = room.lines.length;
+  while (index > 0 && compareIds(room.lines[index - 1].id || `${room.lines[index - 1].time}-0`, message.msgid) > 0) index--;
+  room.lines.splice(index, 0, line);
+  if (!room.lastId || compareIds(message.msgid, room.lastId) > 0) room.lastId = message.msgid;
+  if (!room.oldestId || compareIds(message.msgid, room.oldestId) < 0) room.oldestId = message.msgid;
+  if (!own && message.room !== state.current) room.unread += 1;
+  if (mention) notify(`${message.from} in #${message.room}`, message.text);
+  if (draw) (index === room.lines.length - 1 && message.room === state.current) ? appendToLog(line) : render();
+}
+
+function addLine(roomName, line) {
+  const room = roomName && state.rooms.get(roomName);
+  if (!room) { if (line.kind === "error") setStatus(line.text, true); return; }
+  room.lines.push(line);
+  if (roomName === state.current) appendToLog(line);
+}
+
+// --- drawing ---
+function select(roomName) {
+  state.current = roomName;
+  const room = roomName && state.rooms.get(roomName);
+  if (room) room.unread = 0;
+  $("older").disabled = false;
+  $("older").textContent = "Load older messages";
+  render();
+}
+
+function render() {
+  const rooms = $("rooms");
+  rooms.replaceChildren(...state.order.map((name) => {
+    const room = state.rooms.get(name), item = document.createElement("li"), button = document.createElement("button");
+    button.type = "button";
+    button.textContent = "#" + name;
+    if (name === state.current) button.setAttribute("aria-current", "true");
+    if (room.unread > 0) {
+      const badge = document.createElement("span");
+      badge.className = "unread";
+      badge.textContent = String(room.unread);
+      badge.setAttribute("aria-label", `${room.unread} unread`);
+      button.append(badge);
+    }
+    button.addEventListener("click", () => { select(name); $("input").focus(); });
+    item.append(button);
+    return item;
+  }));
+  $("room-title").textContent = state.current ? "#" + state.current : "no room";
+  const room = state.current && state.rooms.get(state.current);
+  const log = $("log");
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.replaceChildren(...(room ? room.lines.map(lineElement) : []));
+  if (atBottom) log.scrollTop = log.scrollHeight;
+  renderPeople();
+  renderTyping();
+}
+
+function appendToLog(line) {
+  const log = $("log");
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.append(lineElement(line));
+  if (atBottom) log.scrollTop = log.scrollHeight;
+}
+
+function lineElement(line) {
+  const item = document.createElement("li");
+  item.className = [line.kind, line.own ? "own" : "", line.mention ? "mention" : ""].join(" ").trim();
+  const time = document.createElement("time");
+  const date = new Date(line.time);
+  time.dateTime = date.toISOString();
+  time.textContent = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  item.append(time);
+  if (line.kind === "message" || line.kind === "dm") {
+    const from = document.createElement("span");
+    from.className = "from";
+    from.textContent = line.kind === "dm" ? `[DM] ${line.from}:` : `${line.from}:`;
+    item.append(from);
+  } else if (line.kind === "action") {
+    item.append(document.createTextNode(`* ${line.from} `));
+  }
+  appendLinkified(item, line.text);
+  return item;
+}
+
+/// Text with http(s) links made clickable; everything else stays text.
+function appendLinkified(parent, text) {
+  const pattern = /\bhttps?:\/\/[^\s<>"']+/g;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    parent.append(document.createTextNode(text.slice(last, match.index)));
+    let url = null;
+    try { url = new URL(match[0]); } catch (_) { url = null; }
+    if (url && (url.protocol === "http:" || url.protocol === "https:")) {
+      const link = document.createElement("a");
+      link.href = url.href;
+      link.rel = "noopener noreferrer nofollow";
+      link.target = "_blank";
+      link.textContent = match[0];
+      parent.append(link);
+    } else {
+      parent.append(document.createTextNode(match[0]));
+    }
+    last = match.index + match[0].length;
+  }
+  parent.append(document.createTextNode(text.slice(last)));
+}
+
+function renderPeople() {
+  const room = state.current && state.rooms.get(state.current);
+  const members = room ? [...room.members.values()].sort((a, b) => a.name.localeCompare(b.name)) : [];
+  $("people-title").textContent = `People (${members.length})`;
+  $("people").replaceChildren(...members.map((m) => {
+    const item = document.createElement("li"), button = document.createElement("button"), dot = document.createElement("span");
+    item.className = m.state === "away" ? "away" : "online";
+    dot.className = "dot";
+    dot.setAttribute("aria-hidden", "true");
+    button.type = "button";
+    const idle = m.idle > 60000 ? `, idle ${Math.round(m.idle / 60000)} min` : "";
+    button.textContent = m.name;
+    button.title = (m.state === "away" ? `away${m.away ? ": " + m.away : ""}` : "online") + idle;
+    button.setAttribute("aria-label", `${m.name}, ${button.title}; send a direct message`);
+    button.addEventListener("click", () => { $("input").value = `/msg ${m.name} `; $("input").focus(); });
+    item.append(dot, button);
+    if (m.state === "away") item.append(document.createTextNode(" (away)"));
+    return item;
+  }));
+}
+
+function renderTyping() {
+  const room = state.current && state.rooms.get(state.current);
+  const now = Date.now();
+  const names = room ? [...room.typing.values()].filter((t) => now - t.at < TYPING_SHOWN_MS).map((t) => t.name) : [];
+  $("typing").textContent = names.length === 0 ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.slice(0, 3).join(", ")} are typing…`;
+}
+
+// --- notifications, once allowed ---
+function notify(title, body) {
+  if (!("Notification" in window) || Notification.permission !== "granted") return;
+  if (!document.hidden && document.hasFocus()) return;
+  try { new Notification(title, { body }); } catch (_) { /* some browsers only allow them from a service worker */ }
+}
+
+// --- what the user does ---
+function showLogin(reason) {
+  $("chat").hidden = state.order.length === 0;
+  $("login").hidden = false;
+  $("login-error").textContent = reason || "";
+  $("name").focus();
+}
+
+function submitLine(text) {
+  const room = state.current;
+  if (!text.startsWith("/") || text.startsWith("//")) {
+    if (!room) return info("You are in no room; /join one first.");
+    return send({ op: "say", room, text: text.startsWith("//") ? text.slice(1) : text });
+  }
+  const [command, ...rest] = text.slice(1).split(" ");
+  const arg = rest.join(" ").trim();
+  const word = arg.split(" ")[0], after = arg.slice(word.length).trim();
+  const id = "u" + (++state.requests);
+  switch (command.toLowerCase()) {
+    case "join": case "j": {
+      const name = word.replace(/^#/, "").toLowerCase();
+      if (state.rooms.has(name) && !after) return select(name);
+      state.userJoins.add(name);
+      return send({ op: "join", room: word, since: after || undefined, id });
+    }
+    case "leave": case "part": return send({ op: "leave", room: word || room, id });
+    case "msg": case "m": case "tell": case "dm": return send({ op: "msg", to: word, text: after, id });
+    case "me": return send({ op: "me", room, text: arg, id });
+    case "away": return send({ op: "away", text: arg || undefined, id });
+    case "back": return send({ op: "back", id });
+    case "who": case "names": return send({ op: "who", room: word || room, id });
+    case "rooms": case "list": return send({ op: "rooms", id });
+    case "history": return send({ op: "history", room, limit: Number(word) || undefined, id });
+    case "seen": case "whois": return send({ op: "seen", name: word, id });
+    case "help": return send({ op: "help", id });
+    case "quit": send({ op: "quit", id }); return;
+    default: info(`Unknown command /${command}; /help lists them.`);
+  }
+}
+
+function loadOlder() {
+  const room = state.current && state.rooms.get(state.current);
+  if (!room || !room.oldestId) return;
+  send({ op: "history", room: state.current, limit: 50, before: room.oldestId, id: OLDER });
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("login").addEventListener("submit", (event) => {
+    event.preventDefault();
+    state.name = $("name").value.trim();
+    if (!state.name) return;
+    $("login-error").textContent = "";
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) send({ op: "hello", name: state.name }); else if (!state.ws) connect();
+  });
+  $("compose").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("input").value;
+    if (!text.trim()) return;
+    $("input").value = "";
+    submitLine(text);
+  });
+  $("input").addEventListener("input", () => {
+    const text = $("input").value, room = state.current;
+    if (!room || !text || text.startsWith("/")) return;
+    const last = state.typingSent.get(room) || 0;
+    if (Date.now() - last < TYPING_SEND_MS) return;
+    state.typingSent.set(room, Date.now());
+    send({ op: "typing", room, id: AUTO });
+  });
+  $("join").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const room = $("join-room").value.trim();
+    if (room) submitLine("/join " + room);
+    $("join-room").value = "";
+  });
+  $("leave").addEventListener("click", () => { if (state.current) send({ op: "leave", room: state.current, id: "u" + (++state.requests) }); });
+  $("older").addEventListener("click", loadOlder);
+  $("log").addEventListener("scroll", () => { if ($("log").scrollTop === 0) loadOlder(); });
+  // Alt+Up / Alt+Down switch rooms from the keyboard.
+  document.addEventListener("keydown", (event) => {
+    if (!event.altKey || (event.key !== "ArrowUp" && event.key !== "ArrowDown") || state.order.length === 0) return;
+    const index = Math.max(0, state.order.indexOf(state.current)), step = event.key === "ArrowUp" ? -1 : 1;
+    select(state.order[(index + step + state.order.length) % state.order.length]);
+    event.preventDefault();
+  });
+  if ("Notification" in window && Notification.permission === "default") {
+    $("notify").hidden = false;
+    $("notify").addEventListener("click", () => Notification.requestPermission().then(() => { $("notify").hidden = true; }));
+  }
+  setInterval(renderTyping, 1000);
+  // Idle times and the people of large (quiet) rooms: refreshed now and then.
+  setInterval(() => { for (const room of state.order) send({ op: "who", room, id: AUTO }); }, 30000);
+  connect();
+});
