@@ -3,7 +3,7 @@
 # redis-server (the tests and the local cluster start their own), libhiredis-dev and pkg-config (the hiredis
 # system library target), curl (the local cluster script), docker-compose (validates docker-compose.yml; no
 # Docker engine is needed), iproute2 (the multi-host test), libncurses-dev (the terminal client, ncursesw) and
-# tmux (the terminal client's end-to-end test).
+# tmux (the terminal client's end-to-end test), chromium and chromium-driver (the web client's browser test).
 set -euo pipefail
 
 missing=()
@@ -13,6 +13,8 @@ command -v curl >/dev/null 2>&1 || missing+=(curl)  # scripts/cluster.sh waits o
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)  # the tests validate docker-compose.yml
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # the multi-host test builds network namespaces
 command -v tmux >/dev/null 2>&1 || missing+=(tmux)  # the terminal client's test runs it in tmux
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the web client's test drives a headless browser
+command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
 if ! pkg-config --exists ncursesw 2>/dev/null; then missing+=(libncurses-dev); fi
 

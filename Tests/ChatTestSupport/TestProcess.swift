@@ -62,6 +62,15 @@ public final class TestProcess: @unchecked Sendable {
 
 public enum TestEnvironment {
     /// The folder holding the test bundle, which is also where `swift build` put `chat-node`.
+    /// The package's root (where Package.swift is), above the build directory.
+    public static var packageDirectory: String {
+        var url = URL(fileURLWithPath: binDirectory)
+        while url.path != "/", !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+            url.deleteLastPathComponent()
+        }
+        return url.path
+    }
+
     public static var binDirectory: String {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? CommandLine.arguments[0]

@@ -91,6 +91,20 @@ public final class TestSocket: @unchecked Sendable {
         }
     }
 
+    /// Everything until the peer closes (or `timeout`).
+    public func readToEnd(timeout: Double = 30) -> [UInt8] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !isClosedByPeer, deadline.timeIntervalSinceNow > 0 {
+            var pollFD = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&pollFD, 1, Int32(deadline.timeIntervalSinceNow * 1000) + 1) > 0 else { continue }
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let received = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if received <= 0 { isClosedByPeer = true } else { buffer.append(contentsOf: chunk[..<received]) }
+        }
+        defer { buffer.removeAll() }
+        return buffer
+    }
+
     /// Exactly `count` bytes (for binary protocols such as WebSocket frames), or nil on timeout or close.
     public func readBytes(_ count: Int, timeout: Double = 5) -> [UInt8]? {
         let deadline = Date().addingTimeInterval(timeout)

@@ -263,12 +263,12 @@ function lineElement(line) {
   const date = new Date(line.time);
   time.dateTime = date.toISOString();
   time.textContent = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  item.append(time);
+  item.append(time, " ");   // spaces as text too, so copied text and screen readers read words apart
   if (line.kind === "message" || line.kind === "dm") {
     const from = document.createElement("span");
     from.className = "from";
     from.textContent = line.kind === "dm" ? `[DM] ${line.from}:` : `${line.from}:`;
-    item.append(from);
+    item.append(from, " ");
   } else if (line.kind === "action") {
     item.append(document.createTextNode(`* ${line.from} `));
   }

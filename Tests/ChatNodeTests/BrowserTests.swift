@@ -1,0 +1,72 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// The web page in a real headless Chromium, through the balancer, chatting with an nc user on another node.
+@Suite("The web client in a real browser", .serialized)
+struct BrowserTests {
+    @Test("a browser picks a name, chats with nc across nodes, and shows hostile text as text")
+    func chatInChromium() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
+        try browser.open("http://127.0.0.1:\(setup.balancer.httpPort)/")
+
+        // A taken name is asked for again, with the reason.
+        let (holder, _) = try setup.balancer.login("bob")
+        try browser.type("bob", into: "#name")
+        try browser.click("#login button[type=submit]")
+        try browser.waitForText("#login-error") { $0.contains("taken") }
+        _ = try browser.execute("document.getElementById('name').value = ''")
+        try browser.type("alice", into: "#name")
+        try browser.click("#login button[type=submit]")
+        let status = try browser.waitForText("#status") { $0.contains("alice on node") }
+        let aliceNode = String(status.split(separator: " ").last ?? "")
+        #expect(try browser.execute("return getComputedStyle(document.getElementById('login')).display") as? String == "none",
+                "the name form is gone once the name is taken")
+        holder.close()
+
+        // An nc user on the other node (round robin: at most two tries).
+        var nc: TestSocket?
+        for name in ["carol", "dave"] {
+            let (client, node) = try setup.balancer.login(name)
+            if node != aliceNode { nc = client; break }
+        }
+        let other = try #require(nc, "no nc user landed on the node alice is not on")
+        let otherName = other.received.contains { $0.contains("welcome carol") } ? "carol" : "dave"
+
+        try browser.type("hello from the browser", into: "#input")
+        try browser.click("#compose button[type=submit]")
+        try other.expectLine("the browser's message") { $0.hasSuffix("<alice> hello from the browser") }
+
+        try other.send("hi alice <img src=x onerror=alert(1)> see https://example.com/x?y=1")
+        do {
+            try browser.waitForText("#log") { $0.contains("hi alice <img src=x onerror=alert(1)>") }
+        } catch {
+            Issue.record("\(error)\npage log:\n\(browser.consoleLog())\nDOM: \((try? browser.execute("return document.getElementById('log').innerHTML")) ?? "")")
+            throw error
+        }
+        #expect(try browser.execute("return document.querySelectorAll('#log img').length") as? Int == 0)
+        #expect(try browser.execute("return document.querySelector('#log a') && document.querySelector('#log a').href") as? String
+            == "https://example.com/x?y=1")
+        #expect(try browser.text("#people").contains(otherName))
+
+        // A direct message shows, marked as one.
+        try other.send("/msg alice a secret")
+        try browser.waitForText("#log") { $0.contains("[DM] \(otherName): a secret") }
+
+        // A program's typing notice shows as "… is typing".
+        let typist = try setup.balancer.connect("typist")
+        try typist.sendJSON(["op": "hello", "name": "erin"])
+        _ = try typist.expectEvent(type: "joined")
+        try typist.sendJSON(["op": "typing", "room": "lobby"])
+        try browser.waitForText("#typing") { $0.contains("erin is typing") }
+
+        let artifact = TestEnvironment.packageDirectory + "/.build/test-artifacts/web-client.png"
+        try browser.screenshot(to: artifact)
+        #expect(FileManager.default.fileExists(atPath: artifact))
+        // The same page at a phone's width: one column, nothing wider than the screen.
+        try browser.resize(width: 390, height: 844)
+        #expect(try browser.execute("return document.documentElement.scrollWidth <= window.innerWidth") as? Bool == true)
+        try browser.screenshot(to: TestEnvironment.packageDirectory + "/.build/test-artifacts/web-client-phone.png")
+    }
+}

@@ -1,0 +1,137 @@
+import Foundation
+
+/// A real headless Chromium driven through chromedriver's W3C WebDriver HTTP API (Debian's chromium and
+/// chromium-driver): open a page, find elements, type, click, read text, run a script, take a screenshot.
+public final class WebDriver: @unchecked Sendable {
+    private let driver: TestProcess
+    private let port: Int
+    private var session = ""
+
+    public init(logDirectory: String, width: Int = 1200, height: Int = 800) throws {
+        port = try Self.freePort()
+        driver = try TestProcess(
+            executable: "/usr/bin/chromedriver", arguments: ["--port=\(port)"], logDirectory: logDirectory, name: "chromedriver")
+        guard eventually(timeout: 20, { (try? self.call("GET", "/status")) != nil }) else {
+            throw HarnessError("chromedriver did not start: \(driver.stderr())")
+        }
+        let options: [String: Any] = [
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=\(width),\(height)"],
+        ]
+        let created = try call("POST", "/session", ["capabilities": ["alwaysMatch": ["browserName": "chrome", "goog:chromeOptions": options, "goog:loggingPrefs": ["browser": "ALL"]]]])
+        guard let id = (created as? [String: Any])?["sessionId"] as? String else { throw HarnessError("no WebDriver session: \(created)") }
+        session = "/session/\(id)"
+    }
+
+    deinit {
+        _ = try? call("DELETE", session)
+        driver.stop()
+    }
+
+    public func open(_ url: String) throws { _ = try call("POST", session + "/url", ["url": url]) }
+
+    /// The first element matching `css`, waiting up to `timeout` for it.
+    public func element(_ css: String, timeout: Double = 10) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            if let found = try? call("POST", session + "/element", ["using": "css selector", "value": css]) as? [String: Any],
+                let id = found.values.first as? String
+            {
+                return id
+            }
+            guard Date() < deadline else { throw HarnessError("no element \(css) within \(timeout) s") }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+    }
+
+    public func type(_ text: String, into css: String) throws {
+        _ = try call("POST", session + "/element/\(try element(css))/value", ["text": text])
+    }
+
+    public func click(_ css: String) throws { _ = try call("POST", session + "/element/\(try element(css))/click", [:]) }
+
+    public func text(_ css: String) throws -> String {
+        (try call("GET", session + "/element/\(try element(css))/text") as? String) ?? ""
+    }
+
+    /// Runs `script` (a function body) in the page and returns its result.
+    public func execute(_ script: String) throws -> Any {
+        try call("POST", session + "/execute/sync", ["script": script, "args": []])
+    }
+
+    /// Polls `css`'s text until `match` holds; throws with the last text.
+    @discardableResult
+    public func waitForText(_ css: String, timeout: Double = 10, _ match: (String) -> Bool) throws -> String {
+        let deadline = Date().addingTimeInterval(timeout)
+        var last = ""
+        while Date() < deadline {
+            last = (try? text(css)) ?? ""
+            if match(last) { return last }
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        throw HarnessError("\(css) never matched within \(timeout) s; its text was: \(last)")
+    }
+
+    /// What the page logged (errors included), for a failing test's message.
+    public func consoleLog() -> String {
+        let entries = (try? call("POST", session + "/se/log", ["type": "browser"])) as? [[String: Any]] ?? []
+        return entries.map { "\($0["level"] ?? ""): \($0["message"] ?? "")" }.joined(separator: "\n")
+    }
+
+    public func resize(width: Int, height: Int) throws {
+        _ = try call("POST", session + "/window/rect", ["width": width, "height": height])
+    }
+
+    public func screenshot(to path: String) throws {
+        guard let encoded = try call("GET", session + "/screenshot") as? String, let png = Data(base64Encoded: encoded) else {
+            throw HarnessError("no screenshot")
+        }
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try png.write(to: URL(fileURLWithPath: path))
+    }
+
+    /// One WebDriver command; returns its `value`, throws its error. Plain HTTP/1.1 over a socket: Foundation's
+    /// URLSession on Linux fails against chromedriver ("Failed writing header").
+    @discardableResult
+    private func call(_ method: String, _ path: String, _ body: [String: Any]? = nil) throws -> Any {
+        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
+        let socket = try TestSocket(port: port, name: "webdriver")
+        defer { socket.close() }
+        var request = "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n"
+        if body != nil { request += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
+        try socket.sendRaw(Array((request + "\r\n").utf8) + Array(payload))
+        // Read by the headers: chromedriver keeps the connection open whatever the request says.
+        var headers: [String] = []
+        while let line = socket.readLine(timeout: 60), !line.isEmpty { headers.append(line.lowercased()) }
+        var content: [UInt8] = []
+        if let length = headers.first(where: { $0.hasPrefix("content-length:") }).flatMap({ Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) }) {
+            content = socket.readBytes(length, timeout: 60) ?? []
+        } else if headers.contains("transfer-encoding: chunked") {
+            while let sizeLine = socket.readLine(timeout: 60), let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16), size > 0 {
+                content += socket.readBytes(size, timeout: 60) ?? []
+                _ = socket.readLine(timeout: 60)
+            }
+        }
+        let object = try JSONSerialization.jsonObject(with: Data(content), options: [.fragmentsAllowed]) as? [String: Any]
+        let value = object?["value"] ?? NSNull()
+        if let failure = value as? [String: Any], let error = failure["error"] as? String {
+            throw HarnessError("WebDriver \(method) \(path): \(error): \(failure["message"] ?? "")")
+        }
+        return value
+    }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw HarnessError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
