@@ -309,13 +309,19 @@ function renderPeople() {
     dot.className = "dot";
     dot.setAttribute("aria-hidden", "true");
     button.type = "button";
-    const idle = m.idle > 60000 ? `, idle ${Math.round(m.idle / 60000)} min` : "";
+    const idle = m.idle > 60000 ? `, idle ${Math.round(m.idle / 60000)} min` : "";   // the title says it from a minute
     button.textContent = m.name;
     button.title = (m.state === "away" ? `away${m.away ? ": " + m.away : ""}` : "online") + idle;
     button.setAttribute("aria-label", `${m.name}, ${button.title}; send a direct message`);
     button.addEventListener("click", () => { $("input").value = `/msg ${m.name} `; $("input").focus(); });
     item.append(dot, button);
     if (m.state === "away") item.append(document.createTextNode(" (away)"));
+    if (m.idle > 300000) {
+      const idleNote = document.createElement("span");
+      idleNote.className = "idle";
+      idleNote.textContent = ` idle ${Math.round(m.idle / 60000)} min`;
+      item.append(idleNote);
+    }
     return item;
   }));
 }
