@@ -69,4 +69,37 @@ struct BrowserTests {
         #expect(try browser.execute("return document.documentElement.scrollWidth <= window.innerWidth") as? Bool == true)
         try browser.screenshot(to: TestEnvironment.packageDirectory + "/.build/test-artifacts/web-client-phone.png")
     }
+
+    @Test("when its node dies the page says so, comes back on another, and shows what it missed exactly once")
+    func reconnectInChromium() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
+        try browser.open("http://127.0.0.1:\(setup.balancer.httpPort)/")
+        try browser.type("alice", into: "#name")
+        try browser.click("#login button[type=submit]")
+        let status = try browser.waitForText("#status") { $0.contains("alice on node") }
+        let aliceNode = String(status.split(separator: " ").last ?? "")
+        var nc: TestSocket?
+        var otherNode = ""
+        for name in ["carol", "dave"] {
+            let (client, node) = try setup.balancer.login(name)
+            if node != aliceNode { (nc, otherNode) = (client, node); break }
+        }
+        let other = try #require(nc)
+        try browser.waitForText("#people") { $0.contains("carol") || $0.contains("dave") }
+
+        try #require(setup.cluster.nodes.first { $0.id == aliceNode }).kill9()
+        try other.send("said while alice was away")
+        try browser.waitForText("#status") { $0.contains("reconnecting") || $0.contains("waiting for the name") }
+        try browser.waitForText("#status", timeout: 30) { $0.contains("alice on node \(otherNode)") }
+        try browser.waitForText("#log") { $0.contains("said while alice was away") }
+        let copies = try browser.execute(
+            "return [...document.querySelectorAll('#log li')].filter(li => li.textContent.includes('said while alice was away')).length")
+        #expect(copies as? Int == 1)
+        try other.send("and after")
+        try browser.waitForText("#log") { $0.contains("and after") }
+        try browser.type("back again", into: "#input")
+        try browser.click("#compose button[type=submit]")
+        try other.expectLine("alice's message after the reconnect", where: { $0.hasSuffix("<alice> back again") }, timeout: 10)
+    }
 }
