@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The standard benchmark sweep. Every run gets a fresh local cluster (its own Redis, 3 nodes, chat-balancer and
 # HAProxy in front of the same nodes); chat-bench records each run as a JSON line; at the end `chat-bench report`
-# rewrites the generated part of docs/benchmarks.md (medians of RUNS runs) and its plots in docs/bench/.
+# rewrites the generated part of docs/benchmarks.md (medians of RUNS runs) and its plots in docs/bench/. The raw
+# records are kept in docs/bench/records.jsonl; a partial sweep (ONLY=...) replaces only the groups it measured.
 #   scripts/bench.sh                 # the full sweep, 3 runs of everything (about 20 minutes on 2 cores)
 #   QUICK=1 scripts/bench.sh         # one short run of a smaller sweep, to check the machinery (about 3 minutes)
 #   ONLY="clients storm" scripts/bench.sh   # some parts only: clients rate storm flood proxies
@@ -166,8 +167,9 @@ done
 
 redis_version=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)
 haproxy_version=$(haproxy -v | head -1 | awk '{print $3}')
-"$BIN/chat-bench" report --records "$RECORDS" --document "$DOCUMENT" --plots bench \
+"$BIN/chat-bench" report --records docs/bench/records.jsonl --records "$RECORDS" --write-records docs/bench/records.jsonl \
+  --document "$DOCUMENT" --plots bench \
   --setup "Redis $redis_version, HAProxy $haproxy_version (TCP mode, round-robin, send-proxy, 2 threads), $(swift --version 2>/dev/null | head -1 | sed 's/ (.*//')." \
   --setup "Started by scripts/bench.sh: 3 chat-node (--proxy-protocol, no rate limit), chat-balancer (--redis --send-proxy), all release builds; RUNS=$RUNS, $DURATION s of sending per run." \
-  --setup "Raw records: $(basename "$RUN_DIR")/records.jsonl under run/ (not committed)."
+  --setup "Raw records of every run: docs/bench/records.jsonl (a partial sweep replaces only the groups it measured)."
 echo "records: $RECORDS"

@@ -12,7 +12,20 @@ public struct BenchmarkReport {
         self.setup = setup
     }
 
+    /// Runs from several sweeps, oldest first: a group (clients, rate, storm...) measured again replaces the older
+    /// runs of that group, so a partial sweep (`ONLY=flood`) updates only what it measured.
+    public static func merge(_ sweeps: [[BenchmarkRecord]]) -> [BenchmarkRecord] {
+        var merged: [BenchmarkRecord] = []
+        for sweep in sweeps {
+            let groups = Set(sweep.map(\.group))
+            merged.removeAll { groups.contains($0.group) }
+            merged += sweep
+        }
+        return merged
+    }
+
     public static func load(jsonLines path: String) throws -> [BenchmarkRecord] {
+        guard FileManager.default.fileExists(atPath: path) else { return [] }
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let decoder = JSONDecoder()
         return try text.split(separator: "\n").filter { !$0.isEmpty }.map {

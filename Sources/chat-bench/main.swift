@@ -161,8 +161,11 @@ struct Report: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Turn recorded runs into the generated part of a Markdown page, with PNG plots (gnuplot).")
 
-    @Option(help: "The JSON lines `run --record` wrote.")
-    var records: String
+    @Option(help: "The JSON lines `run --record` wrote (repeatable: a later file's groups replace an earlier file's).")
+    var records: [String]
+
+    @Option(help: "Also write the merged records here (docs/bench/records.jsonl keeps the figures' raw data).")
+    var writeRecords: String?
 
     @Option(help: "The Markdown page whose generated section is replaced.")
     var document = "docs/benchmarks.md"
@@ -174,7 +177,14 @@ struct Report: ParsableCommand {
     var setup: [String] = []
 
     func run() throws {
-        let report = BenchmarkReport(records: try BenchmarkReport.load(jsonLines: records), setup: setup)
+        let merged = try BenchmarkReport.merge(records.map(BenchmarkReport.load(jsonLines:)))
+        if let writeRecords {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            let lines = try merged.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            try (lines.joined(separator: "\n") + "\n").write(toFile: writeRecords, atomically: true, encoding: .utf8)
+        }
+        let report = BenchmarkReport(records: merged, setup: setup)
         let directory = URL(fileURLWithPath: document).deletingLastPathComponent().appendingPathComponent(plots).path
         let made = try report.writePlots(to: directory)
         let page = try String(contentsOfFile: document, encoding: .utf8)
