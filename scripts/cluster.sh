@@ -61,6 +61,8 @@ done
 cat <<INFO
 
 swift-redis-chat is running: Redis, $NODES nodes and the balancer.
+  web        http://localhost:$HTTP_PORT/         (the web client, through the balancer)
+  terminal   swift run -c release chat --name YOU --server localhost:$CHAT_PORT
   chat       nc localhost $CHAT_PORT            (or telnet localhost $CHAT_PORT)
   HTTP       http://localhost:$HTTP_PORT/health  (through the balancer to a node)
   nodes      curl localhost:$ADMIN_PORT/nodes    balancer metrics: curl localhost:$ADMIN_PORT/metrics
