@@ -41,6 +41,24 @@ struct RelayTests {
         #expect(error["code"] as? String == "not-in-room" && error["id"] as? String == "t")
     }
 
+    @Test("a join with since of a room one is already in replays what came after it (a reconnect's lobby)")
+    func catchUpInJoinedRoom() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let reader = try cluster[0].loginJSON("reader")
+        let writer = try cluster[1].login("writer")
+        var ids: [String] = []
+        for index in 0..<25 {
+            Thread.sleep(forTimeInterval: 0.11)  // within the rate limit (10 a second)
+            try writer.send("message \(index)")
+            let event = try reader.expectEvent("message \(index)") { $0["type"] as? String == "message" && $0["text"] as? String == "message \(index)" }
+            ids.append(event["msgid"] as? String ?? "")
+        }
+        try reader.sendJSON(["op": "join", "room": "lobby", "since": ids[1], "id": "r"])
+        let reply = try reader.expectEvent("the catch-up") { $0["type"] as? String == "joined" && $0["id"] as? String == "r" }
+        let texts = (reply["history"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+        #expect(texts == (2..<25).map { "message \($0)" }, "everything after the id, more than the 20 of a plain join")
+    }
+
     @Test("joins and leaves of another room are seen on every node")
     func joinAndLeaveEvents() throws {
         let cluster = try TestCluster(nodes: 2)

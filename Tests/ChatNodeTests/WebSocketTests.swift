@@ -54,6 +54,8 @@ struct WebSocketTests {
     func limits() throws {
         let cluster = try TestCluster(nodes: 1)
         let web = try TestWebSocket(port: cluster[0].httpPort)
+        let greeting = try web.expectEvent(type: "greeting")
+        #expect((greeting["server"] as? String)?.contains("n1") == true, "a WebSocket session speaks JSON from the start")
         try web.sendText("hello there")
         let error = try web.expectEvent(type: "error")
         #expect(error["code"] as? String == "bad-request")
@@ -62,6 +64,14 @@ struct WebSocketTests {
         try web.sendText(#"{"op":"say","text":""# + String(repeating: "x", count: 5000) + #""}"#)
         #expect(web.waitForClose())
         #expect(web.closeCode == 1009, "close code \(web.closeCode.map(String.init) ?? "none")")
+
+        // The same for a message sent in fragments that are small alone and too large together.
+        let fragmented = try TestWebSocket(port: cluster[0].httpPort)
+        _ = try fragmented.expectEvent(type: "greeting")
+        try fragmented.send(opcode: 1, Array((#"{"op":"hello","name":""# + String(repeating: "y", count: 3000)).utf8), final: false)
+        try fragmented.send(opcode: 0, Array((String(repeating: "y", count: 3000) + #""}"#).utf8))
+        #expect(fragmented.waitForClose())
+        #expect(fragmented.closeCode == 1009, "close code \(fragmented.closeCode.map(String.init) ?? "none")")
     }
 
     @Test("a page from a foreign origin may not open a session; the page's own origin and programs may")

@@ -23,8 +23,8 @@ public final class TestWebSocket: @unchecked Sendable {
     public var isOpen: Bool { responseStatus == 101 }
 
     /// Sends one frame, masked as a client must. `opcode` 1 is text, 2 binary, 8 close, 9 ping.
-    public func send(opcode: UInt8 = 1, _ payload: [UInt8]) throws {
-        var frame: [UInt8] = [0x80 | opcode]
+    public func send(opcode: UInt8 = 1, _ payload: [UInt8], final: Bool = true) throws {
+        var frame: [UInt8] = [(final ? 0x80 : 0) | opcode]
         let mask: [UInt8] = [0x12, 0x34, 0x56, 0x78]
         switch payload.count {
         case 0..<126: frame.append(0x80 | UInt8(payload.count))

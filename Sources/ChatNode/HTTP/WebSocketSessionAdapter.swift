@@ -51,6 +51,11 @@ final class WebSocketSessionAdapter: ChannelDuplexHandler {
     /// The session writes lines (one event each, sometimes several in one buffer): one message per JSON line.
     /// The write's promise goes with the last message, so the session learns when its bytes are out.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard !closing else {
+            // Nothing may follow a close frame.
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
         var buffer = unwrapOutboundIn(data)
         var frames: [WebSocketFrame] = []
         while buffer.readableBytes > 0 {
@@ -71,13 +76,37 @@ final class WebSocketSessionAdapter: ChannelDuplexHandler {
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
-        // A session that ends the connection says so in WebSocket terms first (1000: normal closure).
-        guard !closing, mode == .all else { return context.close(mode: mode, promise: promise) }
+        sendCloseThenClose(.normalClosure, context: context, mode: mode, promise: promise)
+    }
+
+    /// Messages too large once their fragments are joined: the same answer as for one oversized frame.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let aggregation = error as? NIOWebSocketFrameAggregator.Error, aggregation == .accumulatedFrameSizeIsTooLarge || aggregation == .tooManyFragments {
+            sendCloseThenClose(.messageTooLarge, context: context, mode: .all, promise: nil)
+            return
+        }
+        context.fireErrorCaught(error)
+    }
+
+    /// Says goodbye in WebSocket terms, then closes. A client that is not reading (the slow-consumer case, or a
+    /// full socket) would never let the close frame out: then it is closed at once, or after a second at most.
+    private func sendCloseThenClose(
+        _ code: WebSocketErrorCode, context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?
+    ) {
+        guard !closing, mode == .all, context.channel.isWritable else {
+            closing = true
+            return context.close(mode: mode, promise: promise)
+        }
         closing = true
-        var code = context.channel.allocator.buffer(capacity: 2)
-        code.write(webSocketErrorCode: .normalClosure)
-        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: code)))
-            .whenComplete { _ in context.close(mode: mode, promise: promise) }
+        var payload = context.channel.allocator.buffer(capacity: 2)
+        payload.write(webSocketErrorCode: code)
+        let channel = context.channel
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
+            .whenComplete { _ in
+                deadline.cancel()
+                context.close(mode: mode, promise: promise)
+            }
     }
 
     private func send(_ json: String, context: ChannelHandlerContext) {

@@ -26,7 +26,11 @@ extension SessionHandler {
             reply(.error(ChatError(.badRequest, "pick a name first")), id: id)
             return nil
         }
-        lastActive = WallClock.now()
+        // Idle time is about the person: polls a client makes by itself (who, rooms...) and typing do not count.
+        switch request {
+        case .say, .join, .leave, .direct, .away, .back: lastActive = WallClock.now()
+        default: break
+        }
         switch request {
         case .say(let room, let text, let isAction): return say(text, in: room, isAction: isAction, user: user, id: id)
         case .join(let room, let since): return join(room, since: since, user: user, id: id)
@@ -188,8 +192,11 @@ extension SessionHandler {
         }
         if rooms.contains(room) {
             current = room
-            reply(.ok("#\(room) is now your current room"), id: id)
-            return nil
+            guard let since else {
+                reply(.ok("#\(room) is now your current room"), id: id)
+                return nil
+            }
+            return catchUp(room, after: since, id: id)
         }
         guard rooms.count < configuration.limits.maximumRoomsPerSession else {
             reply(.error(ChatError(.tooManyRooms, "at most \(configuration.limits.maximumRoomsPerSession) rooms at once; /leave one first")), id: id)
@@ -216,21 +223,10 @@ extension SessionHandler {
                 ?? self.store.history(room, count: limits.historyOnJoin)
         }
         return history.map { messages in
-            guard let buffered = self.joining.removeValue(forKey: room), self.phase == .active else { return }
+            guard self.joining[room] != nil, self.phase == .active else { return }
             self.rooms.append(room)
             self.current = room
-            self.reply(.youJoined(room: room, history: messages), id: id)
-            let seen = messages.last.flatMap { StreamID($0.id) }
-            let allocator = self.context.channel.allocator
-            for event in buffered {
-                if case .message(let message) = event.envelope.event, let seen,
-                    let messageID = StreamID(message.id), messageID <= seen
-                {
-                    continue
-                }
-                _ = self.write(event, allocator: allocator)
-            }
-            self.flush()
+            self.deliverJoined(room, history: messages, id: id)
         }.flatMapErrorThrowing { error in
             // Teardown already detached and released everything when the session closed mid-join.
             guard self.joining.removeValue(forKey: room) != nil, self.phase == .active else { return }
@@ -238,6 +234,43 @@ extension SessionHandler {
             if joined {
                 _ = self.store.leave(room, user: user, reason: .left, now: WallClock.now(), origin: self.sessionID)
             }
+            self.fail(error, id: id)
+        }.nonisolated()
+    }
+
+    /// The reply to a join: the history, then the live events held back while it was read, minus those the
+    /// history already had. Nothing twice, nothing out of order.
+    private func deliverJoined(_ room: RoomName, history messages: [ChatMessage], id: RequestID?) {
+        let buffered = joining.removeValue(forKey: room) ?? []
+        reply(.youJoined(room: room, history: messages), id: id)
+        let seen = messages.last.flatMap { StreamID($0.id) }
+        let allocator = context.channel.allocator
+        for event in buffered {
+            if case .message(let message) = event.envelope.event, let seen, let messageID = StreamID(message.id),
+                messageID <= seen
+            {
+                continue
+            }
+            _ = write(event, allocator: allocator)
+        }
+        flush()
+    }
+
+    /// A join with `since` of a room the session is already in: a client resuming after a reconnect, whose room
+    /// the server re-joined by itself (the lobby) with only its last messages. Replays what came after `since`,
+    /// holding live events back meanwhile, as a first join does.
+    private func catchUp(_ room: RoomName, after since: String, id: RequestID?) -> EventLoopFuture<Void> {
+        joining[room] = []
+        let limit = configuration.limits.maximumResume
+        return onLoop(store.history(room, after: since, limit: limit)).map { messages in
+            guard self.joining[room] != nil, self.phase == .active else { return }
+            self.deliverJoined(room, history: messages, id: id)
+        }.flatMapErrorThrowing { error in
+            guard let buffered = self.joining.removeValue(forKey: room), self.phase == .active else { return }
+            // The live events still go out; only the catch-up failed.
+            let allocator = self.context.channel.allocator
+            for event in buffered { _ = self.write(event, allocator: allocator) }
+            self.flush()
             self.fail(error, id: id)
         }.nonisolated()
     }

@@ -76,6 +76,11 @@ final class SessionHandler: ChannelDuplexHandler {
         self.node = node
         self.hub = hub
         self.transport = transport
+        if transport == .webSocket {
+            // A WebSocket speaks JSON from the start, so even a refusal before its first message reaches it.
+            mode = .json
+            modeChosen = true
+        }
         self.sessionID = node.makeSessionID()
         self.bucket = TokenBucket(
             ratePerSecond: node.configuration.rateLimit, burst: node.configuration.rateBurst,
