@@ -153,7 +153,10 @@ public struct ClientState: Sendable {
 
     // MARK: What the server says
 
-    public mutating func receive(_ decoded: JSONEventDecoder.Decoded) -> [Outgoing] {
+    /// `now`: the local clock when the event arrived (typing notices and name retries are timed by it, so a
+    /// client whose clock differs from the server's still times them right); the event's own time if nil.
+    public mutating func receive(_ decoded: JSONEventDecoder.Decoded, now: Millis? = nil) -> [Outgoing] {
+        let now = now ?? decoded.time
         let quiet = decoded.requestID == JSONWriter.quoted(Outgoing.automatic)
         switch decoded.event {
         case .greeting:
@@ -202,9 +205,9 @@ public struct ClientState: Sendable {
             typing[message.room]?[message.from.lowercased()] = nil
             add(message)
             return []
-        case .typing(let room, let name, let time):
+        case .typing(let room, let name, _):
             guard !isMe(name), rooms.contains(room) else { return [] }
-            typing[room, default: [:]][name.lowercased()] = (name, time)
+            typing[room, default: [:]][name.lowercased()] = (name, now)
             return []
         case .direct(let direct):
             let outgoing = isMe(direct.from) && !isMe(direct.to)
@@ -244,10 +247,10 @@ public struct ClientState: Sendable {
             if error.code == .nameTaken, status == .connecting, let confirmedName {
                 // After a reconnect our own name can still be held by the connection that was lost (its node
                 // died and has not been reaped yet): keep asking for a while before asking the user.
-                let deadline = reclaimUntil ?? decoded.time + Self.reclaimMillis
+                let deadline = reclaimUntil ?? now + Self.reclaimMillis
                 reclaimUntil = deadline
-                if decoded.time < deadline {
-                    helloRetryAt = decoded.time + 1000
+                if now < deadline {
+                    helloRetryAt = now + 1000
                     status = .reconnecting(reason: "waiting for the name \(confirmedName) to be freed", retryInSeconds: 1)
                     return []
                 }

@@ -46,6 +46,8 @@ public final class PlainClient {
         connection.start()
         var pendingLines: [String] = []
         var quitAt: Date?
+        /// Stdin ended: quit once the lines read before it are sent (or give up after a while unconnected).
+        var inputEnded = false
         while quitAt.map({ Date() < $0 }) ?? true {
             _ = wake.wait(timeout: .now() + .milliseconds(100))
             send(state.tick(now: Millis(Date().timeIntervalSince1970 * 1000)))
@@ -59,7 +61,7 @@ public final class PlainClient {
                     if case .welcome = decoded.event { connection.resetBackoff() }
                     let wasConnected = state.confirmedName != nil
                     let quiet = decoded.requestID == JSONWriter.quoted(Outgoing.automatic)
-                    send(state.receive(decoded))
+                    send(state.receive(decoded, now: Millis(Date().timeIntervalSince1970 * 1000)))
                     if case .choosingName(let reason) = state.status {
                         say("! \(reason ?? "that name is not available"); type another name")
                     } else if !quiet, !(wasConnected && isServerLobbyAfterReconnect(decoded)), !isTypingNotice(decoded) {
@@ -69,6 +71,11 @@ public final class PlainClient {
                         // Lines read before we were in a room were waiting for one.
                         for line in pendingLines { submit(line, quitAt: &quitAt) }
                         pendingLines = []
+                        if inputEnded {
+                            // (quitAt may hold the give-up time set when stdin ended before we were in.)
+                            send([Outgoing(.quit)])
+                            quitAt = Date().addingTimeInterval(2)
+                        }
                     }
                     if case .bye = decoded.event, quitAt != nil { quitAt = Date() }
                 case .connection(.lost(let reason, let retryIn)):
@@ -83,9 +90,13 @@ public final class PlainClient {
                         pendingLines.append(line)
                     }
                 case .endOfInput:
-                    if quitAt == nil {
+                    inputEnded = true
+                    if quitAt == nil, pendingLines.isEmpty, case .connected = state.status {
                         send([Outgoing(.quit)])
                         quitAt = Date().addingTimeInterval(2)
+                    } else if quitAt == nil {
+                        // Still connecting (or choosing a name): the lines wait; give up if that never happens.
+                        quitAt = Date().addingTimeInterval(30)
                     }
                 }
             }

@@ -83,7 +83,7 @@ public final class TerminalApp {
             case .line(let line):
                 guard let decoded = JSONEventDecoder.decode(line) else { continue }
                 if case .welcome = decoded.event { connection.resetBackoff() }
-                send(state.receive(decoded))
+                send(state.receive(decoded, now: Millis(Date().timeIntervalSince1970 * 1000)))
             case .lost(let reason, let retryIn):
                 state.connectionLost(reason: reason, retryInSeconds: retryIn)
             }

@@ -115,6 +115,23 @@ struct TerminalClientTests {
         #expect(!tmux.screen.contains("People ("), "the full-screen view is gone after exit")
     }
 
+    @Test("piped input that ends at once is still sent, then the line mode quits")
+    func pipedAndDone() throws {
+        let setup = try BalancedCluster(nodes: 2)
+        let (bob, _) = try setup.balancer.login("bob")
+        let input = Pipe()
+        let client = try TestProcess(
+            executable: TestEnvironment.binDirectory + "/chat",
+            arguments: ["--name", "piper", "--server", "127.0.0.1:\(setup.balancer.port)"],
+            logDirectory: setup.cluster.logDirectory, name: "chat-piped", standardInput: input)
+        input.fileHandleForWriting.write(Data("one line from cron\n".utf8))
+        try input.fileHandleForWriting.close()
+        _ = try bob.expectLine("the piped line", where: { $0.hasSuffix("<piper> one line from cron") }, timeout: 10)
+        _ = try bob.expectLine("piper's quit") { $0.contains("piper left #lobby (quit)") }
+        #expect(client.waitForExit(timeout: 10))
+        #expect(client.process.terminationStatus == 0)
+    }
+
     @Test("with stdout not a terminal, chat is a line mode for scripts: stdin in, text lines out")
     func plainMode() throws {
         let setup = try BalancedCluster(nodes: 2)

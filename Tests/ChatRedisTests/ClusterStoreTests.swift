@@ -121,6 +121,13 @@ struct ClusterStoreTests {
         #expect(eventually(timeout: 5) { notices().leaves == 1 })
         try await Task.sleep(for: .milliseconds(200))
         #expect(notices().joins == size && notices().leaves == 1)
+        // Typing notices follow the same rule: told at quietRoomSize people, not above.
+        try await node.publishTyping(dev, user: people[0], now: 4, origin: "s").get()
+        try await node.join(dev, user: people[size], now: 5, origin: "s").get()
+        try await node.publishTyping(dev, user: people[1], now: 6, origin: "s").get()
+        try await Task.sleep(for: .milliseconds(200))
+        let typists = events.withLockedValue { $0 }.compactMap { if case .typing(_, let name, _) = $0 { name } else { nil } }
+        #expect(typists == [people[0].display])
         try await subscriber.stop().get()
     }
 

@@ -13,7 +13,9 @@ const state = {
   order: [], current: null,
   userJoins: new Set(), expectServerLobby: false,
   failures: 0, reclaimUntil: 0, typingSent: new Map(), requests: 0,
+  quitting: false,            // after /quit: no reconnecting
 };
+const MAX_LINES = 2000;        // per room, as the terminal client keeps
 
 // --- stream ids: "<ms>-<seq>", compared as numbers ---
 function compareIds(a, b) {
@@ -31,6 +33,7 @@ function connect() {
   ws.onclose = () => {
     if (state.ws !== ws) return;
     state.ws = null;
+    if (state.quitting) { setStatus("You left. Reload the page to chat again."); return; }
     state.failures += 1;
     const ceiling = Math.min(8000, 250 * 2 ** Math.min(state.failures - 1, 10));
     const delay = ceiling / 2 + Math.random() * ceiling / 2;
@@ -134,11 +137,14 @@ function receive(event) {
     case "history": {
       const room = state.rooms.get(event.room);
       if (!room) break;
+      const older = event.id === OLDER, shown = event.room === state.current;
+      if (older) { room.olderPending = false; if (event.messages.length === 0) room.olderExhausted = true; }
       const log = $("log"), fromBottom = log.scrollHeight - log.scrollTop;
-      for (const message of event.messages) addMessage(message, false);
-      if (event.id === OLDER && event.messages.length === 0) { $("older").disabled = true; $("older").textContent = "No older messages"; }
-      render();
-      if (event.id === OLDER) log.scrollTop = log.scrollHeight - fromBottom;   // keep the reader's place
+      for (const message of event.messages) addMessage(message, false, false);
+      if (shown) {
+        render();
+        if (older) log.scrollTop = log.scrollHeight - fromBottom;   // keep the reader's place
+      }
       break;
     }
     case "rooms":
@@ -187,7 +193,7 @@ function member(roomName, name, fields) {
 function info(text, time) { addLine(state.current, { kind: "info", time: time || Date.now(), text }); }
 
 // --- timelines: messages in stream-id order, never twice ---
-function addMessage(message, draw = true) {
+function addMessage(message, draw = true, live = true) {
   const room = state.rooms.get(message.room);
   if (!room || room.ids.has(message.msgid)) return;
   room.ids.add(message.msgid);
@@ -199,15 +205,27 @@ function addMessage(message, draw = true) {
   room.lines.splice(index, 0, line);
   if (!room.lastId || compareIds(message.msgid, room.lastId) > 0) room.lastId = message.msgid;
   if (!room.oldestId || compareIds(message.msgid, room.oldestId) < 0) room.oldestId = message.msgid;
-  if (!own && message.room !== state.current) room.unread += 1;
-  if (mention) notify(`${message.from} in #${message.room}`, message.text);
-  if (draw) (index === room.lines.length - 1 && message.room === state.current) ? appendToLog(line) : render();
+  if (live && !own && message.room !== state.current) room.unread += 1;
+  if (live && mention) notify(`${message.from} in #${message.room}`, message.text);
+  trim(room);
+  if (!draw) return;
+  if (message.room !== state.current) renderRooms();     // only the unread count changed on screen
+  else if (index === room.lines.length - 1) appendToLog(line);
+  else render();
+}
+
+function trim(room) {
+  if (room.lines.length <= MAX_LINES) return;
+  room.lines.splice(0, room.lines.length - MAX_LINES);
+  const first = room.lines.find((line) => line.id);
+  room.oldestId = first ? first.id : room.oldestId;
 }
 
 function addLine(roomName, line) {
   const room = roomName && state.rooms.get(roomName);
   if (!room) { if (line.kind === "error") setStatus(line.text, true); return; }
   room.lines.push(line);
+  trim(room);
   if (roomName === state.current) appendToLog(line);
 }
 
@@ -216,12 +234,28 @@ function select(roomName) {
   state.current = roomName;
   const room = roomName && state.rooms.get(roomName);
   if (room) room.unread = 0;
-  $("older").disabled = false;
-  $("older").textContent = "Load older messages";
+  $("older").disabled = !!(room && room.olderExhausted);
+  $("older").textContent = room && room.olderExhausted ? "No older messages" : "Load older messages";
   render();
 }
 
 function render() {
+  renderRooms();
+  $("room-title").textContent = state.current ? "#" + state.current : "no room";
+  const room = state.current && state.rooms.get(state.current);
+  const log = $("log");
+  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  log.replaceChildren(...(room ? room.lines.map(lineElement) : []));
+  if (atBottom) log.scrollTop = log.scrollHeight;
+  if (room) {
+    $("older").disabled = !!room.olderExhausted;
+    $("older").textContent = room.olderExhausted ? "No older messages" : "Load older messages";
+  }
+  renderPeople();
+  renderTyping();
+}
+
+function renderRooms() {
   const rooms = $("rooms");
   rooms.replaceChildren(...state.order.map((name) => {
     const room = state.rooms.get(name), item = document.createElement("li"), button = document.createElement("button");
@@ -239,14 +273,6 @@ function render() {
     item.append(button);
     return item;
   }));
-  $("room-title").textContent = state.current ? "#" + state.current : "no room";
-  const room = state.current && state.rooms.get(state.current);
-  const log = $("log");
-  const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  log.replaceChildren(...(room ? room.lines.map(lineElement) : []));
-  if (atBottom) log.scrollTop = log.scrollHeight;
-  renderPeople();
-  renderTyping();
 }
 
 function appendToLog(line) {
@@ -375,14 +401,15 @@ function submitLine(text) {
     case "history": return send({ op: "history", room, limit: Number(word) || undefined, id });
     case "seen": case "whois": return send({ op: "seen", name: word, id });
     case "help": return send({ op: "help", id });
-    case "quit": send({ op: "quit", id }); return;
+    case "quit": state.quitting = true; send({ op: "quit", id }); return;
     default: info(`Unknown command /${command}; /help lists them.`);
   }
 }
 
 function loadOlder() {
   const room = state.current && state.rooms.get(state.current);
-  if (!room || !room.oldestId) return;
+  if (!room || !room.oldestId || room.olderPending || room.olderExhausted) return;
+  room.olderPending = true;
   send({ op: "history", room: state.current, limit: 50, before: room.oldestId, id: OLDER });
 }
 
@@ -398,6 +425,10 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     const text = $("input").value;
     if (!text.trim()) return;
+    if (!state.ws || state.ws.readyState !== WebSocket.OPEN) {
+      setStatus("Not connected right now; your message is kept. Send it again once reconnected.", true);
+      return;
+    }
     $("input").value = "";
     submitLine(text);
   });

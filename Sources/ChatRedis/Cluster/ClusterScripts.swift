@@ -269,5 +269,15 @@ enum ClusterScripts {
             return cleaned
             """)
 
-    static let all: [RedisScript] = [claim, keepAlive, release, join, leave, publishMessage, presence, who, rooms, seen, reap]
+    /// A typing notice, published only where joins are announced: in a quiet room it would cost as much.
+    /// KEYS: members
+    /// ARGV: channel, payload
+    static let typing = RedisScript(
+        name: "typing",
+        source: """
+            if redis.call('HLEN', KEYS[1]) > \(quietRoomSize) then return 0 end
+            return redis.call('PUBLISH', ARGV[1], ARGV[2])
+            """)
+
+    static let all: [RedisScript] = [claim, keepAlive, release, join, leave, publishMessage, presence, who, rooms, seen, reap, typing]
 }

@@ -152,9 +152,11 @@ public struct ClusterStore: Sendable {
     }
 
     /// Best effort and not kept: a typing notice that is lost is followed by the message or by the next notice.
+    /// Quiet rooms (more than `quietRoomSize` people) get none.
     public func publishTyping(_ room: RoomName, user: UserName, now: Millis, origin: String) -> EventLoopFuture<Void> {
         let payload = RelayCodec.encode(RelayEnvelope(event: .typing(room: room, name: user.display, time: now), origin: origin))
-        return redis.send("PUBLISH", ClusterKeys.roomChannel(room), payload).map { _ in }
+        return redis.run(ClusterScripts.typing, keys: [ClusterKeys.members(room)], arguments: [ClusterKeys.roomChannel(room), payload])
+            .map { _ in }
     }
 
     public func setPresence(_ user: UserName, away: String?, now: Millis, origin: String) -> EventLoopFuture<Void> {
