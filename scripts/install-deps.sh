@@ -1,20 +1,24 @@
 #!/usr/bin/env bash
-# Installs what building and testing need on Debian/Ubuntu, only where it is missing:
-# redis-server (the tests and the local cluster start their own), libhiredis-dev and pkg-config (the hiredis
-# system library target), curl (the local cluster script), docker-compose (validates docker-compose.yml; no
-# Docker engine is needed), iproute2 (the multi-host test), libncurses-dev (the terminal client, ncursesw) and
-# tmux (the terminal client's end-to-end test), chromium and chromium-driver (the web client's browser test).
+# Installs what building and running need on Debian/Ubuntu, only where it is missing: redis-server (the local
+# cluster and the tests start their own), libhiredis-dev and pkg-config (the hiredis system library target),
+# libncurses-dev (the terminal client, ncursesw) and curl (the local cluster script waits on the balancer).
+# With --tests, also what the tests need: docker-compose (validates docker-compose.yml; no Docker engine is
+# needed), iproute2 (the multi-host test), tmux (the terminal client's test) and chromium with chromium-driver
+# (the web client's browser test).
+#   scripts/install-deps.sh          scripts/install-deps.sh --tests
 set -euo pipefail
 
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
-command -v curl >/dev/null 2>&1 || missing+=(curl)  # scripts/cluster.sh waits on the balancer with it
-command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)  # the tests validate docker-compose.yml
-command -v ip >/dev/null 2>&1 || missing+=(iproute2)  # the multi-host test builds network namespaces
-command -v tmux >/dev/null 2>&1 || missing+=(tmux)  # the terminal client's test runs it in tmux
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)  # the web client's test drives a headless browser
-command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+if [ "${1:-}" = "--tests" ]; then
+  command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+fi
 if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
 if ! pkg-config --exists ncursesw 2>/dev/null; then missing+=(libncurses-dev); fi
 

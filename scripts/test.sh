@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh
+scripts/install-deps.sh --tests
 swift build --build-tests
 # One test at a time: the integration tests start processes and check timings (kill -9 cleanup within ttl+5 s).
 log=$(mktemp)
