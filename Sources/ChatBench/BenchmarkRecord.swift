@@ -68,6 +68,13 @@ public struct BenchmarkRecord: Codable, Sendable {
         machine = Self.describeMachine()
     }
 
+    /// The record as one JSON line (keys sorted, so files diff well), without the newline.
+    public func jsonLine() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
     /// Cores, memory and kernel, read where the benchmark runs.
     public static func describeMachine() -> String {
         let info = ProcessInfo.processInfo

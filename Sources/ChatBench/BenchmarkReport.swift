@@ -107,6 +107,16 @@ public struct BenchmarkReport {
 
     static func command(_ configuration: Configuration) -> String { "    " + configuration.first.command }
 
+    /// The commands behind a table, one per configuration, as a block under "Commands:".
+    static func commands(_ rows: [Configuration], intro: String = "Commands:") -> [String] {
+        [intro, ""] + rows.map(command) + [""]
+    }
+
+    /// Every measured process's label, in the order first seen.
+    static func processLabels(_ rows: [Configuration]) -> [String] {
+        rows.flatMap(\.processLabels).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+    }
+
     func loss(_ configuration: Configuration) -> String {
         configuration.deliveredAll ? "none" : "**\(Self.number(Double(configuration.lost))) lost**"
     }
@@ -127,16 +137,12 @@ public struct BenchmarkReport {
         }
         out.append("")
         out.append(contentsOf: processTable(rows))
-        out.append("Commands:")
-        out.append("")
-        out.append(contentsOf: rows.map(Self.command))
-        out.append("")
+        out.append(contentsOf: Self.commands(rows))
         return out
     }
 
     func processTable(_ rows: [Configuration]) -> [String] {
-        var labels: [String] = []
-        for row in rows { for label in row.processLabels where !labels.contains(label) { labels.append(label) } }
+        let labels = Self.processLabels(rows)
         guard !labels.isEmpty else { return [] }
         var out = ["CPU seconds used while sending, and peak RSS in MiB, per process:", ""]
         out.append("| clients | " + labels.map { "\($0) CPU s | \($0) MiB" }.joined(separator: " | ") + " |")
@@ -166,10 +172,7 @@ public struct BenchmarkReport {
                 + "\(loss(row)) | \(Self.number(row.median(\.p50), 1)) | \(Self.number(row.median(\.p99), 1)) | \(Self.number(row.median(\.max), 1)) |")
         }
         out.append("")
-        out.append("Commands:")
-        out.append("")
-        out.append(contentsOf: rows.map(Self.command))
-        out.append("")
+        out.append(contentsOf: Self.commands(rows))
         return out
     }
 
@@ -177,7 +180,7 @@ public struct BenchmarkReport {
         let rows = configurations("storm")
         guard !rows.isEmpty else { return [] }
         var out = ["### Connect storm: clients connecting and claiming names, through the balancer", ""]
-        let labels = rows.flatMap(\.processLabels).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let labels = Self.processLabels(rows)
         out.append("| clients | all named after s | logins/s | login p50 ms | login p99 ms | errors | "
             + labels.map { "\($0) KB/client" }.joined(separator: " | ") + " |")
         out.append("|---|---|---|---|---|---|" + String(repeating: "---|", count: labels.count))
@@ -192,11 +195,9 @@ public struct BenchmarkReport {
                 + "\(Self.number(row.median(\.loginP99), 1)) | \(errors) | " + perClient.joined(separator: " | ") + " |")
         }
         out.append("")
-        out.append("KB/client: the process's resident memory once every client is named, minus before the first connected, "
-            + "divided by the clients (1 KB = 1000 bytes). Commands:")
-        out.append("")
-        out.append(contentsOf: rows.map(Self.command))
-        out.append("")
+        out.append(contentsOf: Self.commands(rows, intro:
+            "KB/client: the process's resident memory once every client is named, minus before the first connected, "
+            + "divided by the clients (1 KB = 1000 bytes). Commands:"))
         return out
     }
 
@@ -204,7 +205,7 @@ public struct BenchmarkReport {
         let rows = configurations("flood")
         guard !rows.isEmpty else { return [] }
         var out = ["### Messages one node gets into Redis (small rooms, pipelined)", ""]
-        let labels = rows.flatMap(\.processLabels).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        let labels = Self.processLabels(rows)
         out.append("| clients | rooms | unacknowledged per client | accepted msgs/s | deliveries/s | loss | "
             + labels.map { "\($0) CPU s" }.joined(separator: " | ") + " |")
         out.append("|---|---|---|---|---|---|" + String(repeating: "---|", count: labels.count))
@@ -215,10 +216,7 @@ public struct BenchmarkReport {
                 + "\(Self.number(row.median(\.deliveriesPerSecond))) | \(loss(row)) | " + cpu.joined(separator: " | ") + " |")
         }
         out.append("")
-        out.append("Commands:")
-        out.append("")
-        out.append(contentsOf: rows.map(Self.command))
-        out.append("")
+        out.append(contentsOf: Self.commands(rows))
         return out
     }
 

@@ -104,10 +104,7 @@ struct Run: AsyncParsableCommand {
                 .joined(separator: " ")
                 .replacingOccurrences(of: #" --(record|group|target-name|run-number|measure) \S+"#, with: "", options: .regularExpression)
             let line = BenchmarkRecord(group: group, target: targetName, run: runNumber, plan: plan, result: result, command: command)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            var data = try encoder.encode(line)
-            data.append(UInt8(ascii: "\n"))
+            let data = Data((try line.jsonLine() + "\n").utf8)
             if !FileManager.default.fileExists(atPath: record) { FileManager.default.createFile(atPath: record, contents: nil) }
             let file = try FileHandle(forWritingTo: URL(fileURLWithPath: record))
             try file.seekToEnd()
@@ -179,9 +176,7 @@ struct Report: ParsableCommand {
     func run() throws {
         let merged = try BenchmarkReport.merge(records.map(BenchmarkReport.load(jsonLines:)))
         if let writeRecords {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = .sortedKeys
-            let lines = try merged.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
+            let lines = try merged.map { try $0.jsonLine() }
             try (lines.joined(separator: "\n") + "\n").write(toFile: writeRecords, atomically: true, encoding: .utf8)
         }
         let report = BenchmarkReport(records: merged, setup: setup)
