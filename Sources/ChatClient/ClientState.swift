@@ -86,8 +86,6 @@ public struct ClientState: Sendable {
     private var userJoins: Set<RoomName> = []
     /// Set between a reconnect's welcome and the last resume reply.
     private var resuming: Set<RoomName> = []
-    /// After a reconnect, the server's automatic join of the lobby, which we had left, is still to come.
-    private var expectingServerLobby = false
     /// While our name is held by the lost connection: until when to keep asking, and when to ask next.
     private var reclaimUntil: Millis?
     private var helloRetryAt: Millis?
@@ -112,6 +110,9 @@ public struct ClientState: Sendable {
     /// Between a reconnect's welcome and the last room's catch-up.
     public var isResuming: Bool { !resuming.isEmpty }
 
+    /// Whether this room's join reply is still to come after a reconnect.
+    public func isResuming(_ room: RoomName) -> Bool { resuming.contains(room) }
+
     // MARK: The connection
 
     /// A connection opened: say hello, or ask the user for a name.
@@ -122,7 +123,17 @@ public struct ClientState: Sendable {
         }
         status = .connecting
         reclaimUntil = nil
-        return [Outgoing(.hello(name: name))]
+        return [hello(name)]
+    }
+
+    /// After a reconnect, `hello` names the rooms we were in, each with the last message seen there, so the server
+    /// puts us back in exactly those (the current one last, so it is current again) and replays what we missed.
+    /// The first time, it names none and the server puts us in the lobby.
+    private func hello(_ name: String) -> Outgoing {
+        guard confirmedName != nil else { return Outgoing(.hello(name: name)) }
+        let order = rooms.filter { $0 != current } + (current.map { [$0] } ?? [])
+        let restore = order.map { RoomResume(room: $0.value, since: views[$0]?.lastMessageID?.description) }
+        return Outgoing(.hello(name: name, rooms: restore))
     }
 
     /// Called now and then (every 100 ms or so): sends what is due, such as another try at our name.
@@ -130,7 +141,7 @@ public struct ClientState: Sendable {
         guard let due = helloRetryAt, now >= due, let name else { return [] }
         helloRetryAt = nil
         status = .connecting
-        return [Outgoing(.hello(name: name))]
+        return [hello(name)]
     }
 
     /// The connection is gone: keep every room and line, to resume when it is back.
@@ -138,7 +149,6 @@ public struct ClientState: Sendable {
         status = .reconnecting(reason: reason, retryInSeconds: retryInSeconds)
         resuming = []
         userJoins = []
-        expectingServerLobby = false
         helloRetryAt = nil
     }
 
@@ -148,7 +158,7 @@ public struct ClientState: Sendable {
     public mutating func choose(name: String) -> [Outgoing] {
         self.name = name
         status = .connecting
-        return [Outgoing(.hello(name: name))]
+        return [hello(name)]
     }
 
     // MARK: What the server says
@@ -167,26 +177,12 @@ public struct ClientState: Sendable {
             status = .connected(node: node)
             reclaimUntil = nil
             helloRetryAt = nil
-            guard !rooms.isEmpty else { return [] }
-            // A reconnect: join every room again from the last message seen, so nothing is missed or doubled,
-            // and leave the lobby the server put us in if we had left it.
+            // A reconnect's hello named our rooms: the server is joining them again, replaying what we missed.
             resuming = Set(rooms)
-            var requests = rooms.map { room in
-                Outgoing(.join(room: room.value, since: views[room]?.lastMessageID?.description), id: Outgoing.automatic)
-            }
-            if !rooms.contains(.lobby) {
-                expectingServerLobby = true
-                requests.append(Outgoing(.leave(room: RoomName.lobby.value), id: Outgoing.automatic))
-            }
-            return requests
+            return []
         case .youJoined(let room, let history):
             resuming.remove(room)
             let isUserJoin = userJoins.remove(room) != nil
-            // After a reconnect the server puts us in the lobby first; unless we were in it, that join is not ours.
-            if room == .lobby, expectingServerLobby, !isUserJoin {
-                expectingServerLobby = false
-                return []
-            }
             if !rooms.contains(room) {
                 rooms.append(room)
                 views[room] = RoomView()
@@ -201,7 +197,7 @@ public struct ClientState: Sendable {
             views[room] = nil
             if current == room { current = rooms.isEmpty ? nil : rooms[min(index, rooms.count - 1)] }
             return []
-        case .message(let message):
+        case .message(let message), .sent(let message):
             typing[message.room]?[message.from.lowercased()] = nil
             add(message)
             return []
@@ -239,7 +235,7 @@ public struct ClientState: Sendable {
                 uniquingKeysWith: { first, _ in first })
             if !quiet { info(decoded) }
             return []
-        case .history(let room, let messages):
+        case .history(_, let messages):
             for message in messages { add(message) }
             if !quiet && messages.isEmpty { info(decoded) }
             return []
@@ -286,7 +282,8 @@ public struct ClientState: Sendable {
 
     /// Adds a room message where its id puts it, unless it is already there.
     private mutating func add(_ message: ChatMessage) {
-        guard var view = views[message.room], let id = StreamID(message.id) else { return }
+        guard var view = views[message.room] else { return }
+        let id = message.id
         guard view.messageIDs.insert(id).inserted else { return }
         let own = isMe(message.from)
         let mentionsMe = !own && confirmedName.map { message.text.lowercased().contains($0.lowercased()) } == true

@@ -4,7 +4,7 @@ public typealias Millis = Int64
 /// A chat message as everybody sees it. `id` is its Redis stream id: unique, ordered, the same on every node, and
 /// what a client gives back to resume after a reconnect.
 public struct ChatMessage: Equatable, Sendable {
-    public var id: String
+    public var id: StreamID
     public var room: RoomName
     public var from: String
     public var text: String
@@ -12,7 +12,7 @@ public struct ChatMessage: Equatable, Sendable {
     public var isAction: Bool
     public var time: Millis
 
-    public init(id: String, room: RoomName, from: String, text: String, isAction: Bool, time: Millis) {
+    public init(id: StreamID, room: RoomName, from: String, text: String, isAction: Bool, time: Millis) {
         self.id = id
         self.room = room
         self.from = from
@@ -96,8 +96,12 @@ public enum LeaveReason: String, Equatable, Sendable {
 public enum ChatEvent: Equatable, Sendable {
     /// Asks a text-mode client for its name.
     case greeting(server: String)
-    case welcome(name: String, room: RoomName, node: String, time: Millis)
+    /// The name is yours. `room` is where plain lines will go once the rooms `hello` asked for are joined (the
+    /// lobby unless it listed others; nil when it listed none).
+    case welcome(name: String, room: RoomName?, node: String, time: Millis)
     case message(ChatMessage)
+    /// The acknowledgement of one's own message, once stored: the message everyone else gets, with its id.
+    case sent(ChatMessage)
     case direct(DirectMessage)
     case joined(room: RoomName, name: String, time: Millis)
     case left(room: RoomName, name: String, reason: LeaveReason, time: Millis)

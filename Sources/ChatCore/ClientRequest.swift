@@ -1,7 +1,8 @@
 /// What a client asks for, whichever mode it speaks. Text commands and JSON requests both parse into this.
 public enum ClientRequest: Equatable, Sendable {
-    /// Picks a name (the first line in text mode; `{"op":"hello"}` in JSON mode).
-    case hello(name: String)
+    /// Picks a name (the first line in text mode; `{"op":"hello"}` in JSON mode). `rooms` lists the rooms to be in
+    /// (a reconnecting client's, each with the last message id it saw there); nil means the lobby.
+    case hello(name: String, rooms: [RoomResume]? = nil)
     /// A message to a room; nil means the current room.
     case say(room: String?, text: String, isAction: Bool)
     case join(room: String, since: String?)
@@ -20,6 +21,18 @@ public enum ClientRequest: Equatable, Sendable {
     case help
     case quit
     case ping
+}
+
+/// A room `hello` asks to be in, as the client sent it (validated by the session).
+public struct RoomResume: Equatable, Sendable {
+    public var room: String
+    /// The last message id the client saw in the room: what came after it is replayed.
+    public var since: String?
+
+    public init(room: String, since: String? = nil) {
+        self.room = room
+        self.since = since
+    }
 }
 
 /// Limits that keep one client from hurting the others. Every one is a node option.

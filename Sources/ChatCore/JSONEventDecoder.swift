@@ -41,7 +41,7 @@ public enum JSONEventDecoder {
     }
 
     static func message(_ fields: Fields) -> ChatMessage? {
-        guard let id = fields.string("msgid"), let room = fields.room(), let from = fields.string("from"),
+        guard let id = fields.string("msgid").flatMap(StreamID.init), let room = fields.room(), let from = fields.string("from"),
             let text = fields.string("text")
         else { return nil }
         return ChatMessage(id: id, room: room, from: from, text: text, isAction: fields.bool("action"), time: fields.int("time") ?? 0)
@@ -52,8 +52,8 @@ public enum JSONEventDecoder {
         case "greeting":
             return fields.string("server").map { .greeting(server: $0) }
         case "welcome":
-            guard let name = fields.string("name"), let room = fields.room(), let node = fields.string("node") else { return nil }
-            return .welcome(name: name, room: room, node: node, time: time)
+            guard let name = fields.string("name"), let node = fields.string("node") else { return nil }
+            return .welcome(name: name, room: fields.room(), node: node, time: time)
         case "message":
             return message(fields).map(ChatEvent.message)
         case "direct":

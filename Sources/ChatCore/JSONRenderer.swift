@@ -19,9 +19,9 @@ public enum JSONRenderer {
         case .welcome(let name, let room, let node, let time):
             header("welcome", time: time)
             json.field("name", name)
-            json.field("room", room.value)
+            if let room { json.field("room", room.value) }
             json.field("node", node)
-        case .message(let message):
+        case .message(let message), .sent(let message):
             header("message", time: message.time)
             writeMessageFields(message, into: &json)
         case .direct(let direct):
@@ -129,7 +129,7 @@ public enum JSONRenderer {
     }
 
     static func writeMessageFields(_ message: ChatMessage, into json: inout JSONWriter) {
-        json.field("msgid", message.id)
+        json.field("msgid", message.id.description)
         json.field("room", message.room.value)
         json.field("from", message.from)
         json.field("text", message.text)

@@ -9,9 +9,17 @@ public enum JSONRequestEncoder {
             if let id { json.field("id", id) }
         }
         switch request {
-        case .hello(let name):
+        case .hello(let name, let rooms):
             op("hello")
             json.field("name", name)
+            if let rooms {
+                json.array("rooms", rooms.map { entry in
+                    var room = JSONWriter()
+                    room.field("room", entry.room)
+                    if let since = entry.since { room.field("since", since) }
+                    return room.finish()
+                })
+            }
         case .say(let room, let text, let isAction):
             op(isAction ? "me" : "say")
             if let room { json.field("room", room) }

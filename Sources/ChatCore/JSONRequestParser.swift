@@ -47,6 +47,11 @@ public enum JSONRequestParser {
         }
     }
 
+    private struct WireRoom: Decodable {
+        var room: String
+        var since: String?
+    }
+
     private struct WireRequest: Decodable {
         var op: String?
         var id: WireID?
@@ -55,6 +60,7 @@ public enum JSONRequestParser {
         var text: String?
         var to: String?
         var since: String?
+        var rooms: [WireRoom]?
         var before: String?
         var limit: Int?
 
@@ -65,7 +71,8 @@ public enum JSONRequestParser {
                 return value
             }
             switch op {
-            case "hello": return .hello(name: try required(name, "name"))
+            case "hello":
+                return .hello(name: try required(name, "name"), rooms: rooms?.map { RoomResume(room: $0.room, since: $0.since) })
             case "say": return .say(room: room, text: try required(text, "text"), isAction: false)
             case "me": return .say(room: room, text: try required(text, "text"), isAction: true)
             case "join": return .join(room: try required(room, "room"), since: since)

@@ -1,51 +1,47 @@
 import Foundation
 
-/// An event as it travels between nodes through Redis pub/sub (and, for chat messages, as it is kept in a room's
-/// history stream). `origin` names the session that caused it, so its own node can skip it in text mode or attach
-/// the request id in JSON mode.
+/// An event as it travels between nodes through Redis pub/sub, and, for chat messages, as it is kept in a room's
+/// history stream. `origin` names the session that caused it, so that session's node can skip its own events.
 public struct RelayEnvelope: Equatable, Sendable {
     public var event: ChatEvent
     public var origin: String?
-    public var requestID: RequestID?
 
-    public init(event: ChatEvent, origin: String? = nil, requestID: RequestID? = nil) {
+    public init(event: ChatEvent, origin: String? = nil) {
         self.event = event
         self.origin = origin
-        self.requestID = requestID
     }
 }
 
-/// The payload format on Redis channels: one flat JSON object with a kind `k`. The Lua scripts write the same shape
-/// (the message script prepends `"id"`; the reaper builds leave notices with cjson), so it stays plain JSON.
+/// The relay payload, encoded and decoded here only.
+///
+/// A payload is one flat JSON object with a kind `k`. A chat message's payload is framed as `<stream id> <json>`:
+/// the publish script (`ClusterScripts.publishMessage`) chooses the id, writes that frame once, and stores the same
+/// bytes in the room's stream that it publishes on the room's channel. So a message read back from history and one
+/// received live decode alike, with the same id, and no script edits JSON text. (Leave notices for sessions whose
+/// node died are written by the scripts with cjson, in the same flat shape; see `ClusterScripts`.)
 public enum RelayCodec {
-    /// A chat message before Redis has given it an id; the publish script inserts `"id":"<stream id>"`.
-    public static func encodeMessage(
-        room: RoomName, from: String, text: String, isAction: Bool, time: Millis, origin: String?,
-        requestID: RequestID?
-    ) -> String {
+    /// A chat message's JSON, without its id: what the publish script frames with the id it assigns.
+    public static func messageBody(_ message: OutgoingMessage, origin: String?) -> String {
         var json = JSONWriter()
         json.field("k", "msg")
-        json.field("room", room.value)
-        json.field("from", from)
-        json.field("text", text)
-        if isAction { json.field("act", true) }
-        json.field("ts", time)
+        json.field("room", message.room.value)
+        json.field("from", message.from)
+        json.field("text", message.text)
+        if message.isAction { json.field("act", true) }
+        json.field("ts", message.time)
         if let origin { json.field("sid", origin) }
-        if let requestID { json.field("rid", requestID.json) }
         return json.finish()
     }
 
+    /// The whole payload of any relayed event: for a message, the frame the publish script would write.
     public static func encode(_ envelope: RelayEnvelope) -> String {
         var json = JSONWriter()
         switch envelope.event {
         case .message(let message):
-            json.field("id", message.id)
-            json.field("k", "msg")
-            json.field("room", message.room.value)
-            json.field("from", message.from)
-            json.field("text", message.text)
-            if message.isAction { json.field("act", true) }
-            json.field("ts", message.time)
+            let outgoing = OutgoingMessage(
+                room: message.room, from: message.from, text: message.text, isAction: message.isAction,
+                time: message.time)
+            return "\(message.id) " + messageBody(outgoing, origin: envelope.origin)
         case .direct(let direct):
             json.field("k", "dm")
             json.field("from", direct.from)
@@ -79,17 +75,18 @@ public enum RelayCodec {
             preconditionFailure("only relayed events are encoded for Redis, not \(envelope.event)")
         }
         if let origin = envelope.origin { json.field("sid", origin) }
-        if let requestID = envelope.requestID { json.field("rid", requestID.json) }
         return json.finish()
     }
 
     /// Nil for a payload this version does not understand: a newer node's event kind is skipped, not a crash.
-    public static func decode(_ payload: some Collection<UInt8>, streamID: String? = nil) -> RelayEnvelope? {
-        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(payload)) else { return nil }
+    /// `entryID` is the stream entry's id, for history written before messages carried their frame.
+    public static func decode(_ payload: some Collection<UInt8>, entryID: StreamID? = nil) -> RelayEnvelope? {
+        let (framedID, body) = splitFrame(payload)
+        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(body)) else { return nil }
         let event: ChatEvent
         switch wire.k {
         case "msg":
-            guard let id = streamID ?? wire.id, let room = wire.room, let from = wire.from, let text = wire.text
+            guard let id = framedID ?? entryID, let room = wire.room, let from = wire.from, let text = wire.text
             else { return nil }
             event = .message(
                 ChatMessage(
@@ -116,12 +113,20 @@ public enum RelayCodec {
         default:
             return nil
         }
-        return RelayEnvelope(event: event, origin: wire.sid, requestID: wire.rid.map(RequestID.init(json:)))
+        return RelayEnvelope(event: event, origin: wire.sid)
+    }
+
+    /// `<stream id> <json>` -> (id, json); a payload that starts with `{` has no id.
+    private static func splitFrame<Bytes: Collection<UInt8>>(_ payload: Bytes) -> (StreamID?, Bytes.SubSequence) {
+        guard let first = payload.first, first != UInt8(ascii: "{"),
+            let space = payload.firstIndex(of: UInt8(ascii: " "))
+        else { return (nil, payload[...]) }
+        let id = StreamID(String(decoding: payload[..<space], as: UTF8.self))
+        return (id, payload[payload.index(after: space)...])
     }
 
     private struct Wire: Decodable {
         var k: String
-        var id: String?
         var room: String?
         var from: String?
         var to: String?
@@ -132,7 +137,5 @@ public enum RelayCodec {
         var away: String?
         var ts: Millis
         var sid: String?
-        /// The request id as raw JSON text: decoded as the JSON string that `encodeMessage` wrote.
-        var rid: String?
     }
 }

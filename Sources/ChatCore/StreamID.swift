@@ -34,7 +34,8 @@ extension ClientRequest {
     public func sanitized() -> ClientRequest {
         let clean = Sanitizer.clean as (String) -> String
         switch self {
-        case .hello(let name): return .hello(name: clean(name))
+        case .hello(let name, let rooms):
+            return .hello(name: clean(name), rooms: rooms?.map { RoomResume(room: clean($0.room), since: $0.since.map(clean)) })
         case .say(let room, let text, let isAction): return .say(room: room.map(clean), text: clean(text), isAction: isAction)
         case .join(let room, let since): return .join(room: clean(room), since: since.map(clean))
         case .leave(let room): return .leave(room: room.map(clean))

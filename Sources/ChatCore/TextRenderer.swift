@@ -11,9 +11,13 @@ public enum TextRenderer {
         case .greeting(let server):
             return ["* hello, this is \(server).", "* what is your name?"]
         case .welcome(let name, let room, let node, _):
-            return ["* welcome \(name)! you are in #\(room) on node \(node). /help lists the commands."]
+            let place = room.map { "you are in #\($0)" } ?? "you are in no room yet"
+            return ["* welcome \(name)! \(place) on node \(node). /help lists the commands."]
         case .message(let message):
             return [messageLine(message)]
+        case .sent:
+            // People see what they typed already; only programs need the acknowledgement.
+            return []
         case .direct(let direct):
             let time = TimeFormat.clock(direct.time)
             if let viewer, viewer.lowercased() == direct.from.lowercased(),

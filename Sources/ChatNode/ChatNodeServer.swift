@@ -91,7 +91,7 @@ public final class ChatNodeServer: Service, Sendable {
                         }
                         try channel.pipeline.syncOperations.addHandlers([
                             ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: maxLine)),
-                            SessionHandler(node: node, hub: hub),
+                            SessionHandler(node: node, hub: hub, expectsProxyHeader: configuration.proxyProtocol),
                         ])
                     }
                 }
@@ -227,7 +227,6 @@ public final class ChatNodeServer: Service, Sendable {
 
 extension SessionHandler {
     func shutdown() {
-        reply(.error(ChatError(.serverShutdown, "this node is shutting down; reconnect to carry on")))
-        close(reason: .serverShutdown)
+        apply(machine.shutdown())
     }
 }

@@ -59,12 +59,16 @@ public final class PlainClient {
                 case .connection(.line(let line)):
                     guard let decoded = JSONEventDecoder.decode(line) else { continue }
                     if case .welcome = decoded.event { connection.resetBackoff() }
-                    let wasConnected = state.confirmedName != nil
                     let quiet = decoded.requestID == JSONWriter.quoted(Outgoing.automatic)
+                    let caughtUp = resumedHistory(decoded)
                     send(state.receive(decoded, now: Millis(Date().timeIntervalSince1970 * 1000)))
                     if case .choosingName(let reason) = state.status {
                         say("! \(reason ?? "that name is not available"); type another name")
-                    } else if !quiet, !(wasConnected && isServerLobbyAfterReconnect(decoded)), !isTypingNotice(decoded) {
+                    } else if let caughtUp {
+                        for message in caughtUp {
+                            for text in TextRenderer.lines(.message(message), viewer: state.confirmedName, now: decoded.time) { say(text) }
+                        }
+                    } else if !quiet, !isTypingNotice(decoded) {
                         for text in TextRenderer.lines(decoded.event, viewer: state.confirmedName, now: decoded.time) { say(text) }
                     }
                     if case .connected = state.status, state.current != nil, !pendingLines.isEmpty {
@@ -111,10 +115,11 @@ public final class PlainClient {
         return false
     }
 
-    /// The server's automatic lobby join after a reconnect is not news to someone who had left the lobby.
-    private func isServerLobbyAfterReconnect(_ decoded: JSONEventDecoder.Decoded) -> Bool {
-        if case .youJoined(let room, _) = decoded.event { return !state.rooms.contains(room) }
-        return false
+    /// After a reconnect, a room's join reply carries what was missed there: news are those messages, not the
+    /// join. Nil for anything else.
+    private func resumedHistory(_ decoded: JSONEventDecoder.Decoded) -> [ChatMessage]? {
+        guard case .youJoined(let room, let history) = decoded.event, state.isResuming(room) else { return nil }
+        return history
     }
 
     private func submit(_ line: String, quitAt: inout Date?) {

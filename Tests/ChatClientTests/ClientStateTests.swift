@@ -15,7 +15,7 @@ struct ClientStateTests {
     }
 
     func message(_ id: String, _ room: RoomName, from: String, _ text: String) -> ChatMessage {
-        ChatMessage(id: id, room: room, from: from, text: text, isAction: false, time: Millis(id.split(separator: "-")[0])!)
+        ChatMessage(id: StreamID(id)!, room: room, from: from, text: text, isAction: false, time: Millis(id.split(separator: "-")[0])!)
     }
 
     /// alice, welcomed, in the lobby (with two messages of history) and in dev.
@@ -62,23 +62,19 @@ struct ClientStateTests {
         #expect(state.views[dev]?.lastMessageID?.description == "302-0")
     }
 
-    @Test("a reconnect rejoins every room from its last message and gets exactly what was missed")
+    @Test("a reconnect's hello names every room with its last message, the current one last, and gets exactly what was missed")
     func resume() {
         var state = aliceInTwoRooms()
         _ = state.receive(event(.message(message("400-0", dev, from: "bob", "before"))))
         state.connectionLost(reason: "the connection closed", retryInSeconds: 0.3)
         #expect(state.status == .reconnecting(reason: "the connection closed", retryInSeconds: 0.3))
-        #expect(state.connectionOpened() == [Outgoing(.hello(name: "alice"))])
-        let rejoin = state.receive(event(.welcome(name: "alice", room: lobby, node: "n2", time: 5)))
-        #expect(rejoin == [
-            Outgoing(.join(room: "lobby", since: "101-0"), id: Outgoing.automatic),
-            Outgoing(.join(room: "dev", since: "400-0"), id: Outgoing.automatic),
+        #expect(state.connectionOpened() == [
+            Outgoing(.hello(name: "alice", rooms: [RoomResume(room: "lobby", since: "101-0"), RoomResume(room: "dev", since: "400-0")]))
         ])
+        #expect(state.receive(event(.welcome(name: "alice", room: dev, node: "n2", time: 5))).isEmpty, "nothing to undo")
         #expect(state.isResuming)
-        // The server's own lobby join (last messages, overlapping what we had), then our two resumes.
-        _ = state.receive(event(.youJoined(room: lobby, history: [message("101-0", lobby, from: "carol", "hi")])))
-        _ = state.receive(event(.youJoined(room: lobby, history: [message("401-0", lobby, from: "bob", "missed")]), id: Outgoing.automatic))
-        _ = state.receive(event(.youJoined(room: dev, history: [message("400-0", dev, from: "bob", "before"), message("402-0", dev, from: "bob", "gap")]), id: Outgoing.automatic))
+        _ = state.receive(event(.youJoined(room: lobby, history: [message("401-0", lobby, from: "bob", "missed")])))
+        _ = state.receive(event(.youJoined(room: dev, history: [message("402-0", dev, from: "bob", "gap")])))
         #expect(!state.isResuming)
         #expect(state.views[dev]?.lines.filter { $0.id != nil }.map(\.text) == ["before", "gap"])
         #expect(state.views[lobby]?.lines.map(\.text) == ["morning", "hi", "missed"])
@@ -86,17 +82,16 @@ struct ClientStateTests {
         #expect(state.rooms == [lobby, dev])
     }
 
-    @Test("a client that had left the lobby leaves it again after a reconnect, and does not show it")
+    @Test("a client that had left the lobby does not ask for it back; one that left every room asks for none")
     func resumeWithoutLobby() {
         var state = aliceInTwoRooms()
         _ = state.receive(event(.youLeft(room: lobby)))
         #expect(state.rooms == [dev])
         state.connectionLost(reason: "gone", retryInSeconds: 1)
-        _ = state.connectionOpened()
-        let requests = state.receive(event(.welcome(name: "alice", room: lobby, node: "n2", time: 5)))
-        #expect(requests.contains(Outgoing(.leave(room: "lobby"), id: Outgoing.automatic)))
-        _ = state.receive(event(.youJoined(room: lobby, history: [])))
-        #expect(state.rooms == [dev])
+        #expect(state.connectionOpened() == [Outgoing(.hello(name: "alice", rooms: [RoomResume(room: "dev", since: nil)]))])
+        _ = state.receive(event(.youLeft(room: dev)))
+        state.connectionLost(reason: "gone", retryInSeconds: 1)
+        #expect(state.connectionOpened() == [Outgoing(.hello(name: "alice", rooms: []))])
     }
 
     @Test("a taken name is asked for again; after a reconnect our own name is waited for first")
@@ -114,7 +109,7 @@ struct ClientStateTests {
         _ = state.receive(event(.error(ChatError(.nameTaken, "alicia is taken")), now: 10_000))
         if case .reconnecting = state.status {} else { Issue.record("expected to wait for the name, got \(state.status)") }
         #expect(state.tick(now: 10_500).isEmpty)
-        #expect(state.tick(now: 11_000) == [Outgoing(.hello(name: "alicia"))])
+        #expect(state.tick(now: 11_000) == [Outgoing(.hello(name: "alicia", rooms: [RoomResume(room: "lobby")]))])
         // Somebody else really has it: after the wait, the user is asked.
         _ = state.receive(event(.error(ChatError(.nameTaken, "alicia is taken")), now: 10_000 + ClientState.reclaimMillis))
         #expect(state.status == .choosingName(reason: "alicia is taken"))

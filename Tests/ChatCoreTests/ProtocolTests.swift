@@ -73,7 +73,7 @@ struct JSONRequestTests {
 struct RenderingTests {
     let time: Millis = 1_795_250_095_979  // 2026-11-21 08:34:55.979 UTC
     var message: ChatMessage {
-        ChatMessage(id: "1-0", room: RoomName(trusted: "lobby"), from: "alice", text: "hi \"you\"", isAction: false, time: time)
+        ChatMessage(id: StreamID("1-0")!, room: RoomName(trusted: "lobby"), from: "alice", text: "hi \"you\"", isAction: false, time: time)
     }
 
     @Test("text lines: time, room, <name>, text verbatim; notices start with '* ', errors with '! '")
@@ -137,28 +137,26 @@ struct RelayCodecTests {
         .presence(room: RoomName(trusted: "dev"), name: "bob", presence: .online, time: 8),
         .typing(room: RoomName(trusted: "dev"), name: "bob", time: 9),
         .direct(DirectMessage(from: "a", to: "b", text: "line\nbreak", time: 9)),
-        .message(ChatMessage(id: "10-2", room: RoomName(trusted: "r"), from: "a", text: "t", isAction: true, time: 10)),
+        .message(ChatMessage(id: StreamID("10-2")!, room: RoomName(trusted: "r"), from: "a", text: "t", isAction: true, time: 10)),
     ])
     func roundTrip(_ event: ChatEvent) throws {
-        let envelope = RelayEnvelope(event: event, origin: "inc/1", requestID: RequestID(json: "\"q\""))
+        let envelope = RelayEnvelope(event: event, origin: "inc/1")
         let decoded = RelayCodec.decode(Array(RelayCodec.encode(envelope).utf8))
         #expect(decoded == envelope)
     }
 
-    @Test("the message script's shape: id prepended to a payload written without one")
-    func scriptShape() throws {
-        let payload = RelayCodec.encodeMessage(
-            room: RoomName(trusted: "lobby"), from: "a", text: "hi", isAction: false, time: 3, origin: "s", requestID: nil)
-        let published = #"{"id":"3-0","# + payload.dropFirst()
-        let decoded = try #require(RelayCodec.decode(Array(published.utf8)))
-        guard case .message(let message) = decoded.event else {
-            Issue.record("not a message")
-            return
-        }
-        #expect(message.id == "3-0")
-        #expect(decoded.origin == "s")
-        // From history, the id comes from the stream entry instead.
-        #expect(RelayCodec.decode(Array(payload.utf8), streamID: "4-1").map { if case .message(let m) = $0.event { m.id } else { "" } } == "4-1")
+    @Test("a message is framed as `<id> <json>`: what the script stores and publishes; old history has no frame")
+    func messageFrame() throws {
+        let outgoing = OutgoingMessage(room: RoomName(trusted: "lobby"), from: "a", text: "hi", isAction: false, time: 3)
+        let body = RelayCodec.messageBody(outgoing, origin: "s")
+        let id = try #require(StreamID("3-0"))
+        let framed = "3-0 " + body
+        #expect(RelayCodec.encode(RelayEnvelope(event: .message(outgoing.stored(as: id)), origin: "s")) == framed)
+        #expect(RelayCodec.decode(Array(framed.utf8)) == RelayEnvelope(event: .message(outgoing.stored(as: id)), origin: "s"))
+        // History written before the frame: the id comes from the stream entry instead.
+        let entryID = try #require(StreamID("4-1"))
+        #expect(RelayCodec.decode(Array(body.utf8), entryID: entryID)?.event == .message(outgoing.stored(as: entryID)))
+        #expect(RelayCodec.decode(Array(body.utf8)) == nil, "a message without any id is refused")
     }
 
     @Test("unknown kinds and garbage are skipped, not fatal")
@@ -178,7 +176,7 @@ struct RelayCodecTests {
 @Suite("The client side of the JSON protocol")
 struct ClientCodecTests {
     static let dev = RoomName(trusted: "dev")
-    static let message = ChatMessage(id: "5-1", room: dev, from: "Zoë", text: "say \"hi\"\n😀", isAction: true, time: 5)
+    static let message = ChatMessage(id: StreamID("5-1")!, room: dev, from: "Zoë", text: "say \"hi\"\n😀", isAction: true, time: 5)
 
     @Test(
         "every event the server renders decodes back to itself",

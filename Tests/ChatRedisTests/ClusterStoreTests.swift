@@ -153,13 +153,43 @@ struct ClusterStoreTests {
         let redis = try RedisServer()
         let node = try store(redis, incarnation: "a")
         #expect(try await node.claim(alice, token: node.makeToken(), now: 1, address: "x").get())
-        var ids: [String] = []
+        var ids: [StreamID] = []
         for index in 1...5 {
-            ids.append(try await node.publishMessage(dev, from: alice, text: "m\(index)", isAction: false, now: Int64(index), origin: "s", requestID: nil).get())
+            let message = OutgoingMessage(room: dev, from: alice.display, text: "m\(index)", isAction: false, time: Int64(index))
+            ids.append(try await node.publishMessage(message, user: alice, origin: "s").get())
         }
+        #expect(ids == ids.sorted() && Set(ids).count == 5, "ids only grow, even within one millisecond")
         #expect(try await node.history(dev, count: 3).get().map(\.text) == ["m3", "m4", "m5"])
         #expect(try await node.history(dev, count: 10, before: ids[2]).get().map(\.text) == ["m1", "m2"])
         let resumed = try await node.history(dev, after: ids[1], limit: 100).get()
         #expect(resumed.map(\.id) == Array(ids[2...]))
+    }
+
+    @Test("a message is the same bytes in history and on the channel, carrying the id its script chose")
+    func onePayload() async throws {
+        let redis = try RedisServer()
+        let node = try store(redis, incarnation: "a")
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let subscriber = RedisSubscriber(address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger)
+        let payloads = NIOLockedValueBox<[[UInt8]]>([])
+        try await loop.submit { subscriber.onMessages = { batch in payloads.withLockedValue { $0 += batch.map { Array($0.payload) } } } }.get()
+        subscriber.start()
+        #expect(eventually(timeout: 5) { subscriber.isConnected })
+        try await loop.flatSubmit { subscriber.subscribe(ClusterKeys.roomChannel(dev)) }.get()
+
+        let message = OutgoingMessage(room: dev, from: "Alice", text: "caf\u{e9} \"quoted\"", isAction: true, time: 42)
+        let id = try await node.publishMessage(message, user: alice, origin: "inc/7").get()
+        #expect(eventually(timeout: 2) { payloads.withLockedValue { $0.count } == 1 })
+        let published = try #require(payloads.withLockedValue { $0.first })
+        let stored = try await node.redis.send("XRANGE", ClusterKeys.history(dev), "-", "+").get()
+        guard case .bulk(let bytes) = stored.array?.first?.array?[1].array?[1] else {
+            Issue.record("no stored entry: \(stored)")
+            return
+        }
+        #expect(bytes == published)
+        #expect(stored.array?.first?.array?[0].string == id.description, "the entry's id is the message's id")
+        let decoded = try #require(RelayCodec.decode(published))
+        #expect(decoded == RelayEnvelope(event: .message(message.stored(as: id)), origin: "inc/7"))
+        try await subscriber.stop().get()
     }
 }

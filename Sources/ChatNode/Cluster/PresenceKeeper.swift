@@ -63,10 +63,11 @@ final class PresenceKeeper: Sendable {
                 for session in hub.allSessions {
                     guard let record = session.record else { continue }
                     store.keepAlive(record, restore: restore).hop(to: hub.eventLoop).whenSuccess { alive in
-                        guard !alive, let session = hub.session(forUser: record.user.key), session.token == record.token
+                        guard !alive, let session = hub.session(forUser: record.user.key),
+                            session.machine.active?.token == record.token
                         else { return }
                         self.node.metrics.namesLost.increment()
-                        session.nameLost()
+                        session.nameLost(token: record.token)
                     }
                 }
             }
@@ -77,17 +78,14 @@ final class PresenceKeeper: Sendable {
 extension SessionHandler {
     /// What Redis should hold for this session; nil until it has a name.
     var record: SessionRecord? {
-        guard phase == .active, let user else { return nil }
-        // Rooms being joined count too: their membership may already be written, and a keep-alive rewrites the
-        // session's room set from this list.
+        guard let session = machine.active else { return nil }
         return SessionRecord(
-            user: user, token: token, since: since, lastActive: lastActive, away: away,
-            rooms: rooms + joining.keys.filter { !rooms.contains($0) }, address: remoteAddress)
+            user: session.user, token: session.token, since: session.since, lastActive: session.lastActive,
+            away: session.away, rooms: session.listedRooms, address: remoteAddress)
     }
 
-    func nameLost() {
-        logger.warning("name claim lost", metadata: ["session.name": "\(user?.display ?? "-")"])
-        reply(.error(ChatError(.nameLost, "your name's claim expired or was taken over; reconnect to pick a name")))
-        close(reason: .nameLost)
+    func nameLost(token: String) {
+        logger.warning("name claim lost", metadata: ["session.name": "\(machine.userName?.display ?? "-")"])
+        apply(machine.nameLost(token: token))
     }
 }

@@ -104,7 +104,8 @@ final class Relay: @unchecked Sendable {
     /// Drops a message already delivered (the overlap between a catch-up and live delivery) and remembers the
     /// newest id.
     private func isNew(_ envelope: RelayEnvelope, on channel: String) -> Bool {
-        guard case .message(let message) = envelope.event, let id = StreamID(message.id) else { return true }
+        guard case .message(let message) = envelope.event else { return true }
+        let id = message.id
         if let last = lastDelivered[channel], id <= last { return false }
         lastDelivered[channel] = id
         return true
@@ -122,7 +123,7 @@ final class Relay: @unchecked Sendable {
     /// The command connection may come back a little after the subscription: retry for about two seconds before
     /// giving up on the gap and releasing what was held back.
     private func readMissed(_ room: RoomName, after last: StreamID, channel: String, attempt: Int) {
-        store.envelopes(room, after: last.description, limit: limits.maximumResume).hop(to: eventLoop)
+        store.envelopes(room, after: last, limit: limits.maximumResume).hop(to: eventLoop)
             .whenComplete { result in
                 if case .failure = result, attempt < 10 {
                     self.eventLoop.scheduleTask(in: .milliseconds(200)) {

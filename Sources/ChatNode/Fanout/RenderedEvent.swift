@@ -1,14 +1,20 @@
 import ChatCore
 import NIOCore
 
-/// One relayed event on its way to the sessions of one event loop. Each protocol mode's bytes are rendered the
-/// first time a session of that mode needs them and then shared: every member gets the same ByteBuffer.
+/// One relayed event on its way to the sessions of one event loop. Each mode renders it the first time a session
+/// of that mode needs it, and every member then gets the same ByteBuffer.
 final class RenderedEvent {
+    /// The renderings worth sharing, one slot each.
+    enum Slot: Int, CaseIterable {
+        case text
+        case jsonLine
+    }
+
     let channel: String
     let envelope: RelayEnvelope
-    private let now: Millis
-    private var text: ByteBuffer?
-    private var json: ByteBuffer?
+    /// When the relay received it: the time shown for events that carry none of their own.
+    let now: Millis
+    private var rendered: [ByteBuffer?] = Array(repeating: nil, count: Slot.allCases.count)
 
     init(channel: String, envelope: RelayEnvelope, now: Millis) {
         self.channel = channel
@@ -16,24 +22,10 @@ final class RenderedEvent {
         self.now = now
     }
 
-    func bytes(for mode: ProtocolMode, allocator: ByteBufferAllocator) -> ByteBuffer {
-        switch mode {
-        case .text:
-            if let text { return text }
-            let rendered = allocator.buffer(string: TextRenderer.render(envelope.event, viewer: nil, now: now))
-            text = rendered
-            return rendered
-        case .json:
-            if let json { return json }
-            let rendered = allocator.buffer(string: JSONRenderer.render(envelope.event, now: now))
-            json = rendered
-            return rendered
-        }
+    func cached(_ slot: Slot, render: () -> String) -> ByteBuffer {
+        if let bytes = rendered[slot.rawValue] { return bytes }
+        let bytes = ByteBuffer(string: render())
+        rendered[slot.rawValue] = bytes
+        return bytes
     }
-}
-
-/// How a client chose to talk, by its first line.
-enum ProtocolMode {
-    case text
-    case json
 }

@@ -46,7 +46,7 @@ enum NodeHTTPServer {
                                         minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 64,
                                         maxAccumulatedFrameSize: settings.maximumMessageBytes),
                                     adapter,
-                                    SessionHandler(node: node, hub: hub, transport: .webSocket),
+                                    SessionHandler(node: node, hub: hub, mode: WebSocketMode()),
                                 ])
                                 // The channel has been active since its HTTP request; for the session it starts now.
                                 try channel.pipeline.syncOperations.context(handler: adapter).fireChannelActive()
@@ -160,6 +160,6 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive { done.whenComplete { _ in context.close(promise: nil) } }
+        if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }
 }

@@ -2,11 +2,10 @@ import ChatCore
 import NIOCore
 import NIOWebSocket
 
-/// Makes a WebSocket look like a line-based connection to `SessionHandler`, so a browser's session is the same
-/// code as a TCP client's: the same limits, rate limit, slow-consumer rule and fan-out. Each text message in is
-/// one request line; each line the session writes goes out as one text message. The WebSocket side speaks JSON
-/// only: text-mode lines (the greeting sent before a client picks its mode) are not forwarded, and a message that
-/// is not a JSON object is answered with a `bad-request` error without reaching the session.
+/// The WebSocket framing under a `SessionHandler` in `WebSocketMode`, so a browser's session is the same code as a
+/// TCP client's: the same limits, rate limit, slow-consumer rule and fan-out. Each text message in is one frame for
+/// the session; each buffer the session writes (one rendered event) goes out as one text message. Pings, closes
+/// and binary messages are answered here, in WebSocket terms.
 final class WebSocketSessionAdapter: ChannelDuplexHandler {
     typealias InboundIn = WebSocketFrame
     typealias InboundOut = InboundLine
@@ -20,14 +19,7 @@ final class WebSocketSessionAdapter: ChannelDuplexHandler {
         switch frame.opcode {
         case .text:
             var payload = frame.unmaskedData
-            let bytes = payload.readBytes(length: payload.readableBytes) ?? []
-            let trimmed = bytes.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\n") || $0 == UInt8(ascii: "\r") }
-            guard trimmed.first == UInt8(ascii: "{"), !bytes.contains(UInt8(ascii: "\n")) else {
-                let error = ChatError(.badRequest, "each WebSocket message must be one JSON object (see docs/protocol.md)")
-                send(JSONRenderer.object(.error(error), requestID: nil, now: WallClock.now()), context: context)
-                return
-            }
-            context.fireChannelRead(wrapInboundOut(.line(bytes)))
+            context.fireChannelRead(wrapInboundOut(.line(payload.readBytes(length: payload.readableBytes) ?? [])))
         case .binary:
             let error = ChatError(.badRequest, "binary messages are not part of the protocol; send JSON text")
             send(JSONRenderer.object(.error(error), requestID: nil, now: WallClock.now()), context: context)
@@ -42,37 +34,26 @@ final class WebSocketSessionAdapter: ChannelDuplexHandler {
             var payload = frame.unmaskedData
             let code = payload.readSlice(length: min(2, payload.readableBytes)) ?? ByteBuffer()
             let reply = WebSocketFrame(fin: true, opcode: .connectionClose, data: code)
-            context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         default:
             break
         }
     }
 
-    /// The session writes lines (one event each, sometimes several in one buffer): one message per JSON line.
-    /// The write's promise goes with the last message, so the session learns when its bytes are out.
+    /// One buffer from the session is one event: one text message. The empty write the session makes before it
+    /// closes (to learn when its bytes are out) carries no message.
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         guard !closing else {
             // Nothing may follow a close frame.
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        var buffer = unwrapOutboundIn(data)
-        var frames: [WebSocketFrame] = []
-        while buffer.readableBytes > 0 {
-            let end = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) ?? buffer.writerIndex
-            var line = buffer.readSlice(length: end - buffer.readerIndex)!
-            if buffer.readableBytes > 0 { buffer.moveReaderIndex(forwardBy: 1) }
-            if line.readableBytesView.last == UInt8(ascii: "\r") { line.moveWriterIndex(to: line.writerIndex - 1) }
-            guard line.readableBytesView.first == UInt8(ascii: "{") else { continue }
-            frames.append(WebSocketFrame(fin: true, opcode: .text, data: line))
-        }
-        guard let last = frames.popLast() else {
-            // Nothing for a WebSocket (the text greeting, or the session's empty write before it closes).
+        let buffer = unwrapOutboundIn(data)
+        guard buffer.readableBytes > 0 else {
             promise?.succeed()
             return
         }
-        for frame in frames { context.write(wrapOutboundOut(frame), promise: nil) }
-        context.write(wrapOutboundOut(last), promise: promise)
+        context.write(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .text, data: buffer)), promise: promise)
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
@@ -103,7 +84,7 @@ final class WebSocketSessionAdapter: ChannelDuplexHandler {
         let channel = context.channel
         let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
         context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: payload)))
-            .whenComplete { _ in
+            .assumeIsolated().whenComplete { _ in
                 deadline.cancel()
                 context.close(mode: mode, promise: promise)
             }

@@ -3,89 +3,65 @@ import ChatRedis
 import Logging
 import NIOCore
 
-/// One client connection: framing is done by `LineFrameDecoder` before it; this handler owns the session's state and
-/// runs on the connection's event loop. Requests are handled one at a time in arrival order (a message typed right
-/// after `/join dev` goes to dev); while one waits on Redis, further lines queue, and reading pauses once the queue
-/// is long, so a flooding client is slowed by TCP rather than buffered without bound.
+/// The shell around one client's `SessionMachine`, on the connection's event loop: it admits the connection, queues
+/// frames (pausing reads when the queue is long, so a flooding client is slowed by TCP rather than buffered without
+/// bound), feeds each to the machine through the protocol mode, and carries the machine's actions out. The store
+/// operations are run in `SessionHandler+Store.swift`. Framing is done before it (`LineFrameDecoder`, or
+/// `WebSocketSessionAdapter`), and every buffer it writes is one rendered event.
 final class SessionHandler: ChannelDuplexHandler {
     typealias InboundIn = InboundLine
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    enum Phase {
-        case naming
-        case claiming
-        case active
-        case closed
-    }
-
     let node: NodeContext
     let hub: LoopHub
-    let sessionID: String
-    private(set) var context: ChannelHandlerContext!
+    var machine: SessionMachine
+    private var mode: any SessionMode
+    /// TCP clients choose text or JSON with their first line; a WebSocket speaks JSON from the start.
+    private var modeChosen: Bool
+    private let expectsProxyHeader: Bool
+    private var context: ChannelHandlerContext!
     var remoteAddress = "unknown"
-
-    var mode: ProtocolMode = .text
-    private var modeChosen = false
-    var phase = Phase.naming
-    var user: UserName?
-    var token = ""
-    var since: Millis = 0
-    var lastActive: Millis = 0
-    var away: String?
-    /// Joined rooms in the order they were joined; `current` is where plain text lines go.
-    var rooms: [RoomName] = []
-    var current: RoomName?
-    /// Live events for rooms whose join is still fetching history; replayed after it, so history and live events
-    /// arrive in order with nothing twice.
-    var joining: [RoomName: [RenderedEvent]] = [:]
-    var closeReason = LeaveReason.disconnected
-    /// When this session last told each room it was typing: more often than `typingInterval` is not relayed.
-    var lastTypingNotice: [RoomName: NIODeadline] = [:]
-    static let typingInterval = TimeAmount.seconds(2)
-    private var connectedAt: NIODeadline = .now()
+    private var connectedAt = NIODeadline.now()
 
     private var inbox = CircularBuffer<InboundLine>()
-    private var busy = false
     /// The client half-closed (nc -N, a script's stdin ended): finish its lines, then close.
     private var inputClosed = false
     private var readPending = false
     private var needsFlush = false
-    private var bucket: TokenBucket
     private var counted = false
+    private var started = false
     /// The address counted against --max-clients-per-address, released when the connection ends.
     private var admittedAddress: String?
+    /// Live events held back per room while its join reads history (`RelayRoute.hold`).
+    private var held: [RoomName: [RenderedEvent]] = [:]
+    /// Completed once the connection is gone and its session released in Redis (graceful shutdown waits on it).
     let released: EventLoopPromise<Void>
+    private var releaseReported = false
 
-    static let maximumQueuedLines = 64
+    static let maximumQueuedFrames = 64
 
-    var userKey: String? { user?.key }
     var logger: Logger { node.logger }
     var configuration: NodeConfiguration { node.configuration }
     var store: ClusterStore { node.store }
+    var userKey: String? { machine.userName?.key }
 
-    /// How the client reached the node: TCP (line framing, maybe behind a PROXY header) or a WebSocket.
-    enum Transport {
-        case tcp
-        case webSocket
-    }
-
-    let transport: Transport
-
-    init(node: NodeContext, hub: LoopHub, transport: Transport = .tcp) {
+    init(node: NodeContext, hub: LoopHub, mode: (any SessionMode)? = nil, expectsProxyHeader: Bool = false) {
         self.node = node
         self.hub = hub
-        self.transport = transport
-        if transport == .webSocket {
-            // A WebSocket speaks JSON from the start, so even a refusal before its first message reaches it.
-            mode = .json
-            modeChosen = true
-        }
-        self.sessionID = node.makeSessionID()
-        self.bucket = TokenBucket(
-            ratePerSecond: node.configuration.rateLimit, burst: node.configuration.rateBurst,
-            nowNanos: UInt64(NIODeadline.now().uptimeNanoseconds))
+        self.mode = mode ?? TextMode()
+        self.modeChosen = mode != nil
+        self.expectsProxyHeader = expectsProxyHeader
+        let configuration = node.configuration
+        let settings = SessionMachine.Settings(
+            limits: configuration.limits, rateLimit: configuration.rateLimit, rateBurst: configuration.rateBurst,
+            nodeID: node.nodeID)
+        self.machine = SessionMachine(settings: settings, sessionID: node.makeSessionID(), now: Self.clock())
         self.released = hub.eventLoop.makePromise()
+    }
+
+    static func clock() -> SessionClock {
+        SessionClock(wall: WallClock.now(), uptimeNanos: NIODeadline.now().uptimeNanoseconds)
     }
 
     // MARK: Channel events
@@ -103,17 +79,12 @@ final class SessionHandler: ChannelDuplexHandler {
         node.metrics.connections.increment()
         guard open <= configuration.maxClients else {
             node.metrics.serverFull.increment()
-            phase = .closed
-            reply(.error(ChatError(.serverFull, "this node has its maximum of \(configuration.maxClients) clients; try again later")))
-            close(reason: .disconnected)
+            refuse(ChatError(.serverFull, "this node has its maximum of \(configuration.maxClients) clients; try again later"))
             return
         }
         hub.register(self)
         // Behind the balancer, the greeting waits for the PROXY header, which names the real client.
-        // (WebSockets come in on the HTTP port, which takes no PROXY header.)
-        if !configuration.proxyProtocol || transport == .webSocket {
-            admitAndGreet(ip: context.channel.remoteAddress?.ipAddress)
-        }
+        if !expectsProxyHeader { admitAndGreet(ip: context.channel.remoteAddress?.ipAddress) }
         context.fireChannelActive()
     }
 
@@ -121,14 +92,16 @@ final class SessionHandler: ChannelDuplexHandler {
     private func admitAndGreet(ip: String?) {
         if let ip {
             guard node.admit(address: ip) else {
-                phase = .closed
-                reply(.error(ChatError(.tooManyConnections, "too many connections from \(ip)")))
-                close(reason: .disconnected)
-                return
+                return refuse(ChatError(.tooManyConnections, "too many connections from \(ip)"))
             }
             admittedAddress = ip
         }
-        reply(.greeting(server: "swift-redis-chat node \(node.nodeID)"))
+        send(.greeting(server: "swift-redis-chat node \(node.nodeID)"), id: nil)
+    }
+
+    private func refuse(_ error: ChatError) {
+        send(.error(error), id: nil)
+        apply(machine.close(.disconnected))
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -141,12 +114,15 @@ final class SessionHandler: ChannelDuplexHandler {
             node.metrics.connections.decrement()
             counted = false
         }
-        teardown()
+        hub.unregister(self)
+        let hadSession = started
+        apply(machine.connectionClosed())
+        if !hadSession { reportReleased() }
         context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard phase != .closed else { return }
+        guard !machine.isClosing else { return }
         inbox.append(unwrapInboundIn(data))
         processInbox()
     }
@@ -155,7 +131,7 @@ final class SessionHandler: ChannelDuplexHandler {
         if let proxied = event as? ProxyHeaderReceived {
             if let client = proxied.header.clientDescription { remoteAddress = client }
             // PROXY UNKNOWN is the proxy's own connection (a health probe): it speaks for no client address.
-            if phase != .closed { admitAndGreet(ip: proxied.header.source?.address) }
+            if !machine.isClosing { admitAndGreet(ip: proxied.header.source?.address) }
         }
         if case .some(.inputClosed) = event as? ChannelEvent {
             inputClosed = true
@@ -165,7 +141,7 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func read(context: ChannelHandlerContext) {
-        if inbox.count >= Self.maximumQueuedLines {
+        if inbox.count >= Self.maximumQueuedFrames {
             readPending = true
         } else {
             context.read()
@@ -175,16 +151,15 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Past the high-water mark the client is not reading: drop it rather than buffer for it without end. Its
     /// room-mates are not slowed, since fan-out never waits on one socket.
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if !context.channel.isWritable, phase != .closed {
+        if !context.channel.isWritable, !machine.isClosing {
             node.metrics.slowConsumerDisconnects.increment()
             logger.warning(
                 "disconnecting slow consumer",
                 metadata: [
-                    "session.name": "\(user?.display ?? "-")", "client.address": "\(remoteAddress)",
+                    "session.name": "\(machine.userName?.display ?? "-")", "client.address": "\(remoteAddress)",
                     "outbound.limit": "\(configuration.maxOutboundBytes)",
                 ])
-            closeReason = .slowConsumer
-            context.close(mode: .all, promise: nil)
+            apply(machine.close(.slowConsumer))
         }
         context.fireChannelWritabilityChanged()
     }
@@ -197,85 +172,59 @@ final class SessionHandler: ChannelDuplexHandler {
 
     // MARK: Input
 
-    private func processInbox() {
-        while !busy, phase != .closed, let line = inbox.popFirst() {
-            if let pending = handle(line) {
-                busy = true
-                pending.hop(to: context.eventLoop).assumeIsolated().whenComplete { _ in
-                    self.busy = false
-                    self.processInbox()
-                }
-            }
+    func processInbox() {
+        while !machine.isWaiting, !machine.isClosing, let frame = inbox.popFirst() {
+            handle(frame)
         }
-        if inputClosed, !busy, inbox.isEmpty, phase != .closed {
-            close(reason: closeReason)
-        } else if readPending, inbox.count < Self.maximumQueuedLines / 2, phase != .closed {
+        if machine.isClosing { return }
+        if inputClosed, !machine.isWaiting, inbox.isEmpty {
+            apply(machine.close(.disconnected))
+        } else if readPending, inbox.count < Self.maximumQueuedFrames / 2 {
             readPending = false
             context.read()
         }
     }
 
-    /// Handles one line; returns a future when the request waits on Redis, nil when it is done.
-    private func handle(_ line: InboundLine) -> EventLoopFuture<Void>? {
-        guard case .line(let raw) = line else {
-            reply(.error(ChatError(.lineTooLong, "lines are limited to \(configuration.limits.maximumLineBytes) bytes; that line was discarded")))
-            return nil
-        }
-        let bytes = TelnetFilter.strip(raw)
-        let text = Sanitizer.clean(bytes).trimmingWhitespaceForLine()
-        guard !text.isEmpty else { return nil }
+    private func handle(_ frame: InboundLine) {
+        guard case .line(let bytes) = frame else { return apply(machine.frameTooLong()) }
         if !modeChosen {
+            guard let chosen = LineModes.chosen(byFirstLine: bytes) else { return }
+            mode = chosen
             modeChosen = true
-            if text.hasPrefix("{") { mode = .json }
         }
-        let request: ClientRequest
-        var requestID: RequestID? = nil
-        var parseError: ChatError? = nil
-        switch mode {
-        case .json:
-            // Parsed before the rate limit, so that even a refusal carries the request's id.
-            let parsed = JSONRequestParser.parse(text)
-            requestID = parsed.id
-            switch parsed.request {
-            case .success(let value): request = value.sanitized()
-            case .failure(let error):
-                request = .ping
-                parseError = error
-            }
-        case .text:
-            if phase != .active, !text.hasPrefix("/") {
-                request = .hello(name: text)
-            } else {
-                do { request = try TextCommandParser.parse(text) } catch {
-                    request = .ping
-                    parseError = error
-                }
-            }
-        }
-        guard bucket.tryTake(nowNanos: UInt64(NIODeadline.now().uptimeNanoseconds)) else {
-            node.metrics.rateLimited.increment()
-            reply(.error(ChatError(.rateLimited, "slow down: at most \(Int(configuration.rateLimit)) lines a second")), id: requestID)
-            return nil
-        }
-        if let parseError {
-            reply(.error(parseError), id: requestID)
-            return nil
-        }
-        return dispatch(request, id: requestID)
+        guard let parsed = mode.parse(bytes, isNamed: machine.userName != nil) else { return }
+        apply(machine.receive(parsed.request, id: parsed.id, now: Self.clock()))
     }
 
-    // MARK: Output
+    // MARK: Actions
 
-    /// Sends a reply or notice to this client now.
-    func reply(_ event: ChatEvent, id: RequestID? = nil) {
-        guard context.channel.isActive else { return }
-        let now = WallClock.now()
-        let text: String
-        switch mode {
-        case .text: text = TextRenderer.render(event, viewer: user?.display, now: now)
-        case .json: text = JSONRenderer.render(event, requestID: id, now: now)
+    func apply(_ actions: [SessionAction]) {
+        for action in actions {
+            switch action {
+            case .send(let event, let id): send(event, id: id)
+            case .perform(let operation, let id): perform(operation, id: id)
+            case .stopListening(let room):
+                held[room] = nil
+                stopListening(ClusterKeys.roomChannel(room))
+            case .replayHeld(let room, let after): replayHeld(room, after: after)
+            case .started(let user, let time): start(user, at: time)
+            case .close(let reason): closeConnection(reason)
+            case .end(let ended): end(ended)
+            }
         }
-        context.write(wrapOutboundOut(context.channel.allocator.buffer(string: text)), promise: nil)
+    }
+
+    func send(_ event: ChatEvent, id: RequestID?) {
+        if case .error(let error) = event {
+            if error.code == .rateLimited { node.metrics.rateLimited.increment() }
+            if error.code == .nameTaken { node.metrics.claimFailures.increment() }
+        }
+        guard context.channel.isActive,
+            let buffer = mode.render(
+                event, requestID: id, viewer: machine.userName?.display, now: WallClock.now(),
+                allocator: context.channel.allocator)
+        else { return }
+        context.write(wrapOutboundOut(buffer), promise: nil)
         flushSoon()
     }
 
@@ -288,38 +237,31 @@ final class SessionHandler: ChannelDuplexHandler {
 
     /// Called by the hub for each relayed event; returns true when something was written (flush pending).
     func deliver(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {
-        guard phase == .active else { return false }
-        if let room = event.envelope.event.room, joining[room] != nil {
-            joining[room]!.append(event)
+        switch machine.route(event.envelope) {
+        case .skip: return false
+        case .hold:
+            if let room = event.envelope.event.room { held[room, default: []].append(event) }
             return false
+        case .deliver: return write(event, allocator: allocator)
         }
-        return write(event, allocator: allocator)
     }
 
-    func write(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {
-        let envelope = event.envelope
-        let own = envelope.origin == sessionID
-        let buffer: ByteBuffer
-        switch envelope.event {
-        case .message where own, .direct where own:
-            // Acknowledged straight from Redis's reply to the publish (see `say` and `direct`), which also works
-            // when this node's subscription is briefly down.
-            return false
-        case .typing where mode == .text:
-            return false
-        case .direct where mode == .text:
-            buffer = allocator.buffer(
-                string: TextRenderer.render(envelope.event, viewer: user?.display, now: WallClock.now()))
-        case .message, .direct:
-            buffer = event.bytes(for: mode, allocator: allocator)
-        default:
-            // Our own join, leave and presence notices were already answered directly.
-            if own { return false }
-            buffer = event.bytes(for: mode, allocator: allocator)
-        }
+    private func write(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {
+        guard let buffer = mode.render(relayed: event, viewer: machine.userName?.display, allocator: allocator)
+        else { return false }
         context.write(wrapOutboundOut(buffer), promise: nil)
         needsFlush = true
         return true
+    }
+
+    /// The live events held back during a join, minus the messages its history already had.
+    private func replayHeld(_ room: RoomName, after seen: StreamID?) {
+        let allocator = context.channel.allocator
+        for event in held.removeValue(forKey: room) ?? [] {
+            if let seen, case .message(let message) = event.envelope.event, message.id <= seen { continue }
+            _ = write(event, allocator: allocator)
+        }
+        flush()
     }
 
     func flush() {
@@ -328,13 +270,25 @@ final class SessionHandler: ChannelDuplexHandler {
         context.flush()
     }
 
-    // MARK: Ending
+    // MARK: Beginning and end
+
+    private func start(_ user: UserName, at time: Millis) {
+        started = true
+        hub.named(self, key: user.key)
+        node.metrics.sessions.increment()
+        logger.info(
+            "session started",
+            metadata: [
+                "session.name": "\(user.display)", "client.address": "\(remoteAddress)", "node.id": "\(node.nodeID)",
+                "session.entry": "\(TimeFormat.dateTime(time))",
+            ])
+    }
 
     /// Closes the connection once what was written so far has gone out, or after a second if the client is not
-    /// reading, so a final `bye` or error reaches a client that is listening.
-    func close(reason: LeaveReason) {
-        closeReason = reason
+    /// reading, so a final `bye` or error reaches a client that is listening. A slow consumer is closed at once.
+    private func closeConnection(_ reason: LeaveReason) {
         let channel = context.channel
+        guard reason != .slowConsumer else { return channel.close(mode: .all, promise: nil) }
         let flushed = channel.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: flushed)
         let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
@@ -344,64 +298,50 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// Runs once, when the connection is gone: stop listening, leave every room and free the name in Redis.
-    private func teardown() {
-        let wasActive = phase == .active
-        phase = .closed
-        hub.unregister(self)
-        guard wasActive, let user else {
-            released.succeed()
-            return
+    /// A named session is over: stop listening, log its exit, and free its name and rooms in Redis. A release
+    /// that fails while Redis is away is kept and retried when it is back, so no leave notice is lost.
+    private func end(_ ended: EndedSession) {
+        held = [:]
+        for room in ended.rooms { stopListening(ClusterKeys.roomChannel(room)) }
+        let wasStarted = started
+        if started {
+            started = false
+            stopListening(ClusterKeys.userChannel(ended.user.key))
+            node.metrics.sessions.decrement()
+            let now = WallClock.now()
+            logger.info(
+                "session ended",
+                metadata: [
+                    "session.name": "\(ended.user.display)", "client.address": "\(remoteAddress)",
+                    "node.id": "\(node.nodeID)", "session.exit": "\(TimeFormat.dateTime(now))",
+                    "session.reason": "\(ended.reason.rawValue)",
+                    "session.duration": "\(TimeFormat.duration((NIODeadline.now() - connectedAt).nanoseconds / 1_000_000))",
+                ])
         }
-        node.metrics.sessions.decrement()
-        for room in rooms { stopListening(ClusterKeys.roomChannel(room)) }
-        for room in joining.keys { stopListening(ClusterKeys.roomChannel(room)) }
-        joining = [:]
-        stopListening(ClusterKeys.userChannel(user.key))
-        let now = WallClock.now()
-        let duration = NIODeadline.now() - connectedAt
-        logger.info(
-            "session ended",
-            metadata: [
-                "session.name": "\(user.display)", "client.address": "\(remoteAddress)", "node.id": "\(node.nodeID)",
-                "session.exit": "\(TimeFormat.dateTime(now))", "session.reason": "\(closeReason.rawValue)",
-                "session.duration": "\(TimeFormat.duration(duration.nanoseconds / 1_000_000))",
-            ])
-        let pending = PendingRelease(user: user, token: token, time: now, reason: closeReason, origin: sessionID)
+        let pending = PendingRelease(
+            user: ended.user, token: ended.token, time: WallClock.now(), reason: ended.reason,
+            origin: machine.sessionID)
         let node = self.node
-        let released = self.released
-        store.release(user, token: token, now: now, reason: closeReason, origin: sessionID).whenComplete { result in
-            if case .failure(let error) = result {
-                node.logger.warning(
-                    "could not release a name in Redis; will retry when it is back",
-                    metadata: ["session.name": "\(user.display)", "error": "\(error)"])
-                node.pendingReleases.withLockedValue { $0.append(pending) }
+        store.release(pending.user, token: pending.token, now: pending.time, reason: pending.reason, origin: pending.origin)
+            .hop(to: hub.eventLoop).assumeIsolated().whenComplete { result in
+                if case .failure(let error) = result {
+                    node.logger.warning(
+                        "could not release a name in Redis; will retry when it is back",
+                        metadata: ["session.name": "\(pending.user.display)", "error": "\(error)"])
+                    node.pendingReleases.withLockedValue { $0.append(pending) }
+                }
+                if wasStarted { self.reportReleased() }
             }
-            released.succeed()
-        }
     }
 
-    func listen(_ channel: String) -> EventLoopFuture<Void> {
-        hub.listen(self, to: channel)
-        return node.relay.attach(channel, hub: hub)
-    }
-
-    func stopListening(_ channel: String) {
-        hub.stopListening(self, to: channel)
-        node.relay.detach(channel, hub: hub)
+    private func reportReleased() {
+        guard !releaseReported else { return }
+        releaseReported = true
+        released.succeed()
     }
 
     private static func describe(_ address: SocketAddress) -> String {
         guard let ip = address.ipAddress, let port = address.port else { return "\(address)" }
         return address.protocol == .inet6 ? "[\(ip)]:\(port)" : "\(ip):\(port)"
-    }
-}
-
-extension String {
-    /// Lines lose surrounding spaces; what is inside stays verbatim.
-    func trimmingWhitespaceForLine() -> String {
-        guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
-        let last = lastIndex(where: { !$0.isWhitespace })!
-        return String(self[first...last])
     }
 }

@@ -11,7 +11,7 @@ const state = {
   ws: null, name: null, confirmed: null, node: null,
   rooms: new Map(),           // room -> {lines: [], ids: Set, unread, lastId, oldestId, members: Map, typing: Map}
   order: [], current: null,
-  userJoins: new Set(), expectServerLobby: false,
+  userJoins: new Set(),
   failures: 0, reclaimUntil: 0, typingSent: new Map(), requests: 0,
   quitting: false,            // after /quit: no reconnecting
 };
@@ -28,7 +28,7 @@ function connect() {
   setStatus("connecting…");
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
   state.ws = ws;
-  ws.onopen = () => { if (state.name) send({ op: "hello", name: state.name }); else showLogin(""); };
+  ws.onopen = () => { if (state.name) hello(state.name); else showLogin(""); };
   ws.onmessage = (event) => { try { receive(JSON.parse(event.data)); } catch (e) { console.error(e); } };
   ws.onclose = () => {
     if (state.ws !== ws) return;
@@ -40,6 +40,17 @@ function connect() {
     setStatus(`reconnecting in ${(delay / 1000).toFixed(1)} s…`, true);
     setTimeout(connect, delay);
   };
+}
+
+// After a reconnect, hello names the rooms we were in with the last message seen in each (the current room last,
+// so it is current again): the server puts us back in exactly those and replays what we missed. The first time it
+// names none, and the server puts us in the lobby.
+function hello(name) {
+  if (!state.confirmed) return send({ op: "hello", name });
+  const order = state.order.filter((room) => room !== state.current);
+  if (state.current && state.rooms.has(state.current)) order.push(state.current);
+  const rooms = order.map((room) => ({ room, since: state.rooms.get(room).lastId || undefined }));
+  send({ op: "hello", name, rooms });
 }
 
 function send(request) {
@@ -63,16 +74,10 @@ function receive(event) {
       setStatus(`${event.name} on node ${event.node}`);
       $("login").hidden = true;
       $("chat").hidden = false;
-      if (state.order.length > 0) {
-        // A reconnect: every room again from the last message seen, so nothing is missed or doubled.
-        for (const room of state.order) send({ op: "join", room, since: state.rooms.get(room).lastId || undefined, id: AUTO });
-        if (!state.rooms.has("lobby")) { state.expectServerLobby = true; send({ op: "leave", room: "lobby", id: AUTO }); }
-      }
       $("input").focus();
       break;
     case "joined": {
       const isUserJoin = state.userJoins.delete(event.room);
-      if (event.room === "lobby" && state.expectServerLobby && !isUserJoin) { state.expectServerLobby = false; break; }
       if (!state.rooms.has(event.room)) {
         state.rooms.set(event.room, { lines: [], ids: new Set(), unread: 0, lastId: null, oldestId: null, members: new Map(), typing: new Map() });
         state.order.push(event.room);
@@ -170,7 +175,7 @@ function error(event) {
     if (!state.reclaimUntil) state.reclaimUntil = Date.now() + RECLAIM_MS;
     if (Date.now() < state.reclaimUntil) {
       setStatus(`waiting for the name ${state.confirmed} to be freed…`, true);
-      setTimeout(() => send({ op: "hello", name: state.confirmed }), 1000);
+      setTimeout(() => hello(state.confirmed), 1000);
       return;
     }
     state.confirmed = state.name = null;
@@ -419,7 +424,7 @@ document.addEventListener("DOMContentLoaded", () => {
     state.name = $("name").value.trim();
     if (!state.name) return;
     $("login-error").textContent = "";
-    if (state.ws && state.ws.readyState === WebSocket.OPEN) send({ op: "hello", name: state.name }); else if (!state.ws) connect();
+    if (state.ws && state.ws.readyState === WebSocket.OPEN) hello(state.name); else if (!state.ws) connect();
   });
   $("compose").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -137,16 +137,32 @@ enum ClusterScripts {
             return 1
             """)
 
-    /// Appends a message to the room's history and publishes it with the same id, in one atomic step, so history
-    /// order is live order. The payload is a JSON object without an id; the id goes in front.
+    /// Stores a message in the room's history and publishes it, in one atomic step, so history order is live
+    /// order. The script picks the id itself (Redis's clock, kept above the stream's last id, as XADD's `*` would)
+    /// so that it can write it once, as the payload's frame (`<id> <json>`, see `RelayCodec`), and store and
+    /// publish the very same bytes.
     /// KEYS: history, session
-    /// ARGV: channel, payload, maxlen, now
+    /// ARGV: channel, message body (JSON without id), maxlen, now
     /// Returns the stream id.
     static let publishMessage = RedisScript(
         name: "publishMessage",
         source: """
-            local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'p', ARGV[2])
-            redis.call('PUBLISH', ARGV[1], '{"id":"' .. id .. '",' .. string.sub(ARGV[2], 2))
+            local time = redis.call('TIME')
+            local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+            local seq = 0
+            local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+            if last then
+                local lastMs, lastSeq = string.match(last[1], '^(%d+)-(%d+)$')
+                lastMs = tonumber(lastMs)
+                if ms <= lastMs then
+                    ms = lastMs
+                    seq = tonumber(lastSeq) + 1
+                end
+            end
+            local id = string.format('%d-%d', ms, seq)
+            local payload = id .. ' ' .. ARGV[2]
+            redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'p', payload)
+            redis.call('PUBLISH', ARGV[1], payload)
             -- Only a live session: a write here must not re-create a reaped session without its TTL.
             if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'active', ARGV[4]) end
             return id

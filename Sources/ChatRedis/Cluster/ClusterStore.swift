@@ -127,20 +127,19 @@ public struct ClusterStore: Sendable {
         ).map { _ in }
     }
 
-    /// Appends to history and publishes; returns the message id.
-    public func publishMessage(
-        _ room: RoomName, from user: UserName, text: String, isAction: Bool, now: Millis, origin: String,
-        requestID: RequestID?
-    ) -> EventLoopFuture<String> {
-        let payload = RelayCodec.encodeMessage(
-            room: room, from: user.display, text: text, isAction: isAction, time: now, origin: origin,
-            requestID: requestID)
-        return redis.run(
+    /// Appends to history and publishes, in one script that assigns the id; returns the id.
+    public func publishMessage(_ message: OutgoingMessage, user: UserName, origin: String) -> EventLoopFuture<StreamID> {
+        redis.run(
             ClusterScripts.publishMessage,
-            keys: [ClusterKeys.history(room), ClusterKeys.session(user.key)],
-            arguments: [ClusterKeys.roomChannel(room), payload, String(historyLength), String(now)]
+            keys: [ClusterKeys.history(message.room), ClusterKeys.session(user.key)],
+            arguments: [
+                ClusterKeys.roomChannel(message.room), RelayCodec.messageBody(message, origin: origin),
+                String(historyLength), String(message.time),
+            ]
         ).flatMapThrowing { reply in
-            guard let id = reply.string else { throw RedisError(.protocolViolation, "XADD gave no id") }
+            guard let id = reply.string.flatMap(StreamID.init) else {
+                throw RedisError(.protocolViolation, "the publish script gave no message id")
+            }
             return id
         }
     }
@@ -209,24 +208,24 @@ public struct ClusterStore: Sendable {
     }
 
     /// The last `count` messages, or those before `before`, oldest first.
-    public func history(_ room: RoomName, count: Int, before: String? = nil) -> EventLoopFuture<[ChatMessage]> {
-        let end = before.map { "(" + $0 } ?? "+"
+    public func history(_ room: RoomName, count: Int, before: StreamID? = nil) -> EventLoopFuture<[ChatMessage]> {
+        let end = before.map { "(\($0)" } ?? "+"
         return redis.send("XREVRANGE", ClusterKeys.history(room), end, "-", "COUNT", String(count)).map { reply in
             Self.messages(from: reply).reversed()
         }
     }
 
     /// Every message after `id` (at most `limit`), oldest first: what a reconnecting client missed.
-    public func history(_ room: RoomName, after id: String, limit: Int) -> EventLoopFuture<[ChatMessage]> {
+    public func history(_ room: RoomName, after id: StreamID, limit: Int) -> EventLoopFuture<[ChatMessage]> {
         envelopes(room, after: id, limit: limit).map { envelopes in
             envelopes.compactMap { if case .message(let message) = $0.event { message } else { nil } }
         }
     }
 
-    /// As `history(_:after:limit:)`, keeping who sent each message and with which request id, so that a node
-    /// catching up can still tell a session its own messages.
-    public func envelopes(_ room: RoomName, after id: String, limit: Int) -> EventLoopFuture<[RelayEnvelope]> {
-        redis.send("XRANGE", ClusterKeys.history(room), "(" + id, "+", "COUNT", String(limit)).map(Self.envelopes)
+    /// As `history(_:after:limit:)`, keeping who sent each message, so that a node catching up can still skip a
+    /// session's own messages.
+    public func envelopes(_ room: RoomName, after id: StreamID, limit: Int) -> EventLoopFuture<[RelayEnvelope]> {
+        redis.send("XRANGE", ClusterKeys.history(room), "(\(id)", "+", "COUNT", String(limit)).map(Self.envelopes)
     }
 
     static func messages(from reply: RedisValue) -> [ChatMessage] {
@@ -235,10 +234,10 @@ public struct ClusterStore: Sendable {
 
     static func envelopes(from reply: RedisValue) -> [RelayEnvelope] {
         (reply.array ?? []).compactMap { entry in
-            guard let parts = entry.array, parts.count == 2, let id = parts[0].string,
-                let fields = parts[1].array, fields.count >= 2, case .bulk(let payload) = fields[1]
+            guard let parts = entry.array, parts.count == 2, let fields = parts[1].array, fields.count >= 2,
+                case .bulk(let payload) = fields[1]
             else { return nil }
-            return RelayCodec.decode(payload, streamID: id)
+            return RelayCodec.decode(payload, entryID: parts[0].string.flatMap(StreamID.init))
         }
     }
 

@@ -1,0 +1,130 @@
+/// What the session state machine asks its shell to do. The shell (a NIO handler on the node) carries each action
+/// out in order and feeds the results of store operations back as `SessionMachine.completed(_:_:now:)`.
+public enum SessionAction: Equatable, Sendable {
+    /// Tell this client something; `id` repeats the request's id in the reply.
+    case send(ChatEvent, id: RequestID?)
+    /// Run one operation against the shared store; its result comes back through `completed` with the same id,
+    /// the request's, which the reply repeats.
+    case perform(StoreOperation, id: RequestID?)
+    /// Stop relaying this room's events to the session, and drop any held back for it.
+    case stopListening(RoomName)
+    /// The room's join or catch-up is answered: deliver the live events held back meanwhile, except messages with
+    /// an id at or before `after` (the history already had those).
+    case replayHeld(RoomName, after: StreamID?)
+    /// The session has its name: index it by user (for keep-alives), count it, log its entry.
+    case started(UserName, at: Millis)
+    /// Close the connection once what was sent so far has gone out.
+    case close(LeaveReason)
+    /// The connection is gone and the session was named: stop listening everywhere and give the name and the
+    /// rooms back in the store, telling the rooms why.
+    case end(EndedSession)
+}
+
+/// A named session that is over: what its release needs.
+public struct EndedSession: Equatable, Sendable {
+    public var user: UserName
+    public var token: String
+    public var reason: LeaveReason
+    public var since: Millis
+    /// Every room the session listened to, including one whose join was still under way.
+    public var rooms: [RoomName]
+}
+
+/// One operation on the cluster's shared state (Redis, on the node). Each has one kind of `StoreReply`.
+public enum StoreOperation: Equatable, Sendable {
+    /// Claim the name; replies `.claimed(token)` with the claim's token, or nil when somebody holds it.
+    case claim(UserName)
+    /// Listen for direct messages to this user; completes once the subscription is confirmed. Replies `.done`.
+    case listenToUser(UserName)
+    /// Listen to the room's channel; completes once the subscription is confirmed. Replies `.done`.
+    case subscribe(RoomName)
+    /// Record the membership and announce the join. Replies `.done`.
+    case recordJoin(RoomName)
+    /// Undo `recordJoin` after a join that failed later; its result is not waited for.
+    case rollbackJoin(RoomName)
+    /// Messages after `after` (at most `count`), or the last `count` when `after` is nil. Replies `.messages`.
+    case readHistory(RoomName, after: StreamID?, count: Int)
+    /// Leave the room in the store, announcing it. Replies `.done`.
+    case recordLeave(RoomName)
+    /// Store and publish a room message. Replies `.published(id)`.
+    case publish(OutgoingMessage)
+    /// Publish a direct message to whoever holds the name. Replies `.delivered(Bool)`.
+    case sendDirect(DirectMessage, to: UserName)
+    /// Best effort "typing" notice; not waited for. Replies `.done`.
+    case publishTyping(RoomName)
+    /// Set (or, with nil, clear) away and tell the user's rooms. Replies `.done`.
+    case setPresence(away: String?)
+    /// Replies `.members`.
+    case who(RoomName)
+    /// Replies `.rooms`.
+    case listRooms
+    /// The last `count` messages before `before` (or the newest). Replies `.messages`.
+    case history(RoomName, count: Int, before: StreamID?)
+    /// Replies `.seen`.
+    case seen(UserName)
+
+    /// Whether the session takes its next request only after this completes. A message does not wait: one
+    /// session's messages keep their order on the one Redis connection, and the next line need not wait a round
+    /// trip. A typing notice and the undoing of a failed join are fire-and-forget.
+    public var holdsInput: Bool {
+        switch self {
+        case .publish, .publishTyping, .rollbackJoin: false
+        default: true
+        }
+    }
+}
+
+/// A room message before the store has given it its id.
+public struct OutgoingMessage: Equatable, Sendable {
+    public var room: RoomName
+    public var from: String
+    public var text: String
+    public var isAction: Bool
+    public var time: Millis
+
+    public init(room: RoomName, from: String, text: String, isAction: Bool, time: Millis) {
+        self.room = room
+        self.from = from
+        self.text = text
+        self.isAction = isAction
+        self.time = time
+    }
+
+    /// The message as everyone sees it, once stored under `id`.
+    public func stored(as id: StreamID) -> ChatMessage {
+        ChatMessage(id: id, room: room, from: from, text: text, isAction: isAction, time: time)
+    }
+}
+
+/// The result of a store operation, by the operation's kind.
+public enum StoreReply: Sendable {
+    case done
+    case claimed(token: String?)
+    case published(StreamID)
+    case delivered(Bool)
+    case messages([ChatMessage])
+    case members([RoomMember])
+    case rooms([(room: RoomName, members: Int)])
+    case seen(SeenRecord?)
+}
+
+/// Where a relayed event goes for one session.
+public enum RelayRoute: Equatable, Sendable {
+    case deliver
+    /// Its room's join is reading history: keep it until `replayHeld`.
+    case hold
+    case skip
+}
+
+/// The session's two clocks, read by the shell and passed in with every input.
+public struct SessionClock: Sendable {
+    /// Wall time, for what people see and what the store keeps.
+    public var wall: Millis
+    /// Monotonic time, for rate limits and intervals (a wall clock may jump).
+    public var uptimeNanos: UInt64
+
+    public init(wall: Millis, uptimeNanos: UInt64) {
+        self.wall = wall
+        self.uptimeNanos = uptimeNanos
+    }
+}

@@ -1,0 +1,158 @@
+/// Store results, and the steps of naming and joining that they drive.
+///
+/// A join subscribes first, then records the membership, then reads the history: everything published after the
+/// subscription is live (held back meanwhile), everything before it is in the history, and the overlap is removed
+/// by message id when the held events are replayed. Nothing twice, nothing out of order.
+extension SessionMachine {
+    /// The result of an operation this machine asked for, with the id it was asked with.
+    public mutating func completed(
+        _ operation: StoreOperation, id: RequestID?, _ result: Result<StoreReply, any Error>, now: SessionClock
+    ) -> [SessionAction] {
+        if operation.holdsInput { isWaiting = false }
+        let actions = handleCompletion(operation, id: id, result, now: now)
+        if actions.contains(where: \.holdsInput) { isWaiting = true }
+        return actions
+    }
+
+    private mutating func handleCompletion(
+        _ operation: StoreOperation, id: RequestID?, _ result: Result<StoreReply, any Error>, now: SessionClock
+    ) -> [SessionAction] {
+        if case .claim(let name) = operation { return claimed(name, id: id, result, now: now) }
+        if case .listenToUser = operation, case .failure(let error) = result, active != nil {
+            // Without its direct-message channel the session is not whole: say why, and give up the name.
+            return [.send(.error(Self.storeError(error)), id: id)] + close(.disconnected)
+        }
+        guard var session = active else { return [] }
+        defer { state = .active(session) }
+        let answer: StoreReply
+        switch result {
+        case .success(let value): answer = value
+        case .failure(let error): return failed(operation, id: id, error: error, session: &session)
+        }
+        switch (operation, answer) {
+        case (.listenToUser, _):
+            let room = session.restoreQueue.last?.room
+            return [.send(.welcome(name: session.user.display, room: room, node: settings.nodeID, time: session.since), id: id)]
+                + nextRestore(session: &session)
+        case (.subscribe(let room), _):
+            guard session.joining?.room == room else { return [] }
+            return [.perform(.recordJoin(room), id: id)]
+        case (.recordJoin(let room), _):
+            guard var join = session.joining, join.room == room else { return [] }
+            join.recorded = true
+            session.joining = join
+            return [.perform(readHistory(for: join), id: id)]
+        case (.readHistory(let room, _, _), .messages(let messages)):
+            guard let join = session.joining, join.room == room else { return [] }
+            session.joining = nil
+            if !session.rooms.contains(room) { session.rooms.append(room) }
+            session.current = room
+            return [.send(.youJoined(room: room, history: messages), id: id), .replayHeld(room, after: messages.last?.id)]
+                + nextRestore(session: &session)
+        case (.recordLeave(let room), _):
+            return [.send(.youLeft(room: room), id: id)]
+        case (.publish(let message), .published(let messageID)):
+            return [.send(.sent(message.stored(as: messageID)), id: id)]
+        case (.sendDirect(let message, _), .delivered(let delivered)):
+            guard delivered else { return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id) }
+            return [.send(.direct(message), id: id)]
+        case (.setPresence(let away), _):
+            return [.send(.ok(away.map { "you are marked away: \($0)" } ?? "you are back"), id: id)]
+        case (.who(let room), .members(let members)):
+            return [.send(.who(room: room, members: members), id: id)]
+        case (.listRooms, .rooms(let rooms)):
+            let summaries = rooms.map { RoomSummary(room: $0.room, members: $0.members, joined: session.rooms.contains($0.room)) }
+            return [.send(.rooms(summaries, current: session.current), id: id)]
+        case (.history(let room, _, _), .messages(let messages)):
+            return [.send(.history(room: room, messages: messages), id: id)]
+        case (.seen(let name), .seen(let record)):
+            return [.send(.seen(record ?? .never(name: name.display), now: now.wall), id: id)]
+        default:
+            // Typing, a rolled-back join, or a reply that does not fit its operation: nothing to tell.
+            return []
+        }
+    }
+
+    // MARK: Naming
+
+    private mutating func claimed(
+        _ name: UserName, id: RequestID?, _ result: Result<StoreReply, any Error>, now: SessionClock
+    ) -> [SessionAction] {
+        let token: String?
+        switch result {
+        case .success(.claimed(let value)): token = value
+        case .success: token = nil
+        case .failure(let error):
+            if case .naming = state { state = .unnamed }
+            return [.send(.error(Self.storeError(error)), id: id)]
+        }
+        guard case .naming(let naming) = state else {
+            // The client left while the claim was in flight: give the name straight back.
+            guard let token else { return [] }
+            return [.end(EndedSession(user: name, token: token, reason: .disconnected, since: now.wall, rooms: []))]
+        }
+        guard let token else {
+            state = .unnamed
+            return reply(ChatError(.nameTaken, "'\(name.display)' is taken; pick another name"), id)
+        }
+        let session = ActiveSession(
+            user: name, token: token, since: now.wall, lastActive: now.wall, away: nil, rooms: [], current: nil,
+            joining: nil, restoreQueue: naming.restore, lastTyping: [:])
+        state = .active(session)
+        return [.started(name, at: now.wall), .perform(.listenToUser(name), id: id)]
+    }
+
+    // MARK: Joins
+
+    func startJoin(_ target: RoomRestore, id: RequestID?, session: inout ActiveSession) -> [SessionAction] {
+        let isCatchUp = session.rooms.contains(target.room)
+        let join = PendingJoin(
+            room: target.room, since: target.since, requestID: id, isCatchUp: isCatchUp, recorded: false)
+        session.joining = join
+        return [.perform(isCatchUp ? readHistory(for: join) : .subscribe(target.room), id: id)]
+    }
+
+    private func readHistory(for join: PendingJoin) -> StoreOperation {
+        let limits = settings.limits
+        return .readHistory(join.room, after: join.since, count: join.since == nil ? limits.historyOnJoin : limits.maximumResume)
+    }
+
+    /// After `welcome`, and after each of its joins, the next room `hello` asked for.
+    private func nextRestore(session: inout ActiveSession) -> [SessionAction] {
+        guard !session.restoreQueue.isEmpty else { return [] }
+        let next = session.restoreQueue.removeFirst()
+        guard !session.rooms.contains(next.room) || next.since != nil else { return nextRestore(session: &session) }
+        return startJoin(next, id: nil, session: &session)
+    }
+
+    // MARK: Failures
+
+    private func failed(_ operation: StoreOperation, id: RequestID?, error: any Error, session: inout ActiveSession)
+        -> [SessionAction]
+    {
+        let told: SessionAction = .send(.error(Self.storeError(error)), id: id)
+        switch operation {
+        case .subscribe(let room), .recordJoin(let room), .readHistory(let room, _, _):
+            guard let join = session.joining, join.room == room else { return [told] }
+            session.joining = nil
+            if join.isCatchUp {
+                // The live events still go out; only the catch-up failed.
+                return [.replayHeld(room, after: nil), told] + nextRestore(session: &session)
+            }
+            var actions: [SessionAction] = [.stopListening(room)]
+            if join.recorded { actions.append(.perform(.rollbackJoin(room), id: nil)) }
+            return actions + [told] + nextRestore(session: &session)
+        case .publishTyping, .rollbackJoin:
+            return []
+        default:
+            return [told]
+        }
+    }
+
+    /// What a client is told when the store failed: its own error when it is a chat error, else that the store is
+    /// unreachable.
+    static func storeError(_ error: any Error) -> ChatError {
+        (error as? ChatError)
+            ?? ChatError(.redisUnavailable, "the chat store is unreachable right now; try again shortly")
+    }
+}

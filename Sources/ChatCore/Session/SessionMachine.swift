@@ -1,0 +1,196 @@
+/// One client's session, whatever protocol it speaks, as a pure state machine: it takes inputs (a parsed request, a
+/// store result, a relayed event, the connection ending) and returns the actions that follow. It reads no clock,
+/// makes no token and touches no socket or Redis: time comes in with every input, claim tokens come back with the
+/// claim's result. The node's `SessionHandler` feeds it and carries its actions out; the unit tests feed it directly.
+///
+/// Requests are handled one at a time, in order: while one waits on the store (`isWaiting`), the shell holds the
+/// next. The request handlers are in `SessionMachine+Requests.swift`, joins and store results in
+/// `SessionMachine+Store.swift`.
+public struct SessionMachine: Sendable {
+    public struct Settings: Sendable {
+        public var limits: ProtocolLimits
+        public var rateLimit: Double
+        public var rateBurst: Double
+        /// "Typing" is relayed at most once per this interval per room.
+        public var typingIntervalNanos: UInt64
+        /// Names the node in `welcome`.
+        public var nodeID: String
+
+        public init(
+            limits: ProtocolLimits = ProtocolLimits(), rateLimit: Double = 10, rateBurst: Double = 20,
+            typingIntervalNanos: UInt64 = 2_000_000_000, nodeID: String
+        ) {
+            self.limits = limits
+            self.rateLimit = rateLimit
+            self.rateBurst = rateBurst
+            self.typingIntervalNanos = typingIntervalNanos
+            self.nodeID = nodeID
+        }
+    }
+
+    public enum State: Sendable {
+        /// Connected; no name yet.
+        case unnamed
+        /// A claim for the name is in flight.
+        case naming(Naming)
+        case active(ActiveSession)
+        /// Asked to close (quit, shutdown, name lost...); waiting for the connection to be gone.
+        case closing(LeaveReason, ActiveSession?)
+        /// The connection is gone.
+        case closed
+    }
+
+    public struct Naming: Sendable {
+        public var name: UserName
+        public var requestID: RequestID?
+        /// The rooms to join once named: those `hello` listed, else the lobby.
+        public var restore: [RoomRestore]
+        /// Whether `hello` listed rooms (then `welcome` names the last of them, or none).
+        public var listedRooms: Bool
+    }
+
+    /// A room to join, from `hello`: validated, with the last message the client saw there.
+    public struct RoomRestore: Equatable, Sendable {
+        public var room: RoomName
+        public var since: StreamID?
+
+        public init(room: RoomName, since: StreamID?) {
+            self.room = room
+            self.since = since
+        }
+    }
+
+    public struct ActiveSession: Sendable {
+        public var user: UserName
+        public var token: String
+        public var since: Millis
+        public var lastActive: Millis
+        public var away: String?
+        /// Joined rooms in the order they were joined; `current` is where plain text lines go.
+        public var rooms: [RoomName]
+        public var current: RoomName?
+        /// The join (or catch-up) under way: its room's live events are held back until its history is sent.
+        public var joining: PendingJoin?
+        /// Rooms `hello` asked for that are still to be joined, one after another.
+        var restoreQueue: [RoomRestore]
+        var lastTyping: [RoomName: UInt64]
+
+        /// Rooms the store should list for this session: joined ones and one being joined (its membership may
+        /// already be written).
+        public var listedRooms: [RoomName] {
+            guard let room = joining?.room, !rooms.contains(room) else { return rooms }
+            return rooms + [room]
+        }
+    }
+
+    public struct PendingJoin: Equatable, Sendable {
+        public var room: RoomName
+        public var since: StreamID?
+        public var requestID: RequestID?
+        /// A join with `since` of a room the session is already in: only the history is read.
+        public var isCatchUp: Bool
+        /// The membership is written, so a failure later must undo it.
+        public var recorded: Bool
+    }
+
+    public let settings: Settings
+    /// Names this session as the origin of what it publishes, so the relay can tell its own events.
+    public let sessionID: String
+    public internal(set) var state: State = .unnamed
+    /// A request is waiting on the store; the next one waits for it.
+    public internal(set) var isWaiting = false
+    var bucket: TokenBucket
+
+    public init(settings: Settings, sessionID: String, now: SessionClock) {
+        self.settings = settings
+        self.sessionID = sessionID
+        self.bucket = TokenBucket(
+            ratePerSecond: settings.rateLimit, burst: settings.rateBurst, nowNanos: now.uptimeNanos)
+    }
+
+    /// The named session, while it is active.
+    public var active: ActiveSession? {
+        if case .active(let session) = state { return session }
+        return nil
+    }
+
+    /// The name to address the client by, once it has one.
+    public var userName: UserName? {
+        switch state {
+        case .active(let session), .closing(_, .some(let session)): session.user
+        default: nil
+        }
+    }
+
+    public var isClosing: Bool {
+        switch state {
+        case .closing, .closed: true
+        default: false
+        }
+    }
+
+    // MARK: The connection
+
+    /// One frame that was too long to read; it was dropped, the connection carries on.
+    public func frameTooLong() -> [SessionAction] {
+        guard !isClosing else { return [] }
+        let limit = settings.limits.maximumLineBytes
+        return [.send(.error(ChatError(.lineTooLong, "lines are limited to \(limit) bytes; that line was discarded")), id: nil)]
+    }
+
+    /// Closes the session for `reason` (the client stopped reading, its input ended...). Idempotent.
+    public mutating func close(_ reason: LeaveReason) -> [SessionAction] {
+        switch state {
+        case .closing, .closed: return []
+        case .active(let session): state = .closing(reason, session)
+        case .unnamed, .naming: state = .closing(reason, nil)
+        }
+        return [.close(reason)]
+    }
+
+    /// The node is going away: say so, then close.
+    public mutating func shutdown() -> [SessionAction] {
+        guard !isClosing else { return [] }
+        let notice = ChatError(.serverShutdown, "this node is shutting down; reconnect to carry on")
+        return [.send(.error(notice), id: nil)] + close(.serverShutdown)
+    }
+
+    /// The store says this session's claim is gone or someone else's. Ignored for another token (an older
+    /// keep-alive answering late).
+    public mutating func nameLost(token: String) -> [SessionAction] {
+        guard let session = active, session.token == token else { return [] }
+        let notice = ChatError(.nameLost, "your name's claim expired or was taken over; reconnect to pick a name")
+        return [.send(.error(notice), id: nil)] + close(.nameLost)
+    }
+
+    /// The connection is gone. A named session ends: its rooms are told why, its name is freed. A claim still in
+    /// flight is given back when it completes (see `completed`).
+    public mutating func connectionClosed() -> [SessionAction] {
+        let ending: (ActiveSession, LeaveReason)?
+        switch state {
+        case .active(let session): ending = (session, .disconnected)
+        case .closing(let reason, .some(let session)): ending = (session, reason)
+        default: ending = nil
+        }
+        state = .closed
+        isWaiting = false
+        guard let (session, reason) = ending else { return [] }
+        return [
+            .end(
+                EndedSession(
+                    user: session.user, token: session.token, reason: reason, since: session.since,
+                    rooms: session.listedRooms))
+        ]
+    }
+
+    // MARK: Relayed events
+
+    /// Where a relayed event goes: held while its room's join reads history, skipped when it is this session's own
+    /// (its messages are acknowledged from the store's reply, its joins, leaves and presence were answered
+    /// directly), delivered otherwise.
+    public func route(_ envelope: RelayEnvelope) -> RelayRoute {
+        guard let session = active else { return .skip }
+        if let room = envelope.event.room, session.joining?.room == room { return .hold }
+        return envelope.origin == sessionID ? .skip : .deliver
+    }
+}

@@ -1,0 +1,77 @@
+import ChatCore
+import ChatRedis
+import NIOCore
+
+/// Runs the store operations a session's machine asks for, against Redis (`ClusterStore`) and the node's pub/sub
+/// relay, and feeds each result back to the machine on the session's loop.
+extension SessionHandler {
+    func perform(_ operation: StoreOperation, id: RequestID?) {
+        switch operation {
+        case .publish: node.metrics.messagesIn.increment()
+        case .sendDirect: node.metrics.directMessages.increment()
+        default: break
+        }
+        run(operation).hop(to: hub.eventLoop).assumeIsolated().whenComplete { result in
+            self.apply(self.machine.completed(operation, id: id, result, now: Self.clock()))
+            self.processInbox()
+        }
+    }
+
+    private func run(_ operation: StoreOperation) -> EventLoopFuture<StoreReply> {
+        let now = WallClock.now()
+        if case .claim(let name) = operation {
+            let token = store.makeToken()
+            return store.claim(name, token: token, now: now, address: remoteAddress).map { won in
+                .claimed(token: won ? token : nil)
+            }
+        }
+        guard let user = machine.userName else { return hub.eventLoop.makeFailedFuture(SessionClosed()) }
+        let origin = machine.sessionID
+        switch operation {
+        case .claim:
+            preconditionFailure("handled above")
+        case .listenToUser(let name):
+            return listen(ClusterKeys.userChannel(name.key)).map { .done }
+        case .subscribe(let room):
+            return listen(ClusterKeys.roomChannel(room)).map { .done }
+        case .recordJoin(let room):
+            return store.join(room, user: user, now: now, origin: origin).map { .done }
+        case .rollbackJoin(let room), .recordLeave(let room):
+            return store.leave(room, user: user, reason: .left, now: now, origin: origin).map { .done }
+        case .readHistory(let room, let after, let count):
+            let messages = after.map { store.history(room, after: $0, limit: count) } ?? store.history(room, count: count)
+            return messages.map { .messages($0) }
+        case .publish(let message):
+            return store.publishMessage(message, user: user, origin: origin).map { .published($0) }
+        case .sendDirect(let message, let target):
+            return store.sendDirect(message, to: target.key, origin: origin).map { .delivered($0) }
+        case .publishTyping(let room):
+            return store.publishTyping(room, user: user, now: now, origin: origin).map { .done }
+        case .setPresence(let away):
+            let time = machine.active?.lastActive ?? now
+            return store.setPresence(user, away: away, now: time, origin: origin).map { .done }
+        case .who(let room):
+            return store.who(room, now: now).map { .members($0) }
+        case .listRooms:
+            return store.rooms().map { rooms in .rooms(rooms.map { (room: $0.0, members: $0.1) }) }
+        case .history(let room, let count, let before):
+            return store.history(room, count: count, before: before).map { .messages($0) }
+        case .seen(let name):
+            return store.seen(name.key).map { .seen($0) }
+        }
+    }
+
+    /// Completes once Redis confirms the subscription, so nothing published afterwards can be missed.
+    func listen(_ channel: String) -> EventLoopFuture<Void> {
+        hub.listen(self, to: channel)
+        return node.relay.attach(channel, hub: hub)
+    }
+
+    func stopListening(_ channel: String) {
+        hub.stopListening(self, to: channel)
+        node.relay.detach(channel, hub: hub)
+    }
+}
+
+/// A session that closed while one of its requests was waiting on Redis.
+struct SessionClosed: Error {}

@@ -1,0 +1,131 @@
+import ChatCore
+import NIOCore
+
+/// How one client talks: how a frame it sends becomes a request, and how an event becomes the bytes it reads.
+/// Framing (lines, WebSocket messages) is done before and after, by the channel's other handlers: a mode sees one
+/// frame in and writes one buffer per event out. The session's logic (`SessionMachine`) never learns which mode it
+/// talks to; a new protocol is one more mode plus its listener.
+protocol SessionMode {
+    /// One frame as a request; nil when there is nothing to answer (a blank line).
+    func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest?
+    /// An event for this client alone (a reply, a notice); nil when this mode does not show it.
+    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+        -> ByteBuffer?
+    /// A relayed event, as shared bytes where the event reads the same for everyone; nil when not shown.
+    func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer?
+}
+
+struct ParsedRequest {
+    var request: Result<ClientRequest, ChatError>
+    /// Repeated in the reply; JSON modes only.
+    var id: RequestID?
+}
+
+/// A TCP client picks its mode with its first line: a JSON object means JSON lines, anything else is text.
+enum LineModes {
+    /// Nil while the frame is blank: the choice waits for a line with something on it.
+    static func chosen(byFirstLine frame: [UInt8]) -> (any SessionMode)? {
+        guard let first = frame.first(where: { !Self.isBlank($0) }) else { return nil }
+        return first == UInt8(ascii: "{") ? JSONLinesMode() : TextMode()
+    }
+
+    static func isBlank(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n")
+    }
+
+    /// A line as text a person or program meant: telnet negotiation, escape sequences and control characters
+    /// removed, surrounding spaces trimmed. Nil when nothing is left.
+    static func cleanLine(_ frame: [UInt8]) -> String? {
+        let text = Sanitizer.clean(TelnetFilter.strip(frame)).trimmingWhitespaceForLine()
+        return text.isEmpty ? nil : text
+    }
+}
+
+/// nc and telnet: `/commands`, a plain line is a message (or, before a name, the name), CRLF-terminated lines.
+struct TextMode: SessionMode {
+    func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest? {
+        guard let text = LineModes.cleanLine(frame) else { return nil }
+        if !isNamed, !text.hasPrefix("/") { return ParsedRequest(request: .success(.hello(name: text)), id: nil) }
+        return ParsedRequest(request: Result { () throws(ChatError) in try TextCommandParser.parse(text) }, id: nil)
+    }
+
+    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+        -> ByteBuffer?
+    {
+        let text = TextRenderer.render(event, viewer: viewer, now: now)
+        return text.isEmpty ? nil : allocator.buffer(string: text)
+    }
+
+    func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        switch event.envelope.event {
+        case .typing:
+            // nc users would get a line per pause in somebody's typing.
+            return nil
+        case .direct:
+            // Reads "to" or "from" depending on who looks, so it is not shared.
+            return render(event.envelope.event, requestID: nil, viewer: viewer, now: event.now, allocator: allocator)
+        default:
+            return event.cached(.text) { TextRenderer.render(event.envelope.event, viewer: nil, now: event.now) }
+        }
+    }
+}
+
+/// Programs: one JSON request per line in, one JSON event per line out.
+struct JSONLinesMode: SessionMode {
+    func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest? {
+        guard let text = LineModes.cleanLine(frame) else { return nil }
+        return JSONParsing.parse(text)
+    }
+
+    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+        -> ByteBuffer?
+    {
+        allocator.buffer(string: JSONRenderer.render(event, requestID: requestID, now: now))
+    }
+
+    func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        event.cached(.jsonLine) { JSONRenderer.render(event.envelope.event, now: event.now) }
+    }
+}
+
+/// Browsers: one JSON request per WebSocket text message in, one JSON event per message out. The bytes are the
+/// JSON-lines mode's without the newline, so both share one rendering of each relayed event.
+struct WebSocketMode: SessionMode {
+    func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest? {
+        guard frame.first(where: { !LineModes.isBlank($0) }) == UInt8(ascii: "{"), !frame.contains(UInt8(ascii: "\n"))
+        else {
+            let error = ChatError(.badRequest, "each WebSocket message must be one JSON object (see docs/protocol.md)")
+            return ParsedRequest(request: .failure(error), id: nil)
+        }
+        let text = Sanitizer.clean(frame).trimmingWhitespaceForLine()
+        return JSONParsing.parse(text)
+    }
+
+    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+        -> ByteBuffer?
+    {
+        allocator.buffer(string: JSONRenderer.object(event, requestID: requestID, now: now))
+    }
+
+    func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        let line = JSONLinesMode().render(relayed: event, viewer: viewer, allocator: allocator)
+        return line.flatMap { $0.getSlice(at: $0.readerIndex, length: $0.readableBytes - 1) }
+    }
+}
+
+enum JSONParsing {
+    /// Parsed before the rate limit, so that even a refusal carries the request's id.
+    static func parse(_ text: String) -> ParsedRequest {
+        let parsed = JSONRequestParser.parse(text)
+        return ParsedRequest(request: parsed.request.map { $0.sanitized() }, id: parsed.id)
+    }
+}
+
+extension String {
+    /// Lines lose surrounding spaces; what is inside stays verbatim.
+    func trimmingWhitespaceForLine() -> String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
+        let last = lastIndex(where: { !$0.isWhitespace })!
+        return String(self[first...last])
+    }
+}
