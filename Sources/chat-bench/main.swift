@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatBench
+import ChatCore
 import Foundation
 
 /// `chat-bench`: measures a running cluster the way people use it (`run`), and turns recorded runs into
@@ -76,11 +77,11 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let targets = try target.split(separator: ",").map { item -> (host: String, port: Int) in
-            guard let colon = item.lastIndex(of: ":"), let port = Int(item[item.index(after: colon)...]) else {
+        let targets = try target.split(separator: ",").map { item -> HostPort in
+            guard let endpoint = HostPort(parsing: item) else {
                 throw ValidationError("--target: '\(item)' is not HOST:PORT")
             }
-            return (String(item[..<colon]), port)
+            return endpoint
         }
         var plan = BenchmarkPlan(targets: targets, clients: clients, rooms: rooms, senders: senders, rate: rate, duration: duration)
         plan.scenario = scenario
