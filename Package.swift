@@ -104,6 +104,7 @@ let package = Package(
             name: "chat-bench",
             dependencies: [
                 "ChatBench",
+                "ChatCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -139,6 +140,7 @@ let package = Package(
         .executableTarget(
             name: "chat",
             dependencies: [
+                "ChatCore",
                 "ChatTerminal",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
@@ -171,6 +173,7 @@ let package = Package(
         .executableTarget(
             name: "chat-node",
             dependencies: [
+                "ChatCore",
                 "ChatNode",
                 "ChatCommandSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -25,8 +25,9 @@ missing=()
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
 if [ ${#missing[@]} -gt 0 ]; then $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; fi
-echo "building chat-node, chat-balancer and chat-bench (release)..."
-for product in chat-node chat-balancer chat-bench; do swift build -c release --product "$product" >/dev/null; done
+echo "building (release)..."
+# One build of every product, as in scripts/cluster.sh: per-product builds rebuilt shared modules each time.
+swift build -c release >/dev/null
 BIN=$(swift build -c release --show-bin-path)
 # 8,000 clients hold 8,000 sockets in chat-bench and 16,000 in the balancer.
 ulimit -n "$(ulimit -Hn)"

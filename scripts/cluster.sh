@@ -16,8 +16,9 @@ RUN_DIR=${RUN_DIR:-$PWD/run/$(date +%Y%m%d-%H%M%S)}
 
 scripts/install-deps.sh
 echo "building (release; the first build takes several minutes)..."
-swift build -c release --product chat-node
-swift build -c release --product chat-balancer
+# Every product in one build: building them one --product at a time rebuilt shared modules for minutes even
+# right after a full release build, and one build also makes `chat` ready to run.
+swift build -c release
 BIN=$(swift build -c release --show-bin-path)
 
 mkdir -p "$RUN_DIR/redis"
@@ -62,7 +63,7 @@ cat <<INFO
 
 swift-redis-chat is running: Redis, $NODES nodes and the balancer.
   web        http://localhost:$HTTP_PORT/         (the web client, through the balancer)
-  terminal   swift run -c release chat --name YOU --server localhost:$CHAT_PORT
+  terminal   $BIN/chat --name YOU --server localhost:$CHAT_PORT
   chat       nc localhost $CHAT_PORT            (or telnet localhost $CHAT_PORT)
   HTTP       http://localhost:$HTTP_PORT/health  (through the balancer to a node)
   nodes      curl localhost:$ADMIN_PORT/nodes    balancer metrics: curl localhost:$ADMIN_PORT/metrics

@@ -1,3 +1,4 @@
+import ChatCore
 import ChatRedis
 import NIOCore
 
@@ -18,7 +19,8 @@ public struct NodeEndpoint: Hashable, Sendable, CustomStringConvertible {
     /// `HOST:PORT` or `HOST:PORT/HTTPPORT`; without an HTTP port, the node's default 8081 is assumed.
     public init(parsing text: String) throws(BalancerConfigurationError) {
         let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
-        guard let first = parts.first, let chat = HostPort(first) else {
+        // Port 0 parses as a HOST:PORT (a listener may bind it) but no node can be reached there.
+        guard let first = parts.first, let chat = HostPort(parsing: first), chat.port != 0 else {
             throw BalancerConfigurationError("'\(text)' is not HOST:PORT or HOST:PORT/HTTPPORT")
         }
         var httpPort = 8081
@@ -30,29 +32,6 @@ public struct NodeEndpoint: Hashable, Sendable, CustomStringConvertible {
         }
         self.init(name: chat.description, chat: chat, http: HostPort(host: chat.host, port: httpPort))
     }
-}
-
-public struct HostPort: Hashable, Sendable, CustomStringConvertible {
-    public var host: String
-    public var port: Int
-
-    public init(host: String, port: Int) {
-        self.host = host
-        self.port = port
-    }
-
-    /// `host:port`, `[v6]:port`.
-    public init?(_ text: String) {
-        guard let colon = text.lastIndex(of: ":"), text[text.index(after: colon)...].allSatisfy(\.isASCII),
-            let port = Int(text[text.index(after: colon)...]), (1...65535).contains(port)
-        else { return nil }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard !host.isEmpty else { return nil }
-        self.init(host: host, port: port)
-    }
-
-    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 }
 
 public struct BalancerConfigurationError: Error, CustomStringConvertible {

@@ -1,3 +1,4 @@
+import ChatCore
 import Foundation
 import Histogram
 import NIOConcurrencyHelpers
@@ -19,7 +20,7 @@ public enum Scenario: String, Sendable, CaseIterable, Codable {
 public struct BenchmarkPlan: Sendable {
     public var scenario = Scenario.chat
     public var mode = ClientMode.json
-    public var targets: [(host: String, port: Int)]
+    public var targets: [HostPort]
     public var clients: Int
     public var rooms: Int
     public var senders: Int
@@ -39,7 +40,7 @@ public struct BenchmarkPlan: Sendable {
     /// Seconds to keep the clients connected after measuring, to look at the processes meanwhile.
     public var hold: Double = 0
 
-    public init(targets: [(host: String, port: Int)], clients: Int, rooms: Int, senders: Int, rate: Double, duration: Double) {
+    public init(targets: [HostPort], clients: Int, rooms: Int, senders: Int, rate: Double, duration: Double) {
         self.targets = targets
         self.clients = clients
         self.rooms = rooms

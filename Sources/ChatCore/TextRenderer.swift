@@ -42,24 +42,23 @@ public enum TextRenderer {
             let header =
                 history.isEmpty
                 ? "* you joined #\(room); it is your current room. no recent messages."
-                : "* you joined #\(room); it is your current room. the last \(history.count) messages:"
+                : "* you joined #\(room); it is your current room. the last \(plural(history.count, "message")):"
             return [header] + history.map(messageLine)
         case .youLeft(let room):
             return ["* you left #\(room)"]
         case .history(let room, let messages):
             if messages.isEmpty { return ["* no messages in #\(room) yet"] }
-            return ["* the last \(messages.count) messages of #\(room):"] + messages.map(messageLine)
+            return ["* the last \(plural(messages.count, "message")) of #\(room):"] + messages.map(messageLine)
         case .rooms(let rooms, let current):
             if rooms.isEmpty { return ["* no rooms have anybody in them"] }
-            return ["* \(rooms.count) rooms:"]
+            return ["* \(plural(rooms.count, "room")):"]
                 + rooms.map { summary in
-                    let people = summary.members == 1 ? "1 person" : "\(summary.members) people"
+                    let people = plural(summary.members, "person", "people")
                     let mark = summary.room == current ? ", current" : summary.joined ? ", joined" : ""
                     return "*   #\(summary.room) (\(people)\(mark))"
                 }
         case .who(let room, let members):
-            let count = members.count == 1 ? "1 person" : "\(members.count) people"
-            return ["* \(count) in #\(room):"]
+            return ["* \(plural(members.count, "person", "people")) in #\(room):"]
                 + members.map { member in
                     let state: String
                     switch member.presence {
@@ -95,6 +94,12 @@ public enum TextRenderer {
         case .error(let error):
             return ["! \(error.code) \(error.message)"]
         }
+    }
+
+    /// "1 room", "2 rooms", "0 rooms": text mode is read by people, and "1 rooms" reads wrong. `plural` is for
+    /// words that do not just take an s ("person", "people").
+    static func plural(_ count: Int, _ singular: String, _ plural: String? = nil) -> String {
+        "\(count) \(count == 1 ? singular : plural ?? singular + "s")"
     }
 
     static func messageLine(_ message: ChatMessage) -> String {

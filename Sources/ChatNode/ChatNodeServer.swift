@@ -195,13 +195,16 @@ public final class ChatNodeServer: Service, Sendable {
         -> (chat: String, http: String)
     {
         let httpPort = http.port ?? configuration.httpPort
-        if let advertise = configuration.advertise, let colon = advertise.lastIndex(of: ":") {
-            return (advertise, "\(advertise[..<colon]):\(httpPort)")
+        if let advertise = configuration.advertise, let endpoint = HostPort(parsing: advertise) {
+            return (endpoint.description, HostPort(host: endpoint.host, port: httpPort).description)
         }
         let host =
             ["0.0.0.0", "::", ""].contains(configuration.host)
             ? (Self.ownAddress() ?? "127.0.0.1") : configuration.host
-        return ("\(host):\(chat.port ?? configuration.port)", "\(host):\(httpPort)")
+        return (
+            HostPort(host: host, port: chat.port ?? configuration.port).description,
+            HostPort(host: host, port: httpPort).description
+        )
     }
 
     /// The first IPv4 address of an interface that is up and not loopback.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ChatBench
+import ChatCore
 import Foundation
 
 /// `chat-bench`: measures a running cluster the way people use it (`run`), and turns recorded runs into
@@ -76,11 +77,11 @@ struct Run: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let targets = try target.split(separator: ",").map { item -> (host: String, port: Int) in
-            guard let colon = item.lastIndex(of: ":"), let port = Int(item[item.index(after: colon)...]) else {
+        let targets = try target.split(separator: ",").map { item -> HostPort in
+            guard let endpoint = HostPort(parsing: item) else {
                 throw ValidationError("--target: '\(item)' is not HOST:PORT")
             }
-            return (String(item[..<colon]), port)
+            return endpoint
         }
         var plan = BenchmarkPlan(targets: targets, clients: clients, rooms: rooms, senders: senders, rate: rate, duration: duration)
         plan.scenario = scenario
@@ -98,59 +99,12 @@ struct Run: AsyncParsableCommand {
         let result = try await Benchmark.run(plan) { line in
             FileHandle.standardError.write(Data("chat-bench: \(line)\n".utf8))
         }
-        printTable(result)
+        print(result.summary(of: plan))
         if let record {
-            let command = (["chat-bench"] + CommandLine.arguments.dropFirst().filter { !$0.isEmpty })
-                .joined(separator: " ")
-                .replacingOccurrences(of: #" --(record|group|target-name|run-number|measure) \S+"#, with: "", options: .regularExpression)
-            let line = BenchmarkRecord(group: group, target: targetName, run: runNumber, plan: plan, result: result, command: command)
-            let data = Data((try line.jsonLine() + "\n").utf8)
-            if !FileManager.default.fileExists(atPath: record) { FileManager.default.createFile(atPath: record, contents: nil) }
-            let file = try FileHandle(forWritingTo: URL(fileURLWithPath: record))
-            try file.seekToEnd()
-            try file.write(contentsOf: data)
-            try file.close()
+            let command = BenchmarkRecord.command(arguments: Array(CommandLine.arguments.dropFirst()))
+            try BenchmarkRecord(group: group, target: targetName, run: runNumber, plan: plan, result: result, command: command)
+                .append(toFile: record)
         }
-    }
-
-    func printTable(_ result: BenchmarkResult) {
-        switch scenario {
-        case .chat:
-            print("| clients | rooms | msgs/s in | delivered / expected | deliveries/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | connect s |")
-            print("|---|---|---|---|---|---|---|---|---|---|---|")
-            print(String(
-                format: "| %d | %d | %.0f | %d / %d | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f | %.2f |",
-                clients, rooms, Double(result.sent) / result.sendSeconds, result.delivered, result.expected,
-                result.deliveriesPerSecond, result.milliseconds(50), result.milliseconds(90), result.milliseconds(99),
-                result.milliseconds(99.9), Double(result.latency.max) / 1e6, result.connectSeconds))
-        case .connectStorm:
-            print("| clients | all named after s | logins/s | login p50 ms | login p99 ms |")
-            print("|---|---|---|---|---|")
-            print(String(
-                format: "| %d | %.2f | %.0f | %.1f | %.1f |", clients, result.connectSeconds,
-                Double(clients) / result.connectSeconds, Double(result.login.valueAtPercentile(50)) / 1e6,
-                Double(result.login.valueAtPercentile(99)) / 1e6))
-        case .flood:
-            print("| clients | rooms | accepted msgs/s | delivered / expected | deliveries/s | p50 ms | p99 ms |")
-            print("|---|---|---|---|---|---|---|")
-            print(String(
-                format: "| %d | %d | %.0f | %d / %d | %.0f | %.1f | %.1f |", clients, rooms, result.acceptedPerSecond,
-                result.delivered, result.expected, result.deliveriesPerSecond, result.milliseconds(50), result.milliseconds(99)))
-        }
-        if !result.processes.isEmpty {
-            print("")
-            print("| process | CPU s | peak RSS MiB | RSS MiB | RSS added per client KB |")
-            print("|---|---|---|---|---|")
-            for process in result.processes {
-                print(String(
-                    format: "| %@ | %.2f | %.1f | %.1f | %.1f |", process.label, process.cpuSeconds,
-                    Double(process.peakResidentKiB) / 1024, Double(process.residentKiB) / 1024,
-                    Double(process.residentKiB - process.residentBeforeKiB) * 1.024 / Double(clients)))
-            }
-        }
-        let loss = result.expected - result.delivered
-        if loss != 0 { print("\nlost: \(loss) deliveries") }
-        if !result.errors.isEmpty { print("errors: \(result.errors)") }
     }
 }
 
@@ -174,17 +128,9 @@ struct Report: ParsableCommand {
     var setup: [String] = []
 
     func run() throws {
-        let merged = try BenchmarkReport.merge(records.map(BenchmarkReport.load(jsonLines:)))
-        if let writeRecords {
-            let lines = try merged.map { try $0.jsonLine() }
-            try (lines.joined(separator: "\n") + "\n").write(toFile: writeRecords, atomically: true, encoding: .utf8)
-        }
-        let report = BenchmarkReport(records: merged, setup: setup)
-        let directory = URL(fileURLWithPath: document).deletingLastPathComponent().appendingPathComponent(plots).path
-        let made = try report.writePlots(to: directory)
-        let page = try String(contentsOfFile: document, encoding: .utf8)
-        try BenchmarkReport.splice(report.markdown(plotDirectory: plots), into: page).write(toFile: document, atomically: true, encoding: .utf8)
-        print("wrote \(document) and \(made.count) plots in \(directory)")
+        let made = try BenchmarkReport.update(
+            document: document, records: records, mergedRecords: writeRecords, plots: plots, setup: setup)
+        print("wrote \(document) and \(made.plots.count) plots in \(made.directory)")
     }
 }
 

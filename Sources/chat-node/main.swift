@@ -95,8 +95,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError("--node-id must be non-empty and without spaces (got '\(nodeID)')")
         }
         if let advertise = advertise ?? env("CHAT_ADVERTISE") {
-            guard let colon = advertise.lastIndex(of: ":"), Int(advertise[advertise.index(after: colon)...]) != nil
-            else { throw ValidationError("--advertise must be HOST:PORT (got '\(advertise)')") }
+            guard HostPort(parsing: advertise) != nil else {
+                throw ValidationError("--advertise must be HOST:PORT (got '\(advertise)')")
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatCore
 import ChatTerminal
 import Foundation
 
@@ -21,15 +22,14 @@ struct ChatCommand: ParsableCommand {
     var plain = false
 
     func run() throws {
-        guard let colon = server.lastIndex(of: ":"), let port = Int(server[server.index(after: colon)...]) else {
+        guard let endpoint = HostPort(parsing: server) else {
             throw ValidationError("--server: '\(server)' is not HOST:PORT")
         }
-        let host = String(server[..<colon])
         let status: Int32
         if plain || isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
-            status = PlainClient(name: name, host: host, port: port).run()
+            status = PlainClient(name: name, host: endpoint.host, port: endpoint.port).run()
         } else {
-            status = TerminalApp(name: name, host: host, port: port).run()
+            status = TerminalApp(name: name, host: endpoint.host, port: endpoint.port).run()
         }
         throw ExitCode(status)
     }

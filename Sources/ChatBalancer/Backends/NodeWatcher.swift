@@ -115,9 +115,10 @@ final class NodeWatcher: Sendable {
         var fields = value.split(separator: " ")
         let draining = fields.last == "draining"
         if draining { fields.removeLast() }
-        guard fields.count == 3, let chat = HostPort(String(fields[1])), let http = HostPort(String(fields[2])) else {
-            return nil
-        }
+        // Port 0 would parse, but a node announces the ports it is bound to, never 0.
+        guard fields.count == 3, let chat = HostPort(parsing: fields[1]), let http = HostPort(parsing: fields[2]),
+            chat.port != 0, http.port != 0
+        else { return nil }
         return Announcement(endpoint: NodeEndpoint(name: String(fields[0]), chat: chat, http: http), draining: draining)
     }
 

@@ -1,3 +1,5 @@
+import ChatCore
+
 /// Where Redis is: `redis://[:password@]host[:port][/db]`.
 public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
@@ -34,17 +36,19 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
             }
             rest = rest[..<slash]
         }
-        var host = String(rest)
-        var port = 6379
-        if let colon = rest.lastIndex(of: ":") {
-            guard let number = Int(rest[rest.index(after: colon)...]), (1...65535).contains(number) else {
-                throw RedisError(.protocolViolation, "the port in '\(url)' must be 1 to 65535")
+        // Unlike a HOST:PORT, a URL may leave the port out: then all of it is the host.
+        var endpoint = HostPort(host: String(rest), port: 6379)
+        if rest.contains(":") {
+            guard let parsed = HostPort(parsing: rest), parsed.port != 0 else {
+                // HostPort also refuses an empty host: say which half is wrong.
+                let hostless = rest.hasPrefix(":") || rest.hasPrefix("[]")
+                throw RedisError(
+                    .protocolViolation, hostless ? "'\(url)' names no host" : "the port in '\(url)' must be 1 to 65535")
             }
-            port = number
-            host = String(rest[..<colon])
+            endpoint = parsed
         }
-        guard !host.isEmpty else { throw RedisError(.protocolViolation, "'\(url)' names no host") }
-        self.init(host: host, port: port, password: password, database: database)
+        guard !endpoint.host.isEmpty else { throw RedisError(.protocolViolation, "'\(url)' names no host") }
+        self.init(host: endpoint.host, port: endpoint.port, password: password, database: database)
     }
 
     public var description: String { "redis://\(host):\(port)/\(database)" }
