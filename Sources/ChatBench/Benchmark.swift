@@ -103,12 +103,15 @@ public enum Benchmark {
         let statsOf: @Sendable (any EventLoop) -> LoopStats = { loop in stats[statsByLoop[ObjectIdentifier(loop)]!] }
         let ready = NIOLockedValueBox(0)
         let run = UInt32.random(in: 0...UInt32.max) % 100_000
-        var behavior = BenchClient.Behavior()
-        behavior.mode = plan.mode
-        behavior.proxyHeader = plan.proxyHeader
-        behavior.readyAtWelcome = plan.scenario == .connectStorm
         let members = plan.clients / plan.rooms
-        behavior.timeOwnMessages = plan.scenario == .chat && members == 1
+        let behavior = {
+            var behavior = BenchClient.Behavior()
+            behavior.mode = plan.mode
+            behavior.proxyHeader = plan.proxyHeader
+            behavior.readyAtWelcome = plan.scenario == .connectStorm
+            behavior.timeOwnMessages = plan.scenario == .chat && members == 1
+            return behavior
+        }()
 
         // Connect every client, at most `connectWindow` logins under way at once; each client is ready once it is
         // named and in its room.

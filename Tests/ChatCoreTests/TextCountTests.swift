@@ -4,7 +4,7 @@ import Testing
 @Suite("Counts in text mode")
 struct TextCountTests {
     static let dev = RoomName(trusted: "dev")
-    static let message = ChatMessage(id: "1-0", room: dev, from: "alice", text: "hi", isAction: false, time: 0)
+    static let message = ChatMessage(id: StreamID("1-0")!, room: dev, from: "alice", text: "hi", isAction: false, time: 0)
     static let bob = RoomMember(name: "bob", presence: .online, idleMillis: 0, node: "n1")
 
     func lines(_ event: ChatEvent) -> [String] { TextRenderer.lines(event, viewer: nil, now: 0) }
