@@ -28,6 +28,14 @@ public struct EndedSession: Equatable, Sendable {
     public var since: Millis
     /// Every room the session listened to, including one whose join was still under way.
     public var rooms: [RoomName]
+
+    public init(user: UserName, token: String, reason: LeaveReason, since: Millis, rooms: [RoomName]) {
+        self.user = user
+        self.token = token
+        self.reason = reason
+        self.since = since
+        self.rooms = rooms
+    }
 }
 
 /// One operation on the cluster's shared state (Redis, on the node). Each has one kind of `StoreReply`.

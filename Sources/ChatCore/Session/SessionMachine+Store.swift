@@ -151,7 +151,7 @@ extension SessionMachine {
 
     /// What a client is told when the store failed: its own error when it is a chat error, else that the store is
     /// unreachable.
-    static func storeError(_ error: any Error) -> ChatError {
+    public static func storeError(_ error: any Error) -> ChatError {
         (error as? ChatError)
             ?? ChatError(.redisUnavailable, "the chat store is unreachable right now; try again shortly")
     }

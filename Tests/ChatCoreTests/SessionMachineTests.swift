@@ -1,0 +1,326 @@
+import ChatCore
+import Testing
+
+/// The session's rules with no socket, no Redis and no clock: each test feeds the machine what the node would
+/// (requests, store results, relayed events) and checks what it asks for.
+@Suite("Session state machine")
+struct SessionMachineTests {
+    static let alice = try! UserName(validating: "Alice")
+    static let bob = try! UserName(validating: "bob")
+    static let dev = RoomName(trusted: "dev")
+    let lobby = RoomName.lobby
+    let alice = Self.alice
+    let dev = Self.dev
+
+    static func id(_ text: String) -> StreamID { StreamID(text)! }
+    static func at(_ millis: Millis) -> SessionClock { SessionClock(wall: millis, uptimeNanos: UInt64(millis) * 1_000_000) }
+    let now = Self.at(1_000)
+
+    func machine(rate: Double = 10, burst: Double = 20) -> SessionMachine {
+        SessionMachine(
+            settings: .init(rateLimit: rate, rateBurst: burst, nodeID: "n1"), sessionID: "inc/1", now: Self.at(0))
+    }
+
+    func request(_ machine: inout SessionMachine, _ request: ClientRequest, id: String? = nil, at clock: SessionClock? = nil)
+        -> [SessionAction]
+    {
+        machine.receive(.success(request), id: id.map { RequestID(json: "\"\($0)\"") }, now: clock ?? now)
+    }
+
+    func complete(_ machine: inout SessionMachine, _ operation: StoreOperation, _ reply: StoreReply, id: String? = nil)
+        -> [SessionAction]
+    {
+        machine.completed(operation, id: id.map { RequestID(json: "\"\($0)\"") }, .success(reply), now: now)
+    }
+
+    func errorCodes(_ actions: [SessionAction]) -> [ChatError.Code] {
+        actions.compactMap { if case .send(.error(let error), _) = $0 { error.code } else { nil } }
+    }
+
+    /// Alice named and in the lobby, the way a fresh `hello` goes.
+    func named() -> SessionMachine {
+        var session = machine()
+        _ = request(&session, .hello(name: "Alice"))
+        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
+        _ = complete(&session, .listenToUser(alice), .done)
+        _ = complete(&session, .subscribe(lobby), .done)
+        _ = complete(&session, .recordJoin(lobby), .done)
+        _ = complete(&session, .readHistory(lobby, after: nil, count: 20), .messages([]))
+        return session
+    }
+
+    func message(_ id: String, _ room: RoomName, _ text: String, from: String = "bob") -> ChatMessage {
+        ChatMessage(id: Self.id(id), room: room, from: from, text: text, isAction: false, time: 5)
+    }
+
+    // MARK: Naming
+
+    @Test("hello claims the name, listens for direct messages, welcomes, and joins the lobby, one step at a time")
+    func naming() {
+        var session = machine()
+        #expect(request(&session, .hello(name: "Alice"), id: "h") == [.perform(.claim(alice), id: RequestID(json: "\"h\""))])
+        #expect(session.isWaiting, "the next request waits for the claim")
+        let claimed = complete(&session, .claim(alice), .claimed(token: "t1"), id: "h")
+        #expect(claimed == [.started(alice, at: 1_000), .perform(.listenToUser(alice), id: RequestID(json: "\"h\""))])
+        let listening = complete(&session, .listenToUser(alice), .done, id: "h")
+        #expect(listening == [
+            .send(.welcome(name: "Alice", room: lobby, node: "n1", time: 1_000), id: RequestID(json: "\"h\"")),
+            .perform(.subscribe(lobby), id: nil),
+        ])
+        #expect(complete(&session, .subscribe(lobby), .done) == [.perform(.recordJoin(lobby), id: nil)])
+        #expect(complete(&session, .recordJoin(lobby), .done) == [.perform(.readHistory(lobby, after: nil, count: 20), id: nil)])
+        let history = [message("5-0", lobby, "earlier")]
+        #expect(complete(&session, .readHistory(lobby, after: nil, count: 20), .messages(history)) == [
+            .send(.youJoined(room: lobby, history: history), id: nil), .replayHeld(lobby, after: Self.id("5-0")),
+        ])
+        #expect(!session.isWaiting)
+        #expect(session.active?.rooms == [lobby] && session.active?.current == lobby)
+    }
+
+    @Test("a taken or invalid name is refused and another can be tried on the same connection")
+    func nameRetry() {
+        var session = machine()
+        #expect(errorCodes(request(&session, .hello(name: "no spaces"))) == [.nameInvalid])
+        _ = request(&session, .hello(name: "Alice"))
+        #expect(errorCodes(complete(&session, .claim(alice), .claimed(token: nil))) == [.nameTaken])
+        #expect(!session.isWaiting)
+        #expect(request(&session, .hello(name: "bob")) == [.perform(.claim(Self.bob), id: nil)])
+        _ = complete(&session, .claim(Self.bob), .claimed(token: "t2"))
+        #expect(session.active?.user == Self.bob)
+        #expect(errorCodes(request(&session, .hello(name: "carol"))) == [.badRequest], "one name per session")
+    }
+
+    @Test("everything but help, ping and quit needs a name first")
+    func nameFirst() {
+        var session = machine()
+        #expect(errorCodes(request(&session, .say(room: nil, text: "hi", isAction: false))) == [.badRequest])
+        #expect(request(&session, .ping, id: "p") == [.send(.pong, id: RequestID(json: "\"p\""))])
+    }
+
+    @Test("a claim won after the client left is given straight back")
+    func claimAfterClose() {
+        var session = machine()
+        _ = request(&session, .hello(name: "Alice"))
+        #expect(session.connectionClosed().isEmpty)
+        #expect(complete(&session, .claim(alice), .claimed(token: "t1")) == [
+            .end(EndedSession(user: alice, token: "t1", reason: .disconnected, since: 1_000, rooms: []))
+        ])
+    }
+
+    // MARK: Resume in hello
+
+    @Test("hello with rooms joins exactly those, replaying after each since, the last listed current; no lobby")
+    func resume() {
+        var session = machine()
+        let rooms = [RoomResume(room: "dev", since: "7-0"), RoomResume(room: "ops")]
+        _ = request(&session, .hello(name: "Alice", rooms: rooms))
+        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
+        let ops = RoomName(trusted: "ops")
+        let welcome = complete(&session, .listenToUser(alice), .done)
+        #expect(welcome == [
+            .send(.welcome(name: "Alice", room: ops, node: "n1", time: 1_000), id: nil), .perform(.subscribe(dev), id: nil),
+        ])
+        _ = complete(&session, .subscribe(dev), .done)
+        #expect(complete(&session, .recordJoin(dev), .done) == [.perform(.readHistory(dev, after: Self.id("7-0"), count: 1000), id: nil)])
+        // Live events of dev are held while its history is read, then replayed minus what the history had.
+        let live = RelayEnvelope(event: .message(message("9-0", dev, "live")), origin: "inc/2")
+        #expect(session.route(live) == .hold)
+        let missed = [message("8-0", dev, "missed"), message("9-0", dev, "live")]
+        let answered = complete(&session, .readHistory(dev, after: Self.id("7-0"), count: 1000), .messages(missed))
+        #expect(answered == [
+            .send(.youJoined(room: dev, history: missed), id: nil), .replayHeld(dev, after: Self.id("9-0")),
+            .perform(.subscribe(ops), id: nil),
+        ])
+        #expect(session.route(live) == .deliver)
+        _ = complete(&session, .subscribe(ops), .done)
+        _ = complete(&session, .recordJoin(ops), .done)
+        _ = complete(&session, .readHistory(ops, after: nil, count: 20), .messages([]))
+        #expect(session.active?.rooms == [dev, ops] && session.active?.current == ops)
+        #expect(!session.isWaiting)
+    }
+
+    @Test("hello with no rooms joins none; a bad room or since refuses the whole hello before any claim")
+    func resumeEdges() {
+        var session = machine()
+        _ = request(&session, .hello(name: "Alice", rooms: []))
+        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
+        #expect(complete(&session, .listenToUser(alice), .done) == [.send(.welcome(name: "Alice", room: nil, node: "n1", time: 1_000), id: nil)])
+        #expect(!session.isWaiting)
+
+        var refused = machine()
+        #expect(errorCodes(request(&refused, .hello(name: "Alice", rooms: [RoomResume(room: "bad room")]))) == [.roomInvalid])
+        #expect(errorCodes(request(&refused, .hello(name: "Alice", rooms: [RoomResume(room: "dev", since: "x")]))) == [.badRequest])
+        let tooMany = (0...50).map { RoomResume(room: "r\($0)") }
+        #expect(errorCodes(request(&refused, .hello(name: "Alice", rooms: tooMany))) == [.tooManyRooms])
+        if case .unnamed = refused.state {} else { Issue.record("still unnamed, got \(refused.state)") }
+    }
+
+    // MARK: Rooms
+
+    @Test("join, current room, leave; messages only where one is a member")
+    func rooms() {
+        var session = named()
+        #expect(request(&session, .join(room: "#Dev", since: nil), id: "j") == [.perform(.subscribe(dev), id: RequestID(json: "\"j\""))])
+        _ = complete(&session, .subscribe(dev), .done)
+        _ = complete(&session, .recordJoin(dev), .done)
+        _ = complete(&session, .readHistory(dev, after: nil, count: 20), .messages([]))
+        #expect(session.active?.current == dev)
+        #expect(request(&session, .join(room: "lobby", since: nil)) == [.send(.ok("#lobby is now your current room"), id: nil)])
+        #expect(session.active?.current == lobby)
+
+        let say = request(&session, .say(room: nil, text: "hi", isAction: false), at: Self.at(2_000))
+        let outgoing = OutgoingMessage(room: lobby, from: "Alice", text: "hi", isAction: false, time: 2_000)
+        #expect(say == [.perform(.publish(outgoing), id: nil)])
+        #expect(!session.isWaiting, "a message does not hold the next line")
+        #expect(complete(&session, .publish(outgoing), .published(Self.id("2000-0"))) == [.send(.sent(outgoing.stored(as: Self.id("2000-0"))), id: nil)])
+        #expect(errorCodes(request(&session, .say(room: "ops", text: "hi", isAction: false))) == [.notInRoom])
+
+        #expect(request(&session, .leave(room: "lobby")) == [.stopListening(lobby), .perform(.recordLeave(lobby), id: nil)])
+        #expect(complete(&session, .recordLeave(lobby), .done) == [.send(.youLeft(room: lobby), id: nil)])
+        #expect(session.active?.current == dev, "the last joined room becomes current")
+        #expect(errorCodes(request(&session, .leave(room: "lobby"))) == [.notInRoom])
+        _ = request(&session, .leave(room: nil))
+        #expect(errorCodes(request(&session, .say(room: nil, text: "hi", isAction: false))) == [.notInRoom])
+    }
+
+    @Test("a join with since of a room one is in replays after it without joining again")
+    func catchUp() {
+        var session = named()
+        #expect(request(&session, .join(room: "lobby", since: "3-0")) == [.perform(.readHistory(lobby, after: Self.id("3-0"), count: 1000), id: nil)])
+        #expect(session.route(RelayEnvelope(event: .joined(room: lobby, name: "bob", time: 1))) == .hold)
+        let failed = session.completed(.readHistory(lobby, after: Self.id("3-0"), count: 1000), id: nil, .failure(Down()), now: now)
+        #expect(failed == [.replayHeld(lobby, after: nil), .send(.error(SessionMachine.storeError(Down())), id: nil)])
+        #expect(session.active?.rooms == [lobby], "still in the room")
+    }
+
+    @Test("a join that fails after its membership was written undoes it and says why")
+    func joinFailure() {
+        var session = named()
+        _ = request(&session, .join(room: "dev", since: nil))
+        _ = complete(&session, .subscribe(dev), .done)
+        _ = complete(&session, .recordJoin(dev), .done)
+        let failed = session.completed(.readHistory(dev, after: nil, count: 20), id: nil, .failure(Down()), now: now)
+        #expect(failed == [.stopListening(dev), .perform(.rollbackJoin(dev), id: nil), .send(.error(SessionMachine.storeError(Down())), id: nil)])
+        #expect(errorCodes(failed) == [.redisUnavailable])
+        #expect(session.active?.rooms == [lobby] && !session.isWaiting)
+    }
+
+    @Test("at most the room limit; an invalid room or message id is refused")
+    func roomLimits() {
+        var session = SessionMachine(
+            settings: .init(limits: { var limits = ProtocolLimits(); limits.maximumRoomsPerSession = 1; return limits }(), nodeID: "n1"),
+            sessionID: "inc/1", now: Self.at(0))
+        _ = request(&session, .hello(name: "Alice"))
+        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
+        _ = complete(&session, .listenToUser(alice), .done)
+        _ = complete(&session, .subscribe(lobby), .done)
+        _ = complete(&session, .recordJoin(lobby), .done)
+        _ = complete(&session, .readHistory(lobby, after: nil, count: 20), .messages([]))
+        #expect(errorCodes(request(&session, .join(room: "dev", since: nil))) == [.tooManyRooms])
+        #expect(errorCodes(request(&session, .join(room: "no spaces", since: nil))) == [.roomInvalid])
+        #expect(errorCodes(request(&session, .join(room: "lobby", since: "yesterday"))) == [.badRequest])
+        #expect(errorCodes(request(&session, .history(room: nil, limit: 5, before: "x"))) == [.badRequest])
+        let long = String(repeating: "x", count: 2049)
+        #expect(errorCodes(request(&session, .say(room: nil, text: long, isAction: false))) == [.messageTooLong])
+    }
+
+    // MARK: People and flow
+
+    @Test("rate limit: a burst, then refusals with the request's id, recovering as time passes")
+    func rateLimit() {
+        var session = machine(rate: 1, burst: 2)
+        let start = Self.at(0)
+        #expect(session.receive(.success(.ping), id: nil, now: start) == [.send(.pong, id: nil)])
+        _ = session.receive(.success(.ping), id: nil, now: start)
+        let refused = session.receive(.failure(ChatError(.badRequest, "x")), id: RequestID(json: "7"), now: start)
+        #expect(refused.count == 1 && errorCodes(refused) == [.rateLimited])
+        if case .send(_, let id) = refused.first { #expect(id == RequestID(json: "7")) }
+        #expect(session.receive(.success(.ping), id: nil, now: Self.at(1_000)) == [.send(.pong, id: nil)])
+    }
+
+    @Test("away and back tell the rooms; direct messages to nobody are refused; typing is relayed once per interval")
+    func people() {
+        var session = named()
+        #expect(request(&session, .away("lunch")) == [.perform(.setPresence(away: "lunch"), id: nil)])
+        #expect(complete(&session, .setPresence(away: "lunch"), .done) == [.send(.ok("you are marked away: lunch"), id: nil)])
+        #expect(session.active?.away == "lunch")
+        _ = request(&session, .back)
+        #expect(session.active?.away == nil)
+
+        let dm = DirectMessage(from: "Alice", to: "bob", text: "psst", time: 1_000)
+        #expect(request(&session, .direct(to: "bob", text: "psst")) == [.perform(.sendDirect(dm, to: Self.bob), id: nil)])
+        #expect(errorCodes(complete(&session, .sendDirect(dm, to: Self.bob), .delivered(false))) == [.noSuchUser])
+
+        #expect(request(&session, .typing(room: nil), at: Self.at(10_000)) == [.perform(.publishTyping(lobby), id: nil)])
+        #expect(request(&session, .typing(room: nil), at: Self.at(11_000)).isEmpty, "within 2 s: dropped")
+        #expect(request(&session, .typing(room: nil), at: Self.at(12_001)) == [.perform(.publishTyping(lobby), id: nil)])
+    }
+
+    @Test("relayed events: own ones skipped, others delivered, nothing before a name")
+    func relay() {
+        var unnamed = machine()
+        let other = RelayEnvelope(event: .message(message("1-0", lobby, "hi")), origin: "inc/2")
+        #expect(unnamed.route(other) == .skip)
+        _ = unnamed.close(.quit)
+        var session = named()
+        #expect(session.route(other) == .deliver)
+        #expect(session.route(RelayEnvelope(event: .message(message("2-0", lobby, "mine", from: "Alice")), origin: "inc/1")) == .skip)
+        _ = session.shutdown()
+        #expect(session.route(other) == .skip, "a closing session gets nothing more")
+    }
+
+    // MARK: Ending
+
+    @Test("quit says bye and closes; the end releases the name and every room, with the reason")
+    func quit() {
+        var session = named()
+        #expect(request(&session, .quit, id: "q") == [.send(.bye("see you"), id: RequestID(json: "\"q\"")), .close(.quit)])
+        #expect(request(&session, .ping).isEmpty, "nothing is read after quit")
+        #expect(session.connectionClosed() == [.end(EndedSession(user: alice, token: "t1", reason: .quit, since: 1_000, rooms: [lobby]))])
+        #expect(session.connectionClosed().isEmpty, "once")
+    }
+
+    @Test("a dropped connection mid-join releases the room being joined too")
+    func droppedMidJoin() {
+        var session = named()
+        _ = request(&session, .join(room: "dev", since: nil))
+        _ = complete(&session, .subscribe(dev), .done)
+        #expect(session.connectionClosed() == [.end(EndedSession(user: alice, token: "t1", reason: .disconnected, since: 1_000, rooms: [lobby, dev]))])
+        #expect(complete(&session, .recordJoin(dev), .done).isEmpty, "late results change nothing")
+    }
+
+    @Test("name lost (for this token only) and shutdown: an error that says why, then close")
+    func nameLostAndShutdown() {
+        var session = named()
+        #expect(session.nameLost(token: "older").isEmpty)
+        let lost = session.nameLost(token: "t1")
+        #expect(errorCodes(lost) == [.nameLost] && lost.last == .close(.nameLost))
+        #expect(session.shutdown().isEmpty, "already closing")
+
+        var other = named()
+        let shutdown = other.shutdown()
+        #expect(errorCodes(shutdown) == [.serverShutdown] && shutdown.last == .close(.serverShutdown))
+        #expect(other.connectionClosed().first == .end(EndedSession(user: alice, token: "t1", reason: .serverShutdown, since: 1_000, rooms: [lobby])))
+    }
+
+    @Test("a too-long line is answered and the session carries on; store failures say redis-unavailable")
+    func protocolErrors() {
+        var session = named()
+        #expect(errorCodes(session.frameTooLong()) == [.lineTooLong])
+        _ = request(&session, .who(room: nil))
+        #expect(session.isWaiting)
+        let failed = session.completed(.who(lobby), id: nil, .failure(Down()), now: now)
+        #expect(errorCodes(failed) == [.redisUnavailable] && !session.isWaiting)
+        let listFailed = machineListeningFails()
+        #expect(errorCodes(listFailed) == [.redisUnavailable] && listFailed.last == .close(.disconnected))
+    }
+
+    func machineListeningFails() -> [SessionAction] {
+        var session = machine()
+        _ = request(&session, .hello(name: "Alice"))
+        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
+        return session.completed(.listenToUser(alice), id: nil, .failure(Down()), now: now)
+    }
+
+    struct Down: Error {}
+}
