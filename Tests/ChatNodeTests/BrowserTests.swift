@@ -70,7 +70,7 @@ struct BrowserTests {
         try browser.screenshot(to: TestEnvironment.packageDirectory + "/.build/test-artifacts/web-client-phone.png")
     }
 
-    @Test("when its node dies the page says so, comes back on another, and shows what it missed exactly once")
+    @Test("when its node dies the page comes back on another in exactly its rooms (not the lobby it left) and shows what it missed once")
     func reconnectInChromium() throws {
         let setup = try BalancedCluster(nodes: 2)
         let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
@@ -87,12 +87,23 @@ struct BrowserTests {
         }
         let other = try #require(nc)
         try browser.waitForText("#people") { $0.contains("carol") || $0.contains("dave") }
+        // Alice moves to #dev and leaves the lobby; the nc user follows her there.
+        for command in ["/join dev", "/leave lobby"] {
+            try browser.type(command, into: "#input")
+            try browser.click("#compose button[type=submit]")
+        }
+        try browser.waitForText("#rooms") { $0.contains("dev") && !$0.contains("lobby") }
+        try other.send("/join dev")
+        try other.expect("you joined #dev")
 
         try #require(setup.cluster.nodes.first { $0.id == aliceNode }).kill9()
         try other.send("said while alice was away")
         try browser.waitForText("#status") { $0.contains("reconnecting") || $0.contains("waiting for the name") }
         try browser.waitForText("#status", timeout: 30) { $0.contains("alice on node \(otherNode)") }
         try browser.waitForText("#log") { $0.contains("said while alice was away") }
+        #expect(try browser.text("#rooms").contains("dev") && !browser.text("#rooms").contains("lobby"),
+                "back in exactly the rooms it had")
+        #expect(!other.drain().contains { $0.contains("alice joined #lobby") }, "the server never put alice in the lobby")
         let copies = try browser.execute(
             "return [...document.querySelectorAll('#log li')].filter(li => li.textContent.includes('said while alice was away')).length")
         #expect(copies as? Int == 1)

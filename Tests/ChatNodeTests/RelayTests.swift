@@ -106,6 +106,53 @@ struct RelayTests {
         try alice.expect("bob is back")
     }
 
+    @Test("hello with rooms: back in exactly those rooms on another node, each missed message once, the last room current")
+    func resumeInHello() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let writer = try cluster[1].login("writer")
+        try writer.send("/join dev")
+        try writer.expect("you joined #dev")
+        let first = try cluster[0].loginJSON("reader")
+        try first.sendJSON(["op": "join", "room": "dev"])
+        _ = try first.expectEvent(type: "joined")
+        try writer.send("seen before")
+        let seen = try first.expectEvent("the message before the drop") { $0["text"] as? String == "seen before" }
+        first.close()
+        try writer.expect("reader left #dev")
+        for text in ["missed one", "missed two"] {
+            Thread.sleep(forTimeInterval: 0.11)  // within the rate limit
+            try writer.send(text)
+        }
+
+        let again = try cluster[1].connect("reader again")
+        try again.sendJSON([
+            "op": "hello", "name": "reader", "id": "h",
+            "rooms": [["room": "lobby"], ["room": "dev", "since": seen["msgid"] as! String]],
+        ])
+        let welcome = try again.expectEvent(type: "welcome")
+        #expect(welcome["room"] as? String == "dev" && welcome["id"] as? String == "h")
+        let lobby = try again.expectEvent(type: "joined")
+        #expect(lobby["room"] as? String == "lobby")
+        let dev = try again.expectEvent(type: "joined")
+        #expect(dev["room"] as? String == "dev")
+        #expect((dev["history"] as? [[String: Any]])?.compactMap { $0["text"] as? String } == ["missed one", "missed two"])
+        try writer.send("live after")
+        _ = try again.expectEvent("the live message") { $0["text"] as? String == "live after" }
+        try again.sendJSON(["op": "say", "text": "to the current room", "id": "s"])
+        let ack = try again.expectEvent("the acknowledgement") { $0["id"] as? String == "s" }
+        #expect(ack["room"] as? String == "dev", "the last listed room is current")
+        #expect(!again.drain().contains { $0.contains("missed") }, "nothing twice")
+
+        // A hello that lists no room joins none; a bad list is refused before the name is taken.
+        let bad = try cluster[0].connect("bad list")
+        try bad.sendJSON(["op": "hello", "name": "carol", "rooms": [["room": "dev", "since": "yesterday"]]])
+        #expect(try bad.expectEvent(type: "error")["code"] as? String == "bad-request")
+        try bad.sendJSON(["op": "hello", "name": "carol", "rooms": [] as [Any]])
+        let bare = try bad.expectEvent(type: "welcome")
+        #expect(bare["room"] == nil)
+        #expect(!bad.drain().contains { $0.contains("\"joined\"") }, "not even the lobby")
+    }
+
     @Test("joining shows recent history; a join with the last seen id gets exactly what was missed")
     func historyAndResume() throws {
         let cluster = try TestCluster(nodes: 2, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
