@@ -49,3 +49,18 @@ public struct ProtocolLimits: Sendable {
 
     public init() {}
 }
+
+extension ClientRequest {
+    /// The request with `room` filled in where it names none (say, me, leave, who, history, typing).
+    public func defaultingRoom(to room: String?) -> ClientRequest {
+        guard let room else { return self }
+        switch self {
+        case .say(nil, let text, let isAction): return .say(room: room, text: text, isAction: isAction)
+        case .leave(nil): return .leave(room: room)
+        case .who(nil): return .who(room: room)
+        case .history(nil, let limit, let before): return .history(room: room, limit: limit, before: before)
+        case .typing(nil): return .typing(room: room)
+        default: return self
+        }
+    }
+}

@@ -90,6 +90,10 @@ public enum JSONRequestParser {
             case "help": return .help
             case "quit": return .quit
             case "ping": return .ping
+            case "command":
+                // A line as a person typed it, parsed as text mode parses it, so no client needs a parser of its
+                // own: `room` is the client's current room, where the command applies unless it names another.
+                return try TextCommandParser.parse(try required(text, "text")).defaultingRoom(to: room)
             default: throw ChatError(.unknownCommand, "unknown op \"\(op)\"")
             }
         }

@@ -67,6 +67,23 @@ struct JSONRequestTests {
         #expect(failure(#"{"op":"msg","to":"bob"}"#)?.message.contains("text") == true)
         #expect(failure(#"{"op":"fly"}"#)?.code == .unknownCommand)
     }
+
+    @Test("a typed line as a command: parsed as text mode parses it, in the client's current room")
+    func command() throws {
+        func parsed(_ line: String) throws -> ClientRequest { try JSONRequestParser.parse(line).request.get() }
+        #expect(try parsed(#"{"op":"command","text":"hello there","room":"dev"}"#) == .say(room: "dev", text: "hello there", isAction: false))
+        #expect(try parsed(#"{"op":"command","text":"//slash","room":"dev"}"#) == .say(room: "dev", text: "/slash", isAction: false))
+        #expect(try parsed(#"{"op":"command","text":"/me waves","room":"dev"}"#) == .say(room: "dev", text: "waves", isAction: true))
+        #expect(try parsed(#"{"op":"command","text":"/join ops 5-0","room":"dev"}"#) == .join(room: "ops", since: "5-0"))
+        #expect(try parsed(#"{"op":"command","text":"/leave","room":"dev"}"#) == .leave(room: "dev"))
+        #expect(try parsed(#"{"op":"command","text":"/who lobby","room":"dev"}"#) == .who(room: "lobby"))
+        #expect(try parsed(#"{"op":"command","text":"/msg bob hi"}"#) == .direct(to: "bob", text: "hi"))
+        if case .failure(let error) = JSONRequestParser.parse(#"{"op":"command","text":"/fly","id":"u1"}"#).request {
+            #expect(error.code == .unknownCommand)
+        } else {
+            Issue.record("an unknown command is refused")
+        }
+    }
 }
 
 @Suite("Rendering")

@@ -5,13 +5,13 @@
 const $ = (id) => document.getElementById(id);
 const AUTO = "auto";          // id of requests the page makes by itself: their replies are applied quietly
 const OLDER = "older";        // id of requests for older history
+const USER = "u";             // id prefix of what the user typed: a join it asked for becomes the current room
 const TYPING_SHOWN_MS = 6000, TYPING_SEND_MS = 3000, RECLAIM_MS = 30000;
 
 const state = {
   ws: null, name: null, confirmed: null, node: null,
   rooms: new Map(),           // room -> {lines: [], ids: Set, unread, lastId, oldestId, members: Map, typing: Map}
   order: [], current: null,
-  userJoins: new Set(),
   failures: 0, reclaimUntil: 0, typingSent: new Map(), requests: 0,
   quitting: false,            // after /quit: no reconnecting
 };
@@ -77,7 +77,7 @@ function receive(event) {
       $("input").focus();
       break;
     case "joined": {
-      const isUserJoin = state.userJoins.delete(event.room);
+      const isUserJoin = typeof event.id === "string" && event.id.startsWith(USER);
       if (!state.rooms.has(event.room)) {
         state.rooms.set(event.room, { lines: [], ids: new Set(), unread: 0, lastId: null, oldestId: null, members: new Map(), typing: new Map() });
         state.order.push(event.room);
@@ -162,7 +162,7 @@ function receive(event) {
       break;
     case "help": for (const line of event.lines) info(line, event.time); break;
     case "ok": if (!quiet) info(event.text, event.time); break;
-    case "bye": info(`Server: bye (${event.reason})`, event.time); break;
+    case "bye": state.quitting = true; info(`Server: bye (${event.reason})`, event.time); break;
     case "error": error(event); break;
   }
 }
@@ -379,36 +379,13 @@ function showLogin(reason) {
   $("name").focus();
 }
 
+// A typed line goes to the server as it was typed: the server parses it as text mode does (one parser for every
+// client), in the room shown here. Only switching to a room already joined is the page's own business.
 function submitLine(text) {
-  const room = state.current;
-  if (!text.startsWith("/") || text.startsWith("//")) {
-    if (!room) return info("You are in no room; /join one first.");
-    return send({ op: "say", room, text: text.startsWith("//") ? text.slice(1) : text });
-  }
-  const [command, ...rest] = text.slice(1).split(" ");
-  const arg = rest.join(" ").trim();
-  const word = arg.split(" ")[0], after = arg.slice(word.length).trim();
-  const id = "u" + (++state.requests);
-  switch (command.toLowerCase()) {
-    case "join": case "j": {
-      const name = word.replace(/^#/, "").toLowerCase();
-      if (state.rooms.has(name) && !after) return select(name);
-      state.userJoins.add(name);
-      return send({ op: "join", room: word, since: after || undefined, id });
-    }
-    case "leave": case "part": return send({ op: "leave", room: word || room, id });
-    case "msg": case "m": case "tell": case "dm": return send({ op: "msg", to: word, text: after, id });
-    case "me": return send({ op: "me", room, text: arg, id });
-    case "away": return send({ op: "away", text: arg || undefined, id });
-    case "back": return send({ op: "back", id });
-    case "who": case "names": return send({ op: "who", room: word || room, id });
-    case "rooms": case "list": return send({ op: "rooms", id });
-    case "history": return send({ op: "history", room, limit: Number(word) || undefined, id });
-    case "seen": case "whois": return send({ op: "seen", name: word, id });
-    case "help": return send({ op: "help", id });
-    case "quit": state.quitting = true; send({ op: "quit", id }); return;
-    default: info(`Unknown command /${command}; /help lists them.`);
-  }
+  const switchTo = /^\/j(?:oin)?\s+#?(\S+)\s*$/i.exec(text);
+  if (switchTo && state.rooms.has(switchTo[1].toLowerCase())) return select(switchTo[1].toLowerCase());
+  if (!text.startsWith("/") && !state.current) return info("You are in no room; /join one first.");
+  send({ op: "command", text, room: state.current || undefined, id: USER + (++state.requests) });
 }
 
 function loadOlder() {
