@@ -16,9 +16,10 @@ struct SessionMachineTests {
     static func at(_ millis: Millis) -> SessionClock { SessionClock(wall: millis, uptimeNanos: UInt64(millis) * 1_000_000) }
     let now = Self.at(1_000)
 
-    func machine(rate: Double = 10, burst: Double = 20) -> SessionMachine {
+    func machine(rate: Double = 10, burst: Double = 20, limits: ProtocolLimits = ProtocolLimits()) -> SessionMachine {
         SessionMachine(
-            settings: .init(rateLimit: rate, rateBurst: burst, nodeID: "n1"), sessionID: "inc/1", now: Self.at(0))
+            settings: .init(limits: limits, rateLimit: rate, rateBurst: burst, nodeID: "n1"), sessionID: "inc/1",
+            now: Self.at(0))
     }
 
     func request(_ machine: inout SessionMachine, _ request: ClientRequest, id: String? = nil, at clock: SessionClock? = nil)
@@ -38,8 +39,8 @@ struct SessionMachineTests {
     }
 
     /// Alice named and in the lobby, the way a fresh `hello` goes.
-    func named() -> SessionMachine {
-        var session = machine()
+    func named(limits: ProtocolLimits = ProtocolLimits()) -> SessionMachine {
+        var session = machine(limits: limits)
         _ = request(&session, .hello(name: "Alice"))
         _ = complete(&session, .claim(alice), .claimed(token: "t1"))
         _ = complete(&session, .listenToUser(alice), .done)
@@ -207,15 +208,9 @@ struct SessionMachineTests {
 
     @Test("at most the room limit; an invalid room or message id is refused")
     func roomLimits() {
-        var session = SessionMachine(
-            settings: .init(limits: { var limits = ProtocolLimits(); limits.maximumRoomsPerSession = 1; return limits }(), nodeID: "n1"),
-            sessionID: "inc/1", now: Self.at(0))
-        _ = request(&session, .hello(name: "Alice"))
-        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
-        _ = complete(&session, .listenToUser(alice), .done)
-        _ = complete(&session, .subscribe(lobby), .done)
-        _ = complete(&session, .recordJoin(lobby), .done)
-        _ = complete(&session, .readHistory(lobby, after: nil, count: 20), .messages([]))
+        var limits = ProtocolLimits()
+        limits.maximumRoomsPerSession = 1
+        var session = named(limits: limits)
         #expect(errorCodes(request(&session, .join(room: "dev", since: nil))) == [.tooManyRooms])
         #expect(errorCodes(request(&session, .join(room: "no spaces", since: nil))) == [.roomInvalid])
         #expect(errorCodes(request(&session, .join(room: "lobby", since: "yesterday"))) == [.badRequest])

@@ -38,18 +38,42 @@ extension SessionMachine {
         default: break
         }
         defer { state = .active(session) }
+        do {
+            return try handle(request, id: id, now: now, session: &session)
+        } catch {
+            return [.send(.error(error), id: id)]
+        }
+    }
+
+    /// A named session's requests. A refusal is thrown and answered, with the request's id, by the caller.
+    private func handle(_ request: ClientRequest, id: RequestID?, now: SessionClock, session: inout ActiveSession)
+        throws(ChatError) -> [SessionAction]
+    {
         switch request {
-        case .say(let room, let text, let isAction):
-            return say(text, in: room, isAction: isAction, id: id, session: &session)
-        case .join(let room, let since): return join(room, since: since, id: id, session: &session)
-        case .leave(let room): return leave(room, id: id, session: &session)
-        case .rooms: return [.perform(.listRooms, id: id)]
-        case .who(let raw):
-            switch resolve(raw, session: session) {
-            case .success(let room): return [.perform(.who(room), id: id)]
-            case .failure(let error): return [.send(.error(error), id: id)]
+        case .say(let raw, let text, let isAction):
+            let room = try member(raw, session: session, why: "/join it first")
+            try checkLength(text)
+            let message = OutgoingMessage(
+                room: room, from: session.user.display, text: text, isAction: isAction, time: session.lastActive)
+            return [.perform(.publish(message), id: id)]
+        case .join(let raw, let since): return try join(raw, since: since, id: id, session: &session)
+        case .leave(let raw):
+            let room = try resolve(raw, session: session)
+            guard let index = session.rooms.firstIndex(of: room) else {
+                throw ChatError(.notInRoom, "you are not in #\(room)")
             }
-        case .direct(let to, let text): return direct(text, to: to, id: id, session: session)
+            session.rooms.remove(at: index)
+            if session.current == room { session.current = session.rooms.last }
+            return [.stopListening(room), .perform(.recordLeave(room), id: id)]
+        case .rooms: return [.perform(.listRooms, id: id)]
+        case .who(let raw): return [.perform(.who(try resolve(raw, session: session)), id: id)]
+        case .direct(let to, let text):
+            guard let target = try? UserName(validating: to) else {
+                throw ChatError(.noSuchUser, "nobody called '\(to)' is connected")
+            }
+            try checkLength(text)
+            let message = DirectMessage(from: session.user.display, to: target.display, text: text, time: session.lastActive)
+            return [.perform(.sendDirect(message, to: target), id: id)]
         case .away(let text):
             session.away = text ?? "away"
             return [.perform(.setPresence(away: session.away), id: id)]
@@ -57,13 +81,21 @@ extension SessionMachine {
             session.away = nil
             return [.perform(.setPresence(away: nil), id: id)]
         case .history(let raw, let limit, let before):
-            return history(raw, limit: limit, before: before, id: id, session: session)
+            let room = try member(raw, session: session, why: "/join it to read its history")
+            let count = min(limit ?? settings.limits.historyOnJoin, settings.limits.maximumHistory)
+            return [.perform(.history(room, count: count, before: try before.map(Self.messageID)), id: id)]
         case .seen(let raw):
             guard let name = try? UserName(validating: raw) else {
                 return [.send(.seen(.never(name: raw), now: now.wall), id: id)]
             }
             return [.perform(.seen(name), id: id)]
-        case .typing(let raw): return typing(in: raw, id: id, now: now, session: &session)
+        case .typing(let raw):
+            // Relayed at most once per interval per room: clients send it on keystrokes and the extra ones are
+            // dropped here, silently, so a chatty client costs the cluster nothing more. No reply.
+            let room = try member(raw, session: session, why: "/join it first")
+            if let last = session.lastTyping[room], now.uptimeNanos &- last < settings.typingIntervalNanos { return [] }
+            session.lastTyping[room] = now.uptimeNanos
+            return [.perform(.publishTyping(room), id: id)]
         case .hello, .help, .ping, .quit: return []
         }
     }
@@ -93,11 +125,7 @@ extension SessionMachine {
         var restore: [RoomRestore] = []
         for entry in rooms {
             let room = try RoomName(validating: entry.room)
-            var since: StreamID?
-            if let raw = entry.since {
-                guard let id = StreamID(raw) else { throw notMessageID(raw) }
-                since = id
-            }
+            let since = try entry.since.map(messageID)
             // Listed twice: the later entry wins its place, as two /joins would leave it current.
             restore.removeAll { $0.room == room }
             restore.append(RoomRestore(room: room, since: since))
@@ -111,130 +139,54 @@ extension SessionMachine {
     // MARK: Rooms
 
     /// The room a request names, or the current one.
-    private func resolve(_ raw: String?, session: ActiveSession) -> Result<RoomName, ChatError> {
+    private func resolve(_ raw: String?, session: ActiveSession) throws(ChatError) -> RoomName {
         guard let raw else {
-            guard let current = session.current else {
-                return .failure(ChatError(.notInRoom, "you are in no room; /join one first"))
-            }
-            return .success(current)
+            guard let current = session.current else { throw ChatError(.notInRoom, "you are in no room; /join one first") }
+            return current
         }
-        do { return .success(try RoomName(validating: raw)) } catch { return .failure(error) }
+        return try RoomName(validating: raw)
     }
 
     /// The room a request names, which the session must be in.
-    private func member(_ raw: String?, session: ActiveSession, why: String) -> Result<RoomName, ChatError> {
-        resolve(raw, session: session).flatMap { room in
-            session.rooms.contains(room) ? .success(room) : .failure(ChatError(.notInRoom, "you are not in #\(room); \(why)"))
-        }
+    private func member(_ raw: String?, session: ActiveSession, why: String) throws(ChatError) -> RoomName {
+        let room = try resolve(raw, session: session)
+        guard session.rooms.contains(room) else { throw ChatError(.notInRoom, "you are not in #\(room); \(why)") }
+        return room
     }
 
-    private func say(_ text: String, in raw: String?, isAction: Bool, id: RequestID?, session: inout ActiveSession) -> [SessionAction] {
-        let room: RoomName
-        switch member(raw, session: session, why: "/join it first") {
-        case .success(let value): room = value
-        case .failure(let error): return [.send(.error(error), id: id)]
-        }
-        if let tooLong = checkLength(text) { return [.send(.error(tooLong), id: id)] }
-        let message = OutgoingMessage(
-            room: room, from: session.user.display, text: text, isAction: isAction, time: session.lastActive)
-        return [.perform(.publish(message), id: id)]
-    }
-
-    private mutating func join(_ raw: String, since rawSince: String?, id: RequestID?, session: inout ActiveSession)
-        -> [SessionAction]
+    private func join(_ raw: String, since rawSince: String?, id: RequestID?, session: inout ActiveSession)
+        throws(ChatError) -> [SessionAction]
     {
-        let room: RoomName
-        switch resolve(raw, session: session) {
-        case .success(let value): room = value
-        case .failure(let error): return [.send(.error(error), id: id)]
-        }
-        var since: StreamID?
-        if let rawSince {
-            guard let value = StreamID(rawSince) else { return [.send(.error(Self.notMessageID(rawSince)), id: id)] }
-            since = value
-        }
+        let room = try resolve(raw, session: session)
+        let since = try rawSince.map(Self.messageID)
         if session.rooms.contains(room) {
             session.current = room
             guard since != nil else { return [.send(.ok("#\(room) is now your current room"), id: id)] }
         } else {
             let limit = settings.limits.maximumRoomsPerSession
             guard session.rooms.count < limit else {
-                return reply(ChatError(.tooManyRooms, "at most \(limit) rooms at once; /leave one first"), id)
+                throw ChatError(.tooManyRooms, "at most \(limit) rooms at once; /leave one first")
             }
         }
         return startJoin(RoomRestore(room: room, since: since), id: id, session: &session)
     }
 
-    private func leave(_ raw: String?, id: RequestID?, session: inout ActiveSession) -> [SessionAction] {
-        let room: RoomName
-        switch resolve(raw, session: session) {
-        case .success(let value): room = value
-        case .failure(let error): return [.send(.error(error), id: id)]
-        }
-        guard let index = session.rooms.firstIndex(of: room) else {
-            return reply(ChatError(.notInRoom, "you are not in #\(room)"), id)
-        }
-        session.rooms.remove(at: index)
-        if session.current == room { session.current = session.rooms.last }
-        return [.stopListening(room), .perform(.recordLeave(room), id: id)]
-    }
-
-    private func history(_ raw: String?, limit: Int?, before: String?, id: RequestID?, session: ActiveSession)
-        -> [SessionAction]
-    {
-        let room: RoomName
-        switch member(raw, session: session, why: "/join it to read its history") {
-        case .success(let value): room = value
-        case .failure(let error): return [.send(.error(error), id: id)]
-        }
-        var beforeID: StreamID?
-        if let before {
-            guard let value = StreamID(before) else { return [.send(.error(Self.notMessageID(before)), id: id)] }
-            beforeID = value
-        }
-        let count = min(limit ?? settings.limits.historyOnJoin, settings.limits.maximumHistory)
-        return [.perform(.history(room, count: count, before: beforeID), id: id)]
-    }
-
-    // MARK: People
-
-    private func direct(_ text: String, to raw: String, id: RequestID?, session: ActiveSession) -> [SessionAction] {
-        guard let target = try? UserName(validating: raw) else {
-            return reply(ChatError(.noSuchUser, "nobody called '\(raw)' is connected"), id)
-        }
-        if let tooLong = checkLength(text) { return [.send(.error(tooLong), id: id)] }
-        let message = DirectMessage(from: session.user.display, to: target.display, text: text, time: session.lastActive)
-        return [.perform(.sendDirect(message, to: target), id: id)]
-    }
-
-    /// Relays "typing" at most once per interval per room: clients send it on keystrokes and the extra ones are
-    /// dropped here, silently, so a chatty client costs the cluster nothing more. No reply.
-    private func typing(in raw: String?, id: RequestID?, now: SessionClock, session: inout ActiveSession)
-        -> [SessionAction]
-    {
-        let room: RoomName
-        switch member(raw, session: session, why: "/join it first") {
-        case .success(let value): room = value
-        case .failure(let error): return [.send(.error(error), id: id)]
-        }
-        if let last = session.lastTyping[room], now.uptimeNanos &- last < settings.typingIntervalNanos { return [] }
-        session.lastTyping[room] = now.uptimeNanos
-        return [.perform(.publishTyping(room), id: id)]
-    }
-
     // MARK: Helpers
 
-    private func checkLength(_ text: String) -> ChatError? {
+    private func checkLength(_ text: String) throws(ChatError) {
         let limit = settings.limits.maximumMessageBytes
-        return text.utf8.count <= limit ? nil : ChatError(.messageTooLong, "messages are limited to \(limit) bytes")
+        guard text.utf8.count <= limit else { throw ChatError(.messageTooLong, "messages are limited to \(limit) bytes") }
     }
 
     func reply(_ error: ChatError, _ id: RequestID?) -> [SessionAction] {
         [.send(.error(error), id: id)]
     }
 
-    static func notMessageID(_ raw: String) -> ChatError {
-        ChatError(.badRequest, "'\(raw)' is not a message id (they look like 1795250096010-0)")
+    static func messageID(_ raw: String) throws(ChatError) -> StreamID {
+        guard let id = StreamID(raw) else {
+            throw ChatError(.badRequest, "'\(raw)' is not a message id (they look like 1795250096010-0)")
+        }
+        return id
     }
 }
 
