@@ -20,9 +20,9 @@ final class SessionHandler: ChannelDuplexHandler {
     /// TCP clients choose text or JSON with their first line; a WebSocket speaks JSON from the start.
     private var modeChosen: Bool
     private let expectsProxyHeader: Bool
-    private var context: ChannelHandlerContext!
+    private(set) var context: ChannelHandlerContext!
     var remoteAddress = "unknown"
-    private var connectedAt = NIODeadline.now()
+    var connectedAt = NIODeadline.now()
 
     private var inbox = CircularBuffer<InboundLine>()
     /// The client half-closed (nc -N, a script's stdin ended): finish its lines, then close.
@@ -30,14 +30,14 @@ final class SessionHandler: ChannelDuplexHandler {
     private var readPending = false
     private var needsFlush = false
     private var counted = false
-    private var started = false
+    var started = false
     /// The address counted against --max-clients-per-address, released when the connection ends.
     private var admittedAddress: String?
     /// Live events held back per room while its join reads history (`RelayRoute.hold`).
-    private var held: [RoomName: [RenderedEvent]] = [:]
+    var held: [RoomName: [RenderedEvent]] = [:]
     /// Completed once the connection is gone and its session released in Redis (graceful shutdown waits on it).
     let released: EventLoopPromise<Void>
-    private var releaseReported = false
+    var releaseReported = false
 
     static let maximumQueuedFrames = 64
 
@@ -268,76 +268,6 @@ final class SessionHandler: ChannelDuplexHandler {
         guard needsFlush else { return }
         needsFlush = false
         context.flush()
-    }
-
-    // MARK: Beginning and end
-
-    private func start(_ user: UserName, at time: Millis) {
-        started = true
-        hub.named(self, key: user.key)
-        node.metrics.sessions.increment()
-        logger.info(
-            "session started",
-            metadata: [
-                "session.name": "\(user.display)", "client.address": "\(remoteAddress)", "node.id": "\(node.nodeID)",
-                "session.entry": "\(TimeFormat.dateTime(time))",
-            ])
-    }
-
-    /// Closes the connection once what was written so far has gone out, or after a second if the client is not
-    /// reading, so a final `bye` or error reaches a client that is listening. A slow consumer is closed at once.
-    private func closeConnection(_ reason: LeaveReason) {
-        let channel = context.channel
-        guard reason != .slowConsumer else { return channel.close(mode: .all, promise: nil) }
-        let flushed = channel.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: flushed)
-        let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
-        flushed.futureResult.whenComplete { _ in
-            deadline.cancel()
-            channel.close(promise: nil)
-        }
-    }
-
-    /// A named session is over: stop listening, log its exit, and free its name and rooms in Redis. A release
-    /// that fails while Redis is away is kept and retried when it is back, so no leave notice is lost.
-    private func end(_ ended: EndedSession) {
-        held = [:]
-        for room in ended.rooms { stopListening(ClusterKeys.roomChannel(room)) }
-        let wasStarted = started
-        if started {
-            started = false
-            stopListening(ClusterKeys.userChannel(ended.user.key))
-            node.metrics.sessions.decrement()
-            let now = WallClock.now()
-            logger.info(
-                "session ended",
-                metadata: [
-                    "session.name": "\(ended.user.display)", "client.address": "\(remoteAddress)",
-                    "node.id": "\(node.nodeID)", "session.exit": "\(TimeFormat.dateTime(now))",
-                    "session.reason": "\(ended.reason.rawValue)",
-                    "session.duration": "\(TimeFormat.duration((NIODeadline.now() - connectedAt).nanoseconds / 1_000_000))",
-                ])
-        }
-        let pending = PendingRelease(
-            user: ended.user, token: ended.token, time: WallClock.now(), reason: ended.reason,
-            origin: machine.sessionID)
-        let node = self.node
-        store.release(pending.user, token: pending.token, now: pending.time, reason: pending.reason, origin: pending.origin)
-            .hop(to: hub.eventLoop).assumeIsolated().whenComplete { result in
-                if case .failure(let error) = result {
-                    node.logger.warning(
-                        "could not release a name in Redis; will retry when it is back",
-                        metadata: ["session.name": "\(pending.user.display)", "error": "\(error)"])
-                    node.pendingReleases.withLockedValue { $0.append(pending) }
-                }
-                if wasStarted { self.reportReleased() }
-            }
-    }
-
-    private func reportReleased() {
-        guard !releaseReported else { return }
-        releaseReported = true
-        released.succeed()
     }
 
     private static func describe(_ address: SocketAddress) -> String {

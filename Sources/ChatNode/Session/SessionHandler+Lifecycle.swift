@@ -1,0 +1,75 @@
+import ChatCore
+import ChatRedis
+import NIOCore
+
+/// A session's beginning and end: counting and logging it, closing its connection, and giving its name and rooms
+/// back in Redis.
+extension SessionHandler {
+    func start(_ user: UserName, at time: Millis) {
+        started = true
+        hub.named(self, key: user.key)
+        node.metrics.sessions.increment()
+        logger.info(
+            "session started",
+            metadata: [
+                "session.name": "\(user.display)", "client.address": "\(remoteAddress)", "node.id": "\(node.nodeID)",
+                "session.entry": "\(TimeFormat.dateTime(time))",
+            ])
+    }
+
+    /// Closes the connection once what was written so far has gone out, or after a second if the client is not
+    /// reading, so a final `bye` or error reaches a client that is listening. A slow consumer is closed at once.
+    func closeConnection(_ reason: LeaveReason) {
+        let channel = context.channel
+        guard reason != .slowConsumer else { return channel.close(mode: .all, promise: nil) }
+        let flushed = channel.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: flushed)
+        let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
+        flushed.futureResult.whenComplete { _ in
+            deadline.cancel()
+            channel.close(promise: nil)
+        }
+    }
+
+    /// A named session is over: stop listening, log its exit, and free its name and rooms in Redis. A release
+    /// that fails while Redis is away is kept and retried when it is back, so no leave notice is lost.
+    func end(_ ended: EndedSession) {
+        held = [:]
+        for room in ended.rooms { stopListening(ClusterKeys.roomChannel(room)) }
+        let wasStarted = started
+        if started {
+            started = false
+            stopListening(ClusterKeys.userChannel(ended.user.key))
+            node.metrics.sessions.decrement()
+            let now = WallClock.now()
+            logger.info(
+                "session ended",
+                metadata: [
+                    "session.name": "\(ended.user.display)", "client.address": "\(remoteAddress)",
+                    "node.id": "\(node.nodeID)", "session.exit": "\(TimeFormat.dateTime(now))",
+                    "session.reason": "\(ended.reason.rawValue)",
+                    "session.duration": "\(TimeFormat.duration((NIODeadline.now() - connectedAt).nanoseconds / 1_000_000))",
+                ])
+        }
+        let pending = PendingRelease(
+            user: ended.user, token: ended.token, time: WallClock.now(), reason: ended.reason,
+            origin: machine.sessionID)
+        let node = self.node
+        store.release(pending.user, token: pending.token, now: pending.time, reason: pending.reason, origin: pending.origin)
+            .hop(to: hub.eventLoop).assumeIsolated().whenComplete { result in
+                if case .failure(let error) = result {
+                    node.logger.warning(
+                        "could not release a name in Redis; will retry when it is back",
+                        metadata: ["session.name": "\(pending.user.display)", "error": "\(error)"])
+                    node.pendingReleases.withLockedValue { $0.append(pending) }
+                }
+                if wasStarted { self.reportReleased() }
+            }
+    }
+
+    func reportReleased() {
+        guard !releaseReported else { return }
+        releaseReported = true
+        released.succeed()
+    }
+}
