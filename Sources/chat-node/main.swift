@@ -84,6 +84,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         guard claimTTL >= 3 else { throw ValidationError("--claim-ttl must be at least 3 seconds") }
+        // The publish script takes a room's newest entry as its last id, so a stream must keep at least one.
+        guard historyLength >= 1 else { throw ValidationError("--history-length must be at least 1") }
         guard rateLimit > 0, rateBurst >= 1 else {
             throw ValidationError("--rate-limit must be positive and --rate-burst at least 1")
         }

@@ -140,7 +140,8 @@ enum ClusterScripts {
     /// Stores a message in the room's history and publishes it, in one atomic step, so history order is live
     /// order. The script picks the id itself (Redis's clock, kept above the stream's last id, as XADD's `*` would)
     /// so that it can write it once, as the payload's frame (`<id> <json>`, see `RelayCodec`), and store and
-    /// publish the very same bytes.
+    /// publish the very same bytes. The newest entry's id is the stream's last id because trimming (`MAXLEN ~` of
+    /// at least 1, as the node requires) only ever removes the oldest entries.
     /// KEYS: history, session
     /// ARGV: channel, message body (JSON without id), maxlen, now
     /// Returns the stream id.
