@@ -86,6 +86,13 @@ public struct ClientState: Sendable {
     private var userJoins: Set<RoomName> = []
     /// Set between a reconnect's welcome and the last resume reply.
     private var resuming: Set<RoomName> = []
+    /// Whether the server has told us about our rooms yet (a join or leave reply): only then does a reconnect's
+    /// `hello` list them, so a connection lost before the first join still gets the lobby.
+    private var knowsRooms = false
+    /// Rooms that did not fit in the `hello` line, joined once the welcome has come.
+    private var joinsAfterWelcome: [Outgoing] = []
+    /// A `hello` must fit in one line (the server takes 4 KiB by default); the rooms past this are joined after.
+    static let helloBudgetBytes = 3500
     /// While our name is held by the lost connection: until when to keep asking, and when to ask next.
     private var reclaimUntil: Millis?
     private var helloRetryAt: Millis?
@@ -129,10 +136,17 @@ public struct ClientState: Sendable {
     /// After a reconnect, `hello` names the rooms we were in, each with the last message seen there, so the server
     /// puts us back in exactly those (the current one last, so it is current again) and replays what we missed.
     /// The first time, it names none and the server puts us in the lobby.
-    private func hello(_ name: String) -> Outgoing {
-        guard confirmedName != nil else { return Outgoing(.hello(name: name)) }
+    private mutating func hello(_ name: String) -> Outgoing {
+        joinsAfterWelcome = []
+        guard confirmedName != nil, knowsRooms else { return Outgoing(.hello(name: name)) }
         let order = rooms.filter { $0 != current } + (current.map { [$0] } ?? [])
-        let restore = order.map { RoomResume(room: $0.value, since: views[$0]?.lastMessageID?.description) }
+        var restore = order.map { RoomResume(room: $0.value, since: views[$0]?.lastMessageID?.description) }
+        while restore.count > 1,
+            JSONRequestEncoder.object(.hello(name: name, rooms: restore)).utf8.count > Self.helloBudgetBytes
+        {
+            let first = restore.removeFirst()
+            joinsAfterWelcome.append(Outgoing(.join(room: first.room, since: first.since), id: Outgoing.automatic))
+        }
         return Outgoing(.hello(name: name, rooms: restore))
     }
 
@@ -179,8 +193,10 @@ public struct ClientState: Sendable {
             helloRetryAt = nil
             // A reconnect's hello named our rooms: the server is joining them again, replaying what we missed.
             resuming = Set(rooms)
-            return []
+            defer { joinsAfterWelcome = [] }
+            return joinsAfterWelcome
         case .youJoined(let room, let history):
+            knowsRooms = true
             resuming.remove(room)
             let isUserJoin = userJoins.remove(room) != nil
             if !rooms.contains(room) {
@@ -192,6 +208,7 @@ public struct ClientState: Sendable {
             if current == room { views[room]?.unread = 0 }
             return [Outgoing(.who(room: room.value), id: Outgoing.automatic)]
         case .youLeft(let room):
+            knowsRooms = true
             guard let index = rooms.firstIndex(of: room) else { return [] }
             rooms.remove(at: index)
             views[room] = nil
@@ -256,6 +273,9 @@ public struct ClientState: Sendable {
                 name = nil
                 return []
             }
+            // A room of the resume was refused or failed (such errors carry no id): which one is not said, so the
+            // resume is over; the joins still to come are shown as they arrive.
+            if decoded.requestID == nil { resuming = [] }
             appendToCurrent(TimelineLine(kind: .error, time: decoded.time, text: "\(error.code): \(error.message)"))
             return []
         case .bye(let reason):

@@ -17,13 +17,23 @@ public struct TokenBucket: Sendable {
     /// Takes one token if there is one. A refused call takes nothing, so a flooding client recovers as soon as it
     /// slows down.
     public mutating func tryTake(nowNanos: UInt64) -> Bool {
-        if nowNanos > lastRefillNanos {
-            let elapsed = Double(nowNanos - lastRefillNanos) / 1_000_000_000
-            tokens = min(burst, tokens + elapsed * ratePerSecond)
-            lastRefillNanos = nowNanos
-        }
+        refill(nowNanos: nowNanos)
         guard tokens >= 1 else { return false }
         tokens -= 1
         return true
+    }
+
+    /// Takes `count` more tokens without asking, going into debt if it must: for one request that does the work
+    /// of several (a `hello` that rejoins many rooms), paid for by waiting before the next requests are admitted.
+    public mutating func charge(_ count: Double, nowNanos: UInt64) {
+        refill(nowNanos: nowNanos)
+        tokens -= count
+    }
+
+    private mutating func refill(nowNanos: UInt64) {
+        guard nowNanos > lastRefillNanos else { return }
+        let elapsed = Double(nowNanos - lastRefillNanos) / 1_000_000_000
+        tokens = min(burst, tokens + elapsed * ratePerSecond)
+        lastRefillNanos = nowNanos
     }
 }

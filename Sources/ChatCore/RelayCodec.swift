@@ -79,14 +79,15 @@ public enum RelayCodec {
     }
 
     /// Nil for a payload this version does not understand: a newer node's event kind is skipped, not a crash.
-    /// `entryID` is the stream entry's id, for history written before messages carried their frame.
+    /// `entryID` is the stream entry's id, for history written before messages carried their frame (as is an `id`
+    /// field in the JSON, which nodes before the frame published).
     public static func decode(_ payload: some Collection<UInt8>, entryID: StreamID? = nil) -> RelayEnvelope? {
         let (framedID, body) = splitFrame(payload)
         guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(body)) else { return nil }
         let event: ChatEvent
         switch wire.k {
         case "msg":
-            guard let id = framedID ?? entryID, let room = wire.room, let from = wire.from, let text = wire.text
+            guard let id = framedID ?? entryID ?? wire.id.flatMap(StreamID.init), let room = wire.room, let from = wire.from, let text = wire.text
             else { return nil }
             event = .message(
                 ChatMessage(
@@ -127,6 +128,9 @@ public enum RelayCodec {
 
     private struct Wire: Decodable {
         var k: String
+        /// Where nodes before the frame put a message's id (spliced in by the script): read, never written, so a
+        /// cluster being upgraded node by node keeps relaying the old nodes' messages.
+        var id: String?
         var room: String?
         var from: String?
         var to: String?

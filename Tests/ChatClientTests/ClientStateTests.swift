@@ -94,6 +94,32 @@ struct ClientStateTests {
         #expect(state.connectionOpened() == [Outgoing(.hello(name: "alice", rooms: []))])
     }
 
+    @Test("lost before the first join: the lobby again; rooms past one line's worth are joined after the welcome")
+    func resumeEdges() {
+        var early = ClientState(name: "alice")
+        _ = early.connectionOpened()
+        _ = early.receive(event(.welcome(name: "alice", room: lobby, node: "n1", time: 1)))
+        early.connectionLost(reason: "gone", retryInSeconds: 1)
+        #expect(early.connectionOpened() == [Outgoing(.hello(name: "alice"))])
+
+        var busy = ClientState(name: "alice")
+        _ = busy.connectionOpened()
+        _ = busy.receive(event(.welcome(name: "alice", room: lobby, node: "n1", time: 1)))
+        let names = (0..<50).map { RoomName(trusted: String(repeating: "ж", count: 30) + String(format: "%02d", $0)) }
+        for room in names { _ = busy.receive(event(.youJoined(room: room, history: []), id: "u")) }
+        busy.connectionLost(reason: "gone", retryInSeconds: 1)
+        let hello = busy.connectionOpened()
+        guard case .hello(_, let listed?) = hello.first?.request else {
+            Issue.record("no rooms in \(hello)")
+            return
+        }
+        #expect(JSONRequestEncoder.object(hello[0].request).utf8.count <= 4096, "one line the server takes")
+        #expect(listed.last?.room == busy.current?.value, "the current room is listed, last")
+        let after = busy.receive(event(.welcome(name: "alice", room: names.last, node: "n2", time: 2)))
+        #expect(after.count + listed.count == 50, "every other room is joined after the welcome")
+        #expect(after.allSatisfy { $0.id == Outgoing.automatic })
+    }
+
     @Test("a taken name is asked for again; after a reconnect our own name is waited for first")
     func names() {
         var state = ClientState(name: "alice")

@@ -126,6 +126,8 @@ struct SessionMachineTests {
         // Live events of dev are held while its history is read, then replayed minus what the history had.
         let live = RelayEnvelope(event: .message(message("9-0", dev, "live")), origin: "inc/2")
         #expect(session.route(live) == .hold)
+        let ownJoin = RelayEnvelope(event: .joined(room: dev, name: "Alice", time: 1), origin: "inc/1")
+        #expect(session.route(ownJoin) == .skip, "one's own join notice is never shown, even while held")
         let missed = [message("8-0", dev, "missed"), message("9-0", dev, "live")]
         let answered = complete(&session, .readHistory(dev, after: Self.id("7-0"), count: 1000), .messages(missed))
         #expect(answered == [
@@ -140,7 +142,7 @@ struct SessionMachineTests {
         #expect(!session.isWaiting)
     }
 
-    @Test("hello with no rooms joins none; a bad room or since refuses the whole hello before any claim")
+    @Test("hello with no rooms joins none; bad entries cost only their room, each told why after the welcome")
     func resumeEdges() {
         var session = machine()
         _ = request(&session, .hello(name: "Alice", rooms: []))
@@ -148,12 +150,29 @@ struct SessionMachineTests {
         #expect(complete(&session, .listenToUser(alice), .done) == [.send(.welcome(name: "Alice", room: nil, node: "n1", time: 1_000), id: nil)])
         #expect(!session.isWaiting)
 
-        var refused = machine()
-        #expect(errorCodes(request(&refused, .hello(name: "Alice", rooms: [RoomResume(room: "bad room")]))) == [.roomInvalid])
-        #expect(errorCodes(request(&refused, .hello(name: "Alice", rooms: [RoomResume(room: "dev", since: "x")]))) == [.badRequest])
-        let tooMany = (0...50).map { RoomResume(room: "r\($0)") }
-        #expect(errorCodes(request(&refused, .hello(name: "Alice", rooms: tooMany))) == [.tooManyRooms])
-        if case .unnamed = refused.state {} else { Issue.record("still unnamed, got \(refused.state)") }
+        var limits = ProtocolLimits()
+        limits.maximumRoomsPerSession = 2
+        var partial = machine(limits: limits)
+        let listed = [
+            RoomResume(room: "bad room"), RoomResume(room: "dev", since: "yesterday"), RoomResume(room: "a"),
+            RoomResume(room: "b"), RoomResume(room: "c"),
+        ]
+        _ = request(&partial, .hello(name: "Alice", rooms: listed))
+        _ = complete(&partial, .claim(alice), .claimed(token: "t1"))
+        let welcome = complete(&partial, .listenToUser(alice), .done)
+        #expect(welcome.first == .send(.welcome(name: "Alice", room: RoomName(trusted: "c"), node: "n1", time: 1_000), id: nil))
+        #expect(errorCodes(welcome) == [.roomInvalid, .badRequest, .tooManyRooms])
+        #expect(welcome.last == .perform(.subscribe(RoomName(trusted: "b")), id: nil), "the last rooms listed are kept")
+    }
+
+    @Test("a hello that rejoins many rooms pays for each: the next requests wait")
+    func resumeIsCharged() {
+        var session = machine(rate: 10, burst: 5)
+        let rooms = (1...5).map { RoomResume(room: "r\($0)") }
+        _ = session.receive(.success(.hello(name: "Alice", rooms: rooms)), id: nil, now: Self.at(0))
+        _ = session.completed(.claim(alice), id: nil, .failure(Down()), now: Self.at(0))
+        #expect(errorCodes(session.receive(.success(.ping), id: nil, now: Self.at(0))) == [.rateLimited])
+        #expect(session.receive(.success(.ping), id: nil, now: Self.at(200)) == [.send(.pong, id: nil)])
     }
 
     // MARK: Rooms
@@ -273,6 +292,24 @@ struct SessionMachineTests {
         #expect(request(&session, .ping).isEmpty, "nothing is read after quit")
         #expect(session.connectionClosed() == [.end(EndedSession(user: alice, token: "t1", reason: .quit, since: 1_000, rooms: [lobby]))])
         #expect(session.connectionClosed().isEmpty, "once")
+    }
+
+    @Test("a message sent just before quit is still acknowledged while the connection closes")
+    func ackWhileClosing() {
+        var session = named()
+        let say = request(&session, .say(room: nil, text: "last words", isAction: false), id: "s")
+        guard case .perform(let operation, _) = say.first else {
+            Issue.record("no publish: \(say)")
+            return
+        }
+        _ = request(&session, .quit)
+        let ack = session.completed(operation, id: RequestID(json: "\"s\""), .success(.published(Self.id("9-0"))), now: now)
+        #expect(ack.count == 1)
+        if case .send(.sent(let message), let id) = ack.first {
+            #expect(message.text == "last words" && id == RequestID(json: "\"s\""))
+        } else {
+            Issue.record("no acknowledgement: \(ack)")
+        }
     }
 
     @Test("a dropped connection mid-join releases the room being joined too")

@@ -69,6 +69,7 @@ struct RelayTests {
         try alice.send("/join dev")
         try alice.expect("you joined #dev")
         try bob.expect("alice joined #dev")
+        #expect(!alice.drain().contains { $0.contains("alice joined") }, "nobody is told of their own join")
         try alice.send("in dev now")
         try bob.expectLine("message in dev") { $0.hasSuffix("#dev <alice> in dev now") }
         try alice.send("/leave dev")
@@ -143,14 +144,17 @@ struct RelayTests {
         #expect(ack["room"] as? String == "dev", "the last listed room is current")
         #expect(!again.drain().contains { $0.contains("missed") }, "nothing twice")
 
-        // A hello that lists no room joins none; a bad list is refused before the name is taken.
-        let bad = try cluster[0].connect("bad list")
-        try bad.sendJSON(["op": "hello", "name": "carol", "rooms": [["room": "dev", "since": "yesterday"]]])
-        #expect(try bad.expectEvent(type: "error")["code"] as? String == "bad-request")
-        try bad.sendJSON(["op": "hello", "name": "carol", "rooms": [] as [Any]])
-        let bare = try bad.expectEvent(type: "welcome")
-        #expect(bare["room"] == nil)
-        #expect(!bad.drain().contains { $0.contains("\"joined\"") }, "not even the lobby")
+        // A hello that lists no room joins none; a bad entry costs only its room, with an error that says why.
+        let bare = try cluster[0].connect("no rooms")
+        try bare.sendJSON(["op": "hello", "name": "carol", "rooms": [] as [Any]])
+        #expect(try bare.expectEvent(type: "welcome")["room"] == nil)
+        #expect(!bare.drain().contains { $0.contains("\"joined\"") }, "not even the lobby")
+        let bad = try cluster[0].connect("bad entry")
+        try bad.sendJSON(["op": "hello", "name": "dave", "rooms": [["room": "ops", "since": "yesterday"], ["room": "dev"]]])
+        _ = try bad.expectEvent(type: "welcome")
+        let refused = try bad.expectEvent(type: "error")
+        #expect(refused["code"] as? String == "bad-request" && (refused["message"] as? String ?? "").contains("ops"))
+        #expect(try bad.expectEvent(type: "joined")["room"] as? String == "dev")
     }
 
     @Test("joining shows recent history; a join with the last seen id gets exactly what was missed")

@@ -26,7 +26,7 @@ extension SessionMachine {
         case .help: return [.send(.help, id: id)]
         case .ping: return [.send(.pong, id: id)]
         case .quit: return [.send(.bye("see you"), id: id)] + close(.quit)
-        case .hello(let name, let rooms): return hello(name, rooms: rooms, id: id)
+        case .hello(let name, let rooms): return hello(name, rooms: rooms, id: id, now: now)
         default: break
         }
         guard var session = active else {
@@ -102,38 +102,47 @@ extension SessionMachine {
 
     // MARK: Name
 
-    private mutating func hello(_ raw: String, rooms: [RoomResume]?, id: RequestID?) -> [SessionAction] {
+    private mutating func hello(_ raw: String, rooms: [RoomResume]?, id: RequestID?, now: SessionClock)
+        -> [SessionAction]
+    {
         guard case .unnamed = state else {
             return reply(ChatError(.badRequest, "you are already \(userName?.display ?? "naming yourself")"), id)
         }
         let name: UserName
-        let restore: [RoomRestore]
-        do {
-            name = try UserName(validating: raw)
-            restore = try Self.validated(rooms, limit: settings.limits.maximumRoomsPerSession)
-        } catch {
-            return [.send(.error(error), id: id)]
-        }
-        state = .naming(Naming(name: name, requestID: id, restore: restore, listedRooms: rooms != nil))
+        do { name = try UserName(validating: raw) } catch { return [.send(.error(error), id: id)] }
+        let (restore, refusals) = Self.validated(rooms, limit: settings.limits.maximumRoomsPerSession)
+        // Each room rejoined is a join's work: the rate limit's tokens for the rooms past the first are owed, and
+        // paid by waiting before the next requests.
+        if restore.count > 1 { bucket.charge(Double(restore.count - 1), nowNanos: now.uptimeNanos) }
+        state = .naming(
+            Naming(name: name, requestID: id, restore: restore, refusals: refusals, listedRooms: rooms != nil))
         return [.perform(.claim(name), id: id)]
     }
 
-    /// The rooms of a `hello`, all valid or the whole `hello` refused: a client resuming with a bad list learns it
-    /// before it has a name, rather than finding itself in some of its rooms.
-    static func validated(_ rooms: [RoomResume]?, limit: Int) throws(ChatError) -> [RoomRestore] {
-        guard let rooms else { return [RoomRestore(room: .lobby, since: nil)] }
+    /// The rooms of a `hello`: those it may join, in order, and why the others will not be joined. A bad entry
+    /// (another node's limits, an old client) costs only that room, not the whole resume.
+    static func validated(_ rooms: [RoomResume]?, limit: Int) -> ([RoomRestore], [ChatError]) {
+        guard let rooms else { return ([RoomRestore(room: .lobby, since: nil)], []) }
         var restore: [RoomRestore] = []
+        var refusals: [ChatError] = []
         for entry in rooms {
-            let room = try RoomName(validating: entry.room)
-            let since = try entry.since.map(messageID)
-            // Listed twice: the later entry wins its place, as two /joins would leave it current.
-            restore.removeAll { $0.room == room }
-            restore.append(RoomRestore(room: room, since: since))
+            do {
+                let room = try RoomName(validating: entry.room)
+                let since = try entry.since.map(messageID)
+                // Listed twice: the later entry wins its place, as two /joins would leave it current.
+                restore.removeAll { $0.room == room }
+                restore.append(RoomRestore(room: room, since: since))
+            } catch {
+                refusals.append(ChatError(error.code, "not rejoining '\(entry.room)': \(error.message)"))
+            }
         }
-        guard restore.count <= limit else {
-            throw ChatError(.tooManyRooms, "at most \(limit) rooms at once; hello listed \(restore.count)")
+        if restore.count > limit {
+            let dropped = restore.dropLast(limit).map { "#\($0.room)" }
+            refusals.append(
+                ChatError(.tooManyRooms, "at most \(limit) rooms at once; not rejoining \(dropped.joined(separator: ", "))"))
+            restore = Array(restore.suffix(limit))
         }
-        return restore
+        return (restore, refusals)
     }
 
     // MARK: Rooms

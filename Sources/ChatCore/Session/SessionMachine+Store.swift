@@ -22,6 +22,7 @@ extension SessionMachine {
             // Without its direct-message channel the session is not whole: say why, and give up the name.
             return [.send(.error(Self.storeError(error)), id: id)] + close(.disconnected)
         }
+        if case .closing = state { return acknowledgementWhileClosing(operation, id: id, result) }
         guard var session = active else { return [] }
         defer { state = .active(session) }
         let answer: StoreReply
@@ -32,7 +33,8 @@ extension SessionMachine {
         switch (operation, answer) {
         case (.listenToUser, _):
             let room = session.restoreQueue.last?.room
-            return [.send(.welcome(name: session.user.display, room: room, node: settings.nodeID, time: session.since), id: id)]
+            let welcome = ChatEvent.welcome(name: session.user.display, room: room, node: settings.nodeID, time: session.since)
+            return [.send(welcome, id: id)] + session.refusals.map { .send(.error($0), id: id) }
                 + nextRestore(session: &session)
         case (.subscribe(let room), _):
             guard session.joining?.room == room else { return [] }
@@ -73,6 +75,25 @@ extension SessionMachine {
         }
     }
 
+    /// A message sent just before `quit` (or the end of a script's input) is still acknowledged, or its failure
+    /// told, while the connection is open: a program learns whether its last message was stored.
+    private func acknowledgementWhileClosing(
+        _ operation: StoreOperation, id: RequestID?, _ result: Result<StoreReply, any Error>
+    ) -> [SessionAction] {
+        switch (operation, result) {
+        case (.publish(let message), .success(.published(let messageID))):
+            return [.send(.sent(message.stored(as: messageID)), id: id)]
+        case (.sendDirect(let message, _), .success(.delivered(true))):
+            return [.send(.direct(message), id: id)]
+        case (.sendDirect(let message, _), .success(.delivered(false))):
+            return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id)
+        case (.publish, .failure(let error)), (.sendDirect, .failure(let error)):
+            return [.send(.error(Self.storeError(error)), id: id)]
+        default:
+            return []
+        }
+    }
+
     // MARK: Naming
 
     private mutating func claimed(
@@ -97,7 +118,7 @@ extension SessionMachine {
         }
         let session = ActiveSession(
             user: name, token: token, since: now.wall, lastActive: now.wall, away: nil, rooms: [], current: nil,
-            joining: nil, restoreQueue: naming.restore, lastTyping: [:])
+            joining: nil, restoreQueue: naming.restore, refusals: naming.refusals, lastTyping: [:])
         state = .active(session)
         return [.started(name, at: now.wall), .perform(.listenToUser(name), id: id)]
     }

@@ -45,6 +45,8 @@ public struct SessionMachine: Sendable {
         public var requestID: RequestID?
         /// The rooms to join once named: those `hello` listed, else the lobby.
         public var restore: [RoomRestore]
+        /// Why some listed rooms will not be joined, told after `welcome`.
+        public var refusals: [ChatError]
         /// Whether `hello` listed rooms (then `welcome` names the last of them, or none).
         public var listedRooms: Bool
     }
@@ -73,6 +75,8 @@ public struct SessionMachine: Sendable {
         public var joining: PendingJoin?
         /// Rooms `hello` asked for that are still to be joined, one after another.
         var restoreQueue: [RoomRestore]
+        /// Why some rooms `hello` listed are not joined; told after `welcome`.
+        var refusals: [ChatError]
         var lastTyping: [RoomName: UInt64]
 
         /// Rooms the store should list for this session: joined ones and one being joined (its membership may
@@ -189,8 +193,8 @@ public struct SessionMachine: Sendable {
     /// (its messages are acknowledged from the store's reply, its joins, leaves and presence were answered
     /// directly), delivered otherwise.
     public func route(_ envelope: RelayEnvelope) -> RelayRoute {
-        guard let session = active else { return .skip }
+        guard let session = active, envelope.origin != sessionID else { return .skip }
         if let room = envelope.event.room, session.joining?.room == room { return .hold }
-        return envelope.origin == sessionID ? .skip : .deliver
+        return .deliver
     }
 }

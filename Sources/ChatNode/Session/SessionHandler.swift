@@ -25,6 +25,9 @@ final class SessionHandler: ChannelDuplexHandler {
     var connectedAt = NIODeadline.now()
 
     private var inbox = CircularBuffer<InboundLine>()
+    private var processing = false
+    private var pendingActions = CircularBuffer<SessionAction>()
+    private var applying = false
     /// The client half-closed (nc -N, a script's stdin ended): finish its lines, then close.
     private var inputClosed = false
     private var readPending = false
@@ -173,6 +176,10 @@ final class SessionHandler: ChannelDuplexHandler {
     // MARK: Input
 
     func processInbox() {
+        // Re-entered from a store result that completed inline: the loop below is still running and carries on.
+        guard !processing else { return }
+        processing = true
+        defer { processing = false }
         while !machine.isWaiting, !machine.isClosing, let frame = inbox.popFirst() {
             handle(frame)
         }
@@ -198,8 +205,15 @@ final class SessionHandler: ChannelDuplexHandler {
 
     // MARK: Actions
 
+    /// Carries out actions in order. A store result can arrive while actions are being carried out (a command that
+    /// fails at once while Redis is down completes inline); its actions then wait their turn behind the current
+    /// ones, so replies keep the order the machine gave them.
     func apply(_ actions: [SessionAction]) {
-        for action in actions {
+        pendingActions.append(contentsOf: actions)
+        guard !applying else { return }
+        applying = true
+        defer { applying = false }
+        while let action = pendingActions.popFirst() {
             switch action {
             case .send(let event, let id): send(event, id: id)
             case .perform(let operation, let id): perform(operation, id: id)

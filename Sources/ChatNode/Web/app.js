@@ -14,6 +14,8 @@ const state = {
   order: [], current: null,
   failures: 0, reclaimUntil: 0, typingSent: new Map(), requests: 0,
   quitting: false,            // after /quit: no reconnecting
+  knowsRooms: false,          // the server has told us about our rooms (a reconnect's hello lists them)
+  joinsAfterWelcome: [],      // rooms that did not fit in the hello
 };
 const MAX_LINES = 2000;        // per room, as the terminal client keeps
 
@@ -45,11 +47,18 @@ function connect() {
 // After a reconnect, hello names the rooms we were in with the last message seen in each (the current room last,
 // so it is current again): the server puts us back in exactly those and replays what we missed. The first time it
 // names none, and the server puts us in the lobby.
+// Rooms that do not fit in the hello message (the server takes 4 KiB) are joined once the welcome has come. Until
+// the server has told us about our rooms at all (a connection lost before the first join), hello names none.
 function hello(name) {
-  if (!state.confirmed) return send({ op: "hello", name });
+  state.joinsAfterWelcome = [];
+  if (!state.confirmed || !state.knowsRooms) return send({ op: "hello", name });
   const order = state.order.filter((room) => room !== state.current);
   if (state.current && state.rooms.has(state.current)) order.push(state.current);
   const rooms = order.map((room) => ({ room, since: state.rooms.get(room).lastId || undefined }));
+  while (rooms.length > 1 && new TextEncoder().encode(JSON.stringify({ op: "hello", name, rooms })).length > 3500) {
+    const first = rooms.shift();
+    state.joinsAfterWelcome.push({ op: "join", room: first.room, since: first.since, id: AUTO });
+  }
   send({ op: "hello", name, rooms });
 }
 
@@ -74,10 +83,13 @@ function receive(event) {
       setStatus(`${event.name} on node ${event.node}`);
       $("login").hidden = true;
       $("chat").hidden = false;
+      for (const join of state.joinsAfterWelcome || []) send(join);
+      state.joinsAfterWelcome = [];
       $("input").focus();
       break;
     case "joined": {
       const isUserJoin = typeof event.id === "string" && event.id.startsWith(USER);
+      state.knowsRooms = true;
       if (!state.rooms.has(event.room)) {
         state.rooms.set(event.room, { lines: [], ids: new Set(), unread: 0, lastId: null, oldestId: null, members: new Map(), typing: new Map() });
         state.order.push(event.room);
@@ -88,6 +100,7 @@ function receive(event) {
       break;
     }
     case "left": {
+      state.knowsRooms = true;
       const index = state.order.indexOf(event.room);
       if (index < 0) break;
       state.order.splice(index, 1);

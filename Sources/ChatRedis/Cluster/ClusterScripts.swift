@@ -140,29 +140,38 @@ enum ClusterScripts {
     /// Stores a message in the room's history and publishes it, in one atomic step, so history order is live
     /// order. The script picks the id itself (Redis's clock, kept above the stream's last id, as XADD's `*` would)
     /// so that it can write it once, as the payload's frame (`<id> <json>`, see `RelayCodec`), and store and
-    /// publish the very same bytes. The newest entry's id is the stream's last id because trimming (`MAXLEN ~` of
-    /// at least 1, as the node requires) only ever removes the oldest entries.
+    /// publish the very same bytes. The newest entry's id is the stream's last id, since trimming only removes the
+    /// oldest entries; should someone have deleted the newest by hand, the stream's own last id is read instead.
     /// KEYS: history, session
     /// ARGV: channel, message body (JSON without id), maxlen, now
     /// Returns the stream id.
     static let publishMessage = RedisScript(
         name: "publishMessage",
         source: """
-            local time = redis.call('TIME')
-            local ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
-            local seq = 0
-            local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-            if last then
-                local lastMs, lastSeq = string.match(last[1], '^(%d+)-(%d+)$')
+            local function after(last, ms)
+                local lastMs, lastSeq = string.match(last, '^(%d+)-(%d+)$')
                 lastMs = tonumber(lastMs)
-                if ms <= lastMs then
-                    ms = lastMs
-                    seq = tonumber(lastSeq) + 1
-                end
+                if ms > lastMs then return ms, 0 end
+                return lastMs, tonumber(lastSeq) + 1
             end
-            local id = string.format('%d-%d', ms, seq)
+            local time = redis.call('TIME')
+            local ms, seq = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000), 0
+            local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+            if newest then ms, seq = after(newest[1], ms) end
+            -- %.0f, not %d: %d is a C long, which is 32 bits on some platforms.
+            local id = string.format('%.0f-%.0f', ms, seq)
             local payload = id .. ' ' .. ARGV[2]
-            redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'p', payload)
+            local added = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'p', payload)
+            if type(added) == 'table' and added.err then
+                -- The newest entries were deleted by hand (XDEL): the stream's last id is ahead of what is left.
+                local info = redis.call('XINFO', 'STREAM', KEYS[1])
+                for i = 1, #info, 2 do
+                    if info[i] == 'last-generated-id' then ms, seq = after(info[i + 1], ms) end
+                end
+                id = string.format('%.0f-%.0f', ms, seq)
+                payload = id .. ' ' .. ARGV[2]
+                redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'p', payload)
+            end
             redis.call('PUBLISH', ARGV[1], payload)
             -- Only a live session: a write here must not re-create a reaped session without its TTL.
             if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'active', ARGV[4]) end
