@@ -16,6 +16,8 @@ public struct Outgoing: Equatable, Sendable {
 
     /// The id of requests the client makes by itself.
     public static let automatic = "auto"
+    /// The id of the requests that read a resume on, page after page; applied quietly too.
+    public static let page = "page"
 }
 
 public enum ConnectionStatus: Equatable, Sendable {
@@ -181,7 +183,7 @@ public struct ClientState: Sendable {
     /// client whose clock differs from the server's still times them right); the event's own time if nil.
     public mutating func receive(_ decoded: JSONEventDecoder.Decoded, now: Millis? = nil) -> [Outgoing] {
         let now = now ?? decoded.time
-        let quiet = decoded.requestID == JSONWriter.quoted(Outgoing.automatic)
+        let quiet = [Outgoing.automatic, Outgoing.page].map(JSONWriter.quoted).contains(decoded.requestID)
         switch decoded.event {
         case .greeting:
             return []
@@ -195,7 +197,7 @@ public struct ClientState: Sendable {
             resuming = Set(rooms)
             defer { joinsAfterWelcome = [] }
             return joinsAfterWelcome
-        case .youJoined(let room, let history):
+        case .youJoined(let room, let history, let more):
             knowsRooms = true
             resuming.remove(room)
             let isUserJoin = userJoins.remove(room) != nil
@@ -206,7 +208,7 @@ public struct ClientState: Sendable {
             for message in history { add(message) }
             if isUserJoin || current == nil { current = room }
             if current == room { views[room]?.unread = 0 }
-            return [Outgoing(.who(room: room.value), id: Outgoing.automatic)]
+            return [Outgoing(.who(room: room.value), id: Outgoing.automatic)] + nextPage(room, after: history.last, more: more)
         case .youLeft(let room):
             knowsRooms = true
             guard let index = rooms.firstIndex(of: room) else { return [] }
@@ -252,9 +254,17 @@ public struct ClientState: Sendable {
                 uniquingKeysWith: { first, _ in first })
             if !quiet { info(decoded) }
             return []
-        case .history(_, let messages):
+        case .history(let room, let messages, let more):
             for message in messages { add(message) }
             if !quiet && messages.isEmpty { info(decoded) }
+            guard decoded.requestID == JSONWriter.quoted(Outgoing.page) else { return [] }
+            return nextPage(room, after: messages.last, more: more)
+        case .gap(let room, let after, let lost, _):
+            guard lost else {
+                // Missed here but still kept: read it.
+                return [Outgoing(.history(room: room.value, limit: nil, before: nil, after: after.description), id: Outgoing.page)]
+            }
+            append(TimelineLine(kind: .notice, time: decoded.time, text: "some earlier messages are no longer available"), to: room)
             return []
         case .error(let error):
             if error.code == .nameTaken, status == .connecting, let confirmedName {
@@ -285,6 +295,12 @@ public struct ClientState: Sendable {
             if !quiet { info(decoded) }
             return []
         }
+    }
+
+    /// A resume's page was not the last: ask for the next, after its newest message.
+    private func nextPage(_ room: RoomName, after last: ChatMessage?, more: Bool) -> [Outgoing] {
+        guard more, let last else { return [] }
+        return [Outgoing(.history(room: room.value, limit: nil, before: nil, after: last.id.description), id: Outgoing.page)]
     }
 
     /// Replies to the user's commands, shown in the current room as the text client would show them.
@@ -385,8 +401,8 @@ public struct ClientState: Sendable {
             return .send([Outgoing(.leave(room: current.value))])
         case .who(nil):
             return .send([Outgoing(.who(room: current?.value))])
-        case .history(nil, let limit, let before):
-            return .send([Outgoing(.history(room: current?.value, limit: limit, before: before))])
+        case .history(nil, let limit, let before, let after):
+            return .send([Outgoing(.history(room: current?.value, limit: limit, before: before, after: after))])
         default:
             return .send([Outgoing(request)])
         }

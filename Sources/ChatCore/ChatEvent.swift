@@ -108,10 +108,15 @@ public enum ChatEvent: Equatable, Sendable {
     case presence(room: RoomName, name: String, presence: Presence, time: Millis)
     /// Somebody is typing in a room (JSON clients only: nc users would see a line per pause in typing).
     case typing(room: RoomName, name: String, time: Millis)
-    /// The reply to one's own join: the room is now current, with the history that goes with it.
-    case youJoined(room: RoomName, history: [ChatMessage])
+    /// The reply to one's own join: the room is now current, with the history that goes with it. `more`: a
+    /// resume's page, with newer messages still to fetch (`history` with `after` the last one).
+    case youJoined(room: RoomName, history: [ChatMessage], more: Bool = false)
     case youLeft(room: RoomName)
-    case history(room: RoomName, messages: [ChatMessage])
+    /// A page of history; `more`: further messages lie beyond it, in the direction it was read.
+    case history(room: RoomName, messages: [ChatMessage], more: Bool = false)
+    /// Messages after `after` in `room` are not all here: fetch `history` after it. `lost`: some were trimmed
+    /// from the room's history and are gone for good (`oldest` is the oldest still kept).
+    case gap(room: RoomName, after: StreamID, lost: Bool, oldest: StreamID?)
     case rooms([RoomSummary], current: RoomName?)
     case who(room: RoomName, members: [RoomMember])
     case seen(SeenRecord, now: Millis)

@@ -12,8 +12,9 @@ public enum ClientRequest: Equatable, Sendable {
     case direct(to: String, text: String)
     case away(String?)
     case back
-    /// The last `limit` messages of a room, or those before `before`, oldest first.
-    case history(room: String?, limit: Int?, before: String?)
+    /// The last `limit` messages of a room, or those before `before`, or those after `after` (a resume's next
+    /// page), oldest first. The reply is a page: at most `historyPageMessages` and `historyPageBytes`.
+    case history(room: String?, limit: Int?, before: String?, after: String? = nil)
     case seen(name: String)
     /// "I am typing in this room" (nil: the current one). Relayed to the room's JSON clients as a `typing` event,
     /// at most once per `typingInterval` per room; no reply unless it fails.
@@ -43,8 +44,11 @@ public struct ProtocolLimits: Sendable {
     public var maximumMessageBytes: Int = 2048
     public var historyOnJoin: Int = 20
     public var maximumHistory: Int = 200
-    /// At most this many missed messages are replayed when a join gives `since`.
-    public var maximumResume: Int = 1000
+    /// A page of history (a resume's, or one `history` reply) holds at most this many messages...
+    public var historyPageMessages: Int = 200
+    /// ...and at most about this many bytes of message text, so that a page, even rendered as JSON with every
+    /// character escaped, stays well inside the outbound limit (1 MiB by default) that drops slow readers.
+    public var historyPageBytes: Int = 128 * 1024
     public var maximumRoomsPerSession: Int = 50
 
     public init() {}
@@ -58,7 +62,8 @@ extension ClientRequest {
         case .say(nil, let text, let isAction): return .say(room: room, text: text, isAction: isAction)
         case .leave(nil): return .leave(room: room)
         case .who(nil): return .who(room: room)
-        case .history(nil, let limit, let before): return .history(room: room, limit: limit, before: before)
+        case .history(nil, let limit, let before, let after):
+            return .history(room: room, limit: limit, before: before, after: after)
         case .typing(nil): return .typing(room: room)
         default: return self
         }

@@ -73,12 +73,15 @@ public enum JSONEventDecoder {
             return .typing(room: room, name: name, time: time)
         case "joined":
             guard let room = fields.room() else { return nil }
-            return .youJoined(room: room, history: fields.objects("history").compactMap(message))
+            return .youJoined(room: room, history: fields.objects("history").compactMap(message), more: fields.bool("more"))
         case "left":
             return fields.room().map { .youLeft(room: $0) }
         case "history":
             guard let room = fields.room() else { return nil }
-            return .history(room: room, messages: fields.objects("messages").compactMap(message))
+            return .history(room: room, messages: fields.objects("messages").compactMap(message), more: fields.bool("more"))
+        case "gap":
+            guard let room = fields.room(), let after = fields.string("after").flatMap(StreamID.init) else { return nil }
+            return .gap(room: room, after: after, lost: fields.bool("lost"), oldest: fields.string("oldest").flatMap(StreamID.init))
         case "rooms":
             let rooms = fields.objects("rooms").compactMap { entry in
                 entry.room().map { RoomSummary(room: $0, members: Int(entry.int("members") ?? 0), joined: entry.bool("joined")) }

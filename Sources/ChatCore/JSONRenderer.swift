@@ -48,17 +48,25 @@ public enum JSONRenderer {
             header("typing", time: time)
             json.field("room", room.value)
             json.field("name", name)
-        case .youJoined(let room, let history):
+        case .youJoined(let room, let history, let more):
             header("joined")
             json.field("room", room.value)
             json.array("history", history.map(messageObject))
+            if more { json.field("more", true) }
         case .youLeft(let room):
             header("left")
             json.field("room", room.value)
-        case .history(let room, let messages):
+        case .history(let room, let messages, let more):
             header("history")
             json.field("room", room.value)
             json.array("messages", messages.map(messageObject))
+            if more { json.field("more", true) }
+        case .gap(let room, let after, let lost, let oldest):
+            header("gap")
+            json.field("room", room.value)
+            json.field("after", after.description)
+            if lost { json.field("lost", true) }
+            if let oldest { json.field("oldest", oldest.description) }
         case .rooms(let rooms, let current):
             header("rooms")
             if let current { json.field("current", current.value) }

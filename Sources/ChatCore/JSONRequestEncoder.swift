@@ -45,11 +45,12 @@ public enum JSONRequestEncoder {
             if let text { json.field("text", text) }
         case .back:
             op("back")
-        case .history(let room, let limit, let before):
+        case .history(let room, let limit, let before, let after):
             op("history")
             if let room { json.field("room", room) }
             if let limit { json.field("limit", limit) }
             if let before { json.field("before", before) }
+            if let after { json.field("after", after) }
         case .typing(let room):
             op("typing")
             if let room { json.field("room", room) }

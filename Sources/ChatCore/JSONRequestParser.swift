@@ -62,6 +62,7 @@ public enum JSONRequestParser {
         var since: String?
         var rooms: [WireRoom]?
         var before: String?
+        var after: String?
         var limit: Int?
 
         func request() throws(ChatError) -> ClientRequest {
@@ -84,7 +85,8 @@ public enum JSONRequestParser {
             case "back": return .back
             case "history":
                 if let limit, limit <= 0 { throw ChatError(.badRequest, "\"limit\" must be positive") }
-                return .history(room: room, limit: limit, before: before)
+                if before != nil, after != nil { throw ChatError(.badRequest, "\"history\" takes \"before\" or \"after\", not both") }
+                return .history(room: room, limit: limit, before: before, after: after)
             case "seen": return .seen(name: try required(name, "name"))
             case "typing": return .typing(room: room)
             case "help": return .help

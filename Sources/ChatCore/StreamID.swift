@@ -12,6 +12,14 @@ public struct StreamID: Comparable, Hashable, Sendable, CustomStringConvertible 
 
     public var description: String { "\(millis)-\(sequence)" }
 
+    /// `0-0`: before every message.
+    public static let zero = StreamID(millis: 0, sequence: 0)
+
+    public init(millis: UInt64, sequence: UInt64) {
+        self.millis = millis
+        self.sequence = sequence
+    }
+
     public static func < (lhs: StreamID, rhs: StreamID) -> Bool {
         (lhs.millis, lhs.sequence) < (rhs.millis, rhs.sequence)
     }
@@ -22,7 +30,9 @@ extension ChatEvent {
     public var room: RoomName? {
         switch self {
         case .message(let message): return message.room
-        case .joined(let room, _, _), .left(let room, _, _, _), .presence(let room, _, _, _), .typing(let room, _, _): return room
+        case .joined(let room, _, _), .left(let room, _, _, _), .presence(let room, _, _, _), .typing(let room, _, _),
+            .gap(let room, _, _, _):
+            return room
         default: return nil
         }
     }
@@ -42,7 +52,8 @@ extension ClientRequest {
         case .who(let room): return .who(room: room.map(clean))
         case .direct(let to, let text): return .direct(to: clean(to), text: clean(text))
         case .away(let text): return .away(text.map(clean))
-        case .history(let room, let limit, let before): return .history(room: room.map(clean), limit: limit, before: before.map(clean))
+        case .history(let room, let limit, let before, let after):
+            return .history(room: room.map(clean), limit: limit, before: before.map(clean), after: after.map(clean))
         case .seen(let name): return .seen(name: clean(name))
         case .typing(let room): return .typing(room: room.map(clean))
         case .rooms, .back, .help, .quit, .ping: return self

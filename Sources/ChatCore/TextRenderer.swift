@@ -38,17 +38,21 @@ public enum TextRenderer {
             }
         case .typing(let room, let name, let time):
             return ["* [\(TimeFormat.clock(time))] \(name) is typing in #\(room)"]
-        case .youJoined(let room, let history):
+        case .youJoined(let room, let history, let more):
             let header =
                 history.isEmpty
                 ? "* you joined #\(room); it is your current room. no recent messages."
                 : "* you joined #\(room); it is your current room. the last \(plural(history.count, "message")):"
-            return [header] + history.map(messageLine)
+            return [header] + history.map(messageLine) + moreLine(room, after: history.last?.id, more: more)
         case .youLeft(let room):
             return ["* you left #\(room)"]
-        case .history(let room, let messages):
+        case .history(let room, let messages, _):
             if messages.isEmpty { return ["* no messages in #\(room) yet"] }
             return ["* the last \(plural(messages.count, "message")) of #\(room):"] + messages.map(messageLine)
+        case .gap(let room, let after, let lost, _):
+            return lost
+                ? ["* some earlier messages of #\(room) are no longer available"]
+                : ["* messages of #\(room) after \(after) were missed here: /join #\(room) \(after) shows them"]
         case .rooms(let rooms, let current):
             if rooms.isEmpty { return ["* no rooms have anybody in them"] }
             return ["* \(plural(rooms.count, "room")):"]
@@ -100,6 +104,12 @@ public enum TextRenderer {
     /// words that do not just take an s ("person", "people").
     static func plural(_ count: Int, _ singular: String, _ plural: String? = nil) -> String {
         "\(count) \(count == 1 ? singular : plural ?? singular + "s")"
+    }
+
+    /// A resume's page that is not the last: how to read on.
+    static func moreLine(_ room: RoomName, after last: StreamID?, more: Bool) -> [String] {
+        guard more, let last else { return [] }
+        return ["* more messages follow: /join #\(room) \(last)"]
     }
 
     static func messageLine(_ message: ChatMessage) -> String {

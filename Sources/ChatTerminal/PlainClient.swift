@@ -68,7 +68,7 @@ public final class PlainClient {
                         for message in caughtUp {
                             for text in TextRenderer.lines(.message(message), viewer: state.confirmedName, now: decoded.time) { say(text) }
                         }
-                    } else if !quiet, !isTypingNotice(decoded) {
+                    } else if !quiet, !isTypingNotice(decoded), !isFilledGap(decoded) {
                         for text in TextRenderer.lines(decoded.event, viewer: state.confirmedName, now: decoded.time) { say(text) }
                     }
                     if case .connected = state.status, state.current != nil, !pendingLines.isEmpty {
@@ -115,11 +115,20 @@ public final class PlainClient {
         return false
     }
 
-    /// After a reconnect, a room's join reply carries what was missed there: news are those messages, not the
-    /// join. Nil for anything else.
+    /// After a reconnect, a room's join reply carries what was missed there, and so do the pages read after it:
+    /// news are those messages, not the join. Nil for anything else.
     private func resumedHistory(_ decoded: JSONEventDecoder.Decoded) -> [ChatMessage]? {
-        guard case .youJoined(let room, let history) = decoded.event, state.isResuming(room) else { return nil }
-        return history
+        switch decoded.event {
+        case .youJoined(let room, let history, _) where state.isResuming(room): return history
+        case .history(_, let messages, _) where decoded.requestID == JSONWriter.quoted(Outgoing.page): return messages
+        default: return nil
+        }
+    }
+
+    /// A gap of messages that are still kept is filled in by reading them; only a loss is news.
+    private func isFilledGap(_ decoded: JSONEventDecoder.Decoded) -> Bool {
+        if case .gap(_, _, let lost, _) = decoded.event { return !lost }
+        return false
     }
 
     private func submit(_ line: String, quitAt: inout Date?) {

@@ -120,6 +120,22 @@ struct ClientStateTests {
         #expect(after.allSatisfy { $0.id == Outgoing.automatic })
     }
 
+    @Test("a resume's pages are read on one after another; a gap still kept is read, a lost one is told")
+    func resumePages() {
+        var state = aliceInTwoRooms()
+        let page = [message("500-0", dev, from: "bob", "one"), message("501-0", dev, from: "bob", "two")]
+        #expect(state.receive(event(.youJoined(room: dev, history: page, more: true))).contains(
+            Outgoing(.history(room: "dev", limit: nil, before: nil, after: "501-0"), id: Outgoing.page)))
+        let last = [message("502-0", dev, from: "bob", "three")]
+        #expect(state.receive(event(.history(room: dev, messages: last, more: false), id: Outgoing.page)).isEmpty)
+        #expect(state.views[dev]?.lines.filter { $0.id != nil }.map(\.text).suffix(3) == ["one", "two", "three"])
+        #expect(state.receive(event(.gap(room: dev, after: StreamID("502-0")!, lost: false, oldest: nil))) == [
+            Outgoing(.history(room: "dev", limit: nil, before: nil, after: "502-0"), id: Outgoing.page)
+        ])
+        _ = state.receive(event(.gap(room: dev, after: StreamID("502-0")!, lost: true, oldest: nil)))
+        #expect(state.views[dev]?.lines.last?.text == "some earlier messages are no longer available")
+    }
+
     @Test("a taken name is asked for again; after a reconnect our own name is waited for first")
     func names() {
         var state = ClientState(name: "alice")

@@ -199,6 +199,11 @@ struct ClientCodecTests {
         "every event the server renders decodes back to itself",
         arguments: [
             ChatEvent.welcome(name: "alice", room: .lobby, node: "n1", time: 7),
+            .welcome(name: "alice", room: nil, node: "n1", time: 7),
+            .youJoined(room: dev, history: [message], more: true),
+            .history(room: dev, messages: [message], more: true),
+            .gap(room: dev, after: StreamID("4-0")!, lost: true, oldest: StreamID("5-1")!),
+            .gap(room: dev, after: StreamID("4-0")!, lost: false, oldest: nil),
             .message(message),
             .direct(DirectMessage(from: "a", to: "b", text: "psst", isAction: false, time: 8)),
             .joined(room: dev, name: "bob", time: 9),

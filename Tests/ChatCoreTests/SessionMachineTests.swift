@@ -46,7 +46,7 @@ struct SessionMachineTests {
         _ = complete(&session, .listenToUser(alice), .done)
         _ = complete(&session, .subscribe(lobby), .done)
         _ = complete(&session, .recordJoin(lobby), .done)
-        _ = complete(&session, .readHistory(lobby, after: nil, count: 20), .messages([]))
+        _ = complete(&session, .readHistory(lobby, after: nil, count: 21), .messages([]))
         return session
     }
 
@@ -69,9 +69,9 @@ struct SessionMachineTests {
             .perform(.subscribe(lobby), id: nil),
         ])
         #expect(complete(&session, .subscribe(lobby), .done) == [.perform(.recordJoin(lobby), id: nil)])
-        #expect(complete(&session, .recordJoin(lobby), .done) == [.perform(.readHistory(lobby, after: nil, count: 20), id: nil)])
+        #expect(complete(&session, .recordJoin(lobby), .done) == [.perform(.readHistory(lobby, after: nil, count: 21), id: nil)])
         let history = [message("5-0", lobby, "earlier")]
-        #expect(complete(&session, .readHistory(lobby, after: nil, count: 20), .messages(history)) == [
+        #expect(complete(&session, .readHistory(lobby, after: nil, count: 21), .messages(history)) == [
             .send(.youJoined(room: lobby, history: history), id: nil), .replayHeld(lobby, after: Self.id("5-0")),
         ])
         #expect(!session.isWaiting)
@@ -122,14 +122,14 @@ struct SessionMachineTests {
             .send(.welcome(name: "Alice", room: ops, node: "n1", time: 1_000), id: nil), .perform(.subscribe(dev), id: nil),
         ])
         _ = complete(&session, .subscribe(dev), .done)
-        #expect(complete(&session, .recordJoin(dev), .done) == [.perform(.readHistory(dev, after: Self.id("7-0"), count: 1000), id: nil)])
+        #expect(complete(&session, .recordJoin(dev), .done) == [.perform(.readHistory(dev, after: Self.id("7-0"), count: 201), id: nil)])
         // Live events of dev are held while its history is read, then replayed minus what the history had.
         let live = RelayEnvelope(event: .message(message("9-0", dev, "live")), origin: "inc/2")
         #expect(session.route(live) == .hold)
         let ownJoin = RelayEnvelope(event: .joined(room: dev, name: "Alice", time: 1), origin: "inc/1")
         #expect(session.route(ownJoin) == .skip, "one's own join notice is never shown, even while held")
         let missed = [message("8-0", dev, "missed"), message("9-0", dev, "live")]
-        let answered = complete(&session, .readHistory(dev, after: Self.id("7-0"), count: 1000), .messages(missed))
+        let answered = complete(&session, .readHistory(dev, after: Self.id("7-0"), count: 201), .messages(missed))
         #expect(answered == [
             .send(.youJoined(room: dev, history: missed), id: nil), .replayHeld(dev, after: Self.id("9-0")),
             .perform(.subscribe(ops), id: nil),
@@ -137,7 +137,7 @@ struct SessionMachineTests {
         #expect(session.route(live) == .deliver)
         _ = complete(&session, .subscribe(ops), .done)
         _ = complete(&session, .recordJoin(ops), .done)
-        _ = complete(&session, .readHistory(ops, after: nil, count: 20), .messages([]))
+        _ = complete(&session, .readHistory(ops, after: nil, count: 21), .messages([]))
         #expect(session.active?.rooms == [dev, ops] && session.active?.current == ops)
         #expect(!session.isWaiting)
     }
@@ -183,7 +183,7 @@ struct SessionMachineTests {
         #expect(request(&session, .join(room: "#Dev", since: nil), id: "j") == [.perform(.subscribe(dev), id: RequestID(json: "\"j\""))])
         _ = complete(&session, .subscribe(dev), .done)
         _ = complete(&session, .recordJoin(dev), .done)
-        _ = complete(&session, .readHistory(dev, after: nil, count: 20), .messages([]))
+        _ = complete(&session, .readHistory(dev, after: nil, count: 21), .messages([]))
         #expect(session.active?.current == dev)
         #expect(request(&session, .join(room: "lobby", since: nil)) == [.send(.ok("#lobby is now your current room"), id: nil)])
         #expect(session.active?.current == lobby)
@@ -206,9 +206,9 @@ struct SessionMachineTests {
     @Test("a join with since of a room one is in replays after it without joining again")
     func catchUp() {
         var session = named()
-        #expect(request(&session, .join(room: "lobby", since: "3-0")) == [.perform(.readHistory(lobby, after: Self.id("3-0"), count: 1000), id: nil)])
+        #expect(request(&session, .join(room: "lobby", since: "3-0")) == [.perform(.readHistory(lobby, after: Self.id("3-0"), count: 201), id: nil)])
         #expect(session.route(RelayEnvelope(event: .joined(room: lobby, name: "bob", time: 1))) == .hold)
-        let failed = session.completed(.readHistory(lobby, after: Self.id("3-0"), count: 1000), id: nil, .failure(Down()), now: now)
+        let failed = session.completed(.readHistory(lobby, after: Self.id("3-0"), count: 201), id: nil, .failure(Down()), now: now)
         #expect(failed == [.replayHeld(lobby, after: nil), .send(.error(SessionMachine.storeError(Down())), id: nil)])
         #expect(session.active?.rooms == [lobby], "still in the room")
     }
@@ -219,7 +219,7 @@ struct SessionMachineTests {
         _ = request(&session, .join(room: "dev", since: nil))
         _ = complete(&session, .subscribe(dev), .done)
         _ = complete(&session, .recordJoin(dev), .done)
-        let failed = session.completed(.readHistory(dev, after: nil, count: 20), id: nil, .failure(Down()), now: now)
+        let failed = session.completed(.readHistory(dev, after: nil, count: 21), id: nil, .failure(Down()), now: now)
         #expect(failed == [.stopListening(dev), .perform(.rollbackJoin(dev), id: nil), .send(.error(SessionMachine.storeError(Down())), id: nil)])
         #expect(errorCodes(failed) == [.redisUnavailable])
         #expect(session.active?.rooms == [lobby] && !session.isWaiting)
@@ -355,4 +355,55 @@ struct SessionMachineTests {
     }
 
     struct Down: Error {}
+}
+
+@Suite("History pages")
+struct HistoryPagingUnitTests {
+    func messages(_ count: Int, size: Int = 10) -> [ChatMessage] {
+        (1...count).map {
+            ChatMessage(
+                id: StreamID(millis: UInt64($0), sequence: 0), room: .lobby, from: "a",
+                text: String(repeating: "x", count: size), isAction: false, time: 0)
+        }
+    }
+
+    @Test("a page holds at most its count and its bytes, at least one message, and says whether more lie beyond")
+    func pages() {
+        let paging = HistoryPaging(messages: 3, bytes: 1200)
+        #expect(paging.readCount(50) == 4, "one more than a page, to know whether more follow")
+        let forward = paging.page(messages(4), wanted: 50, direction: .forward)
+        #expect(forward.page.map(\.id.millis) == [1, 2, 3] && forward.more)
+        let backward = paging.page(messages(4), wanted: 50, direction: .backward)
+        #expect(backward.page.map(\.id.millis) == [2, 3, 4] && backward.more)
+        #expect(paging.page(messages(3), wanted: 50, direction: .forward).more == false)
+        let heavy = paging.page(messages(3, size: 450), wanted: 3, direction: .forward)
+        #expect(heavy.page.map(\.id.millis) == [1, 2] && heavy.more, "cut by bytes")
+        let huge = paging.page(messages(2, size: 5000), wanted: 3, direction: .backward)
+        #expect(huge.page.map(\.id.millis) == [2] && huge.more, "never empty, so a reader moves on")
+    }
+
+    @Test("a resume reads a page, says more, and warns of a gap when the stream trimmed past since")
+    func resumePage() {
+        var limits = ProtocolLimits()
+        limits.historyPageMessages = 2
+        var session = SessionMachine(settings: .init(limits: limits, nodeID: "n1"), sessionID: "s", now: SessionClock(wall: 0, uptimeNanos: 0))
+        let now = SessionClock(wall: 1, uptimeNanos: 1)
+        let alice = try! UserName(validating: "alice")
+        _ = session.receive(.success(.hello(name: "alice", rooms: [RoomResume(room: "lobby", since: "1-0")])), id: nil, now: now)
+        _ = session.completed(.claim(alice), id: nil, .success(.claimed(token: "t")), now: now)
+        _ = session.completed(.listenToUser(alice), id: nil, .success(.done), now: now)
+        _ = session.completed(.subscribe(.lobby), id: nil, .success(.done), now: now)
+        let since = StreamID(millis: 1, sequence: 0)
+        let read = session.completed(.recordJoin(.lobby), id: nil, .success(.done), now: now)
+        #expect(read == [.perform(.readHistory(.lobby, after: since, count: 3), id: nil)])
+        let stored = messages(3).map { var copy = $0; copy.id.millis += 10; return copy }
+        let reply = session.completed(
+            .readHistory(.lobby, after: since, count: 3), id: nil,
+            .success(.page(stored, maxDeleted: nil, keptFrom: stored[0].id)), now: now)
+        #expect(reply.first == .send(.gap(room: .lobby, after: since, lost: true, oldest: stored[0].id), id: nil))
+        #expect(reply.dropFirst().first == .send(.youJoined(room: .lobby, history: Array(stored.prefix(2)), more: true), id: nil))
+
+        let next = session.receive(.success(.history(room: nil, limit: nil, before: nil, after: "12-0")), id: nil, now: now)
+        #expect(next == [.perform(.historyAfter(.lobby, after: StreamID(millis: 12, sequence: 0), count: 3), id: nil)])
+    }
 }

@@ -161,7 +161,7 @@ struct ClusterStoreTests {
         #expect(ids == ids.sorted() && Set(ids).count == 5, "ids only grow, even within one millisecond")
         #expect(try await node.history(dev, count: 3).get().map(\.text) == ["m3", "m4", "m5"])
         #expect(try await node.history(dev, count: 10, before: ids[2]).get().map(\.text) == ["m1", "m2"])
-        let resumed = try await node.history(dev, after: ids[1], limit: 100).get()
+        let resumed = try await node.page(dev, after: ids[1], limit: 100).get().messages
         #expect(resumed.map(\.id) == Array(ids[2...]))
         // Someone deletes the newest entry by hand: the next message still gets an id after every earlier one.
         _ = try await node.redis.send("XDEL", ClusterKeys.history(dev), ids[4].description).get()

@@ -50,7 +50,8 @@ public enum StoreOperation: Equatable, Sendable {
     case recordJoin(RoomName)
     /// Undo `recordJoin` after a join that failed later; its result is not waited for.
     case rollbackJoin(RoomName)
-    /// Messages after `after` (at most `count`), or the last `count` when `after` is nil. Replies `.messages`.
+    /// For a join: messages after `after` (at most `count`; replies `.page`), or the last `count` when `after` is
+    /// nil (replies `.messages`).
     case readHistory(RoomName, after: StreamID?, count: Int)
     /// Leave the room in the store, announcing it. Replies `.done`.
     case recordLeave(RoomName)
@@ -68,6 +69,8 @@ public enum StoreOperation: Equatable, Sendable {
     case listRooms
     /// The last `count` messages before `before` (or the newest). Replies `.messages`.
     case history(RoomName, count: Int, before: StreamID?)
+    /// At most `count` messages after `after`, oldest first. Replies `.page`.
+    case historyAfter(RoomName, after: StreamID, count: Int)
     /// Replies `.seen`.
     case seen(UserName)
 
@@ -111,6 +114,9 @@ public enum StoreReply: Sendable {
     case published(StreamID)
     case delivered(Bool)
     case messages([ChatMessage])
+    /// Messages read after an id, with what the room's stream knows of what it no longer keeps: the newest id
+    /// deleted by hand, and, when trimming removed the oldest messages, the oldest one kept.
+    case page([ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?)
     case members([RoomMember])
     case rooms([(room: RoomName, members: Int)])
     case seen(SeenRecord?)

@@ -80,9 +80,13 @@ extension SessionMachine {
         case .back:
             session.away = nil
             return [.perform(.setPresence(away: nil), id: id)]
-        case .history(let raw, let limit, let before):
+        case .history(let raw, let limit, let before, let after):
             let room = try member(raw, session: session, why: "/join it to read its history")
-            let count = min(limit ?? settings.limits.historyOnJoin, settings.limits.maximumHistory)
+            if let after {
+                let count = paging.readCount(limit ?? settings.limits.historyPageMessages)
+                return [.perform(.historyAfter(room, after: try Self.messageID(after), count: count), id: id)]
+            }
+            let count = paging.readCount(min(limit ?? settings.limits.historyOnJoin, settings.limits.maximumHistory))
             return [.perform(.history(room, count: count, before: try before.map(Self.messageID)), id: id)]
         case .seen(let raw):
             guard let name = try? UserName(validating: raw) else {

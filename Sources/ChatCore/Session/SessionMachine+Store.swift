@@ -44,13 +44,17 @@ extension SessionMachine {
             join.recorded = true
             session.joining = join
             return [.perform(readHistory(for: join), id: id)]
-        case (.readHistory(let room, _, _), .messages(let messages)):
+        case (.readHistory(let room, let after, let count), .messages(let read)),
+            (.readHistory(let room, let after, let count), .page(let read, _, _)):
             guard let join = session.joining, join.room == room else { return [] }
             session.joining = nil
             if !session.rooms.contains(room) { session.rooms.append(room) }
             session.current = room
-            return [.send(.youJoined(room: room, history: messages), id: id), .replayHeld(room, after: messages.last?.id)]
-                + nextRestore(session: &session)
+            let direction: HistoryPaging.Direction = after == nil ? .backward : .forward
+            let (page, more) = paging.page(read, wanted: count - 1, direction: direction)
+            let gap = after.flatMap { gapNotice(room, after: $0, answer) }.map { [$0] } ?? []
+            let joined = ChatEvent.youJoined(room: room, history: page, more: after != nil && more)
+            return gap + [.send(joined, id: id), .replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
         case (.recordLeave(let room), _):
             return [.send(.youLeft(room: room), id: id)]
         case (.publish(let message), .published(let messageID)):
@@ -65,8 +69,13 @@ extension SessionMachine {
         case (.listRooms, .rooms(let rooms)):
             let summaries = rooms.map { RoomSummary(room: $0.room, members: $0.members, joined: session.rooms.contains($0.room)) }
             return [.send(.rooms(summaries, current: session.current), id: id)]
-        case (.history(let room, _, _), .messages(let messages)):
-            return [.send(.history(room: room, messages: messages), id: id)]
+        case (.history(let room, let count, _), .messages(let read)):
+            let (page, more) = paging.page(read, wanted: count - 1, direction: .backward)
+            return [.send(.history(room: room, messages: page, more: more), id: id)]
+        case (.historyAfter(let room, let after, let count), .page(let read, _, _)):
+            let (page, more) = paging.page(read, wanted: count - 1, direction: .forward)
+            let gap = gapNotice(room, after: after, answer).map { [$0] } ?? []
+            return gap + [.send(.history(room: room, messages: page, more: more), id: id)]
         case (.seen(let name), .seen(let record)):
             return [.send(.seen(record ?? .never(name: name.display), now: now.wall), id: id)]
         default:
@@ -135,7 +144,18 @@ extension SessionMachine {
 
     private func readHistory(for join: PendingJoin) -> StoreOperation {
         let limits = settings.limits
-        return .readHistory(join.room, after: join.since, count: join.since == nil ? limits.historyOnJoin : limits.maximumResume)
+        let wanted = join.since == nil ? limits.historyOnJoin : limits.historyPageMessages
+        return .readHistory(join.room, after: join.since, count: paging.readCount(wanted))
+    }
+
+    /// Told before a page read after `after` when the room's stream has trimmed (or lost) messages after it: the
+    /// client learns that what it shows has a hole, instead of moving past it without a word.
+    private func gapNotice(_ room: RoomName, after: StreamID, _ answer: StoreReply) -> SessionAction? {
+        guard case .page(_, let maxDeleted, let keptFrom) = answer else { return nil }
+        let trimmed = keptFrom.map { $0 > after } ?? false
+        let deleted = maxDeleted.map { $0 > after } ?? false
+        guard trimmed || deleted else { return nil }
+        return .send(.gap(room: room, after: after, lost: true, oldest: keptFrom), id: nil)
     }
 
     /// After `welcome`, and after each of its joins, the next room `hello` asked for.

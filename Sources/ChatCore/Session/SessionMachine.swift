@@ -112,6 +112,10 @@ public struct SessionMachine: Sendable {
             ratePerSecond: settings.rateLimit, burst: settings.rateBurst, nowNanos: now.uptimeNanos)
     }
 
+    var paging: HistoryPaging {
+        HistoryPaging(messages: settings.limits.historyPageMessages, bytes: settings.limits.historyPageBytes)
+    }
+
     /// The named session, while it is active.
     public var active: ActiveSession? {
         if case .active(let session) = state { return session }

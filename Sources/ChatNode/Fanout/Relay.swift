@@ -120,10 +120,13 @@ final class Relay: @unchecked Sendable {
         readMissed(room, after: last, channel: channel, attempt: 1)
     }
 
-    /// The command connection may come back a little after the subscription: retry for about two seconds before
-    /// giving up on the gap and releasing what was held back.
+    /// The command connection may come back a little after the subscription: retry for about two seconds. At most
+    /// one page of what was missed is delivered (a burst of thousands would push every member past the outbound
+    /// limit); when more was missed, or some of it is gone from the stream, or it could not be read, the members
+    /// are told with a `gap` event, and their clients read the rest with `history` themselves.
     private func readMissed(_ room: RoomName, after last: StreamID, channel: String, attempt: Int) {
-        store.envelopes(room, after: last, limit: limits.maximumResume).hop(to: eventLoop)
+        let paging = HistoryPaging(messages: limits.historyPageMessages, bytes: limits.historyPageBytes)
+        store.page(room, after: last, limit: paging.readCount(limits.historyPageMessages)).hop(to: eventLoop)
             .whenComplete { result in
                 if case .failure = result, attempt < 10 {
                     self.eventLoop.scheduleTask(in: .milliseconds(200)) {
@@ -131,9 +134,22 @@ final class Relay: @unchecked Sendable {
                     }
                     return
                 }
-                let missed = (try? result.get()) ?? []
+                var missed: [RelayEnvelope] = []
+                var notice: ChatEvent?
+                switch result {
+                case .success(let stored):
+                    let (page, more) = paging.page(stored.messages, wanted: self.limits.historyPageMessages, direction: .forward)
+                    missed = Array(stored.envelopes.prefix(page.count))
+                    let lost = (stored.maxDeleted.map { $0 > last } ?? false) || (stored.keptFrom.map { $0 > last } ?? false)
+                    if more || lost {
+                        notice = .gap(room: room, after: page.last?.id ?? last, lost: lost, oldest: stored.keptFrom)
+                    }
+                case .failure:
+                    notice = .gap(room: room, after: last, lost: false, oldest: nil)
+                }
                 let held = self.catchingUp.removeValue(forKey: channel) ?? []
-                self.deliver(missed.map { (channel, $0) } + held.map { (channel, $0) })
+                let told = notice.map { [(channel, RelayEnvelope(event: $0))] } ?? []
+                self.deliver(missed.map { (channel, $0) } + told + held.map { (channel, $0) })
             }
     }
 }

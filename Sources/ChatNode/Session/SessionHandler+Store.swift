@@ -38,9 +38,12 @@ extension SessionHandler {
             return store.join(room, user: user, now: now, origin: origin).map { .done }
         case .rollbackJoin(let room), .recordLeave(let room):
             return store.leave(room, user: user, reason: .left, now: now, origin: origin).map { .done }
-        case .readHistory(let room, let after, let count):
-            let messages = after.map { store.history(room, after: $0, limit: count) } ?? store.history(room, count: count)
-            return messages.map { .messages($0) }
+        case .readHistory(let room, nil, let count):
+            return store.history(room, count: count).map { .messages($0) }
+        case .readHistory(let room, .some(let after), let count), .historyAfter(let room, let after, let count):
+            return store.page(room, after: after, limit: count).map { page in
+                .page(page.messages, maxDeleted: page.maxDeleted, keptFrom: page.keptFrom)
+            }
         case .publish(let message):
             return store.publishMessage(message, user: user, origin: origin).map { .published($0) }
         case .sendDirect(let message, let target):

@@ -5,6 +5,7 @@
 const $ = (id) => document.getElementById(id);
 const AUTO = "auto";          // id of requests the page makes by itself: their replies are applied quietly
 const OLDER = "older";        // id of requests for older history
+const PAGE = "page";          // id of the requests that read a resume on, page after page
 const USER = "u";             // id prefix of what the user typed: a join it asked for becomes the current room
 const TYPING_SHOWN_MS = 6000, TYPING_SEND_MS = 3000, RECLAIM_MS = 30000;
 
@@ -62,6 +63,11 @@ function hello(name) {
   send({ op: "hello", name, rooms });
 }
 
+// A resume's page that is not the last: ask for the next, after its newest message.
+function nextPage(room, messages, more) {
+  if (more && messages.length > 0) send({ op: "history", room, after: messages[messages.length - 1].msgid, id: PAGE });
+}
+
 function send(request) {
   if (state.ws && state.ws.readyState === WebSocket.OPEN) state.ws.send(JSON.stringify(request));
 }
@@ -97,6 +103,7 @@ function receive(event) {
       for (const message of event.history) addMessage(message);
       if (isUserJoin || !state.current) select(event.room); else render();
       send({ op: "who", room: event.room, id: AUTO });
+      nextPage(event.room, event.history, event.more);
       break;
     }
     case "left": {
@@ -158,13 +165,19 @@ function receive(event) {
       const older = event.id === OLDER, shown = event.room === state.current;
       if (older) { room.olderPending = false; if (event.messages.length === 0) room.olderExhausted = true; }
       const log = $("log"), fromBottom = log.scrollHeight - log.scrollTop;
-      for (const message of event.messages) addMessage(message, false, false);
+      for (const message of event.messages) addMessage(message, false, event.id === PAGE);
       if (shown) {
         render();
         if (older) log.scrollTop = log.scrollHeight - fromBottom;   // keep the reader's place
       }
+      if (event.id === PAGE) nextPage(event.room, event.messages, event.more);
       break;
     }
+    case "gap":
+      // Missed here but still kept: read it. Gone for good: say so.
+      if (!event.lost) send({ op: "history", room: event.room, after: event.after, id: PAGE });
+      else addLine(event.room, { kind: "notice", time: event.time, text: "Some earlier messages are no longer available." });
+      break;
     case "rooms":
       if (!quiet) info(event.rooms.length ? "Rooms: " + event.rooms.map((r) => `#${r.room} (${r.members})`).join(", ") : "No rooms have anybody in them", event.time);
       break;
