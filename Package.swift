@@ -59,6 +59,7 @@ let package = Package(
             dependencies: [
                 "ChatCore",
                 "ChatRedis",
+                "ChatCommandSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -78,6 +79,7 @@ let package = Package(
             dependencies: [
                 "ChatCore",
                 "ChatRedis",
+                "ChatCommandSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -146,11 +148,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What both executables share: environment variables, logging and metrics bootstrap.
+        // What both servers share: environment variables, logging and metrics bootstrap, TCP keepalive.
         .target(
             name: "ChatCommandSupport",
             dependencies: [
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

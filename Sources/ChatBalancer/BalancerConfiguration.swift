@@ -1,3 +1,4 @@
+import ChatCommandSupport
 import ChatCore
 import ChatRedis
 import NIOCore
@@ -64,6 +65,8 @@ public struct BalancerConfiguration: Sendable {
     /// On SIGTERM, how long open connections may carry on before they are closed.
     public var drainTimeout: TimeAmount = .seconds(10)
     public var threads = System.coreCount
+    /// On every client socket: a client whose host vanished is closed within `bound` seconds.
+    public var tcpKeepAlive = TCPKeepAlive()
 
     public init() {}
 }

@@ -123,6 +123,11 @@ final class BenchClient: ChannelInboundHandler {
             stats.delivered += 1
             return
         }
+        if behavior.mode == .json, bytes.starts(with: Self.ping) {
+            // A receiver that never sends would be dropped as gone after a long enough run.
+            send(#"{"op":"pong"}"#)
+            return
+        }
         if bytes.starts(with: markers.error) {
             stats.errors[Self.errorCode(bytes, mode: behavior.mode), default: 0] += 1
             return
@@ -148,6 +153,8 @@ final class BenchClient: ChannelInboundHandler {
             break
         }
     }
+
+    static let ping = Array(#"{"type":"ping""#.utf8)
 
     /// The start of each line that matters, per mode.
     struct Markers: Sendable {

@@ -291,6 +291,9 @@ public struct ClientState: Sendable {
         case .bye(let reason):
             appendToCurrent(TimelineLine(kind: .info, time: decoded.time, text: "server: bye (\(reason))"))
             return []
+        case .ping:
+            // The server checks the connection is alive after a silence: any line answers it.
+            return [Outgoing(.pong)]
         case .ok, .rooms, .seen, .help, .pong:
             if !quiet { info(decoded) }
             return []

@@ -23,6 +23,7 @@ public struct ChatError: Error, Equatable, Sendable {
         public static let redisUnavailable = Code(rawValue: "redis-unavailable")
         public static let slowConsumer = Code(rawValue: "slow-consumer")
         public static let serverShutdown = Code(rawValue: "server-shutdown")
+        public static let registrationTimeout = Code(rawValue: "registration-timeout")
     }
 
     public var code: Code

@@ -89,6 +89,8 @@ public enum LeaveReason: String, Equatable, Sendable {
     case nameLost = "name lost"
     case slowConsumer = "slow consumer"
     case serverShutdown = "server shutdown"
+    /// A client that answers pings stopped answering: its host or network is gone.
+    case pingTimeout = "ping timeout"
 }
 
 /// Everything a client can be told. Both protocol modes render the same events; see `TextRenderer` and
@@ -124,6 +126,9 @@ public enum ChatEvent: Equatable, Sendable {
     /// Acknowledges a request that has no other reply (/away, /back, a direct message in text mode has its own).
     case ok(String)
     case pong
+    /// The server asks a silent client whether it is still there; a client that answers pings (JSON modes) replies
+    /// with a `pong` request, or anything else.
+    case ping
     case bye(String)
     case error(ChatError)
 }

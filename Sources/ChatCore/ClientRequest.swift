@@ -22,6 +22,8 @@ public enum ClientRequest: Equatable, Sendable {
     case help
     case quit
     case ping
+    /// The answer to the server's `ping`: proof of life, nothing more (no reply).
+    case pong
 }
 
 /// A room `hello` asks to be in, as the client sent it (validated by the session).

@@ -106,6 +106,7 @@ public enum JSONEventDecoder {
         case "help": return .help
         case "ok": return .ok(fields.string("text") ?? "")
         case "pong": return .pong
+        case "ping": return .ping
         case "bye": return .bye(fields.string("reason") ?? "")
         case "error":
             return .error(ChatError(ChatError.Code(rawValue: fields.string("code") ?? "error"), fields.string("message") ?? ""))

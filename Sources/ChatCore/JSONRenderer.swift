@@ -117,6 +117,8 @@ public enum JSONRenderer {
             json.field("text", text)
         case .pong:
             header("pong")
+        case .ping:
+            header("ping")
         case .bye(let reason):
             header("bye")
             json.field("reason", reason)

@@ -61,6 +61,8 @@ public enum JSONRequestEncoder {
             op("help")
         case .quit:
             op("quit")
+        case .pong:
+            op("pong")
         case .ping:
             op("ping")
         }

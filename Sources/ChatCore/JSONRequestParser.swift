@@ -92,6 +92,7 @@ public enum JSONRequestParser {
             case "help": return .help
             case "quit": return .quit
             case "ping": return .ping
+            case "pong": return .pong
             case "command":
                 // A line as a person typed it, parsed as text mode parses it, so no client needs a parser of its
                 // own: `room` is the client's current room, where the command applies unless it names another.

@@ -93,6 +93,9 @@ public enum TextRenderer {
             return ["* \(text)"]
         case .pong:
             return ["* pong"]
+        case .ping:
+            // Text mode is for people on nc and telnet, who answer nothing: TCP keepalive watches them instead.
+            return []
         case .bye(let reason):
             return ["* bye: \(reason)"]
         case .error(let error):

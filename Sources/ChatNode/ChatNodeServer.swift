@@ -67,7 +67,7 @@ public final class ChatNodeServer: Service, Sendable {
 
         redis.start()
         subscriber.start()
-        let timers = keeper.start()
+        let timers = keeper.start() + hubs.map { $0.startTicking() }
 
         let maxOutbound = configuration.maxOutboundBytes
         let maxLine = configuration.limits.maximumLineBytes
@@ -78,6 +78,7 @@ public final class ChatNodeServer: Service, Sendable {
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
+                .clientKeepAlive(configuration.tcpKeepAlive)
                 .childChannelOption(
                     .writeBufferWaterMark, value: .init(low: maxOutbound / 2, high: maxOutbound))
                 // A channel keeps its last receive buffer for the next read: NIO's 2 KiB default start is memory
@@ -111,7 +112,7 @@ public final class ChatNodeServer: Service, Sendable {
         do {
             let settings = NodeHTTPServer.Settings(
                 isHealthy: { redis.isConnected && subscriber.isConnected }, allowedOrigins: configuration.allowedOrigins,
-                maximumMessageBytes: maxLine, maximumOutboundBytes: maxOutbound)
+                maximumMessageBytes: maxLine, maximumOutboundBytes: maxOutbound, idleTimeout: configuration.httpIdleTimeout)
             httpListener = try await NodeHTTPServer.bind(
                 host: configuration.host, port: configuration.httpPort, group: group, node: node, hubByLoop: hubByLoop,
                 settings: settings)

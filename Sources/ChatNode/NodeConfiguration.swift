@@ -1,3 +1,4 @@
+import ChatCommandSupport
 import ChatCore
 import ChatRedis
 import NIOCore
@@ -46,6 +47,16 @@ public struct NodeConfiguration: Sendable {
     public var redisTimeout: TimeAmount = .seconds(3)
     /// How long graceful shutdown waits for sessions to be released in Redis.
     public var shutdownGrace: TimeAmount = .seconds(5)
+    /// A connection without a name this long after it opened is closed with `registration-timeout`.
+    public var registrationTimeout: TimeAmount = .seconds(30)
+    /// A client that answers pings (JSON lines, WebSocket) and has been silent this long is pinged, and closed
+    /// ("ping timeout") when it is silent as long again.
+    public var pingAfter: TimeAmount = .seconds(30)
+    public var pingTimeout: TimeAmount = .seconds(30)
+    /// On every client socket, so a vanished nc user is noticed too (at most `bound` seconds).
+    public var tcpKeepAlive = TCPKeepAlive()
+    /// A plain HTTP connection silent this long is closed (a WebSocket session is watched by pings instead).
+    public var httpIdleTimeout: TimeAmount = .seconds(30)
 
     public init() {}
 }

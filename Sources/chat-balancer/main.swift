@@ -44,6 +44,11 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Option(name: .customLong("drain-seconds"), help: "On SIGTERM, how long open connections may carry on. [BALANCER_DRAIN_SECONDS]")
     var drainSeconds = env("BALANCER_DRAIN_SECONDS").flatMap(Int.init) ?? 10
 
+    @Option(
+        name: .customLong("tcp-keepalive"),
+        help: "TCP keepalive on client sockets: IDLE,INTERVAL,COUNT seconds. [BALANCER_TCP_KEEPALIVE]")
+    var tcpKeepAlive = env("BALANCER_TCP_KEEPALIVE") ?? TCPKeepAlive().description
+
     @Option(help: "Event-loop threads (default: one per core). [BALANCER_THREADS]")
     var threads = env("BALANCER_THREADS").flatMap(Int.init) ?? System.coreCount
 
@@ -72,6 +77,9 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        guard TCPKeepAlive(parsing: tcpKeepAlive) != nil else {
+            throw ValidationError("--tcp-keepalive must be IDLE,INTERVAL,COUNT, each at least 1 (got '\(tcpKeepAlive)')")
+        }
         _ = try nodeSource()
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
@@ -93,6 +101,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         configuration.nodes = try nodeSource()
         configuration.sendProxy = sendProxy
         configuration.maxClients = maxClients
+        configuration.tcpKeepAlive = TCPKeepAlive(parsing: tcpKeepAlive) ?? TCPKeepAlive()
         configuration.drainTimeout = .seconds(Int64(drainSeconds))
         configuration.threads = threads
 

@@ -73,6 +73,26 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("history-length"), help: "Messages kept per room in Redis. [CHAT_HISTORY_LENGTH]")
     var historyLength = env("CHAT_HISTORY_LENGTH").flatMap(Int.init) ?? 1000
 
+    @Option(
+        name: .customLong("registration-timeout"),
+        help: "Seconds a connection may take to pick a name before it is closed. [CHAT_REGISTRATION_TIMEOUT]")
+    var registrationTimeout = env("CHAT_REGISTRATION_TIMEOUT").flatMap(Double.init) ?? 30
+
+    @Option(
+        name: .customLong("ping-after"),
+        help: "Seconds of silence after which a JSON or WebSocket client is pinged; as long again unanswered and it is closed. [CHAT_PING_AFTER]")
+    var pingAfter = env("CHAT_PING_AFTER").flatMap(Double.init) ?? 30
+
+    @Option(
+        name: .customLong("tcp-keepalive"),
+        help: "TCP keepalive on client sockets: IDLE,INTERVAL,COUNT seconds. [CHAT_TCP_KEEPALIVE]")
+    var tcpKeepAlive = env("CHAT_TCP_KEEPALIVE") ?? TCPKeepAlive().description
+
+    @Option(
+        name: .customLong("http-idle-timeout"),
+        help: "Seconds a plain HTTP connection may stay silent. [CHAT_HTTP_IDLE_TIMEOUT]")
+    var httpIdleTimeout = env("CHAT_HTTP_IDLE_TIMEOUT").flatMap(Double.init) ?? 30
+
     @Option(help: "Event-loop threads (default: one per core). [CHAT_THREADS]")
     var threads = env("CHAT_THREADS").flatMap(Int.init) ?? System.coreCount
 
@@ -84,6 +104,14 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
         guard claimTTL >= 3 else { throw ValidationError("--claim-ttl must be at least 3 seconds") }
+        for (name, value) in [
+            ("--registration-timeout", registrationTimeout), ("--ping-after", pingAfter), ("--http-idle-timeout", httpIdleTimeout),
+        ] where !(value > 0) {
+            throw ValidationError("\(name) must be a positive number of seconds")
+        }
+        guard TCPKeepAlive(parsing: tcpKeepAlive) != nil else {
+            throw ValidationError("--tcp-keepalive must be IDLE,INTERVAL,COUNT, each at least 1 (got '\(tcpKeepAlive)')")
+        }
         // The publish script takes a room's newest entry as its last id, so a stream must keep at least one.
         guard historyLength >= 1 else { throw ValidationError("--history-length must be at least 1") }
         guard rateLimit > 0, rateBurst >= 1 else {
@@ -124,6 +152,11 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.historyLength = historyLength
         configuration.threads = threads
         configuration.proxyProtocol = proxyProtocol
+        configuration.registrationTimeout = .nanoseconds(Int64(registrationTimeout * 1e9))
+        configuration.pingAfter = .nanoseconds(Int64(pingAfter * 1e9))
+        configuration.pingTimeout = configuration.pingAfter
+        configuration.tcpKeepAlive = TCPKeepAlive(parsing: tcpKeepAlive) ?? TCPKeepAlive()
+        configuration.httpIdleTimeout = .nanoseconds(Int64(httpIdleTimeout * 1e9))
 
         let logger = Logger(label: "chat-node")
         let node = ChatNodeServer(

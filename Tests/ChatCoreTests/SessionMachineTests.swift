@@ -283,6 +283,36 @@ struct SessionMachineTests {
         #expect(session.route(other) == .skip, "a closing session gets nothing more")
     }
 
+    // MARK: Liveness
+
+    @Test("no name by the registration timeout: told and closed; a claim in flight is waited for")
+    func registrationTimeout() {
+        var silent = machine()
+        #expect(silent.tick(now: Self.at(29_000)).isEmpty)
+        let closed = silent.tick(now: Self.at(30_000))
+        #expect(errorCodes(closed) == [.registrationTimeout] && closed.last == .close(.disconnected))
+        var claiming = machine()
+        _ = request(&claiming, .hello(name: "Alice"))
+        #expect(claiming.tick(now: Self.at(31_000)).isEmpty)
+        var text = named()
+        #expect(text.tick(now: Self.at(60_000)).isEmpty, "a named text session is never pinged")
+    }
+
+    @Test("a client that answers pings is pinged after a silence and closed when it stays silent; any line answers")
+    func pings() {
+        var session = named()
+        session.answersPings = true
+        session.heard(now: Self.at(1_000))
+        #expect(session.tick(now: Self.at(30_000)).isEmpty)
+        #expect(session.tick(now: Self.at(31_000)) == [.send(.ping, id: nil)])
+        #expect(session.tick(now: Self.at(45_000)).isEmpty, "one ping, then a wait")
+        session.heard(now: Self.at(50_000))
+        #expect(session.tick(now: Self.at(62_000)).isEmpty, "answered: the wait is over")
+        #expect(session.tick(now: Self.at(80_000)) == [.send(.ping, id: nil)])
+        #expect(session.tick(now: Self.at(110_000)) == [.close(.pingTimeout)])
+        #expect(session.connectionClosed().first == .end(EndedSession(user: alice, token: "t1", reason: .pingTimeout, since: 1_000, rooms: [lobby])))
+    }
+
     // MARK: Ending
 
     @Test("quit says bye and closes; the end releases the name and every room, with the reason")

@@ -1,3 +1,4 @@
+import ChatCommandSupport
 import ChatCore
 import Logging
 import NIOCore
@@ -48,6 +49,9 @@ final class ProxyListener: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.allowRemoteHalfClosure, value: true)
+            // A client whose host vanished is closed by the kernel, and with it its node connection, so the node
+            // frees its name without waiting for anything of its own.
+            .clientKeepAlive(configuration.tcpKeepAlive)
             // Nothing is read from the client until its node is connected, so no byte can be lost or reordered.
             .childChannelOption(.autoRead, value: false)
             .childChannelOption(.recvAllocator, value: Self.receiveBuffers)

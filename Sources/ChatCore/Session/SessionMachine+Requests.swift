@@ -25,6 +25,7 @@ extension SessionMachine {
         switch request {
         case .help: return [.send(.help, id: id)]
         case .ping: return [.send(.pong, id: id)]
+        case .pong: return []
         case .quit: return [.send(.bye("see you"), id: id)] + close(.quit)
         case .hello(let name, let rooms): return hello(name, rooms: rooms, id: id, now: now)
         default: break
@@ -100,7 +101,7 @@ extension SessionMachine {
             if let last = session.lastTyping[room], now.uptimeNanos &- last < settings.typingIntervalNanos { return [] }
             session.lastTyping[room] = now.uptimeNanos
             return [.perform(.publishTyping(room), id: id)]
-        case .hello, .help, .ping, .quit: return []
+        case .hello, .help, .ping, .pong, .quit: return []
         }
     }
 

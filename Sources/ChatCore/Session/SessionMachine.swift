@@ -15,6 +15,12 @@ public struct SessionMachine: Sendable {
         public var typingIntervalNanos: UInt64
         /// Names the node in `welcome`.
         public var nodeID: String
+        /// A connection that has no name this long after it opened is closed (`registration-timeout`).
+        public var registrationTimeoutNanos: UInt64 = 30_000_000_000
+        /// A client that answers pings and has said nothing this long is pinged...
+        public var pingAfterNanos: UInt64 = 30_000_000_000
+        /// ...and closed (`ping timeout`) if it still says nothing this long after.
+        public var pingTimeoutNanos: UInt64 = 30_000_000_000
 
         public init(
             limits: ProtocolLimits = ProtocolLimits(), rateLimit: Double = 10, rateBurst: Double = 20,
@@ -104,12 +110,20 @@ public struct SessionMachine: Sendable {
     /// A request is waiting on the store; the next one waits for it.
     public internal(set) var isWaiting = false
     var bucket: TokenBucket
+    /// Whether the client's protocol answers the server's pings (JSON lines, WebSocket, IRC); people on nc do
+    /// not, and are watched by TCP keepalive alone. Set by the shell once the protocol is known.
+    public var answersPings = false
+    let connectedAtNanos: UInt64
+    var lastHeardNanos: UInt64
+    var pingSentAtNanos: UInt64?
 
     public init(settings: Settings, sessionID: String, now: SessionClock) {
         self.settings = settings
         self.sessionID = sessionID
         self.bucket = TokenBucket(
             ratePerSecond: settings.rateLimit, burst: settings.rateBurst, nowNanos: now.uptimeNanos)
+        self.connectedAtNanos = now.uptimeNanos
+        self.lastHeardNanos = now.uptimeNanos
     }
 
     var paging: HistoryPaging {
@@ -189,6 +203,37 @@ public struct SessionMachine: Sendable {
                     user: session.user, token: session.token, reason: reason, since: session.since,
                     rooms: session.listedRooms))
         ]
+    }
+
+    // MARK: Liveness
+
+    /// Something arrived from the client (any frame, even a blank line or one too long): it is alive.
+    public mutating func heard(now: SessionClock) {
+        lastHeardNanos = now.uptimeNanos
+        pingSentAtNanos = nil
+    }
+
+    /// Called every few seconds. A connection still without a name after the registration timeout is closed, so
+    /// silent sockets cannot hold slots; a client that answers pings is pinged after a silence and closed when it
+    /// does not answer, so a vanished host frees its name within `pingAfter + pingTimeout` plus one tick.
+    public mutating func tick(now: SessionClock) -> [SessionAction] {
+        switch state {
+        case .closing, .closed, .naming:
+            return []
+        case .unnamed:
+            guard now.uptimeNanos &- connectedAtNanos >= settings.registrationTimeoutNanos else { return [] }
+            let seconds = settings.registrationTimeoutNanos / 1_000_000_000
+            let error = ChatError(.registrationTimeout, "no name after \(seconds) s; reconnect and send your name first")
+            return [.send(.error(error), id: nil)] + close(.disconnected)
+        case .active:
+            guard answersPings else { return [] }
+            if let sent = pingSentAtNanos {
+                return now.uptimeNanos &- sent >= settings.pingTimeoutNanos ? close(.pingTimeout) : []
+            }
+            guard now.uptimeNanos &- lastHeardNanos >= settings.pingAfterNanos else { return [] }
+            pingSentAtNanos = now.uptimeNanos
+            return [.send(.ping, id: nil)]
+        }
     }
 
     // MARK: Relayed events

@@ -55,6 +55,14 @@ final class LoopHub: @unchecked Sendable {
         if listeners[channel]?.isEmpty == true { listeners[channel] = nil }
     }
 
+    /// Every second, each session checks its timers (registration timeout, pings): one timer per loop rather than
+    /// one per connection.
+    func startTicking() -> RepeatedTask {
+        eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            for session in self.sessions.values { session.tick() }
+        }
+    }
+
     /// Writes each event to every local listener of its channel, then flushes each touched session once.
     func deliver(_ batch: [RenderedEvent]) {
         eventLoop.assertInEventLoop()

@@ -1,3 +1,4 @@
+import ChatCommandSupport
 import ChatCore
 import Foundation
 import NIOCore
@@ -16,6 +17,9 @@ enum NodeHTTPServer {
         /// The largest WebSocket message a client may send (the chat's line limit).
         var maximumMessageBytes: Int
         var maximumOutboundBytes: Int
+        /// A plain HTTP connection (keep-alive, or one that never sends a request) that sends nothing this long
+        /// is closed, so idle sockets cannot hold the node's descriptors.
+        var idleTimeout: TimeAmount
     }
 
     static func bind(
@@ -26,6 +30,7 @@ enum NodeHTTPServer {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .clientKeepAlive(node.configuration.tcpKeepAlive)
             .childChannelOption(
                 .writeBufferWaterMark, value: .init(low: settings.maximumOutboundBytes / 2, high: settings.maximumOutboundBytes))
             .childChannelInitializer { channel in
@@ -56,12 +61,20 @@ enum NodeHTTPServer {
                         withServerUpgrade: (
                             upgraders: [upgrader],
                             completionHandler: { context in
-                                if let requests = try? context.pipeline.syncOperations.handler(type: HTTPRequestHandler.self) {
-                                    context.pipeline.syncOperations.removeHandler(requests, promise: nil)
+                                // A WebSocket session watches its own liveness (pings); the HTTP idle timeout goes.
+                                let operations = context.pipeline.syncOperations
+                                if let requests = try? operations.handler(type: HTTPRequestHandler.self) {
+                                    operations.removeHandler(requests, promise: nil)
+                                }
+                                if let idle = try? operations.handler(type: IdleStateHandler.self) {
+                                    operations.removeHandler(idle, promise: nil)
                                 }
                             }
                         ))
-                    try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(node: node, settings: settings))
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: settings.idleTimeout),
+                        HTTPRequestHandler(node: node, settings: settings),
+                    ])
                 }
             }
             .bind(host: host, port: port).get()
@@ -93,6 +106,14 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
     init(node: NodeContext, settings: NodeHTTPServer.Settings) {
         self.node = node
         self.settings = settings
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

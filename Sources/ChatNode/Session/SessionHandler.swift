@@ -56,10 +56,14 @@ final class SessionHandler: ChannelDuplexHandler {
         self.modeChosen = mode != nil
         self.expectsProxyHeader = expectsProxyHeader
         let configuration = node.configuration
-        let settings = SessionMachine.Settings(
+        var settings = SessionMachine.Settings(
             limits: configuration.limits, rateLimit: configuration.rateLimit, rateBurst: configuration.rateBurst,
             nodeID: node.nodeID)
+        settings.registrationTimeoutNanos = UInt64(configuration.registrationTimeout.nanoseconds)
+        settings.pingAfterNanos = UInt64(configuration.pingAfter.nanoseconds)
+        settings.pingTimeoutNanos = UInt64(configuration.pingTimeout.nanoseconds)
         self.machine = SessionMachine(settings: settings, sessionID: node.makeSessionID(), now: Self.clock())
+        self.machine.answersPings = self.mode.answersPings
         self.released = hub.eventLoop.makePromise()
     }
 
@@ -126,6 +130,7 @@ final class SessionHandler: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !machine.isClosing else { return }
+        machine.heard(now: Self.clock())
         inbox.append(unwrapInboundIn(data))
         processInbox()
     }
@@ -198,9 +203,15 @@ final class SessionHandler: ChannelDuplexHandler {
             guard let chosen = LineModes.chosen(byFirstLine: bytes) else { return }
             mode = chosen
             modeChosen = true
+            machine.answersPings = chosen.answersPings
         }
         guard let parsed = mode.parse(bytes, isNamed: machine.userName != nil) else { return }
         apply(machine.receive(parsed.request, id: parsed.id, now: Self.clock()))
+    }
+
+    /// The hub's timer, every second: registration timeout and pings.
+    func tick() {
+        apply(machine.tick(now: Self.clock()))
     }
 
     // MARK: Actions

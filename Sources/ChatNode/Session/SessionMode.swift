@@ -13,6 +13,8 @@ protocol SessionMode {
         -> ByteBuffer?
     /// A relayed event, as shared bytes where the event reads the same for everyone; nil when not shown.
     func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer?
+    /// Whether clients of this mode answer the server's pings (programs do; people on nc do not).
+    var answersPings: Bool { get }
 }
 
 struct ParsedRequest {
@@ -43,6 +45,8 @@ enum LineModes {
 
 /// nc and telnet: `/commands`, a plain line is a message (or, before a name, the name), CRLF-terminated lines.
 struct TextMode: SessionMode {
+    var answersPings: Bool { false }
+
     func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest? {
         guard let text = LineModes.cleanLine(frame) else { return nil }
         if !isNamed, !text.hasPrefix("/") { return ParsedRequest(request: .success(.hello(name: text)), id: nil) }
@@ -72,6 +76,8 @@ struct TextMode: SessionMode {
 
 /// Programs: one JSON request per line in, one JSON event per line out.
 struct JSONLinesMode: SessionMode {
+    var answersPings: Bool { true }
+
     func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest? {
         guard let text = LineModes.cleanLine(frame) else { return nil }
         return JSONParsing.parse(text)
@@ -91,6 +97,8 @@ struct JSONLinesMode: SessionMode {
 /// Browsers: one JSON request per WebSocket text message in, one JSON event per message out. The bytes are the
 /// JSON-lines mode's without the newline, so both share one rendering of each relayed event.
 struct WebSocketMode: SessionMode {
+    var answersPings: Bool { true }
+
     func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest? {
         guard frame.first(where: { !LineModes.isBlank($0) }) == UInt8(ascii: "{"), !frame.contains(UInt8(ascii: "\n"))
         else {

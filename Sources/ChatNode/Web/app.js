@@ -188,6 +188,7 @@ function receive(event) {
       break;
     case "help": for (const line of event.lines) info(line, event.time); break;
     case "ok": if (!quiet) info(event.text, event.time); break;
+    case "ping": send({ op: "pong" }); break;   // the server checks we are alive after a silence
     case "bye": state.quitting = true; info(`Server: bye (${event.reason})`, event.time); break;
     case "error": error(event); break;
   }
