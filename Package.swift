@@ -35,9 +35,16 @@ let package = Package(
             pkgConfig: "hiredis",
             providers: [.apt(["libhiredis-dev"]), .brew(["hiredis"])]
         ),
+        // ICU from the system (Debian: libicu-dev): UTS #39 skeletons and restriction levels, NFKC case folding,
+        // behind a few C functions (Foundation's own ICU headers clash with the system's in Swift).
+        .target(
+            name: "CICU",
+            linkerSettings: [.linkedLibrary("icui18n"), .linkedLibrary("icuuc")]
+        ),
         // The domain: names, rooms, events, protocol codecs, sanitizing, rate limiting. No I/O.
         .target(
             name: "ChatCore",
+            dependencies: ["CICU"],
             swiftSettings: swiftSettings
         ),
         // Redis over SwiftNIO with hiredis as the codec, plus the chat's keys and Lua scripts.

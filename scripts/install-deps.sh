@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and running need on Debian/Ubuntu, only where it is missing: redis-server (the local
 # cluster and the tests start their own), libhiredis-dev and pkg-config (the hiredis system library target),
+# libicu-dev (ICU: Unicode's identifier security for names and rooms),
 # libncurses-dev (the terminal client, ncursesw) and curl (the local cluster script waits on the balancer).
 # With --tests, also what the tests need: docker-compose (validates docker-compose.yml; no Docker engine is
 # needed), iproute2 (the multi-host test), tmux (the terminal client's test) and chromium with chromium-driver
@@ -20,6 +21,7 @@ if [ "${1:-}" = "--tests" ]; then
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fi
 if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
+if ! pkg-config --exists icu-i18n 2>/dev/null; then missing+=(libicu-dev); fi
 if ! pkg-config --exists ncursesw 2>/dev/null; then missing+=(libncurses-dev); fi
 
 if [ ${#missing[@]} -eq 0 ]; then

@@ -1,5 +1,6 @@
-/// A validated room name. Rooms are case-insensitive like IRC channels, so the name is stored lowercased; a
-/// leading `#` is accepted and dropped, because people type it out of habit.
+/// A validated room name. Rooms are case-insensitive like IRC channels, so the name is stored case-folded (NFKC:
+/// fullwidth letters are the plain ones); a leading `#` is accepted and dropped, because people type it out of
+/// habit. Invisible characters and mixed scripts (a Cyrillic `е` in `dеv`) are refused.
 public struct RoomName: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let value: String
 
@@ -15,10 +16,20 @@ public struct RoomName: Hashable, Sendable, Comparable, CustomStringConvertible 
         guard !name.isEmpty, name.unicodeScalars.count <= Self.maximumLength else {
             throw ChatError(.roomInvalid, "a room name needs 1 to \(Self.maximumLength) characters")
         }
+        switch UnicodeSecurity.problem(String(name)) {
+        case .invisible?: throw ChatError(.roomInvalid, "room names cannot contain invisible characters")
+        case .mixedScripts?:
+            throw ChatError(.roomInvalid, "room names cannot mix scripts that imitate each other (Latin with Cyrillic, say)")
+        case nil: break
+        }
         guard name.unicodeScalars.allSatisfy(UserName.isAllowed) else {
             throw ChatError(.roomInvalid, "room names use letters, digits, '_', '-' and '.' only")
         }
-        self.value = name.lowercased()
+        let folded = UnicodeSecurity.fold(String(name))
+        guard !folded.isEmpty, folded.unicodeScalars.allSatisfy(UserName.isAllowed) else {
+            throw ChatError(.roomInvalid, "room names use letters, digits, '_', '-' and '.' only")
+        }
+        self.value = folded
     }
 
     /// For names that come from this system itself (Redis keys, constants), already validated once.

@@ -2,7 +2,8 @@
 ///
 /// Invalid UTF-8 becomes U+FFFD. ANSI escape sequences (CSI, OSC, and two-byte ESC forms) are removed whole, so no
 /// client can move another's cursor, retitle a window or recolour a screen; every other C0 and C1 control character
-/// and DEL is removed too. A tab becomes a space. Telnet negotiation is removed earlier, from the bytes (`TelnetFilter`).
+/// and DEL is removed too. A tab becomes a space. Bidirectional controls (embeddings, overrides, isolates, marks)
+/// are removed, so no text can show reversed past its own end (Trojan Source) in a terminal or a page. Telnet negotiation is removed earlier, from the bytes (`TelnetFilter`).
 public enum Sanitizer {
     public static func clean(_ bytes: some Collection<UInt8>) -> String {
         clean(String(decoding: bytes, as: UTF8.self))
@@ -29,6 +30,7 @@ public enum Sanitizer {
             case 0x9D, 0x90, 0x98, 0x9E, 0x9F: skipStringSequence(&scalars)
             case 0x09: output.append(" ")
             case 0x00...0x1F, 0x7F...0x9F: continue
+            case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: continue
             default: output.append(scalar)
             }
         }

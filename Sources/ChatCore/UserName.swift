@@ -1,11 +1,12 @@
 import Foundation
 
-/// A validated user name: shown as typed, unique cluster-wide by its case-folded `key`.
+/// A validated user name: shown as typed, unique cluster-wide by its `key`, the UTS #39 skeleton of its NFKC case
+/// fold, so that names that look alike are one name (`Alice`, `alice`, `ａｌｉｃｅ`, Cyrillic `аlісе`).
 public struct UserName: Hashable, Sendable, CustomStringConvertible {
     /// What people see, as the user typed it, in Unicode canonical composition (NFC), so that "é" typed as one
     /// character or as "e" plus an accent is the same name.
     public let display: String
-    /// The identity: lowercased, so `Alice` and `alice` are one person. Used in Redis keys.
+    /// The identity: what the name looks like, whatever its case, width or script. Used in Redis keys.
     public let key: String
 
     public static let maximumLength = 32
@@ -18,6 +19,10 @@ public struct UserName: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { display }
 
+    /// The reserved names and everything that looks like them, in any case.
+    static let reservedKeys = Set(
+        reserved.flatMap { UnicodeSecurity.lookAlikes($0).union(UnicodeSecurity.lookAlikes($0.uppercased())) })
+
     public init(validating raw: String) throws(ChatError) {
         let name = raw.trimmingWhitespace().precomposedStringWithCanonicalMapping
         guard !name.isEmpty else {
@@ -27,14 +32,25 @@ public struct UserName: Hashable, Sendable, CustomStringConvertible {
         guard scalars.count <= Self.maximumLength else {
             throw ChatError(.nameInvalid, "a name has at most \(Self.maximumLength) characters")
         }
+        switch UnicodeSecurity.problem(name) {
+        case .invisible?: throw ChatError(.nameInvalid, "names cannot contain invisible characters")
+        case .mixedScripts?:
+            throw ChatError(.nameInvalid, "names cannot mix scripts that imitate each other (Latin with Cyrillic, say)")
+        case nil: break
+        }
         for scalar in scalars where !Self.isAllowed(scalar) {
             throw ChatError(.nameInvalid, "names use letters, digits, '_', '-' and '.' only")
         }
         if let first = scalars.first, first.properties.generalCategory.isMark {
             throw ChatError(.nameInvalid, "a name cannot start with a combining mark")
         }
-        let key = name.lowercased()
-        guard !Self.reserved.contains(key) else {
+        let key = UnicodeSecurity.skeleton(name)
+        // A look-alike may be punctuation (a modifier colon looks like ':'): keys stay letters and digits, so no
+        // name can forge another's Redis key.
+        guard key.unicodeScalars.allSatisfy(Self.isAllowed) else {
+            throw ChatError(.nameInvalid, "'\(name)' looks like punctuation; names use letters, digits, '_', '-' and '.'")
+        }
+        guard Self.reservedKeys.isDisjoint(with: UnicodeSecurity.lookAlikes(name)) else {
             throw ChatError(.nameInvalid, "'\(name)' is reserved")
         }
         self.display = name

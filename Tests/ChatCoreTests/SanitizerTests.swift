@@ -63,4 +63,12 @@ struct TokenBucketTests {
         for _ in 0..<5 { refilled.append(bucket.tryTake(nowNanos: 100 * second)) }
         #expect(refilled == [true, true, true, false, false])
     }
+
+    @Test("bidirectional controls are removed, so no text shows reversed past its end (Trojan Source)")
+    func bidi() {
+        #expect(Sanitizer.clean("hello bob \u{202E}reversed?") == "hello bob reversed?")
+        #expect(Sanitizer.clean("\u{2066}a\u{2069}\u{200F}b\u{061C}") == "ab")
+        #expect(Sanitizer.clean("שלום alice") == "שלום alice", "right-to-left letters themselves stay")
+    }
 }
+

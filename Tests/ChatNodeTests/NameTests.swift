@@ -41,6 +41,29 @@ struct NameTests {
         try other.expect("* welcome Émile")
     }
 
+    @Test("a name that looks like one in use is refused as taken, saying whom it looks like")
+    func lookAlikeTaken() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].login("alice")
+        defer { alice.close() }
+        let cocoa = try cluster[0].login("cocoa")
+        defer { cocoa.close() }
+        let impostor = try cluster[1].connect("impostor")
+        try impostor.expect("what is your name")
+        try impostor.send("\u{0441}\u{043E}\u{0441}\u{043E}\u{0430}")  // all Cyrillic, looks like cocoa
+        _ = try impostor.expectLine("the refusal") { $0.hasPrefix("! name-taken") && $0.contains("looks like cocoa") }
+        try impostor.send("\u{FF41}\u{FF44}\u{FF4D}\u{FF49}\u{FF4E}")  // fullwidth admin
+        _ = try impostor.expectLine("reserved") { $0.hasPrefix("! name-invalid") }
+        try impostor.send("\u{0430}lice")  // Cyrillic а with Latin lice
+        _ = try impostor.expectLine("mixed scripts") { $0.hasPrefix("! name-invalid") && $0.contains("mix scripts") }
+        try impostor.send("alice\u{FE0F}")
+        _ = try impostor.expectLine("invisible") { $0.hasPrefix("! name-invalid") && $0.contains("invisible") }
+        try impostor.send("mallory")
+        try impostor.expect("welcome mallory")
+        try impostor.send("hello bob \u{202E}reversed?")
+        try alice.expectLine("the message, without its override") { $0.hasSuffix("<mallory> hello bob reversed?") }
+    }
+
     @Test("a name is free again as soon as its holder disconnects, and the room is told")
     func releasedOnDisconnect() throws {
         let cluster = try TestCluster(nodes: 2)

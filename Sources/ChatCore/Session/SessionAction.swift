@@ -40,7 +40,8 @@ public struct EndedSession: Equatable, Sendable {
 
 /// One operation on the cluster's shared state (Redis, on the node). Each has one kind of `StoreReply`.
 public enum StoreOperation: Equatable, Sendable {
-    /// Claim the name; replies `.claimed(token)` with the claim's token, or nil when somebody holds it.
+    /// Claim the name; replies `.claimed(token)` with the claim's token, or nil (and the holder's name, when
+    /// known) when somebody holds it or a name that looks like it.
     case claim(UserName)
     /// Listen for direct messages to this user; completes once the subscription is confirmed. Replies `.done`.
     case listenToUser(UserName)
@@ -110,7 +111,7 @@ public struct OutgoingMessage: Equatable, Sendable {
 /// The result of a store operation, by the operation's kind.
 public enum StoreReply: Sendable {
     case done
-    case claimed(token: String?)
+    case claimed(token: String?, holder: String? = nil)
     case published(StreamID)
     case delivered(Bool)
     case messages([ChatMessage])

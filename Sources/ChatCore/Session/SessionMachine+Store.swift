@@ -109,8 +109,9 @@ extension SessionMachine {
         _ name: UserName, id: RequestID?, _ result: Result<StoreReply, any Error>, now: SessionClock
     ) -> [SessionAction] {
         let token: String?
+        var holder: String?
         switch result {
-        case .success(.claimed(let value)): token = value
+        case .success(.claimed(let value, let held)): (token, holder) = (value, held)
         case .success: token = nil
         case .failure(let error):
             if case .naming = state { state = .unnamed }
@@ -123,6 +124,9 @@ extension SessionMachine {
         }
         guard let token else {
             state = .unnamed
+            if let holder, holder != name.display {
+                return reply(ChatError(.nameTaken, "'\(name.display)' looks like \(holder), who is here; pick another name"), id)
+            }
             return reply(ChatError(.nameTaken, "'\(name.display)' is taken; pick another name"), id)
         }
         let session = ActiveSession(

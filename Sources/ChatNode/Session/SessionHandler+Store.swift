@@ -21,8 +21,11 @@ extension SessionHandler {
         let now = WallClock.now()
         if case .claim(let name) = operation {
             let token = store.makeToken()
-            return store.claim(name, token: token, now: now, address: remoteAddress).map { won in
-                .claimed(token: won ? token : nil)
+            return store.claimName(name, token: token, now: now, address: remoteAddress).map { outcome in
+                switch outcome {
+                case .claimed: .claimed(token: token)
+                case .held(let holder): .claimed(token: nil, holder: holder)
+                }
             }
         }
         guard let user = machine.userName else { return hub.eventLoop.makeFailedFuture(SessionClosed()) }

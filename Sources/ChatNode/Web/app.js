@@ -322,15 +322,21 @@ function lineElement(line) {
   time.dateTime = date.toISOString();
   time.textContent = date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   item.append(time, " ");   // spaces as text too, so copied text and screen readers read words apart
+  // Names and texts from people are each isolated (<bdi>): right-to-left text, or a direction control the server
+  // missed, cannot spill past its own span and reorder what comes after it.
   if (line.kind === "message" || line.kind === "dm") {
-    const from = document.createElement("span");
+    const from = document.createElement("bdi");
     from.className = "from";
     from.textContent = line.kind === "dm" ? `[DM] ${line.from}:` : `${line.from}:`;
     item.append(from, " ");
   } else if (line.kind === "action") {
-    item.append(document.createTextNode(`* ${line.from} `));
+    const from = document.createElement("bdi");
+    from.textContent = line.from;
+    item.append("* ", from, " ");
   }
-  appendLinkified(item, line.text);
+  const text = document.createElement("bdi");
+  appendLinkified(text, line.text);
+  item.append(text);
   return item;
 }
 

@@ -11,7 +11,8 @@ enum ClusterScripts {
 
     /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
     /// ARGV: token, name, incarnation, node, now, claim ttl, address, session ttl
-    /// Returns 1 when claimed, 0 when somebody holds the name.
+    /// Returns 1 when claimed; when somebody holds the name (or one that looks like it: keys are skeletons), the
+    /// holder's name as typed, or '' when their session record is gone.
     ///
     /// A free name may still have an old session record: its node died and its claim expired a moment before a
     /// survivor reaped it. That session's rooms are told it left before the record is replaced, so no notice is
@@ -19,7 +20,9 @@ enum ClusterScripts {
     static let claim = RedisScript(
         name: "claim",
         source: """
-            if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[6]) then return 0 end
+            if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[6]) then
+                return redis.call('HGET', KEYS[2], 'name') or ''
+            end
             local user = string.sub(KEYS[1], 11)
             local oldInc = redis.call('HGET', KEYS[2], 'inc')
             if oldInc then

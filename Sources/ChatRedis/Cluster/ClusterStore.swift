@@ -73,6 +73,16 @@ public struct ClusterStore: Sendable {
 
     /// True when the name is now ours; false when somebody holds it.
     public func claim(_ user: UserName, token: String, now: Millis, address: String) -> EventLoopFuture<Bool> {
+        claimName(user, token: token, now: now, address: address).map { $0 == .claimed }
+    }
+
+    public enum ClaimOutcome: Equatable, Sendable {
+        case claimed
+        /// Somebody holds the name, or one that looks like it: their name as they typed it, when known.
+        case held(by: String?)
+    }
+
+    public func claimName(_ user: UserName, token: String, now: Millis, address: String) -> EventLoopFuture<ClaimOutcome> {
         redis.run(
             ClusterScripts.claim,
             keys: [
@@ -83,7 +93,10 @@ public struct ClusterStore: Sendable {
                 token, user.display, incarnation, nodeID, String(now), String(claimTTLSeconds), address,
                 String(sessionTTLSeconds),
             ]
-        ).map { $0.int == 1 }
+        ).map { reply in
+            if reply.int == 1 { return .claimed }
+            return .held(by: reply.string.flatMap { $0.isEmpty ? nil : $0 })
+        }
     }
 
     /// True while the session is ours. With `restore`, a claim that Redis lost is taken again.
