@@ -47,8 +47,9 @@ start_cluster() {
   for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
   nodes=()
   for i in 1 2 3; do
-    # No rate limit: the benchmark's senders send more than a person would.
-    "$BIN/chat-node" --host 127.0.0.1 --port $((BASE + i)) --http-port $((BASE + 100 + i)) --node-id "node$i" \
+    # No rate limit: the benchmark's senders send more than a person would. All clients come from 127.0.0.1, so
+    # the balancer's per-address limit is off.
+    "$BIN/chat-node" --host 127.0.0.1 --port $((BASE + i)) --http-port $((BASE + 100 + i)) --ops-port $((BASE + 300 + i)) --node-id "node$i" \
       --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol --rate-limit 1000000 --rate-burst 1000000 \
       --log-level warning >"$dir/node$i.out" 2>"$dir/node$i.log" &
     pids+=($!)
@@ -57,6 +58,7 @@ start_cluster() {
   done
   "$BIN/chat-balancer" --host 127.0.0.1 --port "$BASE" --http-port $((BASE + 100)) --admin-port $((BASE + 200)) \
     --redis "redis://127.0.0.1:$REDIS_PORT" --send-proxy --max-clients 20000 --drain-seconds 1 --log-level warning \
+    --max-connections-per-address 0 \
     >"$dir/balancer.out" 2>"$dir/balancer.log" &
   pids+=($!)
   measure="$measure,balancer=$!"

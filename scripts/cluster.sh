@@ -12,6 +12,7 @@ HTTP_PORT=${HTTP_PORT:-8080}
 ADMIN_PORT=${ADMIN_PORT:-9000}
 FIRST_NODE_PORT=${FIRST_NODE_PORT:-7001}
 FIRST_NODE_HTTP_PORT=${FIRST_NODE_HTTP_PORT:-8081}
+FIRST_NODE_OPS_PORT=${FIRST_NODE_OPS_PORT:-9101}
 RUN_DIR=${RUN_DIR:-$PWD/run/$(date +%Y%m%d-%H%M%S)}
 
 scripts/install-deps.sh
@@ -47,6 +48,7 @@ pids+=($!)
 
 for i in $(seq 1 "$NODES"); do
   "$BIN/chat-node" --host 127.0.0.1 --port $((FIRST_NODE_PORT + i - 1)) --http-port $((FIRST_NODE_HTTP_PORT + i - 1)) \
+    --ops-port $((FIRST_NODE_OPS_PORT + i - 1)) \
     --node-id "node$i" --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol \
     >"$RUN_DIR/node$i.out" 2>"$RUN_DIR/node$i.log" &
   pids+=($!)
@@ -65,7 +67,7 @@ swift-redis-chat is running: Redis, $NODES nodes and the balancer.
   web        http://localhost:$HTTP_PORT/         (the web client, through the balancer)
   terminal   $BIN/chat --name YOU --server localhost:$CHAT_PORT
   chat       nc localhost $CHAT_PORT            (or telnet localhost $CHAT_PORT)
-  HTTP       http://localhost:$HTTP_PORT/health  (through the balancer to a node)
+  node ops   curl localhost:$FIRST_NODE_OPS_PORT/health   (and /metrics; each node's own port, loopback only)
   nodes      curl localhost:$ADMIN_PORT/nodes    balancer metrics: curl localhost:$ADMIN_PORT/metrics
 logs:
   $RUN_DIR/balancer.log

@@ -53,9 +53,14 @@ public struct BalancerConfiguration: Sendable {
     public var port = 7000
     public var httpPort = 8080
     public var adminPort = 9000
+    /// /nodes and /metrics describe the cluster: loopback unless configured otherwise.
+    public var adminHost = "127.0.0.1"
     public var nodes: NodeSource = .fixed([])
-    /// Open each chat backend connection with a PROXY protocol v1 header naming the real client.
+    /// Open each backend connection (chat and HTTP) with a PROXY protocol v1 header naming the real client.
     public var sendProxy = false
+    /// Open connections one client address may hold (HAProxy's `sc_conn_cur` limit), so one host cannot take
+    /// every slot; 0 for no limit. Clients behind one NAT share an address: raise it for them.
+    public var maxConnectionsPerAddress = 50
     public var maxClients = 20_000
     /// How long a backend connect may take before the next node is tried.
     public var connectTimeout: TimeAmount = .seconds(1)

@@ -1,3 +1,4 @@
+import ChatCommandSupport
 import Hummingbird
 import Logging
 import NIOCore
@@ -36,8 +37,11 @@ public final class ChatBalancerServer: Service, Sendable {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, configuration.threads))
         let pool = BackendPool()
         let watcher = NodeWatcher(pool: pool, configuration: configuration, eventLoop: group.next(), logger: logger)
-        let chat = ProxyListener(side: .chat, pool: pool, configuration: configuration, metrics: metrics, logger: logger)
-        let http = ProxyListener(side: .http, pool: pool, configuration: configuration, metrics: metrics, logger: logger)
+        let perAddress = AddressCounts(limit: configuration.maxConnectionsPerAddress)
+        let chat = ProxyListener(
+            side: .chat, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress, logger: logger)
+        let http = ProxyListener(
+            side: .http, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress, logger: logger)
 
         let listeners: [any Channel]
         do {
@@ -59,7 +63,7 @@ public final class ChatBalancerServer: Service, Sendable {
         let onListening = self.onListening
         let admin = Application(
             router: AdminEndpoints.router(pool: pool, metrics: metrics),
-            configuration: .init(address: .hostname(configuration.host, port: configuration.adminPort), serverName: nil),
+            configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: nil),
             onServerRunning: { channel in
                 let addresses = BalancerAddresses(
                     chat: listeners[0].localAddress!, http: listeners[1].localAddress!, admin: channel.localAddress!)

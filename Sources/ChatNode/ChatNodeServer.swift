@@ -11,6 +11,8 @@ import ServiceLifecycle
 public struct NodeAddresses: Sendable {
     public var chat: SocketAddress
     public var http: SocketAddress
+    /// /health and /metrics.
+    public var operations: SocketAddress
 }
 
 /// The chat node as a service: TCP chat on `port`, /health and /metrics on `httpPort`, its state in Redis.
@@ -69,73 +71,36 @@ public final class ChatNodeServer: Service, Sendable {
         subscriber.start()
         let timers = keeper.start() + hubs.map { $0.startTicking() }
 
-        let maxOutbound = configuration.maxOutboundBytes
-        let maxLine = configuration.limits.maximumLineBytes
-        let listener: any Channel
+        let settings = NodeHTTPServer.Settings(
+            isHealthy: { redis.isConnected && subscriber.isConnected }, allowedOrigins: configuration.allowedOrigins,
+            maximumMessageBytes: configuration.limits.maximumLineBytes,
+            maximumOutboundBytes: configuration.maxOutboundBytes, idleTimeout: configuration.httpIdleTimeout)
+        let listeners: NodeListeners
         do {
-            listener = try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 4096)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-                .childChannelOption(.allowRemoteHalfClosure, value: true)
-                .clientKeepAlive(configuration.tcpKeepAlive)
-                .childChannelOption(
-                    .writeBufferWaterMark, value: .init(low: maxOutbound / 2, high: maxOutbound))
-                // A channel keeps its last receive buffer for the next read: NIO's 2 KiB default start is memory
-                // held by every idle client. Chat lines are short; the buffer still grows for one that reads more.
-                .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        let hub = hubByLoop[ObjectIdentifier(channel.eventLoop)]!
-                        if configuration.proxyProtocol {
-                            try channel.pipeline.syncOperations.addHandler(ProxyHeaderDecoder(logger: logger))
-                        }
-                        try channel.pipeline.syncOperations.addHandlers([
-                            ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: maxLine)),
-                            SessionHandler(node: node, hub: hub, expectsProxyHeader: configuration.proxyProtocol),
-                        ])
-                    }
-                }
-                .bind(host: configuration.host, port: configuration.port).get()
+            listeners = try await NodeListeners.bind(group: group, node: node, hubByLoop: hubByLoop, settings: settings)
         } catch {
-            logger.critical(
-                "cannot listen for chat clients",
-                metadata: ["listen.address": "\(configuration.host):\(configuration.port)", "error": "\(error)"])
+            logger.critical("cannot listen", metadata: ["error": "\(error)"])
+            for timer in timers { timer.cancel() }
+            await redis.stop()
+            try? await subscriber.stop().get()
             try? await group.shutdownGracefully()
             throw error
         }
-
-        let chatAddress = listener.localAddress!
+        let chatAddress = listeners.chat.localAddress!
+        let httpAddress = listeners.http.localAddress!
+        let opsAddress = listeners.operations.localAddress!
         let announcement = NIOLockedValueBox<(EndpointAnnouncer, RepeatedTask)?>(nil)
-        let onListening = self.onListening
-        let httpListener: any Channel
-        do {
-            let settings = NodeHTTPServer.Settings(
-                isHealthy: { redis.isConnected && subscriber.isConnected }, allowedOrigins: configuration.allowedOrigins,
-                maximumMessageBytes: maxLine, maximumOutboundBytes: maxOutbound, idleTimeout: configuration.httpIdleTimeout)
-            httpListener = try await NodeHTTPServer.bind(
-                host: configuration.host, port: configuration.httpPort, group: group, node: node, hubByLoop: hubByLoop,
-                settings: settings)
-        } catch {
-            logger.critical(
-                "cannot listen for HTTP",
-                metadata: ["listen.address": "\(configuration.host):\(configuration.httpPort)", "error": "\(error)"])
-            try? await listener.close()
-            try? await group.shutdownGracefully()
-            throw error
-        }
-        let httpAddress = httpListener.localAddress!
         let advertised = Self.advertisedEndpoints(configuration, chat: chatAddress, http: httpAddress)
         logger.info(
             "listening",
             metadata: [
-                "listen.chat": "\(chatAddress)", "listen.http": "\(httpAddress)",
+                "listen.chat": "\(chatAddress)", "listen.http": "\(httpAddress)", "listen.ops": "\(opsAddress)",
                 "advertise.chat": "\(advertised.chat)", "advertise.http": "\(advertised.http)",
             ])
         let announcer = EndpointAnnouncer(
             store: store, nodeID: nodeID, chat: advertised.chat, http: advertised.http, eventLoop: loops[1 % loops.count])
         announcement.withLockedValue { $0 = (announcer, announcer.start()) }
-        onListening(NodeAddresses(chat: chatAddress, http: httpAddress))
+        onListening(NodeAddresses(chat: chatAddress, http: httpAddress, operations: opsAddress))
 
         do {
             try? await gracefulShutdown()
@@ -147,9 +112,8 @@ public final class ChatNodeServer: Service, Sendable {
                 logger.info("shutting down: draining, no new clients from the balancer")
                 try? await Task.sleep(for: .nanoseconds(configuration.withdrawGrace.nanoseconds))
             }
-            logger.info("shutting down: listener closed; releasing sessions")
-            try? await listener.close()
-            try? await httpListener.close()
+            logger.info("shutting down: listeners closed; releasing sessions")
+            await listeners.close()
             if let (announcer, _) = announced { try? await announcer.remove().get() }
             let allReleased = await self.releaseSessions(hubs: hubs, grace: configuration.shutdownGrace)
             for timer in timers { timer.cancel() }

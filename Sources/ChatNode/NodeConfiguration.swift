@@ -17,9 +17,15 @@ public struct NodeConfiguration: Sendable {
     /// discovery. Defaults to the listening host and port; listening on all addresses, to the first non-loopback
     /// IPv4 address of the machine (a container's own). The HTTP port is announced on the same host.
     public var advertise: String? = nil
-    /// Require a PROXY protocol v1 header on every chat connection (behind a balancer started with --send-proxy),
-    /// and show the client address it carries in logs and /seen.
+    /// Require a PROXY protocol v1 header on every chat and HTTP connection from a trusted proxy (behind a balancer
+    /// started with --send-proxy), and use the client address it carries for limits, logs and /seen. Connections
+    /// from anywhere else are direct clients, and send none.
     public var proxyProtocol = false
+    /// Who may send PROXY headers: loopback by default.
+    public var trustedProxies = TrustedNetworks.loopback
+    /// /health and /metrics, on a port of their own that the balancer does not proxy, on loopback by default.
+    public var opsHost = "127.0.0.1"
+    public var opsPort = 9101
     /// Origins whose pages may open WebSocket sessions (/ws), besides the page's own; `*` allows any.
     public var allowedOrigins: [String] = []
     /// On shutdown, how long the node keeps accepting after withdrawing from discovery, so the balancer has

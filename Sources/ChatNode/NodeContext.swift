@@ -1,3 +1,4 @@
+import ChatCommandSupport
 import ChatCore
 import ChatRedis
 import Logging
@@ -16,26 +17,12 @@ final class NodeContext: Sendable {
     let connectionCount = Atomic<Int>(0)
     private let sessionCounter = Atomic<Int>(0)
     /// Open connections per client address, for --max-clients-per-address.
-    private let perAddress = NIOLockedValueBox<[String: Int]>([:])
+    private let perAddress: AddressCounts
 
     /// Counts a connection from `address`; false (and nothing counted) past the per-address limit.
-    func admit(address: String) -> Bool {
-        let limit = configuration.maxClientsPerAddress
-        guard limit > 0 else { return true }
-        return perAddress.withLockedValue { counts in
-            guard counts[address, default: 0] < limit else { return false }
-            counts[address, default: 0] += 1
-            return true
-        }
-    }
+    func admit(address: String) -> Bool { perAddress.admit(address) }
 
-    func release(address: String) {
-        guard configuration.maxClientsPerAddress > 0 else { return }
-        perAddress.withLockedValue { counts in
-            let left = counts[address, default: 1] - 1
-            counts[address] = left > 0 ? left : nil
-        }
-    }
+    func release(address: String) { perAddress.release(address) }
 
     /// Releases that failed because Redis was away; retried as soon as it is back, so no leave notice is lost.
     let pendingReleases = NIOLockedValueBox<[PendingRelease]>([])
@@ -50,6 +37,7 @@ final class NodeContext: Sendable {
         self.relay = relay
         self.metrics = metrics
         self.logger = logger
+        self.perAddress = AddressCounts(limit: configuration.maxClientsPerAddress)
     }
 
     /// Unique across the cluster and over time: the incarnation plus a counter.

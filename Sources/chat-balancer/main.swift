@@ -29,6 +29,14 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Option(name: .customLong("admin-port"), help: "Port for GET /nodes and GET /metrics. [BALANCER_ADMIN_PORT]")
     var adminPort = env("BALANCER_ADMIN_PORT").flatMap(Int.init) ?? 9000
 
+    @Option(name: .customLong("admin-host"), help: "Address for the admin port (/nodes, /metrics). [BALANCER_ADMIN_HOST]")
+    var adminHost = env("BALANCER_ADMIN_HOST") ?? "127.0.0.1"
+
+    @Option(
+        name: .customLong("max-connections-per-address"),
+        help: "Open connections one client address may hold; 0 for no limit. [BALANCER_MAX_CONNECTIONS_PER_ADDRESS]")
+    var maxConnectionsPerAddress = env("BALANCER_MAX_CONNECTIONS_PER_ADDRESS").flatMap(Int.init) ?? 50
+
     @Option(help: "Fixed nodes: HOST:PORT[/HTTPPORT],... (HTTP port 8081 when omitted). [BALANCER_NODES]")
     var nodes: String?
 
@@ -98,6 +106,8 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.httpPort = httpPort
         configuration.adminPort = adminPort
+        configuration.adminHost = adminHost
+        configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
         configuration.nodes = try nodeSource()
         configuration.sendProxy = sendProxy
         configuration.maxClients = maxClients

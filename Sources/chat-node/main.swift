@@ -93,6 +93,17 @@ struct ChatNodeCommand: AsyncParsableCommand {
         help: "Seconds a plain HTTP connection may stay silent. [CHAT_HTTP_IDLE_TIMEOUT]")
     var httpIdleTimeout = env("CHAT_HTTP_IDLE_TIMEOUT").flatMap(Double.init) ?? 30
 
+    @Option(
+        name: .customLong("trusted-proxies"),
+        help: "Addresses (CIDR, comma-separated) allowed to send PROXY headers with --proxy-protocol. [CHAT_TRUSTED_PROXIES]")
+    var trustedProxies = env("CHAT_TRUSTED_PROXIES") ?? TrustedNetworks.loopback.description
+
+    @Option(name: .customLong("ops-host"), help: "Address for /health and /metrics (not proxied). [CHAT_OPS_HOST]")
+    var opsHost = env("CHAT_OPS_HOST") ?? "127.0.0.1"
+
+    @Option(name: .customLong("ops-port"), help: "Port for /health and /metrics. [CHAT_OPS_PORT]")
+    var opsPort = env("CHAT_OPS_PORT").flatMap(Int.init) ?? 9101
+
     @Option(help: "Event-loop threads (default: one per core). [CHAT_THREADS]")
     var threads = env("CHAT_THREADS").flatMap(Int.init) ?? System.coreCount
 
@@ -117,7 +128,10 @@ struct ChatNodeCommand: AsyncParsableCommand {
         guard rateLimit > 0, rateBurst >= 1 else {
             throw ValidationError("--rate-limit must be positive and --rate-burst at least 1")
         }
-        for (name, value) in [("--port", port), ("--http-port", httpPort)] where !(0...65535).contains(value) {
+        guard TrustedNetworks(parsing: trustedProxies) != nil else {
+            throw ValidationError("--trusted-proxies must be addresses or CIDR ranges, comma-separated (got '\(trustedProxies)')")
+        }
+        for (name, value) in [("--port", port), ("--http-port", httpPort), ("--ops-port", opsPort)] where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0 to 65535")
         }
         do { _ = try RedisAddress(url: redis) } catch { throw ValidationError("--redis: \(error.message)") }
@@ -152,6 +166,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.historyLength = historyLength
         configuration.threads = threads
         configuration.proxyProtocol = proxyProtocol
+        configuration.trustedProxies = TrustedNetworks(parsing: trustedProxies) ?? .loopback
+        configuration.opsHost = opsHost
+        configuration.opsPort = opsPort
         configuration.registrationTimeout = .nanoseconds(Int64(registrationTimeout * 1e9))
         configuration.pingAfter = .nanoseconds(Int64(pingAfter * 1e9))
         configuration.pingTimeout = configuration.pingAfter
@@ -163,7 +180,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
             configuration: configuration, logger: logger, metrics: NodeMetrics(registry: registry),
             onListening: { addresses in
                 // One machine-readable line on stdout, for scripts and tests that started the node on port 0.
-                let line = "chat-node listening chat=\(CommandSupport.describe(addresses.chat)) http=\(CommandSupport.describe(addresses.http))"
+                let line =
+                    "chat-node listening chat=\(CommandSupport.describe(addresses.chat)) http=\(CommandSupport.describe(addresses.http))"
+                    + " ops=\(CommandSupport.describe(addresses.operations))"
                 CommandSupport.announce(line)
             })
         let services = ServiceGroup(

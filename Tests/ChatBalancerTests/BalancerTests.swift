@@ -150,12 +150,52 @@ struct BalancerTests {
         #expect(eventually(timeout: 3) { (try? setup.balancer.login("after-restart")) != nil })
     }
 
-    @Test("HTTP through the balancer reaches a node's /health")
+    @Test("HTTP through the balancer reaches a node's page, never its /health or /metrics")
     func httpSide() throws {
         let setup = try BalancedCluster(nodes: 2)
-        let response = try HTTPGet.get(port: setup.balancer.httpPort, path: "/health")
-        #expect(response.status == 200)
-        #expect(response.body.contains("\"redis\":true"))
+        let page = try HTTPGet.get(port: setup.balancer.httpPort, path: "/")
+        #expect(page.status == 200 && page.body.contains("<html"))
+        #expect(try HTTPGet.get(port: setup.balancer.httpPort, path: "/health").status == 404)
+        #expect(try HTTPGet.get(port: setup.balancer.httpPort, path: "/metrics").status == 404)
+    }
+
+    @Test("one address holds at most its share of the balancer's connections, chat and HTTP together")
+    func balancerPerAddressLimit() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--proxy-protocol"])
+        let balancer = try BalancerProcess(
+            arguments: ["--redis", cluster.redis.url, "--send-proxy", "--max-connections-per-address", "3"],
+            logDirectory: cluster.logDirectory)
+        #expect(eventually(timeout: 5) { (try? balancer.nodes().count) == 1 })
+        let held = try (0..<2).map { try balancer.login("held\($0)").client }
+        let web = try TestSocket(port: balancer.httpPort, name: "keep-alive http")
+        try web.sendRaw(Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8))
+        _ = try web.expectLine("the page") { $0.contains("200") }
+        let refused = try balancer.connect("fourth")
+        _ = try refused.expectLine("the refusal") { $0.hasPrefix("! too-many-connections") }
+        #expect(refused.waitForClose())
+        web.close()
+        #expect(eventually(timeout: 3) { (try? balancer.login("after")) != nil }, "a slot comes free with a close")
+        for client in held { client.close() }
+    }
+
+    @Test("a WebSocket through the balancer counts and logs as its real client, by the PROXY header on the HTTP side")
+    func webSocketRealAddress() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--proxy-protocol", "--max-clients-per-address", "1"])
+        let balancer = try BalancerProcess(
+            arguments: ["--redis", cluster.redis.url, "--send-proxy"], logDirectory: cluster.logDirectory)
+        #expect(eventually(timeout: 5) { (try? balancer.nodes().count) == 1 })
+        let first = try TestWebSocket(port: balancer.httpPort)
+        try first.sendText(#"{"op":"hello","name":"webby"}"#)
+        _ = try first.expectEvent(type: "welcome")
+        // The node logs the session at the browser's own address and port, which only the PROXY header told it.
+        let clientAddress = "127.0.0.1:\(first.socket.localPort)"
+        #expect(eventually(timeout: 2) {
+            cluster[0].process.stderr().contains("session.name=webby") && cluster[0].process.stderr().contains(clientAddress)
+        })
+        let second = try TestWebSocket(port: balancer.httpPort)
+        let refusal = try second.expectEvent(type: "error")
+        #expect(refusal["code"] as? String == "too-many-connections")
+        #expect((refusal["message"] as? String ?? "").contains("127.0.0.1"), "counted by the client's address, not the balancer's")
     }
 }
 

@@ -36,11 +36,15 @@ struct MultiHostTests {
             nodeProcesses.append(
                 try network.start(
                     name, bin + "/chat-node",
-                    ["--host", "0.0.0.0", "--redis", "redis://\(redisHost):6379", "--node-id", name, "--proxy-protocol", "--claim-ttl", "3"],
+                    [
+                        "--host", "0.0.0.0", "--redis", "redis://\(redisHost):6379", "--node-id", name, "--proxy-protocol",
+                        "--claim-ttl", "3", "--trusted-proxies", balancerHost,
+                    ],
                     logDirectory: logs, name: name))
         }
         let balancer = try network.start(
-            "lb", bin + "/chat-balancer", ["--host", "0.0.0.0", "--redis", "redis://\(redisHost):6379", "--send-proxy"],
+            "lb", bin + "/chat-balancer",
+            ["--host", "0.0.0.0", "--admin-host", "0.0.0.0", "--redis", "redis://\(redisHost):6379", "--send-proxy"],
             logDirectory: logs, name: "balancer")
         defer { balancer.signal(SIGKILL) }
 

@@ -163,7 +163,7 @@ struct ResilienceTests {
         #expect(object?["rooms"] as? Int == 2)
         #expect(object?["redis"] as? Bool == true)
         #expect(eventually(timeout: 2) {
-            let metrics = (try? HTTPGet.get(port: cluster[0].httpPort, path: "/metrics").body) ?? ""
+            let metrics = (try? HTTPGet.get(port: cluster[0].opsPort, path: "/metrics").body) ?? ""
             return metrics.contains("chat_messages_in_total 1") && metrics.contains("chat_connections 1")
         })
     }

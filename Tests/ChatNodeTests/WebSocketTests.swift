@@ -104,6 +104,9 @@ struct WebSocketTests {
         #expect(try get("/app.js").head.contains { $0.lowercased() == "content-type: text/javascript; charset=utf-8" })
         #expect(try get("/app.css").head.first?.contains("200") == true)
         #expect(try get("/nothing-here").head.first?.contains("404") == true)
-        #expect(try get("/health").body.contains("\"status\":\"ok\""))
+        #expect(try get("/health").head.first?.contains("404") == true, "operations are not on the public port")
+        #expect(try get("/metrics").head.first?.contains("404") == true)
+        #expect(try HTTPGet.get(port: cluster[0].opsPort, path: "/health").body.contains("\"status\":\"ok\""))
+        #expect(try HTTPGet.get(port: cluster[0].opsPort, path: "/").status == 404, "and the page is not on the ops port")
     }
 }

@@ -10,6 +10,8 @@ public final class NodeProcess: @unchecked Sendable {
     public let process: TestProcess
     public let port: Int
     public let httpPort: Int
+    /// /health and /metrics.
+    public let opsPort: Int
 
     public init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws {
         let binary = TestEnvironment.binDirectory + "/chat-node"
@@ -20,12 +22,12 @@ public final class NodeProcess: @unchecked Sendable {
         let process = try TestProcess(
             executable: binary,
             arguments: [
-                "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--redis", redis.url, "--node-id", id,
+                "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--ops-port", "0", "--redis", redis.url, "--node-id", id,
                 "--claim-ttl", "3", "--log-level", "info",
             ] + extraArguments,
             logDirectory: logDirectory, name: id)
         self.process = process
-        var ports: (Int, Int)? = nil
+        var ports: (Int, Int, Int)? = nil
         _ = eventually(timeout: 20) {
             ports = Self.parseListening(process.stdout())
             return ports != nil || !process.isRunning
@@ -33,15 +35,15 @@ public final class NodeProcess: @unchecked Sendable {
         guard let ports else {
             throw HarnessError("node \(id) did not start: \(process.stderr().suffix(2000))")
         }
-        (port, httpPort) = ports
+        (port, httpPort, opsPort) = ports
         // Ready for chat only once Redis is reachable; /health says so.
         guard eventually(timeout: 10, { (try? self.health().status) == 200 }) else {
             throw HarnessError("node \(id) never became healthy: \(process.stderr().suffix(2000))")
         }
     }
 
-    /// `chat-node listening chat=[IPv4]127.0.0.1/127.0.0.1:PORT http=[IPv4]...:PORT`
-    public static func parseListening(_ output: String) -> (Int, Int)? {
+    /// `chat-node listening chat=127.0.0.1:PORT http=127.0.0.1:PORT ops=127.0.0.1:PORT`
+    public static func parseListening(_ output: String) -> (Int, Int, Int)? {
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("chat-node listening") }) else {
             return nil
         }
@@ -49,7 +51,7 @@ public final class NodeProcess: @unchecked Sendable {
             guard let colon = field.lastIndex(of: ":") else { return nil }
             return Int(field[field.index(after: colon)...])
         }
-        return ports.count == 2 ? (ports[0], ports[1]) : nil
+        return ports.count == 3 ? (ports[0], ports[1], ports[2]) : nil
     }
 
     public func connect(_ name: String = "client", receiveBuffer: Int32? = nil) throws -> TestSocket {
@@ -75,7 +77,7 @@ public final class NodeProcess: @unchecked Sendable {
         return client
     }
 
-    public func health() throws -> (status: Int, body: String) { try HTTPGet.get(port: httpPort, path: "/health") }
+    public func health() throws -> (status: Int, body: String) { try HTTPGet.get(port: opsPort, path: "/health") }
 
     public func kill9() {
         process.signal(SIGKILL)

@@ -21,15 +21,21 @@ final class ProxyListener: Sendable {
     private let logger: Logger
     private let sendProxyHeader: Bool
     let openConnections = Atomic<Int>(0)
+    /// Shared by the chat and HTTP listeners: the limit is per client address, whichever port it uses.
+    private let perAddress: AddressCounts
 
-    init(side: Side, pool: BackendPool, configuration: BalancerConfiguration, metrics: BalancerMetrics, logger: Logger) {
+    init(
+        side: Side, pool: BackendPool, configuration: BalancerConfiguration, metrics: BalancerMetrics,
+        perAddress: AddressCounts, logger: Logger
+    ) {
         self.side = side
+        self.perAddress = perAddress
         self.pool = pool
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
-        // The node's HTTP port does not read PROXY headers; only chat connections carry one.
-        self.sendProxyHeader = side == .chat && configuration.sendProxy
+        // Both sides: a node reads the header on its chat port and on its HTTP port (for WebSocket sessions).
+        self.sendProxyHeader = configuration.sendProxy
     }
 
     /// What a client hears when no node can take it.
@@ -67,16 +73,36 @@ final class ProxyListener: Sendable {
     private func accepted(_ client: any Channel) {
         let open = openConnections.add(1, ordering: .relaxed).newValue
         metrics.accepted(side)
+        let address = client.remoteAddress?.ipAddress
+        let admitted = address.map { perAddress.admit($0) } ?? true
         client.closeFuture.whenComplete { _ in
             self.openConnections.subtract(1, ordering: .relaxed)
             self.metrics.closed(self.side)
+            if admitted, let address { self.perAddress.release(address) }
         }
         guard open <= configuration.maxClients else {
             metrics.refused(side)
             refuse(client, with: side == .chat ? "! server-full the balancer is at its connection limit\r\n" : refusal)
             return
         }
+        guard admitted else {
+            metrics.refused(side)
+            refuse(client, with: tooManyFromAddress)
+            return
+        }
         connect(client, excluding: [])
+    }
+
+    /// What a client hears when its address holds its share of connections already.
+    private var tooManyFromAddress: String {
+        let limit = configuration.maxConnectionsPerAddress
+        switch side {
+        case .chat: return "! too-many-connections at most \(limit) connections from one address\r\n"
+        case .http:
+            let body = "at most \(limit) connections from one address\n"
+            return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "Connection: close\r\n\r\n" + body
+        }
     }
 
     /// Each channel keeps its last receive buffer for the next read, so the initial size is memory held per

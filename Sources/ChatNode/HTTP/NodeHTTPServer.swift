@@ -6,9 +6,11 @@ import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
 
-/// The node's HTTP port: GET /health, GET /metrics, the web client (GET / and its two assets), and /ws, where a
+/// The node's two HTTP listeners. The public one serves the web client (GET / and its two assets) and /ws, where a
 /// WebSocket upgrade turns the connection into a chat session: the same `SessionHandler` as a TCP client, behind
-/// `WebSocketSessionAdapter` instead of the line decoder.
+/// `WebSocketSessionAdapter` instead of the line decoder. Behind a balancer that sends PROXY headers, a trusted
+/// peer's header names the client, and a WebSocket session is counted and logged by that address. The operations
+/// listener serves /health and /metrics, on loopback unless configured otherwise, and is never proxied.
 enum NodeHTTPServer {
     struct Settings: Sendable {
         var isHealthy: @Sendable () -> Bool
@@ -22,11 +24,29 @@ enum NodeHTTPServer {
         var idleTimeout: TimeAmount
     }
 
-    static func bind(
+    static func bindOperations(host: String, port: Int, group: any EventLoopGroup, node: NodeContext, settings: Settings)
+        async throws -> any Channel
+    {
+        try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: settings.idleTimeout),
+                        HTTPRequestHandler(node: node, settings: settings, routes: .operations),
+                    ])
+                }
+            }
+            .bind(host: host, port: port).get()
+    }
+
+    static func bindPublic(
         host: String, port: Int, group: any EventLoopGroup, node: NodeContext, hubByLoop: [ObjectIdentifier: LoopHub],
         settings: Settings
     ) async throws -> any Channel {
-        try await ServerBootstrap(group: group)
+        let configuration = node.configuration
+        return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -35,6 +55,13 @@ enum NodeHTTPServer {
                 .writeBufferWaterMark, value: .init(low: settings.maximumOutboundBytes / 2, high: settings.maximumOutboundBytes))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if configuration.proxyProtocol, let peer = channel.remoteAddress?.ipAddress,
+                        configuration.trustedProxies.contains(peer)
+                    {
+                        try channel.pipeline.syncOperations.addHandlers([
+                            ProxyHeaderDecoder(logger: node.logger), ClientAddressHandler(),
+                        ])
+                    }
                     let upgrader = NIOWebSocketServerUpgrader(
                         maxFrameSize: settings.maximumMessageBytes,
                         automaticErrorHandling: true,
@@ -73,7 +100,7 @@ enum NodeHTTPServer {
                         ))
                     try channel.pipeline.syncOperations.addHandlers([
                         IdleStateHandler(readTimeout: settings.idleTimeout),
-                        HTTPRequestHandler(node: node, settings: settings),
+                        HTTPRequestHandler(node: node, settings: settings, routes: .publicSite),
                     ])
                 }
             }
@@ -94,93 +121,3 @@ enum NodeHTTPServer {
     }
 }
 
-/// Plain HTTP requests: health, metrics, the web client's files, and the refusals for /ws.
-final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    private let node: NodeContext
-    private let settings: NodeHTTPServer.Settings
-    private var head: HTTPRequestHead?
-
-    init(node: NodeContext, settings: NodeHTTPServer.Settings) {
-        self.node = node
-        self.settings = settings
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
-        case .end:
-            guard let head else { return }
-            self.head = nil
-            respond(to: head, context: context)
-        }
-    }
-
-    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard head.method == .GET || head.method == .HEAD else {
-            return send(.methodNotAllowed, "text/plain; charset=utf-8", "GET only\n", head: head, context: context)
-        }
-        switch NodeHTTPServer.path(of: head.uri) {
-        case "/health":
-            let healthy = settings.isHealthy()
-            var json = JSONWriter()
-            json.field("status", healthy ? "ok" : "unhealthy")
-            json.field("node", node.nodeID)
-            json.field("incarnation", node.store.incarnation)
-            if let advertise = node.configuration.advertise { json.field("advertise", advertise) }
-            json.field("clients", node.connectionCount.load(ordering: .relaxed))
-            json.field("rooms", node.relay.localRooms)
-            json.field("channels", node.relay.subscribedChannels)
-            json.field("redis", healthy)
-            send(healthy ? .ok : .serviceUnavailable, "application/json", json.finish() + "\n", head: head, context: context)
-        case "/metrics":
-            send(
-                .ok, "text/plain; version=0.0.4; charset=utf-8", ByteBuffer(bytes: node.metrics.registry.emitToBuffer()),
-                head: head, context: context)
-        case "/ws":
-            if NodeHTTPServer.originAllowed(head.headers, settings.allowedOrigins) {
-                send(.upgradeRequired, "text/plain; charset=utf-8", "/ws is a WebSocket endpoint\n", head: head, context: context)
-            } else {
-                node.logger.warning("WebSocket from a foreign origin refused", metadata: ["origin": "\(head.headers.first(name: "origin") ?? "-")"])
-                send(.forbidden, "text/plain; charset=utf-8", "this origin may not open chat sessions here\n", head: head, context: context)
-            }
-        case let path:
-            guard let asset = WebAssets.asset(for: String(path)) else {
-                return send(.notFound, "text/plain; charset=utf-8", "not found\n", head: head, context: context)
-            }
-            send(.ok, asset.contentType, asset.body, head: head, context: context, extraHeaders: WebAssets.securityHeaders)
-        }
-    }
-
-    private func send(
-        _ status: HTTPResponseStatus, _ contentType: String, _ body: String, head: HTTPRequestHead,
-        context: ChannelHandlerContext
-    ) {
-        send(status, contentType, ByteBuffer(string: body), head: head, context: context)
-    }
-
-    private func send(
-        _ status: HTTPResponseStatus, _ contentType: String, _ body: ByteBuffer, head: HTTPRequestHead,
-        context: ChannelHandlerContext, extraHeaders: [(String, String)] = []
-    ) {
-        var headers = HTTPHeaders([("content-type", contentType), ("content-length", "\(body.readableBytes)")])
-        headers.add(contentsOf: extraHeaders)
-        let keepAlive = head.isKeepAlive
-        headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-        if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
-    }
-}

@@ -76,3 +76,15 @@ final class ProxyHeaderDecoder: ChannelInboundHandler, RemovableChannelHandler {
         context.close(promise: nil)
     }
 }
+
+/// Remembers the client a PROXY header named, for a session that starts later on the same connection (a WebSocket
+/// upgraded from HTTP: the header came before the HTTP request).
+final class ClientAddressHandler: ChannelInboundHandler {
+    typealias InboundIn = NIOAny
+    private(set) var header: ProxyHeader?
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let received = event as? ProxyHeaderReceived { header = received.header }
+        context.fireUserInboundEventTriggered(event)
+    }
+}

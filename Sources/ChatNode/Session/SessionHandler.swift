@@ -90,8 +90,16 @@ final class SessionHandler: ChannelDuplexHandler {
             return
         }
         hub.register(self)
-        // Behind the balancer, the greeting waits for the PROXY header, which names the real client.
-        if !expectsProxyHeader { admitAndGreet(ip: context.channel.remoteAddress?.ipAddress) }
+        // Behind the balancer, the greeting waits for the PROXY header, which names the real client. A WebSocket
+        // had its header before its HTTP request; the connection remembers it.
+        if let proxied = try? context.pipeline.syncOperations.handler(type: ClientAddressHandler.self),
+            let header = proxied.header
+        {
+            if let client = header.clientDescription { remoteAddress = client }
+            admitAndGreet(ip: header.source?.address)
+        } else if !expectsProxyHeader {
+            admitAndGreet(ip: context.channel.remoteAddress?.ipAddress)
+        }
         context.fireChannelActive()
     }
 

@@ -1,0 +1,105 @@
+import ChatCore
+import NIOCore
+import NIOHTTP1
+
+/// Plain HTTP requests. On the public port: the web client's files and the refusals for /ws. On the operations
+/// port: /health and /metrics, which say things about the node (its incarnation, its load) that the public does
+/// not need, so the balancer never proxies them.
+final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+    enum Routes {
+        case publicSite
+        case operations
+    }
+
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let node: NodeContext
+    private let settings: NodeHTTPServer.Settings
+    private let routes: Routes
+    private var head: HTTPRequestHead?
+
+    init(node: NodeContext, settings: NodeHTTPServer.Settings, routes: Routes) {
+        self.node = node
+        self.settings = settings
+        self.routes = routes
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            respond(to: head, context: context)
+        }
+    }
+
+    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        guard head.method == .GET || head.method == .HEAD else {
+            return send(.methodNotAllowed, "text/plain; charset=utf-8", "GET only\n", head: head, context: context)
+        }
+        switch (routes, NodeHTTPServer.path(of: head.uri)) {
+        case (.operations, "/health"):
+            let healthy = settings.isHealthy()
+            var json = JSONWriter()
+            json.field("status", healthy ? "ok" : "unhealthy")
+            json.field("node", node.nodeID)
+            json.field("incarnation", node.store.incarnation)
+            if let advertise = node.configuration.advertise { json.field("advertise", advertise) }
+            json.field("clients", node.connectionCount.load(ordering: .relaxed))
+            json.field("rooms", node.relay.localRooms)
+            json.field("channels", node.relay.subscribedChannels)
+            json.field("redis", healthy)
+            send(healthy ? .ok : .serviceUnavailable, "application/json", json.finish() + "\n", head: head, context: context)
+        case (.operations, "/metrics"):
+            send(
+                .ok, "text/plain; version=0.0.4; charset=utf-8", ByteBuffer(bytes: node.metrics.registry.emitToBuffer()),
+                head: head, context: context)
+        case (.operations, _):
+            send(.notFound, "text/plain; charset=utf-8", "not found: this port serves /health and /metrics\n", head: head, context: context)
+        case (.publicSite, "/ws"):
+            if NodeHTTPServer.originAllowed(head.headers, settings.allowedOrigins) {
+                send(.upgradeRequired, "text/plain; charset=utf-8", "/ws is a WebSocket endpoint\n", head: head, context: context)
+            } else {
+                node.logger.warning("WebSocket from a foreign origin refused", metadata: ["origin": "\(head.headers.first(name: "origin") ?? "-")"])
+                send(.forbidden, "text/plain; charset=utf-8", "this origin may not open chat sessions here\n", head: head, context: context)
+            }
+        case (.publicSite, let path):
+            guard let asset = WebAssets.asset(for: String(path)) else {
+                return send(.notFound, "text/plain; charset=utf-8", "not found\n", head: head, context: context)
+            }
+            send(.ok, asset.contentType, asset.body, head: head, context: context, extraHeaders: WebAssets.securityHeaders)
+        }
+    }
+
+    private func send(
+        _ status: HTTPResponseStatus, _ contentType: String, _ body: String, head: HTTPRequestHead,
+        context: ChannelHandlerContext
+    ) {
+        send(status, contentType, ByteBuffer(string: body), head: head, context: context)
+    }
+
+    private func send(
+        _ status: HTTPResponseStatus, _ contentType: String, _ body: ByteBuffer, head: HTTPRequestHead,
+        context: ChannelHandlerContext, extraHeaders: [(String, String)] = []
+    ) {
+        var headers = HTTPHeaders([("content-type", contentType), ("content-length", "\(body.readableBytes)")])
+        headers.add(contentsOf: extraHeaders)
+        let keepAlive = head.isKeepAlive
+        headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+    }
+}
