@@ -24,6 +24,8 @@ public struct ChatError: Error, Equatable, Sendable {
         public static let slowConsumer = Code(rawValue: "slow-consumer")
         public static let serverShutdown = Code(rawValue: "server-shutdown")
         public static let registrationTimeout = Code(rawValue: "registration-timeout")
+        /// The store refuses to grow: Redis is at its memory limit, or the cluster has as many rooms as it allows.
+        public static let storeFull = Code(rawValue: "store-full")
     }
 
     public var code: Code

@@ -58,9 +58,10 @@ public final class ChatNodeServer: Service, Sendable {
             onFlush: { batch in metrics.publishBatch.record(Int64(batch)) })
         let subscriber = RedisSubscriber(
             address: configuration.redis, eventLoop: loops[0], pingTimeout: configuration.redisTimeout, logger: logger)
-        let store = ClusterStore(
+        var store = ClusterStore(
             redis: redis, incarnation: incarnation, nodeID: nodeID, claimTTLSeconds: configuration.claimTTLSeconds,
             historyLength: configuration.historyLength)
+        store.bounds = configuration.storeBounds
         let relay = Relay(subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits)
         let node = NodeContext(
             configuration: configuration, nodeID: nodeID, store: store, relay: relay, metrics: metrics, logger: logger)

@@ -42,6 +42,8 @@ public struct NodeConfiguration: Sendable {
     public var limits = ProtocolLimits()
     /// Messages kept per room (XADD MAXLEN ~).
     public var historyLength = 1000
+    /// Idle rooms' history expiry, the room cap, the room creation rate, /seen's size.
+    public var storeBounds = StoreBounds()
     /// Sustained messages (lines) per second per session, and the burst allowed above it.
     public var rateLimit: Double = 10
     public var rateBurst: Double = 20

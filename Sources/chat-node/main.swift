@@ -104,6 +104,20 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("ops-port"), help: "Port for /health and /metrics. [CHAT_OPS_PORT]")
     var opsPort = env("CHAT_OPS_PORT").flatMap(Int.init) ?? 9101
 
+    @Option(name: .customLong("room-idle-days"), help: "Days an idle room keeps its history. [CHAT_ROOM_IDLE_DAYS]")
+    var roomIdleDays = env("CHAT_ROOM_IDLE_DAYS").flatMap(Double.init) ?? 7
+
+    @Option(name: .customLong("max-rooms"), help: "Rooms that may exist at once, cluster-wide. [CHAT_MAX_ROOMS]")
+    var maxRooms = env("CHAT_MAX_ROOMS").flatMap(Int.init) ?? 10_000
+
+    @Option(
+        name: .customLong("room-creations-per-minute"),
+        help: "New rooms one address, and one person, may create per minute. [CHAT_ROOM_CREATIONS_PER_MINUTE]")
+    var roomCreationsPerMinute = env("CHAT_ROOM_CREATIONS_PER_MINUTE").flatMap(Int.init) ?? 10
+
+    @Option(name: .customLong("max-seen-records"), help: "People /seen remembers. [CHAT_MAX_SEEN_RECORDS]")
+    var maxSeenRecords = env("CHAT_MAX_SEEN_RECORDS").flatMap(Int.init) ?? 100_000
+
     @Option(help: "Event-loop threads (default: one per core). [CHAT_THREADS]")
     var threads = env("CHAT_THREADS").flatMap(Int.init) ?? System.coreCount
 
@@ -127,6 +141,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
         guard historyLength >= 1 else { throw ValidationError("--history-length must be at least 1") }
         guard rateLimit > 0, rateBurst >= 1 else {
             throw ValidationError("--rate-limit must be positive and --rate-burst at least 1")
+        }
+        guard roomIdleDays > 0, maxRooms >= 1, roomCreationsPerMinute >= 1, maxSeenRecords >= 1 else {
+            throw ValidationError("--room-idle-days, --max-rooms, --room-creations-per-minute and --max-seen-records must be positive")
         }
         guard TrustedNetworks(parsing: trustedProxies) != nil else {
             throw ValidationError("--trusted-proxies must be addresses or CIDR ranges, comma-separated (got '\(trustedProxies)')")
@@ -166,6 +183,10 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.historyLength = historyLength
         configuration.threads = threads
         configuration.proxyProtocol = proxyProtocol
+        configuration.storeBounds.roomIdleSeconds = max(1, Int(roomIdleDays * 86_400))
+        configuration.storeBounds.maxRooms = maxRooms
+        configuration.storeBounds.roomCreationsPerMinute = roomCreationsPerMinute
+        configuration.storeBounds.maxSeenRecords = maxSeenRecords
         configuration.trustedProxies = TrustedNetworks(parsing: trustedProxies) ?? .loopback
         configuration.opsHost = opsHost
         configuration.opsPort = opsPort

@@ -67,6 +67,8 @@ struct ComposeFileTests {
         #expect(!balancer.contains("build:"))
         #expect(balancer.contains("node:"))
         #expect(sections["redis"]?.contains("healthcheck:") == true)
+        #expect(sections["redis"]?.contains("--maxmemory-policy") == true && sections["redis"]?.contains("noeviction") == true,
+                "Redis memory is bounded and never evicts the chat's keys")
     }
 
     @Test("every environment variable in the compose file is documented in docs/deploy.md")

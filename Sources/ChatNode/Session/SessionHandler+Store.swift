@@ -11,10 +11,11 @@ extension SessionHandler {
         case .sendDirect: node.metrics.directMessages.increment()
         default: break
         }
-        run(operation).hop(to: hub.eventLoop).assumeIsolated().whenComplete { result in
-            self.apply(self.machine.completed(operation, id: id, result, now: Self.clock()))
-            self.processInbox()
-        }
+        run(operation).flatMapErrorThrowing { throw Self.clientError($0) }.hop(to: hub.eventLoop).assumeIsolated()
+            .whenComplete { result in
+                self.apply(self.machine.completed(operation, id: id, result, now: Self.clock()))
+                self.processInbox()
+            }
     }
 
     private func run(_ operation: StoreOperation) -> EventLoopFuture<StoreReply> {
@@ -38,7 +39,7 @@ extension SessionHandler {
         case .subscribe(let room):
             return listen(ClusterKeys.roomChannel(room)).map { .done }
         case .recordJoin(let room):
-            return store.join(room, user: user, now: now, origin: origin).map { .done }
+            return store.join(room, user: user, now: now, origin: origin, address: clientIP ?? "").map { .done }
         case .rollbackJoin(let room), .recordLeave(let room):
             return store.leave(room, user: user, reason: .left, now: now, origin: origin).map { .done }
         case .readHistory(let room, nil, let count):
@@ -65,6 +66,13 @@ extension SessionHandler {
         case .seen(let name):
             return store.seen(name.key).map { .seen($0) }
         }
+    }
+
+    /// What the client is told of a store failure: Redis at its memory limit refuses writes with OOM, which is the
+    /// store being full for this request (reads and everything already running go on).
+    static func clientError(_ error: any Error) -> any Error {
+        guard let redis = error as? RedisError, redis.code == .server, redis.message.hasPrefix("OOM") else { return error }
+        return ChatError(.storeFull, "the chat store is full right now, so that was not saved; try again later")
     }
 
     /// Completes once Redis confirms the subscription, so nothing published afterwards can be missed.

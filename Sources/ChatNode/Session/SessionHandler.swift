@@ -22,6 +22,8 @@ final class SessionHandler: ChannelDuplexHandler {
     private let expectsProxyHeader: Bool
     private(set) var context: ChannelHandlerContext!
     var remoteAddress = "unknown"
+    /// The client's IP (from the PROXY header behind a balancer): what per-address limits count.
+    var clientIP: String?
     var connectedAt = NIODeadline.now()
 
     private var inbox = CircularBuffer<InboundLine>()
@@ -105,6 +107,7 @@ final class SessionHandler: ChannelDuplexHandler {
 
     /// The per-address limit applies to the real client, so it is checked once that address is known.
     private func admitAndGreet(ip: String?) {
+        clientIP = ip
         if let ip {
             guard node.admit(address: ip) else {
                 return refuse(ChatError(.tooManyConnections, "too many connections from \(ip)"))

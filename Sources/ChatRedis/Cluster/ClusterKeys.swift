@@ -20,6 +20,12 @@ public enum ClusterKeys {
     public static let rooms = "chat:rooms"
     /// A live node process: exists while the process heartbeats.
     public static func incarnation(_ id: String) -> String { "chat:incarnation:\(id)" }
+    /// Rooms created in the current minute by one address or one person (`address:<ip>`, `user:<key>`).
+    public static func roomCreations(_ who: String) -> String { "chat:room-creations:\(who)" }
+    /// Every room with members or unexpired history, scored by its last activity: what the room cap counts.
+    public static let roomActivity = "chat:room-activity"
+    /// Everybody /seen remembers, scored by when they connected: the oldest go first past the cap.
+    public static let seenIndex = "chat:seen-index"
     /// Users whose sessions an incarnation holds, so survivors can clean up after it dies.
     public static func incarnationUsers(_ id: String) -> String { "chat:incarnation:\(id):users" }
     /// Every incarnation that may still hold sessions.

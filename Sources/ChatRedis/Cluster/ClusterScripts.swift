@@ -1,3 +1,5 @@
+import ChatCore
+
 /// The Lua scripts. Each runs atomically in Redis, which is what makes the claims safe (compare the token, then
 /// act) and history ordered (append and publish in one step). Key names follow `ClusterKeys`; the scripts that walk
 /// a user's rooms or a dead incarnation's users build key names themselves, which standalone Redis allows (and Redis
@@ -10,7 +12,7 @@ enum ClusterScripts {
     static let quietRoomSize = 200
 
     /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
-    /// ARGV: token, name, incarnation, node, now, claim ttl, address, session ttl
+    /// ARGV: token, name, incarnation, node, now, claim ttl, address, session ttl, seen ttl, seen records at most
     /// Returns 1 when claimed; when somebody holds the name (or one that looks like it: keys are skeletons), the
     /// holder's name as typed, or '' when their session record is gone.
     ///
@@ -45,7 +47,14 @@ enum ClusterScripts {
             redis.call('EXPIRE', KEYS[2], ARGV[8])
             redis.call('SADD', KEYS[4], user)
             redis.call('HSET', KEYS[5], 'name', ARGV[2], 'connected', ARGV[5], 'disconnected', '', 'node', ARGV[4])
-            redis.call('EXPIRE', KEYS[5], 7776000)
+            redis.call('EXPIRE', KEYS[5], ARGV[9])
+            -- /seen is bounded: past the cap, whoever connected longest ago is forgotten.
+            redis.call('ZADD', '\(ClusterKeys.seenIndex)', ARGV[5], user)
+            local extra = redis.call('ZCARD', '\(ClusterKeys.seenIndex)') - tonumber(ARGV[10])
+            if extra > 0 then
+                local oldest = redis.call('ZPOPMIN', '\(ClusterKeys.seenIndex)', extra)
+                for i = 1, #oldest, 2 do redis.call('DEL', 'chat:seen:' .. oldest[i]) end
+            end
             return 1
             """)
 
@@ -111,11 +120,30 @@ enum ClusterScripts {
             return 1
             """)
 
-    /// KEYS: members, sessionRooms
-    /// ARGV: user, incarnation, room, session ttl, join notice payload
+    /// Joins a room; a room that does not exist yet (no members, no history) is created only within the cap on
+    /// rooms and the creation rate of the client's address and of the person, else an error reply (`chatError`).
+    /// KEYS: members, sessionRooms, history, creations by address, creations by user
+    /// ARGV: user, incarnation, room, session ttl, join notice payload, rooms at most, creations per minute, now,
+    ///       room idle ttl
     static let join = RedisScript(
         name: "join",
         source: """
+            local now = tonumber(ARGV[8])
+            -- The lobby, where everyone starts, is always there to join.
+            if ARGV[3] ~= 'lobby' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then
+                redis.call('ZREMRANGEBYSCORE', '\(ClusterKeys.roomActivity)', '-inf', now - tonumber(ARGV[9]) * 1000)
+                if redis.call('ZCARD', '\(ClusterKeys.roomActivity)') >= tonumber(ARGV[6]) then
+                    return redis.error_reply('CHAT store-full the cluster has as many rooms as it allows; join one that exists')
+                end
+                for _, key in ipairs({KEYS[4], KEYS[5]}) do
+                    local made = redis.call('INCR', key)
+                    if made == 1 then redis.call('EXPIRE', key, 60) end
+                    if made > tonumber(ARGV[7]) then
+                        return redis.error_reply('CHAT rate-limited at most ' .. ARGV[7] .. ' new rooms a minute; join one that exists')
+                    end
+                end
+            end
+            redis.call('ZADD', '\(ClusterKeys.roomActivity)', now, ARGV[3])
             redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
             redis.call('SADD', KEYS[2], ARGV[3])
             redis.call('EXPIRE', KEYS[2], ARGV[4])
@@ -146,7 +174,7 @@ enum ClusterScripts {
     /// publish the very same bytes. The newest entry's id is the stream's last id, since trimming only removes the
     /// oldest entries; should someone have deleted the newest by hand, the stream's own last id is read instead.
     /// KEYS: history, session
-    /// ARGV: channel, message body (JSON without id), maxlen, now
+    /// ARGV: channel, message body (JSON without id), maxlen, now, room idle ttl, room
     /// Returns the stream id.
     static let publishMessage = RedisScript(
         name: "publishMessage",
@@ -176,6 +204,9 @@ enum ClusterScripts {
                 redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'p', payload)
             end
             redis.call('PUBLISH', ARGV[1], payload)
+            -- An idle room's history goes by itself; the room counts as active for the cap meanwhile.
+            redis.call('EXPIRE', KEYS[1], ARGV[5])
+            redis.call('ZADD', '\(ClusterKeys.roomActivity)', ARGV[4], ARGV[6])
             -- Only a live session: a write here must not re-create a reaped session without its TTL.
             if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'active', ARGV[4]) end
             return id
@@ -307,6 +338,15 @@ enum ClusterScripts {
             if redis.call('HLEN', KEYS[1]) > \(quietRoomSize) then return 0 end
             return redis.call('PUBLISH', ARGV[1], ARGV[2])
             """)
+
+    /// A script's refusal (`redis.error_reply('CHAT <code> <explanation>')`) as the client's error; nil for any
+    /// other error.
+    static func chatError(_ error: any Error) -> ChatError? {
+        guard let error = error as? RedisError, error.code == .server, error.message.hasPrefix("CHAT ") else { return nil }
+        let rest = error.message.dropFirst(5)
+        let code = rest.prefix { $0 != " " }
+        return ChatError(ChatError.Code(rawValue: String(code)), String(rest.dropFirst(code.count + 1)))
+    }
 
     static let all: [RedisScript] = [claim, keepAlive, release, join, leave, publishMessage, presence, who, rooms, seen, reap, typing]
 }

@@ -25,6 +25,22 @@ public struct SessionRecord: Sendable {
     }
 }
 
+/// What keeps Redis's memory bounded whatever clients do: rooms and their history go after being idle, rooms are
+/// created at a limited rate and up to a cap, and /seen keeps a bounded number of people.
+public struct StoreBounds: Sendable {
+    /// A room's history (and the room, once empty) goes this long after its last message or join.
+    public var roomIdleSeconds = 7 * 24 * 3600
+    /// Rooms that may exist at once (with members, or with history not yet expired).
+    public var maxRooms = 10_000
+    /// New rooms one client address, and one person, may create per minute.
+    public var roomCreationsPerMinute = 10
+    /// People /seen remembers; past it, those seen longest ago are forgotten first.
+    public var maxSeenRecords = 100_000
+    public var seenSeconds = 30 * 24 * 3600
+
+    public init() {}
+}
+
 /// A page of a room's history read after an id.
 public struct StoredPage: Sendable {
     public var envelopes: [RelayEnvelope]
@@ -50,6 +66,8 @@ public struct ClusterStore: Sendable {
     public let nodeID: String
     public let claimTTLSeconds: Int
     public let historyLength: Int
+    /// What keeps Redis's memory bounded (see `StoreBounds`).
+    public var bounds = StoreBounds()
     /// Sessions outlive their claim and their node's heartbeat, so that when a node dies a survivor still finds
     /// whom it held and in which rooms, and can announce that they left.
     public var sessionTTLSeconds: Int { claimTTLSeconds * 2 + 10 }
@@ -91,7 +109,7 @@ public struct ClusterStore: Sendable {
             ],
             arguments: [
                 token, user.display, incarnation, nodeID, String(now), String(claimTTLSeconds), address,
-                String(sessionTTLSeconds),
+                String(sessionTTLSeconds), String(bounds.seenSeconds), String(bounds.maxSeenRecords),
             ]
         ).map { reply in
             if reply.int == 1 { return .claimed }
@@ -131,14 +149,26 @@ public struct ClusterStore: Sendable {
 
     // MARK: Rooms
 
-    public func join(_ room: RoomName, user: UserName, now: Millis, origin: String) -> EventLoopFuture<Void> {
+    /// Joins, creating the room if it does not exist, within the creation rate and the room cap (`ChatError`s
+    /// `rate-limited` and `store-full` otherwise). `address` is the client's IP, whose creations are counted.
+    public func join(_ room: RoomName, user: UserName, now: Millis, origin: String, address: String = "")
+        -> EventLoopFuture<Void>
+    {
         let notice = RelayCodec.encode(
             RelayEnvelope(event: .joined(room: room, name: user.display, time: now), origin: origin))
         return redis.run(
             ClusterScripts.join,
-            keys: [ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key)],
-            arguments: [user.key, incarnation, room.value, String(sessionTTLSeconds), notice]
-        ).map { _ in }
+            keys: [
+                ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key), ClusterKeys.history(room),
+                ClusterKeys.roomCreations("address:" + address), ClusterKeys.roomCreations("user:" + user.key),
+            ],
+            arguments: [
+                user.key, incarnation, room.value, String(sessionTTLSeconds), notice, String(bounds.maxRooms),
+                String(bounds.roomCreationsPerMinute), String(now), String(bounds.roomIdleSeconds),
+            ]
+        ).flatMapErrorThrowing { error in
+            throw ClusterScripts.chatError(error) ?? error
+        }.map { _ in }
     }
 
     public func leave(_ room: RoomName, user: UserName, reason: LeaveReason, now: Millis, origin: String)
@@ -160,7 +190,7 @@ public struct ClusterStore: Sendable {
             keys: [ClusterKeys.history(message.room), ClusterKeys.session(user.key)],
             arguments: [
                 ClusterKeys.roomChannel(message.room), RelayCodec.messageBody(message, origin: origin),
-                String(historyLength), String(message.time),
+                String(historyLength), String(message.time), String(bounds.roomIdleSeconds), message.room.value,
             ]
         ).flatMapThrowing { reply in
             guard let id = reply.string.flatMap(StreamID.init) else {
