@@ -28,7 +28,12 @@ final class BenchClient: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    enum Phase { case hello, joining, leavingLobby, ready }
+    enum Phase: Equatable {
+        case hello, joining
+        /// Joining the shared rooms `idle0`, `idle1`...: this many are joined so far.
+        case joiningExtra(Int)
+        case leavingLobby, ready
+    }
 
     struct Behavior {
         var mode = ClientMode.json
@@ -38,6 +43,8 @@ final class BenchClient: ChannelInboundHandler {
         var readyAtWelcome = false
         /// Time this client's own messages too: alone in a room, the echo is the only delivery there is.
         var timeOwnMessages = false
+        /// Rooms each client joins besides its own (`idle0`...): for measuring what idle memberships cost.
+        var extraRooms = 0
     }
 
     let name: String
@@ -143,6 +150,16 @@ final class BenchClient: ChannelInboundHandler {
                 // The welcome's own join of the lobby comes next; the bench room's join reply follows it.
                 send(behavior.mode == .json ? #"{"op":"join","room":"\#(room)"}"# : "/join \(room)")
             }
+        case .joining where bytes.starts(with: markers.joined) && bytes.firstRange(of: markers.joinedRoom(room)) != nil
+            && behavior.extraRooms > 0:
+            phase = .joiningExtra(0)
+            send(behavior.mode == .json ? #"{"op":"join","room":"idle0"}"# : "/join idle0")
+        case .joiningExtra(let joined) where bytes.starts(with: markers.joined) && joined + 1 < behavior.extraRooms:
+            phase = .joiningExtra(joined + 1)
+            send(behavior.mode == .json ? #"{"op":"join","room":"idle\#(joined + 1)"}"# : "/join idle\(joined + 1)")
+        case .joiningExtra where bytes.starts(with: markers.joined):
+            phase = .leavingLobby
+            send(behavior.mode == .json ? #"{"op":"leave","room":"lobby"}"# : "/leave lobby")
         case .joining where bytes.starts(with: markers.joined) && bytes.firstRange(of: markers.joinedRoom(room)) != nil:
             phase = .leavingLobby
             send(behavior.mode == .json ? #"{"op":"leave","room":"lobby"}"# : "/leave lobby")

@@ -39,6 +39,8 @@ public struct BenchmarkPlan: Sendable {
     public var proxyHeader = false
     /// Seconds to keep the clients connected after measuring, to look at the processes meanwhile.
     public var hold: Double = 0
+    /// Rooms each client joins besides its own (shared by all): idle memberships, for the keep-alive's cost.
+    public var extraRooms = 0
 
     public init(targets: [HostPort], clients: Int, rooms: Int, senders: Int, rate: Double, duration: Double) {
         self.targets = targets
@@ -110,6 +112,7 @@ public enum Benchmark {
             behavior.proxyHeader = plan.proxyHeader
             behavior.readyAtWelcome = plan.scenario == .connectStorm
             behavior.timeOwnMessages = plan.scenario == .chat && members == 1
+            behavior.extraRooms = plan.extraRooms
             return behavior
         }()
 

@@ -60,7 +60,7 @@ public final class ChatNodeServer: Service, Sendable {
             address: configuration.redis, eventLoop: loops[0], pingTimeout: configuration.redisTimeout, logger: logger)
         var store = ClusterStore(
             redis: redis, incarnation: incarnation, nodeID: nodeID, claimTTLSeconds: configuration.claimTTLSeconds,
-            historyLength: configuration.historyLength)
+            historyLength: configuration.historyLength, nameTTLSeconds: configuration.nameTTLSeconds)
         store.bounds = configuration.storeBounds
         let relay = Relay(subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits)
         let node = NodeContext(

@@ -35,8 +35,11 @@ public struct NodeConfiguration: Sendable {
     /// Connections one client address may hold (behind the balancer, the address from the PROXY header);
     /// 0 for no limit.
     public var maxClientsPerAddress = 0
-    /// How long a name (and a dead node's presence) outlives its last heartbeat. Refreshed every third of it.
+    /// How long a name (and a dead node's presence) outlives its node's last heartbeat, sent every third of it.
     public var claimTTLSeconds = 15
+    /// The claims' own expiry, a safety net for when no node is left to reap: each session's records are
+    /// rewritten every third of it (so rarely that idle sessions cost Redis almost nothing).
+    public var nameTTLSeconds = 3600
     /// How often survivors look for dead nodes to clean up after.
     public var reapInterval: TimeAmount = .seconds(1)
     public var limits = ProtocolLimits()

@@ -56,6 +56,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds to keep the clients connected after measuring (to look at the processes meanwhile).")
     var hold: Double = 0
 
+    @Option(name: .customLong("extra-rooms"), help: "Shared rooms (idle0, idle1...) each client also joins.")
+    var extraRooms = 0
+
     @Option(help: "Processes to measure, LABEL=PID,... (CPU seconds while sending, peak RSS, RSS the clients added).")
     var measure = ""
 
@@ -91,6 +94,7 @@ struct Run: AsyncParsableCommand {
         plan.floodWindow = floodWindow
         plan.proxyHeader = proxyHeader
         plan.hold = hold
+        plan.extraRooms = extraRooms
         plan.processes = try measure.split(separator: ",").map { item in
             let parts = item.split(separator: "=")
             guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--measure: '\(item)' is not LABEL=PID") }

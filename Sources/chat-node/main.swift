@@ -56,6 +56,11 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("claim-ttl"), help: "Seconds a name outlives its node's last heartbeat. [CHAT_CLAIM_TTL]")
     var claimTTL = env("CHAT_CLAIM_TTL").flatMap(Int.init) ?? 15
 
+    @Option(
+        name: .customLong("name-ttl"),
+        help: "Seconds a name's claim lasts without its session's keep-alive, which comes every third of it. [CHAT_NAME_TTL]")
+    var nameTTL = env("CHAT_NAME_TTL").flatMap(Int.init) ?? 3600
+
     @Option(name: .customLong("rate-limit"), help: "Lines per second a session may send, sustained. [CHAT_RATE_LIMIT]")
     var rateLimit = env("CHAT_RATE_LIMIT").flatMap(Double.init) ?? 10
 
@@ -176,6 +181,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.allowedOrigins = allowedOrigins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         configuration.maxClientsPerAddress = maxClientsPerAddress
         configuration.claimTTLSeconds = claimTTL
+        configuration.nameTTLSeconds = max(nameTTL, claimTTL)
         configuration.rateLimit = rateLimit
         configuration.rateBurst = rateBurst
         configuration.maxOutboundBytes = maxOutboundBytes

@@ -90,11 +90,11 @@ struct ClusterStoreTests {
         try await dying.heartbeat(now: 0).get()
         #expect(try await dying.claim(alice, token: dying.makeToken(), now: 1, address: "x").get())
         try await dying.join(dev, user: alice, now: 1, origin: "s").get()
-        #expect(try await survivor.reap(now: 2).get() == 0, "a live node is left alone")
+        #expect(try await survivor.reap(now: 2).get().cleaned == 0, "a live node is left alone")
 
         _ = try await survivor.redis.send("DEL", ClusterKeys.incarnation("dead")).get()  // its heartbeat expired
-        #expect(try await survivor.reap(now: 3).get() == 1)
-        #expect(try await survivor.reap(now: 4).get() == 0)
+        #expect(try await survivor.reap(now: 3).get().cleaned == 1)
+        #expect(try await survivor.reap(now: 4).get().cleaned == 0)
         #expect(eventually(timeout: 2) { leaves(events) == [.connectionLost] })
         #expect(try await survivor.who(dev, now: 5).get().isEmpty)
         #expect(try await survivor.claim(alice, token: survivor.makeToken(), now: 6, address: "y").get())
@@ -131,6 +131,33 @@ struct ClusterStoreTests {
         try await subscriber.stop().get()
     }
 
+    @Test("a big dead node is reaped in bounded batches, every user once, and its names come free")
+    func reapInBatches() async throws {
+        let redis = try RedisServer()
+        let dying = try store(redis, incarnation: "big", ttl: 3)
+        let survivor = try store(redis, incarnation: "alive", ttl: 3)
+        var names: [UserName] = []
+        for index in 0..<5 {
+            let name = try UserName(validating: "user\(index)")
+            names.append(name)
+            #expect(try await dying.claim(name, token: dying.makeToken(), now: 1, address: "x").get())
+        }
+        try await dying.heartbeat(now: 1).get()
+        try await survivor.heartbeat(now: 1).get()
+        _ = try await dying.redis.send("DEL", ClusterKeys.incarnation("big")).get()  // its heartbeat lapsed
+        var steps: [Int] = []
+        var more = true
+        while more {
+            let step = try await survivor.reap(now: 2, batch: 2).get()
+            steps.append(step.cleaned)
+            more = step.more
+        }
+        #expect(steps == [2, 2, 1])
+        for name in names {
+            #expect(try await survivor.claim(name, token: survivor.makeToken(), now: 3, address: "y").get(), "\(name) is free")
+        }
+    }
+
     @Test("claiming a name whose dead holder was not reaped yet still tells its rooms, once")
     func claimOverUnreapedSession() async throws {
         let redis = try RedisServer()
@@ -144,7 +171,7 @@ struct ClusterStoreTests {
         #expect(try await other.claim(alice, token: other.makeToken(), now: 2, address: "y").get())
         #expect(eventually(timeout: 2) { leaves(events) == [.connectionLost] })
         #expect(try await other.who(dev, now: 3).get().isEmpty, "the old membership is gone")
-        #expect(try await other.reap(now: 4).get() == 0, "nothing is announced twice")
+        #expect(try await other.reap(now: 4).get().cleaned == 0, "nothing is announced twice")
         try await subscriber.stop().get()
     }
 

@@ -4,8 +4,10 @@ import Logging
 import NIOCore
 
 /// Keeps this node's part of the shared state true in Redis:
-/// - every third of the claim TTL, the incarnation heartbeat and a keep-alive for every session (a session whose
-///   claim is gone or taken is told `name-lost` and closed);
+/// - every third of the claim TTL, the incarnation heartbeat (one key, however many sessions: idle sessions cost
+///   Redis O(nodes));
+/// - every third of the names' long TTL, a keep-alive for every session (a session whose claim is gone or taken
+///   is told `name-lost` and closed);
 /// - every reap interval, cleanup after dead incarnations (their users leave their rooms with "connection lost");
 /// - after Redis comes back, the same state again, re-taking claims that Redis lost, and releases that failed.
 final class PresenceKeeper: Sendable {
@@ -19,34 +21,47 @@ final class PresenceKeeper: Sendable {
         self.eventLoop = eventLoop
     }
 
+    /// The node's heartbeat every third of the claim TTL (what keeps its users' names and rooms alive: one key per
+    /// node, whatever its number of sessions); each session's own records only every third of the names' long
+    /// TTL, their safety net.
     func start() -> [RepeatedTask] {
         let configuration = node.configuration
-        let refreshEvery = TimeAmount.milliseconds(Int64(configuration.claimTTLSeconds) * 1000 / 3)
+        let beatEvery = TimeAmount.milliseconds(Int64(configuration.claimTTLSeconds) * 1000 / 3)
+        let beat = eventLoop.scheduleRepeatedTask(initialDelay: beatEvery, delay: beatEvery) { _ in
+            self.heartbeat()
+        }
+        let refreshEvery = TimeAmount.milliseconds(Int64(node.store.nameTTLSeconds) * 1000 / 3)
         let refresh = eventLoop.scheduleRepeatedTask(initialDelay: refreshEvery, delay: refreshEvery) { _ in
             self.refresh(restore: false)
         }
         let reap = eventLoop.scheduleRepeatedTask(
             initialDelay: configuration.reapInterval, delay: configuration.reapInterval
         ) { _ in self.reap() }
-        return [refresh, reap]
+        return [beat, refresh, reap]
     }
 
     /// Called whenever the command connection is (re)made.
     func redisConnected(reconnected: Bool) {
-        if reconnected { node.metrics.redisReconnects.increment() }
-        refresh(restore: reconnected)
+        heartbeat()
+        guard reconnected else { return }
+        node.metrics.redisReconnects.increment()
+        refresh(restore: true)
     }
 
+    /// One batch, and at once the next while more remain.
     private func reap() {
         guard node.store.redis.isConnected else { return }
-        node.store.reap(now: WallClock.now()).whenSuccess { cleaned in
-            guard cleaned > 0 else { return }
-            self.node.metrics.usersReaped.increment(by: Int64(cleaned))
-            self.node.logger.info("cleaned up after a dead node", metadata: ["reaped.users": "\(cleaned)"])
+        node.store.reap(now: WallClock.now()).hop(to: eventLoop).whenSuccess { cleaned, more in
+            if cleaned > 0 {
+                self.node.metrics.usersReaped.increment(by: Int64(cleaned))
+                self.node.logger.info("cleaned up after a dead node", metadata: ["reaped.users": "\(cleaned)"])
+            }
+            if more { self.reap() }
         }
     }
 
-    private func refresh(restore: Bool) {
+    /// The heartbeat, and releases that failed while Redis was away.
+    private func heartbeat() {
         let store = node.store
         guard store.redis.isConnected else { return }
         _ = store.heartbeat(now: WallClock.now())
@@ -58,6 +73,13 @@ final class PresenceKeeper: Sendable {
             store.release(release.user, token: release.token, now: release.time, reason: release.reason, origin: release.origin)
                 .whenFailure { _ in self.node.pendingReleases.withLockedValue { $0.append(release) } }
         }
+    }
+
+    /// Every session's records, rewritten: rarely (a safety net), and in full when Redis comes back after losing
+    /// them (`restore`: claims that are gone are taken again).
+    private func refresh(restore: Bool) {
+        let store = node.store
+        guard store.redis.isConnected else { return }
         for hub in hubs {
             hub.eventLoop.execute {
                 for session in hub.allSessions {

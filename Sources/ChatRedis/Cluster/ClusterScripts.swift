@@ -286,19 +286,24 @@ enum ClusterScripts {
             return {fields[1], fields[2] or '0', fields[3] or '', fields[4] or '', 0}
             """)
 
-    /// Cleans up after every incarnation whose heartbeat key has expired: each of its users leaves each room with
-    /// one "connection lost" notice, and its claims (only those still holding its tokens) are deleted. Atomic, so
-    /// when several survivors run it, exactly one of them does the work.
-    /// ARGV: now
-    /// Returns the number of users cleaned up.
+    /// Cleans up after incarnations whose heartbeat key has expired: each of their users leaves each room with
+    /// one "connection lost" notice, and their claims (only those still holding their tokens) are deleted. At most
+    /// ARGV[2] users per call (taken from the dead incarnation's set as they are done), so a big dead node is
+    /// cleaned in short steps; the caller calls again while more remain. Atomic, so when several survivors run it,
+    /// each user is cleaned by exactly one of them.
+    /// ARGV: now, batch
+    /// Returns {users cleaned, 1 when more remain}.
     static let reap = RedisScript(
         name: "reap",
         source: """
             local cleaned = 0
+            local budget = tonumber(ARGV[2])
             for _, inc in ipairs(redis.call('SMEMBERS', 'chat:incarnations')) do
+                if budget <= 0 then return {cleaned, 1} end
                 if redis.call('EXISTS', 'chat:incarnation:' .. inc) == 0 then
                     local usersKey = 'chat:incarnation:' .. inc .. ':users'
-                    for _, user in ipairs(redis.call('SMEMBERS', usersKey)) do
+                    for _, user in ipairs(redis.call('SPOP', usersKey, budget)) do
+                        budget = budget - 1
                         local session = 'chat:session:' .. user
                         if redis.call('HGET', session, 'inc') == inc then
                             local name = redis.call('HGET', session, 'name')
@@ -322,11 +327,12 @@ enum ClusterScripts {
                         local token = redis.call('GET', claim)
                         if token and string.sub(token, 1, #inc + 1) == inc .. ':' then redis.call('DEL', claim) end
                     end
+                    if redis.call('SCARD', usersKey) > 0 then return {cleaned, 1} end
                     redis.call('DEL', usersKey)
                     redis.call('SREM', 'chat:incarnations', inc)
                 end
             end
-            return cleaned
+            return {cleaned, 0}
             """)
 
     /// A typing notice, published only where joins are announced: in a quiet room it would cost as much.

@@ -64,17 +64,27 @@ public struct ClusterStore: Sendable {
     /// This node process; a restarted node is a new incarnation, so survivors can tell the dead one's sessions.
     public let incarnation: String
     public let nodeID: String
+    /// How long a node's heartbeat lasts: when it lapses, survivors reap the node's names and rooms. This, not the
+    /// claims' own expiry, is how fast a dead node's users are gone.
     public let claimTTLSeconds: Int
+    /// The claims' and session records' own expiry: a safety net for when no node is left to reap, refreshed per
+    /// session only every third of it, so idle sessions cost Redis almost nothing (their node's heartbeat keeps
+    /// them alive).
+    public let nameTTLSeconds: Int
     public let historyLength: Int
     /// What keeps Redis's memory bounded (see `StoreBounds`).
     public var bounds = StoreBounds()
     /// Sessions outlive their claim and their node's heartbeat, so that when a node dies a survivor still finds
     /// whom it held and in which rooms, and can announce that they left.
-    public var sessionTTLSeconds: Int { claimTTLSeconds * 2 + 10 }
+    public var sessionTTLSeconds: Int { nameTTLSeconds * 2 + 10 }
 
     public static let scripts = ClusterScripts.all
 
-    public init(redis: RedisClient, incarnation: String, nodeID: String, claimTTLSeconds: Int, historyLength: Int) {
+    public init(
+        redis: RedisClient, incarnation: String, nodeID: String, claimTTLSeconds: Int, historyLength: Int,
+        nameTTLSeconds: Int = 3600
+    ) {
+        self.nameTTLSeconds = max(nameTTLSeconds, claimTTLSeconds)
         self.redis = redis
         self.incarnation = incarnation
         self.nodeID = nodeID
@@ -108,7 +118,7 @@ public struct ClusterStore: Sendable {
                 ClusterKeys.incarnationUsers(incarnation), ClusterKeys.seen(user.key),
             ],
             arguments: [
-                token, user.display, incarnation, nodeID, String(now), String(claimTTLSeconds), address,
+                token, user.display, incarnation, nodeID, String(now), String(nameTTLSeconds), address,
                 String(sessionTTLSeconds), String(bounds.seenSeconds), String(bounds.maxSeenRecords),
             ]
         ).map { reply in
@@ -128,7 +138,7 @@ public struct ClusterStore: Sendable {
             ],
             arguments: [
                 record.token, record.user.display, incarnation, nodeID, String(record.since),
-                String(record.lastActive), record.away ?? "", String(claimTTLSeconds), restore ? "1" : "0",
+                String(record.lastActive), record.away ?? "", String(nameTTLSeconds), restore ? "1" : "0",
                 record.address, String(sessionTTLSeconds),
             ] + record.rooms.map(\.value)
         ).map { $0.int == 1 }
@@ -338,9 +348,13 @@ public struct ClusterStore: Sendable {
         return set.and(add).map { _ in }
     }
 
-    /// Cleans up after dead incarnations; returns how many users it cleaned up.
-    public func reap(now: Millis) -> EventLoopFuture<Int> {
-        redis.run(ClusterScripts.reap, keys: [], arguments: [String(now)]).map { Int($0.int ?? 0) }
+    /// Cleans up after dead incarnations, at most `batch` users per call, so one script never holds Redis for long
+    /// however big the dead node was; returns how many users it cleaned up and whether more remain.
+    public func reap(now: Millis, batch: Int = 200) -> EventLoopFuture<(cleaned: Int, more: Bool)> {
+        redis.run(ClusterScripts.reap, keys: [], arguments: [String(now), String(batch)]).map { reply in
+            let fields = reply.array ?? []
+            return (Int(fields.first?.int ?? 0), fields.count > 1 && fields[1].int == 1)
+        }
     }
 
     // MARK: Discovery
