@@ -42,8 +42,11 @@ measure() {
     >"$dir/bench.out" 2>"$dir/bench.log" &
   local bench=$!
   pids+=($bench)
+  local waited=0
   until grep -q "holding the clients" "$dir/bench.log" 2>/dev/null; do
     kill -0 "$bench" 2>/dev/null || { echo "chat-bench stopped early:"; tail -5 "$dir/bench.log"; exit 1; }
+    waited=$((waited + 1))
+    [ "$waited" -lt 900 ] || { echo "the clients were not all in their rooms after 15 minutes:"; tail -5 "$dir/bench.log"; exit 1; }
     sleep 1
   done
   sleep 5  # past the logins' tail

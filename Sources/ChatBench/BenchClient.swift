@@ -150,20 +150,19 @@ final class BenchClient: ChannelInboundHandler {
                 // The welcome's own join of the lobby comes next; the bench room's join reply follows it.
                 send(behavior.mode == .json ? #"{"op":"join","room":"\#(room)"}"# : "/join \(room)")
             }
-        case .joining where bytes.starts(with: markers.joined) && bytes.firstRange(of: markers.joinedRoom(room)) != nil
-            && behavior.extraRooms > 0:
+        case .joining where bytes.starts(with: markers.joined) && bytes.firstRange(of: markers.joinedRoom(room)) != nil:
+            phase = .leavingLobby
+            send(behavior.mode == .json ? #"{"op":"leave","room":"lobby"}"# : "/leave lobby")
+        case .leavingLobby where bytes.starts(with: markers.left) && behavior.extraRooms > 0:
             phase = .joiningExtra(0)
             send(behavior.mode == .json ? #"{"op":"join","room":"idle0"}"# : "/join idle0")
+        case .leavingLobby where bytes.starts(with: markers.left):
+            phase = .ready
+            onReady()
         case .joiningExtra(let joined) where bytes.starts(with: markers.joined) && joined + 1 < behavior.extraRooms:
             phase = .joiningExtra(joined + 1)
             send(behavior.mode == .json ? #"{"op":"join","room":"idle\#(joined + 1)"}"# : "/join idle\(joined + 1)")
         case .joiningExtra where bytes.starts(with: markers.joined):
-            phase = .leavingLobby
-            send(behavior.mode == .json ? #"{"op":"leave","room":"lobby"}"# : "/leave lobby")
-        case .joining where bytes.starts(with: markers.joined) && bytes.firstRange(of: markers.joinedRoom(room)) != nil:
-            phase = .leavingLobby
-            send(behavior.mode == .json ? #"{"op":"leave","room":"lobby"}"# : "/leave lobby")
-        case .leavingLobby where bytes.starts(with: markers.left):
             phase = .ready
             onReady()
         default:

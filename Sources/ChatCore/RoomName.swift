@@ -32,6 +32,9 @@ public struct RoomName: Hashable, Sendable, Comparable, CustomStringConvertible 
         self.value = folded
     }
 
+    /// What the room looks like (UTS #39): two rooms of one look cannot both be in use.
+    public var look: String { UnicodeSecurity.skeleton(value) }
+
     /// For names that come from this system itself (Redis keys, constants), already validated once.
     public init(trusted value: String) { self.value = value }
 

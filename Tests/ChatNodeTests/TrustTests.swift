@@ -24,6 +24,18 @@ struct TrustTests {
         #expect(!cluster[0].process.stderr().contains("203.0.113.9"), "the forged address is never believed")
     }
 
+    @Test("a new room that looks like one in use (another script, another width) is refused, saying which")
+    func lookAlikeRoom() throws {
+        let cluster = try TestCluster(nodes: 1)
+        let alice = try cluster[0].login("alice")
+        try alice.send("/join cocoa")
+        try alice.expect("you joined #cocoa")
+        try alice.send("/join \u{0441}\u{043E}\u{0441}\u{043E}\u{0430}")  // all Cyrillic
+        _ = try alice.expectLine("the refusal") { $0.hasPrefix("! room-invalid") && $0.contains("looks like #cocoa") }
+        try alice.send("/join \u{FF43}\u{FF4F}\u{FF43}\u{FF4F}\u{FF41}")  // fullwidth: the same room, folded
+        try alice.expect("#cocoa is now your current room")
+    }
+
     @Test("/health and /metrics are on the operations port, on loopback, and nowhere else")
     func operationsPort() throws {
         let cluster = try TestCluster(nodes: 1)

@@ -22,8 +22,11 @@ public enum ClusterKeys {
     public static func incarnation(_ id: String) -> String { "chat:incarnation:\(id)" }
     /// Rooms created in the current minute by one address or one person (`address:<ip>`, `user:<key>`).
     public static func roomCreations(_ who: String) -> String { "chat:room-creations:\(who)" }
-    /// Every room with members or unexpired history, scored by its last activity: what the room cap counts.
+    /// Every room with members or unexpired history, by its look (UTS #39 skeleton), scored by its last
+    /// activity: what the room cap counts, and what tells a new room that looks like one in use.
     public static let roomActivity = "chat:room-activity"
+    /// skeleton -> the room of that look, for the rooms in `roomActivity`.
+    public static let roomLooks = "chat:room-looks"
     /// Everybody /seen remembers, scored by when they connected: the oldest go first past the cap.
     public static let seenIndex = "chat:seen-index"
     /// Users whose sessions an incarnation holds, so survivors can clean up after it dies.

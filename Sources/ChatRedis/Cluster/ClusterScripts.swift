@@ -124,14 +124,21 @@ enum ClusterScripts {
     /// rooms and the creation rate of the client's address and of the person, else an error reply (`chatError`).
     /// KEYS: members, sessionRooms, history, creations by address, creations by user
     /// ARGV: user, incarnation, room, session ttl, join notice payload, rooms at most, creations per minute, now,
-    ///       room idle ttl
+    ///       room idle ttl, the room's look (skeleton): a new room that looks like one in use is refused
     static let join = RedisScript(
         name: "join",
         source: """
             local now = tonumber(ARGV[8])
+            local look = ARGV[10]
             -- The lobby, where everyone starts, is always there to join.
             if ARGV[3] ~= 'lobby' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then
+                local idle = redis.call('ZRANGEBYSCORE', '\(ClusterKeys.roomActivity)', '-inf', now - tonumber(ARGV[9]) * 1000)
+                for _, gone in ipairs(idle) do redis.call('HDEL', '\(ClusterKeys.roomLooks)', gone) end
                 redis.call('ZREMRANGEBYSCORE', '\(ClusterKeys.roomActivity)', '-inf', now - tonumber(ARGV[9]) * 1000)
+                local twin = redis.call('HGET', '\(ClusterKeys.roomLooks)', look)
+                if twin and twin ~= ARGV[3] then
+                    return redis.error_reply('CHAT room-invalid #' .. ARGV[3] .. ' looks like #' .. twin .. ', which is in use; join #' .. twin)
+                end
                 if redis.call('ZCARD', '\(ClusterKeys.roomActivity)') >= tonumber(ARGV[6]) then
                     return redis.error_reply('CHAT store-full the cluster has as many rooms as it allows; join one that exists')
                 end
@@ -143,7 +150,8 @@ enum ClusterScripts {
                     end
                 end
             end
-            redis.call('ZADD', '\(ClusterKeys.roomActivity)', now, ARGV[3])
+            redis.call('ZADD', '\(ClusterKeys.roomActivity)', now, look)
+            redis.call('HSET', '\(ClusterKeys.roomLooks)', look, ARGV[3])
             redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
             redis.call('SADD', KEYS[2], ARGV[3])
             redis.call('EXPIRE', KEYS[2], ARGV[4])
@@ -174,7 +182,7 @@ enum ClusterScripts {
     /// publish the very same bytes. The newest entry's id is the stream's last id, since trimming only removes the
     /// oldest entries; should someone have deleted the newest by hand, the stream's own last id is read instead.
     /// KEYS: history, session
-    /// ARGV: channel, message body (JSON without id), maxlen, now, room idle ttl, room
+    /// ARGV: channel, message body (JSON without id), maxlen, now, room idle ttl, room, the room's look
     /// Returns the stream id.
     static let publishMessage = RedisScript(
         name: "publishMessage",
@@ -206,7 +214,7 @@ enum ClusterScripts {
             redis.call('PUBLISH', ARGV[1], payload)
             -- An idle room's history goes by itself; the room counts as active for the cap meanwhile.
             redis.call('EXPIRE', KEYS[1], ARGV[5])
-            redis.call('ZADD', '\(ClusterKeys.roomActivity)', ARGV[4], ARGV[6])
+            redis.call('ZADD', '\(ClusterKeys.roomActivity)', ARGV[4], ARGV[7])
             -- Only a live session: a write here must not re-create a reaped session without its TTL.
             if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'active', ARGV[4]) end
             return id
@@ -231,8 +239,9 @@ enum ClusterScripts {
             return 1
             """)
 
-    /// A room's members with their session fields. A member entry whose session has ended, moved to another
-    /// incarnation, or no longer lists the room is stale and is dropped on the way.
+    /// A room's members with their session fields, one lookup per member. A member entry whose session has ended
+    /// or moved to another incarnation is stale and is dropped on the way (leaving removes the entry and the
+    /// session's room together, so the incarnation is the one check needed).
     /// KEYS: members
     /// ARGV: room
     /// Returns a flat array: name, away ('' = online), active, node, for each member.
@@ -243,8 +252,7 @@ enum ClusterScripts {
             local entries = redis.call('HGETALL', KEYS[1])
             for i = 1, #entries, 2 do
                 local fields = redis.call('HMGET', 'chat:session:' .. entries[i], 'name', 'away', 'active', 'node', 'inc')
-                if fields[1] and fields[5] == entries[i + 1]
-                    and redis.call('SISMEMBER', 'chat:session:' .. entries[i] .. ':rooms', ARGV[1]) == 1 then
+                if fields[1] and fields[5] == entries[i + 1] then
                     table.insert(result, fields[1])
                     table.insert(result, fields[2] or '')
                     table.insert(result, fields[3] or '0')

@@ -174,7 +174,7 @@ public struct ClusterStore: Sendable {
             ],
             arguments: [
                 user.key, incarnation, room.value, String(sessionTTLSeconds), notice, String(bounds.maxRooms),
-                String(bounds.roomCreationsPerMinute), String(now), String(bounds.roomIdleSeconds),
+                String(bounds.roomCreationsPerMinute), String(now), String(bounds.roomIdleSeconds), room.look,
             ]
         ).flatMapErrorThrowing { error in
             throw ClusterScripts.chatError(error) ?? error
@@ -201,6 +201,7 @@ public struct ClusterStore: Sendable {
             arguments: [
                 ClusterKeys.roomChannel(message.room), RelayCodec.messageBody(message, origin: origin),
                 String(historyLength), String(message.time), String(bounds.roomIdleSeconds), message.room.value,
+                message.room.look,
             ]
         ).flatMapThrowing { reply in
             guard let id = reply.string.flatMap(StreamID.init) else {
