@@ -47,10 +47,11 @@ start_cluster() {
   for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
   nodes=()
   for i in 1 2 3; do
-    # No rate limit: the benchmark's senders send more than a person would. All clients come from 127.0.0.1, so
-    # the balancer's per-address limit is off.
+    # No rate limits: the benchmark's senders send more than a person would, and its clients (all from
+    # 127.0.0.1) create a room each in the flood. The balancer's per-address limit is off for the same reason.
     "$BIN/chat-node" --host 127.0.0.1 --port $((BASE + i)) --http-port $((BASE + 100 + i)) --ops-port $((BASE + 300 + i)) --node-id "node$i" \
       --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol --rate-limit 1000000 --rate-burst 1000000 \
+      --room-creations-per-minute 1000000 \
       --log-level warning >"$dir/node$i.out" 2>"$dir/node$i.log" &
     pids+=($!)
     measure="$measure,node$i=$!"
