@@ -158,6 +158,22 @@ struct ClusterStoreTests {
         }
     }
 
+    @Test("/seen is bounded: past its cap, whoever connected longest ago is forgotten first")
+    func seenIsBounded() async throws {
+        let redis = try RedisServer()
+        var node = try store(redis, incarnation: "a")
+        node.bounds.maxSeenRecords = 2
+        for (index, raw) in ["first", "second", "third"].enumerated() {
+            let name = try UserName(validating: raw)
+            #expect(try await node.claim(name, token: node.makeToken(), now: Int64(index + 1), address: "x").get())
+        }
+        let first = ClusterKeys.seen(try UserName(validating: "first").key)
+        let third = ClusterKeys.seen(try UserName(validating: "third").key)
+        #expect(try await node.redis.send("EXISTS", first).get().int == 0, "the oldest is forgotten")
+        #expect(try await node.redis.send("EXISTS", third).get().int == 1)
+        #expect(try await node.redis.send("ZCARD", ClusterKeys.seenIndex).get().int == 2)
+    }
+
     @Test("claiming a name whose dead holder was not reaped yet still tells its rooms, once")
     func claimOverUnreapedSession() async throws {
         let redis = try RedisServer()

@@ -116,7 +116,8 @@ enum ClusterScripts {
             end
             redis.call('DEL', KEYS[2], KEYS[3])
             redis.call('SREM', KEYS[4], user)
-            redis.call('HSET', KEYS[5], 'disconnected', ARGV[4])
+            -- Only a record /seen still keeps: one forgotten past its cap is not brought back half-empty.
+            if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HSET', KEYS[5], 'disconnected', ARGV[4]) end
             return 1
             """)
 
@@ -328,7 +329,9 @@ enum ClusterScripts {
                                 end
                             end
                             redis.call('DEL', session, session .. ':rooms')
-                            redis.call('HSET', 'chat:seen:' .. user, 'disconnected', ARGV[1])
+                            if redis.call('EXISTS', 'chat:seen:' .. user) == 1 then
+                                redis.call('HSET', 'chat:seen:' .. user, 'disconnected', ARGV[1])
+                            end
                             cleaned = cleaned + 1
                         end
                         local claim = 'chat:name:' .. user
