@@ -62,6 +62,11 @@ public struct RoomView: Equatable, Sendable {
     public var unread = 0
     /// The newest message id seen: what a reconnect resumes after.
     public var lastMessageID: StreamID?
+    /// While a catch-up is being read page by page, the last id read so far: everything up to it is here, while
+    /// newer live messages may already have come. A reconnect meanwhile resumes from here, not from the newest.
+    public var caughtUpTo: StreamID?
+    /// What a reconnect asks for: everything after this id.
+    public var resumeFrom: StreamID? { caughtUpTo ?? lastMessageID }
     public var members: [String: Member] = [:]
     var messageIDs: Set<StreamID> = []
 
@@ -142,7 +147,7 @@ public struct ClientState: Sendable {
         joinsAfterWelcome = []
         guard confirmedName != nil, knowsRooms else { return Outgoing(.hello(name: name)) }
         let order = rooms.filter { $0 != current } + (current.map { [$0] } ?? [])
-        var restore = order.map { RoomResume(room: $0.value, since: views[$0]?.lastMessageID?.description) }
+        var restore = order.map { RoomResume(room: $0.value, since: views[$0]?.resumeFrom?.description) }
         while restore.count > 1,
             JSONRequestEncoder.object(.hello(name: name, rooms: restore)).utf8.count > Self.helloBudgetBytes
         {
@@ -262,7 +267,7 @@ public struct ClientState: Sendable {
         case .gap(let room, let after, let lost, _):
             guard lost else {
                 // Missed here but still kept: read it.
-                return [Outgoing(.history(room: room.value, limit: nil, before: nil, after: after.description), id: Outgoing.page)]
+                return readOn(room, after: after)
             }
             append(TimelineLine(kind: .notice, time: decoded.time, text: "some earlier messages are no longer available"), to: room)
             return []
@@ -300,10 +305,19 @@ public struct ClientState: Sendable {
         }
     }
 
-    /// A resume's page was not the last: ask for the next, after its newest message.
-    private func nextPage(_ room: RoomName, after last: ChatMessage?, more: Bool) -> [Outgoing] {
-        guard more, let last else { return [] }
-        return [Outgoing(.history(room: room.value, limit: nil, before: nil, after: last.id.description), id: Outgoing.page)]
+    /// A resume's page was not the last: ask for the next, after its newest message. The last page read ends the
+    /// catch-up.
+    private mutating func nextPage(_ room: RoomName, after last: ChatMessage?, more: Bool) -> [Outgoing] {
+        guard more, let last else {
+            views[room]?.caughtUpTo = nil
+            return []
+        }
+        return readOn(room, after: last.id)
+    }
+
+    private mutating func readOn(_ room: RoomName, after id: StreamID) -> [Outgoing] {
+        views[room]?.caughtUpTo = id
+        return [Outgoing(.history(room: room.value, limit: nil, before: nil, after: id.description), id: Outgoing.page)]
     }
 
     /// Replies to the user's commands, shown in the current room as the text client would show them.

@@ -159,6 +159,15 @@ struct BalancerTests {
         #expect(try HTTPGet.get(port: setup.balancer.httpPort, path: "/metrics").status == 404)
     }
 
+    @Test("listening on every address, the balancer still keeps /nodes and /metrics on loopback")
+    func adminOnLoopback() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--proxy-protocol"])
+        let balancer = try BalancerProcess(
+            arguments: ["--redis", cluster.redis.url, "--send-proxy", "--host", "0.0.0.0"], logDirectory: cluster.logDirectory)
+        let line = balancer.process.stdout()
+        #expect(line.contains("chat=0.0.0.0:") && line.contains("admin=127.0.0.1:"), "\(line)")
+    }
+
     @Test("one address holds at most its share of the balancer's connections, chat and HTTP together")
     func balancerPerAddressLimit() throws {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--proxy-protocol"])

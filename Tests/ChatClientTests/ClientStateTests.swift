@@ -136,6 +136,20 @@ struct ClientStateTests {
         #expect(state.views[dev]?.lines.last?.text == "some earlier messages are no longer available")
     }
 
+    @Test("a reconnect in the middle of a catch-up resumes where the pages got to, not after a newer live message")
+    func reconnectMidCatchUp() {
+        var state = aliceInTwoRooms()
+        let page = [message("500-0", dev, from: "bob", "one")]
+        _ = state.receive(event(.youJoined(room: dev, history: page, more: true)))
+        _ = state.receive(event(.message(message("900-0", dev, from: "bob", "live, much later"))))
+        state.connectionLost(reason: "gone", retryInSeconds: 1)
+        guard case .hello(_, let rooms?) = state.connectionOpened().first?.request else {
+            Issue.record("no rooms in hello")
+            return
+        }
+        #expect(rooms.first { $0.room == "dev" }?.since == "500-0", "the unread middle is asked for again")
+    }
+
     @Test("a taken name is asked for again; after a reconnect our own name is waited for first")
     func names() {
         var state = ClientState(name: "alice")

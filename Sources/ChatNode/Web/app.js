@@ -55,7 +55,11 @@ function hello(name) {
   if (!state.confirmed || !state.knowsRooms) return send({ op: "hello", name });
   const order = state.order.filter((room) => room !== state.current);
   if (state.current && state.rooms.has(state.current)) order.push(state.current);
-  const rooms = order.map((room) => ({ room, since: state.rooms.get(room).lastId || undefined }));
+  // A catch-up read page by page resumes where its pages got to, not after the newest live message.
+  const rooms = order.map((room) => {
+    const view = state.rooms.get(room);
+    return { room, since: view.caughtUpTo || view.lastId || undefined };
+  });
   while (rooms.length > 1 && new TextEncoder().encode(JSON.stringify({ op: "hello", name, rooms })).length > 3500) {
     const first = rooms.shift();
     state.joinsAfterWelcome.push({ op: "join", room: first.room, since: first.since, id: AUTO });
@@ -63,9 +67,18 @@ function hello(name) {
   send({ op: "hello", name, rooms });
 }
 
-// A resume's page that is not the last: ask for the next, after its newest message.
+// A resume's page that is not the last: ask for the next, after its newest message. The last page ends the
+// catch-up.
 function nextPage(room, messages, more) {
-  if (more && messages.length > 0) send({ op: "history", room, after: messages[messages.length - 1].msgid, id: PAGE });
+  if (more && messages.length > 0) return readOn(room, messages[messages.length - 1].msgid);
+  const view = state.rooms.get(room);
+  if (view) view.caughtUpTo = null;
+}
+
+function readOn(room, after) {
+  const view = state.rooms.get(room);
+  if (view) view.caughtUpTo = after;
+  send({ op: "history", room, after, id: PAGE });
 }
 
 function send(request) {
@@ -175,7 +188,7 @@ function receive(event) {
     }
     case "gap":
       // Missed here but still kept: read it. Gone for good: say so.
-      if (!event.lost) send({ op: "history", room: event.room, after: event.after, id: PAGE });
+      if (!event.lost) readOn(event.room, event.after);
       else addLine(event.room, { kind: "notice", time: event.time, text: "Some earlier messages are no longer available." });
       break;
     case "rooms":
