@@ -40,7 +40,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Option(help: "Fixed nodes: HOST:PORT[/HTTPPORT],... (HTTP port 8081 when omitted). [BALANCER_NODES]")
     var nodes: String?
 
-    @Option(help: "Discover nodes in Redis instead: redis://host:port. [BALANCER_REDIS_URL]")
+    @Option(help: "Discover nodes in Redis instead: redis://[[user]:password@]host:port. [BALANCER_REDIS_URL]")
     var redis: String?
 
     @Flag(name: .customLong("send-proxy"), help: "Open chat connections to nodes with a PROXY protocol v1 header (nodes run --proxy-protocol). [BALANCER_SEND_PROXY=1]")

@@ -26,7 +26,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "HTTP port for /health and /metrics. [CHAT_HTTP_PORT]")
     var httpPort = env("CHAT_HTTP_PORT").flatMap(Int.init) ?? 8081
 
-    @Option(help: "Redis URL, redis://[:password@]host[:port][/db]. [CHAT_REDIS_URL]")
+    @Option(help: "Redis URL, redis://[[user]:password@]host[:port][/db]. [CHAT_REDIS_URL]")
     var redis = env("CHAT_REDIS_URL") ?? "redis://127.0.0.1:6379"
 
     @Option(name: .customLong("node-id"), help: "This node's name in /who, /seen and logs (default host:port). [CHAT_NODE_ID]")

@@ -38,7 +38,8 @@ struct RESPCodecTests {
         ("redis://127.0.0.1:6379", RedisAddress(host: "127.0.0.1", port: 6379)),
         ("redis://redis", RedisAddress(host: "redis", port: 6379)),
         ("redis://:secret@cache:6380/2", RedisAddress(host: "cache", port: 6380, password: "secret", database: 2)),
-        ("redis://user:pw@h/", RedisAddress(host: "h", port: 6379, password: "pw")),
+        ("redis://user:pw@h/", RedisAddress(host: "h", port: 6379, username: "user", password: "pw")),
+        ("redis://chat-node:p%40ss%3Aword@h", RedisAddress(host: "h", port: 6379, username: "chat-node", password: "p@ss:word")),
     ])
     func urls(_ url: String, _ expected: RedisAddress) throws {
         #expect(try RedisAddress(url: url) == expected)

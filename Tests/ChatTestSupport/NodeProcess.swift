@@ -112,7 +112,7 @@ public final class TestCluster: @unchecked Sendable {
         redis = try RedisServer()
         logDirectory = redis.directory
         self.nodeArguments = nodeArguments
-        for index in 1...count { _ = try addNode(id: "n\(index)") }
+        for index in 0..<count { _ = try addNode(id: "n\(index + 1)") }
     }
 
     @discardableResult

@@ -1,17 +1,31 @@
+import Foundation
 import ChatCore
 
-/// Where Redis is: `redis://[:password@]host[:port][/db]`.
+/// Where Redis is, and as whom: `redis://[[user]:password@]host[:port][/db]`. With a user, the connection
+/// authenticates as that ACL user (`AUTH user password`, Redis 6 and later); with only a password, as the default
+/// user. Percent-escapes in the user and password are decoded, so a password may hold `@` or `:`.
 public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
+    public var username: String?
     public var password: String?
     public var database: Int
 
-    public init(host: String = "127.0.0.1", port: Int = 6379, password: String? = nil, database: Int = 0) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil,
+        database: Int = 0
+    ) {
         self.host = host
         self.port = port
+        self.username = username
         self.password = password
         self.database = database
+    }
+
+    /// The AUTH command for these credentials, if there are any.
+    public var authentication: [String]? {
+        guard let password else { return nil }
+        return username.map { ["AUTH", $0, password] } ?? ["AUTH", password]
     }
 
     public init(url: String) throws(RedisError) {
@@ -19,10 +33,18 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
             throw RedisError(.protocolViolation, "a Redis URL starts with redis:// (got '\(url)')")
         }
         var rest = Substring(url.dropFirst("redis://".count))
+        var username: String? = nil
         var password: String? = nil
         if let at = rest.lastIndex(of: "@") {
             let credentials = rest[..<at]
-            password = String(credentials.split(separator: ":", maxSplits: 1).last ?? credentials)
+            if let colon = credentials.firstIndex(of: ":") {
+                let user = credentials[..<colon]
+                username = user.isEmpty ? nil : (String(user).removingPercentEncoding ?? String(user))
+                let secret = credentials[credentials.index(after: colon)...]
+                password = String(secret).removingPercentEncoding ?? String(secret)
+            } else {
+                password = String(credentials).removingPercentEncoding ?? String(credentials)
+            }
             rest = rest[rest.index(after: at)...]
         }
         var database = 0
@@ -48,10 +70,11 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
             endpoint = parsed
         }
         guard !endpoint.host.isEmpty else { throw RedisError(.protocolViolation, "'\(url)' names no host") }
-        self.init(host: endpoint.host, port: endpoint.port, password: password, database: database)
+        self.init(host: endpoint.host, port: endpoint.port, username: username, password: password, database: database)
     }
 
-    public var description: String { "redis://\(host):\(port)/\(database)" }
+    /// Never shows the password (it goes to logs).
+    public var description: String { "redis://\(username.map { "\($0)@" } ?? "")\(host):\(port)/\(database)" }
 }
 
 /// Capped exponential backoff with jitter, so a fleet of nodes does not reconnect in lockstep after Redis returns.

@@ -141,7 +141,7 @@ public final class RedisClient: Sendable {
             return promise.futureResult
         }
         var steps: [EventLoopFuture<Void>] = []
-        if let password = address.password { steps.append(direct(["AUTH", password]).map { _ in }) }
+        if let authentication = address.authentication { steps.append(direct(authentication).map { _ in }) }
         if address.database != 0 { steps.append(direct(["SELECT", String(address.database)]).map { _ in }) }
         for script in scripts {
             steps.append(

@@ -131,7 +131,7 @@ public final class RedisSubscriber: @unchecked Sendable {
         connectedFlag.store(true, ordering: .relaxed)
         backoff.reset()
         logger.info("redis pub/sub connected", metadata: ["redis.address": "\(address)"])
-        if let password = address.password { send(["AUTH", password], on: channel) }
+        if let authentication = address.authentication { send(authentication, on: channel) }
         // Everything wanted, in chunks, so a node with many rooms does not build one enormous command.
         let names = Array(wanted)
         for start in stride(from: 0, to: names.count, by: 512) {
