@@ -1,5 +1,9 @@
 import Foundation
 
+// One file because the report is one document: the sections (targets, latency, throughput, storm, flood,
+// proxies), their medians and the plots' data files share the grouping of runs and the table helpers; split, each
+// piece would need all of them.
+
 /// Turns the runs `chat-bench run --record` collected into the Markdown section of docs/benchmarks.md and its PNG
 /// plots: every figure is the median of the runs that share a configuration, next to the command that produced it.
 public struct BenchmarkReport {

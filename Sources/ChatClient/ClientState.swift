@@ -1,5 +1,9 @@
 import ChatCore
 
+// One file because the client's state is one value: rooms, their timelines, the people in them, resuming and
+// paging after a reconnect, and typing all change together in `receive`, and its tests drive it as a whole.
+// (The line editor, completion and wrapping, which stand alone, have files of their own.)
+
 /// A request the client wants sent, with the id that tells its reply apart: replies to requests the client makes
 /// by itself (resuming, refreshing the people list) are applied quietly; replies to what the user typed are shown.
 public struct Outgoing: Equatable, Sendable {

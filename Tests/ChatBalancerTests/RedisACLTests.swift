@@ -10,29 +10,17 @@ struct RedisACLTests {
     static let nodeRules = ["on", ">node-secret", "~chat:*", "&chat:*", "+@all", "-@dangerous", "+info"]
     static let balancerRules = ["on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+mget", "+srem", "+ping", "+select"]
 
-    func redisCLI(_ redis: RedisServer, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
-        process.arguments = ["-p", String(redis.port)] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        process.waitUntilExit()
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    }
-
     @Test("a node and the balancer as restricted ACL users: people chat; the node's user cannot FLUSHALL or CONFIG")
     func restrictedUsers() throws {
         let cluster = try TestCluster(nodes: 0)
         let redis = cluster.redis
-        _ = try redisCLI(redis, ["ACL", "SETUSER", "chat-node"] + Self.nodeRules)
-        _ = try redisCLI(redis, ["ACL", "SETUSER", "chat-balancer"] + Self.balancerRules)
+        _ = try redis.cli(["ACL", "SETUSER", "chat-node"] + Self.nodeRules)
+        _ = try redis.cli(["ACL", "SETUSER", "chat-balancer"] + Self.balancerRules)
         let nodeURL = "redis://chat-node:node-secret@127.0.0.1:\(redis.port)"
         try cluster.addNode(id: "n1", extraArguments: ["--redis", nodeURL, "--proxy-protocol"])
         try cluster.addNode(id: "n2", extraArguments: ["--redis", nodeURL, "--proxy-protocol"])
         // The default user goes last: from here on, only the two users get in.
-        _ = try redisCLI(redis, ["ACL", "SETUSER", "default", "off"])
+        _ = try redis.cli(["ACL", "SETUSER", "default", "off"])
         let balancer = try BalancerProcess(
             arguments: ["--redis", "redis://chat-balancer:lb-secret@127.0.0.1:\(redis.port)", "--send-proxy"],
             logDirectory: cluster.logDirectory)
@@ -48,12 +36,12 @@ struct RedisACLTests {
         _ = try bob.expectLine("alice's message") { $0.hasSuffix("<alice> across nodes, as ACL users") }
 
         let asNode = ["--user", "chat-node", "--pass", "node-secret", "--no-auth-warning"]
-        #expect(try redisCLI(redis, asNode + ["FLUSHALL"]).contains("NOPERM"))
-        #expect(try redisCLI(redis, asNode + ["CONFIG", "SET", "dir", "/tmp"]).contains("NOPERM"))
-        #expect(try redisCLI(redis, asNode + ["SET", "elsewhere", "1"]).contains("NOPERM"), "only the chat's keys")
+        #expect(try redis.cli(asNode + ["FLUSHALL"]).contains("NOPERM"))
+        #expect(try redis.cli(asNode + ["CONFIG", "SET", "dir", "/tmp"]).contains("NOPERM"))
+        #expect(try redis.cli(asNode + ["SET", "elsewhere", "1"]).contains("NOPERM"), "only the chat's keys")
         let asBalancer = ["--user", "chat-balancer", "--pass", "lb-secret", "--no-auth-warning"]
-        #expect(try redisCLI(redis, asBalancer + ["SET", "chat:endpoint:fake", "x"]).contains("NOPERM"), "cannot announce a node")
-        #expect(try redisCLI(redis, asBalancer + ["PUBLISH", "chat:room:dev", "x"]).contains("NOPERM"), "cannot speak in a room")
-        #expect(try redisCLI(redis, ["PING"]).contains("NOAUTH") || redisCLI(redis, ["PING"]).contains("WRONGPASS"), "the default user is off")
+        #expect(try redis.cli(asBalancer + ["SET", "chat:endpoint:fake", "x"]).contains("NOPERM"), "cannot announce a node")
+        #expect(try redis.cli(asBalancer + ["PUBLISH", "chat:room:dev", "x"]).contains("NOPERM"), "cannot speak in a room")
+        #expect(try redis.cli(["PING"]).contains("NOAUTH") || redis.cli(["PING"]).contains("WRONGPASS"), "the default user is off")
     }
 }

@@ -6,18 +6,6 @@ import Testing
 /// history expires, and when Redis is at its memory limit a request is told so while everything else goes on.
 @Suite("Redis memory bounds", .serialized)
 struct StoreBoundsTests {
-    func redisCLI(_ redis: RedisServer, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
-        process.arguments = ["-p", String(redis.port)] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        process.waitUntilExit()
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
     @Test("new rooms: a few a minute per person and address, and no more than the cap; existing rooms always open")
     func roomCreation() throws {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--room-creations-per-minute", "3", "--max-rooms", "6"])
@@ -36,7 +24,7 @@ struct StoreBoundsTests {
         try bob.expect("you joined #r1")
         // The cap counts rooms with members or history: r1..r3 (the lobby too); with a fresh count, r6 and r7 fit,
         // r8 does not.
-        _ = try redisCLI(cluster.redis, ["DEL", "chat:room-creations:address:127.0.0.1", "chat:room-creations:user:bob"])
+        _ = try cluster.redis.cli(["DEL", "chat:room-creations:address:127.0.0.1", "chat:room-creations:user:bob"])
         for room in ["r6", "r7"] {
             try bob.send("/join \(room)")
             try bob.expect("you joined #\(room)")
@@ -52,8 +40,8 @@ struct StoreBoundsTests {
         try alice.send("/join quiet")
         try alice.expect("you joined #quiet")
         try alice.send("said once")
-        #expect(eventually(timeout: 2) { (try? redisCLI(cluster.redis, ["EXISTS", "chat:history:{quiet}"])) == "1" })
-        #expect(eventually(timeout: 6) { (try? redisCLI(cluster.redis, ["EXISTS", "chat:history:{quiet}"])) == "0" })
+        #expect(eventually(timeout: 2) { (try? cluster.redis.cli(["EXISTS", "chat:history:{quiet}"])) == "1" })
+        #expect(eventually(timeout: 6) { (try? cluster.redis.cli(["EXISTS", "chat:history:{quiet}"])) == "0" })
     }
 
     @Test("at Redis's memory limit a message is refused with store-full; connections, reads and direct messages go on")
@@ -61,14 +49,14 @@ struct StoreBoundsTests {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
         let alice = try cluster[0].loginJSON("alice")
         let bob = try cluster[0].login("bob")
-        let used = try redisCLI(cluster.redis, ["MEMORY", "STATS"])  // warm up the command
+        let used = try cluster.redis.cli(["MEMORY", "STATS"])  // warm up the command
         _ = used
-        let info = try redisCLI(cluster.redis, ["INFO", "memory"])
+        let info = try cluster.redis.cli(["INFO", "memory"])
         let current = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
             .flatMap { Int($0.split(separator: ":")[1]) } ?? 0
-        _ = try redisCLI(cluster.redis, ["CONFIG", "SET", "maxmemory", String(current + 300_000)])
-        _ = try redisCLI(cluster.redis, ["CONFIG", "SET", "maxmemory-policy", "noeviction"])
-        defer { _ = try? redisCLI(cluster.redis, ["CONFIG", "SET", "maxmemory", "0"]) }
+        _ = try cluster.redis.cli(["CONFIG", "SET", "maxmemory", String(current + 300_000)])
+        _ = try cluster.redis.cli(["CONFIG", "SET", "maxmemory-policy", "noeviction"])
+        defer { _ = try? cluster.redis.cli(["CONFIG", "SET", "maxmemory", "0"]) }
         let text = String(repeating: "m", count: 1900)
         var refused: [String: Any]?
         for index in 0..<2000 where refused == nil {

@@ -53,6 +53,21 @@ public final class RedisServer: @unchecked Sendable {
         return reply
     }
 
+    /// Runs `redis-cli` against this server (for what an inline command cannot say: `--user`, several words with
+    /// spaces) and returns what it printed, errors included.
+    public func cli(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
+        process.arguments = ["-p", String(port)] + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        process.waitUntilExit()
+        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Key names matching `pattern`, read with a plain inline command.
     public func keys(_ pattern: String) throws -> [String] {
         let socket = try TestSocket(port: port, name: "redis")

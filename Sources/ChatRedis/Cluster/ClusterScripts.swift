@@ -1,5 +1,9 @@
 import ChatCore
 
+// One file because the scripts are one schema: they build each other's key names, publish the same leave notice,
+// and must agree on the quiet-room size and the session, member and claim layouts documented in ClusterKeys and
+// docs/architecture.md. Reading them side by side is how a change to one is checked against the others.
+
 /// The Lua scripts. Each runs atomically in Redis, which is what makes the claims safe (compare the token, then
 /// act) and history ordered (append and publish in one step). Key names follow `ClusterKeys`; the scripts that walk
 /// a user's rooms or a dead incarnation's users build key names themselves, which standalone Redis allows (and Redis
