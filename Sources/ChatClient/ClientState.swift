@@ -28,6 +28,8 @@ public enum ConnectionStatus: Equatable, Sendable {
     case connecting
     /// Connected, waiting for the user to pick a (different) name.
     case choosingName(reason: String?)
+    /// The name is registered: waiting for the user to type its password.
+    case needsPassword(reason: String)
     case connected(node: String)
     case reconnecting(reason: String, retryInSeconds: Double)
     case closed(String)
@@ -85,6 +87,11 @@ public struct RoomView: Equatable, Sendable {
 public struct ClientState: Sendable {
     /// The name asked for; `confirmedName` once the server welcomed it.
     public var name: String?
+    /// The registered name's password (from --password-file, or typed when the server asked for it).
+    public var password: Password?
+    /// From the last `welcome`: gets our name back at once after a reconnect, even while the lost connection
+    /// still holds it.
+    public private(set) var resumeToken: String?
     public private(set) var confirmedName: String?
     public private(set) var status = ConnectionStatus.connecting
     /// Joined rooms, in the order they were joined (the room bar's order).
@@ -119,8 +126,9 @@ public struct ClientState: Sendable {
     public static let typingShownMillis: Millis = 6000
     public static let typingSendMillis: Millis = 3000
 
-    public init(name: String?) {
+    public init(name: String?, password: Password? = nil) {
         self.name = name
+        self.password = password
     }
 
     public var currentView: RoomView? { current.flatMap { views[$0] } }
@@ -149,16 +157,19 @@ public struct ClientState: Sendable {
     /// The first time, it names none and the server puts us in the lobby.
     private mutating func hello(_ name: String) -> Outgoing {
         joinsAfterWelcome = []
-        guard confirmedName != nil, knowsRooms else { return Outgoing(.hello(name: name)) }
+        // The token is for the name it was given with; a different name is a new session.
+        let resume = confirmedName.map { $0.lowercased() == name.lowercased() } == true ? resumeToken : nil
+        let login = Login(password: password, resume: resume)
+        guard confirmedName != nil, knowsRooms else { return Outgoing(.hello(name: name, login: login)) }
         let order = rooms.filter { $0 != current } + (current.map { [$0] } ?? [])
         var restore = order.map { RoomResume(room: $0.value, since: views[$0]?.resumeFrom?.description) }
         while restore.count > 1,
-            JSONRequestEncoder.object(.hello(name: name, rooms: restore)).utf8.count > Self.helloBudgetBytes
+            JSONRequestEncoder.object(.hello(name: name, rooms: restore, login: login)).utf8.count > Self.helloBudgetBytes
         {
             let first = restore.removeFirst()
             joinsAfterWelcome.append(Outgoing(.join(room: first.room, since: first.since), id: Outgoing.automatic))
         }
-        return Outgoing(.hello(name: name, rooms: restore))
+        return Outgoing(.hello(name: name, rooms: restore, login: login))
     }
 
     /// Called now and then (every 100 ms or so): sends what is due, such as another try at our name.
@@ -182,6 +193,23 @@ public struct ClientState: Sendable {
     /// The user picked a name after the first was refused.
     public mutating func choose(name: String) -> [Outgoing] {
         self.name = name
+        password = nil
+        status = .connecting
+        return [hello(name)]
+    }
+
+    /// Whether the input line is a secret that must not be kept in the input history: the password the server
+    /// asked for, or a command that carries one.
+    public func isSecret(_ line: String) -> Bool {
+        if case .needsPassword = status { return true }
+        let command = line.trimmedSpaces().split(separator: " ", maxSplits: 1).first?.lowercased() ?? ""
+        return ["/register", "/password", "/passwd", "/unregister"].contains(command)
+    }
+
+    /// The user typed the password the server asked for.
+    public mutating func choose(password text: String) -> [Outgoing] {
+        guard let name, let password = try? Password(given: text) else { return [] }
+        self.password = password
         status = .connecting
         return [hello(name)]
     }
@@ -196,8 +224,9 @@ public struct ClientState: Sendable {
         switch decoded.event {
         case .greeting:
             return []
-        case .welcome(let name, _, let node, _):
+        case .welcome(let name, _, let node, _, let resume):
             confirmedName = name
+            resumeToken = resume
             self.name = name
             status = .connected(node: node)
             reclaimUntil = nil
@@ -275,6 +304,11 @@ public struct ClientState: Sendable {
             }
             append(TimelineLine(kind: .notice, time: decoded.time, text: "some earlier messages are no longer available"), to: room)
             return []
+        case .error(let error) where error.code == .passwordRequired || error.code == .badPassword:
+            // A registered name: ask for its password (again, when the one we had was refused).
+            password = nil
+            status = .needsPassword(reason: error.message)
+            return []
         case .error(let error):
             if error.code == .nameTaken, status == .connecting, let confirmedName {
                 // After a reconnect our own name can still be held by the connection that was lost (its node
@@ -305,6 +339,8 @@ public struct ClientState: Sendable {
             return [Outgoing(.pong)]
         case .ok, .rooms, .seen, .help, .pong:
             if !quiet { info(decoded) }
+            return []
+        case .resumedElsewhere:
             return []
         }
     }
@@ -390,6 +426,7 @@ public struct ClientState: Sendable {
         let trimmed = line.trimmedSpaces()
         guard !trimmed.isEmpty else { return .send([]) }
         if case .choosingName = status { return .send(choose(name: trimmed)) }
+        if case .needsPassword = status { return .send(choose(password: line)) }
         let request: ClientRequest
         do {
             request = try TextCommandParser.parse(line)

@@ -90,10 +90,11 @@ public struct LineEditor: Sendable {
         }
     }
 
-    /// Takes the line out of the editor (Enter), remembering it for up/down.
-    public mutating func submit() -> String {
+    /// Takes the line out of the editor (Enter), remembering it for up/down unless it is a secret (a password, or
+    /// a command that carries one).
+    public mutating func submit(remember: Bool = true) -> String {
         let line = text
-        if !line.isEmpty, history.last != line {
+        if remember, !line.isEmpty, history.last != line {
             history.append(line)
             if history.count > historyLimit { history.removeFirst(history.count - historyLimit) }
         }

@@ -26,6 +26,10 @@ public struct ChatError: Error, Equatable, Sendable {
         public static let registrationTimeout = Code(rawValue: "registration-timeout")
         /// The store refuses to grow: Redis is at its memory limit, or the cluster has as many rooms as it allows.
         public static let storeFull = Code(rawValue: "store-full")
+        /// The name is registered: send its password (text mode: on the next line; JSON: `hello` with `password`).
+        public static let passwordRequired = Code(rawValue: "password-required")
+        /// The password is wrong, or the name is not registered with one.
+        public static let badPassword = Code(rawValue: "bad-password")
     }
 
     public var code: Code

@@ -50,12 +50,15 @@ public struct RoomMember: Equatable, Sendable {
     /// Milliseconds since the member last said something (or connected).
     public var idleMillis: Millis
     public var node: String
+    /// Their connection dropped a moment ago and their name is held for them while their client reconnects.
+    public var reconnecting: Bool
 
-    public init(name: String, presence: Presence, idleMillis: Millis, node: String) {
+    public init(name: String, presence: Presence, idleMillis: Millis, node: String, reconnecting: Bool = false) {
         self.name = name
         self.presence = presence
         self.idleMillis = idleMillis
         self.node = node
+        self.reconnecting = reconnecting
     }
 }
 
@@ -73,7 +76,8 @@ public struct RoomSummary: Equatable, Sendable {
 
 /// What `/seen NAME` knows.
 public enum SeenRecord: Equatable, Sendable {
-    case online(name: String, since: Millis, node: String)
+    /// Connected now; `reconnecting` while their name is held for their client after a dropped connection.
+    case online(name: String, since: Millis, node: String, reconnecting: Bool = false)
     case offline(name: String, connectedAt: Millis, disconnectedAt: Millis)
     case never(name: String)
 }
@@ -99,8 +103,10 @@ public enum ChatEvent: Equatable, Sendable {
     /// Asks a text-mode client for its name.
     case greeting(server: String)
     /// The name is yours. `room` is where plain lines will go once the rooms `hello` asked for are joined (the
-    /// lobby unless it listed others; nil when it listed none).
-    case welcome(name: String, room: RoomName?, node: String, time: Millis)
+    /// lobby unless it listed others; nil when it listed none). `resume` is the token that gets this name back at
+    /// once after a dropped connection (in the next `hello`); `time` is when the session began, which a resumed
+    /// session keeps.
+    case welcome(name: String, room: RoomName?, node: String, time: Millis, resume: String? = nil)
     case message(ChatMessage)
     /// The acknowledgement of one's own message, once stored: the message everyone else gets, with its id.
     case sent(ChatMessage)
@@ -131,4 +137,7 @@ public enum ChatEvent: Equatable, Sendable {
     case ping
     case bye(String)
     case error(ChatError)
+    /// Between nodes only, never shown: the session holding `name` was resumed by another connection (with its
+    /// resume token), so the one still open somewhere is closed with `name-lost`.
+    case resumedElsewhere(name: String)
 }

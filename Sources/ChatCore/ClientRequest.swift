@@ -1,8 +1,16 @@
 /// What a client asks for, whichever mode it speaks. Text commands and JSON requests both parse into this.
 public enum ClientRequest: Equatable, Sendable {
     /// Picks a name (the first line in text mode; `{"op":"hello"}` in JSON mode). `rooms` lists the rooms to be in
-    /// (a reconnecting client's, each with the last message id it saw there); nil means the lobby.
-    case hello(name: String, rooms: [RoomResume]? = nil)
+    /// (a reconnecting client's, each with the last message id it saw there); nil means the lobby. `login` carries
+    /// a registered name's password and the resume token of the client's previous connection.
+    case hello(name: String, rooms: [RoomResume]? = nil, login: Login = Login())
+    /// Text mode's answer to `password-required`: the line after the name, taken whole as the password.
+    case password(Password)
+    /// Registers the name the session holds: from now on it takes this password, on every node.
+    case register(Password)
+    case changePassword(old: Password, new: Password)
+    /// Makes a registered name a guest name again.
+    case unregister(Password)
     /// A message to a room; nil means the current room.
     case say(room: String?, text: String, isAction: Bool)
     case join(room: String, since: String?)

@@ -53,7 +53,7 @@ public enum JSONEventDecoder {
             return fields.string("server").map { .greeting(server: $0) }
         case "welcome":
             guard let name = fields.string("name"), let node = fields.string("node") else { return nil }
-            return .welcome(name: name, room: fields.room(), node: node, time: time)
+            return .welcome(name: name, room: fields.room(), node: node, time: time, resume: fields.string("resume"))
         case "message":
             return message(fields).map(ChatEvent.message)
         case "direct":
@@ -91,14 +91,20 @@ public enum JSONEventDecoder {
             guard let room = fields.room() else { return nil }
             let members = fields.objects("members").compactMap { entry in
                 entry.string("name").map {
-                    RoomMember(name: $0, presence: entry.presence, idleMillis: entry.int("idle") ?? 0, node: entry.string("node") ?? "")
+                    RoomMember(
+                        name: $0, presence: entry.presence, idleMillis: entry.int("idle") ?? 0,
+                        node: entry.string("node") ?? "", reconnecting: entry.bool("reconnecting"))
                 }
             }
             return .who(room: room, members: members)
         case "seen":
             guard let name = fields.string("name") else { return nil }
             switch fields.string("state") {
-            case "online": return .seen(.online(name: name, since: fields.int("since") ?? 0, node: fields.string("node") ?? ""), now: time)
+            case "online", "reconnecting":
+                let record = SeenRecord.online(
+                    name: name, since: fields.int("since") ?? 0, node: fields.string("node") ?? "",
+                    reconnecting: fields.string("state") == "reconnecting")
+                return .seen(record, now: time)
             case "offline":
                 return .seen(.offline(name: name, connectedAt: fields.int("connected") ?? 0, disconnectedAt: fields.int("disconnected") ?? 0), now: time)
             default: return .seen(.never(name: name), now: time)

@@ -16,11 +16,12 @@ public enum JSONRenderer {
         case .greeting(let server):
             header("greeting")
             json.field("server", server)
-        case .welcome(let name, let room, let node, let time):
+        case .welcome(let name, let room, let node, let time, let resume):
             header("welcome", time: time)
             json.field("name", name)
             if let room { json.field("room", room.value) }
             json.field("node", node)
+            if let resume { json.field("resume", resume) }
         case .message(let message), .sent(let message):
             header("message", time: message.time)
             writeMessageFields(message, into: &json)
@@ -90,14 +91,15 @@ public enum JSONRenderer {
                     writePresence(member.presence, into: &entry)
                     entry.field("idle", member.idleMillis)
                     entry.field("node", member.node)
+                    if member.reconnecting { entry.field("reconnecting", true) }
                     return entry.finish()
                 })
         case .seen(let record, _):
             header("seen")
             switch record {
-            case .online(let name, let since, let node):
+            case .online(let name, let since, let node, let reconnecting):
                 json.field("name", name)
-                json.field("state", "online")
+                json.field("state", reconnecting ? "reconnecting" : "online")
                 json.field("since", since)
                 json.field("node", node)
             case .offline(let name, let connectedAt, let disconnectedAt):
@@ -126,6 +128,9 @@ public enum JSONRenderer {
             header("error")
             json.field("code", error.code.rawValue)
             json.field("message", error.message)
+        case .resumedElsewhere(let name):
+            header("resumed")
+            json.field("name", name)
         }
         return json.finish()
     }

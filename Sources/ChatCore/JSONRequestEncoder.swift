@@ -9,9 +9,11 @@ public enum JSONRequestEncoder {
             if let id { json.field("id", id) }
         }
         switch request {
-        case .hello(let name, let rooms):
+        case .hello(let name, let rooms, let login):
             op("hello")
             json.field("name", name)
+            if let password = login.password { json.field("password", password.text) }
+            if let resume = login.resume { json.field("resume", resume) }
             if let rooms {
                 json.array("rooms", rooms.map { entry in
                     var room = JSONWriter()
@@ -57,6 +59,20 @@ public enum JSONRequestEncoder {
         case .seen(let name):
             op("seen")
             json.field("name", name)
+        case .password(let password):
+            // Text mode's bare password line has no JSON form: a JSON client sends `hello` again with it.
+            op("hello")
+            json.field("password", password.text)
+        case .register(let password):
+            op("register")
+            json.field("password", password.text)
+        case .changePassword(let old, let new):
+            op("password")
+            json.field("old", old.text)
+            json.field("new", new.text)
+        case .unregister(let password):
+            op("unregister")
+            json.field("password", password.text)
         case .help:
             op("help")
         case .quit:

@@ -64,6 +64,10 @@ public enum JSONRequestParser {
         var before: String?
         var after: String?
         var limit: Int?
+        var password: String?
+        var resume: String?
+        var old: String?
+        var new: String?
 
         func request() throws(ChatError) -> ClientRequest {
             guard let op else { throw ChatError(.badRequest, "a request needs an \"op\"") }
@@ -73,7 +77,18 @@ public enum JSONRequestParser {
             }
             switch op {
             case "hello":
-                return .hello(name: try required(name, "name"), rooms: rooms?.map { RoomResume(room: $0.room, since: $0.since) })
+                // A malformed resume token is not ours: it is ignored, and the name is claimed as without one.
+                let login = Login(
+                    password: try password.map { text throws(ChatError) in try Password(given: text) },
+                    resume: resume.flatMap { Login.isWellFormedResumeToken($0) ? $0 : nil })
+                return .hello(
+                    name: try required(name, "name"), rooms: rooms?.map { RoomResume(room: $0.room, since: $0.since) },
+                    login: login)
+            case "register": return .register(try Password(new: try required(password, "password")))
+            case "password":
+                return .changePassword(
+                    old: try Password(given: try required(old, "old")), new: try Password(new: try required(new, "new")))
+            case "unregister": return .unregister(try Password(given: try required(password, "password")))
             case "say": return .say(room: room, text: try required(text, "text"), isAction: false)
             case "me": return .say(room: room, text: try required(text, "text"), isAction: true)
             case "join": return .join(room: try required(room, "room"), since: since)

@@ -111,6 +111,9 @@ public enum RelayCodec {
         case "typing":
             guard let room = wire.room, let name = wire.name else { return nil }
             event = .typing(room: RoomName(trusted: room), name: name, time: wire.ts)
+        case "resumed":
+            guard let name = wire.name else { return nil }
+            event = .resumedElsewhere(name: name)
         default:
             return nil
         }

@@ -44,8 +44,12 @@ extension ClientRequest {
     public func sanitized() -> ClientRequest {
         let clean = Sanitizer.clean as (String) -> String
         switch self {
-        case .hello(let name, let rooms):
-            return .hello(name: clean(name), rooms: rooms?.map { RoomResume(room: clean($0.room), since: $0.since.map(clean)) })
+        case .hello(let name, let rooms, let login):
+            // Passwords are compared, not shown: they are kept exactly as sent (a new one may hold no control
+            // characters at all, see `Password(new:)`).
+            return .hello(
+                name: clean(name), rooms: rooms?.map { RoomResume(room: clean($0.room), since: $0.since.map(clean)) },
+                login: login)
         case .say(let room, let text, let isAction): return .say(room: room.map(clean), text: clean(text), isAction: isAction)
         case .join(let room, let since): return .join(room: clean(room), since: since.map(clean))
         case .leave(let room): return .leave(room: room.map(clean))
@@ -56,7 +60,7 @@ extension ClientRequest {
             return .history(room: room.map(clean), limit: limit, before: before.map(clean), after: after.map(clean))
         case .seen(let name): return .seen(name: clean(name))
         case .typing(let room): return .typing(room: room.map(clean))
-        case .rooms, .back, .help, .quit, .ping, .pong: return self
+        case .rooms, .back, .help, .quit, .ping, .pong, .password, .register, .changePassword, .unregister: return self
         }
     }
 }

@@ -36,6 +36,17 @@ public enum TextCommandParser {
         case "seen", "whois":
             guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /seen NAME") }
             return .seen(name: rest)
+        case "register":
+            guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /register PASSWORD") }
+            return .register(try Password(new: rest))
+        case "password", "passwd":
+            // The old password is one word; the new one is the rest of the line.
+            let (old, new) = splitWord(rest)
+            guard !old.isEmpty, !new.isEmpty else { throw ChatError(.badRequest, "usage: /password OLD NEW") }
+            return .changePassword(old: try Password(given: old), new: try Password(new: new))
+        case "unregister":
+            guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /unregister PASSWORD") }
+            return .unregister(try Password(given: rest))
         case "help", "?":
             return .help
         case "quit", "exit", "bye":
@@ -65,6 +76,8 @@ public enum TextCommandParser {
         "  /away [TEXT]       mark yourself away; /back to return",
         "  /history [N]       the last N messages of the current room",
         "  /seen NAME         when NAME was last connected",
+        "  /register PASSWORD make your name yours: from then on it needs PASSWORD",
+        "  /password OLD NEW  change it; /unregister PASSWORD makes the name a guest's again",
         "  /help              this text; /quit to leave",
     ]
 }

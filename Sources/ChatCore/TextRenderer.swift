@@ -10,7 +10,7 @@ public enum TextRenderer {
         switch event {
         case .greeting(let server):
             return ["* hello, this is \(server).", "* what is your name?"]
-        case .welcome(let name, let room, let node, _):
+        case .welcome(let name, let room, let node, _, _):
             let place = room.map { "you are in #\($0)" } ?? "you are in no room yet"
             return ["* welcome \(name)! \(place) on node \(node). /help lists the commands."]
         case .message(let message):
@@ -69,11 +69,15 @@ public enum TextRenderer {
                     case .online: state = "online"
                     case .away(let text): state = text.isEmpty ? "away" : "away: \(text)"
                     }
-                    return "*   \(member.name)  \(state)  idle \(TimeFormat.duration(member.idleMillis))"
+                    let reconnecting = member.reconnecting ? "  (reconnecting)" : ""
+                    return "*   \(member.name)  \(state)  idle \(TimeFormat.duration(member.idleMillis))\(reconnecting)"
                 }
         case .seen(let record, let now):
             switch record {
-            case .online(let name, let since, let node):
+            case .online(let name, let since, let node, let reconnecting):
+                if reconnecting {
+                    return ["* \(name) lost their connection a moment ago and is reconnecting (node \(node))"]
+                }
                 return [
                     "* \(name) is online now, connected since \(TimeFormat.dateTime(since)) "
                         + "(\(TimeFormat.duration(now - since))) on node \(node)"
@@ -100,6 +104,8 @@ public enum TextRenderer {
             return ["* bye: \(reason)"]
         case .error(let error):
             return ["! \(error.code) \(error.message)"]
+        case .resumedElsewhere:
+            return []
         }
     }
 

@@ -117,6 +117,8 @@ public final class ChatNodeServer: Service, Sendable {
             await listeners.close()
             if let (announcer, _) = announced { try? await announcer.remove().get() }
             let allReleased = await self.releaseSessions(hubs: hubs, grace: configuration.shutdownGrace)
+            try? await node.releaseHeldNames(on: loops[0]).get()
+            node.hasher.shutdown()
             for timer in timers { timer.cancel() }
             // Forgetting the incarnation while a session is still unreleased would hide it from every reaper; in
             // that case its heartbeat is left to expire and a survivor cleans up.

@@ -68,6 +68,10 @@ public struct NodeConfiguration: Sendable {
     public var tcpKeepAlive = TCPKeepAlive()
     /// A plain HTTP connection silent this long is closed (a WebSocket session is watched by pings instead).
     public var httpIdleTimeout: TimeAmount = .seconds(30)
+    /// The cost of new password hashes (old hashes keep the cost they were made with).
+    public var scryptCost = ScryptCost.standard
+    /// Threads that hash passwords, off the event loops.
+    public var passwordHashThreads = max(1, System.coreCount / 2)
 
     public init() {}
 }

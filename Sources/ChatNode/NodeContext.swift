@@ -26,6 +26,9 @@ final class NodeContext: Sendable {
 
     /// Releases that failed because Redis was away; retried as soon as it is back, so no leave notice is lost.
     let pendingReleases = NIOLockedValueBox<[PendingRelease]>([])
+    /// Names held for their reconnecting owners, by claim token, until their grace period ends.
+    private let heldNames = NIOLockedValueBox<[String: PendingRelease]>([:])
+    let hasher: PasswordHasher
 
     init(
         configuration: NodeConfiguration, nodeID: String, store: ClusterStore, relay: Relay, metrics: NodeMetrics,
@@ -38,6 +41,37 @@ final class NodeContext: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.perAddress = AddressCounts(limit: configuration.maxClientsPerAddress)
+        self.hasher = PasswordHasher(cost: configuration.scryptCost, threads: configuration.passwordHashThreads)
+    }
+
+    /// Gives a session's name and rooms back in Redis; a release that fails while Redis is away is kept and retried
+    /// when it is back, so no leave notice is lost.
+    func release(_ pending: PendingRelease) -> EventLoopFuture<Void> {
+        store.release(pending.user, token: pending.token, now: pending.time, reason: pending.reason, origin: pending.origin)
+            .recover { error in
+                self.logger.warning(
+                    "could not release a name in Redis; will retry when it is back",
+                    metadata: ["session.name": "\(pending.user.display)", "error": "\(error)"])
+                self.pendingReleases.withLockedValue { $0.append(pending) }
+            }
+    }
+
+    /// Releases the held name after `grace`, unless the node releases every held name first (shutdown).
+    func holdName(_ pending: PendingRelease, for grace: TimeAmount, on eventLoop: any EventLoop) {
+        heldNames.withLockedValue { $0[pending.token] = pending }
+        eventLoop.scheduleTask(in: grace) {
+            guard let due = self.heldNames.withLockedValue({ $0.removeValue(forKey: pending.token) }) else { return }
+            _ = self.release(due)
+        }
+    }
+
+    /// On shutdown: nobody will be here when their grace periods end, so the held names go now.
+    func releaseHeldNames(on eventLoop: any EventLoop) -> EventLoopFuture<Void> {
+        let held = heldNames.withLockedValue { names in
+            defer { names.removeAll() }
+            return Array(names.values)
+        }
+        return EventLoopFuture.andAllComplete(held.map(release), on: eventLoop)
     }
 
     /// Unique across the cluster and over time: the incarnation plus a counter.

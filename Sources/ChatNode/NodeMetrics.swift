@@ -14,6 +14,7 @@ public final class NodeMetrics: Sendable {
     let slowConsumerDisconnects: Counter
     let rateLimited: Counter
     let claimFailures: Counter
+    let loginFailures: Counter
     let namesLost: Counter
     let serverFull: Counter
     let usersReaped: Counter
@@ -31,6 +32,8 @@ public final class NodeMetrics: Sendable {
         slowConsumerDisconnects = registry.makeCounter(descriptor: Self.describe("chat_slow_consumer_disconnects_total", "Clients dropped for not reading their output"))
         rateLimited = registry.makeCounter(descriptor: Self.describe("chat_rate_limited_total", "Lines refused by the rate limit"))
         claimFailures = registry.makeCounter(descriptor: Self.describe("chat_claim_failures_total", "Name claims refused as taken"))
+        loginFailures = registry.makeCounter(
+            descriptor: Self.describe("chat_login_failures_total", "Logins refused for a wrong password"))
         namesLost = registry.makeCounter(descriptor: Self.describe("chat_names_lost_total", "Sessions closed because their claim was lost"))
         serverFull = registry.makeCounter(descriptor: Self.describe("chat_server_full_total", "Connections refused at max clients"))
         usersReaped = registry.makeCounter(descriptor: Self.describe("chat_reaped_users_total", "Users of dead nodes cleaned up by this node"))

@@ -19,8 +19,8 @@ public final class PlainClient {
     private let inbox: NIOLockedValueBox<[Input]>
     private let wake: DispatchSemaphore
 
-    public init(name: String?, host: String, port: Int) {
-        state = ClientState(name: name)
+    public init(name: String?, password: Password? = nil, host: String, port: Int) {
+        state = ClientState(name: name, password: password)
         let inbox = NIOLockedValueBox<[Input]>([])
         let wake = DispatchSemaphore(value: 0)
         self.inbox = inbox
@@ -64,6 +64,8 @@ public final class PlainClient {
                     send(state.receive(decoded, now: Millis(Date().timeIntervalSince1970 * 1000)))
                     if case .choosingName(let reason) = state.status {
                         say("! \(reason ?? "that name is not available"); type another name")
+                    } else if case .needsPassword(let reason) = state.status {
+                        say("! \(reason); type the password (or pass --password-file)")
                     } else if let caughtUp {
                         for message in caughtUp {
                             for text in TextRenderer.lines(.message(message), viewer: state.confirmedName, now: decoded.time) { say(text) }
@@ -87,6 +89,8 @@ public final class PlainClient {
                     if quitAt != nil { quitAt = Date() } else { say("* reconnecting in \(String(format: "%.1f", retryIn)) s (\(reason))") }
                 case .line(let line):
                     if case .choosingName = state.status {
+                        submit(line, quitAt: &quitAt)
+                    } else if case .needsPassword = state.status {
                         submit(line, quitAt: &quitAt)
                     } else if case .connected = state.status, state.current != nil, pendingLines.isEmpty {
                         submit(line, quitAt: &quitAt)

@@ -19,8 +19,8 @@ public final class TerminalApp {
     private var lastRefresh = Date()
     private var quitting = false
 
-    public init(name: String?, host: String, port: Int) {
-        state = ClientState(name: name)
+    public init(name: String?, password: Password? = nil, host: String, port: Int) {
+        state = ClientState(name: name, password: password)
         server = "\(host):\(port)"
         let inbox = NIOLockedValueBox<[ConnectionEvent]>([])
         self.inbox = inbox
@@ -147,7 +147,7 @@ public final class TerminalApp {
     }
 
     private func submit() {
-        let line = editor.submit()
+        let line = editor.submit(remember: !state.isSecret(editor.text))
         if let room = state.current { scrollBack[room] = 0 }
         switch state.submit(line, now: Millis(Date().timeIntervalSince1970 * 1000)) {
         case .send(let requests): send(requests)
@@ -301,6 +301,7 @@ public final class TerminalApp {
         switch state.status {
         case .connecting: connection = "connecting to \(server)..."
         case .choosingName: connection = "choosing a name"
+        case .needsPassword: connection = "logging in"
         case .connected(let node): connection = state.isResuming ? "resuming on \(node)..." : "connected to \(node) via \(server)"
         case .reconnecting(let reason, let retry): connection = "reconnecting in \(String(format: "%.1f", retry)) s (\(reason))"
         case .closed(let reason): connection = "closed: \(reason)"
@@ -318,12 +319,18 @@ public final class TerminalApp {
 
     private func drawInput() {
         var prompt = "> "
+        var hidden = false
         if case .choosingName(let reason) = state.status {
             prompt = (reason.map { "\($0). " } ?? "") + "Your name: "
+        } else if case .needsPassword(let reason) = state.status {
+            prompt = "\(reason). Password: "
+            hidden = true
         }
         let promptShown = String(DisplayWidth.prefix(of: prompt, fitting: columns / 2))
         let promptWidth = DisplayWidth.of(promptShown)
-        let view = editor.view(columns: columns - promptWidth)
+        var view = editor.view(columns: columns - promptWidth)
+        // A password shows as one star per character, never as itself.
+        if hidden { view.text = String(repeating: "*", count: view.text.count) }
         put(rows - 1, 0, promptShown, width: promptWidth, attributes: chat_attr_bold())
         put(rows - 1, promptWidth, view.text, width: columns - promptWidth)
         move(Int32(rows - 1), Int32(promptWidth + view.cursorColumn))

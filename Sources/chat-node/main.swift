@@ -123,11 +123,32 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("max-seen-records"), help: "People /seen remembers. [CHAT_MAX_SEEN_RECORDS]")
     var maxSeenRecords = env("CHAT_MAX_SEEN_RECORDS").flatMap(Int.init) ?? 100_000
 
+    @Option(
+        name: .customLong("resume-grace"),
+        help: "Seconds a dropped connection's name stays held for its resume token (default: --claim-ttl; 0 = release at once). [CHAT_RESUME_GRACE]")
+    var resumeGrace = env("CHAT_RESUME_GRACE").flatMap(Int.init)
+
+    @Option(
+        name: .customLong("scrypt-cost"),
+        help: "Cost of new password hashes, ln=LOG2(N),r=BLOCK,p=PARALLEL (old hashes keep theirs). [CHAT_SCRYPT_COST]")
+    var scryptCost = env("CHAT_SCRYPT_COST") ?? ScryptCost.standard.description
+
+    @Option(
+        name: .customLong("login-failures"),
+        help: "Failed logins allowed per name and per address in 5 minutes, before logins are refused. [CHAT_LOGIN_FAILURES]")
+    var loginFailures = env("CHAT_LOGIN_FAILURES") ?? "10,30"
+
     @Option(help: "Event-loop threads (default: one per core). [CHAT_THREADS]")
     var threads = env("CHAT_THREADS").flatMap(Int.init) ?? System.coreCount
 
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [CHAT_LOG_LEVEL]")
     var logLevel = env("CHAT_LOG_LEVEL") ?? "info"
+
+    static func failureLimits(_ text: String) -> (Int, Int)? {
+        let values = text.split(separator: ",").compactMap { Int($0) }
+        guard values.count == 2, values.allSatisfy({ $0 >= 1 }) else { return nil }
+        return (values[0], values[1])
+    }
 
     func validate() throws {
         guard Logger.Level(rawValue: logLevel) != nil else {
@@ -149,6 +170,13 @@ struct ChatNodeCommand: AsyncParsableCommand {
         }
         guard roomIdleDays > 0, maxRooms >= 1, roomCreationsPerMinute >= 1, maxSeenRecords >= 1 else {
             throw ValidationError("--room-idle-days, --max-rooms, --room-creations-per-minute and --max-seen-records must be positive")
+        }
+        if let resumeGrace, resumeGrace < 0 { throw ValidationError("--resume-grace must be 0 or more seconds") }
+        guard ScryptCost(scryptCost) != nil else {
+            throw ValidationError("--scrypt-cost must look like ln=15,r=8,p=3 (got '\(scryptCost)')")
+        }
+        guard Self.failureLimits(loginFailures) != nil else {
+            throw ValidationError("--login-failures must be PER_NAME,PER_ADDRESS, each at least 1 (got '\(loginFailures)')")
         }
         guard TrustedNetworks(parsing: trustedProxies) != nil else {
             throw ValidationError("--trusted-proxies must be addresses or CIDR ranges, comma-separated (got '\(trustedProxies)')")
@@ -193,6 +221,12 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.storeBounds.maxRooms = maxRooms
         configuration.storeBounds.roomCreationsPerMinute = roomCreationsPerMinute
         configuration.storeBounds.maxSeenRecords = maxSeenRecords
+        configuration.storeBounds.resumeGraceSeconds = resumeGrace ?? claimTTL
+        configuration.scryptCost = ScryptCost(scryptCost) ?? .standard
+        if let (perName, perAddress) = Self.failureLimits(loginFailures) {
+            configuration.storeBounds.loginFailuresPerName = perName
+            configuration.storeBounds.loginFailuresPerAddress = perAddress
+        }
         configuration.trustedProxies = TrustedNetworks(parsing: trustedProxies) ?? .loopback
         configuration.opsHost = opsHost
         configuration.opsPort = opsPort

@@ -21,15 +21,30 @@ struct ChatCommand: ParsableCommand {
     @Flag(help: "Line mode: read stdin, print events as text lines (the default when stdout is not a terminal).")
     var plain = false
 
+    @Option(
+        name: .customLong("password-file"),
+        help: "A file whose first line is your registered name's password (asked for when missing).")
+    var passwordFile: String?
+
     func run() throws {
         guard let endpoint = HostPort(parsing: server) else {
             throw ValidationError("--server: '\(server)' is not HOST:PORT")
         }
+        var password: Password?
+        if let passwordFile {
+            guard let contents = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                throw ValidationError("--password-file: cannot read '\(passwordFile)'")
+            }
+            let line = contents.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            do {
+                password = try Password(given: String(line).trimmingCharacters(in: CharacterSet(charactersIn: "\r")))
+            } catch { throw ValidationError("--password-file: \(error.message)") }
+        }
         let status: Int32
         if plain || isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
-            status = PlainClient(name: name, host: endpoint.host, port: endpoint.port).run()
+            status = PlainClient(name: name, password: password, host: endpoint.host, port: endpoint.port).run()
         } else {
-            status = TerminalApp(name: name, host: endpoint.host, port: endpoint.port).run()
+            status = TerminalApp(name: name, password: password, host: endpoint.host, port: endpoint.port).run()
         }
         throw ExitCode(status)
     }

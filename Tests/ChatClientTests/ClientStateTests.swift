@@ -109,7 +109,7 @@ struct ClientStateTests {
         for room in names { _ = busy.receive(event(.youJoined(room: room, history: []), id: "u")) }
         busy.connectionLost(reason: "gone", retryInSeconds: 1)
         let hello = busy.connectionOpened()
-        guard case .hello(_, let listed?) = hello.first?.request else {
+        guard case .hello(_, let listed?, _) = hello.first?.request else {
             Issue.record("no rooms in \(hello)")
             return
         }
@@ -143,7 +143,7 @@ struct ClientStateTests {
         _ = state.receive(event(.youJoined(room: dev, history: page, more: true)))
         _ = state.receive(event(.message(message("900-0", dev, from: "bob", "live, much later"))))
         state.connectionLost(reason: "gone", retryInSeconds: 1)
-        guard case .hello(_, let rooms?) = state.connectionOpened().first?.request else {
+        guard case .hello(_, let rooms?, _) = state.connectionOpened().first?.request else {
             Issue.record("no rooms in hello")
             return
         }

@@ -42,7 +42,7 @@ struct SessionMachineTests {
     func named(limits: ProtocolLimits = ProtocolLimits()) -> SessionMachine {
         var session = machine(limits: limits)
         _ = request(&session, .hello(name: "Alice"))
-        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
+        _ = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")))
         _ = complete(&session, .listenToUser(alice), .done)
         _ = complete(&session, .subscribe(lobby), .done)
         _ = complete(&session, .recordJoin(lobby), .done)
@@ -59,13 +59,13 @@ struct SessionMachineTests {
     @Test("hello claims the name, listens for direct messages, welcomes, and joins the lobby, one step at a time")
     func naming() {
         var session = machine()
-        #expect(request(&session, .hello(name: "Alice"), id: "h") == [.perform(.claim(alice), id: RequestID(json: "\"h\""))])
+        #expect(request(&session, .hello(name: "Alice"), id: "h") == [.perform(.claim(alice, keeping: [lobby]), id: RequestID(json: "\"h\""))])
         #expect(session.isWaiting, "the next request waits for the claim")
-        let claimed = complete(&session, .claim(alice), .claimed(token: "t1"), id: "h")
+        let claimed = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")), id: "h")
         #expect(claimed == [.started(alice, at: 1_000), .perform(.listenToUser(alice), id: RequestID(json: "\"h\""))])
         let listening = complete(&session, .listenToUser(alice), .done, id: "h")
         #expect(listening == [
-            .send(.welcome(name: "Alice", room: lobby, node: "n1", time: 1_000), id: RequestID(json: "\"h\"")),
+            .send(.welcome(name: "Alice", room: lobby, node: "n1", time: 1_000, resume: "r-t1"), id: RequestID(json: "\"h\"")),
             .perform(.subscribe(lobby), id: nil),
         ])
         #expect(complete(&session, .subscribe(lobby), .done) == [.perform(.recordJoin(lobby), id: nil)])
@@ -83,10 +83,10 @@ struct SessionMachineTests {
         var session = machine()
         #expect(errorCodes(request(&session, .hello(name: "no spaces"))) == [.nameInvalid])
         _ = request(&session, .hello(name: "Alice"))
-        #expect(errorCodes(complete(&session, .claim(alice), .claimed(token: nil))) == [.nameTaken])
+        #expect(errorCodes(complete(&session, .claim(alice), .claimed(.held(by: nil)))) == [.nameTaken])
         #expect(!session.isWaiting)
-        #expect(request(&session, .hello(name: "bob")) == [.perform(.claim(Self.bob), id: nil)])
-        _ = complete(&session, .claim(Self.bob), .claimed(token: "t2"))
+        #expect(request(&session, .hello(name: "bob")) == [.perform(.claim(Self.bob, keeping: [lobby]), id: nil)])
+        _ = complete(&session, .claim(Self.bob), .claimed(.granted(token: "t2", resume: "r-t2")))
         #expect(session.active?.user == Self.bob)
         #expect(errorCodes(request(&session, .hello(name: "carol"))) == [.badRequest], "one name per session")
     }
@@ -103,7 +103,7 @@ struct SessionMachineTests {
         var session = machine()
         _ = request(&session, .hello(name: "Alice"))
         #expect(session.connectionClosed().isEmpty)
-        #expect(complete(&session, .claim(alice), .claimed(token: "t1")) == [
+        #expect(complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1"))) == [
             .end(EndedSession(user: alice, token: "t1", reason: .disconnected, since: 1_000, rooms: []))
         ])
     }
@@ -115,11 +115,11 @@ struct SessionMachineTests {
         var session = machine()
         let rooms = [RoomResume(room: "dev", since: "7-0"), RoomResume(room: "ops")]
         _ = request(&session, .hello(name: "Alice", rooms: rooms))
-        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
+        _ = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")))
         let ops = RoomName(trusted: "ops")
         let welcome = complete(&session, .listenToUser(alice), .done)
         #expect(welcome == [
-            .send(.welcome(name: "Alice", room: ops, node: "n1", time: 1_000), id: nil), .perform(.subscribe(dev), id: nil),
+            .send(.welcome(name: "Alice", room: ops, node: "n1", time: 1_000, resume: "r-t1"), id: nil), .perform(.subscribe(dev), id: nil),
         ])
         _ = complete(&session, .subscribe(dev), .done)
         #expect(complete(&session, .recordJoin(dev), .done) == [.perform(.readHistory(dev, after: Self.id("7-0"), count: 201), id: nil)])
@@ -146,8 +146,8 @@ struct SessionMachineTests {
     func resumeEdges() {
         var session = machine()
         _ = request(&session, .hello(name: "Alice", rooms: []))
-        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
-        #expect(complete(&session, .listenToUser(alice), .done) == [.send(.welcome(name: "Alice", room: nil, node: "n1", time: 1_000), id: nil)])
+        _ = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")))
+        #expect(complete(&session, .listenToUser(alice), .done) == [.send(.welcome(name: "Alice", room: nil, node: "n1", time: 1_000, resume: "r-t1"), id: nil)])
         #expect(!session.isWaiting)
 
         var limits = ProtocolLimits()
@@ -158,9 +158,9 @@ struct SessionMachineTests {
             RoomResume(room: "b"), RoomResume(room: "c"),
         ]
         _ = request(&partial, .hello(name: "Alice", rooms: listed))
-        _ = complete(&partial, .claim(alice), .claimed(token: "t1"))
+        _ = complete(&partial, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")))
         let welcome = complete(&partial, .listenToUser(alice), .done)
-        #expect(welcome.first == .send(.welcome(name: "Alice", room: RoomName(trusted: "c"), node: "n1", time: 1_000), id: nil))
+        #expect(welcome.first == .send(.welcome(name: "Alice", room: RoomName(trusted: "c"), node: "n1", time: 1_000, resume: "r-t1"), id: nil))
         #expect(errorCodes(welcome) == [.roomInvalid, .badRequest, .tooManyRooms])
         #expect(welcome.last == .perform(.subscribe(RoomName(trusted: "b")), id: nil), "the last rooms listed are kept")
     }
@@ -310,7 +310,7 @@ struct SessionMachineTests {
         #expect(session.tick(now: Self.at(62_000)).isEmpty, "answered: the wait is over")
         #expect(session.tick(now: Self.at(80_000)) == [.send(.ping, id: nil)])
         #expect(session.tick(now: Self.at(110_000)) == [.close(.pingTimeout)])
-        #expect(session.connectionClosed().first == .end(EndedSession(user: alice, token: "t1", reason: .pingTimeout, since: 1_000, rooms: [lobby])))
+        #expect(session.connectionClosed().first == .end(EndedSession(user: alice, token: "t1", reason: .pingTimeout, since: 1_000, rooms: [lobby], holdsName: true)))
     }
 
     // MARK: Ending
@@ -347,7 +347,7 @@ struct SessionMachineTests {
         var session = named()
         _ = request(&session, .join(room: "dev", since: nil))
         _ = complete(&session, .subscribe(dev), .done)
-        #expect(session.connectionClosed() == [.end(EndedSession(user: alice, token: "t1", reason: .disconnected, since: 1_000, rooms: [lobby, dev]))])
+        #expect(session.connectionClosed() == [.end(EndedSession(user: alice, token: "t1", reason: .disconnected, since: 1_000, rooms: [lobby, dev], holdsName: true))])
         #expect(complete(&session, .recordJoin(dev), .done).isEmpty, "late results change nothing")
     }
 
@@ -380,7 +380,7 @@ struct SessionMachineTests {
     func machineListeningFails() -> [SessionAction] {
         var session = machine()
         _ = request(&session, .hello(name: "Alice"))
-        _ = complete(&session, .claim(alice), .claimed(token: "t1"))
+        _ = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")))
         return session.completed(.listenToUser(alice), id: nil, .failure(Down()), now: now)
     }
 
@@ -420,7 +420,7 @@ struct HistoryPagingUnitTests {
         let now = SessionClock(wall: 1, uptimeNanos: 1)
         let alice = try! UserName(validating: "alice")
         _ = session.receive(.success(.hello(name: "alice", rooms: [RoomResume(room: "lobby", since: "1-0")])), id: nil, now: now)
-        _ = session.completed(.claim(alice), id: nil, .success(.claimed(token: "t")), now: now)
+        _ = session.completed(.claim(alice), id: nil, .success(.claimed(.granted(token: "t", resume: "r-t"))), now: now)
         _ = session.completed(.listenToUser(alice), id: nil, .success(.done), now: now)
         _ = session.completed(.subscribe(.lobby), id: nil, .success(.done), now: now)
         let since = StreamID(millis: 1, sequence: 0)

@@ -27,7 +27,8 @@ struct LivenessTests {
 
     @Test("a JSON client that stops answering pings is closed and its rooms told; one that answers stays")
     func pingTimeout() throws {
-        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--ping-after", "1"])
+        // No grace period: this is about when the connection is found dead, not about holding its name after.
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--ping-after", "1", "--resume-grace", "0"])
         let watcher = try cluster[0].login("watcher")  // text mode: never pinged
         let mute = try cluster[0].loginJSON("mute")
         let live = try cluster[0].loginJSON("live")
@@ -71,7 +72,8 @@ struct LivenessTests {
         // Keepalive probes after 2 s of silence, every second, two unanswered: gone within 4 s of the link dying.
         let node = try network.start(
             "server", TestEnvironment.binDirectory + "/chat-node",
-            ["--host", server, "--redis", "redis://\(server):6379", "--node-id", "n1", "--tcp-keepalive", "2,1,2"],
+            // (No grace period for the name: IdentityTests cover holding it.)
+            ["--host", server, "--redis", "redis://\(server):6379", "--node-id", "n1", "--tcp-keepalive", "2,1,2", "--resume-grace", "0"],
             logDirectory: logs, name: "n1")
         defer { node.signal(SIGKILL) }
         func login(_ name: String, from host: String) throws -> TestSocket {

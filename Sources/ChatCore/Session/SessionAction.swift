@@ -28,21 +28,35 @@ public struct EndedSession: Equatable, Sendable {
     public var since: Millis
     /// Every room the session listened to, including one whose join was still under way.
     public var rooms: [RoomName]
+    /// The connection dropped (no /quit): the name and the rooms are held for the resume token's holder for a
+    /// grace period, and released only when it passes without a resume.
+    public var holdsName: Bool
 
-    public init(user: UserName, token: String, reason: LeaveReason, since: Millis, rooms: [RoomName]) {
+    public init(
+        user: UserName, token: String, reason: LeaveReason, since: Millis, rooms: [RoomName], holdsName: Bool = false
+    ) {
         self.user = user
         self.token = token
         self.reason = reason
         self.since = since
         self.rooms = rooms
+        self.holdsName = holdsName
     }
 }
 
 /// One operation on the cluster's shared state (Redis, on the node). Each has one kind of `StoreReply`.
 public enum StoreOperation: Equatable, Sendable {
-    /// Claim the name; replies `.claimed(token)` with the claim's token, or nil (and the holder's name, when
-    /// known) when somebody holds it or a name that looks like it.
-    case claim(UserName)
+    /// Claim the name, with the hello's password or resume token; replies `.claimed(ClaimOutcome)`. A resume
+    /// keeps the memberships of `keeping` (the rooms the client is about to rejoin) and leaves the others.
+    case claim(UserName, login: Login = Login(), keeping: [RoomName] = [])
+    /// After a resume: the direct messages that arrived while the name was held. Replies `.directs`.
+    case takeHeldDirects
+    /// Register the session's name with this password (hashed by the store). Replies `.done`.
+    case register(Password)
+    /// Replies `.done`, or fails with `bad-password`.
+    case changePassword(old: Password, new: Password)
+    /// Replies `.done`, or fails with `bad-password`.
+    case unregister(Password)
     /// Listen for direct messages to this user; completes once the subscription is confirmed. Replies `.done`.
     case listenToUser(UserName)
     /// Listen to the room's channel; completes once the subscription is confirmed. Replies `.done`.
@@ -111,7 +125,8 @@ public struct OutgoingMessage: Equatable, Sendable {
 /// The result of a store operation, by the operation's kind.
 public enum StoreReply: Sendable {
     case done
-    case claimed(token: String?, holder: String? = nil)
+    case claimed(ClaimOutcome)
+    case directs([DirectMessage])
     case published(StreamID)
     case delivered(Bool)
     case messages([ChatMessage])
@@ -121,6 +136,23 @@ public enum StoreReply: Sendable {
     case members([RoomMember])
     case rooms([(room: RoomName, members: Int)])
     case seen(SeenRecord?)
+}
+
+/// What became of a claim.
+public enum ClaimOutcome: Equatable, Sendable {
+    /// The name is the session's, under `token`. `resume` is the token `welcome` hands the client. `since` is when
+    /// the session began as the store recorded it (the claim's time; a resumed session's own); `resumed` when the
+    /// claim took over a held (or still open) session, by resume token or password.
+    case granted(token: String, resume: String, since: Millis? = nil, resumed: Bool = false)
+    /// Somebody holds the name, or one that looks like it: their name as they typed it, when known, and whether
+    /// it is held for them while they reconnect.
+    case held(by: String?, reconnecting: Bool = false)
+    /// The name is registered and the hello brought no password.
+    case passwordRequired
+    /// The password is wrong, or the name is not registered and a password was given.
+    case wrongPassword
+    /// Too many failed logins for this name or from this address lately.
+    case locked(retryAfterSeconds: Int)
 }
 
 /// Where a relayed event goes for one session.

@@ -27,7 +27,8 @@ extension SessionMachine {
         case .ping: return [.send(.pong, id: id)]
         case .pong: return []
         case .quit: return [.send(.bye("see you"), id: id)] + close(.quit)
-        case .hello(let name, let rooms): return hello(name, rooms: rooms, id: id, now: now)
+        case .hello(let name, let rooms, let login): return hello(name, rooms: rooms, login: login, id: id, now: now)
+        case .password(let password): return passwordGiven(password, id: id)
         default: break
         }
         guard var session = active else {
@@ -101,17 +102,21 @@ extension SessionMachine {
             if let last = session.lastTyping[room], now.uptimeNanos &- last < settings.typingIntervalNanos { return [] }
             session.lastTyping[room] = now.uptimeNanos
             return [.perform(.publishTyping(room), id: id)]
-        case .hello, .help, .ping, .pong, .quit: return []
+        case .register(let password): return [.perform(.register(password), id: id)]
+        case .changePassword(let old, let new): return [.perform(.changePassword(old: old, new: new), id: id)]
+        case .unregister(let password): return [.perform(.unregister(password), id: id)]
+        case .hello, .password, .help, .ping, .pong, .quit: return []
         }
     }
 
     // MARK: Name
 
-    private mutating func hello(_ raw: String, rooms: [RoomResume]?, id: RequestID?, now: SessionClock)
-        -> [SessionAction]
-    {
-        guard case .unnamed = state else {
-            return reply(ChatError(.badRequest, "you are already \(userName?.display ?? "naming yourself")"), id)
+    private mutating func hello(
+        _ raw: String, rooms: [RoomResume]?, login: Login, id: RequestID?, now: SessionClock
+    ) -> [SessionAction] {
+        switch state {
+        case .unnamed, .awaitingPassword: break  // a JSON client answers password-required with a new hello
+        default: return reply(ChatError(.badRequest, "you are already \(userName?.display ?? "naming yourself")"), id)
         }
         let name: UserName
         do { name = try UserName(validating: raw) } catch { return [.send(.error(error), id: id)] }
@@ -119,9 +124,23 @@ extension SessionMachine {
         // Each room rejoined is a join's work: the rate limit's tokens for the rooms past the first are owed, and
         // paid by waiting before the next requests.
         if restore.count > 1 { bucket.charge(Double(restore.count - 1), nowNanos: now.uptimeNanos) }
-        state = .naming(
-            Naming(name: name, requestID: id, restore: restore, refusals: refusals, listedRooms: rooms != nil))
-        return [.perform(.claim(name), id: id)]
+        let naming = Naming(
+            name: name, requestID: id, restore: restore, refusals: refusals, listedRooms: rooms != nil, login: login)
+        return claim(naming, id: id)
+    }
+
+    /// Text mode's password line, after `password-required`.
+    private mutating func passwordGiven(_ password: Password, id: RequestID?) -> [SessionAction] {
+        guard case .awaitingPassword(var naming) = state else {
+            return reply(ChatError(.badRequest, "no password was asked for"), id)
+        }
+        naming.login.password = password
+        return claim(naming, id: id)
+    }
+
+    mutating func claim(_ naming: Naming, id: RequestID?) -> [SessionAction] {
+        state = .naming(naming)
+        return [.perform(.claim(naming.name, login: naming.login, keeping: naming.restore.map(\.room)), id: id)]
     }
 
     /// The rooms of a `hello`: those it may join, in order, and why the others will not be joined. A bad entry

@@ -17,7 +17,7 @@ extension SessionMachine {
     private mutating func handleCompletion(
         _ operation: StoreOperation, id: RequestID?, _ result: Result<StoreReply, any Error>, now: SessionClock
     ) -> [SessionAction] {
-        if case .claim(let name) = operation { return claimed(name, id: id, result, now: now) }
+        if case .claim(let name, _, _) = operation { return claimed(name, id: id, result, now: now) }
         if case .listenToUser = operation, case .failure(let error) = result, active != nil {
             // Without its direct-message channel the session is not whole: say why, and give up the name.
             return [.send(.error(Self.storeError(error)), id: id)] + close(.disconnected)
@@ -32,10 +32,17 @@ extension SessionMachine {
         }
         switch (operation, answer) {
         case (.listenToUser, _):
-            let room = session.restoreQueue.last?.room
-            let welcome = ChatEvent.welcome(name: session.user.display, room: room, node: settings.nodeID, time: session.since)
-            return [.send(welcome, id: id)] + session.refusals.map { .send(.error($0), id: id) }
-                + nextRestore(session: &session)
+            // A resumed session first collects the direct messages that waited for it.
+            if session.resumed { return [.perform(.takeHeldDirects, id: id)] }
+            return welcome(id: id, session: &session)
+        case (.takeHeldDirects, .directs(let directs)):
+            return welcome(id: id, directs: directs, session: &session)
+        case (.register, _):
+            return [.send(.ok("\(session.user.display) is registered: from now on it takes this password, on every node"), id: id)]
+        case (.changePassword, _):
+            return [.send(.ok("password changed"), id: id)]
+        case (.unregister, _):
+            return [.send(.ok("\(session.user.display) is a guest name again: anyone may take it once you leave"), id: id)]
         case (.subscribe(let room), _):
             guard session.joining?.room == room else { return [] }
             return [.perform(.recordJoin(room), id: id)]
@@ -103,37 +110,66 @@ extension SessionMachine {
         }
     }
 
+    /// `welcome`, the direct messages that waited for a resumed session, why some rooms of the hello will not be
+    /// rejoined, and the first of those that will.
+    private func welcome(id: RequestID?, directs: [DirectMessage] = [], session: inout ActiveSession) -> [SessionAction] {
+        let welcome = ChatEvent.welcome(
+            name: session.user.display, room: session.restoreQueue.last?.room, node: settings.nodeID,
+            time: session.since, resume: session.resumeToken)
+        return [.send(welcome, id: id)] + directs.map { .send(.direct($0), id: nil) }
+            + session.refusals.map { .send(.error($0), id: id) } + nextRestore(session: &session)
+    }
+
     // MARK: Naming
 
     private mutating func claimed(
         _ name: UserName, id: RequestID?, _ result: Result<StoreReply, any Error>, now: SessionClock
     ) -> [SessionAction] {
-        let token: String?
-        var holder: String?
+        let outcome: ClaimOutcome
         switch result {
-        case .success(.claimed(let value, let held)): (token, holder) = (value, held)
-        case .success: token = nil
+        case .success(.claimed(let value)): outcome = value
+        case .success: outcome = .held(by: nil)
         case .failure(let error):
             if case .naming = state { state = .unnamed }
             return [.send(.error(Self.storeError(error)), id: id)]
         }
         guard case .naming(let naming) = state else {
             // The client left while the claim was in flight: give the name straight back.
-            guard let token else { return [] }
+            guard case .granted(let token, _, _, _) = outcome else { return [] }
             return [.end(EndedSession(user: name, token: token, reason: .disconnected, since: now.wall, rooms: []))]
         }
-        guard let token else {
-            state = .unnamed
-            if let holder, holder != name.display {
-                return reply(ChatError(.nameTaken, "'\(name.display)' looks like \(holder), who is here; pick another name"), id)
+        state = .unnamed
+        let display = name.display
+        switch outcome {
+        case .granted(let token, let resume, let since, let resumed):
+            let since = since ?? now.wall
+            let session = ActiveSession(
+                user: name, token: token, resumeToken: resume, resumed: resumed, since: since,
+                lastActive: now.wall, away: nil, rooms: [], current: nil, joining: nil, restoreQueue: naming.restore,
+                refusals: naming.refusals, lastTyping: [:])
+            state = .active(session)
+            return [.started(name, at: since), .perform(.listenToUser(name), id: id)]
+        case .held(let holder, let reconnecting):
+            if let holder, holder != display {
+                return reply(ChatError(.nameTaken, "'\(display)' looks like \(holder), who is here; pick another name"), id)
             }
-            return reply(ChatError(.nameTaken, "'\(name.display)' is taken; pick another name"), id)
+            if reconnecting {
+                return reply(ChatError(.nameTaken, "'\(display)' is held for its owner, who is reconnecting; pick another name"), id)
+            }
+            return reply(ChatError(.nameTaken, "'\(display)' is taken; pick another name"), id)
+        case .passwordRequired:
+            guard naming.login.password == nil else {
+                return reply(ChatError(.badPassword, "'\(display)' is not registered with that password"), id)
+            }
+            state = .awaitingPassword(naming)
+            return reply(ChatError(.passwordRequired, "'\(display)' is registered: send its password"), id)
+        case .wrongPassword:
+            return reply(ChatError(.badPassword, "'\(display)' is not registered with that password"), id)
+        case .locked(let seconds):
+            return reply(
+                ChatError(.rateLimited, "too many failed logins for '\(display)' or from your address; try again in \(seconds) s"),
+                id)
         }
-        let session = ActiveSession(
-            user: name, token: token, since: now.wall, lastActive: now.wall, away: nil, rooms: [], current: nil,
-            joining: nil, restoreQueue: naming.restore, refusals: naming.refusals, lastTyping: [:])
-        state = .active(session)
-        return [.started(name, at: now.wall), .perform(.listenToUser(name), id: id)]
     }
 
     // MARK: Joins
@@ -189,6 +225,9 @@ extension SessionMachine {
             return actions + [told] + nextRestore(session: &session)
         case .publishTyping, .rollbackJoin:
             return []
+        case .takeHeldDirects:
+            // The session is whole without them; they wait in the store until they expire.
+            return welcome(id: id, session: &session) + [told]
         default:
             return [told]
         }

@@ -21,6 +21,9 @@ public struct SessionMachine: Sendable {
         public var pingAfterNanos: UInt64 = 30_000_000_000
         /// ...and closed (`ping timeout`) if it still says nothing this long after.
         public var pingTimeoutNanos: UInt64 = 30_000_000_000
+        /// A connection that drops without /quit leaves its name held for its resume token (see `EndedSession`);
+        /// off when the node's grace period is 0.
+        public var holdsNamesOnDrop = true
 
         public init(
             limits: ProtocolLimits = ProtocolLimits(), rateLimit: Double = 10, rateBurst: Double = 20,
@@ -37,6 +40,8 @@ public struct SessionMachine: Sendable {
     public enum State: Sendable {
         /// Connected; no name yet.
         case unnamed
+        /// The name is registered: waiting for its password (text mode: the next line).
+        case awaitingPassword(Naming)
         /// A claim for the name is in flight.
         case naming(Naming)
         case active(ActiveSession)
@@ -55,6 +60,7 @@ public struct SessionMachine: Sendable {
         public var refusals: [ChatError]
         /// Whether `hello` listed rooms (then `welcome` names the last of them, or none).
         public var listedRooms: Bool
+        public var login: Login
     }
 
     /// A room to join, from `hello`: validated, with the last message the client saw there.
@@ -71,6 +77,10 @@ public struct SessionMachine: Sendable {
     public struct ActiveSession: Sendable {
         public var user: UserName
         public var token: String
+        /// What `welcome` hands the client to get the name back after a dropped connection.
+        public var resumeToken: String
+        /// The claim took over a held session: its direct messages waiting meanwhile are fetched before `welcome`.
+        var resumed: Bool
         public var since: Millis
         public var lastActive: Millis
         public var away: String?
@@ -144,6 +154,12 @@ public struct SessionMachine: Sendable {
         }
     }
 
+    /// Text mode takes the next line whole as the password.
+    public var awaitsPassword: Bool {
+        if case .awaitingPassword = state { return true }
+        return false
+    }
+
     public var isClosing: Bool {
         switch state {
         case .closing, .closed: true
@@ -165,7 +181,7 @@ public struct SessionMachine: Sendable {
         switch state {
         case .closing, .closed: return []
         case .active(let session): state = .closing(reason, session)
-        case .unnamed, .naming: state = .closing(reason, nil)
+        case .unnamed, .awaitingPassword, .naming: state = .closing(reason, nil)
         }
         return [.close(reason)]
     }
@@ -185,6 +201,15 @@ public struct SessionMachine: Sendable {
         return [.send(.error(notice), id: nil)] + close(.nameLost)
     }
 
+    /// Another connection resumed this session with its resume token (its client reconnected while this connection
+    /// still looked open): this one is stale, and goes without releasing what the new one now holds. Ignored when
+    /// `origin` is this session, the resume's own notice reaching it.
+    public mutating func resumedElsewhere(origin: String?) -> [SessionAction] {
+        guard active != nil, origin != sessionID else { return [] }
+        let notice = ChatError(.nameLost, "your session was resumed by a newer connection")
+        return [.send(.error(notice), id: nil)] + close(.nameLost)
+    }
+
     /// The connection is gone. A named session ends: its rooms are told why, its name is freed. A claim still in
     /// flight is given back when it completes (see `completed`).
     public mutating func connectionClosed() -> [SessionAction] {
@@ -197,11 +222,13 @@ public struct SessionMachine: Sendable {
         state = .closed
         isWaiting = false
         guard let (session, reason) = ending else { return [] }
+        // Only a drop holds the name: /quit, a lost claim and a node going away release it at once.
+        let dropped: Set<LeaveReason> = [.disconnected, .pingTimeout, .slowConsumer]
         return [
             .end(
                 EndedSession(
                     user: session.user, token: session.token, reason: reason, since: session.since,
-                    rooms: session.listedRooms))
+                    rooms: session.listedRooms, holdsName: settings.holdsNamesOnDrop && dropped.contains(reason)))
         ]
     }
 
@@ -220,7 +247,7 @@ public struct SessionMachine: Sendable {
         switch state {
         case .closing, .closed, .naming:
             return []
-        case .unnamed:
+        case .unnamed, .awaitingPassword:
             guard now.uptimeNanos &- connectedAtNanos >= settings.registrationTimeoutNanos else { return [] }
             let seconds = settings.registrationTimeoutNanos / 1_000_000_000
             let error = ChatError(.registrationTimeout, "no name after \(seconds) s; reconnect and send your name first")

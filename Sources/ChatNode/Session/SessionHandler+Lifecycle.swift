@@ -55,13 +55,21 @@ extension SessionHandler {
             user: ended.user, token: ended.token, time: WallClock.now(), reason: ended.reason,
             origin: machine.sessionID)
         let node = self.node
-        store.release(pending.user, token: pending.token, now: pending.time, reason: pending.reason, origin: pending.origin)
-            .hop(to: hub.eventLoop).assumeIsolated().whenComplete { result in
-                if case .failure(let error) = result {
-                    node.logger.warning(
-                        "could not release a name in Redis; will retry when it is back",
-                        metadata: ["session.name": "\(pending.user.display)", "error": "\(error)"])
-                    node.pendingReleases.withLockedValue { $0.append(pending) }
+        let grace = store.bounds.resumeGraceSeconds
+        guard ended.holdsName, grace > 0 else {
+            node.release(pending).hop(to: hub.eventLoop).assumeIsolated().whenComplete { _ in
+                if wasStarted { self.reportReleased() }
+            }
+            return
+        }
+        // Held for the resume token's holder; released when the grace period passes without a resume (the
+        // release does nothing to a session that was resumed: its token is no longer this one).
+        store.hold(pending.user, token: pending.token, now: pending.time).hop(to: hub.eventLoop).assumeIsolated()
+            .whenComplete { result in
+                switch result {
+                case .success(true): node.holdName(pending, for: .seconds(Int64(grace)), on: self.hub.eventLoop)
+                case .success(false): break
+                case .failure: _ = node.release(pending)
                 }
                 if wasStarted { self.reportReleased() }
             }

@@ -20,20 +20,24 @@ extension SessionHandler {
 
     private func run(_ operation: StoreOperation) -> EventLoopFuture<StoreReply> {
         let now = WallClock.now()
-        if case .claim(let name) = operation {
-            let token = store.makeToken()
-            return store.claimName(name, token: token, now: now, address: remoteAddress).map { outcome in
-                switch outcome {
-                case .claimed: .claimed(token: token)
-                case .held(let holder): .claimed(token: nil, holder: holder)
-                }
-            }
+        if case .claim(let name, let login, let keeping) = operation {
+            return claim(name, login: login, keeping: keeping).map { .claimed($0) }
         }
         guard let user = machine.userName else { return hub.eventLoop.makeFailedFuture(SessionClosed()) }
+        // A session's own claim token; operations that need it run only while it is active.
+        let token = machine.active?.token ?? ""
         let origin = machine.sessionID
         switch operation {
         case .claim:
             preconditionFailure("handled above")
+        case .takeHeldDirects:
+            return store.takeHeldDirects(user, token: token).map { .directs($0) }
+        case .register(let password):
+            return register(user, token: token, password: password).map { .done }
+        case .changePassword(let old, let new):
+            return changePassword(user, token: token, old: old, new: new).map { .done }
+        case .unregister(let password):
+            return changePassword(user, token: token, old: password, new: nil).map { .done }
         case .listenToUser(let name):
             return listen(ClusterKeys.userChannel(name.key)).map { .done }
         case .subscribe(let room):

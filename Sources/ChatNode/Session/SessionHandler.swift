@@ -64,6 +64,7 @@ final class SessionHandler: ChannelDuplexHandler {
         settings.registrationTimeoutNanos = UInt64(configuration.registrationTimeout.nanoseconds)
         settings.pingAfterNanos = UInt64(configuration.pingAfter.nanoseconds)
         settings.pingTimeoutNanos = UInt64(configuration.pingTimeout.nanoseconds)
+        settings.holdsNamesOnDrop = configuration.storeBounds.resumeGraceSeconds > 0
         self.machine = SessionMachine(settings: settings, sessionID: node.makeSessionID(), now: Self.clock())
         self.machine.answersPings = self.mode.answersPings
         self.released = hub.eventLoop.makePromise()
@@ -216,7 +217,9 @@ final class SessionHandler: ChannelDuplexHandler {
             modeChosen = true
             machine.answersPings = chosen.answersPings
         }
-        guard let parsed = mode.parse(bytes, isNamed: machine.userName != nil) else { return }
+        let stage: SessionStage =
+            machine.awaitsPassword ? .awaitingPassword : machine.userName != nil ? .named : .unnamed
+        guard let parsed = mode.parse(bytes, stage: stage) else { return }
         apply(machine.receive(parsed.request, id: parsed.id, now: Self.clock()))
     }
 
@@ -273,6 +276,10 @@ final class SessionHandler: ChannelDuplexHandler {
 
     /// Called by the hub for each relayed event; returns true when something was written (flush pending).
     func deliver(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {
+        if case .resumedElsewhere = event.envelope.event {
+            apply(machine.resumedElsewhere(origin: event.envelope.origin))
+            return false
+        }
         switch machine.route(event.envelope) {
         case .skip: return false
         case .hold:

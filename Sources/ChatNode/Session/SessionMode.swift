@@ -7,7 +7,7 @@ import NIOCore
 /// talks to; a new protocol is one more mode plus its listener.
 protocol SessionMode {
     /// One frame as a request; nil when there is nothing to answer (a blank line).
-    func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest?
+    func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest?
     /// An event for this client alone (a reply, a notice); nil when this mode does not show it.
     func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
         -> ByteBuffer?
@@ -15,6 +15,14 @@ protocol SessionMode {
     func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer?
     /// Whether clients of this mode answer the server's pings (programs do; people on nc do not).
     var answersPings: Bool { get }
+}
+
+/// Where the session is, for modes whose lines mean different things before and after the name (text mode).
+enum SessionStage {
+    case unnamed
+    /// The name is registered and its password is asked for.
+    case awaitingPassword
+    case named
 }
 
 struct ParsedRequest {
@@ -47,9 +55,16 @@ enum LineModes {
 struct TextMode: SessionMode {
     var answersPings: Bool { false }
 
-    func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest? {
+    func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? {
         guard let text = LineModes.cleanLine(frame) else { return nil }
-        if !isNamed, !text.hasPrefix("/") { return ParsedRequest(request: .success(.hello(name: text)), id: nil) }
+        switch stage {
+        case .awaitingPassword:
+            // The whole line is the password, slash or not; it is never echoed, logged or kept.
+            return ParsedRequest(request: Result { () throws(ChatError) in .password(try Password(given: text)) }, id: nil)
+        case .unnamed where !text.hasPrefix("/"):
+            return ParsedRequest(request: .success(.hello(name: text)), id: nil)
+        default: break
+        }
         return ParsedRequest(request: Result { () throws(ChatError) in try TextCommandParser.parse(text) }, id: nil)
     }
 
@@ -78,7 +93,7 @@ struct TextMode: SessionMode {
 struct JSONLinesMode: SessionMode {
     var answersPings: Bool { true }
 
-    func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest? {
+    func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? {
         guard let text = LineModes.cleanLine(frame) else { return nil }
         return JSONParsing.parse(text)
     }
@@ -99,7 +114,7 @@ struct JSONLinesMode: SessionMode {
 struct WebSocketMode: SessionMode {
     var answersPings: Bool { true }
 
-    func parse(_ frame: [UInt8], isNamed: Bool) -> ParsedRequest? {
+    func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? {
         guard frame.first(where: { !LineModes.isBlank($0) }) == UInt8(ascii: "{"), !frame.contains(UInt8(ascii: "\n"))
         else {
             let error = ChatError(.badRequest, "each WebSocket message must be one JSON object (see docs/protocol.md)")

@@ -16,6 +16,7 @@ const state = {
   failures: 0, reclaimUntil: 0, typingSent: new Map(), requests: 0,
   quitting: false,            // after /quit: no reconnecting
   knowsRooms: false,          // the server has told us about our rooms (a reconnect's hello lists them)
+  password: null,             // a registered name's password, in memory only, for reconnects
   joinsAfterWelcome: [],      // rooms that did not fit in the hello
 };
 const MAX_LINES = 2000;        // per room, as the terminal client keeps
@@ -24,6 +25,16 @@ const MAX_LINES = 2000;        // per room, as the terminal client keeps
 function compareIds(a, b) {
   const [am, as] = a.split("-").map(Number), [bm, bs] = b.split("-").map(Number);
   return am - bm || as - bs;
+}
+
+// The resume token of the last welcome, with the name it is for: a reconnect (or a reload of this tab) gets the
+// name back at once. sessionStorage, not localStorage: it dies with the tab and is not shared with other tabs.
+const RESUME_KEY = "chat.resume";
+function savedResume(name) {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(RESUME_KEY) || "null");
+    return saved && same(saved.name, name) ? saved.token : undefined;
+  } catch (_) { return undefined; }
 }
 
 // --- connection ---
@@ -52,7 +63,8 @@ function connect() {
 // the server has told us about our rooms at all (a connection lost before the first join), hello names none.
 function hello(name) {
   state.joinsAfterWelcome = [];
-  if (!state.confirmed || !state.knowsRooms) return send({ op: "hello", name });
+  const login = { password: state.password || undefined, resume: savedResume(name) };
+  if (!state.confirmed || !state.knowsRooms) return send({ op: "hello", name, ...login });
   const order = state.order.filter((room) => room !== state.current);
   if (state.current && state.rooms.has(state.current)) order.push(state.current);
   // A catch-up read page by page resumes where its pages got to, not after the newest live message.
@@ -60,11 +72,11 @@ function hello(name) {
     const view = state.rooms.get(room);
     return { room, since: view.caughtUpTo || view.lastId || undefined };
   });
-  while (rooms.length > 1 && new TextEncoder().encode(JSON.stringify({ op: "hello", name, rooms })).length > 3500) {
+  while (rooms.length > 1 && new TextEncoder().encode(JSON.stringify({ op: "hello", name, rooms, ...login })).length > 3500) {
     const first = rooms.shift();
     state.joinsAfterWelcome.push({ op: "join", room: first.room, since: first.since, id: AUTO });
   }
-  send({ op: "hello", name, rooms });
+  send({ op: "hello", name, rooms, ...login });
 }
 
 // A resume's page that is not the last: ask for the next, after its newest message. The last page ends the
@@ -97,6 +109,9 @@ function receive(event) {
     case "welcome":
       state.confirmed = state.name = event.name;
       state.node = event.node;
+      if (event.resume) {
+        try { sessionStorage.setItem(RESUME_KEY, JSON.stringify({ name: event.name, token: event.resume })); } catch (_) { }
+      }
       state.failures = 0;
       state.reclaimUntil = 0;
       setStatus(`${event.name} on node ${event.node}`);
@@ -208,6 +223,12 @@ function receive(event) {
 }
 
 function error(event) {
+  if (event.code === "password-required" || event.code === "bad-password") {
+    // A registered name: ask for its password (again, if the one we had was refused).
+    state.password = null;
+    showLogin(event.message, true);
+    return;
+  }
   const nameRefused = event.code === "name-taken" || event.code === "name-invalid";
   if (nameRefused && !state.confirmed) { state.name = null; showLogin(event.message); return; }
   if (event.code === "name-taken" && state.confirmed) {
@@ -418,11 +439,13 @@ function notify(title, body) {
 }
 
 // --- what the user does ---
-function showLogin(reason) {
+function showLogin(reason, askPassword = false) {
   $("chat").hidden = state.order.length === 0;
   $("login").hidden = false;
   $("login-error").textContent = reason || "";
-  $("name").focus();
+  $("password-row").hidden = !askPassword;
+  $("password").value = "";
+  if (askPassword) { $("name").value = state.name || ""; $("password").focus(); } else $("name").focus();
 }
 
 // A typed line goes to the server as it was typed: the server parses it as text mode does (one parser for every
@@ -446,6 +469,8 @@ document.addEventListener("DOMContentLoaded", () => {
     event.preventDefault();
     state.name = $("name").value.trim();
     if (!state.name) return;
+    state.password = $("password-row").hidden ? null : $("password").value || null;
+    $("password").value = "";
     $("login-error").textContent = "";
     if (state.ws && state.ws.readyState === WebSocket.OPEN) hello(state.name); else if (!state.ws) connect();
   });
@@ -491,5 +516,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setInterval(renderTyping, 1000);
   // Idle times and the people of large (quiet) rooms: refreshed now and then.
   setInterval(() => { for (const room of state.order) send({ op: "who", room, id: AUTO }); }, 30000);
+  // A reload of a tab that was chatting takes its name back with the tab's resume token.
+  try { state.name = (JSON.parse(sessionStorage.getItem(RESUME_KEY) || "null") || {}).name || null; } catch (_) { }
   connect();
 });

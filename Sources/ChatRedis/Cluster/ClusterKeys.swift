@@ -6,10 +6,17 @@ public enum ClusterKeys {
 
     /// The name claim: a string holding its owner's token, with a TTL kept alive by the owner's node.
     public static func claim(_ user: String) -> String { "chat:name:\(user)" }
-    /// The live session of a user: name, node, incarnation, since, active, away. Same TTL as the claim.
+    /// The live session of a user: name, node, incarnation, since, active, away, token, the resume token's hash
+    /// (`rtok`), and `held` (when its name is held for a reconnecting client, until when). Outlives the claim.
     public static func session(_ user: String) -> String { "chat:session:\(user)" }
     /// The rooms a user is in.
     public static func sessionRooms(_ user: String) -> String { "chat:session:\(user):rooms" }
+    /// A registered name: name as registered, password hash (PHC string), created. Outlives every session.
+    public static func account(_ user: String) -> String { "chat:account:\(user)" }
+    /// Failed logins lately, for one name (`name:<key>`) or one address (`address:<ip>`): a counter with a TTL.
+    public static func loginFailures(_ who: String) -> String { "chat:login-failures:\(who)" }
+    /// Direct messages to a user whose name is held while their client reconnects, delivered on resume.
+    public static func heldDirects(_ user: String) -> String { "chat:held-directs:\(user)" }
     /// When a user was last connected, for /seen. Outlives the session.
     public static func seen(_ user: String) -> String { "chat:seen:\(user)" }
     /// A room's members: user key -> incarnation of the node holding the session.

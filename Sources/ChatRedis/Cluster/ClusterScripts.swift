@@ -15,53 +15,6 @@ enum ClusterScripts {
     /// Slack hides join messages in large channels and ircu's +D delays them, for the same reason.
     static let quietRoomSize = 200
 
-    /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
-    /// ARGV: token, name, incarnation, node, now, claim ttl, address, session ttl, seen ttl, seen records at most
-    /// Returns 1 when claimed; when somebody holds the name (or one that looks like it: keys are skeletons), the
-    /// holder's name as typed, or '' when their session record is gone.
-    ///
-    /// A free name may still have an old session record: its node died and its claim expired a moment before a
-    /// survivor reaped it. That session's rooms are told it left before the record is replaced, so no notice is
-    /// lost and no membership is left behind.
-    static let claim = RedisScript(
-        name: "claim",
-        source: """
-            if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[6]) then
-                return redis.call('HGET', KEYS[2], 'name') or ''
-            end
-            local user = string.sub(KEYS[1], 11)
-            local oldInc = redis.call('HGET', KEYS[2], 'inc')
-            if oldInc then
-                local oldName = redis.call('HGET', KEYS[2], 'name')
-                for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-                    local members = 'chat:members:{' .. room .. '}'
-                    if redis.call('HGET', members, user) == oldInc then
-                        redis.call('HDEL', members, user)
-                        if redis.call('HLEN', members) <= \(quietRoomSize) then
-                            redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
-                                name = oldName, reason = 'connection lost', ts = tonumber(ARGV[5])}))
-                        end
-                    end
-                end
-                redis.call('SREM', 'chat:incarnation:' .. oldInc .. ':users', user)
-            end
-            redis.call('DEL', KEYS[2], KEYS[3])
-            redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
-                'active', ARGV[5], 'addr', ARGV[7], 'tok', ARGV[1])
-            redis.call('EXPIRE', KEYS[2], ARGV[8])
-            redis.call('SADD', KEYS[4], user)
-            redis.call('HSET', KEYS[5], 'name', ARGV[2], 'connected', ARGV[5], 'disconnected', '', 'node', ARGV[4])
-            redis.call('EXPIRE', KEYS[5], ARGV[9])
-            -- /seen is bounded: past the cap, whoever connected longest ago is forgotten.
-            redis.call('ZADD', '\(ClusterKeys.seenIndex)', ARGV[5], user)
-            local extra = redis.call('ZCARD', '\(ClusterKeys.seenIndex)') - tonumber(ARGV[10])
-            if extra > 0 then
-                local oldest = redis.call('ZPOPMIN', '\(ClusterKeys.seenIndex)', extra)
-                for i = 1, #oldest, 2 do redis.call('DEL', 'chat:seen:' .. oldest[i]) end
-            end
-            return 1
-            """)
-
     /// Keeps a session alive, or puts it back after Redis lost it (restart, failover), as the node that holds it
     /// sees it. A refresh (ARGV[9] = '0') fails when the claim is gone or somebody else's; a restore ('1') re-takes
     /// a claim that is gone, never one that another token holds.
@@ -157,11 +110,14 @@ enum ClusterScripts {
             end
             redis.call('ZADD', '\(ClusterKeys.roomActivity)', now, look)
             redis.call('HSET', '\(ClusterKeys.roomLooks)', look, ARGV[3])
-            redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+            -- Already a member: a resumed session rejoining a room it never left, which is not news to the room.
+            local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
             redis.call('SADD', KEYS[2], ARGV[3])
             redis.call('EXPIRE', KEYS[2], ARGV[4])
             redis.call('SADD', 'chat:rooms', ARGV[3])
-            if redis.call('HLEN', KEYS[1]) <= \(quietRoomSize) then redis.call('PUBLISH', 'chat:room:' .. ARGV[3], ARGV[5]) end
+            if added == 1 and redis.call('HLEN', KEYS[1]) <= \(quietRoomSize) then
+                redis.call('PUBLISH', 'chat:room:' .. ARGV[3], ARGV[5])
+            end
             return 1
             """)
 
@@ -249,19 +205,21 @@ enum ClusterScripts {
     /// session's room together, so the incarnation is the one check needed).
     /// KEYS: members
     /// ARGV: room
-    /// Returns a flat array: name, away ('' = online), active, node, for each member.
+    /// Returns a flat array: name, away ('' = online), active, node, held ('' = connected; else reconnecting), for
+    /// each member.
     static let who = RedisScript(
         name: "who",
         source: """
             local result = {}
             local entries = redis.call('HGETALL', KEYS[1])
             for i = 1, #entries, 2 do
-                local fields = redis.call('HMGET', 'chat:session:' .. entries[i], 'name', 'away', 'active', 'node', 'inc')
+                local fields = redis.call('HMGET', 'chat:session:' .. entries[i], 'name', 'away', 'active', 'node', 'inc', 'held')
                 if fields[1] and fields[5] == entries[i + 1] then
                     table.insert(result, fields[1])
                     table.insert(result, fields[2] or '')
                     table.insert(result, fields[3] or '0')
                     table.insert(result, fields[4] or '')
+                    table.insert(result, fields[6] or '')
                 else
                     redis.call('HDEL', KEYS[1], entries[i])
                 end
@@ -288,15 +246,16 @@ enum ClusterScripts {
             """)
 
     /// KEYS: seen, session
-    /// Returns name, connected, disconnected, node, and whether a live session exists (1/0).
+    /// Returns name, connected, disconnected, node, whether a live session exists (1/0), and whether its name is
+    /// held while it reconnects (1/0).
     static let seen = RedisScript(
         name: "seen",
         source: """
             local fields = redis.call('HMGET', KEYS[1], 'name', 'connected', 'disconnected', 'node')
-            local live = redis.call('HMGET', KEYS[2], 'name', 'since', 'node')
-            if live[1] then return {live[1], live[2], '', live[3], 1} end
+            local live = redis.call('HMGET', KEYS[2], 'name', 'since', 'node', 'held')
+            if live[1] then return {live[1], live[2], '', live[3], 1, live[4] and 1 or 0} end
             if not fields[1] then return {} end
-            return {fields[1], fields[2] or '0', fields[3] or '', fields[4] or '', 0}
+            return {fields[1], fields[2] or '0', fields[3] or '', fields[4] or '', 0, 0}
             """)
 
     /// Cleans up after incarnations whose heartbeat key has expired: each of their users leaves each room with
@@ -369,5 +328,5 @@ enum ClusterScripts {
         return ChatError(ChatError.Code(rawValue: String(code)), String(rest.dropFirst(code.count + 1)))
     }
 
-    static let all: [RedisScript] = [claim, keepAlive, release, join, leave, publishMessage, presence, who, rooms, seen, reap, typing]
+    static let all: [RedisScript] = IdentityScripts.all + [keepAlive, release, join, leave, publishMessage, presence, who, rooms, seen, reap, typing]
 }

@@ -37,6 +37,15 @@ public struct StoreBounds: Sendable {
     /// People /seen remembers; past it, those seen longest ago are forgotten first.
     public var maxSeenRecords = 100_000
     public var seenSeconds = 30 * 24 * 3600
+    /// Failed logins allowed per name, and per client address, in `loginFailureWindowSeconds`; past them, logins
+    /// for that name (or from that address) are refused until the window ends, even with the right password.
+    public var loginFailuresPerName = 10
+    public var loginFailuresPerAddress = 30
+    public var loginFailureWindowSeconds = 300
+    /// How long a dropped connection's name is held for its resume token (0: released at once).
+    public var resumeGraceSeconds = 15
+    /// Direct messages kept for a held name.
+    public var heldDirectsAtMost = 100
 
     public init() {}
 }
@@ -98,34 +107,6 @@ public struct ClusterStore: Sendable {
     }
 
     // MARK: Names and sessions
-
-    /// True when the name is now ours; false when somebody holds it.
-    public func claim(_ user: UserName, token: String, now: Millis, address: String) -> EventLoopFuture<Bool> {
-        claimName(user, token: token, now: now, address: address).map { $0 == .claimed }
-    }
-
-    public enum ClaimOutcome: Equatable, Sendable {
-        case claimed
-        /// Somebody holds the name, or one that looks like it: their name as they typed it, when known.
-        case held(by: String?)
-    }
-
-    public func claimName(_ user: UserName, token: String, now: Millis, address: String) -> EventLoopFuture<ClaimOutcome> {
-        redis.run(
-            ClusterScripts.claim,
-            keys: [
-                ClusterKeys.claim(user.key), ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key),
-                ClusterKeys.incarnationUsers(incarnation), ClusterKeys.seen(user.key),
-            ],
-            arguments: [
-                token, user.display, incarnation, nodeID, String(now), String(nameTTLSeconds), address,
-                String(sessionTTLSeconds), String(bounds.seenSeconds), String(bounds.maxSeenRecords),
-            ]
-        ).map { reply in
-            if reply.int == 1 { return .claimed }
-            return .held(by: reply.string.flatMap { $0.isEmpty ? nil : $0 })
-        }
-    }
 
     /// True while the session is ours. With `restore`, a claim that Redis lost is taken again.
     public func keepAlive(_ record: SessionRecord, restore: Bool) -> EventLoopFuture<Bool> {
@@ -211,12 +192,6 @@ public struct ClusterStore: Sendable {
         }
     }
 
-    /// Returns false when nobody by that name is connected anywhere.
-    public func sendDirect(_ message: DirectMessage, to user: String, origin: String) -> EventLoopFuture<Bool> {
-        let payload = RelayCodec.encode(RelayEnvelope(event: .direct(message), origin: origin))
-        return redis.send("PUBLISH", ClusterKeys.userChannel(user), payload).map { ($0.int ?? 0) > 0 }
-    }
-
     /// Best effort and not kept: a typing notice that is lost is followed by the message or by the next notice.
     /// Quiet rooms (more than `quietRoomSize` people) get none.
     public func publishTyping(_ room: RoomName, user: UserName, now: Millis, origin: String) -> EventLoopFuture<Void> {
@@ -238,11 +213,12 @@ public struct ClusterStore: Sendable {
     public func who(_ room: RoomName, now: Millis) -> EventLoopFuture<[RoomMember]> {
         redis.run(ClusterScripts.who, keys: [ClusterKeys.members(room)], arguments: [room.value]).map { reply in
             let fields = (reply.array ?? []).map { $0.string ?? "" }
-            return stride(from: 0, to: fields.count - 3, by: 4).map { index in
+            return stride(from: 0, to: fields.count - 4, by: 5).map { index in
                 let away = fields[index + 1]
                 return RoomMember(
                     name: fields[index], presence: away.isEmpty ? .online : .away(away),
-                    idleMillis: max(0, now - (Millis(fields[index + 2]) ?? now)), node: fields[index + 3])
+                    idleMillis: max(0, now - (Millis(fields[index + 2]) ?? now)), node: fields[index + 3],
+                    reconnecting: !fields[index + 4].isEmpty)
             }.sorted { $0.name.lowercased() < $1.name.lowercased() }
         }
     }
@@ -261,10 +237,10 @@ public struct ClusterStore: Sendable {
         redis.run(ClusterScripts.seen, keys: [ClusterKeys.seen(user), ClusterKeys.session(user)], arguments: [])
             .map { reply in
                 let fields = reply.array ?? []
-                guard fields.count == 5, let name = fields[0].string else { return nil }
+                guard fields.count == 6, let name = fields[0].string else { return nil }
                 let connected = Millis(fields[1].string ?? "") ?? 0
                 if fields[4].int == 1 {
-                    return .online(name: name, since: connected, node: fields[3].string ?? "")
+                    return .online(name: name, since: connected, node: fields[3].string ?? "", reconnecting: fields[5].int == 1)
                 }
                 guard let disconnected = Millis(fields[2].string ?? "") else {
                     // Connected once, but its node died before anyone recorded the end: the best known is "online".
