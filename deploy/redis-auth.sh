@@ -1,0 +1,41 @@
+#!/bin/sh
+# chat-redis-auth PROGRAM [ARGUMENTS...]: runs chat-node or chat-balancer as a Redis ACL user whose password is in a
+# file. docker-compose.yml uses it so that no password is in the compose file or in a container's environment as
+# Docker records it (`docker inspect`): the password is a secret file mounted at /run/secrets/.
+#
+#   REDIS_USER            the ACL user (chat-node, chat-balancer)
+#   REDIS_PASSWORD_FILE   the file holding its password (a trailing newline is not part of it)
+#
+# CHAT_REDIS_URL and BALANCER_REDIS_URL (whichever are set) become redis://USER:PASSWORD@<the rest of the URL>,
+# percent-escaped, in this process's environment only; then the program replaces this shell (it stays PID 1 and
+# gets SIGTERM itself). The programs never print the password (their logs show redis://USER@host:port/db).
+set -eu
+
+user=${REDIS_USER:?REDIS_USER names the Redis ACL user}
+file=${REDIS_PASSWORD_FILE:?REDIS_PASSWORD_FILE names the file with its password}
+if [ ! -r "$file" ] || [ -z "$(cat "$file")" ]; then
+  echo "chat-redis-auth: no password in $file: run scripts/compose-secrets.sh on the host, then docker compose up again" >&2
+  exit 78
+fi
+password=$(cat "$file")
+
+# Every byte as %XX: a password may hold anything (':' and '@' included) and the programs decode it.
+escape() { printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n' | tr a-f A-F | sed 's/../%&/g'; }
+
+found=
+for variable in CHAT_REDIS_URL BALANCER_REDIS_URL; do
+  eval "url=\${$variable:-}"
+  [ -n "$url" ] || continue
+  case $url in
+    redis://*@*) echo "chat-redis-auth: $variable already holds credentials; give it only redis://host:port" >&2; exit 78 ;;
+    redis://*) ;;
+    *) echo "chat-redis-auth: $variable must start with redis://" >&2; exit 78 ;;
+  esac
+  export "$variable=redis://$(escape "$user"):$(escape "$password")@${url#redis://}"
+  found=1
+done
+if [ -z "$found" ]; then
+  echo "chat-redis-auth: neither CHAT_REDIS_URL nor BALANCER_REDIS_URL is set" >&2
+  exit 78
+fi
+exec "$@"

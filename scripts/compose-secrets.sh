@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The Redis passwords docker-compose.yml needs, as files in deploy/secrets/ (git-ignored, and kept out of the
+# image by .dockerignore). Compose mounts each file only into the containers that use it, at /run/secrets/, so no
+# password is in the compose file, in `docker compose config` or in a container's environment (`docker inspect`).
+#
+#   scripts/compose-secrets.sh                    make whichever password is missing; never changes one that exists
+#   scripts/compose-secrets.sh --rotate node      a new password for the nodes' user (or balancer, healthcheck);
+#                                                 then recreate Redis and that user's services (docs/deploy.md)
+#
+# Passwords are 64 hex digits (256 random bits): safe in a Redis URL as they are, and too long to guess, so Redis
+# only ever keeps their SHA-256 (deploy/redis-entrypoint.sh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+dir=deploy/secrets
+users=(node balancer healthcheck)
+
+usage() {
+  echo "usage: $0 [--rotate node|balancer|healthcheck]" >&2
+  exit 2
+}
+
+new_password() {
+  if command -v openssl >/dev/null 2>&1; then
+    openssl rand -hex 32
+  else
+    od -An -v -N32 -tx1 /dev/urandom | tr -d ' \n'
+    echo
+  fi
+}
+
+# Writes into the existing file when there is one (same inode), so that a running container's mount of it sees the
+# new password too; only a recreated container is guaranteed to, though, so docs/deploy.md says recreate.
+write_password() {
+  local file="$dir/redis-$1-password"
+  local password
+  password=$(new_password)
+  [[ "$password" =~ ^[0-9a-f]{64}$ ]] || { echo "could not make a random password" >&2; exit 1; }
+  printf '%s\n' "$password" >"$file"
+}
+
+# The directory keeps other people on this host out (0700). The files themselves must be readable by the
+# containers' own users (the chat image runs as uid 10001, not as you): compose mounts a secret file with the
+# host file's owner and mode and cannot change them outside Swarm, hence 0644 inside the private directory.
+install -d -m 700 "$dir"
+umask 022
+
+case "${1:-}" in
+  "")
+    [[ $# -eq 0 ]] || usage
+    for user in "${users[@]}"; do
+      file="$dir/redis-$user-password"
+      if [[ -s "$file" ]]; then
+        echo "kept    $file"
+      else
+        write_password "$user"
+        echo "created $file"
+      fi
+    done
+    ;;
+  --rotate)
+    [[ $# -eq 2 ]] || usage
+    case "$2" in node | balancer | healthcheck) ;; *) usage ;; esac
+    write_password "$2"
+    echo "rotated $dir/redis-$2-password"
+    case "$2" in
+      node) services="redis node" ;;
+      balancer) services="redis balancer" ;;
+      healthcheck) services="redis" ;;
+    esac
+    echo "now: docker compose up -d --force-recreate $services"
+    ;;
+  *) usage ;;
+esac
