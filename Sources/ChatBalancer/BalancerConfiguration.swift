@@ -72,6 +72,13 @@ public struct BalancerConfiguration: Sendable {
     public var threads = System.coreCount
     /// On every client socket: a client whose host vanished is closed within `bound` seconds.
     public var tcpKeepAlive = TCPKeepAlive()
+    /// TLS for clients, terminated here: chat on `tlsPort`, HTTPS and WSS on `httpsPort`, with this certificate
+    /// (reloaded on SIGHUP). The nodes behind get plain TCP, as from the plain ports.
+    public var tls: TLSCertificates? = nil
+    public var tlsPort: Int? = nil
+    public var httpsPort: Int? = nil
+    /// The plain chat and HTTP ports; turned off to serve TLS only.
+    public var plainPorts = true
 
     public init() {}
 }

@@ -5,11 +5,13 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 
-/// Where a running balancer listens (port 0 picks free ports).
+/// Where a running balancer listens (port 0 picks free ports); nil for a port it does not serve.
 public struct BalancerAddresses: Sendable {
-    public var chat: SocketAddress
-    public var http: SocketAddress
+    public var chat: SocketAddress?
+    public var http: SocketAddress?
     public var admin: SocketAddress
+    public var tlsChat: SocketAddress? = nil
+    public var https: SocketAddress? = nil
 }
 
 /// The front balancer as a service: chat clients on `port` and HTTP on `httpPort`, each spliced to a node chosen
@@ -43,22 +45,34 @@ public final class ChatBalancerServer: Service, Sendable {
         let http = ProxyListener(
             side: .http, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress, logger: logger)
 
-        let listeners: [any Channel]
+        // Each port a listener of the chat or the HTTP side; the TLS ones terminate TLS first.
+        var wanted: [(name: String, listener: ProxyListener, port: Int, tls: TLSCertificates?)] = []
+        if configuration.plainPorts {
+            wanted += [("chat", chat, configuration.port, nil), ("http", http, configuration.httpPort, nil)]
+        }
+        if let tls = configuration.tls {
+            if let port = configuration.tlsPort { wanted.append(("tls", chat, port, tls)) }
+            if let port = configuration.httpsPort { wanted.append(("https", http, port, tls)) }
+        }
+        var bound: [String: any Channel] = [:]
         do {
-            listeners = [
-                try await chat.bind(group: group, host: configuration.host, port: configuration.port),
-                try await http.bind(group: group, host: configuration.host, port: configuration.httpPort),
-            ]
+            for entry in wanted {
+                bound[entry.name] = try await entry.listener.bind(
+                    group: group, host: configuration.host, port: entry.port, tls: entry.tls)
+            }
         } catch {
             logger.critical(
                 "cannot listen",
                 metadata: [
-                    "listen.address": "\(configuration.host) ports \(configuration.port) and \(configuration.httpPort)",
-                    "error": "\(error)",
+                    "listen.address": "\(configuration.host) ports \(wanted.map(\.port))", "error": "\(error)",
                 ])
+            for channel in bound.values { try? await channel.close() }
             try? await group.shutdownGracefully()
             throw error
         }
+        let listening = bound
+        let listeners = Array(listening.values)
+        let reloads = configuration.tls.map { $0.reloadOnHangup(logger: logger) }
         let tasks = watcher.start()
         let onListening = self.onListening
         let admin = Application(
@@ -66,11 +80,16 @@ public final class ChatBalancerServer: Service, Sendable {
             configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: nil),
             onServerRunning: { channel in
                 let addresses = BalancerAddresses(
-                    chat: listeners[0].localAddress!, http: listeners[1].localAddress!, admin: channel.localAddress!)
+                    chat: listening["chat"]?.localAddress, http: listening["http"]?.localAddress,
+                    admin: channel.localAddress!, tlsChat: listening["tls"]?.localAddress,
+                    https: listening["https"]?.localAddress)
                 logger.info(
                     "listening",
                     metadata: [
-                        "listen.chat": "\(addresses.chat)", "listen.http": "\(addresses.http)",
+                        "listen.chat": "\(addresses.chat.map { "\($0)" } ?? "off")",
+                        "listen.http": "\(addresses.http.map { "\($0)" } ?? "off")",
+                        "listen.tls": "\(addresses.tlsChat.map { "\($0)" } ?? "off")",
+                        "listen.https": "\(addresses.https.map { "\($0)" } ?? "off")",
                         "listen.admin": "\(addresses.admin)",
                     ])
                 onListening(addresses)
@@ -91,6 +110,7 @@ public final class ChatBalancerServer: Service, Sendable {
             }
         }
         for task in tasks { task.cancel() }
+        reloads?.cancel()
         await watcher.stop()
         // Whatever is still open after the drain time is closed with the event loops.
         try? await group.shutdownGracefully()

@@ -1,6 +1,8 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 
 /// What the connection tells the client, in order, from its event loop.
 public enum ConnectionEvent: Sendable {
@@ -9,6 +11,30 @@ public enum ConnectionEvent: Sendable {
     case line(String)
     /// The connection closed or could not be made; another attempt follows after `retryIn` seconds.
     case lost(reason: String, retryIn: Double)
+    /// The server cannot be trusted (its TLS certificate does not verify): no further attempt is made, since
+    /// trying again would not help and falling back to plain text must never happen.
+    case failed(reason: String)
+}
+
+/// TLS to the server, verified against the system's trusted certificates or the CA file given.
+public struct ClientTLS: Sendable {
+    let context: NIOSSLContext
+
+    /// `caFile`: PEM certificates to trust instead of the system's (a private CA, a development certificate).
+    public init(caFile: String? = nil) throws {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if let caFile {
+            do { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) } catch {
+                throw ClientTLSError(description: "cannot read the CA certificates in \(caFile): \(error)")
+            }
+        }
+        context = try NIOSSLContext(configuration: configuration)
+    }
+}
+
+public struct ClientTLSError: Error, CustomStringConvertible {
+    public var description: String
 }
 
 /// The client's TCP connection in JSON-lines mode, reconnecting by itself with jittered exponential backoff
@@ -16,6 +42,7 @@ public enum ConnectionEvent: Sendable {
 public final class ChatConnection: Sendable {
     public let host: String
     public let port: Int
+    private let tls: ClientTLS?
     private let group: any EventLoopGroup
     private let onEvent: @Sendable (ConnectionEvent) -> Void
     private let state = NIOLockedValueBox(State())
@@ -30,9 +57,13 @@ public final class ChatConnection: Sendable {
     public static let initialDelay = 0.25
     public static let maximumDelay = 8.0
 
-    public init(host: String, port: Int, group: any EventLoopGroup, onEvent: @escaping @Sendable (ConnectionEvent) -> Void) {
+    public init(
+        host: String, port: Int, tls: ClientTLS? = nil, group: any EventLoopGroup,
+        onEvent: @escaping @Sendable (ConnectionEvent) -> Void
+    ) {
         self.host = host
         self.port = port
+        self.tls = tls
         self.group = group
         self.onEvent = onEvent
     }
@@ -59,11 +90,24 @@ public final class ChatConnection: Sendable {
 
     private func connect() {
         let lines = LineSplitter(onLine: { [onEvent] line in onEvent(.line(line)) })
+        let tls = self.tls
+        let host = self.host
+        // With TLS the connection is open once the handshake is done (the certificate verified), not before.
+        let watcher = TLSWatcher { [weak self] in self?.onEvent(.opened) }
         ClientBootstrap(group: group)
             .connectTimeout(.seconds(5))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(lines) }
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        // The name to verify, and to send as SNI: a host name, not an address.
+                        let name = (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil
+                        try channel.pipeline.syncOperations.addHandlers([
+                            try NIOSSLClientHandler(context: tls.context, serverHostname: name), watcher,
+                        ])
+                    }
+                    try channel.pipeline.syncOperations.addHandler(lines)
+                }
             }
             .connect(host: host, port: port)
             .whenComplete { result in
@@ -74,8 +118,15 @@ public final class ChatConnection: Sendable {
                         return state.stopped
                     }
                     if stopped { channel.close(promise: nil); return }
-                    self.onEvent(.opened)
-                    channel.closeFuture.whenComplete { _ in self.retry(after: "the connection closed") }
+                    if tls == nil { self.onEvent(.opened) }
+                    channel.closeFuture.whenComplete { _ in
+                        if let refusal = watcher.refusal {
+                            self.state.withLockedValue { $0.stopped = true; $0.channel = nil }
+                            self.onEvent(.failed(reason: refusal))
+                        } else {
+                            self.retry(after: "the connection closed")
+                        }
+                    }
                 case .failure(let error):
                     self.retry(after: "\(error)")
                 }
@@ -93,6 +144,30 @@ public final class ChatConnection: Sendable {
         guard let delay else { return }
         onEvent(.lost(reason: reason, retryIn: delay))
         group.next().scheduleTask(in: .milliseconds(Int64(delay * 1000))) { self.connect() }
+    }
+}
+
+/// Tells when the TLS handshake is done, and keeps why it failed: a certificate the client does not trust ends
+/// the connection for good (`ConnectionEvent.failed`).
+final class TLSWatcher: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    private let onReady: @Sendable () -> Void
+    private let failure = NIOLockedValueBox<String?>(nil)
+
+    init(onReady: @escaping @Sendable () -> Void) { self.onReady = onReady }
+
+    var refusal: String? { failure.withLockedValue { $0 } }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent { onReady() }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError {
+            failure.withLockedValue { $0 = "TLS to the server failed (\(error)); its certificate is not trusted here (see --ca-file)" }
+        }
+        context.close(promise: nil)
     }
 }
 

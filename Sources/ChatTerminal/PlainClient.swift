@@ -19,13 +19,13 @@ public final class PlainClient {
     private let inbox: NIOLockedValueBox<[Input]>
     private let wake: DispatchSemaphore
 
-    public init(name: String?, password: Password? = nil, host: String, port: Int) {
+    public init(name: String?, password: Password? = nil, host: String, port: Int, tls: ClientTLS? = nil) {
         state = ClientState(name: name, password: password)
         let inbox = NIOLockedValueBox<[Input]>([])
         let wake = DispatchSemaphore(value: 0)
         self.inbox = inbox
         self.wake = wake
-        connection = ChatConnection(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton) { event in
+        connection = ChatConnection(host: host, port: port, tls: tls, group: MultiThreadedEventLoopGroup.singleton) { event in
             inbox.withLockedValue { $0.append(.connection(event)) }
             wake.signal()
         }
@@ -84,6 +84,10 @@ public final class PlainClient {
                         }
                     }
                     if case .bye = decoded.event, quitAt != nil { quitAt = Date() }
+                case .connection(.failed(let reason)):
+                    say("! \(reason)")
+                    connection.stop()
+                    return 1
                 case .connection(.lost(let reason, let retryIn)):
                     state.connectionLost(reason: reason, retryInSeconds: retryIn)
                     if quitAt != nil { quitAt = Date() } else { say("* reconnecting in \(String(format: "%.1f", retryIn)) s (\(reason))") }

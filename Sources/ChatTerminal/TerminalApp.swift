@@ -19,12 +19,12 @@ public final class TerminalApp {
     private var lastRefresh = Date()
     private var quitting = false
 
-    public init(name: String?, password: Password? = nil, host: String, port: Int) {
+    public init(name: String?, password: Password? = nil, host: String, port: Int, tls: ClientTLS? = nil) {
         state = ClientState(name: name, password: password)
         server = "\(host):\(port)"
         let inbox = NIOLockedValueBox<[ConnectionEvent]>([])
         self.inbox = inbox
-        connection = ChatConnection(host: host, port: port, group: MultiThreadedEventLoopGroup.singleton) { event in
+        connection = ChatConnection(host: host, port: port, tls: tls, group: MultiThreadedEventLoopGroup.singleton) { event in
             inbox.withLockedValue { $0.append(event) }
         }
     }
@@ -86,6 +86,8 @@ public final class TerminalApp {
                 send(state.receive(decoded, now: Millis(Date().timeIntervalSince1970 * 1000)))
             case .lost(let reason, let retryIn):
                 state.connectionLost(reason: reason, retryInSeconds: retryIn)
+            case .failed(let reason):
+                state.closed(reason)
             }
         }
         return !events.isEmpty

@@ -26,6 +26,28 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "HTTP port, proxied to the nodes' HTTP ports. [BALANCER_HTTP_PORT]")
     var httpPort = env("BALANCER_HTTP_PORT").flatMap(Int.init) ?? 8080
 
+    @Option(name: .customLong("tls-port"), help: "Chat port over TLS (needs --tls-cert and --tls-key). [BALANCER_TLS_PORT]")
+    var tlsPortOption: Int?
+
+    @Option(name: .customLong("https-port"), help: "HTTPS (and WSS) port, proxied to the nodes' HTTP ports. [BALANCER_HTTPS_PORT]")
+    var httpsPortOption: Int?
+
+    @Option(name: .customLong("tls-cert"), help: "PEM file with the certificate chain, server first; reread on SIGHUP. [BALANCER_TLS_CERT]")
+    var tlsCertOption: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM file with the certificate's private key; reread on SIGHUP. [BALANCER_TLS_KEY]")
+    var tlsKeyOption: String?
+
+    // Optional options take their environment variable when the flag is absent (a default would make them
+    // non-optional).
+    var tlsPort: Int? { tlsPortOption ?? env("BALANCER_TLS_PORT").flatMap(Int.init) }
+    var httpsPort: Int? { httpsPortOption ?? env("BALANCER_HTTPS_PORT").flatMap(Int.init) }
+    var tlsCert: String? { tlsCertOption ?? env("BALANCER_TLS_CERT") }
+    var tlsKey: String? { tlsKeyOption ?? env("BALANCER_TLS_KEY") }
+
+    @Flag(name: .customLong("no-plain"), help: "Serve only the TLS ports: no plain chat or HTTP port. [BALANCER_NO_PLAIN=1]")
+    var noPlain = CommandSupport.flag("BALANCER_NO_PLAIN") ?? false
+
     @Option(name: .customLong("admin-port"), help: "Port for GET /nodes and GET /metrics. [BALANCER_ADMIN_PORT]")
     var adminPort = env("BALANCER_ADMIN_PORT").flatMap(Int.init) ?? 9000
 
@@ -92,10 +114,17 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        for (name, value) in [("--port", port), ("--http-port", httpPort), ("--admin-port", adminPort)]
-        where !(0...65535).contains(value) {
+        for (name, value) in [
+            ("--port", port), ("--http-port", httpPort), ("--admin-port", adminPort), ("--tls-port", tlsPort ?? 0),
+            ("--https-port", httpsPort ?? 0),
+        ] where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0 to 65535")
         }
+        let wantsTLS = tlsPort != nil || httpsPort != nil
+        guard wantsTLS == (tlsCert != nil && tlsKey != nil), (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-port and --https-port need --tls-cert and --tls-key, and those need a TLS port")
+        }
+        guard !noPlain || wantsTLS else { throw ValidationError("--no-plain leaves no port: add --tls-port or --https-port") }
     }
 
     func run() async throws {
@@ -114,13 +143,26 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         configuration.tcpKeepAlive = TCPKeepAlive(parsing: tcpKeepAlive) ?? TCPKeepAlive()
         configuration.drainTimeout = .seconds(Int64(drainSeconds))
         configuration.threads = threads
+        configuration.plainPorts = !noPlain
+        configuration.tlsPort = tlsPort
+        configuration.httpsPort = httpsPort
+        if let tlsCert, let tlsKey {
+            // A certificate that cannot be read stops the start: better than serving without the TLS asked for.
+            do { configuration.tls = try TLSCertificates(certificatePath: tlsCert, keyPath: tlsKey) } catch {
+                throw ValidationError("\(error)")
+            }
+        }
 
         let logger = Logger(label: "chat-balancer")
         let balancer = ChatBalancerServer(
             configuration: configuration, logger: logger, metrics: BalancerMetrics(registry: registry),
             onListening: { addresses in
-                let line = "chat-balancer listening chat=\(CommandSupport.describe(addresses.chat)) http=\(CommandSupport.describe(addresses.http)) admin=\(CommandSupport.describe(addresses.admin))"
-                CommandSupport.announce(line)
+                let ports: [(String, SocketAddress?)] = [
+                    ("chat", addresses.chat), ("http", addresses.http), ("admin", addresses.admin),
+                    ("tls", addresses.tlsChat), ("https", addresses.https),
+                ]
+                let line = ports.map { "\($0.0)=\($0.1.map(CommandSupport.describe) ?? "off")" }.joined(separator: " ")
+                CommandSupport.announce("chat-balancer listening " + line)
             })
         let services = ServiceGroup(
             configuration: .init(services: [balancer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -126,7 +126,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(
         name: .customLong("resume-grace"),
         help: "Seconds a dropped connection's name stays held for its resume token (default: --claim-ttl; 0 = release at once). [CHAT_RESUME_GRACE]")
-    var resumeGrace = env("CHAT_RESUME_GRACE").flatMap(Int.init)
+    var resumeGraceOption: Int?
+    var resumeGrace: Int? { resumeGraceOption ?? env("CHAT_RESUME_GRACE").flatMap(Int.init) }
 
     @Option(
         name: .customLong("scrypt-cost"),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatClient
 import ChatCore
 import ChatTerminal
 import Foundation
@@ -21,6 +22,14 @@ struct ChatCommand: ParsableCommand {
     @Flag(help: "Line mode: read stdin, print events as text lines (the default when stdout is not a terminal).")
     var plain = false
 
+    @Flag(help: "Connect with TLS (the balancer's --tls-port), verifying the server's certificate.")
+    var tls = false
+
+    @Option(
+        name: .customLong("ca-file"),
+        help: "PEM certificates to trust instead of the system's (with --tls), e.g. a development CA.")
+    var caFile: String?
+
     @Option(
         name: .customLong("password-file"),
         help: "A file whose first line is your registered name's password (asked for when missing).")
@@ -40,11 +49,16 @@ struct ChatCommand: ParsableCommand {
                 password = try Password(given: String(line).trimmingCharacters(in: CharacterSet(charactersIn: "\r")))
             } catch { throw ValidationError("--password-file: \(error.message)") }
         }
+        guard tls || caFile == nil else { throw ValidationError("--ca-file goes with --tls") }
+        var clientTLS: ClientTLS?
+        if tls {
+            do { clientTLS = try ClientTLS(caFile: caFile) } catch { throw ValidationError("\(error)") }
+        }
         let status: Int32
         if plain || isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
-            status = PlainClient(name: name, password: password, host: endpoint.host, port: endpoint.port).run()
+            status = PlainClient(name: name, password: password, host: endpoint.host, port: endpoint.port, tls: clientTLS).run()
         } else {
-            status = TerminalApp(name: name, password: password, host: endpoint.host, port: endpoint.port).run()
+            status = TerminalApp(name: name, password: password, host: endpoint.host, port: endpoint.port, tls: clientTLS).run()
         }
         throw ExitCode(status)
     }

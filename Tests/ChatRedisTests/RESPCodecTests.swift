@@ -49,4 +49,17 @@ struct RESPCodecTests {
     func badURLs(_ url: String) {
         #expect(throws: RedisError.self) { try RedisAddress(url: url) }
     }
+
+    @Test("a refused Redis URL's error never shows its password (it ends up in logs)", arguments: [
+        "redis://node:s3cret-pw@h:99999", "redis://:s3cret-pw@h/db", "rediz://user:s3cret-pw@h",
+    ])
+    func refusalHidesPassword(_ url: String) {
+        do {
+            _ = try RedisAddress(url: url)
+            Issue.record("accepted \(url)")
+        } catch {
+            #expect(!error.message.contains("s3cret"), "\(error.message)")
+            #expect(error.message.contains("***"))
+        }
+    }
 }

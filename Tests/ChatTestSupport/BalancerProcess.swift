@@ -7,9 +7,13 @@ import Glibc
 /// A real `chat-balancer` process on free ports.
 public final class BalancerProcess: @unchecked Sendable {
     public let process: TestProcess
+    /// 0 when the balancer serves no plain port (`--no-plain`).
     public let port: Int
     public let httpPort: Int
     public let adminPort: Int
+    /// The TLS chat and HTTPS ports, when it serves them.
+    public let tlsPort: Int?
+    public let httpsPort: Int?
 
     public init(arguments: [String], logDirectory: String, name: String = "balancer") throws {
         let binary = TestEnvironment.binDirectory + "/chat-balancer"
@@ -23,22 +27,31 @@ public final class BalancerProcess: @unchecked Sendable {
             arguments: ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--admin-port", "0"] + limit + arguments,
             logDirectory: logDirectory, name: name)
         self.process = process
-        var ports: [Int] = []
+        var ports: [String: Int]?
         _ = eventually(timeout: 20) {
             ports = Self.parsePorts(process.stdout())
-            return ports.count == 3 || !process.isRunning
+            return ports != nil || !process.isRunning
         }
-        guard ports.count == 3 else { throw HarnessError("balancer did not start: \(process.stderr().suffix(2000))") }
-        (port, httpPort, adminPort) = (ports[0], ports[1], ports[2])
+        guard let ports, let admin = ports["admin"] else {
+            throw HarnessError("balancer did not start: \(process.stderr().suffix(2000))")
+        }
+        (port, httpPort, adminPort) = (ports["chat"] ?? 0, ports["http"] ?? 0, admin)
+        (tlsPort, httpsPort) = (ports["tls"], ports["https"])
     }
 
-    static func parsePorts(_ output: String) -> [Int] {
+    /// `chat-balancer listening chat=127.0.0.1:PORT http=... admin=... tls=off https=off` -> the ports by name.
+    static func parsePorts(_ output: String) -> [String: Int]? {
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("chat-balancer listening") }) else {
-            return []
+            return nil
         }
-        return line.split(separator: " ").compactMap { field in
-            field.lastIndex(of: ":").flatMap { Int(field[field.index(after: $0)...]) }
+        var ports: [String: Int] = [:]
+        for field in line.split(separator: " ") {
+            guard let equals = field.firstIndex(of: "="), let colon = field.lastIndex(of: ":"),
+                let port = Int(field[field.index(after: colon)...])
+            else { continue }
+            ports[String(field[..<equals])] = port
         }
+        return ports
     }
 
     public func connect(_ name: String = "client", receiveBuffer: Int32? = nil) throws -> TestSocket {

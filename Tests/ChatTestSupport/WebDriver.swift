@@ -7,7 +7,8 @@ public final class WebDriver: @unchecked Sendable {
     private let port: Int
     private var session = ""
 
-    public init(logDirectory: String, width: Int = 1200, height: Int = 800) throws {
+    /// `extraArguments`: more Chromium flags (a test CA's key pin for https, say).
+    public init(logDirectory: String, width: Int = 1200, height: Int = 800, extraArguments: [String] = []) throws {
         port = try Self.freePort()
         driver = try TestProcess(
             executable: "/usr/bin/chromedriver", arguments: ["--port=\(port)"], logDirectory: logDirectory, name: "chromedriver")
@@ -16,7 +17,8 @@ public final class WebDriver: @unchecked Sendable {
         }
         let options: [String: Any] = [
             "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=\(width),\(height)"],
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=\(width),\(height)"]
+                + extraArguments,
         ]
         let created = try call("POST", "/session", ["capabilities": ["alwaysMatch": ["browserName": "chrome", "goog:chromeOptions": options, "goog:loggingPrefs": ["browser": "ALL"]]]])
         guard let id = (created as? [String: Any])?["sessionId"] as? String else { throw HarnessError("no WebDriver session: \(created)") }

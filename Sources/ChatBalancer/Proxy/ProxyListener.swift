@@ -3,6 +3,8 @@ import ChatCore
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
+import NIOTLS
 import Synchronization
 
 /// Accepts clients on one port and splices each to a node chosen round-robin among the healthy ones, on the
@@ -49,7 +51,9 @@ final class ProxyListener: Sendable {
         }
     }
 
-    func bind(group: any EventLoopGroup, host: String, port: Int) async throws -> any Channel {
+    /// With `tls`, the listener terminates TLS: each connection takes the certificate current when it was
+    /// accepted, and the node gets the plaintext as from a plain port.
+    func bind(group: any EventLoopGroup, host: String, port: Int, tls: TLSCertificates? = nil) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -64,13 +68,20 @@ final class ProxyListener: Sendable {
             .childChannelInitializer { client in
                 // The initializer runs before the channel is active; the node is chosen once it is.
                 client.eventLoop.makeCompletedFuture {
-                    try client.pipeline.syncOperations.addHandler(ClientHold { self.accepted(client) })
+                    if let tls {
+                        try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+                    }
+                    try client.pipeline.syncOperations.addHandler(
+                        ClientHold(awaitsHandshake: tls != nil) { hold in self.accepted(client, hold: hold) })
                 }
             }
             .bind(host: host, port: port).get()
     }
 
-    private func accepted(_ client: any Channel) {
+    /// How long a TLS client has to finish its handshake; until it has, no node connection is spent on it.
+    static let handshakeTimeout: TimeAmount = .seconds(10)
+
+    private func accepted(_ client: any Channel, hold: ClientHold) {
         let open = openConnections.add(1, ordering: .relaxed).newValue
         metrics.accepted(side)
         let address = client.remoteAddress?.ipAddress
@@ -90,7 +101,8 @@ final class ProxyListener: Sendable {
             refuse(client, with: tooManyFromAddress)
             return
         }
-        connect(client, excluding: [])
+        guard let handshake = hold.handshake else { return connect(client, excluding: []) }
+        handshake.whenSuccess { self.connect(client, excluding: []) }
     }
 
     /// What a client hears when its address holds its share of connections already.
@@ -195,22 +207,55 @@ final class ProxyListener: Sendable {
     }
 }
 
-/// The first handler of every client connection. On activation it starts choosing a node; until the connection
-/// is spliced it keeps what the client sent: NIO still reads on EOF with autoRead off, so a client that writes and
-/// half-closes at once (`printf ... | nc -N`) would otherwise lose its bytes and its EOF. `release` replays them
-/// to the handlers after it and steps aside. For a refused client it drops input instead.
+/// The first handler of every client connection (after TLS, on a TLS port). On activation it starts choosing a
+/// node; until the connection is spliced it keeps what the client sent: NIO still reads on EOF with autoRead off,
+/// so a client that writes and half-closes at once (`printf ... | nc -N`) would otherwise lose its bytes and its
+/// EOF. `release` replays them to the handlers after it and steps aside. For a refused client it drops input
+/// instead.
+///
+/// Behind TLS, `handshake` completes when the client's handshake is done: only then is a node connected, and a
+/// client that has not finished it within `ProxyListener.handshakeTimeout` is closed.
 final class ClientHold: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
-    private let onActive: () -> Void
+    private let onActive: (ClientHold) -> Void
+    private let awaitsHandshake: Bool
+    private(set) var handshake: EventLoopFuture<Void>?
+    private var handshakeDone: EventLoopPromise<Void>?
     private var held: [NIOAny] = []
     private var inputClosed = false
     var discardInput = false
 
-    init(onActive: @escaping () -> Void) { self.onActive = onActive }
+    init(awaitsHandshake: Bool = false, onActive: @escaping (ClientHold) -> Void) {
+        self.awaitsHandshake = awaitsHandshake
+        self.onActive = onActive
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        guard awaitsHandshake else { return }
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        handshakeDone = promise
+        handshake = promise.futureResult
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         context.fireChannelActive()
-        onActive()
+        if let promise = handshakeDone {
+            // With autoRead off, nothing would read the client's hello: this first read starts the handshake, and
+            // NIOSSL reads on by itself until it is done.
+            context.read()
+            let channel = context.channel
+            let timeout = context.eventLoop.scheduleTask(in: ProxyListener.handshakeTimeout) {
+                promise.fail(ChannelError.inputClosed)
+                channel.close(promise: nil)
+            }
+            promise.futureResult.whenComplete { _ in timeout.cancel() }
+        }
+        onActive(self)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        handshakeDone?.fail(ChannelError.ioOnClosedChannel)
+        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -218,6 +263,10 @@ final class ClientHold: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            handshakeDone?.succeed()
+            return
+        }
         if case .some(.inputClosed) = event as? ChannelEvent {
             if discardInput {
                 context.close(promise: nil)

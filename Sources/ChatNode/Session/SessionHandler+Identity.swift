@@ -8,33 +8,43 @@ extension SessionHandler {
     var hasher: PasswordHasher { node.hasher }
 
     /// Claims `name`: a resume with the hello's token, a registered name's password checked against its stored hash
-    /// (then the claim again, with the hash it was checked against), or a guest's claim.
+    /// (then the claim again, with the hash it was checked against), or a guest's claim. Every step continues on
+    /// the session's loop.
     func claim(_ name: UserName, login: Login, keeping: [RoomName]) -> EventLoopFuture<ClaimOutcome> {
         let resume = ResumeTokens.make()
         let now = WallClock.now()
-        var attempt = ClaimAttempt(
+        let attempt = ClaimAttempt(
             token: store.makeToken(), resumeHash: login.resume.map(ResumeTokens.hash),
             newResumeHash: ResumeTokens.hash(resume), passwordGiven: login.password != nil, keeping: keeping,
             address: clientIP ?? "", origin: machine.sessionID)
         let loop = hub.eventLoop
-        return store.claimName(name, attempt, now: now).hop(to: loop).flatMap { reply in
+        return store.claimName(name, attempt, now: now).hop(to: loop).assumeIsolated().flatMap { reply in
             guard case .verify(let hash) = reply, let password = login.password else {
                 return loop.makeSucceededFuture(self.outcome(reply, attempt: attempt, resume: resume, now: now))
             }
-            return self.hasher.verify(password, against: hash, on: loop).flatMap { matches in
-                guard matches else { return self.loginFailed(name).map { .wrongPassword } }
-                attempt.verifiedHash = hash
-                let checkedAt = WallClock.now()
-                return self.store.claimName(name, attempt, now: checkedAt).hop(to: loop).map { reply in
-                    // The account changed between the two steps: the password checked was its old one.
-                    if case .verify = reply { return .wrongPassword }
-                    return self.outcome(reply, attempt: attempt, resume: resume, now: checkedAt)
-                }
-            }
-        }
+            return self.verifyAndClaim(name, password: password, hash: hash, attempt: attempt, resume: resume)
+        }.nonisolated()
     }
 
-    /// `now`: the time the claim recorded, which a new session keeps as its start.
+    /// The second step of a registered name's login: the password against the stored hash (off the loop), then
+    /// the claim with the hash it matched.
+    private func verifyAndClaim(
+        _ name: UserName, password: Password, hash: String, attempt: ClaimAttempt, resume: String
+    ) -> EventLoopFuture<ClaimOutcome> {
+        let loop = hub.eventLoop
+        var verified = attempt
+        verified.verifiedHash = hash
+        return hasher.verify(password, against: hash, on: loop).assumeIsolated().flatMap { matches in
+            guard matches else { return self.loginFailed(name).map { .wrongPassword } }
+            let checkedAt = WallClock.now()
+            return self.store.claimName(name, verified, now: checkedAt).hop(to: loop).assumeIsolated().map { reply in
+                // The account changed between the two steps: the password checked was its old one.
+                if case .verify = reply { return .wrongPassword }
+                return self.outcome(reply, attempt: verified, resume: resume, now: checkedAt)
+            }.nonisolated()
+        }.nonisolated()
+    }
+
     private func outcome(_ reply: ClusterStore.ClaimReply, attempt: ClaimAttempt, resume: String, now: Millis)
         -> ClaimOutcome
     {
@@ -58,18 +68,22 @@ extension SessionHandler {
 
     func register(_ user: UserName, token: String, password: Password) -> EventLoopFuture<Void> {
         let loop = hub.eventLoop
+        let store = self.store
+        let logger = self.logger
         return hasher.hash(password, on: loop).flatMap { hash in
-            self.store.setAccount(user, token: token, expected: nil, new: hash, now: WallClock.now())
+            store.setAccount(user, token: token, expected: nil, new: hash, now: WallClock.now())
         }.hop(to: loop).map {
-            self.logger.info("name registered", metadata: ["session.name": "\(user.display)"])
+            logger.info("name registered", metadata: ["session.name": "\(user.display)"])
         }
     }
 
     /// Changes the password (`new`), or, with nil, unregisters the name: either only with the current password.
     func changePassword(_ user: UserName, token: String, old: Password, new: Password?) -> EventLoopFuture<Void> {
         let loop = hub.eventLoop
+        let store = self.store
+        let hasher = self.hasher
         let refused = ChatError(.badPassword, "that is not the password of \(user.display)")
-        return store.accountHash(user, address: clientIP ?? "").hop(to: loop).flatMap { stored in
+        return store.accountHash(user, address: clientIP ?? "").hop(to: loop).assumeIsolated().flatMap { stored in
             switch stored {
             case .none:
                 return loop.makeFailedFuture(ChatError(.badRequest, "\(user.display) is not registered"))
@@ -77,16 +91,16 @@ extension SessionHandler {
                 return loop.makeFailedFuture(
                     ChatError(.rateLimited, "too many wrong passwords for \(user.display); try again in \(seconds) s"))
             case .hash(let hash):
-                return self.hasher.verify(old, against: hash, on: loop).flatMap { matches in
+                return hasher.verify(old, against: hash, on: loop).assumeIsolated().flatMap { matches in
                     guard matches else { return self.loginFailed(user).flatMapThrowing { throw refused } }
                     guard let new else {
-                        return self.store.setAccount(user, token: token, expected: hash, new: nil, now: WallClock.now())
+                        return store.setAccount(user, token: token, expected: hash, new: nil, now: WallClock.now())
                     }
-                    return self.hasher.hash(new, on: loop).flatMap { newHash in
-                        self.store.setAccount(user, token: token, expected: hash, new: newHash, now: WallClock.now())
+                    return hasher.hash(new, on: loop).flatMap { newHash in
+                        store.setAccount(user, token: token, expected: hash, new: newHash, now: WallClock.now())
                     }
-                }
+                }.nonisolated()
             }
-        }.hop(to: loop)
+        }.nonisolated().hop(to: loop)
     }
 }

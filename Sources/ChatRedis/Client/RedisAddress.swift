@@ -30,13 +30,16 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
 
     public init(url: String) throws(RedisError) {
         guard url.hasPrefix("redis://") else {
-            throw RedisError(.protocolViolation, "a Redis URL starts with redis:// (got '\(url)')")
+            throw RedisError(.protocolViolation, "a Redis URL starts with redis:// (got '\(Self.redacted(url))')")
         }
-        var rest = Substring(url.dropFirst("redis://".count))
+        // What errors show: never the password, which may be in a URL that is wrong elsewhere.
+        let shown = Self.redacted(url)
+        let full = Substring(url.dropFirst("redis://".count))
+        var rest = full
         var username: String? = nil
         var password: String? = nil
-        if let at = rest.lastIndex(of: "@") {
-            let credentials = rest[..<at]
+        if let at = full.lastIndex(of: "@") {
+            let credentials = full[..<at]
             if let colon = credentials.firstIndex(of: ":") {
                 let user = credentials[..<colon]
                 username = user.isEmpty ? nil : (String(user).removingPercentEncoding ?? String(user))
@@ -45,14 +48,14 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
             } else {
                 password = String(credentials).removingPercentEncoding ?? String(credentials)
             }
-            rest = rest[rest.index(after: at)...]
+            rest = full[full.index(after: at)...]
         }
         var database = 0
         if let slash = rest.firstIndex(of: "/") {
             let path = rest[rest.index(after: slash)...]
             if !path.isEmpty {
                 guard let number = Int(path), number >= 0 else {
-                    throw RedisError(.protocolViolation, "the database in '\(url)' must be a number")
+                    throw RedisError(.protocolViolation, "the database in '\(shown)' must be a number")
                 }
                 database = number
             }
@@ -65,12 +68,22 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
                 // HostPort also refuses an empty host: say which half is wrong.
                 let hostless = rest.hasPrefix(":") || rest.hasPrefix("[]")
                 throw RedisError(
-                    .protocolViolation, hostless ? "'\(url)' names no host" : "the port in '\(url)' must be 1 to 65535")
+                    .protocolViolation, hostless ? "'\(shown)' names no host" : "the port in '\(shown)' must be 1 to 65535")
             }
             endpoint = parsed
         }
-        guard !endpoint.host.isEmpty else { throw RedisError(.protocolViolation, "'\(url)' names no host") }
+        guard !endpoint.host.isEmpty else { throw RedisError(.protocolViolation, "'\(shown)' names no host") }
         self.init(host: endpoint.host, port: endpoint.port, username: username, password: password, database: database)
+    }
+
+    /// The URL with its password (if any) replaced by `***`, for error messages and logs.
+    static func redacted(_ url: String) -> String {
+        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else { return url }
+        let credentials = url[scheme.upperBound..<at]
+        guard let colon = credentials.firstIndex(of: ":") else {
+            return String(url[..<scheme.upperBound]) + "***" + url[at...]
+        }
+        return String(url[..<colon]) + ":***" + url[at...]
     }
 
     /// Never shows the password (it goes to logs).
