@@ -13,6 +13,9 @@ public struct NodeAddresses: Sendable {
     public var http: SocketAddress
     /// /health and /metrics.
     public var operations: SocketAddress
+    /// Chat over TLS and HTTPS, when the node serves them.
+    public var tlsChat: SocketAddress? = nil
+    public var https: SocketAddress? = nil
 }
 
 /// The chat node as a service: TCP chat on `port`, /health and /metrics on `httpPort`, its state in Redis.
@@ -69,6 +72,16 @@ public final class ChatNodeServer: Service, Sendable {
         connectedHook.withLockedValue { $0 = { keeper.redisConnected(reconnected: $0) } }
 
         redis.start()
+        // Redis that is down may come up; Redis that refuses our password or certificate will not: then the node
+        // stops here, saying why, instead of running unhealthy forever.
+        if case .failure(let error) = await Self.firstAttempt(of: redis), RedisClient.isRefusal(error) {
+            logger.critical(
+                "Redis refused this node; check --redis (user, password) and --redis-ca-file",
+                metadata: ["redis.address": "\(configuration.redis)", "error": "\(error)"])
+            await redis.stop()
+            try? await group.shutdownGracefully()
+            throw RedisRefused(description: "Redis at \(configuration.redis) refused this node: \(error)")
+        }
         subscriber.start()
         let timers = keeper.start() + hubs.map { $0.startTicking() }
 
@@ -101,7 +114,11 @@ public final class ChatNodeServer: Service, Sendable {
         let announcer = EndpointAnnouncer(
             store: store, nodeID: nodeID, chat: advertised.chat, http: advertised.http, eventLoop: loops[1 % loops.count])
         announcement.withLockedValue { $0 = (announcer, announcer.start()) }
-        onListening(NodeAddresses(chat: chatAddress, http: httpAddress, operations: opsAddress))
+        onListening(
+            NodeAddresses(
+                chat: chatAddress, http: httpAddress, operations: opsAddress, tlsChat: listeners.tlsChat?.localAddress,
+                https: listeners.https?.localAddress))
+        let reloads = configuration.tls.map { $0.reloadOnHangup(logger: logger) }
 
         do {
             try? await gracefulShutdown()
@@ -129,10 +146,25 @@ public final class ChatNodeServer: Service, Sendable {
                 logger.warning("some sessions were not released; a surviving node will clean up after this one")
             }
         }
+        reloads?.cancel()
         await redis.stop()
         try? await subscriber.stop().get()
         try? await group.shutdownGracefully()
         logger.info("stopped")
+    }
+
+    /// The first connection attempt's outcome, or success after a few seconds (a Redis that is slow to answer is
+    /// not a refusal).
+    private static func firstAttempt(of redis: RedisClient) async -> Result<Void, any Error> {
+        let outcome = redis.eventLoop.makePromise(of: Void.self)
+        let settled = NIOLockedValueBox(false)
+        @Sendable func settle(_ result: Result<Void, any Error>) {
+            guard !settled.withLockedValue({ done in defer { done = true }; return done }) else { return }
+            outcome.completeWith(result)
+        }
+        redis.firstAttempt.whenComplete { settle($0) }
+        redis.eventLoop.scheduleTask(in: .seconds(6)) { settle(.success(())) }
+        do { return .success(try await outcome.futureResult.get()) } catch { return .failure(error) }
     }
 
     /// Tells every client the node is going away and waits (bounded) until their sessions are released in Redis,
@@ -200,4 +232,9 @@ extension SessionHandler {
     func shutdown() {
         apply(machine.shutdown())
     }
+}
+
+/// Redis refused the node's credentials or the node refused Redis's certificate, at start.
+public struct RedisRefused: Error, CustomStringConvertible {
+    public var description: String
 }

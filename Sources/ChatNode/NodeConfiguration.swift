@@ -68,6 +68,11 @@ public struct NodeConfiguration: Sendable {
     public var tcpKeepAlive = TCPKeepAlive()
     /// A plain HTTP connection silent this long is closed (a WebSocket session is watched by pings instead).
     public var httpIdleTimeout: TimeAmount = .seconds(30)
+    /// TLS served by the node itself, for deployments without the balancer: chat on `tlsPort`, the web page and
+    /// its WebSocket on `httpsPort`, with this certificate (reloaded on SIGHUP).
+    public var tls: TLSCertificates? = nil
+    public var tlsPort: Int? = nil
+    public var httpsPort: Int? = nil
     /// The cost of new password hashes (old hashes keep the cost they were made with).
     public var scryptCost = ScryptCost.standard
     /// Threads that hash passwords, off the event loops.

@@ -3,14 +3,18 @@ import ChatCore
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 
-/// The node's three listening sockets: chat (text and JSON lines), the public HTTP port (the web client and its
-/// WebSocket sessions) and the operations port (/health, /metrics). Bound together, closed together; if one cannot
-/// be bound, those already bound are closed and the error says which address failed.
+/// The node's listening sockets: chat (text and JSON lines), the public HTTP port (the web client and its
+/// WebSocket sessions), the operations port (/health, /metrics), and, with a certificate, chat over TLS and HTTPS.
+/// Bound together, closed together; if one cannot be bound, those already bound are closed and the error says
+/// which address failed.
 struct NodeListeners {
     let chat: any Channel
     let http: any Channel
     let operations: any Channel
+    var tlsChat: (any Channel)? = nil
+    var https: (any Channel)? = nil
 
     struct BindFailure: Error, CustomStringConvertible {
         var what: String
@@ -43,7 +47,20 @@ struct NodeListeners {
                 try await NodeHTTPServer.bindOperations(
                     host: configuration.opsHost, port: configuration.opsPort, group: group, node: node, settings: settings)
             }
-            return NodeListeners(chat: chat, http: http, operations: operations)
+            var listeners = NodeListeners(chat: chat, http: http, operations: operations)
+            if let tls = configuration.tls, let port = configuration.tlsPort {
+                listeners.tlsChat = try await attempt("chat clients over TLS", configuration.host, port) {
+                    try await bindChat(group: group, node: node, hubByLoop: hubByLoop, port: port, tls: tls)
+                }
+            }
+            if let tls = configuration.tls, let port = configuration.httpsPort {
+                listeners.https = try await attempt("HTTPS", configuration.host, port) {
+                    try await NodeHTTPServer.bindPublic(
+                        host: configuration.host, port: port, group: group, node: node, hubByLoop: hubByLoop,
+                        settings: settings, tls: tls)
+                }
+            }
+            return listeners
         } catch {
             try? await chat.close()
             try? await http.close()
@@ -61,9 +78,12 @@ struct NodeListeners {
 
     /// Behind a balancer (`--proxy-protocol`), a connection from a trusted proxy starts with a PROXY header naming
     /// its client; any other connection is a direct client and is taken at its own address.
-    private static func bindChat(group: any EventLoopGroup, node: NodeContext, hubByLoop: [ObjectIdentifier: LoopHub])
-        async throws -> any Channel
-    {
+    /// With `tls`, each connection takes the certificate current when it was accepted; such clients connect
+    /// directly (a balancer would terminate TLS itself), so no PROXY header is expected.
+    private static func bindChat(
+        group: any EventLoopGroup, node: NodeContext, hubByLoop: [ObjectIdentifier: LoopHub], port: Int? = nil,
+        tls: TLSCertificates? = nil
+    ) async throws -> any Channel {
         let configuration = node.configuration
         let maxOutbound = configuration.maxOutboundBytes
         let maxLine = configuration.limits.maximumLineBytes
@@ -81,8 +101,11 @@ struct NodeListeners {
                 channel.eventLoop.makeCompletedFuture {
                     let hub = hubByLoop[ObjectIdentifier(channel.eventLoop)]!
                     let proxied =
-                        configuration.proxyProtocol
+                        tls == nil && configuration.proxyProtocol
                         && channel.remoteAddress?.ipAddress.map(configuration.trustedProxies.contains) == true
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+                    }
                     if proxied {
                         try channel.pipeline.syncOperations.addHandler(ProxyHeaderDecoder(logger: node.logger))
                     }
@@ -92,12 +115,14 @@ struct NodeListeners {
                     ])
                 }
             }
-            .bind(host: configuration.host, port: configuration.port).get()
+            .bind(host: configuration.host, port: port ?? configuration.port).get()
     }
 
     func close() async {
         try? await chat.close()
         try? await http.close()
         try? await operations.close()
+        try? await tlsChat?.close()
+        try? await https?.close()
     }
 }

@@ -62,8 +62,12 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Option(help: "Fixed nodes: HOST:PORT[/HTTPPORT],... (HTTP port 8081 when omitted). [BALANCER_NODES]")
     var nodes: String?
 
-    @Option(help: "Discover nodes in Redis instead: redis://[[user]:password@]host:port. [BALANCER_REDIS_URL]")
+    @Option(help: "Discover nodes in Redis instead: redis://[[user]:password@]host:port, or rediss:// for TLS. [BALANCER_REDIS_URL]")
     var redis: String?
+
+    @Option(name: .customLong("redis-ca-file"), help: "PEM certificates to trust for rediss:// instead of the system's. [BALANCER_REDIS_CA_FILE]")
+    var redisCAFileOption: String?
+    var redisCAFile: String? { redisCAFileOption ?? env("BALANCER_REDIS_CA_FILE") }
 
     @Flag(name: .customLong("send-proxy"), help: "Open chat connections to nodes with a PROXY protocol v1 header (nodes run --proxy-protocol). [BALANCER_SEND_PROXY=1]")
     var sendProxy = CommandSupport.flag("BALANCER_SEND_PROXY") ?? false
@@ -100,7 +104,9 @@ struct ChatBalancerCommand: AsyncParsableCommand {
             guard !endpoints.isEmpty else { throw ValidationError("--nodes needs at least one HOST:PORT") }
             return .fixed(endpoints)
         case (nil, .some(let url)):
-            do { return .redis(try RedisAddress(url: url)) } catch { throw ValidationError("--redis: \(error.message)") }
+            do { return .redis(try RedisAddress(url: url, caFile: redisCAFile)) } catch {
+                throw ValidationError("--redis: \(error.message)")
+            }
         case (nil, nil):
             throw ValidationError("say where the nodes are: --nodes HOST:PORT[,...] or --redis redis://HOST:PORT")
         }

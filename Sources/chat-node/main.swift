@@ -26,8 +26,12 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "HTTP port for /health and /metrics. [CHAT_HTTP_PORT]")
     var httpPort = env("CHAT_HTTP_PORT").flatMap(Int.init) ?? 8081
 
-    @Option(help: "Redis URL, redis://[[user]:password@]host[:port][/db]. [CHAT_REDIS_URL]")
+    @Option(help: "Redis URL, redis://[[user]:password@]host[:port][/db], or rediss:// for TLS. [CHAT_REDIS_URL]")
     var redis = env("CHAT_REDIS_URL") ?? "redis://127.0.0.1:6379"
+
+    @Option(name: .customLong("redis-ca-file"), help: "PEM certificates to trust for rediss:// instead of the system's. [CHAT_REDIS_CA_FILE]")
+    var redisCAFileOption: String?
+    var redisCAFile: String? { redisCAFileOption ?? env("CHAT_REDIS_CA_FILE") }
 
     @Option(name: .customLong("node-id"), help: "This node's name in /who, /seen and logs (default host:port). [CHAT_NODE_ID]")
     var nodeID: String?
@@ -139,6 +143,24 @@ struct ChatNodeCommand: AsyncParsableCommand {
         help: "Failed logins allowed per name and per address in 5 minutes, before logins are refused. [CHAT_LOGIN_FAILURES]")
     var loginFailures = env("CHAT_LOGIN_FAILURES") ?? "10,30"
 
+    @Option(name: .customLong("tls-port"), help: "Chat port over TLS, for clients that connect directly. [CHAT_TLS_PORT]")
+    var tlsPortOption: Int?
+
+    @Option(name: .customLong("https-port"), help: "HTTPS (and WSS) port for the web client. [CHAT_HTTPS_PORT]")
+    var httpsPortOption: Int?
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain, server first; reread on SIGHUP. [CHAT_TLS_CERT]")
+    var tlsCertOption: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key of the certificate; reread on SIGHUP. [CHAT_TLS_KEY]")
+    var tlsKeyOption: String?
+
+    // Optional options take their environment variable when the flag is absent.
+    var tlsPort: Int? { tlsPortOption ?? env("CHAT_TLS_PORT").flatMap(Int.init) }
+    var httpsPort: Int? { httpsPortOption ?? env("CHAT_HTTPS_PORT").flatMap(Int.init) }
+    var tlsCert: String? { tlsCertOption ?? env("CHAT_TLS_CERT") }
+    var tlsKey: String? { tlsKeyOption ?? env("CHAT_TLS_KEY") }
+
     @Option(help: "Event-loop threads (default: one per core). [CHAT_THREADS]")
     var threads = env("CHAT_THREADS").flatMap(Int.init) ?? System.coreCount
 
@@ -173,6 +195,13 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError("--room-idle-days, --max-rooms, --room-creations-per-minute and --max-seen-records must be positive")
         }
         if let resumeGrace, resumeGrace < 0 { throw ValidationError("--resume-grace must be 0 or more seconds") }
+        let wantsTLS = tlsPort != nil || httpsPort != nil
+        guard wantsTLS == (tlsCert != nil && tlsKey != nil), (tlsCert == nil) == (tlsKey == nil) else {
+            throw ValidationError("--tls-port and --https-port need --tls-cert and --tls-key, and those need a TLS port")
+        }
+        for (name, value) in [("--tls-port", tlsPort ?? 0), ("--https-port", httpsPort ?? 0)] where !(0...65535).contains(value) {
+            throw ValidationError("\(name) must be 0 to 65535")
+        }
         guard ScryptCost(scryptCost) != nil else {
             throw ValidationError("--scrypt-cost must look like ln=15,r=8,p=3 (got '\(scryptCost)')")
         }
@@ -185,7 +214,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
         for (name, value) in [("--port", port), ("--http-port", httpPort), ("--ops-port", opsPort)] where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0 to 65535")
         }
-        do { _ = try RedisAddress(url: redis) } catch { throw ValidationError("--redis: \(error.message)") }
+        do { _ = try RedisAddress(url: redis, caFile: redisCAFile).tlsContext() } catch {
+            throw ValidationError("--redis: \((error as? RedisError)?.message ?? "\(error)")")
+        }
         if let nodeID = nodeID ?? env("CHAT_NODE_ID"), nodeID.isEmpty || nodeID.contains(where: \.isWhitespace) {
             throw ValidationError("--node-id must be non-empty and without spaces (got '\(nodeID)')")
         }
@@ -203,7 +234,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.httpPort = httpPort
-        configuration.redis = try RedisAddress(url: redis)
+        configuration.redis = try RedisAddress(url: redis, caFile: redisCAFile)
         configuration.nodeID = nodeID ?? env("CHAT_NODE_ID")
         configuration.advertise = advertise ?? env("CHAT_ADVERTISE")
         configuration.maxClients = maxClients
@@ -228,6 +259,13 @@ struct ChatNodeCommand: AsyncParsableCommand {
             configuration.storeBounds.loginFailuresPerName = perName
             configuration.storeBounds.loginFailuresPerAddress = perAddress
         }
+        configuration.tlsPort = tlsPort
+        configuration.httpsPort = httpsPort
+        if let tlsCert, let tlsKey {
+            do { configuration.tls = try TLSCertificates(certificatePath: tlsCert, keyPath: tlsKey) } catch {
+                throw ValidationError("\(error)")
+            }
+        }
         configuration.trustedProxies = TrustedNetworks(parsing: trustedProxies) ?? .loopback
         configuration.opsHost = opsHost
         configuration.opsPort = opsPort
@@ -242,10 +280,12 @@ struct ChatNodeCommand: AsyncParsableCommand {
             configuration: configuration, logger: logger, metrics: NodeMetrics(registry: registry),
             onListening: { addresses in
                 // One machine-readable line on stdout, for scripts and tests that started the node on port 0.
-                let line =
-                    "chat-node listening chat=\(CommandSupport.describe(addresses.chat)) http=\(CommandSupport.describe(addresses.http))"
-                    + " ops=\(CommandSupport.describe(addresses.operations))"
-                CommandSupport.announce(line)
+                let ports: [(String, SocketAddress?)] = [
+                    ("chat", addresses.chat), ("http", addresses.http), ("ops", addresses.operations),
+                    ("tls", addresses.tlsChat), ("https", addresses.https),
+                ]
+                let line = ports.map { "\($0.0)=\($0.1.map(CommandSupport.describe) ?? "off")" }.joined(separator: " ")
+                CommandSupport.announce("chat-node listening " + line)
             })
         let services = ServiceGroup(
             configuration: .init(

@@ -44,4 +44,49 @@ struct RedisACLTests {
         #expect(try redis.cli(asBalancer + ["PUBLISH", "chat:room:dev", "x"]).contains("NOPERM"), "cannot speak in a room")
         #expect(try redis.cli(["PING"]).contains("NOAUTH") || redis.cli(["PING"]).contains("WRONGPASS"), "the default user is off")
     }
+
+    @Test("a node whose Redis password is wrong stops at start and says why, instead of running unhealthy")
+    func wrongPasswordStopsTheNode() throws {
+        let redis = try RedisServer()
+        _ = try redis.cli(["ACL", "SETUSER", "chat-node"] + Self.nodeRules)
+        let node = try TestProcess(
+            executable: TestEnvironment.binDirectory + "/chat-node",
+            arguments: [
+                "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--ops-port", "0",
+                "--redis", "redis://chat-node:not-the-secret@127.0.0.1:\(redis.port)",
+            ],
+            logDirectory: redis.directory, name: "node-wrong-password")
+        #expect(node.waitForExit(timeout: 15), "the node stopped")
+        #expect(node.process.terminationStatus != 0)
+        let said = node.stderr()
+        #expect(said.contains("Redis refused this node") && said.contains("WRONGPASS"), "\(said.suffix(800))")
+        #expect(!said.contains("not-the-secret"), "the password is not in the log")
+    }
+
+    @Test("nodes and the balancer reach Redis over TLS (rediss://); a node that does not trust its certificate stops")
+    func redisOverTLS() throws {
+        let certificates = try TestCertificates(directory: TestEnvironment.temporaryDirectory("redis-tls"))
+        let redis = try RedisServer(tls: certificates)
+        #expect(try redis.cli(["PING"]) == "PONG")
+        let trusting = ["--redis", redis.url, "--redis-ca-file", certificates.caFile, "--proxy-protocol"]
+        let cluster = try TestCluster(nodes: 0, redis: redis)
+        try cluster.addNode(id: "n1", extraArguments: trusting)
+        try cluster.addNode(id: "n2", extraArguments: trusting)
+        let balancer = try BalancerProcess(
+            arguments: ["--redis", redis.url, "--redis-ca-file", certificates.caFile, "--send-proxy"],
+            logDirectory: cluster.logDirectory)
+        #expect(eventually(timeout: 10) { (try? balancer.nodes().count) == 2 }, "\(balancer.process.stderr().suffix(1500))")
+        let (alice, aliceNode) = try balancer.login("alice")
+        let (bob, bobNode) = try balancer.login("bob")
+        #expect(aliceNode != bobNode)
+        try alice.send("through Redis over TLS")
+        _ = try bob.expectLine("alice's message") { $0.hasSuffix("<alice> through Redis over TLS") }
+
+        let untrusting = try TestProcess(
+            executable: TestEnvironment.binDirectory + "/chat-node",
+            arguments: ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--ops-port", "0", "--redis", redis.url],
+            logDirectory: redis.directory, name: "node-untrusting")
+        #expect(untrusting.waitForExit(timeout: 15), "the node stopped")
+        #expect(untrusting.stderr().contains("Redis refused this node"), "\(untrusting.stderr().suffix(800))")
+    }
 }

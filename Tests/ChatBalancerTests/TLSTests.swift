@@ -150,4 +150,23 @@ struct TLSTests {
         try browser.click("#compose button[type=submit]")
         try carol.expectLine("the page's message over wss") { $0.hasSuffix("<alice> hello over wss") }
     }
+
+    @Test("a node serves TLS itself, without the balancer: a TLS client chats with a plain one")
+    func nodeServesTLS() throws {
+        let directory = TestEnvironment.temporaryDirectory("tls-node")
+        let certificates = try TestCertificates(directory: directory)
+        let cluster = try TestCluster(
+            nodes: 1,
+            nodeArguments: ["--tls-port", "0", "--tls-cert", certificates.chainFile, "--tls-key", certificates.keyFile])
+        let tlsPort = try #require(cluster[0].tlsPort)
+        let secure = try RawTLSClient(port: tlsPort, caFile: certificates.caFile, logDirectory: cluster.logDirectory, name: "s_client-node")
+        secure.send("tess")
+        try secure.expect("welcome tess")
+        let plain = try cluster[0].login("pat")
+        try secure.expect("pat joined #lobby")
+        try plain.send("hello tess")
+        try secure.expect("<pat> hello tess")
+        secure.send("hello pat")
+        try plain.expect("<tess> hello pat")
+    }
 }

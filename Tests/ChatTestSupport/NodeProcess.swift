@@ -12,6 +12,8 @@ public final class NodeProcess: @unchecked Sendable {
     public let httpPort: Int
     /// /health and /metrics.
     public let opsPort: Int
+    /// Chat over TLS, when the node serves it (`--tls-port`).
+    public let tlsPort: Int?
 
     public init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws {
         let binary = TestEnvironment.binDirectory + "/chat-node"
@@ -27,31 +29,35 @@ public final class NodeProcess: @unchecked Sendable {
             ] + extraArguments,
             logDirectory: logDirectory, name: id)
         self.process = process
-        var ports: (Int, Int, Int)? = nil
+        var ports: [String: Int]? = nil
         _ = eventually(timeout: 20) {
             ports = Self.parseListening(process.stdout())
             return ports != nil || !process.isRunning
         }
-        guard let ports else {
+        guard let ports, let chat = ports["chat"], let http = ports["http"], let ops = ports["ops"] else {
             throw HarnessError("node \(id) did not start: \(process.stderr().suffix(2000))")
         }
-        (port, httpPort, opsPort) = ports
+        (port, httpPort, opsPort, tlsPort) = (chat, http, ops, ports["tls"])
         // Ready for chat only once Redis is reachable; /health says so.
         guard eventually(timeout: 10, { (try? self.health().status) == 200 }) else {
             throw HarnessError("node \(id) never became healthy: \(process.stderr().suffix(2000))")
         }
     }
 
-    /// `chat-node listening chat=127.0.0.1:PORT http=127.0.0.1:PORT ops=127.0.0.1:PORT`
-    public static func parseListening(_ output: String) -> (Int, Int, Int)? {
+    /// `chat-node listening chat=127.0.0.1:PORT http=127.0.0.1:PORT ops=127.0.0.1:PORT tls=off https=off` -> the
+    /// ports by name.
+    public static func parseListening(_ output: String) -> [String: Int]? {
         guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("chat-node listening") }) else {
             return nil
         }
-        let ports = line.split(separator: " ").compactMap { field -> Int? in
-            guard let colon = field.lastIndex(of: ":") else { return nil }
-            return Int(field[field.index(after: colon)...])
+        var ports: [String: Int] = [:]
+        for field in line.split(separator: " ") {
+            guard let equals = field.firstIndex(of: "="), let colon = field.lastIndex(of: ":"),
+                let port = Int(field[field.index(after: colon)...])
+            else { continue }
+            ports[String(field[..<equals])] = port
         }
-        return ports.count == 3 ? (ports[0], ports[1], ports[2]) : nil
+        return ports
     }
 
     public func connect(_ name: String = "client", receiveBuffer: Int32? = nil) throws -> TestSocket {
@@ -108,9 +114,9 @@ public final class TestCluster: @unchecked Sendable {
     public let logDirectory: String
     public let nodeArguments: [String]
 
-    public init(nodes count: Int = 2, nodeArguments: [String] = []) throws {
-        redis = try RedisServer()
-        logDirectory = redis.directory
+    public init(nodes count: Int = 2, nodeArguments: [String] = [], redis: RedisServer? = nil) throws {
+        self.redis = try redis ?? RedisServer()
+        logDirectory = self.redis.directory
         self.nodeArguments = nodeArguments
         for index in 0..<count { _ = try addNode(id: "n\(index + 1)") }
     }

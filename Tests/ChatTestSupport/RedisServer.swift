@@ -10,10 +10,13 @@ public final class RedisServer: @unchecked Sendable {
     public let directory: String
     private var process: TestProcess?
     private let executable: String
+    /// With certificates, Redis speaks only TLS (`rediss://`), on `port`.
+    public let tls: TestCertificates?
 
-    public var url: String { "redis://127.0.0.1:\(port)" }
+    public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)" }
 
-    public init() throws {
+    public init(tls: TestCertificates? = nil) throws {
+        self.tls = tls
         guard let executable = TestEnvironment.findExecutable("redis-server") else {
             throw HarnessError(
                 "redis-server is not installed; the integration tests need a real Redis. "
@@ -28,13 +31,21 @@ public final class RedisServer: @unchecked Sendable {
     public func start() throws {
         process = try TestProcess(
             executable: executable,
-            arguments: [
-                "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            arguments: Self.portArguments(port: port, tls: tls) + [
+                "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                 "--dir", directory, "--daemonize", "no", "--protected-mode", "no",
             ],
             logDirectory: directory, name: "redis-\(UInt16.random(in: 0...UInt16.max))")
         let up = eventually(timeout: 10) { TestSocket.canConnect(port: port) }
         guard up else { throw HarnessError("redis-server did not start on port \(port): \(process?.stdout() ?? "")") }
+    }
+
+    static func portArguments(port: Int, tls: TestCertificates?) -> [String] {
+        guard let tls else { return ["--port", String(port)] }
+        return [
+            "--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.chainFile, "--tls-key-file", tls.keyFile,
+            "--tls-ca-cert-file", tls.caFile, "--tls-auth-clients", "no",
+        ]
     }
 
     /// Kills Redis outright (no save), as a crash or a restart would.
@@ -58,7 +69,7 @@ public final class RedisServer: @unchecked Sendable {
     public func cli(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
-        process.arguments = ["-p", String(port)] + arguments
+        process.arguments = ["-p", String(port)] + (tls.map { ["--tls", "--cacert", $0.caFile] } ?? []) + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output

@@ -4,6 +4,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// The node's two HTTP listeners. The public one serves the web client (GET / and its two assets) and /ws, where a
@@ -43,7 +44,7 @@ enum NodeHTTPServer {
 
     static func bindPublic(
         host: String, port: Int, group: any EventLoopGroup, node: NodeContext, hubByLoop: [ObjectIdentifier: LoopHub],
-        settings: Settings
+        settings: Settings, tls: TLSCertificates? = nil
     ) async throws -> any Channel {
         let configuration = node.configuration
         return try await ServerBootstrap(group: group)
@@ -55,7 +56,10 @@ enum NodeHTTPServer {
                 .writeBufferWaterMark, value: .init(low: settings.maximumOutboundBytes / 2, high: settings.maximumOutboundBytes))
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if configuration.proxyProtocol, let peer = channel.remoteAddress?.ipAddress,
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
+                    }
+                    if tls == nil, configuration.proxyProtocol, let peer = channel.remoteAddress?.ipAddress,
                         configuration.trustedProxies.contains(peer)
                     {
                         try channel.pipeline.syncOperations.addHandlers([

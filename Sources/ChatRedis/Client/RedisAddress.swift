@@ -1,26 +1,51 @@
 import Foundation
 import ChatCore
+import NIOCore
+import NIOSSL
 
-/// Where Redis is, and as whom: `redis://[[user]:password@]host[:port][/db]`. With a user, the connection
-/// authenticates as that ACL user (`AUTH user password`, Redis 6 and later); with only a password, as the default
-/// user. Percent-escapes in the user and password are decoded, so a password may hold `@` or `:`.
+/// Where Redis is, and as whom: `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. With a user,
+/// the connection authenticates as that ACL user (`AUTH user password`, Redis 6 and later); with only a password,
+/// as the default user. Percent-escapes in the user and password are decoded, so a password may hold `@` or `:`.
 public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
     public var host: String
     public var port: Int
     public var username: String?
     public var password: String?
     public var database: Int
+    /// `rediss://`: TLS to Redis, verifying its certificate (and its host name, or the address connected to)
+    /// against the system's trusted certificates, or `caFile`'s.
+    public var tls: Bool
+    public var caFile: String?
 
     public init(
         host: String = "127.0.0.1", port: Int = 6379, username: String? = nil, password: String? = nil,
-        database: Int = 0
+        database: Int = 0, tls: Bool = false, caFile: String? = nil
     ) {
         self.host = host
         self.port = port
         self.username = username
         self.password = password
         self.database = database
+        self.tls = tls
+        self.caFile = caFile
     }
+
+    /// The TLS context for `rediss://`; nil for plain TCP. Throws when the CA file cannot be read.
+    public func tlsContext() throws -> NIOSSLContext? {
+        guard tls else { return nil }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if let caFile {
+            do { configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile)) } catch {
+                throw RedisError(.protocolViolation, "cannot read the Redis CA certificates in \(caFile): \(error)")
+            }
+        }
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    /// The name to verify the certificate against and send as SNI: a host name, never an address (an address is
+    /// checked against the certificate's IP entries instead).
+    var tlsServerName: String? { (try? SocketAddress(ipAddress: host, port: 0)) == nil ? host : nil }
 
     /// The AUTH command for these credentials, if there are any.
     public var authentication: [String]? {
@@ -28,13 +53,15 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
         return username.map { ["AUTH", $0, password] } ?? ["AUTH", password]
     }
 
-    public init(url: String) throws(RedisError) {
-        guard url.hasPrefix("redis://") else {
-            throw RedisError(.protocolViolation, "a Redis URL starts with redis:// (got '\(Self.redacted(url))')")
+    public init(url: String, caFile: String? = nil) throws(RedisError) {
+        let tls = url.hasPrefix("rediss://")
+        guard url.hasPrefix("redis://") || tls else {
+            throw RedisError(
+                .protocolViolation, "a Redis URL starts with redis:// or rediss:// (got '\(Self.redacted(url))')")
         }
         // What errors show: never the password, which may be in a URL that is wrong elsewhere.
         let shown = Self.redacted(url)
-        let full = Substring(url.dropFirst("redis://".count))
+        let full = Substring(url.dropFirst(tls ? "rediss://".count : "redis://".count))
         var rest = full
         var username: String? = nil
         var password: String? = nil
@@ -73,7 +100,9 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
             endpoint = parsed
         }
         guard !endpoint.host.isEmpty else { throw RedisError(.protocolViolation, "'\(shown)' names no host") }
-        self.init(host: endpoint.host, port: endpoint.port, username: username, password: password, database: database)
+        self.init(
+            host: endpoint.host, port: endpoint.port, username: username, password: password, database: database,
+            tls: tls, caFile: caFile)
     }
 
     /// The URL with its password (if any) replaced by `***`, for error messages and logs.
@@ -87,7 +116,9 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Never shows the password (it goes to logs).
-    public var description: String { "redis://\(username.map { "\($0)@" } ?? "")\(host):\(port)/\(database)" }
+    public var description: String {
+        "\(tls ? "rediss" : "redis")://\(username.map { "\($0)@" } ?? "")\(host):\(port)/\(database)"
+    }
 }
 
 /// Capped exponential backoff with jitter, so a fleet of nodes does not reconnect in lockstep after Redis returns.

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import NIOSSL
 
 /// A command connection to Redis that pipelines: every command queued while a flush is pending goes out in the same
 /// write and one syscall, so many sessions' requests share one round trip. It reconnects by itself with capped
@@ -17,6 +18,9 @@ public final class RedisClient: Sendable {
     private let onConnected: @Sendable (_ reconnected: Bool) -> Void
     /// Told how many commands each flush carried: the pipelining actually achieved.
     private let onFlush: @Sendable (Int) -> Void
+    /// For `rediss://`; its failure to build (an unreadable CA file) fails every connect with the reason.
+    private let tls: Result<NIOSSLContext?, any Error>
+    private let firstAttemptDone: EventLoopPromise<Void>
 
     private struct State {
         var channel: (any Channel)?
@@ -42,6 +46,25 @@ public final class RedisClient: Sendable {
         self.logger = logger
         self.onConnected = onConnected
         self.onFlush = onFlush
+        self.tls = Result { try address.tlsContext() }
+        self.firstAttemptDone = eventLoop.makePromise()
+    }
+
+    /// Completes when the first connection attempt has ended: succeeded, or failed with why. A caller that must
+    /// not run with wrong credentials (a node at start) checks `RedisClient.isRefusal` on the error; a Redis that
+    /// is not up yet is worth waiting for, a password it refuses is not.
+    public var firstAttempt: EventLoopFuture<Void> { firstAttemptDone.futureResult }
+
+    /// Whether Redis (or its TLS certificate) refused us, rather than being unreachable: another attempt with the
+    /// same settings would fail the same way.
+    public static func isRefusal(_ error: any Error) -> Bool {
+        if error is NIOSSLError || error is BoringSSLError { return true }
+        guard let redis = error as? RedisError else { return false }
+        if redis.code == .tls { return true }
+        if redis.code == .protocolViolation, redis.message.contains("CA certificates") { return true }
+        guard redis.code == .server else { return false }
+        return ["WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password", "ERR Client sent AUTH"]
+            .contains { redis.message.hasPrefix($0) }
     }
 
     public var isConnected: Bool { state.withLockedValue { $0.channel != nil } }
@@ -113,11 +136,23 @@ public final class RedisClient: Sendable {
     private func connect() {
         guard !state.withLockedValue({ $0.stopped }) else { return }
         let timeout = commandTimeout
+        let tls: NIOSSLContext?
+        switch self.tls {
+        case .success(let context): tls = context
+        case .failure(let error):
+            firstAttemptDone.fail(error)
+            return scheduleReconnect(after: error)
+        }
+        let serverName = address.tlsServerName
         ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(RESPDecoder()), RedisCommandHandler(timeout: timeout),
                     ])
@@ -127,8 +162,12 @@ public final class RedisClient: Sendable {
             .flatMap { channel in self.handshake(channel).map { channel } }
             .whenComplete { result in
                 switch result {
-                case .success(let channel): self.connected(channel)
-                case .failure(let error): self.scheduleReconnect(after: error)
+                case .success(let channel):
+                    self.connected(channel)
+                    self.firstAttemptDone.succeed()
+                case .failure(let error):
+                    self.firstAttemptDone.fail(error)
+                    self.scheduleReconnect(after: error)
                 }
             }
     }
@@ -187,8 +226,10 @@ public final class RedisClient: Sendable {
     private func scheduleReconnect(after error: (any Error)?) {
         let delay = state.withLockedValue { $0.backoff.next() }
         if let error {
-            logger.debug(
-                "redis connect failed", metadata: ["redis.address": "\(address)", "error": "\(error)"])
+            // A refusal (credentials, certificate) will not go away by itself: say it loudly.
+            let level: Logger.Level = Self.isRefusal(error) ? .error : .debug
+            logger.log(
+                level: level, "redis connect failed", metadata: ["redis.address": "\(address)", "error": "\(error)"])
         }
         eventLoop.scheduleTask(in: .milliseconds(delay)) { self.connect() }
     }

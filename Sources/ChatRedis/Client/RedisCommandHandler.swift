@@ -1,4 +1,5 @@
 import NIOCore
+import NIOSSL
 
 /// One command waiting for its reply.
 struct PendingCommand: Sendable {
@@ -60,7 +61,8 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        failAll(error as? RedisError ?? RedisError(.connectionClosed, "\(error)"))
+        let tls = error is NIOSSLError || error is BoringSSLError
+        failAll(error as? RedisError ?? RedisError(tls ? .tls : .connectionClosed, "\(error)"))
         context.close(promise: nil)
     }
 

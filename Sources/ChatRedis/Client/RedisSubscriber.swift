@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// One message read from a subscribed channel.
@@ -102,11 +103,18 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     private func connect() {
         guard !stopped else { return }
+        let tls = try? address.tlsContext()
+        if address.tls, tls == nil { return scheduleReconnect() }  // the command connection says why
+        let serverName = address.tlsServerName
         ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(RESPDecoder()),
                         SubscriberHandler(subscriber: self, pingTimeout: self.pingTimeout),

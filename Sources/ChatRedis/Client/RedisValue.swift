@@ -45,6 +45,8 @@ public struct RedisError: Error, Equatable, Sendable, CustomStringConvertible {
         case protocolViolation
         /// No reply within the command timeout; the connection is dropped and re-made.
         case timeout
+        /// TLS to Redis failed: its certificate is not trusted (or not for this host), or it speaks no TLS.
+        case tls
     }
 
     public var code: Code
