@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts the whole local cluster from a fresh clone: its own Redis (own port and data directory, never a system
 # Redis), NODES chat nodes (default 3) and the balancer in front, all built in release mode. Ctrl-C stops it.
+# The balancer also serves TLS (chat on 7443, HTTPS and WSS on 8443) with a development certificate made once in
+# run/dev-tls by scripts/dev-cert.sh; clients trust it with its CA, run/dev-tls/dev-ca.pem.
 #   scripts/cluster.sh            NODES=5 scripts/cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +12,9 @@ REDIS_PORT=${REDIS_PORT:-6380}
 CHAT_PORT=${CHAT_PORT:-7000}
 HTTP_PORT=${HTTP_PORT:-8080}
 ADMIN_PORT=${ADMIN_PORT:-9000}
+TLS_PORT=${TLS_PORT:-7443}
+HTTPS_PORT=${HTTPS_PORT:-8443}
+TLS_DIR=${TLS_DIR:-$PWD/run/dev-tls}
 FIRST_NODE_PORT=${FIRST_NODE_PORT:-7001}
 FIRST_NODE_HTTP_PORT=${FIRST_NODE_HTTP_PORT:-8081}
 FIRST_NODE_OPS_PORT=${FIRST_NODE_OPS_PORT:-9101}
@@ -21,6 +26,12 @@ echo "building (release; the first build takes several minutes)..."
 # right after a full release build, and one build also makes `chat` ready to run.
 swift build -c release
 BIN=$(swift build -c release --show-bin-path)
+
+# One development certificate for every run (a browser told to trust it once keeps trusting it); remade when it
+# is missing or expires within a day.
+if ! openssl x509 -checkend 86400 -noout -in "$TLS_DIR/dev-chain.pem" >/dev/null 2>&1; then
+  scripts/dev-cert.sh "$TLS_DIR" dev 30
+fi
 
 mkdir -p "$RUN_DIR/redis"
 pids=()
@@ -43,6 +54,7 @@ pids+=($!)
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
 
 "$BIN/chat-balancer" --port "$CHAT_PORT" --http-port "$HTTP_PORT" --admin-port "$ADMIN_PORT" \
+  --tls-port "$TLS_PORT" --https-port "$HTTPS_PORT" --tls-cert "$TLS_DIR/dev-chain.pem" --tls-key "$TLS_DIR/dev-server.key" \
   --redis "redis://127.0.0.1:$REDIS_PORT" --send-proxy >"$RUN_DIR/balancer.out" 2>"$RUN_DIR/balancer.log" &
 pids+=($!)
 
@@ -65,8 +77,12 @@ cat <<INFO
 
 swift-redis-chat is running: Redis, $NODES nodes and the balancer.
   web        http://localhost:$HTTP_PORT/         (the web client, through the balancer)
+  web (TLS)  https://localhost:$HTTPS_PORT/        (a development certificate: trust $TLS_DIR/dev-ca.pem)
   terminal   $BIN/chat --name YOU --server localhost:$CHAT_PORT
+  over TLS   $BIN/chat --name YOU --server localhost:$TLS_PORT --tls --ca-file $TLS_DIR/dev-ca.pem
   chat       nc localhost $CHAT_PORT            (or telnet localhost $CHAT_PORT)
+  chat (TLS) openssl s_client -quiet -connect localhost:$TLS_PORT -CAfile $TLS_DIR/dev-ca.pem
+  new cert   kill -HUP ${pids[1]}   makes the balancer reread its certificate files (open connections stay)
   node ops   curl localhost:$FIRST_NODE_OPS_PORT/health   (and /metrics; each node's own port, loopback only)
   nodes      curl localhost:$ADMIN_PORT/nodes    balancer metrics: curl localhost:$ADMIN_PORT/metrics
 logs:

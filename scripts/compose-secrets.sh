@@ -9,6 +9,10 @@
 #
 # Passwords are 64 hex digits (256 random bits): safe in a Redis URL as they are, and too long to guess, so Redis
 # only ever keeps their SHA-256 (deploy/redis-entrypoint.sh).
+#
+# The balancer's TLS certificate is here too (tls-chain.pem, the full chain, and tls-key.pem): when missing, a
+# development certificate for localhost (scripts/dev-cert.sh) is put there. Copy a real one over both files (in
+# place, keeping the files), then `docker compose kill -s HUP balancer`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,3 +76,17 @@ case "${1:-}" in
     ;;
   *) usage ;;
 esac
+
+if [[ -s "$dir/tls-chain.pem" && -s "$dir/tls-key.pem" ]]; then
+  echo "kept    $dir/tls-chain.pem and tls-key.pem"
+else
+  scratch=$(mktemp -d)
+  scripts/dev-cert.sh "$scratch" dev 365 >/dev/null
+  cp "$scratch/dev-chain.pem" "$dir/tls-chain.pem"
+  cp "$scratch/dev-server.key" "$dir/tls-key.pem"
+  cp "$scratch/dev-ca.pem" "$dir/tls-dev-ca.pem"
+  rm -rf "$scratch"
+  # Readable by the balancer's container user, as the passwords are (see above).
+  chmod 644 "$dir/tls-chain.pem" "$dir/tls-key.pem" "$dir/tls-dev-ca.pem"
+  echo "created $dir/tls-chain.pem and tls-key.pem: a development certificate for localhost (clients trust $dir/tls-dev-ca.pem)"
+fi

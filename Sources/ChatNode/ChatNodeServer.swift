@@ -65,7 +65,8 @@ public final class ChatNodeServer: Service, Sendable {
             redis: redis, incarnation: incarnation, nodeID: nodeID, claimTTLSeconds: configuration.claimTTLSeconds,
             historyLength: configuration.historyLength, nameTTLSeconds: configuration.nameTTLSeconds)
         store.bounds = configuration.storeBounds
-        let relay = Relay(subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits)
+        let relay = Relay(
+            subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits, logger: logger, metrics: metrics)
         let node = NodeContext(
             configuration: configuration, nodeID: nodeID, store: store, relay: relay, metrics: metrics, logger: logger)
         let keeper = PresenceKeeper(node: node, hubs: hubs, eventLoop: loops[1 % loops.count])

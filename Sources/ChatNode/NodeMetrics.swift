@@ -15,6 +15,7 @@ public final class NodeMetrics: Sendable {
     let rateLimited: Counter
     let claimFailures: Counter
     let loginFailures: Counter
+    let relayedEventsDropped: Counter
     let namesLost: Counter
     let serverFull: Counter
     let usersReaped: Counter
@@ -34,6 +35,9 @@ public final class NodeMetrics: Sendable {
         claimFailures = registry.makeCounter(descriptor: Self.describe("chat_claim_failures_total", "Name claims refused as taken"))
         loginFailures = registry.makeCounter(
             descriptor: Self.describe("chat_login_failures_total", "Logins refused for a wrong password"))
+        relayedEventsDropped = registry.makeCounter(
+            descriptor: Self.describe(
+                "chat_relayed_events_dropped_total", "Events read from Redis dropped for a name or room no node would publish"))
         namesLost = registry.makeCounter(descriptor: Self.describe("chat_names_lost_total", "Sessions closed because their claim was lost"))
         serverFull = registry.makeCounter(descriptor: Self.describe("chat_server_full_total", "Connections refused at max clients"))
         usersReaped = registry.makeCounter(descriptor: Self.describe("chat_reaped_users_total", "Users of dead nodes cleaned up by this node"))

@@ -1,6 +1,6 @@
 import Foundation
 
-/// A certificate authority and a server certificate signed by it, made with the openssl command for one test:
+/// A certificate authority and a server certificate signed by it, made for one test by scripts/dev-cert.sh (openssl):
 /// for `localhost` and 127.0.0.1, EC P-256, valid for a day.
 public struct TestCertificates: Sendable {
     public let directory: String
@@ -17,24 +17,13 @@ public struct TestCertificates: Sendable {
         caFile = prefix + "-ca.pem"
         chainFile = prefix + "-chain.pem"
         keyFile = prefix + "-server.key"
-        let script = """
-            set -e
-            cd '\(directory)'
-            openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(name)-ca.key \
-              -out \(name)-ca.pem -days 1 -subj '/CN=\(name) chat test CA' 2>/dev/null
-            openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout \(name)-server.key \
-              -out \(name)-server.csr -subj '/CN=localhost' 2>/dev/null
-            printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\nextendedKeyUsage=serverAuth\\n' > \(name)-ext.cnf
-            openssl x509 -req -in \(name)-server.csr -CA \(name)-ca.pem -CAkey \(name)-ca.key -CAcreateserial \
-              -out \(name)-server.pem -days 1 -extfile \(name)-ext.cnf 2>/dev/null
-            cat \(name)-server.pem \(name)-ca.pem > \(name)-chain.pem
-            """
+        // The same script scripts/cluster.sh uses, so the tests check it too.
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", script]
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.packageDirectory + "/scripts/dev-cert.sh")
+        process.arguments = [directory, name, "1"]
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HarnessError("openssl could not make test certificates") }
+        guard process.terminationStatus == 0 else { throw HarnessError("scripts/dev-cert.sh could not make certificates") }
     }
 
     /// The base64 SHA-256 of the server key's SubjectPublicKeyInfo: what Chromium's

@@ -1,5 +1,6 @@
 import ChatCore
 import ChatRedis
+import Logging
 import NIOCore
 import Synchronization
 
@@ -24,6 +25,11 @@ final class Relay: @unchecked Sendable {
     private var catchingUp: [String: [RelayEnvelope]] = [:]
     private let channelCount = Atomic<Int>(0)
     private let roomCount = Atomic<Int>(0)
+    /// Events read from Redis that no node would publish are dropped (see `RelayCheck`).
+    private var check = RelayCheck()
+    private var dropped = 0
+    private let logger: Logger
+    private let metrics: NodeMetrics
 
     var eventLoop: any EventLoop { subscriber.eventLoop }
     /// Channels (rooms and users) this node is subscribed to, for /health.
@@ -31,7 +37,12 @@ final class Relay: @unchecked Sendable {
     /// Rooms with members on this node, for /health.
     var localRooms: Int { roomCount.load(ordering: .relaxed) }
 
-    init(subscriber: RedisSubscriber, hubs: [LoopHub], store: ClusterStore, limits: ProtocolLimits) {
+    init(
+        subscriber: RedisSubscriber, hubs: [LoopHub], store: ClusterStore, limits: ProtocolLimits, logger: Logger,
+        metrics: NodeMetrics
+    ) {
+        self.logger = logger
+        self.metrics = metrics
         self.subscriber = subscriber
         self.hubs = hubs
         self.store = store
@@ -74,7 +85,9 @@ final class Relay: @unchecked Sendable {
         var batch: [(String, RelayEnvelope)] = []
         batch.reserveCapacity(messages.count)
         for message in messages {
-            guard routes[message.channel] != nil, let envelope = RelayCodec.decode(message.payload) else { continue }
+            guard routes[message.channel] != nil, let envelope = RelayCodec.decode(message.payload),
+                accepts(envelope, on: message.channel)
+            else { continue }
             if catchingUp[message.channel] != nil {
                 catchingUp[message.channel]!.append(envelope)
             } else {
@@ -82,6 +95,23 @@ final class Relay: @unchecked Sendable {
             }
         }
         deliver(batch)
+    }
+
+    /// Whether an event read from Redis may be shown; a forged one is dropped, counted, and logged (the first, then
+    /// every thousandth, so a flood of them cannot flood the log).
+    private func accepts(_ envelope: RelayEnvelope, on channel: String) -> Bool {
+        let room =
+            channel.hasPrefix(ClusterKeys.roomChannelPrefix)
+            ? RoomName(trusted: String(channel.dropFirst(ClusterKeys.roomChannelPrefix.count))) : nil
+        guard let problem = check.problem(envelope.event, in: room) else { return true }
+        dropped += 1
+        metrics.relayedEventsDropped.increment()
+        if dropped % 1000 == 1 {
+            logger.warning(
+                "dropped an event from Redis that no node would publish",
+                metadata: ["redis.channel": "\(channel)", "problem": "\(problem)", "dropped.total": "\(dropped)"])
+        }
+        return false
     }
 
     private func deliver(_ batch: [(channel: String, envelope: RelayEnvelope)]) {
@@ -139,7 +169,7 @@ final class Relay: @unchecked Sendable {
                 switch result {
                 case .success(let stored):
                     let (page, more) = paging.page(stored.messages, wanted: self.limits.historyPageMessages, direction: .forward)
-                    missed = Array(stored.envelopes.prefix(page.count))
+                    missed = Array(stored.envelopes.prefix(page.count)).filter { self.accepts($0, on: channel) }
                     let lost = (stored.maxDeleted.map { $0 > last } ?? false) || (stored.keptFrom.map { $0 > last } ?? false)
                     if more || lost {
                         notice = .gap(room: room, after: page.last?.id ?? last, lost: lost, oldest: stored.keptFrom)

@@ -47,10 +47,10 @@ extension SessionHandler {
         case .rollbackJoin(let room), .recordLeave(let room):
             return store.leave(room, user: user, reason: .left, now: now, origin: origin).map { .done }
         case .readHistory(let room, nil, let count):
-            return store.history(room, count: count).map { .messages($0) }
+            return store.history(room, count: count).map { .messages(Self.shown($0, in: room)) }
         case .readHistory(let room, .some(let after), let count), .historyAfter(let room, let after, let count):
             return store.page(room, after: after, limit: count).map { page in
-                .page(page.messages, maxDeleted: page.maxDeleted, keptFrom: page.keptFrom)
+                .page(Self.shown(page.messages, in: room), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom)
             }
         case .publish(let message):
             return store.publishMessage(message, user: user, origin: origin).map { .published($0) }
@@ -66,10 +66,17 @@ extension SessionHandler {
         case .listRooms:
             return store.rooms().map { rooms in .rooms(rooms.map { (room: $0.0, members: $0.1) }) }
         case .history(let room, let count, let before):
-            return store.history(room, count: count, before: before).map { .messages($0) }
+            return store.history(room, count: count, before: before).map { .messages(Self.shown($0, in: room)) }
         case .seen(let name):
             return store.seen(name.key).map { .seen($0) }
         }
+    }
+
+    /// History as read from Redis, without what no node would have stored (see `RelayCheck`; the relay logs
+    /// such events as they are published). A page keeps its size limits: it can only get shorter.
+    static func shown(_ messages: [ChatMessage], in room: RoomName) -> [ChatMessage] {
+        var check = RelayCheck()
+        return messages.filter { check.problem(.message($0), in: room) == nil }
     }
 
     /// What the client is told of a store failure: Redis at its memory limit refuses writes with OOM, which is the

@@ -1,0 +1,59 @@
+/// What a node checks of every event it reads from Redis before anybody sees it. Redis is trusted, but not blindly:
+/// a payload published by something other than a node (a compromised service on Redis's network, a hand-typed
+/// PUBLISH, an old bug) must not show a name nobody could claim (`admin`, a look-alike, an invisible character) or
+/// land in a room other than its channel's. Such an event is dropped, and the caller logs it.
+///
+/// Names and rooms repeat constantly, so those already found valid are remembered (up to `cacheLimit`, then the
+/// memory is cleared): the check costs a hash lookup per event, not a Unicode analysis.
+public struct RelayCheck: Sendable {
+    private var validNames: Set<String> = []
+    private var validRooms: Set<String> = []
+    let cacheLimit: Int
+
+    public init(cacheLimit: Int = 20_000) {
+        self.cacheLimit = cacheLimit
+    }
+
+    /// Why the event must be dropped, or nil when it may be shown. `room` is the room whose channel (or history)
+    /// it came from; nil for a user's channel.
+    public mutating func problem(_ event: ChatEvent, in room: RoomName?) -> String? {
+        switch event {
+        case .message(let message):
+            return check(room: message.room, expected: room) ?? check(name: message.from)
+        case .joined(let eventRoom, let name, _), .left(let eventRoom, let name, _, _),
+            .presence(let eventRoom, let name, _, _), .typing(let eventRoom, let name, _):
+            return check(room: eventRoom, expected: room) ?? check(name: name)
+        case .direct(let direct):
+            guard room == nil else { return "a direct message on a room's channel" }
+            return check(name: direct.from) ?? check(name: direct.to)
+        case .resumedElsewhere(let name):
+            return room == nil ? check(name: name) : "a session notice on a room's channel"
+        default:
+            return "an event that is never relayed"
+        }
+    }
+
+    private mutating func check(name: String) -> String? {
+        if validNames.contains(name) { return nil }
+        guard let valid = try? UserName(validating: name), valid.display == name else {
+            return "the name '\(name)' is not one a person can hold"
+        }
+        remember(name, in: &validNames)
+        return nil
+    }
+
+    private mutating func check(room: RoomName, expected: RoomName?) -> String? {
+        if let expected, room != expected { return "an event for #\(room) on #\(expected)'s channel" }
+        if validRooms.contains(room.value) { return nil }
+        guard let valid = try? RoomName(validating: room.value), valid == room else {
+            return "the room '\(room.value)' is not a valid room name"
+        }
+        remember(room.value, in: &validRooms)
+        return nil
+    }
+
+    private func remember(_ value: String, in set: inout Set<String>) {
+        if set.count >= cacheLimit { set.removeAll(keepingCapacity: true) }
+        set.insert(value)
+    }
+}
