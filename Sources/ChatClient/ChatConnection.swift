@@ -147,27 +147,47 @@ public final class ChatConnection: Sendable {
     }
 }
 
-/// Tells when the TLS handshake is done, and keeps why it failed: a certificate the client does not trust ends
-/// the connection for good (`ConnectionEvent.failed`).
+/// Tells when the TLS handshake is done, and keeps why it failed. Only a certificate that does not verify (not
+/// signed by a trusted CA, expired, or for another name) ends the connection for good (`ConnectionEvent.failed`):
+/// anything else (a reset, a close without TLS's goodbye, a slow handshake) is a lost connection, retried.
 final class TLSWatcher: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
     private let onReady: @Sendable () -> Void
     private let failure = NIOLockedValueBox<String?>(nil)
+    private var timeout: Scheduled<Void>?
+    static let handshakeTimeout: TimeAmount = .seconds(10)
 
     init(onReady: @escaping @Sendable () -> Void) { self.onReady = onReady }
 
     var refusal: String? { failure.withLockedValue { $0 } }
 
+    func channelActive(context: ChannelHandlerContext) {
+        let channel = context.channel
+        timeout = context.eventLoop.scheduleTask(in: Self.handshakeTimeout) { channel.close(promise: nil) }
+        context.fireChannelActive()
+    }
+
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent { onReady() }
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            timeout?.cancel()
+            onReady()
+        }
         context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is NIOSSLError || error is BoringSSLError {
-            failure.withLockedValue { $0 = "TLS to the server failed (\(error)); its certificate is not trusted here (see --ca-file)" }
+        if Self.isUntrusted(error) {
+            failure.withLockedValue {
+                $0 = "TLS to the server failed: its certificate is not trusted here (\(error)); see --ca-file"
+            }
         }
         context.close(promise: nil)
+    }
+
+    static func isUntrusted(_ error: any Error) -> Bool {
+        if error is NIOSSLExtraError { return true }  // the certificate is for another name
+        guard case .handshakeFailed = error as? NIOSSLError else { return false }
+        return "\(error)".contains("CERTIFICATE_VERIFY_FAILED")
     }
 }
 

@@ -304,8 +304,10 @@ public struct ClientState: Sendable {
             }
             append(TimelineLine(kind: .notice, time: decoded.time, text: "some earlier messages are no longer available"), to: room)
             return []
-        case .error(let error) where error.code == .passwordRequired || error.code == .badPassword:
-            // A registered name: ask for its password (again, when the one we had was refused).
+        case .error(let error)
+        where (error.code == .passwordRequired || error.code == .badPassword) && status == .connecting:
+            // A registered name, in reply to our hello: ask for its password (again, when ours was refused).
+            // Once connected, a bad-password is the reply to /password or /unregister: an ordinary error.
             password = nil
             status = .needsPassword(reason: error.message)
             return []

@@ -77,6 +77,8 @@ public struct NodeConfiguration: Sendable {
     public var scryptCost = ScryptCost.standard
     /// Threads that hash passwords, off the event loops.
     public var passwordHashThreads = max(1, System.coreCount / 2)
+    /// Password checks one client address group (an IPv6 /64) may have waiting or running at once, of the 32.
+    public var passwordChecksPerAddress = 2
 
     public init() {}
 }

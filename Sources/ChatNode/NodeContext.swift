@@ -41,7 +41,9 @@ final class NodeContext: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.perAddress = AddressCounts(limit: configuration.maxClientsPerAddress)
-        self.hasher = PasswordHasher(cost: configuration.scryptCost, threads: configuration.passwordHashThreads)
+        self.hasher = PasswordHasher(
+            cost: configuration.scryptCost, threads: configuration.passwordHashThreads,
+            maximumPendingPerAddress: configuration.passwordChecksPerAddress)
     }
 
     /// Gives a session's name and rooms back in Redis; a release that fails while Redis is away is kept and retried

@@ -139,6 +139,11 @@ struct ChatNodeCommand: AsyncParsableCommand {
     var scryptCost = env("CHAT_SCRYPT_COST") ?? ScryptCost.standard.description
 
     @Option(
+        name: .customLong("password-checks-per-address"),
+        help: "Password checks one address (an IPv6 /64) may have waiting or running at once. [CHAT_PASSWORD_CHECKS_PER_ADDRESS]")
+    var passwordChecksPerAddress = env("CHAT_PASSWORD_CHECKS_PER_ADDRESS").flatMap(Int.init) ?? 2
+
+    @Option(
         name: .customLong("login-failures"),
         help: "Failed logins allowed per name and per address in 5 minutes, before logins are refused. [CHAT_LOGIN_FAILURES]")
     var loginFailures = env("CHAT_LOGIN_FAILURES") ?? "10,30"
@@ -255,6 +260,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.storeBounds.maxSeenRecords = maxSeenRecords
         configuration.storeBounds.resumeGraceSeconds = resumeGrace ?? claimTTL
         configuration.scryptCost = ScryptCost(scryptCost) ?? .standard
+        configuration.passwordChecksPerAddress = max(1, passwordChecksPerAddress)
         if let (perName, perAddress) = Self.failureLimits(loginFailures) {
             configuration.storeBounds.loginFailuresPerName = perName
             configuration.storeBounds.loginFailuresPerAddress = perAddress

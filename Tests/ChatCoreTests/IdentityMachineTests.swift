@@ -22,11 +22,21 @@ struct IdentityMachineTests {
         #expect(!session.awaitsPassword)
         let wrong = base.complete(&session, .claim(alice, login: Login(password: secret), keeping: [lobby]), .claimed(.wrongPassword))
         #expect(base.errorCodes(wrong) == [.badPassword])
-        #expect(base.errorCodes(base.request(&session, .password(secret))) == [.badRequest], "no password was asked for")
+        #expect(session.awaitsPassword, "the next line is the password again, never a name")
+        _ = base.request(&session, .password(secret))
+        let busy = session.completed(
+            .claim(alice, login: Login(password: secret), keeping: [lobby]), id: nil,
+            .failure(ChatError(.rateLimited, "busy")), now: base.now)
+        #expect(base.errorCodes(busy) == [.rateLimited])
+        #expect(session.awaitsPassword, "a password in flight that failed is asked for again")
         _ = base.request(&session, .hello(name: "Alice", login: Login(password: secret)))
         let locked = base.complete(&session, .claim(alice, login: Login(password: secret), keeping: [lobby]), .claimed(.locked(retryAfterSeconds: 42)))
         #expect(base.errorCodes(locked) == [.rateLimited])
+        #expect(locked.last == .close(.disconnected), "locked out: closed, so nothing typed next goes anywhere")
         #expect(session.active == nil)
+
+        var guest = base.machine()
+        #expect(base.errorCodes(base.request(&guest, .password(secret))) == [.badRequest], "no password was asked for")
     }
 
     @Test("a password never shows: not in a description, a dump or a request's interpolation")
@@ -40,6 +50,9 @@ struct IdentityMachineTests {
         }
         #expect(throws: ChatError.self) { try Password(new: "short") }
         #expect(throws: ChatError.self) { try Password(new: "tab\there is bad") }
+        #expect(throws: ChatError.self) { try Password(new: " leading space") }
+        #expect(throws: ChatError.self) { try Password(new: "zero\u{200D}width joiner") }
+        #expect(throws: ChatError.self) { try Password(new: "right-to-left \u{200F}mark") }
         #expect(throws: ChatError.self) { try Password(given: "") }
     }
 

@@ -51,7 +51,8 @@ struct RESPCodecTests {
     }
 
     @Test("a refused Redis URL's error never shows its password (it ends up in logs)", arguments: [
-        "redis://node:s3cret-pw@h:99999", "redis://:s3cret-pw@h/db", "rediz://user:s3cret-pw@h",
+        "redis://node:s3cret-pw@h:99999", "redis://:s3cret-pw@h/db", "rediz://user:s3cret-pw@h", "u:s3cret-pw@redis:6379",
+        "redis:/u:s3cret-pw@h",
     ])
     func refusalHidesPassword(_ url: String) {
         do {

@@ -19,15 +19,20 @@ public struct Password: Equatable, Sendable, CustomStringConvertible, CustomDebu
         self.text = text
     }
 
-    /// A new password: long enough, and without control characters (text mode strips them from every line, so a
-    /// password with one could be typed over JSON but never over nc).
+    /// A new password: long enough, and one that every client can type the same way. Text mode strips control
+    /// and format characters (bidirectional marks, zero-width joiners) from every line and trims its ends, so a
+    /// password with those could be set over JSON but never typed over nc: such a password is refused.
     public init(new text: String) throws(ChatError) {
         guard text.utf8.count >= Self.minimumNewBytes else {
             throw ChatError(.badRequest, "a password needs at least \(Self.minimumNewBytes) bytes")
         }
-        guard !text.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            throw ChatError(.badRequest, "a password may not contain control characters")
+        guard !text.unicodeScalars.contains(where: { [.control, .format].contains($0.properties.generalCategory) })
+        else {
+            throw ChatError(.badRequest, "a password may not contain control or invisible formatting characters")
         }
+        guard let first = text.unicodeScalars.first, let last = text.unicodeScalars.last,
+            !first.properties.isWhitespace, !last.properties.isWhitespace
+        else { throw ChatError(.badRequest, "a password may not begin or end with a space") }
         try self.init(given: text)
     }
 

@@ -130,13 +130,23 @@ extension SessionMachine {
         case .success(.claimed(let value)): outcome = value
         case .success: outcome = .held(by: nil)
         case .failure(let error):
-            if case .naming = state { state = .unnamed }
+            // With a password in flight, text mode's next line is the password again, never a name: a password
+            // retyped after "try again" must not become somebody's public name.
+            if case .naming(let naming) = state {
+                state = naming.login.password == nil ? .unnamed : .awaitingPassword(naming.withoutPassword)
+            }
             return [.send(.error(Self.storeError(error)), id: id)]
         }
         guard case .naming(let naming) = state else {
-            // The client left while the claim was in flight: give the name straight back.
-            guard case .granted(let token, _, _, _) = outcome else { return [] }
-            return [.end(EndedSession(user: name, token: token, reason: .disconnected, since: now.wall, rooms: []))]
+            // The client left while the claim was in flight: give the name straight back, or, when the claim
+            // took over a session, keep it held for the client that is reconnecting (its old token is used up).
+            guard case .granted(let token, _, _, let resumed) = outcome else { return [] }
+            return [
+                .end(
+                    EndedSession(
+                        user: name, token: token, reason: .disconnected, since: now.wall, rooms: [],
+                        holdsName: resumed && settings.holdsNamesOnDrop))
+            ]
         }
         state = .unnamed
         let display = name.display
@@ -146,7 +156,7 @@ extension SessionMachine {
             let session = ActiveSession(
                 user: name, token: token, resumeToken: resume, resumed: resumed, since: since,
                 lastActive: now.wall, away: nil, rooms: [], current: nil, joining: nil, restoreQueue: naming.restore,
-                refusals: naming.refusals, lastTyping: [:])
+                refusals: naming.refusals, lastTyping: [:], keptRooms: resumed ? Set(naming.restore.map(\.room)) : [])
             state = .active(session)
             return [.started(name, at: since), .perform(.listenToUser(name), id: id)]
         case .held(let holder, let reconnecting):
@@ -158,17 +168,20 @@ extension SessionMachine {
             }
             return reply(ChatError(.nameTaken, "'\(display)' is taken; pick another name"), id)
         case .passwordRequired:
+            state = .awaitingPassword(naming.withoutPassword)
             guard naming.login.password == nil else {
                 return reply(ChatError(.badPassword, "'\(display)' is not registered with that password"), id)
             }
-            state = .awaitingPassword(naming)
             return reply(ChatError(.passwordRequired, "'\(display)' is registered: send its password"), id)
         case .wrongPassword:
-            return reply(ChatError(.badPassword, "'\(display)' is not registered with that password"), id)
+            // The password is asked for again (text mode: the next line); another name needs a new connection.
+            state = .awaitingPassword(naming.withoutPassword)
+            return reply(ChatError(.badPassword, "'\(display)' is not registered with that password; try again"), id)
         case .locked(let seconds):
-            return reply(
-                ChatError(.rateLimited, "too many failed logins for '\(display)' or from your address; try again in \(seconds) s"),
-                id)
+            // Closed: whatever the client sends next (a password typed again) must go nowhere.
+            let error = ChatError(
+                .rateLimited, "too many failed logins for '\(display)' or from your address; try again in \(seconds) s")
+            return [.send(.error(error), id: id)] + close(.disconnected)
         }
     }
 
@@ -176,8 +189,10 @@ extension SessionMachine {
 
     func startJoin(_ target: RoomRestore, id: RequestID?, session: inout ActiveSession) -> [SessionAction] {
         let isCatchUp = session.rooms.contains(target.room)
+        // A resumed session's rooms are members already (the takeover kept them): a failed rejoin must undo that.
         let join = PendingJoin(
-            room: target.room, since: target.since, requestID: id, isCatchUp: isCatchUp, recorded: false)
+            room: target.room, since: target.since, requestID: id, isCatchUp: isCatchUp,
+            recorded: session.keptRooms.remove(target.room) != nil)
         session.joining = join
         return [.perform(isCatchUp ? readHistory(for: join) : .subscribe(target.room), id: id)]
     }

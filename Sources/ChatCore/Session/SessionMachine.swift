@@ -61,6 +61,13 @@ public struct SessionMachine: Sendable {
         /// Whether `hello` listed rooms (then `welcome` names the last of them, or none).
         public var listedRooms: Bool
         public var login: Login
+
+        /// The same naming, its password forgotten (asked for again).
+        var withoutPassword: Naming {
+            var copy = self
+            copy.login.password = nil
+            return copy
+        }
     }
 
     /// A room to join, from `hello`: validated, with the last message the client saw there.
@@ -94,6 +101,8 @@ public struct SessionMachine: Sendable {
         /// Why some rooms `hello` listed are not joined; told after `welcome`.
         var refusals: [ChatError]
         var lastTyping: [RoomName: UInt64]
+        /// A resumed session's rooms that the takeover kept as memberships, not rejoined yet.
+        var keptRooms: Set<RoomName> = []
 
         /// Rooms the store should list for this session: joined ones and one being joined (its membership may
         /// already be written).

@@ -84,10 +84,12 @@ final class PresenceKeeper: Sendable {
             hub.eventLoop.execute {
                 for session in hub.allSessions {
                     guard let record = session.record else { continue }
+                    // The very session whose record this was: a lookup by name could find a newer session of the
+                    // same person on this loop (a resume), and leave this stale one running.
+                    let handOff = UnsafeTransfer(session)
                     store.keepAlive(record, restore: restore).hop(to: hub.eventLoop).whenSuccess { alive in
-                        guard !alive, let session = hub.session(forUser: record.user.key),
-                            session.machine.active?.token == record.token
-                        else { return }
+                        let session = handOff.value
+                        guard !alive, session.machine.active?.token == record.token else { return }
                         self.node.metrics.namesLost.increment()
                         session.nameLost(token: record.token)
                     }

@@ -1,3 +1,4 @@
+import ChatCommandSupport
 import ChatCore
 import Crypto
 import Foundation
@@ -37,24 +38,33 @@ public struct ScryptCost: Equatable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "ln=\(logN),r=\(r),p=\(p)" }
+
+    /// Bytes one hash needs (128·N·r), and its work (N·r·p, in 128-byte block mixes).
+    var memory: Int { 128 << logN * r }
+    var work: Int { (1 << logN) * r * p }
 }
 
 /// Hashes and checks passwords with scrypt, off the event loops, on a small thread pool of its own: a flood of
 /// logins with wrong passwords queues here, never in front of anybody's chat. The queue is bounded: past
 /// `maximumPending` hashes waiting or running, a login is refused at once (`rate-limited`), so the flood costs
-/// at most that many hashes' memory.
+/// at most that many hashes' memory. One client address group may hold only `maximumPendingPerAddress` of those
+/// places, so a single host cannot fill the queue and keep everybody else from logging in.
 ///
 /// Stored hashes are PHC strings, `$scrypt$ln=15,r=8,p=3$<salt>$<hash>` (base64 without padding), so the cost of
 /// new hashes can be raised later and old ones still check with the cost they were made with.
 final class PasswordHasher: Sendable {
     let cost: ScryptCost
     let maximumPending: Int
+    let maximumPendingPerAddress: Int
     private let pool: NIOThreadPool
     private let pending = Atomic<Int>(0)
+    private let perAddress: AddressCounts
 
-    init(cost: ScryptCost, threads: Int, maximumPending: Int = 32) {
+    init(cost: ScryptCost, threads: Int, maximumPending: Int = 32, maximumPendingPerAddress: Int = 2) {
         self.cost = cost
         self.maximumPending = maximumPending
+        self.maximumPendingPerAddress = maximumPendingPerAddress
+        self.perAddress = AddressCounts(limit: maximumPendingPerAddress)
         self.pool = NIOThreadPool(numberOfThreads: max(1, threads))
         pool.start()
     }
@@ -63,10 +73,10 @@ final class PasswordHasher: Sendable {
         pool.shutdownGracefully { _ in }
     }
 
-    /// A new stored hash for `password`.
-    func hash(_ password: Password, on eventLoop: any EventLoop) -> EventLoopFuture<String> {
+    /// A new stored hash for `password`; `address` is the client's address group ('' when unknown).
+    func hash(_ password: Password, on eventLoop: any EventLoop, for address: String) -> EventLoopFuture<String> {
         let cost = self.cost
-        return offload(on: eventLoop) {
+        return offload(on: eventLoop, for: address) {
             var salt = [UInt8](repeating: 0, count: 16)
             var generator = SystemRandomNumberGenerator()
             for index in salt.indices { salt[index] = generator.next() }
@@ -75,12 +85,18 @@ final class PasswordHasher: Sendable {
         }
     }
 
-    /// Whether `password` is the one `stored` was made from. A stored string this node cannot read checks false.
-    func verify(_ password: Password, against stored: String, on eventLoop: any EventLoop) -> EventLoopFuture<Bool> {
-        offload(on: eventLoop) {
+    /// Whether `password` is the one `stored` was made from. A stored string this node cannot read checks false, as
+    /// does one whose cost is far above this node's (more than 4 times its memory or work): a hash written into
+    /// Redis by someone else must not make one check take gigabytes.
+    func verify(
+        _ password: Password, against stored: String, on eventLoop: any EventLoop, for address: String
+    ) -> EventLoopFuture<Bool> {
+        let limit = self.cost
+        return offload(on: eventLoop, for: address) {
             let parts = stored.split(separator: "$", omittingEmptySubsequences: false)
             guard parts.count == 5, parts[0].isEmpty, parts[1] == "scrypt", let cost = ScryptCost(parts[2]),
-                let salt = Self.unbase64(parts[3]), let expected = Self.unbase64(parts[4]), !expected.isEmpty
+                cost.memory <= 4 * limit.memory, cost.work <= 4 * limit.work,
+                let salt = Self.unbase64(parts[3]), let expected = Self.unbase64(parts[4]), (16...64).contains(expected.count)
             else { return false }
             let derived = try Self.derive(password, salt: salt, cost: cost, length: expected.count)
             // Constant time: how much of a guess matched must not show in how long the answer took.
@@ -89,15 +105,22 @@ final class PasswordHasher: Sendable {
     }
 
     private func offload<Value: Sendable>(
-        on eventLoop: any EventLoop, _ work: @escaping @Sendable () throws -> Value
+        on eventLoop: any EventLoop, for address: String, _ work: @escaping @Sendable () throws -> Value
     ) -> EventLoopFuture<Value> {
+        let busy = ChatError(.rateLimited, "this node is busy checking passwords; try again in a few seconds")
+        // '' is an unknown address: counted together, which keeps them from taking more than their share too.
+        guard perAddress.admit(address) else {
+            return eventLoop.makeFailedFuture(
+                ChatError(.rateLimited, "your address has password checks running already; wait for them"))
+        }
         guard pending.add(1, ordering: .relaxed).newValue <= maximumPending else {
             pending.subtract(1, ordering: .relaxed)
-            return eventLoop.makeFailedFuture(
-                ChatError(.rateLimited, "this node is busy checking passwords; try again in a few seconds"))
+            perAddress.release(address)
+            return eventLoop.makeFailedFuture(busy)
         }
         return pool.runIfActive(eventLoop: eventLoop, work).always { _ in
             self.pending.subtract(1, ordering: .relaxed)
+            self.perAddress.release(address)
         }
     }
 

@@ -6,6 +6,8 @@ import NIOCore
 /// and logged without the password), account changes, and holding a dropped session's name for its resume token.
 extension SessionHandler {
     var hasher: PasswordHasher { node.hasher }
+    /// Where this client's failed logins, registrations and password checks are counted.
+    var addressGroup: String { ClusterStore.addressGroup(clientIP) }
 
     /// Claims `name`: a resume with the hello's token, a registered name's password checked against its stored hash
     /// (then the claim again, with the hash it was checked against), or a guest's claim. Every step continues on
@@ -16,7 +18,7 @@ extension SessionHandler {
         let attempt = ClaimAttempt(
             token: store.makeToken(), resumeHash: login.resume.map(ResumeTokens.hash),
             newResumeHash: ResumeTokens.hash(resume), passwordGiven: login.password != nil, keeping: keeping,
-            address: clientIP ?? "", origin: machine.sessionID)
+            address: addressGroup, origin: machine.sessionID)
         let loop = hub.eventLoop
         return store.claimName(name, attempt, now: now).hop(to: loop).assumeIsolated().flatMap { reply in
             guard case .verify(let hash) = reply, let password = login.password else {
@@ -34,8 +36,12 @@ extension SessionHandler {
         let loop = hub.eventLoop
         var verified = attempt
         verified.verifiedHash = hash
-        return hasher.verify(password, against: hash, on: loop).assumeIsolated().flatMap { matches in
-            guard matches else { return self.loginFailed(name).map { .wrongPassword } }
+        return hasher.verify(password, against: hash, on: loop, for: addressGroup).assumeIsolated().flatMap { matches in
+            guard matches else {
+                // Already counted by the claim, before the check was made.
+                self.logFailedLogin(name)
+                return loop.makeSucceededFuture(.wrongPassword)
+            }
             let checkedAt = WallClock.now()
             return self.store.claimName(name, verified, now: checkedAt).hop(to: loop).assumeIsolated().map { reply in
                 // The account changed between the two steps: the password checked was its old one.
@@ -58,19 +64,31 @@ extension SessionHandler {
         }
     }
 
-    /// Counted against the name and the address, and logged (never with the password).
-    private func loginFailed(_ name: UserName) -> EventLoopFuture<Void> {
+    /// Logged (never with the password) and counted in the metrics.
+    private func logFailedLogin(_ name: UserName) {
         node.metrics.loginFailures.increment()
         logger.notice(
             "failed login", metadata: ["session.name": "\(name.display)", "client.address": "\(remoteAddress)"])
-        return store.loginFailed(name, address: clientIP ?? "").recover { _ in }.hop(to: hub.eventLoop)
     }
 
+    /// A wrong current password for `/password` or `/unregister`: logged, and counted against the name and the
+    /// address as a failed login.
+    private func passwordCheckFailed(_ name: UserName) -> EventLoopFuture<Void> {
+        logFailedLogin(name)
+        return store.loginFailed(name, address: addressGroup).recover { _ in }.hop(to: hub.eventLoop)
+    }
+
+    /// Checked (the name is ours, not registered yet, and the address may register another) before the password
+    /// is hashed, so a refused registration costs no hashing.
     func register(_ user: UserName, token: String, password: Password) -> EventLoopFuture<Void> {
         let loop = hub.eventLoop
         let store = self.store
         let logger = self.logger
-        return hasher.hash(password, on: loop).flatMap { hash in
+        let hasher = self.hasher
+        let group = addressGroup
+        return store.mayRegister(user, token: token, address: group).hop(to: loop).flatMap {
+            hasher.hash(password, on: loop, for: group)
+        }.flatMap { hash in
             store.setAccount(user, token: token, expected: nil, new: hash, now: WallClock.now())
         }.hop(to: loop).map {
             logger.info("name registered", metadata: ["session.name": "\(user.display)"])
@@ -82,8 +100,9 @@ extension SessionHandler {
         let loop = hub.eventLoop
         let store = self.store
         let hasher = self.hasher
+        let group = addressGroup
         let refused = ChatError(.badPassword, "that is not the password of \(user.display)")
-        return store.accountHash(user, address: clientIP ?? "").hop(to: loop).assumeIsolated().flatMap { stored in
+        return store.accountHash(user, address: group).hop(to: loop).assumeIsolated().flatMap { stored in
             switch stored {
             case .none:
                 return loop.makeFailedFuture(ChatError(.badRequest, "\(user.display) is not registered"))
@@ -91,12 +110,12 @@ extension SessionHandler {
                 return loop.makeFailedFuture(
                     ChatError(.rateLimited, "too many wrong passwords for \(user.display); try again in \(seconds) s"))
             case .hash(let hash):
-                return hasher.verify(old, against: hash, on: loop).assumeIsolated().flatMap { matches in
-                    guard matches else { return self.loginFailed(user).flatMapThrowing { throw refused } }
+                return hasher.verify(old, against: hash, on: loop, for: group).assumeIsolated().flatMap { matches in
+                    guard matches else { return self.passwordCheckFailed(user).flatMapThrowing { throw refused } }
                     guard let new else {
                         return store.setAccount(user, token: token, expected: hash, new: nil, now: WallClock.now())
                     }
-                    return hasher.hash(new, on: loop).flatMap { newHash in
+                    return hasher.hash(new, on: loop, for: group).flatMap { newHash in
                         store.setAccount(user, token: token, expected: hash, new: newHash, now: WallClock.now())
                     }
                 }.nonisolated()

@@ -63,6 +63,7 @@ function connect() {
 // the server has told us about our rooms at all (a connection lost before the first join), hello names none.
 function hello(name) {
   state.joinsAfterWelcome = [];
+  state.helloPending = true;
   const login = { password: state.password || undefined, resume: savedResume(name) };
   if (!state.confirmed || !state.knowsRooms) return send({ op: "hello", name, ...login });
   const order = state.order.filter((room) => room !== state.current);
@@ -109,6 +110,7 @@ function receive(event) {
     case "welcome":
       state.confirmed = state.name = event.name;
       state.node = event.node;
+      state.helloPending = false;
       if (event.resume) {
         try { sessionStorage.setItem(RESUME_KEY, JSON.stringify({ name: event.name, token: event.resume })); } catch (_) { }
       }
@@ -223,8 +225,9 @@ function receive(event) {
 }
 
 function error(event) {
-  if (event.code === "password-required" || event.code === "bad-password") {
-    // A registered name: ask for its password (again, if the one we had was refused).
+  if ((event.code === "password-required" || event.code === "bad-password") && state.helloPending) {
+    // A registered name, in reply to our hello: ask for its password (again, if ours was refused). Once
+    // welcomed, a bad-password answers /password or /unregister: an ordinary error.
     state.password = null;
     showLogin(event.message, true);
     return;

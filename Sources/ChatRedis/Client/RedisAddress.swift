@@ -106,13 +106,16 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// The URL with its password (if any) replaced by `***`, for error messages and logs.
+    /// Whatever stands before the last `@` may hold a password, however mistyped the rest is: only a user name
+    /// after a well-formed scheme is kept.
     static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].lastIndex(of: "@") else { return url }
-        let credentials = url[scheme.upperBound..<at]
-        guard let colon = credentials.firstIndex(of: ":") else {
-            return String(url[..<scheme.upperBound]) + "***" + url[at...]
+        guard let at = url.lastIndex(of: "@") else { return url }
+        if let scheme = url.range(of: "://"), scheme.upperBound <= at {
+            let credentials = url[scheme.upperBound..<at]
+            guard let colon = credentials.firstIndex(of: ":") else { return String(url[..<scheme.upperBound]) + "***" + url[at...] }
+            return String(url[..<colon]) + ":***" + url[at...]
         }
-        return String(url[..<colon]) + ":***" + url[at...]
+        return "***" + url[at...]
     }
 
     /// Never shows the password (it goes to logs).

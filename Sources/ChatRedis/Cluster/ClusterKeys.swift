@@ -15,6 +15,8 @@ public enum ClusterKeys {
     public static func account(_ user: String) -> String { "chat:account:\(user)" }
     /// Failed logins lately, for one name (`name:<key>`) or one address (`address:<ip>`): a counter with a TTL.
     public static func loginFailures(_ who: String) -> String { "chat:login-failures:\(who)" }
+    /// Names registered in the last hour from one address group: a counter with a TTL.
+    public static func registrations(_ address: String) -> String { "chat:registrations:\(address)" }
     /// Direct messages to a user whose name is held while their client reconnects, delivered on resume.
     public static func heldDirects(_ user: String) -> String { "chat:held-directs:\(user)" }
     /// When a user was last connected, for /seen. Outlives the session.

@@ -71,7 +71,8 @@ enum ClusterScripts {
                     end
                 end
             end
-            redis.call('DEL', KEYS[2], KEYS[3])
+            -- Direct messages held for this session are its own: nobody who takes the name later may read them.
+            redis.call('DEL', KEYS[2], KEYS[3], 'chat:held-directs:' .. user)
             redis.call('SREM', KEYS[4], user)
             -- Only a record /seen still keeps: one forgotten past its cap is not brought back half-empty.
             if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HSET', KEYS[5], 'disconnected', ARGV[4]) end
@@ -291,7 +292,7 @@ enum ClusterScripts {
                                     end
                                 end
                             end
-                            redis.call('DEL', session, session .. ':rooms')
+                            redis.call('DEL', session, session .. ':rooms', 'chat:held-directs:' .. user)
                             if redis.call('EXISTS', 'chat:seen:' .. user) == 1 then
                                 redis.call('HSET', 'chat:seen:' .. user, 'disconnected', ARGV[1])
                             end

@@ -14,7 +14,8 @@ public struct ClaimAttempt: Sendable {
     public var verifiedHash: String?
     /// Rooms the client is about to rejoin: a resume keeps these memberships and leaves the others.
     public var keeping: [RoomName]
-    /// The client's IP, for failed-login limits ('' when unknown: then only the name's limit applies).
+    /// The client's address group (`ClusterStore.addressGroup`), for failed-login limits ('' when unknown: then
+    /// only the name's limit applies).
     public var address: String
     /// The session that claims, so that the notice closing a resumed session's old connection skips this one.
     public var origin: String
@@ -70,7 +71,7 @@ extension ClusterStore {
                 String(sessionTTLSeconds), String(bounds.seenSeconds), String(bounds.maxSeenRecords),
                 attempt.resumeHash ?? "", attempt.verifiedHash ?? "", attempt.passwordGiven ? "1" : "0",
                 String(bounds.loginFailuresPerName), String(bounds.loginFailuresPerAddress), attempt.newResumeHash,
-                attempt.origin,
+                attempt.origin, String(bounds.loginFailureWindowSeconds), String(bounds.accountLifetimeSeconds),
             ] + attempt.keeping.map(\.value)
         ).flatMapThrowing { reply in
             let fields = (reply.array ?? []).map { $0.string ?? $0.int.map(String.init) ?? "" }
@@ -88,7 +89,18 @@ extension ClusterStore {
         }
     }
 
-    /// Counts a failed login against the name and the address.
+    /// Where failed logins and registrations are counted for a client: its IPv4 address, or the /64 of its IPv6
+    /// address (one host usually holds a whole /64, so counting single addresses would count nothing).
+    public static func addressGroup(_ ip: String?) -> String {
+        guard let ip, !ip.isEmpty else { return "" }
+        guard ip.contains(":"), let address = try? SocketAddress(ipAddress: ip, port: 0), case .v6(let v6) = address
+        else { return ip }
+        let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0.prefix(8)) }
+        return bytes.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined() + "::/64"
+    }
+
+    /// Counts a failed password check (outside a login: `/password`, `/unregister`) against the name and the
+    /// address group.
     public func loginFailed(_ user: UserName, address: String) -> EventLoopFuture<Void> {
         redis.run(
             IdentityScripts.loginFailed,
@@ -158,6 +170,18 @@ extension ClusterStore {
         }
     }
 
+    /// Whether the session holding `token` may register its name now (counted against its address group);
+    /// refusals are `ChatError`s. Checked before the password is hashed.
+    public func mayRegister(_ user: UserName, token: String, address: String) -> EventLoopFuture<Void> {
+        redis.run(
+            IdentityScripts.mayRegister,
+            keys: [ClusterKeys.account(user.key), ClusterKeys.claim(user.key), ClusterKeys.registrations(address)],
+            arguments: [token, String(bounds.registrationsPerHour), address]
+        ).flatMapErrorThrowing { error in
+            throw ClusterScripts.chatError(error) ?? error
+        }.map { _ in }
+    }
+
     /// Registers (`expected` nil), re-hashes, or removes (`new` nil) the account of the name `token` holds, if its
     /// stored hash is still `expected`. Refusals are `ChatError`s.
     public func setAccount(_ user: UserName, token: String, expected: String?, new: String?, now: Millis)
@@ -165,7 +189,7 @@ extension ClusterStore {
     {
         redis.run(
             IdentityScripts.setAccount, keys: [ClusterKeys.account(user.key), ClusterKeys.claim(user.key)],
-            arguments: [token, expected ?? "", new ?? "", user.display, String(now)]
+            arguments: [token, expected ?? "", new ?? "", user.display, String(now), String(bounds.accountLifetimeSeconds)]
         ).flatMapErrorThrowing { error in
             throw ClusterScripts.chatError(error) ?? error
         }.map { _ in }

@@ -46,6 +46,11 @@ public struct StoreBounds: Sendable {
     public var resumeGraceSeconds = 15
     /// Direct messages kept for a held name.
     public var heldDirectsAtMost = 100
+    /// An account nobody has logged in to (or changed) for this long is deleted, so registered names cannot be
+    /// squatted forever nor pile up without bound.
+    public var accountLifetimeSeconds = 365 * 24 * 3600
+    /// Names one client address (an IPv6 /64) may register per hour.
+    public var registrationsPerHour = 5
 
     public init() {}
 }

@@ -8,10 +8,11 @@ import ChatCore
 /// name, direct messages queued meanwhile, and accounts. Key names follow `ClusterKeys`.
 enum IdentityScripts {
     /// KEYS: claim, session, sessionRooms, incarnationUsers, seen, account, failures by name, failures by address
-    /// ARGV: 1 token, 2 name, 3 incarnation, 4 node, 5 now, 6 claim ttl, 7 address, 8 session ttl, 9 seen ttl,
-    ///       10 seen records at most, 11 resume token hash ('' = none), 12 verified account hash ('' = none),
-    ///       13 a password was given ('1'/'0'), 14 failures per name, 15 failures per address ('' address: not
-    ///       counted), 16 the new resume token's hash, 17 origin (the claiming session), 18... rooms to keep
+    /// ARGV: 1 token, 2 name, 3 incarnation, 4 node, 5 now, 6 claim ttl, 7 address group ('' = unknown: not
+    ///       counted), 8 session ttl, 9 seen ttl, 10 seen records at most, 11 resume token hash ('' = none),
+    ///       12 verified account hash ('' = none), 13 a password was given ('1'/'0'), 14 failures per name,
+    ///       15 failures per address, 16 the new resume token's hash, 17 origin (the claiming session),
+    ///       18 failure window seconds, 19 account lifetime seconds, 20... rooms to keep
     /// Returns one of
     ///   {'claimed'}                      the name is this session's, a new session
     ///   {'resumed', since}               it took over a session (resume token, or a registered name's password)
@@ -25,6 +26,10 @@ enum IdentityScripts {
     /// to this incarnation, leaves the rooms the client will not rejoin, and tells whatever connection still
     /// holds the session (on the user's channel) to close. Its `held` mark stays until `takeHeldDirects`, so a
     /// direct message sent in between is queued, not lost.
+    ///
+    /// Every password check is counted as a failure *before* it is made (at `verify`), and uncounted when the
+    /// verified claim comes back: guesses sent in parallel cannot slip past the limit while the hashes run. A
+    /// successful login also extends the account's life (accounts nobody logs in to for a year go).
     ///
     /// A free name may still have an old session record: its node died and its claim expired a moment before a
     /// survivor reaped it. That session's rooms are told it left before the record is replaced, so no notice is
@@ -47,7 +52,7 @@ enum IdentityScripts {
                 local oldInc = redis.call('HGET', KEYS[2], 'inc')
                 local name = redis.call('HGET', KEYS[2], 'name')
                 local keep = {}
-                for i = 18, #ARGV do keep[ARGV[i]] = true end
+                for i = 20, #ARGV do keep[ARGV[i]] = true end
                 for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
                     local members = 'chat:members:{' .. room .. '}'
                     if redis.call('HGET', members, user) == oldInc and keep[room] then
@@ -75,18 +80,34 @@ enum IdentityScripts {
             local live = redis.call('HGET', KEYS[2], 'inc')
             if ARGV[11] ~= '' and live and redis.call('HGET', KEYS[2], 'rtok') == ARGV[11] then return takeOver() end
 
+            local function charge(by)
+                for _, key in ipairs({KEYS[7], ARGV[7] ~= '' and KEYS[8] or nil}) do
+                    local count = redis.call('INCRBY', key, by)
+                    if count <= 0 then redis.call('DEL', key)
+                    elseif by > 0 and redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[18]) end
+                end
+            end
             local hash = redis.call('HGET', KEYS[6], 'hash')
             if hash or ARGV[13] == '1' then
                 local failures = tonumber(redis.call('GET', KEYS[7]) or '0')
                 local fromAddress = ARGV[7] ~= '' and tonumber(redis.call('GET', KEYS[8]) or '0') or 0
-                if failures >= tonumber(ARGV[14]) or fromAddress >= tonumber(ARGV[15]) then
+                if ARGV[12] == '' and (failures >= tonumber(ARGV[14]) or fromAddress >= tonumber(ARGV[15])) then
                     return {'locked', math.max(redis.call('TTL', KEYS[7]), redis.call('TTL', KEYS[8]), 1)}
                 end
-                if not hash then return {'wrong'} end
+                if not hash then
+                    charge(1)
+                    return {'wrong'}
+                end
                 if ARGV[12] ~= hash then
-                    if ARGV[13] == '1' then return {'verify', hash} end
+                    if ARGV[13] == '1' then
+                        charge(1)
+                        return {'verify', hash}
+                    end
                     return {'password'}
                 end
+                -- The password was right: its check was counted as a failure in advance.
+                charge(-1)
+                redis.call('EXPIRE', KEYS[6], ARGV[19])
                 -- The password is verified: the owner gets the name even from their own dropped or stale session.
                 if live and redis.call('EXISTS', KEYS[1]) == 1 then return takeOver() end
             end
@@ -105,7 +126,7 @@ enum IdentityScripts {
                 end
                 redis.call('SREM', 'chat:incarnation:' .. live .. ':users', user)
             end
-            redis.call('DEL', KEYS[2], KEYS[3])
+            redis.call('DEL', KEYS[2], KEYS[3], 'chat:held-directs:' .. user)
             redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
                 'active', ARGV[5], 'addr', ARGV[7], 'tok', ARGV[1], 'rtok', ARGV[16])
             redis.call('EXPIRE', KEYS[2], ARGV[8])
@@ -122,9 +143,10 @@ enum IdentityScripts {
             return {'claimed'}
             """)
 
-    /// A failed login: counted for the name and for the address, each for a window (fixed, from the first failure).
+    /// A failed password check outside a login (`/password`, `/unregister`): counted for the name and for the
+    /// address, each for a window (fixed, from the first failure). Logins are counted by `claim` itself.
     /// KEYS: failures by name, failures by address
-    /// ARGV: window seconds, address ('' = not counted)
+    /// ARGV: window seconds, address group ('' = not counted)
     static let loginFailed = RedisScript(
         name: "loginFailed",
         source: """
@@ -195,10 +217,35 @@ enum IdentityScripts {
             return {'hash', hash}
             """)
 
+    /// Whether a session may register its name: it holds the claim, the name is not registered yet, and its address
+    /// has registered fewer than `per hour` names in the last hour (each counted here, before the hash is made,
+    /// so a refused registration costs no hashing).
+    /// KEYS: account, claim, registrations by address
+    /// ARGV: token, per hour, address group ('' = not counted)
+    static let mayRegister = RedisScript(
+        name: "mayRegister",
+        source: """
+            if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+                return redis.error_reply('CHAT name-lost your name is no longer yours; reconnect')
+            end
+            if redis.call('EXISTS', KEYS[1]) == 1 then
+                return redis.error_reply('CHAT bad-request this name is registered already')
+            end
+            if ARGV[3] ~= '' then
+                local made = redis.call('INCR', KEYS[3])
+                if made == 1 then redis.call('EXPIRE', KEYS[3], 3600) end
+                if made > tonumber(ARGV[2]) then
+                    return redis.error_reply('CHAT rate-limited at most ' .. ARGV[2] .. ' names registered an hour from one address')
+                end
+            end
+            return 1
+            """)
+
     /// Registers, re-hashes or removes an account, for the session that holds the name (its claim token), and
     /// only if the stored hash is still the one the node checked the old password against ('' = no account yet).
+    /// An account lives `lifetime` seconds from its last login (or change).
     /// KEYS: account, claim
-    /// ARGV: token, expected hash ('' = none), new hash ('' = remove), name, now
+    /// ARGV: token, expected hash ('' = none), new hash ('' = remove), name, now, lifetime seconds
     static let setAccount = RedisScript(
         name: "setAccount",
         source: """
@@ -212,13 +259,17 @@ enum IdentityScripts {
             end
             if ARGV[3] == '' then
                 redis.call('DEL', KEYS[1])
+                return 1
             elseif ARGV[2] == '' then
                 redis.call('HSET', KEYS[1], 'name', ARGV[4], 'hash', ARGV[3], 'created', ARGV[5])
             else
                 redis.call('HSET', KEYS[1], 'hash', ARGV[3])
             end
+            redis.call('EXPIRE', KEYS[1], ARGV[6])
             return 1
             """)
 
-    static let all: [RedisScript] = [claim, loginFailed, hold, direct, takeHeldDirects, accountHash, setAccount]
+    static let all: [RedisScript] = [
+        claim, loginFailed, hold, direct, takeHeldDirects, accountHash, mayRegister, setAccount,
+    ]
 }
