@@ -5,7 +5,7 @@
 # records are kept in docs/bench/records.jsonl; a partial sweep (ONLY=...) replaces only the groups it measured.
 #   scripts/bench.sh                 # the full sweep, 3 runs of everything (about 20 minutes on 2 cores)
 #   QUICK=1 scripts/bench.sh         # one short run of a smaller sweep, to check the machinery (about 3 minutes)
-#   ONLY="clients storm" scripts/bench.sh   # some parts only: clients rate storm flood proxies
+#   ONLY="clients storm" scripts/bench.sh   # some parts only: clients rate storm flood proxies logins tls
 # Loopback only; every run is bounded by --duration, and the cluster is stopped after each run and on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 QUICK=${QUICK:-0}
 RUNS=${RUNS:-$([ "$QUICK" = 1 ] && echo 1 || echo 3)}
 DURATION=${DURATION:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
-ONLY=${ONLY:-clients rate storm flood proxies}
+ONLY=${ONLY:-clients rate storm flood proxies logins tls}
 REDIS_PORT=${REDIS_PORT:-6392}; BASE=${BASE:-7800}
 RUN_DIR=${RUN_DIR:-$PWD/run/bench-$(date +%Y%m%d-%H%M%S)}
 RECORDS=$RUN_DIR/records.jsonl
@@ -33,6 +33,8 @@ BIN=$(swift build -c release --show-bin-path)
 ulimit -n "$(ulimit -Hn)"
 mkdir -p "$RUN_DIR"
 echo "runs: $RUNS, $DURATION s of sending each; logs and records in $RUN_DIR"
+# The balancer's TLS port (BASE + 60) uses a development certificate made for this sweep.
+scripts/dev-cert.sh "$RUN_DIR/tls" bench 1
 
 pids=()
 measure=""
@@ -51,7 +53,7 @@ start_cluster() {
     # 127.0.0.1) create a room each in the flood. The balancer's per-address limit is off for the same reason.
     "$BIN/chat-node" --host 127.0.0.1 --port $((BASE + i)) --http-port $((BASE + 100 + i)) --ops-port $((BASE + 300 + i)) --node-id "node$i" \
       --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol --rate-limit 1000000 --rate-burst 1000000 \
-      --room-creations-per-minute 1000000 \
+      --room-creations-per-minute 1000000 --password-checks-per-address 1000 --registrations-per-hour 1000000 \
       --log-level warning >"$dir/node$i.out" 2>"$dir/node$i.log" &
     pids+=($!)
     measure="$measure,node$i=$!"
@@ -60,6 +62,7 @@ start_cluster() {
   "$BIN/chat-balancer" --host 127.0.0.1 --port "$BASE" --http-port $((BASE + 100)) --admin-port $((BASE + 200)) \
     --redis "redis://127.0.0.1:$REDIS_PORT" --send-proxy --max-clients 20000 --drain-seconds 1 --log-level warning \
     --max-connections-per-address 0 \
+    --tls-port $((BASE + 60)) --tls-cert "$RUN_DIR/tls/bench-chain.pem" --tls-key "$RUN_DIR/tls/bench-server.key" \
     >"$dir/balancer.out" 2>"$dir/balancer.log" &
   pids+=($!)
   measure="$measure,balancer=$!"
@@ -106,7 +109,8 @@ bench() {
   case $target in
     direct) where=(--target "$(IFS=,; echo "${nodes[*]}")" --proxy-header) ;;
     node1) where=(--target "${nodes[0]}" --proxy-header) ;;
-    chat-balancer) where=(--target "127.0.0.1:$BASE") ;;
+    chat-balancer | guest | registered) where=(--target "127.0.0.1:$BASE") ;;
+    chat-balancer-tls) where=(--target "127.0.0.1:$((BASE + 60))" --tls-ca-file "$RUN_DIR/tls/bench-ca.pem") ;;
     haproxy) where=(--target "127.0.0.1:$((BASE + 50))") ;;
   esac
   echo "== $group, $target, run $run: $*"
@@ -155,6 +159,21 @@ for run in $(seq "$RUNS"); do
     fresh "flood-$run" flood node1 "$run" --scenario flood --clients 200 --rooms 100 --flood-window 16 \
       --duration "$DURATION"
   fi
+  if wants logins; then
+    # Guests against registered names (scrypt at its default cost): a connect storm each, on a cluster each.
+    clients=$([ "$QUICK" = 1 ] && echo 60 || echo 300)
+    fresh "logins-guest-$run" logins guest "$run" --scenario connect-storm --clients "$clients" --connect-window 64
+    fresh "logins-registered-$run" logins registered "$run" --scenario connect-storm --clients "$clients" \
+      --connect-window 64 --password bench-password-1 --register-first
+  fi
+  if wants tls; then
+    # The 1,000-client fan-out through the balancer's plain port and its TLS port, on the same cluster.
+    start_cluster "$RUN_DIR/tls-$run"
+    for target in chat-balancer chat-balancer-tls; do
+      bench tls "$target" "$run" --clients 1000 --rooms 1 --senders 100 --rate 1000 --duration "$DURATION"
+    done
+    stop_cluster
+  fi
   if wants proxies; then
     loads=("100 10 100" "1000 100 1000")
     for load in "${loads[@]}"; do
@@ -174,6 +193,6 @@ haproxy_version=$(haproxy -v | head -1 | awk '{print $3}')
 "$BIN/chat-bench" report --records docs/bench/records.jsonl --records "$RECORDS" --write-records docs/bench/records.jsonl \
   --document "$DOCUMENT" --plots bench \
   --setup "Redis $redis_version, HAProxy $haproxy_version (TCP mode, round-robin, send-proxy, 2 threads), $(swift --version 2>/dev/null | head -1 | sed 's/ (.*//')." \
-  --setup "Started by scripts/bench.sh: 3 chat-node (--proxy-protocol, no rate limit), chat-balancer (--redis --send-proxy), all release builds; RUNS=$RUNS, $DURATION s of sending per run." \
+  --setup "Started by scripts/bench.sh: 3 chat-node (--proxy-protocol, no rate limit), chat-balancer (--redis --send-proxy, TLS on a second port with an EC P-256 certificate), all release builds; RUNS=$RUNS, $DURATION s of sending per run." \
   --setup "Raw records of every run: docs/bench/records.jsonl (a partial sweep replaces only the groups it measured)."
 echo "records: $RECORDS"

@@ -45,6 +45,8 @@ final class BenchClient: ChannelInboundHandler {
         var timeOwnMessages = false
         /// Rooms each client joins besides its own (`idle0`...): for measuring what idle memberships cost.
         var extraRooms = 0
+        /// A registered name's password, sent in the hello (JSON mode).
+        var password: String?
     }
 
     let name: String
@@ -81,7 +83,8 @@ final class BenchClient: ChannelInboundHandler {
                 destination: "127.0.0.1", destinationPort: context.channel.remoteAddress?.port ?? 0)
             context.write(wrapOutboundOut(context.channel.allocator.buffer(string: header.line)), promise: nil)
         }
-        send(behavior.mode == .json ? #"{"op":"hello","name":"\#(name)"}"# : name)
+        let password = behavior.password.map { #","password":"\#($0)""# } ?? ""
+        send(behavior.mode == .json ? #"{"op":"hello","name":"\#(name)"\#(password)}"# : name)
         context.fireChannelActive()
     }
 

@@ -88,6 +88,8 @@ public struct BenchmarkReport {
         out.append(contentsOf: stormSection())
         out.append(contentsOf: floodSection())
         out.append(contentsOf: proxiesSection(plotDirectory))
+        out.append(contentsOf: loginsSection())
+        out.append(contentsOf: tlsSection())
         return out.joined(separator: "\n") + "\n"
     }
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import ChatBench
 import ChatCore
 import Foundation
+import NIOSSL
 
 /// `chat-bench`: measures a running cluster the way people use it (`run`), and turns recorded runs into
 /// docs/benchmarks.md's tables and plots (`report`).
@@ -53,6 +54,15 @@ struct Run: AsyncParsableCommand {
     @Flag(name: .customLong("proxy-header"), help: "Open each connection with a PROXY v1 header (straight to nodes started with --proxy-protocol).")
     var proxyHeader = false
 
+    @Option(name: .customLong("tls-ca-file"), help: "Connect over TLS (the balancer's --tls-port), trusting this CA.")
+    var tlsCAFile: String?
+
+    @Option(help: "Log in to registered names with this password (JSON mode; see --register-first).")
+    var password: String?
+
+    @Flag(name: .customLong("register-first"), help: "Register every client's name with --password before the measured run.")
+    var registerFirst = false
+
     @Option(help: "Seconds to keep the clients connected after measuring (to look at the processes meanwhile).")
     var hold: Double = 0
 
@@ -77,6 +87,8 @@ struct Run: AsyncParsableCommand {
     func validate() throws {
         guard clients > 0, rooms > 0, rooms <= clients else { throw ValidationError("need at least one client per room") }
         guard connectWindow > 0, floodWindow > 0 else { throw ValidationError("windows must be positive") }
+        guard password == nil || mode == .json else { throw ValidationError("--password needs --mode json") }
+        guard !registerFirst || password != nil else { throw ValidationError("--register-first needs --password") }
     }
 
     func run() async throws {
@@ -95,6 +107,15 @@ struct Run: AsyncParsableCommand {
         plan.proxyHeader = proxyHeader
         plan.hold = hold
         plan.extraRooms = extraRooms
+        plan.password = password
+        plan.registerFirst = registerFirst
+        if let tlsCAFile {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(tlsCAFile))
+            // The bench connects to addresses: the certificate is checked against the CA, not the name.
+            configuration.certificateVerification = .noHostnameVerification
+            plan.tls = try NIOSSLContext(configuration: configuration)
+        }
         plan.processes = try measure.split(separator: ",").map { item in
             let parts = item.split(separator: "=")
             guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--measure: '\(item)' is not LABEL=PID") }

@@ -144,6 +144,11 @@ struct ChatNodeCommand: AsyncParsableCommand {
     var passwordChecksPerAddress = env("CHAT_PASSWORD_CHECKS_PER_ADDRESS").flatMap(Int.init) ?? 2
 
     @Option(
+        name: .customLong("registrations-per-hour"),
+        help: "Names one address (an IPv6 /64) may register in an hour. [CHAT_REGISTRATIONS_PER_HOUR]")
+    var registrationsPerHour = env("CHAT_REGISTRATIONS_PER_HOUR").flatMap(Int.init) ?? 5
+
+    @Option(
         name: .customLong("login-failures"),
         help: "Failed logins allowed per name and per address in 5 minutes, before logins are refused. [CHAT_LOGIN_FAILURES]")
     var loginFailures = env("CHAT_LOGIN_FAILURES") ?? "10,30"
@@ -261,6 +266,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.storeBounds.resumeGraceSeconds = resumeGrace ?? claimTTL
         configuration.scryptCost = ScryptCost(scryptCost) ?? .standard
         configuration.passwordChecksPerAddress = max(1, passwordChecksPerAddress)
+        configuration.storeBounds.registrationsPerHour = max(0, registrationsPerHour)
         if let (perName, perAddress) = Self.failureLimits(loginFailures) {
             configuration.storeBounds.loginFailuresPerName = perName
             configuration.storeBounds.loginFailuresPerAddress = perAddress
