@@ -69,6 +69,25 @@ public final class TLSCertificates: Sendable {
     }
 }
 
+extension TLSCertificates {
+    /// What a server's TLS options ask for, checked for sense and loaded: TLS ports need a certificate and a key,
+    /// and those need a TLS port (a certificate with nowhere to serve it is a mistake, not a default). Nil without
+    /// TLS. Both executables take `--tls-port`, `--https-port`, `--tls-cert` and `--tls-key` this way.
+    public static func fromOptions(tlsPort: Int?, httpsPort: Int?, certificate: String?, key: String?) throws
+        -> TLSCertificates?
+    {
+        for (name, port) in [("--tls-port", tlsPort), ("--https-port", httpsPort)] {
+            if let port, !(0...65535).contains(port) { throw TLSSetupError("\(name) must be 0 to 65535") }
+        }
+        let wantsTLS = tlsPort != nil || httpsPort != nil
+        guard wantsTLS == (certificate != nil && key != nil), (certificate == nil) == (key == nil) else {
+            throw TLSSetupError("--tls-port and --https-port need --tls-cert and --tls-key, and those need a TLS port")
+        }
+        guard let certificate, let key else { return nil }
+        return try TLSCertificates(certificatePath: certificate, keyPath: key)
+    }
+}
+
 public struct TLSSetupError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }

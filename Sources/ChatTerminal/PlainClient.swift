@@ -65,7 +65,15 @@ public final class PlainClient {
                     if case .choosingName(let reason) = state.status {
                         say("! \(reason ?? "that name is not available"); type another name")
                     } else if case .needsPassword(let reason) = state.status {
-                        say("! \(reason); type the password (or pass --password-file)")
+                        if !pendingLines.isEmpty {
+                            // A script wrote the password before it was asked for: its first line is it (never a
+                            // message to anyone).
+                            submit(pendingLines.removeFirst(), quitAt: &quitAt)
+                        } else {
+                            say("! \(reason); type the password (or pass --password-file)")
+                            // Typed at a terminal, the password is not shown as it is typed.
+                            StdinEcho.set(on: false)
+                        }
                     } else if let caughtUp {
                         for message in caughtUp {
                             for text in TextRenderer.lines(.message(message), viewer: state.confirmedName, now: decoded.time) { say(text) }
@@ -86,6 +94,7 @@ public final class PlainClient {
                     if case .bye = decoded.event, quitAt != nil { quitAt = Date() }
                 case .connection(.failed(let reason)):
                     say("! \(reason)")
+                    StdinEcho.set(on: true)
                     connection.stop()
                     return 1
                 case .connection(.lost(let reason, let retryIn)):
@@ -95,6 +104,7 @@ public final class PlainClient {
                     if case .choosingName = state.status {
                         submit(line, quitAt: &quitAt)
                     } else if case .needsPassword = state.status {
+                        StdinEcho.set(on: true)
                         submit(line, quitAt: &quitAt)
                     } else if case .connected = state.status, state.current != nil, pendingLines.isEmpty {
                         submit(line, quitAt: &quitAt)
@@ -113,6 +123,7 @@ public final class PlainClient {
                 }
             }
         }
+        StdinEcho.set(on: true)
         connection.stop()
         return 0
     }
@@ -154,4 +165,17 @@ public final class PlainClient {
 
     /// One line, written at once (a script reading our output must not wait for a buffer to fill).
     private func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
+}
+
+/// The terminal's echo of what is typed on stdin, turned off while a password is typed (when stdin is a terminal at
+/// all; a pipe has no echo).
+enum StdinEcho {
+    static func set(on: Bool) {
+        guard isatty(STDIN_FILENO) == 1 else { return }
+        var settings = termios()
+        guard tcgetattr(STDIN_FILENO, &settings) == 0 else { return }
+        let echo = tcflag_t(ECHO)
+        if on { settings.c_lflag |= echo } else { settings.c_lflag &= ~echo }
+        tcsetattr(STDIN_FILENO, TCSANOW, &settings)
+    }
 }

@@ -120,17 +120,15 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
-        for (name, value) in [
-            ("--port", port), ("--http-port", httpPort), ("--admin-port", adminPort), ("--tls-port", tlsPort ?? 0),
-            ("--https-port", httpsPort ?? 0),
-        ] where !(0...65535).contains(value) {
+        for (name, value) in [("--port", port), ("--http-port", httpPort), ("--admin-port", adminPort)]
+        where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0 to 65535")
         }
-        let wantsTLS = tlsPort != nil || httpsPort != nil
-        guard wantsTLS == (tlsCert != nil && tlsKey != nil), (tlsCert == nil) == (tlsKey == nil) else {
-            throw ValidationError("--tls-port and --https-port need --tls-cert and --tls-key, and those need a TLS port")
+        do { _ = try TLSCertificates.fromOptions(tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey) }
+        catch { throw ValidationError("\(error)") }
+        guard !noPlain || tlsPort != nil || httpsPort != nil else {
+            throw ValidationError("--no-plain leaves no port: add --tls-port or --https-port")
         }
-        guard !noPlain || wantsTLS else { throw ValidationError("--no-plain leaves no port: add --tls-port or --https-port") }
     }
 
     func run() async throws {
@@ -152,12 +150,11 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         configuration.plainPorts = !noPlain
         configuration.tlsPort = tlsPort
         configuration.httpsPort = httpsPort
-        if let tlsCert, let tlsKey {
-            // A certificate that cannot be read stops the start: better than serving without the TLS asked for.
-            do { configuration.tls = try TLSCertificates(certificatePath: tlsCert, keyPath: tlsKey) } catch {
-                throw ValidationError("\(error)")
-            }
-        }
+        // A certificate that cannot be read stops the start: better than serving without the TLS asked for.
+        do {
+            configuration.tls = try TLSCertificates.fromOptions(
+                tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey)
+        } catch { throw ValidationError("\(error)") }
 
         let logger = Logger(label: "chat-balancer")
         let balancer = ChatBalancerServer(

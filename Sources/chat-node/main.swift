@@ -205,13 +205,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError("--room-idle-days, --max-rooms, --room-creations-per-minute and --max-seen-records must be positive")
         }
         if let resumeGrace, resumeGrace < 0 { throw ValidationError("--resume-grace must be 0 or more seconds") }
-        let wantsTLS = tlsPort != nil || httpsPort != nil
-        guard wantsTLS == (tlsCert != nil && tlsKey != nil), (tlsCert == nil) == (tlsKey == nil) else {
-            throw ValidationError("--tls-port and --https-port need --tls-cert and --tls-key, and those need a TLS port")
-        }
-        for (name, value) in [("--tls-port", tlsPort ?? 0), ("--https-port", httpsPort ?? 0)] where !(0...65535).contains(value) {
-            throw ValidationError("\(name) must be 0 to 65535")
-        }
+        do { _ = try TLSCertificates.fromOptions(tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey) }
+        catch { throw ValidationError("\(error)") }
         guard ScryptCost(scryptCost) != nil else {
             throw ValidationError("--scrypt-cost must look like ln=15,r=8,p=3 (got '\(scryptCost)')")
         }
@@ -273,11 +268,10 @@ struct ChatNodeCommand: AsyncParsableCommand {
         }
         configuration.tlsPort = tlsPort
         configuration.httpsPort = httpsPort
-        if let tlsCert, let tlsKey {
-            do { configuration.tls = try TLSCertificates(certificatePath: tlsCert, keyPath: tlsKey) } catch {
-                throw ValidationError("\(error)")
-            }
-        }
+        do {
+            configuration.tls = try TLSCertificates.fromOptions(
+                tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey)
+        } catch { throw ValidationError("\(error)") }
         configuration.trustedProxies = TrustedNetworks(parsing: trustedProxies) ?? .loopback
         configuration.opsHost = opsHost
         configuration.opsPort = opsPort

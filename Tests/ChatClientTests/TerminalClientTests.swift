@@ -152,4 +152,37 @@ struct TerminalClientTests {
         #expect(client.process.terminationStatus == 0)
         _ = try bob.expectLine("robot's quit") { $0.contains("robot left #lobby (quit)") }
     }
+
+    @Test("a registered name: the line mode logs in with --password-file, or asks for the password on stdin")
+    func registeredNameInLineMode() throws {
+        let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--scrypt-cost", "ln=10,r=8,p=1"])
+        try setup.balancer.register("quinn", password: "quinn's passphrase")
+        let (bob, _) = try setup.balancer.login("bob")
+        let logs = setup.cluster.logDirectory
+
+        let passwordFile = logs + "/quinn.password"
+        try "quinn's passphrase\n".write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        let scripted = Pipe()
+        let withFile = try TestProcess(
+            executable: TestEnvironment.binDirectory + "/chat",
+            arguments: ["--name", "quinn", "--server", "127.0.0.1:\(setup.balancer.port)", "--password-file", passwordFile],
+            logDirectory: logs, name: "chat-password-file", standardInput: scripted)
+        scripted.fileHandleForWriting.write(Data("logged in from a script\n".utf8))
+        _ = try bob.expectLine("the script's message", where: { $0.hasSuffix("<quinn> logged in from a script") }, timeout: 10)
+        try scripted.fileHandleForWriting.close()
+        #expect(withFile.waitForExit(timeout: 10))
+        _ = try bob.expectLine("quinn's quit") { $0.contains("quinn left #lobby (quit)") }
+
+        let typed = Pipe()
+        let asking = try TestProcess(
+            executable: TestEnvironment.binDirectory + "/chat",
+            arguments: ["--name", "quinn", "--server", "127.0.0.1:\(setup.balancer.port)"],
+            logDirectory: logs, name: "chat-password-asked", standardInput: typed)
+        #expect(eventually(timeout: 10) { asking.stdout().contains("type the password") })
+        typed.fileHandleForWriting.write(Data("quinn's passphrase\nasked and answered\n".utf8))
+        _ = try bob.expectLine("the message after the password", where: { $0.hasSuffix("<quinn> asked and answered") }, timeout: 10)
+        #expect(!asking.stdout().contains("passphrase"), "the password is not printed")
+        try typed.fileHandleForWriting.close()
+        #expect(asking.waitForExit(timeout: 10))
+    }
 }

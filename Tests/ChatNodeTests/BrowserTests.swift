@@ -113,4 +113,34 @@ struct BrowserTests {
         try browser.click("#compose button[type=submit]")
         try other.expectLine("alice's message after the reconnect", where: { $0.hasSuffix("<alice> back again") }, timeout: 10)
     }
+
+    @Test("a registered name: the page asks for the password, and a reload of the tab gets the name back by its token")
+    func passwordAndResumeInChromium() throws {
+        let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--scrypt-cost", "ln=10,r=8,p=1"])
+        try setup.balancer.register("rita", password: "rita's secret")
+        let (watcher, _) = try setup.balancer.login("watcher")
+
+        let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
+        try browser.open("http://127.0.0.1:\(setup.balancer.httpPort)/")
+        try browser.type("rita", into: "#name")
+        try browser.click("#login button[type=submit]")
+        try browser.waitForText("#login-error") { $0.contains("registered") }
+        #expect(try browser.execute("return document.getElementById('password-row').hidden") as? Bool == false)
+        try browser.type("not it", into: "#password")
+        try browser.click("#login button[type=submit]")
+        try browser.waitForText("#login-error") { $0.contains("not registered with that password") }
+        try browser.type("rita's secret", into: "#password")
+        try browser.click("#login button[type=submit]")
+        try browser.waitForText("#status") { $0.contains("rita on node") }
+        try watcher.expect("rita joined #lobby")
+        #expect(try browser.execute("return localStorage.length") as? Int == 0, "nothing in localStorage")
+        let stored = try browser.execute("return sessionStorage.getItem('chat.resume') || ''") as? String ?? ""
+        #expect(stored.contains("rita") && !stored.contains("secret"), "the tab keeps its token, never the password")
+
+        // A reload: the tab's token gets the name back at once, with no password and no leave or join notice.
+        try browser.open("http://127.0.0.1:\(setup.balancer.httpPort)/")
+        try browser.waitForText("#status") { $0.contains("rita on node") }
+        let seen = watcher.drain(timeout: 1.5)
+        #expect(!seen.contains { $0.contains("rita left") || $0.contains("rita joined") }, "\(seen)")
+    }
 }

@@ -5,8 +5,8 @@ public final class BalancedCluster: @unchecked Sendable {
     public let cluster: TestCluster
     public let balancer: BalancerProcess
 
-    public init(nodes: Int = 3, balancerArguments: [String] = []) throws {
-        cluster = try TestCluster(nodes: nodes, nodeArguments: ["--proxy-protocol"])
+    public init(nodes: Int = 3, nodeArguments: [String] = [], balancerArguments: [String] = []) throws {
+        cluster = try TestCluster(nodes: nodes, nodeArguments: ["--proxy-protocol"] + nodeArguments)
         balancer = try BalancerProcess(
             arguments: ["--redis", cluster.redis.url, "--send-proxy"] + balancerArguments, logDirectory: cluster.logDirectory)
         let names = Set(cluster.nodes.map(\.id))

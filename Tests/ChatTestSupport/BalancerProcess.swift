@@ -41,21 +41,22 @@ public final class BalancerProcess: @unchecked Sendable {
 
     /// `chat-balancer listening chat=127.0.0.1:PORT http=... admin=... tls=off https=off` -> the ports by name.
     static func parsePorts(_ output: String) -> [String: Int]? {
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("chat-balancer listening") }) else {
-            return nil
-        }
-        var ports: [String: Int] = [:]
-        for field in line.split(separator: " ") {
-            guard let equals = field.firstIndex(of: "="), let colon = field.lastIndex(of: ":"),
-                let port = Int(field[field.index(after: colon)...])
-            else { continue }
-            ports[String(field[..<equals])] = port
-        }
-        return ports
+        ListeningLine.ports(in: output, program: "chat-balancer")
     }
 
     public func connect(_ name: String = "client", receiveBuffer: Int32? = nil) throws -> TestSocket {
         try TestSocket(port: port, name: name, receiveBuffer: receiveBuffer)
+    }
+
+    /// Registers `name` with `password` through the balancer (JSON: hello, register, quit), for tests of logins.
+    public func register(_ name: String, password: String) throws {
+        let owner = try connect("registering \(name)")
+        try owner.sendJSON(["op": "hello", "name": name])
+        _ = try owner.expectEvent(type: "welcome")
+        try owner.sendJSON(["op": "register", "password": password])
+        _ = try owner.expectEvent(type: "ok")
+        try owner.sendJSON(["op": "quit"])
+        _ = owner.waitForClose()
     }
 
     /// Connects in text mode through the balancer and claims `name`; returns the client and the node it landed on.

@@ -47,17 +47,7 @@ public final class NodeProcess: @unchecked Sendable {
     /// `chat-node listening chat=127.0.0.1:PORT http=127.0.0.1:PORT ops=127.0.0.1:PORT tls=off https=off` -> the
     /// ports by name.
     public static func parseListening(_ output: String) -> [String: Int]? {
-        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("chat-node listening") }) else {
-            return nil
-        }
-        var ports: [String: Int] = [:]
-        for field in line.split(separator: " ") {
-            guard let equals = field.firstIndex(of: "="), let colon = field.lastIndex(of: ":"),
-                let port = Int(field[field.index(after: colon)...])
-            else { continue }
-            ports[String(field[..<equals])] = port
-        }
-        return ports
+        ListeningLine.ports(in: output, program: "chat-node")
     }
 
     public func connect(_ name: String = "client", receiveBuffer: Int32? = nil) throws -> TestSocket {
@@ -135,5 +125,23 @@ public final class TestCluster: @unchecked Sendable {
         // All at once: each node spends a second withdrawn from discovery before it closes.
         for node in nodes { node.process.signal(SIGTERM) }
         for node in nodes { node.process.stop() }
+    }
+}
+
+/// The one line a server prints once it listens, `<program> listening NAME=HOST:PORT ... NAME=off`, read as the
+/// ports by name (a port that is off is left out).
+enum ListeningLine {
+    static func ports(in output: String, program: String) -> [String: Int]? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("\(program) listening") }) else {
+            return nil
+        }
+        var ports: [String: Int] = [:]
+        for field in line.split(separator: " ") {
+            guard let equals = field.firstIndex(of: "="), let colon = field.lastIndex(of: ":"),
+                let port = Int(field[field.index(after: colon)...])
+            else { continue }
+            ports[String(field[..<equals])] = port
+        }
+        return ports
     }
 }
