@@ -50,10 +50,13 @@ start_cluster() {
   nodes=()
   for i in 1 2 3; do
     # No rate limits: the benchmark's senders send more than a person would, and its clients (all from
-    # 127.0.0.1) create a room each in the flood. The balancer's per-address limit is off for the same reason.
+    # 127.0.0.1) create a room each in the flood, register names and log in to them together (every password
+    # check in flight counts against the address until it succeeds). The balancer's per-address limit is off
+    # for the same reason.
     "$BIN/chat-node" --host 127.0.0.1 --port $((BASE + i)) --http-port $((BASE + 100 + i)) --ops-port $((BASE + 300 + i)) --node-id "node$i" \
       --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol --rate-limit 1000000 --rate-burst 1000000 \
       --room-creations-per-minute 1000000 --password-checks-per-address 1000 --registrations-per-hour 1000000 \
+      --login-failures 1000000,1000000 \
       --log-level warning >"$dir/node$i.out" 2>"$dir/node$i.log" &
     pids+=($!)
     measure="$measure,node$i=$!"

@@ -5,6 +5,9 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOPosix
 
+// One file because the full-screen client is one ncurses screen: its drawing, keys and connection events share
+// the screen's state (sizes, scrollback, the editor) and run on one thread; the logic it shows is ClientState's.
+
 /// The full-screen client: a room bar, the message pane, the people pane, a status line and the input line.
 /// Everything happens on the main thread: connection events are queued by the event loop and applied between
 /// keystrokes, so the state needs no lock.

@@ -9,6 +9,9 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 
+// One file because it is the node's whole command line: every option with its environment variable and help, their
+// validation and their mapping onto NodeConfiguration, read top to bottom as the reference `chat-node --help` is.
+
 /// `chat-node`: one stateless chat node. Every option can also come from the environment variable named in its help,
 /// so containers configure it without a command line.
 @main

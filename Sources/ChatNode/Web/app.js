@@ -1,5 +1,7 @@
 // The web client: the chat's JSON protocol over a WebSocket to /ws, one JSON object per message
 // (docs/protocol.md). Every name and text is inserted as text (textContent), never as HTML.
+// One file because the page is served as it is, with no build step: its connection, state and rendering share one
+// `state` object and the DOM, and a second script would only add a load-order contract.
 "use strict";
 
 const $ = (id) => document.getElementById(id);

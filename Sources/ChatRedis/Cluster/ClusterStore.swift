@@ -1,6 +1,9 @@
 import ChatCore
 import NIOCore
 
+// One file because these operations share the store's settings (TTLs, bounds, incarnation) and its reply
+// decoding; names and identity are in ClusterStore+Identity.swift.
+
 /// What the node keeps about one of its sessions, as written to Redis on claim and on every keep-alive.
 public struct SessionRecord: Sendable {
     public var user: UserName
