@@ -2,7 +2,8 @@
 # Installs what building and running need on Debian/Ubuntu, only where it is missing: redis-server (the local
 # cluster and the tests start their own), libhiredis-dev and pkg-config (the hiredis system library target),
 # libicu-dev (ICU: Unicode's identifier security for names and rooms),
-# libncurses-dev (the terminal client, ncursesw) and curl (the local cluster script waits on the balancer).
+# libncurses-dev (the terminal client, ncursesw), curl (the local cluster script waits on the balancer) and openssl
+# (development certificates for the TLS ports, scripts/dev-cert.sh; the TLS tests' raw client, s_client).
 # With --tests, also what the tests need: docker-compose (validates docker-compose.yml; no Docker engine is
 # needed), iproute2 (the multi-host test), tmux (the terminal client's test) and chromium with chromium-driver
 # (the web client's browser test).
@@ -13,6 +14,7 @@ missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${1:-}" = "--tests" ]; then
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
