@@ -109,16 +109,19 @@ struct IdentityTests {
         _ = try alice.expectEvent(type: "joined")
         try watcher.expect("alice joined #lobby")
 
-        // Her connection drops: no /quit.
+        // Her connection drops: no /quit. Once her node has seen it, who shows her as reconnecting...
         alice.close()
-        // Nobody else can take the name meanwhile...
+        let held = eventually(timeout: 5) {
+            (try? watcher.send("/who")) != nil
+                && watcher.drain(timeout: 0.3).contains { $0.contains("alice") && $0.contains("(reconnecting)") }
+        }
+        #expect(held, "who shows alice as reconnecting")
+        // ...nobody else can take the name meanwhile...
         let mallory = try cluster[1].connect("mallory")
         try mallory.expect("what is your name")
         try mallory.send("alice")
         _ = try mallory.expectLine("refused") { $0.hasPrefix("! name-taken") && $0.contains("reconnecting") }
-        // ...who and /seen show her as reconnecting, and a direct message to her waits for her.
-        try watcher.send("/who")
-        try watcher.expectLine("alice reconnecting") { $0.contains("alice") && $0.contains("(reconnecting)") }
+        // ...and /seen says so, and a direct message to her waits for her.
         try watcher.send("/seen alice")
         try watcher.expect("alice lost their connection a moment ago")
         try watcher.send("/msg alice are you there?")
