@@ -14,6 +14,15 @@ public enum TimeFormat {
         return "\(year)-\(pad(month))-\(pad(day)) \(clock(millis)) UTC"
     }
 
+    /// `2026-11-21T08:21:52.123Z`: ISO 8601 with milliseconds, as IRCv3's server-time tag wants it.
+    public static func iso8601(_ millis: Millis) -> String {
+        let seconds = floorDiv(millis, 1000)
+        let (year, month, day) = civilDate(daysSinceEpoch: floorDiv(seconds, 86_400))
+        let fraction = millis - seconds * 1000
+        let milliseconds = fraction < 10 ? "00\(fraction)" : fraction < 100 ? "0\(fraction)" : "\(fraction)"
+        return "\(year)-\(pad(month))-\(pad(day))T\(clock(millis)).\(milliseconds)Z"
+    }
+
     /// `1h 2m 3s`, `45s`, `3d 4h`: the two largest units, enough for people.
     public static func duration(_ millis: Millis) -> String {
         let total = max(0, millis / 1000)

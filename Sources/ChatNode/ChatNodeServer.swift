@@ -16,6 +16,7 @@ public struct NodeAddresses: Sendable {
     /// Chat over TLS and HTTPS, when the node serves them.
     public var tlsChat: SocketAddress? = nil
     public var https: SocketAddress? = nil
+    public var irc: SocketAddress? = nil
 }
 
 /// The chat node as a service: TCP chat on `port`, /health and /metrics on `httpPort`, its state in Redis.
@@ -118,7 +119,7 @@ public final class ChatNodeServer: Service, Sendable {
         onListening(
             NodeAddresses(
                 chat: chatAddress, http: httpAddress, operations: opsAddress, tlsChat: listeners.tlsChat?.localAddress,
-                https: listeners.https?.localAddress))
+                https: listeners.https?.localAddress, irc: listeners.irc?.localAddress))
         let reloads = configuration.tls.map { $0.reloadOnHangup(logger: logger) }
 
         do {

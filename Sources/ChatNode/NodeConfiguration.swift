@@ -71,6 +71,9 @@ public struct NodeConfiguration: Sendable {
     /// TLS served by the node itself, for deployments without the balancer: chat on `tlsPort`, the web page and
     /// its WebSocket on `httpsPort`, with this certificate (reloaded on SIGHUP).
     public var tls: TLSCertificates? = nil
+    /// IRC clients' port (nil: none). The server name IRC clients see defaults to the node id.
+    public var ircPort: Int? = nil
+    public var ircServerName: String? = nil
     public var tlsPort: Int? = nil
     public var httpsPort: Int? = nil
     /// The cost of new password hashes (old hashes keep the cost they were made with).

@@ -15,6 +15,7 @@ struct NodeListeners {
     let operations: any Channel
     var tlsChat: (any Channel)? = nil
     var https: (any Channel)? = nil
+    var irc: (any Channel)? = nil
 
     struct BindFailure: Error, CustomStringConvertible {
         var what: String
@@ -48,6 +49,11 @@ struct NodeListeners {
                     host: configuration.opsHost, port: configuration.opsPort, group: group, node: node, settings: settings)
             }
             var listeners = NodeListeners(chat: chat, http: http, operations: operations)
+            if let port = configuration.ircPort {
+                listeners.irc = try await attempt("IRC clients", configuration.host, port) {
+                    try await bindChat(group: group, node: node, hubByLoop: hubByLoop, port: port, irc: true)
+                }
+            }
             if let tls = configuration.tls, let port = configuration.tlsPort {
                 listeners.tlsChat = try await attempt("chat clients over TLS", configuration.host, port) {
                     try await bindChat(group: group, node: node, hubByLoop: hubByLoop, port: port, tls: tls)
@@ -82,11 +88,13 @@ struct NodeListeners {
     /// directly (a balancer would terminate TLS itself), so no PROXY header is expected.
     private static func bindChat(
         group: any EventLoopGroup, node: NodeContext, hubByLoop: [ObjectIdentifier: LoopHub], port: Int? = nil,
-        tls: TLSCertificates? = nil
+        tls: TLSCertificates? = nil, irc: Bool = false
     ) async throws -> any Channel {
         let configuration = node.configuration
         let maxOutbound = configuration.maxOutboundBytes
-        let maxLine = configuration.limits.maximumLineBytes
+        // An IRC line is 512 bytes, plus up to 8191 of tags.
+        let maxLine = irc ? 8703 : configuration.limits.maximumLineBytes
+        let serverName = configuration.ircServerName ?? node.nodeID
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -111,7 +119,9 @@ struct NodeListeners {
                     }
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(LineFrameDecoder(maximumLineBytes: maxLine)),
-                        SessionHandler(node: node, hub: hub, expectsProxyHeader: proxied),
+                        SessionHandler(
+                            node: node, hub: hub, mode: irc ? IRCMode(serverName: serverName) : nil,
+                            expectsProxyHeader: proxied),
                     ])
                 }
             }
@@ -124,5 +134,6 @@ struct NodeListeners {
         try? await operations.close()
         try? await tlsChat?.close()
         try? await https?.close()
+        try? await irc?.close()
     }
 }

@@ -156,6 +156,13 @@ struct ChatNodeCommand: AsyncParsableCommand {
         help: "Failed logins allowed per name and per address in 5 minutes, before logins are refused. [CHAT_LOGIN_FAILURES]")
     var loginFailures = env("CHAT_LOGIN_FAILURES") ?? "10,30"
 
+    @Option(name: .customLong("irc-port"), help: "Port for IRC clients (irssi, WeeChat, bots); none unless set. [CHAT_IRC_PORT]")
+    var ircPortOption: Int?
+    var ircPort: Int? { ircPortOption ?? env("CHAT_IRC_PORT").flatMap(Int.init) }
+
+    @Option(name: .customLong("irc-server-name"), help: "The server name IRC clients see (default: the node id). [CHAT_IRC_SERVER_NAME]")
+    var ircServerNameOption: String?
+
     @Option(name: .customLong("tls-port"), help: "Chat port over TLS, for clients that connect directly. [CHAT_TLS_PORT]")
     var tlsPortOption: Int?
 
@@ -219,7 +226,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
         guard TrustedNetworks(parsing: trustedProxies) != nil else {
             throw ValidationError("--trusted-proxies must be addresses or CIDR ranges, comma-separated (got '\(trustedProxies)')")
         }
-        for (name, value) in [("--port", port), ("--http-port", httpPort), ("--ops-port", opsPort)] where !(0...65535).contains(value) {
+        for (name, value) in [("--port", port), ("--http-port", httpPort), ("--ops-port", opsPort), ("--irc-port", ircPort ?? 0)]
+        where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0 to 65535")
         }
         do { _ = try RedisAddress(url: redis, caFile: redisCAFile).tlsContext() } catch {
@@ -269,6 +277,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
             configuration.storeBounds.loginFailuresPerName = perName
             configuration.storeBounds.loginFailuresPerAddress = perAddress
         }
+        configuration.ircPort = ircPort
+        configuration.ircServerName = ircServerNameOption ?? env("CHAT_IRC_SERVER_NAME")
         configuration.tlsPort = tlsPort
         configuration.httpsPort = httpsPort
         do {
@@ -291,7 +301,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
                 // One machine-readable line on stdout, for scripts and tests that started the node on port 0.
                 let ports: [(String, SocketAddress?)] = [
                     ("chat", addresses.chat), ("http", addresses.http), ("ops", addresses.operations),
-                    ("tls", addresses.tlsChat), ("https", addresses.https),
+                    ("tls", addresses.tlsChat), ("https", addresses.https), ("irc", addresses.irc),
                 ]
                 let line = ports.map { "\($0.0)=\($0.1.map(CommandSupport.describe) ?? "off")" }.joined(separator: " ")
                 CommandSupport.announce("chat-node listening " + line)

@@ -14,6 +14,8 @@ public final class NodeProcess: @unchecked Sendable {
     public let opsPort: Int
     /// Chat over TLS, when the node serves it (`--tls-port`).
     public let tlsPort: Int?
+    /// IRC, when the node serves it (`--irc-port`).
+    public let ircPort: Int?
 
     public init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws {
         let binary = TestEnvironment.binDirectory + "/chat-node"
@@ -37,7 +39,7 @@ public final class NodeProcess: @unchecked Sendable {
         guard let ports, let chat = ports["chat"], let http = ports["http"], let ops = ports["ops"] else {
             throw HarnessError("node \(id) did not start: \(process.stderr().suffix(2000))")
         }
-        (port, httpPort, opsPort, tlsPort) = (chat, http, ops, ports["tls"])
+        (port, httpPort, opsPort, tlsPort, ircPort) = (chat, http, ops, ports["tls"], ports["irc"])
         // Ready for chat only once Redis is reachable; /health says so.
         guard eventually(timeout: 10, { (try? self.health().status) == 200 }) else {
             throw HarnessError("node \(id) never became healthy: \(process.stderr().suffix(2000))")

@@ -31,6 +31,9 @@ final class SessionHandler: ChannelDuplexHandler {
     var connectedAt = NIODeadline.now()
 
     private var inbox = CircularBuffer<InboundLine>()
+    /// Requests parsed from frames (a mode may make several of one frame, IRC's `JOIN #a,#b`) or following from
+    /// events, taken one at a time as the machine is ready.
+    private var requests = CircularBuffer<ParsedRequest>()
     private var processing = false
     private var pendingActions = CircularBuffer<SessionAction>()
     private var applying = false
@@ -201,11 +204,17 @@ final class SessionHandler: ChannelDuplexHandler {
         guard !processing else { return }
         processing = true
         defer { processing = false }
-        while !machine.isWaiting, !machine.isClosing, let frame = inbox.popFirst() {
-            handle(frame)
+        while !machine.isWaiting, !machine.isClosing {
+            if let request = requests.popFirst() {
+                apply(machine.receive(request.request, id: request.id, now: Self.clock()))
+            } else if let frame = inbox.popFirst() {
+                handle(frame)
+            } else {
+                break
+            }
         }
         if machine.isClosing { return }
-        if inputClosed, !machine.isWaiting, inbox.isEmpty {
+        if inputClosed, !machine.isWaiting, inbox.isEmpty, requests.isEmpty {
             apply(machine.close(.disconnected))
         } else if readPending, inbox.count < Self.maximumQueuedFrames / 2 {
             readPending = false
@@ -223,8 +232,10 @@ final class SessionHandler: ChannelDuplexHandler {
         }
         let stage: SessionStage =
             machine.awaitsPassword ? .awaitingPassword : machine.userName != nil ? .named : .unnamed
-        guard let parsed = mode.parse(bytes, stage: stage) else { return }
-        apply(machine.receive(parsed.request, id: parsed.id, now: Self.clock()))
+        let input = mode.input(bytes, stage: stage, allocator: context.channel.allocator)
+        for reply in input.replies { context.write(wrapOutboundOut(reply), promise: nil) }
+        if !input.replies.isEmpty { flushSoon() }
+        requests.append(contentsOf: input.requests)
     }
 
     /// The hub's timer, every second: registration timeout and pings.
@@ -262,6 +273,8 @@ final class SessionHandler: ChannelDuplexHandler {
             if error.code == .rateLimited { node.metrics.rateLimited.increment() }
             if error.code == .nameTaken { node.metrics.claimFailures.increment() }
         }
+        // Before anything else queued: IRC's NAMES belongs right after its JOIN, before the next channel's.
+        for request in mode.followUp(after: event, requestID: id).reversed() { requests.prepend(request) }
         guard context.channel.isActive,
             let buffer = mode.render(
                 event, requestID: id, viewer: machine.userName?.display, now: WallClock.now(),

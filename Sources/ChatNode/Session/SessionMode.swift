@@ -15,6 +15,25 @@ protocol SessionMode {
     func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer?
     /// Whether clients of this mode answer the server's pings (programs do; people on nc do not).
     var answersPings: Bool { get }
+    /// Everything one frame asks for: requests for the session, in order, and lines the mode answers itself
+    /// (IRC's CAP and PING). The modes with one request per frame have it from `parse`.
+    func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput
+    /// Requests that follow from an event sent to this client (IRC: NAMES after a join); none for most modes.
+    func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest]
+}
+
+/// What one frame asks for.
+struct ModeInput {
+    var requests: [ParsedRequest] = []
+    var replies: [ByteBuffer] = []
+}
+
+extension SessionMode {
+    func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput {
+        ModeInput(requests: parse(frame, stage: stage).map { [$0] } ?? [])
+    }
+
+    func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest] { [] }
 }
 
 /// Where the session is, for modes whose lines mean different things before and after the name (text mode).

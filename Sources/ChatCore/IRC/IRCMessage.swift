@@ -1,0 +1,146 @@
+/// One IRC message, as the Modern IRC client protocol defines it (modern.ircdocs.horse, "Message format"), with
+/// IRCv3 message tags:
+///
+///     [@tag=value;tag2 ]:[source ]COMMAND param param :trailing param
+///
+/// Parsing is lenient where real clients differ (several spaces between parameters, a bare LF, a lower-case
+/// command) and strict where it matters: at most 15 parameters, no NUL, CR or LF inside, and the limits below.
+public struct IRCMessage: Equatable, Sendable {
+    /// IRCv3 tags in the order they came; a tag without `=` has a nil value.
+    public var tags: [(key: String, value: String?)]
+    /// Who it is from (`nick!user@host`, or a server name); nil when it names nobody.
+    public var source: String?
+    /// Upper case: a name (`PRIVMSG`) or a three-digit numeric (`001`).
+    public var command: String
+    public var parameters: [String]
+
+    /// The message without its tags, CR LF included, is at most this long (RFC 1459, kept by the Modern spec).
+    public static let maximumBytes = 512
+    /// Tags, `@` and the space after them, from a client: at most this long (IRCv3 message-tags).
+    public static let maximumClientTagBytes = 4096
+    public static let maximumParameters = 15
+
+    public init(tags: [(key: String, value: String?)] = [], source: String? = nil, command: String, parameters: [String] = []) {
+        self.tags = tags
+        self.source = source
+        self.command = command
+        self.parameters = parameters
+    }
+
+    public static func == (lhs: IRCMessage, rhs: IRCMessage) -> Bool {
+        lhs.tags.map(\.key) == rhs.tags.map(\.key) && lhs.tags.map(\.value) == rhs.tags.map(\.value)
+            && lhs.source == rhs.source && lhs.command == rhs.command && lhs.parameters == rhs.parameters
+    }
+
+    public enum ParseError: Error, Equatable, Sendable {
+        /// Nothing but spaces (clients send blank lines; the server ignores them).
+        case empty
+        /// The part after the tags is over 512 bytes with CR LF, or the tags are over their limit: 417 for tags,
+        /// and the line is refused (servers may also cut it; refusing is what Ergo and Solanum do for tags).
+        case tooLong(tags: Bool)
+        /// No command, or a command that is neither letters nor three digits.
+        case noCommand
+    }
+
+    /// One line without its CR LF.
+    public init(parsing line: Substring) throws(ParseError) {
+        var rest = line[...]
+        var tags: [(key: String, value: String?)] = []
+        if rest.first == "@" {
+            guard let space = rest.firstIndex(of: " ") else { throw .noCommand }
+            let raw = rest[rest.index(after: rest.startIndex)..<space]
+            guard raw.utf8.count + 2 <= Self.maximumClientTagBytes else { throw .tooLong(tags: true) }
+            for item in raw.split(separator: ";", omittingEmptySubsequences: true) {
+                if let equals = item.firstIndex(of: "=") {
+                    tags.append((String(item[..<equals]), Self.unescape(item[item.index(after: equals)...])))
+                } else {
+                    tags.append((String(item), nil))
+                }
+            }
+            rest = rest[space...]
+        }
+        rest = rest.drop { $0 == " " }
+        guard rest.utf8.count + 2 <= Self.maximumBytes else { throw .tooLong(tags: false) }
+        guard !rest.isEmpty else { throw tags.isEmpty ? .empty : .noCommand }
+        var source: String?
+        if rest.first == ":" {
+            guard let space = rest.firstIndex(of: " ") else { throw .noCommand }
+            source = String(rest[rest.index(after: rest.startIndex)..<space])
+            rest = rest[space...].drop { $0 == " " }
+        }
+        let commandEnd = rest.firstIndex(of: " ") ?? rest.endIndex
+        let command = rest[..<commandEnd].uppercased()
+        let isNumeric = command.utf8.count == 3 && command.utf8.allSatisfy { (48...57).contains($0) }
+        guard !command.isEmpty, isNumeric || command.utf8.allSatisfy({ (65...90).contains($0) }) else { throw .noCommand }
+        rest = rest[commandEnd...]
+        var parameters: [String] = []
+        while true {
+            rest = rest.drop { $0 == " " }
+            if rest.isEmpty { break }
+            if rest.first == ":" || parameters.count == Self.maximumParameters - 1 {
+                // The trailing parameter: the rest of the line, spaces and all.
+                parameters.append(String(rest.first == ":" ? rest.dropFirst() : rest))
+                break
+            }
+            let end = rest.firstIndex(of: " ") ?? rest.endIndex
+            parameters.append(String(rest[..<end]))
+            rest = rest[end...]
+        }
+        self.init(tags: tags, source: source, command: command, parameters: parameters)
+    }
+
+    /// The line to send, without CR LF. The last parameter gets a `:` when it needs one (empty, a space, or a
+    /// leading colon), as clients expect of a message text even when it needs none (`PRIVMSG #dev :hi`).
+    public func serialized(trailingColon: Bool = true) -> String {
+        var line = ""
+        if !tags.isEmpty {
+            line += "@" + tags.map { tag in tag.value.map { "\(tag.key)=\(Self.escape($0))" } ?? tag.key }.joined(separator: ";") + " "
+        }
+        if let source { line += ":" + source + " " }
+        line += command
+        for (index, parameter) in parameters.enumerated() {
+            let isLast = index == parameters.count - 1
+            let needsColon = parameter.isEmpty || parameter.contains(" ") || parameter.hasPrefix(":")
+            line += (isLast && (needsColon || trailingColon) ? " :" : " ") + parameter
+        }
+        return line
+    }
+
+    /// IRCv3 tag value escaping: `;` `\s` `\\` `\r` `\n`.
+    static func escape(_ value: String) -> String {
+        var out = ""
+        for character in value {
+            switch character {
+            case ";": out += "\\:"
+            case " ": out += "\\s"
+            case "\\": out += "\\\\"
+            case "\r": out += "\\r"
+            case "\n": out += "\\n"
+            default: out.append(character)
+            }
+        }
+        return out
+    }
+
+    static func unescape(_ value: Substring) -> String {
+        var out = ""
+        var escaped = false
+        for character in value {
+            if escaped {
+                switch character {
+                case ":": out += ";"
+                case "s": out += " "
+                case "r": out += "\r"
+                case "n": out += "\n"
+                default: out.append(character)  // `\\` and an unknown escape: the character itself
+                }
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else {
+                out.append(character)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,205 @@
+// One file because IRC's replies are one table: every event's lines and every error's numeric, read side by side
+// against the Modern IRC document (modern.ircdocs.horse) to check that each event says what an IRC client expects.
+
+/// How one IRC client sees the chat: its nick, the server's name, and the IRCv3 capabilities it enabled.
+public struct IRCView: Sendable {
+    public var serverName: String
+    /// The registered nick, or `*` before registration (the target of numerics then).
+    public var nick: String
+    public var capabilities: Set<String>
+    /// The nick being registered: what a 433 or 432 names.
+    public var attempted: String?
+
+    public init(serverName: String, nick: String, capabilities: Set<String> = [], attempted: String? = nil) {
+        self.serverName = serverName
+        self.nick = nick
+        self.capabilities = capabilities
+        self.attempted = attempted
+    }
+}
+
+/// The IRC lines for each chat event. Chat names are IRC nicks and rooms are channels (`#room`); everybody's
+/// user and host are `~u@chat` (the chat has no idents, and hides addresses).
+public enum IRCRenderer {
+    /// The request ids the IRC mode gives the requests it makes for a command, so that the reply is rendered as
+    /// that command's numerics (a `who` reply is 353/366 for JOIN and NAMES, 352/315 for WHO).
+    public enum Purpose: String, Sendable {
+        case hello = "irc-hello"
+        case names = "irc-names"
+        case who = "irc-who"
+        case whois = "irc-whois"
+        case list = "irc-list"
+        case away = "irc-away"
+        case join = "irc-join"
+        case part = "irc-part"
+        case message = "irc-message"
+        case notice = "irc-notice"
+
+        public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
+
+        public init?(_ id: RequestID?) {
+            guard let id, id.json.count > 2 else { return nil }
+            self.init(rawValue: String(id.json.dropFirst().dropLast()))
+        }
+    }
+
+    public static func mask(_ nick: String) -> String { "\(nick)!~u@chat" }
+
+    /// Lines for an event to this client (nil request id: not a reply).
+    public static func lines(_ event: ChatEvent, requestID: RequestID?, view: IRCView, now: Millis) -> [IRCMessage] {
+        let server = view.serverName
+        let me = view.nick
+        func numeric(_ code: String, _ parameters: String...) -> IRCMessage {
+            IRCMessage(source: server, command: code, parameters: [me] + parameters)
+        }
+        let purpose = Purpose(requestID)
+        switch event {
+        case .greeting, .typing, .resumedElsewhere, .pong, .history:
+            return []
+        case .welcome(let name, _, let node, _, _):
+            let version = "swift-redis-chat"
+            return [
+                numeric("001", "Welcome to the chat, \(mask(name))"),
+                numeric("002", "Your host is \(server) (node \(node)), running \(version)"),
+                numeric("003", "This server speaks IRC alongside the chat's own clients"),
+                IRCMessage(source: server, command: "004", parameters: [me, server, version, "i", "nt"]),
+                IRCMessage(source: server, command: "005", parameters: [me] + isupport + ["are supported by this server"]),
+                numeric("422", "MOTD File is missing"),
+            ]
+        case .message(let message):
+            return [privmsg(message, view: view)]
+        case .sent(let message):
+            // The client's own message comes back only when it asked for echo-message.
+            return view.capabilities.contains("echo-message") ? [privmsg(message, view: view)] : []
+        case .direct(let direct):
+            let mine = direct.from.lowercased() == me.lowercased() && direct.to.lowercased() != me.lowercased()
+            if mine, !view.capabilities.contains("echo-message") { return [] }
+            let text = direct.isAction ? "\u{1}ACTION \(direct.text)\u{1}" : direct.text
+            return [
+                tagged(
+                    IRCMessage(source: mask(direct.from), command: "PRIVMSG", parameters: [mine ? direct.to : me, text]),
+                    time: direct.time, id: nil, view: view)
+            ]
+        case .joined(let room, let name, let time):
+            return [tagged(IRCMessage(source: mask(name), command: "JOIN", parameters: [channel(room)]), time: time, id: nil, view: view)]
+        case .left(let room, let name, let reason, let time):
+            let line =
+                reason == .left
+                ? IRCMessage(source: mask(name), command: "PART", parameters: [channel(room)])
+                : IRCMessage(source: mask(name), command: "QUIT", parameters: ["Quit: \(reason.rawValue)"])
+            return [tagged(line, time: time, id: nil, view: view)]
+        case .presence(_, let name, let presence, let time):
+            guard view.capabilities.contains("away-notify") else { return [] }
+            let parameters: [String] = if case .away(let text) = presence { [text] } else { [] }
+            return [tagged(IRCMessage(source: mask(name), command: "AWAY", parameters: parameters), time: time, id: nil, view: view)]
+        case .youJoined(let room, _, _):
+            // NAMES follows, from the `who` the mode asks for right after (see `IRCSession.followUp`).
+            return [IRCMessage(source: mask(me), command: "JOIN", parameters: [channel(room)])]
+        case .youLeft(let room):
+            return [IRCMessage(source: mask(me), command: "PART", parameters: [channel(room)])]
+        case .gap(let room, _, let lost, _):
+            let text = lost ? "some earlier messages are no longer available" : "some messages were missed here"
+            return [IRCMessage(source: server, command: "NOTICE", parameters: [channel(room), text])]
+        case .rooms(let rooms, _):
+            return [numeric("321", "Channel", "Users  Name")]
+                + rooms.map { numeric("322", channel($0.room), String($0.members), "") } + [numeric("323", "End of /LIST")]
+        case .who(let room, let members):
+            if purpose == .who {
+                return members.map { member in
+                    let away = if case .away = member.presence { "G" } else { "H" }
+                    return numeric("352", channel(room), "~u", "chat", server, member.name, away, "0 \(member.name)")
+                } + [numeric("315", channel(room), "End of /WHO list")]
+            }
+            return names(room, members.map(\.name), view: view)
+        case .seen(let record, _):
+            switch record {
+            case .online(let name, _, let node, _):
+                return [
+                    numeric("311", name, "~u", "chat", "*", name), numeric("312", name, server, "node \(node)"),
+                    numeric("318", name, "End of /WHOIS list"),
+                ]
+            case .offline(let name, _, _), .never(let name):
+                return [numeric("401", name, "No such nick/channel"), numeric("318", name, "End of /WHOIS list")]
+            }
+        case .help:
+            return TextCommandParser.helpLines.map { IRCMessage(source: server, command: "NOTICE", parameters: [me, $0]) }
+        case .ok(let text):
+            switch purpose {
+            case .away: return [text.hasPrefix("you are back") ? numeric("305", "You are no longer marked as being away")
+                : numeric("306", "You have been marked as being away")]
+            default: return [IRCMessage(source: server, command: "NOTICE", parameters: [me, text])]
+            }
+        case .ping:
+            return [IRCMessage(source: server, command: "PING", parameters: [server])]
+        case .bye(let reason):
+            return [IRCMessage(command: "ERROR", parameters: ["Closing Link: \(reason)"])]
+        case .error(let error):
+            return errorLines(error, purpose: purpose, view: view)
+        }
+    }
+
+    /// RPL_ISUPPORT tokens: what a client may rely on.
+    static let isupport = [
+        "CASEMAPPING=ascii", "CHANTYPES=#", "CHANMODES=,,,nt", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)",
+        "CHANNELLEN=\(UserName.maximumLength + 1)", "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:", "UTF8ONLY",
+        "NETWORK=swift-redis-chat",
+    ]
+
+    static func channel(_ room: RoomName) -> String { "#" + room.value }
+
+    static func privmsg(_ message: ChatMessage, view: IRCView) -> IRCMessage {
+        let text = message.isAction ? "\u{1}ACTION \(message.text)\u{1}" : message.text
+        return tagged(
+            IRCMessage(source: mask(message.from), command: "PRIVMSG", parameters: [channel(message.room), text]),
+            time: message.time, id: message.id.description, view: view)
+    }
+
+    /// server-time and msgid tags, for the clients that asked for them.
+    static func tagged(_ message: IRCMessage, time: Millis, id: String?, view: IRCView) -> IRCMessage {
+        var tagged = message
+        if view.capabilities.contains("server-time") { tagged.tags.append(("time", TimeFormat.iso8601(time))) }
+        if let id, view.capabilities.contains("message-tags") { tagged.tags.append(("msgid", id)) }
+        return tagged
+    }
+
+    /// RPL_NAMREPLY in lines that stay under 512 bytes, then RPL_ENDOFNAMES.
+    static func names(_ room: RoomName, _ names: [String], view: IRCView) -> [IRCMessage] {
+        var lines: [IRCMessage] = []
+        var batch: [String] = []
+        func flush() {
+            guard !batch.isEmpty else { return }
+            lines.append(IRCMessage(source: view.serverName, command: "353", parameters: [view.nick, "=", channel(room), batch.joined(separator: " ")]))
+            batch = []
+        }
+        for name in names {
+            if (batch + [name]).joined(separator: " ").utf8.count > 400 { flush() }
+            batch.append(name)
+        }
+        flush()
+        return lines + [IRCMessage(source: view.serverName, command: "366", parameters: [view.nick, channel(room), "End of /NAMES list"])]
+    }
+
+    /// The numeric an IRC client expects for each refusal; what has none is a NOTICE (FAIL needs a cap).
+    static func errorLines(_ error: ChatError, purpose: Purpose?, view: IRCView) -> [IRCMessage] {
+        let server = view.serverName
+        let target = view.nick
+        func numeric(_ code: String, _ parameters: String...) -> [IRCMessage] {
+            [IRCMessage(source: server, command: code, parameters: [target] + parameters)]
+        }
+        let nick = view.attempted ?? view.nick
+        switch error.code {
+        case .nameTaken: return numeric("433", nick, "Nickname is already in use (\(error.message))")
+        case .nameInvalid: return numeric("432", nick, "Erroneous nickname (\(error.message))")
+        case .passwordRequired, .badPassword: return numeric("464", error.message)
+        case .noSuchUser: return numeric("401", "*", error.message)
+        case .notInRoom: return numeric("442", "*", error.message)
+        case .roomInvalid: return numeric("403", "*", error.message)
+        case .tooManyRooms: return numeric("405", "*", error.message)
+        case .unknownCommand: return numeric("421", "*", error.message)
+        case .lineTooLong: return numeric("417", "Input line was too long")
+        case .messageTooLong: return numeric("417", error.message)
+        default:
+            return [IRCMessage(source: server, command: "NOTICE", parameters: [target, "\(error.code): \(error.message)"])]
+        }
+    }
+}

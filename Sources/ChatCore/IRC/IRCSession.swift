@@ -1,0 +1,243 @@
+/// What an IRC connection knows beyond the chat session: registration (CAP negotiation, NICK, USER, PASS), the
+/// capabilities the client enabled, the channels it is in. It turns each IRC message into chat requests (with
+/// request ids that tell the renderer which numerics to answer with, see `IRCRenderer.Purpose`) or into lines it
+/// answers itself (CAP, PING, MODE queries...), and watches the events sent to the client to know when
+/// registration is done. No I/O: the node's IRC mode feeds it.
+public struct IRCSession: Sendable {
+    public struct Output: Sendable {
+        public var replies: [IRCMessage] = []
+        public var requests: [(request: ClientRequest, id: RequestID?)] = []
+    }
+
+    /// The IRCv3 capabilities offered, in `CAP LS` order.
+    public static let capabilities = ["away-notify", "echo-message", "message-tags", "server-time"]
+
+    public let serverName: String
+    /// The nick asked for; the chat's display name once registered.
+    public private(set) var nick: String?
+    private var user: String?
+    private var password: String?
+    private var negotiating = false
+    private var helloSent = false
+    public private(set) var registered = false
+    public private(set) var capabilities: Set<String> = []
+    public private(set) var channels: [RoomName] = []
+
+    public init(serverName: String) {
+        self.serverName = serverName
+    }
+
+    public var view: IRCView {
+        IRCView(serverName: serverName, nick: registered ? (nick ?? "*") : "*", capabilities: capabilities, attempted: nick)
+    }
+
+    // MARK: From the client
+
+    public mutating func receive(_ message: IRCMessage) -> Output {
+        var output = Output()
+        let parameters = message.parameters
+        func numeric(_ code: String, _ rest: String...) {
+            output.replies.append(IRCMessage(source: serverName, command: code, parameters: [view.nick] + rest))
+        }
+        func needs(_ count: Int) -> Bool {
+            guard parameters.count >= count else {
+                numeric("461", message.command, "Not enough parameters")
+                return false
+            }
+            return true
+        }
+        switch message.command {
+        case "CAP":
+            guard needs(1) else { return output }
+            capability(parameters, into: &output)
+            return output
+        case "PING":
+            output.replies.append(IRCMessage(source: serverName, command: "PONG", parameters: [serverName, parameters.first ?? ""]))
+            return output
+        case "PONG":
+            output.requests.append((.pong, nil))
+            return output
+        case "QUIT":
+            output.requests.append((.quit, nil))
+            return output
+        case "PASS":
+            guard !registered else { numeric("462", "You may not reregister"); return output }
+            guard needs(1) else { return output }
+            password = parameters[0]
+            return output
+        case "NICK":
+            guard let wanted = parameters.first, !wanted.isEmpty else { numeric("431", "No nickname given"); return output }
+            guard !registered else {
+                numeric("447", "Nick changes are not supported here; reconnect with the new nick")
+                return output
+            }
+            nick = wanted
+            helloIfReady(into: &output)
+            return output
+        case "USER":
+            guard !registered else { numeric("462", "You may not reregister"); return output }
+            guard needs(4) else { return output }
+            user = parameters[0]
+            helloIfReady(into: &output)
+            return output
+        default:
+            break
+        }
+        guard registered else {
+            numeric("451", "You have not registered")
+            return output
+        }
+        registeredCommand(message, into: &output)
+        return output
+    }
+
+    private mutating func capability(_ parameters: [String], into output: inout Output) {
+        let target = registered ? (nick ?? "*") : "*"
+        func reply(_ rest: String...) {
+            output.replies.append(IRCMessage(source: serverName, command: "CAP", parameters: [target] + rest))
+        }
+        switch parameters[0].uppercased() {
+        case "LS":
+            if !registered { negotiating = true }
+            reply("LS", Self.capabilities.joined(separator: " "))
+        case "LIST":
+            reply("LIST", capabilities.sorted().joined(separator: " "))
+        case "REQ":
+            if !registered { negotiating = true }
+            let asked = (parameters.count > 1 ? parameters[1] : "").split(separator: " ").map(String.init)
+            let known = asked.allSatisfy { Self.capabilities.contains($0.hasPrefix("-") ? String($0.dropFirst()) : $0) }
+            guard known, !asked.isEmpty else { return reply("NAK", parameters.count > 1 ? parameters[1] : "") }
+            for item in asked {
+                if item.hasPrefix("-") { capabilities.remove(String(item.dropFirst())) } else { capabilities.insert(item) }
+            }
+            reply("ACK", asked.joined(separator: " "))
+        case "END":
+            negotiating = false
+            helloIfReady(into: &output)
+        default:
+            output.replies.append(
+                IRCMessage(source: serverName, command: "410", parameters: [target, parameters[0], "Invalid CAP command"]))
+        }
+    }
+
+    /// NICK and USER given and CAP negotiation over: claim the nick as the chat name, in no room (IRC clients join
+    /// their channels themselves).
+    private mutating func helloIfReady(into output: inout Output) {
+        guard let nick, user != nil, !negotiating, !helloSent, !registered else { return }
+        helloSent = true
+        let login = Login(password: password.flatMap { try? Password(given: $0) })
+        output.requests.append((.hello(name: nick, rooms: [], login: login), IRCRenderer.Purpose.hello.requestID))
+    }
+
+    private mutating func registeredCommand(_ message: IRCMessage, into output: inout Output) {
+        let parameters = message.parameters
+        let me = nick ?? "*"
+        func numeric(_ code: String, _ rest: String...) {
+            output.replies.append(IRCMessage(source: serverName, command: code, parameters: [me] + rest))
+        }
+        func request(_ request: ClientRequest, _ purpose: IRCRenderer.Purpose? = nil) {
+            output.requests.append((request, purpose?.requestID))
+        }
+        func needs(_ count: Int) -> Bool {
+            guard parameters.count >= count else {
+                numeric("461", message.command, "Not enough parameters")
+                return false
+            }
+            return true
+        }
+        switch message.command {
+        case "JOIN":
+            guard needs(1) else { return }
+            if parameters[0] == "0" {
+                for room in channels { request(.leave(room: room.value), .part) }
+                return
+            }
+            for target in parameters[0].split(separator: ",") { request(.join(room: String(target), since: nil), .join) }
+        case "PART":
+            guard needs(1) else { return }
+            for target in parameters[0].split(separator: ",") { request(.leave(room: String(target)), .part) }
+        case "PRIVMSG", "NOTICE":
+            guard parameters.count >= 1 else { return numeric("411", "No recipient given (\(message.command))") }
+            guard parameters.count >= 2, !parameters[1].isEmpty else { return numeric("412", "No text to send") }
+            let notice = message.command == "NOTICE"
+            var text = parameters[1]
+            var isAction = false
+            if text.hasPrefix("\u{1}") {
+                // CTCP: an ACTION is a /me; other queries (VERSION, PING...) have no chat meaning and are dropped.
+                let body = text.dropFirst().split(separator: "\u{1}", omittingEmptySubsequences: false).first ?? ""
+                guard body.hasPrefix("ACTION ") else { return }
+                text = String(body.dropFirst("ACTION ".count))
+                isAction = true
+            }
+            let target = parameters[0]
+            let purpose: IRCRenderer.Purpose = notice ? .notice : .message
+            if target.hasPrefix("#") {
+                request(.say(room: target, text: text, isAction: isAction), purpose)
+            } else if isAction {
+                request(.direct(to: target, text: "* \(me) \(text)"), purpose)
+            } else {
+                request(.direct(to: target, text: text), purpose)
+            }
+        case "NAMES":
+            for target in (parameters.first ?? "").split(separator: ",") { request(.who(room: String(target)), .names) }
+        case "WHO":
+            guard needs(1) else { return }
+            guard parameters[0].hasPrefix("#") else { return numeric("315", parameters[0], "End of /WHO list") }
+            request(.who(room: parameters[0]), .who)
+        case "WHOIS":
+            guard needs(1) else { return numeric("431", "No nickname given") }
+            request(.seen(name: parameters.last!), .whois)
+        case "LIST":
+            request(.rooms, .list)
+        case "AWAY":
+            if let text = parameters.first, !text.isEmpty { request(.away(text), .away) } else { request(.back, .away) }
+        case "MODE":
+            guard needs(1) else { return }
+            if parameters[0].hasPrefix("#") {
+                if parameters.count == 1 { numeric("324", parameters[0], "+nt") } else { numeric("482", parameters[0], "Channel modes are not supported here") }
+            } else if parameters[0].lowercased() == me.lowercased() {
+                numeric("221", "+i")
+            } else {
+                numeric("502", "Can't change mode for other users")
+            }
+        case "TOPIC":
+            guard needs(1) else { return }
+            numeric("331", parameters[0], "No topic is set")
+        case "MOTD":
+            numeric("422", "MOTD File is missing")
+        case "VERSION":
+            numeric("351", "swift-redis-chat", serverName, "IRC alongside the chat's own clients")
+        case "TIME":
+            numeric("391", serverName, "now")
+        case "LUSERS":
+            numeric("251", "There are many users on many nodes")
+        case "USERHOST", "ISON":
+            numeric(message.command == "ISON" ? "303" : "302", "")
+        default:
+            numeric("421", message.command, "Unknown command")
+        }
+    }
+
+    // MARK: To the client
+
+    /// Sees each event the client is sent (with the id of the request it answers) and returns the requests that
+    /// follow from it: NAMES after a join.
+    public mutating func observe(_ event: ChatEvent, requestID: RequestID?) -> [(request: ClientRequest, id: RequestID?)] {
+        switch event {
+        case .welcome(let name, _, _, _, _):
+            registered = true
+            nick = name
+        case .error where IRCRenderer.Purpose(requestID) == .hello:
+            // The nick was refused: the client sends another NICK, which claims again.
+            helloSent = false
+        case .youJoined(let room, _, _):
+            if !channels.contains(room) { channels.append(room) }
+            return [(.who(room: room.value), IRCRenderer.Purpose.names.requestID)]
+        case .youLeft(let room):
+            channels.removeAll { $0 == room }
+        default:
+            break
+        }
+        return []
+    }
+}

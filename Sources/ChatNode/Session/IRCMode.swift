@@ -1,0 +1,72 @@
+import ChatCore
+import NIOCore
+
+/// IRC clients (irssi, WeeChat, bots) on the node's IRC port: each line an IRC message, registration and the
+/// commands handled by `IRCSession`, every event rendered by `IRCRenderer`. A class, unlike the other modes: an
+/// IRC connection has state of its own (its registration, its capabilities), kept here beside the chat session.
+final class IRCMode: SessionMode {
+    private var session: IRCSession
+
+    init(serverName: String) {
+        session = IRCSession(serverName: serverName)
+    }
+
+    var answersPings: Bool { true }
+
+    func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? { nil }
+
+    func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput {
+        // IRC is UTF-8 here (ISUPPORT UTF8ONLY); invalid bytes become U+FFFD. NUL, CR and LF cannot be inside a
+        // line the framing gave us except NUL, which ends nothing in IRC and is refused with the line.
+        guard !frame.contains(0) else {
+            return reply(IRCMessage(source: session.serverName, command: "NOTICE", parameters: [session.view.nick, "a line with a NUL byte was discarded"]), allocator)
+        }
+        var text = String(decoding: frame, as: UTF8.self)
+        if text.hasSuffix("\r") { text.removeLast() }
+        let message: IRCMessage
+        do {
+            message = try IRCMessage(parsing: text[...])
+        } catch .empty {
+            return ModeInput()
+        } catch .tooLong(let tags) {
+            let code = tags ? "417" : "417"
+            return reply(IRCMessage(source: session.serverName, command: code, parameters: [session.view.nick, "Input line was too long"]), allocator)
+        } catch {
+            return reply(IRCMessage(source: session.serverName, command: "421", parameters: [session.view.nick, "*", "Unknown command"]), allocator)
+        }
+        let output = session.receive(message)
+        var input = ModeInput()
+        input.replies = output.replies.map { allocator.buffer(string: Self.wire($0)) }
+        // Message text is cleaned as text mode cleans it (escape sequences, control characters), so nothing an IRC
+        // client sends reaches an nc user's terminal raw. (Formatting codes are lost for IRC clients too, for now.)
+        input.requests = output.requests.map { ParsedRequest(request: .success($0.request.sanitized()), id: $0.id) }
+        return input
+    }
+
+    private func reply(_ message: IRCMessage, _ allocator: ByteBufferAllocator) -> ModeInput {
+        ModeInput(replies: [allocator.buffer(string: Self.wire(message))])
+    }
+
+    /// A message as sent: the last parameter with a colon when it is text (what clients are used to seeing, and
+    /// what some parse on), without one where it is a token (the channel of JOIN and PART, 004's modes).
+    static func wire(_ message: IRCMessage) -> String {
+        message.serialized(trailingColon: !["JOIN", "PART", "004"].contains(message.command)) + "\r\n"
+    }
+
+    func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest] {
+        session.observe(event, requestID: requestID).map { ParsedRequest(request: .success($0.request), id: $0.id) }
+    }
+
+    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+        -> ByteBuffer?
+    {
+        let lines = IRCRenderer.lines(event, requestID: requestID, view: session.view, now: now)
+        guard !lines.isEmpty else { return nil }
+        return allocator.buffer(string: lines.map { Self.wire($0) }.joined())
+    }
+
+    func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        // Rendered per client: the lines depend on its capabilities (tags) and, for direct messages, on who it is.
+        render(event.envelope.event, requestID: nil, viewer: viewer, now: event.now, allocator: allocator)
+    }
+}

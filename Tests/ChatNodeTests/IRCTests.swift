@@ -1,0 +1,95 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// IRC on the nodes, line by line over real sockets against real nodes and Redis: registration, channels and
+/// messages shared with text-mode users on another node, and the numerics bad input is owed.
+@Suite("IRC", .serialized)
+struct IRCTests {
+    /// An IRC client: registers with CAP negotiation and the capabilities given.
+    static func register(_ nick: String, on node: NodeProcess, capabilities: [String] = []) throws -> TestSocket {
+        let client = try TestSocket(port: try #require(node.ircPort), name: "irc-\(nick)")
+        try client.send("CAP LS 302")
+        try client.send("NICK \(nick)")
+        try client.send("USER \(nick) 0 * :\(nick) on IRC")
+        _ = try client.expect("CAP * LS :")
+        if !capabilities.isEmpty {
+            try client.send("CAP REQ :\(capabilities.joined(separator: " "))")
+            _ = try client.expect("CAP * ACK :")
+        }
+        try client.send("CAP END")
+        _ = try client.expectLine("welcome") { $0.contains(" 001 \(nick) ") }
+        _ = try client.expectLine("ISUPPORT") { $0.contains(" 005 \(nick) ") && $0.contains("CHANTYPES=#") }
+        _ = try client.expectLine("no MOTD") { $0.contains(" 422 \(nick) ") }
+        return client
+    }
+
+    @Test("registration with CAP, a nick in use is 433 and another is tried, unregistered commands are 451")
+    func registration() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let bob = try cluster[1].login("bob")
+        defer { bob.close() }
+        let client = try TestSocket(port: try #require(cluster[0].ircPort), name: "irc")
+        try client.send("JOIN #dev")
+        _ = try client.expectLine("not registered") { $0.contains(" 451 * ") }
+        try client.send("NICK bob")
+        try client.send("USER x 0 * :x")
+        _ = try client.expectLine("nick in use") { $0.contains(" 433 * bob ") }
+        try client.send("NICK no/slash")
+        _ = try client.expectLine("bad nick") { $0.contains(" 432 * no/slash ") }
+        try client.send("NICK bobby")
+        _ = try client.expectLine("welcome") { $0.contains(" 001 bobby ") }
+        try client.send("PING :token-1")
+        _ = try client.expectLine("pong") { $0.hasSuffix("PONG \(cluster[0].id) :token-1") }
+        try client.send("FROBNICATE now")
+        _ = try client.expectLine("unknown") { $0.contains(" 421 bobby FROBNICATE ") }
+        try client.send("PRIVMSG #dev :" + String(repeating: "x", count: 600))
+        _ = try client.expectLine("too long") { $0.contains(" 417 bobby ") }
+        try client.send("PRIVMSG")
+        _ = try client.expectLine("no recipient") { $0.contains(" 411 bobby ") }
+    }
+
+    @Test("an IRC client and an nc user on another node share a channel, direct messages and the quit")
+    func acrossProtocols() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let carol = try cluster[1].login("carol")
+        try carol.send("/join dev")
+        try carol.expect("you joined #dev")
+        let alice = try Self.register("alice", on: cluster[0], capabilities: ["server-time", "message-tags"])
+        try alice.send("JOIN #dev,#ops")
+        _ = try alice.expectLine("join echo") { $0.hasPrefix(":alice!~u@chat JOIN #dev") }
+        _ = try alice.expectLine("names") { $0.contains(" 353 alice = #dev :") && $0.contains("carol") && $0.contains("alice") }
+        _ = try alice.expectLine("end of names") { $0.contains(" 366 alice #dev ") }
+        _ = try alice.expectLine("second channel") { $0.hasPrefix(":alice!~u@chat JOIN #ops") }
+        try carol.expect("alice joined #dev")
+
+        try alice.send("PRIVMSG #dev :hello from irc")
+        try carol.expect("<alice> hello from irc")
+        try carol.send("hi alice")
+        let line = try alice.expectLine("carol's message") { $0.contains(":carol!~u@chat PRIVMSG #dev :hi alice") }
+        #expect(line.hasPrefix("@time=") && line.contains("msgid="), "tags for the capabilities asked: \(line)")
+        try alice.send("PRIVMSG #dev :\u{1}ACTION waves\u{1}")
+        try carol.expect("* alice waves")
+
+        try carol.send("/msg alice psst")
+        _ = try alice.expectLine("the DM") { $0.contains(":carol!~u@chat PRIVMSG alice :psst") }
+        try alice.send("PRIVMSG carol :back at you")
+        try carol.expect("*alice* back at you")
+
+        try alice.send("NAMES #dev")
+        _ = try alice.expectLine("names again") { $0.contains(" 353 alice = #dev :") }
+        try alice.send("WHO #dev")
+        _ = try alice.expectLine("who") { $0.contains(" 352 alice #dev ~u chat ") && $0.contains("carol") }
+        _ = try alice.expectLine("end of who") { $0.contains(" 315 alice #dev ") }
+        try alice.send("PART #ops")
+        _ = try alice.expectLine("part echo") { $0.hasPrefix(":alice!~u@chat PART #ops") }
+        try alice.send("PRIVMSG #ops :nobody")
+        _ = try alice.expectLine("not in channel") { $0.contains(" 442 alice ") }
+
+        try carol.send("/quit")
+        _ = try alice.expectLine("carol quits") { $0.contains(":carol!~u@chat QUIT :Quit: quit") }
+        try alice.send("QUIT :bye all")
+        _ = try alice.expectLine("closing") { $0.hasPrefix("ERROR :Closing Link") }
+        #expect(alice.waitForClose())
+    }
+}
