@@ -5,8 +5,8 @@
 # libncurses-dev (the terminal client, ncursesw), curl (the local cluster script waits on the balancer) and openssl
 # (development certificates for the TLS ports, scripts/dev-cert.sh; the TLS tests' raw client, s_client).
 # With --tests, also what the tests need: docker-compose (validates docker-compose.yml; no Docker engine is
-# needed), iproute2 (the multi-host test), tmux (the terminal client's test) and chromium with chromium-driver
-# (the web client's browser test).
+# needed), iproute2 (the multi-host test), tmux (the terminal client's test), irssi and weechat (real IRC clients,
+# in tmux) and chromium with chromium-driver (the web client's browser test).
 #   scripts/install-deps.sh          scripts/install-deps.sh --tests
 set -euo pipefail
 
@@ -19,6 +19,8 @@ if [ "${1:-}" = "--tests" ]; then
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v tmux >/dev/null 2>&1 || missing+=(tmux)
+  command -v irssi >/dev/null 2>&1 || missing+=(irssi)
+  command -v weechat >/dev/null 2>&1 || missing+=(weechat-curses)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
 fi
