@@ -8,11 +8,14 @@ public struct NodeEndpoint: Hashable, Sendable, CustomStringConvertible {
     public var name: String
     public var chat: HostPort
     public var http: HostPort
+    /// The node's IRC port, when it serves IRC (announced as `irc=HOST:PORT`).
+    public var irc: HostPort?
 
-    public init(name: String, chat: HostPort, http: HostPort) {
+    public init(name: String, chat: HostPort, http: HostPort, irc: HostPort? = nil) {
         self.name = name
         self.chat = chat
         self.http = http
+        self.irc = irc
     }
 
     public var description: String { "\(name) (\(chat))" }
@@ -79,6 +82,9 @@ public struct BalancerConfiguration: Sendable {
     public var httpsPort: Int? = nil
     /// The plain chat and HTTP ports; turned off to serve TLS only.
     public var plainPorts = true
+    /// IRC clients, spliced to the nodes' IRC ports: plain (6667) and over TLS (6697, with `tls`).
+    public var ircPort: Int? = nil
+    public var ircTLSPort: Int? = nil
 
     public init() {}
 }

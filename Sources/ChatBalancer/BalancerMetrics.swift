@@ -31,11 +31,12 @@ public final class BalancerMetrics: Sendable {
     }
 
     func accepted(_ side: ProxyListener.Side) {
-        (side == .chat ? acceptedChat : acceptedHTTP).increment()
-        (side == .chat ? openChat : openHTTP).increment()
+        // IRC counts as chat: it is chat, in another protocol.
+        (side == .http ? acceptedHTTP : acceptedChat).increment()
+        (side == .http ? openHTTP : openChat).increment()
     }
 
-    func closed(_ side: ProxyListener.Side) { (side == .chat ? openChat : openHTTP).decrement() }
+    func closed(_ side: ProxyListener.Side) { (side == .http ? openHTTP : openChat).decrement() }
     func connectFailed(_ side: ProxyListener.Side) { connectFailures.increment() }
     func noNodeAvailable(_ side: ProxyListener.Side) { noNode.increment() }
     func refused(_ side: ProxyListener.Side) { refusedFull.increment() }

@@ -12,6 +12,8 @@ public struct BalancerAddresses: Sendable {
     public var admin: SocketAddress
     public var tlsChat: SocketAddress? = nil
     public var https: SocketAddress? = nil
+    public var irc: SocketAddress? = nil
+    public var ircTLS: SocketAddress? = nil
 }
 
 /// The front balancer as a service: chat clients on `port` and HTTP on `httpPort`, each spliced to a node chosen
@@ -44,15 +46,19 @@ public final class ChatBalancerServer: Service, Sendable {
             side: .chat, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress, logger: logger)
         let http = ProxyListener(
             side: .http, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress, logger: logger)
+        let irc = ProxyListener(
+            side: .irc, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress, logger: logger)
 
         // Each port a listener of the chat or the HTTP side; the TLS ones terminate TLS first.
         var wanted: [(name: String, listener: ProxyListener, port: Int, tls: TLSCertificates?)] = []
         if configuration.plainPorts {
             wanted += [("chat", chat, configuration.port, nil), ("http", http, configuration.httpPort, nil)]
         }
+        if let port = configuration.ircPort, configuration.plainPorts { wanted.append(("irc", irc, port, nil)) }
         if let tls = configuration.tls {
             if let port = configuration.tlsPort { wanted.append(("tls", chat, port, tls)) }
             if let port = configuration.httpsPort { wanted.append(("https", http, port, tls)) }
+            if let port = configuration.ircTLSPort { wanted.append(("ircs", irc, port, tls)) }
         }
         var bound: [String: any Channel] = [:]
         do {
@@ -82,7 +88,8 @@ public final class ChatBalancerServer: Service, Sendable {
                 let addresses = BalancerAddresses(
                     chat: listening["chat"]?.localAddress, http: listening["http"]?.localAddress,
                     admin: channel.localAddress!, tlsChat: listening["tls"]?.localAddress,
-                    https: listening["https"]?.localAddress)
+                    https: listening["https"]?.localAddress, irc: listening["irc"]?.localAddress,
+                    ircTLS: listening["ircs"]?.localAddress)
                 logger.info(
                     "listening",
                     metadata: [
@@ -103,7 +110,8 @@ public final class ChatBalancerServer: Service, Sendable {
             logger.info("shutting down: no new connections; letting open ones finish")
             for listener in listeners { try? await listener.close() }
             let deadline = ContinuousClock.now.advanced(by: .nanoseconds(configuration.drainTimeout.nanoseconds))
-            while chat.openConnections.load(ordering: .relaxed) + http.openConnections.load(ordering: .relaxed) > 0,
+            while chat.openConnections.load(ordering: .relaxed) + http.openConnections.load(ordering: .relaxed)
+                + irc.openConnections.load(ordering: .relaxed) > 0,
                 ContinuousClock.now < deadline, !Task.isCancelled
             {
                 try? await Task.sleep(for: .milliseconds(100))

@@ -113,8 +113,13 @@ public final class ChatNodeServer: Service, Sendable {
                 "listen.chat": "\(chatAddress)", "listen.http": "\(httpAddress)", "listen.ops": "\(opsAddress)",
                 "advertise.chat": "\(advertised.chat)", "advertise.http": "\(advertised.http)",
             ])
+        // The IRC port is announced on the chat endpoint's host, as the HTTP port is.
+        let ircAdvertised = listeners.irc?.localAddress?.port.flatMap { port in
+            HostPort(parsing: advertised.chat).map { HostPort(host: $0.host, port: port).description }
+        }
         let announcer = EndpointAnnouncer(
-            store: store, nodeID: nodeID, chat: advertised.chat, http: advertised.http, eventLoop: loops[1 % loops.count])
+            store: store, nodeID: nodeID, chat: advertised.chat, http: advertised.http, irc: ircAdvertised,
+            eventLoop: loops[1 % loops.count])
         announcement.withLockedValue { $0 = (announcer, announcer.start()) }
         onListening(
             NodeAddresses(

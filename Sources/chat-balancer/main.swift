@@ -32,6 +32,14 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Option(name: .customLong("https-port"), help: "HTTPS (and WSS) port, proxied to the nodes' HTTP ports. [BALANCER_HTTPS_PORT]")
     var httpsPortOption: Int?
 
+    @Option(name: .customLong("irc-port"), help: "IRC port (6667), to the nodes' IRC ports. [BALANCER_IRC_PORT]")
+    var ircPortOption: Int?
+    var ircPort: Int? { ircPortOption ?? env("BALANCER_IRC_PORT").flatMap(Int.init) }
+
+    @Option(name: .customLong("irc-tls-port"), help: "IRC over TLS (6697; needs --tls-cert and --tls-key). [BALANCER_IRC_TLS_PORT]")
+    var ircTLSPortOption: Int?
+    var ircTLSPort: Int? { ircTLSPortOption ?? env("BALANCER_IRC_TLS_PORT").flatMap(Int.init) }
+
     @Option(name: .customLong("tls-cert"), help: "PEM file with the certificate chain, server first; reread on SIGHUP. [BALANCER_TLS_CERT]")
     var tlsCertOption: String?
 
@@ -124,9 +132,12 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0 to 65535")
         }
-        do { _ = try TLSCertificates.fromOptions(tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey) }
+        do { _ = try TLSCertificates.fromOptions(tlsPort: tlsPort ?? ircTLSPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey) }
         catch { throw ValidationError("\(error)") }
-        guard !noPlain || tlsPort != nil || httpsPort != nil else {
+        for (name, value) in [("--irc-port", ircPort ?? 0), ("--irc-tls-port", ircTLSPort ?? 0)] where !(0...65535).contains(value) {
+            throw ValidationError("\(name) must be 0 to 65535")
+        }
+        guard !noPlain || tlsPort != nil || httpsPort != nil || ircTLSPort != nil else {
             throw ValidationError("--no-plain leaves no port: add --tls-port or --https-port")
         }
     }
@@ -153,8 +164,10 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         // A certificate that cannot be read stops the start: better than serving without the TLS asked for.
         do {
             configuration.tls = try TLSCertificates.fromOptions(
-                tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey)
+                tlsPort: tlsPort ?? ircTLSPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey)
         } catch { throw ValidationError("\(error)") }
+        configuration.ircPort = ircPort
+        configuration.ircTLSPort = ircTLSPort
 
         let logger = Logger(label: "chat-balancer")
         let balancer = ChatBalancerServer(
@@ -162,7 +175,8 @@ struct ChatBalancerCommand: AsyncParsableCommand {
             onListening: { addresses in
                 let ports: [(String, SocketAddress?)] = [
                     ("chat", addresses.chat), ("http", addresses.http), ("admin", addresses.admin),
-                    ("tls", addresses.tlsChat), ("https", addresses.https),
+                    ("tls", addresses.tlsChat), ("https", addresses.https), ("irc", addresses.irc),
+                    ("ircs", addresses.ircTLS),
                 ]
                 let line = ports.map { "\($0.0)=\($0.1.map(CommandSupport.describe) ?? "off")" }.joined(separator: " ")
                 CommandSupport.announce("chat-balancer listening " + line)

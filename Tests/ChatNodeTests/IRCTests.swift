@@ -92,4 +92,26 @@ struct IRCTests {
         _ = try alice.expectLine("closing") { $0.hasPrefix("ERROR :Closing Link") }
         #expect(alice.waitForClose())
     }
+
+    @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")
+    func throughTheBalancer() throws {
+        let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
+        let port = try #require(setup.balancer.ircPort)
+        func register(_ nick: String) throws -> (TestSocket, String) {
+            let client = try TestSocket(port: port, name: "irc-\(nick)")
+            try client.send("NICK \(nick)")
+            try client.send("USER \(nick) 0 * :\(nick)")
+            let host = try client.expectLine("your host") { $0.contains(" 002 \(nick) ") }
+            return (client, host)
+        }
+        let (ann, annHost) = try register("ann")
+        let (ben, benHost) = try register("ben")
+        #expect(annHost != benHost, "round-robin: the two land on different nodes")
+        try ann.send("JOIN #lounge")
+        _ = try ann.expectLine("joined") { $0.contains(" 366 ann #lounge ") }
+        try ben.send("JOIN #lounge")
+        _ = try ann.expectLine("ben joins") { $0.contains(":ben!~u@chat JOIN #lounge") }
+        try ben.send("PRIVMSG #lounge :across nodes, over IRC")
+        _ = try ann.expectLine("ben's message") { $0.contains(":ben!~u@chat PRIVMSG #lounge :across nodes, over IRC") }
+    }
 }

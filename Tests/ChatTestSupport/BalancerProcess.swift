@@ -11,9 +11,10 @@ public final class BalancerProcess: @unchecked Sendable {
     public let port: Int
     public let httpPort: Int
     public let adminPort: Int
-    /// The TLS chat and HTTPS ports, when it serves them.
+    /// The TLS chat and HTTPS ports, and IRC's, when it serves them.
     public let tlsPort: Int?
     public let httpsPort: Int?
+    public let ircPort: Int?
 
     public init(arguments: [String], logDirectory: String, name: String = "balancer") throws {
         let binary = TestEnvironment.binDirectory + "/chat-balancer"
@@ -36,7 +37,7 @@ public final class BalancerProcess: @unchecked Sendable {
             throw HarnessError("balancer did not start: \(process.stderr().suffix(2000))")
         }
         (port, httpPort, adminPort) = (ports["chat"] ?? 0, ports["http"] ?? 0, admin)
-        (tlsPort, httpsPort) = (ports["tls"], ports["https"])
+        (tlsPort, httpsPort, ircPort) = (ports["tls"], ports["https"], ports["irc"])
     }
 
     /// `chat-balancer listening chat=127.0.0.1:PORT http=... admin=... tls=off https=off` -> the ports by name.

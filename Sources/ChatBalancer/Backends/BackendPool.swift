@@ -44,14 +44,18 @@ public final class BackendPool: Sendable {
 
     /// The next healthy node after the last one chosen for this kind of traffic, skipping `excluded` (nodes that
     /// just failed this client).
-    func next(for traffic: String, excluding excluded: Set<NodeEndpoint> = []) -> NodeEndpoint? {
+    /// `serving`: whether a node serves this traffic at all (IRC only where a node announced its IRC port).
+    func next(
+        for traffic: String, excluding excluded: Set<NodeEndpoint> = [],
+        serving: (NodeEndpoint) -> Bool = { _ in true }
+    ) -> NodeEndpoint? {
         pool.withLockedValue { pool in
             guard !pool.order.isEmpty else { return nil }
             let cursor = pool.cursors[traffic, default: 0]
             for offset in 0..<pool.order.count {
                 let index = (cursor + offset) % pool.order.count
                 let endpoint = pool.order[index]
-                guard pool.entries[endpoint]?.state == .up, !excluded.contains(endpoint) else { continue }
+                guard pool.entries[endpoint]?.state == .up, !excluded.contains(endpoint), serving(endpoint) else { continue }
                 pool.cursors[traffic] = index + 1
                 return endpoint
             }

@@ -110,16 +110,24 @@ final class NodeWatcher: Sendable {
         var draining: Bool
     }
 
-    /// "<node id> <chat host:port> <http host:port>", with " draining" after it once the node is shutting down.
+    /// "<node id> <chat host:port> <http host:port> [irc=<host:port>]", with " draining" after it once the node is
+    /// shutting down. (A balancer from before IRC reads only three fields: upgrade balancers before nodes.)
     static func parseAnnouncement(_ value: String) -> Announcement? {
         var fields = value.split(separator: " ")
         let draining = fields.last == "draining"
         if draining { fields.removeLast() }
+        var irc: HostPort?
+        if let last = fields.last, last.hasPrefix("irc=") {
+            guard let parsed = HostPort(parsing: last.dropFirst(4)), parsed.port != 0 else { return nil }
+            irc = parsed
+            fields.removeLast()
+        }
         // Port 0 would parse, but a node announces the ports it is bound to, never 0.
         guard fields.count == 3, let chat = HostPort(parsing: fields[1]), let http = HostPort(parsing: fields[2]),
             chat.port != 0, http.port != 0
         else { return nil }
-        return Announcement(endpoint: NodeEndpoint(name: String(fields[0]), chat: chat, http: http), draining: draining)
+        return Announcement(
+            endpoint: NodeEndpoint(name: String(fields[0]), chat: chat, http: http, irc: irc), draining: draining)
     }
 
     /// A node is alive when its chat port answers with its first bytes (the greeting) within the interval: a

@@ -14,6 +14,8 @@ final class ProxyListener: Sendable {
     enum Side: String, Sendable {
         case chat
         case http
+        /// IRC clients, to the nodes' IRC ports; refusals are IRC `ERROR` lines.
+        case irc
     }
 
     let side: Side
@@ -44,6 +46,7 @@ final class ProxyListener: Sendable {
     private var refusal: String {
         switch side {
         case .chat: return "! no-node-available no chat node is reachable right now; try again shortly\r\n"
+        case .irc: return "ERROR :No chat node is reachable right now; try again shortly\r\n"
         case .http:
             let body = "no chat node is reachable right now\n"
             return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
@@ -93,7 +96,13 @@ final class ProxyListener: Sendable {
         }
         guard open <= configuration.maxClients else {
             metrics.refused(side)
-            refuse(client, with: side == .chat ? "! server-full the balancer is at its connection limit\r\n" : refusal)
+            let full: String =
+                switch side {
+                case .chat: "! server-full the balancer is at its connection limit\r\n"
+                case .irc: "ERROR :The balancer is at its connection limit\r\n"
+                case .http: refusal
+                }
+            refuse(client, with: full)
             return
         }
         guard admitted else {
@@ -110,6 +119,7 @@ final class ProxyListener: Sendable {
         let limit = configuration.maxConnectionsPerAddress
         switch side {
         case .chat: return "! too-many-connections at most \(limit) connections from one address\r\n"
+        case .irc: return "ERROR :At most \(limit) connections from one address\r\n"
         case .http:
             let body = "at most \(limit) connections from one address\n"
             return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
@@ -124,13 +134,19 @@ final class ProxyListener: Sendable {
 
     private func connect(_ client: any Channel, excluding failed: Set<NodeEndpoint>) {
         guard client.isActive else { return }
-        guard let endpoint = pool.next(for: side.rawValue, excluding: failed) else {
+        guard let endpoint = pool.next(for: side.rawValue, excluding: failed, serving: { self.side != .irc || $0.irc != nil })
+        else {
             metrics.noNodeAvailable(side)
             logger.warning("no node available", metadata: ["proxy.side": "\(side.rawValue)", "client.address": "\(client.remoteAddress.map { "\($0)" } ?? "-")"])
             refuse(client, with: refusal)
             return
         }
-        let target = side == .chat ? endpoint.chat : endpoint.http
+        let target: HostPort =
+            switch side {
+            case .chat: endpoint.chat
+            case .http: endpoint.http
+            case .irc: endpoint.irc ?? endpoint.chat
+            }
         ClientBootstrap(group: client.eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)

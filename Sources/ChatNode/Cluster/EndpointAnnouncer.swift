@@ -2,7 +2,8 @@ import ChatRedis
 import NIOCore
 
 /// Announces where this node can be reached, for the balancer's discovery: every 500 ms it sets
-/// `chat:endpoint:<incarnation>` to "<node id> <chat host:port> <http host:port>" with a 1.5 s expiry. A node
+/// `chat:endpoint:<incarnation>` to "<node id> <chat host:port> <http host:port> [irc=<host:port>]" with a 1.5 s
+/// expiry. A node
 /// that dies drops out of discovery within 1.5 s; one that shuts down first announces itself as draining.
 final class EndpointAnnouncer: Sendable {
     private let store: ClusterStore
@@ -12,9 +13,9 @@ final class EndpointAnnouncer: Sendable {
     static let interval = TimeAmount.milliseconds(500)
     static let lifetime = TimeAmount.milliseconds(1500)
 
-    init(store: ClusterStore, nodeID: String, chat: String, http: String, eventLoop: any EventLoop) {
+    init(store: ClusterStore, nodeID: String, chat: String, http: String, irc: String? = nil, eventLoop: any EventLoop) {
         self.store = store
-        self.value = "\(nodeID) \(chat) \(http)"
+        self.value = "\(nodeID) \(chat) \(http)" + (irc.map { " irc=\($0)" } ?? "")
         self.eventLoop = eventLoop
     }
 
