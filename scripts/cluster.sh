@@ -13,6 +13,9 @@ CHAT_PORT=${CHAT_PORT:-7000}
 HTTP_PORT=${HTTP_PORT:-8080}
 ADMIN_PORT=${ADMIN_PORT:-9000}
 TLS_PORT=${TLS_PORT:-7443}
+IRC_PORT=${IRC_PORT:-6667}
+IRC_TLS_PORT=${IRC_TLS_PORT:-6697}
+FIRST_NODE_IRC_PORT=${FIRST_NODE_IRC_PORT:-6671}
 HTTPS_PORT=${HTTPS_PORT:-8443}
 TLS_DIR=${TLS_DIR:-$PWD/run/dev-tls}
 FIRST_NODE_PORT=${FIRST_NODE_PORT:-7001}
@@ -55,12 +58,13 @@ for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break;
 
 "$BIN/chat-balancer" --port "$CHAT_PORT" --http-port "$HTTP_PORT" --admin-port "$ADMIN_PORT" \
   --tls-port "$TLS_PORT" --https-port "$HTTPS_PORT" --tls-cert "$TLS_DIR/dev-chain.pem" --tls-key "$TLS_DIR/dev-server.key" \
+  --irc-port "$IRC_PORT" --irc-tls-port "$IRC_TLS_PORT" \
   --redis "redis://127.0.0.1:$REDIS_PORT" --send-proxy >"$RUN_DIR/balancer.out" 2>"$RUN_DIR/balancer.log" &
 pids+=($!)
 
 for i in $(seq 1 "$NODES"); do
   "$BIN/chat-node" --host 127.0.0.1 --port $((FIRST_NODE_PORT + i - 1)) --http-port $((FIRST_NODE_HTTP_PORT + i - 1)) \
-    --ops-port $((FIRST_NODE_OPS_PORT + i - 1)) \
+    --ops-port $((FIRST_NODE_OPS_PORT + i - 1)) --irc-port $((FIRST_NODE_IRC_PORT + i - 1)) \
     --node-id "node$i" --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol \
     >"$RUN_DIR/node$i.out" 2>"$RUN_DIR/node$i.log" &
   pids+=($!)
@@ -82,6 +86,7 @@ swift-redis-chat is running: Redis, $NODES nodes and the balancer.
   over TLS   $BIN/chat --name YOU --server localhost:$TLS_PORT --tls --ca-file $TLS_DIR/dev-ca.pem
   chat       nc localhost $CHAT_PORT            (or telnet localhost $CHAT_PORT)
   chat (TLS) openssl s_client -quiet -connect localhost:$TLS_PORT -CAfile $TLS_DIR/dev-ca.pem
+  IRC        irssi -c localhost -p $IRC_PORT -n YOU   (or WeeChat; over TLS on $IRC_TLS_PORT with the dev CA)
   new cert   kill -HUP ${pids[1]}   makes the balancer reread its certificate files (open connections stay)
   node ops   curl localhost:$FIRST_NODE_OPS_PORT/health   (and /metrics; each node's own port, loopback only)
   nodes      curl localhost:$ADMIN_PORT/nodes    balancer metrics: curl localhost:$ADMIN_PORT/metrics
