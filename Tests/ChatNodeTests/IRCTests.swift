@@ -47,6 +47,8 @@ struct IRCTests {
         _ = try client.expectLine("too long") { $0.contains(" 417 bobby ") }
         try client.send("PRIVMSG")
         _ = try client.expectLine("no recipient") { $0.contains(" 411 bobby ") }
+        try client.send("JOIN " + (1...11).map { "#room\($0)" }.joined(separator: ","))
+        _ = try client.expectLine("too many targets") { $0.contains(" 407 bobby ") }
     }
 
     @Test("an IRC client and an nc user on another node share a channel, direct messages and the quit")

@@ -141,7 +141,9 @@ public enum IRCRenderer {
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
         "CASEMAPPING=ascii", "CHANTYPES=#", "CHANMODES=,,,nt", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)",
-        "CHANNELLEN=\(UserName.maximumLength + 1)", "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:,PART:", "UTF8ONLY",
+        "CHANNELLEN=\(UserName.maximumLength + 1)",
+        "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
+        "UTF8ONLY",
         "NETWORK=swift-redis-chat",
     ]
 

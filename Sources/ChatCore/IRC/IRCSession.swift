@@ -9,6 +9,10 @@ public struct IRCSession: Sendable {
         public var requests: [(request: ClientRequest, id: RequestID?)] = []
     }
 
+    /// Channels one JOIN or PART may name (ISUPPORT TARGMAX): each is a request that waits its turn and costs a
+    /// token of the rate limit, so one line cannot queue hundreds.
+    public static let maximumTargets = 10
+
     /// The IRCv3 capabilities offered, in `CAP LS` order.
     public static let capabilities = ["away-notify", "echo-message", "message-tags", "server-time"]
 
@@ -152,10 +156,18 @@ public struct IRCSession: Sendable {
                 for room in channels { request(.leave(room: room.value), .part) }
                 return
             }
-            for target in parameters[0].split(separator: ",") { request(.join(room: String(target), since: nil), .join) }
+            let targets = parameters[0].split(separator: ",")
+            guard targets.count <= Self.maximumTargets else {
+                return numeric("407", parameters[0], "Too many channels at once (at most \(Self.maximumTargets))")
+            }
+            for target in targets { request(.join(room: String(target), since: nil), .join) }
         case "PART":
             guard needs(1) else { return }
-            for target in parameters[0].split(separator: ",") { request(.leave(room: String(target)), .part) }
+            let targets = parameters[0].split(separator: ",")
+            guard targets.count <= Self.maximumTargets else {
+                return numeric("407", parameters[0], "Too many channels at once (at most \(Self.maximumTargets))")
+            }
+            for target in targets { request(.leave(room: String(target)), .part) }
         case "PRIVMSG", "NOTICE":
             guard parameters.count >= 1 else { return numeric("411", "No recipient given (\(message.command))") }
             guard parameters.count >= 2, !parameters[1].isEmpty else { return numeric("412", "No text to send") }
@@ -179,14 +191,18 @@ public struct IRCSession: Sendable {
                 request(.direct(to: target, text: text), purpose)
             }
         case "NAMES":
-            for target in (parameters.first ?? "").split(separator: ",") { request(.who(room: String(target)), .names) }
+            // One channel a time; NAMES without one would list every room's people, which nobody here needs.
+            guard let target = parameters.first?.split(separator: ",").first else {
+                return numeric("366", "*", "End of /NAMES list")
+            }
+            request(.who(room: String(target)), .names)
         case "WHO":
             guard needs(1) else { return }
             guard parameters[0].hasPrefix("#") else { return numeric("315", parameters[0], "End of /WHO list") }
             request(.who(room: parameters[0]), .who)
         case "WHOIS":
-            guard needs(1) else { return numeric("431", "No nickname given") }
-            request(.seen(name: parameters.last!), .whois)
+            guard let nick = parameters.last else { return numeric("431", "No nickname given") }
+            request(.seen(name: nick), .whois)
         case "LIST":
             request(.rooms, .list)
         case "AWAY":

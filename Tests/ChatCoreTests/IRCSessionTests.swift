@@ -1,0 +1,72 @@
+import ChatCore
+import Testing
+
+/// IRC registration and commands without a socket: what each line asks of the chat, and what is answered at once.
+@Suite("IRC session")
+struct IRCSessionTests {
+    func line(_ text: String) -> IRCMessage { try! IRCMessage(parsing: text[...]) }
+
+    @Test("CAP negotiation holds the hello until CAP END; NICK and USER in either order")
+    func registration() {
+        var session = IRCSession(serverName: "n1")
+        let listed = session.receive(line("CAP LS 302"))
+        #expect(listed.replies.first?.serialized() == ":n1 CAP * LS :away-notify echo-message message-tags server-time")
+        #expect(session.receive(line("USER a 0 * :A")).requests.isEmpty)
+        #expect(session.receive(line("NICK alice")).requests.isEmpty, "still negotiating")
+        let acked = session.receive(line("CAP REQ :server-time echo-message"))
+        #expect(acked.replies.first?.parameters == ["*", "ACK", "server-time echo-message"])
+        #expect(session.receive(line("CAP REQ :unknown-cap")).replies.first?.parameters[1] == "NAK")
+        let ended = session.receive(line("CAP END"))
+        guard case .hello(let name, let rooms, _)? = ended.requests.first?.request else {
+            Issue.record("no hello: \(ended.requests)")
+            return
+        }
+        #expect(name == "alice" && rooms == [], "an IRC client starts in no channel")
+        #expect(session.capabilities == ["server-time", "echo-message"])
+        #expect(session.receive(line("JOIN #dev")).replies.first?.command == "451", "not registered until welcomed")
+        _ = session.observe(.welcome(name: "alice", room: nil, node: "n1", time: 0), requestID: nil)
+        #expect(session.registered)
+    }
+
+    @Test("a refused nick lets the client try another; commands become requests with their purpose")
+    func commands() {
+        var session = IRCSession(serverName: "n1")
+        _ = session.receive(line("NICK bob"))
+        let first = session.receive(line("USER b 0 * :B"))
+        #expect(first.requests.count == 1)
+        _ = session.observe(.error(ChatError(.nameTaken, "taken")), requestID: IRCRenderer.Purpose.hello.requestID)
+        let retried = session.receive(line("NICK bobby"))
+        guard case .hello("bobby", _, _)? = retried.requests.first?.request else {
+            Issue.record("no second hello: \(retried.requests)")
+            return
+        }
+        _ = session.observe(.welcome(name: "bobby", room: nil, node: "n1", time: 0), requestID: nil)
+        let joins = session.receive(line("JOIN #a,#b"))
+        #expect(joins.requests.map(\.request) == [.join(room: "#a", since: nil), .join(room: "#b", since: nil)])
+        #expect(session.receive(line("JOIN " + (1...11).map { "#r\($0)" }.joined(separator: ","))).replies.first?.command == "407")
+        let action = session.receive(line("PRIVMSG #a :\u{1}ACTION waves\u{1}"))
+        #expect(action.requests.first?.request == .say(room: "#a", text: "waves", isAction: true))
+        #expect(session.receive(line("PRIVMSG bob :\u{1}VERSION\u{1}")).requests.isEmpty, "CTCP queries are dropped")
+        #expect(session.receive(line("PRIVMSG carol :hi")).requests.first?.request == .direct(to: "carol", text: "hi"))
+        #expect(session.receive(line("NICK other")).replies.first?.command == "447")
+        let names = session.observe(.youJoined(room: RoomName(trusted: "a"), history: []), requestID: nil)
+        #expect(names.first?.request == .who(room: "a") && names.first?.id == IRCRenderer.Purpose.names.requestID)
+        #expect(session.receive(line("JOIN 0")).requests.map(\.request) == [.leave(room: "a")])
+    }
+
+    @Test("events render as the lines IRC clients expect")
+    func rendering() {
+        let view = IRCView(serverName: "n1", nick: "alice", capabilities: ["server-time"])
+        let message = ChatMessage(id: StreamID(millis: 5, sequence: 0), room: RoomName(trusted: "dev"), from: "bob", text: "hi there", isAction: false, time: 1_000)
+        let lines = IRCRenderer.lines(.message(message), requestID: nil, view: view, now: 0)
+        #expect(lines.map { $0.serialized() } == ["@time=1970-01-01T00:00:01.000Z :bob!~u@chat PRIVMSG #dev :hi there"])
+        let quit = IRCRenderer.lines(.left(room: RoomName(trusted: "dev"), name: "bob", reason: .disconnected, time: 0), requestID: nil, view: view, now: 0)
+        #expect(quit.first?.command == "QUIT")
+        let taken = IRCRenderer.lines(.error(ChatError(.nameTaken, "x")), requestID: nil, view: IRCView(serverName: "n1", nick: "*", attempted: "bob"), now: 0)
+        #expect(taken.first?.parameters.prefix(2) == ["*", "bob"] && taken.first?.command == "433")
+        let names = IRCRenderer.lines(
+            .who(room: RoomName(trusted: "dev"), members: [RoomMember(name: "bob", presence: .online, idleMillis: 0, node: "n1")]),
+            requestID: IRCRenderer.Purpose.names.requestID, view: view, now: 0)
+        #expect(names.map(\.command) == ["353", "366"])
+    }
+}
