@@ -11,6 +11,9 @@ public enum ClientRequest: Equatable, Sendable {
     case changePassword(old: Password, new: Password)
     /// Makes a registered name a guest name again.
     case unregister(Password)
+    /// Checks a registered name's password before naming (IRC's SASL PLAIN): answered `ok` or `bad-password`, and
+    /// the `hello` that follows with the same name and password claims it without checking it again.
+    case authenticate(name: String, password: Password)
     /// A message to a room; nil means the current room.
     case say(room: String?, text: String, isAction: Bool)
     case join(room: String, since: String?)

@@ -73,6 +73,11 @@ public enum JSONRequestEncoder {
         case .unregister(let password):
             op("unregister")
             json.field("password", password.text)
+        case .authenticate(let name, let password):
+            // IRC's; JSON clients put the password in their hello.
+            op("hello")
+            json.field("name", name)
+            json.field("password", password.text)
         case .help:
             op("help")
         case .quit:

@@ -60,7 +60,8 @@ extension ClientRequest {
             return .history(room: room.map(clean), limit: limit, before: before.map(clean), after: after.map(clean))
         case .seen(let name): return .seen(name: clean(name))
         case .typing(let room): return .typing(room: room.map(clean))
-        case .rooms, .back, .help, .quit, .ping, .pong, .password, .register, .changePassword, .unregister: return self
+        case .rooms, .back, .help, .quit, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate:
+            return self
         }
     }
 }

@@ -116,4 +116,44 @@ struct IRCTests {
         try ben.send("PRIVMSG #lounge :across nodes, over IRC")
         _ = try ann.expectLine("ben's message") { $0.contains(":ben!~u@chat PRIVMSG #lounge :across nodes, over IRC") }
     }
+
+    @Test("a registered name logs in with SASL PLAIN (a wrong password is 904) or PASS; without either it is 464")
+    func registeredNames() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0", "--scrypt-cost", "ln=10,r=8,p=1"])
+        let owner = try cluster[1].loginJSON("sasha")
+        try owner.sendJSON(["op": "register", "password": "sasha's secret"])
+        _ = try owner.expectEvent(type: "ok")
+        try owner.sendJSON(["op": "quit"])
+        _ = owner.waitForClose()
+        func plain(_ password: String) -> String { Data("\0sasha\0\(password)".utf8).base64EncodedString() }
+
+        let client = try TestSocket(port: try #require(cluster[0].ircPort), name: "irc-sasl")
+        try client.send("CAP LS 302")
+        _ = try client.expectLine("sasl offered") { $0.contains("CAP * LS :") && $0.contains("sasl=PLAIN") }
+        try client.send("CAP REQ :sasl")
+        _ = try client.expect("CAP * ACK :sasl")
+        try client.send("NICK sasha")
+        try client.send("USER sasha 0 * :Sasha")
+        try client.send("AUTHENTICATE PLAIN")
+        _ = try client.expect("AUTHENTICATE +")
+        try client.send("AUTHENTICATE \(plain("not it"))")
+        _ = try client.expectLine("refused") { $0.contains(" 904 * ") }
+        try client.send("AUTHENTICATE PLAIN")
+        _ = try client.expect("AUTHENTICATE +")
+        try client.send("AUTHENTICATE \(plain("sasha's secret"))")
+        _ = try client.expectLine("logged in") { $0.contains(" 900 * ") && $0.contains("sasha") }
+        _ = try client.expectLine("success") { $0.contains(" 903 * ") }
+        try client.send("CAP END")
+        _ = try client.expectLine("welcome") { $0.contains(" 001 sasha ") }
+        try client.send("QUIT")
+        _ = client.waitForClose()
+
+        let withPass = try TestSocket(port: try #require(cluster[1].ircPort), name: "irc-pass")
+        try withPass.send("NICK sasha")
+        try withPass.send("USER sasha 0 * :Sasha")
+        _ = try withPass.expectLine("password needed") { $0.contains(" 464 * ") }
+        try withPass.send("PASS :sasha's secret")
+        try withPass.send("NICK sasha")
+        _ = try withPass.expectLine("welcome") { $0.contains(" 001 sasha ") }
+    }
 }

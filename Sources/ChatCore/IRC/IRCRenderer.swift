@@ -34,6 +34,7 @@ public enum IRCRenderer {
         case part = "irc-part"
         case message = "irc-message"
         case notice = "irc-notice"
+        case sasl = "irc-sasl"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -125,6 +126,12 @@ public enum IRCRenderer {
             return TextCommandParser.helpLines.map { IRCMessage(source: server, command: "NOTICE", parameters: [me, $0]) }
         case .ok(let text):
             switch purpose {
+            case .sasl:
+                let account = view.attempted ?? me
+                return [
+                    IRCMessage(source: server, command: "900", parameters: [me, mask(account), account, "You are now logged in as \(account)"]),
+                    numeric("903", "SASL authentication successful"),
+                ]
             case .away: return [text.hasPrefix("you are back") ? numeric("305", "You are no longer marked as being away")
                 : numeric("306", "You have been marked as being away")]
             default: return [IRCMessage(source: server, command: "NOTICE", parameters: [me, text])]
@@ -133,6 +140,10 @@ public enum IRCRenderer {
             return [IRCMessage(source: server, command: "PING", parameters: [server])]
         case .bye(let reason):
             return [IRCMessage(command: "ERROR", parameters: ["Closing Link: \(reason)"])]
+        case .error(let error) where purpose == .sasl:
+            return error.code == .rateLimited
+                ? [numeric("904", "SASL authentication failed (\(error.message))")]
+                : [numeric("904", "SASL authentication failed")]
         case .error(let error):
             return errorLines(error, purpose: purpose, view: view)
         }

@@ -14,7 +14,7 @@ public struct IRCSession: Sendable {
     public static let maximumTargets = 10
 
     /// The IRCv3 capabilities offered, in `CAP LS` order.
-    public static let capabilities = ["away-notify", "echo-message", "message-tags", "server-time"]
+    public static let capabilities = ["away-notify", "echo-message", "message-tags", "sasl", "server-time"]
 
     public let serverName: String
     /// The nick asked for; the chat's display name once registered.
@@ -22,6 +22,10 @@ public struct IRCSession: Sendable {
     private var user: String?
     private var password: String?
     private var negotiating = false
+    /// SASL PLAIN under way: the base64 received so far (a long one comes in 400-byte chunks).
+    private var saslData: String?
+    /// The name SASL checked the password of.
+    private var saslAccount: String?
     private var helloSent = false
     public private(set) var registered = false
     public private(set) var capabilities: Set<String> = []
@@ -64,6 +68,10 @@ public struct IRCSession: Sendable {
         case "QUIT":
             output.requests.append((.quit, nil))
             return output
+        case "AUTHENTICATE":
+            guard needs(1) else { return output }
+            authenticate(parameters[0], into: &output)
+            return output
         case "PASS":
             guard !registered else { numeric("462", "You may not reregister"); return output }
             guard needs(1) else { return output }
@@ -103,7 +111,9 @@ public struct IRCSession: Sendable {
         switch parameters[0].uppercased() {
         case "LS":
             if !registered { negotiating = true }
-            reply("LS", Self.capabilities.joined(separator: " "))
+            // CAP 302 clients get values: which SASL mechanisms there are.
+            let version302 = parameters.count > 1 && (Int(parameters[1]) ?? 0) >= 302
+            reply("LS", Self.capabilities.map { version302 && $0 == "sasl" ? "sasl=PLAIN" : $0 }.joined(separator: " "))
         case "LIST":
             reply("LIST", capabilities.sorted().joined(separator: " "))
         case "REQ":
@@ -122,6 +132,71 @@ public struct IRCSession: Sendable {
             output.replies.append(
                 IRCMessage(source: serverName, command: "410", parameters: [target, parameters[0], "Invalid CAP command"]))
         }
+    }
+
+    /// SASL PLAIN (the only mechanism): `AUTHENTICATE PLAIN`, `+`, then base64 of `authzid NUL authcid NUL password`.
+    /// The password is checked at once (903 or 904), and the claim that follows uses it.
+    private mutating func authenticate(_ argument: String, into output: inout Output) {
+        let target = registered ? (nick ?? "*") : "*"
+        func numeric(_ code: String, _ text: String) {
+            output.replies.append(IRCMessage(source: serverName, command: code, parameters: [target, text]))
+        }
+        guard !registered else { return numeric("907", "You have already authenticated using SASL") }
+        if argument == "*" {
+            saslData = nil
+            return numeric("906", "SASL authentication aborted")
+        }
+        guard let data = saslData else {
+            guard argument.uppercased() == "PLAIN" else {
+                output.replies.append(IRCMessage(source: serverName, command: "908", parameters: [target, "PLAIN", "are available SASL mechanisms"]))
+                return numeric("904", "SASL authentication failed")
+            }
+            saslData = ""
+            output.replies.append(IRCMessage(command: "AUTHENTICATE", parameters: ["+"]))
+            return
+        }
+        let chunk = argument == "+" ? "" : argument
+        guard data.utf8.count + chunk.utf8.count <= 1200 else {
+            saslData = nil
+            return numeric("905", "SASL message too long")
+        }
+        saslData = data + chunk
+        // A chunk of exactly 400 bytes means more follow.
+        guard chunk.utf8.count < 400 else { return }
+        defer { saslData = nil }
+        guard let decoded = Self.base64Decode(data + chunk) else { return numeric("904", "SASL authentication failed") }
+        let fields = decoded.split(separator: 0, omittingEmptySubsequences: false)
+        guard fields.count == 3, let account = String(validating: fields[1], as: UTF8.self),
+            let secret = String(validating: fields[2], as: UTF8.self), let password = try? Password(given: secret)
+        else { return numeric("904", "SASL authentication failed") }
+        saslAccount = account
+        self.password = secret
+        output.requests.append((.authenticate(name: account, password: password), IRCRenderer.Purpose.sasl.requestID))
+    }
+
+    static func base64Decode(_ text: String) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var buffer: UInt32 = 0
+        var bits = 0
+        for character in text.utf8 {
+            let value: UInt8
+            switch character {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): value = character - UInt8(ascii: "A")
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): value = character - UInt8(ascii: "a") + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): value = character - UInt8(ascii: "0") + 52
+            case UInt8(ascii: "+"): value = 62
+            case UInt8(ascii: "/"): value = 63
+            case UInt8(ascii: "="): continue
+            default: return nil
+            }
+            buffer = buffer << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                bytes.append(UInt8((buffer >> UInt32(bits)) & 0xff))
+            }
+        }
+        return bytes
     }
 
     /// NICK and USER given and CAP negotiation over: claim the nick as the chat name, in no room (IRC clients join
@@ -246,6 +321,10 @@ public struct IRCSession: Sendable {
         case .error where IRCRenderer.Purpose(requestID) == .hello:
             // The nick was refused: the client sends another NICK, which claims again.
             helloSent = false
+        case .error where IRCRenderer.Purpose(requestID) == .sasl:
+            // A wrong password is not kept for the claim.
+            password = nil
+            saslAccount = nil
         case .youJoined(let room, _, _):
             if !channels.contains(room) { channels.append(room) }
             return [(.who(room: room.value), IRCRenderer.Purpose.names.requestID)]

@@ -57,6 +57,8 @@ public enum StoreOperation: Equatable, Sendable {
     case changePassword(old: Password, new: Password)
     /// Replies `.done`, or fails with `bad-password`.
     case unregister(Password)
+    /// Checks a registered name's password without claiming it. Replies `.done`, or fails with `bad-password`.
+    case checkPassword(UserName, Password)
     /// Listen for direct messages to this user; completes once the subscription is confirmed. Replies `.done`.
     case listenToUser(UserName)
     /// Listen to the room's channel; completes once the subscription is confirmed. Replies `.done`.

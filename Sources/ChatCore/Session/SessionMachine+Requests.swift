@@ -29,6 +29,11 @@ extension SessionMachine {
         case .quit: return [.send(.bye("see you"), id: id)] + close(.quit)
         case .hello(let name, let rooms, let login): return hello(name, rooms: rooms, login: login, id: id, now: now)
         case .password(let password): return passwordGiven(password, id: id)
+        case .authenticate(let raw, let password):
+            guard case .unnamed = state else { return reply(ChatError(.badRequest, "log in before picking a name"), id) }
+            do { return [.perform(.checkPassword(try UserName(validating: raw), password), id: id)] } catch {
+                return [.send(.error(error), id: id)]
+            }
         default: break
         }
         guard var session = active else {
@@ -105,7 +110,7 @@ extension SessionMachine {
         case .register(let password): return [.perform(.register(password), id: id)]
         case .changePassword(let old, let new): return [.perform(.changePassword(old: old, new: new), id: id)]
         case .unregister(let password): return [.perform(.unregister(password), id: id)]
-        case .hello, .password, .help, .ping, .pong, .quit: return []
+        case .hello, .password, .authenticate, .help, .ping, .pong, .quit: return []
         }
     }
 

@@ -18,6 +18,12 @@ extension SessionMachine {
         _ operation: StoreOperation, id: RequestID?, _ result: Result<StoreReply, any Error>, now: SessionClock
     ) -> [SessionAction] {
         if case .claim(let name, _, _) = operation { return claimed(name, id: id, result, now: now) }
+        if case .checkPassword = operation, !isClosing {
+            switch result {
+            case .success: return [.send(.ok("password accepted"), id: id)]
+            case .failure(let error): return [.send(.error(Self.storeError(error)), id: id)]
+            }
+        }
         if case .listenToUser = operation, case .failure(let error) = result, active != nil {
             // Without its direct-message channel the session is not whole: say why, and give up the name.
             return [.send(.error(Self.storeError(error)), id: id)] + close(.disconnected)

@@ -20,6 +20,15 @@ extension SessionHandler {
             newResumeHash: ResumeTokens.hash(resume), passwordGiven: login.password != nil, keeping: keeping,
             address: addressGroup, origin: machine.sessionID)
         let loop = hub.eventLoop
+        if login.password != nil, let checked = checkedLogin, checked.key == name.key {
+            // Checked moments ago on this connection (SASL): claim with the hash it matched.
+            var verified = attempt
+            verified.verifiedHash = checked.hash
+            return store.claimName(name, verified, now: now).hop(to: loop).assumeIsolated().map { reply in
+                if case .verify = reply { return .wrongPassword }
+                return self.outcome(reply, attempt: verified, resume: resume, now: now)
+            }.nonisolated()
+        }
         return store.claimName(name, attempt, now: now).hop(to: loop).assumeIsolated().flatMap { reply in
             guard case .verify(let hash) = reply, let password = login.password else {
                 return loop.makeSucceededFuture(self.outcome(reply, attempt: attempt, resume: resume, now: now))
@@ -62,6 +71,29 @@ extension SessionHandler {
         case .verify, .notRegistered: .wrongPassword
         case .locked(let seconds): .locked(retryAfterSeconds: seconds)
         }
+    }
+
+    /// A registered name's password checked before naming (IRC's SASL): counted as a failed login when wrong;
+    /// when right, remembered for the claim that follows on this connection.
+    func checkPassword(_ name: UserName, password: Password) -> EventLoopFuture<Void> {
+        let loop = hub.eventLoop
+        let refused = ChatError(.badPassword, "'\(name.display)' is not registered with that password")
+        return store.accountHash(name, address: addressGroup).hop(to: loop).assumeIsolated().flatMap { stored in
+            switch stored {
+            case .none:
+                return self.passwordCheckFailed(name).flatMapThrowing { throw refused }
+            case .locked(let seconds):
+                return loop.makeFailedFuture(
+                    ChatError(.rateLimited, "too many failed logins for '\(name.display)'; try again in \(seconds) s"))
+            case .hash(let hash):
+                return self.hasher.verify(password, against: hash, on: loop, for: self.addressGroup).assumeIsolated()
+                    .flatMap { matches in
+                        guard matches else { return self.passwordCheckFailed(name).flatMapThrowing { throw refused } }
+                        self.checkedLogin = (name.key, hash)
+                        return loop.makeSucceededVoidFuture()
+                    }.nonisolated()
+            }
+        }.nonisolated()
     }
 
     /// Logged (never with the password) and counted in the metrics.

@@ -23,12 +23,15 @@ extension SessionHandler {
         if case .claim(let name, let login, let keeping) = operation {
             return claim(name, login: login, keeping: keeping).map { .claimed($0) }
         }
+        if case .checkPassword(let name, let password) = operation {
+            return checkPassword(name, password: password).map { .done }
+        }
         guard let user = machine.userName else { return hub.eventLoop.makeFailedFuture(SessionClosed()) }
         // A session's own claim token; operations that need it run only while it is active.
         let token = machine.active?.token ?? ""
         let origin = machine.sessionID
         switch operation {
-        case .claim:
+        case .claim, .checkPassword:
             preconditionFailure("handled above")
         case .takeHeldDirects:
             return store.takeHeldDirects(user, token: token).map { .directs($0) }

@@ -47,6 +47,9 @@ final class SessionHandler: ChannelDuplexHandler {
     private var admittedAddress: String?
     /// Live events held back per room while its join reads history (`RelayRoute.hold`).
     var held: [RoomName: [RenderedEvent]] = [:]
+    /// A name whose password this connection has checked already (IRC's SASL), with the stored hash it matched:
+    /// the claim that follows uses it instead of checking again.
+    var checkedLogin: (key: String, hash: String)?
     /// Completed once the connection is gone and its session released in Redis (graceful shutdown waits on it).
     let released: EventLoopPromise<Void>
     var releaseReported = false
