@@ -44,16 +44,8 @@ public struct IRCSession: Sendable {
     public mutating func receive(_ message: IRCMessage) -> Output {
         var output = Output()
         let parameters = message.parameters
-        func numeric(_ code: String, _ rest: String...) {
-            output.replies.append(IRCMessage(source: serverName, command: code, parameters: [view.nick] + rest))
-        }
-        func needs(_ count: Int) -> Bool {
-            guard parameters.count >= count else {
-                numeric("461", message.command, "Not enough parameters")
-                return false
-            }
-            return true
-        }
+        func numeric(_ code: String, _ rest: String...) { reply(code, rest, into: &output) }
+        func needs(_ count: Int) -> Bool { has(count, in: message, into: &output) }
         switch message.command {
         case "CAP":
             guard needs(1) else { return output }
@@ -101,6 +93,20 @@ public struct IRCSession: Sendable {
         }
         registeredCommand(message, into: &output)
         return output
+    }
+
+    /// A numeric to this client: to its nick once registered, to `*` before.
+    private func reply(_ code: String, _ rest: [String], into output: inout Output) {
+        output.replies.append(IRCMessage(source: serverName, command: code, parameters: [view.nick] + rest))
+    }
+
+    /// Whether the message has `count` parameters; 461 when not.
+    private func has(_ count: Int, in message: IRCMessage, into output: inout Output) -> Bool {
+        guard message.parameters.count >= count else {
+            reply("461", [message.command, "Not enough parameters"], into: &output)
+            return false
+        }
+        return true
     }
 
     private mutating func capability(_ parameters: [String], into output: inout Output) {
@@ -211,19 +217,11 @@ public struct IRCSession: Sendable {
     private mutating func registeredCommand(_ message: IRCMessage, into output: inout Output) {
         let parameters = message.parameters
         let me = nick ?? "*"
-        func numeric(_ code: String, _ rest: String...) {
-            output.replies.append(IRCMessage(source: serverName, command: code, parameters: [me] + rest))
-        }
+        func numeric(_ code: String, _ rest: String...) { reply(code, rest, into: &output) }
         func request(_ request: ClientRequest, _ purpose: IRCRenderer.Purpose? = nil) {
             output.requests.append((request, purpose?.requestID))
         }
-        func needs(_ count: Int) -> Bool {
-            guard parameters.count >= count else {
-                numeric("461", message.command, "Not enough parameters")
-                return false
-            }
-            return true
-        }
+        func needs(_ count: Int) -> Bool { has(count, in: message, into: &output) }
         switch message.command {
         case "JOIN":
             guard needs(1) else { return }
