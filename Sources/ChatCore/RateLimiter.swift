@@ -30,6 +30,13 @@ public struct TokenBucket: Sendable {
         tokens -= count
     }
 
+    /// How long until a token is there (0: now).
+    public mutating func wait(nowNanos: UInt64) -> UInt64 {
+        refill(nowNanos: nowNanos)
+        guard tokens < 1 else { return 0 }
+        return UInt64((1 - tokens) / ratePerSecond * 1_000_000_000) + 1
+    }
+
     private mutating func refill(nowNanos: UInt64) {
         guard nowNanos > lastRefillNanos else { return }
         let elapsed = Double(nowNanos - lastRefillNanos) / 1_000_000_000

@@ -137,6 +137,12 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         for (name, value) in [("--irc-port", ircPort ?? 0), ("--irc-tls-port", ircTLSPort ?? 0)] where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0 to 65535")
         }
+        if ircPort != nil || ircTLSPort != nil {
+            guard redis != nil || env("BALANCER_REDIS_URL") != nil else {
+                throw ValidationError("--irc-port and --irc-tls-port need nodes found through Redis (--redis): a fixed --nodes list names no IRC ports")
+            }
+            guard !(noPlain && ircPort != nil) else { throw ValidationError("--no-plain turns plain ports off: use --irc-tls-port, not --irc-port") }
+        }
         guard !noPlain || tlsPort != nil || httpsPort != nil || ircTLSPort != nil else {
             throw ValidationError("--no-plain leaves no port: add --tls-port or --https-port")
         }

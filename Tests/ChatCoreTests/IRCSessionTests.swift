@@ -43,7 +43,8 @@ struct IRCSessionTests {
         _ = session.observe(.welcome(name: "bobby", room: nil, node: "n1", time: 0), requestID: nil)
         let joins = session.receive(line("JOIN #a,#b"))
         #expect(joins.requests.map(\.request) == [.join(room: "#a", since: nil), .join(room: "#b", since: nil)])
-        #expect(session.receive(line("JOIN " + (1...11).map { "#r\($0)" }.joined(separator: ","))).replies.first?.command == "407")
+        #expect(IRCRenderer.Purpose.target(of: joins.requests.first?.id) == "#a", "a failed JOIN names its channel")
+        #expect(session.receive(line("JOIN " + (1...51).map { "#r\($0)" }.joined(separator: ","))).replies.first?.command == "407")
         let action = session.receive(line("PRIVMSG #a :\u{1}ACTION waves\u{1}"))
         #expect(action.requests.first?.request == .say(room: "#a", text: "waves", isAction: true))
         #expect(session.receive(line("PRIVMSG bob :\u{1}VERSION\u{1}")).requests.isEmpty, "CTCP queries are dropped")
@@ -68,5 +69,16 @@ struct IRCSessionTests {
             .who(room: RoomName(trusted: "dev"), members: [RoomMember(name: "bob", presence: .online, idleMillis: 0, node: "n1")]),
             requestID: IRCRenderer.Purpose.names.requestID, view: view, now: 0)
         #expect(names.map(\.command) == ["353", "366"])
+    }
+
+    @Test("mIRC formatting is removed with its colour numbers; a message of nothing but codes is 412")
+    func formatting() {
+        #expect(IRCFormatting.strip("\u{2}bold\u{2} \u{3}04,12red on blue\u{3} \u{3}7orange \u{4}FF0000,00FF00hex\u{F}") == "bold red on blue orange hex")
+        #expect(IRCFormatting.strip("\u{3},5 comma stays") == ",5 comma stays")
+        var session = IRCSession(serverName: "n1")
+        _ = session.receive(line("NICK a"))
+        _ = session.receive(line("USER a 0 * :a"))
+        _ = session.observe(.welcome(name: "a", room: nil, node: "n1", time: 0), requestID: nil)
+        #expect(session.receive(line("PRIVMSG #x :\u{2}\u{3}04")).replies.first?.command == "412")
     }
 }

@@ -47,7 +47,7 @@ struct IRCTests {
         _ = try client.expectLine("too long") { $0.contains(" 417 bobby ") }
         try client.send("PRIVMSG")
         _ = try client.expectLine("no recipient") { $0.contains(" 411 bobby ") }
-        try client.send("JOIN " + (1...11).map { "#room\($0)" }.joined(separator: ","))
+        try client.send("JOIN " + (1...51).map { "#r\($0)" }.joined(separator: ","))
         _ = try client.expectLine("too many targets") { $0.contains(" 407 bobby ") }
     }
 
@@ -86,7 +86,7 @@ struct IRCTests {
         try alice.send("PART #ops")
         _ = try alice.expectLine("part echo") { $0.hasPrefix(":alice!~u@chat PART #ops") }
         try alice.send("PRIVMSG #ops :nobody")
-        _ = try alice.expectLine("not in channel") { $0.contains(" 442 alice ") }
+        _ = try alice.expectLine("cannot send to a channel one is not in") { $0.contains(" 404 alice #ops ") }
 
         try carol.send("/quit")
         _ = try alice.expectLine("carol quits") { $0.contains(":carol!~u@chat QUIT :Quit: quit") }
@@ -155,5 +155,16 @@ struct IRCTests {
         try withPass.send("PASS :sasha's secret")
         try withPass.send("NICK sasha")
         _ = try withPass.expectLine("welcome") { $0.contains(" 001 sasha ") }
+    }
+
+    @Test("an IRC client joining 30 channels at once is slowed down, not refused: every JOIN gets its names")
+    func fakeLag() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0", "--room-creations-per-minute", "100"])
+        let client = try Self.register("many", on: cluster[0])
+        try client.send("JOIN " + (1...30).map { "#c\($0)" }.joined(separator: ","))
+        for index in 1...30 {
+            _ = try client.expectLine("names of #c\(index)", where: { $0.contains(" 366 many #c\(index) ") }, timeout: 10)
+        }
+        #expect(!client.received.contains { $0.contains("rate-limited") })
     }
 }

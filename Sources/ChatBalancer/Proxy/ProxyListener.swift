@@ -159,7 +159,9 @@ final class ProxyListener: Sendable {
                     self.splice(client, to: backend, endpoint: endpoint)
                 case .failure(let error):
                     self.metrics.connectFailed(self.side)
-                    if self.pool.mark(endpoint, .down) {
+                    // A node's IRC port failing says nothing of its chat and HTTP ports (which the probes watch):
+                    // the next node is tried without taking this one out of rotation.
+                    if self.side != .irc, self.pool.mark(endpoint, .down) {
                         self.logger.warning(
                             "node refused a connection; out of rotation until it answers a probe",
                             metadata: ["node": "\(endpoint)", "proxy.side": "\(self.side.rawValue)", "error": "\(error)"])

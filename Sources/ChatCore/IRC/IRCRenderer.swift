@@ -9,12 +9,17 @@ public struct IRCView: Sendable {
     public var capabilities: Set<String>
     /// The nick being registered: what a 433 or 432 names.
     public var attempted: String?
+    /// The account SASL logged in as.
+    public var account: String?
 
-    public init(serverName: String, nick: String, capabilities: Set<String> = [], attempted: String? = nil) {
+    public init(
+        serverName: String, nick: String, capabilities: Set<String> = [], attempted: String? = nil, account: String? = nil
+    ) {
         self.serverName = serverName
         self.nick = nick
         self.capabilities = capabilities
         self.attempted = attempted
+        self.account = account
     }
 }
 
@@ -38,9 +43,19 @@ public enum IRCRenderer {
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
+        /// The id of a request about one channel or nick, which its error numerics name (`irc-join:#dev`).
+        public func requestID(_ target: String) -> RequestID { RequestID(json: JSONWriter.quoted(rawValue + ":" + target)) }
+
         public init?(_ id: RequestID?) {
             guard let id, id.json.count > 2 else { return nil }
-            self.init(rawValue: String(id.json.dropFirst().dropLast()))
+            let text = id.json.dropFirst().dropLast()
+            self.init(rawValue: String(text.prefix { $0 != ":" }))
+        }
+
+        /// The channel or nick a request id names, if any.
+        public static func target(of id: RequestID?) -> String? {
+            guard let id, let colon = id.json.firstIndex(of: ":") else { return nil }
+            return String(id.json[id.json.index(after: colon)...].dropLast())
         }
     }
 
@@ -127,7 +142,7 @@ public enum IRCRenderer {
         case .ok(let text):
             switch purpose {
             case .sasl:
-                let account = view.attempted ?? me
+                let account = view.account ?? view.attempted ?? me
                 return [
                     IRCMessage(source: server, command: "900", parameters: [me, mask(account), account, "You are now logged in as \(account)"]),
                     numeric("903", "SASL authentication successful"),
@@ -145,13 +160,13 @@ public enum IRCRenderer {
                 ? [numeric("904", "SASL authentication failed (\(error.message))")]
                 : [numeric("904", "SASL authentication failed")]
         case .error(let error):
-            return errorLines(error, purpose: purpose, view: view)
+            return errorLines(error, purpose: purpose, target: Purpose.target(of: requestID), view: view)
         }
     }
 
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
-        "CASEMAPPING=ascii", "CHANTYPES=#", "CHANMODES=,,,nt", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)",
+        "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*", "CHANTYPES=#", "CHANMODES=,,,nt", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)",
         "CHANNELLEN=\(UserName.maximumLength + 1)",
         "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
         "UTF8ONLY",
@@ -192,23 +207,36 @@ public enum IRCRenderer {
         return lines + [IRCMessage(source: view.serverName, command: "366", parameters: [view.nick, channel(room), "End of /NAMES list"])]
     }
 
-    /// The numeric an IRC client expects for each refusal; what has none is a NOTICE (FAIL needs a cap).
-    static func errorLines(_ error: ChatError, purpose: Purpose?, view: IRCView) -> [IRCMessage] {
+    /// The numeric an IRC client expects for each refusal, naming the channel or nick it was about (clients match
+    /// a failed JOIN by it); what has none is a NOTICE (FAIL needs a cap).
+    static func errorLines(_ error: ChatError, purpose: Purpose?, target about: String?, view: IRCView) -> [IRCMessage] {
         let server = view.serverName
         let target = view.nick
         func numeric(_ code: String, _ parameters: String...) -> [IRCMessage] {
             [IRCMessage(source: server, command: code, parameters: [target] + parameters)]
         }
         let nick = view.attempted ?? view.nick
+        let subject = about ?? "*"
+        if purpose == .join {
+            // Every failed JOIN names its channel, so the client stops waiting for it.
+            switch error.code {
+            case .tooManyRooms: return numeric("405", subject, error.message)
+            case .roomInvalid: return numeric("403", subject, error.message)
+            default: return numeric("437", subject, "Cannot join right now (\(error.code): \(error.message))")
+            }
+        }
+        if purpose == .message || purpose == .notice, error.code == .notInRoom {
+            return numeric("404", subject, "Cannot send to channel (\(error.message))")
+        }
         switch error.code {
         case .nameTaken: return numeric("433", nick, "Nickname is already in use (\(error.message))")
         case .nameInvalid: return numeric("432", nick, "Erroneous nickname (\(error.message))")
         case .passwordRequired, .badPassword: return numeric("464", error.message)
-        case .noSuchUser: return numeric("401", "*", error.message)
-        case .notInRoom: return numeric("442", "*", error.message)
-        case .roomInvalid: return numeric("403", "*", error.message)
-        case .tooManyRooms: return numeric("405", "*", error.message)
-        case .unknownCommand: return numeric("421", "*", error.message)
+        case .noSuchUser: return numeric("401", subject, "No such nick/channel")
+        case .notInRoom: return numeric("442", subject, "You're not on that channel")
+        case .roomInvalid: return numeric("403", subject, "No such channel (\(error.message))")
+        case .tooManyRooms: return numeric("405", subject, error.message)
+        case .unknownCommand: return numeric("421", subject, error.message)
         case .lineTooLong: return numeric("417", "Input line was too long")
         case .messageTooLong: return numeric("417", error.message)
         default:

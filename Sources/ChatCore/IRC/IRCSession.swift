@@ -11,7 +11,7 @@ public struct IRCSession: Sendable {
 
     /// Channels one JOIN or PART may name (ISUPPORT TARGMAX): each is a request that waits its turn and costs a
     /// token of the rate limit, so one line cannot queue hundreds.
-    public static let maximumTargets = 10
+    public static let maximumTargets = 50
 
     /// The IRCv3 capabilities offered, in `CAP LS` order.
     public static let capabilities = ["away-notify", "echo-message", "message-tags", "sasl", "server-time"]
@@ -36,7 +36,9 @@ public struct IRCSession: Sendable {
     }
 
     public var view: IRCView {
-        IRCView(serverName: serverName, nick: registered ? (nick ?? "*") : "*", capabilities: capabilities, attempted: nick)
+        IRCView(
+            serverName: serverName, nick: registered ? (nick ?? "*") : "*", capabilities: capabilities, attempted: nick,
+            account: saslAccount)
     }
 
     // MARK: From the client
@@ -162,7 +164,7 @@ public struct IRCSession: Sendable {
             return
         }
         let chunk = argument == "+" ? "" : argument
-        guard data.utf8.count + chunk.utf8.count <= 1200 else {
+        guard chunk.utf8.count <= 400, data.utf8.count + chunk.utf8.count <= 1200 else {
             saslData = nil
             return numeric("905", "SASL message too long")
         }
@@ -210,7 +212,9 @@ public struct IRCSession: Sendable {
     private mutating func helloIfReady(into output: inout Output) {
         guard let nick, user != nil, !negotiating, !helloSent, !registered else { return }
         helloSent = true
-        let login = Login(password: password.flatMap { try? Password(given: $0) })
+        // A password checked by SASL is for the account it named: a different nick is claimed without it.
+        let forThisNick = saslAccount.map { $0.lowercased() == nick.lowercased() } ?? true
+        let login = Login(password: forThisNick ? password.flatMap { try? Password(given: $0) } : nil)
         output.requests.append((.hello(name: nick, rooms: [], login: login), IRCRenderer.Purpose.hello.requestID))
     }
 
@@ -218,34 +222,36 @@ public struct IRCSession: Sendable {
         let parameters = message.parameters
         let me = nick ?? "*"
         func numeric(_ code: String, _ rest: String...) { reply(code, rest, into: &output) }
-        func request(_ request: ClientRequest, _ purpose: IRCRenderer.Purpose? = nil) {
-            output.requests.append((request, purpose?.requestID))
+        func request(_ request: ClientRequest, _ purpose: IRCRenderer.Purpose? = nil, about target: String? = nil) {
+            output.requests.append((request, target.flatMap { purpose?.requestID($0) } ?? purpose?.requestID))
         }
         func needs(_ count: Int) -> Bool { has(count, in: message, into: &output) }
         switch message.command {
         case "JOIN":
             guard needs(1) else { return }
             if parameters[0] == "0" {
-                for room in channels { request(.leave(room: room.value), .part) }
+                for room in channels { request(.leave(room: room.value), .part, about: "#" + room.value) }
                 return
             }
             let targets = parameters[0].split(separator: ",")
             guard targets.count <= Self.maximumTargets else {
                 return numeric("407", parameters[0], "Too many channels at once (at most \(Self.maximumTargets))")
             }
-            for target in targets { request(.join(room: String(target), since: nil), .join) }
+            for target in targets { request(.join(room: String(target), since: nil), .join, about: String(target)) }
         case "PART":
             guard needs(1) else { return }
             let targets = parameters[0].split(separator: ",")
             guard targets.count <= Self.maximumTargets else {
                 return numeric("407", parameters[0], "Too many channels at once (at most \(Self.maximumTargets))")
             }
-            for target in targets { request(.leave(room: String(target)), .part) }
+            for target in targets { request(.leave(room: String(target)), .part, about: String(target)) }
         case "PRIVMSG", "NOTICE":
             guard parameters.count >= 1 else { return numeric("411", "No recipient given (\(message.command))") }
             guard parameters.count >= 2, !parameters[1].isEmpty else { return numeric("412", "No text to send") }
             let notice = message.command == "NOTICE"
-            var text = parameters[1]
+            // IRC formatting (bold, colours...) is removed: the other clients would show its codes as garbage.
+            var text = IRCFormatting.strip(parameters[1])
+            guard !text.isEmpty else { return numeric("412", "No text to send") }
             var isAction = false
             if text.hasPrefix("\u{1}") {
                 // CTCP: an ACTION is a /me; other queries (VERSION, PING...) have no chat meaning and are dropped.
@@ -257,25 +263,25 @@ public struct IRCSession: Sendable {
             let target = parameters[0]
             let purpose: IRCRenderer.Purpose = notice ? .notice : .message
             if target.hasPrefix("#") {
-                request(.say(room: target, text: text, isAction: isAction), purpose)
+                request(.say(room: target, text: text, isAction: isAction), purpose, about: target)
             } else if isAction {
-                request(.direct(to: target, text: "* \(me) \(text)"), purpose)
+                request(.direct(to: target, text: "* \(me) \(text)"), purpose, about: target)
             } else {
-                request(.direct(to: target, text: text), purpose)
+                request(.direct(to: target, text: text), purpose, about: target)
             }
         case "NAMES":
             // One channel a time; NAMES without one would list every room's people, which nobody here needs.
             guard let target = parameters.first?.split(separator: ",").first else {
                 return numeric("366", "*", "End of /NAMES list")
             }
-            request(.who(room: String(target)), .names)
+            request(.who(room: String(target)), .names, about: String(target))
         case "WHO":
             guard needs(1) else { return }
             guard parameters[0].hasPrefix("#") else { return numeric("315", parameters[0], "End of /WHO list") }
-            request(.who(room: parameters[0]), .who)
+            request(.who(room: parameters[0]), .who, about: parameters[0])
         case "WHOIS":
             guard let nick = parameters.last else { return numeric("431", "No nickname given") }
-            request(.seen(name: nick), .whois)
+            request(.seen(name: nick), .whois, about: nick)
         case "LIST":
             request(.rooms, .list)
         case "AWAY":
@@ -283,7 +289,14 @@ public struct IRCSession: Sendable {
         case "MODE":
             guard needs(1) else { return }
             if parameters[0].hasPrefix("#") {
-                if parameters.count == 1 { numeric("324", parameters[0], "+nt") } else { numeric("482", parameters[0], "Channel modes are not supported here") }
+                // Queries are answered (irssi asks for the ban list after every join); setting a mode is refused.
+                switch parameters.count == 1 ? "" : parameters[1] {
+                case "": numeric("324", parameters[0], "+nt")
+                case "b", "+b": numeric("368", parameters[0], "End of channel ban list")
+                case "e", "+e": numeric("349", parameters[0], "End of channel exception list")
+                case "I", "+I": numeric("347", parameters[0], "End of channel invite list")
+                default: numeric("482", parameters[0], "Channel modes are not supported here")
+                }
             } else if parameters[0].lowercased() == me.lowercased() {
                 numeric("221", "+i")
             } else {
@@ -300,6 +313,8 @@ public struct IRCSession: Sendable {
             numeric("391", serverName, "now")
         case "LUSERS":
             numeric("251", "There are many users on many nodes")
+        case "TAGMSG":
+            break  // client-only tags (typing, reactions) are not relayed here: CLIENTTAGDENY=*
         case "USERHOST", "ISON":
             numeric(message.command == "ISON" ? "303" : "302", "")
         default:
@@ -316,6 +331,7 @@ public struct IRCSession: Sendable {
         case .welcome(let name, _, _, _, _):
             registered = true
             nick = name
+            password = nil  // not kept longer than the login needs it
         case .error where IRCRenderer.Purpose(requestID) == .hello:
             // The nick was refused: the client sends another NICK, which claims again.
             helloSent = false
@@ -332,5 +348,43 @@ public struct IRCSession: Sendable {
             break
         }
         return []
+    }
+}
+
+/// mIRC-style formatting codes: bold, italics, underline, strikethrough, monospace, reverse, reset, and colours
+/// with their numbers (`\u{3}04,12`) or hex values (`\u{4}FF0000`), all of which would show as garbage anywhere
+/// but an IRC client.
+public enum IRCFormatting {
+    public static func strip(_ text: String) -> String {
+        var out = String.UnicodeScalarView()
+        var scalars = text.unicodeScalars[...]
+        @discardableResult
+        func drop(_ count: Int, while predicate: (Unicode.Scalar) -> Bool) -> Int {
+            var taken = 0
+            while taken < count, let next = scalars.first, predicate(next) {
+                scalars.removeFirst()
+                taken += 1
+            }
+            return taken
+        }
+        let digit: (Unicode.Scalar) -> Bool = { ("0"..."9").contains($0) }
+        let hex: (Unicode.Scalar) -> Bool = { $0.properties.isASCIIHexDigit }
+        while let scalar = scalars.popFirst() {
+            switch scalar.value {
+            case 0x03, 0x04:
+                let isHex = scalar.value == 0x04
+                // A background only follows a foreground: a bare colour code (a reset) leaves ",5" as text.
+                let foreground = drop(isHex ? 6 : 2, while: isHex ? hex : digit)
+                if foreground > 0, scalars.first == ",", let after = scalars.dropFirst().first, isHex ? hex(after) : digit(after) {
+                    scalars.removeFirst()
+                    drop(isHex ? 6 : 2, while: isHex ? hex : digit)
+                }
+            case 0x02, 0x0F, 0x11, 0x16, 0x1D, 0x1E, 0x1F:
+                continue
+            default:
+                out.append(scalar)
+            }
+        }
+        return String(out)
     }
 }

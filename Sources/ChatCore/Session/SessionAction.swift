@@ -15,6 +15,9 @@ public enum SessionAction: Equatable, Sendable {
     case started(UserName, at: Millis)
     /// Close the connection once what was sent so far has gone out.
     case close(LeaveReason)
+    /// The request was not taken: the client is over its rate and asked to be slowed down rather than refused
+    /// (IRC's "fake lag"). Give it again after `nanoseconds`, before anything that came after it.
+    case retry(after: UInt64)
     /// The connection is gone and the session was named: stop listening everywhere and give the name and the
     /// rooms back in the store, telling the rooms why.
     case end(EndedSession)

@@ -3,11 +3,22 @@
 extension SessionMachine {
     /// One request as its protocol mode parsed it. Rate-limited before anything else, so a flood of bad lines
     /// costs as little as a flood of good ones; a parse error is still answered with the request's id.
+    /// `charged: false` for what the protocol asks by itself (IRC's NAMES after a JOIN): it costs no token.
     public mutating func receive(
-        _ parsed: Result<ClientRequest, ChatError>, id: RequestID?, now: SessionClock
+        _ parsed: Result<ClientRequest, ChatError>, id: RequestID?, now: SessionClock, charged: Bool = true
     ) -> [SessionAction] {
         guard !isClosing else { return [] }
-        guard bucket.tryTake(nowNanos: now.uptimeNanos) else {
+        // Leaving and answering a ping are never refused: refusing them only keeps a client here longer.
+        let free: Bool =
+            switch parsed {
+            case .success(.quit), .success(.pong): true
+            default: !charged
+            }
+        if !free, waitsWhenLimited {
+            let wait = bucket.wait(nowNanos: now.uptimeNanos)
+            if wait > 0 { return [.retry(after: wait)] }
+        }
+        guard free || bucket.tryTake(nowNanos: now.uptimeNanos) else {
             let limit = Int(settings.rateLimit)
             return [.send(.error(ChatError(.rateLimited, "slow down: at most \(limit) lines a second")), id: id)]
         }

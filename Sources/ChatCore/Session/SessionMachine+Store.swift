@@ -151,7 +151,7 @@ extension SessionMachine {
                 .end(
                     EndedSession(
                         user: name, token: token, reason: .disconnected, since: now.wall, rooms: [],
-                        holdsName: resumed && settings.holdsNamesOnDrop))
+                        holdsName: resumed && holdsNamesOnDrop))
             ]
         }
         state = .unnamed

@@ -132,6 +132,12 @@ public struct SessionMachine: Sendable {
     /// Whether the client's protocol answers the server's pings (JSON lines, WebSocket, IRC); people on nc do
     /// not, and are watched by TCP keepalive alone. Set by the shell once the protocol is known.
     public var answersPings = false
+    /// Over its rate, a request waits for its turn (`retry`) instead of being refused: for protocols whose clients
+    /// cannot take a refusal in place of a reply (IRC clients wait for every JOIN's numerics).
+    public var waitsWhenLimited = false
+    /// A dropped connection leaves its name held for its resume token; off where clients have no token to come
+    /// back with (IRC) and when the node's grace period is 0.
+    public var holdsNamesOnDrop: Bool
     let connectedAtNanos: UInt64
     var lastHeardNanos: UInt64
     var pingSentAtNanos: UInt64?
@@ -143,6 +149,7 @@ public struct SessionMachine: Sendable {
             ratePerSecond: settings.rateLimit, burst: settings.rateBurst, nowNanos: now.uptimeNanos)
         self.connectedAtNanos = now.uptimeNanos
         self.lastHeardNanos = now.uptimeNanos
+        self.holdsNamesOnDrop = settings.holdsNamesOnDrop
     }
 
     var paging: HistoryPaging {
@@ -237,7 +244,7 @@ public struct SessionMachine: Sendable {
             .end(
                 EndedSession(
                     user: session.user, token: session.token, reason: reason, since: session.since,
-                    rooms: session.listedRooms, holdsName: settings.holdsNamesOnDrop && dropped.contains(reason)))
+                    rooms: session.listedRooms, holdsName: holdsNamesOnDrop && dropped.contains(reason)))
         ]
     }
 

@@ -12,6 +12,8 @@ final class IRCMode: SessionMode {
     }
 
     var answersPings: Bool { true }
+    var waitsWhenLimited: Bool { true }
+    var resumes: Bool { false }
 
     func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? { nil }
 
@@ -54,7 +56,9 @@ final class IRCMode: SessionMode {
     }
 
     func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest] {
-        session.observe(event, requestID: requestID).map { ParsedRequest(request: .success($0.request), id: $0.id) }
+        session.observe(event, requestID: requestID).map {
+            ParsedRequest(request: .success($0.request), id: $0.id, charged: false)
+        }
     }
 
     func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)

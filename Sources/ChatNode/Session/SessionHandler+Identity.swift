@@ -81,16 +81,21 @@ extension SessionHandler {
         return store.accountHash(name, address: addressGroup).hop(to: loop).assumeIsolated().flatMap { stored in
             switch stored {
             case .none:
-                return self.passwordCheckFailed(name).flatMapThrowing { throw refused }
+                self.logFailedLogin(name)
+                return loop.makeFailedFuture(refused)
             case .locked(let seconds):
                 return loop.makeFailedFuture(
                     ChatError(.rateLimited, "too many failed logins for '\(name.display)'; try again in \(seconds) s"))
             case .hash(let hash):
                 return self.hasher.verify(password, against: hash, on: loop, for: self.addressGroup).assumeIsolated()
                     .flatMap { matches in
-                        guard matches else { return self.passwordCheckFailed(name).flatMapThrowing { throw refused } }
+                        // Counted as a failure before the check (accountHash); uncounted when right.
+                        guard matches else {
+                            self.logFailedLogin(name)
+                            return loop.makeFailedFuture(refused)
+                        }
                         self.checkedLogin = (name.key, hash)
-                        return loop.makeSucceededVoidFuture()
+                        return self.store.loginSucceeded(name, address: self.addressGroup).recover { _ in }.hop(to: loop)
                     }.nonisolated()
             }
         }.nonisolated()
@@ -101,13 +106,6 @@ extension SessionHandler {
         node.metrics.loginFailures.increment()
         logger.notice(
             "failed login", metadata: ["session.name": "\(name.display)", "client.address": "\(remoteAddress)"])
-    }
-
-    /// A wrong current password for `/password` or `/unregister`: logged, and counted against the name and the
-    /// address as a failed login.
-    private func passwordCheckFailed(_ name: UserName) -> EventLoopFuture<Void> {
-        logFailedLogin(name)
-        return store.loginFailed(name, address: addressGroup).recover { _ in }.hop(to: hub.eventLoop)
     }
 
     /// Checked (the name is ours, not registered yet, and the address may register another) before the password
@@ -143,7 +141,11 @@ extension SessionHandler {
                     ChatError(.rateLimited, "too many wrong passwords for \(user.display); try again in \(seconds) s"))
             case .hash(let hash):
                 return hasher.verify(old, against: hash, on: loop, for: group).assumeIsolated().flatMap { matches in
-                    guard matches else { return self.passwordCheckFailed(user).flatMapThrowing { throw refused } }
+                    guard matches else {
+                        self.logFailedLogin(user)
+                        return loop.makeFailedFuture(refused)
+                    }
+                    _ = store.loginSucceeded(user, address: group)
                     guard let new else {
                         return store.setAccount(user, token: token, expected: hash, new: nil, now: WallClock.now())
                     }

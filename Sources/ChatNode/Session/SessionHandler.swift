@@ -34,6 +34,8 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Requests parsed from frames (a mode may make several of one frame, IRC's `JOIN #a,#b`) or following from
     /// events, taken one at a time as the machine is ready.
     private var requests = CircularBuffer<ParsedRequest>()
+    /// A request waits for the rate limit's next token (`SessionAction.retry`).
+    private var rateWaiting = false
     private var processing = false
     private var pendingActions = CircularBuffer<SessionAction>()
     private var applying = false
@@ -76,8 +78,8 @@ final class SessionHandler: ChannelDuplexHandler {
         settings.pingTimeoutNanos = UInt64(configuration.pingTimeout.nanoseconds)
         settings.holdsNamesOnDrop = configuration.storeBounds.resumeGraceSeconds > 0
         self.machine = SessionMachine(settings: settings, sessionID: node.makeSessionID(), now: Self.clock())
-        self.machine.answersPings = self.mode.answersPings
         self.released = hub.eventLoop.makePromise()
+        adopt(self.mode)
     }
 
     static func clock() -> SessionClock {
@@ -207,9 +209,20 @@ final class SessionHandler: ChannelDuplexHandler {
         guard !processing else { return }
         processing = true
         defer { processing = false }
-        while !machine.isWaiting, !machine.isClosing {
+        while !machine.isWaiting, !machine.isClosing, !rateWaiting {
             if let request = requests.popFirst() {
-                apply(machine.receive(request.request, id: request.id, now: Self.clock()))
+                let actions = machine.receive(request.request, id: request.id, now: Self.clock(), charged: request.charged)
+                if case .retry(let nanoseconds)? = actions.first {
+                    // Over the rate: this request goes first once a token is there; reading waits meanwhile.
+                    requests.prepend(request)
+                    rateWaiting = true
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(nanoseconds))) {
+                        self.rateWaiting = false
+                        self.processInbox()
+                    }
+                    break
+                }
+                apply(actions)
             } else if let frame = inbox.popFirst() {
                 handle(frame)
             } else {
@@ -231,7 +244,7 @@ final class SessionHandler: ChannelDuplexHandler {
             guard let chosen = LineModes.chosen(byFirstLine: bytes) else { return }
             mode = chosen
             modeChosen = true
-            machine.answersPings = chosen.answersPings
+            adopt(chosen)
         }
         let stage: SessionStage =
             machine.awaitsPassword ? .awaitingPassword : machine.userName != nil ? .named : .unnamed
@@ -239,6 +252,13 @@ final class SessionHandler: ChannelDuplexHandler {
         for reply in input.replies { context.write(wrapOutboundOut(reply), promise: nil) }
         if !input.replies.isEmpty { flushSoon() }
         requests.append(contentsOf: input.requests)
+    }
+
+    /// What the protocol decides about the session: pings, waiting over the rate, holding names on a drop.
+    private func adopt(_ mode: any SessionMode) {
+        machine.answersPings = mode.answersPings
+        machine.waitsWhenLimited = mode.waitsWhenLimited
+        machine.holdsNamesOnDrop = machine.holdsNamesOnDrop && mode.resumes
     }
 
     /// The hub's timer, every second: registration timeout and pings.
@@ -266,6 +286,7 @@ final class SessionHandler: ChannelDuplexHandler {
             case .replayHeld(let room, let after): replayHeld(room, after: after)
             case .started(let user, let time): start(user, at: time)
             case .close(let reason): closeConnection(reason)
+            case .retry: break  // handled where requests are taken (processInbox)
             case .end(let ended): end(ended)
             }
         }

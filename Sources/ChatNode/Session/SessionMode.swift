@@ -20,6 +20,10 @@ protocol SessionMode {
     func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput
     /// Requests that follow from an event sent to this client (IRC: NAMES after a join); none for most modes.
     func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest]
+    /// Over the rate limit, requests wait instead of being refused (IRC: clients wait for every reply).
+    var waitsWhenLimited: Bool { get }
+    /// A dropped connection's name is held for its resume token (IRC clients have none to come back with).
+    var resumes: Bool { get }
 }
 
 /// What one frame asks for.
@@ -34,6 +38,8 @@ extension SessionMode {
     }
 
     func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest] { [] }
+    var waitsWhenLimited: Bool { false }
+    var resumes: Bool { true }
 }
 
 /// Where the session is, for modes whose lines mean different things before and after the name (text mode).
@@ -48,6 +54,8 @@ struct ParsedRequest {
     var request: Result<ClientRequest, ChatError>
     /// Repeated in the reply; JSON modes only.
     var id: RequestID?
+    /// False for what the protocol asks by itself (IRC's NAMES after a JOIN): it costs no rate-limit token.
+    var charged = true
 }
 
 /// A TCP client picks its mode with its first line: a JSON object means JSON lines, anything else is text.

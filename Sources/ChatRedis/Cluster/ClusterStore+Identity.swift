@@ -99,16 +99,6 @@ extension ClusterStore {
         return bytes.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined() + "::/64"
     }
 
-    /// Counts a failed password check (outside a login: `/password`, `/unregister`) against the name and the
-    /// address group.
-    public func loginFailed(_ user: UserName, address: String) -> EventLoopFuture<Void> {
-        redis.run(
-            IdentityScripts.loginFailed,
-            keys: [ClusterKeys.loginFailures("name:" + user.key), ClusterKeys.loginFailures("address:" + address)],
-            arguments: [String(bounds.loginFailureWindowSeconds), address]
-        ).map { _ in }
-    }
-
     /// Keeps a dropped session's name (and rooms) for its resume token for the grace period; false when the
     /// session was no longer this one.
     public func hold(_ user: UserName, token: String, now: Millis) -> EventLoopFuture<Bool> {
@@ -159,7 +149,10 @@ extension ClusterStore {
                 ClusterKeys.account(user.key), ClusterKeys.loginFailures("name:" + user.key),
                 ClusterKeys.loginFailures("address:" + address),
             ],
-            arguments: [String(bounds.loginFailuresPerName), String(bounds.loginFailuresPerAddress), address]
+            arguments: [
+                String(bounds.loginFailuresPerName), String(bounds.loginFailuresPerAddress), address,
+                String(bounds.loginFailureWindowSeconds),
+            ]
         ).map { reply in
             let fields = (reply.array ?? []).map { $0.string ?? $0.int.map(String.init) ?? "" }
             switch fields.first {
@@ -168,6 +161,15 @@ extension ClusterStore {
             default: return .none
             }
         }
+    }
+
+    /// A password check that `accountHash` counted in advance was right.
+    public func loginSucceeded(_ user: UserName, address: String) -> EventLoopFuture<Void> {
+        redis.run(
+            IdentityScripts.loginSucceeded,
+            keys: [ClusterKeys.loginFailures("name:" + user.key), ClusterKeys.loginFailures("address:" + address)],
+            arguments: [address]
+        ).map { _ in }
     }
 
     /// Whether the session holding `token` may register its name now (counted against its address group);

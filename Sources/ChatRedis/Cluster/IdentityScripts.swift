@@ -143,18 +143,6 @@ enum IdentityScripts {
             return {'claimed'}
             """)
 
-    /// A failed password check outside a login (`/password`, `/unregister`): counted for the name and for the
-    /// address, each for a window (fixed, from the first failure). Logins are counted by `claim` itself.
-    /// KEYS: failures by name, failures by address
-    /// ARGV: window seconds, address group ('' = not counted)
-    static let loginFailed = RedisScript(
-        name: "loginFailed",
-        source: """
-            if redis.call('INCR', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-            if ARGV[2] ~= '' and redis.call('INCR', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
-            return 1
-            """)
-
     /// A dropped connection's name is kept for its resume token's holder: the claim lives `grace` seconds more
     /// and the session is marked held (shown as reconnecting); rooms keep the member. Nothing if the session is
     /// no longer this one.
@@ -200,9 +188,11 @@ enum IdentityScripts {
             return queued
             """)
 
-    /// The stored hash of a registered name, for checking a password, unless failed logins lock it.
+    /// The stored hash of a registered name, for checking a password, unless failed logins lock it. The check about
+    /// to be made is counted as a failure now (and uncounted by `loginSucceeded` when it was right), so checks made
+    /// in parallel cannot slip past the limit, as in `claim`. A name that is not registered counts as a failure too.
     /// KEYS: account, failures by name, failures by address
-    /// ARGV: failures per name, failures per address ('' address: not counted), address
+    /// ARGV: failures per name, failures per address ('' address: not counted), address, window seconds
     /// Returns {'hash', hash}, {'none'} or {'locked', seconds}.
     static let accountHash = RedisScript(
         name: "accountHash",
@@ -212,9 +202,24 @@ enum IdentityScripts {
             if failures >= tonumber(ARGV[1]) or fromAddress >= tonumber(ARGV[2]) then
                 return {'locked', math.max(redis.call('TTL', KEYS[2]), redis.call('TTL', KEYS[3]), 1)}
             end
+            for _, key in ipairs({KEYS[2], ARGV[3] ~= '' and KEYS[3] or nil}) do
+                if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[4]) end
+            end
             local hash = redis.call('HGET', KEYS[1], 'hash')
             if not hash then return {'none'} end
             return {'hash', hash}
+            """)
+
+    /// A password check counted in advance by `accountHash` was right: uncounted.
+    /// KEYS: failures by name, failures by address
+    /// ARGV: address ('' = not counted)
+    static let loginSucceeded = RedisScript(
+        name: "loginSucceeded",
+        source: """
+            for _, key in ipairs({KEYS[1], ARGV[1] ~= '' and KEYS[2] or nil}) do
+                if redis.call('DECR', key) <= 0 then redis.call('DEL', key) end
+            end
+            return 1
             """)
 
     /// Whether a session may register its name: it holds the claim, the name is not registered yet, and its address
@@ -270,6 +275,6 @@ enum IdentityScripts {
             """)
 
     static let all: [RedisScript] = [
-        claim, loginFailed, hold, direct, takeHeldDirects, accountHash, mayRegister, setAccount,
+        claim, hold, direct, takeHeldDirects, accountHash, loginSucceeded, mayRegister, setAccount,
     ]
 }
