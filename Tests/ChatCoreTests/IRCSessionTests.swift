@@ -81,4 +81,20 @@ struct IRCSessionTests {
         _ = session.observe(.welcome(name: "a", room: nil, node: "n1", time: 0), requestID: nil)
         #expect(session.receive(line("PRIVMSG #x :\u{2}\u{3}04")).replies.first?.command == "412")
     }
+
+    @Test("a text longer than an IRC line arrives as several PRIVMSGs of at most 512 bytes, cut between characters")
+    func longTexts() {
+        let view = IRCView(serverName: "n1", nick: "alice", capabilities: ["message-tags"])
+        let text = String(repeating: "héllo wörld ", count: 170)  // about 2,400 bytes
+        let message = ChatMessage(id: StreamID(millis: 9, sequence: 0), room: RoomName(trusted: "dev"), from: "bob", text: text, isAction: false, time: 0)
+        let lines = IRCRenderer.lines(.message(message), requestID: nil, view: view, now: 0)
+        #expect(lines.count > 4)
+        for line in lines {
+            var untagged = line
+            untagged.tags = []
+            #expect(untagged.serialized().utf8.count + 2 <= 512)
+        }
+        #expect(lines.map { $0.parameters[1] }.joined() == text, "nothing lost, nothing cut inside a character")
+        #expect(lines.filter { $0.tags.contains { $0.key == "msgid" } }.count == 1, "the msgid once")
+    }
 }

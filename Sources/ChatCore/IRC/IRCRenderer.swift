@@ -83,19 +83,17 @@ public enum IRCRenderer {
                 numeric("422", "MOTD File is missing"),
             ]
         case .message(let message):
-            return [privmsg(message, view: view)]
+            return privmsg(message, view: view)
         case .sent(let message):
             // The client's own message comes back only when it asked for echo-message.
-            return view.capabilities.contains("echo-message") ? [privmsg(message, view: view)] : []
+            return view.capabilities.contains("echo-message") ? privmsg(message, view: view) : []
         case .direct(let direct):
             let mine = direct.from.lowercased() == me.lowercased() && direct.to.lowercased() != me.lowercased()
             if mine, !view.capabilities.contains("echo-message") { return [] }
-            let text = direct.isAction ? "\u{1}ACTION \(direct.text)\u{1}" : direct.text
-            return [
-                tagged(
-                    IRCMessage(source: mask(direct.from), command: "PRIVMSG", parameters: [mine ? direct.to : me, text]),
-                    time: direct.time, id: nil, view: view)
-            ]
+            let target = mine ? direct.to : me
+            return split(direct.text, from: direct.from, to: target, isAction: direct.isAction).map { line in
+                tagged(line, time: direct.time, id: nil, view: view)
+            }
         case .joined(let room, let name, let time):
             return [tagged(IRCMessage(source: mask(name), command: "JOIN", parameters: [channel(room)]), time: time, id: nil, view: view)]
         case .left(let room, let name, let reason, let time):
@@ -175,11 +173,39 @@ public enum IRCRenderer {
 
     static func channel(_ room: RoomName) -> String { "#" + room.value }
 
-    static func privmsg(_ message: ChatMessage, view: IRCView) -> IRCMessage {
-        let text = message.isAction ? "\u{1}ACTION \(message.text)\u{1}" : message.text
-        return tagged(
-            IRCMessage(source: mask(message.from), command: "PRIVMSG", parameters: [channel(message.room), text]),
-            time: message.time, id: message.id.description, view: view)
+    /// A room message as PRIVMSG lines: one, or several for a text longer than an IRC line (the msgid on the
+    /// first).
+    static func privmsg(_ message: ChatMessage, view: IRCView) -> [IRCMessage] {
+        split(message.text, from: message.from, to: channel(message.room), isAction: message.isAction).enumerated()
+            .map { index, line in
+                tagged(line, time: message.time, id: index == 0 ? message.id.description : nil, view: view)
+            }
+    }
+
+    /// PRIVMSG lines of at most 512 bytes each without tags (CR LF included), cut between characters: the other
+    /// clients allow texts of 2 KB, an IRC line holds about 400 bytes of it.
+    static func split(_ text: String, from: String, to target: String, isAction: Bool) -> [IRCMessage] {
+        let source = mask(from)
+        let overhead = ":\(source) PRIVMSG \(target) :\r\n".utf8.count + (isAction ? "\u{1}ACTION \u{1}".utf8.count : 0)
+        let budget = max(32, IRCMessage.maximumBytes - overhead)
+        var chunks: [String] = []
+        var current = ""
+        var bytes = 0
+        for character in text {
+            let size = character.utf8.count
+            if bytes + size > budget, !current.isEmpty {
+                chunks.append(current)
+                current = ""
+                bytes = 0
+            }
+            current.append(character)
+            bytes += size
+        }
+        if !current.isEmpty || chunks.isEmpty { chunks.append(current) }
+        return chunks.map { chunk in
+            IRCMessage(
+                source: source, command: "PRIVMSG", parameters: [target, isAction ? "\u{1}ACTION \(chunk)\u{1}" : chunk])
+        }
     }
 
     /// server-time and msgid tags, for the clients that asked for them.
