@@ -88,8 +88,13 @@ struct IRCTests {
         try alice.send("PRIVMSG #ops :nobody")
         _ = try alice.expectLine("cannot send to a channel one is not in") { $0.contains(" 404 alice #ops ") }
 
+        try alice.send("JOIN #lounge")
+        _ = try alice.expectLine("in #lounge") { $0.contains(" 366 alice #lounge ") }
+        try carol.send("/join lounge")
+        _ = try alice.expectLine("carol in #lounge too") { $0.contains(":carol!~u@chat JOIN #lounge") }
         try carol.send("/quit")
         _ = try alice.expectLine("carol quits") { $0.contains(":carol!~u@chat QUIT :Quit: quit") }
+        #expect(!alice.drain(timeout: 0.5).contains { $0.contains("QUIT") }, "one QUIT, though carol was in two shared channels")
         try alice.send("QUIT :bye all")
         _ = try alice.expectLine("closing") { $0.hasPrefix("ERROR :Closing Link") }
         #expect(alice.waitForClose())

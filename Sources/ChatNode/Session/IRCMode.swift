@@ -6,6 +6,9 @@ import NIOCore
 /// IRC connection has state of its own (its registration, its capabilities), kept here beside the chat session.
 final class IRCMode: SessionMode {
     private var session: IRCSession
+    /// The chat tells each room when someone leaves or goes away; IRC tells each client once. The last such line
+    /// per person is remembered, so the copies from the other rooms they shared are not sent again.
+    private var lastPersonLine: [String: String] = [:]
 
     init(serverName: String) {
         session = IRCSession(serverName: serverName)
@@ -70,7 +73,28 @@ final class IRCMode: SessionMode {
     }
 
     func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        // One QUIT or AWAY per person, however many rooms this client shares with them.
+        switch event.envelope.event {
+        case .left(_, let name, let reason, _) where reason != .left:
+            guard once(name, "QUIT \(reason.rawValue)") else { return nil }
+        case .presence(_, let name, let presence, _):
+            guard once(name, "AWAY \(presence)") else { return nil }
+        case .joined(_, let name, _):
+            lastPersonLine[name.lowercased()] = nil  // back: their next QUIT is news again
+        default:
+            break
+        }
         // Rendered per client: the lines depend on its capabilities (tags) and, for direct messages, on who it is.
-        render(event.envelope.event, requestID: nil, viewer: viewer, now: event.now, allocator: allocator)
+        return render(event.envelope.event, requestID: nil, viewer: viewer, now: event.now, allocator: allocator)
+    }
+
+    /// Whether this person-wide line is new for this client (and remembers it). Bounded: a client sees as many
+    /// people as its rooms hold, and the memory is cleared past a few thousand.
+    private func once(_ name: String, _ line: String) -> Bool {
+        let key = name.lowercased()
+        guard lastPersonLine[key] != line else { return false }
+        if lastPersonLine.count >= 4096 { lastPersonLine.removeAll(keepingCapacity: true) }
+        lastPersonLine[key] = line
+        return true
     }
 }
