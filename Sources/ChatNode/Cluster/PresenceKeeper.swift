@@ -69,10 +69,7 @@ final class PresenceKeeper: Sendable {
             defer { pending.removeAll() }
             return pending
         }
-        for release in releases {
-            store.release(release.user, token: release.token, now: release.time, reason: release.reason, origin: release.origin)
-                .whenFailure { _ in self.node.pendingReleases.withLockedValue { $0.append(release) } }
-        }
+        for release in releases { _ = node.release(release) }
     }
 
     /// Every session's records, rewritten: rarely (a safety net), and in full when Redis comes back after losing

@@ -33,9 +33,8 @@ final class IRCMode: SessionMode {
             message = try IRCMessage(parsing: text[...])
         } catch .empty {
             return ModeInput()
-        } catch .tooLong(let tags) {
-            let code = tags ? "417" : "417"
-            return reply(IRCMessage(source: session.serverName, command: code, parameters: [session.view.nick, "Input line was too long"]), allocator)
+        } catch .tooLong {
+            return reply(IRCMessage(source: session.serverName, command: "417", parameters: [session.view.nick, "Input line was too long"]), allocator)
         } catch {
             return reply(IRCMessage(source: session.serverName, command: "421", parameters: [session.view.nick, "*", "Unknown command"]), allocator)
         }

@@ -22,12 +22,7 @@ extension SessionHandler {
         let loop = hub.eventLoop
         if login.password != nil, let checked = checkedLogin, checked.key == name.key {
             // Checked moments ago on this connection (SASL): claim with the hash it matched.
-            var verified = attempt
-            verified.verifiedHash = checked.hash
-            return store.claimName(name, verified, now: now).hop(to: loop).assumeIsolated().map { reply in
-                if case .verify = reply { return .wrongPassword }
-                return self.outcome(reply, attempt: verified, resume: resume, now: now)
-            }.nonisolated()
+            return claimVerified(name, attempt: attempt, hash: checked.hash, resume: resume)
         }
         return store.claimName(name, attempt, now: now).hop(to: loop).assumeIsolated().flatMap { reply in
             guard case .verify(let hash) = reply, let password = login.password else {
@@ -43,20 +38,27 @@ extension SessionHandler {
         _ name: UserName, password: Password, hash: String, attempt: ClaimAttempt, resume: String
     ) -> EventLoopFuture<ClaimOutcome> {
         let loop = hub.eventLoop
-        var verified = attempt
-        verified.verifiedHash = hash
         return hasher.verify(password, against: hash, on: loop, for: addressGroup).assumeIsolated().flatMap { matches in
             guard matches else {
                 // Already counted by the claim, before the check was made.
                 self.logFailedLogin(name)
                 return loop.makeSucceededFuture(.wrongPassword)
             }
-            let checkedAt = WallClock.now()
-            return self.store.claimName(name, verified, now: checkedAt).hop(to: loop).assumeIsolated().map { reply in
-                // The account changed between the two steps: the password checked was its old one.
-                if case .verify = reply { return .wrongPassword }
-                return self.outcome(reply, attempt: verified, resume: resume, now: checkedAt)
-            }.nonisolated()
+            return self.claimVerified(name, attempt: attempt, hash: hash, resume: resume)
+        }.nonisolated()
+    }
+
+    /// The claim with the stored hash a password was checked against, which the claim script compares.
+    private func claimVerified(_ name: UserName, attempt: ClaimAttempt, hash: String, resume: String)
+        -> EventLoopFuture<ClaimOutcome>
+    {
+        var verified = attempt
+        verified.verifiedHash = hash
+        let checkedAt = WallClock.now()
+        return store.claimName(name, verified, now: checkedAt).hop(to: hub.eventLoop).assumeIsolated().map { reply in
+            // The account changed since the check: the password checked was its old one.
+            if case .verify = reply { return .wrongPassword }
+            return self.outcome(reply, attempt: verified, resume: resume, now: checkedAt)
         }.nonisolated()
     }
 
