@@ -74,6 +74,8 @@ public struct RoomView: Equatable, Sendable {
     /// What a reconnect asks for: everything after this id.
     public var resumeFrom: StreamID? { caughtUpTo ?? lastMessageID }
     public var members: [String: Member] = [:]
+    /// Shown in the room bar; nil when the room has none.
+    public var topic: RoomTopic?
     var messageIDs: Set<StreamID> = []
 
     public var sortedMembers: [Member] {
@@ -102,6 +104,8 @@ public struct ClientState: Sendable {
     public private(set) var serverLines: [TimelineLine] = []
     /// Rooms the user asked to join and whose reply has not come yet: the reply makes them current.
     private var userJoins: Set<RoomName> = []
+    /// Rooms whose join was a resume's: the topic that follows is not shown again.
+    private var quietTopic: Set<RoomName> = []
     /// Set between a reconnect's welcome and the last resume reply.
     private var resuming: Set<RoomName> = []
     /// Whether the server has told us about our rooms yet (a join or leave reply): only then does a reconnect's
@@ -237,12 +241,15 @@ public struct ClientState: Sendable {
             return joinsAfterWelcome
         case .youJoined(let room, let history, let more):
             knowsRooms = true
-            resuming.remove(room)
+            // A resumed room's topic is set quietly: the user saw it when they first joined.
+            if resuming.remove(room) != nil || quiet { quietTopic.insert(room) } else { quietTopic.remove(room) }
             let isUserJoin = userJoins.remove(room) != nil
             if !rooms.contains(room) {
                 rooms.append(room)
                 views[room] = RoomView()
             }
+            // The topic, if the room has one, comes right after this reply.
+            views[room]?.topic = nil
             for message in history { add(message) }
             if isUserJoin || current == nil { current = room }
             if current == room { views[room]?.unread = 0 }
@@ -253,6 +260,22 @@ public struct ClientState: Sendable {
             rooms.remove(at: index)
             views[room] = nil
             if current == room { current = rooms.isEmpty ? nil : rooms[min(index, rooms.count - 1)] }
+            return []
+        case .topic(let room, let topic):
+            views[room]?.topic = topic.flatMap { $0.text.isEmpty ? nil : $0 }
+            // Shown after a join and when asked for; quietly set after a resume.
+            if quietTopic.remove(room) == nil, !quiet {
+                for text in TextRenderer.lines(decoded.event, viewer: confirmedName, now: decoded.time) {
+                    let shown = text.hasPrefix("* ") ? String(text.dropFirst(2)) : text
+                    let line = TimelineLine(kind: .info, time: decoded.time, text: shown)
+                    if views[room] != nil { append(line, to: room) } else { appendToCurrent(line) }
+                }
+            }
+            return []
+        case .topicChanged(let room, let topic):
+            views[room]?.topic = topic.text.isEmpty ? nil : topic
+            let text = topic.text.isEmpty ? "\(topic.by) cleared the topic" : "\(topic.by) set the topic: \(topic.text)"
+            append(TimelineLine(kind: .notice, time: topic.time, text: text), to: room)
             return []
         case .message(let message), .sent(let message):
             typing[message.room]?[message.from.lowercased()] = nil

@@ -74,6 +74,24 @@ public struct RoomSummary: Equatable, Sendable {
     }
 }
 
+/// A room's topic: one line anybody in the room may set, shown on joining it (IRC's TOPIC).
+public struct RoomTopic: Equatable, Sendable {
+    /// At most this many bytes (IRC's TOPICLEN, as Ergo and Solanum have it).
+    public static let maximumBytes = 390
+
+    /// Empty when the topic was cleared.
+    public var text: String
+    /// Who set it, as they typed their name.
+    public var by: String
+    public var time: Millis
+
+    public init(text: String, by: String, time: Millis) {
+        self.text = text
+        self.by = by
+        self.time = time
+    }
+}
+
 /// What `/seen NAME` knows.
 public enum SeenRecord: Equatable, Sendable {
     /// Connected now; `reconnecting` while their name is held for their client after a dropped connection.
@@ -120,6 +138,10 @@ public enum ChatEvent: Equatable, Sendable {
     /// resume's page, with newer messages still to fetch (`history` with `after` the last one).
     case youJoined(room: RoomName, history: [ChatMessage], more: Bool = false)
     case youLeft(room: RoomName)
+    /// The room's topic as it is (nil: none): after one's own join, and the reply to asking for it.
+    case topic(room: RoomName, RoomTopic?)
+    /// Somebody set (or, with an empty text, cleared) the room's topic; the setter's own reply too.
+    case topicChanged(room: RoomName, RoomTopic)
     /// A page of history; `more`: further messages lie beyond it, in the direction it was read.
     case history(room: RoomName, messages: [ChatMessage], more: Bool = false)
     /// Messages after `after` in `room` are not all here: fetch `history` after it. `lost`: some were trimmed

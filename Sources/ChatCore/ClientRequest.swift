@@ -23,6 +23,9 @@ public enum ClientRequest: Equatable, Sendable {
     case direct(to: String, text: String)
     case away(String?)
     case back
+    /// The room's topic (nil room: the current one): shows it when `text` is nil, sets it otherwise, clears it
+    /// when `text` is empty. Any member of the room may set it.
+    case topic(room: String?, text: String?)
     /// The last `limit` messages of a room, or those before `before`, or those after `after` (a resume's next
     /// page), oldest first. The reply is a page: at most `historyPageMessages` and `historyPageBytes`.
     case history(room: String?, limit: Int?, before: String?, after: String? = nil)
@@ -68,7 +71,7 @@ public struct ProtocolLimits: Sendable {
 }
 
 extension ClientRequest {
-    /// The request with `room` filled in where it names none (say, me, leave, who, history, typing).
+    /// The request with `room` filled in where it names none (say, me, leave, who, history, typing, topic).
     public func defaultingRoom(to room: String?) -> ClientRequest {
         guard let room else { return self }
         switch self {
@@ -78,6 +81,7 @@ extension ClientRequest {
         case .history(nil, let limit, let before, let after):
             return .history(room: room, limit: limit, before: before, after: after)
         case .typing(nil): return .typing(room: room)
+        case .topic(nil, let text): return .topic(room: room, text: text)
         default: return self
         }
     }

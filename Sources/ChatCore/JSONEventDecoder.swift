@@ -76,6 +76,11 @@ public enum JSONEventDecoder {
             return .youJoined(room: room, history: fields.objects("history").compactMap(message), more: fields.bool("more"))
         case "left":
             return fields.room().map { .youLeft(room: $0) }
+        case "topic":
+            guard let room = fields.room() else { return nil }
+            guard let by = fields.string("by") else { return .topic(room: room, nil) }
+            let topic = RoomTopic(text: fields.string("text") ?? "", by: by, time: time)
+            return fields.bool("changed") ? .topicChanged(room: room, topic) : .topic(room: room, topic)
         case "history":
             guard let room = fields.room() else { return nil }
             return .history(room: room, messages: fields.objects("messages").compactMap(message), more: fields.bool("more"))

@@ -57,6 +57,17 @@ public enum JSONRenderer {
         case .youLeft(let room):
             header("left")
             json.field("room", room.value)
+        case .topic(let room, let topic):
+            header("topic", time: topic?.time)
+            json.field("room", room.value)
+            json.field("text", topic?.text ?? "")
+            if let topic { json.field("by", topic.by) }
+        case .topicChanged(let room, let topic):
+            header("topic", time: topic.time)
+            json.field("room", room.value)
+            json.field("text", topic.text)
+            json.field("by", topic.by)
+            json.field("changed", true)
         case .history(let room, let messages, let more):
             header("history")
             json.field("room", room.value)

@@ -47,6 +47,10 @@ public enum JSONRequestEncoder {
             if let text { json.field("text", text) }
         case .back:
             op("back")
+        case .topic(let room, let text):
+            op("topic")
+            if let room { json.field("room", room) }
+            if let text { json.field("text", text) }
         case .history(let room, let limit, let before, let after):
             op("history")
             if let room { json.field("room", room) }

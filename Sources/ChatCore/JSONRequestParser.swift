@@ -98,6 +98,7 @@ public enum JSONRequestParser {
             case "msg": return .direct(to: try required(to, "to"), text: try required(text, "text"))
             case "away": return .away(text)
             case "back": return .back
+            case "topic": return .topic(room: room, text: text)
             case "history":
                 if let limit, limit <= 0 { throw ChatError(.badRequest, "\"limit\" must be positive") }
                 if before != nil, after != nil { throw ChatError(.badRequest, "\"history\" takes \"before\" or \"after\", not both") }

@@ -66,6 +66,12 @@ public enum RelayCodec {
             json.field("name", name)
             if case .away(let text) = presence { json.field("away", text) }
             json.field("ts", time)
+        case .topicChanged(let room, let topic):
+            json.field("k", "topic")
+            json.field("room", room.value)
+            json.field("name", topic.by)
+            json.field("text", topic.text)
+            json.field("ts", topic.time)
         case .typing(let room, let name, let time):
             json.field("k", "typing")
             json.field("room", room.value)
@@ -111,6 +117,9 @@ public enum RelayCodec {
         case "typing":
             guard let room = wire.room, let name = wire.name else { return nil }
             event = .typing(room: RoomName(trusted: room), name: name, time: wire.ts)
+        case "topic":
+            guard let room = wire.room, let name = wire.name else { return nil }
+            event = .topicChanged(room: RoomName(trusted: room), RoomTopic(text: wire.text ?? "", by: name, time: wire.ts))
         case "resumed":
             guard let name = wire.name else { return nil }
             event = .resumedElsewhere(name: name)

@@ -31,7 +31,7 @@ extension ChatEvent {
         switch self {
         case .message(let message): return message.room
         case .joined(let room, _, _), .left(let room, _, _, _), .presence(let room, _, _, _), .typing(let room, _, _),
-            .gap(let room, _, _, _):
+            .gap(let room, _, _, _), .topic(let room, _), .topicChanged(let room, _):
             return room
         default: return nil
         }
@@ -60,6 +60,7 @@ extension ClientRequest {
             return .history(room: room.map(clean), limit: limit, before: before.map(clean), after: after.map(clean))
         case .seen(let name): return .seen(name: clean(name))
         case .typing(let room): return .typing(room: room.map(clean))
+        case .topic(let room, let text): return .topic(room: room.map(clean), text: text.map(clean))
         case .rooms, .back, .help, .quit, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate:
             return self
         }

@@ -27,6 +27,11 @@ public enum TextCommandParser {
             return .away(rest.isEmpty ? nil : rest)
         case "back":
             return .back
+        case "topic":
+            // `/topic` shows the current room's topic, `/topic TEXT` sets it, `/topic -delete` clears it (irssi's
+            // spelling). The current room only: a first word could be a room name or the topic's first word.
+            guard !rest.isEmpty else { return .topic(room: nil, text: nil) }
+            return .topic(room: nil, text: rest == "-delete" ? "" : String(rest))
         case "history":
             guard !rest.isEmpty else { return .history(room: nil, limit: nil, before: nil) }
             guard let count = Int(rest), count > 0 else { throw ChatError(.badRequest, "usage: /history [N]") }
@@ -74,6 +79,7 @@ public enum TextCommandParser {
         "  /msg NAME TEXT     a direct message to NAME, wherever they are connected",
         "  /me ACTION         an action, shown as '* you ACTION'",
         "  /away [TEXT]       mark yourself away; /back to return",
+        "  /topic [TEXT]      show or set the current room's topic; /topic -delete clears it",
         "  /history [N]       the last N messages of the current room",
         "  /seen NAME         when NAME was last connected",
         "  /register PASSWORD make your name yours: from then on it needs PASSWORD",

@@ -46,6 +46,14 @@ public enum TextRenderer {
             return [header] + history.map(messageLine) + moreLine(room, after: history.last?.id, more: more)
         case .youLeft(let room):
             return ["* you left #\(room)"]
+        case .topic(let room, nil):
+            return ["* #\(room) has no topic"]
+        case .topic(let room, .some(let topic)):
+            return ["* topic of #\(room): \(topic.text)  (set by \(topic.by), \(TimeFormat.clock(topic.time)))"]
+        case .topicChanged(let room, let topic):
+            let time = TimeFormat.clock(topic.time)
+            if topic.text.isEmpty { return ["* [\(time)] \(topic.by) cleared the topic of #\(room)"] }
+            return ["* [\(time)] \(topic.by) set the topic of #\(room): \(topic.text)"]
         case .history(let room, let messages, _):
             if messages.isEmpty { return ["* no messages in #\(room) yet"] }
             return ["* the last \(plural(messages.count, "message")) of #\(room):"] + messages.map(messageLine)

@@ -215,6 +215,10 @@ public final class TerminalApp {
             put(0, column, label, width: width, attributes: isCurrent ? chat_attr_bold() : barAttributes | (unread > 0 ? chat_attr_bold() : 0))
             column += width + 1
         }
+        // The current room's topic, in what is left of the bar.
+        if let topic = state.currentView?.topic, column + 4 < columns {
+            put(0, column, "| \(topic.text)", width: columns - column, attributes: barAttributes)
+        }
     }
 
     /// Local time of day, HH:MM: the terminal is the user's, so its clock is theirs.

@@ -39,6 +39,29 @@ struct ClientStateTests {
         #expect(state.views[lobby]?.lines.map(\.text) == ["morning", "hi"])
     }
 
+    @Test("topics: the one after a join shows once and heads the room; a change is a notice; a resume sets it quietly")
+    func topics() {
+        var state = aliceInTwoRooms()
+        let topic = RoomTopic(text: "ship it", by: "bob", time: 3_000)
+        _ = state.receive(event(.topic(room: dev, topic)))
+        #expect(state.views[dev]?.topic == topic)
+        #expect(state.views[dev]?.lines.last?.text.contains("topic of #dev: ship it") == true)
+        _ = state.receive(event(.topicChanged(room: dev, RoomTopic(text: "", by: "carol", time: 4_000))))
+        #expect(state.views[dev]?.topic == nil)
+        #expect(state.views[dev]?.lines.last?.text == "carol cleared the topic")
+        _ = state.receive(event(.topicChanged(room: dev, topic)))
+        let shown = state.views[dev]?.lines.count
+
+        // The connection drops and comes back: dev is rejoined, its topic arrives again and is not shown again.
+        state.connectionLost(reason: "reset", retryInSeconds: 1)
+        _ = state.connectionOpened()
+        _ = state.receive(event(.welcome(name: "alice", room: dev, node: "n2", time: 1)))
+        _ = state.receive(event(.youJoined(room: dev, history: [])))
+        _ = state.receive(event(.topic(room: dev, topic)))
+        #expect(state.views[dev]?.topic == topic)
+        #expect(state.views[dev]?.lines.count == shown)
+    }
+
     @Test("unread counts: others' messages in rooms not shown count; own messages and the shown room do not")
     func unread() {
         var state = aliceInTwoRooms()

@@ -21,6 +21,10 @@ struct TerminalClientTests {
         try bob.send("hello from bob, whose message is long enough to need wrapping when the terminal gets narrow")
         try tmux.waitFor("bob's message") { $0.contains("<bob> hello from bob") }
         try tmux.waitFor("the people pane") { $0.contains("People (2)") }
+        try bob.send("/topic plans for the week")
+        try tmux.waitFor("the topic in the room bar") { screen in
+            screen.split(separator: "\n").first?.contains("#lobby  | plans for the week") == true
+        }
 
         try tmux.type("hi from alice ✓ 你好")
         try tmux.press("Enter")

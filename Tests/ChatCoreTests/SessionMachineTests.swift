@@ -46,7 +46,7 @@ struct SessionMachineTests {
         _ = complete(&session, .listenToUser(alice), .done)
         _ = complete(&session, .subscribe(lobby), .done)
         _ = complete(&session, .recordJoin(lobby), .done)
-        _ = complete(&session, .readHistory(lobby, after: nil, count: 21), .messages([]))
+        _ = complete(&session, .readHistory(lobby, after: nil, count: 21), .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
         return session
     }
 
@@ -71,7 +71,7 @@ struct SessionMachineTests {
         #expect(complete(&session, .subscribe(lobby), .done) == [.perform(.recordJoin(lobby), id: nil)])
         #expect(complete(&session, .recordJoin(lobby), .done) == [.perform(.readHistory(lobby, after: nil, count: 21), id: nil)])
         let history = [message("5-0", lobby, "earlier")]
-        #expect(complete(&session, .readHistory(lobby, after: nil, count: 21), .messages(history)) == [
+        #expect(complete(&session, .readHistory(lobby, after: nil, count: 21), .joinRead(history, maxDeleted: nil, keptFrom: nil, topic: nil)) == [
             .send(.youJoined(room: lobby, history: history), id: nil), .replayHeld(lobby, after: Self.id("5-0")),
         ])
         #expect(!session.isWaiting)
@@ -129,7 +129,7 @@ struct SessionMachineTests {
         let ownJoin = RelayEnvelope(event: .joined(room: dev, name: "Alice", time: 1), origin: "inc/1")
         #expect(session.route(ownJoin) == .skip, "one's own join notice is never shown, even while held")
         let missed = [message("8-0", dev, "missed"), message("9-0", dev, "live")]
-        let answered = complete(&session, .readHistory(dev, after: Self.id("7-0"), count: 201), .messages(missed))
+        let answered = complete(&session, .readHistory(dev, after: Self.id("7-0"), count: 201), .joinRead(missed, maxDeleted: nil, keptFrom: nil, topic: nil))
         #expect(answered == [
             .send(.youJoined(room: dev, history: missed), id: nil), .replayHeld(dev, after: Self.id("9-0")),
             .perform(.subscribe(ops), id: nil),
@@ -137,7 +137,7 @@ struct SessionMachineTests {
         #expect(session.route(live) == .deliver)
         _ = complete(&session, .subscribe(ops), .done)
         _ = complete(&session, .recordJoin(ops), .done)
-        _ = complete(&session, .readHistory(ops, after: nil, count: 21), .messages([]))
+        _ = complete(&session, .readHistory(ops, after: nil, count: 21), .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
         #expect(session.active?.rooms == [dev, ops] && session.active?.current == ops)
         #expect(!session.isWaiting)
     }
@@ -183,7 +183,7 @@ struct SessionMachineTests {
         #expect(request(&session, .join(room: "#Dev", since: nil), id: "j") == [.perform(.subscribe(dev), id: RequestID(json: "\"j\""))])
         _ = complete(&session, .subscribe(dev), .done)
         _ = complete(&session, .recordJoin(dev), .done)
-        _ = complete(&session, .readHistory(dev, after: nil, count: 21), .messages([]))
+        _ = complete(&session, .readHistory(dev, after: nil, count: 21), .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
         #expect(session.active?.current == dev)
         #expect(request(&session, .join(room: "lobby", since: nil)) == [.send(.ok("#lobby is now your current room"), id: nil)])
         #expect(session.active?.current == lobby)
@@ -429,7 +429,7 @@ struct HistoryPagingUnitTests {
         let stored = messages(3).map { var copy = $0; copy.id.millis += 10; return copy }
         let reply = session.completed(
             .readHistory(.lobby, after: since, count: 3), id: nil,
-            .success(.page(stored, maxDeleted: nil, keptFrom: stored[0].id)), now: now)
+            .success(.joinRead(stored, maxDeleted: nil, keptFrom: stored[0].id, topic: nil)), now: now)
         #expect(reply.first == .send(.gap(room: .lobby, after: since, lost: true, oldest: stored[0].id), id: nil))
         #expect(reply.dropFirst().first == .send(.youJoined(room: .lobby, history: Array(stored.prefix(2)), more: true), id: nil))
 

@@ -54,6 +54,15 @@ struct BrowserTests {
         try other.send("/msg alice a secret")
         try browser.waitForText("#log") { $0.contains("[DM] \(otherName): a secret") }
 
+        // A topic set by the nc user heads the room, and its change shows in the log; the page sets one too.
+        try other.send("/topic hostile <b>topics</b> are text")
+        try browser.waitForText("#room-topic") { $0 == "hostile <b>topics</b> are text" }
+        try browser.waitForText("#log") { $0.contains("\(otherName) set the topic: hostile <b>topics</b> are text") }
+        try browser.type("/topic from the page", into: "#input")
+        try browser.click("#compose button[type=submit]")
+        try other.expect("alice set the topic of #lobby: from the page")
+        try browser.waitForText("#room-topic") { $0 == "from the page" }
+
         // A program's typing notice shows as "… is typing".
         let typist = try setup.balancer.connect("typist")
         try typist.sendJSON(["op": "hello", "name": "erin"])

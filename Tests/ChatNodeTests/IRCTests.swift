@@ -100,6 +100,41 @@ struct IRCTests {
         #expect(alice.waitForClose())
     }
 
+    @Test("a room's topic: set in text mode, shown to an IRC client on JOIN (332/333), changed with TOPIC, seen by JSON")
+    func topics() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let carol = try cluster[1].login("carol")
+        try carol.send("/join dev")
+        try carol.expect("you joined #dev")
+        try carol.send("/topic release on Friday")
+        try carol.expect("carol set the topic of #dev: release on Friday")
+        let dana = try cluster[1].loginJSON("dana")
+        try dana.sendJSON(["op": "join", "room": "dev", "id": 2])
+        _ = try dana.expectEvent(type: "joined")
+        let shown = try dana.expectEvent(type: "topic")
+        #expect(shown["text"] as? String == "release on Friday" && shown["by"] as? String == "carol")
+
+        let alice = try Self.register("alice", on: cluster[0])
+        try alice.send("JOIN #dev")
+        _ = try alice.expectLine("join echo") { $0.hasPrefix(":alice!~u@chat JOIN #dev") }
+        _ = try alice.expectLine("topic") { $0.contains(" 332 alice #dev :release on Friday") }
+        _ = try alice.expectLine("who set it") { $0.contains(" 333 alice #dev carol ") }
+        _ = try alice.expectLine("names after the topic") { $0.contains(" 353 alice = #dev :") }
+        try alice.send("TOPIC #dev :\u{2}ship\u{2} it")
+        _ = try alice.expectLine("own change") { $0.hasSuffix(":alice!~u@chat TOPIC #dev :ship it") }
+        try carol.expect("alice set the topic of #dev: ship it")
+        let changed = try dana.expectEvent("the change") { $0["type"] as? String == "topic" && $0["changed"] as? Bool == true }
+        #expect(changed["text"] as? String == "ship it" && changed["by"] as? String == "alice")
+        try alice.send("TOPIC #dev")
+        _ = try alice.expectLine("asked") { $0.contains(" 332 alice #dev :ship it") }
+        try alice.send("TOPIC #elsewhere :mine")
+        _ = try alice.expectLine("not on that channel") { $0.contains(" 442 alice #elsewhere ") }
+        try carol.send("/topic -delete")
+        _ = try alice.expectLine("cleared") { $0.hasSuffix(":carol!~u@chat TOPIC #dev :") }
+        try alice.send("TOPIC #dev")
+        _ = try alice.expectLine("none now") { $0.contains(" 331 alice #dev ") }
+    }
+
     @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")
     func throughTheBalancer() throws {
         let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])

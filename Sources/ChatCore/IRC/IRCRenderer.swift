@@ -40,6 +40,7 @@ public enum IRCRenderer {
         case message = "irc-message"
         case notice = "irc-notice"
         case sasl = "irc-sasl"
+        case topic = "irc-topic"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -78,7 +79,7 @@ public enum IRCRenderer {
                 numeric("001", "Welcome to the chat, \(mask(name))"),
                 numeric("002", "Your host is \(server) (node \(node)), running \(version)"),
                 numeric("003", "This server speaks IRC alongside the chat's own clients"),
-                IRCMessage(source: server, command: "004", parameters: [me, server, version, "i", "nt"]),
+                IRCMessage(source: server, command: "004", parameters: [me, server, version, "i", "n"]),
                 IRCMessage(source: server, command: "005", parameters: [me] + isupport + ["are supported by this server"]),
                 numeric("422", "MOTD File is missing"),
             ]
@@ -111,6 +112,15 @@ public enum IRCRenderer {
             return [IRCMessage(source: mask(me), command: "JOIN", parameters: [channel(room)])]
         case .youLeft(let room):
             return [IRCMessage(source: mask(me), command: "PART", parameters: [channel(room)])]
+        case .topic(let room, let topic):
+            guard let topic, !topic.text.isEmpty else {
+                // After a JOIN a channel without a topic says nothing; asked, it says so.
+                return purpose == .topic ? [numeric("331", channel(room), "No topic is set")] : []
+            }
+            return [numeric("332", channel(room), topic.text), numeric("333", channel(room), topic.by, String(topic.time / 1000))]
+        case .topicChanged(let room, let topic):
+            let line = IRCMessage(source: mask(topic.by), command: "TOPIC", parameters: [channel(room), topic.text])
+            return [tagged(line, time: topic.time, id: nil, view: view)]
         case .gap(let room, _, let lost, _):
             let text = lost ? "some earlier messages are no longer available" : "some messages were missed here"
             return [IRCMessage(source: server, command: "NOTICE", parameters: [channel(room), text])]
@@ -164,7 +174,7 @@ public enum IRCRenderer {
 
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
-        "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*", "CHANTYPES=#", "CHANMODES=,,,nt", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)",
+        "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*", "CHANTYPES=#", "CHANMODES=,,,n", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)", "TOPICLEN=\(RoomTopic.maximumBytes)",
         "CHANNELLEN=\(UserName.maximumLength + 1)",
         "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
         "UTF8ONLY",

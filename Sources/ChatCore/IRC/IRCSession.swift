@@ -294,7 +294,7 @@ public struct IRCSession: Sendable {
             if parameters[0].hasPrefix("#") {
                 // Queries are answered (irssi asks for the ban list after every join); setting a mode is refused.
                 switch parameters.count == 1 ? "" : parameters[1] {
-                case "": numeric("324", parameters[0], "+nt")
+                case "": numeric("324", parameters[0], "+n")
                 case "b", "+b": numeric("368", parameters[0], "End of channel ban list")
                 case "e", "+e": numeric("349", parameters[0], "End of channel exception list")
                 case "I", "+I": numeric("347", parameters[0], "End of channel invite list")
@@ -307,7 +307,9 @@ public struct IRCSession: Sendable {
             }
         case "TOPIC":
             guard needs(1) else { return }
-            numeric("331", parameters[0], "No topic is set")
+            // `TOPIC #dev` asks, `TOPIC #dev :text` sets, `TOPIC #dev :` clears. No operators: any member may.
+            let text = parameters.count > 1 ? IRCFormatting.strip(parameters[1]) : nil
+            request(.topic(room: parameters[0], text: text), .topic, about: parameters[0])
         case "MOTD":
             numeric("422", "MOTD File is missing")
         case "VERSION":

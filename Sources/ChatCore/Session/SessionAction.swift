@@ -70,8 +70,8 @@ public enum StoreOperation: Equatable, Sendable {
     case recordJoin(RoomName)
     /// Undo `recordJoin` after a join that failed later; its result is not waited for.
     case rollbackJoin(RoomName)
-    /// For a join: messages after `after` (at most `count`; replies `.page`), or the last `count` when `after` is
-    /// nil (replies `.messages`).
+    /// For a join: messages after `after` (at most `count`), or the last `count` when `after` is nil, and the
+    /// room's topic. Replies `.joinRead`.
     case readHistory(RoomName, after: StreamID?, count: Int)
     /// Leave the room in the store, announcing it. Replies `.done`.
     case recordLeave(RoomName)
@@ -83,6 +83,10 @@ public enum StoreOperation: Equatable, Sendable {
     case publishTyping(RoomName)
     /// Set (or, with nil, clear) away and tell the user's rooms. Replies `.done`.
     case setPresence(away: String?)
+    /// Replies `.topic`.
+    case readTopic(RoomName)
+    /// Store the room's topic (an empty text clears it) and tell the room. Replies `.done`.
+    case setTopic(RoomName, RoomTopic)
     /// Replies `.members`.
     case who(RoomName)
     /// Replies `.rooms`.
@@ -138,6 +142,10 @@ public enum StoreReply: Sendable {
     /// Messages read after an id, with what the room's stream knows of what it no longer keeps: the newest id
     /// deleted by hand, and, when trimming removed the oldest messages, the oldest one kept.
     case page([ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?)
+    /// What a join reads: its history (with `page`'s knowledge of what the stream lost, when read after an id)
+    /// and the room's topic.
+    case joinRead([ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?, topic: RoomTopic?)
+    case topic(RoomTopic?)
     case members([RoomMember])
     case rooms([(room: RoomName, members: Int)])
     case seen(SeenRecord?)

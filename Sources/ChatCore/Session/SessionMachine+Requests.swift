@@ -98,6 +98,17 @@ extension SessionMachine {
         case .back:
             session.away = nil
             return [.perform(.setPresence(away: nil), id: id)]
+        case .topic(let raw, nil):
+            // Anybody may read a room's topic, as IRC's TOPIC and LIST show it to people outside the room.
+            return [.perform(.readTopic(try resolve(raw, session: session)), id: id)]
+        case .topic(let raw, .some(let text)):
+            let room = try member(raw, session: session, why: "/join it to set its topic")
+            guard text.utf8.count <= RoomTopic.maximumBytes else {
+                throw ChatError(.messageTooLong, "a topic is limited to \(RoomTopic.maximumBytes) bytes")
+            }
+            session.lastActive = now.wall
+            let topic = RoomTopic(text: text, by: session.user.display, time: now.wall)
+            return [.perform(.setTopic(room, topic), id: id)]
         case .history(let raw, let limit, let before, let after):
             let room = try member(raw, session: session, why: "/join it to read its history")
             if let after {

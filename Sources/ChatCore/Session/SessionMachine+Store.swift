@@ -57,17 +57,20 @@ extension SessionMachine {
             join.recorded = true
             session.joining = join
             return [.perform(readHistory(for: join), id: id)]
-        case (.readHistory(let room, let after, let count), .messages(let read)),
-            (.readHistory(let room, let after, let count), .page(let read, _, _)):
+        case (.readHistory(let room, let after, let count), .joinRead(let read, let maxDeleted, let keptFrom, let topic)):
             guard let join = session.joining, join.room == room else { return [] }
             session.joining = nil
             if !session.rooms.contains(room) { session.rooms.append(room) }
             session.current = room
             let direction: HistoryPaging.Direction = after == nil ? .backward : .forward
             let (page, more) = paging.page(read, wanted: count - 1, direction: direction)
-            let gap = after.flatMap { gapNotice(room, after: $0, answer) }.map { [$0] } ?? []
+            let gap = after.flatMap { gapNotice(room, after: $0, maxDeleted: maxDeleted, keptFrom: keptFrom) }
             let joined = ChatEvent.youJoined(room: room, history: page, more: after != nil && more)
-            return gap + [.send(joined, id: id), .replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
+            // The topic follows the join, so a client that shows one per room clears it on `joined` and sets it
+            // here; a room without one sends nothing.
+            let topicShown: [SessionAction] = topic.map { [.send(.topic(room: room, $0), id: id)] } ?? []
+            return (gap.map { [$0] } ?? []) + [.send(joined, id: id)] + topicShown
+                + [.replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
         case (.recordLeave(let room), _):
             return [.send(.youLeft(room: room), id: id)]
         case (.publish(let message), .published(let messageID)):
@@ -75,6 +78,11 @@ extension SessionMachine {
         case (.sendDirect(let message, _), .delivered(let delivered)):
             guard delivered else { return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id) }
             return [.send(.direct(message), id: id)]
+        case (.readTopic(let room), .topic(let topic)):
+            return [.send(.topic(room: room, topic), id: id)]
+        case (.setTopic(let room, let topic), _):
+            // The setter's own change: the relay skips it, as it skips the session's own messages.
+            return [.send(.topicChanged(room: room, topic), id: id)]
         case (.setPresence(let away), _):
             return [.send(.ok(away.map { "you are marked away: \($0)" } ?? "you are back"), id: id)]
         case (.who(let room), .members(let members)):
@@ -85,9 +93,9 @@ extension SessionMachine {
         case (.history(let room, let count, _), .messages(let read)):
             let (page, more) = paging.page(read, wanted: count - 1, direction: .backward)
             return [.send(.history(room: room, messages: page, more: more), id: id)]
-        case (.historyAfter(let room, let after, let count), .page(let read, _, _)):
+        case (.historyAfter(let room, let after, let count), .page(let read, let maxDeleted, let keptFrom)):
             let (page, more) = paging.page(read, wanted: count - 1, direction: .forward)
-            let gap = gapNotice(room, after: after, answer).map { [$0] } ?? []
+            let gap = gapNotice(room, after: after, maxDeleted: maxDeleted, keptFrom: keptFrom).map { [$0] } ?? []
             return gap + [.send(.history(room: room, messages: page, more: more), id: id)]
         case (.seen(let name), .seen(let record)):
             return [.send(.seen(record ?? .never(name: name.display), now: now.wall), id: id)]
@@ -211,8 +219,9 @@ extension SessionMachine {
 
     /// Told before a page read after `after` when the room's stream has trimmed (or lost) messages after it: the
     /// client learns that what it shows has a hole, instead of moving past it without a word.
-    private func gapNotice(_ room: RoomName, after: StreamID, _ answer: StoreReply) -> SessionAction? {
-        guard case .page(_, let maxDeleted, let keptFrom) = answer else { return nil }
+    private func gapNotice(_ room: RoomName, after: StreamID, maxDeleted: StreamID?, keptFrom: StreamID?)
+        -> SessionAction?
+    {
         let trimmed = keptFrom.map { $0 > after } ?? false
         let deleted = maxDeleted.map { $0 > after } ?? false
         guard trimmed || deleted else { return nil }

@@ -50,8 +50,15 @@ extension SessionHandler {
         case .rollbackJoin(let room), .recordLeave(let room):
             return store.leave(room, user: user, reason: .left, now: now, origin: origin).map { .done }
         case .readHistory(let room, nil, let count):
-            return store.history(room, count: count).map { .messages(Self.shown($0, in: room)) }
-        case .readHistory(let room, .some(let after), let count), .historyAfter(let room, let after, let count):
+            // The topic is read beside the history, on the same connection: no round trip more.
+            return store.history(room, count: count).and(store.topic(room)).map { messages, topic in
+                .joinRead(Self.shown(messages, in: room), maxDeleted: nil, keptFrom: nil, topic: topic)
+            }
+        case .readHistory(let room, .some(let after), let count):
+            return store.page(room, after: after, limit: count).and(store.topic(room)).map { page, topic in
+                .joinRead(Self.shown(page.messages, in: room), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom, topic: topic)
+            }
+        case .historyAfter(let room, let after, let count):
             return store.page(room, after: after, limit: count).map { page in
                 .page(Self.shown(page.messages, in: room), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom)
             }
@@ -64,6 +71,10 @@ extension SessionHandler {
         case .setPresence(let away):
             let time = machine.active?.lastActive ?? now
             return store.setPresence(user, away: away, now: time, origin: origin).map { .done }
+        case .readTopic(let room):
+            return store.topic(room).map { .topic($0) }
+        case .setTopic(let room, let topic):
+            return store.setTopic(topic, in: room, origin: origin).map { .done }
         case .who(let room):
             return store.who(room, now: now).map { .members($0) }
         case .listRooms:

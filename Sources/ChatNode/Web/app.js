@@ -20,6 +20,7 @@ const state = {
   knowsRooms: false,          // the server has told us about our rooms (a reconnect's hello lists them)
   password: null,             // a registered name's password, in memory only, for reconnects
   joinsAfterWelcome: [],      // rooms that did not fit in the hello
+  resumingRooms: new Set(),   // rooms a reconnect's hello named, until each is joined again
 };
 const MAX_LINES = 2000;        // per room, as the terminal client keeps
 
@@ -121,6 +122,7 @@ function receive(event) {
       setStatus(`${event.name} on node ${event.node}`);
       $("login").hidden = true;
       $("chat").hidden = false;
+      state.resumingRooms = new Set(state.order);
       for (const join of state.joinsAfterWelcome || []) send(join);
       state.joinsAfterWelcome = [];
       $("input").focus();
@@ -132,6 +134,11 @@ function receive(event) {
         state.rooms.set(event.room, { lines: [], ids: new Set(), unread: 0, lastId: null, oldestId: null, members: new Map(), typing: new Map() });
         state.order.push(event.room);
       }
+      // The topic, if the room has one, follows this reply; a resume's is set quietly.
+      const joinedRoom = state.rooms.get(event.room);
+      joinedRoom.topic = null;
+      joinedRoom.quietTopic = (!isUserJoin && quiet) || state.resumingRooms.has(event.room);
+      state.resumingRooms.delete(event.room);
       for (const message of event.history) addMessage(message);
       if (isUserJoin || !state.current) select(event.room); else render();
       send({ op: "who", room: event.room, id: AUTO });
@@ -159,6 +166,23 @@ function receive(event) {
       addLine(state.current, { kind: "dm", time: event.time, from: event.from,
         text: outgoing ? `→ ${event.to}: ${event.text}` : event.text });
       if (!outgoing) notify(`Direct message from ${event.from}`, event.text);
+      break;
+    }
+    case "topic": {
+      const room = state.rooms.get(event.room);
+      const topic = event.text ? { text: event.text, by: event.by, time: event.time } : null;
+      if (room) room.topic = topic;
+      if (event.changed) {
+        addLine(event.room, { kind: "notice", time: event.time,
+          text: event.text ? `${event.by} set the topic: ${event.text}` : `${event.by} cleared the topic` });
+      } else if (room && room.quietTopic) {
+        room.quietTopic = false;
+      } else if (room || !quiet) {
+        const line = { kind: "info", time: event.time,
+          text: topic ? `Topic of #${event.room}: ${topic.text} (set by ${topic.by}, ${new Date(topic.time).toLocaleString()})` : `#${event.room} has no topic` };
+        if (room) addLine(event.room, line); else info(line.text, line.time);
+      }
+      if (event.room === state.current) renderTopic();
       break;
     }
     case "join":
@@ -313,6 +337,7 @@ function select(roomName) {
 function render() {
   renderRooms();
   $("room-title").textContent = state.current ? "#" + state.current : "no room";
+  renderTopic();
   const room = state.current && state.rooms.get(state.current);
   const log = $("log");
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
@@ -324,6 +349,13 @@ function render() {
   }
   renderPeople();
   renderTyping();
+}
+
+function renderTopic() {
+  const room = state.current && state.rooms.get(state.current);
+  const topic = room && room.topic;
+  $("room-topic").textContent = topic ? topic.text : "";
+  $("room-topic").title = topic ? `set by ${topic.by}, ${new Date(topic.time).toLocaleString()}` : "";
 }
 
 function renderRooms() {

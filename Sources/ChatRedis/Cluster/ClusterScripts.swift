@@ -81,7 +81,7 @@ enum ClusterScripts {
 
     /// Joins a room; a room that does not exist yet (no members, no history) is created only within the cap on
     /// rooms and the creation rate of the client's address and of the person, else an error reply (`chatError`).
-    /// KEYS: members, sessionRooms, history, creations by address, creations by user
+    /// KEYS: members, sessionRooms, history, creations by address, creations by user, topic (its expiry is renewed)
     /// ARGV: user, incarnation, room, session ttl, join notice payload, rooms at most, creations per minute, now,
     ///       room idle ttl, the room's look (skeleton): a new room that looks like one in use is refused
     static let join = RedisScript(
@@ -111,6 +111,7 @@ enum ClusterScripts {
             end
             redis.call('ZADD', '\(ClusterKeys.roomActivity)', now, look)
             redis.call('HSET', '\(ClusterKeys.roomLooks)', look, ARGV[3])
+            redis.call('EXPIRE', KEYS[6], ARGV[9])
             -- Already a member: a resumed session rejoining a room it never left, which is not news to the room.
             local added = redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
             redis.call('SADD', KEYS[2], ARGV[3])
@@ -143,7 +144,7 @@ enum ClusterScripts {
     /// so that it can write it once, as the payload's frame (`<id> <json>`, see `RelayCodec`), and store and
     /// publish the very same bytes. The newest entry's id is the stream's last id, since trimming only removes the
     /// oldest entries; should someone have deleted the newest by hand, the stream's own last id is read instead.
-    /// KEYS: history, session
+    /// KEYS: history, session, topic (its expiry follows the history's)
     /// ARGV: channel, message body (JSON without id), maxlen, now, room idle ttl, room, the room's look
     /// Returns the stream id.
     static let publishMessage = RedisScript(
@@ -176,6 +177,7 @@ enum ClusterScripts {
             redis.call('PUBLISH', ARGV[1], payload)
             -- An idle room's history goes by itself; the room counts as active for the cap meanwhile.
             redis.call('EXPIRE', KEYS[1], ARGV[5])
+            redis.call('EXPIRE', KEYS[3], ARGV[5])
             redis.call('ZADD', '\(ClusterKeys.roomActivity)', ARGV[4], ARGV[7])
             -- Only a live session: a write here must not re-create a reaped session without its TTL.
             if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'active', ARGV[4]) end
@@ -329,5 +331,7 @@ enum ClusterScripts {
         return ChatError(ChatError.Code(rawValue: String(code)), String(rest.dropFirst(code.count + 1)))
     }
 
-    static let all: [RedisScript] = IdentityScripts.all + [keepAlive, release, join, leave, publishMessage, presence, who, rooms, seen, reap, typing]
+    static let all: [RedisScript] =
+        IdentityScripts.all + [keepAlive, release, join, leave, publishMessage, presence, who, rooms, seen, reap, typing]
+        + [ClusterStore.setTopicScript]
 }

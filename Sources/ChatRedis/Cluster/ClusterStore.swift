@@ -160,6 +160,7 @@ public struct ClusterStore: Sendable {
             keys: [
                 ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key), ClusterKeys.history(room),
                 ClusterKeys.roomCreations("address:" + address), ClusterKeys.roomCreations("user:" + user.key),
+                ClusterKeys.topic(room),
             ],
             arguments: [
                 user.key, incarnation, room.value, String(sessionTTLSeconds), notice, String(bounds.maxRooms),
@@ -186,7 +187,7 @@ public struct ClusterStore: Sendable {
     public func publishMessage(_ message: OutgoingMessage, user: UserName, origin: String) -> EventLoopFuture<StreamID> {
         redis.run(
             ClusterScripts.publishMessage,
-            keys: [ClusterKeys.history(message.room), ClusterKeys.session(user.key)],
+            keys: [ClusterKeys.history(message.room), ClusterKeys.session(user.key), ClusterKeys.topic(message.room)],
             arguments: [
                 ClusterKeys.roomChannel(message.room), RelayCodec.messageBody(message, origin: origin),
                 String(historyLength), String(message.time), String(bounds.roomIdleSeconds), message.room.value,
