@@ -362,7 +362,7 @@ public struct ClientState: Sendable {
         case .ping:
             // The server checks the connection is alive after a silence: any line answers it.
             return [Outgoing(.pong)]
-        case .ok, .rooms, .seen, .help, .pong:
+        case .ok, .rooms, .seen, .online, .help, .pong:
             if !quiet { info(decoded) }
             return []
         case .resumedElsewhere:

@@ -92,6 +92,17 @@ public struct RoomTopic: Equatable, Sendable {
     }
 }
 
+/// Somebody connected now, as `online` lists them.
+public struct OnlineUser: Equatable, Sendable {
+    public var name: String
+    public var isAway: Bool
+
+    public init(name: String, isAway: Bool = false) {
+        self.name = name
+        self.isAway = isAway
+    }
+}
+
 /// What `/seen NAME` knows.
 public enum SeenRecord: Equatable, Sendable {
     /// Connected now; `reconnecting` while their name is held for their client after a dropped connection.
@@ -150,6 +161,8 @@ public enum ChatEvent: Equatable, Sendable {
     case rooms([RoomSummary], current: RoomName?)
     case who(room: RoomName, members: [RoomMember])
     case seen(SeenRecord, now: Millis)
+    /// Which of the names asked about are connected now (IRC's ISON and USERHOST), in the order asked.
+    case online([OnlineUser])
     case help
     /// Acknowledges a request that has no other reply (/away, /back, a direct message in text mode has its own).
     case ok(String)

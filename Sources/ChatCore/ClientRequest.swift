@@ -30,6 +30,8 @@ public enum ClientRequest: Equatable, Sendable {
     /// page), oldest first. The reply is a page: at most `historyPageMessages` and `historyPageBytes`.
     case history(room: String?, limit: Int?, before: String?, after: String? = nil)
     case seen(name: String)
+    /// Which of these names are connected now, anywhere (at most `maximumOnlineNames`; IRC's ISON).
+    case online(names: [String])
     /// "I am typing in this room" (nil: the current one). Relayed to the room's JSON clients as a `typing` event,
     /// at most once per `typingInterval` per room; no reply unless it fails.
     case typing(room: String?)
@@ -71,6 +73,9 @@ public struct ProtocolLimits: Sendable {
 }
 
 extension ClientRequest {
+    /// Names one `online` request may ask about: what an IRC line holds, so one request costs a bounded pipeline.
+    public static let maximumOnlineNames = 32
+
     /// The request with `room` filled in where it names none (say, me, leave, who, history, typing, topic).
     public func defaultingRoom(to room: String?) -> ClientRequest {
         guard let room else { return self }

@@ -114,6 +114,10 @@ public enum JSONEventDecoder {
                 return .seen(.offline(name: name, connectedAt: fields.int("connected") ?? 0, disconnectedAt: fields.int("disconnected") ?? 0), now: time)
             default: return .seen(.never(name: name), now: time)
             }
+        case "online":
+            return .online(fields.objects("users").compactMap { entry in
+                entry.string("name").map { OnlineUser(name: $0, isAway: entry.bool("away")) }
+            })
         case "help": return .help
         case "ok": return .ok(fields.string("text") ?? "")
         case "pong": return .pong

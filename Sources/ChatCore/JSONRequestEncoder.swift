@@ -60,6 +60,9 @@ public enum JSONRequestEncoder {
         case .typing(let room):
             op("typing")
             if let room { json.field("room", room) }
+        case .online(let names):
+            op("online")
+            json.array("names", names.map(JSONWriter.quoted))
         case .seen(let name):
             op("seen")
             json.field("name", name)

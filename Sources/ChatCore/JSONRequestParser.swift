@@ -68,6 +68,7 @@ public enum JSONRequestParser {
         var resume: String?
         var old: String?
         var new: String?
+        var names: [String]?
 
         func request() throws(ChatError) -> ClientRequest {
             guard let op else { throw ChatError(.badRequest, "a request needs an \"op\"") }
@@ -104,6 +105,9 @@ public enum JSONRequestParser {
                 if before != nil, after != nil { throw ChatError(.badRequest, "\"history\" takes \"before\" or \"after\", not both") }
                 return .history(room: room, limit: limit, before: before, after: after)
             case "seen": return .seen(name: try required(name, "name"))
+            case "online":
+                guard let names, !names.isEmpty else { throw ChatError(.badRequest, "\"online\" needs \"names\"") }
+                return .online(names: names)
             case "typing": return .typing(room: room)
             case "help": return .help
             case "quit": return .quit

@@ -59,6 +59,7 @@ extension ClientRequest {
         case .history(let room, let limit, let before, let after):
             return .history(room: room.map(clean), limit: limit, before: before.map(clean), after: after.map(clean))
         case .seen(let name): return .seen(name: clean(name))
+        case .online(let names): return .online(names: names.map(clean))
         case .typing(let room): return .typing(room: room.map(clean))
         case .topic(let room, let text): return .topic(room: room.map(clean), text: text.map(clean))
         case .rooms, .back, .help, .quit, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate:

@@ -80,6 +80,9 @@ public enum TextRenderer {
                     let reconnecting = member.reconnecting ? "  (reconnecting)" : ""
                     return "*   \(member.name)  \(state)  idle \(TimeFormat.duration(member.idleMillis))\(reconnecting)"
                 }
+        case .online(let users):
+            if users.isEmpty { return ["* none of them is online"] }
+            return ["* online: " + users.map { $0.isAway ? "\($0.name) (away)" : $0.name }.joined(separator: ", ")]
         case .seen(let record, let now):
             switch record {
             case .online(let name, let since, let node, let reconnecting):

@@ -219,6 +219,10 @@ struct ClientCodecTests {
             .seen(.offline(name: "bob", connectedAt: 1, disconnectedAt: 2), now: 12),
             .seen(.online(name: "bob", since: 1, node: "n1"), now: 12),
             .seen(.never(name: "bob"), now: 12),
+            .online([OnlineUser(name: "bob"), OnlineUser(name: "Carol", isAway: true)]),
+            .online([]),
+            .topic(room: dev, RoomTopic(text: "ship it", by: "bob", time: 13)),
+            .topicChanged(room: dev, RoomTopic(text: "", by: "bob", time: 14)),
             .help, .ok("done"), .pong, .bye("quit"),
             .error(ChatError(.nameTaken, "the name bob is taken")),
         ])

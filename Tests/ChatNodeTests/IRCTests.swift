@@ -135,6 +135,23 @@ struct IRCTests {
         _ = try alice.expectLine("none now") { $0.contains(" 331 alice #dev ") }
     }
 
+    @Test("ISON and USERHOST answer for people on any node and in any protocol, with away as USERHOST's '-'")
+    func presenceQueries() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let carol = try cluster[1].login("carol")
+        try carol.send("/away lunch")
+        try carol.expect("you are marked away")
+        let alice = try Self.register("alice", on: cluster[0])
+        try alice.send("ISON :CAROL nobody alice no/such")
+        _ = try alice.expectLine("ison") { $0.hasSuffix(" 303 alice :carol alice") }
+        try alice.send("ISON nobody")
+        _ = try alice.expectLine("nobody on") { $0.hasSuffix(" 303 alice :") }
+        try alice.send("USERHOST carol alice")
+        _ = try alice.expectLine("userhost") { $0.hasSuffix(" 302 alice :carol=-~u@chat alice=+~u@chat") }
+        try alice.send("USERHOST")
+        _ = try alice.expectLine("needs a nick") { $0.contains(" 461 alice USERHOST ") }
+    }
+
     @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")
     func throughTheBalancer() throws {
         let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])

@@ -41,6 +41,8 @@ public enum IRCRenderer {
         case notice = "irc-notice"
         case sasl = "irc-sasl"
         case topic = "irc-topic"
+        case ison = "irc-ison"
+        case userhost = "irc-userhost"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -145,6 +147,12 @@ public enum IRCRenderer {
             case .offline(let name, _, _), .never(let name):
                 return [numeric("401", name, "No such nick/channel"), numeric("318", name, "End of /WHOIS list")]
             }
+        case .online(let users):
+            if purpose == .userhost {
+                // RPL_USERHOST: nick=+user@host, `-` for someone away.
+                return [numeric("302", users.map { "\($0.name)=\($0.isAway ? "-" : "+")~u@chat" }.joined(separator: " "))]
+            }
+            return [numeric("303", users.map(\.name).joined(separator: " "))]
         case .help:
             return TextCommandParser.helpLines.map { IRCMessage(source: server, command: "NOTICE", parameters: [me, $0]) }
         case .ok(let text):

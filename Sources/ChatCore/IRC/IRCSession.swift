@@ -320,8 +320,12 @@ public struct IRCSession: Sendable {
             numeric("251", "There are many users on many nodes")
         case "TAGMSG":
             break  // client-only tags (typing, reactions) are not relayed here: CLIENTTAGDENY=*
-        case "USERHOST", "ISON":
-            numeric(message.command == "ISON" ? "303" : "302", "")
+        case "ISON", "USERHOST":
+            guard needs(1) else { return }
+            // ISON's nicks come as parameters or as one trailing parameter of space-separated nicks.
+            let nicks = parameters.flatMap { $0.split(separator: " ").map(String.init) }
+            let limit = message.command == "ISON" ? ClientRequest.maximumOnlineNames : 5
+            request(.online(names: Array(nicks.prefix(limit))), message.command == "ISON" ? .ison : .userhost)
         default:
             numeric("421", message.command, "Unknown command")
         }

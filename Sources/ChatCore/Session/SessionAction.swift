@@ -97,6 +97,8 @@ public enum StoreOperation: Equatable, Sendable {
     case historyAfter(RoomName, after: StreamID, count: Int)
     /// Replies `.seen`.
     case seen(UserName)
+    /// Replies `.online`: those of the names whose sessions exist now.
+    case online([UserName])
 
     /// Whether the session takes its next request only after this completes. A message does not wait: one
     /// session's messages keep their order on the one Redis connection, and the next line need not wait a round
@@ -149,6 +151,7 @@ public enum StoreReply: Sendable {
     case members([RoomMember])
     case rooms([(room: RoomName, members: Int)])
     case seen(SeenRecord?)
+    case online([OnlineUser])
 }
 
 /// What became of a claim.

@@ -122,6 +122,14 @@ extension SessionMachine {
                 return [.send(.seen(.never(name: raw), now: now.wall), id: id)]
             }
             return [.perform(.seen(name), id: id)]
+        case .online(let raw):
+            guard raw.count <= ClientRequest.maximumOnlineNames else {
+                throw ChatError(.badRequest, "at most \(ClientRequest.maximumOnlineNames) names at once")
+            }
+            // A name nobody could hold is simply not online.
+            let names = raw.compactMap { try? UserName(validating: $0) }
+            guard !names.isEmpty else { return [.send(.online([]), id: id)] }
+            return [.perform(.online(names), id: id)]
         case .typing(let raw):
             // Relayed at most once per interval per room: clients send it on keystrokes and the extra ones are
             // dropped here, silently, so a chatty client costs the cluster nothing more. No reply.

@@ -97,6 +97,8 @@ extension SessionMachine {
             let (page, more) = paging.page(read, wanted: count - 1, direction: .forward)
             let gap = gapNotice(room, after: after, maxDeleted: maxDeleted, keptFrom: keptFrom).map { [$0] } ?? []
             return gap + [.send(.history(room: room, messages: page, more: more), id: id)]
+        case (.online, .online(let users)):
+            return [.send(.online(users), id: id)]
         case (.seen(let name), .seen(let record)):
             return [.send(.seen(record ?? .never(name: name.display), now: now.wall), id: id)]
         default:

@@ -83,6 +83,8 @@ extension SessionHandler {
             return store.history(room, count: count, before: before).map { .messages(Self.shown($0, in: room)) }
         case .seen(let name):
             return store.seen(name.key).map { .seen($0) }
+        case .online(let names):
+            return store.online(names).map { .online($0) }
         }
     }
 

@@ -259,6 +259,19 @@ public struct ClusterStore: Sendable {
             }
     }
 
+    /// Which of these users have a session now (one held for a reconnecting client counts), with their names as
+    /// they typed them and whether they are away: one HMGET each, pipelined on the one connection.
+    public func online(_ users: [UserName]) -> EventLoopFuture<[OnlineUser]> {
+        let lookups = users.map { user in
+            redis.send("HMGET", ClusterKeys.session(user.key), "name", "away").map { reply -> OnlineUser? in
+                let fields = reply.array ?? []
+                guard let name = fields.first?.string else { return nil }
+                return OnlineUser(name: name, isAway: fields.count > 1 && fields[1].string?.isEmpty == false)
+            }
+        }
+        return EventLoopFuture.whenAllSucceed(lookups, on: redis.eventLoop).map { $0.compactMap { $0 } }
+    }
+
     /// The last `count` messages, or those before `before`, oldest first.
     public func history(_ room: RoomName, count: Int, before: StreamID? = nil) -> EventLoopFuture<[ChatMessage]> {
         let end = before.map { "(\($0)" } ?? "+"
