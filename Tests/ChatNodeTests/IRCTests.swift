@@ -152,6 +152,55 @@ struct IRCTests {
         _ = try alice.expectLine("needs a nick") { $0.contains(" 461 alice USERHOST ") }
     }
 
+    @Test("draft/chathistory pages through the room history nc users wrote on another node; server-time clients get it on JOIN")
+    func chatHistory() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0", "--rate-burst", "100"])
+        let carol = try cluster[1].login("carol")
+        try carol.send("/join dev")
+        try carol.expect("you joined #dev")
+        for index in 1...30 {
+            try carol.send("message \(index)")
+        }
+        try carol.send("/history 1")
+        try carol.expect("message 30")
+
+        // A client without chathistory but with server-time is shown the last messages after its JOIN, with their times.
+        let bob = try Self.register("bob", on: cluster[0], capabilities: ["server-time"])
+        try bob.send("JOIN #dev")
+        _ = try bob.expectLine("join") { $0.hasPrefix(":bob!~u@chat JOIN #dev") }
+        _ = try bob.expectLine("replayed history") { $0.hasPrefix("@time=") && $0.hasSuffix("PRIVMSG #dev :message 30") }
+
+        let alice = try Self.register(
+            "alice", on: cluster[0], capabilities: ["batch", "draft/chathistory", "server-time", "message-tags"])
+        try alice.send("JOIN #dev")
+        _ = try alice.expectLine("end of names") { $0.contains(" 366 alice #dev ") }
+        /// One CHATHISTORY request's batch: its messages' texts and ids.
+        func page(_ command: String) throws -> [(text: String, id: String)] {
+            try alice.send(command)
+            let open = try alice.expectLine("batch start for \(command)") { $0.contains(" BATCH +") }
+            #expect(open.hasSuffix(" chathistory :#dev") || open.hasSuffix(" chathistory #dev"), "\(open)")
+            var found: [(String, String)] = []
+            while true {
+                guard let line = alice.readLine() else { throw HarnessError("the batch of \(command) ended early; got \(alice.received.suffix(8))") }
+                if line.contains(" BATCH -") { return found }
+                let id = line.split(separator: ";").first { $0.hasPrefix("msgid=") }?.split(separator: " ").first
+                found.append((String(line.split(separator: ":").last ?? ""), String(id?.dropFirst("msgid=".count) ?? "")))
+            }
+        }
+        let latest = try page("CHATHISTORY LATEST #dev * 10")
+        #expect(latest.map(\.text) == (21...30).map { "message \($0)" })
+        let before = try page("CHATHISTORY BEFORE #dev msgid=\(latest[0].id) 5")
+        #expect(before.map(\.text) == (16...20).map { "message \($0)" })
+        let after = try page("CHATHISTORY AFTER #dev msgid=\(before[0].id) 3")
+        #expect(after.map(\.text) == (17...19).map { "message \($0)" })
+        let between = try page("CHATHISTORY BETWEEN #dev msgid=\(latest[4].id) msgid=\(before[1].id) 100")
+        #expect(between.map(\.text) == (18...24).map { "message \($0)" }, "newest first from the later end, in time order")
+        let since = try page("CHATHISTORY LATEST #dev msgid=\(latest[7].id) 100")
+        #expect(since.map(\.text) == ["message 29", "message 30"])
+        try alice.send("CHATHISTORY LATEST #ops * 10")
+        _ = try alice.expectLine("not in that room") { $0.contains("FAIL CHATHISTORY INVALID_TARGET LATEST #ops ") }
+    }
+
     @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")
     func throughTheBalancer() throws {
         let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])

@@ -43,6 +43,7 @@ public enum IRCRenderer {
         case topic = "irc-topic"
         case ison = "irc-ison"
         case userhost = "irc-userhost"
+        case chathistory = "irc-chathistory"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -73,8 +74,10 @@ public enum IRCRenderer {
         }
         let purpose = Purpose(requestID)
         switch event {
-        case .greeting, .typing, .resumedElsewhere, .pong, .history:
+        case .greeting, .typing, .resumedElsewhere, .pong:
             return []
+        case .history(_, let messages, _):
+            return purpose == .chathistory ? IRCChatHistory.reply(messages, requestID: requestID, view: view, now: now) : []
         case .welcome(let name, _, let node, _, _):
             let version = "swift-redis-chat"
             return [
@@ -109,9 +112,16 @@ public enum IRCRenderer {
             guard view.capabilities.contains("away-notify") else { return [] }
             let parameters: [String] = if case .away(let text) = presence { [text] } else { [] }
             return [tagged(IRCMessage(source: mask(name), command: "AWAY", parameters: parameters), time: time, id: nil, view: view)]
-        case .youJoined(let room, _, _):
+        case .youJoined(let room, let history, _):
             // NAMES follows, from the `who` the mode asks for right after (see `IRCSession.followUp`).
-            return [IRCMessage(source: mask(me), command: "JOIN", parameters: [channel(room)])]
+            let join = IRCMessage(source: mask(me), command: "JOIN", parameters: [channel(room)])
+            // The room's recent messages, as the other clients show them on joining, for a client that shows each
+            // message's own time (server-time) and does not fetch history itself (draft/chathistory).
+            let capabilities = view.capabilities
+            guard capabilities.contains("server-time"), !capabilities.contains("draft/chathistory"), !history.isEmpty else {
+                return [join]
+            }
+            return [join] + IRCChatHistory.batch(history, type: "chathistory", target: channel(room), view: view, now: now)
         case .youLeft(let room):
             return [IRCMessage(source: mask(me), command: "PART", parameters: [channel(room)])]
         case .topic(let room, let topic):
@@ -185,7 +195,7 @@ public enum IRCRenderer {
         "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*", "CHANTYPES=#", "CHANMODES=,,,n", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)", "TOPICLEN=\(RoomTopic.maximumBytes)",
         "CHANNELLEN=\(UserName.maximumLength + 1)",
         "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
-        "UTF8ONLY",
+        "UTF8ONLY", "CHATHISTORY=\(IRCChatHistory.maximumLimit)", "MSGREFTYPES=msgid,timestamp",
         "NETWORK=swift-redis-chat",
     ]
 
@@ -268,6 +278,13 @@ public enum IRCRenderer {
             case .roomInvalid: return numeric("403", subject, error.message)
             default: return numeric("437", subject, "Cannot join right now (\(error.code): \(error.message))")
             }
+        }
+        if purpose == .chathistory {
+            let query = IRCChatHistory.Query(encoded: about)
+            let code = error.code == .notInRoom || error.code == .roomInvalid ? "INVALID_TARGET" : "MESSAGE_ERROR"
+            return [IRCMessage(
+                source: server, command: "FAIL",
+                parameters: ["CHATHISTORY", code, query?.subcommand ?? "*", query?.target ?? "*", error.message])]
         }
         if purpose == .message || purpose == .notice, error.code == .notInRoom {
             return numeric("404", subject, "Cannot send to channel (\(error.message))")

@@ -17,7 +17,9 @@ public struct IRCSession: Sendable {
     public static let maximumTargets = 50
 
     /// The IRCv3 capabilities offered, in `CAP LS` order.
-    public static let capabilities = ["away-notify", "echo-message", "message-tags", "sasl", "server-time"]
+    public static let capabilities = [
+        "away-notify", "batch", "draft/chathistory", "echo-message", "message-tags", "multi-prefix", "sasl", "server-time",
+    ]
 
     public let serverName: String
     /// The nick asked for; the chat's display name once registered.
@@ -318,6 +320,11 @@ public struct IRCSession: Sendable {
             numeric("391", serverName, "now")
         case "LUSERS":
             numeric("251", "There are many users on many nodes")
+        case "CHATHISTORY":
+            switch IRCChatHistory.step(parameters, view: view, now: 0) {
+            case .reply(let lines): output.replies += lines
+            case .request(let history, let query): request(history, .chathistory, about: query.encoded)
+            }
         case "TAGMSG":
             break  // client-only tags (typing, reactions) are not relayed here: CLIENTTAGDENY=*
         case "ISON", "USERHOST":

@@ -54,7 +54,7 @@ final class IRCMode: SessionMode {
     /// A message as sent: the last parameter with a colon when it is text (what clients are used to seeing, and
     /// what some parse on), without one where it is a token (the channel of JOIN and PART, 004's modes).
     static func wire(_ message: IRCMessage) -> String {
-        message.serialized(trailingColon: !["JOIN", "PART", "004", "333", "AUTHENTICATE"].contains(message.command)) + "\r\n"
+        message.serialized(trailingColon: !["JOIN", "PART", "004", "333", "AUTHENTICATE", "BATCH"].contains(message.command)) + "\r\n"
     }
 
     func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest] {
