@@ -5,7 +5,7 @@
 # records are kept in docs/bench/records.jsonl; a partial sweep (ONLY=...) replaces only the groups it measured.
 #   scripts/bench.sh                 # the full sweep, 3 runs of everything (about 20 minutes on 2 cores)
 #   QUICK=1 scripts/bench.sh         # one short run of a smaller sweep, to check the machinery (about 3 minutes)
-#   ONLY="clients storm" scripts/bench.sh   # some parts only: clients rate storm flood proxies logins tls
+#   ONLY="clients storm" scripts/bench.sh   # some parts only: clients rate storm flood proxies logins tls irc
 # Loopback only; every run is bounded by --duration, and the cluster is stopped after each run and on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 QUICK=${QUICK:-0}
 RUNS=${RUNS:-$([ "$QUICK" = 1 ] && echo 1 || echo 3)}
 DURATION=${DURATION:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
-ONLY=${ONLY:-clients rate storm flood proxies logins tls}
+ONLY=${ONLY:-clients rate storm flood proxies logins tls irc}
 REDIS_PORT=${REDIS_PORT:-6392}; BASE=${BASE:-7800}
 RUN_DIR=${RUN_DIR:-$PWD/run/bench-$(date +%Y%m%d-%H%M%S)}
 RECORDS=$RUN_DIR/records.jsonl
@@ -24,6 +24,7 @@ sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
 missing=()
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)
+command -v ngircd >/dev/null 2>&1 || [ -x /usr/sbin/ngircd ] || missing+=(ngircd)
 if [ ${#missing[@]} -gt 0 ]; then $sudo apt-get update -qq && $sudo apt-get install -y -qq "${missing[@]}" >/dev/null; fi
 echo "building (release)..."
 # One build of every product, as in scripts/cluster.sh: per-product builds rebuilt shared modules each time.
@@ -56,7 +57,7 @@ start_cluster() {
     "$BIN/chat-node" --host 127.0.0.1 --port $((BASE + i)) --http-port $((BASE + 100 + i)) --ops-port $((BASE + 300 + i)) --node-id "node$i" \
       --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol --rate-limit 1000000 --rate-burst 1000000 \
       --room-creations-per-minute 1000000 --password-checks-per-address 1000 --registrations-per-hour 1000000 \
-      --login-failures 1000000,1000000 \
+      --login-failures 1000000,1000000 --irc-port $((BASE + 400 + i)) \
       --log-level warning >"$dir/node$i.out" 2>"$dir/node$i.log" &
     pids+=($!)
     measure="$measure,node$i=$!"
@@ -102,7 +103,41 @@ stop_cluster() {
   # The nodes' sockets linger briefly; Redis restarts on the same port for the next run.
   sleep 1
 }
-trap stop_cluster EXIT
+trap 'stop_cluster; stop_ngircd' EXIT
+
+# The C reference for IRC: Debian's ngircd, one process, with its limits opened as the nodes' are (no flood
+# penalties, no per-address cap, no DNS or ident lookups). It serves the same chat-bench IRC clients.
+ngircd_pid=""
+start_ngircd() {
+  local dir=$1
+  mkdir -p "$dir"
+  cat >"$dir/ngircd.conf" <<CFG
+[Global]
+    Name = bench.ngircd
+    Info = reference server for chat-bench
+    Listen = 127.0.0.1
+    Ports = $((BASE + 70))
+    MotdPhrase = bench
+[Limits]
+    MaxConnections = 0
+    MaxConnectionsIP = 0
+    MaxJoins = 0
+    MaxNickLength = 32
+    MaxPenaltyTime = 0
+    PingTimeout = 120
+[Options]
+    DNS = no
+    Ident = no
+    PAM = no
+CFG
+  /usr/sbin/ngircd --nodaemon --config "$dir/ngircd.conf" >"$dir/ngircd.log" 2>&1 &
+  ngircd_pid=$!
+  for _ in $(seq 50); do (exec 3<>/dev/tcp/127.0.0.1/$((BASE + 70))) 2>/dev/null && break; sleep 0.1; done
+}
+stop_ngircd() {
+  [ -n "$ngircd_pid" ] && kill -TERM "$ngircd_pid" 2>/dev/null && wait "$ngircd_pid" 2>/dev/null || true
+  ngircd_pid=""
+}
 
 # bench GROUP TARGET RUN ARGS...: one chat-bench run, recorded.
 bench() {
@@ -115,9 +150,13 @@ bench() {
     chat-balancer | guest | registered) where=(--target "127.0.0.1:$BASE") ;;
     chat-balancer-tls) where=(--target "127.0.0.1:$((BASE + 60))" --tls-ca-file "$RUN_DIR/tls/bench-ca.pem") ;;
     haproxy) where=(--target "127.0.0.1:$((BASE + 50))") ;;
+    node1-irc) where=(--target "127.0.0.1:$((BASE + 401))" --proxy-header --mode irc) ;;
+    ngircd) where=(--target "127.0.0.1:$((BASE + 70))" --mode irc) ;;
   esac
   echo "== $group, $target, run $run: $*"
-  "$BIN/chat-bench" run "${where[@]}" "$@" --measure "$measure" \
+  local processes=$measure
+  [ "$target" = ngircd ] && processes="ngircd=$ngircd_pid"
+  "$BIN/chat-bench" run "${where[@]}" "$@" --measure "$processes" \
     --record "$RECORDS" --group "$group" --target-name "$target" --run-number "$run" 2>>"$RUN_DIR/bench.log" \
     | sed -n '3p'
 }
@@ -177,6 +216,17 @@ for run in $(seq "$RUNS"); do
     done
     stop_cluster
   fi
+  if wants irc; then
+    # IRC fan-out, 1,000 clients in one room: one node's IRC port (with Redis between sender and receivers)
+    # against ngircd, in the same run.
+    for rate in 100 1000; do
+      fresh "irc-node-$rate-$run" irc node1-irc "$run" --clients 1000 --rooms 1 --senders 100 --rate "$rate" \
+        --duration "$DURATION"
+      start_ngircd "$RUN_DIR/irc-ngircd-$rate-$run"
+      bench irc ngircd "$run" --clients 1000 --rooms 1 --senders 100 --rate "$rate" --duration "$DURATION"
+      stop_ngircd
+    done
+  fi
   if wants proxies; then
     loads=("100 10 100" "1000 100 1000")
     for load in "${loads[@]}"; do
@@ -193,9 +243,10 @@ done
 
 redis_version=$(redis-server --version | grep -o 'v=[0-9.]*' | cut -d= -f2)
 haproxy_version=$(haproxy -v | head -1 | awk '{print $3}')
+ngircd_version=$(/usr/sbin/ngircd --version 2>/dev/null | head -1 | awk '{print $2}' | cut -d- -f1)
 "$BIN/chat-bench" report --records docs/bench/records.jsonl --records "$RECORDS" --write-records docs/bench/records.jsonl \
   --document "$DOCUMENT" --plots bench \
-  --setup "Redis $redis_version, HAProxy $haproxy_version (TCP mode, round-robin, send-proxy, 2 threads), $(swift --version 2>/dev/null | head -1 | sed 's/ (.*//')." \
+  --setup "Redis $redis_version, HAProxy $haproxy_version (TCP mode, round-robin, send-proxy, 2 threads), ngIRCd $ngircd_version (no flood penalties), $(swift --version 2>/dev/null | head -1 | sed 's/ (.*//')." \
   --setup "Started by scripts/bench.sh: 3 chat-node (--proxy-protocol, no rate limit), chat-balancer (--redis --send-proxy, TLS on a second port with an EC P-256 certificate), all release builds; RUNS=$RUNS, $DURATION s of sending per run." \
   --setup "Raw records of every run: docs/bench/records.jsonl (a partial sweep replaces only the groups it measured)."
 echo "records: $RECORDS"

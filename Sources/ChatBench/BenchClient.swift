@@ -16,10 +16,12 @@ final class LoopStats: @unchecked Sendable {
     var errors: [String: Int] = [:]
 }
 
-/// How the benchmark clients speak: JSON lines (what programs use) or text mode (what nc users see).
+/// How the benchmark clients speak: JSON lines (what programs use), text mode (what nc users see), or IRC (what
+/// irssi and bots speak, to any IRC server: a node's IRC port, or ngircd as the reference).
 public enum ClientMode: String, Sendable, CaseIterable {
     case json
     case text
+    case irc
 }
 
 /// One benchmark client: says hello, moves to its room, then (if it is a sender) sends messages that carry their
@@ -84,7 +86,11 @@ final class BenchClient: ChannelInboundHandler {
             context.write(wrapOutboundOut(context.channel.allocator.buffer(string: header.line)), promise: nil)
         }
         let password = behavior.password.map { #","password":"\#($0)""# } ?? ""
-        send(behavior.mode == .json ? #"{"op":"hello","name":"\#(name)"\#(password)}"# : name)
+        switch behavior.mode {
+        case .json: send(#"{"op":"hello","name":"\#(name)"\#(password)}"#)
+        case .text: send(name)
+        case .irc: send("NICK \(name)\r\nUSER \(name) 0 * :bench")
+        }
         context.fireChannelActive()
     }
 
@@ -96,7 +102,11 @@ final class BenchClient: ChannelInboundHandler {
     /// A message whose text is its send time on the monotonic clock.
     func sendTimed() {
         let stamp = "t=\(NIODeadline.now().uptimeNanoseconds)"
-        send(behavior.mode == .json ? #"{"op":"say","room":"\#(room)","text":"\#(stamp)"}"# : stamp)
+        switch behavior.mode {
+        case .json: send(#"{"op":"say","room":"\#(room)","text":"\#(stamp)"}"#)
+        case .text: send(stamp)
+        case .irc: send("PRIVMSG #\(room) :\(stamp)")
+        }
     }
 
     /// Sends `window` messages at once and another each time one is acknowledged, until `deadline`.
@@ -118,6 +128,7 @@ final class BenchClient: ChannelInboundHandler {
 
     private func handle(_ line: ByteBuffer, now: UInt64) {
         let bytes = line.readableBytesView
+        if behavior.mode == .irc { return handleIRC(bytes, now: now) }
         let markers = behavior.mode == .json ? Self.json : Self.text
         if bytes.starts(with: markers.message) {
             guard phase == .ready, let sent = Self.sendTime(in: bytes) else { return }
@@ -175,6 +186,48 @@ final class BenchClient: ChannelInboundHandler {
 
     static let ping = Array(#"{"type":"ping""#.utf8)
 
+    /// IRC: a message is a PRIVMSG to the room (own ones come back only from a server with echo-message, which
+    /// neither side of the comparison is asked for); registration is 001, then the client's own JOIN.
+    private func handleIRC(_ bytes: ByteBufferView, now: UInt64) {
+        if bytes.firstRange(of: Self.privmsg) != nil {
+            guard phase == .ready, let sent = Self.sendTime(in: bytes) else { return }
+            _ = stats.latency.record(now > sent ? now - sent : 0)
+            stats.delivered += 1
+            return
+        }
+        let words = bytes.split(separator: UInt8(ascii: " "), maxSplits: 3)
+        guard let first = words.first else { return }
+        if first.elementsEqual("PING".utf8) {
+            // `PING :token` from the server: the same token back.
+            send("PONG " + String(decoding: bytes.dropFirst(5), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            return
+        }
+        guard words.count >= 3 else { return }
+        let command = String(decoding: words[1], as: UTF8.self)
+        if let numeric = Int(command), (400..<600).contains(numeric), numeric != 422 {
+            stats.errors["irc-\(command)", default: 0] += 1
+            return
+        }
+        switch phase {
+        case .hello where command == "001":
+            _ = stats.login.record(now > startedAt ? now - startedAt : 0)
+            if behavior.readyAtWelcome {
+                phase = .ready
+                onReady()
+            } else {
+                phase = .joining
+                send("JOIN #\(room)")
+            }
+        case .joining where command == "JOIN" && first.starts(with: Array(":\(name)!".utf8)):
+            phase = .ready
+            onReady()
+        default:
+            break
+        }
+    }
+
+    static let privmsg = Array(" PRIVMSG #".utf8)
+
     /// The start of each line that matters, per mode.
     struct Markers: Sendable {
         var message: [UInt8]
@@ -214,6 +267,7 @@ final class BenchClient: ChannelInboundHandler {
         switch mode {
         case .json: return line.components(separatedBy: "\"code\":\"").dropFirst().first?.split(separator: "\"").first.map(String.init) ?? "?"
         case .text: return line.dropFirst(2).split(separator: " ").first.map(String.init) ?? "?"
+        case .irc: return "irc"
         }
     }
 }

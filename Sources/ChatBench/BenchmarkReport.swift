@@ -90,6 +90,7 @@ public struct BenchmarkReport {
         out.append(contentsOf: proxiesSection(plotDirectory))
         out.append(contentsOf: loginsSection())
         out.append(contentsOf: tlsSection())
+        out.append(contentsOf: ircSection())
         return out.joined(separator: "\n") + "\n"
     }
 
@@ -314,6 +315,7 @@ public struct BenchmarkReport {
             let accepted = flood.median(\.acceptedPerSecond)
             line("room messages one node gets into Redis", "≥ 200,000/s", "\(Self.number(accepted))/s", accepted >= 200_000)
         }
+        ircTargets(line)
         out.append("")
         return out
     }

@@ -15,6 +15,9 @@ final class RenderedEvent {
     /// When the relay received it: the time shown for events that carry none of their own.
     let now: Millis
     private var rendered: [ByteBuffer?] = Array(repeating: nil, count: Slot.allCases.count)
+    /// IRC renderings, by the set of capabilities that shape them (see `IRCMode`): a handful of variants at most.
+    /// An entry holding nil is an event those clients are not shown.
+    private var renderedForIRC: [Int: ByteBuffer?] = [:]
 
     init(channel: String, envelope: RelayEnvelope, now: Millis) {
         self.channel = channel
@@ -26,6 +29,13 @@ final class RenderedEvent {
         if let bytes = rendered[slot.rawValue] { return bytes }
         let bytes = ByteBuffer(string: render())
         rendered[slot.rawValue] = bytes
+        return bytes
+    }
+
+    func cachedForIRC(_ variant: Int, render: () -> String?) -> ByteBuffer? {
+        if let bytes = renderedForIRC[variant] { return bytes }
+        let bytes = render().map { ByteBuffer(string: $0) }
+        renderedForIRC[variant] = bytes
         return bytes
     }
 }

@@ -83,9 +83,23 @@ final class IRCMode: SessionMode {
         default:
             break
         }
-        // Rendered per client: the lines depend on its capabilities (tags) and, for direct messages, on who it is.
-        return render(event.envelope.event, requestID: nil, viewer: viewer, now: event.now, allocator: allocator)
+        // A direct message reads differently for its sender and its recipient; everything else depends only on the
+        // capabilities that add tags or lines, so the clients that share them share one rendering.
+        if case .direct = event.envelope.event {
+            return render(event.envelope.event, requestID: nil, viewer: viewer, now: event.now, allocator: allocator)
+        }
+        let view = session.view
+        let variant = Self.renderingCapabilities.enumerated().reduce(0) { key, entry in
+            view.capabilities.contains(entry.element) ? key | 1 << entry.offset : key
+        }
+        return event.cachedForIRC(variant) {
+            let lines = IRCRenderer.lines(event.envelope.event, requestID: nil, view: view, now: event.now)
+            return lines.isEmpty ? nil : lines.map { Self.wire($0) }.joined()
+        }
     }
+
+    /// The capabilities that change how a relayed room event is written.
+    static let renderingCapabilities = ["server-time", "message-tags", "away-notify"]
 
     /// Whether this person-wide line is new for this client (and remembers it). Bounded: a client sees as many
     /// people as its rooms hold, and the memory is cleared past a few thousand.
