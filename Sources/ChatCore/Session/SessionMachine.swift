@@ -125,7 +125,34 @@ public struct SessionMachine: Sendable {
     public let settings: Settings
     /// Names this session as the origin of what it publishes, so the relay can tell its own events.
     public let sessionID: String
-    public internal(set) var state: State = .unnamed
+    public internal(set) var state: State = .unnamed {
+        didSet { relayView = RelayView(state) }
+    }
+    /// What routing a relayed event needs of the state, kept beside it: `route` runs for every event to every
+    /// member of a room, and reading the state's payload there would copy the whole session each time. Inlinable,
+    /// with `route`, so the node reads these fields in place rather than copying the machine to call it.
+    @usableFromInline var relayView = RelayView(.unnamed)
+
+    @usableFromInline
+    struct RelayView: Sendable {
+        @usableFromInline var isActive = false
+        @usableFromInline var joiningRoom: RoomName?
+        /// The name to address the client by, once it has one.
+        @usableFromInline var displayName: String?
+
+        init(_ state: State) {
+            switch state {
+            case .active(let session):
+                isActive = true
+                joiningRoom = session.joining?.room
+                displayName = session.user.display
+            case .closing(_, .some(let session)):
+                displayName = session.user.display
+            default:
+                break
+            }
+        }
+    }
     /// A request is waiting on the store; the next one waits for it.
     public internal(set) var isWaiting = false
     var bucket: TokenBucket
@@ -284,9 +311,14 @@ public struct SessionMachine: Sendable {
     /// Where a relayed event goes: held while its room's join reads history, skipped when it is this session's own
     /// (its messages are acknowledged from the store's reply, its joins, leaves and presence were answered
     /// directly), delivered otherwise.
+    @inlinable
     public func route(_ envelope: RelayEnvelope) -> RelayRoute {
-        guard let session = active, envelope.origin != sessionID else { return .skip }
-        if let room = envelope.event.room, session.joining?.room == room { return .hold }
+        guard relayView.isActive, envelope.origin != sessionID else { return .skip }
+        if let joining = relayView.joiningRoom, envelope.event.room == joining { return .hold }
         return .deliver
     }
+
+    /// The client's name as it typed it, once it has one: what a relayed direct message is rendered for.
+    @inlinable
+    public var displayName: String? { relayView.displayName }
 }

@@ -63,19 +63,24 @@ final class LoopHub: @unchecked Sendable {
         }
     }
 
-    /// Writes each event to every local listener of its channel, then flushes each touched session once.
+    /// Writes each event to every local listener of its channel, then flushes each touched session once. A
+    /// session is listed once, by the write that made its flush due (see `SessionHandler.deliver`).
     func deliver(_ batch: [RenderedEvent]) {
         eventLoop.assertInEventLoop()
-        var touched: [ObjectIdentifier: SessionHandler] = [:]
+        var touched: [SessionHandler] = []
         var written: Int64 = 0
         for event in batch {
             guard let members = listeners[event.channel] else { continue }
-            for (id, session) in members where session.deliver(event, allocator: allocator) {
-                touched[id] = session
+            for session in members.values {
+                switch session.deliver(event, allocator: allocator) {
+                case .notWritten: continue
+                case .written: break
+                case .flushDue: touched.append(session)
+                }
                 written += 1
             }
         }
-        for session in touched.values { session.flush() }
+        for session in touched { session.flush() }
         if written > 0 { metrics.messagesOut.increment(by: written) }
     }
 }

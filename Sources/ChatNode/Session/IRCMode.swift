@@ -39,6 +39,12 @@ final class IRCMode: SessionMode {
             return reply(IRCMessage(source: session.serverName, command: "421", parameters: [session.view.nick, "*", "Unknown command"]), allocator)
         }
         let output = session.receive(message)
+        if message.command == "CAP" {
+            let enabled = session.capabilities
+            renderingVariant = Self.renderingCapabilities.enumerated().reduce(0) { key, entry in
+                enabled.contains(entry.element) ? key | 1 << entry.offset : key
+            }
+        }
         var input = ModeInput()
         input.replies = output.replies.map { allocator.buffer(string: Self.wire($0)) }
         // Message text is cleaned as text mode cleans it (escape sequences, control characters), so nothing an IRC
@@ -72,6 +78,8 @@ final class IRCMode: SessionMode {
     }
 
     func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer? {
+        // Room messages, nearly everything relayed, go straight to the shared rendering.
+        if case .message = event.envelope.event { return shared(event) }
         // One QUIT or AWAY per person, however many rooms this client shares with them.
         switch event.envelope.event {
         case .left(_, let name, let reason, _) where reason != .left:
@@ -88,18 +96,22 @@ final class IRCMode: SessionMode {
         if case .direct = event.envelope.event {
             return render(event.envelope.event, requestID: nil, viewer: viewer, now: event.now, allocator: allocator)
         }
-        let view = session.view
-        let variant = Self.renderingCapabilities.enumerated().reduce(0) { key, entry in
-            view.capabilities.contains(entry.element) ? key | 1 << entry.offset : key
-        }
-        return event.cachedForIRC(variant) {
-            let lines = IRCRenderer.lines(event.envelope.event, requestID: nil, view: view, now: event.now)
+        return shared(event)
+    }
+
+    private func shared(_ event: RenderedEvent) -> ByteBuffer? {
+        event.cachedForIRC(renderingVariant) {
+            let lines = IRCRenderer.lines(event.envelope.event, requestID: nil, view: session.view, now: event.now)
             return lines.isEmpty ? nil : lines.map { Self.wire($0) }.joined()
         }
     }
 
     /// The capabilities that change how a relayed room event is written.
     static let renderingCapabilities = ["server-time", "message-tags", "away-notify"]
+
+    /// Which of `renderingCapabilities` the client enabled, as bits: the key of its shared renderings. Changes only
+    /// with CAP, so it is worked out after each input rather than for each event.
+    private var renderingVariant = 0
 
     /// Whether this person-wide line is new for this client (and remembers it). Bounded: a client sees as many
     /// people as its rooms hold, and the memory is cleared past a few thousand.

@@ -23,6 +23,7 @@ extension SessionHandler {
         let channel = context.channel
         guard reason != .slowConsumer else { return channel.close(mode: .all, promise: nil) }
         let flushed = channel.eventLoop.makePromise(of: Void.self)
+        writeGathered()
         context.writeAndFlush(wrapOutboundOut(channel.allocator.buffer(capacity: 0)), promise: flushed)
         let deadline = channel.eventLoop.scheduleTask(in: .seconds(1)) { channel.close(promise: nil) }
         flushed.futureResult.whenComplete { _ in

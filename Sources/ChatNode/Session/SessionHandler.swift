@@ -43,6 +43,11 @@ final class SessionHandler: ChannelDuplexHandler {
     private var inputClosed = false
     private var readPending = false
     private var needsFlush = false
+    /// Bytes emitted since the last flush, not yet written (see `emit`).
+    private var unwritten: ByteBuffer?
+    private var coalescesWrites = true
+    /// Per room just joined, the newest message its history showed (see `replayHeld`); usually empty.
+    private var historyFloor: [RoomName: StreamID] = [:]
     private var counted = false
     var started = false
     /// The address counted against --max-clients-per-address, released when the connection ends.
@@ -249,7 +254,7 @@ final class SessionHandler: ChannelDuplexHandler {
         let stage: SessionStage =
             machine.awaitsPassword ? .awaitingPassword : machine.userName != nil ? .named : .unnamed
         let input = mode.input(bytes, stage: stage, allocator: context.channel.allocator)
-        for reply in input.replies { context.write(wrapOutboundOut(reply), promise: nil) }
+        for reply in input.replies { emit(reply) }
         if !input.replies.isEmpty { flushSoon() }
         requests.append(contentsOf: input.requests)
     }
@@ -259,6 +264,7 @@ final class SessionHandler: ChannelDuplexHandler {
         machine.answersPings = mode.answersPings
         machine.waitsWhenLimited = mode.waitsWhenLimited
         machine.holdsNamesOnDrop = machine.holdsNamesOnDrop && mode.resumes
+        coalescesWrites = mode.coalescesWrites
     }
 
     /// The hub's timer, every second: registration timeout and pings.
@@ -282,6 +288,7 @@ final class SessionHandler: ChannelDuplexHandler {
             case .perform(let operation, let id): perform(operation, id: id)
             case .stopListening(let room):
                 held[room] = nil
+                historyFloor[room] = nil
                 stopListening(ClusterKeys.roomChannel(room))
             case .replayHeld(let room, let after): replayHeld(room, after: after)
             case .started(let user, let time): start(user, at: time)
@@ -304,8 +311,30 @@ final class SessionHandler: ChannelDuplexHandler {
                 event, requestID: id, viewer: machine.userName?.display, now: WallClock.now(),
                 allocator: context.channel.allocator)
         else { return }
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        emit(buffer)
         flushSoon()
+    }
+
+    /// Queues bytes for the client. On a byte stream, everything until the next flush becomes one buffer, written
+    /// once: a room's fan-out is then one NIO write and one iovec per client per flush, however many messages it
+    /// carries, instead of one per message (a copy of a few dozen bytes is far cheaper than a write). The first
+    /// buffer goes as it is, shared with the other members; only a second one copies.
+    private func emit(_ buffer: ByteBuffer) {
+        guard coalescesWrites else { return context.write(wrapOutboundOut(buffer), promise: nil) }
+        guard var pending = unwritten else {
+            unwritten = buffer
+            return
+        }
+        unwritten = nil
+        pending.writeImmutableBuffer(buffer)
+        unwritten = pending
+    }
+
+    /// Hands what `emit` gathered to the channel.
+    func writeGathered() {
+        guard let pending = unwritten else { return }
+        unwritten = nil
+        context.write(wrapOutboundOut(pending), promise: nil)
     }
 
     /// Replies produced in one event-loop tick (a packet of many lines, say) share one flush and one syscall.
@@ -315,25 +344,36 @@ final class SessionHandler: ChannelDuplexHandler {
         context.eventLoop.assumeIsolated().execute { self.flush() }
     }
 
-    /// Called by the hub for each relayed event; returns true when something was written (flush pending).
-    func deliver(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {
+    enum Delivery {
+        case notWritten
+        case written
+        /// Written, and the first write since the last flush: the hub flushes the session after its batch.
+        case flushDue
+    }
+
+    /// Called by the hub for each relayed event.
+    func deliver(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Delivery {
         if case .resumedElsewhere = event.envelope.event {
             apply(machine.resumedElsewhere(origin: event.envelope.origin))
-            return false
+            return .notWritten
         }
         switch machine.route(event.envelope) {
-        case .skip: return false
+        case .skip: return .notWritten
         case .hold:
             if let room = event.envelope.event.room { held[room, default: []].append(event) }
-            return false
-        case .deliver: return write(event, allocator: allocator)
+            return .notWritten
+        case .deliver:
+            if !historyFloor.isEmpty, isInHistoryAlready(event.envelope.event) { return .notWritten }
+            let flushWasDue = needsFlush
+            guard write(event, allocator: allocator) else { return .notWritten }
+            return flushWasDue ? .written : .flushDue
         }
     }
 
     private func write(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {
-        guard let buffer = mode.render(relayed: event, viewer: machine.userName?.display, allocator: allocator)
+        guard let buffer = mode.render(relayed: event, viewer: machine.displayName, allocator: allocator)
         else { return false }
-        context.write(wrapOutboundOut(buffer), promise: nil)
+        emit(buffer)
         needsFlush = true
         return true
     }
@@ -345,12 +385,25 @@ final class SessionHandler: ChannelDuplexHandler {
             if let seen, case .message(let message) = event.envelope.event, message.id <= seen { continue }
             _ = write(event, allocator: allocator)
         }
+        // A message the history had may still be on its way here: its pub/sub copy crosses the relay's loop while
+        // the history came on the command connection, so under load it can arrive after this. It is dropped
+        // when it comes, until the first newer message shows the room's live order has passed the history.
+        if let seen { historyFloor[room] = seen }
         flush()
+    }
+
+    /// Whether a live message was already in its room's join history (see `replayHeld`).
+    private func isInHistoryAlready(_ event: ChatEvent) -> Bool {
+        guard case .message(let message) = event, let floor = historyFloor[message.room] else { return false }
+        if message.id <= floor { return true }
+        historyFloor[message.room] = nil
+        return false
     }
 
     func flush() {
         guard needsFlush else { return }
         needsFlush = false
+        writeGathered()
         context.flush()
     }
 

@@ -24,6 +24,9 @@ protocol SessionMode {
     var waitsWhenLimited: Bool { get }
     /// A dropped connection's name is held for its resume token (IRC clients have none to come back with).
     var resumes: Bool { get }
+    /// Whether the bytes of several events may go out as one write: true for the byte streams (lines, IRC), false
+    /// where each write is one message of its own (a WebSocket frame).
+    var coalescesWrites: Bool { get }
 }
 
 /// What one frame asks for.
@@ -40,6 +43,7 @@ extension SessionMode {
     func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest] { [] }
     var waitsWhenLimited: Bool { false }
     var resumes: Bool { true }
+    var coalescesWrites: Bool { true }
 }
 
 /// Where the session is, for modes whose lines mean different things before and after the name (text mode).
@@ -139,6 +143,8 @@ struct JSONLinesMode: SessionMode {
 /// Browsers: one JSON request per WebSocket text message in, one JSON event per message out. The bytes are the
 /// JSON-lines mode's without the newline, so both share one rendering of each relayed event.
 struct WebSocketMode: SessionMode {
+    var coalescesWrites: Bool { false }
+
     var answersPings: Bool { true }
 
     func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? {
