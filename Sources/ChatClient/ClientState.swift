@@ -104,7 +104,8 @@ public struct ClientState: Sendable {
     public private(set) var serverLines: [TimelineLine] = []
     /// Rooms the user asked to join and whose reply has not come yet: the reply makes them current.
     private var userJoins: Set<RoomName> = []
-    /// Rooms whose join was a resume's: the topic that follows is not shown again.
+    /// Rooms whose join was a resume's: the topic that follows is not shown again (the user's own `/topic`
+    /// clears this, see `submit`).
     private var quietTopic: Set<RoomName> = []
     /// Set between a reconnect's welcome and the last resume reply.
     private var resuming: Set<RoomName> = []
@@ -459,6 +460,7 @@ public struct ClientState: Sendable {
             appendToCurrent(TimelineLine(kind: .error, time: now, text: "\(error.code): \(error.message)"))
             return .send([])
         }
+        if case .topic = request, let current { quietTopic.remove(current) }
         switch request {
         case .quit:
             return .quit

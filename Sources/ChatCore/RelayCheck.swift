@@ -24,9 +24,7 @@ public struct RelayCheck: Sendable {
             .presence(let eventRoom, let name, _, _), .typing(let eventRoom, let name, _):
             return check(room: eventRoom, expected: room) ?? check(name: name)
         case .topicChanged(let eventRoom, let topic):
-            guard topic.text.utf8.count <= RoomTopic.maximumBytes, Sanitizer.clean(topic.text) == topic.text else {
-                return "a topic no node would have stored"
-            }
+            guard topic.isStorable else { return "a topic no node would have stored" }
             return check(room: eventRoom, expected: room) ?? check(name: topic.by)
         case .direct(let direct):
             guard room == nil else { return "a direct message on a room's channel" }

@@ -31,6 +31,9 @@ struct IRCChatHistoryTests {
         #expect(asked("CHATHISTORY AFTER #dev msgid=9-0 10") == .history(room: "#dev", limit: 10, before: nil, after: "9-0"))
         #expect(asked("CHATHISTORY BEFORE #dev timestamp=2026-11-21T08:21:52.123Z 5")
             == .history(room: "#dev", limit: 5, before: "1795249312123-0"))
+        #expect(asked("CHATHISTORY AFTER #dev timestamp=2026-11-21T08:21:52.123Z 5")
+            == .history(room: "#dev", limit: 5, before: nil, after: "1795249312123-18446744073709551615"),
+            "after a time: after every message of its millisecond")
         #expect(asked("CHATHISTORY BETWEEN #dev msgid=9-0 msgid=3-0 10") == .history(room: "#dev", limit: 10, before: "9-0"))
         for bad in ["CHATHISTORY LATEST #dev msgid=nope 10", "CHATHISTORY BEFORE #dev * 10", "CHATHISTORY LATEST #dev * 0",
                     "CHATHISTORY FROB #dev * 1", "CHATHISTORY AROUND #dev msgid=1-0 10", "CHATHISTORY LATEST #dev"] {
@@ -60,17 +63,18 @@ struct IRCChatHistoryTests {
         #expect(failed.first?.serialized() == ":n1 FAIL CHATHISTORY INVALID_TARGET LATEST #dev :you are not in #ops")
     }
 
-    @Test("a JOIN replays recent messages to a server-time client that does not fetch history itself")
+    @Test("a JOIN replays recent messages (after NAMES) to a server-time client that does not fetch history itself")
     func historyOnJoin() {
         let dev = RoomName(trusted: "dev")
-        let joined = ChatEvent.youJoined(room: dev, history: [message("1-0", "earlier")])
+        let history = [ChatMessage(id: StreamID("1795000000000-0")!, room: dev, from: "bob", text: "earlier", isAction: false, time: 5)]
         let plain = registered("server-time")
-        let replayed = IRCRenderer.lines(joined, requestID: nil, view: plain.view, now: 0).map { $0.serialized() }
-        #expect(replayed.count == 2 && replayed[1].hasPrefix("@time=2026-11-18T") && replayed[1].hasSuffix("PRIVMSG #dev :earlier"))
+        let replayed = IRCRenderer.joinReplay(dev, history, view: plain.view, now: 0).map { $0.serialized() }
+        #expect(replayed.count == 1 && replayed[0].hasPrefix("@time=2026-11-18T") && replayed[0].hasSuffix("PRIVMSG #dev :earlier"),
+                "timed by its id, the store's clock: \(replayed)")
         let fetcher = registered("batch draft/chathistory server-time")
-        #expect(IRCRenderer.lines(joined, requestID: nil, view: fetcher.view, now: 0).count == 1, "it asks with CHATHISTORY")
+        #expect(IRCRenderer.joinReplay(dev, history, view: fetcher.view, now: 0).isEmpty, "it asks with CHATHISTORY")
         let untimed = registered("message-tags")
-        #expect(IRCRenderer.lines(joined, requestID: nil, view: untimed.view, now: 0).count == 1, "old lines would look new")
+        #expect(IRCRenderer.joinReplay(dev, history, view: untimed.view, now: 0).isEmpty, "old lines would look new")
     }
 
     @Test("ISO 8601 times read back to the milliseconds written")

@@ -1,6 +1,14 @@
 import ChatCore
 import Testing
 
+extension IRCMessageTests {
+    @Test("a parameter holding CR, LF or NUL (from Redis, say) still makes one line")
+    func oneLine() {
+        let message = IRCMessage(source: "n1", command: "332", parameters: ["alice", "#dev", "x\r\nPRIVMSG #dev :owned\0"])
+        #expect(message.serialized() == ":n1 332 alice #dev :x  PRIVMSG #dev :owned ")
+    }
+}
+
 /// The IRC message format, against the examples of the Modern IRC document and the IRCv3 message-tags spec, and
 /// the lines real clients send.
 @Suite("IRC messages")

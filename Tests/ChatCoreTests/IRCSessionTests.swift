@@ -58,9 +58,9 @@ struct IRCSessionTests {
     @Test("events render as the lines IRC clients expect")
     func rendering() {
         let view = IRCView(serverName: "n1", nick: "alice", capabilities: ["server-time"])
-        let message = ChatMessage(id: StreamID(millis: 5, sequence: 0), room: RoomName(trusted: "dev"), from: "bob", text: "hi there", isAction: false, time: 1_000)
+        let message = ChatMessage(id: StreamID(millis: 1_000, sequence: 0), room: RoomName(trusted: "dev"), from: "bob", text: "hi there", isAction: false, time: 990)
         let lines = IRCRenderer.lines(.message(message), requestID: nil, view: view, now: 0)
-        #expect(lines.map { $0.serialized() } == ["@time=1970-01-01T00:00:01.000Z :bob!~u@chat PRIVMSG #dev :hi there"])
+        #expect(lines.map { $0.serialized() } == ["@time=1970-01-01T00:00:01.000Z :bob!~u@chat PRIVMSG #dev :hi there"], "timed by its id: the store's clock")
         let quit = IRCRenderer.lines(.left(room: RoomName(trusted: "dev"), name: "bob", reason: .disconnected, time: 0), requestID: nil, view: view, now: 0)
         #expect(quit.first?.command == "QUIT")
         let taken = IRCRenderer.lines(.error(ChatError(.nameTaken, "x")), requestID: nil, view: IRCView(serverName: "n1", nick: "*", attempted: "bob"), now: 0)

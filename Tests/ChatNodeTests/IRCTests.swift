@@ -133,6 +133,34 @@ struct IRCTests {
         _ = try alice.expectLine("cleared") { $0.hasSuffix(":carol!~u@chat TOPIC #dev :") }
         try alice.send("TOPIC #dev")
         _ = try alice.expectLine("none now") { $0.contains(" 331 alice #dev ") }
+        try alice.send("TOPIC #dev :\u{2}\u{2}")
+        _ = try alice.expectLine("formatting alone asks, it does not clear") { $0.contains(" 331 alice #dev ") }
+
+        // A room that empties without a message is gone; made again, it starts without the old topic.
+        try alice.send("JOIN #brief")
+        _ = try alice.expectLine("joined") { $0.contains(" 366 alice #brief ") }
+        try alice.send("TOPIC #brief :left behind")
+        _ = try alice.expectLine("set") { $0.hasSuffix("TOPIC #brief :left behind") }
+        try alice.send("PART #brief")
+        _ = try alice.expectLine("parted") { $0.hasPrefix(":alice!~u@chat PART #brief") }
+        try alice.send("JOIN #brief")
+        _ = try alice.expectLine("joined again") { $0.contains(" 366 alice #brief ") }
+        try alice.send("TOPIC #brief")
+        _ = try alice.expectLine("no old topic") { $0.contains(" 331 alice #brief ") }
+    }
+
+    @Test("a topic written into Redis by something other than a node is not shown, and a broken one does not stop joins")
+    func forgedTopics() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0"])
+        _ = try cluster.redis.cli(["HSET", "chat:topic:{dev}", "text", "x\r\nPRIVMSG #dev :owned", "by", "a b", "time", "0"])
+        _ = try cluster.redis.cli(["SET", "chat:topic:{ops}", "not a hash"])
+        let alice = try Self.register("alice", on: cluster[0])
+        try alice.send("JOIN #dev,#ops")
+        _ = try alice.expectLine("dev joined") { $0.contains(" 366 alice #dev ") }
+        _ = try alice.expectLine("ops joined") { $0.contains(" 366 alice #ops ") }
+        try alice.send("TOPIC #dev")
+        _ = try alice.expectLine("no topic shown") { $0.contains(" 331 alice #dev ") }
+        #expect(!alice.received.contains { $0.contains("owned") }, "\(alice.received)")
     }
 
     @Test("ISON and USERHOST answer for people on any node and in any protocol, with away as USERHOST's '-'")
@@ -168,6 +196,7 @@ struct IRCTests {
         let bob = try Self.register("bob", on: cluster[0], capabilities: ["server-time"])
         try bob.send("JOIN #dev")
         _ = try bob.expectLine("join") { $0.hasPrefix(":bob!~u@chat JOIN #dev") }
+        _ = try bob.expectLine("names first") { $0.contains(" 366 bob #dev ") }
         _ = try bob.expectLine("replayed history") { $0.hasPrefix("@time=") && $0.hasSuffix("PRIVMSG #dev :message 30") }
 
         let alice = try Self.register(

@@ -84,7 +84,7 @@ public enum IRCChatHistory {
         if subcommand == "LATEST", parameters[2] == "*" {
             return .request(.history(room: target, limit: count, before: nil), Query(subcommand: subcommand, target: target))
         }
-        var points: [StreamID] = []
+        var points: [Point] = []
         for reference in parameters[2..<(2 + references)] {
             guard let point = point(reference) else {
                 return fail("INVALID_PARAMS", [subcommand, target], "Not a msgid= or timestamp= reference: \(reference)")
@@ -94,17 +94,17 @@ public enum IRCChatHistory {
         let query = Query(subcommand: subcommand, target: target)
         switch subcommand {
         case "LATEST":
-            return .request(.history(room: target, limit: count, before: nil), with(query, after: points[0]))
+            return .request(.history(room: target, limit: count, before: nil), with(query, after: points[0].lower))
         case "BEFORE":
-            return .request(.history(room: target, limit: count, before: points[0].description), query)
+            return .request(.history(room: target, limit: count, before: points[0].upper.description), query)
         case "AFTER":
-            return .request(.history(room: target, limit: count, before: nil, after: points[0].description), query)
-        case "BETWEEN" where points[0] < points[1]:
-            let request = ClientRequest.history(room: target, limit: count, before: nil, after: points[0].description)
-            return .request(request, with(query, before: points[1]))
+            return .request(.history(room: target, limit: count, before: nil, after: points[0].lower.description), query)
+        case "BETWEEN" where points[0].upper < points[1].upper:
+            let request = ClientRequest.history(room: target, limit: count, before: nil, after: points[0].lower.description)
+            return .request(request, with(query, before: points[1].upper))
         case "BETWEEN":
-            let request = ClientRequest.history(room: target, limit: count, before: points[0].description)
-            return .request(request, with(query, after: points[1]))
+            let request = ClientRequest.history(room: target, limit: count, before: points[0].upper.description)
+            return .request(request, with(query, after: points[1].lower))
         default:
             // AROUND would be two reads joined into one batch.
             return fail("INVALID_PARAMS", [subcommand, target], "AROUND is not supported here; use BEFORE and AFTER")
@@ -118,16 +118,24 @@ public enum IRCChatHistory {
         return query
     }
 
-    /// `msgid=<stream id>` or `timestamp=<ISO 8601>`: message ids are times, so a timestamp is the point before
-    /// every message of its millisecond.
-    static func point(_ reference: String) -> StreamID? {
-        if reference.hasPrefix("msgid=") { return StreamID(String(reference.dropFirst("msgid=".count))) }
-        if reference.hasPrefix("timestamp="),
-            let millis = TimeFormat.millis(iso8601: String(reference.dropFirst("timestamp=".count))), millis >= 0
-        {
-            return StreamID("\(millis)-0")
+    /// A reference as an exclusive bound on message ids, from below or from above. A message id is one point;
+    /// a time is a whole millisecond (message ids are `<millis>-<sequence>`): excluded from below, it lies after
+    /// every message of that millisecond, from above before all of them.
+    struct Point {
+        var lower: StreamID
+        var upper: StreamID
+    }
+
+    /// `msgid=<stream id>` or `timestamp=<ISO 8601>`.
+    static func point(_ reference: String) -> Point? {
+        if reference.hasPrefix("msgid=") {
+            return StreamID(String(reference.dropFirst("msgid=".count))).map { Point(lower: $0, upper: $0) }
         }
-        return nil
+        guard reference.hasPrefix("timestamp="),
+            let millis = TimeFormat.millis(iso8601: String(reference.dropFirst("timestamp=".count))), millis >= 0
+        else { return nil }
+        let at = UInt64(millis)
+        return Point(lower: StreamID(millis: at, sequence: .max), upper: StreamID(millis: at, sequence: 0))
     }
 
     /// The reply to a CHATHISTORY request: the page's messages within its bounds, as one batch.

@@ -98,12 +98,19 @@ public struct IRCMessage: Equatable, Sendable {
         }
         if let source { line += ":" + source + " " }
         line += command
-        for (index, parameter) in parameters.enumerated() {
+        for (index, raw) in parameters.enumerated() {
+            // CR, LF and NUL would end or break the line: whatever let one into a parameter (text stored in
+            // Redis by something other than a node, say), the line stays one line.
+            let parameter = raw.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) ? Self.oneLine(raw) : raw
             let isLast = index == parameters.count - 1
             let needsColon = parameter.isEmpty || parameter.contains(" ") || parameter.hasPrefix(":")
             line += (isLast && (needsColon || trailingColon) ? " :" : " ") + parameter
         }
         return line
+    }
+
+    static func oneLine(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { ["\r", "\n", "\0"].contains($0) ? " " : $0 }))
     }
 
     /// IRCv3 tag value escaping: `;` `\s` `\\` `\r` `\n`.

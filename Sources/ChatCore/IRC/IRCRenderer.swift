@@ -85,7 +85,12 @@ public enum IRCRenderer {
                 numeric("002", "Your host is \(server) (node \(node)), running \(version)"),
                 numeric("003", "This server speaks IRC alongside the chat's own clients"),
                 IRCMessage(source: server, command: "004", parameters: [me, server, version, "i", "n"]),
-                IRCMessage(source: server, command: "005", parameters: [me] + isupport + ["are supported by this server"]),
+            ] + stride(from: 0, to: isupport.count, by: 12).map { start in
+                // At most 13 tokens a line (modern.ircdocs.horse), so strict parsers read them all.
+                IRCMessage(
+                    source: server, command: "005",
+                    parameters: [me] + isupport[start..<min(start + 12, isupport.count)] + ["are supported by this server"])
+            } + [
                 numeric("422", "MOTD File is missing"),
             ]
         case .message(let message):
@@ -112,16 +117,10 @@ public enum IRCRenderer {
             guard view.capabilities.contains("away-notify") else { return [] }
             let parameters: [String] = if case .away(let text) = presence { [text] } else { [] }
             return [tagged(IRCMessage(source: mask(name), command: "AWAY", parameters: parameters), time: time, id: nil, view: view)]
-        case .youJoined(let room, let history, _):
-            // NAMES follows, from the `who` the mode asks for right after (see `IRCSession.followUp`).
-            let join = IRCMessage(source: mask(me), command: "JOIN", parameters: [channel(room)])
-            // The room's recent messages, as the other clients show them on joining, for a client that shows each
-            // message's own time (server-time) and does not fetch history itself (draft/chathistory).
-            let capabilities = view.capabilities
-            guard capabilities.contains("server-time"), !capabilities.contains("draft/chathistory"), !history.isEmpty else {
-                return [join]
-            }
-            return [join] + IRCChatHistory.batch(history, type: "chathistory", target: channel(room), view: view, now: now)
+        case .youJoined(let room, _, _):
+            // The topic and NAMES follow (NAMES from the `who` the mode asks for right after, see
+            // `IRCSession.observe`), then the recent messages (`joinReplay`).
+            return [IRCMessage(source: mask(me), command: "JOIN", parameters: [channel(room)])]
         case .youLeft(let room):
             return [IRCMessage(source: mask(me), command: "PART", parameters: [channel(room)])]
         case .topic(let room, let topic):
@@ -129,10 +128,17 @@ public enum IRCRenderer {
                 // After a JOIN a channel without a topic says nothing; asked, it says so.
                 return purpose == .topic ? [numeric("331", channel(room), "No topic is set")] : []
             }
-            return [numeric("332", channel(room), topic.text), numeric("333", channel(room), topic.by, String(topic.time / 1000))]
+            // Names are limited in characters, not bytes: the text is cut so the line stays within 512 bytes.
+            let overhead = ":\(server) 332 \(me) \(channel(room)) :\r\n".utf8.count
+            let text = prefix(topic.text, bytes: IRCMessage.maximumBytes - overhead)
+            return [numeric("332", channel(room), text), numeric("333", channel(room), topic.by, String(topic.time / 1000))]
         case .topicChanged(let room, let topic):
-            let line = IRCMessage(source: mask(topic.by), command: "TOPIC", parameters: [channel(room), topic.text])
+            let overhead = ":\(mask(topic.by)) TOPIC \(channel(room)) :\r\n".utf8.count
+            let text = prefix(topic.text, bytes: IRCMessage.maximumBytes - overhead)
+            let line = IRCMessage(source: mask(topic.by), command: "TOPIC", parameters: [channel(room), text])
             return [tagged(line, time: topic.time, id: nil, view: view)]
+        case .gap where purpose == .chathistory:
+            return []  // a CHATHISTORY page is what it is; older messages simply are not in it
         case .gap(let room, _, let lost, _):
             let text = lost ? "some earlier messages are no longer available" : "some messages were missed here"
             return [IRCMessage(source: server, command: "NOTICE", parameters: [channel(room), text])]
@@ -190,6 +196,18 @@ public enum IRCRenderer {
         }
     }
 
+    /// Whether a join's recent messages are replayed to this client: one that shows each message's own time
+    /// (server-time) and does not fetch history itself (draft/chathistory), as the other clients show them.
+    public static func replaysHistory(to view: IRCView) -> Bool {
+        view.capabilities.contains("server-time") && !view.capabilities.contains("draft/chathistory")
+    }
+
+    /// The recent messages of a room just joined, after its NAMES (where Ergo replays them too).
+    public static func joinReplay(_ room: RoomName, _ history: [ChatMessage], view: IRCView, now: Millis) -> [IRCMessage] {
+        guard replaysHistory(to: view), !history.isEmpty else { return [] }
+        return IRCChatHistory.batch(history, type: "chathistory", target: channel(room), view: view, now: now)
+    }
+
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
         "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*", "CHANTYPES=#", "CHANMODES=,,,n", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)", "TOPICLEN=\(RoomTopic.maximumBytes)",
@@ -203,10 +221,13 @@ public enum IRCRenderer {
 
     /// A room message as PRIVMSG lines: one, or several for a text longer than an IRC line (the msgid on the
     /// first).
+    /// Its `server-time` is the time in its id (Redis's clock when it was stored), not the sender's node's: the
+    /// clock CHATHISTORY's `timestamp=` references are compared with.
     static func privmsg(_ message: ChatMessage, view: IRCView) -> [IRCMessage] {
-        split(message.text, from: message.from, to: channel(message.room), isAction: message.isAction).enumerated()
+        let time = Millis(clamping: message.id.millis)
+        return split(message.text, from: message.from, to: channel(message.room), isAction: message.isAction).enumerated()
             .map { index, line in
-                tagged(line, time: message.time, id: index == 0 ? message.id.description : nil, view: view)
+                tagged(line, time: time, id: index == 0 ? message.id.description : nil, view: view)
             }
     }
 
@@ -234,6 +255,20 @@ public enum IRCRenderer {
             IRCMessage(
                 source: source, command: "PRIVMSG", parameters: [target, isAction ? "\u{1}ACTION \(chunk)\u{1}" : chunk])
         }
+    }
+
+    /// The longest start of `text` of at most `bytes` UTF-8 bytes, cut between characters.
+    public static func prefix(_ text: String, bytes: Int) -> String {
+        guard text.utf8.count > bytes else { return text }
+        var result = ""
+        var used = 0
+        for character in text {
+            let size = character.utf8.count
+            guard used + size <= bytes else { break }
+            result.append(character)
+            used += size
+        }
+        return result
     }
 
     /// server-time and msgid tags, for the clients that asked for them.

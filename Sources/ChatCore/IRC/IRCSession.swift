@@ -309,8 +309,14 @@ public struct IRCSession: Sendable {
             }
         case "TOPIC":
             guard needs(1) else { return }
-            // `TOPIC #dev` asks, `TOPIC #dev :text` sets, `TOPIC #dev :` clears. No operators: any member may.
-            let text = parameters.count > 1 ? IRCFormatting.strip(parameters[1]) : nil
+            // `TOPIC #dev` asks, `TOPIC #dev :text` sets, `TOPIC #dev :` clears. No operators: any member may. A
+            // text of nothing but formatting codes asks (it must not clear), and one over TOPICLEN is cut there, as
+            // IRC servers do.
+            var text: String?
+            if parameters.count > 1 {
+                let stripped = IRCFormatting.strip(parameters[1])
+                if !stripped.isEmpty || parameters[1].isEmpty { text = IRCRenderer.prefix(stripped, bytes: RoomTopic.maximumBytes) }
+            }
             request(.topic(room: parameters[0], text: text), .topic, about: parameters[0])
         case "MOTD":
             numeric("422", "MOTD File is missing")

@@ -64,7 +64,7 @@ extension SessionMachine {
     }
 
     /// A named session's requests. A refusal is thrown and answered, with the request's id, by the caller.
-    private func handle(_ request: ClientRequest, id: RequestID?, now: SessionClock, session: inout ActiveSession)
+    private mutating func handle(_ request: ClientRequest, id: RequestID?, now: SessionClock, session: inout ActiveSession)
         throws(ChatError) -> [SessionAction]
     {
         switch request {
@@ -126,9 +126,12 @@ extension SessionMachine {
             guard raw.count <= ClientRequest.maximumOnlineNames else {
                 throw ChatError(.badRequest, "at most \(ClientRequest.maximumOnlineNames) names at once")
             }
-            // A name nobody could hold is simply not online.
-            let names = raw.compactMap { try? UserName(validating: $0) }
+            // A name nobody could hold is simply not online; a name asked twice is looked up once.
+            var seen = Set<String>()
+            let names = raw.compactMap { try? UserName(validating: $0) }.filter { seen.insert($0.key).inserted }
             guard !names.isEmpty else { return [.send(.online([]), id: id)] }
+            // Each name is a Redis lookup: past the first eight, every eight cost a line's token more.
+            if names.count > 8 { bucket.charge(Double((names.count - 1) / 8), nowNanos: now.uptimeNanos) }
             return [.perform(.online(names), id: id)]
         case .typing(let raw):
             // Relayed at most once per interval per room: clients send it on keystrokes and the extra ones are

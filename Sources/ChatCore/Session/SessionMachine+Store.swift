@@ -95,7 +95,8 @@ extension SessionMachine {
             return [.send(.history(room: room, messages: page, more: more), id: id)]
         case (.historyAfter(let room, let after, let count), .page(let read, let maxDeleted, let keptFrom)):
             let (page, more) = paging.page(read, wanted: count - 1, direction: .forward)
-            let gap = gapNotice(room, after: after, maxDeleted: maxDeleted, keptFrom: keptFrom).map { [$0] } ?? []
+            // Told with the request's id: it belongs to this reply (IRC's CHATHISTORY keeps it out of its batch).
+            let gap = gapNotice(room, after: after, maxDeleted: maxDeleted, keptFrom: keptFrom, id: id).map { [$0] } ?? []
             return gap + [.send(.history(room: room, messages: page, more: more), id: id)]
         case (.online, .online(let users)):
             return [.send(.online(users), id: id)]
@@ -221,13 +222,13 @@ extension SessionMachine {
 
     /// Told before a page read after `after` when the room's stream has trimmed (or lost) messages after it: the
     /// client learns that what it shows has a hole, instead of moving past it without a word.
-    private func gapNotice(_ room: RoomName, after: StreamID, maxDeleted: StreamID?, keptFrom: StreamID?)
-        -> SessionAction?
-    {
+    private func gapNotice(
+        _ room: RoomName, after: StreamID, maxDeleted: StreamID?, keptFrom: StreamID?, id: RequestID? = nil
+    ) -> SessionAction? {
         let trimmed = keptFrom.map { $0 > after } ?? false
         let deleted = maxDeleted.map { $0 > after } ?? false
         guard trimmed || deleted else { return nil }
-        return .send(.gap(room: room, after: after, lost: true, oldest: keptFrom), id: nil)
+        return .send(.gap(room: room, after: after, lost: true, oldest: keptFrom), id: id)
     }
 
     /// After `welcome`, and after each of its joins, the next room `hello` asked for.

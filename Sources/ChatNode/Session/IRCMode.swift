@@ -9,6 +9,8 @@ final class IRCMode: SessionMode {
     /// The chat tells each room when someone leaves or goes away; IRC tells each client once. The last such line
     /// per person is remembered, so the copies from the other rooms they shared are not sent again.
     private var lastPersonLine: [String: String] = [:]
+    /// A join's recent messages, kept until its NAMES has been sent (at most one page per room joined).
+    private var replayAfterNames: [RoomName: [ChatMessage]] = [:]
 
     init(serverName: String) {
         session = IRCSession(serverName: serverName)
@@ -72,7 +74,20 @@ final class IRCMode: SessionMode {
     func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
         -> ByteBuffer?
     {
-        let lines = IRCRenderer.lines(event, requestID: requestID, view: session.view, now: now)
+        let view = session.view
+        var lines = IRCRenderer.lines(event, requestID: requestID, view: view, now: now)
+        switch event {
+        case .youJoined(let room, let history, _) where !history.isEmpty && IRCRenderer.replaysHistory(to: view):
+            replayAfterNames[room] = history
+        case .who(let room, _) where IRCRenderer.Purpose(requestID) == .names:
+            if let history = replayAfterNames.removeValue(forKey: room) {
+                lines += IRCRenderer.joinReplay(room, history, view: view, now: now)
+            }
+        case .youLeft(let room):
+            replayAfterNames[room] = nil
+        default:
+            break
+        }
         guard !lines.isEmpty else { return nil }
         return allocator.buffer(string: lines.map { Self.wire($0) }.joined())
     }

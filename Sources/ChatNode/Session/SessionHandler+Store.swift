@@ -51,11 +51,11 @@ extension SessionHandler {
             return store.leave(room, user: user, reason: .left, now: now, origin: origin).map { .done }
         case .readHistory(let room, nil, let count):
             // The topic is read beside the history, on the same connection: no round trip more.
-            return store.history(room, count: count).and(store.topic(room)).map { messages, topic in
+            return store.history(room, count: count).and(topic(room)).map { messages, topic in
                 .joinRead(Self.shown(messages, in: room), maxDeleted: nil, keptFrom: nil, topic: topic)
             }
         case .readHistory(let room, .some(let after), let count):
-            return store.page(room, after: after, limit: count).and(store.topic(room)).map { page, topic in
+            return store.page(room, after: after, limit: count).and(topic(room)).map { page, topic in
                 .joinRead(Self.shown(page.messages, in: room), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom, topic: topic)
             }
         case .historyAfter(let room, let after, let count):
@@ -72,7 +72,7 @@ extension SessionHandler {
             let time = machine.active?.lastActive ?? now
             return store.setPresence(user, away: away, now: time, origin: origin).map { .done }
         case .readTopic(let room):
-            return store.topic(room).map { .topic($0) }
+            return topic(room).map { .topic($0) }
         case .setTopic(let room, let topic):
             return store.setTopic(topic, in: room, origin: origin).map { .done }
         case .who(let room):
@@ -86,6 +86,12 @@ extension SessionHandler {
         case .online(let names):
             return store.online(names).map { .online($0) }
         }
+    }
+
+    /// The room's topic as a join or `/topic` shows it: one that no node would have stored is not shown, and a
+    /// topic that cannot be read (a key of the wrong type, say) is no topic rather than a failed join.
+    private func topic(_ room: RoomName) -> EventLoopFuture<RoomTopic?> {
+        store.topic(room).map { topic in topic.flatMap { $0.isStorable ? $0 : nil } }.recover { _ in nil }
     }
 
     /// History as read from Redis, without what no node would have stored (see `RelayCheck`; the relay logs

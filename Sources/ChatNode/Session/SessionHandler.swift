@@ -326,9 +326,19 @@ final class SessionHandler: ChannelDuplexHandler {
             return
         }
         unwritten = nil
+        // Past a few KiB (a burst, a catch-up) the copy stops paying for itself and would be memory of this
+        // client's own: what is gathered goes to the channel, where its bytes count towards the slow-consumer
+        // mark, and gathering starts again.
+        if pending.readableBytes + buffer.readableBytes > Self.gatheringLimit {
+            context.write(wrapOutboundOut(pending), promise: nil)
+            unwritten = buffer
+            return
+        }
         pending.writeImmutableBuffer(buffer)
         unwritten = pending
     }
+
+    static let gatheringLimit = 16 * 1024
 
     /// Hands what `emit` gathered to the channel.
     func writeGathered() {

@@ -175,7 +175,7 @@ function receive(event) {
       if (event.changed) {
         addLine(event.room, { kind: "notice", time: event.time,
           text: event.text ? `${event.by} set the topic: ${event.text}` : `${event.by} cleared the topic` });
-      } else if (room && room.quietTopic) {
+      } else if (room && room.quietTopic && !(typeof event.id === "string" && event.id.startsWith(USER))) {
         room.quietTopic = false;
       } else if (room || !quiet) {
         const line = { kind: "info", time: event.time,

@@ -25,7 +25,8 @@ public enum ClusterKeys {
     public static func members(_ room: RoomName) -> String { "chat:members:{\(room.value)}" }
     /// A room's history, a capped stream whose ids are the message ids.
     public static func history(_ room: RoomName) -> String { "chat:history:{\(room.value)}" }
-    /// A room's topic: `text`, `by`, `time`. Expires with the room's history, renewed by joins and messages.
+    /// A room's topic: `text`, `by`, `time`. Expires `--room-idle-days` after the last join, message or topic
+    /// change in the room; a room created again starts without one.
     public static func topic(_ room: RoomName) -> String { "chat:topic:{\(room.value)}" }
     /// Rooms that have (or recently had) members, for /rooms.
     public static let rooms = "chat:rooms"

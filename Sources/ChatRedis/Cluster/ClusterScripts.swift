@@ -94,6 +94,8 @@ enum ClusterScripts {
                 local idle = redis.call('ZRANGEBYSCORE', '\(ClusterKeys.roomActivity)', '-inf', now - tonumber(ARGV[9]) * 1000)
                 for _, gone in ipairs(idle) do redis.call('HDEL', '\(ClusterKeys.roomLooks)', gone) end
                 redis.call('ZREMRANGEBYSCORE', '\(ClusterKeys.roomActivity)', '-inf', now - tonumber(ARGV[9]) * 1000)
+                -- A room made again is a new room: no topic left from one that emptied without a message.
+                redis.call('DEL', KEYS[6])
                 local twin = redis.call('HGET', '\(ClusterKeys.roomLooks)', look)
                 if twin and twin ~= ARGV[3] then
                     return redis.error_reply('CHAT room-invalid #' .. ARGV[3] .. ' looks like #' .. twin .. ', which is in use; join #' .. twin)
