@@ -2,42 +2,81 @@ import ChatTestSupport
 import Foundation
 import Testing
 
-/// Real IRC clients, irssi and WeeChat from Debian, in tmux against two nodes and Redis: each registers, joins a
-/// channel and chats with an nc user on the other node; when the IRC client is killed, the others see it go.
+/// Real IRC clients, irssi and WeeChat from Debian, in tmux against two nodes, Redis and the balancer: each
+/// registers, joins a channel, sees its topic and chats with the other clients (an nc user on the other node, and
+/// for irssi a web page in Chromium), sees a quit; when the IRC client is killed, the others see it go.
 @Suite("Real IRC clients in tmux", .serialized)
 struct IRCClientTests {
-    @Test("irssi registers, joins #dev, chats with an nc user on another node, and its end is seen")
+    /// An nc user through the balancer, on a node other than `node` (round robin: a second try lands elsewhere).
+    static func textUser(_ setup: BalancedCluster, notOn node: String, names: [String]) throws -> (TestSocket, String) {
+        for name in names {
+            let (client, landed) = try setup.balancer.login(name)
+            if landed != node { return (client, name) }
+            client.close()
+        }
+        throw HarnessError("no text user landed on a node other than \(node)")
+    }
+
+    /// The node an IRC client landed on, from its 002 line on the screen ("Your host is ... (node n2)").
+    static func node(in screen: String) throws -> String {
+        let after = try #require(screen.components(separatedBy: "(node ").dropFirst().first)
+        return String(after.prefix { $0 != ")" })
+    }
+
+    @Test("irssi, through the balancer, chats with a web page and an nc user on the other node: topic, quit, its own end")
     func irssi() throws {
-        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
-        let ircPort = try #require(cluster[0].ircPort)
+        let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
+        let ircPort = try #require(setup.balancer.ircPort)
         let home = TestEnvironment.temporaryDirectory("irssi-home")
         let tmux = try Tmux(
             command: "env TERM=screen HOME=\(home) LANG=C.UTF-8 irssi --noconnect -n ircy", columns: 120, rows: 30)
         try tmux.waitFor("irssi to start") { $0.contains("[(status)]") }
         try tmux.type("/connect 127.0.0.1 \(ircPort)")
         try tmux.press("Enter")
-        try tmux.waitFor("the welcome") { $0.contains("Welcome to the chat") }
-        let bob = try cluster[1].login("bob")
+        let welcome = try tmux.waitFor("the welcome") { $0.contains("Welcome to the chat") && $0.contains("(node ") }
+        let ircNode = try Self.node(in: welcome)
+
+        let (bob, bobName) = try Self.textUser(setup, notOn: ircNode, names: ["bob", "bobby"])
         try bob.send("/join dev")
         try bob.expect("you joined #dev")
+        try bob.send("/topic plans for today")
+        try bob.expect("set the topic of #dev: plans for today")
+
+        let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
+        try browser.open("http://127.0.0.1:\(setup.balancer.httpPort)/")
+        try browser.type("webby", into: "#name")
+        try browser.click("#login button[type=submit]")
+        try browser.waitForText("#status") { $0.contains("webby on node") }
+        try browser.type("/join dev", into: "#input")
+        try browser.click("#compose button[type=submit]")
+        try browser.waitForText("#room-topic") { $0 == "plans for today" }
+
         try tmux.type("/join #dev")
         try tmux.press("Enter")
-        try tmux.waitFor("the join, and bob in the names") { $0.contains("has joined #dev") && $0.contains("bob") }
+        try tmux.waitFor("the topic and the people in #dev") { screen in
+            screen.contains("plans for today") && screen.contains(bobName) && screen.contains("webby")
+        }
         try bob.expect("ircy joined #dev")
+        try browser.type("hello from the web", into: "#input")
+        try browser.click("#compose button[type=submit]")
+        try tmux.waitFor("the web page's message") { $0.contains("< webby> hello from the web") }
         try bob.send("hello irssi")
-        try tmux.waitFor("bob's message") { $0.contains("< bob> hello irssi") }
-        try tmux.type("hi bob, from irssi")
+        try tmux.waitFor("bob's message") { $0.contains("< \(bobName)> hello irssi") }
+        try tmux.type("hi all, from irssi")
         try tmux.press("Enter")
-        try bob.expect("<ircy> hi bob, from irssi")
+        try bob.expect("<ircy> hi all, from irssi")
+        try browser.waitForText("#log") { $0.contains("hi all, from irssi") }
 
+        try bob.send("/quit")
+        try tmux.waitFor("bob's quit") { $0.contains("\(bobName) [~u@chat] has quit") }
         try tmux.run(["kill-session", "-t", tmux.target])
-        try bob.expectLine("ircy goes") { $0.contains("ircy left #dev") }
+        try browser.waitForText("#log") { $0.contains("ircy left #dev") }
     }
 
-    @Test("WeeChat registers with CAP, joins, chats with an nc user on another node")
+    @Test("WeeChat, through the balancer, registers with CAP, sees the topic, chats with an nc user on the other node")
     func weechat() throws {
-        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
-        let ircPort = try #require(cluster[0].ircPort)
+        let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
+        let ircPort = try #require(setup.balancer.ircPort)
         let home = TestEnvironment.temporaryDirectory("weechat-home")
         let tmux = try Tmux(
             command: "env TERM=screen LANG=C.UTF-8 weechat --dir \(home) --no-plugin=script,python,perl,ruby,lua,tcl,guile,javascript,php,spell,fifo,relay,trigger,xfer,exec,typing",
@@ -50,17 +89,28 @@ struct IRCClientTests {
             try tmux.type(command)
             try tmux.press("Enter")
         }
-        try tmux.waitFor("the welcome", timeout: 15) { $0.contains("Welcome to the chat") }
-        let bob = try cluster[1].login("bob")
+        let welcome = try tmux.waitFor("the welcome", timeout: 15) { $0.contains("Welcome to the chat") && $0.contains("(node ") }
+        let ircNode = try Self.node(in: welcome)
+        let (bob, bobName) = try Self.textUser(setup, notOn: ircNode, names: ["bob", "bobby"])
         try bob.send("/join dev")
         try bob.expect("you joined #dev")
+        try bob.send("/topic weechat day")
+        try bob.expect("set the topic of #dev: weechat day")
         try tmux.type("/join #dev")
         try tmux.press("Enter")
         try bob.expect("weeny joined #dev", timeout: 10)
+        try tmux.waitFor("the topic") { $0.contains("weechat day") }
         try bob.send("hello weechat")
         try tmux.waitFor("bob's message") { $0.contains("hello weechat") }
         try tmux.type("hi bob, from weechat")
         try tmux.press("Enter")
         try bob.expect("<weeny> hi bob, from weechat")
+        try bob.send("/quit")
+        try tmux.waitFor("bob's quit") { $0.contains("\(bobName)") && $0.contains("has quit") }
+        let carol = try Self.textUser(setup, notOn: "none", names: ["carol"]).0
+        try carol.send("/join dev")
+        try carol.expect("you joined #dev")
+        try tmux.run(["kill-session", "-t", tmux.target])
+        try carol.expectLine("weeny goes") { $0.contains("weeny left #dev") }
     }
 }

@@ -230,6 +230,30 @@ struct IRCTests {
         _ = try alice.expectLine("not in that room") { $0.contains("FAIL CHATHISTORY INVALID_TARGET LATEST #ops ") }
     }
 
+    @Test("labeled-response: each labeled command's answer carries its label, as one line, a batch, or ACK")
+    func labeledResponses() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let carol = try cluster[1].login("carol")
+        try carol.send("/join dev")
+        try carol.expect("you joined #dev")
+        let alice = try Self.register("alice", on: cluster[0], capabilities: ["labeled-response", "batch", "echo-message"])
+        try alice.send("@label=j1 JOIN #dev")
+        let open = try alice.expectLine("the batch") { $0.hasPrefix("@label=j1 ") && $0.contains(" BATCH +") }
+        #expect(open.hasSuffix(" labeled-response"))
+        _ = try alice.expectLine("JOIN inside") { $0.hasPrefix("@batch=") && $0.contains(" JOIN #dev") }
+        _ = try alice.expectLine("NAMES inside") { $0.hasPrefix("@batch=") && $0.contains(" 366 alice #dev ") }
+        _ = try alice.expectLine("the end") { $0.contains(" BATCH -") }
+        try alice.send("@label=m1 PRIVMSG #dev :hello")
+        _ = try alice.expectLine("the echo, labeled") { $0.hasPrefix("@label=m1 ") && $0.hasSuffix("PRIVMSG #dev :hello") }
+        try carol.expect("<alice> hello")
+        try alice.send("@label=p1 PING :tok")
+        _ = try alice.expectLine("pong, labeled") { $0.hasPrefix("@label=p1 ") && $0.hasSuffix(":tok") }
+        try alice.send("@label=t1 TAGMSG #dev")
+        _ = try alice.expectLine("nothing to say: ACK") { $0.hasPrefix("@label=t1 ") && $0.hasSuffix(" ACK") }
+        try alice.send("@label=e1 PRIVMSG nobody :x")
+        _ = try alice.expectLine("an error, labeled") { $0.hasPrefix("@label=e1 ") && $0.contains(" 401 alice nobody ") }
+    }
+
     @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")
     func throughTheBalancer() throws {
         let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])

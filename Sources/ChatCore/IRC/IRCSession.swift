@@ -18,7 +18,8 @@ public struct IRCSession: Sendable {
 
     /// The IRCv3 capabilities offered, in `CAP LS` order.
     public static let capabilities = [
-        "away-notify", "batch", "draft/chathistory", "echo-message", "message-tags", "multi-prefix", "sasl", "server-time",
+        "away-notify", "batch", "draft/chathistory", "echo-message", "labeled-response", "message-tags", "multi-prefix",
+        "sasl", "server-time",
     ]
 
     public let serverName: String

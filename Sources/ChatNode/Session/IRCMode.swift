@@ -11,9 +11,12 @@ final class IRCMode: SessionMode {
     private var lastPersonLine: [String: String] = [:]
     /// A join's recent messages, kept until its NAMES has been sent (at most one page per room joined).
     private var replayAfterNames: [RoomName: [ChatMessage]] = [:]
+    /// Responses to labeled commands being gathered (IRCv3 labeled-response).
+    private var labels: IRCLabeledResponses
 
     init(serverName: String) {
         session = IRCSession(serverName: serverName)
+        labels = IRCLabeledResponses(serverName: serverName)
     }
 
     var answersPings: Bool { true }
@@ -40,7 +43,14 @@ final class IRCMode: SessionMode {
         } catch {
             return reply(IRCMessage(source: session.serverName, command: "421", parameters: [session.view.nick, "*", "Unknown command"]), allocator)
         }
-        let output = session.receive(message)
+        var output = session.receive(message)
+        if let label = message.tags.first(where: { $0.key == "label" })?.value, !label.isEmpty,
+            label.utf8.count <= IRCLabeledResponses.maximumLabelBytes, session.capabilities.contains("labeled-response"),
+            session.registered
+        {
+            (output.replies, output.requests) = labels.begin(
+                label: label, replies: output.replies, requests: output.requests, batches: batches)
+        }
         if message.command == "CAP" {
             let enabled = session.capabilities
             renderingVariant = Self.renderingCapabilities.enumerated().reduce(0) { key, entry in
@@ -65,8 +75,11 @@ final class IRCMode: SessionMode {
         message.serialized(trailingColon: !["JOIN", "PART", "004", "333", "AUTHENTICATE", "BATCH"].contains(message.command)) + "\r\n"
     }
 
+    private var batches: Bool { session.capabilities.contains("batch") }
+
     func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest] {
-        session.observe(event, requestID: requestID).map {
+        let (key, id) = IRCLabeledResponses.split(requestID)
+        return labels.followUp(session.observe(event, requestID: id), key: key).map {
             ParsedRequest(request: .success($0.request), id: $0.id, charged: false)
         }
     }
@@ -75,6 +88,7 @@ final class IRCMode: SessionMode {
         -> ByteBuffer?
     {
         let view = session.view
+        let (label, requestID) = IRCLabeledResponses.split(requestID)
         var lines = IRCRenderer.lines(event, requestID: requestID, view: view, now: now)
         switch event {
         case .youJoined(let room, let history, _) where !history.isEmpty && IRCRenderer.replaysHistory(to: view):
@@ -87,6 +101,9 @@ final class IRCMode: SessionMode {
             replayAfterNames[room] = nil
         default:
             break
+        }
+        if let label {
+            lines = labels.collect(lines, key: label, final: IRCLabeledResponses.isFinal(event), batches: batches)
         }
         guard !lines.isEmpty else { return nil }
         return allocator.buffer(string: lines.map { Self.wire($0) }.joined())

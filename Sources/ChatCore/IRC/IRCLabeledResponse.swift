@@ -1,0 +1,117 @@
+/// IRCv3 `labeled-response` (https://ircv3.net/specs/extensions/labeled-response): a command sent with a `label`
+/// tag gets its whole response tagged with that label, as one line, as a `labeled-response` batch, or as `ACK`
+/// when it has none. A client (or bot) then knows which lines answer which command.
+///
+/// A command's response is not all known at once: it may be several chat requests (JOIN #a,#b), each answered
+/// later, and a JOIN's NAMES is a request of its own that follows its reply. So the label rides in the request ids
+/// (`L<n>|` before the purpose, see `IRCRenderer.Purpose`), every line rendered for those ids is held, and the
+/// response goes out when the last request it is waiting for has had its final event.
+public struct IRCLabeledResponses: Sendable {
+    /// Labels longer than this are ignored (the command is answered unlabeled), as the specification allows.
+    public static let maximumLabelBytes = 64
+    /// Responses being gathered at once; a command past this is answered unlabeled.
+    public static let maximumPending = 64
+
+    struct Pending {
+        var label: String
+        /// Requests whose final event has not come yet.
+        var outstanding: Int
+        var lines: [IRCMessage]
+    }
+
+    private var pending: [Int: Pending] = [:]
+    private var nextKey = 0
+    let serverName: String
+
+    public init(serverName: String) {
+        self.serverName = serverName
+    }
+
+    /// A labeled command: what `IRCSession` answered at once and the requests it made. Returns the lines to send
+    /// now (a whole response, when it made no request) and the requests, their ids carrying the label.
+    public mutating func begin(
+        label: String, replies: [IRCMessage], requests: [(request: ClientRequest, id: RequestID?)], batches: Bool
+    ) -> (replies: [IRCMessage], requests: [(request: ClientRequest, id: RequestID?)]) {
+        let answered = requests.filter { $0.id != nil }.count
+        guard answered > 0 else { return (finish(Pending(label: label, outstanding: 0, lines: replies), batches: batches), requests) }
+        guard pending.count < Self.maximumPending else { return (replies, requests) }
+        let key = nextKey
+        nextKey &+= 1
+        pending[key] = Pending(label: label, outstanding: answered, lines: replies)
+        return ([], requests.map { ($0.request, $0.id.map { Self.labeled($0, key: key) }) })
+    }
+
+    /// The key of a labeled request id and the id without the label (what the renderer reads).
+    public static func split(_ id: RequestID?) -> (key: Int?, id: RequestID?) {
+        guard let id, id.json.hasPrefix("\"L"), let bar = id.json.firstIndex(of: "|"),
+            let key = Int(id.json[id.json.index(id.json.startIndex, offsetBy: 2)..<bar])
+        else { return (nil, id) }
+        return (key, RequestID(json: "\"" + id.json[id.json.index(after: bar)...]))
+    }
+
+    static func labeled(_ id: RequestID, key: Int) -> RequestID {
+        guard id.json.hasPrefix("\"") else { return id }
+        return RequestID(json: "\"L\(key)|" + id.json.dropFirst())
+    }
+
+    /// A request that follows from an event of a labeled one (a JOIN's NAMES) belongs to the same response.
+    public mutating func followUp(_ requests: [(request: ClientRequest, id: RequestID?)], key: Int?)
+        -> [(request: ClientRequest, id: RequestID?)]
+    {
+        guard let key, pending[key] != nil else { return requests }
+        let answered = requests.filter { $0.id != nil }.count
+        pending[key]!.outstanding += answered
+        return requests.map { ($0.request, $0.id.map { Self.labeled($0, key: key) }) }
+    }
+
+    /// Lines rendered for an event with a labeled id: held until the response is whole, then returned whole.
+    /// `final`: the event ends its request (a join's reply does, the topic after it does not).
+    public mutating func collect(_ lines: [IRCMessage], key: Int, final: Bool, batches: Bool) -> [IRCMessage] {
+        guard var response = pending[key] else { return lines }
+        response.lines += lines
+        if final { response.outstanding -= 1 }
+        guard response.outstanding <= 0 else {
+            pending[key] = response
+            return []
+        }
+        pending[key] = nil
+        return finish(response, batches: batches)
+    }
+
+    /// Whether an event ends the request it answers. Everything does, but what comes before a request's last
+    /// word: the topic after a JOIN's reply, a gap notice before a history page.
+    public static func isFinal(_ event: ChatEvent) -> Bool {
+        switch event {
+        case .topic, .gap: false
+        default: true
+        }
+    }
+
+    private func finish(_ response: Pending, batches: Bool) -> [IRCMessage] {
+        let tag = (key: "label", value: Optional(response.label))
+        switch response.lines.count {
+        case 0:
+            return [IRCMessage(tags: [tag], source: serverName, command: "ACK")]
+        case 1:
+            var line = response.lines[0]
+            line.tags.insert(tag, at: 0)
+            return [line]
+        default:
+            // Several lines need a batch; a client without batches gets them unlabeled.
+            guard batches else { return response.lines }
+            // Unique among open batches: a response goes out whole, so none of this kind is open meanwhile.
+            let reference = "labeled\(response.lines.count)"
+            let open = IRCMessage(tags: [tag], source: serverName, command: "BATCH", parameters: ["+" + reference, "labeled-response"])
+            let close = IRCMessage(source: serverName, command: "BATCH", parameters: ["-" + reference])
+            // A line inside a batch of its own (a CHATHISTORY page) stays in it; that batch's start and end lines
+            // are what is tagged, which nests it in this one.
+            let inner = response.lines.map { line in
+                guard !line.tags.contains(where: { $0.key == "batch" }) else { return line }
+                var tagged = line
+                tagged.tags.insert((key: "batch", value: reference), at: 0)
+                return tagged
+            }
+            return [open] + inner + [close]
+        }
+    }
+}
