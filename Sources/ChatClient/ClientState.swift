@@ -406,9 +406,13 @@ public struct ClientState: Sendable {
         guard view.messageIDs.insert(id).inserted else { return }
         let own = isMe(message.from)
         let mentionsMe = !own && confirmedName.map { message.text.lowercased().contains($0.lowercased()) } == true
-        let line = TimelineLine(
-            kind: message.isAction ? .action(own: own) : .message(own: own, mentionsMe: mentionsMe),
-            time: message.time, from: message.from, text: message.text, id: id)
+        // A notice (from an IRC client or a bot) is shown dimmed, as IRC clients show one: -name- text.
+        let line =
+            message.isNotice
+            ? TimelineLine(kind: .notice, time: message.time, from: message.from, text: "-\(message.from)- \(message.text)", id: id)
+            : TimelineLine(
+                kind: message.isAction ? .action(own: own) : .message(own: own, mentionsMe: mentionsMe),
+                time: message.time, from: message.from, text: message.text, id: id)
         // Usually the newest: append. A message can come after a newer one (own acknowledgement first, or a
         // resume's catch-up), so walk back to its place.
         var index = view.lines.endIndex

@@ -11,14 +11,20 @@ public struct ChatMessage: Equatable, Sendable {
     /// `/me waves`: shown as an action, not as speech.
     public var isAction: Bool
     public var time: Millis
+    /// An IRC NOTICE: said, but never to be answered automatically (bots answer PRIVMSGs, never NOTICEs, so two
+    /// bots cannot loop). IRC clients get it as a NOTICE; the others show it as a notice.
+    public var isNotice: Bool
 
-    public init(id: StreamID, room: RoomName, from: String, text: String, isAction: Bool, time: Millis) {
+    public init(
+        id: StreamID, room: RoomName, from: String, text: String, isAction: Bool, time: Millis, isNotice: Bool = false
+    ) {
         self.id = id
         self.room = room
         self.from = from
         self.text = text
         self.isAction = isAction
         self.time = time
+        self.isNotice = isNotice
     }
 }
 
@@ -28,13 +34,16 @@ public struct DirectMessage: Equatable, Sendable {
     public var text: String
     public var isAction: Bool
     public var time: Millis
+    /// An IRC NOTICE (see `ChatMessage.isNotice`).
+    public var isNotice: Bool
 
-    public init(from: String, to: String, text: String, isAction: Bool = false, time: Millis) {
+    public init(from: String, to: String, text: String, isAction: Bool = false, time: Millis, isNotice: Bool = false) {
         self.from = from
         self.to = to
         self.text = text
         self.isAction = isAction
         self.time = time
+        self.isNotice = isNotice
     }
 }
 

@@ -21,6 +21,9 @@ public enum ClientRequest: Equatable, Sendable {
     case rooms
     case who(room: String?)
     case direct(to: String, text: String)
+    /// A notice (IRC's NOTICE) to a room (`#room`) or a person: said like a message, marked so that no program
+    /// answers it automatically.
+    case notice(to: String, text: String)
     case away(String?)
     case back
     /// The room's topic (nil room: the current one): shows it when `text` is nil, sets it otherwise, clears it

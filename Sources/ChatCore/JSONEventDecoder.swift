@@ -44,7 +44,9 @@ public enum JSONEventDecoder {
         guard let id = fields.string("msgid").flatMap(StreamID.init), let room = fields.room(), let from = fields.string("from"),
             let text = fields.string("text")
         else { return nil }
-        return ChatMessage(id: id, room: room, from: from, text: text, isAction: fields.bool("action"), time: fields.int("time") ?? 0)
+        return ChatMessage(
+            id: id, room: room, from: from, text: text, isAction: fields.bool("action"), time: fields.int("time") ?? 0,
+            isNotice: fields.bool("notice"))
     }
 
     static func event(_ type: String, _ fields: Fields, time: Millis) -> ChatEvent? {
@@ -58,7 +60,9 @@ public enum JSONEventDecoder {
             return message(fields).map(ChatEvent.message)
         case "direct":
             guard let from = fields.string("from"), let to = fields.string("to"), let text = fields.string("text") else { return nil }
-            return .direct(DirectMessage(from: from, to: to, text: text, isAction: fields.bool("action"), time: time))
+            return .direct(
+                DirectMessage(
+                    from: from, to: to, text: text, isAction: fields.bool("action"), time: time, isNotice: fields.bool("notice")))
         case "join":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .joined(room: room, name: name, time: time)

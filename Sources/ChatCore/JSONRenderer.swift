@@ -31,6 +31,7 @@ public enum JSONRenderer {
             json.field("to", direct.to)
             json.field("text", direct.text)
             if direct.isAction { json.field("action", true) }
+            if direct.isNotice { json.field("notice", true) }
         case .joined(let room, let name, let time):
             header("join", time: time)
             json.field("room", room.value)
@@ -168,6 +169,7 @@ public enum JSONRenderer {
         json.field("from", message.from)
         json.field("text", message.text)
         if message.isAction { json.field("action", true) }
+        if message.isNotice { json.field("notice", true) }
     }
 
     static func writePresence(_ presence: Presence, into json: inout JSONWriter) {

@@ -42,6 +42,10 @@ public enum JSONRequestEncoder {
             op("msg")
             json.field("to", to)
             json.field("text", text)
+        case .notice(let to, let text):
+            op("notice")
+            if to.hasPrefix("#") { json.field("room", String(to.dropFirst())) } else { json.field("to", to) }
+            json.field("text", text)
         case .away(let text):
             op("away")
             if let text { json.field("text", text) }

@@ -97,6 +97,11 @@ public enum JSONRequestParser {
             case "rooms": return .rooms
             case "who": return .who(room: room)
             case "msg": return .direct(to: try required(to, "to"), text: try required(text, "text"))
+            case "notice":
+                // To a room (`room`) or a person (`to`).
+                let target: String
+                if let room { target = "#" + room } else { target = try required(to, "to") }
+                return .notice(to: target, text: try required(text, "text"))
             case "away": return .away(text)
             case "back": return .back
             case "topic": return .topic(room: room, text: text)

@@ -28,6 +28,7 @@ public enum RelayCodec {
         json.field("from", message.from)
         json.field("text", message.text)
         if message.isAction { json.field("act", true) }
+        if message.isNotice { json.field("notice", true) }
         json.field("ts", message.time)
         if let origin { json.field("sid", origin) }
         return json.finish()
@@ -38,9 +39,10 @@ public enum RelayCodec {
         var json = JSONWriter()
         switch envelope.event {
         case .message(let message):
-            let outgoing = OutgoingMessage(
+            var outgoing = OutgoingMessage(
                 room: message.room, from: message.from, text: message.text, isAction: message.isAction,
                 time: message.time)
+            outgoing.isNotice = message.isNotice
             return "\(message.id) " + messageBody(outgoing, origin: envelope.origin)
         case .direct(let direct):
             json.field("k", "dm")
@@ -48,6 +50,7 @@ public enum RelayCodec {
             json.field("to", direct.to)
             json.field("text", direct.text)
             if direct.isAction { json.field("act", true) }
+            if direct.isNotice { json.field("notice", true) }
             json.field("ts", direct.time)
         case .joined(let room, let name, let time):
             json.field("k", "join")
@@ -98,10 +101,12 @@ public enum RelayCodec {
             event = .message(
                 ChatMessage(
                     id: id, room: RoomName(trusted: room), from: from, text: text, isAction: wire.act ?? false,
-                    time: wire.ts))
+                    time: wire.ts, isNotice: wire.notice ?? false))
         case "dm":
             guard let from = wire.from, let to = wire.to, let text = wire.text else { return nil }
-            event = .direct(DirectMessage(from: from, to: to, text: text, isAction: wire.act ?? false, time: wire.ts))
+            event = .direct(
+                DirectMessage(
+                    from: from, to: to, text: text, isAction: wire.act ?? false, time: wire.ts, isNotice: wire.notice ?? false))
         case "join":
             guard let room = wire.room, let name = wire.name else { return nil }
             event = .joined(room: RoomName(trusted: room), name: name, time: wire.ts)
@@ -149,6 +154,7 @@ public enum RelayCodec {
         var name: String?
         var text: String?
         var act: Bool?
+        var notice: Bool?
         var reason: String?
         var away: String?
         var ts: Millis

@@ -55,6 +55,7 @@ extension ClientRequest {
         case .leave(let room): return .leave(room: room.map(clean))
         case .who(let room): return .who(room: room.map(clean))
         case .direct(let to, let text): return .direct(to: clean(to), text: clean(text))
+        case .notice(let to, let text): return .notice(to: clean(to), text: clean(text))
         case .away(let text): return .away(text.map(clean))
         case .history(let room, let limit, let before, let after):
             return .history(room: room.map(clean), limit: limit, before: before.map(clean), after: after.map(clean))

@@ -25,6 +25,7 @@ public enum TextRenderer {
             {
                 return ["[\(time)] -> *\(direct.to)* \(direct.text)"]
             }
+            if direct.isNotice { return ["[\(time)] -\(direct.from)- \(direct.text)"] }
             return ["[\(time)] *\(direct.from)* \(direct.text)"]
         case .joined(let room, let name, let time):
             return ["* [\(TimeFormat.clock(time))] \(name) joined #\(room)"]
@@ -134,8 +135,9 @@ public enum TextRenderer {
 
     static func messageLine(_ message: ChatMessage) -> String {
         let time = TimeFormat.clock(message.time)
-        return message.isAction
-            ? "[\(time)] #\(message.room) * \(message.from) \(message.text)"
-            : "[\(time)] #\(message.room) <\(message.from)> \(message.text)"
+        if message.isAction { return "[\(time)] #\(message.room) * \(message.from) \(message.text)" }
+        // A notice, as IRC clients show one: -name- text.
+        if message.isNotice { return "[\(time)] #\(message.room) -\(message.from)- \(message.text)" }
+        return "[\(time)] #\(message.room) <\(message.from)> \(message.text)"
     }
 }

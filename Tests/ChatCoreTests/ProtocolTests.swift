@@ -155,6 +155,9 @@ struct RelayCodecTests {
         .typing(room: RoomName(trusted: "dev"), name: "bob", time: 9),
         .direct(DirectMessage(from: "a", to: "b", text: "line\nbreak", time: 9)),
         .message(ChatMessage(id: StreamID("10-2")!, room: RoomName(trusted: "r"), from: "a", text: "t", isAction: true, time: 10)),
+        .message(ChatMessage(id: StreamID("10-3")!, room: RoomName(trusted: "r"), from: "a", text: "n", isAction: false, time: 10, isNotice: true)),
+        .direct(DirectMessage(from: "a", to: "b", text: "n", time: 9, isNotice: true)),
+        .topicChanged(room: RoomName(trusted: "dev"), RoomTopic(text: "t", by: "bob", time: 11)),
     ])
     func roundTrip(_ event: ChatEvent) throws {
         let envelope = RelayEnvelope(event: event, origin: "inc/1")
@@ -219,6 +222,8 @@ struct ClientCodecTests {
             .seen(.offline(name: "bob", connectedAt: 1, disconnectedAt: 2), now: 12),
             .seen(.online(name: "bob", since: 1, node: "n1"), now: 12),
             .seen(.never(name: "bob"), now: 12),
+            .message(ChatMessage(id: StreamID("7-1")!, room: dev, from: "bot", text: "build passed", isAction: false, time: 7, isNotice: true)),
+            .direct(DirectMessage(from: "bot", to: "bob", text: "psst", time: 8, isNotice: true)),
             .online([OnlineUser(name: "bob"), OnlineUser(name: "Carol", isAway: true)]),
             .online([]),
             .topic(room: dev, RoomTopic(text: "ship it", by: "bob", time: 13)),

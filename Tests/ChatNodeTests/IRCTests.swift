@@ -254,6 +254,42 @@ struct IRCTests {
         _ = try alice.expectLine("an error, labeled") { $0.hasPrefix("@label=e1 ") && $0.contains(" 401 alice nobody ") }
     }
 
+    @Test("a NOTICE stays a notice: IRC clients get NOTICE, text and JSON clients a notice; no error answers one")
+    func notices() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let carol = try cluster[1].login("carol")
+        try carol.send("/join dev")
+        try carol.expect("you joined #dev")
+        let dana = try cluster[1].loginJSON("dana")
+        try dana.sendJSON(["op": "join", "room": "dev"])
+        _ = try dana.expectEvent(type: "joined")
+        let bot = try Self.register("bot", on: cluster[0])
+        let ann = try Self.register("ann", on: cluster[0])
+        for client in [bot, ann] {
+            try client.send("JOIN #dev")
+            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
+        }
+        try bot.send("NOTICE #dev :build 42 passed")
+        _ = try ann.expectLine("a NOTICE") { $0.hasSuffix(":bot!~u@chat NOTICE #dev :build 42 passed") }
+        try carol.expect("#dev -bot- build 42 passed")
+        let seen = try dana.expectEvent("the notice") { $0["type"] as? String == "message" }
+        #expect(seen["notice"] as? Bool == true && seen["text"] as? String == "build 42 passed")
+        try dana.sendJSON(["op": "notice", "to": "ann", "text": "from a program"])
+        _ = try ann.expectLine("a direct NOTICE") { $0.hasSuffix(":dana!~u@chat NOTICE ann :from a program") }
+        try bot.send("NOTICE nobody :hello?")
+        try bot.send("NOTICE #elsewhere :hello?")
+        try bot.send("PING :after")
+        let after = try bot.expectLine("the pong") { $0.hasSuffix(":after") }
+        #expect(!bot.received.contains { $0.contains(" 401 ") || $0.contains(" 404 ") }, "no error answers a NOTICE: \(after)")
+        // History keeps it a notice.
+        try ann.send("PART #dev")
+        try ann.send("JOIN #dev")
+        try ann.send("NAMES #dev")
+        _ = try ann.expectLine("back") { $0.contains(" 366 ann #dev ") }
+        try carol.send("/history 1")
+        try carol.expect("#dev -bot- build 42 passed")
+    }
+
     @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")
     func throughTheBalancer() throws {
         let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])

@@ -102,7 +102,8 @@ public enum IRCRenderer {
             let mine = direct.from.lowercased() == me.lowercased() && direct.to.lowercased() != me.lowercased()
             if mine, !view.capabilities.contains("echo-message") { return [] }
             let target = mine ? direct.to : me
-            return split(direct.text, from: direct.from, to: target, isAction: direct.isAction).map { line in
+            let command = direct.isNotice ? "NOTICE" : "PRIVMSG"
+            return split(direct.text, from: direct.from, to: target, isAction: direct.isAction, command: command).map { line in
                 tagged(line, time: direct.time, id: nil, view: view)
             }
         case .joined(let room, let name, let time):
@@ -225,7 +226,9 @@ public enum IRCRenderer {
     /// clock CHATHISTORY's `timestamp=` references are compared with.
     static func privmsg(_ message: ChatMessage, view: IRCView) -> [IRCMessage] {
         let time = Millis(clamping: message.id.millis)
-        return split(message.text, from: message.from, to: channel(message.room), isAction: message.isAction).enumerated()
+        let command = message.isNotice ? "NOTICE" : "PRIVMSG"
+        return split(message.text, from: message.from, to: channel(message.room), isAction: message.isAction, command: command)
+            .enumerated()
             .map { index, line in
                 tagged(line, time: time, id: index == 0 ? message.id.description : nil, view: view)
             }
@@ -233,9 +236,11 @@ public enum IRCRenderer {
 
     /// PRIVMSG lines of at most 512 bytes each without tags (CR LF included), cut between characters: the other
     /// clients allow texts of 2 KB, an IRC line holds about 400 bytes of it.
-    static func split(_ text: String, from: String, to target: String, isAction: Bool) -> [IRCMessage] {
+    static func split(_ text: String, from: String, to target: String, isAction: Bool, command: String = "PRIVMSG")
+        -> [IRCMessage]
+    {
         let source = mask(from)
-        let overhead = ":\(source) PRIVMSG \(target) :\r\n".utf8.count + (isAction ? "\u{1}ACTION \u{1}".utf8.count : 0)
+        let overhead = ":\(source) \(command) \(target) :\r\n".utf8.count + (isAction ? "\u{1}ACTION \u{1}".utf8.count : 0)
         let budget = max(32, IRCMessage.maximumBytes - overhead)
         var chunks: [String] = []
         var current = ""
@@ -253,7 +258,7 @@ public enum IRCRenderer {
         if !current.isEmpty || chunks.isEmpty { chunks.append(current) }
         return chunks.map { chunk in
             IRCMessage(
-                source: source, command: "PRIVMSG", parameters: [target, isAction ? "\u{1}ACTION \(chunk)\u{1}" : chunk])
+                source: source, command: command, parameters: [target, isAction ? "\u{1}ACTION \(chunk)\u{1}" : chunk])
         }
     }
 
@@ -321,7 +326,11 @@ public enum IRCRenderer {
                 source: server, command: "FAIL",
                 parameters: ["CHATHISTORY", code, query?.subcommand ?? "*", query?.target ?? "*", error.message])]
         }
-        if purpose == .message || purpose == .notice, error.code == .notInRoom {
+        if purpose == .notice {
+            // No automatic reply to a NOTICE, not even an error (RFC 2812; Solanum and Ergo do the same).
+            return []
+        }
+        if purpose == .message, error.code == .notInRoom {
             return numeric("404", subject, "Cannot send to channel (\(error.message))")
         }
         switch error.code {

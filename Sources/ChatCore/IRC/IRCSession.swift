@@ -260,15 +260,19 @@ public struct IRCSession: Sendable {
             guard !text.isEmpty else { return numeric("412", "No text to send") }
             var isAction = false
             if text.hasPrefix("\u{1}") {
-                // CTCP: an ACTION is a /me; other queries (VERSION, PING...) have no chat meaning and are dropped.
+                // CTCP: an ACTION is a /me; other queries (VERSION, PING...) have no chat meaning and are dropped,
+                // as are CTCP replies (NOTICEs).
                 let body = text.dropFirst().split(separator: "\u{1}", omittingEmptySubsequences: false).first ?? ""
-                guard body.hasPrefix("ACTION ") else { return }
+                guard body.hasPrefix("ACTION "), !notice else { return }
                 text = String(body.dropFirst("ACTION ".count))
                 isAction = true
             }
             let target = parameters[0]
             let purpose: IRCRenderer.Purpose = notice ? .notice : .message
-            if target.hasPrefix("#") {
+            if notice {
+                // Kept a notice for everyone: an IRC client gets a NOTICE, and no bot answers it.
+                request(.notice(to: target, text: text), purpose, about: target)
+            } else if target.hasPrefix("#") {
                 request(.say(room: target, text: text, isAction: isAction), purpose, about: target)
             } else if isAction {
                 request(.direct(to: target, text: "* \(me) \(text)"), purpose, about: target)

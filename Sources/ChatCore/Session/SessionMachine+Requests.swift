@@ -52,7 +52,7 @@ extension SessionMachine {
         }
         // Idle time is about the person: polls a client makes by itself (who, rooms...) and typing do not count.
         switch request {
-        case .say, .join, .leave, .direct, .away, .back: session.lastActive = now.wall
+        case .say, .join, .leave, .direct, .notice, .away, .back: session.lastActive = now.wall
         default: break
         }
         defer { state = .active(session) }
@@ -91,6 +91,21 @@ extension SessionMachine {
             }
             try checkLength(text)
             let message = DirectMessage(from: session.user.display, to: target.display, text: text, time: session.lastActive)
+            return [.perform(.sendDirect(message, to: target), id: id)]
+        case .notice(let to, let text):
+            try checkLength(text)
+            if to.hasPrefix("#") {
+                let room = try member(to, session: session, why: "/join it first")
+                var message = OutgoingMessage(
+                    room: room, from: session.user.display, text: text, isAction: false, time: session.lastActive)
+                message.isNotice = true
+                return [.perform(.publish(message), id: id)]
+            }
+            guard let target = try? UserName(validating: to) else {
+                throw ChatError(.noSuchUser, "nobody called '\(to)' is connected")
+            }
+            let message = DirectMessage(
+                from: session.user.display, to: target.display, text: text, time: session.lastActive, isNotice: true)
             return [.perform(.sendDirect(message, to: target), id: id)]
         case .away(let text):
             session.away = text ?? "away"

@@ -294,7 +294,10 @@ function addMessage(message, draw = true, live = true) {
   room.ids.add(message.msgid);
   const own = same(message.from, state.confirmed);
   const mention = !own && state.confirmed && message.text.toLowerCase().includes(state.confirmed.toLowerCase());
-  const line = { kind: message.action ? "action" : "message", id: message.msgid, time: message.time, from: message.from, text: message.text, own, mention };
+  // A notice (from an IRC client or a bot) is shown dimmed, as IRC clients show one: -name- text.
+  const line = message.notice
+    ? { kind: "notice", id: message.msgid, time: message.time, text: `-${message.from}- ${message.text}` }
+    : { kind: message.action ? "action" : "message", id: message.msgid, time: message.time, from: message.from, text: message.text, own, mention };
   let index = room.lines.length;
   while (index > 0 && compareIds(room.lines[index - 1].id || `${room.lines[index - 1].time}-0`, message.msgid) > 0) index--;
   room.lines.splice(index, 0, line);
