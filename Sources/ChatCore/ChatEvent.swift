@@ -103,7 +103,7 @@ public struct RoomTopic: Equatable, Sendable {
     /// Whether a node could have stored it: clean text within the limit, set by a name someone can hold. What is
     /// read back from Redis is checked with this, as relayed events are (see `RelayCheck`).
     public var isStorable: Bool {
-        guard text.utf8.count <= Self.maximumBytes, Sanitizer.clean(text) == text,
+        guard text.utf8.count <= Self.maximumBytes, Sanitizer.clean(text, keepingIRCFormatting: true) == text,
             let name = try? UserName(validating: by)
         else { return false }
         return name.display == by

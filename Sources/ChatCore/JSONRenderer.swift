@@ -29,7 +29,7 @@ public enum JSONRenderer {
             header("direct", time: direct.time)
             json.field("from", direct.from)
             json.field("to", direct.to)
-            json.field("text", direct.text)
+            json.field("text", IRCFormatting.strip(direct.text))
             if direct.isAction { json.field("action", true) }
             if direct.isNotice { json.field("notice", true) }
         case .joined(let room, let name, let time):
@@ -69,12 +69,12 @@ public enum JSONRenderer {
         case .topic(let room, let topic):
             header("topic", time: topic?.time)
             json.field("room", room.value)
-            json.field("text", topic?.text ?? "")
+            json.field("text", IRCFormatting.strip(topic?.text ?? ""))
             if let topic { json.field("by", topic.by) }
         case .topicChanged(let room, let topic):
             header("topic", time: topic.time)
             json.field("room", room.value)
-            json.field("text", topic.text)
+            json.field("text", IRCFormatting.strip(topic.text))
             json.field("by", topic.by)
             json.field("changed", true)
         case .history(let room, let messages, let more):
@@ -167,7 +167,8 @@ public enum JSONRenderer {
         json.field("msgid", message.id.description)
         json.field("room", message.room.value)
         json.field("from", message.from)
-        json.field("text", message.text)
+        // IRC formatting codes are for IRC clients: programs and pages get the text without them.
+        json.field("text", IRCFormatting.strip(message.text))
         if message.isAction { json.field("action", true) }
         if message.isNotice { json.field("notice", true) }
     }

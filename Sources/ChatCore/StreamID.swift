@@ -41,8 +41,11 @@ extension ChatEvent {
 extension ClientRequest {
     /// The same request with every string cleaned of control characters and escape sequences. JSON can carry them
     /// escaped (`\u001b`), so sanitizing the raw line alone is not enough.
-    public func sanitized() -> ClientRequest {
-        let clean = Sanitizer.clean as (String) -> String
+    /// `keepingIRCFormatting` for what an IRC client sent: the texts keep their formatting codes, which only IRC
+    /// clients are shown (names, rooms and everything else are cleaned as always).
+    public func sanitized(keepingIRCFormatting: Bool = false) -> ClientRequest {
+        let clean = { (text: String) in Sanitizer.clean(text) }
+        let text = { (text: String) in Sanitizer.clean(text, keepingIRCFormatting: keepingIRCFormatting) }
         switch self {
         case .hello(let name, let rooms, let login):
             // Passwords are compared, not shown: they are kept exactly as sent (a new one may hold no control
@@ -50,19 +53,19 @@ extension ClientRequest {
             return .hello(
                 name: clean(name), rooms: rooms?.map { RoomResume(room: clean($0.room), since: $0.since.map(clean)) },
                 login: login)
-        case .say(let room, let text, let isAction): return .say(room: room.map(clean), text: clean(text), isAction: isAction)
+        case .say(let room, let said, let isAction): return .say(room: room.map(clean), text: text(said), isAction: isAction)
         case .join(let room, let since): return .join(room: clean(room), since: since.map(clean))
         case .leave(let room): return .leave(room: room.map(clean))
         case .who(let room): return .who(room: room.map(clean))
-        case .direct(let to, let text): return .direct(to: clean(to), text: clean(text))
-        case .notice(let to, let text): return .notice(to: clean(to), text: clean(text))
+        case .direct(let to, let said): return .direct(to: clean(to), text: text(said))
+        case .notice(let to, let said): return .notice(to: clean(to), text: text(said))
         case .away(let text): return .away(text.map(clean))
         case .history(let room, let limit, let before, let after):
             return .history(room: room.map(clean), limit: limit, before: before.map(clean), after: after.map(clean))
         case .seen(let name): return .seen(name: clean(name))
         case .online(let names): return .online(names: names.map(clean))
         case .typing(let room): return .typing(room: room.map(clean))
-        case .topic(let room, let text): return .topic(room: room.map(clean), text: text.map(clean))
+        case .topic(let room, let topic): return .topic(room: room.map(clean), text: topic.map(text))
         case .rooms, .back, .help, .quit, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate:
             return self
         }

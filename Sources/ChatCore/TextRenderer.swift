@@ -23,10 +23,10 @@ public enum TextRenderer {
             if let viewer, viewer.lowercased() == direct.from.lowercased(),
                 viewer.lowercased() != direct.to.lowercased()
             {
-                return ["[\(time)] -> *\(direct.to)* \(direct.text)"]
+                return ["[\(time)] -> *\(direct.to)* \(plain(direct.text))"]
             }
-            if direct.isNotice { return ["[\(time)] -\(direct.from)- \(direct.text)"] }
-            return ["[\(time)] *\(direct.from)* \(direct.text)"]
+            if direct.isNotice { return ["[\(time)] -\(direct.from)- \(plain(direct.text))"] }
+            return ["[\(time)] *\(direct.from)* \(plain(direct.text))"]
         case .joined(let room, let name, let time):
             return ["* [\(TimeFormat.clock(time))] \(name) joined #\(room)"]
         case .left(let room, let name, let reason, let time):
@@ -50,11 +50,11 @@ public enum TextRenderer {
         case .topic(let room, nil):
             return ["* #\(room) has no topic"]
         case .topic(let room, .some(let topic)):
-            return ["* topic of #\(room): \(topic.text)  (set by \(topic.by), \(TimeFormat.clock(topic.time)))"]
+            return ["* topic of #\(room): \(plain(topic.text))  (set by \(topic.by), \(TimeFormat.clock(topic.time)))"]
         case .topicChanged(let room, let topic):
             let time = TimeFormat.clock(topic.time)
             if topic.text.isEmpty { return ["* [\(time)] \(topic.by) cleared the topic of #\(room)"] }
-            return ["* [\(time)] \(topic.by) set the topic of #\(room): \(topic.text)"]
+            return ["* [\(time)] \(topic.by) set the topic of #\(room): \(plain(topic.text))"]
         case .history(let room, let messages, _):
             if messages.isEmpty { return ["* no messages in #\(room) yet"] }
             return ["* the last \(plural(messages.count, "message")) of #\(room):"] + messages.map(messageLine)
@@ -133,11 +133,14 @@ public enum TextRenderer {
         return ["* more messages follow: /join #\(room) \(last)"]
     }
 
+    /// Text as a terminal shows it: an IRC client's formatting codes would be garbage there.
+    static func plain(_ text: String) -> String { IRCFormatting.strip(text) }
+
     static func messageLine(_ message: ChatMessage) -> String {
         let time = TimeFormat.clock(message.time)
-        if message.isAction { return "[\(time)] #\(message.room) * \(message.from) \(message.text)" }
+        if message.isAction { return "[\(time)] #\(message.room) * \(message.from) \(plain(message.text))" }
         // A notice, as IRC clients show one: -name- text.
-        if message.isNotice { return "[\(time)] #\(message.room) -\(message.from)- \(message.text)" }
-        return "[\(time)] #\(message.room) <\(message.from)> \(message.text)"
+        if message.isNotice { return "[\(time)] #\(message.room) -\(message.from)- \(plain(message.text))" }
+        return "[\(time)] #\(message.room) <\(message.from)> \(plain(message.text))"
     }
 }

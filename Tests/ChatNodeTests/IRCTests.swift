@@ -121,12 +121,12 @@ struct IRCTests {
         _ = try alice.expectLine("who set it") { $0.contains(" 333 alice #dev carol ") }
         _ = try alice.expectLine("names after the topic") { $0.contains(" 353 alice = #dev :") }
         try alice.send("TOPIC #dev :\u{2}ship\u{2} it")
-        _ = try alice.expectLine("own change") { $0.hasSuffix(":alice!~u@chat TOPIC #dev :ship it") }
+        _ = try alice.expectLine("own change, formatting kept") { $0.hasSuffix(":alice!~u@chat TOPIC #dev :\u{2}ship\u{2} it") }
         try carol.expect("alice set the topic of #dev: ship it")
         let changed = try dana.expectEvent("the change") { $0["type"] as? String == "topic" && $0["changed"] as? Bool == true }
         #expect(changed["text"] as? String == "ship it" && changed["by"] as? String == "alice")
         try alice.send("TOPIC #dev")
-        _ = try alice.expectLine("asked") { $0.contains(" 332 alice #dev :ship it") }
+        _ = try alice.expectLine("asked") { $0.contains(" 332 alice #dev :\u{2}ship\u{2} it") }
         try alice.send("TOPIC #elsewhere :mine")
         _ = try alice.expectLine("not on that channel") { $0.contains(" 442 alice #elsewhere ") }
         try carol.send("/topic -delete")
@@ -288,6 +288,50 @@ struct IRCTests {
         _ = try ann.expectLine("back") { $0.contains(" 366 ann #dev ") }
         try carol.send("/history 1")
         try carol.expect("#dev -bot- build 42 passed")
+    }
+
+    @Test("bad input on the IRC port: formatting kept for IRC and stripped for the rest, CTCP queries dropped, NUL and CR handled")
+    func badInput() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let carol = try cluster[1].login("carol")
+        try carol.send("/join dev")
+        try carol.expect("you joined #dev")
+        let dana = try cluster[1].loginJSON("dana")
+        try dana.sendJSON(["op": "join", "room": "dev"])
+        _ = try dana.expectEvent(type: "joined")
+        let alice = try Self.register("alice", on: cluster[0])
+        let bob = try Self.register("bob", on: cluster[0])
+        for client in [alice, bob] {
+            try client.send("JOIN #dev")
+            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
+        }
+
+        // Formatting: IRC clients get the codes, nc and JSON get the text.
+        try alice.send("PRIVMSG #dev :\u{2}bold\u{2} and \u{3}04,12red\u{3} \u{1d}it\u{1d}")
+        _ = try bob.expectLine("the codes, for IRC") { $0.hasSuffix("PRIVMSG #dev :\u{2}bold\u{2} and \u{3}04,12red\u{3} \u{1d}it\u{1d}") }
+        try carol.expect("<alice> bold and red it")
+        let plain = try dana.expectEvent("the message") { $0["type"] as? String == "message" }
+        #expect(plain["text"] as? String == "bold and red it")
+
+        // CTCP: a query reaches nobody; an ACTION is a /me.
+        try alice.send("PRIVMSG #dev :\u{1}VERSION\u{1}")
+        try alice.send("PRIVMSG #dev :\u{1}ACTION waves\u{1}")
+        try carol.expect("* alice waves")
+        _ = try bob.expectLine("the action") { $0.hasSuffix("PRIVMSG #dev :\u{1}ACTION waves\u{1}") }
+        #expect(!(carol.received + bob.received).contains { $0.contains("VERSION") })
+
+        // NUL: the line is refused and reaches nobody; a CR inside a line never reaches anyone raw.
+        try alice.sendRaw(Array("PRIVMSG #dev :before\u{0}after\r\n".utf8))
+        _ = try alice.expectLine("refused") { $0.contains("NUL") }
+        try alice.sendRaw(Array("PRIVMSG #dev :one\rtwo\r\n".utf8))
+        try carol.expect("<alice> onetwo")
+        _ = try bob.expectLine("one line") { $0.hasSuffix("PRIVMSG #dev :onetwo") }
+        #expect(!(carol.received + bob.received).contains { $0.contains("before") })
+
+        // An escape sequence is removed for everyone, IRC clients included.
+        try alice.send("PRIVMSG #dev :\u{1b}[2Jclear\u{1b}]0;title\u{7}")
+        try carol.expect("<alice> clear")
+        _ = try bob.expectLine("cleaned") { $0.hasSuffix("PRIVMSG #dev :clear") }
     }
 
     @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")

@@ -3,6 +3,8 @@
 /// but an IRC client.
 public enum IRCFormatting {
     public static func strip(_ text: String) -> String {
+        // Nearly every text has none: no copy then.
+        guard text.utf8.contains(where: { $0 < 0x20 }) else { return text }
         var out = String.UnicodeScalarView()
         var scalars = text.unicodeScalars[...]
         @discardableResult

@@ -255,9 +255,10 @@ public struct IRCSession: Sendable {
             guard parameters.count >= 1 else { return numeric("411", "No recipient given (\(message.command))") }
             guard parameters.count >= 2, !parameters[1].isEmpty else { return numeric("412", "No text to send") }
             let notice = message.command == "NOTICE"
-            // IRC formatting (bold, colours...) is removed: the other clients would show its codes as garbage.
-            var text = IRCFormatting.strip(parameters[1])
-            guard !text.isEmpty else { return numeric("412", "No text to send") }
+            // Formatting codes (bold, colours...) are kept for the other IRC clients; the other protocols' renderers
+            // remove them. A text of nothing but codes says nothing.
+            var text = parameters[1]
+            guard !IRCFormatting.strip(text).isEmpty else { return numeric("412", "No text to send") }
             var isAction = false
             if text.hasPrefix("\u{1}") {
                 // CTCP: an ACTION is a /me; other queries (VERSION, PING...) have no chat meaning and are dropped,
@@ -318,9 +319,8 @@ public struct IRCSession: Sendable {
             // text of nothing but formatting codes asks (it must not clear), and one over TOPICLEN is cut there, as
             // IRC servers do.
             var text: String?
-            if parameters.count > 1 {
-                let stripped = IRCFormatting.strip(parameters[1])
-                if !stripped.isEmpty || parameters[1].isEmpty { text = IRCRenderer.prefix(stripped, bytes: RoomTopic.maximumBytes) }
+            if parameters.count > 1, !IRCFormatting.strip(parameters[1]).isEmpty || parameters[1].isEmpty {
+                text = IRCRenderer.prefix(parameters[1], bytes: RoomTopic.maximumBytes)
             }
             request(.topic(room: parameters[0], text: text), .topic, about: parameters[0])
         case "MOTD":

@@ -60,8 +60,11 @@ final class IRCMode: SessionMode {
         var input = ModeInput()
         input.replies = output.replies.map { allocator.buffer(string: Self.wire($0)) }
         // Message text is cleaned as text mode cleans it (escape sequences, control characters), so nothing an IRC
-        // client sends reaches an nc user's terminal raw. (Formatting codes are lost for IRC clients too, for now.)
-        input.requests = output.requests.map { ParsedRequest(request: .success($0.request.sanitized()), id: $0.id) }
+        // client sends reaches an nc user's terminal raw; its formatting codes stay, for the other IRC clients,
+        // and the other protocols' renderers remove them.
+        input.requests = output.requests.map {
+            ParsedRequest(request: .success($0.request.sanitized(keepingIRCFormatting: true)), id: $0.id)
+        }
         return input
     }
 
