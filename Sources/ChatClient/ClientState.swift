@@ -295,10 +295,11 @@ public struct ClientState: Sendable {
             views[room]?.members[name.lowercased()] = Member(name: name, presence: .online, idleMillis: 0)
             append(TimelineLine(kind: .notice, time: time, text: "\(name) joined #\(room)"), to: room)
             return []
-        case .left(let room, let name, let reason, let time):
+        case .left(let room, let name, let reason, let time, let message):
             views[room]?.members[name.lowercased()] = nil
             typing[room]?[name.lowercased()] = nil
-            let why = reason == .left ? "" : " (\(reason.rawValue))"
+            let said = message.flatMap { $0.isEmpty ? nil : $0 }
+            let why = reason == .left ? said.map { " (\($0))" } ?? "" : " (\(reason.rawValue)\(said.map { ": \($0)" } ?? ""))"
             append(TimelineLine(kind: .notice, time: time, text: "\(name) left #\(room)\(why)"), to: room)
             return []
         case .presence(let room, let name, let presence, let time):
@@ -448,7 +449,8 @@ public struct ClientState: Sendable {
 
     public enum Action: Equatable, Sendable {
         case send([Outgoing])
-        case quit
+        /// `/quit [TEXT]`: send `quit` with TEXT, then stop.
+        case quit(message: String? = nil)
     }
 
     /// A line the user typed: a message to the current room, or one of the text mode's /commands.
@@ -466,8 +468,8 @@ public struct ClientState: Sendable {
         }
         if case .topic = request, let current { quietTopic.remove(current) }
         switch request {
-        case .quit:
-            return .quit
+        case .quit(let message):
+            return .quit(message: message)
         case .say(nil, let text, let isAction):
             guard let current else {
                 appendToCurrent(TimelineLine(kind: .error, time: now, text: "you are in no room; /join one first"))
@@ -485,9 +487,9 @@ public struct ClientState: Sendable {
                 }
             }
             return .send([Outgoing(.join(room: room, since: since))])
-        case .leave(nil):
+        case .leave(nil, let message):
             guard let current else { return .send([]) }
-            return .send([Outgoing(.leave(room: current.value))])
+            return .send([Outgoing(.leave(room: current.value, message: message))])
         case .who(nil):
             return .send([Outgoing(.who(room: current?.value))])
         case .history(nil, let limit, let before, let after):

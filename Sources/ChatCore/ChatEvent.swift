@@ -131,6 +131,9 @@ public enum SeenRecord: Equatable, Sendable {
 
 /// Why somebody left a room; shown in the leave notice.
 public enum LeaveReason: String, Equatable, Sendable {
+    /// What one may say on leaving (a PART or QUIT message) is at most this long, as a topic.
+    public static let maximumMessageBytes = 390
+
     case left
     case quit
     /// The client closed its connection without /quit.
@@ -159,7 +162,8 @@ public enum ChatEvent: Equatable, Sendable {
     case sent(ChatMessage)
     case direct(DirectMessage)
     case joined(room: RoomName, name: String, time: Millis)
-    case left(room: RoomName, name: String, reason: LeaveReason, time: Millis)
+    /// `message`: what they said on leaving (IRC's PART and QUIT reasons, `/leave ROOM TEXT`, `/quit TEXT`).
+    case left(room: RoomName, name: String, reason: LeaveReason, time: Millis, message: String? = nil)
     case presence(room: RoomName, name: String, presence: Presence, time: Millis)
     /// Somebody is typing in a room (JSON clients only: nc users would see a line per pause in typing).
     case typing(room: RoomName, name: String, time: Millis)

@@ -17,7 +17,8 @@ public enum ClientRequest: Equatable, Sendable {
     /// A message to a room; nil means the current room.
     case say(room: String?, text: String, isAction: Bool)
     case join(room: String, since: String?)
-    case leave(room: String?)
+    /// `message`: what to say on leaving (IRC's PART reason), shown in the leave notice.
+    case leave(room: String?, message: String? = nil)
     case rooms
     case who(room: String?)
     case direct(to: String, text: String)
@@ -39,7 +40,8 @@ public enum ClientRequest: Equatable, Sendable {
     /// at most once per `typingInterval` per room; no reply unless it fails.
     case typing(room: String?)
     case help
-    case quit
+    /// `message`: what to say on leaving (IRC's QUIT reason), shown in every room's leave notice.
+    case quit(message: String? = nil)
     case ping
     /// The answer to the server's `ping`: proof of life, nothing more (no reply).
     case pong
@@ -84,7 +86,7 @@ extension ClientRequest {
         guard let room else { return self }
         switch self {
         case .say(nil, let text, let isAction): return .say(room: room, text: text, isAction: isAction)
-        case .leave(nil): return .leave(room: room)
+        case .leave(nil, let message): return .leave(room: room, message: message)
         case .who(nil): return .who(room: room)
         case .history(nil, let limit, let before, let after):
             return .history(room: room, limit: limit, before: before, after: after)

@@ -68,7 +68,9 @@ public enum JSONEventDecoder {
             return .joined(room: room, name: name, time: time)
         case "leave":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
-            return .left(room: room, name: name, reason: LeaveReason(rawValue: fields.string("reason") ?? "") ?? .left, time: time)
+            return .left(
+                room: room, name: name, reason: LeaveReason(rawValue: fields.string("reason") ?? "") ?? .left, time: time,
+                message: fields.string("message"))
         case "presence":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .presence(room: room, name: name, presence: fields.presence, time: time)

@@ -36,11 +36,12 @@ public enum JSONRenderer {
             header("join", time: time)
             json.field("room", room.value)
             json.field("name", name)
-        case .left(let room, let name, let reason, let time):
+        case .left(let room, let name, let reason, let time, let message):
             header("leave", time: time)
             json.field("room", room.value)
             json.field("name", name)
             json.field("reason", reason.rawValue)
+            if let message { json.field("message", IRCFormatting.strip(message)) }
         case .presence(let room, let name, let presence, let time):
             header("presence", time: time)
             json.field("room", room.value)

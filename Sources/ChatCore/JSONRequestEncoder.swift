@@ -30,9 +30,10 @@ public enum JSONRequestEncoder {
             op("join")
             json.field("room", room)
             if let since { json.field("since", since) }
-        case .leave(let room):
+        case .leave(let room, let message):
             op("leave")
             if let room { json.field("room", room) }
+            if let message { json.field("text", message) }
         case .rooms:
             op("rooms")
         case .who(let room):
@@ -91,8 +92,9 @@ public enum JSONRequestEncoder {
             json.field("password", password.text)
         case .help:
             op("help")
-        case .quit:
+        case .quit(let message):
             op("quit")
+            if let message { json.field("text", message) }
         case .pong:
             op("pong")
         case .ping:

@@ -93,7 +93,7 @@ public enum JSONRequestParser {
             case "say": return .say(room: room, text: try required(text, "text"), isAction: false)
             case "me": return .say(room: room, text: try required(text, "text"), isAction: true)
             case "join": return .join(room: try required(room, "room"), since: since)
-            case "leave": return .leave(room: room)
+            case "leave": return .leave(room: room, message: text)
             case "rooms": return .rooms
             case "who": return .who(room: room)
             case "msg": return .direct(to: try required(to, "to"), text: try required(text, "text"))
@@ -115,7 +115,7 @@ public enum JSONRequestParser {
                 return .online(names: names)
             case "typing": return .typing(room: room)
             case "help": return .help
-            case "quit": return .quit
+            case "quit": return .quit(message: text)
             case "ping": return .ping
             case "pong": return .pong
             case "command":

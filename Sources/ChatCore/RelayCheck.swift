@@ -20,7 +20,11 @@ public struct RelayCheck: Sendable {
         switch event {
         case .message(let message):
             return check(room: message.room, expected: room) ?? check(name: message.from)
-        case .joined(let eventRoom, let name, _), .left(let eventRoom, let name, _, _),
+        case .left(_, _, _, _, .some(let message))
+        where message.utf8.count > LeaveReason.maximumMessageBytes
+            || Sanitizer.clean(message, keepingIRCFormatting: true) != message:
+            return "a leave message no node would have sent"
+        case .joined(let eventRoom, let name, _), .left(let eventRoom, let name, _, _, _),
             .presence(let eventRoom, let name, _, _), .typing(let eventRoom, let name, _):
             return check(room: eventRoom, expected: room) ?? check(name: name)
         case .topicChanged(let eventRoom, let topic):

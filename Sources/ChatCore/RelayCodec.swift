@@ -57,12 +57,13 @@ public enum RelayCodec {
             json.field("room", room.value)
             json.field("name", name)
             json.field("ts", time)
-        case .left(let room, let name, let reason, let time):
+        case .left(let room, let name, let reason, let time, let message):
             json.field("k", "leave")
             json.field("room", room.value)
             json.field("name", name)
             json.field("reason", reason.rawValue)
             json.field("ts", time)
+            if let message { json.field("msg", message) }
         case .presence(let room, let name, let presence, let time):
             json.field("k", "presence")
             json.field("room", room.value)
@@ -113,7 +114,7 @@ public enum RelayCodec {
         case "leave":
             guard let room = wire.room, let name = wire.name else { return nil }
             let reason = wire.reason.flatMap(LeaveReason.init(rawValue:)) ?? .left
-            event = .left(room: RoomName(trusted: room), name: name, reason: reason, time: wire.ts)
+            event = .left(room: RoomName(trusted: room), name: name, reason: reason, time: wire.ts, message: wire.msg)
         case "presence":
             guard let room = wire.room, let name = wire.name else { return nil }
             event = .presence(
@@ -155,6 +156,7 @@ public enum RelayCodec {
         var text: String?
         var act: Bool?
         var notice: Bool?
+        var msg: String?
         var reason: String?
         var away: String?
         var ts: Millis

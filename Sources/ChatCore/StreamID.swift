@@ -30,7 +30,7 @@ extension ChatEvent {
     public var room: RoomName? {
         switch self {
         case .message(let message): return message.room
-        case .joined(let room, _, _), .left(let room, _, _, _), .presence(let room, _, _, _), .typing(let room, _, _),
+        case .joined(let room, _, _), .left(let room, _, _, _, _), .presence(let room, _, _, _), .typing(let room, _, _),
             .gap(let room, _, _, _), .topic(let room, _), .topicChanged(let room, _):
             return room
         default: return nil
@@ -55,7 +55,8 @@ extension ClientRequest {
                 login: login)
         case .say(let room, let said, let isAction): return .say(room: room.map(clean), text: text(said), isAction: isAction)
         case .join(let room, let since): return .join(room: clean(room), since: since.map(clean))
-        case .leave(let room): return .leave(room: room.map(clean))
+        case .leave(let room, let message): return .leave(room: room.map(clean), message: message.map(text))
+        case .quit(let message): return .quit(message: message.map(text))
         case .who(let room): return .who(room: room.map(clean))
         case .direct(let to, let said): return .direct(to: clean(to), text: text(said))
         case .notice(let to, let said): return .notice(to: clean(to), text: text(said))
@@ -66,7 +67,7 @@ extension ClientRequest {
         case .online(let names): return .online(names: names.map(clean))
         case .typing(let room): return .typing(room: room.map(clean))
         case .topic(let room, let topic): return .topic(room: room.map(clean), text: topic.map(text))
-        case .rooms, .back, .help, .quit, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate:
+        case .rooms, .back, .help, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate:
             return self
         }
     }

@@ -11,7 +11,9 @@ public enum TextCommandParser {
             guard !room.isEmpty else { throw ChatError(.badRequest, "usage: /join ROOM") }
             return .join(room: room, since: since.isEmpty ? nil : since)
         case "leave", "part":
-            return .leave(room: rest.isEmpty ? nil : String(rest))
+            // `/leave [ROOM [TEXT]]`: TEXT is said on leaving.
+            let (room, message) = splitWord(rest)
+            return .leave(room: room.isEmpty ? nil : room, message: message.isEmpty ? nil : message)
         case "rooms", "list":
             return .rooms
         case "who", "names":
@@ -55,7 +57,7 @@ public enum TextCommandParser {
         case "help", "?":
             return .help
         case "quit", "exit", "bye":
-            return .quit
+            return .quit(message: rest.isEmpty ? nil : String(rest))
         case "ping":
             return .ping
         default:
@@ -73,7 +75,7 @@ public enum TextCommandParser {
     public static let helpLines: [String] = [
         "Type a line to say it in your current room. Commands:",
         "  /join ROOM         join ROOM (creating it) and make it current",
-        "  /leave [ROOM]      leave ROOM (default: the current one)",
+        "  /leave [ROOM [TEXT]] leave ROOM (default: the current one), saying TEXT",
         "  /rooms             rooms with people in them",
         "  /who [ROOM]        who is in ROOM, with away state and idle time",
         "  /msg NAME TEXT     a direct message to NAME, wherever they are connected",
@@ -84,6 +86,6 @@ public enum TextCommandParser {
         "  /seen NAME         when NAME was last connected",
         "  /register PASSWORD make your name yours: from then on it needs PASSWORD",
         "  /password OLD NEW  change it; /unregister PASSWORD makes the name a guest's again",
-        "  /help              this text; /quit to leave",
+        "  /help              this text; /quit [TEXT] to leave, saying TEXT",
     ]
 }

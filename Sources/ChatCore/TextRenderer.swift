@@ -29,8 +29,11 @@ public enum TextRenderer {
             return ["[\(time)] *\(direct.from)* \(plain(direct.text))"]
         case .joined(let room, let name, let time):
             return ["* [\(TimeFormat.clock(time))] \(name) joined #\(room)"]
-        case .left(let room, let name, let reason, let time):
-            let why = reason == .left ? "" : " (\(reason.rawValue))"
+        case .left(let room, let name, let reason, let time, let message):
+            let said = message.map { plain($0) }.flatMap { $0.isEmpty ? nil : $0 }
+            let why =
+                reason == .left
+                ? said.map { " (\($0))" } ?? "" : " (\(reason.rawValue)\(said.map { ": \($0)" } ?? ""))"
             return ["* [\(TimeFormat.clock(time))] \(name) left #\(room)\(why)"]
         case .presence(let room, let name, let presence, let time):
             switch presence {

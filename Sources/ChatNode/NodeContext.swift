@@ -49,7 +49,9 @@ final class NodeContext: Sendable {
     /// Gives a session's name and rooms back in Redis; a release that fails while Redis is away is kept and retried
     /// when it is back, so no leave notice is lost.
     func release(_ pending: PendingRelease) -> EventLoopFuture<Void> {
-        store.release(pending.user, token: pending.token, now: pending.time, reason: pending.reason, origin: pending.origin)
+        store.release(
+            pending.user, token: pending.token, now: pending.time, reason: pending.reason, origin: pending.origin,
+            message: pending.message)
             .recover { error in
                 self.logger.warning(
                     "could not release a name in Redis; will retry when it is back",
@@ -88,4 +90,6 @@ struct PendingRelease: Sendable {
     var time: Millis
     var reason: LeaveReason
     var origin: String
+    /// What the user said on quitting.
+    var message: String? = nil
 }

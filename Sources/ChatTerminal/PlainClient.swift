@@ -87,7 +87,7 @@ public final class PlainClient {
                         pendingLines = []
                         if inputEnded {
                             // (quitAt may hold the give-up time set when stdin ended before we were in.)
-                            send([Outgoing(.quit)])
+                            send([Outgoing(.quit())])
                             quitAt = Date().addingTimeInterval(2)
                         }
                     }
@@ -114,7 +114,7 @@ public final class PlainClient {
                 case .endOfInput:
                     inputEnded = true
                     if quitAt == nil, pendingLines.isEmpty, case .connected = state.status {
-                        send([Outgoing(.quit)])
+                        send([Outgoing(.quit())])
                         quitAt = Date().addingTimeInterval(2)
                     } else if quitAt == nil {
                         // Still connecting (or choosing a name): the lines wait; give up if that never happens.
@@ -153,8 +153,8 @@ public final class PlainClient {
     private func submit(_ line: String, quitAt: inout Date?) {
         switch state.submit(line, now: Millis(Date().timeIntervalSince1970 * 1000)) {
         case .send(let requests): send(requests)
-        case .quit:
-            send([Outgoing(.quit)])
+        case .quit(let message):
+            send([Outgoing(.quit(message: message))])
             quitAt = Date().addingTimeInterval(2)
         }
     }

@@ -69,7 +69,7 @@ public final class TerminalApp {
                 handleCharacter(UInt32(key))
             }
         }
-        if !quitting { send([Outgoing(.quit)]) }
+        if !quitting { send([Outgoing(.quit())]) }
         connection.stop()
         return 0
     }
@@ -146,8 +146,8 @@ public final class TerminalApp {
         }
     }
 
-    private func quit() {
-        send([Outgoing(.quit)])
+    private func quit(saying message: String? = nil) {
+        send([Outgoing(.quit(message: message))])
         quitting = true
     }
 
@@ -156,7 +156,7 @@ public final class TerminalApp {
         if let room = state.current { scrollBack[room] = 0 }
         switch state.submit(line, now: Millis(Date().timeIntervalSince1970 * 1000)) {
         case .send(let requests): send(requests)
-        case .quit: quit()
+        case .quit(let message): quit(saying: message)
         }
     }
 

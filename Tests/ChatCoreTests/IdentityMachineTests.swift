@@ -78,7 +78,7 @@ struct IdentityMachineTests {
         #expect(ended.holdsName)
 
         var quitter = base.named()
-        _ = base.request(&quitter, .quit)
+        _ = base.request(&quitter, .quit())
         guard case .end(let quit)? = quitter.connectionClosed().first else { Issue.record("no end"); return }
         #expect(!quit.holdsName)
 

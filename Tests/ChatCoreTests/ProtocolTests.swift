@@ -25,7 +25,9 @@ struct TextCommandTests {
             ("/history 5", .history(room: nil, limit: 5, before: nil)),
             ("/seen alice", .seen(name: "alice")),
             ("/help", .help),
-            ("/quit", .quit),
+            ("/quit", .quit()),
+            ("/quit gone fishing", .quit(message: "gone fishing")),
+            ("/leave dev see you", .leave(room: "dev", message: "see you")),
         ])
     func parses(_ line: String, _ expected: ClientRequest) throws {
         #expect(try TextCommandParser.parse(line) == expected)
@@ -251,7 +253,7 @@ struct ClientCodecTests {
             ClientRequest.hello(name: "alice"), .say(room: "dev", text: "a \"quoted\" line", isAction: false),
             .say(room: nil, text: "waves", isAction: true), .join(room: "dev", since: "1-2"), .leave(room: nil),
             .rooms, .who(room: "dev"), .direct(to: "bob", text: "hi"), .away("lunch"), .away(nil), .back,
-            .history(room: "dev", limit: 5, before: "9-0"), .seen(name: "bob"), .help, .quit, .ping,
+            .history(room: "dev", limit: 5, before: "9-0"), .seen(name: "bob"), .help, .quit(), .quit(message: "bye all"), .leave(room: "dev", message: "later"), .ping,
             .typing(room: "dev"), .typing(room: nil),
         ])
     func requests(_ request: ClientRequest) throws {

@@ -318,7 +318,7 @@ struct SessionMachineTests {
     @Test("quit says bye and closes; the end releases the name and every room, with the reason")
     func quit() {
         var session = named()
-        #expect(request(&session, .quit, id: "q") == [.send(.bye("see you"), id: RequestID(json: "\"q\"")), .close(.quit)])
+        #expect(request(&session, .quit(), id: "q") == [.send(.bye("see you"), id: RequestID(json: "\"q\"")), .close(.quit)])
         #expect(request(&session, .ping).isEmpty, "nothing is read after quit")
         #expect(session.connectionClosed() == [.end(EndedSession(user: alice, token: "t1", reason: .quit, since: 1_000, rooms: [lobby]))])
         #expect(session.connectionClosed().isEmpty, "once")
@@ -332,7 +332,7 @@ struct SessionMachineTests {
             Issue.record("no publish: \(say)")
             return
         }
-        _ = request(&session, .quit)
+        _ = request(&session, .quit())
         let ack = session.completed(operation, id: RequestID(json: "\"s\""), .success(.published(Self.id("9-0"))), now: now)
         #expect(ack.count == 1)
         if case .send(.sent(let message), let id) = ack.first {

@@ -334,6 +334,37 @@ struct IRCTests {
         _ = try bob.expectLine("cleaned") { $0.hasSuffix("PRIVMSG #dev :clear") }
     }
 
+    @Test("what people say on leaving crosses protocols: PART and QUIT reasons, /leave ROOM TEXT and /quit TEXT")
+    func leaveMessages() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let carol = try cluster[1].login("carol")
+        try carol.send("/join dev")
+        try carol.expect("you joined #dev")
+        let dana = try cluster[1].loginJSON("dana")
+        try dana.sendJSON(["op": "join", "room": "dev"])
+        _ = try dana.expectEvent(type: "joined")
+        let alice = try Self.register("alice", on: cluster[0])
+        let bob = try Self.register("bob", on: cluster[0])
+        for client in [alice, bob] {
+            try client.send("JOIN #dev")
+            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
+        }
+        try alice.send("PART #dev :see you later")
+        _ = try bob.expectLine("the PART reason") { $0.hasSuffix(":alice!~u@chat PART #dev :see you later") }
+        try carol.expect("alice left #dev (see you later)")
+        let left = try dana.expectEvent("the leave") { $0["type"] as? String == "leave" }
+        #expect(left["message"] as? String == "see you later")
+        try alice.send("JOIN #dev")
+        _ = try alice.expectLine("back") { $0.contains(" 366 alice #dev ") }
+        try alice.send("QUIT :gone fishing")
+        _ = try bob.expectLine("the QUIT reason") { $0.hasSuffix(":alice!~u@chat QUIT :Quit: gone fishing") }
+        try carol.expect("alice left #dev (quit: gone fishing)")
+        try carol.send("/quit off to bed")
+        _ = try bob.expectLine("a text user's quit") { $0.hasSuffix(":carol!~u@chat QUIT :Quit: off to bed") }
+        try dana.sendJSON(["op": "leave", "room": "dev", "text": "bye from a program"])
+        _ = try bob.expectLine("a program's part") { $0.hasSuffix(":dana!~u@chat PART #dev :bye from a program") }
+    }
+
     @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")
     func throughTheBalancer() throws {
         let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])

@@ -41,7 +41,7 @@ struct ClusterStoreTests {
     }
 
     func leaves(_ events: NIOLockedValueBox<[ChatEvent]>) -> [LeaveReason] {
-        events.withLockedValue { $0 }.compactMap { if case .left(_, _, let reason, _) = $0 { reason } else { nil } }
+        events.withLockedValue { $0 }.compactMap { if case .left(_, _, let reason, _, _) = $0 { reason } else { nil } }
     }
 
     @Test("a claim is exclusive and case-insensitive; a stale release cannot free a newer holder's name")

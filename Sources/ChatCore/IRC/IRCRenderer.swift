@@ -108,11 +108,12 @@ public enum IRCRenderer {
             }
         case .joined(let room, let name, let time):
             return [tagged(IRCMessage(source: mask(name), command: "JOIN", parameters: [channel(room)]), time: time, id: nil, view: view)]
-        case .left(let room, let name, let reason, let time):
+        case .left(let room, let name, let reason, let time, let message):
+            let said = message.flatMap { $0.isEmpty ? nil : $0 }
             let line =
                 reason == .left
-                ? IRCMessage(source: mask(name), command: "PART", parameters: [channel(room)])
-                : IRCMessage(source: mask(name), command: "QUIT", parameters: ["Quit: \(reason.rawValue)"])
+                ? IRCMessage(source: mask(name), command: "PART", parameters: [channel(room)] + (said.map { [$0] } ?? []))
+                : IRCMessage(source: mask(name), command: "QUIT", parameters: ["Quit: \(reason == .quit ? said ?? "quit" : reason.rawValue)"])
             return [tagged(line, time: time, id: nil, view: view)]
         case .presence(_, let name, let presence, let time):
             guard view.capabilities.contains("away-notify") else { return [] }

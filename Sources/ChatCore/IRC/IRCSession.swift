@@ -66,7 +66,8 @@ public struct IRCSession: Sendable {
             output.requests.append((.pong, nil))
             return output
         case "QUIT":
-            output.requests.append((.quit, nil))
+            let message = parameters.first.map { IRCRenderer.prefix($0, bytes: LeaveReason.maximumMessageBytes) }
+            output.requests.append((.quit(message: message.flatMap { $0.isEmpty ? nil : $0 }), nil))
             return output
         case "AUTHENTICATE":
             guard needs(1) else { return output }
@@ -250,7 +251,9 @@ public struct IRCSession: Sendable {
             guard targets.count <= Self.maximumTargets else {
                 return numeric("407", parameters[0], "Too many channels at once (at most \(Self.maximumTargets))")
             }
-            for target in targets { request(.leave(room: String(target)), .part, about: String(target)) }
+            let message = parameters.count > 1 && !parameters[1].isEmpty
+                ? IRCRenderer.prefix(parameters[1], bytes: LeaveReason.maximumMessageBytes) : nil
+            for target in targets { request(.leave(room: String(target), message: message), .part, about: String(target)) }
         case "PRIVMSG", "NOTICE":
             guard parameters.count >= 1 else { return numeric("411", "No recipient given (\(message.command))") }
             guard parameters.count >= 2, !parameters[1].isEmpty else { return numeric("412", "No text to send") }

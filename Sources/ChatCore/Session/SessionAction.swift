@@ -28,6 +28,8 @@ public struct EndedSession: Equatable, Sendable {
     public var user: UserName
     public var token: String
     public var reason: LeaveReason
+    /// What the user said on quitting (`/quit TEXT`, IRC's QUIT reason), for the leave notices.
+    public var message: String?
     public var since: Millis
     /// Every room the session listened to, including one whose join was still under way.
     public var rooms: [RoomName]
@@ -36,11 +38,13 @@ public struct EndedSession: Equatable, Sendable {
     public var holdsName: Bool
 
     public init(
-        user: UserName, token: String, reason: LeaveReason, since: Millis, rooms: [RoomName], holdsName: Bool = false
+        user: UserName, token: String, reason: LeaveReason, since: Millis, rooms: [RoomName], holdsName: Bool = false,
+        message: String? = nil
     ) {
         self.user = user
         self.token = token
         self.reason = reason
+        self.message = message
         self.since = since
         self.rooms = rooms
         self.holdsName = holdsName
@@ -74,7 +78,7 @@ public enum StoreOperation: Equatable, Sendable {
     /// room's topic. Replies `.joinRead`.
     case readHistory(RoomName, after: StreamID?, count: Int)
     /// Leave the room in the store, announcing it. Replies `.done`.
-    case recordLeave(RoomName)
+    case recordLeave(RoomName, message: String? = nil)
     /// Store and publish a room message. Replies `.published(id)`.
     case publish(OutgoingMessage)
     /// Publish a direct message to whoever holds the name. Replies `.delivered(Bool)`.

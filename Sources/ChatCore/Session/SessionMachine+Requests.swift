@@ -37,7 +37,13 @@ extension SessionMachine {
         case .help: return [.send(.help, id: id)]
         case .ping: return [.send(.pong, id: id)]
         case .pong: return []
-        case .quit: return [.send(.bye("see you"), id: id)] + close(.quit)
+        case .quit(let message):
+            // Said in every room's leave notice.
+            if var session = active, let message {
+                session.farewell = IRCRenderer.prefix(message, bytes: LeaveReason.maximumMessageBytes)
+                state = .active(session)
+            }
+            return [.send(.bye("see you"), id: id)] + close(.quit)
         case .hello(let name, let rooms, let login): return hello(name, rooms: rooms, login: login, id: id, now: now)
         case .password(let password): return passwordGiven(password, id: id)
         case .authenticate(let raw, let password):
@@ -75,14 +81,17 @@ extension SessionMachine {
                 room: room, from: session.user.display, text: text, isAction: isAction, time: session.lastActive)
             return [.perform(.publish(message), id: id)]
         case .join(let raw, let since): return try join(raw, since: since, id: id, session: &session)
-        case .leave(let raw):
+        case .leave(let raw, let message):
             let room = try resolve(raw, session: session)
             guard let index = session.rooms.firstIndex(of: room) else {
                 throw ChatError(.notInRoom, "you are not in #\(room)")
             }
+            guard (message?.utf8.count ?? 0) <= LeaveReason.maximumMessageBytes else {
+                throw ChatError(.messageTooLong, "a leave message is limited to \(LeaveReason.maximumMessageBytes) bytes")
+            }
             session.rooms.remove(at: index)
             if session.current == room { session.current = session.rooms.last }
-            return [.stopListening(room), .perform(.recordLeave(room), id: id)]
+            return [.stopListening(room), .perform(.recordLeave(room, message: message), id: id)]
         case .rooms: return [.perform(.listRooms, id: id)]
         case .who(let raw): return [.perform(.who(try resolve(raw, session: session)), id: id)]
         case .direct(let to, let text):

@@ -101,6 +101,8 @@ public struct SessionMachine: Sendable {
         /// Why some rooms `hello` listed are not joined; told after `welcome`.
         var refusals: [ChatError]
         var lastTyping: [RoomName: UInt64]
+        /// What the user said on quitting, for the leave notices.
+        var farewell: String?
         /// A resumed session's rooms that the takeover kept as memberships, not rejoined yet.
         var keptRooms: Set<RoomName> = []
 
@@ -271,7 +273,8 @@ public struct SessionMachine: Sendable {
             .end(
                 EndedSession(
                     user: session.user, token: session.token, reason: reason, since: session.since,
-                    rooms: session.listedRooms, holdsName: holdsNamesOnDrop && dropped.contains(reason)))
+                    rooms: session.listedRooms, holdsName: holdsNamesOnDrop && dropped.contains(reason),
+                    message: session.farewell))
         ]
     }
 

@@ -117,7 +117,7 @@ final class IRCMode: SessionMode {
         if case .message = event.envelope.event { return shared(event) }
         // One QUIT or AWAY per person, however many rooms this client shares with them.
         switch event.envelope.event {
-        case .left(_, let name, let reason, _) where reason != .left:
+        case .left(_, let name, let reason, _, _) where reason != .left:
             guard once(name, "QUIT \(reason.rawValue)") else { return nil }
         case .presence(_, let name, let presence, _):
             guard once(name, "AWAY \(presence)") else { return nil }

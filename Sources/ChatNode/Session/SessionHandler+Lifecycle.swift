@@ -54,7 +54,7 @@ extension SessionHandler {
         }
         let pending = PendingRelease(
             user: ended.user, token: ended.token, time: WallClock.now(), reason: ended.reason,
-            origin: machine.sessionID)
+            origin: machine.sessionID, message: ended.message)
         let node = self.node
         let grace = store.bounds.resumeGraceSeconds
         guard ended.holdsName, grace > 0 else {

@@ -52,7 +52,7 @@ enum ClusterScripts {
     /// still this session's (same token), leaves every room with a notice and records the disconnect for /seen.
     /// A retried or late release can therefore never touch a newer session of the same name.
     /// KEYS: claim, session, sessionRooms, incarnationUsers, seen
-    /// ARGV: token, name, incarnation, now, reason, origin
+    /// ARGV: token, name, incarnation, now, reason, origin, what the user said on quitting ('' for nothing)
     static let release = RedisScript(
         name: "release",
         source: """
@@ -66,8 +66,10 @@ enum ClusterScripts {
                     local left = redis.call('HLEN', members)
                     if left == 0 then redis.call('SREM', 'chat:rooms', room) end
                     if left <= \(quietRoomSize) then
-                        redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
-                            name = ARGV[2], reason = ARGV[5], ts = tonumber(ARGV[4]), sid = ARGV[6]}))
+                        local notice = {k = 'leave', room = room, name = ARGV[2], reason = ARGV[5], ts = tonumber(ARGV[4]),
+                            sid = ARGV[6]}
+                        if ARGV[7] and ARGV[7] ~= '' then notice.msg = ARGV[7] end
+                        redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode(notice))
                     end
                 end
             end

@@ -133,16 +133,17 @@ public struct ClusterStore: Sendable {
         ).map { $0.int == 1 }
     }
 
-    public func release(_ user: UserName, token: String, now: Millis, reason: LeaveReason, origin: String)
-        -> EventLoopFuture<Void>
-    {
+    /// `message`: what the user said on quitting, in every room's leave notice.
+    public func release(
+        _ user: UserName, token: String, now: Millis, reason: LeaveReason, origin: String, message: String? = nil
+    ) -> EventLoopFuture<Void> {
         redis.run(
             ClusterScripts.release,
             keys: [
                 ClusterKeys.claim(user.key), ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key),
                 ClusterKeys.incarnationUsers(incarnation), ClusterKeys.seen(user.key),
             ],
-            arguments: [token, user.display, incarnation, String(now), reason.rawValue, origin]
+            arguments: [token, user.display, incarnation, String(now), reason.rawValue, origin, message ?? ""]
         ).map { _ in }
     }
 
@@ -171,11 +172,12 @@ public struct ClusterStore: Sendable {
         }.map { _ in }
     }
 
-    public func leave(_ room: RoomName, user: UserName, reason: LeaveReason, now: Millis, origin: String)
-        -> EventLoopFuture<Void>
-    {
+    public func leave(
+        _ room: RoomName, user: UserName, reason: LeaveReason, now: Millis, origin: String, message: String? = nil
+    ) -> EventLoopFuture<Void> {
         let notice = RelayCodec.encode(
-            RelayEnvelope(event: .left(room: room, name: user.display, reason: reason, time: now), origin: origin))
+            RelayEnvelope(
+                event: .left(room: room, name: user.display, reason: reason, time: now, message: message), origin: origin))
         return redis.run(
             ClusterScripts.leave,
             keys: [ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key)],
