@@ -288,7 +288,8 @@ public struct ClientState: Sendable {
             return []
         case .direct(let direct):
             let outgoing = isMe(direct.from) && !isMe(direct.to)
-            let text = outgoing ? "-> \(direct.to): \(direct.text)" : direct.text
+            let said = direct.isAction ? "* \(direct.from) \(direct.text)" : direct.text
+            let text = outgoing ? "-> \(direct.to): \(said)" : said
             appendToCurrent(TimelineLine(kind: .direct(outgoing: outgoing), time: direct.time, from: direct.from, text: text))
             return []
         case .joined(let room, let name, let time):

@@ -21,7 +21,8 @@ public enum ClientRequest: Equatable, Sendable {
     case leave(room: String?, message: String? = nil)
     case rooms
     case who(room: String?)
-    case direct(to: String, text: String)
+    /// `isAction`: a `/me` in private (IRC's CTCP ACTION to a nick).
+    case direct(to: String, text: String, isAction: Bool = false)
     /// A notice (IRC's NOTICE) to a room (`#room`) or a person: said like a message, marked so that no program
     /// answers it automatically.
     case notice(to: String, text: String)

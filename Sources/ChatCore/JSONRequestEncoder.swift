@@ -39,10 +39,11 @@ public enum JSONRequestEncoder {
         case .who(let room):
             op("who")
             if let room { json.field("room", room) }
-        case .direct(let to, let text):
+        case .direct(let to, let text, let isAction):
             op("msg")
             json.field("to", to)
             json.field("text", text)
+            if isAction { json.field("action", true) }
         case .notice(let to, let text):
             op("notice")
             if to.hasPrefix("#") { json.field("room", String(to.dropFirst())) } else { json.field("to", to) }

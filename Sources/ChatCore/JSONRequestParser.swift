@@ -69,6 +69,8 @@ public enum JSONRequestParser {
         var old: String?
         var new: String?
         var names: [String]?
+        /// `msg` with `"action": true`: a `/me` in private.
+        var action: Bool?
 
         func request() throws(ChatError) -> ClientRequest {
             guard let op else { throw ChatError(.badRequest, "a request needs an \"op\"") }
@@ -96,7 +98,7 @@ public enum JSONRequestParser {
             case "leave": return .leave(room: room, message: text)
             case "rooms": return .rooms
             case "who": return .who(room: room)
-            case "msg": return .direct(to: try required(to, "to"), text: try required(text, "text"))
+            case "msg": return .direct(to: try required(to, "to"), text: try required(text, "text"), isAction: action ?? false)
             case "notice":
                 // To a room (`room`) or a person (`to`).
                 let target: String

@@ -58,7 +58,7 @@ extension ClientRequest {
         case .leave(let room, let message): return .leave(room: room.map(clean), message: message.map(text))
         case .quit(let message): return .quit(message: message.map(text))
         case .who(let room): return .who(room: room.map(clean))
-        case .direct(let to, let said): return .direct(to: clean(to), text: text(said))
+        case .direct(let to, let said, let isAction): return .direct(to: clean(to), text: text(said), isAction: isAction)
         case .notice(let to, let said): return .notice(to: clean(to), text: text(said))
         case .away(let text): return .away(text.map(clean))
         case .history(let room, let limit, let before, let after):

@@ -23,8 +23,10 @@ public enum TextRenderer {
             if let viewer, viewer.lowercased() == direct.from.lowercased(),
                 viewer.lowercased() != direct.to.lowercased()
             {
+                if direct.isAction { return ["[\(time)] -> *\(direct.to)* * \(direct.from) \(plain(direct.text))"] }
                 return ["[\(time)] -> *\(direct.to)* \(plain(direct.text))"]
             }
+            if direct.isAction { return ["[\(time)] *\(direct.from)* * \(direct.from) \(plain(direct.text))"] }
             if direct.isNotice { return ["[\(time)] -\(direct.from)- \(plain(direct.text))"] }
             return ["[\(time)] *\(direct.from)* \(plain(direct.text))"]
         case .joined(let room, let name, let time):

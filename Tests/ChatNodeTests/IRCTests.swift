@@ -359,6 +359,11 @@ struct IRCTests {
         try alice.send("QUIT :gone fishing")
         _ = try bob.expectLine("the QUIT reason") { $0.hasSuffix(":alice!~u@chat QUIT :Quit: gone fishing") }
         try carol.expect("alice left #dev (quit: gone fishing)")
+        // A /me in private stays an action: CTCP ACTION for IRC, "* name text" for the others.
+        try bob.send("PRIVMSG carol :\u{1}ACTION waves at you\u{1}")
+        try carol.expect("*bob* * bob waves at you")
+        try dana.sendJSON(["op": "msg", "to": "bob", "text": "nods", "action": true])
+        _ = try bob.expectLine("a private action") { $0.hasSuffix(":dana!~u@chat PRIVMSG bob :\u{1}ACTION nods\u{1}") }
         try carol.send("/quit off to bed")
         _ = try bob.expectLine("a text user's quit") { $0.hasSuffix(":carol!~u@chat QUIT :Quit: off to bed") }
         try dana.sendJSON(["op": "leave", "room": "dev", "text": "bye from a program"])

@@ -279,7 +279,7 @@ public struct IRCSession: Sendable {
             } else if target.hasPrefix("#") {
                 request(.say(room: target, text: text, isAction: isAction), purpose, about: target)
             } else if isAction {
-                request(.direct(to: target, text: "* \(me) \(text)"), purpose, about: target)
+                request(.direct(to: target, text: text, isAction: true), purpose, about: target)
             } else {
                 request(.direct(to: target, text: text), purpose, about: target)
             }

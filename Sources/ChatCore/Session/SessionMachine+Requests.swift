@@ -94,12 +94,13 @@ extension SessionMachine {
             return [.stopListening(room), .perform(.recordLeave(room, message: message), id: id)]
         case .rooms: return [.perform(.listRooms, id: id)]
         case .who(let raw): return [.perform(.who(try resolve(raw, session: session)), id: id)]
-        case .direct(let to, let text):
+        case .direct(let to, let text, let isAction):
             guard let target = try? UserName(validating: to) else {
                 throw ChatError(.noSuchUser, "nobody called '\(to)' is connected")
             }
             try checkLength(text)
-            let message = DirectMessage(from: session.user.display, to: target.display, text: text, time: session.lastActive)
+            let message = DirectMessage(
+                from: session.user.display, to: target.display, text: text, isAction: isAction, time: session.lastActive)
             return [.perform(.sendDirect(message, to: target), id: id)]
         case .notice(let to, let text):
             try checkLength(text)

@@ -163,8 +163,9 @@ function receive(event) {
     }
     case "direct": {
       const outgoing = same(event.from, state.confirmed) && !same(event.to, state.confirmed);
+      const said = event.action ? `* ${event.from} ${event.text}` : event.text;
       addLine(state.current, { kind: "dm", time: event.time, from: event.from,
-        text: outgoing ? `→ ${event.to}: ${event.text}` : event.text });
+        text: outgoing ? `→ ${event.to}: ${said}` : said });
       if (!outgoing) notify(`Direct message from ${event.from}`, event.text);
       break;
     }
