@@ -292,7 +292,7 @@ public struct ClientState: Sendable {
             let text = outgoing ? "-> \(direct.to): \(said)" : said
             appendToCurrent(TimelineLine(kind: .direct(outgoing: outgoing), time: direct.time, from: direct.from, text: text))
             return []
-        case .joined(let room, let name, let time):
+        case .joined(let room, let name, let time, _):
             views[room]?.members[name.lowercased()] = Member(name: name, presence: .online, idleMillis: 0)
             append(TimelineLine(kind: .notice, time: time, text: "\(name) joined #\(room)"), to: room)
             return []

@@ -161,7 +161,9 @@ public enum ChatEvent: Equatable, Sendable {
     /// The acknowledgement of one's own message, once stored: the message everyone else gets, with its id.
     case sent(ChatMessage)
     case direct(DirectMessage)
-    case joined(room: RoomName, name: String, time: Millis)
+    /// `registered`: the name is a registered one (its holder gave its password): IRC's extended-join shows the
+    /// account.
+    case joined(room: RoomName, name: String, time: Millis, registered: Bool = false)
     /// `message`: what they said on leaving (IRC's PART and QUIT reasons, `/leave ROOM TEXT`, `/quit TEXT`).
     case left(room: RoomName, name: String, reason: LeaveReason, time: Millis, message: String? = nil)
     case presence(room: RoomName, name: String, presence: Presence, time: Millis)

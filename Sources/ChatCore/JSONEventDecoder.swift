@@ -65,7 +65,7 @@ public enum JSONEventDecoder {
                     from: from, to: to, text: text, isAction: fields.bool("action"), time: time, isNotice: fields.bool("notice")))
         case "join":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
-            return .joined(room: room, name: name, time: time)
+            return .joined(room: room, name: name, time: time, registered: fields.bool("registered"))
         case "leave":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .left(

@@ -32,10 +32,11 @@ public enum JSONRenderer {
             json.field("text", IRCFormatting.strip(direct.text))
             if direct.isAction { json.field("action", true) }
             if direct.isNotice { json.field("notice", true) }
-        case .joined(let room, let name, let time):
+        case .joined(let room, let name, let time, let registered):
             header("join", time: time)
             json.field("room", room.value)
             json.field("name", name)
+            if registered { json.field("registered", true) }
         case .left(let room, let name, let reason, let time, let message):
             header("leave", time: time)
             json.field("room", room.value)

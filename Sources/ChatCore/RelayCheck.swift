@@ -24,7 +24,7 @@ public struct RelayCheck: Sendable {
         where message.utf8.count > LeaveReason.maximumMessageBytes
             || Sanitizer.clean(message, keepingIRCFormatting: true) != message:
             return "a leave message no node would have sent"
-        case .joined(let eventRoom, let name, _), .left(let eventRoom, let name, _, _, _),
+        case .joined(let eventRoom, let name, _, _), .left(let eventRoom, let name, _, _, _),
             .presence(let eventRoom, let name, _, _), .typing(let eventRoom, let name, _):
             return check(room: eventRoom, expected: room) ?? check(name: name)
         case .topicChanged(let eventRoom, let topic):

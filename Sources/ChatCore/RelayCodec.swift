@@ -52,11 +52,12 @@ public enum RelayCodec {
             if direct.isAction { json.field("act", true) }
             if direct.isNotice { json.field("notice", true) }
             json.field("ts", direct.time)
-        case .joined(let room, let name, let time):
+        case .joined(let room, let name, let time, let registered):
             json.field("k", "join")
             json.field("room", room.value)
             json.field("name", name)
             json.field("ts", time)
+            if registered { json.field("acct", true) }
         case .left(let room, let name, let reason, let time, let message):
             json.field("k", "leave")
             json.field("room", room.value)
@@ -110,7 +111,7 @@ public enum RelayCodec {
                     from: from, to: to, text: text, isAction: wire.act ?? false, time: wire.ts, isNotice: wire.notice ?? false))
         case "join":
             guard let room = wire.room, let name = wire.name else { return nil }
-            event = .joined(room: RoomName(trusted: room), name: name, time: wire.ts)
+            event = .joined(room: RoomName(trusted: room), name: name, time: wire.ts, registered: wire.acct ?? false)
         case "leave":
             guard let room = wire.room, let name = wire.name else { return nil }
             let reason = wire.reason.flatMap(LeaveReason.init(rawValue:)) ?? .left
@@ -157,6 +158,7 @@ public enum RelayCodec {
         var act: Bool?
         var notice: Bool?
         var msg: String?
+        var acct: Bool?
         var reason: String?
         var away: String?
         var ts: Millis

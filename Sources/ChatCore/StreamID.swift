@@ -30,7 +30,7 @@ extension ChatEvent {
     public var room: RoomName? {
         switch self {
         case .message(let message): return message.room
-        case .joined(let room, _, _), .left(let room, _, _, _, _), .presence(let room, _, _, _), .typing(let room, _, _),
+        case .joined(let room, _, _, _), .left(let room, _, _, _, _), .presence(let room, _, _, _), .typing(let room, _, _),
             .gap(let room, _, _, _), .topic(let room, _), .topicChanged(let room, _):
             return room
         default: return nil

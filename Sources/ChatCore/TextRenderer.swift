@@ -29,7 +29,7 @@ public enum TextRenderer {
             if direct.isAction { return ["[\(time)] *\(direct.from)* * \(direct.from) \(plain(direct.text))"] }
             if direct.isNotice { return ["[\(time)] -\(direct.from)- \(plain(direct.text))"] }
             return ["[\(time)] *\(direct.from)* \(plain(direct.text))"]
-        case .joined(let room, let name, let time):
+        case .joined(let room, let name, let time, _):
             return ["* [\(TimeFormat.clock(time))] \(name) joined #\(room)"]
         case .left(let room, let name, let reason, let time, let message):
             let said = message.map { plain($0) }.flatMap { $0.isEmpty ? nil : $0 }

@@ -10,7 +10,7 @@ struct IRCSessionTests {
     func registration() {
         var session = IRCSession(serverName: "n1")
         let listed = session.receive(line("CAP LS 302"))
-        #expect(listed.replies.first?.serialized() == ":n1 CAP * LS :away-notify batch draft/chathistory echo-message labeled-response message-tags multi-prefix sasl=PLAIN server-time")
+        #expect(listed.replies.first?.serialized() == ":n1 CAP * LS :away-notify batch draft/chathistory echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN server-time")
         #expect(session.receive(line("USER a 0 * :A")).requests.isEmpty)
         #expect(session.receive(line("NICK alice")).requests.isEmpty, "still negotiating")
         let acked = session.receive(line("CAP REQ :server-time echo-message"))

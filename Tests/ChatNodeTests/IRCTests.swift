@@ -430,6 +430,19 @@ struct IRCTests {
         try withPass.send("PASS :sasha's secret")
         try withPass.send("NICK sasha")
         _ = try withPass.expectLine("welcome") { $0.contains(" 001 sasha ") }
+
+        // extended-join: a registered name's JOIN names its account, a guest's `*`, one's own too.
+        let watcher = try Self.register("watcher", on: cluster[0], capabilities: ["extended-join"])
+        try watcher.send("JOIN #dev")
+        _ = try watcher.expectLine("own join, a guest") { $0.hasPrefix(":watcher!~u@chat JOIN #dev * :") }
+        try withPass.send("JOIN #dev")
+        _ = try watcher.expectLine("sasha's join") { $0.hasSuffix(":sasha!~u@chat JOIN #dev sasha :chat user") }
+        let guest = try cluster[1].login("gus")
+        try guest.send("/join dev")
+        _ = try watcher.expectLine("a guest's join") { $0.hasSuffix(":gus!~u@chat JOIN #dev * :chat user") }
+        let ownAccount = try Self.register("sasha2", on: cluster[0], capabilities: ["extended-join"])
+        try ownAccount.send("JOIN #dev")
+        _ = try ownAccount.expectLine("a guest's own join") { $0.hasPrefix(":sasha2!~u@chat JOIN #dev * ") }
     }
 
     @Test("an IRC client joining 30 channels at once is slowed down, not refused: every JOIN gets its names")

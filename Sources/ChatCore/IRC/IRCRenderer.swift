@@ -106,8 +106,10 @@ public enum IRCRenderer {
             return split(direct.text, from: direct.from, to: target, isAction: direct.isAction, command: command).map { line in
                 tagged(line, time: direct.time, id: nil, view: view)
             }
-        case .joined(let room, let name, let time):
-            return [tagged(IRCMessage(source: mask(name), command: "JOIN", parameters: [channel(room)]), time: time, id: nil, view: view)]
+        case .joined(let room, let name, let time, let registered):
+            let join = IRCMessage(
+                source: mask(name), command: "JOIN", parameters: joinParameters(room, account: registered ? name : nil, view: view))
+            return [tagged(join, time: time, id: nil, view: view)]
         case .left(let room, let name, let reason, let time, let message):
             let said = message.flatMap { $0.isEmpty ? nil : $0 }
             let line =
@@ -122,7 +124,7 @@ public enum IRCRenderer {
         case .youJoined(let room, _, _):
             // The topic and NAMES follow (NAMES from the `who` the mode asks for right after, see
             // `IRCSession.observe`), then the recent messages (`joinReplay`).
-            return [IRCMessage(source: mask(me), command: "JOIN", parameters: [channel(room)])]
+            return [IRCMessage(source: mask(me), command: "JOIN", parameters: joinParameters(room, account: view.account, view: view))]
         case .youLeft(let room):
             return [IRCMessage(source: mask(me), command: "PART", parameters: [channel(room)])]
         case .topic(let room, let topic):
@@ -196,6 +198,13 @@ public enum IRCRenderer {
         case .error(let error):
             return errorLines(error, purpose: purpose, target: Purpose.target(of: requestID), view: view)
         }
+    }
+
+    /// JOIN's parameters: the channel, and with extended-join the account (`*` for a guest) and the real name,
+    /// which the chat does not keep: the nick stands for it.
+    static func joinParameters(_ room: RoomName, account: String?, view: IRCView) -> [String] {
+        guard view.capabilities.contains("extended-join") else { return [channel(room)] }
+        return [channel(room), account ?? "*", "chat user"]
     }
 
     /// Whether a join's recent messages are replayed to this client: one that shows each message's own time

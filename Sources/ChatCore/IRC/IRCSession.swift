@@ -18,8 +18,8 @@ public struct IRCSession: Sendable {
 
     /// The IRCv3 capabilities offered, in `CAP LS` order.
     public static let capabilities = [
-        "away-notify", "batch", "draft/chathistory", "echo-message", "labeled-response", "message-tags", "multi-prefix",
-        "sasl", "server-time",
+        "away-notify", "batch", "draft/chathistory", "echo-message", "extended-join", "labeled-response", "message-tags",
+        "multi-prefix", "sasl", "server-time",
     ]
 
     public let serverName: String
@@ -33,6 +33,10 @@ public struct IRCSession: Sendable {
     /// The name SASL checked the password of.
     private var saslAccount: String?
     private var helloSent = false
+    /// The last hello carried a password: welcomed, the nick is a registered name logged in to.
+    private var helloHadPassword = false
+    /// Registered with the name's password: the account extended-join shows.
+    private var loggedIn = false
     public private(set) var registered = false
     public private(set) var capabilities: Set<String> = []
     public private(set) var channels: [RoomName] = []
@@ -44,7 +48,7 @@ public struct IRCSession: Sendable {
     public var view: IRCView {
         IRCView(
             serverName: serverName, nick: registered ? (nick ?? "*") : "*", capabilities: capabilities, attempted: nick,
-            account: saslAccount)
+            account: registered ? (loggedIn ? nick : nil) : saslAccount)
     }
 
     // MARK: From the client
@@ -222,6 +226,7 @@ public struct IRCSession: Sendable {
         // A password checked by SASL is for the account it named: a different nick is claimed without it.
         let forThisNick = saslAccount.map { $0.lowercased() == nick.lowercased() } ?? true
         let login = Login(password: forThisNick ? password.flatMap { try? Password(given: $0) } : nil)
+        helloHadPassword = login.password != nil
         output.requests.append((.hello(name: nick, rooms: [], login: login), IRCRenderer.Purpose.hello.requestID))
     }
 
@@ -361,6 +366,7 @@ public struct IRCSession: Sendable {
         case .welcome(let name, _, _, _, _):
             registered = true
             nick = name
+            loggedIn = helloHadPassword
             password = nil  // not kept longer than the login needs it
         case .error where IRCRenderer.Purpose(requestID) == .hello:
             // The nick was refused: the client sends another NICK, which claims again.

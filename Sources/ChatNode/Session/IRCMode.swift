@@ -121,7 +121,7 @@ final class IRCMode: SessionMode {
             guard once(name, "QUIT \(reason.rawValue)") else { return nil }
         case .presence(_, let name, let presence, _):
             guard once(name, "AWAY \(presence)") else { return nil }
-        case .joined(_, let name, _):
+        case .joined(_, let name, _, _):
             lastPersonLine[name.lowercased()] = nil  // back: their next QUIT is news again
         default:
             break

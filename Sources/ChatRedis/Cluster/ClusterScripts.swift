@@ -83,9 +83,11 @@ enum ClusterScripts {
 
     /// Joins a room; a room that does not exist yet (no members, no history) is created only within the cap on
     /// rooms and the creation rate of the client's address and of the person, else an error reply (`chatError`).
-    /// KEYS: members, sessionRooms, history, creations by address, creations by user, topic (its expiry is renewed)
+    /// KEYS: members, sessionRooms, history, creations by address, creations by user, topic (its expiry is renewed),
+    ///       the user's account (when it exists, the second notice, which says the name is registered, is published)
     /// ARGV: user, incarnation, room, session ttl, join notice payload, rooms at most, creations per minute, now,
-    ///       room idle ttl, the room's look (skeleton): a new room that looks like one in use is refused
+    ///       room idle ttl, the room's look (skeleton): a new room that looks like one in use is refused, the join
+    ///       notice for a registered name
     static let join = RedisScript(
         name: "join",
         source: """
@@ -122,7 +124,9 @@ enum ClusterScripts {
             redis.call('EXPIRE', KEYS[2], ARGV[4])
             redis.call('SADD', 'chat:rooms', ARGV[3])
             if added == 1 and redis.call('HLEN', KEYS[1]) <= \(quietRoomSize) then
-                redis.call('PUBLISH', 'chat:room:' .. ARGV[3], ARGV[5])
+                local notice = ARGV[5]
+                if ARGV[11] and redis.call('EXISTS', KEYS[7]) == 1 then notice = ARGV[11] end
+                redis.call('PUBLISH', 'chat:room:' .. ARGV[3], notice)
             end
             return 1
             """)

@@ -156,16 +156,20 @@ public struct ClusterStore: Sendable {
     {
         let notice = RelayCodec.encode(
             RelayEnvelope(event: .joined(room: room, name: user.display, time: now), origin: origin))
+        // The same notice for a registered name (the script knows which it is): IRC's extended-join shows it.
+        let registeredNotice = RelayCodec.encode(
+            RelayEnvelope(event: .joined(room: room, name: user.display, time: now, registered: true), origin: origin))
         return redis.run(
             ClusterScripts.join,
             keys: [
                 ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key), ClusterKeys.history(room),
                 ClusterKeys.roomCreations("address:" + address), ClusterKeys.roomCreations("user:" + user.key),
-                ClusterKeys.topic(room),
+                ClusterKeys.topic(room), ClusterKeys.account(user.key),
             ],
             arguments: [
                 user.key, incarnation, room.value, String(sessionTTLSeconds), notice, String(bounds.maxRooms),
                 String(bounds.roomCreationsPerMinute), String(now), String(bounds.roomIdleSeconds), room.look,
+                registeredNotice,
             ]
         ).flatMapErrorThrowing { error in
             throw ClusterScripts.chatError(error) ?? error
