@@ -33,6 +33,7 @@ public struct IRCSession: Sendable {
     /// The name SASL checked the password of.
     private var saslAccount: String?
     private var helloSent = false
+    private var now: Millis = 0
     /// The last hello carried a password: welcomed, the nick is a registered name logged in to.
     private var helloHadPassword = false
     /// Registered with the name's password: the account extended-join shows.
@@ -53,7 +54,9 @@ public struct IRCSession: Sendable {
 
     // MARK: From the client
 
-    public mutating func receive(_ message: IRCMessage) -> Output {
+    /// `now`: the wall clock, for what is answered with the time (TIME).
+    public mutating func receive(_ message: IRCMessage, now: Millis = 0) -> Output {
+        self.now = now
         var output = Output()
         let parameters = message.parameters
         func numeric(_ code: String, _ rest: String...) { reply(code, rest, into: &output) }
@@ -336,7 +339,7 @@ public struct IRCSession: Sendable {
         case "VERSION":
             numeric("351", "swift-redis-chat", serverName, "IRC alongside the chat's own clients")
         case "TIME":
-            numeric("391", serverName, "now")
+            numeric("391", serverName, TimeFormat.dateTime(now))
         case "LUSERS":
             numeric("251", "There are many users on many nodes")
         case "CHATHISTORY":

@@ -43,7 +43,7 @@ final class IRCMode: SessionMode {
         } catch {
             return reply(IRCMessage(source: session.serverName, command: "421", parameters: [session.view.nick, "*", "Unknown command"]), allocator)
         }
-        var output = session.receive(message)
+        var output = session.receive(message, now: WallClock.now())
         if let label = message.tags.first(where: { $0.key == "label" })?.value, !label.isEmpty,
             label.utf8.count <= IRCLabeledResponses.maximumLabelBytes, session.capabilities.contains("labeled-response"),
             session.registered
