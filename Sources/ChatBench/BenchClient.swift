@@ -155,15 +155,8 @@ final class BenchClient: ChannelInboundHandler {
         }
         switch phase {
         case .hello where bytes.starts(with: markers.welcome):
-            _ = stats.login.record(now > startedAt ? now - startedAt : 0)
-            if behavior.readyAtWelcome {
-                phase = .ready
-                onReady()
-            } else {
-                phase = .joining
-                // The welcome's own join of the lobby comes next; the bench room's join reply follows it.
-                send(behavior.mode == .json ? #"{"op":"join","room":"\#(room)"}"# : "/join \(room)")
-            }
+            // The welcome's own join of the lobby comes next; the bench room's join reply follows it.
+            welcomed(now: now, join: behavior.mode == .json ? #"{"op":"join","room":"\#(room)"}"# : "/join \(room)")
         case .joining where bytes.starts(with: markers.joined) && bytes.firstRange(of: markers.joinedRoom(room)) != nil:
             phase = .leavingLobby
             send(behavior.mode == .json ? #"{"op":"leave","room":"lobby"}"# : "/leave lobby")
@@ -181,6 +174,18 @@ final class BenchClient: ChannelInboundHandler {
             onReady()
         default:
             break
+        }
+    }
+
+    /// Named: ready now (the connect storm), or on the way to the bench room with `join`.
+    private func welcomed(now: UInt64, join: String) {
+        _ = stats.login.record(now > startedAt ? now - startedAt : 0)
+        if behavior.readyAtWelcome {
+            phase = .ready
+            onReady()
+        } else {
+            phase = .joining
+            send(join)
         }
     }
 
@@ -210,14 +215,7 @@ final class BenchClient: ChannelInboundHandler {
         }
         switch phase {
         case .hello where command == "001":
-            _ = stats.login.record(now > startedAt ? now - startedAt : 0)
-            if behavior.readyAtWelcome {
-                phase = .ready
-                onReady()
-            } else {
-                phase = .joining
-                send("JOIN #\(room)")
-            }
+            welcomed(now: now, join: "JOIN #\(room)")
         case .joining where command == "JOIN" && first.starts(with: Array(":\(name)!".utf8)):
             phase = .ready
             onReady()

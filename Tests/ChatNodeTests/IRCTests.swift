@@ -256,19 +256,8 @@ struct IRCTests {
 
     @Test("a NOTICE stays a notice: IRC clients get NOTICE, text and JSON clients a notice; no error answers one")
     func notices() throws {
-        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
-        let carol = try cluster[1].login("carol")
-        try carol.send("/join dev")
-        try carol.expect("you joined #dev")
-        let dana = try cluster[1].loginJSON("dana")
-        try dana.sendJSON(["op": "join", "room": "dev"])
-        _ = try dana.expectEvent(type: "joined")
-        let bot = try Self.register("bot", on: cluster[0])
-        let ann = try Self.register("ann", on: cluster[0])
-        for client in [bot, ann] {
-            try client.send("JOIN #dev")
-            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
-        }
+        let room = try MixedRoom(irc: "bot", "ann")
+        let (carol, dana, bot, ann) = (room.text, room.json, room.irc[0], room.irc[1])
         try bot.send("NOTICE #dev :build 42 passed")
         _ = try ann.expectLine("a NOTICE") { $0.hasSuffix(":bot!~u@chat NOTICE #dev :build 42 passed") }
         try carol.expect("#dev -bot- build 42 passed")
@@ -292,19 +281,8 @@ struct IRCTests {
 
     @Test("bad input on the IRC port: formatting kept for IRC and stripped for the rest, CTCP queries dropped, NUL and CR handled")
     func badInput() throws {
-        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
-        let carol = try cluster[1].login("carol")
-        try carol.send("/join dev")
-        try carol.expect("you joined #dev")
-        let dana = try cluster[1].loginJSON("dana")
-        try dana.sendJSON(["op": "join", "room": "dev"])
-        _ = try dana.expectEvent(type: "joined")
-        let alice = try Self.register("alice", on: cluster[0])
-        let bob = try Self.register("bob", on: cluster[0])
-        for client in [alice, bob] {
-            try client.send("JOIN #dev")
-            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
-        }
+        let room = try MixedRoom(irc: "alice", "bob")
+        let (carol, dana, alice, bob) = (room.text, room.json, room.irc[0], room.irc[1])
 
         // Formatting: IRC clients get the codes, nc and JSON get the text.
         try alice.send("PRIVMSG #dev :\u{2}bold\u{2} and \u{3}04,12red\u{3} \u{1d}it\u{1d}")
@@ -336,19 +314,8 @@ struct IRCTests {
 
     @Test("what people say on leaving crosses protocols: PART and QUIT reasons, /leave ROOM TEXT and /quit TEXT")
     func leaveMessages() throws {
-        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
-        let carol = try cluster[1].login("carol")
-        try carol.send("/join dev")
-        try carol.expect("you joined #dev")
-        let dana = try cluster[1].loginJSON("dana")
-        try dana.sendJSON(["op": "join", "room": "dev"])
-        _ = try dana.expectEvent(type: "joined")
-        let alice = try Self.register("alice", on: cluster[0])
-        let bob = try Self.register("bob", on: cluster[0])
-        for client in [alice, bob] {
-            try client.send("JOIN #dev")
-            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
-        }
+        let room = try MixedRoom(irc: "alice", "bob")
+        let (carol, dana, alice, bob) = (room.text, room.json, room.irc[0], room.irc[1])
         try alice.send("PART #dev :see you later")
         _ = try bob.expectLine("the PART reason") { $0.hasSuffix(":alice!~u@chat PART #dev :see you later") }
         try carol.expect("alice left #dev (see you later)")
@@ -454,5 +421,31 @@ struct IRCTests {
             _ = try client.expectLine("names of #c\(index)", where: { $0.contains(" 366 many #c\(index) ") }, timeout: 10)
         }
         #expect(!client.received.contains { $0.contains("rate-limited") })
+    }
+}
+
+/// #dev on two nodes with one person of each kind: carol in text mode and dana in JSON on the second node,
+/// and two IRC clients on the first.
+private struct MixedRoom {
+    let cluster: TestCluster
+    let text: TestSocket
+    let json: TestSocket
+    let irc: [TestSocket]
+
+    init(irc nicks: String...) throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        self.cluster = cluster
+        text = try cluster[1].login("carol")
+        try text.send("/join dev")
+        try text.expect("you joined #dev")
+        json = try cluster[1].loginJSON("dana")
+        try json.sendJSON(["op": "join", "room": "dev"])
+        _ = try json.expectEvent(type: "joined")
+        let irc = try nicks.map { try IRCTests.register($0, on: cluster[0]) }
+        self.irc = irc
+        for client in irc {
+            try client.send("JOIN #dev")
+            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
+        }
     }
 }
