@@ -95,14 +95,14 @@ public enum JSONRequestParser {
             case "say": return .say(room: room, text: try required(text, "text"), isAction: false)
             case "me": return .say(room: room, text: try required(text, "text"), isAction: true)
             case "join": return .join(room: try required(room, "room"), since: since)
-            case "leave": return .leave(room: room, message: text)
+            case "leave": return .leave(room: room, message: text.flatMap { $0.isEmpty ? nil : $0 })
             case "rooms": return .rooms
             case "who": return .who(room: room)
             case "msg": return .direct(to: try required(to, "to"), text: try required(text, "text"), isAction: action ?? false)
             case "notice":
                 // To a room (`room`) or a person (`to`).
                 let target: String
-                if let room { target = "#" + room } else { target = try required(to, "to") }
+                if let room { target = room.hasPrefix("#") ? room : "#" + room } else { target = try required(to, "to") }
                 return .notice(to: target, text: try required(text, "text"))
             case "away": return .away(text)
             case "back": return .back
@@ -117,7 +117,7 @@ public enum JSONRequestParser {
                 return .online(names: names)
             case "typing": return .typing(room: room)
             case "help": return .help
-            case "quit": return .quit(message: text)
+            case "quit": return .quit(message: text.flatMap { $0.isEmpty ? nil : $0 })
             case "ping": return .ping
             case "pong": return .pong
             case "command":

@@ -31,7 +31,9 @@ public enum Sanitizer {
             case 0x9B: skipControlSequence(&scalars)  // C1 CSI
             case 0x9D, 0x90, 0x98, 0x9E, 0x9F: skipStringSequence(&scalars)
             case 0x09: output.append(" ")
-            case 0x02, 0x03, 0x04, 0x0F, 0x11, 0x16, 0x1D, 0x1E, 0x1F where keepingIRCFormatting: output.append(scalar)
+            case 0x02, 0x03, 0x04, 0x0F, 0x11, 0x16, 0x1D, 0x1E, 0x1F:
+                // (A `where` on this case would guard only its last value.)
+                if keepingIRCFormatting { output.append(scalar) }
             case 0x00...0x1F, 0x7F...0x9F: continue
             case 0x061C, 0x200E, 0x200F, 0x202A...0x202E, 0x2066...0x2069: continue
             default: output.append(scalar)

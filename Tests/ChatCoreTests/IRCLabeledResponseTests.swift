@@ -25,25 +25,35 @@ struct IRCLabeledResponseTests {
         let names = labels.followUp([(.who(room: "dev"), IRCRenderer.Purpose.names.requestID)], key: key)
         let (namesKey, _) = IRCLabeledResponses.split(names[0].id)
         #expect(namesKey == key, "the NAMES belongs to the same response")
-        #expect(labels.collect([line(":alice!~u@chat JOIN #dev")], key: key!, final: true, batches: true).isEmpty)
-        #expect(labels.collect([line(":n1 332 alice #dev :topic")], key: key!, final: false, batches: true).isEmpty)
-        let whole = labels.collect(
+        // The JOIN's reply comes a round trip before its NAMES: the batch opens with it, lines go as they come.
+        let first = labels.collect([line(":alice!~u@chat JOIN #dev")], key: key!, final: true, batches: true).map { $0.serialized() }
+        #expect(first == ["@label=a3 :n1 BATCH +labeled\(key!) :labeled-response", "@batch=labeled\(key!) :alice!~u@chat JOIN :#dev"])
+        let topic = labels.collect([line(":n1 332 alice #dev :topic")], key: key!, final: false, batches: true)
+        #expect(topic.map { $0.serialized() } == ["@batch=labeled\(key!) :n1 332 alice #dev :topic"])
+        let rest = labels.collect(
             [line(":n1 353 alice = #dev :alice"), line(":n1 366 alice #dev :End"),
              line("@batch=h1 :bob!~u@chat PRIVMSG #dev :old")],
             key: key!, final: true, batches: true
         ).map { $0.serialized() }
-        // (serialized() puts a colon before every last parameter; the node's wire form drops it for tokens.)
-        #expect(whole.first == "@label=a3 :n1 BATCH +labeled5 :labeled-response")
-        #expect(whole[1] == "@batch=labeled5 :alice!~u@chat JOIN :#dev")
-        #expect(whole[5] == "@batch=h1 :bob!~u@chat PRIVMSG #dev :old", "a line of its own batch stays in it")
-        #expect(whole.last == ":n1 BATCH :-labeled5")
+        #expect(rest[2] == "@batch=h1 :bob!~u@chat PRIVMSG #dev :old", "a line of its own batch stays in it")
+        #expect(rest.last == ":n1 BATCH :-labeled\(key!)")
+
+        // A response that is whole at once goes as one batch.
+        let chathistory = labels.begin(
+            label: "a4", replies: [], requests: [(.history(room: "#dev", limit: 2, before: nil), IRCRenderer.Purpose.chathistory.requestID)],
+            batches: true)
+        let (historyKey, _) = IRCLabeledResponses.split(chathistory.requests[0].id)
+        let page = labels.collect([line(":n1 BATCH +h chathistory #dev"), line(":n1 BATCH -h")], key: historyKey!, final: true, batches: true)
+        #expect(page.map { $0.serialized() }.first == "@label=a4 :n1 BATCH +labeled :labeled-response")
+        #expect(page.count == 4)
     }
 
     @Test("the events that end a request, and those that come before its last word")
     func finality() {
-        #expect(IRCLabeledResponses.isFinal(.youJoined(room: dev, history: [])))
-        #expect(!IRCLabeledResponses.isFinal(.topic(room: dev, nil)))
-        #expect(!IRCLabeledResponses.isFinal(.gap(room: dev, after: .zero, lost: true, oldest: nil)))
-        #expect(IRCLabeledResponses.isFinal(.error(ChatError(.notInRoom, "x"))))
+        #expect(IRCLabeledResponses.isFinal(.youJoined(room: dev, history: []), purpose: .join))
+        #expect(!IRCLabeledResponses.isFinal(.topic(room: dev, nil), purpose: .join), "the topic after a JOIN's reply")
+        #expect(IRCLabeledResponses.isFinal(.topic(room: dev, nil), purpose: .topic), "the answer to TOPIC")
+        #expect(!IRCLabeledResponses.isFinal(.gap(room: dev, after: .zero, lost: true, oldest: nil), purpose: .chathistory))
+        #expect(IRCLabeledResponses.isFinal(.error(ChatError(.notInRoom, "x")), purpose: .join))
     }
 }

@@ -6,6 +6,8 @@ extension IRCMessageTests {
     func oneLine() {
         let message = IRCMessage(source: "n1", command: "332", parameters: ["alice", "#dev", "x\r\nPRIVMSG #dev :owned\0"])
         #expect(message.serialized() == ":n1 332 alice #dev :x  PRIVMSG #dev :owned ")
+        let labeled = IRCMessage(tags: [(key: "label", value: "a\r\nFOO")], source: "n1", command: "ACK")
+        #expect(labeled.serialized() == "@label=a\\r\\nFOO :n1 ACK", "a tag value CR LF is escaped, not sent")
     }
 }
 

@@ -1,6 +1,16 @@
 import ChatCore
 import Testing
 
+extension SanitizerTests {
+    @Test("IRC formatting codes stay only when asked for, each of them")
+    func ircFormatting() {
+        let text = "\u{2}b\u{3}4x\u{4}\u{f}\u{11}\u{16}\u{1d}\u{1e}\u{1f}!"
+        #expect(Sanitizer.clean(text) == "b4x!")
+        #expect(Sanitizer.clean(text, keepingIRCFormatting: true) == text)
+        #expect(Sanitizer.clean("\u{1b}[31m\u{7}", keepingIRCFormatting: true) == "")
+    }
+}
+
 @Suite("Sanitizing untrusted text")
 struct SanitizerTests {
     @Test(

@@ -250,6 +250,8 @@ struct IRCTests {
         _ = try alice.expectLine("pong, labeled") { $0.hasPrefix("@label=p1 ") && $0.hasSuffix(":tok") }
         try alice.send("@label=t1 TAGMSG #dev")
         _ = try alice.expectLine("nothing to say: ACK") { $0.hasPrefix("@label=t1 ") && $0.hasSuffix(" ACK") }
+        try alice.send("@label=q1 TOPIC #dev")
+        _ = try alice.expectLine("a topic query, labeled") { $0.hasPrefix("@label=q1 ") && $0.contains(" 331 alice #dev ") }
         try alice.send("@label=e1 PRIVMSG nobody :x")
         _ = try alice.expectLine("an error, labeled") { $0.hasPrefix("@label=e1 ") && $0.contains(" 401 alice nobody ") }
     }

@@ -4,8 +4,10 @@
 ///
 /// A command's response is not all known at once: it may be several chat requests (JOIN #a,#b), each answered
 /// later, and a JOIN's NAMES is a request of its own that follows its reply. So the label rides in the request ids
-/// (`L<n>|` before the purpose, see `IRCRenderer.Purpose`), every line rendered for those ids is held, and the
-/// response goes out when the last request it is waiting for has had its final event.
+/// (`L<n>|` before the purpose, see `IRCRenderer.Purpose`) and the lines rendered for those ids are gathered until
+/// the last request has had its final event. A response whose first lines come before it is whole (a JOIN: its
+/// reply, then the NAMES a round trip later) opens its batch with them and sends each line as it comes: nothing
+/// is held back behind the channel's live traffic, and nothing waits in memory.
 public struct IRCLabeledResponses: Sendable {
     /// Labels longer than this are ignored (the command is answered unlabeled), as the specification allows.
     public static let maximumLabelBytes = 64
@@ -17,6 +19,10 @@ public struct IRCLabeledResponses: Sendable {
         /// Requests whose final event has not come yet.
         var outstanding: Int
         var lines: [IRCMessage]
+        /// The batch already sent open, whose lines now go out as they come.
+        var openBatch: String?
+        /// Lines already sent unlabeled (a several-line response to a client without batches).
+        var unlabeled = false
     }
 
     private var pending: [Int: Pending] = [:]
@@ -68,23 +74,54 @@ public struct IRCLabeledResponses: Sendable {
     /// `final`: the event ends its request (a join's reply does, the topic after it does not).
     public mutating func collect(_ lines: [IRCMessage], key: Int, final: Bool, batches: Bool) -> [IRCMessage] {
         guard var response = pending[key] else { return lines }
-        response.lines += lines
         if final { response.outstanding -= 1 }
-        guard response.outstanding <= 0 else {
-            pending[key] = response
-            return []
+        let whole = response.outstanding <= 0
+        defer { pending[key] = whole ? nil : response }
+        if response.unlabeled { return lines }
+        if let reference = response.openBatch {
+            return lines.map { Self.inBatch($0, reference) } + (whole ? [close(reference)] : [])
         }
-        pending[key] = nil
-        return finish(response, batches: batches)
+        response.lines += lines
+        if whole { return finish(response, batches: batches) }
+        guard !response.lines.isEmpty else { return [] }
+        // More is to come: what there is goes now, in a batch opened for the rest.
+        defer { response.lines = [] }
+        guard batches else {
+            response.unlabeled = true
+            return response.lines
+        }
+        let reference = "labeled\(key)"
+        response.openBatch = reference
+        return [open(reference, label: response.label)] + response.lines.map { Self.inBatch($0, reference) }
     }
 
     /// Whether an event ends the request it answers. Everything does, but what comes before a request's last
-    /// word: the topic after a JOIN's reply, a gap notice before a history page.
-    public static func isFinal(_ event: ChatEvent) -> Bool {
+    /// word: the topic after a JOIN's reply (not the answer to TOPIC), a gap notice before a history page.
+    public static func isFinal(_ event: ChatEvent, purpose: IRCRenderer.Purpose?) -> Bool {
         switch event {
-        case .topic, .gap: false
+        case .topic: purpose != .join
+        case .gap: false
         default: true
         }
+    }
+
+    private func open(_ reference: String, label: String) -> IRCMessage {
+        IRCMessage(
+            tags: [(key: "label", value: label)], source: serverName, command: "BATCH",
+            parameters: ["+" + reference, "labeled-response"])
+    }
+
+    private func close(_ reference: String) -> IRCMessage {
+        IRCMessage(source: serverName, command: "BATCH", parameters: ["-" + reference])
+    }
+
+    /// A line of this batch; one inside a batch of its own (a CHATHISTORY page) stays in it, and that batch's start
+    /// and end lines are what is tagged, which nests it in this one.
+    static func inBatch(_ line: IRCMessage, _ reference: String) -> IRCMessage {
+        guard !line.tags.contains(where: { $0.key == "batch" }) else { return line }
+        var tagged = line
+        tagged.tags.insert((key: "batch", value: reference), at: 0)
+        return tagged
     }
 
     private func finish(_ response: Pending, batches: Bool) -> [IRCMessage] {
@@ -99,19 +136,10 @@ public struct IRCLabeledResponses: Sendable {
         default:
             // Several lines need a batch; a client without batches gets them unlabeled.
             guard batches else { return response.lines }
-            // Unique among open batches: a response goes out whole, so none of this kind is open meanwhile.
-            let reference = "labeled\(response.lines.count)"
-            let open = IRCMessage(tags: [tag], source: serverName, command: "BATCH", parameters: ["+" + reference, "labeled-response"])
-            let close = IRCMessage(source: serverName, command: "BATCH", parameters: ["-" + reference])
-            // A line inside a batch of its own (a CHATHISTORY page) stays in it; that batch's start and end lines
-            // are what is tagged, which nests it in this one.
-            let inner = response.lines.map { line in
-                guard !line.tags.contains(where: { $0.key == "batch" }) else { return line }
-                var tagged = line
-                tagged.tags.insert((key: "batch", value: reference), at: 0)
-                return tagged
-            }
-            return [open] + inner + [close]
+            // Unique among open batches: a response goes out whole here, and a streamed one is "labeled<key>".
+            let reference = "labeled"
+            return [open(reference, label: response.label)] + response.lines.map { Self.inBatch($0, reference) }
+                + [close(reference)]
         }
     }
 }

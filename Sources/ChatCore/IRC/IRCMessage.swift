@@ -115,18 +115,20 @@ public struct IRCMessage: Equatable, Sendable {
 
     /// IRCv3 tag value escaping: `;` `\s` `\\` `\r` `\n`.
     static func escape(_ value: String) -> String {
-        var out = ""
-        for character in value {
-            switch character {
-            case ";": out += "\\:"
-            case " ": out += "\\s"
-            case "\\": out += "\\\\"
-            case "\r": out += "\\r"
-            case "\n": out += "\\n"
-            default: out.append(character)
+        var out = String.UnicodeScalarView()
+        // By scalars: "\r\n" is one Character, which would match neither case below and go out raw.
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case ";": out.append(contentsOf: "\\:".unicodeScalars)
+            case " ": out.append(contentsOf: "\\s".unicodeScalars)
+            case "\\": out.append(contentsOf: "\\\\".unicodeScalars)
+            case "\r": out.append(contentsOf: "\\r".unicodeScalars)
+            case "\n": out.append(contentsOf: "\\n".unicodeScalars)
+            case "\0": continue
+            default: out.append(scalar)
             }
         }
-        return out
+        return String(out)
     }
 
     static func unescape(_ value: Substring) -> String {

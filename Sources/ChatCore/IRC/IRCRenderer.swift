@@ -111,11 +111,18 @@ public enum IRCRenderer {
                 source: mask(name), command: "JOIN", parameters: joinParameters(room, account: registered ? name : nil, view: view))
             return [tagged(join, time: time, id: nil, view: view)]
         case .left(let room, let name, let reason, let time, let message):
+            // Cut to what fits the line: names are limited in characters, not bytes.
             let said = message.flatMap { $0.isEmpty ? nil : $0 }
-            let line =
-                reason == .left
-                ? IRCMessage(source: mask(name), command: "PART", parameters: [channel(room)] + (said.map { [$0] } ?? []))
-                : IRCMessage(source: mask(name), command: "QUIT", parameters: ["Quit: \(reason == .quit ? said ?? "quit" : reason.rawValue)"])
+            let line: IRCMessage
+            if reason == .left {
+                let room = channel(room)
+                let fitting = said.map { prefix($0, bytes: IRCMessage.maximumBytes - ":\(mask(name)) PART \(room) :\r\n".utf8.count) }
+                line = IRCMessage(source: mask(name), command: "PART", parameters: [room] + (fitting.map { [$0] } ?? []))
+            } else {
+                let text = "Quit: \(reason == .quit ? said ?? "quit" : reason.rawValue)"
+                let fitting = prefix(text, bytes: IRCMessage.maximumBytes - ":\(mask(name)) QUIT :\r\n".utf8.count)
+                line = IRCMessage(source: mask(name), command: "QUIT", parameters: [fitting])
+            }
             return [tagged(line, time: time, id: nil, view: view)]
         case .presence(_, let name, let presence, let time):
             guard view.capabilities.contains("away-notify") else { return [] }

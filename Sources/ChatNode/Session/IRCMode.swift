@@ -106,7 +106,8 @@ final class IRCMode: SessionMode {
             break
         }
         if let label {
-            lines = labels.collect(lines, key: label, final: IRCLabeledResponses.isFinal(event), batches: batches)
+            let final = IRCLabeledResponses.isFinal(event, purpose: IRCRenderer.Purpose(requestID))
+            lines = labels.collect(lines, key: label, final: final, batches: batches)
         }
         guard !lines.isEmpty else { return nil }
         return allocator.buffer(string: lines.map { Self.wire($0) }.joined())

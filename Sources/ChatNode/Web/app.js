@@ -193,7 +193,8 @@ function receive(event) {
     case "leave": {
       const room = state.rooms.get(event.room);
       if (room) { room.members.delete(event.name.toLowerCase()); room.typing.delete(event.name.toLowerCase()); }
-      const why = event.reason && event.reason !== "left" ? ` (${event.reason})` : "";
+      const said = event.message ? event.message : "";
+      const why = event.reason && event.reason !== "left" ? ` (${event.reason}${said ? ": " + said : ""})` : said ? ` (${said})` : "";
       addLine(event.room, { kind: "notice", time: event.time, text: `${event.name} left #${event.room}${why}` });
       break;
     }
