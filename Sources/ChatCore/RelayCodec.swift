@@ -1,5 +1,3 @@
-import Foundation
-
 /// An event as it travels between nodes through Redis pub/sub, and, for chat messages, as it is kept in a room's
 /// history stream. `origin` names the session that caused it, so that session's node can skip its own events.
 public struct RelayEnvelope: Equatable, Sendable {
@@ -94,7 +92,7 @@ public enum RelayCodec {
     /// field in the JSON, which nodes before the frame published).
     public static func decode(_ payload: some Collection<UInt8>, entryID: StreamID? = nil) -> RelayEnvelope? {
         let (framedID, body) = splitFrame(payload)
-        guard let wire = try? JSONDecoder().decode(Wire.self, from: Data(body)) else { return nil }
+        guard let fields = FlatJSON.parse(body), let wire = Wire(fields) else { return nil }
         let event: ChatEvent
         switch wire.k {
         case "msg":
@@ -145,7 +143,9 @@ public enum RelayCodec {
         return (id, payload[payload.index(after: space)...])
     }
 
-    private struct Wire: Decodable {
+    /// The payload's fields, as the nodes write them. Built as JSONDecoder would decode it: a field of the wrong type
+    /// refuses the whole payload, a null one is absent, an unknown one is ignored, and `ts` is required.
+    private struct Wire {
         var k: String
         /// Where nodes before the frame put a message's id (spliced in by the script): read, never written, so a
         /// cluster being upgraded node by node keeps relaying the old nodes' messages.
@@ -163,5 +163,32 @@ public enum RelayCodec {
         var away: String?
         var ts: Millis
         var sid: String?
+
+        init?(_ fields: [String: FlatJSON.Value]) {
+            /// Absent or null: nil; a string: it; anything else refuses the payload (`.some(nil)` is the refusal).
+            func string(_ key: String) -> String?? {
+                switch fields[key] {
+                case nil, .null: return .some(nil)
+                case .string(let value): return .some(value)
+                default: return nil
+                }
+            }
+            func bool(_ key: String) -> Bool?? {
+                switch fields[key] {
+                case nil, .null: return .some(nil)
+                case .bool(let value): return .some(value)
+                default: return nil
+                }
+            }
+            guard case .string(let kind)? = fields["k"], case .number(_, let integer?)? = fields["ts"],
+                let id = string("id"), let room = string("room"), let from = string("from"), let to = string("to"),
+                let name = string("name"), let text = string("text"), let act = bool("act"), let notice = bool("notice"),
+                let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"), let away = string("away"),
+                let sid = string("sid")
+            else { return nil }
+            (k, ts) = (kind, integer)
+            (self.id, self.room, self.from, self.to, self.name, self.text) = (id, room, from, to, name, text)
+            (self.act, self.notice, self.msg, self.acct, self.reason, self.away, self.sid) = (act, notice, msg, acct, reason, away, sid)
+        }
     }
 }
