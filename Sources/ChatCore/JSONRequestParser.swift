@@ -10,6 +10,12 @@ public struct RequestID: Equatable, Hashable, Sendable {
 /// Parses one JSON-lines request, such as `{"op":"say","room":"lobby","text":"hi","id":7}`.
 public enum JSONRequestParser {
     public static func parse(_ line: String) -> (request: Result<ClientRequest, ChatError>, id: RequestID?) {
+        // Nearly every request is a flat object (say, typing, pong...): read by FlatJSON over the bytes. What is not
+        // (hello's rooms, online's names) or does not fit goes the general way, which also finds the id of a
+        // malformed request.
+        if let fields = FlatJSON.parse(line.utf8), let wire = WireRequest(flat: fields) {
+            return (Result { () throws(ChatError) in try wire.request() }, wire.id?.requestID)
+        }
         let data = Data(line.utf8)
         let decoder = JSONDecoder()
         guard let wire = try? decoder.decode(WireRequest.self, from: data) else {
@@ -71,6 +77,51 @@ public enum JSONRequestParser {
         var names: [String]?
         /// `msg` with `"action": true`: a `/me` in private.
         var action: Bool?
+
+        /// The request from a flat object, or nil when a field is nested or of another type than JSONDecoder
+        /// would take (the general path then decides).
+        init?(flat fields: [String: FlatJSON.Value]) {
+            var failed = false
+            func string(_ key: String) -> String? {
+                switch fields[key] {
+                case nil, .null: return nil
+                case .string(let value): return value
+                default: failed = true; return nil
+                }
+            }
+            op = string("op")
+            name = string("name")
+            room = string("room")
+            text = string("text")
+            to = string("to")
+            since = string("since")
+            before = string("before")
+            after = string("after")
+            password = string("password")
+            resume = string("resume")
+            old = string("old")
+            new = string("new")
+            switch fields["id"] {
+            case nil, .null: id = nil
+            case .string(let value): id = .text(value)
+            case .number(_, let integer?): id = .integer(integer)
+            case .number(let value, nil): id = .number(value)
+            default: return nil
+            }
+            switch fields["limit"] {
+            case nil, .null: limit = nil
+            case .number(_, let integer?) where Int64(Int.min) <= integer && integer <= Int64(Int.max): limit = Int(integer)
+            default: return nil
+            }
+            switch fields["action"] {
+            case nil, .null: action = nil
+            case .bool(let value): action = value
+            default: return nil
+            }
+            guard !failed, fields["rooms"] == nil, fields["names"] == nil else { return nil }
+            rooms = nil
+            names = nil
+        }
 
         func request() throws(ChatError) -> ClientRequest {
             guard let op else { throw ChatError(.badRequest, "a request needs an \"op\"") }

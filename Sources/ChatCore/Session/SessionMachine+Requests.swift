@@ -240,6 +240,9 @@ extension SessionMachine {
             guard let current = session.current else { throw ChatError(.notInRoom, "you are in no room; /join one first") }
             return current
         }
+        // A room named as it is kept (what clients send with every message) needs no validation again: that is a
+        // Unicode analysis, per message.
+        if let joined = session.rooms.first(where: { $0.value == raw }) { return joined }
         return try RoomName(validating: raw)
     }
 
