@@ -66,6 +66,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds to keep the clients connected after measuring (to look at the processes meanwhile).")
     var hold: Double = 0
 
+    @Option(help: "Seconds to wait after sending for the last deliveries (longer for a server under valgrind).")
+    var drain: Double = 2
+
     @Option(name: .customLong("extra-rooms"), help: "Shared rooms (idle0, idle1...) each client also joins.")
     var extraRooms = 0
 
@@ -106,6 +109,7 @@ struct Run: AsyncParsableCommand {
         plan.floodWindow = floodWindow
         plan.proxyHeader = proxyHeader
         plan.hold = hold
+        plan.drain = drain
         plan.extraRooms = extraRooms
         plan.password = password
         plan.registerFirst = registerFirst
