@@ -255,7 +255,7 @@ public struct ClientState: Sendable {
             if isUserJoin || current == nil { current = room }
             if current == room { views[room]?.unread = 0 }
             return [Outgoing(.who(room: room.value), id: Outgoing.automatic)] + nextPage(room, after: history.last, more: more)
-        case .youLeft(let room):
+        case .youLeft(let room, _):
             knowsRooms = true
             guard let index = rooms.firstIndex(of: room) else { return [] }
             rooms.remove(at: index)

@@ -172,7 +172,8 @@ public enum ChatEvent: Equatable, Sendable {
     /// The reply to one's own join: the room is now current, with the history that goes with it. `more`: a
     /// resume's page, with newer messages still to fetch (`history` with `after` the last one).
     case youJoined(room: RoomName, history: [ChatMessage], more: Bool = false)
-    case youLeft(room: RoomName)
+    /// `message`: what one said on leaving, repeated to oneself (IRC clients show their own PART reason).
+    case youLeft(room: RoomName, message: String? = nil)
     /// The room's topic as it is (nil: none): after one's own join, and the reply to asking for it.
     case topic(room: RoomName, RoomTopic?)
     /// Somebody set (or, with an empty text, cleared) the room's topic; the setter's own reply too.

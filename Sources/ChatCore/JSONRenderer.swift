@@ -65,7 +65,7 @@ public enum JSONRenderer {
                 if user.isAway { entry.field("away", true) }
                 return entry.finish()
             })
-        case .youLeft(let room):
+        case .youLeft(let room, _):
             header("left")
             json.field("room", room.value)
         case .topic(let room, let topic):

@@ -50,7 +50,7 @@ public enum TextRenderer {
                 ? "* you joined #\(room); it is your current room. no recent messages."
                 : "* you joined #\(room); it is your current room. the last \(plural(history.count, "message")):"
             return [header] + history.map(messageLine) + moreLine(room, after: history.last?.id, more: more)
-        case .youLeft(let room):
+        case .youLeft(let room, _):
             return ["* you left #\(room)"]
         case .topic(let room, nil):
             return ["* #\(room) has no topic"]

@@ -320,6 +320,7 @@ struct IRCTests {
         let (carol, dana, alice, bob) = (room.text, room.json, room.irc[0], room.irc[1])
         try alice.send("PART #dev :see you later")
         _ = try bob.expectLine("the PART reason") { $0.hasSuffix(":alice!~u@chat PART #dev :see you later") }
+        _ = try alice.expectLine("one's own PART, with its reason") { $0.hasSuffix(":alice!~u@chat PART #dev :see you later") }
         try carol.expect("alice left #dev (see you later)")
         let left = try dana.expectEvent("the leave") { $0["type"] as? String == "leave" }
         #expect(left["message"] as? String == "see you later")

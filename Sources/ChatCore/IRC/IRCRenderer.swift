@@ -132,8 +132,12 @@ public enum IRCRenderer {
             // The topic and NAMES follow (NAMES from the `who` the mode asks for right after, see
             // `IRCSession.observe`), then the recent messages (`joinReplay`).
             return [IRCMessage(source: mask(me), command: "JOIN", parameters: joinParameters(room, account: view.account, view: view))]
-        case .youLeft(let room):
-            return [IRCMessage(source: mask(me), command: "PART", parameters: [channel(room)])]
+        case .youLeft(let room, let message):
+            // One's own PART repeats its reason, as Ergo and Solanum echo it.
+            let said = message.flatMap { $0.isEmpty ? nil : $0 }.map {
+                prefix($0, bytes: IRCMessage.maximumBytes - ":\(mask(me)) PART \(channel(room)) :\r\n".utf8.count)
+            }
+            return [IRCMessage(source: mask(me), command: "PART", parameters: [channel(room)] + (said.map { [$0] } ?? []))]
         case .topic(let room, let topic):
             guard let topic, !topic.text.isEmpty else {
                 // After a JOIN a channel without a topic says nothing; asked, it says so.

@@ -381,7 +381,7 @@ public struct IRCSession: Sendable {
         case .youJoined(let room, _, _):
             if !channels.contains(room) { channels.append(room) }
             return [(.who(room: room.value), IRCRenderer.Purpose.names.requestID)]
-        case .youLeft(let room):
+        case .youLeft(let room, _):
             channels.removeAll { $0 == room }
         default:
             break

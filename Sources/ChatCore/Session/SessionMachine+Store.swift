@@ -71,8 +71,8 @@ extension SessionMachine {
             let topicShown: [SessionAction] = topic.map { [.send(.topic(room: room, $0), id: id)] } ?? []
             return (gap.map { [$0] } ?? []) + [.send(joined, id: id)] + topicShown
                 + [.replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
-        case (.recordLeave(let room, _), _):
-            return [.send(.youLeft(room: room), id: id)]
+        case (.recordLeave(let room, let message), _):
+            return [.send(.youLeft(room: room, message: message), id: id)]
         case (.publish(let message), .published(let messageID)):
             return [.send(.sent(message.stored(as: messageID)), id: id)]
         case (.sendDirect(let message, _), .delivered(let delivered)):

@@ -100,7 +100,7 @@ final class IRCMode: SessionMode {
             if let history = replayAfterNames.removeValue(forKey: room) {
                 lines += IRCRenderer.joinReplay(room, history, view: view, now: now)
             }
-        case .youLeft(let room):
+        case .youLeft(let room, _):
             replayAfterNames[room] = nil
         default:
             break
