@@ -265,13 +265,7 @@ public struct ClientState: Sendable {
         case .topic(let room, let topic):
             views[room]?.topic = topic.flatMap { $0.text.isEmpty ? nil : $0 }
             // Shown after a join and when asked for; quietly set after a resume.
-            if quietTopic.remove(room) == nil, !quiet {
-                for text in TextRenderer.lines(decoded.event, viewer: confirmedName, now: decoded.time) {
-                    let shown = text.hasPrefix("* ") ? String(text.dropFirst(2)) : text
-                    let line = TimelineLine(kind: .info, time: decoded.time, text: shown)
-                    if views[room] != nil { append(line, to: room) } else { appendToCurrent(line) }
-                }
-            }
+            if quietTopic.remove(room) == nil, !quiet { info(decoded, in: room) }
             return []
         case .topicChanged(let room, let topic):
             views[room]?.topic = topic.text.isEmpty ? nil : topic
@@ -389,10 +383,12 @@ public struct ClientState: Sendable {
     }
 
     /// Replies to the user's commands, shown in the current room as the text client would show them.
-    private mutating func info(_ decoded: JSONEventDecoder.Decoded) {
+    /// `room`: shown there when it is joined (a topic belongs to its room), else in the current room.
+    private mutating func info(_ decoded: JSONEventDecoder.Decoded, in room: RoomName? = nil) {
         for text in TextRenderer.lines(decoded.event, viewer: confirmedName, now: decoded.time) {
             let shown = text.hasPrefix("* ") ? String(text.dropFirst(2)) : text
-            appendToCurrent(TimelineLine(kind: .info, time: decoded.time, text: shown))
+            let line = TimelineLine(kind: .info, time: decoded.time, text: shown)
+            if let room, views[room] != nil { append(line, to: room) } else { appendToCurrent(line) }
         }
     }
 
