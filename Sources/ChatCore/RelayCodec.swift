@@ -139,7 +139,7 @@ public enum RelayCodec {
         guard let first = payload.first, first != UInt8(ascii: "{"),
             let space = payload.firstIndex(of: UInt8(ascii: " "))
         else { return (nil, payload[...]) }
-        let id = StreamID(String(decoding: payload[..<space], as: UTF8.self))
+        let id = StreamID(bytes: payload[..<space])
         return (id, payload[payload.index(after: space)...])
     }
 

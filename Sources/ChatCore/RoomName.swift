@@ -3,6 +3,10 @@
 /// habit. Invisible characters and mixed scripts (a Cyrillic `е` in `dеv`) are refused.
 public struct RoomName: Hashable, Sendable, Comparable, CustomStringConvertible {
     public let value: String
+    /// The look, worked out once when the name was validated: every message a member sends names its room's look
+    /// (the publish script keeps the room's look claimed), and the skeleton is an ICU transform. Not part of the
+    /// identity: two values of one name are equal however they were made.
+    private let validatedLook: String?
 
     public static let maximumLength = 32
     /// Everyone starts here.
@@ -30,13 +34,19 @@ public struct RoomName: Hashable, Sendable, Comparable, CustomStringConvertible 
             throw ChatError(.roomInvalid, "room names use letters, digits, '_', '-' and '.' only")
         }
         self.value = folded
+        self.validatedLook = UnicodeSecurity.skeleton(folded)
     }
 
     /// What the room looks like (UTS #39): two rooms of one look cannot both be in use.
-    public var look: String { UnicodeSecurity.skeleton(value) }
+    public var look: String { validatedLook ?? UnicodeSecurity.skeleton(value) }
 
     /// For names that come from this system itself (Redis keys, constants), already validated once.
-    public init(trusted value: String) { self.value = value }
+    public init(trusted value: String) {
+        self.value = value
+        self.validatedLook = nil
+    }
 
+    public static func == (lhs: RoomName, rhs: RoomName) -> Bool { lhs.value == rhs.value }
+    public func hash(into hasher: inout Hasher) { hasher.combine(value) }
     public static func < (lhs: RoomName, rhs: RoomName) -> Bool { lhs.value < rhs.value }
 }

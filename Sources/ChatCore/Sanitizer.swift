@@ -9,9 +9,18 @@ public enum Sanitizer {
         clean(String(decoding: bytes, as: UTF8.self))
     }
 
+    /// Printable ASCII has nothing to remove: most lines are that, and every message is cleaned twice (its line,
+    /// then its JSON-unescaped text), so they skip the scalar walk.
+    @inline(__always)
+    static func isPrintableASCII(_ text: String) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
+    }
+
     /// `keepingIRCFormatting`: mIRC formatting codes (bold, colours...) stay, for text an IRC client wrote: IRC
     /// clients show them, and every other client's renderer removes them (see `IRCFormatting.strip`).
     public static func clean(_ text: String, keepingIRCFormatting: Bool = false) -> String {
+        if isPrintableASCII(text) { return text }
         var output = String.UnicodeScalarView()
         var scalars = text.unicodeScalars.makeIterator()
         var pending: Unicode.Scalar? = nil

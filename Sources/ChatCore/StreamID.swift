@@ -3,9 +3,27 @@ public struct StreamID: Comparable, Hashable, Sendable, CustomStringConvertible 
     public var millis: UInt64
     public var sequence: UInt64
 
-    public init?(_ text: String) {
-        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count == 2, let millis = UInt64(parts[0]), let sequence = UInt64(parts[1]) else { return nil }
+    public init?(_ text: String) { self.init(bytes: text.utf8) }
+
+    /// From the id's bytes, as a relayed frame starts with them (no String made for every message read). Digits
+    /// only on each side of one dash, at most 19 of them (no overflow; ids are about 13).
+    public init?(bytes: some Collection<UInt8>) {
+        var millis: UInt64 = 0
+        var sequence: UInt64 = 0
+        var digits = 0
+        var seenDash = false
+        for byte in bytes {
+            if byte == UInt8(ascii: "-"), !seenDash, digits > 0 {
+                seenDash = true
+                digits = 0
+                continue
+            }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 19 else { return nil }
+            let digit = UInt64(byte - UInt8(ascii: "0"))
+            if seenDash { sequence = sequence * 10 + digit } else { millis = millis * 10 + digit }
+            digits += 1
+        }
+        guard seenDash, digits > 0 else { return nil }
         self.millis = millis
         self.sequence = sequence
     }

@@ -192,6 +192,11 @@ struct RelayCodecTests {
         #expect(try #require(StreamID("9-0")) < #require(StreamID("10-0")))
         #expect(try #require(StreamID("10-1")) > #require(StreamID("10-0")))
         #expect(StreamID("nope") == nil)
+        for broken in ["", "-", "5", "5-", "-5", "5--1", "5-1-2", "+5-1", "5-0x1", "99999999999999999999-0"] {
+            #expect(StreamID(broken) == nil, "\(broken)")
+        }
+        #expect(StreamID("1795000000000-42") == StreamID(millis: 1_795_000_000_000, sequence: 42))
+        #expect(StreamID(bytes: Array("7-3 {".utf8).prefix(3)) == StreamID(millis: 7, sequence: 3))
     }
 }
 
