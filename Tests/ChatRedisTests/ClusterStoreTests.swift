@@ -212,7 +212,7 @@ struct ClusterStoreTests {
         #expect(try await node.publishMessage(message, user: alice, origin: "s").get() > ids[4])
     }
 
-    @Test("a message is the same bytes in history and on the channel, carrying the id its script chose")
+    @Test("a message reads the same from history and from the channel, with the id XADD gave it")
     func onePayload() async throws {
         let redis = try RedisServer()
         let node = try store(redis, incarnation: "a")
@@ -228,15 +228,60 @@ struct ClusterStoreTests {
         let id = try await node.publishMessage(message, user: alice, origin: "inc/7").get()
         #expect(eventually(timeout: 2) { payloads.withLockedValue { $0.count } == 1 })
         let published = try #require(payloads.withLockedValue { $0.first })
+        #expect(published.starts(with: Array("\(id) {".utf8)), "the channel's payload is framed with the id")
         let stored = try await node.redis.send("XRANGE", ClusterKeys.history(dev), "-", "+").get()
-        guard case .bulk(let bytes) = stored.array?.first?.array?[1].array?[1] else {
-            Issue.record("no stored entry: \(stored)")
-            return
-        }
-        #expect(bytes == published)
         #expect(stored.array?.first?.array?[0].string == id.description, "the entry's id is the message's id")
-        let decoded = try #require(RelayCodec.decode(published))
-        #expect(decoded == RelayEnvelope(event: .message(message.stored(as: id)), origin: "inc/7"))
+        let expected = RelayEnvelope(event: .message(message.stored(as: id)), origin: "inc/7")
+        #expect(RelayCodec.decode(published) == expected)
+        #expect(try await node.history(dev, count: 5).get() == [message.stored(as: id)], "history decodes the same message")
         try await subscriber.stop().get()
+    }
+
+    @Test("a message always renews its history's expiry; the room and the sender's activity only when asked")
+    func publishUpkeep() async throws {
+        let redis = try RedisServer()
+        let node = try store(redis, incarnation: "a")
+        #expect(try await node.claim(alice, token: node.makeToken(), now: 1, address: "x").get())
+        let history = ClusterKeys.history(dev)
+        func activeField() async throws -> String? {
+            try await node.redis.send("HGET", ClusterKeys.session(alice.key), "active").get().string
+        }
+        func activity() async throws -> String? {
+            try await node.redis.send("ZSCORE", ClusterKeys.roomActivity, dev.look).get().string
+        }
+        let quiet = PublishUpkeep(renewsRoom: false, marksActive: false)
+        let first = OutgoingMessage(room: dev, from: alice.display, text: "one", isAction: false, time: 5_000)
+        _ = try await node.publishMessage(first, user: alice, origin: "s", upkeep: quiet).get()
+        let ttl = try await node.redis.send("TTL", history).get().int ?? -1
+        #expect(ttl > 0, "a new stream gets its expiry even without upkeep")
+        #expect(try await activeField() == "1", "not marked active: the claim's time stays")
+        #expect(try await activity() == nil)
+
+        let second = OutgoingMessage(room: dev, from: alice.display, text: "two", isAction: false, time: 9_000)
+        _ = try await node.publishMessage(second, user: alice, origin: "s", upkeep: .all).get()
+        #expect(try await activeField() == "9000")
+        #expect(try await activity() == "9000")
+        // A reaped session is not brought back by a message's upkeep.
+        _ = try await node.redis.send("DEL", ClusterKeys.session(alice.key)).get()
+        _ = try await node.publishMessage(second, user: alice, origin: "s", upkeep: .all).get()
+        #expect(try await node.redis.send("EXISTS", ClusterKeys.session(alice.key)).get().int == 0)
+    }
+
+    @Test("upkeep schedules: a room once per interval per loop, a sender once a second; old rooms forgotten")
+    func upkeepSchedules() {
+        var rooms = RoomUpkeepSchedule(interval: 10_000)
+        let other = RoomName(trusted: "other")
+        let answers = [
+            rooms.renews(dev, now: 1_000), rooms.renews(dev, now: 5_000), rooms.renews(other, now: 5_000),
+            rooms.renews(dev, now: 11_000), rooms.renews(dev, now: 2_000),
+        ]
+        // Each room has its own time; a clock that went back renews rather than waits.
+        #expect(answers == [true, false, true, true, true])
+        _ = rooms.renews(RoomName(trusted: "late"), now: 40_000)
+        #expect(rooms.count == 1, "rooms not renewed within the interval are swept")
+
+        var active = ActiveMarkSchedule()
+        let marks = [active.marks(now: 100), active.marks(now: 1_099), active.marks(now: 1_100)]
+        #expect(marks == [true, false, true])
     }
 }

@@ -1,4 +1,5 @@
 import ChatCore
+import ChatRedis
 import NIOCore
 
 /// The sessions served by one event loop, indexed by the Redis channels they listen on. Only ever touched on its
@@ -11,6 +12,8 @@ final class LoopHub: @unchecked Sendable {
     private var listeners: [String: [ObjectIdentifier: SessionHandler]] = [:]
     private var sessions: [ObjectIdentifier: SessionHandler] = [:]
     private var byUser: [String: SessionHandler] = [:]
+    /// Rooms this loop's sessions published in lately (`PublishUpkeep`); used on this loop only.
+    var roomUpkeep = RoomUpkeepSchedule()
 
     init(eventLoop: any EventLoop, index: Int, metrics: NodeMetrics) {
         self.eventLoop = eventLoop

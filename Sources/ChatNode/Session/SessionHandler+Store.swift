@@ -65,7 +65,10 @@ extension SessionHandler {
                 .page(Self.shown(page.messages, in: room), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom)
             }
         case .publish(let message):
-            return store.publishMessage(message, user: user, origin: origin).map { .published($0) }
+            let upkeep = PublishUpkeep(
+                renewsRoom: hub.roomUpkeep.renews(message.room, now: message.time),
+                marksActive: activeMarks.marks(now: message.time))
+            return store.publishMessage(message, user: user, origin: origin, upkeep: upkeep).map { .published($0) }
         case .sendDirect(let message, let target):
             return store.sendDirect(message, to: target.key, origin: origin).map { .delivered($0) }
         case .publishTyping(let room):

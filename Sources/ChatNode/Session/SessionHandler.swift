@@ -57,6 +57,8 @@ final class SessionHandler: ChannelDuplexHandler {
     /// A name whose password this connection has checked already (IRC's SASL), with the stored hash it matched:
     /// the claim that follows uses it instead of checking again.
     var checkedLogin: (key: String, hash: String)?
+    /// When this session's messages last marked it active in Redis (`PublishUpkeep`).
+    var activeMarks = ActiveMarkSchedule()
     /// Completed once the connection is gone and its session released in Redis (graceful shutdown waits on it).
     let released: EventLoopPromise<Void>
     var releaseReported = false

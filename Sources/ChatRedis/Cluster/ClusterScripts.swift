@@ -148,47 +148,33 @@ enum ClusterScripts {
             """)
 
     /// Stores a message in the room's history and publishes it, in one atomic step, so history order is live
-    /// order. The script picks the id itself (Redis's clock, kept above the stream's last id, as XADD's `*` would)
-    /// so that it can write it once, as the payload's frame (`<id> <json>`, see `RelayCodec`), and store and
-    /// publish the very same bytes. The newest entry's id is the stream's last id, since trimming only removes the
-    /// oldest entries; should someone have deleted the newest by hand, the stream's own last id is read instead.
+    /// order. XADD's `*` picks the id (Redis's clock, above the stream's last id even after a hand-made XDEL); the
+    /// channel gets the payload framed with it (`<id> <json>`, see `RelayCodec`), the stream keeps the JSON under
+    /// that id, and a history read frames it with the entry's id: both decode to the same message.
+    /// This runs once per message, so it does the least a message needs (one room's flood costs Redis about 4 µs
+    /// here against 9 µs when it also renewed everything, see docs/benchmarks.md). The history's expiry is renewed
+    /// every time (XADD alone would leave a new stream without one). The upkeep that tolerates a delay comes only
+    /// when the node asks for it (`PublishUpkeep`): the room's activity and its topic's expiry at most every few
+    /// seconds per room, the sender's last-active time at most once a second.
     /// KEYS: history, session, topic (its expiry follows the history's)
-    /// ARGV: channel, message body (JSON without id), maxlen, now, room idle ttl, room, the room's look
+    /// ARGV: channel, message body (JSON without id), maxlen, now, room idle ttl, '1' to renew the room (else ''),
+    ///       the room's look, '1' to mark the sender active (else '')
     /// Returns the stream id.
     static let publishMessage = RedisScript(
         name: "publishMessage",
         source: """
-            local function after(last, ms)
-                local lastMs, lastSeq = string.match(last, '^(%d+)-(%d+)$')
-                lastMs = tonumber(lastMs)
-                if ms > lastMs then return ms, 0 end
-                return lastMs, tonumber(lastSeq) + 1
-            end
-            local time = redis.call('TIME')
-            local ms, seq = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000), 0
-            local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-            if newest then ms, seq = after(newest[1], ms) end
-            -- %.0f, not %d: %d is a C long, which is 32 bits on some platforms.
-            local id = string.format('%.0f-%.0f', ms, seq)
-            local payload = id .. ' ' .. ARGV[2]
-            local added = redis.pcall('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'p', payload)
-            if type(added) == 'table' and added.err then
-                -- The newest entries were deleted by hand (XDEL): the stream's last id is ahead of what is left.
-                local info = redis.call('XINFO', 'STREAM', KEYS[1])
-                for i = 1, #info, 2 do
-                    if info[i] == 'last-generated-id' then ms, seq = after(info[i + 1], ms) end
-                end
-                id = string.format('%.0f-%.0f', ms, seq)
-                payload = id .. ' ' .. ARGV[2]
-                redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], id, 'p', payload)
-            end
-            redis.call('PUBLISH', ARGV[1], payload)
-            -- An idle room's history goes by itself; the room counts as active for the cap meanwhile.
+            local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'p', ARGV[2])
+            redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
             redis.call('EXPIRE', KEYS[1], ARGV[5])
-            redis.call('EXPIRE', KEYS[3], ARGV[5])
-            redis.call('ZADD', '\(ClusterKeys.roomActivity)', ARGV[4], ARGV[7])
+            if ARGV[6] == '1' then
+                -- An idle room's history goes by itself; the room counts as active for the cap meanwhile.
+                redis.call('EXPIRE', KEYS[3], ARGV[5])
+                redis.call('ZADD', '\(ClusterKeys.roomActivity)', ARGV[4], ARGV[7])
+            end
             -- Only a live session: a write here must not re-create a reaped session without its TTL.
-            if redis.call('EXISTS', KEYS[2]) == 1 then redis.call('HSET', KEYS[2], 'active', ARGV[4]) end
+            if ARGV[8] == '1' and redis.call('EXISTS', KEYS[2]) == 1 then
+                redis.call('HSET', KEYS[2], 'active', ARGV[4])
+            end
             return id
             """)
 

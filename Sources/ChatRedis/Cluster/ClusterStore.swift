@@ -190,14 +190,16 @@ public struct ClusterStore: Sendable {
     }
 
     /// Appends to history and publishes, in one script that assigns the id; returns the id.
-    public func publishMessage(_ message: OutgoingMessage, user: UserName, origin: String) -> EventLoopFuture<StreamID> {
+    public func publishMessage(
+        _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all
+    ) -> EventLoopFuture<StreamID> {
         redis.run(
             ClusterScripts.publishMessage,
             keys: [ClusterKeys.history(message.room), ClusterKeys.session(user.key), ClusterKeys.topic(message.room)],
             arguments: [
                 ClusterKeys.roomChannel(message.room), RelayCodec.messageBody(message, origin: origin),
-                String(historyLength), String(message.time), String(bounds.roomIdleSeconds), message.room.value,
-                message.room.look,
+                String(historyLength), String(message.time), String(bounds.roomIdleSeconds),
+                upkeep.renewsRoom ? "1" : "", upkeep.renewsRoom ? message.room.look : "", upkeep.marksActive ? "1" : "",
             ]
         ).flatMapThrowing { reply in
             guard let id = reply.string.flatMap(StreamID.init) else {
