@@ -5,7 +5,7 @@
 /// and DEL is removed too. A tab becomes a space. Bidirectional controls (embeddings, overrides, isolates, marks)
 /// are removed, so no text can show reversed past its own end (Trojan Source) in a terminal or a page. Telnet negotiation is removed earlier, from the bytes (`TelnetFilter`).
 public enum Sanitizer {
-    public static func clean(_ bytes: some Collection<UInt8>) -> String {
+    public static func clean(_ bytes: [UInt8]) -> String {
         clean(String(decoding: bytes, as: UTF8.self))
     }
 

@@ -180,8 +180,14 @@ enum JSONParsing {
 extension String {
     /// Lines lose surrounding spaces; what is inside stays verbatim.
     func trimmingWhitespaceForLine() -> String {
+        // Most lines start and end with a printable ASCII byte: nothing to trim, and no walk over Characters.
+        if let first = utf8.first, let last = utf8.last, Self.isPrintableNonSpace(first), Self.isPrintableNonSpace(last) {
+            return self
+        }
         guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }
         let last = lastIndex(where: { !$0.isWhitespace })!
         return String(self[first...last])
     }
+
+    private static func isPrintableNonSpace(_ byte: UInt8) -> Bool { byte > 0x20 && byte < 0x7F }
 }
