@@ -18,6 +18,11 @@ extension SessionMachine {
         _ operation: StoreOperation, id: RequestID?, _ result: Result<StoreReply, any Error>, now: SessionClock
     ) -> [SessionAction] {
         if case .claim(let name, _, _) = operation { return claimed(name, id: id, result, now: now) }
+        // The acknowledgement of a message, the commonest completion by far, changes nothing in the session: it is
+        // answered without taking the session out of the state and putting it back (a copy of every field).
+        if case .publish(let message) = operation, case .success(.published(let messageID)) = result, view.isActive {
+            return [.send(.sent(message.stored(as: messageID)), id: id)]
+        }
         if case .checkPassword = operation, !isClosing {
             switch result {
             case .success: return [.send(.ok("password accepted"), id: id)]

@@ -128,31 +128,52 @@ public struct SessionMachine: Sendable {
     /// Names this session as the origin of what it publishes, so the relay can tell its own events.
     public let sessionID: String
     public internal(set) var state: State = .unnamed {
-        didSet { relayView = RelayView(state) }
+        didSet { view = View(state, sessionID: sessionID) }
     }
-    /// What routing a relayed event needs of the state, kept beside it: `route` runs for every event to every
-    /// member of a room, and reading the state's payload there would copy the whole session each time. Inlinable,
-    /// with `route`, so the node reads these fields in place rather than copying the machine to call it.
-    @usableFromInline var relayView = RelayView(.unnamed)
+    /// What the node reads of the state for every relayed event and every request, kept beside it. A method or
+    /// computed property called on a machine kept in a class (the node's session handler) copies the whole machine
+    /// first, and reading the state's payload copies the whole session: `route` runs for every event to every
+    /// member of a room, so the node reads these stored fields instead (`machine.view.route(...)`).
+    public private(set) var view: View
 
-    @usableFromInline
-    struct RelayView: Sendable {
-        @usableFromInline var isActive = false
-        @usableFromInline var joiningRoom: RoomName?
+    public struct View: Sendable {
+        public let sessionID: String
+        public private(set) var isActive = false
+        public private(set) var joiningRoom: RoomName?
         /// The name to address the client by, once it has one.
-        @usableFromInline var displayName: String?
+        public private(set) var displayName: String?
+        /// The name, while the session is active or closing.
+        public private(set) var userName: UserName?
+        /// The claim's token, while the session is active.
+        public private(set) var token: String?
+        /// When the person last did something (see `ActiveSession.lastActive`), while the session is active.
+        public private(set) var lastActive: Millis?
 
-        init(_ state: State) {
+        init(_ state: State, sessionID: String) {
+            self.sessionID = sessionID
             switch state {
             case .active(let session):
                 isActive = true
                 joiningRoom = session.joining?.room
                 displayName = session.user.display
+                userName = session.user
+                token = session.token
+                lastActive = session.lastActive
             case .closing(_, .some(let session)):
                 displayName = session.user.display
+                userName = session.user
             default:
                 break
             }
+        }
+
+        /// Where a relayed event goes: held while its room's join reads history, skipped when it is this
+        /// session's own (its messages are acknowledged from the store's reply, its joins, leaves and presence
+        /// were answered directly), delivered otherwise.
+        public func route(_ envelope: RelayEnvelope) -> RelayRoute {
+            guard isActive, envelope.origin != sessionID else { return .skip }
+            if let joining = joiningRoom, envelope.event.room == joining { return .hold }
+            return .deliver
         }
     }
     /// A request is waiting on the store; the next one waits for it.
@@ -179,6 +200,7 @@ public struct SessionMachine: Sendable {
         self.connectedAtNanos = now.uptimeNanos
         self.lastHeardNanos = now.uptimeNanos
         self.holdsNamesOnDrop = settings.holdsNamesOnDrop
+        self.view = View(.unnamed, sessionID: sessionID)
     }
 
     var paging: HistoryPaging {
@@ -192,12 +214,7 @@ public struct SessionMachine: Sendable {
     }
 
     /// The name to address the client by, once it has one.
-    public var userName: UserName? {
-        switch state {
-        case .active(let session), .closing(_, .some(let session)): session.user
-        default: nil
-        }
-    }
+    public var userName: UserName? { view.userName }
 
     /// Text mode takes the next line whole as the password.
     public var awaitsPassword: Bool {
@@ -311,17 +328,9 @@ public struct SessionMachine: Sendable {
 
     // MARK: Relayed events
 
-    /// Where a relayed event goes: held while its room's join reads history, skipped when it is this session's own
-    /// (its messages are acknowledged from the store's reply, its joins, leaves and presence were answered
-    /// directly), delivered otherwise.
-    @inlinable
-    public func route(_ envelope: RelayEnvelope) -> RelayRoute {
-        guard relayView.isActive, envelope.origin != sessionID else { return .skip }
-        if let joining = relayView.joiningRoom, envelope.event.room == joining { return .hold }
-        return .deliver
-    }
+    /// Where a relayed event goes (see `View.route`).
+    public func route(_ envelope: RelayEnvelope) -> RelayRoute { view.route(envelope) }
 
     /// The client's name as it typed it, once it has one: what a relayed direct message is rendered for.
-    @inlinable
-    public var displayName: String? { relayView.displayName }
+    public var displayName: String? { view.displayName }
 }

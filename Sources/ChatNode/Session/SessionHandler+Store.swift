@@ -26,10 +26,11 @@ extension SessionHandler {
         if case .checkPassword(let name, let password) = operation {
             return checkPassword(name, password: password).map { .done }
         }
-        guard let user = machine.userName else { return hub.eventLoop.makeFailedFuture(SessionClosed()) }
+        // Read from the machine's view: these run for every message (see `SessionMachine.View`).
+        guard let user = machine.view.userName else { return hub.eventLoop.makeFailedFuture(SessionClosed()) }
         // A session's own claim token; operations that need it run only while it is active.
-        let token = machine.active?.token ?? ""
-        let origin = machine.sessionID
+        let token = machine.view.token ?? ""
+        let origin = machine.view.sessionID
         switch operation {
         case .claim, .checkPassword:
             preconditionFailure("handled above")
@@ -74,7 +75,7 @@ extension SessionHandler {
         case .publishTyping(let room):
             return store.publishTyping(room, user: user, now: now, origin: origin).map { .done }
         case .setPresence(let away):
-            let time = machine.active?.lastActive ?? now
+            let time = machine.view.lastActive ?? now
             return store.setPresence(user, away: away, now: time, origin: origin).map { .done }
         case .readTopic(let room):
             return topic(room).map { .topic($0) }

@@ -68,7 +68,7 @@ final class SessionHandler: ChannelDuplexHandler {
     var logger: Logger { node.logger }
     var configuration: NodeConfiguration { node.configuration }
     var store: ClusterStore { node.store }
-    var userKey: String? { machine.userName?.key }
+    var userKey: String? { machine.view.userName?.key }
 
     init(node: NodeContext, hub: LoopHub, mode: (any SessionMode)? = nil, expectsProxyHeader: Bool = false) {
         self.node = node
@@ -310,7 +310,7 @@ final class SessionHandler: ChannelDuplexHandler {
         for request in mode.followUp(after: event, requestID: id).reversed() { requests.prepend(request) }
         guard context.channel.isActive,
             let buffer = mode.render(
-                event, requestID: id, viewer: machine.userName?.display, now: WallClock.now(),
+                event, requestID: id, viewer: machine.view.userName?.display, now: WallClock.now(),
                 allocator: context.channel.allocator)
         else { return }
         emit(buffer)
@@ -369,7 +369,7 @@ final class SessionHandler: ChannelDuplexHandler {
             apply(machine.resumedElsewhere(origin: event.envelope.origin))
             return .notWritten
         }
-        switch machine.route(event.envelope) {
+        switch machine.view.route(event.envelope) {
         case .skip: return .notWritten
         case .hold:
             if let room = event.envelope.event.room { held[room, default: []].append(event) }
@@ -383,7 +383,7 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     private func write(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {
-        guard let buffer = mode.render(relayed: event, viewer: machine.displayName, allocator: allocator)
+        guard let buffer = mode.render(relayed: event, viewer: machine.view.displayName, allocator: allocator)
         else { return false }
         emit(buffer)
         needsFlush = true
