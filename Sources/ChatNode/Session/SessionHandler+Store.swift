@@ -11,8 +11,9 @@ extension SessionHandler {
         case .sendDirect: node.metrics.directMessages.increment()
         default: break
         }
-        run(operation).flatMapErrorThrowing { throw Self.clientError($0) }.hop(to: hub.eventLoop).assumeIsolated()
+        run(operation).hop(to: hub.eventLoop).assumeIsolated()
             .whenComplete { result in
+                let result = result.mapError { Self.clientError($0) }
                 self.apply(self.machine.completed(operation, id: id, result, now: Self.clock()))
                 self.processInbox()
             }

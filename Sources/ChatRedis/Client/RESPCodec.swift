@@ -86,27 +86,45 @@ public struct RedisCommand: Sendable, Equatable {
     public init(_ arguments: [String]) { self.arguments = arguments }
     public init(_ arguments: String...) { self.arguments = arguments }
 
+    /// Buffers a connection reuses for every command it encodes, so an encoding allocates nothing but hiredis's
+    /// own output.
+    struct Scratch {
+        var bytes: [UInt8] = []
+        var lengths: [Int] = []
+        var argv: [UnsafePointer<CChar>?] = []
+    }
+
     /// Appends the RESP encoding of this command.
     func write(into buffer: inout ByteBuffer) {
-        var joined: [UInt8] = []
-        var lengths: [Int] = []
-        lengths.reserveCapacity(arguments.count)
+        var scratch = Scratch()
+        write(into: &buffer, scratch: &scratch)
+    }
+
+    func write(into buffer: inout ByteBuffer, scratch: inout Scratch) {
+        scratch.bytes.removeAll(keepingCapacity: true)
+        scratch.lengths.removeAll(keepingCapacity: true)
         for argument in arguments {
-            joined.append(contentsOf: argument.utf8)
-            lengths.append(argument.utf8.count)
+            scratch.bytes.append(contentsOf: argument.utf8)
+            scratch.lengths.append(argument.utf8.count)
         }
-        joined.append(0)  // so the buffer is never empty and always has a base address
-        joined.withUnsafeBufferPointer { bytes in
+        scratch.bytes.append(0)  // so the buffer is never empty and always has a base address
+        let count = Int32(arguments.count)
+        scratch.bytes.withUnsafeBufferPointer { bytes in
             let base = UnsafeRawPointer(bytes.baseAddress!)
+            scratch.argv.removeAll(keepingCapacity: true)
             var offset = 0
-            var argv: [UnsafePointer<CChar>?] = lengths.map { length in
-                defer { offset += length }
-                return base.advanced(by: offset).assumingMemoryBound(to: CChar.self)
+            for length in scratch.lengths {
+                scratch.argv.append(base.advanced(by: offset).assumingMemoryBound(to: CChar.self))
+                offset += length
             }
             var formatted: UnsafeMutablePointer<CChar>? = nil
-            let count = redisFormatCommandArgv(&formatted, Int32(arguments.count), &argv, lengths)
-            guard count > 0, let formatted else { fatalError("hiredis could not format a command (out of memory)") }
-            buffer.writeBytes(UnsafeRawBufferPointer(start: formatted, count: Int(count)))
+            let written = scratch.argv.withUnsafeMutableBufferPointer { argv in
+                scratch.lengths.withUnsafeBufferPointer { lengths in
+                    redisFormatCommandArgv(&formatted, count, argv.baseAddress, lengths.baseAddress)
+                }
+            }
+            guard written > 0, let formatted else { fatalError("hiredis could not format a command (out of memory)") }
+            buffer.writeBytes(UnsafeRawBufferPointer(start: formatted, count: Int(written)))
             redisFreeCommand(formatted)
         }
     }

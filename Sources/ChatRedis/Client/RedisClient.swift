@@ -86,11 +86,13 @@ public final class RedisClient: Sendable {
     }
 
     /// Sends one command. The future completes on `eventLoop`.
-    public func send(_ command: RedisCommand) -> EventLoopFuture<RedisValue> {
+    public func send(_ command: RedisCommand) -> EventLoopFuture<RedisValue> { send(command, scriptSource: nil) }
+
+    private func send(_ command: RedisCommand, scriptSource: String?) -> EventLoopFuture<RedisValue> {
         let promise = eventLoop.makePromise(of: RedisValue.self)
         let (accepted, scheduleDrain) = state.withLockedValue { state -> (Bool, Bool) in
             guard state.channel != nil else { return (false, false) }
-            state.queue.append(PendingCommand(command: command, promise: promise))
+            state.queue.append(PendingCommand(command: command, promise: promise, scriptSource: scriptSource))
             defer { state.drainScheduled = true }
             return (true, !state.drainScheduled)
         }
@@ -106,16 +108,15 @@ public final class RedisClient: Sendable {
 
     /// Runs a registered script by its SHA, sending the source only when Redis does not have it.
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue> {
-        let tail = [String(keys.count)] + keys + arguments
-        guard let sha = state.withLockedValue({ $0.scriptSHAs[script.name] }) else {
-            return send(RedisCommand(["EVAL", script.source] + tail))
-        }
-        return send(RedisCommand(["EVALSHA", sha] + tail)).flatMapError { error in
-            guard let error = error as? RedisError, error.code == .server, error.message.hasPrefix("NOSCRIPT") else {
-                return self.eventLoop.makeFailedFuture(error)
-            }
-            return self.send(RedisCommand(["EVAL", script.source] + tail))
-        }
+        let sha = state.withLockedValue { $0.scriptSHAs[script.name] }
+        var command: [String] = []
+        command.reserveCapacity(3 + keys.count + arguments.count)
+        command.append(sha == nil ? "EVAL" : "EVALSHA")
+        command.append(sha ?? script.source)
+        command.append(String(keys.count))
+        command.append(contentsOf: keys)
+        command.append(contentsOf: arguments)
+        return send(RedisCommand(command), scriptSource: sha == nil ? nil : script.source)
     }
 
     private func drain() {

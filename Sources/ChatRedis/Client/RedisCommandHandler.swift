@@ -5,6 +5,23 @@ import NIOSSL
 struct PendingCommand: Sendable {
     var command: RedisCommand
     var promise: EventLoopPromise<RedisValue>
+    /// For an EVALSHA, the script's source: when Redis answers NOSCRIPT (it restarted, or flushed its scripts)
+    /// the same command goes again as EVAL with the source, for the same promise. Done here rather than in a
+    /// future's error handler because every message runs a script: one future and closure fewer per message.
+    var scriptSource: String? = nil
+}
+
+/// An EVALSHA that becomes an EVAL with the script's source if Redis no longer has the script.
+struct RetryAsEval {
+    var evalsha: RedisCommand
+    var source: String
+
+    var eval: RedisCommand {
+        var arguments = evalsha.arguments
+        arguments[0] = "EVAL"
+        arguments[1] = source
+        return RedisCommand(arguments)
+    }
 }
 
 /// Matches replies to commands in order (Redis answers in order), and drops a connection whose oldest command has
@@ -14,7 +31,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     typealias OutboundIn = PendingCommand
     typealias OutboundOut = ByteBuffer
 
-    private var waiting = CircularBuffer<(promise: EventLoopPromise<RedisValue>, sentAt: NIODeadline)>()
+    private var waiting = CircularBuffer<(promise: EventLoopPromise<RedisValue>, sentAt: NIODeadline, fallback: RetryAsEval?)>()
+    /// Reused by every command's encoding (see `RedisCommand.write`).
+    private var scratch = RedisCommand.Scratch()
     private let timeout: TimeAmount
     private var watchdog: RepeatedTask?
 
@@ -36,19 +55,31 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let pending = unwrapOutboundIn(data)
-        var buffer = context.channel.allocator.buffer(capacity: 64)
-        pending.command.write(into: &buffer)
-        waiting.append((pending.promise, .now()))
-        context.write(wrapOutboundOut(buffer), promise: promise)
+        send(pending.command, promise: pending.promise, scriptSource: pending.scriptSource, context: context, writePromise: promise)
+    }
+
+    private func send(
+        _ command: RedisCommand, promise: EventLoopPromise<RedisValue>, scriptSource: String?,
+        context: ChannelHandlerContext, writePromise: EventLoopPromise<Void>?
+    ) {
+        var buffer = context.channel.allocator.buffer(capacity: 256)
+        command.write(into: &buffer, scratch: &scratch)
+        waiting.append((promise, .now(), scriptSource.map { RetryAsEval(evalsha: command, source: $0) }))
+        context.write(wrapOutboundOut(buffer), promise: writePromise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = unwrapInboundIn(data)
-        guard let (promise, _) = waiting.popFirst() else {
+        guard let (promise, _, fallback) = waiting.popFirst() else {
             context.fireErrorCaught(RedisError(.protocolViolation, "a reply with no command waiting for it"))
             return
         }
         if case .error(let message) = value {
+            if let fallback, message.hasPrefix("NOSCRIPT") {
+                send(fallback.eval, promise: promise, scriptSource: nil, context: context, writePromise: nil)
+                context.flush()
+                return
+            }
             promise.fail(RedisError(.server, message))
         } else {
             promise.succeed(value)
@@ -73,6 +104,6 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: RedisError) {
-        while let (promise, _) = waiting.popFirst() { promise.fail(error) }
+        while let (promise, _, _) = waiting.popFirst() { promise.fail(error) }
     }
 }
