@@ -8,7 +8,7 @@ public enum ClusterKeys {
     public static func claim(_ user: String) -> String { "chat:name:\(user)" }
     /// The live session of a user: name, node, incarnation, since, active, away, token, the resume token's hash
     /// (`rtok`), and `held` (when its name is held for a reconnecting client, until when). Outlives the claim.
-    public static func session(_ user: String) -> String { "chat:session:\(user)" }
+    public static func session(_ user: String) -> String { joined("chat:session:", user) }
     /// The rooms a user is in.
     public static func sessionRooms(_ user: String) -> String { "chat:session:\(user):rooms" }
     /// A registered name: name as registered, password hash (PHC string), created. Outlives every session.
@@ -22,12 +22,12 @@ public enum ClusterKeys {
     /// When a user was last connected, for /seen. Outlives the session.
     public static func seen(_ user: String) -> String { "chat:seen:\(user)" }
     /// A room's members: user key -> incarnation of the node holding the session.
-    public static func members(_ room: RoomName) -> String { "chat:members:{\(room.value)}" }
+    public static func members(_ room: RoomName) -> String { joined("chat:members:{", room.value, "}") }
     /// A room's history, a capped stream whose ids are the message ids.
-    public static func history(_ room: RoomName) -> String { "chat:history:{\(room.value)}" }
+    public static func history(_ room: RoomName) -> String { joined("chat:history:{", room.value, "}") }
     /// A room's topic: `text`, `by`, `time`. Expires `--room-idle-days` after the last join, message or topic
     /// change in the room; a room created again starts without one.
-    public static func topic(_ room: RoomName) -> String { "chat:topic:{\(room.value)}" }
+    public static func topic(_ room: RoomName) -> String { joined("chat:topic:{", room.value, "}") }
     /// Rooms that have (or recently had) members, for /rooms.
     public static let rooms = "chat:rooms"
     /// A live node process: exists while the process heartbeats.
@@ -53,8 +53,20 @@ public enum ClusterKeys {
     public static let endpoints = "chat:endpoints"
 
     /// The pub/sub channel of a room.
-    public static func roomChannel(_ room: RoomName) -> String { roomChannelPrefix + room.value }
+    public static func roomChannel(_ room: RoomName) -> String { joined(roomChannelPrefix, room.value) }
     public static let roomChannelPrefix = "chat:room:"
     /// The pub/sub channel for direct messages to a user, subscribed by the node holding the user's session.
     public static func userChannel(_ user: String) -> String { "chat:user:\(user)" }
+
+    /// One allocation of the right size: the keys of a room are built for every message, and interpolation
+    /// allocates, then grows, each of them.
+    @inline(__always)
+    static func joined(_ head: String, _ middle: String, _ tail: String = "") -> String {
+        var key = String()
+        key.reserveCapacity(head.utf8.count + middle.utf8.count + tail.utf8.count)
+        key += head
+        key += middle
+        key += tail
+        return key
+    }
 }
