@@ -65,7 +65,7 @@ start_cluster() {
   done
   "$BIN/chat-balancer" --host 127.0.0.1 --port "$BASE" --http-port $((BASE + 100)) --admin-port $((BASE + 200)) \
     --redis "redis://127.0.0.1:$REDIS_PORT" --send-proxy --max-clients 20000 --drain-seconds 1 --log-level warning \
-    --max-connections-per-address 0 \
+    --max-connections-per-address 0 --irc-port $((BASE + 80)) \
     --tls-port $((BASE + 60)) --tls-cert "$RUN_DIR/tls/bench-chain.pem" --tls-key "$RUN_DIR/tls/bench-server.key" \
     >"$dir/balancer.out" 2>"$dir/balancer.log" &
   pids+=($!)
@@ -151,6 +151,7 @@ bench() {
     chat-balancer-tls) where=(--target "127.0.0.1:$((BASE + 60))" --tls-ca-file "$RUN_DIR/tls/bench-ca.pem") ;;
     haproxy) where=(--target "127.0.0.1:$((BASE + 50))") ;;
     node1-irc) where=(--target "127.0.0.1:$((BASE + 401))" --proxy-header --mode irc) ;;
+    balancer-irc) where=(--target "127.0.0.1:$((BASE + 80))" --mode irc) ;;
     ngircd) where=(--target "127.0.0.1:$((BASE + 70))" --mode irc) ;;
   esac
   echo "== $group, $target, run $run: $*"
@@ -174,8 +175,9 @@ wants() { [[ " $ONLY " == *" $1 "* ]]; }
 
 for run in $(seq "$RUNS"); do
   if wants clients; then
-    # Latency against clients: about one message per second per sender; the 8,000 are in 8 rooms of 1,000.
-    sweep=("1 1 1 10" "10 1 10 100" "100 1 10 100" "1000 1 100 1000" "8000 8 400 400")
+    # Latency against clients: about one message per second per sender; the 8,000 are in 8 rooms of 1,000, and
+    # 1,000 in one room at 400 msgs/s get the same deliveries a second (400,000) for comparison.
+    sweep=("1 1 1 10" "10 1 10 100" "100 1 10 100" "1000 1 100 1000" "1000 1 100 400" "8000 8 400 400")
     [ "$QUICK" = 1 ] && sweep=("1 1 1 10" "100 1 10 100" "1000 1 100 1000")
     for point in "${sweep[@]}"; do
       read -r clients rooms senders rate <<<"$point"
@@ -218,12 +220,18 @@ for run in $(seq "$RUNS"); do
   fi
   if wants irc; then
     # IRC fan-out, 1,000 clients in one room: one node's IRC port (with Redis between sender and receivers)
-    # against ngircd, in the same run.
-    for rate in 100 1000; do
-      fresh "irc-node-$rate-$run" irc node1-irc "$run" --clients 1000 --rooms 1 --senders 100 --rate "$rate" \
-        --duration "$DURATION"
-      start_ngircd "$RUN_DIR/irc-ngircd-$rate-$run"
-      bench irc ngircd "$run" --clients 1000 --rooms 1 --senders 100 --rate "$rate" --duration "$DURATION"
+    # against ngircd, in the same run; many slow senders (100) and few fast ones (10, as bots and bridges are) at
+    # the same total rate; and at 100 msgs/s the whole cluster (3 nodes behind chat-balancer's IRC port).
+    for load in "100 100" "100 1000" "10 100" "10 1000"; do
+      read -r senders rate <<<"$load"
+      fresh "irc-node-$senders-$rate-$run" irc node1-irc "$run" --clients 1000 --rooms 1 --senders "$senders" \
+        --rate "$rate" --duration "$DURATION"
+      if [ "$load" = "100 100" ]; then
+        fresh "irc-cluster-$rate-$run" irc balancer-irc "$run" --clients 1000 --rooms 1 --senders "$senders" \
+          --rate "$rate" --duration "$DURATION"
+      fi
+      start_ngircd "$RUN_DIR/irc-ngircd-$senders-$rate-$run"
+      bench irc ngircd "$run" --clients 1000 --rooms 1 --senders "$senders" --rate "$rate" --duration "$DURATION"
       stop_ngircd
     done
   fi
