@@ -20,7 +20,7 @@ extension SessionMachine {
         if case .claim(let name, _, _) = operation { return claimed(name, id: id, result, now: now) }
         // The acknowledgement of a message, the commonest completion by far, changes nothing in the session: it is
         // answered without taking the session out of the state and putting it back (a copy of every field).
-        if case .publish(let message) = operation, case .success(.published(let messageID)) = result, view.isActive {
+        if case .publish(let message) = operation, case .success(.published(let messageID)) = result, relay.isActive {
             return [.send(.sent(message.stored(as: messageID)), id: id)]
         }
         if case .checkPassword = operation, !isClosing {

@@ -128,26 +128,48 @@ public struct SessionMachine: Sendable {
     /// Names this session as the origin of what it publishes, so the relay can tell its own events.
     public let sessionID: String
     public internal(set) var state: State = .unnamed {
-        didSet { view = View(state, sessionID: sessionID) }
+        didSet {
+            view = View(state)
+            relay = RelayView(state, sessionID: sessionID)
+        }
     }
-    /// What the node reads of the state for every relayed event and every request, kept beside it. A method or
-    /// computed property called on a machine kept in a class (the node's session handler) copies the whole machine
-    /// first, and reading the state's payload copies the whole session: `route` runs for every event to every
-    /// member of a room, so the node reads these stored fields instead (`machine.view.route(...)`).
-    public private(set) var view: View
+    /// What the node reads of the state for every request, kept beside it. A method or computed property called on
+    /// a machine kept in a class (the node's session handler) copies the whole machine first, and reading the
+    /// state's payload copies the whole session; reading one stored field copies that field
+    /// (`machine.view.userName`).
+    public private(set) var view = View(.unnamed)
+    /// What routing a relayed event needs, for every event to every member of a room: small, so that the copy the
+    /// node makes to call `route` on it costs a retain or two (`machine.relay.route(...)`).
+    public private(set) var relay: RelayView
 
     public struct View: Sendable {
-        public let sessionID: String
-        public private(set) var isActive = false
-        public private(set) var joiningRoom: RoomName?
-        /// The name to address the client by, once it has one.
-        public private(set) var displayName: String?
         /// The name, while the session is active or closing.
         public private(set) var userName: UserName?
         /// The claim's token, while the session is active.
         public private(set) var token: String?
         /// When the person last did something (see `ActiveSession.lastActive`), while the session is active.
         public private(set) var lastActive: Millis?
+
+        init(_ state: State) {
+            switch state {
+            case .active(let session):
+                userName = session.user
+                token = session.token
+                lastActive = session.lastActive
+            case .closing(_, .some(let session)):
+                userName = session.user
+            default:
+                break
+            }
+        }
+    }
+
+    public struct RelayView: Sendable {
+        public let sessionID: String
+        public private(set) var isActive = false
+        public private(set) var joiningRoom: RoomName?
+        /// The name to address the client by, once it has one: what a relayed direct message is rendered for.
+        public private(set) var displayName: String?
 
         init(_ state: State, sessionID: String) {
             self.sessionID = sessionID
@@ -156,12 +178,8 @@ public struct SessionMachine: Sendable {
                 isActive = true
                 joiningRoom = session.joining?.room
                 displayName = session.user.display
-                userName = session.user
-                token = session.token
-                lastActive = session.lastActive
             case .closing(_, .some(let session)):
                 displayName = session.user.display
-                userName = session.user
             default:
                 break
             }
@@ -176,6 +194,7 @@ public struct SessionMachine: Sendable {
             return .deliver
         }
     }
+
     /// A request is waiting on the store; the next one waits for it.
     public internal(set) var isWaiting = false
     var bucket: TokenBucket
@@ -200,7 +219,7 @@ public struct SessionMachine: Sendable {
         self.connectedAtNanos = now.uptimeNanos
         self.lastHeardNanos = now.uptimeNanos
         self.holdsNamesOnDrop = settings.holdsNamesOnDrop
-        self.view = View(.unnamed, sessionID: sessionID)
+        self.relay = RelayView(.unnamed, sessionID: sessionID)
     }
 
     var paging: HistoryPaging {
@@ -328,9 +347,9 @@ public struct SessionMachine: Sendable {
 
     // MARK: Relayed events
 
-    /// Where a relayed event goes (see `View.route`).
-    public func route(_ envelope: RelayEnvelope) -> RelayRoute { view.route(envelope) }
+    /// Where a relayed event goes (see `RelayView.route`).
+    public func route(_ envelope: RelayEnvelope) -> RelayRoute { relay.route(envelope) }
 
-    /// The client's name as it typed it, once it has one: what a relayed direct message is rendered for.
-    public var displayName: String? { view.displayName }
+    /// The client's name as it typed it, once it has one.
+    public var displayName: String? { relay.displayName }
 }

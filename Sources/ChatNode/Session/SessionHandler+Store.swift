@@ -31,7 +31,7 @@ extension SessionHandler {
         guard let user = machine.view.userName else { return hub.eventLoop.makeFailedFuture(SessionClosed()) }
         // A session's own claim token; operations that need it run only while it is active.
         let token = machine.view.token ?? ""
-        let origin = machine.view.sessionID
+        let origin = machine.sessionID
         switch operation {
         case .claim, .checkPassword:
             preconditionFailure("handled above")

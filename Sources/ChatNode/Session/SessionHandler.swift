@@ -369,7 +369,7 @@ final class SessionHandler: ChannelDuplexHandler {
             apply(machine.resumedElsewhere(origin: event.envelope.origin))
             return .notWritten
         }
-        switch machine.view.route(event.envelope) {
+        switch machine.relay.route(event.envelope) {
         case .skip: return .notWritten
         case .hold:
             if let room = event.envelope.event.room { held[room, default: []].append(event) }
@@ -383,7 +383,7 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     private func write(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {
-        guard let buffer = mode.render(relayed: event, viewer: machine.view.displayName, allocator: allocator)
+        guard let buffer = mode.render(relayed: event, viewer: machine.relay.displayName, allocator: allocator)
         else { return false }
         emit(buffer)
         needsFlush = true
