@@ -6,10 +6,10 @@ public struct StreamID: Comparable, Hashable, Sendable, CustomStringConvertible 
     public init?(_ text: String) { self.init(bytes: text.utf8) }
 
     /// From the id's bytes, as a relayed frame starts with them (no String made for every message read). Digits
-    /// only on each side of one dash, at most 19 of them (no overflow; ids are about 13).
+    /// only on each side of one dash, each side a UInt64 (Redis allows ids up to `UINT64_MAX`, and a chathistory
+    /// bound "at the end of this millisecond" is `<ms>-18446744073709551615`); anything longer is refused.
     public init?(bytes: some Collection<UInt8>) {
-        var millis: UInt64 = 0
-        var sequence: UInt64 = 0
+        var parts: (UInt64, UInt64) = (0, 0)
         var digits = 0
         var seenDash = false
         for byte in bytes {
@@ -18,14 +18,18 @@ public struct StreamID: Comparable, Hashable, Sendable, CustomStringConvertible 
                 digits = 0
                 continue
             }
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9"), digits < 19 else { return nil }
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
             let digit = UInt64(byte - UInt8(ascii: "0"))
-            if seenDash { sequence = sequence * 10 + digit } else { millis = millis * 10 + digit }
+            let current = seenDash ? parts.1 : parts.0
+            let (times10, overflowed) = current.multipliedReportingOverflow(by: 10)
+            let (next, carried) = times10.addingReportingOverflow(digit)
+            guard !overflowed, !carried else { return nil }
+            if seenDash { parts.1 = next } else { parts.0 = next }
             digits += 1
         }
         guard seenDash, digits > 0 else { return nil }
-        self.millis = millis
-        self.sequence = sequence
+        self.millis = parts.0
+        self.sequence = parts.1
     }
 
     public var description: String { "\(millis)-\(sequence)" }

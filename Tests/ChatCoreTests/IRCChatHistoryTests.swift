@@ -34,6 +34,8 @@ struct IRCChatHistoryTests {
         #expect(asked("CHATHISTORY AFTER #dev timestamp=2026-11-21T08:21:52.123Z 5")
             == .history(room: "#dev", limit: 5, before: nil, after: "1795249312123-18446744073709551615"),
             "after a time: after every message of its millisecond")
+        #expect(StreamID("1795249312123-18446744073709551615") == StreamID(millis: 1_795_249_312_123, sequence: .max),
+                "and that bound reads back (the machine parses it again, as does the request id's LATEST bound)")
         #expect(asked("CHATHISTORY BETWEEN #dev msgid=9-0 msgid=3-0 10") == .history(room: "#dev", limit: 10, before: "9-0"))
         for bad in ["CHATHISTORY LATEST #dev msgid=nope 10", "CHATHISTORY BEFORE #dev * 10", "CHATHISTORY LATEST #dev * 0",
                     "CHATHISTORY FROB #dev * 1", "CHATHISTORY AROUND #dev msgid=1-0 10", "CHATHISTORY LATEST #dev"] {

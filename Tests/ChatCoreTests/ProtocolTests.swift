@@ -192,7 +192,9 @@ struct RelayCodecTests {
         #expect(try #require(StreamID("9-0")) < #require(StreamID("10-0")))
         #expect(try #require(StreamID("10-1")) > #require(StreamID("10-0")))
         #expect(StreamID("nope") == nil)
-        for broken in ["", "-", "5", "5-", "-5", "5--1", "5-1-2", "+5-1", "5-0x1", "99999999999999999999-0"] {
+        #expect(StreamID("1-18446744073709551615") == StreamID(millis: 1, sequence: .max), "Redis's largest sequence")
+        #expect(StreamID("18446744073709551615-0") == StreamID(millis: .max, sequence: 0))
+        for broken in ["", "-", "5", "5-", "-5", "5--1", "5-1-2", "+5-1", "5-0x1", "18446744073709551616-0", "1-18446744073709551616", "99999999999999999999999-0"] {
             #expect(StreamID(broken) == nil, "\(broken)")
         }
         #expect(StreamID("1795000000000-42") == StreamID(millis: 1_795_000_000_000, sequence: 42))

@@ -95,9 +95,12 @@ enum ClusterScripts {
             local look = ARGV[10]
             -- The lobby, where everyone starts, is always there to join.
             if ARGV[3] ~= 'lobby' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[3]) == 0 then
-                local idle = redis.call('ZRANGEBYSCORE', '\(ClusterKeys.roomActivity)', '-inf', now - tonumber(ARGV[9]) * 1000)
+                -- Idle past the room's expiry and the renewal interval: a room's activity is renewed at most that
+                -- often (PublishUpkeep), so one whose history is still there is never swept.
+                local idleBefore = now - (tonumber(ARGV[9]) + \(RoomUpkeepSchedule.defaultIntervalSeconds)) * 1000
+                local idle = redis.call('ZRANGEBYSCORE', '\(ClusterKeys.roomActivity)', '-inf', idleBefore)
                 for _, gone in ipairs(idle) do redis.call('HDEL', '\(ClusterKeys.roomLooks)', gone) end
-                redis.call('ZREMRANGEBYSCORE', '\(ClusterKeys.roomActivity)', '-inf', now - tonumber(ARGV[9]) * 1000)
+                redis.call('ZREMRANGEBYSCORE', '\(ClusterKeys.roomActivity)', '-inf', idleBefore)
                 -- A room made again is a new room: no topic left from one that emptied without a message.
                 redis.call('DEL', KEYS[6])
                 local twin = redis.call('HGET', '\(ClusterKeys.roomLooks)', look)
@@ -168,7 +171,9 @@ enum ClusterScripts {
             redis.call('EXPIRE', KEYS[1], ARGV[5])
             if ARGV[6] == '1' then
                 -- An idle room's history goes by itself; the room counts as active for the cap meanwhile.
-                redis.call('EXPIRE', KEYS[3], ARGV[5])
+                -- The topic outlives the history by the renewal interval, so it cannot go first when the last
+                -- renewal came up to that much before the last message.
+                redis.call('EXPIRE', KEYS[3], tonumber(ARGV[5]) + \(RoomUpkeepSchedule.defaultIntervalSeconds))
                 redis.call('ZADD', '\(ClusterKeys.roomActivity)', ARGV[4], ARGV[7])
             end
             -- Only a live session: a write here must not re-create a reaped session without its TTL.

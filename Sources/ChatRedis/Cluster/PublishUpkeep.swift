@@ -24,10 +24,15 @@ public struct RoomUpkeepSchedule: Sendable {
     private var nextSweep: Millis = 0
 
     /// Ten seconds: a room's expiry is days (`StoreBounds.roomIdleSeconds`) and its cap counts rooms active within
-    /// that, so a renewal this late changes nothing anyone sees.
-    public init(interval: Millis = 10_000) { self.interval = interval }
+    /// that, so a renewal this late changes nothing anyone sees. The scripts allow for it: the topic expires this
+    /// much after the history, and the room cap's sweep waits this much past the expiry.
+    public static let defaultIntervalSeconds = 10
 
-    /// Whether a message in `room` at `now` renews it (and, when it does, that it was renewed now).
+    public init(interval: Millis = Millis(defaultIntervalSeconds) * 1000) { self.interval = interval }
+
+    /// Whether a message in `room` at `now` renews it (and, when it does, that it was renewed now). Counted as done
+    /// before Redis answers: a publish that fails leaves the room unrenewed for one interval, which is harmless.
+    /// `now` is the wall clock of the message; a clock that goes back renews at once rather than waiting.
     public mutating func renews(_ room: RoomName, now: Millis) -> Bool {
         if let last = renewedAt[room], now >= last, now - last < interval { return false }
         renewedAt[room] = now
