@@ -5,7 +5,8 @@
 ///
 /// Requests are handled one at a time, in order: while one waits on the store (`isWaiting`), the shell holds the
 /// next. The request handlers are in `SessionMachine+Requests.swift`, joins and store results in
-/// `SessionMachine+Store.swift`.
+/// `SessionMachine+Store.swift`; this file keeps the state with the views the node reads beside it, the
+/// connection's life (closing, liveness) and routing, which all read and write the state directly.
 public struct SessionMachine: Sendable {
     public struct Settings: Sendable {
         public var limits: ProtocolLimits
