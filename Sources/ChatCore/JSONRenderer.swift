@@ -1,12 +1,24 @@
 /// Renders events as JSON lines for programs. Every event has `type` and `time` (milliseconds since the epoch,
 /// UTC); a reply repeats the request's `id`. Chat messages carry their stream id as `msgid`.
 public enum JSONRenderer {
+    /// The event as one line. Built in place: appending the newline to the finished object made a second string.
     public static func render(_ event: ChatEvent, requestID: RequestID? = nil, now: Millis) -> String {
-        object(event, requestID: requestID, now: now) + "\n"
+        writer(event, requestID: requestID, now: now).finish(line: true)
     }
 
     public static func object(_ event: ChatEvent, requestID: RequestID?, now: Millis) -> String {
-        var json = JSONWriter()
+        writer(event, requestID: requestID, now: now).finish()
+    }
+
+    private static func writer(_ event: ChatEvent, requestID: RequestID?, now: Millis) -> JSONWriter {
+        // Room for the whole object from the start (a message's text is most of it): no regrowth while writing.
+        let text: Int =
+            switch event {
+            case .message(let message), .sent(let message): message.text.utf8.count + message.from.utf8.count
+            case .direct(let direct): direct.text.utf8.count + direct.from.utf8.count + direct.to.utf8.count
+            default: 0
+            }
+        var json = JSONWriter(capacity: 160 + text + text / 8)
         func header(_ type: String, time: Millis? = nil) {
             json.field("type", type)
             json.field("time", time ?? now)
@@ -154,7 +166,7 @@ public enum JSONRenderer {
             header("resumed")
             json.field("name", name)
         }
-        return json.finish()
+        return json
     }
 
     static func messageObject(_ message: ChatMessage) -> String {

@@ -4,9 +4,11 @@ public struct JSONWriter {
     public private(set) var text: String
     private var first = true
 
-    public init() {
-        text = "{"
-        text.reserveCapacity(160)
+    /// `capacity`: the bytes the object is expected to take, so that writing it does not grow the string.
+    public init(capacity: Int = 160) {
+        text = ""
+        text.reserveCapacity(capacity)
+        text += "{"
     }
 
     public mutating func field(_ key: String, _ value: String) {
@@ -39,8 +41,9 @@ public struct JSONWriter {
         text += "]"
     }
 
-    public consuming func finish() -> String {
-        text += "}"
+    /// The object; `line`: followed by a newline, as JSON lines are sent.
+    public consuming func finish(line: Bool = false) -> String {
+        text += line ? "}\n" : "}"
         return text
     }
 
