@@ -350,7 +350,4 @@ public struct SessionMachine: Sendable {
 
     /// Where a relayed event goes (see `RelayView.route`).
     public func route(_ envelope: RelayEnvelope) -> RelayRoute { relay.route(envelope) }
-
-    /// The client's name as it typed it, once it has one.
-    public var displayName: String? { relay.displayName }
 }
