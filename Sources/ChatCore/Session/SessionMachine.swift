@@ -189,6 +189,9 @@ public struct SessionMachine: Sendable {
         /// Where a relayed event goes: held while its room's join reads history, skipped when it is this
         /// session's own (its messages are acknowledged from the store's reply, its joins, leaves and presence
         /// were answered directly), delivered otherwise.
+        /// Inlinable so the node reads the three fields it needs in place: called from another module, it made the
+        /// node copy the whole view (a retain per field) for every delivery to every member.
+        @inlinable @inline(__always)
         public func route(_ envelope: RelayEnvelope) -> RelayRoute {
             guard isActive, envelope.origin != sessionID else { return .skip }
             if let joining = joiningRoom, envelope.event.room == joining { return .hold }
