@@ -28,6 +28,28 @@ public struct JSONWriter {
         text += value ? "true" : "false"
     }
 
+    /// A number; JSON has no infinity or NaN, so those are written as null.
+    public mutating func field(_ key: String, _ value: Double) {
+        key_(key)
+        text += value.isFinite ? "\(value)" : "null"
+    }
+
+    /// The value, or null where it is not known.
+    public mutating func field(_ key: String, _ value: Double?) {
+        guard let value else { return field(key, rawJSON: "null") }
+        field(key, value)
+    }
+
+    public mutating func field(_ key: String, _ value: Int?) {
+        guard let value else { return field(key, rawJSON: "null") }
+        field(key, Int64(value))
+    }
+
+    public mutating func field(_ key: String, _ value: String?) {
+        guard let value else { return field(key, rawJSON: "null") }
+        field(key, value)
+    }
+
     /// A value that is already JSON (a nested object or array, or a request id).
     public mutating func field(_ key: String, rawJSON: String) {
         key_(key)

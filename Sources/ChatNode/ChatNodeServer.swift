@@ -48,6 +48,7 @@ public final class ChatNodeServer: Service, Sendable {
 
         let incarnation = String(UInt64.random(in: 0...UInt64.max), radix: 16)
         let nodeID = configuration.nodeID ?? Self.defaultNodeID(port: configuration.port)
+        metrics.identify(nodeID: nodeID)
         let logger = {
             var logger = self.logger
             logger[metadataKey: "node.id"] = "\(nodeID)"
@@ -119,6 +120,7 @@ public final class ChatNodeServer: Service, Sendable {
         }
         let announcer = EndpointAnnouncer(
             store: store, nodeID: nodeID, chat: advertised.chat, http: advertised.http, irc: ircAdvertised,
+            operations: Self.advertisedOperations(configuration, chat: advertised.chat, operations: opsAddress),
             eventLoop: loops[1 % loops.count])
         announcement.withLockedValue { $0 = (announcer, announcer.start()) }
         onListening(
@@ -212,6 +214,20 @@ public final class ChatNodeServer: Service, Sendable {
             HostPort(host: host, port: chat.port ?? configuration.port).description,
             HostPort(host: host, port: httpPort).description
         )
+    }
+
+    /// Where the balancer can scrape this node's /metrics for its status page, or nil where it cannot: on all
+    /// addresses, the chat endpoint's host; on one address, that one; on loopback, only when the chat endpoint is
+    /// on loopback too (a balancer elsewhere would reach its own loopback: some other process, or nothing).
+    static func advertisedOperations(_ configuration: NodeConfiguration, chat: String, operations: SocketAddress)
+        -> String?
+    {
+        guard let port = operations.port, let chatHost = HostPort(parsing: chat)?.host else { return nil }
+        let host = configuration.opsHost
+        if ["0.0.0.0", "::", ""].contains(host) { return HostPort(host: chatHost, port: port).description }
+        let loopback = { (host: String) in host == "localhost" || host == "::1" || host.hasPrefix("127.") }
+        if loopback(host), !loopback(chatHost) { return nil }
+        return HostPort(host: host, port: port).description
     }
 
     /// The first IPv4 address of an interface that is up and not loopback.

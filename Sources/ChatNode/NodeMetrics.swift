@@ -19,6 +19,16 @@ public final class NodeMetrics: Sendable {
     let namesLost: Counter
     let serverFull: Counter
     let usersReaped: Counter
+    /// Rooms with members on this node; set when scraped.
+    let rooms: Gauge
+    /// From the relay reading an event off Redis to its last local member's bytes handed to the socket: the fan-out
+    /// latency chat-bench measures from outside, watched from inside.
+    let fanoutLatency: DurationHistogram
+    /// The last PING's round trip on the command connection (every second).
+    let redisRoundTrip: Gauge
+    /// When the command connection to Redis was last re-made (Unix seconds; 0 until it first is): a Redis restart
+    /// or failover, as this node saw it.
+    let redisLastReconnect: Gauge
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
@@ -41,6 +51,27 @@ public final class NodeMetrics: Sendable {
         namesLost = registry.makeCounter(descriptor: Self.describe("chat_names_lost_total", "Sessions closed because their claim was lost"))
         serverFull = registry.makeCounter(descriptor: Self.describe("chat_server_full_total", "Connections refused at max clients"))
         usersReaped = registry.makeCounter(descriptor: Self.describe("chat_reaped_users_total", "Users of dead nodes cleaned up by this node"))
+        rooms = registry.makeGauge(descriptor: Self.describe("chat_rooms", "Rooms with members on this node"))
+        fanoutLatency = registry.makeDurationHistogram(
+            descriptor: Self.describe(
+                "chat_fanout_latency_seconds", "From an event read off Redis to its bytes written to every local member"),
+            buckets: [
+                .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
+            ])
+        redisRoundTrip = registry.makeGauge(
+            descriptor: Self.describe("chat_redis_round_trip_seconds", "The last PING's round trip to Redis"))
+        redisLastReconnect = registry.makeGauge(
+            descriptor: Self.describe(
+                "chat_redis_last_reconnect_timestamp_seconds", "When the connection to Redis was last re-made (0: never)"))
+    }
+
+    /// `chat_node_info{node="<id>"} 1`: the node's id as a label, for dashboards to name what they scrape.
+    func identify(nodeID: String) {
+        registry.makeGauge(
+            descriptor: Self.describe("chat_node_info", "This node's id, as a label; always 1"), labels: [("node", nodeID)]
+        ).set(to: 1.0)
     }
 
     private static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {

@@ -2,9 +2,9 @@ import ChatRedis
 import NIOCore
 
 /// Announces where this node can be reached, for the balancer's discovery: every 500 ms it sets
-/// `chat:endpoint:<incarnation>` to "<node id> <chat host:port> <http host:port> [irc=<host:port>]" with a 1.5 s
-/// expiry. A node
-/// that dies drops out of discovery within 1.5 s; one that shuts down first announces itself as draining.
+/// `chat:endpoint:<incarnation>` to "<node id> <chat host:port> <http host:port> [irc=<host:port>]
+/// [ops=<host:port>]" with a 1.5 s expiry (`ops` is where the balancer's status page reads /metrics). A node that
+/// dies drops out of discovery within 1.5 s; one that shuts down first announces itself as draining.
 final class EndpointAnnouncer: Sendable {
     private let store: ClusterStore
     private let value: String
@@ -13,9 +13,12 @@ final class EndpointAnnouncer: Sendable {
     static let interval = TimeAmount.milliseconds(500)
     static let lifetime = TimeAmount.milliseconds(1500)
 
-    init(store: ClusterStore, nodeID: String, chat: String, http: String, irc: String? = nil, eventLoop: any EventLoop) {
+    init(
+        store: ClusterStore, nodeID: String, chat: String, http: String, irc: String? = nil, operations: String? = nil,
+        eventLoop: any EventLoop
+    ) {
         self.store = store
-        self.value = "\(nodeID) \(chat) \(http)" + (irc.map { " irc=\($0)" } ?? "")
+        self.value = "\(nodeID) \(chat) \(http)" + (irc.map { " irc=\($0)" } ?? "") + (operations.map { " ops=\($0)" } ?? "")
         self.eventLoop = eventLoop
     }
 

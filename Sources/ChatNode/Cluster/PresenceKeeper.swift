@@ -37,7 +37,22 @@ final class PresenceKeeper: Sendable {
         let reap = eventLoop.scheduleRepeatedTask(
             initialDelay: configuration.reapInterval, delay: configuration.reapInterval
         ) { _ in self.reap() }
-        return [beat, refresh, reap]
+        let ping = eventLoop.scheduleRepeatedTask(initialDelay: .seconds(1), delay: .seconds(1)) { _ in
+            self.measureRoundTrip()
+        }
+        return [beat, refresh, reap, ping]
+    }
+
+    /// A PING on the command connection, timed: what operators watch as this node's Redis round trip. It queues
+    /// behind whatever the node's sessions sent, which is the point: it is the wait they see.
+    private func measureRoundTrip() {
+        let redis = node.store.redis
+        guard redis.isConnected else { return }
+        let started = NIODeadline.now()
+        redis.send("PING").whenSuccess { _ in
+            let elapsed = NIODeadline.now() - started
+            self.node.metrics.redisRoundTrip.set(Double(elapsed.nanoseconds) / 1e9)
+        }
     }
 
     /// Called whenever the command connection is (re)made.
@@ -45,6 +60,7 @@ final class PresenceKeeper: Sendable {
         heartbeat()
         guard reconnected else { return }
         node.metrics.redisReconnects.increment()
+        node.metrics.redisLastReconnect.set(Double(WallClock.now()) / 1000)
         refresh(restore: true)
     }
 

@@ -68,12 +68,15 @@ final class LoopHub: @unchecked Sendable {
 
     /// Writes each event to every local listener of its channel, then flushes each touched session once. A
     /// session is listed once, by the write that made its flush due (see `SessionHandler.deliver`).
+    /// Each event that reached someone here counts once in the fan-out latency, measured after the flushes.
     func deliver(_ batch: [RenderedEvent]) {
         eventLoop.assertInEventLoop()
         var touched: [SessionHandler] = []
         var written: Int64 = 0
+        var shown: [NIODeadline] = []
         for event in batch {
             guard let members = listeners[event.channel] else { continue }
+            let writtenBefore = written
             for session in members.values {
                 switch session.deliver(event, allocator: allocator) {
                 case .notWritten: continue
@@ -82,8 +85,12 @@ final class LoopHub: @unchecked Sendable {
                 }
                 written += 1
             }
+            if written > writtenBefore { shown.append(event.received) }
         }
         for session in touched { session.flush() }
-        if written > 0 { metrics.messagesOut.increment(by: written) }
+        guard written > 0 else { return }
+        metrics.messagesOut.increment(by: written)
+        let flushed = NIODeadline.now()
+        for received in shown { metrics.fanoutLatency.recordNanoseconds((flushed - received).nanoseconds) }
     }
 }

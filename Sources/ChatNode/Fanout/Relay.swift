@@ -116,12 +116,13 @@ final class Relay: @unchecked Sendable {
 
     private func deliver(_ batch: [(channel: String, envelope: RelayEnvelope)]) {
         let now = WallClock.now()
+        let received = NIODeadline.now()
         var perHub: [Int: [RenderedEvent]] = [:]
         for (channel, envelope) in batch {
             guard let targets = routes[channel], isNew(envelope, on: channel) else { continue }
             // One RenderedEvent per loop: its render cache is then only ever touched by that loop.
             for hubIndex in targets.keys {
-                perHub[hubIndex, default: []].append(RenderedEvent(channel: channel, envelope: envelope, now: now))
+                perHub[hubIndex, default: []].append(RenderedEvent(channel: channel, envelope: envelope, now: now, received: received))
             }
         }
         for (hubIndex, events) in perHub {

@@ -14,15 +14,18 @@ final class RenderedEvent {
     let envelope: RelayEnvelope
     /// When the relay received it: the time shown for events that carry none of their own.
     let now: Millis
+    /// When the relay read it off Redis: where the fan-out latency (`chat_fanout_latency_seconds`) starts.
+    let received: NIODeadline
     private var rendered: [ByteBuffer?] = Array(repeating: nil, count: Slot.allCases.count)
     /// IRC renderings, by the set of capabilities that shape them (see `IRCMode`): a handful of variants at most.
     /// An entry holding nil is an event those clients are not shown.
     private var renderedForIRC: [Int: ByteBuffer?] = [:]
 
-    init(channel: String, envelope: RelayEnvelope, now: Millis) {
+    init(channel: String, envelope: RelayEnvelope, now: Millis, received: NIODeadline = .now()) {
         self.channel = channel
         self.envelope = envelope
         self.now = now
+        self.received = received
     }
 
     func cached(_ slot: Slot, render: () -> String) -> ByteBuffer {

@@ -1,3 +1,4 @@
+import ChatCommandSupport
 import ChatCore
 import NIOCore
 import NIOHTTP1
@@ -62,9 +63,10 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
             json.field("redis", healthy)
             send(healthy ? .ok : .serviceUnavailable, "application/json", json.finish() + "\n", head: head, context: context)
         case (.operations, "/metrics"):
-            send(
-                .ok, "text/plain; version=0.0.4; charset=utf-8", ByteBuffer(bytes: node.metrics.registry.emitToBuffer()),
-                head: head, context: context)
+            node.metrics.rooms.set(Int64(node.relay.localRooms))
+            var body = ByteBuffer(bytes: node.metrics.registry.emitToBuffer())
+            body.writeString(ProcessMetrics.prometheusText())
+            send(.ok, "text/plain; version=0.0.4; charset=utf-8", body, head: head, context: context)
         case (.operations, _):
             send(.notFound, "text/plain; charset=utf-8", "not found: this port serves /health and /metrics\n", head: head, context: context)
         case (.publicSite, "/ws"):
