@@ -10,31 +10,40 @@ public struct NodeEndpoint: Hashable, Sendable, CustomStringConvertible {
     public var http: HostPort
     /// The node's IRC port, when it serves IRC (announced as `irc=HOST:PORT`).
     public var irc: HostPort?
+    /// The node's operations port (/metrics), when the balancer can reach it (announced as `ops=HOST:PORT`): what
+    /// the status page reads.
+    public var operations: HostPort?
 
-    public init(name: String, chat: HostPort, http: HostPort, irc: HostPort? = nil) {
+    public init(name: String, chat: HostPort, http: HostPort, irc: HostPort? = nil, operations: HostPort? = nil) {
         self.name = name
         self.chat = chat
         self.http = http
         self.irc = irc
+        self.operations = operations
     }
 
     public var description: String { "\(name) (\(chat))" }
 
-    /// `HOST:PORT` or `HOST:PORT/HTTPPORT`; without an HTTP port, the node's default 8081 is assumed.
+    /// `HOST:PORT`, `HOST:PORT/HTTPPORT` or `HOST:PORT/HTTPPORT/OPSPORT`; without an HTTP port, the node's default
+    /// 8081 is assumed; without an operations port the status page shows the node's state but not its figures.
     public init(parsing text: String) throws(BalancerConfigurationError) {
-        let parts = text.split(separator: "/", maxSplits: 1).map(String.init)
+        let parts = text.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         // Port 0 parses as a HOST:PORT (a listener may bind it) but no node can be reached there.
         guard let first = parts.first, let chat = HostPort(parsing: first), chat.port != 0 else {
-            throw BalancerConfigurationError("'\(text)' is not HOST:PORT or HOST:PORT/HTTPPORT")
+            throw BalancerConfigurationError("'\(text)' is not HOST:PORT, HOST:PORT/HTTPPORT or HOST:PORT/HTTPPORT/OPSPORT")
         }
-        var httpPort = 8081
-        if parts.count == 2 {
-            guard let port = Int(parts[1]), (1...65535).contains(port) else {
-                throw BalancerConfigurationError("'\(text)': the HTTP port after '/' must be 1 to 65535")
+        func port(_ index: Int, _ what: String) throws(BalancerConfigurationError) -> Int? {
+            guard parts.count > index else { return nil }
+            guard let port = Int(parts[index]), (1...65535).contains(port) else {
+                throw BalancerConfigurationError("'\(text)': the \(what) port must be 1 to 65535")
             }
-            httpPort = port
+            return port
         }
-        self.init(name: chat.description, chat: chat, http: HostPort(host: chat.host, port: httpPort))
+        let httpPort = try port(1, "HTTP") ?? 8081
+        let operationsPort = try port(2, "operations")
+        self.init(
+            name: chat.description, chat: chat, http: HostPort(host: chat.host, port: httpPort),
+            operations: operationsPort.map { HostPort(host: chat.host, port: $0) })
     }
 }
 

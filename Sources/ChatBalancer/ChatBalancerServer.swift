@@ -17,7 +17,7 @@ public struct BalancerAddresses: Sendable {
 }
 
 /// The front balancer as a service: chat clients on `port` and HTTP on `httpPort`, each spliced to a node chosen
-/// round-robin among the healthy ones; /nodes and /metrics on `adminPort`. On graceful shutdown it stops
+/// round-robin among the healthy ones; the status page, /status, /nodes and /metrics on `adminPort`. On graceful shutdown it stops
 /// accepting, lets open connections carry on for at most `drainTimeout`, then closes them and exits.
 public final class ChatBalancerServer: Service, Sendable {
     public let configuration: BalancerConfiguration
@@ -79,10 +79,18 @@ public final class ChatBalancerServer: Service, Sendable {
         let listening = bound
         let listeners = Array(listening.values)
         let reloads = configuration.tls.map { $0.reloadOnHangup(logger: logger) }
-        let tasks = watcher.start()
+        let status = ClusterStatus(
+            pool: pool, metrics: metrics, redis: watcher.redis, eventLoop: group.next(),
+            openConnections: {
+                (
+                    chat.openConnections.load(ordering: .relaxed) + irc.openConnections.load(ordering: .relaxed),
+                    http.openConnections.load(ordering: .relaxed)
+                )
+            })
+        let tasks = watcher.start() + [status.start()]
         let onListening = self.onListening
         let admin = Application(
-            router: AdminEndpoints.router(pool: pool, metrics: metrics),
+            router: AdminEndpoints.router(pool: pool, metrics: metrics, status: status),
             configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: nil),
             onServerRunning: { channel in
                 let addresses = BalancerAddresses(

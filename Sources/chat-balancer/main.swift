@@ -56,10 +56,10 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-plain"), help: "Serve only the TLS ports: no plain chat or HTTP port. [BALANCER_NO_PLAIN=1]")
     var noPlain = CommandSupport.flag("BALANCER_NO_PLAIN") ?? false
 
-    @Option(name: .customLong("admin-port"), help: "Port for GET /nodes and GET /metrics. [BALANCER_ADMIN_PORT]")
+    @Option(name: .customLong("admin-port"), help: "Port for the status page (/), GET /status, /nodes and /metrics. [BALANCER_ADMIN_PORT]")
     var adminPort = env("BALANCER_ADMIN_PORT").flatMap(Int.init) ?? 9000
 
-    @Option(name: .customLong("admin-host"), help: "Address for the admin port (/nodes, /metrics). [BALANCER_ADMIN_HOST]")
+    @Option(name: .customLong("admin-host"), help: "Address for the admin port (status page, /nodes, /metrics). [BALANCER_ADMIN_HOST]")
     var adminHost = env("BALANCER_ADMIN_HOST") ?? "127.0.0.1"
 
     @Option(
@@ -67,7 +67,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         help: "Open connections one client address may hold; 0 for no limit. [BALANCER_MAX_CONNECTIONS_PER_ADDRESS]")
     var maxConnectionsPerAddress = env("BALANCER_MAX_CONNECTIONS_PER_ADDRESS").flatMap(Int.init) ?? 50
 
-    @Option(help: "Fixed nodes: HOST:PORT[/HTTPPORT],... (HTTP port 8081 when omitted). [BALANCER_NODES]")
+    @Option(help: "Fixed nodes: HOST:PORT[/HTTPPORT[/OPSPORT]],... (HTTP port 8081 when omitted; the operations port feeds the status page). [BALANCER_NODES]")
     var nodes: String?
 
     @Option(help: "Discover nodes in Redis instead: redis://[[user]:password@]host:port, or rediss:// for TLS. [BALANCER_REDIS_URL]")

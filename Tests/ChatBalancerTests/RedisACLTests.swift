@@ -8,7 +8,7 @@ import Testing
 struct RedisACLTests {
     /// The ACL rules docs/security.md recommends.
     static let nodeRules = ["on", ">node-secret", "~chat:*", "&chat:*", "+@all", "-@dangerous", "+info"]
-    static let balancerRules = ["on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+mget", "+srem", "+ping", "+select"]
+    static let balancerRules = ["on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+mget", "+srem", "+ping", "+select", "+info"]
 
     @Test("a node and the balancer as restricted ACL users: people chat; the node's user cannot FLUSHALL or CONFIG")
     func restrictedUsers() throws {
@@ -42,6 +42,12 @@ struct RedisACLTests {
         let asBalancer = ["--user", "chat-balancer", "--pass", "lb-secret", "--no-auth-warning"]
         #expect(try redis.cli(asBalancer + ["SET", "chat:endpoint:fake", "x"]).contains("NOPERM"), "cannot announce a node")
         #expect(try redis.cli(asBalancer + ["PUBLISH", "chat:room:dev", "x"]).contains("NOPERM"), "cannot speak in a room")
+        #expect(try redis.cli(asBalancer + ["GET", "chat:session:alice"]).contains("NOPERM"), "cannot read the chat's data")
+        // INFO is all the status page needs of Redis, and the balancer's user has it.
+        #expect(
+            eventually(timeout: 5) {
+                (try? HTTPGet.get(port: balancer.adminPort, path: "/status").body.contains(#""reachable":true,"problem":null,"version":"#)) == true
+            }, "the status page reads Redis as the balancer's user")
         #expect(try redis.cli(["PING"]).contains("NOAUTH") || redis.cli(["PING"]).contains("WRONGPASS"), "the default user is off")
     }
 

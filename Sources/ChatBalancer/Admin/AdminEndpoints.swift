@@ -1,10 +1,14 @@
+import ChatCommandSupport
 import ChatCore
+import Foundation
+import HTTPTypes
 import Hummingbird
 import NIOCore
 
-/// The balancer's own port: GET /nodes (each node, its state, clients routed, connected now) and GET /metrics.
+/// The balancer's own port: the status page (`/`, its script and style), GET /status (the page's JSON), GET
+/// /nodes (each node, its state, clients routed, connected now) and GET /metrics.
 enum AdminEndpoints {
-    static func router(pool: BackendPool, metrics: BalancerMetrics) -> Router<BasicRequestContext> {
+    static func router(pool: BackendPool, metrics: BalancerMetrics, status: ClusterStatus) -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/nodes") { _, _ -> Response in
             let nodes = pool.snapshot.map { node in
@@ -23,11 +27,69 @@ enum AdminEndpoints {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: ResponseBody(byteBuffer: ByteBuffer(string: body.finish() + "\n")))
         }
-        router.get("/metrics") { _, _ -> Response in
+        router.get("/status") { _, _ -> Response in
             Response(
+                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(string: status.json())))
+        }
+        router.get("/metrics") { _, _ -> Response in
+            metrics.nodes(pool.snapshot)
+            var body = ByteBuffer(bytes: metrics.registry.emitToBuffer())
+            body.writeString(status.redisPrometheusText())
+            body.writeString(ProcessMetrics.prometheusText())
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.registry.emitToBuffer())))
+                body: ResponseBody(byteBuffer: body))
+        }
+        // Browsers ask for it with every page; the page has none, and a 404 would be an error in their console.
+        router.get("/favicon.ico") { _, _ -> Response in Response(status: .noContent) }
+        for (path, asset) in StatusPageAssets.files {
+            router.get(RouterPath(path)) { _, _ -> Response in
+                var headers: HTTPFields = [.contentType: asset.contentType]
+                for (name, value) in StatusPageAssets.securityHeaders {
+                    if let field = HTTPField.Name(name) { headers[field] = value }
+                }
+                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: asset.body))
+            }
         }
         return router
     }
+}
+
+/// The status page's files, shipped as resources (Sources/ChatBalancer/OpsPage) and read once: no build step,
+/// nothing fetched from elsewhere, and the chat page's policy: scripts and styles from this origin only.
+enum StatusPageAssets {
+    struct Asset: Sendable {
+        var body: ByteBuffer
+        var contentType: String
+    }
+
+    static let securityHeaders: [(String, String)] = [
+        (
+            "content-security-policy",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+                + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-cache"),
+    ]
+
+    static let files: [String: Asset] = {
+        var files: [String: Asset] = [:]
+        for (name, type) in [
+            ("index.html", "text/html; charset=utf-8"), ("ops.js", "text/javascript; charset=utf-8"),
+            ("ops.css", "text/css; charset=utf-8"),
+        ] {
+            let parts = name.split(separator: ".")
+            guard
+                let url = Bundle.module.url(
+                    forResource: String(parts[0]), withExtension: String(parts[1]), subdirectory: "OpsPage"),
+                let data = try? Data(contentsOf: url)
+            else { continue }
+            files["/" + name] = Asset(body: ByteBuffer(bytes: data), contentType: type)
+        }
+        files["/"] = files["/index.html"]
+        return files
+    }()
 }

@@ -17,7 +17,8 @@ final class NodeWatcher: Sendable {
     private let configuration: BalancerConfiguration
     private let eventLoop: any EventLoop
     private let logger: Logger
-    private let redis: RedisClient?
+    /// The discovery connection, when nodes are discovered in Redis; the status page reads INFO over it.
+    let redis: RedisClient?
     /// Whether the last discovery found Redis unreachable after having read it, so the outage is logged once.
     private let redisWasDown = NIOLockedValueBox(false)
     private let redisEverRead = NIOLockedValueBox(false)
@@ -110,24 +111,34 @@ final class NodeWatcher: Sendable {
         var draining: Bool
     }
 
-    /// "<node id> <chat host:port> <http host:port> [irc=<host:port>]", with " draining" after it once the node is
-    /// shutting down. (A balancer from before IRC reads only three fields: upgrade balancers before nodes.)
+    /// "<node id> <chat host:port> <http host:port> [irc=<host:port>] [ops=<host:port>]", with " draining" after it
+    /// once the node is shutting down. Options of a later version (`name=value`) are skipped, so nodes can be
+    /// upgraded after balancers. (A balancer from before the options reads only three fields: upgrade balancers
+    /// before nodes.)
     static func parseAnnouncement(_ value: String) -> Announcement? {
         var fields = value.split(separator: " ")
         let draining = fields.last == "draining"
         if draining { fields.removeLast() }
-        var irc: HostPort?
-        if let last = fields.last, last.hasPrefix("irc=") {
-            guard let parsed = HostPort(parsing: last.dropFirst(4)), parsed.port != 0 else { return nil }
-            irc = parsed
+        var options: [Substring: Substring] = [:]
+        while fields.count > 3, let last = fields.last, let equals = last.firstIndex(of: "=") {
+            options[last[..<equals]] = last[last.index(after: equals)...]
             fields.removeLast()
         }
+        func endpoint(_ key: Substring) -> (valid: Bool, value: HostPort?) {
+            guard let text = options[key] else { return (true, nil) }
+            guard let parsed = HostPort(parsing: text), parsed.port != 0 else { return (false, nil) }
+            return (true, parsed)
+        }
+        let irc = endpoint("irc")
+        let operations = endpoint("ops")
         // Port 0 would parse, but a node announces the ports it is bound to, never 0.
-        guard fields.count == 3, let chat = HostPort(parsing: fields[1]), let http = HostPort(parsing: fields[2]),
-            chat.port != 0, http.port != 0
+        // An option where an endpoint belongs is a malformed announcement, not a host named "ops=...".
+        guard irc.valid, operations.valid, fields.count == 3, !fields.contains(where: { $0.contains("=") }), let chat = HostPort(parsing: fields[1]),
+            let http = HostPort(parsing: fields[2]), chat.port != 0, http.port != 0
         else { return nil }
         return Announcement(
-            endpoint: NodeEndpoint(name: String(fields[0]), chat: chat, http: http, irc: irc), draining: draining)
+            endpoint: NodeEndpoint(name: String(fields[0]), chat: chat, http: http, irc: irc.value, operations: operations.value),
+            draining: draining)
     }
 
     /// A node is alive when its chat port answers with its first bytes (the greeting) within the interval: a

@@ -106,7 +106,7 @@ final class ProxyListener: Sendable {
             return
         }
         guard admitted else {
-            metrics.refused(side)
+            metrics.refusedForAddress(side)
             refuse(client, with: tooManyFromAddress)
             return
         }
