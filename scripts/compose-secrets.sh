@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Redis passwords docker-compose.yml needs, as files in deploy/secrets/ (git-ignored, and kept out of the
+# The Redis passwords docker-compose.yml needs (and Grafana's, for its monitoring profile), as files in deploy/secrets/ (git-ignored, and kept out of the
 # image by .dockerignore). Compose mounts each file only into the containers that use it, at /run/secrets/, so no
 # password is in the compose file, in `docker compose config` or in a container's environment (`docker inspect`).
 #
@@ -76,6 +76,14 @@ case "${1:-}" in
     ;;
   *) usage ;;
 esac
+
+# Grafana's admin password (the monitoring profile); anyone who reaches Grafana may look without it, read-only.
+if [[ -s "$dir/grafana-admin-password" ]]; then
+  echo "kept    $dir/grafana-admin-password"
+else
+  new_password >"$dir/grafana-admin-password"
+  echo "created $dir/grafana-admin-password (Grafana's user: admin)"
+fi
 
 if [[ -s "$dir/tls-chain.pem" && -s "$dir/tls-key.pem" ]]; then
   echo "kept    $dir/tls-chain.pem and tls-key.pem"

@@ -29,9 +29,28 @@ struct ComposeFileTests {
         return text
     }
 
-    @Test("it is valid and has redis, a scalable node and the balancer")
+    @Test("it is valid and has redis, a scalable node and the balancer, plus Prometheus and Grafana in a profile")
     func services() throws {
-        #expect(try config(["--services"]).split(separator: "\n").sorted() == ["balancer", "node", "redis"])
+        // Debian's docker-compose lists every service here, profiles or not; `up` starts a profile's only with it.
+        #expect(
+            try config(["--services"]).split(separator: "\n").sorted()
+                == ["balancer", "grafana", "node", "prometheus", "redis"])
+        let sections = Self.services(in: try config())
+        for name in ["prometheus", "grafana"] {
+            let section = sections[name] ?? ""
+            #expect(section.contains("profiles:") && section.contains("- monitoring"), "\(name) only with the profile")
+            #expect(!section.contains("published: 9090") && !section.contains("published: 3000"), "loopback only")
+        }
+        #expect(sections["prometheus"]?.contains("127.0.0.1:9090:9090") == true)
+        #expect(sections["grafana"]?.contains("127.0.0.1:3000:3000") == true)
+        #expect(sections["grafana"]?.contains("/etc/grafana/provisioning") == true)
+        #expect(sections["node"]?.contains("CHAT_OPS_HOST: 0.0.0.0") == true, "the status page and Prometheus reach /metrics")
+        for file in [
+            "deploy/prometheus/prometheus.yml", "deploy/grafana/provisioning/datasources/prometheus.yml",
+            "deploy/grafana/provisioning/dashboards/chat.yml", "deploy/grafana/dashboards/chat-cluster.json",
+        ] {
+            #expect(FileManager.default.fileExists(atPath: Self.repositoryRoot.appendingPathComponent(file).path), "\(file)")
+        }
     }
 
     @Test("only the balancer publishes ports: 7000 and 8080 to clients, 9000 on loopback")
