@@ -89,6 +89,7 @@ swift-redis-chat is running: Redis, $NODES nodes and the balancer.
   IRC        irssi -c localhost -p $IRC_PORT -n YOU   (or WeeChat; over TLS on $IRC_TLS_PORT with the dev CA)
   new cert   kill -HUP ${pids[1]}   makes the balancer reread its certificate files (open connections stay)
   node ops   curl localhost:$FIRST_NODE_OPS_PORT/health   (and /metrics; each node's own port, loopback only)
+  status     http://localhost:$ADMIN_PORT/        the live status page (JSON: /status)
   nodes      curl localhost:$ADMIN_PORT/nodes    balancer metrics: curl localhost:$ADMIN_PORT/metrics
 logs:
   $RUN_DIR/balancer.log
