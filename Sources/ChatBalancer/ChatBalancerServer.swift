@@ -79,8 +79,11 @@ public final class ChatBalancerServer: Service, Sendable {
         let listening = bound
         let listeners = Array(listening.values)
         let reloads = configuration.tls.map { $0.reloadOnHangup(logger: logger) }
+        // The status readings parse other processes' output once a second: on a thread of their own, never on a
+        // loop that proxies clients.
+        let statusGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let status = ClusterStatus(
-            pool: pool, metrics: metrics, redis: watcher.redis, eventLoop: group.next(),
+            pool: pool, metrics: metrics, redis: watcher.redis, eventLoop: statusGroup.next(),
             openConnections: {
                 (
                     chat.openConnections.load(ordering: .relaxed) + irc.openConnections.load(ordering: .relaxed),
@@ -128,6 +131,7 @@ public final class ChatBalancerServer: Service, Sendable {
         for task in tasks { task.cancel() }
         reloads?.cancel()
         await watcher.stop()
+        try? await statusGroup.shutdownGracefully()
         // Whatever is still open after the drain time is closed with the event loops.
         try? await group.shutdownGracefully()
         logger.info("stopped")

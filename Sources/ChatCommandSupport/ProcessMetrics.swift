@@ -1,5 +1,7 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
 
 /// This process's CPU time, resident memory, open descriptors and start time, read from /proc when asked (a
@@ -14,27 +16,44 @@ public enum ProcessMetrics {
         public var startTime: Double = 0
     }
 
-    public static func sample() -> Sample {
+    /// `countingDescriptors`: reading /proc/self/fd takes time in proportion to the open descriptors (two per
+    /// client in the balancer), so only scrapes pay for it.
+    public static func sample(countingDescriptors: Bool = true) -> Sample {
         var sample = Sample()
+        #if os(Linux)
         let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
         // /proc/self/stat: the command may hold spaces and parentheses, so fields are counted after its last ')'.
-        // utime and stime are fields 14 and 15, starttime (ticks after boot) 22.
-        if let stat = read("/proc/self/stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")) {
+        // utime and stime are fields 14 and 15.
+        if let stat = read("/proc/self/stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")), ticksPerSecond > 0 {
             let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
-            func field(_ number: Int) -> Double { fields.count > number - 3 ? Double(decimal(fields[number - 3])) : 0 }
-            if ticksPerSecond > 0 {
-                sample.cpuSeconds = (field(14) + field(15)) / ticksPerSecond
-                if let boot = bootTime() { sample.startTime = boot + field(22) / ticksPerSecond }
-            }
+            if fields.count > 12 { sample.cpuSeconds = Double(decimal(fields[11]) + decimal(fields[12])) / ticksPerSecond }
         }
         // /proc/self/statm: sizes in pages; the second is what is resident.
         if let statm = read("/proc/self/statm") {
             let fields = statm.split(separator: UInt8(ascii: " "))
             if fields.count > 1 { sample.residentBytes = decimal(fields[1]) * Int(sysconf(Int32(_SC_PAGESIZE))) }
         }
-        sample.openDescriptors = openDescriptorCount()
+        sample.startTime = startTime
+        if countingDescriptors { sample.openDescriptors = openDescriptorCount() }
+        #endif
         return sample
     }
+
+    /// When the process started, in Unix seconds: boot time (/proc/stat's `btime`) plus field 22 of
+    /// /proc/self/stat (ticks after boot). Read once; it does not change.
+    private static let startTime: Double = {
+        #if os(Linux)
+        let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+        guard ticksPerSecond > 0, let boot = bootTime(), let stat = read("/proc/self/stat"),
+            let close = stat.lastIndex(of: UInt8(ascii: ")"))
+        else { return 0 }
+        let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
+        guard fields.count > 19 else { return 0 }
+        return boot + Double(decimal(fields[19])) / ticksPerSecond
+        #else
+        return 0
+        #endif
+    }()
 
     /// The sample in Prometheus's text format, to append to a registry's output.
     public static func prometheusText(_ sample: Sample = sample()) -> String {
@@ -55,6 +74,8 @@ public enum ProcessMetrics {
         """
     }
 
+    private static let systemRead = read(_:_:_:)
+
     private static func read(_ path: String) -> [UInt8]? {
         let descriptor = open(path, O_RDONLY)
         guard descriptor >= 0 else { return nil }
@@ -62,10 +83,11 @@ public enum ProcessMetrics {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 4096)
         while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            let count = chunk.withUnsafeMutableBytes { systemRead(descriptor, $0.baseAddress, $0.count) }
             guard count > 0 else { break }
             bytes += chunk[..<count]
-            if bytes.count > 65536 { break }
+            // /proc/stat lists every CPU and interrupt; its btime line still comes within this on large hosts.
+            if bytes.count > 1 << 20 { break }
         }
         return bytes
     }

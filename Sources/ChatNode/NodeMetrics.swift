@@ -21,16 +21,18 @@ public final class NodeMetrics: Sendable {
     let usersReaped: Counter
     /// Rooms with members on this node; set when scraped.
     let rooms: Gauge
-    /// From the relay reading an event off Redis to its last local member's bytes handed to the socket: the fan-out
-    /// latency chat-bench measures from outside, watched from inside.
-    let fanoutLatency: DurationHistogram
+    /// From the relay reading an event off Redis to the flush after writing it to every local member: the fan-out
+    /// latency chat-bench measures from outside, watched from inside. One per event loop (label `loop`), so the
+    /// loops never wait on one histogram's lock; dashboards sum them.
+    let fanoutLatency: [DurationHistogram]
     /// The last PING's round trip on the command connection (every second).
     let redisRoundTrip: Gauge
     /// When the command connection to Redis was last re-made (Unix seconds; 0 until it first is): a Redis restart
     /// or failover, as this node saw it.
     let redisLastReconnect: Gauge
 
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+    /// `eventLoops`: how many fan-out latency histograms to keep (one per loop; loops past the last share it).
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), eventLoops: Int = 1) {
         self.registry = registry
         connections = registry.makeGauge(descriptor: Self.describe("chat_connections", "Open client connections"))
         sessions = registry.makeGauge(descriptor: Self.describe("chat_sessions", "Clients that have claimed a name"))
@@ -52,14 +54,17 @@ public final class NodeMetrics: Sendable {
         serverFull = registry.makeCounter(descriptor: Self.describe("chat_server_full_total", "Connections refused at max clients"))
         usersReaped = registry.makeCounter(descriptor: Self.describe("chat_reaped_users_total", "Users of dead nodes cleaned up by this node"))
         rooms = registry.makeGauge(descriptor: Self.describe("chat_rooms", "Rooms with members on this node"))
-        fanoutLatency = registry.makeDurationHistogram(
-            descriptor: Self.describe(
-                "chat_fanout_latency_seconds", "From an event read off Redis to its bytes written to every local member"),
-            buckets: [
-                .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
-                .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-                .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
-            ])
+        fanoutLatency = (0..<max(1, eventLoops)).map { loop in
+            registry.makeDurationHistogram(
+                descriptor: Self.describe(
+                    "chat_fanout_latency_seconds", "From an event read off Redis to its bytes written to every local member"),
+                labels: [("loop", String(loop))],
+                buckets: [
+                    .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+                    .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+                    .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5),
+                ])
+        }
         redisRoundTrip = registry.makeGauge(
             descriptor: Self.describe("chat_redis_round_trip_seconds", "The last PING's round trip to Redis"))
         redisLastReconnect = registry.makeGauge(

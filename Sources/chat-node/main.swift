@@ -296,7 +296,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
         let logger = Logger(label: "chat-node")
         let node = ChatNodeServer(
-            configuration: configuration, logger: logger, metrics: NodeMetrics(registry: registry),
+            configuration: configuration, logger: logger, metrics: NodeMetrics(registry: registry, eventLoops: configuration.threads),
             onListening: { addresses in
                 // One machine-readable line on stdout, for scripts and tests that started the node on port 0.
                 let ports: [(String, SocketAddress?)] = [

@@ -116,6 +116,29 @@ struct StatusPageTests {
         try browser.waitForText("#problem", timeout: 5) { $0.contains("balancer") }
     }
 
+    @Test("a node shut down gracefully leaves the page; one killed stays, as down, without figures")
+    func departures() throws {
+        let setup = try BalancedCluster(nodes: 3)
+        func status() -> [String: Any] {
+            let body = (try? HTTPGet.get(port: setup.balancer.adminPort, path: "/status").body) ?? "{}"
+            return (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
+        }
+        func nodes() -> [String: [String: Any]] {
+            let list = status()["nodes"] as? [[String: Any]] ?? []
+            return Dictionary(list.map { ($0["node"] as? String ?? "", $0) }, uniquingKeysWith: { first, _ in first })
+        }
+        #expect(eventually(timeout: 5) { nodes().values.filter { $0["reachable"] as? Bool == true }.count == 3 })
+        setup.cluster[1].terminate()
+        setup.cluster[2].kill9()
+        #expect(eventually(timeout: 10) { nodes()["n2"] == nil }, "drained and gone: \(nodes().keys.sorted())")
+        let killed = try #require(nodes()["n3"])
+        #expect(killed["state"] as? String == "down")
+        #expect(killed["reachable"] as? Bool == false)
+        #expect(killed["clients"] is NSNull)
+        let cluster = status()["cluster"] as? [String: Any] ?? [:]
+        #expect(cluster["nodes"] as? Int == 2 && cluster["nodesUp"] as? Int == 1, "\(cluster)")
+    }
+
     /// Every metric name a dashboard query uses, and what the processes export: read from a real node's and a real
     /// balancer's /metrics, so metrics added at scrape time (process_*, balancer_redis_*) count too.
     @Test("every query in the Grafana dashboard names a metric the node or the balancer exports")

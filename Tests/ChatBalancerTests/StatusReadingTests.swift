@@ -35,6 +35,20 @@ struct StatusReadingTests {
         #expect(buckets.map(\.count) == [3, 9, 10])
     }
 
+    @Test("a hostile /metrics answer is read as nothing, never as a trap or a quadratic parse")
+    func hostileMetrics() {
+        // Thousands of NaN bounds (each a dictionary key unequal to every other) and more bounds than any
+        // histogram of ours has: no buckets at all.
+        let nans = (0..<5000).map { _ in "chat_fanout_latency_seconds_bucket{le=\"nan\"} 1" }.joined(separator: "\n")
+        #expect(PrometheusText(nans).buckets("chat_fanout_latency_seconds").isEmpty)
+        let many = (0..<500).map { "chat_fanout_latency_seconds_bucket{le=\"\($0)\"} \($0)" }.joined(separator: "\n")
+        #expect(PrometheusText(many).buckets("chat_fanout_latency_seconds").isEmpty)
+        // Numbers no count can be: not believed, so nothing converts them to Int.
+        let huge = "chat_connections 1e19\nchat_rooms NaN\nchat_messages_in_total +Inf\nprocess_resident_memory_bytes -1e300"
+        let reading = ClusterStatus.NodeReading(time: .now(), metrics: PrometheusText(huge))
+        #expect(reading.clients == nil && reading.rooms == nil && reading.messagesIn == nil && reading.residentBytes == nil)
+    }
+
     @Test("the fan-out p99 is over the observations between two readings, interpolated in its bucket")
     func quantile() throws {
         let earlier: [(bound: Double, count: Double)] = [(0.001, 100), (0.01, 100), (.infinity, 100)]
@@ -48,6 +62,9 @@ struct StatusReadingTests {
         // Past the last finite bound the answer is that bound, as Prometheus's histogram_quantile says.
         let slow: [(bound: Double, count: Double)] = [(0.001, 0), (0.01, 0), (.infinity, 5)]
         #expect(PrometheusText.quantile(0.99, from: [], to: slow) == 0.01)
+        // A node that restarted counts from zero: the window is what it counted since.
+        let afterRestart: [(bound: Double, count: Double)] = [(0.001, 10), (0.01, 10), (.infinity, 10)]
+        #expect(PrometheusText.quantile(0.5, from: later, to: afterRestart).map { $0 <= 0.001 } == true)
     }
 
     @Test("Redis's INFO: key:value lines, sections skipped")
@@ -72,8 +89,11 @@ struct StatusReadingTests {
         #expect(reordered.endpoint == full.endpoint)
         let future = try #require(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 zone=eu-1"))
         #expect(future.endpoint.operations == nil && future.endpoint.irc == nil)
-        #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=10.0.0.5:0") == nil)
-        #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=nonsense") == nil)
+        // A bad operations address is ignored: the node still gets clients.
+        #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=10.0.0.5:0")?.endpoint.operations == nil)
+        #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=nonsense")?.endpoint.chat.port == 7001)
+        #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 irc=nonsense") == nil)
+        #expect(NodeWatcher.parseAnnouncement("node=1 10.0.0.5:7001 10.0.0.5:8081")?.endpoint.name == "node=1")
         #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 ops=10.0.0.5:9101") == nil)
     }
 

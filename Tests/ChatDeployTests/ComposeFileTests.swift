@@ -90,6 +90,25 @@ struct ComposeFileTests {
                 "Redis memory is bounded and never evicts the chat's keys")
     }
 
+    /// A resource bundle missing from the image is a crash at start (SwiftPM's `Bundle.module`) or a page that is
+    /// not there; nothing else would notice before someone runs the image.
+    @Test("the image copies every resource bundle Package.swift declares next to the binaries")
+    func resourceBundlesInImage() throws {
+        let package = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let dockerfile = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("deploy/Dockerfile"), encoding: .utf8)
+        // Each target is `name: "X",` ... up to the next `.target(`/`.executableTarget(`; those with `resources:`.
+        let targets = package.components(separatedBy: ".target(").dropFirst()
+        var bundles: [String] = []
+        for target in targets where target.contains("resources:") {
+            guard let nameLine = target.split(separator: "\n").first(where: { $0.contains("name:") }),
+                let name = nameLine.split(separator: "\"").dropFirst().first
+            else { continue }
+            bundles.append("swift-redis-chat_\(name).resources")
+        }
+        #expect(bundles.sorted() == ["swift-redis-chat_ChatBalancer.resources", "swift-redis-chat_ChatNode.resources"])
+        for bundle in bundles { #expect(dockerfile.contains("/\(bundle)\" /staging/"), "\(bundle) is not copied") }
+    }
+
     @Test("every environment variable in the compose file is documented in docs/deploy.md")
     func documented() throws {
         let compose = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("docker-compose.yml"), encoding: .utf8)

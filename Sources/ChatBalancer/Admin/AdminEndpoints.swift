@@ -28,9 +28,9 @@ enum AdminEndpoints {
                 body: ResponseBody(byteBuffer: ByteBuffer(string: body.finish() + "\n")))
         }
         router.get("/status") { _, _ -> Response in
-            Response(
-                status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: status.json())))
+            var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
+            if let nosniff = HTTPField.Name("x-content-type-options") { headers[nosniff] = "nosniff" }
+            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: status.json())))
         }
         router.get("/metrics") { _, _ -> Response in
             metrics.nodes(pool.snapshot)
@@ -75,21 +75,31 @@ enum StatusPageAssets {
         ("cache-control", "no-cache"),
     ]
 
+    /// The bundle SwiftPM builds beside the executable (`.build/<config>/`, and where deploy/Dockerfile copies
+    /// it). Looked up by hand: `Bundle.module` ends the process when its bundle is missing, and a balancer without
+    /// its page must still balance.
+    static let bundleName = "swift-redis-chat_ChatBalancer.resources"
+
     static let files: [String: Asset] = {
         var files: [String: Asset] = [:]
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+            ?? CommandLine.arguments[0]
+        let directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
+        let pages = directory.appendingPathComponent(bundleName).appendingPathComponent("OpsPage")
         for (name, type) in [
             ("index.html", "text/html; charset=utf-8"), ("ops.js", "text/javascript; charset=utf-8"),
             ("ops.css", "text/css; charset=utf-8"),
         ] {
-            let parts = name.split(separator: ".")
-            guard
-                let url = Bundle.module.url(
-                    forResource: String(parts[0]), withExtension: String(parts[1]), subdirectory: "OpsPage"),
-                let data = try? Data(contentsOf: url)
-            else { continue }
+            guard let data = try? Data(contentsOf: pages.appendingPathComponent(name)) else { continue }
             files["/" + name] = Asset(body: ByteBuffer(bytes: data), contentType: type)
         }
-        files["/"] = files["/index.html"]
+        files["/"] =
+            files["/index.html"]
+            ?? Asset(
+                body: ByteBuffer(
+                    string: "The status page's files are missing: \(bundleName) must sit next to chat-balancer. "
+                        + "GET /status still answers.\n"),
+                contentType: "text/plain; charset=utf-8")
         return files
     }()
 }

@@ -130,10 +130,11 @@ final class NodeWatcher: Sendable {
             return (true, parsed)
         }
         let irc = endpoint("irc")
+        // A bad operations address costs the status page its figures, not the node its clients: it is ignored.
         let operations = endpoint("ops")
         // Port 0 would parse, but a node announces the ports it is bound to, never 0.
         // An option where an endpoint belongs is a malformed announcement, not a host named "ops=...".
-        guard irc.valid, operations.valid, fields.count == 3, !fields.contains(where: { $0.contains("=") }), let chat = HostPort(parsing: fields[1]),
+        guard irc.valid, fields.count == 3, !fields[1...].contains(where: { $0.contains("=") }), let chat = HostPort(parsing: fields[1]),
             let http = HostPort(parsing: fields[2]), chat.port != 0, http.port != 0
         else { return nil }
         return Announcement(

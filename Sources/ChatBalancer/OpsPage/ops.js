@@ -20,7 +20,7 @@ const state = {
   lastOkAt: null,           // when it was read (this browser's clock)
   failingSince: null,       // the first failure after the last success (this browser's clock), or null
   failure: null,            // why the last request failed
-  rows: new Map(),          // node name -> its <tr>
+  rows: new Map(),          // node name and address -> its <tr> (a node restarted elsewhere is a second row)
   problemsShown: "",        // the problems now in the banner, to rewrite it (and have it announced) only on a change
 };
 
@@ -306,9 +306,10 @@ const FIELDS = [
 ];
 const STATES = new Set(["up", "draining", "down"]);
 
-function newRow(name) {
+function newRow(name, address) {
   const tr = document.createElement("tr");
   tr.dataset.node = name;
+  tr.dataset.address = address;
   const th = document.createElement("th");
   th.scope = "row";
   th.className = "node";
@@ -335,16 +336,18 @@ function renderNodes(nodes) {
   let index = 0;
   for (const node of nodes) {
     const name = typeof node.node === "string" ? node.node : String(node.node ?? "");
-    if (seen.has(name)) continue;               // the same name twice: the first is shown
-    seen.add(name);
-    let tr = state.rows.get(name);
-    if (!tr) { tr = newRow(name); state.rows.set(name, tr); }
+    const address = typeof node.address === "string" ? node.address : "";
+    const key = name + "\n" + address;
+    if (seen.has(key)) continue;                // the same node twice: the first is shown
+    seen.add(key);
+    let tr = state.rows.get(key);
+    if (!tr) { tr = newRow(name, address); state.rows.set(key, tr); }
     updateRow(tr, node);
     if (body.children[index] !== tr) body.insertBefore(tr, body.children[index] ?? null);
     index += 1;
   }
-  for (const [name, tr] of state.rows) {
-    if (!seen.has(name)) { tr.remove(); state.rows.delete(name); }
+  for (const [key, tr] of state.rows) {
+    if (!seen.has(key)) { tr.remove(); state.rows.delete(key); }
   }
   $("nodes-empty").classList.toggle("hidden", seen.size > 0);
   body.closest(".table-wrap").classList.toggle("hidden", seen.size === 0);

@@ -39,27 +39,36 @@ final class ClusterStatus: Sendable {
         var residentBytes: Double?
         var fanout: [(bound: Double, count: Double)]
 
+        /// What a node says is only believed as far as it can be shown: counts and sizes must be finite and
+        /// below 2^53 (a node answering `1e19` or `NaN` must not trap a conversion, here or in a sum).
         init(time: NIODeadline, metrics: PrometheusText) {
             self.time = time
-            clients = metrics.total("chat_connections")
-            rooms = metrics.total("chat_rooms")
-            messagesIn = metrics.total("chat_messages_in_total")
-            messagesOut = metrics.total("chat_messages_out_total")
-            slowDrops = metrics.total("chat_slow_consumer_disconnects_total")
-            redisRoundTrip = metrics.total("chat_redis_round_trip_seconds")
-            redisLastReconnect = metrics.total("chat_redis_last_reconnect_timestamp_seconds")
-            cpuSeconds = metrics.total("process_cpu_seconds_total")
-            residentBytes = metrics.total("process_resident_memory_bytes")
+            func value(_ name: String) -> Double? {
+                metrics.total(name).flatMap { $0.isFinite && abs($0) < 9.0e15 ? $0 : nil }
+            }
+            clients = value("chat_connections")
+            rooms = value("chat_rooms")
+            messagesIn = value("chat_messages_in_total")
+            messagesOut = value("chat_messages_out_total")
+            slowDrops = value("chat_slow_consumer_disconnects_total")
+            redisRoundTrip = value("chat_redis_round_trip_seconds")
+            redisLastReconnect = value("chat_redis_last_reconnect_timestamp_seconds")
+            cpuSeconds = value("process_cpu_seconds_total")
+            residentBytes = value("process_resident_memory_bytes")
             fanout = metrics.buckets("chat_fanout_latency_seconds")
         }
     }
 
     struct NodeRecord {
         var endpoint: NodeEndpoint
+        /// The last good readings, kept across a failed one (so one slow answer does not reset the p99 window).
         var readings: [NodeReading] = []
         /// Why the last reading failed; nil when it worked.
         var problem: String?
         var lastInPool: NIODeadline
+        /// Its state in the pool when last seen there: a node that left while draining left on purpose.
+        var lastState: BackendPool.State = .up
+        var inPool = true
     }
 
     struct RedisReading {
@@ -110,13 +119,22 @@ final class ClusterStatus: Sendable {
     private func collect() {
         let now = NIODeadline.now()
         let timeout = TimeAmount.milliseconds(Self.interval.nanoseconds / 1_000_000 * 8 / 10)
-        let endpoints = pool.endpoints
-        let process = ProcessMetrics.sample()
+        let snapshot = pool.snapshot
+        let endpoints = snapshot.map(\.endpoint)
+        let process = ProcessMetrics.sample(countingDescriptors: false)
         state.withLockedValue { state in
-            for endpoint in endpoints {
-                state.nodes[endpoint, default: NodeRecord(endpoint: endpoint, lastInPool: now)].lastInPool = now
+            for key in state.nodes.keys { state.nodes[key]!.inPool = false }
+            for node in snapshot {
+                state.nodes[node.endpoint, default: NodeRecord(endpoint: node.endpoint, lastInPool: now)].lastInPool = now
+                state.nodes[node.endpoint]!.lastState = node.state
+                state.nodes[node.endpoint]!.inPool = true
             }
-            state.nodes = state.nodes.filter { now - $0.value.lastInPool < Self.forgetAfter }
+            // A node that left while draining left on purpose and goes from the page; one that vanished otherwise
+            // stays, as down, with figures no more (they would stand still in the totals).
+            state.nodes = state.nodes.filter { _, record in
+                record.inPool || (record.lastState != .draining && now - record.lastInPool < Self.forgetAfter)
+            }
+            for key in state.nodes.keys where !state.nodes[key]!.inPool { state.nodes[key]!.readings.removeAll() }
             Self.keep(
                 &state.balancer,
                 BalancerReading(
@@ -130,7 +148,16 @@ final class ClusterStatus: Sendable {
         for endpoint in endpoints {
             guard let operations = endpoint.operations else {
                 state.withLockedValue {
-                    $0.nodes[endpoint]?.problem = "no operations port announced (its --ops-host is loopback only)"
+                    $0.nodes[endpoint]?.problem =
+                        "no operations port known (a node on loopback-only --ops-host, or a fixed node without /OPSPORT)"
+                }
+                continue
+            }
+            // Only the host the balancer already connects to for chat: an announcement must not turn the balancer
+            // into a scanner of other hosts' ports.
+            guard operations.host == endpoint.chat.host else {
+                state.withLockedValue {
+                    $0.nodes[endpoint]?.problem = "operations address \(operations) is not on the node's chat host"
                 }
                 continue
             }
@@ -144,7 +171,7 @@ final class ClusterStatus: Sendable {
             }.recover { error in
                 self.state.withLockedValue { state in
                     state.nodes[endpoint]?.problem = "cannot read \(operations)/metrics: \(MetricsScrape.describe(error))"
-                    state.nodes[endpoint]?.readings.removeAll()
+                    return
                 }
             }
             pending.append(fetched)
@@ -173,7 +200,7 @@ final class ClusterStatus: Sendable {
         }
         EventLoopFuture.andAllComplete(pending, on: eventLoop).whenComplete { _ in
             self.state.withLockedValue { state in
-                let summary = Self.summarize(state.nodes.values.filter { $0.problem == nil })
+                let summary = Self.summarize(state.nodes.values.filter { $0.problem == nil && $0.inPool })
                 Self.keep(
                     &state.history,
                     HistoryPoint(
@@ -214,7 +241,8 @@ final class ClusterStatus: Sendable {
         var messages = 0.0
         var deliveries = 0.0
         for record in records {
-            clients += Int(record.readings.last?.clients ?? 0)
+            // Each below 2^53 (NodeReading), so a few thousand nodes cannot overflow.
+            clients += Int(max(0, record.readings.last?.clients ?? 0))
             messages += rate(record.readings, \.messagesIn) ?? 0
             deliveries += rate(record.readings, \.messagesOut) ?? 0
         }
@@ -254,11 +282,10 @@ final class ClusterStatus: Sendable {
         var latestReconnect: Double?
         let records = state.nodes.values.sorted { ($0.endpoint.name, $0.endpoint.chat.description) < ($1.endpoint.name, $1.endpoint.chat.description) }
         for record in records {
-            let nodeState = live[record.endpoint]?.rawValue ?? BackendPool.State.down.rawValue
+            let nodeState = (record.inPool ? live[record.endpoint]?.rawValue : nil) ?? BackendPool.State.down.rawValue
             if nodeState == BackendPool.State.up.rawValue { up += 1 }
-            let problem =
-                live[record.endpoint] == nil
-                ? "gone from discovery" + (record.problem.map { "; last: \($0)" } ?? "") : record.problem
+            let gone = !record.inPool || live[record.endpoint] == nil
+            let problem = gone ? "gone from discovery" + (record.problem.map { "; last: \($0)" } ?? "") : record.problem
             let readings = problem == nil ? record.readings : []
             let last = readings.last
             if let reconnect = last?.redisLastReconnect, reconnect > 0 { latestReconnect = max(latestReconnect ?? 0, reconnect) }
@@ -268,7 +295,7 @@ final class ClusterStatus: Sendable {
             json.field("state", nodeState)
             json.field("reachable", last != nil)
             json.field("problem", last == nil ? (problem ?? "no reading yet") : nil)
-            json.field("clients", last?.clients.map { Int($0) })
+            json.field("clients", last?.clients.map { Int($0) })  // finite and below 2^53: see NodeReading
             json.field("rooms", last?.rooms.map { Int($0) })
             json.field("messagesInPerSecond", Self.rate(readings, \.messagesIn))
             json.field("messagesOutPerSecond", Self.rate(readings, \.messagesOut))
@@ -281,7 +308,7 @@ final class ClusterStatus: Sendable {
                 readings.count >= 2 ? PrometheusText.quantile(0.99, from: readings[0].fanout, to: readings.last!.fanout) : nil)
             nodes.append(json.finish())
         }
-        let summary = Self.summarize(records.filter { $0.problem == nil && live[$0.endpoint] != nil })
+        let summary = Self.summarize(records.filter { $0.problem == nil && $0.inPool && live[$0.endpoint] != nil })
 
         var cluster = JSONWriter()
         cluster.field("nodes", records.count)

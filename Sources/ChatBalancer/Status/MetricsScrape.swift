@@ -6,7 +6,8 @@ import NIOPosix
 /// One GET of a node's /metrics over a fresh connection, bounded in time and size: a node that hangs, trickles or
 /// answers with megabytes costs the status page one failed reading, never the balancer's memory or a loop.
 enum MetricsScrape {
-    static let maximumBytes = 1 << 20
+    /// A node's /metrics is a few KiB.
+    static let maximumBytes = 256 << 10
 
     struct Failure: Error, CustomStringConvertible {
         var description: String

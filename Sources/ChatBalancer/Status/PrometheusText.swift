@@ -27,12 +27,20 @@ struct PrometheusText {
         return sum
     }
 
-    /// The cumulative buckets of histogram `name`, by upper bound, ascending (+Inf last).
+    /// Bounds kept per histogram: the nodes' have 15; a node answering with thousands is not read further.
+    static let maximumBuckets = 64
+
+    /// The cumulative buckets of histogram `name`, by upper bound, ascending (+Inf last); series with other labels
+    /// (one per event loop) add up. Bounds must be finite numbers or `+Inf` (NaN keys would make every insert
+    /// probe every earlier one).
     func buckets(_ name: String) -> [(bound: Double, count: Double)] {
         let bucketName = name + "_bucket"
         var buckets: [Double: Double] = [:]
-        for sample in samples where sample.name == bucketName {
-            guard let le = sample.labels["le"], let bound = Double(le) ?? (le == "+Inf" ? .infinity : nil) else { continue }
+        for sample in samples where sample.name == bucketName && sample.value.isFinite {
+            guard let le = sample.labels["le"] else { continue }
+            let bound = le == "+Inf" ? Double.infinity : Double(le)
+            guard let bound, bound == .infinity || bound.isFinite else { continue }
+            if buckets[bound] == nil, buckets.count >= Self.maximumBuckets { return [] }
             buckets[bound, default: 0] += sample.value
         }
         return buckets.sorted { $0.key < $1.key }.map { (bound: $0.key, count: $0.value) }
@@ -100,7 +108,9 @@ extension PrometheusText {
     static func quantile(
         _ q: Double, from earlier: [(bound: Double, count: Double)], to later: [(bound: Double, count: Double)]
     ) -> Double? {
-        let before = Dictionary(earlier.map { ($0.bound, $0.count) }, uniquingKeysWith: +)
+        // A restarted node counts from zero again: its readings since the restart are the window.
+        let restarted = (later.last?.count ?? 0) < (earlier.last?.count ?? 0)
+        let before = restarted ? [:] : Dictionary(earlier.map { ($0.bound, $0.count) }, uniquingKeysWith: +)
         let window = later.map { (bound: $0.bound, count: max(0, $0.count - (before[$0.bound] ?? 0))) }
         guard let total = window.last?.count, total > 0 else { return nil }
         let rank = q * total

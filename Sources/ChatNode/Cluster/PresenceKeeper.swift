@@ -45,11 +45,13 @@ final class PresenceKeeper: Sendable {
 
     /// A PING on the command connection, timed: what operators watch as this node's Redis round trip. It queues
     /// behind whatever the node's sessions sent, which is the point: it is the wait they see.
+    /// While Redis is unreachable the figure is NaN (a gap in a graph, "unknown" on the status page) rather than the
+    /// last good one; a PING that fails counts the time it took to fail.
     private func measureRoundTrip() {
         let redis = node.store.redis
-        guard redis.isConnected else { return }
+        guard redis.isConnected else { return node.metrics.redisRoundTrip.set(Double.nan) }
         let started = NIODeadline.now()
-        redis.send("PING").whenSuccess { _ in
+        redis.send("PING").whenComplete { _ in
             let elapsed = NIODeadline.now() - started
             self.node.metrics.redisRoundTrip.set(Double(elapsed.nanoseconds) / 1e9)
         }

@@ -91,6 +91,7 @@ final class LoopHub: @unchecked Sendable {
         guard written > 0 else { return }
         metrics.messagesOut.increment(by: written)
         let flushed = NIODeadline.now()
-        for received in shown { metrics.fanoutLatency.recordNanoseconds((flushed - received).nanoseconds) }
+        let histogram = metrics.fanoutLatency[min(index, metrics.fanoutLatency.count - 1)]
+        for received in shown { histogram.recordNanoseconds((flushed - received).nanoseconds) }
     }
 }
