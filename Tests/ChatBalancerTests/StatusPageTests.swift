@@ -37,6 +37,7 @@ struct StatusPageTests {
             try browser.waitForText("[data-node=\"\(node.id)\"] [data-field=\"state\"]") { $0.contains("up") }
         }
         try browser.waitForText("#redis-version") { $0.contains("7.") }
+        try browser.waitForText("#redis-nodes") { $0 == "2 of 2 up" }
 
         // 20 clients in one room, 50 messages a second from 5 of them: each message reaches the 19 others.
         let bench = try TestProcess(
@@ -104,7 +105,7 @@ struct StatusPageTests {
         #expect(!log.contains("SEVERE"), "\(log)")
     }
 
-    @Test("the page says so when the balancer stops answering, and when Redis cannot be read")
+    @Test("the page says so when Redis cannot be read, when the nodes reconnected to it, and when the balancer stops answering")
     func unreachableParts() throws {
         let setup = try BalancedCluster(nodes: 1)
         let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
@@ -112,6 +113,10 @@ struct StatusPageTests {
         try browser.waitForText("#redis-version") { $0.contains("7.") }
         setup.cluster.redis.kill()
         try browser.waitForText("#problem", timeout: 5) { $0.contains("Redis") }
+        // Back: the nodes reconnect, and the page says how long ago that was (the restart the nodes saw).
+        try setup.cluster.redis.start()
+        try browser.waitForText("#redis-reconnect", timeout: 20) { $0.hasSuffix("ago") }
+        try browser.waitForText("#redis-state") { $0 == "reachable" }
         setup.balancer.process.signal(SIGKILL)
         try browser.waitForText("#problem", timeout: 5) { $0.contains("balancer") }
     }

@@ -140,7 +140,7 @@ function render(fresh) {
   renderCluster(obj(s.cluster), nodes);
   renderChart();
   renderNodes(nodes);
-  renderRedis(obj(s.redis));
+  renderRedis(obj(s.redis), obj(s.cluster));
   renderBalancer(obj(s.balancer));
 }
 
@@ -379,7 +379,7 @@ function updateRow(tr, node) {
 }
 
 // --- Redis ---
-function renderRedis(redis) {
+function renderRedis(redis, cluster) {
   const configured = redis.configured === true;
   const reachable = redis.reachable === true;
   const note = $("redis-note"), badge = $("redis-state");
@@ -409,6 +409,10 @@ function renderRedis(redis) {
   memory.classList.toggle("warn", share !== null && share >= 75 && share < 90);
   memory.classList.toggle("bad", share !== null && share >= 90);
 
+  // Nodes that report a Redis round trip have their connection up; the rest have it down or do not report.
+  const nodesConnected = num(redis.nodesConnected), nodesUp = num(cluster?.nodesUp);
+  show($("redis-nodes"), nodesConnected === null ? DASH
+    : nodesUp === null ? count(nodesConnected) : `${count(nodesConnected)} of ${count(nodesUp)} up`, nodesConnected);
   const clients = num(redis.connectedClients);
   show($("redis-clients"), count(clients), clients);
   const commands = num(redis.commandsPerSecond);

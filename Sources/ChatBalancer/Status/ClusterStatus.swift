@@ -279,6 +279,7 @@ final class ClusterStatus: Sendable {
 
         var nodes: [String] = []
         var up = 0
+        var redisConnected = 0
         var latestReconnect: Double?
         let records = state.nodes.values.sorted { ($0.endpoint.name, $0.endpoint.chat.description) < ($1.endpoint.name, $1.endpoint.chat.description) }
         for record in records {
@@ -289,6 +290,8 @@ final class ClusterStatus: Sendable {
             let readings = problem == nil ? record.readings : []
             let last = readings.last
             if let reconnect = last?.redisLastReconnect, reconnect > 0 { latestReconnect = max(latestReconnect ?? 0, reconnect) }
+            // A node's round trip is NaN (so nil here) while its Redis connection is down.
+            if last?.redisRoundTrip != nil { redisConnected += 1 }
             var json = JSONWriter(capacity: 400)
             json.field("node", record.endpoint.name)
             json.field("address", record.endpoint.chat.description)
@@ -342,6 +345,7 @@ final class ClusterStatus: Sendable {
         redisJSON.field("version", info?["redis_version"].map(String.init))
         redisJSON.field("usedMemoryBytes", info?["used_memory"].flatMap { Int($0) })
         redisJSON.field("maxMemoryBytes", info?["maxmemory"].flatMap { Int($0) })
+        redisJSON.field("nodesConnected", redis == nil ? nil : redisConnected)
         redisJSON.field("connectedClients", info?["connected_clients"].flatMap { Int($0) })
         var commandsPerSecond: Double?
         if state.redis.count == 2, let later = state.redis[1].commands, let earlier = state.redis[0].commands {
