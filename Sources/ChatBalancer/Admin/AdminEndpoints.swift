@@ -1,6 +1,5 @@
 import ChatCommandSupport
 import ChatCore
-import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -46,7 +45,7 @@ enum AdminEndpoints {
         for (path, asset) in StatusPageAssets.files {
             router.get(RouterPath(path)) { _, _ -> Response in
                 var headers: HTTPFields = [.contentType: asset.contentType]
-                for (name, value) in StatusPageAssets.securityHeaders {
+                for (name, value) in StaticFiles.securityHeaders {
                     if let field = HTTPField.Name(name) { headers[field] = value }
                 }
                 return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: asset.body))
@@ -59,47 +58,15 @@ enum AdminEndpoints {
 /// The status page's files, shipped as resources (Sources/ChatBalancer/OpsPage) and read once: no build step,
 /// nothing fetched from elsewhere, and the chat page's policy: scripts and styles from this origin only.
 enum StatusPageAssets {
-    struct Asset: Sendable {
-        var body: ByteBuffer
-        var contentType: String
-    }
-
-    static let securityHeaders: [(String, String)] = [
-        (
-            "content-security-policy",
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-                + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-        ),
-        ("x-content-type-options", "nosniff"),
-        ("referrer-policy", "no-referrer"),
-        ("cache-control", "no-cache"),
-    ]
-
-    /// The bundle SwiftPM builds beside the executable (`.build/<config>/`, and where deploy/Dockerfile copies
-    /// it). Looked up by hand: `Bundle.module` ends the process when its bundle is missing, and a balancer without
-    /// its page must still balance.
-    static let bundleName = "swift-redis-chat_ChatBalancer.resources"
-
-    static let files: [String: Asset] = {
-        var files: [String: Asset] = [:]
-        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
-            ?? CommandLine.arguments[0]
-        let directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        let pages = directory.appendingPathComponent(bundleName).appendingPathComponent("OpsPage")
-        for (name, type) in [
-            ("index.html", "text/html; charset=utf-8"), ("ops.js", "text/javascript; charset=utf-8"),
-            ("ops.css", "text/css; charset=utf-8"),
-        ] {
-            guard let data = try? Data(contentsOf: pages.appendingPathComponent(name)) else { continue }
-            files["/" + name] = Asset(body: ByteBuffer(bytes: data), contentType: type)
-        }
-        files["/"] =
-            files["/index.html"]
-            ?? Asset(
+    static let files: [String: StaticFiles.File] = {
+        var files = StaticFiles(target: "ChatBalancer", directory: "OpsPage", names: ["index.html", "ops.js", "ops.css"]).files
+        if files["/"] == nil {
+            files["/"] = StaticFiles.File(
                 body: ByteBuffer(
-                    string: "The status page's files are missing: \(bundleName) must sit next to chat-balancer. "
-                        + "GET /status still answers.\n"),
+                    string: "The status page's files are missing: swift-redis-chat_ChatBalancer.resources must sit next "
+                        + "to chat-balancer. GET /status still answers.\n"),
                 contentType: "text/plain; charset=utf-8")
+        }
         return files
     }()
 }
