@@ -85,6 +85,12 @@ frontend chat
 backend nodes
     balance roundrobin
 $(for i in 1 2 3; do echo "    server node$i 127.0.0.1:$((BASE + i)) send-proxy"; done)
+frontend irc
+    bind 127.0.0.1:$((BASE + 51))
+    default_backend irc-nodes
+backend irc-nodes
+    balance roundrobin
+$(for i in 1 2 3; do echo "    server node$i 127.0.0.1:$((BASE + 400 + i)) send-proxy"; done)
 CFG
   haproxy -D -f "$dir/haproxy.cfg" -p "$dir/haproxy.pid"
   measure="$measure,haproxy=$(cat "$dir/haproxy.pid")"
@@ -152,6 +158,7 @@ bench() {
     haproxy) where=(--target "127.0.0.1:$((BASE + 50))") ;;
     node1-irc) where=(--target "127.0.0.1:$((BASE + 401))" --proxy-header --mode irc) ;;
     balancer-irc) where=(--target "127.0.0.1:$((BASE + 80))" --mode irc) ;;
+    haproxy-irc) where=(--target "127.0.0.1:$((BASE + 51))" --mode irc) ;;
     ngircd) where=(--target "127.0.0.1:$((BASE + 70))" --mode irc) ;;
   esac
   echo "== $group, $target, run $run: $*"
@@ -221,13 +228,16 @@ for run in $(seq "$RUNS"); do
   if wants irc; then
     # IRC fan-out, 1,000 clients in one room: one node's IRC port (with Redis between sender and receivers)
     # against ngircd, in the same run; many slow senders (100) and few fast ones (10, as bots and bridges are) at
-    # the same total rate; and at 100 msgs/s the whole cluster (3 nodes behind chat-balancer's IRC port).
+    # the same total rate; and at 100 msgs/s the whole cluster (3 nodes behind chat-balancer's IRC port, and
+    # behind HAProxy's for reference: what any proxy costs on this machine).
     for load in "100 100" "100 1000" "10 100" "10 1000"; do
       read -r senders rate <<<"$load"
       fresh "irc-node-$senders-$rate-$run" irc node1-irc "$run" --clients 1000 --rooms 1 --senders "$senders" \
         --rate "$rate" --duration "$DURATION"
       if [ "$load" = "100 100" ]; then
         fresh "irc-cluster-$rate-$run" irc balancer-irc "$run" --clients 1000 --rooms 1 --senders "$senders" \
+          --rate "$rate" --duration "$DURATION"
+        fresh "irc-cluster-haproxy-$rate-$run" irc haproxy-irc "$run" --clients 1000 --rooms 1 --senders "$senders" \
           --rate "$rate" --duration "$DURATION"
       fi
       start_ngircd "$RUN_DIR/irc-ngircd-$senders-$rate-$run"
