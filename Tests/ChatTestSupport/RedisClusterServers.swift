@@ -1,0 +1,90 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real Redis Cluster on loopback for one test: `primaries` redis-server processes started with
+/// `--cluster-enabled yes` (each with `replicasPerPrimary` replicas), joined by `redis-cli --cluster create`, and
+/// ready once every member says `cluster_state:ok`. Killed when the test ends.
+public final class RedisClusterServers: @unchecked Sendable {
+    public let ports: [Int]
+    public let directory: String
+    private var processes: [Int: TestProcess] = [:]
+    private let executable: String
+
+    public var seeds: [String] { ports.map { "127.0.0.1:\($0)" } }
+
+    public init(primaries: Int = 3, replicasPerPrimary: Int = 0) throws {
+        guard let executable = TestEnvironment.findExecutable("redis-server") else {
+            throw HarnessError("redis-server is not installed (Debian's 'redis-server'; scripts/test.sh installs it)")
+        }
+        self.executable = executable
+        directory = TestEnvironment.temporaryDirectory("redis-cluster")
+        ports = try Self.clusterPorts(count: primaries * (1 + replicasPerPrimary))
+        for port in ports { try start(port) }
+        let create = try cli(
+            ["--cluster", "create"] + seeds + ["--cluster-replicas", String(replicasPerPrimary), "--cluster-yes"],
+            port: ports[0])
+        guard create.contains("[OK] All 16384 slots covered") else {
+            throw HarnessError("redis-cli --cluster create failed: \(create.suffix(2000))")
+        }
+        let ready = eventually(timeout: 20, interval: 0.1) {
+            ports.allSatisfy { (try? self.cli(["CLUSTER", "INFO"], port: $0).contains("cluster_state:ok")) == true }
+        }
+        guard ready else { throw HarnessError("the cluster never reached cluster_state:ok") }
+    }
+
+    /// Starts (or restarts, keeping its nodes.conf and so its identity) the member on `port`.
+    public func start(_ port: Int) throws {
+        processes[port] = try TestProcess(
+            executable: executable,
+            arguments: [
+                "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+                "--cluster-config-file", "\(directory)/nodes-\(port).conf", "--cluster-node-timeout", "2000",
+                "--save", "", "--appendonly", "no", "--dir", directory, "--daemonize", "no", "--protected-mode", "no",
+            ],
+            logDirectory: directory, name: "redis-cluster-\(port)")
+        guard eventually(timeout: 10, { TestSocket.canConnect(port: port) }) else {
+            throw HarnessError("cluster member on \(port) did not start")
+        }
+    }
+
+    public func kill(_ port: Int) {
+        processes[port]?.signal(SIGKILL)
+        processes[port]?.waitForExit(timeout: 5)
+        processes[port] = nil
+    }
+
+    /// `redis-cli -p port ARGS...` (with `-c`, following MOVED, unless `--cluster` is asked), errors included.
+    @discardableResult
+    public func cli(_ arguments: [String], port: Int? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
+        let follow = arguments.first == "--cluster" ? [] : ["-c"]
+        process.arguments = ["-p", String(port ?? ports[0])] + follow + arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Ports P below 55536 with P and P + 10000 (the cluster bus) both free.
+    static func clusterPorts(count: Int) throws -> [Int] {
+        var ports: [Int] = []
+        for _ in 0..<2000 where ports.count < count {
+            let port = Int.random(in: 20000...45000)
+            guard !ports.contains(port), !ports.contains(port + 10000), !ports.contains(port - 10000),
+                TestEnvironment.isFree(port: port), TestEnvironment.isFree(port: port + 10000)
+            else { continue }
+            ports.append(port)
+        }
+        guard ports.count == count else { throw HarnessError("no free ports for a Redis Cluster") }
+        return ports
+    }
+
+    deinit { for port in Array(processes.keys) { kill(port) } }
+}
