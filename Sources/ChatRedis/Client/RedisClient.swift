@@ -88,10 +88,15 @@ public final class RedisClient: Sendable {
     /// Sends one command. The future completes on `eventLoop`.
     public func send(_ command: RedisCommand) -> EventLoopFuture<RedisValue> { send(command, scriptSource: nil) }
 
-    private func send(_ command: RedisCommand, scriptSource: String?) -> EventLoopFuture<RedisValue> {
+    /// `asking`: preceded by ASKING on the same connection, in the same write (a Redis Cluster slot being migrated
+    /// here answers the next command only after it; see `RedisClusterClient`).
+    func send(_ command: RedisCommand, scriptSource: String?, asking: Bool = false) -> EventLoopFuture<RedisValue> {
         let promise = eventLoop.makePromise(of: RedisValue.self)
         let (accepted, scheduleDrain) = state.withLockedValue { state -> (Bool, Bool) in
             guard state.channel != nil else { return (false, false) }
+            if asking {
+                state.queue.append(PendingCommand(command: RedisCommand("ASKING"), promise: eventLoop.makePromise()))
+            }
             state.queue.append(PendingCommand(command: command, promise: promise, scriptSource: scriptSource))
             defer { state.drainScheduled = true }
             return (true, !state.drainScheduled)
@@ -108,6 +113,10 @@ public final class RedisClient: Sendable {
 
     /// Runs a registered script by its SHA, sending the source only when Redis does not have it.
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue> {
+        run(script, keys: keys, arguments: arguments, asking: false)
+    }
+
+    func run(_ script: RedisScript, keys: [String], arguments: [String], asking: Bool) -> EventLoopFuture<RedisValue> {
         let sha = state.withLockedValue { $0.scriptSHAs[script.name] }
         var command: [String] = []
         command.reserveCapacity(3 + keys.count + arguments.count)
@@ -116,7 +125,7 @@ public final class RedisClient: Sendable {
         command.append(String(keys.count))
         command.append(contentsOf: keys)
         command.append(contentsOf: arguments)
-        return send(RedisCommand(command), scriptSource: sha == nil ? nil : script.source)
+        return send(RedisCommand(command), scriptSource: sha == nil ? nil : script.source, asking: asking)
     }
 
     private func drain() {

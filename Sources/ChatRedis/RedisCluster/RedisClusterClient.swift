@@ -1,0 +1,254 @@
+import ChatCore
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Commands and scripts on a Redis Cluster: one pipelined `RedisClient` per primary, each command sent to the
+/// primary that owns its key's slot (`SlotMap`, from `CLUSTER SHARDS`). hiredis has no cluster support, so the
+/// routing lives here, with hiredis still the codec under each connection.
+///
+/// - A reply `MOVED <slot> <host:port>` (the slot has a new owner: a reshard or a failover) sends the command there
+///   and refreshes the map in the background; `ASK <slot> <host:port>` (the slot is being migrated and this key has
+///   gone already) sends it there once, preceded by ASKING. At most `maximumRedirects` hops.
+/// - A command for a shard whose connection is down fails with `.unavailable`, as on one Redis, and the map is
+///   refreshed: after a failover the replica that took over gets the next command. A command is never sent twice
+///   after a connection failed under it, since Redis may have run it.
+/// - The map is also refreshed every `refreshInterval`, and at once when a shard has no primary.
+public final class RedisClusterClient: Sendable {
+    public let eventLoop: any EventLoop
+    public let seeds: [HostPort]
+    /// Credentials, database 0 and TLS for every member, from the URL the seeds came with.
+    private let template: RedisAddress
+    private let scripts: [RedisScript]
+    private let commandTimeout: TimeAmount
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+
+    static let maximumRedirects = 5
+    static let refreshInterval = TimeAmount.seconds(5)
+
+    private struct State {
+        var map: SlotMap?
+        var clients: [HostPort: RedisClient] = [:]
+        var refreshing: EventLoopFuture<SlotMap>?
+        var timer: RepeatedTask?
+        var stopped = false
+    }
+
+    public init(
+        seeds: [HostPort], template: RedisAddress, eventLoop: any EventLoop, scripts: [RedisScript] = [],
+        commandTimeout: TimeAmount = .seconds(3), logger: Logger
+    ) {
+        self.seeds = seeds
+        self.template = template
+        self.eventLoop = eventLoop
+        self.scripts = scripts
+        self.commandTimeout = commandTimeout
+        self.logger = logger
+    }
+
+    /// Reads the slot map from the first seed that answers, then keeps it fresh.
+    public func start() {
+        eventLoop.execute {
+            _ = self.refresh()
+            let timer = self.eventLoop.scheduleRepeatedTask(initialDelay: Self.refreshInterval, delay: Self.refreshInterval) {
+                _ in _ = self.refresh()
+            }
+            self.state.withLockedValue { $0.timer = timer }
+        }
+    }
+
+    public func stop() async {
+        let (clients, timer) = state.withLockedValue { state in
+            state.stopped = true
+            defer { state.clients = [:] }
+            return (Array(state.clients.values), state.timer)
+        }
+        timer?.cancel()
+        for client in clients { await client.stop() }
+    }
+
+    /// The map, once read.
+    public var slotMap: SlotMap? { state.withLockedValue { $0.map } }
+
+    /// Whether every slot has a primary this client is connected to.
+    public var isConnected: Bool {
+        state.withLockedValue { state in
+            guard let map = state.map, map.coversEverySlot else { return false }
+            return map.shards.allSatisfy { shard in
+                shard.primary.map { state.clients[$0.address]?.isConnected == true } ?? false
+            }
+        }
+    }
+
+    /// Sends one command to the primary owning its first key (any primary for a command without keys).
+    public func send(_ command: RedisCommand) -> EventLoopFuture<RedisValue> {
+        dispatch(slot: Self.slot(of: command), redirects: 0) { client, asking in
+            client.send(command, scriptSource: nil, asking: asking)
+        }
+    }
+
+    public func send(_ arguments: String...) -> EventLoopFuture<RedisValue> { send(RedisCommand(arguments)) }
+
+    /// Runs a script on the primary owning its keys' slot (its keys must share one: Redis refuses CROSSSLOT).
+    public func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue> {
+        dispatch(slot: keys.first.map { HashSlot(key: $0) }, redirects: 0) { client, asking in
+            client.run(script, keys: keys, arguments: arguments, asking: asking)
+        }
+    }
+
+    /// The slot of a command's first key: the fourth argument of a script call with keys, none for commands that
+    /// take no key, otherwise the second argument (what every command the chat sends takes first).
+    static func slot(of command: RedisCommand) -> HashSlot? {
+        let arguments = command.arguments
+        guard let name = arguments.first?.uppercased() else { return nil }
+        switch name {
+        case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
+            guard arguments.count > 3, let count = Int(arguments[2]), count > 0 else { return nil }
+            return HashSlot(key: arguments[3])
+        case "PING", "INFO", "CLUSTER", "SCRIPT", "AUTH", "HELLO", "ECHO", "TIME", "COMMAND", "CLIENT", "READONLY",
+            "READWRITE", "ASKING", "DBSIZE", "FLUSHALL", "FLUSHDB", "CONFIG", "ACL":
+            return nil
+        default:
+            return arguments.count > 1 ? HashSlot(key: arguments[1]) : nil
+        }
+    }
+
+    /// Where a command goes, and what happens to its reply: redirects followed, a refresh asked for when the
+    /// cluster has changed under us.
+    private func dispatch(
+        slot: HashSlot?, redirects: Int, target explicit: HostPort? = nil, asking: Bool = false,
+        _ operation: @escaping @Sendable (RedisClient, Bool) -> EventLoopFuture<RedisValue>
+    ) -> EventLoopFuture<RedisValue> {
+        let target: HostPort
+        if let explicit {
+            target = explicit
+        } else {
+            let map = state.withLockedValue { $0.map }
+            guard let map else {
+                // Not read yet (just started, or no seed answered): wait for one reading, once.
+                guard redirects == 0 else { return unavailable("no slot map: no seed answers") }
+                return refresh().flatMap { _ in self.dispatch(slot: slot, redirects: 1, operation) }
+            }
+            let shard = slot.flatMap { map.shard(for: $0) } ?? (slot == nil ? map.shards.first : nil)
+            guard let primary = shard?.primary else {
+                _ = refresh()
+                return unavailable("slot \(slot.map { "\($0)" } ?? "-") has no primary right now")
+            }
+            target = primary.address
+        }
+        let (client, isNew) = self.client(for: target)
+        let ready = isNew ? client.firstAttempt.map { client } : eventLoop.makeSucceededFuture(client)
+        return ready.flatMap { client in operation(client, asking) }.flatMapError { error in
+            guard let redis = error as? RedisError else { return self.eventLoop.makeFailedFuture(error) }
+            switch redis.code {
+            case .server:
+                guard let redirect = Redirect(redis.message), redirects < Self.maximumRedirects else { break }
+                if redirect.moved { _ = self.refresh() }
+                return self.dispatch(
+                    slot: slot, redirects: redirects + 1, target: redirect.target, asking: !redirect.moved, operation)
+            case .unavailable, .connectionClosed, .timeout:
+                // Its shard may have failed over: the next command goes by a new map.
+                _ = self.refresh()
+            default:
+                break
+            }
+            return self.eventLoop.makeFailedFuture(error)
+        }
+    }
+
+    private func unavailable(_ why: String) -> EventLoopFuture<RedisValue> {
+        eventLoop.makeFailedFuture(RedisError(.unavailable, "Redis Cluster: \(why)"))
+    }
+
+    /// The client for one member, made and started on first use.
+    private func client(for address: HostPort) -> (client: RedisClient, isNew: Bool) {
+        state.withLockedValue { state in
+            if let client = state.clients[address] { return (client, false) }
+            var member = template
+            member.host = address.host
+            member.port = address.port
+            member.database = 0
+            let client = RedisClient(
+                address: member, eventLoop: eventLoop, scripts: scripts, commandTimeout: commandTimeout, logger: logger)
+            state.clients[address] = client
+            if !state.stopped { client.start() }
+            return (client, true)
+        }
+    }
+
+    /// Reads `CLUSTER SHARDS` from a member that answers: the known primaries first, then the seeds. Concurrent
+    /// callers share one reading.
+    @discardableResult
+    func refresh() -> EventLoopFuture<SlotMap> {
+        let (existing, candidates) = state.withLockedValue { state -> (EventLoopFuture<SlotMap>?, [HostPort]) in
+            if let refreshing = state.refreshing { return (refreshing, []) }
+            let known = state.map?.shards.compactMap(\.primary?.address) ?? []
+            let connected = known.filter { state.clients[$0]?.isConnected == true }
+            var seen = Set<HostPort>()
+            return (nil, (connected + seeds + known).filter { seen.insert($0).inserted })
+        }
+        if let existing { return existing }
+        let promise = eventLoop.makePromise(of: SlotMap.self)
+        state.withLockedValue { $0.refreshing = promise.futureResult }
+        promise.futureResult.whenComplete { result in
+            let changed = self.state.withLockedValue { state -> Bool in
+                state.refreshing = nil
+                guard case .success(let map) = result else { return false }
+                defer { state.map = map }
+                return state.map != map
+            }
+            if changed, case .success(let map) = result {
+                self.logger.info(
+                    "redis cluster map read",
+                    metadata: [
+                        "redis.shards": "\(map.shards.count)",
+                        "redis.primaries": "\(map.shards.compactMap(\.primary).map(\.address.description))",
+                    ])
+                for primary in map.shards.compactMap(\.primary) { _ = self.client(for: primary.address) }
+            }
+        }
+        ask(candidates, promise)
+        return promise.futureResult
+    }
+
+    private func ask(_ candidates: ArraySlice<HostPort>, _ promise: EventLoopPromise<SlotMap>) {
+        guard let address = candidates.first else {
+            return promise.fail(RedisError(.unavailable, "Redis Cluster: no member answered CLUSTER SHARDS"))
+        }
+        let (client, isNew) = client(for: address)
+        let ready = isNew ? client.firstAttempt : eventLoop.makeSucceededVoidFuture()
+        ready.flatMap { client.send(RedisCommand("CLUSTER", "SHARDS"), scriptSource: nil) }
+            .flatMapThrowing { reply -> SlotMap in
+                guard let map = SlotMap(shardsReply: reply, tls: self.template.tls), !map.shards.isEmpty else {
+                    throw RedisError(.protocolViolation, "CLUSTER SHARDS from \(address) is not a slot map")
+                }
+                return map
+            }
+            .whenComplete { result in
+                switch result {
+                case .success(let map): promise.succeed(map)
+                case .failure: self.ask(candidates.dropFirst(), promise)
+                }
+            }
+    }
+
+    private func ask(_ candidates: [HostPort], _ promise: EventLoopPromise<SlotMap>) { ask(candidates[...], promise) }
+}
+
+/// `MOVED 3999 127.0.0.1:6381` or `ASK 3999 127.0.0.1:6381`, as an error reply says it.
+struct Redirect: Equatable {
+    var moved: Bool
+    var slot: Int
+    var target: HostPort
+
+    init?(_ message: String) {
+        let parts = message.split(separator: " ")
+        guard parts.count == 3, parts[0] == "MOVED" || parts[0] == "ASK", let slot = Int(parts[1]),
+            (0..<HashSlot.count).contains(slot), let target = HostPort(parsing: parts[2]), target.port != 0
+        else { return nil }
+        moved = parts[0] == "MOVED"
+        self.slot = slot
+        self.target = target
+    }
+}
