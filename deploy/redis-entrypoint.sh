@@ -14,7 +14,7 @@
 #                FLUSHALL, FLUSHDB, DEBUG, KEYS, SHUTDOWN, ACL, MONITOR, ...); INFO is allowed again (it only
 #                reports, and is how to look at Redis's memory as this user)
 #   chat-balancer  reads the discovery keys (chat:endpoints, chat:endpoint:<id>) and removes dead nodes from the
-#                set: SMEMBERS, MGET, SREM, PING, SELECT on chat:endpoint* only; no channels; and INFO, which the
+#                set: SMEMBERS, GET, MGET, SREM, PING, SELECT on chat:endpoint* only; no channels; and INFO, which the
 #                status page shows (memory, clients, commands/s, uptime: figures, never keys or values)
 #   healthcheck  PING, nothing else (the compose health check)
 #
@@ -42,5 +42,5 @@ healthcheck=$(password_hash healthcheck)
 exec docker-entrypoint.sh "$@" \
   --user default off \
   --user chat-node on "#$node" '~chat:*' '&chat:*' +@all -@dangerous +info \
-  --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +mget +srem +ping +select +info \
+  --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +mget +srem +ping +select +info \
   --user healthcheck on "#$healthcheck" +ping

@@ -8,7 +8,7 @@ import Testing
 struct RedisACLTests {
     /// The ACL rules docs/security.md recommends.
     static let nodeRules = ["on", ">node-secret", "~chat:*", "&chat:*", "+@all", "-@dangerous", "+info"]
-    static let balancerRules = ["on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+mget", "+srem", "+ping", "+select", "+info"]
+    static let balancerRules = ["on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+get", "+mget", "+srem", "+ping", "+select", "+info"]
 
     @Test("a node and the balancer as restricted ACL users: people chat; the node's user cannot FLUSHALL or CONFIG")
     func restrictedUsers() throws {

@@ -82,10 +82,13 @@ final class NodeWatcher: Sendable {
         redis.send("SMEMBERS", ClusterKeys.endpoints).flatMap { reply -> EventLoopFuture<[Announcement]> in
             let incarnations = (reply.array ?? []).compactMap(\.string)
             guard !incarnations.isEmpty else { return self.eventLoop.makeSucceededFuture([]) }
-            return redis.send(RedisCommand(["MGET"] + incarnations.map(ClusterKeys.endpoint))).map { values in
+            // One GET per node, pipelined (one write, one round trip): on a Redis Cluster the endpoint keys live in
+            // different slots, which one MGET may not span.
+            let reads = incarnations.map { redis.send("GET", ClusterKeys.endpoint($0)) }
+            return EventLoopFuture.whenAllSucceed(reads, on: self.eventLoop).map { values in
                 var found: [Announcement] = []
                 var expired: [String] = []
-                for (incarnation, value) in zip(incarnations, values.array ?? []) {
+                for (incarnation, value) in zip(incarnations, values) {
                     if let announcement = value.string.flatMap(Self.parseAnnouncement) {
                         found.append(announcement)
                     } else {
