@@ -25,6 +25,15 @@ public final class RedisSubscriber: @unchecked Sendable {
     public var onMessages: ([PubSubMessage]) -> Void = { _ in }
     /// Told of channels subscribed again after a reconnect: whatever was published to them meanwhile was missed.
     public var onResubscribed: (String) -> Void = { _ in }
+    /// Sharded mode: told of a channel the server dropped by itself (an unasked `sunsubscribe`: its slot moved to
+    /// another shard, or this one stopped serving it) and of a slot a refused `SSUBSCRIBE` named in its MOVED. The
+    /// channel is no longer subscribed here; the owner of the routing moves it (`RedisShardedSubscriber`).
+    var onDropped: (String) -> Void = { _ in }
+    var onRedirected: (Redirect) -> Void = { _ in }
+
+    /// `SSUBSCRIBE` and shard channels (a Redis Cluster member) rather than `SUBSCRIBE`.
+    let sharded: Bool
+    private var subscribeCommand: String { sharded ? "SSUBSCRIBE" : "SUBSCRIBE" }
 
     private var channel: (any Channel)?
     private var wanted: Set<String> = []
@@ -35,12 +44,21 @@ public final class RedisSubscriber: @unchecked Sendable {
     private var backoff = Backoff()
     private var stopped = false
     private var started = false
+    /// From `start` until the first connection attempt has ended.
+    private var firstAttemptPending = false
 
-    public init(address: RedisAddress, eventLoop: any EventLoop, pingTimeout: TimeAmount = .seconds(3), logger: Logger) {
+    public convenience init(
+        address: RedisAddress, eventLoop: any EventLoop, pingTimeout: TimeAmount = .seconds(3), logger: Logger
+    ) {
+        self.init(address: address, eventLoop: eventLoop, pingTimeout: pingTimeout, logger: logger, sharded: false)
+    }
+
+    init(address: RedisAddress, eventLoop: any EventLoop, pingTimeout: TimeAmount, logger: Logger, sharded: Bool) {
         self.address = address
         self.eventLoop = eventLoop
         self.pingTimeout = pingTimeout
         self.logger = logger
+        self.sharded = sharded
     }
 
     private let connectedFlag = Atomic<Bool>(false)
@@ -49,11 +67,15 @@ public final class RedisSubscriber: @unchecked Sendable {
     public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
 
     public func start() {
-        eventLoop.execute {
-            guard !self.started else { return }
-            self.started = true
-            self.connect()
+        func begin() {
+            guard !started else { return }
+            started = true
+            firstAttemptPending = true
+            connect()
         }
+        // On the loop already (a shard's subscriber made while subscribing), at once: the subscription that
+        // follows waits for the first connection instead of failing.
+        if eventLoop.inEventLoop { begin() } else { eventLoop.execute { begin() } }
     }
 
     public func stop() -> EventLoopFuture<Void> {
@@ -71,11 +93,17 @@ public final class RedisSubscriber: @unchecked Sendable {
         if confirmed.contains(name) { return eventLoop.makeSucceededVoidFuture() }
         let inserted = wanted.insert(name).inserted
         guard let channel else {
-            return eventLoop.makeFailedFuture(RedisError(.unavailable, "pub/sub connection to \(address) is down"))
+            // The first connection under way (a shard's subscriber just made): the channel goes with it.
+            guard firstAttemptPending else {
+                return eventLoop.makeFailedFuture(RedisError(.unavailable, "pub/sub connection to \(address) is down"))
+            }
+            let promise = eventLoop.makePromise(of: Void.self)
+            waiters[name, default: []].append(promise)
+            return promise.futureResult
         }
         let promise = eventLoop.makePromise(of: Void.self)
         waiters[name, default: []].append(promise)
-        if inserted { send(["SUBSCRIBE", name], on: channel) }
+        if inserted { send([subscribeCommand, name], on: channel) }
         return promise.futureResult
     }
 
@@ -87,7 +115,7 @@ public final class RedisSubscriber: @unchecked Sendable {
         if let promises = waiters.removeValue(forKey: name) {
             for promise in promises { promise.fail(RedisError(.unavailable, "unsubscribed before confirmation")) }
         }
-        if let channel { send(["UNSUBSCRIBE", name], on: channel) }
+        if let channel { send([sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", name], on: channel) }
     }
 
     public var subscriptionCount: Int {
@@ -123,9 +151,13 @@ public final class RedisSubscriber: @unchecked Sendable {
             }
             .connect(host: address.host, port: address.port)
             .whenComplete { result in
+                let first = self.firstAttemptPending
+                self.firstAttemptPending = false
                 switch result {
                 case .success(let channel): self.connected(channel)
-                case .failure: self.scheduleReconnect()
+                case .failure:
+                    if first { self.failWaiters(RedisError(.unavailable, "pub/sub connection to \(self.address) failed")) }
+                    self.scheduleReconnect()
                 }
             }
     }
@@ -140,10 +172,13 @@ public final class RedisSubscriber: @unchecked Sendable {
         backoff.reset()
         logger.info("redis pub/sub connected", metadata: ["redis.address": "\(address)"])
         if let authentication = address.authentication { send(authentication, on: channel) }
-        // Everything wanted, in chunks, so a node with many rooms does not build one enormous command.
-        let names = Array(wanted)
-        for start in stride(from: 0, to: names.count, by: 512) {
-            send(["SUBSCRIBE"] + names[start..<min(start + 512, names.count)], on: channel)
+        // Everything wanted, in chunks, so a node with many rooms does not build one enormous command; sharded, one
+        // slot per call (channels of several slots in one SSUBSCRIBE are refused with CROSSSLOT).
+        let groups = sharded ? Array(Dictionary(grouping: wanted, by: { HashSlot(key: $0) }).values) : [Array(wanted)]
+        for names in groups {
+            for start in stride(from: 0, to: names.count, by: 512) {
+                send([subscribeCommand] + names[start..<min(start + 512, names.count)], on: channel)
+            }
         }
         channel.closeFuture.whenComplete { _ in self.disconnected(channel) }
     }
@@ -178,8 +213,26 @@ public final class RedisSubscriber: @unchecked Sendable {
         if lostOnDisconnect.remove(name) != nil { onResubscribed(name) }
     }
 
-    fileprivate func refused(_ message: String) {
+    /// Whether the connection must be dropped for it: a refusal (NOPERM, NOAUTH, ...) yes; a sharded channel's
+    /// MOVED or CROSSSLOT no: the routing above moves the channel.
+    fileprivate func refused(_ message: String) -> Bool {
+        if sharded, let redirect = Redirect(message) {
+            onRedirected(redirect)
+            return false
+        }
         logger.error("redis refused a pub/sub command", metadata: ["redis.error": "\(message)"])
+        return true
+    }
+
+    /// An `sunsubscribe` for a channel still wanted was not asked for: the server dropped it.
+    fileprivate func serverUnsubscribed(_ name: String) {
+        guard sharded, wanted.remove(name) != nil else { return }
+        confirmed.remove(name)
+        lostOnDisconnect.remove(name)
+        if let promises = waiters.removeValue(forKey: name) {
+            for promise in promises { promise.fail(RedisError(.unavailable, "\(name) moved to another shard")) }
+        }
+        onDropped(name)
     }
 
     fileprivate func deliver(_ batch: [PubSubMessage]) {
@@ -237,17 +290,18 @@ private final class SubscriberHandler: ChannelInboundHandler {
         if case .error(let message) = value {
             // A refused SUBSCRIBE (NOPERM, NOAUTH, ...) must not leave a join waiting for a confirmation that
             // never comes: drop the connection, which fails every waiter, and let the reconnect try again.
-            subscriber.refused(message)
-            context.close(promise: nil)
+            if subscriber.refused(message) { context.close(promise: nil) }
             return
         }
         guard case .array(let parts) = value, let kind = parts.first?.string else { return }
         switch kind {
-        case "message" where parts.count == 3:
+        case "message" where parts.count == 3, "smessage" where parts.count == 3:
             guard let name = parts[1].string, case .bulk(let payload) = parts[2] else { return }
             batch.append(PubSubMessage(channel: name, payload: payload))
-        case "subscribe" where parts.count == 3:
+        case "subscribe" where parts.count == 3, "ssubscribe" where parts.count == 3:
             if let name = parts[1].string { subscriber.didConfirm(name) }
+        case "sunsubscribe" where parts.count == 3:
+            if let name = parts[1].string { subscriber.serverUnsubscribed(name) }
         default:
             break  // unsubscribe confirmations and PONGs need nothing more
         }
