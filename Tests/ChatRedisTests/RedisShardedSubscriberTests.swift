@@ -62,6 +62,24 @@ struct RedisShardedSubscriberTests {
         #expect(received.last(names[7]) == "hello \(names[7])")
     }
 
+    @Test("leaving and joining a room again at once: the late SUNSUBSCRIBE confirmation is not a move")
+    func unsubscribeThenSubscribe() async throws {
+        let cluster = try RedisClusterServers(primaries: 3)
+        let (client, subscriber, received) = try await start(cluster)
+        defer { _ = subscriber.stop(); Task { await client.stop() } }
+        let room = "chat:room:{again}"
+        try await subscribe(subscriber, [room])
+        // Both in one loop turn: SUNSUBSCRIBE then SSUBSCRIBE are on the wire before either is confirmed.
+        try await subscriber.eventLoop.flatSubmit {
+            subscriber.unsubscribe(room)
+            return subscriber.subscribe(room)
+        }.get()
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(try await client.send("SPUBLISH", room, "still").get().int == 1)
+        #expect(eventually(timeout: 5) { received.last(room) == "still" })
+        #expect(received.resubscribed.withLockedValue { $0 }.isEmpty, "nothing moved, nothing to catch up")
+    }
+
     @Test("a subscribed room's slot moves to another shard: its messages keep coming, and it is told to catch up")
     func slotMoves() async throws {
         let cluster = try RedisClusterServers(primaries: 3)

@@ -117,7 +117,8 @@ public final class RedisClient: Sendable {
     }
 
     func run(_ script: RedisScript, keys: [String], arguments: [String], asking: Bool) -> EventLoopFuture<RedisValue> {
-        let sha = state.withLockedValue { $0.scriptSHAs[script.name] }
+        // After ASKING, the source itself: a NOSCRIPT retry would go without ASKING and be sent back (MOVED).
+        let sha = asking ? nil : state.withLockedValue { $0.scriptSHAs[script.name] }
         var command: [String] = []
         command.reserveCapacity(3 + keys.count + arguments.count)
         command.append(sha == nil ? "EVAL" : "EVALSHA")

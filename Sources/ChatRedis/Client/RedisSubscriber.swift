@@ -39,7 +39,11 @@ public final class RedisSubscriber: @unchecked Sendable {
     private var wanted: Set<String> = []
     private var confirmed: Set<String> = []
     /// Channels that were confirmed before the connection dropped: their next confirmation is a re-subscription.
+    /// (Sharded: also channels moved here from another shard, which missed what was published during the move.)
     private var lostOnDisconnect: Set<String> = []
+    /// Sharded: SUNSUBSCRIBEs sent and not yet confirmed, per channel, so that a confirmation arriving after the
+    /// channel was subscribed again is not taken for the server dropping it.
+    private var askedUnsubscribes: [String: Int] = [:]
     private var waiters: [String: [EventLoopPromise<Void>]] = [:]
     private var backoff = Backoff()
     private var stopped = false
@@ -88,9 +92,13 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     /// Subscribes (idempotently); the future completes once Redis has confirmed, so nothing published after it can be
     /// missed. Fails at once while disconnected, but the channel stays wanted until `unsubscribe`.
-    public func subscribe(_ name: String) -> EventLoopFuture<Void> {
+    public func subscribe(_ name: String) -> EventLoopFuture<Void> { subscribe(name, missedSome: false) }
+
+    /// `missedSome`: report the channel through `onResubscribed` once confirmed (it moved here from another shard).
+    func subscribe(_ name: String, missedSome: Bool) -> EventLoopFuture<Void> {
         eventLoop.preconditionInEventLoop()
         if confirmed.contains(name) { return eventLoop.makeSucceededVoidFuture() }
+        if missedSome { lostOnDisconnect.insert(name) }
         let inserted = wanted.insert(name).inserted
         guard let channel else {
             // The first connection under way (a shard's subscriber just made): the channel goes with it.
@@ -115,7 +123,9 @@ public final class RedisSubscriber: @unchecked Sendable {
         if let promises = waiters.removeValue(forKey: name) {
             for promise in promises { promise.fail(RedisError(.unavailable, "unsubscribed before confirmation")) }
         }
-        if let channel { send([sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", name], on: channel) }
+        guard let channel else { return }
+        if sharded { askedUnsubscribes[name, default: 0] += 1 }
+        send([sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", name], on: channel)
     }
 
     public var subscriptionCount: Int {
@@ -132,7 +142,13 @@ public final class RedisSubscriber: @unchecked Sendable {
     private func connect() {
         guard !stopped else { return }
         let tls = try? address.tlsContext()
-        if address.tls, tls == nil { return scheduleReconnect() }  // the command connection says why
+        if address.tls, tls == nil {  // the command connection says why
+            if firstAttemptPending {
+                firstAttemptPending = false
+                failWaiters(RedisError(.tls, "pub/sub to \(address): no TLS context"))
+            }
+            return scheduleReconnect()
+        }
         let serverName = address.tlsServerName
         ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(2))
@@ -189,6 +205,7 @@ public final class RedisSubscriber: @unchecked Sendable {
         connectedFlag.store(false, ordering: .relaxed)
         lostOnDisconnect.formUnion(confirmed)
         confirmed.removeAll()
+        askedUnsubscribes.removeAll()
         failWaiters(RedisError(.unavailable, "pub/sub connection to \(address) lost"))
         guard !stopped else { return }
         logger.warning("redis pub/sub connection lost; reconnecting", metadata: ["redis.address": "\(address)"])
@@ -214,7 +231,7 @@ public final class RedisSubscriber: @unchecked Sendable {
     }
 
     /// Whether the connection must be dropped for it: a refusal (NOPERM, NOAUTH, ...) yes; a sharded channel's
-    /// MOVED or CROSSSLOT no: the routing above moves the channel.
+    /// MOVED no: the routing above moves the channel. (CROSSSLOT cannot happen: one slot per SSUBSCRIBE.)
     fileprivate func refused(_ message: String) -> Bool {
         if sharded, let redirect = Redirect(message) {
             onRedirected(redirect)
@@ -226,7 +243,12 @@ public final class RedisSubscriber: @unchecked Sendable {
 
     /// An `sunsubscribe` for a channel still wanted was not asked for: the server dropped it.
     fileprivate func serverUnsubscribed(_ name: String) {
-        guard sharded, wanted.remove(name) != nil else { return }
+        guard sharded else { return }
+        if let asked = askedUnsubscribes[name] {
+            askedUnsubscribes[name] = asked > 1 ? asked - 1 : nil
+            return
+        }
+        guard wanted.remove(name) != nil else { return }
         confirmed.remove(name)
         lostOnDisconnect.remove(name)
         if let promises = waiters.removeValue(forKey: name) {

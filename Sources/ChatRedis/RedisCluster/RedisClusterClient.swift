@@ -26,11 +26,14 @@ public final class RedisClusterClient: Sendable {
 
     static let maximumRedirects = 5
     static let refreshInterval = TimeAmount.seconds(5)
+    /// Failing commands ask for a new map; while a shard is down they would ask once per round trip.
+    static let minimumRefreshGap = TimeAmount.milliseconds(250)
 
     private struct State {
         var map: SlotMap?
         var clients: [HostPort: RedisClient] = [:]
         var refreshing: EventLoopFuture<SlotMap>?
+        var lastRefresh: NIODeadline?
         var timer: RepeatedTask?
         var stopped = false
     }
@@ -50,11 +53,16 @@ public final class RedisClusterClient: Sendable {
     /// Reads the slot map from the first seed that answers, then keeps it fresh.
     public func start() {
         eventLoop.execute {
+            guard !self.state.withLockedValue({ $0.stopped }) else { return }
             _ = self.refresh()
             let timer = self.eventLoop.scheduleRepeatedTask(initialDelay: Self.refreshInterval, delay: Self.refreshInterval) {
                 _ in _ = self.refresh()
             }
-            self.state.withLockedValue { $0.timer = timer }
+            let stopped = self.state.withLockedValue { state in
+                state.timer = timer
+                return state.stopped
+            }
+            if stopped { timer.cancel() }
         }
     }
 
@@ -106,8 +114,9 @@ public final class RedisClusterClient: Sendable {
         case "EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO":
             guard arguments.count > 3, let count = Int(arguments[2]), count > 0 else { return nil }
             return HashSlot(key: arguments[3])
+        // WAIT too: it has no key (it waits for this connection's own writes, so it means little here).
         case "PING", "INFO", "CLUSTER", "SCRIPT", "AUTH", "HELLO", "ECHO", "TIME", "COMMAND", "CLIENT", "READONLY",
-            "READWRITE", "ASKING", "DBSIZE", "FLUSHALL", "FLUSHDB", "CONFIG", "ACL":
+            "READWRITE", "ASKING", "DBSIZE", "FLUSHALL", "FLUSHDB", "CONFIG", "ACL", "WAIT":
             return nil
         default:
             return arguments.count > 1 ? HashSlot(key: arguments[1]) : nil
@@ -137,14 +146,23 @@ public final class RedisClusterClient: Sendable {
             }
             target = primary.address
         }
-        let (client, isNew) = self.client(for: target)
+        guard let (client, isNew) = self.client(for: target) else { return unavailable("stopped") }
         let ready = isNew ? client.firstAttempt.map { client } : eventLoop.makeSucceededFuture(client)
         return ready.flatMap { client in operation(client, asking) }.flatMapError { error in
-            guard let redis = error as? RedisError else { return self.eventLoop.makeFailedFuture(error) }
+            guard let redis = error as? RedisError else {
+                // The connection itself failed (refused, unreachable): the member may be gone.
+                _ = self.refresh()
+                return self.eventLoop.makeFailedFuture(error)
+            }
             switch redis.code {
             case .server:
                 guard let redirect = Redirect(redis.message), redirects < Self.maximumRedirects else { break }
                 if redirect.moved { _ = self.refresh() }
+                // Only to members the map or the seeds name: a reply must not send our credentials elsewhere.
+                guard self.isKnown(redirect.target) else {
+                    _ = self.refresh()
+                    return self.unavailable("redirected to \(redirect.target), which the slot map does not list")
+                }
                 return self.dispatch(
                     slot: slot, redirects: redirects + 1, target: redirect.target, asking: !redirect.moved, operation)
             case .unavailable, .connectionClosed, .timeout:
@@ -161,10 +179,16 @@ public final class RedisClusterClient: Sendable {
         eventLoop.makeFailedFuture(RedisError(.unavailable, "Redis Cluster: \(why)"))
     }
 
-    /// The client for one member, made and started on first use.
-    private func client(for address: HostPort) -> (client: RedisClient, isNew: Bool) {
+    private func isKnown(_ address: HostPort) -> Bool {
+        seeds.contains(address)
+            || state.withLockedValue { $0.map?.shards.contains { $0.nodes.contains { $0.address == address } } ?? false }
+    }
+
+    /// The client for one member, made and started on first use; nil once stopped.
+    private func client(for address: HostPort) -> (client: RedisClient, isNew: Bool)? {
         state.withLockedValue { state in
             if let client = state.clients[address] { return (client, false) }
+            guard !state.stopped else { return nil }
             var member = template
             member.host = address.host
             member.port = address.port
@@ -172,32 +196,51 @@ public final class RedisClusterClient: Sendable {
             let client = RedisClient(
                 address: member, eventLoop: eventLoop, scripts: scripts, commandTimeout: commandTimeout, logger: logger)
             state.clients[address] = client
-            if !state.stopped { client.start() }
+            client.start()
             return (client, true)
         }
     }
 
     /// Reads `CLUSTER SHARDS` from a member that answers: the known primaries first, then the seeds. Concurrent
     /// callers share one reading.
+    /// At most one reading every `minimumRefreshGap`: within it, the map in hand.
     @discardableResult
     func refresh() -> EventLoopFuture<SlotMap> {
-        let (existing, candidates) = state.withLockedValue { state -> (EventLoopFuture<SlotMap>?, [HostPort]) in
-            if let refreshing = state.refreshing { return (refreshing, []) }
+        let now = NIODeadline.now()
+        enum Start { case join(EventLoopFuture<SlotMap>), recent(SlotMap), stopped, read(EventLoopPromise<SlotMap>, [HostPort]) }
+        // One lock section decides and registers, so concurrent callers share one reading.
+        let start = state.withLockedValue { state -> Start in
+            if state.stopped { return .stopped }
+            if let refreshing = state.refreshing { return .join(refreshing) }
+            if let map = state.map, let last = state.lastRefresh, now - last < Self.minimumRefreshGap { return .recent(map) }
             let known = state.map?.shards.compactMap(\.primary?.address) ?? []
             let connected = known.filter { state.clients[$0]?.isConnected == true }
             var seen = Set<HostPort>()
-            return (nil, (connected + seeds + known).filter { seen.insert($0).inserted })
+            let promise = eventLoop.makePromise(of: SlotMap.self)
+            state.refreshing = promise.futureResult
+            state.lastRefresh = now
+            return .read(promise, (connected + seeds + known).filter { seen.insert($0).inserted })
         }
-        if let existing { return existing }
-        let promise = eventLoop.makePromise(of: SlotMap.self)
-        state.withLockedValue { $0.refreshing = promise.futureResult }
+        let promise: EventLoopPromise<SlotMap>
+        let candidates: [HostPort]
+        switch start {
+        case .join(let refreshing): return refreshing
+        case .recent(let map): return eventLoop.makeSucceededFuture(map)
+        case .stopped: return eventLoop.makeFailedFuture(RedisError(.unavailable, "Redis Cluster client stopped"))
+        case .read(let reading, let list): (promise, candidates) = (reading, list)
+        }
         promise.futureResult.whenComplete { result in
-            let changed = self.state.withLockedValue { state -> Bool in
+            let (changed, stale) = self.state.withLockedValue { state -> (Bool, [RedisClient]) in
                 state.refreshing = nil
-                guard case .success(let map) = result else { return false }
+                guard case .success(let map) = result else { return (false, []) }
                 defer { state.map = map }
-                return state.map != map
+                // Members neither in the map nor seeds (a dead primary, a node removed) stop reconnecting.
+                let listed = Set(map.shards.flatMap { $0.nodes.map(\.address) }).union(self.seeds)
+                let stale = state.clients.filter { !listed.contains($0.key) }
+                for address in stale.keys { state.clients[address] = nil }
+                return (state.map != map, Array(stale.values))
             }
+            for client in stale { Task { await client.stop() } }
             if changed, case .success(let map) = result {
                 self.logger.info(
                     "redis cluster map read",
@@ -216,11 +259,16 @@ public final class RedisClusterClient: Sendable {
         guard let address = candidates.first else {
             return promise.fail(RedisError(.unavailable, "Redis Cluster: no member answered CLUSTER SHARDS"))
         }
-        let (client, isNew) = client(for: address)
+        guard let (client, isNew) = client(for: address) else {
+            return promise.fail(RedisError(.unavailable, "Redis Cluster client stopped"))
+        }
         let ready = isNew ? client.firstAttempt : eventLoop.makeSucceededVoidFuture()
         ready.flatMap { client.send(RedisCommand("CLUSTER", "SHARDS"), scriptSource: nil) }
             .flatMapThrowing { reply -> SlotMap in
-                guard let map = SlotMap(shardsReply: reply, tls: self.template.tls), !map.shards.isEmpty else {
+                // A member that serves no slot (reset, or from another cluster) must not replace a good map.
+                guard let map = SlotMap(shardsReply: reply, tls: self.template.tls),
+                    map.shards.contains(where: { !$0.ranges.isEmpty })
+                else {
                     throw RedisError(.protocolViolation, "CLUSTER SHARDS from \(address) is not a slot map")
                 }
                 return map

@@ -98,10 +98,10 @@ public final class RedisShardedSubscriber: @unchecked Sendable {
         member.database = 0
         let subscriber = RedisSubscriber(
             address: member, eventLoop: eventLoop, pingTimeout: pingTimeout, logger: logger, sharded: true)
-        subscriber.onMessages = { [unowned self] batch in self.onMessages(batch) }
-        subscriber.onResubscribed = { [unowned self] name in self.onResubscribed(name) }
-        subscriber.onDropped = { [unowned self] name in self.dropped(name) }
-        subscriber.onRedirected = { [unowned self] _ in self.refreshThenRehome() }
+        subscriber.onMessages = { [weak self] batch in self?.onMessages(batch) }
+        subscriber.onResubscribed = { [weak self] name in self?.onResubscribed(name) }
+        subscriber.onDropped = { [weak self] name in self?.dropped(name) }
+        subscriber.onRedirected = { [weak self] _ in self?.refreshThenRehome() }
         subscribers[address] = subscriber
         if !stopped { subscriber.start() }
         return subscriber
@@ -115,22 +115,28 @@ public final class RedisShardedSubscriber: @unchecked Sendable {
         refreshThenRehome()
     }
 
+    /// Many channels of one slot dropped at once ask once: one reading, one pass.
+    private var rehomeScheduled = false
+
     private func refreshThenRehome() {
-        cluster.refresh().hop(to: eventLoop).whenComplete { _ in self.rehome() }
+        guard !rehomeScheduled else { return }
+        rehomeScheduled = true
+        cluster.refresh().hop(to: eventLoop).whenComplete { _ in
+            self.rehomeScheduled = false
+            self.rehome()
+        }
     }
 
     /// Moves every channel whose slot now lives on another primary (or had none), and reports each moved channel
     /// as subscribed again once its new shard confirms. Subscribers of members that no longer own anything go.
     private func rehome() {
-        guard !stopped else { return }
+        guard !stopped, let map = cluster.slotMap else { return }
         for (name, home) in homes {
-            guard let owner = owner(of: name), owner != home else { continue }
+            guard let owner = map.shard(for: HashSlot(key: name))?.primary?.address, owner != home else { continue }
             if let home { subscribers[home]?.unsubscribe(name) }
             homes[name] = owner
-            subscriber(for: owner).subscribe(name).whenSuccess { [weak self] in
-                guard let self, (self.homes[name] ?? nil) == owner else { return }
-                self.onResubscribed(name)
-            }
+            // Reported once the new shard confirms, whenever that is (its connection may still be coming up).
+            _ = subscriber(for: owner).subscribe(name, missedSome: true)
         }
         let used = Set(homes.values.compactMap { $0 })
         for (address, subscriber) in subscribers where !used.contains(address) && subscriber.subscriptionCount == 0 {

@@ -51,8 +51,11 @@ public struct SlotMap: Equatable, Sendable {
     /// `nodes` (each a flat map: `id`, `port` or `tls-port`, `ip`, `endpoint`, `role`, `health`, ...). Nil when
     /// the reply is not of that shape. `tls`: use the nodes' `tls-port`.
     public init?(shardsReply reply: RedisValue, tls: Bool = false) {
-        guard let entries = reply.array else { return nil }
+        // At most one shard per slot, and slot ranges that add up to no more than every slot once: anything else is
+        // not a cluster's answer, and would cost a walk over billions of slots.
+        guard let entries = reply.array, entries.count <= HashSlot.count else { return nil }
         var shards: [Shard] = []
+        var claimed = 0
         for entry in entries {
             guard let fields = Self.map(entry), let slots = fields["slots"]?.array, let nodes = fields["nodes"]?.array,
                 slots.count % 2 == 0
@@ -64,6 +67,8 @@ public struct SlotMap: Equatable, Sendable {
                     end < HashSlot.count
                 else { return nil }
                 ranges.append(Int(start)...Int(end))
+                claimed += Int(end - start) + 1
+                guard claimed <= HashSlot.count else { return nil }
                 index += 2
             }
             var members: [Node] = []
