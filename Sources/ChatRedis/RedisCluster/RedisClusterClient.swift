@@ -189,10 +189,7 @@ public final class RedisClusterClient: Sendable {
         state.withLockedValue { state in
             if let client = state.clients[address] { return (client, false) }
             guard !state.stopped else { return nil }
-            var member = template
-            member.host = address.host
-            member.port = address.port
-            member.database = 0
+            let member = template.member(at: address)
             let client = RedisClient(
                 address: member, eventLoop: eventLoop, scripts: scripts, commandTimeout: commandTimeout, logger: logger)
             state.clients[address] = client

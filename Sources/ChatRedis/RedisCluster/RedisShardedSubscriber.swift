@@ -92,10 +92,7 @@ public final class RedisShardedSubscriber: @unchecked Sendable {
 
     private func subscriber(for address: HostPort) -> RedisSubscriber {
         if let subscriber = subscribers[address] { return subscriber }
-        var member = template
-        member.host = address.host
-        member.port = address.port
-        member.database = 0
+        let member = template.member(at: address)
         let subscriber = RedisSubscriber(
             address: member, eventLoop: eventLoop, pingTimeout: pingTimeout, logger: logger, sharded: true)
         subscriber.onMessages = { [weak self] batch in self?.onMessages(batch) }

@@ -106,3 +106,14 @@ public struct SlotMap: Equatable, Sendable {
 
     public static func == (lhs: SlotMap, rhs: SlotMap) -> Bool { lhs.shards == rhs.shards }
 }
+
+extension RedisAddress {
+    /// The same user, password and TLS settings for another member of a cluster (which has only database 0).
+    func member(at address: HostPort) -> RedisAddress {
+        var member = self
+        member.host = address.host
+        member.port = address.port
+        member.database = 0
+        return member
+    }
+}
