@@ -68,12 +68,13 @@ final class LoopHub: @unchecked Sendable {
 
     /// Writes each event to every local listener of its channel, then flushes each touched session once. A
     /// session is listed once, by the write that made its flush due (see `SessionHandler.deliver`).
-    /// Each event that reached someone here counts once in the fan-out latency, measured after the flushes.
+    /// Each event that reached someone here counts once in the fan-out latency, measured after the flushes. A batch
+    /// is one read off Redis (`Relay.deliver`), so its events share one receive time: no list of them is kept.
     func deliver(_ batch: [RenderedEvent]) {
         eventLoop.assertInEventLoop()
         var touched: [SessionHandler] = []
         var written: Int64 = 0
-        var shown: [NIODeadline] = []
+        var shown = 0
         for event in batch {
             guard let members = listeners[event.channel] else { continue }
             let writtenBefore = written
@@ -85,13 +86,13 @@ final class LoopHub: @unchecked Sendable {
                 }
                 written += 1
             }
-            if written > writtenBefore { shown.append(event.received) }
+            if written > writtenBefore { shown += 1 }
         }
         for session in touched { session.flush() }
-        guard written > 0 else { return }
+        guard written > 0, let received = batch.first?.received else { return }
         metrics.messagesOut.increment(by: written)
-        let flushed = NIODeadline.now()
+        let latency = (NIODeadline.now() - received).nanoseconds
         let histogram = metrics.fanoutLatency[min(index, metrics.fanoutLatency.count - 1)]
-        for received in shown { histogram.recordNanoseconds((flushed - received).nanoseconds) }
+        for _ in 0..<shown { histogram.recordNanoseconds(latency) }
     }
 }

@@ -21,7 +21,7 @@ final class RenderedEvent {
     /// An entry holding nil is an event those clients are not shown.
     private var renderedForIRC: [Int: ByteBuffer?] = [:]
 
-    init(channel: String, envelope: RelayEnvelope, now: Millis, received: NIODeadline = .now()) {
+    init(channel: String, envelope: RelayEnvelope, now: Millis, received: NIODeadline) {
         self.channel = channel
         self.envelope = envelope
         self.now = now
