@@ -62,7 +62,8 @@ public final class ChatNodeServer: Service, Sendable {
             onConnected: { reconnected in connectedHook.withLockedValue { $0 }?(reconnected) },
             onFlush: { batch in metrics.publishBatch.record(Int64(batch)) })
         let subscriber = RedisSubscriber(
-            address: configuration.redis, eventLoop: loops[0], pingTimeout: configuration.redisTimeout, logger: logger)
+            address: configuration.redis, eventLoop: loops[0], pingTimeout: configuration.redisTimeout, logger: logger,
+            sharded: true)
         var store = ClusterStore(
             redis: redis, incarnation: incarnation, nodeID: nodeID, claimTTLSeconds: configuration.claimTTLSeconds,
             historyLength: configuration.historyLength, nameTTLSeconds: configuration.nameTTLSeconds)

@@ -41,8 +41,8 @@ struct RedisACLTests {
         #expect(try redis.cli(asNode + ["SET", "elsewhere", "1"]).contains("NOPERM"), "only the chat's keys")
         let asBalancer = ["--user", "chat-balancer", "--pass", "lb-secret", "--no-auth-warning"]
         #expect(try redis.cli(asBalancer + ["SET", "chat:endpoint:fake", "x"]).contains("NOPERM"), "cannot announce a node")
-        #expect(try redis.cli(asBalancer + ["PUBLISH", "chat:room:dev", "x"]).contains("NOPERM"), "cannot speak in a room")
-        #expect(try redis.cli(asBalancer + ["GET", "chat:session:alice"]).contains("NOPERM"), "cannot read the chat's data")
+        #expect(try redis.cli(asBalancer + ["SPUBLISH", "chat:room:{dev}", "x"]).contains("NOPERM"), "cannot speak in a room")
+        #expect(try redis.cli(asBalancer + ["GET", "chat:session:{alice}"]).contains("NOPERM"), "cannot read the chat's data")
         // INFO is all the status page needs of Redis, and the balancer's user has it.
         #expect(
             eventually(timeout: 5) {

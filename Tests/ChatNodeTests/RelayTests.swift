@@ -258,17 +258,17 @@ struct RelayTests {
         let cluster = try TestCluster(nodes: 1)
         let watcher = try cluster[0].login("watcher")
         func publish(_ channel: String, _ payload: String) throws {
-            _ = try cluster.redis.cli(["PUBLISH", channel, payload])
+            _ = try cluster.redis.cli(["SPUBLISH", channel, payload])
         }
         // Forged, and shown: Redis is trusted for what a node could have published (a valid name, the right room).
-        try publish("chat:room:lobby", #"9999999999000-0 {"k":"msg","room":"lobby","from":"carol","text":"plausible","ts":1}"#)
+        try publish("chat:room:{lobby}", #"9999999999000-0 {"k":"msg","room":"lobby","from":"carol","text":"plausible","ts":1}"#)
         try watcher.expect("<carol> plausible")
         // Dropped: a reserved name, a look-alike mixing scripts, an event for another room, a name with a newline.
-        try publish("chat:room:lobby", #"9999999999001-0 {"k":"msg","room":"lobby","from":"admin","text":"send me your password","ts":1}"#)
-        try publish("chat:room:lobby", #"9999999999002-0 {"k":"msg","room":"lobby","from":"wаtcher","text":"it is me","ts":1}"#)
-        try publish("chat:room:lobby", #"9999999999003-0 {"k":"msg","room":"ops","from":"carol","text":"wrong room","ts":1}"#)
-        try publish("chat:room:lobby", #"{"k":"join","room":"lobby","name":"eve\n* watcher left","ts":1}"#)
-        try publish("chat:room:lobby", #"9999999999004-0 {"k":"msg","room":"lobby","from":"carol","text":"still here","ts":1}"#)
+        try publish("chat:room:{lobby}", #"9999999999001-0 {"k":"msg","room":"lobby","from":"admin","text":"send me your password","ts":1}"#)
+        try publish("chat:room:{lobby}", #"9999999999002-0 {"k":"msg","room":"lobby","from":"wаtcher","text":"it is me","ts":1}"#)
+        try publish("chat:room:{lobby}", #"9999999999003-0 {"k":"msg","room":"ops","from":"carol","text":"wrong room","ts":1}"#)
+        try publish("chat:room:{lobby}", #"{"k":"join","room":"lobby","name":"eve\n* watcher left","ts":1}"#)
+        try publish("chat:room:{lobby}", #"9999999999004-0 {"k":"msg","room":"lobby","from":"carol","text":"still here","ts":1}"#)
         try watcher.expect("<carol> still here")
         let seen = watcher.received.joined(separator: "\n")
         for forged in ["send me your password", "it is me", "wrong room", "eve"] {

@@ -215,7 +215,7 @@ struct ChurnTests {
                 let expected = node.id == "n1" ? 2 : 0
                 return object["channels"] as? Int == expected
             }
-            return claims == ["chat:name:survivor"] && healthy
+            return claims == ["chat:name:{survivor}"] && healthy
         }
         #expect(clean, "claims left: \((try? cluster.redis.keys("chat:name:*")) ?? [])")
         try survivor.send("/who")

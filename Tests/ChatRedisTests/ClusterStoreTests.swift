@@ -27,7 +27,7 @@ struct ClusterStoreTests {
     /// Everything published on a room's channel, as decoded events.
     func listen(_ redis: RedisServer, to room: RoomName) async throws -> (RedisSubscriber, NIOLockedValueBox<[ChatEvent]>) {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let subscriber = RedisSubscriber(address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger)
+        let subscriber = RedisSubscriber(address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger, sharded: true)
         let events = NIOLockedValueBox<[ChatEvent]>([])
         try await loop.submit {
             subscriber.onMessages = { batch in
@@ -217,7 +217,7 @@ struct ClusterStoreTests {
         let redis = try RedisServer()
         let node = try store(redis, incarnation: "a")
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let subscriber = RedisSubscriber(address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger)
+        let subscriber = RedisSubscriber(address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger, sharded: true)
         let payloads = NIOLockedValueBox<[[UInt8]]>([])
         try await loop.submit { subscriber.onMessages = { batch in payloads.withLockedValue { $0 += batch.map { Array($0.payload) } } } }.get()
         subscriber.start()

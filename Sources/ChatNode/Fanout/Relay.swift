@@ -100,10 +100,7 @@ final class Relay: @unchecked Sendable {
     /// Whether an event read from Redis may be shown; a forged one is dropped, counted, and logged (the first, then
     /// every thousandth, so a flood of them cannot flood the log).
     private func accepts(_ envelope: RelayEnvelope, on channel: String) -> Bool {
-        let room =
-            channel.hasPrefix(ClusterKeys.roomChannelPrefix)
-            ? RoomName(trusted: String(channel.dropFirst(ClusterKeys.roomChannelPrefix.count))) : nil
-        guard let problem = check.problem(envelope.event, in: room) else { return true }
+        guard let problem = check.problem(envelope.event, in: ClusterKeys.room(ofChannel: channel)) else { return true }
         dropped += 1
         metrics.relayedEventsDropped.increment()
         if dropped % 1000 == 1 {
@@ -143,11 +140,10 @@ final class Relay: @unchecked Sendable {
     }
 
     private func catchUp(_ channel: String) {
-        guard channel.hasPrefix(ClusterKeys.roomChannelPrefix), let last = lastDelivered[channel],
+        guard let room = ClusterKeys.room(ofChannel: channel), let last = lastDelivered[channel],
             catchingUp[channel] == nil
         else { return }
         catchingUp[channel] = []
-        let room = RoomName(trusted: String(channel.dropFirst(ClusterKeys.roomChannelPrefix.count)))
         readMissed(room, after: last, channel: channel, attempt: 1)
     }
 

@@ -109,7 +109,6 @@ public final class RedisClient: Sendable {
         return promise.futureResult
     }
 
-    public func send(_ arguments: String...) -> EventLoopFuture<RedisValue> { send(RedisCommand(arguments)) }
 
     /// Runs a registered script by its SHA, sending the source only when Redis does not have it.
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue> {

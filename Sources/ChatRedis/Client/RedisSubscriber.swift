@@ -51,13 +51,12 @@ public final class RedisSubscriber: @unchecked Sendable {
     /// From `start` until the first connection attempt has ended.
     private var firstAttemptPending = false
 
-    public convenience init(
-        address: RedisAddress, eventLoop: any EventLoop, pingTimeout: TimeAmount = .seconds(3), logger: Logger
+    /// `sharded`: shard channels (`SSUBSCRIBE`), which the chat publishes with `SPUBLISH` on one Redis as on a
+    /// cluster member.
+    public init(
+        address: RedisAddress, eventLoop: any EventLoop, pingTimeout: TimeAmount = .seconds(3), logger: Logger,
+        sharded: Bool = false
     ) {
-        self.init(address: address, eventLoop: eventLoop, pingTimeout: pingTimeout, logger: logger, sharded: false)
-    }
-
-    init(address: RedisAddress, eventLoop: any EventLoop, pingTimeout: TimeAmount, logger: Logger, sharded: Bool) {
         self.address = address
         self.eventLoop = eventLoop
         self.pingTimeout = pingTimeout

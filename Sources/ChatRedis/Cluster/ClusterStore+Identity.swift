@@ -58,35 +58,111 @@ extension ClusterStore {
         return claimName(user, attempt, now: now).map { $0 == .claimed }
     }
 
+    /// Claims a name (see `IdentityScripts.claim`), then does what the claim means beyond the person's own keys,
+    /// before answering, so that the client's next steps come after it: a replaced stale session's rooms are told
+    /// it left, a taken-over session's kept memberships move to this incarnation and its other rooms are told it
+    /// left, the incarnations' user sets follow, /seen's index is kept within its cap. Failed logins from the
+    /// client's address are counted here too: a password check to be made is counted before it is made, against
+    /// the address's limit (`locked` past it), and uncounted when the verified claim comes back.
     public func claimName(_ user: UserName, _ attempt: ClaimAttempt, now: Millis) -> EventLoopFuture<ClaimReply> {
-        redis.run(
+        let key = user.key
+        return redis.run(
             IdentityScripts.claim,
             keys: [
-                ClusterKeys.claim(user.key), ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key),
-                ClusterKeys.incarnationUsers(incarnation), ClusterKeys.seen(user.key), ClusterKeys.account(user.key),
-                ClusterKeys.loginFailures("name:" + user.key), ClusterKeys.loginFailures("address:" + attempt.address),
+                ClusterKeys.claim(key), ClusterKeys.session(key), ClusterKeys.sessionRooms(key), ClusterKeys.seen(key),
+                ClusterKeys.account(key), ClusterKeys.loginFailures(name: key), ClusterKeys.heldDirects(key),
             ],
             arguments: [
                 attempt.token, user.display, incarnation, nodeID, String(now), String(nameTTLSeconds), attempt.address,
-                String(sessionTTLSeconds), String(bounds.seenSeconds), String(bounds.maxSeenRecords),
-                attempt.resumeHash ?? "", attempt.verifiedHash ?? "", attempt.passwordGiven ? "1" : "0",
-                String(bounds.loginFailuresPerName), String(bounds.loginFailuresPerAddress), attempt.newResumeHash,
-                attempt.origin, String(bounds.loginFailureWindowSeconds), String(bounds.accountLifetimeSeconds),
+                String(sessionTTLSeconds), String(bounds.seenSeconds), attempt.resumeHash ?? "",
+                attempt.verifiedHash ?? "", attempt.passwordGiven ? "1" : "0", String(bounds.loginFailuresPerName),
+                ClusterKeys.userChannel(key), attempt.newResumeHash, attempt.origin,
+                String(bounds.loginFailureWindowSeconds), String(bounds.accountLifetimeSeconds),
             ] + attempt.keeping.map(\.value)
-        ).flatMapThrowing { reply in
-            let fields = (reply.array ?? []).map { $0.string ?? $0.int.map(String.init) ?? "" }
+        ).flatMap { reply -> EventLoopFuture<ClaimReply> in
+            let fields = Self.strings(reply)
             switch fields.first {
-            case "claimed": return .claimed
-            case "resumed": return .resumed(since: fields.count > 1 ? Millis(fields[1]) ?? now : now)
+            case "claimed" where fields.count >= 3:
+                let replaced = fields[1]
+                let rooms = fields.dropFirst(3).map(RoomName.init(trusted:))
+                let left = leaveRooms(rooms, user: key, incarnation: replaced) { room in
+                    RelayCodec.encode(
+                        RelayEnvelope(event: .left(room: room, name: fields[2], reason: .connectionLost, time: now)))
+                }
+                let seen = noteSeen(key, connected: now)
+                return uncountVerified(attempt).and(left).and(seen).and(moveUser(key, from: replaced))
+                    .map { _ in .claimed }.recover { _ in .claimed }
+            case "resumed" where fields.count >= 5:
+                let since = Millis(fields[1]) ?? now
+                let (previous, name, keptCount) = (fields[2], fields[3], Int(fields[4]) ?? 0)
+                let rooms = fields.dropFirst(5).map(RoomName.init(trusted:))
+                let kept = rooms.prefix(keptCount).map { room in
+                    redis.run(RoomScripts.setMember, keys: [ClusterKeys.members(room)], arguments: [key, previous, incarnation])
+                }
+                let left = leaveRooms(Array(rooms.dropFirst(keptCount)), user: key, incarnation: previous) { room in
+                    RelayCodec.encode(RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
+                }
+                return uncountVerified(attempt).and(EventLoopFuture.andAllSucceed(kept, on: eventLoop)).and(left)
+                    .and(moveUser(key, from: previous))
+                    .map { _ in .resumed(since: since) }.recover { _ in .resumed(since: since) }
             case "held" where fields.count == 3:
-                return .held(by: fields[1].isEmpty ? nil : fields[1], reconnecting: fields[2] == "1")
-            case "password": return .passwordRequired
-            case "verify" where fields.count == 2: return .verify(hash: fields[1])
-            case "wrong": return .notRegistered
-            case "locked" where fields.count == 2: return .locked(retryAfterSeconds: Int(fields[1]) ?? 1)
-            default: throw RedisError(.protocolViolation, "the claim script answered \(fields)")
+                let held = ClaimReply.held(by: fields[1].isEmpty ? nil : fields[1], reconnecting: fields[2] == "1")
+                return uncountVerified(attempt).map { held }.recover { _ in held }
+            case "password": return eventLoop.makeSucceededFuture(.passwordRequired)
+            case "verify" where fields.count == 2:
+                return countCheck(user, address: attempt.address).map { $0 ?? .verify(hash: fields[1]) }
+            case "wrong": return countCheck(user, address: attempt.address).map { $0 ?? .notRegistered }
+            case "locked" where fields.count == 2:
+                return eventLoop.makeSucceededFuture(.locked(retryAfterSeconds: Int(fields[1]) ?? 1))
+            default:
+                return eventLoop.makeFailedFuture(RedisError(.protocolViolation, "the claim script answered \(fields)"))
             }
         }
+    }
+
+    /// The user's session is now this incarnation's: in its user set (for a reaper), and no longer in the set of
+    /// the incarnation it came from ('' for none).
+    private func moveUser(_ user: String, from previous: String) -> EventLoopFuture<Void> {
+        let added = redis.send("SADD", ClusterKeys.incarnationUsers(incarnation), user)
+        guard !previous.isEmpty, previous != incarnation else { return added.map { _ in } }
+        return added.and(redis.send("SREM", ClusterKeys.incarnationUsers(previous), user)).map { _ in }
+    }
+
+    /// /seen's index gets the user; those it forgets past its cap lose their records (unless they connected again
+    /// since).
+    private func noteSeen(_ user: String, connected: Millis) -> EventLoopFuture<Void> {
+        redis.run(
+            IndexScripts.noteSeen, keys: [ClusterKeys.seenIndex],
+            arguments: [user, String(connected), String(bounds.maxSeenRecords)]
+        ).flatMap { reply in
+            let forgotten = Self.strings(reply)
+            let deletions = stride(from: 0, to: forgotten.count - 1, by: 2).map { index in
+                redis.run(SessionScripts.forgetSeen, keys: [ClusterKeys.seen(forgotten[index])], arguments: [forgotten[index + 1]])
+            }
+            return EventLoopFuture.andAllSucceed(deletions, on: eventLoop)
+        }
+    }
+
+    /// A password check the claim counted for the name is counted for the address too, against its own limit.
+    /// Past it, the check is not made: uncounted for the name, and `locked`.
+    private func countCheck(_ user: UserName, address: String) -> EventLoopFuture<ClaimReply?> {
+        guard !address.isEmpty else { return eventLoop.makeSucceededFuture(nil) }
+        return count(
+            ClusterKeys.loginFailures(address: address), by: 1, windowSeconds: bounds.loginFailureWindowSeconds,
+            limit: bounds.loginFailuresPerAddress
+        ).flatMap { result in
+            guard !result.counted else { return eventLoop.makeSucceededFuture(nil) }
+            return count(ClusterKeys.loginFailures(name: user.key), by: -1, windowSeconds: bounds.loginFailureWindowSeconds)
+                .map { _ in .locked(retryAfterSeconds: result.retryAfterSeconds) }
+        }
+    }
+
+    /// A verified claim came back: the check counted in advance for the address was right, uncounted (the claim
+    /// script uncounted the name's).
+    private func uncountVerified(_ attempt: ClaimAttempt) -> EventLoopFuture<Void> {
+        guard attempt.verifiedHash != nil, !attempt.address.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
+        return count(ClusterKeys.loginFailures(address: attempt.address), by: -1, windowSeconds: bounds.loginFailureWindowSeconds)
+            .map { _ in }
     }
 
     /// Where failed logins and registrations are counted for a client: its IPv4 address, or the /64 of its IPv6
@@ -141,47 +217,55 @@ extension ClusterStore {
         case locked(retryAfterSeconds: Int)
     }
 
-    /// A registered name's stored hash, to check a password against (unless failed logins lock it).
+    /// A registered name's stored hash, to check a password against (unless failed logins lock it). The check is
+    /// counted in advance for the name and for the address (see `claimName`).
     public func accountHash(_ user: UserName, address: String) -> EventLoopFuture<AccountHash> {
         redis.run(
             IdentityScripts.accountHash,
-            keys: [
-                ClusterKeys.account(user.key), ClusterKeys.loginFailures("name:" + user.key),
-                ClusterKeys.loginFailures("address:" + address),
-            ],
-            arguments: [
-                String(bounds.loginFailuresPerName), String(bounds.loginFailuresPerAddress), address,
-                String(bounds.loginFailureWindowSeconds),
-            ]
-        ).map { reply in
-            let fields = (reply.array ?? []).map { $0.string ?? $0.int.map(String.init) ?? "" }
-            switch fields.first {
-            case "hash" where fields.count == 2: return .hash(fields[1])
-            case "locked" where fields.count == 2: return .locked(retryAfterSeconds: Int(fields[1]) ?? 1)
-            default: return .none
+            keys: [ClusterKeys.account(user.key), ClusterKeys.loginFailures(name: user.key)],
+            arguments: [String(bounds.loginFailuresPerName), String(bounds.loginFailureWindowSeconds)]
+        ).flatMap { reply in
+            let fields = Self.strings(reply)
+            let answer: AccountHash =
+                switch fields.first {
+                case "hash" where fields.count == 2: .hash(fields[1])
+                case "locked" where fields.count == 2: .locked(retryAfterSeconds: Int(fields[1]) ?? 1)
+                default: .none
+                }
+            if case .locked = answer { return eventLoop.makeSucceededFuture(answer) }
+            return countCheck(user, address: address).map { locked in
+                if case .locked(let seconds)? = locked { return .locked(retryAfterSeconds: seconds) }
+                return answer
             }
         }
     }
 
     /// A password check that `accountHash` counted in advance was right.
     public func loginSucceeded(_ user: UserName, address: String) -> EventLoopFuture<Void> {
-        redis.run(
-            IdentityScripts.loginSucceeded,
-            keys: [ClusterKeys.loginFailures("name:" + user.key), ClusterKeys.loginFailures("address:" + address)],
-            arguments: [address]
-        ).map { _ in }
+        let window = bounds.loginFailureWindowSeconds
+        let name = count(ClusterKeys.loginFailures(name: user.key), by: -1, windowSeconds: window).map { _ in }
+        guard !address.isEmpty else { return name }
+        return name.and(count(ClusterKeys.loginFailures(address: address), by: -1, windowSeconds: window)).map { _ in }
     }
 
     /// Whether the session holding `token` may register its name now (counted against its address group);
     /// refusals are `ChatError`s. Checked before the password is hashed.
     public func mayRegister(_ user: UserName, token: String, address: String) -> EventLoopFuture<Void> {
         redis.run(
-            IdentityScripts.mayRegister,
-            keys: [ClusterKeys.account(user.key), ClusterKeys.claim(user.key), ClusterKeys.registrations(address)],
-            arguments: [token, String(bounds.registrationsPerHour), address]
+            IdentityScripts.mayRegister, keys: [ClusterKeys.account(user.key), ClusterKeys.claim(user.key)],
+            arguments: [token]
         ).flatMapErrorThrowing { error in
             throw ClusterScripts.chatError(error) ?? error
-        }.map { _ in }
+        }.flatMap { _ -> EventLoopFuture<Void> in
+            guard !address.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
+            let perHour = bounds.registrationsPerHour
+            return count(ClusterKeys.registrations(address), by: 1, windowSeconds: 3600, limit: perHour)
+                .flatMapThrowing { result in
+                    guard result.counted else {
+                        throw ChatError(.rateLimited, "at most \(perHour) names registered an hour from one address")
+                    }
+                }
+        }
     }
 
     /// Registers (`expected` nil), re-hashes, or removes (`new` nil) the account of the name `token` holds, if its

@@ -17,23 +17,8 @@ extension ClusterStore {
     public func setTopic(_ topic: RoomTopic, in room: RoomName, origin: String) -> EventLoopFuture<Void> {
         let notice = RelayCodec.encode(RelayEnvelope(event: .topicChanged(room: room, topic), origin: origin))
         return redis.run(
-            Self.setTopicScript, keys: [ClusterKeys.topic(room)],
+            RoomScripts.setTopic, keys: [ClusterKeys.topic(room)],
             arguments: [topic.text, topic.by, String(topic.time), String(bounds.roomIdleSeconds), ClusterKeys.roomChannel(room), notice]
         ).map { _ in }
     }
-
-    /// KEYS: topic
-    /// ARGV: text ('' clears), by, time, room idle ttl, channel, notice payload
-    static let setTopicScript = RedisScript(
-        name: "setTopic",
-        source: """
-            if ARGV[1] == '' then
-                redis.call('DEL', KEYS[1])
-            else
-                redis.call('HSET', KEYS[1], 'text', ARGV[1], 'by', ARGV[2], 'time', ARGV[3])
-                redis.call('EXPIRE', KEYS[1], ARGV[4])
-            end
-            redis.call('PUBLISH', ARGV[5], ARGV[6])
-            return 1
-            """)
 }

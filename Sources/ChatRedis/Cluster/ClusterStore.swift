@@ -1,8 +1,8 @@
 import ChatCore
 import NIOCore
 
-// One file because these operations share the store's settings (TTLs, bounds, incarnation) and its reply
-// decoding; names and identity are in ClusterStore+Identity.swift.
+// The store's settings and its session and node lifecycle; rooms are in ClusterStore+Rooms.swift, history in
+// ClusterStore+History.swift, names and identity in ClusterStore+Identity.swift.
 
 /// What the node keeps about one of its sessions, as written to Redis on claim and on every keep-alive.
 public struct SessionRecord: Sendable {
@@ -71,13 +71,19 @@ public struct StoredPage: Sendable {
     }
 }
 
-/// The chat's shared state in Redis, as typed operations. Every future completes on the client's event loop;
+/// The chat's shared state in Redis, as typed operations. Every future completes on the connection's event loop;
 /// callers hop back to their own.
+///
+/// Every script touches one hash tag (one room, one person, one node process, one address, or one index), so the
+/// same operations run on one Redis and on a Redis Cluster. An operation that spans a person and their rooms is a
+/// sequence: the person's script decides and answers the rooms concerned, then each room's script follows, each
+/// guarded by the incarnation it expects, so a step that comes late or twice changes nothing
+/// (docs/redis-cluster.md says what each such sequence gives up against one atomic script, and why it is safe).
 public struct ClusterStore: Sendable {
-    /// Rooms with more people than this announce no joins, leaves or away changes (see `ClusterScripts`).
+    /// Rooms with more people than this announce no joins, leaves or away changes (see `RoomScripts`).
     public static let quietRoomSize = ClusterScripts.quietRoomSize
 
-    public let redis: RedisClient
+    public let redis: any RedisConnection
     /// This node process; a restarted node is a new incarnation, so survivors can tell the dead one's sessions.
     public let incarnation: String
     public let nodeID: String
@@ -98,7 +104,7 @@ public struct ClusterStore: Sendable {
     public static let scripts = ClusterScripts.all
 
     public init(
-        redis: RedisClient, incarnation: String, nodeID: String, claimTTLSeconds: Int, historyLength: Int,
+        redis: any RedisConnection, incarnation: String, nodeID: String, claimTTLSeconds: Int, historyLength: Int,
         nameTTLSeconds: Int = 3600
     ) {
         self.nameTTLSeconds = max(nameTTLSeconds, claimTTLSeconds)
@@ -109,6 +115,8 @@ public struct ClusterStore: Sendable {
         self.historyLength = historyLength
     }
 
+    var eventLoop: any EventLoop { redis.eventLoop }
+
     /// A fresh token for a claim. It starts with the incarnation so the reaper can tell which claims a dead node held.
     public func makeToken() -> String {
         "\(incarnation):\(UInt64.random(in: 0...UInt64.max))"
@@ -116,232 +124,90 @@ public struct ClusterStore: Sendable {
 
     // MARK: Names and sessions
 
-    /// True while the session is ours. With `restore`, a claim that Redis lost is taken again.
+    /// True while the session is ours. With `restore`, a claim that Redis lost is taken again. The session's
+    /// memberships are put back where Redis lost them (never over one another node holds now), and the room list
+    /// after them.
     public func keepAlive(_ record: SessionRecord, restore: Bool) -> EventLoopFuture<Bool> {
         let key = record.user.key
+        let rooms = record.rooms.map(\.value)
         return redis.run(
-            ClusterScripts.keepAlive,
-            keys: [
-                ClusterKeys.claim(key), ClusterKeys.session(key), ClusterKeys.sessionRooms(key),
-                ClusterKeys.incarnationUsers(incarnation),
-            ],
+            SessionScripts.keepAlive,
+            keys: [ClusterKeys.claim(key), ClusterKeys.session(key), ClusterKeys.sessionRooms(key)],
             arguments: [
                 record.token, record.user.display, incarnation, nodeID, String(record.since),
                 String(record.lastActive), record.away ?? "", String(nameTTLSeconds), restore ? "1" : "0",
                 record.address, String(sessionTTLSeconds),
-            ] + record.rooms.map(\.value)
-        ).map { $0.int == 1 }
+            ] + rooms
+        ).flatMap { reply -> EventLoopFuture<Bool> in
+            guard reply.int == 1 else { return eventLoop.makeSucceededFuture(false) }
+            let memberships = record.rooms.map { room in
+                redis.run(RoomScripts.setMember, keys: [ClusterKeys.members(room)], arguments: [key, "*", incarnation])
+            }
+            let listed = EventLoopFuture.andAllSucceed(memberships, on: eventLoop).flatMap { () -> EventLoopFuture<Void> in
+                rooms.isEmpty ? eventLoop.makeSucceededVoidFuture() : redis.send(RedisCommand(["SADD", ClusterKeys.rooms] + rooms)).map { _ in }
+            }
+            let registered = redis.send("SADD", ClusterKeys.incarnationUsers(incarnation), key)
+            return listed.and(registered).map { _ in true }
+        }
     }
 
-    /// `message`: what the user said on quitting, in every room's leave notice.
+    /// Ends a session: every room it is in is told it left (`message`: what the user said on quitting), then its
+    /// claim and record go, each only while it still holds `token`, so a retried or late release never touches a
+    /// newer session of the same name.
     public func release(
         _ user: UserName, token: String, now: Millis, reason: LeaveReason, origin: String, message: String? = nil
     ) -> EventLoopFuture<Void> {
-        redis.run(
-            ClusterScripts.release,
-            keys: [
-                ClusterKeys.claim(user.key), ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key),
-                ClusterKeys.incarnationUsers(incarnation), ClusterKeys.seen(user.key),
-            ],
-            arguments: [token, user.display, incarnation, String(now), reason.rawValue, origin, message ?? ""]
-        ).map { _ in }
-    }
-
-    // MARK: Rooms
-
-    /// Joins, creating the room if it does not exist, within the creation rate and the room cap (`ChatError`s
-    /// `rate-limited` and `store-full` otherwise). `address` is the client's IP, whose creations are counted.
-    public func join(_ room: RoomName, user: UserName, now: Millis, origin: String, address: String = "")
-        -> EventLoopFuture<Void>
-    {
-        let notice = RelayCodec.encode(
-            RelayEnvelope(event: .joined(room: room, name: user.display, time: now), origin: origin))
-        // The same notice for a registered name (the script knows which it is): IRC's extended-join shows it.
-        let registeredNotice = RelayCodec.encode(
-            RelayEnvelope(event: .joined(room: room, name: user.display, time: now, registered: true), origin: origin))
+        let key = user.key
         return redis.run(
-            ClusterScripts.join,
-            keys: [
-                ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key), ClusterKeys.history(room),
-                ClusterKeys.roomCreations("address:" + address), ClusterKeys.roomCreations("user:" + user.key),
-                ClusterKeys.topic(room), ClusterKeys.account(user.key),
-            ],
-            arguments: [
-                user.key, incarnation, room.value, String(sessionTTLSeconds), notice, String(bounds.maxRooms),
-                String(bounds.roomCreationsPerMinute), String(now), String(bounds.roomIdleSeconds), room.look,
-                registeredNotice,
-            ]
-        ).flatMapErrorThrowing { error in
-            throw ClusterScripts.chatError(error) ?? error
-        }.map { _ in }
+            SessionScripts.ownedRooms, keys: [ClusterKeys.session(key), ClusterKeys.sessionRooms(key)], arguments: [token]
+        ).flatMap { reply -> EventLoopFuture<Void> in
+            let rooms = Self.strings(reply).dropFirst().map(RoomName.init(trusted:))
+            return leaveRooms(rooms, user: key, incarnation: incarnation) { room in
+                RelayCodec.encode(
+                    RelayEnvelope(
+                        event: .left(room: room, name: user.display, reason: reason, time: now, message: message),
+                        origin: origin))
+            }
+        }.flatMap { () -> EventLoopFuture<RedisValue> in
+            redis.run(
+                SessionScripts.endSession,
+                keys: [
+                    ClusterKeys.claim(key), ClusterKeys.session(key), ClusterKeys.sessionRooms(key),
+                    ClusterKeys.heldDirects(key), ClusterKeys.seen(key),
+                ],
+                arguments: [token, String(now)])
+        }.flatMap { ended -> EventLoopFuture<Void> in
+            guard ended.int == 1 else { return eventLoop.makeSucceededVoidFuture() }
+            return redis.send("SREM", ClusterKeys.incarnationUsers(incarnation), key).map { _ in }
+        }
     }
 
-    public func leave(
-        _ room: RoomName, user: UserName, reason: LeaveReason, now: Millis, origin: String, message: String? = nil
+    /// Ends `user`'s membership of each room where `incarnation` still holds it, each with its notice (unless the
+    /// room is quiet); a room left empty goes from the room list.
+    func leaveRooms(
+        _ rooms: [RoomName], user: String, incarnation: String, notice: (RoomName) -> String
     ) -> EventLoopFuture<Void> {
-        let notice = RelayCodec.encode(
-            RelayEnvelope(
-                event: .left(room: room, name: user.display, reason: reason, time: now, message: message), origin: origin))
-        return redis.run(
-            ClusterScripts.leave,
-            keys: [ClusterKeys.members(room), ClusterKeys.sessionRooms(user.key)],
-            arguments: [user.key, room.value, notice, incarnation]
-        ).map { _ in }
-    }
-
-    /// Appends to history and publishes, in one script that assigns the id; returns the id.
-    public func publishMessage(
-        _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all
-    ) -> EventLoopFuture<StreamID> {
-        redis.run(
-            ClusterScripts.publishMessage,
-            keys: [ClusterKeys.history(message.room), ClusterKeys.session(user.key), ClusterKeys.topic(message.room)],
-            arguments: [
-                ClusterKeys.roomChannel(message.room), RelayCodec.messageBody(message, origin: origin),
-                String(historyLength), String(message.time), String(bounds.roomIdleSeconds),
-                upkeep.renewsRoom ? "1" : "", upkeep.renewsRoom ? message.room.look : "", upkeep.marksActive ? "1" : "",
-            ]
-        ).flatMapThrowing { reply in
-            guard let id = reply.string.flatMap(StreamID.init) else {
-                throw RedisError(.protocolViolation, "the publish script gave no message id")
-            }
-            return id
-        }
-    }
-
-    /// Best effort and not kept: a typing notice that is lost is followed by the message or by the next notice.
-    /// Quiet rooms (more than `quietRoomSize` people) get none.
-    public func publishTyping(_ room: RoomName, user: UserName, now: Millis, origin: String) -> EventLoopFuture<Void> {
-        let payload = RelayCodec.encode(RelayEnvelope(event: .typing(room: room, name: user.display, time: now), origin: origin))
-        return redis.run(ClusterScripts.typing, keys: [ClusterKeys.members(room)], arguments: [ClusterKeys.roomChannel(room), payload])
-            .map { _ in }
-    }
-
-    public func setPresence(_ user: UserName, away: String?, now: Millis, origin: String) -> EventLoopFuture<Void> {
-        redis.run(
-            ClusterScripts.presence,
-            keys: [ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key)],
-            arguments: [away ?? "", user.display, String(now), origin]
-        ).map { _ in }
-    }
-
-    // MARK: Queries
-
-    public func who(_ room: RoomName, now: Millis) -> EventLoopFuture<[RoomMember]> {
-        redis.run(ClusterScripts.who, keys: [ClusterKeys.members(room)], arguments: [room.value]).map { reply in
-            let fields = (reply.array ?? []).map { $0.string ?? "" }
-            return stride(from: 0, to: fields.count - 4, by: 5).map { index in
-                let away = fields[index + 1]
-                return RoomMember(
-                    name: fields[index], presence: away.isEmpty ? .online : .away(away),
-                    idleMillis: max(0, now - (Millis(fields[index + 2]) ?? now)), node: fields[index + 3],
-                    reconnecting: !fields[index + 4].isEmpty)
-            }.sorted { $0.name.lowercased() < $1.name.lowercased() }
-        }
-    }
-
-    public func rooms() -> EventLoopFuture<[(RoomName, Int)]> {
-        redis.run(ClusterScripts.rooms, keys: [], arguments: []).map { reply in
-            let fields = reply.array ?? []
-            return stride(from: 0, to: fields.count - 1, by: 2).compactMap { index in
-                guard let room = fields[index].string, let count = fields[index + 1].int else { return nil }
-                return (RoomName(trusted: room), Int(count))
-            }.sorted { $0.0 < $1.0 }
-        }
-    }
-
-    public func seen(_ user: String) -> EventLoopFuture<SeenRecord?> {
-        redis.run(ClusterScripts.seen, keys: [ClusterKeys.seen(user), ClusterKeys.session(user)], arguments: [])
-            .map { reply in
-                let fields = reply.array ?? []
-                guard fields.count == 6, let name = fields[0].string else { return nil }
-                let connected = Millis(fields[1].string ?? "") ?? 0
-                if fields[4].int == 1 {
-                    return .online(name: name, since: connected, node: fields[3].string ?? "", reconnecting: fields[5].int == 1)
-                }
-                guard let disconnected = Millis(fields[2].string ?? "") else {
-                    // Connected once, but its node died before anyone recorded the end: the best known is "online".
-                    return .online(name: name, since: connected, node: fields[3].string ?? "")
-                }
-                return .offline(name: name, connectedAt: connected, disconnectedAt: disconnected)
-            }
-    }
-
-    /// Which of these users have a session now (one held for a reconnecting client counts), with their names as
-    /// they typed them and whether they are away: one HMGET each, pipelined on the one connection.
-    public func online(_ users: [UserName]) -> EventLoopFuture<[OnlineUser]> {
-        let lookups = users.map { user in
-            redis.send("HMGET", ClusterKeys.session(user.key), "name", "away").map { reply -> OnlineUser? in
-                let fields = reply.array ?? []
-                guard let name = fields.first?.string else { return nil }
-                return OnlineUser(name: name, isAway: fields.count > 1 && fields[1].string?.isEmpty == false)
+        let leaves = rooms.map { room in
+            redis.run(
+                RoomScripts.leave, keys: [ClusterKeys.members(room)],
+                arguments: [user, incarnation, ClusterKeys.roomChannel(room), notice(room)]
+            ).flatMap { left -> EventLoopFuture<Void> in
+                left.int == 0 ? unlistIfEmpty(room) : eventLoop.makeSucceededVoidFuture()
             }
         }
-        return EventLoopFuture.whenAllSucceed(lookups, on: redis.eventLoop).map { $0.compactMap { $0 } }
+        return EventLoopFuture.andAllSucceed(leaves, on: eventLoop)
     }
 
-    /// The last `count` messages, or those before `before`, oldest first.
-    public func history(_ room: RoomName, count: Int, before: StreamID? = nil) -> EventLoopFuture<[ChatMessage]> {
-        let end = before.map { "(\($0)" } ?? "+"
-        return redis.send("XREVRANGE", ClusterKeys.history(room), end, "-", "COUNT", String(count)).map { reply in
-            Self.messages(from: reply).reversed()
-        }
-    }
-
-    /// Messages after `id` (at most `limit`), oldest first, with who sent each (so a node catching up can still
-    /// skip a session's own), and what the stream says it no longer keeps: what a reconnecting client or node
-    /// missed, and whether some of it is gone.
-    public func page(_ room: RoomName, after id: StreamID, limit: Int) -> EventLoopFuture<StoredPage> {
-        let key = ClusterKeys.history(room)
-        let entries = redis.send("XRANGE", key, "(\(id)", "+", "COUNT", String(limit)).map(Self.envelopes)
-        // A room whose stream does not exist (never written, or expired) answers XINFO with an error: it keeps
-        // nothing, and says nothing of what it lost.
-        let info = redis.send("XINFO", "STREAM", key).map(Self.streamInfo).recover { _ in StreamInfo() }
-        return entries.and(info).map { entries, info in
-            StoredPage(envelopes: entries, maxDeleted: info.maxDeleted, keptFrom: info.keptFrom)
-        }
-    }
-
-    /// From XINFO STREAM (Redis 7): the newest id deleted with XDEL (`max-deleted-entry-id`; trimming does not set
-    /// it), and, when trimming removed entries (more were added than are left), the oldest one kept: trimming
-    /// removes the oldest first, so everything before it is gone.
-    static func streamInfo(_ reply: RedisValue) -> StreamInfo {
-        let fields = reply.array ?? []
-        var length: Int64 = 0
-        var added: Int64 = 0
-        var first: StreamID?
-        var last: StreamID?
-        var info = StreamInfo()
-        for index in stride(from: 0, to: fields.count - 1, by: 2) {
-            let value = fields[index + 1]
-            switch fields[index].string {
-            case "length": length = value.int ?? 0
-            case "entries-added": added = value.int ?? 0
-            case "last-generated-id": last = value.string.flatMap(StreamID.init)
-            case "max-deleted-entry-id": info.maxDeleted = value.string.flatMap(StreamID.init).flatMap { $0 == .zero ? nil : $0 }
-            case "first-entry": first = value.array?.first?.string.flatMap(StreamID.init)
-            default: break
-            }
-        }
-        if added > length { info.keptFrom = first ?? last.map { StreamID(millis: $0.millis, sequence: $0.sequence + 1) } }
-        return info
-    }
-
-    struct StreamInfo: Sendable {
-        var maxDeleted: StreamID?
-        var keptFrom: StreamID?
-    }
-
-    static func messages(from reply: RedisValue) -> [ChatMessage] {
-        envelopes(from: reply).compactMap { if case .message(let message) = $0.event { message } else { nil } }
-    }
-
-    static func envelopes(from reply: RedisValue) -> [RelayEnvelope] {
-        (reply.array ?? []).compactMap { entry in
-            guard let parts = entry.array, parts.count == 2, let fields = parts[1].array, fields.count >= 2,
-                case .bulk(let payload) = fields[1]
-            else { return nil }
-            return RelayCodec.decode(payload, entryID: parts[0].string.flatMap(StreamID.init))
+    /// Takes an emptied room off the room list. The list is another key than the room's members (on a cluster,
+    /// maybe on another shard), so this cannot be one step with a join: it removes the room, looks at the members
+    /// again, and lists the room again if somebody joined meanwhile. A join lists its room only after writing its
+    /// membership, so either that second look sees the member or the join's listing comes after the removal.
+    func unlistIfEmpty(_ room: RoomName) -> EventLoopFuture<Void> {
+        redis.send("SREM", ClusterKeys.rooms, room.value).flatMap { _ in
+            redis.send("HLEN", ClusterKeys.members(room))
+        }.flatMap { members -> EventLoopFuture<Void> in
+            guard (members.int ?? 0) > 0 else { return eventLoop.makeSucceededVoidFuture() }
+            return redis.send("SADD", ClusterKeys.rooms, room.value).map { _ in }
         }
     }
 
@@ -355,12 +221,61 @@ public struct ClusterStore: Sendable {
         return set.and(add).map { _ in }
     }
 
-    /// Cleans up after dead incarnations, at most `batch` users per call, so one script never holds Redis for long
-    /// however big the dead node was; returns how many users it cleaned up and whether more remain.
+    /// Cleans up after incarnations whose heartbeat has lapsed, at most `batch` users per call, so no step holds
+    /// Redis for long however big the dead node was; returns how many users it cleaned up and whether more remain.
+    /// Each user's session is ended by one atomic script that answers its rooms only to the survivor that ended
+    /// it, so when several survivors reap at once every departure is announced once; a user is taken off the dead
+    /// incarnation's set only after that, so a survivor that dies midway leaves the user for the next.
     public func reap(now: Millis, batch: Int = 200) -> EventLoopFuture<(cleaned: Int, more: Bool)> {
-        redis.run(ClusterScripts.reap, keys: [], arguments: [String(now), String(batch)]).map { reply in
-            let fields = reply.array ?? []
-            return (Int(fields.first?.int ?? 0), fields.count > 1 && fields[1].int == 1)
+        redis.send("SMEMBERS", ClusterKeys.incarnations).flatMap { reply in
+            reapIncarnations(Self.strings(reply)[...], now: now, budget: batch, cleaned: 0)
+        }
+    }
+
+    private func reapIncarnations(
+        _ incarnations: ArraySlice<String>, now: Millis, budget: Int, cleaned: Int
+    ) -> EventLoopFuture<(cleaned: Int, more: Bool)> {
+        guard let dead = incarnations.first else { return eventLoop.makeSucceededFuture((cleaned, false)) }
+        guard budget > 0 else { return eventLoop.makeSucceededFuture((cleaned, true)) }
+        let rest = incarnations.dropFirst()
+        return redis.send("EXISTS", ClusterKeys.incarnation(dead)).flatMap { alive in
+            guard alive.int == 0 else { return reapIncarnations(rest, now: now, budget: budget, cleaned: cleaned) }
+            let usersKey = ClusterKeys.incarnationUsers(dead)
+            return redis.send("SRANDMEMBER", usersKey, String(budget)).flatMap { reply in
+                let users = Self.strings(reply)
+                let done = users.map { reapUser($0, of: dead, now: now) }
+                return EventLoopFuture.whenAllSucceed(done, on: eventLoop).flatMap { ended in
+                    let cleanedNow = cleaned + ended.filter { $0 }.count
+                    let removed = users.isEmpty ? eventLoop.makeSucceededFuture(RedisValue.integer(0)) : redis.send(RedisCommand(["SREM", usersKey] + users))
+                    return removed.flatMap { _ in redis.send("SCARD", usersKey) }.flatMap { left in
+                        guard left.int == 0 else { return eventLoop.makeSucceededFuture((cleanedNow, true)) }
+                        // Nothing left of it: forgotten. (A dead incarnation adds no users.)
+                        return redis.send("DEL", usersKey).and(redis.send("SREM", ClusterKeys.incarnations, dead))
+                            .flatMap { _ in
+                                reapIncarnations(rest, now: now, budget: budget - users.count, cleaned: cleanedNow)
+                            }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One user of a dead incarnation: its session ended (if still that incarnation's), its rooms told.
+    private func reapUser(_ user: String, of dead: String, now: Millis) -> EventLoopFuture<Bool> {
+        redis.run(
+            SessionScripts.reapSession,
+            keys: [
+                ClusterKeys.claim(user), ClusterKeys.session(user), ClusterKeys.sessionRooms(user),
+                ClusterKeys.heldDirects(user), ClusterKeys.seen(user),
+            ],
+            arguments: [dead, String(now)]
+        ).flatMap { reply in
+            let fields = Self.strings(reply)
+            guard let name = fields.first else { return eventLoop.makeSucceededFuture(false) }
+            let rooms = fields.dropFirst().map(RoomName.init(trusted:))
+            return leaveRooms(rooms, user: user, incarnation: dead) { room in
+                RelayCodec.encode(RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
+            }.map { true }
         }
     }
 
@@ -384,5 +299,10 @@ public struct ClusterStore: Sendable {
         let delete = redis.send("DEL", ClusterKeys.incarnation(incarnation), ClusterKeys.incarnationUsers(incarnation))
         let remove = redis.send("SREM", ClusterKeys.incarnations, incarnation)
         return delete.and(remove).map { _ in }
+    }
+
+    /// A reply's elements as strings (integers written out); none for anything but an array.
+    static func strings(_ reply: RedisValue) -> [String] {
+        (reply.array ?? []).map { $0.string ?? $0.int.map(String.init) ?? "" }
     }
 }

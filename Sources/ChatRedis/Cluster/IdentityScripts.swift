@@ -7,99 +7,91 @@ import ChatCore
 /// The scripts of names and identity: claims (plain, by password, by resume token), holding a dropped session's
 /// name, direct messages queued meanwhile, and accounts. Key names follow `ClusterKeys`.
 enum IdentityScripts {
-    /// KEYS: claim, session, sessionRooms, incarnationUsers, seen, account, failures by name, failures by address
-    /// ARGV: 1 token, 2 name, 3 incarnation, 4 node, 5 now, 6 claim ttl, 7 address group ('' = unknown: not
-    ///       counted), 8 session ttl, 9 seen ttl, 10 seen records at most, 11 resume token hash ('' = none),
-    ///       12 verified account hash ('' = none), 13 a password was given ('1'/'0'), 14 failures per name,
-    ///       15 failures per address, 16 the new resume token's hash, 17 origin (the claiming session),
-    ///       18 failure window seconds, 19 account lifetime seconds, 20... rooms to keep
+    /// KEYS: claim, session, sessionRooms, seen, account, failures by name, held directs
+    /// ARGV: 1 token, 2 name, 3 incarnation, 4 node, 5 now, 6 claim ttl, 7 address group, 8 session ttl,
+    ///       9 seen ttl, 10 resume token hash ('' = none), 11 verified account hash ('' = none), 12 a password was
+    ///       given ('1'/'0'), 13 failures per name, 14 the user's channel, 15 the new resume token's hash,
+    ///       16 origin (the claiming session), 17 failure window seconds, 18 account lifetime seconds,
+    ///       19... rooms to keep
     /// Returns one of
-    ///   {'claimed'}                      the name is this session's, a new session
-    ///   {'resumed', since}               it took over a session (resume token, or a registered name's password)
+    ///   {'claimed', old incarnation, old name, room...}   the name is this session's, a new session; a stale
+    ///                                                     session it replaced (incarnation '' when none) was in
+    ///                                                     these rooms
+    ///   {'resumed', since, old incarnation, old name, kept count, kept room..., left room...}
+    ///                                    it took over a session (resume token, or a registered name's password)
     ///   {'held', holder, reconnecting}   somebody holds it (or a name that looks like it)
     ///   {'password'}                     registered; no password given
     ///   {'verify', hash}                 registered; check the password against hash, then claim again with it
     ///   {'wrong'}                        a password for a name that is not registered
-    ///   {'locked', seconds}              too many failed logins lately, for the name or from the address
+    ///   {'locked', seconds}              too many failed logins lately for the name
     ///
-    /// A takeover (resume token, or a verified password while the name is held) moves the session's memberships
-    /// to this incarnation, leaves the rooms the client will not rejoin, and tells whatever connection still
-    /// holds the session (on the user's channel) to close. Its `held` mark stays until `takeHeldDirects`, so a
-    /// direct message sent in between is queued, not lost.
+    /// Only the person's keys are here (their tag): the rooms of a replaced or taken-over session are answered,
+    /// and the store moves or ends those memberships, announces the departures, and keeps the incarnations' user
+    /// sets and /seen's index (`ClusterStore.claimName`). Failed logins from the client's address are counted by
+    /// the store too, around this script.
+    ///
+    /// A takeover (resume token, or a verified password while the name is held) keeps the rooms the client will
+    /// rejoin and drops the others, and tells whatever connection still holds the session (on the user's channel)
+    /// to close. Its `held` mark stays until `takeHeldDirects`, so a direct message sent in between is queued, not
+    /// lost.
     ///
     /// Every password check is counted as a failure *before* it is made (at `verify`), and uncounted when the
     /// verified claim comes back: guesses sent in parallel cannot slip past the limit while the hashes run. A
     /// successful login also extends the account's life (accounts nobody logs in to for a year go).
     ///
     /// A free name may still have an old session record: its node died and its claim expired a moment before a
-    /// survivor reaped it. That session's rooms are told it left before the record is replaced, so no notice is
-    /// lost and no membership is left behind.
+    /// survivor reaped it. That session's rooms are answered so that they are told it left, and no membership is
+    /// left behind.
     static let claim = RedisScript(
         name: "claim",
         source: """
-            local user = string.sub(KEYS[1], 11)
             local now = tonumber(ARGV[5])
-            local function leaveNotice(room, name, reason)
-                local members = 'chat:members:{' .. room .. '}'
-                local left = redis.call('HLEN', members)
-                if left == 0 then redis.call('SREM', 'chat:rooms', room) end
-                if left <= \(ClusterScripts.quietRoomSize) then
-                    redis.call('PUBLISH', 'chat:room:' .. room, cjson.encode({k = 'leave', room = room,
-                        name = name, reason = reason, ts = now}))
-                end
-            end
             local function takeOver()
-                local oldInc = redis.call('HGET', KEYS[2], 'inc')
-                local name = redis.call('HGET', KEYS[2], 'name')
+                local oldInc = redis.call('HGET', KEYS[2], 'inc') or ''
+                local name = redis.call('HGET', KEYS[2], 'name') or ''
                 local keep = {}
-                for i = 20, #ARGV do keep[ARGV[i]] = true end
+                for i = 19, #ARGV do keep[ARGV[i]] = true end
+                local kept, left = {}, {}
                 for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-                    local members = 'chat:members:{' .. room .. '}'
-                    if redis.call('HGET', members, user) == oldInc and keep[room] then
-                        redis.call('HSET', members, user, ARGV[3])
+                    if keep[room] then
+                        table.insert(kept, room)
                     else
                         redis.call('SREM', KEYS[3], room)
-                        if redis.call('HGET', members, user) == oldInc then
-                            redis.call('HDEL', members, user)
-                            leaveNotice(room, name, 'connection lost')
-                        end
+                        table.insert(left, room)
                     end
                 end
-                redis.call('SREM', 'chat:incarnation:' .. oldInc .. ':users', user)
-                redis.call('SADD', KEYS[4], user)
                 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
                 redis.call('HSET', KEYS[2], 'inc', ARGV[3], 'node', ARGV[4], 'tok', ARGV[1], 'addr', ARGV[7],
-                    'rtok', ARGV[16], 'held', now)
+                    'rtok', ARGV[15], 'held', now)
                 redis.call('EXPIRE', KEYS[2], ARGV[8])
                 redis.call('EXPIRE', KEYS[3], ARGV[8])
-                redis.call('PUBLISH', 'chat:user:' .. user, cjson.encode({k = 'resumed', name = name, ts = now,
-                    sid = ARGV[17]}))
-                return {'resumed', redis.call('HGET', KEYS[2], 'since') or ARGV[5]}
+                redis.call('SPUBLISH', ARGV[14], cjson.encode({k = 'resumed', name = name, ts = now, sid = ARGV[16]}))
+                local result = {'resumed', redis.call('HGET', KEYS[2], 'since') or ARGV[5], oldInc, name, #kept}
+                for _, room in ipairs(kept) do table.insert(result, room) end
+                for _, room in ipairs(left) do table.insert(result, room) end
+                return result
             end
 
             local live = redis.call('HGET', KEYS[2], 'inc')
-            if ARGV[11] ~= '' and live and redis.call('HGET', KEYS[2], 'rtok') == ARGV[11] then return takeOver() end
+            if ARGV[10] ~= '' and live and redis.call('HGET', KEYS[2], 'rtok') == ARGV[10] then return takeOver() end
 
             local function charge(by)
-                for _, key in ipairs({KEYS[7], ARGV[7] ~= '' and KEYS[8] or nil}) do
-                    local count = redis.call('INCRBY', key, by)
-                    if count <= 0 then redis.call('DEL', key)
-                    elseif by > 0 and redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[18]) end
-                end
+                local count = redis.call('INCRBY', KEYS[6], by)
+                if count <= 0 then redis.call('DEL', KEYS[6])
+                elseif by > 0 and redis.call('TTL', KEYS[6]) < 0 then redis.call('EXPIRE', KEYS[6], ARGV[17]) end
             end
-            local hash = redis.call('HGET', KEYS[6], 'hash')
-            if hash or ARGV[13] == '1' then
-                local failures = tonumber(redis.call('GET', KEYS[7]) or '0')
-                local fromAddress = ARGV[7] ~= '' and tonumber(redis.call('GET', KEYS[8]) or '0') or 0
-                if ARGV[12] == '' and (failures >= tonumber(ARGV[14]) or fromAddress >= tonumber(ARGV[15])) then
-                    return {'locked', math.max(redis.call('TTL', KEYS[7]), redis.call('TTL', KEYS[8]), 1)}
+            local hash = redis.call('HGET', KEYS[5], 'hash')
+            if hash or ARGV[12] == '1' then
+                local failures = tonumber(redis.call('GET', KEYS[6]) or '0')
+                if ARGV[11] == '' and failures >= tonumber(ARGV[13]) then
+                    return {'locked', math.max(redis.call('TTL', KEYS[6]), 1)}
                 end
                 if not hash then
                     charge(1)
                     return {'wrong'}
                 end
-                if ARGV[12] ~= hash then
-                    if ARGV[13] == '1' then
+                if ARGV[11] ~= hash then
+                    if ARGV[12] == '1' then
                         charge(1)
                         return {'verify', hash}
                     end
@@ -107,7 +99,7 @@ enum IdentityScripts {
                 end
                 -- The password was right: its check was counted as a failure in advance.
                 charge(-1)
-                redis.call('EXPIRE', KEYS[6], ARGV[19])
+                redis.call('EXPIRE', KEYS[5], ARGV[18])
                 -- The password is verified: the owner gets the name even from their own dropped or stale session.
                 if live and redis.call('EXISTS', KEYS[1]) == 1 then return takeOver() end
             end
@@ -116,31 +108,17 @@ enum IdentityScripts {
                 local fields = redis.call('HMGET', KEYS[2], 'name', 'held')
                 return {'held', fields[1] or '', fields[2] and '1' or '0'}
             end
+            local result = {'claimed', live or '', redis.call('HGET', KEYS[2], 'name') or ''}
             if live then
-                local oldName = redis.call('HGET', KEYS[2], 'name')
-                for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
-                    if redis.call('HGET', 'chat:members:{' .. room .. '}', user) == live then
-                        redis.call('HDEL', 'chat:members:{' .. room .. '}', user)
-                        leaveNotice(room, oldName, 'connection lost')
-                    end
-                end
-                redis.call('SREM', 'chat:incarnation:' .. live .. ':users', user)
+                for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
             end
-            redis.call('DEL', KEYS[2], KEYS[3], 'chat:held-directs:' .. user)
+            redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
             redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
-                'active', ARGV[5], 'addr', ARGV[7], 'tok', ARGV[1], 'rtok', ARGV[16])
+                'active', ARGV[5], 'addr', ARGV[7], 'tok', ARGV[1], 'rtok', ARGV[15])
             redis.call('EXPIRE', KEYS[2], ARGV[8])
-            redis.call('SADD', KEYS[4], user)
-            redis.call('HSET', KEYS[5], 'name', ARGV[2], 'connected', ARGV[5], 'disconnected', '', 'node', ARGV[4])
-            redis.call('EXPIRE', KEYS[5], ARGV[9])
-            -- /seen is bounded: past the cap, whoever connected longest ago is forgotten.
-            redis.call('ZADD', '\(ClusterKeys.seenIndex)', ARGV[5], user)
-            local extra = redis.call('ZCARD', '\(ClusterKeys.seenIndex)') - tonumber(ARGV[10])
-            if extra > 0 then
-                local oldest = redis.call('ZPOPMIN', '\(ClusterKeys.seenIndex)', extra)
-                for i = 1, #oldest, 2 do redis.call('DEL', 'chat:seen:' .. oldest[i]) end
-            end
-            return {'claimed'}
+            redis.call('HSET', KEYS[4], 'name', ARGV[2], 'connected', ARGV[5], 'disconnected', '', 'node', ARGV[4])
+            redis.call('EXPIRE', KEYS[4], ARGV[9])
+            return result
             """)
 
     /// A dropped connection's name is kept for its resume token's holder: the claim lives `grace` seconds more
@@ -167,7 +145,7 @@ enum IdentityScripts {
     static let direct = RedisScript(
         name: "direct",
         source: """
-            if redis.call('PUBLISH', ARGV[1], ARGV[2]) > 0 then return 1 end
+            if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then return 1 end
             if redis.call('HEXISTS', KEYS[1], 'held') == 0 then return 0 end
             redis.call('RPUSH', KEYS[2], ARGV[2])
             redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
@@ -188,45 +166,30 @@ enum IdentityScripts {
             return queued
             """)
 
-    /// The stored hash of a registered name, for checking a password, unless failed logins lock it. The check about
-    /// to be made is counted as a failure now (and uncounted by `loginSucceeded` when it was right), so checks made
-    /// in parallel cannot slip past the limit, as in `claim`. A name that is not registered counts as a failure too.
-    /// KEYS: account, failures by name, failures by address
-    /// ARGV: failures per name, failures per address ('' address: not counted), address, window seconds
+    /// The stored hash of a registered name, for checking a password, unless failed logins for the name lock it.
+    /// The check about to be made is counted as a failure now (and uncounted when it was right), so checks made in
+    /// parallel cannot slip past the limit, as in `claim`. A name that is not registered counts as a failure too.
+    /// (The client's address is counted by the store, with `IndexScripts.count`.)
+    /// KEYS: account, failures by name
+    /// ARGV: failures per name, window seconds
     /// Returns {'hash', hash}, {'none'} or {'locked', seconds}.
     static let accountHash = RedisScript(
         name: "accountHash",
         source: """
-            local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
-            local fromAddress = ARGV[3] ~= '' and tonumber(redis.call('GET', KEYS[3]) or '0') or 0
-            if failures >= tonumber(ARGV[1]) or fromAddress >= tonumber(ARGV[2]) then
-                return {'locked', math.max(redis.call('TTL', KEYS[2]), redis.call('TTL', KEYS[3]), 1)}
+            if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[1]) then
+                return {'locked', math.max(redis.call('TTL', KEYS[2]), 1)}
             end
-            for _, key in ipairs({KEYS[2], ARGV[3] ~= '' and KEYS[3] or nil}) do
-                if redis.call('INCR', key) == 1 then redis.call('EXPIRE', key, ARGV[4]) end
-            end
+            if redis.call('INCR', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
             local hash = redis.call('HGET', KEYS[1], 'hash')
             if not hash then return {'none'} end
             return {'hash', hash}
             """)
 
-    /// A password check counted in advance by `accountHash` was right: uncounted.
-    /// KEYS: failures by name, failures by address
-    /// ARGV: address ('' = not counted)
-    static let loginSucceeded = RedisScript(
-        name: "loginSucceeded",
-        source: """
-            for _, key in ipairs({KEYS[1], ARGV[1] ~= '' and KEYS[2] or nil}) do
-                if redis.call('DECR', key) <= 0 then redis.call('DEL', key) end
-            end
-            return 1
-            """)
-
-    /// Whether a session may register its name: it holds the claim, the name is not registered yet, and its address
-    /// has registered fewer than `per hour` names in the last hour (each counted here, before the hash is made,
-    /// so a refused registration costs no hashing).
-    /// KEYS: account, claim, registrations by address
-    /// ARGV: token, per hour, address group ('' = not counted)
+    /// Whether a session may register its name: it holds the claim and the name is not registered yet. (Its
+    /// address's registrations in the last hour are counted by the store next, before the hash is made, so a
+    /// refused registration costs no hashing.)
+    /// KEYS: account, claim
+    /// ARGV: token
     static let mayRegister = RedisScript(
         name: "mayRegister",
         source: """
@@ -235,13 +198,6 @@ enum IdentityScripts {
             end
             if redis.call('EXISTS', KEYS[1]) == 1 then
                 return redis.error_reply('CHAT bad-request this name is registered already')
-            end
-            if ARGV[3] ~= '' then
-                local made = redis.call('INCR', KEYS[3])
-                if made == 1 then redis.call('EXPIRE', KEYS[3], 3600) end
-                if made > tonumber(ARGV[2]) then
-                    return redis.error_reply('CHAT rate-limited at most ' .. ARGV[2] .. ' names registered an hour from one address')
-                end
             end
             return 1
             """)
@@ -275,6 +231,6 @@ enum IdentityScripts {
             """)
 
     static let all: [RedisScript] = [
-        claim, hold, direct, takeHeldDirects, accountHash, loginSucceeded, mayRegister, setAccount,
+        claim, hold, direct, takeHeldDirects, accountHash, mayRegister, setAccount,
     ]
 }

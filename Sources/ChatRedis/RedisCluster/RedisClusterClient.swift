@@ -96,7 +96,6 @@ public final class RedisClusterClient: Sendable {
         }
     }
 
-    public func send(_ arguments: String...) -> EventLoopFuture<RedisValue> { send(RedisCommand(arguments)) }
 
     /// Runs a script on the primary owning its keys' slot (its keys must share one: Redis refuses CROSSSLOT).
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue> {

@@ -1,0 +1,251 @@
+import ChatCore
+import NIOCore
+
+// Rooms: joining (and admitting new rooms), leaving, messages, notices and the queries over them. Each room's
+// own work is one script on the room's tag; what it means for the person (their rooms) and for the indexes (the
+// room list, the rooms' activity and looks) is sent around it, in the order each method explains.
+extension ClusterStore {
+    /// Joins, creating the room if it does not exist, within the creation rate and the room cap (`ChatError`s
+    /// `rate-limited` and `store-full` otherwise). `address` is the client's IP, whose creations are counted.
+    ///
+    /// The room goes into the session's rooms first (so a node dying midway leaves a membership its reaper finds),
+    /// then the membership and the join notice, then the room list (after the membership: see `unlistIfEmpty`). A
+    /// new room is admitted (`admit`) between the first refusal of the room's script and its second attempt; a
+    /// refused room goes from the session's rooms again.
+    public func join(_ room: RoomName, user: UserName, now: Millis, origin: String, address: String = "")
+        -> EventLoopFuture<Void>
+    {
+        let key = user.key
+        let sessionRooms = ClusterKeys.sessionRooms(key)
+        return redis.run(
+            SessionScripts.enterRoom, keys: [sessionRooms, ClusterKeys.account(key)],
+            arguments: [room.value, String(sessionTTLSeconds)]
+        ).flatMap { registered -> EventLoopFuture<Bool> in
+            // IRC's extended-join shows whether the name is registered.
+            let notice = RelayCodec.encode(
+                RelayEnvelope(
+                    event: .joined(room: room, name: user.display, time: now, registered: registered.int == 1),
+                    origin: origin))
+            let enter = { @Sendable (admitted: Bool) in
+                redis.run(
+                    RoomScripts.join,
+                    keys: [ClusterKeys.members(room), ClusterKeys.history(room), ClusterKeys.topic(room)],
+                    arguments: [
+                        key, incarnation, room.value, String(bounds.roomIdleSeconds), notice, admitted ? "1" : "",
+                        ClusterKeys.roomChannel(room),
+                    ])
+            }
+            return enter(false).flatMap { joined -> EventLoopFuture<Bool> in
+                guard joined.int != 1 else { return eventLoop.makeSucceededFuture(false) }
+                return admit(room, user: user, now: now, address: address).flatMap { enter(true) }.map { _ in true }
+            }
+        }.flatMap { created -> EventLoopFuture<Void> in
+            // A new room's activity and look were recorded when it was admitted; an existing room's are renewed.
+            let activity = created ? eventLoop.makeSucceededFuture(RedisValue.integer(1)) : recordActivity(room, now: now, checking: false)
+            let listed = redis.send("SADD", ClusterKeys.rooms, room.value)
+            return activity.and(listed).map { _ in }
+        }.flatMapError { error -> EventLoopFuture<Void> in
+            guard let refusal = (error as? ChatError) ?? ClusterScripts.chatError(error) else {
+                return eventLoop.makeFailedFuture(error)
+            }
+            return redis.send("SREM", sessionRooms, room.value).flatMapThrowing { _ in throw refusal }
+        }
+    }
+
+    /// Whether a room that does not exist yet may be made now: the address's and the person's creations this
+    /// minute are counted, then the room cap and look-alikes are checked as its look is recorded, in one step on
+    /// the index. Whatever refuses, the creations counted for it are taken back.
+    private func admit(_ room: RoomName, user: UserName, now: Millis, address: String) -> EventLoopFuture<Void> {
+        let counters = [ClusterKeys.roomCreations(address: address), ClusterKeys.roomCreations(user: user.key)]
+        let limit = bounds.roomCreationsPerMinute
+        let counted = counters.map { count($0, by: 1, windowSeconds: 60, limit: limit) }
+        return EventLoopFuture.whenAllSucceed(counted, on: eventLoop).flatMap { results in
+            let refused = results.contains { !$0.counted }
+            let recorded: EventLoopFuture<RedisValue> =
+                refused
+                ? eventLoop.makeFailedFuture(
+                    ChatError(.rateLimited, "at most \(limit) new rooms a minute; join one that exists"))
+                : recordActivity(room, now: now, checking: true).flatMapErrorThrowing { error in
+                    throw ClusterScripts.chatError(error) ?? error
+                }
+            return recorded.map { _ in }.flatMapError { error in
+                let undo = zip(counters, results).filter { $0.1.counted }.map { count($0.0, by: -1, windowSeconds: 60) }
+                return EventLoopFuture.andAllComplete(undo, on: eventLoop).flatMapThrowing { throw error }
+            }
+        }
+    }
+
+    /// The room's activity and look in the index (`IndexScripts.admitRoom`); `checking` admits a new room.
+    private func recordActivity(_ room: RoomName, now: Millis, checking: Bool) -> EventLoopFuture<RedisValue> {
+        redis.run(
+            IndexScripts.admitRoom, keys: [ClusterKeys.roomActivity, ClusterKeys.roomLooks],
+            arguments: [
+                String(now), String(bounds.roomIdleSeconds), room.look, room.value, String(bounds.maxRooms),
+                checking ? "1" : "",
+            ])
+    }
+
+    /// Counts one more (`by` 1) or one less (-1) on a windowed counter (`IndexScripts.count`).
+    func count(_ counter: String, by step: Int, windowSeconds: Int, limit: Int? = nil)
+        -> EventLoopFuture<(counted: Bool, retryAfterSeconds: Int)>
+    {
+        redis.run(
+            IndexScripts.count, keys: [counter],
+            arguments: [String(step), String(windowSeconds), limit.map(String.init) ?? ""]
+        ).map { reply in
+            let fields = reply.array ?? []
+            return (fields.first?.int == 1, Int(fields.count > 1 ? fields[1].int ?? 1 : 1))
+        }
+    }
+
+    /// Leaves a room, if this incarnation still holds the membership (a reaped node's late /leave must not
+    /// announce a second departure). The room goes from the session's rooms after the membership, so a reaper
+    /// never misses one.
+    public func leave(
+        _ room: RoomName, user: UserName, reason: LeaveReason, now: Millis, origin: String, message: String? = nil
+    ) -> EventLoopFuture<Void> {
+        let notice = RelayCodec.encode(
+            RelayEnvelope(
+                event: .left(room: room, name: user.display, reason: reason, time: now, message: message), origin: origin))
+        return leaveRooms([room], user: user.key, incarnation: incarnation) { _ in notice }.flatMap {
+            redis.send("SREM", ClusterKeys.sessionRooms(user.key), room.value).map { _ in }
+        }
+    }
+
+    /// Appends to history and publishes, in one script that assigns the id; returns the id. The upkeep a message
+    /// asks for is sent right behind it and not waited for: the room's activity (an index) and the sender's last
+    /// active time (the person's record) may live on other shards, and a message is not delayed by either.
+    public func publishMessage(
+        _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all
+    ) -> EventLoopFuture<StreamID> {
+        let published = redis.run(
+            RoomScripts.publishMessage,
+            keys: [ClusterKeys.history(message.room), ClusterKeys.topic(message.room)],
+            arguments: [
+                ClusterKeys.roomChannel(message.room), RelayCodec.messageBody(message, origin: origin),
+                String(historyLength), String(bounds.roomIdleSeconds), upkeep.renewsRoom ? "1" : "",
+            ])
+        if upkeep.renewsRoom {
+            // An idle room's history goes by itself; the room counts as active for the cap meanwhile.
+            _ = redis.send("ZADD", ClusterKeys.roomActivity, String(message.time), message.room.look)
+        }
+        if upkeep.marksActive {
+            _ = redis.run(SessionScripts.markActive, keys: [ClusterKeys.session(user.key)], arguments: [String(message.time)])
+        }
+        return published.flatMapThrowing { reply in
+            guard let id = reply.string.flatMap(StreamID.init) else {
+                throw RedisError(.protocolViolation, "the publish script gave no message id")
+            }
+            return id
+        }
+    }
+
+    /// Best effort and not kept: a typing notice that is lost is followed by the message or by the next notice.
+    /// Quiet rooms (more than `quietRoomSize` people) get none.
+    public func publishTyping(_ room: RoomName, user: UserName, now: Millis, origin: String) -> EventLoopFuture<Void> {
+        let payload = RelayCodec.encode(RelayEnvelope(event: .typing(room: room, name: user.display, time: now), origin: origin))
+        return announce(payload, in: room)
+    }
+
+    private func announce(_ payload: String, in room: RoomName) -> EventLoopFuture<Void> {
+        redis.run(RoomScripts.announce, keys: [ClusterKeys.members(room)], arguments: [ClusterKeys.roomChannel(room), payload])
+            .map { _ in }
+    }
+
+    /// Sets or clears away, then tells every room the user is in (but quiet ones).
+    public func setPresence(_ user: UserName, away: String?, now: Millis, origin: String) -> EventLoopFuture<Void> {
+        redis.run(
+            SessionScripts.presence,
+            keys: [ClusterKeys.session(user.key), ClusterKeys.sessionRooms(user.key)],
+            arguments: [away ?? "", String(now)]
+        ).flatMap { reply in
+            let notices = Self.strings(reply).map { name in
+                let room = RoomName(trusted: name)
+                let presence: Presence = away.map { .away($0) } ?? .online
+                let event = ChatEvent.presence(room: room, name: user.display, presence: presence, time: now)
+                return announce(RelayCodec.encode(RelayEnvelope(event: event, origin: origin)), in: room)
+            }
+            return EventLoopFuture.andAllSucceed(notices, on: eventLoop)
+        }
+    }
+
+    // MARK: Queries
+
+    /// A room's members with their session fields, one lookup per member, pipelined. A member entry whose session
+    /// has ended or moved to another incarnation is stale and is dropped on the way (only if it still names that
+    /// incarnation: the person may have joined again meanwhile).
+    public func who(_ room: RoomName, now: Millis) -> EventLoopFuture<[RoomMember]> {
+        let members = ClusterKeys.members(room)
+        return redis.send("HGETALL", members).flatMap { reply in
+            let entries = Self.strings(reply)
+            let lookups = stride(from: 0, to: entries.count - 1, by: 2).map { index in
+                let (user, holder) = (entries[index], entries[index + 1])
+                return redis.send("HMGET", ClusterKeys.session(user), "name", "away", "active", "node", "inc", "held")
+                    .map { reply -> RoomMember? in
+                        let fields = (reply.array ?? []).map(\.string)
+                        guard fields.count == 6, let name = fields[0], fields[4] == holder else {
+                            _ = redis.run(RoomScripts.dropMember, keys: [members], arguments: [user, holder])
+                            return nil
+                        }
+                        let away = fields[1] ?? ""
+                        return RoomMember(
+                            name: name, presence: away.isEmpty ? .online : .away(away),
+                            idleMillis: max(0, now - (fields[2].flatMap { Millis($0) } ?? now)), node: fields[3] ?? "",
+                            reconnecting: fields[5].map { !$0.isEmpty } ?? false)
+                    }
+            }
+            return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).map { found in
+                found.compactMap { $0 }.sorted { $0.name.lowercased() < $1.name.lowercased() }
+            }
+        }
+    }
+
+    /// Rooms with their member counts, one count per room, pipelined; rooms found empty go from the list.
+    public func rooms() -> EventLoopFuture<[(RoomName, Int)]> {
+        redis.send("SMEMBERS", ClusterKeys.rooms).flatMap { reply in
+            let counts = Self.strings(reply).map { name in
+                let room = RoomName(trusted: name)
+                return redis.send("HLEN", ClusterKeys.members(room)).map { count -> (RoomName, Int)? in
+                    guard let count = count.int, count > 0 else {
+                        _ = unlistIfEmpty(room)
+                        return nil
+                    }
+                    return (room, Int(count))
+                }
+            }
+            return EventLoopFuture.whenAllSucceed(counts, on: eventLoop).map { rooms in
+                rooms.compactMap { $0 }.sorted { $0.0 < $1.0 }
+            }
+        }
+    }
+
+    public func seen(_ user: String) -> EventLoopFuture<SeenRecord?> {
+        redis.run(SessionScripts.seen, keys: [ClusterKeys.seen(user), ClusterKeys.session(user)], arguments: [])
+            .map { reply in
+                let fields = reply.array ?? []
+                guard fields.count == 6, let name = fields[0].string else { return nil }
+                let connected = Millis(fields[1].string ?? "") ?? 0
+                if fields[4].int == 1 {
+                    return .online(name: name, since: connected, node: fields[3].string ?? "", reconnecting: fields[5].int == 1)
+                }
+                guard let disconnected = Millis(fields[2].string ?? "") else {
+                    // Connected once, but its node died before anyone recorded the end: the best known is "online".
+                    return .online(name: name, since: connected, node: fields[3].string ?? "")
+                }
+                return .offline(name: name, connectedAt: connected, disconnectedAt: disconnected)
+            }
+    }
+
+    /// Which of these users have a session now (one held for a reconnecting client counts), with their names as
+    /// they typed them and whether they are away: one HMGET each, pipelined.
+    public func online(_ users: [UserName]) -> EventLoopFuture<[OnlineUser]> {
+        let lookups = users.map { user in
+            redis.send("HMGET", ClusterKeys.session(user.key), "name", "away").map { reply -> OnlineUser? in
+                let fields = reply.array ?? []
+                guard let name = fields.first?.string else { return nil }
+                return OnlineUser(name: name, isAway: fields.count > 1 && fields[1].string?.isEmpty == false)
+            }
+        }
+        return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).map { $0.compactMap { $0 } }
+    }
+}
