@@ -57,7 +57,7 @@ public enum NodeSource: Sendable {
     case fixed([NodeEndpoint])
     /// Nodes announce themselves in Redis (`chat:endpoint:*`); new ones are used within a second, dead ones
     /// dropped within two.
-    case redis(RedisAddress)
+    case redis(RedisDeployment)
 }
 
 public struct BalancerConfiguration: Sendable {

@@ -56,14 +56,11 @@ public final class ChatNodeServer: Service, Sendable {
         }()
 
         let connectedHook = NIOLockedValueBox<(@Sendable (Bool) -> Void)?>(nil)
-        let redis = RedisClient(
-            address: configuration.redis, eventLoop: loops[1 % loops.count], scripts: ClusterStore.scripts,
+        let (redis, subscriber) = configuration.redis.makeClients(
+            commandLoop: loops[1 % loops.count], subscriberLoop: loops[0], scripts: ClusterStore.scripts,
             commandTimeout: configuration.redisTimeout, logger: logger,
             onConnected: { reconnected in connectedHook.withLockedValue { $0 }?(reconnected) },
             onFlush: { batch in metrics.publishBatch.record(Int64(batch)) })
-        let subscriber = RedisSubscriber(
-            address: configuration.redis, eventLoop: loops[0], pingTimeout: configuration.redisTimeout, logger: logger,
-            sharded: true)
         var store = ClusterStore(
             redis: redis, incarnation: incarnation, nodeID: nodeID, claimTTLSeconds: configuration.claimTTLSeconds,
             historyLength: configuration.historyLength, nameTTLSeconds: configuration.nameTTLSeconds)
@@ -165,7 +162,7 @@ public final class ChatNodeServer: Service, Sendable {
 
     /// The first connection attempt's outcome, or success after a few seconds (a Redis that is slow to answer is
     /// not a refusal).
-    private static func firstAttempt(of redis: RedisClient) async -> Result<Void, any Error> {
+    private static func firstAttempt(of redis: any RedisConnection) async -> Result<Void, any Error> {
         let outcome = redis.eventLoop.makePromise(of: Void.self)
         let settled = NIOLockedValueBox(false)
         @Sendable func settle(_ result: Result<Void, any Error>) {

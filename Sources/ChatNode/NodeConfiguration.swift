@@ -10,7 +10,8 @@ public struct NodeConfiguration: Sendable {
     /// 0 picks a free port; the node reports the one it got.
     public var port = 7001
     public var httpPort = 8081
-    public var redis = RedisAddress()
+    /// One Redis or a Redis Cluster.
+    public var redis = RedisDeployment.single(RedisAddress())
     /// Names the node in /who, /seen, logs and /health. Defaults to host:port.
     public var nodeID: String? = nil
     /// The address other machines reach this node's chat port at, announced in Redis for the balancer's

@@ -112,7 +112,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
             guard !endpoints.isEmpty else { throw ValidationError("--nodes needs at least one HOST:PORT") }
             return .fixed(endpoints)
         case (nil, .some(let url)):
-            do { return .redis(try RedisAddress(url: url, caFile: redisCAFile)) } catch {
+            do { return .redis(try RedisDeployment(url: url, caFile: redisCAFile)) } catch {
                 throw ValidationError("--redis: \(error.message)")
             }
         case (nil, nil):

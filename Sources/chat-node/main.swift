@@ -29,7 +29,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "HTTP port for /health and /metrics. [CHAT_HTTP_PORT]")
     var httpPort = env("CHAT_HTTP_PORT").flatMap(Int.init) ?? 8081
 
-    @Option(help: "Redis URL, redis://[[user]:password@]host[:port][/db], or rediss:// for TLS. [CHAT_REDIS_URL]")
+    @Option(help: "Redis URL, redis://[[user]:password@]host[:port][/db], or rediss:// for TLS; a Redis Cluster: redis-cluster://[[user]:password@]host:port,host:port (any members; rediss-cluster:// for TLS). [CHAT_REDIS_URL]")
     var redis = env("CHAT_REDIS_URL") ?? "redis://127.0.0.1:6379"
 
     @Option(name: .customLong("redis-ca-file"), help: "PEM certificates to trust for rediss:// instead of the system's. [CHAT_REDIS_CA_FILE]")
@@ -230,7 +230,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0 to 65535")
         }
-        do { _ = try RedisAddress(url: redis, caFile: redisCAFile).tlsContext() } catch {
+        do { _ = try RedisDeployment(url: redis, caFile: redisCAFile).template.tlsContext() } catch {
             throw ValidationError("--redis: \((error as? RedisError)?.message ?? "\(error)")")
         }
         if let nodeID = nodeID ?? env("CHAT_NODE_ID"), nodeID.isEmpty || nodeID.contains(where: \.isWhitespace) {
@@ -250,7 +250,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.httpPort = httpPort
-        configuration.redis = try RedisAddress(url: redis, caFile: redisCAFile)
+        configuration.redis = try RedisDeployment(url: redis, caFile: redisCAFile)
         configuration.nodeID = nodeID ?? env("CHAT_NODE_ID")
         configuration.advertise = advertise ?? env("CHAT_ADVERTISE")
         configuration.maxClients = maxClients

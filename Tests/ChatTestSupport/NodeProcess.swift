@@ -17,7 +17,11 @@ public final class NodeProcess: @unchecked Sendable {
     /// IRC, when the node serves it (`--irc-port`).
     public let ircPort: Int?
 
-    public init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws {
+    public convenience init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws {
+        try self.init(id: id, redisURL: redis.url, logDirectory: logDirectory, extraArguments: extraArguments)
+    }
+
+    public init(id: String, redisURL: String, logDirectory: String, extraArguments: [String] = []) throws {
         let binary = TestEnvironment.binDirectory + "/chat-node"
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw HarnessError("chat-node is not built at \(binary); run 'swift build' before 'swift test' (scripts/test.sh does)")
@@ -26,7 +30,7 @@ public final class NodeProcess: @unchecked Sendable {
         let process = try TestProcess(
             executable: binary,
             arguments: [
-                "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--ops-port", "0", "--redis", redis.url, "--node-id", id,
+                "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--ops-port", "0", "--redis", redisURL, "--node-id", id,
                 "--claim-ttl", "3", "--log-level", "info",
             ] + extraArguments,
             logDirectory: logDirectory, name: id)
@@ -125,6 +129,36 @@ public final class TestCluster: @unchecked Sendable {
 
     deinit {
         // All at once: each node spends a second withdrawn from discovery before it closes.
+        for node in nodes { node.process.signal(SIGTERM) }
+        for node in nodes { node.process.stop() }
+    }
+}
+
+/// N nodes on a Redis Cluster (3 primaries unless told), stopped when the test ends.
+public final class ChatOnRedisCluster: @unchecked Sendable {
+    public let redis: RedisClusterServers
+    public private(set) var nodes: [NodeProcess] = []
+    public let nodeArguments: [String]
+
+    public init(nodes count: Int = 2, primaries: Int = 3, replicasPerPrimary: Int = 0, nodeArguments: [String] = [])
+        throws
+    {
+        redis = try RedisClusterServers(primaries: primaries, replicasPerPrimary: replicasPerPrimary)
+        self.nodeArguments = nodeArguments
+        for index in 0..<count { try addNode(id: "n\(index + 1)") }
+    }
+
+    @discardableResult
+    public func addNode(id: String, extraArguments: [String] = []) throws -> NodeProcess {
+        let node = try NodeProcess(
+            id: id, redisURL: redis.url, logDirectory: redis.directory, extraArguments: nodeArguments + extraArguments)
+        nodes.append(node)
+        return node
+    }
+
+    public subscript(index: Int) -> NodeProcess { nodes[index] }
+
+    deinit {
         for node in nodes { node.process.signal(SIGTERM) }
         for node in nodes { node.process.stop() }
     }

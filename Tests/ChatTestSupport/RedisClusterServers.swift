@@ -14,6 +14,8 @@ public final class RedisClusterServers: @unchecked Sendable {
     private let executable: String
 
     public var seeds: [String] { ports.map { "127.0.0.1:\($0)" } }
+    /// What `--redis` takes to run the chat on this cluster.
+    public var url: String { "redis-cluster://" + seeds.joined(separator: ",") }
 
     public init(primaries: Int = 3, replicasPerPrimary: Int = 0) throws {
         guard let executable = TestEnvironment.findExecutable("redis-server") else {
@@ -70,6 +72,22 @@ public final class RedisClusterServers: @unchecked Sendable {
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The port of the primary serving `key`'s slot, from `CLUSTER KEYSLOT` and `CLUSTER NODES`.
+    public func primaryPort(forKey key: String) throws -> Int? {
+        guard let slot = Int(try cli(["CLUSTER", "KEYSLOT", key])) else { return nil }
+        for line in try cli(["CLUSTER", "NODES"]).split(separator: "\n") {
+            let fields = line.split(separator: " ")
+            guard fields.count > 8, fields[2].contains("master"), !fields[2].contains("fail"),
+                let port = fields[1].split(separator: "@").first?.split(separator: ":").last.flatMap({ Int($0) })
+            else { continue }
+            for range in fields[8...] where !range.hasPrefix("[") {
+                let bounds = range.split(separator: "-").compactMap { Int($0) }
+                if let low = bounds.first, slot >= low, slot <= (bounds.last ?? low) { return port }
+            }
+        }
+        return nil
     }
 
     /// Ports P below 55536 with P and P + 10000 (the cluster bus) both free.

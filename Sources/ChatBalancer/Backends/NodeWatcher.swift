@@ -18,11 +18,13 @@ final class NodeWatcher: Sendable {
     private let eventLoop: any EventLoop
     private let logger: Logger
     /// The discovery connection, when nodes are discovered in Redis; the status page reads INFO over it.
-    let redis: RedisClient?
+    let redis: (any RedisConnection)?
     /// Whether the last discovery found Redis unreachable after having read it, so the outage is logged once.
     private let redisWasDown = NIOLockedValueBox(false)
     private let redisEverRead = NIOLockedValueBox(false)
     private let uptime = NIOLockedValueBox(0)
+    /// Where discovery reads, for logs (never a password).
+    private let redisDescription: String
 
     init(pool: BackendPool, configuration: BalancerConfiguration, eventLoop: any EventLoop, logger: Logger) {
         self.pool = pool
@@ -33,8 +35,10 @@ final class NodeWatcher: Sendable {
         case .fixed(let endpoints):
             pool.replace(with: endpoints)
             redis = nil
-        case .redis(let address):
-            redis = RedisClient(address: address, eventLoop: eventLoop, logger: logger)
+            redisDescription = "-"
+        case .redis(let deployment):
+            redis = deployment.makeConnection(eventLoop: eventLoop, logger: logger)
+            redisDescription = deployment.description
         }
     }
 
@@ -61,7 +65,7 @@ final class NodeWatcher: Sendable {
     /// Whether discovery can currently read Redis (always true for a fixed list).
     var discoveryHealthy: Bool { redis?.isConnected ?? true }
 
-    private func discover(_ redis: RedisClient) {
+    private func discover(_ redis: any RedisConnection) {
         guard redis.isConnected else {
             // At start the connection may simply not be up yet; say so only if it stays down.
             let startingUp = !redisEverRead.withLockedValue { $0 }
@@ -70,14 +74,14 @@ final class NodeWatcher: Sendable {
                 redisWasDown.withLockedValue { $0 = true }
                 logger.error(
                     "cannot reach Redis for node discovery; keeping the last known nodes and retrying",
-                    metadata: ["redis.address": "\(redis.address)"])
+                    metadata: ["redis.address": "\(redisDescription)"])
             }
             return
         }
         redisEverRead.withLockedValue { $0 = true }
         if redisWasDown.withLockedValue({ $0 }) {
             redisWasDown.withLockedValue { $0 = false }
-            logger.info("node discovery reads Redis again", metadata: ["redis.address": "\(redis.address)"])
+            logger.info("node discovery reads Redis again", metadata: ["redis.address": "\(redisDescription)"])
         }
         redis.send("SMEMBERS", ClusterKeys.endpoints).flatMap { reply -> EventLoopFuture<[Announcement]> in
             let incarnations = (reply.array ?? []).compactMap(\.string)

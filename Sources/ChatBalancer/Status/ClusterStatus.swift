@@ -24,7 +24,7 @@ final class ClusterStatus: Sendable {
 
     private let pool: BackendPool
     private let metrics: BalancerMetrics
-    private let redis: RedisClient?
+    private let redis: (any RedisConnection)?
     private let eventLoop: any EventLoop
     private let openConnections: @Sendable () -> (chat: Int, http: Int)
     private let state = NIOLockedValueBox(State())
@@ -104,7 +104,7 @@ final class ClusterStatus: Sendable {
     }
 
     init(
-        pool: BackendPool, metrics: BalancerMetrics, redis: RedisClient?, eventLoop: any EventLoop,
+        pool: BackendPool, metrics: BalancerMetrics, redis: (any RedisConnection)?, eventLoop: any EventLoop,
         openConnections: @escaping @Sendable () -> (chat: Int, http: Int)
     ) {
         self.pool = pool
@@ -196,7 +196,7 @@ final class ClusterStatus: Sendable {
                     })
             } else {
                 state.withLockedValue { state in
-                    state.redisProblem = "not connected to \(redis.address)"
+                    state.redisProblem = "not connected to \(redis.displayName)"
                     state.redis.removeAll()
                 }
             }

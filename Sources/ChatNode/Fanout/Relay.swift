@@ -13,7 +13,7 @@ import Synchronization
 /// history stream (after the last id it delivered) and delivers that first, holding back live messages meanwhile;
 /// message ids make any overlap drop out.
 final class Relay: @unchecked Sendable {
-    let subscriber: RedisSubscriber
+    let subscriber: any RedisPubSub
     private let hubs: [LoopHub]
     private let store: ClusterStore
     private let limits: ProtocolLimits
@@ -38,7 +38,7 @@ final class Relay: @unchecked Sendable {
     var localRooms: Int { roomCount.load(ordering: .relaxed) }
 
     init(
-        subscriber: RedisSubscriber, hubs: [LoopHub], store: ClusterStore, limits: ProtocolLimits, logger: Logger,
+        subscriber: any RedisPubSub, hubs: [LoopHub], store: ClusterStore, limits: ProtocolLimits, logger: Logger,
         metrics: NodeMetrics
     ) {
         self.logger = logger

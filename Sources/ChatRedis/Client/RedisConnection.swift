@@ -4,10 +4,14 @@ import NIOCore
 /// which sends each command to the shard owning its key). Every future completes on `eventLoop`.
 public protocol RedisConnection: AnyObject, Sendable {
     var eventLoop: any EventLoop { get }
+    /// Where it connects, for logs and messages (never a password).
+    var displayName: String { get }
     /// Whether commands can be sent now (on a cluster: to every shard).
     var isConnected: Bool { get }
     func start()
     func stop() async
+    /// Completes when the first connection attempt has ended: succeeded, or failed with why.
+    var firstAttempt: EventLoopFuture<Void> { get }
     func send(_ command: RedisCommand) -> EventLoopFuture<RedisValue>
     /// Runs a script; on a cluster its keys must share one slot (the first key decides where it runs).
     func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue>
@@ -17,5 +21,27 @@ extension RedisConnection {
     public func send(_ arguments: String...) -> EventLoopFuture<RedisValue> { send(RedisCommand(arguments)) }
 }
 
-extension RedisClient: RedisConnection {}
-extension RedisClusterClient: RedisConnection {}
+/// The pub/sub side: one subscriber connection (`RedisSubscriber`), or one per shard (`RedisShardedSubscriber`).
+/// It keeps the set of wanted channels and restores it after reconnects, moves and failovers. Everything but
+/// `isConnected` is called on `eventLoop`.
+public protocol RedisPubSub: AnyObject, Sendable {
+    var eventLoop: any EventLoop { get }
+    /// Receives each batch of messages, on `eventLoop`.
+    var onMessages: ([PubSubMessage]) -> Void { get set }
+    /// Told of channels subscribed again (a reconnect, a slot moved): what was published meanwhile was missed.
+    var onResubscribed: (String) -> Void { get set }
+    /// Safe from any thread (for health checks).
+    var isConnected: Bool { get }
+    func start()
+    func stop() -> EventLoopFuture<Void>
+    /// Completes once Redis confirmed the subscription.
+    func subscribe(_ name: String) -> EventLoopFuture<Void>
+    func unsubscribe(_ name: String)
+}
+
+extension RedisClient: RedisConnection {
+    public var displayName: String { address.description }
+}
+extension RedisClusterClient: RedisConnection {
+    public var displayName: String { RedisDeployment.cluster(seeds: seeds, template: template).description }
+}

@@ -15,7 +15,7 @@ public struct PubSubMessage: Sendable {
 ///
 /// Messages are handed on in batches, one per socket read, so a burst costs one hop per event loop downstream
 /// instead of one per message.
-public final class RedisSubscriber: @unchecked Sendable {
+public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
     public let eventLoop: any EventLoop
     private let address: RedisAddress
     private let logger: Logger

@@ -18,11 +18,14 @@ public final class RedisClusterClient: Sendable {
     public let eventLoop: any EventLoop
     public let seeds: [HostPort]
     /// Credentials, database 0 and TLS for every member, from the URL the seeds came with.
-    private let template: RedisAddress
+    let template: RedisAddress
     private let scripts: [RedisScript]
     private let commandTimeout: TimeAmount
     private let logger: Logger
+    private let onConnected: @Sendable (_ reconnected: Bool) -> Void
+    private let onFlush: @Sendable (Int) -> Void
     private let state = NIOLockedValueBox(State())
+    private let firstMapRead: EventLoopPromise<Void>
 
     static let maximumRedirects = 5
     static let refreshInterval = TimeAmount.seconds(5)
@@ -36,11 +39,16 @@ public final class RedisClusterClient: Sendable {
         var lastRefresh: NIODeadline?
         var timer: RepeatedTask?
         var stopped = false
+        var mapReadOnce = false
     }
 
+    /// `onConnected` and `onFlush` are told what each member's client tells (`RedisClient`): a connection made
+    /// (again) to any member, and each batch written.
     public init(
         seeds: [HostPort], template: RedisAddress, eventLoop: any EventLoop, scripts: [RedisScript] = [],
-        commandTimeout: TimeAmount = .seconds(3), logger: Logger
+        commandTimeout: TimeAmount = .seconds(3), logger: Logger,
+        onConnected: @escaping @Sendable (_ reconnected: Bool) -> Void = { _ in },
+        onFlush: @escaping @Sendable (Int) -> Void = { _ in }
     ) {
         self.seeds = seeds
         self.template = template
@@ -48,7 +56,14 @@ public final class RedisClusterClient: Sendable {
         self.scripts = scripts
         self.commandTimeout = commandTimeout
         self.logger = logger
+        self.onConnected = onConnected
+        self.onFlush = onFlush
+        self.firstMapRead = eventLoop.makePromise()
     }
+
+    /// Completes when the first reading of the slot map has ended: succeeded, or failed with the last member's
+    /// error (`RedisClient.isRefusal` tells credentials refused from a cluster not up yet).
+    public var firstAttempt: EventLoopFuture<Void> { firstMapRead.futureResult }
 
     /// Reads the slot map from the first seed that answers, then keeps it fresh.
     public func start() {
@@ -190,7 +205,8 @@ public final class RedisClusterClient: Sendable {
             guard !state.stopped else { return nil }
             let member = template.member(at: address)
             let client = RedisClient(
-                address: member, eventLoop: eventLoop, scripts: scripts, commandTimeout: commandTimeout, logger: logger)
+                address: member, eventLoop: eventLoop, scripts: scripts, commandTimeout: commandTimeout, logger: logger,
+                onConnected: onConnected, onFlush: onFlush)
             state.clients[address] = client
             client.start()
             return (client, true)
@@ -226,16 +242,19 @@ public final class RedisClusterClient: Sendable {
         case .read(let reading, let list): (promise, candidates) = (reading, list)
         }
         promise.futureResult.whenComplete { result in
-            let (changed, stale) = self.state.withLockedValue { state -> (Bool, [RedisClient]) in
+            let (changed, stale, first) = self.state.withLockedValue { state -> (Bool, [RedisClient], Bool) in
                 state.refreshing = nil
-                guard case .success(let map) = result else { return (false, []) }
+                let first = !state.mapReadOnce
+                state.mapReadOnce = true
+                guard case .success(let map) = result else { return (false, [], first) }
                 defer { state.map = map }
                 // Members neither in the map nor seeds (a dead primary, a node removed) stop reconnecting.
                 let listed = Set(map.shards.flatMap { $0.nodes.map(\.address) }).union(self.seeds)
                 let stale = state.clients.filter { !listed.contains($0.key) }
                 for address in stale.keys { state.clients[address] = nil }
-                return (state.map != map, Array(stale.values))
+                return (state.map != map, Array(stale.values), first)
             }
+            if first { self.firstMapRead.completeWith(result.map { _ in }) }
             for client in stale { Task { await client.stop() } }
             if changed, case .success(let map) = result {
                 self.logger.info(
@@ -251,9 +270,9 @@ public final class RedisClusterClient: Sendable {
         return promise.futureResult
     }
 
-    private func ask(_ candidates: ArraySlice<HostPort>, _ promise: EventLoopPromise<SlotMap>) {
+    private func ask(_ candidates: ArraySlice<HostPort>, _ promise: EventLoopPromise<SlotMap>, lastError: (any Error)? = nil) {
         guard let address = candidates.first else {
-            return promise.fail(RedisError(.unavailable, "Redis Cluster: no member answered CLUSTER SHARDS"))
+            return promise.fail(lastError ?? RedisError(.unavailable, "Redis Cluster: no member answered CLUSTER SHARDS"))
         }
         guard let (client, isNew) = client(for: address) else {
             return promise.fail(RedisError(.unavailable, "Redis Cluster client stopped"))
@@ -272,7 +291,7 @@ public final class RedisClusterClient: Sendable {
             .whenComplete { result in
                 switch result {
                 case .success(let map): promise.succeed(map)
-                case .failure: self.ask(candidates.dropFirst(), promise)
+                case .failure(let error): self.ask(candidates.dropFirst(), promise, lastError: error)
                 }
             }
     }

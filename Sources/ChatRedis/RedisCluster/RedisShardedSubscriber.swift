@@ -1,6 +1,7 @@
 import ChatCore
 import Logging
 import NIOCore
+import Synchronization
 
 /// Sharded pub/sub on a Redis Cluster: each shard channel is subscribed (`SSUBSCRIBE`) on the primary that owns
 /// its slot, through one `RedisSubscriber` per primary, and moved when the slot moves. Other libraries' known
@@ -14,7 +15,7 @@ import NIOCore
 ///   caller reads what it missed from history, as it does after a reconnect to one Redis.
 ///
 /// All of its state lives on `eventLoop`; call it from there.
-public final class RedisShardedSubscriber: @unchecked Sendable {
+public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
     public let eventLoop: any EventLoop
     private let cluster: RedisClusterClient
     private let template: RedisAddress
@@ -61,11 +62,10 @@ public final class RedisShardedSubscriber: @unchecked Sendable {
         }
     }
 
-    /// Whether every wanted channel is subscribed on a connected primary.
-    public var isConnected: Bool {
-        eventLoop.preconditionInEventLoop()
-        return homes.values.allSatisfy { home in home.flatMap { subscribers[$0]?.isConnected } ?? false }
-    }
+    /// Whether every wanted channel is subscribed on a connected primary, as of the last check (at most a second
+    /// old). Safe from any thread (for health checks).
+    public var isConnected: Bool { connectedFlag.load(ordering: .relaxed) }
+    private let connectedFlag = Atomic<Bool>(true)
 
     /// Subscribes on the shard that owns the channel's slot; completes once that shard confirmed.
     public func subscribe(_ name: String) -> EventLoopFuture<Void> {
@@ -127,6 +127,10 @@ public final class RedisShardedSubscriber: @unchecked Sendable {
     /// Moves every channel whose slot now lives on another primary (or had none), and reports each moved channel
     /// as subscribed again once its new shard confirms. Subscribers of members that no longer own anything go.
     private func rehome() {
+        defer {
+            let connected = homes.values.allSatisfy { home in home.flatMap { subscribers[$0]?.isConnected } ?? false }
+            connectedFlag.store(connected, ordering: .relaxed)
+        }
         guard !stopped, let map = cluster.slotMap else { return }
         for (name, home) in homes {
             guard let owner = map.shard(for: HashSlot(key: name))?.primary?.address, owner != home else { continue }

@@ -1,0 +1,101 @@
+import ChatCore
+import Logging
+import NIOCore
+
+/// Where the chat's Redis is: one server (`redis://`, `rediss://`), or a Redis Cluster reached through any of its
+/// members (`redis-cluster://[user:password@]host1:port1,host2:port2`, `rediss-cluster://` with TLS), whose slot
+/// map tells the rest.
+public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
+    case single(RedisAddress)
+    /// `template`: the credentials and TLS settings every member is reached with (the first seed's address).
+    case cluster(seeds: [HostPort], template: RedisAddress)
+
+    public init(url: String, caFile: String? = nil) throws(RedisError) {
+        for (scheme, plain) in [("redis-cluster://", "redis://"), ("rediss-cluster://", "rediss://")] where url.hasPrefix(scheme) {
+            let rest = url.dropFirst(scheme.count)
+            let at = rest.lastIndex(of: "@")
+            let credentials = at.map { rest[...$0] } ?? ""
+            var members = at.map { rest[rest.index(after: $0)...] } ?? rest
+            if let slash = members.firstIndex(of: "/") {
+                // A cluster has database 0 only (SELECT is refused).
+                guard members[members.index(after: slash)...].allSatisfy({ $0 == "0" }) else {
+                    throw RedisError(.protocolViolation, "a Redis Cluster has database 0 only (got '\(RedisAddress.redacted(url))')")
+                }
+                members = members[..<slash]
+            }
+            let hosts = members.split(separator: ",", omittingEmptySubsequences: false)
+            guard !members.isEmpty, !hosts.contains(where: \.isEmpty) else {
+                throw RedisError(.protocolViolation, "'\(RedisAddress.redacted(url))' names no members: list host:port,host:port")
+            }
+            var seeds: [HostPort] = []
+            for host in hosts {
+                let member = try RedisAddress(url: plain + credentials + host, caFile: caFile)
+                seeds.append(HostPort(host: member.host, port: member.port))
+            }
+            self = .cluster(seeds: seeds, template: try RedisAddress(url: plain + credentials + hosts[0], caFile: caFile))
+            return
+        }
+        guard url.hasPrefix("redis://") || url.hasPrefix("rediss://") else {
+            throw RedisError(
+                .protocolViolation,
+                "a Redis URL starts with redis://, rediss://, redis-cluster:// or rediss-cluster:// (got '\(RedisAddress.redacted(url))')")
+        }
+        self = .single(try RedisAddress(url: url, caFile: caFile))
+    }
+
+    /// The address whose credentials and TLS settings every connection uses.
+    public var template: RedisAddress {
+        switch self {
+        case .single(let address): address
+        case .cluster(_, let template): template
+        }
+    }
+
+    /// Never shows the password (it goes to logs).
+    public var description: String {
+        switch self {
+        case .single(let address): address.description
+        case .cluster(let seeds, let template):
+            "\(template.tls ? "rediss" : "redis")-cluster://\(template.username.map { "\($0)@" } ?? "")"
+                + seeds.map(\.description).joined(separator: ",")
+        }
+    }
+
+    /// The command connection and the pub/sub side, on the loops given. Nothing is started.
+    public func makeClients(
+        commandLoop: any EventLoop, subscriberLoop: any EventLoop, scripts: [RedisScript], commandTimeout: TimeAmount,
+        logger: Logger, onConnected: @escaping @Sendable (_ reconnected: Bool) -> Void = { _ in },
+        onFlush: @escaping @Sendable (Int) -> Void = { _ in }
+    ) -> (commands: any RedisConnection, subscriber: any RedisPubSub) {
+        switch self {
+        case .single(let address):
+            let commands = RedisClient(
+                address: address, eventLoop: commandLoop, scripts: scripts, commandTimeout: commandTimeout,
+                logger: logger, onConnected: onConnected, onFlush: onFlush)
+            let subscriber = RedisSubscriber(
+                address: address, eventLoop: subscriberLoop, pingTimeout: commandTimeout, logger: logger, sharded: true)
+            return (commands, subscriber)
+        case .cluster(let seeds, let template):
+            let cluster = RedisClusterClient(
+                seeds: seeds, template: template, eventLoop: commandLoop, scripts: scripts,
+                commandTimeout: commandTimeout, logger: logger, onConnected: onConnected, onFlush: onFlush)
+            let subscriber = RedisShardedSubscriber(
+                cluster: cluster, template: template, eventLoop: subscriberLoop, pingTimeout: commandTimeout,
+                logger: logger)
+            return (cluster, subscriber)
+        }
+    }
+
+    /// A command connection alone (the balancer's discovery and status reads).
+    public func makeConnection(eventLoop: any EventLoop, commandTimeout: TimeAmount = .seconds(3), logger: Logger)
+        -> any RedisConnection
+    {
+        switch self {
+        case .single(let address):
+            RedisClient(address: address, eventLoop: eventLoop, commandTimeout: commandTimeout, logger: logger)
+        case .cluster(let seeds, let template):
+            RedisClusterClient(
+                seeds: seeds, template: template, eventLoop: eventLoop, commandTimeout: commandTimeout, logger: logger)
+        }
+    }
+}
