@@ -250,6 +250,7 @@ let package = Package(
             name: "ChatNodeTests",
             dependencies: [
                 "ChatNode",
+                "ChatRedis",
                 "ChatTestSupport",
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],

@@ -1,3 +1,4 @@
+import ChatRedis
 import ChatTestSupport
 import Foundation
 import Testing
@@ -77,5 +78,148 @@ struct RedisClusterChatTests {
         #expect(notices.count == 3, "lobby and the two rooms alice is still in: \(notices)")
         #expect(alice.drain(timeout: 1.5).filter { $0.contains("bob left") }.isEmpty, "no duplicate notices")
         _ = try chat[0].login("bob")
+    }
+}
+
+/// Messages sent into a busy room while its shard is disrupted, and what each client got.
+extension RedisClusterChatTests {
+    struct Flow {
+        /// Texts whose sender got the echo: stored in history and published.
+        var acknowledged: [String] = []
+        /// Texts refused with an error (Redis unavailable meanwhile): not acknowledged, so a client resends.
+        var refused: [String] = []
+        /// When the first message after the disruption began was acknowledged.
+        var resumedAfter: TimeInterval?
+    }
+
+    /// Sends `m0`, `m1`, ... into the sender's current room, one at a time, each waiting for its echo or its
+    /// error; `disrupt` starts (on its own thread) before message `disruptAt`, and sending goes on until it has
+    /// finished and `afterwards` more messages were acknowledged.
+    static func flow(
+        from sender: TestSocket, disruptAt: Int = 50, afterwards: Int = 50, limit: TimeInterval = 40,
+        disrupt: @escaping @Sendable () throws -> Void
+    ) throws -> Flow {
+        var flow = Flow()
+        let done = NSCondition()
+        nonisolated(unsafe) var finished = false
+        nonisolated(unsafe) var disruptionError: (any Error)?
+        var disruptedAt: Date?
+        var ackedSinceDone = 0
+        let deadline = Date().addingTimeInterval(limit)
+        var index = 0
+        while Date() < deadline {
+            if index == disruptAt {
+                disruptedAt = Date()
+                Thread.detachNewThread {
+                    do { try disrupt() } catch { disruptionError = error }
+                    done.lock()
+                    finished = true
+                    done.unlock()
+                }
+            }
+            let text = "m\(index)"
+            try sender.sendJSON(["op": "say", "text": text, "id": text])
+            let reply = try sender.expectEvent(timeout: 8, "the reply to \(text)") { $0["id"] as? String == text }
+            if reply["type"] as? String == "message" {
+                flow.acknowledged.append(text)
+                if let disruptedAt, flow.resumedAfter == nil, index > disruptAt {
+                    flow.resumedAfter = Date().timeIntervalSince(disruptedAt)
+                }
+                done.lock()
+                if finished { ackedSinceDone += 1 }
+                done.unlock()
+            } else {
+                flow.refused.append(text)
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            if ackedSinceDone >= afterwards { break }
+            index += 1
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        if let disruptionError { throw disruptionError }
+        return flow
+    }
+
+    /// The message texts a client received, in order, until nothing more arrives for `quiet` seconds.
+    static func received(by client: TestSocket, quiet: Double = 2) -> [String] {
+        client.drain(timeout: quiet).compactMap { line in
+            guard let event = TestSocket.json(line), event["type"] as? String == "message" else { return nil }
+            return event["text"] as? String
+        }
+    }
+
+    /// Every acknowledged message is in the room's history and reached every client exactly once; every client is
+    /// still connected.
+    static func checkNothingLost(
+        _ flow: Flow, room: String, history: String, clients: [(String, TestSocket)]
+    ) throws {
+        #expect(flow.acknowledged.count > 50, "messages flowed: \(flow.acknowledged.count) acknowledged")
+        let stored = Set(
+            history.split(separator: "\n").compactMap { line -> String? in
+                guard line.hasPrefix("{"), let event = TestSocket.json(String(line)) else { return nil }
+                return event["text"] as? String
+            })
+        let missing = flow.acknowledged.filter { !stored.contains($0) }
+        #expect(missing.isEmpty, "acknowledged but not in history: \(missing)")
+        for (name, client) in clients {
+            let got = received(by: client)
+            var seen: [String: Int] = [:]
+            for text in got { seen[text, default: 0] += 1 }
+            let lost = flow.acknowledged.filter { seen[$0] == nil }
+            let twice = seen.filter { $0.value > 1 }.keys.sorted()
+            #expect(lost.isEmpty, "\(name) never got \(lost)")
+            #expect(twice.isEmpty, "\(name) got twice \(twice)")
+            try client.sendJSON(["op": "ping", "id": "still-there"])
+            _ = try client.expectEvent("\(name) still connected") { $0["id"] as? String == "still-there" }
+        }
+    }
+
+    /// A sender on node 1 and listeners on both nodes, all in `room`.
+    static func busyRoom(_ chat: ChatOnRedisCluster, _ room: String) throws -> (TestSocket, [(String, TestSocket)]) {
+        let sender = try chat[0].loginJSON("sender")
+        let near = try chat[0].loginJSON("near")
+        let far = try chat[1].loginJSON("far")
+        for client in [near, far, sender] {
+            try client.sendJSON(["op": "join", "room": room, "id": "j"])
+            _ = try client.expectEvent("joined \(room)") { $0["type"] as? String == "joined" && $0["room"] as? String == room }
+        }
+        return (sender, [("near (same node)", near), ("far (other node)", far)])
+    }
+
+    @Test("kill -9 of the primary serving a busy room: its replica takes over, the room chats again within 10 s, and no acknowledged message is missing from history or any client")
+    func failoverUnderLoad() throws {
+        let chat = try ChatOnRedisCluster(nodes: 2, replicasPerPrimary: 1, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
+        let room = "busy"
+        let primary = try #require(try chat.redis.primaryPort(forKey: "chat:history:{\(room)}"))
+        let (sender, listeners) = try Self.busyRoom(chat, room)
+        let redis = chat.redis
+        let flow = try Self.flow(from: sender) { redis.kill(primary) }
+        let resumed = try #require(flow.resumedAfter, "chat never resumed")
+        #expect(resumed < 10, "resumed after \(resumed) s")
+        print("failover under load: chat resumed \(resumed) s after the kill; \(flow.refused.count) refused meanwhile, \(flow.acknowledged.count) acknowledged")
+        let history = try chat.redis.cli(["XRANGE", "chat:history:{\(room)}", "-", "+"], port: chat.redis.ports.first { $0 != primary })
+        try Self.checkNothingLost(flow, room: room, history: history, clients: listeners)
+    }
+
+    @Test("a busy room's slot moved to another primary with redis-cli --cluster reshard while messages flow: nothing lost, nothing twice, nobody disconnected")
+    func reshardUnderLoad() throws {
+        let chat = try ChatOnRedisCluster(nodes: 2, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
+        // reshard moves the lowest slots of its source first: a room in slot 0 is the one slot moved.
+        let room = try #require((0..<200_000).lazy.map { "busy\($0)" }.first { HashSlot(key: "chat:history:{\($0)}").value == 0 })
+        let source = try #require(try chat.redis.primaryPort(forKey: "chat:history:{\(room)}"))
+        let target = try #require(chat.redis.ports.first { $0 != source })
+        let (sender, listeners) = try Self.busyRoom(chat, room)
+        let redis = chat.redis
+        let (from, to) = (try redis.nodeID(port: source), try redis.nodeID(port: target))
+        let flow = try Self.flow(from: sender) {
+            let output = try redis.cli(
+                ["--cluster", "reshard", "127.0.0.1:\(source)", "--cluster-from", from, "--cluster-to", to,
+                 "--cluster-slots", "1", "--cluster-yes"], port: source)
+            guard output.contains("Moving slot 0 ") else { throw HarnessError("reshard did not move slot 0: \(output.suffix(1500))") }
+        }
+        #expect(try redis.primaryPort(forKey: "chat:history:{\(room)}") == target, "the room now lives on another primary")
+        #expect(flow.refused.isEmpty, "no message refused during the move: \(flow.refused)")
+        let history = try redis.cli(["XRANGE", "chat:history:{\(room)}", "-", "+"], port: target)
+        try Self.checkNothingLost(flow, room: room, history: history, clients: listeners)
     }
 }

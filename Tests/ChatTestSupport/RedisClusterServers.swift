@@ -35,6 +35,15 @@ public final class RedisClusterServers: @unchecked Sendable {
             ports.allSatisfy { (try? self.cli(["CLUSTER", "INFO"], port: $0).contains("cluster_state:ok")) == true }
         }
         guard ready else { throw HarnessError("the cluster never reached cluster_state:ok") }
+        // A replica that has not finished its first sync cannot take over ("disconnected from master for longer
+        // than allowed"): a failover test must start only once every replica is in step.
+        let synced = eventually(timeout: 20, interval: 0.1) {
+            ports.allSatisfy { port in
+                guard let info = try? self.cli(["INFO", "replication"], port: port) else { return false }
+                return info.contains("role:master") || info.contains("master_link_status:up")
+            }
+        }
+        guard synced else { throw HarnessError("the cluster's replicas never finished their first sync") }
     }
 
     /// Starts (or restarts, keeping its nodes.conf and so its identity) the member on `port`.
@@ -44,7 +53,7 @@ public final class RedisClusterServers: @unchecked Sendable {
             arguments: [
                 "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
                 "--cluster-config-file", "\(directory)/nodes-\(port).conf", "--cluster-node-timeout", "2000",
-                "--save", "", "--appendonly", "no", "--dir", directory, "--daemonize", "no", "--protected-mode", "no",
+                "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", directory, "--daemonize", "no", "--protected-mode", "no",
             ],
             logDirectory: directory, name: "redis-cluster-\(port)")
         guard eventually(timeout: 10, { TestSocket.canConnect(port: port) }) else {
@@ -88,6 +97,11 @@ public final class RedisClusterServers: @unchecked Sendable {
             }
         }
         return nil
+    }
+
+    /// The cluster's id of the member on `port`.
+    public func nodeID(port: Int) throws -> String {
+        try cli(["CLUSTER", "MYID"], port: port)
     }
 
     /// Ports P below 55536 with P and P + 10000 (the cluster bus) both free.
