@@ -17,6 +17,12 @@
 #                set: SMEMBERS, GET, MGET, SREM, PING, SELECT on chat:endpoint* only; no channels; and INFO, which the
 #                status page shows (memory, clients, commands/s, uptime: figures, never keys or values)
 #   healthcheck  PING, nothing else (the compose health check)
+# and, for a Redis Cluster member (docker-compose.redis-cluster.yml sets REDIS_CLUSTER=1):
+#   replication  what a replica needs of its primary (PSYNC, REPLCONF, PING); replicas log in as it, its password
+#                given to Redis in a config file only the redis user reads, not on the command line
+#   cluster-admin  everything: redis-cli --cluster create, reshard and fix log in as it (CLUSTER, MIGRATE)
+# The balancer's user also reads the slot map (CLUSTER SHARDS), which its Redis Cluster client routes by; on one
+# Redis that command only says cluster support is off.
 #
 # REDIS_SECRETS_DIR (default /run/secrets) exists so that this script can be tried against a local redis-server.
 set -eu
@@ -38,9 +44,30 @@ node=$(password_hash node)
 balancer=$(password_hash balancer)
 healthcheck=$(password_hash healthcheck)
 
+if [ "${REDIS_CLUSTER:-}" = 1 ]; then
+  replication=$(password_hash replication)
+  admin=$(password_hash cluster-admin)
+  # masterauth must be the password itself: it goes into a config file (the first argument redis-server takes)
+  # that only the redis user can read, rather than onto the command line, which every process can see.
+  conf=$(mktemp -d)/replication.conf
+  (umask 077 && printf 'masteruser replication\nmasterauth %s\n' "$(cat "$secrets/redis-replication-password")" >"$conf")
+  chown -R redis:redis "$(dirname "$conf")" 2>/dev/null || true
+  [ "$1" = redis-server ] && shift
+  # Members are found by their compose service name (REDIS_ANNOUNCE_HOSTNAME), which outlives a container's
+  # address: the slot map, and every MOVED, name the host.
+  exec docker-entrypoint.sh redis-server "$conf" "$@" \
+    ${REDIS_ANNOUNCE_HOSTNAME:+--cluster-announce-hostname "$REDIS_ANNOUNCE_HOSTNAME" --cluster-preferred-endpoint-type hostname} \
+    --user default off \
+    --user chat-node on "#$node" '~chat:*' '&chat:*' +@all -@dangerous +info \
+    --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +mget +srem +ping +select +info +cluster\|shards \
+    --user healthcheck on "#$healthcheck" +ping \
+    --user replication on "#$replication" +psync +sync +replconf +ping \
+    --user cluster-admin on "#$admin" '~*' '&*' +@all
+fi
+
 # `--user` on the command line is the redis.conf `user` directive; each rule is its own argument.
 exec docker-entrypoint.sh "$@" \
   --user default off \
   --user chat-node on "#$node" '~chat:*' '&chat:*' +@all -@dangerous +info \
-  --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +mget +srem +ping +select +info \
+  --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +mget +srem +ping +select +info +cluster\|shards \
   --user healthcheck on "#$healthcheck" +ping

@@ -8,7 +8,7 @@ import Testing
 struct RedisACLTests {
     /// The ACL rules docs/security.md recommends.
     static let nodeRules = ["on", ">node-secret", "~chat:*", "&chat:*", "+@all", "-@dangerous", "+info"]
-    static let balancerRules = ["on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+get", "+mget", "+srem", "+ping", "+select", "+info"]
+    static let balancerRules = ["on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+get", "+mget", "+srem", "+ping", "+select", "+info", "+cluster|shards"]
 
     @Test("a node and the balancer as restricted ACL users: people chat; the node's user cannot FLUSHALL or CONFIG")
     func restrictedUsers() throws {
@@ -49,6 +49,40 @@ struct RedisACLTests {
                 (try? HTTPGet.get(port: balancer.adminPort, path: "/status").body.contains(#""reachable":true,"problem":null,"version":"#)) == true
             }, "the status page reads Redis as the balancer's user")
         #expect(try redis.cli(["PING"]).contains("NOAUTH") || redis.cli(["PING"]).contains("WRONGPASS"), "the default user is off")
+    }
+
+    @Test("on a Redis Cluster, the same users: nodes chat across shards, the balancer discovers them and reads the slot map")
+    func restrictedUsersOnACluster() throws {
+        let redis = try RedisClusterServers(primaries: 3)
+        for port in redis.ports {
+            _ = try redis.cli(["ACL", "SETUSER", "chat-node"] + Self.nodeRules, port: port)
+            _ = try redis.cli(["ACL", "SETUSER", "chat-balancer"] + Self.balancerRules, port: port)
+        }
+        for port in redis.ports { _ = try redis.cli(["ACL", "SETUSER", "default", "off"], port: port) }
+        let seeds = redis.seeds.joined(separator: ",")
+        let nodes = try ["n1", "n2"].map { id in
+            try NodeProcess(
+                id: id, redisURL: "redis-cluster://chat-node:node-secret@\(seeds)", logDirectory: redis.directory,
+                extraArguments: ["--proxy-protocol"])
+        }
+        let balancer = try BalancerProcess(
+            arguments: ["--redis", "redis-cluster://chat-balancer:lb-secret@\(seeds)", "--send-proxy"],
+            logDirectory: redis.directory)
+        #expect(eventually(timeout: 10) { (try? balancer.nodes().count) == 2 }, "\(balancer.process.stderr().suffix(1500))")
+        let (alice, aliceNode) = try balancer.login("alice")
+        let (bob, bobNode) = try balancer.login("bob")
+        #expect(aliceNode != bobNode)
+        for room in ["dev", "ops", "ux"] {
+            try alice.send("/join \(room)")
+            try alice.expect("you joined #\(room)")
+            try bob.send("/join \(room)")
+            try bob.expect("you joined #\(room)")
+            try alice.send("in \(room), as ACL users")
+            _ = try bob.expectLine("alice's message in \(room)") { $0.hasSuffix("<alice> in \(room), as ACL users") }
+        }
+        let asBalancer = ["--user", "chat-balancer", "--pass", "lb-secret", "--no-auth-warning"]
+        #expect(try redis.cli(asBalancer + ["GET", "chat:session:{alice}"]).contains("NOPERM"), "cannot read the chat's data")
+        _ = nodes
     }
 
     @Test("a node whose Redis password is wrong stops at start and says why, instead of running unhealthy")
