@@ -26,12 +26,14 @@ found=
 for variable in CHAT_REDIS_URL BALANCER_REDIS_URL; do
   eval "url=\${$variable:-}"
   [ -n "$url" ] || continue
+  # redis://host:port, or redis-cluster://host:port,host:port (the credentials then go to every member).
   case $url in
-    redis://*@*) echo "chat-redis-auth: $variable already holds credentials; give it only redis://host:port" >&2; exit 78 ;;
-    redis://*) ;;
-    *) echo "chat-redis-auth: $variable must start with redis://" >&2; exit 78 ;;
+    *@*) echo "chat-redis-auth: $variable already holds credentials; give it only redis://host:port" >&2; exit 78 ;;
+    redis://* | rediss://* | redis-cluster://* | rediss-cluster://*) ;;
+    *) echo "chat-redis-auth: $variable must start with redis:// (or rediss://, redis-cluster://, rediss-cluster://)" >&2; exit 78 ;;
   esac
-  export "$variable=redis://$(escape "$user"):$(escape "$password")@${url#redis://}"
+  scheme=${url%%://*}
+  export "$variable=$scheme://$(escape "$user"):$(escape "$password")@${url#*://}"
   found=1
 done
 if [ -z "$found" ]; then

@@ -17,10 +17,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dir=deploy/secrets
-users=(node balancer healthcheck)
+# replication and cluster-admin: the Redis Cluster's (docker-compose.redis-cluster.yml), made for either setup.
+users=(node balancer healthcheck replication cluster-admin)
 
 usage() {
-  echo "usage: $0 [--rotate node|balancer|healthcheck]" >&2
+  echo "usage: $0 [--rotate node|balancer|healthcheck|replication|cluster-admin]" >&2
   exit 2
 }
 
@@ -64,13 +65,14 @@ case "${1:-}" in
     ;;
   --rotate)
     [[ $# -eq 2 ]] || usage
-    case "$2" in node | balancer | healthcheck) ;; *) usage ;; esac
+    case "$2" in node | balancer | healthcheck | replication | cluster-admin) ;; *) usage ;; esac
     write_password "$2"
     echo "rotated $dir/redis-$2-password"
     case "$2" in
       node) services="redis node" ;;
       balancer) services="redis balancer" ;;
       healthcheck) services="redis" ;;
+      replication | cluster-admin) services="redis-1 redis-2 redis-3 redis-4 redis-5 redis-6 (docker-compose.redis-cluster.yml)" ;;
     esac
     echo "now: docker compose up -d --force-recreate $services"
     ;;

@@ -10,13 +10,13 @@ struct ComposeFileTests {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     }
 
-    func config(_ arguments: [String] = []) throws -> String {
+    func config(_ arguments: [String] = [], file: String = "docker-compose.yml") throws -> String {
         guard let compose = TestEnvironment.findExecutable("docker-compose") else {
             throw HarnessError("docker-compose is not installed; install Debian's 'docker-compose' package (scripts/test.sh does)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: compose)
-        process.arguments = ["--project-directory", Self.repositoryRoot.path, "-f", Self.repositoryRoot.appendingPathComponent("docker-compose.yml").path, "config"] + arguments
+        process.arguments = ["--project-directory", Self.repositoryRoot.path, "-f", Self.repositoryRoot.appendingPathComponent(file).path, "config"] + arguments
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output
@@ -121,6 +121,50 @@ struct ComposeFileTests {
         }
         #expect(variables.count >= 10)
         for variable in variables { #expect(docs.contains("`\(variable)`"), "\(variable) is not in docs/deploy.md") }
+    }
+
+    @Test("docker-compose.redis-cluster.yml: six Redis members joined once into three primaries and three replicas, the same nodes and balancer on them")
+    func redisClusterFile() throws {
+        let file = "docker-compose.redis-cluster.yml"
+        let members = (1...6).map { "redis-\($0)" }
+        #expect(
+            try config(["--services"], file: file).split(separator: "\n").map(String.init).sorted()
+                == (["balancer", "node", "redis-cluster-init"] + members).sorted())
+        let sections = Self.services(in: try config(file: file))
+        for member in members {
+            let section = sections[member] ?? ""
+            #expect(!section.contains("ports:"), "\(member) publishes no port")
+            #expect(section.contains("--cluster-enabled") && section.contains("noeviction") && section.contains("--appendonly"))
+            #expect(section.contains("REDIS_CLUSTER: '1'") && section.contains("REDIS_ANNOUNCE_HOSTNAME: \(member)"))
+            #expect(section.contains("healthcheck:") && section.contains("redis-replication-password"))
+        }
+        let initializer = sections["redis-cluster-init"] ?? ""
+        #expect(initializer.contains("--cluster-replicas 1") && initializer.contains("cluster_state:ok"), "creates the cluster once")
+        #expect(members.allSatisfy { initializer.contains("\($0):\n        condition: service_healthy") })
+        // The node and the balancer are docker-compose.yml's but for the Redis URL and what they wait for.
+        let single = Self.services(in: try config())
+        for service in ["node", "balancer"] {
+            let onCluster = sections[service] ?? ""
+            #expect(onCluster.contains("REDIS_URL: redis-cluster://redis-1:6379,redis-2:6379,redis-3:6379,redis-4:6379,redis-5:6379,redis-6:6379"))
+            #expect(onCluster.contains("redis-cluster-init:\n        condition: service_completed_successfully"))
+            #expect(Self.withoutRedis(onCluster) == Self.withoutRedis(single[service] ?? ""), "\(service) drifted from docker-compose.yml")
+        }
+        #expect((sections["balancer"] ?? "").contains("127.0.0.1:9000:9000"), "the admin port on loopback only, as before")
+    }
+
+    /// A service's lines without its Redis URL and its depends_on block: what the two compose files may differ in.
+    static func withoutRedis(_ section: String) -> [Substring] {
+        var lines: [Substring] = []
+        var skipping: Int?
+        for line in section.split(separator: "\n") {
+            let indent = line.prefix { $0 == " " }.count
+            if let depth = skipping, indent > depth { continue }
+            skipping = nil
+            if line.trimmingCharacters(in: .whitespaces) == "depends_on:" { skipping = indent; continue }
+            if line.contains("REDIS_URL:") { continue }
+            lines.append(line)
+        }
+        return lines
     }
 
     /// Splits `docker-compose config` output into each service's block of lines.

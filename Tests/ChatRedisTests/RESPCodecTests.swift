@@ -1,3 +1,4 @@
+import ChatCore
 @testable import ChatRedis
 import NIOCore
 import NIOEmbedded
@@ -61,6 +62,35 @@ struct RESPCodecTests {
         } catch {
             #expect(!error.message.contains("s3cret"), "\(error.message)")
             #expect(error.message.contains("***"))
+        }
+    }
+
+    @Test("Redis Cluster URLs: any members as seeds, the credentials (escaped as chat-redis-auth writes them) for all")
+    func clusterURLs() throws {
+        let deployment = try RedisDeployment(url: "redis-cluster://%63hat-node:p%40ss@redis-1:6379,10.0.0.7:7001,[::1]:7002")
+        guard case .cluster(let seeds, let template) = deployment else {
+            Issue.record("not a cluster: \(deployment)")
+            return
+        }
+        #expect(seeds == [HostPort(host: "redis-1", port: 6379), HostPort(host: "10.0.0.7", port: 7001), HostPort(host: "::1", port: 7002)])
+        #expect(template.username == "chat-node" && template.password == "p@ss" && !template.tls)
+        #expect(!deployment.description.contains("p@ss") && deployment.description.contains("chat-node@"))
+        if case .cluster(_, let secure) = try RedisDeployment(url: "rediss-cluster://h:1") { #expect(secure.tls) } else {
+            Issue.record("rediss-cluster:// is a cluster")
+        }
+        #expect(try RedisDeployment(url: "redis://h:1") == .single(RedisAddress(host: "h", port: 1)))
+    }
+
+    @Test("bad Redis Cluster URLs are refused clearly, never showing the password", arguments: [
+        "redis-cluster://", "redis-cluster://u:s3cret-pw@", "redis-cluster://u:s3cret-pw@h:1,,h:2", "redis-cluster://u:s3cret-pw@h:1/2",
+        "redis-cluster://u:s3cret-pw@h:0", "redis-cluster://u:s3cret-pw@h:1,h:port", "rediz-cluster://u:s3cret-pw@h:1",
+    ])
+    func badClusterURLs(_ url: String) {
+        do {
+            _ = try RedisDeployment(url: url)
+            Issue.record("accepted \(url)")
+        } catch {
+            #expect(!error.message.contains("s3cret"), "\(error.message)")
         }
     }
 }
