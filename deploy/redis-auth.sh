@@ -26,11 +26,12 @@ found=
 for variable in CHAT_REDIS_URL BALANCER_REDIS_URL; do
   eval "url=\${$variable:-}"
   [ -n "$url" ] || continue
-  # redis://host:port, or redis-cluster://host:port,host:port (the credentials then go to every member).
+  # redis://host:port, redis-cluster://host:port,host:port (the credentials then go to every member), or
+  # redis-sentinel://host:port,host:port/service.
   case $url in
     *@*) echo "chat-redis-auth: $variable already holds credentials; give it only redis://host:port" >&2; exit 78 ;;
-    redis://* | rediss://* | redis-cluster://* | rediss-cluster://*) ;;
-    *) echo "chat-redis-auth: $variable must start with redis:// (or rediss://, redis-cluster://, rediss-cluster://)" >&2; exit 78 ;;
+    redis://* | rediss://* | redis-cluster://* | rediss-cluster://* | redis-sentinel://* | rediss-sentinel://*) ;;
+    *) echo "chat-redis-auth: $variable must start with redis:// (or rediss://, redis-cluster://, redis-sentinel://, with an s for TLS)" >&2; exit 78 ;;
   esac
   scheme=${url%%://*}
   export "$variable=$scheme://$(escape "$user"):$(escape "$password")@${url#*://}"

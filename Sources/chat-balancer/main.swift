@@ -70,7 +70,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Option(help: "Fixed nodes: HOST:PORT[/HTTPPORT[/OPSPORT]],... (HTTP port 8081 when omitted; the operations port feeds the status page). [BALANCER_NODES]")
     var nodes: String?
 
-    @Option(help: "Discover nodes in Redis instead: redis://[[user]:password@]host:port, or rediss:// for TLS. [BALANCER_REDIS_URL]")
+    @Option(help: "Discover nodes in Redis instead: redis://[[user]:password@]host:port, or rediss:// for TLS; redis-cluster://host:port,host:port for a Redis Cluster, redis-sentinel://sentinel:port,sentinel:port/service for Sentinel. [BALANCER_REDIS_URL]")
     var redis: String?
 
     @Option(name: .customLong("redis-ca-file"), help: "PEM certificates to trust for rediss:// instead of the system's. [BALANCER_REDIS_CA_FILE]")

@@ -29,7 +29,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "HTTP port for /health and /metrics. [CHAT_HTTP_PORT]")
     var httpPort = env("CHAT_HTTP_PORT").flatMap(Int.init) ?? 8081
 
-    @Option(help: "Redis URL, redis://[[user]:password@]host[:port][/db], or rediss:// for TLS; a Redis Cluster: redis-cluster://[[user]:password@]host:port,host:port (any members; rediss-cluster:// for TLS). [CHAT_REDIS_URL]")
+    @Option(help: "Redis URL, redis://[[user]:password@]host[:port][/db], or rediss:// for TLS; a Redis Cluster: redis-cluster://[[user]:password@]host:port,host:port (any members; rediss-cluster:// for TLS); Sentinel: redis-sentinel://[[user]:password@]sentinel:port,sentinel:port/service. [CHAT_REDIS_URL]")
     var redis = env("CHAT_REDIS_URL") ?? "redis://127.0.0.1:6379"
 
     @Option(name: .customLong("redis-ca-file"), help: "PEM certificates to trust for rediss:// instead of the system's. [CHAT_REDIS_CA_FILE]")

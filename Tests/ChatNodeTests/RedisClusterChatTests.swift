@@ -175,10 +175,10 @@ extension RedisClusterChatTests {
     }
 
     /// A sender on node 1 and listeners on both nodes, all in `room`.
-    static func busyRoom(_ chat: ChatOnRedisCluster, _ room: String) throws -> (TestSocket, [(String, TestSocket)]) {
-        let sender = try chat[0].loginJSON("sender")
-        let near = try chat[0].loginJSON("near")
-        let far = try chat[1].loginJSON("far")
+    static func busyRoom(_ nodes: [NodeProcess], _ room: String) throws -> (TestSocket, [(String, TestSocket)]) {
+        let sender = try nodes[0].loginJSON("sender")
+        let near = try nodes[0].loginJSON("near")
+        let far = try nodes[1].loginJSON("far")
         for client in [near, far, sender] {
             try client.sendJSON(["op": "join", "room": room, "id": "j"])
             _ = try client.expectEvent("joined \(room)") { $0["type"] as? String == "joined" && $0["room"] as? String == room }
@@ -191,7 +191,7 @@ extension RedisClusterChatTests {
         let chat = try ChatOnRedisCluster(nodes: 2, replicasPerPrimary: 1, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
         let room = "busy"
         let primary = try #require(try chat.redis.primaryPort(forKey: "chat:history:{\(room)}"))
-        let (sender, listeners) = try Self.busyRoom(chat, room)
+        let (sender, listeners) = try Self.busyRoom(chat.nodes, room)
         let redis = chat.redis
         let flow = try Self.flow(from: sender) { redis.kill(primary) }
         let resumed = try #require(flow.resumedAfter, "chat never resumed")
@@ -208,7 +208,7 @@ extension RedisClusterChatTests {
         let room = try #require((0..<200_000).lazy.map { "busy\($0)" }.first { HashSlot(key: "chat:history:{\($0)}").value == 0 })
         let source = try #require(try chat.redis.primaryPort(forKey: "chat:history:{\(room)}"))
         let target = try #require(chat.redis.ports.first { $0 != source })
-        let (sender, listeners) = try Self.busyRoom(chat, room)
+        let (sender, listeners) = try Self.busyRoom(chat.nodes, room)
         let redis = chat.redis
         let (from, to) = (try redis.nodeID(port: source), try redis.nodeID(port: target))
         let flow = try Self.flow(from: sender) {

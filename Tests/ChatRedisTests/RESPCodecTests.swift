@@ -81,9 +81,22 @@ struct RESPCodecTests {
         #expect(try RedisDeployment(url: "redis://h:1") == .single(RedisAddress(host: "h", port: 1)))
     }
 
+    @Test("Redis Sentinel URLs: the sentinels (port 26379 unless given), the service they watch, the primary's credentials")
+    func sentinelURLs() throws {
+        guard case .sentinel(let sentinel) = try RedisDeployment(url: "redis-sentinel://chat-node:p%40ss@s1,s2:26380,[::1]/chat") else {
+            Issue.record("not a sentinel deployment")
+            return
+        }
+        #expect(sentinel.sentinels == [HostPort(host: "s1", port: 26379), HostPort(host: "s2", port: 26380), HostPort(host: "::1", port: 26379)])
+        #expect(sentinel.service == "chat" && sentinel.template.username == "chat-node" && sentinel.template.password == "p@ss")
+        #expect(!sentinel.description.contains("p@ss"))
+    }
+
     @Test("bad Redis Cluster URLs are refused clearly, never showing the password", arguments: [
         "redis-cluster://", "redis-cluster://u:s3cret-pw@", "redis-cluster://u:s3cret-pw@h:1,,h:2", "redis-cluster://u:s3cret-pw@h:1/2",
         "redis-cluster://u:s3cret-pw@h:0", "redis-cluster://u:s3cret-pw@h:1,h:port", "rediz-cluster://u:s3cret-pw@h:1",
+        "redis-sentinel://u:s3cret-pw@s1:26379", "redis-sentinel://u:s3cret-pw@s1/", "redis-sentinel://u:s3cret-pw@/chat",
+        "redis-sentinel://u:s3cret-pw@s1,,s2/chat", "redis-sentinel://u:s3cret-pw@s1/a b", "redis-sentinel://u:s3cret-pw@s1/a/b",
     ])
     func badClusterURLs(_ url: String) {
         do {

@@ -10,6 +10,9 @@ import NIOSSL
 public final class RedisClient: Sendable {
     public let eventLoop: any EventLoop
     public let address: RedisAddress
+    /// When set, the sentinels name the address to connect to, before every connection (`address` then gives the
+    /// credentials, database and TLS settings).
+    let sentinel: RedisSentinel?
     private let logger: Logger
     private let commandTimeout: TimeAmount
     private let scripts: [RedisScript]
@@ -31,15 +34,18 @@ public final class RedisClient: Sendable {
         var backoff = Backoff()
         var scriptSHAs: [String: String] = [:]
         var reconnects = 0
+        /// Where the connection goes (with Sentinel, the primary last named).
+        var connectedTo: RedisAddress?
     }
 
     public init(
         address: RedisAddress, eventLoop: any EventLoop, scripts: [RedisScript] = [],
         commandTimeout: TimeAmount = .seconds(3), logger: Logger,
         onConnected: @escaping @Sendable (_ reconnected: Bool) -> Void = { _ in },
-        onFlush: @escaping @Sendable (Int) -> Void = { _ in }
+        onFlush: @escaping @Sendable (Int) -> Void = { _ in }, sentinel: RedisSentinel? = nil
     ) {
         self.address = address
+        self.sentinel = sentinel
         self.eventLoop = eventLoop
         self.scripts = scripts
         self.commandTimeout = commandTimeout
@@ -68,6 +74,12 @@ public final class RedisClient: Sendable {
     }
 
     public var isConnected: Bool { state.withLockedValue { $0.channel != nil } }
+
+    /// For logs: where the connection goes or went (with Sentinel, the primary last named, else `address`).
+    private var currentAddress: String {
+        sentinel.map { sentinel in state.withLockedValue { $0.connectedTo.map { "\($0) (\(sentinel))" } } ?? "\(sentinel)" }
+            ?? "\(address)"
+    }
     /// How many times a lost connection has been re-made.
     public var reconnectCount: Int { state.withLockedValue { $0.reconnects } }
 
@@ -106,6 +118,13 @@ public final class RedisClient: Sendable {
             return promise.futureResult
         }
         if scheduleDrain { eventLoop.execute { self.drain() } }
+        if sentinel != nil {
+            promise.futureResult.whenFailure { error in
+                // The primary was demoted under this connection: the sentinels name the new one.
+                guard let error = error as? RedisError, error.code == .server, error.message.hasPrefix("READONLY") else { return }
+                self.state.withLockedValue { $0.channel }?.close(promise: nil)
+            }
+        }
         return promise.futureResult
     }
 
@@ -153,8 +172,24 @@ public final class RedisClient: Sendable {
             firstAttemptDone.fail(error)
             return scheduleReconnect(after: error)
         }
+        let located = sentinel.map { $0.primary(on: eventLoop, timeout: timeout) } ?? eventLoop.makeSucceededFuture(address)
+        located.flatMap { address in self.open(address, tls: tls, timeout: timeout) }
+            .whenComplete { result in
+                switch result {
+                case .success(let channel):
+                    self.connected(channel)
+                    self.firstAttemptDone.succeed()
+                case .failure(let error):
+                    self.firstAttemptDone.fail(error)
+                    self.scheduleReconnect(after: error)
+                }
+            }
+    }
+
+    private func open(_ address: RedisAddress, tls: NIOSSLContext?, timeout: TimeAmount) -> EventLoopFuture<any Channel> {
         let serverName = address.tlsServerName
-        ClientBootstrap(group: eventLoop)
+        state.withLockedValue { $0.connectedTo = address }
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
@@ -170,16 +205,6 @@ public final class RedisClient: Sendable {
             }
             .connect(host: address.host, port: address.port)
             .flatMap { channel in self.handshake(channel).map { channel } }
-            .whenComplete { result in
-                switch result {
-                case .success(let channel):
-                    self.connected(channel)
-                    self.firstAttemptDone.succeed()
-                case .failure(let error):
-                    self.firstAttemptDone.fail(error)
-                    self.scheduleReconnect(after: error)
-                }
-            }
     }
 
     /// AUTH, SELECT and SCRIPT LOAD before the connection is offered to anyone, so no command can overtake them.
@@ -192,6 +217,15 @@ public final class RedisClient: Sendable {
         var steps: [EventLoopFuture<Void>] = []
         if let authentication = address.authentication { steps.append(direct(authentication).map { _ in }) }
         if address.database != 0 { steps.append(direct(["SELECT", String(address.database)]).map { _ in }) }
+        if sentinel != nil {
+            // What the sentinels named may have been demoted since (a failover they have not told of yet).
+            steps.append(
+                direct(["ROLE"]).flatMapThrowing { reply in
+                    guard reply.array?.first?.string == "master" else {
+                        throw RedisError(.unavailable, "the server the sentinels named is not the primary (any more)")
+                    }
+                })
+        }
         for script in scripts {
             steps.append(
                 direct(["SCRIPT", "LOAD", script.source]).map { reply in
@@ -218,7 +252,7 @@ public final class RedisClient: Sendable {
             channel.close(promise: nil)
             return
         }
-        logger.info("redis connected", metadata: ["redis.address": "\(address)", "redis.reconnect": "\(reconnected)"])
+        logger.info("redis connected", metadata: ["redis.address": "\(currentAddress)", "redis.reconnect": "\(reconnected)"])
         channel.closeFuture.whenComplete { _ in self.disconnected(channel) }
         onConnected(reconnected)
     }
@@ -229,7 +263,7 @@ public final class RedisClient: Sendable {
             return state.stopped
         }
         guard !stopped else { return }
-        logger.warning("redis connection lost; reconnecting", metadata: ["redis.address": "\(address)"])
+        logger.warning("redis connection lost; reconnecting", metadata: ["redis.address": "\(currentAddress)"])
         scheduleReconnect(after: nil)
     }
 
@@ -239,7 +273,7 @@ public final class RedisClient: Sendable {
             // A refusal (credentials, certificate) will not go away by itself: say it loudly.
             let level: Logger.Level = Self.isRefusal(error) ? .error : .debug
             logger.log(
-                level: level, "redis connect failed", metadata: ["redis.address": "\(address)", "error": "\(error)"])
+                level: level, "redis connect failed", metadata: ["redis.address": "\(currentAddress)", "error": "\(error)"])
         }
         eventLoop.scheduleTask(in: .milliseconds(delay)) { self.connect() }
     }

@@ -40,7 +40,7 @@ public protocol RedisPubSub: AnyObject, Sendable {
 }
 
 extension RedisClient: RedisConnection {
-    public var displayName: String { address.description }
+    public var displayName: String { sentinel.map(\.description) ?? address.description }
 }
 extension RedisClusterClient: RedisConnection {
     public var displayName: String { RedisDeployment.cluster(seeds: seeds, template: template).description }

@@ -18,6 +18,8 @@ public struct PubSubMessage: Sendable {
 public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
     public let eventLoop: any EventLoop
     private let address: RedisAddress
+    /// When set, the sentinels name where to connect before every connection (see `RedisSentinel`).
+    private let sentinel: RedisSentinel?
     private let logger: Logger
     private let pingTimeout: TimeAmount
 
@@ -55,8 +57,9 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
     /// cluster member.
     public init(
         address: RedisAddress, eventLoop: any EventLoop, pingTimeout: TimeAmount = .seconds(3), logger: Logger,
-        sharded: Bool = false
+        sharded: Bool = false, sentinel: RedisSentinel? = nil
     ) {
+        self.sentinel = sentinel
         self.address = address
         self.eventLoop = eventLoop
         self.pingTimeout = pingTimeout
@@ -148,8 +151,23 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
             }
             return scheduleReconnect()
         }
+        let located = sentinel.map { $0.primary(on: eventLoop, timeout: pingTimeout) } ?? eventLoop.makeSucceededFuture(address)
+        located.flatMap { address in self.open(address, tls: tls) }
+            .whenComplete { result in
+                let first = self.firstAttemptPending
+                self.firstAttemptPending = false
+                switch result {
+                case .success(let channel): self.connected(channel)
+                case .failure:
+                    if first { self.failWaiters(RedisError(.unavailable, "pub/sub connection to \(self.sentinel.map { "\($0)" } ?? "\(self.address)") failed")) }
+                    self.scheduleReconnect()
+                }
+            }
+    }
+
+    private func open(_ address: RedisAddress, tls: NIOSSLContext?) -> EventLoopFuture<any Channel> {
         let serverName = address.tlsServerName
-        ClientBootstrap(group: eventLoop)
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(.seconds(2))
             .channelOption(.socketOption(.so_keepalive), value: 1)
             .channelInitializer { channel in
@@ -165,16 +183,6 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
                 }
             }
             .connect(host: address.host, port: address.port)
-            .whenComplete { result in
-                let first = self.firstAttemptPending
-                self.firstAttemptPending = false
-                switch result {
-                case .success(let channel): self.connected(channel)
-                case .failure:
-                    if first { self.failWaiters(RedisError(.unavailable, "pub/sub connection to \(self.address) failed")) }
-                    self.scheduleReconnect()
-                }
-            }
     }
 
     private func connected(_ channel: any Channel) {
@@ -185,7 +193,7 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
         self.channel = channel
         connectedFlag.store(true, ordering: .relaxed)
         backoff.reset()
-        logger.info("redis pub/sub connected", metadata: ["redis.address": "\(address)"])
+        logger.info("redis pub/sub connected", metadata: ["redis.address": "\(sentinel.map { "\($0)" } ?? "\(address)")"])
         if let authentication = address.authentication { send(authentication, on: channel) }
         // Everything wanted, in chunks, so a node with many rooms does not build one enormous command; sharded, one
         // slot per call (channels of several slots in one SSUBSCRIBE are refused with CROSSSLOT).
