@@ -67,7 +67,7 @@ struct ClusterStoreTests {
         let node = try store(redis, incarnation: "a")
         let token = node.makeToken()
         #expect(try await node.claim(alice, token: token, now: 1, address: "x").get())
-        try await node.join(dev, user: alice, now: 1, origin: "s").get()
+        try await node.join(dev, user: alice, token: token, now: 1, origin: "s").get()
         let record = SessionRecord(user: alice, token: token, since: 1, lastActive: 2, away: "lunch", rooms: [dev], address: "x")
         #expect(try await node.keepAlive(record, restore: false).get())
 
@@ -88,8 +88,9 @@ struct ClusterStoreTests {
         let dying = try store(redis, incarnation: "dead", ttl: 1)
         let survivor = try store(redis, incarnation: "alive")
         try await dying.heartbeat(now: 0).get()
-        #expect(try await dying.claim(alice, token: dying.makeToken(), now: 1, address: "x").get())
-        try await dying.join(dev, user: alice, now: 1, origin: "s").get()
+        let token = dying.makeToken()
+        #expect(try await dying.claim(alice, token: token, now: 1, address: "x").get())
+        try await dying.join(dev, user: alice, token: token, now: 1, origin: "s").get()
         #expect(try await survivor.reap(now: 2).get().cleaned == 0, "a live node is left alone")
 
         _ = try await survivor.redis.send("DEL", ClusterKeys.incarnation("dead")).get()  // its heartbeat expired
@@ -108,22 +109,23 @@ struct ClusterStoreTests {
         let node = try store(redis, incarnation: "a")
         let size = ClusterStore.quietRoomSize
         let people = try (0...size + 1).map { try UserName(validating: "p\($0)") }
-        for person in people { try await node.join(dev, user: person, now: 1, origin: "s").get() }
+        func token(_ person: UserName) -> String { "a:\(person.key)" }
+        for person in people { try await node.join(dev, user: person, token: token(person), now: 1, origin: "s").get() }
         func notices() -> (joins: Int, leaves: Int) {
             let all = events.withLockedValue { $0 }
             return (all.filter { if case .joined = $0 { true } else { false } }.count,
                     all.filter { if case .left = $0 { true } else { false } }.count)
         }
         #expect(eventually(timeout: 5) { notices().joins == size }, "only the first \(size) joins are told")
-        try await node.leave(dev, user: people[size + 1], reason: .left, now: 2, origin: "s").get()
-        try await node.leave(dev, user: people[size], reason: .left, now: 3, origin: "s").get()
+        try await node.leave(dev, user: people[size + 1], token: token(people[size + 1]), reason: .left, now: 2, origin: "s").get()
+        try await node.leave(dev, user: people[size], token: token(people[size]), reason: .left, now: 3, origin: "s").get()
         // Back at quietRoomSize people: the room speaks again, so the second leave is told and the first is not.
         #expect(eventually(timeout: 5) { notices().leaves == 1 })
         try await Task.sleep(for: .milliseconds(200))
         #expect(notices().joins == size && notices().leaves == 1)
         // Typing notices follow the same rule: told at quietRoomSize people, not above.
         try await node.publishTyping(dev, user: people[0], now: 4, origin: "s").get()
-        try await node.join(dev, user: people[size], now: 5, origin: "s").get()
+        try await node.join(dev, user: people[size], token: token(people[size]), now: 5, origin: "s").get()
         try await node.publishTyping(dev, user: people[1], now: 6, origin: "s").get()
         try await Task.sleep(for: .milliseconds(200))
         let typists = events.withLockedValue { $0 }.compactMap { if case .typing(_, let name, _) = $0 { name } else { nil } }
@@ -180,8 +182,9 @@ struct ClusterStoreTests {
         let (subscriber, events) = try await listen(redis, to: dev)
         let dying = try store(redis, incarnation: "dead")
         let other = try store(redis, incarnation: "other")
-        #expect(try await dying.claim(alice, token: dying.makeToken(), now: 1, address: "x").get())
-        try await dying.join(dev, user: alice, now: 1, origin: "s").get()
+        let token = dying.makeToken()
+        #expect(try await dying.claim(alice, token: token, now: 1, address: "x").get())
+        try await dying.join(dev, user: alice, token: token, now: 1, origin: "s").get()
         _ = try await other.redis.send("DEL", ClusterKeys.claim("alice")).get()  // the claim expired first
 
         #expect(try await other.claim(alice, token: other.makeToken(), now: 2, address: "y").get())

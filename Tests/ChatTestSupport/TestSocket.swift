@@ -165,9 +165,16 @@ public final class TestSocket: @unchecked Sendable {
     /// Half-closes: no more input from us, as `nc -N` does when its stdin ends.
     public func shutdownWrite() { Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
-    public func close() { Glibc.close(fd) }
+    /// Closes once: the descriptor's number is reused at once by whatever opens next in this process (a NIO
+    /// socket of an in-process client, a pipe), and a second close would close that instead.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        Glibc.close(fd)
+    }
+    private var closed = false
 
-    deinit { Glibc.close(fd) }
+    deinit { close() }
 }
 
 /// A JSON-lines client on top of `TestSocket`.

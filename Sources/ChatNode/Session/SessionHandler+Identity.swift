@@ -21,8 +21,11 @@ extension SessionHandler {
             address: addressGroup, origin: machine.sessionID)
         let loop = hub.eventLoop
         if login.password != nil, let checked = checkedLogin, checked.key == name.key {
-            // Checked moments ago on this connection (SASL): claim with the hash it matched.
-            return claimVerified(name, attempt: attempt, hash: checked.hash, resume: resume)
+            // Checked moments ago on this connection (SASL): claim with the hash it matched. That check was
+            // uncounted when it succeeded (loginSucceeded), so the claim must not uncount it again.
+            var checkedAttempt = attempt
+            checkedAttempt.checkCounted = false
+            return claimVerified(name, attempt: checkedAttempt, hash: checked.hash, resume: resume)
         }
         return store.claimName(name, attempt, now: now).hop(to: loop).assumeIsolated().flatMap { reply in
             guard case .verify(let hash) = reply, let password = login.password else {

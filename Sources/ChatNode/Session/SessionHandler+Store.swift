@@ -48,11 +48,12 @@ extension SessionHandler {
         case .subscribe(let room):
             return listen(ClusterKeys.roomChannel(room)).map { .done }
         case .recordJoin(let room):
-            return store.join(room, user: user, now: now, origin: origin, address: clientIP ?? "").map { .done }
+            return store.join(room, user: user, token: token, now: now, origin: origin, address: clientIP ?? "").map { .done }
         case .rollbackJoin(let room):
-            return store.leave(room, user: user, reason: .left, now: now, origin: origin).map { .done }
+            return store.leave(room, user: user, token: token, reason: .left, now: now, origin: origin).map { .done }
         case .recordLeave(let room, let message):
-            return store.leave(room, user: user, reason: .left, now: now, origin: origin, message: message).map { .done }
+            return store.leave(room, user: user, token: token, reason: .left, now: now, origin: origin, message: message)
+                .map { .done }
         case .readHistory(let room, nil, let count):
             // The topic is read beside the history, on the same connection: no round trip more.
             return store.history(room, count: count).and(topic(room)).map { messages, topic in

@@ -43,7 +43,7 @@ public enum ClusterKeys {
 
     // One room's keys: tag {room}.
 
-    /// A room's members: user key -> incarnation of the node holding the session.
+    /// A room's members: user key -> the claim token of the session (it starts with the node's incarnation).
     public static func members(_ room: RoomName) -> String { tagged("chat:members:", room.value) }
     /// A room's history, a capped stream whose ids are the message ids.
     public static func history(_ room: RoomName) -> String { tagged("chat:history:", room.value) }

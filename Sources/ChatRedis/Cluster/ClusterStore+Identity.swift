@@ -19,6 +19,9 @@ public struct ClaimAttempt: Sendable {
     public var address: String
     /// The session that claims, so that the notice closing a resumed session's old connection skips this one.
     public var origin: String
+    /// Whether the password check behind `verifiedHash` is still counted as a failure, for the claim to uncount;
+    /// false when it was uncounted already (`loginSucceeded`, after a check made before the claim: SASL).
+    public var checkCounted = true
 
     public init(
         token: String, resumeHash: String?, newResumeHash: String, passwordGiven: Bool, verifiedHash: String? = nil,
@@ -64,7 +67,41 @@ extension ClusterStore {
     /// left, the incarnations' user sets follow, /seen's index is kept within its cap. Failed logins from the
     /// client's address are counted here too: a password check to be made is counted before it is made, against
     /// the address's limit (`locked` past it), and uncounted when the verified claim comes back.
+    ///
+    /// The user is put in this incarnation's user set before the claim, so that a node dying right after claiming
+    /// leaves a session its reaper finds; a claim that does not succeed takes it out again, unless it was there
+    /// already (another session of the name on this node).
     public func claimName(_ user: UserName, _ attempt: ClaimAttempt, now: Millis) -> EventLoopFuture<ClaimReply> {
+        let usersKey = ClusterKeys.incarnationUsers(incarnation)
+        return addressLocked(attempt).flatMap { locked -> EventLoopFuture<ClaimReply> in
+            if let locked { return eventLoop.makeSucceededFuture(locked) }
+            return redis.send("SADD", usersKey, user.key).flatMap { added in
+                claimScript(user, attempt, now: now).flatMap { reply -> EventLoopFuture<ClaimReply> in
+                    switch reply {
+                    case .claimed, .resumed: return eventLoop.makeSucceededFuture(reply)
+                    default:
+                        guard added.int == 1 else { return eventLoop.makeSucceededFuture(reply) }
+                        return redis.send("SREM", usersKey, user.key).map { _ in reply }.recover { _ in reply }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A password check from an address past its limit is refused before anything is counted for the name: else a
+    /// locked-out client could still keep somebody's name locked by guessing at it.
+    private func addressLocked(_ attempt: ClaimAttempt) -> EventLoopFuture<ClaimReply?> {
+        guard attempt.passwordGiven, attempt.verifiedHash == nil, !attempt.address.isEmpty else {
+            return eventLoop.makeSucceededFuture(nil)
+        }
+        let counter = ClusterKeys.loginFailures(address: attempt.address)
+        return redis.send("GET", counter).and(redis.send("TTL", counter)).map { count, ttl in
+            guard let failures = count.string.flatMap({ Int($0) }), failures >= bounds.loginFailuresPerAddress else { return nil }
+            return .locked(retryAfterSeconds: max(Int(ttl.int ?? 1), 1))
+        }
+    }
+
+    private func claimScript(_ user: UserName, _ attempt: ClaimAttempt, now: Millis) -> EventLoopFuture<ClaimReply> {
         let key = user.key
         return redis.run(
             IdentityScripts.claim,
@@ -78,6 +115,7 @@ extension ClusterStore {
                 attempt.verifiedHash ?? "", attempt.passwordGiven ? "1" : "0", String(bounds.loginFailuresPerName),
                 ClusterKeys.userChannel(key), attempt.newResumeHash, attempt.origin,
                 String(bounds.loginFailureWindowSeconds), String(bounds.accountLifetimeSeconds),
+                attempt.checkCounted ? "1" : "",
             ] + attempt.keeping.map(\.value)
         ).flatMap { reply -> EventLoopFuture<ClaimReply> in
             let fields = Self.strings(reply)
@@ -85,25 +123,25 @@ extension ClusterStore {
             case "claimed" where fields.count >= 3:
                 let replaced = fields[1]
                 let rooms = fields.dropFirst(3).map(RoomName.init(trusted:))
-                let left = leaveRooms(rooms, user: key, incarnation: replaced) { room in
+                let left = leaveRooms(rooms, user: key, holder: replaced) { room in
                     RelayCodec.encode(
                         RelayEnvelope(event: .left(room: room, name: fields[2], reason: .connectionLost, time: now)))
                 }
                 let seen = noteSeen(key, connected: now)
-                return uncountVerified(attempt).and(left).and(seen).and(moveUser(key, from: replaced))
+                return uncountVerified(attempt).and(left).and(seen).and(moveUser(key, from: Self.incarnation(of: replaced)))
                     .map { _ in .claimed }.recover { _ in .claimed }
             case "resumed" where fields.count >= 5:
                 let since = Millis(fields[1]) ?? now
                 let (previous, name, keptCount) = (fields[2], fields[3], Int(fields[4]) ?? 0)
                 let rooms = fields.dropFirst(5).map(RoomName.init(trusted:))
                 let kept = rooms.prefix(keptCount).map { room in
-                    redis.run(RoomScripts.setMember, keys: [ClusterKeys.members(room)], arguments: [key, previous, incarnation])
+                    redis.run(RoomScripts.setMember, keys: [ClusterKeys.members(room)], arguments: [key, previous, attempt.token])
                 }
-                let left = leaveRooms(Array(rooms.dropFirst(keptCount)), user: key, incarnation: previous) { room in
+                let left = leaveRooms(Array(rooms.dropFirst(keptCount)), user: key, holder: previous) { room in
                     RelayCodec.encode(RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
                 }
                 return uncountVerified(attempt).and(EventLoopFuture.andAllSucceed(kept, on: eventLoop)).and(left)
-                    .and(moveUser(key, from: previous))
+                    .and(moveUser(key, from: Self.incarnation(of: previous)))
                     .map { _ in .resumed(since: since) }.recover { _ in .resumed(since: since) }
             case "held" where fields.count == 3:
                 let held = ClaimReply.held(by: fields[1].isEmpty ? nil : fields[1], reconnecting: fields[2] == "1")
@@ -120,12 +158,16 @@ extension ClusterStore {
         }
     }
 
-    /// The user's session is now this incarnation's: in its user set (for a reaper), and no longer in the set of
-    /// the incarnation it came from ('' for none).
+    /// The incarnation a claim token belongs to (tokens are `<incarnation>:<random>`); '' for none.
+    static func incarnation(of token: String) -> String {
+        String(token.prefix { $0 != ":" })
+    }
+
+    /// The user's session is now this incarnation's (in whose user set it already is): no longer in the set of the
+    /// incarnation it came from ('' for none).
     private func moveUser(_ user: String, from previous: String) -> EventLoopFuture<Void> {
-        let added = redis.send("SADD", ClusterKeys.incarnationUsers(incarnation), user)
-        guard !previous.isEmpty, previous != incarnation else { return added.map { _ in } }
-        return added.and(redis.send("SREM", ClusterKeys.incarnationUsers(previous), user)).map { _ in }
+        guard !previous.isEmpty, previous != incarnation else { return eventLoop.makeSucceededVoidFuture() }
+        return redis.send("SREM", ClusterKeys.incarnationUsers(previous), user).map { _ in }
     }
 
     /// /seen's index gets the user; those it forgets past its cap lose their records (unless they connected again
@@ -160,7 +202,9 @@ extension ClusterStore {
     /// A verified claim came back: the check counted in advance for the address was right, uncounted (the claim
     /// script uncounted the name's).
     private func uncountVerified(_ attempt: ClaimAttempt) -> EventLoopFuture<Void> {
-        guard attempt.verifiedHash != nil, !attempt.address.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
+        guard attempt.verifiedHash != nil, attempt.checkCounted, !attempt.address.isEmpty else {
+            return eventLoop.makeSucceededVoidFuture()
+        }
         return count(ClusterKeys.loginFailures(address: attempt.address), by: -1, windowSeconds: bounds.loginFailureWindowSeconds)
             .map { _ in }
     }

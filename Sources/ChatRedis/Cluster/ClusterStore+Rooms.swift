@@ -12,7 +12,8 @@ extension ClusterStore {
     /// then the membership and the join notice, then the room list (after the membership: see `unlistIfEmpty`). A
     /// new room is admitted (`admit`) between the first refusal of the room's script and its second attempt; a
     /// refused room goes from the session's rooms again.
-    public func join(_ room: RoomName, user: UserName, now: Millis, origin: String, address: String = "")
+    /// `token`: the session's claim token, which its membership records (and every leave is guarded by).
+    public func join(_ room: RoomName, user: UserName, token: String, now: Millis, origin: String, address: String = "")
         -> EventLoopFuture<Void>
     {
         let key = user.key
@@ -31,7 +32,7 @@ extension ClusterStore {
                     RoomScripts.join,
                     keys: [ClusterKeys.members(room), ClusterKeys.history(room), ClusterKeys.topic(room)],
                     arguments: [
-                        key, incarnation, room.value, String(bounds.roomIdleSeconds), notice, admitted ? "1" : "",
+                        key, token, room.value, String(bounds.roomIdleSeconds), notice, admitted ? "1" : "",
                         ClusterKeys.roomChannel(room),
                     ])
             }
@@ -40,10 +41,12 @@ extension ClusterStore {
                 return admit(room, user: user, now: now, address: address).flatMap { enter(true) }.map { _ in true }
             }
         }.flatMap { created -> EventLoopFuture<Void> in
-            // A new room's activity and look were recorded when it was admitted; an existing room's are renewed.
+            // The member is in: what follows is upkeep of indexes (maybe on other shards), and its failure must not
+            // tell the client the join failed. A new room's activity and look were recorded when it was admitted;
+            // an existing room's are renewed; a room missing from the list is listed again by its next join.
             let activity = created ? eventLoop.makeSucceededFuture(RedisValue.integer(1)) : recordActivity(room, now: now, checking: false)
             let listed = redis.send("SADD", ClusterKeys.rooms, room.value)
-            return activity.and(listed).map { _ in }
+            return activity.and(listed).map { _ in }.recover { _ in }
         }.flatMapError { error -> EventLoopFuture<Void> in
             guard let refusal = (error as? ChatError) ?? ClusterScripts.chatError(error) else {
                 return eventLoop.makeFailedFuture(error)
@@ -98,16 +101,17 @@ extension ClusterStore {
         }
     }
 
-    /// Leaves a room, if this incarnation still holds the membership (a reaped node's late /leave must not
+    /// Leaves a room, if this session (`token`) still holds the membership (a reaped node's late /leave must not
     /// announce a second departure). The room goes from the session's rooms after the membership, so a reaper
     /// never misses one.
     public func leave(
-        _ room: RoomName, user: UserName, reason: LeaveReason, now: Millis, origin: String, message: String? = nil
+        _ room: RoomName, user: UserName, token: String, reason: LeaveReason, now: Millis, origin: String,
+        message: String? = nil
     ) -> EventLoopFuture<Void> {
         let notice = RelayCodec.encode(
             RelayEnvelope(
                 event: .left(room: room, name: user.display, reason: reason, time: now, message: message), origin: origin))
-        return leaveRooms([room], user: user.key, incarnation: incarnation) { _ in notice }.flatMap {
+        return leaveRooms([room], user: user.key, holder: token) { _ in notice }.flatMap {
             redis.send("SREM", ClusterKeys.sessionRooms(user.key), room.value).map { _ in }
         }
     }
@@ -171,22 +175,26 @@ extension ClusterStore {
 
     // MARK: Queries
 
-    /// A room's members with their session fields, one lookup per member, pipelined. A member entry whose session
-    /// has ended or moved to another incarnation is stale and is dropped on the way (only if it still names that
-    /// incarnation: the person may have joined again meanwhile).
+    /// A room's members with their session fields, one lookup per member, pipelined. An entry whose session has
+    /// another token is not shown: it is on its way (a takeover moving it, a replaced session's leave) and left to
+    /// that. One whose session has ended is a departure that was never announced (its leave failed): it is
+    /// announced and removed now, only if it still names that session (the person may have joined again).
     public func who(_ room: RoomName, now: Millis) -> EventLoopFuture<[RoomMember]> {
         let members = ClusterKeys.members(room)
         return redis.send("HGETALL", members).flatMap { reply in
             let entries = Self.strings(reply)
             let lookups = stride(from: 0, to: entries.count - 1, by: 2).map { index in
                 let (user, holder) = (entries[index], entries[index + 1])
-                return redis.send("HMGET", ClusterKeys.session(user), "name", "away", "active", "node", "inc", "held")
+                return redis.send("HMGET", ClusterKeys.session(user), "name", "away", "active", "node", "tok", "held")
                     .map { reply -> RoomMember? in
                         let fields = (reply.array ?? []).map(\.string)
-                        guard fields.count == 6, let name = fields[0], fields[4] == holder else {
-                            _ = redis.run(RoomScripts.dropMember, keys: [members], arguments: [user, holder])
+                        guard fields.count == 6, let name = fields[0] else {
+                            let notice = RelayCodec.encode(
+                                RelayEnvelope(event: .left(room: room, name: user, reason: .connectionLost, time: now)))
+                            _ = leaveRooms([room], user: user, holder: holder) { _ in notice }
                             return nil
                         }
+                        guard fields[4] == holder else { return nil }
                         let away = fields[1] ?? ""
                         return RoomMember(
                             name: name, presence: away.isEmpty ? .online : .away(away),

@@ -124,9 +124,10 @@ public struct ClusterStore: Sendable {
 
     // MARK: Names and sessions
 
-    /// True while the session is ours. With `restore`, a claim that Redis lost is taken again. The session's
-    /// memberships are put back where Redis lost them (never over one another node holds now), and the room list
-    /// after them.
+    /// True while the session is ours. With `restore` (Redis lost its data: a restart, a failover), a claim that
+    /// Redis lost is taken again, and so are the session's memberships (never over one another node holds now),
+    /// and the room list after them. A plain refresh leaves memberships alone: a leave in flight would otherwise be
+    /// undone by it.
     public func keepAlive(_ record: SessionRecord, restore: Bool) -> EventLoopFuture<Bool> {
         let key = record.user.key
         let rooms = record.rooms.map(\.value)
@@ -140,57 +141,58 @@ public struct ClusterStore: Sendable {
             ] + rooms
         ).flatMap { reply -> EventLoopFuture<Bool> in
             guard reply.int == 1 else { return eventLoop.makeSucceededFuture(false) }
+            let registered = redis.send("SADD", ClusterKeys.incarnationUsers(incarnation), key)
+            guard restore else { return registered.map { _ in true } }
             let memberships = record.rooms.map { room in
-                redis.run(RoomScripts.setMember, keys: [ClusterKeys.members(room)], arguments: [key, "*", incarnation])
+                redis.run(RoomScripts.setMember, keys: [ClusterKeys.members(room)], arguments: [key, "*", record.token])
             }
             let listed = EventLoopFuture.andAllSucceed(memberships, on: eventLoop).flatMap { () -> EventLoopFuture<Void> in
                 rooms.isEmpty ? eventLoop.makeSucceededVoidFuture() : redis.send(RedisCommand(["SADD", ClusterKeys.rooms] + rooms)).map { _ in }
             }
-            let registered = redis.send("SADD", ClusterKeys.incarnationUsers(incarnation), key)
             return listed.and(registered).map { _ in true }
         }
     }
 
-    /// Ends a session: every room it is in is told it left (`message`: what the user said on quitting), then its
-    /// claim and record go, each only while it still holds `token`, so a retried or late release never touches a
-    /// newer session of the same name.
+    /// Ends a session: its claim and record go, each only while it still holds `token` (a retried or late release
+    /// never touches a newer session of the same name), so the name is free at once; then every room it was in is
+    /// told it left (`message`: what the user said on quitting), each leave guarded by the token, so a newer session
+    /// of the name, even one on this node, keeps its own memberships.
     public func release(
         _ user: UserName, token: String, now: Millis, reason: LeaveReason, origin: String, message: String? = nil
     ) -> EventLoopFuture<Void> {
         let key = user.key
         return redis.run(
-            SessionScripts.ownedRooms, keys: [ClusterKeys.session(key), ClusterKeys.sessionRooms(key)], arguments: [token]
+            SessionScripts.endSession,
+            keys: [
+                ClusterKeys.claim(key), ClusterKeys.session(key), ClusterKeys.sessionRooms(key),
+                ClusterKeys.heldDirects(key), ClusterKeys.seen(key),
+            ],
+            arguments: [token, String(now)]
         ).flatMap { reply -> EventLoopFuture<Void> in
-            let rooms = Self.strings(reply).dropFirst().map(RoomName.init(trusted:))
-            return leaveRooms(rooms, user: key, incarnation: incarnation) { room in
+            let fields = Self.strings(reply)
+            guard fields.first == "ended" else { return eventLoop.makeSucceededVoidFuture() }
+            let rooms = fields.dropFirst().map(RoomName.init(trusted:))
+            let left = leaveRooms(rooms, user: key, holder: token) { room in
                 RelayCodec.encode(
                     RelayEnvelope(
                         event: .left(room: room, name: user.display, reason: reason, time: now, message: message),
                         origin: origin))
             }
-        }.flatMap { () -> EventLoopFuture<RedisValue> in
-            redis.run(
-                SessionScripts.endSession,
-                keys: [
-                    ClusterKeys.claim(key), ClusterKeys.session(key), ClusterKeys.sessionRooms(key),
-                    ClusterKeys.heldDirects(key), ClusterKeys.seen(key),
-                ],
-                arguments: [token, String(now)])
-        }.flatMap { ended -> EventLoopFuture<Void> in
-            guard ended.int == 1 else { return eventLoop.makeSucceededVoidFuture() }
-            return redis.send("SREM", ClusterKeys.incarnationUsers(incarnation), key).map { _ in }
+            let unregistered = redis.send("SREM", ClusterKeys.incarnationUsers(incarnation), key)
+            return left.and(unregistered).map { _ in }
         }
     }
 
-    /// Ends `user`'s membership of each room where `incarnation` still holds it, each with its notice (unless the
-    /// room is quiet); a room left empty goes from the room list.
+    /// Ends `user`'s membership of each room where the session `holder` (its claim token) still holds it, each with
+    /// its notice (unless the room is quiet); a room left empty goes from the room list.
     func leaveRooms(
-        _ rooms: [RoomName], user: String, incarnation: String, notice: (RoomName) -> String
+        _ rooms: [RoomName], user: String, holder: String, notice: (RoomName) -> String
     ) -> EventLoopFuture<Void> {
+        guard !holder.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
         let leaves = rooms.map { room in
             redis.run(
                 RoomScripts.leave, keys: [ClusterKeys.members(room)],
-                arguments: [user, incarnation, ClusterKeys.roomChannel(room), notice(room)]
+                arguments: [user, holder, ClusterKeys.roomChannel(room), notice(room)]
             ).flatMap { left -> EventLoopFuture<Void> in
                 left.int == 0 ? unlistIfEmpty(room) : eventLoop.makeSucceededVoidFuture()
             }
@@ -223,9 +225,9 @@ public struct ClusterStore: Sendable {
 
     /// Cleans up after incarnations whose heartbeat has lapsed, at most `batch` users per call, so no step holds
     /// Redis for long however big the dead node was; returns how many users it cleaned up and whether more remain.
-    /// Each user's session is ended by one atomic script that answers its rooms only to the survivor that ended
-    /// it, so when several survivors reap at once every departure is announced once; a user is taken off the dead
-    /// incarnation's set only after that, so a survivor that dies midway leaves the user for the next.
+    /// Each user's rooms are left before the session goes, each leave guarded by the session's token, so when
+    /// several survivors reap at once every departure is announced once; a user is taken off the dead
+    /// incarnation's set only after that, so a survivor that stops midway leaves the user, whole, for the next.
     public func reap(now: Millis, batch: Int = 200) -> EventLoopFuture<(cleaned: Int, more: Bool)> {
         redis.send("SMEMBERS", ClusterKeys.incarnations).flatMap { reply in
             reapIncarnations(Self.strings(reply)[...], now: now, budget: batch, cleaned: 0)
@@ -260,22 +262,29 @@ public struct ClusterStore: Sendable {
         }
     }
 
-    /// One user of a dead incarnation: its session ended (if still that incarnation's), its rooms told.
+    /// One user of a dead incarnation: its rooms told it left, then its session ended (if still that
+    /// incarnation's). True when this call ended it.
     private func reapUser(_ user: String, of dead: String, now: Millis) -> EventLoopFuture<Bool> {
         redis.run(
-            SessionScripts.reapSession,
-            keys: [
-                ClusterKeys.claim(user), ClusterKeys.session(user), ClusterKeys.sessionRooms(user),
-                ClusterKeys.heldDirects(user), ClusterKeys.seen(user),
-            ],
-            arguments: [dead, String(now)]
+            SessionScripts.reapedSession,
+            keys: [ClusterKeys.claim(user), ClusterKeys.session(user), ClusterKeys.sessionRooms(user)],
+            arguments: [dead]
         ).flatMap { reply in
             let fields = Self.strings(reply)
-            guard let name = fields.first else { return eventLoop.makeSucceededFuture(false) }
-            let rooms = fields.dropFirst().map(RoomName.init(trusted:))
-            return leaveRooms(rooms, user: user, incarnation: dead) { room in
+            guard fields.count >= 2 else { return eventLoop.makeSucceededFuture(false) }
+            let (name, token) = (fields[0], fields[1])
+            let rooms = fields.dropFirst(2).map(RoomName.init(trusted:))
+            return leaveRooms(rooms, user: user, holder: token) { room in
                 RelayCodec.encode(RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
-            }.map { true }
+            }.flatMap {
+                redis.run(
+                    SessionScripts.endReapedSession,
+                    keys: [
+                        ClusterKeys.session(user), ClusterKeys.sessionRooms(user), ClusterKeys.heldDirects(user),
+                        ClusterKeys.seen(user),
+                    ],
+                    arguments: [dead, String(now)])
+            }.map { $0.int == 1 }
         }
     }
 

@@ -12,12 +12,12 @@ enum IdentityScripts {
     ///       9 seen ttl, 10 resume token hash ('' = none), 11 verified account hash ('' = none), 12 a password was
     ///       given ('1'/'0'), 13 failures per name, 14 the user's channel, 15 the new resume token's hash,
     ///       16 origin (the claiming session), 17 failure window seconds, 18 account lifetime seconds,
-    ///       19... rooms to keep
+    ///       19 '1' when the check of a verified hash is still counted as a failure (else '': uncounted already),
+    ///       20... rooms to keep
     /// Returns one of
-    ///   {'claimed', old incarnation, old name, room...}   the name is this session's, a new session; a stale
-    ///                                                     session it replaced (incarnation '' when none) was in
-    ///                                                     these rooms
-    ///   {'resumed', since, old incarnation, old name, kept count, kept room..., left room...}
+    ///   {'claimed', old token, old name, room...}   the name is this session's, a new session; a stale session
+    ///                                               it replaced (token '' when none) was in these rooms
+    ///   {'resumed', since, old token, old name, kept count, kept room..., left room...}
     ///                                    it took over a session (resume token, or a registered name's password)
     ///   {'held', holder, reconnecting}   somebody holds it (or a name that looks like it)
     ///   {'password'}                     registered; no password given
@@ -47,10 +47,10 @@ enum IdentityScripts {
         source: """
             local now = tonumber(ARGV[5])
             local function takeOver()
-                local oldInc = redis.call('HGET', KEYS[2], 'inc') or ''
+                local oldToken = redis.call('HGET', KEYS[2], 'tok') or ''
                 local name = redis.call('HGET', KEYS[2], 'name') or ''
                 local keep = {}
-                for i = 19, #ARGV do keep[ARGV[i]] = true end
+                for i = 20, #ARGV do keep[ARGV[i]] = true end
                 local kept, left = {}, {}
                 for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
                     if keep[room] then
@@ -66,7 +66,7 @@ enum IdentityScripts {
                 redis.call('EXPIRE', KEYS[2], ARGV[8])
                 redis.call('EXPIRE', KEYS[3], ARGV[8])
                 redis.call('SPUBLISH', ARGV[14], cjson.encode({k = 'resumed', name = name, ts = now, sid = ARGV[16]}))
-                local result = {'resumed', redis.call('HGET', KEYS[2], 'since') or ARGV[5], oldInc, name, #kept}
+                local result = {'resumed', redis.call('HGET', KEYS[2], 'since') or ARGV[5], oldToken, name, #kept}
                 for _, room in ipairs(kept) do table.insert(result, room) end
                 for _, room in ipairs(left) do table.insert(result, room) end
                 return result
@@ -97,8 +97,8 @@ enum IdentityScripts {
                     end
                     return {'password'}
                 end
-                -- The password was right: its check was counted as a failure in advance.
-                charge(-1)
+                -- The password was right: its check was counted as a failure in advance (unless uncounted since).
+                if ARGV[19] == '1' then charge(-1) end
                 redis.call('EXPIRE', KEYS[5], ARGV[18])
                 -- The password is verified: the owner gets the name even from their own dropped or stale session.
                 if live and redis.call('EXISTS', KEYS[1]) == 1 then return takeOver() end
@@ -108,7 +108,8 @@ enum IdentityScripts {
                 local fields = redis.call('HMGET', KEYS[2], 'name', 'held')
                 return {'held', fields[1] or '', fields[2] and '1' or '0'}
             end
-            local result = {'claimed', live or '', redis.call('HGET', KEYS[2], 'name') or ''}
+            local result = {'claimed', live and (redis.call('HGET', KEYS[2], 'tok') or '') or '',
+                redis.call('HGET', KEYS[2], 'name') or ''}
             if live then
                 for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
             end

@@ -15,13 +15,14 @@ enum RoomScripts {
     /// Slack hides join messages in large channels and ircu's +D delays them, for the same reason.
     static let quietRoomSize = 200
 
-    /// Makes a session a member (user key -> incarnation), and announces it unless it already was one (a resumed
+    /// Makes a session a member (user key -> the session's claim token, which starts with its incarnation), and
+    /// announces it unless it already was one (a resumed
     /// session rejoining a room it never left is not news) or the room is quiet. A room with neither members nor
     /// history is new: it is joined only once the node has admitted it (room cap, look-alikes, creation rates:
     /// `ClusterStore.admit`), else the answer is 0 and nothing changes. The lobby is always there. A room made
     /// again starts without the topic an emptied room may have left.
     /// KEYS: members, history, topic
-    /// ARGV: user, incarnation, room, room idle ttl, notice, '1' when admitted as a new room, channel
+    /// ARGV: user, session token, room, room idle ttl, notice, '1' when admitted as a new room, channel
     /// Returns 1 when joined, 0 when the room is new and not admitted.
     static let join = RedisScript(
         name: "join",
@@ -37,11 +38,12 @@ enum RoomScripts {
             return 1
             """)
 
-    /// Ends a membership, if the given incarnation still holds it (a reaped node's late /leave must not announce a
-    /// second departure, nor remove a membership another node holds now), with a notice unless the room is quiet.
+    /// Ends a membership, if the given session (its claim token) still holds it: a late or repeated leave never
+    /// announces a second departure, nor removes the membership of a newer session of the same person, even one on
+    /// the same node. A notice unless the room is quiet.
     /// KEYS: members
-    /// ARGV: user, incarnation, channel, notice
-    /// Returns how many members are left, or -1 when this was not a member (of that incarnation).
+    /// ARGV: user, session token, channel, notice
+    /// Returns how many members are left, or -1 when that session was not a member.
     static let leave = RedisScript(
         name: "leave",
         source: """
@@ -52,11 +54,11 @@ enum RoomScripts {
             return left
             """)
 
-    /// Sets a member's incarnation when it is `expected` (a session taken over by another node keeps its rooms),
-    /// or, with `expected` '*', when the member is missing or already this incarnation's (a keep-alive puts back
-    /// memberships Redis lost, never one another node holds now).
+    /// Sets a member's session token when it is `expected` (a session taken over keeps its rooms), or, with
+    /// `expected` '*', when the member is missing or already this session's (a restore puts back memberships Redis
+    /// lost, never one another session holds now).
     /// KEYS: members
-    /// ARGV: user, expected incarnation ('*': none or the same), incarnation
+    /// ARGV: user, expected token ('*': none or the same), token
     static let setMember = RedisScript(
         name: "setMember",
         source: """
@@ -68,17 +70,6 @@ enum RoomScripts {
             end
             redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
             return 1
-            """)
-
-    /// Removes a member entry that `who` found stale, only if it still names the same incarnation (the person may
-    /// have joined again meanwhile).
-    /// KEYS: members
-    /// ARGV: user, incarnation
-    static let dropMember = RedisScript(
-        name: "dropMember",
-        source: """
-            if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
-            return redis.call('HDEL', KEYS[1], ARGV[1])
             """)
 
     /// A notice that is published only where joins are announced (typing, away changes): in a quiet room it would
@@ -135,5 +126,5 @@ enum RoomScripts {
             return 1
             """)
 
-    static let all: [RedisScript] = [join, leave, setMember, dropMember, announce, publishMessage, setTopic]
+    static let all: [RedisScript] = [join, leave, setMember, announce, publishMessage, setTopic]
 }

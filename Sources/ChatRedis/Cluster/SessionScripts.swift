@@ -48,52 +48,58 @@ enum SessionScripts {
             return redis.call('EXISTS', KEYS[2])
             """)
 
-    /// The rooms of a session and its name, if the session is still the one holding `token` (else empty).
-    /// KEYS: session, sessionRooms
-    /// ARGV: token
-    static let ownedRooms = RedisScript(
-        name: "ownedRooms",
-        source: """
-            if redis.call('HGET', KEYS[1], 'tok') ~= ARGV[1] then return {} end
-            local result = {redis.call('HGET', KEYS[1], 'name') or ''}
-            for _, room in ipairs(redis.call('SMEMBERS', KEYS[2])) do table.insert(result, room) end
-            return result
-            """)
-
-    /// Ends a session once its rooms have been left: deletes the claim only if it still holds this token and the
-    /// session only if it is still this one (same token), so a retried or late release never touches a newer
-    /// session of the same name, and records the disconnect for /seen. Direct messages held for the session go
-    /// with it: nobody who takes the name later may read them.
+    /// Ends a session: deletes the claim only if it still holds this token and the session only if it is still
+    /// this one (same token), so a retried or late release never touches a newer session of the same name, and
+    /// records the disconnect for /seen. Direct messages held for the session go with it: nobody who takes the name
+    /// later may read them. Answers the session's rooms, which the store leaves next (each leave guarded by this
+    /// token, so a newer session of the name, even on this node, keeps its own memberships).
     /// KEYS: claim, session, sessionRooms, held directs, seen
     /// ARGV: token, now
+    /// Returns {'ended', room...}, or {} when the session was no longer this one.
     static let endSession = RedisScript(
         name: "endSession",
         source: """
             if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-            if redis.call('HGET', KEYS[2], 'tok') ~= ARGV[1] then return 0 end
+            if redis.call('HGET', KEYS[2], 'tok') ~= ARGV[1] then return {} end
+            local result = {'ended'}
+            for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
             redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
             -- Only a record /seen still keeps: one forgotten past its cap is not brought back half-empty.
             if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HSET', KEYS[5], 'disconnected', ARGV[2]) end
-            return 1
+            return result
             """)
 
-    /// Ends the session of a dead incarnation, if the session is still that incarnation's, and deletes its claim
-    /// if the claim is still that incarnation's (its token starts with the incarnation). Atomic, so when several
-    /// survivors reap the same user, only one gets the rooms to announce the departure in.
-    /// KEYS: claim, session, sessionRooms, held directs, seen
-    /// ARGV: incarnation, now
-    /// Returns {name, room...} when it ended the session, else {}.
-    static let reapSession = RedisScript(
-        name: "reapSession",
+    /// The session of a dead incarnation, if it is still that incarnation's: its name, token and rooms, so that
+    /// the reaper leaves them (each leave guarded by the token, so reapers that overlap announce each departure
+    /// once). The claim goes now, if it is still that incarnation's (its token starts with the incarnation); the
+    /// session stays until its rooms are left (`endReapedSession`), so a reaper that stops midway leaves it for
+    /// the next.
+    /// KEYS: claim, session, sessionRooms
+    /// ARGV: incarnation
+    /// Returns {name, token, room...}, or {} when the session is not that incarnation's.
+    static let reapedSession = RedisScript(
+        name: "reapedSession",
         source: """
             local token = redis.call('GET', KEYS[1])
             if token and string.sub(token, 1, #ARGV[1] + 1) == ARGV[1] .. ':' then redis.call('DEL', KEYS[1]) end
             if redis.call('HGET', KEYS[2], 'inc') ~= ARGV[1] then return {} end
-            local result = {redis.call('HGET', KEYS[2], 'name') or ''}
+            local result = {redis.call('HGET', KEYS[2], 'name') or '', redis.call('HGET', KEYS[2], 'tok') or ''}
             for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
-            redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
-            if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HSET', KEYS[5], 'disconnected', ARGV[2]) end
             return result
+            """)
+
+    /// Ends a dead incarnation's session once its rooms are left, if it is still that incarnation's, and records
+    /// the disconnect for /seen.
+    /// KEYS: session, sessionRooms, held directs, seen
+    /// ARGV: incarnation, now
+    /// Returns 1 when it ended the session.
+    static let endReapedSession = RedisScript(
+        name: "endReapedSession",
+        source: """
+            if redis.call('HGET', KEYS[1], 'inc') ~= ARGV[1] then return 0 end
+            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+            if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('HSET', KEYS[4], 'disconnected', ARGV[2]) end
+            return 1
             """)
 
     /// Sets or clears away and marks the session active; answers the rooms to tell (nothing when the session is
@@ -144,6 +150,6 @@ enum SessionScripts {
             """)
 
     static let all: [RedisScript] = [
-        keepAlive, enterRoom, ownedRooms, endSession, reapSession, presence, markActive, seen, forgetSeen,
+        keepAlive, enterRoom, endSession, reapedSession, endReapedSession, presence, markActive, seen, forgetSeen,
     ]
 }

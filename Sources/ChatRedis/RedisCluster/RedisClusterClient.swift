@@ -132,6 +132,9 @@ public final class RedisClusterClient: Sendable {
         case "PING", "INFO", "CLUSTER", "SCRIPT", "AUTH", "HELLO", "ECHO", "TIME", "COMMAND", "CLIENT", "READONLY",
             "READWRITE", "ASKING", "DBSIZE", "FLUSHALL", "FLUSHDB", "CONFIG", "ACL", "WAIT":
             return nil
+        // A subcommand, then the key.
+        case "XINFO", "XGROUP", "OBJECT", "MEMORY":
+            return arguments.count > 2 ? HashSlot(key: arguments[2]) : nil
         default:
             return arguments.count > 1 ? HashSlot(key: arguments[1]) : nil
         }
