@@ -82,6 +82,12 @@ struct RedisACLTests {
         }
         let asBalancer = ["--user", "chat-balancer", "--pass", "lb-secret", "--no-auth-warning"]
         #expect(try redis.cli(asBalancer + ["GET", "chat:session:{alice}"]).contains("NOPERM"), "cannot read the chat's data")
+        // The status page adds up every primary's INFO.
+        #expect(
+            eventually(timeout: 5) {
+                let body = (try? HTTPGet.get(port: balancer.adminPort, path: "/status").body) ?? ""
+                return body.contains(#""reachable":true"#) && body.contains(#""shards":3"#)
+            }, "the status page reads every primary as the balancer's user")
         _ = nodes
     }
 

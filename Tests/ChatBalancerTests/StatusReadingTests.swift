@@ -77,6 +77,20 @@ struct StatusReadingTests {
         #expect(info.count == 4)
     }
 
+    @Test("a Redis Cluster's INFO, one per primary, reads as one Redis: sums, the last restart, how many shards")
+    func clusterInfo() {
+        let shards = [
+            "redis_version:7.0.15\r\nuptime_in_seconds:500\r\nused_memory:100\r\nmaxmemory:1000\r\nconnected_clients:4\r\ntotal_commands_processed:10\r\n",
+            "redis_version:7.0.15\r\nuptime_in_seconds:20\r\nused_memory:200\r\nmaxmemory:1000\r\nconnected_clients:5\r\ntotal_commands_processed:30\r\n",
+        ].map(ClusterStatus.parseInfo)
+        let combined = ClusterStatus.combine(shards)
+        #expect(combined["used_memory"] == "300" && combined["maxmemory"] == "2000")
+        #expect(combined["connected_clients"] == "9" && combined["total_commands_processed"] == "40")
+        #expect(combined["uptime_in_seconds"] == "20" && combined["redis_version"] == "7.0.15" && combined["shards"] == "2")
+        #expect(ClusterStatus.combine([ClusterStatus.parseInfo("used_memory:7\r\n")])["used_memory"] == "7")
+        #expect(ClusterStatus.combine([]).isEmpty)
+    }
+
     @Test("announcements carry the operations port; later options are skipped, bad ones refused")
     func announcements() throws {
         let full = try #require(

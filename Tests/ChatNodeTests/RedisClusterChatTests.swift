@@ -129,7 +129,7 @@ extension RedisClusterChatTests {
                 if finished { ackedSinceDone += 1 }
                 done.unlock()
             } else {
-                flow.refused.append(text)
+                flow.refused.append("\(text) (\(reply["code"] as? String ?? "?"): \(reply["message"] as? String ?? ""))")
                 Thread.sleep(forTimeInterval: 0.05)
             }
             if ackedSinceDone >= afterwards { break }
@@ -141,7 +141,7 @@ extension RedisClusterChatTests {
     }
 
     /// The message texts a client received, in order, until nothing more arrives for `quiet` seconds.
-    static func received(by client: TestSocket, quiet: Double = 2) -> [String] {
+    static func received(by client: TestSocket, quiet: Double = 3) -> [String] {
         client.drain(timeout: quiet).compactMap { line in
             guard let event = TestSocket.json(line), event["type"] as? String == "message" else { return nil }
             return event["text"] as? String

@@ -421,8 +421,9 @@ function renderRedis(redis, cluster) {
   show($("redis-uptime"), duration(uptime), uptime);
   const reconnect = num(redis.lastReconnectSecondsAgo);
   show($("redis-reconnect"), reconnect === null ? "none since the nodes started" : `${duration(reconnect)} ago`, reconnect);
-  const version = str(redis.version, 64);
-  show($("redis-version"), version ?? DASH, version);
+  const version = str(redis.version, 64), shards = num(redis.shards);
+  // A Redis Cluster's figures add up its primaries'.
+  show($("redis-version"), version === null ? DASH : shards !== null && shards > 1 ? `${version}, ${count(shards)} primaries` : version, version);
 }
 
 // --- the balancer ---

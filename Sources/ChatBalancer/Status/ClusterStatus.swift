@@ -182,8 +182,8 @@ final class ClusterStatus: Sendable {
         if let redis {
             if redis.isConnected {
                 pending.append(
-                    redis.send("INFO").hop(to: eventLoop).map { reply in
-                        let info = Self.parseInfo(reply.string ?? "")
+                    redis.sendToEveryPrimary(RedisCommand("INFO")).hop(to: eventLoop).map { replies in
+                        let info = Self.combine(replies.map { Self.parseInfo($0.string ?? "") })
                         self.state.withLockedValue { state in
                             Self.keep(&state.redis, RedisReading(time: NIODeadline.now(), info: info))
                             state.redisProblem = nil
@@ -217,6 +217,22 @@ final class ClusterStatus: Sendable {
     private static func keep<T>(_ list: inout [T], _ item: T, limit: Int = 2) {
         list.append(item)
         if list.count > limit { list.removeFirst(list.count - limit) }
+    }
+
+    /// One reading for the whole of Redis from each primary's INFO (a Redis Cluster's shards each describe only
+    /// themselves): memory, its limit, clients and commands added up, the shortest uptime (the last restart
+    /// anywhere), the version and the rest from the first; `shards` says how many were read.
+    static func combine(_ infos: [[Substring: Substring]]) -> [Substring: Substring] {
+        guard var combined = infos.first else { return [:] }
+        for key in ["used_memory", "maxmemory", "connected_clients", "total_commands_processed"] as [Substring] {
+            let values = infos.compactMap { $0[key].flatMap { Int($0) } }
+            if values.count == infos.count { combined[key] = Substring(String(values.reduce(0, +))) }
+        }
+        if let uptime = infos.compactMap({ $0["uptime_in_seconds"].flatMap { Int($0) } }).min() {
+            combined["uptime_in_seconds"] = Substring(String(uptime))
+        }
+        combined["shards"] = Substring(String(infos.count))
+        return combined
     }
 
     /// INFO's `key:value` lines (sections and blank lines skipped).
@@ -357,6 +373,7 @@ final class ClusterStatus: Sendable {
         }
         redisJSON.field("commandsPerSecond", commandsPerSecond)
         redisJSON.field("uptimeSeconds", info?["uptime_in_seconds"].flatMap { Int($0) })
+        redisJSON.field("shards", info?["shards"].flatMap { Int($0) })
         redisJSON.field("lastReconnectSecondsAgo", latestReconnect.map { max(0, wallNow - $0) })
 
         let history = state.history.map { point in

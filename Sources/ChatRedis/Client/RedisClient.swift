@@ -69,7 +69,10 @@ public final class RedisClient: Sendable {
         if redis.code == .tls { return true }
         if redis.code == .protocolViolation, redis.message.contains("CA certificates") { return true }
         guard redis.code == .server else { return false }
-        return ["WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password", "ERR Client sent AUTH"]
+        return [
+            "WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password", "ERR Client sent AUTH",
+            RedisSentinel.unknownServicePrefix,
+        ]
             .contains { redis.message.hasPrefix($0) }
     }
 
@@ -172,7 +175,11 @@ public final class RedisClient: Sendable {
             firstAttemptDone.fail(error)
             return scheduleReconnect(after: error)
         }
-        let located = sentinel.map { $0.primary(on: eventLoop, timeout: timeout) } ?? eventLoop.makeSucceededFuture(address)
+        // After a failed attempt the next starts at another sentinel: one that lost touch keeps naming the old primary.
+        let attempt = state.withLockedValue { $0.backoff.attempt }
+        let located =
+            sentinel.map { $0.primary(on: eventLoop, timeout: timeout, startingAt: attempt) }
+            ?? eventLoop.makeSucceededFuture(address)
         located.flatMap { address in self.open(address, tls: tls, timeout: timeout) }
             .whenComplete { result in
                 switch result {
@@ -218,10 +225,11 @@ public final class RedisClient: Sendable {
         if let authentication = address.authentication { steps.append(direct(authentication).map { _ in }) }
         if address.database != 0 { steps.append(direct(["SELECT", String(address.database)]).map { _ in }) }
         if sentinel != nil {
-            // What the sentinels named may have been demoted since (a failover they have not told of yet).
+            // What the sentinels named may have been demoted since (a failover they have not told of yet). INFO, not
+            // ROLE: ROLE is an @admin command the chat's ACL users do not have.
             steps.append(
-                direct(["ROLE"]).flatMapThrowing { reply in
-                    guard reply.array?.first?.string == "master" else {
+                direct(["INFO", "replication"]).flatMapThrowing { reply in
+                    guard reply.string?.contains("role:master") == true else {
                         throw RedisError(.unavailable, "the server the sentinels named is not the primary (any more)")
                     }
                 })

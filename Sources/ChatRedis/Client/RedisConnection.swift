@@ -15,6 +15,8 @@ public protocol RedisConnection: AnyObject, Sendable {
     func send(_ command: RedisCommand) -> EventLoopFuture<RedisValue>
     /// Runs a script; on a cluster its keys must share one slot (the first key decides where it runs).
     func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue>
+    /// A command without keys on every primary (INFO, for the status page): one reply per primary.
+    func sendToEveryPrimary(_ command: RedisCommand) -> EventLoopFuture<[RedisValue]>
 }
 
 extension RedisConnection {
@@ -41,6 +43,7 @@ public protocol RedisPubSub: AnyObject, Sendable {
 
 extension RedisClient: RedisConnection {
     public var displayName: String { sentinel.map(\.description) ?? address.description }
+    public func sendToEveryPrimary(_ command: RedisCommand) -> EventLoopFuture<[RedisValue]> { send(command).map { [$0] } }
 }
 extension RedisClusterClient: RedisConnection {
     public var displayName: String { RedisDeployment.cluster(seeds: seeds, template: template).description }

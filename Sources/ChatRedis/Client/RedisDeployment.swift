@@ -37,7 +37,7 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
                 let sentinel = try RedisAddress(url: plain + host.description + (host.contains(":") && !host.hasSuffix("]") ? "" : ":26379"), caFile: caFile)
                 sentinels.append(HostPort(host: sentinel.host, port: sentinel.port))
             }
-            let template = try RedisAddress(url: plain + credentials + hosts[0], caFile: caFile)
+            let template = try RedisAddress(url: plain + credentials + sentinels[0].description, caFile: caFile)
             self = .sentinel(RedisSentinel(sentinels: sentinels, service: String(service), template: template))
             return
         }

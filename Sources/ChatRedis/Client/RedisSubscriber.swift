@@ -32,6 +32,8 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
     /// channel is no longer subscribed here; the owner of the routing moves it (`RedisShardedSubscriber`).
     var onDropped: (String) -> Void = { _ in }
     var onRedirected: (Redirect) -> Void = { _ in }
+    /// Sharded mode: the connection to this member was lost (it may have failed: its slots may have a new owner).
+    var onDisconnected: () -> Void = {}
 
     /// `SSUBSCRIBE` and shard channels (a Redis Cluster member) rather than `SUBSCRIBE`.
     let sharded: Bool
@@ -151,7 +153,9 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
             }
             return scheduleReconnect()
         }
-        let located = sentinel.map { $0.primary(on: eventLoop, timeout: pingTimeout) } ?? eventLoop.makeSucceededFuture(address)
+        let located =
+            sentinel.map { $0.primary(on: eventLoop, timeout: pingTimeout, startingAt: backoff.attempt) }
+            ?? eventLoop.makeSucceededFuture(address)
         located.flatMap { address in self.open(address, tls: tls) }
             .whenComplete { result in
                 let first = self.firstAttemptPending
@@ -217,6 +221,7 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
         guard !stopped else { return }
         logger.warning("redis pub/sub connection lost; reconnecting", metadata: ["redis.address": "\(address)"])
         scheduleReconnect()
+        onDisconnected()
     }
 
     private func scheduleReconnect() {

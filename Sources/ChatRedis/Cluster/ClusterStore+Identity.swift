@@ -69,8 +69,10 @@ extension ClusterStore {
     /// the address's limit (`locked` past it), and uncounted when the verified claim comes back.
     ///
     /// The user is put in this incarnation's user set before the claim, so that a node dying right after claiming
-    /// leaves a session its reaper finds; a claim that does not succeed takes it out again, unless it was there
-    /// already (another session of the name on this node).
+    /// leaves a session its reaper finds, and again after it (a release of an older session of the name on this
+    /// node may have taken it out in between). A claim that does not succeed takes it out again if it added it,
+    /// unless a session of the name is this incarnation's by then. An entry too many is harmless (the reaper checks
+    /// the session's incarnation); one missing would hide a session from the reaper.
     public func claimName(_ user: UserName, _ attempt: ClaimAttempt, now: Millis) -> EventLoopFuture<ClaimReply> {
         let usersKey = ClusterKeys.incarnationUsers(incarnation)
         return addressLocked(attempt).flatMap { locked -> EventLoopFuture<ClaimReply> in
@@ -78,10 +80,14 @@ extension ClusterStore {
             return redis.send("SADD", usersKey, user.key).flatMap { added in
                 claimScript(user, attempt, now: now).flatMap { reply -> EventLoopFuture<ClaimReply> in
                     switch reply {
-                    case .claimed, .resumed: return eventLoop.makeSucceededFuture(reply)
+                    case .claimed, .resumed:
+                        return redis.send("SADD", usersKey, user.key).map { _ in reply }.recover { _ in reply }
                     default:
                         guard added.int == 1 else { return eventLoop.makeSucceededFuture(reply) }
-                        return redis.send("SREM", usersKey, user.key).map { _ in reply }.recover { _ in reply }
+                        return redis.send("HGET", ClusterKeys.session(user.key), "inc").flatMap { holder in
+                            guard holder.string != incarnation else { return eventLoop.makeSucceededFuture(reply) }
+                            return redis.send("SREM", usersKey, user.key).map { _ in reply }
+                        }.recover { _ in reply }
                     }
                 }
             }

@@ -176,9 +176,12 @@ extension ClusterStore {
     // MARK: Queries
 
     /// A room's members with their session fields, one lookup per member, pipelined. An entry whose session has
-    /// another token is not shown: it is on its way (a takeover moving it, a replaced session's leave) and left to
-    /// that. One whose session has ended is a departure that was never announced (its leave failed): it is
-    /// announced and removed now, only if it still names that session (the person may have joined again).
+    /// another token is not shown; if that session is in the room, the entry is moved to it (a takeover whose move
+    /// failed, or is on its way: the move is guarded, so doing it twice is harmless); if not, it is a replaced
+    /// session's, whose leave is on its way. An entry whose session has ended is a departure never announced (its
+    /// leave failed, or the release that is ending it is under way): once the session has been gone a few seconds
+    /// (/seen's record says when), it is announced, under the name /seen knows, and removed, only if it still
+    /// names that session.
     public func who(_ room: RoomName, now: Millis) -> EventLoopFuture<[RoomMember]> {
         let members = ClusterKeys.members(room)
         return redis.send("HGETALL", members).flatMap { reply in
@@ -189,12 +192,13 @@ extension ClusterStore {
                     .map { reply -> RoomMember? in
                         let fields = (reply.array ?? []).map(\.string)
                         guard fields.count == 6, let name = fields[0] else {
-                            let notice = RelayCodec.encode(
-                                RelayEnvelope(event: .left(room: room, name: user, reason: .connectionLost, time: now)))
-                            _ = leaveRooms([room], user: user, holder: holder) { _ in notice }
+                            _ = announceDeparture(of: user, holder: holder, from: room, now: now)
                             return nil
                         }
-                        guard fields[4] == holder else { return nil }
+                        guard let token = fields[4], token == holder else {
+                            if let token = fields[4] { _ = adopt(user, holder: holder, token: token, in: room) }
+                            return nil
+                        }
                         let away = fields[1] ?? ""
                         return RoomMember(
                             name: name, presence: away.isEmpty ? .online : .away(away),
@@ -205,6 +209,31 @@ extension ClusterStore {
             return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).map { found in
                 found.compactMap { $0 }.sorted { $0.name.lowercased() < $1.name.lowercased() }
             }
+        }
+    }
+
+    /// A membership left by a session that has ended, announced and removed, unless the session ended moments ago
+    /// (its own release is still leaving its rooms, with the notice it should have).
+    private func announceDeparture(of user: String, holder: String, from room: RoomName, now: Millis)
+        -> EventLoopFuture<Void>
+    {
+        redis.send("HMGET", ClusterKeys.seen(user), "name", "disconnected").flatMap { reply in
+            let fields = (reply.array ?? []).map(\.string)
+            let disconnected = fields.count > 1 ? fields[1].flatMap { Millis($0) } : nil
+            if let disconnected, now - disconnected < 10_000 { return eventLoop.makeSucceededVoidFuture() }
+            let name = fields.first.flatMap { $0 } ?? user
+            let notice = RelayCodec.encode(
+                RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
+            return leaveRooms([room], user: user, holder: holder) { _ in notice }
+        }
+    }
+
+    /// A membership under an older token of a session that is in the room: moved to the session's token.
+    private func adopt(_ user: String, holder: String, token: String, in room: RoomName) -> EventLoopFuture<Void> {
+        redis.send("SISMEMBER", ClusterKeys.sessionRooms(user), room.value).flatMap { member in
+            guard member.int == 1 else { return eventLoop.makeSucceededVoidFuture() }
+            return redis.run(RoomScripts.setMember, keys: [ClusterKeys.members(room)], arguments: [user, holder, token])
+                .map { _ in }
         }
     }
 

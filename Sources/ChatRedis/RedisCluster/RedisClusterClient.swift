@@ -28,6 +28,9 @@ public final class RedisClusterClient: Sendable {
     private let firstMapRead: EventLoopPromise<Void>
 
     static let maximumRedirects = 5
+    /// TRYAGAIN: up to about a second of retries, every 25 ms.
+    static let maximumTryAgains = 40
+    static let tryAgainDelay = TimeAmount.milliseconds(25)
     static let refreshInterval = TimeAmount.seconds(5)
     /// Failing commands ask for a new map; while a shard is down they would ask once per round trip.
     static let minimumRefreshGap = TimeAmount.milliseconds(250)
@@ -112,6 +115,19 @@ public final class RedisClusterClient: Sendable {
     }
 
 
+    /// A command without keys on every primary the map names, each reply in the map's order (INFO for the status
+    /// page: each shard describes only itself).
+    public func sendToEveryPrimary(_ command: RedisCommand) -> EventLoopFuture<[RedisValue]> {
+        let primaries = state.withLockedValue { $0.map?.shards.compactMap(\.primary?.address) } ?? []
+        guard !primaries.isEmpty else {
+            return eventLoop.makeFailedFuture(RedisError(.unavailable, "Redis Cluster: no slot map yet"))
+        }
+        let replies = primaries.map { primary in
+            dispatch(slot: nil, redirects: 0, target: primary) { client, _ in client.send(command, scriptSource: nil) }
+        }
+        return EventLoopFuture.whenAllSucceed(replies, on: eventLoop)
+    }
+
     /// Runs a script on the primary owning its keys' slot (its keys must share one: Redis refuses CROSSSLOT).
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue> {
         dispatch(slot: keys.first.map { HashSlot(key: $0) }, redirects: 0) { client, asking in
@@ -143,7 +159,7 @@ public final class RedisClusterClient: Sendable {
     /// Where a command goes, and what happens to its reply: redirects followed, a refresh asked for when the
     /// cluster has changed under us.
     private func dispatch(
-        slot: HashSlot?, redirects: Int, target explicit: HostPort? = nil, asking: Bool = false,
+        slot: HashSlot?, redirects: Int, tryAgains: Int = 0, target explicit: HostPort? = nil, asking: Bool = false,
         _ operation: @escaping @Sendable (RedisClient, Bool) -> EventLoopFuture<RedisValue>
     ) -> EventLoopFuture<RedisValue> {
         let target: HostPort
@@ -173,6 +189,15 @@ public final class RedisClusterClient: Sendable {
             }
             switch redis.code {
             case .server:
+                // A command over several keys of a slot being migrated, some moved already: Redis ran nothing and
+                // asks to try again once the migration has moved the rest (redis-cli moves a slot's keys in
+                // batches). The same target, a moment later.
+                // From the start: the keys still missing may be on the slot's owner or where it is going.
+                if redis.message.hasPrefix("TRYAGAIN"), tryAgains < Self.maximumTryAgains {
+                    return self.eventLoop.scheduleTask(in: Self.tryAgainDelay) {}.futureResult.flatMap {
+                        self.dispatch(slot: slot, redirects: 0, tryAgains: tryAgains + 1, operation)
+                    }
+                }
                 guard let redirect = Redirect(redis.message), redirects < Self.maximumRedirects else { break }
                 if redirect.moved { _ = self.refresh() }
                 // Only to members the map or the seeds name: a reply must not send our credentials elsewhere.
@@ -181,7 +206,8 @@ public final class RedisClusterClient: Sendable {
                     return self.unavailable("redirected to \(redirect.target), which the slot map does not list")
                 }
                 return self.dispatch(
-                    slot: slot, redirects: redirects + 1, target: redirect.target, asking: !redirect.moved, operation)
+                    slot: slot, redirects: redirects + 1, tryAgains: tryAgains, target: redirect.target,
+                    asking: !redirect.moved, operation)
             case .unavailable, .connectionClosed, .timeout:
                 // Its shard may have failed over: the next command goes by a new map.
                 _ = self.refresh()

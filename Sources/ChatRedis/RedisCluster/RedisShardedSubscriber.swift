@@ -47,7 +47,10 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
     public func start() {
         eventLoop.execute {
             self.checker = self.eventLoop.scheduleRepeatedTask(initialDelay: Self.checkInterval, delay: Self.checkInterval) {
-                _ in self.rehome()
+                _ in
+                // Channels whose shard is unreachable: the map is read again each second until it names their new
+                // owner (a failover takes a few seconds to be decided); otherwise the map in hand is compared.
+                if self.isConnected { self.rehome() } else { self.refreshThenRehome() }
             }
         }
     }
@@ -99,6 +102,9 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
         subscriber.onResubscribed = { [weak self] name in self?.onResubscribed(name) }
         subscriber.onDropped = { [weak self] name in self?.dropped(name) }
         subscriber.onRedirected = { [weak self] _ in self?.refreshThenRehome() }
+        // A member gone may have failed over: read the map (the command side may not be asking, on a node whose
+        // clients only listen there) rather than wait for its next periodic reading.
+        subscriber.onDisconnected = { [weak self] in self?.refreshThenRehome() }
         subscribers[address] = subscriber
         if !stopped { subscriber.start() }
         return subscriber

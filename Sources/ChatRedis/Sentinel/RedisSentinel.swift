@@ -27,9 +27,17 @@ public struct RedisSentinel: Sendable, Equatable, CustomStringConvertible {
             + sentinels.map(\.description).joined(separator: ",") + "/\(service)"
     }
 
-    /// The primary's address with the template's credentials, from the first sentinel that names one.
-    func primary(on eventLoop: any EventLoop, timeout: TimeAmount) -> EventLoopFuture<RedisAddress> {
-        ask(sentinels[...], on: eventLoop, timeout: timeout, lastError: nil).map { primary in
+    /// What a refusal says when every sentinel answered and none monitors the service: a wrong URL, which waiting
+    /// will not mend (`RedisClient.isRefusal`).
+    static let unknownServicePrefix = "ERR no sentinel monitors"
+
+    /// The primary's address with the template's credentials, from the first sentinel that names one, asking them
+    /// in turn from `startingAt` (modulo their number): a client whose last attempt failed starts at another, since
+    /// a sentinel that lost touch with the others keeps naming the old primary.
+    func primary(on eventLoop: any EventLoop, timeout: TimeAmount, startingAt start: Int = 0) -> EventLoopFuture<RedisAddress> {
+        let first = start % sentinels.count
+        let order = sentinels[first...] + sentinels[..<first]
+        return ask(order, on: eventLoop, timeout: timeout, lastError: nil, unknown: 0).map { primary in
             var address = template
             address.host = primary.host
             address.port = primary.port
@@ -38,16 +46,27 @@ public struct RedisSentinel: Sendable, Equatable, CustomStringConvertible {
     }
 
     private func ask(
-        _ remaining: ArraySlice<HostPort>, on eventLoop: any EventLoop, timeout: TimeAmount, lastError: (any Error)?
+        _ remaining: ArraySlice<HostPort>, on eventLoop: any EventLoop, timeout: TimeAmount, lastError: (any Error)?,
+        unknown: Int
     ) -> EventLoopFuture<HostPort> {
         guard let sentinel = remaining.first else {
+            if unknown == sentinels.count {
+                return eventLoop.makeFailedFuture(
+                    RedisError(.server, "\(Self.unknownServicePrefix) a primary named '\(service)' (\(self))"))
+            }
             return eventLoop.makeFailedFuture(
                 lastError ?? RedisError(.unavailable, "no sentinel of \(self) named a primary"))
         }
         return query(sentinel, on: eventLoop, timeout: timeout).flatMapError { error in
-            ask(remaining.dropFirst(), on: eventLoop, timeout: timeout, lastError: error)
+            let isUnknown = (error as? RedisError)?.message.hasPrefix(Self.unknownServiceReply) == true
+            return ask(
+                remaining.dropFirst(), on: eventLoop, timeout: timeout, lastError: error,
+                unknown: unknown + (isUnknown ? 1 : 0))
         }
     }
+
+    private static let unknownServiceReply = "sentinel knows no primary named"
+
 
     /// One short connection: AUTH (its refusal ignored: the sentinel may have no password), then
     /// `SENTINEL GET-MASTER-ADDR-BY-NAME`.
@@ -83,7 +102,7 @@ public struct RedisSentinel: Sendable, Equatable, CustomStringConvertible {
                 return reply.flatMapThrowing { reply -> HostPort in
                     let fields = reply.array?.compactMap(\.string) ?? []
                     guard fields.count == 2, let port = Int(fields[1]), (1...65535).contains(port), !fields[0].isEmpty else {
-                        throw RedisError(.unavailable, "sentinel \(sentinel) knows no primary named \(service)")
+                        throw RedisError(.unavailable, "\(Self.unknownServiceReply) \(service) (\(sentinel))")
                     }
                     return HostPort(host: fields[0], port: port)
                 }.always { _ in channel.close(promise: nil) }
