@@ -70,17 +70,8 @@ public final class RedisClusterServers: @unchecked Sendable {
     /// `redis-cli -p port ARGS...` (with `-c`, following MOVED, unless `--cluster` is asked), errors included.
     @discardableResult
     public func cli(_ arguments: [String], port: Int? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
         let follow = arguments.first == "--cluster" ? [] : ["-c"]
-        process.arguments = ["-p", String(port ?? ports[0])] + follow + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return try RedisServer.redisCLI(["-p", String(port ?? ports[0])] + follow + arguments)
     }
 
     /// The port of the primary serving `key`'s slot, from `CLUSTER KEYSLOT` and `CLUSTER NODES`.

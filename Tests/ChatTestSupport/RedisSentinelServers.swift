@@ -99,16 +99,7 @@ public final class RedisSentinelServers: @unchecked Sendable {
     /// `redis-cli -p port ARGS...`, errors included.
     @discardableResult
     public func cli(_ arguments: [String], port: Int) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
-        process.arguments = ["-p", String(port)] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        try RedisServer.redisCLI(["-p", String(port)] + arguments)
     }
 
     deinit { for port in Array(processes.keys) { kill(port) } }

@@ -67,16 +67,22 @@ public final class RedisServer: @unchecked Sendable {
     /// Runs `redis-cli` against this server (for what an inline command cannot say: `--user`, several words with
     /// spaces) and returns what it printed, errors included.
     public func cli(_ arguments: [String]) throws -> String {
+        try Self.redisCLI(["-p", String(port)] + (tls.map { ["--tls", "--cacert", $0.caFile] } ?? []) + arguments)
+    }
+
+    /// `redis-cli ARGS...`: what it printed, errors included, trimmed.
+    static func redisCLI(_ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
-        process.arguments = ["-p", String(port)] + (tls.map { ["--tls", "--cacert", $0.caFile] } ?? []) + arguments
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
         try process.run()
+        // Read before waiting: a reply larger than the pipe's buffer would otherwise block redis-cli forever.
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            .trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Key names matching `pattern`, read with a plain inline command.

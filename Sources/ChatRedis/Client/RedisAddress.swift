@@ -1,6 +1,7 @@
 import Foundation
 import ChatCore
 import NIOCore
+import NIOPosix
 import NIOSSL
 
 /// Where Redis is, and as whom: `redis://[[user]:password@]host[:port][/db]`, or `rediss://` for TLS. With a user,
@@ -137,4 +138,28 @@ struct Backoff: Sendable {
     }
 
     mutating func reset() { attempt = 0 }
+}
+
+extension RedisAddress {
+    /// A TCP connection to this address (TLS first when `tls` is given, verified for the host name), whose pipeline
+    /// decodes RESP and then hands values to `handler`: what every Redis connection of the chat opens with.
+    func connect(
+        on eventLoop: any EventLoop, tls: NIOSSLContext?, connectTimeout: TimeAmount = .seconds(2),
+        handler: @escaping @Sendable () -> any ChannelHandler
+    ) -> EventLoopFuture<any Channel> {
+        let serverName = tlsServerName
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: serverName))
+                    }
+                    try channel.pipeline.syncOperations.addHandlers([ByteToMessageHandler(RESPDecoder()), handler()])
+                }
+            }
+            .connect(host: host, port: port)
+    }
 }

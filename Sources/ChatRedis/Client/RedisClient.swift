@@ -194,23 +194,8 @@ public final class RedisClient: Sendable {
     }
 
     private func open(_ address: RedisAddress, tls: NIOSSLContext?, timeout: TimeAmount) -> EventLoopFuture<any Channel> {
-        let serverName = address.tlsServerName
         state.withLockedValue { $0.connectedTo = address }
-        return ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(2))
-            .channelOption(.socketOption(.so_keepalive), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: tls, serverHostname: serverName))
-                    }
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(RESPDecoder()), RedisCommandHandler(timeout: timeout),
-                    ])
-                }
-            }
-            .connect(host: address.host, port: address.port)
+        return address.connect(on: eventLoop, tls: tls) { RedisCommandHandler(timeout: timeout) }
             .flatMap { channel in self.handshake(channel).map { channel } }
     }
 

@@ -4,6 +4,9 @@ import NIOPosix
 import NIOSSL
 import Synchronization
 
+// One file because a subscription's life (wanted, sent, confirmed, lost on a disconnect, dropped by a shard) is one
+// state machine on one connection, which both modes (plain and sharded) share.
+
 /// One message read from a subscribed channel.
 public struct PubSubMessage: Sendable {
     public var channel: String
@@ -170,23 +173,8 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
     }
 
     private func open(_ address: RedisAddress, tls: NIOSSLContext?) -> EventLoopFuture<any Channel> {
-        let serverName = address.tlsServerName
-        return ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(2))
-            .channelOption(.socketOption(.so_keepalive), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: tls, serverHostname: serverName))
-                    }
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(RESPDecoder()),
-                        SubscriberHandler(subscriber: self, pingTimeout: self.pingTimeout),
-                    ])
-                }
-            }
-            .connect(host: address.host, port: address.port)
+        let pingTimeout = self.pingTimeout
+        return address.connect(on: eventLoop, tls: tls) { SubscriberHandler(subscriber: self, pingTimeout: pingTimeout) }
     }
 
     private func connected(_ channel: any Channel) {

@@ -1,6 +1,10 @@
 import ChatCore
 import NIOCore
 
+// One file because a claim is one protocol: the script's answers (a replaced or taken-over session, a password to
+// check) and what the store does after them (leaves, moves, the address's counters, the node's user set) must
+// agree, as must the account and failed-login operations that count and uncount the same checks.
+
 /// One claim attempt: what the node knows besides the name.
 public struct ClaimAttempt: Sendable {
     /// The claim's token: what keep-alives and the release compare.

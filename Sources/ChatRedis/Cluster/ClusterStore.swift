@@ -1,8 +1,9 @@
 import ChatCore
 import NIOCore
 
-// The store's settings and its session and node lifecycle; rooms are in ClusterStore+Rooms.swift, history in
-// ClusterStore+History.swift, names and identity in ClusterStore+Identity.swift.
+// The store's settings and its session and node lifecycle, in one file because the release, the reaper and the
+// keep-alive share the TTLs, the incarnation and the guarded leave (`leaveRooms`); rooms are in
+// ClusterStore+Rooms.swift, history in ClusterStore+History.swift, names and identity in ClusterStore+Identity.swift.
 
 /// What the node keeps about one of its sessions, as written to Redis on claim and on every keep-alive.
 public struct SessionRecord: Sendable {

@@ -3,6 +3,9 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 
+// One file because routing, redirects and the slot map's refresh are one loop: a reply (MOVED, ASK, TRYAGAIN, a
+// lost connection) decides both where the command goes next and whether the map is read again.
+
 /// Commands and scripts on a Redis Cluster: one pipelined `RedisClient` per primary, each command sent to the
 /// primary that owns its key's slot (`SlotMap`, from `CLUSTER SHARDS`). hiredis has no cluster support, so the
 /// routing lives here, with hiredis still the codec under each connection.

@@ -73,23 +73,10 @@ public struct RedisSentinel: Sendable, Equatable, CustomStringConvertible {
     private func query(_ sentinel: HostPort, on eventLoop: any EventLoop, timeout: TimeAmount) -> EventLoopFuture<HostPort> {
         let tls: NIOSSLContext?
         do { tls = try template.tlsContext() } catch { return eventLoop.makeFailedFuture(error) }
-        let serverName = RedisAddress(host: sentinel.host, port: sentinel.port).tlsServerName
         let service = self.service
         let authentication = template.authentication
-        return ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(1))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            try NIOSSLClientHandler(context: tls, serverHostname: serverName))
-                    }
-                    try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(RESPDecoder()), RedisCommandHandler(timeout: timeout),
-                    ])
-                }
-            }
-            .connect(host: sentinel.host, port: sentinel.port)
+        return RedisAddress(host: sentinel.host, port: sentinel.port)
+            .connect(on: eventLoop, tls: tls, connectTimeout: .seconds(1)) { RedisCommandHandler(timeout: timeout) }
             .flatMap { channel in
                 func send(_ arguments: [String]) -> EventLoopFuture<RedisValue> {
                     let promise = channel.eventLoop.makePromise(of: RedisValue.self)
