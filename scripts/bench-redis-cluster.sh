@@ -6,11 +6,15 @@
 # and the CPU seconds each Redis process used while messages were sent (chat-bench --measure).
 #   scripts/bench-redis-cluster.sh                          # 3 runs of each, 8,000 clients in 800 rooms
 #   RUNS=1 CLIENTS=800 ROOMS=80 scripts/bench-redis-cluster.sh   # a quick check of the machinery
+#   SCENARIO=flood scripts/bench-redis-cluster.sh           # as many messages as the nodes get into Redis (200
+#                                                           # clients in 100 rooms, 16 in flight each): Redis's CPU
+#                                                           # per message, where its batches are full
 # Loopback only; every run is bounded by --duration, and everything it started is stopped after each run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-3}
+SCENARIO=${SCENARIO:-chat}
 CLIENTS=${CLIENTS:-8000}; ROOMS=${ROOMS:-800}; SENDERS=${SENDERS:-800}; RATE=${RATE:-5000}; DURATION=${DURATION:-5}
 BASE=${BASE:-7900}; REDIS_BASE=${REDIS_BASE:-16390}
 RUN_DIR=${RUN_DIR:-$PWD/run/bench-redis-cluster-$(date +%Y%m%d-%H%M%S)}
@@ -91,9 +95,13 @@ for run in $(seq "$RUNS"); do
     start_redis "$kind" "$dir"
     start_nodes "$dir"
     echo "== $kind, run $run ($url)"
-    "$BIN/chat-bench" run --target "$(IFS=,; echo "${targets[*]}")" --proxy-header --clients "$CLIENTS" \
-      --rooms "$ROOMS" --senders "$SENDERS" --rate "$RATE" --duration "$DURATION" --measure "$measure" \
-      --record "$RECORDS" --group redis-cluster --target-name "$kind" --run-number "$run" 2>>"$RUN_DIR/bench.log" | sed -n '3p'
+    if [ "$SCENARIO" = flood ]; then
+      load=(--scenario flood --clients 200 --rooms 100 --flood-window 16 --duration "$DURATION")
+    else
+      load=(--clients "$CLIENTS" --rooms "$ROOMS" --senders "$SENDERS" --rate "$RATE" --duration "$DURATION")
+    fi
+    "$BIN/chat-bench" run --target "$(IFS=,; echo "${targets[*]}")" --proxy-header "${load[@]}" --measure "$measure" \
+      --record "$RECORDS" --group "redis-cluster-$SCENARIO" --target-name "$kind" --run-number "$run" 2>>"$RUN_DIR/bench.log" | sed -n '3p'
     stop_all
   done
 done
@@ -103,16 +111,19 @@ import json, statistics, sys
 runs = [json.loads(line) for line in open(sys.argv[1])]
 def median(values): return statistics.median(values) if values else float("nan")
 print()
-print("| Redis | deliveries/s | p99 (ms) | delivered / expected | Redis CPU s per process while sending | Redis CPU s, all | nodes' CPU s |")
-print("|---|---|---|---|---|---|---|")
+print("| Redis | messages/s | deliveries/s | p99 (ms) | delivered / expected | Redis CPU s per process while sending | Redis CPU s, all | Redis CPU µs per message, all | nodes' CPU s |")
+print("|---|---|---|---|---|---|---|---|---|")
 for kind in ("single", "cluster"):
     mine = [r for r in runs if r["target"] == kind]
     redis = lambda r: [p["cpuSeconds"] for p in r["processes"] if p["label"].startswith("redis")]
     labels = sorted({p["label"] for r in mine for p in r["processes"] if p["label"].startswith("redis")})
     per = ", ".join(f"{label} {median([p['cpuSeconds'] for r in mine for p in r['processes'] if p['label'] == label]):.2f}" for label in labels)
-    print(f"| {kind} | {median([r['deliveriesPerSecond'] for r in mine]):,.0f} | {median([r['p99'] for r in mine]):.1f} "
+    rate = lambda r: r.get("acceptedPerSecond") or r["messagesPerSecond"]
+    print(f"| {kind} | {median([rate(r) for r in mine]):,.0f} | {median([r['deliveriesPerSecond'] for r in mine]):,.0f} "
+          f"| {median([r['p99'] for r in mine]):.1f} "
           f"| {median([r['delivered'] / max(r['expected'], 1) for r in mine]):.4f} | {per} "
           f"| {median([sum(redis(r)) for r in mine]):.2f} "
+          f"| {median([sum(redis(r)) * 1e6 / max(rate(r) * r['duration'], 1) for r in mine]):.1f} "
           f"| {median([sum(p['cpuSeconds'] for p in r['processes'] if p['label'].startswith('node')) for r in mine]):.2f} |")
 print(f"\n{len(runs)} runs; medians. Command: {runs[0]['command'] if runs else ''}")
 PY
