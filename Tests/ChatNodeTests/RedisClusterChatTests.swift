@@ -11,7 +11,7 @@ struct RedisClusterChatTests {
     /// One room per primary (the room's keys and channel share its tag, so its members hash names the shard).
     static func roomsOnEveryShard(_ redis: RedisClusterServers) throws -> [String] {
         var byPort: [Int: String] = [:]
-        for index in 0..<500 where byPort.count < redis.ports.count {
+        for index in 0..<500 where byPort.count < redis.primaries {
             let room = "room\(index)"
             if let port = try redis.primaryPort(forKey: "chat:members:{\(room)}"), byPort[port] == nil {
                 byPort[port] = room
@@ -78,6 +78,39 @@ struct RedisClusterChatTests {
         #expect(notices.count == 3, "lobby and the two rooms alice is still in: \(notices)")
         #expect(alice.drain(timeout: 1.5).filter { $0.contains("bob left") }.isEmpty, "no duplicate notices")
         _ = try chat[0].login("bob")
+    }
+}
+
+extension RedisClusterChatTests {
+    @Test("?subscribe=replicas: rooms heard from their shards' replicas (the primaries write to no subscriber), chat across nodes as usual")
+    func subscribedOnReplicas() throws {
+        let chat = try ChatOnRedisCluster(nodes: 2, replicasPerPrimary: 1, subscribeOnReplicas: true)
+        let rooms = try Self.roomsOnEveryShard(chat.redis)
+        let alice = try chat[0].login("alice")
+        let bob = try chat[1].login("bob")
+        for room in rooms {
+            try bob.send("/join \(room)")
+            try bob.expect("you joined #\(room)")
+            try alice.send("/join \(room)")
+            try alice.expect("you joined #\(room)")
+            try alice.send("hello \(room)")
+            try bob.expectLine("alice's message in \(room)") { $0.hasSuffix("#\(room) <alice> hello \(room)") }
+            // On the replicas once the nodes' maps list them (read every 5 s; a node started with a new cluster may
+            // have read one without them).
+            let primary = try #require(try chat.redis.primaryPort(forKey: "chat:room:{\(room)}"))
+            #expect(
+                eventually(timeout: 10) {
+                    (try? chat.redis.cli(["PUBSUB", "SHARDNUMSUB", "chat:room:{\(room)}"], port: primary).hasSuffix("\n0")) == true
+                }, "no node subscribes #\(room) on its primary")
+        }
+        for room in rooms {
+            try alice.send("/join \(room)")
+            try alice.send("again \(room)")
+            try bob.expectLine("alice's message in \(room), from a replica") { $0.hasSuffix("#\(room) <alice> again \(room)") }
+        }
+        // A user's own channel stays on its primary: a direct message counts its receivers there.
+        try alice.send("/msg bob psst")
+        try bob.expectLine("the direct message") { $0.hasSuffix("*alice* psst") }
     }
 }
 

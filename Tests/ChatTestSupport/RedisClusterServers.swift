@@ -9,6 +9,8 @@ import Glibc
 /// ready once every member says `cluster_state:ok`. Killed when the test ends.
 public final class RedisClusterServers: @unchecked Sendable {
     public let ports: [Int]
+    /// How many primaries it was created with (the other members are their replicas).
+    public let primaries: Int
     public let directory: String
     private var processes: [Int: TestProcess] = [:]
     private let executable: String
@@ -22,6 +24,7 @@ public final class RedisClusterServers: @unchecked Sendable {
             throw HarnessError("redis-server is not installed (Debian's 'redis-server'; scripts/test.sh installs it)")
         }
         self.executable = executable
+        self.primaries = primaries
         directory = TestEnvironment.temporaryDirectory("redis-cluster")
         ports = try Self.clusterPorts(count: primaries * (1 + replicasPerPrimary))
         for port in ports { try start(port) }

@@ -14,6 +14,13 @@ import Synchronization
 /// - a channel subscribed again anywhere (a move, or a reconnect) is reported through `onResubscribed`, so the
 ///   caller reads what it missed from history, as it does after a reconnect to one Redis.
 ///
+/// With `from: .replicas`, each channel `onReplicas` accepts is subscribed on a replica of its shard instead (Redis
+/// 7 lets a replica serve its primary's shard channels, and replicates every `SPUBLISH` to it), each process
+/// preferring its own one of the shard's replicas, so that a busy room's deliveries to many nodes are spread over the shard's replicas
+/// rather than all written by its primary. A shard without a healthy replica is subscribed on its primary. A
+/// replica delivers what it has replicated: a moment later than the primary, never less (a message acknowledged
+/// but lost in a failover is missing from history too).
+///
 /// All of its state lives on `eventLoop`; call it from there.
 public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
     public let eventLoop: any EventLoop
@@ -33,10 +40,26 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
 
     static let checkInterval = TimeAmount.seconds(1)
 
+    /// Where shard channels are subscribed.
+    public enum Source: Sendable, Equatable {
+        case primaries
+        case replicas
+    }
+
+    private let source: Source
+    /// Which channels go to replicas in `.replicas` (the chat: rooms; a user's channel stays on the primary, whose
+    /// `SPUBLISH` count is how a direct message learns that somebody received it).
+    private let onReplicas: @Sendable (String) -> Bool
+    /// Which of a shard's replicas this process prefers (they are sorted by id), so processes spread over them.
+    private let preference = Int.random(in: 0..<(1 << 16))
+
     public init(
         cluster: RedisClusterClient, template: RedisAddress, eventLoop: any EventLoop,
-        pingTimeout: TimeAmount = .seconds(3), logger: Logger
+        pingTimeout: TimeAmount = .seconds(3), logger: Logger, from source: Source = .primaries,
+        onReplicas: @escaping @Sendable (String) -> Bool = { _ in true }
     ) {
+        self.source = source
+        self.onReplicas = onReplicas
         self.cluster = cluster
         self.template = template
         self.eventLoop = eventLoop
@@ -90,7 +113,17 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
     }
 
     private func owner(of name: String) -> HostPort? {
-        cluster.slotMap?.shard(for: HashSlot(key: name))?.primary?.address
+        cluster.slotMap.flatMap { home(of: name, in: $0) }
+    }
+
+    /// Where a channel is to be subscribed, by the map: its shard's primary, or one of its healthy replicas.
+    private func home(of name: String, in map: SlotMap) -> HostPort? {
+        guard let shard = map.shard(for: HashSlot(key: name)) else { return nil }
+        if source == .replicas, onReplicas(name) {
+            let replicas = shard.replicas.sorted { $0.id < $1.id }
+            if !replicas.isEmpty { return replicas[preference % replicas.count].address }
+        }
+        return shard.primary?.address
     }
 
     private func subscriber(for address: HostPort) -> RedisSubscriber {
@@ -139,7 +172,7 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
         }
         guard !stopped, let map = cluster.slotMap else { return }
         for (name, home) in homes {
-            guard let owner = map.shard(for: HashSlot(key: name))?.primary?.address, owner != home else { continue }
+            guard let owner = self.home(of: name, in: map), owner != home else { continue }
             if let home { subscribers[home]?.unsubscribe(name) }
             homes[name] = owner
             // Reported once the new shard confirms, whenever that is (its connection may still be coming up).

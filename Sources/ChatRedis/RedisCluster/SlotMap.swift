@@ -26,7 +26,15 @@ public struct SlotMap: Equatable, Sendable {
     /// Slot -> index in `shards`, or -1 where no shard claims the slot (a cluster being set up or resharded).
     private var owners: [Int16]
 
+    /// Shards in slot order and each shard's nodes primary first, then by id: members list them in orders of their
+    /// own, and two readings of an unchanged cluster must compare equal.
     public init(shards: [Shard]) {
+        let shards = shards.map { shard in
+            var shard = shard
+            shard.nodes.sort { ($0.isPrimary ? 0 : 1, $0.id) < ($1.isPrimary ? 0 : 1, $1.id) }
+            shard.ranges.sort { $0.lowerBound < $1.lowerBound }
+            return shard
+        }.sorted { ($0.ranges.first?.lowerBound ?? Int.max) < ($1.ranges.first?.lowerBound ?? Int.max) }
         self.shards = shards
         owners = Array(repeating: -1, count: HashSlot.count)
         for (index, shard) in shards.enumerated() {
