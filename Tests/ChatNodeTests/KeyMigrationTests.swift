@@ -46,14 +46,27 @@ struct KeyMigrationTests {
             ["SADD", "chat:rooms", "dev"],
         ] { _ = try redis.cli(command) }
 
+        // Somebody registered "dave" under the new version before the migration, and the old version had a "dave".
+        _ = try redis.cli(["HSET", "chat:account:dave", "name", "dave", "hash", "old"])
+        _ = try redis.cli(["HSET", "chat:account:{dave}", "name", "dave", "hash", "new"])
+
         let script = Self.repositoryRoot.appendingPathComponent("scripts/migrate-redis-keys.sh").path
+        // A node still heartbeating: refused, nothing touched.
+        _ = try redis.cli(["SET", "chat:incarnation:{alive}", "n9"])
+        let refused = try Self.run(script, ["-p", String(redis.port)])
+        #expect(refused.contains("nodes are running"), "\(refused)")
+        #expect(try redis.cli(["EXISTS", "chat:account:alice"]) == "1")
+        _ = try redis.cli(["DEL", "chat:incarnation:{alive}"])
+
         let output = try Self.run(script, ["-p", String(redis.port)])
         #expect(output.contains("5 keys renamed"), "\(output)")
+        #expect(output.contains("chat:account:dave"), "\(output)")
         #expect(try redis.keys("chat:*").sorted() == [
-            "chat:account:{alice}", "chat:history:{dev}", "chat:room-activity:{:room-index}",
-            "chat:room-looks:{:room-index}", "chat:seen-index", "chat:seen:{alice}", "chat:seen:{bob}",
-            "chat:topic:{dev}",
+            "chat:account:dave", "chat:account:{alice}", "chat:account:{dave}", "chat:history:{dev}",
+            "chat:room-activity:{:room-index}", "chat:room-looks:{:room-index}", "chat:seen-index", "chat:seen:{alice}",
+            "chat:seen:{bob}", "chat:topic:{dev}",
         ])
+        #expect(try redis.cli(["HGET", "chat:account:{dave}", "hash"]) == "new", "the newer registration is not overwritten")
         #expect(try Self.run(script, ["-p", String(redis.port)]).contains("0 keys renamed"), "a second run changes nothing kept")
 
         let cluster = try TestCluster(nodes: 1, nodeArguments: IdentityTests.fastHashing, redis: redis)

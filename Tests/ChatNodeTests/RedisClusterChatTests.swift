@@ -81,39 +81,6 @@ struct RedisClusterChatTests {
     }
 }
 
-extension RedisClusterChatTests {
-    @Test("?subscribe=replicas: rooms heard from their shards' replicas (the primaries write to no subscriber), chat across nodes as usual")
-    func subscribedOnReplicas() throws {
-        let chat = try ChatOnRedisCluster(nodes: 2, replicasPerPrimary: 1, subscribeOnReplicas: true)
-        let rooms = try Self.roomsOnEveryShard(chat.redis)
-        let alice = try chat[0].login("alice")
-        let bob = try chat[1].login("bob")
-        for room in rooms {
-            try bob.send("/join \(room)")
-            try bob.expect("you joined #\(room)")
-            try alice.send("/join \(room)")
-            try alice.expect("you joined #\(room)")
-            try alice.send("hello \(room)")
-            try bob.expectLine("alice's message in \(room)") { $0.hasSuffix("#\(room) <alice> hello \(room)") }
-            // On the replicas once the nodes' maps list them (read every 5 s; a node started with a new cluster may
-            // have read one without them).
-            let primary = try #require(try chat.redis.primaryPort(forKey: "chat:room:{\(room)}"))
-            #expect(
-                eventually(timeout: 10) {
-                    (try? chat.redis.cli(["PUBSUB", "SHARDNUMSUB", "chat:room:{\(room)}"], port: primary).hasSuffix("\n0")) == true
-                }, "no node subscribes #\(room) on its primary")
-        }
-        for room in rooms {
-            try alice.send("/join \(room)")
-            try alice.send("again \(room)")
-            try bob.expectLine("alice's message in \(room), from a replica") { $0.hasSuffix("#\(room) <alice> again \(room)") }
-        }
-        // A user's own channel stays on its primary: a direct message counts its receivers there.
-        try alice.send("/msg bob psst")
-        try bob.expectLine("the direct message") { $0.hasSuffix("*alice* psst") }
-    }
-}
-
 /// Messages sent into a busy room while its shard is disrupted, and what each client got.
 extension RedisClusterChatTests {
     struct Flow {

@@ -68,14 +68,14 @@ struct RESPCodecTests {
     @Test("Redis Cluster URLs: any members as seeds, the credentials (escaped as chat-redis-auth writes them) for all")
     func clusterURLs() throws {
         let deployment = try RedisDeployment(url: "redis-cluster://%63hat-node:p%40ss@redis-1:6379,10.0.0.7:7001,[::1]:7002")
-        guard case .cluster(let seeds, let template, .primaries) = deployment else {
+        guard case .cluster(let seeds, let template) = deployment else {
             Issue.record("not a cluster: \(deployment)")
             return
         }
         #expect(seeds == [HostPort(host: "redis-1", port: 6379), HostPort(host: "10.0.0.7", port: 7001), HostPort(host: "::1", port: 7002)])
         #expect(template.username == "chat-node" && template.password == "p@ss" && !template.tls)
         #expect(!deployment.description.contains("p@ss") && deployment.description.contains("chat-node@"))
-        if case .cluster(_, let secure, .replicas) = try RedisDeployment(url: "rediss-cluster://u:p?w@h:1?subscribe=replicas") {
+        if case .cluster(_, let secure) = try RedisDeployment(url: "rediss-cluster://u:p?w@h:1") {
             #expect(secure.tls && secure.password == "p?w")
         } else {
             Issue.record("rediss-cluster:// is a cluster")
@@ -97,7 +97,6 @@ struct RESPCodecTests {
     @Test("bad Redis Cluster URLs are refused clearly, never showing the password", arguments: [
         "redis-cluster://", "redis-cluster://u:s3cret-pw@", "redis-cluster://u:s3cret-pw@h:1,,h:2", "redis-cluster://u:s3cret-pw@h:1/2",
         "redis-cluster://u:s3cret-pw@h:0", "redis-cluster://u:s3cret-pw@h:1,h:port", "rediz-cluster://u:s3cret-pw@h:1",
-        "redis-cluster://u:s3cret-pw@h:1?subscribe=everywhere",
         "redis-sentinel://u:s3cret-pw@s1:26379", "redis-sentinel://u:s3cret-pw@s1/", "redis-sentinel://u:s3cret-pw@/chat",
         "redis-sentinel://u:s3cret-pw@s1,,s2/chat", "redis-sentinel://u:s3cret-pw@s1/a b", "redis-sentinel://u:s3cret-pw@s1/a/b",
     ])

@@ -140,15 +140,10 @@ public final class ChatOnRedisCluster: @unchecked Sendable {
     public private(set) var nodes: [NodeProcess] = []
     public let nodeArguments: [String]
 
-    /// The URL the nodes get (`?subscribe=replicas` with `subscribeOnReplicas`).
-    public let url: String
-
-    public init(
-        nodes count: Int = 2, primaries: Int = 3, replicasPerPrimary: Int = 0, subscribeOnReplicas: Bool = false,
-        nodeArguments: [String] = []
-    ) throws {
+    public init(nodes count: Int = 2, primaries: Int = 3, replicasPerPrimary: Int = 0, nodeArguments: [String] = [])
+        throws
+    {
         redis = try RedisClusterServers(primaries: primaries, replicasPerPrimary: replicasPerPrimary)
-        url = redis.url + (subscribeOnReplicas ? "?subscribe=replicas" : "")
         self.nodeArguments = nodeArguments
         for index in 0..<count { try addNode(id: "n\(index + 1)") }
     }
@@ -156,7 +151,7 @@ public final class ChatOnRedisCluster: @unchecked Sendable {
     @discardableResult
     public func addNode(id: String, extraArguments: [String] = []) throws -> NodeProcess {
         let node = try NodeProcess(
-            id: id, redisURL: url, logDirectory: redis.directory, extraArguments: nodeArguments + extraArguments)
+            id: id, redisURL: redis.url, logDirectory: redis.directory, extraArguments: nodeArguments + extraArguments)
         nodes.append(node)
         return node
     }

@@ -10,7 +10,7 @@ import NIOCore
 public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
     case single(RedisAddress)
     /// `template`: the credentials and TLS settings every member is reached with (the first seed's address).
-    case cluster(seeds: [HostPort], template: RedisAddress, subscribeFrom: RedisShardedSubscriber.Source = .primaries)
+    case cluster(seeds: [HostPort], template: RedisAddress)
     case sentinel(RedisSentinel)
 
     public init(url: String, caFile: String? = nil) throws(RedisError) {
@@ -46,19 +46,6 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
             let at = rest.lastIndex(of: "@")
             let credentials = at.map { rest[...$0] } ?? ""
             var members = at.map { rest[rest.index(after: $0)...] } ?? rest
-            // `?subscribe=replicas`: shard channels on the shards' replicas (RedisShardedSubscriber).
-            var source = RedisShardedSubscriber.Source.primaries
-            if let question = members.firstIndex(of: "?") {
-                switch members[members.index(after: question)...] {
-                case "subscribe=replicas": source = .replicas
-                case "subscribe=primaries": source = .primaries
-                default:
-                    throw RedisError(
-                        .protocolViolation,
-                        "a Redis Cluster URL takes only ?subscribe=replicas or ?subscribe=primaries (got '\(RedisAddress.redacted(url))')")
-                }
-                members = members[..<question]
-            }
             if let slash = members.firstIndex(of: "/") {
                 // A cluster has database 0 only (SELECT is refused).
                 guard members[members.index(after: slash)...].allSatisfy({ $0 == "0" }) else {
@@ -75,9 +62,7 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
                 let member = try RedisAddress(url: plain + credentials + host, caFile: caFile)
                 seeds.append(HostPort(host: member.host, port: member.port))
             }
-            self = .cluster(
-                seeds: seeds, template: try RedisAddress(url: plain + credentials + hosts[0], caFile: caFile),
-                subscribeFrom: source)
+            self = .cluster(seeds: seeds, template: try RedisAddress(url: plain + credentials + hosts[0], caFile: caFile))
             return
         }
         guard url.hasPrefix("redis://") || url.hasPrefix("rediss://") else {
@@ -92,7 +77,7 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
     public var template: RedisAddress {
         switch self {
         case .single(let address): address
-        case .cluster(_, let template, _): template
+        case .cluster(_, let template): template
         case .sentinel(let sentinel): sentinel.template
         }
     }
@@ -101,9 +86,9 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .single(let address): address.description
-        case .cluster(let seeds, let template, let source):
+        case .cluster(let seeds, let template):
             "\(template.tls ? "rediss" : "redis")-cluster://\(template.username.map { "\($0)@" } ?? "")"
-                + seeds.map(\.description).joined(separator: ",") + (source == .replicas ? "?subscribe=replicas" : "")
+                + seeds.map(\.description).joined(separator: ",")
         case .sentinel(let sentinel): sentinel.description
         }
     }
@@ -122,13 +107,13 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
             let subscriber = RedisSubscriber(
                 address: address, eventLoop: subscriberLoop, pingTimeout: commandTimeout, logger: logger, sharded: true)
             return (commands, subscriber)
-        case .cluster(let seeds, let template, let source):
+        case .cluster(let seeds, let template):
             let cluster = RedisClusterClient(
                 seeds: seeds, template: template, eventLoop: commandLoop, scripts: scripts,
                 commandTimeout: commandTimeout, logger: logger, onConnected: onConnected, onFlush: onFlush)
             let subscriber = RedisShardedSubscriber(
                 cluster: cluster, template: template, eventLoop: subscriberLoop, pingTimeout: commandTimeout,
-                logger: logger, from: source, onReplicas: { ClusterKeys.room(ofChannel: $0) != nil })
+                logger: logger)
             return (cluster, subscriber)
         case .sentinel(let sentinel):
             let commands = RedisClient(
@@ -148,7 +133,7 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .single(let address):
             RedisClient(address: address, eventLoop: eventLoop, commandTimeout: commandTimeout, logger: logger)
-        case .cluster(let seeds, let template, _):
+        case .cluster(let seeds, let template):
             RedisClusterClient(
                 seeds: seeds, template: template, eventLoop: eventLoop, commandTimeout: commandTimeout, logger: logger)
         case .sentinel(let sentinel):

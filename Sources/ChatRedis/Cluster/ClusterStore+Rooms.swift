@@ -179,9 +179,9 @@ extension ClusterStore {
     /// another token is not shown; if that session is in the room, the entry is moved to it (a takeover whose move
     /// failed, or is on its way: the move is guarded, so doing it twice is harmless); if not, it is a replaced
     /// session's, whose leave is on its way. An entry whose session has ended is a departure never announced (its
-    /// leave failed, or the release that is ending it is under way): once the session has been gone a few seconds
-    /// (/seen's record says when), it is announced, under the name /seen knows, and removed, only if it still
-    /// names that session.
+    /// leave failed, or the release that is ending it is under way): once the node that held it is gone and the
+    /// session has been gone a few seconds (/seen's record says when), it is announced, under the name /seen
+    /// knows, and removed, only if it still names that session.
     public func who(_ room: RoomName, now: Millis) -> EventLoopFuture<[RoomMember]> {
         let members = ClusterKeys.members(room)
         return redis.send("HGETALL", members).flatMap { reply in
@@ -212,12 +212,16 @@ extension ClusterStore {
         }
     }
 
-    /// A membership left by a session that has ended, announced and removed, unless the session ended moments ago
-    /// (its own release is still leaving its rooms, with the notice it should have).
+    /// A membership left by a session that has ended, announced and removed, only once the node that held it is
+    /// gone (its heartbeat lapsed: a live node ends its own sessions, with their own notices, or restores a session
+    /// record Redis lost) and the session did not end moments ago (a reaper may still be leaving its rooms).
     private func announceDeparture(of user: String, holder: String, from room: RoomName, now: Millis)
         -> EventLoopFuture<Void>
     {
-        redis.send("HMGET", ClusterKeys.seen(user), "name", "disconnected").flatMap { reply in
+        let alive = redis.send("EXISTS", ClusterKeys.incarnation(Self.incarnation(of: holder)))
+        let seen = redis.send("HMGET", ClusterKeys.seen(user), "name", "disconnected")
+        return alive.and(seen).flatMap { alive, reply in
+            guard alive.int == 0 else { return eventLoop.makeSucceededVoidFuture() }
             let fields = (reply.array ?? []).map(\.string)
             let disconnected = fields.count > 1 ? fields[1].flatMap { Millis($0) } : nil
             if let disconnected, now - disconnected < 10_000 { return eventLoop.makeSucceededVoidFuture() }

@@ -175,7 +175,8 @@ public final class RedisClusterClient: Sendable {
                 guard redirects == 0 else { return unavailable("no slot map: no seed answers") }
                 return refresh().flatMap { _ in self.dispatch(slot: slot, redirects: 1, operation) }
             }
-            let shard = slot.flatMap { map.shard(for: $0) } ?? (slot == nil ? map.shards.first : nil)
+            // A command without a key goes to any shard that has a primary now.
+            let shard = slot.flatMap { map.shard(for: $0) } ?? (slot == nil ? map.shards.first { $0.primary != nil } : nil)
             guard let primary = shard?.primary else {
                 _ = refresh()
                 return unavailable("slot \(slot.map { "\($0)" } ?? "-") has no primary right now")

@@ -14,12 +14,9 @@ import Synchronization
 /// - a channel subscribed again anywhere (a move, or a reconnect) is reported through `onResubscribed`, so the
 ///   caller reads what it missed from history, as it does after a reconnect to one Redis.
 ///
-/// With `from: .replicas`, each channel `onReplicas` accepts is subscribed on a replica of its shard instead (Redis
-/// 7 lets a replica serve its primary's shard channels, and replicates every `SPUBLISH` to it), each process
-/// preferring its own one of the shard's replicas, so that a busy room's deliveries to many nodes are spread over the shard's replicas
-/// rather than all written by its primary. A shard without a healthy replica is subscribed on its primary. A
-/// replica delivers what it has replicated: a moment later than the primary, never less (a message acknowledged
-/// but lost in a failover is missing from history too).
+/// Channels are never subscribed on replicas, although Redis allows it: a cluster sends `SPUBLISH` to a shard's
+/// replicas over the cluster bus, best effort (a link being rebuilt drops messages, and nothing tells the
+/// subscriber), whereas a primary's subscribers get every message it published.
 ///
 /// All of its state lives on `eventLoop`; call it from there.
 public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
@@ -40,26 +37,10 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
 
     static let checkInterval = TimeAmount.seconds(1)
 
-    /// Where shard channels are subscribed.
-    public enum Source: Sendable, Equatable {
-        case primaries
-        case replicas
-    }
-
-    private let source: Source
-    /// Which channels go to replicas in `.replicas` (the chat: rooms; a user's channel stays on the primary, whose
-    /// `SPUBLISH` count is how a direct message learns that somebody received it).
-    private let onReplicas: @Sendable (String) -> Bool
-    /// Which of a shard's replicas this process prefers (they are sorted by id), so processes spread over them.
-    private let preference = Int.random(in: 0..<(1 << 16))
-
     public init(
         cluster: RedisClusterClient, template: RedisAddress, eventLoop: any EventLoop,
-        pingTimeout: TimeAmount = .seconds(3), logger: Logger, from source: Source = .primaries,
-        onReplicas: @escaping @Sendable (String) -> Bool = { _ in true }
+        pingTimeout: TimeAmount = .seconds(3), logger: Logger
     ) {
-        self.source = source
-        self.onReplicas = onReplicas
         self.cluster = cluster
         self.template = template
         self.eventLoop = eventLoop
@@ -116,14 +97,9 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
         cluster.slotMap.flatMap { home(of: name, in: $0) }
     }
 
-    /// Where a channel is to be subscribed, by the map: its shard's primary, or one of its healthy replicas.
+    /// Where a channel is to be subscribed, by the map: its shard's primary.
     private func home(of name: String, in map: SlotMap) -> HostPort? {
-        guard let shard = map.shard(for: HashSlot(key: name)) else { return nil }
-        if source == .replicas, onReplicas(name) {
-            let replicas = shard.replicas.sorted { $0.id < $1.id }
-            if !replicas.isEmpty { return replicas[preference % replicas.count].address }
-        }
-        return shard.primary?.address
+        map.shard(for: HashSlot(key: name))?.primary?.address
     }
 
     private func subscriber(for address: HostPort) -> RedisSubscriber {

@@ -34,7 +34,10 @@ public struct SlotMap: Equatable, Sendable {
             shard.nodes.sort { ($0.isPrimary ? 0 : 1, $0.id) < ($1.isPrimary ? 0 : 1, $1.id) }
             shard.ranges.sort { $0.lowerBound < $1.lowerBound }
             return shard
-        }.sorted { ($0.ranges.first?.lowerBound ?? Int.max) < ($1.ranges.first?.lowerBound ?? Int.max) }
+        }.sorted {
+            ($0.ranges.first?.lowerBound ?? Int.max, $0.nodes.first?.id ?? "")
+                < ($1.ranges.first?.lowerBound ?? Int.max, $1.nodes.first?.id ?? "")
+        }
         self.shards = shards
         owners = Array(repeating: -1, count: HashSlot.count)
         for (index, shard) in shards.enumerated() {
