@@ -88,16 +88,7 @@ struct KeyMigrationTests {
         try watcher.expect("1 person in #dev")
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [executable] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text
+    static func run(_ script: String, _ arguments: [String]) throws -> String {
+        try TestEnvironment.output(of: "/bin/bash", [script] + arguments)
     }
 }

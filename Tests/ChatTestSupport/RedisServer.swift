@@ -72,17 +72,8 @@ public final class RedisServer: @unchecked Sendable {
 
     /// `redis-cli ARGS...`: what it printed, errors included, trimmed.
     static func redisCLI(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli")
-        process.arguments = arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        // Read before waiting: a reply larger than the pipe's buffer would otherwise block redis-cli forever.
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        try TestEnvironment.output(of: TestEnvironment.findExecutable("redis-cli") ?? "/usr/bin/redis-cli", arguments)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// Key names matching `pattern`, read with a plain inline command.

@@ -61,6 +61,21 @@ public final class TestProcess: @unchecked Sendable {
 }
 
 public enum TestEnvironment {
+    /// Runs a program to its end: what it printed (standard output and error together).
+    public static func output(of executable: String, _ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        // Read before waiting: output larger than the pipe's buffer would otherwise block the program forever.
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return text
+    }
+
     /// The folder holding the test bundle, which is also where `swift build` put `chat-node`.
     /// The package's root (where Package.swift is), above the build directory.
     public static var packageDirectory: String {
