@@ -11,7 +11,7 @@ import NIOCore
 /// counters. Rates are differences between consecutive readings. `GET /status` is `json()`, assembled from the
 /// last readings and the pool's live state, so a node the probes take out shows as down at once.
 ///
-/// One file (about 380 lines): the readings, what is worked out from them (rates, the p99, the history) and the
+/// One file (about 400 lines): the readings, what is worked out from them (rates, the p99, the history) and the
 /// JSON are three views of one locked state; split apart, each would need the others' internals.
 final class ClusterStatus: Sendable {
     static let interval = TimeAmount.seconds(1)
