@@ -64,6 +64,31 @@ public final class TestSocket: @unchecked Sendable {
         }
     }
 
+    /// Sends `bytes` over and over for at most `seconds` or `count` times, never blocking past the deadline (a peer
+    /// that stops reading stalls it); returns how many whole or partial copies went out.
+    public func sendRepeatedly(_ bytes: [UInt8], count: Int, seconds: Double) -> Int {
+        let deadline = Date().addingTimeInterval(seconds)
+        var copies = 0
+        var offset = 0
+        while copies < count, deadline.timeIntervalSinceNow > 0 {
+            var pollFD = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            guard poll(&pollFD, 1, 50) > 0 else { continue }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+            }
+            guard sent > 0 else {
+                if errno == EAGAIN || errno == EWOULDBLOCK { continue }
+                break
+            }
+            offset += sent
+            if offset == bytes.count {
+                offset = 0
+                copies += 1
+            }
+        }
+        return copies
+    }
+
     /// The next line, or nil when none arrives within `timeout` seconds or the peer closed.
     public func readLine(timeout: Double = 5) -> String? {
         let deadline = Date().addingTimeInterval(timeout)

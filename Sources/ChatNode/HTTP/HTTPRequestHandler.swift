@@ -6,19 +6,29 @@ import NIOHTTP1
 /// Plain HTTP requests. On the public port: the web client's files and the refusals for /ws. On the operations
 /// port: /health and /metrics, which say things about the node (its incarnation, its load) that the public does
 /// not need, so the balancer never proxies them.
-final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
+///
+/// A client may pipeline requests and never read the answers: while the socket's unsent output is above its high
+/// watermark, the next request is not answered and nothing more is read, so such a client costs the node one
+/// watermark of output and one read's worth of parsed requests, and TCP stops it (NIO's pipelining handler hands
+/// us the next request only once the previous answer is written, and reads on as soon as it is written, not sent).
+final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     enum Routes {
         case publicSite
         case operations
     }
 
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let node: NodeContext
     private let settings: NodeHTTPServer.Settings
     private let routes: Routes
     private var head: HTTPRequestHead?
+    /// A complete request that waits for the socket to drain before it is answered.
+    private var unanswered: HTTPRequestHead?
+    /// A read asked for while the socket was full: made once it drains.
+    private var readHeld = false
 
     init(node: NodeContext, settings: NodeHTTPServer.Settings, routes: Routes) {
         self.node = node
@@ -41,8 +51,34 @@ final class HTTPRequestHandler: ChannelInboundHandler, RemovableChannelHandler {
         case .end:
             guard let head else { return }
             self.head = nil
-            respond(to: head, context: context)
+            if context.channel.isWritable {
+                respond(to: head, context: context)
+            } else {
+                unanswered = head
+            }
         }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if context.channel.isWritable, unanswered == nil {
+            context.read()
+        } else {
+            readHeld = true
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            if let waiting = unanswered {
+                unanswered = nil
+                respond(to: waiting, context: context)
+            }
+            if readHeld, context.channel.isWritable, unanswered == nil {
+                readHeld = false
+                context.read()
+            }
+        }
+        context.fireChannelWritabilityChanged()
     }
 
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {

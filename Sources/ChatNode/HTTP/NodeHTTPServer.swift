@@ -25,11 +25,17 @@ enum NodeHTTPServer {
         var idleTimeout: TimeAmount
     }
 
+    /// Unsent output a plain HTTP connection may have before its next request waits (the web page's largest file
+    /// fits): a client that pipelines requests and reads nothing holds this much, not a response per request. A
+    /// WebSocket session gets `maximumOutboundBytes` once upgraded.
+    static let plainHTTPWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 64 * 1024)
+
     static func bindOperations(host: String, port: Int, group: any EventLoopGroup, node: NodeContext, settings: Settings)
         async throws -> any Channel
     {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: plainHTTPWaterMark)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -52,8 +58,7 @@ enum NodeHTTPServer {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .clientKeepAlive(node.configuration.tcpKeepAlive)
-            .childChannelOption(
-                .writeBufferWaterMark, value: .init(low: settings.maximumOutboundBytes / 2, high: settings.maximumOutboundBytes))
+            .childChannelOption(.writeBufferWaterMark, value: plainHTTPWaterMark)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
@@ -76,6 +81,10 @@ enum NodeHTTPServer {
                         upgradePipelineHandler: { channel, _ in
                             channel.eventLoop.makeCompletedFuture {
                                 let hub = hubByLoop[ObjectIdentifier(channel.eventLoop)]!
+                                // A session's output may grow to the slow-consumer limit, which it enforces itself.
+                                try channel.syncOptions?.setOption(
+                                    .writeBufferWaterMark,
+                                    value: .init(low: settings.maximumOutboundBytes / 2, high: settings.maximumOutboundBytes))
                                 let adapter = WebSocketSessionAdapter()
                                 try channel.pipeline.syncOperations.addHandlers([
                                     NIOWebSocketFrameAggregator(
