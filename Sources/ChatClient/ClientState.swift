@@ -306,7 +306,8 @@ public struct ClientState: Sendable {
             }
             append(TimelineLine(kind: .notice, time: time, text: text), to: room)
             return []
-        case .who(let room, let members):
+        case .who(let room, let members, _, _):
+            // A big room's first page: the people shown beside the chat are those it lists.
             views[room]?.members = Dictionary(
                 members.map { ($0.name.lowercased(), Member(name: $0.name, presence: $0.presence, idleMillis: $0.idleMillis)) },
                 uniquingKeysWith: { first, _ in first })
@@ -487,8 +488,8 @@ public struct ClientState: Sendable {
         case .leave(nil, let message):
             guard let current else { return .send([]) }
             return .send([Outgoing(.leave(room: current.value, message: message))])
-        case .who(nil):
-            return .send([Outgoing(.who(room: current?.value))])
+        case .who(nil, let listing):
+            return .send([Outgoing(.who(room: current?.value, listing: listing))])
         case .history(nil, let limit, let before, let after):
             return .send([Outgoing(.history(room: current?.value, limit: limit, before: before, after: after))])
         default:

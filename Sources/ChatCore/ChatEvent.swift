@@ -50,6 +50,10 @@ public struct DirectMessage: Equatable, Sendable {
 public enum Presence: Equatable, Sendable {
     case online
     case away(String)
+
+    /// An away text's limit (IRC's AWAYLEN, as InspIRCd has it): `who` lists every member with theirs, so one
+    /// member's text must stay a small part of any page of it.
+    public static let maximumAwayBytes = 200
 }
 
 /// One entry of `/who`.
@@ -68,6 +72,38 @@ public struct RoomMember: Equatable, Sendable {
         self.idleMillis = idleMillis
         self.node = node
         self.reconnecting = reconnecting
+    }
+}
+
+/// Which of a room's members a `who` lists. A room can hold thousands, and every listed member costs a lookup in
+/// the store and a line in the reply, so one request lists a page (the first, or the one after the cursor a reply
+/// gave), and IRC's NAMES and WHO, which have no paging, list everyone up to `maximumListed`, paying for the size
+/// in rate-limit tokens.
+public enum MemberListing: Equatable, Sendable {
+    case page(after: String?)
+    case everyone
+
+    public static let firstPage = MemberListing.page(after: nil)
+    /// Members a page holds, about (the store pages as Redis's HSCAN does, by a hint). With away texts bounded, a
+    /// full page rendered as JSON with every character escaped stays below 100 KiB.
+    public static let pageSize = 100
+    /// At most this many are listed to IRC (Twitch's IRC lists at most 1000 names too); the count says how many
+    /// there are.
+    public static let maximumListed = 1000
+}
+
+/// One page of a room's members, as the store read them.
+public struct MemberPage: Equatable, Sendable {
+    public var members: [RoomMember]
+    /// Members in the room, listed or not.
+    public var total: Int
+    /// Where the next page starts, if there is one (opaque: given back in the next `who`).
+    public var next: String?
+
+    public init(members: [RoomMember], total: Int, next: String? = nil) {
+        self.members = members
+        self.total = total
+        self.next = next
     }
 }
 
@@ -184,7 +220,9 @@ public enum ChatEvent: Equatable, Sendable {
     /// from the room's history and are gone for good (`oldest` is the oldest still kept).
     case gap(room: RoomName, after: StreamID, lost: Bool, oldest: StreamID?)
     case rooms([RoomSummary], current: RoomName?)
-    case who(room: RoomName, members: [RoomMember])
+    /// A page of the room's members (sorted by name within it); `total`: how many there are in all; `next`: the
+    /// cursor of the next page, if any.
+    case who(room: RoomName, members: [RoomMember], total: Int? = nil, next: String? = nil)
     case seen(SeenRecord, now: Millis)
     /// Which of the names asked about are connected now (IRC's ISON and USERHOST), in the order asked.
     case online([OnlineUser])

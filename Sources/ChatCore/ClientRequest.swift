@@ -20,7 +20,7 @@ public enum ClientRequest: Equatable, Sendable {
     /// `message`: what to say on leaving (IRC's PART reason), shown in the leave notice.
     case leave(room: String?, message: String? = nil)
     case rooms
-    case who(room: String?)
+    case who(room: String?, listing: MemberListing = .firstPage)
     /// `isAction`: a `/me` in private (IRC's CTCP ACTION to a nick).
     case direct(to: String, text: String, isAction: Bool = false)
     /// A notice (IRC's NOTICE) to a room (`#room`) or a person: said like a message, marked so that no program
@@ -88,7 +88,7 @@ extension ClientRequest {
         switch self {
         case .say(nil, let text, let isAction): return .say(room: room, text: text, isAction: isAction)
         case .leave(nil, let message): return .leave(room: room, message: message)
-        case .who(nil): return .who(room: room)
+        case .who(nil, let listing): return .who(room: room, listing: listing)
         case .history(nil, let limit, let before, let after):
             return .history(room: room, limit: limit, before: before, after: after)
         case .typing(nil): return .typing(room: room)

@@ -107,7 +107,8 @@ public enum JSONEventDecoder {
                         node: entry.string("node") ?? "", reconnecting: entry.bool("reconnecting"))
                 }
             }
-            return .who(room: room, members: members)
+            return .who(
+                room: room, members: members, total: fields.int("count").map { Int($0) }, next: fields.string("next"))
         case "seen":
             guard let name = fields.string("name") else { return nil }
             switch fields.string("state") {

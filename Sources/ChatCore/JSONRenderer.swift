@@ -114,9 +114,11 @@ public enum JSONRenderer {
                     room.field("joined", summary.joined)
                     return room.finish()
                 })
-        case .who(let room, let members):
+        case .who(let room, let members, let total, let next):
             header("who")
             json.field("room", room.value)
+            json.field("count", total ?? members.count)
+            if let next { json.field("next", next) }
             json.array(
                 "members",
                 members.map { member in

@@ -36,9 +36,10 @@ public enum JSONRequestEncoder {
             if let message { json.field("text", message) }
         case .rooms:
             op("rooms")
-        case .who(let room):
+        case .who(let room, let listing):
             op("who")
             if let room { json.field("room", room) }
+            if case .page(let after?) = listing { json.field("after", after) }
         case .direct(let to, let text, let isAction):
             op("msg")
             json.field("to", to)

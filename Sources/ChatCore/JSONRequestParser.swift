@@ -148,7 +148,7 @@ public enum JSONRequestParser {
             case "join": return .join(room: try required(room, "room"), since: since)
             case "leave": return .leave(room: room, message: text.flatMap { $0.isEmpty ? nil : $0 })
             case "rooms": return .rooms
-            case "who": return .who(room: room)
+            case "who": return .who(room: room, listing: .page(after: after))
             case "msg": return .direct(to: try required(to, "to"), text: try required(text, "text"), isAction: action ?? false)
             case "notice":
                 // To a room (`room`) or a person (`to`).

@@ -69,6 +69,20 @@ public enum Sanitizer {
             }
         }
     }
+
+    /// The longest start of `text` of at most `bytes` UTF-8 bytes, cut between characters.
+    public static func prefix(_ text: String, bytes: Int) -> String {
+        guard text.utf8.count > bytes else { return text }
+        var result = ""
+        var used = 0
+        for character in text {
+            let size = character.utf8.count
+            guard used + size <= bytes else { break }
+            result.append(character)
+            used += size
+        }
+        return result
+    }
 }
 
 /// Removes telnet negotiation (IAC sequences) from a line's bytes. 0xFF never occurs in valid UTF-8, so text is

@@ -17,7 +17,9 @@ public enum TextCommandParser {
         case "rooms", "list":
             return .rooms
         case "who", "names":
-            return .who(room: rest.isEmpty ? nil : String(rest))
+            // `/who [ROOM [CURSOR]]`: a big room's list comes in pages, each ending with the command for the next.
+            let (room, cursor) = splitWord(rest)
+            return .who(room: room.isEmpty ? nil : room, listing: .page(after: cursor.isEmpty ? nil : cursor))
         case "msg", "m", "tell", "dm":
             let (name, text) = splitWord(rest)
             guard !name.isEmpty, !text.isEmpty else { throw ChatError(.badRequest, "usage: /msg NAME TEXT") }

@@ -75,8 +75,11 @@ public enum TextRenderer {
                     let mark = summary.room == current ? ", current" : summary.joined ? ", joined" : ""
                     return "*   #\(summary.room) (\(people)\(mark))"
                 }
-        case .who(let room, let members):
-            return ["* \(plural(members.count, "person", "people")) in #\(room):"]
+        case .who(let room, let members, let total, let next):
+            let count = total ?? members.count
+            let shown = count > members.count ? " (\(members.count) listed here)" : ""
+            let more = next.map { ["* more: /who #\(room) \($0)"] } ?? []
+            return ["* \(plural(count, "person", "people")) in #\(room)\(shown):"]
                 + members.map { member in
                     let state: String
                     switch member.presence {
@@ -85,7 +88,7 @@ public enum TextRenderer {
                     }
                     let reconnecting = member.reconnecting ? "  (reconnecting)" : ""
                     return "*   \(member.name)  \(state)  idle \(TimeFormat.duration(member.idleMillis))\(reconnecting)"
-                }
+                } + more
         case .online(let users):
             if users.isEmpty { return ["* none of them is online"] }
             return ["* online: " + users.map { $0.isAway ? "\($0.name) (away)" : $0.name }.joined(separator: ", ")]

@@ -51,7 +51,7 @@ struct IRCSessionTests {
         #expect(session.receive(line("PRIVMSG carol :hi")).requests.first?.request == .direct(to: "carol", text: "hi"))
         #expect(session.receive(line("NICK other")).replies.first?.command == "447")
         let names = session.observe(.youJoined(room: RoomName(trusted: "a"), history: []), requestID: nil)
-        #expect(names.first?.request == .who(room: "a") && names.first?.id == IRCRenderer.Purpose.names.requestID)
+        #expect(names.first?.request == .who(room: "a", listing: .everyone) && names.first?.id == IRCRenderer.Purpose.names.requestID)
         #expect(session.receive(line("JOIN 0")).requests.map(\.request) == [.leave(room: "a")])
     }
 

@@ -371,7 +371,7 @@ struct SessionMachineTests {
         #expect(errorCodes(session.frameTooLong()) == [.lineTooLong])
         _ = request(&session, .who(room: nil))
         #expect(session.isWaiting)
-        let failed = session.completed(.who(lobby), id: nil, .failure(Down()), now: now)
+        let failed = session.completed(.who(lobby, .firstPage), id: nil, .failure(Down()), now: now)
         #expect(errorCodes(failed) == [.redisUnavailable] && !session.isWaiting)
         let listFailed = machineListeningFails()
         #expect(errorCodes(listFailed) == [.redisUnavailable] && listFailed.last == .close(.disconnected))

@@ -160,7 +160,7 @@ public enum IRCRenderer {
         case .rooms(let rooms, _):
             return [numeric("321", "Channel", "Users  Name")]
                 + rooms.map { numeric("322", channel($0.room), String($0.members), "") } + [numeric("323", "End of /LIST")]
-        case .who(let room, let members):
+        case .who(let room, let members, _, _):
             if purpose == .who {
                 return members.map { member in
                     let away = if case .away = member.presence { "G" } else { "H" }
@@ -232,7 +232,7 @@ public enum IRCRenderer {
 
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
-        "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*", "CHANTYPES=#", "CHANMODES=,,,n", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)", "TOPICLEN=\(RoomTopic.maximumBytes)",
+        "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*", "CHANTYPES=#", "CHANMODES=,,,n", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)", "TOPICLEN=\(RoomTopic.maximumBytes)", "AWAYLEN=\(Presence.maximumAwayBytes)",
         "CHANNELLEN=\(UserName.maximumLength + 1)",
         "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
         "UTF8ONLY", "CHATHISTORY=\(IRCChatHistory.maximumLimit)", "MSGREFTYPES=msgid,timestamp",
@@ -284,18 +284,7 @@ public enum IRCRenderer {
     }
 
     /// The longest start of `text` of at most `bytes` UTF-8 bytes, cut between characters.
-    public static func prefix(_ text: String, bytes: Int) -> String {
-        guard text.utf8.count > bytes else { return text }
-        var result = ""
-        var used = 0
-        for character in text {
-            let size = character.utf8.count
-            guard used + size <= bytes else { break }
-            result.append(character)
-            used += size
-        }
-        return result
-    }
+    public static func prefix(_ text: String, bytes: Int) -> String { Sanitizer.prefix(text, bytes: bytes) }
 
     /// server-time and msgid tags, for the clients that asked for them.
     static func tagged(_ message: IRCMessage, time: Millis, id: String?, view: IRCView) -> IRCMessage {

@@ -296,18 +296,23 @@ public struct IRCSession: Sendable {
             guard let target = parameters.first?.split(separator: ",").first else {
                 return numeric("366", "*", "End of /NAMES list")
             }
-            request(.who(room: String(target)), .names, about: String(target))
+            request(.who(room: String(target), listing: .everyone), .names, about: String(target))
         case "WHO":
             guard needs(1) else { return }
             guard parameters[0].hasPrefix("#") else { return numeric("315", parameters[0], "End of /WHO list") }
-            request(.who(room: parameters[0]), .who, about: parameters[0])
+            request(.who(room: parameters[0], listing: .everyone), .who, about: parameters[0])
         case "WHOIS":
             guard let nick = parameters.last else { return numeric("431", "No nickname given") }
             request(.seen(name: nick), .whois, about: nick)
         case "LIST":
             request(.rooms, .list)
         case "AWAY":
-            if let text = parameters.first, !text.isEmpty { request(.away(text), .away) } else { request(.back, .away) }
+            // Cut at AWAYLEN, as IRC servers do, rather than refused.
+            if let text = parameters.first, !text.isEmpty {
+                request(.away(IRCRenderer.prefix(text, bytes: Presence.maximumAwayBytes)), .away)
+            } else {
+                request(.back, .away)
+            }
         case "MODE":
             guard needs(1) else { return }
             if parameters[0].hasPrefix("#") {
@@ -380,7 +385,7 @@ public struct IRCSession: Sendable {
             saslAccount = nil
         case .youJoined(let room, _, _):
             if !channels.contains(room) { channels.append(room) }
-            return [(.who(room: room.value), IRCRenderer.Purpose.names.requestID)]
+            return [(.who(room: room.value, listing: .everyone), IRCRenderer.Purpose.names.requestID)]
         case .youLeft(let room, _):
             channels.removeAll { $0 == room }
         default:

@@ -92,7 +92,7 @@ public enum StoreOperation: Equatable, Sendable {
     /// Store the room's topic (an empty text clears it) and tell the room. Replies `.done`.
     case setTopic(RoomName, RoomTopic)
     /// Replies `.members`.
-    case who(RoomName)
+    case who(RoomName, MemberListing)
     /// Replies `.rooms`.
     case listRooms
     /// The last `count` messages before `before` (or the newest). Replies `.messages`.
@@ -153,7 +153,7 @@ public enum StoreReply: Sendable {
     /// and the room's topic.
     case joinRead([ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?, topic: RoomTopic?)
     case topic(RoomTopic?)
-    case members([RoomMember])
+    case members(MemberPage)
     case rooms([(room: RoomName, members: Int)])
     case seen(SeenRecord?)
     case online([OnlineUser])

@@ -93,7 +93,13 @@ extension SessionMachine {
             if session.current == room { session.current = session.rooms.last }
             return [.stopListening(room), .perform(.recordLeave(room, message: message), id: id)]
         case .rooms: return [.perform(.listRooms, id: id)]
-        case .who(let raw): return [.perform(.who(try resolve(raw, session: session)), id: id)]
+        case .who(let raw, let listing):
+            if case .page(let after?) = listing,
+                after.isEmpty || after.utf8.count > 32 || !after.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (48...57).contains($0) })
+            {
+                throw ChatError(.badRequest, "'\(after)' is not a cursor a who reply gave")
+            }
+            return [.perform(.who(try resolve(raw, session: session), listing), id: id)]
         case .direct(let to, let text, let isAction):
             guard let target = try? UserName(validating: to) else {
                 throw ChatError(.noSuchUser, "nobody called '\(to)' is connected")
@@ -118,6 +124,9 @@ extension SessionMachine {
                 from: session.user.display, to: target.display, text: text, time: session.lastActive, isNotice: true)
             return [.perform(.sendDirect(message, to: target), id: id)]
         case .away(let text):
+            guard (text?.utf8.count ?? 0) <= Presence.maximumAwayBytes else {
+                throw ChatError(.messageTooLong, "an away text is limited to \(Presence.maximumAwayBytes) bytes")
+            }
             session.away = text ?? "away"
             return [.perform(.setPresence(away: session.away), id: id)]
         case .back:

@@ -90,8 +90,13 @@ extension SessionMachine {
             return [.send(.topicChanged(room: room, topic), id: id)]
         case (.setPresence(let away), _):
             return [.send(.ok(away.map { "you are marked away: \($0)" } ?? "you are back"), id: id)]
-        case (.who(let room), .members(let members)):
-            return [.send(.who(room: room, members: members), id: id)]
+        case (.who(let room, let listing), .members(let page)):
+            // Every member listed cost the store a lookup: past the first page's worth, paid in tokens (IRC's
+            // NAMES and WHO list up to `maximumListed` in one reply).
+            if listing == .everyone, page.members.count > MemberListing.pageSize {
+                bucket.charge(Double(page.members.count / MemberListing.pageSize - 1), nowNanos: now.uptimeNanos)
+            }
+            return [.send(.who(room: room, members: page.members, total: page.total, next: page.next), id: id)]
         case (.listRooms, .rooms(let rooms)):
             let summaries = rooms.map { RoomSummary(room: $0.room, members: $0.members, joined: session.rooms.contains($0.room)) }
             return [.send(.rooms(summaries, current: session.current), id: id)]

@@ -96,7 +96,7 @@ final class IRCMode: SessionMode {
         switch event {
         case .youJoined(let room, let history, _) where !history.isEmpty && IRCRenderer.replaysHistory(to: view):
             replayAfterNames[room] = history
-        case .who(let room, _) where IRCRenderer.Purpose(requestID) == .names:
+        case .who(let room, _, _, _) where IRCRenderer.Purpose(requestID) == .names:
             if let history = replayAfterNames.removeValue(forKey: room) {
                 lines += IRCRenderer.joinReplay(room, history, view: view, now: now)
             }

@@ -83,8 +83,8 @@ extension SessionHandler {
             return topic(room).map { .topic($0) }
         case .setTopic(let room, let topic):
             return store.setTopic(topic, in: room, origin: origin).map { .done }
-        case .who(let room):
-            return store.who(room, now: now).map { .members($0) }
+        case .who(let room, let listing):
+            return store.who(room, listing: listing, now: now).map { .members($0) }
         case .listRooms:
             return store.rooms().map { rooms in .rooms(rooms.map { (room: $0.0, members: $0.1) }) }
         case .history(let room, let count, let before):

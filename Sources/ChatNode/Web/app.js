@@ -212,9 +212,13 @@ function receive(event) {
       const room = state.rooms.get(event.room);
       if (room) {
         room.members = new Map(event.members.map((m) => [m.name.toLowerCase(), m]));
+        room.memberCount = event.count ?? event.members.length;
         if (event.room === state.current) renderPeople();
       }
-      if (!quiet) info(`${event.members.length} in #${event.room}: ` + event.members.map((m) => m.name + (m.state === "away" ? " (away)" : "")).join(", "), event.time);
+      // A big room comes in pages: the first is shown, with how many there are in all.
+      const count = event.count ?? event.members.length;
+      const more = count > event.members.length ? ` and ${count - event.members.length} more` : "";
+      if (!quiet) info(`${count} in #${event.room}: ` + event.members.map((m) => m.name + (m.state === "away" ? " (away)" : "")).join(", ") + more, event.time);
       break;
     }
     case "history": {
@@ -442,7 +446,8 @@ function appendLinkified(parent, text) {
 function renderPeople() {
   const room = state.current && state.rooms.get(state.current);
   const members = room ? [...room.members.values()].sort((a, b) => a.name.localeCompare(b.name)) : [];
-  $("people-title").textContent = `People (${members.length})`;
+  const count = Math.max(room?.memberCount ?? 0, members.length);
+  $("people-title").textContent = count > members.length ? `People (${members.length} of ${count})` : `People (${members.length})`;
   $("people").replaceChildren(...members.map((m) => {
     const item = document.createElement("li"), button = document.createElement("button"), dot = document.createElement("span");
     item.className = m.state === "away" ? "away" : "online";

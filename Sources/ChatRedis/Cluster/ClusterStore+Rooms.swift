@@ -175,41 +175,92 @@ extension ClusterStore {
 
     // MARK: Queries
 
-    /// A room's members with their session fields, one lookup per member, pipelined. An entry whose session has
-    /// another token is not shown; if that session is in the room, the entry is moved to it (a takeover whose move
-    /// failed, or is on its way: the move is guarded, so doing it twice is harmless); if not, it is a replaced
-    /// session's, whose leave is on its way. An entry whose session has ended is a departure never announced (its
-    /// leave failed, or the release that is ending it is under way): once the node that held it is gone and the
-    /// session has been gone a few seconds (/seen's record says when), it is announced, under the name /seen
-    /// knows, and removed, only if it still names that session.
-    public func who(_ room: RoomName, now: Millis) -> EventLoopFuture<[RoomMember]> {
+    /// A page of a room's members with their session fields, one lookup per member listed, pipelined. The page is
+    /// read with HSCAN, so one request costs the store about a page's worth of work however big the room is. A
+    /// small hash (Redis keeps up to 512 entries as one listpack) answers whole to one HSCAN: its entries are
+    /// sorted and listed a page at a time, so the cursor is HSCAN's and how many of that reading's entries were
+    /// listed already (`<scan>-<skip>`). IRC's `everyone` reads on to `MemberListing.maximumListed`.
+    ///
+    /// An entry whose session has another token is not shown; if that session is in the room, the entry is moved
+    /// to it (a takeover whose move failed, or is on its way: the move is guarded, so doing it twice is harmless);
+    /// if not, it is a replaced session's, whose leave is on its way. An entry whose session has ended is a
+    /// departure never announced (its leave failed, or the release that is ending it is under way): once the node
+    /// that held it is gone and the session has been gone a few seconds (/seen's record says when), it is
+    /// announced, under the name /seen knows, and removed, only if it still names that session.
+    public func who(_ room: RoomName, listing: MemberListing = .firstPage, now: Millis) -> EventLoopFuture<MemberPage> {
         let members = ClusterKeys.members(room)
-        return redis.send("HGETALL", members).flatMap { reply in
-            let entries = Self.strings(reply)
+        let read: EventLoopFuture<(entries: [String], next: String?)>
+        switch listing {
+        case .page(let after):
+            let (scan, skip) = Self.memberCursor(after)
+            read = scanMembers(members, from: scan, wanted: MemberListing.pageSize, readOn: false).map { read in
+                // Sorted by user, so that the next reading from the same cursor skips the same entries.
+                let pairs = stride(from: 0, to: read.entries.count - 1, by: 2)
+                    .map { (read.entries[$0], read.entries[$0 + 1]) }.sorted { $0.0 < $1.0 }
+                let page = pairs.dropFirst(skip).prefix(MemberListing.pageSize)
+                let listed = skip + page.count
+                let next = listed < pairs.count ? "\(scan)-\(listed)" : read.next.map { "\($0)-0" }
+                return (page.flatMap { [$0.0, $0.1] }, next)
+            }
+        case .everyone:
+            read = scanMembers(members, from: "0", wanted: MemberListing.maximumListed, readOn: true)
+        }
+        return read.and(redis.send("HLEN", members)).flatMap { read, count in
+            let entries = read.entries
             let lookups = stride(from: 0, to: entries.count - 1, by: 2).map { index in
-                let (user, holder) = (entries[index], entries[index + 1])
-                return redis.send("HMGET", ClusterKeys.session(user), "name", "away", "active", "node", "tok", "held")
-                    .map { reply -> RoomMember? in
-                        let fields = (reply.array ?? []).map(\.string)
-                        guard fields.count == 6, let name = fields[0] else {
-                            _ = announceDeparture(of: user, holder: holder, from: room, now: now)
-                            return nil
-                        }
-                        guard let token = fields[4], token == holder else {
-                            if let token = fields[4] { _ = adopt(user, holder: holder, token: token, in: room) }
-                            return nil
-                        }
-                        let away = fields[1] ?? ""
-                        return RoomMember(
-                            name: name, presence: away.isEmpty ? .online : .away(away),
-                            idleMillis: max(0, now - (fields[2].flatMap { Millis($0) } ?? now)), node: fields[3] ?? "",
-                            reconnecting: fields[5].map { !$0.isEmpty } ?? false)
-                    }
+                member(entries[index], holder: entries[index + 1], in: room, now: now)
             }
             return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).map { found in
-                found.compactMap { $0 }.sorted { $0.name.lowercased() < $1.name.lowercased() }
+                let listed = found.compactMap { $0 }.sorted { $0.name.lowercased() < $1.name.lowercased() }
+                return MemberPage(members: listed, total: max(Int(count.int ?? 0), listed.count), next: read.next)
             }
         }
+    }
+
+    /// A `who` cursor (`<scan>-<skip>`, see `who`): HSCAN's cursor and how many entries of its reading to skip.
+    static func memberCursor(_ cursor: String?) -> (scan: String, skip: Int) {
+        let parts = (cursor ?? "").split(separator: "-", maxSplits: 1).map(String.init)
+        guard parts.count == 2, UInt64(parts[0]) != nil, let skip = Int(parts[1]), skip >= 0 else { return ("0", 0) }
+        return (parts[0], skip)
+    }
+
+    /// HSCAN from `cursor` for about `wanted` entries (field, value, field, value...); with `readOn`, scans on
+    /// until it has them or the hash ends. The next cursor is nil at the end.
+    private func scanMembers(_ key: String, from cursor: String, wanted: Int, readOn: Bool, read: [String] = [])
+        -> EventLoopFuture<(entries: [String], next: String?)>
+    {
+        let count = max(1, wanted - read.count / 2)
+        return redis.send("HSCAN", key, cursor, "COUNT", String(count)).flatMap { reply in
+            let parts = reply.array ?? []
+            let next = parts.first?.string.flatMap { $0 == "0" ? nil : $0 }
+            let entries = read + (parts.count > 1 ? Self.strings(parts[1]) : [])
+            guard readOn, let next, entries.count / 2 < wanted else {
+                return eventLoop.makeSucceededFuture((entries, next))
+            }
+            return scanMembers(key, from: next, wanted: wanted, readOn: true, read: entries)
+        }
+    }
+
+    /// One member's session fields, or nil when the entry is not a live session's (see `who`).
+    private func member(_ user: String, holder: String, in room: RoomName, now: Millis) -> EventLoopFuture<RoomMember?> {
+        redis.send("HMGET", ClusterKeys.session(user), "name", "away", "active", "node", "tok", "held")
+            .map { reply -> RoomMember? in
+                let fields = (reply.array ?? []).map(\.string)
+                guard fields.count == 6, let name = fields[0] else {
+                    _ = announceDeparture(of: user, holder: holder, from: room, now: now)
+                    return nil
+                }
+                guard let token = fields[4], token == holder else {
+                    if let token = fields[4] { _ = adopt(user, holder: holder, token: token, in: room) }
+                    return nil
+                }
+                // Bounded where it is set; cut here too, so a page stays small whatever Redis holds.
+                let away = Sanitizer.prefix(fields[1] ?? "", bytes: Presence.maximumAwayBytes)
+                return RoomMember(
+                    name: name, presence: away.isEmpty ? .online : .away(away),
+                    idleMillis: max(0, now - (fields[2].flatMap { Millis($0) } ?? now)), node: fields[3] ?? "",
+                    reconnecting: fields[5].map { !$0.isEmpty } ?? false)
+            }
     }
 
     /// A membership left by a session that has ended, announced and removed, only once the node that held it is
