@@ -60,6 +60,16 @@ public final class NodeProcess: @unchecked Sendable {
         try TestSocket(port: port, name: name, receiveBuffer: receiveBuffer)
     }
 
+    /// Connects as if through a trusted proxy for the client at `address` (the node runs with `--proxy-protocol`;
+    /// loopback is trusted by default): the PROXY header goes first.
+    public func connect(from address: String, _ name: String = "client") throws -> TestSocket {
+        let client = try connect(name)
+        let family = address.contains(":") ? "TCP6" : "TCP4"
+        let destination = address.contains(":") ? "::1" : "127.0.0.1"
+        try client.sendRaw(Array("PROXY \(family) \(address) \(destination) 40000 \(port)\r\n".utf8))
+        return client
+    }
+
     /// Connects in text mode and claims `name`; returns once the lobby is joined.
     public func login(_ name: String, receiveBuffer: Int32? = nil) throws -> TestSocket {
         let client = try connect(name, receiveBuffer: receiveBuffer)

@@ -28,10 +28,12 @@ extension SessionHandler {
             return claimVerified(name, attempt: checkedAttempt, hash: checked.hash, resume: resume)
         }
         return store.claimName(name, attempt, now: now).hop(to: loop).assumeIsolated().flatMap { reply in
-            guard case .verify(let hash) = reply, let password = login.password else {
+            guard case .verify(let hash, let nameCounted) = reply, let password = login.password else {
                 return loop.makeSucceededFuture(self.outcome(reply, attempt: attempt, resume: resume, now: now))
             }
-            return self.verifyAndClaim(name, password: password, hash: hash, attempt: attempt, resume: resume)
+            var counted = attempt
+            counted.nameCounted = nameCounted
+            return self.verifyAndClaim(name, password: password, hash: hash, attempt: counted, resume: resume)
         }.nonisolated()
     }
 
@@ -41,7 +43,8 @@ extension SessionHandler {
         _ name: UserName, password: Password, hash: String, attempt: ClaimAttempt, resume: String
     ) -> EventLoopFuture<ClaimOutcome> {
         let loop = hub.eventLoop
-        return hasher.verify(password, against: hash, on: loop, for: addressGroup).assumeIsolated().flatMap { matches in
+        let check = hasher.verify(password, against: hash, on: loop, for: addressGroup)
+        return uncountedIfNotMade(check, name, nameCounted: attempt.nameCounted).assumeIsolated().flatMap { matches in
             guard matches else {
                 // Already counted by the claim, before the check was made.
                 self.logFailedLogin(name)
@@ -49,6 +52,20 @@ extension SessionHandler {
             }
             return self.claimVerified(name, attempt: attempt, hash: hash, resume: resume)
         }.nonisolated()
+    }
+
+    /// A check counted in advance that the hasher refused (busy, or this address's checks already running) was
+    /// never made: it is uncounted, so that honest retries cannot lock a name, or an address, out.
+    private func uncountedIfNotMade(_ check: EventLoopFuture<Bool>, _ name: UserName, nameCounted: Bool)
+        -> EventLoopFuture<Bool>
+    {
+        let loop = hub.eventLoop
+        let store = self.store
+        let group = addressGroup
+        return check.flatMapError { error in
+            store.loginSucceeded(name, address: group, nameCounted: nameCounted).recover { _ in }.hop(to: loop)
+                .flatMapThrowing { throw error }
+        }
     }
 
     /// The claim with the stored hash a password was checked against, which the claim script compares.
@@ -91,8 +108,9 @@ extension SessionHandler {
             case .locked(let seconds):
                 return loop.makeFailedFuture(
                     ChatError(.rateLimited, "too many failed logins for '\(name.display)'; try again in \(seconds) s"))
-            case .hash(let hash):
-                return self.hasher.verify(password, against: hash, on: loop, for: self.addressGroup).assumeIsolated()
+            case .hash(let hash, let nameCounted):
+                let check = self.hasher.verify(password, against: hash, on: loop, for: self.addressGroup)
+                return self.uncountedIfNotMade(check, name, nameCounted: nameCounted).assumeIsolated()
                     .flatMap { matches in
                         // Counted as a failure before the check (accountHash); uncounted when right.
                         guard matches else {
@@ -100,7 +118,8 @@ extension SessionHandler {
                             return loop.makeFailedFuture(refused)
                         }
                         self.checkedLogin = (name.key, hash)
-                        return self.store.loginSucceeded(name, address: self.addressGroup).recover { _ in }.hop(to: loop)
+                        return self.store.loginSucceeded(name, address: self.addressGroup, nameCounted: nameCounted)
+                            .recover { _ in }.hop(to: loop)
                     }.nonisolated()
             }
         }.nonisolated()
@@ -124,7 +143,7 @@ extension SessionHandler {
         return store.mayRegister(user, token: token, address: group).hop(to: loop).flatMap {
             hasher.hash(password, on: loop, for: group)
         }.flatMap { hash in
-            store.setAccount(user, token: token, expected: nil, new: hash, now: WallClock.now())
+            store.setAccount(user, token: token, expected: nil, new: hash, now: WallClock.now(), address: group)
         }.hop(to: loop).map {
             logger.info("name registered", metadata: ["session.name": "\(user.display)"])
         }
@@ -144,13 +163,14 @@ extension SessionHandler {
             case .locked(let seconds):
                 return loop.makeFailedFuture(
                     ChatError(.rateLimited, "too many wrong passwords for \(user.display); try again in \(seconds) s"))
-            case .hash(let hash):
-                return hasher.verify(old, against: hash, on: loop, for: group).assumeIsolated().flatMap { matches in
+            case .hash(let hash, let nameCounted):
+                let check = hasher.verify(old, against: hash, on: loop, for: group)
+                return self.uncountedIfNotMade(check, user, nameCounted: nameCounted).assumeIsolated().flatMap { matches in
                     guard matches else {
                         self.logFailedLogin(user)
                         return loop.makeFailedFuture(refused)
                     }
-                    _ = store.loginSucceeded(user, address: group)
+                    _ = store.loginSucceeded(user, address: group, nameCounted: nameCounted)
                     guard let new else {
                         return store.setAccount(user, token: token, expected: hash, new: nil, now: WallClock.now())
                     }

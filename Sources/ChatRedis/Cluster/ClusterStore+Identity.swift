@@ -26,6 +26,8 @@ public struct ClaimAttempt: Sendable {
     /// Whether the password check behind `verifiedHash` is still counted as a failure, for the claim to uncount;
     /// false when it was uncounted already (`loginSucceeded`, after a check made before the claim: SASL).
     public var checkCounted = true
+    /// Whether that check was counted for the name at all (not for an address its owner logged in from).
+    public var nameCounted = true
 
     public init(
         token: String, resumeHash: String?, newResumeHash: String, passwordGiven: Bool, verifiedHash: String? = nil,
@@ -52,8 +54,9 @@ extension ClusterStore {
         /// Somebody holds the name, or one that looks like it: their name as typed, when known.
         case held(by: String?, reconnecting: Bool)
         case passwordRequired
-        /// Registered: check the password against this hash, then claim again with it verified.
-        case verify(hash: String)
+        /// Registered: check the password against this hash, then claim again with it verified. `nameCounted`:
+        /// the check was counted as a failure of the name (not from an address its owner logged in from).
+        case verify(hash: String, nameCounted: Bool)
         case notRegistered
         case locked(retryAfterSeconds: Int)
     }
@@ -125,7 +128,7 @@ extension ClusterStore {
                 attempt.verifiedHash ?? "", attempt.passwordGiven ? "1" : "0", String(bounds.loginFailuresPerName),
                 ClusterKeys.userChannel(key), attempt.newResumeHash, attempt.origin,
                 String(bounds.loginFailureWindowSeconds), String(bounds.accountLifetimeSeconds),
-                attempt.checkCounted ? "1" : "",
+                attempt.checkCounted && attempt.nameCounted ? "1" : "",
             ] + attempt.keeping.map(\.value)
         ).flatMap { reply -> EventLoopFuture<ClaimReply> in
             let fields = Self.strings(reply)
@@ -157,9 +160,12 @@ extension ClusterStore {
                 let held = ClaimReply.held(by: fields[1].isEmpty ? nil : fields[1], reconnecting: fields[2] == "1")
                 return uncountVerified(attempt).map { held }.recover { _ in held }
             case "password": return eventLoop.makeSucceededFuture(.passwordRequired)
-            case "verify" where fields.count == 2:
-                return countCheck(user, address: attempt.address).map { $0 ?? .verify(hash: fields[1]) }
-            case "wrong": return countCheck(user, address: attempt.address).map { $0 ?? .notRegistered }
+            case "verify" where fields.count == 3:
+                let nameCounted = fields[2] == "1"
+                return countCheck(user, address: attempt.address, nameCounted: nameCounted).map {
+                    $0 ?? .verify(hash: fields[1], nameCounted: nameCounted)
+                }
+            case "wrong": return eventLoop.makeSucceededFuture(.notRegistered)
             case "locked" where fields.count == 2:
                 return eventLoop.makeSucceededFuture(.locked(retryAfterSeconds: Int(fields[1]) ?? 1))
             default:
@@ -196,16 +202,18 @@ extension ClusterStore {
     }
 
     /// A password check the claim counted for the name is counted for the address too, against its own limit.
-    /// Past it, the check is not made: uncounted for the name, and `locked`.
-    private func countCheck(_ user: UserName, address: String) -> EventLoopFuture<ClaimReply?> {
+    /// Past it, the check is not made: uncounted for the name (if it was counted there), and `locked`.
+    private func countCheck(_ user: UserName, address: String, nameCounted: Bool) -> EventLoopFuture<ClaimReply?> {
         guard !address.isEmpty else { return eventLoop.makeSucceededFuture(nil) }
         return count(
             ClusterKeys.loginFailures(address: address), by: 1, windowSeconds: bounds.loginFailureWindowSeconds,
             limit: bounds.loginFailuresPerAddress
         ).flatMap { result in
             guard !result.counted else { return eventLoop.makeSucceededFuture(nil) }
+            let locked = ClaimReply.locked(retryAfterSeconds: result.retryAfterSeconds)
+            guard nameCounted else { return eventLoop.makeSucceededFuture(locked) }
             return count(ClusterKeys.loginFailures(name: user.key), by: -1, windowSeconds: bounds.loginFailureWindowSeconds)
-                .map { _ in .locked(retryAfterSeconds: result.retryAfterSeconds) }
+                .map { _ in locked }
         }
     }
 
@@ -267,37 +275,43 @@ extension ClusterStore {
 
     public enum AccountHash: Equatable, Sendable {
         case none
-        case hash(String)
+        /// `nameCounted`: the check to be made was counted as a failure of the name (see `ClaimReply.verify`).
+        case hash(String, nameCounted: Bool)
         case locked(retryAfterSeconds: Int)
     }
 
     /// A registered name's stored hash, to check a password against (unless failed logins lock it). The check is
-    /// counted in advance for the name and for the address (see `claimName`).
+    /// counted in advance for the name (unless the address is one its owner logged in from) and for the address
+    /// (see `claimName`).
     public func accountHash(_ user: UserName, address: String) -> EventLoopFuture<AccountHash> {
         redis.run(
             IdentityScripts.accountHash,
             keys: [ClusterKeys.account(user.key), ClusterKeys.loginFailures(name: user.key)],
-            arguments: [String(bounds.loginFailuresPerName), String(bounds.loginFailureWindowSeconds)]
+            arguments: [String(bounds.loginFailuresPerName), String(bounds.loginFailureWindowSeconds), address]
         ).flatMap { reply in
             let fields = Self.strings(reply)
             let answer: AccountHash =
                 switch fields.first {
-                case "hash" where fields.count == 2: .hash(fields[1])
+                case "hash" where fields.count == 3: .hash(fields[1], nameCounted: fields[2] == "1")
                 case "locked" where fields.count == 2: .locked(retryAfterSeconds: Int(fields[1]) ?? 1)
                 default: .none
                 }
-            if case .locked = answer { return eventLoop.makeSucceededFuture(answer) }
-            return countCheck(user, address: address).map { locked in
+            guard case .hash(_, let nameCounted) = answer else { return eventLoop.makeSucceededFuture(answer) }
+            return countCheck(user, address: address, nameCounted: nameCounted).map { locked in
                 if case .locked(let seconds)? = locked { return .locked(retryAfterSeconds: seconds) }
                 return answer
             }
         }
     }
 
-    /// A password check that `accountHash` counted in advance was right.
-    public func loginSucceeded(_ user: UserName, address: String) -> EventLoopFuture<Void> {
+    /// A password check that was counted in advance (`accountHash`, or a claim's `verify`) was right, or was never
+    /// made (the hasher was busy): uncounted for the address, and for the name if it was counted there.
+    public func loginSucceeded(_ user: UserName, address: String, nameCounted: Bool = true) -> EventLoopFuture<Void> {
         let window = bounds.loginFailureWindowSeconds
-        let name = count(ClusterKeys.loginFailures(name: user.key), by: -1, windowSeconds: window).map { _ in }
+        let name =
+            nameCounted
+            ? count(ClusterKeys.loginFailures(name: user.key), by: -1, windowSeconds: window).map { _ in }
+            : eventLoop.makeSucceededVoidFuture()
         guard !address.isEmpty else { return name }
         return name.and(count(ClusterKeys.loginFailures(address: address), by: -1, windowSeconds: window)).map { _ in }
     }
@@ -324,12 +338,15 @@ extension ClusterStore {
 
     /// Registers (`expected` nil), re-hashes, or removes (`new` nil) the account of the name `token` holds, if its
     /// stored hash is still `expected`. Refusals are `ChatError`s.
-    public func setAccount(_ user: UserName, token: String, expected: String?, new: String?, now: Millis)
-        -> EventLoopFuture<Void>
+    public func setAccount(
+        _ user: UserName, token: String, expected: String?, new: String?, now: Millis, address: String = ""
+    ) -> EventLoopFuture<Void>
     {
         redis.run(
             IdentityScripts.setAccount, keys: [ClusterKeys.account(user.key), ClusterKeys.claim(user.key)],
-            arguments: [token, expected ?? "", new ?? "", user.display, String(now), String(bounds.accountLifetimeSeconds)]
+            arguments: [
+                token, expected ?? "", new ?? "", user.display, String(now), String(bounds.accountLifetimeSeconds), address,
+            ]
         ).flatMapErrorThrowing { error in
             throw ClusterScripts.chatError(error) ?? error
         }.map { _ in }

@@ -12,7 +12,8 @@ enum IdentityScripts {
     ///       9 seen ttl, 10 resume token hash ('' = none), 11 verified account hash ('' = none), 12 a password was
     ///       given ('1'/'0'), 13 failures per name, 14 the user's channel, 15 the new resume token's hash,
     ///       16 origin (the claiming session), 17 failure window seconds, 18 account lifetime seconds,
-    ///       19 '1' when the check of a verified hash is still counted as a failure (else '': uncounted already),
+    ///       19 '1' when the check of a verified hash is still counted as a failure of the name (else '': it was
+    ///       uncounted already, or never counted: a known address's),
     ///       20... rooms to keep
     /// Returns one of
     ///   {'claimed', old token, old name, room...}   the name is this session's, a new session; a stale session
@@ -21,8 +22,10 @@ enum IdentityScripts {
     ///                                    it took over a session (resume token, or a registered name's password)
     ///   {'held', holder, reconnecting}   somebody holds it (or a name that looks like it)
     ///   {'password'}                     registered; no password given
-    ///   {'verify', hash}                 registered; check the password against hash, then claim again with it
-    ///   {'wrong'}                        a password for a name that is not registered
+    ///   {'verify', hash, counted}        registered; check the password against hash, then claim again with it;
+    ///                                    counted '1' when the check was counted as a failure of the name
+    ///   {'wrong'}                        a password for a name that is not registered (counted nowhere: nothing
+    ///                                    was guessed)
     ///   {'locked', seconds}              too many failed logins lately for the name
     ///
     /// Only the person's keys are here (their tag): the rooms of a replaced or taken-over session are answered,
@@ -38,6 +41,12 @@ enum IdentityScripts {
     /// Every password check is counted as a failure *before* it is made (at `verify`), and uncounted when the
     /// verified claim comes back: guesses sent in parallel cannot slip past the limit while the hashes run. A
     /// successful login also extends the account's life (accounts nobody logs in to for a year go).
+    ///
+    /// The name's limit is for strangers: the account remembers the address groups its owner registered or last
+    /// logged in from (`known`, the latest 8), and a check from one of them is neither locked out by the name's
+    /// failures nor counted in them (its address's own limit, counted by the store, still holds). So guessing
+    /// at a name from elsewhere cannot lock its owner out at home, as sign-in from a known device works in the
+    /// big services while strangers are throttled.
     ///
     /// A free name may still have an old session record: its node died and its claim expired a moment before a
     /// survivor reaped it. That session's rooms are answered so that they are told it left, and no membership is
@@ -82,23 +91,30 @@ enum IdentityScripts {
             end
             local hash = redis.call('HGET', KEYS[5], 'hash')
             if hash or ARGV[12] == '1' then
+                if not hash then return {'wrong'} end
+                local knownList = redis.call('HGET', KEYS[5], 'known') or ''
+                local known = ARGV[7] ~= '' and string.find(' ' .. knownList .. ' ', ' ' .. ARGV[7] .. ' ', 1, true) ~= nil
                 local failures = tonumber(redis.call('GET', KEYS[6]) or '0')
-                if ARGV[11] == '' and failures >= tonumber(ARGV[13]) then
+                if ARGV[11] == '' and not known and failures >= tonumber(ARGV[13]) then
                     return {'locked', math.max(redis.call('TTL', KEYS[6]), 1)}
-                end
-                if not hash then
-                    charge(1)
-                    return {'wrong'}
                 end
                 if ARGV[11] ~= hash then
                     if ARGV[12] == '1' then
+                        if known then return {'verify', hash, '0'} end
                         charge(1)
-                        return {'verify', hash}
+                        return {'verify', hash, '1'}
                     end
                     return {'password'}
                 end
                 -- The password was right: its check was counted as a failure in advance (unless uncounted since).
                 if ARGV[19] == '1' then charge(-1) end
+                if ARGV[7] ~= '' then
+                    local list = {ARGV[7]}
+                    for address in string.gmatch(knownList, '%S+') do
+                        if address ~= ARGV[7] and #list < 8 then table.insert(list, address) end
+                    end
+                    redis.call('HSET', KEYS[5], 'known', table.concat(list, ' '))
+                end
                 redis.call('EXPIRE', KEYS[5], ARGV[18])
                 -- The password is verified: the owner gets the name even from their own dropped or stale session.
                 if live and redis.call('EXISTS', KEYS[1]) == 1 then return takeOver() end
@@ -169,21 +185,26 @@ enum IdentityScripts {
 
     /// The stored hash of a registered name, for checking a password, unless failed logins for the name lock it.
     /// The check about to be made is counted as a failure now (and uncounted when it was right), so checks made in
-    /// parallel cannot slip past the limit, as in `claim`. A name that is not registered counts as a failure too.
+    /// parallel cannot slip past the limit, as in `claim`; as there, a check from an address the owner logged in
+    /// from is neither locked nor counted for the name, and a name that is not registered is counted nowhere.
     /// (The client's address is counted by the store, with `IndexScripts.count`.)
     /// KEYS: account, failures by name
-    /// ARGV: failures per name, window seconds
-    /// Returns {'hash', hash}, {'none'} or {'locked', seconds}.
+    /// ARGV: failures per name, window seconds, address group
+    /// Returns {'hash', hash, counted ('1': counted for the name)}, {'none'} or {'locked', seconds}.
     static let accountHash = RedisScript(
         name: "accountHash",
         source: """
+            local hash = redis.call('HGET', KEYS[1], 'hash')
+            if not hash then return {'none'} end
+            local known = redis.call('HGET', KEYS[1], 'known') or ''
+            if ARGV[3] ~= '' and string.find(' ' .. known .. ' ', ' ' .. ARGV[3] .. ' ', 1, true) then
+                return {'hash', hash, '0'}
+            end
             if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[1]) then
                 return {'locked', math.max(redis.call('TTL', KEYS[2]), 1)}
             end
             if redis.call('INCR', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
-            local hash = redis.call('HGET', KEYS[1], 'hash')
-            if not hash then return {'none'} end
-            return {'hash', hash}
+            return {'hash', hash, '1'}
             """)
 
     /// Whether a session may register its name: it holds the claim and the name is not registered yet. (Its
@@ -206,8 +227,9 @@ enum IdentityScripts {
     /// Registers, re-hashes or removes an account, for the session that holds the name (its claim token), and
     /// only if the stored hash is still the one the node checked the old password against ('' = no account yet).
     /// An account lives `lifetime` seconds from its last login (or change).
+    /// A new account remembers the address group it was registered from as its owner's (see `claim`).
     /// KEYS: account, claim
-    /// ARGV: token, expected hash ('' = none), new hash ('' = remove), name, now, lifetime seconds
+    /// ARGV: token, expected hash ('' = none), new hash ('' = remove), name, now, lifetime seconds, address group
     static let setAccount = RedisScript(
         name: "setAccount",
         source: """
@@ -223,7 +245,7 @@ enum IdentityScripts {
                 redis.call('DEL', KEYS[1])
                 return 1
             elseif ARGV[2] == '' then
-                redis.call('HSET', KEYS[1], 'name', ARGV[4], 'hash', ARGV[3], 'created', ARGV[5])
+                redis.call('HSET', KEYS[1], 'name', ARGV[4], 'hash', ARGV[3], 'created', ARGV[5], 'known', ARGV[7])
             else
                 redis.call('HSET', KEYS[1], 'hash', ARGV[3])
             end
