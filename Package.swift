@@ -194,6 +194,7 @@ let package = Package(
             name: "chat-balancer",
             dependencies: [
                 "ChatBalancer",
+                "ChatCore",
                 "ChatCommandSupport",
                 "ChatRedis",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -67,6 +67,8 @@ public struct BalancerConfiguration: Sendable {
     public var adminPort = 9000
     /// /nodes and /metrics describe the cluster: loopback unless configured otherwise.
     public var adminHost = "127.0.0.1"
+    /// Host names the admin port answers besides IP addresses and localhost (DNS rebinding: `HostAllowList`).
+    public var adminHostNames = HostAllowList()
     public var nodes: NodeSource = .fixed([])
     /// Open each backend connection (chat and HTTP) with a PROXY protocol v1 header naming the real client.
     public var sendProxy = false

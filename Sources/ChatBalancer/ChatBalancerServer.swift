@@ -93,7 +93,8 @@ public final class ChatBalancerServer: Service, Sendable {
         let tasks = watcher.start() + [status.start()]
         let onListening = self.onListening
         let admin = Application(
-            router: AdminEndpoints.router(pool: pool, metrics: metrics, status: status),
+            router: AdminEndpoints.router(
+                pool: pool, metrics: metrics, status: status, hostNames: configuration.adminHostNames),
             configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: nil),
             onServerRunning: { channel in
                 let addresses = BalancerAddresses(

@@ -219,7 +219,8 @@ public enum ChatEvent: Equatable, Sendable {
     /// Messages after `after` in `room` are not all here: fetch `history` after it. `lost`: some were trimmed
     /// from the room's history and are gone for good (`oldest` is the oldest still kept).
     case gap(room: RoomName, after: StreamID, lost: Bool, oldest: StreamID?)
-    case rooms([RoomSummary], current: RoomName?)
+    /// Rooms with people in them (sorted by name): the busiest `ProtocolLimits.maximumListedRooms` of `total`.
+    case rooms([RoomSummary], current: RoomName?, total: Int? = nil)
     /// A page of the room's members (sorted by name within it); `total`: how many there are in all; `next`: the
     /// cursor of the next page, if any.
     case who(room: RoomName, members: [RoomMember], total: Int? = nil, next: String? = nil)

@@ -74,6 +74,9 @@ public struct ProtocolLimits: Sendable {
     /// character escaped, stays well inside the outbound limit (1 MiB by default) that drops slow readers.
     public var historyPageBytes: Int = 128 * 1024
     public var maximumRoomsPerSession: Int = 50
+    /// `/rooms` (IRC's LIST) lists the busiest this many, so its reply stays far inside the outbound limit however
+    /// many rooms a deployment allows (`--max-rooms`).
+    public var maximumListedRooms: Int = 2000
 
     public init() {}
 }

@@ -97,7 +97,7 @@ public enum JSONEventDecoder {
             let rooms = fields.objects("rooms").compactMap { entry in
                 entry.room().map { RoomSummary(room: $0, members: Int(entry.int("members") ?? 0), joined: entry.bool("joined")) }
             }
-            return .rooms(rooms, current: fields.room("current"))
+            return .rooms(rooms, current: fields.room("current"), total: fields.int("count").map { Int($0) })
         case "who":
             guard let room = fields.room() else { return nil }
             let members = fields.objects("members").compactMap { entry in

@@ -102,9 +102,10 @@ public enum JSONRenderer {
             json.field("after", after.description)
             if lost { json.field("lost", true) }
             if let oldest { json.field("oldest", oldest.description) }
-        case .rooms(let rooms, let current):
+        case .rooms(let rooms, let current, let total):
             header("rooms")
             if let current { json.field("current", current.value) }
+            json.field("count", total ?? rooms.count)
             json.array(
                 "rooms",
                 rooms.map { summary in

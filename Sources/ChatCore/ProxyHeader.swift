@@ -65,8 +65,10 @@ public struct ProxyHeader: Equatable, Sendable {
                     && (Int(octet).map { $0 <= 255 } ?? false)
             }
         case .tcp6:
+            // A real IPv6 address, as the system parses one: it becomes a counter key and a /64 group.
             return text.contains(":") && text.count <= 45
                 && text.allSatisfy { $0.isASCII && ($0.isHexDigit || $0 == ":" || $0 == ".") }
+                && TrustedNetworks.bytes(of: String(text))?.count == 16
         }
     }
 

@@ -30,6 +30,14 @@ public struct TokenBucket: Sendable {
         tokens -= count
     }
 
+    /// How long until the bucket is full again, in nanoseconds (0: full): what a client that left with it spent
+    /// and has not yet earned back.
+    public mutating func debtNanos(nowNanos: UInt64) -> UInt64 {
+        refill(nowNanos: nowNanos)
+        guard tokens < burst else { return 0 }
+        return UInt64((burst - tokens) / ratePerSecond * 1_000_000_000)
+    }
+
     /// How long until a token is there (0: now).
     public mutating func wait(nowNanos: UInt64) -> UInt64 {
         refill(nowNanos: nowNanos)

@@ -67,9 +67,11 @@ public enum TextRenderer {
             return lost
                 ? ["* some earlier messages of #\(room) are no longer available"]
                 : ["* messages of #\(room) after \(after) were missed here: /join #\(room) \(after) shows them"]
-        case .rooms(let rooms, let current):
+        case .rooms(let rooms, let current, let total):
             if rooms.isEmpty { return ["* no rooms have anybody in them"] }
-            return ["* \(plural(rooms.count, "room")):"]
+            let count = total ?? rooms.count
+            let shown = count > rooms.count ? " (the \(rooms.count) busiest listed)" : ""
+            return ["* \(plural(count, "room"))\(shown):"]
                 + rooms.map { summary in
                     let people = plural(summary.members, "person", "people")
                     let mark = summary.room == current ? ", current" : summary.joined ? ", joined" : ""

@@ -57,6 +57,13 @@ public struct UserName: Hashable, Sendable, CustomStringConvertible {
         self.key = key
     }
 
+    /// The keys of names this one may be mistaken for besides its own: the skeleton of its letters as typed, where
+    /// a capital I still looks like a small l (`aIice` looks like `alice`, though its key, folded first, is
+    /// `aiice`). A claim is refused while one of them is held or registered (`ClusterStore.claimName`).
+    public var lookAlikeKeys: Set<String> {
+        UnicodeSecurity.lookAlikes(display).subtracting([key]).filter { $0.unicodeScalars.allSatisfy(Self.isAllowed) }
+    }
+
     /// Letters and digits of any script (so people can use their own), plus three ASCII punctuation marks.
     /// Everything else, including spaces, controls, symbols, emoji and bidirectional overrides, is refused so that
     /// no name can hide, spoof another or break a terminal.

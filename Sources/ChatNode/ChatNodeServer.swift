@@ -88,7 +88,7 @@ public final class ChatNodeServer: Service, Sendable {
 
         let settings = NodeHTTPServer.Settings(
             isHealthy: { redis.isConnected && subscriber.isConnected }, allowedOrigins: configuration.allowedOrigins,
-            maximumMessageBytes: configuration.limits.maximumLineBytes,
+            opsHostNames: configuration.opsHostNames, maximumMessageBytes: configuration.limits.maximumLineBytes,
             maximumOutboundBytes: configuration.maxOutboundBytes, idleTimeout: configuration.httpIdleTimeout)
         let listeners: NodeListeners
         do {

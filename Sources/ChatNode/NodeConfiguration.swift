@@ -27,7 +27,11 @@ public struct NodeConfiguration: Sendable {
     /// /health and /metrics, on a port of their own that the balancer does not proxy, on loopback by default.
     public var opsHost = "127.0.0.1"
     public var opsPort = 9101
-    /// Origins whose pages may open WebSocket sessions (/ws), besides the page's own; `*` allows any.
+    /// Host names the operations port answers besides IP addresses and localhost (DNS rebinding: `HostAllowList`).
+    public var opsHostNames = HostAllowList()
+    /// Origins whose pages may open WebSocket sessions (/ws); `*` allows any. A page's own origin needs no listing
+    /// when it was served under an IP address or localhost; under a name (`https://chat.example.com`) it must be
+    /// listed, so a page whose name was rebound to the node cannot open sessions from a visitor's browser.
     public var allowedOrigins: [String] = []
     /// On shutdown, how long the node keeps accepting after withdrawing from discovery, so the balancer has
     /// stopped sending it clients before its listener closes.

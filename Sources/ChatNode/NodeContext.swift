@@ -29,6 +29,12 @@ final class NodeContext: Sendable {
     /// Names held for their reconnecting owners, by claim token, until their grace period ends.
     private let heldNames = NIOLockedValueBox<[String: PendingRelease]>([:])
     let hasher: PasswordHasher
+    /// Refused foreign-origin WebSocket requests: a stranger can send thousands a second.
+    let foreignOriginLog = LogThrottle()
+    /// History read from the store is checked like relayed events; names found valid are remembered node-wide.
+    let historyCheck = NIOLockedValueBox(RelayCheck())
+    /// `/rooms` (IRC's LIST), read from the store at most every few seconds for the whole node.
+    let roomList: RoomListCache
 
     init(
         configuration: NodeConfiguration, nodeID: String, store: ClusterStore, relay: Relay, metrics: NodeMetrics,
@@ -41,6 +47,7 @@ final class NodeContext: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.perAddress = AddressCounts(limit: configuration.maxClientsPerAddress)
+        self.roomList = RoomListCache(store: store)
         self.hasher = PasswordHasher(
             cost: configuration.scryptCost, threads: configuration.passwordHashThreads,
             maximumPendingPerAddress: configuration.passwordChecksPerAddress)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import ChatCommandSupport
 import ChatBalancer
+import ChatCore
 import ChatRedis
 import Foundation
 import Logging
@@ -58,6 +59,11 @@ struct ChatBalancerCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("admin-port"), help: "Port for the status page (/), GET /status, /nodes and /metrics. [BALANCER_ADMIN_PORT]")
     var adminPort = env("BALANCER_ADMIN_PORT").flatMap(Int.init) ?? 9000
+
+    @Option(
+        name: .customLong("admin-hosts"),
+        help: "Host names (comma-separated) the admin port answers, besides IP addresses and localhost. [BALANCER_ADMIN_HOSTS]")
+    var adminHosts = env("BALANCER_ADMIN_HOSTS") ?? ""
 
     @Option(name: .customLong("admin-host"), help: "Address for the admin port (status page, /nodes, /metrics). [BALANCER_ADMIN_HOST]")
     var adminHost = env("BALANCER_ADMIN_HOST") ?? "127.0.0.1"
@@ -157,6 +163,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         configuration.httpPort = httpPort
         configuration.adminPort = adminPort
         configuration.adminHost = adminHost
+        configuration.adminHostNames = HostAllowList(parsing: adminHosts)
         configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
         configuration.nodes = try nodeSource()
         configuration.sendProxy = sendProxy

@@ -49,7 +49,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("allowed-origins"),
-        help: "Origins (https://chat.example.com,...) whose pages may open /ws, besides the page's own; * for any. [CHAT_ALLOWED_ORIGINS]")
+        help: "Origins (https://chat.example.com,...) whose pages may open /ws; * for any. A page served under an IP address or localhost needs none. [CHAT_ALLOWED_ORIGINS]")
     var allowedOrigins = env("CHAT_ALLOWED_ORIGINS") ?? ""
 
     @Option(name: .customLong("max-clients"), help: "Connections this node accepts before '! server-full'. [CHAT_MAX_CLIENTS]")
@@ -112,6 +112,11 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("ops-host"), help: "Address for /health and /metrics (not proxied). [CHAT_OPS_HOST]")
     var opsHost = env("CHAT_OPS_HOST") ?? "127.0.0.1"
+
+    @Option(
+        name: .customLong("ops-hosts"),
+        help: "Host names (comma-separated) the operations port answers, besides IP addresses and localhost. [CHAT_OPS_HOSTS]")
+    var opsHosts = env("CHAT_OPS_HOSTS") ?? ""
 
     @Option(name: .customLong("ops-port"), help: "Port for /health and /metrics. [CHAT_OPS_PORT]")
     var opsPort = env("CHAT_OPS_PORT").flatMap(Int.init) ?? 9101
@@ -287,6 +292,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         } catch { throw ValidationError("\(error)") }
         configuration.trustedProxies = TrustedNetworks(parsing: trustedProxies) ?? .loopback
         configuration.opsHost = opsHost
+        configuration.opsHostNames = HostAllowList(parsing: opsHosts)
         configuration.opsPort = opsPort
         configuration.registrationTimeout = .nanoseconds(Int64(registrationTimeout * 1e9))
         configuration.pingAfter = .nanoseconds(Int64(pingAfter * 1e9))

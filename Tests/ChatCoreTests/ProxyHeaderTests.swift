@@ -24,6 +24,9 @@ struct ProxyHeaderTests {
             "PROXY TCP4 1.2.3.256 5.6.7.8 1 2", "PROXY TCP4 1.2.3 5.6.7.8 1 2", "PROXY TCP4 1.2.3.4 5.6.7.8 65536 2",
             "PROXY TCP4 1.2.3.4 5.6.7.8 +80 2", "PROXY TCP4 1.2.3.4 5.6.7.8 080 2", "PROXY TCP4  1.2.3.4 5.6.7.8 1 2",
             "PROXY TCP6 1.2.3.4 5.6.7.8 1 2", "PROXY TCP6 ２００１::1 ::1 1 2", "PROXY TCP4 1.2.3.4 5.6.7.8 1 2 extra",
+            // Shaped like IPv6 but not addresses: each would have become a counter key of its own.
+            "PROXY TCP6 :::::: ::1 1 2", "PROXY TCP6 1:2:3:4:5:6:7:8:9 ::1 1 2", "PROXY TCP6 fffff::1 ::1 1 2",
+            "PROXY TCP6 ::1 1::2::3 1 2", "PROXY TCP6 ::1.2.3 ::1 1 2",
         ])
     func malformed(_ line: String) {
         #expect(ProxyHeader(parsing: Substring(line)) == nil)

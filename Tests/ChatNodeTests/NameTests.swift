@@ -64,6 +64,26 @@ struct NameTests {
         try alice.expectLine("the message, without its override") { $0.hasSuffix("<mallory> hello bob reversed?") }
     }
 
+    @Test("a capital I for a small l: aIice is refused while alice is here, and while alice is registered")
+    func capitalILooksLikeSmallL() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--scrypt-cost", "ln=10,r=8,p=1"])
+        let alice = try cluster[0].login("alice9x")
+        let impostor = try cluster[1].connect("impostor")
+        try impostor.expect("what is your name")
+        try impostor.send("aIice9x")  // capital i
+        _ = try impostor.expectLine("the refusal") { $0.hasPrefix("! name-taken") && $0.contains("looks like alice9x") }
+        // Registered and gone: still refused, as the registered name itself would ask for its password.
+        try alice.send("/register correct horse")
+        try alice.expect("is registered")
+        try alice.send("/quit")
+        _ = alice.waitForClose()
+        try impostor.send("aIice9x")
+        _ = try impostor.expectLine("the refusal") { $0.hasPrefix("! name-taken") && $0.contains("looks like alice9x") }
+        // Names that only share letters are not look-alikes: ALICE9X is alice9x itself (its password), bob is free.
+        try impostor.send("ALICE9X")
+        try impostor.expect("password-required")
+    }
+
     @Test("a name is free again as soon as its holder disconnects, and the room is told")
     func releasedOnDisconnect() throws {
         let cluster = try TestCluster(nodes: 2)

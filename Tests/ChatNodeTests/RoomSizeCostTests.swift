@@ -43,4 +43,32 @@ struct RoomSizeCostTests {
         let metrics = try HTTPGet.get(port: cluster[0].opsPort, path: "/metrics").body
         #expect(metrics.contains("chat_slow_consumer_disconnects_total 0"), "nobody was dropped")
     }
+
+    @Test("a page of history of large messages reads about a page from Redis, not 200 messages")
+    func historyReadsAboutAPage() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
+        let writer = try cluster[0].loginJSON("writer")
+        let text = String(repeating: "w", count: 2000)
+        for index in 0..<200 {
+            try writer.sendJSON(["op": "say", "text": text, "id": index])
+        }
+        _ = try writer.expectEvent(timeout: 20, "the last acknowledgement") { $0["id"] as? Int == 199 }
+        func redisBytesOut() throws -> Int {
+            let info = try cluster.redis.cli(["INFO", "stats"])
+            let line = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("total_net_output_bytes:") } ?? ""
+            return Int(line.split(separator: ":").last ?? "") ?? 0
+        }
+        let reader = try cluster[0].loginJSON("reader")
+        let before = try redisBytesOut()
+        for read in 0..<10 {
+            try reader.sendJSON(["op": "history", "room": "lobby", "limit": 200, "id": "h\(read)"])
+            let page = try reader.expectEvent("page \(read)") { $0["id"] as? String == "h\(read)" }
+            let messages = page["messages"] as? [[String: Any]] ?? []
+            #expect((50...70).contains(messages.count), "a page of about 128 KiB: \(messages.count) messages")
+            #expect(page["more"] as? Bool == true)
+        }
+        let perRead = (try redisBytesOut() - before) / 10
+        #expect(perRead < 200_000, "Redis sent \(perRead) bytes per page of about 130 KB")
+    }
 }
+

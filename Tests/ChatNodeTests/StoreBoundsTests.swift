@@ -33,6 +33,38 @@ struct StoreBoundsTests {
         _ = try bob.expectLine("the cap") { $0.hasPrefix("! store-full") }
     }
 
+    @Test("a room joined and left without a word holds nothing and does not count against the cap")
+    func vacantRoomsDoNotCount() throws {
+        let cluster = try TestCluster(
+            nodes: 1,
+            nodeArguments: [
+                "--room-creations-per-minute", "100", "--max-rooms", "4", "--rate-limit", "1000", "--rate-burst", "1000",
+            ])
+        let squatter = try cluster[0].login("squatter")
+        for index in 1...10 {
+            try squatter.send("/join empty\(index)")
+            try squatter.expect("you joined #empty\(index)")
+            try squatter.send("/leave empty\(index)")
+            try squatter.expect("you left #empty\(index)")
+        }
+        // A room that was said something in keeps counting while its history lasts.
+        try squatter.send("/join kept")
+        try squatter.expect("you joined #kept")
+        try squatter.send("hello, kept")
+        #expect(eventually(timeout: 2) { (try? cluster.redis.cli(["EXISTS", "chat:history:{kept}"])) == "1" })
+        try squatter.send("/leave kept")
+        try squatter.expect("you left #kept")
+        #expect(eventually(timeout: 2) { (try? cluster.redis.cli(["ZCARD", "chat:room-activity:{:room-index}"])) == "2" })
+        // Someone else makes a real room: the cap (4: the lobby, #kept, and two more) has room for it.
+        let alice = try cluster[0].login("alice")
+        for room in ["real1", "real2"] {
+            try alice.send("/join \(room)")
+            try alice.expect("you joined #\(room)")
+        }
+        try alice.send("/join real3")
+        _ = try alice.expectLine("the cap, now reached") { $0.hasPrefix("! store-full") }
+    }
+
     @Test("an idle room's history expires by itself")
     func idleHistoryExpires() throws {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--room-idle-days", "0.00002"])  // about 1.7 s

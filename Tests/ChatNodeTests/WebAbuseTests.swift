@@ -27,4 +27,44 @@ struct WebAbuseTests {
         #expect(try HTTPGet.get(port: cluster[0].httpPort, path: "/").status == 200)
         #expect(try attacker.expectLine("its first answer") { $0.hasPrefix("HTTP/1.1 200") }.contains("200"))
     }
+
+    @Test("DNS rebinding: a page under a rebound name opens no session and reads neither /health nor the status page")
+    func rebindingIsRefused() throws {
+        let cluster = try TestCluster(nodes: 1)
+        let node = cluster[0]
+        let upgrade: (String, String) -> [(String, String)] = { host, origin in
+            [
+                ("Host", host), ("Origin", origin), ("Upgrade", "websocket"), ("Connection", "Upgrade"),
+                ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="), ("Sec-WebSocket-Version", "13"),
+            ]
+        }
+        // Host and Origin agree, as they do for any page: under a name, refused; under an address, a session.
+        #expect(try HTTPGet.status(port: node.httpPort, path: "/ws", headers: upgrade("rebind.example", "http://rebind.example")) == 403)
+        let own = "127.0.0.1:\(node.httpPort)"
+        #expect(try HTTPGet.status(port: node.httpPort, path: "/ws", headers: upgrade(own, "http://\(own)")) == 101)
+        // The operations port and the balancer's admin port answer addresses and localhost only.
+        #expect(try HTTPGet.status(port: node.opsPort, path: "/health", headers: [("Host", "rebind.example")]) == 403)
+        #expect(try HTTPGet.status(port: node.opsPort, path: "/health", headers: [("Host", "localhost:9101")]) == 200)
+        let balanced = try BalancedCluster(nodes: 1)
+        let admin = balanced.balancer.adminPort
+        for path in ["/status", "/nodes", "/"] {
+            #expect(try HTTPGet.status(port: admin, path: path, headers: [("Host", "rebind.example:\(admin)")]) == 403)
+        }
+        #expect(try HTTPGet.status(port: admin, path: "/status", headers: [("Host", "127.0.0.1:\(admin)")]) == 200)
+    }
+
+    @Test("refused foreign origins are logged a few times a second, each origin cut short")
+    func refusedOriginsDoNotFloodTheLog() throws {
+        let cluster = try TestCluster(nodes: 1)
+        let before = cluster[0].process.stderr().utf8.count + cluster[0].process.stdout().utf8.count
+        let origin = "http://" + String(repeating: "o", count: 8192) + ".example"
+        let client = try TestSocket(port: cluster[0].httpPort, name: "origins")
+        let request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: \(origin)\r\n\r\n"
+        try client.sendRaw(Array(String(repeating: request, count: 500).utf8))
+        var answered = 0
+        while answered < 500, let line = client.readLine(timeout: 5) { if line.hasPrefix("HTTP/1.1 403") { answered += 1 } }
+        #expect(answered == 500)
+        let grown = cluster[0].process.stderr().utf8.count + cluster[0].process.stdout().utf8.count - before
+        #expect(grown < 20_000, "the log grew by \(grown) bytes for 500 refusals")
+    }
 }

@@ -101,6 +101,16 @@ public final class NodeProcess: @unchecked Sendable {
 
 /// The smallest HTTP/1.1 GET, enough for /health and /metrics.
 public enum HTTPGet {
+    /// The status line's code for a GET with exactly these headers (`Host` among them, or none).
+    public static func status(port: Int, path: String, headers: [(String, String)]) throws -> Int {
+        let socket = try TestSocket(port: port, name: "http")
+        let fields = headers.map { "\($0.0): \($0.1)\r\n" }.joined()
+        try socket.sendRaw(Array("GET \(path) HTTP/1.1\r\n\(fields)Connection: close\r\n\r\n".utf8))
+        guard let line = socket.readLine(timeout: 5), let status = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { throw HarnessError("no HTTP response from port \(port)") }
+        return status
+    }
+
     public static func get(host: String = "127.0.0.1", port: Int, path: String) throws -> (status: Int, body: String) {
         let socket = try TestSocket(host: host, port: port, name: "http")
         try socket.sendRaw(Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8))

@@ -7,8 +7,11 @@ import NIOCore
 /// The balancer's own port: the status page (`/`, its script and style), GET /status (the page's JSON), GET
 /// /nodes (each node, its state, clients routed, connected now) and GET /metrics.
 enum AdminEndpoints {
-    static func router(pool: BackendPool, metrics: BalancerMetrics, status: ClusterStatus) -> Router<BasicRequestContext> {
+    static func router(pool: BackendPool, metrics: BalancerMetrics, status: ClusterStatus, hostNames: HostAllowList)
+        -> Router<BasicRequestContext>
+    {
         let router = Router()
+        router.add(middleware: HostCheck(allowed: hostNames))
         router.get("/nodes") { _, _ -> Response in
             let nodes = pool.snapshot.map { node in
                 var json = JSONWriter()
@@ -52,6 +55,25 @@ enum AdminEndpoints {
             }
         }
         return router
+    }
+}
+
+/// Answers only requests for IP addresses, localhost and the names given (`--admin-hosts`): a page whose name was
+/// rebound to this address must not read the cluster's status from an operator's browser (`HostAllowList`).
+struct HostCheck: RouterMiddleware {
+    let allowed: HostAllowList
+
+    func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response)
+        async throws -> Response
+    {
+        guard allowed.allows(host: request.head.authority) else {
+            return Response(
+                status: .forbidden, headers: [.contentType: "text/plain; charset=utf-8"],
+                body: ResponseBody(
+                    byteBuffer: ByteBuffer(
+                        string: "this port answers requests for IP addresses and localhost; name others with --admin-hosts\n")))
+        }
+        return try await next(request, context)
     }
 }
 

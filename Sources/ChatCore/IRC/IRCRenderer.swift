@@ -157,7 +157,7 @@ public enum IRCRenderer {
         case .gap(let room, _, let lost, _):
             let text = lost ? "some earlier messages are no longer available" : "some messages were missed here"
             return [IRCMessage(source: server, command: "NOTICE", parameters: [channel(room), text])]
-        case .rooms(let rooms, _):
+        case .rooms(let rooms, _, _):
             return [numeric("321", "Channel", "Users  Name")]
                 + rooms.map { numeric("322", channel($0.room), String($0.members), "") } + [numeric("323", "End of /LIST")]
         case .who(let room, let members, _, _):

@@ -41,7 +41,8 @@ public struct HistoryPaging: Sendable {
     }
 
     /// About what a message weighs once rendered: its text and sender, and the fields around them.
-    static func cost(of message: ChatMessage) -> Int {
+    /// What a message counts against `bytes`: its text as JSON would carry it, about.
+    public static func cost(of message: ChatMessage) -> Int {
         message.text.utf8.count + message.from.utf8.count + message.room.value.utf8.count + 96
     }
 }

@@ -32,6 +32,32 @@ extension SessionMachine {
         return actions
     }
 
+    /// A line the protocol answered by itself, or dropped (IRC's PING, CAP, MODE queries, VERSION, an unknown
+    /// command, a CTCP query): it costs a token like any request, so nobody gets thousands of answers a second,
+    /// or makes the node parse thousands of lines, for free. How long to wait before answering (0: now, paid).
+    public mutating func chargeAnswered(now: SessionClock) -> UInt64 {
+        let wait = bucket.wait(nowNanos: now.uptimeNanos)
+        guard wait == 0 else { return wait }
+        _ = bucket.tryTake(nowNanos: now.uptimeNanos)
+        return 0
+    }
+
+    /// What this session spent of the rate and has not earned back (nanoseconds until its bucket would be full):
+    /// kept for its address when it ends, so the next connection from there starts where it left off
+    /// (`inheritDebt`), and reconnecting buys no fresh burst.
+    public mutating func rateDebtNanos(now: SessionClock) -> UInt64 {
+        bucket.debtNanos(nowNanos: now.uptimeNanos)
+    }
+
+    /// Starts this session with the debt an earlier session from its address left (see `rateDebtNanos`), up to
+    /// all but one token: its `hello` always gets through (a refused hello would leave a web page or the terminal
+    /// client reconnecting in a loop), and the lines after it wait for the rate.
+    public mutating func inheritDebt(nanos: UInt64, now: SessionClock) {
+        guard nanos > 0 else { return }
+        let owed = min(Double(nanos) / 1e9 * settings.rateLimit, settings.rateBurst - 1)
+        bucket.charge(owed, nowNanos: now.uptimeNanos)
+    }
+
     private mutating func handle(_ request: ClientRequest, id: RequestID?, now: SessionClock) -> [SessionAction] {
         switch request {
         case .help: return [.send(.help, id: id)]

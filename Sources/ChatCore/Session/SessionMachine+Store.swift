@@ -98,8 +98,11 @@ extension SessionMachine {
             }
             return [.send(.who(room: room, members: page.members, total: page.total, next: page.next), id: id)]
         case (.listRooms, .rooms(let rooms)):
-            let summaries = rooms.map { RoomSummary(room: $0.room, members: $0.members, joined: session.rooms.contains($0.room)) }
-            return [.send(.rooms(summaries, current: session.current), id: id)]
+            let listed = rooms.count > settings.limits.maximumListedRooms
+                ? rooms.sorted { $0.members > $1.members }.prefix(settings.limits.maximumListedRooms).sorted { $0.room < $1.room }
+                : rooms
+            let summaries = listed.map { RoomSummary(room: $0.room, members: $0.members, joined: session.rooms.contains($0.room)) }
+            return [.send(.rooms(summaries, current: session.current, total: rooms.count), id: id)]
         case (.history(let room, let count, _), .messages(let read)):
             let (page, more) = paging.page(read, wanted: count - 1, direction: .backward)
             return [.send(.history(room: room, messages: page, more: more), id: id)]

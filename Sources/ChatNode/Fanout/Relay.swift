@@ -153,7 +153,7 @@ final class Relay: @unchecked Sendable {
     /// are told with a `gap` event, and their clients read the rest with `history` themselves.
     private func readMissed(_ room: RoomName, after last: StreamID, channel: String, attempt: Int) {
         let paging = HistoryPaging(messages: limits.historyPageMessages, bytes: limits.historyPageBytes)
-        store.page(room, after: last, limit: paging.readCount(limits.historyPageMessages)).hop(to: eventLoop)
+        store.page(room, after: last, limit: paging.readCount(limits.historyPageMessages), bytes: paging.bytes).hop(to: eventLoop)
             .whenComplete { result in
                 if case .failure = result, attempt < 10 {
                     self.eventLoop.scheduleTask(in: .milliseconds(200)) {

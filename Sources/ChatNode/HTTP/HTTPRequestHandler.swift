@@ -85,6 +85,12 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         guard head.method == .GET || head.method == .HEAD else {
             return send(.methodNotAllowed, "text/plain; charset=utf-8", "GET only\n", head: head, context: context)
         }
+        if routes == .operations, !settings.opsHostNames.allows(host: head.headers.first(name: "host")) {
+            return send(
+                .forbidden, "text/plain; charset=utf-8",
+                "this port answers requests for IP addresses and localhost; name others with --ops-hosts\n", head: head,
+                context: context)
+        }
         switch (routes, NodeHTTPServer.path(of: head.uri)) {
         case (.operations, "/health"):
             let healthy = settings.isHealthy()
@@ -109,7 +115,16 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if NodeHTTPServer.originAllowed(head.headers, settings.allowedOrigins) {
                 send(.upgradeRequired, "text/plain; charset=utf-8", "/ws is a WebSocket endpoint\n", head: head, context: context)
             } else {
-                node.logger.warning("WebSocket from a foreign origin refused", metadata: ["origin": "\(head.headers.first(name: "origin") ?? "-")"])
+                // Anybody can send these as fast as they like: the log gets a few a second, each origin cut short.
+                let log = node.foreignOriginLog.admit()
+                if log.admitted {
+                    let origin = head.headers.first(name: "origin") ?? "-"
+                    node.logger.warning(
+                        "WebSocket from a foreign origin refused",
+                        metadata: [
+                            "origin": "\(Sanitizer.prefix(origin, bytes: 100))", "log.suppressed": "\(log.suppressed)",
+                        ])
+                }
                 send(.forbidden, "text/plain; charset=utf-8", "this origin may not open chat sessions here\n", head: head, context: context)
             }
         case (.publicSite, let path):

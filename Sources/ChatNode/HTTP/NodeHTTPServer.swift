@@ -15,8 +15,11 @@ import NIOWebSocket
 enum NodeHTTPServer {
     struct Settings: Sendable {
         var isHealthy: @Sendable () -> Bool
-        /// Origins a browser page may open /ws from, besides the page's own (`*` allows any).
+        /// Origins a browser page may open /ws from (`*` allows any), besides the page's own when it was served
+        /// under an IP address or localhost.
         var allowedOrigins: [String]
+        /// Host names the operations port answers besides IP addresses and localhost.
+        var opsHostNames = HostAllowList()
         /// The largest WebSocket message a client may send (the chat's line limit).
         var maximumMessageBytes: Int
         var maximumOutboundBytes: Int
@@ -124,12 +127,14 @@ enum NodeHTTPServer {
         uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
     }
 
-    /// A browser says where the page came from; programs send no Origin and are not browsers' victims. The page's
-    /// own origin (the Host it asked, directly or through the balancer) is always allowed.
+    /// A browser says where the page came from; programs send no Origin and are not browsers' victims. A listed
+    /// origin is allowed, and so is the page's own (the Host it asked, directly or through the balancer) when that
+    /// is an IP address or localhost: a page under a name must be listed, or any page whose name was rebound to
+    /// this address would pass as its own (DNS rebinding: `HostAllowList`).
     static func originAllowed(_ headers: HTTPHeaders, _ allowed: [String]) -> Bool {
         guard let origin = headers.first(name: "origin")?.lowercased() else { return true }
         if allowed.contains("*") || allowed.contains(where: { $0.lowercased() == origin }) { return true }
-        guard let host = headers.first(name: "host")?.lowercased() else { return false }
+        guard let host = headers.first(name: "host")?.lowercased(), HostAllowList().allows(host: host) else { return false }
         return origin == "http://\(host)" || origin == "https://\(host)"
     }
 }

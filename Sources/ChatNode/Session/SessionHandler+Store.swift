@@ -1,5 +1,6 @@
 import ChatCore
 import ChatRedis
+import NIOConcurrencyHelpers
 import NIOCore
 
 /// Runs the store operations a session's machine asks for, against Redis (`ClusterStore`) and the node's pub/sub
@@ -27,6 +28,9 @@ extension SessionHandler {
         if case .checkPassword(let name, let password) = operation {
             return checkPassword(name, password: password).map { .done }
         }
+        // A page holds at most this much text: the store reads little more than that (`ClusterStore.history`).
+        let pageBytes = configuration.limits.historyPageBytes
+        let check = node.historyCheck
         // Read from the machine's view: these run for every message (see `SessionMachine.View`).
         guard let user = machine.view.userName else { return hub.eventLoop.makeFailedFuture(SessionClosed()) }
         // A session's own claim token; operations that need it run only while it is active.
@@ -48,24 +52,32 @@ extension SessionHandler {
         case .subscribe(let room):
             return listen(ClusterKeys.roomChannel(room)).map { .done }
         case .recordJoin(let room):
-            return store.join(room, user: user, token: token, now: now, origin: origin, address: clientIP ?? "").map { .done }
+            let roomList = node.roomList
+            return store.join(room, user: user, token: token, now: now, origin: origin, address: addressGroup).map {
+                roomList.noteChange()
+                return .done
+            }
         case .rollbackJoin(let room):
             return store.leave(room, user: user, token: token, reason: .left, now: now, origin: origin).map { .done }
         case .recordLeave(let room, let message):
+            let roomList = node.roomList
             return store.leave(room, user: user, token: token, reason: .left, now: now, origin: origin, message: message)
-                .map { .done }
+                .map {
+                    roomList.noteChange()
+                    return .done
+                }
         case .readHistory(let room, nil, let count):
             // The topic is read beside the history, on the same connection: no round trip more.
-            return store.history(room, count: count).and(topic(room)).map { messages, topic in
-                .joinRead(Self.shown(messages, in: room), maxDeleted: nil, keptFrom: nil, topic: topic)
+            return store.history(room, count: count, bytes: pageBytes).and(topic(room)).map { messages, topic in
+                .joinRead(Self.shown(messages, in: room, check: check), maxDeleted: nil, keptFrom: nil, topic: topic)
             }
         case .readHistory(let room, .some(let after), let count):
-            return store.page(room, after: after, limit: count).and(topic(room)).map { page, topic in
-                .joinRead(Self.shown(page.messages, in: room), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom, topic: topic)
+            return store.page(room, after: after, limit: count, bytes: pageBytes).and(topic(room)).map { page, topic in
+                .joinRead(Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom, topic: topic)
             }
         case .historyAfter(let room, let after, let count):
-            return store.page(room, after: after, limit: count).map { page in
-                .page(Self.shown(page.messages, in: room), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom)
+            return store.page(room, after: after, limit: count, bytes: pageBytes).map { page in
+                .page(Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom)
             }
         case .publish(let message):
             let upkeep = PublishUpkeep(
@@ -86,9 +98,11 @@ extension SessionHandler {
         case .who(let room, let listing):
             return store.who(room, listing: listing, now: now).map { .members($0) }
         case .listRooms:
-            return store.rooms().map { rooms in .rooms(rooms.map { (room: $0.0, members: $0.1) }) }
+            return node.roomList.rooms().map { .rooms($0) }
         case .history(let room, let count, let before):
-            return store.history(room, count: count, before: before).map { .messages(Self.shown($0, in: room)) }
+            return store.history(room, count: count, before: before, bytes: pageBytes).map {
+                .messages(Self.shown($0, in: room, check: check))
+            }
         case .seen(let name):
             return store.seen(name.key).map { .seen($0) }
         case .online(let names):
@@ -104,9 +118,11 @@ extension SessionHandler {
 
     /// History as read from Redis, without what no node would have stored (see `RelayCheck`; the relay logs
     /// such events as they are published). A page keeps its size limits: it can only get shorter.
-    static func shown(_ messages: [ChatMessage], in room: RoomName) -> [ChatMessage] {
-        var check = RelayCheck()
-        return messages.filter { check.problem(.message($0), in: room) == nil }
+    /// What of a page read from history may be shown (`RelayCheck`), with the node's memory of names and rooms
+    /// already found valid: a page of 200 messages from 200 names costs hash lookups, not 200 Unicode analyses,
+    /// from the second read on.
+    static func shown(_ messages: [ChatMessage], in room: RoomName, check: NIOLockedValueBox<RelayCheck>) -> [ChatMessage] {
+        check.withLockedValue { check in messages.filter { check.problem(.message($0), in: room) == nil } }
     }
 
     /// What the client is told of a store failure: Redis at its memory limit refuses writes with OOM, which is the

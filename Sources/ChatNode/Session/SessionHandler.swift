@@ -32,8 +32,9 @@ final class SessionHandler: ChannelDuplexHandler {
 
     private var inbox = CircularBuffer<InboundLine>()
     /// Requests parsed from frames (a mode may make several of one frame, IRC's `JOIN #a,#b`) or following from
-    /// events, taken one at a time as the machine is ready.
-    private var requests = CircularBuffer<ParsedRequest>()
+    /// events, taken one at a time as the machine is ready; and lines the mode answered by itself, which pay the
+    /// rate like requests, in their turn.
+    private var requests = CircularBuffer<PendingInput>()
     /// A request waits for the rate limit's next token (`SessionAction.retry`).
     private var rateWaiting = false
     private var processing = false
@@ -133,8 +134,25 @@ final class SessionHandler: ChannelDuplexHandler {
                 return refuse(ChatError(.tooManyConnections, "too many connections from \(ip)"))
             }
             admittedAddress = ip
+            inheritRateDebt()
         }
         send(.greeting(server: "swift-redis-chat node \(node.nodeID)"), id: nil)
+    }
+
+    /// The line rate holds across connections: a connection starts owing what the last ones from its address
+    /// group spent and had not earned back, on any node, so quitting and reconnecting buys no fresh burst. Asked
+    /// of Redis as the connection starts; what the client sends before the answer (a millisecond) is not held up.
+    private func inheritRateDebt() {
+        store.rateDebt(address: addressGroup).hop(to: context.eventLoop).assumeIsolated().whenSuccess { milliseconds in
+            self.machine.inheritDebt(nanos: UInt64(milliseconds) * 1_000_000, now: Self.clock())
+        }
+    }
+
+    /// What this connection spent of the rate and had not earned back is left to the next from its address.
+    private func leaveRateDebt() {
+        guard clientIP != nil else { return }
+        let debt = machine.rateDebtNanos(now: Self.clock())
+        if debt >= 1_000_000 { _ = store.noteRateDebt(address: addressGroup, milliseconds: Int(debt / 1_000_000)) }
     }
 
     private func refuse(_ error: ChatError) {
@@ -143,6 +161,7 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        leaveRateDebt()
         if let admittedAddress {
             node.release(address: admittedAddress)
             self.admittedAddress = nil
@@ -217,19 +236,34 @@ final class SessionHandler: ChannelDuplexHandler {
         processing = true
         defer { processing = false }
         while !machine.isWaiting, !machine.isClosing, !rateWaiting {
-            if let request = requests.popFirst() {
-                let actions = machine.receive(request.request, id: request.id, now: Self.clock(), charged: request.charged)
-                if case .retry(let nanoseconds)? = actions.first {
-                    // Over the rate: this request goes first once a token is there; reading waits meanwhile.
-                    requests.prepend(request)
+            if let pending = requests.popFirst() {
+                let wait: UInt64
+                switch pending {
+                case .request(let request):
+                    let actions = machine.receive(request.request, id: request.id, now: Self.clock(), charged: request.charged)
+                    if case .retry(let nanoseconds)? = actions.first {
+                        wait = nanoseconds
+                    } else {
+                        wait = 0
+                        apply(actions)
+                    }
+                case .answered(let replies):
+                    wait = machine.chargeAnswered(now: Self.clock())
+                    if wait == 0 {
+                        for reply in replies { emit(reply) }
+                        if !replies.isEmpty { flushSoon() }
+                    }
+                }
+                if wait > 0 {
+                    // Over the rate: this goes first once a token is there; reading waits meanwhile.
+                    requests.prepend(pending)
                     rateWaiting = true
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(nanoseconds))) {
+                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(wait))) {
                         self.rateWaiting = false
                         self.processInbox()
                     }
                     break
                 }
-                apply(actions)
             } else if let frame = inbox.popFirst() {
                 handle(frame)
             } else {
@@ -256,9 +290,14 @@ final class SessionHandler: ChannelDuplexHandler {
         let stage: SessionStage =
             machine.awaitsPassword ? .awaitingPassword : machine.userName != nil ? .named : .unnamed
         let input = mode.input(bytes, stage: stage, allocator: context.channel.allocator)
+        guard !input.requests.isEmpty else {
+            // Answered (or dropped) by the mode itself: IRC's PING, CAP, MODE queries, VERSION, a CTCP query...
+            requests.append(.answered(input.replies))
+            return
+        }
         for reply in input.replies { emit(reply) }
         if !input.replies.isEmpty { flushSoon() }
-        requests.append(contentsOf: input.requests)
+        requests.append(contentsOf: input.requests.map { .request($0) })
     }
 
     /// What the protocol decides about the session: pings, waiting over the rate, holding names on a drop.
@@ -307,7 +346,7 @@ final class SessionHandler: ChannelDuplexHandler {
             if error.code == .nameTaken { node.metrics.claimFailures.increment() }
         }
         // Before anything else queued: IRC's NAMES belongs right after its JOIN, before the next channel's.
-        for request in mode.followUp(after: event, requestID: id).reversed() { requests.prepend(request) }
+        for request in mode.followUp(after: event, requestID: id).reversed() { requests.prepend(.request(request)) }
         guard context.channel.isActive,
             let buffer = mode.render(
                 event, requestID: id, viewer: machine.view.userName?.display, now: WallClock.now(),

@@ -54,6 +54,13 @@ enum SessionStage {
     case named
 }
 
+/// What a session takes in its turn: a request for the machine, or a line its mode answered by itself (the
+/// answers to write once the rate allows).
+enum PendingInput {
+    case request(ParsedRequest)
+    case answered([ByteBuffer])
+}
+
 struct ParsedRequest {
     var request: Result<ClientRequest, ChatError>
     /// Repeated in the reply; JSON modes only.

@@ -241,7 +241,10 @@ function receive(event) {
       else addLine(event.room, { kind: "notice", time: event.time, text: "Some earlier messages are no longer available." });
       break;
     case "rooms":
-      if (!quiet) info(event.rooms.length ? "Rooms: " + event.rooms.map((r) => `#${r.room} (${r.members})`).join(", ") : "No rooms have anybody in them", event.time);
+      if (!quiet) {
+        const more = (event.count ?? event.rooms.length) > event.rooms.length ? ` (the ${event.rooms.length} busiest of ${event.count})` : "";
+        info(event.rooms.length ? "Rooms" + more + ": " + event.rooms.map((r) => `#${r.room} (${r.members})`).join(", ") : "No rooms have anybody in them", event.time);
+      }
       break;
     case "seen":
       info(event.state === "online" ? `${event.name} is online on node ${event.node}`

@@ -34,6 +34,9 @@ public enum ClusterKeys {
 
     // One client address's counters: tag {address}.
 
+    /// What the last sessions from one address group spent of the line rate and had not earned back: the key's
+    /// time to live, in milliseconds (its value means nothing).
+    public static func rateDebt(address: String) -> String { tagged("chat:rate-debt:", address) }
     /// Failed logins lately from one address group: a counter with a TTL.
     public static func loginFailures(address: String) -> String { tagged("chat:login-failures:address:", address) }
     /// Names registered in the last hour from one address group: a counter with a TTL.

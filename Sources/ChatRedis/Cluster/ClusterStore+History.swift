@@ -3,25 +3,55 @@ import NIOCore
 
 /// A room's history: its stream, read back in pages (one key, the room's tag).
 extension ClusterStore {
-    /// The last `count` messages, or those before `before`, oldest first.
-    public func history(_ room: RoomName, count: Int, before: StreamID? = nil) -> EventLoopFuture<[ChatMessage]> {
-        let end = before.map { "(\($0)" } ?? "+"
-        return redis.send("XREVRANGE", ClusterKeys.history(room), end, "-", "COUNT", String(count)).map { reply in
-            Self.messages(from: reply).reversed()
-        }
+    /// The last `count` messages, or those before `before`, oldest first. With `bytes`, read in chunks and only
+    /// until the messages read cost more than that (`HistoryPaging.cost`): a page holds no more, so a page of
+    /// 2 KB messages reads about 60 of them, not `count`.
+    public func history(_ room: RoomName, count: Int, before: StreamID? = nil, bytes: Int = .max)
+        -> EventLoopFuture<[ChatMessage]>
+    {
+        readChunks(ClusterKeys.history(room), from: before.map { "(\($0)" } ?? "+", backward: true, count: count, bytes: bytes)
+            .map { entries in entries.compactMap { if case .message(let message) = $0.event { message } else { nil } }.reversed() }
     }
 
-    /// Messages after `id` (at most `limit`), oldest first, with who sent each (so a node catching up can still
-    /// skip a session's own), and what the stream says it no longer keeps: what a reconnecting client or node
-    /// missed, and whether some of it is gone.
-    public func page(_ room: RoomName, after id: StreamID, limit: Int) -> EventLoopFuture<StoredPage> {
+    /// Messages after `id` (at most `limit`; with `bytes`, only until they cost more than that, as `history`
+    /// reads), oldest first, with who sent each (so a node catching up can still skip a session's own), and what
+    /// the stream says it no longer keeps: what a reconnecting client or node missed, and whether some of it is
+    /// gone.
+    public func page(_ room: RoomName, after id: StreamID, limit: Int, bytes: Int = .max) -> EventLoopFuture<StoredPage> {
         let key = ClusterKeys.history(room)
-        let entries = redis.send("XRANGE", key, "(\(id)", "+", "COUNT", String(limit)).map(Self.envelopes)
+        let entries = readChunks(key, from: "(\(id)", backward: false, count: limit, bytes: bytes)
         // A room whose stream does not exist (never written, or expired) answers XINFO with an error: it keeps
         // nothing, and says nothing of what it lost.
         let info = redis.send("XINFO", "STREAM", key).map(Self.streamInfo).recover { _ in StreamInfo() }
         return entries.and(info).map { entries, info in
             StoredPage(envelopes: entries, maxDeleted: info.maxDeleted, keptFrom: info.keptFrom)
+        }
+    }
+
+    /// Reads a stream from `start` (XRANGE forward, XREVRANGE backward) until `count` entries or `bytes` of
+    /// messages are read, or it ends. The first chunk is a guess (50); the next ones are sized from what the
+    /// messages so far cost, so small messages take one or two reads and large ones no more than a page's worth.
+    private func readChunks(
+        _ key: String, from start: String, backward: Bool, count: Int, bytes: Int, read: [RelayEnvelope] = [],
+        cost: Int = 0
+    ) -> EventLoopFuture<[RelayEnvelope]> {
+        let remaining = count - read.count
+        guard remaining > 0 else { return eventLoop.makeSucceededFuture(read) }
+        let average = read.isEmpty ? 0 : max(1, cost / read.count)
+        let wanted = bytes == .max || average == 0 ? min(remaining, bytes == .max ? remaining : 50) : (bytes - cost) / average + 2
+        let chunk = max(1, min(remaining, wanted))
+        let command = backward ? ["XREVRANGE", key, start, "-"] : ["XRANGE", key, start, "+"]
+        return redis.send(RedisCommand(command + ["COUNT", String(chunk)])).flatMap { reply in
+            let entries = reply.array ?? []
+            let envelopes = Self.envelopes(from: reply)
+            let all = read + envelopes
+            let spent = cost + envelopes.reduce(0) { total, envelope in
+                if case .message(let message) = envelope.event { total + HistoryPaging.cost(of: message) } else { total }
+            }
+            guard entries.count == chunk, spent <= bytes,
+                let last = entries.last?.array?.first?.string
+            else { return eventLoop.makeSucceededFuture(all) }
+            return readChunks(key, from: "(\(last)", backward: backward, count: count, bytes: bytes, read: all, cost: spent)
         }
     }
 

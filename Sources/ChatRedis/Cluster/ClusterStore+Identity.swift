@@ -82,8 +82,9 @@ extension ClusterStore {
     /// the session's incarnation); one missing would hide a session from the reaper.
     public func claimName(_ user: UserName, _ attempt: ClaimAttempt, now: Millis) -> EventLoopFuture<ClaimReply> {
         let usersKey = ClusterKeys.incarnationUsers(incarnation)
-        return addressLocked(attempt).flatMap { locked -> EventLoopFuture<ClaimReply> in
+        return addressLocked(attempt).and(lookAlikeHolder(user, attempt)).flatMap { locked, lookAlike -> EventLoopFuture<ClaimReply> in
             if let locked { return eventLoop.makeSucceededFuture(locked) }
+            if let lookAlike { return eventLoop.makeSucceededFuture(.held(by: lookAlike, reconnecting: false)) }
             return redis.send("SADD", usersKey, user.key).flatMap { added in
                 claimScript(user, attempt, now: now).flatMap { reply -> EventLoopFuture<ClaimReply> in
                     switch reply {
@@ -99,6 +100,24 @@ extension ClusterStore {
                 }
             }
         }
+    }
+
+    /// Who holds or registered a name this one may be mistaken for (`UserName.lookAlikeKeys`: `aIice` while
+    /// `alice` is here or registered), as they typed it; nil when nobody. Not one step with the claim (the keys
+    /// are other people's, on other shards): two look-alikes claimed in the same moment both get through. A resume
+    /// is not checked: the session is the client's already.
+    private func lookAlikeHolder(_ user: UserName, _ attempt: ClaimAttempt) -> EventLoopFuture<String?> {
+        let keys = attempt.resumeHash == nil ? user.lookAlikeKeys.sorted() : []
+        guard !keys.isEmpty else { return eventLoop.makeSucceededFuture(nil) }
+        let lookups = keys.map { key in
+            redis.send("EXISTS", ClusterKeys.claim(key)).and(redis.send("HGET", ClusterKeys.session(key), "name"))
+                .and(redis.send("HGET", ClusterKeys.account(key), "name"))
+                .map { held, account -> String? in
+                    if held.0.int == 1 { return held.1.string ?? key }
+                    return account.string
+                }
+        }
+        return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).map { $0.compactMap { $0 }.first }
     }
 
     /// A password check from an address past its limit is refused before anything is counted for the name: else a
@@ -136,7 +155,7 @@ extension ClusterStore {
             case "claimed" where fields.count >= 3:
                 let replaced = fields[1]
                 let rooms = fields.dropFirst(3).map(RoomName.init(trusted:))
-                let left = leaveRooms(rooms, user: key, holder: replaced) { room in
+                let left = leaveRooms(rooms, user: key, holder: replaced, now: now) { room in
                     RelayCodec.encode(
                         RelayEnvelope(event: .left(room: room, name: fields[2], reason: .connectionLost, time: now)))
                 }
@@ -150,7 +169,7 @@ extension ClusterStore {
                 let kept = rooms.prefix(keptCount).map { room in
                     redis.run(RoomScripts.setMember, keys: [ClusterKeys.members(room)], arguments: [key, previous, attempt.token])
                 }
-                let left = leaveRooms(Array(rooms.dropFirst(keptCount)), user: key, holder: previous) { room in
+                let left = leaveRooms(Array(rooms.dropFirst(keptCount)), user: key, holder: previous, now: now) { room in
                     RelayCodec.encode(RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
                 }
                 return uncountVerified(attempt).and(EventLoopFuture.andAllSucceed(kept, on: eventLoop)).and(left)
@@ -225,6 +244,20 @@ extension ClusterStore {
         }
         return count(ClusterKeys.loginFailures(address: attempt.address), by: -1, windowSeconds: bounds.loginFailureWindowSeconds)
             .map { _ in }
+    }
+
+    /// A session from `address` ended owing the line rate `milliseconds` (`SessionMachine.rateDebtNanos`): kept
+    /// for the address, the larger debt winning, until it is paid back by time alone.
+    public func noteRateDebt(address: String, milliseconds: Int) -> EventLoopFuture<Void> {
+        guard !address.isEmpty, milliseconds > 0 else { return eventLoop.makeSucceededVoidFuture() }
+        return redis.run(IndexScripts.noteRateDebt, keys: [ClusterKeys.rateDebt(address: address)], arguments: [String(milliseconds)])
+            .map { _ in }
+    }
+
+    /// What the sessions from `address` that ended lately still owe the line rate, in milliseconds (0: nothing).
+    public func rateDebt(address: String) -> EventLoopFuture<Int> {
+        guard !address.isEmpty else { return eventLoop.makeSucceededFuture(0) }
+        return redis.send("PTTL", ClusterKeys.rateDebt(address: address)).map { max(0, Int($0.int ?? 0)) }
     }
 
     /// Where failed logins and registrations are counted for a client: its IPv4 address, or the /64 of its IPv6

@@ -111,7 +111,7 @@ extension ClusterStore {
         let notice = RelayCodec.encode(
             RelayEnvelope(
                 event: .left(room: room, name: user.display, reason: reason, time: now, message: message), origin: origin))
-        return leaveRooms([room], user: user.key, holder: token) { _ in notice }.flatMap {
+        return leaveRooms([room], user: user.key, holder: token, now: now) { _ in notice }.flatMap {
             redis.send("SREM", ClusterKeys.sessionRooms(user.key), room.value).map { _ in }
         }
     }
@@ -279,7 +279,7 @@ extension ClusterStore {
             let name = fields.first.flatMap { $0 } ?? user
             let notice = RelayCodec.encode(
                 RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
-            return leaveRooms([room], user: user, holder: holder) { _ in notice }
+            return leaveRooms([room], user: user, holder: holder, now: now) { _ in notice }
         }
     }
 

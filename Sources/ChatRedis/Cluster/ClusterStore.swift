@@ -173,7 +173,7 @@ public struct ClusterStore: Sendable {
             let fields = Self.strings(reply)
             guard fields.first == "ended" else { return eventLoop.makeSucceededVoidFuture() }
             let rooms = fields.dropFirst().map(RoomName.init(trusted:))
-            let left = leaveRooms(rooms, user: key, holder: token) { room in
+            let left = leaveRooms(rooms, user: key, holder: token, now: now) { room in
                 RelayCodec.encode(
                     RelayEnvelope(
                         event: .left(room: room, name: user.display, reason: reason, time: now, message: message),
@@ -185,17 +185,22 @@ public struct ClusterStore: Sendable {
     }
 
     /// Ends `user`'s membership of each room where the session `holder` (its claim token) still holds it, each with
-    /// its notice (unless the room is quiet); a room left empty goes from the room list.
+    /// its notice (unless the room is quiet); a room left empty goes from the room list, and one left vacant (no
+    /// history either) from the room cap's count too.
     func leaveRooms(
-        _ rooms: [RoomName], user: String, holder: String, notice: (RoomName) -> String
+        _ rooms: [RoomName], user: String, holder: String, now: Millis, notice: (RoomName) -> String
     ) -> EventLoopFuture<Void> {
         guard !holder.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
         let leaves = rooms.map { room in
             redis.run(
-                RoomScripts.leave, keys: [ClusterKeys.members(room)],
+                RoomScripts.leave, keys: [ClusterKeys.members(room), ClusterKeys.history(room)],
                 arguments: [user, holder, ClusterKeys.roomChannel(room), notice(room)]
             ).flatMap { left -> EventLoopFuture<Void> in
-                left.int == 0 ? unlistIfEmpty(room) : eventLoop.makeSucceededVoidFuture()
+                switch left.int {
+                case 0: unlistIfEmpty(room)
+                case -2: unlistIfEmpty(room).and(unindexIfVacant(room, now: now)).map { _ in }
+                default: eventLoop.makeSucceededVoidFuture()
+                }
             }
         }
         return EventLoopFuture.andAllSucceed(leaves, on: eventLoop)
@@ -212,6 +217,26 @@ public struct ClusterStore: Sendable {
             guard (members.int ?? 0) > 0 else { return eventLoop.makeSucceededVoidFuture() }
             return redis.send("SADD", ClusterKeys.rooms, room.value).map { _ in }
         }
+    }
+
+    /// Takes a vacant room (no members, no history) out of the room cap's count: joined and left without a word,
+    /// it holds nothing, and must not count against `--max-rooms` for the rest of its idle days. As with the room
+    /// list, the index is another key (maybe another shard): after the removal the room is looked at again, and a
+    /// room somebody made again meanwhile is counted again (its join's admission had recorded it before our
+    /// removal, or it sees it gone and records it itself).
+    func unindexIfVacant(_ room: RoomName, now: Millis) -> EventLoopFuture<Void> {
+        redis.run(IndexScripts.forgetRoom, keys: [ClusterKeys.roomActivity, ClusterKeys.roomLooks], arguments: [room.look, room.value])
+            .flatMap { _ in
+                redis.send("EXISTS", ClusterKeys.members(room)).and(redis.send("EXISTS", ClusterKeys.history(room)))
+            }.flatMap { members, history -> EventLoopFuture<Void> in
+                guard (members.int ?? 0) > 0 || (history.int ?? 0) > 0 else { return eventLoop.makeSucceededVoidFuture() }
+                return redis.run(
+                    IndexScripts.admitRoom, keys: [ClusterKeys.roomActivity, ClusterKeys.roomLooks],
+                    arguments: [
+                        String(now), String(bounds.roomIdleSeconds), room.look, room.value, String(bounds.maxRooms), "",
+                    ]
+                ).map { _ in }
+            }
     }
 
     // MARK: Node liveness
@@ -275,7 +300,7 @@ public struct ClusterStore: Sendable {
             guard fields.count >= 2 else { return eventLoop.makeSucceededFuture(false) }
             let (name, token) = (fields[0], fields[1])
             let rooms = fields.dropFirst(2).map(RoomName.init(trusted:))
-            return leaveRooms(rooms, user: user, holder: token) { room in
+            return leaveRooms(rooms, user: user, holder: token, now: now) { room in
                 RelayCodec.encode(RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
             }.flatMap {
                 redis.run(

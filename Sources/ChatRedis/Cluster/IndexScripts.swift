@@ -70,5 +70,28 @@ enum IndexScripts {
             return {1, redis.call('TTL', KEYS[1])}
             """)
 
-    static let all: [RedisScript] = [admitRoom, noteSeen, count]
+    /// Takes a room that no longer exists (left vacant: no members, no history) out of the room cap's count, if
+    /// the look is still that room's.
+    /// KEYS: room activity, room looks
+    /// ARGV: look, room
+    static let forgetRoom = RedisScript(
+        name: "forgetRoom",
+        source: """
+            if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+            redis.call('ZREM', KEYS[1], ARGV[1])
+            redis.call('HDEL', KEYS[2], ARGV[1])
+            return 1
+            """)
+
+    /// Keeps the larger of two rate debts for an address group: the key lives as long as the larger one.
+    /// KEYS: rate debt
+    /// ARGV: milliseconds
+    static let noteRateDebt = RedisScript(
+        name: "noteRateDebt",
+        source: """
+            if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+            return 1
+            """)
+
+    static let all: [RedisScript] = [admitRoom, noteSeen, count, forgetRoom, noteRateDebt]
 }

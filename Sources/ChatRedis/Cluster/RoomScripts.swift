@@ -41,9 +41,10 @@ enum RoomScripts {
     /// Ends a membership, if the given session (its claim token) still holds it: a late or repeated leave never
     /// announces a second departure, nor removes the membership of a newer session of the same person, even one on
     /// the same node. A notice unless the room is quiet.
-    /// KEYS: members
+    /// KEYS: members, history
     /// ARGV: user, session token, channel, notice
-    /// Returns how many members are left, or -1 when that session was not a member.
+    /// Returns how many members are left, -1 when that session was not a member, or -2 when it left the room
+    /// vacant: no members and no history, so the room no longer exists (a join would make it anew).
     static let leave = RedisScript(
         name: "leave",
         source: """
@@ -51,6 +52,7 @@ enum RoomScripts {
             redis.call('HDEL', KEYS[1], ARGV[1])
             local left = redis.call('HLEN', KEYS[1])
             if left <= \(quietRoomSize) then redis.call('SPUBLISH', ARGV[3], ARGV[4]) end
+            if left == 0 and redis.call('EXISTS', KEYS[2]) == 0 then return -2 end
             return left
             """)
 
