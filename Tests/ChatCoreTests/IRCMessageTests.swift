@@ -47,6 +47,9 @@ struct IRCMessageTests {
         #expect(throws: IRCMessage.ParseError.empty) { try parse("   ") }
         #expect(throws: IRCMessage.ParseError.noCommand) { try parse(":source-only") }
         #expect(throws: IRCMessage.ParseError.noCommand) { try parse("PRIV/MSG x") }
+        // Found by the fuzzer (Fuzz/Regressions/irc): a NUL read as a parameter, then written out as a space.
+        #expect(throws: IRCMessage.ParseError.forbiddenCharacter) { try parse("E \0") }
+        #expect(try parse("PRIVMSG #a :one\rtwo").parameters == ["#a", "one\rtwo"], "cleaned later, as text")
         #expect(throws: IRCMessage.ParseError.tooLong(tags: false)) { try parse("PRIVMSG #a :" + String(repeating: "x", count: 510)) }
         #expect(throws: IRCMessage.ParseError.tooLong(tags: true)) { try parse("@" + String(repeating: "t", count: 5000) + " PING x") }
         // Tags do not count against the 512 bytes.

@@ -40,10 +40,15 @@ public struct IRCMessage: Equatable, Sendable {
         case tooLong(tags: Bool)
         /// No command, or a command that is neither letters nor three digits.
         case noCommand
+        /// NUL or LF inside the line: no IRC message holds them (RFC 1459), and one that did could not be written
+        /// out again as the same message. (A CR inside is let through, as it always was here: the text it is in
+        /// is cleaned of it before anybody sees it.)
+        case forbiddenCharacter
     }
 
     /// One line without its CR LF.
     public init(parsing line: Substring) throws(ParseError) {
+        guard !line.utf8.contains(where: { $0 == 0 || $0 == 10 }) else { throw .forbiddenCharacter }
         var rest = line[...]
         var tags: [(key: String, value: String?)] = []
         if rest.first == "@" {

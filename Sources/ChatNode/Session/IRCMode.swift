@@ -26,11 +26,8 @@ final class IRCMode: SessionMode {
     func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? { nil }
 
     func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput {
-        // IRC is UTF-8 here (ISUPPORT UTF8ONLY); invalid bytes become U+FFFD. NUL, CR and LF cannot be inside a
-        // line the framing gave us except NUL, which ends nothing in IRC and is refused with the line.
-        guard !frame.contains(0) else {
-            return reply(IRCMessage(source: session.serverName, command: "NOTICE", parameters: [session.view.nick, "a line with a NUL byte was discarded"]), allocator)
-        }
+        // IRC is UTF-8 here (ISUPPORT UTF8ONLY); invalid bytes become U+FFFD. A NUL is refused with its line by
+        // the parser; a CR inside a line is removed from its text like any control character.
         var text = String(decoding: frame, as: UTF8.self)
         if text.hasSuffix("\r") { text.removeLast() }
         let message: IRCMessage
@@ -38,6 +35,8 @@ final class IRCMode: SessionMode {
             message = try IRCMessage(parsing: text[...])
         } catch .empty {
             return ModeInput()
+        } catch .forbiddenCharacter {
+            return reply(IRCMessage(source: session.serverName, command: "NOTICE", parameters: [session.view.nick, "a line with a NUL byte was discarded"]), allocator)
         } catch .tooLong {
             return reply(IRCMessage(source: session.serverName, command: "417", parameters: [session.view.nick, "Input line was too long"]), allocator)
         } catch {

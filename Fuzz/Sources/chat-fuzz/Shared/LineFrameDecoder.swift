@@ -1,0 +1,1 @@
+../../../../Sources/ChatNode/Session/LineFrameDecoder.swift

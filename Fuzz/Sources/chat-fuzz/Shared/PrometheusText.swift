@@ -1,0 +1,1 @@
+../../../../Sources/ChatBalancer/Status/PrometheusText.swift

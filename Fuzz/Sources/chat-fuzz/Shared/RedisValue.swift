@@ -1,0 +1,1 @@
+../../../../Sources/ChatRedis/Client/RedisValue.swift
