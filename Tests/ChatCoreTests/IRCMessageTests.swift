@@ -40,6 +40,10 @@ struct IRCMessageTests {
         let written = IRCMessage(tags: [("msgid", "1-0"), ("x", "a b;c")], source: "n!u@h", command: "PRIVMSG", parameters: ["#r", "hi"])
         #expect(written.serialized() == #"@msgid=1-0;x=a\sb\:c :n!u@h PRIVMSG #r :hi"#)
         #expect(try parse(written.serialized()) == written)
+        // Found by the fuzzer (Fuzz/Regressions/irc): an escape followed by a combining mark is still an escape.
+        #expect(try parse("@k=a\\:\u{301}b CMD").tags.first?.value == "a;\u{301}b")
+        let marked = IRCMessage(tags: [("k", "x;\u{301}")], command: "CMD")
+        #expect(try parse(marked.serialized()) == marked)
     }
 
     @Test("what is refused: blank lines, no command, over 512 bytes, over 15 parameters folded into the last")

@@ -137,24 +137,26 @@ public struct IRCMessage: Equatable, Sendable {
     }
 
     static func unescape(_ value: Substring) -> String {
-        var out = ""
+        var out = String.UnicodeScalarView()
         var escaped = false
-        for character in value {
+        // By scalars, as `escape` writes them: by Characters, `\:` followed by a combining mark is one Character
+        // `:́`, which matched no case and came back as a colon (found by the fuzzer, Fuzz/Regressions/irc).
+        for scalar in value.unicodeScalars {
             if escaped {
-                switch character {
-                case ":": out += ";"
-                case "s": out += " "
-                case "r": out += "\r"
-                case "n": out += "\n"
-                default: out.append(character)  // `\\` and an unknown escape: the character itself
+                switch scalar {
+                case ":": out.append(";")
+                case "s": out.append(" ")
+                case "r": out.append("\r")
+                case "n": out.append("\n")
+                default: out.append(scalar)  // `\\` and an unknown escape: the character itself
                 }
                 escaped = false
-            } else if character == "\\" {
+            } else if scalar == "\\" {
                 escaped = true
             } else {
-                out.append(character)
+                out.append(scalar)
             }
         }
-        return out
+        return String(out)
     }
 }
