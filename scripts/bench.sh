@@ -65,7 +65,7 @@ start_cluster() {
   done
   "$BIN/chat-balancer" --host 127.0.0.1 --port "$BASE" --http-port $((BASE + 100)) --admin-port $((BASE + 200)) \
     --redis "redis://127.0.0.1:$REDIS_PORT" --send-proxy --max-clients 20000 --drain-seconds 1 --log-level warning \
-    --max-connections-per-address 0 --irc-port $((BASE + 80)) \
+    --max-connections-per-address 0 --connect-rate-per-address 0 --irc-port $((BASE + 80)) \
     --tls-port $((BASE + 60)) --tls-cert "$RUN_DIR/tls/bench-chain.pem" --tls-key "$RUN_DIR/tls/bench-server.key" \
     >"$dir/balancer.out" 2>"$dir/balancer.log" &
   pids+=($!)

@@ -75,6 +75,9 @@ public struct BalancerConfiguration: Sendable {
     /// Open connections one client address may hold (HAProxy's `sc_conn_cur` limit), so one host cannot take
     /// every slot; 0 for no limit. Clients behind one NAT share an address: raise it for them.
     public var maxConnectionsPerAddress = 50
+    /// New connections one client address group may open: `perSecond` sustained, `burst` at once (HAProxy's
+    /// `sc_conn_rate`); a rate of 0 for no limit.
+    public var connectRatePerAddress: (perSecond: Double, burst: Double) = (10, 50)
     public var maxClients = 20_000
     /// How long a backend connect may take before the next node is tried.
     public var connectTimeout: TimeAmount = .seconds(1)

@@ -42,12 +42,17 @@ public final class ChatBalancerServer: Service, Sendable {
         let pool = BackendPool()
         let watcher = NodeWatcher(pool: pool, configuration: configuration, eventLoop: group.next(), logger: logger)
         let perAddress = AddressCounts(limit: configuration.maxConnectionsPerAddress)
+        let connectRates = ConnectRates(
+            perSecond: configuration.connectRatePerAddress.perSecond, burst: configuration.connectRatePerAddress.burst)
         let chat = ProxyListener(
-            side: .chat, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress, logger: logger)
+            side: .chat, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress,
+            connectRates: connectRates, logger: logger)
         let http = ProxyListener(
-            side: .http, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress, logger: logger)
+            side: .http, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress,
+            connectRates: connectRates, logger: logger)
         let irc = ProxyListener(
-            side: .irc, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress, logger: logger)
+            side: .irc, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress,
+            connectRates: connectRates, logger: logger)
 
         // Each port a listener of the chat or the HTTP side; the TLS ones terminate TLS first.
         var wanted: [(name: String, listener: ProxyListener, port: Int, tls: TLSCertificates?)] = []

@@ -73,6 +73,11 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         help: "Open connections one client address may hold; 0 for no limit. [BALANCER_MAX_CONNECTIONS_PER_ADDRESS]")
     var maxConnectionsPerAddress = env("BALANCER_MAX_CONNECTIONS_PER_ADDRESS").flatMap(Int.init) ?? 50
 
+    @Option(
+        name: .customLong("connect-rate-per-address"),
+        help: "New connections one client address (an IPv6 /64) may open: PER_SECOND,BURST; 0 for no limit. [BALANCER_CONNECT_RATE_PER_ADDRESS]")
+    var connectRatePerAddress = env("BALANCER_CONNECT_RATE_PER_ADDRESS") ?? "10,50"
+
     @Option(help: "Fixed nodes: HOST:PORT[/HTTPPORT[/OPSPORT]],... (HTTP port 8081 when omitted; the operations port feeds the status page). [BALANCER_NODES]")
     var nodes: String?
 
@@ -165,6 +170,14 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         configuration.adminHost = adminHost
         configuration.adminHostNames = HostAllowList(parsing: adminHosts)
         configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
+        let rate = connectRatePerAddress.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        switch rate.count {
+        case 1 where rate[0] == 0: configuration.connectRatePerAddress = (0, 1)
+        case 2 where rate.allSatisfy({ ($0 ?? -1) >= 0 }) && (rate[1] ?? 0) >= 1:
+            configuration.connectRatePerAddress = (rate[0]!, rate[1]!)
+        default:
+            throw ValidationError("--connect-rate-per-address takes PER_SECOND,BURST (10,50) or 0 (got '\(connectRatePerAddress)')")
+        }
         configuration.nodes = try nodeSource()
         configuration.sendProxy = sendProxy
         configuration.maxClients = maxClients

@@ -187,6 +187,33 @@ struct BalancerTests {
         for client in held { client.close() }
     }
 
+    @Test("an address that opens connections too fast is told so; one at the sustained rate is not")
+    func balancerConnectRate() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--proxy-protocol"])
+        let balancer = try BalancerProcess(
+            arguments: ["--redis", cluster.redis.url, "--send-proxy", "--connect-rate-per-address", "5,10"],
+            logDirectory: cluster.logDirectory)
+        #expect(eventually(timeout: 5) { (try? balancer.nodes().count) == 1 })
+        // Twenty connect-and-close at once: the burst (10) gets through, the rest are refused at the balancer.
+        var refused = 0
+        for index in 0..<20 {
+            let client = try balancer.connect("storm \(index)")
+            if let line = client.readLine(timeout: 2), line.hasPrefix("! too-many-connections too many new connections") {
+                refused += 1
+            }
+            client.close()
+        }
+        #expect((9...11).contains(refused), "\(refused) of 20 refused")
+        // At the sustained rate, every one gets through.
+        Thread.sleep(forTimeInterval: 2.2)
+        for index in 0..<5 {
+            let client = try balancer.connect("paced \(index)")
+            try client.expect("what is your name")
+            client.close()
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+    }
+
     @Test("a WebSocket through the balancer counts and logs as its real client, by the PROXY header on the HTTP side")
     func webSocketRealAddress() throws {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--proxy-protocol", "--max-clients-per-address", "1"])

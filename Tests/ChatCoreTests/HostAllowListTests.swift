@@ -24,3 +24,17 @@ struct HostAllowListTests {
         #expect(!HostAllowList(parsing: "balancer").allows(host: host))
     }
 }
+
+@Suite("Address groups")
+struct AddressGroupTests {
+    @Test("IPv4 addresses stand alone; IPv6 addresses count as their /64; mapped IPv4 is IPv4")
+    func groups() {
+        #expect(AddressGroup.of("192.0.2.7") == "192.0.2.7")
+        #expect(AddressGroup.of("2001:db8:1:2::1") == AddressGroup.of("2001:db8:1:2:ffff:ffff:ffff:ffff"))
+        #expect(AddressGroup.of("2001:db8:1:2::1") == "20010db800010002::/64")
+        #expect(AddressGroup.of("2001:db8:1:3::1") != AddressGroup.of("2001:db8:1:2::1"))
+        #expect(AddressGroup.of("::ffff:192.0.2.7") == "192.0.2.7")
+        #expect(AddressGroup.of(nil) == "" && AddressGroup.of("") == "")
+    }
+}
+

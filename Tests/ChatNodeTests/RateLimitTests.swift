@@ -26,4 +26,18 @@ struct RateLimitTests {
         #expect(delivered <= allowed, "\(delivered) lines delivered in \(elapsed) s; at most \(allowed) were allowed")
         #expect(delivered >= 19, "the first burst went through: \(delivered)")
     }
+
+    @Test("a per-address connection limit counts an IPv6 host by its /64, not by each of its addresses")
+    func ipv6HostsCountByPrefix() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--proxy-protocol", "--max-clients-per-address", "2"])
+        let first = try cluster[0].connect(from: "2001:db8:7:7::1")
+        try first.expect("what is your name")
+        let second = try cluster[0].connect(from: "2001:db8:7:7::2")
+        try second.expect("what is your name")
+        let third = try cluster[0].connect(from: "2001:db8:7:7:ffff::3")
+        try third.expect("! too-many-connections")
+        let elsewhere = try cluster[0].connect(from: "2001:db8:7:8::1")
+        try elsewhere.expect("what is your name")
+    }
 }
+

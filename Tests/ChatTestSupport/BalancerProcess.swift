@@ -21,8 +21,11 @@ public final class BalancerProcess: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw HarnessError("chat-balancer is not built at \(binary); run 'swift build' first (scripts/test.sh does)")
         }
-        // Every test client comes from 127.0.0.1: the per-address limit is off unless a test sets it.
-        let limit = arguments.contains("--max-connections-per-address") ? [] : ["--max-connections-per-address", "0"]
+        // Every test client comes from 127.0.0.1, many at once: the per-address limits are off unless a test sets
+        // them.
+        let limit =
+            (arguments.contains("--max-connections-per-address") ? [] : ["--max-connections-per-address", "0"])
+            + (arguments.contains("--connect-rate-per-address") ? [] : ["--connect-rate-per-address", "0"])
         let process = try TestProcess(
             executable: binary,
             arguments: ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--admin-port", "0"] + limit + arguments,

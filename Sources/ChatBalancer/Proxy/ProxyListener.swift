@@ -27,13 +27,16 @@ final class ProxyListener: Sendable {
     let openConnections = Atomic<Int>(0)
     /// Shared by the chat and HTTP listeners: the limit is per client address, whichever port it uses.
     private let perAddress: AddressCounts
+    /// Shared too: how fast one address group opens connections.
+    private let connectRates: ConnectRates
 
     init(
         side: Side, pool: BackendPool, configuration: BalancerConfiguration, metrics: BalancerMetrics,
-        perAddress: AddressCounts, logger: Logger
+        perAddress: AddressCounts, connectRates: ConnectRates, logger: Logger
     ) {
         self.side = side
         self.perAddress = perAddress
+        self.connectRates = connectRates
         self.pool = pool
         self.configuration = configuration
         self.metrics = metrics
@@ -87,8 +90,10 @@ final class ProxyListener: Sendable {
     private func accepted(_ client: any Channel, hold: ClientHold) {
         let open = openConnections.add(1, ordering: .relaxed).newValue
         metrics.accepted(side)
-        let address = client.remoteAddress?.ipAddress
-        let admitted = address.map { perAddress.admit($0) } ?? true
+        // Counted by address group: an IPv6 host picks any address of its /64.
+        let address = client.remoteAddress?.ipAddress.map { AddressGroup.of($0) }
+        let quickly = address.map { connectRates.admit($0) } ?? true
+        let admitted = quickly && (address.map { perAddress.admit($0) } ?? true)
         client.closeFuture.whenComplete { _ in
             self.openConnections.subtract(1, ordering: .relaxed)
             self.metrics.closed(self.side)
@@ -107,7 +112,7 @@ final class ProxyListener: Sendable {
         }
         guard admitted else {
             metrics.refusedForAddress(side)
-            refuse(client, with: tooManyFromAddress)
+            refuse(client, with: quickly ? tooManyFromAddress : tooFastFromAddress)
             return
         }
         guard let handshake = hold.handshake else { return connect(client, excluding: []) }
@@ -124,6 +129,18 @@ final class ProxyListener: Sendable {
             let body = "at most \(limit) connections from one address\n"
             return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
                 + "Connection: close\r\n\r\n" + body
+        }
+    }
+
+    /// What a client hears when its address opened its share of new connections lately.
+    private var tooFastFromAddress: String {
+        let text = "too many new connections from one address; wait a moment"
+        switch side {
+        case .chat: return "! too-many-connections \(text)\r\n"
+        case .irc: return "ERROR :\(text.prefix(1).uppercased() + text.dropFirst())\r\n"
+        case .http:
+            return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nRetry-After: 1\r\nContent-Length: "
+                + "\(text.utf8.count + 1)\r\nConnection: close\r\n\r\n\(text)\n"
         }
     }
 

@@ -23,6 +23,7 @@ extension SessionHandler {
     private func run(_ operation: StoreOperation) -> EventLoopFuture<StoreReply> {
         let now = WallClock.now()
         if case .claim(let name, let login, let keeping) = operation {
+            inheritRateDebt()
             return claim(name, login: login, keeping: keeping).map { .claimed($0) }
         }
         if case .checkPassword(let name, let password) = operation {

@@ -43,6 +43,8 @@ final class SessionHandler: ChannelDuplexHandler {
     /// The client half-closed (nc -N, a script's stdin ended): finish its lines, then close.
     private var inputClosed = false
     private var readPending = false
+    /// The rate debt of the address was asked for (`inheritRateDebt`).
+    private var debtAsked = false
     private var needsFlush = false
     /// Bytes emitted since the last flush, not yet written (see `emit`).
     private var unwritten: ByteBuffer?
@@ -130,19 +132,23 @@ final class SessionHandler: ChannelDuplexHandler {
     private func admitAndGreet(ip: String?) {
         clientIP = ip
         if let ip {
-            guard node.admit(address: ip) else {
+            // Counted by address group: an IPv6 host picks any address of its /64.
+            let group = AddressGroup.of(ip)
+            guard node.admit(address: group) else {
                 return refuse(ChatError(.tooManyConnections, "too many connections from \(ip)"))
             }
-            admittedAddress = ip
-            inheritRateDebt()
+            admittedAddress = group
         }
         send(.greeting(server: "swift-redis-chat node \(node.nodeID)"), id: nil)
     }
 
     /// The line rate holds across connections: a connection starts owing what the last ones from its address
     /// group spent and had not earned back, on any node, so quitting and reconnecting buys no fresh burst. Asked
-    /// of Redis as the connection starts; what the client sends before the answer (a millisecond) is not held up.
-    private func inheritRateDebt() {
+    /// of Redis with the connection's first claim (its hello, which always gets through), not as it is accepted:
+    /// connections that never name themselves cost Redis nothing.
+    func inheritRateDebt() {
+        guard !debtAsked, clientIP != nil else { return }
+        debtAsked = true
         store.rateDebt(address: addressGroup).hop(to: context.eventLoop).assumeIsolated().whenSuccess { milliseconds in
             self.machine.inheritDebt(nanos: UInt64(milliseconds) * 1_000_000, now: Self.clock())
         }

@@ -260,15 +260,8 @@ extension ClusterStore {
         return redis.send("PTTL", ClusterKeys.rateDebt(address: address)).map { max(0, Int($0.int ?? 0)) }
     }
 
-    /// Where failed logins and registrations are counted for a client: its IPv4 address, or the /64 of its IPv6
-    /// address (one host usually holds a whole /64, so counting single addresses would count nothing).
-    public static func addressGroup(_ ip: String?) -> String {
-        guard let ip, !ip.isEmpty else { return "" }
-        guard ip.contains(":"), let address = try? SocketAddress(ipAddress: ip, port: 0), case .v6(let v6) = address
-        else { return ip }
-        let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0.prefix(8)) }
-        return bytes.map { byte in (byte < 16 ? "0" : "") + String(byte, radix: 16) }.joined() + "::/64"
-    }
+    /// Where failed logins and registrations are counted for a client (`AddressGroup`).
+    public static func addressGroup(_ ip: String?) -> String { AddressGroup.of(ip) }
 
     /// Keeps a dropped session's name (and rooms) for its resume token for the grace period; false when the
     /// session was no longer this one.
