@@ -14,7 +14,7 @@ extension SessionMachine {
             case .success(.quit), .success(.pong): true
             default: !charged
             }
-        if !free, waitsWhenLimited {
+        if !free, waitsWhenLimited || now.uptimeNanos < waitsUntilNanos {
             let wait = bucket.wait(nowNanos: now.uptimeNanos)
             if wait > 0 { return [.retry(after: wait)] }
         }
@@ -49,13 +49,15 @@ extension SessionMachine {
         bucket.debtNanos(nowNanos: now.uptimeNanos)
     }
 
-    /// Starts this session with the debt an earlier session from its address left (see `rateDebtNanos`), up to
-    /// all but one token: its `hello` always gets through (a refused hello would leave a web page or the terminal
-    /// client reconnecting in a loop), and the lines after it wait for the rate.
+    /// Starts this session with the debt an earlier session from its address left (see `rateDebtNanos`), up to a
+    /// whole burst. It is asked for with the session's `hello`, which gets through; what the client sends next
+    /// waits for the rate rather than being refused until the debt is paid (`waitsUntilNanos`), so a web page or
+    /// the terminal client reconnecting gets its automatic requests answered late, never lost.
     public mutating func inheritDebt(nanos: UInt64, now: SessionClock) {
         guard nanos > 0 else { return }
-        let owed = min(Double(nanos) / 1e9 * settings.rateLimit, settings.rateBurst - 1)
+        let owed = min(Double(nanos) / 1e9 * settings.rateLimit, settings.rateBurst)
         bucket.charge(owed, nowNanos: now.uptimeNanos)
+        waitsUntilNanos = now.uptimeNanos + bucket.wait(nowNanos: now.uptimeNanos)
     }
 
     private mutating func handle(_ request: ClientRequest, id: RequestID?, now: SessionClock) -> [SessionAction] {

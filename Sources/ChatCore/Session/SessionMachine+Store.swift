@@ -91,10 +91,12 @@ extension SessionMachine {
         case (.setPresence(let away), _):
             return [.send(.ok(away.map { "you are marked away: \($0)" } ?? "you are back"), id: id)]
         case (.who(let room, let listing), .members(let page)):
-            // Every member listed cost the store a lookup: past the first page's worth, paid in tokens (IRC's
-            // NAMES and WHO list up to `maximumListed` in one reply).
+            // Every member listed cost the store a lookup: past the first page's worth, paid in tokens, one per 500
+            // (IRC's NAMES and WHO list up to `maximumListed` in one reply; a client autojoining twenty big
+            // channels waits seconds for it, not minutes).
             if listing == .everyone, page.members.count > MemberListing.pageSize {
-                bucket.charge(Double(page.members.count / MemberListing.pageSize - 1), nowNanos: now.uptimeNanos)
+                let extra = (page.members.count - MemberListing.pageSize + 499) / 500
+                bucket.charge(Double(extra), nowNanos: now.uptimeNanos)
             }
             return [.send(.who(room: room, members: page.members, total: page.total, next: page.next), id: id)]
         case (.listRooms, .rooms(let rooms)):

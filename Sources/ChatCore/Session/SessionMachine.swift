@@ -209,6 +209,10 @@ public struct SessionMachine: Sendable {
     /// Over its rate, a request waits for its turn (`retry`) instead of being refused: for protocols whose clients
     /// cannot take a refusal in place of a reply (IRC clients wait for every JOIN's numerics).
     public var waitsWhenLimited = false
+    /// Until then (uptime nanoseconds), requests over the rate wait rather than being refused: the debt the
+    /// session inherited from its address (`inheritDebt`) is paid by waiting, so a web page reloaded twice gets
+    /// its automatic requests answered a moment later instead of refused.
+    var waitsUntilNanos: UInt64 = 0
     /// A dropped connection leaves its name held for its resume token; off where clients have no token to come
     /// back with (IRC) and when the node's grace period is 0.
     public var holdsNamesOnDrop: Bool

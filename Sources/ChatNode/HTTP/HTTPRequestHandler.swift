@@ -67,6 +67,14 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// Removed by a WebSocket upgrade while a read was held: the session takes over the reading.
+    func handlerRemoved(context: ChannelHandlerContext) {
+        if readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {
             if let waiting = unanswered {

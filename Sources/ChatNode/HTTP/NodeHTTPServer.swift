@@ -39,6 +39,8 @@ enum NodeHTTPServer {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.writeBufferWaterMark, value: plainHTTPWaterMark)
+            // One read per loop pass: what a pipelining client has sent past a held answer stays in the kernel.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -62,6 +64,8 @@ enum NodeHTTPServer {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .clientKeepAlive(node.configuration.tcpKeepAlive)
             .childChannelOption(.writeBufferWaterMark, value: plainHTTPWaterMark)
+            // One read per loop pass: what a pipelining client has sent past a held answer stays in the kernel.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {

@@ -154,9 +154,10 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// What this connection spent of the rate and had not earned back is left to the next from its address.
+    /// What this connection spent of the rate and had not earned back is left to the next from its address. Only
+    /// a connection that claimed a name leaves one: the others could send nobody anything.
     private func leaveRateDebt() {
-        guard clientIP != nil else { return }
+        guard clientIP != nil, debtAsked else { return }
         let debt = machine.rateDebtNanos(now: Self.clock())
         if debt >= 1_000_000 { _ = store.noteRateDebt(address: addressGroup, milliseconds: Int(debt / 1_000_000)) }
     }

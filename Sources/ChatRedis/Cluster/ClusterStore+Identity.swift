@@ -105,10 +105,19 @@ extension ClusterStore {
     /// Who holds or registered a name this one may be mistaken for (`UserName.lookAlikeKeys`: `aIice` while
     /// `alice` is here or registered), as they typed it; nil when nobody. Not one step with the claim (the keys
     /// are other people's, on other shards): two look-alikes claimed in the same moment both get through. A resume
-    /// is not checked: the session is the client's already.
+    /// is not checked: the session is the client's already; nor is a registered name, which is its owner's.
     private func lookAlikeHolder(_ user: UserName, _ attempt: ClaimAttempt) -> EventLoopFuture<String?> {
         let keys = attempt.resumeHash == nil ? user.lookAlikeKeys.sorted() : []
         guard !keys.isEmpty else { return eventLoop.makeSucceededFuture(nil) }
+        // A registered name is its owner's whatever else looks like it: registering `lvan` cannot lock `Ivan`'s
+        // owner out.
+        return redis.send("EXISTS", ClusterKeys.account(user.key)).flatMap { registered in
+            guard registered.int != 1 else { return eventLoop.makeSucceededFuture(nil) }
+            return lookAlikeHolder(of: keys)
+        }
+    }
+
+    private func lookAlikeHolder(of keys: [String]) -> EventLoopFuture<String?> {
         let lookups = keys.map { key in
             redis.send("EXISTS", ClusterKeys.claim(key)).and(redis.send("HGET", ClusterKeys.session(key), "name"))
                 .and(redis.send("HGET", ClusterKeys.account(key), "name"))

@@ -193,8 +193,8 @@ public struct ClusterStore: Sendable {
         guard !holder.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
         let leaves = rooms.map { room in
             redis.run(
-                RoomScripts.leave, keys: [ClusterKeys.members(room), ClusterKeys.history(room)],
-                arguments: [user, holder, ClusterKeys.roomChannel(room), notice(room)]
+                RoomScripts.leave, keys: [ClusterKeys.members(room), ClusterKeys.history(room), ClusterKeys.topic(room)],
+                arguments: [user, holder, ClusterKeys.roomChannel(room), notice(room), room.value]
             ).flatMap { left -> EventLoopFuture<Void> in
                 switch left.int {
                 case 0: unlistIfEmpty(room)

@@ -41,10 +41,12 @@ enum RoomScripts {
     /// Ends a membership, if the given session (its claim token) still holds it: a late or repeated leave never
     /// announces a second departure, nor removes the membership of a newer session of the same person, even one on
     /// the same node. A notice unless the room is quiet.
-    /// KEYS: members, history
-    /// ARGV: user, session token, channel, notice
+    /// KEYS: members, history, topic
+    /// ARGV: user, session token, channel, notice, room (the lobby, always there, keeps its topic)
     /// Returns how many members are left, -1 when that session was not a member, or -2 when it left the room
-    /// vacant: no members and no history, so the room no longer exists (a join would make it anew).
+    /// vacant: no members and no history, so the room no longer exists (a join would make it anew, without the
+    /// topic, which goes now: a room made, given a topic and left must not keep a key the room cap no longer
+    /// counts).
     static let leave = RedisScript(
         name: "leave",
         source: """
@@ -52,7 +54,10 @@ enum RoomScripts {
             redis.call('HDEL', KEYS[1], ARGV[1])
             local left = redis.call('HLEN', KEYS[1])
             if left <= \(quietRoomSize) then redis.call('SPUBLISH', ARGV[3], ARGV[4]) end
-            if left == 0 and redis.call('EXISTS', KEYS[2]) == 0 then return -2 end
+            if left == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
+                if ARGV[5] ~= 'lobby' then redis.call('DEL', KEYS[3]) end
+                return -2
+            end
             return left
             """)
 
