@@ -26,6 +26,7 @@ struct RateLimitTests {
         let allowed = 20 + Int(elapsed * 10) + 5
         #expect(delivered <= allowed, "\(delivered) lines delivered in \(elapsed) s; at most \(allowed) were allowed")
         #expect(delivered >= 19, "the first burst went through: \(delivered)")
+        #expect(delivered == 6 * 19, "nothing refused: the lines past the rate waited their turn (\(delivered))")
     }
 
     @Test("a per-address connection limit counts an IPv6 host by its /64, not by each of its addresses")

@@ -57,7 +57,8 @@ extension SessionMachine {
         guard nanos > 0 else { return }
         let owed = min(Double(nanos) / 1e9 * settings.rateLimit, settings.rateBurst)
         bucket.charge(owed, nowNanos: now.uptimeNanos)
-        waitsUntilNanos = now.uptimeNanos + bucket.wait(nowNanos: now.uptimeNanos)
+        // Until the bucket would be full again: the whole inherited debt is paid by waiting.
+        waitsUntilNanos = now.uptimeNanos + bucket.debtNanos(nowNanos: now.uptimeNanos)
     }
 
     private mutating func handle(_ request: ClientRequest, id: RequestID?, now: SessionClock) -> [SessionAction] {
