@@ -32,8 +32,12 @@ public final class TestSocket: @unchecked Sendable {
             }
         }
         guard result == 0 else {
-            Glibc.close(fd)
-            throw HarnessError("\(name): cannot connect to \(host):\(port) (errno \(errno))")
+            let error = errno
+            // Closed here, and marked so: a class whose initializer throws once every property is set still runs
+            // its deinit, which closed the number a second time, by then maybe a socket another thread (an
+            // in-process NIO client) had just opened (getsockname: EBADF, a crash of the whole test process).
+            close()
+            throw HarnessError("\(name): cannot connect to \(host):\(port) (errno \(error))")
         }
     }
 
