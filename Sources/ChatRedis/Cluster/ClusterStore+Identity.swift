@@ -255,20 +255,6 @@ extension ClusterStore {
             .map { _ in }
     }
 
-    /// A session from `address` ended owing the line rate `milliseconds` (`SessionMachine.rateDebtNanos`): kept
-    /// for the address, the larger debt winning, until it is paid back by time alone.
-    public func noteRateDebt(address: String, milliseconds: Int) -> EventLoopFuture<Void> {
-        guard !address.isEmpty, milliseconds > 0 else { return eventLoop.makeSucceededVoidFuture() }
-        return redis.run(IndexScripts.noteRateDebt, keys: [ClusterKeys.rateDebt(address: address)], arguments: [String(milliseconds)])
-            .map { _ in }
-    }
-
-    /// What the sessions from `address` that ended lately still owe the line rate, in milliseconds (0: nothing).
-    public func rateDebt(address: String) -> EventLoopFuture<Int> {
-        guard !address.isEmpty else { return eventLoop.makeSucceededFuture(0) }
-        return redis.send("PTTL", ClusterKeys.rateDebt(address: address)).map { max(0, Int($0.int ?? 0)) }
-    }
-
     /// Where failed logins and registrations are counted for a client (`AddressGroup`).
     public static func addressGroup(_ ip: String?) -> String { AddressGroup.of(ip) }
 
