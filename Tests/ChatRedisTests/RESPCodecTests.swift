@@ -13,6 +13,17 @@ struct RESPCodecTests {
         #expect(String(buffer: buffer) == "*4\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\na b\r\n\r\n$0\r\n\r\n")
     }
 
+    @Test("an array that declares more than a million elements is refused before anything is allocated")
+    func hugeArrayHeader() throws {
+        // Found by the resp fuzz target (Fuzz/Regressions/resp): hiredis allocated 12 GB for this header at once.
+        let reader = HiredisReader()
+        try reader.feed(ByteBuffer(string: "*1555555555\r\n:42\r\n"))
+        #expect(throws: RedisError.self) { _ = try reader.next() }
+        let fine = HiredisReader()
+        try fine.feed(ByteBuffer(string: "*\(1 << 20)\r\n"))
+        #expect(try fine.next() == nil, "a million elements is allowed; the rest has not come yet")
+    }
+
     @Test("replies are decoded whole even when they arrive a byte at a time")
     func decodingInPieces() throws {
         let channel = EmbeddedChannel(handler: ByteToMessageHandler(RESPDecoder()))

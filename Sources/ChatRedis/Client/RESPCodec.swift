@@ -8,6 +8,7 @@ final class HiredisReader {
 
     init() {
         guard let reader = redisReaderCreate() else { fatalError("hiredis could not allocate a reader (out of memory)") }
+        ArrayLimit.install(on: reader)
         self.reader = reader
     }
 
@@ -55,6 +56,42 @@ final class HiredisReader {
             return .array((0..<value.elements).map { convert(elements[$0]!) })
         default: return .null
         }
+    }
+}
+
+/// No RESP array may declare more than `maximumElements`: hiredis allocates an array's pointers as soon as it
+/// reads the header, so `*1555555555` from a broken or hostile server (or anything between the node and a Redis
+/// without TLS) made a node ask for 12 GB at once (found by the `resp` fuzz target; Fuzz/Regressions/resp).
+/// hiredis 1.x has such a limit (`maxelements`); 0.14, Debian bookworm's, does not, so its array constructor is
+/// wrapped. Past the limit the constructor fails, the reader reports "out of memory", and the connection is made
+/// again. Set up once, before any reader exists; read-only after.
+enum ArrayLimit {
+    static let maximumElements: Int32 = 1 << 20
+
+    typealias CreateArray = @convention(c) (UnsafePointer<redisReadTask>?, Int32) -> UnsafeMutableRawPointer?
+
+    /// hiredis's own functions, and a copy whose array constructor checks the count first.
+    private nonisolated(unsafe) static var original: CreateArray?
+    private nonisolated(unsafe) static var guarded: UnsafeMutablePointer<redisReplyObjectFunctions>?
+    private static let setUp: Void = {
+        guard let probe = redisReaderCreate() else { return }
+        defer { redisReaderFree(probe) }
+        guard let defaults = probe.pointee.fn else { return }
+        original = defaults.pointee.createArray
+        let functions = UnsafeMutablePointer<redisReplyObjectFunctions>.allocate(capacity: 1)
+        functions.initialize(to: defaults.pointee)
+        functions.pointee.createArray = { task, elements in
+            guard elements >= 0, elements <= ArrayLimit.maximumElements, let create = ArrayLimit.original else {
+                return nil
+            }
+            return create(task, elements)
+        }
+        guarded = functions
+    }()
+
+    static func install(on reader: UnsafeMutablePointer<redisReader>) {
+        _ = setUp
+        if let guarded { reader.pointee.fn = guarded }
     }
 }
 
