@@ -51,16 +51,32 @@ let package = Package(
             dependencies: ["CICU"],
             swiftSettings: swiftSettings
         ),
-        // Redis over SwiftNIO with hiredis as the codec, plus the chat's keys and Lua scripts.
+        // A host and a port as written in options and by Redis (`[::1]:6379`): what the Redis client and the chat
+        // both read, so neither needs the other for it.
+        .target(name: "Endpoints", swiftSettings: swiftSettings),
+        // A Redis client over SwiftNIO with hiredis as the codec: pipelined commands, scripts, pub/sub, Redis
+        // Cluster routing, Sentinel. It knows nothing of the chat.
         .target(
-            name: "ChatRedis",
+            name: "RedisClient",
             dependencies: [
                 "CHiredis",
-                "ChatCore",
+                "Endpoints",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The chat's shared state in Redis: every key and channel, the Lua scripts, and `ChatStore`, the typed
+        // operations the node and the balancer call.
+        .target(
+            name: "ChatStore",
+            dependencies: [
+                "ChatCore",
+                "RedisClient",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -70,7 +86,9 @@ let package = Package(
             name: "ChatNode",
             dependencies: [
                 "ChatCore",
-                "ChatRedis",
+                "ChatStore",
+                "RedisClient",
+                "Endpoints",
                 "ChatCommandSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -94,7 +112,9 @@ let package = Package(
             name: "ChatBalancer",
             dependencies: [
                 "ChatCore",
-                "ChatRedis",
+                "ChatStore",
+                "RedisClient",
+                "Endpoints",
                 "ChatCommandSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -116,6 +136,7 @@ let package = Package(
         .target(
             name: "ChatBench",
             dependencies: [
+                "Endpoints",
                 "ChatCore",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -128,6 +149,7 @@ let package = Package(
         .executableTarget(
             name: "chat-bench",
             dependencies: [
+                "Endpoints",
                 "ChatBench",
                 "ChatCore",
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -168,6 +190,7 @@ let package = Package(
         .executableTarget(
             name: "chat",
             dependencies: [
+                "Endpoints",
                 "ChatClient",
                 "ChatCore",
                 "ChatTerminal",
@@ -196,7 +219,9 @@ let package = Package(
                 "ChatBalancer",
                 "ChatCore",
                 "ChatCommandSupport",
-                "ChatRedis",
+                "ChatStore",
+                "RedisClient",
+                "Endpoints",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -207,6 +232,7 @@ let package = Package(
         .executableTarget(
             name: "chat-node",
             dependencies: [
+                "Endpoints",
                 "ChatCore",
                 "ChatNode",
                 "ChatCommandSupport",
@@ -218,12 +244,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "ChatCoreTests", dependencies: ["ChatCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndpointsTests", dependencies: ["Endpoints"], swiftSettings: swiftSettings),
         // Starts real redis-server and chat-node processes and talks to them over plain sockets; tests only.
         .target(name: "ChatTestSupport", path: "Tests/ChatTestSupport", swiftSettings: swiftSettings),
+        // RESP through hiredis, slot maps, and the Redis client against real redis-server processes and clusters.
         .testTarget(
-            name: "ChatRedisTests",
+            name: "RedisClientTests",
             dependencies: [
-                "ChatRedis",
+                "RedisClient",
+                "Endpoints",
+                "ChatTestSupport",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The chat's keys and scripts against a real Redis.
+        .testTarget(
+            name: "ChatStoreTests",
+            dependencies: [
+                "ChatStore",
+                "RedisClient",
                 "ChatTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -251,7 +291,8 @@ let package = Package(
             name: "ChatNodeTests",
             dependencies: [
                 "ChatNode",
-                "ChatRedis",
+                "ChatStore",
+                "RedisClient",
                 "ChatTestSupport",
                 .product(name: "NIOTestUtils", package: "swift-nio"),
             ],

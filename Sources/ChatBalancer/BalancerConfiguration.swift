@@ -1,6 +1,7 @@
+import Endpoints
 import ChatCommandSupport
 import ChatCore
-import ChatRedis
+import RedisClient
 import NIOCore
 
 /// A node the balancer may send clients to: its chat endpoint, the HTTP endpoint beside it, and a name.

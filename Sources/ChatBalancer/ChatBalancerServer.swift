@@ -87,7 +87,7 @@ public final class ChatBalancerServer: Service, Sendable {
         // The status readings parse other processes' output once a second: on a thread of their own, never on a
         // loop that proxies clients.
         let statusGroup = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let status = ClusterStatus(
+        let status = StatusReadings(
             pool: pool, metrics: metrics, redis: watcher.redis, eventLoop: statusGroup.next(),
             openConnections: {
                 (

@@ -1,3 +1,4 @@
+import Endpoints
 import ChatCore
 import Foundation
 import Histogram

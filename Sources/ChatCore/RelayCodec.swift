@@ -13,10 +13,10 @@ public struct RelayEnvelope: Equatable, Sendable {
 /// The relay payload, encoded and decoded here only.
 ///
 /// A payload is one flat JSON object with a kind `k`. A chat message's payload is framed as `<stream id> <json>`:
-/// the publish script (`ClusterScripts.publishMessage`) chooses the id, writes that frame once, and stores the same
+/// the publish script (`ChatScripts.publishMessage`) chooses the id, writes that frame once, and stores the same
 /// bytes in the room's stream that it publishes on the room's channel. So a message read back from history and one
 /// received live decode alike, with the same id, and no script edits JSON text. (Leave notices for sessions whose
-/// node died are written by the scripts with cjson, in the same flat shape; see `ClusterScripts`.)
+/// node died are written by the scripts with cjson, in the same flat shape; see `ChatScripts`.)
 public enum RelayCodec {
     /// A chat message's JSON, without its id: what the publish script frames with the id it assigns.
     public static func messageBody(_ message: OutgoingMessage, origin: String?) -> String {

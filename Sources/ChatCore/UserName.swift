@@ -59,7 +59,7 @@ public struct UserName: Hashable, Sendable, CustomStringConvertible {
 
     /// The keys of names this one may be mistaken for besides its own: the skeleton of its letters as typed, where
     /// a capital I still looks like a small l (`aIice` looks like `alice`, though its key, folded first, is
-    /// `aiice`). A claim is refused while one of them is held or registered (`ClusterStore.claimName`).
+    /// `aiice`). A claim is refused while one of them is held or registered (`ChatStore.claimName`).
     public var lookAlikeKeys: Set<String> {
         UnicodeSecurity.lookAlikes(display).subtracting([key]).filter { $0.unicodeScalars.allSatisfy(Self.isAllowed) }
     }

@@ -1,5 +1,7 @@
+import Endpoints
 import ChatCore
-import ChatRedis
+import ChatStore
+import RedisClient
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -57,11 +59,11 @@ public final class ChatNodeServer: Service, Sendable {
 
         let connectedHook = NIOLockedValueBox<(@Sendable (Bool) -> Void)?>(nil)
         let (redis, subscriber) = configuration.redis.makeClients(
-            commandLoop: loops[1 % loops.count], subscriberLoop: loops[0], scripts: ClusterStore.scripts,
+            commandLoop: loops[1 % loops.count], subscriberLoop: loops[0], scripts: ChatStore.scripts,
             commandTimeout: configuration.redisTimeout, logger: logger,
             onConnected: { reconnected in connectedHook.withLockedValue { $0 }?(reconnected) },
             onFlush: { batch in metrics.publishBatch.record(Int64(batch)) })
-        var store = ClusterStore(
+        var store = ChatStore(
             redis: redis, incarnation: incarnation, nodeID: nodeID, claimTTLSeconds: configuration.claimTTLSeconds,
             historyLength: configuration.historyLength, nameTTLSeconds: configuration.nameTTLSeconds)
         store.bounds = configuration.storeBounds

@@ -1,6 +1,7 @@
 import ChatCommandSupport
 import ChatCore
-import ChatRedis
+import ChatStore
+import RedisClient
 import NIOCore
 
 /// Everything a node is told at start. The executable fills it from flags and environment variables; tests build it

@@ -1,6 +1,6 @@
 import ChatCommandSupport
 import ChatCore
-import ChatRedis
+import ChatStore
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -10,7 +10,7 @@ import Synchronization
 final class NodeContext: Sendable {
     let configuration: NodeConfiguration
     let nodeID: String
-    let store: ClusterStore
+    let store: ChatStore
     let relay: Relay
     let metrics: NodeMetrics
     let logger: Logger
@@ -37,7 +37,7 @@ final class NodeContext: Sendable {
     let roomList: RoomListCache
 
     init(
-        configuration: NodeConfiguration, nodeID: String, store: ClusterStore, relay: Relay, metrics: NodeMetrics,
+        configuration: NodeConfiguration, nodeID: String, store: ChatStore, relay: Relay, metrics: NodeMetrics,
         logger: Logger
     ) {
         self.configuration = configuration

@@ -2,7 +2,7 @@ import ArgumentParser
 import ChatCommandSupport
 import ChatBalancer
 import ChatCore
-import ChatRedis
+import RedisClient
 import Foundation
 import Logging
 import NIOCore

@@ -1,8 +1,9 @@
+import Endpoints
 import ArgumentParser
 import ChatCommandSupport
 import ChatCore
 import ChatNode
-import ChatRedis
+import RedisClient
 import Foundation
 import Logging
 import NIOCore

@@ -45,7 +45,7 @@ struct StatusReadingTests {
         #expect(PrometheusText(many).buckets("chat_fanout_latency_seconds").isEmpty)
         // Numbers no count can be: not believed, so nothing converts them to Int.
         let huge = "chat_connections 1e19\nchat_rooms NaN\nchat_messages_in_total +Inf\nprocess_resident_memory_bytes -1e300"
-        let reading = ClusterStatus.NodeReading(time: .now(), metrics: PrometheusText(huge))
+        let reading = StatusReadings.NodeReading(time: .now(), metrics: PrometheusText(huge))
         #expect(reading.clients == nil && reading.rooms == nil && reading.messagesIn == nil && reading.residentBytes == nil)
     }
 
@@ -69,7 +69,7 @@ struct StatusReadingTests {
 
     @Test("Redis's INFO: key:value lines, sections skipped")
     func info() {
-        let info = ClusterStatus.parseInfo("# Server\r\nredis_version:7.0.15\r\nuptime_in_seconds:42\r\n\r\n# Memory\r\nused_memory:1024\r\nmaxmemory:0\r\n")
+        let info = StatusReadings.parseInfo("# Server\r\nredis_version:7.0.15\r\nuptime_in_seconds:42\r\n\r\n# Memory\r\nused_memory:1024\r\nmaxmemory:0\r\n")
         #expect(info["redis_version"] == "7.0.15")
         #expect(info["uptime_in_seconds"] == "42")
         #expect(info["used_memory"] == "1024")
@@ -82,13 +82,13 @@ struct StatusReadingTests {
         let shards = [
             "redis_version:7.0.15\r\nuptime_in_seconds:500\r\nused_memory:100\r\nmaxmemory:1000\r\nconnected_clients:4\r\ntotal_commands_processed:10\r\n",
             "redis_version:7.0.15\r\nuptime_in_seconds:20\r\nused_memory:200\r\nmaxmemory:1000\r\nconnected_clients:5\r\ntotal_commands_processed:30\r\n",
-        ].map(ClusterStatus.parseInfo)
-        let combined = ClusterStatus.combine(shards)
+        ].map(StatusReadings.parseInfo)
+        let combined = StatusReadings.combine(shards)
         #expect(combined["used_memory"] == "300" && combined["maxmemory"] == "2000")
         #expect(combined["connected_clients"] == "9" && combined["total_commands_processed"] == "40")
         #expect(combined["uptime_in_seconds"] == "20" && combined["redis_version"] == "7.0.15" && combined["shards"] == "2")
-        #expect(ClusterStatus.combine([ClusterStatus.parseInfo("used_memory:7\r\n")])["used_memory"] == "7")
-        #expect(ClusterStatus.combine([]).isEmpty)
+        #expect(StatusReadings.combine([StatusReadings.parseInfo("used_memory:7\r\n")])["used_memory"] == "7")
+        #expect(StatusReadings.combine([]).isEmpty)
     }
 
     @Test("announcements carry the operations port; later options are skipped, bad ones refused")

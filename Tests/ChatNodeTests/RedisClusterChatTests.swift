@@ -1,4 +1,4 @@
-import ChatRedis
+import RedisClient
 import ChatTestSupport
 import Foundation
 import Testing

@@ -7,7 +7,7 @@ import NIOCore
 /// The balancer's own port: the status page (`/`, its script and style), GET /status (the page's JSON), GET
 /// /nodes (each node, its state, clients routed, connected now) and GET /metrics.
 enum AdminEndpoints {
-    static func router(pool: BackendPool, metrics: BalancerMetrics, status: ClusterStatus, hostNames: HostAllowList)
+    static func router(pool: BackendPool, metrics: BalancerMetrics, status: StatusReadings, hostNames: HostAllowList)
         -> Router<BasicRequestContext>
     {
         let router = Router()

@@ -1,5 +1,7 @@
+import Endpoints
 import ChatCore
-import ChatRedis
+import ChatStore
+import RedisClient
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -83,12 +85,12 @@ final class NodeWatcher: Sendable {
             redisWasDown.withLockedValue { $0 = false }
             logger.info("node discovery reads Redis again", metadata: ["redis.address": "\(redisDescription)"])
         }
-        redis.send("SMEMBERS", ClusterKeys.endpoints).flatMap { reply -> EventLoopFuture<[Announcement]> in
+        redis.send("SMEMBERS", ChatKeys.endpoints).flatMap { reply -> EventLoopFuture<[Announcement]> in
             let incarnations = (reply.array ?? []).compactMap(\.string)
             guard !incarnations.isEmpty else { return self.eventLoop.makeSucceededFuture([]) }
             // One GET per node, pipelined (one write, one round trip): on a Redis Cluster the endpoint keys live in
             // different slots, which one MGET may not span.
-            let reads = incarnations.map { redis.send("GET", ClusterKeys.endpoint($0)) }
+            let reads = incarnations.map { redis.send("GET", ChatKeys.endpoint($0)) }
             return EventLoopFuture.whenAllSucceed(reads, on: self.eventLoop).map { values in
                 var found: [Announcement] = []
                 var expired: [String] = []
@@ -99,7 +101,7 @@ final class NodeWatcher: Sendable {
                         expired.append(incarnation)
                     }
                 }
-                if !expired.isEmpty { _ = redis.send(RedisCommand(["SREM", ClusterKeys.endpoints] + expired)) }
+                if !expired.isEmpty { _ = redis.send(RedisCommand(["SREM", ChatKeys.endpoints] + expired)) }
                 return found
             }
         }.whenSuccess { announcements in

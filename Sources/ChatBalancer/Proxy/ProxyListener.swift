@@ -1,3 +1,4 @@
+import Endpoints
 import ChatCommandSupport
 import ChatCore
 import Logging

@@ -1,3 +1,4 @@
+import Endpoints
 import ChatCore
 import NIOCore
 import NIOHTTP1

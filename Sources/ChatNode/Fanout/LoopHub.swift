@@ -1,5 +1,5 @@
 import ChatCore
-import ChatRedis
+import ChatStore
 import NIOCore
 
 /// The sessions served by one event loop, indexed by the Redis channels they listen on. Only ever touched on its

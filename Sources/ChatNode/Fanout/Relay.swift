@@ -1,5 +1,6 @@
 import ChatCore
-import ChatRedis
+import ChatStore
+import RedisClient
 import Logging
 import NIOCore
 import Synchronization
@@ -15,7 +16,7 @@ import Synchronization
 final class Relay: @unchecked Sendable {
     let subscriber: any RedisPubSub
     private let hubs: [LoopHub]
-    private let store: ClusterStore
+    private let store: ChatStore
     private let limits: ProtocolLimits
     /// channel -> hub index -> listeners. Everything below lives on the subscriber's loop.
     private var routes: [String: [Int: Int]] = [:]
@@ -38,7 +39,7 @@ final class Relay: @unchecked Sendable {
     var localRooms: Int { roomCount.load(ordering: .relaxed) }
 
     init(
-        subscriber: any RedisPubSub, hubs: [LoopHub], store: ClusterStore, limits: ProtocolLimits, logger: Logger,
+        subscriber: any RedisPubSub, hubs: [LoopHub], store: ChatStore, limits: ProtocolLimits, logger: Logger,
         metrics: NodeMetrics
     ) {
         self.logger = logger
@@ -78,7 +79,7 @@ final class Relay: @unchecked Sendable {
 
     private func counted(_ channel: String, by change: Int) {
         channelCount.add(change, ordering: .relaxed)
-        if channel.hasPrefix(ClusterKeys.roomChannelPrefix) { roomCount.add(change, ordering: .relaxed) }
+        if channel.hasPrefix(ChatKeys.roomChannelPrefix) { roomCount.add(change, ordering: .relaxed) }
     }
 
     private func received(_ messages: [PubSubMessage]) {
@@ -100,7 +101,7 @@ final class Relay: @unchecked Sendable {
     /// Whether an event read from Redis may be shown; a forged one is dropped, counted, and logged (the first, then
     /// every thousandth, so a flood of them cannot flood the log).
     private func accepts(_ envelope: RelayEnvelope, on channel: String) -> Bool {
-        guard let problem = check.problem(envelope.event, in: ClusterKeys.room(ofChannel: channel)) else { return true }
+        guard let problem = check.problem(envelope.event, in: ChatKeys.room(ofChannel: channel)) else { return true }
         dropped += 1
         metrics.relayedEventsDropped.increment()
         if dropped % 1000 == 1 {
@@ -140,7 +141,7 @@ final class Relay: @unchecked Sendable {
     }
 
     private func catchUp(_ channel: String) {
-        guard let room = ClusterKeys.room(ofChannel: channel), let last = lastDelivered[channel],
+        guard let room = ChatKeys.room(ofChannel: channel), let last = lastDelivered[channel],
             catchingUp[channel] == nil
         else { return }
         catchingUp[channel] = []

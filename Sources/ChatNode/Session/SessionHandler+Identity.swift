@@ -1,5 +1,5 @@
 import ChatCore
-import ChatRedis
+import ChatStore
 import NIOCore
 
 /// Who may hold a name: a claim with its resume token or password (checked off the event loops, failures counted
@@ -7,7 +7,7 @@ import NIOCore
 extension SessionHandler {
     var hasher: PasswordHasher { node.hasher }
     /// Where this client's failed logins, registrations and password checks are counted.
-    var addressGroup: String { ClusterStore.addressGroup(clientIP) }
+    var addressGroup: String { ChatStore.addressGroup(clientIP) }
 
     /// Claims `name`: a resume with the hello's token, a registered name's password checked against its stored hash
     /// (then the claim again, with the hash it was checked against), or a guest's claim. Every step continues on
@@ -82,7 +82,7 @@ extension SessionHandler {
         }.nonisolated()
     }
 
-    private func outcome(_ reply: ClusterStore.ClaimReply, attempt: ClaimAttempt, resume: String, now: Millis)
+    private func outcome(_ reply: ChatStore.ClaimReply, attempt: ClaimAttempt, resume: String, now: Millis)
         -> ClaimOutcome
     {
         switch reply {

@@ -1,5 +1,5 @@
 import ChatCore
-import ChatRedis
+import ChatStore
 import NIOCore
 
 /// A session's beginning and end: counting and logging it, closing its connection, and giving its name and rooms
@@ -36,11 +36,11 @@ extension SessionHandler {
     /// that fails while Redis is away is kept and retried when it is back, so no leave notice is lost.
     func end(_ ended: EndedSession) {
         held = [:]
-        for room in ended.rooms { stopListening(ClusterKeys.roomChannel(room)) }
+        for room in ended.rooms { stopListening(ChatKeys.roomChannel(room)) }
         let wasStarted = started
         if started {
             started = false
-            stopListening(ClusterKeys.userChannel(ended.user.key))
+            stopListening(ChatKeys.userChannel(ended.user.key))
             node.metrics.sessions.decrement()
             let now = WallClock.now()
             logger.info(

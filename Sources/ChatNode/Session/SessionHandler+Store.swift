@@ -1,9 +1,10 @@
 import ChatCore
-import ChatRedis
+import ChatStore
+import RedisClient
 import NIOConcurrencyHelpers
 import NIOCore
 
-/// Runs the store operations a session's machine asks for, against Redis (`ClusterStore`) and the node's pub/sub
+/// Runs the store operations a session's machine asks for, against Redis (`ChatStore`) and the node's pub/sub
 /// relay, and feeds each result back to the machine on the session's loop.
 extension SessionHandler {
     func perform(_ operation: StoreOperation, id: RequestID?) {
@@ -29,7 +30,7 @@ extension SessionHandler {
         if case .checkPassword(let name, let password) = operation {
             return checkPassword(name, password: password).map { .done }
         }
-        // A page holds at most this much text: the store reads little more than that (`ClusterStore.history`).
+        // A page holds at most this much text: the store reads little more than that (`ChatStore.history`).
         let pageBytes = configuration.limits.historyPageBytes
         let check = node.historyCheck
         // Read from the machine's view: these run for every message (see `SessionMachine.View`).
@@ -49,9 +50,9 @@ extension SessionHandler {
         case .unregister(let password):
             return changePassword(user, token: token, old: password, new: nil).map { .done }
         case .listenToUser(let name):
-            return listen(ClusterKeys.userChannel(name.key)).map { .done }
+            return listen(ChatKeys.userChannel(name.key)).map { .done }
         case .subscribe(let room):
-            return listen(ClusterKeys.roomChannel(room)).map { .done }
+            return listen(ChatKeys.roomChannel(room)).map { .done }
         case .recordJoin(let room):
             let roomList = node.roomList
             return store.join(room, user: user, token: token, now: now, origin: origin, address: addressGroup).map {

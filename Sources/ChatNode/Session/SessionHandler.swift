@@ -1,5 +1,5 @@
 import ChatCore
-import ChatRedis
+import ChatStore
 import Logging
 import NIOCore
 
@@ -70,7 +70,7 @@ final class SessionHandler: ChannelDuplexHandler {
 
     var logger: Logger { node.logger }
     var configuration: NodeConfiguration { node.configuration }
-    var store: ClusterStore { node.store }
+    var store: ChatStore { node.store }
     var userKey: String? { machine.view.userName?.key }
 
     init(node: NodeContext, hub: LoopHub, mode: (any SessionMode)? = nil, expectsProxyHeader: Bool = false) {
@@ -317,7 +317,7 @@ final class SessionHandler: ChannelDuplexHandler {
             case .stopListening(let room):
                 held[room] = nil
                 historyFloor[room] = nil
-                stopListening(ClusterKeys.roomChannel(room))
+                stopListening(ChatKeys.roomChannel(room))
             case .replayHeld(let room, let after): replayHeld(room, after: after)
             case .started(let user, let time): start(user, at: time)
             case .close(let reason): closeConnection(reason)

@@ -1,1 +1,1 @@
-../../../../Sources/ChatRedis/Client/RESPCodec.swift
+../../../../Sources/RedisClient/Connection/RESPCodec.swift

@@ -1,1 +1,1 @@
-../../../../Sources/ChatRedis/Client/RedisValue.swift
+../../../../Sources/RedisClient/Connection/RedisValue.swift

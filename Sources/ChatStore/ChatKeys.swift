@@ -1,0 +1,109 @@
+import ChatCore
+import RedisClient
+
+/// Every Redis key and channel the chat uses, in one place. See docs/architecture.md for what each holds.
+///
+/// Keys carry a hash tag (the part in braces, which alone decides a key's slot on a Redis Cluster): everything of
+/// one room shares `{room}`, everything of one person `{user key}`, of one client address `{address}`, of one node
+/// process `{incarnation}`. A script only ever touches one of these groups, so on a cluster it runs on the one
+/// shard that owns it (docs/redis-cluster.md). Names cannot contain braces (`UserName.isAllowed`), so a tag ends
+/// where the name ends.
+public enum ChatKeys {
+    public static let prefix = "chat:"
+
+    // One person's keys: tag {user key}.
+
+    /// The name claim: a string holding its owner's token, with a TTL kept alive by the owner's node.
+    public static func claim(_ user: String) -> String { tagged("chat:name:", user) }
+    /// The live session of a user: name, node, incarnation, since, active, away, token, the resume token's hash
+    /// (`rtok`), and `held` (when its name is held for a reconnecting client, until when). Outlives the claim.
+    public static func session(_ user: String) -> String { tagged("chat:session:", user) }
+    /// The rooms a user is in.
+    public static func sessionRooms(_ user: String) -> String { tagged("chat:session:", user, ":rooms") }
+    /// A registered name: name as registered, password hash (PHC string), created. Outlives every session.
+    public static func account(_ user: String) -> String { tagged("chat:account:", user) }
+    /// Failed logins lately for one name: a counter with a TTL.
+    public static func loginFailures(name user: String) -> String { tagged("chat:login-failures:name:", user) }
+    /// Direct messages to a user whose name is held while their client reconnects, delivered on resume.
+    public static func heldDirects(_ user: String) -> String { tagged("chat:held-directs:", user) }
+    /// When a user was last connected, for /seen. Outlives the session.
+    public static func seen(_ user: String) -> String { tagged("chat:seen:", user) }
+    /// Rooms one person created in the current minute.
+    public static func roomCreations(user: String) -> String { tagged("chat:room-creations:user:", user) }
+    /// The shard pub/sub channel for direct messages to a user, subscribed by the node holding the user's session.
+    public static func userChannel(_ user: String) -> String { tagged("chat:user:", user) }
+
+    // One client address's counters: tag {address}.
+
+    /// What the last sessions from one address group spent of the line rate and had not earned back: the key's
+    /// time to live, in milliseconds (its value means nothing).
+    public static func rateDebt(address: String) -> String { tagged("chat:rate-debt:", address) }
+    /// Failed logins lately from one address group: a counter with a TTL.
+    public static func loginFailures(address: String) -> String { tagged("chat:login-failures:address:", address) }
+    /// Names registered in the last hour from one address group: a counter with a TTL.
+    public static func registrations(_ address: String) -> String { tagged("chat:registrations:", address) }
+    /// Rooms created in the current minute from one address.
+    public static func roomCreations(address: String) -> String { tagged("chat:room-creations:address:", address) }
+
+    // One room's keys: tag {room}.
+
+    /// A room's members: user key -> the claim token of the session (it starts with the node's incarnation).
+    public static func members(_ room: RoomName) -> String { tagged("chat:members:", room.value) }
+    /// A room's history, a capped stream whose ids are the message ids.
+    public static func history(_ room: RoomName) -> String { tagged("chat:history:", room.value) }
+    /// A room's topic: `text`, `by`, `time`. Expires `--room-idle-days` after the last join, message or topic
+    /// change in the room; a room created again starts without one.
+    public static func topic(_ room: RoomName) -> String { tagged("chat:topic:", room.value) }
+    /// The shard pub/sub channel of a room.
+    public static func roomChannel(_ room: RoomName) -> String { tagged(roomChannelPrefix, room.value) }
+    public static let roomChannelPrefix = "chat:room:"
+
+    /// The room a room channel carries; nil for any other channel.
+    public static func room(ofChannel channel: String) -> RoomName? {
+        guard channel.hasPrefix(roomChannelPrefix) else { return nil }
+        let tag = channel.utf8.dropFirst(roomChannelPrefix.utf8.count)
+        guard tag.first == UInt8(ascii: "{"), tag.last == UInt8(ascii: "}"), tag.count > 2 else { return nil }
+        return RoomName(trusted: String(Substring(tag.dropFirst().dropLast())))
+    }
+
+    // One node process's keys: tag {incarnation}.
+
+    /// A live node process: exists while the process heartbeats.
+    public static func incarnation(_ id: String) -> String { tagged("chat:incarnation:", id) }
+    /// Users whose sessions an incarnation holds, so survivors can clean up after it dies.
+    public static func incarnationUsers(_ id: String) -> String { tagged("chat:incarnation:", id, ":users") }
+    /// Where a node process can be reached, "<node id> <chat host:port> <http host:port>", for the balancer's
+    /// discovery; expires within 1.5 s of the node's last announcement.
+    public static func endpoint(_ incarnation: String) -> String { tagged("chat:endpoint:", incarnation) }
+
+    // Indexes over the whole chat, each one key (on a cluster, one shard's).
+
+    /// Rooms that have (or recently had) members, for /rooms.
+    public static let rooms = "chat:rooms"
+    /// Every room with members or unexpired history, by its look (UTS #39 skeleton), scored by its last
+    /// activity: what the room cap counts, and what tells a new room that looks like one in use. Shares its tag
+    /// with `roomLooks`, which one script keeps in step with it (the tag has a colon, which no room name has).
+    public static let roomActivity = "chat:room-activity:{:room-index}"
+    /// skeleton -> the room of that look, for the rooms in `roomActivity`.
+    public static let roomLooks = "chat:room-looks:{:room-index}"
+    /// Everybody /seen remembers, scored by when they connected: the oldest go first past the cap.
+    public static let seenIndex = "chat:seen-index"
+    /// Every incarnation that may still hold sessions.
+    public static let incarnations = "chat:incarnations"
+    /// Incarnations that have announced an endpoint (entries whose endpoint expired are removed by readers).
+    public static let endpoints = "chat:endpoints"
+
+    /// `head{tag}tail` in one allocation of the right size: the keys of a room are built for every message, and
+    /// interpolation allocates, then grows, each of them.
+    @inline(__always)
+    static func tagged(_ head: String, _ tag: String, _ tail: String = "") -> String {
+        var key = String()
+        key.reserveCapacity(head.utf8.count + tag.utf8.count + tail.utf8.count + 2)
+        key += head
+        key += "{"
+        key += tag
+        key += "}"
+        key += tail
+        return key
+    }
+}

@@ -1,0 +1,101 @@
+import ChatCore
+import RedisClient
+import NIOCore
+
+/// A room's history: its stream, read back in pages (one key, the room's tag).
+extension ChatStore {
+    /// The last `count` messages, or those before `before`, oldest first. With `bytes`, read in chunks and only
+    /// until the messages read cost more than that (`HistoryPaging.cost`): a page holds no more, so a page of
+    /// 2 KB messages reads about 60 of them, not `count`.
+    public func history(_ room: RoomName, count: Int, before: StreamID? = nil, bytes: Int = .max)
+        -> EventLoopFuture<[ChatMessage]>
+    {
+        readChunks(ChatKeys.history(room), from: before.map { "(\($0)" } ?? "+", backward: true, count: count, bytes: bytes)
+            .map { entries in entries.compactMap { if case .message(let message) = $0.event { message } else { nil } }.reversed() }
+    }
+
+    /// Messages after `id` (at most `limit`; with `bytes`, only until they cost more than that, as `history`
+    /// reads), oldest first, with who sent each (so a node catching up can still skip a session's own), and what
+    /// the stream says it no longer keeps: what a reconnecting client or node missed, and whether some of it is
+    /// gone.
+    public func page(_ room: RoomName, after id: StreamID, limit: Int, bytes: Int = .max) -> EventLoopFuture<StoredPage> {
+        let key = ChatKeys.history(room)
+        let entries = readChunks(key, from: "(\(id)", backward: false, count: limit, bytes: bytes)
+        // A room whose stream does not exist (never written, or expired) answers XINFO with an error: it keeps
+        // nothing, and says nothing of what it lost.
+        let info = redis.send("XINFO", "STREAM", key).map(Self.streamInfo).recover { _ in StreamInfo() }
+        return entries.and(info).map { entries, info in
+            StoredPage(envelopes: entries, maxDeleted: info.maxDeleted, keptFrom: info.keptFrom)
+        }
+    }
+
+    /// Reads a stream from `start` (XRANGE forward, XREVRANGE backward) until `count` entries or `bytes` of
+    /// messages are read, or it ends. The first chunk is a guess (50); the next ones are sized from what the
+    /// messages so far cost, so small messages take one or two reads and large ones no more than a page's worth.
+    private func readChunks(
+        _ key: String, from start: String, backward: Bool, count: Int, bytes: Int, read: [RelayEnvelope] = [],
+        cost: Int = 0
+    ) -> EventLoopFuture<[RelayEnvelope]> {
+        let remaining = count - read.count
+        guard remaining > 0 else { return eventLoop.makeSucceededFuture(read) }
+        let average = read.isEmpty ? 0 : max(1, cost / read.count)
+        let wanted = bytes == .max || average == 0 ? min(remaining, bytes == .max ? remaining : 50) : (bytes - cost) / average + 2
+        let chunk = max(1, min(remaining, wanted))
+        let command = backward ? ["XREVRANGE", key, start, "-"] : ["XRANGE", key, start, "+"]
+        return redis.send(RedisCommand(command + ["COUNT", String(chunk)])).flatMap { reply in
+            let entries = reply.array ?? []
+            let envelopes = Self.envelopes(from: reply)
+            let all = read + envelopes
+            let spent = cost + envelopes.reduce(0) { total, envelope in
+                if case .message(let message) = envelope.event { total + HistoryPaging.cost(of: message) } else { total }
+            }
+            guard entries.count == chunk, spent <= bytes,
+                let last = entries.last?.array?.first?.string
+            else { return eventLoop.makeSucceededFuture(all) }
+            return readChunks(key, from: "(\(last)", backward: backward, count: count, bytes: bytes, read: all, cost: spent)
+        }
+    }
+
+    /// From XINFO STREAM (Redis 7): the newest id deleted with XDEL (`max-deleted-entry-id`; trimming does not set
+    /// it), and, when trimming removed entries (more were added than are left), the oldest one kept: trimming
+    /// removes the oldest first, so everything before it is gone.
+    static func streamInfo(_ reply: RedisValue) -> StreamInfo {
+        let fields = reply.array ?? []
+        var length: Int64 = 0
+        var added: Int64 = 0
+        var first: StreamID?
+        var last: StreamID?
+        var info = StreamInfo()
+        for index in stride(from: 0, to: fields.count - 1, by: 2) {
+            let value = fields[index + 1]
+            switch fields[index].string {
+            case "length": length = value.int ?? 0
+            case "entries-added": added = value.int ?? 0
+            case "last-generated-id": last = value.string.flatMap(StreamID.init)
+            case "max-deleted-entry-id": info.maxDeleted = value.string.flatMap(StreamID.init).flatMap { $0 == .zero ? nil : $0 }
+            case "first-entry": first = value.array?.first?.string.flatMap(StreamID.init)
+            default: break
+            }
+        }
+        if added > length { info.keptFrom = first ?? last.map { StreamID(millis: $0.millis, sequence: $0.sequence + 1) } }
+        return info
+    }
+
+    struct StreamInfo: Sendable {
+        var maxDeleted: StreamID?
+        var keptFrom: StreamID?
+    }
+
+    static func messages(from reply: RedisValue) -> [ChatMessage] {
+        envelopes(from: reply).compactMap { if case .message(let message) = $0.event { message } else { nil } }
+    }
+
+    static func envelopes(from reply: RedisValue) -> [RelayEnvelope] {
+        (reply.array ?? []).compactMap { entry in
+            guard let parts = entry.array, parts.count == 2, let fields = parts[1].array, fields.count >= 2,
+                case .bulk(let payload) = fields[1]
+            else { return nil }
+            return RelayCodec.decode(payload, entryID: parts[0].string.flatMap(StreamID.init))
+        }
+    }
+}

@@ -1,0 +1,344 @@
+import ChatCore
+import RedisClient
+import NIOCore
+
+// Rooms: joining (and admitting new rooms), leaving, messages, notices and the queries over them. Each room's
+// own work is one script on the room's tag; what it means for the person (their rooms) and for the indexes (the
+// room list, the rooms' activity and looks) is sent around it, in the order each method explains.
+extension ChatStore {
+    /// Joins, creating the room if it does not exist, within the creation rate and the room cap (`ChatError`s
+    /// `rate-limited` and `store-full` otherwise). `address` is the client's IP, whose creations are counted.
+    ///
+    /// The room goes into the session's rooms first (so a node dying midway leaves a membership its reaper finds),
+    /// then the membership and the join notice, then the room list (after the membership: see `unlistIfEmpty`). A
+    /// new room is admitted (`admit`) between the first refusal of the room's script and its second attempt; a
+    /// refused room goes from the session's rooms again.
+    /// `token`: the session's claim token, which its membership records (and every leave is guarded by).
+    public func join(_ room: RoomName, user: UserName, token: String, now: Millis, origin: String, address: String = "")
+        -> EventLoopFuture<Void>
+    {
+        let key = user.key
+        let sessionRooms = ChatKeys.sessionRooms(key)
+        return redis.run(
+            SessionScripts.enterRoom, keys: [sessionRooms, ChatKeys.account(key)],
+            arguments: [room.value, String(sessionTTLSeconds)]
+        ).flatMap { registered -> EventLoopFuture<Bool> in
+            // IRC's extended-join shows whether the name is registered.
+            let notice = RelayCodec.encode(
+                RelayEnvelope(
+                    event: .joined(room: room, name: user.display, time: now, registered: registered.int == 1),
+                    origin: origin))
+            let enter = { @Sendable (admitted: Bool) in
+                redis.run(
+                    RoomScripts.join,
+                    keys: [ChatKeys.members(room), ChatKeys.history(room), ChatKeys.topic(room)],
+                    arguments: [
+                        key, token, room.value, String(bounds.roomIdleSeconds), notice, admitted ? "1" : "",
+                        ChatKeys.roomChannel(room),
+                    ])
+            }
+            return enter(false).flatMap { joined -> EventLoopFuture<Bool> in
+                guard joined.int != 1 else { return eventLoop.makeSucceededFuture(false) }
+                return admit(room, user: user, now: now, address: address).flatMap { enter(true) }.map { _ in true }
+            }
+        }.flatMap { created -> EventLoopFuture<Void> in
+            // The member is in: what follows is upkeep of indexes (maybe on other shards), and its failure must not
+            // tell the client the join failed. A new room's activity and look were recorded when it was admitted;
+            // an existing room's are renewed; a room missing from the list is listed again by its next join.
+            let activity = created ? eventLoop.makeSucceededFuture(RedisValue.integer(1)) : recordActivity(room, now: now, checking: false)
+            let listed = redis.send("SADD", ChatKeys.rooms, room.value)
+            return activity.and(listed).map { _ in }.recover { _ in }
+        }.flatMapError { error -> EventLoopFuture<Void> in
+            guard let refusal = (error as? ChatError) ?? ChatScripts.chatError(error) else {
+                return eventLoop.makeFailedFuture(error)
+            }
+            return redis.send("SREM", sessionRooms, room.value).flatMapThrowing { _ in throw refusal }
+        }
+    }
+
+    /// Whether a room that does not exist yet may be made now: the address's and the person's creations this
+    /// minute are counted, then the room cap and look-alikes are checked as its look is recorded, in one step on
+    /// the index. Whatever refuses, the creations counted for it are taken back.
+    private func admit(_ room: RoomName, user: UserName, now: Millis, address: String) -> EventLoopFuture<Void> {
+        let counters = [ChatKeys.roomCreations(address: address), ChatKeys.roomCreations(user: user.key)]
+        let limit = bounds.roomCreationsPerMinute
+        let counted = counters.map { count($0, by: 1, windowSeconds: 60, limit: limit) }
+        return EventLoopFuture.whenAllSucceed(counted, on: eventLoop).flatMap { results in
+            let refused = results.contains { !$0.counted }
+            let recorded: EventLoopFuture<RedisValue> =
+                refused
+                ? eventLoop.makeFailedFuture(
+                    ChatError(.rateLimited, "at most \(limit) new rooms a minute; join one that exists"))
+                : recordActivity(room, now: now, checking: true).flatMapErrorThrowing { error in
+                    throw ChatScripts.chatError(error) ?? error
+                }
+            return recorded.map { _ in }.flatMapError { error in
+                let undo = zip(counters, results).filter { $0.1.counted }.map { count($0.0, by: -1, windowSeconds: 60) }
+                return EventLoopFuture.andAllComplete(undo, on: eventLoop).flatMapThrowing { throw error }
+            }
+        }
+    }
+
+    /// The room's activity and look in the index (`IndexScripts.admitRoom`); `checking` admits a new room.
+    private func recordActivity(_ room: RoomName, now: Millis, checking: Bool) -> EventLoopFuture<RedisValue> {
+        redis.run(
+            IndexScripts.admitRoom, keys: [ChatKeys.roomActivity, ChatKeys.roomLooks],
+            arguments: [
+                String(now), String(bounds.roomIdleSeconds), room.look, room.value, String(bounds.maxRooms),
+                checking ? "1" : "",
+            ])
+    }
+
+    /// Counts one more (`by` 1) or one less (-1) on a windowed counter (`IndexScripts.count`).
+    func count(_ counter: String, by step: Int, windowSeconds: Int, limit: Int? = nil)
+        -> EventLoopFuture<(counted: Bool, retryAfterSeconds: Int)>
+    {
+        redis.run(
+            IndexScripts.count, keys: [counter],
+            arguments: [String(step), String(windowSeconds), limit.map(String.init) ?? ""]
+        ).map { reply in
+            let fields = reply.array ?? []
+            return (fields.first?.int == 1, Int(fields.count > 1 ? fields[1].int ?? 1 : 1))
+        }
+    }
+
+    /// Leaves a room, if this session (`token`) still holds the membership (a reaped node's late /leave must not
+    /// announce a second departure). The room goes from the session's rooms after the membership, so a reaper
+    /// never misses one.
+    public func leave(
+        _ room: RoomName, user: UserName, token: String, reason: LeaveReason, now: Millis, origin: String,
+        message: String? = nil
+    ) -> EventLoopFuture<Void> {
+        let notice = RelayCodec.encode(
+            RelayEnvelope(
+                event: .left(room: room, name: user.display, reason: reason, time: now, message: message), origin: origin))
+        return leaveRooms([room], user: user.key, holder: token, now: now) { _ in notice }.flatMap {
+            redis.send("SREM", ChatKeys.sessionRooms(user.key), room.value).map { _ in }
+        }
+    }
+
+    /// Appends to history and publishes, in one script that assigns the id; returns the id. The upkeep a message
+    /// asks for is sent right behind it and not waited for: the room's activity (an index) and the sender's last
+    /// active time (the person's record) may live on other shards, and a message is not delayed by either.
+    public func publishMessage(
+        _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all
+    ) -> EventLoopFuture<StreamID> {
+        let published = redis.run(
+            RoomScripts.publishMessage,
+            keys: [ChatKeys.history(message.room), ChatKeys.topic(message.room)],
+            arguments: [
+                ChatKeys.roomChannel(message.room), RelayCodec.messageBody(message, origin: origin),
+                String(historyLength), String(bounds.roomIdleSeconds), upkeep.renewsRoom ? "1" : "",
+            ])
+        if upkeep.renewsRoom {
+            // An idle room's history goes by itself; the room counts as active for the cap meanwhile.
+            _ = redis.send("ZADD", ChatKeys.roomActivity, String(message.time), message.room.look)
+        }
+        if upkeep.marksActive {
+            _ = redis.run(SessionScripts.markActive, keys: [ChatKeys.session(user.key)], arguments: [String(message.time)])
+        }
+        return published.flatMapThrowing { reply in
+            guard let id = reply.string.flatMap(StreamID.init) else {
+                throw RedisError(.protocolViolation, "the publish script gave no message id")
+            }
+            return id
+        }
+    }
+
+    /// Best effort and not kept: a typing notice that is lost is followed by the message or by the next notice.
+    /// Quiet rooms (more than `quietRoomSize` people) get none.
+    public func publishTyping(_ room: RoomName, user: UserName, now: Millis, origin: String) -> EventLoopFuture<Void> {
+        let payload = RelayCodec.encode(RelayEnvelope(event: .typing(room: room, name: user.display, time: now), origin: origin))
+        return announce(payload, in: room)
+    }
+
+    private func announce(_ payload: String, in room: RoomName) -> EventLoopFuture<Void> {
+        redis.run(RoomScripts.announce, keys: [ChatKeys.members(room)], arguments: [ChatKeys.roomChannel(room), payload])
+            .map { _ in }
+    }
+
+    /// Sets or clears away, then tells every room the user is in (but quiet ones).
+    public func setPresence(_ user: UserName, away: String?, now: Millis, origin: String) -> EventLoopFuture<Void> {
+        redis.run(
+            SessionScripts.presence,
+            keys: [ChatKeys.session(user.key), ChatKeys.sessionRooms(user.key)],
+            arguments: [away ?? "", String(now)]
+        ).flatMap { reply in
+            let notices = Self.strings(reply).map { name in
+                let room = RoomName(trusted: name)
+                let presence: Presence = away.map { .away($0) } ?? .online
+                let event = ChatEvent.presence(room: room, name: user.display, presence: presence, time: now)
+                return announce(RelayCodec.encode(RelayEnvelope(event: event, origin: origin)), in: room)
+            }
+            return EventLoopFuture.andAllSucceed(notices, on: eventLoop)
+        }
+    }
+
+    // MARK: Queries
+
+    /// A page of a room's members with their session fields, one lookup per member listed, pipelined. The page is
+    /// read with HSCAN, so one request costs the store about a page's worth of work however big the room is. A
+    /// small hash (Redis keeps up to 512 entries as one listpack) answers whole to one HSCAN: its entries are
+    /// sorted and listed a page at a time, so the cursor is HSCAN's and how many of that reading's entries were
+    /// listed already (`<scan>-<skip>`). IRC's `everyone` reads on to `MemberListing.maximumListed`.
+    ///
+    /// An entry whose session has another token is not shown; if that session is in the room, the entry is moved
+    /// to it (a takeover whose move failed, or is on its way: the move is guarded, so doing it twice is harmless);
+    /// if not, it is a replaced session's, whose leave is on its way. An entry whose session has ended is a
+    /// departure never announced (its leave failed, or the release that is ending it is under way): once the node
+    /// that held it is gone and the session has been gone a few seconds (/seen's record says when), it is
+    /// announced, under the name /seen knows, and removed, only if it still names that session.
+    public func who(_ room: RoomName, listing: MemberListing = .firstPage, now: Millis) -> EventLoopFuture<MemberPage> {
+        let members = ChatKeys.members(room)
+        let read: EventLoopFuture<(entries: [String], next: String?)>
+        switch listing {
+        case .page(let after):
+            let (scan, skip) = Self.memberCursor(after)
+            read = scanMembers(members, from: scan, wanted: MemberListing.pageSize, readOn: false).map { read in
+                // Sorted by user, so that the next reading from the same cursor skips the same entries.
+                let pairs = stride(from: 0, to: read.entries.count - 1, by: 2)
+                    .map { (read.entries[$0], read.entries[$0 + 1]) }.sorted { $0.0 < $1.0 }
+                let page = pairs.dropFirst(skip).prefix(MemberListing.pageSize)
+                let listed = skip + page.count
+                let next = listed < pairs.count ? "\(scan)-\(listed)" : read.next.map { "\($0)-0" }
+                return (page.flatMap { [$0.0, $0.1] }, next)
+            }
+        case .everyone:
+            read = scanMembers(members, from: "0", wanted: MemberListing.maximumListed, readOn: true)
+        }
+        return read.and(redis.send("HLEN", members)).flatMap { read, count in
+            let entries = read.entries
+            let lookups = stride(from: 0, to: entries.count - 1, by: 2).map { index in
+                member(entries[index], holder: entries[index + 1], in: room, now: now)
+            }
+            return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).map { found in
+                let listed = found.compactMap { $0 }.sorted { $0.name.lowercased() < $1.name.lowercased() }
+                return MemberPage(members: listed, total: max(Int(count.int ?? 0), listed.count), next: read.next)
+            }
+        }
+    }
+
+    /// A `who` cursor (`<scan>-<skip>`, see `who`): HSCAN's cursor and how many entries of its reading to skip.
+    static func memberCursor(_ cursor: String?) -> (scan: String, skip: Int) {
+        let parts = (cursor ?? "").split(separator: "-", maxSplits: 1).map(String.init)
+        guard parts.count == 2, UInt64(parts[0]) != nil, let skip = Int(parts[1]), skip >= 0 else { return ("0", 0) }
+        return (parts[0], skip)
+    }
+
+    /// HSCAN from `cursor` for about `wanted` entries (field, value, field, value...); with `readOn`, scans on
+    /// until it has them or the hash ends. The next cursor is nil at the end.
+    private func scanMembers(_ key: String, from cursor: String, wanted: Int, readOn: Bool, read: [String] = [])
+        -> EventLoopFuture<(entries: [String], next: String?)>
+    {
+        let count = max(1, wanted - read.count / 2)
+        return redis.send("HSCAN", key, cursor, "COUNT", String(count)).flatMap { reply in
+            let parts = reply.array ?? []
+            let next = parts.first?.string.flatMap { $0 == "0" ? nil : $0 }
+            let entries = read + (parts.count > 1 ? Self.strings(parts[1]) : [])
+            guard readOn, let next, entries.count / 2 < wanted else {
+                return eventLoop.makeSucceededFuture((entries, next))
+            }
+            return scanMembers(key, from: next, wanted: wanted, readOn: true, read: entries)
+        }
+    }
+
+    /// One member's session fields, or nil when the entry is not a live session's (see `who`).
+    private func member(_ user: String, holder: String, in room: RoomName, now: Millis) -> EventLoopFuture<RoomMember?> {
+        redis.send("HMGET", ChatKeys.session(user), "name", "away", "active", "node", "tok", "held")
+            .map { reply -> RoomMember? in
+                let fields = (reply.array ?? []).map(\.string)
+                guard fields.count == 6, let name = fields[0] else {
+                    _ = announceDeparture(of: user, holder: holder, from: room, now: now)
+                    return nil
+                }
+                guard let token = fields[4], token == holder else {
+                    if let token = fields[4] { _ = adopt(user, holder: holder, token: token, in: room) }
+                    return nil
+                }
+                // Bounded where it is set; cut here too, so a page stays small whatever Redis holds.
+                let away = Sanitizer.prefix(fields[1] ?? "", bytes: Presence.maximumAwayBytes)
+                return RoomMember(
+                    name: name, presence: away.isEmpty ? .online : .away(away),
+                    idleMillis: max(0, now - (fields[2].flatMap { Millis($0) } ?? now)), node: fields[3] ?? "",
+                    reconnecting: fields[5].map { !$0.isEmpty } ?? false)
+            }
+    }
+
+    /// A membership left by a session that has ended, announced and removed, only once the node that held it is
+    /// gone (its heartbeat lapsed: a live node ends its own sessions, with their own notices, or restores a session
+    /// record Redis lost) and the session did not end moments ago (a reaper may still be leaving its rooms).
+    private func announceDeparture(of user: String, holder: String, from room: RoomName, now: Millis)
+        -> EventLoopFuture<Void>
+    {
+        let alive = redis.send("EXISTS", ChatKeys.incarnation(Self.incarnation(of: holder)))
+        let seen = redis.send("HMGET", ChatKeys.seen(user), "name", "disconnected")
+        return alive.and(seen).flatMap { alive, reply in
+            guard alive.int == 0 else { return eventLoop.makeSucceededVoidFuture() }
+            let fields = (reply.array ?? []).map(\.string)
+            let disconnected = fields.count > 1 ? fields[1].flatMap { Millis($0) } : nil
+            if let disconnected, now - disconnected < 10_000 { return eventLoop.makeSucceededVoidFuture() }
+            let name = fields.first.flatMap { $0 } ?? user
+            let notice = RelayCodec.encode(
+                RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
+            return leaveRooms([room], user: user, holder: holder, now: now) { _ in notice }
+        }
+    }
+
+    /// A membership under an older token of a session that is in the room: moved to the session's token.
+    private func adopt(_ user: String, holder: String, token: String, in room: RoomName) -> EventLoopFuture<Void> {
+        redis.send("SISMEMBER", ChatKeys.sessionRooms(user), room.value).flatMap { member in
+            guard member.int == 1 else { return eventLoop.makeSucceededVoidFuture() }
+            return redis.run(RoomScripts.setMember, keys: [ChatKeys.members(room)], arguments: [user, holder, token])
+                .map { _ in }
+        }
+    }
+
+    /// Rooms with their member counts, one count per room, pipelined; rooms found empty go from the list.
+    public func rooms() -> EventLoopFuture<[(RoomName, Int)]> {
+        redis.send("SMEMBERS", ChatKeys.rooms).flatMap { reply in
+            let counts = Self.strings(reply).map { name in
+                let room = RoomName(trusted: name)
+                return redis.send("HLEN", ChatKeys.members(room)).map { count -> (RoomName, Int)? in
+                    guard let count = count.int, count > 0 else {
+                        _ = unlistIfEmpty(room)
+                        return nil
+                    }
+                    return (room, Int(count))
+                }
+            }
+            return EventLoopFuture.whenAllSucceed(counts, on: eventLoop).map { rooms in
+                rooms.compactMap { $0 }.sorted { $0.0 < $1.0 }
+            }
+        }
+    }
+
+    public func seen(_ user: String) -> EventLoopFuture<SeenRecord?> {
+        redis.run(SessionScripts.seen, keys: [ChatKeys.seen(user), ChatKeys.session(user)], arguments: [])
+            .map { reply in
+                let fields = reply.array ?? []
+                guard fields.count == 6, let name = fields[0].string else { return nil }
+                let connected = Millis(fields[1].string ?? "") ?? 0
+                if fields[4].int == 1 {
+                    return .online(name: name, since: connected, node: fields[3].string ?? "", reconnecting: fields[5].int == 1)
+                }
+                guard let disconnected = Millis(fields[2].string ?? "") else {
+                    // Connected once, but its node died before anyone recorded the end: the best known is "online".
+                    return .online(name: name, since: connected, node: fields[3].string ?? "")
+                }
+                return .offline(name: name, connectedAt: connected, disconnectedAt: disconnected)
+            }
+    }
+
+    /// Which of these users have a session now (one held for a reconnecting client counts), with their names as
+    /// they typed them and whether they are away: one HMGET each, pipelined.
+    public func online(_ users: [UserName]) -> EventLoopFuture<[OnlineUser]> {
+        let lookups = users.map { user in
+            redis.send("HMGET", ChatKeys.session(user.key), "name", "away").map { reply -> OnlineUser? in
+                let fields = reply.array ?? []
+                guard let name = fields.first?.string else { return nil }
+                return OnlineUser(name: name, isAway: fields.count > 1 && fields[1].string?.isEmpty == false)
+            }
+        }
+        return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).map { $0.compactMap { $0 } }
+    }
+}

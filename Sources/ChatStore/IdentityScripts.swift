@@ -1,0 +1,260 @@
+import ChatCore
+import RedisClient
+
+// One file because these scripts are one protocol: who may hold a name. The claim decides between a resume, a
+// registered name's password check and a plain claim; hold, the held direct messages and the account scripts
+// keep the fields the claim reads (`tok`, `rtok`, `held` in the session; the account's `hash`) consistent.
+
+/// The scripts of names and identity: claims (plain, by password, by resume token), holding a dropped session's
+/// name, direct messages queued meanwhile, and accounts. Key names follow `ChatKeys`.
+enum IdentityScripts {
+    /// KEYS: claim, session, sessionRooms, seen, account, failures by name, held directs
+    /// ARGV: 1 token, 2 name, 3 incarnation, 4 node, 5 now, 6 claim ttl, 7 address group, 8 session ttl,
+    ///       9 seen ttl, 10 resume token hash ('' = none), 11 verified account hash ('' = none), 12 a password was
+    ///       given ('1'/'0'), 13 failures per name, 14 the user's channel, 15 the new resume token's hash,
+    ///       16 origin (the claiming session), 17 failure window seconds, 18 account lifetime seconds,
+    ///       19 '1' when the check of a verified hash is still counted as a failure of the name (else '': it was
+    ///       uncounted already, or never counted: a known address's),
+    ///       20... rooms to keep
+    /// Returns one of
+    ///   {'claimed', old token, old name, room...}   the name is this session's, a new session; a stale session
+    ///                                               it replaced (token '' when none) was in these rooms
+    ///   {'resumed', since, old token, old name, kept count, kept room..., left room...}
+    ///                                    it took over a session (resume token, or a registered name's password)
+    ///   {'held', holder, reconnecting}   somebody holds it (or a name that looks like it)
+    ///   {'password'}                     registered; no password given
+    ///   {'verify', hash, counted}        registered; check the password against hash, then claim again with it;
+    ///                                    counted '1' when the check was counted as a failure of the name
+    ///   {'wrong'}                        a password for a name that is not registered (counted nowhere: nothing
+    ///                                    was guessed)
+    ///   {'locked', seconds}              too many failed logins lately for the name
+    ///
+    /// Only the person's keys are here (their tag): the rooms of a replaced or taken-over session are answered,
+    /// and the store moves or ends those memberships, announces the departures, and keeps the incarnations' user
+    /// sets and /seen's index (`ChatStore.claimName`). Failed logins from the client's address are counted by
+    /// the store too, around this script.
+    ///
+    /// A takeover (resume token, or a verified password while the name is held) keeps the rooms the client will
+    /// rejoin and drops the others, and tells whatever connection still holds the session (on the user's channel)
+    /// to close. Its `held` mark stays until `takeHeldDirects`, so a direct message sent in between is queued, not
+    /// lost.
+    ///
+    /// Every password check is counted as a failure *before* it is made (at `verify`), and uncounted when the
+    /// verified claim comes back: guesses sent in parallel cannot slip past the limit while the hashes run. A
+    /// successful login also extends the account's life (accounts nobody logs in to for a year go).
+    ///
+    /// The name's limit is for strangers: the account remembers the address groups its owner registered or last
+    /// logged in from (`known`, the latest 8), and a check from one of them is neither locked out by the name's
+    /// failures nor counted in them (its address's own limit, counted by the store, still holds). So guessing
+    /// at a name from elsewhere cannot lock its owner out at home, as sign-in from a known device works in the
+    /// big services while strangers are throttled.
+    ///
+    /// A free name may still have an old session record: its node died and its claim expired a moment before a
+    /// survivor reaped it. That session's rooms are answered so that they are told it left, and no membership is
+    /// left behind.
+    static let claim = RedisScript(
+        name: "claim",
+        source: """
+            local now = tonumber(ARGV[5])
+            local function takeOver()
+                local oldToken = redis.call('HGET', KEYS[2], 'tok') or ''
+                local name = redis.call('HGET', KEYS[2], 'name') or ''
+                local keep = {}
+                for i = 20, #ARGV do keep[ARGV[i]] = true end
+                local kept, left = {}, {}
+                for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+                    if keep[room] then
+                        table.insert(kept, room)
+                    else
+                        redis.call('SREM', KEYS[3], room)
+                        table.insert(left, room)
+                    end
+                end
+                redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
+                redis.call('HSET', KEYS[2], 'inc', ARGV[3], 'node', ARGV[4], 'tok', ARGV[1], 'addr', ARGV[7],
+                    'rtok', ARGV[15], 'held', now)
+                redis.call('EXPIRE', KEYS[2], ARGV[8])
+                redis.call('EXPIRE', KEYS[3], ARGV[8])
+                redis.call('SPUBLISH', ARGV[14], cjson.encode({k = 'resumed', name = name, ts = now, sid = ARGV[16]}))
+                local result = {'resumed', redis.call('HGET', KEYS[2], 'since') or ARGV[5], oldToken, name, #kept}
+                for _, room in ipairs(kept) do table.insert(result, room) end
+                for _, room in ipairs(left) do table.insert(result, room) end
+                return result
+            end
+
+            local live = redis.call('HGET', KEYS[2], 'inc')
+            if ARGV[10] ~= '' and live and redis.call('HGET', KEYS[2], 'rtok') == ARGV[10] then return takeOver() end
+
+            local function charge(by)
+                local count = redis.call('INCRBY', KEYS[6], by)
+                if count <= 0 then redis.call('DEL', KEYS[6])
+                elseif by > 0 and redis.call('TTL', KEYS[6]) < 0 then redis.call('EXPIRE', KEYS[6], ARGV[17]) end
+            end
+            local hash = redis.call('HGET', KEYS[5], 'hash')
+            if hash or ARGV[12] == '1' then
+                if not hash then return {'wrong'} end
+                local knownList = redis.call('HGET', KEYS[5], 'known') or ''
+                local known = ARGV[7] ~= '' and string.find(' ' .. knownList .. ' ', ' ' .. ARGV[7] .. ' ', 1, true) ~= nil
+                local failures = tonumber(redis.call('GET', KEYS[6]) or '0')
+                if ARGV[11] == '' and not known and failures >= tonumber(ARGV[13]) then
+                    return {'locked', math.max(redis.call('TTL', KEYS[6]), 1)}
+                end
+                if ARGV[11] ~= hash then
+                    if ARGV[12] == '1' then
+                        if known then return {'verify', hash, '0'} end
+                        charge(1)
+                        return {'verify', hash, '1'}
+                    end
+                    return {'password'}
+                end
+                -- The password was right: its check was counted as a failure in advance (unless uncounted since).
+                if ARGV[19] == '1' then charge(-1) end
+                if ARGV[7] ~= '' then
+                    local list = {ARGV[7]}
+                    for address in string.gmatch(knownList, '%S+') do
+                        if address ~= ARGV[7] and #list < 8 then table.insert(list, address) end
+                    end
+                    redis.call('HSET', KEYS[5], 'known', table.concat(list, ' '))
+                end
+                redis.call('EXPIRE', KEYS[5], ARGV[18])
+                -- The password is verified: the owner gets the name even from their own dropped or stale session.
+                if live and redis.call('EXISTS', KEYS[1]) == 1 then return takeOver() end
+            end
+
+            if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[6]) then
+                local fields = redis.call('HMGET', KEYS[2], 'name', 'held')
+                return {'held', fields[1] or '', fields[2] and '1' or '0'}
+            end
+            local result = {'claimed', live and (redis.call('HGET', KEYS[2], 'tok') or '') or '',
+                redis.call('HGET', KEYS[2], 'name') or ''}
+            if live then
+                for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
+            end
+            redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
+            redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
+                'active', ARGV[5], 'addr', ARGV[7], 'tok', ARGV[1], 'rtok', ARGV[15])
+            redis.call('EXPIRE', KEYS[2], ARGV[8])
+            redis.call('HSET', KEYS[4], 'name', ARGV[2], 'connected', ARGV[5], 'disconnected', '', 'node', ARGV[4])
+            redis.call('EXPIRE', KEYS[4], ARGV[9])
+            return result
+            """)
+
+    /// A dropped connection's name is kept for its resume token's holder: the claim lives `grace` seconds more
+    /// and the session is marked held (shown as reconnecting); rooms keep the member. Nothing if the session is
+    /// no longer this one.
+    /// KEYS: claim, session
+    /// ARGV: token, grace seconds, now
+    static let hold = RedisScript(
+        name: "hold",
+        source: """
+            if redis.call('HGET', KEYS[2], 'tok') ~= ARGV[1] then return 0 end
+            local holder = redis.call('GET', KEYS[1])
+            if holder and holder ~= ARGV[1] then return 0 end
+            redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+            redis.call('HSET', KEYS[2], 'held', tonumber(ARGV[3]) + tonumber(ARGV[2]) * 1000)
+            return 1
+            """)
+
+    /// A direct message: published to the user's node, or, while their name is held for them, queued for their
+    /// resume (bounded, and gone with the hold).
+    /// KEYS: session, held directs
+    /// ARGV: channel, payload, queue ttl, queued at most
+    /// Returns 1 when delivered or queued, 0 when nobody has the name.
+    static let direct = RedisScript(
+        name: "direct",
+        source: """
+            if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then return 1 end
+            if redis.call('HEXISTS', KEYS[1], 'held') == 0 then return 0 end
+            redis.call('RPUSH', KEYS[2], ARGV[2])
+            redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
+            redis.call('EXPIRE', KEYS[2], ARGV[3])
+            return 1
+            """)
+
+    /// A resumed session takes the direct messages queued while it was held, and stops being held.
+    /// KEYS: session, held directs
+    /// ARGV: token
+    static let takeHeldDirects = RedisScript(
+        name: "takeHeldDirects",
+        source: """
+            if redis.call('HGET', KEYS[1], 'tok') ~= ARGV[1] then return {} end
+            local queued = redis.call('LRANGE', KEYS[2], 0, -1)
+            redis.call('DEL', KEYS[2])
+            redis.call('HDEL', KEYS[1], 'held')
+            return queued
+            """)
+
+    /// The stored hash of a registered name, for checking a password, unless failed logins for the name lock it.
+    /// The check about to be made is counted as a failure now (and uncounted when it was right), so checks made in
+    /// parallel cannot slip past the limit, as in `claim`; as there, a check from an address the owner logged in
+    /// from is neither locked nor counted for the name, and a name that is not registered is counted nowhere.
+    /// (The client's address is counted by the store, with `IndexScripts.count`.)
+    /// KEYS: account, failures by name
+    /// ARGV: failures per name, window seconds, address group
+    /// Returns {'hash', hash, counted ('1': counted for the name)}, {'none'} or {'locked', seconds}.
+    static let accountHash = RedisScript(
+        name: "accountHash",
+        source: """
+            local hash = redis.call('HGET', KEYS[1], 'hash')
+            if not hash then return {'none'} end
+            local known = redis.call('HGET', KEYS[1], 'known') or ''
+            if ARGV[3] ~= '' and string.find(' ' .. known .. ' ', ' ' .. ARGV[3] .. ' ', 1, true) then
+                return {'hash', hash, '0'}
+            end
+            if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[1]) then
+                return {'locked', math.max(redis.call('TTL', KEYS[2]), 1)}
+            end
+            if redis.call('INCR', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
+            return {'hash', hash, '1'}
+            """)
+
+    /// Whether a session may register its name: it holds the claim and the name is not registered yet. (Its
+    /// address's registrations in the last hour are counted by the store next, before the hash is made, so a
+    /// refused registration costs no hashing.)
+    /// KEYS: account, claim
+    /// ARGV: token
+    static let mayRegister = RedisScript(
+        name: "mayRegister",
+        source: """
+            if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+                return redis.error_reply('CHAT name-lost your name is no longer yours; reconnect')
+            end
+            if redis.call('EXISTS', KEYS[1]) == 1 then
+                return redis.error_reply('CHAT bad-request this name is registered already')
+            end
+            return 1
+            """)
+
+    /// Registers, re-hashes or removes an account, for the session that holds the name (its claim token), and
+    /// only if the stored hash is still the one the node checked the old password against ('' = no account yet).
+    /// An account lives `lifetime` seconds from its last login (or change).
+    /// A new account remembers the address group it was registered from as its owner's (see `claim`).
+    /// KEYS: account, claim
+    /// ARGV: token, expected hash ('' = none), new hash ('' = remove), name, now, lifetime seconds, address group
+    static let setAccount = RedisScript(
+        name: "setAccount",
+        source: """
+            if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+                return redis.error_reply('CHAT name-lost your name is no longer yours; reconnect')
+            end
+            local current = redis.call('HGET', KEYS[1], 'hash') or ''
+            if current ~= ARGV[2] then
+                if ARGV[2] == '' then return redis.error_reply('CHAT bad-request this name is registered already') end
+                return redis.error_reply('CHAT bad-password the password was changed meanwhile; try again')
+            end
+            if ARGV[3] == '' then
+                redis.call('DEL', KEYS[1])
+                return 1
+            elseif ARGV[2] == '' then
+                redis.call('HSET', KEYS[1], 'name', ARGV[4], 'hash', ARGV[3], 'created', ARGV[5], 'known', ARGV[7])
+            else
+                redis.call('HSET', KEYS[1], 'hash', ARGV[3])
+            end
+            redis.call('EXPIRE', KEYS[1], ARGV[6])
+            return 1
+            """)
+
+    static let all: [RedisScript] = [
+        claim, hold, direct, takeHeldDirects, accountHash, mayRegister, setAccount,
+    ]
+}

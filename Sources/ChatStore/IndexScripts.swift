@@ -1,0 +1,98 @@
+import ChatCore
+import RedisClient
+
+/// The scripts over the chat-wide indexes (the rooms' activity and looks, /seen's index) and the counters that
+/// limit a client address or a person. Each touches one key, or keys that share a tag, so on a Redis Cluster it
+/// runs on one shard.
+enum IndexScripts {
+    /// Records a room's activity and look, for the room cap and for telling look-alikes apart. With `check`, the
+    /// room is new and is admitted only if no room in use looks like it and the cap is not reached; rooms idle
+    /// past their expiry (and the renewal interval, since activity is renewed at most that often) are swept first.
+    /// KEYS: room activity, room looks
+    /// ARGV: now, room idle ttl, look, room, rooms at most, '1' to check a new room
+    /// Returns 1, or an error reply (`ChatScripts.chatError`).
+    static let admitRoom = RedisScript(
+        name: "admitRoom",
+        source: """
+            local now = tonumber(ARGV[1])
+            if ARGV[6] == '1' then
+                -- Idle past the room's expiry and the renewal interval: a room's activity is renewed at most that
+                -- often (`PublishUpkeep`), so one whose history is still there is never swept.
+                local idleBefore = now - (tonumber(ARGV[2]) + \(PublishUpkeep.renewalIntervalSeconds)) * 1000
+                for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', idleBefore)) do
+                    redis.call('HDEL', KEYS[2], gone)
+                end
+                redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', idleBefore)
+                local twin = redis.call('HGET', KEYS[2], ARGV[3])
+                if twin and twin ~= ARGV[4] then
+                    return redis.error_reply('CHAT room-invalid #' .. ARGV[4] .. ' looks like #' .. twin .. ', which is in use; join #' .. twin)
+                end
+                if not twin and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
+                    return redis.error_reply('CHAT store-full the cluster has as many rooms as it allows; join one that exists')
+                end
+            end
+            redis.call('ZADD', KEYS[1], now, ARGV[3])
+            redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+            return 1
+            """)
+
+    /// Adds a person to /seen's index; past the cap, whoever connected longest ago is forgotten.
+    /// KEYS: seen index
+    /// ARGV: user key, connected, records at most
+    /// Returns the forgotten: user key, connected, for each (their records are deleted by `SessionScripts.forgetSeen`).
+    static let noteSeen = RedisScript(
+        name: "noteSeen",
+        source: """
+            redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+            local extra = redis.call('ZCARD', KEYS[1]) - tonumber(ARGV[3])
+            if extra <= 0 then return {} end
+            return redis.call('ZPOPMIN', KEYS[1], extra)
+            """)
+
+    /// Counts one more (or, with a negative step, one less) within a window: the counter expires `window` seconds
+    /// after its first count. A count past `limit` is refused and not kept.
+    /// KEYS: counter
+    /// ARGV: step, window seconds, limit ('' = none)
+    /// Returns {1, ttl} when counted, {0, ttl} when refused.
+    static let count = RedisScript(
+        name: "count",
+        source: """
+            local step = tonumber(ARGV[1])
+            local value = redis.call('INCRBY', KEYS[1], step)
+            if value <= 0 then
+                redis.call('DEL', KEYS[1])
+                return {1, 0}
+            end
+            if step > 0 and redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[2]) end
+            if step > 0 and ARGV[3] ~= '' and value > tonumber(ARGV[3]) then
+                redis.call('DECRBY', KEYS[1], step)
+                return {0, math.max(redis.call('TTL', KEYS[1]), 1)}
+            end
+            return {1, redis.call('TTL', KEYS[1])}
+            """)
+
+    /// Takes a room that no longer exists (left vacant: no members, no history) out of the room cap's count, if
+    /// the look is still that room's.
+    /// KEYS: room activity, room looks
+    /// ARGV: look, room
+    static let forgetRoom = RedisScript(
+        name: "forgetRoom",
+        source: """
+            if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+            redis.call('ZREM', KEYS[1], ARGV[1])
+            redis.call('HDEL', KEYS[2], ARGV[1])
+            return 1
+            """)
+
+    /// Keeps the larger of two rate debts for an address group: the key lives as long as the larger one.
+    /// KEYS: rate debt
+    /// ARGV: milliseconds
+    static let noteRateDebt = RedisScript(
+        name: "noteRateDebt",
+        source: """
+            if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], '1', 'PX', ARGV[1]) end
+            return 1
+            """)
+
+    static let all: [RedisScript] = [admitRoom, noteSeen, count, forgetRoom, noteRateDebt]
+}

@@ -1,0 +1,156 @@
+import ChatCore
+import RedisClient
+
+// One file because these scripts are one person's session schema: the claim, the session record and the
+// session's rooms share the person's hash tag, and each script here decides, from the token or the incarnation
+// in the record, whether the session is still the one it was asked about.
+
+/// The scripts that touch one person's session: every key they are given has the person's tag (`{user}`). What a
+/// session change means for its rooms (leave notices, memberships) is done by the store after them, room by room
+/// (`ChatStore`): these return the rooms concerned.
+enum SessionScripts {
+    /// Keeps a session alive, or puts it back after Redis lost it (restart, failover), as the node that holds it
+    /// sees it. A refresh (ARGV[9] = '0') fails when the claim is gone or somebody else's; a restore ('1') re-takes
+    /// a claim that is gone, never one that another token holds.
+    /// KEYS: claim, session, sessionRooms
+    /// ARGV: token, name, incarnation, node, since, active, away ('' = none), claim ttl, restore, address,
+    ///       session ttl, room...
+    /// Returns 1 when the session is alive, 0 when the name is lost.
+    static let keepAlive = RedisScript(
+        name: "keepAlive",
+        source: """
+            local holder = redis.call('GET', KEYS[1])
+            if holder ~= ARGV[1] then
+                if holder or ARGV[9] ~= '1' then return 0 end
+                redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[8])
+            else
+                redis.call('EXPIRE', KEYS[1], ARGV[8])
+            end
+            redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
+                'active', ARGV[6], 'addr', ARGV[10], 'tok', ARGV[1])
+            if ARGV[7] == '' then redis.call('HDEL', KEYS[2], 'away') else redis.call('HSET', KEYS[2], 'away', ARGV[7]) end
+            redis.call('EXPIRE', KEYS[2], ARGV[11])
+            redis.call('DEL', KEYS[3])
+            for i = 12, #ARGV do redis.call('SADD', KEYS[3], ARGV[i]) end
+            if #ARGV >= 12 then redis.call('EXPIRE', KEYS[3], ARGV[11]) end
+            return 1
+            """)
+
+    /// A room about to be joined is added to the session's rooms first: were the node to stop between the two, a
+    /// survivor reaping it still finds the membership. Answers whether the name is registered, which the join
+    /// notice says (IRC's extended-join shows it).
+    /// KEYS: sessionRooms, account
+    /// ARGV: room, session ttl
+    static let enterRoom = RedisScript(
+        name: "enterRoom",
+        source: """
+            redis.call('SADD', KEYS[1], ARGV[1])
+            redis.call('EXPIRE', KEYS[1], ARGV[2])
+            return redis.call('EXISTS', KEYS[2])
+            """)
+
+    /// Ends a session: deletes the claim only if it still holds this token and the session only if it is still
+    /// this one (same token), so a retried or late release never touches a newer session of the same name, and
+    /// records the disconnect for /seen. Direct messages held for the session go with it: nobody who takes the name
+    /// later may read them. Answers the session's rooms, which the store leaves next (each leave guarded by this
+    /// token, so a newer session of the name, even on this node, keeps its own memberships).
+    /// KEYS: claim, session, sessionRooms, held directs, seen
+    /// ARGV: token, now
+    /// Returns {'ended', room...}, or {} when the session was no longer this one.
+    static let endSession = RedisScript(
+        name: "endSession",
+        source: """
+            if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+            if redis.call('HGET', KEYS[2], 'tok') ~= ARGV[1] then return {} end
+            local result = {'ended'}
+            for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
+            redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+            -- Only a record /seen still keeps: one forgotten past its cap is not brought back half-empty.
+            if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HSET', KEYS[5], 'disconnected', ARGV[2]) end
+            return result
+            """)
+
+    /// The session of a dead incarnation, if it is still that incarnation's: its name, token and rooms, so that
+    /// the reaper leaves them (each leave guarded by the token, so reapers that overlap announce each departure
+    /// once). The claim goes now, if it is still that incarnation's (its token starts with the incarnation); the
+    /// session stays until its rooms are left (`endReapedSession`), so a reaper that stops midway leaves it for
+    /// the next.
+    /// KEYS: claim, session, sessionRooms
+    /// ARGV: incarnation
+    /// Returns {name, token, room...}, or {} when the session is not that incarnation's.
+    static let reapedSession = RedisScript(
+        name: "reapedSession",
+        source: """
+            local token = redis.call('GET', KEYS[1])
+            if token and string.sub(token, 1, #ARGV[1] + 1) == ARGV[1] .. ':' then redis.call('DEL', KEYS[1]) end
+            if redis.call('HGET', KEYS[2], 'inc') ~= ARGV[1] then return {} end
+            local result = {redis.call('HGET', KEYS[2], 'name') or '', redis.call('HGET', KEYS[2], 'tok') or ''}
+            for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
+            return result
+            """)
+
+    /// Ends a dead incarnation's session once its rooms are left, if it is still that incarnation's, and records
+    /// the disconnect for /seen.
+    /// KEYS: session, sessionRooms, held directs, seen
+    /// ARGV: incarnation, now
+    /// Returns 1 when it ended the session.
+    static let endReapedSession = RedisScript(
+        name: "endReapedSession",
+        source: """
+            if redis.call('HGET', KEYS[1], 'inc') ~= ARGV[1] then return 0 end
+            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3])
+            if redis.call('EXISTS', KEYS[4]) == 1 then redis.call('HSET', KEYS[4], 'disconnected', ARGV[2]) end
+            return 1
+            """)
+
+    /// Sets or clears away and marks the session active; answers the rooms to tell (nothing when the session is
+    /// gone).
+    /// KEYS: session, sessionRooms
+    /// ARGV: away text ('' = back), now
+    static let presence = RedisScript(
+        name: "presence",
+        source: """
+            if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
+            if ARGV[1] == '' then redis.call('HDEL', KEYS[1], 'away') else redis.call('HSET', KEYS[1], 'away', ARGV[1]) end
+            redis.call('HSET', KEYS[1], 'active', ARGV[2])
+            return redis.call('SMEMBERS', KEYS[2])
+            """)
+
+    /// Marks a live session active (for the idle time `who` and WHOIS show). Only a live session: a write here must
+    /// not re-create a reaped session without its TTL.
+    /// KEYS: session
+    /// ARGV: now
+    static let markActive = RedisScript(
+        name: "markActive",
+        source: """
+            if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+            return redis.call('HSET', KEYS[1], 'active', ARGV[1])
+            """)
+
+    /// KEYS: seen, session
+    /// Returns name, connected, disconnected, node, whether a live session exists (1/0), and whether its name is
+    /// held while it reconnects (1/0).
+    static let seen = RedisScript(
+        name: "seen",
+        source: """
+            local fields = redis.call('HMGET', KEYS[1], 'name', 'connected', 'disconnected', 'node')
+            local live = redis.call('HMGET', KEYS[2], 'name', 'since', 'node', 'held')
+            if live[1] then return {live[1], live[2], '', live[3], 1, live[4] and 1 or 0} end
+            if not fields[1] then return {} end
+            return {fields[1], fields[2] or '0', fields[3] or '', fields[4] or '', 0, 0}
+            """)
+
+    /// Forgets a /seen record that fell past the cap, unless its owner connected again since (a newer record).
+    /// KEYS: seen
+    /// ARGV: connected time the index had for it
+    static let forgetSeen = RedisScript(
+        name: "forgetSeen",
+        source: """
+            if redis.call('HGET', KEYS[1], 'connected') ~= ARGV[1] then return 0 end
+            return redis.call('DEL', KEYS[1])
+            """)
+
+    static let all: [RedisScript] = [
+        keepAlive, enterRoom, endSession, reapedSession, endReapedSession, presence, markActive, seen, forgetSeen,
+    ]
+}

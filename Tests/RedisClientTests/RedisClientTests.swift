@@ -1,0 +1,108 @@
+import RedisClient
+import ChatTestSupport
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import Testing
+
+/// The client and subscriber against a real redis-server.
+@Suite("Redis client against a real Redis", .serialized)
+struct RedisClientTests {
+    let logger = Logger(label: "test")
+
+    func makeClient(_ redis: RedisServer, scripts: [RedisScript] = [], onConnected: @escaping @Sendable (Bool) -> Void = { _ in }, onFlush: @escaping @Sendable (Int) -> Void = { _ in }) throws -> RedisClient {
+        let client = RedisClient(
+            address: try RedisAddress(url: redis.url), eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+            scripts: scripts, logger: logger, onConnected: onConnected, onFlush: onFlush)
+        client.start()
+        guard eventually(timeout: 5, { client.isConnected }) else { throw HarnessError("client never connected") }
+        return client
+    }
+
+    @Test("replies of every type come back as values; error replies as failures")
+    func replies() async throws {
+        let redis = try RedisServer()
+        let client = try makeClient(redis)
+        #expect(try await client.send("SET", "k", "v").get() == .simple("OK"))
+        #expect(try await client.send("GET", "k").get() == .bulk(Array("v".utf8)))
+        #expect(try await client.send("GET", "missing").get() == .null)
+        #expect(try await client.send("RPUSH", "l", "a", "b").get() == .integer(2))
+        #expect(try await client.send("LRANGE", "l", "0", "-1").get().array?.compactMap(\.string) == ["a", "b"])
+        await #expect(throws: RedisError.self) { try await client.send("INCR", "k").get() }
+        await client.stop()
+    }
+
+    @Test("many concurrent commands are pipelined, and each gets its own reply in order")
+    func pipelining() async throws {
+        let redis = try RedisServer()
+        let largest = NIOLockedValueBox(0)
+        let client = try makeClient(redis, onFlush: { size in largest.withLockedValue { $0 = max($0, size) } })
+        let futures = (0..<5000).map { _ in client.send("INCR", "counter").map { $0.int } }
+        let results = try await EventLoopFuture.whenAllSucceed(futures, on: client.eventLoop).get()
+        #expect(results == (1...5000).map { Int64($0) })
+        #expect(largest.withLockedValue { $0 } > 100, "commands queued together went out in one flush")
+        await client.stop()
+    }
+
+    @Test("a script runs by SHA and survives SCRIPT FLUSH")
+    func scripts() async throws {
+        let redis = try RedisServer()
+        let echo = RedisScript(name: "echo", source: "return ARGV[1] .. KEYS[1]")
+        let client = try makeClient(redis, scripts: [echo])
+        #expect(try await client.run(echo, keys: ["k"], arguments: ["a"]).get().string == "ak")
+        _ = try await client.send("SCRIPT", "FLUSH").get()
+        #expect(try await client.run(echo, keys: ["k"], arguments: ["b"]).get().string == "bk")
+        await client.stop()
+    }
+
+    @Test("while Redis is down commands fail at once; after it returns the client reconnects by itself")
+    func reconnects() async throws {
+        let redis = try RedisServer()
+        let reconnected = NIOLockedValueBox(false)
+        let client = try makeClient(redis, onConnected: { again in if again { reconnected.withLockedValue { $0 = true } } })
+        redis.kill()
+        #expect(eventually(timeout: 5) { !client.isConnected })
+        let started = Date()
+        await #expect(throws: RedisError.self) { try await client.send("PING").get() }
+        #expect(Date().timeIntervalSince(started) < 0.5, "no waiting while disconnected")
+        try redis.start()
+        #expect(eventually(timeout: 3) { client.isConnected && reconnected.withLockedValue { $0 } })
+        #expect(try await client.send("PING").get() == .simple("PONG"))
+        #expect(client.reconnectCount == 1)
+        await client.stop()
+    }
+
+    @Test("a subscription is confirmed before it is relied on, and restored after Redis restarts")
+    func subscriber() async throws {
+        let redis = try RedisServer()
+        let publisher = try makeClient(redis)
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let subscriber = RedisSubscriber(address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger)
+        let received = NIOLockedValueBox<[String]>([])
+        let resubscribed = NIOLockedValueBox<[String]>([])
+        try await loop.submit {
+            subscriber.onMessages = { batch in
+                received.withLockedValue { $0 += batch.map { String(decoding: $0.payload, as: UTF8.self) } }
+            }
+            subscriber.onResubscribed = { name in resubscribed.withLockedValue { $0.append(name) } }
+        }.get()
+        subscriber.start()
+        #expect(eventually(timeout: 5) { subscriber.isConnected })
+        try await loop.flatSubmit { subscriber.subscribe("room") }.get()
+        #expect(try await publisher.send("PUBLISH", "room", "one").get() == .integer(1))
+        #expect(eventually(timeout: 2) { received.withLockedValue { $0 } == ["one"] })
+
+        try redis.restart()
+        #expect(eventually(timeout: 5) { resubscribed.withLockedValue { $0 } == ["room"] })
+        #expect(eventually(timeout: 5) { publisher.isConnected })
+        #expect(try await publisher.send("PUBLISH", "room", "two").get() == .integer(1))
+        #expect(eventually(timeout: 2) { received.withLockedValue { $0 } == ["one", "two"] })
+
+        loop.execute { subscriber.unsubscribe("room") }
+        #expect(eventually(timeout: 2) { (try? publisher.send("PUBSUB", "NUMSUB", "room").wait())?.array?.last?.int == 0 })
+        try await subscriber.stop().get()
+        await publisher.stop()
+    }
+}
