@@ -21,6 +21,7 @@ struct ComposeFileTests {
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
+        try TestEnvironment.startingProcess()
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -103,6 +103,7 @@ public final class TestNetwork: @unchecked Sendable {
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
+        try TestEnvironment.startingProcess()
         try process.run()
         process.waitUntilExit()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

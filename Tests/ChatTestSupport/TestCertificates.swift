@@ -21,6 +21,7 @@ public struct TestCertificates: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: TestEnvironment.packageDirectory + "/scripts/dev-cert.sh")
         process.arguments = [directory, name, "1"]
+        try TestEnvironment.startingProcess()
         try process.run()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else { throw HarnessError("scripts/dev-cert.sh could not make certificates") }
@@ -37,6 +38,7 @@ public struct TestCertificates: Sendable {
         ]
         let output = Pipe()
         process.standardOutput = output
+        try TestEnvironment.startingProcess()
         try process.run()
         process.waitUntilExit()
         return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

@@ -20,6 +20,7 @@ public final class Tmux {
     /// command forks keeps that descriptor open, so the client's exit is never seen.
     @discardableResult
     public func run(_ arguments: [String]) throws -> String {
+        try TestEnvironment.startingProcess()
         func quoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         let outputPath = NSTemporaryDirectory() + "tmux-\(UUID().uuidString).out"
         defer { unlink(outputPath) }
