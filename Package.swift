@@ -3,7 +3,7 @@ import PackageDescription
 
 /// One set of settings for every target, so strict concurrency and `any` are enforced everywhere alike.
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(

@@ -4,6 +4,7 @@
 #                            integration tests start their own redis-server, chat-node, chat-balancer, tmux and
 #                            browser processes), then a short run of every fuzz target: about 16 minutes here
 #   scripts/test.sh --fast   only the tests that start no process, in parallel: under a minute after a build
+# Both end with the format check (scripts/format.sh --check).
 # Any further arguments go to `swift test`, e.g. `scripts/test.sh --filter ChatStoreTests` for one suite.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,8 @@ else
   # crashes found before: a parser that crashes again, or newly, fails the test command.
   scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-10}"
 fi
+# The tree as the formatter has it (scripts/format.sh fixes it): checked last, so the tests run either way.
+scripts/format.sh --check
 # Swift Testing's own summary counts cancelled tests as run; restated as one plain line.
 passed=$(grep -cE '^✔ Test ' "$log" || true)
 skipped=$(grep -cE '^➜ Test .*(cancelled|skipped)' "$log" || true)

@@ -1,8 +1,8 @@
-import Endpoints
 import ChatCommandSupport
 import ChatCore
-import RedisClient
+import Endpoints
 import NIOCore
+import RedisClient
 
 /// A node the balancer may send clients to: its chat endpoint, the HTTP endpoint beside it, and a name.
 public struct NodeEndpoint: Hashable, Sendable, CustomStringConvertible {
@@ -31,7 +31,8 @@ public struct NodeEndpoint: Hashable, Sendable, CustomStringConvertible {
         let parts = text.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false).map(String.init)
         // Port 0 parses as a HOST:PORT (a listener may bind it) but no node can be reached there.
         guard let first = parts.first, let chat = HostPort(parsing: first), chat.port != 0 else {
-            throw BalancerConfigurationError("'\(text)' is not HOST:PORT, HOST:PORT/HTTPPORT or HOST:PORT/HTTPPORT/OPSPORT")
+            throw BalancerConfigurationError(
+                "'\(text)' is not HOST:PORT, HOST:PORT/HTTPPORT or HOST:PORT/HTTPPORT/OPSPORT")
         }
         func port(_ index: Int, _ what: String) throws(BalancerConfigurationError) -> Int? {
             guard parts.count > index else { return nil }

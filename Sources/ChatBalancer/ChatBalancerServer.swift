@@ -100,7 +100,8 @@ public final class ChatBalancerServer: Service, Sendable {
         let admin = Application(
             router: AdminEndpoints.router(
                 pool: pool, metrics: metrics, status: status, hostNames: configuration.adminHostNames),
-            configuration: .init(address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: nil),
+            configuration: .init(
+                address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: nil),
             onServerRunning: { channel in
                 let addresses = BalancerAddresses(
                     chat: listening["chat"]?.localAddress, http: listening["http"]?.localAddress,

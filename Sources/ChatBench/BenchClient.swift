@@ -67,7 +67,10 @@ final class BenchClient: ChannelInboundHandler {
     /// How this client's own messages are recognised: `"from":"name"` in JSON, `<name> ` in text.
     private let ownPattern: [UInt8]
 
-    init(name: String, room: String, stats: LoopStats, behavior: Behavior, startedAt: UInt64, onReady: @escaping () -> Void) {
+    init(
+        name: String, room: String, stats: LoopStats, behavior: Behavior, startedAt: UInt64,
+        onReady: @escaping () -> Void
+    ) {
         self.name = name
         self.room = room
         self.stats = stats
@@ -204,7 +207,10 @@ final class BenchClient: ChannelInboundHandler {
         guard let first = words.first else { return }
         if first.elementsEqual("PING".utf8) {
             // `PING :token` from the server: the same token back.
-            send("PONG " + String(decoding: bytes.dropFirst(5), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            send(
+                "PONG "
+                    + String(decoding: bytes.dropFirst(5), as: UTF8.self).trimmingCharacters(
+                        in: .whitespacesAndNewlines))
             return
         }
         guard words.count >= 3 else { return }
@@ -263,7 +269,9 @@ final class BenchClient: ChannelInboundHandler {
     static func errorCode(_ bytes: ByteBufferView, mode: ClientMode) -> String {
         let line = String(decoding: bytes, as: UTF8.self)
         switch mode {
-        case .json: return line.components(separatedBy: "\"code\":\"").dropFirst().first?.split(separator: "\"").first.map(String.init) ?? "?"
+        case .json:
+            return line.components(separatedBy: "\"code\":\"").dropFirst().first?.split(separator: "\"").first.map(
+                String.init) ?? "?"
         case .text: return line.dropFirst(2).split(separator: " ").first.map(String.init) ?? "?"
         case .irc: return "irc"
         }

@@ -1,5 +1,5 @@
-import Endpoints
 import ChatCore
+import Endpoints
 import Foundation
 import Histogram
 import NIOConcurrencyHelpers
@@ -92,7 +92,9 @@ public struct BenchmarkResult: Sendable {
 }
 
 public enum Benchmark {
-    public static func run(_ plan: BenchmarkPlan, progress: @escaping @Sendable (String) -> Void) async throws -> BenchmarkResult {
+    public static func run(
+        _ plan: BenchmarkPlan, progress: @escaping @Sendable (String) -> Void
+    ) async throws -> BenchmarkResult {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: plan.threads)
         do {
             let result = try await run(plan, on: group, progress: progress)
@@ -150,7 +152,10 @@ public enum Benchmark {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        if let tls { try channel.pipeline.syncOperations.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: nil)) }
+                        if let tls {
+                            try channel.pipeline.syncOperations.addHandler(
+                                try NIOSSLClientHandler(context: tls, serverHostname: nil))
+                        }
                         let handler = BenchClient(
                             name: name, room: room, stats: statsOf(channel.eventLoop), behavior: behavior,
                             startedAt: startedAt
@@ -161,17 +166,22 @@ public enum Benchmark {
                 .connect(host: target.host, port: target.port).get()
             channels.append(channel)
             let handler = try await channel.eventLoop.submit {
-                NIOLoopBound(try channel.pipeline.syncOperations.handler(type: BenchClient.self), eventLoop: channel.eventLoop)
+                NIOLoopBound(
+                    try channel.pipeline.syncOperations.handler(type: BenchClient.self), eventLoop: channel.eventLoop)
             }.get()
             handlers.append(handler)
-            if index % 1000 == 999 { progress("connecting: \(index + 1)/\(plan.clients) started, \(ready.withLockedValue { $0 }) ready") }
+            if index % 1000 == 999 {
+                progress("connecting: \(index + 1)/\(plan.clients) started, \(ready.withLockedValue { $0 }) ready")
+            }
         }
         while ready.withLockedValue({ $0 }) < plan.clients {
             try checkConnectDeadline(connectStart, ready: ready.withLockedValue { $0 }, of: plan.clients)
             try await Task.sleep(for: .milliseconds(5))
         }
         let connectSeconds = Date().timeIntervalSince(connectStart)
-        progress("all \(plan.clients) clients named\(plan.scenario == .connectStorm ? "" : " and in their rooms") after \(String(format: "%.2f", connectSeconds)) s")
+        progress(
+            "all \(plan.clients) clients named\(plan.scenario == .connectStorm ? "" : " and in their rooms") after \(String(format: "%.2f", connectSeconds)) s"
+        )
 
         var before = beforeConnect
         var sent = 0
@@ -183,7 +193,8 @@ public enum Benchmark {
             try await Task.sleep(for: .milliseconds(500))
             for loop in loops { try await loop.submit { statsOf(loop).latency.reset() }.get() }
             before = plan.processes.map { ($0.0, ProcessSample(pid: $0.1)) }
-            (sent, sendSeconds) = try await send(plan, handlers: handlers, loops: loops, stats: statsOf, progress: progress)
+            (sent, sendSeconds) = try await send(
+                plan, handlers: handlers, loops: loops, stats: statsOf, progress: progress)
             try await Task.sleep(for: .nanoseconds(Int64(plan.drain * 1e9)))
         }
         let after = plan.processes.map { ($0.0, ProcessSample(pid: $0.1)) }
@@ -195,10 +206,13 @@ public enum Benchmark {
         var acknowledgedInTime = 0
         var errors: [String: Int] = [:]
         for loop in loops {
-            let mine = try await loop.submit { () -> (Histogram<UInt64>, Histogram<UInt64>, Int, Int, Int, [String: Int]) in
+            let mine = try await loop.submit {
+                () -> (Histogram<UInt64>, Histogram<UInt64>, Int, Int, Int, [String: Int]) in
                 let loopStats = statsOf(loop)
-                return (loopStats.latency, loopStats.login, loopStats.delivered, loopStats.acknowledged,
-                        loopStats.acknowledgedInTime, loopStats.errors)
+                return (
+                    loopStats.latency, loopStats.login, loopStats.delivered, loopStats.acknowledged,
+                    loopStats.acknowledgedInTime, loopStats.errors
+                )
             }.get()
             latency.add(mine.0)
             login.add(mine.1)
@@ -222,7 +236,8 @@ public enum Benchmark {
                 residentKiB: last.residentKiB, residentBeforeKiB: initial.residentKiB)
         }
         return BenchmarkResult(
-            connectSeconds: connectSeconds, sent: sent, expected: sent * (behavior.timeOwnMessages ? 1 : members - 1), delivered: delivered,
+            connectSeconds: connectSeconds, sent: sent, expected: sent * (behavior.timeOwnMessages ? 1 : members - 1),
+            delivered: delivered,
             sendSeconds: sendSeconds,
             acceptedPerSecond: plan.scenario == .flood ? Double(acknowledgedInTime) / plan.duration : 0,
             latency: latency, login: login, errors: errors, processes: processes)
@@ -273,7 +288,8 @@ public enum Benchmark {
         // Progress once a second: what has been sent and delivered so far.
         var second = 0
         while NIODeadline.now() < end {
-            try await Task.sleep(for: .milliseconds(min(1000, max(1, (end - NIODeadline.now()).nanoseconds / 1_000_000))))
+            try await Task.sleep(
+                for: .milliseconds(min(1000, max(1, (end - NIODeadline.now()).nanoseconds / 1_000_000))))
             second += 1
             var delivered = 0
             var acknowledged = 0
@@ -283,7 +299,9 @@ public enum Benchmark {
                 acknowledged += counts.1
             }
             let sentSoFar = plan.scenario == .flood ? acknowledged : sent.withLockedValue { $0 }
-            progress("\(second) s: \(sentSoFar) messages \(plan.scenario == .flood ? "accepted" : "sent"), \(delivered) delivered")
+            progress(
+                "\(second) s: \(sentSoFar) messages \(plan.scenario == .flood ? "accepted" : "sent"), \(delivered) delivered"
+            )
         }
         for task in tasks { task.cancel() }
         return (sent.withLockedValue { $0 }, Double((NIODeadline.now() - start).nanoseconds) / 1e9)

@@ -16,7 +16,9 @@ extension BenchmarkRecord {
     public func append(toFile path: String) throws {
         let data = Data((try jsonLine() + "\n").utf8)
         // A failed create shows up as the open below failing.
-        if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
         let file = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         try file.seekToEnd()
         try file.write(contentsOf: data)

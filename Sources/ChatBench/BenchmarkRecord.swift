@@ -36,7 +36,8 @@ public struct BenchmarkRecord: Codable, Sendable {
     public var command: String
     public var machine: String
 
-    public init(group: String, target: String, run: Int, plan: BenchmarkPlan, result: BenchmarkResult, command: String) {
+    public init(group: String, target: String, run: Int, plan: BenchmarkPlan, result: BenchmarkResult, command: String)
+    {
         self.group = group
         self.target = target
         self.run = run

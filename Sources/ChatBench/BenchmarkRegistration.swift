@@ -31,7 +31,8 @@ extension Benchmark {
                     }
                     .connect(host: target.host, port: target.port).get()
                 let registrar = try await channel.eventLoop.submit {
-                    NIOLoopBound(try channel.pipeline.syncOperations.handler(type: Registrar.self), eventLoop: channel.eventLoop)
+                    NIOLoopBound(
+                        try channel.pipeline.syncOperations.handler(type: Registrar.self), eventLoop: channel.eventLoop)
                 }.get()
                 done.append(try await channel.eventLoop.submit { registrar.value.done.futureResult }.get())
             }
@@ -73,7 +74,8 @@ final class Registrar: ChannelInboundHandler {
     }
 
     private func write(_ text: String, context: ChannelHandlerContext, newline: Bool = true) {
-        context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: text + (newline ? "\n" : ""))), promise: nil)
+        context.writeAndFlush(
+            wrapOutboundOut(context.channel.allocator.buffer(string: text + (newline ? "\n" : ""))), promise: nil)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

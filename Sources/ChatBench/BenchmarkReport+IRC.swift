@@ -24,7 +24,8 @@ extension BenchmarkReport {
         let rows = configurations("irc")
         return rows.filter { $0.first.target != "ngircd" }.compactMap { node in
             rows.first {
-                $0.first.target == "ngircd" && $0.first.rate == node.first.rate && $0.first.clients == node.first.clients
+                $0.first.target == "ngircd" && $0.first.rate == node.first.rate
+                    && $0.first.clients == node.first.clients
                     && $0.first.senders == node.first.senders
             }.map { (node, $0) }
         }
@@ -34,7 +35,9 @@ extension BenchmarkReport {
         let rows = configurations("irc")
         guard !rows.isEmpty else { return [] }
         var out = ["### IRC: one node's IRC port against ngircd (same clients, same run)", ""]
-        out.append("| target | clients | senders | msgs/s in | deliveries/s | loss | p50 ms | p99 ms | server CPU s | CPU µs per delivery |")
+        out.append(
+            "| target | clients | senders | msgs/s in | deliveries/s | loss | p50 ms | p99 ms | server CPU s | CPU µs per delivery |"
+        )
         out.append("|---|---|---|---|---|---|---|---|---|---|")
         for row in rows {
             out.append(
@@ -44,12 +47,15 @@ extension BenchmarkReport {
                     + "\(Self.number(row.median(Self.cpuPerDelivery), 2)) |")
         }
         out.append("")
-        out.append(contentsOf: Self.commands(rows, intro:
-            "node1-irc is one node's IRC port; balancer-irc is chat-balancer's IRC port in front of the three nodes, "
-            + "haproxy-irc HAProxy's (TCP, round-robin, send-proxy) in front of the same nodes: the reference for what "
-            + "any proxy costs here. Their CPU includes Redis (every message is published there and comes back to the "
-            + "nodes), and for the cluster's runs the proxy; ngircd is one process that writes each message to its "
-            + "channel's members itself. Commands:"))
+        out.append(
+            contentsOf: Self.commands(
+                rows,
+                intro:
+                    "node1-irc is one node's IRC port; balancer-irc is chat-balancer's IRC port in front of the three nodes, "
+                    + "haproxy-irc HAProxy's (TCP, round-robin, send-proxy) in front of the same nodes: the reference for what "
+                    + "any proxy costs here. Their CPU includes Redis (every message is published there and comes back to the "
+                    + "nodes), and for the cluster's runs the proxy; ngircd is one process that writes each message to its "
+                    + "channel's members itself. Commands:"))
         return out
     }
 
@@ -58,7 +64,8 @@ extension BenchmarkReport {
     func ircTargets(_ line: (String, String, String, Bool?) -> Void) {
         let pairs = ircRows()
         for (node, ngircd) in pairs where node.first.target != "haproxy-irc" {
-            let load = "\(Self.number(Double(node.first.clients))) IRC clients, \(Self.number(node.first.rate)) msgs/s from "
+            let load =
+                "\(Self.number(Double(node.first.clients))) IRC clients, \(Self.number(node.first.rate)) msgs/s from "
                 + "\(node.first.senders) senders"
             let (ours, theirs) = (node.median(\.p99), ngircd.median(\.p99))
             let measured = "\(Self.number(ours, 1)) ms against \(Self.number(theirs, 1)) ms"
@@ -69,14 +76,17 @@ extension BenchmarkReport {
                         && $0.node.first.senders == node.first.senders && $0.node.first.clients == node.first.clients
                 }
                 let reference = haproxy.map { "; behind HAProxy: \(Self.number($0.node.median(\.p99), 1)) ms" } ?? ""
-                line("p99 of 3 nodes behind chat-balancer against ngircd, \(load)", "≤ 2x ngircd's", measured + reference,
-                     node.deliveredAll && ours <= 2 * theirs)
+                line(
+                    "p99 of 3 nodes behind chat-balancer against ngircd, \(load)", "≤ 2x ngircd's",
+                    measured + reference,
+                    node.deliveredAll && ours <= 2 * theirs)
                 continue
             }
             line("p99 against ngircd, \(load)", "≤ ngircd's", measured, node.deliveredAll && ours <= theirs)
             let (cpu, reference) = (node.median(Self.cpuPerDelivery), ngircd.median(Self.cpuPerDelivery))
-            line("CPU per delivery against ngircd, \(load)", "≤ ngircd's",
-                 "\(Self.number(cpu, 2)) µs against \(Self.number(reference, 2)) µs", cpu <= reference)
+            line(
+                "CPU per delivery against ngircd, \(load)", "≤ ngircd's",
+                "\(Self.number(cpu, 2)) µs against \(Self.number(reference, 2)) µs", cpu <= reference)
         }
     }
 }

@@ -5,7 +5,9 @@ extension BenchmarkReport {
         let rows = configurations("logins")
         guard !rows.isEmpty else { return [] }
         var out = ["### Logins: guests against registered names (scrypt), through the balancer", ""]
-        out.append("| who | clients | all named after s | logins/s | login p50 ms | login p99 ms | errors | node CPU s (sum) |")
+        out.append(
+            "| who | clients | all named after s | logins/s | login p50 ms | login p99 ms | errors | node CPU s (sum) |"
+        )
         out.append("|---|---|---|---|---|---|---|---|")
         for row in rows {
             let errors = row.runs.reduce(0) { $0 + $1.errors.values.reduce(0, +) }
@@ -17,9 +19,12 @@ extension BenchmarkReport {
                     + (nodeCPU.isEmpty ? "-" : Self.number(nodeCPU.reduce(0, +), 2)) + " |")
         }
         out.append("")
-        out.append(contentsOf: Self.commands(rows, intro:
-            "A registered login is a claim, a password check off the event loops and a second claim; the names were "
-            + "registered before the measured run (not timed). Commands:"))
+        out.append(
+            contentsOf: Self.commands(
+                rows,
+                intro:
+                    "A registered login is a claim, a password check off the event loops and a second claim; the names were "
+                    + "registered before the measured run (not timed). Commands:"))
         return out
     }
 

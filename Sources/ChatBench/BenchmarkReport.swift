@@ -51,14 +51,17 @@ public struct BenchmarkReport {
         }
         var processLabels: [String] {
             var labels: [String] = []
-            for run in runs { for process in run.processes where !labels.contains(process.label) { labels.append(process.label) } }
+            for run in runs {
+                for process in run.processes where !labels.contains(process.label) { labels.append(process.label) }
+            }
             return labels
         }
 
         static func median(_ values: [Double]) -> Double {
             let sorted = values.sorted()
             guard !sorted.isEmpty else { return 0 }
-            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            return sorted.count % 2 == 1
+                ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
         }
     }
 
@@ -66,7 +69,8 @@ public struct BenchmarkReport {
         var order: [String] = []
         var runs: [String: [BenchmarkRecord]] = [:]
         for record in records where record.group == group {
-            let key = "\(record.target)|\(record.scenario)|\(record.mode)|\(record.clients)|\(record.rooms)|\(record.senders)|\(record.rate)"
+            let key =
+                "\(record.target)|\(record.scenario)|\(record.mode)|\(record.clients)|\(record.rooms)|\(record.senders)|\(record.rate)"
             if runs[key] == nil { order.append(key) }
             runs[key, default: []].append(record)
         }
@@ -78,8 +82,10 @@ public struct BenchmarkReport {
     public func markdown(plotDirectory: String) -> String {
         var out: [String] = []
         let machine = records.first?.machine ?? "?"
-        out.append("Every figure below is the median of \(runsDescription) runs of the command shown, each on a fresh cluster; "
-            + "machine: \(machine), everything on loopback, release builds, the load generator on the same cores as the servers.")
+        out.append(
+            "Every figure below is the median of \(runsDescription) runs of the command shown, each on a fresh cluster; "
+                + "machine: \(machine), everything on loopback, release builds, the load generator on the same cores as the servers."
+        )
         out.append(contentsOf: setup.map { "- " + $0 })
         out.append("")
         out.append(contentsOf: targetsSection())
@@ -134,13 +140,16 @@ public struct BenchmarkReport {
         var out = ["### Latency against clients, through the balancer", ""]
         out.append("![p50 and p99 latency against clients](\(plots)/latency-by-clients.png)")
         out.append("")
-        out.append("| clients | rooms | msgs/s in | deliveries/s | loss | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | connect s |")
+        out.append(
+            "| clients | rooms | msgs/s in | deliveries/s | loss | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | connect s |"
+        )
         out.append("|---|---|---|---|---|---|---|---|---|---|---|")
         for row in rows {
-            out.append("| \(Self.number(Double(row.first.clients))) | \(row.first.rooms) | \(Self.number(row.median(\.messagesPerSecond))) | "
-                + "\(Self.number(row.median(\.deliveriesPerSecond))) | \(loss(row)) | \(Self.number(row.median(\.p50), 1)) | "
-                + "\(Self.number(row.median(\.p90), 1)) | \(Self.number(row.median(\.p99), 1)) | \(Self.number(row.median(\.p999), 1)) | "
-                + "\(Self.number(row.median(\.max), 1)) | \(Self.number(row.median(\.connectSeconds), 2)) |")
+            out.append(
+                "| \(Self.number(Double(row.first.clients))) | \(row.first.rooms) | \(Self.number(row.median(\.messagesPerSecond))) | "
+                    + "\(Self.number(row.median(\.deliveriesPerSecond))) | \(loss(row)) | \(Self.number(row.median(\.p50), 1)) | "
+                    + "\(Self.number(row.median(\.p90), 1)) | \(Self.number(row.median(\.p99), 1)) | \(Self.number(row.median(\.p999), 1)) | "
+                    + "\(Self.number(row.median(\.max), 1)) | \(Self.number(row.median(\.connectSeconds), 2)) |")
         }
         out.append("")
         out.append(contentsOf: processTable(rows))
@@ -156,7 +165,9 @@ public struct BenchmarkReport {
         out.append("|---|" + String(repeating: "---|---|", count: labels.count))
         for row in rows {
             let cells = labels.map { label -> String in
-                guard let cpu = row.process(label, \.cpuSeconds), let peak = row.process(label, { Double($0.peakResidentKiB) }) else { return "- | -" }
+                guard let cpu = row.process(label, \.cpuSeconds),
+                    let peak = row.process(label, { Double($0.peakResidentKiB) })
+                else { return "- | -" }
                 return "\(Self.number(cpu, 2)) | \(Self.number(peak / 1024, 0))"
             }
             out.append("| \(Self.number(Double(row.first.clients))) | " + cells.joined(separator: " | ") + " |")
@@ -168,15 +179,20 @@ public struct BenchmarkReport {
     func rateSection(_ plots: String) -> [String] {
         let rows = configurations("rate")
         guard let first = rows.first?.first else { return [] }
-        var out = ["### Throughput against offered load (\(Self.number(Double(first.clients))) clients, \(first.rooms) room\(first.rooms == 1 ? "" : "s"), through the balancer)", ""]
+        var out = [
+            "### Throughput against offered load (\(Self.number(Double(first.clients))) clients, \(first.rooms) room\(first.rooms == 1 ? "" : "s"), through the balancer)",
+            "",
+        ]
         out.append("![deliveries/s and p99 against the offered load](\(plots)/throughput-by-rate.png)")
         out.append("")
         out.append("| msgs/s in | offered deliveries/s | deliveries/s | loss | p50 ms | p99 ms | max ms |")
         out.append("|---|---|---|---|---|---|---|")
         for row in rows {
             let members = Double(row.first.clients / row.first.rooms - 1)
-            out.append("| \(Self.number(row.first.rate)) | \(Self.number(row.first.rate * members)) | \(Self.number(row.median(\.deliveriesPerSecond))) | "
-                + "\(loss(row)) | \(Self.number(row.median(\.p50), 1)) | \(Self.number(row.median(\.p99), 1)) | \(Self.number(row.median(\.max), 1)) |")
+            out.append(
+                "| \(Self.number(row.first.rate)) | \(Self.number(row.first.rate * members)) | \(Self.number(row.median(\.deliveriesPerSecond))) | "
+                    + "\(loss(row)) | \(Self.number(row.median(\.p50), 1)) | \(Self.number(row.median(\.p99), 1)) | \(Self.number(row.median(\.max), 1)) |"
+            )
         }
         out.append("")
         out.append(contentsOf: Self.commands(rows))
@@ -188,8 +204,9 @@ public struct BenchmarkReport {
         guard !rows.isEmpty else { return [] }
         var out = ["### Connect storm: clients connecting and claiming names, through the balancer", ""]
         let labels = Self.processLabels(rows)
-        out.append("| clients | all named after s | logins/s | login p50 ms | login p99 ms | errors | "
-            + labels.map { "\($0) KB/client" }.joined(separator: " | ") + " |")
+        out.append(
+            "| clients | all named after s | logins/s | login p50 ms | login p99 ms | errors | "
+                + labels.map { "\($0) KB/client" }.joined(separator: " | ") + " |")
         out.append("|---|---|---|---|---|---|" + String(repeating: "---|", count: labels.count))
         for row in rows {
             let perClient = labels.map { label in
@@ -197,14 +214,19 @@ public struct BenchmarkReport {
                     .map { Self.number($0, 1) } ?? "-"
             }
             let errors = row.runs.reduce(0) { $0 + $1.errors.values.reduce(0, +) }
-            out.append("| \(Self.number(Double(row.first.clients))) | \(Self.number(row.median(\.connectSeconds), 2)) | "
-                + "\(Self.number(row.median(\.loginsPerSecond))) | \(Self.number(row.median(\.loginP50), 1)) | "
-                + "\(Self.number(row.median(\.loginP99), 1)) | \(errors) | " + perClient.joined(separator: " | ") + " |")
+            out.append(
+                "| \(Self.number(Double(row.first.clients))) | \(Self.number(row.median(\.connectSeconds), 2)) | "
+                    + "\(Self.number(row.median(\.loginsPerSecond))) | \(Self.number(row.median(\.loginP50), 1)) | "
+                    + "\(Self.number(row.median(\.loginP99), 1)) | \(errors) | " + perClient.joined(separator: " | ")
+                    + " |")
         }
         out.append("")
-        out.append(contentsOf: Self.commands(rows, intro:
-            "KB/client: the process's resident memory once every client is named, minus before the first connected, "
-            + "divided by the clients (1 KB = 1000 bytes). Commands:"))
+        out.append(
+            contentsOf: Self.commands(
+                rows,
+                intro:
+                    "KB/client: the process's resident memory once every client is named, minus before the first connected, "
+                    + "divided by the clients (1 KB = 1000 bytes). Commands:"))
         return out
     }
 
@@ -213,14 +235,19 @@ public struct BenchmarkReport {
         guard !rows.isEmpty else { return [] }
         var out = ["### Messages one node gets into Redis (small rooms, pipelined)", ""]
         let labels = Self.processLabels(rows)
-        out.append("| clients | rooms | unacknowledged per client | accepted msgs/s | deliveries/s | loss | "
-            + labels.map { "\($0) CPU s" }.joined(separator: " | ") + " |")
+        out.append(
+            "| clients | rooms | unacknowledged per client | accepted msgs/s | deliveries/s | loss | "
+                + labels.map { "\($0) CPU s" }.joined(separator: " | ") + " |")
         out.append("|---|---|---|---|---|---|" + String(repeating: "---|", count: labels.count))
         for row in rows {
-            let window = row.first.command.components(separatedBy: "--flood-window ").dropFirst().first?.split(separator: " ").first ?? "?"
+            let window =
+                row.first.command.components(separatedBy: "--flood-window ").dropFirst().first?.split(separator: " ")
+                .first ?? "?"
             let cpu = labels.map { label in row.process(label, \.cpuSeconds).map { Self.number($0, 2) } ?? "-" }
-            out.append("| \(row.first.clients) | \(row.first.rooms) | \(window) | \(Self.number(row.median(\.acceptedPerSecond))) | "
-                + "\(Self.number(row.median(\.deliveriesPerSecond))) | \(loss(row)) | " + cpu.joined(separator: " | ") + " |")
+            out.append(
+                "| \(row.first.clients) | \(row.first.rooms) | \(window) | \(Self.number(row.median(\.acceptedPerSecond))) | "
+                    + "\(Self.number(row.median(\.deliveriesPerSecond))) | \(loss(row)) | "
+                    + cpu.joined(separator: " | ") + " |")
         }
         out.append("")
         out.append(contentsOf: Self.commands(rows))
@@ -232,12 +259,15 @@ public struct BenchmarkReport {
         var load: String
         var rows: [(target: String, p50: Double, p99: Double, configuration: Configuration)]
         func added(_ target: String) -> (p50: Double, p99: Double)? {
-            guard let direct = rows.first(where: { $0.target == "direct" }), let row = rows.first(where: { $0.target == target }) else { return nil }
+            guard let direct = rows.first(where: { $0.target == "direct" }),
+                let row = rows.first(where: { $0.target == target })
+            else { return nil }
             return (row.p50 - direct.p50, row.p99 - direct.p99)
         }
         /// chat-balancer's added latency over HAProxy's, at p50 and p99.
         var ratio: (p50: Double, p99: Double)? {
-            guard let ours = added("chat-balancer"), let theirs = added("haproxy"), theirs.p50 > 0, theirs.p99 > 0 else { return nil }
+            guard let ours = added("chat-balancer"), let theirs = added("haproxy"), theirs.p50 > 0, theirs.p99 > 0
+            else { return nil }
             return (ours.p50 / theirs.p50, ours.p99 / theirs.p99)
         }
     }
@@ -246,9 +276,14 @@ public struct BenchmarkReport {
         var loads: [String: ProxyComparison] = [:]
         var order: [String] = []
         for configuration in configurations("proxies") {
-            let load = "\(Self.number(Double(configuration.first.clients))) clients, \(Self.number(configuration.first.rate)) msgs/s"
-            if loads[load] == nil { order.append(load); loads[load] = ProxyComparison(load: load, rows: []) }
-            loads[load]!.rows.append((configuration.first.target, configuration.median(\.p50), configuration.median(\.p99), configuration))
+            let load =
+                "\(Self.number(Double(configuration.first.clients))) clients, \(Self.number(configuration.first.rate)) msgs/s"
+            if loads[load] == nil {
+                order.append(load)
+                loads[load] = ProxyComparison(load: load, rows: [])
+            }
+            loads[load]!.rows.append(
+                (configuration.first.target, configuration.median(\.p50), configuration.median(\.p99), configuration))
         }
         return order.map { loads[$0]! }
     }
@@ -256,19 +291,27 @@ public struct BenchmarkReport {
     func proxiesSection(_ plots: String) -> [String] {
         let comparisons = proxyComparisons()
         guard !comparisons.isEmpty else { return [] }
-        var out = ["### The latency chat-balancer adds, against HAProxy (round-robin, TCP mode) in front of the same nodes", ""]
+        var out = [
+            "### The latency chat-balancer adds, against HAProxy (round-robin, TCP mode) in front of the same nodes",
+            "",
+        ]
         out.append("![latency added over going straight to the nodes](\(plots)/proxies.png)")
         out.append("")
         out.append("| load | target | deliveries/s | loss | p50 ms | p99 ms | added p50 ms | added p99 ms |")
         out.append("|---|---|---|---|---|---|---|---|")
         for comparison in comparisons {
             for row in comparison.rows {
-                let added = comparison.added(row.target).map { (Self.number($0.p50, 1), Self.number($0.p99, 1)) } ?? ("-", "-")
-                out.append("| \(comparison.load) | \(row.target) | \(Self.number(row.configuration.median(\.deliveriesPerSecond))) | "
-                    + "\(loss(row.configuration)) | \(Self.number(row.p50, 1)) | \(Self.number(row.p99, 1)) | \(added.0) | \(added.1) |")
+                let added =
+                    comparison.added(row.target).map { (Self.number($0.p50, 1), Self.number($0.p99, 1)) } ?? ("-", "-")
+                out.append(
+                    "| \(comparison.load) | \(row.target) | \(Self.number(row.configuration.median(\.deliveriesPerSecond))) | "
+                        + "\(loss(row.configuration)) | \(Self.number(row.p50, 1)) | \(Self.number(row.p99, 1)) | \(added.0) | \(added.1) |"
+                )
             }
             if let ratio = comparison.ratio {
-                out.append("| \(comparison.load) | **ratio** | | | | | **\(Self.number(ratio.p50, 1))x** | **\(Self.number(ratio.p99, 1))x** |")
+                out.append(
+                    "| \(comparison.load) | **ratio** | | | | | **\(Self.number(ratio.p50, 1))x** | **\(Self.number(ratio.p99, 1))x** |"
+                )
             }
         }
         out.append("")
@@ -286,44 +329,66 @@ public struct BenchmarkReport {
         func line(_ name: String, _ goal: String, _ measured: String, _ met: Bool?) {
             out.append("| \(name) | \(goal) | \(measured) | \(met.map { $0 ? "yes" : "**no**" } ?? "not measured") |")
         }
-        if let row = configurations("clients").first(where: { $0.first.clients == 1000 && $0.first.rooms == 1 && $0.first.rate == 1000 }) {
-            line("1000 clients, 1 room, 1000 msgs/s in, through the balancer", "every delivery, p99 ≤ 30 ms",
-                 "\(loss(row) == "none" ? "no loss" : loss(row)), \(Self.number(row.median(\.deliveriesPerSecond))) deliveries/s, p99 \(Self.number(row.median(\.p99), 1)) ms",
-                 row.deliveredAll && row.median(\.p99) <= 30)
-        } else { line("1000 clients, 1 room, 1000 msgs/s", "every delivery, p99 ≤ 30 ms", "-", nil) }
+        if let row = configurations("clients").first(where: {
+            $0.first.clients == 1000 && $0.first.rooms == 1 && $0.first.rate == 1000
+        }) {
+            line(
+                "1000 clients, 1 room, 1000 msgs/s in, through the balancer", "every delivery, p99 ≤ 30 ms",
+                "\(loss(row) == "none" ? "no loss" : loss(row)), \(Self.number(row.median(\.deliveriesPerSecond))) deliveries/s, p99 \(Self.number(row.median(\.p99), 1)) ms",
+                row.deliveredAll && row.median(\.p99) <= 30)
+        } else {
+            line("1000 clients, 1 room, 1000 msgs/s", "every delivery, p99 ≤ 30 ms", "-", nil)
+        }
         let clients = configurations("clients")
         if let many = clients.first(where: { $0.first.clients == 8000 && $0.first.rooms == 8 }),
             let one = clients.first(where: {
                 $0.first.clients == 1000 && $0.first.rooms == 1 && $0.first.rate == many.first.rate
             })
         {
-            line("8,000 clients in 8 rooms against 1,000 in one room, same deliveries/s (\(Self.number(one.median(\.deliveriesPerSecond))) and \(Self.number(many.median(\.deliveriesPerSecond))))",
-                 "p99 no worse", "\(Self.number(many.median(\.p99), 1)) ms against \(Self.number(one.median(\.p99), 1)) ms",
-                 many.deliveredAll && many.median(\.p99) <= one.median(\.p99))
+            line(
+                "8,000 clients in 8 rooms against 1,000 in one room, same deliveries/s (\(Self.number(one.median(\.deliveriesPerSecond))) and \(Self.number(many.median(\.deliveriesPerSecond))))",
+                "p99 no worse",
+                "\(Self.number(many.median(\.p99), 1)) ms against \(Self.number(one.median(\.p99), 1)) ms",
+                many.deliveredAll && many.median(\.p99) <= one.median(\.p99))
         }
         let saturation = configurations("rate").filter(\.deliveredAll).map { $0.median(\.deliveriesPerSecond) }.max()
-        line("saturation through the balancer", "≥ 500,000 deliveries/s", saturation.map { "\(Self.number($0)) deliveries/s (highest with no loss)" } ?? "-",
-             saturation.map { $0 >= 500_000 })
+        line(
+            "saturation through the balancer", "≥ 500,000 deliveries/s",
+            saturation.map { "\(Self.number($0)) deliveries/s (highest with no loss)" } ?? "-",
+            saturation.map { $0 >= 500_000 })
         if let storm = configurations("storm").max(by: { $0.first.clients < $1.first.clients }) {
             let clients = Double(storm.first.clients)
-            func perClient(_ label: String) -> Double? { storm.process(label) { Double($0.residentKiB - $0.residentBeforeKiB) * 1.024 / clients } }
+            func perClient(_ label: String) -> Double? {
+                storm.process(label) { Double($0.residentKiB - $0.residentBeforeKiB) * 1.024 / clients }
+            }
             let seconds = storm.median(\.connectSeconds)
-            line("\(Self.number(clients)) clients connect through the balancer", "all named within 10 s",
-                 "\(Self.number(seconds, 2)) s", seconds <= 10 && clients >= 8000)
+            line(
+                "\(Self.number(clients)) clients connect through the balancer", "all named within 10 s",
+                "\(Self.number(seconds, 2)) s", seconds <= 10 && clients >= 8000)
             let nodes = storm.first.processes.map(\.label).filter { $0.hasPrefix("node") }.compactMap(perClient)
             let node = nodes.max()
-            line("memory per client in a node", "≤ 10 KB", node.map { "\(Self.number($0, 1)) KB (largest of the nodes)" } ?? "-", node.map { $0 <= 10 })
+            line(
+                "memory per client in a node", "≤ 10 KB",
+                node.map { "\(Self.number($0, 1)) KB (largest of the nodes)" } ?? "-", node.map { $0 <= 10 })
             let balancer = perClient("balancer")
-            line("memory per client in the balancer", "≤ 4 KB", balancer.map { "\(Self.number($0, 1)) KB" } ?? "-", balancer.map { $0 <= 4 })
+            line(
+                "memory per client in the balancer", "≤ 4 KB", balancer.map { "\(Self.number($0, 1)) KB" } ?? "-",
+                balancer.map { $0 <= 4 })
         }
         for comparison in proxyComparisons() {
             guard let ratio = comparison.ratio else { continue }
-            line("latency chat-balancer adds, \(comparison.load)", "≤ 1.3x HAProxy's",
-                 "\(Self.number(ratio.p50, 1))x at p50, \(Self.number(ratio.p99, 1))x at p99", ratio.p50 <= 1.3 && ratio.p99 <= 1.3)
+            line(
+                "latency chat-balancer adds, \(comparison.load)", "≤ 1.3x HAProxy's",
+                "\(Self.number(ratio.p50, 1))x at p50, \(Self.number(ratio.p99, 1))x at p99",
+                ratio.p50 <= 1.3 && ratio.p99 <= 1.3)
         }
-        if let flood = configurations("flood").max(by: { $0.median(\.acceptedPerSecond) < $1.median(\.acceptedPerSecond) }) {
+        if let flood = configurations("flood").max(by: {
+            $0.median(\.acceptedPerSecond) < $1.median(\.acceptedPerSecond)
+        }) {
             let accepted = flood.median(\.acceptedPerSecond)
-            line("room messages one node gets into Redis", "≥ 200,000/s", "\(Self.number(accepted))/s", accepted >= 200_000)
+            line(
+                "room messages one node gets into Redis", "≥ 200,000/s", "\(Self.number(accepted))/s",
+                accepted >= 200_000)
         }
         ircTargets(line)
         out.append("")
@@ -346,18 +411,23 @@ public struct BenchmarkReport {
         var plotted = Set<Int>()
         let clients = configurations("clients").filter { plotted.insert($0.first.clients).inserted }
         if !clients.isEmpty {
-            let data = clients.map { "\($0.first.clients) \($0.median(\.p50)) \($0.median(\.p99))" }.joined(separator: "\n")
+            let data = clients.map { "\($0.first.clients) \($0.median(\.p50)) \($0.median(\.p99))" }.joined(
+                separator: "\n")
             try data.write(toFile: directory + "/latency-by-clients.dat", atomically: true, encoding: .utf8)
-            scripts.append(("latency-by-clients", """
-                \(style)
-                set output "latency-by-clients.png"
-                set title "Latency against clients (through the balancer; median of runs)"
-                set logscale x
-                set logscale y
-                set xlabel "clients"
-                set ylabel "latency, ms"
-                plot "latency-by-clients.dat" using 1:2 with linespoints title "p50", "" using 1:3 with linespoints title "p99"
-                """))
+            scripts.append(
+                (
+                    "latency-by-clients",
+                    """
+                    \(style)
+                    set output "latency-by-clients.png"
+                    set title "Latency against clients (through the balancer; median of runs)"
+                    set logscale x
+                    set logscale y
+                    set xlabel "clients"
+                    set ylabel "latency, ms"
+                    plot "latency-by-clients.dat" using 1:2 with linespoints title "p50", "" using 1:3 with linespoints title "p99"
+                    """
+                ))
         }
         let rates = configurations("rate")
         if !rates.isEmpty {
@@ -366,41 +436,50 @@ public struct BenchmarkReport {
                 return "\(offered) \(row.median(\.deliveriesPerSecond)) \(row.median(\.p99))"
             }.joined(separator: "\n")
             try data.write(toFile: directory + "/throughput-by-rate.dat", atomically: true, encoding: .utf8)
-            scripts.append(("throughput-by-rate", """
-                \(style)
-                set output "throughput-by-rate.png"
-                set title "Deliveries/s and p99 against offered deliveries/s (median of runs)"
-                set xlabel "offered deliveries/s"
-                set ylabel "deliveries/s"
-                set y2label "p99 ms"
-                set y2tics
-                set logscale y2
-                set format x "%.1s%c"
-                set format y "%.1s%c"
-                plot "throughput-by-rate.dat" using 1:1 with lines dashtype 2 title "offered", \\
-                     "" using 1:2 with linespoints title "delivered/s", "" using 1:3 axes x1y2 with linespoints title "p99 ms"
-                """))
+            scripts.append(
+                (
+                    "throughput-by-rate",
+                    """
+                    \(style)
+                    set output "throughput-by-rate.png"
+                    set title "Deliveries/s and p99 against offered deliveries/s (median of runs)"
+                    set xlabel "offered deliveries/s"
+                    set ylabel "deliveries/s"
+                    set y2label "p99 ms"
+                    set y2tics
+                    set logscale y2
+                    set format x "%.1s%c"
+                    set format y "%.1s%c"
+                    plot "throughput-by-rate.dat" using 1:1 with lines dashtype 2 title "offered", \\
+                         "" using 1:2 with linespoints title "delivered/s", "" using 1:3 axes x1y2 with linespoints title "p99 ms"
+                    """
+                ))
         }
         let comparisons = proxyComparisons()
         if !comparisons.isEmpty {
             let data = comparisons.map { comparison -> String in
                 func value(_ target: String) -> (Double, Double) { comparison.added(target) ?? (0, 0) }
-                let ours = value("chat-balancer"), theirs = value("haproxy")
+                let ours = value("chat-balancer")
+                let theirs = value("haproxy")
                 return "\"\(comparison.load)\" \(ours.0) \(theirs.0) \(ours.1) \(theirs.1)"
             }.joined(separator: "\n")
             try data.write(toFile: directory + "/proxies.dat", atomically: true, encoding: .utf8)
-            scripts.append(("proxies", """
-                \(style)
-                set output "proxies.png"
-                set title "Latency added over going straight to the nodes (median of runs)"
-                set style data histograms
-                set style histogram clustered gap 1
-                set style fill solid 0.8 border -1
-                set ylabel "added latency, ms"
-                set logscale y
-                plot "proxies.dat" using 2:xtic(1) title "chat-balancer p50", "" using 3 title "HAProxy p50", \\
-                     "" using 4 title "chat-balancer p99", "" using 5 title "HAProxy p99"
-                """))
+            scripts.append(
+                (
+                    "proxies",
+                    """
+                    \(style)
+                    set output "proxies.png"
+                    set title "Latency added over going straight to the nodes (median of runs)"
+                    set style data histograms
+                    set style histogram clustered gap 1
+                    set style fill solid 0.8 border -1
+                    set ylabel "added latency, ms"
+                    set logscale y
+                    plot "proxies.dat" using 2:xtic(1) title "chat-balancer p50", "" using 3 title "HAProxy p50", \\
+                         "" using 4 title "chat-balancer p99", "" using 5 title "HAProxy p99"
+                    """
+                ))
         }
         var made: [String] = []
         for (name, script) in scripts {
@@ -411,7 +490,9 @@ public struct BenchmarkReport {
             gnuplot.currentDirectoryURL = URL(fileURLWithPath: directory)
             try gnuplot.run()
             gnuplot.waitUntilExit()
-            guard gnuplot.terminationStatus == 0 else { throw BenchmarkError("gnuplot failed on \(directory)/\(name).gnuplot") }
+            guard gnuplot.terminationStatus == 0 else {
+                throw BenchmarkError("gnuplot failed on \(directory)/\(name).gnuplot")
+            }
             made.append("\(directory)/\(name).png")
         }
         return made
@@ -419,7 +500,9 @@ public struct BenchmarkReport {
 
     /// Replaces what lies between the two markers in `document` with `section`.
     public static func splice(_ section: String, into document: String) throws -> String {
-        guard let begin = document.range(of: beginMarker), let end = document.range(of: endMarker), begin.upperBound <= end.lowerBound else {
+        guard let begin = document.range(of: beginMarker), let end = document.range(of: endMarker),
+            begin.upperBound <= end.lowerBound
+        else {
             throw BenchmarkError("the document has no \(beginMarker) ... \(endMarker) section to replace")
         }
         return String(document[..<begin.upperBound]) + "\n" + section + String(document[end.lowerBound...])

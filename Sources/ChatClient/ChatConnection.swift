@@ -117,11 +117,17 @@ public final class ChatConnection: Sendable {
                         state.channel = channel
                         return state.stopped
                     }
-                    if stopped { channel.close(promise: nil); return }
+                    if stopped {
+                        channel.close(promise: nil)
+                        return
+                    }
                     if tls == nil { self.onEvent(.opened) }
                     channel.closeFuture.whenComplete { _ in
                         if let refusal = watcher.refusal {
-                            self.state.withLockedValue { $0.stopped = true; $0.channel = nil }
+                            self.state.withLockedValue {
+                                $0.stopped = true
+                                $0.channel = nil
+                            }
                             self.onEvent(.failed(reason: refusal))
                         } else {
                             self.retry(after: "the connection closed")

@@ -169,7 +169,8 @@ public struct ClientState: Sendable {
         let order = rooms.filter { $0 != current } + (current.map { [$0] } ?? [])
         var restore = order.map { RoomResume(room: $0.value, since: views[$0]?.resumeFrom?.description) }
         while restore.count > 1,
-            JSONRequestEncoder.object(.hello(name: name, rooms: restore, login: login)).utf8.count > Self.helloBudgetBytes
+            JSONRequestEncoder.object(.hello(name: name, rooms: restore, login: login)).utf8.count
+                > Self.helloBudgetBytes
         {
             let first = restore.removeFirst()
             joinsAfterWelcome.append(Outgoing(.join(room: first.room, since: first.since), id: Outgoing.automatic))
@@ -254,7 +255,8 @@ public struct ClientState: Sendable {
             for message in history { add(message) }
             if isUserJoin || current == nil { current = room }
             if current == room { views[room]?.unread = 0 }
-            return [Outgoing(.who(room: room.value), id: Outgoing.automatic)] + nextPage(room, after: history.last, more: more)
+            return [Outgoing(.who(room: room.value), id: Outgoing.automatic)]
+                + nextPage(room, after: history.last, more: more)
         case .youLeft(let room, _):
             knowsRooms = true
             guard let index = rooms.firstIndex(of: room) else { return [] }
@@ -284,7 +286,8 @@ public struct ClientState: Sendable {
             let outgoing = isMe(direct.from) && !isMe(direct.to)
             let said = direct.isAction ? "* \(direct.from) \(direct.text)" : direct.text
             let text = outgoing ? "-> \(direct.to): \(said)" : said
-            appendToCurrent(TimelineLine(kind: .direct(outgoing: outgoing), time: direct.time, from: direct.from, text: text))
+            appendToCurrent(
+                TimelineLine(kind: .direct(outgoing: outgoing), time: direct.time, from: direct.from, text: text))
             return []
         case .joined(let room, let name, let time, _):
             views[room]?.members[name.lowercased()] = Member(name: name, presence: .online, idleMillis: 0)
@@ -294,7 +297,8 @@ public struct ClientState: Sendable {
             views[room]?.members[name.lowercased()] = nil
             typing[room]?[name.lowercased()] = nil
             let said = message.flatMap { $0.isEmpty ? nil : $0 }
-            let why = reason == .left ? said.map { " (\($0))" } ?? "" : " (\(reason.rawValue)\(said.map { ": \($0)" } ?? ""))"
+            let why =
+                reason == .left ? said.map { " (\($0))" } ?? "" : " (\(reason.rawValue)\(said.map { ": \($0)" } ?? ""))"
             append(TimelineLine(kind: .notice, time: time, text: "\(name) left #\(room)\(why)"), to: room)
             return []
         case .presence(let room, let name, let presence, let time):
@@ -309,7 +313,9 @@ public struct ClientState: Sendable {
         case .who(let room, let members, _, _):
             // A big room's first page: the people shown beside the chat are those it lists.
             views[room]?.members = Dictionary(
-                members.map { ($0.name.lowercased(), Member(name: $0.name, presence: $0.presence, idleMillis: $0.idleMillis)) },
+                members.map {
+                    ($0.name.lowercased(), Member(name: $0.name, presence: $0.presence, idleMillis: $0.idleMillis))
+                },
                 uniquingKeysWith: { first, _ in first })
             if !quiet { info(decoded) }
             return []
@@ -323,7 +329,9 @@ public struct ClientState: Sendable {
                 // Missed here but still kept: read it.
                 return readOn(room, after: after)
             }
-            append(TimelineLine(kind: .notice, time: decoded.time, text: "some earlier messages are no longer available"), to: room)
+            append(
+                TimelineLine(kind: .notice, time: decoded.time, text: "some earlier messages are no longer available"),
+                to: room)
             return []
         case .error(let error)
         where (error.code == .passwordRequired || error.code == .badPassword) && status == .connecting:
@@ -340,7 +348,8 @@ public struct ClientState: Sendable {
                 reclaimUntil = deadline
                 if now < deadline {
                     helloRetryAt = now + 1000
-                    status = .reconnecting(reason: "waiting for the name \(confirmedName) to be freed", retryInSeconds: 1)
+                    status = .reconnecting(
+                        reason: "waiting for the name \(confirmedName) to be freed", retryInSeconds: 1)
                     return []
                 }
             }
@@ -408,14 +417,18 @@ public struct ClientState: Sendable {
         // A notice (from an IRC client or a bot) is shown dimmed, as IRC clients show one: -name- text.
         let line =
             message.isNotice
-            ? TimelineLine(kind: .notice, time: message.time, from: message.from, text: "-\(message.from)- \(message.text)", id: id)
+            ? TimelineLine(
+                kind: .notice, time: message.time, from: message.from, text: "-\(message.from)- \(message.text)", id: id
+            )
             : TimelineLine(
                 kind: message.isAction ? .action(own: own) : .message(own: own, mentionsMe: mentionsMe),
                 time: message.time, from: message.from, text: message.text, id: id)
         // Usually the newest: append. A message can come after a newer one (own acknowledgement first, or a
         // resume's catch-up), so walk back to its place.
         var index = view.lines.endIndex
-        while index > view.lines.startIndex, let previous = view.lines[index - 1].id ?? Self.idOfTime(view.lines[index - 1]), previous > id {
+        while index > view.lines.startIndex,
+            let previous = view.lines[index - 1].id ?? Self.idOfTime(view.lines[index - 1]), previous > id
+        {
             index -= 1
         }
         view.lines.insert(line, at: index)
@@ -534,7 +547,9 @@ public struct ClientState: Sendable {
     public var knownNames: [String] {
         var names = currentView?.sortedMembers.map(\.name) ?? []
         for room in rooms where room != current {
-            for member in views[room]?.sortedMembers ?? [] where !names.contains(member.name) { names.append(member.name) }
+            for member in views[room]?.sortedMembers ?? [] where !names.contains(member.name) {
+                names.append(member.name)
+            }
         }
         return names
     }

@@ -6,7 +6,9 @@ public enum Completion {
 
     /// The new line and cursor, or nil when nothing matches. A unique match is completed with a space after it
     /// (a name at the start of the line with ": "); several matches complete their common prefix.
-    public static func complete(_ line: String, cursor: Int, names: [String], rooms: [String]) -> (line: String, cursor: Int)? {
+    public static func complete(
+        _ line: String, cursor: Int, names: [String], rooms: [String]
+    ) -> (line: String, cursor: Int)? {
         let characters = Array(line)
         let cursor = min(cursor, characters.count)
         var start = cursor
@@ -33,7 +35,9 @@ public enum Completion {
             for match in matches.dropFirst() {
                 let other = Array(match)
                 var length = 0
-                while length < prefix.count, length < other.count, prefix[length].lowercased() == other[length].lowercased() { length += 1 }
+                while length < prefix.count, length < other.count,
+                    prefix[length].lowercased() == other[length].lowercased()
+                { length += 1 }
                 prefix = Array(prefix[..<length])
             }
             guard prefix.count > word.count else { return nil }

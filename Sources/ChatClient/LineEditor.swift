@@ -111,7 +111,9 @@ public struct LineEditor: Sendable {
     public mutating func view(columns: Int) -> (text: String, cursorColumn: Int) {
         let columns = max(2, columns)
         firstVisible = min(firstVisible, cursor)
-        while firstVisible < cursor, DisplayWidth.of(characters[firstVisible..<cursor].map { String($0) }.joined()) > columns - 1 {
+        while firstVisible < cursor,
+            DisplayWidth.of(characters[firstVisible..<cursor].map { String($0) }.joined()) > columns - 1
+        {
             firstVisible += 1
         }
         // Show as much as possible: scroll back left when the line got shorter (after a resize or deletes).

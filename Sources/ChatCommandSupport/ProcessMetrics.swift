@@ -26,7 +26,9 @@ public enum ProcessMetrics {
         // utime and stime are fields 14 and 15.
         if let stat = read("/proc/self/stat"), let close = stat.lastIndex(of: UInt8(ascii: ")")), ticksPerSecond > 0 {
             let fields = stat[(close + 2)...].split(separator: UInt8(ascii: " "))
-            if fields.count > 12 { sample.cpuSeconds = Double(decimal(fields[11]) + decimal(fields[12])) / ticksPerSecond }
+            if fields.count > 12 {
+                sample.cpuSeconds = Double(decimal(fields[11]) + decimal(fields[12])) / ticksPerSecond
+            }
         }
         // /proc/self/statm: sizes in pages; the second is what is resident.
         if let statm = read("/proc/self/statm") {

@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import NIOCore
 import NIOPosix
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// TCP keepalive for client sockets, so a client whose host vanished without a FIN (power lost, a laptop asleep,
 /// a mobile network gone) is noticed by the kernel and its connection closed: people on nc or telnet need not
@@ -40,7 +41,9 @@ extension ServerBootstrap {
     public func clientKeepAlive(_ keepAlive: TCPKeepAlive) -> ServerBootstrap {
         self.childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelOption(.tcpOption(.init(rawValue: TCP_KEEPIDLE)), value: SocketOptionValue(keepAlive.idle))
-            .childChannelOption(.tcpOption(.init(rawValue: TCP_KEEPINTVL)), value: SocketOptionValue(keepAlive.interval))
+            .childChannelOption(
+                .tcpOption(.init(rawValue: TCP_KEEPINTVL)), value: SocketOptionValue(keepAlive.interval)
+            )
             .childChannelOption(.tcpOption(.init(rawValue: TCP_KEEPCNT)), value: SocketOptionValue(keepAlive.count))
     }
 }

@@ -45,7 +45,8 @@ public final class TLSCertificates: Sendable {
         configuration.minimumTLSVersion = .tlsv12
         configuration.maximumTLSVersion = .tlsv13
         do { return try NIOSSLContext(configuration: configuration) } catch {
-            throw TLSSetupError("the certificate in \(certificatePath) and the key in \(keyPath) do not make a TLS context: \(error)")
+            throw TLSSetupError(
+                "the certificate in \(certificatePath) and the key in \(keyPath) do not make a TLS context: \(error)")
         }
     }
 
@@ -73,7 +74,9 @@ extension TLSCertificates {
     /// What a server's TLS options ask for, checked for sense and loaded: TLS ports need a certificate and a key,
     /// and those need a TLS port (a certificate with nowhere to serve it is a mistake, not a default). Nil without
     /// TLS. Both executables take `--tls-port`, `--https-port`, `--tls-cert` and `--tls-key` this way.
-    public static func fromOptions(tlsPort: Int?, httpsPort: Int?, certificate: String?, key: String?) throws
+    public static func fromOptions(
+        tlsPort: Int?, httpsPort: Int?, certificate: String?, key: String?
+    ) throws
         -> TLSCertificates?
     {
         for (name, port) in [("--tls-port", tlsPort), ("--https-port", httpsPort)] {

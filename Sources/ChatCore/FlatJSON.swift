@@ -196,7 +196,9 @@ public enum FlatJSON {
             }
             let integerStart = index
             let integerDigits = digits()
-            guard integerDigits > 0, !(integerDigits > 1 && bytes[integerStart] == UInt8(ascii: "0")) else { return nil }
+            guard integerDigits > 0, !(integerDigits > 1 && bytes[integerStart] == UInt8(ascii: "0")) else {
+                return nil
+            }
             var isInteger = true
             if take(UInt8(ascii: ".")) {
                 isInteger = false

@@ -33,7 +33,8 @@ public struct HostAllowList: Sendable, Equatable {
             guard let close = trimmed.firstIndex(of: "]") else { return "" }
             return String(trimmed[trimmed.index(after: trimmed.startIndex)..<close]).lowercased()
         }
-        let host = trimmed.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        let host =
+            trimmed.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
         return normalized(host)
     }
 

@@ -36,12 +36,15 @@ public enum JSONEventDecoder {
         func int(_ key: String) -> Int64? { (object[key] as? NSNumber)?.int64Value }
         func bool(_ key: String) -> Bool { (object[key] as? NSNumber)?.boolValue ?? false }
         func room(_ key: String = "room") -> RoomName? { string(key).map(RoomName.init(trusted:)) }
-        func objects(_ key: String) -> [Fields] { ((object[key] as? [Any]) ?? []).compactMap { ($0 as? [String: Any]).map(Fields.init) } }
+        func objects(_ key: String) -> [Fields] {
+            ((object[key] as? [Any]) ?? []).compactMap { ($0 as? [String: Any]).map(Fields.init) }
+        }
         var presence: Presence { string("state") == "away" ? .away(string("away") ?? "") : .online }
     }
 
     static func message(_ fields: Fields) -> ChatMessage? {
-        guard let id = fields.string("msgid").flatMap(StreamID.init), let room = fields.room(), let from = fields.string("from"),
+        guard let id = fields.string("msgid").flatMap(StreamID.init), let room = fields.room(),
+            let from = fields.string("from"),
             let text = fields.string("text")
         else { return nil }
         return ChatMessage(
@@ -59,17 +62,20 @@ public enum JSONEventDecoder {
         case "message":
             return message(fields).map(ChatEvent.message)
         case "direct":
-            guard let from = fields.string("from"), let to = fields.string("to"), let text = fields.string("text") else { return nil }
+            guard let from = fields.string("from"), let to = fields.string("to"), let text = fields.string("text")
+            else { return nil }
             return .direct(
                 DirectMessage(
-                    from: from, to: to, text: text, isAction: fields.bool("action"), time: time, isNotice: fields.bool("notice")))
+                    from: from, to: to, text: text, isAction: fields.bool("action"), time: time,
+                    isNotice: fields.bool("notice")))
         case "join":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .joined(room: room, name: name, time: time, registered: fields.bool("registered"))
         case "leave":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .left(
-                room: room, name: name, reason: LeaveReason(rawValue: fields.string("reason") ?? "") ?? .left, time: time,
+                room: room, name: name, reason: LeaveReason(rawValue: fields.string("reason") ?? "") ?? .left,
+                time: time,
                 message: fields.string("message"))
         case "presence":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
@@ -79,7 +85,8 @@ public enum JSONEventDecoder {
             return .typing(room: room, name: name, time: time)
         case "joined":
             guard let room = fields.room() else { return nil }
-            return .youJoined(room: room, history: fields.objects("history").compactMap(message), more: fields.bool("more"))
+            return .youJoined(
+                room: room, history: fields.objects("history").compactMap(message), more: fields.bool("more"))
         case "left":
             return fields.room().map { .youLeft(room: $0) }
         case "topic":
@@ -89,13 +96,20 @@ public enum JSONEventDecoder {
             return fields.bool("changed") ? .topicChanged(room: room, topic) : .topic(room: room, topic)
         case "history":
             guard let room = fields.room() else { return nil }
-            return .history(room: room, messages: fields.objects("messages").compactMap(message), more: fields.bool("more"))
+            return .history(
+                room: room, messages: fields.objects("messages").compactMap(message), more: fields.bool("more"))
         case "gap":
-            guard let room = fields.room(), let after = fields.string("after").flatMap(StreamID.init) else { return nil }
-            return .gap(room: room, after: after, lost: fields.bool("lost"), oldest: fields.string("oldest").flatMap(StreamID.init))
+            guard let room = fields.room(), let after = fields.string("after").flatMap(StreamID.init) else {
+                return nil
+            }
+            return .gap(
+                room: room, after: after, lost: fields.bool("lost"),
+                oldest: fields.string("oldest").flatMap(StreamID.init))
         case "rooms":
             let rooms = fields.objects("rooms").compactMap { entry in
-                entry.room().map { RoomSummary(room: $0, members: Int(entry.int("members") ?? 0), joined: entry.bool("joined")) }
+                entry.room().map {
+                    RoomSummary(room: $0, members: Int(entry.int("members") ?? 0), joined: entry.bool("joined"))
+                }
             }
             return .rooms(rooms, current: fields.room("current"), total: fields.int("count").map { Int($0) })
         case "who":
@@ -118,20 +132,25 @@ public enum JSONEventDecoder {
                     reconnecting: fields.string("state") == "reconnecting")
                 return .seen(record, now: time)
             case "offline":
-                return .seen(.offline(name: name, connectedAt: fields.int("connected") ?? 0, disconnectedAt: fields.int("disconnected") ?? 0), now: time)
+                return .seen(
+                    .offline(
+                        name: name, connectedAt: fields.int("connected") ?? 0,
+                        disconnectedAt: fields.int("disconnected") ?? 0), now: time)
             default: return .seen(.never(name: name), now: time)
             }
         case "online":
-            return .online(fields.objects("users").compactMap { entry in
-                entry.string("name").map { OnlineUser(name: $0, isAway: entry.bool("away")) }
-            })
+            return .online(
+                fields.objects("users").compactMap { entry in
+                    entry.string("name").map { OnlineUser(name: $0, isAway: entry.bool("away")) }
+                })
         case "help": return .help
         case "ok": return .ok(fields.string("text") ?? "")
         case "pong": return .pong
         case "ping": return .ping
         case "bye": return .bye(fields.string("reason") ?? "")
         case "error":
-            return .error(ChatError(ChatError.Code(rawValue: fields.string("code") ?? "error"), fields.string("message") ?? ""))
+            return .error(
+                ChatError(ChatError.Code(rawValue: fields.string("code") ?? "error"), fields.string("message") ?? ""))
         default: return nil
         }
     }

@@ -71,12 +71,14 @@ public enum JSONRenderer {
             if more { json.field("more", true) }
         case .online(let users):
             header("online")
-            json.array("users", users.map { user in
-                var entry = JSONWriter()
-                entry.field("name", user.name)
-                if user.isAway { entry.field("away", true) }
-                return entry.finish()
-            })
+            json.array(
+                "users",
+                users.map { user in
+                    var entry = JSONWriter()
+                    entry.field("name", user.name)
+                    if user.isAway { entry.field("away", true) }
+                    return entry.finish()
+                })
         case .youLeft(let room, _):
             header("left")
             json.field("room", room.value)

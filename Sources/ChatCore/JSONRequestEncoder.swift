@@ -15,12 +15,14 @@ public enum JSONRequestEncoder {
             if let password = login.password { json.field("password", password.text) }
             if let resume = login.resume { json.field("resume", resume) }
             if let rooms {
-                json.array("rooms", rooms.map { entry in
-                    var room = JSONWriter()
-                    room.field("room", entry.room)
-                    if let since = entry.since { room.field("since", since) }
-                    return room.finish()
-                })
+                json.array(
+                    "rooms",
+                    rooms.map { entry in
+                        var room = JSONWriter()
+                        room.field("room", entry.room)
+                        if let since = entry.since { room.field("since", since) }
+                        return room.finish()
+                    })
             }
         case .say(let room, let text, let isAction):
             op(isAction ? "me" : "say")

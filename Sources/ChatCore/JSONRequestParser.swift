@@ -21,7 +21,10 @@ public enum JSONRequestParser {
         guard let wire = try? decoder.decode(WireRequest.self, from: data) else {
             // Still answer with the id when only another field was malformed.
             let id = (try? decoder.decode(OnlyID.self, from: data))?.id?.requestID
-            return (.failure(ChatError(.badRequest, "each line must be one JSON object with fields of the documented types")), id)
+            return (
+                .failure(
+                    ChatError(.badRequest, "each line must be one JSON object with fields of the documented types")), id
+            )
         }
         return (Result { () throws(ChatError) in try wire.request() }, wire.id?.requestID)
     }
@@ -86,7 +89,9 @@ public enum JSONRequestParser {
                 switch fields[key] {
                 case nil, .null: return nil
                 case .string(let value): return value
-                default: failed = true; return nil
+                default:
+                    failed = true
+                    return nil
                 }
             }
             op = string("op")
@@ -110,7 +115,8 @@ public enum JSONRequestParser {
             }
             switch fields["limit"] {
             case nil, .null: limit = nil
-            case .number(_, let integer?) where Int64(Int.min) <= integer && integer <= Int64(Int.max): limit = Int(integer)
+            case .number(_, let integer?) where Int64(Int.min) <= integer && integer <= Int64(Int.max):
+                limit = Int(integer)
             default: return nil
             }
             switch fields["action"] {
@@ -141,7 +147,8 @@ public enum JSONRequestParser {
             case "register": return .register(try Password(new: try required(password, "password")))
             case "password":
                 return .changePassword(
-                    old: try Password(given: try required(old, "old")), new: try Password(new: try required(new, "new")))
+                    old: try Password(given: try required(old, "old")), new: try Password(new: try required(new, "new"))
+                )
             case "unregister": return .unregister(try Password(given: try required(password, "password")))
             case "say": return .say(room: room, text: try required(text, "text"), isAction: false)
             case "me": return .say(room: room, text: try required(text, "text"), isAction: true)
@@ -149,18 +156,25 @@ public enum JSONRequestParser {
             case "leave": return .leave(room: room, message: text.flatMap { $0.isEmpty ? nil : $0 })
             case "rooms": return .rooms
             case "who": return .who(room: room, listing: .page(after: after))
-            case "msg": return .direct(to: try required(to, "to"), text: try required(text, "text"), isAction: action ?? false)
+            case "msg":
+                return .direct(to: try required(to, "to"), text: try required(text, "text"), isAction: action ?? false)
             case "notice":
                 // To a room (`room`) or a person (`to`).
                 let target: String
-                if let room { target = room.hasPrefix("#") ? room : "#" + room } else { target = try required(to, "to") }
+                if let room {
+                    target = room.hasPrefix("#") ? room : "#" + room
+                } else {
+                    target = try required(to, "to")
+                }
                 return .notice(to: target, text: try required(text, "text"))
             case "away": return .away(text)
             case "back": return .back
             case "topic": return .topic(room: room, text: text)
             case "history":
                 if let limit, limit <= 0 { throw ChatError(.badRequest, "\"limit\" must be positive") }
-                if before != nil, after != nil { throw ChatError(.badRequest, "\"history\" takes \"before\" or \"after\", not both") }
+                if before != nil, after != nil {
+                    throw ChatError(.badRequest, "\"history\" takes \"before\" or \"after\", not both")
+                }
                 return .history(room: room, limit: limit, before: before, after: after)
             case "seen": return .seen(name: try required(name, "name"))
             case "online":

@@ -21,7 +21,8 @@ public struct ProxyHeader: Equatable, Sendable {
 
     public var line: String {
         guard let source else { return "PROXY UNKNOWN\r\n" }
-        return "PROXY \(source.family.rawValue) \(source.address) \(source.destination) \(source.port) \(source.destinationPort)\r\n"
+        return
+            "PROXY \(source.family.rawValue) \(source.address) \(source.destination) \(source.port) \(source.destinationPort)\r\n"
     }
 
     /// The client's address as the node shows it: `192.0.2.7:51324`, `[2001:db8::1]:51324`.
@@ -60,10 +61,11 @@ public struct ProxyHeader: Equatable, Sendable {
         switch family {
         case .tcp4:
             let octets = text.split(separator: ".", omittingEmptySubsequences: false)
-            return octets.count == 4 && octets.allSatisfy { octet in
-                !octet.isEmpty && octet.count <= 3 && octet.allSatisfy({ ("0"..."9").contains($0) })
-                    && (Int(octet).map { $0 <= 255 } ?? false)
-            }
+            return octets.count == 4
+                && octets.allSatisfy { octet in
+                    !octet.isEmpty && octet.count <= 3 && octet.allSatisfy({ ("0"..."9").contains($0) })
+                        && (Int(octet).map { $0 <= 255 } ?? false)
+                }
         case .tcp6:
             // A real IPv6 address, as the system parses one: it becomes a counter key and a /64 group.
             return text.contains(":") && text.count <= 45

@@ -105,7 +105,8 @@ public enum RelayCodec {
         let event: ChatEvent
         switch wire.k {
         case "msg":
-            guard let id = framedID ?? entryID ?? wire.id.flatMap(StreamID.init), let room = wire.room, let from = wire.from, let text = wire.text
+            guard let id = framedID ?? entryID ?? wire.id.flatMap(StreamID.init), let room = wire.room,
+                let from = wire.from, let text = wire.text
             else { return nil }
             event = .message(
                 ChatMessage(
@@ -115,7 +116,8 @@ public enum RelayCodec {
             guard let from = wire.from, let to = wire.to, let text = wire.text else { return nil }
             event = .direct(
                 DirectMessage(
-                    from: from, to: to, text: text, isAction: wire.act ?? false, time: wire.ts, isNotice: wire.notice ?? false))
+                    from: from, to: to, text: text, isAction: wire.act ?? false, time: wire.ts,
+                    isNotice: wire.notice ?? false))
         case "join":
             guard let room = wire.room, let name = wire.name else { return nil }
             event = .joined(room: RoomName(trusted: room), name: name, time: wire.ts, registered: wire.acct ?? false)
@@ -133,7 +135,8 @@ public enum RelayCodec {
             event = .typing(room: RoomName(trusted: room), name: name, time: wire.ts)
         case "topic":
             guard let room = wire.room, let name = wire.name else { return nil }
-            event = .topicChanged(room: RoomName(trusted: room), RoomTopic(text: wire.text ?? "", by: name, time: wire.ts))
+            event = .topicChanged(
+                room: RoomName(trusted: room), RoomTopic(text: wire.text ?? "", by: name, time: wire.ts))
         case "resumed":
             guard let name = wire.name else { return nil }
             event = .resumedElsewhere(name: name)
@@ -191,13 +194,17 @@ public enum RelayCodec {
             }
             guard case .string(let kind)? = fields["k"], case .number(_, let integer?)? = fields["ts"],
                 let id = string("id"), let room = string("room"), let from = string("from"), let to = string("to"),
-                let name = string("name"), let text = string("text"), let act = bool("act"), let notice = bool("notice"),
-                let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"), let away = string("away"),
+                let name = string("name"), let text = string("text"), let act = bool("act"),
+                let notice = bool("notice"),
+                let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"),
+                let away = string("away"),
                 let sid = string("sid")
             else { return nil }
             (k, ts) = (kind, integer)
             (self.id, self.room, self.from, self.to, self.name, self.text) = (id, room, from, to, name, text)
-            (self.act, self.notice, self.msg, self.acct, self.reason, self.away, self.sid) = (act, notice, msg, acct, reason, away, sid)
+            (self.act, self.notice, self.msg, self.acct, self.reason, self.away, self.sid) = (
+                act, notice, msg, acct, reason, away, sid
+            )
         }
     }
 }

@@ -23,7 +23,8 @@ public struct RoomName: Hashable, Sendable, Comparable, CustomStringConvertible 
         switch UnicodeSecurity.problem(String(name)) {
         case .invisible?: throw ChatError(.roomInvalid, "room names cannot contain invisible characters")
         case .mixedScripts?:
-            throw ChatError(.roomInvalid, "room names cannot mix scripts that imitate each other (Latin with Cyrillic, say)")
+            throw ChatError(
+                .roomInvalid, "room names cannot mix scripts that imitate each other (Latin with Cyrillic, say)")
         case nil: break
         }
         guard name.unicodeScalars.allSatisfy(UserName.isAllowed) else {

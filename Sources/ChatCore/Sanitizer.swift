@@ -25,7 +25,10 @@ public enum Sanitizer {
         var scalars = text.unicodeScalars.makeIterator()
         var pending: Unicode.Scalar? = nil
         func next() -> Unicode.Scalar? {
-            if let scalar = pending { pending = nil; return scalar }
+            if let scalar = pending {
+                pending = nil
+                return scalar
+            }
             return scalars.next()
         }
         while let scalar = next() {
@@ -64,7 +67,9 @@ public enum Sanitizer {
         while let scalar = scalars.next() {
             switch scalar.value {
             case 0x07, 0x9C: return
-            case 0x1B: _ = scalars.next(); return
+            case 0x1B:
+                _ = scalars.next()
+                return
             default: continue
             }
         }
@@ -110,8 +115,9 @@ public enum TelnetFilter {
                 index += 2
             case subnegotiationBegin:  // IAC SB ... IAC SE
                 index += 2
-                while index < bytes.count, !(bytes[index] == iac && index + 1 < bytes.count
-                    && bytes[index + 1] == subnegotiationEnd)
+                while index < bytes.count,
+                    !(bytes[index] == iac && index + 1 < bytes.count
+                        && bytes[index + 1] == subnegotiationEnd)
                 {
                     index += 1
                 }

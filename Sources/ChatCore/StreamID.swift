@@ -52,7 +52,8 @@ extension ChatEvent {
     public var room: RoomName? {
         switch self {
         case .message(let message): return message.room
-        case .joined(let room, _, _, _), .left(let room, _, _, _, _), .presence(let room, _, _, _), .typing(let room, _, _),
+        case .joined(let room, _, _, _), .left(let room, _, _, _, _), .presence(let room, _, _, _),
+            .typing(let room, _, _),
             .gap(let room, _, _, _), .topic(let room, _), .topicChanged(let room, _):
             return room
         default: return nil
@@ -75,13 +76,16 @@ extension ClientRequest {
             return .hello(
                 name: clean(name), rooms: rooms?.map { RoomResume(room: clean($0.room), since: $0.since.map(clean)) },
                 login: login)
-        case .say(let room, let said, let isAction): return .say(room: room.map(clean), text: text(said), isAction: isAction)
+        case .say(let room, let said, let isAction):
+            return .say(room: room.map(clean), text: text(said), isAction: isAction)
         case .join(let room, let since): return .join(room: clean(room), since: since.map(clean))
         case .leave(let room, let message): return .leave(room: room.map(clean), message: message.map(text))
         case .quit(let message): return .quit(message: message.map(text))
-        case .who(let room, .page(let after)): return .who(room: room.map(clean), listing: .page(after: after.map(clean)))
+        case .who(let room, .page(let after)):
+            return .who(room: room.map(clean), listing: .page(after: after.map(clean)))
         case .who(let room, .everyone): return .who(room: room.map(clean), listing: .everyone)
-        case .direct(let to, let said, let isAction): return .direct(to: clean(to), text: text(said), isAction: isAction)
+        case .direct(let to, let said, let isAction):
+            return .direct(to: clean(to), text: text(said), isAction: isAction)
         case .notice(let to, let said): return .notice(to: clean(to), text: text(said))
         case .away(let text): return .away(text.map(clean))
         case .history(let room, let limit, let before, let after):

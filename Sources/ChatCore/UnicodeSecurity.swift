@@ -36,7 +36,9 @@ public enum UnicodeSecurity {
 
     public static func problem(_ text: String) -> Problem? {
         // U+3164 HANGUL FILLER shows as a blank but is a letter to Unicode; its siblings are default-ignorable.
-        if text.unicodeScalars.contains(where: { $0.properties.isDefaultIgnorableCodePoint || $0 == "\u{3164}" || $0 == "\u{FFA0}" }) {
+        if text.unicodeScalars.contains(where: {
+            $0.properties.isDefaultIgnorableCodePoint || $0 == "\u{3164}" || $0 == "\u{FFA0}"
+        }) {
             return .invisible
         }
         let utf16 = Array(text.utf16)

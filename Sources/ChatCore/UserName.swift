@@ -48,7 +48,8 @@ public struct UserName: Hashable, Sendable, CustomStringConvertible {
         // A look-alike may be punctuation (a modifier colon looks like ':'): keys stay letters and digits, so no
         // name can forge another's Redis key.
         guard key.unicodeScalars.allSatisfy(Self.isAllowed) else {
-            throw ChatError(.nameInvalid, "'\(name)' looks like punctuation; names use letters, digits, '_', '-' and '.'")
+            throw ChatError(
+                .nameInvalid, "'\(name)' looks like punctuation; names use letters, digits, '_', '-' and '.'")
         }
         guard Self.reservedKeys.isDisjoint(with: UnicodeSecurity.lookAlikes(name)) else {
             throw ChatError(.nameInvalid, "'\(name)' is reserved")

@@ -1,12 +1,12 @@
-import Endpoints
 import ChatCore
 import ChatStore
-import RedisClient
+import Endpoints
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RedisClient
 import ServiceLifecycle
 
 /// Where a running node listens; reported once both ports are bound (port 0 picks free ones).
@@ -68,7 +68,8 @@ public final class ChatNodeServer: Service, Sendable {
             historyLength: configuration.historyLength, nameTTLSeconds: configuration.nameTTLSeconds)
         store.bounds = configuration.storeBounds
         let relay = Relay(
-            subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits, logger: logger, metrics: metrics)
+            subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits, logger: logger,
+            metrics: metrics)
         let node = NodeContext(
             configuration: configuration, nodeID: nodeID, store: store, relay: relay, metrics: metrics, logger: logger)
         let keeper = PresenceKeeper(node: node, hubs: hubs, eventLoop: loops[1 % loops.count])
@@ -168,7 +169,12 @@ public final class ChatNodeServer: Service, Sendable {
         let outcome = redis.eventLoop.makePromise(of: Void.self)
         let settled = NIOLockedValueBox(false)
         @Sendable func settle(_ result: Result<Void, any Error>) {
-            guard !settled.withLockedValue({ done in defer { done = true }; return done }) else { return }
+            guard
+                !settled.withLockedValue({ done in
+                    defer { done = true }
+                    return done
+                })
+            else { return }
             outcome.completeWith(result)
         }
         redis.firstAttempt.whenComplete { settle($0) }
@@ -200,7 +206,9 @@ public final class ChatNodeServer: Service, Sendable {
     /// What to announce: --advertise (host:port of the chat port), else the listening address. Listening on all
     /// addresses, the node announces its first non-loopback IPv4 address (a container's or a host's own), and
     /// 127.0.0.1 only when it has none. The HTTP endpoint shares the chat endpoint's host.
-    static func advertisedEndpoints(_ configuration: NodeConfiguration, chat: SocketAddress, http: SocketAddress)
+    static func advertisedEndpoints(
+        _ configuration: NodeConfiguration, chat: SocketAddress, http: SocketAddress
+    )
         -> (chat: String, http: String)
     {
         let httpPort = http.port ?? configuration.httpPort
@@ -219,7 +227,9 @@ public final class ChatNodeServer: Service, Sendable {
     /// Where the balancer can scrape this node's /metrics for its status page, or nil where it cannot: on all
     /// addresses, the chat endpoint's host; on one address, that one; on loopback, only when the chat endpoint is
     /// on loopback too (a balancer elsewhere would reach its own loopback: some other process, or nothing).
-    static func advertisedOperations(_ configuration: NodeConfiguration, chat: String, operations: SocketAddress)
+    static func advertisedOperations(
+        _ configuration: NodeConfiguration, chat: String, operations: SocketAddress
+    )
         -> String?
     {
         guard let port = operations.port, let chatHost = HostPort(parsing: chat)?.host else { return nil }

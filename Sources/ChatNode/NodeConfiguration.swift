@@ -1,8 +1,8 @@
 import ChatCommandSupport
 import ChatCore
 import ChatStore
-import RedisClient
 import NIOCore
+import RedisClient
 
 /// Everything a node is told at start. The executable fills it from flags and environment variables; tests build it
 /// directly.

@@ -58,13 +58,14 @@ final class NodeContext: Sendable {
     func release(_ pending: PendingRelease) -> EventLoopFuture<Void> {
         store.release(
             pending.user, token: pending.token, now: pending.time, reason: pending.reason, origin: pending.origin,
-            message: pending.message)
-            .recover { error in
-                self.logger.warning(
-                    "could not release a name in Redis; will retry when it is back",
-                    metadata: ["session.name": "\(pending.user.display)", "error": "\(error)"])
-                self.pendingReleases.withLockedValue { $0.append(pending) }
-            }
+            message: pending.message
+        )
+        .recover { error in
+            self.logger.warning(
+                "could not release a name in Redis; will retry when it is back",
+                metadata: ["session.name": "\(pending.user.display)", "error": "\(error)"])
+            self.pendingReleases.withLockedValue { $0.append(pending) }
+        }
     }
 
     /// Releases the held name after `grace`, unless the node releases every held name first (shutdown).

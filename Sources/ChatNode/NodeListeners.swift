@@ -44,9 +44,12 @@ struct NodeListeners {
             throw error
         }
         do {
-            let operations = try await attempt("operations (/health, /metrics)", configuration.opsHost, configuration.opsPort) {
+            let operations = try await attempt(
+                "operations (/health, /metrics)", configuration.opsHost, configuration.opsPort
+            ) {
                 try await NodeHTTPServer.bindOperations(
-                    host: configuration.opsHost, port: configuration.opsPort, group: group, node: node, settings: settings)
+                    host: configuration.opsHost, port: configuration.opsPort, group: group, node: node,
+                    settings: settings)
             }
             var listeners = NodeListeners(chat: chat, http: http, operations: operations)
             if let port = configuration.ircPort {
@@ -74,7 +77,9 @@ struct NodeListeners {
         }
     }
 
-    private static func attempt(_ what: String, _ host: String, _ port: Int, _ body: () async throws -> any Channel)
+    private static func attempt(
+        _ what: String, _ host: String, _ port: Int, _ body: () async throws -> any Channel
+    )
         async throws -> any Channel
     {
         do { return try await body() } catch {
@@ -104,7 +109,9 @@ struct NodeListeners {
             .childChannelOption(.writeBufferWaterMark, value: .init(low: maxOutbound / 2, high: maxOutbound))
             // A channel keeps its last receive buffer for the next read: NIO's 2 KiB default start is memory held
             // by every idle client. Chat lines are short; the buffer still grows for one that reads more.
-            .childChannelOption(.recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536))
+            .childChannelOption(
+                .recvAllocator, value: AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 256, maximum: 65536)
+            )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let hub = hubByLoop[ObjectIdentifier(channel.eventLoop)]!

@@ -36,28 +36,44 @@ public final class NodeMetrics: Sendable {
         self.registry = registry
         connections = registry.makeGauge(descriptor: Self.describe("chat_connections", "Open client connections"))
         sessions = registry.makeGauge(descriptor: Self.describe("chat_sessions", "Clients that have claimed a name"))
-        connectionsAccepted = registry.makeCounter(descriptor: Self.describe("chat_connections_accepted_total", "Connections accepted"))
-        messagesIn = registry.makeCounter(descriptor: Self.describe("chat_messages_in_total", "Room messages published by this node's clients"))
-        messagesOut = registry.makeCounter(descriptor: Self.describe("chat_messages_out_total", "Events written to this node's clients"))
-        directMessages = registry.makeCounter(descriptor: Self.describe("chat_direct_messages_total", "Direct messages sent"))
-        publishBatch = registry.makeValueHistogram(descriptor: Self.describe("chat_redis_pipeline_batch_size", "Commands written to Redis per flush"), buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
-        redisReconnects = registry.makeCounter(descriptor: Self.describe("chat_redis_reconnects_total", "Redis connections re-made"))
-        slowConsumerDisconnects = registry.makeCounter(descriptor: Self.describe("chat_slow_consumer_disconnects_total", "Clients dropped for not reading their output"))
-        rateLimited = registry.makeCounter(descriptor: Self.describe("chat_rate_limited_total", "Lines refused by the rate limit"))
-        claimFailures = registry.makeCounter(descriptor: Self.describe("chat_claim_failures_total", "Name claims refused as taken"))
+        connectionsAccepted = registry.makeCounter(
+            descriptor: Self.describe("chat_connections_accepted_total", "Connections accepted"))
+        messagesIn = registry.makeCounter(
+            descriptor: Self.describe("chat_messages_in_total", "Room messages published by this node's clients"))
+        messagesOut = registry.makeCounter(
+            descriptor: Self.describe("chat_messages_out_total", "Events written to this node's clients"))
+        directMessages = registry.makeCounter(
+            descriptor: Self.describe("chat_direct_messages_total", "Direct messages sent"))
+        publishBatch = registry.makeValueHistogram(
+            descriptor: Self.describe("chat_redis_pipeline_batch_size", "Commands written to Redis per flush"),
+            buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024])
+        redisReconnects = registry.makeCounter(
+            descriptor: Self.describe("chat_redis_reconnects_total", "Redis connections re-made"))
+        slowConsumerDisconnects = registry.makeCounter(
+            descriptor: Self.describe(
+                "chat_slow_consumer_disconnects_total", "Clients dropped for not reading their output"))
+        rateLimited = registry.makeCounter(
+            descriptor: Self.describe("chat_rate_limited_total", "Lines refused by the rate limit"))
+        claimFailures = registry.makeCounter(
+            descriptor: Self.describe("chat_claim_failures_total", "Name claims refused as taken"))
         loginFailures = registry.makeCounter(
             descriptor: Self.describe("chat_login_failures_total", "Logins refused for a wrong password"))
         relayedEventsDropped = registry.makeCounter(
             descriptor: Self.describe(
-                "chat_relayed_events_dropped_total", "Events read from Redis dropped for a name or room no node would publish"))
-        namesLost = registry.makeCounter(descriptor: Self.describe("chat_names_lost_total", "Sessions closed because their claim was lost"))
-        serverFull = registry.makeCounter(descriptor: Self.describe("chat_server_full_total", "Connections refused at max clients"))
-        usersReaped = registry.makeCounter(descriptor: Self.describe("chat_reaped_users_total", "Users of dead nodes cleaned up by this node"))
+                "chat_relayed_events_dropped_total",
+                "Events read from Redis dropped for a name or room no node would publish"))
+        namesLost = registry.makeCounter(
+            descriptor: Self.describe("chat_names_lost_total", "Sessions closed because their claim was lost"))
+        serverFull = registry.makeCounter(
+            descriptor: Self.describe("chat_server_full_total", "Connections refused at max clients"))
+        usersReaped = registry.makeCounter(
+            descriptor: Self.describe("chat_reaped_users_total", "Users of dead nodes cleaned up by this node"))
         rooms = registry.makeGauge(descriptor: Self.describe("chat_rooms", "Rooms with members on this node"))
         fanoutLatency = (0..<max(1, eventLoops)).map { loop in
             registry.makeDurationHistogram(
                 descriptor: Self.describe(
-                    "chat_fanout_latency_seconds", "From an event read off Redis to its bytes written to every local member"),
+                    "chat_fanout_latency_seconds",
+                    "From an event read off Redis to its bytes written to every local member"),
                 labels: [("loop", String(loop))],
                 buckets: [
                     .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
@@ -69,13 +85,15 @@ public final class NodeMetrics: Sendable {
             descriptor: Self.describe("chat_redis_round_trip_seconds", "The last PING's round trip to Redis"))
         redisLastReconnect = registry.makeGauge(
             descriptor: Self.describe(
-                "chat_redis_last_reconnect_timestamp_seconds", "When the connection to Redis was last re-made (0: never)"))
+                "chat_redis_last_reconnect_timestamp_seconds",
+                "When the connection to Redis was last re-made (0: never)"))
     }
 
     /// `chat_node_info{node="<id>"} 1`: the node's id as a label, for dashboards to name what they scrape.
     func identify(nodeID: String) {
         registry.makeGauge(
-            descriptor: Self.describe("chat_node_info", "This node's id, as a label; always 1"), labels: [("node", nodeID)]
+            descriptor: Self.describe("chat_node_info", "This node's id, as a label; always 1"),
+            labels: [("node", nodeID)]
         ).set(to: 1.0)
     }
 

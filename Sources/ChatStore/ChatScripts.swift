@@ -14,7 +14,9 @@ enum ChatScripts {
     /// A script's refusal (`redis.error_reply('CHAT <code> <explanation>')`) as the client's error; nil for any
     /// other error.
     static func chatError(_ error: any Error) -> ChatError? {
-        guard let error = error as? RedisError, error.code == .server, error.message.hasPrefix("CHAT ") else { return nil }
+        guard let error = error as? RedisError, error.code == .server, error.message.hasPrefix("CHAT ") else {
+            return nil
+        }
         let rest = error.message.dropFirst(5)
         let code = rest.prefix { $0 != " " }
         return ChatError(ChatError.Code(rawValue: String(code)), String(rest.dropFirst(code.count + 1)))

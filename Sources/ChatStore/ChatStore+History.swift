@@ -1,24 +1,31 @@
 import ChatCore
-import RedisClient
 import NIOCore
+import RedisClient
 
 /// A room's history: its stream, read back in pages (one key, the room's tag).
 extension ChatStore {
     /// The last `count` messages, or those before `before`, oldest first. With `bytes`, read in chunks and only
     /// until the messages read cost more than that (`HistoryPaging.cost`): a page holds no more, so a page of
     /// 2 KB messages reads about 60 of them, not `count`.
-    public func history(_ room: RoomName, count: Int, before: StreamID? = nil, bytes: Int = .max)
+    public func history(
+        _ room: RoomName, count: Int, before: StreamID? = nil, bytes: Int = .max
+    )
         -> EventLoopFuture<[ChatMessage]>
     {
-        readChunks(ChatKeys.history(room), from: before.map { "(\($0)" } ?? "+", backward: true, count: count, bytes: bytes)
-            .map { entries in entries.compactMap { if case .message(let message) = $0.event { message } else { nil } }.reversed() }
+        readChunks(
+            ChatKeys.history(room), from: before.map { "(\($0)" } ?? "+", backward: true, count: count, bytes: bytes
+        )
+        .map { entries in
+            entries.compactMap { if case .message(let message) = $0.event { message } else { nil } }.reversed()
+        }
     }
 
     /// Messages after `id` (at most `limit`; with `bytes`, only until they cost more than that, as `history`
     /// reads), oldest first, with who sent each (so a node catching up can still skip a session's own), and what
     /// the stream says it no longer keeps: what a reconnecting client or node missed, and whether some of it is
     /// gone.
-    public func page(_ room: RoomName, after id: StreamID, limit: Int, bytes: Int = .max) -> EventLoopFuture<StoredPage> {
+    public func page(_ room: RoomName, after id: StreamID, limit: Int, bytes: Int = .max) -> EventLoopFuture<StoredPage>
+    {
         let key = ChatKeys.history(room)
         let entries = readChunks(key, from: "(\(id)", backward: false, count: limit, bytes: bytes)
         // A room whose stream does not exist (never written, or expired) answers XINFO with an error: it keeps
@@ -39,20 +46,29 @@ extension ChatStore {
         let remaining = count - read.count
         guard remaining > 0 else { return eventLoop.makeSucceededFuture(read) }
         let average = read.isEmpty ? 0 : max(1, cost / read.count)
-        let wanted = bytes == .max || average == 0 ? min(remaining, bytes == .max ? remaining : 50) : (bytes - cost) / average + 2
+        let wanted =
+            bytes == .max || average == 0
+            ? min(remaining, bytes == .max ? remaining : 50) : (bytes - cost) / average + 2
         let chunk = max(1, min(remaining, wanted))
         let command = backward ? ["XREVRANGE", key, start, "-"] : ["XRANGE", key, start, "+"]
         return redis.send(RedisCommand(command + ["COUNT", String(chunk)])).flatMap { reply in
             let entries = reply.array ?? []
             let envelopes = Self.envelopes(from: reply)
             let all = read + envelopes
-            let spent = cost + envelopes.reduce(0) { total, envelope in
-                if case .message(let message) = envelope.event { total + HistoryPaging.cost(of: message) } else { total }
-            }
+            let spent =
+                cost
+                + envelopes.reduce(0) { total, envelope in
+                    if case .message(let message) = envelope.event {
+                        total + HistoryPaging.cost(of: message)
+                    } else {
+                        total
+                    }
+                }
             guard entries.count == chunk, spent <= bytes,
                 let last = entries.last?.array?.first?.string
             else { return eventLoop.makeSucceededFuture(all) }
-            return readChunks(key, from: "(\(last)", backward: backward, count: count, bytes: bytes, read: all, cost: spent)
+            return readChunks(
+                key, from: "(\(last)", backward: backward, count: count, bytes: bytes, read: all, cost: spent)
         }
     }
 
@@ -72,12 +88,15 @@ extension ChatStore {
             case "length": length = value.int ?? 0
             case "entries-added": added = value.int ?? 0
             case "last-generated-id": last = value.string.flatMap(StreamID.init)
-            case "max-deleted-entry-id": info.maxDeleted = value.string.flatMap(StreamID.init).flatMap { $0 == .zero ? nil : $0 }
+            case "max-deleted-entry-id":
+                info.maxDeleted = value.string.flatMap(StreamID.init).flatMap { $0 == .zero ? nil : $0 }
             case "first-entry": first = value.array?.first?.string.flatMap(StreamID.init)
             default: break
             }
         }
-        if added > length { info.keptFrom = first ?? last.map { StreamID(millis: $0.millis, sequence: $0.sequence + 1) } }
+        if added > length {
+            info.keptFrom = first ?? last.map { StreamID(millis: $0.millis, sequence: $0.sequence + 1) }
+        }
         return info
     }
 

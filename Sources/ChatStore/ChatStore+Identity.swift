@@ -1,6 +1,6 @@
 import ChatCore
-import RedisClient
 import NIOCore
+import RedisClient
 
 // One file because a claim is one protocol: the script's answers (a replaced or taken-over session, a password to
 // check) and what the store does after them (leaves, moves, the address's counters, the node's user set) must
@@ -83,7 +83,8 @@ extension ChatStore {
     /// the session's incarnation); one missing would hide a session from the reaper.
     public func claimName(_ user: UserName, _ attempt: ClaimAttempt, now: Millis) -> EventLoopFuture<ClaimReply> {
         let usersKey = ChatKeys.incarnationUsers(incarnation)
-        return addressLocked(attempt).and(lookAlikeHolder(user, attempt)).flatMap { locked, lookAlike -> EventLoopFuture<ClaimReply> in
+        return addressLocked(attempt).and(lookAlikeHolder(user, attempt)).flatMap {
+            locked, lookAlike -> EventLoopFuture<ClaimReply> in
             if let locked { return eventLoop.makeSucceededFuture(locked) }
             if let lookAlike { return eventLoop.makeSucceededFuture(.held(by: lookAlike, reconnecting: false)) }
             return redis.send("SADD", usersKey, user.key).flatMap { added in
@@ -138,7 +139,9 @@ extension ChatStore {
         }
         let counter = ChatKeys.loginFailures(address: attempt.address)
         return redis.send("GET", counter).and(redis.send("TTL", counter)).map { count, ttl in
-            guard let failures = count.string.flatMap({ Int($0) }), failures >= bounds.loginFailuresPerAddress else { return nil }
+            guard let failures = count.string.flatMap({ Int($0) }), failures >= bounds.loginFailuresPerAddress else {
+                return nil
+            }
             return .locked(retryAfterSeconds: max(Int(ttl.int ?? 1), 1))
         }
     }
@@ -170,17 +173,23 @@ extension ChatStore {
                         RelayEnvelope(event: .left(room: room, name: fields[2], reason: .connectionLost, time: now)))
                 }
                 let seen = noteSeen(key, connected: now)
-                return uncountVerified(attempt).and(left).and(seen).and(moveUser(key, from: Self.incarnation(of: replaced)))
-                    .map { _ in .claimed }.recover { _ in .claimed }
+                return uncountVerified(attempt).and(left).and(seen).and(
+                    moveUser(key, from: Self.incarnation(of: replaced))
+                )
+                .map { _ in .claimed }.recover { _ in .claimed }
             case "resumed" where fields.count >= 5:
                 let since = Millis(fields[1]) ?? now
                 let (previous, name, keptCount) = (fields[2], fields[3], Int(fields[4]) ?? 0)
                 let rooms = fields.dropFirst(5).map(RoomName.init(trusted:))
                 let kept = rooms.prefix(keptCount).map { room in
-                    redis.run(RoomScripts.setMember, keys: [ChatKeys.members(room)], arguments: [key, previous, attempt.token])
+                    redis.run(
+                        RoomScripts.setMember, keys: [ChatKeys.members(room)],
+                        arguments: [key, previous, attempt.token])
                 }
-                let left = leaveRooms(Array(rooms.dropFirst(keptCount)), user: key, holder: previous, now: now) { room in
-                    RelayCodec.encode(RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
+                let left = leaveRooms(Array(rooms.dropFirst(keptCount)), user: key, holder: previous, now: now) {
+                    room in
+                    RelayCodec.encode(
+                        RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
                 }
                 return uncountVerified(attempt).and(EventLoopFuture.andAllSucceed(kept, on: eventLoop)).and(left)
                     .and(moveUser(key, from: Self.incarnation(of: previous)))
@@ -224,7 +233,9 @@ extension ChatStore {
         ).flatMap { reply in
             let forgotten = Self.strings(reply)
             let deletions = stride(from: 0, to: forgotten.count - 1, by: 2).map { index in
-                redis.run(SessionScripts.forgetSeen, keys: [ChatKeys.seen(forgotten[index])], arguments: [forgotten[index + 1]])
+                redis.run(
+                    SessionScripts.forgetSeen, keys: [ChatKeys.seen(forgotten[index])],
+                    arguments: [forgotten[index + 1]])
             }
             return EventLoopFuture.andAllSucceed(deletions, on: eventLoop)
         }
@@ -241,8 +252,10 @@ extension ChatStore {
             guard !result.counted else { return eventLoop.makeSucceededFuture(nil) }
             let locked = ClaimReply.locked(retryAfterSeconds: result.retryAfterSeconds)
             guard nameCounted else { return eventLoop.makeSucceededFuture(locked) }
-            return count(ChatKeys.loginFailures(name: user.key), by: -1, windowSeconds: bounds.loginFailureWindowSeconds)
-                .map { _ in locked }
+            return count(
+                ChatKeys.loginFailures(name: user.key), by: -1, windowSeconds: bounds.loginFailureWindowSeconds
+            )
+            .map { _ in locked }
         }
     }
 
@@ -252,8 +265,10 @@ extension ChatStore {
         guard attempt.verifiedHash != nil, attempt.checkCounted, !attempt.address.isEmpty else {
             return eventLoop.makeSucceededVoidFuture()
         }
-        return count(ChatKeys.loginFailures(address: attempt.address), by: -1, windowSeconds: bounds.loginFailureWindowSeconds)
-            .map { _ in }
+        return count(
+            ChatKeys.loginFailures(address: attempt.address), by: -1, windowSeconds: bounds.loginFailureWindowSeconds
+        )
+        .map { _ in }
     }
 
     /// Where failed logins and registrations are counted for a client (`AddressGroup`).
@@ -362,12 +377,12 @@ extension ChatStore {
     /// stored hash is still `expected`. Refusals are `ChatError`s.
     public func setAccount(
         _ user: UserName, token: String, expected: String?, new: String?, now: Millis, address: String = ""
-    ) -> EventLoopFuture<Void>
-    {
+    ) -> EventLoopFuture<Void> {
         redis.run(
             IdentityScripts.setAccount, keys: [ChatKeys.account(user.key), ChatKeys.claim(user.key)],
             arguments: [
-                token, expected ?? "", new ?? "", user.display, String(now), String(bounds.accountLifetimeSeconds), address,
+                token, expected ?? "", new ?? "", user.display, String(now), String(bounds.accountLifetimeSeconds),
+                address,
             ]
         ).flatMapErrorThrowing { error in
             throw ChatScripts.chatError(error) ?? error

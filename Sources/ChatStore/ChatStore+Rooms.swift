@@ -1,6 +1,6 @@
 import ChatCore
-import RedisClient
 import NIOCore
+import RedisClient
 
 // Rooms: joining (and admitting new rooms), leaving, messages, notices and the queries over them. Each room's
 // own work is one script on the room's tag; what it means for the person (their rooms) and for the indexes (the
@@ -14,7 +14,9 @@ extension ChatStore {
     /// new room is admitted (`admit`) between the first refusal of the room's script and its second attempt; a
     /// refused room goes from the session's rooms again.
     /// `token`: the session's claim token, which its membership records (and every leave is guarded by).
-    public func join(_ room: RoomName, user: UserName, token: String, now: Millis, origin: String, address: String = "")
+    public func join(
+        _ room: RoomName, user: UserName, token: String, now: Millis, origin: String, address: String = ""
+    )
         -> EventLoopFuture<Void>
     {
         let key = user.key
@@ -45,7 +47,9 @@ extension ChatStore {
             // The member is in: what follows is upkeep of indexes (maybe on other shards), and its failure must not
             // tell the client the join failed. A new room's activity and look were recorded when it was admitted;
             // an existing room's are renewed; a room missing from the list is listed again by its next join.
-            let activity = created ? eventLoop.makeSucceededFuture(RedisValue.integer(1)) : recordActivity(room, now: now, checking: false)
+            let activity =
+                created
+                ? eventLoop.makeSucceededFuture(RedisValue.integer(1)) : recordActivity(room, now: now, checking: false)
             let listed = redis.send("SADD", ChatKeys.rooms, room.value)
             return activity.and(listed).map { _ in }.recover { _ in }
         }.flatMapError { error -> EventLoopFuture<Void> in
@@ -90,7 +94,9 @@ extension ChatStore {
     }
 
     /// Counts one more (`by` 1) or one less (-1) on a windowed counter (`IndexScripts.count`).
-    func count(_ counter: String, by step: Int, windowSeconds: Int, limit: Int? = nil)
+    func count(
+        _ counter: String, by step: Int, windowSeconds: Int, limit: Int? = nil
+    )
         -> EventLoopFuture<(counted: Bool, retryAfterSeconds: Int)>
     {
         redis.run(
@@ -111,7 +117,8 @@ extension ChatStore {
     ) -> EventLoopFuture<Void> {
         let notice = RelayCodec.encode(
             RelayEnvelope(
-                event: .left(room: room, name: user.display, reason: reason, time: now, message: message), origin: origin))
+                event: .left(room: room, name: user.display, reason: reason, time: now, message: message),
+                origin: origin))
         return leaveRooms([room], user: user.key, holder: token, now: now) { _ in notice }.flatMap {
             redis.send("SREM", ChatKeys.sessionRooms(user.key), room.value).map { _ in }
         }
@@ -135,7 +142,8 @@ extension ChatStore {
             _ = redis.send("ZADD", ChatKeys.roomActivity, String(message.time), message.room.look)
         }
         if upkeep.marksActive {
-            _ = redis.run(SessionScripts.markActive, keys: [ChatKeys.session(user.key)], arguments: [String(message.time)])
+            _ = redis.run(
+                SessionScripts.markActive, keys: [ChatKeys.session(user.key)], arguments: [String(message.time)])
         }
         return published.flatMapThrowing { reply in
             guard let id = reply.string.flatMap(StreamID.init) else {
@@ -148,13 +156,16 @@ extension ChatStore {
     /// Best effort and not kept: a typing notice that is lost is followed by the message or by the next notice.
     /// Quiet rooms (more than `quietRoomSize` people) get none.
     public func publishTyping(_ room: RoomName, user: UserName, now: Millis, origin: String) -> EventLoopFuture<Void> {
-        let payload = RelayCodec.encode(RelayEnvelope(event: .typing(room: room, name: user.display, time: now), origin: origin))
+        let payload = RelayCodec.encode(
+            RelayEnvelope(event: .typing(room: room, name: user.display, time: now), origin: origin))
         return announce(payload, in: room)
     }
 
     private func announce(_ payload: String, in room: RoomName) -> EventLoopFuture<Void> {
-        redis.run(RoomScripts.announce, keys: [ChatKeys.members(room)], arguments: [ChatKeys.roomChannel(room), payload])
-            .map { _ in }
+        redis.run(
+            RoomScripts.announce, keys: [ChatKeys.members(room)], arguments: [ChatKeys.roomChannel(room), payload]
+        )
+        .map { _ in }
     }
 
     /// Sets or clears away, then tells every room the user is in (but quiet ones).
@@ -227,7 +238,9 @@ extension ChatStore {
 
     /// HSCAN from `cursor` for about `wanted` entries (field, value, field, value...); with `readOn`, scans on
     /// until it has them or the hash ends. The next cursor is nil at the end.
-    private func scanMembers(_ key: String, from cursor: String, wanted: Int, readOn: Bool, read: [String] = [])
+    private func scanMembers(
+        _ key: String, from cursor: String, wanted: Int, readOn: Bool, read: [String] = []
+    )
         -> EventLoopFuture<(entries: [String], next: String?)>
     {
         let count = max(1, wanted - read.count / 2)
@@ -243,7 +256,8 @@ extension ChatStore {
     }
 
     /// One member's session fields, or nil when the entry is not a live session's (see `who`).
-    private func member(_ user: String, holder: String, in room: RoomName, now: Millis) -> EventLoopFuture<RoomMember?> {
+    private func member(_ user: String, holder: String, in room: RoomName, now: Millis) -> EventLoopFuture<RoomMember?>
+    {
         redis.send("HMGET", ChatKeys.session(user), "name", "away", "active", "node", "tok", "held")
             .map { reply -> RoomMember? in
                 let fields = (reply.array ?? []).map(\.string)
@@ -267,7 +281,9 @@ extension ChatStore {
     /// A membership left by a session that has ended, announced and removed, only once the node that held it is
     /// gone (its heartbeat lapsed: a live node ends its own sessions, with their own notices, or restores a session
     /// record Redis lost) and the session did not end moments ago (a reaper may still be leaving its rooms).
-    private func announceDeparture(of user: String, holder: String, from room: RoomName, now: Millis)
+    private func announceDeparture(
+        of user: String, holder: String, from room: RoomName, now: Millis
+    )
         -> EventLoopFuture<Void>
     {
         let alive = redis.send("EXISTS", ChatKeys.incarnation(Self.incarnation(of: holder)))
@@ -319,7 +335,8 @@ extension ChatStore {
                 guard fields.count == 6, let name = fields[0].string else { return nil }
                 let connected = Millis(fields[1].string ?? "") ?? 0
                 if fields[4].int == 1 {
-                    return .online(name: name, since: connected, node: fields[3].string ?? "", reconnecting: fields[5].int == 1)
+                    return .online(
+                        name: name, since: connected, node: fields[3].string ?? "", reconnecting: fields[5].int == 1)
                 }
                 guard let disconnected = Millis(fields[2].string ?? "") else {
                     // Connected once, but its node died before anyone recorded the end: the best known is "online".

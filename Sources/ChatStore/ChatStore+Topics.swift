@@ -1,6 +1,6 @@
 import ChatCore
-import RedisClient
 import NIOCore
+import RedisClient
 
 /// Room topics: one hash per room beside its history, in the same hash slot (`{room}`), set and announced in one
 /// script so the stored topic and what the room was told never differ.
@@ -19,7 +19,10 @@ extension ChatStore {
         let notice = RelayCodec.encode(RelayEnvelope(event: .topicChanged(room: room, topic), origin: origin))
         return redis.run(
             RoomScripts.setTopic, keys: [ChatKeys.topic(room)],
-            arguments: [topic.text, topic.by, String(topic.time), String(bounds.roomIdleSeconds), ChatKeys.roomChannel(room), notice]
+            arguments: [
+                topic.text, topic.by, String(topic.time), String(bounds.roomIdleSeconds), ChatKeys.roomChannel(room),
+                notice,
+            ]
         ).map { _ in }
     }
 }

@@ -1,6 +1,6 @@
 import ChatCore
-import RedisClient
 import NIOCore
+import RedisClient
 
 // The store's settings and its session and node lifecycle, in one file because the release, the reaper and the
 // keep-alive share the TTLs, the incarnation and the guarded leave (`leaveRooms`); rooms are in
@@ -148,8 +148,11 @@ public struct ChatStore: Sendable {
             let memberships = record.rooms.map { room in
                 redis.run(RoomScripts.setMember, keys: [ChatKeys.members(room)], arguments: [key, "*", record.token])
             }
-            let listed = EventLoopFuture.andAllSucceed(memberships, on: eventLoop).flatMap { () -> EventLoopFuture<Void> in
-                rooms.isEmpty ? eventLoop.makeSucceededVoidFuture() : redis.send(RedisCommand(["SADD", ChatKeys.rooms] + rooms)).map { _ in }
+            let listed = EventLoopFuture.andAllSucceed(memberships, on: eventLoop).flatMap {
+                () -> EventLoopFuture<Void> in
+                rooms.isEmpty
+                    ? eventLoop.makeSucceededVoidFuture()
+                    : redis.send(RedisCommand(["SADD", ChatKeys.rooms] + rooms)).map { _ in }
             }
             return listed.and(registered).map { _ in true }
         }
@@ -226,18 +229,21 @@ public struct ChatStore: Sendable {
     /// room somebody made again meanwhile is counted again (its join's admission had recorded it before our
     /// removal, or it sees it gone and records it itself).
     func unindexIfVacant(_ room: RoomName, now: Millis) -> EventLoopFuture<Void> {
-        redis.run(IndexScripts.forgetRoom, keys: [ChatKeys.roomActivity, ChatKeys.roomLooks], arguments: [room.look, room.value])
-            .flatMap { _ in
-                redis.send("EXISTS", ChatKeys.members(room)).and(redis.send("EXISTS", ChatKeys.history(room)))
-            }.flatMap { members, history -> EventLoopFuture<Void> in
-                guard (members.int ?? 0) > 0 || (history.int ?? 0) > 0 else { return eventLoop.makeSucceededVoidFuture() }
-                return redis.run(
-                    IndexScripts.admitRoom, keys: [ChatKeys.roomActivity, ChatKeys.roomLooks],
-                    arguments: [
-                        String(now), String(bounds.roomIdleSeconds), room.look, room.value, String(bounds.maxRooms), "",
-                    ]
-                ).map { _ in }
-            }
+        redis.run(
+            IndexScripts.forgetRoom, keys: [ChatKeys.roomActivity, ChatKeys.roomLooks],
+            arguments: [room.look, room.value]
+        )
+        .flatMap { _ in
+            redis.send("EXISTS", ChatKeys.members(room)).and(redis.send("EXISTS", ChatKeys.history(room)))
+        }.flatMap { members, history -> EventLoopFuture<Void> in
+            guard (members.int ?? 0) > 0 || (history.int ?? 0) > 0 else { return eventLoop.makeSucceededVoidFuture() }
+            return redis.run(
+                IndexScripts.admitRoom, keys: [ChatKeys.roomActivity, ChatKeys.roomLooks],
+                arguments: [
+                    String(now), String(bounds.roomIdleSeconds), room.look, room.value, String(bounds.maxRooms), "",
+                ]
+            ).map { _ in }
+        }
     }
 
     // MARK: Node liveness
@@ -275,7 +281,10 @@ public struct ChatStore: Sendable {
                 let done = users.map { reapUser($0, of: dead, now: now) }
                 return EventLoopFuture.whenAllSucceed(done, on: eventLoop).flatMap { ended in
                     let cleanedNow = cleaned + ended.filter { $0 }.count
-                    let removed = users.isEmpty ? eventLoop.makeSucceededFuture(RedisValue.integer(0)) : redis.send(RedisCommand(["SREM", usersKey] + users))
+                    let removed =
+                        users.isEmpty
+                        ? eventLoop.makeSucceededFuture(RedisValue.integer(0))
+                        : redis.send(RedisCommand(["SREM", usersKey] + users))
                     return removed.flatMap { _ in redis.send("SCARD", usersKey) }.flatMap { left in
                         guard left.int == 0 else { return eventLoop.makeSucceededFuture((cleanedNow, true)) }
                         // Nothing left of it: forgotten. (A dead incarnation adds no users.)
@@ -302,7 +311,8 @@ public struct ChatStore: Sendable {
             let (name, token) = (fields[0], fields[1])
             let rooms = fields.dropFirst(2).map(RoomName.init(trusted:))
             return leaveRooms(rooms, user: user, holder: token, now: now) { room in
-                RelayCodec.encode(RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
+                RelayCodec.encode(
+                    RelayEnvelope(event: .left(room: room, name: name, reason: .connectionLost, time: now)))
             }.flatMap {
                 redis.run(
                     SessionScripts.endReapedSession,

@@ -25,7 +25,8 @@ public final class PlainClient {
         let wake = DispatchSemaphore(value: 0)
         self.inbox = inbox
         self.wake = wake
-        connection = ChatConnection(host: host, port: port, tls: tls, group: MultiThreadedEventLoopGroup.singleton) { event in
+        connection = ChatConnection(host: host, port: port, tls: tls, group: MultiThreadedEventLoopGroup.singleton) {
+            event in
             inbox.withLockedValue { $0.append(.connection(event)) }
             wake.signal()
         }
@@ -51,7 +52,10 @@ public final class PlainClient {
         while quitAt.map({ Date() < $0 }) ?? true {
             _ = wake.wait(timeout: .now() + .milliseconds(100))
             send(state.tick(now: Millis(Date().timeIntervalSince1970 * 1000)))
-            for input in inbox.withLockedValue({ inbox -> [Input] in defer { inbox.removeAll() }; return inbox }) {
+            for input in inbox.withLockedValue({ inbox -> [Input] in
+                defer { inbox.removeAll() }
+                return inbox
+            }) {
                 switch input {
                 case .connection(.opened):
                     send(state.connectionOpened())
@@ -76,10 +80,14 @@ public final class PlainClient {
                         }
                     } else if let caughtUp {
                         for message in caughtUp {
-                            for text in TextRenderer.lines(.message(message), viewer: state.confirmedName, now: decoded.time) { say(text) }
+                            for text in TextRenderer.lines(
+                                .message(message), viewer: state.confirmedName, now: decoded.time)
+                            { say(text) }
                         }
                     } else if !quiet, !isTypingNotice(decoded), !isFilledGap(decoded) {
-                        for text in TextRenderer.lines(decoded.event, viewer: state.confirmedName, now: decoded.time) { say(text) }
+                        for text in TextRenderer.lines(decoded.event, viewer: state.confirmedName, now: decoded.time) {
+                            say(text)
+                        }
                     }
                     if case .connected = state.status, state.current != nil, !pendingLines.isEmpty {
                         // Lines read before we were in a room were waiting for one.
@@ -99,7 +107,11 @@ public final class PlainClient {
                     return 1
                 case .connection(.lost(let reason, let retryIn)):
                     state.connectionLost(reason: reason, retryInSeconds: retryIn)
-                    if quitAt != nil { quitAt = Date() } else { say("* reconnecting in \(String(format: "%.1f", retryIn)) s (\(reason))") }
+                    if quitAt != nil {
+                        quitAt = Date()
+                    } else {
+                        say("* reconnecting in \(String(format: "%.1f", retryIn)) s (\(reason))")
+                    }
                 case .line(let line):
                     if case .choosingName = state.status {
                         submit(line, quitAt: &quitAt)

@@ -27,7 +27,8 @@ public final class TerminalApp {
         server = "\(host):\(port)"
         let inbox = NIOLockedValueBox<[ConnectionEvent]>([])
         self.inbox = inbox
-        connection = ChatConnection(host: host, port: port, tls: tls, group: MultiThreadedEventLoopGroup.singleton) { event in
+        connection = ChatConnection(host: host, port: port, tls: tls, group: MultiThreadedEventLoopGroup.singleton) {
+            event in
             inbox.withLockedValue { $0.append(event) }
         }
     }
@@ -161,8 +162,13 @@ public final class TerminalApp {
     }
 
     private func complete() {
-        guard let result = Completion.complete(editor.text, cursor: editor.cursor, names: state.knownNames, rooms: state.rooms.map(\.value))
-        else { beep(); return }
+        guard
+            let result = Completion.complete(
+                editor.text, cursor: editor.cursor, names: state.knownNames, rooms: state.rooms.map(\.value))
+        else {
+            beep()
+            return
+        }
         editor.replace(with: result.line, cursorAt: result.cursor)
     }
 
@@ -199,7 +205,9 @@ public final class TerminalApp {
     /// A full-width bar: filled with spaces so its background spans the line.
     private func bar(_ row: Int, _ text: String, attributes: Int32) {
         let shown = String(DisplayWidth.prefix(of: text, fitting: columns))
-        put(row, 0, shown + String(repeating: " ", count: max(0, columns - DisplayWidth.of(shown))), width: columns, attributes: attributes)
+        put(
+            row, 0, shown + String(repeating: " ", count: max(0, columns - DisplayWidth.of(shown))), width: columns,
+            attributes: attributes)
     }
 
     private func drawRoomBar() {
@@ -212,7 +220,9 @@ public final class TerminalApp {
             let width = DisplayWidth.of(label)
             guard column + width <= columns else { break }
             let isCurrent = room == state.current
-            put(0, column, label, width: width, attributes: isCurrent ? chat_attr_bold() : barAttributes | (unread > 0 ? chat_attr_bold() : 0))
+            put(
+                0, column, label, width: width,
+                attributes: isCurrent ? chat_attr_bold() : barAttributes | (unread > 0 ? chat_attr_bold() : 0))
             column += width + 1
         }
         // The current room's topic, in what is left of the bar.
@@ -284,7 +294,9 @@ public final class TerminalApp {
             row += 1
         }
         if offset > 0 {
-            put(messageRows, max(0, width - 24), " -- more below (PgDn) -- ", width: 25, attributes: chat_attr_reverse())
+            put(
+                messageRows, max(0, width - 24), " -- more below (PgDn) -- ", width: 25, attributes: chat_attr_reverse()
+            )
         }
     }
 
@@ -311,8 +323,10 @@ public final class TerminalApp {
         case .connecting: connection = "connecting to \(server)..."
         case .choosingName: connection = "choosing a name"
         case .needsPassword: connection = "logging in"
-        case .connected(let node): connection = state.isResuming ? "resuming on \(node)..." : "connected to \(node) via \(server)"
-        case .reconnecting(let reason, let retry): connection = "reconnecting in \(String(format: "%.1f", retry)) s (\(reason))"
+        case .connected(let node):
+            connection = state.isResuming ? "resuming on \(node)..." : "connected to \(node) via \(server)"
+        case .reconnecting(let reason, let retry):
+            connection = "reconnecting in \(String(format: "%.1f", retry)) s (\(reason))"
         case .closed(let reason): connection = "closed: \(reason)"
         }
         let now = Millis(Date().timeIntervalSince1970 * 1000)
@@ -323,7 +337,9 @@ public final class TerminalApp {
             case 1: "\(typists[0]) is typing... | "
             default: "\(typists.prefix(3).joined(separator: ", ")) are typing... | "
             }
-        bar(rows - 2, " \(who) | \(connection) | \(typing)Tab completes, PgUp/PgDn scroll, Ctrl-N/P rooms, /help", attributes: chat_attr_reverse())
+        bar(
+            rows - 2, " \(who) | \(connection) | \(typing)Tab completes, PgUp/PgDn scroll, Ctrl-N/P rooms, /help",
+            attributes: chat_attr_reverse())
     }
 
     private func drawInput() {

@@ -1,7 +1,7 @@
-import Endpoints
 import ArgumentParser
 import ChatBench
 import ChatCore
+import Endpoints
 import Foundation
 import NIOSSL
 
@@ -19,7 +19,10 @@ struct ChatBenchCommand: AsyncParsableCommand {
 struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Run one benchmark and print its Markdown table.")
 
-    @Option(help: "What to measure: chat (paced senders, every receiver timing), connect-storm (logins/s, memory per client), flood (messages/s into Redis).")
+    @Option(
+        help:
+            "What to measure: chat (paced senders, every receiver timing), connect-storm (logins/s, memory per client), flood (messages/s into Redis)."
+    )
     var scenario = Scenario.chat
 
     @Option(help: "Where clients connect: HOST:PORT[,HOST:PORT...] (the balancer, or nodes directly).")
@@ -52,7 +55,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Unacknowledged messages each client keeps in flight (flood).")
     var floodWindow = 8
 
-    @Flag(name: .customLong("proxy-header"), help: "Open each connection with a PROXY v1 header (straight to nodes started with --proxy-protocol).")
+    @Flag(
+        name: .customLong("proxy-header"),
+        help: "Open each connection with a PROXY v1 header (straight to nodes started with --proxy-protocol).")
     var proxyHeader = false
 
     @Option(name: .customLong("tls-ca-file"), help: "Connect over TLS (the balancer's --tls-port), trusting this CA.")
@@ -61,7 +66,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Log in to registered names with this password (JSON mode; see --register-first).")
     var password: String?
 
-    @Flag(name: .customLong("register-first"), help: "Register every client's name with --password before the measured run.")
+    @Flag(
+        name: .customLong("register-first"),
+        help: "Register every client's name with --password before the measured run.")
     var registerFirst = false
 
     @Option(help: "Seconds to keep the clients connected after measuring (to look at the processes meanwhile).")
@@ -89,7 +96,9 @@ struct Run: AsyncParsableCommand {
     var runNumber = 1
 
     func validate() throws {
-        guard clients > 0, rooms > 0, rooms <= clients else { throw ValidationError("need at least one client per room") }
+        guard clients > 0, rooms > 0, rooms <= clients else {
+            throw ValidationError("need at least one client per room")
+        }
         guard connectWindow > 0, floodWindow > 0 else { throw ValidationError("windows must be positive") }
         guard password == nil || mode == .json else { throw ValidationError("--password needs --mode json") }
         guard !registerFirst || password != nil else { throw ValidationError("--register-first needs --password") }
@@ -102,7 +111,8 @@ struct Run: AsyncParsableCommand {
             }
             return endpoint
         }
-        var plan = BenchmarkPlan(targets: targets, clients: clients, rooms: rooms, senders: senders, rate: rate, duration: duration)
+        var plan = BenchmarkPlan(
+            targets: targets, clients: clients, rooms: rooms, senders: senders, rate: rate, duration: duration)
         plan.scenario = scenario
         plan.mode = mode
         plan.threads = threads
@@ -123,7 +133,9 @@ struct Run: AsyncParsableCommand {
         }
         plan.processes = try measure.split(separator: ",").map { item in
             let parts = item.split(separator: "=")
-            guard parts.count == 2, let pid = Int32(parts[1]) else { throw ValidationError("--measure: '\(item)' is not LABEL=PID") }
+            guard parts.count == 2, let pid = Int32(parts[1]) else {
+                throw ValidationError("--measure: '\(item)' is not LABEL=PID")
+            }
             return (String(parts[0]), pid)
         }
         let result = try await Benchmark.run(plan) { line in
@@ -132,8 +144,10 @@ struct Run: AsyncParsableCommand {
         print(result.summary(of: plan))
         if let record {
             let command = BenchmarkRecord.command(arguments: Array(CommandLine.arguments.dropFirst()))
-            try BenchmarkRecord(group: group, target: targetName, run: runNumber, plan: plan, result: result, command: command)
-                .append(toFile: record)
+            try BenchmarkRecord(
+                group: group, target: targetName, run: runNumber, plan: plan, result: result, command: command
+            )
+            .append(toFile: record)
         }
     }
 }

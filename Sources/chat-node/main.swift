@@ -1,13 +1,13 @@
-import Endpoints
 import ArgumentParser
 import ChatCommandSupport
 import ChatCore
 import ChatNode
-import RedisClient
+import Endpoints
 import Foundation
 import Logging
 import NIOCore
 import Prometheus
+import RedisClient
 import ServiceLifecycle
 
 // One file because it is the node's whole command line: every option with its environment variable and help, their
@@ -30,35 +30,52 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "HTTP port for /health and /metrics. [CHAT_HTTP_PORT]")
     var httpPort = env("CHAT_HTTP_PORT").flatMap(Int.init) ?? 8081
 
-    @Option(help: "Redis URL, redis://[[user]:password@]host[:port][/db], or rediss:// for TLS; a Redis Cluster: redis-cluster://[[user]:password@]host:port,host:port (any members; rediss-cluster:// for TLS); Sentinel: redis-sentinel://[[user]:password@]sentinel:port,sentinel:port/service. [CHAT_REDIS_URL]")
+    @Option(
+        help:
+            "Redis URL, redis://[[user]:password@]host[:port][/db], or rediss:// for TLS; a Redis Cluster: redis-cluster://[[user]:password@]host:port,host:port (any members; rediss-cluster:// for TLS); Sentinel: redis-sentinel://[[user]:password@]sentinel:port,sentinel:port/service. [CHAT_REDIS_URL]"
+    )
     var redis = env("CHAT_REDIS_URL") ?? "redis://127.0.0.1:6379"
 
-    @Option(name: .customLong("redis-ca-file"), help: "PEM certificates to trust for rediss:// instead of the system's. [CHAT_REDIS_CA_FILE]")
+    @Option(
+        name: .customLong("redis-ca-file"),
+        help: "PEM certificates to trust for rediss:// instead of the system's. [CHAT_REDIS_CA_FILE]")
     var redisCAFileOption: String?
     var redisCAFile: String? { redisCAFileOption ?? env("CHAT_REDIS_CA_FILE") }
 
-    @Option(name: .customLong("node-id"), help: "This node's name in /who, /seen and logs (default host:port). [CHAT_NODE_ID]")
+    @Option(
+        name: .customLong("node-id"),
+        help: "This node's name in /who, /seen and logs (default host:port). [CHAT_NODE_ID]")
     var nodeID: String?
 
-    @Option(help: "HOST:PORT at which other machines reach this node's chat port, announced for discovery. [CHAT_ADVERTISE]")
+    @Option(
+        help: "HOST:PORT at which other machines reach this node's chat port, announced for discovery. [CHAT_ADVERTISE]"
+    )
     var advertise: String?
 
     @Flag(
         name: .customLong("proxy-protocol"),
-        help: "Require a PROXY protocol v1 header on every chat connection (behind chat-balancer --send-proxy). [CHAT_PROXY_PROTOCOL=1]")
+        help:
+            "Require a PROXY protocol v1 header on every chat connection (behind chat-balancer --send-proxy). [CHAT_PROXY_PROTOCOL=1]"
+    )
     var proxyProtocol = CommandSupport.flag("CHAT_PROXY_PROTOCOL") ?? false
 
     @Option(
         name: .customLong("allowed-origins"),
-        help: "Origins (https://chat.example.com,...) whose pages may open /ws; * for any. A page served under an IP address or localhost needs none. [CHAT_ALLOWED_ORIGINS]")
+        help:
+            "Origins (https://chat.example.com,...) whose pages may open /ws; * for any. A page served under an IP address or localhost needs none. [CHAT_ALLOWED_ORIGINS]"
+    )
     var allowedOrigins = env("CHAT_ALLOWED_ORIGINS") ?? ""
 
-    @Option(name: .customLong("max-clients"), help: "Connections this node accepts before '! server-full'. [CHAT_MAX_CLIENTS]")
+    @Option(
+        name: .customLong("max-clients"),
+        help: "Connections this node accepts before '! server-full'. [CHAT_MAX_CLIENTS]")
     var maxClients = env("CHAT_MAX_CLIENTS").flatMap(Int.init) ?? 10_000
 
     @Option(
         name: .customLong("max-clients-per-address"),
-        help: "Connections one client address may hold (the real one behind the balancer); 0 = no limit. [CHAT_MAX_CLIENTS_PER_ADDRESS]")
+        help:
+            "Connections one client address may hold (the real one behind the balancer); 0 = no limit. [CHAT_MAX_CLIENTS_PER_ADDRESS]"
+    )
     var maxClientsPerAddress = env("CHAT_MAX_CLIENTS_PER_ADDRESS").flatMap(Int.init) ?? 0
 
     @Option(name: .customLong("claim-ttl"), help: "Seconds a name outlives its node's last heartbeat. [CHAT_CLAIM_TTL]")
@@ -66,7 +83,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("name-ttl"),
-        help: "Seconds a name's claim lasts without its session's keep-alive, which comes every third of it. [CHAT_NAME_TTL]")
+        help:
+            "Seconds a name's claim lasts without its session's keep-alive, which comes every third of it. [CHAT_NAME_TTL]"
+    )
     var nameTTL = env("CHAT_NAME_TTL").flatMap(Int.init) ?? 3600
 
     @Option(name: .customLong("rate-limit"), help: "Lines per second a session may send, sustained. [CHAT_RATE_LIMIT]")
@@ -93,7 +112,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("ping-after"),
-        help: "Seconds of silence after which a JSON or WebSocket client is pinged; as long again unanswered and it is closed. [CHAT_PING_AFTER]")
+        help:
+            "Seconds of silence after which a JSON or WebSocket client is pinged; as long again unanswered and it is closed. [CHAT_PING_AFTER]"
+    )
     var pingAfter = env("CHAT_PING_AFTER").flatMap(Double.init) ?? 30
 
     @Option(
@@ -108,7 +129,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("trusted-proxies"),
-        help: "Addresses (CIDR, comma-separated) allowed to send PROXY headers with --proxy-protocol. [CHAT_TRUSTED_PROXIES]")
+        help:
+            "Addresses (CIDR, comma-separated) allowed to send PROXY headers with --proxy-protocol. [CHAT_TRUSTED_PROXIES]"
+    )
     var trustedProxies = env("CHAT_TRUSTED_PROXIES") ?? TrustedNetworks.loopback.description
 
     @Option(name: .customLong("ops-host"), help: "Address for /health and /metrics (not proxied). [CHAT_OPS_HOST]")
@@ -116,7 +139,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("ops-hosts"),
-        help: "Host names (comma-separated) the operations port answers, besides IP addresses and localhost. [CHAT_OPS_HOSTS]")
+        help:
+            "Host names (comma-separated) the operations port answers, besides IP addresses and localhost. [CHAT_OPS_HOSTS]"
+    )
     var opsHosts = env("CHAT_OPS_HOSTS") ?? ""
 
     @Option(name: .customLong("ops-port"), help: "Port for /health and /metrics. [CHAT_OPS_PORT]")
@@ -138,7 +163,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("resume-grace"),
-        help: "Seconds a dropped connection's name stays held for its resume token (default: --claim-ttl; 0 = release at once). [CHAT_RESUME_GRACE]")
+        help:
+            "Seconds a dropped connection's name stays held for its resume token (default: --claim-ttl; 0 = release at once). [CHAT_RESUME_GRACE]"
+    )
     var resumeGraceOption: Int?
     var resumeGrace: Int? { resumeGraceOption ?? env("CHAT_RESUME_GRACE").flatMap(Int.init) }
 
@@ -149,7 +176,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("password-checks-per-address"),
-        help: "Password checks one address (an IPv6 /64) may have waiting or running at once. [CHAT_PASSWORD_CHECKS_PER_ADDRESS]")
+        help:
+            "Password checks one address (an IPv6 /64) may have waiting or running at once. [CHAT_PASSWORD_CHECKS_PER_ADDRESS]"
+    )
     var passwordChecksPerAddress = env("CHAT_PASSWORD_CHECKS_PER_ADDRESS").flatMap(Int.init) ?? 2
 
     @Option(
@@ -159,23 +188,31 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("login-failures"),
-        help: "Failed logins allowed per name and per address in 5 minutes, before logins are refused. [CHAT_LOGIN_FAILURES]")
+        help:
+            "Failed logins allowed per name and per address in 5 minutes, before logins are refused. [CHAT_LOGIN_FAILURES]"
+    )
     var loginFailures = env("CHAT_LOGIN_FAILURES") ?? "10,30"
 
-    @Option(name: .customLong("irc-port"), help: "Port for IRC clients (irssi, WeeChat, bots); none unless set. [CHAT_IRC_PORT]")
+    @Option(
+        name: .customLong("irc-port"),
+        help: "Port for IRC clients (irssi, WeeChat, bots); none unless set. [CHAT_IRC_PORT]")
     var ircPortOption: Int?
     var ircPort: Int? { ircPortOption ?? env("CHAT_IRC_PORT").flatMap(Int.init) }
 
-    @Option(name: .customLong("irc-server-name"), help: "The server name IRC clients see (default: the node id). [CHAT_IRC_SERVER_NAME]")
+    @Option(
+        name: .customLong("irc-server-name"),
+        help: "The server name IRC clients see (default: the node id). [CHAT_IRC_SERVER_NAME]")
     var ircServerNameOption: String?
 
-    @Option(name: .customLong("tls-port"), help: "Chat port over TLS, for clients that connect directly. [CHAT_TLS_PORT]")
+    @Option(
+        name: .customLong("tls-port"), help: "Chat port over TLS, for clients that connect directly. [CHAT_TLS_PORT]")
     var tlsPortOption: Int?
 
     @Option(name: .customLong("https-port"), help: "HTTPS (and WSS) port for the web client. [CHAT_HTTPS_PORT]")
     var httpsPortOption: Int?
 
-    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain, server first; reread on SIGHUP. [CHAT_TLS_CERT]")
+    @Option(
+        name: .customLong("tls-cert"), help: "PEM certificate chain, server first; reread on SIGHUP. [CHAT_TLS_CERT]")
     var tlsCertOption: String?
 
     @Option(name: .customLong("tls-key"), help: "PEM private key of the certificate; reread on SIGHUP. [CHAT_TLS_KEY]")
@@ -190,7 +227,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(help: "Event-loop threads (default: one per core). [CHAT_THREADS]")
     var threads = env("CHAT_THREADS").flatMap(Int.init) ?? System.coreCount
 
-    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [CHAT_LOG_LEVEL]")
+    @Option(
+        name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [CHAT_LOG_LEVEL]"
+    )
     var logLevel = env("CHAT_LOG_LEVEL") ?? "info"
 
     static func failureLimits(_ text: String) -> (Int, Int)? {
@@ -205,12 +244,14 @@ struct ChatNodeCommand: AsyncParsableCommand {
         }
         guard claimTTL >= 3 else { throw ValidationError("--claim-ttl must be at least 3 seconds") }
         for (name, value) in [
-            ("--registration-timeout", registrationTimeout), ("--ping-after", pingAfter), ("--http-idle-timeout", httpIdleTimeout),
+            ("--registration-timeout", registrationTimeout), ("--ping-after", pingAfter),
+            ("--http-idle-timeout", httpIdleTimeout),
         ] where !(value > 0) {
             throw ValidationError("\(name) must be a positive number of seconds")
         }
         guard TCPKeepAlive(parsing: tcpKeepAlive) != nil else {
-            throw ValidationError("--tcp-keepalive must be IDLE,INTERVAL,COUNT, each at least 1 (got '\(tcpKeepAlive)')")
+            throw ValidationError(
+                "--tcp-keepalive must be IDLE,INTERVAL,COUNT, each at least 1 (got '\(tcpKeepAlive)')")
         }
         // The publish script takes a room's newest entry as its last id, so a stream must keep at least one.
         guard historyLength >= 1 else { throw ValidationError("--history-length must be at least 1") }
@@ -218,21 +259,28 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError("--rate-limit must be positive and --rate-burst at least 1")
         }
         guard roomIdleDays > 0, maxRooms >= 1, roomCreationsPerMinute >= 1, maxSeenRecords >= 1 else {
-            throw ValidationError("--room-idle-days, --max-rooms, --room-creations-per-minute and --max-seen-records must be positive")
+            throw ValidationError(
+                "--room-idle-days, --max-rooms, --room-creations-per-minute and --max-seen-records must be positive")
         }
         if let resumeGrace, resumeGrace < 0 { throw ValidationError("--resume-grace must be 0 or more seconds") }
-        do { _ = try TLSCertificates.fromOptions(tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey) }
-        catch { throw ValidationError("\(error)") }
+        do {
+            _ = try TLSCertificates.fromOptions(
+                tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey)
+        } catch { throw ValidationError("\(error)") }
         guard ScryptCost(scryptCost) != nil else {
             throw ValidationError("--scrypt-cost must look like ln=15,r=8,p=3 (got '\(scryptCost)')")
         }
         guard Self.failureLimits(loginFailures) != nil else {
-            throw ValidationError("--login-failures must be PER_NAME,PER_ADDRESS, each at least 1 (got '\(loginFailures)')")
+            throw ValidationError(
+                "--login-failures must be PER_NAME,PER_ADDRESS, each at least 1 (got '\(loginFailures)')")
         }
         guard TrustedNetworks(parsing: trustedProxies) != nil else {
-            throw ValidationError("--trusted-proxies must be addresses or CIDR ranges, comma-separated (got '\(trustedProxies)')")
+            throw ValidationError(
+                "--trusted-proxies must be addresses or CIDR ranges, comma-separated (got '\(trustedProxies)')")
         }
-        for (name, value) in [("--port", port), ("--http-port", httpPort), ("--ops-port", opsPort), ("--irc-port", ircPort ?? 0)]
+        for (name, value) in [
+            ("--port", port), ("--http-port", httpPort), ("--ops-port", opsPort), ("--irc-port", ircPort ?? 0),
+        ]
         where !(0...65535).contains(value) {
             throw ValidationError("\(name) must be 0 to 65535")
         }
@@ -260,7 +308,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.nodeID = nodeID ?? env("CHAT_NODE_ID")
         configuration.advertise = advertise ?? env("CHAT_ADVERTISE")
         configuration.maxClients = maxClients
-        configuration.allowedOrigins = allowedOrigins.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        configuration.allowedOrigins = allowedOrigins.split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespaces)
+        }.filter { !$0.isEmpty }
         configuration.maxClientsPerAddress = maxClientsPerAddress
         configuration.claimTTLSeconds = claimTTL
         configuration.nameTTLSeconds = max(nameTTL, claimTTL)
@@ -303,7 +353,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
         let logger = Logger(label: "chat-node")
         let node = ChatNodeServer(
-            configuration: configuration, logger: logger, metrics: NodeMetrics(registry: registry, eventLoops: configuration.threads),
+            configuration: configuration, logger: logger,
+            metrics: NodeMetrics(registry: registry, eventLoops: configuration.threads),
             onListening: { addresses in
                 // One machine-readable line on stdout, for scripts and tests that started the node on port 0.
                 let ports: [(String, SocketAddress?)] = [

@@ -1,8 +1,8 @@
-import Endpoints
 import ArgumentParser
 import ChatClient
 import ChatCore
 import ChatTerminal
+import Endpoints
 import Foundation
 
 /// `chat`: the terminal client. Full-screen (ncurses) on a terminal; a line mode for scripts otherwise.
@@ -57,9 +57,13 @@ struct ChatCommand: ParsableCommand {
         }
         let status: Int32
         if plain || isatty(STDOUT_FILENO) == 0 || isatty(STDIN_FILENO) == 0 {
-            status = PlainClient(name: name, password: password, host: endpoint.host, port: endpoint.port, tls: clientTLS).run()
+            status = PlainClient(
+                name: name, password: password, host: endpoint.host, port: endpoint.port, tls: clientTLS
+            ).run()
         } else {
-            status = TerminalApp(name: name, password: password, host: endpoint.host, port: endpoint.port, tls: clientTLS).run()
+            status = TerminalApp(
+                name: name, password: password, host: endpoint.host, port: endpoint.port, tls: clientTLS
+            ).run()
         }
         throw ExitCode(status)
     }

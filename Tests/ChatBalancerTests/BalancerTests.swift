@@ -42,10 +42,11 @@ struct BalancerTests {
             let (_, node) = try setup.balancer.login("after\(index)")
             #expect(node != "n2")
         }
-        #expect(eventually(timeout: 2 - Date().timeIntervalSince(killedAt)) {
-            let nodes = (try? setup.balancer.nodes()) ?? [:]
-            return nodes["n2"] == nil || nodes["n2"]?.state == "down"
-        })
+        #expect(
+            eventually(timeout: 2 - Date().timeIntervalSince(killedAt)) {
+                let nodes = (try? setup.balancer.nodes()) ?? [:]
+                return nodes["n2"] == nil || nodes["n2"]?.state == "down"
+            })
     }
 
     @Test("a new node gets clients within 2 s of starting")
@@ -97,9 +98,10 @@ struct BalancerTests {
         try direct.send("no header here")
         #expect(direct.waitForClose())
         #expect(direct.received.isEmpty)
-        #expect(eventually(timeout: 2) {
-            setup.cluster[0].process.stderr().contains("rejected a connection without a valid PROXY header")
-        })
+        #expect(
+            eventually(timeout: 2) {
+                setup.cluster[0].process.stderr().contains("rejected a connection without a valid PROXY header")
+            })
     }
 
     @Test("the per-address limit counts the real client, not the balancer")
@@ -163,7 +165,8 @@ struct BalancerTests {
     func adminOnLoopback() throws {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--proxy-protocol"])
         let balancer = try BalancerProcess(
-            arguments: ["--redis", cluster.redis.url, "--send-proxy", "--host", "0.0.0.0"], logDirectory: cluster.logDirectory)
+            arguments: ["--redis", cluster.redis.url, "--send-proxy", "--host", "0.0.0.0"],
+            logDirectory: cluster.logDirectory)
         let line = balancer.process.stdout()
         #expect(line.contains("chat=0.0.0.0:") && line.contains("admin=127.0.0.1:"), "\(line)")
     }
@@ -198,7 +201,8 @@ struct BalancerTests {
         var refused = 0
         for index in 0..<20 {
             let client = try balancer.connect("storm \(index)")
-            if let line = client.readLine(timeout: 2), line.hasPrefix("! too-many-connections too many new connections") {
+            if let line = client.readLine(timeout: 2), line.hasPrefix("! too-many-connections too many new connections")
+            {
                 refused += 1
             }
             client.close()
@@ -225,13 +229,17 @@ struct BalancerTests {
         _ = try first.expectEvent(type: "welcome")
         // The node logs the session at the browser's own address and port, which only the PROXY header told it.
         let clientAddress = "127.0.0.1:\(first.socket.localPort)"
-        #expect(eventually(timeout: 2) {
-            cluster[0].process.stderr().contains("session.name=webby") && cluster[0].process.stderr().contains(clientAddress)
-        })
+        #expect(
+            eventually(timeout: 2) {
+                cluster[0].process.stderr().contains("session.name=webby")
+                    && cluster[0].process.stderr().contains(clientAddress)
+            })
         let second = try TestWebSocket(port: balancer.httpPort)
         let refusal = try second.expectEvent(type: "error")
         #expect(refusal["code"] as? String == "too-many-connections")
-        #expect((refusal["message"] as? String ?? "").contains("127.0.0.1"), "counted by the client's address, not the balancer's")
+        #expect(
+            (refusal["message"] as? String ?? "").contains("127.0.0.1"),
+            "counted by the client's address, not the balancer's")
     }
 }
 
@@ -241,7 +249,8 @@ struct BalancerEdgeTests {
     func noNode() throws {
         let directory = TestEnvironment.temporaryDirectory("balancer")
         let deadPort = TestEnvironment.freePort()
-        let balancer = try BalancerProcess(arguments: ["--nodes", "127.0.0.1:\(deadPort)/\(deadPort)"], logDirectory: directory)
+        let balancer = try BalancerProcess(
+            arguments: ["--nodes", "127.0.0.1:\(deadPort)/\(deadPort)"], logDirectory: directory)
         let client = try balancer.connect()
         try client.expect("! no-node-available")
         #expect(client.waitForClose())
@@ -317,8 +326,16 @@ final class Firehose: @unchecked Sendable {
     final class Counter: @unchecked Sendable {
         private let lock = NSLock()
         private var value = 0
-        func add(_ bytes: Int) { lock.lock(); value += bytes; lock.unlock() }
-        var total: Int { lock.lock(); defer { lock.unlock() }; return value }
+        func add(_ bytes: Int) {
+            lock.lock()
+            value += bytes
+            lock.unlock()
+        }
+        var total: Int {
+            lock.lock()
+            defer { lock.unlock() }
+            return value
+        }
     }
 
     var sent: Int { counter.total }
@@ -333,7 +350,9 @@ final class Firehose: @unchecked Sendable {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(port).bigEndian)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard bound == 0, listen(listener, 16) == 0 else { throw HarnessError("firehose cannot listen") }
         let server = listener
@@ -346,7 +365,9 @@ final class Firehose: @unchecked Sendable {
                 // Probes connect and leave; the client connection is the one that stays.
                 var total = 0
                 while total < 512 << 20 {
-                    let written = chunk.withUnsafeBytes { send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                    let written = chunk.withUnsafeBytes {
+                        send(connection, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                    }
                     if written <= 0 { break }
                     total += written
                     counter.add(written)
@@ -384,7 +405,9 @@ struct BenchToolTests {
         let row = table.split(separator: "\n").first { $0.hasPrefix("| 20 | 2 |") } ?? ""
         let cells = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
         #expect(cells.count >= 11, "\(table)")
-        let counts = cells.count > 3 ? cells[3].split(separator: "/").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 } : []
+        let counts =
+            cells.count > 3
+            ? cells[3].split(separator: "/").map { Int($0.trimmingCharacters(in: .whitespaces)) ?? -1 } : []
         #expect(counts.count == 2 && counts[0] == counts[1] && counts[0] > 0, "delivered / expected: \(row)")
         #expect(table.contains("| n1 |") && table.contains("| n2 |"))
         #expect(!table.contains("lost:"))
@@ -405,25 +428,42 @@ struct BenchToolTests {
     func otherScenarios() throws {
         let setup = try BalancedCluster(nodes: 2)
         let records = setup.cluster.logDirectory + "/records.jsonl"
-        let text = try bench(setup, ["--mode", "text", "--clients", "10", "--senders", "2", "--rate", "10", "--duration", "1",
-                                     "--record", records, "--group", "clients"], name: "bench-text")
+        let text = try bench(
+            setup,
+            [
+                "--mode", "text", "--clients", "10", "--senders", "2", "--rate", "10", "--duration", "1",
+                "--record", records, "--group", "clients",
+            ], name: "bench-text")
         let row = text.split(separator: "\n").first { $0.hasPrefix("| 10 | 1 |") } ?? ""
         let counts = row.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
-        #expect(counts.count > 3 && counts[3].split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }.count == 2, "\(text)")
+        #expect(
+            counts.count > 3
+                && counts[3].split(separator: "/").map { $0.trimmingCharacters(in: .whitespaces) }.count == 2, "\(text)"
+        )
         #expect(!text.contains("lost:"), "\(text)")
 
         // Every flood message is acknowledged (own copy back) and reaches the other person in its room.
-        let flood = try bench(setup, ["--scenario", "flood", "--clients", "4", "--rooms", "2", "--duration", "1",
-                                      "--record", records, "--group", "flood"], name: "bench-flood")
+        let flood = try bench(
+            setup,
+            [
+                "--scenario", "flood", "--clients", "4", "--rooms", "2", "--duration", "1",
+                "--record", records, "--group", "flood",
+            ], name: "bench-flood")
         #expect(!flood.contains("lost:") && !flood.contains("| 4 | 2 | 0 |"), "\(flood)")
 
-        let storm = try bench(setup, ["--scenario", "connect-storm", "--clients", "50", "--record", records, "--group", "storm"],
-                              name: "bench-storm")
+        let storm = try bench(
+            setup, ["--scenario", "connect-storm", "--clients", "50", "--record", records, "--group", "storm"],
+            name: "bench-storm")
         #expect(storm.contains("| 50 |"), "\(storm)")
 
-        let report = BenchmarkReport(records: try BenchmarkReport.load(jsonLines: records)).markdown(plotDirectory: "bench")
+        let report = BenchmarkReport(records: try BenchmarkReport.load(jsonLines: records)).markdown(
+            plotDirectory: "bench")
         #expect(report.contains("### Latency against clients"), "\(report)")
-        #expect(report.contains("### Connect storm") && report.contains("### Messages one node gets into Redis"), "\(report)")
-        #expect(report.contains("    chat-bench run --target 127.0.0.1:\(setup.balancer.port) --mode text"), "the command is shown: \(report)")
+        #expect(
+            report.contains("### Connect storm") && report.contains("### Messages one node gets into Redis"),
+            "\(report)")
+        #expect(
+            report.contains("    chat-bench run --target 127.0.0.1:\(setup.balancer.port) --mode text"),
+            "the command is shown: \(report)")
     }
 }

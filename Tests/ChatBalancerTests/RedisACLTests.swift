@@ -8,7 +8,10 @@ import Testing
 struct RedisACLTests {
     /// The ACL rules docs/security.md recommends.
     static let nodeRules = ["on", ">node-secret", "~chat:*", "&chat:*", "+@all", "-@dangerous", "+info"]
-    static let balancerRules = ["on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+get", "+mget", "+srem", "+ping", "+select", "+info", "+cluster|shards"]
+    static let balancerRules = [
+        "on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+get", "+mget", "+srem", "+ping",
+        "+select", "+info", "+cluster|shards",
+    ]
 
     @Test("a node and the balancer as restricted ACL users: people chat; the node's user cannot FLUSHALL or CONFIG")
     func restrictedUsers() throws {
@@ -24,7 +27,8 @@ struct RedisACLTests {
         let balancer = try BalancerProcess(
             arguments: ["--redis", "redis://chat-balancer:lb-secret@127.0.0.1:\(redis.port)", "--send-proxy"],
             logDirectory: cluster.logDirectory)
-        #expect(eventually(timeout: 10) { (try? balancer.nodes().count) == 2 }, "\(balancer.process.stderr().suffix(1500))")
+        #expect(
+            eventually(timeout: 10) { (try? balancer.nodes().count) == 2 }, "\(balancer.process.stderr().suffix(1500))")
         let (alice, aliceNode) = try balancer.login("alice")
         let (bob, bobNode) = try balancer.login("bob")
         #expect(aliceNode != bobNode)
@@ -40,18 +44,28 @@ struct RedisACLTests {
         #expect(try redis.cli(asNode + ["CONFIG", "SET", "dir", "/tmp"]).contains("NOPERM"))
         #expect(try redis.cli(asNode + ["SET", "elsewhere", "1"]).contains("NOPERM"), "only the chat's keys")
         let asBalancer = ["--user", "chat-balancer", "--pass", "lb-secret", "--no-auth-warning"]
-        #expect(try redis.cli(asBalancer + ["SET", "chat:endpoint:fake", "x"]).contains("NOPERM"), "cannot announce a node")
-        #expect(try redis.cli(asBalancer + ["SPUBLISH", "chat:room:{dev}", "x"]).contains("NOPERM"), "cannot speak in a room")
-        #expect(try redis.cli(asBalancer + ["GET", "chat:session:{alice}"]).contains("NOPERM"), "cannot read the chat's data")
+        #expect(
+            try redis.cli(asBalancer + ["SET", "chat:endpoint:fake", "x"]).contains("NOPERM"), "cannot announce a node")
+        #expect(
+            try redis.cli(asBalancer + ["SPUBLISH", "chat:room:{dev}", "x"]).contains("NOPERM"),
+            "cannot speak in a room")
+        #expect(
+            try redis.cli(asBalancer + ["GET", "chat:session:{alice}"]).contains("NOPERM"),
+            "cannot read the chat's data")
         // INFO is all the status page needs of Redis, and the balancer's user has it.
         #expect(
             eventually(timeout: 5) {
-                (try? HTTPGet.get(port: balancer.adminPort, path: "/status").body.contains(#""reachable":true,"problem":null,"version":"#)) == true
+                (try? HTTPGet.get(port: balancer.adminPort, path: "/status").body.contains(
+                    #""reachable":true,"problem":null,"version":"#)) == true
             }, "the status page reads Redis as the balancer's user")
-        #expect(try redis.cli(["PING"]).contains("NOAUTH") || redis.cli(["PING"]).contains("WRONGPASS"), "the default user is off")
+        #expect(
+            try redis.cli(["PING"]).contains("NOAUTH") || redis.cli(["PING"]).contains("WRONGPASS"),
+            "the default user is off")
     }
 
-    @Test("on a Redis Cluster, the same users: nodes chat across shards, the balancer discovers them and reads the slot map")
+    @Test(
+        "on a Redis Cluster, the same users: nodes chat across shards, the balancer discovers them and reads the slot map"
+    )
     func restrictedUsersOnACluster() throws {
         let redis = try RedisClusterServers(primaries: 3)
         for port in redis.ports {
@@ -68,7 +82,8 @@ struct RedisACLTests {
         let balancer = try BalancerProcess(
             arguments: ["--redis", "redis-cluster://chat-balancer:lb-secret@\(seeds)", "--send-proxy"],
             logDirectory: redis.directory)
-        #expect(eventually(timeout: 10) { (try? balancer.nodes().count) == 2 }, "\(balancer.process.stderr().suffix(1500))")
+        #expect(
+            eventually(timeout: 10) { (try? balancer.nodes().count) == 2 }, "\(balancer.process.stderr().suffix(1500))")
         let (alice, aliceNode) = try balancer.login("alice")
         let (bob, bobNode) = try balancer.login("bob")
         #expect(aliceNode != bobNode)
@@ -81,7 +96,9 @@ struct RedisACLTests {
             _ = try bob.expectLine("alice's message in \(room)") { $0.hasSuffix("<alice> in \(room), as ACL users") }
         }
         let asBalancer = ["--user", "chat-balancer", "--pass", "lb-secret", "--no-auth-warning"]
-        #expect(try redis.cli(asBalancer + ["GET", "chat:session:{alice}"]).contains("NOPERM"), "cannot read the chat's data")
+        #expect(
+            try redis.cli(asBalancer + ["GET", "chat:session:{alice}"]).contains("NOPERM"),
+            "cannot read the chat's data")
         // The status page adds up every primary's INFO.
         #expect(
             eventually(timeout: 5) {
@@ -121,7 +138,8 @@ struct RedisACLTests {
         let balancer = try BalancerProcess(
             arguments: ["--redis", redis.url, "--redis-ca-file", certificates.caFile, "--send-proxy"],
             logDirectory: cluster.logDirectory)
-        #expect(eventually(timeout: 10) { (try? balancer.nodes().count) == 2 }, "\(balancer.process.stderr().suffix(1500))")
+        #expect(
+            eventually(timeout: 10) { (try? balancer.nodes().count) == 2 }, "\(balancer.process.stderr().suffix(1500))")
         let (alice, aliceNode) = try balancer.login("alice")
         let (bob, bobNode) = try balancer.login("bob")
         #expect(aliceNode != bobNode)
@@ -130,7 +148,9 @@ struct RedisACLTests {
 
         let untrusting = try TestProcess(
             executable: TestEnvironment.binDirectory + "/chat-node",
-            arguments: ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--ops-port", "0", "--redis", redis.url],
+            arguments: [
+                "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--ops-port", "0", "--redis", redis.url,
+            ],
             logDirectory: redis.directory, name: "node-untrusting")
         #expect(untrusting.waitForExit(timeout: 15), "the node stopped")
         #expect(untrusting.stderr().contains("Redis refused this node"), "\(untrusting.stderr().suffix(800))")

@@ -2,11 +2,11 @@ import ChatTestSupport
 import Foundation
 import Testing
 
+@testable import ChatBalancer
+
 #if canImport(Glibc)
 import Glibc
 #endif
-
-@testable import ChatBalancer
 
 /// The balancer's status page in a real headless Chromium against Redis, two nodes and the balancer, while
 /// chat-bench sends a known load; and the Grafana dashboard's queries against what the processes export.
@@ -28,7 +28,9 @@ struct StatusPageTests {
         "'" + text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
     }
 
-    @Test("it shows what the nodes' /metrics say under a known load, a killed node as down within 2 s, at desktop and phone width")
+    @Test(
+        "it shows what the nodes' /metrics say under a known load, a killed node as down within 2 s, at desktop and phone width"
+    )
     func liveFigures() throws {
         let setup = try BalancedCluster(nodes: 2)
         let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
@@ -43,7 +45,8 @@ struct StatusPageTests {
         let bench = try TestProcess(
             executable: TestEnvironment.binDirectory + "/chat-bench",
             arguments: [
-                "run", "--target", "127.0.0.1:\(setup.balancer.port)", "--clients", "20", "--rooms", "1", "--senders", "5",
+                "run", "--target", "127.0.0.1:\(setup.balancer.port)", "--clients", "20", "--rooms", "1", "--senders",
+                "5",
                 "--rate", "50", "--duration", "12",
             ],
             logDirectory: setup.cluster.logDirectory, name: "bench")
@@ -56,7 +59,9 @@ struct StatusPageTests {
         for node in setup.cluster.nodes {
             let connected = try metric(node, "chat_connections")
             #expect(
-                eventually(timeout: 3) { (try? value(browser, "[data-node=\"\(node.id)\"] [data-field=\"clients\"]")) == connected },
+                eventually(timeout: 3) {
+                    (try? value(browser, "[data-node=\"\(node.id)\"] [data-field=\"clients\"]")) == connected
+                },
                 "\(node.id) has \(connected) connections")
         }
         // Rates: measured from the nodes' counters over 3 s by the test, against the page's.
@@ -73,8 +78,12 @@ struct StatusPageTests {
         let measuredMessages = inRates.reduce(0, +)
         let measuredDeliveries = outRates.reduce(0, +)
         #expect(abs(measuredMessages - 50) < 12, "the load is 50 messages/s; the nodes counted \(measuredMessages)")
-        #expect(abs(messages - measuredMessages) < 0.3 * measuredMessages, "page \(messages) msgs/s, nodes \(measuredMessages)")
-        #expect(abs(deliveries - measuredDeliveries) < 0.3 * measuredDeliveries, "page \(deliveries)/s, nodes \(measuredDeliveries)")
+        #expect(
+            abs(messages - measuredMessages) < 0.3 * measuredMessages,
+            "page \(messages) msgs/s, nodes \(measuredMessages)")
+        #expect(
+            abs(deliveries - measuredDeliveries) < 0.3 * measuredDeliveries,
+            "page \(deliveries)/s, nodes \(measuredDeliveries)")
         #expect(measuredDeliveries > 15 * measuredMessages, "each message reaches 19 people")
         for (node, rate) in zip(nodes, outRates) {
             let shown = try #require(try value(browser, "[data-node=\"\(node.id)\"] [data-field=\"messagesOut\"]"))
@@ -97,7 +106,9 @@ struct StatusPageTests {
         let victim = setup.cluster[0]
         let killed = Date()
         victim.kill9()
-        try browser.waitForText("[data-node=\"\(victim.id)\"] [data-field=\"state\"]", timeout: 2) { $0.contains("down") }
+        try browser.waitForText("[data-node=\"\(victim.id)\"] [data-field=\"state\"]", timeout: 2) {
+            $0.contains("down")
+        }
         let noticed = Date().timeIntervalSince(killed)
         #expect(noticed <= 2, "shown as down after \(noticed) s")
         try browser.waitForText("#problem") { $0.contains("down") }
@@ -105,7 +116,9 @@ struct StatusPageTests {
         #expect(!log.contains("SEVERE"), "\(log)")
     }
 
-    @Test("the page says so when Redis cannot be read, when the nodes reconnected to it, and when the balancer stops answering")
+    @Test(
+        "the page says so when Redis cannot be read, when the nodes reconnected to it, and when the balancer stops answering"
+    )
     func unreachableParts() throws {
         let setup = try BalancedCluster(nodes: 1)
         let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
@@ -152,7 +165,8 @@ struct StatusPageTests {
         // Redis's figures appear once the balancer has read INFO (within a second).
         #expect(
             eventually(timeout: 5) {
-                (try? HTTPGet.get(port: setup.balancer.adminPort, path: "/metrics").body.contains("balancer_redis_memory_used_bytes")) == true
+                (try? HTTPGet.get(port: setup.balancer.adminPort, path: "/metrics").body.contains(
+                    "balancer_redis_memory_used_bytes")) == true
             })
         var exported = Set<String>()
         for body in [

@@ -44,9 +44,11 @@ struct StatusReadingTests {
         let many = (0..<500).map { "chat_fanout_latency_seconds_bucket{le=\"\($0)\"} \($0)" }.joined(separator: "\n")
         #expect(PrometheusText(many).buckets("chat_fanout_latency_seconds").isEmpty)
         // Numbers no count can be: not believed, so nothing converts them to Int.
-        let huge = "chat_connections 1e19\nchat_rooms NaN\nchat_messages_in_total +Inf\nprocess_resident_memory_bytes -1e300"
+        let huge =
+            "chat_connections 1e19\nchat_rooms NaN\nchat_messages_in_total +Inf\nprocess_resident_memory_bytes -1e300"
         let reading = StatusReadings.NodeReading(time: .now(), metrics: PrometheusText(huge))
-        #expect(reading.clients == nil && reading.rooms == nil && reading.messagesIn == nil && reading.residentBytes == nil)
+        #expect(
+            reading.clients == nil && reading.rooms == nil && reading.messagesIn == nil && reading.residentBytes == nil)
     }
 
     @Test("the fan-out p99 is over the observations between two readings, interpolated in its bucket")
@@ -69,7 +71,9 @@ struct StatusReadingTests {
 
     @Test("Redis's INFO: key:value lines, sections skipped")
     func info() {
-        let info = StatusReadings.parseInfo("# Server\r\nredis_version:7.0.15\r\nuptime_in_seconds:42\r\n\r\n# Memory\r\nused_memory:1024\r\nmaxmemory:0\r\n")
+        let info = StatusReadings.parseInfo(
+            "# Server\r\nredis_version:7.0.15\r\nuptime_in_seconds:42\r\n\r\n# Memory\r\nused_memory:1024\r\nmaxmemory:0\r\n"
+        )
         #expect(info["redis_version"] == "7.0.15")
         #expect(info["uptime_in_seconds"] == "42")
         #expect(info["used_memory"] == "1024")
@@ -86,7 +90,8 @@ struct StatusReadingTests {
         let combined = StatusReadings.combine(shards)
         #expect(combined["used_memory"] == "300" && combined["maxmemory"] == "2000")
         #expect(combined["connected_clients"] == "9" && combined["total_commands_processed"] == "40")
-        #expect(combined["uptime_in_seconds"] == "20" && combined["redis_version"] == "7.0.15" && combined["shards"] == "2")
+        #expect(
+            combined["uptime_in_seconds"] == "20" && combined["redis_version"] == "7.0.15" && combined["shards"] == "2")
         #expect(StatusReadings.combine([StatusReadings.parseInfo("used_memory:7\r\n")])["used_memory"] == "7")
         #expect(StatusReadings.combine([]).isEmpty)
     }
@@ -98,14 +103,17 @@ struct StatusReadingTests {
         #expect(full.endpoint.operations?.description == "10.0.0.5:9101")
         #expect(full.endpoint.irc?.description == "10.0.0.5:6668")
         let reordered = try #require(
-            NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=10.0.0.5:9101 irc=10.0.0.5:6668 draining"))
+            NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=10.0.0.5:9101 irc=10.0.0.5:6668 draining")
+        )
         #expect(reordered.draining)
         #expect(reordered.endpoint == full.endpoint)
         let future = try #require(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 zone=eu-1"))
         #expect(future.endpoint.operations == nil && future.endpoint.irc == nil)
         // A bad operations address is ignored: the node still gets clients.
-        #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=10.0.0.5:0")?.endpoint.operations == nil)
-        #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=nonsense")?.endpoint.chat.port == 7001)
+        #expect(
+            NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=10.0.0.5:0")?.endpoint.operations == nil)
+        #expect(
+            NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 ops=nonsense")?.endpoint.chat.port == 7001)
         #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 10.0.0.5:8081 irc=nonsense") == nil)
         #expect(NodeWatcher.parseAnnouncement("node=1 10.0.0.5:7001 10.0.0.5:8081")?.endpoint.name == "node=1")
         #expect(NodeWatcher.parseAnnouncement("n1 10.0.0.5:7001 ops=10.0.0.5:9101") == nil)

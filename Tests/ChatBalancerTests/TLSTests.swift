@@ -12,7 +12,10 @@ import Glibc
 @Suite("TLS at the balancer", .serialized)
 struct TLSTests {
     static func tlsArguments(_ certificates: TestCertificates) -> [String] {
-        ["--tls-port", "0", "--https-port", "0", "--tls-cert", certificates.chainFile, "--tls-key", certificates.keyFile]
+        [
+            "--tls-port", "0", "--https-port", "0", "--tls-cert", certificates.chainFile, "--tls-key",
+            certificates.keyFile,
+        ]
     }
 
     /// A raw TLS client: openssl s_client verifying the server against `caFile`, its stdin a pipe.
@@ -34,12 +37,14 @@ struct TLSTests {
 
         func expect(_ fragment: String, timeout: Double = 10) throws {
             guard eventually(timeout: timeout, { self.process.stdout().contains(fragment) }) else {
-                throw HarnessError("s_client never saw '\(fragment)': \(process.stdout().suffix(800)) \(process.stderr().suffix(800))")
+                throw HarnessError(
+                    "s_client never saw '\(fragment)': \(process.stdout().suffix(800)) \(process.stderr().suffix(800))")
             }
         }
     }
 
-    @Test("the terminal client and a raw TLS socket chat through the TLS port; an untrusted certificate is a clear error")
+    @Test(
+        "the terminal client and a raw TLS socket chat through the TLS port; an untrusted certificate is a clear error")
     func chatOverTLS() throws {
         let directory = TestEnvironment.temporaryDirectory("tls")
         let certificates = try TestCertificates(directory: directory)
@@ -47,7 +52,8 @@ struct TLSTests {
         let tlsPort = try #require(setup.balancer.tlsPort)
         let logs = setup.cluster.logDirectory
 
-        let alice = try RawTLSClient(port: tlsPort, caFile: certificates.caFile, logDirectory: logs, name: "s_client-alice")
+        let alice = try RawTLSClient(
+            port: tlsPort, caFile: certificates.caFile, logDirectory: logs, name: "s_client-alice")
         try alice.expect("what is your name")
         alice.send("alice")
         try alice.expect("welcome alice")
@@ -55,7 +61,9 @@ struct TLSTests {
         let input = Pipe()
         let bob = try TestProcess(
             executable: TestEnvironment.binDirectory + "/chat",
-            arguments: ["--name", "bob", "--server", "127.0.0.1:\(tlsPort)", "--tls", "--ca-file", certificates.caFile],
+            arguments: [
+                "--name", "bob", "--server", "127.0.0.1:\(tlsPort)", "--tls", "--ca-file", certificates.caFile,
+            ],
             logDirectory: logs, name: "chat-tls", standardInput: input)
         try alice.expect("bob joined #lobby")
         input.fileHandleForWriting.write(Data("hello over tls\n".utf8))
@@ -159,7 +167,8 @@ struct TLSTests {
             nodes: 1,
             nodeArguments: ["--tls-port", "0", "--tls-cert", certificates.chainFile, "--tls-key", certificates.keyFile])
         let tlsPort = try #require(cluster[0].tlsPort)
-        let secure = try RawTLSClient(port: tlsPort, caFile: certificates.caFile, logDirectory: cluster.logDirectory, name: "s_client-node")
+        let secure = try RawTLSClient(
+            port: tlsPort, caFile: certificates.caFile, logDirectory: cluster.logDirectory, name: "s_client-node")
         secure.send("tess")
         try secure.expect("welcome tess")
         let plain = try cluster[0].login("pat")

@@ -15,7 +15,9 @@ struct ClientStateTests {
     }
 
     func message(_ id: String, _ room: RoomName, from: String, _ text: String) -> ChatMessage {
-        ChatMessage(id: StreamID(id)!, room: room, from: from, text: text, isAction: false, time: Millis(id.split(separator: "-")[0])!)
+        ChatMessage(
+            id: StreamID(id)!, room: room, from: from, text: text, isAction: false,
+            time: Millis(id.split(separator: "-")[0])!)
     }
 
     /// alice, welcomed, in the lobby (with two messages of history) and in dev.
@@ -24,7 +26,10 @@ struct ClientStateTests {
         #expect(state.connectionOpened() == [Outgoing(.hello(name: "alice"))])
         _ = state.receive(event(.welcome(name: "alice", room: lobby, node: "n1", time: 1)))
         let history = [message("100-0", lobby, from: "bob", "morning"), message("101-0", lobby, from: "carol", "hi")]
-        #expect(state.receive(event(.youJoined(room: lobby, history: history))) == [Outgoing(.who(room: "lobby"), id: Outgoing.automatic)])
+        #expect(
+            state.receive(event(.youJoined(room: lobby, history: history))) == [
+                Outgoing(.who(room: "lobby"), id: Outgoing.automatic)
+            ])
         #expect(state.submit("/join dev", now: 2) == .send([Outgoing(.join(room: "dev", since: nil))]))
         _ = state.receive(event(.youJoined(room: dev, history: [])))
         return state
@@ -85,16 +90,23 @@ struct ClientStateTests {
         #expect(state.views[dev]?.lastMessageID?.description == "302-0")
     }
 
-    @Test("a reconnect's hello names every room with its last message, the current one last, and gets exactly what was missed")
+    @Test(
+        "a reconnect's hello names every room with its last message, the current one last, and gets exactly what was missed"
+    )
     func resume() {
         var state = aliceInTwoRooms()
         _ = state.receive(event(.message(message("400-0", dev, from: "bob", "before"))))
         state.connectionLost(reason: "the connection closed", retryInSeconds: 0.3)
         #expect(state.status == .reconnecting(reason: "the connection closed", retryInSeconds: 0.3))
-        #expect(state.connectionOpened() == [
-            Outgoing(.hello(name: "alice", rooms: [RoomResume(room: "lobby", since: "101-0"), RoomResume(room: "dev", since: "400-0")]))
-        ])
-        #expect(state.receive(event(.welcome(name: "alice", room: dev, node: "n2", time: 5))).isEmpty, "nothing to undo")
+        #expect(
+            state.connectionOpened() == [
+                Outgoing(
+                    .hello(
+                        name: "alice",
+                        rooms: [RoomResume(room: "lobby", since: "101-0"), RoomResume(room: "dev", since: "400-0")]))
+            ])
+        #expect(
+            state.receive(event(.welcome(name: "alice", room: dev, node: "n2", time: 5))).isEmpty, "nothing to undo")
         #expect(state.isResuming)
         _ = state.receive(event(.youJoined(room: lobby, history: [message("401-0", lobby, from: "bob", "missed")])))
         _ = state.receive(event(.youJoined(room: dev, history: [message("402-0", dev, from: "bob", "gap")])))
@@ -111,7 +123,8 @@ struct ClientStateTests {
         _ = state.receive(event(.youLeft(room: lobby)))
         #expect(state.rooms == [dev])
         state.connectionLost(reason: "gone", retryInSeconds: 1)
-        #expect(state.connectionOpened() == [Outgoing(.hello(name: "alice", rooms: [RoomResume(room: "dev", since: nil)]))])
+        #expect(
+            state.connectionOpened() == [Outgoing(.hello(name: "alice", rooms: [RoomResume(room: "dev", since: nil)]))])
         _ = state.receive(event(.youLeft(room: dev)))
         state.connectionLost(reason: "gone", retryInSeconds: 1)
         #expect(state.connectionOpened() == [Outgoing(.hello(name: "alice", rooms: []))])
@@ -147,14 +160,16 @@ struct ClientStateTests {
     func resumePages() {
         var state = aliceInTwoRooms()
         let page = [message("500-0", dev, from: "bob", "one"), message("501-0", dev, from: "bob", "two")]
-        #expect(state.receive(event(.youJoined(room: dev, history: page, more: true))).contains(
-            Outgoing(.history(room: "dev", limit: nil, before: nil, after: "501-0"), id: Outgoing.page)))
+        #expect(
+            state.receive(event(.youJoined(room: dev, history: page, more: true))).contains(
+                Outgoing(.history(room: "dev", limit: nil, before: nil, after: "501-0"), id: Outgoing.page)))
         let last = [message("502-0", dev, from: "bob", "three")]
         #expect(state.receive(event(.history(room: dev, messages: last, more: false), id: Outgoing.page)).isEmpty)
         #expect(state.views[dev]?.lines.filter { $0.id != nil }.map(\.text).suffix(3) == ["one", "two", "three"])
-        #expect(state.receive(event(.gap(room: dev, after: StreamID("502-0")!, lost: false, oldest: nil))) == [
-            Outgoing(.history(room: "dev", limit: nil, before: nil, after: "502-0"), id: Outgoing.page)
-        ])
+        #expect(
+            state.receive(event(.gap(room: dev, after: StreamID("502-0")!, lost: false, oldest: nil))) == [
+                Outgoing(.history(room: "dev", limit: nil, before: nil, after: "502-0"), id: Outgoing.page)
+            ])
         _ = state.receive(event(.gap(room: dev, after: StreamID("502-0")!, lost: true, oldest: nil)))
         #expect(state.views[dev]?.lines.last?.text == "some earlier messages are no longer available")
     }
@@ -186,19 +201,28 @@ struct ClientStateTests {
         state.connectionLost(reason: "gone", retryInSeconds: 1)
         _ = state.connectionOpened()
         _ = state.receive(event(.error(ChatError(.nameTaken, "alicia is taken")), now: 10_000))
-        if case .reconnecting = state.status {} else { Issue.record("expected to wait for the name, got \(state.status)") }
+        if case .reconnecting = state.status {
+        } else {
+            Issue.record("expected to wait for the name, got \(state.status)")
+        }
         #expect(state.tick(now: 10_500).isEmpty)
         #expect(state.tick(now: 11_000) == [Outgoing(.hello(name: "alicia", rooms: [RoomResume(room: "lobby")]))])
         // Somebody else really has it: after the wait, the user is asked.
-        _ = state.receive(event(.error(ChatError(.nameTaken, "alicia is taken")), now: 10_000 + ClientState.reclaimMillis))
+        _ = state.receive(
+            event(.error(ChatError(.nameTaken, "alicia is taken")), now: 10_000 + ClientState.reclaimMillis))
         #expect(state.status == .choosingName(reason: "alicia is taken"))
     }
 
-    @Test("typed lines: messages go to the current room; commands are the text mode's; direct messages and mentions stand out")
+    @Test(
+        "typed lines: messages go to the current room; commands are the text mode's; direct messages and mentions stand out"
+    )
     func typing() {
         var state = aliceInTwoRooms()
-        #expect(state.submit("hello all", now: 3) == .send([Outgoing(.say(room: "dev", text: "hello all", isAction: false))]))
-        #expect(state.submit("/me waves", now: 3) == .send([Outgoing(.say(room: "dev", text: "waves", isAction: true))]))
+        #expect(
+            state.submit("hello all", now: 3)
+                == .send([Outgoing(.say(room: "dev", text: "hello all", isAction: false))]))
+        #expect(
+            state.submit("/me waves", now: 3) == .send([Outgoing(.say(room: "dev", text: "waves", isAction: true))]))
         #expect(state.submit("/msg bob psst", now: 3) == .send([Outgoing(.direct(to: "bob", text: "psst"))]))
         #expect(state.submit("/quit", now: 3) == .quit())
         #expect(state.submit("/quit off to bed", now: 3) == .quit(message: "off to bed"))
@@ -228,10 +252,14 @@ struct ClientStateTests {
     @Test("the people pane follows who, joins, leaves and away")
     func people() {
         var state = aliceInTwoRooms()
-        _ = state.receive(event(.who(room: dev, members: [
-            RoomMember(name: "alice", presence: .online, idleMillis: 0, node: "n1"),
-            RoomMember(name: "Bob", presence: .away("lunch"), idleMillis: 5000, node: "n2"),
-        ]), id: Outgoing.automatic))
+        _ = state.receive(
+            event(
+                .who(
+                    room: dev,
+                    members: [
+                        RoomMember(name: "alice", presence: .online, idleMillis: 0, node: "n1"),
+                        RoomMember(name: "Bob", presence: .away("lunch"), idleMillis: 5000, node: "n2"),
+                    ]), id: Outgoing.automatic))
         #expect(state.views[dev]?.sortedMembers.map(\.name) == ["alice", "Bob"])
         #expect(state.views[dev]?.lines.isEmpty == true, "an automatic refresh prints nothing")
         _ = state.receive(event(.joined(room: dev, name: "carol", time: 6)))

@@ -67,9 +67,12 @@ struct EditorAndWrapTests {
     func completion() {
         let names = ["bob", "Bobby", "carol"]
         #expect(Completion.complete("/jo", cursor: 3, names: names, rooms: [])?.line == "/join ")
-        #expect(Completion.complete("/join #de", cursor: 9, names: names, rooms: ["dev", "lobby"])?.line == "/join #dev ")
+        #expect(
+            Completion.complete("/join #de", cursor: 9, names: names, rooms: ["dev", "lobby"])?.line == "/join #dev ")
         #expect(Completion.complete("car", cursor: 3, names: names, rooms: [])?.line == "carol: ")
-        #expect(Completion.complete("hi bo", cursor: 5, names: names, rooms: [])?.line == "hi bob", "common prefix of bob and Bobby")
+        #expect(
+            Completion.complete("hi bo", cursor: 5, names: names, rooms: [])?.line == "hi bob",
+            "common prefix of bob and Bobby")
         #expect(Completion.complete("zz", cursor: 2, names: names, rooms: []) == nil)
     }
 }

@@ -9,12 +9,15 @@ struct TerminalClientTests {
         let setup = try BalancedCluster(nodes: 2)
         let log = setup.cluster.logDirectory + "/chat-alice.log"
         let exitStatus = setup.cluster.logDirectory + "/chat-alice.status"
-        let command = "env TERM=screen LANG=C.UTF-8 \(TestEnvironment.binDirectory)/chat --name alice "
+        let command =
+            "env TERM=screen LANG=C.UTF-8 \(TestEnvironment.binDirectory)/chat --name alice "
             + "--server 127.0.0.1:\(setup.balancer.port) 2>\(log); echo $? >\(exitStatus)"
         let tmux = try Tmux(command: command, columns: 100, rows: 30)
 
         let first = try tmux.waitFor("the client to connect") { $0.contains("connected to n") }
-        let aliceNode = first.components(separatedBy: "connected to ").dropFirst().first?.split(separator: " ").first.map(String.init) ?? "?"
+        let aliceNode =
+            first.components(separatedBy: "connected to ").dropFirst().first?.split(separator: " ").first.map(
+                String.init) ?? "?"
         let (bob, bobNode) = try setup.balancer.login("bob")
         #expect(bobNode != aliceNode, "round robin puts bob on the other node")
         try tmux.waitFor("bob's join notice") { $0.contains("bob joined #lobby") }
@@ -33,7 +36,9 @@ struct TerminalClientTests {
         // Half-typed input survives a resize to narrow (no people pane, re-wrapped messages) and back to wide.
         try tmux.type("half typed words stay")
         try tmux.resize(columns: 50, rows: 16)
-        let narrow = try tmux.waitFor("the narrow layout") { !$0.contains("People (") && $0.contains("> half typed words stay") }
+        let narrow = try tmux.waitFor("the narrow layout") {
+            !$0.contains("People (") && $0.contains("> half typed words stay")
+        }
         #expect(narrow.split(separator: "\n").allSatisfy { $0.count <= 50 })
         #expect(narrow.contains("gets narrow"), "the long message is wrapped, not cut: \(narrow)")
         try tmux.resize(columns: 120, rows: 30)
@@ -53,14 +58,16 @@ struct TerminalClientTests {
         try tmux.waitFor("a live message after resuming") { $0.contains("<bob> and after") }
         try tmux.type("alice is back")
         try tmux.press("Enter")
-        _ = try bob.expectLine("alice's message after resuming", where: { $0.hasSuffix("<alice> alice is back") }, timeout: 10)
+        _ = try bob.expectLine(
+            "alice's message after resuming", where: { $0.hasSuffix("<alice> alice is back") }, timeout: 10)
 
         // /quit: the client exits cleanly and gives the terminal back (the chat screen is gone).
         try tmux.type("/quit")
         try tmux.press("Enter")
         // (tmux 3.3's #{pane_dead_status} is not reliably set, so the shell writes the exit status down.)
         #expect(eventually(timeout: 10) { FileManager.default.fileExists(atPath: exitStatus) })
-        let status = (try? String(contentsOfFile: exitStatus, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let status = (try? String(contentsOfFile: exitStatus, encoding: .utf8))?.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect(status == "0", "stderr:\n\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         #expect(!tmux.screen.contains("People ("), "the full-screen view is gone after exit")
     }
@@ -115,10 +122,13 @@ struct TerminalClientTests {
         let scripted = Pipe()
         let withFile = try TestProcess(
             executable: TestEnvironment.binDirectory + "/chat",
-            arguments: ["--name", "quinn", "--server", "127.0.0.1:\(setup.balancer.port)", "--password-file", passwordFile],
+            arguments: [
+                "--name", "quinn", "--server", "127.0.0.1:\(setup.balancer.port)", "--password-file", passwordFile,
+            ],
             logDirectory: logs, name: "chat-password-file", standardInput: scripted)
         scripted.fileHandleForWriting.write(Data("logged in from a script\n".utf8))
-        _ = try bob.expectLine("the script's message", where: { $0.hasSuffix("<quinn> logged in from a script") }, timeout: 10)
+        _ = try bob.expectLine(
+            "the script's message", where: { $0.hasSuffix("<quinn> logged in from a script") }, timeout: 10)
         try scripted.fileHandleForWriting.close()
         #expect(withFile.waitForExit(timeout: 10))
         _ = try bob.expectLine("quinn's quit") { $0.contains("quinn left #lobby (quit)") }
@@ -130,7 +140,8 @@ struct TerminalClientTests {
             logDirectory: logs, name: "chat-password-asked", standardInput: typed)
         #expect(eventually(timeout: 10) { asking.stdout().contains("type the password") })
         typed.fileHandleForWriting.write(Data("quinn's passphrase\nasked and answered\n".utf8))
-        _ = try bob.expectLine("the message after the password", where: { $0.hasSuffix("<quinn> asked and answered") }, timeout: 10)
+        _ = try bob.expectLine(
+            "the message after the password", where: { $0.hasSuffix("<quinn> asked and answered") }, timeout: 10)
         #expect(!asking.stdout().contains("passphrase"), "the password is not printed")
         try typed.fileHandleForWriting.close()
         #expect(asking.waitForExit(timeout: 10))

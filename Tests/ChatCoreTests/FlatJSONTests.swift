@@ -11,13 +11,20 @@ struct FlatJSONTests {
         let value: FlatJSON.Value
         init(from decoder: any Decoder) throws {
             let container = try decoder.singleValueContainer()
-            if container.decodeNil() { value = .null }
-            else if let flag = try? container.decode(Bool.self) { value = .bool(flag) }
-            else if let integer = try? container.decode(Int64.self) { value = .number(Double(integer), integer: integer) }
-            else if let double = try? container.decode(Double.self) {
-                value = .number(double, integer: double.rounded() == double && abs(double) < 9.2e18 ? Int64(double) : nil)
-            } else if let string = try? container.decode(String.self) { value = .string(string) }
-            else { value = .nested }
+            if container.decodeNil() {
+                value = .null
+            } else if let flag = try? container.decode(Bool.self) {
+                value = .bool(flag)
+            } else if let integer = try? container.decode(Int64.self) {
+                value = .number(Double(integer), integer: integer)
+            } else if let double = try? container.decode(Double.self) {
+                value = .number(
+                    double, integer: double.rounded() == double && abs(double) < 9.2e18 ? Int64(double) : nil)
+            } else if let string = try? container.decode(String.self) {
+                value = .string(string)
+            } else {
+                value = .nested
+            }
         }
     }
 
@@ -64,8 +71,10 @@ struct FlatJSONTests {
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<2000 {
             let bytes = (0..<Int.random(in: 0...40, using: &generator)).map { _ in
-                [UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "\""), UInt8(ascii: ":"), UInt8(ascii: "\\"),
-                 UInt8(ascii: "u"), UInt8(ascii: "1"), UInt8(ascii: "["), 0xFF, 0x00, UInt8(ascii: "e")].randomElement(using: &generator)!
+                [
+                    UInt8(ascii: "{"), UInt8(ascii: "}"), UInt8(ascii: "\""), UInt8(ascii: ":"), UInt8(ascii: "\\"),
+                    UInt8(ascii: "u"), UInt8(ascii: "1"), UInt8(ascii: "["), 0xFF, 0x00, UInt8(ascii: "e"),
+                ].randomElement(using: &generator)!
             }
             _ = FlatJSON.parse(bytes)
         }

@@ -37,4 +37,3 @@ struct AddressGroupTests {
         #expect(AddressGroup.of(nil) == "" && AddressGroup.of("") == "")
     }
 }
-

@@ -19,7 +19,9 @@ struct IRCChatHistoryTests {
     }
 
     func message(_ id: String, _ text: String) -> ChatMessage {
-        ChatMessage(id: StreamID(id)!, room: RoomName(trusted: "dev"), from: "bob", text: text, isAction: false, time: 1_795_000_000_000)
+        ChatMessage(
+            id: StreamID(id)!, room: RoomName(trusted: "dev"), from: "bob", text: text, isAction: false,
+            time: 1_795_000_000_000)
     }
 
     @Test("each subcommand is one history read; limits are capped at 100; bad references and subcommands FAIL")
@@ -28,23 +30,33 @@ struct IRCChatHistoryTests {
         func asked(_ text: String) -> ClientRequest? { session.receive(line(text)).requests.first?.request }
         #expect(asked("CHATHISTORY LATEST #dev * 500") == .history(room: "#dev", limit: 100, before: nil))
         #expect(asked("CHATHISTORY BEFORE #dev msgid=9-0 10") == .history(room: "#dev", limit: 10, before: "9-0"))
-        #expect(asked("CHATHISTORY AFTER #dev msgid=9-0 10") == .history(room: "#dev", limit: 10, before: nil, after: "9-0"))
-        #expect(asked("CHATHISTORY BEFORE #dev timestamp=2026-11-21T08:21:52.123Z 5")
-            == .history(room: "#dev", limit: 5, before: "1795249312123-0"))
-        #expect(asked("CHATHISTORY AFTER #dev timestamp=2026-11-21T08:21:52.123Z 5")
-            == .history(room: "#dev", limit: 5, before: nil, after: "1795249312123-18446744073709551615"),
+        #expect(
+            asked("CHATHISTORY AFTER #dev msgid=9-0 10") == .history(room: "#dev", limit: 10, before: nil, after: "9-0")
+        )
+        #expect(
+            asked("CHATHISTORY BEFORE #dev timestamp=2026-11-21T08:21:52.123Z 5")
+                == .history(room: "#dev", limit: 5, before: "1795249312123-0"))
+        #expect(
+            asked("CHATHISTORY AFTER #dev timestamp=2026-11-21T08:21:52.123Z 5")
+                == .history(room: "#dev", limit: 5, before: nil, after: "1795249312123-18446744073709551615"),
             "after a time: after every message of its millisecond")
-        #expect(StreamID("1795249312123-18446744073709551615") == StreamID(millis: 1_795_249_312_123, sequence: .max),
-                "and that bound reads back (the machine parses it again, as does the request id's LATEST bound)")
-        #expect(asked("CHATHISTORY BETWEEN #dev msgid=9-0 msgid=3-0 10") == .history(room: "#dev", limit: 10, before: "9-0"))
-        for bad in ["CHATHISTORY LATEST #dev msgid=nope 10", "CHATHISTORY BEFORE #dev * 10", "CHATHISTORY LATEST #dev * 0",
-                    "CHATHISTORY FROB #dev * 1", "CHATHISTORY AROUND #dev msgid=1-0 10", "CHATHISTORY LATEST #dev"] {
+        #expect(
+            StreamID("1795249312123-18446744073709551615") == StreamID(millis: 1_795_249_312_123, sequence: .max),
+            "and that bound reads back (the machine parses it again, as does the request id's LATEST bound)")
+        #expect(
+            asked("CHATHISTORY BETWEEN #dev msgid=9-0 msgid=3-0 10") == .history(room: "#dev", limit: 10, before: "9-0")
+        )
+        for bad in [
+            "CHATHISTORY LATEST #dev msgid=nope 10", "CHATHISTORY BEFORE #dev * 10", "CHATHISTORY LATEST #dev * 0",
+            "CHATHISTORY FROB #dev * 1", "CHATHISTORY AROUND #dev msgid=1-0 10", "CHATHISTORY LATEST #dev",
+        ] {
             let output = session.receive(line(bad))
             #expect(output.requests.isEmpty && output.replies.first?.command == "FAIL", "\(bad)")
         }
         let direct = session.receive(line("CHATHISTORY LATEST bob * 10")).replies.map { $0.serialized() }
-        #expect(direct.count == 2 && direct[0].hasPrefix(":n1 BATCH +") && direct[0].hasSuffix(" chathistory :bob"),
-                "direct messages are not kept: an empty batch")
+        #expect(
+            direct.count == 2 && direct[0].hasPrefix(":n1 BATCH +") && direct[0].hasSuffix(" chathistory :bob"),
+            "direct messages are not kept: an empty batch")
     }
 
     @Test("the reply is a chathistory batch of the messages within the request's bounds, with time and msgid")
@@ -53,7 +65,8 @@ struct IRCChatHistoryTests {
         let output = session.receive(line("CHATHISTORY LATEST #dev msgid=2-0 10"))
         let id = output.requests.first?.id
         let page = [message("1-0", "old"), message("2-0", "seen"), message("3-0", "new")]
-        let lines = IRCRenderer.lines(.history(room: RoomName(trusted: "dev"), messages: page), requestID: id, view: session.view, now: 7)
+        let lines = IRCRenderer.lines(
+            .history(room: RoomName(trusted: "dev"), messages: page), requestID: id, view: session.view, now: 7)
         #expect(lines.count == 3)
         #expect(lines.first?.serialized().hasSuffix(" chathistory :#dev") == true)
         let shown = lines[1].serialized()
@@ -61,18 +74,24 @@ struct IRCChatHistoryTests {
         #expect(shown.hasSuffix(":bob!~u@chat PRIVMSG #dev :new"))
         #expect(lines[2].command == "BATCH" && lines[2].parameters.first?.hasPrefix("-") == true)
 
-        let failed = IRCRenderer.lines(.error(ChatError(.notInRoom, "you are not in #ops")), requestID: id, view: session.view, now: 7)
+        let failed = IRCRenderer.lines(
+            .error(ChatError(.notInRoom, "you are not in #ops")), requestID: id, view: session.view, now: 7)
         #expect(failed.first?.serialized() == ":n1 FAIL CHATHISTORY INVALID_TARGET LATEST #dev :you are not in #ops")
     }
 
     @Test("a JOIN replays recent messages (after NAMES) to a server-time client that does not fetch history itself")
     func historyOnJoin() {
         let dev = RoomName(trusted: "dev")
-        let history = [ChatMessage(id: StreamID("1795000000000-0")!, room: dev, from: "bob", text: "earlier", isAction: false, time: 5)]
+        let history = [
+            ChatMessage(
+                id: StreamID("1795000000000-0")!, room: dev, from: "bob", text: "earlier", isAction: false, time: 5)
+        ]
         let plain = registered("server-time")
         let replayed = IRCRenderer.joinReplay(dev, history, view: plain.view, now: 0).map { $0.serialized() }
-        #expect(replayed.count == 1 && replayed[0].hasPrefix("@time=2026-11-18T") && replayed[0].hasSuffix("PRIVMSG #dev :earlier"),
-                "timed by its id, the store's clock: \(replayed)")
+        #expect(
+            replayed.count == 1 && replayed[0].hasPrefix("@time=2026-11-18T")
+                && replayed[0].hasSuffix("PRIVMSG #dev :earlier"),
+            "timed by its id, the store's clock: \(replayed)")
         let fetcher = registered("batch draft/chathistory server-time")
         #expect(IRCRenderer.joinReplay(dev, history, view: fetcher.view, now: 0).isEmpty, "it asks with CHATHISTORY")
         let untimed = registered("message-tags")
@@ -86,7 +105,9 @@ struct IRCChatHistoryTests {
         }
         #expect(TimeFormat.millis(iso8601: "2026-11-21T08:21:52Z") == 1_795_249_312_000)
         #expect(TimeFormat.millis(iso8601: "2026-11-21T08:21:52.5Z") == 1_795_249_312_500)
-        for bad in ["", "2026-11-21", "2026-13-21T08:21:52Z", "2026-11-21T08:21:52.Z", "2026-11-21 08:21:52Z", "yesterday"] {
+        for bad in [
+            "", "2026-11-21", "2026-13-21T08:21:52Z", "2026-11-21T08:21:52.Z", "2026-11-21 08:21:52Z", "yesterday",
+        ] {
             #expect(TimeFormat.millis(iso8601: bad) == nil, "\(bad)")
         }
     }

@@ -10,7 +10,10 @@ struct IRCSessionTests {
     func registration() {
         var session = IRCSession(serverName: "n1")
         let listed = session.receive(line("CAP LS 302"))
-        #expect(listed.replies.first?.serialized() == ":n1 CAP * LS :away-notify batch draft/chathistory echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN server-time")
+        #expect(
+            listed.replies.first?.serialized()
+                == ":n1 CAP * LS :away-notify batch draft/chathistory echo-message extended-join labeled-response message-tags multi-prefix sasl=PLAIN server-time"
+        )
         #expect(session.receive(line("USER a 0 * :A")).requests.isEmpty)
         #expect(session.receive(line("NICK alice")).requests.isEmpty, "still negotiating")
         let acked = session.receive(line("CAP REQ :server-time echo-message"))
@@ -44,36 +47,52 @@ struct IRCSessionTests {
         let joins = session.receive(line("JOIN #a,#b"))
         #expect(joins.requests.map(\.request) == [.join(room: "#a", since: nil), .join(room: "#b", since: nil)])
         #expect(IRCRenderer.Purpose.target(of: joins.requests.first?.id) == "#a", "a failed JOIN names its channel")
-        #expect(session.receive(line("JOIN " + (1...51).map { "#r\($0)" }.joined(separator: ","))).replies.first?.command == "407")
+        #expect(
+            session.receive(line("JOIN " + (1...51).map { "#r\($0)" }.joined(separator: ","))).replies.first?.command
+                == "407")
         let action = session.receive(line("PRIVMSG #a :\u{1}ACTION waves\u{1}"))
         #expect(action.requests.first?.request == .say(room: "#a", text: "waves", isAction: true))
         #expect(session.receive(line("PRIVMSG bob :\u{1}VERSION\u{1}")).requests.isEmpty, "CTCP queries are dropped")
         #expect(session.receive(line("PRIVMSG carol :hi")).requests.first?.request == .direct(to: "carol", text: "hi"))
         #expect(session.receive(line("NICK other")).replies.first?.command == "447")
         let names = session.observe(.youJoined(room: RoomName(trusted: "a"), history: []), requestID: nil)
-        #expect(names.first?.request == .who(room: "a", listing: .everyone) && names.first?.id == IRCRenderer.Purpose.names.requestID)
+        #expect(
+            names.first?.request == .who(room: "a", listing: .everyone)
+                && names.first?.id == IRCRenderer.Purpose.names.requestID)
         #expect(session.receive(line("JOIN 0")).requests.map(\.request) == [.leave(room: "a")])
     }
 
     @Test("events render as the lines IRC clients expect")
     func rendering() {
         let view = IRCView(serverName: "n1", nick: "alice", capabilities: ["server-time"])
-        let message = ChatMessage(id: StreamID(millis: 1_000, sequence: 0), room: RoomName(trusted: "dev"), from: "bob", text: "hi there", isAction: false, time: 990)
+        let message = ChatMessage(
+            id: StreamID(millis: 1_000, sequence: 0), room: RoomName(trusted: "dev"), from: "bob", text: "hi there",
+            isAction: false, time: 990)
         let lines = IRCRenderer.lines(.message(message), requestID: nil, view: view, now: 0)
-        #expect(lines.map { $0.serialized() } == ["@time=1970-01-01T00:00:01.000Z :bob!~u@chat PRIVMSG #dev :hi there"], "timed by its id: the store's clock")
-        let quit = IRCRenderer.lines(.left(room: RoomName(trusted: "dev"), name: "bob", reason: .disconnected, time: 0), requestID: nil, view: view, now: 0)
+        #expect(
+            lines.map { $0.serialized() } == ["@time=1970-01-01T00:00:01.000Z :bob!~u@chat PRIVMSG #dev :hi there"],
+            "timed by its id: the store's clock")
+        let quit = IRCRenderer.lines(
+            .left(room: RoomName(trusted: "dev"), name: "bob", reason: .disconnected, time: 0), requestID: nil,
+            view: view, now: 0)
         #expect(quit.first?.command == "QUIT")
-        let taken = IRCRenderer.lines(.error(ChatError(.nameTaken, "x")), requestID: nil, view: IRCView(serverName: "n1", nick: "*", attempted: "bob"), now: 0)
+        let taken = IRCRenderer.lines(
+            .error(ChatError(.nameTaken, "x")), requestID: nil,
+            view: IRCView(serverName: "n1", nick: "*", attempted: "bob"), now: 0)
         #expect(taken.first?.parameters.prefix(2) == ["*", "bob"] && taken.first?.command == "433")
         let names = IRCRenderer.lines(
-            .who(room: RoomName(trusted: "dev"), members: [RoomMember(name: "bob", presence: .online, idleMillis: 0, node: "n1")]),
+            .who(
+                room: RoomName(trusted: "dev"),
+                members: [RoomMember(name: "bob", presence: .online, idleMillis: 0, node: "n1")]),
             requestID: IRCRenderer.Purpose.names.requestID, view: view, now: 0)
         #expect(names.map(\.command) == ["353", "366"])
     }
 
     @Test("mIRC formatting is removed with its colour numbers; a message of nothing but codes is 412")
     func formatting() {
-        #expect(IRCFormatting.strip("\u{2}bold\u{2} \u{3}04,12red on blue\u{3} \u{3}7orange \u{4}FF0000,00FF00hex\u{F}") == "bold red on blue orange hex")
+        #expect(
+            IRCFormatting.strip("\u{2}bold\u{2} \u{3}04,12red on blue\u{3} \u{3}7orange \u{4}FF0000,00FF00hex\u{F}")
+                == "bold red on blue orange hex")
         #expect(IRCFormatting.strip("\u{3},5 comma stays") == ",5 comma stays")
         var session = IRCSession(serverName: "n1")
         _ = session.receive(line("NICK a"))
@@ -86,7 +105,9 @@ struct IRCSessionTests {
     func longTexts() {
         let view = IRCView(serverName: "n1", nick: "alice", capabilities: ["message-tags"])
         let text = String(repeating: "héllo wörld ", count: 170)  // about 2,400 bytes
-        let message = ChatMessage(id: StreamID(millis: 9, sequence: 0), room: RoomName(trusted: "dev"), from: "bob", text: text, isAction: false, time: 0)
+        let message = ChatMessage(
+            id: StreamID(millis: 9, sequence: 0), room: RoomName(trusted: "dev"), from: "bob", text: text,
+            isAction: false, time: 0)
         let lines = IRCRenderer.lines(.message(message), requestID: nil, view: view, now: 0)
         #expect(lines.count > 4)
         for line in lines {

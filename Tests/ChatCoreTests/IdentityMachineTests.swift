@@ -20,7 +20,8 @@ struct IdentityMachineTests {
         let retried = base.request(&session, .password(secret))
         #expect(retried == [.perform(.claim(alice, login: Login(password: secret), keeping: [lobby]), id: nil)])
         #expect(!session.awaitsPassword)
-        let wrong = base.complete(&session, .claim(alice, login: Login(password: secret), keeping: [lobby]), .claimed(.wrongPassword))
+        let wrong = base.complete(
+            &session, .claim(alice, login: Login(password: secret), keeping: [lobby]), .claimed(.wrongPassword))
         #expect(base.errorCodes(wrong) == [.badPassword])
         #expect(session.awaitsPassword, "the next line is the password again, never a name")
         _ = base.request(&session, .password(secret))
@@ -30,7 +31,9 @@ struct IdentityMachineTests {
         #expect(base.errorCodes(busy) == [.rateLimited])
         #expect(session.awaitsPassword, "a password in flight that failed is asked for again")
         _ = base.request(&session, .hello(name: "Alice", login: Login(password: secret)))
-        let locked = base.complete(&session, .claim(alice, login: Login(password: secret), keeping: [lobby]), .claimed(.locked(retryAfterSeconds: 42)))
+        let locked = base.complete(
+            &session, .claim(alice, login: Login(password: secret), keeping: [lobby]),
+            .claimed(.locked(retryAfterSeconds: 42)))
         #expect(base.errorCodes(locked) == [.rateLimited])
         #expect(locked.last == .close(.disconnected), "locked out: closed, so nothing typed next goes anywhere")
         #expect(session.active == nil)
@@ -61,12 +64,14 @@ struct IdentityMachineTests {
         var session = base.machine()
         _ = base.request(&session, .hello(name: "Alice", login: Login(resume: "tok")))
         let claim = StoreOperation.claim(alice, login: Login(resume: "tok"), keeping: [lobby])
-        let granted = base.complete(&session, claim, .claimed(.granted(token: "t2", resume: "r2", since: 500, resumed: true)))
+        let granted = base.complete(
+            &session, claim, .claimed(.granted(token: "t2", resume: "r2", since: 500, resumed: true)))
         #expect(granted == [.started(alice, at: 500), .perform(.listenToUser(alice), id: nil)])
         #expect(base.complete(&session, .listenToUser(alice), .done) == [.perform(.takeHeldDirects, id: nil)])
         let waiting = DirectMessage(from: "bob", to: "Alice", text: "are you there?", time: 700)
         let welcomed = base.complete(&session, .takeHeldDirects, .directs([waiting]))
-        #expect(welcomed.first == .send(.welcome(name: "Alice", room: lobby, node: "n1", time: 500, resume: "r2"), id: nil))
+        #expect(
+            welcomed.first == .send(.welcome(name: "Alice", room: lobby, node: "n1", time: 500, resume: "r2"), id: nil))
         #expect(welcomed.contains(.send(.direct(waiting), id: nil)))
         #expect(welcomed.last == .perform(.subscribe(lobby), id: nil))
     }
@@ -74,12 +79,18 @@ struct IdentityMachineTests {
     @Test("a drop holds the name, /quit does not; a newer connection's resume closes this one as name-lost")
     func endings() {
         var dropped = base.named()
-        guard case .end(let ended)? = dropped.connectionClosed().first else { Issue.record("no end"); return }
+        guard case .end(let ended)? = dropped.connectionClosed().first else {
+            Issue.record("no end")
+            return
+        }
         #expect(ended.holdsName)
 
         var quitter = base.named()
         _ = base.request(&quitter, .quit())
-        guard case .end(let quit)? = quitter.connectionClosed().first else { Issue.record("no end"); return }
+        guard case .end(let quit)? = quitter.connectionClosed().first else {
+            Issue.record("no end")
+            return
+        }
         #expect(!quit.holdsName)
 
         var stale = base.named()
@@ -87,7 +98,10 @@ struct IdentityMachineTests {
         let closed = stale.resumedElsewhere(origin: "other/7")
         #expect(base.errorCodes(closed) == [.nameLost])
         #expect(closed.last == .close(.nameLost))
-        guard case .end(let lost)? = stale.connectionClosed().first else { Issue.record("no end"); return }
+        guard case .end(let lost)? = stale.connectionClosed().first else {
+            Issue.record("no end")
+            return
+        }
         #expect(!lost.holdsName, "the newer connection holds the name now")
     }
 }

@@ -11,7 +11,9 @@ struct NameAndRoomTests {
         #expect(try UserName(validating: "ALICE").key == name.key)
     }
 
-    @Test("letters and digits of any script, and _ - . are allowed", arguments: ["bob_1", "a.b-c", "Émile", "Ξένια", "山田", "x"])
+    @Test(
+        "letters and digits of any script, and _ - . are allowed",
+        arguments: ["bob_1", "a.b-c", "Émile", "Ξένια", "山田", "x"])
     func allowed(_ raw: String) throws {
         #expect(try UserName(validating: raw).display == raw)
     }
@@ -25,8 +27,10 @@ struct NameAndRoomTests {
 
     @Test(
         "invalid names are refused with name-invalid",
-        arguments: ["", "   ", "two words", "tab\there", "emoji😀", "semi;colon", "\u{202E}evil", "\u{1b}[31mred",
-            String(repeating: "a", count: 33), "\u{301}mark-first"])
+        arguments: [
+            "", "   ", "two words", "tab\there", "emoji😀", "semi;colon", "\u{202E}evil", "\u{1b}[31mred",
+            String(repeating: "a", count: 33), "\u{301}mark-first",
+        ])
     func invalid(_ raw: String) {
         #expect(throws: ChatError.self) { try UserName(validating: raw) }
         do { _ = try UserName(validating: raw) } catch { #expect(error.code == .nameInvalid) }
@@ -53,11 +57,15 @@ struct NameAndRoomTests {
 
     // MARK: Look-alikes (UTS #39)
 
-    @Test("invisible characters are refused: a joiner, a variation selector, the Hangul filler", arguments: [
-        "admin\u{034F}", "alice\u{FE0F}", "\u{3164}", "\u{3164}\u{3164}", "bob\u{200D}",
-    ])
+    @Test(
+        "invisible characters are refused: a joiner, a variation selector, the Hangul filler",
+        arguments: [
+            "admin\u{034F}", "alice\u{FE0F}", "\u{3164}", "\u{3164}\u{3164}", "bob\u{200D}",
+        ])
     func invisible(_ raw: String) {
-        #expect(throws: ChatError(.nameInvalid, "names cannot contain invisible characters")) { try UserName(validating: raw) }
+        #expect(throws: ChatError(.nameInvalid, "names cannot contain invisible characters")) {
+            try UserName(validating: raw)
+        }
     }
 
     @Test("a name mixing scripts that imitate each other is refused; Latin with Han is fine")
@@ -72,13 +80,19 @@ struct NameAndRoomTests {
         let alice = try UserName(validating: "alice").key
         #expect(try UserName(validating: "ALICE").key == alice)
         #expect(try UserName(validating: "\u{FF41}\u{FF4C}\u{FF49}\u{FF43}\u{FF45}").key == alice, "fullwidth")
-        #expect(try UserName(validating: "\u{0441}\u{043E}\u{0441}\u{043E}\u{0430}").key == UserName(validating: "cocoa").key, "all Cyrillic")
+        #expect(
+            try UserName(validating: "\u{0441}\u{043E}\u{0441}\u{043E}\u{0430}").key
+                == UserName(validating: "cocoa").key, "all Cyrillic")
         #expect(try UserName(validating: "Admin7").key == UserName(validating: "admin7").key)
-        #expect(try UserName(validating: "\u{03C3}\u{03BF}\u{03C2}").key == UserName(validating: "\u{03C3}\u{03BF}\u{03C3}").key, "ς is σ")
+        #expect(
+            try UserName(validating: "\u{03C3}\u{03BF}\u{03C2}").key
+                == UserName(validating: "\u{03C3}\u{03BF}\u{03C3}").key, "ς is σ")
         #expect(try UserName(validating: "bob").key != alice)
     }
 
-    @Test("what looks like a reserved name is reserved", arguments: ["\u{FF41}\u{FF44}\u{FF4D}\u{FF49}\u{FF4E}", "r00t", "ADMlN"])
+    @Test(
+        "what looks like a reserved name is reserved",
+        arguments: ["\u{FF41}\u{FF44}\u{FF4D}\u{FF49}\u{FF4E}", "r00t", "ADMlN"])
     func reservedLookAlikes(_ raw: String) {
         #expect(throws: ChatError.self) { try UserName(validating: raw) }
     }
@@ -91,4 +105,3 @@ struct NameAndRoomTests {
         #expect(throws: ChatError.self) { try RoomName(validating: "dev\u{034F}") }
     }
 }
-

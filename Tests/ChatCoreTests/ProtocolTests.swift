@@ -33,7 +33,12 @@ struct TextCommandTests {
         #expect(try TextCommandParser.parse(line) == expected)
     }
 
-    @Test("bad commands get clear errors", arguments: [("/dance", "unknown-command"), ("/msg bob", "bad-request"), ("/join", "bad-request"), ("/history x", "bad-request"), ("/me", "bad-request")])
+    @Test(
+        "bad commands get clear errors",
+        arguments: [
+            ("/dance", "unknown-command"), ("/msg bob", "bad-request"), ("/join", "bad-request"),
+            ("/history x", "bad-request"), ("/me", "bad-request"),
+        ])
     func errors(_ line: String, _ code: String) {
         do {
             _ = try TextCommandParser.parse(line)
@@ -73,10 +78,17 @@ struct JSONRequestTests {
     @Test("a typed line as a command: parsed as text mode parses it, in the client's current room")
     func command() throws {
         func parsed(_ line: String) throws -> ClientRequest { try JSONRequestParser.parse(line).request.get() }
-        #expect(try parsed(#"{"op":"command","text":"hello there","room":"dev"}"#) == .say(room: "dev", text: "hello there", isAction: false))
-        #expect(try parsed(#"{"op":"command","text":"//slash","room":"dev"}"#) == .say(room: "dev", text: "/slash", isAction: false))
-        #expect(try parsed(#"{"op":"command","text":"/me waves","room":"dev"}"#) == .say(room: "dev", text: "waves", isAction: true))
-        #expect(try parsed(#"{"op":"command","text":"/join ops 5-0","room":"dev"}"#) == .join(room: "ops", since: "5-0"))
+        #expect(
+            try parsed(#"{"op":"command","text":"hello there","room":"dev"}"#)
+                == .say(room: "dev", text: "hello there", isAction: false))
+        #expect(
+            try parsed(#"{"op":"command","text":"//slash","room":"dev"}"#)
+                == .say(room: "dev", text: "/slash", isAction: false))
+        #expect(
+            try parsed(#"{"op":"command","text":"/me waves","room":"dev"}"#)
+                == .say(room: "dev", text: "waves", isAction: true))
+        #expect(
+            try parsed(#"{"op":"command","text":"/join ops 5-0","room":"dev"}"#) == .join(room: "ops", since: "5-0"))
         #expect(try parsed(#"{"op":"command","text":"/leave","room":"dev"}"#) == .leave(room: "dev"))
         #expect(try parsed(#"{"op":"command","text":"/who lobby","room":"dev"}"#) == .who(room: "lobby"))
         #expect(try parsed(#"{"op":"command","text":"/msg bob hi"}"#) == .direct(to: "bob", text: "hi"))
@@ -92,24 +104,34 @@ struct JSONRequestTests {
 struct RenderingTests {
     let time: Millis = 1_795_250_095_979  // 2026-11-21 08:34:55.979 UTC
     var message: ChatMessage {
-        ChatMessage(id: StreamID("1-0")!, room: RoomName(trusted: "lobby"), from: "alice", text: "hi \"you\"", isAction: false, time: time)
+        ChatMessage(
+            id: StreamID("1-0")!, room: RoomName(trusted: "lobby"), from: "alice", text: "hi \"you\"", isAction: false,
+            time: time)
     }
 
     @Test("text lines: time, room, <name>, text verbatim; notices start with '* ', errors with '! '")
     func text() {
-        #expect(TextRenderer.render(.message(message), viewer: "bob", now: time) == "[08:34:55] #lobby <alice> hi \"you\"\r\n")
+        #expect(
+            TextRenderer.render(.message(message), viewer: "bob", now: time)
+                == "[08:34:55] #lobby <alice> hi \"you\"\r\n")
         var action = message
         action.isAction = true
         action.text = "waves"
         #expect(TextRenderer.lines(.message(action), viewer: nil, now: time) == ["[08:34:55] #lobby * alice waves"])
         #expect(
-            TextRenderer.lines(.left(room: RoomName(trusted: "dev"), name: "bob", reason: .connectionLost, time: time), viewer: nil, now: time)
+            TextRenderer.lines(
+                .left(room: RoomName(trusted: "dev"), name: "bob", reason: .connectionLost, time: time), viewer: nil,
+                now: time)
                 == ["* [08:34:55] bob left #dev (connection lost)"])
-        #expect(TextRenderer.lines(.error(ChatError(.nameTaken, "taken")), viewer: nil, now: time) == ["! name-taken taken"])
+        #expect(
+            TextRenderer.lines(.error(ChatError(.nameTaken, "taken")), viewer: nil, now: time) == ["! name-taken taken"]
+        )
         let direct = DirectMessage(from: "alice", to: "bob", text: "psst", time: time)
         #expect(TextRenderer.lines(.direct(direct), viewer: "bob", now: time) == ["[08:34:55] *alice* psst"])
         #expect(TextRenderer.lines(.direct(direct), viewer: "Alice", now: time) == ["[08:34:55] -> *bob* psst"])
-        #expect(TextRenderer.lines(.welcome(name: "alice", room: .lobby, node: "n1", time: time), viewer: nil, now: time)[0].hasPrefix("* welcome alice"))
+        #expect(
+            TextRenderer.lines(.welcome(name: "alice", room: .lobby, node: "n1", time: time), viewer: nil, now: time)[0]
+                .hasPrefix("* welcome alice"))
     }
 
     @Test("JSON events carry type, time, the request id and the message id, and parse back")
@@ -149,18 +171,26 @@ struct RenderingTests {
 
 @Suite("Relay payloads")
 struct RelayCodecTests {
-    @Test("every relayed event survives the trip through Redis", arguments: [
-        ChatEvent.joined(room: RoomName(trusted: "dev"), name: "Émile", time: 5),
-        .left(room: RoomName(trusted: "dev"), name: "bob", reason: .quit, time: 6),
-        .presence(room: RoomName(trusted: "dev"), name: "bob", presence: .away("out \"now\""), time: 7),
-        .presence(room: RoomName(trusted: "dev"), name: "bob", presence: .online, time: 8),
-        .typing(room: RoomName(trusted: "dev"), name: "bob", time: 9),
-        .direct(DirectMessage(from: "a", to: "b", text: "line\nbreak", time: 9)),
-        .message(ChatMessage(id: StreamID("10-2")!, room: RoomName(trusted: "r"), from: "a", text: "t", isAction: true, time: 10)),
-        .message(ChatMessage(id: StreamID("10-3")!, room: RoomName(trusted: "r"), from: "a", text: "n", isAction: false, time: 10, isNotice: true)),
-        .direct(DirectMessage(from: "a", to: "b", text: "n", time: 9, isNotice: true)),
-        .topicChanged(room: RoomName(trusted: "dev"), RoomTopic(text: "t", by: "bob", time: 11)),
-    ])
+    @Test(
+        "every relayed event survives the trip through Redis",
+        arguments: [
+            ChatEvent.joined(room: RoomName(trusted: "dev"), name: "Émile", time: 5),
+            .left(room: RoomName(trusted: "dev"), name: "bob", reason: .quit, time: 6),
+            .presence(room: RoomName(trusted: "dev"), name: "bob", presence: .away("out \"now\""), time: 7),
+            .presence(room: RoomName(trusted: "dev"), name: "bob", presence: .online, time: 8),
+            .typing(room: RoomName(trusted: "dev"), name: "bob", time: 9),
+            .direct(DirectMessage(from: "a", to: "b", text: "line\nbreak", time: 9)),
+            .message(
+                ChatMessage(
+                    id: StreamID("10-2")!, room: RoomName(trusted: "r"), from: "a", text: "t", isAction: true, time: 10)
+            ),
+            .message(
+                ChatMessage(
+                    id: StreamID("10-3")!, room: RoomName(trusted: "r"), from: "a", text: "n", isAction: false,
+                    time: 10, isNotice: true)),
+            .direct(DirectMessage(from: "a", to: "b", text: "n", time: 9, isNotice: true)),
+            .topicChanged(room: RoomName(trusted: "dev"), RoomTopic(text: "t", by: "bob", time: 11)),
+        ])
     func roundTrip(_ event: ChatEvent) throws {
         let envelope = RelayEnvelope(event: event, origin: "inc/1")
         let decoded = RelayCodec.decode(Array(RelayCodec.encode(envelope).utf8))
@@ -169,12 +199,15 @@ struct RelayCodecTests {
 
     @Test("a message is framed as `<id> <json>`: what the script stores and publishes; old history has no frame")
     func messageFrame() throws {
-        let outgoing = OutgoingMessage(room: RoomName(trusted: "lobby"), from: "a", text: "hi", isAction: false, time: 3)
+        let outgoing = OutgoingMessage(
+            room: RoomName(trusted: "lobby"), from: "a", text: "hi", isAction: false, time: 3)
         let body = RelayCodec.messageBody(outgoing, origin: "s")
         let id = try #require(StreamID("3-0"))
         let framed = "3-0 " + body
         #expect(RelayCodec.encode(RelayEnvelope(event: .message(outgoing.stored(as: id)), origin: "s")) == framed)
-        #expect(RelayCodec.decode(Array(framed.utf8)) == RelayEnvelope(event: .message(outgoing.stored(as: id)), origin: "s"))
+        #expect(
+            RelayCodec.decode(Array(framed.utf8))
+                == RelayEnvelope(event: .message(outgoing.stored(as: id)), origin: "s"))
         // History written before the frame: the id comes from the stream entry instead.
         let entryID = try #require(StreamID("4-1"))
         #expect(RelayCodec.decode(Array(body.utf8), entryID: entryID)?.event == .message(outgoing.stored(as: entryID)))
@@ -194,7 +227,10 @@ struct RelayCodecTests {
         #expect(StreamID("nope") == nil)
         #expect(StreamID("1-18446744073709551615") == StreamID(millis: 1, sequence: .max), "Redis's largest sequence")
         #expect(StreamID("18446744073709551615-0") == StreamID(millis: .max, sequence: 0))
-        for broken in ["", "-", "5", "5-", "-5", "5--1", "5-1-2", "+5-1", "5-0x1", "18446744073709551616-0", "1-18446744073709551616", "99999999999999999999999-0"] {
+        for broken in [
+            "", "-", "5", "5-", "-5", "5--1", "5-1-2", "+5-1", "5-0x1", "18446744073709551616-0",
+            "1-18446744073709551616", "99999999999999999999999-0",
+        ] {
             #expect(StreamID(broken) == nil, "\(broken)")
         }
         #expect(StreamID("1795000000000-42") == StreamID(millis: 1_795_000_000_000, sequence: 42))
@@ -205,7 +241,8 @@ struct RelayCodecTests {
 @Suite("The client side of the JSON protocol")
 struct ClientCodecTests {
     static let dev = RoomName(trusted: "dev")
-    static let message = ChatMessage(id: StreamID("5-1")!, room: dev, from: "Zoë", text: "say \"hi\"\n😀", isAction: true, time: 5)
+    static let message = ChatMessage(
+        id: StreamID("5-1")!, room: dev, from: "Zoë", text: "say \"hi\"\n😀", isAction: true, time: 5)
 
     @Test(
         "every event the server renders decodes back to itself",
@@ -228,12 +265,19 @@ struct ClientCodecTests {
             .history(room: dev, messages: [message, message]),
             .rooms([RoomSummary(room: dev, members: 3, joined: true)], current: dev, total: 1),
             .rooms([RoomSummary(room: dev, members: 3, joined: false)], current: nil, total: 4000),
-            .who(room: dev, members: [RoomMember(name: "bob", presence: .away(""), idleMillis: 1500, node: "n2")], total: 1),
-            .who(room: dev, members: [RoomMember(name: "bob", presence: .online, idleMillis: 0, node: "n2")], total: 240, next: "97"),
+            .who(
+                room: dev, members: [RoomMember(name: "bob", presence: .away(""), idleMillis: 1500, node: "n2")],
+                total: 1),
+            .who(
+                room: dev, members: [RoomMember(name: "bob", presence: .online, idleMillis: 0, node: "n2")], total: 240,
+                next: "97"),
             .seen(.offline(name: "bob", connectedAt: 1, disconnectedAt: 2), now: 12),
             .seen(.online(name: "bob", since: 1, node: "n1"), now: 12),
             .seen(.never(name: "bob"), now: 12),
-            .message(ChatMessage(id: StreamID("7-1")!, room: dev, from: "bot", text: "build passed", isAction: false, time: 7, isNotice: true)),
+            .message(
+                ChatMessage(
+                    id: StreamID("7-1")!, room: dev, from: "bot", text: "build passed", isAction: false, time: 7,
+                    isNotice: true)),
             .direct(DirectMessage(from: "bot", to: "bob", text: "psst", time: 8, isNotice: true)),
             .online([OnlineUser(name: "bob"), OnlineUser(name: "Carol", isAway: true)]),
             .online([]),
@@ -262,7 +306,8 @@ struct ClientCodecTests {
             ClientRequest.hello(name: "alice"), .say(room: "dev", text: "a \"quoted\" line", isAction: false),
             .say(room: nil, text: "waves", isAction: true), .join(room: "dev", since: "1-2"), .leave(room: nil),
             .rooms, .who(room: "dev"), .direct(to: "bob", text: "hi"), .away("lunch"), .away(nil), .back,
-            .history(room: "dev", limit: 5, before: "9-0"), .seen(name: "bob"), .help, .quit(), .quit(message: "bye all"), .leave(room: "dev", message: "later"), .ping,
+            .history(room: "dev", limit: 5, before: "9-0"), .seen(name: "bob"), .help, .quit(),
+            .quit(message: "bye all"), .leave(room: "dev", message: "later"), .ping,
             .typing(room: "dev"), .typing(room: nil),
         ])
     func requests(_ request: ClientRequest) throws {

@@ -43,7 +43,8 @@ struct SanitizerTests {
     func telnet() {
         let iac: UInt8 = 255
         #expect(TelnetFilter.strip([iac, 251, 1] + Array("hi".utf8)) == Array("hi".utf8))  // IAC WILL ECHO
-        #expect(TelnetFilter.strip(Array("a".utf8) + [iac, 250, 24, 0, 1, iac, 240] + Array("b".utf8)) == Array("ab".utf8))
+        #expect(
+            TelnetFilter.strip(Array("a".utf8) + [iac, 250, 24, 0, 1, iac, 240] + Array("b".utf8)) == Array("ab".utf8))
         #expect(TelnetFilter.strip([iac, 244] + Array("x".utf8)) == Array("x".utf8))  // IAC IP
         #expect(TelnetFilter.strip(Array("untouched".utf8)) == Array("untouched".utf8))
     }
@@ -81,4 +82,3 @@ struct TokenBucketTests {
         #expect(Sanitizer.clean("שלום alice") == "שלום alice", "right-to-left letters themselves stay")
     }
 }
-

@@ -13,7 +13,9 @@ struct SessionMachineTests {
     let dev = Self.dev
 
     static func id(_ text: String) -> StreamID { StreamID(text)! }
-    static func at(_ millis: Millis) -> SessionClock { SessionClock(wall: millis, uptimeNanos: UInt64(millis) * 1_000_000) }
+    static func at(_ millis: Millis) -> SessionClock {
+        SessionClock(wall: millis, uptimeNanos: UInt64(millis) * 1_000_000)
+    }
     let now = Self.at(1_000)
 
     func machine(rate: Double = 10, burst: Double = 20, limits: ProtocolLimits = ProtocolLimits()) -> SessionMachine {
@@ -22,13 +24,17 @@ struct SessionMachineTests {
             now: Self.at(0))
     }
 
-    func request(_ machine: inout SessionMachine, _ request: ClientRequest, id: String? = nil, at clock: SessionClock? = nil)
+    func request(
+        _ machine: inout SessionMachine, _ request: ClientRequest, id: String? = nil, at clock: SessionClock? = nil
+    )
         -> [SessionAction]
     {
         machine.receive(.success(request), id: id.map { RequestID(json: "\"\($0)\"") }, now: clock ?? now)
     }
 
-    func complete(_ machine: inout SessionMachine, _ operation: StoreOperation, _ reply: StoreReply, id: String? = nil)
+    func complete(
+        _ machine: inout SessionMachine, _ operation: StoreOperation, _ reply: StoreReply, id: String? = nil
+    )
         -> [SessionAction]
     {
         machine.completed(operation, id: id.map { RequestID(json: "\"\($0)\"") }, .success(reply), now: now)
@@ -46,7 +52,9 @@ struct SessionMachineTests {
         _ = complete(&session, .listenToUser(alice), .done)
         _ = complete(&session, .subscribe(lobby), .done)
         _ = complete(&session, .recordJoin(lobby), .done)
-        _ = complete(&session, .readHistory(lobby, after: nil, count: 21), .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
+        _ = complete(
+            &session, .readHistory(lobby, after: nil, count: 21),
+            .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
         return session
     }
 
@@ -59,21 +67,34 @@ struct SessionMachineTests {
     @Test("hello claims the name, listens for direct messages, welcomes, and joins the lobby, one step at a time")
     func naming() {
         var session = machine()
-        #expect(request(&session, .hello(name: "Alice"), id: "h") == [.perform(.claim(alice, keeping: [lobby]), id: RequestID(json: "\"h\""))])
+        #expect(
+            request(&session, .hello(name: "Alice"), id: "h") == [
+                .perform(.claim(alice, keeping: [lobby]), id: RequestID(json: "\"h\""))
+            ])
         #expect(session.isWaiting, "the next request waits for the claim")
         let claimed = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")), id: "h")
         #expect(claimed == [.started(alice, at: 1_000), .perform(.listenToUser(alice), id: RequestID(json: "\"h\""))])
         let listening = complete(&session, .listenToUser(alice), .done, id: "h")
-        #expect(listening == [
-            .send(.welcome(name: "Alice", room: lobby, node: "n1", time: 1_000, resume: "r-t1"), id: RequestID(json: "\"h\"")),
-            .perform(.subscribe(lobby), id: nil),
-        ])
+        #expect(
+            listening == [
+                .send(
+                    .welcome(name: "Alice", room: lobby, node: "n1", time: 1_000, resume: "r-t1"),
+                    id: RequestID(json: "\"h\"")),
+                .perform(.subscribe(lobby), id: nil),
+            ])
         #expect(complete(&session, .subscribe(lobby), .done) == [.perform(.recordJoin(lobby), id: nil)])
-        #expect(complete(&session, .recordJoin(lobby), .done) == [.perform(.readHistory(lobby, after: nil, count: 21), id: nil)])
+        #expect(
+            complete(&session, .recordJoin(lobby), .done) == [
+                .perform(.readHistory(lobby, after: nil, count: 21), id: nil)
+            ])
         let history = [message("5-0", lobby, "earlier")]
-        #expect(complete(&session, .readHistory(lobby, after: nil, count: 21), .joinRead(history, maxDeleted: nil, keptFrom: nil, topic: nil)) == [
-            .send(.youJoined(room: lobby, history: history), id: nil), .replayHeld(lobby, after: Self.id("5-0")),
-        ])
+        #expect(
+            complete(
+                &session, .readHistory(lobby, after: nil, count: 21),
+                .joinRead(history, maxDeleted: nil, keptFrom: nil, topic: nil)) == [
+                    .send(.youJoined(room: lobby, history: history), id: nil),
+                    .replayHeld(lobby, after: Self.id("5-0")),
+                ])
         #expect(!session.isWaiting)
         #expect(session.active?.rooms == [lobby] && session.active?.current == lobby)
     }
@@ -103,9 +124,10 @@ struct SessionMachineTests {
         var session = machine()
         _ = request(&session, .hello(name: "Alice"))
         #expect(session.connectionClosed().isEmpty)
-        #expect(complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1"))) == [
-            .end(EndedSession(user: alice, token: "t1", reason: .disconnected, since: 1_000, rooms: []))
-        ])
+        #expect(
+            complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1"))) == [
+                .end(EndedSession(user: alice, token: "t1", reason: .disconnected, since: 1_000, rooms: []))
+            ])
     }
 
     // MARK: Resume in hello
@@ -118,26 +140,36 @@ struct SessionMachineTests {
         _ = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")))
         let ops = RoomName(trusted: "ops")
         let welcome = complete(&session, .listenToUser(alice), .done)
-        #expect(welcome == [
-            .send(.welcome(name: "Alice", room: ops, node: "n1", time: 1_000, resume: "r-t1"), id: nil), .perform(.subscribe(dev), id: nil),
-        ])
+        #expect(
+            welcome == [
+                .send(.welcome(name: "Alice", room: ops, node: "n1", time: 1_000, resume: "r-t1"), id: nil),
+                .perform(.subscribe(dev), id: nil),
+            ])
         _ = complete(&session, .subscribe(dev), .done)
-        #expect(complete(&session, .recordJoin(dev), .done) == [.perform(.readHistory(dev, after: Self.id("7-0"), count: 201), id: nil)])
+        #expect(
+            complete(&session, .recordJoin(dev), .done) == [
+                .perform(.readHistory(dev, after: Self.id("7-0"), count: 201), id: nil)
+            ])
         // Live events of dev are held while its history is read, then replayed minus what the history had.
         let live = RelayEnvelope(event: .message(message("9-0", dev, "live")), origin: "inc/2")
         #expect(session.route(live) == .hold)
         let ownJoin = RelayEnvelope(event: .joined(room: dev, name: "Alice", time: 1), origin: "inc/1")
         #expect(session.route(ownJoin) == .skip, "one's own join notice is never shown, even while held")
         let missed = [message("8-0", dev, "missed"), message("9-0", dev, "live")]
-        let answered = complete(&session, .readHistory(dev, after: Self.id("7-0"), count: 201), .joinRead(missed, maxDeleted: nil, keptFrom: nil, topic: nil))
-        #expect(answered == [
-            .send(.youJoined(room: dev, history: missed), id: nil), .replayHeld(dev, after: Self.id("9-0")),
-            .perform(.subscribe(ops), id: nil),
-        ])
+        let answered = complete(
+            &session, .readHistory(dev, after: Self.id("7-0"), count: 201),
+            .joinRead(missed, maxDeleted: nil, keptFrom: nil, topic: nil))
+        #expect(
+            answered == [
+                .send(.youJoined(room: dev, history: missed), id: nil), .replayHeld(dev, after: Self.id("9-0")),
+                .perform(.subscribe(ops), id: nil),
+            ])
         #expect(session.route(live) == .deliver)
         _ = complete(&session, .subscribe(ops), .done)
         _ = complete(&session, .recordJoin(ops), .done)
-        _ = complete(&session, .readHistory(ops, after: nil, count: 21), .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
+        _ = complete(
+            &session, .readHistory(ops, after: nil, count: 21),
+            .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
         #expect(session.active?.rooms == [dev, ops] && session.active?.current == ops)
         #expect(!session.isWaiting)
     }
@@ -147,7 +179,10 @@ struct SessionMachineTests {
         var session = machine()
         _ = request(&session, .hello(name: "Alice", rooms: []))
         _ = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")))
-        #expect(complete(&session, .listenToUser(alice), .done) == [.send(.welcome(name: "Alice", room: nil, node: "n1", time: 1_000, resume: "r-t1"), id: nil)])
+        #expect(
+            complete(&session, .listenToUser(alice), .done) == [
+                .send(.welcome(name: "Alice", room: nil, node: "n1", time: 1_000, resume: "r-t1"), id: nil)
+            ])
         #expect(!session.isWaiting)
 
         var limits = ProtocolLimits()
@@ -160,7 +195,11 @@ struct SessionMachineTests {
         _ = request(&partial, .hello(name: "Alice", rooms: listed))
         _ = complete(&partial, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")))
         let welcome = complete(&partial, .listenToUser(alice), .done)
-        #expect(welcome.first == .send(.welcome(name: "Alice", room: RoomName(trusted: "c"), node: "n1", time: 1_000, resume: "r-t1"), id: nil))
+        #expect(
+            welcome.first
+                == .send(
+                    .welcome(name: "Alice", room: RoomName(trusted: "c"), node: "n1", time: 1_000, resume: "r-t1"),
+                    id: nil))
         #expect(errorCodes(welcome) == [.roomInvalid, .badRequest, .tooManyRooms])
         #expect(welcome.last == .perform(.subscribe(RoomName(trusted: "b")), id: nil), "the last rooms listed are kept")
     }
@@ -180,22 +219,34 @@ struct SessionMachineTests {
     @Test("join, current room, leave; messages only where one is a member")
     func rooms() {
         var session = named()
-        #expect(request(&session, .join(room: "#Dev", since: nil), id: "j") == [.perform(.subscribe(dev), id: RequestID(json: "\"j\""))])
+        #expect(
+            request(&session, .join(room: "#Dev", since: nil), id: "j") == [
+                .perform(.subscribe(dev), id: RequestID(json: "\"j\""))
+            ])
         _ = complete(&session, .subscribe(dev), .done)
         _ = complete(&session, .recordJoin(dev), .done)
-        _ = complete(&session, .readHistory(dev, after: nil, count: 21), .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
+        _ = complete(
+            &session, .readHistory(dev, after: nil, count: 21),
+            .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
         #expect(session.active?.current == dev)
-        #expect(request(&session, .join(room: "lobby", since: nil)) == [.send(.ok("#lobby is now your current room"), id: nil)])
+        #expect(
+            request(&session, .join(room: "lobby", since: nil)) == [
+                .send(.ok("#lobby is now your current room"), id: nil)
+            ])
         #expect(session.active?.current == lobby)
 
         let say = request(&session, .say(room: nil, text: "hi", isAction: false), at: Self.at(2_000))
         let outgoing = OutgoingMessage(room: lobby, from: "Alice", text: "hi", isAction: false, time: 2_000)
         #expect(say == [.perform(.publish(outgoing), id: nil)])
         #expect(!session.isWaiting, "a message does not hold the next line")
-        #expect(complete(&session, .publish(outgoing), .published(Self.id("2000-0"))) == [.send(.sent(outgoing.stored(as: Self.id("2000-0"))), id: nil)])
+        #expect(
+            complete(&session, .publish(outgoing), .published(Self.id("2000-0"))) == [
+                .send(.sent(outgoing.stored(as: Self.id("2000-0"))), id: nil)
+            ])
         #expect(errorCodes(request(&session, .say(room: "ops", text: "hi", isAction: false))) == [.notInRoom])
 
-        #expect(request(&session, .leave(room: "lobby")) == [.stopListening(lobby), .perform(.recordLeave(lobby), id: nil)])
+        #expect(
+            request(&session, .leave(room: "lobby")) == [.stopListening(lobby), .perform(.recordLeave(lobby), id: nil)])
         #expect(complete(&session, .recordLeave(lobby), .done) == [.send(.youLeft(room: lobby), id: nil)])
         #expect(session.active?.current == dev, "the last joined room becomes current")
         #expect(errorCodes(request(&session, .leave(room: "lobby"))) == [.notInRoom])
@@ -206,9 +257,13 @@ struct SessionMachineTests {
     @Test("a join with since of a room one is in replays after it without joining again")
     func catchUp() {
         var session = named()
-        #expect(request(&session, .join(room: "lobby", since: "3-0")) == [.perform(.readHistory(lobby, after: Self.id("3-0"), count: 201), id: nil)])
+        #expect(
+            request(&session, .join(room: "lobby", since: "3-0")) == [
+                .perform(.readHistory(lobby, after: Self.id("3-0"), count: 201), id: nil)
+            ])
         #expect(session.route(RelayEnvelope(event: .joined(room: lobby, name: "bob", time: 1))) == .hold)
-        let failed = session.completed(.readHistory(lobby, after: Self.id("3-0"), count: 201), id: nil, .failure(Down()), now: now)
+        let failed = session.completed(
+            .readHistory(lobby, after: Self.id("3-0"), count: 201), id: nil, .failure(Down()), now: now)
         #expect(failed == [.replayHeld(lobby, after: nil), .send(.error(SessionMachine.storeError(Down())), id: nil)])
         #expect(session.active?.rooms == [lobby], "still in the room")
     }
@@ -220,7 +275,11 @@ struct SessionMachineTests {
         _ = complete(&session, .subscribe(dev), .done)
         _ = complete(&session, .recordJoin(dev), .done)
         let failed = session.completed(.readHistory(dev, after: nil, count: 21), id: nil, .failure(Down()), now: now)
-        #expect(failed == [.stopListening(dev), .perform(.rollbackJoin(dev), id: nil), .send(.error(SessionMachine.storeError(Down())), id: nil)])
+        #expect(
+            failed == [
+                .stopListening(dev), .perform(.rollbackJoin(dev), id: nil),
+                .send(.error(SessionMachine.storeError(Down())), id: nil),
+            ])
         #expect(errorCodes(failed) == [.redisUnavailable])
         #expect(session.active?.rooms == [lobby] && !session.isWaiting)
     }
@@ -256,18 +315,24 @@ struct SessionMachineTests {
     func people() {
         var session = named()
         #expect(request(&session, .away("lunch")) == [.perform(.setPresence(away: "lunch"), id: nil)])
-        #expect(complete(&session, .setPresence(away: "lunch"), .done) == [.send(.ok("you are marked away: lunch"), id: nil)])
+        #expect(
+            complete(&session, .setPresence(away: "lunch"), .done) == [
+                .send(.ok("you are marked away: lunch"), id: nil)
+            ])
         #expect(session.active?.away == "lunch")
         _ = request(&session, .back)
         #expect(session.active?.away == nil)
 
         let dm = DirectMessage(from: "Alice", to: "bob", text: "psst", time: 1_000)
-        #expect(request(&session, .direct(to: "bob", text: "psst")) == [.perform(.sendDirect(dm, to: Self.bob), id: nil)])
+        #expect(
+            request(&session, .direct(to: "bob", text: "psst")) == [.perform(.sendDirect(dm, to: Self.bob), id: nil)])
         #expect(errorCodes(complete(&session, .sendDirect(dm, to: Self.bob), .delivered(false))) == [.noSuchUser])
 
-        #expect(request(&session, .typing(room: nil), at: Self.at(10_000)) == [.perform(.publishTyping(lobby), id: nil)])
+        #expect(
+            request(&session, .typing(room: nil), at: Self.at(10_000)) == [.perform(.publishTyping(lobby), id: nil)])
         #expect(request(&session, .typing(room: nil), at: Self.at(11_000)).isEmpty, "within 2 s: dropped")
-        #expect(request(&session, .typing(room: nil), at: Self.at(12_001)) == [.perform(.publishTyping(lobby), id: nil)])
+        #expect(
+            request(&session, .typing(room: nil), at: Self.at(12_001)) == [.perform(.publishTyping(lobby), id: nil)])
     }
 
     @Test("relayed events: own ones skipped, others delivered, nothing before a name")
@@ -278,7 +343,9 @@ struct SessionMachineTests {
         _ = unnamed.close(.quit)
         var session = named()
         #expect(session.route(other) == .deliver)
-        #expect(session.route(RelayEnvelope(event: .message(message("2-0", lobby, "mine", from: "Alice")), origin: "inc/1")) == .skip)
+        #expect(
+            session.route(RelayEnvelope(event: .message(message("2-0", lobby, "mine", from: "Alice")), origin: "inc/1"))
+                == .skip)
         _ = session.shutdown()
         #expect(session.route(other) == .skip, "a closing session gets nothing more")
     }
@@ -310,7 +377,11 @@ struct SessionMachineTests {
         #expect(session.tick(now: Self.at(62_000)).isEmpty, "answered: the wait is over")
         #expect(session.tick(now: Self.at(80_000)) == [.send(.ping, id: nil)])
         #expect(session.tick(now: Self.at(110_000)) == [.close(.pingTimeout)])
-        #expect(session.connectionClosed().first == .end(EndedSession(user: alice, token: "t1", reason: .pingTimeout, since: 1_000, rooms: [lobby], holdsName: true)))
+        #expect(
+            session.connectionClosed().first
+                == .end(
+                    EndedSession(
+                        user: alice, token: "t1", reason: .pingTimeout, since: 1_000, rooms: [lobby], holdsName: true)))
     }
 
     // MARK: Ending
@@ -318,9 +389,15 @@ struct SessionMachineTests {
     @Test("quit says bye and closes; the end releases the name and every room, with the reason")
     func quit() {
         var session = named()
-        #expect(request(&session, .quit(), id: "q") == [.send(.bye("see you"), id: RequestID(json: "\"q\"")), .close(.quit)])
+        #expect(
+            request(&session, .quit(), id: "q") == [
+                .send(.bye("see you"), id: RequestID(json: "\"q\"")), .close(.quit),
+            ])
         #expect(request(&session, .ping).isEmpty, "nothing is read after quit")
-        #expect(session.connectionClosed() == [.end(EndedSession(user: alice, token: "t1", reason: .quit, since: 1_000, rooms: [lobby]))])
+        #expect(
+            session.connectionClosed() == [
+                .end(EndedSession(user: alice, token: "t1", reason: .quit, since: 1_000, rooms: [lobby]))
+            ])
         #expect(session.connectionClosed().isEmpty, "once")
     }
 
@@ -333,7 +410,8 @@ struct SessionMachineTests {
             return
         }
         _ = request(&session, .quit())
-        let ack = session.completed(operation, id: RequestID(json: "\"s\""), .success(.published(Self.id("9-0"))), now: now)
+        let ack = session.completed(
+            operation, id: RequestID(json: "\"s\""), .success(.published(Self.id("9-0"))), now: now)
         #expect(ack.count == 1)
         if case .send(.sent(let message), let id) = ack.first {
             #expect(message.text == "last words" && id == RequestID(json: "\"s\""))
@@ -347,7 +425,13 @@ struct SessionMachineTests {
         var session = named()
         _ = request(&session, .join(room: "dev", since: nil))
         _ = complete(&session, .subscribe(dev), .done)
-        #expect(session.connectionClosed() == [.end(EndedSession(user: alice, token: "t1", reason: .disconnected, since: 1_000, rooms: [lobby, dev], holdsName: true))])
+        #expect(
+            session.connectionClosed() == [
+                .end(
+                    EndedSession(
+                        user: alice, token: "t1", reason: .disconnected, since: 1_000, rooms: [lobby, dev],
+                        holdsName: true))
+            ])
         #expect(complete(&session, .recordJoin(dev), .done).isEmpty, "late results change nothing")
     }
 
@@ -362,7 +446,9 @@ struct SessionMachineTests {
         var other = named()
         let shutdown = other.shutdown()
         #expect(errorCodes(shutdown) == [.serverShutdown] && shutdown.last == .close(.serverShutdown))
-        #expect(other.connectionClosed().first == .end(EndedSession(user: alice, token: "t1", reason: .serverShutdown, since: 1_000, rooms: [lobby])))
+        #expect(
+            other.connectionClosed().first
+                == .end(EndedSession(user: alice, token: "t1", reason: .serverShutdown, since: 1_000, rooms: [lobby])))
     }
 
     @Test("a too-long line is answered and the session carries on; store failures say redis-unavailable")
@@ -416,24 +502,33 @@ struct HistoryPagingUnitTests {
     func resumePage() {
         var limits = ProtocolLimits()
         limits.historyPageMessages = 2
-        var session = SessionMachine(settings: .init(limits: limits, nodeID: "n1"), sessionID: "s", now: SessionClock(wall: 0, uptimeNanos: 0))
+        var session = SessionMachine(
+            settings: .init(limits: limits, nodeID: "n1"), sessionID: "s", now: SessionClock(wall: 0, uptimeNanos: 0))
         let now = SessionClock(wall: 1, uptimeNanos: 1)
         let alice = try! UserName(validating: "alice")
-        _ = session.receive(.success(.hello(name: "alice", rooms: [RoomResume(room: "lobby", since: "1-0")])), id: nil, now: now)
+        _ = session.receive(
+            .success(.hello(name: "alice", rooms: [RoomResume(room: "lobby", since: "1-0")])), id: nil, now: now)
         _ = session.completed(.claim(alice), id: nil, .success(.claimed(.granted(token: "t", resume: "r-t"))), now: now)
         _ = session.completed(.listenToUser(alice), id: nil, .success(.done), now: now)
         _ = session.completed(.subscribe(.lobby), id: nil, .success(.done), now: now)
         let since = StreamID(millis: 1, sequence: 0)
         let read = session.completed(.recordJoin(.lobby), id: nil, .success(.done), now: now)
         #expect(read == [.perform(.readHistory(.lobby, after: since, count: 3), id: nil)])
-        let stored = messages(3).map { var copy = $0; copy.id.millis += 10; return copy }
+        let stored = messages(3).map {
+            var copy = $0
+            copy.id.millis += 10
+            return copy
+        }
         let reply = session.completed(
             .readHistory(.lobby, after: since, count: 3), id: nil,
             .success(.joinRead(stored, maxDeleted: nil, keptFrom: stored[0].id, topic: nil)), now: now)
         #expect(reply.first == .send(.gap(room: .lobby, after: since, lost: true, oldest: stored[0].id), id: nil))
-        #expect(reply.dropFirst().first == .send(.youJoined(room: .lobby, history: Array(stored.prefix(2)), more: true), id: nil))
+        #expect(
+            reply.dropFirst().first
+                == .send(.youJoined(room: .lobby, history: Array(stored.prefix(2)), more: true), id: nil))
 
-        let next = session.receive(.success(.history(room: nil, limit: nil, before: nil, after: "12-0")), id: nil, now: now)
+        let next = session.receive(
+            .success(.history(room: nil, limit: nil, before: nil, after: "12-0")), id: nil, now: now)
         #expect(next == [.perform(.historyAfter(.lobby, after: StreamID(millis: 12, sequence: 0), count: 3), id: nil)])
     }
 }

@@ -4,7 +4,8 @@ import Testing
 @Suite("Counts in text mode")
 struct TextCountTests {
     static let dev = RoomName(trusted: "dev")
-    static let message = ChatMessage(id: StreamID("1-0")!, room: dev, from: "alice", text: "hi", isAction: false, time: 0)
+    static let message = ChatMessage(
+        id: StreamID("1-0")!, room: dev, from: "alice", text: "hi", isAction: false, time: 0)
     static let bob = RoomMember(name: "bob", presence: .online, idleMillis: 0, node: "n1")
 
     func lines(_ event: ChatEvent) -> [String] { TextRenderer.lines(event, viewer: nil, now: 0) }
@@ -22,7 +23,9 @@ struct TextCountTests {
             RoomSummary(room: .lobby, members: 2, joined: false), RoomSummary(room: Self.dev, members: 0, joined: true),
         ]
         #expect(
-            lines(.rooms(rooms, current: nil)) == ["* 2 rooms:", "*   #lobby (2 people)", "*   #dev (0 people, joined)"])
+            lines(.rooms(rooms, current: nil)) == [
+                "* 2 rooms:", "*   #lobby (2 people)", "*   #dev (0 people, joined)",
+            ])
         #expect(lines(.who(room: Self.dev, members: [Self.bob, Self.bob])).first == "* 2 people in #dev:")
     }
 

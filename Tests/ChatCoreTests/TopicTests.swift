@@ -16,13 +16,15 @@ struct TopicTests {
         _ = base.complete(&session, .subscribe(dev), .done, id: "j")
         _ = base.complete(&session, .recordJoin(dev), .done, id: "j")
         let joined = base.complete(
-            &session, .readHistory(dev, after: nil, count: 21), .joinRead([], maxDeleted: nil, keptFrom: nil, topic: topic),
+            &session, .readHistory(dev, after: nil, count: 21),
+            .joinRead([], maxDeleted: nil, keptFrom: nil, topic: topic),
             id: "j")
         let id = RequestID(json: "\"j\"")
-        #expect(joined == [
-            .send(.youJoined(room: dev, history: []), id: id), .send(.topic(room: dev, topic), id: id),
-            .replayHeld(dev, after: nil),
-        ])
+        #expect(
+            joined == [
+                .send(.youJoined(room: dev, history: []), id: id), .send(.topic(room: dev, topic), id: id),
+                .replayHeld(dev, after: nil),
+            ])
     }
 
     @Test("/topic reads anywhere, sets only in a room one is in, within 390 bytes, and answers the setter itself")
@@ -36,31 +38,54 @@ struct TopicTests {
         let set = base.request(&session, .topic(room: nil, text: "welcome all"))
         let wanted = RoomTopic(text: "welcome all", by: "Alice", time: base.now.wall)
         #expect(set == [.perform(.setTopic(lobby, wanted), id: nil)])
-        #expect(base.complete(&session, .setTopic(lobby, wanted), .done) == [.send(.topicChanged(room: lobby, wanted), id: nil)])
+        #expect(
+            base.complete(&session, .setTopic(lobby, wanted), .done) == [
+                .send(.topicChanged(room: lobby, wanted), id: nil)
+            ])
         // Everyone else hears of it through the room's channel; this session's own copy is skipped.
-        #expect(session.route(RelayEnvelope(event: .topicChanged(room: lobby, wanted), origin: session.sessionID)) == .skip)
+        #expect(
+            session.route(RelayEnvelope(event: .topicChanged(room: lobby, wanted), origin: session.sessionID)) == .skip)
         #expect(session.route(RelayEnvelope(event: .topicChanged(room: lobby, wanted), origin: "other")) == .deliver)
     }
 
     @Test("each protocol shows a topic, its change and its absence in its own words")
     func rendering() {
-        #expect(TextRenderer.lines(.topic(room: dev, topic), viewer: "Alice", now: 0).first?.hasPrefix("* topic of #dev: release on Friday  (set by bob") == true)
+        #expect(
+            TextRenderer.lines(.topic(room: dev, topic), viewer: "Alice", now: 0).first?.hasPrefix(
+                "* topic of #dev: release on Friday  (set by bob") == true)
         #expect(TextRenderer.lines(.topic(room: dev, nil), viewer: "Alice", now: 0) == ["* #dev has no topic"])
         let cleared = RoomTopic(text: "", by: "bob", time: 0)
-        #expect(TextRenderer.lines(.topicChanged(room: dev, cleared), viewer: "Alice", now: 0).first?.hasSuffix("bob cleared the topic of #dev") == true)
+        #expect(
+            TextRenderer.lines(.topicChanged(room: dev, cleared), viewer: "Alice", now: 0).first?.hasSuffix(
+                "bob cleared the topic of #dev") == true)
 
         let json = JSONRenderer.render(.topicChanged(room: dev, topic), now: 0)
         #expect(JSONEventDecoder.decode(json)?.event == .topicChanged(room: dev, topic))
-        #expect(JSONEventDecoder.decode(JSONRenderer.render(.topic(room: dev, topic), now: 0))?.event == .topic(room: dev, topic))
-        #expect(JSONEventDecoder.decode(JSONRenderer.render(.topic(room: dev, nil), now: 0))?.event == .topic(room: dev, nil))
+        #expect(
+            JSONEventDecoder.decode(JSONRenderer.render(.topic(room: dev, topic), now: 0))?.event
+                == .topic(room: dev, topic))
+        #expect(
+            JSONEventDecoder.decode(JSONRenderer.render(.topic(room: dev, nil), now: 0))?.event
+                == .topic(room: dev, nil))
 
         let view = IRCView(serverName: "irc.test", nick: "alice")
-        let shown = IRCRenderer.lines(.topic(room: dev, topic), requestID: nil, view: view, now: 0).map { $0.serialized() }
-        #expect(shown == [":irc.test 332 alice #dev :release on Friday", ":irc.test 333 alice #dev bob :1795000000"], "(the wire form drops that colon, see IRCMode.wire)")
+        let shown = IRCRenderer.lines(.topic(room: dev, topic), requestID: nil, view: view, now: 0).map {
+            $0.serialized()
+        }
+        #expect(
+            shown == [":irc.test 332 alice #dev :release on Friday", ":irc.test 333 alice #dev bob :1795000000"],
+            "(the wire form drops that colon, see IRCMode.wire)")
         let asked = IRCRenderer.Purpose.topic.requestID("#dev")
-        #expect(IRCRenderer.lines(.topic(room: dev, nil), requestID: asked, view: view, now: 0).map { $0.serialized() } == [":irc.test 331 alice #dev :No topic is set"])
-        #expect(IRCRenderer.lines(.topic(room: dev, nil), requestID: nil, view: view, now: 0).isEmpty, "a JOIN without a topic says nothing")
-        let changed = IRCRenderer.lines(.topicChanged(room: dev, topic), requestID: nil, view: view, now: 0).map { $0.serialized() }
+        #expect(
+            IRCRenderer.lines(.topic(room: dev, nil), requestID: asked, view: view, now: 0).map { $0.serialized() } == [
+                ":irc.test 331 alice #dev :No topic is set"
+            ])
+        #expect(
+            IRCRenderer.lines(.topic(room: dev, nil), requestID: nil, view: view, now: 0).isEmpty,
+            "a JOIN without a topic says nothing")
+        let changed = IRCRenderer.lines(.topicChanged(room: dev, topic), requestID: nil, view: view, now: 0).map {
+            $0.serialized()
+        }
         #expect(changed == [":bob!~u@chat TOPIC #dev :release on Friday"])
     }
 

@@ -7,16 +7,22 @@ import Testing
 @Suite("docker-compose.yml")
 struct ComposeFileTests {
     static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     func config(_ arguments: [String] = [], file: String = "docker-compose.yml") throws -> String {
         guard let compose = TestEnvironment.findExecutable("docker-compose") else {
-            throw HarnessError("docker-compose is not installed; install Debian's 'docker-compose' package (scripts/test.sh does)")
+            throw HarnessError(
+                "docker-compose is not installed; install Debian's 'docker-compose' package (scripts/test.sh does)")
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: compose)
-        process.arguments = ["--project-directory", Self.repositoryRoot.path, "-f", Self.repositoryRoot.appendingPathComponent(file).path, "config"] + arguments
+        process.arguments =
+            [
+                "--project-directory", Self.repositoryRoot.path, "-f",
+                Self.repositoryRoot.appendingPathComponent(file).path, "config",
+            ] + arguments
         let output = Pipe()
         let errors = Pipe()
         process.standardOutput = output
@@ -45,12 +51,16 @@ struct ComposeFileTests {
         #expect(sections["prometheus"]?.contains("127.0.0.1:9090:9090") == true)
         #expect(sections["grafana"]?.contains("127.0.0.1:3000:3000") == true)
         #expect(sections["grafana"]?.contains("/etc/grafana/provisioning") == true)
-        #expect(sections["node"]?.contains("CHAT_OPS_HOST: 0.0.0.0") == true, "the status page and Prometheus reach /metrics")
+        #expect(
+            sections["node"]?.contains("CHAT_OPS_HOST: 0.0.0.0") == true,
+            "the status page and Prometheus reach /metrics")
         for file in [
             "deploy/prometheus/prometheus.yml", "deploy/grafana/provisioning/datasources/prometheus.yml",
             "deploy/grafana/provisioning/dashboards/chat.yml", "deploy/grafana/dashboards/chat-cluster.json",
         ] {
-            #expect(FileManager.default.fileExists(atPath: Self.repositoryRoot.appendingPathComponent(file).path), "\(file)")
+            #expect(
+                FileManager.default.fileExists(atPath: Self.repositoryRoot.appendingPathComponent(file).path), "\(file)"
+            )
         }
     }
 
@@ -87,16 +97,20 @@ struct ComposeFileTests {
         #expect(!balancer.contains("build:"))
         #expect(balancer.contains("node:"))
         #expect(sections["redis"]?.contains("healthcheck:") == true)
-        #expect(sections["redis"]?.contains("--maxmemory-policy") == true && sections["redis"]?.contains("noeviction") == true,
-                "Redis memory is bounded and never evicts the chat's keys")
+        #expect(
+            sections["redis"]?.contains("--maxmemory-policy") == true
+                && sections["redis"]?.contains("noeviction") == true,
+            "Redis memory is bounded and never evicts the chat's keys")
     }
 
     /// A resource bundle missing from the image is a crash at start (SwiftPM's `Bundle.module`) or a page that is
     /// not there; nothing else would notice before someone runs the image.
     @Test("the image copies every resource bundle Package.swift declares next to the binaries")
     func resourceBundlesInImage() throws {
-        let package = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
-        let dockerfile = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("deploy/Dockerfile"), encoding: .utf8)
+        let package = try String(
+            contentsOf: Self.repositoryRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        let dockerfile = try String(
+            contentsOf: Self.repositoryRoot.appendingPathComponent("deploy/Dockerfile"), encoding: .utf8)
         // Each target is `name: "X",` ... up to the next `.target(`/`.executableTarget(`; those with `resources:`.
         let targets = package.components(separatedBy: ".target(").dropFirst()
         var bundles: [String] = []
@@ -112,7 +126,8 @@ struct ComposeFileTests {
 
     @Test("every environment variable in the compose file is documented in docs/deploy.md")
     func documented() throws {
-        let compose = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("docker-compose.yml"), encoding: .utf8)
+        let compose = try String(
+            contentsOf: Self.repositoryRoot.appendingPathComponent("docker-compose.yml"), encoding: .utf8)
         let docs = try String(contentsOf: Self.repositoryRoot.appendingPathComponent("docs/deploy.md"), encoding: .utf8)
         let variables = compose.split(separator: "\n").compactMap { line -> String? in
             let trimmed = line.trimmingCharacters(in: .whitespaces)
@@ -124,7 +139,9 @@ struct ComposeFileTests {
         for variable in variables { #expect(docs.contains("`\(variable)`"), "\(variable) is not in docs/deploy.md") }
     }
 
-    @Test("docker-compose.redis-cluster.yml: six Redis members joined once into three primaries and three replicas, the same nodes and balancer on them")
+    @Test(
+        "docker-compose.redis-cluster.yml: six Redis members joined once into three primaries and three replicas, the same nodes and balancer on them"
+    )
     func redisClusterFile() throws {
         let file = "docker-compose.redis-cluster.yml"
         let members = (1...6).map { "redis-\($0)" }
@@ -135,22 +152,32 @@ struct ComposeFileTests {
         for member in members {
             let section = sections[member] ?? ""
             #expect(!section.contains("ports:"), "\(member) publishes no port")
-            #expect(section.contains("--cluster-enabled") && section.contains("noeviction") && section.contains("--appendonly"))
+            #expect(
+                section.contains("--cluster-enabled") && section.contains("noeviction")
+                    && section.contains("--appendonly"))
             #expect(section.contains("REDIS_CLUSTER: '1'") && section.contains("REDIS_ANNOUNCE_HOSTNAME: \(member)"))
             #expect(section.contains("healthcheck:") && section.contains("redis-replication-password"))
         }
         let initializer = sections["redis-cluster-init"] ?? ""
-        #expect(initializer.contains("--cluster-replicas 1") && initializer.contains("cluster_state:ok"), "creates the cluster once")
+        #expect(
+            initializer.contains("--cluster-replicas 1") && initializer.contains("cluster_state:ok"),
+            "creates the cluster once")
         #expect(members.allSatisfy { initializer.contains("\($0):\n        condition: service_healthy") })
         // The node and the balancer are docker-compose.yml's but for the Redis URL and what they wait for.
         let single = Self.services(in: try config())
         for service in ["node", "balancer"] {
             let onCluster = sections[service] ?? ""
-            #expect(onCluster.contains("REDIS_URL: redis-cluster://redis-1:6379,redis-2:6379,redis-3:6379,redis-4:6379,redis-5:6379,redis-6:6379"))
+            #expect(
+                onCluster.contains(
+                    "REDIS_URL: redis-cluster://redis-1:6379,redis-2:6379,redis-3:6379,redis-4:6379,redis-5:6379,redis-6:6379"
+                ))
             #expect(onCluster.contains("redis-cluster-init:\n        condition: service_completed_successfully"))
-            #expect(Self.withoutRedis(onCluster) == Self.withoutRedis(single[service] ?? ""), "\(service) drifted from docker-compose.yml")
+            #expect(
+                Self.withoutRedis(onCluster) == Self.withoutRedis(single[service] ?? ""),
+                "\(service) drifted from docker-compose.yml")
         }
-        #expect((sections["balancer"] ?? "").contains("127.0.0.1:9000:9000"), "the admin port on loopback only, as before")
+        #expect(
+            (sections["balancer"] ?? "").contains("127.0.0.1:9000:9000"), "the admin port on loopback only, as before")
     }
 
     /// A service's lines without its Redis URL and its depends_on block: what the two compose files may differ in.
@@ -161,7 +188,10 @@ struct ComposeFileTests {
             let indent = line.prefix { $0 == " " }.count
             if let depth = skipping, indent > depth { continue }
             skipping = nil
-            if line.trimmingCharacters(in: .whitespaces) == "depends_on:" { skipping = indent; continue }
+            if line.trimmingCharacters(in: .whitespaces) == "depends_on:" {
+                skipping = indent
+                continue
+            }
             if line.contains("REDIS_URL:") { continue }
             lines.append(line)
         }
@@ -174,8 +204,14 @@ struct ComposeFileTests {
         var current: String?
         var inServices = false
         for line in expanded.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line == "services:" { inServices = true; continue }
-            if inServices, !line.hasPrefix(" "), !line.isEmpty { inServices = false; current = nil }
+            if line == "services:" {
+                inServices = true
+                continue
+            }
+            if inServices, !line.hasPrefix(" "), !line.isEmpty {
+                inServices = false
+                current = nil
+            }
             guard inServices else { continue }
             if line.hasPrefix("  "), !line.hasPrefix("   "), line.hasSuffix(":") {
                 current = String(line.dropFirst(2).dropLast())

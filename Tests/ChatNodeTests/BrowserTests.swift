@@ -21,15 +21,20 @@ struct BrowserTests {
         try browser.click("#login button[type=submit]")
         let status = try browser.waitForText("#status") { $0.contains("alice on node") }
         let aliceNode = String(status.split(separator: " ").last ?? "")
-        #expect(try browser.execute("return getComputedStyle(document.getElementById('login')).display") as? String == "none",
-                "the name form is gone once the name is taken")
+        #expect(
+            try browser.execute("return getComputedStyle(document.getElementById('login')).display") as? String
+                == "none",
+            "the name form is gone once the name is taken")
         holder.close()
 
         // An nc user on the other node (round robin: at most two tries).
         var nc: TestSocket?
         for name in ["carol", "dave"] {
             let (client, node) = try setup.balancer.login(name)
-            if node != aliceNode { nc = client; break }
+            if node != aliceNode {
+                nc = client
+                break
+            }
         }
         let other = try #require(nc, "no nc user landed on the node alice is not on")
         let otherName = other.received.contains { $0.contains("welcome carol") } ? "carol" : "dave"
@@ -42,12 +47,16 @@ struct BrowserTests {
         do {
             try browser.waitForText("#log") { $0.contains("hi alice <img src=x onerror=alert(1)>") }
         } catch {
-            Issue.record("\(error)\npage log:\n\(browser.consoleLog())\nDOM: \((try? browser.execute("return document.getElementById('log').innerHTML")) ?? "")")
+            Issue.record(
+                "\(error)\npage log:\n\(browser.consoleLog())\nDOM: \((try? browser.execute("return document.getElementById('log').innerHTML")) ?? "")"
+            )
             throw error
         }
         #expect(try browser.execute("return document.querySelectorAll('#log img').length") as? Int == 0)
-        #expect(try browser.execute("return document.querySelector('#log a') && document.querySelector('#log a').href") as? String
-            == "https://example.com/x?y=1")
+        #expect(
+            try browser.execute("return document.querySelector('#log a') && document.querySelector('#log a').href")
+                as? String
+                == "https://example.com/x?y=1")
         #expect(try browser.text("#people").contains(otherName))
 
         // A direct message shows, marked as one.
@@ -75,11 +84,14 @@ struct BrowserTests {
         #expect(FileManager.default.fileExists(atPath: artifact))
         // The same page at a phone's width: one column, nothing wider than the screen.
         try browser.resize(width: 390, height: 844)
-        #expect(try browser.execute("return document.documentElement.scrollWidth <= window.innerWidth") as? Bool == true)
+        #expect(
+            try browser.execute("return document.documentElement.scrollWidth <= window.innerWidth") as? Bool == true)
         try browser.screenshot(to: TestEnvironment.packageDirectory + "/.build/test-artifacts/web-client-phone.png")
     }
 
-    @Test("when its node dies the page comes back on another in exactly its rooms (not the lobby it left) and shows what it missed once")
+    @Test(
+        "when its node dies the page comes back on another in exactly its rooms (not the lobby it left) and shows what it missed once"
+    )
     func reconnectInChromium() throws {
         let setup = try BalancedCluster(nodes: 2)
         let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
@@ -92,7 +104,10 @@ struct BrowserTests {
         var otherNode = ""
         for name in ["carol", "dave"] {
             let (client, node) = try setup.balancer.login(name)
-            if node != aliceNode { (nc, otherNode) = (client, node); break }
+            if node != aliceNode {
+                (nc, otherNode) = (client, node)
+                break
+            }
         }
         let other = try #require(nc)
         try browser.waitForText("#people") { $0.contains("carol") || $0.contains("dave") }
@@ -110,17 +125,21 @@ struct BrowserTests {
         try browser.waitForText("#status") { $0.contains("reconnecting") || $0.contains("waiting for the name") }
         try browser.waitForText("#status", timeout: 30) { $0.contains("alice on node \(otherNode)") }
         try browser.waitForText("#log") { $0.contains("said while alice was away") }
-        #expect(try browser.text("#rooms").contains("dev") && !browser.text("#rooms").contains("lobby"),
-                "back in exactly the rooms it had")
-        #expect(!other.drain().contains { $0.contains("alice joined #lobby") }, "the server never put alice in the lobby")
+        #expect(
+            try browser.text("#rooms").contains("dev") && !browser.text("#rooms").contains("lobby"),
+            "back in exactly the rooms it had")
+        #expect(
+            !other.drain().contains { $0.contains("alice joined #lobby") }, "the server never put alice in the lobby")
         let copies = try browser.execute(
-            "return [...document.querySelectorAll('#log li')].filter(li => li.textContent.includes('said while alice was away')).length")
+            "return [...document.querySelectorAll('#log li')].filter(li => li.textContent.includes('said while alice was away')).length"
+        )
         #expect(copies as? Int == 1)
         try other.send("and after")
         try browser.waitForText("#log") { $0.contains("and after") }
         try browser.type("back again", into: "#input")
         try browser.click("#compose button[type=submit]")
-        try other.expectLine("alice's message after the reconnect", where: { $0.hasSuffix("<alice> back again") }, timeout: 10)
+        try other.expectLine(
+            "alice's message after the reconnect", where: { $0.hasSuffix("<alice> back again") }, timeout: 10)
     }
 
     @Test("a registered name: the page asks for the password, and a reload of the tab gets the name back by its token")

@@ -31,12 +31,16 @@ struct HistoryPagingTests {
 
         let reader = try cluster[1].loginJSON("reader")
         try reader.sendJSON(["op": "join", "room": "lobby", "since": "1-0", "id": "r"])
-        var page = try reader.expectEvent("the resume's first page") { $0["type"] as? String == "joined" && $0["id"] as? String == "r" }
+        var page = try reader.expectEvent("the resume's first page") {
+            $0["type"] as? String == "joined" && $0["id"] as? String == "r"
+        }
         var received = (page["history"] as? [[String: Any]] ?? []).compactMap { $0["msgid"] as? String }
         var pages = 1
         while page["more"] as? Bool == true {
             try reader.sendJSON(["op": "history", "room": "lobby", "after": received.last!, "id": "p\(pages)"])
-            page = try reader.expectEvent("page \(pages)") { $0["type"] as? String == "history" && $0["id"] as? String == "p\(pages)" }
+            page = try reader.expectEvent("page \(pages)") {
+                $0["type"] as? String == "history" && $0["id"] as? String == "p\(pages)"
+            }
             received += (page["messages"] as? [[String: Any]] ?? []).compactMap { $0["msgid"] as? String }
             pages += 1
         }
@@ -46,7 +50,8 @@ struct HistoryPagingTests {
         #expect(longest < 512 * 1024, "no reply near the 1 MiB outbound limit (the longest line was \(longest) bytes)")
         try reader.sendJSON(["op": "ping", "id": "still"])
         _ = try reader.expectEvent("the reader is still connected") { $0["type"] as? String == "pong" }
-        #expect(!(try String(contentsOfFile: cluster.logDirectory + "/n2.err", encoding: .utf8)).contains("slow consumer"))
+        #expect(
+            !(try String(contentsOfFile: cluster.logDirectory + "/n2.err", encoding: .utf8)).contains("slow consumer"))
     }
 
     @Test("a resume from before what the room still keeps is told of the gap, then gets what is left")

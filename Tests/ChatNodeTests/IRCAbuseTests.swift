@@ -19,7 +19,8 @@ struct IRCAbuseTests {
             if line.contains("PONG") { pongs += 1 }
         }
         #expect(pongs <= 35, "\(pongs) PONGs within a second: the burst (20) and the rate (10 a second) at most")
-        _ = try client.expectLine("the last PONG, in time", where: { $0.contains("PONG") && $0.hasSuffix(":p60") }, timeout: 8)
+        _ = try client.expectLine(
+            "the last PONG, in time", where: { $0.contains("PONG") && $0.hasSuffix(":p60") }, timeout: 8)
         // CTCP queries are dropped, but not for free: 30 of them, then a WHOIS, which waits its turn.
         try client.sendRaw(Array(String(repeating: "PRIVMSG bob :\u{1}VERSION\u{1}\r\n", count: 30).utf8))
         let asked = Date()

@@ -23,9 +23,11 @@ struct IRCClientTests {
         return String(after.prefix { $0 != ")" })
     }
 
-    @Test("irssi, through the balancer, chats with a web page and an nc user on the other node: topic, quit, its own end")
+    @Test(
+        "irssi, through the balancer, chats with a web page and an nc user on the other node: topic, quit, its own end")
     func irssi() throws {
-        let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
+        let setup = try BalancedCluster(
+            nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
         let ircPort = try #require(setup.balancer.ircPort)
         let home = TestEnvironment.temporaryDirectory("irssi-home")
         let tmux = try Tmux(
@@ -75,11 +77,13 @@ struct IRCClientTests {
 
     @Test("WeeChat, through the balancer, registers with CAP, sees the topic, chats with an nc user on the other node")
     func weechat() throws {
-        let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
+        let setup = try BalancedCluster(
+            nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
         let ircPort = try #require(setup.balancer.ircPort)
         let home = TestEnvironment.temporaryDirectory("weechat-home")
         let tmux = try Tmux(
-            command: "env TERM=screen LANG=C.UTF-8 weechat --dir \(home) --no-plugin=script,python,perl,ruby,lua,tcl,guile,javascript,php,spell,fifo,relay,trigger,xfer,exec,typing",
+            command:
+                "env TERM=screen LANG=C.UTF-8 weechat --dir \(home) --no-plugin=script,python,perl,ruby,lua,tcl,guile,javascript,php,spell,fifo,relay,trigger,xfer,exec,typing",
             columns: 140, rows: 35)
         try tmux.waitFor("weechat to start") { $0.contains("WeeChat") }
         for command in [
@@ -89,7 +93,9 @@ struct IRCClientTests {
             try tmux.type(command)
             try tmux.press("Enter")
         }
-        let welcome = try tmux.waitFor("the welcome", timeout: 15) { $0.contains("Welcome to the chat") && $0.contains("(node ") }
+        let welcome = try tmux.waitFor("the welcome", timeout: 15) {
+            $0.contains("Welcome to the chat") && $0.contains("(node ")
+        }
         let ircNode = try Self.node(in: welcome)
         let (bob, bobName) = try Self.textUser(setup, notOn: ircNode, names: ["bob", "bobby"])
         try bob.send("/join dev")

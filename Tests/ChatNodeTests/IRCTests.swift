@@ -60,7 +60,9 @@ struct IRCTests {
         let alice = try Self.register("alice", on: cluster[0], capabilities: ["server-time", "message-tags"])
         try alice.send("JOIN #dev,#ops")
         _ = try alice.expectLine("join echo") { $0.hasPrefix(":alice!~u@chat JOIN #dev") }
-        _ = try alice.expectLine("names") { $0.contains(" 353 alice = #dev :") && $0.contains("carol") && $0.contains("alice") }
+        _ = try alice.expectLine("names") {
+            $0.contains(" 353 alice = #dev :") && $0.contains("carol") && $0.contains("alice")
+        }
         _ = try alice.expectLine("end of names") { $0.contains(" 366 alice #dev ") }
         _ = try alice.expectLine("second channel") { $0.hasPrefix(":alice!~u@chat JOIN #ops") }
         try carol.expect("alice joined #dev")
@@ -94,13 +96,16 @@ struct IRCTests {
         _ = try alice.expectLine("carol in #lounge too") { $0.contains(":carol!~u@chat JOIN #lounge") }
         try carol.send("/quit")
         _ = try alice.expectLine("carol quits") { $0.contains(":carol!~u@chat QUIT :Quit: quit") }
-        #expect(!alice.drain(timeout: 0.5).contains { $0.contains("QUIT") }, "one QUIT, though carol was in two shared channels")
+        #expect(
+            !alice.drain(timeout: 0.5).contains { $0.contains("QUIT") },
+            "one QUIT, though carol was in two shared channels")
         try alice.send("QUIT :bye all")
         _ = try alice.expectLine("closing") { $0.hasPrefix("ERROR :Closing Link") }
         #expect(alice.waitForClose())
     }
 
-    @Test("a room's topic: set in text mode, shown to an IRC client on JOIN (332/333), changed with TOPIC, seen by JSON")
+    @Test(
+        "a room's topic: set in text mode, shown to an IRC client on JOIN (332/333), changed with TOPIC, seen by JSON")
     func topics() throws {
         let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
         let carol = try cluster[1].login("carol")
@@ -121,9 +126,13 @@ struct IRCTests {
         _ = try alice.expectLine("who set it") { $0.contains(" 333 alice #dev carol ") }
         _ = try alice.expectLine("names after the topic") { $0.contains(" 353 alice = #dev :") }
         try alice.send("TOPIC #dev :\u{2}ship\u{2} it")
-        _ = try alice.expectLine("own change, formatting kept") { $0.hasSuffix(":alice!~u@chat TOPIC #dev :\u{2}ship\u{2} it") }
+        _ = try alice.expectLine("own change, formatting kept") {
+            $0.hasSuffix(":alice!~u@chat TOPIC #dev :\u{2}ship\u{2} it")
+        }
         try carol.expect("alice set the topic of #dev: ship it")
-        let changed = try dana.expectEvent("the change") { $0["type"] as? String == "topic" && $0["changed"] as? Bool == true }
+        let changed = try dana.expectEvent("the change") {
+            $0["type"] as? String == "topic" && $0["changed"] as? Bool == true
+        }
         #expect(changed["text"] as? String == "ship it" && changed["by"] as? String == "alice")
         try alice.send("TOPIC #dev")
         _ = try alice.expectLine("asked") { $0.contains(" 332 alice #dev :\u{2}ship\u{2} it") }
@@ -149,10 +158,13 @@ struct IRCTests {
         _ = try alice.expectLine("no old topic") { $0.contains(" 331 alice #brief ") }
     }
 
-    @Test("a topic written into Redis by something other than a node is not shown, and a broken one does not stop joins")
+    @Test(
+        "a topic written into Redis by something other than a node is not shown, and a broken one does not stop joins")
     func forgedTopics() throws {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0"])
-        _ = try cluster.redis.cli(["HSET", "chat:topic:{dev}", "text", "x\r\nPRIVMSG #dev :owned", "by", "a b", "time", "0"])
+        _ = try cluster.redis.cli([
+            "HSET", "chat:topic:{dev}", "text", "x\r\nPRIVMSG #dev :owned", "by", "a b", "time", "0",
+        ])
         _ = try cluster.redis.cli(["SET", "chat:topic:{ops}", "not a hash"])
         let alice = try Self.register("alice", on: cluster[0])
         try alice.send("JOIN #dev,#ops")
@@ -180,7 +192,9 @@ struct IRCTests {
         _ = try alice.expectLine("needs a nick") { $0.contains(" 461 alice USERHOST ") }
     }
 
-    @Test("draft/chathistory pages through the room history nc users wrote on another node; server-time clients get it on JOIN")
+    @Test(
+        "draft/chathistory pages through the room history nc users wrote on another node; server-time clients get it on JOIN"
+    )
     func chatHistory() throws {
         let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0", "--rate-burst", "100"])
         let carol = try cluster[1].login("carol")
@@ -197,7 +211,9 @@ struct IRCTests {
         try bob.send("JOIN #dev")
         _ = try bob.expectLine("join") { $0.hasPrefix(":bob!~u@chat JOIN #dev") }
         _ = try bob.expectLine("names first") { $0.contains(" 366 bob #dev ") }
-        _ = try bob.expectLine("replayed history") { $0.hasPrefix("@time=") && $0.hasSuffix("PRIVMSG #dev :message 30") }
+        _ = try bob.expectLine("replayed history") {
+            $0.hasPrefix("@time=") && $0.hasSuffix("PRIVMSG #dev :message 30")
+        }
 
         let alice = try Self.register(
             "alice", on: cluster[0], capabilities: ["batch", "draft/chathistory", "server-time", "message-tags"])
@@ -210,10 +226,13 @@ struct IRCTests {
             #expect(open.hasSuffix(" chathistory :#dev") || open.hasSuffix(" chathistory #dev"), "\(open)")
             var found: [(String, String)] = []
             while true {
-                guard let line = alice.readLine() else { throw HarnessError("the batch of \(command) ended early; got \(alice.received.suffix(8))") }
+                guard let line = alice.readLine() else {
+                    throw HarnessError("the batch of \(command) ended early; got \(alice.received.suffix(8))")
+                }
                 if line.contains(" BATCH -") { return found }
                 let id = line.split(separator: ";").first { $0.hasPrefix("msgid=") }?.split(separator: " ").first
-                found.append((String(line.split(separator: ":").last ?? ""), String(id?.dropFirst("msgid=".count) ?? "")))
+                found.append(
+                    (String(line.split(separator: ":").last ?? ""), String(id?.dropFirst("msgid=".count) ?? "")))
             }
         }
         let latest = try page("CHATHISTORY LATEST #dev * 10")
@@ -223,7 +242,8 @@ struct IRCTests {
         let after = try page("CHATHISTORY AFTER #dev msgid=\(before[0].id) 3")
         #expect(after.map(\.text) == (17...19).map { "message \($0)" })
         let between = try page("CHATHISTORY BETWEEN #dev msgid=\(latest[4].id) msgid=\(before[1].id) 100")
-        #expect(between.map(\.text) == (18...24).map { "message \($0)" }, "newest first from the later end, in time order")
+        #expect(
+            between.map(\.text) == (18...24).map { "message \($0)" }, "newest first from the later end, in time order")
         let since = try page("CHATHISTORY LATEST #dev msgid=\(latest[7].id) 100")
         #expect(since.map(\.text) == ["message 29", "message 30"])
         try alice.send("CHATHISTORY LATEST #ops * 10")
@@ -236,7 +256,8 @@ struct IRCTests {
         let carol = try cluster[1].login("carol")
         try carol.send("/join dev")
         try carol.expect("you joined #dev")
-        let alice = try Self.register("alice", on: cluster[0], capabilities: ["labeled-response", "batch", "echo-message"])
+        let alice = try Self.register(
+            "alice", on: cluster[0], capabilities: ["labeled-response", "batch", "echo-message"])
         try alice.send("@label=j1 JOIN #dev")
         let open = try alice.expectLine("the batch") { $0.hasPrefix("@label=j1 ") && $0.contains(" BATCH +") }
         #expect(open.hasSuffix(" labeled-response"))
@@ -244,16 +265,22 @@ struct IRCTests {
         _ = try alice.expectLine("NAMES inside") { $0.hasPrefix("@batch=") && $0.contains(" 366 alice #dev ") }
         _ = try alice.expectLine("the end") { $0.contains(" BATCH -") }
         try alice.send("@label=m1 PRIVMSG #dev :hello")
-        _ = try alice.expectLine("the echo, labeled") { $0.hasPrefix("@label=m1 ") && $0.hasSuffix("PRIVMSG #dev :hello") }
+        _ = try alice.expectLine("the echo, labeled") {
+            $0.hasPrefix("@label=m1 ") && $0.hasSuffix("PRIVMSG #dev :hello")
+        }
         try carol.expect("<alice> hello")
         try alice.send("@label=p1 PING :tok")
         _ = try alice.expectLine("pong, labeled") { $0.hasPrefix("@label=p1 ") && $0.hasSuffix(":tok") }
         try alice.send("@label=t1 TAGMSG #dev")
         _ = try alice.expectLine("nothing to say: ACK") { $0.hasPrefix("@label=t1 ") && $0.hasSuffix(" ACK") }
         try alice.send("@label=q1 TOPIC #dev")
-        _ = try alice.expectLine("a topic query, labeled") { $0.hasPrefix("@label=q1 ") && $0.contains(" 331 alice #dev ") }
+        _ = try alice.expectLine("a topic query, labeled") {
+            $0.hasPrefix("@label=q1 ") && $0.contains(" 331 alice #dev ")
+        }
         try alice.send("@label=e1 PRIVMSG nobody :x")
-        _ = try alice.expectLine("an error, labeled") { $0.hasPrefix("@label=e1 ") && $0.contains(" 401 alice nobody ") }
+        _ = try alice.expectLine("an error, labeled") {
+            $0.hasPrefix("@label=e1 ") && $0.contains(" 401 alice nobody ")
+        }
     }
 
     @Test("a NOTICE stays a notice: IRC clients get NOTICE, text and JSON clients a notice; no error answers one")
@@ -271,7 +298,9 @@ struct IRCTests {
         try bot.send("NOTICE #elsewhere :hello?")
         try bot.send("PING :after")
         let after = try bot.expectLine("the pong") { $0.hasSuffix(":after") }
-        #expect(!bot.received.contains { $0.contains(" 401 ") || $0.contains(" 404 ") }, "no error answers a NOTICE: \(after)")
+        #expect(
+            !bot.received.contains { $0.contains(" 401 ") || $0.contains(" 404 ") },
+            "no error answers a NOTICE: \(after)")
         // History keeps it a notice.
         try ann.send("PART #dev")
         try ann.send("JOIN #dev")
@@ -281,14 +310,18 @@ struct IRCTests {
         try carol.expect("#dev -bot- build 42 passed")
     }
 
-    @Test("bad input on the IRC port: formatting kept for IRC and stripped for the rest, CTCP queries dropped, NUL and CR handled")
+    @Test(
+        "bad input on the IRC port: formatting kept for IRC and stripped for the rest, CTCP queries dropped, NUL and CR handled"
+    )
     func badInput() throws {
         let room = try MixedRoom(irc: "alice", "bob")
         let (carol, dana, alice, bob) = (room.text, room.json, room.irc[0], room.irc[1])
 
         // Formatting: IRC clients get the codes, nc and JSON get the text.
         try alice.send("PRIVMSG #dev :\u{2}bold\u{2} and \u{3}04,12red\u{3} \u{1d}it\u{1d}")
-        _ = try bob.expectLine("the codes, for IRC") { $0.hasSuffix("PRIVMSG #dev :\u{2}bold\u{2} and \u{3}04,12red\u{3} \u{1d}it\u{1d}") }
+        _ = try bob.expectLine("the codes, for IRC") {
+            $0.hasSuffix("PRIVMSG #dev :\u{2}bold\u{2} and \u{3}04,12red\u{3} \u{1d}it\u{1d}")
+        }
         try carol.expect("<alice> bold and red it")
         let plain = try dana.expectEvent("the message") { $0["type"] as? String == "message" }
         #expect(plain["text"] as? String == "bold and red it")
@@ -320,7 +353,9 @@ struct IRCTests {
         let (carol, dana, alice, bob) = (room.text, room.json, room.irc[0], room.irc[1])
         try alice.send("PART #dev :see you later")
         _ = try bob.expectLine("the PART reason") { $0.hasSuffix(":alice!~u@chat PART #dev :see you later") }
-        _ = try alice.expectLine("one's own PART, with its reason") { $0.hasSuffix(":alice!~u@chat PART #dev :see you later") }
+        _ = try alice.expectLine("one's own PART, with its reason") {
+            $0.hasSuffix(":alice!~u@chat PART #dev :see you later")
+        }
         try carol.expect("alice left #dev (see you later)")
         let left = try dana.expectEvent("the leave") { $0["type"] as? String == "leave" }
         #expect(left["message"] as? String == "see you later")
@@ -342,7 +377,8 @@ struct IRCTests {
 
     @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")
     func throughTheBalancer() throws {
-        let setup = try BalancedCluster(nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
+        let setup = try BalancedCluster(
+            nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
         let port = try #require(setup.balancer.ircPort)
         func register(_ nick: String) throws -> (TestSocket, String) {
             let client = try TestSocket(port: port, name: "irc-\(nick)")
@@ -417,11 +453,13 @@ struct IRCTests {
 
     @Test("an IRC client joining 30 channels at once is slowed down, not refused: every JOIN gets its names")
     func fakeLag() throws {
-        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0", "--room-creations-per-minute", "100"])
+        let cluster = try TestCluster(
+            nodes: 1, nodeArguments: ["--irc-port", "0", "--room-creations-per-minute", "100"])
         let client = try Self.register("many", on: cluster[0])
         try client.send("JOIN " + (1...30).map { "#c\($0)" }.joined(separator: ","))
         for index in 1...30 {
-            _ = try client.expectLine("names of #c\(index)", where: { $0.contains(" 366 many #c\(index) ") }, timeout: 10)
+            _ = try client.expectLine(
+                "names of #c\(index)", where: { $0.contains(" 366 many #c\(index) ") }, timeout: 10)
         }
         #expect(!client.received.contains { $0.contains("rate-limited") })
     }

@@ -144,7 +144,9 @@ struct IdentityTests {
         let quiet = watcher.drain(timeout: 1)
         #expect(!quiet.contains { $0.contains("alice left") || $0.contains("alice joined") }, "\(quiet)")
         try watcher.send("/who")
-        try watcher.expectLine("alice here again") { $0.contains("alice") && $0.contains("online") && !$0.contains("reconnecting") }
+        try watcher.expectLine("alice here again") {
+            $0.contains("alice") && $0.contains("online") && !$0.contains("reconnecting")
+        }
         // The old token was used up: the next resume needs the new welcome's token.
         #expect(resumed["resume"] as? String != token)
     }

@@ -7,7 +7,8 @@ import Testing
 @Suite("migrating Redis keys from the untagged layout")
 struct KeyMigrationTests {
     static var repositoryRoot: URL {
-        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
     }
 
     @Test("registered names log in with their passwords, /seen, history and topics are kept, stale sessions are gone")
@@ -61,13 +62,19 @@ struct KeyMigrationTests {
         let output = try Self.run(script, ["-p", String(redis.port)])
         #expect(output.contains("5 keys renamed"), "\(output)")
         #expect(output.contains("chat:account:dave"), "\(output)")
-        #expect(try redis.keys("chat:*").sorted() == [
-            "chat:account:dave", "chat:account:{alice}", "chat:account:{dave}", "chat:history:{dev}",
-            "chat:room-activity:{:room-index}", "chat:room-looks:{:room-index}", "chat:seen-index", "chat:seen:{alice}",
-            "chat:seen:{bob}", "chat:topic:{dev}",
-        ])
-        #expect(try redis.cli(["HGET", "chat:account:{dave}", "hash"]) == "new", "the newer registration is not overwritten")
-        #expect(try Self.run(script, ["-p", String(redis.port)]).contains("0 keys renamed"), "a second run changes nothing kept")
+        #expect(
+            try redis.keys("chat:*").sorted() == [
+                "chat:account:dave", "chat:account:{alice}", "chat:account:{dave}", "chat:history:{dev}",
+                "chat:room-activity:{:room-index}", "chat:room-looks:{:room-index}", "chat:seen-index",
+                "chat:seen:{alice}",
+                "chat:seen:{bob}", "chat:topic:{dev}",
+            ])
+        #expect(
+            try redis.cli(["HGET", "chat:account:{dave}", "hash"]) == "new", "the newer registration is not overwritten"
+        )
+        #expect(
+            try Self.run(script, ["-p", String(redis.port)]).contains("0 keys renamed"),
+            "a second run changes nothing kept")
 
         let cluster = try TestCluster(nodes: 1, nodeArguments: IdentityTests.fastHashing, redis: redis)
         let alice = try cluster[0].connect()
@@ -76,7 +83,9 @@ struct KeyMigrationTests {
         try alice.sendJSON(["op": "hello", "name": "alice", "password": "correct horse battery", "id": 2])
         _ = try alice.expectEvent(type: "welcome")
         try alice.sendJSON(["op": "join", "room": "dev", "id": 3])
-        let joined = try alice.expectEvent("joined dev") { $0["type"] as? String == "joined" && $0["room"] as? String == "dev" }
+        let joined = try alice.expectEvent("joined dev") {
+            $0["type"] as? String == "joined" && $0["room"] as? String == "dev"
+        }
         let texts = (joined["history"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
         #expect(texts.contains("said before the upgrade"))
         let topic = try alice.expectEvent(type: "topic")

@@ -1,7 +1,8 @@
-@testable import ChatNode
 import NIOCore
 import NIOTestUtils
 import Testing
+
+@testable import ChatNode
 
 @Suite("Line framing")
 struct LineFrameDecoderTests {

@@ -66,14 +66,21 @@ struct LivenessTests {
             throw HarnessError("redis-server is not installed (Debian package 'redis-server')")
         }
         let redis = try network.start(
-            "server", redisServer, ["--bind", server, "--port", "6379", "--save", "", "--appendonly", "no", "--protected-mode", "no", "--dir", logs],
+            "server", redisServer,
+            [
+                "--bind", server, "--port", "6379", "--save", "", "--appendonly", "no", "--protected-mode", "no",
+                "--dir", logs,
+            ],
             logDirectory: logs, name: "redis")
         defer { redis.signal(SIGKILL) }
         // Keepalive probes after 2 s of silence, every second, two unanswered: gone within 4 s of the link dying.
         let node = try network.start(
             "server", TestEnvironment.binDirectory + "/chat-node",
             // (No grace period for the name: IdentityTests cover holding it.)
-            ["--host", server, "--redis", "redis://\(server):6379", "--node-id", "n1", "--tcp-keepalive", "2,1,2", "--resume-grace", "0"],
+            [
+                "--host", server, "--redis", "redis://\(server):6379", "--node-id", "n1", "--tcp-keepalive", "2,1,2",
+                "--resume-grace", "0",
+            ],
             logDirectory: logs, name: "n1")
         defer { node.signal(SIGKILL) }
         func login(_ name: String, from host: String) throws -> TestSocket {
@@ -84,7 +91,10 @@ struct LivenessTests {
             return socket
         }
         var watcher: TestSocket?
-        _ = eventually(timeout: 10) { watcher = try? login("watcher", from: "watcher"); return watcher != nil }
+        _ = eventually(timeout: 10) {
+            watcher = try? login("watcher", from: "watcher")
+            return watcher != nil
+        }
         let watching = try #require(watcher, "node: \(node.stderr().suffix(1500))")
         let alice = try login("alice", from: "alice")
         try watching.expect("alice joined #lobby")

@@ -23,12 +23,16 @@ struct LockoutTests {
     }
 
     /// A `hello` with a password on a new connection from `address`: the event that answers it.
-    static func login(_ name: String, _ password: String, from address: String, on node: NodeProcess) throws
+    static func login(
+        _ name: String, _ password: String, from address: String, on node: NodeProcess
+    ) throws
         -> [String: Any]
     {
         let client = try node.connect(from: address, name)
         try client.sendJSON(["op": "hello", "name": name, "password": password])
-        let answer = try client.expectEvent("welcome or error") { ["welcome", "error"].contains($0["type"] as? String) }
+        let answer = try client.expectEvent("welcome or error") {
+            ["welcome", "error"].contains($0["type"] as? String)
+        }
         try? client.sendJSON(["op": "quit"])
         return answer
     }

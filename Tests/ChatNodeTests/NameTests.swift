@@ -1,5 +1,5 @@
-import Foundation
 import ChatTestSupport
+import Foundation
 import Testing
 
 /// Names are unique across the cluster, and come free again when their holder goes, however it goes.

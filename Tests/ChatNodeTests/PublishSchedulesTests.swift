@@ -1,6 +1,7 @@
 import ChatCore
-@testable import ChatNode
 import Testing
+
+@testable import ChatNode
 
 /// The node's schedules for a message's upkeep writes (`PublishUpkeep`): no process, no Redis.
 @Suite("Publish upkeep schedules")

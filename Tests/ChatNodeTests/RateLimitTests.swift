@@ -5,7 +5,8 @@ import Testing
 /// The line rate is a client's, not a connection's: reconnecting buys no fresh burst, on any node.
 @Suite("The rate limit across connections", .serialized)
 struct RateLimitTests {
-    @Test("hello, 19 lines and quit, six times through the balancer: the burst once, then the rate, not 20 a connection")
+    @Test(
+        "hello, 19 lines and quit, six times through the balancer: the burst once, then the rate, not 20 a connection")
     func reconnectingBuysNoBurst() throws {
         let balanced = try BalancedCluster(nodes: 3)
         let reader = try balanced.balancer.login("reader").client
@@ -42,4 +43,3 @@ struct RateLimitTests {
         try elsewhere.expect("what is your name")
     }
 }
-

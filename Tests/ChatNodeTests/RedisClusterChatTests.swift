@@ -1,6 +1,6 @@
-import RedisClient
 import ChatTestSupport
 import Foundation
+import RedisClient
 import Testing
 
 /// The chat on a real Redis Cluster (redis-server --cluster-enabled, joined by redis-cli --cluster create), with
@@ -20,7 +20,9 @@ struct RedisClusterChatTests {
         return byPort.values.sorted()
     }
 
-    @Test("two nodes on three primaries: rooms on every shard, unique names, direct messages, presence, who, history, rooms, and a killed node's users cleaned up")
+    @Test(
+        "two nodes on three primaries: rooms on every shard, unique names, direct messages, presence, who, history, rooms, and a killed node's users cleaned up"
+    )
     func chatAcrossShards() throws {
         let chat = try ChatOnRedisCluster(nodes: 2)
         let rooms = try Self.roomsOnEveryShard(chat.redis)
@@ -129,7 +131,8 @@ extension RedisClusterChatTests {
                 if finished { ackedSinceDone += 1 }
                 done.unlock()
             } else {
-                flow.refused.append("\(text) (\(reply["code"] as? String ?? "?"): \(reply["message"] as? String ?? ""))")
+                flow.refused.append(
+                    "\(text) (\(reply["code"] as? String ?? "?"): \(reply["message"] as? String ?? ""))")
                 Thread.sleep(forTimeInterval: 0.05)
             }
             if ackedSinceDone >= afterwards { break }
@@ -181,14 +184,19 @@ extension RedisClusterChatTests {
         let far = try nodes[1].loginJSON("far")
         for client in [near, far, sender] {
             try client.sendJSON(["op": "join", "room": room, "id": "j"])
-            _ = try client.expectEvent("joined \(room)") { $0["type"] as? String == "joined" && $0["room"] as? String == room }
+            _ = try client.expectEvent("joined \(room)") {
+                $0["type"] as? String == "joined" && $0["room"] as? String == room
+            }
         }
         return (sender, [("near (same node)", near), ("far (other node)", far)])
     }
 
-    @Test("kill -9 of the primary serving a busy room: its replica takes over, the room chats again within 10 s, and no acknowledged message is missing from history or any client")
+    @Test(
+        "kill -9 of the primary serving a busy room: its replica takes over, the room chats again within 10 s, and no acknowledged message is missing from history or any client"
+    )
     func failoverUnderLoad() throws {
-        let chat = try ChatOnRedisCluster(nodes: 2, replicasPerPrimary: 1, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
+        let chat = try ChatOnRedisCluster(
+            nodes: 2, replicasPerPrimary: 1, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
         let room = "busy"
         let primary = try #require(try chat.redis.primaryPort(forKey: "chat:history:{\(room)}"))
         let (sender, listeners) = try Self.busyRoom(chat.nodes, room)
@@ -196,16 +204,22 @@ extension RedisClusterChatTests {
         let flow = try Self.flow(from: sender) { redis.kill(primary) }
         let resumed = try #require(flow.resumedAfter, "chat never resumed")
         #expect(resumed < 10, "resumed after \(resumed) s")
-        print("failover under load: chat resumed \(resumed) s after the kill; \(flow.refused.count) refused meanwhile, \(flow.acknowledged.count) acknowledged")
-        let history = try chat.redis.cli(["XRANGE", "chat:history:{\(room)}", "-", "+"], port: chat.redis.ports.first { $0 != primary })
+        print(
+            "failover under load: chat resumed \(resumed) s after the kill; \(flow.refused.count) refused meanwhile, \(flow.acknowledged.count) acknowledged"
+        )
+        let history = try chat.redis.cli(
+            ["XRANGE", "chat:history:{\(room)}", "-", "+"], port: chat.redis.ports.first { $0 != primary })
         try Self.checkNothingLost(flow, room: room, history: history, clients: listeners)
     }
 
-    @Test("a busy room's slot moved to another primary with redis-cli --cluster reshard while messages flow: nothing lost, nothing twice, nobody disconnected")
+    @Test(
+        "a busy room's slot moved to another primary with redis-cli --cluster reshard while messages flow: nothing lost, nothing twice, nobody disconnected"
+    )
     func reshardUnderLoad() throws {
         let chat = try ChatOnRedisCluster(nodes: 2, nodeArguments: ["--rate-limit", "1000", "--rate-burst", "1000"])
         // reshard moves the lowest slots of its source first: a room in slot 0 is the one slot moved.
-        let room = try #require((0..<200_000).lazy.map { "busy\($0)" }.first { HashSlot(key: "chat:history:{\($0)}").value == 0 })
+        let room = try #require(
+            (0..<200_000).lazy.map { "busy\($0)" }.first { HashSlot(key: "chat:history:{\($0)}").value == 0 })
         let source = try #require(try chat.redis.primaryPort(forKey: "chat:history:{\(room)}"))
         let target = try #require(chat.redis.ports.first { $0 != source })
         let (sender, listeners) = try Self.busyRoom(chat.nodes, room)
@@ -213,11 +227,16 @@ extension RedisClusterChatTests {
         let (from, to) = (try redis.nodeID(port: source), try redis.nodeID(port: target))
         let flow = try Self.flow(from: sender) {
             let output = try redis.cli(
-                ["--cluster", "reshard", "127.0.0.1:\(source)", "--cluster-from", from, "--cluster-to", to,
-                 "--cluster-slots", "1", "--cluster-yes"], port: source)
-            guard output.contains("Moving slot 0 ") else { throw HarnessError("reshard did not move slot 0: \(output.suffix(1500))") }
+                [
+                    "--cluster", "reshard", "127.0.0.1:\(source)", "--cluster-from", from, "--cluster-to", to,
+                    "--cluster-slots", "1", "--cluster-yes",
+                ], port: source)
+            guard output.contains("Moving slot 0 ") else {
+                throw HarnessError("reshard did not move slot 0: \(output.suffix(1500))")
+            }
         }
-        #expect(try redis.primaryPort(forKey: "chat:history:{\(room)}") == target, "the room now lives on another primary")
+        #expect(
+            try redis.primaryPort(forKey: "chat:history:{\(room)}") == target, "the room now lives on another primary")
         #expect(flow.refused.isEmpty, "no message refused during the move: \(flow.refused)")
         let history = try redis.cli(["XRANGE", "chat:history:{\(room)}", "-", "+"], port: target)
         try Self.checkNothingLost(flow, room: room, history: history, clients: listeners)

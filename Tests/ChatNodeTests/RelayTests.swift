@@ -1,5 +1,5 @@
-import Foundation
 import ChatTestSupport
+import Foundation
 import Testing
 
 /// People on different nodes chat as if on one server.
@@ -50,11 +50,15 @@ struct RelayTests {
         for index in 0..<25 {
             Thread.sleep(forTimeInterval: 0.11)  // within the rate limit (10 a second)
             try writer.send("message \(index)")
-            let event = try reader.expectEvent("message \(index)") { $0["type"] as? String == "message" && $0["text"] as? String == "message \(index)" }
+            let event = try reader.expectEvent("message \(index)") {
+                $0["type"] as? String == "message" && $0["text"] as? String == "message \(index)"
+            }
             ids.append(event["msgid"] as? String ?? "")
         }
         try reader.sendJSON(["op": "join", "room": "lobby", "since": ids[1], "id": "r"])
-        let reply = try reader.expectEvent("the catch-up") { $0["type"] as? String == "joined" && $0["id"] as? String == "r" }
+        let reply = try reader.expectEvent("the catch-up") {
+            $0["type"] as? String == "joined" && $0["id"] as? String == "r"
+        }
         let texts = (reply["history"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
         #expect(texts == (2..<25).map { "message \($0)" }, "everything after the id, more than the 20 of a plain join")
     }
@@ -107,7 +111,9 @@ struct RelayTests {
         try alice.expect("bob is back")
     }
 
-    @Test("hello with rooms: back in exactly those rooms on another node, each missed message once, the last room current")
+    @Test(
+        "hello with rooms: back in exactly those rooms on another node, each missed message once, the last room current"
+    )
     func resumeInHello() throws {
         let cluster = try TestCluster(nodes: 2)
         let writer = try cluster[1].login("writer")
@@ -136,7 +142,8 @@ struct RelayTests {
         #expect(lobby["room"] as? String == "lobby")
         let dev = try again.expectEvent(type: "joined")
         #expect(dev["room"] as? String == "dev")
-        #expect((dev["history"] as? [[String: Any]])?.compactMap { $0["text"] as? String } == ["missed one", "missed two"])
+        #expect(
+            (dev["history"] as? [[String: Any]])?.compactMap { $0["text"] as? String } == ["missed one", "missed two"])
         try writer.send("live after")
         _ = try again.expectEvent("the live message") { $0["text"] as? String == "live after" }
         try again.sendJSON(["op": "say", "text": "to the current room", "id": "s"])
@@ -150,7 +157,9 @@ struct RelayTests {
         #expect(try bare.expectEvent(type: "welcome")["room"] == nil)
         #expect(!bare.drain().contains { $0.contains("\"joined\"") }, "not even the lobby")
         let bad = try cluster[0].connect("bad entry")
-        try bad.sendJSON(["op": "hello", "name": "dave", "rooms": [["room": "ops", "since": "yesterday"], ["room": "dev"]]])
+        try bad.sendJSON([
+            "op": "hello", "name": "dave", "rooms": [["room": "ops", "since": "yesterday"], ["room": "dev"]],
+        ])
         _ = try bad.expectEvent(type: "welcome")
         let refused = try bad.expectEvent(type: "error")
         #expect(refused["code"] as? String == "bad-request" && (refused["message"] as? String ?? "").contains("ops"))
@@ -164,7 +173,9 @@ struct RelayTests {
         var ids: [String] = []
         for index in 1...25 {
             try writer.sendJSON(["op": "say", "text": "message \(index)", "id": "m\(index)"])
-            let own = try writer.expectEvent("own message \(index)") { $0["type"] as? String == "message" && $0["id"] as? String == "m\(index)" }
+            let own = try writer.expectEvent("own message \(index)") {
+                $0["type"] as? String == "message" && $0["id"] as? String == "m\(index)"
+            }
             ids.append(own["msgid"] as! String)
         }
 
@@ -261,21 +272,32 @@ struct RelayTests {
             _ = try cluster.redis.cli(["SPUBLISH", channel, payload])
         }
         // Forged, and shown: Redis is trusted for what a node could have published (a valid name, the right room).
-        try publish("chat:room:{lobby}", #"9999999999000-0 {"k":"msg","room":"lobby","from":"carol","text":"plausible","ts":1}"#)
+        try publish(
+            "chat:room:{lobby}", #"9999999999000-0 {"k":"msg","room":"lobby","from":"carol","text":"plausible","ts":1}"#
+        )
         try watcher.expect("<carol> plausible")
         // Dropped: a reserved name, a look-alike mixing scripts, an event for another room, a name with a newline.
-        try publish("chat:room:{lobby}", #"9999999999001-0 {"k":"msg","room":"lobby","from":"admin","text":"send me your password","ts":1}"#)
-        try publish("chat:room:{lobby}", #"9999999999002-0 {"k":"msg","room":"lobby","from":"wаtcher","text":"it is me","ts":1}"#)
-        try publish("chat:room:{lobby}", #"9999999999003-0 {"k":"msg","room":"ops","from":"carol","text":"wrong room","ts":1}"#)
+        try publish(
+            "chat:room:{lobby}",
+            #"9999999999001-0 {"k":"msg","room":"lobby","from":"admin","text":"send me your password","ts":1}"#)
+        try publish(
+            "chat:room:{lobby}",
+            #"9999999999002-0 {"k":"msg","room":"lobby","from":"wаtcher","text":"it is me","ts":1}"#)
+        try publish(
+            "chat:room:{lobby}", #"9999999999003-0 {"k":"msg","room":"ops","from":"carol","text":"wrong room","ts":1}"#)
         try publish("chat:room:{lobby}", #"{"k":"join","room":"lobby","name":"eve\n* watcher left","ts":1}"#)
-        try publish("chat:room:{lobby}", #"9999999999004-0 {"k":"msg","room":"lobby","from":"carol","text":"still here","ts":1}"#)
+        try publish(
+            "chat:room:{lobby}",
+            #"9999999999004-0 {"k":"msg","room":"lobby","from":"carol","text":"still here","ts":1}"#)
         try watcher.expect("<carol> still here")
         let seen = watcher.received.joined(separator: "\n")
         for forged in ["send me your password", "it is me", "wrong room", "eve"] {
             #expect(!seen.contains(forged), "\(forged) was shown")
         }
         let metrics = try HTTPGet.get(port: cluster[0].opsPort, path: "/metrics").body
-        #expect(metrics.contains("chat_relayed_events_dropped_total 4"), "\(metrics.split(separator: "\n").filter { $0.contains("dropped") })")
+        #expect(
+            metrics.contains("chat_relayed_events_dropped_total 4"),
+            "\(metrics.split(separator: "\n").filter { $0.contains("dropped") })")
         #expect(cluster[0].process.stderr().contains("dropped an event from Redis"))
     }
 }

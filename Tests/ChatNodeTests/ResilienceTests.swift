@@ -1,5 +1,5 @@
-import Foundation
 import ChatTestSupport
+import Foundation
 import Testing
 
 /// Bad input gets a clear error; one bad or slow client, or a Redis outage, hurts nobody else.
@@ -17,7 +17,10 @@ struct ResilienceTests {
 
         try cluster.redis.start()
         let back = Date()
-        #expect(eventually(timeout: 5) { (try? cluster[0].health().status) == 200 && (try? cluster[1].health().status) == 200 })
+        #expect(
+            eventually(timeout: 5) {
+                (try? cluster[0].health().status) == 200 && (try? cluster[1].health().status) == 200
+            })
         // Within 2 s of Redis coming back a message crosses nodes again.
         var delivered = false
         while !delivered, Date().timeIntervalSince(back) < 2.0 {
@@ -162,10 +165,11 @@ struct ResilienceTests {
         #expect(object?["clients"] as? Int == 1)
         #expect(object?["rooms"] as? Int == 2)
         #expect(object?["redis"] as? Bool == true)
-        #expect(eventually(timeout: 2) {
-            let metrics = (try? HTTPGet.get(port: cluster[0].opsPort, path: "/metrics").body) ?? ""
-            return metrics.contains("chat_messages_in_total 1") && metrics.contains("chat_connections 1")
-        })
+        #expect(
+            eventually(timeout: 2) {
+                let metrics = (try? HTTPGet.get(port: cluster[0].opsPort, path: "/metrics").body) ?? ""
+                return metrics.contains("chat_messages_in_total 1") && metrics.contains("chat_connections 1")
+            })
     }
 }
 

@@ -71,4 +71,3 @@ struct RoomSizeCostTests {
         #expect(perRead < 200_000, "Redis sent \(perRead) bytes per page of about 130 KB")
     }
 }
-

@@ -8,7 +8,8 @@ import Testing
 struct StoreBoundsTests {
     @Test("new rooms: a few a minute per person and address, and no more than the cap; existing rooms always open")
     func roomCreation() throws {
-        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--room-creations-per-minute", "3", "--max-rooms", "6"])
+        let cluster = try TestCluster(
+            nodes: 1, nodeArguments: ["--room-creations-per-minute", "3", "--max-rooms", "6"])
         let alice = try cluster[0].login("alice")
         for room in ["r1", "r2", "r3"] {
             try alice.send("/join \(room)")
@@ -38,7 +39,8 @@ struct StoreBoundsTests {
         let cluster = try TestCluster(
             nodes: 1,
             nodeArguments: [
-                "--room-creations-per-minute", "100", "--max-rooms", "4", "--rate-limit", "1000", "--rate-burst", "1000",
+                "--room-creations-per-minute", "100", "--max-rooms", "4", "--rate-limit", "1000", "--rate-burst",
+                "1000",
             ])
         let squatter = try cluster[0].login("squatter")
         for index in 1...10 {
@@ -54,7 +56,8 @@ struct StoreBoundsTests {
         #expect(eventually(timeout: 2) { (try? cluster.redis.cli(["EXISTS", "chat:history:{kept}"])) == "1" })
         try squatter.send("/leave kept")
         try squatter.expect("you left #kept")
-        #expect(eventually(timeout: 2) { (try? cluster.redis.cli(["ZCARD", "chat:room-activity:{:room-index}"])) == "2" })
+        #expect(
+            eventually(timeout: 2) { (try? cluster.redis.cli(["ZCARD", "chat:room-activity:{:room-index}"])) == "2" })
         // Someone else makes a real room: the cap (4: the lobby, #kept, and two more) has room for it.
         let alice = try cluster[0].login("alice")
         for room in ["real1", "real2"] {
@@ -84,7 +87,8 @@ struct StoreBoundsTests {
         let used = try cluster.redis.cli(["MEMORY", "STATS"])  // warm up the command
         _ = used
         let info = try cluster.redis.cli(["INFO", "memory"])
-        let current = info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
+        let current =
+            info.split(whereSeparator: \.isNewline).first { $0.hasPrefix("used_memory:") }
             .flatMap { Int($0.split(separator: ":")[1]) } ?? 0
         _ = try cluster.redis.cli(["CONFIG", "SET", "maxmemory", String(current + 300_000)])
         _ = try cluster.redis.cli(["CONFIG", "SET", "maxmemory-policy", "noeviction"])

@@ -8,7 +8,8 @@ struct TrustTests {
     @Test("a PROXY header from a peer that is not a trusted proxy names nobody: the peer is taken at its own address")
     func untrustedProxyHeader() throws {
         let cluster = try TestCluster(
-            nodes: 1, nodeArguments: ["--proxy-protocol", "--trusted-proxies", "192.0.2.1", "--max-clients-per-address", "1"])
+            nodes: 1,
+            nodeArguments: ["--proxy-protocol", "--trusted-proxies", "192.0.2.1", "--max-clients-per-address", "1"])
         // Not trusted, so a direct client: it is greeted at once, without waiting for a header.
         let forger = try cluster[0].connect("forger")
         try forger.expect("what is your name")

@@ -39,7 +39,9 @@ struct WebAbuseTests {
             ]
         }
         // Host and Origin agree, as they do for any page: under a name, refused; under an address, a session.
-        #expect(try HTTPGet.status(port: node.httpPort, path: "/ws", headers: upgrade("rebind.example", "http://rebind.example")) == 403)
+        #expect(
+            try HTTPGet.status(
+                port: node.httpPort, path: "/ws", headers: upgrade("rebind.example", "http://rebind.example")) == 403)
         let own = "127.0.0.1:\(node.httpPort)"
         #expect(try HTTPGet.status(port: node.httpPort, path: "/ws", headers: upgrade(own, "http://\(own)")) == 101)
         // The operations port and the balancer's admin port answer addresses and localhost only.
@@ -62,7 +64,9 @@ struct WebAbuseTests {
         let request = "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: \(origin)\r\n\r\n"
         try client.sendRaw(Array(String(repeating: request, count: 500).utf8))
         var answered = 0
-        while answered < 500, let line = client.readLine(timeout: 5) { if line.hasPrefix("HTTP/1.1 403") { answered += 1 } }
+        while answered < 500, let line = client.readLine(timeout: 5) {
+            if line.hasPrefix("HTTP/1.1 403") { answered += 1 }
+        }
         #expect(answered == 500)
         let grown = cluster[0].process.stderr().utf8.count + cluster[0].process.stdout().utf8.count - before
         #expect(grown < 20_000, "the log grew by \(grown) bytes for 500 refusals")

@@ -19,14 +19,20 @@ struct WebSocketTests {
         let bob = try cluster[1].login("bob")
         try web.expectEvent("bob's join") { $0["type"] as? String == "join" && $0["name"] as? String == "bob" }
         try web.sendJSON(["op": "say", "text": "hi from the web", "id": "m1"])
-        let ack = try web.expectEvent("the acknowledgement") { $0["type"] as? String == "message" && $0["id"] as? String == "m1" }
+        let ack = try web.expectEvent("the acknowledgement") {
+            $0["type"] as? String == "message" && $0["id"] as? String == "m1"
+        }
         #expect(ack["msgid"] is String)
         try bob.expectLine("the web message") { $0.hasSuffix("#lobby <webby> hi from the web") }
         try bob.send("hello webby")
-        try web.expectEvent("bob's message") { $0["type"] as? String == "message" && $0["text"] as? String == "hello webby" }
+        try web.expectEvent("bob's message") {
+            $0["type"] as? String == "message" && $0["text"] as? String == "hello webby"
+        }
 
         try bob.send("/msg webby psst")
-        try web.expectEvent("the direct message") { $0["type"] as? String == "direct" && $0["from"] as? String == "bob" }
+        try web.expectEvent("the direct message") {
+            $0["type"] as? String == "direct" && $0["from"] as? String == "bob"
+        }
         try web.sendJSON(["op": "msg", "to": "bob", "text": "psst back"])
         try bob.expectLine("the reply") { $0.hasSuffix("*webby* psst back") }
 
@@ -39,7 +45,9 @@ struct WebSocketTests {
         try web.expectEvent("the join of dev") { $0["type"] as? String == "joined" && $0["room"] as? String == "dev" }
         let carol = try cluster[1].loginJSON("carol")
         try carol.sendJSON(["op": "join", "room": "dev"])
-        _ = try carol.expectEvent("carol's join reply") { $0["type"] as? String == "joined" && $0["room"] as? String == "dev" }
+        _ = try carol.expectEvent("carol's join reply") {
+            $0["type"] as? String == "joined" && $0["room"] as? String == "dev"
+        }
         try web.sendJSON(["op": "typing", "room": "dev"])
         let typing = try carol.expectEvent(type: "typing")
         #expect(typing["name"] as? String == "webby" && typing["room"] as? String == "dev")
@@ -55,7 +63,8 @@ struct WebSocketTests {
         let cluster = try TestCluster(nodes: 1)
         let web = try TestWebSocket(port: cluster[0].httpPort)
         let greeting = try web.expectEvent(type: "greeting")
-        #expect((greeting["server"] as? String)?.contains("n1") == true, "a WebSocket session speaks JSON from the start")
+        #expect(
+            (greeting["server"] as? String)?.contains("n1") == true, "a WebSocket session speaks JSON from the start")
         try web.sendText("hello there")
         let error = try web.expectEvent(type: "error")
         #expect(error["code"] as? String == "bad-request")
@@ -68,7 +77,8 @@ struct WebSocketTests {
         // The same for a message sent in fragments that are small alone and too large together.
         let fragmented = try TestWebSocket(port: cluster[0].httpPort)
         _ = try fragmented.expectEvent(type: "greeting")
-        try fragmented.send(opcode: 1, Array((#"{"op":"hello","name":""# + String(repeating: "y", count: 3000)).utf8), final: false)
+        try fragmented.send(
+            opcode: 1, Array((#"{"op":"hello","name":""# + String(repeating: "y", count: 3000)).utf8), final: false)
         try fragmented.send(opcode: 0, Array((String(repeating: "y", count: 3000) + #""}"#).utf8))
         #expect(fragmented.waitForClose())
         #expect(fragmented.closeCode == 1009, "close code \(fragmented.closeCode.map(String.init) ?? "none")")
@@ -107,6 +117,7 @@ struct WebSocketTests {
         #expect(try get("/health").head.first?.contains("404") == true, "operations are not on the public port")
         #expect(try get("/metrics").head.first?.contains("404") == true)
         #expect(try HTTPGet.get(port: cluster[0].opsPort, path: "/health").body.contains("\"status\":\"ok\""))
-        #expect(try HTTPGet.get(port: cluster[0].opsPort, path: "/").status == 404, "and the page is not on the ops port")
+        #expect(
+            try HTTPGet.get(port: cluster[0].opsPort, path: "/").status == 404, "and the page is not on the ops port")
     }
 }

@@ -1,12 +1,12 @@
 import ChatCore
 import ChatStore
-import RedisClient
 import ChatTestSupport
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RedisClient
 import Testing
 
 /// The Lua scripts against a real Redis: the guarantees the cluster relies on, tested one step at a time.
@@ -22,13 +22,18 @@ struct ChatStoreTests {
             scripts: ChatStore.scripts, logger: logger)
         client.start()
         guard eventually(timeout: 5, { client.isConnected }) else { throw HarnessError("no connection") }
-        return ChatStore(redis: client, incarnation: incarnation, nodeID: "node-\(incarnation)", claimTTLSeconds: ttl, historyLength: 100)
+        return ChatStore(
+            redis: client, incarnation: incarnation, nodeID: "node-\(incarnation)", claimTTLSeconds: ttl,
+            historyLength: 100)
     }
 
     /// Everything published on a room's channel, as decoded events.
-    func listen(_ redis: RedisServer, to room: RoomName) async throws -> (RedisSubscriber, NIOLockedValueBox<[ChatEvent]>) {
+    func listen(
+        _ redis: RedisServer, to room: RoomName
+    ) async throws -> (RedisSubscriber, NIOLockedValueBox<[ChatEvent]>) {
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let subscriber = RedisSubscriber(address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger, sharded: true)
+        let subscriber = RedisSubscriber(
+            address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger, sharded: true)
         let events = NIOLockedValueBox<[ChatEvent]>([])
         try await loop.submit {
             subscriber.onMessages = { batch in
@@ -52,13 +57,19 @@ struct ChatStoreTests {
         let nodeB = try store(redis, incarnation: "b")
         let first = nodeA.makeToken()
         #expect(try await nodeA.claim(alice, token: first, now: 1, address: "x").get())
-        #expect(try await !nodeB.claim(try UserName(validating: "alice"), token: nodeB.makeToken(), now: 2, address: "y").get())
+        #expect(
+            try await !nodeB.claim(try UserName(validating: "alice"), token: nodeB.makeToken(), now: 2, address: "y")
+                .get())
         try await nodeA.release(alice, token: first, now: 3, reason: .quit, origin: "s").get()
         let second = nodeB.makeToken()
         #expect(try await nodeB.claim(alice, token: second, now: 4, address: "y").get())
         // The first session's release arrives again (a retry after a timeout): it must change nothing.
         try await nodeA.release(alice, token: first, now: 5, reason: .quit, origin: "s").get()
-        #expect(try await nodeB.keepAlive(SessionRecord(user: alice, token: second, since: 4, lastActive: 4, away: nil, rooms: [], address: "y"), restore: false).get())
+        #expect(
+            try await nodeB.keepAlive(
+                SessionRecord(user: alice, token: second, since: 4, lastActive: 4, away: nil, rooms: [], address: "y"),
+                restore: false
+            ).get())
         #expect(try await nodeA.seen("alice").get() == .online(name: "Alice", since: 4, node: "node-b"))
     }
 
@@ -69,7 +80,8 @@ struct ChatStoreTests {
         let token = node.makeToken()
         #expect(try await node.claim(alice, token: token, now: 1, address: "x").get())
         try await node.join(dev, user: alice, token: token, now: 1, origin: "s").get()
-        let record = SessionRecord(user: alice, token: token, since: 1, lastActive: 2, away: "lunch", rooms: [dev], address: "x")
+        let record = SessionRecord(
+            user: alice, token: token, since: 1, lastActive: 2, away: "lunch", rooms: [dev], address: "x")
         #expect(try await node.keepAlive(record, restore: false).get())
 
         _ = try await node.redis.send("FLUSHALL").get()  // Redis lost everything (a restart without persistence)
@@ -114,12 +126,17 @@ struct ChatStoreTests {
         for person in people { try await node.join(dev, user: person, token: token(person), now: 1, origin: "s").get() }
         func notices() -> (joins: Int, leaves: Int) {
             let all = events.withLockedValue { $0 }
-            return (all.filter { if case .joined = $0 { true } else { false } }.count,
-                    all.filter { if case .left = $0 { true } else { false } }.count)
+            return (
+                all.filter { if case .joined = $0 { true } else { false } }.count,
+                all.filter { if case .left = $0 { true } else { false } }.count
+            )
         }
         #expect(eventually(timeout: 5) { notices().joins == size }, "only the first \(size) joins are told")
-        try await node.leave(dev, user: people[size + 1], token: token(people[size + 1]), reason: .left, now: 2, origin: "s").get()
-        try await node.leave(dev, user: people[size], token: token(people[size]), reason: .left, now: 3, origin: "s").get()
+        try await node.leave(
+            dev, user: people[size + 1], token: token(people[size + 1]), reason: .left, now: 2, origin: "s"
+        ).get()
+        try await node.leave(dev, user: people[size], token: token(people[size]), reason: .left, now: 3, origin: "s")
+            .get()
         // Back at quietRoomSize people: the room speaks again, so the second leave is told and the first is not.
         #expect(eventually(timeout: 5) { notices().leaves == 1 })
         try await Task.sleep(for: .milliseconds(200))
@@ -129,7 +146,9 @@ struct ChatStoreTests {
         try await node.join(dev, user: people[size], token: token(people[size]), now: 5, origin: "s").get()
         try await node.publishTyping(dev, user: people[1], now: 6, origin: "s").get()
         try await Task.sleep(for: .milliseconds(200))
-        let typists = events.withLockedValue { $0 }.compactMap { if case .typing(_, let name, _) = $0 { name } else { nil } }
+        let typists = events.withLockedValue { $0 }.compactMap {
+            if case .typing(_, let name, _) = $0 { name } else { nil }
+        }
         #expect(typists == [people[0].display])
         try await subscriber.stop().get()
     }
@@ -157,7 +176,9 @@ struct ChatStoreTests {
         }
         #expect(steps == [2, 2, 1])
         for name in names {
-            #expect(try await survivor.claim(name, token: survivor.makeToken(), now: 3, address: "y").get(), "\(name) is free")
+            #expect(
+                try await survivor.claim(name, token: survivor.makeToken(), now: 3, address: "y").get(),
+                "\(name) is free")
         }
     }
 
@@ -202,7 +223,8 @@ struct ChatStoreTests {
         #expect(try await node.claim(alice, token: node.makeToken(), now: 1, address: "x").get())
         var ids: [StreamID] = []
         for index in 1...5 {
-            let message = OutgoingMessage(room: dev, from: alice.display, text: "m\(index)", isAction: false, time: Int64(index))
+            let message = OutgoingMessage(
+                room: dev, from: alice.display, text: "m\(index)", isAction: false, time: Int64(index))
             ids.append(try await node.publishMessage(message, user: alice, origin: "s").get())
         }
         #expect(ids == ids.sorted() && Set(ids).count == 5, "ids only grow, even within one millisecond")
@@ -221,9 +243,12 @@ struct ChatStoreTests {
         let redis = try RedisServer()
         let node = try store(redis, incarnation: "a")
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        let subscriber = RedisSubscriber(address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger, sharded: true)
+        let subscriber = RedisSubscriber(
+            address: try RedisAddress(url: redis.url), eventLoop: loop, logger: logger, sharded: true)
         let payloads = NIOLockedValueBox<[[UInt8]]>([])
-        try await loop.submit { subscriber.onMessages = { batch in payloads.withLockedValue { $0 += batch.map { Array($0.payload) } } } }.get()
+        try await loop.submit {
+            subscriber.onMessages = { batch in payloads.withLockedValue { $0 += batch.map { Array($0.payload) } } }
+        }.get()
         subscriber.start()
         #expect(eventually(timeout: 5) { subscriber.isConnected })
         try await loop.flatSubmit { subscriber.subscribe(ChatKeys.roomChannel(dev)) }.get()
@@ -237,7 +262,8 @@ struct ChatStoreTests {
         #expect(stored.array?.first?.array?[0].string == id.description, "the entry's id is the message's id")
         let expected = RelayEnvelope(event: .message(message.stored(as: id)), origin: "inc/7")
         #expect(RelayCodec.decode(published) == expected)
-        #expect(try await node.history(dev, count: 5).get() == [message.stored(as: id)], "history decodes the same message")
+        #expect(
+            try await node.history(dev, count: 5).get() == [message.stored(as: id)], "history decodes the same message")
         try await subscriber.stop().get()
     }
 

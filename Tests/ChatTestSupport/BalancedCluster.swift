@@ -8,9 +8,12 @@ public final class BalancedCluster: @unchecked Sendable {
     public init(nodes: Int = 3, nodeArguments: [String] = [], balancerArguments: [String] = []) throws {
         cluster = try TestCluster(nodes: nodes, nodeArguments: ["--proxy-protocol"] + nodeArguments)
         balancer = try BalancerProcess(
-            arguments: ["--redis", cluster.redis.url, "--send-proxy"] + balancerArguments, logDirectory: cluster.logDirectory)
+            arguments: ["--redis", cluster.redis.url, "--send-proxy"] + balancerArguments,
+            logDirectory: cluster.logDirectory)
         let names = Set(cluster.nodes.map(\.id))
-        guard eventually(timeout: 5, { (try? Set(self.balancer.nodes().filter { $0.value.state == "up" }.keys)) == names })
+        guard
+            eventually(
+                timeout: 5, { (try? Set(self.balancer.nodes().filter { $0.value.state == "up" }.keys)) == names })
         else { throw HarnessError("the balancer never saw every node: \((try? balancer.nodes()) ?? [:])") }
     }
 }

@@ -19,7 +19,8 @@ public final class BalancerProcess: @unchecked Sendable {
     public init(arguments: [String], logDirectory: String, name: String = "balancer") throws {
         let binary = TestEnvironment.binDirectory + "/chat-balancer"
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw HarnessError("chat-balancer is not built at \(binary); run 'swift build' first (scripts/test.sh does)")
+            throw HarnessError(
+                "chat-balancer is not built at \(binary); run 'swift build' first (scripts/test.sh does)")
         }
         // Every test client comes from 127.0.0.1, many at once: the per-address limits are off unless a test sets
         // them.
@@ -28,7 +29,8 @@ public final class BalancerProcess: @unchecked Sendable {
             + (arguments.contains("--connect-rate-per-address") ? [] : ["--connect-rate-per-address", "0"])
         let process = try TestProcess(
             executable: binary,
-            arguments: ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--admin-port", "0"] + limit + arguments,
+            arguments: ["--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--admin-port", "0"] + limit
+                + arguments,
             logDirectory: logDirectory, name: name)
         self.process = process
         var ports: [String: Int]?

@@ -39,7 +39,9 @@ public final class TestNetwork: @unchecked Sendable {
         let inside = "v\(index)"
         let link = "h\(prefix.suffix(5))\(index)"  // interface names are at most 15 characters
         try Self.run(["ip", "netns", "add", namespace])
-        try Self.run(["ip", "link", "add", inside, "netns", namespace, "type", "veth", "peer", "name", link, "netns", hub])
+        try Self.run([
+            "ip", "link", "add", inside, "netns", namespace, "type", "veth", "peer", "name", link, "netns", hub,
+        ])
         try Self.run(["ip", "-n", hub, "link", "set", link, "master", "br0"])
         try Self.run(["ip", "-n", hub, "link", "set", link, "up"])
         try Self.run(["ip", "-n", namespace, "addr", "add", "\(address)/24", "dev", inside])
@@ -52,7 +54,9 @@ public final class TestNetwork: @unchecked Sendable {
     public func address(_ host: String) -> String { hosts[host]!.address }
 
     /// Starts a program inside a host's namespace (`ip netns exec` runs it in place, so the pid is the program's).
-    public func start(_ host: String, _ executable: String, _ arguments: [String], logDirectory: String, name: String) throws
+    public func start(
+        _ host: String, _ executable: String, _ arguments: [String], logDirectory: String, name: String
+    ) throws
         -> TestProcess
     {
         try TestProcess(

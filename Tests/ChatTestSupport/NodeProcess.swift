@@ -17,20 +17,23 @@ public final class NodeProcess: @unchecked Sendable {
     /// IRC, when the node serves it (`--irc-port`).
     public let ircPort: Int?
 
-    public convenience init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws {
+    public convenience init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws
+    {
         try self.init(id: id, redisURL: redis.url, logDirectory: logDirectory, extraArguments: extraArguments)
     }
 
     public init(id: String, redisURL: String, logDirectory: String, extraArguments: [String] = []) throws {
         let binary = TestEnvironment.binDirectory + "/chat-node"
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw HarnessError("chat-node is not built at \(binary); run 'swift build' before 'swift test' (scripts/test.sh does)")
+            throw HarnessError(
+                "chat-node is not built at \(binary); run 'swift build' before 'swift test' (scripts/test.sh does)")
         }
         self.id = id
         let process = try TestProcess(
             executable: binary,
             arguments: [
-                "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--ops-port", "0", "--redis", redisURL, "--node-id", id,
+                "--host", "127.0.0.1", "--port", "0", "--http-port", "0", "--ops-port", "0", "--redis", redisURL,
+                "--node-id", id,
                 "--claim-ttl", "3", "--log-level", "info",
             ] + extraArguments,
             logDirectory: logDirectory, name: id)
@@ -106,7 +109,8 @@ public enum HTTPGet {
         let socket = try TestSocket(port: port, name: "http")
         let fields = headers.map { "\($0.0): \($0.1)\r\n" }.joined()
         try socket.sendRaw(Array("GET \(path) HTTP/1.1\r\n\(fields)Connection: close\r\n\r\n".utf8))
-        guard let line = socket.readLine(timeout: 5), let status = Int(line.split(separator: " ").dropFirst().first ?? "")
+        guard let line = socket.readLine(timeout: 5),
+            let status = Int(line.split(separator: " ").dropFirst().first ?? "")
         else { throw HarnessError("no HTTP response from port \(port)") }
         return status
     }
@@ -160,7 +164,9 @@ public final class ChatOnRedisCluster: @unchecked Sendable {
     public private(set) var nodes: [NodeProcess] = []
     public let nodeArguments: [String]
 
-    public init(nodes count: Int = 2, primaries: Int = 3, replicasPerPrimary: Int = 0, nodeArguments: [String] = [])
+    public init(
+        nodes count: Int = 2, primaries: Int = 3, replicasPerPrimary: Int = 0, nodeArguments: [String] = []
+    )
         throws
     {
         redis = try RedisClusterServers(primaries: primaries, replicasPerPrimary: replicasPerPrimary)

@@ -56,7 +56,8 @@ public final class RedisClusterServers: @unchecked Sendable {
             arguments: [
                 "--port", String(port), "--bind", "127.0.0.1", "--cluster-enabled", "yes",
                 "--cluster-config-file", "\(directory)/nodes-\(port).conf", "--cluster-node-timeout", "2000",
-                "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", directory, "--daemonize", "no", "--protected-mode", "no",
+                "--save", "", "--appendonly", "no", "--repl-diskless-sync-delay", "0", "--dir", directory,
+                "--daemonize", "no", "--protected-mode", "no",
             ],
             logDirectory: directory, name: "redis-cluster-\(port)")
         guard eventually(timeout: 10, { TestSocket.canConnect(port: port) }) else {

@@ -42,7 +42,9 @@ public final class RedisSentinelServers: @unchecked Sendable {
             self.sentinelPorts.allSatisfy { port in
                 let info = (try? self.cli(["SENTINEL", "MASTER", self.service], port: port)) ?? ""
                 let lines = info.split(separator: "\n").map(String.init)
-                guard let index = lines.firstIndex(of: "num-other-sentinels"), index + 1 < lines.count else { return false }
+                guard let index = lines.firstIndex(of: "num-other-sentinels"), index + 1 < lines.count else {
+                    return false
+                }
                 return lines[index + 1] == "2"
             }
         }
@@ -67,16 +69,16 @@ public final class RedisSentinelServers: @unchecked Sendable {
         // Sentinel rewrites its configuration file: each gets its own, writable.
         let file = "\(directory)/sentinel-\(port).conf"
         try """
-            port \(port)
-            bind 127.0.0.1
-            protected-mode no
-            dir \(directory)
-            sentinel monitor \(service) 127.0.0.1 \(dataPorts[0]) 2
-            sentinel down-after-milliseconds \(service) 1000
-            sentinel failover-timeout \(service) 3000
-            sentinel parallel-syncs \(service) 1
+        port \(port)
+        bind 127.0.0.1
+        protected-mode no
+        dir \(directory)
+        sentinel monitor \(service) 127.0.0.1 \(dataPorts[0]) 2
+        sentinel down-after-milliseconds \(service) 1000
+        sentinel failover-timeout \(service) 3000
+        sentinel parallel-syncs \(service) 1
 
-            """.write(toFile: file, atomically: true, encoding: .utf8)
+        """.write(toFile: file, atomically: true, encoding: .utf8)
         processes[port] = try TestProcess(
             executable: executable, arguments: [file, "--sentinel"], logDirectory: directory, name: "sentinel-\(port)")
         guard eventually(timeout: 10, { TestSocket.canConnect(port: port) }) else {

@@ -24,7 +24,9 @@ public struct TestCertificates: Sendable {
         try TestEnvironment.startingProcess()
         try process.run()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw HarnessError("scripts/dev-cert.sh could not make certificates") }
+        guard process.terminationStatus == 0 else {
+            throw HarnessError("scripts/dev-cert.sh could not make certificates")
+        }
     }
 
     /// The base64 SHA-256 of the server key's SubjectPublicKeyInfo: what Chromium's

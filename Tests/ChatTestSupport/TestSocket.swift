@@ -52,7 +52,10 @@ public final class TestSocket: @unchecked Sendable {
     }
 
     public static func canConnect(host: String = "127.0.0.1", port: Int) -> Bool {
-        (try? TestSocket(host: host, port: port)).map { $0.close(); return true } ?? false
+        (try? TestSocket(host: host, port: port)).map {
+            $0.close()
+            return true
+        } ?? false
     }
 
     public func send(_ line: String) throws {
@@ -62,7 +65,9 @@ public final class TestSocket: @unchecked Sendable {
     public func sendRaw(_ bytes: [UInt8]) throws {
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes[offset...].withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
             guard sent > 0 else { throw HarnessError("\(name): send failed (errno \(errno))") }
             offset += sent
         }
@@ -187,7 +192,9 @@ public final class TestSocket: @unchecked Sendable {
     /// True when the server closes the connection within `timeout`.
     public func waitForClose(timeout: Double = 5) -> Bool {
         let deadline = Date().addingTimeInterval(timeout)
-        while !isClosedByPeer, deadline.timeIntervalSinceNow > 0 { _ = readLine(timeout: deadline.timeIntervalSinceNow) }
+        while !isClosedByPeer, deadline.timeIntervalSinceNow > 0 {
+            _ = readLine(timeout: deadline.timeIntervalSinceNow)
+        }
         return isClosedByPeer
     }
 
@@ -215,7 +222,9 @@ extension TestSocket {
 
     /// Reads JSON events until one satisfies `match` (lines that are not JSON, like the text greeting, are skipped).
     @discardableResult
-    public func expectEvent(timeout: Double = 5, _ description: String, where match: ([String: Any]) -> Bool) throws
+    public func expectEvent(
+        timeout: Double = 5, _ description: String, where match: ([String: Any]) -> Bool
+    ) throws
         -> [String: Any]
     {
         var found: [String: Any]? = nil

@@ -11,7 +11,8 @@ public final class TestWebSocket: @unchecked Sendable {
     /// Connects and asks for the upgrade; `origin` as a browser would send it (nil: as a program would).
     public init(host: String = "127.0.0.1", port: Int, path: String = "/ws", origin: String? = nil) throws {
         socket = try TestSocket(host: host, port: port, name: "websocket")
-        var request = "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        var request =
+            "GET \(path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
         if let origin { request += "Origin: \(origin)\r\n" }
         try socket.sendRaw(Array((request + "\r\n").utf8))
@@ -29,7 +30,9 @@ public final class TestWebSocket: @unchecked Sendable {
         switch payload.count {
         case 0..<126: frame.append(0x80 | UInt8(payload.count))
         case 126...0xFFFF: frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xFF)]
-        default: frame.append(0x80 | 127); frame += (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) }
+        default:
+            frame.append(0x80 | 127)
+            frame += (0..<8).reversed().map { UInt8((payload.count >> ($0 * 8)) & 0xFF) }
         }
         frame += mask
         frame += payload.enumerated().map { $0.element ^ mask[$0.offset % 4] }
@@ -63,14 +66,18 @@ public final class TestWebSocket: @unchecked Sendable {
 
     /// Reads messages until one is a JSON event that satisfies `match`; throws with what came otherwise.
     @discardableResult
-    public func expectEvent(_ description: String, timeout: Double = 5, where match: ([String: Any]) -> Bool) throws -> [String: Any] {
+    public func expectEvent(
+        _ description: String, timeout: Double = 5, where match: ([String: Any]) -> Bool
+    ) throws -> [String: Any] {
         let deadline = Date().addingTimeInterval(timeout)
         var seen: [String] = []
         while let text = receiveText(timeout: max(0, deadline.timeIntervalSinceNow)) {
             seen.append(text)
             if let object = TestSocket.json(text), match(object) { return object }
         }
-        throw HarnessError("websocket: no \(description) within \(timeout) s; saw \(seen), close code \(closeCode.map(String.init) ?? "none")")
+        throw HarnessError(
+            "websocket: no \(description) within \(timeout) s; saw \(seen), close code \(closeCode.map(String.init) ?? "none")"
+        )
     }
 
     public func expectEvent(type: String, timeout: Double = 5) throws -> [String: Any] {

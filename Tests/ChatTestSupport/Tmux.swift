@@ -24,7 +24,8 @@ public final class Tmux {
         func quoted(_ word: String) -> String { "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         let outputPath = NSTemporaryDirectory() + "tmux-\(UUID().uuidString).out"
         defer { unlink(outputPath) }
-        let command = (["tmux", "-L", socket] + arguments).map(quoted).joined(separator: " ")
+        let command =
+            (["tmux", "-L", socket] + arguments).map(quoted).joined(separator: " ")
             + " >\(outputPath) 2>/dev/null </dev/null"
         var argv: [UnsafeMutablePointer<CChar>?] = [String](["/bin/sh", "-c", command]).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
@@ -41,7 +42,9 @@ public final class Tmux {
     public var screen: String { (try? run(["capture-pane", "-p", "-t", target])) ?? "" }
     public func type(_ text: String) throws { try run(["send-keys", "-t", target, "-l", text]) }
     public func press(_ key: String) throws { try run(["send-keys", "-t", target, key]) }
-    public func resize(columns: Int, rows: Int) throws { try run(["resize-window", "-t", target, "-x", "\(columns)", "-y", "\(rows)"]) }
+    public func resize(columns: Int, rows: Int) throws {
+        try run(["resize-window", "-t", target, "-x", "\(columns)", "-y", "\(rows)"])
+    }
 
     /// Polls the screen until `match` holds; fails with the last screen.
     @discardableResult
@@ -58,4 +61,3 @@ public final class Tmux {
 
     deinit { _ = try? run(["kill-server"]) }
 }
-

@@ -11,17 +11,31 @@ public final class WebDriver: @unchecked Sendable {
     public init(logDirectory: String, width: Int = 1200, height: Int = 800, extraArguments: [String] = []) throws {
         port = try Self.freePort()
         driver = try TestProcess(
-            executable: "/usr/bin/chromedriver", arguments: ["--port=\(port)"], logDirectory: logDirectory, name: "chromedriver")
+            executable: "/usr/bin/chromedriver", arguments: ["--port=\(port)"], logDirectory: logDirectory,
+            name: "chromedriver")
         guard eventually(timeout: 20, { (try? self.call("GET", "/status")) != nil }) else {
             throw HarnessError("chromedriver did not start: \(driver.stderr())")
         }
         let options: [String: Any] = [
             "binary": "/usr/bin/chromium",
-            "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=\(width),\(height)"]
+            "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--window-size=\(width),\(height)",
+            ]
                 + extraArguments,
         ]
-        let created = try call("POST", "/session", ["capabilities": ["alwaysMatch": ["browserName": "chrome", "goog:chromeOptions": options, "goog:loggingPrefs": ["browser": "ALL"]]]])
-        guard let id = (created as? [String: Any])?["sessionId"] as? String else { throw HarnessError("no WebDriver session: \(created)") }
+        let created = try call(
+            "POST", "/session",
+            [
+                "capabilities": [
+                    "alwaysMatch": [
+                        "browserName": "chrome", "goog:chromeOptions": options, "goog:loggingPrefs": ["browser": "ALL"],
+                    ]
+                ]
+            ])
+        guard let id = (created as? [String: Any])?["sessionId"] as? String else {
+            throw HarnessError("no WebDriver session: \(created)")
+        }
         session = "/session/\(id)"
     }
 
@@ -36,7 +50,8 @@ public final class WebDriver: @unchecked Sendable {
     public func element(_ css: String, timeout: Double = 10) throws -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
-            if let found = try? call("POST", session + "/element", ["using": "css selector", "value": css]) as? [String: Any],
+            if let found = try? call("POST", session + "/element", ["using": "css selector", "value": css])
+                as? [String: Any],
                 let id = found.values.first as? String
             {
                 return id
@@ -50,7 +65,9 @@ public final class WebDriver: @unchecked Sendable {
         _ = try call("POST", session + "/element/\(try element(css))/value", ["text": text])
     }
 
-    public func click(_ css: String) throws { _ = try call("POST", session + "/element/\(try element(css))/click", [:]) }
+    public func click(_ css: String) throws {
+        _ = try call("POST", session + "/element/\(try element(css))/click", [:])
+    }
 
     public func text(_ css: String) throws -> String {
         (try call("GET", session + "/element/\(try element(css))/text") as? String) ?? ""
@@ -85,10 +102,12 @@ public final class WebDriver: @unchecked Sendable {
     }
 
     public func screenshot(to path: String) throws {
-        guard let encoded = try call("GET", session + "/screenshot") as? String, let png = Data(base64Encoded: encoded) else {
+        guard let encoded = try call("GET", session + "/screenshot") as? String, let png = Data(base64Encoded: encoded)
+        else {
             throw HarnessError("no screenshot")
         }
-        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try png.write(to: URL(fileURLWithPath: path))
     }
 
@@ -106,15 +125,20 @@ public final class WebDriver: @unchecked Sendable {
         var headers: [String] = []
         while let line = socket.readLine(timeout: 60), !line.isEmpty { headers.append(line.lowercased()) }
         var content: [UInt8] = []
-        if let length = headers.first(where: { $0.hasPrefix("content-length:") }).flatMap({ Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) }) {
+        if let length = headers.first(where: { $0.hasPrefix("content-length:") }).flatMap({
+            Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces))
+        }) {
             content = socket.readBytes(length, timeout: 60) ?? []
         } else if headers.contains("transfer-encoding: chunked") {
-            while let sizeLine = socket.readLine(timeout: 60), let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16), size > 0 {
+            while let sizeLine = socket.readLine(timeout: 60),
+                let size = Int(sizeLine.split(separator: ";").first ?? "", radix: 16), size > 0
+            {
                 content += socket.readBytes(size, timeout: 60) ?? []
                 _ = socket.readLine(timeout: 60)
             }
         }
-        let object = try JSONSerialization.jsonObject(with: Data(content), options: [.fragmentsAllowed]) as? [String: Any]
+        let object =
+            try JSONSerialization.jsonObject(with: Data(content), options: [.fragmentsAllowed]) as? [String: Any]
         let value = object?["value"] ?? NSNull()
         if let failure = value as? [String: Any], let error = failure["error"] as? String {
             throw HarnessError("WebDriver \(method) \(path): \(error): \(failure["message"] ?? "")")
@@ -131,7 +155,9 @@ public final class WebDriver: @unchecked Sendable {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard bound else { throw HarnessError("no free port") }
         return Int(UInt16(bigEndian: address.sin_port))

@@ -1,8 +1,9 @@
 import Endpoints
-@testable import RedisClient
 import NIOCore
 import NIOEmbedded
 import Testing
+
+@testable import RedisClient
 
 @Suite("RESP through hiredis")
 struct RESPCodecTests {
@@ -33,10 +34,11 @@ struct RESPCodecTests {
         }
         var values: [RedisValue] = []
         while let value = try channel.readInbound(as: RedisValue.self) { values.append(value) }
-        #expect(values == [
-            .simple("OK"), .error("ERR bad"), .integer(42), .null, .bulk(Array("abc".utf8)),
-            .array([.integer(1), .array([.simple("x")]), .bulk([])]),
-        ])
+        #expect(
+            values == [
+                .simple("OK"), .error("ERR bad"), .integer(42), .null, .bulk(Array("abc".utf8)),
+                .array([.integer(1), .array([.simple("x")]), .bulk([])]),
+            ])
         _ = try channel.finish()
     }
 
@@ -46,26 +48,36 @@ struct RESPCodecTests {
         #expect(throws: RedisError.self) { try channel.writeInbound(ByteBuffer(string: "?what\r\n")) }
     }
 
-    @Test("Redis URLs", arguments: [
-        ("redis://127.0.0.1:6379", RedisAddress(host: "127.0.0.1", port: 6379)),
-        ("redis://redis", RedisAddress(host: "redis", port: 6379)),
-        ("redis://:secret@cache:6380/2", RedisAddress(host: "cache", port: 6380, password: "secret", database: 2)),
-        ("redis://user:pw@h/", RedisAddress(host: "h", port: 6379, username: "user", password: "pw")),
-        ("redis://chat-node:p%40ss%3Aword@h", RedisAddress(host: "h", port: 6379, username: "chat-node", password: "p@ss:word")),
-    ])
+    @Test(
+        "Redis URLs",
+        arguments: [
+            ("redis://127.0.0.1:6379", RedisAddress(host: "127.0.0.1", port: 6379)),
+            ("redis://redis", RedisAddress(host: "redis", port: 6379)),
+            ("redis://:secret@cache:6380/2", RedisAddress(host: "cache", port: 6380, password: "secret", database: 2)),
+            ("redis://user:pw@h/", RedisAddress(host: "h", port: 6379, username: "user", password: "pw")),
+            (
+                "redis://chat-node:p%40ss%3Aword@h",
+                RedisAddress(host: "h", port: 6379, username: "chat-node", password: "p@ss:word")
+            ),
+        ])
     func urls(_ url: String, _ expected: RedisAddress) throws {
         #expect(try RedisAddress(url: url) == expected)
     }
 
-    @Test("bad Redis URLs are refused clearly", arguments: ["http://x", "redis://", "redis://h:0", "redis://h:port", "redis://h/db"])
+    @Test(
+        "bad Redis URLs are refused clearly",
+        arguments: ["http://x", "redis://", "redis://h:0", "redis://h:port", "redis://h/db"])
     func badURLs(_ url: String) {
         #expect(throws: RedisError.self) { try RedisAddress(url: url) }
     }
 
-    @Test("a refused Redis URL's error never shows its password (it ends up in logs)", arguments: [
-        "redis://node:s3cret-pw@h:99999", "redis://:s3cret-pw@h/db", "rediz://user:s3cret-pw@h", "u:s3cret-pw@redis:6379",
-        "redis:/u:s3cret-pw@h",
-    ])
+    @Test(
+        "a refused Redis URL's error never shows its password (it ends up in logs)",
+        arguments: [
+            "redis://node:s3cret-pw@h:99999", "redis://:s3cret-pw@h/db", "rediz://user:s3cret-pw@h",
+            "u:s3cret-pw@redis:6379",
+            "redis:/u:s3cret-pw@h",
+        ])
     func refusalHidesPassword(_ url: String) {
         do {
             _ = try RedisAddress(url: url)
@@ -78,12 +90,17 @@ struct RESPCodecTests {
 
     @Test("Redis Cluster URLs: any members as seeds, the credentials (escaped as chat-redis-auth writes them) for all")
     func clusterURLs() throws {
-        let deployment = try RedisDeployment(url: "redis-cluster://%63hat-node:p%40ss@redis-1:6379,10.0.0.7:7001,[::1]:7002")
+        let deployment = try RedisDeployment(
+            url: "redis-cluster://%63hat-node:p%40ss@redis-1:6379,10.0.0.7:7001,[::1]:7002")
         guard case .cluster(let seeds, let template) = deployment else {
             Issue.record("not a cluster: \(deployment)")
             return
         }
-        #expect(seeds == [HostPort(host: "redis-1", port: 6379), HostPort(host: "10.0.0.7", port: 7001), HostPort(host: "::1", port: 7002)])
+        #expect(
+            seeds == [
+                HostPort(host: "redis-1", port: 6379), HostPort(host: "10.0.0.7", port: 7001),
+                HostPort(host: "::1", port: 7002),
+            ])
         #expect(template.username == "chat-node" && template.password == "p@ss" && !template.tls)
         #expect(!deployment.description.contains("p@ss") && deployment.description.contains("chat-node@"))
         if case .cluster(_, let secure) = try RedisDeployment(url: "rediss-cluster://u:p?w@h:1") {
@@ -94,23 +111,40 @@ struct RESPCodecTests {
         #expect(try RedisDeployment(url: "redis://h:1") == .single(RedisAddress(host: "h", port: 1)))
     }
 
-    @Test("Redis Sentinel URLs: the sentinels (port 26379 unless given), the service they watch, the primary's credentials")
+    @Test(
+        "Redis Sentinel URLs: the sentinels (port 26379 unless given), the service they watch, the primary's credentials"
+    )
     func sentinelURLs() throws {
-        guard case .sentinel(let sentinel) = try RedisDeployment(url: "redis-sentinel://chat-node:p%40ss@s1,s2:26380,[::1]/chat") else {
+        guard
+            case .sentinel(let sentinel) = try RedisDeployment(
+                url: "redis-sentinel://chat-node:p%40ss@s1,s2:26380,[::1]/chat")
+        else {
             Issue.record("not a sentinel deployment")
             return
         }
-        #expect(sentinel.sentinels == [HostPort(host: "s1", port: 26379), HostPort(host: "s2", port: 26380), HostPort(host: "::1", port: 26379)])
-        #expect(sentinel.service == "chat" && sentinel.template.username == "chat-node" && sentinel.template.password == "p@ss")
+        #expect(
+            sentinel.sentinels == [
+                HostPort(host: "s1", port: 26379), HostPort(host: "s2", port: 26380),
+                HostPort(host: "::1", port: 26379),
+            ])
+        #expect(
+            sentinel.service == "chat" && sentinel.template.username == "chat-node"
+                && sentinel.template.password == "p@ss")
         #expect(!sentinel.description.contains("p@ss"))
     }
 
-    @Test("bad Redis Cluster URLs are refused clearly, never showing the password", arguments: [
-        "redis-cluster://", "redis-cluster://u:s3cret-pw@", "redis-cluster://u:s3cret-pw@h:1,,h:2", "redis-cluster://u:s3cret-pw@h:1/2",
-        "redis-cluster://u:s3cret-pw@h:0", "redis-cluster://u:s3cret-pw@h:1,h:port", "rediz-cluster://u:s3cret-pw@h:1",
-        "redis-sentinel://u:s3cret-pw@s1:26379", "redis-sentinel://u:s3cret-pw@s1/", "redis-sentinel://u:s3cret-pw@/chat",
-        "redis-sentinel://u:s3cret-pw@s1,,s2/chat", "redis-sentinel://u:s3cret-pw@s1/a b", "redis-sentinel://u:s3cret-pw@s1/a/b",
-    ])
+    @Test(
+        "bad Redis Cluster URLs are refused clearly, never showing the password",
+        arguments: [
+            "redis-cluster://", "redis-cluster://u:s3cret-pw@", "redis-cluster://u:s3cret-pw@h:1,,h:2",
+            "redis-cluster://u:s3cret-pw@h:1/2",
+            "redis-cluster://u:s3cret-pw@h:0", "redis-cluster://u:s3cret-pw@h:1,h:port",
+            "rediz-cluster://u:s3cret-pw@h:1",
+            "redis-sentinel://u:s3cret-pw@s1:26379", "redis-sentinel://u:s3cret-pw@s1/",
+            "redis-sentinel://u:s3cret-pw@/chat",
+            "redis-sentinel://u:s3cret-pw@s1,,s2/chat", "redis-sentinel://u:s3cret-pw@s1/a b",
+            "redis-sentinel://u:s3cret-pw@s1/a/b",
+        ])
     func badClusterURLs(_ url: String) {
         do {
             _ = try RedisDeployment(url: url)

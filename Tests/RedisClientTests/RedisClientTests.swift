@@ -1,10 +1,10 @@
-import RedisClient
 import ChatTestSupport
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RedisClient
 import Testing
 
 /// The client and subscriber against a real redis-server.
@@ -12,7 +12,10 @@ import Testing
 struct RedisClientTests {
     let logger = Logger(label: "test")
 
-    func makeClient(_ redis: RedisServer, scripts: [RedisScript] = [], onConnected: @escaping @Sendable (Bool) -> Void = { _ in }, onFlush: @escaping @Sendable (Int) -> Void = { _ in }) throws -> RedisClient {
+    func makeClient(
+        _ redis: RedisServer, scripts: [RedisScript] = [], onConnected: @escaping @Sendable (Bool) -> Void = { _ in },
+        onFlush: @escaping @Sendable (Int) -> Void = { _ in }
+    ) throws -> RedisClient {
         let client = RedisClient(
             address: try RedisAddress(url: redis.url), eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
             scripts: scripts, logger: logger, onConnected: onConnected, onFlush: onFlush)
@@ -61,7 +64,8 @@ struct RedisClientTests {
     func reconnects() async throws {
         let redis = try RedisServer()
         let reconnected = NIOLockedValueBox(false)
-        let client = try makeClient(redis, onConnected: { again in if again { reconnected.withLockedValue { $0 = true } } })
+        let client = try makeClient(
+            redis, onConnected: { again in if again { reconnected.withLockedValue { $0 = true } } })
         redis.kill()
         #expect(eventually(timeout: 5) { !client.isConnected })
         let started = Date()
@@ -101,7 +105,8 @@ struct RedisClientTests {
         #expect(eventually(timeout: 2) { received.withLockedValue { $0 } == ["one", "two"] })
 
         loop.execute { subscriber.unsubscribe("room") }
-        #expect(eventually(timeout: 2) { (try? publisher.send("PUBSUB", "NUMSUB", "room").wait())?.array?.last?.int == 0 })
+        #expect(
+            eventually(timeout: 2) { (try? publisher.send("PUBSUB", "NUMSUB", "room").wait())?.array?.last?.int == 0 })
         try await subscriber.stop().get()
         await publisher.stop()
     }

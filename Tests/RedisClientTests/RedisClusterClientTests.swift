@@ -1,12 +1,13 @@
-import Endpoints
-@testable import RedisClient
 import ChatTestSupport
+import Endpoints
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Testing
+
+@testable import RedisClient
 
 /// The slot-routing client against real Redis Clusters on loopback: commands and scripts land on the shard that
 /// owns their keys, nothing is lost or doubled while a slot moves, and a killed primary's replica takes over.
@@ -18,7 +19,9 @@ struct RedisClusterClientTests {
             template: try RedisAddress(url: "redis://\(cluster.seeds[0])"),
             eventLoop: MultiThreadedEventLoopGroup.singleton.next(), scripts: scripts, logger: Logger(label: "test"))
         client.start()
-        guard eventually(timeout: 10, { client.isConnected }) else { throw HarnessError("never connected to every primary") }
+        guard eventually(timeout: 10, { client.isConnected }) else {
+            throw HarnessError("never connected to every primary")
+        }
         return client
     }
 
@@ -26,7 +29,10 @@ struct RedisClusterClientTests {
     func routing() async throws {
         let cluster = try RedisClusterServers(primaries: 3)
         let script = RedisScript(
-            name: "pair", source: "redis.call('SET', KEYS[1], ARGV[1]); redis.call('SET', KEYS[2], ARGV[1]); return redis.call('GET', KEYS[2])")
+            name: "pair",
+            source:
+                "redis.call('SET', KEYS[1], ARGV[1]); redis.call('SET', KEYS[2], ARGV[1]); return redis.call('GET', KEYS[2])"
+        )
         let client = try await connect(cluster, scripts: [script])
         defer { Task { await client.stop() } }
         #expect(client.slotMap?.shards.count == 3)
@@ -41,7 +47,9 @@ struct RedisClusterClientTests {
         }
         #expect(shardsUsed.count == 3, "keys spread over every shard")
         for room in ["dev", "ops", "lobby", "x", "yy"] {
-            let reply = try await client.run(script, keys: ["chat:history:{\(room)}", "chat:topic:{\(room)}"], arguments: [room]).get()
+            let reply = try await client.run(
+                script, keys: ["chat:history:{\(room)}", "chat:topic:{\(room)}"], arguments: [room]
+            ).get()
             #expect(reply.string == room)
         }
         // Keys of two slots in one script: Redis refuses it, and the client says so rather than guessing.
@@ -72,7 +80,10 @@ struct RedisClusterClientTests {
                 var futures: [EventLoopFuture<RedisValue>] = []
                 for index in 0..<25 { futures.append(client.send("INCR", "counter:{\(tag)}:\(index)")) }
                 for future in futures {
-                    do { _ = try await future.get(); sent.withLockedValue { $0 += 1 } } catch {
+                    do {
+                        _ = try await future.get()
+                        sent.withLockedValue { $0 += 1 }
+                    } catch {
                         failures.withLockedValue { $0.append("\(error)") }
                     }
                 }
@@ -82,7 +93,8 @@ struct RedisClusterClientTests {
         }
         try await Task.sleep(for: .milliseconds(300))
         // The steps redis-cli --cluster reshard takes, for one slot: importing, migrating, MIGRATE, then the owner.
-        let fromPort = from.address.port, toPort = to.address.port
+        let fromPort = from.address.port
+        let toPort = to.address.port
         _ = try cluster.cli(["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", from.id], port: toPort)
         _ = try cluster.cli(["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", to.id], port: fromPort)
         while true {
@@ -123,7 +135,9 @@ struct RedisClusterClientTests {
             eventually(timeout: 5) {
                 let info = (try? cluster.cli(["INFO", "replication"], port: old.address.port)) ?? ""
                 let lines = info.split(whereSeparator: \.isNewline)
-                guard let master = lines.first(where: { $0.hasPrefix("master_repl_offset:") })?.split(separator: ":").last,
+                guard
+                    let master = lines.first(where: { $0.hasPrefix("master_repl_offset:") })?.split(separator: ":")
+                        .last,
                     let replica = lines.first(where: { $0.hasPrefix("slave0:") })
                 else { return false }
                 return replica.contains("offset=\(master),")
@@ -148,14 +162,18 @@ struct RedisClusterClientTests {
     @Test("MOVED and ASK replies are read; anything else is not a redirect")
     func redirects() {
         #expect(RedisClusterClient.slot(of: RedisCommand("GET", "{a}b")) == HashSlot(key: "a"))
-        #expect(RedisClusterClient.slot(of: RedisCommand("EVALSHA", "abc", "2", "k{r}", "t{r}", "x")) == HashSlot(key: "r"))
+        #expect(
+            RedisClusterClient.slot(of: RedisCommand("EVALSHA", "abc", "2", "k{r}", "t{r}", "x")) == HashSlot(key: "r"))
         #expect(RedisClusterClient.slot(of: RedisCommand("EVALSHA", "abc", "0", "x")) == nil)
         #expect(RedisClusterClient.slot(of: RedisCommand("PING")) == nil)
         let moved = Redirect("MOVED 3999 127.0.0.1:6381")
         #expect(moved?.moved == true && moved?.slot == 3999 && moved?.target == HostPort(host: "127.0.0.1", port: 6381))
         #expect(Redirect("ASK 3999 [::1]:6381")?.moved == false)
         #expect(Redirect("ASK 3999 [::1]:6381")?.target.host == "::1")
-        for nonsense in ["MOVED", "MOVED 16384 127.0.0.1:1", "MOVED x 127.0.0.1:1", "MOVED 1 :6381", "ERR MOVED 1 a:1", "MOVED 1 a:0"] {
+        for nonsense in [
+            "MOVED", "MOVED 16384 127.0.0.1:1", "MOVED x 127.0.0.1:1", "MOVED 1 :6381", "ERR MOVED 1 a:1",
+            "MOVED 1 a:0",
+        ] {
             #expect(Redirect(nonsense) == nil, "\(nonsense)")
         }
     }

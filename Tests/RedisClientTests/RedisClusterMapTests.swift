@@ -1,7 +1,7 @@
-import RedisClient
 import ChatTestSupport
 import Logging
 import NIOPosix
+import RedisClient
 import Testing
 
 /// The Redis Cluster groundwork, checked against real cluster-enabled redis-server processes: slots computed as
@@ -29,7 +29,8 @@ struct RedisClusterMapTests {
     func slotMapFromCluster() async throws {
         let cluster = try RedisClusterServers(primaries: 3, replicasPerPrimary: 1)
         let client = RedisClient(
-            address: try RedisAddress(url: "redis://\(cluster.seeds[0])"), eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+            address: try RedisAddress(url: "redis://\(cluster.seeds[0])"),
+            eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
             logger: Logger(label: "test"))
         client.start()
         defer { Task { await client.stop() } }

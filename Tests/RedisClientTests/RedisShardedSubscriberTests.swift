@@ -1,5 +1,5 @@
-import Endpoints
 import ChatTestSupport
+import Endpoints
 import Foundation
 import Logging
 import NIOConcurrencyHelpers
@@ -28,12 +28,15 @@ struct RedisShardedSubscriberTests {
             logger: Logger(label: "test"))
         client.start()
         guard eventually(timeout: 10, { client.isConnected }) else { throw HarnessError("never connected") }
-        let subscriber = RedisShardedSubscriber(cluster: client, template: template, eventLoop: loop, logger: Logger(label: "test"))
+        let subscriber = RedisShardedSubscriber(
+            cluster: client, template: template, eventLoop: loop, logger: Logger(label: "test"))
         let received = Received()
         try await loop.submit {
             subscriber.onMessages = { batch in
                 received.messages.withLockedValue { all in
-                    for message in batch { all[message.channel, default: []].append(String(decoding: message.payload, as: UTF8.self)) }
+                    for message in batch {
+                        all[message.channel, default: []].append(String(decoding: message.payload, as: UTF8.self))
+                    }
                 }
             }
             subscriber.onResubscribed = { name in received.resubscribed.withLockedValue { $0.append(name) } }
@@ -52,7 +55,10 @@ struct RedisShardedSubscriberTests {
     func everyShard() async throws {
         let cluster = try RedisClusterServers(primaries: 3)
         let (client, subscriber, received) = try await start(cluster)
-        defer { _ = subscriber.stop(); Task { await client.stop() } }
+        defer {
+            _ = subscriber.stop()
+            Task { await client.stop() }
+        }
         let names = (0..<30).map { "chat:room:{r\($0)}" }
         try await subscribe(subscriber, names)
         let owners = Set(names.compactMap { client.slotMap?.shard(for: HashSlot(key: $0))?.primary?.address })
@@ -66,7 +72,10 @@ struct RedisShardedSubscriberTests {
     func unsubscribeThenSubscribe() async throws {
         let cluster = try RedisClusterServers(primaries: 3)
         let (client, subscriber, received) = try await start(cluster)
-        defer { _ = subscriber.stop(); Task { await client.stop() } }
+        defer {
+            _ = subscriber.stop()
+            Task { await client.stop() }
+        }
         let room = "chat:room:{again}"
         try await subscribe(subscriber, [room])
         // Both in one loop turn: SUNSUBSCRIBE then SSUBSCRIBE are on the wire before either is confirmed.
@@ -84,7 +93,10 @@ struct RedisShardedSubscriberTests {
     func slotMoves() async throws {
         let cluster = try RedisClusterServers(primaries: 3)
         let (client, subscriber, received) = try await start(cluster)
-        defer { _ = subscriber.stop(); Task { await client.stop() } }
+        defer {
+            _ = subscriber.stop()
+            Task { await client.stop() }
+        }
         let room = "chat:room:{moving}"
         let other = "chat:room:{staying}"
         try await subscribe(subscriber, [room, other])
@@ -119,7 +131,10 @@ struct RedisShardedSubscriberTests {
     func failover() async throws {
         let cluster = try RedisClusterServers(primaries: 3, replicasPerPrimary: 1)
         let (client, subscriber, received) = try await start(cluster)
-        defer { _ = subscriber.stop(); Task { await client.stop() } }
+        defer {
+            _ = subscriber.stop()
+            Task { await client.stop() }
+        }
         for _ in 0..<100 {
             if let map = try? await client.refresh().get(), map.shards.allSatisfy({ $0.replicas.count == 1 }) { break }
             try await Task.sleep(for: .milliseconds(100))

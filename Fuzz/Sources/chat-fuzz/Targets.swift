@@ -22,8 +22,13 @@ func lines(_ bytes: [UInt8]) -> [String] {
 }
 
 enum FuzzTarget: String, CaseIterable {
-    case irc, jsonRequest = "json-request", jsonEvent = "json-event", text, proxy, host, names
-    case lineFramer = "line-framer", resp, prometheus, websocket, httpHead = "http-head"
+    case irc
+    case jsonRequest = "json-request"
+    case jsonEvent = "json-event"
+    case text, proxy, host, names
+    case lineFramer = "line-framer"
+    case resp, prometheus, websocket
+    case httpHead = "http-head"
 
     func run(_ bytes: [UInt8]) {
         switch self {
@@ -97,7 +102,8 @@ enum FuzzTarget: String, CaseIterable {
         for line in lines(bytes) {
             if let name = try? UserName(validating: line) {
                 let again = try? UserName(validating: name.display)
-                require(again?.key == name.key, "\(name.display.debugDescription) validates differently the second time")
+                require(
+                    again?.key == name.key, "\(name.display.debugDescription) validates differently the second time")
                 _ = name.lookAlikeKeys
             }
             _ = try? RoomName(validating: line)
@@ -119,7 +125,8 @@ enum FuzzTarget: String, CaseIterable {
         _ = try? channel.finish()
         while let line = try? channel.readInbound(as: InboundLine.self) {
             if case .line(let bytes) = line {
-                require(bytes.count <= 64 && !bytes.contains(UInt8(ascii: "\n")), "a line of \(bytes.count) bytes passed")
+                require(
+                    bytes.count <= 64 && !bytes.contains(UInt8(ascii: "\n")), "a line of \(bytes.count) bytes passed")
             }
         }
     }
@@ -155,7 +162,8 @@ enum FuzzTarget: String, CaseIterable {
         let channel = EmbeddedChannel()
         try? channel.pipeline.syncOperations.addHandlers([
             ByteToMessageHandler(WebSocketFrameDecoder(maxFrameSize: 4096)),
-            NIOWebSocketFrameAggregator(minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 4096),
+            NIOWebSocketFrameAggregator(
+                minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: 64, maxAccumulatedFrameSize: 4096),
         ])
         try? channel.writeInbound(ByteBuffer(bytes: bytes))
         while let frame = try? channel.readInbound(as: WebSocketFrame.self) { _ = frame.unmaskedData }

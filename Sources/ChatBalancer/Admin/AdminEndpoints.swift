@@ -7,7 +7,9 @@ import NIOCore
 /// The balancer's own port: the status page (`/`, its script and style), GET /status (the page's JSON), GET
 /// /nodes (each node, its state, clients routed, connected now) and GET /metrics.
 enum AdminEndpoints {
-    static func router(pool: BackendPool, metrics: BalancerMetrics, status: StatusReadings, hostNames: HostAllowList)
+    static func router(
+        pool: BackendPool, metrics: BalancerMetrics, status: StatusReadings, hostNames: HostAllowList
+    )
         -> Router<BasicRequestContext>
     {
         let router = Router()
@@ -32,7 +34,8 @@ enum AdminEndpoints {
         router.get("/status") { _, _ -> Response in
             var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
             if let nosniff = HTTPField.Name("x-content-type-options") { headers[nosniff] = "nosniff" }
-            return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: status.json())))
+            return Response(
+                status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: status.json())))
         }
         router.get("/metrics") { _, _ -> Response in
             metrics.nodes(pool.snapshot)
@@ -63,7 +66,9 @@ enum AdminEndpoints {
 struct HostCheck: RouterMiddleware {
     let allowed: HostAllowList
 
-    func handle(_ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response)
+    func handle(
+        _ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response
+    )
         async throws -> Response
     {
         guard allowed.allows(host: request.head.authority) else {
@@ -71,7 +76,9 @@ struct HostCheck: RouterMiddleware {
                 status: .forbidden, headers: [.contentType: "text/plain; charset=utf-8"],
                 body: ResponseBody(
                     byteBuffer: ByteBuffer(
-                        string: "this port answers requests for IP addresses and localhost; name others with --admin-hosts\n")))
+                        string:
+                            "this port answers requests for IP addresses and localhost; name others with --admin-hosts\n"
+                    )))
         }
         return try await next(request, context)
     }
@@ -81,11 +88,14 @@ struct HostCheck: RouterMiddleware {
 /// nothing fetched from elsewhere, and the chat page's policy: scripts and styles from this origin only.
 enum StatusPageAssets {
     static let files: [String: StaticFiles.File] = {
-        var files = StaticFiles(target: "ChatBalancer", directory: "OpsPage", names: ["index.html", "ops.js", "ops.css"]).files
+        var files = StaticFiles(
+            target: "ChatBalancer", directory: "OpsPage", names: ["index.html", "ops.js", "ops.css"]
+        ).files
         if files["/"] == nil {
             files["/"] = StaticFiles.File(
                 body: ByteBuffer(
-                    string: "The status page's files are missing: swift-redis-chat_ChatBalancer.resources must sit next "
+                    string:
+                        "The status page's files are missing: swift-redis-chat_ChatBalancer.resources must sit next "
                         + "to chat-balancer. GET /status still answers.\n"),
                 contentType: "text/plain; charset=utf-8")
         }

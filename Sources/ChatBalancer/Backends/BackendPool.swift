@@ -55,7 +55,9 @@ public final class BackendPool: Sendable {
             for offset in 0..<pool.order.count {
                 let index = (cursor + offset) % pool.order.count
                 let endpoint = pool.order[index]
-                guard pool.entries[endpoint]?.state == .up, !excluded.contains(endpoint), serving(endpoint) else { continue }
+                guard pool.entries[endpoint]?.state == .up, !excluded.contains(endpoint), serving(endpoint) else {
+                    continue
+                }
                 pool.cursors[traffic] = index + 1
                 return endpoint
             }
@@ -78,7 +80,9 @@ public final class BackendPool: Sendable {
     /// Applies a discovery read: announced nodes are added (or come back), draining ones stop getting clients, and
     /// the rest are marked missing, to be dropped when a probe fails. Returns the nodes added and those draining
     /// for the first time.
-    func discovered(announced: [NodeEndpoint], draining: [NodeEndpoint]) -> (added: [NodeEndpoint], drained: [NodeEndpoint]) {
+    func discovered(
+        announced: [NodeEndpoint], draining: [NodeEndpoint]
+    ) -> (added: [NodeEndpoint], drained: [NodeEndpoint]) {
         pool.withLockedValue { pool in
             var added: [NodeEndpoint] = []
             var drained: [NodeEndpoint] = []

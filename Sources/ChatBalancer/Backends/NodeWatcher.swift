@@ -1,11 +1,11 @@
-import Endpoints
 import ChatCore
 import ChatStore
-import RedisClient
+import Endpoints
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import RedisClient
 
 /// Keeps the pool true: reads Redis discovery (when configured) and probes every known node.
 ///
@@ -71,7 +71,14 @@ final class NodeWatcher: Sendable {
         guard redis.isConnected else {
             // At start the connection may simply not be up yet; say so only if it stays down.
             let startingUp = !redisEverRead.withLockedValue { $0 }
-            if startingUp, uptime.withLockedValue({ $0 += 1; return $0 }) < 8 { return }
+            if startingUp,
+                uptime.withLockedValue({
+                    $0 += 1
+                    return $0
+                }) < 8
+            {
+                return
+            }
             if !redisWasDown.withLockedValue({ $0 }) {
                 redisWasDown.withLockedValue { $0 = true }
                 logger.error(
@@ -143,11 +150,13 @@ final class NodeWatcher: Sendable {
         let operations = endpoint("ops")
         // Port 0 would parse, but a node announces the ports it is bound to, never 0.
         // An option where an endpoint belongs is a malformed announcement, not a host named "ops=...".
-        guard irc.valid, fields.count == 3, !fields[1...].contains(where: { $0.contains("=") }), let chat = HostPort(parsing: fields[1]),
+        guard irc.valid, fields.count == 3, !fields[1...].contains(where: { $0.contains("=") }),
+            let chat = HostPort(parsing: fields[1]),
             let http = HostPort(parsing: fields[2]), chat.port != 0, http.port != 0
         else { return nil }
         return Announcement(
-            endpoint: NodeEndpoint(name: String(fields[0]), chat: chat, http: http, irc: irc.value, operations: operations.value),
+            endpoint: NodeEndpoint(
+                name: String(fields[0]), chat: chat, http: http, irc: irc.value, operations: operations.value),
             draining: draining)
     }
 
@@ -161,7 +170,8 @@ final class NodeWatcher: Sendable {
                 .connectTimeout(configuration.healthInterval)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(FirstBytes(answered: answered, sendProxy: sendProxy))
+                        try channel.pipeline.syncOperations.addHandler(
+                            FirstBytes(answered: answered, sendProxy: sendProxy))
                     }
                 }
                 .connect(host: endpoint.chat.host, port: endpoint.chat.port)
@@ -181,7 +191,8 @@ final class NodeWatcher: Sendable {
                 let outcome = self.pool.probed(endpoint, alive: alive)
                 guard outcome.changed else { return }
                 if outcome.forgotten {
-                    self.logger.info("node forgotten: gone from discovery and not answering", metadata: ["node": "\(endpoint)"])
+                    self.logger.info(
+                        "node forgotten: gone from discovery and not answering", metadata: ["node": "\(endpoint)"])
                 } else if alive {
                     self.logger.info("node back in rotation", metadata: ["node": "\(endpoint)"])
                 } else {

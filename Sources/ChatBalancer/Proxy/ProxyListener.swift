@@ -1,6 +1,6 @@
-import Endpoints
 import ChatCommandSupport
 import ChatCore
+import Endpoints
 import Logging
 import NIOCore
 import NIOPosix
@@ -53,14 +53,17 @@ final class ProxyListener: Sendable {
         case .irc: return "ERROR :No chat node is reachable right now; try again shortly\r\n"
         case .http:
             let body = "no chat node is reachable right now\n"
-            return "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+            return
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
                 + "Connection: close\r\n\r\n" + body
         }
     }
 
     /// With `tls`, the listener terminates TLS: each connection takes the certificate current when it was
     /// accepted, and the node gets the plaintext as from a plain port.
-    func bind(group: any EventLoopGroup, host: String, port: Int, tls: TLSCertificates? = nil) async throws -> any Channel {
+    func bind(
+        group: any EventLoopGroup, host: String, port: Int, tls: TLSCertificates? = nil
+    ) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -128,7 +131,8 @@ final class ProxyListener: Sendable {
         case .irc: return "ERROR :At most \(limit) connections from one address\r\n"
         case .http:
             let body = "at most \(limit) connections from one address\n"
-            return "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+            return
+                "HTTP/1.1 429 Too Many Requests\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
                 + "Connection: close\r\n\r\n" + body
         }
     }
@@ -152,10 +156,17 @@ final class ProxyListener: Sendable {
 
     private func connect(_ client: any Channel, excluding failed: Set<NodeEndpoint>) {
         guard client.isActive else { return }
-        guard let endpoint = pool.next(for: side.rawValue, excluding: failed, serving: { self.side != .irc || $0.irc != nil })
+        guard
+            let endpoint = pool.next(
+                for: side.rawValue, excluding: failed, serving: { self.side != .irc || $0.irc != nil })
         else {
             metrics.noNodeAvailable(side)
-            logger.warning("no node available", metadata: ["proxy.side": "\(side.rawValue)", "client.address": "\(client.remoteAddress.map { "\($0)" } ?? "-")"])
+            logger.warning(
+                "no node available",
+                metadata: [
+                    "proxy.side": "\(side.rawValue)",
+                    "client.address": "\(client.remoteAddress.map { "\($0)" } ?? "-")",
+                ])
             refuse(client, with: refusal)
             return
         }
@@ -182,7 +193,9 @@ final class ProxyListener: Sendable {
                     if self.side != .irc, self.pool.mark(endpoint, .down) {
                         self.logger.warning(
                             "node refused a connection; out of rotation until it answers a probe",
-                            metadata: ["node": "\(endpoint)", "proxy.side": "\(self.side.rawValue)", "error": "\(error)"])
+                            metadata: [
+                                "node": "\(endpoint)", "proxy.side": "\(self.side.rawValue)", "error": "\(error)",
+                            ])
                     }
                     self.connect(client, excluding: failed.union([endpoint]))
                 }
@@ -234,9 +247,13 @@ final class ProxyListener: Sendable {
         else { return .unknown }
         switch (client, server) {
         case (.v4, .v4):
-            return ProxyHeader(family: .tcp4, source: clientIP, sourcePort: clientPort, destination: serverIP, destinationPort: serverPort)
+            return ProxyHeader(
+                family: .tcp4, source: clientIP, sourcePort: clientPort, destination: serverIP,
+                destinationPort: serverPort)
         case (.v6, .v6):
-            return ProxyHeader(family: .tcp6, source: clientIP, sourcePort: clientPort, destination: serverIP, destinationPort: serverPort)
+            return ProxyHeader(
+                family: .tcp6, source: clientIP, sourcePort: clientPort, destination: serverIP,
+                destinationPort: serverPort)
         default:
             return .unknown
         }

@@ -1,5 +1,5 @@
-import Endpoints
 import ChatCore
+import Endpoints
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -14,7 +14,9 @@ enum MetricsScrape {
         var description: String
     }
 
-    static func fetch(_ endpoint: HostPort, path: String = "/metrics", on eventLoop: any EventLoop, timeout: TimeAmount)
+    static func fetch(
+        _ endpoint: HostPort, path: String = "/metrics", on eventLoop: any EventLoop, timeout: TimeAmount
+    )
         -> EventLoopFuture<String>
     {
         let result = eventLoop.makePromise(of: String.self)

@@ -61,7 +61,9 @@ struct PrometheusText {
             name = line[..<space]
             rest = line[space...]
         }
-        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }) else { return nil }
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" }) else {
+            return nil
+        }
         // The value, then an optional timestamp.
         guard let valueText = rest.split(separator: " ").first, let value = parseValue(valueText) else { return nil }
         return Sample(name: name, labels: labels, value: value)
@@ -90,7 +92,13 @@ struct PrometheusText {
             var escaped = false
             while cursor < text.endIndex {
                 let character = text[cursor]
-                if escaped { escaped = false } else if character == "\\" { escaped = true } else if character == "\"" { break }
+                if escaped {
+                    escaped = false
+                } else if character == "\\" {
+                    escaped = true
+                } else if character == "\"" {
+                    break
+                }
                 cursor = text.index(after: cursor)
             }
             guard cursor < text.endIndex else { return nil }

@@ -1,9 +1,9 @@
 import ChatCommandSupport
 import ChatCore
-import RedisClient
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
+import RedisClient
 
 /// What the status page shows, gathered once a second whether or not anyone looks (so its chart has the last
 /// minutes as soon as it opens, and a hundred open pages cost the nodes nothing more): each node's /metrics read
@@ -128,7 +128,8 @@ final class StatusReadings: Sendable {
         state.withLockedValue { state in
             for key in state.nodes.keys { state.nodes[key]!.inPool = false }
             for node in snapshot {
-                state.nodes[node.endpoint, default: NodeRecord(endpoint: node.endpoint, lastInPool: now)].lastInPool = now
+                state.nodes[node.endpoint, default: NodeRecord(endpoint: node.endpoint, lastInPool: now)].lastInPool =
+                    now
                 state.nodes[node.endpoint]!.lastState = node.state
                 state.nodes[node.endpoint]!.inPool = true
             }
@@ -173,7 +174,8 @@ final class StatusReadings: Sendable {
                 }
             }.recover { error in
                 self.state.withLockedValue { state in
-                    state.nodes[endpoint]?.problem = "cannot read \(operations)/metrics: \(MetricsScrape.describe(error))"
+                    state.nodes[endpoint]?.problem =
+                        "cannot read \(operations)/metrics: \(MetricsScrape.describe(error))"
                     return
                 }
             }
@@ -278,9 +280,18 @@ final class StatusReadings: Sendable {
         guard let info = reading?.info else { return text }
         for (name, key, type, help) in [
             ("balancer_redis_memory_used_bytes", "used_memory", "gauge", "Memory Redis uses (INFO used_memory)"),
-            ("balancer_redis_memory_max_bytes", "maxmemory", "gauge", "Redis's memory limit, 0 for none (INFO maxmemory)"),
-            ("balancer_redis_connected_clients", "connected_clients", "gauge", "Connections to Redis (INFO connected_clients)"),
-            ("balancer_redis_commands_processed_total", "total_commands_processed", "counter", "Commands Redis processed"),
+            (
+                "balancer_redis_memory_max_bytes", "maxmemory", "gauge",
+                "Redis's memory limit, 0 for none (INFO maxmemory)"
+            ),
+            (
+                "balancer_redis_connected_clients", "connected_clients", "gauge",
+                "Connections to Redis (INFO connected_clients)"
+            ),
+            (
+                "balancer_redis_commands_processed_total", "total_commands_processed", "counter",
+                "Commands Redis processed"
+            ),
             ("balancer_redis_uptime_seconds", "uptime_in_seconds", "gauge", "Seconds since Redis started"),
         ] {
             guard let value = info[Substring(key)].flatMap({ Double($0) }) else { continue }
@@ -300,7 +311,9 @@ final class StatusReadings: Sendable {
         var up = 0
         var redisConnected = 0
         var latestReconnect: Double?
-        let records = state.nodes.values.sorted { ($0.endpoint.name, $0.endpoint.chat.description) < ($1.endpoint.name, $1.endpoint.chat.description) }
+        let records = state.nodes.values.sorted {
+            ($0.endpoint.name, $0.endpoint.chat.description) < ($1.endpoint.name, $1.endpoint.chat.description)
+        }
         for record in records {
             let nodeState = (record.inPool ? live[record.endpoint]?.rawValue : nil) ?? BackendPool.State.down.rawValue
             if nodeState == BackendPool.State.up.rawValue { up += 1 }
@@ -308,7 +321,9 @@ final class StatusReadings: Sendable {
             let problem = gone ? "gone from discovery" + (record.problem.map { "; last: \($0)" } ?? "") : record.problem
             let readings = problem == nil ? record.readings : []
             let last = readings.last
-            if let reconnect = last?.redisLastReconnect, reconnect > 0 { latestReconnect = max(latestReconnect ?? 0, reconnect) }
+            if let reconnect = last?.redisLastReconnect, reconnect > 0 {
+                latestReconnect = max(latestReconnect ?? 0, reconnect)
+            }
             // A node's round trip is NaN (so nil here) while its Redis connection is down.
             if last?.redisRoundTrip != nil { redisConnected += 1 }
             var json = JSONWriter(capacity: 400)
@@ -327,7 +342,8 @@ final class StatusReadings: Sendable {
             json.field("residentBytes", last?.residentBytes.map { Int($0) })
             json.field(
                 "fanoutP99Seconds",
-                readings.count >= 2 ? PrometheusText.quantile(0.99, from: readings[0].fanout, to: readings.last!.fanout) : nil)
+                readings.count >= 2
+                    ? PrometheusText.quantile(0.99, from: readings[0].fanout, to: readings.last!.fanout) : nil)
             nodes.append(json.finish())
         }
         let summary = Self.summarize(records.filter { $0.problem == nil && $0.inPool && live[$0.endpoint] != nil })

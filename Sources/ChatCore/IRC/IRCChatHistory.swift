@@ -56,7 +56,10 @@ public enum IRCChatHistory {
     static func step(_ parameters: [String], view: IRCView, now: Millis) -> Step {
         let subcommand = parameters.first?.uppercased() ?? ""
         func fail(_ code: String, _ context: [String], _ text: String) -> Step {
-            .reply([IRCMessage(source: view.serverName, command: "FAIL", parameters: ["CHATHISTORY", code] + context + [text])])
+            .reply([
+                IRCMessage(
+                    source: view.serverName, command: "FAIL", parameters: ["CHATHISTORY", code] + context + [text])
+            ])
         }
         switch subcommand {
         case "TARGETS":
@@ -82,12 +85,14 @@ public enum IRCChatHistory {
             return .reply(batch([], type: "chathistory", target: target, view: view, now: now))
         }
         if subcommand == "LATEST", parameters[2] == "*" {
-            return .request(.history(room: target, limit: count, before: nil), Query(subcommand: subcommand, target: target))
+            return .request(
+                .history(room: target, limit: count, before: nil), Query(subcommand: subcommand, target: target))
         }
         var points: [Point] = []
         for reference in parameters[2..<(2 + references)] {
             guard let point = point(reference) else {
-                return fail("INVALID_PARAMS", [subcommand, target], "Not a msgid= or timestamp= reference: \(reference)")
+                return fail(
+                    "INVALID_PARAMS", [subcommand, target], "Not a msgid= or timestamp= reference: \(reference)")
             }
             points.append(point)
         }
@@ -98,9 +103,11 @@ public enum IRCChatHistory {
         case "BEFORE":
             return .request(.history(room: target, limit: count, before: points[0].upper.description), query)
         case "AFTER":
-            return .request(.history(room: target, limit: count, before: nil, after: points[0].lower.description), query)
+            return .request(
+                .history(room: target, limit: count, before: nil, after: points[0].lower.description), query)
         case "BETWEEN" where points[0].upper < points[1].upper:
-            let request = ClientRequest.history(room: target, limit: count, before: nil, after: points[0].lower.description)
+            let request = ClientRequest.history(
+                room: target, limit: count, before: nil, after: points[0].lower.description)
             return .request(request, with(query, before: points[1].upper))
         case "BETWEEN":
             let request = ClientRequest.history(room: target, limit: count, before: points[0].upper.description)
@@ -147,14 +154,17 @@ public enum IRCChatHistory {
     }
 
     /// Messages as PRIVMSG lines with their time and id, inside a batch when the client takes batches.
-    static func batch(_ messages: [ChatMessage], type: String, target: String?, view: IRCView, now: Millis) -> [IRCMessage] {
+    static func batch(
+        _ messages: [ChatMessage], type: String, target: String?, view: IRCView, now: Millis
+    ) -> [IRCMessage] {
         var lines = messages.flatMap { IRCRenderer.privmsg($0, view: view) }
         guard view.capabilities.contains("batch") else { return lines }
         // Unique among the batches open on this connection: each batch goes out whole, in one write.
         let reference = "h" + String(now, radix: 36) + String(messages.count, radix: 36)
         for index in lines.indices { lines[index].tags.insert(("batch", reference), at: 0) }
         let open = IRCMessage(
-            source: view.serverName, command: "BATCH", parameters: ["+" + reference, type] + (target.map { [$0] } ?? []))
+            source: view.serverName, command: "BATCH",
+            parameters: ["+" + reference, type] + (target.map { [$0] } ?? []))
         return [open] + lines + [IRCMessage(source: view.serverName, command: "BATCH", parameters: ["-" + reference])]
     }
 }

@@ -24,7 +24,9 @@ public enum IRCFormatting {
                 let isHex = scalar.value == 0x04
                 // A background only follows a foreground: a bare colour code (a reset) leaves ",5" as text.
                 let foreground = drop(isHex ? 6 : 2, while: isHex ? hex : digit)
-                if foreground > 0, scalars.first == ",", let after = scalars.dropFirst().first, isHex ? hex(after) : digit(after) {
+                if foreground > 0, scalars.first == ",", let after = scalars.dropFirst().first,
+                    isHex ? hex(after) : digit(after)
+                {
                     scalars.removeFirst()
                     drop(isHex ? 6 : 2, while: isHex ? hex : digit)
                 }

@@ -39,7 +39,9 @@ public struct IRCLabeledResponses: Sendable {
         label: String, replies: [IRCMessage], requests: [(request: ClientRequest, id: RequestID?)], batches: Bool
     ) -> (replies: [IRCMessage], requests: [(request: ClientRequest, id: RequestID?)]) {
         let answered = requests.filter { $0.id != nil }.count
-        guard answered > 0 else { return (finish(Pending(label: label, outstanding: 0, lines: replies), batches: batches), requests) }
+        guard answered > 0 else {
+            return (finish(Pending(label: label, outstanding: 0, lines: replies), batches: batches), requests)
+        }
         guard pending.count < Self.maximumPending else { return (replies, requests) }
         let key = nextKey
         nextKey &+= 1
@@ -61,7 +63,9 @@ public struct IRCLabeledResponses: Sendable {
     }
 
     /// A request that follows from an event of a labeled one (a JOIN's NAMES) belongs to the same response.
-    public mutating func followUp(_ requests: [(request: ClientRequest, id: RequestID?)], key: Int?)
+    public mutating func followUp(
+        _ requests: [(request: ClientRequest, id: RequestID?)], key: Int?
+    )
         -> [(request: ClientRequest, id: RequestID?)]
     {
         guard let key, pending[key] != nil else { return requests }

@@ -20,7 +20,9 @@ public struct IRCMessage: Equatable, Sendable {
     public static let maximumClientTagBytes = 4096
     public static let maximumParameters = 15
 
-    public init(tags: [(key: String, value: String?)] = [], source: String? = nil, command: String, parameters: [String] = []) {
+    public init(
+        tags: [(key: String, value: String?)] = [], source: String? = nil, command: String, parameters: [String] = []
+    ) {
         self.tags = tags
         self.source = source
         self.command = command
@@ -76,7 +78,9 @@ public struct IRCMessage: Equatable, Sendable {
         let commandEnd = rest.firstIndex(of: " ") ?? rest.endIndex
         let command = rest[..<commandEnd].uppercased()
         let isNumeric = command.utf8.count == 3 && command.utf8.allSatisfy { (48...57).contains($0) }
-        guard !command.isEmpty, isNumeric || command.utf8.allSatisfy({ (65...90).contains($0) }) else { throw .noCommand }
+        guard !command.isEmpty, isNumeric || command.utf8.allSatisfy({ (65...90).contains($0) }) else {
+            throw .noCommand
+        }
         rest = rest[commandEnd...]
         var parameters: [String] = []
         while true {
@@ -99,7 +103,10 @@ public struct IRCMessage: Equatable, Sendable {
     public func serialized(trailingColon: Bool = true) -> String {
         var line = ""
         if !tags.isEmpty {
-            line += "@" + tags.map { tag in tag.value.map { "\(tag.key)=\(Self.escape($0))" } ?? tag.key }.joined(separator: ";") + " "
+            line +=
+                "@"
+                + tags.map { tag in tag.value.map { "\(tag.key)=\(Self.escape($0))" } ?? tag.key }.joined(
+                    separator: ";") + " "
         }
         if let source { line += ":" + source + " " }
         line += command

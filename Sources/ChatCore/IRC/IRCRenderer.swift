@@ -13,7 +13,8 @@ public struct IRCView: Sendable {
     public var account: String?
 
     public init(
-        serverName: String, nick: String, capabilities: Set<String> = [], attempted: String? = nil, account: String? = nil
+        serverName: String, nick: String, capabilities: Set<String> = [], attempted: String? = nil,
+        account: String? = nil
     ) {
         self.serverName = serverName
         self.nick = nick
@@ -48,7 +49,9 @@ public enum IRCRenderer {
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
         /// The id of a request about one channel or nick, which its error numerics name (`irc-join:#dev`).
-        public func requestID(_ target: String) -> RequestID { RequestID(json: JSONWriter.quoted(rawValue + ":" + target)) }
+        public func requestID(_ target: String) -> RequestID {
+            RequestID(json: JSONWriter.quoted(rawValue + ":" + target))
+        }
 
         public init?(_ id: RequestID?) {
             guard let id, id.json.count > 2 else { return nil }
@@ -77,7 +80,8 @@ public enum IRCRenderer {
         case .greeting, .typing, .resumedElsewhere, .pong:
             return []
         case .history(_, let messages, _):
-            return purpose == .chathistory ? IRCChatHistory.reply(messages, requestID: requestID, view: view, now: now) : []
+            return purpose == .chathistory
+                ? IRCChatHistory.reply(messages, requestID: requestID, view: view, now: now) : []
         case .welcome(let name, _, let node, _, _):
             let version = "swift-redis-chat"
             return [
@@ -85,14 +89,17 @@ public enum IRCRenderer {
                 numeric("002", "Your host is \(server) (node \(node)), running \(version)"),
                 numeric("003", "This server speaks IRC alongside the chat's own clients"),
                 IRCMessage(source: server, command: "004", parameters: [me, server, version, "i", "n"]),
-            ] + stride(from: 0, to: isupport.count, by: 12).map { start in
-                // At most 13 tokens a line (modern.ircdocs.horse), so strict parsers read them all.
-                IRCMessage(
-                    source: server, command: "005",
-                    parameters: [me] + isupport[start..<min(start + 12, isupport.count)] + ["are supported by this server"])
-            } + [
-                numeric("422", "MOTD File is missing"),
             ]
+                + stride(from: 0, to: isupport.count, by: 12).map { start in
+                    // At most 13 tokens a line (modern.ircdocs.horse), so strict parsers read them all.
+                    IRCMessage(
+                        source: server, command: "005",
+                        parameters: [me] + isupport[start..<min(start + 12, isupport.count)] + [
+                            "are supported by this server"
+                        ])
+                } + [
+                    numeric("422", "MOTD File is missing")
+                ]
         case .message(let message):
             return privmsg(message, view: view)
         case .sent(let message):
@@ -103,12 +110,14 @@ public enum IRCRenderer {
             if mine, !view.capabilities.contains("echo-message") { return [] }
             let target = mine ? direct.to : me
             let command = direct.isNotice ? "NOTICE" : "PRIVMSG"
-            return split(direct.text, from: direct.from, to: target, isAction: direct.isAction, command: command).map { line in
+            return split(direct.text, from: direct.from, to: target, isAction: direct.isAction, command: command).map {
+                line in
                 tagged(line, time: direct.time, id: nil, view: view)
             }
         case .joined(let room, let name, let time, let registered):
             let join = IRCMessage(
-                source: mask(name), command: "JOIN", parameters: joinParameters(room, account: registered ? name : nil, view: view))
+                source: mask(name), command: "JOIN",
+                parameters: joinParameters(room, account: registered ? name : nil, view: view))
             return [tagged(join, time: time, id: nil, view: view)]
         case .left(let room, let name, let reason, let time, let message):
             // Cut to what fits the line: names are limited in characters, not bytes.
@@ -116,8 +125,11 @@ public enum IRCRenderer {
             let line: IRCMessage
             if reason == .left {
                 let room = channel(room)
-                let fitting = said.map { prefix($0, bytes: IRCMessage.maximumBytes - ":\(mask(name)) PART \(room) :\r\n".utf8.count) }
-                line = IRCMessage(source: mask(name), command: "PART", parameters: [room] + (fitting.map { [$0] } ?? []))
+                let fitting = said.map {
+                    prefix($0, bytes: IRCMessage.maximumBytes - ":\(mask(name)) PART \(room) :\r\n".utf8.count)
+                }
+                line = IRCMessage(
+                    source: mask(name), command: "PART", parameters: [room] + (fitting.map { [$0] } ?? []))
             } else {
                 let text = "Quit: \(reason == .quit ? said ?? "quit" : reason.rawValue)"
                 let fitting = prefix(text, bytes: IRCMessage.maximumBytes - ":\(mask(name)) QUIT :\r\n".utf8.count)
@@ -127,17 +139,27 @@ public enum IRCRenderer {
         case .presence(_, let name, let presence, let time):
             guard view.capabilities.contains("away-notify") else { return [] }
             let parameters: [String] = if case .away(let text) = presence { [text] } else { [] }
-            return [tagged(IRCMessage(source: mask(name), command: "AWAY", parameters: parameters), time: time, id: nil, view: view)]
+            return [
+                tagged(
+                    IRCMessage(source: mask(name), command: "AWAY", parameters: parameters), time: time, id: nil,
+                    view: view)
+            ]
         case .youJoined(let room, _, _):
             // The topic and NAMES follow (NAMES from the `who` the mode asks for right after, see
             // `IRCSession.observe`), then the recent messages (`joinReplay`).
-            return [IRCMessage(source: mask(me), command: "JOIN", parameters: joinParameters(room, account: view.account, view: view))]
+            return [
+                IRCMessage(
+                    source: mask(me), command: "JOIN",
+                    parameters: joinParameters(room, account: view.account, view: view))
+            ]
         case .youLeft(let room, let message):
             // One's own PART repeats its reason, as Ergo and Solanum echo it.
             let said = message.flatMap { $0.isEmpty ? nil : $0 }.map {
                 prefix($0, bytes: IRCMessage.maximumBytes - ":\(mask(me)) PART \(channel(room)) :\r\n".utf8.count)
             }
-            return [IRCMessage(source: mask(me), command: "PART", parameters: [channel(room)] + (said.map { [$0] } ?? []))]
+            return [
+                IRCMessage(source: mask(me), command: "PART", parameters: [channel(room)] + (said.map { [$0] } ?? []))
+            ]
         case .topic(let room, let topic):
             guard let topic, !topic.text.isEmpty else {
                 // After a JOIN a channel without a topic says nothing; asked, it says so.
@@ -146,7 +168,9 @@ public enum IRCRenderer {
             // Names are limited in characters, not bytes: the text is cut so the line stays within 512 bytes.
             let overhead = ":\(server) 332 \(me) \(channel(room)) :\r\n".utf8.count
             let text = prefix(topic.text, bytes: IRCMessage.maximumBytes - overhead)
-            return [numeric("332", channel(room), text), numeric("333", channel(room), topic.by, String(topic.time / 1000))]
+            return [
+                numeric("332", channel(room), text), numeric("333", channel(room), topic.by, String(topic.time / 1000)),
+            ]
         case .topicChanged(let room, let topic):
             let overhead = ":\(mask(topic.by)) TOPIC \(channel(room)) :\r\n".utf8.count
             let text = prefix(topic.text, bytes: IRCMessage.maximumBytes - overhead)
@@ -159,7 +183,9 @@ public enum IRCRenderer {
             return [IRCMessage(source: server, command: "NOTICE", parameters: [channel(room), text])]
         case .rooms(let rooms, _, _):
             return [numeric("321", "Channel", "Users  Name")]
-                + rooms.map { numeric("322", channel($0.room), String($0.members), "") } + [numeric("323", "End of /LIST")]
+                + rooms.map { numeric("322", channel($0.room), String($0.members), "") } + [
+                    numeric("323", "End of /LIST")
+                ]
         case .who(let room, let members, _, _):
             if purpose == .who {
                 return members.map { member in
@@ -181,21 +207,31 @@ public enum IRCRenderer {
         case .online(let users):
             if purpose == .userhost {
                 // RPL_USERHOST: nick=+user@host, `-` for someone away.
-                return [numeric("302", users.map { "\($0.name)=\($0.isAway ? "-" : "+")~u@chat" }.joined(separator: " "))]
+                return [
+                    numeric("302", users.map { "\($0.name)=\($0.isAway ? "-" : "+")~u@chat" }.joined(separator: " "))
+                ]
             }
             return [numeric("303", users.map(\.name).joined(separator: " "))]
         case .help:
-            return TextCommandParser.helpLines.map { IRCMessage(source: server, command: "NOTICE", parameters: [me, $0]) }
+            return TextCommandParser.helpLines.map {
+                IRCMessage(source: server, command: "NOTICE", parameters: [me, $0])
+            }
         case .ok(let text):
             switch purpose {
             case .sasl:
                 let account = view.account ?? view.attempted ?? me
                 return [
-                    IRCMessage(source: server, command: "900", parameters: [me, mask(account), account, "You are now logged in as \(account)"]),
+                    IRCMessage(
+                        source: server, command: "900",
+                        parameters: [me, mask(account), account, "You are now logged in as \(account)"]),
                     numeric("903", "SASL authentication successful"),
                 ]
-            case .away: return [text.hasPrefix("you are back") ? numeric("305", "You are no longer marked as being away")
-                : numeric("306", "You have been marked as being away")]
+            case .away:
+                return [
+                    text.hasPrefix("you are back")
+                        ? numeric("305", "You are no longer marked as being away")
+                        : numeric("306", "You have been marked as being away")
+                ]
             default: return [IRCMessage(source: server, command: "NOTICE", parameters: [me, text])]
             }
         case .ping:
@@ -225,14 +261,18 @@ public enum IRCRenderer {
     }
 
     /// The recent messages of a room just joined, after its NAMES (where Ergo replays them too).
-    public static func joinReplay(_ room: RoomName, _ history: [ChatMessage], view: IRCView, now: Millis) -> [IRCMessage] {
+    public static func joinReplay(
+        _ room: RoomName, _ history: [ChatMessage], view: IRCView, now: Millis
+    ) -> [IRCMessage] {
         guard replaysHistory(to: view), !history.isEmpty else { return [] }
         return IRCChatHistory.batch(history, type: "chathistory", target: channel(room), view: view, now: now)
     }
 
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
-        "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*", "CHANTYPES=#", "CHANMODES=,,,n", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)", "TOPICLEN=\(RoomTopic.maximumBytes)", "AWAYLEN=\(Presence.maximumAwayBytes)",
+        "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*",
+        "CHANTYPES=#", "CHANMODES=,,,n", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)",
+        "TOPICLEN=\(RoomTopic.maximumBytes)", "AWAYLEN=\(Presence.maximumAwayBytes)",
         "CHANNELLEN=\(UserName.maximumLength + 1)",
         "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
         "UTF8ONLY", "CHATHISTORY=\(IRCChatHistory.maximumLimit)", "MSGREFTYPES=msgid,timestamp",
@@ -248,20 +288,25 @@ public enum IRCRenderer {
     static func privmsg(_ message: ChatMessage, view: IRCView) -> [IRCMessage] {
         let time = Millis(clamping: message.id.millis)
         let command = message.isNotice ? "NOTICE" : "PRIVMSG"
-        return split(message.text, from: message.from, to: channel(message.room), isAction: message.isAction, command: command)
-            .enumerated()
-            .map { index, line in
-                tagged(line, time: time, id: index == 0 ? message.id.description : nil, view: view)
-            }
+        return split(
+            message.text, from: message.from, to: channel(message.room), isAction: message.isAction, command: command
+        )
+        .enumerated()
+        .map { index, line in
+            tagged(line, time: time, id: index == 0 ? message.id.description : nil, view: view)
+        }
     }
 
     /// PRIVMSG lines of at most 512 bytes each without tags (CR LF included), cut between characters: the other
     /// clients allow texts of 2 KB, an IRC line holds about 400 bytes of it.
-    static func split(_ text: String, from: String, to target: String, isAction: Bool, command: String = "PRIVMSG")
+    static func split(
+        _ text: String, from: String, to target: String, isAction: Bool, command: String = "PRIVMSG"
+    )
         -> [IRCMessage]
     {
         let source = mask(from)
-        let overhead = ":\(source) \(command) \(target) :\r\n".utf8.count + (isAction ? "\u{1}ACTION \u{1}".utf8.count : 0)
+        let overhead =
+            ":\(source) \(command) \(target) :\r\n".utf8.count + (isAction ? "\u{1}ACTION \u{1}".utf8.count : 0)
         let budget = max(32, IRCMessage.maximumBytes - overhead)
         var chunks: [String] = []
         var current = ""
@@ -300,7 +345,10 @@ public enum IRCRenderer {
         var batch: [String] = []
         func flush() {
             guard !batch.isEmpty else { return }
-            lines.append(IRCMessage(source: view.serverName, command: "353", parameters: [view.nick, "=", channel(room), batch.joined(separator: " ")]))
+            lines.append(
+                IRCMessage(
+                    source: view.serverName, command: "353",
+                    parameters: [view.nick, "=", channel(room), batch.joined(separator: " ")]))
             batch = []
         }
         for name in names {
@@ -308,12 +356,16 @@ public enum IRCRenderer {
             batch.append(name)
         }
         flush()
-        return lines + [IRCMessage(source: view.serverName, command: "366", parameters: [view.nick, channel(room), "End of /NAMES list"])]
+        return lines + [
+            IRCMessage(
+                source: view.serverName, command: "366", parameters: [view.nick, channel(room), "End of /NAMES list"])
+        ]
     }
 
     /// The numeric an IRC client expects for each refusal, naming the channel or nick it was about (clients match
     /// a failed JOIN by it); what has none is a NOTICE (FAIL needs a cap).
-    static func errorLines(_ error: ChatError, purpose: Purpose?, target about: String?, view: IRCView) -> [IRCMessage] {
+    static func errorLines(_ error: ChatError, purpose: Purpose?, target about: String?, view: IRCView) -> [IRCMessage]
+    {
         let server = view.serverName
         let target = view.nick
         func numeric(_ code: String, _ parameters: String...) -> [IRCMessage] {
@@ -332,9 +384,11 @@ public enum IRCRenderer {
         if purpose == .chathistory {
             let query = IRCChatHistory.Query(encoded: about)
             let code = error.code == .notInRoom || error.code == .roomInvalid ? "INVALID_TARGET" : "MESSAGE_ERROR"
-            return [IRCMessage(
-                source: server, command: "FAIL",
-                parameters: ["CHATHISTORY", code, query?.subcommand ?? "*", query?.target ?? "*", error.message])]
+            return [
+                IRCMessage(
+                    source: server, command: "FAIL",
+                    parameters: ["CHATHISTORY", code, query?.subcommand ?? "*", query?.target ?? "*", error.message])
+            ]
         }
         if purpose == .notice {
             // No automatic reply to a NOTICE, not even an error (RFC 2812; Solanum and Ergo do the same).
@@ -355,7 +409,9 @@ public enum IRCRenderer {
         case .lineTooLong: return numeric("417", "Input line was too long")
         case .messageTooLong: return numeric("417", error.message)
         default:
-            return [IRCMessage(source: server, command: "NOTICE", parameters: [target, "\(error.code): \(error.message)"])]
+            return [
+                IRCMessage(source: server, command: "NOTICE", parameters: [target, "\(error.code): \(error.message)"])
+            ]
         }
     }
 }

@@ -18,7 +18,8 @@ public struct IRCSession: Sendable {
 
     /// The IRCv3 capabilities offered, in `CAP LS` order.
     public static let capabilities = [
-        "away-notify", "batch", "draft/chathistory", "echo-message", "extended-join", "labeled-response", "message-tags",
+        "away-notify", "batch", "draft/chathistory", "echo-message", "extended-join", "labeled-response",
+        "message-tags",
         "multi-prefix", "sasl", "server-time",
     ]
 
@@ -67,7 +68,8 @@ public struct IRCSession: Sendable {
             capability(parameters, into: &output)
             return output
         case "PING":
-            output.replies.append(IRCMessage(source: serverName, command: "PONG", parameters: [serverName, parameters.first ?? ""]))
+            output.replies.append(
+                IRCMessage(source: serverName, command: "PONG", parameters: [serverName, parameters.first ?? ""]))
             return output
         case "PONG":
             output.requests.append((.pong, nil))
@@ -81,12 +83,18 @@ public struct IRCSession: Sendable {
             authenticate(parameters[0], into: &output)
             return output
         case "PASS":
-            guard !registered else { numeric("462", "You may not reregister"); return output }
+            guard !registered else {
+                numeric("462", "You may not reregister")
+                return output
+            }
             guard needs(1) else { return output }
             password = parameters[0]
             return output
         case "NICK":
-            guard let wanted = parameters.first, !wanted.isEmpty else { numeric("431", "No nickname given"); return output }
+            guard let wanted = parameters.first, !wanted.isEmpty else {
+                numeric("431", "No nickname given")
+                return output
+            }
             guard !registered else {
                 numeric("447", "Nick changes are not supported here; reconnect with the new nick")
                 return output
@@ -95,7 +103,10 @@ public struct IRCSession: Sendable {
             helloIfReady(into: &output)
             return output
         case "USER":
-            guard !registered else { numeric("462", "You may not reregister"); return output }
+            guard !registered else {
+                numeric("462", "You may not reregister")
+                return output
+            }
             guard needs(4) else { return output }
             user = parameters[0]
             helloIfReady(into: &output)
@@ -144,7 +155,11 @@ public struct IRCSession: Sendable {
             let known = asked.allSatisfy { Self.capabilities.contains($0.hasPrefix("-") ? String($0.dropFirst()) : $0) }
             guard known, !asked.isEmpty else { return reply("NAK", parameters.count > 1 ? parameters[1] : "") }
             for item in asked {
-                if item.hasPrefix("-") { capabilities.remove(String(item.dropFirst())) } else { capabilities.insert(item) }
+                if item.hasPrefix("-") {
+                    capabilities.remove(String(item.dropFirst()))
+                } else {
+                    capabilities.insert(item)
+                }
             }
             reply("ACK", asked.joined(separator: " "))
         case "END":
@@ -152,7 +167,8 @@ public struct IRCSession: Sendable {
             helloIfReady(into: &output)
         default:
             output.replies.append(
-                IRCMessage(source: serverName, command: "410", parameters: [target, parameters[0], "Invalid CAP command"]))
+                IRCMessage(
+                    source: serverName, command: "410", parameters: [target, parameters[0], "Invalid CAP command"]))
         }
     }
 
@@ -170,7 +186,10 @@ public struct IRCSession: Sendable {
         }
         guard let data = saslData else {
             guard argument.uppercased() == "PLAIN" else {
-                output.replies.append(IRCMessage(source: serverName, command: "908", parameters: [target, "PLAIN", "are available SASL mechanisms"]))
+                output.replies.append(
+                    IRCMessage(
+                        source: serverName, command: "908",
+                        parameters: [target, "PLAIN", "are available SASL mechanisms"]))
                 return numeric("904", "SASL authentication failed")
             }
             saslData = ""
@@ -259,9 +278,12 @@ public struct IRCSession: Sendable {
             guard targets.count <= Self.maximumTargets else {
                 return numeric("407", parameters[0], "Too many channels at once (at most \(Self.maximumTargets))")
             }
-            let message = parameters.count > 1 && !parameters[1].isEmpty
+            let message =
+                parameters.count > 1 && !parameters[1].isEmpty
                 ? IRCRenderer.prefix(parameters[1], bytes: LeaveReason.maximumMessageBytes) : nil
-            for target in targets { request(.leave(room: String(target), message: message), .part, about: String(target)) }
+            for target in targets {
+                request(.leave(room: String(target), message: message), .part, about: String(target))
+            }
         case "PRIVMSG", "NOTICE":
             guard parameters.count >= 1 else { return numeric("411", "No recipient given (\(message.command))") }
             guard parameters.count >= 2, !parameters[1].isEmpty else { return numeric("412", "No text to send") }
@@ -369,7 +391,9 @@ public struct IRCSession: Sendable {
 
     /// Sees each event the client is sent (with the id of the request it answers) and returns the requests that
     /// follow from it: NAMES after a join.
-    public mutating func observe(_ event: ChatEvent, requestID: RequestID?) -> [(request: ClientRequest, id: RequestID?)] {
+    public mutating func observe(
+        _ event: ChatEvent, requestID: RequestID?
+    ) -> [(request: ClientRequest, id: RequestID?)] {
         switch event {
         case .welcome(let name, _, _, _, _):
             registered = true

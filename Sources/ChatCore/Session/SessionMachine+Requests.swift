@@ -76,7 +76,9 @@ extension SessionMachine {
         case .hello(let name, let rooms, let login): return hello(name, rooms: rooms, login: login, id: id, now: now)
         case .password(let password): return passwordGiven(password, id: id)
         case .authenticate(let raw, let password):
-            guard case .unnamed = state else { return reply(ChatError(.badRequest, "log in before picking a name"), id) }
+            guard case .unnamed = state else {
+                return reply(ChatError(.badRequest, "log in before picking a name"), id)
+            }
             do { return [.perform(.checkPassword(try UserName(validating: raw), password), id: id)] } catch {
                 return [.send(.error(error), id: id)]
             }
@@ -99,7 +101,9 @@ extension SessionMachine {
     }
 
     /// A named session's requests. A refusal is thrown and answered, with the request's id, by the caller.
-    private mutating func handle(_ request: ClientRequest, id: RequestID?, now: SessionClock, session: inout ActiveSession)
+    private mutating func handle(
+        _ request: ClientRequest, id: RequestID?, now: SessionClock, session: inout ActiveSession
+    )
         throws(ChatError) -> [SessionAction]
     {
         switch request {
@@ -116,7 +120,8 @@ extension SessionMachine {
                 throw ChatError(.notInRoom, "you are not in #\(room)")
             }
             guard (message?.utf8.count ?? 0) <= LeaveReason.maximumMessageBytes else {
-                throw ChatError(.messageTooLong, "a leave message is limited to \(LeaveReason.maximumMessageBytes) bytes")
+                throw ChatError(
+                    .messageTooLong, "a leave message is limited to \(LeaveReason.maximumMessageBytes) bytes")
             }
             session.rooms.remove(at: index)
             if session.current == room { session.current = session.rooms.last }
@@ -124,7 +129,8 @@ extension SessionMachine {
         case .rooms: return [.perform(.listRooms, id: id)]
         case .who(let raw, let listing):
             if case .page(let after?) = listing,
-                after.isEmpty || after.utf8.count > 32 || !after.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (48...57).contains($0) })
+                after.isEmpty || after.utf8.count > 32
+                    || !after.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || (48...57).contains($0) })
             {
                 throw ChatError(.badRequest, "'\(after)' is not a cursor a who reply gave")
             }
@@ -135,7 +141,8 @@ extension SessionMachine {
             }
             try checkLength(text)
             let message = DirectMessage(
-                from: session.user.display, to: target.display, text: text, isAction: isAction, time: session.lastActive)
+                from: session.user.display, to: target.display, text: text, isAction: isAction, time: session.lastActive
+            )
             return [.perform(.sendDirect(message, to: target), id: id)]
         case .notice(let to, let text):
             try checkLength(text)
@@ -264,7 +271,8 @@ extension SessionMachine {
         if restore.count > limit {
             let dropped = restore.dropLast(limit).map { "#\($0.room)" }
             refusals.append(
-                ChatError(.tooManyRooms, "at most \(limit) rooms at once; not rejoining \(dropped.joined(separator: ", "))"))
+                ChatError(
+                    .tooManyRooms, "at most \(limit) rooms at once; not rejoining \(dropped.joined(separator: ", "))"))
             restore = Array(restore.suffix(limit))
         }
         return (restore, refusals)
@@ -275,7 +283,9 @@ extension SessionMachine {
     /// The room a request names, or the current one.
     private func resolve(_ raw: String?, session: ActiveSession) throws(ChatError) -> RoomName {
         guard let raw else {
-            guard let current = session.current else { throw ChatError(.notInRoom, "you are in no room; /join one first") }
+            guard let current = session.current else {
+                throw ChatError(.notInRoom, "you are in no room; /join one first")
+            }
             return current
         }
         // A room named as it is kept (what clients send with every message) needs no validation again: that is a
@@ -291,7 +301,9 @@ extension SessionMachine {
         return room
     }
 
-    private func join(_ raw: String, since rawSince: String?, id: RequestID?, session: inout ActiveSession)
+    private func join(
+        _ raw: String, since rawSince: String?, id: RequestID?, session: inout ActiveSession
+    )
         throws(ChatError) -> [SessionAction]
     {
         let room = try resolve(raw, session: session)
@@ -312,7 +324,9 @@ extension SessionMachine {
 
     private func checkLength(_ text: String) throws(ChatError) {
         let limit = settings.limits.maximumMessageBytes
-        guard text.utf8.count <= limit else { throw ChatError(.messageTooLong, "messages are limited to \(limit) bytes") }
+        guard text.utf8.count <= limit else {
+            throw ChatError(.messageTooLong, "messages are limited to \(limit) bytes")
+        }
     }
 
     func reply(_ error: ChatError, _ id: RequestID?) -> [SessionAction] {

@@ -49,11 +49,17 @@ extension SessionMachine {
         case (.takeHeldDirects, .directs(let directs)):
             return welcome(id: id, directs: directs, session: &session)
         case (.register, _):
-            return [.send(.ok("\(session.user.display) is registered: from now on it takes this password, on every node"), id: id)]
+            return [
+                .send(
+                    .ok("\(session.user.display) is registered: from now on it takes this password, on every node"),
+                    id: id)
+            ]
         case (.changePassword, _):
             return [.send(.ok("password changed"), id: id)]
         case (.unregister, _):
-            return [.send(.ok("\(session.user.display) is a guest name again: anyone may take it once you leave"), id: id)]
+            return [
+                .send(.ok("\(session.user.display) is a guest name again: anyone may take it once you leave"), id: id)
+            ]
         case (.subscribe(let room), _):
             guard session.joining?.room == room else { return [] }
             return [.perform(.recordJoin(room), id: id)]
@@ -62,7 +68,9 @@ extension SessionMachine {
             join.recorded = true
             session.joining = join
             return [.perform(readHistory(for: join), id: id)]
-        case (.readHistory(let room, let after, let count), .joinRead(let read, let maxDeleted, let keptFrom, let topic)):
+        case (
+            .readHistory(let room, let after, let count), .joinRead(let read, let maxDeleted, let keptFrom, let topic)
+        ):
             guard let join = session.joining, join.room == room else { return [] }
             session.joining = nil
             if !session.rooms.contains(room) { session.rooms.append(room) }
@@ -81,7 +89,9 @@ extension SessionMachine {
         case (.publish(let message), .published(let messageID)):
             return [.send(.sent(message.stored(as: messageID)), id: id)]
         case (.sendDirect(let message, _), .delivered(let delivered)):
-            guard delivered else { return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id) }
+            guard delivered else {
+                return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id)
+            }
             return [.send(.direct(message), id: id)]
         case (.readTopic(let room), .topic(let topic)):
             return [.send(.topic(room: room, topic), id: id)]
@@ -100,10 +110,15 @@ extension SessionMachine {
             }
             return [.send(.who(room: room, members: page.members, total: page.total, next: page.next), id: id)]
         case (.listRooms, .rooms(let rooms)):
-            let listed = rooms.count > settings.limits.maximumListedRooms
-                ? rooms.sorted { $0.members > $1.members }.prefix(settings.limits.maximumListedRooms).sorted { $0.room < $1.room }
+            let listed =
+                rooms.count > settings.limits.maximumListedRooms
+                ? rooms.sorted { $0.members > $1.members }.prefix(settings.limits.maximumListedRooms).sorted {
+                    $0.room < $1.room
+                }
                 : rooms
-            let summaries = listed.map { RoomSummary(room: $0.room, members: $0.members, joined: session.rooms.contains($0.room)) }
+            let summaries = listed.map {
+                RoomSummary(room: $0.room, members: $0.members, joined: session.rooms.contains($0.room))
+            }
             return [.send(.rooms(summaries, current: session.current, total: rooms.count), id: id)]
         case (.history(let room, let count, _), .messages(let read)):
             let (page, more) = paging.page(read, wanted: count - 1, direction: .backward)
@@ -111,7 +126,8 @@ extension SessionMachine {
         case (.historyAfter(let room, let after, let count), .page(let read, let maxDeleted, let keptFrom)):
             let (page, more) = paging.page(read, wanted: count - 1, direction: .forward)
             // Told with the request's id: it belongs to this reply (IRC's CHATHISTORY keeps it out of its batch).
-            let gap = gapNotice(room, after: after, maxDeleted: maxDeleted, keptFrom: keptFrom, id: id).map { [$0] } ?? []
+            let gap =
+                gapNotice(room, after: after, maxDeleted: maxDeleted, keptFrom: keptFrom, id: id).map { [$0] } ?? []
             return gap + [.send(.history(room: room, messages: page, more: more), id: id)]
         case (.online, .online(let users)):
             return [.send(.online(users), id: id)]
@@ -144,7 +160,8 @@ extension SessionMachine {
 
     /// `welcome`, the direct messages that waited for a resumed session, why some rooms of the hello will not be
     /// rejoined, and the first of those that will.
-    private func welcome(id: RequestID?, directs: [DirectMessage] = [], session: inout ActiveSession) -> [SessionAction] {
+    private func welcome(id: RequestID?, directs: [DirectMessage] = [], session: inout ActiveSession) -> [SessionAction]
+    {
         let welcome = ChatEvent.welcome(
             name: session.user.display, room: session.restoreQueue.last?.room, node: settings.nodeID,
             time: session.since, resume: session.resumeToken)
@@ -193,10 +210,13 @@ extension SessionMachine {
             return [.started(name, at: since), .perform(.listenToUser(name), id: id)]
         case .held(let holder, let reconnecting):
             if let holder, holder != display {
-                return reply(ChatError(.nameTaken, "'\(display)' looks like \(holder), who is here; pick another name"), id)
+                return reply(
+                    ChatError(.nameTaken, "'\(display)' looks like \(holder), who is here; pick another name"), id)
             }
             if reconnecting {
-                return reply(ChatError(.nameTaken, "'\(display)' is held for its owner, who is reconnecting; pick another name"), id)
+                return reply(
+                    ChatError(.nameTaken, "'\(display)' is held for its owner, who is reconnecting; pick another name"),
+                    id)
             }
             return reply(ChatError(.nameTaken, "'\(display)' is taken; pick another name"), id)
         case .passwordRequired:
@@ -256,7 +276,9 @@ extension SessionMachine {
 
     // MARK: Failures
 
-    private func failed(_ operation: StoreOperation, id: RequestID?, error: any Error, session: inout ActiveSession)
+    private func failed(
+        _ operation: StoreOperation, id: RequestID?, error: any Error, session: inout ActiveSession
+    )
         -> [SessionAction]
     {
         let told: SessionAction = .send(.error(Self.storeError(error)), id: id)

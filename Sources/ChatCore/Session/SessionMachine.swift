@@ -263,7 +263,11 @@ public struct SessionMachine: Sendable {
     public func frameTooLong() -> [SessionAction] {
         guard !isClosing else { return [] }
         let limit = settings.limits.maximumLineBytes
-        return [.send(.error(ChatError(.lineTooLong, "lines are limited to \(limit) bytes; that line was discarded")), id: nil)]
+        return [
+            .send(
+                .error(ChatError(.lineTooLong, "lines are limited to \(limit) bytes; that line was discarded")), id: nil
+            )
+        ]
     }
 
     /// Closes the session for `reason` (the client stopped reading, its input ended...). Idempotent.
@@ -341,7 +345,8 @@ public struct SessionMachine: Sendable {
         case .unnamed, .awaitingPassword:
             guard now.uptimeNanos &- connectedAtNanos >= settings.registrationTimeoutNanos else { return [] }
             let seconds = settings.registrationTimeoutNanos / 1_000_000_000
-            let error = ChatError(.registrationTimeout, "no name after \(seconds) s; reconnect and send your name first")
+            let error = ChatError(
+                .registrationTimeout, "no name after \(seconds) s; reconnect and send your name first")
             return [.send(.error(error), id: nil)] + close(.disconnected)
         case .active:
             guard answersPings else { return [] }

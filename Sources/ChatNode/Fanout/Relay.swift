@@ -1,8 +1,8 @@
 import ChatCore
 import ChatStore
-import RedisClient
 import Logging
 import NIOCore
+import RedisClient
 import Synchronization
 
 /// Joins Redis pub/sub to the event loops. It keeps, per channel, how many sessions on each loop listen; subscribes
@@ -120,7 +120,8 @@ final class Relay: @unchecked Sendable {
             guard let targets = routes[channel], isNew(envelope, on: channel) else { continue }
             // One RenderedEvent per loop: its render cache is then only ever touched by that loop.
             for hubIndex in targets.keys {
-                perHub[hubIndex, default: []].append(RenderedEvent(channel: channel, envelope: envelope, now: now, received: received))
+                perHub[hubIndex, default: []].append(
+                    RenderedEvent(channel: channel, envelope: envelope, now: now, received: received))
             }
         }
         for (hubIndex, events) in perHub {
@@ -154,31 +155,35 @@ final class Relay: @unchecked Sendable {
     /// are told with a `gap` event, and their clients read the rest with `history` themselves.
     private func readMissed(_ room: RoomName, after last: StreamID, channel: String, attempt: Int) {
         let paging = HistoryPaging(messages: limits.historyPageMessages, bytes: limits.historyPageBytes)
-        store.page(room, after: last, limit: paging.readCount(limits.historyPageMessages), bytes: paging.bytes).hop(to: eventLoop)
-            .whenComplete { result in
-                if case .failure = result, attempt < 10 {
-                    self.eventLoop.scheduleTask(in: .milliseconds(200)) {
-                        self.readMissed(room, after: last, channel: channel, attempt: attempt + 1)
-                    }
-                    return
+        store.page(room, after: last, limit: paging.readCount(limits.historyPageMessages), bytes: paging.bytes).hop(
+            to: eventLoop
+        )
+        .whenComplete { result in
+            if case .failure = result, attempt < 10 {
+                self.eventLoop.scheduleTask(in: .milliseconds(200)) {
+                    self.readMissed(room, after: last, channel: channel, attempt: attempt + 1)
                 }
-                var missed: [RelayEnvelope] = []
-                var notice: ChatEvent?
-                switch result {
-                case .success(let stored):
-                    let (page, more) = paging.page(stored.messages, wanted: self.limits.historyPageMessages, direction: .forward)
-                    missed = Array(stored.envelopes.prefix(page.count)).filter { self.accepts($0, on: channel) }
-                    let lost = (stored.maxDeleted.map { $0 > last } ?? false) || (stored.keptFrom.map { $0 > last } ?? false)
-                    if more || lost {
-                        notice = .gap(room: room, after: page.last?.id ?? last, lost: lost, oldest: stored.keptFrom)
-                    }
-                case .failure:
-                    notice = .gap(room: room, after: last, lost: false, oldest: nil)
-                }
-                let held = self.catchingUp.removeValue(forKey: channel) ?? []
-                let told = notice.map { [(channel, RelayEnvelope(event: $0))] } ?? []
-                self.deliver(missed.map { (channel, $0) } + told + held.map { (channel, $0) })
+                return
             }
+            var missed: [RelayEnvelope] = []
+            var notice: ChatEvent?
+            switch result {
+            case .success(let stored):
+                let (page, more) = paging.page(
+                    stored.messages, wanted: self.limits.historyPageMessages, direction: .forward)
+                missed = Array(stored.envelopes.prefix(page.count)).filter { self.accepts($0, on: channel) }
+                let lost =
+                    (stored.maxDeleted.map { $0 > last } ?? false) || (stored.keptFrom.map { $0 > last } ?? false)
+                if more || lost {
+                    notice = .gap(room: room, after: page.last?.id ?? last, lost: lost, oldest: stored.keptFrom)
+                }
+            case .failure:
+                notice = .gap(room: room, after: last, lost: false, oldest: nil)
+            }
+            let held = self.catchingUp.removeValue(forKey: channel) ?? []
+            let told = notice.map { [(channel, RelayEnvelope(event: $0))] } ?? []
+            self.deliver(missed.map { (channel, $0) } + told + held.map { (channel, $0) })
+        }
     }
 }
 

@@ -111,17 +111,23 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             json.field("rooms", node.relay.localRooms)
             json.field("channels", node.relay.subscribedChannels)
             json.field("redis", healthy)
-            send(healthy ? .ok : .serviceUnavailable, "application/json", json.finish() + "\n", head: head, context: context)
+            send(
+                healthy ? .ok : .serviceUnavailable, "application/json", json.finish() + "\n", head: head,
+                context: context)
         case (.operations, "/metrics"):
             node.metrics.rooms.set(Int64(node.relay.localRooms))
             var body = ByteBuffer(bytes: node.metrics.registry.emitToBuffer())
             body.writeString(ProcessMetrics.prometheusText())
             send(.ok, "text/plain; version=0.0.4; charset=utf-8", body, head: head, context: context)
         case (.operations, _):
-            send(.notFound, "text/plain; charset=utf-8", "not found: this port serves /health and /metrics\n", head: head, context: context)
+            send(
+                .notFound, "text/plain; charset=utf-8", "not found: this port serves /health and /metrics\n",
+                head: head, context: context)
         case (.publicSite, "/ws"):
             if NodeHTTPServer.originAllowed(head.headers, settings.allowedOrigins) {
-                send(.upgradeRequired, "text/plain; charset=utf-8", "/ws is a WebSocket endpoint\n", head: head, context: context)
+                send(
+                    .upgradeRequired, "text/plain; charset=utf-8", "/ws is a WebSocket endpoint\n", head: head,
+                    context: context)
             } else {
                 // Anybody can send these as fast as they like: the log gets a few a second, each origin cut short.
                 let log = node.foreignOriginLog.admit()
@@ -133,13 +139,17 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
                             "origin": "\(Sanitizer.prefix(origin, bytes: 100))", "log.suppressed": "\(log.suppressed)",
                         ])
                 }
-                send(.forbidden, "text/plain; charset=utf-8", "this origin may not open chat sessions here\n", head: head, context: context)
+                send(
+                    .forbidden, "text/plain; charset=utf-8", "this origin may not open chat sessions here\n",
+                    head: head, context: context)
             }
         case (.publicSite, let path):
             guard let asset = WebAssets.asset(for: String(path)) else {
                 return send(.notFound, "text/plain; charset=utf-8", "not found\n", head: head, context: context)
             }
-            send(.ok, asset.contentType, asset.body, head: head, context: context, extraHeaders: WebAssets.securityHeaders)
+            send(
+                .ok, asset.contentType, asset.body, head: head, context: context,
+                extraHeaders: WebAssets.securityHeaders)
         }
     }
 
@@ -158,7 +168,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         headers.add(contentsOf: extraHeaders)
         let keepAlive = head.isKeepAlive
         headers.add(name: "connection", value: keepAlive ? "keep-alive" : "close")
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))),
+            promise: nil)
         if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
         if !keepAlive { done.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }

@@ -33,7 +33,9 @@ enum NodeHTTPServer {
     /// WebSocket session gets `maximumOutboundBytes` once upgraded.
     static let plainHTTPWaterMark = ChannelOptions.Types.WriteBufferWaterMark(low: 32 * 1024, high: 64 * 1024)
 
-    static func bindOperations(host: String, port: Int, group: any EventLoopGroup, node: NodeContext, settings: Settings)
+    static func bindOperations(
+        host: String, port: Int, group: any EventLoopGroup, node: NodeContext, settings: Settings
+    )
         async throws -> any Channel
     {
         try await ServerBootstrap(group: group)
@@ -82,7 +84,8 @@ enum NodeHTTPServer {
                         maxFrameSize: settings.maximumMessageBytes,
                         automaticErrorHandling: true,
                         shouldUpgrade: { channel, head in
-                            let allowed = path(of: head.uri) == "/ws" && originAllowed(head.headers, settings.allowedOrigins)
+                            let allowed =
+                                path(of: head.uri) == "/ws" && originAllowed(head.headers, settings.allowedOrigins)
                             return channel.eventLoop.makeSucceededFuture(allowed ? HTTPHeaders() : nil)
                         },
                         upgradePipelineHandler: { channel, _ in
@@ -91,7 +94,8 @@ enum NodeHTTPServer {
                                 // A session's output may grow to the slow-consumer limit, which it enforces itself.
                                 try channel.syncOptions?.setOption(
                                     .writeBufferWaterMark,
-                                    value: .init(low: settings.maximumOutboundBytes / 2, high: settings.maximumOutboundBytes))
+                                    value: .init(
+                                        low: settings.maximumOutboundBytes / 2, high: settings.maximumOutboundBytes))
                                 let adapter = WebSocketSessionAdapter()
                                 try channel.pipeline.syncOperations.addHandlers([
                                     NIOWebSocketFrameAggregator(
@@ -138,8 +142,9 @@ enum NodeHTTPServer {
     static func originAllowed(_ headers: HTTPHeaders, _ allowed: [String]) -> Bool {
         guard let origin = headers.first(name: "origin")?.lowercased() else { return true }
         if allowed.contains("*") || allowed.contains(where: { $0.lowercased() == origin }) { return true }
-        guard let host = headers.first(name: "host")?.lowercased(), HostAllowList().allows(host: host) else { return false }
+        guard let host = headers.first(name: "host")?.lowercased(), HostAllowList().allows(host: host) else {
+            return false
+        }
         return origin == "http://\(host)" || origin == "https://\(host)"
     }
 }
-

@@ -5,7 +5,8 @@ import ChatCommandSupport
 enum WebAssets {
     static let securityHeaders = StaticFiles.securityHeaders
 
-    private static let files = StaticFiles(target: "ChatNode", directory: "Web", names: ["index.html", "app.js", "app.css"])
+    private static let files = StaticFiles(
+        target: "ChatNode", directory: "Web", names: ["index.html", "app.js", "app.css"])
 
     static func asset(for path: String) -> StaticFiles.File? { files.file(at: path) }
 }

@@ -25,7 +25,8 @@ final class WebSocketSessionAdapter: ChannelDuplexHandler {
             send(JSONRenderer.object(.error(error), requestID: nil, now: WallClock.now()), context: context)
         case .ping:
             var payload = frame.unmaskedData
-            let pong = WebSocketFrame(fin: true, opcode: .pong, data: payload.readSlice(length: payload.readableBytes) ?? ByteBuffer())
+            let pong = WebSocketFrame(
+                fin: true, opcode: .pong, data: payload.readSlice(length: payload.readableBytes) ?? ByteBuffer())
             context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
         case .connectionClose:
             // Answer the close, then end the connection; the session sees it go as a client that left.
@@ -34,7 +35,9 @@ final class WebSocketSessionAdapter: ChannelDuplexHandler {
             var payload = frame.unmaskedData
             let code = payload.readSlice(length: min(2, payload.readableBytes)) ?? ByteBuffer()
             let reply = WebSocketFrame(fin: true, opcode: .connectionClose, data: code)
-            context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            context.writeAndFlush(wrapOutboundOut(reply)).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
         default:
             break
         }
@@ -62,7 +65,9 @@ final class WebSocketSessionAdapter: ChannelDuplexHandler {
 
     /// Messages too large once their fragments are joined: the same answer as for one oversized frame.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let aggregation = error as? NIOWebSocketFrameAggregator.Error, aggregation == .accumulatedFrameSizeIsTooLarge || aggregation == .tooManyFragments {
+        if let aggregation = error as? NIOWebSocketFrameAggregator.Error,
+            aggregation == .accumulatedFrameSizeIsTooLarge || aggregation == .tooManyFragments
+        {
             sendCloseThenClose(.messageTooLarge, context: context, mode: .all, promise: nil)
             return
         }

@@ -96,7 +96,8 @@ final class PasswordHasher: Sendable {
             let parts = stored.split(separator: "$", omittingEmptySubsequences: false)
             guard parts.count == 5, parts[0].isEmpty, parts[1] == "scrypt", let cost = ScryptCost(parts[2]),
                 cost.memory <= 4 * limit.memory, cost.work <= 4 * limit.work,
-                let salt = Self.unbase64(parts[3]), let expected = Self.unbase64(parts[4]), (16...64).contains(expected.count)
+                let salt = Self.unbase64(parts[3]), let expected = Self.unbase64(parts[4]),
+                (16...64).contains(expected.count)
             else { return false }
             let derived = try Self.derive(password, salt: salt, cost: cost, length: expected.count)
             // Constant time: how much of a guess matched must not show in how long the answer took.
@@ -124,7 +125,9 @@ final class PasswordHasher: Sendable {
         }
     }
 
-    private static func derive(_ password: Password, salt: [UInt8], cost: ScryptCost, length: Int = 32) throws -> [UInt8] {
+    private static func derive(
+        _ password: Password, salt: [UInt8], cost: ScryptCost, length: Int = 32
+    ) throws -> [UInt8] {
         let key = try KDF.Scrypt.deriveKey(
             from: Array(password.text.utf8), salt: salt, outputByteCount: length, rounds: 1 << cost.logN,
             blockSize: cost.r, parallelism: cost.p)

@@ -36,15 +36,25 @@ final class IRCMode: SessionMode {
         } catch .empty {
             return ModeInput()
         } catch .forbiddenCharacter {
-            return reply(IRCMessage(source: session.serverName, command: "NOTICE", parameters: [session.view.nick, "a line with a NUL byte was discarded"]), allocator)
+            return reply(
+                IRCMessage(
+                    source: session.serverName, command: "NOTICE",
+                    parameters: [session.view.nick, "a line with a NUL byte was discarded"]), allocator)
         } catch .tooLong {
-            return reply(IRCMessage(source: session.serverName, command: "417", parameters: [session.view.nick, "Input line was too long"]), allocator)
+            return reply(
+                IRCMessage(
+                    source: session.serverName, command: "417",
+                    parameters: [session.view.nick, "Input line was too long"]), allocator)
         } catch {
-            return reply(IRCMessage(source: session.serverName, command: "421", parameters: [session.view.nick, "*", "Unknown command"]), allocator)
+            return reply(
+                IRCMessage(
+                    source: session.serverName, command: "421", parameters: [session.view.nick, "*", "Unknown command"]),
+                allocator)
         }
         var output = session.receive(message, now: WallClock.now())
         if let label = message.tags.first(where: { $0.key == "label" })?.value, !label.isEmpty,
-            label.utf8.count <= IRCLabeledResponses.maximumLabelBytes, session.capabilities.contains("labeled-response"),
+            label.utf8.count <= IRCLabeledResponses.maximumLabelBytes,
+            session.capabilities.contains("labeled-response"),
             session.registered
         {
             (output.replies, output.requests) = labels.begin(
@@ -74,7 +84,8 @@ final class IRCMode: SessionMode {
     /// A message as sent: the last parameter with a colon when it is text (what clients are used to seeing, and
     /// what some parse on), without one where it is a token (the channel of JOIN and PART, 004's modes).
     static func wire(_ message: IRCMessage) -> String {
-        message.serialized(trailingColon: !["JOIN", "PART", "004", "333", "AUTHENTICATE", "BATCH"].contains(message.command)) + "\r\n"
+        message.serialized(
+            trailingColon: !["JOIN", "PART", "004", "333", "AUTHENTICATE", "BATCH"].contains(message.command)) + "\r\n"
     }
 
     private var batches: Bool { session.capabilities.contains("batch") }
@@ -86,7 +97,9 @@ final class IRCMode: SessionMode {
         }
     }
 
-    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+    func render(
+        _ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator
+    )
         -> ByteBuffer?
     {
         let view = session.view

@@ -71,7 +71,10 @@ final class ProxyHeaderDecoder: ChannelInboundHandler, RemovableChannelHandler {
         guard context.channel.isActive else { return }
         logger.warning(
             "rejected a connection without a valid PROXY header",
-            metadata: ["client.address": "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")", "reason": "\(reason)"])
+            metadata: [
+                "client.address": "\(context.channel.remoteAddress.map { "\($0)" } ?? "unknown")",
+                "reason": "\(reason)",
+            ])
         buffered = nil
         context.close(promise: nil)
     }

@@ -56,7 +56,9 @@ extension SessionHandler {
 
     /// A check counted in advance that the hasher refused (busy, or this address's checks already running) was
     /// never made: it is uncounted, so that honest retries cannot lock a name, or an address, out.
-    private func uncountedIfNotMade(_ check: EventLoopFuture<Bool>, _ name: UserName, nameCounted: Bool)
+    private func uncountedIfNotMade(
+        _ check: EventLoopFuture<Bool>, _ name: UserName, nameCounted: Bool
+    )
         -> EventLoopFuture<Bool>
     {
         let loop = hub.eventLoop
@@ -69,7 +71,9 @@ extension SessionHandler {
     }
 
     /// The claim with the stored hash a password was checked against, which the claim script compares.
-    private func claimVerified(_ name: UserName, attempt: ClaimAttempt, hash: String, resume: String)
+    private func claimVerified(
+        _ name: UserName, attempt: ClaimAttempt, hash: String, resume: String
+    )
         -> EventLoopFuture<ClaimOutcome>
     {
         var verified = attempt
@@ -82,7 +86,9 @@ extension SessionHandler {
         }.nonisolated()
     }
 
-    private func outcome(_ reply: ChatStore.ClaimReply, attempt: ClaimAttempt, resume: String, now: Millis)
+    private func outcome(
+        _ reply: ChatStore.ClaimReply, attempt: ClaimAttempt, resume: String, now: Millis
+    )
         -> ClaimOutcome
     {
         switch reply {
@@ -165,7 +171,8 @@ extension SessionHandler {
                     ChatError(.rateLimited, "too many wrong passwords for \(user.display); try again in \(seconds) s"))
             case .hash(let hash, let nameCounted):
                 let check = hasher.verify(old, against: hash, on: loop, for: group)
-                return self.uncountedIfNotMade(check, user, nameCounted: nameCounted).assumeIsolated().flatMap { matches in
+                return self.uncountedIfNotMade(check, user, nameCounted: nameCounted).assumeIsolated().flatMap {
+                    matches in
                     guard matches else {
                         self.logFailedLogin(user)
                         return loop.makeFailedFuture(refused)

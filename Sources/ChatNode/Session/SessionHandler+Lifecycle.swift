@@ -49,7 +49,8 @@ extension SessionHandler {
                     "session.name": "\(ended.user.display)", "client.address": "\(remoteAddress)",
                     "node.id": "\(node.nodeID)", "session.exit": "\(TimeFormat.dateTime(now))",
                     "session.reason": "\(ended.reason.rawValue)",
-                    "session.duration": "\(TimeFormat.duration((NIODeadline.now() - connectedAt).nanoseconds / 1_000_000))",
+                    "session.duration":
+                        "\(TimeFormat.duration((NIODeadline.now() - connectedAt).nanoseconds / 1_000_000))",
                 ])
         }
         let pending = PendingRelease(

@@ -1,8 +1,8 @@
 import ChatCore
 import ChatStore
-import RedisClient
 import NIOConcurrencyHelpers
 import NIOCore
+import RedisClient
 
 /// Runs the store operations a session's machine asks for, against Redis (`ChatStore`) and the node's pub/sub
 /// relay, and feeds each result back to the machine on the session's loop.
@@ -63,11 +63,13 @@ extension SessionHandler {
             return store.leave(room, user: user, token: token, reason: .left, now: now, origin: origin).map { .done }
         case .recordLeave(let room, let message):
             let roomList = node.roomList
-            return store.leave(room, user: user, token: token, reason: .left, now: now, origin: origin, message: message)
-                .map {
-                    roomList.noteChange()
-                    return .done
-                }
+            return store.leave(
+                room, user: user, token: token, reason: .left, now: now, origin: origin, message: message
+            )
+            .map {
+                roomList.noteChange()
+                return .done
+            }
         case .readHistory(let room, nil, let count):
             // The topic is read beside the history, on the same connection: no round trip more.
             return store.history(room, count: count, bytes: pageBytes).and(topic(room)).map { messages, topic in
@@ -75,11 +77,15 @@ extension SessionHandler {
             }
         case .readHistory(let room, .some(let after), let count):
             return store.page(room, after: after, limit: count, bytes: pageBytes).and(topic(room)).map { page, topic in
-                .joinRead(Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom, topic: topic)
+                .joinRead(
+                    Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
+                    keptFrom: page.keptFrom, topic: topic)
             }
         case .historyAfter(let room, let after, let count):
             return store.page(room, after: after, limit: count, bytes: pageBytes).map { page in
-                .page(Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted, keptFrom: page.keptFrom)
+                .page(
+                    Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
+                    keptFrom: page.keptFrom)
             }
         case .publish(let message):
             let upkeep = PublishUpkeep(
@@ -123,14 +129,18 @@ extension SessionHandler {
     /// What of a page read from history may be shown (`RelayCheck`), with the node's memory of names and rooms
     /// already found valid: a page of 200 messages from 200 names costs hash lookups, not 200 Unicode analyses,
     /// from the second read on.
-    static func shown(_ messages: [ChatMessage], in room: RoomName, check: NIOLockedValueBox<RelayCheck>) -> [ChatMessage] {
+    static func shown(
+        _ messages: [ChatMessage], in room: RoomName, check: NIOLockedValueBox<RelayCheck>
+    ) -> [ChatMessage] {
         check.withLockedValue { check in messages.filter { check.problem(.message($0), in: room) == nil } }
     }
 
     /// What the client is told of a store failure: Redis at its memory limit refuses writes with OOM, which is the
     /// store being full for this request (reads and everything already running go on).
     static func clientError(_ error: any Error) -> any Error {
-        guard let redis = error as? RedisError, redis.code == .server, redis.message.hasPrefix("OOM") else { return error }
+        guard let redis = error as? RedisError, redis.code == .server, redis.message.hasPrefix("OOM") else {
+            return error
+        }
         return ChatError(.storeFull, "the chat store is full right now, so that was not saved; try again later")
     }
 

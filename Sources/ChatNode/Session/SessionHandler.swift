@@ -111,7 +111,9 @@ final class SessionHandler: ChannelDuplexHandler {
         node.metrics.connections.increment()
         guard open <= configuration.maxClients else {
             node.metrics.serverFull.increment()
-            refuse(ChatError(.serverFull, "this node has its maximum of \(configuration.maxClients) clients; try again later"))
+            refuse(
+                ChatError(
+                    .serverFull, "this node has its maximum of \(configuration.maxClients) clients; try again later"))
             return
         }
         hub.register(self)
@@ -227,7 +229,8 @@ final class SessionHandler: ChannelDuplexHandler {
                 let wait: UInt64
                 switch pending {
                 case .request(let request):
-                    let actions = machine.receive(request.request, id: request.id, now: Self.clock(), charged: request.charged)
+                    let actions = machine.receive(
+                        request.request, id: request.id, now: Self.clock(), charged: request.charged)
                     if case .retry(let nanoseconds)? = actions.first {
                         wait = nanoseconds
                     } else {

@@ -9,7 +9,9 @@ protocol SessionMode {
     /// One frame as a request; nil when there is nothing to answer (a blank line).
     func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest?
     /// An event for this client alone (a reply, a notice); nil when this mode does not show it.
-    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+    func render(
+        _ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator
+    )
         -> ByteBuffer?
     /// A relayed event, as shared bytes where the event reads the same for everyone; nil when not shown.
     func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer?
@@ -78,7 +80,8 @@ enum LineModes {
     }
 
     static func isBlank(_ byte: UInt8) -> Bool {
-        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r") || byte == UInt8(ascii: "\n")
+        byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") || byte == UInt8(ascii: "\r")
+            || byte == UInt8(ascii: "\n")
     }
 
     /// A line as text a person or program meant: telnet negotiation, escape sequences and control characters
@@ -98,7 +101,8 @@ struct TextMode: SessionMode {
         switch stage {
         case .awaitingPassword:
             // The whole line is the password, slash or not; it is never echoed, logged or kept.
-            return ParsedRequest(request: Result { () throws(ChatError) in .password(try Password(given: text)) }, id: nil)
+            return ParsedRequest(
+                request: Result { () throws(ChatError) in .password(try Password(given: text)) }, id: nil)
         case .unnamed where !text.hasPrefix("/"):
             return ParsedRequest(request: .success(.hello(name: text)), id: nil)
         default: break
@@ -106,7 +110,9 @@ struct TextMode: SessionMode {
         return ParsedRequest(request: Result { () throws(ChatError) in try TextCommandParser.parse(text) }, id: nil)
     }
 
-    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+    func render(
+        _ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator
+    )
         -> ByteBuffer?
     {
         let text = TextRenderer.render(event, viewer: viewer, now: now)
@@ -136,7 +142,9 @@ struct JSONLinesMode: SessionMode {
         return JSONParsing.parse(text)
     }
 
-    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+    func render(
+        _ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator
+    )
         -> ByteBuffer?
     {
         allocator.buffer(string: JSONRenderer.render(event, requestID: requestID, now: now))
@@ -164,7 +172,9 @@ struct WebSocketMode: SessionMode {
         return JSONParsing.parse(text)
     }
 
-    func render(_ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator)
+    func render(
+        _ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator
+    )
         -> ByteBuffer?
     {
         allocator.buffer(string: JSONRenderer.object(event, requestID: requestID, now: now))
@@ -188,7 +198,8 @@ extension String {
     /// Lines lose surrounding spaces; what is inside stays verbatim.
     func trimmingWhitespaceForLine() -> String {
         // Most lines start and end with a printable ASCII byte: nothing to trim, and no walk over Characters.
-        if let first = utf8.first, let last = utf8.last, Self.isPrintableNonSpace(first), Self.isPrintableNonSpace(last) {
+        if let first = utf8.first, let last = utf8.last, Self.isPrintableNonSpace(first), Self.isPrintableNonSpace(last)
+        {
             return self
         }
         guard let first = firstIndex(where: { !$0.isWhitespace }) else { return "" }

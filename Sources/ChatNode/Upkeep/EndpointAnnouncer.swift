@@ -18,7 +18,8 @@ final class EndpointAnnouncer: Sendable {
         eventLoop: any EventLoop
     ) {
         self.store = store
-        self.value = "\(nodeID) \(chat) \(http)" + (irc.map { " irc=\($0)" } ?? "") + (operations.map { " ops=\($0)" } ?? "")
+        self.value =
+            "\(nodeID) \(chat) \(http)" + (irc.map { " irc=\($0)" } ?? "") + (operations.map { " ops=\($0)" } ?? "")
         self.eventLoop = eventLoop
     }
 

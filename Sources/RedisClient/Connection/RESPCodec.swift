@@ -7,7 +7,9 @@ final class HiredisReader {
     private let reader: UnsafeMutablePointer<redisReader>
 
     init() {
-        guard let reader = redisReaderCreate() else { fatalError("hiredis could not allocate a reader (out of memory)") }
+        guard let reader = redisReaderCreate() else {
+            fatalError("hiredis could not allocate a reader (out of memory)")
+        }
         ArrayLimit.install(on: reader)
         self.reader = reader
     }

@@ -1,5 +1,5 @@
-import Foundation
 import Endpoints
+import Foundation
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -96,7 +96,8 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
                 // HostPort also refuses an empty host: say which half is wrong.
                 let hostless = rest.hasPrefix(":") || rest.hasPrefix("[]")
                 throw RedisError(
-                    .protocolViolation, hostless ? "'\(shown)' names no host" : "the port in '\(shown)' must be 1 to 65535")
+                    .protocolViolation,
+                    hostless ? "'\(shown)' names no host" : "the port in '\(shown)' must be 1 to 65535")
             }
             endpoint = parsed
         }
@@ -113,7 +114,9 @@ public struct RedisAddress: Sendable, Equatable, CustomStringConvertible {
         guard let at = url.lastIndex(of: "@") else { return url }
         if let scheme = url.range(of: "://"), scheme.upperBound <= at {
             let credentials = url[scheme.upperBound..<at]
-            guard let colon = credentials.firstIndex(of: ":") else { return String(url[..<scheme.upperBound]) + "***" + url[at...] }
+            guard let colon = credentials.firstIndex(of: ":") else {
+                return String(url[..<scheme.upperBound]) + "***" + url[at...]
+            }
             return String(url[..<colon]) + ":***" + url[at...]
         }
         return "***" + url[at...]

@@ -73,14 +73,16 @@ public final class RedisClient: Sendable {
             "WRONGPASS", "NOAUTH", "NOPERM", "ERR AUTH", "ERR invalid password", "ERR Client sent AUTH",
             RedisSentinel.unknownServicePrefix,
         ]
-            .contains { redis.message.hasPrefix($0) }
+        .contains { redis.message.hasPrefix($0) }
     }
 
     public var isConnected: Bool { state.withLockedValue { $0.channel != nil } }
 
     /// For logs: where the connection goes or went (with Sentinel, the primary last named, else `address`).
     private var currentAddress: String {
-        sentinel.map { sentinel in state.withLockedValue { $0.connectedTo.map { "\($0) (\(sentinel))" } } ?? "\(sentinel)" }
+        sentinel.map { sentinel in
+            state.withLockedValue { $0.connectedTo.map { "\($0) (\(sentinel))" } } ?? "\(sentinel)"
+        }
             ?? "\(address)"
     }
     /// How many times a lost connection has been re-made.
@@ -124,13 +126,13 @@ public final class RedisClient: Sendable {
         if sentinel != nil {
             promise.futureResult.whenFailure { error in
                 // The primary was demoted under this connection: the sentinels name the new one.
-                guard let error = error as? RedisError, error.code == .server, error.message.hasPrefix("READONLY") else { return }
+                guard let error = error as? RedisError, error.code == .server, error.message.hasPrefix("READONLY")
+                else { return }
                 self.state.withLockedValue { $0.channel }?.close(promise: nil)
             }
         }
         return promise.futureResult
     }
-
 
     /// Runs a registered script by its SHA, sending the source only when Redis does not have it.
     public func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue> {
@@ -193,7 +195,8 @@ public final class RedisClient: Sendable {
             }
     }
 
-    private func open(_ address: RedisAddress, tls: NIOSSLContext?, timeout: TimeAmount) -> EventLoopFuture<any Channel> {
+    private func open(_ address: RedisAddress, tls: NIOSSLContext?, timeout: TimeAmount) -> EventLoopFuture<any Channel>
+    {
         state.withLockedValue { $0.connectedTo = address }
         return address.connect(on: eventLoop, tls: tls) { RedisCommandHandler(timeout: timeout) }
             .flatMap { channel in self.handshake(channel).map { channel } }
@@ -245,7 +248,8 @@ public final class RedisClient: Sendable {
             channel.close(promise: nil)
             return
         }
-        logger.info("redis connected", metadata: ["redis.address": "\(currentAddress)", "redis.reconnect": "\(reconnected)"])
+        logger.info(
+            "redis connected", metadata: ["redis.address": "\(currentAddress)", "redis.reconnect": "\(reconnected)"])
         channel.closeFuture.whenComplete { _ in self.disconnected(channel) }
         onConnected(reconnected)
     }
@@ -266,7 +270,8 @@ public final class RedisClient: Sendable {
             // A refusal (credentials, certificate) will not go away by itself: say it loudly.
             let level: Logger.Level = Self.isRefusal(error) ? .error : .debug
             logger.log(
-                level: level, "redis connect failed", metadata: ["redis.address": "\(currentAddress)", "error": "\(error)"])
+                level: level, "redis connect failed",
+                metadata: ["redis.address": "\(currentAddress)", "error": "\(error)"])
         }
         eventLoop.scheduleTask(in: .milliseconds(delay)) { self.connect() }
     }

@@ -31,7 +31,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     typealias OutboundIn = PendingCommand
     typealias OutboundOut = ByteBuffer
 
-    private var waiting = CircularBuffer<(promise: EventLoopPromise<RedisValue>, sentAt: NIODeadline, fallback: RetryAsEval?)>()
+    private var waiting = CircularBuffer<
+        (promise: EventLoopPromise<RedisValue>, sentAt: NIODeadline, fallback: RetryAsEval?)
+    >()
     /// Reused by every command's encoding (see `RedisCommand.write`).
     private var scratch = RedisCommand.Scratch()
     private let timeout: TimeAmount
@@ -42,7 +44,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         // The task runs on the channel's loop, where both the handler and its context live.
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: .nanoseconds(timeout.nanoseconds / 2), delay: .nanoseconds(timeout.nanoseconds / 2)) {
+        watchdog = context.eventLoop.scheduleRepeatedTask(
+            initialDelay: .nanoseconds(timeout.nanoseconds / 2), delay: .nanoseconds(timeout.nanoseconds / 2)
+        ) {
             _ in
             bound.value.handler.checkTimeout(context: bound.value.context)
         }
@@ -55,7 +59,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let pending = unwrapOutboundIn(data)
-        send(pending.command, promise: pending.promise, scriptSource: pending.scriptSource, context: context, writePromise: promise)
+        send(
+            pending.command, promise: pending.promise, scriptSource: pending.scriptSource, context: context,
+            writePromise: promise)
     }
 
     private func send(

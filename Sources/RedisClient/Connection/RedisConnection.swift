@@ -43,7 +43,9 @@ public protocol RedisPubSub: AnyObject, Sendable {
 
 extension RedisClient: RedisConnection {
     public var displayName: String { sentinel.map(\.description) ?? address.description }
-    public func sendToEveryPrimary(_ command: RedisCommand) -> EventLoopFuture<[RedisValue]> { send(command).map { [$0] } }
+    public func sendToEveryPrimary(_ command: RedisCommand) -> EventLoopFuture<[RedisValue]> {
+        send(command).map { [$0] }
+    }
 }
 extension RedisClusterClient: RedisConnection {
     public var displayName: String { RedisDeployment.cluster(seeds: seeds, template: template).description }

@@ -14,18 +14,23 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
     case sentinel(RedisSentinel)
 
     public init(url: String, caFile: String? = nil) throws(RedisError) {
-        for (scheme, plain) in [("redis-sentinel://", "redis://"), ("rediss-sentinel://", "rediss://")] where url.hasPrefix(scheme) {
+        for (scheme, plain) in [("redis-sentinel://", "redis://"), ("rediss-sentinel://", "rediss://")]
+        where url.hasPrefix(scheme) {
             let shown = RedisAddress.redacted(url)
             let rest = url.dropFirst(scheme.count)
             let at = rest.lastIndex(of: "@")
             let credentials = at.map { rest[...$0] } ?? ""
             let afterCredentials = at.map { rest[rest.index(after: $0)...] } ?? rest
             guard let slash = afterCredentials.firstIndex(of: "/") else {
-                throw RedisError(.protocolViolation, "'\(shown)' names no service: end it with /<name the sentinels monitor>")
+                throw RedisError(
+                    .protocolViolation, "'\(shown)' names no service: end it with /<name the sentinels monitor>")
             }
             let service = afterCredentials[afterCredentials.index(after: slash)...]
-            guard !service.isEmpty, !service.contains("/"), service.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
-                throw RedisError(.protocolViolation, "the service in '\(shown)' must be one name (letters, digits, '-', '_', '.')")
+            guard !service.isEmpty, !service.contains("/"),
+                service.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) })
+            else {
+                throw RedisError(
+                    .protocolViolation, "the service in '\(shown)' must be one name (letters, digits, '-', '_', '.')")
             }
             let hosts = afterCredentials[..<slash].split(separator: ",", omittingEmptySubsequences: false)
             guard !hosts.isEmpty, !hosts.contains(where: \.isEmpty) else {
@@ -34,14 +39,17 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
             var sentinels: [HostPort] = []
             for host in hosts {
                 // A sentinel's port is 26379 unless given.
-                let sentinel = try RedisAddress(url: plain + host.description + (host.contains(":") && !host.hasSuffix("]") ? "" : ":26379"), caFile: caFile)
+                let sentinel = try RedisAddress(
+                    url: plain + host.description + (host.contains(":") && !host.hasSuffix("]") ? "" : ":26379"),
+                    caFile: caFile)
                 sentinels.append(HostPort(host: sentinel.host, port: sentinel.port))
             }
             let template = try RedisAddress(url: plain + credentials + sentinels[0].description, caFile: caFile)
             self = .sentinel(RedisSentinel(sentinels: sentinels, service: String(service), template: template))
             return
         }
-        for (scheme, plain) in [("redis-cluster://", "redis://"), ("rediss-cluster://", "rediss://")] where url.hasPrefix(scheme) {
+        for (scheme, plain) in [("redis-cluster://", "redis://"), ("rediss-cluster://", "rediss://")]
+        where url.hasPrefix(scheme) {
             let rest = url.dropFirst(scheme.count)
             let at = rest.lastIndex(of: "@")
             let credentials = at.map { rest[...$0] } ?? ""
@@ -49,26 +57,30 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
             if let slash = members.firstIndex(of: "/") {
                 // A cluster has database 0 only (SELECT is refused).
                 guard members[members.index(after: slash)...].allSatisfy({ $0 == "0" }) else {
-                    throw RedisError(.protocolViolation, "a Redis Cluster has database 0 only (got '\(RedisAddress.redacted(url))')")
+                    throw RedisError(
+                        .protocolViolation, "a Redis Cluster has database 0 only (got '\(RedisAddress.redacted(url))')")
                 }
                 members = members[..<slash]
             }
             let hosts = members.split(separator: ",", omittingEmptySubsequences: false)
             guard !members.isEmpty, !hosts.contains(where: \.isEmpty) else {
-                throw RedisError(.protocolViolation, "'\(RedisAddress.redacted(url))' names no members: list host:port,host:port")
+                throw RedisError(
+                    .protocolViolation, "'\(RedisAddress.redacted(url))' names no members: list host:port,host:port")
             }
             var seeds: [HostPort] = []
             for host in hosts {
                 let member = try RedisAddress(url: plain + credentials + host, caFile: caFile)
                 seeds.append(HostPort(host: member.host, port: member.port))
             }
-            self = .cluster(seeds: seeds, template: try RedisAddress(url: plain + credentials + hosts[0], caFile: caFile))
+            self = .cluster(
+                seeds: seeds, template: try RedisAddress(url: plain + credentials + hosts[0], caFile: caFile))
             return
         }
         guard url.hasPrefix("redis://") || url.hasPrefix("rediss://") else {
             throw RedisError(
                 .protocolViolation,
-                "a Redis URL starts with redis://, rediss://, redis-cluster://, rediss-cluster://, redis-sentinel:// or rediss-sentinel:// (got '\(RedisAddress.redacted(url))')")
+                "a Redis URL starts with redis://, rediss://, redis-cluster://, rediss-cluster://, redis-sentinel:// or rediss-sentinel:// (got '\(RedisAddress.redacted(url))')"
+            )
         }
         self = .single(try RedisAddress(url: url, caFile: caFile))
     }
@@ -127,7 +139,9 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// A command connection alone (the balancer's discovery and status reads).
-    public func makeConnection(eventLoop: any EventLoop, commandTimeout: TimeAmount = .seconds(3), logger: Logger)
+    public func makeConnection(
+        eventLoop: any EventLoop, commandTimeout: TimeAmount = .seconds(3), logger: Logger
+    )
         -> any RedisConnection
     {
         switch self {

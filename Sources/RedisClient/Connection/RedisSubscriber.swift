@@ -166,7 +166,12 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
                 switch result {
                 case .success(let channel): self.connected(channel)
                 case .failure:
-                    if first { self.failWaiters(RedisError(.unavailable, "pub/sub connection to \(self.sentinel.map { "\($0)" } ?? "\(self.address)") failed")) }
+                    if first {
+                        self.failWaiters(
+                            RedisError(
+                                .unavailable,
+                                "pub/sub connection to \(self.sentinel.map { "\($0)" } ?? "\(self.address)") failed"))
+                    }
                     self.scheduleReconnect()
                 }
             }
@@ -174,7 +179,9 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
 
     private func open(_ address: RedisAddress, tls: NIOSSLContext?) -> EventLoopFuture<any Channel> {
         let pingTimeout = self.pingTimeout
-        return address.connect(on: eventLoop, tls: tls) { SubscriberHandler(subscriber: self, pingTimeout: pingTimeout) }
+        return address.connect(on: eventLoop, tls: tls) {
+            SubscriberHandler(subscriber: self, pingTimeout: pingTimeout)
+        }
     }
 
     private func connected(_ channel: any Channel) {
@@ -185,7 +192,8 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
         self.channel = channel
         connectedFlag.store(true, ordering: .relaxed)
         backoff.reset()
-        logger.info("redis pub/sub connected", metadata: ["redis.address": "\(sentinel.map { "\($0)" } ?? "\(address)")"])
+        logger.info(
+            "redis pub/sub connected", metadata: ["redis.address": "\(sentinel.map { "\($0)" } ?? "\(address)")"])
         if let authentication = address.authentication { send(authentication, on: channel) }
         // Everything wanted, in chunks, so a node with many rooms does not build one enormous command; sharded, one
         // slot per call (channels of several slots in one SSUBSCRIBE are refused with CROSSSLOT).

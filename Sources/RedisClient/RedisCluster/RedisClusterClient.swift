@@ -76,7 +76,9 @@ public final class RedisClusterClient: Sendable {
         eventLoop.execute {
             guard !self.state.withLockedValue({ $0.stopped }) else { return }
             _ = self.refresh()
-            let timer = self.eventLoop.scheduleRepeatedTask(initialDelay: Self.refreshInterval, delay: Self.refreshInterval) {
+            let timer = self.eventLoop.scheduleRepeatedTask(
+                initialDelay: Self.refreshInterval, delay: Self.refreshInterval
+            ) {
                 _ in _ = self.refresh()
             }
             let stopped = self.state.withLockedValue { state in
@@ -116,7 +118,6 @@ public final class RedisClusterClient: Sendable {
             client.send(command, scriptSource: nil, asking: asking)
         }
     }
-
 
     /// A command without keys on every primary the map names, each reply in the map's order (INFO for the status
     /// page: each shard describes only itself).
@@ -176,7 +177,8 @@ public final class RedisClusterClient: Sendable {
                 return refresh().flatMap { _ in self.dispatch(slot: slot, redirects: 1, operation) }
             }
             // A command without a key goes to any shard that has a primary now.
-            let shard = slot.flatMap { map.shard(for: $0) } ?? (slot == nil ? map.shards.first { $0.primary != nil } : nil)
+            let shard =
+                slot.flatMap { map.shard(for: $0) } ?? (slot == nil ? map.shards.first { $0.primary != nil } : nil)
             guard let primary = shard?.primary else {
                 _ = refresh()
                 return unavailable("slot \(slot.map { "\($0)" } ?? "-") has no primary right now")
@@ -228,7 +230,9 @@ public final class RedisClusterClient: Sendable {
 
     private func isKnown(_ address: HostPort) -> Bool {
         seeds.contains(address)
-            || state.withLockedValue { $0.map?.shards.contains { $0.nodes.contains { $0.address == address } } ?? false }
+            || state.withLockedValue {
+                $0.map?.shards.contains { $0.nodes.contains { $0.address == address } } ?? false
+            }
     }
 
     /// The client for one member, made and started on first use; nil once stopped.
@@ -252,12 +256,19 @@ public final class RedisClusterClient: Sendable {
     @discardableResult
     func refresh() -> EventLoopFuture<SlotMap> {
         let now = NIODeadline.now()
-        enum Start { case join(EventLoopFuture<SlotMap>), recent(SlotMap), stopped, read(EventLoopPromise<SlotMap>, [HostPort]) }
+        enum Start {
+            case join(EventLoopFuture<SlotMap>)
+            case recent(SlotMap)
+            case stopped
+            case read(EventLoopPromise<SlotMap>, [HostPort])
+        }
         // One lock section decides and registers, so concurrent callers share one reading.
         let start = state.withLockedValue { state -> Start in
             if state.stopped { return .stopped }
             if let refreshing = state.refreshing { return .join(refreshing) }
-            if let map = state.map, let last = state.lastRefresh, now - last < Self.minimumRefreshGap { return .recent(map) }
+            if let map = state.map, let last = state.lastRefresh, now - last < Self.minimumRefreshGap {
+                return .recent(map)
+            }
             let known = state.map?.shards.compactMap(\.primary?.address) ?? []
             let connected = known.filter { state.clients[$0]?.isConnected == true }
             var seen = Set<HostPort>()
@@ -303,9 +314,12 @@ public final class RedisClusterClient: Sendable {
         return promise.futureResult
     }
 
-    private func ask(_ candidates: ArraySlice<HostPort>, _ promise: EventLoopPromise<SlotMap>, lastError: (any Error)? = nil) {
+    private func ask(
+        _ candidates: ArraySlice<HostPort>, _ promise: EventLoopPromise<SlotMap>, lastError: (any Error)? = nil
+    ) {
         guard let address = candidates.first else {
-            return promise.fail(lastError ?? RedisError(.unavailable, "Redis Cluster: no member answered CLUSTER SHARDS"))
+            return promise.fail(
+                lastError ?? RedisError(.unavailable, "Redis Cluster: no member answered CLUSTER SHARDS"))
         }
         guard let (client, isNew) = client(for: address) else {
             return promise.fail(RedisError(.unavailable, "Redis Cluster client stopped"))

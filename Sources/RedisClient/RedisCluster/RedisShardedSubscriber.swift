@@ -50,7 +50,9 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
 
     public func start() {
         eventLoop.execute {
-            self.checker = self.eventLoop.scheduleRepeatedTask(initialDelay: Self.checkInterval, delay: Self.checkInterval) {
+            self.checker = self.eventLoop.scheduleRepeatedTask(
+                initialDelay: Self.checkInterval, delay: Self.checkInterval
+            ) {
                 _ in
                 // Channels whose shard is unreachable: the map is read again each second until it names their new
                 // owner (a failover takes a few seconds to be decided); otherwise the map in hand is compared.

@@ -34,7 +34,9 @@ public struct RedisSentinel: Sendable, Equatable, CustomStringConvertible {
     /// The primary's address with the template's credentials, from the first sentinel that names one, asking them
     /// in turn from `startingAt` (modulo their number): a client whose last attempt failed starts at another, since
     /// a sentinel that lost touch with the others keeps naming the old primary.
-    func primary(on eventLoop: any EventLoop, timeout: TimeAmount, startingAt start: Int = 0) -> EventLoopFuture<RedisAddress> {
+    func primary(
+        on eventLoop: any EventLoop, timeout: TimeAmount, startingAt start: Int = 0
+    ) -> EventLoopFuture<RedisAddress> {
         let first = start % sentinels.count
         let order = sentinels[first...] + sentinels[..<first]
         return ask(order, on: eventLoop, timeout: timeout, lastError: nil, unknown: 0).map { primary in
@@ -67,10 +69,11 @@ public struct RedisSentinel: Sendable, Equatable, CustomStringConvertible {
 
     private static let unknownServiceReply = "sentinel knows no primary named"
 
-
     /// One short connection: AUTH (its refusal ignored: the sentinel may have no password), then
     /// `SENTINEL GET-MASTER-ADDR-BY-NAME`.
-    private func query(_ sentinel: HostPort, on eventLoop: any EventLoop, timeout: TimeAmount) -> EventLoopFuture<HostPort> {
+    private func query(
+        _ sentinel: HostPort, on eventLoop: any EventLoop, timeout: TimeAmount
+    ) -> EventLoopFuture<HostPort> {
         let tls: NIOSSLContext?
         do { tls = try template.tlsContext() } catch { return eventLoop.makeFailedFuture(error) }
         let service = self.service
@@ -88,7 +91,8 @@ public struct RedisSentinel: Sendable, Equatable, CustomStringConvertible {
                 channel.flush()
                 return reply.flatMapThrowing { reply -> HostPort in
                     let fields = reply.array?.compactMap(\.string) ?? []
-                    guard fields.count == 2, let port = Int(fields[1]), (1...65535).contains(port), !fields[0].isEmpty else {
+                    guard fields.count == 2, let port = Int(fields[1]), (1...65535).contains(port), !fields[0].isEmpty
+                    else {
                         throw RedisError(.unavailable, "\(Self.unknownServiceReply) \(service) (\(sentinel))")
                     }
                     return HostPort(host: fields[0], port: port)
