@@ -148,21 +148,19 @@ extension ChatStore {
 
     private func claimScript(_ user: UserName, _ attempt: ClaimAttempt, now: Millis) -> EventLoopFuture<ClaimReply> {
         let key = user.key
-        return redis.run(
-            IdentityScripts.claim,
-            keys: [
-                ChatKeys.claim(key), ChatKeys.session(key), ChatKeys.sessionRooms(key), ChatKeys.seen(key),
-                ChatKeys.account(key), ChatKeys.loginFailures(name: key), ChatKeys.heldDirects(key),
-            ],
-            arguments: [
-                attempt.token, user.display, incarnation, nodeID, String(now), String(nameTTLSeconds), attempt.address,
-                String(sessionTTLSeconds), String(bounds.seenSeconds), attempt.resumeHash ?? "",
-                attempt.verifiedHash ?? "", attempt.passwordGiven ? "1" : "0", String(bounds.loginFailuresPerName),
-                ChatKeys.userChannel(key), attempt.newResumeHash, attempt.origin,
-                String(bounds.loginFailureWindowSeconds), String(bounds.accountLifetimeSeconds),
-                attempt.checkCounted && attempt.nameCounted ? "1" : "",
-            ] + attempt.keeping.map(\.value)
-        ).flatMap { reply -> EventLoopFuture<ClaimReply> in
+        let parameters = IdentityScripts.ClaimParameters(
+            claimKey: ChatKeys.claim(key), sessionKey: ChatKeys.session(key),
+            sessionRoomsKey: ChatKeys.sessionRooms(key), seenKey: ChatKeys.seen(key),
+            accountKey: ChatKeys.account(key), nameFailuresKey: ChatKeys.loginFailures(name: key),
+            heldDirectsKey: ChatKeys.heldDirects(key), token: attempt.token, name: user.display,
+            incarnation: incarnation, node: nodeID, now: now, claimTTL: nameTTLSeconds, addressGroup: attempt.address,
+            sessionTTL: sessionTTLSeconds, seenTTL: bounds.seenSeconds, resumeHash: attempt.resumeHash,
+            verifiedHash: attempt.verifiedHash, passwordGiven: attempt.passwordGiven,
+            failuresPerName: bounds.loginFailuresPerName, userChannel: ChatKeys.userChannel(key),
+            newResumeHash: attempt.newResumeHash, origin: attempt.origin,
+            failureWindow: bounds.loginFailureWindowSeconds, accountLifetime: bounds.accountLifetimeSeconds,
+            uncountsCheck: attempt.checkCounted && attempt.nameCounted, keeping: attempt.keeping.map(\.value))
+        return redis.run(IdentityScripts.claim, parameters).flatMap { reply -> EventLoopFuture<ClaimReply> in
             let fields = Self.strings(reply)
             switch fields.first {
             case "claimed" where fields.count >= 3:

@@ -8,14 +8,37 @@ import RedisClient
 /// The scripts of names and identity: claims (plain, by password, by resume token), holding a dropped session's
 /// name, direct messages queued meanwhile, and accounts. Key names follow `ChatKeys`.
 enum IdentityScripts {
-    /// KEYS: claim, session, sessionRooms, seen, account, failures by name, held directs
-    /// ARGV: 1 token, 2 name, 3 incarnation, 4 node, 5 now, 6 claim ttl, 7 address group, 8 session ttl,
-    ///       9 seen ttl, 10 resume token hash ('' = none), 11 verified account hash ('' = none), 12 a password was
-    ///       given ('1'/'0'), 13 failures per name, 14 the user's channel, 15 the new resume token's hash,
-    ///       16 origin (the claiming session), 17 failure window seconds, 18 account lifetime seconds,
-    ///       19 '1' when the check of a verified hash is still counted as a failure of the name (else '': it was
-    ///       uncounted already, or never counted: a known address's),
-    ///       20... rooms to keep
+    /// The claim's keys and arguments, in the order `claim` declares them.
+    struct ClaimParameters {
+        var claimKey, sessionKey, sessionRoomsKey, seenKey, accountKey, nameFailuresKey, heldDirectsKey: String
+        var token: String
+        /// The name as the person typed it.
+        var name: String
+        var incarnation, node: String
+        var now: Millis
+        var claimTTL: Int
+        /// '' when unknown: then only the name's limit applies.
+        var addressGroup: String
+        var sessionTTL, seenTTL: Int
+        /// The hash of the resume token the hello brought.
+        var resumeHash: String?
+        /// The account's hash, once the node has checked the password against it.
+        var verifiedHash: String?
+        var passwordGiven: Bool
+        var failuresPerName: Int
+        /// The person's channel, where the connection a takeover replaces hears that it must close.
+        var userChannel: String
+        var newResumeHash: String
+        /// The claiming session, which that notice skips.
+        var origin: String
+        var failureWindow, accountLifetime: Int
+        /// Whether the password check behind `verifiedHash` is still counted as a failure of the name: it is
+        /// uncounted here. False when it was uncounted already, or never counted (a known address's).
+        var uncountsCheck: Bool
+        /// Rooms the client is about to rejoin: a takeover keeps these memberships and leaves the others.
+        var keeping: [String]
+    }
+
     /// Returns one of
     ///   {'claimed', old token, old name, room...}   the name is this session's, a new session; a stale session
     ///                                               it replaced (token '' when none) was in these rooms
@@ -52,55 +75,77 @@ enum IdentityScripts {
     /// A free name may still have an old session record: its node died and its claim expired a moment before a
     /// survivor reaped it. That session's rooms are answered so that they are told it left, and no membership is
     /// left behind.
-    static let claim = RedisScript(
+    static let claim = NamedScript<ClaimParameters>(
         name: "claim",
-        source: """
-            local now = tonumber(ARGV[5])
+        keys: [
+            .init("claimKey", \.claimKey), .init("sessionKey", \.sessionKey),
+            .init("sessionRoomsKey", \.sessionRoomsKey), .init("seenKey", \.seenKey),
+            .init("accountKey", \.accountKey), .init("nameFailuresKey", \.nameFailuresKey),
+            .init("heldDirectsKey", \.heldDirectsKey),
+        ],
+        arguments: [
+            .init("token", \.token), .init("name", \.name), .init("incarnation", \.incarnation),
+            .init("node", \.node), .init("now", \.now), .init("claimTTL", \.claimTTL),
+            .init("addressGroup", \.addressGroup), .init("sessionTTL", \.sessionTTL), .init("seenTTL", \.seenTTL),
+            .init("resumeHash", \.resumeHash), .init("verifiedHash", \.verifiedHash),
+            .init("passwordGiven", \.passwordGiven), .init("failuresPerName", \.failuresPerName),
+            .init("userChannel", \.userChannel), .init("newResumeHash", \.newResumeHash), .init("origin", \.origin),
+            .init("failureWindow", \.failureWindow), .init("accountLifetime", \.accountLifetime),
+            .init("uncountsCheck", \.uncountsCheck),
+        ],
+        rest: .init("keeping", \.keeping),
+        body: """
+            local nowMillis = tonumber(now)
             local function takeOver()
-                local oldToken = redis.call('HGET', KEYS[2], 'tok') or ''
-                local name = redis.call('HGET', KEYS[2], 'name') or ''
+                local oldToken = redis.call('HGET', sessionKey, 'tok') or ''
+                local heldName = redis.call('HGET', sessionKey, 'name') or ''
                 local keep = {}
-                for i = 20, #ARGV do keep[ARGV[i]] = true end
+                for _, room in ipairs(keeping) do keep[room] = true end
                 local kept, left = {}, {}
-                for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do
+                for _, room in ipairs(redis.call('SMEMBERS', sessionRoomsKey)) do
                     if keep[room] then
                         table.insert(kept, room)
                     else
-                        redis.call('SREM', KEYS[3], room)
+                        redis.call('SREM', sessionRoomsKey, room)
                         table.insert(left, room)
                     end
                 end
-                redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[6])
-                redis.call('HSET', KEYS[2], 'inc', ARGV[3], 'node', ARGV[4], 'tok', ARGV[1], 'addr', ARGV[7],
-                    'rtok', ARGV[15], 'held', now)
-                redis.call('EXPIRE', KEYS[2], ARGV[8])
-                redis.call('EXPIRE', KEYS[3], ARGV[8])
-                redis.call('SPUBLISH', ARGV[14], cjson.encode({k = 'resumed', name = name, ts = now, sid = ARGV[16]}))
-                local result = {'resumed', redis.call('HGET', KEYS[2], 'since') or ARGV[5], oldToken, name, #kept}
+                redis.call('SET', claimKey, token, 'EX', claimTTL)
+                redis.call('HSET', sessionKey, 'inc', incarnation, 'node', node, 'tok', token, 'addr', addressGroup,
+                    'rtok', newResumeHash, 'held', nowMillis)
+                redis.call('EXPIRE', sessionKey, sessionTTL)
+                redis.call('EXPIRE', sessionRoomsKey, sessionTTL)
+                redis.call('SPUBLISH', userChannel, cjson.encode({k = 'resumed', name = heldName, ts = nowMillis, sid = origin}))
+                local result = {'resumed', redis.call('HGET', sessionKey, 'since') or now, oldToken, heldName, #kept}
                 for _, room in ipairs(kept) do table.insert(result, room) end
                 for _, room in ipairs(left) do table.insert(result, room) end
                 return result
             end
 
-            local live = redis.call('HGET', KEYS[2], 'inc')
-            if ARGV[10] ~= '' and live and redis.call('HGET', KEYS[2], 'rtok') == ARGV[10] then return takeOver() end
+            local live = redis.call('HGET', sessionKey, 'inc')
+            if resumeHash ~= '' and live and redis.call('HGET', sessionKey, 'rtok') == resumeHash then
+                return takeOver()
+            end
 
             local function charge(by)
-                local count = redis.call('INCRBY', KEYS[6], by)
-                if count <= 0 then redis.call('DEL', KEYS[6])
-                elseif by > 0 and redis.call('TTL', KEYS[6]) < 0 then redis.call('EXPIRE', KEYS[6], ARGV[17]) end
-            end
-            local hash = redis.call('HGET', KEYS[5], 'hash')
-            if hash or ARGV[12] == '1' then
-                if not hash then return {'wrong'} end
-                local knownList = redis.call('HGET', KEYS[5], 'known') or ''
-                local known = ARGV[7] ~= '' and string.find(' ' .. knownList .. ' ', ' ' .. ARGV[7] .. ' ', 1, true) ~= nil
-                local failures = tonumber(redis.call('GET', KEYS[6]) or '0')
-                if ARGV[11] == '' and not known and failures >= tonumber(ARGV[13]) then
-                    return {'locked', math.max(redis.call('TTL', KEYS[6]), 1)}
+                local count = redis.call('INCRBY', nameFailuresKey, by)
+                if count <= 0 then redis.call('DEL', nameFailuresKey)
+                elseif by > 0 and redis.call('TTL', nameFailuresKey) < 0 then
+                    redis.call('EXPIRE', nameFailuresKey, failureWindow)
                 end
-                if ARGV[11] ~= hash then
-                    if ARGV[12] == '1' then
+            end
+            local hash = redis.call('HGET', accountKey, 'hash')
+            if hash or passwordGiven == '1' then
+                if not hash then return {'wrong'} end
+                local knownList = redis.call('HGET', accountKey, 'known') or ''
+                local known = addressGroup ~= ''
+                    and string.find(' ' .. knownList .. ' ', ' ' .. addressGroup .. ' ', 1, true) ~= nil
+                local failures = tonumber(redis.call('GET', nameFailuresKey) or '0')
+                if verifiedHash == '' and not known and failures >= tonumber(failuresPerName) then
+                    return {'locked', math.max(redis.call('TTL', nameFailuresKey), 1)}
+                end
+                if verifiedHash ~= hash then
+                    if passwordGiven == '1' then
                         if known then return {'verify', hash, '0'} end
                         charge(1)
                         return {'verify', hash, '1'}
@@ -108,34 +153,34 @@ enum IdentityScripts {
                     return {'password'}
                 end
                 -- The password was right: its check was counted as a failure in advance (unless uncounted since).
-                if ARGV[19] == '1' then charge(-1) end
-                if ARGV[7] ~= '' then
-                    local list = {ARGV[7]}
+                if uncountsCheck == '1' then charge(-1) end
+                if addressGroup ~= '' then
+                    local list = {addressGroup}
                     for address in string.gmatch(knownList, '%S+') do
-                        if address ~= ARGV[7] and #list < 8 then table.insert(list, address) end
+                        if address ~= addressGroup and #list < 8 then table.insert(list, address) end
                     end
-                    redis.call('HSET', KEYS[5], 'known', table.concat(list, ' '))
+                    redis.call('HSET', accountKey, 'known', table.concat(list, ' '))
                 end
-                redis.call('EXPIRE', KEYS[5], ARGV[18])
+                redis.call('EXPIRE', accountKey, accountLifetime)
                 -- The password is verified: the owner gets the name even from their own dropped or stale session.
-                if live and redis.call('EXISTS', KEYS[1]) == 1 then return takeOver() end
+                if live and redis.call('EXISTS', claimKey) == 1 then return takeOver() end
             end
 
-            if not redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[6]) then
-                local fields = redis.call('HMGET', KEYS[2], 'name', 'held')
+            if not redis.call('SET', claimKey, token, 'NX', 'EX', claimTTL) then
+                local fields = redis.call('HMGET', sessionKey, 'name', 'held')
                 return {'held', fields[1] or '', fields[2] and '1' or '0'}
             end
-            local result = {'claimed', live and (redis.call('HGET', KEYS[2], 'tok') or '') or '',
-                redis.call('HGET', KEYS[2], 'name') or ''}
+            local result = {'claimed', live and (redis.call('HGET', sessionKey, 'tok') or '') or '',
+                redis.call('HGET', sessionKey, 'name') or ''}
             if live then
-                for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
+                for _, room in ipairs(redis.call('SMEMBERS', sessionRoomsKey)) do table.insert(result, room) end
             end
-            redis.call('DEL', KEYS[2], KEYS[3], KEYS[7])
-            redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
-                'active', ARGV[5], 'addr', ARGV[7], 'tok', ARGV[1], 'rtok', ARGV[15])
-            redis.call('EXPIRE', KEYS[2], ARGV[8])
-            redis.call('HSET', KEYS[4], 'name', ARGV[2], 'connected', ARGV[5], 'disconnected', '', 'node', ARGV[4])
-            redis.call('EXPIRE', KEYS[4], ARGV[9])
+            redis.call('DEL', sessionKey, sessionRoomsKey, heldDirectsKey)
+            redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', now,
+                'active', now, 'addr', addressGroup, 'tok', token, 'rtok', newResumeHash)
+            redis.call('EXPIRE', sessionKey, sessionTTL)
+            redis.call('HSET', seenKey, 'name', name, 'connected', now, 'disconnected', '', 'node', node)
+            redis.call('EXPIRE', seenKey, seenTTL)
             return result
             """)
 
@@ -255,6 +300,6 @@ enum IdentityScripts {
             """)
 
     static let all: [RedisScript] = [
-        claim, hold, direct, takeHeldDirects, accountHash, mayRegister, setAccount,
+        claim.script, hold, direct, takeHeldDirects, accountHash, mayRegister, setAccount,
     ]
 }
