@@ -14,7 +14,7 @@
 #                FLUSHALL, FLUSHDB, DEBUG, KEYS, SHUTDOWN, ACL, MONITOR, ...); INFO is allowed again (it only
 #                reports, and is how to look at Redis's memory as this user)
 #   chat-balancer  reads the discovery keys (chat:endpoints, chat:endpoint:<id>) and removes dead nodes from the
-#                set: SMEMBERS, GET, MGET, SREM, PING, SELECT on chat:endpoint* only; no channels; and INFO, which the
+#                set: SMEMBERS, GET, SREM, PING, SELECT on chat:endpoint* only; no channels; and INFO, which the
 #                status page shows (memory, clients, commands/s, uptime: figures, never keys or values)
 #   healthcheck  PING, nothing else (the compose health check)
 # and, for a Redis Cluster member (docker-compose.redis-cluster.yml sets REDIS_CLUSTER=1):
@@ -59,7 +59,7 @@ if [ "${REDIS_CLUSTER:-}" = 1 ]; then
     ${REDIS_ANNOUNCE_HOSTNAME:+--cluster-announce-hostname "$REDIS_ANNOUNCE_HOSTNAME" --cluster-preferred-endpoint-type hostname} \
     --user default off \
     --user chat-node on "#$node" '~chat:*' '&chat:*' +@all -@dangerous +info \
-    --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +mget +srem +ping +select +info +cluster\|shards \
+    --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +srem +ping +select +info +cluster\|shards \
     --user healthcheck on "#$healthcheck" +ping \
     --user replication on "#$replication" +psync +sync +replconf +ping \
     --user cluster-admin on "#$admin" '~*' '&*' +@all
@@ -69,5 +69,5 @@ fi
 exec docker-entrypoint.sh "$@" \
   --user default off \
   --user chat-node on "#$node" '~chat:*' '&chat:*' +@all -@dangerous +info \
-  --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +mget +srem +ping +select +info +cluster\|shards \
+  --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +srem +ping +select +info +cluster\|shards \
   --user healthcheck on "#$healthcheck" +ping

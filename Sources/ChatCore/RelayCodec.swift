@@ -12,10 +12,11 @@ public struct RelayEnvelope: Equatable, Sendable {
 
 /// The relay payload, encoded and decoded here only.
 ///
-/// A payload is one flat JSON object with a kind `k`. A chat message's payload is framed as `<stream id> <json>`:
-/// the publish script (`ChatScripts.publishMessage`) chooses the id, writes that frame once, and stores the same
-/// bytes in the room's stream that it publishes on the room's channel. So a message read back from history and one
-/// received live decode alike, with the same id, and no script edits JSON text. (Leave notices for sessions whose
+/// A payload is one flat JSON object with a kind `k`. A chat message's JSON has no id: the publish script
+/// (`RoomScripts.publishMessage`) appends it to the room's stream, whose entry id becomes the message's id, and
+/// publishes it framed as `<stream id> <json>`; a history read frames nothing and passes the entry's id instead
+/// (`decode(_:entryID:)`). So a message read back from history and one received live decode alike, with the same
+/// id, and no script edits JSON text. (Leave notices for sessions whose
 /// node died are written by the scripts with cjson, in the same flat shape; see `ChatScripts`.)
 public enum RelayCodec {
     /// A chat message's JSON, without its id: what the publish script frames with the id it assigns.
@@ -105,7 +106,7 @@ public enum RelayCodec {
         let event: ChatEvent
         switch wire.k {
         case "msg":
-            guard let id = framedID ?? entryID ?? wire.id.flatMap(StreamID.init), let room = wire.room,
+            guard let id = framedID ?? entryID, let room = wire.room,
                 let from = wire.from, let text = wire.text
             else { return nil }
             event = .message(
@@ -159,9 +160,6 @@ public enum RelayCodec {
     /// refuses the whole payload, a null one is absent, an unknown one is ignored, and `ts` is required.
     private struct Wire {
         var k: String
-        /// Where nodes before the frame put a message's id (spliced in by the script): read, never written, so a
-        /// cluster being upgraded node by node keeps relaying the old nodes' messages.
-        var id: String?
         var room: String?
         var from: String?
         var to: String?
@@ -193,7 +191,7 @@ public enum RelayCodec {
                 }
             }
             guard case .string(let kind)? = fields["k"], case .number(_, let integer?)? = fields["ts"],
-                let id = string("id"), let room = string("room"), let from = string("from"), let to = string("to"),
+                let room = string("room"), let from = string("from"), let to = string("to"),
                 let name = string("name"), let text = string("text"), let act = bool("act"),
                 let notice = bool("notice"),
                 let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"),
@@ -201,7 +199,7 @@ public enum RelayCodec {
                 let sid = string("sid")
             else { return nil }
             (k, ts) = (kind, integer)
-            (self.id, self.room, self.from, self.to, self.name, self.text) = (id, room, from, to, name, text)
+            (self.room, self.from, self.to, self.name, self.text) = (room, from, to, name, text)
             (self.act, self.notice, self.msg, self.acct, self.reason, self.away, self.sid) = (
                 act, notice, msg, acct, reason, away, sid
             )

@@ -9,8 +9,6 @@ import RedisClient
 /// store around the scripts, in an order that keeps the two sides consistent (see `ChatStore` and
 /// docs/redis-cluster.md).
 enum ChatScripts {
-    static let quietRoomSize = RoomScripts.quietRoomSize
-
     /// A script's refusal (`redis.error_reply('CHAT <code> <explanation>')`) as the client's error; nil for any
     /// other error.
     static func chatError(_ error: any Error) -> ChatError? {

@@ -82,8 +82,12 @@ public struct StoredPage: Sendable {
 /// guarded by the incarnation it expects, so a step that comes late or twice changes nothing
 /// (docs/redis-cluster.md says what each such sequence gives up against one atomic script, and why it is safe).
 public struct ChatStore: Sendable {
-    /// Rooms with more people than this announce no joins, leaves or away changes (see `RoomScripts`).
-    public static let quietRoomSize = ChatScripts.quietRoomSize
+    /// Rooms with more people than this are quiet: joins, leaves and away changes are not announced in them
+    /// (`who` still lists everyone). Nobody reads hundreds of join lines a second, and announcing every join
+    /// to everyone costs O(people²): it was what limited a storm of logins into one lobby (docs/benchmarks.md).
+    /// Slack hides join messages in large channels and ircu's +D delays them, for the same reason. The room
+    /// scripts (`RoomScripts`) count the members and decide.
+    public static let quietRoomSize = 200
 
     public let redis: any RedisConnection
     /// This node process; a restarted node is a new incarnation, so survivors can tell the dead one's sessions.

@@ -1,4 +1,4 @@
-/// The writes a published message may skip when they were done a moment ago (see `ChatScripts.publishMessage`):
+/// The writes a published message may skip when they were done a moment ago (see `RoomScripts.publishMessage`):
 /// renewing the room (its activity for the room cap, its topic's expiry) and marking the sender active (the idle
 /// time `who` and WHOIS show). A fast sender publishes many messages a second; these need one now and then.
 public struct PublishUpkeep: Sendable, Equatable {

@@ -10,12 +10,6 @@ import RedisClient
 /// that also concerns a person or an index (the session's rooms, the room list, the room cap) is done by the
 /// store around them (`ChatStore`), in an order that keeps them consistent (docs/redis-cluster.md).
 enum RoomScripts {
-    /// Rooms with more people than this are quiet: joins, leaves and away changes are not announced in them
-    /// (`who` still lists everyone). Nobody reads hundreds of join lines a second, and announcing every join
-    /// to everyone costs O(people²): it was what limited a storm of logins into one lobby (docs/benchmarks.md).
-    /// Slack hides join messages in large channels and ircu's +D delays them, for the same reason.
-    static let quietRoomSize = 200
-
     /// Makes a session a member (user key -> the session's claim token, which starts with its incarnation), and
     /// announces it unless it already was one (a resumed
     /// session rejoining a room it never left is not news) or the room is quiet. A room with neither members nor
@@ -33,7 +27,7 @@ enum RoomScripts {
                 redis.call('DEL', KEYS[3])
             end
             redis.call('EXPIRE', KEYS[3], ARGV[4])
-            if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 and redis.call('HLEN', KEYS[1]) <= \(quietRoomSize) then
+            if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 and redis.call('HLEN', KEYS[1]) <= \(ChatStore.quietRoomSize) then
                 redis.call('SPUBLISH', ARGV[7], ARGV[5])
             end
             return 1
@@ -54,7 +48,7 @@ enum RoomScripts {
             if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return -1 end
             redis.call('HDEL', KEYS[1], ARGV[1])
             local left = redis.call('HLEN', KEYS[1])
-            if left <= \(quietRoomSize) then redis.call('SPUBLISH', ARGV[3], ARGV[4]) end
+            if left <= \(ChatStore.quietRoomSize) then redis.call('SPUBLISH', ARGV[3], ARGV[4]) end
             if left == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
                 if ARGV[5] ~= 'lobby' then redis.call('DEL', KEYS[3]) end
                 return -2
@@ -87,7 +81,7 @@ enum RoomScripts {
     static let announce = RedisScript(
         name: "announce",
         source: """
-            if redis.call('HLEN', KEYS[1]) > \(quietRoomSize) then return 0 end
+            if redis.call('HLEN', KEYS[1]) > \(ChatStore.quietRoomSize) then return 0 end
             return redis.call('SPUBLISH', ARGV[1], ARGV[2])
             """)
 

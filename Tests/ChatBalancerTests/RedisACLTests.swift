@@ -9,7 +9,7 @@ struct RedisACLTests {
     /// The ACL rules docs/security.md recommends.
     static let nodeRules = ["on", ">node-secret", "~chat:*", "&chat:*", "+@all", "-@dangerous", "+info"]
     static let balancerRules = [
-        "on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+get", "+mget", "+srem", "+ping",
+        "on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+get", "+srem", "+ping",
         "+select", "+info", "+cluster|shards",
     ]
 

@@ -197,7 +197,7 @@ struct RelayCodecTests {
         #expect(decoded == envelope)
     }
 
-    @Test("a message is framed as `<id> <json>`: what the script stores and publishes; old history has no frame")
+    @Test("a message is published framed as `<id> <json>`; history keeps the JSON and reads it with its entry's id")
     func messageFrame() throws {
         let outgoing = OutgoingMessage(
             room: RoomName(trusted: "lobby"), from: "a", text: "hi", isAction: false, time: 3)
@@ -208,7 +208,7 @@ struct RelayCodecTests {
         #expect(
             RelayCodec.decode(Array(framed.utf8))
                 == RelayEnvelope(event: .message(outgoing.stored(as: id)), origin: "s"))
-        // History written before the frame: the id comes from the stream entry instead.
+        // A history read: the stream keeps the JSON alone, and the id comes from the entry.
         let entryID = try #require(StreamID("4-1"))
         #expect(RelayCodec.decode(Array(body.utf8), entryID: entryID)?.event == .message(outgoing.stored(as: entryID)))
         #expect(RelayCodec.decode(Array(body.utf8)) == nil, "a message without any id is refused")

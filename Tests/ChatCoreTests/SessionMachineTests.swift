@@ -152,9 +152,9 @@ struct SessionMachineTests {
             ])
         // Live events of dev are held while its history is read, then replayed minus what the history had.
         let live = RelayEnvelope(event: .message(message("9-0", dev, "live")), origin: "inc/2")
-        #expect(session.route(live) == .hold)
+        #expect(session.relay.route(live) == .hold)
         let ownJoin = RelayEnvelope(event: .joined(room: dev, name: "Alice", time: 1), origin: "inc/1")
-        #expect(session.route(ownJoin) == .skip, "one's own join notice is never shown, even while held")
+        #expect(session.relay.route(ownJoin) == .skip, "one's own join notice is never shown, even while held")
         let missed = [message("8-0", dev, "missed"), message("9-0", dev, "live")]
         let answered = complete(
             &session, .readHistory(dev, after: Self.id("7-0"), count: 201),
@@ -164,7 +164,7 @@ struct SessionMachineTests {
                 .send(.youJoined(room: dev, history: missed), id: nil), .replayHeld(dev, after: Self.id("9-0")),
                 .perform(.subscribe(ops), id: nil),
             ])
-        #expect(session.route(live) == .deliver)
+        #expect(session.relay.route(live) == .deliver)
         _ = complete(&session, .subscribe(ops), .done)
         _ = complete(&session, .recordJoin(ops), .done)
         _ = complete(
@@ -261,7 +261,7 @@ struct SessionMachineTests {
             request(&session, .join(room: "lobby", since: "3-0")) == [
                 .perform(.readHistory(lobby, after: Self.id("3-0"), count: 201), id: nil)
             ])
-        #expect(session.route(RelayEnvelope(event: .joined(room: lobby, name: "bob", time: 1))) == .hold)
+        #expect(session.relay.route(RelayEnvelope(event: .joined(room: lobby, name: "bob", time: 1))) == .hold)
         let failed = session.completed(
             .readHistory(lobby, after: Self.id("3-0"), count: 201), id: nil, .failure(Down()), now: now)
         #expect(failed == [.replayHeld(lobby, after: nil), .send(.error(SessionMachine.storeError(Down())), id: nil)])
@@ -339,15 +339,16 @@ struct SessionMachineTests {
     func relay() {
         var unnamed = machine()
         let other = RelayEnvelope(event: .message(message("1-0", lobby, "hi")), origin: "inc/2")
-        #expect(unnamed.route(other) == .skip)
+        #expect(unnamed.relay.route(other) == .skip)
         _ = unnamed.close(.quit)
         var session = named()
-        #expect(session.route(other) == .deliver)
+        #expect(session.relay.route(other) == .deliver)
         #expect(
-            session.route(RelayEnvelope(event: .message(message("2-0", lobby, "mine", from: "Alice")), origin: "inc/1"))
+            session.relay.route(
+                RelayEnvelope(event: .message(message("2-0", lobby, "mine", from: "Alice")), origin: "inc/1"))
                 == .skip)
         _ = session.shutdown()
-        #expect(session.route(other) == .skip, "a closing session gets nothing more")
+        #expect(session.relay.route(other) == .skip, "a closing session gets nothing more")
     }
 
     // MARK: Liveness

@@ -44,8 +44,10 @@ struct TopicTests {
             ])
         // Everyone else hears of it through the room's channel; this session's own copy is skipped.
         #expect(
-            session.route(RelayEnvelope(event: .topicChanged(room: lobby, wanted), origin: session.sessionID)) == .skip)
-        #expect(session.route(RelayEnvelope(event: .topicChanged(room: lobby, wanted), origin: "other")) == .deliver)
+            session.relay.route(RelayEnvelope(event: .topicChanged(room: lobby, wanted), origin: session.sessionID))
+                == .skip)
+        #expect(
+            session.relay.route(RelayEnvelope(event: .topicChanged(room: lobby, wanted), origin: "other")) == .deliver)
     }
 
     @Test("each protocol shows a topic, its change and its absence in its own words")

@@ -358,9 +358,4 @@ public struct SessionMachine: Sendable {
             return [.send(.ping, id: nil)]
         }
     }
-
-    // MARK: Relayed events
-
-    /// Where a relayed event goes (see `RelayView.route`).
-    public func route(_ envelope: RelayEnvelope) -> RelayRoute { relay.route(envelope) }
 }

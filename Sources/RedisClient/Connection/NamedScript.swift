@@ -95,7 +95,9 @@ extension Optional: ScriptArgument where Wrapped: ScriptArgument {
 
 extension RedisConnection {
     /// Runs a named script with its parameters (see `NamedScript`).
-    public func run<Parameters>(_ named: NamedScript<Parameters>, _ parameters: Parameters) -> EventLoopFuture<
+    public func run<Parameters>(
+        _ named: NamedScript<Parameters>, _ parameters: Parameters
+    ) -> EventLoopFuture<
         RedisValue
     > {
         run(named.script, keys: named.keys(parameters), arguments: named.arguments(parameters))
