@@ -3,6 +3,7 @@ import Logging
 import Metrics
 import NIOCore
 import Prometheus
+import ServiceLifecycle
 
 /// What both executables do before they build their service: one place, so they cannot drift apart.
 public enum CommandSupport {
@@ -39,5 +40,18 @@ public enum CommandSupport {
     /// One machine-readable line on stdout (unbuffered), for scripts and tests that start a server on port 0.
     public static func announce(_ line: String) {
         FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    /// `chat-node listening chat=127.0.0.1:7001 http=... tls=off`: every port a server may serve, bound or off.
+    public static func announceListening(_ program: String, _ ports: [(name: String, address: SocketAddress?)]) {
+        let line = ports.map { "\($0.name)=\($0.address.map(describe) ?? "off")" }.joined(separator: " ")
+        announce("\(program) listening " + line)
+    }
+
+    /// Runs a server until SIGTERM or SIGINT, either of which starts its graceful shutdown.
+    public static func run(_ server: some Service, logger: Logger) async throws {
+        let services = ServiceGroup(
+            configuration: .init(services: [server], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await services.run()
     }
 }

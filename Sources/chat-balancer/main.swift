@@ -28,14 +28,8 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "HTTP port, proxied to the nodes' HTTP ports. [BALANCER_HTTP_PORT]")
     var httpPort = env("BALANCER_HTTP_PORT").flatMap(Int.init) ?? 8080
 
-    @Option(
-        name: .customLong("tls-port"), help: "Chat port over TLS (needs --tls-cert and --tls-key). [BALANCER_TLS_PORT]")
-    var tlsPortOption: Int?
-
-    @Option(
-        name: .customLong("https-port"),
-        help: "HTTPS (and WSS) port, proxied to the nodes' HTTP ports. [BALANCER_HTTPS_PORT]")
-    var httpsPortOption: Int?
+    @OptionGroup(title: "TLS, threads, logging")
+    var server: ServerOptions<BalancerEnvironment>
 
     @Option(name: .customLong("irc-port"), help: "IRC port (6667), to the nodes' IRC ports. [BALANCER_IRC_PORT]")
     var ircPortOption: Int?
@@ -46,23 +40,6 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         help: "IRC over TLS (6697; needs --tls-cert and --tls-key). [BALANCER_IRC_TLS_PORT]")
     var ircTLSPortOption: Int?
     var ircTLSPort: Int? { ircTLSPortOption ?? env("BALANCER_IRC_TLS_PORT").flatMap(Int.init) }
-
-    @Option(
-        name: .customLong("tls-cert"),
-        help: "PEM file with the certificate chain, server first; reread on SIGHUP. [BALANCER_TLS_CERT]")
-    var tlsCertOption: String?
-
-    @Option(
-        name: .customLong("tls-key"),
-        help: "PEM file with the certificate's private key; reread on SIGHUP. [BALANCER_TLS_KEY]")
-    var tlsKeyOption: String?
-
-    // Optional options take their environment variable when the flag is absent (a default would make them
-    // non-optional).
-    var tlsPort: Int? { tlsPortOption ?? env("BALANCER_TLS_PORT").flatMap(Int.init) }
-    var httpsPort: Int? { httpsPortOption ?? env("BALANCER_HTTPS_PORT").flatMap(Int.init) }
-    var tlsCert: String? { tlsCertOption ?? env("BALANCER_TLS_CERT") }
-    var tlsKey: String? { tlsKeyOption ?? env("BALANCER_TLS_KEY") }
 
     @Flag(
         name: .customLong("no-plain"),
@@ -110,12 +87,6 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     )
     var redis: String?
 
-    @Option(
-        name: .customLong("redis-ca-file"),
-        help: "PEM certificates to trust for rediss:// instead of the system's. [BALANCER_REDIS_CA_FILE]")
-    var redisCAFileOption: String?
-    var redisCAFile: String? { redisCAFileOption ?? env("BALANCER_REDIS_CA_FILE") }
-
     @Flag(
         name: .customLong("send-proxy"),
         help:
@@ -133,19 +104,6 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         help: "On SIGTERM, how long open connections may carry on. [BALANCER_DRAIN_SECONDS]")
     var drainSeconds = env("BALANCER_DRAIN_SECONDS").flatMap(Int.init) ?? 10
 
-    @Option(
-        name: .customLong("tcp-keepalive"),
-        help: "TCP keepalive on client sockets: IDLE,INTERVAL,COUNT seconds. [BALANCER_TCP_KEEPALIVE]")
-    var tcpKeepAlive = env("BALANCER_TCP_KEEPALIVE") ?? TCPKeepAlive().description
-
-    @Option(help: "Event-loop threads (default: one per core). [BALANCER_THREADS]")
-    var threads = env("BALANCER_THREADS").flatMap(Int.init) ?? System.coreCount
-
-    @Option(
-        name: .customLong("log-level"),
-        help: "trace, debug, info, notice, warning, error or critical. [BALANCER_LOG_LEVEL]")
-    var logLevel = env("BALANCER_LOG_LEVEL") ?? "info"
-
     func nodeSource() throws -> NodeSource {
         let nodes = self.nodes ?? env("BALANCER_NODES")
         let redis = self.redis ?? env("BALANCER_REDIS_URL")
@@ -161,7 +119,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
             guard !endpoints.isEmpty else { throw ValidationError("--nodes needs at least one HOST:PORT") }
             return .fixed(endpoints)
         case (nil, .some(let url)):
-            do { return .redis(try RedisDeployment(url: url, caFile: redisCAFile)) } catch {
+            do { return .redis(try RedisDeployment(url: url, caFile: server.redisCAFile)) } catch {
                 throw ValidationError("--redis: \(error.message)")
             }
         case (nil, nil):
@@ -170,26 +128,12 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard TCPKeepAlive(parsing: tcpKeepAlive) != nil else {
-            throw ValidationError(
-                "--tcp-keepalive must be IDLE,INTERVAL,COUNT, each at least 1 (got '\(tcpKeepAlive)')")
-        }
         _ = try nodeSource()
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
-        for (name, value) in [("--port", port), ("--http-port", httpPort), ("--admin-port", adminPort)]
-        where !(0...65535).contains(value) {
-            throw ValidationError("\(name) must be 0 to 65535")
-        }
-        do {
-            _ = try TLSCertificates.fromOptions(
-                tlsPort: tlsPort ?? ircTLSPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey)
-        } catch { throw ValidationError("\(error)") }
-        for (name, value) in [("--irc-port", ircPort ?? 0), ("--irc-tls-port", ircTLSPort ?? 0)]
-        where !(0...65535).contains(value) {
-            throw ValidationError("\(name) must be 0 to 65535")
-        }
+        try CommandSupport.checkPorts([
+            ("--port", port), ("--http-port", httpPort), ("--admin-port", adminPort), ("--irc-port", ircPort),
+            ("--irc-tls-port", ircTLSPort),
+        ])
+        _ = try server.certificates(alsoFor: ircTLSPort)
         if ircPort != nil || ircTLSPort != nil {
             guard redis != nil || env("BALANCER_REDIS_URL") != nil else {
                 throw ValidationError(
@@ -200,13 +144,13 @@ struct ChatBalancerCommand: AsyncParsableCommand {
                 throw ValidationError("--no-plain turns plain ports off: use --irc-tls-port, not --irc-port")
             }
         }
-        guard !noPlain || tlsPort != nil || httpsPort != nil || ircTLSPort != nil else {
+        guard !noPlain || server.tlsPort != nil || server.httpsPort != nil || ircTLSPort != nil else {
             throw ValidationError("--no-plain leaves no port: add --tls-port or --https-port")
         }
     }
 
     func run() async throws {
-        let registry = CommandSupport.bootstrap(logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+        let registry = CommandSupport.bootstrap(logLevel: server.logLevel)
 
         var configuration = BalancerConfiguration()
         configuration.host = host
@@ -228,17 +172,13 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         configuration.nodes = try nodeSource()
         configuration.sendProxy = sendProxy
         configuration.maxClients = maxClients
-        configuration.tcpKeepAlive = TCPKeepAlive(parsing: tcpKeepAlive) ?? TCPKeepAlive()
+        configuration.tcpKeepAlive = server.tcpKeepAlive
         configuration.drainTimeout = .seconds(Int64(drainSeconds))
-        configuration.threads = threads
+        configuration.threads = server.threads
         configuration.plainPorts = !noPlain
-        configuration.tlsPort = tlsPort
-        configuration.httpsPort = httpsPort
-        // A certificate that cannot be read stops the start: better than serving without the TLS asked for.
-        do {
-            configuration.tls = try TLSCertificates.fromOptions(
-                tlsPort: tlsPort ?? ircTLSPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey)
-        } catch { throw ValidationError("\(error)") }
+        configuration.tlsPort = server.tlsPort
+        configuration.httpsPort = server.httpsPort
+        configuration.tls = try server.certificates(alsoFor: ircTLSPort)
         configuration.ircPort = ircPort
         configuration.ircTLSPort = ircTLSPort
 
@@ -246,18 +186,20 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         let balancer = ChatBalancerServer(
             configuration: configuration, logger: logger, metrics: BalancerMetrics(registry: registry),
             onListening: { addresses in
-                let ports: [(String, SocketAddress?)] = [
-                    ("chat", addresses.chat), ("http", addresses.http), ("admin", addresses.admin),
-                    ("tls", addresses.tlsChat), ("https", addresses.https), ("irc", addresses.irc),
-                    ("ircs", addresses.ircTLS),
-                ]
-                let line = ports.map { "\($0.0)=\($0.1.map(CommandSupport.describe) ?? "off")" }.joined(separator: " ")
-                CommandSupport.announce("chat-balancer listening " + line)
+                CommandSupport.announceListening(
+                    "chat-balancer",
+                    [
+                        ("chat", addresses.chat), ("http", addresses.http), ("admin", addresses.admin),
+                        ("tls", addresses.tlsChat), ("https", addresses.https), ("irc", addresses.irc),
+                        ("ircs", addresses.ircTLS),
+                    ])
             })
-        let services = ServiceGroup(
-            configuration: .init(services: [balancer], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await services.run()
+        try await CommandSupport.run(balancer, logger: logger)
     }
+}
+
+enum BalancerEnvironment: EnvironmentPrefix {
+    static let prefix = "BALANCER"
 }
 
 private func env(_ name: String) -> String? { CommandSupport.environment(name) }

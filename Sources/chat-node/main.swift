@@ -37,12 +37,6 @@ struct ChatNodeCommand: AsyncParsableCommand {
     var redis = env("CHAT_REDIS_URL") ?? "redis://127.0.0.1:6379"
 
     @Option(
-        name: .customLong("redis-ca-file"),
-        help: "PEM certificates to trust for rediss:// instead of the system's. [CHAT_REDIS_CA_FILE]")
-    var redisCAFileOption: String?
-    var redisCAFile: String? { redisCAFileOption ?? env("CHAT_REDIS_CA_FILE") }
-
-    @Option(
         name: .customLong("node-id"),
         help: "This node's name in /who, /seen and logs (default host:port). [CHAT_NODE_ID]")
     var nodeID: String?
@@ -116,11 +110,6 @@ struct ChatNodeCommand: AsyncParsableCommand {
             "Seconds of silence after which a JSON or WebSocket client is pinged; as long again unanswered and it is closed. [CHAT_PING_AFTER]"
     )
     var pingAfter = env("CHAT_PING_AFTER").flatMap(Double.init) ?? 30
-
-    @Option(
-        name: .customLong("tcp-keepalive"),
-        help: "TCP keepalive on client sockets: IDLE,INTERVAL,COUNT seconds. [CHAT_TCP_KEEPALIVE]")
-    var tcpKeepAlive = env("CHAT_TCP_KEEPALIVE") ?? TCPKeepAlive().description
 
     @Option(
         name: .customLong("http-idle-timeout"),
@@ -204,33 +193,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
         help: "The server name IRC clients see (default: the node id). [CHAT_IRC_SERVER_NAME]")
     var ircServerNameOption: String?
 
-    @Option(
-        name: .customLong("tls-port"), help: "Chat port over TLS, for clients that connect directly. [CHAT_TLS_PORT]")
-    var tlsPortOption: Int?
-
-    @Option(name: .customLong("https-port"), help: "HTTPS (and WSS) port for the web client. [CHAT_HTTPS_PORT]")
-    var httpsPortOption: Int?
-
-    @Option(
-        name: .customLong("tls-cert"), help: "PEM certificate chain, server first; reread on SIGHUP. [CHAT_TLS_CERT]")
-    var tlsCertOption: String?
-
-    @Option(name: .customLong("tls-key"), help: "PEM private key of the certificate; reread on SIGHUP. [CHAT_TLS_KEY]")
-    var tlsKeyOption: String?
-
-    // Optional options take their environment variable when the flag is absent.
-    var tlsPort: Int? { tlsPortOption ?? env("CHAT_TLS_PORT").flatMap(Int.init) }
-    var httpsPort: Int? { httpsPortOption ?? env("CHAT_HTTPS_PORT").flatMap(Int.init) }
-    var tlsCert: String? { tlsCertOption ?? env("CHAT_TLS_CERT") }
-    var tlsKey: String? { tlsKeyOption ?? env("CHAT_TLS_KEY") }
-
-    @Option(help: "Event-loop threads (default: one per core). [CHAT_THREADS]")
-    var threads = env("CHAT_THREADS").flatMap(Int.init) ?? System.coreCount
-
-    @Option(
-        name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical. [CHAT_LOG_LEVEL]"
-    )
-    var logLevel = env("CHAT_LOG_LEVEL") ?? "info"
+    @OptionGroup(title: "TLS, threads, logging")
+    var server: ServerOptions<NodeEnvironment>
 
     static func failureLimits(_ text: String) -> (Int, Int)? {
         let values = text.split(separator: ",").compactMap { Int($0) }
@@ -239,19 +203,12 @@ struct ChatNodeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
-        }
         guard claimTTL >= 3 else { throw ValidationError("--claim-ttl must be at least 3 seconds") }
         for (name, value) in [
             ("--registration-timeout", registrationTimeout), ("--ping-after", pingAfter),
             ("--http-idle-timeout", httpIdleTimeout),
         ] where !(value > 0) {
             throw ValidationError("\(name) must be a positive number of seconds")
-        }
-        guard TCPKeepAlive(parsing: tcpKeepAlive) != nil else {
-            throw ValidationError(
-                "--tcp-keepalive must be IDLE,INTERVAL,COUNT, each at least 1 (got '\(tcpKeepAlive)')")
         }
         // The publish script takes a room's newest entry as its last id, so a stream must keep at least one.
         guard historyLength >= 1 else { throw ValidationError("--history-length must be at least 1") }
@@ -263,10 +220,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
                 "--room-idle-days, --max-rooms, --room-creations-per-minute and --max-seen-records must be positive")
         }
         if let resumeGrace, resumeGrace < 0 { throw ValidationError("--resume-grace must be 0 or more seconds") }
-        do {
-            _ = try TLSCertificates.fromOptions(
-                tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey)
-        } catch { throw ValidationError("\(error)") }
+        _ = try server.certificates()
         guard ScryptCost(scryptCost) != nil else {
             throw ValidationError("--scrypt-cost must look like ln=15,r=8,p=3 (got '\(scryptCost)')")
         }
@@ -278,13 +232,10 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--trusted-proxies must be addresses or CIDR ranges, comma-separated (got '\(trustedProxies)')")
         }
-        for (name, value) in [
-            ("--port", port), ("--http-port", httpPort), ("--ops-port", opsPort), ("--irc-port", ircPort ?? 0),
-        ]
-        where !(0...65535).contains(value) {
-            throw ValidationError("\(name) must be 0 to 65535")
-        }
-        do { _ = try RedisDeployment(url: redis, caFile: redisCAFile).template.tlsContext() } catch {
+        try CommandSupport.checkPorts([
+            ("--port", port), ("--http-port", httpPort), ("--ops-port", opsPort), ("--irc-port", ircPort),
+        ])
+        do { _ = try RedisDeployment(url: redis, caFile: server.redisCAFile).template.tlsContext() } catch {
             throw ValidationError("--redis: \((error as? RedisError)?.message ?? "\(error)")")
         }
         if let nodeID = nodeID ?? env("CHAT_NODE_ID"), nodeID.isEmpty || nodeID.contains(where: \.isWhitespace) {
@@ -298,13 +249,13 @@ struct ChatNodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let registry = CommandSupport.bootstrap(logLevel: Logger.Level(rawValue: logLevel) ?? .info)
+        let registry = CommandSupport.bootstrap(logLevel: server.logLevel)
 
         var configuration = NodeConfiguration()
         configuration.host = host
         configuration.port = port
         configuration.httpPort = httpPort
-        configuration.redis = try RedisDeployment(url: redis, caFile: redisCAFile)
+        configuration.redis = try RedisDeployment(url: redis, caFile: server.redisCAFile)
         configuration.nodeID = nodeID ?? env("CHAT_NODE_ID")
         configuration.advertise = advertise ?? env("CHAT_ADVERTISE")
         configuration.maxClients = maxClients
@@ -319,7 +270,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.maxOutboundBytes = maxOutboundBytes
         configuration.limits.historyOnJoin = historyOnJoin
         configuration.historyLength = historyLength
-        configuration.threads = threads
+        configuration.threads = server.threads
         configuration.proxyProtocol = proxyProtocol
         configuration.storeBounds.roomIdleSeconds = max(1, Int(roomIdleDays * 86_400))
         configuration.storeBounds.maxRooms = maxRooms
@@ -335,12 +286,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
         }
         configuration.ircPort = ircPort
         configuration.ircServerName = ircServerNameOption ?? env("CHAT_IRC_SERVER_NAME")
-        configuration.tlsPort = tlsPort
-        configuration.httpsPort = httpsPort
-        do {
-            configuration.tls = try TLSCertificates.fromOptions(
-                tlsPort: tlsPort, httpsPort: httpsPort, certificate: tlsCert, key: tlsKey)
-        } catch { throw ValidationError("\(error)") }
+        configuration.tlsPort = server.tlsPort
+        configuration.httpsPort = server.httpsPort
+        configuration.tls = try server.certificates()
         configuration.trustedProxies = TrustedNetworks(parsing: trustedProxies) ?? .loopback
         configuration.opsHost = opsHost
         configuration.opsHostNames = HostAllowList(parsing: opsHosts)
@@ -348,7 +296,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.registrationTimeout = .nanoseconds(Int64(registrationTimeout * 1e9))
         configuration.pingAfter = .nanoseconds(Int64(pingAfter * 1e9))
         configuration.pingTimeout = configuration.pingAfter
-        configuration.tcpKeepAlive = TCPKeepAlive(parsing: tcpKeepAlive) ?? TCPKeepAlive()
+        configuration.tcpKeepAlive = server.tcpKeepAlive
         configuration.httpIdleTimeout = .nanoseconds(Int64(httpIdleTimeout * 1e9))
 
         let logger = Logger(label: "chat-node")
@@ -356,19 +304,19 @@ struct ChatNodeCommand: AsyncParsableCommand {
             configuration: configuration, logger: logger,
             metrics: NodeMetrics(registry: registry, eventLoops: configuration.threads),
             onListening: { addresses in
-                // One machine-readable line on stdout, for scripts and tests that started the node on port 0.
-                let ports: [(String, SocketAddress?)] = [
-                    ("chat", addresses.chat), ("http", addresses.http), ("ops", addresses.operations),
-                    ("tls", addresses.tlsChat), ("https", addresses.https), ("irc", addresses.irc),
-                ]
-                let line = ports.map { "\($0.0)=\($0.1.map(CommandSupport.describe) ?? "off")" }.joined(separator: " ")
-                CommandSupport.announce("chat-node listening " + line)
+                CommandSupport.announceListening(
+                    "chat-node",
+                    [
+                        ("chat", addresses.chat), ("http", addresses.http), ("ops", addresses.operations),
+                        ("tls", addresses.tlsChat), ("https", addresses.https), ("irc", addresses.irc),
+                    ])
             })
-        let services = ServiceGroup(
-            configuration: .init(
-                services: [node], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await services.run()
+        try await CommandSupport.run(node, logger: logger)
     }
+}
+
+enum NodeEnvironment: EnvironmentPrefix {
+    static let prefix = "CHAT"
 }
 
 private func env(_ name: String) -> String? { CommandSupport.environment(name) }

@@ -248,7 +248,7 @@ struct BalancerEdgeTests {
     @Test("with no node up, a client gets one line, no-node-available, and is closed")
     func noNode() throws {
         let directory = TestEnvironment.temporaryDirectory("balancer")
-        let deadPort = TestEnvironment.freePort()
+        let deadPort = try TestEnvironment.freePort()
         let balancer = try BalancerProcess(
             arguments: ["--nodes", "127.0.0.1:\(deadPort)/\(deadPort)"], logDirectory: directory)
         let client = try balancer.connect()
@@ -341,7 +341,7 @@ final class Firehose: @unchecked Sendable {
     var sent: Int { counter.total }
 
     init() throws {
-        port = TestEnvironment.freePort()
+        port = try TestEnvironment.freePort()
         listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var reuse: Int32 = 1
         setsockopt(listener, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))

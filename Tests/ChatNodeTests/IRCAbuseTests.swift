@@ -9,8 +9,8 @@ struct IRCAbuseTests {
     @Test("PINGs and CTCP queries pay the rate: a flood of them is answered at 10 a second, not at once")
     func locallyAnsweredCommandsAreMetered() throws {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0"])
-        let client = try IRCTests.register("pinger", on: cluster[0])
-        let bob = try IRCTests.register("bob", on: cluster[0])
+        let client = try cluster[0].ircLogin("pinger")
+        let bob = try cluster[0].ircLogin("bob")
         defer { bob.close() }
         try client.sendRaw(Array((1...60).map { "PING :p\($0)\r\n" }.joined().utf8))
         let started = Date()
@@ -33,13 +33,13 @@ struct IRCAbuseTests {
     @Test("an away text from another client reaches away-notify clients cut to AWAYLEN, inside 512 bytes")
     func awayLinesAreBounded() throws {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0"])
-        let watcher = try IRCTests.register("watcher", on: cluster[0], capabilities: ["away-notify"])
+        let watcher = try cluster[0].ircLogin("watcher", capabilities: ["away-notify"])
         try watcher.send("JOIN #lobby")
         _ = try watcher.expectLine("joined") { $0.contains(" 366 watcher #lobby ") }
         let typist = try cluster[0].login("typist")
         try typist.send("/away " + String(repeating: "x", count: 300))
         _ = try typist.expectLine("refused over 200 bytes") { $0.hasPrefix("! message-too-long") }
-        let ircTypist = try IRCTests.register("ircaway", on: cluster[0])
+        let ircTypist = try cluster[0].ircLogin("ircaway")
         try ircTypist.send("JOIN #lobby")
         _ = try ircTypist.expectLine("joined") { $0.contains(" 366 ircaway #lobby ") }
         try ircTypist.send("AWAY :" + String(repeating: "y", count: 400))

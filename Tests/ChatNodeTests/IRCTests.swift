@@ -6,24 +6,6 @@ import Testing
 /// messages shared with text-mode users on another node, and the numerics bad input is owed.
 @Suite("IRC", .serialized)
 struct IRCTests {
-    /// An IRC client: registers with CAP negotiation and the capabilities given.
-    static func register(_ nick: String, on node: NodeProcess, capabilities: [String] = []) throws -> TestSocket {
-        let client = try TestSocket(port: try #require(node.ircPort), name: "irc-\(nick)")
-        try client.send("CAP LS 302")
-        try client.send("NICK \(nick)")
-        try client.send("USER \(nick) 0 * :\(nick) on IRC")
-        _ = try client.expect("CAP * LS :")
-        if !capabilities.isEmpty {
-            try client.send("CAP REQ :\(capabilities.joined(separator: " "))")
-            _ = try client.expect("CAP * ACK :")
-        }
-        try client.send("CAP END")
-        _ = try client.expectLine("welcome") { $0.contains(" 001 \(nick) ") }
-        _ = try client.expectLine("ISUPPORT") { $0.contains(" 005 \(nick) ") && $0.contains("CHANTYPES=#") }
-        _ = try client.expectLine("no MOTD") { $0.contains(" 422 \(nick) ") }
-        return client
-    }
-
     @Test("registration with CAP, a nick in use is 433 and another is tried, unregistered commands are 451")
     func registration() throws {
         let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
@@ -57,7 +39,7 @@ struct IRCTests {
         let carol = try cluster[1].login("carol")
         try carol.send("/join dev")
         try carol.expect("you joined #dev")
-        let alice = try Self.register("alice", on: cluster[0], capabilities: ["server-time", "message-tags"])
+        let alice = try cluster[0].ircLogin("alice", capabilities: ["server-time", "message-tags"])
         try alice.send("JOIN #dev,#ops")
         _ = try alice.expectLine("join echo") { $0.hasPrefix(":alice!~u@chat JOIN #dev") }
         _ = try alice.expectLine("names") {
@@ -119,7 +101,7 @@ struct IRCTests {
         let shown = try dana.expectEvent(type: "topic")
         #expect(shown["text"] as? String == "release on Friday" && shown["by"] as? String == "carol")
 
-        let alice = try Self.register("alice", on: cluster[0])
+        let alice = try cluster[0].ircLogin("alice")
         try alice.send("JOIN #dev")
         _ = try alice.expectLine("join echo") { $0.hasPrefix(":alice!~u@chat JOIN #dev") }
         _ = try alice.expectLine("topic") { $0.contains(" 332 alice #dev :release on Friday") }
@@ -166,7 +148,7 @@ struct IRCTests {
             "HSET", "chat:topic:{dev}", "text", "x\r\nPRIVMSG #dev :owned", "by", "a b", "time", "0",
         ])
         _ = try cluster.redis.cli(["SET", "chat:topic:{ops}", "not a hash"])
-        let alice = try Self.register("alice", on: cluster[0])
+        let alice = try cluster[0].ircLogin("alice")
         try alice.send("JOIN #dev,#ops")
         _ = try alice.expectLine("dev joined") { $0.contains(" 366 alice #dev ") }
         _ = try alice.expectLine("ops joined") { $0.contains(" 366 alice #ops ") }
@@ -181,7 +163,7 @@ struct IRCTests {
         let carol = try cluster[1].login("carol")
         try carol.send("/away lunch")
         try carol.expect("you are marked away")
-        let alice = try Self.register("alice", on: cluster[0])
+        let alice = try cluster[0].ircLogin("alice")
         try alice.send("ISON :CAROL nobody alice no/such")
         _ = try alice.expectLine("ison") { $0.hasSuffix(" 303 alice :carol alice") }
         try alice.send("ISON nobody")
@@ -207,7 +189,7 @@ struct IRCTests {
         try carol.expect("message 30")
 
         // A client without chathistory but with server-time is shown the last messages after its JOIN, with their times.
-        let bob = try Self.register("bob", on: cluster[0], capabilities: ["server-time"])
+        let bob = try cluster[0].ircLogin("bob", capabilities: ["server-time"])
         try bob.send("JOIN #dev")
         _ = try bob.expectLine("join") { $0.hasPrefix(":bob!~u@chat JOIN #dev") }
         _ = try bob.expectLine("names first") { $0.contains(" 366 bob #dev ") }
@@ -215,8 +197,8 @@ struct IRCTests {
             $0.hasPrefix("@time=") && $0.hasSuffix("PRIVMSG #dev :message 30")
         }
 
-        let alice = try Self.register(
-            "alice", on: cluster[0], capabilities: ["batch", "draft/chathistory", "server-time", "message-tags"])
+        let alice = try cluster[0].ircLogin(
+            "alice", capabilities: ["batch", "draft/chathistory", "server-time", "message-tags"])
         try alice.send("JOIN #dev")
         _ = try alice.expectLine("end of names") { $0.contains(" 366 alice #dev ") }
         /// One CHATHISTORY request's batch: its messages' texts and ids.
@@ -256,8 +238,7 @@ struct IRCTests {
         let carol = try cluster[1].login("carol")
         try carol.send("/join dev")
         try carol.expect("you joined #dev")
-        let alice = try Self.register(
-            "alice", on: cluster[0], capabilities: ["labeled-response", "batch", "echo-message"])
+        let alice = try cluster[0].ircLogin("alice", capabilities: ["labeled-response", "batch", "echo-message"])
         try alice.send("@label=j1 JOIN #dev")
         let open = try alice.expectLine("the batch") { $0.hasPrefix("@label=j1 ") && $0.contains(" BATCH +") }
         #expect(open.hasSuffix(" labeled-response"))
@@ -438,7 +419,7 @@ struct IRCTests {
         _ = try withPass.expectLine("welcome") { $0.contains(" 001 sasha ") }
 
         // extended-join: a registered name's JOIN names its account, a guest's `*`, one's own too.
-        let watcher = try Self.register("watcher", on: cluster[0], capabilities: ["extended-join"])
+        let watcher = try cluster[0].ircLogin("watcher", capabilities: ["extended-join"])
         try watcher.send("JOIN #dev")
         _ = try watcher.expectLine("own join, a guest") { $0.hasPrefix(":watcher!~u@chat JOIN #dev * :") }
         try withPass.send("JOIN #dev")
@@ -446,7 +427,7 @@ struct IRCTests {
         let guest = try cluster[1].login("gus")
         try guest.send("/join dev")
         _ = try watcher.expectLine("a guest's join") { $0.hasSuffix(":gus!~u@chat JOIN #dev * :chat user") }
-        let ownAccount = try Self.register("sasha2", on: cluster[0], capabilities: ["extended-join"])
+        let ownAccount = try cluster[0].ircLogin("sasha2", capabilities: ["extended-join"])
         try ownAccount.send("JOIN #dev")
         _ = try ownAccount.expectLine("a guest's own join") { $0.hasPrefix(":sasha2!~u@chat JOIN #dev * ") }
     }
@@ -455,7 +436,7 @@ struct IRCTests {
     func fakeLag() throws {
         let cluster = try TestCluster(
             nodes: 1, nodeArguments: ["--irc-port", "0", "--room-creations-per-minute", "100"])
-        let client = try Self.register("many", on: cluster[0])
+        let client = try cluster[0].ircLogin("many")
         try client.send("JOIN " + (1...30).map { "#c\($0)" }.joined(separator: ","))
         for index in 1...30 {
             _ = try client.expectLine(
@@ -482,7 +463,7 @@ private struct MixedRoom {
         json = try cluster[1].loginJSON("dana")
         try json.sendJSON(["op": "join", "room": "dev"])
         _ = try json.expectEvent(type: "joined")
-        let irc = try nicks.map { try IRCTests.register($0, on: cluster[0]) }
+        let irc = try nicks.map { try cluster[0].ircLogin($0) }
         self.irc = irc
         for client in irc {
             try client.send("JOIN #dev")

@@ -92,6 +92,26 @@ public final class NodeProcess: @unchecked Sendable {
         return client
     }
 
+    /// Connects to the IRC port (`--irc-port`) and registers `nick` with CAP negotiation and the capabilities
+    /// given; returns once the welcome, ISUPPORT and MOTD numerics are read.
+    public func ircLogin(_ nick: String, capabilities: [String] = []) throws -> TestSocket {
+        guard let ircPort else { throw HarnessError("node \(id) serves no IRC: start it with --irc-port 0") }
+        let client = try TestSocket(port: ircPort, name: "irc-\(nick)")
+        try client.send("CAP LS 302")
+        try client.send("NICK \(nick)")
+        try client.send("USER \(nick) 0 * :\(nick) on IRC")
+        _ = try client.expect("CAP * LS :")
+        if !capabilities.isEmpty {
+            try client.send("CAP REQ :\(capabilities.joined(separator: " "))")
+            _ = try client.expect("CAP * ACK :")
+        }
+        try client.send("CAP END")
+        _ = try client.expectLine("welcome") { $0.contains(" 001 \(nick) ") }
+        _ = try client.expectLine("ISUPPORT") { $0.contains(" 005 \(nick) ") && $0.contains("CHANTYPES=#") }
+        _ = try client.expectLine("no MOTD") { $0.contains(" 422 \(nick) ") }
+        return client
+    }
+
     public func health() throws -> (status: Int, body: String) { try HTTPGet.get(port: opsPort, path: "/health") }
 
     public func kill9() {
@@ -127,49 +147,31 @@ public enum HTTPGet {
     }
 }
 
-/// Redis plus N nodes, stopped when the test ends.
-public final class TestCluster: @unchecked Sendable {
-    public let redis: RedisServer
-    public private(set) var nodes: [NodeProcess] = []
-    public let logDirectory: String
-    public let nodeArguments: [String]
-
-    public init(nodes count: Int = 2, nodeArguments: [String] = [], redis: RedisServer? = nil) throws {
-        self.redis = try redis ?? RedisServer()
-        logDirectory = self.redis.directory
-        self.nodeArguments = nodeArguments
-        for index in 0..<count { _ = try addNode(id: "n\(index + 1)") }
-    }
-
-    @discardableResult
-    public func addNode(id: String, extraArguments: [String] = []) throws -> NodeProcess {
-        let node = try NodeProcess(
-            id: id, redis: redis, logDirectory: logDirectory, extraArguments: nodeArguments + extraArguments)
-        nodes.append(node)
-        return node
-    }
-
-    public subscript(index: Int) -> NodeProcess { nodes[index] }
-
-    deinit {
-        // All at once: each node spends a second withdrawn from discovery before it closes.
-        for node in nodes { node.process.signal(SIGTERM) }
-        for node in nodes { node.process.stop() }
-    }
+/// What a test's chat nodes use as their Redis: one server, a Redis Cluster or Sentinel.
+public protocol TestRedis: AnyObject {
+    var url: String { get }
+    /// Where the servers' files and logs are, and the nodes' logs go.
+    var directory: String { get }
 }
 
+extension RedisServer: TestRedis {}
+extension RedisClusterServers: TestRedis {}
+extension RedisSentinelServers: TestRedis {}
+
+/// Redis plus N nodes, stopped when the test ends.
+public typealias TestCluster = ChatNodes<RedisServer>
 /// N nodes on a Redis Cluster (3 primaries unless told), stopped when the test ends.
-public final class ChatOnRedisCluster: @unchecked Sendable {
-    public let redis: RedisClusterServers
+public typealias ChatOnRedisCluster = ChatNodes<RedisClusterServers>
+
+/// Chat nodes sharing one Redis of any kind, named n1, n2, ...; all stopped together when the test ends.
+public final class ChatNodes<Redis: TestRedis>: @unchecked Sendable {
+    public let redis: Redis
     public private(set) var nodes: [NodeProcess] = []
     public let nodeArguments: [String]
+    public var logDirectory: String { redis.directory }
 
-    public init(
-        nodes count: Int = 2, primaries: Int = 3, replicasPerPrimary: Int = 0, nodeArguments: [String] = []
-    )
-        throws
-    {
-        redis = try RedisClusterServers(primaries: primaries, replicasPerPrimary: replicasPerPrimary)
+    public init(on redis: Redis, nodes count: Int = 2, nodeArguments: [String] = []) throws {
+        self.redis = redis
         self.nodeArguments = nodeArguments
         for index in 0..<count { try addNode(id: "n\(index + 1)") }
     }
@@ -185,8 +187,26 @@ public final class ChatOnRedisCluster: @unchecked Sendable {
     public subscript(index: Int) -> NodeProcess { nodes[index] }
 
     deinit {
+        // All at once: each node spends a second withdrawn from discovery before it closes.
         for node in nodes { node.process.signal(SIGTERM) }
         for node in nodes { node.process.stop() }
+    }
+}
+
+extension ChatNodes where Redis == RedisServer {
+    /// On a new redis-server unless given one.
+    public convenience init(nodes count: Int = 2, nodeArguments: [String] = [], redis: RedisServer? = nil) throws {
+        try self.init(on: redis ?? RedisServer(), nodes: count, nodeArguments: nodeArguments)
+    }
+}
+
+extension ChatNodes where Redis == RedisClusterServers {
+    public convenience init(
+        nodes count: Int = 2, primaries: Int = 3, replicasPerPrimary: Int = 0, nodeArguments: [String] = []
+    ) throws {
+        try self.init(
+            on: RedisClusterServers(primaries: primaries, replicasPerPrimary: replicasPerPrimary), nodes: count,
+            nodeArguments: nodeArguments)
     }
 }
 

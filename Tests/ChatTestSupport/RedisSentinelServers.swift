@@ -27,8 +27,8 @@ public final class RedisSentinelServers: @unchecked Sendable {
         }
         self.executable = executable
         directory = TestEnvironment.temporaryDirectory("redis-sentinel")
-        dataPorts = (0...replicas).map { _ in TestEnvironment.freePort() }
-        sentinelPorts = (0..<3).map { _ in TestEnvironment.freePort() }
+        dataPorts = try (0...replicas).map { _ in try TestEnvironment.freePort() }
+        sentinelPorts = try (0..<3).map { _ in try TestEnvironment.freePort() }
         try startData(dataPorts[0], replicaOf: nil)
         for port in dataPorts.dropFirst() { try startData(port, replicaOf: dataPorts[0]) }
         for port in sentinelPorts { try startSentinel(port) }

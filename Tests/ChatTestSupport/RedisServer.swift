@@ -23,7 +23,7 @@ public final class RedisServer: @unchecked Sendable {
                     + "Install Debian's 'redis-server' package (scripts/test.sh does it for you).")
         }
         self.executable = executable
-        self.port = TestEnvironment.freePort()
+        self.port = try TestEnvironment.freePort()
         self.directory = TestEnvironment.temporaryDirectory("redis")
         try start()
     }

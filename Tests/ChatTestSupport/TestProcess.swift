@@ -153,22 +153,22 @@ public enum TestEnvironment {
         } == 0
     }
 
-    public static func freePort() -> Int {
+    /// A loopback port nobody listens on now (the kernel's pick, released at once), for programs that cannot
+    /// bind port 0 and say which they got.
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = 0
-        _ = withUnsafePointer(to: &address) {
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
             }
         }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
+        guard bound else { throw HarnessError("no free port") }
         return Int(UInt16(bigEndian: address.sin_port))
     }
 }

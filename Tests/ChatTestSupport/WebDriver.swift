@@ -9,7 +9,7 @@ public final class WebDriver: @unchecked Sendable {
 
     /// `extraArguments`: more Chromium flags (a test CA's key pin for https, say).
     public init(logDirectory: String, width: Int = 1200, height: Int = 800, extraArguments: [String] = []) throws {
-        port = try Self.freePort()
+        port = try TestEnvironment.freePort()
         driver = try TestProcess(
             executable: "/usr/bin/chromedriver", arguments: ["--port=\(port)"], logDirectory: logDirectory,
             name: "chromedriver")
@@ -144,22 +144,5 @@ public final class WebDriver: @unchecked Sendable {
             throw HarnessError("WebDriver \(method) \(path): \(error): \(failure["message"] ?? "")")
         }
         return value
-    }
-
-    private static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
-            }
-        }
-        guard bound else { throw HarnessError("no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }
