@@ -61,7 +61,8 @@ public struct ServerOptions<Environment: EnvironmentPrefix>: ParsableArguments {
     public func certificates(alsoFor otherTLSPort: Int? = nil) throws -> TLSCertificates? {
         do {
             return try TLSCertificates.fromOptions(
-                tlsPort: tlsPort ?? otherTLSPort, httpsPort: httpsPort, certificate: tlsCertOption ?? Self.env("TLS_CERT"),
+                tlsPort: tlsPort ?? otherTLSPort, httpsPort: httpsPort,
+                certificate: tlsCertOption ?? Self.env("TLS_CERT"),
                 key: tlsKeyOption ?? Self.env("TLS_KEY"))
         } catch { throw ValidationError("\(error)") }
     }

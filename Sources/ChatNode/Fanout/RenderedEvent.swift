@@ -3,7 +3,7 @@ import NIOCore
 
 /// One relayed event on its way to the sessions of one event loop. Each mode renders it the first time a session
 /// of that mode needs it, and every member then gets the same ByteBuffer.
-final class RenderedEvent {
+final class RenderedEvent: RelayedEvent {
     /// The renderings worth sharing, one slot each.
     enum Slot: Int, CaseIterable {
         case text

@@ -4,7 +4,7 @@ import NIOCore
 /// IRC clients (irssi, WeeChat, bots) on the node's IRC port: each line an IRC message, registration and the
 /// commands handled by `IRCSession`, every event rendered by `IRCRenderer`. A class, unlike the other modes: an
 /// IRC connection has state of its own (its registration, its capabilities), kept here beside the chat session.
-final class IRCMode: SessionMode {
+final class IRCMode: SessionMode, FollowsUpEvents {
     private var session: IRCSession
     /// The chat tells each room when someone leaves or goes away; IRC tells each client once. The last such line
     /// per person is remembered, so the copies from the other rooms they shared are not sent again.
@@ -19,11 +19,7 @@ final class IRCMode: SessionMode {
         labels = IRCLabeledResponses(serverName: serverName)
     }
 
-    var answersPings: Bool { true }
-    var waitsWhenLimited: Bool { true }
-    var resumes: Bool { false }
-
-    func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? { nil }
+    var traits: ModeTraits { ModeTraits(answersPings: true, waitsWhenLimited: true, resumes: false) }
 
     func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput {
         // IRC is UTF-8 here (ISUPPORT UTF8ONLY); invalid bytes become U+FFFD. A NUL is refused with its line by

@@ -35,7 +35,7 @@ extension SessionHandler {
     /// A named session is over: stop listening, log its exit, and free its name and rooms in Redis. A release
     /// that fails while Redis is away is kept and retried when it is back, so no leave notice is lost.
     func end(_ ended: EndedSession) {
-        held = [:]
+        joinReplay.forgetAll()
         for room in ended.rooms { stopListening(ChatKeys.roomChannel(room)) }
         let wasStarted = started
         if started {

@@ -23,45 +23,44 @@ extension SessionHandler {
 
     private func run(_ operation: StoreOperation) -> EventLoopFuture<StoreReply> {
         let now = WallClock.now()
-        if case .claim(let name, let login, let keeping) = operation {
-            inheritRateDebt()
-            return claim(name, login: login, keeping: keeping).map { .claimed($0) }
-        }
-        if case .checkPassword(let name, let password) = operation {
-            return checkPassword(name, password: password).map { .done }
-        }
         // A page holds at most this much text: the store reads little more than that (`ChatStore.history`).
         let pageBytes = configuration.limits.historyPageBytes
         let check = node.historyCheck
         // Read from the machine's view: these run for every message (see `SessionMachine.View`).
-        guard let user = machine.view.userName else { return hub.eventLoop.makeFailedFuture(SessionClosed()) }
         // A session's own claim token; operations that need it run only while it is active.
         let token = machine.view.token ?? ""
         let origin = machine.sessionID
-        switch operation {
-        case .claim, .checkPassword:
-            preconditionFailure("handled above")
-        case .takeHeldDirects:
+        // Logins name their user; every other operation is the named session's own, and a session that lost its
+        // name meanwhile (it closed while this waited its turn) gets none.
+        switch (operation, machine.view.userName) {
+        case (.claim(let name, let login, let keeping), _):
+            inheritRateDebt()
+            return claim(name, login: login, keeping: keeping).map { .claimed($0) }
+        case (.checkPassword(let name, let password), _):
+            return checkPassword(name, password: password).map { .done }
+        case (_, nil):
+            return hub.eventLoop.makeFailedFuture(SessionClosed())
+        case (.takeHeldDirects, let user?):
             return store.takeHeldDirects(user, token: token).map { .directs($0) }
-        case .register(let password):
+        case (.register(let password), let user?):
             return register(user, token: token, password: password).map { .done }
-        case .changePassword(let old, let new):
+        case (.changePassword(let old, let new), let user?):
             return changePassword(user, token: token, old: old, new: new).map { .done }
-        case .unregister(let password):
+        case (.unregister(let password), let user?):
             return changePassword(user, token: token, old: password, new: nil).map { .done }
-        case .listenToUser(let name):
+        case (.listenToUser(let name), _?):
             return listen(ChatKeys.userChannel(name.key)).map { .done }
-        case .subscribe(let room):
+        case (.subscribe(let room), _?):
             return listen(ChatKeys.roomChannel(room)).map { .done }
-        case .recordJoin(let room):
+        case (.recordJoin(let room), let user?):
             let roomList = node.roomList
             return store.join(room, user: user, token: token, now: now, origin: origin, address: addressGroup).map {
                 roomList.noteChange()
                 return .done
             }
-        case .rollbackJoin(let room):
+        case (.rollbackJoin(let room), let user?):
             return store.leave(room, user: user, token: token, reason: .left, now: now, origin: origin).map { .done }
-        case .recordLeave(let room, let message):
+        case (.recordLeave(let room, let message), let user?):
             let roomList = node.roomList
             return store.leave(
                 room, user: user, token: token, reason: .left, now: now, origin: origin, message: message
@@ -70,50 +69,50 @@ extension SessionHandler {
                 roomList.noteChange()
                 return .done
             }
-        case .readHistory(let room, nil, let count):
+        case (.readHistory(let room, nil, let count), _?):
             // The topic is read beside the history, on the same connection: no round trip more.
             return store.history(room, count: count, bytes: pageBytes).and(topic(room)).map { messages, topic in
                 .joinRead(Self.shown(messages, in: room, check: check), maxDeleted: nil, keptFrom: nil, topic: topic)
             }
-        case .readHistory(let room, .some(let after), let count):
+        case (.readHistory(let room, .some(let after), let count), _?):
             return store.page(room, after: after, limit: count, bytes: pageBytes).and(topic(room)).map { page, topic in
                 .joinRead(
                     Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
                     keptFrom: page.keptFrom, topic: topic)
             }
-        case .historyAfter(let room, let after, let count):
+        case (.historyAfter(let room, let after, let count), _?):
             return store.page(room, after: after, limit: count, bytes: pageBytes).map { page in
                 .page(
                     Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
                     keptFrom: page.keptFrom)
             }
-        case .publish(let message):
+        case (.publish(let message), let user?):
             let upkeep = PublishUpkeep(
                 renewsRoom: hub.roomUpkeep.renews(message.room, now: message.time),
                 marksActive: activeMarks.marks(now: message.time))
             return store.publishMessage(message, user: user, origin: origin, upkeep: upkeep).map { .published($0) }
-        case .sendDirect(let message, let target):
+        case (.sendDirect(let message, let target), _?):
             return store.sendDirect(message, to: target.key, origin: origin).map { .delivered($0) }
-        case .publishTyping(let room):
+        case (.publishTyping(let room), let user?):
             return store.publishTyping(room, user: user, now: now, origin: origin).map { .done }
-        case .setPresence(let away):
+        case (.setPresence(let away), let user?):
             let time = machine.view.lastActive ?? now
             return store.setPresence(user, away: away, now: time, origin: origin).map { .done }
-        case .readTopic(let room):
+        case (.readTopic(let room), _?):
             return topic(room).map { .topic($0) }
-        case .setTopic(let room, let topic):
+        case (.setTopic(let room, let topic), _?):
             return store.setTopic(topic, in: room, origin: origin).map { .done }
-        case .who(let room, let listing):
+        case (.who(let room, let listing), _?):
             return store.who(room, listing: listing, now: now).map { .members($0) }
-        case .listRooms:
+        case (.listRooms, _?):
             return node.roomList.rooms().map { .rooms($0) }
-        case .history(let room, let count, let before):
+        case (.history(let room, let count, let before), _?):
             return store.history(room, count: count, before: before, bytes: pageBytes).map {
                 .messages(Self.shown($0, in: room, check: check))
             }
-        case .seen(let name):
+        case (.seen(let name), _?):
             return store.seen(name.key).map { .seen($0) }
-        case .online(let names):
+        case (.online(let names), _?):
             return store.online(names).map { .online($0) }
         }
     }

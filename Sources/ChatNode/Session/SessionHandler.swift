@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 
 // One file because the shell's channel events, input queue and action loop share its state (the inbox, the
-// pending actions, the held events) and its re-entrancy rules; the store, lifecycle and identity steps that need
+// pending actions, the writes gathered for the next flush) and its re-entrancy rules; the store, lifecycle and identity steps that need
 // none of that are in the `SessionHandler+*.swift` files.
 
 /// The shell around one client's `SessionMachine`, on the connection's event loop: it admits the connection, queues
@@ -49,14 +49,14 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Bytes emitted since the last flush, not yet written (see `emit`).
     private var unwritten: ByteBuffer?
     private var coalescesWrites = true
-    /// Per room just joined, the newest message its history showed (see `replayHeld`); usually empty.
-    private var historyFloor: [RoomName: StreamID] = [:]
+    /// The mode, when events sent to its clients ask for more (IRC).
+    private var followUps: (any FollowsUpEvents)?
     private var counted = false
     var started = false
     /// The address counted against --max-clients-per-address, released when the connection ends.
     private var admittedAddress: String?
-    /// Live events held back per room while its join reads history (`RelayRoute.hold`).
-    var held: [RoomName: [RenderedEvent]] = [:]
+    /// Live events held back while a join reads its room's history, and the history's last message after.
+    var joinReplay = JoinReplay<RenderedEvent>()
     /// A name whose password this connection has checked already (IRC's SASL), with the stored hash it matched:
     /// the claim that follows uses it instead of checking again.
     var checkedLogin: (key: String, hash: String)?
@@ -292,10 +292,12 @@ final class SessionHandler: ChannelDuplexHandler {
 
     /// What the protocol decides about the session: pings, waiting over the rate, holding names on a drop.
     private func adopt(_ mode: any SessionMode) {
-        machine.answersPings = mode.answersPings
-        machine.waitsWhenLimited = mode.waitsWhenLimited
-        machine.holdsNamesOnDrop = machine.holdsNamesOnDrop && mode.resumes
-        coalescesWrites = mode.coalescesWrites
+        let traits = mode.traits
+        machine.answersPings = traits.answersPings
+        machine.waitsWhenLimited = traits.waitsWhenLimited
+        machine.holdsNamesOnDrop = machine.holdsNamesOnDrop && traits.resumes
+        coalescesWrites = traits.coalescesWrites
+        followUps = mode as? any FollowsUpEvents
     }
 
     /// The hub's timer, every second: registration timeout and pings.
@@ -318,10 +320,12 @@ final class SessionHandler: ChannelDuplexHandler {
             case .send(let event, let id): send(event, id: id)
             case .perform(let operation, let id): perform(operation, id: id)
             case .stopListening(let room):
-                held[room] = nil
-                historyFloor[room] = nil
+                joinReplay.forget(room)
                 stopListening(ChatKeys.roomChannel(room))
-            case .replayHeld(let room, let after): replayHeld(room, after: after)
+            case .replayHeld(let room, let after):
+                let allocator = context.channel.allocator
+                for event in joinReplay.replay(room, after: after) { _ = write(event, allocator: allocator) }
+                flush()
             case .started(let user, let time): start(user, at: time)
             case .close(let reason): closeConnection(reason)
             case .retry: break  // handled where requests are taken (processInbox)
@@ -336,7 +340,11 @@ final class SessionHandler: ChannelDuplexHandler {
             if error.code == .nameTaken { node.metrics.claimFailures.increment() }
         }
         // Before anything else queued: IRC's NAMES belongs right after its JOIN, before the next channel's.
-        for request in mode.followUp(after: event, requestID: id).reversed() { requests.prepend(.request(request)) }
+        if let followUps {
+            for request in followUps.followUp(after: event, requestID: id).reversed() {
+                requests.prepend(.request(request))
+            }
+        }
         guard context.channel.isActive,
             let buffer = mode.render(
                 event, requestID: id, viewer: machine.view.userName?.display, now: WallClock.now(),
@@ -398,17 +406,10 @@ final class SessionHandler: ChannelDuplexHandler {
             apply(machine.resumedElsewhere(origin: event.envelope.origin))
             return .notWritten
         }
-        switch machine.relay.route(event.envelope) {
-        case .skip: return .notWritten
-        case .hold:
-            if let room = event.envelope.event.room { held[room, default: []].append(event) }
-            return .notWritten
-        case .deliver:
-            if !historyFloor.isEmpty, isInHistoryAlready(event.envelope.event) { return .notWritten }
-            let flushWasDue = needsFlush
-            guard write(event, allocator: allocator) else { return .notWritten }
-            return flushWasDue ? .written : .flushDue
-        }
+        guard joinReplay.admits(event, route: machine.relay.route(event.envelope)) else { return .notWritten }
+        let flushWasDue = needsFlush
+        guard write(event, allocator: allocator) else { return .notWritten }
+        return flushWasDue ? .written : .flushDue
     }
 
     private func write(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {
@@ -417,28 +418,6 @@ final class SessionHandler: ChannelDuplexHandler {
         emit(buffer)
         needsFlush = true
         return true
-    }
-
-    /// The live events held back during a join, minus the messages its history already had.
-    private func replayHeld(_ room: RoomName, after seen: StreamID?) {
-        let allocator = context.channel.allocator
-        for event in held.removeValue(forKey: room) ?? [] {
-            if let seen, case .message(let message) = event.envelope.event, message.id <= seen { continue }
-            _ = write(event, allocator: allocator)
-        }
-        // A message the history had may still be on its way here: its pub/sub copy crosses the relay's loop while
-        // the history came on the command connection, so under load it can arrive after this. It is dropped
-        // when it comes, until the first newer message shows the room's live order has passed the history.
-        if let seen { historyFloor[room] = seen }
-        flush()
-    }
-
-    /// Whether a live message was already in its room's join history (see `replayHeld`).
-    private func isInHistoryAlready(_ event: ChatEvent) -> Bool {
-        guard case .message(let message) = event, let floor = historyFloor[message.room] else { return false }
-        if message.id <= floor { return true }
-        historyFloor[message.room] = nil
-        return false
     }
 
     func flush() {

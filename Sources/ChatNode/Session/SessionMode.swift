@@ -6,8 +6,11 @@ import NIOCore
 /// frame in and writes one buffer per event out. The session's logic (`SessionMachine`) never learns which mode it
 /// talks to; a new protocol is one more mode plus its listener.
 protocol SessionMode {
-    /// One frame as a request; nil when there is nothing to answer (a blank line).
-    func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest?
+    /// How the session behaves for this protocol's clients.
+    var traits: ModeTraits { get }
+    /// Everything one frame asks for: requests for the session, in order, and lines the mode answers itself
+    /// (IRC's CAP and PING).
+    func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput
     /// An event for this client alone (a reply, a notice); nil when this mode does not show it.
     func render(
         _ event: ChatEvent, requestID: RequestID?, viewer: String?, now: Millis, allocator: ByteBufferAllocator
@@ -15,37 +18,43 @@ protocol SessionMode {
         -> ByteBuffer?
     /// A relayed event, as shared bytes where the event reads the same for everyone; nil when not shown.
     func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer?
-    /// Whether clients of this mode answer the server's pings (programs do; people on nc do not).
-    var answersPings: Bool { get }
-    /// Everything one frame asks for: requests for the session, in order, and lines the mode answers itself
-    /// (IRC's CAP and PING). The modes with one request per frame have it from `parse`.
-    func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput
-    /// Requests that follow from an event sent to this client (IRC: NAMES after a join); none for most modes.
-    func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest]
+}
+
+/// How a protocol's clients want their session run; what the shell tells the machine when the mode is chosen.
+struct ModeTraits {
+    /// Whether clients answer the server's pings (programs do; people on nc do not).
+    var answersPings = false
     /// Over the rate limit, requests wait instead of being refused (IRC: clients wait for every reply).
-    var waitsWhenLimited: Bool { get }
+    var waitsWhenLimited = false
     /// A dropped connection's name is held for its resume token (IRC clients have none to come back with).
-    var resumes: Bool { get }
+    var resumes = true
     /// Whether the bytes of several events may go out as one write: true for the byte streams (lines, IRC), false
     /// where each write is one message of its own (a WebSocket frame).
-    var coalescesWrites: Bool { get }
+    var coalescesWrites = true
+}
+
+/// A mode whose frames are one request each (text, JSON lines, WebSocket).
+protocol OneRequestPerFrame: SessionMode {
+    /// One frame as a request; nil when there is nothing to answer (a blank line).
+    func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest?
+}
+
+extension OneRequestPerFrame {
+    func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput {
+        ModeInput(requests: parse(frame, stage: stage).map { [$0] } ?? [])
+    }
+}
+
+/// A mode in which an event sent to the client asks for more (IRC: NAMES after a join).
+protocol FollowsUpEvents: SessionMode {
+    /// Requests that follow from an event sent to this client, to be taken before anything else queued.
+    func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest]
 }
 
 /// What one frame asks for.
 struct ModeInput {
     var requests: [ParsedRequest] = []
     var replies: [ByteBuffer] = []
-}
-
-extension SessionMode {
-    func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput {
-        ModeInput(requests: parse(frame, stage: stage).map { [$0] } ?? [])
-    }
-
-    func followUp(after event: ChatEvent, requestID: RequestID?) -> [ParsedRequest] { [] }
-    var waitsWhenLimited: Bool { false }
-    var resumes: Bool { true }
-    var coalescesWrites: Bool { true }
 }
 
 /// Where the session is, for modes whose lines mean different things before and after the name (text mode).
@@ -93,8 +102,8 @@ enum LineModes {
 }
 
 /// nc and telnet: `/commands`, a plain line is a message (or, before a name, the name), CRLF-terminated lines.
-struct TextMode: SessionMode {
-    var answersPings: Bool { false }
+struct TextMode: OneRequestPerFrame {
+    var traits: ModeTraits { ModeTraits() }
 
     func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? {
         guard let text = LineModes.cleanLine(frame) else { return nil }
@@ -134,8 +143,8 @@ struct TextMode: SessionMode {
 }
 
 /// Programs: one JSON request per line in, one JSON event per line out.
-struct JSONLinesMode: SessionMode {
-    var answersPings: Bool { true }
+struct JSONLinesMode: OneRequestPerFrame {
+    var traits: ModeTraits { ModeTraits(answersPings: true) }
 
     func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? {
         guard let text = LineModes.cleanLine(frame) else { return nil }
@@ -157,10 +166,8 @@ struct JSONLinesMode: SessionMode {
 
 /// Browsers: one JSON request per WebSocket text message in, one JSON event per message out. The bytes are the
 /// JSON-lines mode's without the newline, so both share one rendering of each relayed event.
-struct WebSocketMode: SessionMode {
-    var coalescesWrites: Bool { false }
-
-    var answersPings: Bool { true }
+struct WebSocketMode: OneRequestPerFrame {
+    var traits: ModeTraits { ModeTraits(answersPings: true, coalescesWrites: false) }
 
     func parse(_ frame: [UInt8], stage: SessionStage) -> ParsedRequest? {
         guard frame.first(where: { !LineModes.isBlank($0) }) == UInt8(ascii: "{"), !frame.contains(UInt8(ascii: "\n"))
