@@ -42,8 +42,8 @@ status=0
 for target in "${targets[@]}"; do
   regressions=(Fuzz/Regressions/"$target"/*)
   if [ -e "${regressions[0]}" ]; then
-    if ! CHAT_FUZZ_TARGET=$target "$binary" "${regressions[@]}" >"Fuzz/.build/replay-$target.log" 2>&1; then
-      echo "fuzz $target: a kept regression input fails again (Fuzz/.build/replay-$target.log)" >&2
+    if ! CHAT_FUZZ_TARGET=$target "$binary" "${regressions[@]}" >"Fuzz/.build/replay-$target-$$.log" 2>&1; then
+      echo "fuzz $target: a kept regression input fails again (Fuzz/.build/replay-$target-$$.log)" >&2
       status=1
       continue
     fi
@@ -51,7 +51,9 @@ for target in "${targets[@]}"; do
   corpus=Fuzz/.build/corpus/$target
   crashes=Fuzz/.build/crashes/$target
   mkdir -p "$corpus" "$crashes"
-  log=Fuzz/.build/fuzz-$target.log
+  # One log per run: two runs of the same target at once (an hour's run by hand, the test command's short one)
+  # share the corpus, which libFuzzer allows, but must not write over each other's log.
+  log=Fuzz/.build/fuzz-$target-$$.log
   if CHAT_FUZZ_TARGET=$target "$binary" "$corpus" "Fuzz/Corpus/$target" -max_total_time="$seconds" -timeout=10 \
     -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1; then
     runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
