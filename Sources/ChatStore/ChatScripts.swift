@@ -8,6 +8,10 @@ import RedisClient
 /// tag, so each script runs on one shard of a Redis Cluster; what spans a person and their rooms is done by the
 /// store around the scripts, in an order that keeps the two sides consistent (see `ChatStore` and
 /// docs/redis-cluster.md).
+///
+/// A script of five or more arguments declares its keys and arguments by name (`NamedScript`, with a parameters
+/// struct beside it), so its caller and its Lua cannot disagree about positions; a short one lists its `KEYS` and
+/// `ARGV` in its doc comment.
 enum ChatScripts {
     /// A script's refusal (`redis.error_reply('CHAT <code> <explanation>')`) as the client's error; nil for any
     /// other error.

@@ -377,11 +377,11 @@ extension ChatStore {
         _ user: UserName, token: String, expected: String?, new: String?, now: Millis, address: String = ""
     ) -> EventLoopFuture<Void> {
         redis.run(
-            IdentityScripts.setAccount, keys: [ChatKeys.account(user.key), ChatKeys.claim(user.key)],
-            arguments: [
-                token, expected ?? "", new ?? "", user.display, String(now), String(bounds.accountLifetimeSeconds),
-                address,
-            ]
+            IdentityScripts.setAccount,
+            .init(
+                accountKey: ChatKeys.account(user.key), claimKey: ChatKeys.claim(user.key), token: token,
+                expectedHash: expected, newHash: new, name: user.display, now: now,
+                lifetime: bounds.accountLifetimeSeconds, addressGroup: address)
         ).flatMapErrorThrowing { error in
             throw ChatScripts.chatError(error) ?? error
         }.map { _ in }

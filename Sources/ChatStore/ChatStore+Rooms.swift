@@ -33,11 +33,11 @@ extension ChatStore {
             let enter = { @Sendable (admitted: Bool) in
                 redis.run(
                     RoomScripts.join,
-                    keys: [ChatKeys.members(room), ChatKeys.history(room), ChatKeys.topic(room)],
-                    arguments: [
-                        key, token, room.value, String(bounds.roomIdleSeconds), notice, admitted ? "1" : "",
-                        ChatKeys.roomChannel(room),
-                    ])
+                    .init(
+                        membersKey: ChatKeys.members(room), historyKey: ChatKeys.history(room),
+                        topicKey: ChatKeys.topic(room), user: key, token: token, room: room.value,
+                        roomIdleTTL: bounds.roomIdleSeconds, notice: notice, admitted: admitted,
+                        channel: ChatKeys.roomChannel(room)))
             }
             return enter(false).flatMap { joined -> EventLoopFuture<Bool> in
                 guard joined.int != 1 else { return eventLoop.makeSucceededFuture(false) }
@@ -85,12 +85,15 @@ extension ChatStore {
 
     /// The room's activity and look in the index (`IndexScripts.admitRoom`); `checking` admits a new room.
     private func recordActivity(_ room: RoomName, now: Millis, checking: Bool) -> EventLoopFuture<RedisValue> {
-        redis.run(
-            IndexScripts.admitRoom, keys: [ChatKeys.roomActivity, ChatKeys.roomLooks],
-            arguments: [
-                String(now), String(bounds.roomIdleSeconds), room.look, room.value, String(bounds.maxRooms),
-                checking ? "1" : "",
-            ])
+        redis.run(IndexScripts.admitRoom, admission(room, now: now, checking: checking))
+    }
+
+    /// What `IndexScripts.admitRoom` is told of a room.
+    func admission(_ room: RoomName, now: Millis, checking: Bool) -> IndexScripts.AdmitRoomParameters {
+        .init(
+            activityKey: ChatKeys.roomActivity, looksKey: ChatKeys.roomLooks, now: now,
+            roomIdleTTL: bounds.roomIdleSeconds, look: room.look, room: room.value, maxRooms: bounds.maxRooms,
+            checksNewRoom: checking)
     }
 
     /// Counts one more (`by` 1) or one less (-1) on a windowed counter (`IndexScripts.count`).
@@ -132,11 +135,10 @@ extension ChatStore {
     ) -> EventLoopFuture<StreamID> {
         let published = redis.run(
             RoomScripts.publishMessage,
-            keys: [ChatKeys.history(message.room), ChatKeys.topic(message.room)],
-            arguments: [
-                ChatKeys.roomChannel(message.room), RelayCodec.messageBody(message, origin: origin),
-                String(historyLength), String(bounds.roomIdleSeconds), upkeep.renewsRoom ? "1" : "",
-            ])
+            .init(
+                historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
+                channel: ChatKeys.roomChannel(message.room), body: RelayCodec.messageBody(message, origin: origin),
+                maxLength: historyLength, roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: upkeep.renewsRoom))
         if upkeep.renewsRoom {
             // An idle room's history goes by itself; the room counts as active for the cap meanwhile.
             _ = redis.send("ZADD", ChatKeys.roomActivity, String(message.time), message.room.look)

@@ -18,11 +18,10 @@ extension ChatStore {
     public func setTopic(_ topic: RoomTopic, in room: RoomName, origin: String) -> EventLoopFuture<Void> {
         let notice = RelayCodec.encode(RelayEnvelope(event: .topicChanged(room: room, topic), origin: origin))
         return redis.run(
-            RoomScripts.setTopic, keys: [ChatKeys.topic(room)],
-            arguments: [
-                topic.text, topic.by, String(topic.time), String(bounds.roomIdleSeconds), ChatKeys.roomChannel(room),
-                notice,
-            ]
+            RoomScripts.setTopic,
+            .init(
+                topicKey: ChatKeys.topic(room), text: topic.text, by: topic.by, time: topic.time,
+                roomIdleTTL: bounds.roomIdleSeconds, channel: ChatKeys.roomChannel(room), notice: notice)
         ).map { _ in }
     }
 }

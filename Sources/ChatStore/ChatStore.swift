@@ -139,12 +139,12 @@ public struct ChatStore: Sendable {
         let rooms = record.rooms.map(\.value)
         return redis.run(
             SessionScripts.keepAlive,
-            keys: [ChatKeys.claim(key), ChatKeys.session(key), ChatKeys.sessionRooms(key)],
-            arguments: [
-                record.token, record.user.display, incarnation, nodeID, String(record.since),
-                String(record.lastActive), record.away ?? "", String(nameTTLSeconds), restore ? "1" : "0",
-                record.address, String(sessionTTLSeconds),
-            ] + rooms
+            .init(
+                claimKey: ChatKeys.claim(key), sessionKey: ChatKeys.session(key),
+                sessionRoomsKey: ChatKeys.sessionRooms(key), token: record.token, name: record.user.display,
+                incarnation: incarnation, node: nodeID, since: record.since, active: record.lastActive,
+                away: record.away, claimTTL: nameTTLSeconds, restore: restore, addressGroup: record.address,
+                sessionTTL: sessionTTLSeconds, rooms: rooms)
         ).flatMap { reply -> EventLoopFuture<Bool> in
             guard reply.int == 1 else { return eventLoop.makeSucceededFuture(false) }
             let registered = redis.send("SADD", ChatKeys.incarnationUsers(incarnation), key)
@@ -201,8 +201,11 @@ public struct ChatStore: Sendable {
         guard !holder.isEmpty else { return eventLoop.makeSucceededVoidFuture() }
         let leaves = rooms.map { room in
             redis.run(
-                RoomScripts.leave, keys: [ChatKeys.members(room), ChatKeys.history(room), ChatKeys.topic(room)],
-                arguments: [user, holder, ChatKeys.roomChannel(room), notice(room), room.value]
+                RoomScripts.leave,
+                .init(
+                    membersKey: ChatKeys.members(room), historyKey: ChatKeys.history(room),
+                    topicKey: ChatKeys.topic(room), user: user, token: holder, channel: ChatKeys.roomChannel(room),
+                    notice: notice(room), room: room.value)
             ).flatMap { left -> EventLoopFuture<Void> in
                 switch left.int {
                 case 0: unlistIfEmpty(room)
@@ -242,10 +245,7 @@ public struct ChatStore: Sendable {
         }.flatMap { members, history -> EventLoopFuture<Void> in
             guard (members.int ?? 0) > 0 || (history.int ?? 0) > 0 else { return eventLoop.makeSucceededVoidFuture() }
             return redis.run(
-                IndexScripts.admitRoom, keys: [ChatKeys.roomActivity, ChatKeys.roomLooks],
-                arguments: [
-                    String(now), String(bounds.roomIdleSeconds), room.look, room.value, String(bounds.maxRooms), "",
-                ]
+                IndexScripts.admitRoom, admission(room, now: now, checking: false)
             ).map { _ in }
         }
     }

@@ -270,36 +270,57 @@ enum IdentityScripts {
             return 1
             """)
 
+    /// The keys and arguments of `setAccount`, in the order it declares them.
+    struct SetAccountParameters {
+        var accountKey: String
+        var claimKey: String
+        /// The claim token of the session that holds the name.
+        var token: String
+        /// The hash the old password was checked against; nil: no account yet.
+        var expectedHash: String?
+        /// Nil removes the account.
+        var newHash: String?
+        var name: String
+        var now: Millis
+        /// Seconds.
+        var lifetime: Int
+        var addressGroup: String
+    }
+
     /// Registers, re-hashes or removes an account, for the session that holds the name (its claim token), and
     /// only if the stored hash is still the one the node checked the old password against ('' = no account yet).
     /// An account lives `lifetime` seconds from its last login (or change).
     /// A new account remembers the address group it was registered from as its owner's (see `claim`).
-    /// KEYS: account, claim
-    /// ARGV: token, expected hash ('' = none), new hash ('' = remove), name, now, lifetime seconds, address group
-    static let setAccount = RedisScript(
+    static let setAccount = NamedScript<SetAccountParameters>(
         name: "setAccount",
-        source: """
-            if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+        keys: [.init("accountKey", \.accountKey), .init("claimKey", \.claimKey)],
+        arguments: [
+            .init("token", \.token), .init("expectedHash", \.expectedHash), .init("newHash", \.newHash),
+            .init("name", \.name), .init("now", \.now), .init("lifetime", \.lifetime),
+            .init("addressGroup", \.addressGroup),
+        ],
+        body: """
+            if redis.call('GET', claimKey) ~= token then
                 return redis.error_reply('CHAT name-lost your name is no longer yours; reconnect')
             end
-            local current = redis.call('HGET', KEYS[1], 'hash') or ''
-            if current ~= ARGV[2] then
-                if ARGV[2] == '' then return redis.error_reply('CHAT bad-request this name is registered already') end
+            local current = redis.call('HGET', accountKey, 'hash') or ''
+            if current ~= expectedHash then
+                if expectedHash == '' then return redis.error_reply('CHAT bad-request this name is registered already') end
                 return redis.error_reply('CHAT bad-password the password was changed meanwhile; try again')
             end
-            if ARGV[3] == '' then
-                redis.call('DEL', KEYS[1])
+            if newHash == '' then
+                redis.call('DEL', accountKey)
                 return 1
-            elseif ARGV[2] == '' then
-                redis.call('HSET', KEYS[1], 'name', ARGV[4], 'hash', ARGV[3], 'created', ARGV[5], 'known', ARGV[7])
+            elseif expectedHash == '' then
+                redis.call('HSET', accountKey, 'name', name, 'hash', newHash, 'created', now, 'known', addressGroup)
             else
-                redis.call('HSET', KEYS[1], 'hash', ARGV[3])
+                redis.call('HSET', accountKey, 'hash', newHash)
             end
-            redis.call('EXPIRE', KEYS[1], ARGV[6])
+            redis.call('EXPIRE', accountKey, lifetime)
             return 1
             """)
 
     static let all: [RedisScript] = [
-        claim.script, hold, direct, takeHeldDirects, accountHash, mayRegister, setAccount,
+        claim.script, hold, direct, takeHeldDirects, accountHash, mayRegister, setAccount.script,
     ]
 }

@@ -5,34 +5,50 @@ import RedisClient
 /// limit a client address or a person. Each touches one key, or keys that share a tag, so on a Redis Cluster it
 /// runs on one shard.
 enum IndexScripts {
+    /// The keys and arguments of `admitRoom`, in the order it declares them.
+    struct AdmitRoomParameters {
+        var activityKey: String
+        var looksKey: String
+        var now: Millis
+        var roomIdleTTL: Int
+        /// The room's look (`RoomName.look`).
+        var look: String
+        var room: String
+        var maxRooms: Int
+        var checksNewRoom: Bool
+    }
+
     /// Records a room's activity and look, for the room cap and for telling look-alikes apart. With `check`, the
     /// room is new and is admitted only if no room in use looks like it and the cap is not reached; rooms idle
     /// past their expiry (and the renewal interval, since activity is renewed at most that often) are swept first.
-    /// KEYS: room activity, room looks
-    /// ARGV: now, room idle ttl, look, room, rooms at most, '1' to check a new room
     /// Returns 1, or an error reply (`ChatScripts.chatError`).
-    static let admitRoom = RedisScript(
+    static let admitRoom = NamedScript<AdmitRoomParameters>(
         name: "admitRoom",
-        source: """
-            local now = tonumber(ARGV[1])
-            if ARGV[6] == '1' then
+        keys: [.init("activityKey", \.activityKey), .init("looksKey", \.looksKey)],
+        arguments: [
+            .init("now", \.now), .init("roomIdleTTL", \.roomIdleTTL), .init("look", \.look), .init("room", \.room),
+            .init("maxRooms", \.maxRooms), .init("checksNewRoom", \.checksNewRoom),
+        ],
+        body: """
+            now = tonumber(now)
+            if checksNewRoom == '1' then
                 -- Idle past the room's expiry and the renewal interval: a room's activity is renewed at most that
                 -- often (`PublishUpkeep`), so one whose history is still there is never swept.
-                local idleBefore = now - (tonumber(ARGV[2]) + \(PublishUpkeep.renewalIntervalSeconds)) * 1000
-                for _, gone in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', idleBefore)) do
-                    redis.call('HDEL', KEYS[2], gone)
+                local idleBefore = now - (tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)) * 1000
+                for _, gone in ipairs(redis.call('ZRANGEBYSCORE', activityKey, '-inf', idleBefore)) do
+                    redis.call('HDEL', looksKey, gone)
                 end
-                redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', idleBefore)
-                local twin = redis.call('HGET', KEYS[2], ARGV[3])
-                if twin and twin ~= ARGV[4] then
-                    return redis.error_reply('CHAT room-invalid #' .. ARGV[4] .. ' looks like #' .. twin .. ', which is in use; join #' .. twin)
+                redis.call('ZREMRANGEBYSCORE', activityKey, '-inf', idleBefore)
+                local twin = redis.call('HGET', looksKey, look)
+                if twin and twin ~= room then
+                    return redis.error_reply('CHAT room-invalid #' .. room .. ' looks like #' .. twin .. ', which is in use; join #' .. twin)
                 end
-                if not twin and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[5]) then
+                if not twin and redis.call('ZCARD', activityKey) >= tonumber(maxRooms) then
                     return redis.error_reply('CHAT store-full the cluster has as many rooms as it allows; join one that exists')
                 end
             end
-            redis.call('ZADD', KEYS[1], now, ARGV[3])
-            redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+            redis.call('ZADD', activityKey, now, look)
+            redis.call('HSET', looksKey, look, room)
             return 1
             """)
 
@@ -94,5 +110,5 @@ enum IndexScripts {
             return 1
             """)
 
-    static let all: [RedisScript] = [admitRoom, noteSeen, count, forgetRoom, noteRateDebt]
+    static let all: [RedisScript] = [admitRoom.script, noteSeen, count, forgetRoom, noteRateDebt]
 }

@@ -10,47 +10,86 @@ import RedisClient
 /// that also concerns a person or an index (the session's rooms, the room list, the room cap) is done by the
 /// store around them (`ChatStore`), in an order that keeps them consistent (docs/redis-cluster.md).
 enum RoomScripts {
+    /// The keys and arguments of `join`, in the order it declares them.
+    struct JoinParameters {
+        var membersKey: String
+        var historyKey: String
+        var topicKey: String
+        /// The user key.
+        var user: String
+        /// The session's claim token.
+        var token: String
+        var room: String
+        var roomIdleTTL: Int
+        /// The join notice the room is sent.
+        var notice: String
+        /// The node admitted the room as a new one.
+        var admitted: Bool
+        var channel: String
+    }
+
     /// Makes a session a member (user key -> the session's claim token, which starts with its incarnation), and
     /// announces it unless it already was one (a resumed
     /// session rejoining a room it never left is not news) or the room is quiet. A room with neither members nor
     /// history is new: it is joined only once the node has admitted it (room cap, look-alikes, creation rates:
     /// `ChatStore.admit`), else the answer is 0 and nothing changes. The lobby is always there. A room made
     /// again starts without the topic an emptied room may have left.
-    /// KEYS: members, history, topic
-    /// ARGV: user, session token, room, room idle ttl, notice, '1' when admitted as a new room, channel
     /// Returns 1 when joined, 0 when the room is new and not admitted.
-    static let join = RedisScript(
+    static let join = NamedScript<JoinParameters>(
         name: "join",
-        source: """
-            if ARGV[3] ~= 'lobby' and redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
-                if ARGV[6] ~= '1' then return 0 end
-                redis.call('DEL', KEYS[3])
+        keys: [.init("membersKey", \.membersKey), .init("historyKey", \.historyKey), .init("topicKey", \.topicKey)],
+        arguments: [
+            .init("user", \.user), .init("token", \.token), .init("room", \.room), .init("roomIdleTTL", \.roomIdleTTL),
+            .init("notice", \.notice), .init("admitted", \.admitted), .init("channel", \.channel),
+        ],
+        body: """
+            if room ~= 'lobby' and redis.call('EXISTS', membersKey) == 0 and redis.call('EXISTS', historyKey) == 0 then
+                if admitted ~= '1' then return 0 end
+                redis.call('DEL', topicKey)
             end
-            redis.call('EXPIRE', KEYS[3], ARGV[4])
-            if redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) == 1 and redis.call('HLEN', KEYS[1]) <= \(ChatStore.quietRoomSize) then
-                redis.call('SPUBLISH', ARGV[7], ARGV[5])
+            redis.call('EXPIRE', topicKey, roomIdleTTL)
+            if redis.call('HSET', membersKey, user, token) == 1 and redis.call('HLEN', membersKey) <= \(ChatStore.quietRoomSize) then
+                redis.call('SPUBLISH', channel, notice)
             end
             return 1
             """)
 
+    /// The keys and arguments of `leave`, in the order it declares them.
+    struct LeaveParameters {
+        var membersKey: String
+        var historyKey: String
+        var topicKey: String
+        /// The user key.
+        var user: String
+        /// The session's claim token.
+        var token: String
+        var channel: String
+        var notice: String
+        /// The lobby, always there, keeps its topic.
+        var room: String
+    }
+
     /// Ends a membership, if the given session (its claim token) still holds it: a late or repeated leave never
     /// announces a second departure, nor removes the membership of a newer session of the same person, even one on
     /// the same node. A notice unless the room is quiet.
-    /// KEYS: members, history, topic
-    /// ARGV: user, session token, channel, notice, room (the lobby, always there, keeps its topic)
     /// Returns how many members are left, -1 when that session was not a member, or -2 when it left the room
     /// vacant: no members and no history, so the room no longer exists (a join would make it anew, without the
     /// topic, which goes now: a room made, given a topic and left must not keep a key the room cap no longer
     /// counts).
-    static let leave = RedisScript(
+    static let leave = NamedScript<LeaveParameters>(
         name: "leave",
-        source: """
-            if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return -1 end
-            redis.call('HDEL', KEYS[1], ARGV[1])
-            local left = redis.call('HLEN', KEYS[1])
-            if left <= \(ChatStore.quietRoomSize) then redis.call('SPUBLISH', ARGV[3], ARGV[4]) end
-            if left == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
-                if ARGV[5] ~= 'lobby' then redis.call('DEL', KEYS[3]) end
+        keys: [.init("membersKey", \.membersKey), .init("historyKey", \.historyKey), .init("topicKey", \.topicKey)],
+        arguments: [
+            .init("user", \.user), .init("token", \.token), .init("channel", \.channel), .init("notice", \.notice),
+            .init("room", \.room),
+        ],
+        body: """
+            if redis.call('HGET', membersKey, user) ~= token then return -1 end
+            redis.call('HDEL', membersKey, user)
+            local left = redis.call('HLEN', membersKey)
+            if left <= \(ChatStore.quietRoomSize) then redis.call('SPUBLISH', channel, notice) end
+            if left == 0 and redis.call('EXISTS', historyKey) == 0 then
+                if room ~= 'lobby' then redis.call('DEL', topicKey) end
                 return -2
             end
             return left
@@ -85,6 +124,19 @@ enum RoomScripts {
             return redis.call('SPUBLISH', ARGV[1], ARGV[2])
             """)
 
+    /// The keys and arguments of `publishMessage`, in the order it declares them.
+    struct PublishParameters {
+        var historyKey: String
+        var topicKey: String
+        var channel: String
+        /// The message's JSON, without its id.
+        var body: String
+        /// Entries the stream keeps, about.
+        var maxLength: Int
+        var roomIdleTTL: Int
+        var renewsTopic: Bool
+    }
+
     /// Stores a message in the room's history and publishes it, in one atomic step, so history order is live
     /// order. XADD's `*` picks the id (Redis's clock, above the stream's last id even after a hand-made XDEL); the
     /// channel gets the payload framed with it (`<id> <json>`, see `RelayCodec`), the stream keeps the JSON under
@@ -94,39 +146,59 @@ enum RoomScripts {
     /// every time (XADD alone would leave a new stream without one); the topic's only when the node renews the
     /// room (`PublishUpkeep`), which it does at most every few seconds, along with the room's activity (an index,
     /// elsewhere on a cluster, so sent beside this script).
-    /// KEYS: history, topic (its expiry follows the history's)
-    /// ARGV: channel, message body (JSON without id), maxlen, room idle ttl, '1' to renew the topic (else '')
     /// Returns the stream id.
-    static let publishMessage = RedisScript(
+    static let publishMessage = NamedScript<PublishParameters>(
         name: "publishMessage",
-        source: """
-            local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'p', ARGV[2])
-            redis.call('SPUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
-            redis.call('EXPIRE', KEYS[1], ARGV[4])
-            if ARGV[5] == '1' then
+        keys: [.init("historyKey", \.historyKey), .init("topicKey", \.topicKey)],
+        arguments: [
+            .init("channel", \.channel), .init("body", \.body), .init("maxLength", \.maxLength),
+            .init("roomIdleTTL", \.roomIdleTTL), .init("renewsTopic", \.renewsTopic),
+        ],
+        body: """
+            local id = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', body)
+            redis.call('SPUBLISH', channel, id .. ' ' .. body)
+            redis.call('EXPIRE', historyKey, roomIdleTTL)
+            if renewsTopic == '1' then
                 -- The topic outlives the history by the renewal interval, so it cannot go first when the last
                 -- renewal came up to that much before the last message.
-                redis.call('EXPIRE', KEYS[2], tonumber(ARGV[4]) + \(PublishUpkeep.renewalIntervalSeconds))
+                redis.call('EXPIRE', topicKey, tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds))
             end
             return id
             """)
 
+    /// The keys and arguments of `setTopic`, in the order it declares them.
+    struct SetTopicParameters {
+        var topicKey: String
+        /// Empty clears the topic.
+        var text: String
+        var by: String
+        var time: Millis
+        var roomIdleTTL: Int
+        var channel: String
+        var notice: String
+    }
+
     /// Stores the topic (an empty text deletes it) and tells the room, whatever its size: unlike joins and leaves,
     /// a topic is news to everyone in it.
-    /// KEYS: topic
-    /// ARGV: text ('' clears), by, time, room idle ttl, channel, notice payload
-    static let setTopic = RedisScript(
+    static let setTopic = NamedScript<SetTopicParameters>(
         name: "setTopic",
-        source: """
-            if ARGV[1] == '' then
-                redis.call('DEL', KEYS[1])
+        keys: [.init("topicKey", \.topicKey)],
+        arguments: [
+            .init("text", \.text), .init("by", \.by), .init("time", \.time), .init("roomIdleTTL", \.roomIdleTTL),
+            .init("channel", \.channel), .init("notice", \.notice),
+        ],
+        body: """
+            if text == '' then
+                redis.call('DEL', topicKey)
             else
-                redis.call('HSET', KEYS[1], 'text', ARGV[1], 'by', ARGV[2], 'time', ARGV[3])
-                redis.call('EXPIRE', KEYS[1], ARGV[4])
+                redis.call('HSET', topicKey, 'text', text, 'by', by, 'time', time)
+                redis.call('EXPIRE', topicKey, roomIdleTTL)
             end
-            redis.call('SPUBLISH', ARGV[5], ARGV[6])
+            redis.call('SPUBLISH', channel, notice)
             return 1
             """)
 
-    static let all: [RedisScript] = [join, leave, setMember, announce, publishMessage, setTopic]
+    static let all: [RedisScript] = [
+        join.script, leave.script, setMember, announce, publishMessage.script, setTopic.script,
+    ]
 }

@@ -9,30 +9,59 @@ import RedisClient
 /// session change means for its rooms (leave notices, memberships) is done by the store after them, room by room
 /// (`ChatStore`): these return the rooms concerned.
 enum SessionScripts {
+    /// The keys and arguments of `keepAlive`, in the order it declares them.
+    struct KeepAliveParameters {
+        var claimKey: String
+        var sessionKey: String
+        var sessionRoomsKey: String
+        var token: String
+        /// The name as the person typed it.
+        var name: String
+        var incarnation: String
+        var node: String
+        var since: Millis
+        var active: Millis
+        var away: String?
+        var claimTTL: Int
+        /// Put the session back if Redis lost it, rather than fail.
+        var restore: Bool
+        var addressGroup: String
+        var sessionTTL: Int
+        /// The session's rooms, as the node holds them.
+        var rooms: [String]
+    }
+
     /// Keeps a session alive, or puts it back after Redis lost it (restart, failover), as the node that holds it
-    /// sees it. A refresh (ARGV[9] = '0') fails when the claim is gone or somebody else's; a restore ('1') re-takes
+    /// sees it. A refresh fails when the claim is gone or somebody else's; a restore re-takes
     /// a claim that is gone, never one that another token holds.
-    /// KEYS: claim, session, sessionRooms
-    /// ARGV: token, name, incarnation, node, since, active, away ('' = none), claim ttl, restore, address,
-    ///       session ttl, room...
     /// Returns 1 when the session is alive, 0 when the name is lost.
-    static let keepAlive = RedisScript(
+    static let keepAlive = NamedScript<KeepAliveParameters>(
         name: "keepAlive",
-        source: """
-            local holder = redis.call('GET', KEYS[1])
-            if holder ~= ARGV[1] then
-                if holder or ARGV[9] ~= '1' then return 0 end
-                redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[8])
+        keys: [
+            .init("claimKey", \.claimKey), .init("sessionKey", \.sessionKey),
+            .init("sessionRoomsKey", \.sessionRoomsKey),
+        ],
+        arguments: [
+            .init("token", \.token), .init("name", \.name), .init("incarnation", \.incarnation), .init("node", \.node),
+            .init("since", \.since), .init("active", \.active), .init("away", \.away), .init("claimTTL", \.claimTTL),
+            .init("restore", \.restore), .init("addressGroup", \.addressGroup), .init("sessionTTL", \.sessionTTL),
+        ],
+        rest: .init("rooms", \.rooms),
+        body: """
+            local holder = redis.call('GET', claimKey)
+            if holder ~= token then
+                if holder or restore ~= '1' then return 0 end
+                redis.call('SET', claimKey, token, 'EX', claimTTL)
             else
-                redis.call('EXPIRE', KEYS[1], ARGV[8])
+                redis.call('EXPIRE', claimKey, claimTTL)
             end
-            redis.call('HSET', KEYS[2], 'name', ARGV[2], 'inc', ARGV[3], 'node', ARGV[4], 'since', ARGV[5],
-                'active', ARGV[6], 'addr', ARGV[10], 'tok', ARGV[1])
-            if ARGV[7] == '' then redis.call('HDEL', KEYS[2], 'away') else redis.call('HSET', KEYS[2], 'away', ARGV[7]) end
-            redis.call('EXPIRE', KEYS[2], ARGV[11])
-            redis.call('DEL', KEYS[3])
-            for i = 12, #ARGV do redis.call('SADD', KEYS[3], ARGV[i]) end
-            if #ARGV >= 12 then redis.call('EXPIRE', KEYS[3], ARGV[11]) end
+            redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', since,
+                'active', active, 'addr', addressGroup, 'tok', token)
+            if away == '' then redis.call('HDEL', sessionKey, 'away') else redis.call('HSET', sessionKey, 'away', away) end
+            redis.call('EXPIRE', sessionKey, sessionTTL)
+            redis.call('DEL', sessionRoomsKey)
+            for _, room in ipairs(rooms) do redis.call('SADD', sessionRoomsKey, room) end
+            if #rooms > 0 then redis.call('EXPIRE', sessionRoomsKey, sessionTTL) end
             return 1
             """)
 
@@ -151,6 +180,7 @@ enum SessionScripts {
             """)
 
     static let all: [RedisScript] = [
-        keepAlive, enterRoom, endSession, reapedSession, endReapedSession, presence, markActive, seen, forgetSeen,
+        keepAlive.script, enterRoom, endSession, reapedSession, endReapedSession, presence, markActive, seen,
+        forgetSeen,
     ]
 }
