@@ -70,7 +70,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // The chat's shared state in Redis: every key and channel, the Lua scripts, and `ChatStore`, the typed
-        // operations the node and the balancer call.
+        // operations the node calls (the balancer reads only the discovery keys).
         .target(
             name: "ChatStore",
             dependencies: [
@@ -198,8 +198,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What both servers share: environment variables, logging and metrics bootstrap, TCP keepalive, TLS
-        // certificates reloaded on SIGHUP.
+        // What both servers share: the options both take (ServerOptions), environment variables, logging and metrics
+        // bootstrap, running as a service until SIGTERM, TCP keepalive, TLS certificates reloaded on SIGHUP.
         .target(
             name: "ChatCommandSupport",
             dependencies: [
@@ -221,13 +221,10 @@ let package = Package(
                 "ChatBalancer",
                 "ChatCore",
                 "ChatCommandSupport",
-                "ChatStore",
                 "RedisClient",
-                "Endpoints",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -237,11 +234,11 @@ let package = Package(
                 "Endpoints",
                 "ChatCore",
                 "ChatNode",
+                "RedisClient",
                 "ChatCommandSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -5,7 +5,8 @@
 #                            browser processes), then a short run of every fuzz target: about 16 minutes here
 #   scripts/test.sh --fast   only the tests that start no process, in parallel: under a minute after a build
 # Both end with the format check (scripts/format.sh --check).
-# Any further arguments go to `swift test`, e.g. `scripts/test.sh --filter ChatStoreTests` for one suite.
+# Any further arguments go to `swift test`, e.g. `scripts/test.sh --filter ChatStoreTests` for one suite (then
+# without the fuzz run). --fast comes first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,8 +25,9 @@ else
   # One test at a time: the integration tests start processes and check timings (kill -9 cleanup within ttl+5 s).
   swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log"
   # A short run of every fuzz target (scripts/fuzz.sh; an hour each is for fuzz.sh by hand), after replaying the
-  # crashes found before: a parser that crashes again, or newly, fails the test command.
-  scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-10}"
+  # crashes found before: a parser that crashes again, or newly, fails the test command. Not when the tests were
+  # narrowed (`--filter X`): that asks for those tests only.
+  if [ $# -eq 0 ]; then scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-10}"; fi
 fi
 # The tree as the formatter has it (scripts/format.sh fixes it): checked last, so the tests run either way.
 scripts/format.sh --check

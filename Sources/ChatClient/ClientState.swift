@@ -524,7 +524,7 @@ public struct ClientState: Sendable {
     }
 
     /// Every joined room's people, refreshed now and then: idle times change, and rooms above
-    /// `quietRoomSize` people announce no joins or leaves.
+    /// `ChatStore.quietRoomSize` people announce no joins or leaves.
     public func refreshRequests() -> [Outgoing] {
         guard case .connected = status else { return [] }
         return rooms.map { Outgoing(.who(room: $0.value), id: Outgoing.automatic) }

@@ -11,10 +11,16 @@ public protocol EnvironmentPrefix {
 /// certificates, event-loop threads, the log level, TCP keepalive, and the CA file for `rediss://`. Each falls back to
 /// its environment variable, `<prefix>_TLS_PORT` and so on, when the flag is absent.
 public struct ServerOptions<Environment: EnvironmentPrefix>: ParsableArguments {
-    @Option(name: .customLong("tls-port"), help: "Chat port over TLS. [\(Environment.prefix)_TLS_PORT]")
+    @Option(
+        name: .customLong("tls-port"),
+        help: "Chat port over TLS (needs --tls-cert and --tls-key). [\(Environment.prefix)_TLS_PORT]")
     var tlsPortOption: Int?
 
-    @Option(name: .customLong("https-port"), help: "HTTPS (and WSS) port. [\(Environment.prefix)_HTTPS_PORT]")
+    @Option(
+        name: .customLong("https-port"),
+        help:
+            "HTTPS (and WSS) port for the web client (needs --tls-cert and --tls-key). [\(Environment.prefix)_HTTPS_PORT]"
+    )
     var httpsPortOption: Int?
 
     @Option(

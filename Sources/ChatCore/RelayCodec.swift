@@ -16,8 +16,8 @@ public struct RelayEnvelope: Equatable, Sendable {
 /// (`RoomScripts.publishMessage`) appends it to the room's stream, whose entry id becomes the message's id, and
 /// publishes it framed as `<stream id> <json>`; a history read frames nothing and passes the entry's id instead
 /// (`decode(_:entryID:)`). So a message read back from history and one received live decode alike, with the same
-/// id, and no script edits JSON text. (Leave notices for sessions whose
-/// node died are written by the scripts with cjson, in the same flat shape; see `ChatScripts`.)
+/// id, and no script edits JSON text. (Leave notices for sessions whose node died are written by the scripts with
+/// cjson, in the same flat shape; see `ChatScripts`.)
 public enum RelayCodec {
     /// A chat message's JSON, without its id: what the publish script frames with the id it assigns.
     public static func messageBody(_ message: OutgoingMessage, origin: String?) -> String {

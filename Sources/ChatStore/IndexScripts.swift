@@ -18,9 +18,10 @@ enum IndexScripts {
         var checksNewRoom: Bool
     }
 
-    /// Records a room's activity and look, for the room cap and for telling look-alikes apart. With `check`, the
-    /// room is new and is admitted only if no room in use looks like it and the cap is not reached; rooms idle
-    /// past their expiry (and the renewal interval, since activity is renewed at most that often) are swept first.
+    /// Records a room's activity and look, for the room cap and for telling look-alikes apart. With
+    /// `checksNewRoom`, the room is new and is admitted only if no room in use looks like it and the cap is not
+    /// reached; rooms idle past their expiry (and the renewal interval, since activity is renewed at most that
+    /// often) are swept first.
     /// Returns 1, or an error reply (`ChatScripts.chatError`).
     static let admitRoom = NamedScript<AdmitRoomParameters>(
         name: "admitRoom",

@@ -32,8 +32,8 @@ enum SessionScripts {
     }
 
     /// Keeps a session alive, or puts it back after Redis lost it (restart, failover), as the node that holds it
-    /// sees it. A refresh fails when the claim is gone or somebody else's; a restore re-takes
-    /// a claim that is gone, never one that another token holds.
+    /// sees it. A refresh fails when the claim is gone or somebody else's; a restore re-takes a claim that is gone,
+    /// never one that another token holds.
     /// Returns 1 when the session is alive, 0 when the name is lost.
     static let keepAlive = NamedScript<KeepAliveParameters>(
         name: "keepAlive",

@@ -7,7 +7,6 @@ import Logging
 import NIOCore
 import Prometheus
 import RedisClient
-import ServiceLifecycle
 
 /// `chat-balancer`: the front TCP balancer. Clients connect here; each is spliced to a chat node chosen
 /// round-robin among the healthy ones.

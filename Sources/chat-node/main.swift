@@ -8,7 +8,6 @@ import Logging
 import NIOCore
 import Prometheus
 import RedisClient
-import ServiceLifecycle
 
 // One file because it is the node's whole command line: every option with its environment variable and help, their
 // validation and their mapping onto NodeConfiguration, read top to bottom as the reference `chat-node --help` is.

@@ -12,6 +12,8 @@ struct ComposeFileTests {
     }
 
     func config(_ arguments: [String] = [], file: String = "docker-compose.yml") throws -> String {
+        // First: the fast run installs no docker-compose, and skips this test rather than failing it.
+        try TestEnvironment.startingProcess()
         guard let compose = TestEnvironment.findExecutable("docker-compose") else {
             throw HarnessError(
                 "docker-compose is not installed; install Debian's 'docker-compose' package (scripts/test.sh does)")
@@ -27,7 +29,6 @@ struct ComposeFileTests {
         let errors = Pipe()
         process.standardOutput = output
         process.standardError = errors
-        try TestEnvironment.startingProcess()
         try process.run()
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let problems = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)

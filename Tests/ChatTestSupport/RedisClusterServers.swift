@@ -20,6 +20,7 @@ public final class RedisClusterServers: @unchecked Sendable {
     public var url: String { "redis-cluster://" + seeds.joined(separator: ",") }
 
     public init(primaries: Int = 3, replicasPerPrimary: Int = 0) throws {
+        try TestEnvironment.startingProcess()
         guard let executable = TestEnvironment.findExecutable("redis-server") else {
             throw HarnessError("redis-server is not installed (Debian's 'redis-server'; scripts/test.sh installs it)")
         }

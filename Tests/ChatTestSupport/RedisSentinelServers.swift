@@ -22,6 +22,7 @@ public final class RedisSentinelServers: @unchecked Sendable {
     }
 
     public init(replicas: Int = 1) throws {
+        try TestEnvironment.startingProcess()
         guard let executable = TestEnvironment.findExecutable("redis-server") else {
             throw HarnessError("redis-server is not installed (Debian's 'redis-server'; scripts/test.sh installs it)")
         }

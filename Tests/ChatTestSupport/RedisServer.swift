@@ -16,6 +16,7 @@ public final class RedisServer: @unchecked Sendable {
     public var url: String { "\(tls == nil ? "redis" : "rediss")://127.0.0.1:\(port)" }
 
     public init(tls: TestCertificates? = nil) throws {
+        try TestEnvironment.startingProcess()
         self.tls = tls
         guard let executable = TestEnvironment.findExecutable("redis-server") else {
             throw HarnessError(

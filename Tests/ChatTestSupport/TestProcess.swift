@@ -98,7 +98,6 @@ public enum TestEnvironment {
         return text
     }
 
-    /// The folder holding the test bundle, which is also where `swift build` put `chat-node`.
     /// The package's root (where Package.swift is), above the build directory.
     public static var packageDirectory: String {
         var url = URL(fileURLWithPath: binDirectory)
@@ -109,6 +108,7 @@ public enum TestEnvironment {
         return url.path
     }
 
+    /// The folder holding the test bundle, which is also where `swift build` put `chat-node`.
     public static var binDirectory: String {
         let executable =
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
@@ -137,7 +137,6 @@ public enum TestEnvironment {
         return path
     }
 
-    /// A port nobody listens on right now (the kernel's pick, released for the child to take).
     /// Whether `port` on 127.0.0.1 can be bound right now.
     public static func isFree(port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

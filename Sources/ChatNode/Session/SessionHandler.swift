@@ -4,8 +4,8 @@ import Logging
 import NIOCore
 
 // One file because the shell's channel events, input queue and action loop share its state (the inbox, the
-// pending actions, the writes gathered for the next flush) and its re-entrancy rules; the store, lifecycle and identity steps that need
-// none of that are in the `SessionHandler+*.swift` files.
+// pending actions, the writes gathered for the next flush) and its re-entrancy rules; the store, lifecycle and
+// identity steps that need none of that are in the `SessionHandler+*.swift` files.
 
 /// The shell around one client's `SessionMachine`, on the connection's event loop: it admits the connection, queues
 /// frames (pausing reads when the queue is long, so a flooding client is slowed by TCP rather than buffered without

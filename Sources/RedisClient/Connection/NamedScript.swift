@@ -4,7 +4,8 @@ import NIOCore
 /// reads them by those names (a generated first line: `local claimKey, sessionKey = KEYS[1], KEYS[2]`), and the
 /// caller passes a `Parameters` value the same declaration turns into the positional KEYS and ARGV. So a caller
 /// and its script cannot disagree about which position means what, and a name the Lua misspells is an error Redis
-/// raises at once (a script may not read a global), not a silent nil.
+/// raises when the line runs (a script may not read an undeclared global), not a silent nil. The generated line
+/// comes first, so the line numbers in Redis's script errors (`user_script:N`) count it.
 public struct NamedScript<Parameters>: Sendable {
     /// What `RedisClient` loads and runs: the declared names' bindings, then the body.
     public let script: RedisScript
@@ -20,6 +21,15 @@ public struct NamedScript<Parameters>: Sendable {
         self.keys = keys
         self.arguments = arguments
         self.rest = rest
+        let names = keys.map(\.name) + arguments.map(\.name) + (rest.map { [$0.name] } ?? [])
+        // A declaration is code: a name twice, or one that hides what the Lua needs, is the programmer's mistake,
+        // caught when the scripts are first made (every test that touches Redis makes them).
+        precondition(Set(names).count == names.count, "script \(name) declares a name twice: \(names)")
+        for declared in names {
+            precondition(
+                Self.isLuaName(declared) && !Self.reserved.contains(declared),
+                "script \(name): '\(declared)' is not a Lua name of its own")
+        }
         var prologue = ""
         func bind(_ fields: [ScriptField<Parameters>], from table: String) {
             guard !fields.isEmpty else { return }
@@ -35,6 +45,25 @@ public struct NamedScript<Parameters>: Sendable {
                 + " \(rest.name)[#\(rest.name) + 1] = ARGV[i] end\n"
         }
         script = RedisScript(name: name, source: prologue + body)
+    }
+
+    /// Lua's keywords and the globals Redis gives a script: a declared name may be none of them.
+    static var reserved: Set<String> {
+        [
+            "and", "break", "do", "else", "elseif", "end", "false", "for", "function", "goto", "if", "in", "local",
+            "nil", "not", "or", "repeat", "return", "then", "true", "until", "while", "KEYS", "ARGV", "redis",
+            "cjson", "cmsgpack", "bit", "struct", "table", "string", "math", "tonumber", "tostring", "type", "pairs",
+            "ipairs", "next", "select", "unpack", "error", "pcall", "assert", "setmetatable", "getmetatable",
+        ]
+    }
+
+    static func isLuaName(_ name: String) -> Bool {
+        guard let first = name.utf8.first,
+            first == UInt8(ascii: "_") || (first | 0x20) >= 0x61 && (first | 0x20) <= 0x7A
+        else { return false }
+        return name.utf8.allSatisfy { byte in
+            byte == UInt8(ascii: "_") || (byte | 0x20) >= 0x61 && (byte | 0x20) <= 0x7A || (0x30...0x39).contains(byte)
+        }
     }
 
     public func keys(_ parameters: Parameters) -> [String] { keys.map { $0.encode(parameters) } }
