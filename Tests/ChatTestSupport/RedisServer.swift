@@ -49,6 +49,12 @@ public final class RedisServer: @unchecked Sendable {
         ]
     }
 
+    /// Stops Redis where it is (SIGSTOP): its sockets stay open and nothing answers, as a hung server would.
+    public func pause() { process?.signal(SIGSTOP) }
+
+    /// Lets a paused Redis carry on (SIGCONT).
+    public func resume() { process?.signal(SIGCONT) }
+
     /// Kills Redis outright (no save), as a crash or a restart would.
     public func kill() {
         process?.signal(SIGKILL)

@@ -13,12 +13,14 @@ struct RedisClientTests {
     let logger = Logger(label: "test")
 
     func makeClient(
-        _ redis: RedisServer, scripts: [RedisScript] = [], onConnected: @escaping @Sendable (Bool) -> Void = { _ in },
+        _ redis: RedisServer, scripts: [RedisScript] = [], commandTimeout: TimeAmount = .seconds(3),
+        onConnected: @escaping @Sendable (Bool) -> Void = { _ in },
         onFlush: @escaping @Sendable (Int) -> Void = { _ in }
     ) throws -> RedisClient {
         let client = RedisClient(
             address: try RedisAddress(url: redis.url), eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
-            scripts: scripts, logger: logger, onConnected: onConnected, onFlush: onFlush)
+            scripts: scripts, commandTimeout: commandTimeout, logger: logger, onConnected: onConnected,
+            onFlush: onFlush)
         client.start()
         guard eventually(timeout: 5, { client.isConnected }) else { throw HarnessError("client never connected") }
         return client
@@ -46,6 +48,35 @@ struct RedisClientTests {
         let results = try await EventLoopFuture.whenAllSucceed(futures, on: client.eventLoop).get()
         #expect(results == (1...5000).map { Int64($0) })
         #expect(largest.withLockedValue { $0 } > 100, "commands queued together went out in one flush")
+        await client.stop()
+    }
+
+    @Test("a busy Redis that keeps answering is alive however long commands queue; one that stops answering is dropped")
+    func busyIsNotDead() async throws {
+        // A connect storm queues thousands of claims at once: the last waits its turn far longer than the command
+        // timeout while Redis answers the others. That used to drop the connection and fail everything queued.
+        let redis = try RedisServer()
+        let connects = NIOLockedValueBox(0)
+        let client = try makeClient(
+            redis, commandTimeout: .milliseconds(300), onConnected: { _ in connects.withLockedValue { $0 += 1 } })
+        // A thousand commands at once, each a few milliseconds of Redis's time and 8 KB long: Redis reads 16 KB of
+        // them at a time, runs those and answers, so answers come every few milliseconds, but the last command waits
+        // its turn for seconds (2.5 s here), far past the timeout.
+        let busy = "for i = 1, 300000 do end return 1"
+        let padding = String(repeating: "x", count: 8000)
+        let replies = (1...1000).map { _ in client.send("EVAL", busy, "0", padding) }
+        for reply in replies { #expect(try await reply.get() == .integer(1)) }
+        #expect(connects.withLockedValue { $0 } == 1, "the connection was never dropped")
+
+        // Hung: nothing answers at all. The command fails within about the timeout, and the client reconnects
+        // once Redis is back.
+        redis.pause()
+        let asked = Date()
+        await #expect(throws: RedisError.self) { try await client.send("GET", "k").get() }
+        #expect(Date().timeIntervalSince(asked) < 2)
+        redis.resume()
+        #expect(eventually(timeout: 5) { client.isConnected && connects.withLockedValue { $0 } == 2 })
+        #expect(try await client.send("PING").get() == .simple("PONG"))
         await client.stop()
     }
 

@@ -24,16 +24,18 @@ struct RetryAsEval {
     }
 }
 
-/// Matches replies to commands in order (Redis answers in order), and drops a connection whose oldest command has
-/// waited longer than `timeout`: a hung Redis must not hold every session's request forever.
+/// Matches replies to commands in order (Redis answers in order), and drops a connection on which Redis has answered
+/// nothing for `timeout` while commands waited: a hung Redis must not hold every session's request forever. A busy
+/// one that keeps answering is alive, however deep the queue of commands behind its answers (a connect storm puts
+/// thousands of claims and joins there at once, and each may wait its turn longer than `timeout`).
 final class RedisCommandHandler: ChannelDuplexHandler {
     typealias InboundIn = RedisValue
     typealias OutboundIn = PendingCommand
     typealias OutboundOut = ByteBuffer
 
-    private var waiting = CircularBuffer<
-        (promise: EventLoopPromise<RedisValue>, sentAt: NIODeadline, fallback: RetryAsEval?)
-    >()
+    private var waiting = CircularBuffer<(promise: EventLoopPromise<RedisValue>, fallback: RetryAsEval?)>()
+    /// The last sign of life while commands waited: the last reply, or the sending of the first command waiting.
+    private var progressAt = NIODeadline.now()
     /// Reused by every command's encoding (see `RedisCommand.write`).
     private var scratch = RedisCommand.Scratch()
     private let timeout: TimeAmount
@@ -70,13 +72,15 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     ) {
         var buffer = context.channel.allocator.buffer(capacity: 256)
         command.write(into: &buffer, scratch: &scratch)
-        waiting.append((promise, .now(), scriptSource.map { RetryAsEval(evalsha: command, source: $0) }))
+        if waiting.isEmpty { progressAt = .now() }
+        waiting.append((promise, scriptSource.map { RetryAsEval(evalsha: command, source: $0) }))
         context.write(wrapOutboundOut(buffer), promise: writePromise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = unwrapInboundIn(data)
-        guard let (promise, _, fallback) = waiting.popFirst() else {
+        progressAt = .now()
+        guard let (promise, fallback) = waiting.popFirst() else {
             context.fireErrorCaught(RedisError(.protocolViolation, "a reply with no command waiting for it"))
             return
         }
@@ -104,12 +108,15 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     private func checkTimeout(context: ChannelHandlerContext) {
-        guard let oldest = waiting.first, NIODeadline.now() - oldest.sentAt > timeout else { return }
-        failAll(RedisError(.timeout, "no reply from Redis within \(timeout.nanoseconds / 1_000_000) ms"))
+        guard !waiting.isEmpty, NIODeadline.now() - progressAt > timeout else { return }
+        failAll(
+            RedisError(
+                .timeout,
+                "no reply from Redis for \(timeout.nanoseconds / 1_000_000) ms while \(waiting.count) commands waited"))
         context.close(promise: nil)
     }
 
     private func failAll(_ error: RedisError) {
-        while let (promise, _, _) = waiting.popFirst() { promise.fail(error) }
+        while let (promise, _) = waiting.popFirst() { promise.fail(error) }
     }
 }
