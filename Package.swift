@@ -270,7 +270,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatBalancerTests",
-            dependencies: ["ChatBalancer", "ChatBench", "ChatTestSupport"],
+            dependencies: ["ChatBalancer", "ChatBench", "ChatTestSupport", "Endpoints"],
             swiftSettings: swiftSettings
         ),
         // The terminal client: its state without a terminal, and `chat` itself in tmux against a real cluster.

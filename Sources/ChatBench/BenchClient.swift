@@ -205,12 +205,17 @@ final class BenchClient: ChannelInboundHandler {
         }
         let words = bytes.split(separator: UInt8(ascii: " "), maxSplits: 3)
         guard let first = words.first else { return }
-        if first.elementsEqual("PING".utf8) {
-            // `PING :token` from the server: the same token back.
-            send(
-                "PONG "
-                    + String(decoding: bytes.dropFirst(5), as: UTF8.self).trimmingCharacters(
-                        in: .whitespacesAndNewlines))
+        // `PING :token`, or with the server as its source (`:node PING node`, what the nodes send): the same token
+        // back. Unanswered, the server closes the connection after its ping timeout (a minute on the nodes).
+        if first.elementsEqual("PING".utf8)
+            || (words.count >= 2 && first.first == UInt8(ascii: ":")
+                && words[1].elementsEqual("PING".utf8))
+        {
+            let line = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            let token =
+                line.range(of: " :").map { String(line[$0.upperBound...]) }
+                ?? String(line.split(separator: " ").last ?? "")
+            send("PONG :" + token)
             return
         }
         guard words.count >= 3 else { return }
