@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Every tracked Swift file but the fuzz package's links to the main package's own directories and files.
-mapfile -t files < <(git ls-files '*.swift' | while read -r f; do [ -L "$f" ] || [ ! -f "$f" ] || echo "$f"; done \
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.swift' | while read -r f; do [ -L "$f" ] || [ ! -f "$f" ] || echo "$f"; done \
   | grep -vE '^Fuzz/Sources/(ChatCore|CICU|CHiredis)/')
 if [ "${1:-}" = "--check" ]; then
   unformatted=()

@@ -6,7 +6,9 @@ import Testing
 /// chat-bench's IRC clients against a node's IRC port: they must stay connected as long as a run lasts.
 @Suite("chat-bench over IRC", .serialized)
 struct BenchIRCTests {
-    @Test("bench IRC clients answer the node's pings (`:node PING node`), so a run longer than the ping timeout loses nothing")
+    @Test(
+        "bench IRC clients answer the node's pings (`:node PING node`), so a run longer than the ping timeout loses nothing"
+    )
     func answersPings() async throws {
         // Pinged after 1 s of silence and closed 1 s later unanswered: a 5-second run outlasts that.
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0", "--ping-after", "1"])
