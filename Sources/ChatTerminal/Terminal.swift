@@ -13,7 +13,12 @@ nonisolated(unsafe) var terminalActive: sig_atomic_t = 0
 enum Terminal {
     /// Color pairs used by the screen.
     enum Color: Int16 {
-        case own = 1, direct, mention, error, online, bar
+        case own = 1
+        case direct
+        case mention
+        case error
+        case online
+        case bar
     }
 
     /// Wide characters need a UTF-8 locale; fall back to C.UTF-8 when the environment's is not one.
