@@ -185,6 +185,8 @@ public enum Benchmark {
 
         var before = beforeConnect
         var sent = 0
+        /// Messages each sender sent and the members each reached (nil: every room holds `members`).
+        var expectedPerMessage: [(sent: Int, reach: Int)]? = nil
         var sendSeconds = 0.0
         if plan.scenario == .connectStorm {
             // Let allocations settle (and the nodes' keep-alives run) before reading what the clients cost.
@@ -195,6 +197,17 @@ public enum Benchmark {
             before = plan.processes.map { ($0.0, ProcessSample(pid: $0.1)) }
             (sent, sendSeconds) = try await send(
                 plan, handlers: handlers, loops: loops, stats: statsOf, progress: progress)
+            if plan.scenario == .chat, !behavior.timeOwnMessages {
+                // Client i is in room i % rooms, so when the clients do not divide evenly the first rooms hold one
+                // more: each sender's messages reach its own room's others.
+                expectedPerMessage = []
+                for (index, sender) in handlers.prefix(plan.senders).enumerated() {
+                    let paced = try await sender.eventLoop.submit { sender.value.paced }.get()
+                    let room = index % plan.rooms
+                    let size = plan.clients / plan.rooms + (room < plan.clients % plan.rooms ? 1 : 0)
+                    expectedPerMessage?.append((sent: paced, reach: size - 1))
+                }
+            }
             try await Task.sleep(for: .nanoseconds(Int64(plan.drain * 1e9)))
         }
         let after = plan.processes.map { ($0.0, ProcessSample(pid: $0.1)) }
@@ -236,7 +249,9 @@ public enum Benchmark {
                 residentKiB: last.residentKiB, residentBeforeKiB: initial.residentKiB)
         }
         return BenchmarkResult(
-            connectSeconds: connectSeconds, sent: sent, expected: sent * (behavior.timeOwnMessages ? 1 : members - 1),
+            connectSeconds: connectSeconds, sent: sent,
+            expected: expectedPerMessage.map { $0.reduce(0) { $0 + $1.sent * $1.reach } }
+                ?? sent * (behavior.timeOwnMessages ? 1 : members - 1),
             delivered: delivered,
             sendSeconds: sendSeconds,
             acceptedPerSecond: plan.scenario == .flood ? Double(acknowledgedInTime) / plan.duration : 0,

@@ -31,10 +31,14 @@ final class NodeContext: Sendable {
     let hasher: PasswordHasher
     /// Refused foreign-origin WebSocket requests: a stranger can send thousands a second.
     let foreignOriginLog = LogThrottle()
+    /// Store operations Redis refused (a failing script fails for every session at once).
+    let unexpectedStoreErrorLog = LogThrottle()
     /// History read from the store is checked like relayed events; names found valid are remembered node-wide.
     let historyCheck = NIOLockedValueBox(RelayCheck())
     /// `/rooms` (IRC's LIST), read from the store at most every few seconds for the whole node.
     let roomList: RoomListCache
+    /// Member lists (IRC's NAMES and WHO, the first `who` page), read once for everyone on the node asking at once.
+    let memberListings: MemberListings
 
     init(
         configuration: NodeConfiguration, nodeID: String, store: ChatStore, relay: Relay, metrics: NodeMetrics,
@@ -48,6 +52,7 @@ final class NodeContext: Sendable {
         self.logger = logger
         self.perAddress = AddressCounts(limit: configuration.maxClientsPerAddress)
         self.roomList = RoomListCache(store: store)
+        self.memberListings = MemberListings(store: store)
         self.hasher = PasswordHasher(
             cost: configuration.scryptCost, threads: configuration.passwordHashThreads,
             maximumPendingPerAddress: configuration.passwordChecksPerAddress)

@@ -28,8 +28,8 @@ public enum ChatKeys {
     public static func heldDirects(_ user: String) -> String { tagged("chat:held-directs:", user) }
     /// When a user was last connected, for /seen. Outlives the session.
     public static func seen(_ user: String) -> String { tagged("chat:seen:", user) }
-    /// Rooms one person created in the current minute.
-    public static func roomCreations(user: String) -> String { tagged("chat:room-creations:user:", user) }
+    /// The rooms one person created in the current minute (a set: making one room at once from many joins counts once).
+    public static func roomCreations(user: String) -> String { tagged("chat:new-rooms:user:", user) }
     /// The shard pub/sub channel for direct messages to a user, subscribed by the node holding the user's session.
     public static func userChannel(_ user: String) -> String { tagged("chat:user:", user) }
 
@@ -42,8 +42,8 @@ public enum ChatKeys {
     public static func loginFailures(address: String) -> String { tagged("chat:login-failures:address:", address) }
     /// Names registered in the last hour from one address group: a counter with a TTL.
     public static func registrations(_ address: String) -> String { tagged("chat:registrations:", address) }
-    /// Rooms created in the current minute from one address.
-    public static func roomCreations(address: String) -> String { tagged("chat:room-creations:address:", address) }
+    /// The rooms created in the current minute from one address (a set, as for a person).
+    public static func roomCreations(address: String) -> String { tagged("chat:new-rooms:address:", address) }
 
     // One room's keys: tag {room}.
 

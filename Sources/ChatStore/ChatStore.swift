@@ -121,7 +121,8 @@ public struct ChatStore: Sendable {
         self.historyLength = historyLength
     }
 
-    var eventLoop: any EventLoop { redis.eventLoop }
+    /// The loop the store's replies complete on.
+    public var eventLoop: any EventLoop { redis.eventLoop }
 
     /// A fresh token for a claim. It starts with the incarnation so the reaper can tell which claims a dead node held.
     public func makeToken() -> String {

@@ -88,6 +88,30 @@ enum IndexScripts {
             return {1, redis.call('TTL', KEYS[1])}
             """)
 
+    /// Counts a room as made within a window, by name: the set expires `window` seconds after its first room. A room
+    /// counted already is counted again for free (a thousand clients of one address joining a new room at once, as
+    /// in a connect storm, make one room); one past `limit` is refused and not kept. A negative step takes the room
+    /// back out (its making was refused).
+    /// KEYS: the set of rooms made
+    /// ARGV: room, step (1 or -1), window seconds, limit
+    /// Returns {1, ttl} when counted, {0, ttl} when refused.
+    static let countRoom = RedisScript(
+        name: "countRoom",
+        source: """
+            if ARGV[2] == '-1' then
+                redis.call('SREM', KEYS[1], ARGV[1])
+                return {1, 0}
+            end
+            if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
+                if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+                    return {0, math.max(redis.call('TTL', KEYS[1]), 1)}
+                end
+                redis.call('SADD', KEYS[1], ARGV[1])
+            end
+            if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
+            return {1, redis.call('TTL', KEYS[1])}
+            """)
+
     /// Takes a room that no longer exists (left vacant: no members, no history) out of the room cap's count, if
     /// the look is still that room's.
     /// KEYS: room activity, room looks
@@ -111,5 +135,5 @@ enum IndexScripts {
             return 1
             """)
 
-    static let all: [RedisScript] = [admitRoom.script, noteSeen, count, forgetRoom, noteRateDebt]
+    static let all: [RedisScript] = [admitRoom.script, noteSeen, count, countRoom, forgetRoom, noteRateDebt]
 }

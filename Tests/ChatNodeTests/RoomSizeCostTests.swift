@@ -70,4 +70,34 @@ struct RoomSizeCostTests {
         let perRead = (try redisBytesOut() - before) / 10
         #expect(perRead < 200_000, "Redis sent \(perRead) bytes per page of about 130 KB")
     }
+
+    @Test("NAMES asked by 30 IRC clients at once reads the room's members from Redis about once, not 30 times")
+    func namesAskedAtOnceAreReadOnce() throws {
+        // A connect storm is thousands of JOINs at once, each followed by its room's NAMES: one member lookup per
+        // member per NAMES was a million lookups for a thousand joins to a thousand-member room.
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0"])
+        var members: [TestSocket] = []
+        for index in 0..<40 { members.append(try cluster[0].login("member\(index)")) }
+        var askers: [TestSocket] = []
+        for index in 0..<30 { askers.append(try cluster[0].ircLogin("asker\(index)")) }
+        func memberLookups() throws -> Int {
+            let stats = try cluster.redis.cli(["INFO", "commandstats"])
+            let line = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_hmget:") } ?? ""
+            return Int(line.split(separator: "=")[1].split(separator: ",")[0]) ?? 0
+        }
+        let before = try memberLookups()
+        // Redis stopped while they ask, so that all thirty are waiting at once, as in a storm.
+        cluster.redis.pause()
+        for asker in askers { try asker.send("NAMES #lobby") }
+        Thread.sleep(forTimeInterval: 0.5)
+        cluster.redis.resume()
+        for asker in askers {
+            let names = try asker.expectLine("the names") { $0.contains(" 353 ") }
+            #expect(names.contains("member39"))
+            _ = try asker.expect(" 366 ")
+        }
+        let lookups = try memberLookups() - before
+        // One reading is 40 lookups; the first asker's reading and one shared by the other 29: about 80.
+        #expect(lookups <= 3 * 40, "\(lookups) member lookups for 30 NAMES of a 40-member room")
+    }
 }

@@ -25,7 +25,7 @@ struct StoreBoundsTests {
         try bob.expect("you joined #r1")
         // The cap counts rooms with members or history: r1..r3 (the lobby too); with a fresh count, r6 and r7 fit,
         // r8 does not.
-        _ = try cluster.redis.cli(["DEL", "chat:room-creations:address:{127.0.0.1}", "chat:room-creations:user:{bob}"])
+        _ = try cluster.redis.cli(["DEL", "chat:new-rooms:address:{127.0.0.1}", "chat:new-rooms:user:{bob}"])
         for room in ["r6", "r7"] {
             try bob.send("/join \(room)")
             try bob.expect("you joined #\(room)")

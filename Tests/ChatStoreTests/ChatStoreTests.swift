@@ -94,6 +94,34 @@ struct ChatStoreTests {
         #expect(try await !node.keepAlive(record, restore: true).get())
     }
 
+    @Test("fifty joins making one new room at once from one address count as one room made; the limit counts rooms")
+    func newRoomsCountedByName() async throws {
+        let redis = try RedisServer()
+        var node = try store(redis, incarnation: "a")
+        node.bounds.roomCreationsPerMinute = 2
+        let people = try (0..<50).map { try UserName(validating: "joiner\($0)") }
+        // All at once, as a connect storm's clients behind one address do: each finds the room missing and asks to
+        // make it. Counted per join, all but the first two were refused.
+        let joining = node
+        let joins = people.map { person in
+            joining.join(
+                RoomName(trusted: "storm"), user: person, token: "a:\(person.key)", now: 1, origin: "s",
+                address: "10.0.0.1")
+        }
+        for join in joins { try await join.get() }
+        #expect(
+            try redis.cli(["HLEN", "chat:members:{storm}"]).trimmingCharacters(in: .whitespacesAndNewlines) == "50")
+        // One more new room fits the limit of two; the third is refused, for the address and the person alike.
+        try await node.join(
+            RoomName(trusted: "second"), user: people[0], token: "a:x", now: 2, origin: "s", address: "10.0.0.1"
+        ).get()
+        await #expect(throws: ChatError.self) {
+            try await node.join(
+                RoomName(trusted: "third"), user: people[1], token: "a:y", now: 3, origin: "s", address: "10.0.0.1"
+            ).get()
+        }
+    }
+
     @Test("a dead node's users leave each room once, and only one survivor does it")
     func reaping() async throws {
         let redis = try RedisServer()

@@ -26,6 +26,11 @@ public final class BackendPool: Sendable {
         /// Not in the latest discovery read. Kept while its probes pass: after a Redis restart every announcement
         /// is gone for a moment, and healthy nodes must not vanish with them.
         var missing = false
+        /// Probes in a row that got no greeting in time.
+        var silentProbes = 0
+
+        /// Out of rotation only because its probes went unanswered: busy or frozen, not refusing connections.
+        var isOutForSilence: Bool { state == .down && silentProbes >= BackendPool.silentProbesToFall }
     }
 
     private struct Pool {
@@ -52,14 +57,18 @@ public final class BackendPool: Sendable {
         pool.withLockedValue { pool in
             guard !pool.order.isEmpty else { return nil }
             let cursor = pool.cursors[traffic, default: 0]
-            for offset in 0..<pool.order.count {
-                let index = (cursor + offset) % pool.order.count
-                let endpoint = pool.order[index]
-                guard pool.entries[endpoint]?.state == .up, !excluded.contains(endpoint), serving(endpoint) else {
-                    continue
+            // Healthy nodes first. With none, nodes out only for greeting late (busy, maybe with a storm, not gone)
+            // rather than refusing the client: a slow login beats none.
+            for acceptable in [{ (entry: Entry) in entry.state == .up }, { $0.isOutForSilence }] {
+                for offset in 0..<pool.order.count {
+                    let index = (cursor + offset) % pool.order.count
+                    let endpoint = pool.order[index]
+                    guard let entry = pool.entries[endpoint], acceptable(entry), !excluded.contains(endpoint),
+                        serving(endpoint)
+                    else { continue }
+                    pool.cursors[traffic] = index + 1
+                    return endpoint
                 }
-                pool.cursors[traffic] = index + 1
-                return endpoint
             }
             return nil
         }
@@ -105,20 +114,49 @@ public final class BackendPool: Sendable {
         }
     }
 
-    /// Records a probe. A failed probe takes a node out of rotation, and forgets it when discovery no longer
-    /// lists it. Returns what changed, for the log.
-    func probed(_ endpoint: NodeEndpoint, alive: Bool) -> (changed: Bool, forgotten: Bool) {
+    /// What one probe found.
+    public enum Probe: Sendable {
+        /// The node greeted in time.
+        case answered
+        /// The connection was refused: the process is gone.
+        case refused
+        /// No greeting within the interval (or no answer to the connection at all): frozen, cut off, or only busy
+        /// (a connect storm fills the node's loops and its accept queue).
+        case silent
+    }
+
+    /// Silent probes in a row that take a node out of rotation (HAProxy's `fall 3`): a node busy admitting a storm
+    /// answers late for a moment, and taking it out would pour the storm onto the others.
+    static let silentProbesToFall = 3
+
+    /// Records a probe. A refused probe takes a node out of rotation at once, silent ones after
+    /// `silentProbesToFall` in a row; a failed probe forgets a node discovery no longer lists. Returns what changed,
+    /// for the log.
+    func probed(_ endpoint: NodeEndpoint, _ probe: Probe) -> (changed: Bool, forgotten: Bool) {
         pool.withLockedValue { pool in
-            guard let entry = pool.entries[endpoint] else { return (false, false) }
+            guard var entry = pool.entries[endpoint] else { return (false, false) }
+            let alive: Bool
+            switch probe {
+            case .answered:
+                entry.silentProbes = 0
+                alive = true
+            case .refused:
+                entry.silentProbes = 0
+                alive = false
+            case .silent:
+                entry.silentProbes += 1
+                alive = entry.state == .down ? false : entry.silentProbes < Self.silentProbesToFall
+            }
             if !alive, entry.missing {
                 pool.entries[endpoint] = nil
                 Self.reorder(&pool)
                 return (true, true)
             }
             let state: State = alive ? (entry.state == .draining ? .draining : .up) : .down
-            guard state != entry.state else { return (false, false) }
-            pool.entries[endpoint]?.state = state
-            return (true, false)
+            let changed = state != entry.state
+            entry.state = state
+            pool.entries[endpoint] = entry
+            return (changed, false)
         }
     }
 

@@ -7,6 +7,10 @@ import NIOCore
 import NIOPosix
 import RedisClient
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Keeps the pool true: reads Redis discovery (when configured) and probes every known node.
 ///
 /// - Discovery: every `discoveryInterval` it reads `chat:endpoints` and each `chat:endpoint:<incarnation>`; a node
@@ -161,7 +165,8 @@ final class NodeWatcher: Sendable {
     }
 
     /// A node is alive when its chat port answers with its first bytes (the greeting) within the interval: a
-    /// bare TCP accept would also succeed for a frozen process, whose kernel still completes handshakes.
+    /// bare TCP accept would also succeed for a frozen process, whose kernel still completes handshakes. A refused
+    /// connection takes it out at once; a silent one only after a few in a row (`BackendPool.silentProbesToFall`).
     private func probeAll() {
         for endpoint in pool.endpoints {
             let answered = eventLoop.makePromise(of: Void.self)
@@ -187,8 +192,13 @@ final class NodeWatcher: Sendable {
                     }
                 }
             answered.futureResult.whenComplete { result in
-                let alive = (try? result.get()) != nil
-                let outcome = self.pool.probed(endpoint, alive: alive)
+                let probe: BackendPool.Probe
+                switch result {
+                case .success: probe = .answered
+                case .failure(let error): probe = Self.isRefusal(error) ? .refused : .silent
+                }
+                let alive = probe == .answered
+                let outcome = self.pool.probed(endpoint, probe)
                 guard outcome.changed else { return }
                 if outcome.forgotten {
                     self.logger.info(
@@ -204,6 +214,17 @@ final class NodeWatcher: Sendable {
 }
 
 private struct ProbeTimeout: Error {}
+
+extension NodeWatcher {
+    /// Whether a probe's connection was refused (nothing listens: the process is gone), rather than unanswered.
+    static func isRefusal(_ error: any Error) -> Bool {
+        if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
+        if let error = error as? NIOConnectionError {
+            return !error.connectionErrors.isEmpty && error.connectionErrors.allSatisfy { isRefusal($0.error) }
+        }
+        return false
+    }
+}
 
 /// Completes the probe on the first bytes the node sends. With the PROXY protocol it first says
 /// `PROXY UNKNOWN`, which nodes accept without counting it against any client address.

@@ -16,6 +16,7 @@ extension SessionHandler {
         run(operation).hop(to: hub.eventLoop).assumeIsolated()
             .whenComplete { result in
                 let result = result.mapError { Self.clientError($0) }
+                if case .failure(let error) = result { self.logUnexpected(error, in: operation) }
                 self.apply(self.machine.completed(operation, id: id, result, now: Self.clock()))
                 self.processInbox()
             }
@@ -103,7 +104,7 @@ extension SessionHandler {
         case (.setTopic(let room, let topic), _?):
             return store.setTopic(topic, in: room, origin: origin).map { .done }
         case (.who(let room, let listing), _?):
-            return store.who(room, listing: listing, now: now).map { .members($0) }
+            return node.memberListings.who(room, listing: listing).map { .members($0) }
         case (.listRooms, _?):
             return node.roomList.rooms().map { .rooms($0) }
         case (.history(let room, let count, let before), _?):
@@ -115,6 +116,24 @@ extension SessionHandler {
         case (.online(let names), _?):
             return store.online(names).map { .online($0) }
         }
+    }
+
+    /// A store failure the client hears of only as "unreachable" although Redis answered: Redis refused the command
+    /// or a script failed (a bug, or an ACL user without a permission). Logged, a few a second at most, since a
+    /// failing script fails for everyone.
+    private func logUnexpected(_ error: any Error, in operation: StoreOperation) {
+        guard let redis = error as? RedisError, redis.code == .server || redis.code == .protocolViolation else {
+            return
+        }
+        let log = node.unexpectedStoreErrorLog.admit()
+        guard log.admitted else { return }
+        node.logger.error(
+            "Redis refused a store operation",
+            metadata: [
+                "store.operation": "\(String(describing: operation).prefix(80))",
+                "redis.error": "\(redis.message.prefix(300))",
+                "log.suppressed": "\(log.suppressed)",
+            ])
     }
 
     /// The room's topic as a join or `/topic` shows it: one that no node would have stored is not shown, and a

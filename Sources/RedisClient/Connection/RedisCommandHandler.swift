@@ -34,21 +34,24 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     typealias OutboundOut = ByteBuffer
 
     private var waiting = CircularBuffer<(promise: EventLoopPromise<RedisValue>, fallback: RetryAsEval?)>()
-    /// The last sign of life while commands waited: the last reply, or the sending of the first command waiting.
-    private var progressAt = NIODeadline.now()
+    /// Since the last sign of life while commands waited: the last reply, or the sending of the first command
+    /// waiting (counted only while this loop was free to read, see `SilenceClock`).
+    private var silence: SilenceClock
     /// Reused by every command's encoding (see `RedisCommand.write`).
     private var scratch = RedisCommand.Scratch()
     private let timeout: TimeAmount
     private var watchdog: RepeatedTask?
 
-    init(timeout: TimeAmount) { self.timeout = timeout }
+    init(timeout: TimeAmount) {
+        self.timeout = timeout
+        self.silence = SilenceClock(tick: .nanoseconds(timeout.nanoseconds / 2))
+    }
 
     func handlerAdded(context: ChannelHandlerContext) {
         // The task runs on the channel's loop, where both the handler and its context live.
         let bound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
-        watchdog = context.eventLoop.scheduleRepeatedTask(
-            initialDelay: .nanoseconds(timeout.nanoseconds / 2), delay: .nanoseconds(timeout.nanoseconds / 2)
-        ) {
+        silence = SilenceClock(tick: silence.tick)
+        watchdog = context.eventLoop.scheduleRepeatedTask(initialDelay: silence.tick, delay: silence.tick) {
             _ in
             bound.value.handler.checkTimeout(context: bound.value.context)
         }
@@ -72,14 +75,14 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     ) {
         var buffer = context.channel.allocator.buffer(capacity: 256)
         command.write(into: &buffer, scratch: &scratch)
-        if waiting.isEmpty { progressAt = .now() }
+        if waiting.isEmpty { silence.heard() }
         waiting.append((promise, scriptSource.map { RetryAsEval(evalsha: command, source: $0) }))
         context.write(wrapOutboundOut(buffer), promise: writePromise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = unwrapInboundIn(data)
-        progressAt = .now()
+        silence.heard()
         guard let (promise, fallback) = waiting.popFirst() else {
             context.fireErrorCaught(RedisError(.protocolViolation, "a reply with no command waiting for it"))
             return
@@ -108,7 +111,9 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     private func checkTimeout(context: ChannelHandlerContext) {
-        guard !waiting.isEmpty, NIODeadline.now() - progressAt > timeout else { return }
+        // Every tick reads the clock, waiting or not, so that a late tick is never mistaken for silence.
+        let silent = silence.silence()
+        guard !waiting.isEmpty, silent > timeout else { return }
         failAll(
             RedisError(
                 .timeout,

@@ -278,20 +278,21 @@ private final class SubscriberHandler: ChannelInboundHandler {
     typealias OutboundOut = ByteBuffer
     let subscriber: RedisSubscriber
     private let pingTimeout: TimeAmount
-    private var lastReply = NIODeadline.now()
+    /// Since the last push or reply, counted only while this loop was free to read (see `SilenceClock`).
+    private var silence: SilenceClock
     private var pinger: RepeatedTask?
     private var batch: [PubSubMessage] = []
 
     init(subscriber: RedisSubscriber, pingTimeout: TimeAmount) {
         self.subscriber = subscriber
         self.pingTimeout = pingTimeout
+        self.silence = SilenceClock(tick: .nanoseconds(pingTimeout.nanoseconds / 3))
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let interval = TimeAmount.nanoseconds(pingTimeout.nanoseconds / 3)
         let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        lastReply = .now()
-        pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: interval, delay: interval) { _ in
+        silence = SilenceClock(tick: silence.tick)
+        pinger = context.eventLoop.scheduleRepeatedTask(initialDelay: silence.tick, delay: silence.tick) { _ in
             let (handler, context) = bound.value
             handler.ping(context: context)
         }
@@ -304,7 +305,7 @@ private final class SubscriberHandler: ChannelInboundHandler {
     }
 
     private func ping(context: ChannelHandlerContext) {
-        guard NIODeadline.now() - lastReply <= pingTimeout else {
+        guard silence.silence() <= pingTimeout else {
             pinger?.cancel()
             context.close(promise: nil)
             return
@@ -315,7 +316,7 @@ private final class SubscriberHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        lastReply = .now()
+        silence.heard()
         let value = unwrapInboundIn(data)
         if case .error(let message) = value {
             // A refused SUBSCRIBE (NOPERM, NOAUTH, ...) must not leave a join waiting for a confirmation that
