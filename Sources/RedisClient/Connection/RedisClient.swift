@@ -32,6 +32,8 @@ public final class RedisClient: Sendable {
         var stopped = false
         var everConnected = false
         var backoff = Backoff()
+        /// Why this side closed the current connection, if it did (for the log when it is lost).
+        var closedBecause: String?
         var scriptSHAs: [String: String] = [:]
         var reconnects = 0
         /// Where the connection goes (with Sentinel, the primary last named).
@@ -198,8 +200,11 @@ public final class RedisClient: Sendable {
     private func open(_ address: RedisAddress, tls: NIOSSLContext?, timeout: TimeAmount) -> EventLoopFuture<any Channel>
     {
         state.withLockedValue { $0.connectedTo = address }
-        return address.connect(on: eventLoop, tls: tls) { RedisCommandHandler(timeout: timeout) }
-            .flatMap { channel in self.handshake(channel).map { channel } }
+        state.withLockedValue { $0.closedBecause = nil }
+        return address.connect(on: eventLoop, tls: tls) {
+            RedisCommandHandler(timeout: timeout) { reason in self.state.withLockedValue { $0.closedBecause = reason } }
+        }
+        .flatMap { channel in self.handshake(channel).map { channel } }
     }
 
     /// AUTH, SELECT and SCRIPT LOAD before the connection is offered to anyone, so no command can overtake them.
@@ -255,12 +260,17 @@ public final class RedisClient: Sendable {
     }
 
     private func disconnected(_ channel: any Channel) {
-        let stopped = state.withLockedValue { state -> Bool in
+        let (stopped, reason) = state.withLockedValue { state -> (Bool, String?) in
             if state.channel === channel { state.channel = nil }
-            return state.stopped
+            return (state.stopped, state.closedBecause)
         }
         guard !stopped else { return }
-        logger.warning("redis connection lost; reconnecting", metadata: ["redis.address": "\(currentAddress)"])
+        logger.warning(
+            "redis connection lost; reconnecting",
+            metadata: [
+                "redis.address": "\(currentAddress)",
+                "redis.reason": "\(reason ?? "closed by the server or the network")",
+            ])
         scheduleReconnect(after: nil)
     }
 

@@ -42,8 +42,12 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private let timeout: TimeAmount
     private var watchdog: RepeatedTask?
 
-    init(timeout: TimeAmount) {
+    /// Told why this side closed the connection (a timeout, an error), for the reconnect's log line.
+    private let closing: @Sendable (String) -> Void
+
+    init(timeout: TimeAmount, closing: @escaping @Sendable (String) -> Void = { _ in }) {
         self.timeout = timeout
+        self.closing = closing
         self.silence = SilenceClock(tick: .nanoseconds(timeout.nanoseconds / 2))
     }
 
@@ -106,6 +110,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         let tls = error is NIOSSLError || error is BoringSSLError
+        closing("\(error)")
         failAll(error as? RedisError ?? RedisError(tls ? .tls : .connectionClosed, "\(error)"))
         context.close(promise: nil)
     }
@@ -114,10 +119,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         // Every tick reads the clock, waiting or not, so that a late tick is never mistaken for silence.
         let silent = silence.silence()
         guard !waiting.isEmpty, silent > timeout else { return }
-        failAll(
-            RedisError(
-                .timeout,
-                "no reply from Redis for \(timeout.nanoseconds / 1_000_000) ms while \(waiting.count) commands waited"))
+        let reason =
+            "no reply from Redis for \(timeout.nanoseconds / 1_000_000) ms while \(waiting.count) commands waited"
+        closing(reason)
+        failAll(RedisError(.timeout, reason))
         context.close(promise: nil)
     }
 

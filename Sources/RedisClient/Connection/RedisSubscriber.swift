@@ -43,6 +43,8 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
     private var subscribeCommand: String { sharded ? "SSUBSCRIBE" : "SUBSCRIBE" }
 
     private var channel: (any Channel)?
+    /// Why this side closed the current connection, if it did (for the log when it is lost).
+    fileprivate var closedBecause: String?
     private var wanted: Set<String> = []
     private var confirmed: Set<String> = []
     /// Channels that were confirmed before the connection dropped: their next confirmation is a re-subscription.
@@ -215,7 +217,13 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
         askedUnsubscribes.removeAll()
         failWaiters(RedisError(.unavailable, "pub/sub connection to \(address) lost"))
         guard !stopped else { return }
-        logger.warning("redis pub/sub connection lost; reconnecting", metadata: ["redis.address": "\(address)"])
+        logger.warning(
+            "redis pub/sub connection lost; reconnecting",
+            metadata: [
+                "redis.address": "\(address)",
+                "redis.reason": "\(closedBecause ?? "closed by the server or the network")",
+            ])
+        closedBecause = nil
         scheduleReconnect()
         onDisconnected()
     }
@@ -305,7 +313,9 @@ private final class SubscriberHandler: ChannelInboundHandler {
     }
 
     private func ping(context: ChannelHandlerContext) {
-        guard silence.silence() <= pingTimeout else {
+        let silent = silence.silence()
+        guard silent <= pingTimeout else {
+            subscriber.closedBecause = "no reply to PING for \(silent.nanoseconds / 1_000_000) ms"
             pinger?.cancel()
             context.close(promise: nil)
             return
@@ -321,7 +331,10 @@ private final class SubscriberHandler: ChannelInboundHandler {
         if case .error(let message) = value {
             // A refused SUBSCRIBE (NOPERM, NOAUTH, ...) must not leave a join waiting for a confirmation that
             // never comes: drop the connection, which fails every waiter, and let the reconnect try again.
-            if subscriber.refused(message) { context.close(promise: nil) }
+            if subscriber.refused(message) {
+                subscriber.closedBecause = "refused: \(message.prefix(200))"
+                context.close(promise: nil)
+            }
             return
         }
         guard case .array(let parts) = value, let kind = parts.first?.string else { return }
@@ -346,6 +359,7 @@ private final class SubscriberHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        subscriber.closedBecause = "\(error)"
         context.close(promise: nil)
     }
 }
