@@ -63,21 +63,23 @@ extension ChatStore {
     /// Whether a room that does not exist yet may be made now: the address's and the person's new rooms this
     /// minute are counted, by name (thousands joining a new room at once, a connect storm, all find it missing and
     /// all ask to make it: that is one room), then the room cap and look-alikes are checked as its look is
-    /// recorded, in one step on the index. Whatever refuses, the room is taken back out of the counts.
+    /// recorded, in one step on the index. Whatever refuses, the room is taken back out of the counts this join
+    /// added it to.
     private func admit(_ room: RoomName, user: UserName, now: Millis, address: String) -> EventLoopFuture<Void> {
         let counters = [ChatKeys.roomCreations(address: address), ChatKeys.roomCreations(user: user.key)]
         let limit = bounds.roomCreationsPerMinute
         let counted = counters.map { countRoom(room, in: $0, by: 1, limit: limit) }
         return EventLoopFuture.whenAllSucceed(counted, on: eventLoop).flatMap { results in
             let recorded: EventLoopFuture<RedisValue> =
-                results.allSatisfy { $0 }
+                results.allSatisfy(\.counted)
                 ? recordActivity(room, now: now, checking: true).flatMapErrorThrowing { error in
                     throw ChatScripts.chatError(error) ?? error
                 }
                 : eventLoop.makeFailedFuture(
                     ChatError(.rateLimited, "at most \(limit) new rooms a minute; join one that exists"))
             return recorded.map { _ in }.flatMapError { error in
-                let undo = zip(counters, results).filter { $0.1 }.map {
+                // Only what this join added: a room counted already was made by another join, which keeps it.
+                let undo = zip(counters, results).filter { $0.1.added }.map {
                     countRoom(room, in: $0.0, by: -1, limit: limit)
                 }
                 return EventLoopFuture.andAllComplete(undo, on: eventLoop).flatMapThrowing { throw error }
@@ -86,9 +88,11 @@ extension ChatStore {
     }
 
     /// Counts `room` as made (`by` 1) or takes it back (-1) in a minute's set of new rooms (`IndexScripts.countRoom`).
-    private func countRoom(_ room: RoomName, in counter: String, by step: Int, limit: Int) -> EventLoopFuture<Bool> {
+    private func countRoom(
+        _ room: RoomName, in counter: String, by step: Int, limit: Int
+    ) -> EventLoopFuture<(counted: Bool, added: Bool)> {
         redis.run(IndexScripts.countRoom, keys: [counter], arguments: [room.value, String(step), "60", String(limit)])
-            .map { reply in reply.array?.first?.int == 1 }
+            .map { reply in (reply.array?.first?.int == 1, reply.array?.dropFirst().first?.int == 1) }
     }
 
     /// The room's activity and look in the index (`IndexScripts.admitRoom`); `checking` admits a new room.

@@ -94,7 +94,9 @@ enum IndexScripts {
     /// back out (its making was refused).
     /// KEYS: the set of rooms made
     /// ARGV: room, step (1 or -1), window seconds, limit
-    /// Returns {1, ttl} when counted, {0, ttl} when refused.
+    /// Returns {counted, added}: {1, 1} when this call added the room, {1, 0} when it was counted already (free),
+    /// {0, 0} when refused. Only a call that added a room may take it back: a refused join must not refund a room
+    /// another join made.
     static let countRoom = RedisScript(
         name: "countRoom",
         source: """
@@ -102,14 +104,11 @@ enum IndexScripts {
                 redis.call('SREM', KEYS[1], ARGV[1])
                 return {1, 0}
             end
-            if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 0 then
-                if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[4]) then
-                    return {0, math.max(redis.call('TTL', KEYS[1]), 1)}
-                end
-                redis.call('SADD', KEYS[1], ARGV[1])
-            end
+            if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return {1, 0} end
+            if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[4]) then return {0, 0} end
+            redis.call('SADD', KEYS[1], ARGV[1])
             if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[3]) end
-            return {1, redis.call('TTL', KEYS[1])}
+            return {1, 1}
             """)
 
     /// Takes a room that no longer exists (left vacant: no members, no history) out of the room cap's count, if

@@ -120,6 +120,27 @@ struct ChatStoreTests {
                 RoomName(trusted: "third"), user: people[1], token: "a:y", now: 3, origin: "s", address: "10.0.0.1"
             ).get()
         }
+        // A person at their own limit, from an address with room to spare, is refused too; and a refused join
+        // takes back only what it counted itself: a room another join of that address counted a moment ago (and
+        // is making) stays counted, or refusals would hand out free rooms.
+        let solo = try UserName(validating: "solo")
+        for (index, room) in ["q1", "q2"].enumerated() {
+            try await node.join(
+                RoomName(trusted: room), user: solo, token: "a:solo", now: 4, origin: "s",
+                address: "10.0.0.\(index + 2)"
+            ).get()
+        }
+        _ = try redis.cli(["SADD", "chat:new-rooms:address:{10.0.0.4}", "made"])
+        do {
+            try await node.join(
+                RoomName(trusted: "made"), user: solo, token: "a:solo", now: 6, origin: "s", address: "10.0.0.4"
+            ).get()
+            Issue.record("a person past their limit made a room")
+        } catch let error as ChatError {
+            #expect(error.code == .rateLimited)
+        }
+        let kept = try redis.cli(["SMEMBERS", "chat:new-rooms:address:{10.0.0.4}"])
+        #expect(kept.contains("made"), "the other join's count is kept: \(kept)")
     }
 
     @Test("a dead node's users leave each room once, and only one survivor does it")

@@ -29,7 +29,7 @@ public final class BackendPool: Sendable {
         /// Probes in a row that got no greeting in time.
         var silentProbes = 0
 
-        /// Out of rotation only because its probes went unanswered: busy or frozen, not refusing connections.
+        /// Out of rotation only because it accepted probes and did not greet: busy or frozen, but there.
         var isOutForSilence: Bool { state == .down && silentProbes >= BackendPool.silentProbesToFall }
     }
 
@@ -118,10 +118,9 @@ public final class BackendPool: Sendable {
     public enum Probe: Sendable {
         /// The node greeted in time.
         case answered
-        /// The connection was refused: the process is gone.
+        /// The connection could not be made (refused, unreachable, timed out): the process or its host is gone.
         case refused
-        /// No greeting within the interval (or no answer to the connection at all): frozen, cut off, or only busy
-        /// (a connect storm fills the node's loops and its accept queue).
+        /// Accepted, but no greeting within the interval: frozen, or only busy (a connect storm fills its loops).
         case silent
     }
 
@@ -145,7 +144,10 @@ public final class BackendPool: Sendable {
                 alive = false
             case .silent:
                 entry.silentProbes += 1
-                alive = entry.state == .down ? false : entry.silentProbes < Self.silentProbesToFall
+                // A draining node gets no new clients either way, and must not become a busy node to fall back on.
+                alive =
+                    entry.state == .draining
+                    || (entry.state != .down && entry.silentProbes < Self.silentProbesToFall)
             }
             if !alive, entry.missing {
                 pool.entries[endpoint] = nil

@@ -165,8 +165,9 @@ final class NodeWatcher: Sendable {
     }
 
     /// A node is alive when its chat port answers with its first bytes (the greeting) within the interval: a
-    /// bare TCP accept would also succeed for a frozen process, whose kernel still completes handshakes. A refused
-    /// connection takes it out at once; a silent one only after a few in a row (`BackendPool.silentProbesToFall`).
+    /// bare TCP accept would also succeed for a frozen process, whose kernel still completes handshakes. A connection
+    /// that cannot be made takes it out at once; one accepted without a greeting only after a few in a row
+    /// (`BackendPool.silentProbesToFall`).
     private func probeAll() {
         for endpoint in pool.endpoints {
             let answered = eventLoop.makePromise(of: Void.self)
@@ -195,7 +196,9 @@ final class NodeWatcher: Sendable {
                 let probe: BackendPool.Probe
                 switch result {
                 case .success: probe = .answered
-                case .failure(let error): probe = Self.isRefusal(error) ? .refused : .silent
+                // Only a node that took the connection and did not greet is busy; one that cannot be reached at all
+                // (refused, unreachable, a connect that never completes) is gone.
+                case .failure(let error): probe = error is ProbeTimeout ? .silent : .refused
                 }
                 let alive = probe == .answered
                 let outcome = self.pool.probed(endpoint, probe)
@@ -216,7 +219,8 @@ final class NodeWatcher: Sendable {
 private struct ProbeTimeout: Error {}
 
 extension NodeWatcher {
-    /// Whether a probe's connection was refused (nothing listens: the process is gone), rather than unanswered.
+    /// Whether a client's connection to a node was refused (nothing listens: the process is gone), rather than slow
+    /// to complete (a node whose accept queue a storm filled).
     static func isRefusal(_ error: any Error) -> Bool {
         if let error = error as? IOError { return error.errnoCode == ECONNREFUSED }
         if let error = error as? NIOConnectionError {

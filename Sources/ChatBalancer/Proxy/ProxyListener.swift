@@ -189,8 +189,10 @@ final class ProxyListener: Sendable {
                 case .failure(let error):
                     self.metrics.connectFailed(self.side)
                     // A node's IRC port failing says nothing of its chat and HTTP ports (which the probes watch):
-                    // the next node is tried without taking this one out of rotation.
-                    if self.side != .irc, self.pool.mark(endpoint, .down) {
+                    // the next node is tried without taking this one out of rotation. Nor does a connect that timed
+                    // out (a storm fills a node's accept queue): only a refusal, nothing listening, takes it out
+                    // at once; the probes judge the rest.
+                    if self.side != .irc, NodeWatcher.isRefusal(error), self.pool.mark(endpoint, .down) {
                         self.logger.warning(
                             "node refused a connection; out of rotation until it answers a probe",
                             metadata: [

@@ -120,7 +120,7 @@ extension SessionHandler {
 
     /// A store failure the client hears of only as "unreachable" although Redis answered: Redis refused the command
     /// or a script failed (a bug, or an ACL user without a permission). Logged, a few a second at most, since a
-    /// failing script fails for everyone.
+    /// failing script fails for everyone. Only the operation's kind: its arguments hold tokens and message text.
     private func logUnexpected(_ error: any Error, in operation: StoreOperation) {
         guard let redis = error as? RedisError, redis.code == .server || redis.code == .protocolViolation else {
             return
@@ -130,7 +130,7 @@ extension SessionHandler {
         node.logger.error(
             "Redis refused a store operation",
             metadata: [
-                "store.operation": "\(String(describing: operation).prefix(80))",
+                "store.operation": "\(String(describing: operation).prefix { $0 != "(" })",
                 "redis.error": "\(redis.message.prefix(300))",
                 "log.suppressed": "\(log.suppressed)",
             ])

@@ -7,7 +7,7 @@ import NIOCore
 /// for every session on this node that asks at about the same time. Each listing costs the store one lookup per
 /// member listed, up to `MemberListing.maximumListed`: in a connect storm (a node died and its thousands of clients
 /// come back here at once) every IRC JOIN asks for its room's NAMES, and a thousand joins to a thousand-member room
-/// were a million lookups. Here they are at most two readings per room at a time.
+/// were a million lookups. Here each room and listing has one reading under way at a time and one waiting.
 ///
 /// A listing is never older than the request: a request shares only a reading that starts after it arrived, so
 /// NAMES after one's own JOIN always lists oneself. While a room's reading is under way, requests for it wait for

@@ -192,6 +192,7 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
             return
         }
         self.channel = channel
+        closedBecause = nil
         connectedFlag.store(true, ordering: .relaxed)
         backoff.reset()
         logger.info(
