@@ -89,7 +89,7 @@ if redis.call('EXISTS', 'chat:room-looks') == 1 then
 end
 local transient = {}
 for _, pattern in ipairs({'chat:name:*', 'chat:session:*', 'chat:members:*', 'chat:held-directs:*',
-    'chat:login-failures:*', 'chat:registrations:*', 'chat:room-creations:*', 'chat:incarnation:*',
+    'chat:login-failures:*', 'chat:registrations:*', 'chat:room-creations:*', 'chat:new-rooms:*', 'chat:incarnation:*',
     'chat:endpoint:*'}) do
   each(pattern, function(key) table.insert(transient, key) end)
 end
