@@ -5,7 +5,7 @@
 # records are kept in docs/bench/records.jsonl; a partial sweep (ONLY=...) replaces only the groups it measured.
 #   scripts/bench.sh                 # the full sweep, 3 runs of everything (about 20 minutes on 2 cores)
 #   QUICK=1 scripts/bench.sh         # one short run of a smaller sweep, to check the machinery (about 3 minutes)
-#   ONLY="clients storm" scripts/bench.sh   # some parts only: clients rate storm flood proxies logins tls irc
+#   ONLY="clients storm" scripts/bench.sh   # some parts only: clients rate storm flood proxies logins tls irc acks
 # Loopback only; every run is bounded by --duration, and the cluster is stopped after each run and on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 QUICK=${QUICK:-0}
 RUNS=${RUNS:-$([ "$QUICK" = 1 ] && echo 1 || echo 3)}
 DURATION=${DURATION:-$([ "$QUICK" = 1 ] && echo 2 || echo 5)}
-ONLY=${ONLY:-clients rate storm flood proxies logins tls irc}
+ONLY=${ONLY:-clients rate storm flood proxies logins tls irc acks}
 REDIS_PORT=${REDIS_PORT:-6392}; BASE=${BASE:-7800}
 RUN_DIR=${RUN_DIR:-$PWD/run/bench-$(date +%Y%m%d-%H%M%S)}
 RECORDS=$RUN_DIR/records.jsonl
@@ -40,6 +40,10 @@ scripts/dev-cert.sh "$RUN_DIR/tls" bench 1
 pids=()
 measure=""
 nodes=()
+# REPLICA=1 start_cluster DIR: Redis with one replica (on REDIS_PORT + 1), ready before the nodes start; NODE_ARGS
+# go to every node.
+REPLICA=0
+NODE_ARGS=()
 start_cluster() {
   local dir=$1
   mkdir -p "$dir"
@@ -48,6 +52,16 @@ start_cluster() {
   pids+=($!)
   measure="redis=$!"
   for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+  if [ "$REPLICA" = 1 ]; then
+    redis-server --port $((REDIS_PORT + 1)) --bind 127.0.0.1 --save "" --appendonly no --dir "$dir" \
+      --dbfilename replica.rdb --replicaof 127.0.0.1 "$REDIS_PORT" --repl-diskless-sync-delay 0 \
+      >"$dir/replica.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do
+      redis-cli -p $((REDIS_PORT + 1)) info replication 2>/dev/null | grep -q master_link_status:up && break
+      sleep 0.1
+    done
+  fi
   nodes=()
   for i in 1 2 3; do
     # No rate limits: the benchmark's senders send more than a person would, and its clients (all from
@@ -57,7 +71,7 @@ start_cluster() {
     "$BIN/chat-node" --host 127.0.0.1 --port $((BASE + i)) --http-port $((BASE + 100 + i)) --ops-port $((BASE + 300 + i)) --node-id "node$i" \
       --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol --rate-limit 1000000 --rate-burst 1000000 \
       --room-creations-per-minute 1000000 --password-checks-per-address 1000 --registrations-per-hour 1000000 \
-      --login-failures 1000000,1000000 --irc-port $((BASE + 400 + i)) \
+      --login-failures 1000000,1000000 --irc-port $((BASE + 400 + i)) ${NODE_ARGS[@]+"${NODE_ARGS[@]}"} \
       --log-level warning >"$dir/node$i.out" 2>"$dir/node$i.log" &
     pids+=($!)
     measure="$measure,node$i=$!"
@@ -152,8 +166,8 @@ bench() {
   local where
   case $target in
     direct) where=(--target "$(IFS=,; echo "${nodes[*]}")" --proxy-header) ;;
-    node1) where=(--target "${nodes[0]}" --proxy-header) ;;
-    chat-balancer | guest | registered) where=(--target "127.0.0.1:$BASE") ;;
+    node1 | async-flood | acked-flood) where=(--target "${nodes[0]}" --proxy-header) ;;
+    chat-balancer | guest | registered | async-fanout | acked-fanout) where=(--target "127.0.0.1:$BASE") ;;
     chat-balancer-tls) where=(--target "127.0.0.1:$((BASE + 60))" --tls-ca-file "$RUN_DIR/tls/bench-ca.pem") ;;
     haproxy) where=(--target "127.0.0.1:$((BASE + 50))") ;;
     node1-irc) where=(--target "127.0.0.1:$((BASE + 401))" --proxy-header --mode irc) ;;
@@ -244,6 +258,21 @@ for run in $(seq "$RUNS"); do
       bench irc ngircd "$run" --clients 1000 --rooms 1 --senders "$senders" --rate "$rate" --duration "$DURATION"
       stop_ngircd
     done
+  fi
+  if wants acks; then
+    # What --ack-replicas costs: the same loads on Redis with one replica, acknowledged once the primary has a
+    # message (the default) and once the replica has it too; the fan-out through the balancer, and the flood.
+    REPLICA=1
+    for mode in async acked; do
+      NODE_ARGS=()
+      [ "$mode" = acked ] && NODE_ARGS=(--ack-replicas 1 --ack-timeout-ms 1000)
+      fresh "acks-$mode-fanout-$run" acks "$mode-fanout" "$run" --clients 1000 --rooms 1 --senders 100 --rate 1000 \
+        --duration "$DURATION"
+      fresh "acks-$mode-flood-$run" acks "$mode-flood" "$run" --scenario flood --clients 200 --rooms 100 \
+        --flood-window 16 --duration "$DURATION"
+    done
+    REPLICA=0
+    NODE_ARGS=()
   fi
   if wants proxies; then
     loads=("100 10 100" "1000 100 1000")

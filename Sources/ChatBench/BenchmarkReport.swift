@@ -97,6 +97,7 @@ public struct BenchmarkReport {
         out.append(contentsOf: loginsSection())
         out.append(contentsOf: tlsSection())
         out.append(contentsOf: ircSection())
+        out.append(contentsOf: acknowledgementsSection())
         return out.joined(separator: "\n") + "\n"
     }
 

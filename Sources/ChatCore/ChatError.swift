@@ -30,6 +30,10 @@ public struct ChatError: Error, Equatable, Sendable {
         public static let passwordRequired = Code(rawValue: "password-required")
         /// The password is wrong, or the name is not registered with one.
         public static let badPassword = Code(rawValue: "bad-password")
+        /// Not an error in the request: a message was stored and delivered (its acknowledgement came just before),
+        /// but the replicas the deployment asks for did not confirm it in time (`--ack-replicas`), so a failover
+        /// now may lose it from the history. Sending it again would deliver it twice.
+        public static let unconfirmed = Code(rawValue: "unconfirmed")
     }
 
     public var code: Code

@@ -67,6 +67,16 @@ public final class ChatNodeServer: Service, Sendable {
             redis: redis, incarnation: incarnation, nodeID: nodeID, claimTTLSeconds: configuration.claimTTLSeconds,
             historyLength: configuration.historyLength, nameTTLSeconds: configuration.nameTTLSeconds)
         store.bounds = configuration.storeBounds
+        // Its own connection (on the command connection's loop, where the store's replies complete): WAIT holds up
+        // whatever comes after it on a connection, and joins and reads must not wait for replicas.
+        store.acknowledgedMessages = configuration.messageAcknowledgement.map { wanted in
+            AcknowledgedWrites(
+                redis: configuration.redis.makeConnection(
+                    eventLoop: redis.eventLoop, commandTimeout: configuration.redisTimeout, logger: logger,
+                    scripts: ChatStore.scripts),
+                wanted: wanted)
+        }
+        let acknowledgedRedis = store.acknowledgedMessages?.redis
         let relay = Relay(
             subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits, logger: logger,
             metrics: metrics)
@@ -76,6 +86,7 @@ public final class ChatNodeServer: Service, Sendable {
         connectedHook.withLockedValue { $0 = { keeper.redisConnected(reconnected: $0) } }
 
         redis.start()
+        acknowledgedRedis?.start()
         // Redis that is down may come up; Redis that refuses our password or certificate will not: then the node
         // stops here, saying why, instead of running unhealthy forever.
         if case .failure(let error) = await Self.firstAttempt(of: redis), RedisClient.isRefusal(error) {
@@ -83,6 +94,7 @@ public final class ChatNodeServer: Service, Sendable {
                 "Redis refused this node; check --redis (user, password) and --redis-ca-file",
                 metadata: ["redis.address": "\(configuration.redis)", "error": "\(error)"])
             await redis.stop()
+            await acknowledgedRedis?.stop()
             try? await group.shutdownGracefully()
             throw RedisRefused(description: "Redis at \(configuration.redis) refused this node: \(error)")
         }
@@ -90,7 +102,8 @@ public final class ChatNodeServer: Service, Sendable {
         let timers = keeper.start() + hubs.map { $0.startTicking() }
 
         let settings = NodeHTTPServer.Settings(
-            isHealthy: { redis.isConnected && subscriber.isConnected }, allowedOrigins: configuration.allowedOrigins,
+            isHealthy: { redis.isConnected && subscriber.isConnected && acknowledgedRedis?.isConnected != false },
+            allowedOrigins: configuration.allowedOrigins,
             opsHostNames: configuration.opsHostNames, maximumMessageBytes: configuration.limits.maximumLineBytes,
             maximumOutboundBytes: configuration.maxOutboundBytes, idleTimeout: configuration.httpIdleTimeout)
         let listeners: NodeListeners
@@ -100,6 +113,7 @@ public final class ChatNodeServer: Service, Sendable {
             logger.critical("cannot listen", metadata: ["error": "\(error)"])
             for timer in timers { timer.cancel() }
             await redis.stop()
+            await acknowledgedRedis?.stop()
             try? await subscriber.stop().get()
             try? await group.shutdownGracefully()
             throw error
@@ -158,6 +172,7 @@ public final class ChatNodeServer: Service, Sendable {
         }
         reloads?.cancel()
         await redis.stop()
+        await acknowledgedRedis?.stop()
         try? await subscriber.stop().get()
         try? await group.shutdownGracefully()
         logger.info("stopped")

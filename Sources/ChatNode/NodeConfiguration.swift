@@ -62,6 +62,9 @@ public struct NodeConfiguration: Sendable {
     public var threads = System.coreCount
     /// How long a Redis command may wait for its reply before the connection is dropped and re-made.
     public var redisTimeout: TimeAmount = .seconds(3)
+    /// A room message's sender is told of it only once this many replicas have it, or the timeout passed (then
+    /// with an `unconfirmed` warning); nil: once the primary has it (see `ChatStore.acknowledgedMessages`).
+    public var messageAcknowledgement: ReplicaAcknowledgement? = nil
     /// How long graceful shutdown waits for sessions to be released in Redis.
     public var shutdownGrace: TimeAmount = .seconds(5)
     /// A connection without a name this long after it opened is closed with `registration-timeout`.

@@ -7,6 +7,8 @@ public final class NodeMetrics: Sendable {
     let sessions: Gauge
     let connectionsAccepted: Counter
     let messagesIn: Counter
+    /// Room messages whose replicas did not confirm them in time (`--ack-replicas`).
+    let messagesUnconfirmed: Counter
     let messagesOut: Counter
     let directMessages: Counter
     let publishBatch: ValueHistogram
@@ -40,6 +42,10 @@ public final class NodeMetrics: Sendable {
             descriptor: Self.describe("chat_connections_accepted_total", "Connections accepted"))
         messagesIn = registry.makeCounter(
             descriptor: Self.describe("chat_messages_in_total", "Room messages published by this node's clients"))
+        messagesUnconfirmed = registry.makeCounter(
+            descriptor: Self.describe(
+                "chat_messages_unconfirmed_total",
+                "Room messages the Redis replicas did not confirm within --ack-timeout-ms (senders warned)"))
         messagesOut = registry.makeCounter(
             descriptor: Self.describe("chat_messages_out_total", "Events written to this node's clients"))
         directMessages = registry.makeCounter(

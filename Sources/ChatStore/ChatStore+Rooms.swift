@@ -139,18 +139,25 @@ extension ChatStore {
         }
     }
 
-    /// Appends to history and publishes, in one script that assigns the id; returns the id. The upkeep a message
+    /// Appends to history and publishes, in one script that assigns the id; returns the id, and whether the
+    /// replicas `acknowledgedMessages` asks for have it (always, when it asks for none). The upkeep a message
     /// asks for is sent right behind it and not waited for: the room's activity (an index) and the sender's last
     /// active time (the person's record) may live on other shards, and a message is not delayed by either.
     public func publishMessage(
         _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all
-    ) -> EventLoopFuture<StreamID> {
-        let published = redis.run(
-            RoomScripts.publishMessage,
-            .init(
-                historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
-                channel: ChatKeys.roomChannel(message.room), body: RelayCodec.messageBody(message, origin: origin),
-                maxLength: historyLength, roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: upkeep.renewsRoom))
+    ) -> EventLoopFuture<PublishedMessage> {
+        let parameters = RoomScripts.PublishParameters(
+            historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
+            channel: ChatKeys.roomChannel(message.room), body: RelayCodec.messageBody(message, origin: origin),
+            maxLength: historyLength, roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: upkeep.renewsRoom)
+        let published: EventLoopFuture<(reply: RedisValue, confirmed: Bool)>
+        if let acknowledged = acknowledgedMessages {
+            published = acknowledged.redis.run(
+                RoomScripts.publishMessage, parameters, acknowledgedBy: acknowledged.wanted
+            ).map { ($0.reply, $0.isAcknowledged(by: acknowledged.wanted)) }
+        } else {
+            published = redis.run(RoomScripts.publishMessage, parameters).map { ($0, true) }
+        }
         if upkeep.renewsRoom {
             // An idle room's history goes by itself; the room counts as active for the cap meanwhile.
             _ = redis.send("ZADD", ChatKeys.roomActivity, String(message.time), message.room.look)
@@ -159,11 +166,11 @@ extension ChatStore {
             _ = redis.run(
                 SessionScripts.markActive, keys: [ChatKeys.session(user.key)], arguments: [String(message.time)])
         }
-        return published.flatMapThrowing { reply in
+        return published.flatMapThrowing { reply, confirmed in
             guard let id = reply.string.flatMap(StreamID.init) else {
                 throw RedisError(.protocolViolation, "the publish script gave no message id")
             }
-            return id
+            return PublishedMessage(id: id, confirmed: confirmed)
         }
     }
 
@@ -371,5 +378,18 @@ extension ChatStore {
             }
         }
         return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).map { $0.compactMap { $0 } }
+    }
+}
+
+/// A room message stored and published: its id in the room's history, and whether as many replicas as the
+/// deployment asks for (`ChatStore.acknowledgedMessages`) had it when its sender was told. Unconfirmed, only the
+/// primary is known to have it: it was delivered, and a failover now may take it out of the history.
+public struct PublishedMessage: Sendable, Equatable {
+    public var id: StreamID
+    public var confirmed: Bool
+
+    public init(id: StreamID, confirmed: Bool) {
+        self.id = id
+        self.confirmed = confirmed
     }
 }

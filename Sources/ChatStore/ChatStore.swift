@@ -32,6 +32,17 @@ public struct SessionRecord: Sendable {
 
 /// What keeps Redis's memory bounded whatever clients do: rooms and their history go after being idle, rooms are
 /// created at a limited rate and up to a cap, and /seen keeps a bounded number of people.
+/// A connection for writes whose callers wait for replicas, and what they wait for.
+public struct AcknowledgedWrites: Sendable {
+    public var redis: any RedisConnection
+    public var wanted: ReplicaAcknowledgement
+
+    public init(redis: any RedisConnection, wanted: ReplicaAcknowledgement) {
+        self.redis = redis
+        self.wanted = wanted
+    }
+}
+
 public struct StoreBounds: Sendable {
     /// A room's history (and the room, once empty) goes this long after its last message or join.
     public var roomIdleSeconds = 7 * 24 * 3600
@@ -103,6 +114,10 @@ public struct ChatStore: Sendable {
     public let historyLength: Int
     /// What keeps Redis's memory bounded (see `StoreBounds`).
     public var bounds = StoreBounds()
+    /// Where room messages go when their senders are told of them only once replicas have them (`--ack-replicas`),
+    /// on a connection of their own: WAIT holds up every command behind it on its connection. Nil: a sender is
+    /// told once the primary has the message.
+    public var acknowledgedMessages: AcknowledgedWrites?
     /// Sessions outlive their claim and their node's heartbeat, so that when a node dies a survivor still finds
     /// whom it held and in which rooms, and can announce that they left.
     public var sessionTTLSeconds: Int { nameTTLSeconds * 2 + 10 }

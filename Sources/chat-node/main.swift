@@ -92,6 +92,20 @@ struct ChatNodeCommand: AsyncParsableCommand {
         help: "Unsent output after which a client is dropped as a slow consumer. [CHAT_MAX_OUTBOUND_BYTES]")
     var maxOutboundBytes = env("CHAT_MAX_OUTBOUND_BYTES").flatMap(Int.init) ?? (1 << 20)
 
+    @Option(
+        name: .customLong("ack-replicas"),
+        help:
+            "Tell a room message's sender it is sent only once this many Redis replicas have it (WAIT); 0 = once the primary has it. [CHAT_ACK_REPLICAS]"
+    )
+    var ackReplicas = env("CHAT_ACK_REPLICAS").flatMap(Int.init) ?? 0
+
+    @Option(
+        name: .customLong("ack-timeout-ms"),
+        help:
+            "How long --ack-replicas waits; then the sender is told with an 'unconfirmed' warning. Below 3000. [CHAT_ACK_TIMEOUT_MS]"
+    )
+    var ackTimeoutMilliseconds = env("CHAT_ACK_TIMEOUT_MS").flatMap(Int.init) ?? 1000
+
     @Option(name: .customLong("history-on-join"), help: "Messages shown when joining a room. [CHAT_HISTORY_ON_JOIN]")
     var historyOnJoin = env("CHAT_HISTORY_ON_JOIN").flatMap(Int.init) ?? 20
 
@@ -218,6 +232,12 @@ struct ChatNodeCommand: AsyncParsableCommand {
             throw ValidationError(
                 "--room-idle-days, --max-rooms, --room-creations-per-minute and --max-seen-records must be positive")
         }
+        guard ackReplicas >= 0 else { throw ValidationError("--ack-replicas must be 0 or more") }
+        // WAIT holds its connection without a reply; past the command timeout (3 s) the node would take Redis for
+        // hung and drop the connection.
+        guard (1..<3000).contains(ackTimeoutMilliseconds) else {
+            throw ValidationError("--ack-timeout-ms must be between 1 and 2999 (got \(ackTimeoutMilliseconds))")
+        }
         if let resumeGrace, resumeGrace < 0 { throw ValidationError("--resume-grace must be 0 or more seconds") }
         _ = try server.certificates()
         guard ScryptCost(scryptCost) != nil else {
@@ -269,6 +289,10 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.maxOutboundBytes = maxOutboundBytes
         configuration.limits.historyOnJoin = historyOnJoin
         configuration.historyLength = historyLength
+        if ackReplicas > 0 {
+            configuration.messageAcknowledgement = ReplicaAcknowledgement(
+                replicas: ackReplicas, timeout: .milliseconds(Int64(ackTimeoutMilliseconds)))
+        }
         configuration.threads = server.threads
         configuration.proxyProtocol = proxyProtocol
         configuration.storeBounds.roomIdleSeconds = max(1, Int(roomIdleDays * 86_400))

@@ -240,9 +240,13 @@ struct SessionMachineTests {
         #expect(say == [.perform(.publish(outgoing), id: nil)])
         #expect(!session.isWaiting, "a message does not hold the next line")
         #expect(
-            complete(&session, .publish(outgoing), .published(Self.id("2000-0"))) == [
+            complete(&session, .publish(outgoing), .published(Self.id("2000-0"), confirmed: true)) == [
                 .send(.sent(outgoing.stored(as: Self.id("2000-0"))), id: nil)
             ])
+        // Stored, but its replicas did not confirm it (--ack-replicas): acknowledged all the same, then warned.
+        let unconfirmed = complete(&session, .publish(outgoing), .published(Self.id("2001-0"), confirmed: false))
+        #expect(unconfirmed.first == .send(.sent(outgoing.stored(as: Self.id("2001-0"))), id: nil))
+        #expect(errorCodes(unconfirmed) == [.unconfirmed])
         #expect(errorCodes(request(&session, .say(room: "ops", text: "hi", isAction: false))) == [.notInRoom])
 
         #expect(
@@ -412,7 +416,7 @@ struct SessionMachineTests {
         }
         _ = request(&session, .quit())
         let ack = session.completed(
-            operation, id: RequestID(json: "\"s\""), .success(.published(Self.id("9-0"))), now: now)
+            operation, id: RequestID(json: "\"s\""), .success(.published(Self.id("9-0"), confirmed: true)), now: now)
         #expect(ack.count == 1)
         if case .send(.sent(let message), let id) = ack.first {
             #expect(message.text == "last words" && id == RequestID(json: "\"s\""))

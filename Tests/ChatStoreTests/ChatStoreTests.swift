@@ -274,7 +274,7 @@ struct ChatStoreTests {
         for index in 1...5 {
             let message = OutgoingMessage(
                 room: dev, from: alice.display, text: "m\(index)", isAction: false, time: Int64(index))
-            ids.append(try await node.publishMessage(message, user: alice, origin: "s").get())
+            ids.append(try await node.publishMessage(message, user: alice, origin: "s").get().id)
         }
         #expect(ids == ids.sorted() && Set(ids).count == 5, "ids only grow, even within one millisecond")
         #expect(try await node.history(dev, count: 3).get().map(\.text) == ["m3", "m4", "m5"])
@@ -284,7 +284,7 @@ struct ChatStoreTests {
         // Someone deletes the newest entry by hand: the next message still gets an id after every earlier one.
         _ = try await node.redis.send("XDEL", ChatKeys.history(dev), ids[4].description).get()
         let message = OutgoingMessage(room: dev, from: alice.display, text: "m6", isAction: false, time: 6)
-        #expect(try await node.publishMessage(message, user: alice, origin: "s").get() > ids[4])
+        #expect(try await node.publishMessage(message, user: alice, origin: "s").get().id > ids[4])
     }
 
     @Test("a message reads the same from history and from the channel, with the id XADD gave it")
@@ -303,7 +303,7 @@ struct ChatStoreTests {
         try await loop.flatSubmit { subscriber.subscribe(ChatKeys.roomChannel(dev)) }.get()
 
         let message = OutgoingMessage(room: dev, from: "Alice", text: "caf\u{e9} \"quoted\"", isAction: true, time: 42)
-        let id = try await node.publishMessage(message, user: alice, origin: "inc/7").get()
+        let id = try await node.publishMessage(message, user: alice, origin: "inc/7").get().id
         #expect(eventually(timeout: 2) { payloads.withLockedValue { $0.count } == 1 })
         let published = try #require(payloads.withLockedValue { $0.first })
         #expect(published.starts(with: Array("\(id) {".utf8)), "the channel's payload is framed with the id")

@@ -95,6 +95,22 @@ public final class RedisClusterServers: @unchecked Sendable {
         return nil
     }
 
+    /// The ports of the replicas of the primary on `port`, from `CLUSTER NODES`.
+    public func replicaPorts(ofPrimary port: Int) throws -> [Int] {
+        let primary = try nodeID(port: port)
+        return try cli(["CLUSTER", "NODES"]).split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 3, fields[2].contains("slave"), fields[3] == primary else { return nil }
+            return fields[1].split(separator: "@").first?.split(separator: ":").last.flatMap { Int($0) }
+        }
+    }
+
+    /// Stops one member without closing its sockets (SIGSTOP), as a hung machine would look.
+    public func pause(_ port: Int) { processes[port]?.signal(SIGSTOP) }
+
+    /// Lets a paused member carry on (SIGCONT).
+    public func resume(_ port: Int) { processes[port]?.signal(SIGCONT) }
+
     /// The cluster's id of the member on `port`.
     public func nodeID(port: Int) throws -> String {
         try cli(["CLUSTER", "MYID"], port: port)

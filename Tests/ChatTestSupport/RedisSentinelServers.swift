@@ -99,6 +99,12 @@ public final class RedisSentinelServers: @unchecked Sendable {
         processes[port] = nil
     }
 
+    /// Stops one server without closing its sockets (SIGSTOP), as a hung machine or a cut link would look.
+    public func pause(_ port: Int) { processes[port]?.signal(SIGSTOP) }
+
+    /// Lets a paused server carry on (SIGCONT).
+    public func resume(_ port: Int) { processes[port]?.signal(SIGCONT) }
+
     /// `redis-cli -p port ARGS...`, errors included.
     @discardableResult
     public func cli(_ arguments: [String], port: Int) throws -> String {

@@ -80,6 +80,63 @@ struct RedisClientTests {
         await client.stop()
     }
 
+    @Test(
+        "acknowledged writes share one WAIT per round trip; with the replica stopped each is told it has none within about the timeout, and commands on other connections do not wait"
+    )
+    func replicaAcknowledgements() async throws {
+        let servers = try RedisSentinelServers(replicas: 1)
+        let primary = "redis://127.0.0.1:\(servers.dataPorts[0])"
+        let increment = RedisScript(name: "increment", source: "return redis.call('INCR', KEYS[1])")
+        func connect() throws -> RedisClient {
+            let client = RedisClient(
+                address: try RedisAddress(url: primary), eventLoop: MultiThreadedEventLoopGroup.singleton.next(),
+                scripts: [increment], logger: logger)
+            client.start()
+            guard eventually(timeout: 5, { client.isConnected }) else { throw HarnessError("never connected") }
+            return client
+        }
+        let writes = try connect()
+        let others = try connect()
+        let wanted = ReplicaAcknowledgement(replicas: 1, timeout: .milliseconds(500))
+        func waits() throws -> Int {
+            let stats = try servers.cli(["INFO", "commandstats"], port: servers.dataPorts[0])
+            let line = stats.split(whereSeparator: \.isNewline).first { $0.hasPrefix("cmdstat_wait:") } ?? ""
+            return Int(line.split(separator: ",").first?.split(separator: "=").last ?? "0") ?? 0
+        }
+
+        let replies = (0..<2000).map { _ in
+            writes.run(increment, keys: ["counter"], arguments: [], acknowledgedBy: wanted)
+        }
+        var counts: [Int64] = []
+        for reply in replies {
+            let acknowledged = try await reply.get()
+            #expect(acknowledged.replicas == 1)
+            counts.append(acknowledged.reply.int ?? -1)
+        }
+        #expect(counts == (1...2000).map { Int64($0) })
+        let batched = try waits()
+        #expect(batched >= 1 && batched < 200, "2,000 writes took \(batched) WAITs")
+        print("2,000 acknowledged writes at once: \(batched) WAITs")
+
+        // The replica stops: every write is told "no replica" after about the timeout, together, not one after
+        // another; the other connection is not held up meanwhile.
+        servers.pause(servers.dataPorts[1])
+        defer { servers.resume(servers.dataPorts[1]) }
+        let asked = Date()
+        let stalled = (0..<50).map { _ in
+            writes.run(increment, keys: ["counter"], arguments: [], acknowledgedBy: wanted)
+        }
+        let pinged = Date()
+        #expect(try await others.send("PING").get() == .simple("PONG"))
+        #expect(Date().timeIntervalSince(pinged) < 0.3)
+        for reply in stalled { #expect(try await reply.get().replicas == 0) }
+        let waited = Date().timeIntervalSince(asked)
+        #expect(waited >= 0.45 && waited < 1.6, "waited \(waited) s for 50 writes")
+        #expect(writes.isConnected, "a timed-out WAIT is not a dead connection")
+        await writes.stop()
+        await others.stop()
+    }
+
     @Test("a script runs by SHA and survives SCRIPT FLUSH")
     func scripts() async throws {
         let redis = try RedisServer()

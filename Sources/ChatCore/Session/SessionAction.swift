@@ -143,7 +143,8 @@ public enum StoreReply: Sendable {
     case done
     case claimed(ClaimOutcome)
     case directs([DirectMessage])
-    case published(StreamID)
+    /// `confirmed`: as many replicas as the deployment asks for had it (always, when it asks for none).
+    case published(StreamID, confirmed: Bool)
     case delivered(Bool)
     case messages([ChatMessage])
     /// Messages read after an id, with what the room's stream knows of what it no longer keeps: the newest id

@@ -20,8 +20,10 @@ extension SessionMachine {
         if case .claim(let name, _, _) = operation { return claimed(name, id: id, result, now: now) }
         // The acknowledgement of a message, the commonest completion by far, changes nothing in the session: it is
         // answered without taking the session out of the state and putting it back (a copy of every field).
-        if case .publish(let message) = operation, case .success(.published(let messageID)) = result, relay.isActive {
-            return [.send(.sent(message.stored(as: messageID)), id: id)]
+        if case .publish(let message) = operation, case .success(.published(let messageID, let confirmed)) = result,
+            relay.isActive
+        {
+            return Self.acknowledged(message.stored(as: messageID), confirmed: confirmed, id: id)
         }
         if case .checkPassword = operation, !isClosing {
             switch result {
@@ -86,8 +88,8 @@ extension SessionMachine {
                 + [.replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
         case (.recordLeave(let room, let message), _):
             return [.send(.youLeft(room: room, message: message), id: id)]
-        case (.publish(let message), .published(let messageID)):
-            return [.send(.sent(message.stored(as: messageID)), id: id)]
+        case (.publish(let message), .published(let messageID, let confirmed)):
+            return Self.acknowledged(message.stored(as: messageID), confirmed: confirmed, id: id)
         case (.sendDirect(let message, _), .delivered(let delivered)):
             guard delivered else {
                 return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id)
@@ -139,14 +141,27 @@ extension SessionMachine {
         }
     }
 
+    /// A message's acknowledgement; one the replicas did not confirm in time (`--ack-replicas`) is followed by an
+    /// `unconfirmed` error with the same request id. The message stays sent: it was delivered and is in the
+    /// history, so a client must not send it again; it only may not survive a failover.
+    static func acknowledged(_ message: ChatMessage, confirmed: Bool, id: RequestID?) -> [SessionAction] {
+        let sent: SessionAction = .send(.sent(message), id: id)
+        guard !confirmed else { return [sent] }
+        let warning = ChatError(
+            .unconfirmed,
+            "message \(message.id) in \(message.room.value) was delivered, but Redis's replicas did not confirm it in "
+                + "time: a failover now may lose it from the history (do not send it again)")
+        return [sent, .send(.error(warning), id: id)]
+    }
+
     /// A message sent just before `quit` (or the end of a script's input) is still acknowledged, or its failure
     /// told, while the connection is open: a program learns whether its last message was stored.
     private func acknowledgementWhileClosing(
         _ operation: StoreOperation, id: RequestID?, _ result: Result<StoreReply, any Error>
     ) -> [SessionAction] {
         switch (operation, result) {
-        case (.publish(let message), .success(.published(let messageID))):
-            return [.send(.sent(message.stored(as: messageID)), id: id)]
+        case (.publish(let message), .success(.published(let messageID, let confirmed))):
+            return Self.acknowledged(message.stored(as: messageID), confirmed: confirmed, id: id)
         case (.sendDirect(let message, _), .success(.delivered(true))):
             return [.send(.direct(message), id: id)]
         case (.sendDirect(let message, _), .success(.delivered(false))):

@@ -91,7 +91,11 @@ extension SessionHandler {
             let upkeep = PublishUpkeep(
                 renewsRoom: hub.roomUpkeep.renews(message.room, now: message.time),
                 marksActive: activeMarks.marks(now: message.time))
-            return store.publishMessage(message, user: user, origin: origin, upkeep: upkeep).map { .published($0) }
+            let unconfirmed = node.metrics.messagesUnconfirmed
+            return store.publishMessage(message, user: user, origin: origin, upkeep: upkeep).map {
+                if !$0.confirmed { unconfirmed.increment() }
+                return .published($0.id, confirmed: $0.confirmed)
+            }
         case (.sendDirect(let message, let target), _?):
             return store.sendDirect(message, to: target.key, origin: origin).map { .delivered($0) }
         case (.publishTyping(let room), let user?):

@@ -131,4 +131,12 @@ extension RedisConnection {
     > {
         run(named.script, keys: named.keys(parameters), arguments: named.arguments(parameters))
     }
+
+    /// Runs a named script, telling its caller once replicas have its writes (see `ReplicaAcknowledgement`).
+    public func run<Parameters>(
+        _ named: NamedScript<Parameters>, _ parameters: Parameters, acknowledgedBy wanted: ReplicaAcknowledgement
+    ) -> EventLoopFuture<AcknowledgedReply> {
+        run(
+            named.script, keys: named.keys(parameters), arguments: named.arguments(parameters), acknowledgedBy: wanted)
+    }
 }

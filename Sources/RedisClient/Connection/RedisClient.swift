@@ -109,19 +109,24 @@ public final class RedisClient: Sendable {
 
     /// `asking`: preceded by ASKING on the same connection, in the same write (a Redis Cluster slot being migrated
     /// here answers the next command only after it; see `RedisClusterClient`).
-    func send(_ command: RedisCommand, scriptSource: String?, asking: Bool = false) -> EventLoopFuture<RedisValue> {
+    func send(
+        _ command: RedisCommand, scriptSource: String?, asking: Bool = false,
+        acknowledgement: PendingAcknowledgement? = nil
+    ) -> EventLoopFuture<RedisValue> {
         let promise = eventLoop.makePromise(of: RedisValue.self)
+        let pending = PendingCommand(
+            command: command, promise: promise, scriptSource: scriptSource, acknowledgement: acknowledgement)
         let (accepted, scheduleDrain) = state.withLockedValue { state -> (Bool, Bool) in
             guard state.channel != nil else { return (false, false) }
             if asking {
                 state.queue.append(PendingCommand(command: RedisCommand("ASKING"), promise: eventLoop.makePromise()))
             }
-            state.queue.append(PendingCommand(command: command, promise: promise, scriptSource: scriptSource))
+            state.queue.append(pending)
             defer { state.drainScheduled = true }
             return (true, !state.drainScheduled)
         }
         guard accepted else {
-            promise.fail(RedisError(.unavailable, "not connected to \(address)"))
+            pending.fail(RedisError(.unavailable, "not connected to \(address)"))
             return promise.futureResult
         }
         if scheduleDrain { eventLoop.execute { self.drain() } }
@@ -141,7 +146,22 @@ public final class RedisClient: Sendable {
         run(script, keys: keys, arguments: arguments, asking: false)
     }
 
-    func run(_ script: RedisScript, keys: [String], arguments: [String], asking: Bool) -> EventLoopFuture<RedisValue> {
+    /// Runs a script whose caller is told only once `wanted.replicas` replicas have its writes, or `wanted.timeout`
+    /// has passed (see `ReplicaWaits`: many writes share one WAIT). Only the reply's wait for replicas is held up;
+    /// give such writes a connection of their own, since WAIT holds every command behind it on its connection.
+    public func run(
+        _ script: RedisScript, keys: [String], arguments: [String], acknowledgedBy wanted: ReplicaAcknowledgement
+    ) -> EventLoopFuture<AcknowledgedReply> {
+        let acknowledgement = PendingAcknowledgement(wanted: wanted, promise: eventLoop.makePromise())
+        return run(script, keys: keys, arguments: arguments, asking: false, acknowledgement: acknowledgement)
+            .and(acknowledgement.promise.futureResult)
+            .map { AcknowledgedReply(reply: $0, replicas: $1) }
+    }
+
+    func run(
+        _ script: RedisScript, keys: [String], arguments: [String], asking: Bool,
+        acknowledgement: PendingAcknowledgement? = nil
+    ) -> EventLoopFuture<RedisValue> {
         // After ASKING, the source itself: a NOSCRIPT retry would go without ASKING and be sent back (MOVED).
         let sha = asking ? nil : state.withLockedValue { $0.scriptSHAs[script.name] }
         var command: [String] = []
@@ -151,7 +171,9 @@ public final class RedisClient: Sendable {
         command.append(String(keys.count))
         command.append(contentsOf: keys)
         command.append(contentsOf: arguments)
-        return send(RedisCommand(command), scriptSource: sha == nil ? nil : script.source, asking: asking)
+        return send(
+            RedisCommand(command), scriptSource: sha == nil ? nil : script.source, asking: asking,
+            acknowledgement: acknowledgement)
     }
 
     private func drain() {
@@ -161,7 +183,7 @@ public final class RedisClient: Sendable {
             return (state.channel, state.queue)
         }
         guard let channel else {
-            for pending in batch { pending.promise.fail(RedisError(.unavailable, "not connected to \(address)")) }
+            for pending in batch { pending.fail(RedisError(.unavailable, "not connected to \(address)")) }
             return
         }
         for pending in batch { channel.write(pending, promise: nil) }

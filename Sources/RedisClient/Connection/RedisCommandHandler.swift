@@ -9,6 +9,14 @@ struct PendingCommand: Sendable {
     /// the same command goes again as EVAL with the source, for the same promise. Done here rather than in a
     /// future's error handler because every message runs a script: one future and closure fewer per message.
     var scriptSource: String? = nil
+    /// For a write whose caller waits for replicas to have it (see `ReplicaWaits`).
+    var acknowledgement: PendingAcknowledgement? = nil
+
+    /// Fails the command, and gives its acknowledgement, if it asked for one, no replicas.
+    func fail(_ error: any Error) {
+        promise.fail(error)
+        acknowledgement?.unacknowledged()
+    }
 }
 
 /// An EVALSHA that becomes an EVAL with the script's source if Redis no longer has the script.
@@ -33,7 +41,14 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     typealias OutboundIn = PendingCommand
     typealias OutboundOut = ByteBuffer
 
-    private var waiting = CircularBuffer<(promise: EventLoopPromise<RedisValue>, fallback: RetryAsEval?)>()
+    /// A command sent and not yet answered. `promise` is nil for the handler's own `WAIT` (see `ReplicaWaits`).
+    private struct Waiting {
+        var promise: EventLoopPromise<RedisValue>?
+        var fallback: RetryAsEval?
+        var acknowledgement: PendingAcknowledgement?
+    }
+    private var waiting = CircularBuffer<Waiting>()
+    private var replicaWaits = ReplicaWaits()
     /// Since the last sign of life while commands waited: the last reply, or the sending of the first command
     /// waiting (counted only while this loop was free to read, see `SilenceClock`).
     private var silence: SilenceClock
@@ -69,37 +84,58 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let pending = unwrapOutboundIn(data)
         send(
-            pending.command, promise: pending.promise, scriptSource: pending.scriptSource, context: context,
-            writePromise: promise)
+            pending.command,
+            Waiting(
+                promise: pending.promise,
+                fallback: pending.scriptSource.map { RetryAsEval(evalsha: pending.command, source: $0) },
+                acknowledgement: pending.acknowledgement),
+            context: context, writePromise: promise)
     }
 
     private func send(
-        _ command: RedisCommand, promise: EventLoopPromise<RedisValue>, scriptSource: String?,
-        context: ChannelHandlerContext, writePromise: EventLoopPromise<Void>?
+        _ command: RedisCommand, _ entry: Waiting, context: ChannelHandlerContext,
+        writePromise: EventLoopPromise<Void>?
     ) {
         var buffer = context.channel.allocator.buffer(capacity: 256)
         command.write(into: &buffer, scratch: &scratch)
         if waiting.isEmpty { silence.heard() }
-        waiting.append((promise, scriptSource.map { RetryAsEval(evalsha: command, source: $0) }))
+        waiting.append(entry)
         context.write(wrapOutboundOut(buffer), promise: writePromise)
+    }
+
+    /// Sends this connection's next `WAIT`, if there is one to send.
+    private func sendWait(_ wait: RedisCommand?, context: ChannelHandlerContext) {
+        guard let wait else { return }
+        send(wait, Waiting(), context: context, writePromise: nil)
+        context.flush()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let value = unwrapInboundIn(data)
         silence.heard()
-        guard let (promise, fallback) = waiting.popFirst() else {
+        guard let entry = waiting.popFirst() else {
             context.fireErrorCaught(RedisError(.protocolViolation, "a reply with no command waiting for it"))
             return
         }
+        guard let promise = entry.promise else {
+            // This handler's WAIT: an error (an ACL user without WAIT, say) counts no replica.
+            return sendWait(replicaWaits.waitAnswered(replicas: Int(value.int ?? 0)), context: context)
+        }
         if case .error(let message) = value {
-            if let fallback, message.hasPrefix("NOSCRIPT") {
-                send(fallback.eval, promise: promise, scriptSource: nil, context: context, writePromise: nil)
+            if let fallback = entry.fallback, message.hasPrefix("NOSCRIPT") {
+                send(
+                    fallback.eval, Waiting(promise: promise, acknowledgement: entry.acknowledgement), context: context,
+                    writePromise: nil)
                 context.flush()
                 return
             }
             promise.fail(RedisError(.server, message))
+            entry.acknowledgement?.unacknowledged()
         } else {
             promise.succeed(value)
+            if let acknowledgement = entry.acknowledgement {
+                sendWait(replicaWaits.writeAnswered(acknowledgement), context: context)
+            }
         }
     }
 
@@ -127,6 +163,10 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     }
 
     private func failAll(_ error: RedisError) {
-        while let (promise, _) = waiting.popFirst() { promise.fail(error) }
+        while let entry = waiting.popFirst() {
+            entry.promise?.fail(error)
+            entry.acknowledgement?.unacknowledged()
+        }
+        replicaWaits.abandon()
     }
 }

@@ -15,6 +15,11 @@ public protocol RedisConnection: AnyObject, Sendable {
     func send(_ command: RedisCommand) -> EventLoopFuture<RedisValue>
     /// Runs a script; on a cluster its keys must share one slot (the first key decides where it runs).
     func run(_ script: RedisScript, keys: [String], arguments: [String]) -> EventLoopFuture<RedisValue>
+    /// Runs a script and tells its caller once `wanted.replicas` replicas have its writes, or `wanted.timeout` has
+    /// passed (`AcknowledgedReply.replicas` says which). WAIT holds the connection: give such writes their own.
+    func run(
+        _ script: RedisScript, keys: [String], arguments: [String], acknowledgedBy wanted: ReplicaAcknowledgement
+    ) -> EventLoopFuture<AcknowledgedReply>
     /// A command without keys on every primary (INFO, for the status page): one reply per primary.
     func sendToEveryPrimary(_ command: RedisCommand) -> EventLoopFuture<[RedisValue]>
 }

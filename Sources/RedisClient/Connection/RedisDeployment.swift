@@ -138,22 +138,26 @@ public enum RedisDeployment: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// A command connection alone (the balancer's discovery and status reads).
+    /// A command connection alone (the balancer's discovery and status reads; a node's acknowledged messages).
     public func makeConnection(
-        eventLoop: any EventLoop, commandTimeout: TimeAmount = .seconds(3), logger: Logger
+        eventLoop: any EventLoop, commandTimeout: TimeAmount = .seconds(3), logger: Logger, scripts: [RedisScript] = []
     )
         -> any RedisConnection
     {
         switch self {
         case .single(let address):
-            RedisClient(address: address, eventLoop: eventLoop, commandTimeout: commandTimeout, logger: logger)
+            RedisClient(
+                address: address, eventLoop: eventLoop, scripts: scripts, commandTimeout: commandTimeout, logger: logger
+            )
         case .cluster(let seeds, let template):
             RedisClusterClient(
-                seeds: seeds, template: template, eventLoop: eventLoop, commandTimeout: commandTimeout, logger: logger)
+                seeds: seeds, template: template, eventLoop: eventLoop, scripts: scripts,
+                commandTimeout: commandTimeout,
+                logger: logger)
         case .sentinel(let sentinel):
             RedisClient(
-                address: sentinel.template, eventLoop: eventLoop, commandTimeout: commandTimeout, logger: logger,
-                sentinel: sentinel)
+                address: sentinel.template, eventLoop: eventLoop, scripts: scripts, commandTimeout: commandTimeout,
+                logger: logger, sentinel: sentinel)
         }
     }
 }

@@ -139,6 +139,27 @@ public final class RedisClusterClient: Sendable {
         }
     }
 
+    /// Runs a script on the primary owning its keys' slot, and tells its caller once that primary's replicas have
+    /// it (see `RedisClient.run(_:keys:arguments:acknowledgedBy:)`): the wait goes to the member that finally ran
+    /// the script, after any redirect.
+    public func run(
+        _ script: RedisScript, keys: [String], arguments: [String], acknowledgedBy wanted: ReplicaAcknowledgement
+    ) -> EventLoopFuture<AcknowledgedReply> {
+        // The acknowledgement of the last attempt: an attempt sent elsewhere (MOVED, ASK) ran nothing.
+        let lastAttempt = NIOLockedValueBox<EventLoopFuture<Int>?>(nil)
+        return dispatch(slot: keys.first.map { HashSlot(key: $0) }, redirects: 0) { client, asking in
+            let acknowledgement = PendingAcknowledgement(wanted: wanted, promise: client.eventLoop.makePromise())
+            lastAttempt.withLockedValue { $0 = acknowledgement.promise.futureResult }
+            return client.run(
+                script, keys: keys, arguments: arguments, asking: asking, acknowledgement: acknowledgement)
+        }
+        .flatMap { reply in
+            (lastAttempt.withLockedValue { $0 } ?? self.eventLoop.makeSucceededFuture(0)).map {
+                AcknowledgedReply(reply: reply, replicas: $0)
+            }
+        }
+    }
+
     /// The slot of a command's first key: the fourth argument of a script call with keys, none for commands that
     /// take no key, otherwise the second argument (what every command the chat sends takes first).
     static func slot(of command: RedisCommand) -> HashSlot? {
