@@ -98,6 +98,7 @@ public final class ChatNodeServer: Service, Sendable {
             try? await group.shutdownGracefully()
             throw RedisRefused(description: "Redis at \(configuration.redis) refused this node: \(error)")
         }
+        if let acknowledged = store.acknowledgedMessages { Self.checkReplicas(for: acknowledged, logger: logger) }
         subscriber.start()
         let timers = keeper.start() + hubs.map { $0.startTicking() }
 
@@ -176,6 +177,25 @@ public final class ChatNodeServer: Service, Sendable {
         try? await subscriber.stop().get()
         try? await group.shutdownGracefully()
         logger.info("stopped")
+    }
+
+    /// Says at start, loudly, when a primary has fewer replicas than `--ack-replicas` asks for: every message on
+    /// it would be acknowledged with an `unconfirmed` warning.
+    private static func checkReplicas(for acknowledged: AcknowledgedWrites, logger: Logger) {
+        acknowledged.redis.firstAttempt.flatMap {
+            acknowledged.redis.sendToEveryPrimary(RedisCommand("INFO", "replication"))
+        }
+        .whenSuccess { replies in
+            let counts = replies.map { reply in
+                reply.string?.split(whereSeparator: \.isNewline)
+                    .first { $0.hasPrefix("connected_slaves:") }
+                    .flatMap { Int($0.dropFirst("connected_slaves:".count)) } ?? 0
+            }
+            guard let fewest = counts.min(), fewest < acknowledged.wanted.replicas else { return }
+            logger.warning(
+                "a Redis primary has fewer replicas than --ack-replicas: its messages will be acknowledged as unconfirmed",
+                metadata: ["redis.replicas": "\(fewest)", "ack.replicas": "\(acknowledged.wanted.replicas)"])
+        }
     }
 
     /// The first connection attempt's outcome, or success after a few seconds (a Redis that is slow to answer is

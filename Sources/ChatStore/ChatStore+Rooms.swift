@@ -150,13 +150,16 @@ extension ChatStore {
             historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
             channel: ChatKeys.roomChannel(message.room), body: RelayCodec.messageBody(message, origin: origin),
             maxLength: historyLength, roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: upkeep.renewsRoom)
-        let published: EventLoopFuture<(reply: RedisValue, confirmed: Bool)>
+        // One future per message on the default path, as before acknowledgements could wait for replicas.
+        let published: EventLoopFuture<PublishedMessage>
         if let acknowledged = acknowledgedMessages {
             published = acknowledged.redis.run(
                 RoomScripts.publishMessage, parameters, acknowledgedBy: acknowledged.wanted
-            ).map { ($0.reply, $0.isAcknowledged(by: acknowledged.wanted)) }
+            ).flatMapThrowing { try Self.published($0.reply, confirmed: $0.isAcknowledged(by: acknowledged.wanted)) }
         } else {
-            published = redis.run(RoomScripts.publishMessage, parameters).map { ($0, true) }
+            published = redis.run(RoomScripts.publishMessage, parameters).flatMapThrowing {
+                try Self.published($0, confirmed: true)
+            }
         }
         if upkeep.renewsRoom {
             // An idle room's history goes by itself; the room counts as active for the cap meanwhile.
@@ -166,12 +169,14 @@ extension ChatStore {
             _ = redis.run(
                 SessionScripts.markActive, keys: [ChatKeys.session(user.key)], arguments: [String(message.time)])
         }
-        return published.flatMapThrowing { reply, confirmed in
-            guard let id = reply.string.flatMap(StreamID.init) else {
-                throw RedisError(.protocolViolation, "the publish script gave no message id")
-            }
-            return PublishedMessage(id: id, confirmed: confirmed)
+        return published
+    }
+
+    private static func published(_ reply: RedisValue, confirmed: Bool) throws -> PublishedMessage {
+        guard let id = reply.string.flatMap(StreamID.init) else {
+            throw RedisError(.protocolViolation, "the publish script gave no message id")
         }
+        return PublishedMessage(id: id, confirmed: confirmed)
     }
 
     /// Best effort and not kept: a typing notice that is lost is followed by the message or by the next notice.

@@ -30,8 +30,6 @@ public struct SessionRecord: Sendable {
     }
 }
 
-/// What keeps Redis's memory bounded whatever clients do: rooms and their history go after being idle, rooms are
-/// created at a limited rate and up to a cap, and /seen keeps a bounded number of people.
 /// A connection for writes whose callers wait for replicas, and what they wait for.
 public struct AcknowledgedWrites: Sendable {
     public var redis: any RedisConnection
@@ -43,6 +41,8 @@ public struct AcknowledgedWrites: Sendable {
     }
 }
 
+/// What keeps Redis's memory bounded whatever clients do: rooms and their history go after being idle, rooms are
+/// created at a limited rate and up to a cap, and /seen keeps a bounded number of people.
 public struct StoreBounds: Sendable {
     /// A room's history (and the room, once empty) goes this long after its last message or join.
     public var roomIdleSeconds = 7 * 24 * 3600

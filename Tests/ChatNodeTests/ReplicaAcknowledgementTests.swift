@@ -6,6 +6,18 @@ import Testing
 /// deployment (a primary, a replica, three sentinels) whose replica is stopped and whose primary is then killed.
 @Suite("acknowledgements that survive a failover (--ack-replicas)", .serialized)
 struct ReplicaAcknowledgementTests {
+    /// Says `text` in the lobby (as a JSON client); returns the codes of the errors that came with its
+    /// acknowledgement.
+    static func say(_ client: TestSocket, _ text: String) throws -> [String] {
+        try client.sendJSON(["op": "say", "room": "lobby", "text": text, "id": text])
+        _ = try client.expectEvent("the acknowledgement of \(text)") {
+            $0["type"] as? String == "message" && $0["id"] as? String == text
+        }
+        return client.drain(timeout: 0.8).compactMap(TestSocket.json).filter {
+            $0["type"] as? String == "error" && $0["id"] as? String == text
+        }.compactMap { $0["code"] as? String }
+    }
+
     @Test(
         "without --ack-replicas a message the primary acknowledged is lost when it dies before its replica has it; with it, that message's sender is warned (unconfirmed) and every message acknowledged without a warning survives the failover"
     )
@@ -20,28 +32,17 @@ struct ReplicaAcknowledgementTests {
         let alice = try plain.loginJSON("alice")
         let bob = try acknowledged.loginJSON("bob")
 
-        /// Says `text` in the lobby; returns the error events that came with its acknowledgement.
-        func say(_ client: TestSocket, _ text: String) throws -> [String] {
-            try client.sendJSON(["op": "say", "room": "lobby", "text": text, "id": text])
-            _ = try client.expectEvent("the acknowledgement of \(text)") {
-                $0["type"] as? String == "message" && $0["id"] as? String == text
-            }
-            return client.drain(timeout: 0.8).compactMap(TestSocket.json).filter {
-                $0["type"] as? String == "error" && $0["id"] as? String == text
-            }.compactMap { $0["code"] as? String }
-        }
-
         // Replicated at once: no warning for either.
-        #expect(try say(alice, "plain-before") == [])
-        #expect(try say(bob, "acked-before") == [])
+        #expect(try Self.say(alice, "plain-before") == [])
+        #expect(try Self.say(bob, "acked-before") == [])
 
         // The replica stops and its link is cut (a hung machine): the primary still answers. (Stopped alone, the
         // replica would still find what the primary sent meanwhile in its socket's buffer when it carries on.)
         redis.pause(replica)
         try redis.cli(["CLIENT", "KILL", "TYPE", "replica"], port: primary)
         let asked = Date()
-        #expect(try say(alice, "plain-lost") == [], "acknowledged as usual: the primary has it")
-        #expect(try say(bob, "acked-warned") == ["unconfirmed"])
+        #expect(try Self.say(alice, "plain-lost") == [], "acknowledged as usual: the primary has it")
+        #expect(try Self.say(bob, "acked-warned") == ["unconfirmed"])
         #expect(Date().timeIntervalSince(asked) < 4)
 
         // The primary dies before the replica has them; the replica comes back and is promoted.
@@ -59,7 +60,7 @@ struct ReplicaAcknowledgementTests {
         // old primary is dead), each comes with its warning rather than not at all.
         #expect(
             eventually(timeout: 20, interval: 0.5) {
-                (try? say(bob, "acked-after-\(UUID().uuidString.prefix(4))")) == ["unconfirmed"]
+                (try? Self.say(bob, "acked-after-\(UUID().uuidString.prefix(4))")) == ["unconfirmed"]
             })
         _ = (plain, acknowledged, alice)
     }
@@ -77,20 +78,11 @@ struct ReplicaAcknowledgementTests {
         let dave = try node.ircLogin("dave", capabilities: ["echo-message"])
         try dave.send("JOIN #lobby")
         _ = try dave.expectLine("dave's NAMES") { $0.contains(" 366 dave #lobby ") }
-        func errors(after text: String) throws -> [String] {
-            try bob.sendJSON(["op": "say", "room": "lobby", "text": text, "id": text])
-            _ = try bob.expectEvent("the acknowledgement of \(text)") {
-                $0["type"] as? String == "message" && $0["id"] as? String == text
-            }
-            return bob.drain(timeout: 0.8).compactMap(TestSocket.json).filter {
-                $0["type"] as? String == "error" && $0["id"] as? String == text
-            }.compactMap { $0["code"] as? String }
-        }
-        #expect(try errors(after: "replicated") == [])
+        #expect(try Self.say(bob, "replicated") == [])
         let shard = try #require(try cluster.primaryPort(forKey: "chat:history:{lobby}"))
         let replica = try #require(try cluster.replicaPorts(ofPrimary: shard).first)
         cluster.pause(replica)
-        #expect(try errors(after: "replica-stopped") == ["unconfirmed"])
+        #expect(try Self.say(bob, "replica-stopped") == ["unconfirmed"])
         try carol.send("typed while the replica is stopped")
         _ = try carol.expectLine("carol's warning") { $0.hasPrefix("! unconfirmed ") }
         try dave.send("PRIVMSG #lobby :from IRC while the replica is stopped")
@@ -98,7 +90,7 @@ struct ReplicaAcknowledgementTests {
         _ = try dave.expectLine("dave's warning") { $0.contains(" NOTICE dave :unconfirmed: ") }
         cluster.resume(replica)
         #expect(
-            eventually(timeout: 10, interval: 0.3) { (try? errors(after: "back-\(UUID().uuidString.prefix(4))")) == [] }
+            eventually(timeout: 10, interval: 0.3) { (try? Self.say(bob, "back-\(UUID().uuidString.prefix(4))")) == [] }
         )
         _ = (node, carol, dave)
     }

@@ -17,6 +17,9 @@ extension SessionHandler {
             .whenComplete { result in
                 let result = result.mapError { Self.clientError($0) }
                 if case .failure(let error) = result { self.logUnexpected(error, in: operation) }
+                if case .success(.published(_, confirmed: false)) = result {
+                    self.node.metrics.messagesUnconfirmed.increment()
+                }
                 self.apply(self.machine.completed(operation, id: id, result, now: Self.clock()))
                 self.processInbox()
             }
@@ -91,10 +94,8 @@ extension SessionHandler {
             let upkeep = PublishUpkeep(
                 renewsRoom: hub.roomUpkeep.renews(message.room, now: message.time),
                 marksActive: activeMarks.marks(now: message.time))
-            let unconfirmed = node.metrics.messagesUnconfirmed
             return store.publishMessage(message, user: user, origin: origin, upkeep: upkeep).map {
-                if !$0.confirmed { unconfirmed.increment() }
-                return .published($0.id, confirmed: $0.confirmed)
+                .published($0.id, confirmed: $0.confirmed)
             }
         case (.sendDirect(let message, let target), _?):
             return store.sendDirect(message, to: target.key, origin: origin).map { .delivered($0) }

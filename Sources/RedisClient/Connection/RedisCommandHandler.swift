@@ -119,7 +119,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         }
         guard let promise = entry.promise else {
             // This handler's WAIT: an error (an ACL user without WAIT, say) counts no replica.
-            return sendWait(replicaWaits.waitAnswered(replicas: Int(value.int ?? 0)), context: context)
+            return sendWait(replicaWaits.waitAnswered(replicas: Int(value.int ?? 0), now: .now()), context: context)
         }
         if case .error(let message) = value {
             if let fallback = entry.fallback, message.hasPrefix("NOSCRIPT") {
@@ -134,7 +134,7 @@ final class RedisCommandHandler: ChannelDuplexHandler {
         } else {
             promise.succeed(value)
             if let acknowledgement = entry.acknowledgement {
-                sendWait(replicaWaits.writeAnswered(acknowledgement), context: context)
+                sendWait(replicaWaits.writeAnswered(acknowledgement, now: .now()), context: context)
             }
         }
     }
@@ -154,9 +154,11 @@ final class RedisCommandHandler: ChannelDuplexHandler {
     private func checkTimeout(context: ChannelHandlerContext) {
         // Every tick reads the clock, waiting or not, so that a late tick is never mistaken for silence.
         let silent = silence.silence()
-        guard !waiting.isEmpty, silent > timeout else { return }
+        // A WAIT of ours holds the connection silent for up to its own timeout: that silence is Redis's answer.
+        let allowed = timeout + replicaWaits.outstandingTimeout
+        guard !waiting.isEmpty, silent > allowed else { return }
         let reason =
-            "no reply from Redis for \(timeout.nanoseconds / 1_000_000) ms while \(waiting.count) commands waited"
+            "no reply from Redis for \(allowed.nanoseconds / 1_000_000) ms while \(waiting.count) commands waited"
         closing(reason)
         failAll(RedisError(.timeout, reason))
         context.close(promise: nil)
