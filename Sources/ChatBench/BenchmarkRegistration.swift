@@ -51,7 +51,7 @@ final class Registrar: ChannelInboundHandler {
     let password: String
     let proxyHeader: Bool
     private(set) var done: EventLoopPromise<Void>!
-    private var pending = ByteBuffer()
+    private var lines = LineSplitter()
     private var registered = false
 
     init(name: String, password: String, proxyHeader: Bool) {
@@ -80,10 +80,7 @@ final class Registrar: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var incoming = unwrapInboundIn(data)
-        pending.writeBuffer(&incoming)
-        while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
-            let line = pending.readString(length: newline - pending.readerIndex) ?? ""
-            pending.moveReaderIndex(forwardBy: 1)
+        for line in lines.lines(in: &incoming) {
             if line.hasPrefix(#"{"type":"welcome""#) {
                 write(#"{"op":"register","password":"\#(password)"}"#, context: context)
             } else if line.hasPrefix(#"{"type":"ok""#), !registered {
@@ -95,7 +92,6 @@ final class Registrar: ChannelInboundHandler {
                 context.close(promise: nil)
             }
         }
-        pending.discardReadBytes()
     }
 
     func channelInactive(context: ChannelHandlerContext) {

@@ -6,13 +6,14 @@ import Foundation
 import NIOSSL
 
 /// `chat-bench`: measures a running cluster the way people use it (`run`), and turns recorded runs into
-/// docs/benchmarks.md's tables and plots (`report`).
+/// docs/benchmarks.md's tables and plots (`report`); keeps people chatting through faults and checks that nothing
+/// acknowledged was lost (`soak`, `check`: scripts/soak.sh brings the cluster and the faults).
 @main
 struct ChatBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-bench",
         abstract: "Latency and throughput of a running chat cluster, and the CPU and memory of its processes.",
-        subcommands: [Run.self, Report.self],
+        subcommands: [Run.self, Report.self, SoakCommand.self, Check.self],
         defaultSubcommand: Run.self)
 }
 
@@ -175,6 +176,67 @@ struct Report: ParsableCommand {
         let made = try BenchmarkReport.update(
             document: document, records: records, mergedRecords: writeRecords, plots: plots, setup: setup)
         print("wrote \(document) and \(made.plots.count) plots in \(made.directory)")
+    }
+}
+
+struct SoakCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "soak",
+        abstract:
+            "People chat in rooms for a while, coming back after every dropped connection; then the journal is checked (exit 1 if it fails)."
+    )
+
+    @Option(help: "Where people connect: HOST:PORT (the balancer).")
+    var target = "127.0.0.1:7000"
+
+    @Option(help: "People.")
+    var people = 30
+
+    @Option(help: "Rooms.")
+    var rooms = 6
+
+    @Option(help: "Rooms each person is in.")
+    var roomsPerPerson = 2
+
+    @Option(help: "Seconds between one person's messages.")
+    var interval = 1.0
+
+    @Option(help: "Seconds of sending.")
+    var duration = 60.0
+
+    @Option(help: "Seconds to keep listening after the last message.")
+    var drain = 10.0
+
+    @Option(help: "Where the journal (JSON lines) goes.")
+    var journal = "soak-journal.jsonl"
+
+    func run() async throws {
+        guard let address = HostPort(parsing: target) else { throw ValidationError("--target must be HOST:PORT") }
+        let plan = SoakPlan(
+            target: address, people: people, rooms: rooms, roomsPerPerson: roomsPerPerson, interval: interval,
+            duration: duration, drain: drain, journal: journal)
+        let outcome = try await Soak.run(plan) { line in
+            FileHandle.standardError.write(Data("chat-bench soak: \(line)\n".utf8))
+        }
+        print(outcome.verdict.report())
+        print("reconnects: \(outcome.reconnects)")
+        if !outcome.verdict.passed { throw ExitCode(1) }
+    }
+}
+
+struct Check: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract:
+            "Check a soak's journal: every acknowledged message reached every member once, in order, or a gap was told (exit 1 if not)."
+    )
+
+    @Argument(help: "The journal `soak` wrote.")
+    var journal: String
+
+    func run() throws {
+        let verdict = SoakChecker.check(try SoakEntry.read(journal))
+        print(verdict.report())
+        if !verdict.passed { throw ExitCode(1) }
     }
 }
 

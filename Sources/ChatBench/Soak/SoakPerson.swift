@@ -1,0 +1,293 @@
+import ChatCore
+import Endpoints
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// One person in a soak: a JSON-lines client that stays in its rooms for the whole run, sends a message now and
+/// then, and comes back after every dropped connection the way the web page does (a `hello` with its resume token
+/// and each room with the last message it saw), reading every page it is owed. Everything it sends, is told and is
+/// shown goes to the journal (`SoakEntry`). Lives on one event loop: every method runs there.
+final class SoakPerson: @unchecked Sendable {
+    let name: String
+    let rooms: [String]
+    let eventLoop: any EventLoop
+    private let target: HostPort
+    private let journal: SoakJournalWriter
+
+    private var channel: (any Channel)?
+    private var resumeToken: String?
+    /// Per room, the message up to which everything was shown (a room is in it once joined): where a resume
+    /// reads on from.
+    private var through: [String: StreamID] = [:]
+    /// Rooms joined on this connection.
+    private var joinedNow: Set<String> = []
+    /// Rooms whose history is being read page by page, with the ids shown meanwhile (live ones too: a later page
+    /// holds messages already shown live, as a client that reads on expects; it shows each once), and the newest
+    /// live id, which `through` moves to when the last page is read.
+    private var paging: [String: (shown: Set<StreamID>, newestLive: StreamID)] = [:]
+    /// Messages sent and not answered yet, by request id: the room and the text.
+    private var pending: [String: (room: String, text: String)] = [:]
+    /// Acknowledged ids by text, for an `unconfirmed` warning that follows its acknowledgement.
+    private var acknowledgedAs: [String: (room: String, id: StreamID)] = [:]
+    private var sequence = 0
+    private var welcomed = false
+    private var sending = true
+    private var stopped = false
+    private(set) var reconnects = 0
+
+    init(name: String, rooms: [String], target: HostPort, eventLoop: any EventLoop, journal: SoakJournalWriter) {
+        self.name = name
+        self.rooms = rooms
+        self.target = target
+        self.eventLoop = eventLoop
+        self.journal = journal
+    }
+
+    func start() { connect() }
+
+    private func connect() {
+        guard !stopped else { return }
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(.seconds(3))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SoakLineHandler(person: self))
+                }
+            }
+            .connect(host: target.host, port: target.port)
+            .whenComplete { result in
+                switch result {
+                case .success(let channel): self.connected(channel)
+                case .failure: self.retry(after: .milliseconds(500))
+                }
+            }
+    }
+
+    private func connected(_ channel: any Channel) {
+        guard !stopped else {
+            channel.close(promise: nil)
+            return
+        }
+        self.channel = channel
+        welcomed = false
+        joinedNow = []
+        paging = [:]
+        var hello: [String: Any] = ["op": "hello", "name": name, "id": "hello"]
+        if let resumeToken { hello["resume"] = resumeToken }
+        hello["rooms"] = rooms.map { room -> [String: String] in
+            // A room joined before is rejoined after the last message seen there (0-0: all it keeps).
+            guard let seen = through[room] else { return ["room": room] }
+            return ["room": room, "since": seen.description]
+        }
+        send(hello)
+    }
+
+    private func retry(after delay: TimeAmount) {
+        guard !stopped else { return }
+        eventLoop.scheduleTask(in: delay) { self.connect() }
+    }
+
+    private func send(_ object: [String: Any]) {
+        guard let channel, let data = try? JSONSerialization.data(withJSONObject: object) else { return }
+        var buffer = channel.allocator.buffer(capacity: data.count + 1)
+        buffer.writeBytes(data)
+        buffer.writeInteger(UInt8(ascii: "\n"))
+        channel.writeAndFlush(buffer, promise: nil)
+    }
+
+    /// Sends the next message, if connected and in every room.
+    func speak() {
+        guard sending, welcomed, joinedNow.count == rooms.count, let room = rooms.randomElement() else { return }
+        sequence += 1
+        let text = "\(name)#\(sequence)"
+        pending[text] = (room, text)
+        journal.append(SoakEntry(.sent, client: name, room: room, text: text))
+        send(["op": "say", "room": room, "text": text, "id": text])
+    }
+
+    func stopSending() { sending = false }
+
+    /// Says goodbye and stays away.
+    func stop() {
+        stopped = true
+        send(["op": "quit"])
+        channel?.close(promise: nil)
+    }
+
+    // MARK: What the server says
+
+    func received(_ line: Substring) {
+        guard let data = line.data(using: .utf8),
+            let event = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+            let type = event["type"] as? String
+        else { return }
+        let id = event["id"] as? String
+        switch type {
+        case "welcome":
+            resumeToken = event["resume"] as? String
+            welcomed = true
+            if reconnects > 0 { journal.append(SoakEntry(.resumed, client: name)) }
+        case "joined":
+            guard let room = event["room"] as? String else { return }
+            let history = (event["history"] as? [[String: Any]]) ?? []
+            joinedNow.insert(room)
+            if through[room] == nil {
+                // What the first join shows is the start: everything after it is owed.
+                let newest = history.compactMap { $0["msgid"] as? String }.last
+                journal.append(SoakEntry(.joined, client: name, room: room, msgid: newest))
+                through[room] = newest.flatMap(StreamID.init) ?? .zero
+            }
+            page(history, in: room, more: event["more"] as? Bool == true)
+        case "history":
+            guard let room = event["room"] as? String else { return }
+            page((event["messages"] as? [[String: Any]]) ?? [], in: room, more: event["more"] as? Bool == true)
+        case "message":
+            guard let room = event["room"] as? String,
+                let stored = (event["msgid"] as? String).flatMap(StreamID.init)
+            else { return }
+            // One's own message is its acknowledgement, the reply to the publish: it may come before messages others
+            // sent a moment earlier, which come through pub/sub (docs/protocol.md). Not part of the live order.
+            let own = id.map { pending[$0] != nil } ?? false
+            log(event, id: stored, in: room, via: own ? "own" : "live")
+            if var reading = paging[room] {
+                reading.shown.insert(stored)
+                reading.newestLive = max(reading.newestLive, stored)
+                paging[room] = reading
+            } else {
+                through[room] = max(through[room] ?? .zero, stored)
+            }
+            if let id, let sent = pending.removeValue(forKey: id) {
+                acknowledgedAs[sent.text] = (room, stored)
+                journal.append(
+                    SoakEntry(
+                        .acknowledged, client: name, room: room, text: sent.text, msgid: stored.description,
+                        confirmed: true))
+            }
+        case "gap":
+            guard let room = event["room"] as? String else { return }
+            if event["lost"] as? Bool == true {
+                journal.append(
+                    SoakEntry(.gap, client: name, room: room, msgid: event["oldest"] as? String, lost: true))
+            } else if let after = (event["after"] as? String).flatMap(StreamID.init) {
+                journal.append(SoakEntry(.gap, client: name, room: room, msgid: after.description, lost: false))
+                paging[room] = paging[room] ?? ([], .zero)
+                through[room] = min(through[room] ?? after, after)
+                readOn(room, after: after)
+            }
+        case "error":
+            let code = event["code"] as? String ?? "?"
+            if let id, code == "unconfirmed", let stored = acknowledgedAs[id] {
+                journal.append(
+                    SoakEntry(
+                        .acknowledged, client: name, room: stored.room, text: id, msgid: stored.id.description,
+                        confirmed: false))
+            } else if let id, let sent = pending.removeValue(forKey: id) {
+                journal.append(SoakEntry(.failed, client: name, room: sent.room, text: sent.text, code: code))
+            } else if id == "hello" {
+                // Refused (the name still held by a session the token no longer matches, a limit): try again.
+                channel?.close(promise: nil)
+            }
+        default:
+            break
+        }
+    }
+
+    private func log(_ message: [String: Any], id: StreamID, in room: String, via: String) {
+        journal.append(
+            SoakEntry(
+                .received, client: name, room: room, text: message["text"] as? String, msgid: id.description, code: via
+            ))
+    }
+
+    /// A page of history (a join's, or one read on): shown, then the next asked for while there is more.
+    private func page(_ messages: [[String: Any]], in room: String, more: Bool) {
+        var last: StreamID?
+        for message in messages {
+            guard let id = (message["msgid"] as? String).flatMap(StreamID.init) else { continue }
+            last = id
+            if paging[room]?.shown.contains(id) == true { continue }
+            paging[room]?.shown.insert(id)
+            log(message, id: id, in: room, via: "page")
+        }
+        let pageEnd = max(last ?? .zero, through[room] ?? .zero)
+        if more {
+            paging[room] = paging[room] ?? ([], .zero)
+            through[room] = pageEnd
+            readOn(room, after: pageEnd)
+        } else {
+            through[room] = max(pageEnd, paging[room]?.newestLive ?? .zero)
+            paging[room] = nil
+        }
+    }
+
+    private func readOn(_ room: String, after: StreamID) {
+        send(["op": "history", "room": room, "after": after.description, "id": "page"])
+    }
+
+    func disconnected() {
+        channel = nil
+        welcomed = false
+        for (_, sent) in pending {
+            journal.append(SoakEntry(.failed, client: name, room: sent.room, text: sent.text, code: "no-reply"))
+        }
+        pending = [:]
+        guard !stopped else { return }
+        reconnects += 1
+        journal.append(SoakEntry(.dropped, client: name))
+        retry(after: .milliseconds(Int64.random(in: 200...1000)))
+    }
+}
+
+/// Lines in, to the person; the end of the connection, to the person.
+final class SoakLineHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+
+    private let person: SoakPerson
+    private var lines = LineSplitter()
+
+    init(person: SoakPerson) { self.person = person }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        for line in lines.lines(in: &buffer) { person.received(Substring(line)) }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        person.disconnected()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}
+
+/// Appends entries to the journal file as they happen, from any loop, each stamped with the time since the start.
+final class SoakJournalWriter: Sendable {
+    private let file: NIOLockedValueBox<FileHandle>
+    private let start = NIODeadline.now()
+
+    init(path: String) throws {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw SoakError("cannot write the journal at \(path)")
+        }
+        file = NIOLockedValueBox(handle)
+    }
+
+    func append(_ entry: SoakEntry) {
+        var entry = entry
+        entry.at = Int((NIODeadline.now() - start).nanoseconds / 1_000_000)
+        let line = Data((entry.line() + "\n").utf8)
+        file.withLockedValue { $0.write(line) }
+    }
+
+    func close() { file.withLockedValue { try? $0.close() } }
+}
+
+struct SoakError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,62 @@
+import ChatBench
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// scripts/soak.sh, short: the hour-long soak's every fault, once each, on real processes.
+@Suite("the soak, short", .serialized)
+struct SoakTests {
+    @Test(
+        "people chat through a node killed, a node stopped, the balancer restarted and the Redis primary killed; every acknowledged message reached everyone once, in order; the checker fails the same journal with one message shown twice or one taken out"
+    )
+    func shortSoak() throws {
+        try TestEnvironment.startingProcess()
+        let directory = TestEnvironment.temporaryDirectory("soak")
+        let base = try Self.freeBase()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.packageDirectory + "/scripts/soak.sh")
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "DURATION": "60", "FAULT_EVERY": "12", "PEOPLE": "30", "ROOMS": "6", "BASE": String(base),
+            "BIN": TestEnvironment.binDirectory, "RUN_DIR": directory,
+        ]) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        print(text)
+        #expect(process.terminationStatus == 0, "the soak failed; logs in \(directory)")
+        #expect(text.contains("PASSED"))
+        for fault in ["kill-node", "term-node", "restart-balancer", "fail-primary"] {
+            #expect(text.contains(": \(fault)"), "\(fault) was injected")
+        }
+        let reconnects = text.split(separator: "\n").first { $0.hasPrefix("reconnects: ") }
+            .flatMap { Int($0.dropFirst("reconnects: ".count)) }
+        #expect((reconnects ?? 0) > 0, "connections dropped and came back")
+
+        // The checker on the same journal, altered: one message shown twice, one taken out.
+        let journal = try SoakEntry.read(directory + "/journal.jsonl")
+        let verdict = SoakChecker.check(journal)
+        #expect(verdict.passed && verdict.acknowledged > 500, "\(verdict.report())")
+        let shown = journal.indices.filter { journal[$0].kind == .received && journal[$0].code == "live" }
+        let confirmed = Set(journal.filter { $0.kind == .acknowledged && $0.confirmed == true }.compactMap(\.text))
+        let taken = try #require(shown.last { journal[$0].text.map(confirmed.contains) == true })
+        var twice = journal
+        twice.append(journal[shown[shown.count / 2]])
+        #expect(SoakChecker.check(twice).twice.count == 1)
+        var missing = journal
+        missing.remove(at: taken)
+        #expect(SoakChecker.check(missing).missing.count == 1)
+    }
+
+    /// A base port with every port the script uses free.
+    static func freeBase() throws -> Int {
+        let offsets = [0, 1, 2, 3, 10, 11, 20, 21, 22, 100, 101, 102, 103, 200, 301, 302, 303]
+        for _ in 0..<200 {
+            let base = Int.random(in: 20_000...40_000)
+            if offsets.allSatisfy({ TestEnvironment.isFree(port: base + $0) }) { return base }
+        }
+        throw HarnessError("no free ports for the soak")
+    }
+}
