@@ -6,10 +6,11 @@
 #   a node killed (kill -9) and started again 2 s later;  a node stopped (SIGTERM) and started again;
 #   the balancer restarted;  the Redis primary killed (the sentinels promote the replica; the old primary comes
 #   back as its replica).
-# Faults hit node1 and node2 only: node3 runs the whole soak, and its memory and descriptors are sampled every
-# 10 s (run/soak-*/samples.csv) to show whether they grow. At the end the checker reads what every person sent,
-# was told and was shown (chat-bench check): every acknowledged message reached everyone in its room once, in
-# order, or a gap was told. Exit 1 if not.
+# Faults hit node1 and node2 only (turn about, a round of four faults each): node3 runs the whole soak, and its
+# memory and descriptors are sampled every 10 s (run/soak-*/samples.csv) to show whether they grow. At the end an
+# auditor reads every room's whole history, and the checker reads what every person sent, was told and was shown
+# (SoakChecker, docs/reliability.md): every acknowledged message reached everyone in its room once, in order, or a
+# gap was told. Exit 1 if not, or if a fault could not be carried out.
 #   scripts/soak.sh                              # an hour
 #   DURATION=90 FAULT_EVERY=15 scripts/soak.sh   # the short run the test command makes (SoakTests)
 # Loopback only; everything it starts is stopped when it ends. BIN=... uses those builds instead of building.
@@ -62,7 +63,7 @@ start_node() { # N
   local i=$1
   "$BIN/chat-node" --host 127.0.0.1 --port $((BASE + i)) --http-port $((BASE + 100 + i)) \
     --ops-port $((BASE + 300 + i)) --node-id "node$i" --redis "$REDIS_URL" --proxy-protocol \
-    --ack-replicas 1 --ack-timeout-ms 500 --rate-limit 100 --rate-burst 100 \
+    --ack-replicas 1 --ack-timeout-ms 500 --rate-limit 100 --rate-burst 100 --history-length 100000 \
     >>"$RUN_DIR/node$i.out" 2>>"$RUN_DIR/node$i.log" &
   pid_of[node$i]=$!
 }
@@ -78,6 +79,13 @@ wait_for_nodes() {
   echo "soak: the balancer does not see 3 nodes up" >&2
 }
 primary_port() { redis-cli -p "${SENTINEL_PORTS[0]}" sentinel get-master-addr-by-name chat 2>/dev/null | tail -1; }
+# Stops a process, waiting at most 10 s for it (then kill -9); a process already gone is fine.
+stop_process() { # SIGNAL PID
+  kill "-$1" "$2" 2>/dev/null || return 0
+  for _ in $(seq 100); do kill -0 "$2" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$2" 2>/dev/null || true
+  wait "$2" 2>/dev/null || true
+}
 stop_all() {
   trap - EXIT INT TERM
   for name in "${!pid_of[@]}"; do kill -TERM "${pid_of[$name]}" 2>/dev/null || true; done
@@ -104,8 +112,10 @@ wait_for_nodes
 
 echo "soak: $PEOPLE people in $ROOMS rooms for $DURATION s, a fault every $FAULT_EVERY s; logs in $RUN_DIR"
 "$BIN/chat-bench" soak --target "127.0.0.1:$BASE" --people "$PEOPLE" --rooms "$ROOMS" --duration "$DURATION" \
-  --journal "$RUN_DIR/journal.jsonl" >"$RUN_DIR/verdict.txt" 2>"$RUN_DIR/soak.log" &
+  --journal "$RUN_DIR/journal.jsonl" --faults "$RUN_DIR/faults.txt" >"$RUN_DIR/verdict.txt" 2>"$RUN_DIR/soak.log" &
 soak=$!
+pid_of[soak]=$soak
+: >"$RUN_DIR/faults.txt"
 
 echo "seconds,node3_rss_kb,node3_fds" >"$RUN_DIR/samples.csv"
 sample() {
@@ -114,6 +124,8 @@ sample() {
 }
 faults=(kill-node term-node restart-balancer fail-primary)
 fault=0
+status=0
+noted() { echo "$(date +%s%3N) $1" >>"$RUN_DIR/faults.txt"; echo "soak: $((SECONDS - started)) s: $1"; }
 started=$SECONDS
 next_fault=$((started + FAULT_EVERY))
 next_sample=$started
@@ -123,32 +135,37 @@ while kill -0 "$soak" 2>/dev/null; do
   if [ "$SECONDS" -ge "$next_sample" ]; then sample; next_sample=$((next_sample + 10)); fi
   [ "$SECONDS" -ge "$next_fault" ] && [ $((SECONDS - started)) -lt $((DURATION - 10)) ] || continue
   next_fault=$((SECONDS + FAULT_EVERY))
-  node=$((fault % 2 + 1))
+  node=$((fault / ${#faults[@]} % 2 + 1))
   what=${faults[$((fault % ${#faults[@]}))]}
   fault=$((fault + 1))
-  echo "soak: $((SECONDS - started)) s: $what"
   case $what in
     kill-node)
-      kill -KILL "${pid_of[node$node]}"; wait "${pid_of[node$node]}" 2>/dev/null || true
+      stop_process KILL "${pid_of[node$node]}"; noted "$what node$node"
       sleep 2; start_node "$node" ;;
     term-node)
-      kill -TERM "${pid_of[node$node]}"; wait "${pid_of[node$node]}" 2>/dev/null || true
+      stop_process TERM "${pid_of[node$node]}"; noted "$what node$node"
       start_node "$node" ;;
     restart-balancer)
-      kill -TERM "${pid_of[balancer]}"; wait "${pid_of[balancer]}" 2>/dev/null || true
+      stop_process TERM "${pid_of[balancer]}"; noted "$what"
       start_balancer; wait_for_nodes ;;
     fail-primary)
       old=$(primary_port)
-      [ -n "${pid_of[redis$old]:-}" ] || { echo "soak: the sentinels name no primary we started ($old)" >&2; continue; }
-      kill -KILL "${pid_of[redis$old]}"; wait "${pid_of[redis$old]}" 2>/dev/null || true
+      if [ -z "${pid_of[redis$old]:-}" ]; then
+        echo "soak: the sentinels name no primary this script started ($old)" >&2; status=1; continue
+      fi
+      stop_process KILL "${pid_of[redis$old]}"; noted "$what"
       for _ in $(seq 300); do [ "$(primary_port)" != "$old" ] && break; sleep 0.1; done
-      start_data "$old" "$(primary_port)" ;;
+      new=$(primary_port)
+      if [ "$new" = "$old" ] || [ -z "$new" ]; then
+        echo "soak: no replica was promoted within 30 s" >&2; status=1; start_data "$old"; continue
+      fi
+      start_data "$old" "$new" ;;
   esac
 done
-status=0
 wait "$soak" || status=$?
+unset 'pid_of[soak]'
 sample
 cat "$RUN_DIR/verdict.txt"
-echo "faults: $fault; node3 (never faulted) over the run, seconds,rss_kb,fds: $(sed -n 2p "$RUN_DIR/samples.csv") -> $(tail -1 "$RUN_DIR/samples.csv")"
+echo "faults: $(wc -l <"$RUN_DIR/faults.txt"); node3 (never faulted) over the run, seconds,rss_kb,fds: $(sed -n 2p "$RUN_DIR/samples.csv") -> $(tail -1 "$RUN_DIR/samples.csv")"
 echo "journal: $RUN_DIR/journal.jsonl"
 exit "$status"

@@ -210,11 +210,15 @@ struct SoakCommand: AsyncParsableCommand {
     @Option(help: "Where the journal (JSON lines) goes.")
     var journal = "soak-journal.jsonl"
 
+    @Option(help: "A file of `<unix ms> <fault>` lines the fault injector writes (scripts/soak.sh), read at the end.")
+    var faults: String?
+
     func run() async throws {
         guard let address = HostPort(parsing: target) else { throw ValidationError("--target must be HOST:PORT") }
-        let plan = SoakPlan(
+        var plan = SoakPlan(
             target: address, people: people, rooms: rooms, roomsPerPerson: roomsPerPerson, interval: interval,
             duration: duration, drain: drain, journal: journal)
+        plan.faults = faults
         let outcome = try await Soak.run(plan) { line in
             FileHandle.standardError.write(Data("chat-bench soak: \(line)\n".utf8))
         }

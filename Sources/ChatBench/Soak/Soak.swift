@@ -19,6 +19,9 @@ public struct SoakPlan: Sendable {
     /// After the last message, how long to keep listening for the ones in flight and the pages owed.
     public var drain: Double
     public var journal: String
+    /// Where scripts/soak.sh writes each fault it injected, a line `<unix ms> <name>` each: added to the journal
+    /// at the end, so the checker knows when Redis failed over.
+    public var faults: String? = nil
     public var threads = 2
 
     public init(
@@ -80,8 +83,38 @@ public enum Soak {
             }.get()
         }
         try await Task.sleep(for: .milliseconds(300))
+
+        // The history itself, read from the start of every room by someone who was never there: every message
+        // acknowledged without a warning must be in it.
+        progress("auditing the history")
+        let auditor = SoakPerson(
+            name: "auditor", rooms: rooms, target: plan.target, eventLoop: group.next(), journal: journal,
+            auditing: true)
+        auditor.eventLoop.execute { auditor.start() }
+        let auditStarted = Date()
+        while try await !auditor.eventLoop.submit({ auditor.caughtUp }).get(),
+            Date().timeIntervalSince(auditStarted) < 120
+        {
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try await auditor.eventLoop.submit { auditor.stop() }.get()
+        try await Task.sleep(for: .milliseconds(200))
+
+        if let faults = plan.faults, let lines = try? String(contentsOfFile: faults, encoding: .utf8) {
+            for line in lines.split(whereSeparator: \.isNewline) {
+                let parts = line.split(separator: " ")
+                guard parts.count >= 2, let unixMilliseconds = Double(parts[0]) else { continue }
+                journal.append(
+                    SoakEntry(.fault, client: "soak.sh", code: parts.dropFirst().joined(separator: " ")),
+                    at: Date(timeIntervalSince1970: unixMilliseconds / 1000))
+            }
+        }
         journal.close()
         try await group.shutdownGracefully()
-        return Outcome(verdict: SoakChecker.check(try SoakEntry.read(plan.journal)), reconnects: reconnects)
+        var expected = Dictionary(uniqueKeysWithValues: people.map { ($0.name, $0.rooms) })
+        expected[auditor.name] = rooms
+        return Outcome(
+            verdict: SoakChecker.check(try SoakEntry.read(plan.journal), expectedRooms: expected),
+            reconnects: reconnects)
     }
 }

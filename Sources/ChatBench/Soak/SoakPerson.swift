@@ -8,42 +8,66 @@ import NIOPosix
 /// One person in a soak: a JSON-lines client that stays in its rooms for the whole run, sends a message now and
 /// then, and comes back after every dropped connection the way the web page does (a `hello` with its resume token
 /// and each room with the last message it saw), reading every page it is owed. Everything it sends, is told and is
-/// shown goes to the journal (`SoakEntry`). Lives on one event loop: every method runs there.
+/// shown goes to the journal (`SoakEntry`), raw: a message a page shows again is journalled again, and the checker
+/// tells a page read on from a server's duplicate. Lives on one event loop: every method runs there.
+///
+/// An auditor (`auditing`) sends nothing: it joins every room from the start of its history and reads every page,
+/// after the soak, so the checker can hold the history itself to what was acknowledged.
 final class SoakPerson: @unchecked Sendable {
     let name: String
     let rooms: [String]
     let eventLoop: any EventLoop
     private let target: HostPort
     private let journal: SoakJournalWriter
+    private let auditing: Bool
 
     private var channel: (any Channel)?
+    /// Counts connections, so a timer set for one does nothing to the next.
+    private var connection = 0
     private var resumeToken: String?
     /// Per room, the message up to which everything was shown (a room is in it once joined): where a resume
-    /// reads on from.
+    /// reads on from. Moved by others' live messages and by pages, never by one's own acknowledgement, which may
+    /// come before others' messages sent a moment earlier.
     private var through: [String: StreamID] = [:]
     /// Rooms joined on this connection.
     private var joinedNow: Set<String> = []
-    /// Rooms whose history is being read page by page, with the ids shown meanwhile (live ones too: a later page
-    /// holds messages already shown live, as a client that reads on expects; it shows each once), and the newest
-    /// live id, which `through` moves to when the last page is read.
-    private var paging: [String: (shown: Set<StreamID>, newestLive: StreamID)] = [:]
+    /// Rooms whose history is being read on page by page: the id the last page was asked after, and the newest
+    /// live id meanwhile, which `through` moves to when the last page is read.
+    private var paging: [String: (after: StreamID, newestLive: StreamID)] = [:]
     /// Messages sent and not answered yet, by request id: the room and the text.
     private var pending: [String: (room: String, text: String)] = [:]
     /// Acknowledged ids by text, for an `unconfirmed` warning that follows its acknowledgement.
     private var acknowledgedAs: [String: (room: String, id: StreamID)] = [:]
     private var sequence = 0
+    /// Numbers each page shown (a join's history or a page read on), so the checker can look inside one.
+    private var pages = 0
     private var welcomed = false
     private var sending = true
     private var stopped = false
     private(set) var reconnects = 0
 
-    init(name: String, rooms: [String], target: HostPort, eventLoop: any EventLoop, journal: SoakJournalWriter) {
+    static let pageLimit = 200
+
+    init(
+        name: String, rooms: [String], target: HostPort, eventLoop: any EventLoop, journal: SoakJournalWriter,
+        auditing: Bool = false
+    ) {
         self.name = name
         self.rooms = rooms
         self.target = target
         self.eventLoop = eventLoop
         self.journal = journal
+        self.auditing = auditing
+        if auditing {
+            for room in rooms {
+                through[room] = .zero
+                journal.append(SoakEntry(.joined, client: name, room: room, code: "audit"))
+            }
+        }
     }
+
+    /// Whether every room is joined and read to its end (for the auditor).
+    var caughtUp: Bool { joinedNow.count == rooms.count && paging.isEmpty }
 
     func start() { connect() }
 
@@ -71,6 +95,7 @@ final class SoakPerson: @unchecked Sendable {
             return
         }
         self.channel = channel
+        connection += 1
         welcomed = false
         joinedNow = []
         paging = [:]
@@ -82,6 +107,12 @@ final class SoakPerson: @unchecked Sendable {
             return ["room": room, "since": seen.description]
         }
         send(hello)
+        // A room whose rejoin failed (its error carries no id) would leave this person silent: come back instead.
+        let this = connection
+        eventLoop.scheduleTask(in: .seconds(15)) {
+            guard self.connection == this, self.joinedNow.count < self.rooms.count else { return }
+            self.channel?.close(promise: nil)
+        }
     }
 
     private func retry(after delay: TimeAmount) {
@@ -99,7 +130,9 @@ final class SoakPerson: @unchecked Sendable {
 
     /// Sends the next message, if connected and in every room.
     func speak() {
-        guard sending, welcomed, joinedNow.count == rooms.count, let room = rooms.randomElement() else { return }
+        guard !auditing, sending, welcomed, joinedNow.count == rooms.count, let room = rooms.randomElement() else {
+            return
+        }
         sequence += 1
         let text = "\(name)#\(sequence)"
         pending[text] = (room, text)
@@ -118,9 +151,8 @@ final class SoakPerson: @unchecked Sendable {
 
     // MARK: What the server says
 
-    func received(_ line: Substring) {
-        guard let data = line.data(using: .utf8),
-            let event = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+    func received(_ line: String) {
+        guard let event = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any],
             let type = event["type"] as? String
         else { return }
         let id = event["id"] as? String
@@ -139,10 +171,12 @@ final class SoakPerson: @unchecked Sendable {
                 journal.append(SoakEntry(.joined, client: name, room: room, msgid: newest))
                 through[room] = newest.flatMap(StreamID.init) ?? .zero
             }
-            page(history, in: room, more: event["more"] as? Bool == true)
+            page(history, in: room, via: "join", more: event["more"] as? Bool == true)
         case "history":
             guard let room = event["room"] as? String else { return }
-            page((event["messages"] as? [[String: Any]]) ?? [], in: room, more: event["more"] as? Bool == true)
+            page(
+                (event["messages"] as? [[String: Any]]) ?? [], in: room, via: "page",
+                more: event["more"] as? Bool == true)
         case "message":
             guard let room = event["room"] as? String,
                 let stored = (event["msgid"] as? String).flatMap(StreamID.init)
@@ -151,30 +185,34 @@ final class SoakPerson: @unchecked Sendable {
             // sent a moment earlier, which come through pub/sub (docs/protocol.md). Not part of the live order.
             let own = id.map { pending[$0] != nil } ?? false
             log(event, id: stored, in: room, via: own ? "own" : "live")
-            if var reading = paging[room] {
-                reading.shown.insert(stored)
-                reading.newestLive = max(reading.newestLive, stored)
-                paging[room] = reading
-            } else {
-                through[room] = max(through[room] ?? .zero, stored)
-            }
-            if let id, let sent = pending.removeValue(forKey: id) {
+            if own, let id, let sent = pending.removeValue(forKey: id) {
                 acknowledgedAs[sent.text] = (room, stored)
                 journal.append(
                     SoakEntry(
                         .acknowledged, client: name, room: room, text: sent.text, msgid: stored.description,
                         confirmed: true))
+            } else if !own {
+                if let reading = paging[room] {
+                    paging[room]?.newestLive = max(reading.newestLive, stored)
+                } else {
+                    through[room] = max(through[room] ?? .zero, stored)
+                }
             }
         case "gap":
-            guard let room = event["room"] as? String else { return }
-            if event["lost"] as? Bool == true {
-                journal.append(
-                    SoakEntry(.gap, client: name, room: room, msgid: event["oldest"] as? String, lost: true))
-            } else if let after = (event["after"] as? String).flatMap(StreamID.init) {
-                journal.append(SoakEntry(.gap, client: name, room: room, msgid: after.description, lost: false))
-                paging[room] = paging[room] ?? ([], .zero)
+            guard let room = event["room"] as? String, let after = (event["after"] as? String).flatMap(StreamID.init)
+            else { return }
+            let lost = event["lost"] as? Bool == true
+            journal.append(
+                SoakEntry(
+                    .gap, client: name, room: room, msgid: event["oldest"] as? String, lost: lost,
+                    after: after.description))
+            if !lost {
+                // Read on from there; a read already under way goes on from the earlier point of the two.
                 through[room] = min(through[room] ?? after, after)
-                readOn(room, after: after)
+                if paging[room] == nil {
+                    paging[room] = (after, .zero)
+                    readOn(room, after: after)
+                }
             }
         case "error":
             let code = event["code"] as? String ?? "?"
@@ -185,7 +223,15 @@ final class SoakPerson: @unchecked Sendable {
                         confirmed: false))
             } else if let id, let sent = pending.removeValue(forKey: id) {
                 journal.append(SoakEntry(.failed, client: name, room: sent.room, text: sent.text, code: code))
-            } else if id == "hello" {
+            } else if let id, id.hasPrefix("page:") {
+                // A page refused (Redis failing over): ask again in a moment, from where the read stands.
+                let room = String(id.dropFirst("page:".count))
+                let this = connection
+                eventLoop.scheduleTask(in: .seconds(1)) {
+                    guard self.connection == this, let reading = self.paging[room] else { return }
+                    self.readOn(room, after: reading.after)
+                }
+            } else if id == "hello", !welcomed {
                 // Refused (the name still held by a session the token no longer matches, a limit): try again.
                 channel?.close(promise: nil)
             }
@@ -201,19 +247,20 @@ final class SoakPerson: @unchecked Sendable {
             ))
     }
 
-    /// A page of history (a join's, or one read on): shown, then the next asked for while there is more.
-    private func page(_ messages: [[String: Any]], in room: String, more: Bool) {
+    /// A page of history (a join's, or one read on): journalled as it came (numbered, so the checker can look
+    /// inside one), then the next asked for while there is more.
+    private func page(_ messages: [[String: Any]], in room: String, via: String, more: Bool) {
+        pages += 1
         var last: StreamID?
         for message in messages {
             guard let id = (message["msgid"] as? String).flatMap(StreamID.init) else { continue }
             last = id
-            if paging[room]?.shown.contains(id) == true { continue }
-            paging[room]?.shown.insert(id)
-            log(message, id: id, in: room, via: "page")
+            log(message, id: id, in: room, via: "\(via):\(pages)")
         }
         let pageEnd = max(last ?? .zero, through[room] ?? .zero)
         if more {
-            paging[room] = paging[room] ?? ([], .zero)
+            let newestLive = paging[room]?.newestLive ?? .zero
+            paging[room] = (pageEnd, newestLive)
             through[room] = pageEnd
             readOn(room, after: pageEnd)
         } else {
@@ -223,7 +270,9 @@ final class SoakPerson: @unchecked Sendable {
     }
 
     private func readOn(_ room: String, after: StreamID) {
-        send(["op": "history", "room": room, "after": after.description, "id": "page"])
+        send([
+            "op": "history", "room": room, "after": after.description, "limit": Self.pageLimit, "id": "page:\(room)",
+        ])
     }
 
     func disconnected() {
@@ -251,7 +300,7 @@ final class SoakLineHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        for line in lines.lines(in: &buffer) { person.received(Substring(line)) }
+        for line in lines.lines(in: &buffer) { person.received(line) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -268,6 +317,7 @@ final class SoakLineHandler: ChannelInboundHandler, @unchecked Sendable {
 final class SoakJournalWriter: Sendable {
     private let file: NIOLockedValueBox<FileHandle>
     private let start = NIODeadline.now()
+    private let startDate = Date()
 
     init(path: String) throws {
         FileManager.default.createFile(atPath: path, contents: nil)
@@ -277,9 +327,12 @@ final class SoakJournalWriter: Sendable {
         file = NIOLockedValueBox(handle)
     }
 
-    func append(_ entry: SoakEntry) {
+    /// `at`: when it happened by the wall clock, for what happened outside this process; else now.
+    func append(_ entry: SoakEntry, at date: Date? = nil) {
         var entry = entry
-        entry.at = Int((NIODeadline.now() - start).nanoseconds / 1_000_000)
+        entry.at =
+            date.map { Int($0.timeIntervalSince(startDate) * 1000) }
+            ?? Int((NIODeadline.now() - start).nanoseconds / 1_000_000)
         let line = Data((entry.line() + "\n").utf8)
         file.withLockedValue { $0.write(line) }
     }
