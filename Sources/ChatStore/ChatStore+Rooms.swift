@@ -2,6 +2,8 @@ import ChatCore
 import NIOCore
 import RedisClient
 
+// One file (about 400 lines) because a room's operations share its keys, scripts and ordering rules, which each
+// method explains against the others.
 // Rooms: joining (and admitting new rooms), leaving, messages, notices and the queries over them. Each room's
 // own work is one script on the room's tag; what it means for the person (their rooms) and for the indexes (the
 // room list, the rooms' activity and looks) is sent around it, in the order each method explains.

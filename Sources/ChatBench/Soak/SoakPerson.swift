@@ -5,6 +5,9 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 
+// One file (about 350 lines): the soak's client, its line handler and its journal writer are one loop of
+// send, read, journal; apart, each would only make sense with the others open beside it.
+
 /// One person in a soak: a JSON-lines client that stays in its rooms for the whole run, sends a message now and
 /// then, and comes back after every dropped connection the way the web page does (a `hello` with its resume token
 /// and each room with the last message it saw), reading every page it is owed. Everything it sends, is told and is

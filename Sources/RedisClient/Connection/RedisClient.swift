@@ -1,3 +1,5 @@
+// One file (about 310 lines) because queueing, the pipelined flush, the handshake and reconnecting share one
+// locked state: a command's path from `send` to its reply is read top to bottom here.
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
