@@ -36,6 +36,14 @@ extension ChatStore {
         }
     }
 
+    /// The id of the newest entry in the room's stream (zero when it has none): where a node's catch-up after a
+    /// dropped subscription starts when nothing came live on it yet.
+    public func newestID(in room: RoomName) -> EventLoopFuture<StreamID> {
+        redis.send("XREVRANGE", ChatKeys.history(room), "+", "-", "COUNT", "1").map { reply in
+            reply.array?.first?.array?.first?.string.flatMap(StreamID.init) ?? .zero
+        }
+    }
+
     /// Reads a stream from `start` (XRANGE forward, XREVRANGE backward) until `count` entries or `bytes` of
     /// messages are read, or it ends. The first chunk is a guess (50); the next ones are sized from what the
     /// messages so far cost, so small messages take one or two reads and large ones no more than a page's worth.

@@ -55,6 +55,27 @@ struct ResilienceTests {
         #expect(!bob.drain(timeout: 0.5).contains { $0.contains("<alice> gap") }, "no duplicates")
     }
 
+    /// Found by the soak (CI, 2026-12-06): the balancer's restart moved everyone to fresh subscriptions, the Redis
+    /// primary died before a message came live on one of them, and what was published until the node resubscribed
+    /// never reached that node's people (its catch-up started from the last message it had relayed: none).
+    @Test("a subscription dropped before anything came live on it: what was published meanwhile still arrives, once")
+    func pubSubGapRightAfterSubscribing() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let alice = try cluster[0].login("alice")
+        try alice.send("before bob came")
+        let bob = try cluster[1].login("bob")
+        try bob.expectLine("the join's history") { $0.hasSuffix("<alice> before bob came") }
+        try cluster.redis.command("CLIENT KILL TYPE pubsub")
+        for index in 1...5 { try alice.send("gap \(index)") }
+        var seen: [String] = []
+        while seen.count < 5, let line = bob.readLine(timeout: 5) {
+            if line.contains("<alice> gap") { seen.append(String(line.split(separator: " ").last!)) }
+        }
+        #expect(seen == ["1", "2", "3", "4", "5"])
+        let after = bob.drain(timeout: 0.5)
+        #expect(!after.contains { $0.contains("<alice> gap") || $0.contains("before bob came") }, "no duplicates")
+    }
+
     @Test("a client that stops reading is disconnected; the others keep receiving everything")
     func slowConsumer() throws {
         let cluster = try TestCluster(

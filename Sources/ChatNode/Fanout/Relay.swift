@@ -12,7 +12,9 @@ import Synchronization
 /// Pub/sub delivers at most once: whatever a room published while this node's subscription was down is not
 /// re-sent. So when a room is subscribed again after a reconnect, the relay reads what it missed from the room's
 /// history stream (after the last id it delivered) and delivers that first, holding back live messages meanwhile;
-/// message ids make any overlap drop out.
+/// message ids make any overlap drop out. A room that had nothing come live since its subscription catches up from
+/// its stream's newest id when it was subscribed (read beside the SUBSCRIBE, before any member's join reads the
+/// history); a member's join already showed some of that, and drops it (`JoinReplay`'s floor).
 final class Relay: @unchecked Sendable {
     let subscriber: any RedisPubSub
     private let hubs: [LoopHub]
@@ -22,6 +24,10 @@ final class Relay: @unchecked Sendable {
     private var routes: [String: [Int: Int]] = [:]
     /// The newest message id delivered per room channel.
     private var lastDelivered: [String: StreamID] = [:]
+    /// Per room channel, its stream's newest id before the subscription: where a catch-up starts when nothing was
+    /// delivered yet. Being read while `baselineReads` holds the read.
+    private var baselines: [String: StreamID] = [:]
+    private var baselineReads: [String: EventLoopFuture<Void>] = [:]
     /// Live events held back while a room catches up after a reconnect.
     private var catchingUp: [String: [RelayEnvelope]] = [:]
     private let channelCount = Atomic<Int>(0)
@@ -52,14 +58,30 @@ final class Relay: @unchecked Sendable {
         subscriber.onResubscribed = { [unowned self] channel in self.catchUp(channel) }
     }
 
-    /// Completes once Redis confirms the subscription, so nothing published afterwards can be missed.
-    /// On failure the caller must still `detach`.
+    /// Completes once Redis confirms the subscription, so nothing published afterwards can be missed, and the
+    /// room's catch-up point is known. On failure the caller must still `detach`.
     func attach(_ channel: String, hub: LoopHub) -> EventLoopFuture<Void> {
         eventLoop.flatSubmit {
             if self.routes[channel] == nil { self.counted(channel, by: 1) }
             self.routes[channel, default: [:]][hub.index, default: 0] += 1
-            return self.subscriber.subscribe(channel)
+            return self.subscriber.subscribe(channel).and(self.readBaseline(channel)).map { _ in }
         }
+    }
+
+    /// Reads the room's newest id once per subscription, at the same time as the SUBSCRIBE (so a join waits for
+    /// no extra round trip); every attach waits for it, so it is older than what any member's join then reads.
+    private func readBaseline(_ channel: String) -> EventLoopFuture<Void> {
+        guard let room = ChatKeys.room(ofChannel: channel), baselines[channel] == nil else {
+            return eventLoop.makeSucceededVoidFuture()
+        }
+        if let reading = baselineReads[channel] { return reading }
+        let reading = store.newestID(in: room).hop(to: eventLoop).map { newest in
+            // A subscription ended meanwhile is not given a baseline; a newer one reads its own.
+            if self.routes[channel] != nil, self.baselines[channel] == nil { self.baselines[channel] = newest }
+        }
+        baselineReads[channel] = reading
+        reading.whenComplete { _ in self.baselineReads[channel] = nil }
+        return reading
     }
 
     func detach(_ channel: String, hub: LoopHub) {
@@ -69,6 +91,7 @@ final class Relay: @unchecked Sendable {
             if perHub.isEmpty {
                 self.routes[channel] = nil
                 self.lastDelivered[channel] = nil
+                self.baselines[channel] = nil
                 self.subscriber.unsubscribe(channel)
                 self.counted(channel, by: -1)
             } else {
@@ -142,7 +165,7 @@ final class Relay: @unchecked Sendable {
     }
 
     private func catchUp(_ channel: String) {
-        guard let room = ChatKeys.room(ofChannel: channel), let last = lastDelivered[channel],
+        guard let room = ChatKeys.room(ofChannel: channel), let last = lastDelivered[channel] ?? baselines[channel],
             catchingUp[channel] == nil
         else { return }
         catchingUp[channel] = []
