@@ -5,6 +5,9 @@ public final class NodeMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let connections: Gauge
     let sessions: Gauge
+    /// Session objects alive: one per open connection, and any a closed connection left behind. Above
+    /// `chat_connections` for long, something keeps sessions that are over (the soak found a node growing so).
+    let sessionObjects: Gauge
     let connectionsAccepted: Counter
     let messagesIn: Counter
     /// Room messages whose replicas did not confirm them in time (`--ack-replicas`).
@@ -38,6 +41,9 @@ public final class NodeMetrics: Sendable {
         self.registry = registry
         connections = registry.makeGauge(descriptor: Self.describe("chat_connections", "Open client connections"))
         sessions = registry.makeGauge(descriptor: Self.describe("chat_sessions", "Clients that have claimed a name"))
+        sessionObjects = registry.makeGauge(
+            descriptor: Self.describe(
+                "chat_session_objects", "Session objects in memory: open connections and any kept after closing"))
         connectionsAccepted = registry.makeCounter(
             descriptor: Self.describe("chat_connections_accepted_total", "Connections accepted"))
         messagesIn = registry.makeCounter(

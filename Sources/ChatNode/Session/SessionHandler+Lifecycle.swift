@@ -20,6 +20,7 @@ extension SessionHandler {
     /// Closes the connection once what was written so far has gone out, or after a second if the client is not
     /// reading, so a final `bye` or error reaches a client that is listening. A slow consumer is closed at once.
     func closeConnection(_ reason: LeaveReason) {
+        guard let context else { return }  // the connection is gone already
         let channel = context.channel
         guard reason != .slowConsumer else { return channel.close(mode: .all, promise: nil) }
         let flushed = channel.eventLoop.makePromise(of: Void.self)

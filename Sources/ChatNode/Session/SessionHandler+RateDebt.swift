@@ -11,7 +11,7 @@ extension SessionHandler {
     func inheritRateDebt() {
         guard !debtAsked, clientIP != nil else { return }
         debtAsked = true
-        store.rateDebt(address: addressGroup).hop(to: context.eventLoop).assumeIsolated().whenSuccess { milliseconds in
+        store.rateDebt(address: addressGroup).hop(to: hub.eventLoop).assumeIsolated().whenSuccess { milliseconds in
             self.machine.inheritDebt(nanos: UInt64(milliseconds) * 1_000_000, now: Self.clock())
         }
     }

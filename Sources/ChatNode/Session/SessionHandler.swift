@@ -24,7 +24,12 @@ final class SessionHandler: ChannelDuplexHandler {
     /// TCP clients choose text or JSON with their first line; a WebSocket speaks JSON from the start.
     private var modeChosen: Bool
     private let expectsProxyHeader: Bool
-    private(set) var context: ChannelHandlerContext!
+    /// Let go in `handlerRemoved`: the context holds this handler, so keeping it after would keep every session that
+    /// ever was (the soak found a node growing by each one). Store replies that come later find it gone, and write
+    /// nothing.
+    private(set) var context: ChannelHandlerContext?
+    /// Buffers for what is rendered for this client (the channel's allocator is this same default one).
+    private let allocator = ByteBufferAllocator()
     var remoteAddress = "unknown"
     /// The client's IP (from the PROXY header behind a balancer): what per-address limits count.
     var clientIP: String?
@@ -90,7 +95,10 @@ final class SessionHandler: ChannelDuplexHandler {
         self.machine = SessionMachine(settings: settings, sessionID: node.makeSessionID(), now: Self.clock())
         self.released = hub.eventLoop.makePromise()
         adopt(self.mode)
+        node.metrics.sessionObjects.increment()
     }
+
+    deinit { node.metrics.sessionObjects.decrement() }
 
     static func clock() -> SessionClock {
         SessionClock(wall: WallClock.now(), uptimeNanos: NIODeadline.now().uptimeNanoseconds)
@@ -100,6 +108,10 @@ final class SessionHandler: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -248,7 +260,7 @@ final class SessionHandler: ChannelDuplexHandler {
                     // Over the rate: this goes first once a token is there; reading waits meanwhile.
                     requests.prepend(pending)
                     rateWaiting = true
-                    context.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(wait))) {
+                    hub.eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(wait))) {
                         self.rateWaiting = false
                         self.processInbox()
                     }
@@ -265,7 +277,7 @@ final class SessionHandler: ChannelDuplexHandler {
             apply(machine.close(.disconnected))
         } else if readPending, inbox.count < Self.maximumQueuedFrames / 2 {
             readPending = false
-            context.read()
+            context?.read()
         }
     }
 
@@ -279,7 +291,7 @@ final class SessionHandler: ChannelDuplexHandler {
         }
         let stage: SessionStage =
             machine.awaitsPassword ? .awaitingPassword : machine.userName != nil ? .named : .unnamed
-        let input = mode.input(bytes, stage: stage, allocator: context.channel.allocator)
+        let input = mode.input(bytes, stage: stage, allocator: allocator)
         guard !input.requests.isEmpty else {
             // Answered (or dropped) by the mode itself: IRC's PING, CAP, MODE queries, VERSION, a CTCP query...
             requests.append(.answered(input.replies))
@@ -323,7 +335,6 @@ final class SessionHandler: ChannelDuplexHandler {
                 joinReplay.forget(room)
                 stopListening(ChatKeys.roomChannel(room))
             case .replayHeld(let room, let after):
-                let allocator = context.channel.allocator
                 for event in joinReplay.replay(room, after: after) { _ = write(event, allocator: allocator) }
                 flush()
             case .started(let user, let time): start(user, at: time)
@@ -345,10 +356,10 @@ final class SessionHandler: ChannelDuplexHandler {
                 requests.prepend(.request(request))
             }
         }
-        guard context.channel.isActive,
+        guard context?.channel.isActive == true,
             let buffer = mode.render(
                 event, requestID: id, viewer: machine.view.userName?.display, now: WallClock.now(),
-                allocator: context.channel.allocator)
+                allocator: allocator)
         else { return }
         emit(buffer)
         flushSoon()
@@ -359,7 +370,7 @@ final class SessionHandler: ChannelDuplexHandler {
     /// carries, instead of one per message (a copy of a few dozen bytes is far cheaper than a write). The first
     /// buffer goes as it is, shared with the other members; only a second one copies.
     private func emit(_ buffer: ByteBuffer) {
-        guard coalescesWrites else { return context.write(wrapOutboundOut(buffer), promise: nil) }
+        guard coalescesWrites else { return context?.write(wrapOutboundOut(buffer), promise: nil) ?? () }
         guard var pending = unwritten else {
             unwritten = buffer
             return
@@ -369,7 +380,7 @@ final class SessionHandler: ChannelDuplexHandler {
         // client's own: what is gathered goes to the channel, where its bytes count towards the slow-consumer
         // mark, and gathering starts again.
         if pending.readableBytes + buffer.readableBytes > Self.gatheringLimit {
-            context.write(wrapOutboundOut(pending), promise: nil)
+            context?.write(wrapOutboundOut(pending), promise: nil)
             unwritten = buffer
             return
         }
@@ -383,14 +394,14 @@ final class SessionHandler: ChannelDuplexHandler {
     func writeGathered() {
         guard let pending = unwritten else { return }
         unwritten = nil
-        context.write(wrapOutboundOut(pending), promise: nil)
+        context?.write(wrapOutboundOut(pending), promise: nil)
     }
 
     /// Replies produced in one event-loop tick (a packet of many lines, say) share one flush and one syscall.
     private func flushSoon() {
         guard !needsFlush else { return }
         needsFlush = true
-        context.eventLoop.assumeIsolated().execute { self.flush() }
+        hub.eventLoop.assumeIsolated().execute { self.flush() }
     }
 
     enum Delivery {
@@ -424,7 +435,7 @@ final class SessionHandler: ChannelDuplexHandler {
         guard needsFlush else { return }
         needsFlush = false
         writeGathered()
-        context.flush()
+        context?.flush()
     }
 
     private static func describe(_ address: SocketAddress) -> String {
