@@ -1,25 +1,28 @@
 #!/usr/bin/env bash
-# The soak: three chat nodes and the balancer on a Sentinel-managed Redis (a primary, a replica, three sentinels),
-# people chatting through the balancer (`chat-bench soak`: each in two rooms, a message every second or so, coming
-# back after every dropped connection as the web page does) while faults come on a schedule, one every
-# FAULT_EVERY seconds, in turn:
+# The soak: three chat nodes and the balancer on a Redis with replicas (REDIS=sentinel: a primary, a replica, three
+# sentinels; REDIS=cluster: three primaries, a replica each; scripts/soak-redis.sh), people chatting through the
+# balancer (`chat-bench soak`: each in two rooms, a message every second or so, coming back after every dropped
+# connection as the web page does) while faults come on a schedule, one every FAULT_EVERY seconds, in turn:
 #   a node killed (kill -9) and started again 2 s later;  a node stopped (SIGTERM) and started again;
-#   the balancer restarted;  the Redis primary killed (the sentinels promote the replica; the old primary comes
-#   back as its replica);
+#   the balancer restarted;  a Redis primary killed (a replica is promoted; the old primary comes back as its
+#   replica); on a cluster, a room's slot migrated to another primary while people chat in it;
 # and, where network namespaces can be made (root; NETWORK=namespaces, or loopback to run without), every process
 # on a host of its own joined by a bridge, so a node can be
 #   cut off (its cable unplugged for CUT_SECONDS: from Redis, the balancer and its clients at once, nothing reset);
 #   put on a slow link (a token bucket on its cable both ways for 10 s: queues, delays and drops under load; this
 #   kernel has no netem).
-# Faults hit node1 and node2 only (turn about, a round of four faults each): node3 runs the whole soak, and its
-# memory and descriptors are sampled every 10 s (run/soak-*/samples.csv) to show whether they grow. At the end an
-# auditor reads every room's whole history, and the checker reads what every person sent, was told and was shown
-# (SoakChecker, docs/reliability.md): every acknowledged message reached everyone in its room once, in order, or a
-# gap was told. Exit 1 if not, if a fault could not be carried out, if a node kept sessions after everyone left,
-# or (runs of 10 minutes or more) if node3's memory grew by more than a fifth and 10 MB after the first quarter.
-#   scripts/soak.sh                              # an hour
-#   DURATION=90 FAULT_EVERY=15 scripts/soak.sh   # the short run the test command makes (SoakTests)
-# Loopback only; everything it starts is stopped when it ends. BIN=... uses those builds instead of building.
+# FAULTS="fail-primary migrate-slot ..." picks the round instead. Faults hit node1 and node2 only (turn about, a
+# round each): node3 runs the whole soak, and its memory and descriptors are sampled every 10 s (samples.csv) to
+# show whether they grow. At the end an auditor reads every room's whole history, and the checker reads what
+# every person sent, was told and was shown (SoakChecker, docs/reliability.md): every acknowledged message reached
+# everyone in its room once, in order, or a gap was told. Exit 1 if not, if a fault could not be carried out, if a
+# node kept sessions after everyone left, or (runs of 10 minutes or more) if node3's memory grew by more than a
+# fifth and 10 MB after the first quarter.
+#   scripts/soak.sh                                          # an hour on Sentinel
+#   REDIS=cluster scripts/soak.sh                            # an hour on a Redis Cluster
+#   DURATION=90 FAULT_EVERY=10 PEOPLE=30 ROOMS=6 scripts/soak.sh   # the short run of the test command (SoakTests)
+# Loopback and namespaces it makes only; everything it starts is stopped, and its namespaces removed, when it
+# ends. BIN=... uses those builds instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +33,7 @@ ROOMS=${ROOMS:-10}
 BASE=${BASE:-7900}
 CUT_SECONDS=${CUT_SECONDS:-5}
 NETWORK=${NETWORK:-auto}
+REDIS=${REDIS:-sentinel}
 RUN_DIR=${RUN_DIR:-$PWD/run/soak-$(date +%Y%m%d-%H%M%S)}
 if [ -z "${BIN:-}" ]; then
   scripts/install-deps.sh
@@ -80,36 +84,11 @@ remove_network() {
   for host in "${HOSTS[@]}" hub; do ip netns del "$NS-$host" 2>/dev/null || true; done
 }
 
-DATA_PORTS=($((BASE + 10)) $((BASE + 11)))
-SENTINEL_PORTS=($((BASE + 20)) $((BASE + 21)) $((BASE + 22)))
-SENTINELS=$(IFS=,; for port in "${SENTINEL_PORTS[@]}"; do printf '%s:%s,' "$(addr redis)" "$port"; done)
-REDIS_URL="redis-sentinel://${SENTINELS%,}/chat"
 declare -A pid_of
-
 REDIS_HOST=$(addr redis)
-start_data() { # PORT [PRIMARY_PORT]
-  local port=$1
-  in_host redis
-  "${W[@]}" redis-server --port "$port" --bind "$REDIS_HOST" --protected-mode no --save "" --appendonly no --dir "$RUN_DIR" \
-    --dbfilename "dump-$port.rdb" --repl-diskless-sync-delay 0 ${2:+--replicaof $REDIS_HOST $2} \
-    >>"$RUN_DIR/redis-$port.log" 2>&1 &
-  pid_of[redis$port]=$!
-  for _ in $(seq 50); do on redis redis-cli -h "$REDIS_HOST" -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
-}
-start_sentinel() { # PORT
-  cat >"$RUN_DIR/sentinel-$1.conf" <<CONF
-port $1
-bind $REDIS_HOST
-protected-mode no
-dir $RUN_DIR
-sentinel monitor chat $REDIS_HOST ${DATA_PORTS[0]} 2
-sentinel down-after-milliseconds chat 1000
-sentinel failover-timeout chat 3000
-CONF
-  in_host redis
-  "${W[@]}" redis-server "$RUN_DIR/sentinel-$1.conf" --sentinel >>"$RUN_DIR/sentinel-$1.log" 2>&1 &
-  pid_of[sentinel$1]=$!
-}
+# shellcheck source=scripts/soak-redis.sh
+. scripts/soak-redis.sh
+
 start_node() { # N
   local i=$1
   in_host "node$i"
@@ -132,7 +111,6 @@ wait_for_nodes() {
   for _ in $(seq 150); do [ "$(nodes_up)" -ge 3 ] && return 0; sleep 0.1; done
   echo "soak: the balancer does not see 3 nodes up" >&2
 }
-primary_port() { on redis redis-cli -h "$REDIS_HOST" -p "${SENTINEL_PORTS[0]}" sentinel get-master-addr-by-name chat 2>/dev/null | tail -1; }
 # Stops a process, waiting at most 10 s for it (then kill -9); a process already gone is fine.
 stop_process() { # SIGNAL PID
   kill "-$1" "$2" 2>/dev/null || return 0
@@ -152,22 +130,12 @@ stop_all() {
 trap stop_all EXIT INT TERM
 if [ "$NETWORK" = namespaces ]; then make_network; fi
 
-start_data "${DATA_PORTS[0]}"
-start_data "${DATA_PORTS[1]}" "${DATA_PORTS[0]}"
-for _ in $(seq 100); do
-  on redis redis-cli -h "$REDIS_HOST" -p "${DATA_PORTS[1]}" info replication | grep -q master_link_status:up && break
-  sleep 0.1
-done
-for port in "${SENTINEL_PORTS[@]}"; do start_sentinel "$port"; done
-for _ in $(seq 100); do
-  [ "$(on redis redis-cli -h "$REDIS_HOST" -p "${SENTINEL_PORTS[0]}" sentinel master chat 2>/dev/null | grep -A1 num-other-sentinels | tail -1)" = 2 ] && break
-  sleep 0.2
-done
+redis_start
 for i in 1 2 3; do start_node "$i"; done
 start_balancer
 wait_for_nodes
 
-echo "soak: $PEOPLE people in $ROOMS rooms for $DURATION s, a fault every $FAULT_EVERY s, on $NETWORK; logs in $RUN_DIR"
+echo "soak: $PEOPLE people in $ROOMS rooms for $DURATION s, a fault every $FAULT_EVERY s, on $NETWORK, Redis $REDIS; logs in $RUN_DIR"
 in_host front
 "${W[@]}" "$BIN/chat-bench" soak --target "127.0.0.1:$BASE" --people "$PEOPLE" --rooms "$ROOMS" --duration "$DURATION" \
   --journal "$RUN_DIR/journal.jsonl" --faults "$RUN_DIR/faults.txt" >"$RUN_DIR/verdict.txt" 2>"$RUN_DIR/soak.log" &
@@ -181,7 +149,9 @@ sample() {
   echo "$SECONDS,$(ps -o rss= -p "$pid" | tr -d ' '),$(ls "/proc/$pid/fd" | wc -l)" >>"$RUN_DIR/samples.csv"
 }
 faults=(kill-node term-node restart-balancer fail-primary)
+[ "$REDIS" = cluster ] && faults+=(migrate-slot)
 [ "$NETWORK" = namespaces ] && faults+=(cut-node slow-link)
+if [ -n "${FAULTS:-}" ]; then read -r -a faults <<<"$FAULTS"; fi
 # A token bucket on a cable, both ways: a link a tenth of what the node's traffic needs at its peaks.
 slow() { # HOST add|del
   local shape=(root tbf rate 256kbit burst 16kbit latency 300ms)
@@ -214,18 +184,8 @@ while kill -0 "$soak" 2>/dev/null; do
     restart-balancer)
       stop_process TERM "${pid_of[balancer]}"; noted "$what"
       start_balancer; wait_for_nodes ;;
-    fail-primary)
-      old=$(primary_port)
-      if [ -z "${pid_of[redis$old]:-}" ]; then
-        echo "soak: the sentinels name no primary this script started ($old)" >&2; status=1; continue
-      fi
-      stop_process KILL "${pid_of[redis$old]}"; noted "$what"
-      for _ in $(seq 300); do [ "$(primary_port)" != "$old" ] && break; sleep 0.1; done
-      new=$(primary_port)
-      if [ "$new" = "$old" ] || [ -z "$new" ]; then
-        echo "soak: no replica was promoted within 30 s" >&2; status=1; start_data "$old"; continue
-      fi
-      start_data "$old" "$new" ;;
+    fail-primary) redis_fail_primary "soak$((fault % ROOMS))" || status=1 ;;
+    migrate-slot) redis_migrate_slot "soak$((fault % ROOMS))" || status=1 ;;
     cut-node)
       ip -n "$NS-hub" link set "${link_of[node$node]}" down; noted "$what node$node"
       sleep "$CUT_SECONDS"; ip -n "$NS-hub" link set "${link_of[node$node]}" up ;;

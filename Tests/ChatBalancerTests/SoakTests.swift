@@ -11,24 +11,7 @@ struct SoakTests {
         "people chat through a node killed, a node stopped, the balancer restarted, the Redis primary killed, a node cut off and a node on a slow link; every acknowledged message reached everyone once, in order; the checker fails the same journal with one message shown twice or one taken out"
     )
     func shortSoak() throws {
-        try TestEnvironment.startingProcess()
-        let directory = TestEnvironment.temporaryDirectory("soak")
-        let base = try Self.freeBase()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.packageDirectory + "/scripts/soak.sh")
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "DURATION": "90", "FAULT_EVERY": "10", "PEOPLE": "30", "ROOMS": "6", "BASE": String(base),
-            "BIN": TestEnvironment.binDirectory, "RUN_DIR": directory,
-        ]) { $1 }
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        print(text)
-        #expect(process.terminationStatus == 0, "the soak failed; logs in \(directory)")
-        #expect(text.contains("PASSED"))
+        let (text, directory) = try Self.soak(["DURATION": "90", "FAULT_EVERY": "10"])
         let networkFaults = TestNetwork.isSupported ? ["cut-node", "slow-link"] : []
         let faults = ["kill-node", "term-node", "restart-balancer", "fail-primary"] + networkFaults
         #expect(text.contains(TestNetwork.isSupported ? "on namespaces" : "on loopback"))
@@ -63,9 +46,50 @@ struct SoakTests {
         #expect(SoakChecker.check(missing).missing.count == 1)
     }
 
+    @Test(
+        "on a Redis Cluster: a room's slot migrated while people chat in it, the primary serving a room killed; every acknowledged message reached everyone once, in order"
+    )
+    func clusterSoak() throws {
+        let (text, directory) = try Self.soak([
+            "REDIS": "cluster", "NETWORK": "loopback", "DURATION": "60", "FAULT_EVERY": "10",
+            "FAULTS": "migrate-slot fail-primary migrate-slot kill-node",
+        ])
+        for fault in ["migrate-slot", "fail-primary", "kill-node"] {
+            #expect(text.contains(": \(fault)"), "\(fault) was injected")
+        }
+        let verdict = SoakChecker.check(try SoakEntry.read(directory + "/journal.jsonl"))
+        #expect(verdict.passed && verdict.acknowledged > 500 && verdict.faults == 4, "\(verdict.report())")
+    }
+
+    /// Runs scripts/soak.sh with 30 people in 6 rooms and `settings`; its output, once it passed, and its directory.
+    static func soak(_ settings: [String: String]) throws -> (output: String, directory: String) {
+        try TestEnvironment.startingProcess()
+        let directory = TestEnvironment.temporaryDirectory("soak")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestEnvironment.packageDirectory + "/scripts/soak.sh")
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            [
+                "PEOPLE": "30", "ROOMS": "6", "BASE": String(try freeBase()), "BIN": TestEnvironment.binDirectory,
+                "RUN_DIR": directory,
+            ].merging(settings) { $1 }
+        ) { $1 }
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        print(text)
+        #expect(process.terminationStatus == 0, "the soak failed; logs in \(directory)")
+        #expect(text.contains("PASSED"))
+        return (text, directory)
+    }
+
     /// A base port with every port the script uses free.
     static func freeBase() throws -> Int {
-        let offsets = [0, 1, 2, 3, 10, 11, 20, 21, 22, 100, 101, 102, 103, 200, 301, 302, 303]
+        let offsets =
+            [0, 1, 2, 3, 10, 11, 12, 13, 14, 15, 20, 21, 22, 100, 101, 102, 103, 200, 301, 302, 303]
+            + (10...15).map { $0 + 10_000 }  // a cluster member's bus port
         for _ in 0..<200 {
             let base = Int.random(in: 20_000...40_000)
             if offsets.allSatisfy({ TestEnvironment.isFree(port: base + $0) }) { return base }
