@@ -5,7 +5,8 @@
 # connection as the web page does) while faults come on a schedule, one every FAULT_EVERY seconds, in turn:
 #   a node killed (kill -9) and started again 2 s later;  a node stopped (SIGTERM) and started again;
 #   the balancer restarted;  a Redis primary killed (a replica is promoted; the old primary comes back as its
-#   replica); on a cluster, a room's slot migrated to another primary while people chat in it;
+#   replica);  a connect storm (STORM_CLIENTS IRC clients at once through the balancer, all in, nothing lost);
+#   on a cluster, a room's slot migrated to another primary while people chat in it;
 # and, where network namespaces can be made (root; NETWORK=namespaces, or loopback to run without), every process
 # on a host of its own joined by a bridge, so a node can be
 #   cut off (its cable unplugged for CUT_SECONDS: from Redis, the balancer and its clients at once, nothing reset);
@@ -34,6 +35,7 @@ BASE=${BASE:-7900}
 CUT_SECONDS=${CUT_SECONDS:-5}
 NETWORK=${NETWORK:-auto}
 REDIS=${REDIS:-sentinel}
+STORM_CLIENTS=${STORM_CLIENTS:-2000}
 RUN_DIR=${RUN_DIR:-$PWD/run/soak-$(date +%Y%m%d-%H%M%S)}
 if [ -z "${BIN:-}" ]; then
   scripts/install-deps.sh
@@ -52,11 +54,23 @@ HOSTS=(front redis node1 node2 node3)
 declare -A address_of link_of
 if [ "$NETWORK" = auto ]; then
   NETWORK=loopback
-  if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && ip netns add "$NS-probe" 2>/dev/null; then
+  # Everything the faults use: a namespace, a bridge, a veth pair, and a token bucket on it.
+  if [ "$(id -u)" = 0 ] && command -v ip >/dev/null && command -v tc >/dev/null &&
+    ip netns add "$NS-probe" 2>/dev/null; then
+    if ip -n "$NS-probe" link add probebr type bridge 2>/dev/null &&
+      ip -n "$NS-probe" link add probe0 type veth peer name probe1 2>/dev/null &&
+      ip netns exec "$NS-probe" tc qdisc add dev probe0 root tbf rate 256kbit burst 16kbit latency 300ms 2>/dev/null
+    then
+      NETWORK=namespaces
+    fi
     ip netns del "$NS-probe"
-    NETWORK=namespaces
   fi
 fi
+# Namespaces a run killed with SIGKILL left behind (soakPID-*, its PID gone) are removed first.
+for stale in $(ip netns list 2>/dev/null | grep -o '^soak[0-9]*-[a-z0-9]*' || true); do
+  owner=${stale%%-*}
+  kill -0 "${owner#soak}" 2>/dev/null || ip netns del "$stale" 2>/dev/null || true
+done
 in_host() { W=(); if [ "$NETWORK" = namespaces ]; then W=(ip netns exec "$NS-$1"); fi; }
 on() { local host=$1; shift; in_host "$host"; "${W[@]}" "$@"; }
 addr() { echo "${address_of[$1]:-127.0.0.1}"; }
@@ -89,24 +103,27 @@ REDIS_HOST=$(addr redis)
 # shellcheck source=scripts/soak-redis.sh
 . scripts/soak-redis.sh
 
+# Everyone comes from one address (the people's host): its room creations are not what is being tested.
 start_node() { # N
   local i=$1
   in_host "node$i"
   "${W[@]}" "$BIN/chat-node" --host "$(addr "node$i")" --port $((BASE + i)) --http-port $((BASE + 100 + i)) \
-    --ops-port $((BASE + 300 + i)) --node-id "node$i" --redis "$REDIS_URL" --proxy-protocol \
+    --ops-port $((BASE + 300 + i)) --irc-port $((BASE + 50 + i)) --node-id "node$i" --redis "$REDIS_URL" --proxy-protocol \
     --trusted-proxies "$(addr front)/32" \
     --ack-replicas 1 --ack-timeout-ms 500 --rate-limit 100 --rate-burst 100 --history-length 100000 \
+    --room-creations-per-minute 100 \
     >>"$RUN_DIR/node$i.out" 2>>"$RUN_DIR/node$i.log" &
   pid_of[node$i]=$!
 }
 start_balancer() {
   in_host front
   "${W[@]}" "$BIN/chat-balancer" --host 127.0.0.1 --port "$BASE" --http-port $((BASE + 100)) --admin-port $((BASE + 200)) \
+    --irc-port $((BASE + 50)) --drain-seconds 3 \
     --redis "$REDIS_URL" --send-proxy --max-connections-per-address 0 --connect-rate-per-address 0 \
     >>"$RUN_DIR/balancer.out" 2>>"$RUN_DIR/balancer.log" &
   pid_of[balancer]=$!
 }
-nodes_up() { on front curl -s "127.0.0.1:$((BASE + 200))/nodes" 2>/dev/null | grep -o '"state":"up"' | wc -l || true; }
+nodes_up() { on front curl -s --max-time 2 "127.0.0.1:$((BASE + 200))/nodes" 2>/dev/null | grep -o '"state":"up"' | wc -l || true; }
 wait_for_nodes() {
   for _ in $(seq 150); do [ "$(nodes_up)" -ge 3 ] && return 0; sleep 0.1; done
   echo "soak: the balancer does not see 3 nodes up" >&2
@@ -127,7 +144,8 @@ stop_all() {
   [ "$NETWORK" = namespaces ] && remove_network
   return 0
 }
-trap stop_all EXIT INT TERM
+trap stop_all EXIT
+trap 'stop_all; exit 130' INT TERM
 if [ "$NETWORK" = namespaces ]; then make_network; fi
 
 redis_start
@@ -146,12 +164,22 @@ pid_of[soak]=$soak
 echo "seconds,node3_rss_kb,node3_fds" >"$RUN_DIR/samples.csv"
 sample() {
   local pid=${pid_of[node3]}
-  echo "$SECONDS,$(ps -o rss= -p "$pid" | tr -d ' '),$(ls "/proc/$pid/fd" | wc -l)" >>"$RUN_DIR/samples.csv"
+  echo "$((SECONDS - started)),$(ps -o rss= -p "$pid" | tr -d ' '),$(ls "/proc/$pid/fd" | wc -l)" >>"$RUN_DIR/samples.csv"
 }
-faults=(kill-node term-node restart-balancer fail-primary)
+faults=(kill-node term-node restart-balancer fail-primary connect-storm)
 [ "$REDIS" = cluster ] && faults+=(migrate-slot)
 [ "$NETWORK" = namespaces ] && faults+=(cut-node slow-link)
 if [ -n "${FAULTS:-}" ]; then read -r -a faults <<<"$FAULTS"; fi
+for what in "${faults[@]}"; do
+  case $what in
+    kill-node | term-node | restart-balancer | fail-primary | connect-storm) ;;
+    migrate-slot) [ "$REDIS" = cluster ] || { echo "soak: migrate-slot needs REDIS=cluster" >&2; exit 2; } ;;
+    cut-node | slow-link) [ "$NETWORK" = namespaces ] || { echo "soak: $what needs NETWORK=namespaces" >&2; exit 2; } ;;
+    *) echo "soak: no fault called $what" >&2; exit 2 ;;
+  esac
+done
+# How long a fault lasts once begun: it must be over 10 s before the people stop, so the checker sees it settled.
+lasts() { case $1 in cut-node) echo "$CUT_SECONDS" ;; slow-link) echo 10 ;; *) echo 0 ;; esac; }
 # A token bucket on a cable, both ways: a link a tenth of what the node's traffic needs at its peaks.
 slow() { # HOST add|del
   local shape=(root tbf rate 256kbit burst 16kbit latency 300ms)
@@ -169,10 +197,10 @@ next_sample=$started
 while kill -0 "$soak" 2>/dev/null; do
   sleep 1
   if [ "$SECONDS" -ge "$next_sample" ]; then sample; next_sample=$((next_sample + 10)); fi
-  [ "$SECONDS" -ge "$next_fault" ] && [ $((SECONDS - started)) -lt $((DURATION - 10)) ] || continue
+  what=${faults[$((fault % ${#faults[@]}))]}
+  [ "$SECONDS" -ge "$next_fault" ] && [ $((SECONDS - started + $(lasts "$what"))) -lt $((DURATION - 10)) ] || continue
   next_fault=$((SECONDS + FAULT_EVERY))
   node=$((fault / ${#faults[@]} % 2 + 1))
-  what=${faults[$((fault % ${#faults[@]}))]}
   fault=$((fault + 1))
   case $what in
     kill-node)
@@ -186,6 +214,14 @@ while kill -0 "$soak" 2>/dev/null; do
       start_balancer; wait_for_nodes ;;
     fail-primary) redis_fail_primary "soak$((fault % ROOMS))" || status=1 ;;
     migrate-slot) redis_migrate_slot "soak$((fault % ROOMS))" || status=1 ;;
+    connect-storm)
+      # What a node's death does to the others, bigger: STORM_CLIENTS IRC clients through the balancer at once,
+      # into 8 rooms of their own, chatting for 3 s; they must all get in and lose nothing, beside the soak's people.
+      noted "$what $STORM_CLIENTS"
+      on front "$BIN/chat-bench" run --mode irc --target "127.0.0.1:$((BASE + 50))" --clients "$STORM_CLIENTS" \
+        --rooms 8 --senders 16 --rate 40 --duration 3 --connect-window "$STORM_CLIENTS" --fail-on-loss \
+        >"$RUN_DIR/storm-$fault.txt" 2>&1 ||
+        { echo "soak: the connect storm lost something (storm-$fault.txt)" >&2; status=1; } ;;
     cut-node)
       ip -n "$NS-hub" link set "${link_of[node$node]}" down; noted "$what node$node"
       sleep "$CUT_SECONDS"; ip -n "$NS-hub" link set "${link_of[node$node]}" up ;;
@@ -201,7 +237,7 @@ sample
 # Every person has gone: each node must have let go of every session (chat_session_objects back down to
 # chat_connections, which counts only the balancer's probes now). One that keeps them grows all hour.
 kept_sessions() { # N
-  { on "node$1" curl -s "127.0.0.1:$((BASE + 300 + $1))/metrics" || true; } |
+  { on "node$1" curl -s --max-time 2 "127.0.0.1:$((BASE + 300 + $1))/metrics" || true; } |
     awk '/^chat_session_objects /{o=$2} /^chat_connections /{c=$2} END{print (o == "" ? "?" : o - c)}'
 }
 for i in 1 2 3; do

@@ -87,6 +87,11 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Append the run's figures as one JSON line to this file (what `chat-bench report` reads).")
     var record: String?
 
+    @Flag(
+        name: .customLong("fail-on-loss"),
+        help: "Exit 1 when a client got an error or a message did not reach everyone it should have.")
+    var failOnLoss = false
+
     @Option(help: "With --record: which part of a sweep this run belongs to.")
     var group = "adhoc"
 
@@ -149,6 +154,12 @@ struct Run: AsyncParsableCommand {
                 group: group, target: targetName, run: runNumber, plan: plan, result: result, command: command
             )
             .append(toFile: record)
+        }
+        if failOnLoss, !result.errors.isEmpty || result.delivered != result.expected {
+            FileHandle.standardError.write(
+                Data(
+                    "chat-bench: delivered \(result.delivered) of \(result.expected); errors \(result.errors)\n".utf8))
+            throw ExitCode(1)
         }
     }
 }

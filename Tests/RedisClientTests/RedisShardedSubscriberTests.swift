@@ -127,6 +127,50 @@ struct RedisShardedSubscriberTests {
         #expect(eventually(timeout: 5) { received.last(other) == "still here" })
     }
 
+    /// Found by the soak on a Redis Cluster (a room's slot migrated while people chatted): the new owner was told
+    /// last, the map already named it, and it refused the SSUBSCRIBE with a MOVED back to the old owner. The channel
+    /// sat there unconfirmed for good (the map agreed with where it was), and the room went quiet on that node.
+    @Test("mid-migration the new owner refuses the SSUBSCRIBE the map sends it: once it owns the slot, messages come")
+    func refusedWhileTheNewOwnerIsLastToKnow() async throws {
+        let cluster = try RedisClusterServers(primaries: 3)
+        let (client, subscriber, received) = try await start(cluster)
+        defer {
+            _ = subscriber.stop()
+            Task { await client.stop() }
+        }
+        // Three primaries: the one the client reads the map from (its seed, and so far its only connection), the
+        // room's owner, and the new owner, which is told last: until then every reading of the map names it (the
+        // seed was told), while it still thinks the slot is the old owner's and refuses the SSUBSCRIBE.
+        let map = try #require(client.slotMap)
+        let seed = cluster.ports[0]
+        let primaries = map.shards.compactMap(\.primary)
+        let room = try #require(
+            (0..<100).map { "chat:room:{refused\($0)}" }.first {
+                map.shard(for: HashSlot(key: $0))?.primary?.address.port != seed
+            })
+        try await subscribe(subscriber, [room])
+        let slot = HashSlot(key: room)
+        let from = try #require(map.shard(for: slot)?.primary)
+        let to = try #require(primaries.first { $0 != from && $0.address.port != seed })
+        try await Task.sleep(for: .seconds(1))  // the map read when subscribing is not "recent" any more
+        _ = try cluster.cli(["CLUSTER", "SETSLOT", "\(slot)", "IMPORTING", from.id], port: to.address.port)
+        _ = try cluster.cli(["CLUSTER", "SETSLOT", "\(slot)", "MIGRATING", to.id], port: from.address.port)
+        _ = try cluster.cli(["CLUSTER", "SETSLOT", "\(slot)", "NODE", to.id], port: seed)
+        _ = try cluster.cli(["CLUSTER", "SETSLOT", "\(slot)", "NODE", to.id], port: from.address.port)
+        try await Task.sleep(for: .milliseconds(500))
+        _ = try cluster.cli(["CLUSTER", "SETSLOT", "\(slot)", "NODE", to.id], port: to.address.port)
+        try await Task.sleep(for: .seconds(1))
+
+        var heard = false
+        for attempt in 0..<60 where !heard {
+            _ = try? await client.send("SPUBLISH", room, "after \(attempt)").get()
+            try await Task.sleep(for: .milliseconds(100))
+            heard = received.last(room)?.hasPrefix("after") == true
+        }
+        #expect(heard, "the channel stayed refused after the new owner had the slot")
+        #expect(received.resubscribed.withLockedValue { $0 }.contains(room), "reported, for a catch-up")
+    }
+
     @Test("a subscribed room's primary is killed: after the replica takes over, its messages come again")
     func failover() async throws {
         let cluster = try RedisClusterServers(primaries: 3, replicasPerPrimary: 1)

@@ -30,6 +30,11 @@ final class Relay: @unchecked Sendable {
     private var baselineReads: [String: EventLoopFuture<Void>] = [:]
     /// Live events held back while a room catches up after a reconnect.
     private var catchingUp: [String: [RelayEnvelope]] = [:]
+    /// Which catch-up is the room's current one: a read that finishes after its room was left (and maybe joined
+    /// again) is dropped. And rooms resubscribed again while catching up, to catch up once more after.
+    private var catchUpNumbers: [String: Int] = [:]
+    private var nextCatchUp = 0
+    private var catchUpAgain = Set<String>()
     private let channelCount = Atomic<Int>(0)
     private let roomCount = Atomic<Int>(0)
     /// Events read from Redis that no node would publish are dropped (see `RelayCheck`).
@@ -76,7 +81,8 @@ final class Relay: @unchecked Sendable {
         }
         if let reading = baselineReads[channel] { return reading }
         let reading = store.newestID(in: room).hop(to: eventLoop).map { newest in
-            // A subscription ended meanwhile is not given a baseline; a newer one reads its own.
+            // A subscription ended meanwhile is given none (one started again since shares this read: older is
+            // safe, the members' join floors drop what they have).
             if self.routes[channel] != nil, self.baselines[channel] == nil { self.baselines[channel] = newest }
         }
         baselineReads[channel] = reading
@@ -92,6 +98,9 @@ final class Relay: @unchecked Sendable {
                 self.routes[channel] = nil
                 self.lastDelivered[channel] = nil
                 self.baselines[channel] = nil
+                self.catchingUp[channel] = nil
+                self.catchUpNumbers[channel] = nil
+                self.catchUpAgain.remove(channel)
                 self.subscriber.unsubscribe(channel)
                 self.counted(channel, by: -1)
             } else {
@@ -165,26 +174,33 @@ final class Relay: @unchecked Sendable {
     }
 
     private func catchUp(_ channel: String) {
-        guard let room = ChatKeys.room(ofChannel: channel), let last = lastDelivered[channel] ?? baselines[channel],
-            catchingUp[channel] == nil
+        guard let room = ChatKeys.room(ofChannel: channel), let last = lastDelivered[channel] ?? baselines[channel]
         else { return }
+        // Dropped again while reading what it missed: the read may have started before this outage's messages.
+        guard catchingUp[channel] == nil else {
+            catchUpAgain.insert(channel)
+            return
+        }
         catchingUp[channel] = []
-        readMissed(room, after: last, channel: channel, attempt: 1)
+        nextCatchUp += 1
+        catchUpNumbers[channel] = nextCatchUp
+        readMissed(room, after: last, channel: channel, number: nextCatchUp, attempt: 1)
     }
 
     /// The command connection may come back a little after the subscription: retry for about two seconds. At most
     /// one page of what was missed is delivered (a burst of thousands would push every member past the outbound
     /// limit); when more was missed, or some of it is gone from the stream, or it could not be read, the members
     /// are told with a `gap` event, and their clients read the rest with `history` themselves.
-    private func readMissed(_ room: RoomName, after last: StreamID, channel: String, attempt: Int) {
+    private func readMissed(_ room: RoomName, after last: StreamID, channel: String, number: Int, attempt: Int) {
         let paging = HistoryPaging(messages: limits.historyPageMessages, bytes: limits.historyPageBytes)
         store.page(room, after: last, limit: paging.readCount(limits.historyPageMessages), bytes: paging.bytes).hop(
             to: eventLoop
         )
         .whenComplete { result in
+            guard self.catchUpNumbers[channel] == number else { return }  // the room was left meanwhile
             if case .failure = result, attempt < 10 {
                 self.eventLoop.scheduleTask(in: .milliseconds(200)) {
-                    self.readMissed(room, after: last, channel: channel, attempt: attempt + 1)
+                    self.readMissed(room, after: last, channel: channel, number: number, attempt: attempt + 1)
                 }
                 return
             }
@@ -204,8 +220,10 @@ final class Relay: @unchecked Sendable {
                 notice = .gap(room: room, after: last, lost: false, oldest: nil)
             }
             let held = self.catchingUp.removeValue(forKey: channel) ?? []
+            self.catchUpNumbers[channel] = nil
             let told = notice.map { [(channel, RelayEnvelope(event: $0))] } ?? []
             self.deliver(missed.map { (channel, $0) } + told + held.map { (channel, $0) })
+            if self.catchUpAgain.remove(channel) != nil { self.catchUp(channel) }
         }
     }
 }

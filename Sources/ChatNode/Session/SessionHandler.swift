@@ -98,7 +98,12 @@ final class SessionHandler: ChannelDuplexHandler {
         node.metrics.sessionObjects.increment()
     }
 
-    deinit { node.metrics.sessionObjects.decrement() }
+    deinit {
+        node.metrics.sessionObjects.decrement()
+        // A connection that never became active (its registration failed, the loop was shutting down) never
+        // reported; NIO traps on a promise left unfulfilled.
+        if !releaseReported { released.succeed() }
+    }
 
     static func clock() -> SessionClock {
         SessionClock(wall: WallClock.now(), uptimeNanos: NIODeadline.now().uptimeNanoseconds)

@@ -258,6 +258,22 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
         return true
     }
 
+    /// A refused `SSUBSCRIBE` (MOVED: this shard does not serve the slot, or not yet, in the middle of a migration):
+    /// its channels are no longer wanted here and their waiters fail; the names go back to the caller to be placed
+    /// where the map says. Left wanted, they would sit unconfirmed for good when the map already names this shard.
+    func dropRefused(slot: Int) -> [String] {
+        eventLoop.preconditionInEventLoop()
+        let refused = wanted.filter { !confirmed.contains($0) && HashSlot(key: $0).value == slot }
+        for name in refused {
+            wanted.remove(name)
+            lostOnDisconnect.remove(name)
+            for promise in waiters.removeValue(forKey: name) ?? [] {
+                promise.fail(RedisError(.unavailable, "\(name): its slot is moving between shards"))
+            }
+        }
+        return Array(refused)
+    }
+
     /// An `sunsubscribe` for a channel still wanted was not asked for: the server dropped it.
     fileprivate func serverUnsubscribed(_ name: String) {
         guard sharded else { return }

@@ -80,13 +80,16 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
     public func subscribe(_ name: String) -> EventLoopFuture<Void> {
         eventLoop.preconditionInEventLoop()
         if let home = homes[name] ?? nil, let subscriber = subscribers[home] { return subscriber.subscribe(name) }
+        // Dropped by its old shard and not yet followed (`dropped`): whatever was published meanwhile was missed,
+        // so the new subscription reports itself (`onResubscribed`) as `rehome` would have.
+        let homeless = homes[name] != nil
         guard let owner = owner(of: name) else {
             homes[name] = .some(nil)
             _ = cluster.refresh()
             return eventLoop.makeFailedFuture(RedisError(.unavailable, "no shard serves \(name) right now"))
         }
         homes[name] = owner
-        return subscriber(for: owner).subscribe(name)
+        return subscriber(for: owner).subscribe(name, missedSome: homeless)
     }
 
     public func unsubscribe(_ name: String) {
@@ -112,7 +115,7 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
         subscriber.onMessages = { [weak self] batch in self?.onMessages(batch) }
         subscriber.onResubscribed = { [weak self] name in self?.onResubscribed(name) }
         subscriber.onDropped = { [weak self] name in self?.dropped(name) }
-        subscriber.onRedirected = { [weak self] _ in self?.refreshThenRehome() }
+        subscriber.onRedirected = { [weak self] redirect in self?.redirected(redirect, at: address) }
         // A member gone may have failed over: read the map (the command side may not be asking, on a node whose
         // clients only listen there) rather than wait for its next periodic reading.
         subscriber.onDisconnected = { [weak self] in self?.refreshThenRehome() }
@@ -128,6 +131,23 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
         logger.info("redis shard channel moved; following it", metadata: ["redis.channel": "\(name)"])
         refreshThenRehome()
     }
+
+    /// A shard refused channels of a slot (MOVED): they are homeless until the map is read again, then subscribed
+    /// where it says, even on this same shard once it owns the slot, and reported as resubscribed (what was
+    /// published meanwhile is read from history).
+    /// Mid-migration the members disagree for a while (the map may name a shard that still refuses): the map is
+    /// read at once for the first refusal, then by the checker, once a second, not once per refusal.
+    private func redirected(_ redirect: Redirect, at address: HostPort) {
+        for name in subscribers[address]?.dropRefused(slot: redirect.slot) ?? [] where homes[name] == address {
+            homes[name] = .some(nil)
+        }
+        let now = NIODeadline.now()
+        guard now - lastRedirectRefresh >= Self.checkInterval else { return }
+        lastRedirectRefresh = now
+        refreshThenRehome()
+    }
+
+    private var lastRedirectRefresh = NIODeadline.uptimeNanoseconds(0)
 
     /// Many channels of one slot dropped at once ask once: one reading, one pass.
     private var rehomeScheduled = false
