@@ -2,7 +2,8 @@
 # The soak: three chat nodes and the balancer on a Redis with replicas (REDIS=sentinel: a primary, a replica, three
 # sentinels; REDIS=cluster: three primaries, a replica each; scripts/soak-redis.sh), people chatting through the
 # balancer (`chat-bench soak`: each in two rooms, a message every second or so, coming back after every dropped
-# connection as the web page does) while faults come on a schedule, one every FAULT_EVERY seconds, in turn:
+# connection as the web page does, or, one person in three, as an IRC bot does: registering again, reading what it
+# missed with CHATHISTORY) while faults come on a schedule, one every FAULT_EVERY seconds, in turn:
 #   a node killed (kill -9) and started again 2 s later;  a node stopped (SIGTERM) and started again;
 #   the balancer restarted;  a Redis primary killed (a replica is promoted; the old primary comes back as its
 #   replica);  a connect storm (STORM_CLIENTS IRC clients at once through the balancer, all in, nothing lost);
@@ -155,7 +156,8 @@ wait_for_nodes
 
 echo "soak: $PEOPLE people in $ROOMS rooms for $DURATION s, a fault every $FAULT_EVERY s, on $NETWORK, Redis $REDIS; logs in $RUN_DIR"
 in_host front
-"${W[@]}" "$BIN/chat-bench" soak --target "127.0.0.1:$BASE" --people "$PEOPLE" --rooms "$ROOMS" --duration "$DURATION" \
+"${W[@]}" "$BIN/chat-bench" soak --target "127.0.0.1:$BASE" --irc-target "127.0.0.1:$((BASE + 50))" \
+  --people "$PEOPLE" --rooms "$ROOMS" --duration "$DURATION" \
   --journal "$RUN_DIR/journal.jsonl" --faults "$RUN_DIR/faults.txt" >"$RUN_DIR/verdict.txt" 2>"$RUN_DIR/soak.log" &
 soak=$!
 pid_of[soak]=$soak

@@ -14,6 +14,8 @@ final class LoopStats: @unchecked Sendable {
     /// Acknowledgements that arrived before the flood's deadline: what "messages/s into Redis" counts.
     var acknowledgedInTime = 0
     var errors: [String: Int] = [:]
+    /// Joins refused for now (IRC's 437: Redis failing over) and asked again a second later, as bots do.
+    var joinsRetried = 0
 }
 
 /// How the benchmark clients speak: JSON lines (what programs use), text mode (what nc users see), or IRC (what
@@ -220,6 +222,13 @@ final class BenchClient: ChannelInboundHandler {
         }
         guard words.count >= 3 else { return }
         let command = String(decoding: words[1], as: UTF8.self)
+        if command == "437", phase == .joining, let context {
+            // "Cannot join right now": a moment's refusal (a Redis failover), not an answer; a bot asks again.
+            stats.joinsRetried += 1
+            let join = "JOIN #\(room)"
+            context.eventLoop.assumeIsolated().scheduleTask(in: .seconds(1)) { self.send(join) }
+            return
+        }
         if let numeric = Int(command), (400..<600).contains(numeric), numeric != 422 {
             stats.errors["irc-\(command)", default: 0] += 1
             return

@@ -82,6 +82,8 @@ public struct BenchmarkResult: Sendable {
     public var latency: Histogram<UInt64>
     public var login: Histogram<UInt64>
     public var errors: [String: Int]
+    /// Joins refused for a moment (IRC's 437, a Redis failover) and asked again.
+    public var joinsRetried = 0
     public var processes: [ProcessUsage]
 
     public var deliveriesPerSecond: Double { sendSeconds > 0 ? Double(delivered) / sendSeconds : 0 }
@@ -218,15 +220,17 @@ public enum Benchmark {
         var acknowledged = 0
         var acknowledgedInTime = 0
         var errors: [String: Int] = [:]
+        var joinsRetried = 0
         for loop in loops {
             let mine = try await loop.submit {
-                () -> (Histogram<UInt64>, Histogram<UInt64>, Int, Int, Int, [String: Int]) in
+                () -> (Histogram<UInt64>, Histogram<UInt64>, Int, Int, Int, [String: Int], Int) in
                 let loopStats = statsOf(loop)
                 return (
                     loopStats.latency, loopStats.login, loopStats.delivered, loopStats.acknowledged,
-                    loopStats.acknowledgedInTime, loopStats.errors
+                    loopStats.acknowledgedInTime, loopStats.errors, loopStats.joinsRetried
                 )
             }.get()
+            joinsRetried += mine.6
             latency.add(mine.0)
             login.add(mine.1)
             delivered += mine.2
@@ -248,7 +252,7 @@ public enum Benchmark {
                 label: pair.1.0, cpuSeconds: last.cpuSeconds - first.cpuSeconds, peakResidentKiB: last.peakResidentKiB,
                 residentKiB: last.residentKiB, residentBeforeKiB: initial.residentKiB)
         }
-        return BenchmarkResult(
+        var result = BenchmarkResult(
             connectSeconds: connectSeconds, sent: sent,
             expected: expectedPerMessage.map { $0.reduce(0) { $0 + $1.sent * $1.reach } }
                 ?? sent * (behavior.timeOwnMessages ? 1 : members - 1),
@@ -256,6 +260,8 @@ public enum Benchmark {
             sendSeconds: sendSeconds,
             acceptedPerSecond: plan.scenario == .flood ? Double(acknowledgedInTime) / plan.duration : 0,
             latency: latency, login: login, errors: errors, processes: processes)
+        result.joinsRetried = joinsRetried
+        return result
     }
 
     private static func checkConnectDeadline(_ start: Date, ready: Int, of clients: Int) throws {

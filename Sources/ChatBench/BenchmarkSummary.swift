@@ -49,6 +49,7 @@ extension BenchmarkResult {
         let loss = expected - delivered
         if loss != 0 { lines += ["", "lost: \(loss) deliveries"] }
         if !errors.isEmpty { lines.append("errors: \(errors)") }
+        if joinsRetried > 0 { lines.append("joins refused for a moment and asked again: \(joinsRetried)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -224,12 +224,25 @@ struct SoakCommand: AsyncParsableCommand {
     @Option(help: "A file of `<unix ms> <fault>` lines the fault injector writes (scripts/soak.sh), read at the end.")
     var faults: String?
 
+    @Option(help: "Where IRC clients connect (the balancer's IRC port): then some of the people speak IRC.")
+    var ircTarget: String?
+
+    @Option(help: "With --irc-target, every Nth person speaks IRC.")
+    var ircShare = 3
+
     func run() async throws {
         guard let address = HostPort(parsing: target) else { throw ValidationError("--target must be HOST:PORT") }
         var plan = SoakPlan(
             target: address, people: people, rooms: rooms, roomsPerPerson: roomsPerPerson, interval: interval,
             duration: duration, drain: drain, journal: journal)
         plan.faults = faults
+        if let ircTarget {
+            guard let address = HostPort(parsing: ircTarget) else {
+                throw ValidationError("--irc-target must be HOST:PORT")
+            }
+            plan.ircTarget = address
+            plan.ircShare = ircShare
+        }
         let outcome = try await Soak.run(plan) { line in
             FileHandle.standardError.write(Data("chat-bench soak: \(line)\n".utf8))
         }

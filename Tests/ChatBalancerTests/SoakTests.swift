@@ -8,7 +8,7 @@ import Testing
 @Suite("the soak, short", .serialized)
 struct SoakTests {
     @Test(
-        "people chat through a node killed, a node stopped, the balancer restarted, the Redis primary killed, a connect storm, a node cut off and a node on a slow link; every acknowledged message reached everyone once, in order; the checker fails the same journal with one message shown twice or one taken out"
+        "people (JSON clients and IRC bots) chat through a node killed, a node stopped, the balancer restarted, the Redis primary killed, a connect storm, a node cut off and a node on a slow link; every acknowledged message reached everyone once, in order; the checker fails the same journal with one message shown twice or one taken out"
     )
     func shortSoak() throws {
         let (text, directory) = try Self.soak(["DURATION": "110", "FAULT_EVERY": "10", "STORM_CLIENTS": "500"])
@@ -26,6 +26,12 @@ struct SoakTests {
         let journal = try SoakEntry.read(directory + "/journal.jsonl")
         let verdict = SoakChecker.check(journal)
         #expect(verdict.passed && verdict.acknowledged > 500 && verdict.faults >= faults.count, "\(verdict.report())")
+        // One person in three is an IRC bot (soaker2, soaker5, ...): they were acknowledged, shown others' messages,
+        // and read what they missed with CHATHISTORY after coming back.
+        let ircPeople = Set((0..<30).filter { $0 % 3 == 2 }.map { "soaker\($0)" })
+        let irc = journal.filter { ircPeople.contains($0.client) }
+        #expect(irc.contains { $0.kind == .acknowledged } && irc.contains { $0.code == "live" })
+        #expect(irc.contains { $0.kind == .resumed } && irc.contains { $0.code?.hasPrefix("page:") == true })
         let shown = journal.indices.filter { journal[$0].kind == .received && journal[$0].code == "live" }
         let confirmed = Set(journal.filter { $0.kind == .acknowledged && $0.confirmed == true }.compactMap(\.text))
         // A confirmed message a person was shown once only (not again in a page it read on).

@@ -22,6 +22,9 @@ public struct SoakPlan: Sendable {
     /// Where scripts/soak.sh writes each fault it injected, a line `<unix ms> <name>` each: added to the journal
     /// at the end, so the checker knows when Redis failed over.
     public var faults: String? = nil
+    /// Where IRC clients connect (the balancer's IRC port): then every `ircShare`th person speaks IRC.
+    public var ircTarget: HostPort? = nil
+    public var ircShare = 3
     public var threads = 2
 
     public init(
@@ -50,12 +53,18 @@ public enum Soak {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, plan.threads))
         let journal = try SoakJournalWriter(path: plan.journal)
         let rooms = (0..<max(1, plan.rooms)).map { "soak\($0)" }
-        let people = (0..<plan.people).map { index in
+        let people = (0..<plan.people).map { index -> any SoakClient in
             let own = index % rooms.count
-            let theirs = (0..<min(plan.roomsPerPerson, rooms.count)).map { rooms[(own + $0 * 7) % rooms.count] }
+            let theirs = Array(
+                Set((0..<min(plan.roomsPerPerson, rooms.count)).map { rooms[(own + $0 * 7) % rooms.count] })
+            )
+            .sorted()
+            if let irc = plan.ircTarget, plan.ircShare > 0, index % plan.ircShare == plan.ircShare - 1 {
+                return SoakIRCPerson(
+                    name: "soaker\(index)", rooms: theirs, target: irc, eventLoop: group.next(), journal: journal)
+            }
             return SoakPerson(
-                name: "soaker\(index)", rooms: Array(Set(theirs)).sorted(), target: plan.target,
-                eventLoop: group.next(), journal: journal)
+                name: "soaker\(index)", rooms: theirs, target: plan.target, eventLoop: group.next(), journal: journal)
         }
         for person in people {
             person.eventLoop.execute { person.start() }

@@ -16,7 +16,7 @@ import NIOPosix
 ///
 /// An auditor (`auditing`) sends nothing: it joins every room from the start of its history and reads every page,
 /// after the soak, so the checker can hold the history itself to what was acknowledged.
-final class SoakPerson: @unchecked Sendable {
+final class SoakPerson: SoakClient, @unchecked Sendable {
     let name: String
     let rooms: [String]
     let eventLoop: any EventLoop
@@ -80,7 +80,7 @@ final class SoakPerson: @unchecked Sendable {
             .connectTimeout(.seconds(3))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SoakLineHandler(person: self))
+                    try channel.pipeline.syncOperations.addHandler(SoakLineHandler(client: self))
                 }
             }
             .connect(host: target.host, port: target.port)
@@ -292,22 +292,38 @@ final class SoakPerson: @unchecked Sendable {
     }
 }
 
+/// A person in a soak, whatever protocol it speaks; each lives on its event loop, and is called there.
+protocol SoakClient: AnyObject, Sendable {
+    var name: String { get }
+    var rooms: [String] { get }
+    var eventLoop: any EventLoop { get }
+    var reconnects: Int { get }
+    func start()
+    /// Sends the next message, if connected and in every room.
+    func speak()
+    func stopSending()
+    /// Says goodbye and stays away.
+    func stop()
+    func received(_ line: String)
+    func disconnected()
+}
+
 /// Lines in, to the person; the end of the connection, to the person.
 final class SoakLineHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = ByteBuffer
 
-    private let person: SoakPerson
+    private let client: any SoakClient
     private var lines = LineSplitter()
 
-    init(person: SoakPerson) { self.person = person }
+    init(client: any SoakClient) { self.client = client }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
-        for line in lines.lines(in: &buffer) { person.received(line) }
+        for line in lines.lines(in: &buffer) { client.received(line) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        person.disconnected()
+        client.disconnected()
         context.fireChannelInactive()
     }
 

@@ -104,8 +104,11 @@ enum NodeHTTPServer {
                                     adapter,
                                     SessionHandler(node: node, hub: hub, mode: WebSocketMode()),
                                 ])
-                                // The channel has been active since its HTTP request; for the session it starts now.
-                                try channel.pipeline.syncOperations.context(handler: adapter).fireChannelActive()
+                                // The channel has been active since its HTTP request; for the session it starts now
+                                // (unless it closed meanwhile: a session started then would never be told it ended).
+                                if channel.isActive {
+                                    try channel.pipeline.syncOperations.context(handler: adapter).fireChannelActive()
+                                }
                             }
                         })
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(
