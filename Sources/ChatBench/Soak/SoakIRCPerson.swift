@@ -54,20 +54,12 @@ final class SoakIRCPerson: SoakClient, @unchecked Sendable {
 
     private func connect() {
         guard !stopped else { return }
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(3))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SoakLineHandler(client: self))
-                }
+        openConnection(to: target).whenComplete { result in
+            switch result {
+            case .success(let channel): self.connected(channel)
+            case .failure: self.retry(after: .milliseconds(500))
             }
-            .connect(host: target.host, port: target.port)
-            .whenComplete { result in
-                switch result {
-                case .success(let channel): self.connected(channel)
-                case .failure: self.retry(after: .milliseconds(500))
-                }
-            }
+        }
     }
 
     private func connected(_ channel: any Channel) {

@@ -76,20 +76,12 @@ final class SoakPerson: SoakClient, @unchecked Sendable {
 
     private func connect() {
         guard !stopped else { return }
-        ClientBootstrap(group: eventLoop)
-            .connectTimeout(.seconds(3))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(SoakLineHandler(client: self))
-                }
+        openConnection(to: target).whenComplete { result in
+            switch result {
+            case .success(let channel): self.connected(channel)
+            case .failure: self.retry(after: .milliseconds(500))
             }
-            .connect(host: target.host, port: target.port)
-            .whenComplete { result in
-                switch result {
-                case .success(let channel): self.connected(channel)
-                case .failure: self.retry(after: .milliseconds(500))
-                }
-            }
+        }
     }
 
     private func connected(_ channel: any Channel) {
@@ -306,6 +298,20 @@ protocol SoakClient: AnyObject, Sendable {
     func stop()
     func received(_ line: String)
     func disconnected()
+}
+
+extension SoakClient {
+    /// A connection to `target` whose lines, and whose end, come back to this person.
+    func openConnection(to target: HostPort) -> EventLoopFuture<any Channel> {
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(.seconds(3))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SoakLineHandler(client: self))
+                }
+            }
+            .connect(host: target.host, port: target.port)
+    }
 }
 
 /// Lines in, to the person; the end of the connection, to the person.
