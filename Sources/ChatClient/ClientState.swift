@@ -60,6 +60,8 @@ public struct Member: Equatable, Sendable {
     public var name: String
     public var presence: Presence
     public var idleMillis: Millis
+    /// Operator, voice, or neither (shown as IRC's prefixes, @ and +).
+    public var roles: RoomRoles = []
 }
 
 /// One joined room as the client shows it.
@@ -302,7 +304,9 @@ public struct ClientState: Sendable {
             append(TimelineLine(kind: .notice, time: time, text: "\(name) left #\(room)\(why)"), to: room)
             return []
         case .presence(let room, let name, let presence, let time):
-            views[room]?.members[name.lowercased()] = Member(name: name, presence: presence, idleMillis: 0)
+            let roles = views[room]?.members[name.lowercased()]?.roles ?? []
+            views[room]?.members[name.lowercased()] = Member(
+                name: name, presence: presence, idleMillis: 0, roles: roles)
             let text: String
             switch presence {
             case .online: text = "\(name) is back"
@@ -314,10 +318,45 @@ public struct ClientState: Sendable {
             // A big room's first page: the people shown beside the chat are those it lists.
             views[room]?.members = Dictionary(
                 members.map {
-                    ($0.name.lowercased(), Member(name: $0.name, presence: $0.presence, idleMillis: $0.idleMillis))
+                    (
+                        $0.name.lowercased(),
+                        Member(name: $0.name, presence: $0.presence, idleMillis: $0.idleMillis, roles: $0.roles)
+                    )
                 },
                 uniquingKeysWith: { first, _ in first })
             if !quiet { info(decoded) }
+            return []
+        case .kicked(let room, let name, _, _, let time):
+            let line = TextRenderer.lines(decoded.event, viewer: confirmedName, now: time).first.map {
+                TimelineLine(kind: .notice, time: time, text: String($0.dropFirst(2)))
+            }
+            guard isMe(name) else {
+                views[room]?.members[name.lowercased()] = nil
+                if let line { append(line, to: room) }
+                return []
+            }
+            // Out of the room, as after a leave; told where one is now.
+            if let index = rooms.firstIndex(of: room) {
+                rooms.remove(at: index)
+                views[room] = nil
+                if current == room { current = rooms.isEmpty ? nil : rooms[min(index, rooms.count - 1)] }
+            }
+            if let line { appendToCurrent(line) }
+            return []
+        case .modeChanged(let room, _, let changes, let time):
+            for case .role(let role, let name, let granted) in changes {
+                guard var member = views[room]?.members[name.lowercased()] else { continue }
+                if granted { member.roles.insert(role) } else { member.roles.remove(role) }
+                views[room]?.members[name.lowercased()] = member
+            }
+            for text in TextRenderer.lines(decoded.event, viewer: confirmedName, now: time) {
+                append(TimelineLine(kind: .notice, time: time, text: String(text.dropFirst(2))), to: room)
+            }
+            return []
+        case .invited(_, _, let time):
+            for text in TextRenderer.lines(decoded.event, viewer: confirmedName, now: time) {
+                appendToCurrent(TimelineLine(kind: .notice, time: time, text: String(text.dropFirst(2))))
+            }
             return []
         case .history(let room, let messages, let more):
             for message in messages { add(message) }
@@ -369,7 +408,7 @@ public struct ClientState: Sendable {
         case .ping:
             // The server checks the connection is alive after a silence: any line answers it.
             return [Outgoing(.pong)]
-        case .ok, .rooms, .seen, .online, .help, .pong:
+        case .ok, .rooms, .seen, .online, .help, .pong, .roomSettings, .bans:
             if !quiet { info(decoded) }
             return []
         case .resumedElsewhere:
@@ -487,7 +526,7 @@ public struct ClientState: Sendable {
                 return .send([])
             }
             return .send([Outgoing(.say(room: current.value, text: text, isAction: isAction))])
-        case .join(let room, let since):
+        case .join(let room, let since, let key):
             if let name = try? RoomName(validating: room) {
                 userJoins.insert(name)
                 // Already joined: switching to it needs no request.
@@ -497,7 +536,7 @@ public struct ClientState: Sendable {
                     return .send([])
                 }
             }
-            return .send([Outgoing(.join(room: room, since: since))])
+            return .send([Outgoing(.join(room: room, since: since, key: key))])
         case .leave(nil, let message):
             guard let current else { return .send([]) }
             return .send([Outgoing(.leave(room: current.value, message: message))])

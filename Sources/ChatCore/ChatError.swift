@@ -34,6 +34,28 @@ public struct ChatError: Error, Equatable, Sendable {
         /// but the replicas the deployment asks for did not confirm it in time (`--ack-replicas`), so a failover
         /// now may lose it from the history. Sending it again would deliver it twice.
         public static let unconfirmed = Code(rawValue: "unconfirmed")
+
+        // Room moderation (docs/moderation.md).
+        /// Only the room's operators may do that.
+        public static let notOperator = Code(rawValue: "not-operator")
+        /// A ban in the room matches the name or the address.
+        public static let banned = Code(rawValue: "banned")
+        /// The room is invite-only and nobody invited you.
+        public static let inviteOnly = Code(rawValue: "invite-only")
+        /// The room has a key, and the join gave none or another.
+        public static let badKey = Code(rawValue: "bad-key")
+        /// The room is at its member limit.
+        public static let roomFull = Code(rawValue: "room-full")
+        /// Only registered names may join the room.
+        public static let registeredOnly = Code(rawValue: "registered-only")
+        /// Muted in the room, or it is moderated and you have no voice.
+        public static let cannotSpeak = Code(rawValue: "cannot-speak")
+        /// A mode letter the server does not know.
+        public static let unknownMode = Code(rawValue: "unknown-mode")
+        /// The room's ban list (or its invitations and mutes) holds as many as it may.
+        public static let listFull = Code(rawValue: "list-full")
+        /// The person is in the room already (an invitation).
+        public static let alreadyInRoom = Code(rawValue: "already-in-room")
     }
 
     public var code: Code

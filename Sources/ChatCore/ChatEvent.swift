@@ -65,13 +65,19 @@ public struct RoomMember: Equatable, Sendable {
     public var node: String
     /// Their connection dropped a moment ago and their name is held for them while their client reconnects.
     public var reconnecting: Bool
+    /// Operator, voice, or neither, in this room.
+    public var roles: RoomRoles
 
-    public init(name: String, presence: Presence, idleMillis: Millis, node: String, reconnecting: Bool = false) {
+    public init(
+        name: String, presence: Presence, idleMillis: Millis, node: String, reconnecting: Bool = false,
+        roles: RoomRoles = []
+    ) {
         self.name = name
         self.presence = presence
         self.idleMillis = idleMillis
         self.node = node
         self.reconnecting = reconnecting
+        self.roles = roles
     }
 }
 
@@ -239,4 +245,14 @@ public enum ChatEvent: Equatable, Sendable {
     /// Between nodes only, never shown: the session holding `name` was resumed by another connection (with its
     /// resume token), so the one still open somewhere is closed with `name-lost`.
     case resumedElsewhere(name: String)
+    /// An operator (`by`) removed `name` from the room; everyone in it is told, `name` too, who is out of it.
+    case kicked(room: RoomName, name: String, by: String, reason: String?, time: Millis)
+    /// An operator changed the room's roles, settings, bans or mutes (address bans are told to their setter only).
+    case modeChanged(room: RoomName, by: String, changes: [RoomModeChange], time: Millis)
+    /// The room's settings: the reply to asking for them.
+    case roomSettings(room: RoomName, RoomSettings)
+    /// The room's bans and mutes (mutes as `m:NAME!*@*`): the reply to asking for them, operators only.
+    case bans(room: RoomName, [RoomBan])
+    /// `by` invites you to `room` (for an hour: it lets you past invite-only, a key, a limit and bans).
+    case invited(room: RoomName, by: String, time: Millis)
 }

@@ -16,7 +16,8 @@ public enum ClientRequest: Equatable, Sendable {
     case authenticate(name: String, password: Password)
     /// A message to a room; nil means the current room.
     case say(room: String?, text: String, isAction: Bool)
-    case join(room: String, since: String?)
+    /// `key`: the room's key, when it has one (IRC's `+k`).
+    case join(room: String, since: String?, key: String? = nil)
     /// `message`: what to say on leaving (IRC's PART reason), shown in the leave notice.
     case leave(room: String?, message: String? = nil)
     case rooms
@@ -46,6 +47,20 @@ public enum ClientRequest: Equatable, Sendable {
     case ping
     /// The answer to the server's `ping`: proof of life, nothing more (no reply).
     case pong
+
+    // Room moderation (docs/moderation.md); nil room: the current one.
+    /// The room's settings or ban list, or an operator's changes to its roles, settings, bans and mutes, in IRC's
+    /// mode syntax (`/mode +o bob`, `/op bob`, `/unban bob`...).
+    case mode(room: String?, RoomModeRequest)
+    /// An operator removes `name` from the room, saying why; they may come back unless banned.
+    case kick(room: String?, name: String, reason: String? = nil)
+    /// An operator bans `target` (a name, removed from the room too if in it, or a mask) for `duration`
+    /// milliseconds (nil: until unbanned).
+    case ban(room: String?, target: String, duration: Millis? = nil, reason: String? = nil)
+    /// An operator mutes `name` for `duration` milliseconds (nil: until unmuted): they stay, and cannot speak.
+    case mute(room: String?, name: String, duration: Millis? = nil, reason: String? = nil)
+    /// Invites `name` to the room (only an operator may, when it is invite-only).
+    case invite(room: String?, name: String)
 }
 
 /// A room `hello` asks to be in, as the client sent it (validated by the session).
@@ -96,6 +111,13 @@ extension ClientRequest {
             return .history(room: room, limit: limit, before: before, after: after)
         case .typing(nil): return .typing(room: room)
         case .topic(nil, let text): return .topic(room: room, text: text)
+        case .mode(nil, let request): return .mode(room: room, request)
+        case .kick(nil, let name, let reason): return .kick(room: room, name: name, reason: reason)
+        case .ban(nil, let target, let duration, let reason):
+            return .ban(room: room, target: target, duration: duration, reason: reason)
+        case .mute(nil, let name, let duration, let reason):
+            return .mute(room: room, name: name, duration: duration, reason: reason)
+        case .invite(nil, let name): return .invite(room: room, name: name)
         default: return self
         }
     }

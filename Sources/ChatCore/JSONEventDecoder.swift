@@ -118,7 +118,8 @@ public enum JSONEventDecoder {
                 entry.string("name").map {
                     RoomMember(
                         name: $0, presence: entry.presence, idleMillis: entry.int("idle") ?? 0,
-                        node: entry.string("node") ?? "", reconnecting: entry.bool("reconnecting"))
+                        node: entry.string("node") ?? "", reconnecting: entry.bool("reconnecting"),
+                        roles: RoomRoles(word: entry.string("role")))
                 }
             }
             return .who(
@@ -143,6 +144,57 @@ public enum JSONEventDecoder {
                 fields.objects("users").compactMap { entry in
                     entry.string("name").map { OnlineUser(name: $0, isAway: entry.bool("away")) }
                 })
+        case "kicked":
+            guard let room = fields.room(), let name = fields.string("name"), let by = fields.string("by") else {
+                return nil
+            }
+            return .kicked(room: room, name: name, by: by, reason: fields.string("reason"), time: time)
+        case "mode":
+            guard let room = fields.room(), let by = fields.string("by") else { return nil }
+            // Each change as IRC would write it, then read as a relayed mode line is.
+            var modes = ""
+            var arguments: [String] = []
+            var until: [String] = []
+            for change in fields.objects("changes") {
+                guard let mode = change.string("mode"), mode.count == 2 else { return nil }
+                modes += mode
+                if change.bool("mute"), let name = change.string("name") {
+                    arguments.append("m:\(name)!*@*")
+                } else if let argument = change.string("name") ?? change.string("mask") ?? change.string("key")
+                    ?? change.int("limit").map(String.init)
+                {
+                    arguments.append(argument)
+                } else if mode == "-k" {
+                    arguments.append("*")
+                }
+                until.append(String(change.int("until") ?? 0))
+            }
+            guard
+                let changes = ModerationText.changes(
+                    modeLine: ([modes] + arguments).joined(separator: " "), until: until.joined(separator: " "))
+            else { return nil }
+            return .modeChanged(room: room, by: by, changes: changes, time: time)
+        case "settings":
+            guard let room = fields.room() else { return nil }
+            let words = (fields.object["flags"] as? [String]) ?? []
+            let flags = Set(RoomFlag.allCases.filter { words.contains($0.word) })
+            return .roomSettings(
+                room: room,
+                RoomSettings(flags: flags, key: fields.string("key"), limit: fields.int("limit").map { Int($0) }))
+        case "bans":
+            guard let room = fields.room() else { return nil }
+            return .bans(
+                room: room,
+                fields.objects("bans").compactMap { entry in
+                    entry.string("mask").map {
+                        RoomBan(
+                            mask: $0, by: entry.string("by") ?? "", time: entry.int("time") ?? 0,
+                            until: entry.int("until"), reason: entry.string("reason"))
+                    }
+                })
+        case "invited":
+            guard let room = fields.room(), let by = fields.string("by") else { return nil }
+            return .invited(room: room, by: by, time: time)
         case "help": return .help
         case "ok": return .ok(fields.string("text") ?? "")
         case "pong": return .pong

@@ -131,6 +131,7 @@ public enum JSONRenderer {
                     entry.field("idle", member.idleMillis)
                     entry.field("node", member.node)
                     if member.reconnecting { entry.field("reconnecting", true) }
+                    if let role = member.roles.word { entry.field("role", role) }
                     return entry.finish()
                 })
         case .seen(let record, _):
@@ -170,8 +171,65 @@ public enum JSONRenderer {
         case .resumedElsewhere(let name):
             header("resumed")
             json.field("name", name)
+        case .kicked(let room, let name, let by, let reason, let time):
+            header("kicked", time: time)
+            json.field("room", room.value)
+            json.field("name", name)
+            json.field("by", by)
+            if let reason { json.field("reason", IRCFormatting.strip(reason)) }
+        case .modeChanged(let room, let by, let changes, let time):
+            header("mode", time: time)
+            json.field("room", room.value)
+            json.field("by", by)
+            json.array("changes", changes.map { modeChangeObject($0, room: room, now: time) })
+        case .roomSettings(let room, let settings):
+            header("settings")
+            json.field("room", room.value)
+            json.array(
+                "flags", RoomFlag.allCases.filter { settings.flags.contains($0) }.map { JSONWriter.quoted($0.word) })
+            if let key = settings.key { json.field("key", key) }
+            if let limit = settings.limit { json.field("limit", limit) }
+            json.field("modes", settings.modeString(showingKey: false).modes)
+        case .bans(let room, let bans):
+            header("bans")
+            json.field("room", room.value)
+            json.array(
+                "bans",
+                bans.map { ban in
+                    var entry = JSONWriter()
+                    entry.field("mask", ban.mask)
+                    entry.field("by", ban.by)
+                    entry.field("time", ban.time)
+                    if let until = ban.until { entry.field("until", until) }
+                    if let reason = ban.reason { entry.field("reason", IRCFormatting.strip(reason)) }
+                    return entry.finish()
+                })
+        case .invited(let room, let by, let time):
+            header("invited", time: time)
+            json.field("room", room.value)
+            json.field("by", by)
         }
         return json
+    }
+
+    /// `{"mode":"+o","name":"bob","text":"gave operator to bob"}`: IRC's sign and letter, what it applies to,
+    /// when it lapses, and the sentence text mode shows.
+    static func modeChangeObject(_ change: RoomModeChange, room: RoomName, now: Millis) -> String {
+        var entry = JSONWriter()
+        let (sign, letter, _) = change.irc
+        entry.field("mode", "\(sign)\(letter)")
+        switch change {
+        case .role(_, let name, _), .mute(let name, _, _): entry.field("name", name)
+        case .ban(let mask, _, _): entry.field("mask", mask.text)
+        case .key(let key?): entry.field("key", key)
+        case .limit(let limit?): entry.field("limit", limit)
+        case .flag(let flag, _): entry.field("flag", flag.word)
+        default: break
+        }
+        if case .mute = change { entry.field("mute", true) }
+        if let until = change.until { entry.field("until", until) }
+        entry.field("text", ModerationText.describe(change, room: room, now: now))
+        return entry.finish()
     }
 
     static func messageObject(_ message: ChatMessage) -> String {

@@ -28,10 +28,35 @@ public enum JSONRequestEncoder {
             op(isAction ? "me" : "say")
             if let room { json.field("room", room) }
             json.field("text", text)
-        case .join(let room, let since):
+        case .join(let room, let since, let key):
             op("join")
             json.field("room", room)
             if let since { json.field("since", since) }
+            if let key { json.field("key", key) }
+        case .mode(let room, let request):
+            op(request == .bans ? "bans" : "mode")
+            if let room { json.field("room", room) }
+            if case .change(let changes) = request {
+                let (modes, arguments) = ModerationText.modeLine(changes, showingKeys: true)
+                json.field("modes", modes)
+                json.array("args", arguments.map(JSONWriter.quoted))
+            }
+        case .kick(let room, let name, let reason):
+            op("kick")
+            if let room { json.field("room", room) }
+            json.field("name", name)
+            if let reason { json.field("text", reason) }
+        case .ban(let room, let target, let duration, let reason),
+            .mute(let room, let target, let duration, let reason):
+            if case .ban = request { op("ban") } else { op("mute") }
+            if let room { json.field("room", room) }
+            json.field("name", target)
+            if let duration { json.field("duration", "\(max(1, duration / 1000))s") }
+            if let reason { json.field("text", reason) }
+        case .invite(let room, let name):
+            op("invite")
+            if let room { json.field("room", room) }
+            json.field("name", name)
         case .leave(let room, let message):
             op("leave")
             if let room { json.field("room", room) }

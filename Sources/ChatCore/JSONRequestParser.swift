@@ -80,6 +80,13 @@ public enum JSONRequestParser {
         var names: [String]?
         /// `msg` with `"action": true`: a `/me` in private.
         var action: Bool?
+        /// `join`: the room's key.
+        var key: String?
+        /// `mode`: IRC's mode letters (`+ov`) and their arguments.
+        var modes: String?
+        var args: [String]?
+        /// `ban`, `mute`: how long (`10m`, `2h`, `7d`).
+        var duration: String?
 
         /// The request from a flat object, or nil when a field is nested or of another type than JSONDecoder
         /// would take (the general path then decides).
@@ -106,6 +113,9 @@ public enum JSONRequestParser {
             resume = string("resume")
             old = string("old")
             new = string("new")
+            key = string("key")
+            modes = string("modes")
+            duration = string("duration")
             switch fields["id"] {
             case nil, .null: id = nil
             case .string(let value): id = .text(value)
@@ -124,10 +134,13 @@ public enum JSONRequestParser {
             case .bool(let value): action = value
             default: return nil
             }
-            guard !failed, fields["rooms"] == nil, fields["names"] == nil else { return nil }
+            guard !failed, fields["rooms"] == nil, fields["names"] == nil, fields["args"] == nil else { return nil }
             rooms = nil
             names = nil
+            args = nil
         }
+
+        func nonEmpty(_ text: String?) -> String? { text.flatMap { $0.isEmpty ? nil : $0 } }
 
         func request() throws(ChatError) -> ClientRequest {
             guard let op else { throw ChatError(.badRequest, "a request needs an \"op\"") }
@@ -152,7 +165,7 @@ public enum JSONRequestParser {
             case "unregister": return .unregister(try Password(given: try required(password, "password")))
             case "say": return .say(room: room, text: try required(text, "text"), isAction: false)
             case "me": return .say(room: room, text: try required(text, "text"), isAction: true)
-            case "join": return .join(room: try required(room, "room"), since: since)
+            case "join": return .join(room: try required(room, "room"), since: since, key: key)
             case "leave": return .leave(room: room, message: text.flatMap { $0.isEmpty ? nil : $0 })
             case "rooms": return .rooms
             case "who": return .who(room: room, listing: .page(after: after))
@@ -185,6 +198,29 @@ public enum JSONRequestParser {
             case "quit": return .quit(message: text.flatMap { $0.isEmpty ? nil : $0 })
             case "ping": return .ping
             case "pong": return .pong
+            case "mode":
+                guard let modes, !modes.isEmpty else { return .mode(room: room, .show) }
+                return .mode(room: room, try RoomModeRequest.parse(modes, arguments: args ?? []))
+            case "kick": return .kick(room: room, name: try required(name, "name"), reason: nonEmpty(text))
+            case "ban", "mute":
+                let duration = try self.duration.map { text throws(ChatError) in
+                    guard let millis = ModerationDuration.parse(text) else {
+                        throw ChatError(
+                            .badRequest, "\"duration\" is like \"90s\", \"10m\", \"2h\" or \"7d\" (at most a year)")
+                    }
+                    return millis
+                }
+                let target = try required(name, "name")
+                return op == "ban"
+                    ? .ban(room: room, target: target, duration: duration, reason: nonEmpty(text))
+                    : .mute(room: room, name: target, duration: duration, reason: nonEmpty(text))
+            case "unban":
+                return .mode(room: room, .change([.ban(try BanMask(parsing: try required(name, "name")), on: false)]))
+            case "unmute":
+                let name = try BanMask.mutedName(try required(name, "name"))
+                return .mode(room: room, .change([.mute(name: name, on: false)]))
+            case "bans": return .mode(room: room, .bans)
+            case "invite": return .invite(room: room, name: try required(name, "name"))
             case "command":
                 // A line as a person typed it, parsed as text mode parses it, so no client needs a parser of its
                 // own: `room` is the client's current room, where the command applies unless it names another.

@@ -35,6 +35,22 @@ public struct RelayCheck: Sendable {
             return check(name: direct.from) ?? check(name: direct.to)
         case .resumedElsewhere(let name):
             return room == nil ? check(name: name) : "a session notice on a room's channel"
+        case .kicked(let eventRoom, let name, let by, let reason, _):
+            if let reason,
+                reason.utf8.count > LeaveReason.maximumMessageBytes
+                    || Sanitizer.clean(reason, keepingIRCFormatting: true) != reason
+            {
+                return "a kick reason no node would have sent"
+            }
+            return check(room: eventRoom, expected: room) ?? check(name: name) ?? check(name: by)
+        case .modeChanged(let eventRoom, let by, let changes, _):
+            // The changes were parsed as an operator's request is (names, masks, keys, limits); an address ban is
+            // never told to a room.
+            guard changes.allSatisfy(\.isPublic) else { return "an address ban told to a room" }
+            return check(room: eventRoom, expected: room) ?? check(name: by)
+        case .invited(let eventRoom, let by, _):
+            guard room == nil else { return "an invitation on a room's channel" }
+            return (try? RoomName(validating: eventRoom.value)) == eventRoom ? check(name: by) : "an invalid room"
         default:
             return "an event that is never relayed"
         }

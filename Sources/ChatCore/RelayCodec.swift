@@ -81,6 +81,27 @@ public enum RelayCodec {
             json.field("room", room.value)
             json.field("name", name)
             json.field("ts", time)
+        case .kicked(let room, let name, let by, let reason, let time):
+            json.field("k", "kick")
+            json.field("room", room.value)
+            json.field("name", name)
+            json.field("from", by)
+            if let reason { json.field("msg", reason) }
+            json.field("ts", time)
+        case .modeChanged(let room, let by, let changes, let time):
+            // IRC's mode line (`+ob-l alice *!*@192.0.2.7`) and, per change, when it lapses (0: never).
+            let line = ModerationText.modeLine(changes, showingKeys: true)
+            json.field("k", "mode")
+            json.field("room", room.value)
+            json.field("from", by)
+            json.field("text", ([line.modes] + line.arguments).joined(separator: " "))
+            json.field("until", changes.map { String($0.until ?? 0) }.joined(separator: " "))
+            json.field("ts", time)
+        case .invited(let room, let by, let time):
+            json.field("k", "invite")
+            json.field("room", room.value)
+            json.field("from", by)
+            json.field("ts", time)
         default:
             preconditionFailure("only relayed events are encoded for Redis, not \(envelope.event)")
         }
@@ -141,6 +162,17 @@ public enum RelayCodec {
         case "resumed":
             guard let name = wire.name else { return nil }
             event = .resumedElsewhere(name: name)
+        case "kick":
+            guard let room = wire.room, let name = wire.name, let by = wire.from else { return nil }
+            event = .kicked(room: RoomName(trusted: room), name: name, by: by, reason: wire.msg, time: wire.ts)
+        case "mode":
+            guard let room = wire.room, let by = wire.from, let line = wire.text,
+                let changes = ModerationText.changes(modeLine: line, until: wire.until ?? "")
+            else { return nil }
+            event = .modeChanged(room: RoomName(trusted: room), by: by, changes: changes, time: wire.ts)
+        case "invite":
+            guard let room = wire.room, let by = wire.from else { return nil }
+            event = .invited(room: RoomName(trusted: room), by: by, time: wire.ts)
         default:
             return nil
         }
@@ -171,6 +203,7 @@ public enum RelayCodec {
         var acct: Bool?
         var reason: String?
         var away: String?
+        var until: String?
         var ts: Millis
         var sid: String?
 
@@ -195,9 +228,10 @@ public enum RelayCodec {
                 let name = string("name"), let text = string("text"), let act = bool("act"),
                 let notice = bool("notice"),
                 let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"),
-                let away = string("away"),
+                let away = string("away"), let until = string("until"),
                 let sid = string("sid")
             else { return nil }
+            self.until = until
             (k, ts) = (kind, integer)
             (self.room, self.from, self.to, self.name, self.text) = (room, from, to, name, text)
             (self.act, self.notice, self.msg, self.acct, self.reason, self.away, self.sid) = (

@@ -54,7 +54,8 @@ extension ChatEvent {
         case .message(let message): return message.room
         case .joined(let room, _, _, _), .left(let room, _, _, _, _), .presence(let room, _, _, _),
             .typing(let room, _, _),
-            .gap(let room, _, _, _), .topic(let room, _), .topicChanged(let room, _):
+            .gap(let room, _, _, _), .topic(let room, _), .topicChanged(let room, _),
+            .kicked(let room, _, _, _, _), .modeChanged(let room, _, _, _):
             return room
         default: return nil
         }
@@ -78,7 +79,16 @@ extension ClientRequest {
                 login: login)
         case .say(let room, let said, let isAction):
             return .say(room: room.map(clean), text: text(said), isAction: isAction)
-        case .join(let room, let since): return .join(room: clean(room), since: since.map(clean))
+        case .join(let room, let since, let key):
+            return .join(room: clean(room), since: since.map(clean), key: key.map(clean))
+        case .mode(let room, let request): return .mode(room: room.map(clean), request)
+        case .kick(let room, let name, let reason):
+            return .kick(room: room.map(clean), name: clean(name), reason: reason.map(text))
+        case .ban(let room, let target, let duration, let reason):
+            return .ban(room: room.map(clean), target: clean(target), duration: duration, reason: reason.map(text))
+        case .mute(let room, let name, let duration, let reason):
+            return .mute(room: room.map(clean), name: clean(name), duration: duration, reason: reason.map(text))
+        case .invite(let room, let name): return .invite(room: room.map(clean), name: clean(name))
         case .leave(let room, let message): return .leave(room: room.map(clean), message: message.map(text))
         case .quit(let message): return .quit(message: message.map(text))
         case .who(let room, .page(let after)):

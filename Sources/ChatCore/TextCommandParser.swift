@@ -7,9 +7,12 @@ public enum TextCommandParser {
         let (command, rest) = splitWord(line.dropFirst())
         switch command.lowercased() {
         case "join", "j":
-            let (room, since) = splitWord(rest)
-            guard !room.isEmpty else { throw ChatError(.badRequest, "usage: /join ROOM") }
-            return .join(room: room, since: since.isEmpty ? nil : since)
+            // `/join ROOM [KEY]`; a message id there (`1700000000000-0`) is where to resume instead.
+            let (room, second) = splitWord(rest)
+            guard !room.isEmpty else { throw ChatError(.badRequest, "usage: /join ROOM [KEY]") }
+            if second.isEmpty { return .join(room: room, since: nil) }
+            return StreamID(second) != nil
+                ? .join(room: room, since: second) : .join(room: room, since: nil, key: second)
         case "leave", "part":
             // `/leave [ROOM [TEXT]]`: TEXT is said on leaving.
             let (room, message) = splitWord(rest)
@@ -62,6 +65,50 @@ public enum TextCommandParser {
             return .quit(message: rest.isEmpty ? nil : String(rest))
         case "ping":
             return .ping
+        case "mode":
+            // `/mode [#ROOM] [MODES [ARGUMENTS...]]`, IRC's syntax: `/mode +o bob`, `/mode #dev +l 50`.
+            var words = rest.split(separator: " ").map(String.init)
+            let room = words.first?.hasPrefix("#") == true ? words.removeFirst() : nil
+            guard let modes = words.first else { return .mode(room: room, .show) }
+            return .mode(room: room, try RoomModeRequest.parse(modes, arguments: Array(words.dropFirst())))
+        case "op", "deop", "voice", "devoice":
+            let (name, _) = splitWord(rest)
+            guard !name.isEmpty else { throw ChatError(.badRequest, "usage: /\(command.lowercased()) NAME") }
+            let word = command.lowercased()
+            let role: RoomRoles = word.hasSuffix("op") ? .operator : .voice
+            return .mode(room: nil, .change([.role(role, name: name, granted: !word.hasPrefix("de"))]))
+        case "kick":
+            let (name, reason) = splitWord(rest)
+            guard !name.isEmpty else { throw ChatError(.badRequest, "usage: /kick NAME [REASON]") }
+            return .kick(room: nil, name: name, reason: reason.isEmpty ? nil : reason)
+        case "ban", "mute":
+            // `/ban NAME|MASK [DURATION] [REASON]`, `/mute NAME [DURATION] [REASON]`: a duration is `10m`, `2h`...
+            let (target, more) = splitWord(rest)
+            guard !target.isEmpty else {
+                throw ChatError(.badRequest, "usage: /\(command.lowercased()) NAME [DURATION] [REASON]")
+            }
+            let (first, after) = splitWord(more)
+            let duration = ModerationDuration.parse(first)
+            let reason = duration == nil ? more : after
+            if command.lowercased() == "mute" {
+                return .mute(room: nil, name: target, duration: duration, reason: reason.isEmpty ? nil : reason)
+            }
+            return .ban(room: nil, target: target, duration: duration, reason: reason.isEmpty ? nil : reason)
+        case "unban":
+            let (mask, _) = splitWord(rest)
+            guard !mask.isEmpty else { throw ChatError(.badRequest, "usage: /unban NAME|MASK") }
+            return .mode(room: nil, .change([.ban(try BanMask(parsing: mask), on: false)]))
+        case "unmute":
+            let (name, _) = splitWord(rest)
+            guard !name.isEmpty else { throw ChatError(.badRequest, "usage: /unmute NAME") }
+            return .mode(room: nil, .change([.mute(name: try BanMask.mutedName(name), on: false)]))
+        case "bans":
+            return .mode(room: rest.isEmpty ? nil : rest, .bans)
+        case "invite":
+            // `/invite NAME [ROOM]`, as IRC's INVITE.
+            let (name, room) = splitWord(rest)
+            guard !name.isEmpty else { throw ChatError(.badRequest, "usage: /invite NAME [ROOM]") }
+            return .invite(room: room.isEmpty ? nil : room, name: name)
         default:
             throw ChatError(.unknownCommand, "unknown command /\(command); /help lists the commands")
         }
@@ -88,6 +135,12 @@ public enum TextCommandParser {
         "  /seen NAME         when NAME was last connected",
         "  /register PASSWORD make your name yours: from then on it needs PASSWORD",
         "  /password OLD NEW  change it; /unregister PASSWORD makes the name a guest's again",
+        "  /invite NAME [ROOM] invite NAME to the current room (or ROOM)",
+        "Room operators (docs/moderation.md):",
+        "  /kick NAME [REASON]  remove NAME from the room; /op, /deop, /voice, /devoice NAME",
+        "  /ban NAME|MASK [10m|2h|7d] [REASON]  keep them out (NAME is removed too); /unban, /bans",
+        "  /mute NAME [10m|2h|7d] [REASON]  they stay but cannot speak; /unmute NAME",
+        "  /mode [+imtsR] [+k KEY] [+l N]  room settings (/mode alone shows them)",
         "  /help              this text; /quit [TEXT] to leave, saying TEXT",
     ]
 }

@@ -89,7 +89,10 @@ public enum TextRenderer {
                     case .away(let text): state = text.isEmpty ? "away" : "away: \(text)"
                     }
                     let reconnecting = member.reconnecting ? "  (reconnecting)" : ""
-                    return "*   \(member.name)  \(state)  idle \(TimeFormat.duration(member.idleMillis))\(reconnecting)"
+                    // Operators and voice as IRC shows them: @alice, +bob.
+                    let role = String(member.roles.prefixes.prefix(1))
+                    return
+                        "*   \(role)\(member.name)  \(state)  idle \(TimeFormat.duration(member.idleMillis))\(reconnecting)"
                 } + more
         case .online(let users):
             if users.isEmpty { return ["* none of them is online"] }
@@ -128,6 +131,28 @@ public enum TextRenderer {
             return ["! \(error.code) \(error.message)"]
         case .resumedElsewhere:
             return []
+        case .kicked(let room, let name, let by, let reason, let time):
+            let who = viewer.map { $0.lowercased() == name.lowercased() } == true ? "you" : name
+            let why = reason.map { plain($0) }.flatMap { $0.isEmpty ? nil : " (\($0))" } ?? ""
+            return ["* [\(TimeFormat.clock(time))] \(by) removed \(who) from #\(room)\(why)"]
+        case .modeChanged(let room, let by, let changes, let time):
+            let said = changes.map { ModerationText.describe($0, room: room, now: time) }.joined(separator: ", ")
+            return ["* [\(TimeFormat.clock(time))] #\(room): \(by) \(said)"]
+        case .roomSettings(let room, let settings):
+            guard let described = ModerationText.describe(settings) else {
+                return ["* #\(room) has no settings: anyone may join and speak"]
+            }
+            return ["* #\(room): \(described)"]
+        case .bans(let room, let bans):
+            if bans.isEmpty { return ["* #\(room) bans and mutes nobody"] }
+            return ["* bans and mutes in #\(room):"]
+                + bans.map { ban in
+                    let lapse = ban.until.map { ", until \(TimeFormat.dateTime($0))" } ?? ""
+                    let why = ban.reason.map { ": \(plain($0))" } ?? ""
+                    return "*   \(ban.mask)  by \(ban.by), \(TimeFormat.dateTime(ban.time))\(lapse)\(why)"
+                }
+        case .invited(let room, let by, let time):
+            return ["* [\(TimeFormat.clock(time))] \(by) invites you to #\(room): /join #\(room)"]
         }
     }
 

@@ -54,6 +54,15 @@ public enum ChatKeys {
     /// A room's topic: `text`, `by`, `time`. Expires `--room-idle-days` after the last join, message or topic
     /// change in the room; a room created again starts without one.
     public static func topic(_ room: RoomName) -> String { tagged("chat:topic:", room.value) }
+    /// A room's roles: user key -> their mode letters (`o`, `v`, `ov`). A member's go when they leave, and the
+    /// whole key when the room empties, as IRC's channels lose their operators (docs/moderation.md).
+    public static func roles(_ room: RoomName) -> String { tagged("chat:roles:", room.value) }
+    /// A room's settings and per-person rules: flags `i` `m` `t` `R` `s`, key `k`, limit `l`, and `mute:<user>`
+    /// and `invite:<user>` (until, by, reason, as lines). Gone when the room empties, but the lobby's.
+    public static func rules(_ room: RoomName) -> String { tagged("chat:rules:", room.value) }
+    /// A room's bans: mask -> until, nick pattern, host pattern, address bits, by, time, reason (as lines). Gone
+    /// when the room empties, but the lobby's.
+    public static func bans(_ room: RoomName) -> String { tagged("chat:bans:", room.value) }
     /// The shard pub/sub channel of a room.
     public static func roomChannel(_ room: RoomName) -> String { tagged(roomChannelPrefix, room.value) }
     public static let roomChannelPrefix = "chat:room:"

@@ -24,5 +24,6 @@ enum ChatScripts {
         return ChatError(ChatError.Code(rawValue: String(code)), String(rest.dropFirst(code.count + 1)))
     }
 
-    static let all: [RedisScript] = RoomScripts.all + SessionScripts.all + IdentityScripts.all + IndexScripts.all
+    static let all: [RedisScript] =
+        RoomScripts.all + ModerationScripts.all + SessionScripts.all + IdentityScripts.all + IndexScripts.all
 }

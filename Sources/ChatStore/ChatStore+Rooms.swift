@@ -16,15 +16,18 @@ extension ChatStore {
     /// new room is admitted (`admit`) between the first refusal of the room's script and its second attempt; a
     /// refused room goes from the session's rooms again.
     /// `token`: the session's claim token, which its membership records (and every leave is guarded by).
+    /// `addressBits` and `shownHost` are what the room's bans are matched against; `key` is the key the join
+    /// gave. A refusal by the room's settings or bans is a `ChatError` (`banned`, `invite-only`...).
     public func join(
-        _ room: RoomName, user: UserName, token: String, now: Millis, origin: String, address: String = ""
+        _ room: RoomName, user: UserName, token: String, now: Millis, origin: String, address: String = "",
+        addressBits: String = "", shownHost: String = IRCRenderer.shownHost, key: String? = nil
     )
         -> EventLoopFuture<Void>
     {
-        let key = user.key
-        let sessionRooms = ChatKeys.sessionRooms(key)
+        let userKey = user.key
+        let sessionRooms = ChatKeys.sessionRooms(userKey)
         return redis.run(
-            SessionScripts.enterRoom, keys: [sessionRooms, ChatKeys.account(key)],
+            SessionScripts.enterRoom, keys: [sessionRooms, ChatKeys.account(userKey)],
             arguments: [room.value, String(sessionTTLSeconds)]
         ).flatMap { registered -> EventLoopFuture<Bool> in
             // IRC's extended-join shows whether the name is registered.
@@ -37,9 +40,12 @@ extension ChatStore {
                     RoomScripts.join,
                     .init(
                         membersKey: ChatKeys.members(room), historyKey: ChatKeys.history(room),
-                        topicKey: ChatKeys.topic(room), user: key, token: token, room: room.value,
+                        topicKey: ChatKeys.topic(room), rolesKey: ChatKeys.roles(room), rulesKey: ChatKeys.rules(room),
+                        bansKey: ChatKeys.bans(room), user: userKey,
+                        lookAlikes: user.lookAlikeKeys.sorted().joined(separator: " "), token: token, room: room.value,
                         roomIdleTTL: bounds.roomIdleSeconds, notice: notice, admitted: admitted,
-                        channel: ChatKeys.roomChannel(room)))
+                        channel: ChatKeys.roomChannel(room), registered: registered.int == 1,
+                        addressBits: addressBits, shownHost: shownHost, givenKey: key ?? "", now: now))
             }
             return enter(false).flatMap { joined -> EventLoopFuture<Bool> in
                 guard joined.int != 1 else { return eventLoop.makeSucceededFuture(false) }
@@ -150,8 +156,10 @@ extension ChatStore {
     ) -> EventLoopFuture<PublishedMessage> {
         let parameters = RoomScripts.PublishParameters(
             historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
-            channel: ChatKeys.roomChannel(message.room), body: RelayCodec.messageBody(message, origin: origin),
-            maxLength: historyLength, roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: upkeep.renewsRoom)
+            rolesKey: ChatKeys.roles(message.room), rulesKey: ChatKeys.rules(message.room),
+            bansKey: ChatKeys.bans(message.room), channel: ChatKeys.roomChannel(message.room),
+            body: RelayCodec.messageBody(message, origin: origin), maxLength: historyLength,
+            roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: upkeep.renewsRoom, user: user.key, now: message.time)
         // One future per message on the default path, as before acknowledgements could wait for replicas.
         let published: EventLoopFuture<PublishedMessage>
         if let acknowledged = acknowledgedMessages {
@@ -247,11 +255,25 @@ extension ChatStore {
         }
         return read.and(redis.send("HLEN", members)).flatMap { read, count in
             let entries = read.entries
+            let users = stride(from: 0, to: entries.count - 1, by: 2).map { entries[$0] }
             let lookups = stride(from: 0, to: entries.count - 1, by: 2).map { index in
                 member(entries[index], holder: entries[index + 1], in: room, now: now)
             }
-            return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).map { found in
-                let listed = found.compactMap { $0 }.sorted { $0.name.lowercased() < $1.name.lowercased() }
+            // The page's roles in one more command, pipelined with the lookups.
+            let roles: EventLoopFuture<[String?]> =
+                users.isEmpty
+                ? eventLoop.makeSucceededFuture([])
+                : redis.send(RedisCommand(["HMGET", ChatKeys.roles(room)] + users)).map {
+                    ($0.array ?? []).map(\.string)
+                }
+            return EventLoopFuture.whenAllSucceed(lookups, on: eventLoop).and(roles).map { found, roles in
+                let withRoles = zip(found, roles + Array(repeating: nil, count: max(0, found.count - roles.count)))
+                    .compactMap { member, letters -> RoomMember? in
+                        guard var member else { return nil }
+                        member.roles = RoomRoles(letters: letters ?? "")
+                        return member
+                    }
+                let listed = withRoles.sorted { $0.name.lowercased() < $1.name.lowercased() }
                 return MemberPage(members: listed, total: max(Int(count.int ?? 0), listed.count), next: read.next)
             }
         }
@@ -337,17 +359,20 @@ extension ChatStore {
         }
     }
 
-    /// Rooms with their member counts, one count per room, pipelined; rooms found empty go from the list.
-    public func rooms() -> EventLoopFuture<[(RoomName, Int)]> {
+    /// Rooms with their member counts and whether they are secret (`+s`), two commands per room, pipelined; rooms
+    /// found empty go from the list.
+    public func rooms() -> EventLoopFuture<[(RoomName, Int, secret: Bool)]> {
         redis.send("SMEMBERS", ChatKeys.rooms).flatMap { reply in
             let counts = Self.strings(reply).map { name in
                 let room = RoomName(trusted: name)
-                return redis.send("HLEN", ChatKeys.members(room)).map { count -> (RoomName, Int)? in
+                let secret = redis.send("HEXISTS", ChatKeys.rules(room), "s")
+                return redis.send("HLEN", ChatKeys.members(room)).and(secret).map {
+                    count, secret -> (RoomName, Int, secret: Bool)? in
                     guard let count = count.int, count > 0 else {
                         _ = unlistIfEmpty(room)
                         return nil
                     }
-                    return (room, Int(count))
+                    return (room, Int(count), secret: secret.int == 1)
                 }
             }
             return EventLoopFuture.whenAllSucceed(counts, on: eventLoop).map { rooms in

@@ -15,13 +15,16 @@ extension ChatStore {
 
     /// Stores the topic (an empty text deletes it) and tells the room, whatever its size: unlike joins and leaves,
     /// a topic is news to everyone in it.
-    public func setTopic(_ topic: RoomTopic, in room: RoomName, origin: String) -> EventLoopFuture<Void> {
+    /// A locked topic (`+t`) is refused unless `user` is an operator of the room (`not-operator`).
+    public func setTopic(_ topic: RoomTopic, in room: RoomName, user: UserName, origin: String) -> EventLoopFuture<Void>
+    {
         let notice = RelayCodec.encode(RelayEnvelope(event: .topicChanged(room: room, topic), origin: origin))
         return redis.run(
             RoomScripts.setTopic,
             .init(
-                topicKey: ChatKeys.topic(room), text: topic.text, by: topic.by, time: topic.time,
-                roomIdleTTL: bounds.roomIdleSeconds, channel: ChatKeys.roomChannel(room), notice: notice)
-        ).map { _ in }
+                topicKey: ChatKeys.topic(room), rolesKey: ChatKeys.roles(room), rulesKey: ChatKeys.rules(room),
+                user: user.key, text: topic.text, by: topic.by, time: topic.time, roomIdleTTL: bounds.roomIdleSeconds,
+                channel: ChatKeys.roomChannel(room), notice: notice)
+        ).map { _ in }.flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }
     }
 }

@@ -220,7 +220,8 @@ public struct ChatStore: Sendable {
                 RoomScripts.leave,
                 .init(
                     membersKey: ChatKeys.members(room), historyKey: ChatKeys.history(room),
-                    topicKey: ChatKeys.topic(room), user: user, token: holder, channel: ChatKeys.roomChannel(room),
+                    topicKey: ChatKeys.topic(room), rolesKey: ChatKeys.roles(room), rulesKey: ChatKeys.rules(room),
+                    bansKey: ChatKeys.bans(room), user: user, token: holder, channel: ChatKeys.roomChannel(room),
                     notice: notice(room), room: room.value)
             ).flatMap { left -> EventLoopFuture<Void> in
                 switch left.int {

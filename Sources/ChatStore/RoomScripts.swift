@@ -15,8 +15,13 @@ enum RoomScripts {
         var membersKey: String
         var historyKey: String
         var topicKey: String
+        var rolesKey: String
+        var rulesKey: String
+        var bansKey: String
         /// The user key.
         var user: String
+        /// The keys of the names this one looks like, space-separated (bans by name cover them).
+        var lookAlikes: String
         /// The session's claim token.
         var token: String
         var room: String
@@ -26,6 +31,15 @@ enum RoomScripts {
         /// The node admitted the room as a new one.
         var admitted: Bool
         var channel: String
+        /// The name is a registered one (for a registered-only room).
+        var registered: Bool
+        /// The client's address as bans compare it (`BanMask.addressBits(ofClient:)`).
+        var addressBits: String
+        /// The host IRC shows for the client, which a ban's host pattern is matched against.
+        var shownHost: String
+        /// The key the join gave ('' for none).
+        var givenKey: String
+        var now: Millis
     }
 
     /// Makes a session a member (user key -> the session's claim token, which starts with its incarnation), and
@@ -34,22 +48,42 @@ enum RoomScripts {
     /// history is new: it is joined only once the node has admitted it (room cap, look-alikes, creation rates:
     /// `ChatStore.admit`), else the answer is 0 and nothing changes. The lobby is always there. A room made
     /// again starts without the topic an emptied room may have left.
+    ///
+    /// A session that is not a member yet passes the room's settings and bans first
+    /// (`ModerationScripts.admissionCheck`, refusing with a `CHAT` error), and holds no role it may have had under
+    /// another session; the first member of an empty room (but the lobby) becomes its operator, as on IRC.
     /// Returns 1 when joined, 0 when the room is new and not admitted.
     static let join = NamedScript<JoinParameters>(
         name: "join",
-        keys: [.init("membersKey", \.membersKey), .init("historyKey", \.historyKey), .init("topicKey", \.topicKey)],
-        arguments: [
-            .init("user", \.user), .init("token", \.token), .init("room", \.room), .init("roomIdleTTL", \.roomIdleTTL),
-            .init("notice", \.notice), .init("admitted", \.admitted), .init("channel", \.channel),
+        keys: [
+            .init("membersKey", \.membersKey), .init("historyKey", \.historyKey), .init("topicKey", \.topicKey),
+            .init("rolesKey", \.rolesKey), .init("rulesKey", \.rulesKey), .init("bansKey", \.bansKey),
         ],
-        body: """
+        arguments: [
+            .init("user", \.user), .init("lookAlikes", \.lookAlikes), .init("token", \.token), .init("room", \.room),
+            .init("roomIdleTTL", \.roomIdleTTL), .init("notice", \.notice), .init("admitted", \.admitted),
+            .init("channel", \.channel), .init("registered", \.registered), .init("addressBits", \.addressBits),
+            .init("shownHost", \.shownHost),
+            .init("givenKey", \.givenKey), .init("now", \.now),
+        ],
+        body: ModerationScripts.helpers + """
             if room ~= 'lobby' and redis.call('EXISTS', membersKey) == 0 and redis.call('EXISTS', historyKey) == 0 then
                 if admitted ~= '1' then return 0 end
-                redis.call('DEL', topicKey)
+                redis.call('DEL', topicKey, rolesKey, rulesKey, bansKey)
             end
-            redis.call('EXPIRE', topicKey, roomIdleTTL)
-            if redis.call('HSET', membersKey, user, token) == 1 and redis.call('HLEN', membersKey) <= \(ChatStore.quietRoomSize) then
-                redis.call('SPUBLISH', channel, notice)
+            if redis.call('HGET', membersKey, user) ~= token then
+                \(ModerationScripts.admissionCheck)
+                redis.call('HDEL', rolesKey, user)
+            end
+            -- A join renews what the room keeps, so a quiet room of idle members keeps its operators and bans.
+            for _, key in ipairs({topicKey, rolesKey, rulesKey, bansKey}) do redis.call('EXPIRE', key, roomIdleTTL) end
+            if redis.call('HSET', membersKey, user, token) == 1 then
+                local count = redis.call('HLEN', membersKey)
+                if count == 1 and room ~= 'lobby' then
+                    redis.call('HSET', rolesKey, user, 'o')
+                    redis.call('EXPIRE', rolesKey, roomIdleTTL)
+                end
+                if count <= \(ChatStore.quietRoomSize) then redis.call('SPUBLISH', channel, notice) end
             end
             return 1
             """)
@@ -59,6 +93,9 @@ enum RoomScripts {
         var membersKey: String
         var historyKey: String
         var topicKey: String
+        var rolesKey: String
+        var rulesKey: String
+        var bansKey: String
         /// The user key.
         var user: String
         /// The session's claim token.
@@ -78,7 +115,10 @@ enum RoomScripts {
     /// counts).
     static let leave = NamedScript<LeaveParameters>(
         name: "leave",
-        keys: [.init("membersKey", \.membersKey), .init("historyKey", \.historyKey), .init("topicKey", \.topicKey)],
+        keys: [
+            .init("membersKey", \.membersKey), .init("historyKey", \.historyKey), .init("topicKey", \.topicKey),
+            .init("rolesKey", \.rolesKey), .init("rulesKey", \.rulesKey), .init("bansKey", \.bansKey),
+        ],
         arguments: [
             .init("user", \.user), .init("token", \.token), .init("channel", \.channel), .init("notice", \.notice),
             .init("room", \.room),
@@ -86,8 +126,12 @@ enum RoomScripts {
         body: """
             if redis.call('HGET', membersKey, user) ~= token then return -1 end
             redis.call('HDEL', membersKey, user)
+            redis.call('HDEL', rolesKey, user)
             local left = redis.call('HLEN', membersKey)
             if left <= \(ChatStore.quietRoomSize) then redis.call('SPUBLISH', channel, notice) end
+            if left == 0 then
+                \(ModerationScripts.emptied)
+            end
             if left == 0 and redis.call('EXISTS', historyKey) == 0 then
                 if room ~= 'lobby' then redis.call('DEL', topicKey) end
                 return -2
@@ -128,6 +172,9 @@ enum RoomScripts {
     struct PublishParameters {
         var historyKey: String
         var topicKey: String
+        var rolesKey: String
+        var rulesKey: String
+        var bansKey: String
         var channel: String
         /// The message's JSON, without its id.
         var body: String
@@ -135,6 +182,9 @@ enum RoomScripts {
         var maxLength: Int
         var roomIdleTTL: Int
         var renewsTopic: Bool
+        /// The sender's user key, and the message's time, for mutes.
+        var user: String
+        var now: Millis
     }
 
     /// Stores a message in the room's history and publishes it, in one atomic step, so history order is live
@@ -145,16 +195,38 @@ enum RoomScripts {
     /// here against 9 µs when it also renewed everything, see docs/benchmarks.md). The history's expiry is renewed
     /// every time (XADD alone would leave a new stream without one); the topic's only when the node renews the
     /// room (`PublishUpkeep`), which it does at most every few seconds, along with the room's activity (an index,
-    /// elsewhere on a cluster, so sent beside this script).
+    /// elsewhere on a cluster, so sent beside this script). A muted sender, or one without voice in a moderated
+    /// room, is refused (operators never are); a room with neither costs one lookup of a missing hash.
     /// Returns the stream id.
     static let publishMessage = NamedScript<PublishParameters>(
         name: "publishMessage",
-        keys: [.init("historyKey", \.historyKey), .init("topicKey", \.topicKey)],
+        keys: [
+            .init("historyKey", \.historyKey), .init("topicKey", \.topicKey), .init("rolesKey", \.rolesKey),
+            .init("rulesKey", \.rulesKey), .init("bansKey", \.bansKey),
+        ],
         arguments: [
             .init("channel", \.channel), .init("body", \.body), .init("maxLength", \.maxLength),
-            .init("roomIdleTTL", \.roomIdleTTL), .init("renewsTopic", \.renewsTopic),
+            .init("roomIdleTTL", \.roomIdleTTL), .init("renewsTopic", \.renewsTopic), .init("user", \.user),
+            .init("now", \.now),
         ],
         body: """
+            local rules = redis.call('HMGET', rulesKey, 'm', 'mute:' .. user)
+            if rules[1] or rules[2] then
+                local roles = redis.call('HGET', rolesKey, user) or ''
+                if not string.find(roles, 'o', 1, true) then
+                    if rules[2] then
+                        local lapse = tonumber(string.match(rules[2], '^%d+')) or 0
+                        if lapse == 0 or lapse > tonumber(now) then
+                            return redis.error_reply('CHAT cannot-speak you are muted in this room'
+                                .. (lapse == 0 and '' or ' for ' .. math.ceil((lapse - tonumber(now)) / 60000) .. ' more minutes'))
+                        end
+                        redis.call('HDEL', rulesKey, 'mute:' .. user)
+                    end
+                    if rules[1] and roles == '' then
+                        return redis.error_reply('CHAT cannot-speak this room is moderated: only people with voice speak')
+                    end
+                end
+            end
             local id = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', body)
             redis.call('SPUBLISH', channel, id .. ' ' .. body)
             redis.call('EXPIRE', historyKey, roomIdleTTL)
@@ -162,6 +234,9 @@ enum RoomScripts {
                 -- The topic outlives the history by the renewal interval, so it cannot go first when the last
                 -- renewal came up to that much before the last message.
                 redis.call('EXPIRE', topicKey, tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds))
+                for _, key in ipairs({rolesKey, rulesKey, bansKey}) do
+                    redis.call('EXPIRE', key, tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds))
+                end
             end
             return id
             """)
@@ -169,6 +244,10 @@ enum RoomScripts {
     /// The keys and arguments of `setTopic`, in the order it declares them.
     struct SetTopicParameters {
         var topicKey: String
+        var rolesKey: String
+        var rulesKey: String
+        /// The setter's user key (a locked topic is their operators' to set).
+        var user: String
         /// Empty clears the topic.
         var text: String
         var by: String
@@ -182,12 +261,15 @@ enum RoomScripts {
     /// a topic is news to everyone in it.
     static let setTopic = NamedScript<SetTopicParameters>(
         name: "setTopic",
-        keys: [.init("topicKey", \.topicKey)],
+        keys: [.init("topicKey", \.topicKey), .init("rolesKey", \.rolesKey), .init("rulesKey", \.rulesKey)],
         arguments: [
-            .init("text", \.text), .init("by", \.by), .init("time", \.time), .init("roomIdleTTL", \.roomIdleTTL),
-            .init("channel", \.channel), .init("notice", \.notice),
+            .init("user", \.user), .init("text", \.text), .init("by", \.by), .init("time", \.time),
+            .init("roomIdleTTL", \.roomIdleTTL), .init("channel", \.channel), .init("notice", \.notice),
         ],
-        body: """
+        body: ModerationScripts.helpers + """
+            if redis.call('HEXISTS', rulesKey, 't') == 1 and not isOperator(user) then
+                return refuse('not-operator', 'the topic of this room is locked: only its operators set it')
+            end
             if text == '' then
                 redis.call('DEL', topicKey)
             else

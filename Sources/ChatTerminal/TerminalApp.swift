@@ -306,12 +306,14 @@ public final class TerminalApp {
         put(1, column + 2, "People (\(members.count))", width: peopleWidth - 2, attributes: chat_attr_bold())
         for (index, member) in members.prefix(messageRows - 1).enumerated() {
             let row = 2 + index
+            // Operators and voice as IRC shows them: @ and +.
+            let shown = String(member.roles.prefixes.prefix(1)) + member.name
             switch member.presence {
             case .online:
                 put(row, column + 2, "● ", width: 2, attributes: Terminal.attribute(.online))
-                put(row, column + 4, member.name, width: peopleWidth - 4)
+                put(row, column + 4, shown, width: peopleWidth - 4)
             case .away:
-                put(row, column + 2, "○ \(member.name) (away)", width: peopleWidth - 2, attributes: chat_attr_dim())
+                put(row, column + 2, "○ \(shown) (away)", width: peopleWidth - 2, attributes: chat_attr_dim())
             }
         }
     }

@@ -63,7 +63,8 @@ struct IRCClientTests {
         try browser.click("#compose button[type=submit]")
         try tmux.waitFor("the web page's message") { $0.contains("< webby> hello from the web") }
         try bob.send("hello irssi")
-        try tmux.waitFor("bob's message") { $0.contains("< \(bobName)> hello irssi") }
+        // bob made #dev, so he is its operator: irssi shows him as @bob.
+        try tmux.waitFor("bob's message") { $0.contains("<@\(bobName)> hello irssi") }
         try tmux.type("hi all, from irssi")
         try tmux.press("Enter")
         try bob.expect("<ircy> hi all, from irssi")

@@ -45,6 +45,11 @@ public enum IRCRenderer {
         case ison = "irc-ison"
         case userhost = "irc-userhost"
         case chathistory = "irc-chathistory"
+        case mode = "irc-mode"
+        /// `MODE #room b`: the ban list, which clients ask for after every JOIN.
+        case banList = "irc-bans"
+        case kick = "irc-kick"
+        case invite = "irc-invite"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -66,7 +71,10 @@ public enum IRCRenderer {
         }
     }
 
-    public static func mask(_ nick: String) -> String { "\(nick)!~u@chat" }
+    public static func mask(_ nick: String) -> String { "\(nick)!\(shownUser)@\(shownHost)" }
+    /// The user and host every IRC client is shown with: nobody's address is shown, and ident is not asked.
+    public static let shownUser = "~u"
+    public static let shownHost = "chat"
 
     /// Lines for an event to this client (nil request id: not a reply).
     public static func lines(_ event: ChatEvent, requestID: RequestID?, view: IRCView, now: Millis) -> [IRCMessage] {
@@ -88,7 +96,8 @@ public enum IRCRenderer {
                 numeric("001", "Welcome to the chat, \(mask(name))"),
                 numeric("002", "Your host is \(server) (node \(node)), running \(version)"),
                 numeric("003", "This server speaks IRC alongside the chat's own clients"),
-                IRCMessage(source: server, command: "004", parameters: [me, server, version, "i", "n"]),
+                IRCMessage(
+                    source: server, command: "004", parameters: [me, server, version, "i", "bklimnostvR", "bklov"]),
             ]
                 + stride(from: 0, to: isupport.count, by: 12).map { start in
                     // At most 13 tokens a line (modern.ircdocs.horse), so strict parsers read them all.
@@ -190,10 +199,12 @@ public enum IRCRenderer {
             if purpose == .who {
                 return members.map { member in
                     let away = if case .away = member.presence { "G" } else { "H" }
-                    return numeric("352", channel(room), "~u", "chat", server, member.name, away, "0 \(member.name)")
+                    let flags = away + prefixes(member.roles, view: view)
+                    return numeric(
+                        "352", channel(room), shownUser, shownHost, server, member.name, flags, "0 \(member.name)")
                 } + [numeric("315", channel(room), "End of /WHO list")]
             }
-            return names(room, members.map(\.name), view: view)
+            return names(room, members.map { prefixes($0.roles, view: view) + $0.name }, view: view)
         case .seen(let record, _):
             switch record {
             case .online(let name, _, let node, _):
@@ -232,8 +243,12 @@ public enum IRCRenderer {
                         ? numeric("305", "You are no longer marked as being away")
                         : numeric("306", "You have been marked as being away")
                 ]
+            case .invite:
+                return inviting(Purpose.target(of: requestID), view: view)
             default: return [IRCMessage(source: server, command: "NOTICE", parameters: [me, text])]
             }
+        case .kicked, .modeChanged, .roomSettings, .bans, .invited:
+            return moderationLines(event, purpose: purpose, requestID: requestID, view: view)
         case .ping:
             return [IRCMessage(source: server, command: "PING", parameters: [server])]
         case .bye(let reason):
@@ -271,7 +286,8 @@ public enum IRCRenderer {
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
         "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*",
-        "CHANTYPES=#", "CHANMODES=,,,n", "PREFIX=()", "NICKLEN=\(UserName.maximumLength)",
+        "CHANTYPES=#", "CHANMODES=b,k,l,imnstR", "PREFIX=(ov)@+", "MODES=\(RoomModeRequest.maximumChanges)",
+        "MAXLIST=b:\(ModerationLimits.maximumBans)", "EXTBAN=,m", "NICKLEN=\(UserName.maximumLength)",
         "TOPICLEN=\(RoomTopic.maximumBytes)", "AWAYLEN=\(Presence.maximumAwayBytes)",
         "CHANNELLEN=\(UserName.maximumLength + 1)",
         "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
@@ -375,6 +391,7 @@ public enum IRCRenderer {
         let subject = about ?? "*"
         if purpose == .join {
             // Every failed JOIN names its channel, so the client stops waiting for it.
+            if let lines = moderationError(error, purpose: purpose, subject: subject, view: view) { return lines }
             switch error.code {
             case .tooManyRooms: return numeric("405", subject, error.message)
             case .roomInvalid: return numeric("403", subject, error.message)
@@ -397,6 +414,7 @@ public enum IRCRenderer {
         if purpose == .message, error.code == .notInRoom {
             return numeric("404", subject, "Cannot send to channel (\(error.message))")
         }
+        if let lines = moderationError(error, purpose: purpose, subject: subject, view: view) { return lines }
         switch error.code {
         case .nameTaken: return numeric("433", nick, "Nickname is already in use (\(error.message))")
         case .nameInvalid: return numeric("432", nick, "Erroneous nickname (\(error.message))")

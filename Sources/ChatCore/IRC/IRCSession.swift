@@ -271,7 +271,12 @@ public struct IRCSession: Sendable {
             guard targets.count <= Self.maximumTargets else {
                 return numeric("407", parameters[0], "Too many channels at once (at most \(Self.maximumTargets))")
             }
-            for target in targets { request(.join(room: String(target), since: nil), .join, about: String(target)) }
+            // `JOIN #a,#b key1,key2`: keys pair with channels in order.
+            let keys = parameters.count > 1 ? parameters[1].split(separator: ",").map(String.init) : []
+            for (index, target) in targets.enumerated() {
+                let key = index < keys.count && !keys[index].isEmpty ? keys[index] : nil
+                request(.join(room: String(target), since: nil, key: key), .join, about: String(target))
+            }
         case "PART":
             guard needs(1) else { return }
             let targets = parameters[0].split(separator: ",")
@@ -338,13 +343,22 @@ public struct IRCSession: Sendable {
         case "MODE":
             guard needs(1) else { return }
             if parameters[0].hasPrefix("#") {
-                // Queries are answered (irssi asks for the ban list after every join); setting a mode is refused.
+                let room = parameters[0]
                 switch parameters.count == 1 ? "" : parameters[1] {
-                case "": numeric("324", parameters[0], "+n")
-                case "b", "+b": numeric("368", parameters[0], "End of channel ban list")
-                case "e", "+e": numeric("349", parameters[0], "End of channel exception list")
-                case "I", "+I": numeric("347", parameters[0], "End of channel invite list")
-                default: numeric("482", parameters[0], "Channel modes are not supported here")
+                case "": request(.mode(room: room, .show), .mode, about: room)
+                // No exception or invitation lists are kept: asked (irssi and WeeChat ask after joining), empty.
+                case "e", "+e": numeric("349", room, "End of channel exception list")
+                case "I", "+I": numeric("347", room, "End of channel invite list")
+                case let list where (list == "b" || list == "+b") && parameters.count == 2:
+                    // Only operators see the ban list; others get it empty (`IRCRenderer.moderationError`).
+                    request(.mode(room: room, .bans), .banList, about: room)
+                default:
+                    do {
+                        let modes = try RoomModeRequest.parse(parameters[1], arguments: Array(parameters.dropFirst(2)))
+                        request(.mode(room: room, modes), .mode, about: room)
+                    } catch {
+                        output.replies += IRCRenderer.errorLines(error, purpose: .mode, target: room, view: view)
+                    }
                 }
             } else if parameters[0].lowercased() == me.lowercased() {
                 numeric("221", "+i")
@@ -361,6 +375,21 @@ public struct IRCSession: Sendable {
                 text = IRCRenderer.prefix(parameters[1], bytes: RoomTopic.maximumBytes)
             }
             request(.topic(room: parameters[0], text: text), .topic, about: parameters[0])
+        case "KICK":
+            // `KICK #room nick[,nick] [:reason]`: one kick a nick (TARGMAX KICK:1 would refuse a list outright).
+            guard needs(2) else { return }
+            let reason =
+                parameters.count > 2 && !parameters[2].isEmpty
+                ? IRCRenderer.prefix(parameters[2], bytes: LeaveReason.maximumMessageBytes) : nil
+            for nick in parameters[1].split(separator: ",").prefix(Self.maximumTargets) {
+                request(
+                    .kick(room: parameters[0], name: String(nick), reason: reason), .kick,
+                    about: "\(parameters[0]) \(nick)")
+            }
+        case "INVITE":
+            guard needs(2) else { return }
+            request(
+                .invite(room: parameters[1], name: parameters[0]), .invite, about: "\(parameters[0]) \(parameters[1])")
         case "MOTD":
             numeric("422", "MOTD File is missing")
         case "VERSION":
@@ -411,6 +440,8 @@ public struct IRCSession: Sendable {
             if !channels.contains(room) { channels.append(room) }
             return [(.who(room: room.value, listing: .everyone), IRCRenderer.Purpose.names.requestID)]
         case .youLeft(let room, _):
+            channels.removeAll { $0 == room }
+        case .kicked(let room, let name, _, _, _) where name.lowercased() == nick?.lowercased():
             channels.removeAll { $0 == room }
         default:
             break

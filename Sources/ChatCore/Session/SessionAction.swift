@@ -70,8 +70,9 @@ public enum StoreOperation: Equatable, Sendable {
     case listenToUser(UserName)
     /// Listen to the room's channel; completes once the subscription is confirmed. Replies `.done`.
     case subscribe(RoomName)
-    /// Record the membership and announce the join. Replies `.done`.
-    case recordJoin(RoomName)
+    /// Record the membership and announce the join, if the room's settings and bans let the session in (`key`:
+    /// the one the join gave). Replies `.done`.
+    case recordJoin(RoomName, key: String? = nil)
     /// Undo `recordJoin` after a join that failed later; its result is not waited for.
     case rollbackJoin(RoomName)
     /// For a join: messages after `after` (at most `count`), or the last `count` when `after` is nil, and the
@@ -103,6 +104,18 @@ public enum StoreOperation: Equatable, Sendable {
     case seen(UserName)
     /// Replies `.online`: those of the names whose sessions exist now.
     case online([UserName])
+    /// Room moderation (docs/moderation.md), each refused unless the session is an operator of the room.
+    /// Apply `changes` at once, or none, and tell the room; with `removing`, also kick that member (a ban by
+    /// name). Replies `.moderated(removed:)`.
+    case moderate(RoomName, [RoomModeChange], reason: String? = nil, removing: UserName? = nil)
+    /// Remove a member, telling the room why. Replies `.moderated(removed: true)`.
+    case kick(RoomName, UserName, reason: String?)
+    /// Replies `.settings`.
+    case readSettings(RoomName)
+    /// The bans and mutes (operators only). Replies `.bans`.
+    case readBans(RoomName)
+    /// Let a person in for an hour, past invite-only, a key, a limit and bans, and tell them. Replies `.done`.
+    case invite(RoomName, UserName)
 
     /// Whether the session takes its next request only after this completes. A message does not wait: one
     /// session's messages keep their order on the one Redis connection, and the next line need not wait a round
@@ -155,9 +168,14 @@ public enum StoreReply: Sendable {
     case joinRead([ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?, topic: RoomTopic?)
     case topic(RoomTopic?)
     case members(MemberPage)
-    case rooms([(room: RoomName, members: Int)])
+    /// Every room with members; `secret` ones (`+s`) are listed only to their members.
+    case rooms([(room: RoomName, members: Int, secret: Bool)])
     case seen(SeenRecord?)
     case online([OnlineUser])
+    /// `removed`: a member was kicked too (with the name they hold, as they typed it).
+    case moderated(removed: String?)
+    case settings(RoomSettings)
+    case bans([RoomBan])
 }
 
 /// What became of a claim.

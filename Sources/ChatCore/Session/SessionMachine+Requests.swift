@@ -113,7 +113,7 @@ extension SessionMachine {
             let message = OutgoingMessage(
                 room: room, from: session.user.display, text: text, isAction: isAction, time: session.lastActive)
             return [.perform(.publish(message), id: id)]
-        case .join(let raw, let since): return try join(raw, since: since, id: id, session: &session)
+        case .join(let raw, let since, let key): return try join(raw, since: since, key: key, id: id, session: &session)
         case .leave(let raw, let message):
             let room = try resolve(raw, session: session)
             guard let index = session.rooms.firstIndex(of: room) else {
@@ -179,6 +179,8 @@ extension SessionMachine {
             session.lastActive = now.wall
             let topic = RoomTopic(text: text, by: session.user.display, time: now.wall)
             return [.perform(.setTopic(room, topic), id: id)]
+        case .mode, .kick, .ban, .mute, .invite:
+            return try moderation(request, id: id, now: now, session: session)
         case .history(let raw, let limit, let before, let after):
             let room = try member(raw, session: session, why: "/join it to read its history")
             if let after {
@@ -281,7 +283,7 @@ extension SessionMachine {
     // MARK: Rooms
 
     /// The room a request names, or the current one.
-    private func resolve(_ raw: String?, session: ActiveSession) throws(ChatError) -> RoomName {
+    func resolve(_ raw: String?, session: ActiveSession) throws(ChatError) -> RoomName {
         guard let raw else {
             guard let current = session.current else {
                 throw ChatError(.notInRoom, "you are in no room; /join one first")
@@ -295,14 +297,14 @@ extension SessionMachine {
     }
 
     /// The room a request names, which the session must be in.
-    private func member(_ raw: String?, session: ActiveSession, why: String) throws(ChatError) -> RoomName {
+    func member(_ raw: String?, session: ActiveSession, why: String) throws(ChatError) -> RoomName {
         let room = try resolve(raw, session: session)
         guard session.rooms.contains(room) else { throw ChatError(.notInRoom, "you are not in #\(room); \(why)") }
         return room
     }
 
     private func join(
-        _ raw: String, since rawSince: String?, id: RequestID?, session: inout ActiveSession
+        _ raw: String, since rawSince: String?, key: String?, id: RequestID?, session: inout ActiveSession
     )
         throws(ChatError) -> [SessionAction]
     {
@@ -317,7 +319,7 @@ extension SessionMachine {
                 throw ChatError(.tooManyRooms, "at most \(limit) rooms at once; /leave one first")
             }
         }
-        return startJoin(RoomRestore(room: room, since: since), id: id, session: &session)
+        return startJoin(RoomRestore(room: room, since: since, key: key), id: id, session: &session)
     }
 
     // MARK: Helpers

@@ -1,3 +1,5 @@
+// One file because every store result is answered in one switch, whose cases are read against each other (a join
+// is three results in a row; moderation replies repeat what the relay tells the room).
 /// Store results, and the steps of naming and joining that they drive.
 ///
 /// A join subscribes first, then records the membership, then reads the history: everything published after the
@@ -63,9 +65,9 @@ extension SessionMachine {
                 .send(.ok("\(session.user.display) is a guest name again: anyone may take it once you leave"), id: id)
             ]
         case (.subscribe(let room), _):
-            guard session.joining?.room == room else { return [] }
-            return [.perform(.recordJoin(room), id: id)]
-        case (.recordJoin(let room), _):
+            guard let join = session.joining, join.room == room else { return [] }
+            return [.perform(.recordJoin(room, key: join.key), id: id)]
+        case (.recordJoin(let room, _), _):
             guard var join = session.joining, join.room == room else { return [] }
             join.recorded = true
             session.joining = join
@@ -111,7 +113,9 @@ extension SessionMachine {
                 bucket.charge(Double(extra), nowNanos: now.uptimeNanos)
             }
             return [.send(.who(room: room, members: page.members, total: page.total, next: page.next), id: id)]
-        case (.listRooms, .rooms(let rooms)):
+        case (.listRooms, .rooms(let all)):
+            // A secret room is not listed to people outside it, nor counted for them.
+            let rooms = all.filter { !$0.secret || session.rooms.contains($0.room) }
             let listed =
                 rooms.count > settings.limits.maximumListedRooms
                 ? rooms.sorted { $0.members > $1.members }.prefix(settings.limits.maximumListedRooms).sorted {
@@ -135,6 +139,32 @@ extension SessionMachine {
             return [.send(.online(users), id: id)]
         case (.seen(let name), .seen(let record)):
             return [.send(.seen(record ?? .never(name: name.display), now: now.wall), id: id)]
+        // Moderation: the room hears it through the relay; the operator, whose own events the relay skips, is
+        // answered with the same events.
+        case (.moderate(let room, let changes, let reason, _), .moderated(let removed)):
+            let me = session.user.display
+            let kick = removed.map {
+                [SessionAction.send(.kicked(room: room, name: $0, by: me, reason: reason, time: now.wall), id: id)]
+            }
+            return [.send(.modeChanged(room: room, by: me, changes: changes, time: now.wall), id: id)] + (kick ?? [])
+        case (.kick(let room, let target, let reason), .moderated(let removed)):
+            let name = removed ?? target.display
+            return [
+                .send(.kicked(room: room, name: name, by: session.user.display, reason: reason, time: now.wall), id: id)
+            ]
+        case (.readSettings(let room), .settings(var settings)):
+            // The key is the members' to know, as IRC shows it.
+            if settings.key != nil, !session.rooms.contains(room) { settings.key = "*" }
+            return [.send(.roomSettings(room: room, settings), id: id)]
+        case (.readBans(let room), .bans(let bans)):
+            return [.send(.bans(room: room, bans), id: id)]
+        case (.invite(let room, let target), .delivered(let recorded)):
+            // An operator's invitation lets its person in; a member's only tells them.
+            let text =
+                recorded
+                ? "\(target.display) is invited to #\(room) for an hour"
+                : "\(target.display) is told you invite them to #\(room)"
+            return [.send(.ok(text), id: id)]
         default:
             // Typing, a rolled-back join, or a reply that does not fit its operation: nothing to tell.
             return []
@@ -259,7 +289,7 @@ extension SessionMachine {
         // A resumed session's rooms are members already (the takeover kept them): a failed rejoin must undo that.
         let join = PendingJoin(
             room: target.room, since: target.since, requestID: id, isCatchUp: isCatchUp,
-            recorded: session.keptRooms.remove(target.room) != nil)
+            recorded: session.keptRooms.remove(target.room) != nil, key: target.key)
         session.joining = join
         return [.perform(isCatchUp ? readHistory(for: join) : .subscribe(target.room), id: id)]
     }
@@ -298,7 +328,7 @@ extension SessionMachine {
     {
         let told: SessionAction = .send(.error(Self.storeError(error)), id: id)
         switch operation {
-        case .subscribe(let room), .recordJoin(let room), .readHistory(let room, _, _):
+        case .subscribe(let room), .recordJoin(let room, _), .readHistory(let room, _, _):
             guard let join = session.joining, join.room == room else { return [told] }
             session.joining = nil
             if join.isCatchUp {

@@ -75,10 +75,13 @@ public struct SessionMachine: Sendable {
     public struct RoomRestore: Equatable, Sendable {
         public var room: RoomName
         public var since: StreamID?
+        /// The room's key, when it has one.
+        public var key: String?
 
-        public init(room: RoomName, since: StreamID?) {
+        public init(room: RoomName, since: StreamID?, key: String? = nil) {
             self.room = room
             self.since = since
+            self.key = key
         }
     }
 
@@ -123,6 +126,8 @@ public struct SessionMachine: Sendable {
         public var isCatchUp: Bool
         /// The membership is written, so a failure later must undo it.
         public var recorded: Bool
+        /// The room's key, when it has one.
+        public var key: String? = nil
     }
 
     public let settings: Settings
@@ -302,6 +307,19 @@ public struct SessionMachine: Sendable {
         guard active != nil, origin != sessionID else { return [] }
         let notice = ChatError(.nameLost, "your session was resumed by a newer connection")
         return [.send(.error(notice), id: nil)] + close(.nameLost)
+    }
+
+    /// A relayed kick: when it names this session's person, an operator removed them from `room` (the store has
+    /// ended the membership already), so the session stops listening there, as after a leave. Other kicks change
+    /// nothing here.
+    public mutating func kicked(from room: RoomName, name: String) -> [SessionAction] {
+        guard var session = active, let index = session.rooms.firstIndex(of: room),
+            let kicked = try? UserName(validating: name), kicked.key == session.user.key
+        else { return [] }
+        session.rooms.remove(at: index)
+        if session.current == room { session.current = session.rooms.last }
+        state = .active(session)
+        return [.stopListening(room)]
     }
 
     /// The connection is gone. A named session ends: its rooms are told why, its name is freed. A claim still in

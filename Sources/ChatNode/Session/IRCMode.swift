@@ -81,7 +81,9 @@ final class IRCMode: SessionMode, FollowsUpEvents {
     /// what some parse on), without one where it is a token (the channel of JOIN and PART, 004's modes).
     static func wire(_ message: IRCMessage) -> String {
         message.serialized(
-            trailingColon: !["JOIN", "PART", "004", "333", "AUTHENTICATE", "BATCH"].contains(message.command)) + "\r\n"
+            trailingColon: ![
+                "JOIN", "PART", "MODE", "INVITE", "004", "324", "333", "341", "367", "AUTHENTICATE", "BATCH",
+            ].contains(message.command)) + "\r\n"
     }
 
     private var batches: Bool { session.capabilities.contains("batch") }
@@ -132,6 +134,8 @@ final class IRCMode: SessionMode, FollowsUpEvents {
             guard once(name, "AWAY \(presence)") else { return nil }
         case .joined(_, let name, _, _):
             lastPersonLine[name.lowercased()] = nil  // back: their next QUIT is news again
+        case .kicked:
+            _ = session.observe(event.envelope.event, requestID: nil)  // kicked out: the channel is no longer ours
         default:
             break
         }

@@ -56,9 +56,12 @@ extension SessionHandler {
             return listen(ChatKeys.userChannel(name.key)).map { .done }
         case (.subscribe(let room), _?):
             return listen(ChatKeys.roomChannel(room)).map { .done }
-        case (.recordJoin(let room), let user?):
+        case (.recordJoin(let room, let key), let user?):
             let roomList = node.roomList
-            return store.join(room, user: user, token: token, now: now, origin: origin, address: addressGroup).map {
+            return store.join(
+                room, user: user, token: token, now: now, origin: origin, address: addressGroup,
+                addressBits: BanMask.addressBits(ofClient: clientIP), key: key
+            ).map {
                 roomList.noteChange()
                 return .done
             }
@@ -106,8 +109,29 @@ extension SessionHandler {
             return store.setPresence(user, away: away, now: time, origin: origin).map { .done }
         case (.readTopic(let room), _?):
             return topic(room).map { .topic($0) }
-        case (.setTopic(let room, let topic), _?):
-            return store.setTopic(topic, in: room, origin: origin).map { .done }
+        case (.setTopic(let room, let topic), let user?):
+            return store.setTopic(topic, in: room, user: user, origin: origin).map { .done }
+        case (.moderate(let room, let changes, let reason, let removing), let user?):
+            let roomList = node.roomList
+            return store.moderate(
+                room, actor: user, changes: changes, reason: reason, removing: removing, now: now, origin: origin
+            ).map {
+                // A room made secret (or no longer) is listed differently from now on, here at once.
+                if changes.contains(where: { if case .flag(.secret, _) = $0 { true } else { false } }) {
+                    roomList.noteChange()
+                }
+                return .moderated(removed: $0)
+            }
+        case (.kick(let room, let target, let reason), let user?):
+            return store.kick(room, actor: user, target: target, reason: reason, now: now, origin: origin).map {
+                .moderated(removed: $0)
+            }
+        case (.readSettings(let room), _?):
+            return store.roomSettings(room).map { .settings($0) }
+        case (.readBans(let room), let user?):
+            return store.bans(room, actor: user, now: now).map { .bans($0) }
+        case (.invite(let room, let target), let user?):
+            return store.invite(room, actor: user, target: target, now: now, origin: origin).map { .delivered($0) }
         case (.who(let room, let listing), _?):
             return node.memberListings.who(room, listing: listing).map { .members($0) }
         case (.listRooms, _?):
@@ -161,6 +185,7 @@ extension SessionHandler {
     /// What the client is told of a store failure: Redis at its memory limit refuses writes with OOM, which is the
     /// store being full for this request (reads and everything already running go on).
     static func clientError(_ error: any Error) -> any Error {
+        if let refusal = ChatStore.refusal(error) { return refusal }
         guard let redis = error as? RedisError, redis.code == .server, redis.message.hasPrefix("OOM") else {
             return error
         }

@@ -340,8 +340,11 @@ final class SessionHandler: ChannelDuplexHandler {
                 joinReplay.forget(room)
                 stopListening(ChatKeys.roomChannel(room))
             case .replayHeld(let room, let after):
-                for event in joinReplay.replay(room, after: after) { _ = write(event, allocator: allocator) }
+                let held = joinReplay.replay(room, after: after)
+                for event in held { _ = write(event, allocator: allocator) }
                 flush()
+                // A kick that came while the join was under way: the room is the session's now, and it is out of it.
+                for event in held { apply(kickActions(event)) }
             case .started(let user, let time): start(user, at: time)
             case .close(let reason): closeConnection(reason)
             case .retry: break  // handled where requests are taken (processInbox)
@@ -423,9 +426,19 @@ final class SessionHandler: ChannelDuplexHandler {
             return .notWritten
         }
         guard joinReplay.admits(event, route: machine.relay.route(event.envelope)) else { return .notWritten }
+        if case .kicked = event.envelope.event {
+            // Out of the room once the kick is written: not now, while the hub walks the room's listeners.
+            hub.eventLoop.assumeIsolated().execute { self.apply(self.kickActions(event)) }
+        }
         let flushWasDue = needsFlush
         guard write(event, allocator: allocator) else { return .notWritten }
         return flushWasDue ? .written : .flushDue
+    }
+
+    /// What a relayed kick means for this session: out of the room when it names this session's person.
+    private func kickActions(_ event: RenderedEvent) -> [SessionAction] {
+        guard case .kicked(let room, let name, _, _, _) = event.envelope.event else { return [] }
+        return machine.kicked(from: room, name: name)
     }
 
     private func write(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {

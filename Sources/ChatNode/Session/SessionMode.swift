@@ -136,6 +136,9 @@ struct TextMode: OneRequestPerFrame {
         case .direct:
             // Reads "to" or "from" depending on who looks, so it is not shared.
             return render(event.envelope.event, requestID: nil, viewer: viewer, now: event.now, allocator: allocator)
+        case .kicked(_, let name, _, _, _) where viewer?.lowercased() == name.lowercased():
+            // The one kicked reads "removed you".
+            return render(event.envelope.event, requestID: nil, viewer: viewer, now: event.now, allocator: allocator)
         default:
             return event.cached(.text) { TextRenderer.render(event.envelope.event, viewer: nil, now: event.now) }
         }

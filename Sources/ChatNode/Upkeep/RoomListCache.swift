@@ -10,7 +10,7 @@ import NIOCore
 /// but not more often than twice a second, so the list never lags behind one's own `/join` by more than that;
 /// other nodes' changes show within `freshFor`.
 final class RoomListCache: Sendable {
-    typealias Listing = [(room: RoomName, members: Int)]
+    typealias Listing = [(room: RoomName, members: Int, secret: Bool)]
 
     private struct Entry {
         var reading: EventLoopFuture<Listing>
@@ -39,7 +39,7 @@ final class RoomListCache: Sendable {
         if let fresh { return fresh }
         // Read outside the lock (a reading that fails at once, Redis away, completes inline); two requests racing
         // here both read, which is harmless.
-        let reading = store.rooms().map { rooms in rooms.map { (room: $0.0, members: $0.1) } }
+        let reading = store.rooms().map { rooms in rooms.map { (room: $0.0, members: $0.1, secret: $0.secret) } }
         entry.withLockedValue { $0 = Entry(reading: reading, readAt: now) }
         // A failed reading is not kept: the next request tries again.
         reading.whenFailure { _ in self.entry.withLockedValue { if $0?.readAt == now { $0 = nil } } }

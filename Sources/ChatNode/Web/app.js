@@ -145,16 +145,52 @@ function receive(event) {
       nextPage(event.room, event.history, event.more);
       break;
     }
-    case "left": {
+    case "left":
       state.knowsRooms = true;
-      const index = state.order.indexOf(event.room);
-      if (index < 0) break;
-      state.order.splice(index, 1);
-      state.rooms.delete(event.room);
-      if (state.current === event.room) state.current = null;
-      select(state.order[Math.min(index, state.order.length - 1)] || null);
+      forgetRoom(event.room);
+      break;
+    case "kicked": {
+      const why = event.reason ? ` (${event.reason})` : "";
+      if (same(event.name, state.confirmed)) {
+        // Out of the room on the server already: drop it (a reconnect must not ask for it again), say so where we are.
+        forgetRoom(event.room);
+        addLine(state.current, { kind: "error", time: event.time, text: `${event.by} removed you from #${event.room}${why}` });
+        break;
+      }
+      const room = state.rooms.get(event.room);
+      if (room) { room.members.delete(event.name.toLowerCase()); if (event.room === state.current) renderPeople(); }
+      addLine(event.room, { kind: "notice", time: event.time, text: `${event.by} removed ${event.name} from #${event.room}${why}` });
       break;
     }
+    case "mode": {
+      const room = state.rooms.get(event.room);
+      for (const change of event.changes) {
+        const person = room && change.name && !change.mute && room.members.get(change.name.toLowerCase());
+        if (person && (change.mode[1] === "o" || change.mode[1] === "v")) {
+          // The member list shows the highest role: operator over voice.
+          const role = change.mode[1] === "o" ? "operator" : "voice";
+          if (change.mode[0] === "+") { if (person.role !== "operator") person.role = role; }
+          else if (person.role === role) person.role = undefined;
+        }
+      }
+      if (event.room === state.current) renderPeople();
+      addLine(event.room, { kind: "notice", time: event.time, text: `${event.by} ${event.changes.map((c) => c.text).join(", ")}` });
+      break;
+    }
+    case "settings": {
+      const parts = [...event.flags];
+      if (event.key) parts.push("a key is needed to join");
+      if (event.limit) parts.push(`at most ${event.limit} members`);
+      info(parts.length ? `#${event.room}: ${parts.join(", ")}` : `#${event.room} has no settings: anyone may join and speak`, event.time);
+      break;
+    }
+    case "bans":
+      info(event.bans.length ? `Bans and mutes in #${event.room}: ` + event.bans.map((b) => `${b.mask} (by ${b.by}${b.until ? ", until " + new Date(b.until).toLocaleString() : ""}${b.reason ? ": " + b.reason : ""})`).join("; ") : `#${event.room} bans and mutes nobody`, event.time);
+      break;
+    case "invited":
+      info(`${event.by} invites you to #${event.room}: type /join #${event.room}`, event.time);
+      notify(`Invitation from ${event.by}`, `#${event.room}`);
+      break;
     case "message": {
       const room = state.rooms.get(event.room);
       if (room) room.typing.delete(event.from.toLowerCase());
@@ -284,12 +320,22 @@ function error(event) {
   addLine(state.current, { kind: "error", time: event.time, text: `${event.code}: ${event.message}` });
 }
 
+function forgetRoom(name) {
+  const index = state.order.indexOf(name);
+  if (index < 0) return;
+  state.order.splice(index, 1);
+  state.rooms.delete(name);
+  if (state.current === name) state.current = null;
+  select(state.order[Math.min(index, state.order.length - 1)] || null);
+}
+
 function same(a, b) { return !!a && !!b && a.toLowerCase() === b.toLowerCase(); }
 
 function member(roomName, name, fields) {
   const room = state.rooms.get(roomName);
   if (!room) return;
-  room.members.set(name.toLowerCase(), { name, ...fields });
+  const known = room.members.get(name.toLowerCase());
+  room.members.set(name.toLowerCase(), { name, role: known?.role, ...fields });
   room.typing.delete(name.toLowerCase());
   if (roomName === state.current) renderPeople();
 }
@@ -458,8 +504,9 @@ function renderPeople() {
     dot.setAttribute("aria-hidden", "true");
     button.type = "button";
     const idle = m.idle > 60000 ? `, idle ${Math.round(m.idle / 60000)} min` : "";   // the title says it from a minute
-    button.textContent = m.name;
-    button.title = (m.state === "away" ? `away${m.away ? ": " + m.away : ""}` : "online") + idle;
+    // Operators and voice as IRC shows them: @ and +.
+    button.textContent = (m.role === "operator" ? "@" : m.role === "voice" ? "+" : "") + m.name;
+    button.title = (m.role ? m.role + ", " : "") + (m.state === "away" ? `away${m.away ? ": " + m.away : ""}` : "online") + idle;
     button.setAttribute("aria-label", `${m.name}, ${button.title}; send a direct message`);
     button.addEventListener("click", () => { $("input").value = `/msg ${m.name} `; $("input").focus(); });
     item.append(dot, button);

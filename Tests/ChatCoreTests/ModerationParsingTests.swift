@@ -1,0 +1,129 @@
+import ChatCore
+import Testing
+
+/// Moderation requests as people type them, and what travels between nodes (docs/moderation.md).
+@Suite("Moderation parsing")
+struct ModerationParsingTests {
+    @Test("mode strings: roles, flags, key and limit, bans and m: mutes; lists; bad letters and missing arguments")
+    func modeStrings() throws {
+        #expect(
+            try RoomModeRequest.parse("+ov", arguments: ["alice", "bob"])
+                == .change([
+                    .role(.operator, name: "alice", granted: true), .role(.voice, name: "bob", granted: true),
+                ]))
+        #expect(
+            try RoomModeRequest.parse("-i+kl", arguments: ["s3cret", "50"])
+                == .change([
+                    .flag(.inviteOnly, on: false), .key("s3cret"), .limit(50),
+                ]))
+        #expect(try RoomModeRequest.parse("b", arguments: []) == .bans)
+        #expect(try RoomModeRequest.parse("+n", arguments: []) == .show)
+        #expect(try RoomModeRequest.parse("+b", arguments: ["m:bob"]) == .change([.mute(name: "bob", on: true)]))
+        #expect(throws: ChatError.self) { try RoomModeRequest.parse("+x", arguments: []) }
+        #expect(throws: ChatError.self) { try RoomModeRequest.parse("+o", arguments: []) }
+        #expect(throws: ChatError.self) { try RoomModeRequest.parse("+l", arguments: ["0"]) }
+        #expect(throws: ChatError.self) { try RoomModeRequest.parse("+k", arguments: ["two words"]) }
+        #expect(throws: ChatError.self) {
+            try RoomModeRequest.parse("+vvvvvvv", arguments: Array(repeating: "a", count: 7))
+        }
+    }
+
+    @Test("ban masks: a name, a glob over the name's key, an address or range; masks that ban everyone are refused")
+    func banMasks() throws {
+        let name = try BanMask(parsing: "Bob")
+        #expect(name.text == "Bob!*@*" && name.nickGlob == "bob" && name.addressPrefix == nil)
+        let glob = try BanMask(parsing: "spam**!*@*")
+        // Over the key: "spam" looks like "sparn", and so does its key; a run of stars is one.
+        #expect(glob.nickGlob == "\(try UserName(validating: "spam").key)*")
+        let address = try BanMask(parsing: "*!*@192.0.2.0/24")
+        #expect(address.namesAddress && address.addressPrefix == "4:110000000000000000000010")
+        #expect(try BanMask(parsing: "*!*@192.0.2.*").addressPrefix == address.addressPrefix)
+        #expect(try BanMask(parsing: "*!*@::ffff:192.0.2.0/120").addressPrefix == address.addressPrefix)
+        #expect(BanMask.addressBits(ofClient: "192.0.2.7").hasPrefix(address.addressPrefix!))
+        #expect(!BanMask.addressBits(ofClient: "192.0.3.7").hasPrefix(address.addressPrefix!))
+        #expect(BanMask.addressBits(ofClient: "::ffff:192.0.2.7") == BanMask.addressBits(ofClient: "192.0.2.7"))
+        let v6 = try BanMask(parsing: "*!*@2001:db8::/32")
+        #expect(BanMask.addressBits(ofClient: "2001:db8::1").hasPrefix(v6.addressPrefix!))
+        for everyone in ["*!*@*", "*", "*!*u@chat", "*!~u@*"] {
+            #expect(throws: ChatError.self, "\(everyone)") { try BanMask(parsing: everyone) }
+        }
+        #expect(throws: ChatError.self) { try BanMask(parsing: "*!bob@*") }  // everyone's user is ~u
+        #expect(throws: ChatError.self) { try BanMask(parsing: "*!*@example.org") }  // and host is chat
+        #expect(throws: ChatError.self) { try BanMask(parsing: "bob\u{202E}x") }
+        #expect(throws: ChatError.self) { try BanMask(parsing: "m:bob") }  // a mute is not a ban
+        #expect(try BanMask.mutedName("élise!*@*") == "élise")
+    }
+
+    @Test("durations: 90s, 10m, 2h, 7d, 1w, 1h30m, a bare number of minutes; at most a year; words are not")
+    func durations() {
+        #expect(ModerationDuration.parse("90s") == 90_000)
+        #expect(ModerationDuration.parse("10m") == 600_000)
+        #expect(ModerationDuration.parse("1h30m") == 5_400_000)
+        #expect(ModerationDuration.parse("15") == 900_000)
+        #expect(ModerationDuration.parse("1w") == 604_800_000)
+        #expect(ModerationDuration.parse("400d") == nil)
+        #expect(ModerationDuration.parse("spam") == nil)
+        #expect(ModerationDuration.parse("m") == nil)
+        #expect(ModerationDuration.describe(5_400_000) == "1h 30m")
+    }
+
+    @Test("text commands and JSON ops give the same requests")
+    func commands() throws {
+        #expect(try TextCommandParser.parse("/kick bob go away") == .kick(room: nil, name: "bob", reason: "go away"))
+        #expect(
+            try TextCommandParser.parse("/ban bob 2h spam")
+                == .ban(room: nil, target: "bob", duration: 7_200_000, reason: "spam"))
+        #expect(try TextCommandParser.parse("/ban bob spam") == .ban(room: nil, target: "bob", reason: "spam"))
+        #expect(
+            try TextCommandParser.parse("/op bob")
+                == .mode(room: nil, .change([.role(.operator, name: "bob", granted: true)])))
+        #expect(
+            try TextCommandParser.parse("/devoice bob")
+                == .mode(room: nil, .change([.role(.voice, name: "bob", granted: false)])))
+        #expect(try TextCommandParser.parse("/mode #dev +l 5") == .mode(room: "#dev", .change([.limit(5)])))
+        #expect(try TextCommandParser.parse("/join dev s3cret") == .join(room: "dev", since: nil, key: "s3cret"))
+        #expect(
+            try TextCommandParser.parse("/join dev 1795250096010-0") == .join(room: "dev", since: "1795250096010-0"))
+        let json = try JSONRequestParser.parse(
+            #"{"op":"mute","room":"dev","name":"bob","duration":"10m","text":"calm"}"#
+        )
+        .request.get()
+        #expect(json == .mute(room: "dev", name: "bob", duration: 600_000, reason: "calm"))
+        let mode = try JSONRequestParser.parse(#"{"op":"mode","room":"dev","modes":"+o","args":["bob"]}"#).request.get()
+        #expect(mode == .mode(room: "dev", .change([.role(.operator, name: "bob", granted: true)])))
+        // What the terminal client sends reads back as the same request.
+        for request: ClientRequest in [
+            .kick(room: "dev", name: "bob", reason: "x"),
+            .mute(room: "dev", name: "bob", duration: 60_000, reason: nil),
+            .mode(
+                room: "dev",
+                .change([.flag(.moderated, on: true), .ban(try BanMask(parsing: "*!*@10.0.0.0/8"), on: true)])),
+            .invite(room: "dev", name: "bob"), .mode(room: "dev", .bans),
+        ] {
+            #expect(try JSONRequestParser.parse(JSONRequestEncoder.object(request)).request.get() == request)
+        }
+    }
+
+    @Test("mode changes and kicks cross nodes intact; forged ones are dropped")
+    func relayed() throws {
+        let room = RoomName(trusted: "dev")
+        let changes: [RoomModeChange] = [
+            .role(.operator, name: "bob", granted: true),
+            .ban(try BanMask(parsing: "eve"), on: true, until: 1_900_000_000_000),
+            .mute(name: "carl", on: true), .key("k"), .limit(nil),
+        ]
+        for event: ChatEvent in [
+            .modeChanged(room: room, by: "alice", changes: changes, time: 5),
+            .kicked(room: room, name: "bob", by: "alice", reason: "bye", time: 5),
+        ] {
+            let decoded = RelayCodec.decode(Array(RelayCodec.encode(RelayEnvelope(event: event, origin: "s")).utf8))
+            #expect(decoded?.event == event)
+            var check = RelayCheck()
+            #expect(check.problem(event, in: room) == nil)
+        }
+        var check = RelayCheck()
+        #expect(check.problem(.kicked(room: room, name: "admin", by: "alice", reason: nil, time: 1), in: room) != nil)
+        let forged = #"{"k":"mode","room":"dev","from":"alice","text":"+o ad min","ts":1}"#
+        #expect(RelayCodec.decode(Array(forged.utf8)) == nil)
+    }
+}
