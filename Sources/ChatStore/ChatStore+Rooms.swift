@@ -157,23 +157,29 @@ extension ChatStore {
         let parameters = RoomScripts.PublishParameters(
             historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
             rolesKey: ChatKeys.roles(message.room), rulesKey: ChatKeys.rules(message.room),
-            bansKey: ChatKeys.bans(message.room), channel: ChatKeys.roomChannel(message.room),
+            channel: ChatKeys.roomChannel(message.room),
             body: RelayCodec.messageBody(message, origin: origin), maxLength: historyLength,
             roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: upkeep.renewsRoom, user: user.key, now: message.time)
         // One future per message on the default path, as before acknowledgements could wait for replicas.
         let published: EventLoopFuture<PublishedMessage>
+        let (keys, arguments) = parameters.encoded
+        let script = RoomScripts.publishMessage.script
         if let acknowledged = acknowledgedMessages {
             published = acknowledged.redis.run(
-                RoomScripts.publishMessage, parameters, acknowledgedBy: acknowledged.wanted
+                script, keys: keys, arguments: arguments, acknowledgedBy: acknowledged.wanted
             ).flatMapThrowing { try Self.published($0.reply, confirmed: $0.isAcknowledged(by: acknowledged.wanted)) }
         } else {
-            published = redis.run(RoomScripts.publishMessage, parameters).flatMapThrowing {
+            published = redis.run(script, keys: keys, arguments: arguments).flatMapThrowing {
                 try Self.published($0, confirmed: true)
             }
         }
         if upkeep.renewsRoom {
-            // An idle room's history goes by itself; the room counts as active for the cap meanwhile.
+            // An idle room's history goes by itself; the room counts as active for the cap meanwhile. Its bans
+            // live as long (the script renews its roles and rules; bans are renewed here, off the message's path).
             _ = redis.send("ZADD", ChatKeys.roomActivity, String(message.time), message.room.look)
+            _ = redis.send(
+                "EXPIRE", ChatKeys.bans(message.room),
+                String(bounds.roomIdleSeconds + PublishUpkeep.renewalIntervalSeconds))
         }
         if upkeep.marksActive {
             _ = redis.run(
