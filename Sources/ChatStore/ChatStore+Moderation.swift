@@ -128,7 +128,7 @@ extension ChatStore {
                 .init(
                     membersKey: ChatKeys.members(room), rolesKey: ChatKeys.roles(room), rulesKey: ChatKeys.rules(room),
                     actor: actor.key, target: target.key, name: name, now: now,
-                    expires: now + ModerationScripts.invitationMillis, roomIdleTTL: bounds.roomIdleSeconds,
+                    expires: now + ModerationLimits.invitationMillis, roomIdleTTL: bounds.roomIdleSeconds,
                     room: room.value)
             ).flatMap { recorded in
                 let notice = RelayCodec.encode(

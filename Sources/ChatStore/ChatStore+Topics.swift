@@ -25,6 +25,6 @@ extension ChatStore {
                 topicKey: ChatKeys.topic(room), rolesKey: ChatKeys.roles(room), rulesKey: ChatKeys.rules(room),
                 user: user.key, text: topic.text, by: topic.by, time: topic.time, roomIdleTTL: bounds.roomIdleSeconds,
                 channel: ChatKeys.roomChannel(room), notice: notice)
-        ).map { _ in }.flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }
+        ).map { _ in }
     }
 }

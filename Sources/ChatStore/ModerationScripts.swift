@@ -55,10 +55,6 @@ enum ModerationScripts {
 
         """
 
-    static let maximumBans = ModerationLimits.maximumBans
-    static let maximumRules = ModerationLimits.maximumRules
-    static let invitationMillis = ModerationLimits.invitationMillis
-
     /// What `RoomScripts.join` checks before a session that is not yet a member gets in: registered-only first
     /// (an invitation does not make a guest registered), then, unless an operator invited them, the member limit,
     /// the key, invite-only and the bans, in Ergo's order. A ban's glob is matched against the name's key and
@@ -144,10 +140,10 @@ enum ModerationScripts {
                 if kind == 'role' and on == '1' and redis.call('HEXISTS', membersKey, subject) == 0 then
                     return refuse('not-in-room', changes[i + 4] .. ' is not in the room')
                 elseif kind == 'ban' and on == '1' and redis.call('HEXISTS', bansKey, subject) == 0
-                        and redis.call('HLEN', bansKey) >= \(maximumBans) then
-                    return refuse('list-full', 'the room has \(maximumBans) bans already: lift one first')
+                        and redis.call('HLEN', bansKey) >= \(ModerationLimits.maximumBans) then
+                    return refuse('list-full', 'the room has \(ModerationLimits.maximumBans) bans already: lift one first')
                 elseif kind == 'mute' and on == '1' and redis.call('HEXISTS', rulesKey, 'mute:' .. subject) == 0
-                        and redis.call('HLEN', rulesKey) >= \(maximumRules) then
+                        and redis.call('HLEN', rulesKey) >= \(ModerationLimits.maximumRules) then
                     return refuse('list-full', 'the room has as many mutes and invitations as it may keep')
                 end
             end
@@ -279,14 +275,14 @@ enum ModerationScripts {
                 return 0
             end
             if redis.call('HEXISTS', rulesKey, 'invite:' .. target) == 0
-                    and redis.call('HLEN', rulesKey) >= \(maximumRules) then
+                    and redis.call('HLEN', rulesKey) >= \(ModerationLimits.maximumRules) then
                 local fields = redis.call('HGETALL', rulesKey)
                 for i = 1, #fields, 2 do
                     if string.sub(fields[i], 1, 7) == 'invite:' and tonumber(fields[i + 1]) <= tonumber(now) then
                         redis.call('HDEL', rulesKey, fields[i])
                     end
                 end
-                if redis.call('HLEN', rulesKey) >= \(maximumRules) then
+                if redis.call('HLEN', rulesKey) >= \(ModerationLimits.maximumRules) then
                     return refuse('list-full', '#' .. room .. ' has as many mutes and invitations as it may keep')
                 end
             end

@@ -2,9 +2,7 @@
 /// bans as channel modes (`CHANMODES=b,k,l,imstR`, mutes as Ergo's and InspIRCd's `m:` extban), KICK and INVITE,
 /// and the numerics for every refusal.
 extension IRCRenderer {
-    static func moderationLines(
-        _ event: ChatEvent, purpose: Purpose?, requestID: RequestID?, view: IRCView
-    ) -> [IRCMessage] {
+    static func moderationLines(_ event: ChatEvent, view: IRCView) -> [IRCMessage] {
         let server = view.serverName
         let me = view.nick
         func numeric(_ code: String, _ parameters: String...) -> IRCMessage {

@@ -248,7 +248,7 @@ public enum IRCRenderer {
             default: return [IRCMessage(source: server, command: "NOTICE", parameters: [me, text])]
             }
         case .kicked, .modeChanged, .roomSettings, .bans, .invited:
-            return moderationLines(event, purpose: purpose, requestID: requestID, view: view)
+            return moderationLines(event, view: view)
         case .ping:
             return [IRCMessage(source: server, command: "PING", parameters: [server])]
         case .bye(let reason):

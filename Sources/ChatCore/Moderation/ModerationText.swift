@@ -15,9 +15,8 @@ public enum ModerationText {
             }
             modes.append(letter)
             guard let argument else { continue }
-            if case .key(let key?) = change, !showingKeys, !key.isEmpty {
-                arguments.append("*")
-            } else if case .key(nil) = change {
+            // A key is `*` to those outside the room (and in `-k`, whose argument is `*` already).
+            if case .key(.some) = change, !showingKeys {
                 arguments.append("*")
             } else {
                 arguments.append(argument)
