@@ -59,7 +59,7 @@ if [ "${REDIS_CLUSTER:-}" = 1 ]; then
     ${REDIS_ANNOUNCE_HOSTNAME:+--cluster-announce-hostname "$REDIS_ANNOUNCE_HOSTNAME" --cluster-preferred-endpoint-type hostname} \
     --user default off \
     --user chat-node on "#$node" '~chat:*' '&chat:*' +@all -@dangerous +info \
-    --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +srem +ping +select +info +cluster\|shards \
+    --user chat-balancer on "#$balancer" '~chat:endpoint*' '~chat:network-bans' resetchannels +smembers +get +hgetall +srem +ping +select +info +cluster\|shards \
     --user healthcheck on "#$healthcheck" +ping \
     --user replication on "#$replication" +psync +sync +replconf +ping \
     --user cluster-admin on "#$admin" '~*' '&*' +@all
@@ -69,5 +69,5 @@ fi
 exec docker-entrypoint.sh "$@" \
   --user default off \
   --user chat-node on "#$node" '~chat:*' '&chat:*' +@all -@dangerous +info \
-  --user chat-balancer on "#$balancer" '~chat:endpoint*' resetchannels +smembers +get +srem +ping +select +info +cluster\|shards \
+  --user chat-balancer on "#$balancer" '~chat:endpoint*' '~chat:network-bans' resetchannels +smembers +get +hgetall +srem +ping +select +info +cluster\|shards \
   --user healthcheck on "#$healthcheck" +ping

@@ -46,13 +46,13 @@ public final class ChatBalancerServer: Service, Sendable {
             perSecond: configuration.connectRatePerAddress.perSecond, burst: configuration.connectRatePerAddress.burst)
         let chat = ProxyListener(
             side: .chat, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress,
-            connectRates: connectRates, logger: logger)
+            connectRates: connectRates, logger: logger, bannedAddress: { watcher.ban(forAddress: $0) })
         let http = ProxyListener(
             side: .http, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress,
-            connectRates: connectRates, logger: logger)
+            connectRates: connectRates, logger: logger, bannedAddress: { watcher.ban(forAddress: $0) })
         let irc = ProxyListener(
             side: .irc, pool: pool, configuration: configuration, metrics: metrics, perAddress: perAddress,
-            connectRates: connectRates, logger: logger)
+            connectRates: connectRates, logger: logger, bannedAddress: { watcher.ban(forAddress: $0) })
 
         // Each port a listener of the chat or the HTTP side; the TLS ones terminate TLS first.
         var wanted: [(name: String, listener: ProxyListener, port: Int, tls: TLSCertificates?)] = []

@@ -188,8 +188,10 @@ public struct ClientState: Sendable {
         return [hello(name)]
     }
 
-    /// The connection is gone: keep every room and line, to resume when it is back.
+    /// The connection is gone: keep every room and line, to resume when it is back (unless the server said not to
+    /// come back: then the status stays closed, and the caller stops the connection).
     public mutating func connectionLost(reason: String, retryInSeconds: Double) {
+        if case .closed = status { return }
         status = .reconnecting(reason: reason, retryInSeconds: retryInSeconds)
         resuming = []
         userJoins = []
@@ -379,6 +381,12 @@ public struct ClientState: Sendable {
             password = nil
             status = .needsPassword(reason: error.message)
             return []
+        case .error(let error)
+        where error.code == .removed || error.code == .suspended || (error.code == .banned && status == .connecting):
+            // A server operator disconnected us, or keeps us out: reconnecting would be refused, so it stops here.
+            appendToCurrent(TimelineLine(kind: .error, time: decoded.time, text: "\(error.code): \(error.message)"))
+            status = .closed("\(error.code): \(error.message)")
+            return []
         case .error(let error):
             if error.code == .nameTaken, status == .connecting, let confirmedName {
                 // After a reconnect our own name can still be held by the connection that was lost (its node
@@ -408,10 +416,23 @@ public struct ClientState: Sendable {
         case .ping:
             // The server checks the connection is alive after a silence: any line answers it.
             return [Outgoing(.pong)]
-        case .ok, .rooms, .seen, .online, .help, .pong, .roomSettings, .bans:
+        case .ok, .rooms, .seen, .online, .help, .pong, .roomSettings, .bans, .networkBans, .auditLog:
             if !quiet { info(decoded) }
             return []
-        case .resumedElsewhere:
+        case .announcement, .serverOperator, .motd:
+            info(decoded)
+            return []
+        case .roomClosed(let room, _, _, let time):
+            for text in TextRenderer.lines(decoded.event, viewer: confirmedName, now: time) {
+                appendToCurrent(TimelineLine(kind: .notice, time: time, text: String(text.dropFirst(2))))
+            }
+            if let index = rooms.firstIndex(of: room) {
+                rooms.remove(at: index)
+                views[room] = nil
+                if current == room { current = rooms.isEmpty ? nil : rooms[min(index, rooms.count - 1)] }
+            }
+            return []
+        case .resumedElsewhere, .removed, .networkChanged:
             return []
         }
     }

@@ -56,6 +56,14 @@ public struct ChatError: Error, Equatable, Sendable {
         public static let listFull = Code(rawValue: "list-full")
         /// The person is in the room already (an invitation).
         public static let alreadyInRoom = Code(rawValue: "already-in-room")
+
+        // Server operators (docs/moderation.md, "Server operators").
+        /// Only the server's operators may do that.
+        public static let notServerOperator = Code(rawValue: "not-server-operator")
+        /// A server operator disconnected you (a kill, a suspension, a network ban); the message says who and why.
+        public static let removed = Code(rawValue: "removed")
+        /// The registered name is suspended: no login until the time the message gives.
+        public static let suspended = Code(rawValue: "suspended")
     }
 
     public var code: Code

@@ -187,6 +187,8 @@ public enum LeaveReason: String, Equatable, Sendable {
     case serverShutdown = "server shutdown"
     /// A client that answers pings stopped answering: its host or network is gone.
     case pingTimeout = "ping timeout"
+    /// A server operator disconnected them (a kill, a suspension, a network ban).
+    case removed = "removed by an operator"
 }
 
 /// Everything a client can be told. Both protocol modes render the same events; see `TextRenderer` and
@@ -255,4 +257,24 @@ public enum ChatEvent: Equatable, Sendable {
     case bans(room: RoomName, [RoomBan])
     /// `by` invites you to `room` (for an hour: it lets you past invite-only, a key, a limit and bans).
     case invited(room: RoomName, by: String, time: Millis)
+
+    // Server operators (docs/moderation.md, "Server operators").
+    /// A server operator's word to everyone (`operatorsOnly`: to the operators connected, IRC's WALLOPS).
+    case announcement(from: String, text: String, time: Millis, operatorsOnly: Bool = false)
+    /// Between nodes, on a person's channel: a server operator (`by`) disconnected `name` (a kill, a suspension,
+    /// a network ban). The session is told why and closed; its rooms see it quit.
+    case removed(name: String, by: String, reason: String?, time: Millis)
+    /// Between nodes only, never shown: the network's bans or message of the day changed. Each node reads them again;
+    /// `ban`, a ban just added, is checked against the node's sessions at once.
+    case networkChanged(ban: RoomBan?, time: Millis)
+    /// The network's bans: the reply to asking for them, server operators only.
+    case networkBans([RoomBan])
+    /// The newest entries of the audit log, newest first: server operators only.
+    case auditLog([AuditEntry])
+    /// A server operator (`by`) closed the room: everyone is out of it, and its history is gone.
+    case roomClosed(room: RoomName, by: String, reason: String?, time: Millis)
+    /// You are one of the server's operators: told once, after `welcome`.
+    case serverOperator
+    /// The message of the day (nil: none), after `welcome` (`atLogin`) and when asked.
+    case motd(String?, atLogin: Bool = false)
 }

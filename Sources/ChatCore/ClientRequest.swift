@@ -61,6 +61,11 @@ public enum ClientRequest: Equatable, Sendable {
     case mute(room: String?, name: String, duration: Millis? = nil, reason: String? = nil)
     /// Invites `name` to the room (only an operator may, when it is invite-only).
     case invite(room: String?, name: String)
+
+    /// A server operator's request (docs/moderation.md, "Server operators"): refused to everyone else.
+    case operate(OperatorRequest)
+    /// The message of the day.
+    case motd
 }
 
 /// A room `hello` asks to be in, as the client sent it (validated by the session).

@@ -195,6 +195,33 @@ public enum JSONEventDecoder {
         case "invited":
             guard let room = fields.room(), let by = fields.string("by") else { return nil }
             return .invited(room: room, by: by, time: time)
+        case "announcement":
+            guard let from = fields.string("from"), let text = fields.string("text") else { return nil }
+            return .announcement(from: from, text: text, time: time, operatorsOnly: fields.bool("operators"))
+        case "server-operator": return .serverOperator
+        case "motd": return .motd(fields.string("text"))
+        case "room-closed":
+            guard let room = fields.room(), let by = fields.string("by") else { return nil }
+            return .roomClosed(room: room, by: by, reason: fields.string("reason"), time: time)
+        case "network-bans":
+            return .networkBans(
+                fields.objects("bans").compactMap { entry in
+                    entry.string("mask").map {
+                        RoomBan(
+                            mask: $0, by: entry.string("by") ?? "", time: entry.int("time") ?? 0,
+                            until: entry.int("until"), reason: entry.string("reason"))
+                    }
+                })
+        case "audit":
+            return .auditLog(
+                fields.objects("entries").compactMap { entry in
+                    guard let time = entry.int("time"), let actor = entry.string("actor"),
+                        let action = entry.string("action")
+                    else { return nil }
+                    return AuditEntry(
+                        time: time, actor: actor, action: action, target: entry.string("target") ?? "",
+                        room: entry.string("room"), detail: entry.string("detail"))
+                })
         case "help": return .help
         case "ok": return .ok(fields.string("text") ?? "")
         case "pong": return .pong

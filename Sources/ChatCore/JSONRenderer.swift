@@ -1,9 +1,18 @@
+// One file because the JSON protocol's events are one table: every event's fields side by side, checked against
+// docs/protocol.md's list of events, which they must match name for name.
+
 /// Renders events as JSON lines for programs. Every event has `type` and `time` (milliseconds since the epoch,
 /// UTC); a reply repeats the request's `id`. Chat messages carry their stream id as `msgid`.
 public enum JSONRenderer {
     /// The event as one line. Built in place: appending the newline to the finished object made a second string.
     public static func render(_ event: ChatEvent, requestID: RequestID? = nil, now: Millis) -> String {
         writer(event, requestID: requestID, now: now).finish(line: true)
+    }
+
+    /// Events JSON clients are not sent: no message of the day at login when there is none.
+    public static func isSilent(_ event: ChatEvent) -> Bool {
+        if case .motd(let text, true) = event { return text?.isEmpty ?? true }
+        return false
     }
 
     public static func object(_ event: ChatEvent, requestID: RequestID?, now: Millis) -> String {
@@ -193,23 +202,65 @@ public enum JSONRenderer {
         case .bans(let room, let bans):
             header("bans")
             json.field("room", room.value)
-            json.array(
-                "bans",
-                bans.map { ban in
-                    var entry = JSONWriter()
-                    entry.field("mask", ban.mask)
-                    entry.field("by", ban.by)
-                    entry.field("time", ban.time)
-                    if let until = ban.until { entry.field("until", until) }
-                    if let reason = ban.reason { entry.field("reason", IRCFormatting.strip(reason)) }
-                    return entry.finish()
-                })
+            json.array("bans", bans.map(Self.banObject))
         case .invited(let room, let by, let time):
             header("invited", time: time)
             json.field("room", room.value)
             json.field("by", by)
+        case .announcement(let from, let text, let time, let operatorsOnly):
+            header("announcement", time: time)
+            json.field("from", from)
+            json.field("text", IRCFormatting.strip(text))
+            if operatorsOnly { json.field("operators", true) }
+        case .removed(let name, let by, let reason, let time):
+            header("removed", time: time)
+            json.field("name", name)
+            json.field("by", by)
+            if let reason { json.field("reason", IRCFormatting.strip(reason)) }
+        case .networkChanged(let ban, let time):
+            header("network-changed", time: time)
+            if let ban { json.field("ban", ban.mask) }
+        case .serverOperator:
+            header("server-operator")
+        case .roomClosed(let room, let by, let reason, let time):
+            header("room-closed", time: time)
+            json.field("room", room.value)
+            json.field("by", by)
+            if let reason { json.field("reason", IRCFormatting.strip(reason)) }
+        case .networkBans(let bans):
+            header("network-bans")
+            json.array("bans", bans.map(Self.banObject))
+        case .auditLog(let entries):
+            header("audit")
+            json.array("entries", entries.map(Self.auditObject))
+        case .motd(let text, _):
+            header("motd")
+            if let text, !text.isEmpty { json.field("text", IRCFormatting.strip(text)) }
         }
         return json
+    }
+
+    /// An audit log entry: `{"time":...,"actor":"alice","action":"kick","target":"bob","room":"dev","detail":"..."}`.
+    public static func auditObject(_ entry: AuditEntry) -> String {
+        var object = JSONWriter()
+        object.field("time", entry.time)
+        object.field("actor", entry.actor)
+        object.field("action", entry.action)
+        object.field("target", entry.target)
+        if let room = entry.room { object.field("room", room) }
+        if let detail = entry.detail { object.field("detail", IRCFormatting.strip(detail)) }
+        return object.finish()
+    }
+
+    /// A room's or the network's ban: `{"mask":"bob!*@*","by":"alice","time":...,"until":...,"reason":"..."}`.
+    public static func banObject(_ ban: RoomBan) -> String {
+        var entry = JSONWriter()
+        entry.field("mask", ban.mask)
+        entry.field("by", ban.by)
+        entry.field("time", ban.time)
+        if let until = ban.until { entry.field("until", until) }
+        if let reason = ban.reason { entry.field("reason", IRCFormatting.strip(reason)) }
+        return entry.finish()
     }
 
     /// `{"mode":"+o","name":"bob","text":"gave operator to bob"}`: IRC's sign and letter, what it applies to,

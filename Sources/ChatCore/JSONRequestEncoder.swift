@@ -128,6 +128,53 @@ public enum JSONRequestEncoder {
             op("pong")
         case .ping:
             op("ping")
+        case .motd:
+            op("motd")
+        case .operate(let request):
+            func duration(_ millis: Millis?) {
+                if let millis { json.field("duration", "\(max(1, millis / 1000))s") }
+            }
+            func reason(_ text: String?) { if let text { json.field("text", text) } }
+            switch request {
+            case .kill(let name, let why):
+                op("kill")
+                json.field("name", name)
+                reason(why)
+            case .suspend(let name, let lasting, let why):
+                op("suspend")
+                json.field("name", name)
+                duration(lasting)
+                reason(why)
+            case .unsuspend(let name):
+                op("unsuspend")
+                json.field("name", name)
+            case .ban(let mask, let lasting, let why):
+                op("network-ban")
+                json.field("name", mask)
+                duration(lasting)
+                reason(why)
+            case .unban(let mask):
+                op("network-unban")
+                json.field("name", mask)
+            case .bans:
+                op("network-bans")
+            case .announce(let text):
+                op("announce")
+                json.field("text", text)
+            case .wallops(let text):
+                op("wallops")
+                json.field("text", text)
+            case .setMOTD(let text):
+                op("motd")
+                json.field("text", text)
+            case .closeRoom(let room, let why):
+                op("close-room")
+                json.field("room", room)
+                reason(why)
+            case .audit(let count):
+                op("audit")
+                if let count { json.field("limit", count) }
+            }
         }
         return json.finish()
     }

@@ -142,6 +142,16 @@ public enum JSONRequestParser {
 
         func nonEmpty(_ text: String?) -> String? { text.flatMap { $0.isEmpty ? nil : $0 } }
 
+        func parsedDuration() throws(ChatError) -> Millis? {
+            try duration.map { text throws(ChatError) in
+                guard let millis = ModerationDuration.parse(text) else {
+                    throw ChatError(
+                        .badRequest, "\"duration\" is like \"90s\", \"10m\", \"2h\" or \"7d\" (at most a year)")
+                }
+                return millis
+            }
+        }
+
         func request() throws(ChatError) -> ClientRequest {
             guard let op else { throw ChatError(.badRequest, "a request needs an \"op\"") }
             func required(_ value: String?, _ key: String) throws(ChatError) -> String {
@@ -203,13 +213,7 @@ public enum JSONRequestParser {
                 return .mode(room: room, try RoomModeRequest.parse(modes, arguments: args ?? []))
             case "kick": return .kick(room: room, name: try required(name, "name"), reason: nonEmpty(text))
             case "ban", "mute":
-                let duration = try self.duration.map { text throws(ChatError) in
-                    guard let millis = ModerationDuration.parse(text) else {
-                        throw ChatError(
-                            .badRequest, "\"duration\" is like \"90s\", \"10m\", \"2h\" or \"7d\" (at most a year)")
-                    }
-                    return millis
-                }
+                let duration = try parsedDuration()
                 let target = try required(name, "name")
                 return op == "ban"
                     ? .ban(room: room, target: target, duration: duration, reason: nonEmpty(text))
@@ -221,6 +225,27 @@ public enum JSONRequestParser {
                 return .mode(room: room, .change([.mute(name: name, on: false)]))
             case "bans": return .mode(room: room, .bans)
             case "invite": return .invite(room: room, name: try required(name, "name"))
+            case "motd":
+                // With `text`, a server operator sets it ("" clears it).
+                guard let text else { return .motd }
+                return .operate(.setMOTD(text: text))
+            // Server operators (docs/moderation.md).
+            case "kill": return .operate(.kill(name: try required(name, "name"), reason: nonEmpty(text)))
+            case "suspend":
+                return .operate(
+                    .suspend(name: try required(name, "name"), duration: try parsedDuration(), reason: nonEmpty(text)))
+            case "unsuspend": return .operate(.unsuspend(name: try required(name, "name")))
+            case "network-ban":
+                return .operate(
+                    .ban(mask: try required(name, "name"), duration: try parsedDuration(), reason: nonEmpty(text)))
+            case "network-unban": return .operate(.unban(mask: try required(name, "name")))
+            case "network-bans": return .operate(.bans)
+            case "announce": return .operate(.announce(text: try required(text, "text")))
+            case "wallops": return .operate(.wallops(text: try required(text, "text")))
+            case "close-room": return .operate(.closeRoom(room: try required(room, "room"), reason: nonEmpty(text)))
+            case "audit":
+                if let limit, limit <= 0 { throw ChatError(.badRequest, "\"limit\" must be positive") }
+                return .operate(.audit(count: limit))
             case "command":
                 // A line as a person typed it, parsed as text mode parses it, so no client needs a parser of its
                 // own: `room` is the client's current room, where the command applies unless it names another.

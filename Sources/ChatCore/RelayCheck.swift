@@ -48,6 +48,25 @@ public struct RelayCheck: Sendable {
             // never told to a room.
             guard changes.allSatisfy(\.isPublic) else { return "an address ban told to a room" }
             return check(room: eventRoom, expected: room) ?? check(name: by)
+        case .announcement(let from, let text, _, _):
+            guard room == nil else { return "an announcement on a room's channel" }
+            guard text.utf8.count <= OperatorRequest.maximumTextBytes,
+                Sanitizer.clean(text, keepingIRCFormatting: true) == text
+            else { return "an announcement no node would have sent" }
+            return from == OperatorRequest.serverActor ? nil : check(name: from)
+        case .removed(let name, let by, let reason, _):
+            guard room == nil else { return "a session notice on a room's channel" }
+            if let reason, reason.utf8.count > LeaveReason.maximumMessageBytes {
+                return "a reason no node would have sent"
+            }
+            return check(name: name) ?? (by == OperatorRequest.serverActor ? nil : check(name: by))
+        case .networkChanged:
+            return room == nil ? nil : "a network notice on a room's channel"
+        case .roomClosed(let eventRoom, let by, let reason, _):
+            if let reason, reason.utf8.count > LeaveReason.maximumMessageBytes {
+                return "a reason no node would have sent"
+            }
+            return check(room: eventRoom, expected: room) ?? (by == OperatorRequest.serverActor ? nil : check(name: by))
         case .invited(let eventRoom, let by, _):
             guard room == nil else { return "an invitation on a room's channel" }
             return (try? RoomName(validating: eventRoom.value)) == eventRoom ? check(name: by) : "an invalid room"

@@ -102,6 +102,33 @@ public enum RelayCodec {
             json.field("room", room.value)
             json.field("from", by)
             json.field("ts", time)
+        case .announcement(let from, let text, let time, let operatorsOnly):
+            json.field("k", "announce")
+            json.field("from", from)
+            json.field("text", text)
+            if operatorsOnly { json.field("ops", true) }
+            json.field("ts", time)
+        case .removed(let name, let by, let reason, let time):
+            json.field("k", "removed")
+            json.field("name", name)
+            json.field("from", by)
+            if let reason { json.field("msg", reason) }
+            json.field("ts", time)
+        case .roomClosed(let room, let by, let reason, let time):
+            json.field("k", "close")
+            json.field("room", room.value)
+            json.field("from", by)
+            if let reason { json.field("msg", reason) }
+            json.field("ts", time)
+        case .networkChanged(let ban, let time):
+            json.field("k", "network")
+            if let ban {
+                json.field("text", ban.mask)
+                json.field("from", ban.by)
+                if let reason = ban.reason { json.field("msg", reason) }
+                json.field("until", String(ban.until ?? 0))
+            }
+            json.field("ts", time)
         default:
             preconditionFailure("only relayed events are encoded for Redis, not \(envelope.event)")
         }
@@ -173,6 +200,22 @@ public enum RelayCodec {
         case "invite":
             guard let room = wire.room, let by = wire.from else { return nil }
             event = .invited(room: RoomName(trusted: room), by: by, time: wire.ts)
+        case "announce":
+            guard let from = wire.from, let text = wire.text else { return nil }
+            event = .announcement(from: from, text: text, time: wire.ts, operatorsOnly: wire.ops ?? false)
+        case "removed":
+            guard let name = wire.name, let by = wire.from else { return nil }
+            event = .removed(name: name, by: by, reason: wire.msg, time: wire.ts)
+        case "network":
+            let ban = wire.text.map { mask in
+                let lapse = wire.until.flatMap { Millis($0) } ?? 0
+                return RoomBan(
+                    mask: mask, by: wire.from ?? "", time: wire.ts, until: lapse == 0 ? nil : lapse, reason: wire.msg)
+            }
+            event = .networkChanged(ban: ban, time: wire.ts)
+        case "close":
+            guard let room = wire.room, let by = wire.from else { return nil }
+            event = .roomClosed(room: RoomName(trusted: room), by: by, reason: wire.msg, time: wire.ts)
         default:
             return nil
         }
@@ -204,6 +247,7 @@ public enum RelayCodec {
         var reason: String?
         var away: String?
         var until: String?
+        var ops: Bool?
         var ts: Millis
         var sid: String?
 
@@ -229,9 +273,10 @@ public enum RelayCodec {
                 let notice = bool("notice"),
                 let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"),
                 let away = string("away"), let until = string("until"),
-                let sid = string("sid")
+                let sid = string("sid"), let ops = bool("ops")
             else { return nil }
             self.until = until
+            self.ops = ops
             (k, ts) = (kind, integer)
             (self.room, self.from, self.to, self.name, self.text) = (room, from, to, name, text)
             (self.act, self.notice, self.msg, self.acct, self.reason, self.away, self.sid) = (

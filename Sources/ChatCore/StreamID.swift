@@ -55,7 +55,7 @@ extension ChatEvent {
         case .joined(let room, _, _, _), .left(let room, _, _, _, _), .presence(let room, _, _, _),
             .typing(let room, _, _),
             .gap(let room, _, _, _), .topic(let room, _), .topicChanged(let room, _),
-            .kicked(let room, _, _, _, _), .modeChanged(let room, _, _, _):
+            .kicked(let room, _, _, _, _), .modeChanged(let room, _, _, _), .roomClosed(let room, _, _, _):
             return room
         default: return nil
         }
@@ -104,7 +104,9 @@ extension ClientRequest {
         case .online(let names): return .online(names: names.map(clean))
         case .typing(let room): return .typing(room: room.map(clean))
         case .topic(let room, let topic): return .topic(room: room.map(clean), text: topic.map(text))
-        case .rooms, .back, .help, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate:
+        case .operate(let request): return .operate(request.sanitized(clean: clean, text: text))
+        case .rooms, .back, .help, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate,
+            .motd:
             return self
         }
     }

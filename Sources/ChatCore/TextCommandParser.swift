@@ -109,6 +109,59 @@ public enum TextCommandParser {
             let (name, room) = splitWord(rest)
             guard !name.isEmpty else { throw ChatError(.badRequest, "usage: /invite NAME [ROOM]") }
             return .invite(room: room.isEmpty ? nil : room, name: name)
+        case "motd":
+            // `/motd` shows it; a server operator sets it with `/motd TEXT` and clears it with `/motd -delete`.
+            guard !rest.isEmpty else { return .motd }
+            return .operate(.setMOTD(text: rest == "-delete" ? "" : rest))
+        default:
+            return try operatorCommand(command.lowercased(), rest)
+        }
+    }
+
+    /// Server operators' commands (docs/moderation.md, "Server operators").
+    static func operatorCommand(_ command: String, _ rest: String) throws(ChatError) -> ClientRequest {
+        /// `TARGET [DURATION] [REASON]`: a duration is `10m`, `2h`, `7d`...; without one, the rest is the reason.
+        func targetDurationReason(_ usage: String) throws(ChatError) -> (String, Millis?, String?) {
+            let (target, more) = splitWord(rest)
+            guard !target.isEmpty else { throw ChatError(.badRequest, "usage: \(usage)") }
+            let (first, after) = splitWord(more)
+            let duration = ModerationDuration.parse(first)
+            let reason = duration == nil ? more : after
+            return (target, duration, reason.isEmpty ? nil : reason)
+        }
+        func one(_ usage: String) throws(ChatError) -> String {
+            let (word, _) = splitWord(rest)
+            guard !word.isEmpty else { throw ChatError(.badRequest, "usage: \(usage)") }
+            return word
+        }
+        switch command {
+        case "kill":
+            let (name, reason) = splitWord(rest)
+            guard !name.isEmpty else { throw ChatError(.badRequest, "usage: /kill NAME [REASON]") }
+            return .operate(.kill(name: name, reason: reason.isEmpty ? nil : reason))
+        case "suspend":
+            let (name, duration, reason) = try targetDurationReason("/suspend NAME [DURATION] [REASON]")
+            return .operate(.suspend(name: name, duration: duration, reason: reason))
+        case "unsuspend":
+            return .operate(.unsuspend(name: try one("/unsuspend NAME")))
+        case "netban":
+            let (mask, duration, reason) = try targetDurationReason("/netban NAME|MASK [DURATION] [REASON]")
+            return .operate(.ban(mask: mask, duration: duration, reason: reason))
+        case "unnetban":
+            return .operate(.unban(mask: try one("/unnetban NAME|MASK")))
+        case "netbans":
+            return .operate(.bans)
+        case "announce", "wallops":
+            guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /\(command) TEXT") }
+            return .operate(command == "announce" ? .announce(text: rest) : .wallops(text: rest))
+        case "closeroom":
+            let (room, reason) = splitWord(rest)
+            guard !room.isEmpty else { throw ChatError(.badRequest, "usage: /closeroom ROOM [REASON]") }
+            return .operate(.closeRoom(room: room, reason: reason.isEmpty ? nil : reason))
+        case "audit":
+            guard !rest.isEmpty else { return .operate(.audit(count: nil)) }
+            guard let count = Int(rest), count > 0 else { throw ChatError(.badRequest, "usage: /audit [N]") }
+            return .operate(.audit(count: count))
         default:
             throw ChatError(.unknownCommand, "unknown command /\(command); /help lists the commands")
         }
@@ -141,6 +194,12 @@ public enum TextCommandParser {
         "  /ban NAME|MASK [10m|2h|7d] [REASON]  keep them out (NAME is removed too); /unban, /bans",
         "  /mute NAME [10m|2h|7d] [REASON]  they stay but cannot speak; /unmute NAME",
         "  /mode [+imtsR] [+k KEY] [+l N]  room settings (/mode alone shows them)",
+        "  /motd              the message of the day",
+        "Server operators (docs/moderation.md):",
+        "  /kill NAME [REASON]  disconnect NAME; /suspend NAME [DURATION] [REASON] refuses a registered name's logins",
+        "  /netban NAME|MASK|ADDRESS [DURATION] [REASON]  keep them off every node; /unnetban, /netbans",
+        "  /announce TEXT     to everyone; /wallops TEXT to the operators; /motd TEXT sets the message of the day",
+        "  /closeroom ROOM [REASON]  everyone out, history gone; /audit [N] the newest of the audit log",
         "  /help              this text; /quit [TEXT] to leave, saying TEXT",
     ]
 }

@@ -153,6 +153,37 @@ public enum TextRenderer {
                 }
         case .invited(let room, let by, let time):
             return ["* [\(TimeFormat.clock(time))] \(by) invites you to #\(room): /join #\(room)"]
+        case .announcement(let from, let text, let time, let operatorsOnly):
+            let to = operatorsOnly ? "to the operators" : "to everyone"
+            return ["* [\(TimeFormat.clock(time))] announcement from \(from) \(to): \(plain(text))"]
+        case .removed, .networkChanged:
+            return []
+        case .serverOperator:
+            return ["* you are one of this server's operators: /help lists what they may do"]
+        case .roomClosed(let room, let by, let reason, let time):
+            let why = reason.map { " (\(plain($0)))" } ?? ""
+            return ["* [\(TimeFormat.clock(time))] \(by) closed #\(room)\(why): everyone is out, its history is gone"]
+        case .networkBans(let bans):
+            if bans.isEmpty { return ["* the network bans nobody"] }
+            return ["* network bans:"]
+                + bans.map { ban in
+                    let lapse = ban.until.map { ", until \(TimeFormat.dateTime($0))" } ?? ""
+                    let why = ban.reason.map { ": \(plain($0))" } ?? ""
+                    return "*   \(ban.mask)  by \(ban.by), \(TimeFormat.dateTime(ban.time))\(lapse)\(why)"
+                }
+        case .auditLog(let entries):
+            if entries.isEmpty { return ["* the audit log is empty"] }
+            return ["* audit log, newest first:"]
+                + entries.map { entry in
+                    let room = entry.room.map { " in #\($0)" } ?? ""
+                    let detail = entry.detail.map { ": \(plain($0))" } ?? ""
+                    return
+                        "*   \(TimeFormat.dateTime(entry.time)) \(entry.actor) \(entry.action) \(entry.target)\(room)\(detail)"
+                }
+        case .motd(let text, let atLogin):
+            guard let text, !text.isEmpty else { return atLogin ? [] : ["* there is no message of the day"] }
+            return ["* message of the day:"]
+                + text.split(separator: "\n", omittingEmptySubsequences: false).map { "*   " + plain(String($0)) }
         }
     }
 

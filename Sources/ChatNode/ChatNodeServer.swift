@@ -100,7 +100,13 @@ public final class ChatNodeServer: Service, Sendable {
         }
         if let acknowledged = store.acknowledgedMessages { Self.checkReplicas(for: acknowledged, logger: logger) }
         subscriber.start()
-        let timers = keeper.start() + hubs.map { $0.startTicking() }
+        // Every loop hears the network's channel (announcements, changed bans), once per node, for all its sessions.
+        relay.onNetworkChanged = { _ = node.network.refresh() }
+        for hub in hubs { relay.attach(ChatKeys.networkChannel, hub: hub).whenFailure { _ in } }
+        _ = try? await node.network.refresh().get()
+        Self.checkOperators(configuration, store: store, logger: logger)
+        let timers =
+            keeper.start() + hubs.map { $0.startTicking() } + [node.network.startRefreshing(on: loops[1 % loops.count])]
 
         let settings = NodeHTTPServer.Settings(
             isHealthy: { redis.isConnected && subscriber.isConnected && acknowledgedRedis?.isConnected != false },
@@ -177,6 +183,18 @@ public final class ChatNodeServer: Service, Sendable {
         try? await subscriber.stop().get()
         try? await group.shutdownGracefully()
         logger.info("stopped")
+    }
+
+    /// Says at start when a listed operator name is not registered: whoever registers it first operates the server.
+    private static func checkOperators(_ configuration: NodeConfiguration, store: ChatStore, logger: Logger) {
+        for key in configuration.operators.sorted() {
+            store.isRegistered(key: key).whenSuccess { registered in
+                guard !registered else { return }
+                logger.warning(
+                    "an --operators name is not registered: register it now, or whoever does first operates the server",
+                    metadata: ["operator": "\(key)"])
+            }
+        }
     }
 
     /// Says at start, loudly, when a primary has fewer replicas than `--ack-replicas` asks for: every message on

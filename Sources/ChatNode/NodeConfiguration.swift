@@ -1,6 +1,7 @@
 import ChatCommandSupport
 import ChatCore
 import ChatStore
+import Foundation
 import NIOCore
 import RedisClient
 
@@ -30,6 +31,11 @@ public struct NodeConfiguration: Sendable {
     public var opsPort = 9101
     /// Host names the operations port answers besides IP addresses and localhost (DNS rebinding: `HostAllowList`).
     public var opsHostNames = HostAllowList()
+    /// The server operators: registered names (their keys) that operate the server once logged in with their
+    /// password. Give every node the same list.
+    public var operators: Set<String> = []
+    /// The admin API's bearer token (`--admin-token-file`); nil: the operations port has no /admin.
+    public var adminToken: String? = nil
     /// Origins whose pages may open WebSocket sessions (/ws); `*` allows any. A page's own origin needs no listing
     /// when it was served under an IP address or localhost; under a name (`https://chat.example.com`) it must be
     /// listed, so a page whose name was rebound to the node cannot open sessions from a visitor's browser.
@@ -93,4 +99,37 @@ public struct NodeConfiguration: Sendable {
     public var passwordChecksPerAddress = 2
 
     public init() {}
+
+    /// `alice,bob` -> their name keys; a name nobody could hold is a mistake worth stopping for.
+    public static func operatorKeys(_ list: String) throws -> Set<String> {
+        var keys = Set<String>()
+        for raw in list.split(separator: ",") {
+            let text = raw.trimmingCharacters(in: .whitespaces)
+            guard !text.isEmpty else { continue }
+            do {
+                keys.insert(try UserName(validating: text).key)
+            } catch {
+                throw ConfigurationError("--operators: '\(text)' is not a name anyone can have (\(error.message))")
+            }
+        }
+        return keys
+    }
+
+    /// The token in the file, without surrounding whitespace: at least 32 characters, or the node does not start.
+    public static func adminToken(file: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
+        else { throw ConfigurationError("--admin-token-file: cannot read \(file)") }
+        let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard token.count >= 32, token.allSatisfy({ $0.isASCII && !$0.isWhitespace }) else {
+            throw ConfigurationError(
+                "--admin-token-file: the token must be at least 32 characters without spaces (openssl rand -hex 32)")
+        }
+        return token
+    }
+}
+
+/// A node option that cannot work, said before anything starts.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }

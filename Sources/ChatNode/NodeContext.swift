@@ -39,6 +39,8 @@ final class NodeContext: Sendable {
     let roomList: RoomListCache
     /// Member lists (IRC's NAMES and WHO, the first `who` page), read once for everyone on the node asking at once.
     let memberListings: MemberListings
+    /// The network's bans and message of the day, kept in memory.
+    let network: NetworkRules
 
     init(
         configuration: NodeConfiguration, nodeID: String, store: ChatStore, relay: Relay, metrics: NodeMetrics,
@@ -53,6 +55,7 @@ final class NodeContext: Sendable {
         self.perAddress = AddressCounts(limit: configuration.maxClientsPerAddress)
         self.roomList = RoomListCache(store: store)
         self.memberListings = MemberListings(store: store)
+        self.network = NetworkRules(store: store, logger: logger)
         self.hasher = PasswordHasher(
             cost: configuration.scryptCost, threads: configuration.passwordHashThreads,
             maximumPendingPerAddress: configuration.passwordChecksPerAddress)
@@ -89,6 +92,18 @@ final class NodeContext: Sendable {
             return Array(names.values)
         }
         return EventLoopFuture.andAllComplete(held.map(release), on: eventLoop)
+    }
+
+    /// A server operator's action (by a session or the admin API), in the node's log; the store writes the audit
+    /// log.
+    func logOperatorAction(_ action: OperatorAction, by: String) {
+        guard action.auditName != nil else { return }  // reads are not actions
+        logger.notice(
+            "server operator action",
+            metadata: [
+                "operator.actor": "\(by)", "operator.action": "\(action.auditName ?? "read")",
+                "operator.target": "\(action.auditTarget)",
+            ])
     }
 
     /// Unique across the cluster and over time: the incarnation plus a counter.

@@ -16,11 +16,13 @@ public enum ChatKeys {
     /// The name claim: a string holding its owner's token, with a TTL kept alive by the owner's node.
     public static func claim(_ user: String) -> String { tagged("chat:name:", user) }
     /// The live session of a user: name, node, incarnation, since, active, away, token, the resume token's hash
-    /// (`rtok`), and `held` (when its name is held for a reconnecting client, until when). Outlives the claim.
+    /// (`rtok`), `acct` (1 when it logged in with the account's password, or resumed such a session), and `held`
+    /// (when its name is held for a reconnecting client, until when). Outlives the claim.
     public static func session(_ user: String) -> String { tagged("chat:session:", user) }
     /// The rooms a user is in.
     public static func sessionRooms(_ user: String) -> String { tagged("chat:session:", user, ":rooms") }
-    /// A registered name: name as registered, password hash (PHC string), created. Outlives every session.
+    /// A registered name: name as registered, password hash (PHC string), created, and `suspended` (until, by,
+    /// reason, as lines; until 0: until lifted) while a server operator suspends it. Outlives every session.
     public static func account(_ user: String) -> String { tagged("chat:account:", user) }
     /// Failed logins lately for one name: a counter with a TTL.
     public static func loginFailures(name user: String) -> String { tagged("chat:login-failures:name:", user) }
@@ -101,6 +103,19 @@ public enum ChatKeys {
     public static let incarnations = "chat:incarnations"
     /// Incarnations that have announced an endpoint (entries whose endpoint expired are removed by readers).
     public static let endpoints = "chat:endpoints"
+
+    // The server operators' (docs/moderation.md), each one key.
+
+    /// Network bans: mask -> until, by, time, reason (as lines; until 0: until lifted). Every node keeps a copy in
+    /// memory, read again when `networkChannel` says it changed; the balancer reads it for addresses.
+    public static let networkBans = "chat:network-bans"
+    /// The message of the day.
+    public static let motd = "chat:motd"
+    /// The audit log: a stream capped near `AuditEntry.maximumKept` entries, each `actor action target room detail`.
+    public static let audit = "chat:audit"
+    /// The shard pub/sub channel every node listens on: announcements, and word that the network's bans or
+    /// message of the day changed.
+    public static let networkChannel = "chat:network"
 
     /// `head{tag}tail` in one allocation of the right size: the keys of a room are built for every message, and
     /// interpolation allocates, then grows, each of them.

@@ -26,4 +26,5 @@ enum ChatScripts {
 
     static let all: [RedisScript] =
         RoomScripts.all + ModerationScripts.all + SessionScripts.all + IdentityScripts.all + IndexScripts.all
+        + OperatorScripts.all
 }

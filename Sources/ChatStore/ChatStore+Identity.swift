@@ -204,10 +204,22 @@ extension ChatStore {
             case "wrong": return eventLoop.makeSucceededFuture(.notRegistered)
             case "locked" where fields.count == 2:
                 return eventLoop.makeSucceededFuture(.locked(retryAfterSeconds: Int(fields[1]) ?? 1))
+            case "suspended" where fields.count == 2:
+                return eventLoop.makeFailedFuture(Self.suspension(user, entry: fields[1]))
             default:
                 return eventLoop.makeFailedFuture(RedisError(.protocolViolation, "the claim script answered \(fields)"))
             }
         }
+    }
+
+    /// What a login to a suspended name is told: until when, and why.
+    static func suspension(_ user: UserName, entry: String) -> ChatError {
+        let fields = entry.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lapse = fields.first.flatMap { Millis($0) } ?? 0
+        var text =
+            "\(user.display) is suspended " + (lapse == 0 ? "until lifted" : "until \(TimeFormat.dateTime(lapse))")
+        if fields.count > 2, !fields[2].isEmpty { text += ": \(fields[2])" }
+        return ChatError(.suspended, text)
     }
 
     /// The incarnation a claim token belongs to (tokens are `<incarnation>:<random>`); '' for none.

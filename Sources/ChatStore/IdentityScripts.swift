@@ -51,6 +51,7 @@ enum IdentityScripts {
     ///   {'wrong'}                        a password for a name that is not registered (counted nowhere: nothing
     ///                                    was guessed)
     ///   {'locked', seconds}              too many failed logins lately for the name
+    ///   {'suspended', entry}             a server operator suspended the name (until, by, reason as lines)
     ///
     /// Only the person's keys are here (their tag): the rooms of a replaced or taken-over session are answered,
     /// and the store moves or ends those memberships, announces the departures, and keeps the incarnations' user
@@ -96,7 +97,17 @@ enum IdentityScripts {
         rest: .init("keeping", \.keeping),
         body: """
             local nowMillis = tonumber(now)
+            -- A suspended name: no login at all, not even a resume, until the suspension lapses (then it goes).
+            local suspension = redis.call('HGET', accountKey, 'suspended')
+            if suspension then
+                local lapse = tonumber(string.match(suspension, '^(%d+)')) or 0
+                if lapse == 0 or lapse > nowMillis then return {'suspended', suspension} end
+                redis.call('HDEL', accountKey, 'suspended')
+            end
+            -- Logged in with the account's password: the session says so (`acct`), and a resume keeps it.
+            local verified = false
             local function takeOver()
+                if verified then redis.call('HSET', sessionKey, 'acct', '1') end
                 local oldToken = redis.call('HGET', sessionKey, 'tok') or ''
                 local heldName = redis.call('HGET', sessionKey, 'name') or ''
                 local keep = {}
@@ -162,6 +173,7 @@ enum IdentityScripts {
                     redis.call('HSET', accountKey, 'known', table.concat(list, ' '))
                 end
                 redis.call('EXPIRE', accountKey, accountLifetime)
+                verified = true
                 -- The password is verified: the owner gets the name even from their own dropped or stale session.
                 if live and redis.call('EXISTS', claimKey) == 1 then return takeOver() end
             end
@@ -177,7 +189,7 @@ enum IdentityScripts {
             end
             redis.call('DEL', sessionKey, sessionRoomsKey, heldDirectsKey)
             redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', now,
-                'active', now, 'addr', addressGroup, 'tok', token, 'rtok', newResumeHash)
+                'active', now, 'addr', addressGroup, 'tok', token, 'rtok', newResumeHash, 'acct', verified and '1' or '0')
             redis.call('EXPIRE', sessionKey, sessionTTL)
             redis.call('HSET', seenKey, 'name', name, 'connected', now, 'disconnected', '', 'node', node)
             redis.call('EXPIRE', seenKey, seenTTL)

@@ -107,6 +107,12 @@ public final class PlainClient {
                     return 1
                 case .connection(.lost(let reason, let retryIn)):
                     state.connectionLost(reason: reason, retryInSeconds: retryIn)
+                    if case .closed(let why) = state.status {
+                        say("! \(why)")
+                        StdinEcho.set(on: true)
+                        connection.stop()
+                        return 1
+                    }
                     if quitAt != nil {
                         quitAt = Date()
                     } else {

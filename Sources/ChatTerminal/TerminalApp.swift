@@ -90,6 +90,7 @@ public final class TerminalApp {
                 send(state.receive(decoded, now: Millis(Date().timeIntervalSince1970 * 1000)))
             case .lost(let reason, let retryIn):
                 state.connectionLost(reason: reason, retryInSeconds: retryIn)
+                if case .closed = state.status { connection.stop() }
             case .failed(let reason):
                 state.closed(reason)
             }

@@ -9,7 +9,8 @@ struct RedisACLTests {
     /// The ACL rules docs/security.md recommends.
     static let nodeRules = ["on", ">node-secret", "~chat:*", "&chat:*", "+@all", "-@dangerous", "+info"]
     static let balancerRules = [
-        "on", ">lb-secret", "~chat:endpoint*", "resetchannels", "+smembers", "+get", "+srem", "+ping",
+        "on", ">lb-secret", "~chat:endpoint*", "~chat:network-bans", "resetchannels", "+smembers", "+get", "+hgetall",
+        "+srem", "+ping",
         "+select", "+info", "+cluster|shards",
     ]
 

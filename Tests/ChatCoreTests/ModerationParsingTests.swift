@@ -126,4 +126,54 @@ struct ModerationParsingTests {
         let forged = #"{"k":"mode","room":"dev","from":"alice","text":"+o ad min","ts":1}"#
         #expect(RelayCodec.decode(Array(forged.utf8)) == nil)
     }
+
+    @Test("server operators' commands in text, JSON and IRC; network bans match by name key, look-alike and range")
+    func serverOperatorCommands() throws {
+        #expect(
+            try TextCommandParser.parse("/netban *!*@198.51.100.0/24 2h botnet")
+                == .operate(.ban(mask: "*!*@198.51.100.0/24", duration: 7_200_000, reason: "botnet")))
+        #expect(
+            try TextCommandParser.parse("/suspend rita spam links")
+                == .operate(.suspend(name: "rita", duration: nil, reason: "spam links")))
+        #expect(try TextCommandParser.parse("/motd") == .motd)
+        #expect(try TextCommandParser.parse("/motd -delete") == .operate(.setMOTD(text: "")))
+        #expect(throws: ChatError.self) { try TextCommandParser.parse("/kill") }
+        #expect(
+            (try? JSONRequestParser.parse(#"{"op":"network-ban","name":"eve","duration":"1d"}"#).request.get())
+                == .operate(.ban(mask: "eve", duration: 86_400_000, reason: nil)))
+
+        var irc = IRCSession(serverName: "n1")
+        _ = irc.receive(try! IRCMessage(parsing: "NICK op"[...]))
+        _ = irc.receive(try! IRCMessage(parsing: "USER op 0 * :op"[...]))
+        _ = irc.observe(.welcome(name: "op", room: nil, node: "n1", time: 0), requestID: nil)
+        func requests(_ text: String) -> [ClientRequest] {
+            irc.receive(try! IRCMessage(parsing: text[...])).requests.map(\.request)
+        }
+        #expect(requests("NOTICE $* :maintenance") == [.operate(.announce(text: "maintenance"))])
+        #expect(
+            requests("UBAN ADD *!*@192.0.2.0/24 DURATION 1h open proxy")
+                == [.operate(.ban(mask: "*!*@192.0.2.0/24", duration: 3_600_000, reason: "open proxy"))])
+        #expect(
+            requests("SUSPEND rita 1d :spam links") == [
+                .operate(.suspend(name: "rita", duration: 86_400_000, reason: "spam links"))
+            ])
+        #expect(requests("KILL bob :flooding") == [.operate(.kill(name: "bob", reason: "flooding"))])
+        #expect(irc.receive(try! IRCMessage(parsing: "OPER op x"[...])).replies.first?.command == "491")
+        _ = irc.observe(.serverOperator, requestID: nil)
+        #expect(irc.receive(try! IRCMessage(parsing: "OPER op x"[...])).replies.first?.command == "381")
+
+        let bans = NetworkBans([
+            RoomBan(mask: "eve!*@*", by: "opal", time: 0), RoomBan(mask: "mallory", by: "opal", time: 0),
+            RoomBan(mask: "*!*@198.51.100.0/24", by: "opal", time: 0, until: 1_000),
+        ])
+        #expect(bans.ban(for: try UserName(validating: "EVE"), address: nil, now: 0) != nil)
+        #expect(bans.ban(for: try UserName(validating: "rnallory"), address: nil, now: 0) != nil, "a look-alike")
+        #expect(bans.ban(for: nil, address: "198.51.100.9", now: 0)?.mask == "*!*@198.51.100.0/24")
+        #expect(bans.ban(for: nil, address: "::ffff:198.51.100.9", now: 0) != nil, "IPv4 written as IPv6")
+        #expect(bans.ban(for: nil, address: "198.51.100.9", now: 1_000) == nil, "lapsed")
+        #expect(bans.ban(for: try UserName(validating: "steve"), address: "192.0.2.1", now: 0) == nil)
+        // A glob of many stars against a long name takes a moment, not forever.
+        let stars = try BanMask(parsing: String(repeating: "*a", count: 49) + "*b")
+        #expect(!stars.matches(keys: [String(repeating: "a", count: 32)], addressBits: ""))
+    }
 }

@@ -80,6 +80,7 @@ struct SessionMachineTests {
                 .send(
                     .welcome(name: "Alice", room: lobby, node: "n1", time: 1_000, resume: "r-t1"),
                     id: RequestID(json: "\"h\"")),
+                .send(.motd(nil, atLogin: true), id: RequestID(json: "\"h\"")),
                 .perform(.subscribe(lobby), id: nil),
             ])
         #expect(complete(&session, .subscribe(lobby), .done) == [.perform(.recordJoin(lobby), id: nil)])
@@ -143,6 +144,7 @@ struct SessionMachineTests {
         #expect(
             welcome == [
                 .send(.welcome(name: "Alice", room: ops, node: "n1", time: 1_000, resume: "r-t1"), id: nil),
+                .send(.motd(nil, atLogin: true), id: nil),
                 .perform(.subscribe(dev), id: nil),
             ])
         _ = complete(&session, .subscribe(dev), .done)
@@ -181,7 +183,8 @@ struct SessionMachineTests {
         _ = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1")))
         #expect(
             complete(&session, .listenToUser(alice), .done) == [
-                .send(.welcome(name: "Alice", room: nil, node: "n1", time: 1_000, resume: "r-t1"), id: nil)
+                .send(.welcome(name: "Alice", room: nil, node: "n1", time: 1_000, resume: "r-t1"), id: nil),
+                .send(.motd(nil, atLogin: true), id: nil),
             ])
         #expect(!session.isWaiting)
 
@@ -476,6 +479,36 @@ struct SessionMachineTests {
     }
 
     struct Down: Error {}
+    @Test(
+        "only a server operator's grant lets operator requests through, checked and stamped with its name; a removal closes with the reason as farewell"
+    )
+    func serverOperators() {
+        var guest = named()
+        #expect(errorCodes(request(&guest, .operate(.announce(text: "hi")))) == [.notServerOperator])
+
+        var session = machine()
+        _ = request(&session, .hello(name: "Alice", rooms: []))
+        let grant = SessionGrant(isServerOperator: true, motd: "be kind")
+        _ = complete(&session, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1", grant: grant)))
+        #expect(
+            complete(&session, .listenToUser(alice), .done) == [
+                .send(.welcome(name: "Alice", room: nil, node: "n1", time: 1_000, resume: "r-t1"), id: nil),
+                .send(.motd("be kind", atLogin: true), id: nil), .send(.serverOperator, id: nil),
+            ])
+        #expect(session.view.isServerOperator)
+        #expect(
+            request(&session, .operate(.kill(name: "bob", reason: "spam"))) == [
+                .perform(.operate(.kill(Self.bob, reason: "spam"), by: "Alice"), id: nil)
+            ])
+        #expect(
+            errorCodes(request(&session, .operate(.ban(mask: "*!*@*", duration: nil, reason: nil)))) == [.badRequest])
+        #expect(errorCodes(request(&session, .operate(.announce(text: "")))) == [.badRequest])
+
+        // Another name's removal is not ours; ours says who and why, and closes.
+        #expect(session.removed(name: "bob", by: "opal", reason: nil).isEmpty)
+        let removed = session.removed(name: "alice", by: "opal", reason: "flooding")
+        #expect(errorCodes(removed) == [.removed] && removed.last == .close(.removed))
+    }
 }
 
 @Suite("History pages")

@@ -93,7 +93,7 @@ public final class NodeProcess: @unchecked Sendable {
     }
 
     /// Connects to the IRC port (`--irc-port`) and registers `nick` with CAP negotiation and the capabilities
-    /// given; returns once the welcome, ISUPPORT and MOTD numerics are read.
+    /// given; returns once the welcome, ISUPPORT and MOTD numerics (or 422, none) are read.
     public func ircLogin(_ nick: String, capabilities: [String] = []) throws -> TestSocket {
         guard let ircPort else { throw HarnessError("node \(id) serves no IRC: start it with --irc-port 0") }
         let client = try TestSocket(port: ircPort, name: "irc-\(nick)")
@@ -108,7 +108,7 @@ public final class NodeProcess: @unchecked Sendable {
         try client.send("CAP END")
         _ = try client.expectLine("welcome") { $0.contains(" 001 \(nick) ") }
         _ = try client.expectLine("ISUPPORT") { $0.contains(" 005 \(nick) ") && $0.contains("CHANTYPES=#") }
-        _ = try client.expectLine("no MOTD") { $0.contains(" 422 \(nick) ") }
+        _ = try client.expectLine("the MOTD's end") { $0.contains(" 422 \(nick) ") || $0.contains(" 376 \(nick) ") }
         return client
     }
 
@@ -144,6 +144,30 @@ public enum HTTPGet {
         else { throw HarnessError("no HTTP response from port \(port)") }
         let body = lines.drop(while: { !$0.isEmpty }).dropFirst().joined(separator: "\n")
         return (status, body)
+    }
+}
+
+/// Any HTTP/1.1 request with a JSON body and a bearer token: enough for the admin API.
+public enum HTTPRequest {
+    public static func send(
+        port: Int, method: String, path: String, token: String? = nil, json body: String? = nil
+    ) throws -> (status: Int, body: String) {
+        let socket = try TestSocket(port: port, name: "http")
+        var head = "\(method) \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        if let token { head += "Authorization: Bearer \(token)\r\n" }
+        let payload = Array((body ?? "").utf8)
+        if body != nil { head += "Content-Type: application/json\r\nContent-Length: \(payload.count)\r\n" }
+        try socket.sendRaw(Array((head + "\r\n").utf8) + payload)
+        var lines: [String] = []
+        while let line = socket.readLine(timeout: 5) { lines.append(line) }
+        guard let statusLine = lines.first, let status = Int(statusLine.split(separator: " ").dropFirst().first ?? "")
+        else { throw HarnessError("no HTTP response from port \(port)") }
+        return (status, lines.drop(while: { !$0.isEmpty }).dropFirst().joined(separator: "\n"))
+    }
+
+    /// The response body as a JSON object (empty when it is not one).
+    public static func object(_ body: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
     }
 }
 

@@ -1,6 +1,7 @@
 import ChatCore
 import ChatStore
 import Endpoints
+import Foundation
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -31,6 +32,11 @@ final class NodeWatcher: Sendable {
     private let uptime = NIOLockedValueBox(0)
     /// Where discovery reads, for logs (never a password).
     private let redisDescription: String
+    /// The network's bans, read with discovery every `banReadTicks` ticks: connections from a banned address are
+    /// refused here, before any node spends anything on them (docs/moderation.md).
+    private let networkBans = NIOLockedValueBox(NetworkBans())
+    private let discoveryTicks = NIOLockedValueBox(0)
+    static let banReadTicks = 8
 
     init(pool: BackendPool, configuration: BalancerConfiguration, eventLoop: any EventLoop, logger: Logger) {
         self.pool = pool
@@ -68,6 +74,12 @@ final class NodeWatcher: Sendable {
         await redis?.stop()
     }
 
+    /// The network ban in force for a client's address, if any.
+    func ban(forAddress address: String) -> RoomBan? {
+        networkBans.withLockedValue { $0 }.ban(
+            for: nil, address: address, now: Millis((Date().timeIntervalSince1970 * 1000).rounded()))
+    }
+
     /// Whether discovery can currently read Redis (always true for a fixed list).
     var discoveryHealthy: Bool { redis?.isConnected ?? true }
 
@@ -95,6 +107,16 @@ final class NodeWatcher: Sendable {
         if redisWasDown.withLockedValue({ $0 }) {
             redisWasDown.withLockedValue { $0 = false }
             logger.info("node discovery reads Redis again", metadata: ["redis.address": "\(redisDescription)"])
+        }
+        if discoveryTicks.withLockedValue({ ticks in
+            defer { ticks += 1 }
+            return ticks % Self.banReadTicks == 0
+        }) {
+            redis.send("HGETALL", ChatKeys.networkBans).whenSuccess { reply in
+                let bans = NetworkBans(
+                    ChatStore.networkBans(from: reply, now: Millis((Date().timeIntervalSince1970 * 1000).rounded())))
+                self.networkBans.withLockedValue { $0 = bans }
+            }
         }
         redis.send("SMEMBERS", ChatKeys.endpoints).flatMap { reply -> EventLoopFuture<[Announcement]> in
             let incarnations = (reply.array ?? []).compactMap(\.string)

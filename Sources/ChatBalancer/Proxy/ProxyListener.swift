@@ -30,12 +30,16 @@ final class ProxyListener: Sendable {
     private let perAddress: AddressCounts
     /// Shared too: how fast one address group opens connections.
     private let connectRates: ConnectRates
+    /// The network ban in force for a client address, if any (`NodeWatcher`).
+    private let bannedAddress: @Sendable (String) -> RoomBan?
 
     init(
         side: Side, pool: BackendPool, configuration: BalancerConfiguration, metrics: BalancerMetrics,
-        perAddress: AddressCounts, connectRates: ConnectRates, logger: Logger
+        perAddress: AddressCounts, connectRates: ConnectRates, logger: Logger,
+        bannedAddress: @escaping @Sendable (String) -> RoomBan? = { _ in nil }
     ) {
         self.side = side
+        self.bannedAddress = bannedAddress
         self.perAddress = perAddress
         self.connectRates = connectRates
         self.pool = pool
@@ -119,8 +123,26 @@ final class ProxyListener: Sendable {
             refuse(client, with: quickly ? tooManyFromAddress : tooFastFromAddress)
             return
         }
+        if let ip = client.remoteAddress?.ipAddress, let ban = bannedAddress(ip) {
+            metrics.refusedForAddress(side)
+            refuse(client, with: banned(NetworkBans.refusal(ban)))
+            return
+        }
         guard let handshake = hold.handshake else { return connect(client, excluding: []) }
         handshake.whenSuccess { self.connect(client, excluding: []) }
+    }
+
+    /// What a client from a banned address hears, in its protocol.
+    private func banned(_ refusal: ChatError) -> String {
+        switch side {
+        case .chat: return "! \(refusal.code) \(refusal.message)\r\n"
+        case .irc: return "ERROR :Closing Link: \(refusal.message)\r\n"
+        case .http:
+            let body = refusal.message + "\n"
+            return
+                "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n"
+                + "Connection: close\r\n\r\n" + body
+        }
     }
 
     /// What a client hears when its address holds its share of connections already.

@@ -50,6 +50,8 @@ public enum IRCRenderer {
         case banList = "irc-bans"
         case kick = "irc-kick"
         case invite = "irc-invite"
+        /// A server operator's command (KILL, WALLOPS, UBAN, `NOTICE $*`...).
+        case operate = "irc-oper"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -85,8 +87,10 @@ public enum IRCRenderer {
         }
         let purpose = Purpose(requestID)
         switch event {
-        case .greeting, .typing, .resumedElsewhere, .pong:
+        case .greeting, .typing, .resumedElsewhere, .pong, .removed, .networkChanged:
             return []
+        case .serverOperator, .motd, .announcement, .networkBans, .auditLog, .roomClosed:
+            return serverOperatorLines(event, view: view)
         case .history(_, let messages, _):
             return purpose == .chathistory
                 ? IRCChatHistory.reply(messages, requestID: requestID, view: view, now: now) : []
@@ -106,9 +110,7 @@ public enum IRCRenderer {
                         parameters: [me] + isupport[start..<min(start + 12, isupport.count)] + [
                             "are supported by this server"
                         ])
-                } + [
-                    numeric("422", "MOTD File is missing")
-                ]
+                }
         case .message(let message):
             return privmsg(message, view: view)
         case .sent(let message):
@@ -140,7 +142,11 @@ public enum IRCRenderer {
                 line = IRCMessage(
                     source: mask(name), command: "PART", parameters: [room] + (fitting.map { [$0] } ?? []))
             } else {
-                let text = "Quit: \(reason == .quit ? said ?? "quit" : reason.rawValue)"
+                // A server operator's kill, as IRC servers show one: `Killed (by opal: flooding)`.
+                let text =
+                    reason == .removed
+                    ? "Killed (\(said ?? "by an operator"))"
+                    : "Quit: \(reason == .quit ? said ?? "quit" : reason.rawValue)"
                 let fitting = prefix(text, bytes: IRCMessage.maximumBytes - ":\(mask(name)) QUIT :\r\n".utf8.count)
                 line = IRCMessage(source: mask(name), command: "QUIT", parameters: [fitting])
             }
@@ -414,6 +420,13 @@ public enum IRCRenderer {
         if purpose == .message, error.code == .notInRoom {
             return numeric("404", subject, "Cannot send to channel (\(error.message))")
         }
+        if error.code == .removed {
+            return [IRCMessage(command: "ERROR", parameters: ["Closing Link: \(server) (Killed (\(error.message)))"])]
+        }
+        if purpose == .hello, error.code == .banned || error.code == .suspended {
+            return numeric("465", "You are banned from this server (\(error.message))")
+        }
+        if error.code == .notServerOperator { return numeric("481", "Permission Denied- You're not an IRC operator") }
         if let lines = moderationError(error, purpose: purpose, subject: subject, view: view) { return lines }
         switch error.code {
         case .nameTaken: return numeric("433", nick, "Nickname is already in use (\(error.message))")

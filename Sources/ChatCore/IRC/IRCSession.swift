@@ -40,6 +40,8 @@ public struct IRCSession: Sendable {
     /// Registered with the name's password: the account extended-join shows.
     private var loggedIn = false
     public private(set) var registered = false
+    /// The login made this nick one of the server's operators (OPER says so, nothing more).
+    public private(set) var isServerOperator = false
     public private(set) var capabilities: Set<String> = []
     public private(set) var channels: [RoomName] = []
 
@@ -308,7 +310,10 @@ public struct IRCSession: Sendable {
             }
             let target = parameters[0]
             let purpose: IRCRenderer.Purpose = notice ? .notice : .message
-            if notice {
+            if target.hasPrefix("$") {
+                // `$*` (`$$*`): every user on every server, RFC 2812's server mask: a server operator's announcement.
+                request(.operate(.announce(text: text)), .operate, about: target)
+            } else if notice {
                 // Kept a notice for everyone: an IRC client gets a NOTICE, and no bot answers it.
                 request(.notice(to: target, text: text), purpose, about: target)
             } else if target.hasPrefix("#") {
@@ -391,7 +396,55 @@ public struct IRCSession: Sendable {
             request(
                 .invite(room: parameters[1], name: parameters[0]), .invite, about: "\(parameters[0]) \(parameters[1])")
         case "MOTD":
-            numeric("422", "MOTD File is missing")
+            request(.motd)
+        case "OPER":
+            // Operators are registered names the deployment lists, made operators by their login: OPER only says
+            // whether this one is (Ergo's oper blocks for accounts work the same way).
+            guard needs(1) else { return }
+            if isServerOperator { return numeric("381", "You are now an IRC operator") }
+            numeric("491", "No O-lines for your host (operators log in as a listed registered name with its password)")
+        case "KILL":
+            guard needs(1) else { return }
+            let reason = parameters.count > 1 && !parameters[1].isEmpty ? parameters[1] : nil
+            request(.operate(.kill(name: parameters[0], reason: reason)), .operate, about: parameters[0])
+        case "WALLOPS":
+            guard needs(1) else { return }
+            request(.operate(.wallops(text: parameters[0])), .operate)
+        case "UBAN":
+            // Ergo's: `UBAN ADD <target> [DURATION <d>] [REASON...]`, `UBAN DEL <target>`, `UBAN LIST`.
+            guard needs(1) else { return }
+            switch parameters[0].uppercased() {
+            case "LIST": request(.operate(.bans), .operate)
+            case "ADD" where parameters.count >= 2:
+                var rest = Array(parameters.dropFirst(2))
+                var duration: Millis?
+                if rest.count >= 2, rest[0].uppercased() == "DURATION" {
+                    guard let parsed = ModerationDuration.parse(rest[1]) else {
+                        return numeric("NOTICE", "UBAN: a duration is like 90s, 10m, 2h or 7d")
+                    }
+                    duration = parsed
+                    rest.removeFirst(2)
+                }
+                let reason = rest.joined(separator: " ")
+                request(
+                    .operate(.ban(mask: parameters[1], duration: duration, reason: reason.isEmpty ? nil : reason)),
+                    .operate, about: parameters[1])
+            case "DEL" where parameters.count >= 2:
+                request(.operate(.unban(mask: parameters[1])), .operate, about: parameters[1])
+            default:
+                numeric("461", "UBAN", "usage: UBAN ADD <target> [DURATION <d>] [REASON], UBAN DEL <target>, UBAN LIST")
+            }
+        case "SUSPEND", "UNSUSPEND", "CLOSEROOM", "AUDIT":
+            // This server's own (docs/protocol.md): the text commands of the same names, in IRC's syntax.
+            let words = parameters.dropLast(parameters.count > 1 ? 1 : 0).joined(separator: " ")
+            let trailing = parameters.count > 1 ? " " + parameters[parameters.count - 1] : ""
+            do {
+                let parsed = try TextCommandParser.operatorCommand(
+                    message.command.lowercased(), parameters.isEmpty ? "" : words + trailing)
+                request(parsed, .operate, about: parameters.first)
+            } catch {
+                numeric("461", message.command, error.message)
+            }
         case "VERSION":
             numeric("351", "swift-redis-chat", serverName, "IRC alongside the chat's own clients")
         case "TIME":
@@ -442,6 +495,10 @@ public struct IRCSession: Sendable {
         case .youLeft(let room, _):
             channels.removeAll { $0 == room }
         case .kicked(let room, let name, _, _, _) where name.lowercased() == nick?.lowercased():
+            channels.removeAll { $0 == room }
+        case .serverOperator:
+            isServerOperator = true
+        case .roomClosed(let room, _, _, _):
             channels.removeAll { $0 == room }
         default:
             break

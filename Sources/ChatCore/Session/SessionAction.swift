@@ -116,13 +116,20 @@ public enum StoreOperation: Equatable, Sendable {
     case readBans(RoomName)
     /// Let a person in for an hour, past invite-only, a key, a limit and bans, and tell them. Replies `.done`.
     case invite(RoomName, UserName)
+    /// A server operator's action, by the session's person (who the machine checked is one). Replies `.done`,
+    /// `.networkBans` or `.audit`.
+    case operate(OperatorAction, by: String)
+    /// The message of the day, as the node has it. Replies `.motd`.
+    case readMOTD
+    /// Takes a room out of the session's rooms in the store (a server operator closed it). No reply.
+    case forgetRoom(RoomName)
 
     /// Whether the session takes its next request only after this completes. A message does not wait: one
     /// session's messages keep their order on the one Redis connection, and the next line need not wait a round
     /// trip. A typing notice and the undoing of a failed join are fire-and-forget.
     public var holdsInput: Bool {
         switch self {
-        case .publish, .publishTyping, .rollbackJoin: false
+        case .publish, .publishTyping, .rollbackJoin, .forgetRoom: false
         default: true
         }
     }
@@ -176,6 +183,9 @@ public enum StoreReply: Sendable {
     case moderated(removed: String?)
     case settings(RoomSettings)
     case bans([RoomBan])
+    case networkBans([RoomBan])
+    case audit([AuditEntry])
+    case motd(String?)
 }
 
 /// What became of a claim.
@@ -183,7 +193,8 @@ public enum ClaimOutcome: Equatable, Sendable {
     /// The name is the session's, under `token`. `resume` is the token `welcome` hands the client. `since` is when
     /// the session began as the store recorded it (the claim's time; a resumed session's own); `resumed` when the
     /// claim took over a held (or still open) session, by resume token or password.
-    case granted(token: String, resume: String, since: Millis? = nil, resumed: Bool = false)
+    case granted(
+        token: String, resume: String, since: Millis? = nil, resumed: Bool = false, grant: SessionGrant = .init())
     /// Somebody holds the name, or one that looks like it: their name as they typed it, when known, and whether
     /// it is held for them while they reconnect.
     case held(by: String?, reconnecting: Bool = false)
@@ -193,6 +204,18 @@ public enum ClaimOutcome: Equatable, Sendable {
     case wrongPassword
     /// Too many failed logins for this name or from this address lately.
     case locked(retryAfterSeconds: Int)
+}
+
+/// What the node adds to a granted claim: whether the name is one of the server's operators (a listed registered
+/// name, logged in with its password), and the message of the day to show after `welcome`.
+public struct SessionGrant: Equatable, Sendable {
+    public var isServerOperator: Bool
+    public var motd: String?
+
+    public init(isServerOperator: Bool = false, motd: String? = nil) {
+        self.isServerOperator = isServerOperator
+        self.motd = motd
+    }
 }
 
 /// Where a relayed event goes for one session.

@@ -181,6 +181,16 @@ extension SessionMachine {
             return [.perform(.setTopic(room, topic), id: id)]
         case .mode, .kick, .ban, .mute, .invite:
             return try moderation(request, id: id, now: now, session: session)
+        case .operate(let operation):
+            guard session.grant.isServerOperator else {
+                throw ChatError(
+                    .notServerOperator,
+                    "only the server's operators may do that (names the deployment lists, logged in with their password)"
+                )
+            }
+            return [.perform(.operate(try operation.validated(now: now.wall), by: session.user.display), id: id)]
+        case .motd:
+            return [.perform(.readMOTD, id: id)]
         case .history(let raw, let limit, let before, let after):
             let room = try member(raw, session: session, why: "/join it to read its history")
             if let after {

@@ -165,6 +165,14 @@ extension SessionMachine {
                 ? "\(target.display) is invited to #\(room) for an hour"
                 : "\(target.display) is told you invite them to #\(room)"
             return [.send(.ok(text), id: id)]
+        case (.operate, .networkBans(let bans)):
+            return [.send(.networkBans(bans), id: id)]
+        case (.operate, .audit(let entries)):
+            return [.send(.auditLog(entries), id: id)]
+        case (.operate(let action, _), _):
+            return [.send(.ok(action.doneText), id: id)]
+        case (.readMOTD, .motd(let text)):
+            return [.send(.motd(text), id: id)]
         default:
             // Typing, a rolled-back join, or a reply that does not fit its operation: nothing to tell.
             return []
@@ -210,7 +218,12 @@ extension SessionMachine {
         let welcome = ChatEvent.welcome(
             name: session.user.display, room: session.restoreQueue.last?.room, node: settings.nodeID,
             time: session.since, resume: session.resumeToken)
-        return [.send(welcome, id: id)] + directs.map { .send(.direct($0), id: nil) }
+        // The message of the day once, after `welcome` (IRC's 375-376 or 422 end the registration burst).
+        let motd = session.grant.motd
+        session.grant.motd = nil
+        let operatorNotice: [SessionAction] = session.grant.isServerOperator ? [.send(.serverOperator, id: id)] : []
+        return [.send(welcome, id: id), .send(.motd(motd, atLogin: true), id: id)] + operatorNotice
+            + directs.map { .send(.direct($0), id: nil) }
             + session.refusals.map { .send(.error($0), id: id) } + nextRestore(session: &session)
     }
 
@@ -229,12 +242,17 @@ extension SessionMachine {
             if case .naming(let naming) = state {
                 state = naming.login.password == nil ? .unnamed : .awaitingPassword(naming.withoutPassword)
             }
-            return [.send(.error(Self.storeError(error)), id: id)]
+            let refusal = Self.storeError(error)
+            // Kept off the network, or a suspended name: told why, and the connection ends.
+            if refusal.code == .banned || refusal.code == .suspended {
+                return [.send(.error(refusal), id: id)] + close(.disconnected)
+            }
+            return [.send(.error(refusal), id: id)]
         }
         guard case .naming(let naming) = state else {
             // The client left while the claim was in flight: give the name straight back, or, when the claim
             // took over a session, keep it held for the client that is reconnecting (its old token is used up).
-            guard case .granted(let token, _, _, let resumed) = outcome else { return [] }
+            guard case .granted(let token, _, _, let resumed, _) = outcome else { return [] }
             return [
                 .end(
                     EndedSession(
@@ -245,12 +263,13 @@ extension SessionMachine {
         state = .unnamed
         let display = name.display
         switch outcome {
-        case .granted(let token, let resume, let since, let resumed):
+        case .granted(let token, let resume, let since, let resumed, let grant):
             let since = since ?? now.wall
-            let session = ActiveSession(
+            var session = ActiveSession(
                 user: name, token: token, resumeToken: resume, resumed: resumed, since: since,
                 lastActive: now.wall, away: nil, rooms: [], current: nil, joining: nil, restoreQueue: naming.restore,
                 refusals: naming.refusals, lastTyping: [:], keptRooms: resumed ? Set(naming.restore.map(\.room)) : [])
+            session.grant = grant
             state = .active(session)
             return [.started(name, at: since), .perform(.listenToUser(name), id: id)]
         case .held(let holder, let reconnecting):

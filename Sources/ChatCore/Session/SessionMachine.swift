@@ -1,3 +1,7 @@
+// One file because the session's states and what ends them (a lost name, a resume elsewhere, a kick, a removal by
+// an operator, the connection closing) change the same state; requests and store results are in the
+// `SessionMachine+*.swift` files.
+
 /// One client's session, whatever protocol it speaks, as a pure state machine: it takes inputs (a parsed request, a
 /// store result, a relayed event, the connection ending) and returns the actions that follow. It reads no clock,
 /// makes no token and touches no socket or Redis: time comes in with every input, claim tokens come back with the
@@ -109,6 +113,8 @@ public struct SessionMachine: Sendable {
         var farewell: String?
         /// A resumed session's rooms that the takeover kept as memberships, not rejoined yet.
         var keptRooms: Set<RoomName> = []
+        /// Whether the person is one of the server's operators, and the message of the day for `welcome`.
+        public var grant = SessionGrant()
 
         /// Rooms the store should list for this session: joined ones and one being joined (its membership may
         /// already be written).
@@ -155,6 +161,8 @@ public struct SessionMachine: Sendable {
         public private(set) var token: String?
         /// When the person last did something (see `ActiveSession.lastActive`), while the session is active.
         public private(set) var lastActive: Millis?
+        /// Whether the person is one of the server's operators, while the session is active.
+        public private(set) var isServerOperator = false
 
         init(_ state: State) {
             switch state {
@@ -162,6 +170,7 @@ public struct SessionMachine: Sendable {
                 userName = session.user
                 token = session.token
                 lastActive = session.lastActive
+                isServerOperator = session.grant.isServerOperator
             case .closing(_, .some(let session)):
                 userName = session.user
             default:
@@ -307,6 +316,31 @@ public struct SessionMachine: Sendable {
         guard active != nil, origin != sessionID else { return [] }
         let notice = ChatError(.nameLost, "your session was resumed by a newer connection")
         return [.send(.error(notice), id: nil)] + close(.nameLost)
+    }
+
+    /// A server operator disconnected this session's person (a kill, a suspension, a network ban): told who and why,
+    /// then closed; the rooms see it quit with that reason.
+    public mutating func removed(name: String, by: String, reason: String?) -> [SessionAction] {
+        guard let session = active, let named = try? UserName(validating: name), named.key == session.user.key else {
+            return []
+        }
+        let why = reason.map { ": \($0)" } ?? ""
+        let notice = ChatError(.removed, "disconnected by \(by)\(why)")
+        if case .active(var ending) = state {
+            ending.farewell = IRCRenderer.prefix("by \(by)\(why)", bytes: LeaveReason.maximumMessageBytes)
+            state = .active(ending)
+        }
+        return [.send(.error(notice), id: nil)] + close(.removed)
+    }
+
+    /// A server operator closed a room this session is in: out of it, as after a kick, and out of the session's
+    /// rooms in the store (the room's own keys are gone already).
+    public mutating func roomClosed(_ room: RoomName) -> [SessionAction] {
+        guard var session = active, let index = session.rooms.firstIndex(of: room) else { return [] }
+        session.rooms.remove(at: index)
+        if session.current == room { session.current = session.rooms.last }
+        state = .active(session)
+        return [.stopListening(room), .perform(.forgetRoom(room), id: nil)]
     }
 
     /// A relayed kick: when it names this session's person, an operator removed them from `room` (the store has

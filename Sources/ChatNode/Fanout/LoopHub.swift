@@ -76,7 +76,10 @@ final class LoopHub: @unchecked Sendable {
         var written: Int64 = 0
         var shown = 0
         for event in batch {
-            guard let members = listeners[event.channel] else { continue }
+            // Everyone here hears the network's channel (each session decides what it shows).
+            guard let members = event.channel == ChatKeys.networkChannel ? sessions : listeners[event.channel] else {
+                continue
+            }
             let writtenBefore = written
             for session in members.values {
                 switch session.deliver(event, allocator: allocator) {

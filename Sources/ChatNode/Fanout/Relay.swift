@@ -42,6 +42,8 @@ final class Relay: @unchecked Sendable {
     private var dropped = 0
     private let logger: Logger
     private let metrics: NodeMetrics
+    /// Called (on the subscriber's loop) when a node says the network's bans or message of the day changed.
+    var onNetworkChanged: (@Sendable () -> Void)?
 
     var eventLoop: any EventLoop { subscriber.eventLoop }
     /// Channels (rooms and users) this node is subscribed to, for /health.
@@ -133,7 +135,19 @@ final class Relay: @unchecked Sendable {
     /// Whether an event read from Redis may be shown; a forged one is dropped, counted, and logged (the first, then
     /// every thousandth, so a flood of them cannot flood the log).
     private func accepts(_ envelope: RelayEnvelope, on channel: String) -> Bool {
-        guard let problem = check.problem(envelope.event, in: ChatKeys.room(ofChannel: channel)) else { return true }
+        // The network's channel carries its own two kinds, and nothing else does: every session hears it.
+        let networkKind: Bool
+        switch envelope.event {
+        case .announcement, .networkChanged: networkKind = true
+        default: networkKind = false
+        }
+        let problem =
+            networkKind != (channel == ChatKeys.networkChannel)
+            ? "an event on the wrong channel" : check.problem(envelope.event, in: ChatKeys.room(ofChannel: channel))
+        guard let problem else {
+            if case .networkChanged = envelope.event { onNetworkChanged?() }
+            return true
+        }
         dropped += 1
         metrics.relayedEventsDropped.increment()
         if dropped % 1000 == 1 {

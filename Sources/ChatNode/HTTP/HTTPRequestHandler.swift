@@ -5,7 +5,8 @@ import NIOHTTP1
 
 /// Plain HTTP requests. On the public port: the web client's files and the refusals for /ws. On the operations
 /// port: /health and /metrics, which say things about the node (its incarnation, its load) that the public does
-/// not need, so the balancer never proxies them.
+/// not need, so the balancer never proxies them, and the admin API under /admin when it has a token
+/// (`AdminAPI`), whose requests may have bodies and are answered when the store has done them.
 ///
 /// A client may pipeline requests and never read the answers: while the socket's unsent output is above its high
 /// watermark, the next request is not answered and nothing more is read, so such a client costs the node one
@@ -25,8 +26,13 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private let settings: NodeHTTPServer.Settings
     private let routes: Routes
     private var head: HTTPRequestHead?
+    /// An admin request's body, up to `AdminAPI.maximumBodyBytes` (past it, `bodyTooLarge`).
+    private var body: [UInt8] = []
+    private var bodyTooLarge = false
     /// A complete request that waits for the socket to drain before it is answered.
-    private var unanswered: HTTPRequestHead?
+    private var unanswered: (head: HTTPRequestHead, body: [UInt8])?
+    /// An admin request is being carried out: nothing more is read until it is answered.
+    private var answering = false
     /// A read asked for while the socket was full: made once it drains.
     private var readHeld = false
 
@@ -46,21 +52,41 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
-        case .head(let head): self.head = head
-        case .body: break
+        case .head(let head):
+            self.head = head
+            body = []
+            bodyTooLarge = false
+        case .body(var part):
+            // Only the admin API reads bodies; anyone else's are dropped as they come.
+            guard routes == .operations, node.configuration.adminToken != nil, !bodyTooLarge else { return }
+            if body.count + part.readableBytes > AdminAPI.maximumBodyBytes {
+                bodyTooLarge = true
+                body = []
+            } else {
+                body += part.readBytes(length: part.readableBytes) ?? []
+            }
         case .end:
             guard let head else { return }
             self.head = nil
+            let complete = body
+            body = []
+            if bodyTooLarge {
+                bodyTooLarge = false
+                return send(
+                    .payloadTooLarge, "application/json",
+                    AdminAPI.error(.payloadTooLarge, "bad-request", "a body holds at most 16 KiB").body, head: head,
+                    context: context)
+            }
             if context.channel.isWritable {
-                respond(to: head, context: context)
+                respond(to: head, body: complete, context: context)
             } else {
-                unanswered = head
+                unanswered = (head, complete)
             }
         }
     }
 
     func read(context: ChannelHandlerContext) {
-        if context.channel.isWritable, unanswered == nil {
+        if context.channel.isWritable, unanswered == nil, !answering {
             context.read()
         } else {
             readHeld = true
@@ -79,9 +105,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if context.channel.isWritable {
             if let waiting = unanswered {
                 unanswered = nil
-                respond(to: waiting, context: context)
+                respond(to: waiting.head, body: waiting.body, context: context)
             }
-            if readHeld, context.channel.isWritable, unanswered == nil {
+            if readHeld, context.channel.isWritable, unanswered == nil, !answering {
                 readHeld = false
                 context.read()
             }
@@ -89,15 +115,18 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelWritabilityChanged()
     }
 
-    private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
-        guard head.method == .GET || head.method == .HEAD else {
-            return send(.methodNotAllowed, "text/plain; charset=utf-8", "GET only\n", head: head, context: context)
-        }
+    private func respond(to head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
         if routes == .operations, !settings.opsHostNames.allows(host: head.headers.first(name: "host")) {
             return send(
                 .forbidden, "text/plain; charset=utf-8",
                 "this port answers requests for IP addresses and localhost; name others with --ops-hosts\n", head: head,
                 context: context)
+        }
+        if routes == .operations, NodeHTTPServer.path(of: head.uri).hasPrefix("/admin/") {
+            return answerAdmin(head, body: body, context: context)
+        }
+        guard head.method == .GET || head.method == .HEAD else {
+            return send(.methodNotAllowed, "text/plain; charset=utf-8", "GET only\n", head: head, context: context)
         }
         switch (routes, NodeHTTPServer.path(of: head.uri)) {
         case (.operations, "/health"):
@@ -151,6 +180,29 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 .ok, asset.contentType, asset.body, head: head, context: context,
                 extraHeaders: WebAssets.securityHeaders)
         }
+    }
+
+    /// The admin API's answer, once the store has done what it asks; reads wait meanwhile.
+    private func answerAdmin(_ head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
+        guard let token = node.configuration.adminToken else {
+            return send(
+                .notFound, "application/json",
+                AdminAPI.error(.notFound, "not-found", "the admin API is off: start the node with --admin-token-file")
+                    .body,
+                head: head, context: context)
+        }
+        answering = true
+        AdminAPI(node: node, token: token).handle(head, body: body, on: context.eventLoop).hop(to: context.eventLoop)
+            .assumeIsolated().whenComplete { result in
+                self.answering = false
+                let reply =
+                    (try? result.get()) ?? AdminAPI.error(.internalServerError, "error", "the request failed")
+                self.send(reply.status, "application/json", reply.body, head: head, context: context)
+                if self.readHeld, context.channel.isWritable, self.unanswered == nil {
+                    self.readHeld = false
+                    context.read()
+                }
+            }
     }
 
     private func send(

@@ -12,7 +12,35 @@ extension SessionHandler {
     /// Claims `name`: a resume with the hello's token, a registered name's password checked against its stored hash
     /// (then the claim again, with the hash it was checked against), or a guest's claim. Every step continues on
     /// the session's loop.
+    /// A name or address the network bans is refused first, from memory; a granted claim is told whether the name
+    /// is a server operator's and what the message of the day is.
     func claim(_ name: UserName, login: Login, keeping: [RoomName]) -> EventLoopFuture<ClaimOutcome> {
+        if let ban = node.network.ban(for: name, address: clientIP) {
+            logger.notice(
+                "login refused: banned from the network",
+                metadata: [
+                    "session.name": "\(name.display)", "client.address": "\(remoteAddress)", "ban.mask": "\(ban.mask)",
+                ])
+            return hub.eventLoop.makeFailedFuture(NetworkBans.refusal(ban))
+        }
+        let loop = hub.eventLoop
+        return claimName(name, login: login, keeping: keeping).flatMap { outcome in
+            guard case .granted(let token, let resume, let since, let resumed, _) = outcome else {
+                return loop.makeSucceededFuture(outcome)
+            }
+            var grant = SessionGrant(motd: self.node.network.motd)
+            guard self.configuration.operators.contains(name.key) else {
+                return loop.makeSucceededFuture(
+                    .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))
+            }
+            return self.store.isAccountLogin(name, token: token).recover { _ in false }.hop(to: loop).map {
+                grant.isServerOperator = $0
+                return .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant)
+            }
+        }
+    }
+
+    private func claimName(_ name: UserName, login: Login, keeping: [RoomName]) -> EventLoopFuture<ClaimOutcome> {
         let resume = ResumeTokens.make()
         let now = WallClock.now()
         let attempt = ClaimAttempt(

@@ -113,9 +113,15 @@ extension SessionHandler {
             return store.setTopic(topic, in: room, user: user, origin: origin).map { .done }
         case (.moderate(let room, let changes, let reason, let removing), let user?):
             let roomList = node.roomList
+            let line = ModerationText.modeLine(changes, showingKeys: false)
+            let audited = AuditEntry(
+                time: now, actor: user.display, action: "mode",
+                target: ([line.modes] + line.arguments).joined(separator: " "),
+                room: room.value, detail: reason)
             return store.moderate(
                 room, actor: user, changes: changes, reason: reason, removing: removing, now: now, origin: origin
             ).map {
+                self.audit(audited)
                 // A room made secret (or no longer) is listed differently from now on, here at once.
                 if changes.contains(where: { if case .flag(.secret, _) = $0 { true } else { false } }) {
                     roomList.noteChange()
@@ -124,14 +130,40 @@ extension SessionHandler {
             }
         case (.kick(let room, let target, let reason), let user?):
             return store.kick(room, actor: user, target: target, reason: reason, now: now, origin: origin).map {
-                .moderated(removed: $0)
+                self.audit(
+                    AuditEntry(
+                        time: now, actor: user.display, action: "kick", target: $0, room: room.value, detail: reason))
+                return .moderated(removed: $0)
             }
         case (.readSettings(let room), _?):
             return store.roomSettings(room).map { .settings($0) }
         case (.readBans(let room), let user?):
             return store.bans(room, actor: user, now: now).map { .bans($0) }
         case (.invite(let room, let target), let user?):
-            return store.invite(room, actor: user, target: target, now: now, origin: origin).map { .delivered($0) }
+            return store.invite(room, actor: user, target: target, now: now, origin: origin).map { recorded in
+                if recorded {
+                    self.audit(
+                        AuditEntry(
+                            time: now, actor: user.display, action: "invite", target: target.display, room: room.value))
+                }
+                return .delivered(recorded)
+            }
+        case (.operate(.ban(let mask, let until, let reason), _), let user?)
+        where NetworkBans([RoomBan(mask: mask.text, by: "", time: 0, until: until, reason: reason)])
+            .ban(for: user, address: clientIP, now: now) != nil:
+            // Nobody locks themselves out by a typo in a range.
+            return hub.eventLoop.makeFailedFuture(
+                ChatError(.badRequest, "\(mask.text) matches you: a network ban would disconnect you too"))
+        case (.operate(let action, let by), _?):
+            let node = self.node
+            return store.operate(action, by: by, now: now).map { reply in
+                node.logOperatorAction(action, by: by)
+                return reply
+            }
+        case (.readMOTD, _?):
+            return hub.eventLoop.makeSucceededFuture(.motd(node.network.motd))
+        case (.forgetRoom(let room), let user?):
+            return store.forgetRoom(room, user: user).map { .done }
         case (.who(let room, let listing), _?):
             return node.memberListings.who(room, listing: listing).map { .members($0) }
         case (.listRooms, _?):
@@ -145,6 +177,18 @@ extension SessionHandler {
         case (.online(let names), _?):
             return store.online(names).map { .online($0) }
         }
+    }
+
+    /// A room moderator's action, in the audit log and the node's log (the action is done: a failed write is not
+    /// the operator's concern).
+    func audit(_ entry: AuditEntry) {
+        node.logger.notice(
+            "moderation",
+            metadata: [
+                "moderation.actor": "\(entry.actor)", "moderation.action": "\(entry.action)",
+                "moderation.target": "\(entry.target)", "moderation.room": "\(entry.room ?? "")",
+            ])
+        _ = store.audit(entry)
     }
 
     /// A store failure the client hears of only as "unreachable" although Redis answered: Redis refused the command

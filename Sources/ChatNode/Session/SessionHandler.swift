@@ -421,24 +421,58 @@ final class SessionHandler: ChannelDuplexHandler {
 
     /// Called by the hub for each relayed event.
     func deliver(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Delivery {
-        if case .resumedElsewhere = event.envelope.event {
+        switch event.envelope.event {
+        case .resumedElsewhere:
             apply(machine.resumedElsewhere(origin: event.envelope.origin))
             return .notWritten
+        case .removed(let name, let by, let reason, _):
+            // Closed after the hub's walk, as a kick is.
+            hub.eventLoop.assumeIsolated().execute {
+                self.apply(self.machine.removed(name: name, by: by, reason: reason))
+            }
+            return .notWritten
+        case .networkChanged(let ban, _):
+            if let ban, let actions = networkBanActions(ban) {
+                hub.eventLoop.assumeIsolated().execute { self.apply(actions) }
+            }
+            return .notWritten
+        case .announcement(_, _, _, let operatorsOnly):
+            guard machine.view.userName != nil, !operatorsOnly || machine.view.isServerOperator else {
+                return .notWritten
+            }
+        default:
+            break
         }
         guard joinReplay.admits(event, route: machine.relay.route(event.envelope)) else { return .notWritten }
-        if case .kicked = event.envelope.event {
+        switch event.envelope.event {
+        case .kicked, .roomClosed:
             // Out of the room once the kick is written: not now, while the hub walks the room's listeners.
             hub.eventLoop.assumeIsolated().execute { self.apply(self.kickActions(event)) }
+        default:
+            break
         }
         let flushWasDue = needsFlush
         guard write(event, allocator: allocator) else { return .notWritten }
         return flushWasDue ? .written : .flushDue
     }
 
-    /// What a relayed kick means for this session: out of the room when it names this session's person.
+    /// What a relayed kick means for this session: out of the room when it names this session's person; and a
+    /// room's closing, out of it whoever they are.
     private func kickActions(_ event: RenderedEvent) -> [SessionAction] {
-        guard case .kicked(let room, let name, _, _, _) = event.envelope.event else { return [] }
-        return machine.kicked(from: room, name: name)
+        switch event.envelope.event {
+        case .kicked(let room, let name, _, _, _): return machine.kicked(from: room, name: name)
+        case .roomClosed(let room, _, _, _): return machine.roomClosed(room)
+        default: return []
+        }
+    }
+
+    /// A network ban just added, when it matches this session's person or address: they are disconnected.
+    private func networkBanActions(_ ban: RoomBan) -> [SessionAction]? {
+        guard let user = machine.view.userName,
+            NetworkBans([ban]).ban(for: user, address: clientIP, now: WallClock.now()) != nil
+        else { return nil }
+        let why = "banned from the network" + (ban.reason.map { ": \($0)" } ?? "")
+        return machine.removed(name: user.display, by: ban.by, reason: why)
     }
 
     private func write(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {

@@ -159,7 +159,8 @@ struct JSONLinesMode: OneRequestPerFrame {
     )
         -> ByteBuffer?
     {
-        allocator.buffer(string: JSONRenderer.render(event, requestID: requestID, now: now))
+        JSONRenderer.isSilent(event)
+            ? nil : allocator.buffer(string: JSONRenderer.render(event, requestID: requestID, now: now))
     }
 
     func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer? {
@@ -187,7 +188,8 @@ struct WebSocketMode: OneRequestPerFrame {
     )
         -> ByteBuffer?
     {
-        allocator.buffer(string: JSONRenderer.object(event, requestID: requestID, now: now))
+        JSONRenderer.isSilent(event)
+            ? nil : allocator.buffer(string: JSONRenderer.object(event, requestID: requestID, now: now))
     }
 
     func render(relayed event: RenderedEvent, viewer: String?, allocator: ByteBufferAllocator) -> ByteBuffer? {

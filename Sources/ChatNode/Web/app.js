@@ -45,12 +45,12 @@ function connect() {
   setStatus("connecting…");
   const ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws");
   state.ws = ws;
-  ws.onopen = () => { if (state.name) hello(state.name); else showLogin(""); };
+  ws.onopen = () => { if (state.name) hello(state.name); else showLogin(state.loginNotice || ""); };
   ws.onmessage = (event) => { try { receive(JSON.parse(event.data)); } catch (e) { console.error(e); } };
   ws.onclose = () => {
     if (state.ws !== ws) return;
     state.ws = null;
-    if (state.quitting) { setStatus("You left. Reload the page to chat again."); return; }
+    if (state.quitting) { setStatus(state.quitReason || "You left. Reload the page to chat again.", !!state.quitReason); return; }
     state.failures += 1;
     const ceiling = Math.min(8000, 250 * 2 ** Math.min(state.failures - 1, 10));
     const delay = ceiling / 2 + Math.random() * ceiling / 2;
@@ -191,6 +191,32 @@ function receive(event) {
       info(`${event.by} invites you to #${event.room}: type /join #${event.room}`, event.time);
       notify(`Invitation from ${event.by}`, `#${event.room}`);
       break;
+    // Server operators (docs/moderation.md).
+    case "announcement":
+      addLine(state.current, { kind: "error", time: event.time, text: `Announcement from ${event.from}${event.operators ? " to the operators" : ""}: ${event.text}` });
+      notify(`Announcement from ${event.from}`, event.text);
+      break;
+    case "motd":
+      if (event.text) info(`Message of the day: ${event.text}`, event.time);
+      else if (!quiet) info("There is no message of the day", event.time);
+      break;
+    case "server-operator": info("You are one of this server's operators: /help lists what they may do", event.time); break;
+    case "room-closed": {
+      forgetRoom(event.room);
+      const why = event.reason ? ` (${event.reason})` : "";
+      addLine(state.current, { kind: "error", time: event.time, text: `${event.by} closed #${event.room}${why}: everyone is out, its history is gone` });
+      render();
+      break;
+    }
+    case "network-bans":
+      info(event.bans.length ? "Network bans: " + event.bans.map((b) => `${b.mask} (by ${b.by}${b.until ? ", until " + new Date(b.until).toLocaleString() : ""}${b.reason ? ": " + b.reason : ""})`).join("; ") : "The network bans nobody", event.time);
+      break;
+    case "audit":
+      info(event.entries.length ? "Audit log, newest first:" : "The audit log is empty", event.time);
+      for (const entry of event.entries) {
+        info(`${new Date(entry.time).toLocaleString()} ${entry.actor} ${entry.action} ${entry.target}${entry.room ? " in #" + entry.room : ""}${entry.detail ? ": " + entry.detail : ""}`, event.time);
+      }
+      break;
     case "message": {
       const room = state.rooms.get(event.room);
       if (room) room.typing.delete(event.from.toLowerCase());
@@ -296,6 +322,21 @@ function receive(event) {
 }
 
 function error(event) {
+  if (event.code === "removed") {
+    // A server operator disconnected us: no reconnecting, and the reason stays on screen.
+    state.quitting = true;
+    state.quitReason = `${event.code}: ${event.message}`;
+    setStatus(state.quitReason, true);
+    addLine(state.current, { kind: "error", time: event.time, text: state.quitReason });
+    return;
+  }
+  if ((event.code === "suspended" || event.code === "banned") && !state.confirmed) {
+    // Kept out at login: the server closes; the next connection asks for a name again, saying why.
+    state.name = null;
+    state.loginNotice = event.message;
+    showLogin(event.message);
+    return;
+  }
   if ((event.code === "password-required" || event.code === "bad-password") && state.helloPending) {
     // A registered name, in reply to our hello: ask for its password (again, if ours was refused). Once
     // welcomed, a bad-password answers /password or /unregister: an ordinary error.

@@ -1,0 +1,50 @@
+import ChatCore
+import RedisClient
+
+/// The server operators' scripts (docs/moderation.md, "Server operators"). Each touches one tag: a person's
+/// (suspend), a room's (close), or the network's bans key alone.
+enum OperatorScripts {
+    /// Suspends a registered name and tells its session, wherever it is, to close. Returns 0 when the name is not
+    /// registered (a guest name is freed by a kill, and anyone may take it after).
+    /// KEYS: account; ARGV: entry (until, by, reason as lines), user channel, removal notice
+    static let suspend = RedisScript(
+        name: "suspend",
+        source: """
+            if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+            redis.call('HSET', KEYS[1], 'suspended', ARGV[1])
+            redis.call('SPUBLISH', ARGV[2], ARGV[3])
+            return 1
+            """)
+
+    /// Adds or replaces a network ban, unless the list is full. Returns 1, or 0 when full.
+    /// KEYS: network bans; ARGV: mask, entry (until, by, time, reason as lines), the most bans, now
+    static let addNetworkBan = RedisScript(
+        name: "addNetworkBan",
+        source: """
+            if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then
+                -- Lapsed bans make room first.
+                local entries = redis.call('HGETALL', KEYS[1])
+                for i = 1, #entries, 2 do
+                    local lapse = tonumber(string.match(entries[i + 1], '^(%d+)')) or 0
+                    if lapse ~= 0 and lapse <= tonumber(ARGV[4]) then redis.call('HDEL', KEYS[1], entries[i]) end
+                end
+                if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+            end
+            redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+            return 1
+            """)
+
+    /// Closes a room: its members, history, topic, roles, settings and bans go, and the room is told (each node
+    /// takes its members out). Returns how many members it had.
+    /// KEYS: members, history, topic, roles, rules, bans; ARGV: channel, notice
+    static let closeRoom = RedisScript(
+        name: "closeRoom",
+        source: """
+            local members = redis.call('HLEN', KEYS[1])
+            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+            redis.call('SPUBLISH', ARGV[1], ARGV[2])
+            return members
+            """)
+
+    static let all: [RedisScript] = [suspend, addNetworkBan, closeRoom]
+}
