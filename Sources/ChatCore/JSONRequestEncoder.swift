@@ -171,9 +171,10 @@ public enum JSONRequestEncoder {
                 op("close-room")
                 json.field("room", room)
                 reason(why)
-            case .audit(let count):
+            case .audit(let count, let room):
                 op("audit")
                 if let count { json.field("limit", count) }
+                if let room { json.field("room", room) }
             }
         }
         return json.finish()

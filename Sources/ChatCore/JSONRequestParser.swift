@@ -245,7 +245,7 @@ public enum JSONRequestParser {
             case "close-room": return .operate(.closeRoom(room: try required(room, "room"), reason: nonEmpty(text)))
             case "audit":
                 if let limit, limit <= 0 { throw ChatError(.badRequest, "\"limit\" must be positive") }
-                return .operate(.audit(count: limit))
+                return .operate(.audit(count: limit, room: room))
             case "command":
                 // A line as a person typed it, parsed as text mode parses it, so no client needs a parser of its
                 // own: `room` is the client's current room, where the command applies unless it names another.

@@ -56,16 +56,13 @@ public struct RelayCheck: Sendable {
             return from == OperatorRequest.serverActor ? nil : check(name: from)
         case .removed(let name, let by, let reason, _):
             guard room == nil else { return "a session notice on a room's channel" }
-            if let reason, reason.utf8.count > LeaveReason.maximumMessageBytes {
-                return "a reason no node would have sent"
-            }
+            if let reason, !Self.isReason(reason) { return "a reason no node would have sent" }
             return check(name: name) ?? (by == OperatorRequest.serverActor ? nil : check(name: by))
         case .networkChanged:
             return room == nil ? nil : "a network notice on a room's channel"
         case .roomClosed(let eventRoom, let by, let reason, _):
-            if let reason, reason.utf8.count > LeaveReason.maximumMessageBytes {
-                return "a reason no node would have sent"
-            }
+            guard room != nil else { return "a room's closing on a person's channel" }
+            if let reason, !Self.isReason(reason) { return "a reason no node would have sent" }
             return check(room: eventRoom, expected: room) ?? (by == OperatorRequest.serverActor ? nil : check(name: by))
         case .invited(let eventRoom, let by, _):
             guard room == nil else { return "an invitation on a room's channel" }
@@ -73,6 +70,13 @@ public struct RelayCheck: Sendable {
         default:
             return "an event that is never relayed"
         }
+    }
+
+    /// A reason as an operator's request leaves it: cleaned, and no longer than a leave message (a removal's
+    /// reason carries a few words more: "suspended: ...", "banned from the network: ...").
+    static func isReason(_ text: String) -> Bool {
+        text.utf8.count <= 2 * LeaveReason.maximumMessageBytes
+            && Sanitizer.clean(text, keepingIRCFormatting: true) == text
     }
 
     private mutating func check(name: String) -> String? {

@@ -159,9 +159,14 @@ public enum TextCommandParser {
             guard !room.isEmpty else { throw ChatError(.badRequest, "usage: /closeroom ROOM [REASON]") }
             return .operate(.closeRoom(room: room, reason: reason.isEmpty ? nil : reason))
         case "audit":
-            guard !rest.isEmpty else { return .operate(.audit(count: nil)) }
-            guard let count = Int(rest), count > 0 else { throw ChatError(.badRequest, "usage: /audit [N]") }
-            return .operate(.audit(count: count))
+            // `/audit [#ROOM] [N]`: the server's log, or a room's.
+            var words = rest.split(separator: " ").map(String.init)
+            let room = words.first?.hasPrefix("#") == true ? String(words.removeFirst().dropFirst()) : nil
+            guard let word = words.first else { return .operate(.audit(count: nil, room: room)) }
+            guard words.count == 1, let count = Int(word), count > 0 else {
+                throw ChatError(.badRequest, "usage: /audit [#ROOM] [N]")
+            }
+            return .operate(.audit(count: count, room: room))
         default:
             throw ChatError(.unknownCommand, "unknown command /\(command); /help lists the commands")
         }
@@ -199,7 +204,7 @@ public enum TextCommandParser {
         "  /kill NAME [REASON]  disconnect NAME; /suspend NAME [DURATION] [REASON] refuses a registered name's logins",
         "  /netban NAME|MASK|ADDRESS [DURATION] [REASON]  keep them off every node; /unnetban, /netbans",
         "  /announce TEXT     to everyone; /wallops TEXT to the operators; /motd TEXT sets the message of the day",
-        "  /closeroom ROOM [REASON]  everyone out, history gone; /audit [N] the newest of the audit log",
+        "  /closeroom ROOM [REASON]  everyone out, history gone; /audit [#ROOM] [N] the newest of an audit log",
         "  /help              this text; /quit [TEXT] to leave, saying TEXT",
     ]
 }

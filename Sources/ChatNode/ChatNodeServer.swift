@@ -102,6 +102,11 @@ public final class ChatNodeServer: Service, Sendable {
         subscriber.start()
         // Every loop hears the network's channel (announcements, changed bans), once per node, for all its sessions.
         relay.onNetworkChanged = { _ = node.network.refresh() }
+        node.network.onNewBans { bans in
+            for hub in hubs {
+                hub.eventLoop.execute { for session in hub.allSessions { session.checkNetworkBans(bans) } }
+            }
+        }
         for hub in hubs { relay.attach(ChatKeys.networkChannel, hub: hub).whenFailure { _ in } }
         _ = try? await node.network.refresh().get()
         Self.checkOperators(configuration, store: store, logger: logger)

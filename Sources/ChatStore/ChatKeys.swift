@@ -65,6 +65,10 @@ public enum ChatKeys {
     /// A room's bans: mask -> until, nick pattern, host pattern, address bits, by, time, reason (as lines). Gone
     /// when the room empties, but the lobby's.
     public static func bans(_ room: RoomName) -> String { tagged("chat:bans:", room.value) }
+    /// A room's audit log: its moderators' actions (kicks, mode changes, operators' invitations), a stream capped
+    /// near `ChatStore.roomAuditKept`, gone with the room's idle history. Apart from the server's (`audit`), so that
+    /// nobody can push the server operators' entries out by moderating rooms of their own.
+    public static func roomAudit(_ room: RoomName) -> String { tagged("chat:audit:", room.value) }
     /// The shard pub/sub channel of a room.
     public static func roomChannel(_ room: RoomName) -> String { tagged(roomChannelPrefix, room.value) }
     public static let roomChannelPrefix = "chat:room:"
@@ -111,7 +115,8 @@ public enum ChatKeys {
     public static let networkBans = "chat:network-bans"
     /// The message of the day.
     public static let motd = "chat:motd"
-    /// The audit log: a stream capped near `AuditEntry.maximumKept` entries, each `actor action target room detail`.
+    /// The server's audit log: server operators' and the admin API's actions, a stream capped near
+    /// `AuditEntry.maximumKept` entries, each `ts actor action target room detail` (room moderators': `roomAudit`).
     public static let audit = "chat:audit"
     /// The shard pub/sub channel every node listens on: announcements, and word that the network's bans or
     /// message of the day changed.

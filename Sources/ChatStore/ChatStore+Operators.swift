@@ -55,7 +55,10 @@ extension ChatStore {
                 return .done
             }
         case .unsuspend(let user):
-            return redis.send("HDEL", ChatKeys.account(user.key), "suspended").flatMapThrowing { removed in
+            return redis.run(
+                OperatorScripts.unsuspend, keys: [ChatKeys.account(user.key)],
+                arguments: [String(bounds.accountLifetimeSeconds)]
+            ).flatMapThrowing { removed in
                 guard removed.int == 1 else { throw ChatError(.badRequest, "\(user.display) is not suspended") }
                 return .done
             }
@@ -99,11 +102,18 @@ extension ChatStore {
                     ChatKeys.rules(room), ChatKeys.bans(room),
                 ],
                 arguments: [ChatKeys.roomChannel(room), notice]
-            ).flatMap { _ in
-                unlistIfEmpty(room).and(unindexIfVacant(room, now: now)).map { _ in .done }
+            ).flatMap { members in
+                // One pipelined write per member (each person's keys are on their own shard): out of their rooms,
+                // so that a resume does not bring the room back.
+                let forgotten = Self.strings(members).map {
+                    redis.send("SREM", ChatKeys.sessionRooms($0), room.value).map { _ in }
+                }
+                return EventLoopFuture.andAllComplete(forgotten, on: eventLoop).flatMap {
+                    unlistIfEmpty(room).and(unindexIfVacant(room, now: now)).map { _ in .done }
+                }
             }
-        case .audit(let count):
-            return auditLog(count: count).map { .audit($0) }
+        case .audit(let count, let room):
+            return auditLog(count: count, room: room).map { .audit($0) }
         }
     }
 
@@ -134,13 +144,18 @@ extension ChatStore {
 
     /// Whether the session holding `user` under `token` logged in with the account's password (or resumed one that
     /// did): what makes a listed name a server operator, and never a guest who took the name while it was free.
-    /// The account must still exist: one unregistered since is nobody's to operate.
-    public func isAccountLogin(_ user: UserName, token: String) -> EventLoopFuture<Bool> {
+    /// The account must still exist: one unregistered since is nobody's to operate. A confirmed operator's account
+    /// stops expiring (PERSIST), so it cannot lapse into a name a stranger registers (unregistering one is refused
+    /// by the node).
+    public func confirmOperator(_ user: UserName, token: String) -> EventLoopFuture<Bool> {
         redis.send("HMGET", ChatKeys.session(user.key), "tok", "acct").and(
             redis.send("EXISTS", ChatKeys.account(user.key))
-        ).map { session, account in
+        ).flatMap { session, account in
             let fields = (session.array ?? []).map(\.string)
-            return fields.count == 2 && fields[0] == token && fields[1] == "1" && account.int == 1
+            guard fields.count == 2, fields[0] == token, fields[1] == "1", account.int == 1 else {
+                return eventLoop.makeSucceededFuture(false)
+            }
+            return redis.send("PERSIST", ChatKeys.account(user.key)).map { _ in true }
         }
     }
 
@@ -215,18 +230,27 @@ extension ChatStore {
         redis.send("GET", ChatKeys.motd).map { $0.string }
     }
 
-    /// Adds to the audit log, which keeps about the newest `AuditEntry.maximumKept`.
+    /// Entries a room's audit log keeps, about.
+    public static let roomAuditKept = 1000
+
+    /// Adds to the server's audit log (about the newest `AuditEntry.maximumKept`), or, for a room moderator's
+    /// action, to the room's (about `roomAuditKept`, expiring with the room's idle history).
     public func audit(_ entry: AuditEntry) -> EventLoopFuture<Void> {
-        redis.send(
-            "XADD", ChatKeys.audit, "MAXLEN", "~", String(AuditEntry.maximumKept), "*", "ts", String(entry.time),
+        let room = entry.room.flatMap { try? RoomName(validating: $0) }
+        let key = room.map(ChatKeys.roomAudit) ?? ChatKeys.audit
+        let kept = room == nil ? AuditEntry.maximumKept : Self.roomAuditKept
+        let added = redis.send(
+            "XADD", key, "MAXLEN", "~", String(kept), "*", "ts", String(entry.time),
             "actor", entry.actor, "action", entry.action, "target", entry.target, "room", entry.room ?? "",
-            "detail", entry.detail ?? ""
-        ).map { _ in }
+            "detail", entry.detail ?? "")
+        guard room != nil else { return added.map { _ in } }
+        return added.flatMap { _ in redis.send("EXPIRE", key, String(bounds.roomIdleSeconds)) }.map { _ in }
     }
 
-    /// The newest `count` entries of the audit log, newest first.
-    public func auditLog(count: Int) -> EventLoopFuture<[AuditEntry]> {
-        redis.send("XREVRANGE", ChatKeys.audit, "+", "-", "COUNT", String(min(count, AuditEntry.maximumPage))).map {
+    /// The newest `count` entries of the server's audit log, or of a room's, newest first.
+    public func auditLog(count: Int, room: RoomName? = nil) -> EventLoopFuture<[AuditEntry]> {
+        let key = room.map(ChatKeys.roomAudit) ?? ChatKeys.audit
+        return redis.send("XREVRANGE", key, "+", "-", "COUNT", String(min(count, AuditEntry.maximumPage))).map {
             reply in
             (reply.array ?? []).compactMap { entry -> AuditEntry? in
                 guard let parts = entry.array, parts.count == 2 else { return nil }

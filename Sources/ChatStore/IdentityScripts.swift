@@ -103,6 +103,7 @@ enum IdentityScripts {
                 local lapse = tonumber(string.match(suspension, '^(%d+)')) or 0
                 if lapse == 0 or lapse > nowMillis then return {'suspended', suspension} end
                 redis.call('HDEL', accountKey, 'suspended')
+                redis.call('EXPIRE', accountKey, accountLifetime)
             end
             -- Logged in with the account's password: the session says so (`acct`), and a resume keeps it.
             local verified = false

@@ -5,14 +5,26 @@ import RedisClient
 /// (suspend), a room's (close), or the network's bans key alone.
 enum OperatorScripts {
     /// Suspends a registered name and tells its session, wherever it is, to close. Returns 0 when the name is not
-    /// registered (a guest name is freed by a kill, and anyone may take it after).
+    /// registered (a guest name is freed by a kill, and anyone may take it after). While suspended the account does
+    /// not expire: a suspension until lifted must not end with the account's year.
     /// KEYS: account; ARGV: entry (until, by, reason as lines), user channel, removal notice
     static let suspend = RedisScript(
         name: "suspend",
         source: """
             if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
             redis.call('HSET', KEYS[1], 'suspended', ARGV[1])
+            redis.call('PERSIST', KEYS[1])
             redis.call('SPUBLISH', ARGV[2], ARGV[3])
+            return 1
+            """)
+
+    /// Lifts a suspension; the account expires again a lifetime from now. Returns 0 when it was not suspended.
+    /// KEYS: account; ARGV: lifetime seconds
+    static let unsuspend = RedisScript(
+        name: "unsuspend",
+        source: """
+            if redis.call('HDEL', KEYS[1], 'suspended') == 0 then return 0 end
+            redis.call('EXPIRE', KEYS[1], ARGV[1])
             return 1
             """)
 
@@ -35,16 +47,17 @@ enum OperatorScripts {
             """)
 
     /// Closes a room: its members, history, topic, roles, settings and bans go, and the room is told (each node
-    /// takes its members out). Returns how many members it had.
+    /// takes its members out). Returns the members' user keys, whose own room sets the store then updates (they
+    /// live under each person's tag): a member whose name is held for a reconnect must not rejoin it on resume.
     /// KEYS: members, history, topic, roles, rules, bans; ARGV: channel, notice
     static let closeRoom = RedisScript(
         name: "closeRoom",
         source: """
-            local members = redis.call('HLEN', KEYS[1])
+            local members = redis.call('HKEYS', KEYS[1])
             redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
             redis.call('SPUBLISH', ARGV[1], ARGV[2])
             return members
             """)
 
-    static let all: [RedisScript] = [suspend, addNetworkBan, closeRoom]
+    static let all: [RedisScript] = [suspend, unsuspend, addNetworkBan, closeRoom]
 }

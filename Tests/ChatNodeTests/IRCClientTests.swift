@@ -120,4 +120,65 @@ struct IRCClientTests {
         try tmux.run(["kill-session", "-t", tmux.target])
         try carol.expectLine("weeny goes") { $0.contains("weeny left #dev") }
     }
+
+    @Test(
+        "irssi's operator kicks and bans a web user in Chromium, who is told who did it and cannot come back on any node"
+    )
+    func irssiModeratesAWebUser() throws {
+        let setup = try BalancedCluster(
+            nodes: 2, nodeArguments: ["--irc-port", "0"], balancerArguments: ["--irc-port", "0"])
+        let ircPort = try #require(setup.balancer.ircPort)
+        let home = TestEnvironment.temporaryDirectory("irssi-home")
+        let tmux = try Tmux(
+            command: "env TERM=screen HOME=\(home) LANG=C.UTF-8 irssi --noconnect -n modo", columns: 120, rows: 30)
+        try tmux.waitFor("irssi to start") { $0.contains("[(status)]") }
+        try tmux.type("/connect 127.0.0.1 \(ircPort)")
+        try tmux.press("Enter")
+        try tmux.waitFor("the welcome") { $0.contains("Welcome to the chat") }
+        // First into #mod, irssi's user is its operator.
+        try tmux.type("/join #mod")
+        try tmux.press("Enter")
+        try tmux.waitFor("operator status in #mod") { $0.contains("@modo") }
+
+        let browser = try WebDriver(logDirectory: setup.cluster.logDirectory)
+        try browser.open("http://127.0.0.1:\(setup.balancer.httpPort)/")
+        try browser.type("webby", into: "#name")
+        try browser.click("#login button[type=submit]")
+        try browser.waitForText("#status") { $0.contains("webby on node") }
+        func say(_ line: String) throws {
+            try browser.type(line, into: "#input")
+            try browser.click("#compose button[type=submit]")
+        }
+        try say("/join mod")
+        try tmux.waitFor("webby's join") { $0.contains("webby") && $0.contains("has joined #mod") }
+
+        // irssi's own /kick: the page says who removed it and why; a kick is no ban.
+        try tmux.type("/kick webby off topic")
+        try tmux.press("Enter")
+        try browser.waitForText("#log") { $0.contains("modo removed you from #mod (off topic)") }
+        try say("/join mod")
+        try tmux.waitFor("webby back") { $0.components(separatedBy: "has joined #mod").count > 2 }
+        // irssi's /mode +b with a nick mask, then /kick: out, and refused on the way back.
+        try tmux.type("/mode +b webby!*@*")
+        try tmux.press("Enter")
+        try tmux.type("/kick webby banned")
+        try tmux.press("Enter")
+        try browser.waitForText("#log") { $0.contains("modo removed you from #mod (banned)") }
+        try say("/join mod")
+        try browser.waitForText("#log") { $0.contains("banned: you are banned from #mod") }
+        try say("/quit")
+        try browser.waitForText("#status") { $0.contains("You left") }
+        // The same name on either node, directly: still banned.
+        for node in setup.cluster.nodes {
+            let again = try node.connect(from: "127.0.0.1", "webby")
+            try again.expect("what is your name")
+            try again.send("webby")
+            try again.expect("* welcome webby")
+            try again.send("/join mod")
+            try again.expect("! banned you are banned from #mod")
+            try again.send("/quit")
+            _ = again.waitForClose()
+        }
+        try tmux.run(["kill-session", "-t", tmux.target])
+    }
 }

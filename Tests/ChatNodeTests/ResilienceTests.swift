@@ -276,8 +276,9 @@ struct ChurnTests {
                 guard let body = try? node.health().body,
                     let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
                 else { return false }
-                // Only the survivor remains: its lobby and its own direct-message channel, on node 1.
-                let expected = node.id == "n1" ? 2 : 0
+                // Only the survivor remains: its lobby and its own direct-message channel, on node 1; and on
+                // every node the network's channel (announcements, bans), which is the node's own.
+                let expected = node.id == "n1" ? 3 : 1
                 return object["channels"] as? Int == expected
             }
             return claims == ["chat:name:{survivor}"] && healthy

@@ -21,8 +21,9 @@ public enum OperatorRequest: Equatable, Sendable {
     case setMOTD(text: String)
     /// Everyone out of the room, its history, topic, settings and bans gone.
     case closeRoom(room: String, reason: String?)
-    /// The newest entries of the audit log (at most `AuditEntry.maximumPage`).
-    case audit(count: Int?)
+    /// The newest entries of the server's audit log, or of a room's (its moderators' actions), at most
+    /// `AuditEntry.maximumPage`.
+    case audit(count: Int?, room: String? = nil)
 }
 
 /// An operator request once the session has checked it: names and masks parsed, durations made times.
@@ -36,7 +37,7 @@ public enum OperatorAction: Equatable, Sendable {
     case announce(String, operatorsOnly: Bool)
     case setMOTD(String)
     case closeRoom(RoomName, reason: String?)
-    case audit(count: Int)
+    case audit(count: Int, room: RoomName?)
 
     /// What the operator is told once it is done.
     public var doneText: String {
@@ -98,6 +99,17 @@ public enum OperatorAction: Equatable, Sendable {
 }
 
 extension OperatorRequest {
+    /// What the admin API takes, cleaned as a session's requests are (escape sequences and control characters
+    /// out); a message of the day keeps its line breaks, each line cleaned.
+    public func sanitized() -> OperatorRequest {
+        if case .setMOTD(let text) = self {
+            return .setMOTD(
+                text: text.split(separator: "\n", omittingEmptySubsequences: false).map { Sanitizer.clean(String($0)) }
+                    .joined(separator: "\n"))
+        }
+        return sanitized(clean: { Sanitizer.clean($0) }, text: { Sanitizer.clean($0) })
+    }
+
     /// Names, masks and rooms cleaned as names are; texts as texts (see `ClientRequest.sanitized`).
     func sanitized(clean: (String) -> String, text: (String) -> String) -> OperatorRequest {
         switch self {
@@ -113,7 +125,7 @@ extension OperatorRequest {
         case .wallops(let words): .wallops(text: text(words))
         case .setMOTD(let words): .setMOTD(text: text(words))
         case .closeRoom(let room, let reason): .closeRoom(room: clean(room), reason: reason.map(text))
-        case .audit(let count): .audit(count: count)
+        case .audit(let count, let room): .audit(count: count, room: room.map(clean))
         }
     }
 }
@@ -166,10 +178,16 @@ extension OperatorRequest {
                 throw ChatError(.roomInvalid, "'\(raw)' is not a room name")
             }
             return .closeRoom(room, reason: try reason(why))
-        case .audit(let count):
-            guard let count else { return .audit(count: 50) }
+        case .audit(let count, let raw):
+            let room = try raw.map { name throws(ChatError) in
+                guard let room = try? RoomName(validating: name) else {
+                    throw ChatError(.roomInvalid, "'\(name)' is not a room name")
+                }
+                return room
+            }
+            guard let count else { return .audit(count: 50, room: room) }
             guard count > 0 else { throw ChatError(.badRequest, "the count must be positive") }
-            return .audit(count: min(count, AuditEntry.maximumPage))
+            return .audit(count: min(count, AuditEntry.maximumPage), room: room)
         }
     }
 }
@@ -180,11 +198,11 @@ public struct AuditEntry: Equatable, Sendable {
     public static let maximumKept = 10_000
     /// One read returns at most this many.
     public static let maximumPage = 200
-    /// Who the admin API's actions are by, in the log and in what people are told.
-    public static let adminActor = "admin-api"
+    /// Who the audit log says the admin API's actions are by: with a space, so no name can be it.
+    public static let adminActor = "admin API"
 
     public var time: Millis
-    /// Who did it: a name as they typed it, or `admin-api`.
+    /// Who did it: a name as they typed it, or `admin API`.
     public var actor: String
     /// `kill`, `suspend`, `network-ban`, `kick`, `mode`, `invite`...
     public var action: String

@@ -62,7 +62,11 @@ final class Relay: @unchecked Sendable {
         self.store = store
         self.limits = limits
         subscriber.onMessages = { [unowned self] messages in self.received(messages) }
-        subscriber.onResubscribed = { [unowned self] channel in self.catchUp(channel) }
+        subscriber.onResubscribed = { [unowned self] channel in
+            // What the network's channel said during the outage is read back from the store.
+            if channel == ChatKeys.networkChannel { self.onNetworkChanged?() }
+            self.catchUp(channel)
+        }
     }
 
     /// Completes once Redis confirms the subscription, so nothing published afterwards can be missed, and the

@@ -7,7 +7,7 @@ import NIOHTTP1
 /// The admin API (docs/admin-api.md): what a server operator does, for the people and programs that run the
 /// cluster, on the operations port only (never proxied; loopback unless configured), behind a bearer token read
 /// from a file at start (`--admin-token-file`). JSON in and out. Every action is the one a server operator's
-/// session would perform (`ChatStore.operate`), shown to people as done by `server` and logged as `admin-api`.
+/// session would perform (`ChatStore.operate`), shown to people as done by `server` and logged as `admin API`.
 struct AdminAPI: Sendable {
     let node: NodeContext
     let token: String
@@ -61,7 +61,8 @@ struct AdminAPI: Sendable {
             case (.GET, "/admin/rooms"):
                 return rooms(on: loop)
             case (.GET, "/admin/bans"): request = .bans
-            case (.GET, "/admin/audit"): request = .audit(count: query["count"].flatMap { Int($0) })
+            case (.GET, "/admin/audit"):
+                request = .audit(count: query["count"].flatMap { Int($0) }, room: query["room"])
             case (.POST, "/admin/disconnect"):
                 request = .kill(name: try Self.required(string("name"), "name"), reason: string("reason"))
             case (.POST, "/admin/suspend"):
@@ -83,7 +84,7 @@ struct AdminAPI: Sendable {
             default:
                 return loop.makeSucceededFuture(Self.error(.notFound, "not-found", "see docs/admin-api.md"))
             }
-            let action = try request.validated(now: now)
+            let action = try request.sanitized().validated(now: now)
             let node = self.node
             return node.store.operate(
                 action, by: OperatorRequest.serverActor, auditActor: AuditEntry.adminActor, now: now
@@ -126,18 +127,22 @@ struct AdminAPI: Sendable {
         }.recover { _ in Self.error(.serviceUnavailable, "redis-unavailable", "the chat store is unreachable") }
     }
 
+    /// The busiest rooms (at most `ProtocolLimits.maximumListedRooms`, as `/rooms` lists them), read through the
+    /// node's room list cache: asking again and again costs the store one listing every few seconds.
     private func rooms(on loop: any EventLoop) -> EventLoopFuture<Reply> {
-        node.store.rooms().map { rooms in
+        let limit = node.configuration.limits.maximumListedRooms
+        return node.roomList.rooms().map { rooms in
             var json = JSONWriter()
             json.array(
                 "rooms",
-                rooms.sorted { $0.0.value < $1.0.value }.map { room, members, secret in
+                rooms.sorted { $0.members > $1.members }.prefix(limit).map { room, members, secret in
                     var entry = JSONWriter()
                     entry.field("room", room.value)
                     entry.field("members", members)
                     if secret { entry.field("secret", true) }
                     return entry.finish()
                 })
+            json.field("total", rooms.count)
             return Reply(status: .ok, body: json.finish() + "\n")
         }.recover { _ in Self.error(.serviceUnavailable, "redis-unavailable", "the chat store is unreachable") }
     }

@@ -198,7 +198,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
                 let reply =
                     (try? result.get()) ?? AdminAPI.error(.internalServerError, "error", "the request failed")
                 self.send(reply.status, "application/json", reply.body, head: head, context: context)
-                if self.readHeld, context.channel.isWritable, self.unanswered == nil {
+                if self.readHeld, context.channel.isWritable, self.unanswered == nil, !self.answering {
                     self.readHeld = false
                     context.read()
                 }

@@ -33,7 +33,7 @@ extension SessionHandler {
                 return loop.makeSucceededFuture(
                     .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))
             }
-            return self.store.isAccountLogin(name, token: token).recover { _ in false }.hop(to: loop).map {
+            return self.store.confirmOperator(name, token: token).recover { _ in false }.hop(to: loop).map {
                 grant.isServerOperator = $0
                 return .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant)
             }
@@ -186,6 +186,13 @@ extension SessionHandler {
     /// Changes the password (`new`), or, with nil, unregisters the name: either only with the current password.
     func changePassword(_ user: UserName, token: String, old: Password, new: Password?) -> EventLoopFuture<Void> {
         let loop = hub.eventLoop
+        // A listed operator's account must not lapse into a name anyone can register (docs/security.md).
+        if new == nil, configuration.operators.contains(user.key) {
+            return loop.makeFailedFuture(
+                ChatError(
+                    .badRequest,
+                    "\(user.display) is a server operator's name: the deployment must drop it from --operators first"))
+        }
         let store = self.store
         let hasher = self.hasher
         let group = addressGroup

@@ -65,6 +65,9 @@ final class SessionHandler: ChannelDuplexHandler {
     /// A name whose password this connection has checked already (IRC's SASL), with the stored hash it matched:
     /// the claim that follows uses it instead of checking again.
     var checkedLogin: (key: String, hash: String)?
+    /// The name's keys (its own and its look-alikes') and the address's bits, as network bans match them: worked
+    /// out once at login, so checking a new ban against every session costs no Unicode analysis.
+    var banIdentity: (keys: [String], addressBits: String)?
     /// When this session's messages last marked it active in Redis (`PublishUpkeep`).
     var activeMarks = ActiveMarkSchedule()
     /// Completed once the connection is gone and its session released in Redis (graceful shutdown waits on it).
@@ -431,11 +434,8 @@ final class SessionHandler: ChannelDuplexHandler {
                 self.apply(self.machine.removed(name: name, by: by, reason: reason))
             }
             return .notWritten
-        case .networkChanged(let ban, _):
-            if let ban, let actions = networkBanActions(ban) {
-                hub.eventLoop.assumeIsolated().execute { self.apply(actions) }
-            }
-            return .notWritten
+        case .networkChanged:
+            return .notWritten  // the node reads the bans again and checks its sessions (`NetworkRules`)
         case .announcement(_, _, _, let operatorsOnly):
             guard machine.view.userName != nil, !operatorsOnly || machine.view.isServerOperator else {
                 return .notWritten
@@ -466,13 +466,19 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// A network ban just added, when it matches this session's person or address: they are disconnected.
-    private func networkBanActions(_ ban: RoomBan) -> [SessionAction]? {
-        guard let user = machine.view.userName,
-            NetworkBans([ban]).ban(for: user, address: clientIP, now: WallClock.now()) != nil
-        else { return nil }
+    /// Network bans just added: when one matches this session's person or address, they are disconnected. The
+    /// name's keys and the address's bits were worked out once, at login (`banIdentity`).
+    func checkNetworkBans(_ bans: [NetworkRules.ParsedBan]) {
+        guard let user = machine.view.userName, let identity = banIdentity else { return }
+        let now = WallClock.now()
+        guard
+            let (ban, _) = bans.first(where: { entry in
+                (entry.ban.until.map { $0 > now } ?? true)
+                    && entry.mask.matches(keys: identity.keys, addressBits: identity.addressBits)
+            })
+        else { return }
         let why = "banned from the network" + (ban.reason.map { ": \($0)" } ?? "")
-        return machine.removed(name: user.display, by: ban.by, reason: why)
+        apply(machine.removed(name: user.display, by: ban.by, reason: why))
     }
 
     private func write(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Bool {

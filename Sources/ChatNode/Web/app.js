@@ -330,6 +330,14 @@ function error(event) {
     addLine(state.current, { kind: "error", time: event.time, text: state.quitReason });
     return;
   }
+  if ((event.code === "suspended" || event.code === "banned") && state.confirmed && state.helloPending) {
+    // Our own name, refused on a reconnect: coming back would be refused again.
+    state.quitting = true;
+    state.quitReason = `${event.code}: ${event.message}`;
+    setStatus(state.quitReason, true);
+    addLine(state.current, { kind: "error", time: event.time, text: state.quitReason });
+    return;
+  }
   if ((event.code === "suspended" || event.code === "banned") && !state.confirmed) {
     // Kept out at login: the server closes; the next connection asks for a name again, saying why.
     state.name = null;
