@@ -1,7 +1,13 @@
 /// Tab completion of the word before the cursor: commands after a leading `/`, rooms after `#`, otherwise names.
 public enum Completion {
     public static let commands = [
-        "/join", "/leave", "/rooms", "/who", "/msg", "/me", "/away", "/back", "/history", "/seen", "/help", "/quit",
+        "/join", "/leave", "/rooms", "/who", "/msg", "/me", "/away", "/back", "/topic", "/history", "/seen", "/help",
+        "/quit", "/register", "/password", "/invite", "/motd",
+        // Room operators' (docs/moderation.md): a name after them completes as any name does.
+        "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/op", "/deop", "/voice", "/devoice", "/mode",
+        // Server operators'.
+        "/kill", "/suspend", "/unsuspend", "/netban", "/unnetban", "/netbans", "/announce", "/wallops",
+        "/closeroom", "/audit",
     ]
 
     /// The new line and cursor, or nil when nothing matches. A unique match is completed with a space after it

@@ -70,6 +70,9 @@ struct EditorAndWrapTests {
         #expect(
             Completion.complete("/join #de", cursor: 9, names: names, rooms: ["dev", "lobby"])?.line == "/join #dev ")
         #expect(Completion.complete("car", cursor: 3, names: names, rooms: [])?.line == "carol: ")
+        // Moderation commands complete, and a name after them.
+        #expect(Completion.complete("/kic", cursor: 4, names: names, rooms: [])?.line == "/kick ")
+        #expect(Completion.complete("/kick car", cursor: 9, names: names, rooms: [])?.line == "/kick carol ")
         #expect(
             Completion.complete("hi bo", cursor: 5, names: names, rooms: [])?.line == "hi bob",
             "common prefix of bob and Bobby")

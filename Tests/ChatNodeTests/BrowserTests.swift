@@ -171,4 +171,53 @@ struct BrowserTests {
         let seen = watcher.drain(timeout: 1.5)
         #expect(!seen.contains { $0.contains("rita left") || $0.contains("rita joined") }, "\(seen)")
     }
+
+    @Test(
+        "a room's operator in the page: the member menu kicks a person on the other node; the settings panel makes the room invite-only and lifts a ban"
+    )
+    func moderationInChromium() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let browser = try WebDriver(logDirectory: cluster.logDirectory)
+        try browser.open("http://127.0.0.1:\(cluster[0].httpPort)/")
+        try browser.type("webop", into: "#name")
+        try browser.click("#login button[type=submit]")
+        try browser.waitForText("#status") { $0.contains("webop on node") }
+        func say(_ line: String) throws {
+            try browser.type(line, into: "#input")
+            try browser.click("#compose button[type=submit]")
+        }
+        func click(_ selector: String, text: String) throws {
+            _ = try browser.execute(
+                "[...document.querySelectorAll('\(selector)')].find((b) => b.textContent.endsWith('\(text)')).click()")
+        }
+        try say("/join club")
+        try browser.waitForText("#people") { $0.contains("@webop") }
+        let bob = try cluster[1].login("bob")
+        try bob.send("/join club")
+        try bob.expect("you joined #club")
+        try browser.waitForText("#people") { $0.contains("bob") }
+
+        // A person's menu: an operator's actions, carried out on the other node.
+        try click("#people button", text: "bob")
+        try browser.waitForText("#people") { $0.contains("Kick") && $0.contains("Make operator") }
+        try click(".person-menu button", text: "Kick")
+        try bob.expect("webop removed you from #club")
+
+        // The settings panel: invite-only and a key, saved as one mode change.
+        try browser.click("#settings-button")
+        try browser.waitForText("#settings-note") { $0.contains("you are its operator") }
+        try browser.click("#flag-i")
+        try browser.type("sesame", into: "#settings-key")
+        try browser.click("#settings button[type=submit]")
+        try browser.waitForText("#log") { $0.contains("made #club invite-only") && $0.contains("set a key on #club") }
+        try bob.send("/join club sesame")
+        try bob.expect("! invite-only")
+        // The ban list, with a button that lifts each.
+        try say("/ban troll 1h")
+        try browser.click("#settings-close")
+        try browser.click("#settings-button")
+        try browser.waitForText("#bans-list") { $0.contains("troll!*@*") }
+        try click("#bans-list button", text: "Lift")
+        try browser.waitForText("#bans-list") { $0.contains("nobody") }
+    }
 }

@@ -8,6 +8,7 @@ const $ = (id) => document.getElementById(id);
 const AUTO = "auto";          // id of requests the page makes by itself: their replies are applied quietly
 const OLDER = "older";        // id of requests for older history
 const PAGE = "page";          // id of the requests that read a resume on, page after page
+const SETTINGS = "settings";  // id of the settings panel's requests: their replies fill the panel
 const USER = "u";             // id prefix of what the user typed: a join it asked for becomes the current room
 const TYPING_SHOWN_MS = 6000, TYPING_SEND_MS = 3000, RECLAIM_MS = 30000;
 
@@ -178,6 +179,7 @@ function receive(event) {
       break;
     }
     case "settings": {
+      if (event.id === SETTINGS) { if (event.room === state.settingsFor) showSettings(event); break; }
       const parts = [...event.flags];
       if (event.key) parts.push("a key is needed to join");
       if (event.limit) parts.push(`at most ${event.limit} members`);
@@ -185,6 +187,7 @@ function receive(event) {
       break;
     }
     case "bans":
+      if (event.id === SETTINGS) { if (event.room === state.settingsFor) showBans(event); break; }
       info(event.bans.length ? `Bans and mutes in #${event.room}: ` + event.bans.map((b) => `${b.mask} (by ${b.by}${b.until ? ", until " + new Date(b.until).toLocaleString() : ""}${b.reason ? ": " + b.reason : ""})`).join("; ") : `#${event.room} bans and mutes nobody`, event.time);
       break;
     case "invited":
@@ -372,6 +375,7 @@ function error(event) {
 function forgetRoom(name) {
   const index = state.order.indexOf(name);
   if (index < 0) return;
+  if (state.settingsFor === name) closeSettings();
   state.order.splice(index, 1);
   state.rooms.delete(name);
   if (state.current === name) state.current = null;
@@ -434,6 +438,8 @@ function addLine(roomName, line) {
 // --- drawing ---
 function select(roomName) {
   state.current = roomName;
+  if (state.settingsFor && state.settingsFor !== roomName) closeSettings();
+  state.menuFor = null;
   const room = roomName && state.rooms.get(roomName);
   if (room) room.unread = 0;
   $("older").disabled = !!(room && room.olderExhausted);
@@ -556,9 +562,11 @@ function renderPeople() {
     // Operators and voice as IRC shows them: @ and +.
     button.textContent = (m.role === "operator" ? "@" : m.role === "voice" ? "+" : "") + m.name;
     button.title = (m.role ? m.role + ", " : "") + (m.state === "away" ? `away${m.away ? ": " + m.away : ""}` : "online") + idle;
-    button.setAttribute("aria-label", `${m.name}, ${button.title}; send a direct message`);
-    button.addEventListener("click", () => { $("input").value = `/msg ${m.name} `; $("input").focus(); });
+    button.setAttribute("aria-label", `${m.name}, ${button.title}; actions`);
+    button.setAttribute("aria-haspopup", "menu");
+    button.addEventListener("click", () => { state.menuFor = same(state.menuFor, m.name) ? null : m.name; renderPeople(); });
     item.append(dot, button);
+    if (same(state.menuFor, m.name)) item.append(personMenu(m));
     if (m.state === "away") item.append(document.createTextNode(" (away)"));
     if (m.idle > 300000) {
       const idleNote = document.createElement("span");
@@ -568,6 +576,102 @@ function renderPeople() {
     }
     return item;
   }));
+}
+
+// What one may do to a person from the member list: a direct message; and, for the room's operators, what
+// operators do (docs/moderation.md), sent as the commands a person would type.
+function personMenu(person) {
+  const room = state.rooms.get(state.current);
+  const me = room && room.members.get((state.confirmed || "").toLowerCase());
+  const name = person.name;
+  const actions = [["Message", () => { $("input").value = `/msg ${name} `; $("input").focus(); }]];
+  if (me?.role === "operator" && !same(name, state.confirmed)) {
+    actions.push(
+      ["Kick", () => command(`/kick ${name}`)],
+      ["Ban", () => command(`/ban ${name}`)],
+      ["Mute 10 min", () => command(`/mute ${name} 10m`)],
+      person.role === "operator" ? ["Take operator", () => command(`/deop ${name}`)] : ["Make operator", () => command(`/op ${name}`)],
+      person.role === "voice" ? ["Take voice", () => command(`/devoice ${name}`)] : ["Give voice", () => command(`/voice ${name}`)]);
+  }
+  const menu = document.createElement("div");
+  menu.className = "person-menu";
+  menu.setAttribute("role", "menu");
+  menu.setAttribute("aria-label", `Actions for ${name}`);
+  for (const [label, act] of actions) {
+    const item = document.createElement("button");
+    item.type = "button";
+    item.setAttribute("role", "menuitem");
+    item.textContent = label;
+    item.addEventListener("click", () => { state.menuFor = null; renderPeople(); act(); });
+    menu.append(item);
+  }
+  return menu;
+}
+
+// A line as if typed, in the room shown (the server parses it as text mode does).
+function command(text) { send({ op: "command", text, room: state.current, id: "u" + (++state.requests) }); }
+
+// The room settings panel: the settings and (for operators) the ban list, as the server says they are; saving
+// sends the changes in IRC's mode syntax, all or none.
+const FLAGS = { "invite-only": "i", "moderated": "m", "topic-locked": "t", "registered-only": "R", "secret": "s" };
+function openSettings() {
+  if (!state.current) return;
+  state.settingsFor = state.current;
+  $("settings").hidden = false;
+  $("settings-button").setAttribute("aria-expanded", "true");
+  $("bans-list").replaceChildren();
+  send({ op: "mode", room: state.current, id: SETTINGS });
+  const room = state.rooms.get(state.current);
+  const me = room && room.members.get((state.confirmed || "").toLowerCase());
+  if (me?.role === "operator") send({ op: "bans", room: state.current, id: SETTINGS });
+}
+function closeSettings() {
+  state.settingsFor = null;
+  $("settings").hidden = true;
+  $("settings-button").setAttribute("aria-expanded", "false");
+}
+function showSettings(event) {
+  const room = state.rooms.get(event.room);
+  const me = room && room.members.get((state.confirmed || "").toLowerCase());
+  const operator = me?.role === "operator";
+  state.shownSettings = event;
+  for (const [word, letter] of Object.entries(FLAGS)) $("flag-" + letter).checked = event.flags.includes(word);
+  $("settings-key").value = event.key && event.key !== "*" ? event.key : "";
+  $("settings-limit").value = event.limit || "";
+  $("settings-fields").disabled = !operator;
+  $("settings-note").textContent = operator ? `#${event.room}: you are its operator` : `#${event.room}: only its operators change these`;
+}
+function showBans(event) {
+  $("bans-list").replaceChildren(...event.bans.map((ban) => {
+    const item = document.createElement("li"), lift = document.createElement("button");
+    item.textContent = `${ban.mask} by ${ban.by}${ban.until ? ", until " + new Date(ban.until).toLocaleString() : ""}${ban.reason ? ": " + ban.reason : ""} `;
+    lift.type = "button";
+    lift.textContent = "Lift";
+    const mute = /^m:([^!]+)/.exec(ban.mask);
+    lift.addEventListener("click", () => {
+      send(mute ? { op: "unmute", room: event.room, name: mute[1], id: SETTINGS } : { op: "unban", room: event.room, name: ban.mask, id: SETTINGS });
+      send({ op: "bans", room: event.room, id: SETTINGS });
+    });
+    item.append(lift);
+    return item;
+  }));
+  if (!event.bans.length) $("bans-list").replaceChildren(Object.assign(document.createElement("li"), { textContent: "nobody" }));
+}
+function saveSettings() {
+  const was = state.shownSettings;
+  if (!was || was.room !== state.settingsFor) return;
+  let modes = "", args = [];
+  for (const [word, letter] of Object.entries(FLAGS)) {
+    const on = $("flag-" + letter).checked;
+    if (on !== was.flags.includes(word)) modes += (on ? "+" : "-") + letter;
+  }
+  const key = $("settings-key").value.trim(), oldKey = was.key && was.key !== "*" ? was.key : "";
+  if (key !== oldKey) { if (key) { modes += "+k"; args.push(key); } else modes += "-k"; }
+  const limit = $("settings-limit").value.trim(), oldLimit = was.limit ? String(was.limit) : "";
+  if (limit !== oldLimit) { if (limit) { modes += "+l"; args.push(limit); } else modes += "-l"; }
+  if (!modes) return;
+  send({ op: "mode", room: was.room, modes, args, id: SETTINGS });
+  send({ op: "mode", room: was.room, id: SETTINGS });
 }
 
 function renderTyping() {
@@ -645,6 +749,9 @@ document.addEventListener("DOMContentLoaded", () => {
     if (room) submitLine("/join " + room);
     $("join-room").value = "";
   });
+  $("settings-button").addEventListener("click", () => { if (state.settingsFor) closeSettings(); else openSettings(); });
+  $("settings-close").addEventListener("click", closeSettings);
+  $("settings").addEventListener("submit", (event) => { event.preventDefault(); saveSettings(); });
   $("leave").addEventListener("click", () => { if (state.current) send({ op: "leave", room: state.current, id: "u" + (++state.requests) }); });
   $("older").addEventListener("click", loadOlder);
   $("log").addEventListener("scroll", () => { if ($("log").scrollTop === 0) loadOlder(); });
