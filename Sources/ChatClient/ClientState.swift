@@ -416,7 +416,7 @@ public struct ClientState: Sendable {
         case .ping:
             // The server checks the connection is alive after a silence: any line answers it.
             return [Outgoing(.pong)]
-        case .ok, .rooms, .seen, .online, .help, .pong, .roomSettings, .bans, .networkBans, .auditLog:
+        case .ok, .rooms, .seen, .online, .help, .pong, .roomSettings, .bans, .networkBans, .auditLog, .blocks:
             if !quiet { info(decoded) }
             return []
         case .announcement, .serverOperator, .motd:

@@ -273,6 +273,8 @@ public enum ChatEvent: Equatable, Sendable {
     case auditLog([AuditEntry])
     /// A server operator (`by`) closed the room: everyone is out of it, and its history is gone.
     case roomClosed(room: RoomName, by: String, reason: String?, time: Millis)
+    /// The names you block, as you typed them, and whether guests' direct messages are refused: the reply to asking.
+    case blocks(names: [String], registeredOnly: Bool)
     /// You are one of the server's operators: told once, after `welcome`.
     case serverOperator
     /// The message of the day (nil: none), after `welcome` (`atLogin`) and when asked.

@@ -66,6 +66,15 @@ public enum ClientRequest: Equatable, Sendable {
     case operate(OperatorRequest)
     /// The message of the day.
     case motd
+
+    // People protect themselves (docs/moderation.md, "Blocking people").
+    /// `name`'s direct messages and room messages no longer reach you, on any node or client.
+    case block(name: String)
+    case unblock(name: String)
+    /// Who you block, and whether you take direct messages from guests.
+    case blocks
+    /// `registeredOnly`: direct messages from guests are refused (IRC's user mode `+R`).
+    case directMessages(registeredOnly: Bool)
 }
 
 /// A room `hello` asks to be in, as the client sent it (validated by the session).
@@ -104,6 +113,8 @@ public struct ProtocolLimits: Sendable {
 extension ClientRequest {
     /// Names one `online` request may ask about: what an IRC line holds, so one request costs a bounded pipeline.
     public static let maximumOnlineNames = 32
+    /// People one name may block (IRC's `SILENCE=`).
+    public static let maximumBlocks = 500
 
     /// The request with `room` filled in where it names none (say, me, leave, who, history, typing, topic).
     public func defaultingRoom(to room: String?) -> ClientRequest {

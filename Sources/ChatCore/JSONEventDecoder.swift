@@ -199,6 +199,10 @@ public enum JSONEventDecoder {
             guard let from = fields.string("from"), let text = fields.string("text") else { return nil }
             return .announcement(from: from, text: text, time: time, operatorsOnly: fields.bool("operators"))
         case "server-operator": return .serverOperator
+        case "blocks":
+            return .blocks(
+                names: (fields.object["names"] as? [String]) ?? [], registeredOnly: fields.string("dms") == "registered"
+            )
         case "motd": return .motd(fields.string("text"))
         case "room-closed":
             guard let room = fields.room(), let by = fields.string("by") else { return nil }

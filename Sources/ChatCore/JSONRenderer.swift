@@ -222,6 +222,10 @@ public enum JSONRenderer {
             if let ban { json.field("ban", ban.mask) }
         case .serverOperator:
             header("server-operator")
+        case .blocks(let names, let registeredOnly):
+            header("blocks")
+            json.array("names", names.map(JSONWriter.quoted))
+            json.field("dms", registeredOnly ? "registered" : "everyone")
         case .roomClosed(let room, let by, let reason, let time):
             header("room-closed", time: time)
             json.field("room", room.value)

@@ -130,6 +130,14 @@ public enum JSONRequestEncoder {
             op("ping")
         case .motd:
             op("motd")
+        case .block(let name), .unblock(let name):
+            if case .block = request { op("block") } else { op("unblock") }
+            json.field("name", name)
+        case .blocks:
+            op("blocks")
+        case .directMessages(let registeredOnly):
+            op("dms")
+            json.field("text", registeredOnly ? "registered" : "everyone")
         case .operate(let request):
             func duration(_ millis: Millis?) {
                 if let millis { json.field("duration", "\(max(1, millis / 1000))s") }

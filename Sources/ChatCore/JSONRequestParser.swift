@@ -225,6 +225,15 @@ public enum JSONRequestParser {
                 return .mode(room: room, .change([.mute(name: name, on: false)]))
             case "bans": return .mode(room: room, .bans)
             case "invite": return .invite(room: room, name: try required(name, "name"))
+            case "block": return .block(name: try required(name, "name"))
+            case "unblock": return .unblock(name: try required(name, "name"))
+            case "blocks": return .blocks
+            case "dms":
+                switch try required(text, "text") {
+                case "registered": return .directMessages(registeredOnly: true)
+                case "everyone": return .directMessages(registeredOnly: false)
+                default: throw ChatError(.badRequest, "\"dms\" takes \"text\": \"registered\" or \"everyone\"")
+                }
             case "motd":
                 // With `text`, a server operator sets it ("" clears it).
                 guard let text else { return .motd }

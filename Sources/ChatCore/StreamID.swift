@@ -105,8 +105,10 @@ extension ClientRequest {
         case .typing(let room): return .typing(room: room.map(clean))
         case .topic(let room, let topic): return .topic(room: room.map(clean), text: topic.map(text))
         case .operate(let request): return .operate(request.sanitized(clean: clean, text: text))
+        case .block(let name): return .block(name: clean(name))
+        case .unblock(let name): return .unblock(name: clean(name))
         case .rooms, .back, .help, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate,
-            .motd:
+            .motd, .blocks, .directMessages:
             return self
         }
     }

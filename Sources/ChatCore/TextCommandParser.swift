@@ -109,6 +109,20 @@ public enum TextCommandParser {
             let (name, room) = splitWord(rest)
             guard !name.isEmpty else { throw ChatError(.badRequest, "usage: /invite NAME [ROOM]") }
             return .invite(room: room.isEmpty ? nil : room, name: name)
+        case "block", "ignore", "unblock", "unignore":
+            let (name, _) = splitWord(rest)
+            let word = command.lowercased()
+            guard !name.isEmpty else { throw ChatError(.badRequest, "usage: /\(word) NAME") }
+            return word.hasPrefix("un") ? .unblock(name: name) : .block(name: name)
+        case "blocks":
+            return .blocks
+        case "dms":
+            // `/dms registered` refuses guests' direct messages; `/dms everyone` takes them again.
+            switch rest.lowercased() {
+            case "registered": return .directMessages(registeredOnly: true)
+            case "everyone", "all": return .directMessages(registeredOnly: false)
+            default: throw ChatError(.badRequest, "usage: /dms registered|everyone")
+            }
         case "motd":
             // `/motd` shows it; a server operator sets it with `/motd TEXT` and clears it with `/motd -delete`.
             guard !rest.isEmpty else { return .motd }
@@ -200,6 +214,7 @@ public enum TextCommandParser {
         "  /mute NAME [10m|2h|7d] [REASON]  they stay but cannot speak; /unmute NAME",
         "  /mode [+imtsR] [+k KEY] [+l N]  room settings (/mode alone shows them)",
         "  /motd              the message of the day",
+        "  /block NAME        their messages no longer reach you (/unblock, /blocks); /dms registered refuses guests'",
         "Server operators (docs/moderation.md):",
         "  /kill NAME [REASON]  disconnect NAME; /suspend NAME [DURATION] [REASON] refuses a registered name's logins",
         "  /netban NAME|MASK|ADDRESS [DURATION] [REASON]  keep them off every node; /unnetban, /netbans",

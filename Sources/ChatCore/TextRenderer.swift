@@ -160,6 +160,11 @@ public enum TextRenderer {
             return []
         case .serverOperator:
             return ["* you are one of this server's operators: /help lists what they may do"]
+        case .blocks(let names, let registeredOnly):
+            let dms = registeredOnly ? "direct messages from guests are refused" : "anyone may send you direct messages"
+            return [
+                names.isEmpty ? "* you block nobody; \(dms)" : "* you block \(names.joined(separator: ", ")); \(dms)"
+            ]
         case .roomClosed(let room, let by, let reason, let time):
             let why = reason.map { " (\(plain($0)))" } ?? ""
             return ["* [\(TimeFormat.clock(time))] \(by) closed #\(room)\(why): everyone is out, its history is gone"]

@@ -32,6 +32,10 @@ public enum ChatKeys {
     public static func seen(_ user: String) -> String { tagged("chat:seen:", user) }
     /// The rooms one person created in the current minute (a set: making one room at once from many joins counts once).
     public static func roomCreations(user: String) -> String { tagged("chat:new-rooms:user:", user) }
+    /// What a person set for themselves: `b:<user key>` -> the name as they typed it, for each person they block;
+    /// `dms` = `registered` when they refuse guests' direct messages. A registered name's lives with the account; a
+    /// guest's goes when a new guest takes the name (`OperatorScripts.loginState`).
+    public static func preferences(_ user: String) -> String { tagged("chat:prefs:", user) }
     /// The shard pub/sub channel for direct messages to a user, subscribed by the node holding the user's session.
     public static func userChannel(_ user: String) -> String { tagged("chat:user:", user) }
 

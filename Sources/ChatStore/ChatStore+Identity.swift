@@ -295,15 +295,26 @@ extension ChatStore {
 
     /// Returns false when nobody by that name is connected anywhere; a message to a name held for its reconnecting
     /// owner waits for the resume.
-    public func sendDirect(_ message: DirectMessage, to user: String, origin: String) -> EventLoopFuture<Bool> {
+    /// `sender`: the sender's key, and whether they are logged in to a registered name, for the recipient's blocks
+    /// and refusal of guests. Fails with `registered-only` when the recipient refuses guests and the sender is one.
+    public func sendDirect(
+        _ message: DirectMessage, to user: String, origin: String, sender: (key: String, registered: Bool)
+    ) -> EventLoopFuture<Bool> {
         let payload = RelayCodec.encode(RelayEnvelope(event: .direct(message), origin: origin))
         return redis.run(
-            IdentityScripts.direct, keys: [ChatKeys.session(user), ChatKeys.heldDirects(user)],
+            IdentityScripts.direct,
+            keys: [ChatKeys.session(user), ChatKeys.heldDirects(user), ChatKeys.preferences(user)],
             arguments: [
                 ChatKeys.userChannel(user), payload, String(max(bounds.resumeGraceSeconds, 1) * 2),
-                String(bounds.heldDirectsAtMost),
+                String(bounds.heldDirectsAtMost), sender.key, sender.registered ? "1" : "0",
             ]
-        ).map { $0.int == 1 }
+        ).flatMapThrowing { reply in
+            guard reply.int != -1 else {
+                throw ChatError(
+                    .registeredOnly, "\(message.to) takes direct messages from registered names only (register yours)")
+            }
+            return reply.int == 1
+        }
     }
 
     /// The direct messages that waited for a resumed session; its name stops being held.

@@ -220,6 +220,68 @@ extension ChatStore {
         }
     }
 
+    /// What a person set for themselves.
+    public struct Preferences: Sendable {
+        /// Blocked people: user key -> name as typed.
+        public var blocked: [String: String] = [:]
+        public var refusesGuests = false
+
+        public init() {}
+    }
+
+    /// Whether the session logged in with the account's password, and the person's preferences (a new guest
+    /// starts with none: `OperatorScripts.loginState`).
+    public func loginState(
+        _ user: UserName, token: String, resumed: Bool
+    )
+        -> EventLoopFuture<(registered: Bool, preferences: Preferences)>
+    {
+        redis.run(
+            OperatorScripts.loginState, keys: [ChatKeys.session(user.key), ChatKeys.preferences(user.key)],
+            arguments: [token, resumed ? "1" : "0", String(bounds.accountLifetimeSeconds)]
+        ).map { reply in
+            let parts = reply.array ?? []
+            let registered = parts.first?.string == "1"
+            let fields = parts.count > 1 ? Self.strings(parts[1]) : []
+            var preferences = Preferences()
+            for index in stride(from: 0, to: fields.count - 1, by: 2) {
+                let field = fields[index]
+                if field.hasPrefix("b:") {
+                    preferences.blocked[String(field.dropFirst(2))] = fields[index + 1]
+                } else if field == "dms" {
+                    preferences.refusesGuests = fields[index + 1] == "registered"
+                }
+            }
+            return (registered, preferences)
+        }
+    }
+
+    /// Blocks or unblocks `target` for `user`; a registered name keeps it for its account's lifetime, a guest for
+    /// its session's.
+    public func block(_ target: UserName, by user: UserName, on: Bool, registered: Bool) -> EventLoopFuture<Void> {
+        let lifetime = registered ? bounds.accountLifetimeSeconds : sessionTTLSeconds
+        return redis.run(
+            OperatorScripts.block, keys: [ChatKeys.preferences(user.key)],
+            arguments: [
+                on ? "1" : "0", target.key, target.display, String(ClientRequest.maximumBlocks), String(lifetime),
+            ]
+        ).flatMapThrowing { reply in
+            guard reply.int == 1 else {
+                throw ChatError(
+                    .listFull, "you block \(ClientRequest.maximumBlocks) people already; unblock some first")
+            }
+        }
+    }
+
+    /// Refuses (or takes again) guests' direct messages.
+    public func setDirectMessages(_ user: UserName, registeredOnly: Bool, registered: Bool) -> EventLoopFuture<Void> {
+        let key = ChatKeys.preferences(user.key)
+        let lifetime = registered ? bounds.accountLifetimeSeconds : sessionTTLSeconds
+        let written =
+            registeredOnly ? redis.send("HSET", key, "dms", "registered") : redis.send("HDEL", key, "dms")
+        return written.flatMap { _ in redis.send("EXPIRE", key, String(lifetime)) }.map { _ in }
+    }
+
     /// Whether the name with this key is registered.
     public func isRegistered(key: String) -> EventLoopFuture<Bool> {
         redis.send("EXISTS", ChatKeys.account(key)).map { $0.int == 1 }

@@ -59,5 +59,43 @@ enum OperatorScripts {
             return members
             """)
 
-    static let all: [RedisScript] = [suspend, unsuspend, addNetworkBan, closeRoom]
+    /// What a login needs to know beyond the claim: whether the session logged in with the account's password
+    /// (`acct`), and the person's own preferences (blocks, refusing guests). A guest who newly takes the name starts
+    /// with none: the previous holder's are deleted (a registered login or a resume keeps them).
+    /// A registered name's preferences live another account lifetime from each login.
+    /// KEYS: session, preferences; ARGV: claim token, '1' when the claim took over (resumed) a session, lifetime
+    /// Returns {acct, preferences (HGETALL)}.
+    static let loginState = RedisScript(
+        name: "loginState",
+        source: """
+            local fields = redis.call('HMGET', KEYS[1], 'tok', 'acct')
+            local registered = fields[1] == ARGV[1] and fields[2] == '1'
+            if not registered and ARGV[2] ~= '1' then
+                redis.call('DEL', KEYS[2])
+                return {'0', {}}
+            end
+            if registered and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+            return {registered and '1' or '0', redis.call('HGETALL', KEYS[2])}
+            """)
+
+    /// Blocks or unblocks a person, within the limit; the preferences live a registered name's account lifetime or
+    /// a guest's session's. Returns 1, or 0 when the list is full.
+    /// KEYS: preferences; ARGV: '1' to block, the blocked user key, their name as typed, the most, seconds to live
+    static let block = RedisScript(
+        name: "block",
+        source: """
+            local field = 'b:' .. ARGV[2]
+            if ARGV[1] == '1' then
+                if redis.call('HEXISTS', KEYS[1], field) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+                    return 0
+                end
+                redis.call('HSET', KEYS[1], field, ARGV[3])
+            else
+                redis.call('HDEL', KEYS[1], field)
+            end
+            if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+            return 1
+            """)
+
+    static let all: [RedisScript] = [suspend, unsuspend, addNetworkBan, closeRoom, loginState, block]
 }

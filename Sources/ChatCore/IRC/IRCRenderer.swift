@@ -52,6 +52,10 @@ public enum IRCRenderer {
         case invite = "irc-invite"
         /// A server operator's command (KILL, WALLOPS, UBAN, `NOTICE $*`...).
         case operate = "irc-oper"
+        /// `MODE nick +R`: answered with the user MODE line.
+        case userMode = "irc-umode"
+        /// `SILENCE +nick`: answered with the SILENCE line.
+        case silence = "irc-silence"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -89,7 +93,7 @@ public enum IRCRenderer {
         switch event {
         case .greeting, .typing, .resumedElsewhere, .pong, .removed, .networkChanged:
             return []
-        case .serverOperator, .motd, .announcement, .networkBans, .auditLog, .roomClosed:
+        case .serverOperator, .motd, .announcement, .networkBans, .auditLog, .roomClosed, .blocks:
             return serverOperatorLines(event, view: view)
         case .history(_, let messages, _):
             return purpose == .chathistory
@@ -251,6 +255,15 @@ public enum IRCRenderer {
                 ]
             case .invite:
                 return inviting(Purpose.target(of: requestID), view: view)
+            case .userMode:
+                // `irc-umode:+R`: the mode the client asked for, now set.
+                return [
+                    IRCMessage(source: me, command: "MODE", parameters: [me, Purpose.target(of: requestID) ?? "+R"])
+                ]
+            case .silence:
+                // `irc-silence:+nick`: the entry added or removed, as ircu answers.
+                let change = Purpose.target(of: requestID) ?? "+*"
+                return [IRCMessage(source: mask(me), command: "SILENCE", parameters: [change + "!*@*"])]
             default: return [IRCMessage(source: server, command: "NOTICE", parameters: [me, text])]
             }
         case .kicked, .modeChanged, .roomSettings, .bans, .invited:
@@ -298,7 +311,7 @@ public enum IRCRenderer {
         "CHANNELLEN=\(UserName.maximumLength + 1)",
         "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
         "UTF8ONLY", "CHATHISTORY=\(IRCChatHistory.maximumLimit)", "MSGREFTYPES=msgid,timestamp",
-        "NETWORK=swift-redis-chat",
+        "NETWORK=swift-redis-chat", "SILENCE=\(ClientRequest.maximumBlocks)",
     ]
 
     static func channel(_ room: RoomName) -> String { "#" + room.value }
@@ -427,6 +440,10 @@ public enum IRCRenderer {
             return numeric("465", "You are banned from this server (\(error.message))")
         }
         if error.code == .notServerOperator { return numeric("481", "Permission Denied- You're not an IRC operator") }
+        if purpose == .message, error.code == .registeredOnly {
+            // ERR_NONONREG: the person takes private messages from registered names only (user mode +R).
+            return numeric("486", subject, "You must be logged in with a registered name to message this user")
+        }
         if let lines = moderationError(error, purpose: purpose, subject: subject, view: view) { return lines }
         switch error.code {
         case .nameTaken: return numeric("433", nick, "Nickname is already in use (\(error.message))")

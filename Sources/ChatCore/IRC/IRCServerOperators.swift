@@ -43,6 +43,9 @@ extension IRCRenderer {
                 "room closed" + (reason.map { ": \($0)" } ?? ""), bytes: IRCMessage.maximumBytes - overhead)
             let line = IRCMessage(source: mask(by), command: "KICK", parameters: [channel(room), me, text])
             return [tagged(line, time: time, id: nil, view: view)]
+        case .blocks(let names, _):
+            // SILENCE's list (ircu, InspIRCd): one 271 a mask, then 272.
+            return names.map { numeric("271", me, "\($0)!*@*") } + [numeric("272", "End of Silence List")]
         case .networkBans(let bans):
             return bans.map { ban in
                 let lapse = ban.until.map { ", until \(TimeFormat.dateTime($0))" } ?? ""

@@ -42,6 +42,8 @@ public struct IRCSession: Sendable {
     public private(set) var registered = false
     /// The login made this nick one of the server's operators (OPER says so, nothing more).
     public private(set) var isServerOperator = false
+    /// User mode +R: direct messages from guests refused (what the client last asked).
+    private var registeredOnlyDMs = false
     public private(set) var capabilities: Set<String> = []
     public private(set) var channels: [RoomName] = []
 
@@ -366,7 +368,18 @@ public struct IRCSession: Sendable {
                     }
                 }
             } else if parameters[0].lowercased() == me.lowercased() {
-                numeric("221", "+i")
+                // User modes: +R refuses guests' direct messages (Ergo's); +i is everyone's.
+                switch parameters.count > 1 ? parameters[1] : "" {
+                case "": numeric("221", registeredOnlyDMs ? "+iR" : "+i")
+                case "+R":
+                    registeredOnlyDMs = true
+                    request(.directMessages(registeredOnly: true), .userMode, about: "+R")
+                case "-R":
+                    registeredOnlyDMs = false
+                    request(.directMessages(registeredOnly: false), .userMode, about: "-R")
+                case "+i", "-i", "+w", "-w": break  // everyone is +i here; WALLOPS reach operators whatever +w says
+                default: numeric("501", "Unknown MODE flag")
+                }
             } else {
                 numeric("502", "Can't change mode for other users")
             }
@@ -397,6 +410,15 @@ public struct IRCSession: Sendable {
                 .invite(room: parameters[1], name: parameters[0]), .invite, about: "\(parameters[0]) \(parameters[1])")
         case "MOTD":
             request(.motd)
+        case "SILENCE":
+            // ircu's and InspIRCd's ignore list, by nick: `SILENCE +nick`, `SILENCE -nick`, `SILENCE` lists.
+            guard let entry = parameters.first else { return request(.blocks) }
+            let sign = entry.first
+            let mask = sign == "+" || sign == "-" ? String(entry.dropFirst()) : entry
+            let nick = String(mask.prefix { $0 != "!" && $0 != "@" })
+            guard !nick.isEmpty, nick != "*" else { return numeric("461", "SILENCE", "SILENCE +nick or -nick") }
+            let change = (sign == "-" ? "-" : "+") + nick
+            request(sign == "-" ? .unblock(name: nick) : .block(name: nick), .silence, about: change)
         case "OPER":
             // Operators are registered names the deployment lists, made operators by their login: OPER only says
             // whether this one is (Ergo's oper blocks for accounts work the same way).

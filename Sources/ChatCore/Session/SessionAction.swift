@@ -123,6 +123,13 @@ public enum StoreOperation: Equatable, Sendable {
     case readMOTD
     /// Takes a room out of the session's rooms in the store (a server operator closed it). No reply.
     case forgetRoom(RoomName)
+    /// Blocks or unblocks a person for this name, kept while the name is registered (a guest's, for the session).
+    /// Replies `.done`.
+    case block(UserName, on: Bool)
+    /// Replies `.blocks`.
+    case readBlocks
+    /// Replies `.done`.
+    case setDirectMessages(registeredOnly: Bool)
 
     /// Whether the session takes its next request only after this completes. A message does not wait: one
     /// session's messages keep their order on the one Redis connection, and the next line need not wait a round
@@ -185,6 +192,7 @@ public enum StoreReply: Sendable {
     case bans([RoomBan])
     case networkBans([RoomBan])
     case audit([AuditEntry])
+    case blocks(names: [String], registeredOnly: Bool)
     case motd(String?)
 }
 
@@ -211,10 +219,14 @@ public enum ClaimOutcome: Equatable, Sendable {
 public struct SessionGrant: Equatable, Sendable {
     public var isServerOperator: Bool
     public var motd: String?
+    /// Logged in with the account's password (or resumed such a session): what a person who refuses guests'
+    /// direct messages accepts.
+    public var isRegistered: Bool
 
-    public init(isServerOperator: Bool = false, motd: String? = nil) {
+    public init(isServerOperator: Bool = false, motd: String? = nil, isRegistered: Bool = false) {
         self.isServerOperator = isServerOperator
         self.motd = motd
+        self.isRegistered = isRegistered
     }
 }
 

@@ -191,6 +191,17 @@ extension SessionMachine {
             return [.perform(.operate(try operation.validated(now: now.wall), by: session.user.display), id: id)]
         case .motd:
             return [.perform(.readMOTD, id: id)]
+        case .block(let raw), .unblock(let raw):
+            guard let name = try? UserName(validating: raw) else {
+                throw ChatError(.noSuchUser, "'\(raw)' is not a name anyone can have")
+            }
+            guard name.key != session.user.key else { throw ChatError(.badRequest, "you cannot block yourself") }
+            if case .block = request { return [.perform(.block(name, on: true), id: id)] }
+            return [.perform(.block(name, on: false), id: id)]
+        case .blocks:
+            return [.perform(.readBlocks, id: id)]
+        case .directMessages(let registeredOnly):
+            return [.perform(.setDirectMessages(registeredOnly: registeredOnly), id: id)]
         case .history(let raw, let limit, let before, let after):
             let room = try member(raw, session: session, why: "/join it to read its history")
             if let after {

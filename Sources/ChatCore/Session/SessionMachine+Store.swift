@@ -173,6 +173,18 @@ extension SessionMachine {
             return [.send(.ok(action.doneText), id: id)]
         case (.readMOTD, .motd(let text)):
             return [.send(.motd(text), id: id)]
+        case (.block(let name, true), _):
+            return [.send(.ok("\(name.display) is blocked: their messages no longer reach you"), id: id)]
+        case (.block(let name, false), _):
+            return [.send(.ok("\(name.display) is no longer blocked"), id: id)]
+        case (.readBlocks, .blocks(let names, let registeredOnly)):
+            return [.send(.blocks(names: names, registeredOnly: registeredOnly), id: id)]
+        case (.setDirectMessages(let registeredOnly), _):
+            let text =
+                registeredOnly
+                ? "direct messages from guests are refused; registered names may still write to you"
+                : "anyone may send you direct messages"
+            return [.send(.ok(text), id: id)]
         default:
             // Typing, a rolled-back join, or a reply that does not fit its operation: nothing to tell.
             return []

@@ -163,6 +163,8 @@ public struct SessionMachine: Sendable {
         public private(set) var lastActive: Millis?
         /// Whether the person is one of the server's operators, while the session is active.
         public private(set) var isServerOperator = false
+        /// Whether the person logged in to a registered name with its password, while the session is active.
+        public private(set) var isRegistered = false
 
         init(_ state: State) {
             switch state {
@@ -171,6 +173,7 @@ public struct SessionMachine: Sendable {
                 token = session.token
                 lastActive = session.lastActive
                 isServerOperator = session.grant.isServerOperator
+                isRegistered = session.grant.isRegistered
             case .closing(_, .some(let session)):
                 userName = session.user
             default:

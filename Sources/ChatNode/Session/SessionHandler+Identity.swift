@@ -28,14 +28,22 @@ extension SessionHandler {
             guard case .granted(let token, let resume, let since, let resumed, _) = outcome else {
                 return loop.makeSucceededFuture(outcome)
             }
-            var grant = SessionGrant(motd: self.node.network.motd)
-            guard self.configuration.operators.contains(name.key) else {
-                return loop.makeSucceededFuture(
-                    .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))
+            // One round trip for what the login means beyond the name: registered or not, the person's blocks.
+            let state = self.store.loginState(name, token: token, resumed: resumed).recover { _ in
+                (false, ChatStore.Preferences())
             }
-            return self.store.confirmOperator(name, token: token).recover { _ in false }.hop(to: loop).map {
-                grant.isServerOperator = $0
-                return .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant)
+            return state.hop(to: loop).flatMap { registered, preferences in
+                self.preferences = preferences
+                self.blockedSenders.removeAll()
+                var grant = SessionGrant(motd: self.node.network.motd, isRegistered: registered)
+                guard registered, self.configuration.operators.contains(name.key) else {
+                    return loop.makeSucceededFuture(
+                        .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))
+                }
+                return self.store.confirmOperator(name, token: token).recover { _ in false }.hop(to: loop).map {
+                    grant.isServerOperator = $0
+                    return .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant)
+                }
             }
         }
     }

@@ -100,8 +100,10 @@ extension SessionHandler {
             return store.publishMessage(message, user: user, origin: origin, upkeep: upkeep).map {
                 .published($0.id, confirmed: $0.confirmed)
             }
-        case (.sendDirect(let message, let target), _?):
-            return store.sendDirect(message, to: target.key, origin: origin).map { .delivered($0) }
+        case (.sendDirect(let message, let target), let user?):
+            return store.sendDirect(
+                message, to: target.key, origin: origin, sender: (user.key, machine.view.isRegistered)
+            ).map { .delivered($0) }
         case (.publishTyping(let room), let user?):
             return store.publishTyping(room, user: user, now: now, origin: origin).map { .done }
         case (.setPresence(let away), let user?):
@@ -164,6 +166,25 @@ extension SessionHandler {
             return hub.eventLoop.makeSucceededFuture(.motd(node.network.motd))
         case (.forgetRoom(let room), let user?):
             return store.forgetRoom(room, user: user).map { .done }
+        case (.block(let target, let on), let user?):
+            return store.block(target, by: user, on: on, registered: machine.view.isRegistered).map {
+                if on {
+                    self.preferences.blocked[target.key] = target.display
+                } else {
+                    self.preferences.blocked[target.key] = nil
+                }
+                self.blockedSenders.removeAll()
+                return .done
+            }
+        case (.readBlocks, _?):
+            let names = preferences.blocked.values.sorted { $0.lowercased() < $1.lowercased() }
+            return hub.eventLoop.makeSucceededFuture(.blocks(names: names, registeredOnly: preferences.refusesGuests))
+        case (.setDirectMessages(let registeredOnly), let user?):
+            return store.setDirectMessages(user, registeredOnly: registeredOnly, registered: machine.view.isRegistered)
+                .map {
+                    self.preferences.refusesGuests = registeredOnly
+                    return .done
+                }
         case (.who(let room, let listing), _?):
             return node.memberListings.who(room, listing: listing).map { .members($0) }
         case (.listRooms, _?):
@@ -177,6 +198,12 @@ extension SessionHandler {
         case (.online(let names), _?):
             return store.online(names).map { .online($0) }
         }
+    }
+
+    /// History without the messages of people this person blocks (as live delivery leaves them out).
+    func unblocked(_ messages: [ChatMessage]) -> [ChatMessage] {
+        guard !preferences.blocked.isEmpty else { return messages }
+        return messages.filter { !isBlocked(sender: $0.from) }
     }
 
     /// A room moderator's action, in the audit log and the node's log (the action is done: a failed write is not

@@ -65,6 +65,11 @@ final class SessionHandler: ChannelDuplexHandler {
     /// A name whose password this connection has checked already (IRC's SASL), with the stored hash it matched:
     /// the claim that follows uses it instead of checking again.
     var checkedLogin: (key: String, hash: String)?
+    /// The person's own preferences (blocks, refusing guests' direct messages), read at login.
+    var preferences = ChatStore.Preferences()
+    /// Senders' names (as shown) already looked at for blocks: name -> blocked. Only sessions that block anyone
+    /// look, and only once per name shown (a name's key takes a Unicode analysis).
+    var blockedSenders: [String: Bool] = [:]
     /// The name's keys (its own and its look-alikes') and the address's bits, as network bans match them: worked
     /// out once at login, so checking a new ban against every session costs no Unicode analysis.
     var banIdentity: (keys: [String], addressBits: String)?
@@ -357,6 +362,7 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func send(_ event: ChatEvent, id: RequestID?) {
+        let event = preferences.blocked.isEmpty ? event : withoutBlocked(event)
         if case .error(let error) = event {
             if error.code == .rateLimited { node.metrics.rateLimited.increment() }
             if error.code == .nameTaken { node.metrics.claimFailures.increment() }
@@ -443,6 +449,7 @@ final class SessionHandler: ChannelDuplexHandler {
         default:
             break
         }
+        if !preferences.blocked.isEmpty, isBlocked(event.envelope.event) { return .notWritten }
         guard joinReplay.admits(event, route: machine.relay.route(event.envelope)) else { return .notWritten }
         switch event.envelope.event {
         case .kicked, .roomClosed:
@@ -464,6 +471,36 @@ final class SessionHandler: ChannelDuplexHandler {
         case .roomClosed(let room, _, _, _): return machine.roomClosed(room)
         default: return []
         }
+    }
+
+    /// History without the messages of people this person blocks, as live delivery leaves them out. Only what the
+    /// client is shown: the session's paging counted every message, so a page cut short here still reads on.
+    private func withoutBlocked(_ event: ChatEvent) -> ChatEvent {
+        switch event {
+        case .youJoined(let room, let history, let more):
+            return .youJoined(room: room, history: history.filter { !isBlocked(sender: $0.from) }, more: more)
+        case .history(let room, let messages, let more):
+            return .history(room: room, messages: messages.filter { !isBlocked(sender: $0.from) }, more: more)
+        default:
+            return event
+        }
+    }
+
+    /// Whether the event is a message (in a room or direct) from someone this person blocks.
+    func isBlocked(_ event: ChatEvent) -> Bool {
+        switch event {
+        case .message(let message): return isBlocked(sender: message.from)
+        case .direct(let direct): return isBlocked(sender: direct.from)
+        default: return false
+        }
+    }
+
+    func isBlocked(sender: String) -> Bool {
+        if let known = blockedSenders[sender] { return known }
+        let blocked = (try? UserName(validating: sender)).map { preferences.blocked[$0.key] != nil } ?? false
+        if blockedSenders.count >= 1000 { blockedSenders.removeAll(keepingCapacity: true) }
+        blockedSenders[sender] = blocked
+        return blocked
     }
 
     /// Network bans just added: when one matches this session's person or address, they are disconnected. The

@@ -203,6 +203,9 @@ function receive(event) {
       if (event.text) info(`Message of the day: ${event.text}`, event.time);
       else if (!quiet) info("There is no message of the day", event.time);
       break;
+    case "blocks":
+      info((event.names.length ? `You block ${event.names.join(", ")}` : "You block nobody") + (event.dms === "registered" ? "; direct messages from guests are refused" : ""), event.time);
+      break;
     case "server-operator": info("You are one of this server's operators: /help lists what they may do", event.time); break;
     case "room-closed": {
       forgetRoom(event.room);
@@ -585,6 +588,7 @@ function personMenu(person) {
   const me = room && room.members.get((state.confirmed || "").toLowerCase());
   const name = person.name;
   const actions = [["Message", () => { $("input").value = `/msg ${name} `; $("input").focus(); }]];
+  if (!same(name, state.confirmed)) actions.push(["Block", () => command(`/block ${name}`)]);
   if (me?.role === "operator" && !same(name, state.confirmed)) {
     actions.push(
       ["Kick", () => command(`/kick ${name}`)],

@@ -1,0 +1,82 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// People protect themselves (docs/moderation.md, "Blocking people"): what a blocked person sends reaches nobody who
+/// blocks them, on any node or client, live or in history, after a new login to a registered name; guests' direct
+/// messages can be refused. Text, JSON and IRC (SILENCE, user mode +R), across two nodes.
+@Suite("Blocking people", .serialized)
+struct BlockingTests {
+    @Test(
+        "a block hides a person's room and direct messages on every node, in history, after a new login; /dms registered and +R refuse guests"
+    )
+    func blocking() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0", "--scrypt-cost", "ln=10,r=8,p=1"])
+        let secret = "alice's password"
+        var alice = try cluster[0].login("alice")
+        try alice.send("/register \(secret)")
+        try alice.expect("alice is registered")
+        let eve = try cluster[1].loginJSON("eve")
+        let carol = try cluster[1].ircLogin("carol")
+        try carol.send("JOIN #lobby")
+        try carol.expect(" 366 carol #lobby ")
+
+        try alice.send("/block eve")
+        try alice.expect("eve is blocked")
+        try eve.sendJSON(["op": "say", "room": "lobby", "text": "spam one", "id": "s1"])
+        _ = try eve.expectEvent("her own message") { $0["id"] as? String == "s1" }
+        try carol.expect(":eve!~u@chat PRIVMSG #lobby :spam one")
+        // A direct message to alice: eve is not told it was dropped (blocking is not announced).
+        try eve.sendJSON(["op": "msg", "to": "alice", "text": "psst", "id": "d1"])
+        #expect(try eve.expectEvent(type: "direct")["id"] as? String == "d1")
+        try alice.send("/ping")
+        try alice.expect("* pong")
+        #expect(!alice.received.contains { $0.contains("spam one") || $0.contains("psst") })
+        try alice.send("/history 10")
+        try alice.send("/blocks")
+        try alice.expect("you block eve; anyone may send you direct messages")
+        #expect(!alice.received.contains { $0.contains("spam one") }, "not in history either")
+
+        // A new login to the registered name, on the other node: the block holds.
+        try alice.send("/quit")
+        _ = alice.waitForClose()
+        alice = try cluster[1].connect("alice")
+        try alice.expect("what is your name")
+        try alice.send("alice")
+        try alice.expect("! password-required")
+        try alice.send(secret)
+        try alice.expect("you joined #lobby")
+        try eve.sendJSON(["op": "say", "room": "lobby", "text": "spam two", "id": "s2"])
+        try carol.expect("PRIVMSG #lobby :spam two")
+        try alice.send("/ping")
+        try alice.expect("* pong")
+        #expect(!alice.received.contains { $0.contains("spam") })
+
+        // Refusing guests' direct messages: eve is told, and a registered name still gets through.
+        try alice.send("/unblock eve")
+        try alice.expect("eve is no longer blocked")
+        try alice.send("/dms registered")
+        try alice.expect("direct messages from guests are refused")
+        try eve.sendJSON(["op": "msg", "to": "alice", "text": "hello?", "id": "d2"])
+        let refused = try eve.expectEvent(type: "error")
+        #expect(refused["code"] as? String == "registered-only" && refused["id"] as? String == "d2")
+        try eve.sendJSON(["op": "say", "room": "lobby", "text": "in the room is fine", "id": "s3"])
+        try alice.expect("<eve> in the room is fine")
+
+        // IRC: user mode +R, SILENCE +nick and its list.
+        try carol.send("MODE carol +R")
+        try carol.expect(":carol MODE carol +R")
+        try eve.sendJSON(["op": "msg", "to": "carol", "text": "hi carol", "id": "d3"])
+        #expect(try eve.expectEvent(type: "error")["code"] as? String == "registered-only")
+        try carol.send("SILENCE +eve")
+        try carol.expect("SILENCE +eve!*@*")
+        try carol.send("SILENCE")
+        try carol.expect(" 271 carol carol eve!*@*")
+        try carol.expect(" 272 carol ")
+        try eve.sendJSON(["op": "say", "room": "lobby", "text": "spam three", "id": "s4"])
+        try alice.expect("<eve> spam three")
+        try carol.send("PING :after")
+        try carol.expect("PONG")
+        #expect(!carol.received.contains { $0.contains("spam three") || $0.contains("hi carol") })
+    }
+}
