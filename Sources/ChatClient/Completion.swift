@@ -2,7 +2,7 @@
 public enum Completion {
     public static let commands = [
         "/join", "/leave", "/rooms", "/who", "/msg", "/me", "/away", "/back", "/topic", "/history", "/seen", "/help",
-        "/quit", "/register", "/password", "/invite", "/motd",
+        "/quit", "/register", "/password", "/invite", "/motd", "/block", "/unblock", "/blocks", "/dms",
         // Room operators' (docs/moderation.md): a name after them completes as any name does.
         "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/op", "/deop", "/voice", "/devoice", "/mode",
         // Server operators'.

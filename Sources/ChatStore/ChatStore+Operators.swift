@@ -237,7 +237,8 @@ extension ChatStore {
         -> EventLoopFuture<(registered: Bool, preferences: Preferences)>
     {
         redis.run(
-            OperatorScripts.loginState, keys: [ChatKeys.session(user.key), ChatKeys.preferences(user.key)],
+            OperatorScripts.loginState,
+            keys: [ChatKeys.session(user.key), ChatKeys.preferences(user.key), ChatKeys.account(user.key)],
             arguments: [token, resumed ? "1" : "0", String(bounds.accountLifetimeSeconds)]
         ).map { reply in
             let parts = reply.array ?? []
@@ -256,14 +257,14 @@ extension ChatStore {
         }
     }
 
-    /// Blocks or unblocks `target` for `user`; a registered name keeps it for its account's lifetime, a guest for
-    /// its session's.
-    public func block(_ target: UserName, by user: UserName, on: Bool, registered: Bool) -> EventLoopFuture<Void> {
-        let lifetime = registered ? bounds.accountLifetimeSeconds : sessionTTLSeconds
-        return redis.run(
-            OperatorScripts.block, keys: [ChatKeys.preferences(user.key)],
+    /// Blocks or unblocks `target` for `user`; a registered name keeps it for its account's lifetime, a guest a
+    /// day from the last change.
+    public func block(_ target: UserName, by user: UserName, on: Bool) -> EventLoopFuture<Void> {
+        redis.run(
+            OperatorScripts.block, keys: [ChatKeys.preferences(user.key), ChatKeys.account(user.key)],
             arguments: [
-                on ? "1" : "0", target.key, target.display, String(ClientRequest.maximumBlocks), String(lifetime),
+                on ? "1" : "0", target.key, target.display, String(ClientRequest.maximumBlocks),
+                String(bounds.accountLifetimeSeconds),
             ]
         ).flatMapThrowing { reply in
             guard reply.int == 1 else {
@@ -273,13 +274,14 @@ extension ChatStore {
         }
     }
 
-    /// Refuses (or takes again) guests' direct messages.
-    public func setDirectMessages(_ user: UserName, registeredOnly: Bool, registered: Bool) -> EventLoopFuture<Void> {
+    /// Refuses (or takes again) guests' direct messages; kept as blocks are.
+    public func setDirectMessages(_ user: UserName, registeredOnly: Bool) -> EventLoopFuture<Void> {
         let key = ChatKeys.preferences(user.key)
-        let lifetime = registered ? bounds.accountLifetimeSeconds : sessionTTLSeconds
         let written =
             registeredOnly ? redis.send("HSET", key, "dms", "registered") : redis.send("HDEL", key, "dms")
-        return written.flatMap { _ in redis.send("EXPIRE", key, String(lifetime)) }.map { _ in }
+        return written.flatMap { _ in redis.send("EXISTS", ChatKeys.account(user.key)) }.flatMap { registered in
+            redis.send("EXPIRE", key, registered.int == 1 ? String(bounds.accountLifetimeSeconds) : "86400")
+        }.map { _ in }
     }
 
     /// Whether the name with this key is registered.

@@ -214,18 +214,20 @@ enum IdentityScripts {
             """)
 
     /// A direct message: published to the user's node, or, while their name is held for them, queued for their
-    /// resume (bounded, and gone with the hold). Unless the recipient blocks the sender (then it is dropped, and the
-    /// sender is not told: as with IRC's SILENCE, blocking is not announced), or refuses guests' messages and the
-    /// sender is one.
+    /// resume (bounded, and gone with the hold). Unless the recipient blocks the sender: then it is dropped, and the
+    /// sender is answered as if it were not (sent while somebody holds the name, nobody otherwise), so blocking is
+    /// not announced, as with IRC's SILENCE. Or unless the recipient, connected, refuses guests' messages and the
+    /// sender is one (told; nothing is said of someone who is not connected).
     /// KEYS: session, held directs, the recipient's preferences
     /// ARGV: channel, payload, queue ttl, queued at most, the sender's user key, '1' when the sender is registered
-    /// Returns 1 when delivered, queued or dropped by a block, 0 when nobody has the name, -1 when guests are refused.
+    /// Returns 1 when delivered or queued (or seemingly so), 0 when nobody has the name, -1 when guests are refused.
     static let direct = RedisScript(
         name: "direct",
         source: """
             local preferences = redis.call('HMGET', KEYS[3], 'b:' .. ARGV[5], 'dms')
-            if preferences[1] then return 1 end
-            if preferences[2] == 'registered' and ARGV[6] ~= '1' then return -1 end
+            local someone = redis.call('HEXISTS', KEYS[1], 'inc') == 1
+            if preferences[1] then return someone and 1 or 0 end
+            if someone and preferences[2] == 'registered' and ARGV[6] ~= '1' then return -1 end
             if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then return 1 end
             if redis.call('HEXISTS', KEYS[1], 'held') == 0 then return 0 end
             redis.call('RPUSH', KEYS[2], ARGV[2])

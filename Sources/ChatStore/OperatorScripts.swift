@@ -63,14 +63,17 @@ enum OperatorScripts {
     /// (`acct`), and the person's own preferences (blocks, refusing guests). A guest who newly takes the name starts
     /// with none: the previous holder's are deleted (a registered login or a resume keeps them).
     /// A registered name's preferences live another account lifetime from each login.
-    /// KEYS: session, preferences; ARGV: claim token, '1' when the claim took over (resumed) a session, lifetime
+    /// They are deleted only while the session is still this login's and the name is not registered: a second login
+    /// that took the name over meanwhile must not wipe a registered owner's.
+    /// KEYS: session, preferences, account; ARGV: claim token, '1' when the claim took over (resumed) a session,
+    /// lifetime
     /// Returns {acct, preferences (HGETALL)}.
     static let loginState = RedisScript(
         name: "loginState",
         source: """
             local fields = redis.call('HMGET', KEYS[1], 'tok', 'acct')
             local registered = fields[1] == ARGV[1] and fields[2] == '1'
-            if not registered and ARGV[2] ~= '1' then
+            if not registered and ARGV[2] ~= '1' and fields[1] == ARGV[1] and redis.call('EXISTS', KEYS[3]) == 0 then
                 redis.call('DEL', KEYS[2])
                 return {'0', {}}
             end
@@ -78,12 +81,15 @@ enum OperatorScripts {
             return {registered and '1' or '0', redis.call('HGETALL', KEYS[2])}
             """)
 
-    /// Blocks or unblocks a person, within the limit; the preferences live a registered name's account lifetime or
-    /// a guest's session's. Returns 1, or 0 when the list is full.
-    /// KEYS: preferences; ARGV: '1' to block, the blocked user key, their name as typed, the most, seconds to live
+    /// Blocks or unblocks a person, within the limit. The preferences live a registered name's account lifetime, or
+    /// a day from a guest's last change (a new guest taking the name deletes them anyway: `loginState`). Returns 1,
+    /// or 0 when the list is full.
+    /// KEYS: preferences, account; ARGV: '1' to block, the blocked user key, their name as typed, the most, a
+    /// registered name's lifetime in seconds
     static let block = RedisScript(
         name: "block",
         source: """
+            local lifetime = redis.call('EXISTS', KEYS[2]) == 1 and ARGV[5] or '86400'
             local field = 'b:' .. ARGV[2]
             if ARGV[1] == '1' then
                 if redis.call('HEXISTS', KEYS[1], field) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
@@ -93,7 +99,7 @@ enum OperatorScripts {
             else
                 redis.call('HDEL', KEYS[1], field)
             end
-            if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+            if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('EXPIRE', KEYS[1], lifetime) end
             return 1
             """)
 

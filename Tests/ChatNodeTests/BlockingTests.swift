@@ -32,14 +32,24 @@ struct BlockingTests {
         try alice.send("/ping")
         try alice.expect("* pong")
         #expect(!alice.received.contains { $0.contains("spam one") || $0.contains("psst") })
+        // Nor an invitation; and history shows the message's place, not its text.
+        try eve.sendJSON(["op": "join", "room": "trap"])
+        _ = try eve.expectEvent(type: "joined")
+        try eve.sendJSON(["op": "invite", "room": "trap", "name": "alice", "id": "i1"])
+        _ = try eve.expectEvent("the invitation's reply") { $0["id"] as? String == "i1" }
         try alice.send("/history 10")
+        try alice.expect("<eve> (a message from someone you block)")
         try alice.send("/blocks")
         try alice.expect("you block eve; anyone may send you direct messages")
-        #expect(!alice.received.contains { $0.contains("spam one") }, "not in history either")
+        #expect(!alice.received.contains { $0.contains("spam one") || $0.contains("trap") }, "nothing of eve's")
 
         // A new login to the registered name, on the other node: the block holds.
         try alice.send("/quit")
         _ = alice.waitForClose()
+        // Away, alice is nobody to write to, for eve as for anyone: the block does not show.
+        _ = try eve.expectEvent("alice's quit") { $0["type"] as? String == "leave" && $0["name"] as? String == "alice" }
+        try eve.sendJSON(["op": "msg", "to": "alice", "text": "still there?", "id": "d9"])
+        #expect(try eve.expectEvent(type: "error")["code"] as? String == "no-such-user")
         alice = try cluster[1].connect("alice")
         try alice.expect("what is your name")
         try alice.send("alice")
@@ -64,8 +74,10 @@ struct BlockingTests {
         try alice.expect("<eve> in the room is fine")
 
         // IRC: user mode +R, SILENCE +nick and its list.
-        try carol.send("MODE carol +R")
+        try carol.send("MODE carol +iwR")
         try carol.expect(":carol MODE carol +R")
+        try carol.send("MODE carol")
+        try carol.expect(" 221 carol +iR")
         try eve.sendJSON(["op": "msg", "to": "carol", "text": "hi carol", "id": "d3"])
         #expect(try eve.expectEvent(type: "error")["code"] as? String == "registered-only")
         try carol.send("SILENCE +eve")

@@ -93,6 +93,8 @@ public enum IRCRenderer {
         switch event {
         case .greeting, .typing, .resumedElsewhere, .pong, .removed, .networkChanged:
             return []
+        case .blocks(_, let registeredOnly) where purpose == .userMode:
+            return [numeric("221", registeredOnly ? "+iR" : "+i")]
         case .serverOperator, .motd, .announcement, .networkBans, .auditLog, .roomClosed, .blocks:
             return serverOperatorLines(event, view: view)
         case .history(_, let messages, _):
@@ -440,6 +442,12 @@ public enum IRCRenderer {
             return numeric("465", "You are banned from this server (\(error.message))")
         }
         if error.code == .notServerOperator { return numeric("481", "Permission Denied- You're not an IRC operator") }
+        if purpose == .silence {
+            // `irc-silence:+nick`: the entry as asked, without its sign for the nick.
+            let nick = String(subject.drop { $0 == "+" || $0 == "-" })
+            if error.code == .listFull { return numeric("511", "\(nick)!*@*", "Your silence list is full") }
+            if error.code == .noSuchUser { return numeric("401", nick, "No such nick") }
+        }
         if purpose == .message, error.code == .registeredOnly {
             // ERR_NONONREG: the person takes private messages from registered names only (user mode +R).
             return numeric("486", subject, "You must be logged in with a registered name to message this user")

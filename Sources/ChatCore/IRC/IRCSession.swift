@@ -42,8 +42,6 @@ public struct IRCSession: Sendable {
     public private(set) var registered = false
     /// The login made this nick one of the server's operators (OPER says so, nothing more).
     public private(set) var isServerOperator = false
-    /// User mode +R: direct messages from guests refused (what the client last asked).
-    private var registeredOnlyDMs = false
     public private(set) var capabilities: Set<String> = []
     public private(set) var channels: [RoomName] = []
 
@@ -368,18 +366,22 @@ public struct IRCSession: Sendable {
                     }
                 }
             } else if parameters[0].lowercased() == me.lowercased() {
-                // User modes: +R refuses guests' direct messages (Ergo's); +i is everyone's.
-                switch parameters.count > 1 ? parameters[1] : "" {
-                case "": numeric("221", registeredOnlyDMs ? "+iR" : "+i")
-                case "+R":
-                    registeredOnlyDMs = true
-                    request(.directMessages(registeredOnly: true), .userMode, about: "+R")
-                case "-R":
-                    registeredOnlyDMs = false
-                    request(.directMessages(registeredOnly: false), .userMode, about: "-R")
-                case "+i", "-i", "+w", "-w": break  // everyone is +i here; WALLOPS reach operators whatever +w says
-                default: numeric("501", "Unknown MODE flag")
+                // User modes: +R refuses guests' direct messages (Ergo's), kept by the chat, so `MODE nick` asks it;
+                // +i is everyone's, and WALLOPS reach operators whatever +w says.
+                guard parameters.count > 1 else { return request(.blocks, .userMode, about: "?") }
+                var adding = true
+                var unknown = false
+                for letter in parameters[1] {
+                    switch letter {
+                    case "+": adding = true
+                    case "-": adding = false
+                    case "R":
+                        request(.directMessages(registeredOnly: adding), .userMode, about: adding ? "+R" : "-R")
+                    case "i", "w": break
+                    default: unknown = true
+                    }
                 }
+                if unknown { numeric("501", "Unknown MODE flag") }
             } else {
                 numeric("502", "Can't change mode for other users")
             }

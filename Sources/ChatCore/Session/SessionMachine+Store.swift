@@ -53,6 +53,8 @@ extension SessionMachine {
         case (.takeHeldDirects, .directs(let directs)):
             return welcome(id: id, directs: directs, session: &session)
         case (.register, _):
+            // The session set the password: it is the account's, as a login with it would be.
+            session.grant.isRegistered = true
             return [
                 .send(
                     .ok("\(session.user.display) is registered: from now on it takes this password, on every node"),
@@ -61,6 +63,8 @@ extension SessionMachine {
         case (.changePassword, _):
             return [.send(.ok("password changed"), id: id)]
         case (.unregister, _):
+            session.grant.isRegistered = false
+            session.grant.isServerOperator = false
             return [
                 .send(.ok("\(session.user.display) is a guest name again: anyone may take it once you leave"), id: id)
             ]

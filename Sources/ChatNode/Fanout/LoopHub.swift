@@ -14,6 +14,19 @@ final class LoopHub: @unchecked Sendable {
     private var byUser: [String: SessionHandler] = [:]
     /// Rooms this loop's sessions published in lately (`PublishUpkeep`); used on this loop only.
     var roomUpkeep = RoomUpkeepSchedule()
+    /// Names as shown -> their keys (their own and their look-alikes'), for sessions that block people: a name's
+    /// keys take a Unicode analysis, made once per loop per name (up to `keyCacheLimit`, then started afresh).
+    private var nameKeys: [String: [String]] = [:]
+    static let keyCacheLimit = 20_000
+
+    func keys(of name: String) -> [String] {
+        eventLoop.assertInEventLoop()
+        if let known = nameKeys[name] { return known }
+        let keys = (try? UserName(validating: name)).map { [$0.key] + $0.lookAlikeKeys.sorted() } ?? []
+        if nameKeys.count >= Self.keyCacheLimit { nameKeys.removeAll(keepingCapacity: true) }
+        nameKeys[name] = keys
+        return keys
+    }
 
     init(eventLoop: any EventLoop, index: Int, metrics: NodeMetrics) {
         self.eventLoop = eventLoop

@@ -82,7 +82,8 @@ final class IRCMode: SessionMode, FollowsUpEvents {
     static func wire(_ message: IRCMessage) -> String {
         message.serialized(
             trailingColon: ![
-                "JOIN", "PART", "MODE", "INVITE", "SILENCE", "004", "271", "324", "333", "341", "367", "AUTHENTICATE",
+                "JOIN", "PART", "MODE", "INVITE", "SILENCE", "004", "221", "271", "324", "333", "341", "367",
+                "AUTHENTICATE",
                 "BATCH",
             ].contains(message.command)) + "\r\n"
     }

@@ -34,7 +34,6 @@ extension SessionHandler {
             }
             return state.hop(to: loop).flatMap { registered, preferences in
                 self.preferences = preferences
-                self.blockedSenders.removeAll()
                 var grant = SessionGrant(motd: self.node.network.motd, isRegistered: registered)
                 guard registered, self.configuration.operators.contains(name.key) else {
                     return loop.makeSucceededFuture(

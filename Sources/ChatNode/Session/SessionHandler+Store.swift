@@ -167,20 +167,15 @@ extension SessionHandler {
         case (.forgetRoom(let room), let user?):
             return store.forgetRoom(room, user: user).map { .done }
         case (.block(let target, let on), let user?):
-            return store.block(target, by: user, on: on, registered: machine.view.isRegistered).map {
-                if on {
-                    self.preferences.blocked[target.key] = target.display
-                } else {
-                    self.preferences.blocked[target.key] = nil
-                }
-                self.blockedSenders.removeAll()
+            return store.block(target, by: user, on: on).map {
+                self.preferences.blocked[target.key] = on ? target.display : nil
                 return .done
             }
         case (.readBlocks, _?):
             let names = preferences.blocked.values.sorted { $0.lowercased() < $1.lowercased() }
             return hub.eventLoop.makeSucceededFuture(.blocks(names: names, registeredOnly: preferences.refusesGuests))
         case (.setDirectMessages(let registeredOnly), let user?):
-            return store.setDirectMessages(user, registeredOnly: registeredOnly, registered: machine.view.isRegistered)
+            return store.setDirectMessages(user, registeredOnly: registeredOnly)
                 .map {
                     self.preferences.refusesGuests = registeredOnly
                     return .done

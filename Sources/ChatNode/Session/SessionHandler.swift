@@ -67,9 +67,6 @@ final class SessionHandler: ChannelDuplexHandler {
     var checkedLogin: (key: String, hash: String)?
     /// The person's own preferences (blocks, refusing guests' direct messages), read at login.
     var preferences = ChatStore.Preferences()
-    /// Senders' names (as shown) already looked at for blocks: name -> blocked. Only sessions that block anyone
-    /// look, and only once per name shown (a name's key takes a Unicode analysis).
-    var blockedSenders: [String: Bool] = [:]
     /// The name's keys (its own and its look-alikes') and the address's bits, as network bans match them: worked
     /// out once at login, so checking a new ban against every session costs no Unicode analysis.
     var banIdentity: (keys: [String], addressBits: String)?
@@ -449,7 +446,13 @@ final class SessionHandler: ChannelDuplexHandler {
         default:
             break
         }
-        if !preferences.blocked.isEmpty, isBlocked(event.envelope.event) { return .notWritten }
+        if !preferences.blocked.isEmpty {
+            if isBlocked(event.envelope.event) { return .notWritten }
+            if let stripped = withoutBlockedText(event.envelope.event) {
+                send(stripped, id: nil)
+                return .notWritten
+            }
+        }
         guard joinReplay.admits(event, route: machine.relay.route(event.envelope)) else { return .notWritten }
         switch event.envelope.event {
         case .kicked, .roomClosed:
@@ -473,34 +476,58 @@ final class SessionHandler: ChannelDuplexHandler {
         }
     }
 
-    /// History without the messages of people this person blocks, as live delivery leaves them out. Only what the
-    /// client is shown: the session's paging counted every message, so a page cut short here still reads on.
+    /// History with the texts of people this person blocks replaced (as Discord shows "blocked message"): the
+    /// messages stay, so every page keeps its first and last ids, which clients read on from.
     private func withoutBlocked(_ event: ChatEvent) -> ChatEvent {
+        func hidden(_ messages: [ChatMessage]) -> [ChatMessage] {
+            messages.map { message in
+                guard isBlocked(sender: message.from) else { return message }
+                var stub = message
+                stub.text = Self.blockedText
+                stub.isAction = false
+                return stub
+            }
+        }
         switch event {
         case .youJoined(let room, let history, let more):
-            return .youJoined(room: room, history: history.filter { !isBlocked(sender: $0.from) }, more: more)
+            return .youJoined(room: room, history: hidden(history), more: more)
         case .history(let room, let messages, let more):
-            return .history(room: room, messages: messages.filter { !isBlocked(sender: $0.from) }, more: more)
+            return .history(room: room, messages: hidden(messages), more: more)
         default:
             return event
         }
     }
 
-    /// Whether the event is a message (in a room or direct) from someone this person blocks.
+    static let blockedText = "(a message from someone you block)"
+
+    /// Whether the event is something a person this person blocks said or did to them: a message (in a room or
+    /// direct), typing, an invitation.
     func isBlocked(_ event: ChatEvent) -> Bool {
         switch event {
         case .message(let message): return isBlocked(sender: message.from)
         case .direct(let direct): return isBlocked(sender: direct.from)
+        case .typing(_, let name, _): return isBlocked(sender: name)
+        case .invited(_, let by, _): return isBlocked(sender: by)
         default: return false
         }
     }
 
+    /// A blocked person's leave or away notice without what they said in it; nil when there is nothing to remove.
+    func withoutBlockedText(_ event: ChatEvent) -> ChatEvent? {
+        switch event {
+        case .left(let room, let name, let reason, let time, .some) where isBlocked(sender: name):
+            return .left(room: room, name: name, reason: reason, time: time, message: nil)
+        case .presence(let room, let name, .away(let text), let time) where !text.isEmpty && isBlocked(sender: name):
+            return .presence(room: room, name: name, presence: .away(""), time: time)
+        default:
+            return nil
+        }
+    }
+
+    /// Whether a name as shown is, or looks like, one this person blocks (the loop's cache of names' keys spares the
+    /// Unicode analysis for names seen before).
     func isBlocked(sender: String) -> Bool {
-        if let known = blockedSenders[sender] { return known }
-        let blocked = (try? UserName(validating: sender)).map { preferences.blocked[$0.key] != nil } ?? false
-        if blockedSenders.count >= 1000 { blockedSenders.removeAll(keepingCapacity: true) }
-        blockedSenders[sender] = blocked
-        return blocked
+        hub.keys(of: sender).contains { preferences.blocked[$0] != nil }
     }
 
     /// Network bans just added: when one matches this session's person or address, they are disconnected. The

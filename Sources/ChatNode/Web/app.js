@@ -643,6 +643,7 @@ function showSettings(event) {
   $("settings-key").value = event.key && event.key !== "*" ? event.key : "";
   $("settings-limit").value = event.limit || "";
   $("settings-fields").disabled = !operator;
+  $("bans-title").hidden = $("bans-list").hidden = !operator;   // the ban list is the operators'
   $("settings-note").textContent = operator ? `#${event.room}: you are its operator` : `#${event.room}: only its operators change these`;
 }
 function showBans(event) {
@@ -664,18 +665,21 @@ function showBans(event) {
 function saveSettings() {
   const was = state.shownSettings;
   if (!was || was.room !== state.settingsFor) return;
-  let modes = "", args = [];
+  const changes = [];   // [mode, argument or null]
   for (const [word, letter] of Object.entries(FLAGS)) {
     const on = $("flag-" + letter).checked;
-    if (on !== was.flags.includes(word)) modes += (on ? "+" : "-") + letter;
+    if (on !== was.flags.includes(word)) changes.push([(on ? "+" : "-") + letter, null]);
   }
   const key = $("settings-key").value.trim(), oldKey = was.key && was.key !== "*" ? was.key : "";
-  if (key !== oldKey) { if (key) { modes += "+k"; args.push(key); } else modes += "-k"; }
+  if (key !== oldKey) changes.push(key ? ["+k", key] : ["-k", null]);
   const limit = $("settings-limit").value.trim(), oldLimit = was.limit ? String(was.limit) : "";
-  if (limit !== oldLimit) { if (limit) { modes += "+l"; args.push(limit); } else modes += "-l"; }
-  if (!modes) return;
-  send({ op: "mode", room: was.room, modes, args, id: SETTINGS });
-  send({ op: "mode", room: was.room, id: SETTINGS });
+  if (limit !== oldLimit) changes.push(limit ? ["+l", limit] : ["-l", null]);
+  // At most 6 changes a request (the server's MODES=6): more go in a second.
+  for (let start = 0; start < changes.length; start += 6) {
+    const part = changes.slice(start, start + 6);
+    send({ op: "mode", room: was.room, modes: part.map((c) => c[0]).join(""), args: part.filter((c) => c[1] !== null).map((c) => c[1]), id: SETTINGS });
+  }
+  if (changes.length) send({ op: "mode", room: was.room, id: SETTINGS });
 }
 
 function renderTyping() {
