@@ -229,17 +229,16 @@ extension ChatStore {
         public init() {}
     }
 
-    /// Whether the session logged in with the account's password, and the person's preferences (a new guest
-    /// starts with none: `OperatorScripts.loginState`).
+    /// Whether the session logged in with the account's password, and the person's preferences
+    /// (`OperatorScripts.loginState`): for a login with a password or a resume; a guest's plain claim has neither.
     public func loginState(
-        _ user: UserName, token: String, resumed: Bool
+        _ user: UserName, token: String
     )
         -> EventLoopFuture<(registered: Bool, preferences: Preferences)>
     {
         redis.run(
-            OperatorScripts.loginState,
-            keys: [ChatKeys.session(user.key), ChatKeys.preferences(user.key), ChatKeys.account(user.key)],
-            arguments: [token, resumed ? "1" : "0", String(bounds.accountLifetimeSeconds)]
+            OperatorScripts.loginState, keys: [ChatKeys.session(user.key), ChatKeys.preferences(user.key)],
+            arguments: [token, String(bounds.accountLifetimeSeconds)]
         ).map { reply in
             let parts = reply.array ?? []
             let registered = parts.first?.string == "1"

@@ -11,6 +11,8 @@ enum IdentityScripts {
     /// The claim's keys and arguments, in the order `claim` declares them.
     struct ClaimParameters {
         var claimKey, sessionKey, sessionRoomsKey, seenKey, accountKey, nameFailuresKey, heldDirectsKey: String
+        /// The person's own preferences (blocks): a guest newly taking the name starts without the last holder's.
+        var preferencesKey: String
         var token: String
         /// The name as the person typed it.
         var name: String
@@ -82,7 +84,7 @@ enum IdentityScripts {
             .init("claimKey", \.claimKey), .init("sessionKey", \.sessionKey),
             .init("sessionRoomsKey", \.sessionRoomsKey), .init("seenKey", \.seenKey),
             .init("accountKey", \.accountKey), .init("nameFailuresKey", \.nameFailuresKey),
-            .init("heldDirectsKey", \.heldDirectsKey),
+            .init("heldDirectsKey", \.heldDirectsKey), .init("preferencesKey", \.preferencesKey),
         ],
         arguments: [
             .init("token", \.token), .init("name", \.name), .init("incarnation", \.incarnation),
@@ -189,6 +191,8 @@ enum IdentityScripts {
                 for _, room in ipairs(redis.call('SMEMBERS', sessionRoomsKey)) do table.insert(result, room) end
             end
             redis.call('DEL', sessionKey, sessionRoomsKey, heldDirectsKey)
+            -- A new guest does not inherit the last holder's blocks; a registered name's owner keeps theirs.
+            if not verified then redis.call('DEL', preferencesKey) end
             redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', now,
                 'active', now, 'addr', addressGroup, 'tok', token, 'rtok', newResumeHash, 'acct', verified and '1' or '0')
             redis.call('EXPIRE', sessionKey, sessionTTL)

@@ -59,25 +59,18 @@ enum OperatorScripts {
             return members
             """)
 
-    /// What a login needs to know beyond the claim: whether the session logged in with the account's password
-    /// (`acct`), and the person's own preferences (blocks, refusing guests). A guest who newly takes the name starts
-    /// with none: the previous holder's are deleted (a registered login or a resume keeps them).
-    /// A registered name's preferences live another account lifetime from each login.
-    /// They are deleted only while the session is still this login's and the name is not registered: a second login
-    /// that took the name over meanwhile must not wipe a registered owner's.
-    /// KEYS: session, preferences, account; ARGV: claim token, '1' when the claim took over (resumed) a session,
-    /// lifetime
+    /// What a login with a password, or a resume, needs to know beyond the claim: whether the session logged in with
+    /// the account's password (`acct`), and the person's own preferences (blocks, refusing guests). A guest's plain
+    /// claim needs neither (its claim deleted the last holder's preferences: `IdentityScripts.claim`), and makes no
+    /// such read. A registered name's preferences live another account lifetime from each login.
+    /// KEYS: session, preferences; ARGV: claim token, lifetime
     /// Returns {acct, preferences (HGETALL)}.
     static let loginState = RedisScript(
         name: "loginState",
         source: """
             local fields = redis.call('HMGET', KEYS[1], 'tok', 'acct')
             local registered = fields[1] == ARGV[1] and fields[2] == '1'
-            if not registered and ARGV[2] ~= '1' and fields[1] == ARGV[1] and redis.call('EXISTS', KEYS[3]) == 0 then
-                redis.call('DEL', KEYS[2])
-                return {'0', {}}
-            end
-            if registered and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[3]) end
+            if registered and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
             return {registered and '1' or '0', redis.call('HGETALL', KEYS[2])}
             """)
 

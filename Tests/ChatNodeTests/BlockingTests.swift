@@ -62,6 +62,18 @@ struct BlockingTests {
         try alice.expect("* pong")
         #expect(!alice.received.contains { $0.contains("spam") })
 
+        // A guest's blocks are not the next guest's: whoever takes the name after starts with none.
+        var gus = try cluster[0].login("gus")
+        try gus.send("/block eve")
+        try gus.expect("eve is blocked")
+        try gus.send("/quit")
+        _ = gus.waitForClose()
+        gus = try cluster[0].login("gus")
+        try gus.send("/blocks")
+        try gus.expect("you block nobody")
+        try eve.sendJSON(["op": "msg", "to": "gus", "text": "hi new gus", "id": "d5"])
+        try gus.expect("*eve* hi new gus")
+
         // Refusing guests' direct messages: eve is told, and a registered name still gets through.
         try alice.send("/unblock eve")
         try alice.expect("eve is no longer blocked")

@@ -28,10 +28,13 @@ extension SessionHandler {
             guard case .granted(let token, let resume, let since, let resumed, _) = outcome else {
                 return loop.makeSucceededFuture(outcome)
             }
-            // One round trip for what the login means beyond the name: registered or not, the person's blocks.
-            let state = self.store.loginState(name, token: token, resumed: resumed).recover { _ in
-                (false, ChatStore.Preferences())
-            }
+            // One round trip for what a login with a password, or a resume, means beyond the name: registered or
+            // not, the person's blocks. A guest's plain claim starts with neither (its claim deleted any), and
+            // spends nothing more: connect storms are mostly that.
+            let state =
+                resumed || login.password != nil
+                ? self.store.loginState(name, token: token).recover { _ in (false, ChatStore.Preferences()) }
+                : loop.makeSucceededFuture((false, ChatStore.Preferences()))
             return state.hop(to: loop).flatMap { registered, preferences in
                 self.preferences = preferences
                 var grant = SessionGrant(motd: self.node.network.motd, isRegistered: registered)
