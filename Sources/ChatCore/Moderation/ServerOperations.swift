@@ -234,6 +234,8 @@ public struct NetworkBans: Equatable, Sendable {
 
     /// The ban that keeps out this person (a name, an address, or both), if any is in force at `now`.
     public func ban(for name: UserName?, address: String?, now: Millis) -> RoomBan? {
+        // Every login and every connection asks: without bans, nothing is worked out (look-alikes take ICU).
+        guard !bans.isEmpty else { return nil }
         let bits = BanMask.addressBits(ofClient: address)
         let keys = name.map { [$0.key] + $0.lookAlikeKeys.sorted() } ?? []
         for (ban, mask) in zip(bans, masks) {

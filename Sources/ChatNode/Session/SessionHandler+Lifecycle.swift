@@ -8,7 +8,6 @@ extension SessionHandler {
     func start(_ user: UserName, at time: Millis) {
         started = true
         hub.named(self, key: user.key)
-        banIdentity = ([user.key] + user.lookAlikeKeys.sorted(), BanMask.addressBits(ofClient: clientIP))
         node.metrics.sessions.increment()
         logger.info(
             "session started",

@@ -68,7 +68,8 @@ final class SessionHandler: ChannelDuplexHandler {
     /// The person's own preferences (blocks, refusing guests' direct messages), read at login.
     var preferences = ChatStore.Preferences()
     /// The name's keys (its own and its look-alikes') and the address's bits, as network bans match them: worked
-    /// out once at login, so checking a new ban against every session costs no Unicode analysis.
+    /// out at the first ban checked against the session (not at login: look-alikes take ICU, and logins are many),
+    /// then kept, so later bans cost no Unicode analysis.
     var banIdentity: (keys: [String], addressBits: String)?
     /// When this session's messages last marked it active in Redis (`PublishUpkeep`).
     var activeMarks = ActiveMarkSchedule()
@@ -531,9 +532,12 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     /// Network bans just added: when one matches this session's person or address, they are disconnected. The
-    /// name's keys and the address's bits were worked out once, at login (`banIdentity`).
+    /// name's keys and the address's bits are worked out at the first ban, then kept (`banIdentity`).
     func checkNetworkBans(_ bans: [NetworkRules.ParsedBan]) {
-        guard let user = machine.view.userName, let identity = banIdentity else { return }
+        guard let user = machine.view.userName else { return }
+        let identity =
+            banIdentity ?? ([user.key] + user.lookAlikeKeys.sorted(), BanMask.addressBits(ofClient: clientIP))
+        banIdentity = identity
         let now = WallClock.now()
         guard
             let (ban, _) = bans.first(where: { entry in
