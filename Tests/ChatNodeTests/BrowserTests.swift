@@ -179,13 +179,8 @@ struct BrowserTests {
         let cluster = try TestCluster(nodes: 2)
         let browser = try WebDriver(logDirectory: cluster.logDirectory)
         try browser.open("http://127.0.0.1:\(cluster[0].httpPort)/")
-        try browser.type("webop", into: "#name")
-        try browser.click("#login button[type=submit]")
-        try browser.waitForText("#status") { $0.contains("webop on node") }
-        func say(_ line: String) throws {
-            try browser.type(line, into: "#input")
-            try browser.click("#compose button[type=submit]")
-        }
+        try browser.logIn(as: "webop")
+        let say = browser.say
         func click(_ selector: String, text: String) throws {
             _ = try browser.execute(
                 "[...document.querySelectorAll('\(selector)')].find((b) => b.textContent.endsWith('\(text)')).click()")

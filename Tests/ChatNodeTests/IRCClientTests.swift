@@ -144,13 +144,8 @@ struct IRCClientTests {
 
         let browser = try WebDriver(logDirectory: cluster.logDirectory)
         try browser.open("http://127.0.0.1:\(cluster[1].httpPort)/")
-        try browser.type("webby", into: "#name")
-        try browser.click("#login button[type=submit]")
-        try browser.waitForText("#status") { $0.contains("webby on node") }
-        func say(_ line: String) throws {
-            try browser.type(line, into: "#input")
-            try browser.click("#compose button[type=submit]")
-        }
+        try browser.logIn(as: "webby")
+        let say = browser.say
         try say("/join mod")
         try tmux.waitFor("webby's join") { $0.contains("webby") && $0.contains("has joined #mod") }
 

@@ -119,12 +119,18 @@ struct ServerOperatorTests {
 
     /// Whether a new text login on the second node is shown the message of the day.
     static func motdShown(_ cluster: TestCluster) throws -> Bool {
-        let client = try cluster[1].connect("motd")
-        try client.expect("what is your name")
-        try client.send("motdreader\(Int.random(in: 1000...9999))")
-        let lines = client.drain(timeout: 0.5)
+        let lines = try newcomer(cluster)
         return lines.contains { $0.contains("message of the day:") }
             && lines.contains { $0.contains("Be kind. The rules") }
+    }
+
+    /// What a text login under a fresh name on the second node (from `address`, through a PROXY header) is told
+    /// in its first half second.
+    static func newcomer(_ cluster: TestCluster, from address: String? = nil) throws -> [String] {
+        let client = try address.map { try cluster[1].connect(from: $0, "newcomer") } ?? cluster[1].connect("newcomer")
+        try client.expect("what is your name")
+        try client.send("newcomer\(Int.random(in: 1000...9999))")
+        return client.drain(timeout: 0.5)
     }
 
     @Test(
@@ -219,10 +225,7 @@ struct ServerOperatorTests {
     }
 
     static func loginSucceeds(_ cluster: TestCluster, from address: String) throws -> Bool {
-        let client = try cluster[1].connect(from: address, "probe")
-        try client.expect("what is your name")
-        try client.send("probe\(Int.random(in: 1000...9999))")
-        return client.drain(timeout: 0.5).contains { $0.hasPrefix("* welcome") }
+        try newcomer(cluster, from: address).contains { $0.hasPrefix("* welcome") }
     }
 
     @Test(

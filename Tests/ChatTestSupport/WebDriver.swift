@@ -69,6 +69,19 @@ public final class WebDriver: @unchecked Sendable {
         _ = try call("POST", session + "/element/\(try element(css))/click", [:])
     }
 
+    /// The chat page (opened already): picks `name` and waits until it is welcomed.
+    public func logIn(as name: String) throws {
+        try type(name, into: "#name")
+        try click("#login button[type=submit]")
+        try waitForText("#status") { $0.contains("\(name) on node") }
+    }
+
+    /// Types a line into the chat page's input and sends it, as a person does.
+    public func say(_ line: String) throws {
+        try type(line, into: "#input")
+        try click("#compose button[type=submit]")
+    }
+
     public func text(_ css: String) throws -> String {
         (try call("GET", session + "/element/\(try element(css))/text") as? String) ?? ""
     }
