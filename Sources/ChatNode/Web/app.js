@@ -175,6 +175,8 @@ function receive(event) {
         }
       }
       if (event.room === state.current) renderPeople();
+      // An open settings panel shows the room as it is now (and what the viewer may do, if their role changed).
+      if (state.settingsFor === event.room && event.id !== SETTINGS) openSettings();
       addLine(event.room, { kind: "notice", time: event.time, text: `${event.by} ${event.changes.map((c) => c.text).join(", ")}` });
       break;
     }
