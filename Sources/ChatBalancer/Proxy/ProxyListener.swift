@@ -1,3 +1,7 @@
+// One file because a client's path through the balancer is one sequence: admission (limits, rates, network bans),
+// the hold until its node is connected, the splice, and each refusal in the client's own protocol share the
+// listener's counters and configuration.
+
 import ChatCommandSupport
 import ChatCore
 import Endpoints

@@ -1,3 +1,7 @@
+// One file because the status page's readings are one snapshot: the nodes' metrics, Redis's INFO and the
+// balancer's own counters are read on one schedule, differenced against the previous reading, and assembled
+// into one JSON document; split, each part would need the others' last readings.
+
 import ChatCommandSupport
 import ChatCore
 import Foundation
