@@ -4,6 +4,8 @@
 #   scripts/fuzz.sh                      every target for 60 s each
 #   scripts/fuzz.sh --seconds 3600 irc   one target for an hour
 #   scripts/fuzz.sh --list               the targets
+#   scripts/fuzz.sh --debug --seconds 5  a debug build (built in half the time, runs slower): the test command's
+#                                        short run, which replays the kept inputs and looks around them briefly
 # First it replays every input kept in Fuzz/Regressions/<target>/ (crashes found before and fixed): each must run
 # clean. Then each target runs for the time given, from its seeds (Fuzz/Corpus/<target>/, committed) and what
 # earlier runs found (Fuzz/.build/corpus/<target>/, not committed). A crash stops the script with the input that
@@ -13,11 +15,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds=60
+configuration=release
 targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
     --list) list=1; shift ;;
+    --debug) configuration=debug; shift ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
@@ -28,10 +32,10 @@ scripts/install-deps.sh
 runtime=$(find "$(dirname "$(dirname "$(readlink -f "$(command -v swiftc)")")")/lib/clang" \
   -name 'libclang_rt.fuzzer_no_main-x86_64.a' 2>/dev/null | head -1)
 [ -n "$runtime" ] || { echo "fuzz.sh: this Swift toolchain has no libclang_rt.fuzzer_no_main" >&2; exit 1; }
-swift build --package-path Fuzz -c release \
+swift build --package-path Fuzz -c "$configuration" \
   -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table \
   -Xlinker "$runtime" -Xlinker -lstdc++ 2>&1 | grep -vE '^warning: (prohibited flag|.swift-distributed)' | tail -3
-binary=Fuzz/.build/release/chat-fuzz
+binary=Fuzz/.build/$configuration/chat-fuzz
 
 all=(irc json-request json-event text proxy host names line-framer resp prometheus websocket http-head)
 if [ -n "${list:-}" ]; then printf '%s\n' "${all[@]}"; exit 0; fi

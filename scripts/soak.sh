@@ -22,7 +22,7 @@
 # fifth and 10 MB after the first quarter.
 #   scripts/soak.sh                                          # an hour on Sentinel
 #   REDIS=cluster scripts/soak.sh                            # an hour on a Redis Cluster
-#   DURATION=90 FAULT_EVERY=10 PEOPLE=30 ROOMS=6 scripts/soak.sh   # the short run of the test command (SoakTests)
+#   DURATION=85 FAULT_EVERY=8 PEOPLE=30 ROOMS=6 scripts/soak.sh    # the short run of the test command (SoakTests)
 # Loopback and namespaces it makes only; everything it starts is stopped, and its namespaces removed, when it
 # ends. BIN=... uses those builds instead of building.
 set -euo pipefail

@@ -2,7 +2,8 @@
 # The test command.
 #   scripts/test.sh          installs what is missing, builds everything, runs every test one at a time (the
 #                            integration tests start their own redis-server, chat-node, chat-balancer, tmux and
-#                            browser processes), then a short run of every fuzz target: about 16 minutes here
+#                            browser processes), then a short run of every fuzz target: about 23 minutes here
+#                            from a fresh clone (7 of them the build), 16 with the build done
 #   scripts/test.sh --fast   only the tests that start no process, in parallel: under a minute after a build
 # Both end with the format check (scripts/format.sh --check).
 # Any further arguments go to `swift test`, e.g. `scripts/test.sh --filter ChatStoreTests` for one suite (then
@@ -25,9 +26,10 @@ else
   # One test at a time: the integration tests start processes and check timings (kill -9 cleanup within ttl+5 s).
   swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log"
   # A short run of every fuzz target (scripts/fuzz.sh; an hour each is for fuzz.sh by hand), after replaying the
-  # crashes found before: a parser that crashes again, or newly, fails the test command. Not when the tests were
-  # narrowed (`--filter X`): that asks for those tests only.
-  if [ $# -eq 0 ]; then scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-10}"; fi
+  # crashes found before: a parser that crashes again, or newly, fails the test command. A debug build: it is
+  # built in half the time of a release one, which is most of what a few seconds of fuzzing cost. Not when the
+  # tests were narrowed (`--filter X`): that asks for those tests only.
+  if [ $# -eq 0 ]; then scripts/fuzz.sh --debug --seconds "${FUZZ_SECONDS:-5}"; fi
 fi
 # The tree as the formatter has it (scripts/format.sh fixes it): checked last, so the tests run either way.
 scripts/format.sh --check

@@ -11,7 +11,7 @@ struct SoakTests {
         "people (JSON clients and IRC bots) chat through a node killed, a node stopped, the balancer restarted, the Redis primary killed, a connect storm, a node cut off and a node on a slow link; every acknowledged message reached everyone once, in order; the checker fails the same journal with one message shown twice or one taken out"
     )
     func shortSoak() throws {
-        let (text, directory) = try Self.soak(["DURATION": "110", "FAULT_EVERY": "10", "STORM_CLIENTS": "500"])
+        let (text, directory) = try Self.soak(["DURATION": "85", "FAULT_EVERY": "8", "STORM_CLIENTS": "500"])
         let networkFaults = text.contains("on namespaces") ? ["cut-node", "slow-link"] : []
         let faults = ["kill-node", "term-node", "restart-balancer", "fail-primary", "connect-storm"] + networkFaults
         // Where namespaces can be made the script uses them (it also needs tc for the slow link).
@@ -59,7 +59,7 @@ struct SoakTests {
     )
     func clusterSoak() throws {
         let (text, directory) = try Self.soak([
-            "REDIS": "cluster", "NETWORK": "loopback", "DURATION": "60", "FAULT_EVERY": "10",
+            "REDIS": "cluster", "NETWORK": "loopback", "DURATION": "48", "FAULT_EVERY": "8",
             "FAULTS": "migrate-slot fail-primary migrate-slot kill-node",
         ])
         for fault in ["migrate-slot", "fail-primary", "kill-node"] {
