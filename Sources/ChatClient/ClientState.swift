@@ -355,6 +355,17 @@ public struct ClientState: Sendable {
                 append(TimelineLine(kind: .notice, time: time, text: String(text.dropFirst(2))), to: room)
             }
             return []
+        case .roomRegistered(let room, let owner, let previous, _, let time):
+            // The owner's `~` moves: the people pane shows it.
+            for (name, granted) in [(previous, false), (owner, true)] {
+                guard let name, var member = views[room]?.members[name.lowercased()] else { continue }
+                if granted { member.roles.formUnion([.owner, .operator]) } else { member.roles.remove(.owner) }
+                views[room]?.members[name.lowercased()] = member
+            }
+            for text in TextRenderer.lines(decoded.event, viewer: confirmedName, now: time) {
+                append(TimelineLine(kind: .notice, time: time, text: String(text.dropFirst(2))), to: room)
+            }
+            return []
         case .invited(_, _, let time):
             for text in TextRenderer.lines(decoded.event, viewer: confirmedName, now: time) {
                 appendToCurrent(TimelineLine(kind: .notice, time: time, text: String(text.dropFirst(2))))
@@ -416,7 +427,8 @@ public struct ClientState: Sendable {
         case .ping:
             // The server checks the connection is alive after a silence: any line answers it.
             return [Outgoing(.pong)]
-        case .ok, .rooms, .seen, .online, .help, .pong, .roomSettings, .bans, .networkBans, .auditLog, .blocks:
+        case .ok, .rooms, .seen, .online, .help, .pong, .roomSettings, .bans, .networkBans, .auditLog, .blocks,
+            .roomRegistration:
             if !quiet { info(decoded) }
             return []
         case .announcement, .serverOperator, .motd:

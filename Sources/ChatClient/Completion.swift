@@ -5,10 +5,15 @@ public enum Completion {
         "/quit", "/register", "/password", "/invite", "/motd", "/block", "/unblock", "/blocks", "/dms",
         // Room operators' (docs/moderation.md): a name after them completes as any name does.
         "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/op", "/deop", "/voice", "/devoice", "/mode",
+        // Registered rooms': `/room register|unregister|transfer|info`.
+        "/room",
         // Server operators'.
         "/kill", "/suspend", "/unsuspend", "/netban", "/unnetban", "/netbans", "/announce", "/wallops",
         "/closeroom", "/audit",
     ]
+
+    /// What `/room` does: the word after it completes to one of these.
+    public static let roomVerbs = ["register", "unregister", "transfer", "info"]
 
     /// The new line and cursor, or nil when nothing matches. A unique match is completed with a space after it
     /// (a name at the start of the line with ": "); several matches complete their common prefix.
@@ -25,6 +30,8 @@ public enum Completion {
         var suffix = " "
         if word.hasPrefix("/") && start == 0 {
             candidates = commands
+        } else if String(characters[..<start]).lowercased() == "/room " {
+            candidates = roomVerbs
         } else if word.hasPrefix("#") {
             candidates = rooms.map { "#" + $0 }
         } else {

@@ -56,6 +56,13 @@ public struct ChatError: Error, Equatable, Sendable {
         public static let listFull = Code(rawValue: "list-full")
         /// The person is in the room already (an invitation).
         public static let alreadyInRoom = Code(rawValue: "already-in-room")
+        // Registered rooms (docs/moderation.md, "Registered rooms").
+        /// Only the room's owner may do that (or: the owner is out of an operator's reach).
+        public static let notOwner = Code(rawValue: "not-owner")
+        /// A room belongs to a registered name, and the room (or the person) is not one; or the room is not registered.
+        public static let notRegistered = Code(rawValue: "not-registered")
+        /// The room is registered already, or its owner owns as many rooms as one may.
+        public static let alreadyRegistered = Code(rawValue: "already-registered")
 
         // Server operators (docs/moderation.md, "Server operators").
         /// Only the server's operators may do that.

@@ -257,6 +257,11 @@ public enum ChatEvent: Equatable, Sendable {
     case bans(room: RoomName, [RoomBan])
     /// `by` invites you to `room` (for an hour: it lets you past invite-only, a key, a limit and bans).
     case invited(room: RoomName, by: String, time: Millis)
+    /// The room was registered to `owner`, given from `previous` to `owner`, or (nil `owner`) unregistered, by `by`
+    /// (the owner, or a server operator). Everyone in the room is told; IRC sees the owner's `+q` move.
+    case roomRegistered(room: RoomName, owner: String?, previous: String?, by: String, time: Millis)
+    /// The room's registration: the reply to asking for it.
+    case roomRegistration(RoomRegistration)
 
     // Server operators (docs/moderation.md, "Server operators").
     /// A server operator's word to everyone (`operatorsOnly`: to the operators connected, IRC's WALLOPS).
@@ -264,9 +269,9 @@ public enum ChatEvent: Equatable, Sendable {
     /// Between nodes, on a person's channel: a server operator (`by`) disconnected `name` (a kill, a suspension,
     /// a network ban). The session is told why and closed; its rooms see it quit.
     case removed(name: String, by: String, reason: String?, time: Millis)
-    /// Between nodes only, never shown: the network's bans or message of the day changed. Each node reads them again;
-    /// `ban`, a ban just added, is checked against the node's sessions at once.
-    case networkChanged(ban: RoomBan?, time: Millis)
+    /// Between nodes only, never shown: the network's bans or message of the day changed. Each node reads them again
+    /// and checks its sessions against the bans it did not have (`NetworkRules`), so the word carries nothing more.
+    case networkChanged(time: Millis)
     /// The network's bans: the reply to asking for them, server operators only.
     case networkBans([RoomBan])
     /// The newest entries of the audit log, newest first: server operators only.

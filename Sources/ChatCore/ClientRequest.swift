@@ -61,6 +61,9 @@ public enum ClientRequest: Equatable, Sendable {
     case mute(room: String?, name: String, duration: Millis? = nil, reason: String? = nil)
     /// Invites `name` to the room (only an operator may, when it is invite-only).
     case invite(room: String?, name: String)
+    /// Registers the room (its operator, logged in to a registered name, becomes its owner), gives it up or away,
+    /// or shows its registration (docs/moderation.md, "Registered rooms").
+    case room(room: String?, RoomRegistrationRequest)
 
     /// A server operator's request (docs/moderation.md, "Server operators"): refused to everyone else.
     case operate(OperatorRequest)
@@ -134,6 +137,7 @@ extension ClientRequest {
         case .mute(nil, let name, let duration, let reason):
             return .mute(room: room, name: name, duration: duration, reason: reason)
         case .invite(nil, let name): return .invite(room: room, name: name)
+        case .room(nil, let request): return .room(room: room, request)
         default: return self
         }
     }

@@ -35,6 +35,7 @@ public enum JSONEventDecoder {
         func string(_ key: String) -> String? { object[key] as? String }
         func int(_ key: String) -> Int64? { (object[key] as? NSNumber)?.int64Value }
         func bool(_ key: String) -> Bool { (object[key] as? NSNumber)?.boolValue ?? false }
+        func has(_ key: String) -> Bool { object[key] != nil }
         func room(_ key: String = "room") -> RoomName? { string(key).map(RoomName.init(trusted:)) }
         func objects(_ key: String) -> [Fields] {
             ((object[key] as? [Any]) ?? []).compactMap { ($0 as? [String: Any]).map(Fields.init) }
@@ -195,6 +196,19 @@ public enum JSONEventDecoder {
         case "invited":
             guard let room = fields.room(), let by = fields.string("by") else { return nil }
             return .invited(room: room, by: by, time: time)
+        case "room-registered":
+            guard let room = fields.room(), let by = fields.string("by") else { return nil }
+            return .roomRegistered(
+                room: room, owner: fields.string("owner"), previous: fields.string("previous"), by: by, time: time)
+        case "room-info":
+            guard let room = fields.room() else { return nil }
+            let access =
+                fields.has("access")
+                ? fields.objects("access").compactMap { entry in
+                    entry.string("name").map { RoomAccess(name: $0, roles: RoomRoles(word: entry.string("role"))) }
+                } : nil
+            return .roomRegistration(
+                RoomRegistration(room: room, owner: fields.string("owner"), since: fields.int("since"), access: access))
         case "announcement":
             guard let from = fields.string("from"), let text = fields.string("text") else { return nil }
             return .announcement(from: from, text: text, time: time, operatorsOnly: fields.bool("operators"))

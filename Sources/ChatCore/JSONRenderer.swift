@@ -207,6 +207,27 @@ public enum JSONRenderer {
             header("invited", time: time)
             json.field("room", room.value)
             json.field("by", by)
+        case .roomRegistered(let room, let owner, let previous, let by, let time):
+            header("room-registered", time: time)
+            json.field("room", room.value)
+            if let owner { json.field("owner", owner) }
+            if let previous { json.field("previous", previous) }
+            json.field("by", by)
+        case .roomRegistration(let registration):
+            header("room-info")
+            json.field("room", registration.room.value)
+            if let owner = registration.owner { json.field("owner", owner) }
+            if let since = registration.since { json.field("since", since) }
+            if let access = registration.access {
+                json.array(
+                    "access",
+                    access.map { entry in
+                        var object = JSONWriter()
+                        object.field("name", entry.name)
+                        if let role = entry.roles.word { object.field("role", role) }
+                        return object.finish()
+                    })
+            }
         case .announcement(let from, let text, let time, let operatorsOnly):
             header("announcement", time: time)
             json.field("from", from)
@@ -217,9 +238,8 @@ public enum JSONRenderer {
             json.field("name", name)
             json.field("by", by)
             if let reason { json.field("reason", IRCFormatting.strip(reason)) }
-        case .networkChanged(let ban, let time):
+        case .networkChanged(let time):
             header("network-changed", time: time)
-            if let ban { json.field("ban", ban.mask) }
         case .serverOperator:
             header("server-operator")
         case .blocks(let names, let registeredOnly):

@@ -57,6 +57,16 @@ public enum JSONRequestEncoder {
             op("invite")
             if let room { json.field("room", room) }
             json.field("name", name)
+        case .room(let room, let request):
+            switch request {
+            case .register: op("room-register")
+            case .unregister: op("room-unregister")
+            case .info: op("room-info")
+            case .transfer(let name):
+                op("room-transfer")
+                json.field("name", name)
+            }
+            if let room { json.field("room", room) }
         case .leave(let room, let message):
             op("leave")
             if let room { json.field("room", room) }

@@ -225,6 +225,11 @@ public enum JSONRequestParser {
                 return .mode(room: room, .change([.mute(name: name, on: false)]))
             case "bans": return .mode(room: room, .bans)
             case "invite": return .invite(room: room, name: try required(name, "name"))
+            // Registered rooms (docs/moderation.md): ChanServ's REGISTER, UNREGISTER, TRANSFER and INFO.
+            case "room-register": return .room(room: room, .register)
+            case "room-unregister": return .room(room: room, .unregister)
+            case "room-transfer": return .room(room: room, .transfer(to: try required(name, "name")))
+            case "room-info": return .room(room: room, .info)
             case "block": return .block(name: try required(name, "name"))
             case "unblock": return .unblock(name: try required(name, "name"))
             case "blocks": return .blocks

@@ -47,7 +47,15 @@ public struct RelayCheck: Sendable {
             // The changes were parsed as an operator's request is (names, masks, keys, limits); an address ban is
             // never told to a room.
             guard changes.allSatisfy(\.isPublic) else { return "an address ban told to a room" }
-            return check(room: eventRoom, expected: room) ?? check(name: by)
+            // The server gives a registered room's roles at a join (`by` the reserved `server`).
+            return check(room: eventRoom, expected: room)
+                ?? (by == OperatorRequest.serverActor ? nil : check(name: by))
+        case .roomRegistered(let eventRoom, let owner, let previous, let by, _):
+            if let wrong = check(room: eventRoom, expected: room) { return wrong }
+            for name in [owner, previous].compactMap({ $0 }) {
+                if let wrong = check(name: name) { return wrong }
+            }
+            return by == OperatorRequest.serverActor ? nil : check(name: by)
         case .announcement(let from, let text, _, _):
             guard room == nil else { return "an announcement on a room's channel" }
             guard text.utf8.count <= OperatorRequest.maximumTextBytes,

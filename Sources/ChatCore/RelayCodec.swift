@@ -114,20 +114,21 @@ public enum RelayCodec {
             json.field("from", by)
             if let reason { json.field("msg", reason) }
             json.field("ts", time)
+        case .roomRegistered(let room, let owner, let previous, let by, let time):
+            json.field("k", "registered")
+            json.field("room", room.value)
+            if let owner { json.field("name", owner) }
+            if let previous { json.field("to", previous) }
+            json.field("from", by)
+            json.field("ts", time)
         case .roomClosed(let room, let by, let reason, let time):
             json.field("k", "close")
             json.field("room", room.value)
             json.field("from", by)
             if let reason { json.field("msg", reason) }
             json.field("ts", time)
-        case .networkChanged(let ban, let time):
+        case .networkChanged(let time):
             json.field("k", "network")
-            if let ban {
-                json.field("text", ban.mask)
-                json.field("from", ban.by)
-                if let reason = ban.reason { json.field("msg", reason) }
-                json.field("until", String(ban.until ?? 0))
-            }
             json.field("ts", time)
         default:
             preconditionFailure("only relayed events are encoded for Redis, not \(envelope.event)")
@@ -207,12 +208,12 @@ public enum RelayCodec {
             guard let name = wire.name, let by = wire.from else { return nil }
             event = .removed(name: name, by: by, reason: wire.msg, time: wire.ts)
         case "network":
-            let ban = wire.text.map { mask in
-                let lapse = wire.until.flatMap { Millis($0) } ?? 0
-                return RoomBan(
-                    mask: mask, by: wire.from ?? "", time: wire.ts, until: lapse == 0 ? nil : lapse, reason: wire.msg)
-            }
-            event = .networkChanged(ban: ban, time: wire.ts)
+            event = .networkChanged(time: wire.ts)
+        case "registered":
+            // `name`: the owner now (none: unregistered); `to`: the owner before.
+            guard let room = wire.room, let by = wire.from else { return nil }
+            event = .roomRegistered(
+                room: RoomName(trusted: room), owner: wire.name, previous: wire.to, by: by, time: wire.ts)
         case "close":
             guard let room = wire.room, let by = wire.from else { return nil }
             event = .roomClosed(room: RoomName(trusted: room), by: by, reason: wire.msg, time: wire.ts)

@@ -89,6 +89,8 @@ extension ClientRequest {
         case .mute(let room, let name, let duration, let reason):
             return .mute(room: room.map(clean), name: clean(name), duration: duration, reason: reason.map(text))
         case .invite(let room, let name): return .invite(room: room.map(clean), name: clean(name))
+        case .room(let room, .transfer(let name)): return .room(room: room.map(clean), .transfer(to: clean(name)))
+        case .room(let room, let request): return .room(room: room.map(clean), request)
         case .leave(let room, let message): return .leave(room: room.map(clean), message: message.map(text))
         case .quit(let message): return .quit(message: message.map(text))
         case .who(let room, .page(let after)):

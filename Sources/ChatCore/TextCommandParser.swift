@@ -123,6 +123,8 @@ public enum TextCommandParser {
             case "everyone", "all": return .directMessages(registeredOnly: false)
             default: throw ChatError(.badRequest, "usage: /dms registered|everyone")
             }
+        case "room":
+            return try roomCommand(rest)
         case "motd":
             // `/motd` shows it; a server operator sets it with `/motd TEXT` and clears it with `/motd -delete`.
             guard !rest.isEmpty else { return .motd }
@@ -130,6 +132,25 @@ public enum TextCommandParser {
         default:
             return try operatorCommand(command.lowercased(), rest)
         }
+    }
+
+    /// `/room register|unregister|info [#ROOM]`, `/room transfer [#ROOM] NAME` (docs/moderation.md, "Registered
+    /// rooms"): ChanServ's REGISTER, UNREGISTER, INFO and TRANSFER. Without a room, the current one.
+    static func roomCommand(_ rest: String) throws(ChatError) -> ClientRequest {
+        let usage = "usage: /room register|unregister|info [#ROOM], or /room transfer [#ROOM] NAME"
+        var words = rest.split(separator: " ").map(String.init)
+        guard !words.isEmpty else { throw ChatError(.badRequest, usage) }
+        let verb = words.removeFirst().lowercased()
+        let room = words.first?.hasPrefix("#") == true ? words.removeFirst() : nil
+        let request: RoomRegistrationRequest
+        switch (verb, words.count) {
+        case ("register", 0): request = .register
+        case ("unregister", 0): request = .unregister
+        case ("info", 0): request = .info
+        case ("transfer", 1): request = .transfer(to: words[0])
+        default: throw ChatError(.badRequest, usage)
+        }
+        return .room(room: room, request)
     }
 
     /// Server operators' commands (docs/moderation.md, "Server operators").

@@ -153,6 +153,33 @@ public enum TextRenderer {
                 }
         case .invited(let room, let by, let time):
             return ["* [\(TimeFormat.clock(time))] \(by) invites you to #\(room): /join #\(room)"]
+        case .roomRegistered(let room, let owner, let previous, let by, let time):
+            let clock = "* [\(TimeFormat.clock(time))] "
+            switch (owner, previous) {
+            case (let owner?, nil):
+                return [
+                    clock + "\(by) registered #\(room): \(owner) owns it, and it keeps its operators, settings and bans"
+                        + " while empty"
+                ]
+            case (let owner?, let previous?):
+                return [clock + "\(by) gave #\(room) to \(owner): it was \(previous)'s"]
+            case (nil, _):
+                return [clock + "\(by) unregistered #\(room): it is an ordinary room again"]
+            }
+        case .roomRegistration(let registration):
+            let room = registration.room
+            guard let owner = registration.owner else {
+                return [
+                    "* #\(room) is not registered: its operator, logged in to a registered name, may /room register it"
+                ]
+            }
+            let since = registration.since.map { " since \(TimeFormat.dateTime($0))" } ?? ""
+            guard let access = registration.access else { return ["* #\(room) is registered to \(owner)\(since)"] }
+            let kept =
+                access.isEmpty
+                ? ["*   it gives nobody else a role at their join"]
+                : access.map { "*   \($0.name): \($0.roles.word ?? "voice")" }
+            return ["* #\(room) is registered to \(owner)\(since); the roles it gives at a join:"] + kept
         case .announcement(let from, let text, let time, let operatorsOnly):
             let to = operatorsOnly ? "to the operators" : "to everyone"
             return ["* [\(TimeFormat.clock(time))] announcement from \(from) \(to): \(plain(text))"]

@@ -36,6 +36,9 @@ public enum ChatKeys {
     /// `dms` = `registered` when they refuse guests' direct messages. A registered name's lives with the account; a
     /// guest's goes when a new guest takes the name (`OperatorScripts.loginState`).
     public static func preferences(_ user: String) -> String { tagged("chat:prefs:", user) }
+    /// The rooms a registered name owns (docs/moderation.md, "Registered rooms"), at most
+    /// `RoomRegistrationLimits.roomsPerOwner`: counted before a registration, and given up with the account.
+    public static func ownedRooms(_ user: String) -> String { tagged("chat:owned-rooms:", user) }
     /// The shard pub/sub channel for direct messages to a user, subscribed by the node holding the user's session.
     public static func userChannel(_ user: String) -> String { tagged("chat:user:", user) }
 
@@ -64,7 +67,9 @@ public enum ChatKeys {
     /// whole key when the room empties, as IRC's channels lose their operators (docs/moderation.md).
     public static func roles(_ room: RoomName) -> String { tagged("chat:roles:", room.value) }
     /// A room's settings and per-person rules: flags `i` `m` `t` `R` `s`, key `k`, limit `l`, and `mute:<user>`
-    /// and `invite:<user>` (until, by, reason, as lines). Gone when the room empties, but the lobby's.
+    /// and `invite:<user>` (until, by, reason, as lines); a registered room's `owner` (user, when their account was
+    /// made, name, since) and its list, `access:<user>` (letters, when the account was made, name). Gone when the
+    /// room empties, but the lobby's and a registered room's, which live a year past the owner's last join.
     public static func rules(_ room: RoomName) -> String { tagged("chat:rules:", room.value) }
     /// A room's bans: mask -> until, nick pattern, host pattern, address bits, by, time, reason (as lines). Gone
     /// when the room empties, but the lobby's.

@@ -25,6 +25,7 @@ enum ChatScripts {
     }
 
     static let all: [RedisScript] =
-        RoomScripts.all + ModerationScripts.all + SessionScripts.all + IdentityScripts.all + IndexScripts.all
+        RoomScripts.all + ModerationScripts.all + RegistrationScripts.all + SessionScripts.all + IdentityScripts.all
+        + IndexScripts.all
         + OperatorScripts.all
 }

@@ -25,7 +25,17 @@ extension ChatStore {
             : RelayCodec.encode(
                 RelayEnvelope(
                     event: .modeChanged(room: room, by: actor.display, changes: shown, time: now), origin: origin))
-        return displayName(of: removing).flatMap { held in
+        // When each account given a role was made: a registered room keeps the role in its list for that account.
+        let grantedKeys = changes.compactMap { change -> String? in
+            guard case .role(_, let name, true) = change else { return nil }
+            return (try? UserName(validating: name))?.key
+        }
+        let stamps = EventLoopFuture.whenAllSucceed(
+            grantedKeys.map { key in
+                redis.send("HGET", ChatKeys.account(key), "created").map { (key, $0.string ?? "") }
+            }, on: eventLoop
+        ).map { Dictionary($0, uniquingKeysWith: { first, _ in first }) }
+        return displayName(of: removing).and(stamps).flatMap { held, stamps in
             let removedName = held ?? removing?.display
             let kickNotice =
                 removedName.map { name in
@@ -39,7 +49,9 @@ extension ChatStore {
                 bansKey: ChatKeys.bans(room), actor: actor.key, roomIdleTTL: bounds.roomIdleSeconds,
                 channel: ChatKeys.roomChannel(room), notice: notice, removing: removing?.key ?? "",
                 kickNotice: kickNotice,
-                changes: changes.flatMap { Self.scriptFields($0, by: actor, reason: reason, now: now) })
+                changes: changes.flatMap {
+                    Self.scriptFields($0, by: actor, reason: reason, now: now, accounts: stamps)
+                })
             return redis.run(ModerationScripts.moderate, parameters).flatMap { removed -> EventLoopFuture<String?> in
                 guard removed.int == 1, let removing else { return eventLoop.makeSucceededFuture(nil) }
                 return redis.send("SREM", ChatKeys.sessionRooms(removing.key), room.value).map { _ in removedName }
@@ -144,28 +156,31 @@ extension ChatStore {
         return redis.send("HGET", ChatKeys.session(user.key), "name").map { $0.string }
     }
 
-    /// A change as `ModerationScripts.moderate` takes it: five fields.
-    static func scriptFields(_ change: RoomModeChange, by actor: UserName, reason: String?, now: Millis) -> [String] {
+    /// A change as `ModerationScripts.moderate` takes it: six fields. `accounts`: when the accounts of the names
+    /// given roles were made, by user key.
+    static func scriptFields(
+        _ change: RoomModeChange, by actor: UserName, reason: String?, now: Millis, accounts: [String: String] = [:]
+    ) -> [String] {
         func key(_ name: String) -> String { (try? UserName(validating: name))?.key ?? name }
         let lapse = String(change.until ?? 0)
         switch change {
         case .role(let role, let name, let granted):
-            return ["role", key(name), granted ? "1" : "0", role.letters, name]
+            return ["role", key(name), granted ? "1" : "0", role.letters, name, accounts[key(name)] ?? ""]
         case .flag(let flag, let on):
-            return ["flag", String(flag.rawValue), on ? "1" : "0", "", ""]
+            return ["flag", String(flag.rawValue), on ? "1" : "0", "", "", ""]
         case .key(let value):
-            return ["key", value ?? "", "", "", ""]
+            return ["key", value ?? "", "", "", "", ""]
         case .limit(let value):
-            return ["limit", value.map(String.init) ?? "", "", "", ""]
+            return ["limit", value.map(String.init) ?? "", "", "", "", ""]
         case .ban(let mask, let on, _):
             let entry = [
                 lapse, mask.nickGlob, mask.hostGlob ?? "", mask.addressPrefix ?? "", actor.display, String(now),
                 reason ?? "",
             ]
-            return ["ban", mask.text, on ? "1" : "0", entry.joined(separator: "\n"), ""]
+            return ["ban", mask.text, on ? "1" : "0", entry.joined(separator: "\n"), "", ""]
         case .mute(let name, let on, _):
             let entry = [lapse, actor.display, reason ?? "", name]
-            return ["mute", key(name), on ? "1" : "0", entry.joined(separator: "\n"), name]
+            return ["mute", key(name), on ? "1" : "0", entry.joined(separator: "\n"), name, ""]
         }
     }
 }

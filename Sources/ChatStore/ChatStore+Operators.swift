@@ -72,15 +72,14 @@ extension ChatStore {
                     return eventLoop.makeFailedFuture(
                         ChatError(.listFull, "the network keeps at most \(Self.maximumNetworkBans) bans"))
                 }
-                let ban = RoomBan(mask: mask.text, by: by, time: now, until: until, reason: reason)
-                return announceNetworkChange(ban: ban, now: now)
+                return announceNetworkChange(now: now)
             }
         case .unban(let mask):
             return redis.send("HDEL", ChatKeys.networkBans, mask.text).flatMap { removed in
                 guard removed.int == 1 else {
                     return eventLoop.makeFailedFuture(ChatError(.badRequest, "\(mask.text) is not banned"))
                 }
-                return announceNetworkChange(ban: nil, now: now)
+                return announceNetworkChange(now: now)
             }
         case .bans:
             return networkBans(now: now).map { .networkBans($0) }
@@ -91,7 +90,7 @@ extension ChatStore {
         case .setMOTD(let text):
             let written =
                 text.isEmpty ? redis.send("DEL", ChatKeys.motd) : redis.send("SET", ChatKeys.motd, text)
-            return written.flatMap { _ in announceNetworkChange(ban: nil, now: now) }
+            return written.flatMap { _ in announceNetworkChange(now: now) }
         case .closeRoom(let room, let reason):
             let notice = RelayCodec.encode(
                 RelayEnvelope(event: .roomClosed(room: room, by: by, reason: reason, time: now)))
@@ -117,10 +116,9 @@ extension ChatStore {
         }
     }
 
-    /// Tells every node the network's bans or message of the day changed (`ban`: one just added, which each node
-    /// checks its sessions against).
-    private func announceNetworkChange(ban: RoomBan?, now: Millis) -> EventLoopFuture<StoreReply> {
-        let notice = RelayCodec.encode(RelayEnvelope(event: .networkChanged(ban: ban, time: now)))
+    /// Tells every node the network's bans or message of the day changed: each reads them again (`NetworkRules`).
+    private func announceNetworkChange(now: Millis) -> EventLoopFuture<StoreReply> {
+        let notice = RelayCodec.encode(RelayEnvelope(event: .networkChanged(time: now)))
         return redis.send("SPUBLISH", ChatKeys.networkChannel, notice).map { _ in .done }
     }
 

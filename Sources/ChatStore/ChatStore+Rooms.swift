@@ -29,11 +29,13 @@ extension ChatStore {
         return redis.run(
             SessionScripts.enterRoom, keys: [sessionRooms, ChatKeys.account(userKey)],
             arguments: [room.value, String(sessionTTLSeconds)]
-        ).flatMap { registered -> EventLoopFuture<Bool> in
-            // IRC's extended-join shows whether the name is registered.
+        ).flatMap { reply -> EventLoopFuture<Bool> in
+            // When the name's account was made ('' for a guest). IRC's extended-join shows whether it is registered.
+            let account = reply.string ?? ""
+            let registered = !account.isEmpty
             let notice = RelayCodec.encode(
                 RelayEnvelope(
-                    event: .joined(room: room, name: user.display, time: now, registered: registered.int == 1),
+                    event: .joined(room: room, name: user.display, time: now, registered: registered),
                     origin: origin))
             let enter = { @Sendable (admitted: Bool) in
                 redis.run(
@@ -44,12 +46,30 @@ extension ChatStore {
                         bansKey: ChatKeys.bans(room), user: userKey,
                         lookAlikes: user.lookAlikeKeys.sorted().joined(separator: " "), token: token, room: room.value,
                         roomIdleTTL: bounds.roomIdleSeconds, notice: notice, admitted: admitted,
-                        channel: ChatKeys.roomChannel(room), registered: registered.int == 1,
-                        addressBits: addressBits, shownHost: shownHost, givenKey: key ?? "", now: now))
+                        channel: ChatKeys.roomChannel(room), registered: registered, account: account,
+                        registrationTTL: bounds.accountLifetimeSeconds, addressBits: addressBits,
+                        shownHost: shownHost, givenKey: key ?? "", now: now))
+            }
+            // A registered room's roles for this person, told to the room after the join notice (IRC: the server's
+            // MODE after JOIN, as ChanServ's auto-op).
+            let told = { @Sendable (joined: RedisValue) -> EventLoopFuture<Void> in
+                guard case .bulk = joined, let letters = joined.string, !letters.isEmpty else {
+                    return eventLoop.makeSucceededVoidFuture()
+                }
+                let changes = RoomRoles(letters: letters).individually.map {
+                    RoomModeChange.role($0, name: user.display, granted: true)
+                }
+                let notice = RelayCodec.encode(
+                    RelayEnvelope(
+                        event: .modeChanged(room: room, by: OperatorRequest.serverActor, changes: changes, time: now)))
+                return redis.send("SPUBLISH", ChatKeys.roomChannel(room), notice).map { _ in }
             }
             return enter(false).flatMap { joined -> EventLoopFuture<Bool> in
+                if case .bulk = joined { return told(joined).map { false } }
                 guard joined.int != 1 else { return eventLoop.makeSucceededFuture(false) }
-                return admit(room, user: user, now: now, address: address).flatMap { enter(true) }.map { _ in true }
+                return admit(room, user: user, now: now, address: address).flatMap { enter(true) }.flatMap {
+                    told($0).map { true }
+                }
             }
         }.flatMap { created -> EventLoopFuture<Void> in
             // The member is in: what follows is upkeep of indexes (maybe on other shards), and its failure must not
@@ -175,11 +195,12 @@ extension ChatStore {
         }
         if upkeep.renewsRoom {
             // An idle room's history goes by itself; the room counts as active for the cap meanwhile. Its bans
-            // live as long (the script renews its roles and rules; bans are renewed here, off the message's path).
+            // live as long (the script renews its roles and rules; bans are renewed here, off the message's path),
+            // never shorter than they are (a registered room's live a year: GT).
             _ = redis.send("ZADD", ChatKeys.roomActivity, String(message.time), message.room.look)
             _ = redis.send(
                 "EXPIRE", ChatKeys.bans(message.room),
-                String(bounds.roomIdleSeconds + PublishUpkeep.renewalIntervalSeconds))
+                String(bounds.roomIdleSeconds + PublishUpkeep.renewalIntervalSeconds), "GT")
         }
         if upkeep.marksActive {
             _ = redis.run(

@@ -11,8 +11,10 @@ import RedisClient
 /// a topic) live in `RoomScripts`, built from the snippets here.
 enum ModerationScripts {
     /// Lua helpers every moderation script declares: `lines` splits a stored entry (until, by, reason...),
-    /// `isOperator` reads a member's role letters, and `globMatches` matches a ban's glob (`*` any run, `?` one
-    /// UTF-8 character) against a key or host. Needs `rolesKey`.
+    /// `isOperator` and `isOwner` read a member's role letters (an owner moderates with or without `o`), `keep`
+    /// renews a key's life without ever shortening it (a registered room's keys live for a year, an ordinary room's
+    /// for its idle days), `lifeOf` is how long a room's keys are kept, and `globMatches` matches a ban's glob (`*`
+    /// any run, `?` one UTF-8 character) against a key or host. Needs `rolesKey`.
     ///
     /// The glob is matched by hand, not as a Lua pattern: Lua's matcher backtracks, and a mask of many stars
     /// (`*a*a*a...*b`) against a long name would hold the shard for minutes. This one remembers the last star
@@ -49,7 +51,20 @@ enum ModerationScripts {
             return fields
         end
         local function isOperator(who)
-            return string.find(redis.call('HGET', rolesKey, who) or '', 'o', 1, true) ~= nil
+            return string.find(redis.call('HGET', rolesKey, who) or '', '[oq]') ~= nil
+        end
+        local function isOwner(who)
+            return string.find(redis.call('HGET', rolesKey, who) or '', 'q', 1, true) ~= nil
+        end
+        local function keep(key, seconds)
+            redis.call('EXPIRE', key, seconds, 'NX')
+            redis.call('EXPIRE', key, seconds, 'GT')
+        end
+        local function lifeOf(rules, idle)
+            if redis.call('HEXISTS', rules, 'owner') == 1 then
+                return math.max(tonumber(idle), redis.call('TTL', rules))
+            end
+            return idle
         end
         local function refuse(code, text) return redis.error_reply('CHAT ' .. code .. ' ' .. text) end
 
@@ -114,14 +129,20 @@ enum ModerationScripts {
         /// A member to remove too (a ban by name), by user key; '' for none.
         var removing: String
         var kickNotice: String
-        /// Five fields per change: kind, then `role`: user, on, letter, name; `flag`: letter, on; `key` and
-        /// `limit`: value ('' clears); `ban`: mask, on, entry; `mute`: user, on, entry, name.
+        /// Six fields per change: kind, then `role`: user, on, letter, name, and when the account of that name was
+        /// made ('' for a guest); `flag`: letter, on; `key` and `limit`: value ('' clears); `ban`: mask, on, entry;
+        /// `mute`: user, on, entry, name.
         var changes: [String]
     }
 
     /// An operator's changes, all or none: first every check (the actor is an operator, a role goes to a member,
     /// the lists have room), then every change, then the room is told. Returns 1 when `removing` was a member and
     /// is one no longer, else 0.
+    ///
+    /// In a registered room (`owner` in its rules) only the owner grants or takes operator, nobody mutes, bans by
+    /// name or takes a role from the owner, and a role given to a registered name is kept in the room's list
+    /// (`access:<user>`: letters, when the account was made, name) and given again at each of its joins; a role
+    /// taken is taken from the list too. A guest's role lasts their membership, as everywhere.
     static let moderate = NamedScript<ModerateParameters>(
         name: "moderate",
         keys: [
@@ -135,10 +156,27 @@ enum ModerationScripts {
         rest: .init("changes", \.changes),
         body: helpers + """
             if not isOperator(actor) then return refuse('not-operator', 'only the room\\'s operators may do that') end
-            for i = 1, #changes, 5 do
-                local kind, subject, on = changes[i], changes[i + 1], changes[i + 2]
-                if kind == 'role' and on == '1' and redis.call('HEXISTS', membersKey, subject) == 0 then
+            local registration = redis.call('HGET', rulesKey, 'owner')
+            local actorOwns = isOwner(actor)
+            if removing ~= '' and isOwner(removing) then
+                return refuse('not-owner', 'the room\\'s owner cannot be banned from it')
+            end
+            for i = 1, #changes, 6 do
+                local kind, subject, on, value = changes[i], changes[i + 1], changes[i + 2], changes[i + 3]
+                if kind == 'role' and value == 'q' then
+                    return refuse('not-owner', 'ownership moves only with /room transfer (IRC: ChanServ TRANSFER)')
+                elseif kind == 'role' and value == 'o' and registration and not actorOwns then
+                    return refuse('not-owner', 'in a registered room only its owner grants or takes operator')
+                elseif kind == 'role' and on == '0' and isOwner(subject) and not actorOwns then
+                    return refuse('not-owner', 'only the owner takes a role from the owner')
+                elseif kind == 'mute' and on == '1' and isOwner(subject) then
+                    return refuse('not-owner', 'the room\\'s owner cannot be muted')
+                elseif kind == 'role' and on == '1' and redis.call('HEXISTS', membersKey, subject) == 0 then
                     return refuse('not-in-room', changes[i + 4] .. ' is not in the room')
+                elseif kind == 'role' and on == '1' and registration and changes[i + 5] ~= ''
+                        and redis.call('HEXISTS', rulesKey, 'access:' .. subject) == 0
+                        and redis.call('HLEN', rulesKey) >= \(ModerationLimits.maximumRules) then
+                    return refuse('list-full', 'the room keeps as many roles, mutes and invitations as it may')
                 elseif kind == 'ban' and on == '1' and redis.call('HEXISTS', bansKey, subject) == 0
                         and redis.call('HLEN', bansKey) >= \(ModerationLimits.maximumBans) then
                     return refuse('list-full', 'the room has \(ModerationLimits.maximumBans) bans already: lift one first')
@@ -147,14 +185,39 @@ enum ModerationScripts {
                     return refuse('list-full', 'the room has as many mutes and invitations as it may keep')
                 end
             end
-            for i = 1, #changes, 5 do
+            local function withLetter(letters, letter, on)
+                local without = string.gsub(letters, letter, '')
+                if on ~= '1' then return without end
+                -- Highest first, as the letters are read: q, o, v.
+                local after = ''
+                for _, each in ipairs({'q', 'o', 'v'}) do
+                    if each == letter or string.find(without, each, 1, true) then after = after .. each end
+                end
+                return after
+            end
+            local ownerKey = registration and lines(registration)[1]
+            for i = 1, #changes, 6 do
                 local kind, subject, on, value = changes[i], changes[i + 1], changes[i + 2], changes[i + 3]
                 if kind == 'role' then
-                    local letters = redis.call('HGET', rolesKey, subject) or ''
-                    local without = string.gsub(letters, value, '')
-                    local after = on == '1' and (value == 'o' and 'o' .. without or without .. value) or without
+                    local after = withLetter(redis.call('HGET', rolesKey, subject) or '', value, on)
                     if after == '' then redis.call('HDEL', rolesKey, subject)
                     else redis.call('HSET', rolesKey, subject, after) end
+                    if registration and subject ~= ownerKey then
+                        -- The room's list: a registered name's role is given again at its joins.
+                        local field, stamp = 'access:' .. subject, changes[i + 5]
+                        local listed = lines(redis.call('HGET', rulesKey, field) or '')
+                        if on == '1' and stamp ~= '' then
+                            -- An entry of an earlier account of the name (it lapsed, and was registered again) is
+                            -- not this person's: theirs starts empty.
+                            local letters = listed[2] == stamp and listed[1] or ''
+                            redis.call('HSET', rulesKey, field,
+                                withLetter(letters, value, '1') .. '\\n' .. stamp .. '\\n' .. changes[i + 4])
+                        elseif on == '0' and listed[1] ~= '' then
+                            local kept = withLetter(listed[1], value, '0')
+                            if kept == '' then redis.call('HDEL', rulesKey, field)
+                            else redis.call('HSET', rulesKey, field, kept .. '\\n' .. listed[2] .. '\\n' .. listed[3]) end
+                        end
+                    end
                 elseif kind == 'flag' then
                     if on == '1' then redis.call('HSET', rulesKey, subject, '1')
                     else redis.call('HDEL', rulesKey, subject) end
@@ -170,7 +233,8 @@ enum ModerationScripts {
                     else redis.call('HDEL', rulesKey, 'mute:' .. subject) end
                 end
             end
-            for _, key in ipairs({rolesKey, rulesKey, bansKey}) do redis.call('EXPIRE', key, roomIdleTTL) end
+            local life = lifeOf(rulesKey, roomIdleTTL)
+            for _, key in ipairs({rolesKey, rulesKey, bansKey}) do keep(key, life) end
             local removed = 0
             if removing ~= '' and removing ~= actor and redis.call('HDEL', membersKey, removing) == 1 then
                 redis.call('HDEL', rolesKey, removing)
@@ -213,6 +277,7 @@ enum ModerationScripts {
         ],
         body: helpers + """
             if not isOperator(actor) then return refuse('not-operator', 'only the room\\'s operators may kick') end
+            if isOwner(target) then return refuse('not-owner', 'the room\\'s owner cannot be kicked from it') end
             if redis.call('HDEL', membersKey, target) == 0 then
                 return refuse('not-in-room', name .. ' is not in #' .. room)
             end
@@ -221,19 +286,25 @@ enum ModerationScripts {
             local left = redis.call('HLEN', membersKey)
             if left == 0 then
                 \(emptied)
-                if redis.call('EXISTS', historyKey) == 0 then
-                    if room ~= 'lobby' then redis.call('DEL', topicKey) end
-                    return -2
-                end
+                \(vacated)
             end
             return left
             """)
 
     /// What goes when a room's last member leaves: its operators (as IRC's channels lose theirs), and for any room
-    /// but the lobby its settings and bans. Needs `rolesKey rulesKey bansKey room`.
+    /// but the lobby and registered ones its settings and bans. Needs `rolesKey rulesKey bansKey room`.
     static let emptied = """
         redis.call('DEL', rolesKey)
-        if room ~= 'lobby' then redis.call('DEL', rulesKey, bansKey) end
+        if room ~= 'lobby' and redis.call('HEXISTS', rulesKey, 'owner') == 0 then redis.call('DEL', rulesKey, bansKey) end
+        """
+
+    /// After `emptied`: a room left with no members and no history no longer exists (-2), and its topic goes (but
+    /// the lobby's, and a registered room's, which exists while registered). Needs `historyKey topicKey rulesKey room`.
+    static let vacated = """
+        if redis.call('EXISTS', historyKey) == 0 and room ~= 'lobby' and redis.call('HEXISTS', rulesKey, 'owner') == 0 then
+            redis.call('DEL', topicKey)
+            return -2
+        end
         """
 
     /// The keys and arguments of `invite`, in the order it declares them.
@@ -287,7 +358,7 @@ enum ModerationScripts {
                 end
             end
             redis.call('HSET', rulesKey, 'invite:' .. target, expires)
-            redis.call('EXPIRE', rulesKey, roomIdleTTL)
+            keep(rulesKey, roomIdleTTL)
             return 1
             """)
 

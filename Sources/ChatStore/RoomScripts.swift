@@ -33,6 +33,11 @@ enum RoomScripts {
         var channel: String
         /// The name is a registered one (for a registered-only room).
         var registered: Bool
+        /// When the name's account was made ('' for a guest): a registered room gives its owner and listed names
+        /// their roles by their key and this time.
+        var account: String
+        /// How long a registered room's keys live past its owner's visit: the accounts' lifetime.
+        var registrationTTL: Int
         /// The client's address as bans compare it (`BanMask.addressBits(ofClient:)`).
         var addressBits: String
         /// The host IRC shows for the client, which a ban's host pattern is matched against.
@@ -51,8 +56,10 @@ enum RoomScripts {
     ///
     /// A session that is not a member yet passes the room's settings and bans first
     /// (`ModerationScripts.admissionCheck`, refusing with a `CHAT` error), and holds no role it may have had under
-    /// another session; the first member of an empty room (but the lobby) becomes its operator, as on IRC.
-    /// Returns 1 when joined, 0 when the room is new and not admitted.
+    /// another session; the first member of an empty room (but the lobby) becomes its operator, as on IRC. A
+    /// registered room (`owner` in its rules) makes nobody operator that way: it gives its owner `qo` (past its
+    /// settings and bans) and a listed account the letters its list keeps, and exists while registered.
+    /// Returns 1 when joined, 0 when the room is new and not admitted, or the role letters a registered room gave.
     static let join = NamedScript<JoinParameters>(
         name: "join",
         keys: [
@@ -62,28 +69,52 @@ enum RoomScripts {
         arguments: [
             .init("user", \.user), .init("lookAlikes", \.lookAlikes), .init("token", \.token), .init("room", \.room),
             .init("roomIdleTTL", \.roomIdleTTL), .init("notice", \.notice), .init("admitted", \.admitted),
-            .init("channel", \.channel), .init("registered", \.registered), .init("addressBits", \.addressBits),
-            .init("shownHost", \.shownHost),
-            .init("givenKey", \.givenKey), .init("now", \.now),
+            .init("channel", \.channel), .init("registered", \.registered), .init("account", \.account),
+            .init("registrationTTL", \.registrationTTL), .init("addressBits", \.addressBits),
+            .init("shownHost", \.shownHost), .init("givenKey", \.givenKey), .init("now", \.now),
         ],
         body: ModerationScripts.helpers + """
-            if room ~= 'lobby' and redis.call('EXISTS', membersKey) == 0 and redis.call('EXISTS', historyKey) == 0 then
+            -- A registered room exists while registered, with or without members and history.
+            local registration = redis.call('HGET', rulesKey, 'owner')
+            if room ~= 'lobby' and not registration and redis.call('EXISTS', membersKey) == 0
+                    and redis.call('EXISTS', historyKey) == 0 then
                 if admitted ~= '1' then return 0 end
                 redis.call('DEL', topicKey, rolesKey, rulesKey, bansKey)
             end
-            if redis.call('HGET', membersKey, user) ~= token then
-                \(ModerationScripts.admissionCheck)
+            -- The roles a registered room gives this person: its owner's, or those its list keeps for the account.
+            local given = ''
+            if registration and account ~= '' then
+                local owner = lines(registration)
+                if owner[1] == user and owner[2] == account then
+                    given = 'qo'
+                else
+                    local listed = lines(redis.call('HGET', rulesKey, 'access:' .. user) or '')
+                    if listed[2] == account then given = listed[1] end
+                end
+            end
+            local newcomer = redis.call('HGET', membersKey, user) ~= token
+            if newcomer then
+                -- The owner comes into their room whatever its settings and bans say.
+                if given ~= 'qo' then
+                    \(ModerationScripts.admissionCheck)
+                end
                 redis.call('HDEL', rolesKey, user)
             end
-            -- A join renews what the room keeps, so a quiet room of idle members keeps its operators and bans.
-            for _, key in ipairs({topicKey, rolesKey, rulesKey, bansKey}) do redis.call('EXPIRE', key, roomIdleTTL) end
-            if redis.call('HSET', membersKey, user, token) == 1 then
-                local count = redis.call('HLEN', membersKey)
-                if count == 1 and room ~= 'lobby' then
-                    redis.call('HSET', rolesKey, user, 'o')
-                    redis.call('EXPIRE', rolesKey, roomIdleTTL)
-                end
-                if count <= \(ChatStore.quietRoomSize) then redis.call('SPUBLISH', channel, notice) end
+            -- A join renews what the room keeps, so a quiet room of idle members keeps its operators and bans; the
+            -- owner's renews a registered room's for the accounts' lifetime.
+            local life = given == 'qo' and registrationTTL or lifeOf(rulesKey, roomIdleTTL)
+            for _, key in ipairs({topicKey, rolesKey, rulesKey, bansKey}) do keep(key, life) end
+            local added = redis.call('HSET', membersKey, user, token) == 1
+            local count = added and redis.call('HLEN', membersKey) or 0
+            if added and count <= \(ChatStore.quietRoomSize) then redis.call('SPUBLISH', channel, notice) end
+            if newcomer and given ~= '' then
+                redis.call('HSET', rolesKey, user, given)
+                keep(rolesKey, roomIdleTTL)
+                return given
+            end
+            if count == 1 and room ~= 'lobby' and not registration then
+                redis.call('HSET', rolesKey, user, 'o')
+                keep(rolesKey, roomIdleTTL)
             end
             return 1
             """)
@@ -112,7 +143,7 @@ enum RoomScripts {
     /// Returns how many members are left, -1 when that session was not a member, or -2 when it left the room
     /// vacant: no members and no history, so the room no longer exists (a join would make it anew, without the
     /// topic, which goes now: a room made, given a topic and left must not keep a key the room cap no longer
-    /// counts).
+    /// counts). A registered room is never vacant: it keeps its topic, settings and bans.
     static let leave = NamedScript<LeaveParameters>(
         name: "leave",
         keys: [
@@ -131,10 +162,7 @@ enum RoomScripts {
             if left <= \(ChatStore.quietRoomSize) then redis.call('SPUBLISH', channel, notice) end
             if left == 0 then
                 \(ModerationScripts.emptied)
-            end
-            if left == 0 and redis.call('EXISTS', historyKey) == 0 then
-                if room ~= 'lobby' then redis.call('DEL', topicKey) end
-                return -2
+                \(ModerationScripts.vacated)
             end
             return left
             """)
@@ -226,7 +254,7 @@ enum RoomScripts {
             local rules = redis.call('EXISTS', rulesKey) == 1 and redis.call('HMGET', rulesKey, 'm', 'mute:' .. user)
             if rules and (rules[1] or rules[2]) then
                 local roles = redis.call('HGET', rolesKey, user) or ''
-                if not string.find(roles, 'o', 1, true) then
+                if not string.find(roles, '[oq]') then
                     if rules[2] then
                         local lapse = tonumber(string.match(rules[2], '^%d+')) or 0
                         if lapse == 0 or lapse > tonumber(now) then
@@ -246,9 +274,11 @@ enum RoomScripts {
             if renewsTopic == '1' then
                 -- The topic outlives the history by the renewal interval, so it cannot go first when the last
                 -- renewal came up to that much before the last message.
-                redis.call('EXPIRE', topicKey, tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds))
-                for _, key in ipairs({rolesKey, rulesKey}) do
-                    redis.call('EXPIRE', key, tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds))
+                -- Never shorter than they are: a registered room's keys live a year past its owner's visit.
+                for _, key in ipairs({topicKey, rolesKey, rulesKey}) do
+                    local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
+                    redis.call('EXPIRE', key, seconds, 'NX')
+                    redis.call('EXPIRE', key, seconds, 'GT')
                 end
             end
             return id
@@ -287,7 +317,7 @@ enum RoomScripts {
                 redis.call('DEL', topicKey)
             else
                 redis.call('HSET', topicKey, 'text', text, 'by', by, 'time', time)
-                redis.call('EXPIRE', topicKey, roomIdleTTL)
+                keep(topicKey, lifeOf(rulesKey, roomIdleTTL))
             end
             redis.call('SPUBLISH', channel, notice)
             return 1

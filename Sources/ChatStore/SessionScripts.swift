@@ -66,8 +66,10 @@ enum SessionScripts {
             """)
 
     /// A room about to be joined is added to the session's rooms first: were the node to stop between the two, a
-    /// survivor reaping it still finds the membership. Answers whether the name is registered, which the join
-    /// notice says (IRC's extended-join shows it).
+    /// survivor reaping it still finds the membership. Answers when the name's account was made ('' for a guest):
+    /// the join notice says whether the name is registered (IRC's extended-join shows it), and a registered room
+    /// knows its owner and its listed names by their key and this time, so that an account registered again under
+    /// a name that lapsed is somebody else.
     /// KEYS: sessionRooms, account
     /// ARGV: room, session ttl
     static let enterRoom = RedisScript(
@@ -75,7 +77,7 @@ enum SessionScripts {
         source: """
             redis.call('SADD', KEYS[1], ARGV[1])
             redis.call('EXPIRE', KEYS[1], ARGV[2])
-            return redis.call('EXISTS', KEYS[2])
+            return redis.call('HGET', KEYS[2], 'created') or ''
             """)
 
     /// Ends a session: deletes the claim only if it still holds this token and the session only if it is still

@@ -73,6 +73,8 @@ struct EditorAndWrapTests {
         // Moderation commands complete, and a name after them.
         #expect(Completion.complete("/kic", cursor: 4, names: names, rooms: [])?.line == "/kick ")
         #expect(Completion.complete("/kick car", cursor: 9, names: names, rooms: [])?.line == "/kick carol ")
+        // `/room` completes, and what it does after it (registered rooms).
+        #expect(Completion.complete("/room tr", cursor: 8, names: names, rooms: [])?.line == "/room transfer ")
         #expect(
             Completion.complete("hi bo", cursor: 5, names: names, rooms: [])?.line == "hi bob",
             "common prefix of bob and Bobby")

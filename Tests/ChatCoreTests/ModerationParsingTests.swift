@@ -127,6 +127,50 @@ struct ModerationParsingTests {
         #expect(RelayCodec.decode(Array(forged.utf8)) == nil)
     }
 
+    @Test(
+        "registered rooms: /room in text, JSON and to ChanServ; the owner's letter and prefix; the events cross nodes")
+    func registeredRooms() throws {
+        #expect(try TextCommandParser.parse("/room register") == .room(room: nil, .register))
+        #expect(try TextCommandParser.parse("/room info #dev") == .room(room: "#dev", .info))
+        #expect(try TextCommandParser.parse("/room transfer #dev bob") == .room(room: "#dev", .transfer(to: "bob")))
+        #expect(throws: ChatError.self) { try TextCommandParser.parse("/room transfer") }
+        #expect(throws: ChatError.self) { try TextCommandParser.parse("/room sell #dev") }
+        for request: ClientRequest in [
+            .room(room: "dev", .register), .room(room: "dev", .unregister), .room(room: nil, .info),
+            .room(room: "dev", .transfer(to: "bob")),
+        ] {
+            #expect(try JSONRequestParser.parse(JSONRequestEncoder.object(request)).request.get() == request)
+        }
+        #expect(IRCSession.chanServRequest("register #dev").request == .room(room: "#dev", .register))
+        #expect(IRCSession.chanServRequest("TRANSFER #dev bob").request == .room(room: "#dev", .transfer(to: "bob")))
+        #expect(IRCSession.chanServRequest("AMODE #dev").request == .room(room: "#dev", .info))
+        #expect(IRCSession.chanServRequest("REGISTER").help != nil)
+
+        let owner = RoomRoles(letters: "qo")
+        #expect(owner == [.owner, .operator] && owner.prefixes == "~@" && owner.word == "owner" && owner.moderates)
+        #expect(RoomRoles(word: "owner") == owner && !RoomRoles.voice.moderates)
+        #expect(
+            try RoomModeRequest.parse("+q", arguments: ["bob"]) == .change([.role(.owner, name: "bob", granted: true)]))
+        #expect(throws: ChatError.self) { try UserName(validating: "ChanServ") }
+
+        let room = RoomName(trusted: "dev")
+        for event: ChatEvent in [
+            .roomRegistered(room: room, owner: "alice", previous: nil, by: "alice", time: 5),
+            .roomRegistered(room: room, owner: "bob", previous: "alice", by: "alice", time: 5),
+            .roomRegistered(room: room, owner: nil, previous: "bob", by: "opal", time: 5),
+            .modeChanged(room: room, by: "server", changes: [.role(.owner, name: "alice", granted: true)], time: 5),
+        ] {
+            let decoded = RelayCodec.decode(Array(RelayCodec.encode(RelayEnvelope(event: event)).utf8))
+            #expect(decoded?.event == event)
+            var check = RelayCheck()
+            #expect(check.problem(event, in: room) == nil)
+        }
+        var check = RelayCheck()
+        #expect(
+            check.problem(.roomRegistered(room: room, owner: "admin", previous: nil, by: "x", time: 1), in: room) != nil
+        )
+    }
+
     @Test("server operators' commands in text, JSON and IRC; network bans match by name key, look-alike and range")
     func serverOperatorCommands() throws {
         #expect(

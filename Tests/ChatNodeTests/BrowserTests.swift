@@ -173,7 +173,7 @@ struct BrowserTests {
     }
 
     @Test(
-        "a room's operator in the page: the member menu kicks a person on the other node; the settings panel makes the room invite-only and lifts a ban"
+        "a room's operator in the page: the member menu kicks a person on the other node; the settings panel makes the room invite-only, lifts a ban and registers the room"
     )
     func moderationInChromium() throws {
         let cluster = try TestCluster(nodes: 2)
@@ -214,5 +214,17 @@ struct BrowserTests {
         try browser.waitForText("#bans-list") { $0.contains("troll!*@*") }
         try click("#bans-list button", text: "Lift")
         try browser.waitForText("#bans-list") { $0.contains("nobody") }
+
+        // Registering the room from the panel, once the name is registered: webop owns it (~), seen on node 2.
+        try say("/register secret-webop-1")
+        try browser.waitForText("#log") { $0.contains("webop is registered") }
+        try browser.click("#settings-close")
+        try browser.click("#settings-button")
+        try browser.waitForText("#registration") { $0.contains("Not registered") }
+        try browser.click("#registration-button")
+        try browser.waitForText("#registration") { $0.contains("Registered to webop") }
+        try browser.waitForText("#people") { $0.contains("~webop") }
+        try bob.send("/room info #club")
+        try bob.expect("#club is registered to webop")
     }
 }

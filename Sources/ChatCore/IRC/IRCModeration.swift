@@ -1,4 +1,4 @@
-/// Room moderation as IRC has it (docs/moderation.md): roles as channel prefixes (`PREFIX=(ov)@+`), settings and
+/// Room moderation as IRC has it (docs/moderation.md): roles as channel prefixes (`PREFIX=(qov)~@+`), settings and
 /// bans as channel modes (`CHANMODES=b,k,l,imstR`, mutes as Ergo's and InspIRCd's `m:` extban), KICK and INVITE,
 /// and the numerics for every refusal.
 extension IRCRenderer {
@@ -64,6 +64,7 @@ extension IRCRenderer {
         }
         switch error.code {
         case .notOperator: return numeric("482", room, "You're not channel operator (\(error.message))")
+        case .notOwner: return numeric("482", room, "You're not the channel owner (\(error.message))")
         case .banned: return numeric("474", room, "Cannot join channel (+b) (\(error.message))")
         case .inviteOnly: return numeric("473", room, "Cannot join channel (+i)")
         case .badKey: return numeric("475", room, "Cannot join channel (+k)")

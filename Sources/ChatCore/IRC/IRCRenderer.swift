@@ -56,6 +56,8 @@ public enum IRCRenderer {
         case userMode = "irc-umode"
         /// `SILENCE +nick`: answered with the SILENCE line.
         case silence = "irc-silence"
+        /// A line to ChanServ: answered in its NOTICEs.
+        case chanServ = "irc-chanserv"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -97,6 +99,10 @@ public enum IRCRenderer {
             return [numeric("221", registeredOnly ? "+iR" : "+i")]
         case .serverOperator, .motd, .announcement, .networkBans, .auditLog, .roomClosed, .blocks:
             return serverOperatorLines(event, view: view)
+        case .roomRegistered, .roomRegistration:
+            return chanServLines(event, view: view)
+        case .ok where purpose == .chanServ, .error where purpose == .chanServ:
+            return chanServLines(event, view: view)
         case .history(_, let messages, _):
             return purpose == .chathistory
                 ? IRCChatHistory.reply(messages, requestID: requestID, view: view, now: now) : []
@@ -307,7 +313,7 @@ public enum IRCRenderer {
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
         "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*",
-        "CHANTYPES=#", "CHANMODES=b,k,l,imnstR", "PREFIX=(ov)@+", "MODES=\(RoomModeRequest.maximumChanges)",
+        "CHANTYPES=#", "CHANMODES=b,k,l,imnstR", "PREFIX=(qov)~@+", "MODES=\(RoomModeRequest.maximumChanges)",
         "MAXLIST=b:\(ModerationLimits.maximumBans)", "EXTBAN=,m", "NICKLEN=\(UserName.maximumLength)",
         "TOPICLEN=\(RoomTopic.maximumBytes)", "AWAYLEN=\(Presence.maximumAwayBytes)",
         "CHANNELLEN=\(UserName.maximumLength + 1)",

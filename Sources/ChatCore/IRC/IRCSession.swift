@@ -262,6 +262,12 @@ public struct IRCSession: Sendable {
             output.requests.append((request, target.flatMap { purpose?.requestID($0) } ?? purpose?.requestID))
         }
         func needs(_ count: Int) -> Bool { has(count, in: message, into: &output) }
+        func chanServ(_ text: String) {
+            let (parsed, help) = Self.chanServRequest(text)
+            if let parsed { return request(parsed, .chanServ) }
+            output.replies.append(
+                IRCMessage(source: IRCRenderer.chanServ, command: "NOTICE", parameters: [me, help ?? ""]))
+        }
         switch message.command {
         case "JOIN":
             guard needs(1) else { return }
@@ -310,7 +316,9 @@ public struct IRCSession: Sendable {
             }
             let target = parameters[0]
             let purpose: IRCRenderer.Purpose = notice ? .notice : .message
-            if target.hasPrefix("$") {
+            if target.lowercased() == "chanserv" {
+                if !notice { chanServ(text) }
+            } else if target.hasPrefix("$") {
                 // `$*` (`$$*`): every user on every server, RFC 2812's server mask: a server operator's announcement.
                 request(.operate(.announce(text: text)), .operate, about: target)
             } else if notice {
@@ -458,6 +466,8 @@ public struct IRCSession: Sendable {
             default:
                 numeric("461", "UBAN", "usage: UBAN ADD <target> [DURATION <d>] [REASON], UBAN DEL <target>, UBAN LIST")
             }
+        case "CS", "CHANSERV":
+            chanServ(parameters.joined(separator: " "))
         case "SUSPEND", "UNSUSPEND", "CLOSEROOM", "AUDIT":
             // This server's own (docs/protocol.md): the text commands of the same names, in IRC's syntax.
             let words = parameters.dropLast(parameters.count > 1 ? 1 : 0).joined(separator: " ")

@@ -1,17 +1,23 @@
 /// What a member may do in a room beyond talking: IRC's channel prefixes, stored per member as their mode letters
-/// (`"ov"`). Operators kick, ban, mute, invite, change the room's settings and grant or take operator and voice;
-/// voice lets a member speak in a moderated room. Owners come with room registration (docs/moderation.md).
+/// (`"qo"`, `"ov"`). Operators kick, ban, mute, invite, change the room's settings and grant or take operator and
+/// voice; voice lets a member speak in a moderated room. An owner comes with room registration
+/// (docs/moderation.md): an operator only the owner or a server operator removes, and in a registered room the
+/// only one who grants or takes operator.
 public struct RoomRoles: OptionSet, Hashable, Sendable {
     public let rawValue: UInt8
     public init(rawValue: UInt8) { self.rawValue = rawValue }
 
     public static let voice = RoomRoles(rawValue: 1)
     public static let `operator` = RoomRoles(rawValue: 2)
+    public static let owner = RoomRoles(rawValue: 4)
 
-    /// Highest first, as IRC's PREFIX lists them: `(ov)@+`.
+    /// Highest first, as IRC's PREFIX lists them: `(qov)~@+`.
     static let ranked: [(RoomRoles, letter: Character, prefix: Character)] = [
-        (.operator, "o", "@"), (.voice, "v", "+"),
+        (.owner, "q", "~"), (.operator, "o", "@"), (.voice, "v", "+"),
     ]
+
+    /// Whether these roles moderate the room: an owner does, with or without operator.
+    public var moderates: Bool { !isDisjoint(with: [.owner, .operator]) }
 
     /// From the stored letters; letters it does not know are ignored.
     public init(letters: some StringProtocol) {
@@ -20,20 +26,25 @@ public struct RoomRoles: OptionSet, Hashable, Sendable {
         self = roles
     }
 
+    /// Each role on its own, highest first: one mode change each.
+    public var individually: [RoomRoles] { Self.ranked.map(\.0).filter { contains($0) } }
     /// The mode letters, highest first (`"ov"`); empty for a plain member.
     public var letters: String { String(Self.ranked.filter { contains($0.0) }.map(\.letter)) }
     /// IRC's prefixes, highest first (`"@+"`).
     public var prefixes: String { String(Self.ranked.filter { contains($0.0) }.map(\.prefix)) }
-    /// The role as a word, for the text and JSON protocols: "operator", "voice", or nil for a plain member.
+    /// The highest role as a word, for the text and JSON protocols: "owner", "operator", "voice", or nil for a
+    /// plain member.
     public var word: String? {
+        if contains(.owner) { return "owner" }
         if contains(.operator) { return "operator" }
         if contains(.voice) { return "voice" }
         return nil
     }
 
-    /// From `word`'s words ("operator", "voice"); nil is a plain member.
+    /// From `word`'s words ("owner", "operator", "voice"); nil is a plain member. An owner operates too.
     public init(word: String?) {
         switch word {
+        case "owner": self = [.owner, .operator]
         case "operator": self = .operator
         case "voice": self = .voice
         default: self = []
@@ -161,7 +172,7 @@ public enum RoomModeRequest: Equatable, Sendable {
             switch letter {
             case "+": adding = true
             case "-": adding = false
-            case "o", "v", "b": count += 1
+            case "q", "o", "v", "b": count += 1
             case "k", "l": count += adding ? 1 : 0
             default: break
             }
@@ -184,7 +195,7 @@ public enum RoomModeRequest: Equatable, Sendable {
             case "+": adding = true
             case "-": adding = false
             case "n": continue
-            case "o", "v":
+            case "q", "o", "v":
                 guard let name = remaining.popFirst() else {
                     throw ChatError(.badRequest, "+\(letter) needs a name")
                 }

@@ -116,6 +116,9 @@ public enum StoreOperation: Equatable, Sendable {
     case readBans(RoomName)
     /// Let a person in for an hour, past invite-only, a key, a limit and bans, and tell them. Replies `.done`.
     case invite(RoomName, UserName)
+    /// Register the room, give it up or away (`asServerOperator`: a server operator unregisters it whoever owns it).
+    /// Replies `.done`; `.info` replies `.registration`.
+    case registerRoom(RoomName, RoomRegistrationRequest, asServerOperator: Bool = false)
     /// A server operator's action, by the session's person (who the machine checked is one). Replies `.done`,
     /// `.networkBans` or `.audit`.
     case operate(OperatorAction, by: String)
@@ -190,6 +193,9 @@ public enum StoreReply: Sendable {
     case moderated(removed: String?)
     case settings(RoomSettings)
     case bans([RoomBan])
+    case registration(RoomRegistration)
+    /// A room's registration changed: its owner now (nil: none) and before.
+    case registered(owner: String?, previous: String?)
     case networkBans([RoomBan])
     case audit([AuditEntry])
     case blocks(names: [String], registeredOnly: Bool)

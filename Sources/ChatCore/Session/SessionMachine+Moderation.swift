@@ -62,6 +62,21 @@ extension SessionMachine {
         case .invite(let raw, let target):
             let room = try member(raw, session: session, why: "only its members invite")
             return [.perform(.invite(room, try name(target)), id: id)]
+        case .room(let raw, .info):
+            return [.perform(.registerRoom(try resolve(raw, session: session), .info), id: id)]
+        case .room(let raw, .unregister) where session.grant.isServerOperator:
+            // A server operator takes a registration off any room, in it or not (an owner gone for good).
+            let room = try resolve(raw, session: session)
+            return [.perform(.registerRoom(room, .unregister, asServerOperator: true), id: id)]
+        case .room(let raw, .transfer(let target)):
+            let room = try member(raw, session: session, why: "/join it first")
+            let owner = try name(target)
+            guard owner.key != session.user.key else { throw ChatError(.badRequest, "#\(room) is yours already") }
+            return [.perform(.registerRoom(room, .transfer(to: owner.display)), id: id)]
+        case .room(let raw, let request):
+            let room = try member(raw, session: session, why: "/join it first")
+            guard room != .lobby else { throw ChatError(.badRequest, "the lobby is everyone's: it is not registered") }
+            return [.perform(.registerRoom(room, request), id: id)]
         default:
             return []
         }

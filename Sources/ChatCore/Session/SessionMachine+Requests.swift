@@ -179,7 +179,7 @@ extension SessionMachine {
             session.lastActive = now.wall
             let topic = RoomTopic(text: text, by: session.user.display, time: now.wall)
             return [.perform(.setTopic(room, topic), id: id)]
-        case .mode, .kick, .ban, .mute, .invite:
+        case .mode, .kick, .ban, .mute, .invite, .room:
             return try moderation(request, id: id, now: now, session: session)
         case .operate(let operation):
             guard session.grant.isServerOperator else {

@@ -169,6 +169,12 @@ extension SessionMachine {
                 ? "\(target.display) is invited to #\(room) for an hour"
                 : "\(target.display) is told you invite them to #\(room)"
             return [.send(.ok(text), id: id)]
+        case (.registerRoom(_, .info, _), .registration(let registration)):
+            return [.send(.roomRegistration(registration), id: id)]
+        case (.registerRoom(let room, _, _), .registered(let owner, let previous)):
+            let event = ChatEvent.roomRegistered(
+                room: room, owner: owner, previous: previous, by: session.user.display, time: now.wall)
+            return [.send(event, id: id)]
         case (.operate, .networkBans(let bans)):
             return [.send(.networkBans(bans), id: id)]
         case (.operate, .audit(let entries)):

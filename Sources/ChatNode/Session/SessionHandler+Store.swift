@@ -51,7 +51,11 @@ extension SessionHandler {
         case (.changePassword(let old, let new), let user?):
             return changePassword(user, token: token, old: old, new: new).map { .done }
         case (.unregister(let password), let user?):
-            return changePassword(user, token: token, old: password, new: nil).map { .done }
+            // The rooms the name owned become ordinary ones: a name unregistered owns nothing.
+            let store = self.store
+            return changePassword(user, token: token, old: password, new: nil).flatMap {
+                store.giveUpRooms(of: user, now: WallClock.now(), origin: origin)
+            }.map { .done }
         case (.listenToUser(let name), _?):
             return listen(ChatKeys.userChannel(name.key)).map { .done }
         case (.subscribe(let room), _?):
@@ -149,6 +153,24 @@ extension SessionHandler {
                             time: now, actor: user.display, action: "invite", target: target.display, room: room.value))
                 }
                 return .delivered(recorded)
+            }
+        case (.registerRoom(let room, .info, _), let user?):
+            return store.registration(of: room, viewer: user).map { .registration($0) }
+        case (.registerRoom(let room, let request, let asServerOperator), let user?):
+            return store.changeRegistration(
+                room, request, actor: user, asServerOperator: asServerOperator, now: now, origin: origin
+            ).map { owner, previous in
+                let action =
+                    switch request {
+                    case .register: "register"
+                    case .transfer: "transfer"
+                    default: "unregister"
+                    }
+                self.audit(
+                    AuditEntry(
+                        time: now, actor: user.display, action: action, target: owner ?? previous ?? "",
+                        room: room.value))
+                return .registered(owner: owner, previous: previous)
             }
         case (.operate(.ban(let mask, let until, let reason), _), let user?)
         where NetworkBans([RoomBan(mask: mask.text, by: "", time: 0, until: until, reason: reason)])

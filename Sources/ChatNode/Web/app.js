@@ -167,11 +167,11 @@ function receive(event) {
       const room = state.rooms.get(event.room);
       for (const change of event.changes) {
         const person = room && change.name && !change.mute && room.members.get(change.name.toLowerCase());
-        if (person && (change.mode[1] === "o" || change.mode[1] === "v")) {
-          // The member list shows the highest role: operator over voice.
-          const role = change.mode[1] === "o" ? "operator" : "voice";
-          if (change.mode[0] === "+") { if (person.role !== "operator") person.role = role; }
-          else if (person.role === role) person.role = undefined;
+        const role = person && ROLES[change.mode[1]];
+        if (role) {
+          // The member list shows the highest role: owner over operator over voice.
+          if (change.mode[0] === "+") { if (rank(person.role) < rank(role)) person.role = role; }
+          else if (person.role === role) person.role = role === "owner" ? "operator" : undefined;
         }
       }
       if (event.room === state.current) renderPeople();
@@ -191,6 +191,26 @@ function receive(event) {
     case "bans":
       if (event.id === SETTINGS) { if (event.room === state.settingsFor) showBans(event); break; }
       info(event.bans.length ? `Bans and mutes in #${event.room}: ` + event.bans.map((b) => `${b.mask} (by ${b.by}${b.until ? ", until " + new Date(b.until).toLocaleString() : ""}${b.reason ? ": " + b.reason : ""})`).join("; ") : `#${event.room} bans and mutes nobody`, event.time);
+      break;
+    case "room-registered": {
+      // Registered rooms (docs/moderation.md): the owner's ~ moves.
+      const room = state.rooms.get(event.room);
+      const previous = room && event.previous && room.members.get(event.previous.toLowerCase());
+      if (previous && previous.role === "owner") previous.role = "operator";
+      const owner = room && event.owner && room.members.get(event.owner.toLowerCase());
+      if (owner) owner.role = "owner";
+      if (event.room === state.current) renderPeople();
+      if (state.settingsFor === event.room) openSettings();
+      const text = !event.owner ? `${event.by} unregistered #${event.room}: it is an ordinary room again`
+        : event.previous ? `${event.by} gave #${event.room} to ${event.owner}: it was ${event.previous}'s`
+        : `${event.by} registered #${event.room}: ${event.owner} owns it, and it keeps its operators, settings and bans while empty`;
+      addLine(event.room, { kind: "notice", time: event.time, text });
+      break;
+    }
+    case "room-info":
+      if (event.id === SETTINGS) { if (event.room === state.settingsFor) showRegistration(event); break; }
+      info(!event.owner ? `#${event.room} is not registered` : `#${event.room} is registered to ${event.owner}` + (event.since ? ` since ${new Date(event.since).toLocaleString()}` : "")
+        + (event.access ? (event.access.length ? "; roles it gives at a join: " + event.access.map((a) => `${a.name} (${a.role})`).join(", ") : "; it gives nobody else a role") : ""), event.time);
       break;
     case "invited":
       info(`${event.by} invites you to #${event.room}: type /join #${event.room}`, event.time);
@@ -565,7 +585,7 @@ function renderPeople() {
     button.type = "button";
     const idle = m.idle > 60000 ? `, idle ${Math.round(m.idle / 60000)} min` : "";   // the title says it from a minute
     // Operators and voice as IRC shows them: @ and +.
-    button.textContent = (m.role === "operator" ? "@" : m.role === "voice" ? "+" : "") + m.name;
+    button.textContent = ({ owner: "~", operator: "@", voice: "+" }[m.role] || "") + m.name;
     button.title = (m.role ? m.role + ", " : "") + (m.state === "away" ? `away${m.away ? ": " + m.away : ""}` : "online") + idle;
     button.setAttribute("aria-label", `${m.name}, ${button.title}; actions`);
     button.setAttribute("aria-haspopup", "menu");
@@ -591,7 +611,7 @@ function personMenu(person) {
   const name = person.name;
   const actions = [["Message", () => { $("input").value = `/msg ${name} `; $("input").focus(); }]];
   if (!same(name, state.confirmed)) actions.push(["Block", () => command(`/block ${name}`)]);
-  if (me?.role === "operator" && !same(name, state.confirmed)) {
+  if (moderates(me) && !same(name, state.confirmed) && person.role !== "owner") {
     actions.push(
       ["Kick", () => command(`/kick ${name}`)],
       ["Ban", () => command(`/ban ${name}`)],
@@ -599,6 +619,7 @@ function personMenu(person) {
       person.role === "operator" ? ["Take operator", () => command(`/deop ${name}`)] : ["Make operator", () => command(`/op ${name}`)],
       person.role === "voice" ? ["Take voice", () => command(`/devoice ${name}`)] : ["Give voice", () => command(`/voice ${name}`)]);
   }
+  if (me?.role === "owner" && !same(name, state.confirmed)) actions.push(["Give the room to them", () => command(`/room transfer ${name}`)]);
   const menu = document.createElement("div");
   menu.className = "person-menu";
   menu.setAttribute("role", "menu");
@@ -620,6 +641,10 @@ function command(text) { send({ op: "command", text, room: state.current, id: "u
 // The room settings panel: the settings and (for operators) the ban list, as the server says they are; saving
 // sends the changes in IRC's mode syntax, all or none.
 const FLAGS = { "invite-only": "i", "moderated": "m", "topic-locked": "t", "registered-only": "R", "secret": "s" };
+// Room roles by IRC's mode letter, highest first (docs/moderation.md); an owner moderates as an operator does.
+const ROLES = { q: "owner", o: "operator", v: "voice" };
+const rank = (role) => ({ owner: 3, operator: 2, voice: 1 })[role] || 0;
+const moderates = (person) => rank(person?.role) >= 2;
 function openSettings() {
   if (!state.current) return;
   state.settingsFor = state.current;
@@ -629,7 +654,8 @@ function openSettings() {
   send({ op: "mode", room: state.current, id: SETTINGS });
   const room = state.rooms.get(state.current);
   const me = room && room.members.get((state.confirmed || "").toLowerCase());
-  if (me?.role === "operator") send({ op: "bans", room: state.current, id: SETTINGS });
+  if (moderates(me)) send({ op: "bans", room: state.current, id: SETTINGS });
+  send({ op: "room-info", room: state.current, id: SETTINGS });
 }
 function closeSettings() {
   state.settingsFor = null;
@@ -639,7 +665,7 @@ function closeSettings() {
 function showSettings(event) {
   const room = state.rooms.get(event.room);
   const me = room && room.members.get((state.confirmed || "").toLowerCase());
-  const operator = me?.role === "operator";
+  const operator = moderates(me);
   state.shownSettings = event;
   for (const [word, letter] of Object.entries(FLAGS)) $("flag-" + letter).checked = event.flags.includes(word);
   $("settings-key").value = event.key && event.key !== "*" ? event.key : "";
@@ -647,6 +673,21 @@ function showSettings(event) {
   $("settings-fields").disabled = !operator;
   $("bans-title").hidden = $("bans-list").hidden = !operator;   // the ban list is the operators'
   $("settings-note").textContent = operator ? `#${event.room}: you are its operator` : `#${event.room}: only its operators change these`;
+}
+// A registered room (docs/moderation.md): who owns it; its operator may register it, its owner give it up.
+function showRegistration(event) {
+  const room = state.rooms.get(event.room);
+  const me = room && room.members.get((state.confirmed || "").toLowerCase());
+  $("registration").textContent = event.owner
+    ? `Registered to ${event.owner}${event.since ? " since " + new Date(event.since).toLocaleString() : ""}: it keeps its operators, settings and bans while empty`
+    : "Not registered: it forgets its operators, settings and bans when the last person leaves";
+  const button = $("registration-button");
+  button.hidden = !(event.owner ? me?.role === "owner" : moderates(me));
+  button.textContent = event.owner ? "Unregister the room" : "Register the room";
+  button.onclick = () => {
+    send({ op: event.owner ? "room-unregister" : "room-register", room: event.room, id: SETTINGS });
+    send({ op: "room-info", room: event.room, id: SETTINGS });
+  };
 }
 function showBans(event) {
   $("bans-list").replaceChildren(...event.bans.map((ban) => {
