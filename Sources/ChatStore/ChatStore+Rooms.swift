@@ -16,11 +16,11 @@ extension ChatStore {
     /// new room is admitted (`admit`) between the first refusal of the room's script and its second attempt; a
     /// refused room goes from the session's rooms again.
     /// `token`: the session's claim token, which its membership records (and every leave is guarded by).
-    /// `addressBits` and `shownHost` are what the room's bans are matched against; `key` is the key the join
-    /// gave. A refusal by the room's settings or bans is a `ChatError` (`banned`, `invite-only`...).
+    /// `addressBits` and the host IRC shows for the name (`IRCRenderer.host(of:)`) are what the room's bans are
+    /// matched against; `key` is the key the join gave. A refusal by the room's settings or bans is a `ChatError` (`banned`, `invite-only`...).
     public func join(
         _ room: RoomName, user: UserName, token: String, now: Millis, origin: String, address: String = "",
-        addressBits: String = "", shownHost: String = IRCRenderer.shownHost, key: String? = nil
+        addressBits: String = "", key: String? = nil
     )
         -> EventLoopFuture<Void>
     {
@@ -48,21 +48,26 @@ extension ChatStore {
                         roomIdleTTL: bounds.roomIdleSeconds, notice: notice, admitted: admitted,
                         channel: ChatKeys.roomChannel(room), registered: registered, account: account,
                         registrationTTL: bounds.accountLifetimeSeconds, addressBits: addressBits,
-                        shownHost: shownHost, givenKey: key ?? "", now: now))
+                        shownHost: IRCRenderer.host(of: user.display), givenKey: key ?? "", now: now))
             }
             // A registered room's roles for this person, told to the room after the join notice (IRC: the server's
-            // MODE after JOIN, as ChanServ's auto-op).
+            // MODE after JOIN, as ChanServ's auto-op), unless the join was not told either. The owner's join keeps
+            // the room in the index for the registration's life.
             let told = { @Sendable (joined: RedisValue) -> EventLoopFuture<Void> in
-                guard case .bulk = joined, let letters = joined.string, !letters.isEmpty else {
+                guard case .bulk = joined, let reply = joined.string, !reply.isEmpty else {
                     return eventLoop.makeSucceededVoidFuture()
                 }
+                let letters = reply.hasPrefix("-") ? String(reply.dropFirst()) : reply
+                let indexed =
+                    letters.contains("q") ? keepIndexed(room, now: now) : eventLoop.makeSucceededVoidFuture()
+                guard !reply.hasPrefix("-") else { return indexed }
                 let changes = RoomRoles(letters: letters).individually.map {
                     RoomModeChange.role($0, name: user.display, granted: true)
                 }
                 let notice = RelayCodec.encode(
                     RelayEnvelope(
                         event: .modeChanged(room: room, by: OperatorRequest.serverActor, changes: changes, time: now)))
-                return redis.send("SPUBLISH", ChatKeys.roomChannel(room), notice).map { _ in }
+                return redis.send("SPUBLISH", ChatKeys.roomChannel(room), notice).and(indexed).map { _ in }
             }
             return enter(false).flatMap { joined -> EventLoopFuture<Bool> in
                 if case .bulk = joined { return told(joined).map { false } }
@@ -197,7 +202,7 @@ extension ChatStore {
             // An idle room's history goes by itself; the room counts as active for the cap meanwhile. Its bans
             // live as long (the script renews its roles and rules; bans are renewed here, off the message's path),
             // never shorter than they are (a registered room's live a year: GT).
-            _ = redis.send("ZADD", ChatKeys.roomActivity, String(message.time), message.room.look)
+            _ = redis.send("ZADD", ChatKeys.roomActivity, "GT", String(message.time), message.room.look)
             _ = redis.send(
                 "EXPIRE", ChatKeys.bans(message.room),
                 String(bounds.roomIdleSeconds + PublishUpkeep.renewalIntervalSeconds), "GT")

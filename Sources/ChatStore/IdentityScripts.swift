@@ -13,6 +13,8 @@ enum IdentityScripts {
         var claimKey, sessionKey, sessionRoomsKey, seenKey, accountKey, nameFailuresKey, heldDirectsKey: String
         /// The person's own preferences (blocks): a guest newly taking the name starts without the last holder's.
         var preferencesKey: String
+        /// The rooms the name owns: their count lives as long as the account, renewed with it.
+        var ownedRoomsKey: String
         var token: String
         /// The name as the person typed it.
         var name: String
@@ -85,6 +87,7 @@ enum IdentityScripts {
             .init("sessionRoomsKey", \.sessionRoomsKey), .init("seenKey", \.seenKey),
             .init("accountKey", \.accountKey), .init("nameFailuresKey", \.nameFailuresKey),
             .init("heldDirectsKey", \.heldDirectsKey), .init("preferencesKey", \.preferencesKey),
+            .init("ownedRoomsKey", \.ownedRoomsKey),
         ],
         arguments: [
             .init("token", \.token), .init("name", \.name), .init("incarnation", \.incarnation),
@@ -176,6 +179,7 @@ enum IdentityScripts {
                     redis.call('HSET', accountKey, 'known', table.concat(list, ' '))
                 end
                 redis.call('EXPIRE', accountKey, accountLifetime)
+                redis.call('EXPIRE', ownedRoomsKey, accountLifetime)
                 verified = true
                 -- The password is verified: the owner gets the name even from their own dropped or stale session.
                 if live and redis.call('EXISTS', claimKey) == 1 then return takeOver() end

@@ -48,7 +48,8 @@ enum IndexScripts {
                     return redis.error_reply('CHAT store-full the cluster has as many rooms as it allows; join one that exists')
                 end
             end
-            redis.call('ZADD', activityKey, now, look)
+            -- Never lowered: a registered room's is put ahead for its registration's life (`ChatStore.keepIndexed`).
+            redis.call('ZADD', activityKey, 'GT', now, look)
             redis.call('HSET', looksKey, look, room)
             return 1
             """)

@@ -54,7 +54,9 @@ enum ModerationScripts {
             return string.find(redis.call('HGET', rolesKey, who) or '', '[oq]') ~= nil
         end
         local function isOwner(who)
+            -- A `q` outliving its room's registration (it lapsed a year after the owner's last join) owns nothing.
             return string.find(redis.call('HGET', rolesKey, who) or '', 'q', 1, true) ~= nil
+                and redis.call('HEXISTS', rulesKey, 'owner') == 1
         end
         local function keep(key, seconds)
             redis.call('EXPIRE', key, seconds, 'NX')
@@ -161,6 +163,8 @@ enum ModerationScripts {
             if removing ~= '' and isOwner(removing) then
                 return refuse('not-owner', 'the room\\'s owner cannot be banned from it')
             end
+            -- Entries this request adds, counted against the caps with those already kept.
+            local newRules, newBans = 0, 0
             for i = 1, #changes, 6 do
                 local kind, subject, on, value = changes[i], changes[i + 1], changes[i + 2], changes[i + 3]
                 if kind == 'role' and value == 'q' then
@@ -173,16 +177,19 @@ enum ModerationScripts {
                     return refuse('not-owner', 'the room\\'s owner cannot be muted')
                 elseif kind == 'role' and on == '1' and redis.call('HEXISTS', membersKey, subject) == 0 then
                     return refuse('not-in-room', changes[i + 4] .. ' is not in the room')
-                elseif kind == 'role' and on == '1' and registration and changes[i + 5] ~= ''
-                        and redis.call('HEXISTS', rulesKey, 'access:' .. subject) == 0
-                        and redis.call('HLEN', rulesKey) >= \(ModerationLimits.maximumRules) then
-                    return refuse('list-full', 'the room keeps as many roles, mutes and invitations as it may')
-                elseif kind == 'ban' and on == '1' and redis.call('HEXISTS', bansKey, subject) == 0
-                        and redis.call('HLEN', bansKey) >= \(ModerationLimits.maximumBans) then
-                    return refuse('list-full', 'the room has \(ModerationLimits.maximumBans) bans already: lift one first')
-                elseif kind == 'mute' and on == '1' and redis.call('HEXISTS', rulesKey, 'mute:' .. subject) == 0
-                        and redis.call('HLEN', rulesKey) >= \(ModerationLimits.maximumRules) then
-                    return refuse('list-full', 'the room has as many mutes and invitations as it may keep')
+                end
+                local field = (kind == 'role' and registration and changes[i + 5] ~= '' and 'access:' .. subject)
+                    or (kind == 'mute' and 'mute:' .. subject)
+                if on == '1' and field and redis.call('HEXISTS', rulesKey, field) == 0 then
+                    newRules = newRules + 1
+                    if redis.call('HLEN', rulesKey) + newRules > \(ModerationLimits.maximumRules) then
+                        return refuse('list-full', 'the room keeps as many roles, mutes and invitations as it may')
+                    end
+                elseif kind == 'ban' and on == '1' and redis.call('HEXISTS', bansKey, subject) == 0 then
+                    newBans = newBans + 1
+                    if redis.call('HLEN', bansKey) + newBans > \(ModerationLimits.maximumBans) then
+                        return refuse('list-full', 'the room has \(ModerationLimits.maximumBans) bans already: lift one first')
+                    end
                 end
             end
             local function withLetter(letters, letter, on)

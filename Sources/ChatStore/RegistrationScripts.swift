@@ -34,19 +34,24 @@ enum RegistrationScripts {
 
     /// The owner (or, `force` 1, a server operator) gives up the registration: the list goes, the owner keeps
     /// operator without `q`, and the room's keys live an ordinary room's idle days again (an empty room's go now,
-    /// as `ModerationScripts.emptied` would have taken them). Returns {owner's user key, owner's name}.
+    /// as `ModerationScripts.emptied` would have taken them). The owner is the account, not the name: a later
+    /// account under a name that lapsed is refused. Returns {owner's user key, owner's name, 1 when the room is left
+    /// vacant (no members, no history: it no longer exists) else 0}.
     /// KEYS: members, roles, rules, bans, topic, history
-    /// ARGV: actor, force, room idle ttl, room
+    /// ARGV: actor, when the actor's account was made, force (0: the owner; 1: a server operator; 2: the owner's
+    ///       name is being unregistered), room idle ttl, room
     static let unregister = RedisScript(
         name: "unregisterRoom",
         source: """
             local membersKey, rolesKey, rulesKey, bansKey, topicKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-            local actor, force, idle, room = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4]
+            local actor, account, force, idle, room = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
             \(ModerationScripts.helpers)
             local registration = redis.call('HGET', rulesKey, 'owner')
             if not registration then return refuse('not-registered', '#' .. room .. ' is not registered') end
             local owner = lines(registration)
-            if force ~= '1' and owner[1] ~= actor then
+            -- force 1: a server operator; 2: the name's owner unregistering the name (whichever account it had).
+            if (force == '2' and owner[1] ~= actor)
+                    or (force == '0' and (owner[1] ~= actor or owner[2] ~= account)) then
                 return refuse('not-owner', 'only the owner of #' .. room .. ' may unregister it')
             end
             redis.call('HDEL', rulesKey, 'owner')
@@ -60,31 +65,38 @@ enum RegistrationScripts {
                 if letters == '' then redis.call('HDEL', rolesKey, owner[1])
                 else redis.call('HSET', rolesKey, owner[1], letters) end
             end
+            local vacant = 0
             if redis.call('HLEN', membersKey) == 0 then
                 redis.call('DEL', rolesKey, rulesKey, bansKey)
-                if redis.call('EXISTS', KEYS[6]) == 0 then redis.call('DEL', topicKey) end
-            else
-                for _, key in ipairs({rulesKey, bansKey, topicKey}) do
-                    if redis.call('TTL', key) > idle then redis.call('EXPIRE', key, idle) end
+                if redis.call('EXISTS', KEYS[6]) == 0 then
+                    redis.call('DEL', topicKey)
+                    vacant = 1
                 end
             end
-            return {owner[1], owner[3]}
+            for _, key in ipairs({rulesKey, bansKey, topicKey}) do
+                if redis.call('TTL', key) > idle then redis.call('EXPIRE', key, idle) end
+            end
+            return {owner[1], owner[3], vacant}
             """)
 
-    /// The owner gives the room to another member whose name is registered: they become its owner (`qo`); the
-    /// old owner stays an operator, on the list. Returns the old owner's name.
+    /// The owner (the account, as for `unregister`) gives the room to another member whose name is registered:
+    /// they become its owner (`qo`); the old owner stays an operator, on the list. Returns the old owner's name.
     /// KEYS: members, roles, rules
-    /// ARGV: actor, target, target's account (when made, '' for a guest), target's name, now, room
+    /// ARGV: actor, actor's account, target, target's account (when made, '' for a guest), target's name, now, room
     static let transfer = RedisScript(
         name: "transferRoom",
         source: """
             local membersKey, rolesKey, rulesKey = KEYS[1], KEYS[2], KEYS[3]
-            local actor, target, account, name, now, room = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+            local actor, actorAccount, target, account, name, now, room =
+                ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
             \(ModerationScripts.helpers)
             local registration = redis.call('HGET', rulesKey, 'owner')
             if not registration then return refuse('not-registered', '#' .. room .. ' is not registered') end
             local owner = lines(registration)
-            if owner[1] ~= actor then return refuse('not-owner', 'only the owner of #' .. room .. ' may give it away') end
+            if owner[1] ~= actor or owner[2] ~= actorAccount then
+                return refuse('not-owner', 'only the owner of #' .. room .. ' may give it away')
+            end
+            if target == actor then return refuse('bad-request', '#' .. room .. ' is yours already') end
             if redis.call('HEXISTS', membersKey, target) == 0 then
                 return refuse('not-in-room', name .. ' is not in #' .. room)
             end
@@ -101,14 +113,18 @@ enum RegistrationScripts {
             return owner[3]
             """)
 
-    /// Counts a room among a person's owned ones, at most `cap`. Returns 2 when it was counted already, 1 when
-    /// counted now, 0 when the person owns as many as they may.
+    /// Counts a room among a person's owned ones, at most `cap`; the count lives as long as the account (renewed
+    /// here and at each login with the password, `IdentityScripts.claim`). Returns 2 when it was counted already,
+    /// 1 when counted now, 0 when the person owns as many as they may.
     /// KEYS: owned rooms
     /// ARGV: room, cap, lifetime
     static let reserve = RedisScript(
         name: "reserveRoom",
         source: """
-            if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return 2 end
+            if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then
+                redis.call('EXPIRE', KEYS[1], ARGV[3])
+                return 2
+            end
             if redis.call('SCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
             redis.call('SADD', KEYS[1], ARGV[1])
             redis.call('EXPIRE', KEYS[1], ARGV[3])

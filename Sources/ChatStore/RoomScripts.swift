@@ -59,7 +59,8 @@ enum RoomScripts {
     /// another session; the first member of an empty room (but the lobby) becomes its operator, as on IRC. A
     /// registered room (`owner` in its rules) makes nobody operator that way: it gives its owner `qo` (past its
     /// settings and bans) and a listed account the letters its list keeps, and exists while registered.
-    /// Returns 1 when joined, 0 when the room is new and not admitted, or the role letters a registered room gave.
+    /// Returns 1 when joined, 0 when the room is new and not admitted, or the role letters a registered room gave
+    /// (after a `-` when the room is not to be told: it was not told of the join either).
     static let join = NamedScript<JoinParameters>(
         name: "join",
         keys: [
@@ -110,7 +111,9 @@ enum RoomScripts {
             if newcomer and given ~= '' then
                 redis.call('HSET', rolesKey, user, given)
                 keep(rolesKey, roomIdleTTL)
-                return given
+                -- Told to the room where a join is (`-` before the letters: a quiet room, or no new membership).
+                if added and count <= \(ChatStore.quietRoomSize) then return given end
+                return '-' .. given
             end
             if count == 1 and room ~= 'lobby' and not registration then
                 redis.call('HSET', rolesKey, user, 'o')

@@ -158,7 +158,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         help:
             "A file holding the admin API's bearer token (at least 32 characters); without it the operations port has no /admin. [CHAT_ADMIN_TOKEN_FILE]"
     )
-    var adminTokenFile = env("CHAT_ADMIN_TOKEN_FILE")
+    var adminTokenFile = env("CHAT_ADMIN_TOKEN_FILE") ?? ""
 
     @Option(name: .customLong("ops-port"), help: "Port for /health and /metrics. [CHAT_OPS_PORT]")
     var opsPort = env("CHAT_OPS_PORT").flatMap(Int.init) ?? 9101
@@ -329,7 +329,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.opsHostNames = HostAllowList(parsing: opsHosts)
         configuration.opsPort = opsPort
         configuration.operators = try NodeConfiguration.operatorKeys(operators)
-        if let adminTokenFile { configuration.adminToken = try NodeConfiguration.adminToken(file: adminTokenFile) }
+        if !adminTokenFile.isEmpty {
+            configuration.adminToken = try NodeConfiguration.adminToken(file: adminTokenFile)
+        }
         configuration.registrationTimeout = .nanoseconds(Int64(registrationTimeout * 1e9))
         configuration.pingAfter = .nanoseconds(Int64(pingAfter * 1e9))
         configuration.pingTimeout = configuration.pingAfter

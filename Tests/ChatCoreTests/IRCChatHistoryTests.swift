@@ -71,7 +71,7 @@ struct IRCChatHistoryTests {
         #expect(lines.first?.serialized().hasSuffix(" chathistory :#dev") == true)
         let shown = lines[1].serialized()
         #expect(shown.hasPrefix("@batch=") && shown.contains(";time=") && shown.contains(";msgid=3-0 "), "\(shown)")
-        #expect(shown.hasSuffix(":bob!~u@chat PRIVMSG #dev :new"))
+        #expect(shown.hasSuffix(":\(IRCRenderer.mask("bob")) PRIVMSG #dev :new"))
         #expect(lines[2].command == "BATCH" && lines[2].parameters.first?.hasPrefix("-") == true)
 
         let failed = IRCRenderer.lines(

@@ -70,7 +70,9 @@ struct IRCSessionTests {
             isAction: false, time: 990)
         let lines = IRCRenderer.lines(.message(message), requestID: nil, view: view, now: 0)
         #expect(
-            lines.map { $0.serialized() } == ["@time=1970-01-01T00:00:01.000Z :bob!~u@chat PRIVMSG #dev :hi there"],
+            lines.map { $0.serialized() } == [
+                "@time=1970-01-01T00:00:01.000Z :\(IRCRenderer.mask("bob")) PRIVMSG #dev :hi there"
+            ],
             "timed by its id: the store's clock")
         let quit = IRCRenderer.lines(
             .left(room: RoomName(trusted: "dev"), name: "bob", reason: .disconnected, time: 0), requestID: nil,

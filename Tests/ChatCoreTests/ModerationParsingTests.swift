@@ -44,11 +44,21 @@ struct ModerationParsingTests {
         #expect(BanMask.addressBits(ofClient: "::ffff:192.0.2.7") == BanMask.addressBits(ofClient: "192.0.2.7"))
         let v6 = try BanMask(parsing: "*!*@2001:db8::/32")
         #expect(BanMask.addressBits(ofClient: "2001:db8::1").hasPrefix(v6.addressPrefix!))
-        for everyone in ["*!*@*", "*", "*!*u@chat", "*!~u@*"] {
+        for everyone in ["*!*@*", "*", "*!*u@*.chat", "*!~u@*", "*!*@*chat"] {
             #expect(throws: ChatError.self, "\(everyone)") { try BanMask(parsing: everyone) }
         }
         #expect(throws: ChatError.self) { try BanMask(parsing: "*!bob@*") }  // everyone's user is ~u
-        #expect(throws: ChatError.self) { try BanMask(parsing: "*!*@example.org") }  // and host is chat
+        #expect(throws: ChatError.self) { try BanMask(parsing: "*!*@example.org") }  // and hosts are cloaks
+        // irssi's own `/ban bob` (`*!*u@host`) and WeeChat's (`*!*@host`): bob's cloak, case aside, and nobody else.
+        let host = IRCRenderer.host(of: "Bob")
+        #expect(host == IRCRenderer.host(of: "bob") && host != IRCRenderer.host(of: "rob") && host.hasSuffix(".chat"))
+        for mask in ["*!*u@\(host)", "*!*@\(host.uppercased())"] {
+            let cloaked = try BanMask(parsing: mask)
+            #expect(cloaked.hostGlob == host && !cloaked.namesAddress)
+            #expect(cloaked.matches(keys: ["bob"], addressBits: "", host: host))
+            #expect(!cloaked.matches(keys: ["rob"], addressBits: "", host: IRCRenderer.host(of: "rob")))
+            #expect(!cloaked.matches(keys: [], addressBits: "4:1100", host: nil), "before a name: no host to match")
+        }
         #expect(throws: ChatError.self) { try BanMask(parsing: "bob\u{202E}x") }
         #expect(throws: ChatError.self) { try BanMask(parsing: "m:bob") }  // a mute is not a ban
         #expect(try BanMask.mutedName("élise!*@*") == "élise")
@@ -218,6 +228,6 @@ struct ModerationParsingTests {
         #expect(bans.ban(for: try UserName(validating: "steve"), address: "192.0.2.1", now: 0) == nil)
         // A glob of many stars against a long name takes a moment, not forever.
         let stars = try BanMask(parsing: String(repeating: "*a", count: 49) + "*b")
-        #expect(!stars.matches(keys: [String(repeating: "a", count: 32)], addressBits: ""))
+        #expect(!stars.matches(keys: [String(repeating: "a", count: 32)], addressBits: "", host: nil))
     }
 }

@@ -88,7 +88,7 @@ struct TopicTests {
         let changed = IRCRenderer.lines(.topicChanged(room: dev, topic), requestID: nil, view: view, now: 0).map {
             $0.serialized()
         }
-        #expect(changed == [":bob!~u@chat TOPIC #dev :release on Friday"])
+        #expect(changed == [":\(IRCRenderer.mask("bob")) TOPIC #dev :release on Friday"])
     }
 
     @Test("a topic crosses nodes as a relay event, and one no node would store is dropped")

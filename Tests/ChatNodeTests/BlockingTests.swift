@@ -1,3 +1,4 @@
+import ChatCore
 import ChatTestSupport
 import Foundation
 import Testing
@@ -25,7 +26,7 @@ struct BlockingTests {
         try alice.expect("eve is blocked")
         try eve.sendJSON(["op": "say", "room": "lobby", "text": "spam one", "id": "s1"])
         _ = try eve.expectEvent("her own message") { $0["id"] as? String == "s1" }
-        try carol.expect(":eve!~u@chat PRIVMSG #lobby :spam one")
+        try carol.expect(":\(IRCRenderer.mask("eve")) PRIVMSG #lobby :spam one")
         // A direct message to alice: eve is not told it was dropped (blocking is not announced).
         try eve.sendJSON(["op": "msg", "to": "alice", "text": "psst", "id": "d1"])
         #expect(try eve.expectEvent(type: "direct")["id"] as? String == "d1")

@@ -1,3 +1,4 @@
+import ChatCore
 import ChatTestSupport
 import Foundation
 import Testing
@@ -80,7 +81,7 @@ struct IRCClientTests {
         try browser.waitForText("#log") { $0.contains("hi all, from irssi") }
 
         try bob.send("/quit")
-        try tmux.waitFor("bob's quit") { $0.contains("\(bobName) [~u@chat] has quit") }
+        try tmux.waitFor("bob's quit") { $0.contains("\(bobName) [~u@\(IRCRenderer.host(of: bobName))] has quit") }
         try tmux.run(["kill-session", "-t", tmux.target])
         try browser.waitForText("#log") { $0.contains("ircy left #dev") }
     }
@@ -155,11 +156,11 @@ struct IRCClientTests {
         try browser.waitForText("#log") { $0.contains("modo removed you from #mod (off topic)") }
         try say("/join mod")
         try tmux.waitFor("webby back") { $0.components(separatedBy: "has joined #mod").count > 2 }
-        // irssi's /mode +b with a nick mask, then /kick: out, and refused on the way back.
-        try tmux.type("/mode +b webby!*@*")
+        // irssi's own /kickban, its default ban mask (`*!*u@` and webby's host, a cloak of the nick): out, and
+        // refused on the way back.
+        try tmux.type("/kickban webby banned")
         try tmux.press("Enter")
-        try tmux.type("/kick webby banned")
-        try tmux.press("Enter")
+        try tmux.waitFor("irssi's ban") { $0.contains("+b *!*u@\(IRCRenderer.host(of: "webby"))") }
         try browser.waitForText("#log") { $0.contains("modo removed you from #mod (banned)") }
         try say("/join mod")
         try browser.waitForText("#log") { $0.contains("banned: you are banned from #mod") }

@@ -1,3 +1,4 @@
+import ChatCore
 import ChatTestSupport
 import Foundation
 import Testing
@@ -41,43 +42,45 @@ struct IRCTests {
         try carol.expect("you joined #dev")
         let alice = try cluster[0].ircLogin("alice", capabilities: ["server-time", "message-tags"])
         try alice.send("JOIN #dev,#ops")
-        _ = try alice.expectLine("join echo") { $0.hasPrefix(":alice!~u@chat JOIN #dev") }
+        _ = try alice.expectLine("join echo") { $0.hasPrefix(":\(IRCRenderer.mask("alice")) JOIN #dev") }
         _ = try alice.expectLine("names") {
             $0.contains(" 353 alice = #dev :") && $0.contains("carol") && $0.contains("alice")
         }
         _ = try alice.expectLine("end of names") { $0.contains(" 366 alice #dev ") }
-        _ = try alice.expectLine("second channel") { $0.hasPrefix(":alice!~u@chat JOIN #ops") }
+        _ = try alice.expectLine("second channel") { $0.hasPrefix(":\(IRCRenderer.mask("alice")) JOIN #ops") }
         try carol.expect("alice joined #dev")
 
         try alice.send("PRIVMSG #dev :hello from irc")
         try carol.expect("<alice> hello from irc")
         try carol.send("hi alice")
-        let line = try alice.expectLine("carol's message") { $0.contains(":carol!~u@chat PRIVMSG #dev :hi alice") }
+        let line = try alice.expectLine("carol's message") {
+            $0.contains(":\(IRCRenderer.mask("carol")) PRIVMSG #dev :hi alice")
+        }
         #expect(line.hasPrefix("@time=") && line.contains("msgid="), "tags for the capabilities asked: \(line)")
         try alice.send("PRIVMSG #dev :\u{1}ACTION waves\u{1}")
         try carol.expect("* alice waves")
 
         try carol.send("/msg alice psst")
-        _ = try alice.expectLine("the DM") { $0.contains(":carol!~u@chat PRIVMSG alice :psst") }
+        _ = try alice.expectLine("the DM") { $0.contains(":\(IRCRenderer.mask("carol")) PRIVMSG alice :psst") }
         try alice.send("PRIVMSG carol :back at you")
         try carol.expect("*alice* back at you")
 
         try alice.send("NAMES #dev")
         _ = try alice.expectLine("names again") { $0.contains(" 353 alice = #dev :") }
         try alice.send("WHO #dev")
-        _ = try alice.expectLine("who") { $0.contains(" 352 alice #dev ~u chat ") && $0.contains("carol") }
+        _ = try alice.expectLine("who") { $0.contains(" 352 alice #dev ~u \(IRCRenderer.host(of: "carol")) ") }
         _ = try alice.expectLine("end of who") { $0.contains(" 315 alice #dev ") }
         try alice.send("PART #ops")
-        _ = try alice.expectLine("part echo") { $0.hasPrefix(":alice!~u@chat PART #ops") }
+        _ = try alice.expectLine("part echo") { $0.hasPrefix(":\(IRCRenderer.mask("alice")) PART #ops") }
         try alice.send("PRIVMSG #ops :nobody")
         _ = try alice.expectLine("cannot send to a channel one is not in") { $0.contains(" 404 alice #ops ") }
 
         try alice.send("JOIN #lounge")
         _ = try alice.expectLine("in #lounge") { $0.contains(" 366 alice #lounge ") }
         try carol.send("/join lounge")
-        _ = try alice.expectLine("carol in #lounge too") { $0.contains(":carol!~u@chat JOIN #lounge") }
+        _ = try alice.expectLine("carol in #lounge too") { $0.contains(":\(IRCRenderer.mask("carol")) JOIN #lounge") }
         try carol.send("/quit")
-        _ = try alice.expectLine("carol quits") { $0.contains(":carol!~u@chat QUIT :Quit: quit") }
+        _ = try alice.expectLine("carol quits") { $0.contains(":\(IRCRenderer.mask("carol")) QUIT :Quit: quit") }
         #expect(
             !alice.drain(timeout: 0.5).contains { $0.contains("QUIT") },
             "one QUIT, though carol was in two shared channels")
@@ -103,13 +106,13 @@ struct IRCTests {
 
         let alice = try cluster[0].ircLogin("alice")
         try alice.send("JOIN #dev")
-        _ = try alice.expectLine("join echo") { $0.hasPrefix(":alice!~u@chat JOIN #dev") }
+        _ = try alice.expectLine("join echo") { $0.hasPrefix(":\(IRCRenderer.mask("alice")) JOIN #dev") }
         _ = try alice.expectLine("topic") { $0.contains(" 332 alice #dev :release on Friday") }
         _ = try alice.expectLine("who set it") { $0.contains(" 333 alice #dev carol ") }
         _ = try alice.expectLine("names after the topic") { $0.contains(" 353 alice = #dev :") }
         try alice.send("TOPIC #dev :\u{2}ship\u{2} it")
         _ = try alice.expectLine("own change, formatting kept") {
-            $0.hasSuffix(":alice!~u@chat TOPIC #dev :\u{2}ship\u{2} it")
+            $0.hasSuffix(":\(IRCRenderer.mask("alice")) TOPIC #dev :\u{2}ship\u{2} it")
         }
         try carol.expect("alice set the topic of #dev: ship it")
         let changed = try dana.expectEvent("the change") {
@@ -121,7 +124,7 @@ struct IRCTests {
         try alice.send("TOPIC #elsewhere :mine")
         _ = try alice.expectLine("not on that channel") { $0.contains(" 442 alice #elsewhere ") }
         try carol.send("/topic -delete")
-        _ = try alice.expectLine("cleared") { $0.hasSuffix(":carol!~u@chat TOPIC #dev :") }
+        _ = try alice.expectLine("cleared") { $0.hasSuffix(":\(IRCRenderer.mask("carol")) TOPIC #dev :") }
         try alice.send("TOPIC #dev")
         _ = try alice.expectLine("none now") { $0.contains(" 331 alice #dev ") }
         try alice.send("TOPIC #dev :\u{2}\u{2}")
@@ -133,7 +136,7 @@ struct IRCTests {
         try alice.send("TOPIC #brief :left behind")
         _ = try alice.expectLine("set") { $0.hasSuffix("TOPIC #brief :left behind") }
         try alice.send("PART #brief")
-        _ = try alice.expectLine("parted") { $0.hasPrefix(":alice!~u@chat PART #brief") }
+        _ = try alice.expectLine("parted") { $0.hasPrefix(":\(IRCRenderer.mask("alice")) PART #brief") }
         try alice.send("JOIN #brief")
         _ = try alice.expectLine("joined again") { $0.contains(" 366 alice #brief ") }
         try alice.send("TOPIC #brief")
@@ -169,7 +172,10 @@ struct IRCTests {
         try alice.send("ISON nobody")
         _ = try alice.expectLine("nobody on") { $0.hasSuffix(" 303 alice :") }
         try alice.send("USERHOST carol alice")
-        _ = try alice.expectLine("userhost") { $0.hasSuffix(" 302 alice :carol=-~u@chat alice=+~u@chat") }
+        _ = try alice.expectLine("userhost") {
+            $0.hasSuffix(
+                " 302 alice :carol=-~u@\(IRCRenderer.host(of: "carol")) alice=+~u@\(IRCRenderer.host(of: "alice"))")
+        }
         try alice.send("USERHOST")
         _ = try alice.expectLine("needs a nick") { $0.contains(" 461 alice USERHOST ") }
     }
@@ -191,7 +197,7 @@ struct IRCTests {
         // A client without chathistory but with server-time is shown the last messages after its JOIN, with their times.
         let bob = try cluster[0].ircLogin("bob", capabilities: ["server-time"])
         try bob.send("JOIN #dev")
-        _ = try bob.expectLine("join") { $0.hasPrefix(":bob!~u@chat JOIN #dev") }
+        _ = try bob.expectLine("join") { $0.hasPrefix(":\(IRCRenderer.mask("bob")) JOIN #dev") }
         _ = try bob.expectLine("names first") { $0.contains(" 366 bob #dev ") }
         _ = try bob.expectLine("replayed history") {
             $0.hasPrefix("@time=") && $0.hasSuffix("PRIVMSG #dev :message 30")
@@ -269,12 +275,14 @@ struct IRCTests {
         let room = try MixedRoom(irc: "bot", "ann")
         let (carol, dana, bot, ann) = (room.text, room.json, room.irc[0], room.irc[1])
         try bot.send("NOTICE #dev :build 42 passed")
-        _ = try ann.expectLine("a NOTICE") { $0.hasSuffix(":bot!~u@chat NOTICE #dev :build 42 passed") }
+        _ = try ann.expectLine("a NOTICE") { $0.hasSuffix(":\(IRCRenderer.mask("bot")) NOTICE #dev :build 42 passed") }
         try carol.expect("#dev -bot- build 42 passed")
         let seen = try dana.expectEvent("the notice") { $0["type"] as? String == "message" }
         #expect(seen["notice"] as? Bool == true && seen["text"] as? String == "build 42 passed")
         try dana.sendJSON(["op": "notice", "to": "ann", "text": "from a program"])
-        _ = try ann.expectLine("a direct NOTICE") { $0.hasSuffix(":dana!~u@chat NOTICE ann :from a program") }
+        _ = try ann.expectLine("a direct NOTICE") {
+            $0.hasSuffix(":\(IRCRenderer.mask("dana")) NOTICE ann :from a program")
+        }
         try bot.send("NOTICE nobody :hello?")
         try bot.send("NOTICE #elsewhere :hello?")
         try bot.send("PING :after")
@@ -333,9 +341,11 @@ struct IRCTests {
         let room = try MixedRoom(irc: "alice", "bob")
         let (carol, dana, alice, bob) = (room.text, room.json, room.irc[0], room.irc[1])
         try alice.send("PART #dev :see you later")
-        _ = try bob.expectLine("the PART reason") { $0.hasSuffix(":alice!~u@chat PART #dev :see you later") }
+        _ = try bob.expectLine("the PART reason") {
+            $0.hasSuffix(":\(IRCRenderer.mask("alice")) PART #dev :see you later")
+        }
         _ = try alice.expectLine("one's own PART, with its reason") {
-            $0.hasSuffix(":alice!~u@chat PART #dev :see you later")
+            $0.hasSuffix(":\(IRCRenderer.mask("alice")) PART #dev :see you later")
         }
         try carol.expect("alice left #dev (see you later)")
         let left = try dana.expectEvent("the leave") { $0["type"] as? String == "leave" }
@@ -343,17 +353,25 @@ struct IRCTests {
         try alice.send("JOIN #dev")
         _ = try alice.expectLine("back") { $0.contains(" 366 alice #dev ") }
         try alice.send("QUIT :gone fishing")
-        _ = try bob.expectLine("the QUIT reason") { $0.hasSuffix(":alice!~u@chat QUIT :Quit: gone fishing") }
+        _ = try bob.expectLine("the QUIT reason") {
+            $0.hasSuffix(":\(IRCRenderer.mask("alice")) QUIT :Quit: gone fishing")
+        }
         try carol.expect("alice left #dev (quit: gone fishing)")
         // A /me in private stays an action: CTCP ACTION for IRC, "* name text" for the others.
         try bob.send("PRIVMSG carol :\u{1}ACTION waves at you\u{1}")
         try carol.expect("*bob* * bob waves at you")
         try dana.sendJSON(["op": "msg", "to": "bob", "text": "nods", "action": true])
-        _ = try bob.expectLine("a private action") { $0.hasSuffix(":dana!~u@chat PRIVMSG bob :\u{1}ACTION nods\u{1}") }
+        _ = try bob.expectLine("a private action") {
+            $0.hasSuffix(":\(IRCRenderer.mask("dana")) PRIVMSG bob :\u{1}ACTION nods\u{1}")
+        }
         try carol.send("/quit off to bed")
-        _ = try bob.expectLine("a text user's quit") { $0.hasSuffix(":carol!~u@chat QUIT :Quit: off to bed") }
+        _ = try bob.expectLine("a text user's quit") {
+            $0.hasSuffix(":\(IRCRenderer.mask("carol")) QUIT :Quit: off to bed")
+        }
         try dana.sendJSON(["op": "leave", "room": "dev", "text": "bye from a program"])
-        _ = try bob.expectLine("a program's part") { $0.hasSuffix(":dana!~u@chat PART #dev :bye from a program") }
+        _ = try bob.expectLine("a program's part") {
+            $0.hasSuffix(":\(IRCRenderer.mask("dana")) PART #dev :bye from a program")
+        }
     }
 
     @Test("IRC through the balancer's IRC port: clients land on different nodes and talk to each other")
@@ -374,9 +392,11 @@ struct IRCTests {
         try ann.send("JOIN #lounge")
         _ = try ann.expectLine("joined") { $0.contains(" 366 ann #lounge ") }
         try ben.send("JOIN #lounge")
-        _ = try ann.expectLine("ben joins") { $0.contains(":ben!~u@chat JOIN #lounge") }
+        _ = try ann.expectLine("ben joins") { $0.contains(":\(IRCRenderer.mask("ben")) JOIN #lounge") }
         try ben.send("PRIVMSG #lounge :across nodes, over IRC")
-        _ = try ann.expectLine("ben's message") { $0.contains(":ben!~u@chat PRIVMSG #lounge :across nodes, over IRC") }
+        _ = try ann.expectLine("ben's message") {
+            $0.contains(":\(IRCRenderer.mask("ben")) PRIVMSG #lounge :across nodes, over IRC")
+        }
     }
 
     @Test("a registered name logs in with SASL PLAIN (a wrong password is 904) or PASS; without either it is 464")
@@ -421,15 +441,23 @@ struct IRCTests {
         // extended-join: a registered name's JOIN names its account, a guest's `*`, one's own too.
         let watcher = try cluster[0].ircLogin("watcher", capabilities: ["extended-join"])
         try watcher.send("JOIN #dev")
-        _ = try watcher.expectLine("own join, a guest") { $0.hasPrefix(":watcher!~u@chat JOIN #dev * :") }
+        _ = try watcher.expectLine("own join, a guest") {
+            $0.hasPrefix(":\(IRCRenderer.mask("watcher")) JOIN #dev * :")
+        }
         try withPass.send("JOIN #dev")
-        _ = try watcher.expectLine("sasha's join") { $0.hasSuffix(":sasha!~u@chat JOIN #dev sasha :chat user") }
+        _ = try watcher.expectLine("sasha's join") {
+            $0.hasSuffix(":\(IRCRenderer.mask("sasha")) JOIN #dev sasha :chat user")
+        }
         let guest = try cluster[1].login("gus")
         try guest.send("/join dev")
-        _ = try watcher.expectLine("a guest's join") { $0.hasSuffix(":gus!~u@chat JOIN #dev * :chat user") }
+        _ = try watcher.expectLine("a guest's join") {
+            $0.hasSuffix(":\(IRCRenderer.mask("gus")) JOIN #dev * :chat user")
+        }
         let ownAccount = try cluster[0].ircLogin("sasha2", capabilities: ["extended-join"])
         try ownAccount.send("JOIN #dev")
-        _ = try ownAccount.expectLine("a guest's own join") { $0.hasPrefix(":sasha2!~u@chat JOIN #dev * ") }
+        _ = try ownAccount.expectLine("a guest's own join") {
+            $0.hasPrefix(":\(IRCRenderer.mask("sasha2")) JOIN #dev * ")
+        }
     }
 
     @Test("an IRC client joining 30 channels at once is slowed down, not refused: every JOIN gets its names")

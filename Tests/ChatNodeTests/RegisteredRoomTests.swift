@@ -57,7 +57,7 @@ struct RegisteredRoomTests {
         try erin.expectLine("ChanServ's answer") { $0.hasPrefix(":ChanServ!") && $0.contains("Founder: alice") }
         try erin.send("CS REGISTER #dev")
         try erin.expectLine("ChanServ's refusal") {
-            $0.hasPrefix(":ChanServ!") && $0.contains("only an operator of #dev")
+            $0.hasPrefix(":ChanServ!") && $0.contains("belongs to a registered name")
         }
 
         // Everyone leaves; the room keeps its key, and a newcomer to the empty room is nobody's operator.
@@ -98,6 +98,14 @@ struct RegisteredRoomTests {
         try dave.send("/who dev")
         try dave.expectLine("alice operates it") { $0.contains("@alice  online") }
         try dave.expectLine("bob owns it") { $0.contains("~bob  online") }
+        #expect(try cluster.redis.cli(["SCARD", "chat:owned-rooms:{bob}"]) == "1")
+        #expect(try cluster.redis.cli(["SCARD", "chat:owned-rooms:{alice}"]) == "0")
+        // The owner is the account, not the name: an account made again under the name (after a lapse) owns nothing.
+        let made = try cluster.redis.cli(["HGET", "chat:account:{bob}", "created"])
+        _ = try cluster.redis.cli(["HSET", "chat:account:{bob}", "created", "1"])
+        try bob.send("/room unregister")
+        try bob.expect("! not-owner")
+        _ = try cluster.redis.cli(["HSET", "chat:account:{bob}", "created", made])
         try bob.send("/room unregister")
         try dave.expect("bob unregistered #dev: it is an ordinary room again")
         try alice.send("/room info")

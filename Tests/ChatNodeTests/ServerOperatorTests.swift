@@ -1,5 +1,6 @@
 // One file because every test here runs the same two-node cluster with a listed operator, one power each, and
 // reads as docs/moderation.md's "Server operators" and docs/admin-api.md do.
+import ChatCore
 import ChatTestSupport
 import Foundation
 import Testing
@@ -86,7 +87,9 @@ struct ServerOperatorTests {
         try bob.expect("announcement from opal to everyone: maintenance at noon")
         let announced = try carol.expectEvent(type: "announcement")
         #expect(announced["from"] as? String == "opal" && announced["text"] as? String == "maintenance at noon")
-        try dave.expectLine("a NOTICE to $*") { $0.hasSuffix(":opal!~u@chat NOTICE $* :maintenance at noon") }
+        try dave.expectLine("a NOTICE to $*") {
+            $0.hasSuffix(":\(IRCRenderer.mask("opal")) NOTICE $* :maintenance at noon")
+        }
 
         // WALLOPS reaches the operators only.
         try opal.send("/wallops who broke the build")
@@ -148,7 +151,9 @@ struct ServerOperatorTests {
         try opal.expect("bob is disconnected")
         try bob.expect("! removed disconnected by opal: flooding")
         #expect(bob.waitForClose())
-        try dave.expectLine("bob quits, saying why") { $0.contains(":bob!~u@chat QUIT :Killed (by opal: flooding)") }
+        try dave.expectLine("bob quits, saying why") {
+            $0.contains(":\(IRCRenderer.mask("bob")) QUIT :Killed (by opal: flooding)")
+        }
         try opal.send("/kill bob")
         try opal.expect("! no-such-user")
 

@@ -24,8 +24,8 @@ public struct IRCView: Sendable {
     }
 }
 
-/// The IRC lines for each chat event. Chat names are IRC nicks and rooms are channels (`#room`); everybody's
-/// user and host are `~u@chat` (the chat has no idents, and hides addresses).
+/// The IRC lines for each chat event. Chat names are IRC nicks and rooms are channels (`#room`); everybody's user
+/// is `~u` (the chat has no idents) and host a cloak of their nick (`host(of:)`: addresses are never shown).
 public enum IRCRenderer {
     /// The request ids the IRC mode gives the requests it makes for a command, so that the reply is rendered as
     /// that command's numerics (a `who` reply is 353/366 for JOIN and NAMES, 352/315 for WHO).
@@ -79,10 +79,24 @@ public enum IRCRenderer {
         }
     }
 
-    public static func mask(_ nick: String) -> String { "\(nick)!\(shownUser)@\(shownHost)" }
-    /// The user and host every IRC client is shown with: nobody's address is shown, and ident is not asked.
+    public static func mask(_ nick: String) -> String { "\(nick)!\(shownUser)@\(host(of: nick))" }
+    /// The user every IRC client is shown with: ident is not asked.
     public static let shownUser = "~u"
-    public static let shownHost = "chat"
+    /// What every shown host ends with.
+    public static let hostSuffix = ".chat"
+
+    /// The host IRC shows for a person: 8 hex digits of their nick's hash (case aside) and `.chat`. One per name,
+    /// so that IRC clients' own ban masks (irssi's `*!*u@host`, WeeChat's `*!*@host`) name one person, and a ban
+    /// on that host holds against the name whatever its case (`BanMask`); never their address. Worked out where
+    /// shown (a hash of a few bytes), so nothing carries it between nodes.
+    public static func host(of nick: String) -> String {
+        var hash: UInt32 = 2_166_136_261
+        for byte in nick.lowercased().utf8 {
+            hash = (hash ^ UInt32(byte)) &* 16_777_619
+        }
+        let digits = String(hash, radix: 16)
+        return String(repeating: "0", count: 8 - digits.count) + digits + hostSuffix
+    }
 
     /// Lines for an event to this client (nil request id: not a reply).
     public static func lines(_ event: ChatEvent, requestID: RequestID?, view: IRCView, now: Millis) -> [IRCMessage] {
@@ -219,7 +233,8 @@ public enum IRCRenderer {
                     let away = if case .away = member.presence { "G" } else { "H" }
                     let flags = away + prefixes(member.roles, view: view)
                     return numeric(
-                        "352", channel(room), shownUser, shownHost, server, member.name, flags, "0 \(member.name)")
+                        "352", channel(room), shownUser, host(of: member.name), server, member.name, flags,
+                        "0 \(member.name)")
                 } + [numeric("315", channel(room), "End of /WHO list")]
             }
             return names(room, members.map { prefixes($0.roles, view: view) + $0.name }, view: view)
@@ -227,7 +242,8 @@ public enum IRCRenderer {
             switch record {
             case .online(let name, _, let node, _):
                 return [
-                    numeric("311", name, "~u", "chat", "*", name), numeric("312", name, server, "node \(node)"),
+                    numeric("311", name, shownUser, host(of: name), "*", name),
+                    numeric("312", name, server, "node \(node)"),
                     numeric("318", name, "End of /WHOIS list"),
                 ]
             case .offline(let name, _, _), .never(let name):
@@ -237,7 +253,10 @@ public enum IRCRenderer {
             if purpose == .userhost {
                 // RPL_USERHOST: nick=+user@host, `-` for someone away.
                 return [
-                    numeric("302", users.map { "\($0.name)=\($0.isAway ? "-" : "+")~u@chat" }.joined(separator: " "))
+                    numeric(
+                        "302",
+                        users.map { "\($0.name)=\($0.isAway ? "-" : "+")\(shownUser)@\(host(of: $0.name))" }
+                            .joined(separator: " "))
                 ]
             }
             return [numeric("303", users.map(\.name).joined(separator: " "))]

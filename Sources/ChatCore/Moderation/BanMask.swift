@@ -1,7 +1,8 @@
 /// A ban: who it keeps out of a room, as an IRC mask `nick!user@host`, a plain name (`bob` is `bob!*@*`), or an
 /// address or range (`*!*@192.0.2.7`, `*!*@2001:db8::/32`). The nick part is a glob (`*` any run, `?` one
 /// character) over the name's identity (its key: `Bob*` also bans `bob2` and a look-alike `ᏴOB`); the host part is
-/// an address or CIDR range matched against the client's address, or a glob over the host IRC shows.
+/// an address or CIDR range matched against the client's address, or a glob over the host IRC shows (a cloak of
+/// the nick, `IRCRenderer.host(of:)`: what irssi's and WeeChat's own `/ban nick` masks name).
 ///
 /// The store matches bans in a script when somebody joins (`RoomScripts.join`), so a mask is compiled here into
 /// what the script checks cheaply: the nick's glob over key material, the host's glob, and for an address the
@@ -57,27 +58,33 @@ public struct BanMask: Equatable, Hashable, Sendable {
             throw ChatError(
                 .badRequest, "everyone's user name here is \(IRCRenderer.shownUser): ban by nick or by address")
         }
-        self.text = "\(nick)!\(user)@\(host)"
         self.nickGlob = Self.keyGlob(nick)
         if let prefix = Self.addressBits(host) {
+            self.text = "\(nick)!\(user)@\(host)"
             self.addressPrefix = prefix
             self.hostGlob = nil
         } else {
-            // Hosts are not addresses here: a host glob that does not match the one host everybody has (say
-            // `192.0.2.?`) would ban nobody, silently.
-            guard Self.glob(host, matches: IRCRenderer.shownHost) else {
+            // Hosts are not addresses here but cloaks of nicks (hex digits and `.chat`): a host glob no cloak can
+            // match (say `example.org`) would ban nobody, silently.
+            let cloak = host.lowercased()
+            self.text = "\(nick)!\(user)@\(cloak)"
+            let samples = ["01234567", "89abcdef"].map { $0 + IRCRenderer.hostSuffix }
+            let shaped =
+                cloak.hasSuffix(IRCRenderer.hostSuffix)
+                && cloak.dropLast(IRCRenderer.hostSuffix.count).allSatisfy { "0123456789abcdef*?".contains($0) }
+            guard shaped || samples.contains(where: { Self.glob(cloak, matches: $0) }) else {
                 throw ChatError(
                     .badRequest,
-                    "everyone's host here is \(IRCRenderer.shownHost): ban by nick, or by address or range "
-                        + "(*!*@192.0.2.7, *!*@192.0.2.0/24, *!*@192.0.2.*)")
+                    "hosts here are cloaks of nicks, like \(IRCRenderer.host(of: "bob")) (WHO shows them): ban a nick, "
+                        + "a host, or an address or range (*!*@192.0.2.7, *!*@192.0.2.0/24, *!*@192.0.2.*)")
             }
             self.addressPrefix = nil
-            self.hostGlob = host
-            guard nick.contains(where: { $0 != "*" }) || !Self.glob(host, matches: IRCRenderer.shownHost) else {
+            self.hostGlob = cloak
+            guard nick.contains(where: { $0 != "*" }) || !samples.allSatisfy({ Self.glob(cloak, matches: $0) }) else {
                 throw ChatError(
                     .badRequest,
-                    "'\(raw)' would ban everyone (all here are *!\(IRCRenderer.shownUser)@\(IRCRenderer.shownHost)): "
-                        + "ban a nick (bob!*@*) or an address (*!*@192.0.2.7)")
+                    "'\(raw)' would ban everyone: ban a nick (bob!*@*), a host WHO shows, or an address (*!*@192.0.2.7)"
+                )
             }
         }
     }

@@ -238,9 +238,10 @@ public struct NetworkBans: Equatable, Sendable {
         guard !bans.isEmpty else { return nil }
         let bits = BanMask.addressBits(ofClient: address)
         let keys = name.map { [$0.key] + $0.lookAlikeKeys.sorted() } ?? []
+        let host = name.map { IRCRenderer.host(of: $0.display) }
         for (ban, mask) in zip(bans, masks) {
             guard let mask, ban.until.map({ $0 > now }) ?? true else { continue }
-            if mask.matches(keys: keys, addressBits: bits) { return ban }
+            if mask.matches(keys: keys, addressBits: bits, host: host) { return ban }
         }
         return nil
     }
@@ -256,11 +257,13 @@ public struct NetworkBans: Equatable, Sendable {
 
 extension BanMask {
     /// Whether the mask matches a person known by these name keys (their own and look-alikes'; none before a name
-    /// is given) and address bits (`addressBits(ofClient:)`). Before a name, only a mask whose nick part is `*`
-    /// can match: an address ban. Hosts are all the same here (`IRCRenderer.shownHost`), checked when parsed.
-    public func matches(keys: [String], addressBits: String) -> Bool {
+    /// is given), address bits (`addressBits(ofClient:)`) and shown host (`IRCRenderer.host(of:)`; nil before a
+    /// name). Before a name, only a mask whose nick part is `*` and that names no host can match: an address ban.
+    public func matches(keys: [String], addressBits: String, host: String?) -> Bool {
         if let addressPrefix {
             guard !addressBits.isEmpty, addressBits.hasPrefix(addressPrefix) else { return false }
+        } else if let hostGlob, hostGlob != "*" {
+            guard let host, Self.linearGlob(Array(hostGlob.utf8), matches: Array(host.utf8)) else { return false }
         }
         if nickGlob == "*" { return true }
         return keys.contains { Self.linearGlob(Array(nickGlob.utf8), matches: Array($0.utf8)) }

@@ -158,7 +158,8 @@ extension SessionHandler {
             return store.registration(of: room, viewer: user).map { .registration($0) }
         case (.registerRoom(let room, let request, let asServerOperator), let user?):
             return store.changeRegistration(
-                room, request, actor: user, asServerOperator: asServerOperator, now: now, origin: origin
+                room, request, actor: user, unregistering: asServerOperator ? .serverOperator : .owner,
+                address: addressGroup, now: now, origin: origin
             ).map { owner, previous in
                 let action =
                     switch request {

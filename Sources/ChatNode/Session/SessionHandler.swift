@@ -542,7 +542,9 @@ final class SessionHandler: ChannelDuplexHandler {
         guard
             let (ban, _) = bans.first(where: { entry in
                 (entry.ban.until.map { $0 > now } ?? true)
-                    && entry.mask.matches(keys: identity.keys, addressBits: identity.addressBits)
+                    && entry.mask.matches(
+                        keys: identity.keys, addressBits: identity.addressBits, host: IRCRenderer.host(of: user.display)
+                    )
             })
         else { return }
         let why = "banned from the network" + (ban.reason.map { ": \($0)" } ?? "")
