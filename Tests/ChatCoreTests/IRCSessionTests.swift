@@ -31,6 +31,18 @@ struct IRCSessionTests {
         #expect(session.registered)
     }
 
+    @Test("PING without a token and USER with an empty real name are 461, as other servers answer")
+    func missingParameters() {
+        var session = IRCSession(serverName: "n1")
+        #expect(session.receive(line("PING")).replies.map(\.command) == ["461"])
+        #expect(session.receive(line("PING :t1")).replies.first?.parameters == ["n1", "t1"])
+        #expect(
+            session.receive(line("USER a 0 * :")).replies.first?.parameters == ["*", "USER", "Not enough parameters"])
+        _ = session.receive(line("NICK alice"))
+        #expect(
+            session.receive(line("USER a 0 * :Alice")).requests.count == 1, "registered once the real name is given")
+    }
+
     @Test("a refused nick lets the client try another; commands become requests with their purpose")
     func commands() {
         var session = IRCSession(serverName: "n1")

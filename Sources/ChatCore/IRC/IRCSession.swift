@@ -70,8 +70,10 @@ public struct IRCSession: Sendable {
             capability(parameters, into: &output)
             return output
         case "PING":
+            // A PING names what the PONG echoes: without it, 461, as Ergo and InspIRCd answer.
+            guard needs(1) else { return output }
             output.replies.append(
-                IRCMessage(source: serverName, command: "PONG", parameters: [serverName, parameters.first ?? ""]))
+                IRCMessage(source: serverName, command: "PONG", parameters: [serverName, parameters[0]]))
             return output
         case "PONG":
             output.requests.append((.pong, nil))
@@ -109,7 +111,12 @@ public struct IRCSession: Sendable {
                 numeric("462", "You may not reregister")
                 return output
             }
+            // An empty real name is a missing one (RFC 2812; Ergo and InspIRCd answer 461).
             guard needs(4) else { return output }
+            guard !parameters[3].isEmpty else {
+                numeric("461", "USER", "Not enough parameters")
+                return output
+            }
             user = parameters[0]
             helloIfReady(into: &output)
             return output
