@@ -95,6 +95,8 @@ public struct BalancerConfiguration: Sendable {
     /// (reloaded on SIGHUP). The nodes behind get plain TCP, as from the plain ports.
     public var tls: TLSCertificates? = nil
     public var tlsPort: Int? = nil
+    /// How long a TLS client has to finish its handshake; until it has, no node connection is spent on it.
+    public var tlsHandshakeTimeout: TimeAmount = .seconds(10)
     public var httpsPort: Int? = nil
     /// The plain chat and HTTP ports; turned off to serve TLS only.
     public var plainPorts = true

@@ -431,7 +431,7 @@ public struct ClientState: Sendable {
             .roomRegistration:
             if !quiet { info(decoded) }
             return []
-        case .announcement, .serverOperator, .motd:
+        case .announcement, .serverOperator, .motd, .recipientAway, .counts:
             info(decoded)
             return []
         case .roomClosed(let room, _, _, let time):

@@ -67,10 +67,14 @@ public struct RoomMember: Equatable, Sendable {
     public var reconnecting: Bool
     /// Operator, voice, or neither, in this room.
     public var roles: RoomRoles
+    /// What IRC's WHO shows besides: the real name, the account, the server operator's `*`.
+    public var realName: String?
+    public var registered: Bool
+    public var serverOperator: Bool
 
     public init(
         name: String, presence: Presence, idleMillis: Millis, node: String, reconnecting: Bool = false,
-        roles: RoomRoles = []
+        roles: RoomRoles = [], realName: String? = nil, registered: Bool = false, serverOperator: Bool = false
     ) {
         self.name = name
         self.presence = presence
@@ -78,6 +82,9 @@ public struct RoomMember: Equatable, Sendable {
         self.node = node
         self.reconnecting = reconnecting
         self.roles = roles
+        self.realName = realName
+        self.registered = registered
+        self.serverOperator = serverOperator
     }
 }
 
@@ -166,9 +173,54 @@ public struct OnlineUser: Equatable, Sendable {
 /// What `/seen NAME` knows.
 public enum SeenRecord: Equatable, Sendable {
     /// Connected now; `reconnecting` while their name is held for their client after a dropped connection.
-    case online(name: String, since: Millis, node: String, reconnecting: Bool = false)
-    case offline(name: String, connectedAt: Millis, disconnectedAt: Millis)
+    case online(name: String, since: Millis, node: String, reconnecting: Bool = false, details: PersonDetails = .init())
+    /// `realName`: what they called themselves then (IRC's WHOWAS shows it).
+    case offline(name: String, connectedAt: Millis, disconnectedAt: Millis, realName: String? = nil)
     case never(name: String)
+}
+
+/// The cluster's size as LUSERS tells it: everyone connected to any node (a name held for a reconnecting client
+/// counts), the nodes alive, the rooms with people, and this node's share; peaks since each count began (this
+/// node's since it started, the cluster's since its Redis did).
+public struct ServerCounts: Equatable, Sendable {
+    public var people: Int
+    public var nodes: Int
+    public var rooms: Int
+    public var local: Int
+    public var localPeak: Int
+    public var peak: Int
+
+    public init(people: Int, nodes: Int, rooms: Int, local: Int, localPeak: Int, peak: Int) {
+        self.people = people
+        self.nodes = nodes
+        self.rooms = rooms
+        self.local = local
+        self.localPeak = localPeak
+        self.peak = peak
+    }
+}
+
+/// What IRC's WHOIS and WHO show of a connected person beyond their name, read with their session.
+public struct PersonDetails: Equatable, Sendable {
+    /// What they call themselves (IRC's real name, from USER); nil when they gave none.
+    public var realName: String?
+    public var away: String?
+    /// Logged in to a registered name (IRC's account).
+    public var registered: Bool
+    public var serverOperator: Bool
+    /// Milliseconds since they last said something (or connected).
+    public var idleMillis: Millis?
+
+    public init(
+        realName: String? = nil, away: String? = nil, registered: Bool = false, serverOperator: Bool = false,
+        idleMillis: Millis? = nil
+    ) {
+        self.realName = realName
+        self.away = away
+        self.registered = registered
+        self.serverOperator = serverOperator
+        self.idleMillis = idleMillis
+    }
 }
 
 /// Why somebody left a room; shown in the leave notice.
@@ -233,6 +285,10 @@ public enum ChatEvent: Equatable, Sendable {
     /// cursor of the next page, if any.
     case who(room: RoomName, members: [RoomMember], total: Int? = nil, next: String? = nil)
     case seen(SeenRecord, now: Millis)
+    /// How many people, nodes and rooms there are (IRC's LUSERS).
+    case counts(ServerCounts)
+    /// The person a direct message was just sent to is away (IRC's 301): sent before the message's own reply.
+    case recipientAway(name: String, text: String)
     /// Which of the names asked about are connected now (IRC's ISON and USERHOST), in the order asked.
     case online([OnlineUser])
     case help

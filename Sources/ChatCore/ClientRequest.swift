@@ -69,6 +69,8 @@ public enum ClientRequest: Equatable, Sendable {
     case operate(OperatorRequest)
     /// The message of the day.
     case motd
+    /// How many people, nodes and rooms the cluster has (IRC's LUSERS).
+    case counts
 
     // People protect themselves (docs/moderation.md, "Blocking people").
     /// `name`'s direct messages and room messages no longer reach you, on any node or client.

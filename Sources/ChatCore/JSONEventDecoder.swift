@@ -131,7 +131,8 @@ public enum JSONEventDecoder {
             case "online", "reconnecting":
                 let record = SeenRecord.online(
                     name: name, since: fields.int("since") ?? 0, node: fields.string("node") ?? "",
-                    reconnecting: fields.string("state") == "reconnecting")
+                    reconnecting: fields.string("state") == "reconnecting",
+                    details: PersonDetails(realName: fields.string("realname"), away: fields.string("away")))
                 return .seen(record, now: time)
             case "offline":
                 return .seen(
@@ -140,6 +141,9 @@ public enum JSONEventDecoder {
                         disconnectedAt: fields.int("disconnected") ?? 0), now: time)
             default: return .seen(.never(name: name), now: time)
             }
+        case "recipient-away":
+            guard let name = fields.string("name") else { return nil }
+            return .recipientAway(name: name, text: fields.string("text") ?? "away")
         case "online":
             return .online(
                 fields.objects("users").compactMap { entry in
@@ -218,6 +222,12 @@ public enum JSONEventDecoder {
                 names: (fields.object["names"] as? [String]) ?? [], registeredOnly: fields.string("dms") == "registered"
             )
         case "motd": return .motd(fields.string("text"))
+        case "counts":
+            func count(_ key: String) -> Int { Int(fields.int(key) ?? 0) }
+            return .counts(
+                ServerCounts(
+                    people: count("people"), nodes: count("nodes"), rooms: count("rooms"), local: count("local"),
+                    localPeak: count("local-peak"), peak: count("peak")))
         case "room-closed":
             guard let room = fields.room(), let by = fields.string("by") else { return nil }
             return .roomClosed(room: room, by: by, reason: fields.string("reason"), time: time)

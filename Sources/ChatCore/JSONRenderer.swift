@@ -146,12 +146,14 @@ public enum JSONRenderer {
         case .seen(let record, _):
             header("seen")
             switch record {
-            case .online(let name, let since, let node, let reconnecting):
+            case .online(let name, let since, let node, let reconnecting, let details):
                 json.field("name", name)
                 json.field("state", reconnecting ? "reconnecting" : "online")
                 json.field("since", since)
                 json.field("node", node)
-            case .offline(let name, let connectedAt, let disconnectedAt):
+                if let realName = details.realName { json.field("realname", realName) }
+                if let away = details.away { json.field("away", away) }
+            case .offline(let name, let connectedAt, let disconnectedAt, _):
                 json.field("name", name)
                 json.field("state", "offline")
                 json.field("connected", connectedAt)
@@ -160,6 +162,10 @@ public enum JSONRenderer {
                 json.field("name", name)
                 json.field("state", "never")
             }
+        case .recipientAway(let name, let text):
+            header("recipient-away")
+            json.field("name", name)
+            json.field("text", text)
         case .help:
             header("help")
             json.array("lines", TextCommandParser.helpLines.map(JSONWriter.quoted))
@@ -260,6 +266,14 @@ public enum JSONRenderer {
         case .motd(let text, _):
             header("motd")
             if let text, !text.isEmpty { json.field("text", IRCFormatting.strip(text)) }
+        case .counts(let counts):
+            header("counts")
+            json.field("people", counts.people)
+            json.field("nodes", counts.nodes)
+            json.field("rooms", counts.rooms)
+            json.field("local", counts.local)
+            json.field("local-peak", counts.localPeak)
+            json.field("peak", counts.peak)
         }
         return json
     }

@@ -140,6 +140,8 @@ public enum JSONRequestEncoder {
             op("ping")
         case .motd:
             op("motd")
+        case .counts:
+            op("counts")
         case .block(let name), .unblock(let name):
             if case .block = request { op("block") } else { op("unblock") }
             json.field("name", name)

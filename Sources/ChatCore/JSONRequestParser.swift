@@ -239,6 +239,7 @@ public enum JSONRequestParser {
                 case "everyone": return .directMessages(registeredOnly: false)
                 default: throw ChatError(.badRequest, "\"dms\" takes \"text\": \"registered\" or \"everyone\"")
                 }
+            case "counts": return .counts
             case "motd":
                 // With `text`, a server operator sets it ("" clears it).
                 guard let text else { return .motd }

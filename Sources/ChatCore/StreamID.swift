@@ -73,7 +73,11 @@ extension ClientRequest {
         switch self {
         case .hello(let name, let rooms, let login):
             // Passwords are compared, not shown: they are kept exactly as sent (a new one may hold no control
-            // characters at all, see `Password(new:)`).
+            // characters at all, see `Password(new:)`). A real name is shown, to everyone: plain text, bounded.
+            var login = login
+            login.realName = login.realName.map {
+                Sanitizer.prefix(IRCFormatting.strip(clean($0)), bytes: Login.maximumRealNameBytes)
+            }
             return .hello(
                 name: clean(name), rooms: rooms?.map { RoomResume(room: clean($0.room), since: $0.since.map(clean)) },
                 login: login)
@@ -110,7 +114,7 @@ extension ClientRequest {
         case .block(let name): return .block(name: clean(name))
         case .unblock(let name): return .unblock(name: clean(name))
         case .rooms, .back, .help, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate,
-            .motd, .blocks, .directMessages:
+            .motd, .blocks, .directMessages, .counts:
             return self
         }
     }

@@ -125,6 +125,8 @@ public enum TextCommandParser {
             }
         case "room":
             return try roomCommand(rest)
+        case "lusers", "counts":
+            return .counts
         case "motd":
             // `/motd` shows it; a server operator sets it with `/motd TEXT` and clears it with `/motd -delete`.
             guard !rest.isEmpty else { return .motd }
@@ -235,6 +237,7 @@ public enum TextCommandParser {
         "  /mute NAME [10m|2h|7d] [REASON]  they stay but cannot speak; /unmute NAME",
         "  /mode [+imtsR] [+k KEY] [+l N]  room settings (/mode alone shows them)",
         "  /motd              the message of the day",
+        "  /lusers            how many people, nodes and rooms there are",
         "  /block NAME        their messages no longer reach you (/unblock, /blocks); /dms registered refuses guests'",
         "Server operators (docs/moderation.md):",
         "  /kill NAME [REASON]  disconnect NAME; /suspend NAME [DURATION] [REASON] refuses a registered name's logins",

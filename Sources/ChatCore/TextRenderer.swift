@@ -99,15 +99,16 @@ public enum TextRenderer {
             return ["* online: " + users.map { $0.isAway ? "\($0.name) (away)" : $0.name }.joined(separator: ", ")]
         case .seen(let record, let now):
             switch record {
-            case .online(let name, let since, let node, let reconnecting):
+            case .online(let name, let since, let node, let reconnecting, let details):
                 if reconnecting {
                     return ["* \(name) lost their connection a moment ago and is reconnecting (node \(node))"]
                 }
+                let away = details.away.map { ["* \(name) is away: \($0)"] } ?? []
                 return [
-                    "* \(name) is online now, connected since \(TimeFormat.dateTime(since)) "
-                        + "(\(TimeFormat.duration(now - since))) on node \(node)"
-                ]
-            case .offline(let name, let connectedAt, let disconnectedAt):
+                    "* \(name)\(details.realName.map { " (\($0))" } ?? "") is online now, connected since "
+                        + "\(TimeFormat.dateTime(since)) (\(TimeFormat.duration(now - since))) on node \(node)"
+                ] + away
+            case .offline(let name, let connectedAt, let disconnectedAt, _):
                 return [
                     "* \(name) was last connected \(TimeFormat.dateTime(connectedAt)) for "
                         + "\(TimeFormat.duration(disconnectedAt - connectedAt)), "
@@ -116,6 +117,8 @@ public enum TextRenderer {
             case .never(let name):
                 return ["* nobody called \(name) has been seen here"]
             }
+        case .recipientAway(let name, let text):
+            return ["* \(name) is away: \(text)"]
         case .help:
             return TextCommandParser.helpLines.map { "* " + $0 }
         case .ok(let text):
@@ -216,6 +219,12 @@ public enum TextRenderer {
             guard let text, !text.isEmpty else { return atLogin ? [] : ["* there is no message of the day"] }
             return ["* message of the day:"]
                 + text.split(separator: "\n", omittingEmptySubsequences: false).map { "*   " + plain(String($0)) }
+        case .counts(let counts):
+            return [
+                "* \(plural(counts.people, "person", "people")) connected to \(plural(counts.nodes, "node")), "
+                    + "in \(plural(counts.rooms, "room")) (at most \(counts.peak) at once); "
+                    + "\(counts.local) on this node (at most \(counts.localPeak))"
+            ]
         }
     }
 

@@ -15,6 +15,8 @@ final class NodeContext: Sendable {
     let metrics: NodeMetrics
     let logger: Logger
     let connectionCount = Atomic<Int>(0)
+    /// Named sessions on this node and the most there have been at once, for LUSERS.
+    let localSessions = NIOLockedValueBox<(count: Int, peak: Int)>((0, 0))
     private let sessionCounter = Atomic<Int>(0)
     /// Open connections per client address, for --max-clients-per-address.
     private let perAddress: AddressCounts

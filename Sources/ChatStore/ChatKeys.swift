@@ -16,8 +16,9 @@ public enum ChatKeys {
     /// The name claim: a string holding its owner's token, with a TTL kept alive by the owner's node.
     public static func claim(_ user: String) -> String { tagged("chat:name:", user) }
     /// The live session of a user: name, node, incarnation, since, active, away, token, the resume token's hash
-    /// (`rtok`), `acct` (1 when it logged in with the account's password, or resumed such a session), and `held`
-    /// (when its name is held for a reconnecting client, until when). Outlives the claim.
+    /// (`rtok`), `acct` (1 when it logged in with the account's password, or resumed such a session), `held`
+    /// (when its name is held for a reconnecting client, until when), `real` (IRC's real name) and `oper` (1 for a
+    /// server operator). Outlives the claim.
     public static func session(_ user: String) -> String { tagged("chat:session:", user) }
     /// The rooms a user is in.
     public static func sessionRooms(_ user: String) -> String { tagged("chat:session:", user, ":rooms") }
@@ -28,7 +29,8 @@ public enum ChatKeys {
     public static func loginFailures(name user: String) -> String { tagged("chat:login-failures:name:", user) }
     /// Direct messages to a user whose name is held while their client reconnects, delivered on resume.
     public static func heldDirects(_ user: String) -> String { tagged("chat:held-directs:", user) }
-    /// When a user was last connected, for /seen. Outlives the session.
+    /// When a user was last connected, for /seen and WHOWAS (name, connected, disconnected, node, real name).
+    /// Outlives the session.
     public static func seen(_ user: String) -> String { tagged("chat:seen:", user) }
     /// The rooms one person created in the current minute (a set: making one room at once from many joins counts once).
     public static func roomCreations(user: String) -> String { tagged("chat:new-rooms:user:", user) }
@@ -114,6 +116,8 @@ public enum ChatKeys {
     public static let seenIndex = "chat:seen-index"
     /// Every incarnation that may still hold sessions.
     public static let incarnations = "chat:incarnations"
+    /// The most people connected at once that LUSERS has counted (a number; kept by `ChatStore.counts`).
+    public static let peakPeople = "chat:peak-people"
     /// Incarnations that have announced an endpoint (entries whose endpoint expired are removed by readers).
     public static let endpoints = "chat:endpoints"
 

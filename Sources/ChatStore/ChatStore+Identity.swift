@@ -29,6 +29,8 @@ public struct ClaimAttempt: Sendable {
     public var checkCounted = true
     /// Whether that check was counted for the name at all (not for an address its owner logged in from).
     public var nameCounted = true
+    /// What the person calls themselves (IRC's real name), kept with the session and /seen's record.
+    public var realName = ""
 
     public init(
         token: String, resumeHash: String?, newResumeHash: String, passwordGiven: Bool, verifiedHash: String? = nil,
@@ -161,7 +163,8 @@ extension ChatStore {
             failuresPerName: bounds.loginFailuresPerName, userChannel: ChatKeys.userChannel(key),
             newResumeHash: attempt.newResumeHash, origin: attempt.origin,
             failureWindow: bounds.loginFailureWindowSeconds, accountLifetime: bounds.accountLifetimeSeconds,
-            uncountsCheck: attempt.checkCounted && attempt.nameCounted, keeping: attempt.keeping.map(\.value))
+            uncountsCheck: attempt.checkCounted && attempt.nameCounted, realName: attempt.realName,
+            keeping: attempt.keeping.map(\.value))
         return redis.run(IdentityScripts.claim, parameters).flatMap { reply -> EventLoopFuture<ClaimReply> in
             let fields = Self.strings(reply)
             switch fields.first {
@@ -301,7 +304,7 @@ extension ChatStore {
     /// and refusal of guests. Fails with `registered-only` when the recipient refuses guests and the sender is one.
     public func sendDirect(
         _ message: DirectMessage, to user: String, origin: String, sender: (key: String, registered: Bool)
-    ) -> EventLoopFuture<Bool> {
+    ) -> EventLoopFuture<(delivered: Bool, recipientAway: String?)> {
         let payload = RelayCodec.encode(RelayEnvelope(event: .direct(message), origin: origin))
         return redis.run(
             IdentityScripts.direct,
@@ -311,11 +314,14 @@ extension ChatStore {
                 String(bounds.heldDirectsAtMost), sender.key, sender.registered ? "1" : "0",
             ]
         ).flatMapThrowing { reply in
-            guard reply.int != -1 else {
+            let fields = reply.array ?? []
+            let status = fields.first?.int ?? 0
+            guard status != -1 else {
                 throw ChatError(
                     .registeredOnly, "\(message.to) takes direct messages from registered names only (register yours)")
             }
-            return reply.int == 1
+            let away = fields.count > 1 ? fields[1].string ?? "" : ""
+            return (status == 1, away.isEmpty ? nil : Sanitizer.prefix(away, bytes: Presence.maximumAwayBytes))
         }
     }
 

@@ -153,7 +153,10 @@ extension ChatStore {
             guard fields.count == 2, fields[0] == token, fields[1] == "1", account.int == 1 else {
                 return eventLoop.makeSucceededFuture(false)
             }
-            return redis.send("PERSIST", ChatKeys.account(user.key)).map { _ in true }
+            // Marked on the session, for what IRC's WHO and WHOIS show (`*`, 313).
+            return redis.send("PERSIST", ChatKeys.account(user.key)).and(
+                redis.run(OperatorScripts.markOperator, keys: [ChatKeys.session(user.key)], arguments: [token])
+            ).map { _ in true }
         }
     }
 

@@ -20,7 +20,7 @@ extension ChatStore {
     /// matched against; `key` is the key the join gave. A refusal by the room's settings or bans is a `ChatError` (`banned`, `invite-only`...).
     public func join(
         _ room: RoomName, user: UserName, token: String, now: Millis, origin: String, address: String = "",
-        addressBits: String = "", key: String? = nil
+        addressBits: String = "", key: String? = nil, away: String? = nil
     )
         -> EventLoopFuture<Void>
     {
@@ -84,7 +84,14 @@ extension ChatStore {
                 created
                 ? eventLoop.makeSucceededFuture(RedisValue.integer(1)) : recordActivity(room, now: now, checking: false)
             let listed = redis.send("SADD", ChatKeys.rooms, room.value)
-            return activity.and(listed).map { _ in }.recover { _ in }
+            // Someone away is told to the room as away right after their join (IRC's away-notify sends their AWAY
+            // after the JOIN), so nobody takes them for present.
+            let presence = away.map { text in
+                let event = ChatEvent.presence(room: room, name: user.display, presence: .away(text), time: now)
+                return announce(RelayCodec.encode(RelayEnvelope(event: event, origin: origin)), in: room)
+            }
+            return activity.and(listed).and(presence ?? eventLoop.makeSucceededVoidFuture()).map { _ in }.recover { _ in
+            }
         }.flatMapError { error -> EventLoopFuture<Void> in
             guard let refusal = (error as? ChatError) ?? ChatScripts.chatError(error) else {
                 return eventLoop.makeFailedFuture(error)
@@ -340,24 +347,29 @@ extension ChatStore {
     /// One member's session fields, or nil when the entry is not a live session's (see `who`).
     private func member(_ user: String, holder: String, in room: RoomName, now: Millis) -> EventLoopFuture<RoomMember?>
     {
-        redis.send("HMGET", ChatKeys.session(user), "name", "away", "active", "node", "tok", "held")
-            .map { reply -> RoomMember? in
-                let fields = (reply.array ?? []).map(\.string)
-                guard fields.count == 6, let name = fields[0] else {
-                    _ = announceDeparture(of: user, holder: holder, from: room, now: now)
-                    return nil
-                }
-                guard let token = fields[4], token == holder else {
-                    if let token = fields[4] { _ = adopt(user, holder: holder, token: token, in: room) }
-                    return nil
-                }
-                // Bounded where it is set; cut here too, so a page stays small whatever Redis holds.
-                let away = Sanitizer.prefix(fields[1] ?? "", bytes: Presence.maximumAwayBytes)
-                return RoomMember(
-                    name: name, presence: away.isEmpty ? .online : .away(away),
-                    idleMillis: max(0, now - (fields[2].flatMap { Millis($0) } ?? now)), node: fields[3] ?? "",
-                    reconnecting: fields[5].map { !$0.isEmpty } ?? false)
+        redis.send(
+            "HMGET", ChatKeys.session(user), "name", "away", "active", "node", "tok", "held", "real", "acct", "oper"
+        )
+        .map { reply -> RoomMember? in
+            let fields = (reply.array ?? []).map(\.string)
+            guard fields.count == 9, let name = fields[0] else {
+                _ = announceDeparture(of: user, holder: holder, from: room, now: now)
+                return nil
             }
+            guard let token = fields[4], token == holder else {
+                if let token = fields[4] { _ = adopt(user, holder: holder, token: token, in: room) }
+                return nil
+            }
+            // Bounded where it is set; cut here too, so a page stays small whatever Redis holds.
+            let away = Sanitizer.prefix(fields[1] ?? "", bytes: Presence.maximumAwayBytes)
+            return RoomMember(
+                name: name, presence: away.isEmpty ? .online : .away(away),
+                idleMillis: max(0, now - (fields[2].flatMap { Millis($0) } ?? now)), node: fields[3] ?? "",
+                reconnecting: fields[5].map { !$0.isEmpty } ?? false,
+                realName: fields[6].flatMap {
+                    $0.isEmpty ? nil : Sanitizer.prefix($0, bytes: Login.maximumRealNameBytes)
+                }, registered: fields[7] == "1", serverOperator: fields[8] == "1")
+        }
     }
 
     /// A membership left by a session that has ended, announced and removed, only once the node that held it is
@@ -413,22 +425,59 @@ extension ChatStore {
         }
     }
 
-    public func seen(_ user: String) -> EventLoopFuture<SeenRecord?> {
+    /// `now`: for how long a connected person has been idle.
+    public func seen(_ user: String, now: Millis = 0) -> EventLoopFuture<SeenRecord?> {
         redis.run(SessionScripts.seen, keys: [ChatKeys.seen(user), ChatKeys.session(user)], arguments: [])
             .map { reply in
                 let fields = reply.array ?? []
-                guard fields.count == 6, let name = fields[0].string else { return nil }
+                guard fields.count == 11, let name = fields[0].string else { return nil }
                 let connected = Millis(fields[1].string ?? "") ?? 0
+                func text(_ index: Int, bytes: Int) -> String? {
+                    // Bounded where they are set; cut here too, whatever Redis holds.
+                    let value = Sanitizer.prefix(fields[index].string ?? "", bytes: bytes)
+                    return value.isEmpty ? nil : value
+                }
+                let realName = text(6, bytes: Login.maximumRealNameBytes)
                 if fields[4].int == 1 {
+                    let active = Millis(fields[10].string ?? "")
+                    let details = PersonDetails(
+                        realName: realName, away: text(7, bytes: Presence.maximumAwayBytes),
+                        registered: fields[8].string == "1", serverOperator: fields[9].string == "1",
+                        idleMillis: active.map { max(0, now - $0) })
                     return .online(
-                        name: name, since: connected, node: fields[3].string ?? "", reconnecting: fields[5].int == 1)
+                        name: name, since: connected, node: fields[3].string ?? "", reconnecting: fields[5].int == 1,
+                        details: details)
                 }
                 guard let disconnected = Millis(fields[2].string ?? "") else {
                     // Connected once, but its node died before anyone recorded the end: the best known is "online".
                     return .online(name: name, since: connected, node: fields[3].string ?? "")
                 }
-                return .offline(name: name, connectedAt: connected, disconnectedAt: disconnected)
+                return .offline(name: name, connectedAt: connected, disconnectedAt: disconnected, realName: realName)
             }
+    }
+
+    /// The cluster's size for LUSERS: the people each live node holds (SCARD of its users), the live nodes, the
+    /// listed rooms, and the peak of people, raised to this count if it is higher. Two commands per node, pipelined:
+    /// a cost that grows with the nodes, not the people.
+    public func counts(local: Int, localPeak: Int) -> EventLoopFuture<ServerCounts> {
+        redis.send("SMEMBERS", ChatKeys.incarnations).flatMap { reply in
+            let perNode = Self.strings(reply).prefix(1000).map { incarnation in
+                redis.send("EXISTS", ChatKeys.incarnation(incarnation))
+                    .and(redis.send("SCARD", ChatKeys.incarnationUsers(incarnation)))
+                    .map { alive, people in alive.int == 1 ? Int(people.int ?? 0) : nil }
+            }
+            let rooms = redis.send("SCARD", ChatKeys.rooms).map { Int($0.int ?? 0) }
+            return EventLoopFuture.whenAllSucceed(perNode, on: eventLoop).and(rooms).flatMap { nodes, rooms in
+                let alive = nodes.compactMap { $0 }
+                let people = alive.reduce(0, +)
+                return redis.run(SessionScripts.raisePeak, keys: [ChatKeys.peakPeople], arguments: [String(people)])
+                    .map { peak in
+                        ServerCounts(
+                            people: people, nodes: alive.count, rooms: rooms, local: local, localPeak: localPeak,
+                            peak: max(people, Int(peak.int ?? 0)))
+                    }
+            }
+        }
     }
 
     /// Which of these users have a session now (one held for a reconnecting client counts), with their names as

@@ -39,6 +39,8 @@ enum IdentityScripts {
         /// Whether the password check behind `verifiedHash` is still counted as a failure of the name: it is
         /// uncounted here. False when it was uncounted already, or never counted (a known address's).
         var uncountsCheck: Bool
+        /// What the person calls themselves ('' for nothing): a new session's `real`, and /seen's.
+        var realName: String
         /// Rooms the client is about to rejoin: a takeover keeps these memberships and leaves the others.
         var keeping: [String]
     }
@@ -97,7 +99,7 @@ enum IdentityScripts {
             .init("passwordGiven", \.passwordGiven), .init("failuresPerName", \.failuresPerName),
             .init("userChannel", \.userChannel), .init("newResumeHash", \.newResumeHash), .init("origin", \.origin),
             .init("failureWindow", \.failureWindow), .init("accountLifetime", \.accountLifetime),
-            .init("uncountsCheck", \.uncountsCheck),
+            .init("uncountsCheck", \.uncountsCheck), .init("realName", \.realName),
         ],
         rest: .init("keeping", \.keeping),
         body: """
@@ -198,9 +200,11 @@ enum IdentityScripts {
             -- A new guest does not inherit the last holder's blocks; a registered name's owner keeps theirs.
             if not verified then redis.call('DEL', preferencesKey) end
             redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', now,
-                'active', now, 'addr', addressGroup, 'tok', token, 'rtok', newResumeHash, 'acct', verified and '1' or '0')
+                'active', now, 'addr', addressGroup, 'tok', token, 'rtok', newResumeHash, 'acct', verified and '1' or '0',
+                'real', realName)
             redis.call('EXPIRE', sessionKey, sessionTTL)
-            redis.call('HSET', seenKey, 'name', name, 'connected', now, 'disconnected', '', 'node', node)
+            redis.call('HSET', seenKey, 'name', name, 'connected', now, 'disconnected', '', 'node', node,
+                'real', realName)
             redis.call('EXPIRE', seenKey, seenTTL)
             return result
             """)
@@ -228,20 +232,23 @@ enum IdentityScripts {
     /// sender is one (told; nothing is said of someone who is not connected).
     /// KEYS: session, held directs, the recipient's preferences
     /// ARGV: channel, payload, queue ttl, queued at most, the sender's user key, '1' when the sender is registered
-    /// Returns 1 when delivered or queued (or seemingly so), 0 when nobody has the name, -1 when guests are refused.
+    /// Returns {1, away text} when delivered or queued (or seemingly so; the text '' unless the recipient is away and
+    /// does not block the sender), {0, ''} when nobody has the name, {-1, ''} when guests are refused.
     static let direct = RedisScript(
         name: "direct",
         source: """
             local preferences = redis.call('HMGET', KEYS[3], 'b:' .. ARGV[5], 'dms')
-            local someone = redis.call('HEXISTS', KEYS[1], 'inc') == 1
-            if preferences[1] then return someone and 1 or 0 end
-            if someone and preferences[2] == 'registered' and ARGV[6] ~= '1' then return -1 end
-            if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then return 1 end
-            if redis.call('HEXISTS', KEYS[1], 'held') == 0 then return 0 end
+            local session = redis.call('HMGET', KEYS[1], 'inc', 'away', 'held')
+            local someone = session[1] ~= false
+            local away = session[2] or ''
+            if preferences[1] then return {someone and 1 or 0, ''} end
+            if someone and preferences[2] == 'registered' and ARGV[6] ~= '1' then return {-1, ''} end
+            if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then return {1, away} end
+            if not session[3] then return {0, ''} end
             redis.call('RPUSH', KEYS[2], ARGV[2])
             redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
             redis.call('EXPIRE', KEYS[2], ARGV[3])
-            return 1
+            return {1, away}
             """)
 
     /// A resumed session takes the direct messages queued while it was held, and stops being held.

@@ -96,5 +96,16 @@ enum OperatorScripts {
             return 1
             """)
 
-    static let all: [RedisScript] = [suspend, unsuspend, addNetworkBan, closeRoom, loginState, block]
+    /// Marks a session a server operator's (`oper`), for what IRC's WHO and WHOIS show; only the session with this
+    /// token, so a write here never re-creates a reaped session without its TTL.
+    /// KEYS: session
+    /// ARGV: token
+    static let markOperator = RedisScript(
+        name: "markOperator",
+        source: """
+            if redis.call('HGET', KEYS[1], 'tok') ~= ARGV[1] then return 0 end
+            return redis.call('HSET', KEYS[1], 'oper', '1')
+            """)
+
+    static let all: [RedisScript] = [suspend, unsuspend, addNetworkBan, closeRoom, loginState, block, markOperator]
 }

@@ -159,16 +159,20 @@ enum SessionScripts {
             """)
 
     /// KEYS: seen, session
-    /// Returns name, connected, disconnected, node, whether a live session exists (1/0), and whether its name is
-    /// held while it reconnects (1/0).
+    /// Returns name, connected, disconnected, node, whether a live session exists (1/0), whether its name is held
+    /// while it reconnects (1/0), the real name, and of a live session: away text, `acct`, `oper`, last active.
     static let seen = RedisScript(
         name: "seen",
         source: """
-            local fields = redis.call('HMGET', KEYS[1], 'name', 'connected', 'disconnected', 'node')
-            local live = redis.call('HMGET', KEYS[2], 'name', 'since', 'node', 'held')
-            if live[1] then return {live[1], live[2], '', live[3], 1, live[4] and 1 or 0} end
+            local fields = redis.call('HMGET', KEYS[1], 'name', 'connected', 'disconnected', 'node', 'real')
+            local live = redis.call('HMGET', KEYS[2], 'name', 'since', 'node', 'held', 'real', 'away', 'acct', 'oper',
+                'active')
+            if live[1] then
+                return {live[1], live[2], '', live[3], 1, live[4] and 1 or 0, live[5] or '', live[6] or '',
+                    live[7] or '', live[8] or '', live[9] or ''}
+            end
             if not fields[1] then return {} end
-            return {fields[1], fields[2] or '0', fields[3] or '', fields[4] or '', 0, 0}
+            return {fields[1], fields[2] or '0', fields[3] or '', fields[4] or '', 0, 0, fields[5] or '', '', '', '', ''}
             """)
 
     /// Forgets a /seen record that fell past the cap, unless its owner connected again since (a newer record).
@@ -181,8 +185,24 @@ enum SessionScripts {
             return redis.call('DEL', KEYS[1])
             """)
 
+    /// The peak of people connected at once, raised to a new count if higher.
+    /// KEYS: peak
+    /// ARGV: count
+    /// Returns the peak.
+    static let raisePeak = RedisScript(
+        name: "raisePeak",
+        source: """
+            local peak = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+            local count = tonumber(ARGV[1])
+            if count > peak then
+                redis.call('SET', KEYS[1], count)
+                return count
+            end
+            return peak
+            """)
+
     static let all: [RedisScript] = [
         keepAlive.script, enterRoom, endSession, reapedSession, endReapedSession, presence, markActive, seen,
-        forgetSeen,
+        forgetSeen, raisePeak,
     ]
 }

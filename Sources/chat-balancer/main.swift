@@ -103,6 +103,11 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         help: "On SIGTERM, how long open connections may carry on. [BALANCER_DRAIN_SECONDS]")
     var drainSeconds = env("BALANCER_DRAIN_SECONDS").flatMap(Int.init) ?? 10
 
+    @Option(
+        name: .customLong("tls-handshake-seconds"),
+        help: "How long a TLS client has to finish its handshake before it is closed. [BALANCER_TLS_HANDSHAKE_SECONDS]")
+    var tlsHandshakeSeconds = env("BALANCER_TLS_HANDSHAKE_SECONDS").flatMap(Int.init) ?? 10
+
     func nodeSource() throws -> NodeSource {
         let nodes = self.nodes ?? env("BALANCER_NODES")
         let redis = self.redis ?? env("BALANCER_REDIS_URL")
@@ -173,6 +178,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         configuration.maxClients = maxClients
         configuration.tcpKeepAlive = server.tcpKeepAlive
         configuration.drainTimeout = .seconds(Int64(drainSeconds))
+        configuration.tlsHandshakeTimeout = .seconds(Int64(max(1, tlsHandshakeSeconds)))
         configuration.threads = server.threads
         configuration.plainPorts = !noPlain
         configuration.tlsPort = server.tlsPort

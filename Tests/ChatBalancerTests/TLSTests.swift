@@ -48,7 +48,9 @@ struct TLSTests {
     func chatOverTLS() throws {
         let directory = TestEnvironment.temporaryDirectory("tls")
         let certificates = try TestCertificates(directory: directory)
-        let setup = try BalancedCluster(nodes: 2, balancerArguments: Self.tlsArguments(certificates))
+        // A short handshake timeout, so the stalled handshake below is closed in 2 s rather than the default 10.
+        let setup = try BalancedCluster(
+            nodes: 2, balancerArguments: Self.tlsArguments(certificates) + ["--tls-handshake-seconds", "2"])
         let tlsPort = try #require(setup.balancer.tlsPort)
         let logs = setup.cluster.logDirectory
 
@@ -84,10 +86,10 @@ struct TLSTests {
         try plain.send("eve wants in")
         #expect(plain.waitForClose(timeout: 5))
         #expect(!plain.received.contains { $0.contains("welcome") || $0.contains("what is your name") })
-        // ...and a connection that never finishes its handshake is closed after the handshake timeout (10 s).
+        // ...and a connection that never finishes its handshake is closed after the handshake timeout (`--tls-handshake-seconds`, 2 s here).
         let stalled = try TestSocket(port: tlsPort, name: "stalled handshake")
         try stalled.sendRaw([0x16, 0x03])
-        #expect(stalled.waitForClose(timeout: 15))
+        #expect(stalled.waitForClose(timeout: 10))
 
         try input.fileHandleForWriting.close()
         #expect(bob.waitForExit(timeout: 10))

@@ -86,8 +86,8 @@ struct IdentityMachineTests {
         #expect(ended.holdsName)
 
         var quitter = base.named()
-        _ = base.request(&quitter, .quit())
-        guard case .end(let quit)? = quitter.connectionClosed().first else {
+        let quitting = base.request(&quitter, .quit())
+        guard let quit = quitting.lazy.compactMap({ if case .end(let ended) = $0 { ended } else { nil } }).first else {
             Issue.record("no end")
             return
         }

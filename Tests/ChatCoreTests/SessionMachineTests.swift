@@ -394,19 +394,17 @@ struct SessionMachineTests {
 
     // MARK: Ending
 
-    @Test("quit says bye and closes; the end releases the name and every room, with the reason")
+    @Test("quit says bye, releases the name and every room with the reason, then closes; nothing is ended twice")
     func quit() {
         var session = named()
         #expect(
             request(&session, .quit(), id: "q") == [
-                .send(.bye("see you"), id: RequestID(json: "\"q\"")), .close(.quit),
+                .send(.bye("see you"), id: RequestID(json: "\"q\"")),
+                .end(EndedSession(user: alice, token: "t1", reason: .quit, since: 1_000, rooms: [lobby])),
+                .close(.quit),
             ])
         #expect(request(&session, .ping).isEmpty, "nothing is read after quit")
-        #expect(
-            session.connectionClosed() == [
-                .end(EndedSession(user: alice, token: "t1", reason: .quit, since: 1_000, rooms: [lobby]))
-            ])
-        #expect(session.connectionClosed().isEmpty, "once")
+        #expect(session.connectionClosed().isEmpty, "ended before the connection closed, not again when it does")
     }
 
     @Test("a message sent just before quit is still acknowledged while the connection closes")

@@ -90,14 +90,13 @@ final class ProxyListener: Sendable {
                         try client.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls.context))
                     }
                     try client.pipeline.syncOperations.addHandler(
-                        ClientHold(awaitsHandshake: tls != nil) { hold in self.accepted(client, hold: hold) })
+                        ClientHold(handshakeTimeout: tls != nil ? self.configuration.tlsHandshakeTimeout : nil) {
+                            hold in self.accepted(client, hold: hold)
+                        })
                 }
             }
             .bind(host: host, port: port).get()
     }
-
-    /// How long a TLS client has to finish its handshake; until it has, no node connection is spent on it.
-    static let handshakeTimeout: TimeAmount = .seconds(10)
 
     private func accepted(_ client: any Channel, hold: ClientHold) {
         let open = openConnections.add(1, ordering: .relaxed).newValue
@@ -295,24 +294,25 @@ final class ProxyListener: Sendable {
 /// instead.
 ///
 /// Behind TLS, `handshake` completes when the client's handshake is done: only then is a node connected, and a
-/// client that has not finished it within `ProxyListener.handshakeTimeout` is closed.
+/// client that has not finished it within `BalancerConfiguration.tlsHandshakeTimeout` is closed.
 final class ClientHold: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = NIOAny
     private let onActive: (ClientHold) -> Void
-    private let awaitsHandshake: Bool
+    /// Behind TLS: how long the handshake may take.
+    private let handshakeTimeout: TimeAmount?
     private(set) var handshake: EventLoopFuture<Void>?
     private var handshakeDone: EventLoopPromise<Void>?
     private var held: [NIOAny] = []
     private var inputClosed = false
     var discardInput = false
 
-    init(awaitsHandshake: Bool = false, onActive: @escaping (ClientHold) -> Void) {
-        self.awaitsHandshake = awaitsHandshake
+    init(handshakeTimeout: TimeAmount? = nil, onActive: @escaping (ClientHold) -> Void) {
+        self.handshakeTimeout = handshakeTimeout
         self.onActive = onActive
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        guard awaitsHandshake else { return }
+        guard handshakeTimeout != nil else { return }
         let promise = context.eventLoop.makePromise(of: Void.self)
         handshakeDone = promise
         handshake = promise.futureResult
@@ -320,12 +320,12 @@ final class ClientHold: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         context.fireChannelActive()
-        if let promise = handshakeDone {
+        if let promise = handshakeDone, let handshakeTimeout {
             // With autoRead off, nothing would read the client's hello: this first read starts the handshake, and
             // NIOSSL reads on by itself until it is done.
             context.read()
             let channel = context.channel
-            let timeout = context.eventLoop.scheduleTask(in: ProxyListener.handshakeTimeout) {
+            let timeout = context.eventLoop.scheduleTask(in: handshakeTimeout) {
                 promise.fail(ChannelError.inputClosed)
                 channel.close(promise: nil)
             }

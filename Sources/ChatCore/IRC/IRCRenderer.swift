@@ -34,6 +34,10 @@ public enum IRCRenderer {
         case names = "irc-names"
         case who = "irc-who"
         case whois = "irc-whois"
+        case whowas = "irc-whowas"
+        case lusers = "irc-lusers"
+        /// A registered client's PING: its PONG, once the relay has caught up (`irc-pong:<token>`).
+        case pong = "irc-pong"
         case list = "irc-list"
         case away = "irc-away"
         case join = "irc-join"
@@ -107,6 +111,11 @@ public enum IRCRenderer {
         }
         let purpose = Purpose(requestID)
         switch event {
+        case .pong where purpose == .pong:
+            return [
+                IRCMessage(
+                    source: server, command: "PONG", parameters: [server, Purpose.target(of: requestID) ?? server])
+            ]
         case .greeting, .typing, .resumedElsewhere, .pong, .removed, .networkChanged:
             return []
         case .blocks(_, let registeredOnly) where purpose == .userMode:
@@ -143,14 +152,17 @@ public enum IRCRenderer {
             // The client's own message comes back only when it asked for echo-message.
             return view.capabilities.contains("echo-message") ? privmsg(message, view: view) : []
         case .direct(let direct):
-            let mine = direct.from.lowercased() == me.lowercased() && direct.to.lowercased() != me.lowercased()
-            if mine, !view.capabilities.contains("echo-message") { return [] }
-            let target = mine ? direct.to : me
+            let fromMe = direct.from.lowercased() == me.lowercased()
+            let toMe = direct.to.lowercased() == me.lowercased()
+            let echo = view.capabilities.contains("echo-message")
+            if fromMe, !toMe, !echo { return [] }
+            let target = fromMe ? direct.to : me
             let command = direct.isNotice ? "NOTICE" : "PRIVMSG"
-            return split(direct.text, from: direct.from, to: target, isAction: direct.isAction, command: command).map {
-                line in
-                tagged(line, time: direct.time, id: nil, view: view)
-            }
+            let lines = split(direct.text, from: direct.from, to: target, isAction: direct.isAction, command: command)
+                .map { tagged($0, time: direct.time, id: nil, view: view) }
+            // A message to oneself is sent and received: with echo-message, its echo and then its delivery (the
+            // relay skips a session's own events, so both come from its reply; `IRCMode` labels only the echo).
+            return fromMe && toMe && echo && requestID != nil ? lines + lines : lines
         case .joined(let room, let name, let time, let registered):
             let join = IRCMessage(
                 source: mask(name), command: "JOIN",
@@ -228,27 +240,17 @@ public enum IRCRenderer {
                     numeric("323", "End of /LIST")
                 ]
         case .who(let room, let members, _, _):
-            if purpose == .who {
-                return members.map { member in
-                    let away = if case .away = member.presence { "G" } else { "H" }
-                    let flags = away + prefixes(member.roles, view: view)
-                    return numeric(
-                        "352", channel(room), shownUser, host(of: member.name), server, member.name, flags,
-                        "0 \(member.name)")
-                } + [numeric("315", channel(room), "End of /WHO list")]
-            }
-            return names(room, members.map { prefixes($0.roles, view: view) + $0.name }, view: view)
+            if purpose == .who { return whoLines(room, members, about: Purpose.target(of: requestID), view: view) }
+            // userhost-in-names: `@alice!~u@host` rather than `@alice`.
+            let full = view.capabilities.contains("userhost-in-names")
+            return names(
+                room, members.map { prefixes($0.roles, view: view) + (full ? mask($0.name) : $0.name) }, view: view)
         case .seen(let record, _):
-            switch record {
-            case .online(let name, _, let node, _):
-                return [
-                    numeric("311", name, shownUser, host(of: name), "*", name),
-                    numeric("312", name, server, "node \(node)"),
-                    numeric("318", name, "End of /WHOIS list"),
-                ]
-            case .offline(let name, _, _), .never(let name):
-                return [numeric("401", name, "No such nick/channel"), numeric("318", name, "End of /WHOIS list")]
-            }
+            return personLines(record, purpose: purpose, about: Purpose.target(of: requestID), now: now, view: view)
+        case .recipientAway(let name, let text):
+            return [numeric("301", name, text)]
+        case .counts(let counts):
+            return countLines(counts, view: view)
         case .online(let users):
             if purpose == .userhost {
                 // RPL_USERHOST: nick=+user@host, `-` for someone away.
@@ -338,7 +340,7 @@ public enum IRCRenderer {
         "CHANNELLEN=\(UserName.maximumLength + 1)",
         "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
         "UTF8ONLY", "CHATHISTORY=\(IRCChatHistory.maximumLimit)", "MSGREFTYPES=msgid,timestamp",
-        "NETWORK=swift-redis-chat", "SILENCE=\(ClientRequest.maximumBlocks)",
+        "NETWORK=swift-redis-chat", "SILENCE=\(ClientRequest.maximumBlocks)", "WHOX",
     ]
 
     static func channel(_ room: RoomName) -> String { "#" + room.value }
@@ -456,6 +458,13 @@ public enum IRCRenderer {
         if purpose == .notice {
             // No automatic reply to a NOTICE, not even an error (RFC 2812; Solanum and Ergo do the same).
             return []
+        }
+        // A listing that cannot be made ends as an empty one, naming what was asked as given: a client waiting for
+        // its end numeric stops waiting, and nothing tells a secret room from a missing one.
+        if purpose == .names { return numeric("366", subject, "End of /NAMES list") }
+        if purpose == .who { return whoLines([], query: WhoQuery(about), view: view) }
+        if purpose == .whowas {
+            return numeric("406", subject, "There was no such nickname") + numeric("369", subject, "End of WHOWAS")
         }
         if purpose == .message, error.code == .notInRoom {
             return numeric("404", subject, "Cannot send to channel (\(error.message))")

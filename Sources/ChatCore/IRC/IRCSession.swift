@@ -19,14 +19,15 @@ public struct IRCSession: Sendable {
     /// The IRCv3 capabilities offered, in `CAP LS` order.
     public static let capabilities = [
         "away-notify", "batch", "draft/chathistory", "echo-message", "extended-join", "labeled-response",
-        "message-tags",
-        "multi-prefix", "sasl", "server-time",
+        "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
     ]
 
     public let serverName: String
     /// The nick asked for; the chat's display name once registered.
     public private(set) var nick: String?
     private var user: String?
+    /// USER's real name: what WHOIS, WHO and WHOWAS show.
+    private var realName: String?
     private var password: String?
     private var negotiating = false
     /// SASL PLAIN under way: the base64 received so far (a long one comes in 400-byte chunks).
@@ -72,8 +73,14 @@ public struct IRCSession: Sendable {
         case "PING":
             // A PING names what the PONG echoes: without it, 461, as Ergo and InspIRCd answer.
             guard needs(1) else { return output }
-            output.replies.append(
-                IRCMessage(source: serverName, command: "PONG", parameters: [serverName, parameters[0]]))
+            guard registered else {
+                output.replies.append(
+                    IRCMessage(source: serverName, command: "PONG", parameters: [serverName, parameters[0]]))
+                return output
+            }
+            // Registered, the PONG waits until whatever was published to this client before has reached it (a
+            // QUIT from another node, say), as on a single server: bots and tests use PING as that barrier.
+            output.requests.append((.ping, IRCRenderer.Purpose.pong.requestID(parameters[0])))
             return output
         case "PONG":
             output.requests.append((.pong, nil))
@@ -118,6 +125,7 @@ public struct IRCSession: Sendable {
                 return output
             }
             user = parameters[0]
+            realName = parameters[3]
             helloIfReady(into: &output)
             return output
         default:
@@ -128,6 +136,17 @@ public struct IRCSession: Sendable {
             return output
         }
         registeredCommand(message, into: &output)
+        return output
+    }
+
+    /// A line that is not UTF-8 (this server is UTF8ONLY) is not executed: `FAIL <command> INVALID_UTF8`, as Ergo
+    /// answers, rather than a text or name quietly changed by replacement characters.
+    public func refuseInvalidUTF8(_ message: IRCMessage) -> Output {
+        var output = Output()
+        output.replies.append(
+            IRCMessage(
+                source: serverName, command: "FAIL",
+                parameters: [message.command, "INVALID_UTF8", "Message rejected: it is not valid UTF-8"]))
         return output
     }
 
@@ -256,7 +275,8 @@ public struct IRCSession: Sendable {
         helloSent = true
         // A password checked by SASL is for the account it named: a different nick is claimed without it.
         let forThisNick = saslAccount.map { $0.lowercased() == nick.lowercased() } ?? true
-        let login = Login(password: forThisNick ? password.flatMap { try? Password(given: $0) } : nil)
+        let login = Login(
+            password: forThisNick ? password.flatMap { try? Password(given: $0) } : nil, realName: realName)
         helloHadPassword = login.password != nil
         output.requests.append((.hello(name: nick, rooms: [], login: login), IRCRenderer.Purpose.hello.requestID))
     }
@@ -322,6 +342,16 @@ public struct IRCSession: Sendable {
                 isAction = true
             }
             let target = parameters[0]
+            // Relayed, the line gains the sender's prefix; one that would then pass 512 bytes is refused rather
+            // than cut or split, so the sender knows (irssi and WeeChat split long texts themselves, allowing for it).
+            let relayed = ":\(IRCRenderer.mask(me)) \(message.command) \(target) :\(parameters[1])\r\n"
+            guard relayed.utf8.count <= IRCMessage.maximumBytes || target.hasPrefix("$") else {
+                return numeric(
+                    "417",
+                    "Input line was too long (relayed with your prefix it would pass 512 bytes; "
+                        + "send at most \(IRCMessage.maximumBytes - relayed.utf8.count + parameters[1].utf8.count) bytes of text)"
+                )
+            }
             let purpose: IRCRenderer.Purpose = notice ? .notice : .message
             if target.lowercased() == "chanserv" {
                 if !notice { chanServ(text) }
@@ -343,14 +373,31 @@ public struct IRCSession: Sendable {
             guard let target = parameters.first?.split(separator: ",").first else {
                 return numeric("366", "*", "End of /NAMES list")
             }
+            // A name that is no channel's lists nobody: 366 with the name as given (RFC 2812, Modern).
+            guard target.hasPrefix("#") else { return numeric("366", String(target), "End of /NAMES list") }
             request(.who(room: String(target), listing: .everyone), .names, about: String(target))
         case "WHO":
+            // `WHO #chan` lists its members, `WHO nick` one person; WHOX (`WHO #chan %tnuhraf,42`) answers 354 with
+            // the fields asked for. Masks match nobody: everyone is +i, and a search over every connected person
+            // of the cluster is not a request one line may make.
             guard needs(1) else { return }
-            guard parameters[0].hasPrefix("#") else { return numeric("315", parameters[0], "End of /WHO list") }
-            request(.who(room: parameters[0], listing: .everyone), .who, about: parameters[0])
+            let mask = parameters[0]
+            let whox = parameters.count > 1 && parameters[1].hasPrefix("%") ? " " + parameters[1] : ""
+            if mask.hasPrefix("#") {
+                request(.who(room: mask, listing: .everyone), .who, about: mask + whox)
+            } else if mask.isEmpty || mask.contains(where: { "*?!@,".contains($0) }) || mask == "0" {
+                numeric("315", mask, "End of /WHO list")
+            } else {
+                request(.seen(name: mask), .who, about: mask + whox)
+            }
         case "WHOIS":
-            guard let nick = parameters.last else { return numeric("431", "No nickname given") }
+            // `WHOIS nick` or `WHOIS server nick`: every server is this one.
+            guard let nick = parameters.last, !nick.isEmpty else { return numeric("431", "No nickname given") }
             request(.seen(name: nick), .whois, about: nick)
+        case "WHOWAS":
+            // The last time a nick was connected (/seen's record): one entry, whatever count is asked for.
+            guard needs(1), let nick = parameters[0].split(separator: ",").first.map(String.init) else { return }
+            request(.seen(name: nick), .whowas, about: nick)
         case "LIST":
             request(.rooms, .list)
         case "AWAY":
@@ -491,7 +538,7 @@ public struct IRCSession: Sendable {
         case "TIME":
             numeric("391", serverName, TimeFormat.dateTime(now))
         case "LUSERS":
-            numeric("251", "There are many users on many nodes")
+            request(.counts, .lusers)
         case "CHATHISTORY":
             switch IRCChatHistory.step(parameters, view: view, now: 0) {
             case .reply(let lines): output.replies += lines

@@ -41,15 +41,21 @@ public struct Password: Equatable, Sendable, CustomStringConvertible, CustomDebu
     public var customMirror: Mirror { Mirror(self, children: [:]) }
 }
 
-/// What a `hello` brings besides the name: the password of a registered name, and the resume token a previous
-/// connection's `welcome` gave.
+/// What a `hello` brings besides the name: the password of a registered name, the resume token a previous
+/// connection's `welcome` gave, and what the person calls themselves (IRC's real name, from USER).
 public struct Login: Equatable, Sendable {
     public var password: Password?
     public var resume: String?
+    /// Shown by WHOIS, WHO and WHOWAS (and `/seen`): free text, cleaned and cut to `maximumRealNameBytes`.
+    public var realName: String?
 
-    public init(password: Password? = nil, resume: String? = nil) {
+    /// InspIRCd's default `maxreal`.
+    public static let maximumRealNameBytes = 128
+
+    public init(password: Password? = nil, resume: String? = nil, realName: String? = nil) {
         self.password = password
         self.resume = resume
+        self.realName = realName
     }
 
     /// Resume tokens are what `welcome` hands out: URL-safe base64, a few dozen characters. Anything else is not

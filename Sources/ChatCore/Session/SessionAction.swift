@@ -82,7 +82,8 @@ public enum StoreOperation: Equatable, Sendable {
     case recordLeave(RoomName, message: String? = nil)
     /// Store and publish a room message. Replies `.published(id)`.
     case publish(OutgoingMessage)
-    /// Publish a direct message to whoever holds the name. Replies `.delivered(Bool)`.
+    /// Publish a direct message to whoever holds the name. Replies `.directSent`, or `.delivered(false)` when
+    /// nobody holds it.
     case sendDirect(DirectMessage, to: UserName)
     /// Best effort "typing" notice; not waited for. Replies `.done`.
     case publishTyping(RoomName)
@@ -124,6 +125,11 @@ public enum StoreOperation: Equatable, Sendable {
     case operate(OperatorAction, by: String)
     /// The message of the day, as the node has it. Replies `.motd`.
     case readMOTD
+    /// Waits until every event published before now has reached this node's sessions: a ping's pong comes after
+    /// them (IRC bots and tests take a PONG for "everything sent before has arrived"). Replies `.done`.
+    case awaitRelay
+    /// The cluster's people, nodes and rooms, and this node's people. Replies `.counts`.
+    case readCounts
     /// Takes a room out of the session's rooms in the store (a server operator closed it). No reply.
     case forgetRoom(RoomName)
     /// Blocks or unblocks a person for this name, kept while the name is registered (a guest's, for the session).
@@ -176,6 +182,8 @@ public enum StoreReply: Sendable {
     /// `confirmed`: as many replicas as the deployment asks for had it (always, when it asks for none).
     case published(StreamID, confirmed: Bool)
     case delivered(Bool)
+    /// A direct message went out (or was queued for a reconnecting client); the recipient's away text, if away.
+    case directSent(recipientAway: String?)
     case messages([ChatMessage])
     /// Messages read after an id, with what the room's stream knows of what it no longer keeps: the newest id
     /// deleted by hand, and, when trimming removed the oldest messages, the oldest one kept.
@@ -200,6 +208,7 @@ public enum StoreReply: Sendable {
     case audit([AuditEntry])
     case blocks(names: [String], registeredOnly: Bool)
     case motd(String?)
+    case counts(ServerCounts)
 }
 
 /// What became of a claim.

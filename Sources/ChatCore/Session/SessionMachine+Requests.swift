@@ -64,7 +64,7 @@ extension SessionMachine {
     private mutating func handle(_ request: ClientRequest, id: RequestID?, now: SessionClock) -> [SessionAction] {
         switch request {
         case .help: return [.send(.help, id: id)]
-        case .ping: return [.send(.pong, id: id)]
+        case .ping: return active != nil ? [.perform(.awaitRelay, id: id)] : [.send(.pong, id: id)]
         case .pong: return []
         case .quit(let message):
             // Said in every room's leave notice.
@@ -191,6 +191,8 @@ extension SessionMachine {
             return [.perform(.operate(try operation.validated(now: now.wall), by: session.user.display), id: id)]
         case .motd:
             return [.perform(.readMOTD, id: id)]
+        case .counts:
+            return [.perform(.readCounts, id: id)]
         case .block(let raw), .unblock(let raw):
             guard let name = try? UserName(validating: raw) else {
                 throw ChatError(.noSuchUser, "'\(raw)' is not a name anyone can have")

@@ -96,11 +96,12 @@ extension SessionMachine {
             return [.send(.youLeft(room: room, message: message), id: id)]
         case (.publish(let message), .published(let messageID, let confirmed)):
             return Self.acknowledged(message.stored(as: messageID), confirmed: confirmed, id: id)
-        case (.sendDirect(let message, _), .delivered(let delivered)):
-            guard delivered else {
-                return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id)
-            }
-            return [.send(.direct(message), id: id)]
+        case (.sendDirect(let message, _), .delivered):
+            return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id)
+        case (.sendDirect(let message, _), .directSent(let away)):
+            // IRC's 301 comes before the message's own reply (its echo), as servers send it.
+            return (away.map { [.send(.recipientAway(name: message.to, text: $0), id: id)] } ?? [])
+                + [.send(.direct(message), id: id)]
         case (.readTopic(let room), .topic(let topic)):
             return [.send(.topic(room: room, topic), id: id)]
         case (.setTopic(let room, let topic), _):
@@ -183,6 +184,10 @@ extension SessionMachine {
             return [.send(.ok(action.doneText), id: id)]
         case (.readMOTD, .motd(let text)):
             return [.send(.motd(text), id: id)]
+        case (.awaitRelay, _):
+            return [.send(.pong, id: id)]
+        case (.readCounts, .counts(let counts)):
+            return [.send(.counts(counts), id: id)]
         case (.block(let name, true), _):
             return [.send(.ok("\(name.display) is blocked: their messages no longer reach you"), id: id)]
         case (.block(let name, false), _):
@@ -222,9 +227,9 @@ extension SessionMachine {
         switch (operation, result) {
         case (.publish(let message), .success(.published(let messageID, let confirmed))):
             return Self.acknowledged(message.stored(as: messageID), confirmed: confirmed, id: id)
-        case (.sendDirect(let message, _), .success(.delivered(true))):
+        case (.sendDirect(let message, _), .success(.directSent)):
             return [.send(.direct(message), id: id)]
-        case (.sendDirect(let message, _), .success(.delivered(false))):
+        case (.sendDirect(let message, _), .success(.delivered)):
             return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id)
         case (.publish, .failure(let error)), (.sendDirect, .failure(let error)):
             return [.send(.error(Self.storeError(error)), id: id)]

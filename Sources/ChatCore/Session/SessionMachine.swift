@@ -111,6 +111,8 @@ public struct SessionMachine: Sendable {
         var lastTyping: [RoomName: UInt64]
         /// What the user said on quitting, for the leave notices.
         var farewell: String?
+        /// Ended at a /quit before its connection closed (`close`): nothing is left to end when it does.
+        var endedBeforeClose = false
         /// A resumed session's rooms that the takeover kept as memberships, not rejoined yet.
         var keptRooms: Set<RoomName> = []
         /// Whether the person is one of the server's operators, and the message of the day for `welcome`.
@@ -165,6 +167,8 @@ public struct SessionMachine: Sendable {
         public private(set) var isServerOperator = false
         /// Whether the person logged in to a registered name with its password, while the session is active.
         public private(set) var isRegistered = false
+        /// The person's away text, while the session is active and they are away.
+        public private(set) var away: String?
 
         init(_ state: State) {
             switch state {
@@ -174,6 +178,7 @@ public struct SessionMachine: Sendable {
                 lastActive = session.lastActive
                 isServerOperator = session.grant.isServerOperator
                 isRegistered = session.grant.isRegistered
+                away = session.away
             case .closing(_, .some(let session)):
                 userName = session.user
             default:
@@ -291,6 +296,14 @@ public struct SessionMachine: Sendable {
     public mutating func close(_ reason: LeaveReason) -> [SessionAction] {
         switch state {
         case .closing, .closed: return []
+        case .active(var session) where reason == .quit:
+            // A /quit ends the session before the connection closes, as IRC servers send its QUIT to the channels
+            // before closing the link: whoever sees the socket close finds the rooms told (the node waits for the
+            // release, a second at most: `SessionHandler.closeAfterRelease`).
+            let ended = ending(session, reason)
+            session.endedBeforeClose = true
+            state = .closing(reason, session)
+            return [ended, .close(reason)]
         case .active(let session): state = .closing(reason, session)
         case .unnamed, .awaitingPassword, .naming: state = .closing(reason, nil)
         }
@@ -362,24 +375,26 @@ public struct SessionMachine: Sendable {
     /// The connection is gone. A named session ends: its rooms are told why, its name is freed. A claim still in
     /// flight is given back when it completes (see `completed`).
     public mutating func connectionClosed() -> [SessionAction] {
-        let ending: (ActiveSession, LeaveReason)?
+        let over: (ActiveSession, LeaveReason)?
         switch state {
-        case .active(let session): ending = (session, .disconnected)
-        case .closing(let reason, .some(let session)): ending = (session, reason)
-        default: ending = nil
+        case .active(let session): over = (session, .disconnected)
+        case .closing(let reason, .some(let session)) where !session.endedBeforeClose: over = (session, reason)
+        default: over = nil
         }
         state = .closed
         isWaiting = false
-        guard let (session, reason) = ending else { return [] }
+        guard let (session, reason) = over else { return [] }
+        return [ending(session, reason)]
+    }
+
+    private func ending(_ session: ActiveSession, _ reason: LeaveReason) -> SessionAction {
         // Only a drop holds the name: /quit, a lost claim and a node going away release it at once.
         let dropped: Set<LeaveReason> = [.disconnected, .pingTimeout, .slowConsumer]
-        return [
-            .end(
-                EndedSession(
-                    user: session.user, token: session.token, reason: reason, since: session.since,
-                    rooms: session.listedRooms, holdsName: holdsNamesOnDrop && dropped.contains(reason),
-                    message: session.farewell))
-        ]
+        return .end(
+            EndedSession(
+                user: session.user, token: session.token, reason: reason, since: session.since,
+                rooms: session.listedRooms, holdsName: holdsNamesOnDrop && dropped.contains(reason),
+                message: session.farewell))
     }
 
     // MARK: Liveness

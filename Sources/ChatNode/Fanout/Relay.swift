@@ -69,6 +69,12 @@ final class Relay: @unchecked Sendable {
         }
     }
 
+    /// Completes once every event published before now has been handed to the loops of the sessions it is for
+    /// (each loop runs its hand-offs in order, so a reply hopped there after this is written after them).
+    func barrier() -> EventLoopFuture<Void> {
+        eventLoop.flatSubmit { self.subscriber.barrier() }
+    }
+
     /// Completes once Redis confirms the subscription, so nothing published afterwards can be missed, and the
     /// room's catch-up point is known. On failure the caller must still `detach`.
     func attach(_ channel: String, hub: LoopHub) -> EventLoopFuture<Void> {

@@ -22,9 +22,11 @@ final class IRCMode: SessionMode, FollowsUpEvents {
     var traits: ModeTraits { ModeTraits(answersPings: true, waitsWhenLimited: true, resumes: false) }
 
     func input(_ frame: [UInt8], stage: SessionStage, allocator: ByteBufferAllocator) -> ModeInput {
-        // IRC is UTF-8 here (ISUPPORT UTF8ONLY); invalid bytes become U+FFFD. A NUL is refused with its line by
+        // IRC is UTF-8 here (ISUPPORT UTF8ONLY): a line that is not is refused (`refuseInvalidUTF8`), after parsing
+        // it with invalid bytes as U+FFFD to name its command. A NUL is refused with its line by
         // the parser; a CR inside a line is removed from its text like any control character.
-        var text = String(decoding: frame, as: UTF8.self)
+        let valid = String(validating: frame, as: UTF8.self)
+        var text = valid ?? String(decoding: frame, as: UTF8.self)
         if text.hasSuffix("\r") { text.removeLast() }
         let message: IRCMessage
         do {
@@ -47,7 +49,8 @@ final class IRCMode: SessionMode, FollowsUpEvents {
                     source: session.serverName, command: "421", parameters: [session.view.nick, "*", "Unknown command"]),
                 allocator)
         }
-        var output = session.receive(message, now: WallClock.now())
+        var output =
+            valid == nil ? session.refuseInvalidUTF8(message) : session.receive(message, now: WallClock.now())
         if let label = message.tags.first(where: { $0.key == "label" })?.value, !label.isEmpty,
             label.utf8.count <= IRCLabeledResponses.maximumLabelBytes,
             session.capabilities.contains("labeled-response"),
@@ -118,8 +121,16 @@ final class IRCMode: SessionMode, FollowsUpEvents {
             break
         }
         if let label {
+            // A message to oneself: its echo answers the command, its delivery (the second half) is not part of it.
+            var delivery: [IRCMessage] = []
+            if case .direct(let direct) = event, direct.from.lowercased() == direct.to.lowercased(),
+                session.capabilities.contains("echo-message")
+            {
+                delivery = Array(lines.suffix(lines.count / 2))
+                lines.removeLast(lines.count / 2)
+            }
             let final = IRCLabeledResponses.isFinal(event, purpose: IRCRenderer.Purpose(requestID))
-            lines = labels.collect(lines, key: label, final: final, batches: batches)
+            lines = labels.collect(lines, key: label, final: final, batches: batches) + delivery
         }
         guard !lines.isEmpty else { return nil }
         return allocator.buffer(string: lines.map { Self.wire($0) }.joined())

@@ -53,10 +53,11 @@ extension SessionHandler {
     private func claimName(_ name: UserName, login: Login, keeping: [RoomName]) -> EventLoopFuture<ClaimOutcome> {
         let resume = ResumeTokens.make()
         let now = WallClock.now()
-        let attempt = ClaimAttempt(
+        var attempt = ClaimAttempt(
             token: store.makeToken(), resumeHash: login.resume.map(ResumeTokens.hash),
             newResumeHash: ResumeTokens.hash(resume), passwordGiven: login.password != nil, keeping: keeping,
             address: addressGroup, origin: machine.sessionID)
+        attempt.realName = login.realName ?? ""
         let loop = hub.eventLoop
         if login.password != nil, let checked = checkedLogin, checked.key == name.key {
             // Checked moments ago on this connection (SASL): claim with the hash it matched. That check was

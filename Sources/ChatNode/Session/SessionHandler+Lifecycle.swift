@@ -9,6 +9,7 @@ extension SessionHandler {
         started = true
         hub.named(self, key: user.key)
         node.metrics.sessions.increment()
+        node.localSessions.withLockedValue { $0 = ($0.count + 1, max($0.peak, $0.count + 1)) }
         logger.info(
             "session started",
             metadata: [
@@ -33,6 +34,19 @@ extension SessionHandler {
         }
     }
 
+    /// A /quit's connection closes once its session is released (its rooms told), or after a second: the bye goes
+    /// out now. A release Redis delays past that is retried as any other (`NodeContext.release`).
+    func closeAfterRelease(_ reason: LeaveReason) {
+        writeGathered()
+        flush()
+        let loop = hub.eventLoop.assumeIsolated()
+        let deadline = loop.scheduleTask(in: .seconds(1)) { self.closeConnection(reason) }
+        released.futureResult.assumeIsolated().whenComplete { _ in
+            deadline.cancel()
+            self.closeConnection(reason)
+        }
+    }
+
     /// A named session is over: stop listening, log its exit, and free its name and rooms in Redis. A release
     /// that fails while Redis is away is kept and retried when it is back, so no leave notice is lost.
     func end(_ ended: EndedSession) {
@@ -43,6 +57,7 @@ extension SessionHandler {
             started = false
             stopListening(ChatKeys.userChannel(ended.user.key))
             node.metrics.sessions.decrement()
+            node.localSessions.withLockedValue { $0.count -= 1 }
             let now = WallClock.now()
             logger.info(
                 "session ended",

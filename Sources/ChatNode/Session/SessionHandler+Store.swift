@@ -64,7 +64,7 @@ extension SessionHandler {
             let roomList = node.roomList
             return store.join(
                 room, user: user, token: token, now: now, origin: origin, address: addressGroup,
-                addressBits: BanMask.addressBits(ofClient: clientIP), key: key
+                addressBits: BanMask.addressBits(ofClient: clientIP), key: key, away: machine.view.away
             ).map {
                 roomList.noteChange()
                 return .done
@@ -107,7 +107,7 @@ extension SessionHandler {
         case (.sendDirect(let message, let target), let user?):
             return store.sendDirect(
                 message, to: target.key, origin: origin, sender: (user.key, machine.view.isRegistered)
-            ).map { .delivered($0) }
+            ).map { $0.delivered ? .directSent(recipientAway: $0.recipientAway) : .delivered(false) }
         case (.publishTyping(let room), let user?):
             return store.publishTyping(room, user: user, now: now, origin: origin).map { .done }
         case (.setPresence(let away), let user?):
@@ -187,6 +187,19 @@ extension SessionHandler {
             }
         case (.readMOTD, _?):
             return hub.eventLoop.makeSucceededFuture(.motd(node.network.motd))
+        case (.awaitRelay, _):
+            // At most a second: a Redis that does not answer must not keep the pong (and what follows) waiting.
+            let loop = hub.eventLoop
+            let answered = loop.makePromise(of: StoreReply.self)
+            let deadline = loop.scheduleTask(in: .seconds(1)) { answered.succeed(.done) }
+            node.relay.barrier().hop(to: loop).whenComplete { _ in
+                deadline.cancel()
+                answered.succeed(.done)
+            }
+            return answered.futureResult
+        case (.readCounts, _?):
+            let local = node.localSessions.withLockedValue { $0 }
+            return store.counts(local: local.count, localPeak: local.peak).map { .counts($0) }
         case (.forgetRoom(let room), let user?):
             return store.forgetRoom(room, user: user).map { .done }
         case (.block(let target, let on), let user?):
@@ -212,7 +225,7 @@ extension SessionHandler {
                 .messages(Self.shown($0, in: room, check: check))
             }
         case (.seen(let name), _?):
-            return store.seen(name.key).map { .seen($0) }
+            return store.seen(name.key, now: now).map { .seen($0) }
         case (.online(let names), _?):
             return store.online(names).map { .online($0) }
         }

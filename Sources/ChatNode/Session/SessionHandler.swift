@@ -352,6 +352,7 @@ final class SessionHandler: ChannelDuplexHandler {
                 // A kick that came while the join was under way: the room is the session's now, and it is out of it.
                 for event in held { apply(kickActions(event)) }
             case .started(let user, let time): start(user, at: time)
+            case .close(let reason) where reason == .quit: closeAfterRelease(reason)
             case .close(let reason): closeConnection(reason)
             case .retry: break  // handled where requests are taken (processInbox)
             case .end(let ended): end(ended)

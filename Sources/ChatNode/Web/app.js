@@ -337,10 +337,11 @@ function receive(event) {
       }
       break;
     case "seen":
-      info(event.state === "online" ? `${event.name} is online on node ${event.node}`
+      info(event.state === "online" ? `${event.name}${event.realname ? ` (${event.realname})` : ""} is online on node ${event.node}${event.away ? `, away: ${event.away}` : ""}`
         : event.state === "offline" ? `${event.name} was last here ${new Date(event.disconnected).toLocaleString()}`
         : `Nobody called ${event.name} has been seen here`, event.time);
       break;
+    case "recipient-away": info(`${event.name} is away: ${event.text}`, event.time); break;
     case "help": for (const line of event.lines) info(line, event.time); break;
     case "ok": if (!quiet) info(event.text, event.time); break;
     case "ping": send({ op: "pong" }); break;   // the server checks we are alive after a silence

@@ -44,6 +44,10 @@ public protocol RedisPubSub: AnyObject, Sendable {
     /// Completes once Redis confirmed the subscription.
     func subscribe(_ name: String) -> EventLoopFuture<Void>
     func unsubscribe(_ name: String)
+    /// Completes once every message Redis pushed to these connections before now has been handed to `onMessages`
+    /// (a PING on each pub/sub connection, answered behind them); at once for a connection that is down. Call on
+    /// `eventLoop`.
+    func barrier() -> EventLoopFuture<Void>
 }
 
 extension RedisClient: RedisConnection {

@@ -54,6 +54,8 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
     /// channel was subscribed again is not taken for the server dropping it.
     private var askedUnsubscribes: [String: Int] = [:]
     private var waiters: [String: [EventLoopPromise<Void>]] = [:]
+    /// `barrier` PINGs sent on the current connection and not answered yet, oldest first.
+    private var barriers: [EventLoopPromise<Void>] = []
     private var backoff = Backoff()
     private var stopped = false
     private var started = false
@@ -137,6 +139,24 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
         send([sharded ? "SUNSUBSCRIBE" : "UNSUBSCRIBE", name], on: channel)
     }
 
+    /// A `PING barrier` on the pub/sub connection: Redis answers it after every message it pushed here before, and
+    /// the handler hands those on before it completes this. At once while disconnected: nothing is on its way then.
+    public func barrier() -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        guard let channel else { return eventLoop.makeSucceededVoidFuture() }
+        let promise = eventLoop.makePromise(of: Void.self)
+        barriers.append(promise)
+        send(["PING", Self.barrierToken], on: channel)
+        return promise.futureResult
+    }
+
+    fileprivate static let barrierToken = "barrier"
+
+    fileprivate func barrierAnswered() {
+        guard !barriers.isEmpty else { return }
+        barriers.removeFirst().succeed()
+    }
+
     public var subscriptionCount: Int {
         eventLoop.preconditionInEventLoop()
         return wanted.count
@@ -217,6 +237,10 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
         confirmed.removeAll()
         askedUnsubscribes.removeAll()
         failWaiters(RedisError(.unavailable, "pub/sub connection to \(address) lost"))
+        // Nothing more comes on that connection: whatever waited behind it has all there will be.
+        let answered = barriers
+        barriers.removeAll()
+        for promise in answered { promise.succeed() }
         guard !stopped else { return }
         logger.warning(
             "redis pub/sub connection lost; reconnecting",
@@ -363,6 +387,14 @@ private final class SubscriberHandler: ChannelInboundHandler {
             if let name = parts[1].string { subscriber.didConfirm(name) }
         case "sunsubscribe" where parts.count == 3:
             if let name = parts[1].string { subscriber.serverUnsubscribed(name) }
+        case "pong" where parts.count == 2 && parts[1].string == RedisSubscriber.barrierToken:
+            // What came before it is handed on first: the barrier's waiter counts on it.
+            if !batch.isEmpty {
+                let delivered = batch
+                batch.removeAll(keepingCapacity: true)
+                subscriber.deliver(delivered)
+            }
+            subscriber.barrierAnswered()
         default:
             break  // unsubscribe confirmations and PONGs need nothing more
         }

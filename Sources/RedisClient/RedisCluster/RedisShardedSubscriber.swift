@@ -92,6 +92,13 @@ public final class RedisShardedSubscriber: RedisPubSub, @unchecked Sendable {
         return subscriber(for: owner).subscribe(name, missedSome: homeless)
     }
 
+    /// Every shard's connection: a room's messages come on its shard's.
+    public func barrier() -> EventLoopFuture<Void> {
+        eventLoop.preconditionInEventLoop()
+        let all = subscribers.values.map { $0.barrier() }
+        return EventLoopFuture.andAllComplete(all, on: eventLoop)
+    }
+
     public func unsubscribe(_ name: String) {
         eventLoop.preconditionInEventLoop()
         guard let home = homes.removeValue(forKey: name) else { return }

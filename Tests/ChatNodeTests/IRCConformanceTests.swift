@@ -1,0 +1,177 @@
+import ChatCore
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// IRC as IRC clients and bots expect it (issue 29), line by line over real sockets against two real nodes and
+/// Redis: what irctest and ngircd/InspIRCd/Ergo answer for WHO, WHOX, WHOIS, WHOWAS, LUSERS, NAMES, away replies,
+/// 512-byte lines, UTF-8 and QUIT, with people on the other node and in the other protocols.
+@Suite("IRC conformance", .serialized)
+struct IRCConformanceTests {
+    @Test("WHO, WHOX, WHOIS, WHOWAS, LUSERS and away replies tell of people on any node, as IRC servers answer")
+    func whoIsWho() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let alice = try cluster[0].ircLogin("alice")
+        let bob = try cluster[1].ircLogin("bob")
+        let carol = try cluster[1].login("carol")
+        let dana = try cluster[1].loginJSON("dana")
+        let bobHost = IRCRenderer.host(of: "bob")
+        for client in [alice, bob] {
+            try client.send("JOIN #dev")
+            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
+        }
+        try bob.send("AWAY :at lunch")
+        _ = try bob.expectLine("away") { $0.contains(" 306 bob ") }
+
+        // WHO #chan: H/G, the prefix, and the real name after the hop count; 315 names the mask as given.
+        try alice.send("WHO #DEV")
+        let me = try alice.expectLine("alice's 352") { $0.contains(" 352 alice #dev ") && $0.contains(" alice H@ ") }
+        #expect(me.hasSuffix(":0 alice on IRC"), "\(me)")
+        let who = try alice.expectLine("bob's 352") { $0.contains(" 352 alice #dev ~u \(bobHost) ") }
+        #expect(who.hasSuffix(" bob G :0 bob on IRC"), "\(who)")
+        _ = try alice.expectLine("end") { $0.contains(" 315 alice #DEV :") }
+        // WHO nick, and WHOX: the fields asked for in the specification's order, whatever order they were asked in.
+        try alice.send("WHO bob %rnafhut,42")
+        let whox = try alice.expectLine("354") { $0.contains(" 354 alice ") }
+        #expect(whox.hasSuffix(" 354 alice 42 ~u \(bobHost) bob G 0 :bob on IRC"), "\(whox)")
+        _ = try alice.expectLine("end") { $0.contains(" 315 alice bob :") }
+        try alice.send("WHO b*")
+        let masked = try alice.expectLine("a mask lists nobody") { $0.contains(" 315 alice b* :") }
+        #expect(!alice.received.contains { $0.contains(" 352 alice * ") }, "\(masked)")
+        try alice.send("WHO nobody")
+        _ = try alice.expectLine("nobody") { $0.contains(" 315 alice nobody :") }
+
+        // WHOIS: the real name, the away text, idle and signon; 301 again on a message to someone away.
+        try alice.send("WHOIS bob")
+        let user = try alice.expectLine("311") { $0.contains(" 311 alice bob ") }
+        #expect(user.hasSuffix(" 311 alice bob ~u \(bobHost) * :bob on IRC"), "\(user)")
+        _ = try alice.expectLine("301") { $0.hasSuffix(" 301 alice bob :at lunch") }
+        _ = try alice.expectLine("317") { $0.contains(" 317 alice bob ") && $0.hasSuffix(":seconds idle, signon time") }
+        _ = try alice.expectLine("318") { $0.contains(" 318 alice bob ") }
+        try alice.send("PRIVMSG bob :are you there?")
+        _ = try alice.expectLine("301 on a message") { $0.hasSuffix(" 301 alice bob :at lunch") }
+        _ = try bob.expectLine("the message") { $0.hasSuffix("PRIVMSG bob :are you there?") }
+        try dana.sendJSON(["op": "msg", "to": "bob", "text": "ping"])
+        let away = try dana.expectEvent("recipient-away") { $0["type"] as? String == "recipient-away" }
+        #expect(away["name"] as? String == "bob" && away["text"] as? String == "at lunch")
+        try carol.send("/msg bob hello")
+        try carol.expect("* bob is away: at lunch")
+        try carol.send("/whois bob")
+        try carol.expect("* bob (bob on IRC) is online now")
+        try bob.send("AWAY")
+        _ = try bob.expectLine("back") { $0.contains(" 305 bob ") }
+        try alice.send("PRIVMSG bob :welcome back")
+        _ = try bob.expectLine("the message") { $0.hasSuffix("PRIVMSG bob :welcome back") }
+        try alice.send("PING :sync")
+        _ = try alice.expectLine("pong") { $0.hasSuffix(":sync") }
+        #expect(alice.received.filter { $0.contains(" 301 ") }.count == 2, "no 301 once bob is back")
+
+        // LUSERS: everyone on both nodes (all invisible), the nodes as servers, this node's one client.
+        try alice.send("LUSERS")
+        let counts = try alice.expectLine("251") { $0.contains(" 251 alice ") }
+        #expect(counts.hasSuffix(":There are 0 users and 4 invisible on 2 servers"), "\(counts)")
+        _ = try alice.expectLine("254") { $0.contains(" 254 alice ") && $0.hasSuffix(":channels formed") }
+        _ = try alice.expectLine("255") { $0.hasSuffix(" 255 alice :I have 1 clients and 1 servers") }
+        _ = try alice.expectLine("265") { $0.contains(" 265 alice 1 1 :") }
+        _ = try alice.expectLine("266") { $0.contains(" 266 alice 4 4 :") }
+        try carol.send("/lusers")
+        try carol.expect("* 4 people connected to 2 nodes")
+        try dana.sendJSON(["op": "counts"])
+        let json = try dana.expectEvent("counts") { $0["type"] as? String == "counts" }
+        #expect(json["people"] as? Int == 4 && json["nodes"] as? Int == 2 && json["local"] as? Int == 3)
+
+        // WHOWAS: the last connection of someone gone, with their real name; 406 for anyone else.
+        try bob.send("QUIT :done")
+        #expect(bob.waitForClose())
+        try alice.send("WHOWAS bob")
+        let was = try alice.expectLine("314") { $0.contains(" 314 alice bob ") }
+        #expect(was.hasSuffix(" 314 alice bob ~u \(bobHost) * :bob on IRC"), "\(was)")
+        _ = try alice.expectLine("312") { $0.contains(" 312 alice bob \(cluster[0].id) ") }
+        _ = try alice.expectLine("369") { $0.contains(" 369 alice bob ") }
+        try alice.send("WHOWAS zed")
+        _ = try alice.expectLine("406") { $0.contains(" 406 alice zed ") }
+        _ = try alice.expectLine("369") { $0.contains(" 369 alice zed ") }
+        try alice.send("WHOWAS")
+        _ = try alice.expectLine("461") { $0.contains(" 461 alice WHOWAS ") }
+
+        // NAMES of a name no channel has, or of a channel nobody is in: 366 naming it as given, nothing before.
+        try alice.send("NAMES invalid")
+        let invalid = try alice.expectLine("366") { $0.contains(" 366 ") }
+        #expect(invalid.contains(" 366 alice invalid :"), "\(invalid)")
+        try alice.send("NAMES #nobody-here")
+        let empty = try alice.expectLine("366") { $0.contains(" 366 ") }
+        #expect(empty.contains(" 366 alice #nobody-here :"), "\(empty)")
+    }
+
+    @Test(
+        "lines as IRC has them: relays within 512 bytes or a 417, invalid UTF-8 refused, labeled echoes, QUIT before the close"
+    )
+    func lines() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let alice = try cluster[0].ircLogin(
+            "alice", capabilities: ["echo-message", "labeled-response", "batch", "userhost-in-names", "away-notify"])
+        let bob = try cluster[1].ircLogin("bob")
+        for client in [alice, bob] {
+            try client.send("JOIN #dev")
+            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
+        }
+        try alice.send("NAMES #dev")
+        _ = try alice.expectLine("userhost-in-names") {
+            $0.contains(" 353 alice = #dev :") && $0.contains("@\(IRCRenderer.mask("alice"))")
+                && $0.contains(IRCRenderer.mask("bob"))
+        }
+
+        // A text that fits the relayed line whole arrives whole, as one line of at most 512 bytes; one byte more is
+        // 417 to the sender, and nothing reaches anyone.
+        let overhead = ":\(IRCRenderer.mask("alice")) PRIVMSG bob :\r\n".utf8.count
+        let fitting = String(repeating: "a", count: 512 - overhead)
+        try alice.send("PRIVMSG bob :" + fitting)
+        let whole = try bob.expectLine("the whole text") { $0.contains("PRIVMSG bob :") }
+        #expect(whole.utf8.count + 2 == 512 && whole.hasSuffix(":" + fitting), "\(whole.utf8.count + 2) bytes")
+        try alice.send("PRIVMSG bob :" + fitting + "b")
+        _ = try alice.expectLine("417") { $0.contains(" 417 alice :") }
+        try bob.send("PING :after")
+        _ = try bob.expectLine("pong") { $0.hasSuffix(":after") }
+        #expect(!bob.received.contains { $0.hasSuffix(fitting + "b") })
+
+        // Not UTF-8: refused with FAIL, labeled when asked, and relayed to nobody.
+        try alice.sendRaw(Array("@label=u1 PRIVMSG #dev :hi".utf8) + [0xAA] + Array("\r\n".utf8))
+        let fail = try alice.expectLine("FAIL") { $0.contains("FAIL PRIVMSG INVALID_UTF8") }
+        #expect(fail.hasPrefix("@label=u1 "), "\(fail)")
+        let raw = try TestSocket(port: try #require(cluster[0].ircPort), name: "raw")
+        try raw.send("NICK latin1")
+        try raw.sendRaw(Array("USER u 0 * :i".utf8) + [0xE8] + Array("rc\r\n".utf8))
+        _ = try raw.expectLine("FAIL USER") { $0.contains("FAIL USER INVALID_UTF8") }
+
+        // labeled-response with echo-message: a message to a channel or a person is answered by its labeled echo,
+        // one to oneself by two copies, one of them labeled; a TAGMSG (relayed to nobody yet) by ACK.
+        try alice.send("@label=m1 PRIVMSG #dev :hello")
+        _ = try alice.expectLine("echo") { $0.hasPrefix("@label=m1 :") && $0.hasSuffix(" PRIVMSG #dev :hello") }
+        try alice.send("@label=m2 PRIVMSG bob :hi bob")
+        _ = try alice.expectLine("echo") { $0.hasPrefix("@label=m2 :") && $0.hasSuffix(" PRIVMSG bob :hi bob") }
+        try alice.send("@label=m3 PRIVMSG alice :note to self")
+        try alice.send("PING :self")
+        _ = try alice.expectLine("pong") { $0.hasSuffix(":self") }
+        let copies = alice.received.filter { $0.hasSuffix(" PRIVMSG alice :note to self") }
+        #expect(copies.count == 2 && copies.filter { $0.hasPrefix("@label=m3 ") }.count == 1, "\(copies)")
+        try alice.send("@label=x1 FROBNICATE")
+        _ = try alice.expectLine("421") { $0.hasPrefix("@label=x1 ") && $0.contains(" 421 alice FROBNICATE ") }
+
+        // away-notify: someone away who joins is followed by their AWAY.
+        try bob.send("AWAY :brb")
+        try bob.send("PART #dev")
+        try bob.send("JOIN #dev")
+        _ = try alice.expectLine("the join") { $0.hasPrefix(":\(IRCRenderer.mask("bob")) JOIN #dev") }
+        let awayAfterJoin = try alice.expectLine("the AWAY") { $0.contains(" AWAY ") || $0.contains(" PRIVMSG ") }
+        #expect(awayAfterJoin == ":\(IRCRenderer.mask("bob")) AWAY :brb", "\(awayAfterJoin)")
+
+        // QUIT: the channel hears it before the quitter's socket closes, so a PING sent after the close is
+        // answered after the QUIT.
+        try bob.send("QUIT :bob out")
+        _ = try bob.expectLine("ERROR") { $0.hasPrefix("ERROR :") }
+        #expect(bob.waitForClose())
+        try alice.send("PING :after-quit")
+        let next = try alice.expectLine("the QUIT or the PONG") { $0.contains(" QUIT ") || $0.hasSuffix(":after-quit") }
+        #expect(next.contains(":\(IRCRenderer.mask("bob")) QUIT :Quit: bob out"), "\(next)")
+    }
+}
