@@ -305,6 +305,28 @@ public struct ClientState: Sendable {
                 reason == .left ? said.map { " (\($0))" } ?? "" : " (\(reason.rawValue)\(said.map { ": \($0)" } ?? ""))"
             append(TimelineLine(kind: .notice, time: time, text: "\(name) left #\(room)\(why)"), to: room)
             return []
+        case .renamed(let room?, let from, let to, let time):
+            if var member = views[room]?.members.removeValue(forKey: from.lowercased()) {
+                member.name = to
+                views[room]?.members[to.lowercased()] = member
+            }
+            typing[room]?[from.lowercased()] = nil
+            append(TimelineLine(kind: .notice, time: time, text: "\(from) is now known as \(to)"), to: room)
+            return []
+        case .renamed(nil, _, let to, let time):
+            // Our own: the name a reconnect asks for, and the one our rooms list us under.
+            if let old = confirmedName {
+                for room in views.keys {
+                    if var member = views[room]?.members.removeValue(forKey: old.lowercased()) {
+                        member.name = to
+                        views[room]?.members[to.lowercased()] = member
+                    }
+                }
+            }
+            confirmedName = to
+            name = to
+            appendToCurrent(TimelineLine(kind: .info, time: time, text: "you are now known as \(to)"))
+            return []
         case .presence(let room, let name, let presence, let time):
             let roles = views[room]?.members[name.lowercased()]?.roles ?? []
             views[room]?.members[name.lowercased()] = Member(

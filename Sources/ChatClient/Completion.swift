@@ -2,7 +2,8 @@
 public enum Completion {
     public static let commands = [
         "/join", "/leave", "/rooms", "/who", "/msg", "/me", "/away", "/back", "/topic", "/history", "/seen", "/help",
-        "/quit", "/register", "/password", "/invite", "/motd", "/block", "/unblock", "/blocks", "/dms",
+        "/quit", "/register", "/password", "/invite", "/motd", "/block", "/unblock", "/blocks", "/dms", "/nick",
+        "/lusers",
         // Room operators' (docs/moderation.md): a name after them completes as any name does.
         "/kick", "/ban", "/unban", "/bans", "/mute", "/unmute", "/op", "/deop", "/voice", "/devoice", "/mode",
         // Registered rooms': `/room register|unregister|transfer|info`.

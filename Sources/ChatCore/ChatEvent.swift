@@ -285,6 +285,8 @@ public enum ChatEvent: Equatable, Sendable {
     /// cursor of the next page, if any.
     case who(room: RoomName, members: [RoomMember], total: Int? = nil, next: String? = nil)
     case seen(SeenRecord, now: Millis)
+    /// Someone in `room` changed their name (IRC's NICK); `room` nil: the reply to the renaming session itself.
+    case renamed(room: RoomName?, from: String, to: String, time: Millis)
     /// How many people, nodes and rooms there are (IRC's LUSERS).
     case counts(ServerCounts)
     /// The person a direct message was just sent to is away (IRC's 301): sent before the message's own reply.

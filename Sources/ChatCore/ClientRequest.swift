@@ -71,6 +71,8 @@ public enum ClientRequest: Equatable, Sendable {
     case motd
     /// How many people, nodes and rooms the cluster has (IRC's LUSERS).
     case counts
+    /// Changes the session's name (IRC's NICK): claimed cluster-wide, the old one given up, every room told.
+    case nick(name: String)
 
     // People protect themselves (docs/moderation.md, "Blocking people").
     /// `name`'s direct messages and room messages no longer reach you, on any node or client.

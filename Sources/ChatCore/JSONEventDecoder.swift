@@ -81,6 +81,9 @@ public enum JSONEventDecoder {
         case "presence":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .presence(room: room, name: name, presence: fields.presence, time: time)
+        case "renamed":
+            guard let from = fields.string("from"), let to = fields.string("to") else { return nil }
+            return .renamed(room: fields.room(), from: from, to: to, time: time)
         case "typing":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .typing(room: room, name: name, time: time)

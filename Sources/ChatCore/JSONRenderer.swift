@@ -69,6 +69,11 @@ public enum JSONRenderer {
             json.field("room", room.value)
             json.field("name", name)
             writePresence(presence, into: &json)
+        case .renamed(let room, let from, let to, let time):
+            header("renamed", time: time)
+            if let room { json.field("room", room.value) }
+            json.field("from", from)
+            json.field("to", to)
         case .typing(let room, let name, let time):
             header("typing", time: time)
             json.field("room", room.value)

@@ -142,6 +142,9 @@ public enum JSONRequestEncoder {
             op("motd")
         case .counts:
             op("counts")
+        case .nick(let name):
+            op("nick")
+            json.field("name", name)
         case .block(let name), .unblock(let name):
             if case .block = request { op("block") } else { op("unblock") }
             json.field("name", name)

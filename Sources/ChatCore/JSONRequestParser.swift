@@ -240,6 +240,7 @@ public enum JSONRequestParser {
                 default: throw ChatError(.badRequest, "\"dms\" takes \"text\": \"registered\" or \"everyone\"")
                 }
             case "counts": return .counts
+            case "nick": return .nick(name: try required(name, "name"))
             case "motd":
                 // With `text`, a server operator sets it ("" clears it).
                 guard let text else { return .motd }

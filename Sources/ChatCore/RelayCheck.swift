@@ -30,6 +30,8 @@ public struct RelayCheck: Sendable {
         case .topicChanged(let eventRoom, let topic):
             guard topic.isStorable else { return "a topic no node would have stored" }
             return check(room: eventRoom, expected: room) ?? check(name: topic.by)
+        case .renamed(let eventRoom?, let from, let to, _):
+            return check(room: eventRoom, expected: room) ?? check(name: from) ?? check(name: to)
         case .direct(let direct):
             guard room == nil else { return "a direct message on a room's channel" }
             return check(name: direct.from) ?? check(name: direct.to)

@@ -64,6 +64,12 @@ public enum RelayCodec {
             json.field("reason", reason.rawValue)
             json.field("ts", time)
             if let message { json.field("msg", message) }
+        case .renamed(let room, let from, let to, let time):
+            json.field("k", "nick")
+            if let room { json.field("room", room.value) }
+            json.field("from", from)
+            json.field("to", to)
+            json.field("ts", time)
         case .presence(let room, let name, let presence, let time):
             json.field("k", "presence")
             json.field("room", room.value)
@@ -180,6 +186,9 @@ public enum RelayCodec {
             event = .presence(
                 room: RoomName(trusted: room), name: name, presence: wire.away.map(Presence.away) ?? .online,
                 time: wire.ts)
+        case "nick":
+            guard let room = wire.room, let from = wire.from, let to = wire.to else { return nil }
+            event = .renamed(room: RoomName(trusted: room), from: from, to: to, time: wire.ts)
         case "typing":
             guard let room = wire.room, let name = wire.name else { return nil }
             event = .typing(room: RoomName(trusted: room), name: name, time: wire.ts)

@@ -57,6 +57,7 @@ extension ChatEvent {
             .gap(let room, _, _, _), .topic(let room, _), .topicChanged(let room, _),
             .kicked(let room, _, _, _, _), .modeChanged(let room, _, _, _), .roomClosed(let room, _, _, _):
             return room
+        case .renamed(let room, _, _, _): return room
         default: return nil
         }
     }
@@ -112,6 +113,7 @@ extension ClientRequest {
         case .topic(let room, let topic): return .topic(room: room.map(clean), text: topic.map(text))
         case .operate(let request): return .operate(request.sanitized(clean: clean, text: text))
         case .block(let name): return .block(name: clean(name))
+        case .nick(let name): return .nick(name: clean(name))
         case .unblock(let name): return .unblock(name: clean(name))
         case .rooms, .back, .help, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate,
             .motd, .blocks, .directMessages, .counts:

@@ -127,6 +127,9 @@ public enum TextCommandParser {
             return try roomCommand(rest)
         case "lusers", "counts":
             return .counts
+        case "nick", "name":
+            guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /nick NEWNAME") }
+            return .nick(name: rest)
         case "motd":
             // `/motd` shows it; a server operator sets it with `/motd TEXT` and clears it with `/motd -delete`.
             guard !rest.isEmpty else { return .motd }
@@ -238,6 +241,7 @@ public enum TextCommandParser {
         "  /mode [+imtsR] [+k KEY] [+l N]  room settings (/mode alone shows them)",
         "  /motd              the message of the day",
         "  /lusers            how many people, nodes and rooms there are",
+        "  /nick NAME         change your name (a guest's; a registered name keeps its own)",
         "  /block NAME        their messages no longer reach you (/unblock, /blocks); /dms registered refuses guests'",
         "Server operators (docs/moderation.md):",
         "  /kill NAME [REASON]  disconnect NAME; /suspend NAME [DURATION] [REASON] refuses a registered name's logins",

@@ -44,6 +44,10 @@ public enum TextRenderer {
             }
         case .typing(let room, let name, let time):
             return ["* [\(TimeFormat.clock(time))] \(name) is typing in #\(room)"]
+        case .renamed(let room?, let from, let to, let time):
+            return ["* [\(TimeFormat.clock(time))] #\(room): \(from) is now known as \(to)"]
+        case .renamed(nil, _, let to, _):
+            return ["* you are now known as \(to)"]
         case .youJoined(let room, let history, let more):
             let header =
                 history.isEmpty

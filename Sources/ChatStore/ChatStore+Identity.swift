@@ -121,7 +121,7 @@ extension ChatStore {
         }
     }
 
-    private func lookAlikeHolder(of keys: [String]) -> EventLoopFuture<String?> {
+    func lookAlikeHolder(of keys: [String]) -> EventLoopFuture<String?> {
         let lookups = keys.map { key in
             redis.send("EXISTS", ChatKeys.claim(key)).and(redis.send("HGET", ChatKeys.session(key), "name"))
                 .and(redis.send("HGET", ChatKeys.account(key), "name"))
@@ -241,7 +241,7 @@ extension ChatStore {
 
     /// /seen's index gets the user; those it forgets past its cap lose their records (unless they connected again
     /// since).
-    private func noteSeen(_ user: String, connected: Millis) -> EventLoopFuture<Void> {
+    func noteSeen(_ user: String, connected: Millis) -> EventLoopFuture<Void> {
         redis.run(
             IndexScripts.noteSeen, keys: [ChatKeys.seenIndex],
             arguments: [user, String(connected), String(bounds.maxSeenRecords)]

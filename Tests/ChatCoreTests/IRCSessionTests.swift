@@ -66,7 +66,9 @@ struct IRCSessionTests {
         #expect(action.requests.first?.request == .say(room: "#a", text: "waves", isAction: true))
         #expect(session.receive(line("PRIVMSG bob :\u{1}VERSION\u{1}")).requests.isEmpty, "CTCP queries are dropped")
         #expect(session.receive(line("PRIVMSG carol :hi")).requests.first?.request == .direct(to: "carol", text: "hi"))
-        #expect(session.receive(line("NICK other")).replies.first?.command == "447")
+        let change = session.receive(line("NICK other"))
+        #expect(change.requests.first?.request == .nick(name: "other"), "a nick change is the chat's name change")
+        #expect(IRCRenderer.Purpose.target(of: change.requests.first?.id) == "other", "433 names the nick asked for")
         let names = session.observe(.youJoined(room: RoomName(trusted: "a"), history: []), requestID: nil)
         #expect(
             names.first?.request == .who(room: "a", listing: .everyone)

@@ -392,6 +392,53 @@ struct SessionMachineTests {
                         user: alice, token: "t1", reason: .pingTimeout, since: 1_000, rooms: [lobby], holdsName: true)))
     }
 
+    // MARK: Name changes
+
+    @Test(
+        "a name change: the same name is nothing; a guest's is one store step with its rooms; a registered name changes only its case; three tries a minute"
+    )
+    func renames() throws {
+        var session = named()
+        #expect(request(&session, .nick(name: "Alice")).isEmpty, "the same name: nothing to do")
+        let alicia = try UserName(validating: "alicia")
+        #expect(
+            request(&session, .nick(name: "alicia")) == [
+                .perform(.rename(from: alice, to: alicia, rooms: [lobby]), id: nil)
+            ])
+        #expect(
+            complete(&session, .rename(from: alice, to: alicia, rooms: [lobby]), .done)
+                == [.send(.renamed(room: nil, from: "Alice", to: "alicia", time: now.wall), id: nil)])
+        #expect(session.userName == alicia, "the session goes by the new name")
+        #expect(errorCodes(request(&session, .nick(name: "no/slash"))) == [.nameInvalid])
+        _ = request(&session, .nick(name: "ally"))
+        _ = complete(&session, .rename(from: alicia, to: try UserName(validating: "ally"), rooms: [lobby]), .done)
+        _ = request(&session, .nick(name: "al"))
+        _ = complete(
+            &session,
+            .rename(from: try UserName(validating: "ally"), to: try UserName(validating: "al"), rooms: [lobby]), .done)
+        #expect(errorCodes(request(&session, .nick(name: "alf"))) == [.rateLimited], "a fourth try in the minute")
+
+        var registered = machine()
+        _ = request(&registered, .hello(name: "Alice"))
+        _ = complete(
+            &registered, .claim(alice),
+            .claimed(.granted(token: "t1", resume: "r-t1", grant: SessionGrant(isRegistered: true))))
+        _ = complete(&registered, .listenToUser(alice), .done)
+        #expect(
+            errorCodes(request(&registered, .nick(name: "alice"))) == [.badRequest], "not while its lobby join is on")
+        _ = complete(&registered, .subscribe(lobby), .done)
+        _ = complete(&registered, .recordJoin(lobby), .done)
+        _ = complete(
+            &registered, .readHistory(lobby, after: nil, count: 21),
+            .joinRead([], maxDeleted: nil, keptFrom: nil, topic: nil))
+        #expect(errorCodes(request(&registered, .nick(name: "bob"))) == [.badRequest], "its account is its name")
+        let lower = try UserName(validating: "alice")
+        #expect(
+            request(&registered, .nick(name: "alice")) == [
+                .perform(.rename(from: alice, to: lower, rooms: [lobby]), id: nil)
+            ], "its case, though")
+    }
+
     // MARK: Ending
 
     @Test("quit says bye, releases the name and every room with the reason, then closes; nothing is ended twice")

@@ -72,6 +72,16 @@ struct BrowserTests {
         try other.expect("alice set the topic of #lobby: from the page")
         try browser.waitForText("#room-topic") { $0 == "from the page" }
 
+        // Name changes: the nc user's shows in the log and the member list; the page's own, typed as a command,
+        // changes its status line and reaches the nc user.
+        try other.send("/nick \(otherName)2")
+        try browser.waitForText("#log") { $0.contains("\(otherName) is now known as \(otherName)2") }
+        try browser.waitForText("#people") { $0.contains("\(otherName)2") }
+        try browser.type("/nick alicia", into: "#input")
+        try browser.click("#compose button[type=submit]")
+        try browser.waitForText("#status") { $0.contains("alicia on node") }
+        try other.expect("#lobby: alice is now known as alicia")
+
         // A program's typing notice shows as "… is typing".
         let typist = try setup.balancer.connect("typist")
         try typist.sendJSON(["op": "hello", "name": "erin"])

@@ -31,7 +31,10 @@ struct IRCClientTests {
             command: "env TERM=screen HOME=\(home) LANG=C.UTF-8 irssi --noconnect -n \(nick)", columns: 120, rows: 30)
         try tmux.waitFor("irssi to start") { $0.contains("[(status)]") }
         // irssi holds back commands sent close together (flood protection), which only slows the tests down.
-        for command in ["/set cmd_queue_speed 0", "/set cmds_max_at_once 100", "/connect 127.0.0.1 \(port)"] {
+        for command in [
+            "/set cmd_queue_speed 0", "/set cmds_max_at_once 100", "/set real_name \(nick) in irssi",
+            "/connect 127.0.0.1 \(port)",
+        ] {
             try tmux.type(command)
             try tmux.press("Enter")
         }
@@ -80,10 +83,35 @@ struct IRCClientTests {
         try bob.expect("<ircy> hi all, from irssi")
         try browser.waitForText("#log") { $0.contains("hi all, from irssi") }
 
+        // irssi's WHOIS shows its real name and idle time, LUSERS both nodes (in irssi's status window, 1);
+        // /nick changes the nick everywhere.
+        for command in ["/whois ircy", "/lusers", "/window 1"] {
+            try tmux.type(command)
+            try tmux.press("Enter")
+        }
+        try tmux.waitFor("the whois and the counts") {
+            $0.contains("ircname") && $0.contains("ircy in irssi") && $0.contains("idle")
+                && $0.contains("invisible on 2 servers")
+        }
+        try tmux.type("/window 2")
+        try tmux.press("Enter")
+        try tmux.type("/nick ircy2")
+        try tmux.press("Enter")
+        try tmux.waitFor("its own nick change") { $0.contains("You're now known as ircy2") }
+        try bob.expect("#dev: ircy is now known as ircy2")
+        try browser.waitForText("#log") { $0.contains("ircy is now known as ircy2") }
+
         try bob.send("/quit")
-        try tmux.waitFor("bob's quit") { $0.contains("\(bobName) [~u@\(IRCRenderer.host(of: bobName))] has quit") }
+        let bobMask = "\(bobName) [~u@\(IRCRenderer.host(of: bobName))]"
+        try tmux.waitFor("bob's quit") { $0.contains("\(bobMask) has quit") }
+        // WHOWAS tells of bob, gone (in the status window).
+        for command in ["/whowas \(bobName)", "/window 1"] {
+            try tmux.type(command)
+            try tmux.press("Enter")
+        }
+        try tmux.waitFor("the whowas") { $0.contains(bobMask) && $0.contains("End of WHOWAS") }
         try tmux.run(["kill-session", "-t", tmux.target])
-        try browser.waitForText("#log") { $0.contains("ircy left #dev") }
+        try browser.waitForText("#log") { $0.contains("ircy2 left #dev") }
     }
 
     @Test("WeeChat, through the balancer, registers with CAP, sees the topic, chats with an nc user on the other node")
@@ -122,13 +150,17 @@ struct IRCClientTests {
         try tmux.type("hi bob, from weechat")
         try tmux.press("Enter")
         try bob.expect("<weeny> hi bob, from weechat")
+        try tmux.type("/nick weeny2")
+        try tmux.press("Enter")
+        try bob.expect("#dev: weeny is now known as weeny2")
+        try tmux.waitFor("its own nick change") { $0.contains("You are now known as weeny2") }
         try bob.send("/quit")
         try tmux.waitFor("bob's quit") { $0.contains("\(bobName)") && $0.contains("has quit") }
         let carol = try Self.textUser(setup, notOn: "none", names: ["carol"]).0
         try carol.send("/join dev")
         try carol.expect("you joined #dev")
         try tmux.run(["kill-session", "-t", tmux.target])
-        try carol.expectLine("weeny goes") { $0.contains("weeny left #dev") }
+        try carol.expectLine("weeny2 goes") { $0.contains("weeny2 left #dev") }
     }
 
     @Test(

@@ -175,3 +175,79 @@ struct IRCConformanceTests {
         #expect(next.contains(":\(IRCRenderer.mask("bob")) QUIT :Quit: bob out"), "\(next)")
     }
 }
+
+/// NICK after registration: a cluster-wide claim of the new nick and release of the old, seen by every protocol.
+@Suite("IRC nick changes", .serialized)
+struct IRCNickChangeTests {
+    @Test(
+        "NICK changes a nick cluster-wide: 433 for one in use, nothing for the same, one NICK per client, every protocol told, the old nick free"
+    )
+    func nickChanges() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let alice = try cluster[0].ircLogin("alice")
+        let bob = try cluster[1].ircLogin("bob")
+        for client in [alice, bob] {
+            try client.send("JOIN #dev,#ops")
+            _ = try client.expectLine("joined") { $0.contains(" 366 ") && $0.contains("#ops") }
+        }
+        let carol = try cluster[1].login("carol")
+        try carol.send("/join dev")
+        try carol.expect("you joined #dev")
+        let dana = try cluster[1].loginJSON("dana")
+        try dana.sendJSON(["op": "join", "room": "dev"])
+        _ = try dana.expectEvent(type: "joined")
+
+        // In use (here or on the other node, any case): 433 naming it; the same nick again: nothing at all.
+        try alice.send("NICK BOB")
+        _ = try alice.expectLine("433") { $0.contains(" 433 alice BOB ") }
+        try alice.send("NICK alice")
+        try alice.send("PING :same")
+        let same = try alice.expectLine("pong") { $0.hasSuffix(":same") || $0.contains(" NICK ") }
+        #expect(same.hasSuffix(":same"), "\(same)")
+
+        // Another case, then another nick: the client's own NICK line, and one for bob though he shares two
+        // channels with her; text and JSON clients are told in the room.
+        try alice.send("NICK Alice")
+        _ = try alice.expectLine("own NICK") { $0 == ":\(IRCRenderer.mask("alice")) NICK :Alice" }
+        _ = try bob.expectLine("NICK") { $0 == ":\(IRCRenderer.mask("alice")) NICK :Alice" }
+        try alice.send("NICK alice2")
+        _ = try alice.expectLine("own NICK") { $0 == ":\(IRCRenderer.mask("Alice")) NICK :alice2" }
+        _ = try bob.expectLine("NICK") { $0 == ":\(IRCRenderer.mask("Alice")) NICK :alice2" }
+        try bob.send("PING :after")
+        _ = try bob.expectLine("pong") { $0.hasSuffix(":after") }
+        #expect(bob.received.filter { $0.hasSuffix("NICK :alice2") }.count == 1, "one NICK for two shared channels")
+        try carol.expect("#dev: Alice is now known as alice2")
+        let renamed = try dana.expectEvent("renamed") {
+            $0["type"] as? String == "renamed" && $0["to"] as? String == "alice2"
+        }
+        #expect(renamed["from"] as? String == "Alice" && renamed["room"] as? String == "dev")
+
+        // The new nick is hers everywhere: her channel role, direct messages, WHOIS; the old one is free, and
+        // WHOWAS remembers it.
+        try alice.send("NAMES #dev")
+        _ = try alice.expectLine("names") { $0.contains(" 353 alice2 = #dev :") && $0.contains("@alice2") }
+        try carol.send("/msg alice2 found you")
+        _ = try alice.expectLine("the DM") { $0.hasSuffix("PRIVMSG alice2 :found you") }
+        try carol.send("/who dev")
+        try carol.expect("alice2")
+        try bob.send("WHOWAS Alice")
+        _ = try bob.expectLine("314") { $0.contains(" 314 bob Alice ") }
+        let newcomer = try cluster[1].ircLogin("alice")
+        try newcomer.send("QUIT")
+
+        // A text-mode user changes theirs with /nick, and an IRC client sees it.
+        try carol.send("/nick carol2")
+        try carol.expect("you are now known as carol2")
+        _ = try alice.expectLine("carol's NICK") { $0 == ":\(IRCRenderer.mask("carol")) NICK :carol2" }
+
+        // Muted in a channel: a new nick would shed the mute, so it is refused (435).
+        try alice.send("MODE #ops +b m:bob")
+        _ = try bob.expectLine("the mute") { $0.contains(" MODE #ops +b m:bob") }
+        try bob.send("NICK bobby")
+        _ = try bob.expectLine("435") { $0.contains(" 435 bob bobby ") }
+
+        // At most three tries a minute (BOB, Alice and alice2 were three): 438 past that, and the nick stays.
+        try alice.send("NICK alice3")
+        _ = try alice.expectLine("438") { $0.contains(" 438 alice2 alice3 ") }
+    }
+}

@@ -38,6 +38,8 @@ public enum IRCRenderer {
         case lusers = "irc-lusers"
         /// A registered client's PING: its PONG, once the relay has caught up (`irc-pong:<token>`).
         case pong = "irc-pong"
+        /// NICK after registration (`irc-nick:<new nick>`).
+        case nick = "irc-nick"
         case list = "irc-list"
         case away = "irc-away"
         case join = "irc-join"
@@ -188,6 +190,9 @@ public enum IRCRenderer {
                 let fitting = prefix(text, bytes: IRCMessage.maximumBytes - ":\(mask(name)) QUIT :\r\n".utf8.count)
                 line = IRCMessage(source: mask(name), command: "QUIT", parameters: [fitting])
             }
+            return [tagged(line, time: time, id: nil, view: view)]
+        case .renamed(_, let from, let to, let time):
+            let line = IRCMessage(source: mask(from), command: "NICK", parameters: [to])
             return [tagged(line, time: time, id: nil, view: view)]
         case .presence(_, let name, let presence, let time):
             guard view.capabilities.contains("away-notify") else { return [] }
@@ -463,6 +468,17 @@ public enum IRCRenderer {
         // its end numeric stops waiting, and nothing tells a secret room from a missing one.
         if purpose == .names { return numeric("366", subject, "End of /NAMES list") }
         if purpose == .who { return whoLines([], query: WhoQuery(about), view: view) }
+        if purpose == .nick {
+            // `irc-nick:<nick>`: the nick asked for, which 433 and 432 name.
+            switch error.code {
+            case .nameTaken: return numeric("433", subject, "Nickname is already in use (\(error.message))")
+            case .nameInvalid: return numeric("432", subject, "Erroneous nickname (\(error.message))")
+            case .rateLimited: return numeric("438", subject, "Nick change too fast (\(error.message))")
+            case .cannotSpeak: return numeric("435", subject, "Cannot change nickname (\(error.message))")
+            case .badRequest: return numeric("447", "Cannot change nickname (\(error.message))")
+            default: break
+            }
+        }
         if purpose == .whowas {
             return numeric("406", subject, "There was no such nickname") + numeric("369", subject, "End of WHOWAS")
         }

@@ -107,7 +107,11 @@ public struct IRCSession: Sendable {
                 return output
             }
             guard !registered else {
-                numeric("447", "Nick changes are not supported here; reconnect with the new nick")
+                // A change: claimed cluster-wide, answered with the NICK line (or 433, 432, 438...). The same
+                // nick again is nothing at all.
+                if wanted != nick {
+                    output.requests.append((.nick(name: wanted), IRCRenderer.Purpose.nick.requestID(wanted)))
+                }
                 return output
             }
             nick = wanted
@@ -584,6 +588,8 @@ public struct IRCSession: Sendable {
             channels.removeAll { $0 == room }
         case .kicked(let room, let name, _, _, _) where name.lowercased() == nick?.lowercased():
             channels.removeAll { $0 == room }
+        case .renamed(nil, _, let to, _):
+            nick = to
         case .serverOperator:
             isServerOperator = true
         case .roomClosed(let room, _, _, _):

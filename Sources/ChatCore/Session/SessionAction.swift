@@ -130,6 +130,9 @@ public enum StoreOperation: Equatable, Sendable {
     case awaitRelay
     /// The cluster's people, nodes and rooms, and this node's people. Replies `.counts`.
     case readCounts
+    /// The session's person takes the name `to` (claimed cluster-wide unless it is `from` in another case), their
+    /// rooms move to it and are told, and `from` is given up. Replies `.done`.
+    case rename(from: UserName, to: UserName, rooms: [RoomName])
     /// Takes a room out of the session's rooms in the store (a server operator closed it). No reply.
     case forgetRoom(RoomName)
     /// Blocks or unblocks a person for this name, kept while the name is registered (a guest's, for the session).

@@ -193,6 +193,8 @@ extension SessionMachine {
             return [.perform(.readMOTD, id: id)]
         case .counts:
             return [.perform(.readCounts, id: id)]
+        case .nick(let raw):
+            return try rename(to: raw, id: id, now: now, session: &session)
         case .block(let raw), .unblock(let raw):
             guard let name = try? UserName(validating: raw) else {
                 throw ChatError(.noSuchUser, "'\(raw)' is not a name anyone can have")
@@ -241,6 +243,39 @@ extension SessionMachine {
         case .hello, .password, .authenticate, .help, .ping, .pong, .quit: return []
         }
     }
+
+    /// A name change. Guests change freely to a name nobody holds or registered; a registered name keeps its own
+    /// (its account is the name), but may change its case. Refused while a join is under way (its membership
+    /// would be written under the old name), and past `renamesPerMinute` tries, as IRC servers slow nick floods:
+    /// every try is a claim (a refused one too) and a notice in each of the person's rooms, so it also costs a token
+    /// per 10 rooms.
+    private mutating func rename(
+        to raw: String, id: RequestID?, now: SessionClock, session: inout ActiveSession
+    )
+        throws(ChatError) -> [SessionAction]
+    {
+        let name = try UserName(validating: raw)
+        guard name.display != session.user.display else { return [] }
+        guard name.key == session.user.key || !session.grant.isRegistered else {
+            throw ChatError(
+                .badRequest,
+                "a registered name keeps its name (its account is the name); log in as \(name.display) to be it")
+        }
+        guard session.joining == nil, session.restoreQueue.isEmpty else {
+            throw ChatError(.badRequest, "wait for your joins to finish before changing your name")
+        }
+        let minuteAgo = now.uptimeNanos >= 60_000_000_000 ? now.uptimeNanos - 60_000_000_000 : 0
+        session.renames.removeAll { $0 < minuteAgo || $0 > now.uptimeNanos }
+        guard session.renames.count < Self.renamesPerMinute else {
+            throw ChatError(.rateLimited, "at most \(Self.renamesPerMinute) name changes a minute")
+        }
+        session.renames.append(now.uptimeNanos)
+        if session.rooms.count >= 10 { bucket.charge(Double(session.rooms.count / 10), nowNanos: now.uptimeNanos) }
+        return [.perform(.rename(from: session.user, to: name, rooms: session.rooms), id: id)]
+    }
+
+    /// Name changes one session may try in a minute.
+    public static let renamesPerMinute = 3
 
     // MARK: Name
 

@@ -186,6 +186,9 @@ extension SessionMachine {
             return [.send(.motd(text), id: id)]
         case (.awaitRelay, _):
             return [.send(.pong, id: id)]
+        case (.rename(let from, let to, _), _):
+            session.user = to
+            return [.send(.renamed(room: nil, from: from.display, to: to.display, time: now.wall), id: id)]
         case (.readCounts, .counts(let counts)):
             return [.send(.counts(counts), id: id)]
         case (.block(let name, true), _):

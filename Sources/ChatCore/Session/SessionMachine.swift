@@ -113,6 +113,8 @@ public struct SessionMachine: Sendable {
         var farewell: String?
         /// Ended at a /quit before its connection closed (`close`): nothing is left to end when it does.
         var endedBeforeClose = false
+        /// When (uptime nanoseconds) the last name changes were asked for, within the last minute.
+        var renames: [UInt64] = []
         /// A resumed session's rooms that the takeover kept as memberships, not rejoined yet.
         var keptRooms: Set<RoomName> = []
         /// Whether the person is one of the server's operators, and the message of the day for `welcome`.

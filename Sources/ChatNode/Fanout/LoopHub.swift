@@ -50,8 +50,10 @@ final class LoopHub: @unchecked Sendable {
         if let key = session.userKey, byUser[key] === session { byUser[key] = nil }
     }
 
-    func named(_ session: SessionHandler, key: String) {
+    /// `previous`: the name the session had before a name change, no longer its.
+    func named(_ session: SessionHandler, key: String, previous: String? = nil) {
         eventLoop.assertInEventLoop()
+        if let previous, byUser[previous] === session { byUser[previous] = nil }
         byUser[key] = session
     }
 

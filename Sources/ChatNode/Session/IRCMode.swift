@@ -145,6 +145,9 @@ final class IRCMode: SessionMode, FollowsUpEvents {
             guard once(name, "QUIT \(reason.rawValue)") else { return nil }
         case .presence(_, let name, let presence, _):
             guard once(name, "AWAY \(presence)") else { return nil }
+        case .renamed(_, let from, let to, _):
+            guard once(from, "NICK \(to)") else { return nil }
+            if to.lowercased() != from.lowercased() { lastPersonLine[to.lowercased()] = nil }
         case .joined(_, let name, _, _):
             lastPersonLine[name.lowercased()] = nil  // back: their next QUIT is news again
         case .kicked:

@@ -187,6 +187,8 @@ extension SessionHandler {
             }
         case (.readMOTD, _?):
             return hub.eventLoop.makeSucceededFuture(.motd(node.network.motd))
+        case (.rename(let from, let to, let rooms), _?):
+            return rename(from: from, to: to, rooms: rooms, now: now)
         case (.awaitRelay, _):
             // At most a second: a Redis that does not answer must not keep the pong (and what follows) waiting.
             let loop = hub.eventLoop
@@ -295,6 +297,41 @@ extension SessionHandler {
     }
 
     /// Completes once Redis confirms the subscription, so nothing published afterwards can be missed.
+    /// A name change: refused first from memory for a name the network bans or the deployment keeps for a server
+    /// operator (who logs in to it); then the new name's direct messages are listened to before the store moves the
+    /// session (none is missed), and the old name's no longer after.
+    func rename(from: UserName, to: UserName, rooms: [RoomName], now: Millis) -> EventLoopFuture<StoreReply> {
+        let loop = hub.eventLoop
+        guard let token = machine.view.token else { return loop.makeFailedFuture(SessionClosed()) }
+        let store = self.store
+        let origin = machine.sessionID
+        guard from.key != to.key else {
+            return store.rename(from: from, to: to, token: token, rooms: rooms, now: now, origin: origin)
+                .map { .done }
+        }
+        if let ban = node.network.ban(for: to, address: clientIP) {
+            return loop.makeFailedFuture(NetworkBans.refusal(ban))
+        }
+        if configuration.operators.contains(to.key) {
+            return loop.makeFailedFuture(
+                ChatError(.nameTaken, "'\(to.display)' is a server operator's name: log in to it with its password"))
+        }
+        let oldChannel = ChatKeys.userChannel(from.key)
+        let newChannel = ChatKeys.userChannel(to.key)
+        return listen(newChannel).flatMap {
+            store.rename(from: from, to: to, token: token, rooms: rooms, now: now, origin: origin)
+        }.hop(to: loop).assumeIsolated().map { () -> StoreReply in
+            self.stopListening(oldChannel)
+            self.hub.named(self, key: to.key, previous: from.key)
+            self.logger.info(
+                "session renamed", metadata: ["session.name": "\(to.display)", "session.previous": "\(from.display)"])
+            return .done
+        }.flatMapError { error in
+            self.stopListening(newChannel)
+            return loop.makeFailedFuture(error)
+        }.nonisolated()
+    }
+
     func listen(_ channel: String) -> EventLoopFuture<Void> {
         hub.listen(self, to: channel)
         return node.relay.attach(channel, hub: hub)

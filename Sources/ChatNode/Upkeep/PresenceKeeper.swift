@@ -104,7 +104,10 @@ final class PresenceKeeper: Sendable {
                     let handOff = UnsafeTransfer(session)
                     store.keepAlive(record, restore: restore).hop(to: hub.eventLoop).whenSuccess { alive in
                         let session = handOff.value
-                        guard !alive, session.machine.active?.token == record.token else { return }
+                        // A name changed meanwhile: the old name's claim is gone on purpose.
+                        guard !alive, session.machine.active?.token == record.token,
+                            session.machine.active?.user.key == record.user.key
+                        else { return }
                         self.node.metrics.namesLost.increment()
                         session.nameLost(token: record.token)
                     }

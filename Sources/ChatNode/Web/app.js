@@ -288,6 +288,23 @@ function receive(event) {
       addLine(event.room, { kind: "notice", time: event.time, text: `${event.name} left #${event.room}${why}` });
       break;
     }
+    case "renamed":
+      if (!event.room) {
+        // Ours: the name a reconnect asks for (with the same resume token), and the one our rooms list us under.
+        const old = state.confirmed || "";
+        state.confirmed = state.name = event.to;
+        try {
+          const saved = JSON.parse(sessionStorage.getItem(RESUME_KEY) || "null");
+          if (saved) sessionStorage.setItem(RESUME_KEY, JSON.stringify({ name: event.to, token: saved.token }));
+        } catch (_) { }
+        for (const name of state.order) renameMember(name, old, event.to);
+        setStatus(`${event.to} on node ${state.node}`);
+        info(`You are now known as ${event.to}`, event.time);
+        break;
+      }
+      renameMember(event.room, event.from, event.to);
+      addLine(event.room, { kind: "notice", time: event.time, text: `${event.from} is now known as ${event.to}` });
+      break;
     case "presence":
       member(event.room, event.name, { state: event.state, away: event.away, idle: 0 });
       addLine(event.room, { kind: "notice", time: event.time,
@@ -416,6 +433,16 @@ function member(roomName, name, fields) {
   const known = room.members.get(name.toLowerCase());
   room.members.set(name.toLowerCase(), { name, role: known?.role, ...fields });
   room.typing.delete(name.toLowerCase());
+  if (roomName === state.current) renderPeople();
+}
+
+function renameMember(roomName, from, to) {
+  const room = state.rooms.get(roomName);
+  const known = room && room.members.get(from.toLowerCase());
+  if (!known) return;
+  room.members.delete(from.toLowerCase());
+  room.typing.delete(from.toLowerCase());
+  room.members.set(to.toLowerCase(), { ...known, name: to });
   if (roomName === state.current) renderPeople();
 }
 
