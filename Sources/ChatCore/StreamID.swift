@@ -77,7 +77,8 @@ extension ClientRequest {
             // characters at all, see `Password(new:)`). A real name is shown, to everyone: plain text, bounded.
             var login = login
             login.realName = login.realName.map {
-                Sanitizer.prefix(IRCFormatting.strip(clean($0)), bytes: Login.maximumRealNameBytes)
+                // Formatting first: cleaning drops its control codes but would leave colours' digits behind.
+                Sanitizer.prefix(clean(IRCFormatting.strip($0)), bytes: Login.maximumRealNameBytes)
             }
             return .hello(
                 name: clean(name), rooms: rooms?.map { RoomResume(room: clean($0.room), since: $0.since.map(clean)) },

@@ -17,6 +17,26 @@ final class NodeContext: Sendable {
     let connectionCount = Atomic<Int>(0)
     /// Named sessions on this node and the most there have been at once, for LUSERS.
     let localSessions = NIOLockedValueBox<(count: Int, peak: Int)>((0, 0))
+    /// The cluster's counts (LUSERS), read from Redis at most every 2 s for the whole node: a read is two commands
+    /// per node of the cluster and a write, and any session may ask ten times a second.
+    private let countsRead = NIOLockedValueBox<(at: NIODeadline, counts: EventLoopFuture<ServerCounts>)?>(nil)
+
+    func clusterCounts(on loop: any EventLoop) -> EventLoopFuture<ServerCounts> {
+        let local = localSessions.withLockedValue { $0 }
+        let now = NIODeadline.now()
+        let read = countsRead.withLockedValue { cached -> EventLoopFuture<ServerCounts> in
+            if let cached, now - cached.at < .seconds(2) { return cached.counts }
+            let counts = store.counts(local: local.count, localPeak: local.peak)
+            cached = (now, counts)
+            return counts
+        }
+        return read.hop(to: loop).map { counts in
+            var current = counts
+            current.local = local.count
+            current.localPeak = local.peak
+            return current
+        }
+    }
     private let sessionCounter = Atomic<Int>(0)
     /// Open connections per client address, for --max-clients-per-address.
     private let perAddress: AddressCounts

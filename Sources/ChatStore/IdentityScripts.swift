@@ -116,6 +116,9 @@ enum IdentityScripts {
             local verified = false
             local function takeOver()
                 if verified then redis.call('HSET', sessionKey, 'acct', '1') end
+                -- What the new connection says of itself; operator status is confirmed again after the login.
+                redis.call('HDEL', sessionKey, 'oper')
+                if realName ~= '' then redis.call('HSET', sessionKey, 'real', realName) end
                 local oldToken = redis.call('HGET', sessionKey, 'tok') or ''
                 local heldName = redis.call('HGET', sessionKey, 'name') or ''
                 local keep = {}

@@ -164,6 +164,17 @@ struct IRCConformanceTests {
         _ = try alice.expectLine("the join") { $0.hasPrefix(":\(IRCRenderer.mask("bob")) JOIN #dev") }
         let awayAfterJoin = try alice.expectLine("the AWAY") { $0.contains(" AWAY ") || $0.contains(" PRIVMSG ") }
         #expect(awayAfterJoin == ":\(IRCRenderer.mask("bob")) AWAY :brb", "\(awayAfterJoin)")
+        // A labeled message to someone away: the 301 and the echo, one labeled batch. A PING's token comes back
+        // exactly, quotes and all.
+        try alice.send("@label=a1 PRIVMSG bob :still there?")
+        _ = try alice.expectLine("the batch") { $0.hasPrefix("@label=a1 ") && $0.contains(" BATCH +") }
+        _ = try alice.expectLine("301 inside") { $0.hasPrefix("@batch=") && $0.hasSuffix(" 301 alice bob :brb") }
+        _ = try alice.expectLine("echo inside") { $0.hasPrefix("@batch=") && $0.hasSuffix("PRIVMSG bob :still there?") }
+        _ = try alice.expectLine("the end") { $0.contains(" BATCH -") }
+        try alice.send("PING :a\"b\\c")
+        _ = try alice.expectLine("pong") { $0.hasSuffix(" PONG \(cluster[0].id) :a\"b\\c") }
+        try alice.send("WHO :x y")
+        _ = try alice.expectLine("a mask with a space") { $0.hasSuffix(" 315 alice * :End of /WHO list") }
 
         // QUIT: the channel hears it before the quitter's socket closes, so a PING sent after the close is
         // answered after the QUIT.

@@ -75,9 +75,17 @@ public struct IRCLabeledResponses: Sendable {
     }
 
     /// Lines rendered for an event with a labeled id: held until the response is whole, then returned whole.
-    /// `final`: the event ends its request (a join's reply does, the topic after it does not).
-    public mutating func collect(_ lines: [IRCMessage], key: Int, final: Bool, batches: Bool) -> [IRCMessage] {
+    /// `final`: the event ends its request (a join's reply does, the topic after it does not). `held`: the event's
+    /// lines wait for the rest of the response whatever comes (`isHeld`).
+    public mutating func collect(
+        _ lines: [IRCMessage], key: Int, final: Bool, held: Bool = false, batches: Bool
+    ) -> [IRCMessage] {
         guard var response = pending[key] else { return lines }
+        if held, !final, response.openBatch == nil, !response.unlabeled {
+            response.lines += lines
+            pending[key] = response
+            return []
+        }
         if final { response.outstanding -= 1 }
         let whole = response.outstanding <= 0
         defer { pending[key] = whole ? nil : response }
@@ -108,6 +116,14 @@ public struct IRCLabeledResponses: Sendable {
         case .gap, .recipientAway: false
         default: true
         }
+    }
+
+    /// Whether an event's lines wait for the rest of the response rather than open its batch: the 301 before a
+    /// direct message's echo comes from the same reply, a moment before it, so the two (or the 301 alone, without
+    /// echo-message) go out as one labeled response.
+    public static func isHeld(_ event: ChatEvent) -> Bool {
+        if case .recipientAway = event { return true }
+        return false
     }
 
     private func open(_ reference: String, label: String) -> IRCMessage {

@@ -10,15 +10,19 @@ extension IRCRenderer {
         var fields: Set<Character>?
         var token: String?
 
+        /// `about`: the mask (which holds no space: `IRCSession` sees to it), then the WHO's second parameter if
+        /// it asks for WHOX (`n%tna,42`: flags before the `%` are ignored).
         init(_ about: String?) {
             let parts = (about ?? "*").split(separator: " ", maxSplits: 1).map(String.init)
-            mask = parts.first ?? "*"
-            guard parts.count > 1 else { return }
-            let spec = parts[1].dropFirst()  // the %
+            mask = IRCRenderer.middle(parts.first ?? "*")
+            guard parts.count > 1, let percent = parts[1].firstIndex(of: "%") else { return }
+            let spec = parts[1][parts[1].index(after: percent)...]
             let pieces = spec.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)
             fields = Set(pieces.first ?? "")
             // A token is 1 to 3 digits (the WHOX specification); anything else is not echoed.
-            if pieces.count > 1, (1...3).contains(pieces[1].count), pieces[1].allSatisfy(\.isNumber) {
+            if pieces.count > 1, (1...3).contains(pieces[1].utf8.count),
+                pieces[1].utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) })
+            {
                 token = String(pieces[1])
             }
         }
@@ -114,7 +118,7 @@ extension IRCRenderer {
             ]
         case (.whowas, _):
             // Connected now, or never: no earlier connection to tell of.
-            let name = about ?? "*"
+            let name = middle(about ?? "*")
             return [numeric("406", name, "There was no such nickname"), numeric("369", name, "End of WHOWAS")]
         case (_, .online(let name, let since, let node, _, let details)):
             var lines = [

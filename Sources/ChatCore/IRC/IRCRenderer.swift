@@ -78,10 +78,14 @@ public enum IRCRenderer {
             self.init(rawValue: String(text.prefix { $0 != ":" }))
         }
 
-        /// The channel or nick a request id names, if any.
+        /// The channel or nick a request id names, if any, as the client gave it (the id is a JSON string: what
+        /// it escaped is read back).
         public static func target(of id: RequestID?) -> String? {
-            guard let id, let colon = id.json.firstIndex(of: ":") else { return nil }
-            return String(id.json[id.json.index(after: colon)...].dropLast())
+            guard let id, id.json.contains(":") else { return nil }
+            guard case .string(let text)? = FlatJSON.parse(Array("{\"v\":\(id.json)}".utf8))?["v"],
+                let colon = text.firstIndex(of: ":")
+            else { return nil }
+            return String(text[text.index(after: colon)...])
         }
     }
 
@@ -397,6 +401,12 @@ public enum IRCRenderer {
         }
     }
 
+    /// What a client gave, fit to be a middle parameter of a reply (the nick of a 433, the mask of a 315): `*` for
+    /// one that is empty, holds a space or starts with a colon, which would change the line's shape.
+    static func middle(_ given: String) -> String {
+        given.isEmpty || given.hasPrefix(":") || given.contains(" ") ? "*" : given
+    }
+
     /// The longest start of `text` of at most `bytes` UTF-8 bytes, cut between characters.
     public static func prefix(_ text: String, bytes: Int) -> String { Sanitizer.prefix(text, bytes: bytes) }
 
@@ -440,8 +450,8 @@ public enum IRCRenderer {
         func numeric(_ code: String, _ parameters: String...) -> [IRCMessage] {
             [IRCMessage(source: server, command: code, parameters: [target] + parameters)]
         }
-        let nick = view.attempted ?? view.nick
-        let subject = about ?? "*"
+        let nick = middle(view.attempted ?? view.nick)
+        let subject = middle(about ?? "*")
         if purpose == .join {
             // Every failed JOIN names its channel, so the client stops waiting for it.
             if let lines = moderationError(error, purpose: purpose, subject: subject, view: view) { return lines }

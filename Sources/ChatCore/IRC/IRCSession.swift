@@ -378,7 +378,9 @@ public struct IRCSession: Sendable {
                 return numeric("366", "*", "End of /NAMES list")
             }
             // A name that is no channel's lists nobody: 366 with the name as given (RFC 2812, Modern).
-            guard target.hasPrefix("#") else { return numeric("366", String(target), "End of /NAMES list") }
+            guard target.hasPrefix("#") else {
+                return numeric("366", IRCRenderer.middle(String(target)), "End of /NAMES list")
+            }
             request(.who(room: String(target), listing: .everyone), .names, about: String(target))
         case "WHO":
             // `WHO #chan` lists its members, `WHO nick` one person; WHOX (`WHO #chan %tnuhraf,42`) answers 354 with
@@ -386,11 +388,13 @@ public struct IRCSession: Sendable {
             // of the cluster is not a request one line may make.
             guard needs(1) else { return }
             let mask = parameters[0]
-            let whox = parameters.count > 1 && parameters[1].hasPrefix("%") ? " " + parameters[1] : ""
-            if mask.hasPrefix("#") {
+            let whox = parameters.count > 1 && parameters[1].contains("%") ? " " + parameters[1] : ""
+            if mask.contains(" ") {
+                numeric("315", "*", "End of /WHO list")
+            } else if mask.hasPrefix("#") {
                 request(.who(room: mask, listing: .everyone), .who, about: mask + whox)
             } else if mask.isEmpty || mask.contains(where: { "*?!@,".contains($0) }) || mask == "0" {
-                numeric("315", mask, "End of /WHO list")
+                numeric("315", IRCRenderer.middle(mask), "End of /WHO list")
             } else {
                 request(.seen(name: mask), .who, about: mask + whox)
             }
@@ -400,7 +404,10 @@ public struct IRCSession: Sendable {
             request(.seen(name: nick), .whois, about: nick)
         case "WHOWAS":
             // The last time a nick was connected (/seen's record): one entry, whatever count is asked for.
-            guard needs(1), let nick = parameters[0].split(separator: ",").first.map(String.init) else { return }
+            guard needs(1) else { return }
+            guard let nick = parameters[0].split(separator: ",").first.map(String.init) else {
+                return numeric("431", "No nickname given")
+            }
             request(.seen(name: nick), .whowas, about: nick)
         case "LIST":
             request(.rooms, .list)

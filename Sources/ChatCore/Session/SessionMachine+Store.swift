@@ -99,8 +99,10 @@ extension SessionMachine {
         case (.sendDirect(let message, _), .delivered):
             return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id)
         case (.sendDirect(let message, _), .directSent(let away)):
-            // IRC's 301 comes before the message's own reply (its echo), as servers send it.
-            return (away.map { [.send(.recipientAway(name: message.to, text: $0), id: id)] } ?? [])
+            // IRC's 301 comes before the message's own reply (its echo), as servers send it; never for a notice,
+            // which nothing answers automatically.
+            let told = message.isNotice ? nil : away
+            return (told.map { [.send(.recipientAway(name: message.to, text: $0), id: id)] } ?? [])
                 + [.send(.direct(message), id: id)]
         case (.readTopic(let room), .topic(let topic)):
             return [.send(.topic(room: room, topic), id: id)]

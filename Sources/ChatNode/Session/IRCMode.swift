@@ -130,7 +130,10 @@ final class IRCMode: SessionMode, FollowsUpEvents {
                 lines.removeLast(lines.count / 2)
             }
             let final = IRCLabeledResponses.isFinal(event, purpose: IRCRenderer.Purpose(requestID))
-            lines = labels.collect(lines, key: label, final: final, batches: batches) + delivery
+            lines =
+                labels.collect(
+                    lines, key: label, final: final, held: IRCLabeledResponses.isHeld(event), batches: batches)
+                + delivery
         }
         guard !lines.isEmpty else { return nil }
         return allocator.buffer(string: lines.map { Self.wire($0) }.joined())

@@ -69,6 +69,7 @@ extension SessionHandler {
                         "\(TimeFormat.duration((NIODeadline.now() - connectedAt).nanoseconds / 1_000_000))",
                 ])
         }
+        if wasStarted { releasing = true }
         let pending = PendingRelease(
             user: ended.user, token: ended.token, time: WallClock.now(), reason: ended.reason,
             origin: machine.sessionID, message: ended.message)
@@ -94,6 +95,7 @@ extension SessionHandler {
     }
 
     func reportReleased() {
+        releasing = false
         guard !releaseReported else { return }
         releaseReported = true
         released.succeed()

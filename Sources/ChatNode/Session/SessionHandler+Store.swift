@@ -194,14 +194,17 @@ extension SessionHandler {
             let loop = hub.eventLoop
             let answered = loop.makePromise(of: StoreReply.self)
             let deadline = loop.scheduleTask(in: .seconds(1)) { answered.succeed(.done) }
-            node.relay.barrier().hop(to: loop).whenComplete { _ in
-                deadline.cancel()
-                answered.succeed(.done)
+            // Through the loop's queue even when the barrier completes on it (the subscriber's loop): the events
+            // it handed this loop before completing are queued there, and must be written first.
+            node.relay.barrier().whenComplete { _ in
+                loop.execute {
+                    deadline.cancel()
+                    answered.succeed(.done)
+                }
             }
             return answered.futureResult
         case (.readCounts, _?):
-            let local = node.localSessions.withLockedValue { $0 }
-            return store.counts(local: local.count, localPeak: local.peak).map { .counts($0) }
+            return node.clusterCounts(on: hub.eventLoop).map { .counts($0) }
         case (.forgetRoom(let room), let user?):
             return store.forgetRoom(room, user: user).map { .done }
         case (.block(let target, let on), let user?):

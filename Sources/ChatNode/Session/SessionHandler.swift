@@ -76,6 +76,8 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Completed once the connection is gone and its session released in Redis (graceful shutdown waits on it).
     let released: EventLoopPromise<Void>
     var releaseReported = false
+    /// A named session's release is under way (`end`) and has not completed: a /quit's connection waits for it.
+    var releasing = false
 
     static let maximumQueuedFrames = 64
 
@@ -186,7 +188,8 @@ final class SessionHandler: ChannelDuplexHandler {
         hub.unregister(self)
         let hadSession = started
         apply(machine.connectionClosed())
-        if !hadSession { reportReleased() }
+        // A session ended before its connection closed (a /quit) reports once its release completes.
+        if !hadSession, !releasing { reportReleased() }
         context.fireChannelInactive()
     }
 
@@ -352,7 +355,7 @@ final class SessionHandler: ChannelDuplexHandler {
                 // A kick that came while the join was under way: the room is the session's now, and it is out of it.
                 for event in held { apply(kickActions(event)) }
             case .started(let user, let time): start(user, at: time)
-            case .close(let reason) where reason == .quit: closeAfterRelease(reason)
+            case .close(let reason) where reason == .quit && releasing: closeAfterRelease(reason)
             case .close(let reason): closeConnection(reason)
             case .retry: break  // handled where requests are taken (processInbox)
             case .end(let ended): end(ended)

@@ -54,8 +54,10 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
     /// channel was subscribed again is not taken for the server dropping it.
     private var askedUnsubscribes: [String: Int] = [:]
     private var waiters: [String: [EventLoopPromise<Void>]] = [:]
-    /// `barrier` PINGs sent on the current connection and not answered yet, oldest first.
-    private var barriers: [EventLoopPromise<Void>] = []
+    /// The callers of the `barrier` PING in flight on the current connection (at most one is), and of the next,
+    /// sent when it is answered: however many clients ping, one PING at a time per connection.
+    private var barrierInFlight: [EventLoopPromise<Void>]?
+    private var nextBarrier: [EventLoopPromise<Void>] = []
     private var backoff = Backoff()
     private var stopped = false
     private var started = false
@@ -141,20 +143,31 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
 
     /// A `PING barrier` on the pub/sub connection: Redis answers it after every message it pushed here before, and
     /// the handler hands those on before it completes this. At once while disconnected: nothing is on its way then.
+    /// Callers that come while one is in flight share the next one (it must be sent after they came).
     public func barrier() -> EventLoopFuture<Void> {
         eventLoop.preconditionInEventLoop()
         guard let channel else { return eventLoop.makeSucceededVoidFuture() }
         let promise = eventLoop.makePromise(of: Void.self)
-        barriers.append(promise)
-        send(["PING", Self.barrierToken], on: channel)
+        if barrierInFlight == nil {
+            barrierInFlight = [promise]
+            send(["PING", Self.barrierToken], on: channel)
+        } else {
+            nextBarrier.append(promise)
+        }
         return promise.futureResult
     }
 
     fileprivate static let barrierToken = "barrier"
 
     fileprivate func barrierAnswered() {
-        guard !barriers.isEmpty else { return }
-        barriers.removeFirst().succeed()
+        guard let answered = barrierInFlight else { return }
+        barrierInFlight = nil
+        if !nextBarrier.isEmpty, let channel {
+            barrierInFlight = nextBarrier
+            nextBarrier = []
+            send(["PING", Self.barrierToken], on: channel)
+        }
+        for promise in answered { promise.succeed() }
     }
 
     public var subscriptionCount: Int {
@@ -238,8 +251,9 @@ public final class RedisSubscriber: RedisPubSub, @unchecked Sendable {
         askedUnsubscribes.removeAll()
         failWaiters(RedisError(.unavailable, "pub/sub connection to \(address) lost"))
         // Nothing more comes on that connection: whatever waited behind it has all there will be.
-        let answered = barriers
-        barriers.removeAll()
+        let answered = (barrierInFlight ?? []) + nextBarrier
+        barrierInFlight = nil
+        nextBarrier = []
         for promise in answered { promise.succeed() }
         guard !stopped else { return }
         logger.warning(
@@ -369,6 +383,8 @@ private final class SubscriberHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         silence.heard()
         let value = unwrapInboundIn(data)
+        // A connection subscribed to nothing (or speaking RESP3) answers PING as a plain reply, not a push.
+        if case .bulk = value, value.string == RedisSubscriber.barrierToken { return barrierAnswered() }
         if case .error(let message) = value {
             // A refused SUBSCRIBE (NOPERM, NOAUTH, ...) must not leave a join waiting for a confirmation that
             // never comes: drop the connection, which fails every waiter, and let the reconnect try again.
@@ -388,16 +404,20 @@ private final class SubscriberHandler: ChannelInboundHandler {
         case "sunsubscribe" where parts.count == 3:
             if let name = parts[1].string { subscriber.serverUnsubscribed(name) }
         case "pong" where parts.count == 2 && parts[1].string == RedisSubscriber.barrierToken:
-            // What came before it is handed on first: the barrier's waiter counts on it.
-            if !batch.isEmpty {
-                let delivered = batch
-                batch.removeAll(keepingCapacity: true)
-                subscriber.deliver(delivered)
-            }
-            subscriber.barrierAnswered()
+            barrierAnswered()
         default:
             break  // unsubscribe confirmations and PONGs need nothing more
         }
+    }
+
+    /// What came before the barrier's reply is handed on first: its waiters count on it.
+    private func barrierAnswered() {
+        if !batch.isEmpty {
+            let delivered = batch
+            batch.removeAll(keepingCapacity: true)
+            subscriber.deliver(delivered)
+        }
+        subscriber.barrierAnswered()
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
