@@ -262,3 +262,45 @@ struct IRCNickChangeTests {
         _ = try alice.expectLine("438") { $0.contains(" 438 alice2 alice3 ") }
     }
 }
+
+/// Registering one's nick from an IRC client: IRCv3 REGISTER and NickServ.
+@Suite("IRC account registration", .serialized)
+struct IRCAccountRegistrationTests {
+    @Test("REGISTER and NickServ REGISTER make the nick a registered name; refusals are FAILs and NOTICEs")
+    func register() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0", "--scrypt-cost", "ln=10,r=8,p=1"])
+        let raw = try TestSocket(port: try #require(cluster[0].ircPort), name: "early")
+        try raw.send("NICK early")
+        try raw.send("REGISTER * * early-password")
+        _ = try raw.expectLine("not before registration") { $0.contains("FAIL REGISTER COMPLETE_CONNECTION_REQUIRED") }
+
+        let alice = try cluster[0].ircLogin("alice", capabilities: ["draft/account-registration"])
+        try alice.send("REGISTER bob * alice-password")
+        _ = try alice.expectLine("the nick's") { $0.contains("FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK bob ") }
+        try alice.send("REGISTER * * short")
+        _ = try alice.expectLine("weak") { $0.contains("FAIL REGISTER WEAK_PASSWORD alice ") }
+        try alice.send("REGISTER * * alice-password")
+        _ = try alice.expectLine("success") { $0.hasSuffix(" REGISTER SUCCESS alice :Account created") }
+        _ = try alice.expectLine("900") { $0.contains(" 900 alice \(IRCRenderer.mask("alice")) alice ") }
+        try alice.send("REGISTER * * again-password")
+        _ = try alice.expectLine("once") { $0.contains("FAIL REGISTER ALREADY_AUTHENTICATED") }
+
+        let bob = try cluster[0].ircLogin("bob")
+        try bob.send("PRIVMSG NickServ :REGISTER short")
+        _ = try bob.expectLine("refused") {
+            $0.hasPrefix(":\(IRCRenderer.nickServ) NOTICE bob :Registration failed") && $0.contains("8 bytes")
+        }
+        try bob.send("NS REGISTER bob-password")
+        _ = try bob.expectLine("created") { $0 == ":\(IRCRenderer.nickServ) NOTICE bob :Account created" }
+        try bob.send("NS IDENTIFY bob-password")
+        _ = try bob.expectLine("where passwords go") { $0.contains("SASL") }
+
+        // The nick is registered now: a connection without its password is asked for it.
+        try alice.send("QUIT")
+        #expect(alice.waitForClose())
+        let again = try TestSocket(port: try #require(cluster[0].ircPort), name: "again")
+        try again.send("NICK alice")
+        try again.send("USER a 0 * :a")
+        _ = try again.expectLine("password wanted") { $0.contains(" 464 ") }
+    }
+}

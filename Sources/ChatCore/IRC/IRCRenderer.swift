@@ -64,6 +64,10 @@ public enum IRCRenderer {
         case silence = "irc-silence"
         /// A line to ChanServ: answered in its NOTICEs.
         case chanServ = "irc-chanserv"
+        /// A line to NickServ: answered in its NOTICEs.
+        case nickServ = "irc-nickserv"
+        /// IRCv3 `REGISTER`: answered `REGISTER SUCCESS` or `FAIL REGISTER`.
+        case accountRegistration = "irc-register"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -132,6 +136,9 @@ public enum IRCRenderer {
             return chanServLines(event, view: view)
         case .ok where purpose == .chanServ, .error where purpose == .chanServ:
             return chanServLines(event, view: view)
+        case .ok where purpose == .nickServ || purpose == .accountRegistration,
+            .error where purpose == .nickServ || purpose == .accountRegistration:
+            return accountRegistrationLines(event, purpose: purpose, view: view)
         case .history(_, let messages, _):
             return purpose == .chathistory
                 ? IRCChatHistory.reply(messages, requestID: requestID, view: view, now: now) : []

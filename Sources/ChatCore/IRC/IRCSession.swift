@@ -19,7 +19,7 @@ public struct IRCSession: Sendable {
     /// The IRCv3 capabilities offered, in `CAP LS` order.
     public static let capabilities = [
         "away-notify", "batch", "draft/chathistory", "echo-message", "extended-join", "labeled-response",
-        "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
+        "draft/account-registration", "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
     ]
 
     public let serverName: String
@@ -116,6 +116,16 @@ public struct IRCSession: Sendable {
             }
             nick = wanted
             helloIfReady(into: &output)
+            return output
+        case "REGISTER" where !registered:
+            // draft/account-registration without `before-connect`: a nick is registered once it is one's own.
+            output.replies.append(
+                IRCMessage(
+                    source: serverName, command: "FAIL",
+                    parameters: [
+                        "REGISTER", "COMPLETE_CONNECTION_REQUIRED", parameters.first ?? "*",
+                        "Finish connecting first: the nick you register is the one you have",
+                    ]))
             return output
         case "USER":
             guard !registered else {
@@ -293,6 +303,16 @@ public struct IRCSession: Sendable {
             output.requests.append((request, target.flatMap { purpose?.requestID($0) } ?? purpose?.requestID))
         }
         func needs(_ count: Int) -> Bool { has(count, in: message, into: &output) }
+        func nickServ(_ text: String) {
+            let (parsed, answer) = IRCRenderer.nickServRequest(text)
+            if let parsed { return request(parsed, .nickServ) }
+            output.replies.append(
+                IRCMessage(source: IRCRenderer.nickServ, command: "NOTICE", parameters: [me, answer ?? ""]))
+        }
+        func fail(_ code: String, _ context: String, _ text: String) {
+            output.replies.append(
+                IRCMessage(source: serverName, command: "FAIL", parameters: [message.command, code, context, text]))
+        }
         func chanServ(_ text: String) {
             let (parsed, help) = Self.chanServRequest(text)
             if let parsed { return request(parsed, .chanServ) }
@@ -359,6 +379,8 @@ public struct IRCSession: Sendable {
             let purpose: IRCRenderer.Purpose = notice ? .notice : .message
             if target.lowercased() == "chanserv" {
                 if !notice { chanServ(text) }
+            } else if target.lowercased() == "nickserv" {
+                if !notice { nickServ(text) }
             } else if target.hasPrefix("$") {
                 // `$*` (`$$*`): every user on every server, RFC 2812's server mask: a server operator's announcement.
                 request(.operate(.announce(text: text)), .operate, about: target)
@@ -533,6 +555,21 @@ public struct IRCSession: Sendable {
             }
         case "CS", "CHANSERV":
             chanServ(parameters.joined(separator: " "))
+        case "NS", "NICKSERV":
+            nickServ(parameters.joined(separator: " "))
+        case "REGISTER":
+            // `REGISTER <account> <email> <password>`: the account is the nick (`*` for it); no email is kept.
+            guard needs(3) else { return }
+            guard !loggedIn else { return fail("ALREADY_AUTHENTICATED", me, "You are logged in already") }
+            let account = parameters[0]
+            guard account == "*" || account.lowercased() == me.lowercased() else {
+                return fail("ACCOUNT_NAME_MUST_BE_NICK", IRCRenderer.middle(account), "The account is your nick")
+            }
+            do {
+                request(.register(try Password(new: parameters[2])), .accountRegistration)
+            } catch {
+                fail("WEAK_PASSWORD", me, error.message)
+            }
         case "SUSPEND", "UNSUSPEND", "CLOSEROOM", "AUDIT":
             // This server's own (docs/protocol.md): the text commands of the same names, in IRC's syntax.
             let words = parameters.dropLast(parameters.count > 1 ? 1 : 0).joined(separator: " ")
@@ -597,6 +634,8 @@ public struct IRCSession: Sendable {
             channels.removeAll { $0 == room }
         case .renamed(nil, _, let to, _):
             nick = to
+        case .ok where [.nickServ, .accountRegistration].contains(IRCRenderer.Purpose(requestID)):
+            loggedIn = true  // registered: the nick is its account now (extended-join, WHOX's account)
         case .serverOperator:
             isServerOperator = true
         case .roomClosed(let room, _, _, _):
