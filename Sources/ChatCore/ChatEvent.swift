@@ -71,11 +71,15 @@ public struct RoomMember: Equatable, Sendable {
     public var realName: String?
     public var registered: Bool
     public var serverOperator: Bool
+    /// A program that says it is one (IRC's bot mode, `/bot on`).
+    public var bot: Bool
 
     public init(
         name: String, presence: Presence, idleMillis: Millis, node: String, reconnecting: Bool = false,
-        roles: RoomRoles = [], realName: String? = nil, registered: Bool = false, serverOperator: Bool = false
+        roles: RoomRoles = [], realName: String? = nil, registered: Bool = false, serverOperator: Bool = false,
+        bot: Bool = false
     ) {
+        self.bot = bot
         self.name = name
         self.presence = presence
         self.idleMillis = idleMillis
@@ -208,17 +212,20 @@ public struct PersonDetails: Equatable, Sendable {
     /// Logged in to a registered name (IRC's account).
     public var registered: Bool
     public var serverOperator: Bool
+    /// A program that says it is one (IRC's bot mode, `/bot on`).
+    public var bot: Bool
     /// Milliseconds since they last said something (or connected).
     public var idleMillis: Millis?
 
     public init(
         realName: String? = nil, away: String? = nil, registered: Bool = false, serverOperator: Bool = false,
-        idleMillis: Millis? = nil
+        bot: Bool = false, idleMillis: Millis? = nil
     ) {
         self.realName = realName
         self.away = away
         self.registered = registered
         self.serverOperator = serverOperator
+        self.bot = bot
         self.idleMillis = idleMillis
     }
 }

@@ -145,6 +145,7 @@ public enum JSONRenderer {
                     entry.field("idle", member.idleMillis)
                     entry.field("node", member.node)
                     if member.reconnecting { entry.field("reconnecting", true) }
+                    if member.bot { entry.field("bot", true) }
                     if let role = member.roles.word { entry.field("role", role) }
                     return entry.finish()
                 })
@@ -158,6 +159,7 @@ public enum JSONRenderer {
                 json.field("node", node)
                 if let realName = details.realName { json.field("realname", realName) }
                 if let away = details.away { json.field("away", away) }
+                if details.bot { json.field("bot", true) }
             case .offline(let name, let connectedAt, let disconnectedAt, _):
                 json.field("name", name)
                 json.field("state", "offline")

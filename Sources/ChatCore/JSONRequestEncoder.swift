@@ -145,6 +145,9 @@ public enum JSONRequestEncoder {
         case .nick(let name):
             op("nick")
             json.field("name", name)
+        case .bot(let on):
+            op("bot")
+            json.field("text", on ? "on" : "off")
         case .block(let name), .unblock(let name):
             if case .block = request { op("block") } else { op("unblock") }
             json.field("name", name)

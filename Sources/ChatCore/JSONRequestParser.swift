@@ -241,6 +241,12 @@ public enum JSONRequestParser {
                 }
             case "counts": return .counts
             case "nick": return .nick(name: try required(name, "name"))
+            case "bot":
+                switch text ?? "on" {
+                case "on": return .bot(on: true)
+                case "off": return .bot(on: false)
+                default: throw ChatError(.badRequest, "\"bot\" takes \"text\": \"on\" or \"off\"")
+                }
             case "motd":
                 // With `text`, a server operator sets it ("" clears it).
                 guard let text else { return .motd }

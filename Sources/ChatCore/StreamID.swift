@@ -117,7 +117,7 @@ extension ClientRequest {
         case .nick(let name): return .nick(name: clean(name))
         case .unblock(let name): return .unblock(name: clean(name))
         case .rooms, .back, .help, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate,
-            .motd, .blocks, .directMessages, .counts:
+            .motd, .blocks, .directMessages, .counts, .bot:
             return self
         }
     }

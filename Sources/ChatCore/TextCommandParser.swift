@@ -127,6 +127,12 @@ public enum TextCommandParser {
             return try roomCommand(rest)
         case "lusers", "counts":
             return .counts
+        case "bot":
+            switch rest.lowercased() {
+            case "on", "": return .bot(on: true)
+            case "off": return .bot(on: false)
+            default: throw ChatError(.badRequest, "usage: /bot on|off")
+            }
         case "nick", "name":
             guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /nick NEWNAME") }
             return .nick(name: rest)
@@ -242,6 +248,7 @@ public enum TextCommandParser {
         "  /motd              the message of the day",
         "  /lusers            how many people, nodes and rooms there are",
         "  /nick NAME         change your name (a guest's; a registered name keeps its own)",
+        "  /bot on|off        say you are a program (who and whois show it)",
         "  /block NAME        their messages no longer reach you (/unblock, /blocks); /dms registered refuses guests'",
         "Server operators (docs/moderation.md):",
         "  /kill NAME [REASON]  disconnect NAME; /suspend NAME [DURATION] [REASON] refuses a registered name's logins",

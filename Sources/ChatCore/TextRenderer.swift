@@ -92,7 +92,8 @@ public enum TextRenderer {
                     case .online: state = "online"
                     case .away(let text): state = text.isEmpty ? "away" : "away: \(text)"
                     }
-                    let reconnecting = member.reconnecting ? "  (reconnecting)" : ""
+                    let reconnecting =
+                        (member.reconnecting ? "  (reconnecting)" : "") + (member.bot ? "  (bot)" : "")
                     // Operators and voice as IRC shows them: @alice, +bob.
                     let role = String(member.roles.prefixes.prefix(1))
                     return
@@ -109,7 +110,7 @@ public enum TextRenderer {
                 }
                 let away = details.away.map { ["* \(name) is away: \($0)"] } ?? []
                 return [
-                    "* \(name)\(details.realName.map { " (\($0))" } ?? "") is online now, connected since "
+                    "* \(name)\(details.realName.map { " (\($0))" } ?? "")\(details.bot ? ", a bot," : "") is online now, connected since "
                         + "\(TimeFormat.dateTime(since)) (\(TimeFormat.duration(now - since))) on node \(node)"
                 ] + away
             case .offline(let name, let connectedAt, let disconnectedAt, _):

@@ -160,6 +160,12 @@ extension ChatStore {
         }
     }
 
+    /// Marks the session of `user` holding `token` a bot's, or not (what WHO and WHOIS show).
+    public func setBot(_ user: UserName, token: String, on: Bool) -> EventLoopFuture<Void> {
+        redis.run(OperatorScripts.markBot, keys: [ChatKeys.session(user.key)], arguments: [token, on ? "1" : "0"])
+            .map { _ in }
+    }
+
     /// Takes a closed room out of a person's rooms (its own keys are gone already).
     public func forgetRoom(_ room: RoomName, user: UserName) -> EventLoopFuture<Void> {
         redis.send("SREM", ChatKeys.sessionRooms(user.key), room.value).map { _ in }

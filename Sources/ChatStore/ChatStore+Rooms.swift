@@ -348,11 +348,12 @@ extension ChatStore {
     private func member(_ user: String, holder: String, in room: RoomName, now: Millis) -> EventLoopFuture<RoomMember?>
     {
         redis.send(
-            "HMGET", ChatKeys.session(user), "name", "away", "active", "node", "tok", "held", "real", "acct", "oper"
+            "HMGET", ChatKeys.session(user), "name", "away", "active", "node", "tok", "held", "real", "acct", "oper",
+            "bot"
         )
         .map { reply -> RoomMember? in
             let fields = (reply.array ?? []).map(\.string)
-            guard fields.count == 9, let name = fields[0] else {
+            guard fields.count == 10, let name = fields[0] else {
                 _ = announceDeparture(of: user, holder: holder, from: room, now: now)
                 return nil
             }
@@ -368,7 +369,7 @@ extension ChatStore {
                 reconnecting: fields[5].map { !$0.isEmpty } ?? false,
                 realName: fields[6].flatMap {
                     $0.isEmpty ? nil : Sanitizer.prefix($0, bytes: Login.maximumRealNameBytes)
-                }, registered: fields[7] == "1", serverOperator: fields[8] == "1")
+                }, registered: fields[7] == "1", serverOperator: fields[8] == "1", bot: fields[9] == "1")
         }
     }
 
@@ -430,7 +431,7 @@ extension ChatStore {
         redis.run(SessionScripts.seen, keys: [ChatKeys.seen(user), ChatKeys.session(user)], arguments: [])
             .map { reply in
                 let fields = reply.array ?? []
-                guard fields.count == 11, let name = fields[0].string else { return nil }
+                guard fields.count == 12, let name = fields[0].string else { return nil }
                 let connected = Millis(fields[1].string ?? "") ?? 0
                 func text(_ index: Int, bytes: Int) -> String? {
                     // Bounded where they are set; cut here too, whatever Redis holds.
@@ -443,7 +444,7 @@ extension ChatStore {
                     let details = PersonDetails(
                         realName: realName, away: text(7, bytes: Presence.maximumAwayBytes),
                         registered: fields[8].string == "1", serverOperator: fields[9].string == "1",
-                        idleMillis: active.map { max(0, now - $0) })
+                        bot: fields[11].string == "1", idleMillis: active.map { max(0, now - $0) })
                     return .online(
                         name: name, since: connected, node: fields[3].string ?? "", reconnecting: fields[5].int == 1,
                         details: details)

@@ -107,5 +107,18 @@ enum OperatorScripts {
             return redis.call('HSET', KEYS[1], 'oper', '1')
             """)
 
-    static let all: [RedisScript] = [suspend, unsuspend, addNetworkBan, closeRoom, loginState, block, markOperator]
+    /// Marks a session a bot's (`bot`), or not; only the session with this token, as `markOperator`.
+    /// KEYS: session
+    /// ARGV: token, '1' or '0'
+    static let markBot = RedisScript(
+        name: "markBot",
+        source: """
+            if redis.call('HGET', KEYS[1], 'tok') ~= ARGV[1] then return 0 end
+            if ARGV[2] == '1' then return redis.call('HSET', KEYS[1], 'bot', '1') end
+            return redis.call('HDEL', KEYS[1], 'bot')
+            """)
+
+    static let all: [RedisScript] = [
+        suspend, unsuspend, addNetworkBan, closeRoom, loginState, block, markOperator, markBot,
+    ]
 }

@@ -160,19 +160,21 @@ enum SessionScripts {
 
     /// KEYS: seen, session
     /// Returns name, connected, disconnected, node, whether a live session exists (1/0), whether its name is held
-    /// while it reconnects (1/0), the real name, and of a live session: away text, `acct`, `oper`, last active.
+    /// while it reconnects (1/0), the real name, and of a live session: away text, `acct`, `oper`, last active,
+    /// `bot`.
     static let seen = RedisScript(
         name: "seen",
         source: """
             local fields = redis.call('HMGET', KEYS[1], 'name', 'connected', 'disconnected', 'node', 'real')
             local live = redis.call('HMGET', KEYS[2], 'name', 'since', 'node', 'held', 'real', 'away', 'acct', 'oper',
-                'active')
+                'active', 'bot')
             if live[1] then
                 return {live[1], live[2], '', live[3], 1, live[4] and 1 or 0, live[5] or '', live[6] or '',
-                    live[7] or '', live[8] or '', live[9] or ''}
+                    live[7] or '', live[8] or '', live[9] or '', live[10] or ''}
             end
             if not fields[1] then return {} end
-            return {fields[1], fields[2] or '0', fields[3] or '', fields[4] or '', 0, 0, fields[5] or '', '', '', '', ''}
+            return {fields[1], fields[2] or '0', fields[3] or '', fields[4] or '', 0, 0, fields[5] or '', '', '', '', '',
+                ''}
             """)
 
     /// Forgets a /seen record that fell past the cap, unless its owner connected again since (a newer record).

@@ -66,6 +66,20 @@ struct IRCConformanceTests {
         _ = try alice.expectLine("pong") { $0.hasSuffix(":sync") }
         #expect(alice.received.filter { $0.contains(" 301 ") }.count == 2, "no 301 once bob is back")
 
+        // Bot mode: a program says it is one; WHO shows B, WHOIS 335, text and JSON clients "bot".
+        try bob.send("MODE bob +B")
+        _ = try bob.expectLine("the mode") { $0.hasSuffix("MODE bob :+B") || $0.hasSuffix("MODE bob +B") }
+        try alice.send("WHO bob")
+        _ = try alice.expectLine("B in the flags") { $0.contains(" 352 alice * ") && $0.contains(" bob HB ") }
+        try alice.send("WHOIS bob")
+        _ = try alice.expectLine("335") { $0.contains(" 335 alice bob :") }
+        try dana.sendJSON(["op": "who", "room": "dev"])
+        let listing = try dana.expectEvent("who") { $0["type"] as? String == "who" }
+        let members = listing["members"] as? [[String: Any]] ?? []
+        #expect(members.first { $0["name"] as? String == "bob" }?["bot"] as? Bool == true, "\(members)")
+        try carol.send("/bot on")
+        try carol.expect("you are marked a bot")
+
         // LUSERS: everyone on both nodes (all invisible), the nodes as servers, this node's one client.
         try alice.send("LUSERS")
         let counts = try alice.expectLine("251") { $0.contains(" 251 alice ") }

@@ -34,6 +34,7 @@ extension IRCRenderer {
         var channel: String
         var away: Bool
         var serverOperator: Bool
+        var bot = false
         var prefixes: String
         var realName: String?
         var account: String?
@@ -43,7 +44,9 @@ extension IRCRenderer {
     static func whoLines(_ entries: [WhoEntry], query: WhoQuery, view: IRCView) -> [IRCMessage] {
         let server = view.serverName
         let lines = entries.map { entry -> IRCMessage in
-            let flags = (entry.away ? "G" : "H") + (entry.serverOperator ? "*" : "") + entry.prefixes
+            let flags =
+                (entry.away ? "G" : "H") + (entry.serverOperator ? "*" : "") + (entry.bot ? "B" : "")
+                + entry.prefixes
             let realName = entry.realName ?? entry.name
             guard let fields = query.fields else {
                 return IRCMessage(
@@ -84,7 +87,7 @@ extension IRCRenderer {
         let entries = members.map { member in
             WhoEntry(
                 name: member.name, channel: channel(room), away: member.presence != .online,
-                serverOperator: member.serverOperator, prefixes: prefixes(member.roles, view: view),
+                serverOperator: member.serverOperator, bot: member.bot, prefixes: prefixes(member.roles, view: view),
                 realName: member.realName, account: member.registered ? member.name : nil,
                 idleSeconds: member.idleMillis / 1000)
         }
@@ -105,7 +108,7 @@ extension IRCRenderer {
         case (.who, .online(let name, _, _, _, let details)):
             let entry = WhoEntry(
                 name: name, channel: "*", away: details.away != nil, serverOperator: details.serverOperator,
-                prefixes: "", realName: details.realName, account: details.registered ? name : nil,
+                bot: details.bot, prefixes: "", realName: details.realName, account: details.registered ? name : nil,
                 idleSeconds: (details.idleMillis ?? 0) / 1000)
             return whoLines([entry], query: WhoQuery(about), view: view)
         case (.who, _):
@@ -128,6 +131,7 @@ extension IRCRenderer {
             if details.serverOperator { lines.append(numeric("313", name, "is an IRC operator")) }
             if let away = details.away { lines.append(numeric("301", name, away)) }
             if details.registered { lines.append(numeric("330", name, name, "is logged in as")) }
+            if details.bot { lines.append(numeric("335", name, "is a bot")) }
             if let idle = details.idleMillis {
                 lines.append(
                     numeric("317", name, String(idle / 1000), String(since / 1000), "seconds idle, signon time"))

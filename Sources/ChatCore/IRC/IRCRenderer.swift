@@ -149,7 +149,7 @@ public enum IRCRenderer {
                 numeric("002", "Your host is \(server) (node \(node)), running \(version)"),
                 numeric("003", "This server speaks IRC alongside the chat's own clients"),
                 IRCMessage(
-                    source: server, command: "004", parameters: [me, server, version, "i", "bklimnostvR", "bklov"]),
+                    source: server, command: "004", parameters: [me, server, version, "BRi", "bklimnostvR", "bklov"]),
             ]
                 + stride(from: 0, to: isupport.count, by: 12).map { start in
                     // At most 13 tokens a line (modern.ircdocs.horse), so strict parsers read them all.
@@ -356,7 +356,7 @@ public enum IRCRenderer {
         "CHANNELLEN=\(UserName.maximumLength + 1)",
         "TARGMAX=PRIVMSG:1,NOTICE:1,JOIN:\(IRCSession.maximumTargets),PART:\(IRCSession.maximumTargets),NAMES:1,WHOIS:1",
         "UTF8ONLY", "CHATHISTORY=\(IRCChatHistory.maximumLimit)", "MSGREFTYPES=msgid,timestamp",
-        "NETWORK=swift-redis-chat", "SILENCE=\(ClientRequest.maximumBlocks)", "WHOX",
+        "NETWORK=swift-redis-chat", "SILENCE=\(ClientRequest.maximumBlocks)", "WHOX", "BOT=B",
     ]
 
     static func channel(_ room: RoomName) -> String { "#" + room.value }

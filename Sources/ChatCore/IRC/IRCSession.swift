@@ -472,6 +472,9 @@ public struct IRCSession: Sendable {
                     case "-": adding = false
                     case "R":
                         request(.directMessages(registeredOnly: adding), .userMode, about: adding ? "+R" : "-R")
+                    case "B":
+                        // IRCv3 bot mode: WHO shows B, WHOIS 335.
+                        request(.bot(on: adding), .userMode, about: adding ? "+B" : "-B")
                     case "i", "w": break
                     default: unknown = true
                     }

@@ -130,6 +130,8 @@ public enum StoreOperation: Equatable, Sendable {
     case awaitRelay
     /// The cluster's people, nodes and rooms, and this node's people. Replies `.counts`.
     case readCounts
+    /// Marks the session a bot's, or not. Replies `.done`.
+    case setBot(Bool)
     /// The session's person takes the name `to` (claimed cluster-wide unless it is `from` in another case), their
     /// rooms move to it and are told, and `from` is given up. Replies `.done`.
     case rename(from: UserName, to: UserName, rooms: [RoomName])

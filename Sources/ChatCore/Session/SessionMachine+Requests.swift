@@ -193,6 +193,8 @@ extension SessionMachine {
             return [.perform(.readMOTD, id: id)]
         case .counts:
             return [.perform(.readCounts, id: id)]
+        case .bot(let on):
+            return [.perform(.setBot(on), id: id)]
         case .nick(let raw):
             return try rename(to: raw, id: id, now: now, session: &session)
         case .block(let raw), .unblock(let raw):

@@ -188,6 +188,8 @@ extension SessionMachine {
             return [.send(.motd(text), id: id)]
         case (.awaitRelay, _):
             return [.send(.pong, id: id)]
+        case (.setBot(let on), _):
+            return [.send(.ok(on ? "you are marked a bot" : "you are no longer marked a bot"), id: id)]
         case (.rename(let from, let to, _), _):
             session.user = to
             return [.send(.renamed(room: nil, from: from.display, to: to.display, time: now.wall), id: id)]

@@ -187,6 +187,8 @@ extension SessionHandler {
             }
         case (.readMOTD, _?):
             return hub.eventLoop.makeSucceededFuture(.motd(node.network.motd))
+        case (.setBot(let on), let user?):
+            return store.setBot(user, token: token, on: on).map { .done }
         case (.rename(let from, let to, let rooms), _?):
             return rename(from: from, to: to, rooms: rooms, now: now)
         case (.awaitRelay, _):

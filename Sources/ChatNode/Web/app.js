@@ -621,6 +621,7 @@ function renderPeople() {
     item.append(dot, button);
     if (same(state.menuFor, m.name)) item.append(personMenu(m));
     if (m.state === "away") item.append(document.createTextNode(" (away)"));
+    if (m.bot) item.append(document.createTextNode(" (bot)"));
     if (m.idle > 300000) {
       const idleNote = document.createElement("span");
       idleNote.className = "idle";
