@@ -232,8 +232,8 @@ public struct ClientState: Sendable {
         let now = now ?? decoded.time
         let quiet = [Outgoing.automatic, Outgoing.page].map(JSONWriter.quoted).contains(decoded.requestID)
         switch decoded.event {
-        case .greeting:
-            return []
+        case .greeting, .tagMessage:
+            return []  // client tags arrive decoded as what the client shows (typing), or not at all
         case .welcome(let name, _, let node, _, let resume):
             confirmedName = name
             resumeToken = resume

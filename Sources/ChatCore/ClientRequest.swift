@@ -71,6 +71,8 @@ public enum ClientRequest: Equatable, Sendable {
     case motd
     /// How many people, nodes and rooms the cluster has (IRC's LUSERS).
     case counts
+    /// Client-only tags to a room (`#room`) or a person (IRC's TAGMSG: typing, a reaction, a reply marker).
+    case tagMessage(to: String, tags: [ClientTag])
     /// Says the session is a program, or no longer (IRC's bot mode, `MODE nick +B`): WHO and WHOIS show it.
     case bot(on: Bool)
     /// Changes the session's name (IRC's NICK): claimed cluster-wide, the old one given up, every room told.

@@ -87,6 +87,12 @@ public enum JSONEventDecoder {
         case "typing":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .typing(room: room, name: name, time: time)
+        case "tagmsg":
+            // What the terminal client shows of client tags: someone typing (an IRC client's `+typing`).
+            let tags = (fields.object["tags"] as? [String: Any]) ?? [:]
+            guard let room = fields.room(), let name = fields.string("from"), tags["+typing"] as? String == "active"
+            else { return nil }
+            return .typing(room: room, name: name, time: time)
         case "joined":
             guard let room = fields.room() else { return nil }
             return .youJoined(

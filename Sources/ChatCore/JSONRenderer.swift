@@ -74,6 +74,17 @@ public enum JSONRenderer {
             if let room { json.field("room", room.value) }
             json.field("from", from)
             json.field("to", to)
+        case .tagMessage(let message):
+            header("tagmsg", time: message.time)
+            if let room = message.room { json.field("room", room.value) }
+            if let to = message.to { json.field("to", to) }
+            json.field("from", message.from)
+            json.field("msgid", message.id)
+            var tags = JSONWriter()
+            for tag in message.tags {
+                if let value = tag.value { tags.field(tag.key, value) } else { tags.field(tag.key, true) }
+            }
+            json.field("tags", rawJSON: tags.finish())
         case .typing(let room, let name, let time):
             header("typing", time: time)
             json.field("room", room.value)

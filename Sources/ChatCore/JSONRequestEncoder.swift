@@ -145,6 +145,10 @@ public enum JSONRequestEncoder {
         case .nick(let name):
             op("nick")
             json.field("name", name)
+        case .tagMessage(let to, let tags):
+            op("tagmsg")
+            json.field("to", to)
+            json.field("text", TagMessage(room: nil, from: "", tags: tags, id: "", time: 0).encodedTags)
         case .bot(let on):
             op("bot")
             json.field("text", on ? "on" : "off")

@@ -241,6 +241,13 @@ public enum JSONRequestParser {
                 }
             case "counts": return .counts
             case "nick": return .nick(name: try required(name, "name"))
+            case "tagmsg":
+                // `text` holds the client tags as IRC writes them: `+typing=active;+draft/react=👍`.
+                guard let tags = TagMessage.decodeTags(try required(text, "text")) else {
+                    throw ChatError(
+                        .badRequest, "\"tagmsg\" relays +typing, +draft/react and +draft/reply, written as IRC tags")
+                }
+                return .tagMessage(to: try required(to, "to"), tags: tags)
             case "bot":
                 switch text ?? "on" {
                 case "on": return .bot(on: true)

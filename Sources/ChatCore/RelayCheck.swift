@@ -30,6 +30,15 @@ public struct RelayCheck: Sendable {
         case .topicChanged(let eventRoom, let topic):
             guard topic.isStorable else { return "a topic no node would have stored" }
             return check(room: eventRoom, expected: room) ?? check(name: topic.by)
+        case .tagMessage(let message):
+            guard message.id.utf8.count <= 64, !message.id.contains(" ") else {
+                return "a tag message id no node makes"
+            }
+            if let eventRoom = message.room {
+                return check(room: eventRoom, expected: room) ?? check(name: message.from)
+            }
+            guard room == nil, let to = message.to else { return "a direct tag message on a room's channel" }
+            return check(name: message.from) ?? check(name: to)
         case .renamed(let eventRoom?, let from, let to, _):
             return check(room: eventRoom, expected: room) ?? check(name: from) ?? check(name: to)
         case .direct(let direct):

@@ -64,6 +64,14 @@ public enum RelayCodec {
             json.field("reason", reason.rawValue)
             json.field("ts", time)
             if let message { json.field("msg", message) }
+        case .tagMessage(let message):
+            json.field("k", "tags")
+            if let room = message.room { json.field("room", room.value) }
+            json.field("from", message.from)
+            if let to = message.to { json.field("to", to) }
+            json.field("text", message.encodedTags)
+            json.field("msg", message.id)
+            json.field("ts", message.time)
         case .renamed(let room, let from, let to, let time):
             json.field("k", "nick")
             if let room { json.field("room", room.value) }
@@ -186,6 +194,14 @@ public enum RelayCodec {
             event = .presence(
                 room: RoomName(trusted: room), name: name, presence: wire.away.map(Presence.away) ?? .online,
                 time: wire.ts)
+        case "tags":
+            guard let from = wire.from, let id = wire.msg, let tags = wire.text.flatMap(TagMessage.decodeTags) else {
+                return nil
+            }
+            event = .tagMessage(
+                TagMessage(
+                    room: wire.room.map(RoomName.init(trusted:)), to: wire.to, from: from, tags: tags, id: id,
+                    time: wire.ts))
         case "nick":
             guard let room = wire.room, let from = wire.from, let to = wire.to else { return nil }
             event = .renamed(room: RoomName(trusted: room), from: from, to: to, time: wire.ts)

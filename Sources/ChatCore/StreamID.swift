@@ -58,6 +58,7 @@ extension ChatEvent {
             .kicked(let room, _, _, _, _), .modeChanged(let room, _, _, _), .roomClosed(let room, _, _, _):
             return room
         case .renamed(let room, _, _, _): return room
+        case .tagMessage(let message): return message.room
         default: return nil
         }
     }
@@ -115,6 +116,7 @@ extension ClientRequest {
         case .operate(let request): return .operate(request.sanitized(clean: clean, text: text))
         case .block(let name): return .block(name: clean(name))
         case .nick(let name): return .nick(name: clean(name))
+        case .tagMessage(let to, let tags): return .tagMessage(to: clean(to), tags: tags)
         case .unblock(let name): return .unblock(name: clean(name))
         case .rooms, .back, .help, .ping, .pong, .password, .register, .changePassword, .unregister, .authenticate,
             .motd, .blocks, .directMessages, .counts, .bot:

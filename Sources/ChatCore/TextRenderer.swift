@@ -44,6 +44,10 @@ public enum TextRenderer {
             }
         case .typing(let room, let name, let time):
             return ["* [\(TimeFormat.clock(time))] \(name) is typing in #\(room)"]
+        case .tagMessage(let message):
+            // What text mode can show of client tags: someone typing.
+            guard let room = message.room, message.typing == "active" else { return [] }
+            return ["* [\(TimeFormat.clock(message.time))] \(message.from) is typing in #\(room)"]
         case .renamed(let room?, let from, let to, let time):
             return ["* [\(TimeFormat.clock(time))] #\(room): \(from) is now known as \(to)"]
         case .renamed(nil, _, let to, _):

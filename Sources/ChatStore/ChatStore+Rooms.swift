@@ -236,6 +236,32 @@ extension ChatStore {
         return announce(payload, in: room)
     }
 
+    /// Client-only tags (IRC's TAGMSG) to a room's members, or to a person as a direct message goes (their blocks
+    /// and `/dms registered` hold; queued while their name is held): never stored. False when nobody holds the name.
+    public func publishTags(
+        _ message: TagMessage, to user: String?, origin: String, sender: (key: String, registered: Bool)
+    ) -> EventLoopFuture<Bool> {
+        let payload = RelayCodec.encode(RelayEnvelope(event: .tagMessage(message), origin: origin))
+        guard let user else {
+            guard let room = message.room else { return eventLoop.makeSucceededFuture(false) }
+            return announce(payload, in: room).map { true }
+        }
+        return redis.run(
+            IdentityScripts.direct,
+            keys: [ChatKeys.session(user), ChatKeys.heldDirects(user), ChatKeys.preferences(user)],
+            arguments: [
+                ChatKeys.userChannel(user), payload, String(max(bounds.resumeGraceSeconds, 1) * 2),
+                String(bounds.heldDirectsAtMost), sender.key, sender.registered ? "1" : "0",
+            ]
+        ).flatMapThrowing { reply in
+            let status = reply.array?.first?.int ?? 0
+            guard status != -1 else {
+                throw ChatError(.registeredOnly, "\(message.to ?? "") takes messages from registered names only")
+            }
+            return status == 1
+        }
+    }
+
     private func announce(_ payload: String, in room: RoomName) -> EventLoopFuture<Void> {
         redis.run(
             RoomScripts.announce, keys: [ChatKeys.members(room)], arguments: [ChatKeys.roomChannel(room), payload]

@@ -318,3 +318,65 @@ struct IRCAccountRegistrationTests {
         _ = try again.expectLine("password wanted") { $0.contains(" 464 ") }
     }
 }
+
+/// TAGMSG: client-only tags relayed live, with a msgid, and typing across protocols.
+@Suite("IRC client tags", .serialized)
+struct IRCClientTagTests {
+    @Test(
+        "TAGMSG relays typing, reactions and replies with a msgid to clients that take tags; typing crosses protocols")
+    func tagMessages() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let alice = try cluster[0].ircLogin(
+            "alice", capabilities: ["message-tags", "echo-message", "labeled-response", "batch"])
+        let bob = try cluster[1].ircLogin("bob", capabilities: ["message-tags"])
+        let carol = try cluster[1].ircLogin("carol")
+        for client in [alice, bob, carol] {
+            try client.send("JOIN #dev")
+            _ = try client.expectLine("joined") { $0.contains(" 366 ") }
+        }
+        let dana = try cluster[1].loginJSON("dana")
+        try dana.sendJSON(["op": "join", "room": "dev"])
+        _ = try dana.expectEvent(type: "joined")
+        let erin = try cluster[0].login("erin")
+        try erin.send("/join dev")
+        try erin.expect("you joined #dev")
+
+        // A reaction to a message: relayed with a msgid, the echo carrying the same; denied tags dropped; a
+        // client without message-tags gets nothing.
+        try alice.send("@+draft/react=👍;+draft/reply=1-0;+other=x TAGMSG #dev")
+        let relayed = try bob.expectLine("the TAGMSG") { $0.contains(" TAGMSG #dev") }
+        #expect(relayed.contains("+draft/react=👍") && relayed.contains("+draft/reply=1-0"), "\(relayed)")
+        #expect(!relayed.contains("+other") && relayed.contains(":\(IRCRenderer.mask("alice")) TAGMSG #dev"))
+        let echo = try alice.expectLine("the echo") { $0.contains(" TAGMSG #dev") }
+        func msgid(_ line: String) -> String? {
+            line.split(separator: " ").first?.split(separator: ";").first {
+                $0.hasPrefix("msgid=") || $0.hasPrefix("@msgid=")
+            }
+            .map { String($0.split(separator: "=").last ?? "") }
+        }
+        #expect(msgid(relayed) != nil && msgid(relayed) == msgid(echo), "\(relayed) / \(echo)")
+        try carol.send("PING :sync")
+        _ = try carol.expectLine("pong") { $0.hasSuffix(":sync") }
+        #expect(!carol.received.contains { $0.contains("TAGMSG") }, "no tags for a client that did not ask for them")
+
+        // Typing: an IRC client's reaches JSON and text clients; a JSON client's reaches IRC clients as a TAGMSG.
+        try alice.send("@+typing=active TAGMSG #dev")
+        let typing = try dana.expectEvent("tagmsg") {
+            $0["type"] as? String == "tagmsg" && ($0["tags"] as? [String: Any])?["+typing"] != nil
+        }
+        #expect(
+            (typing["tags"] as? [String: Any])?["+typing"] as? String == "active"
+                && typing["from"] as? String == "alice")
+        try erin.expect("alice is typing in #dev")
+        try dana.sendJSON(["op": "typing", "room": "dev"])
+        _ = try bob.expectLine("dana typing") {
+            $0.hasPrefix("@+typing=active") && $0.contains(":\(IRCRenderer.mask("dana")) TAGMSG #dev")
+        }
+
+        // To a person; labeled with nothing left to relay: ACK.
+        try alice.send("@+draft/react=🎉 TAGMSG bob")
+        _ = try bob.expectLine("a direct TAGMSG") { $0.contains("+draft/react=🎉") && $0.hasSuffix(" TAGMSG bob") }
+        try alice.send("@label=t2;+other=1 TAGMSG #dev")
+        _ = try alice.expectLine("ACK") { $0.hasPrefix("@label=t2 ") && $0.hasSuffix(" ACK") }
+    }
+}

@@ -126,7 +126,23 @@ public enum IRCRenderer {
                 IRCMessage(
                     source: server, command: "PONG", parameters: [server, Purpose.target(of: requestID) ?? server])
             ]
-        case .greeting, .typing, .resumedElsewhere, .pong, .removed, .networkChanged:
+        case .typing(let room, let name, let time):
+            // Another client's typing notice, as IRCv3's typing client tag, for the clients that take tags.
+            guard view.capabilities.contains("message-tags") else { return [] }
+            let line = IRCMessage(
+                tags: [("+typing", "active")], source: mask(name), command: "TAGMSG", parameters: [channel(room)])
+            return [tagged(line, time: time, id: nil, view: view)]
+        case .tagMessage(let message):
+            guard view.capabilities.contains("message-tags") else { return [] }
+            let fromMe = message.from.lowercased() == me.lowercased()
+            // The sender's own, the reply to its TAGMSG: an echo only with echo-message (else ACK, when labeled).
+            if requestID != nil, !view.capabilities.contains("echo-message") { return [] }
+            let target = message.room.map(channel) ?? (fromMe ? message.to ?? me : me)
+            let line = IRCMessage(
+                tags: message.tags.map { ($0.key, $0.value) }, source: mask(message.from), command: "TAGMSG",
+                parameters: [target])
+            return [tagged(line, time: message.time, id: message.id, view: view)]
+        case .greeting, .resumedElsewhere, .pong, .removed, .networkChanged:
             return []
         case .blocks(_, let registeredOnly) where purpose == .userMode:
             return [numeric("221", registeredOnly ? "+iR" : "+i")]
@@ -349,7 +365,8 @@ public enum IRCRenderer {
 
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
-        "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)", "CLIENTTAGDENY=*",
+        "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)",
+        "CLIENTTAGDENY=*,-typing,-draft/react,-draft/reply",
         "CHANTYPES=#", "CHANMODES=b,k,l,imnstR", "PREFIX=(qov)~@+", "MODES=\(RoomModeRequest.maximumChanges)",
         "MAXLIST=b:\(ModerationLimits.maximumBans)", "EXTBAN=,m", "NICKLEN=\(UserName.maximumLength)",
         "TOPICLEN=\(RoomTopic.maximumBytes)", "AWAYLEN=\(Presence.maximumAwayBytes)",

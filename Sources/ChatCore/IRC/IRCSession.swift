@@ -596,7 +596,13 @@ public struct IRCSession: Sendable {
             case .request(let history, let query): request(history, .chathistory, about: query.encoded)
             }
         case "TAGMSG":
-            break  // client-only tags (typing, reactions) are not relayed here: CLIENTTAGDENY=*
+            // Client-only tags to a channel or a nick: `+typing`, `+draft/react`, `+draft/reply` are relayed (live,
+            // never stored); the others are denied (CLIENTTAGDENY), and a TAGMSG left with none is nothing.
+            guard parameters.count >= 1, !parameters[0].isEmpty else {
+                return numeric("411", "No recipient given (TAGMSG)")
+            }
+            guard let tags = TagMessage.relayed(message.tags) else { return }
+            request(.tagMessage(to: parameters[0], tags: tags), .message, about: parameters[0])
         case "ISON", "USERHOST":
             guard needs(1) else { return }
             // ISON's nicks come as parameters or as one trailing parameter of space-separated nicks.

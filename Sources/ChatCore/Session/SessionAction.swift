@@ -130,6 +130,9 @@ public enum StoreOperation: Equatable, Sendable {
     case awaitRelay
     /// The cluster's people, nodes and rooms, and this node's people. Replies `.counts`.
     case readCounts
+    /// Client-only tags, to a room (its channel) or a person (their channel, as a direct message is: blocks and
+    /// `/dms registered` hold). Replies `.done`, or `.delivered(false)` when nobody holds the name.
+    case publishTags(TagMessage, to: UserName?)
     /// Marks the session a bot's, or not. Replies `.done`.
     case setBot(Bool)
     /// The session's person takes the name `to` (claimed cluster-wide unless it is `from` in another case), their

@@ -195,6 +195,21 @@ extension SessionMachine {
             return [.perform(.readCounts, id: id)]
         case .bot(let on):
             return [.perform(.setBot(on), id: id)]
+        case .tagMessage(let to, let tags):
+            session.tagMessages &+= 1
+            let messageID = "\(sessionID)-t\(session.tagMessages)"
+            if to.hasPrefix("#") {
+                let room = try member(to, session: session, why: "/join it first")
+                let message = TagMessage(
+                    room: room, from: session.user.display, tags: tags, id: messageID, time: now.wall)
+                return [.perform(.publishTags(message, to: nil), id: id)]
+            }
+            guard let target = try? UserName(validating: to) else {
+                throw ChatError(.noSuchUser, "nobody called '\(to)' is connected")
+            }
+            let message = TagMessage(
+                room: nil, to: target.display, from: session.user.display, tags: tags, id: messageID, time: now.wall)
+            return [.perform(.publishTags(message, to: target), id: id)]
         case .nick(let raw):
             return try rename(to: raw, id: id, now: now, session: &session)
         case .block(let raw), .unblock(let raw):

@@ -188,6 +188,10 @@ extension SessionMachine {
             return [.send(.motd(text), id: id)]
         case (.awaitRelay, _):
             return [.send(.pong, id: id)]
+        case (.publishTags(let message, _), .delivered(false)):
+            return reply(ChatError(.noSuchUser, "nobody called '\(message.to ?? "")' is connected"), id)
+        case (.publishTags(let message, _), _):
+            return [.send(.tagMessage(message), id: id)]
         case (.setBot(let on), _):
             return [.send(.ok(on ? "you are marked a bot" : "you are no longer marked a bot"), id: id)]
         case (.rename(let from, let to, _), _):

@@ -115,6 +115,8 @@ public struct SessionMachine: Sendable {
         var endedBeforeClose = false
         /// When (uptime nanoseconds) the last name changes were asked for, within the last minute.
         var renames: [UInt64] = []
+        /// Tag messages sent, for their ids.
+        var tagMessages = 0
         /// A resumed session's rooms that the takeover kept as memberships, not rejoined yet.
         var keptRooms: Set<RoomName> = []
         /// Whether the person is one of the server's operators, and the message of the day for `welcome`.

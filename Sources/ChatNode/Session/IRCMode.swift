@@ -87,7 +87,7 @@ final class IRCMode: SessionMode, FollowsUpEvents {
             trailingColon: ![
                 "JOIN", "PART", "MODE", "INVITE", "SILENCE", "004", "221", "271", "324", "333", "341", "367",
                 "AUTHENTICATE",
-                "BATCH",
+                "BATCH", "TAGMSG",
             ].contains(message.command)) + "\r\n"
     }
 

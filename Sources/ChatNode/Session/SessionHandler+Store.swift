@@ -187,6 +187,10 @@ extension SessionHandler {
             }
         case (.readMOTD, _?):
             return hub.eventLoop.makeSucceededFuture(.motd(node.network.motd))
+        case (.publishTags(let message, let target), let user?):
+            return store.publishTags(
+                message, to: target?.key, origin: origin, sender: (user.key, machine.view.isRegistered)
+            ).map { $0 ? .done : .delivered(false) }
         case (.setBot(let on), let user?):
             return store.setBot(user, token: token, on: on).map { .done }
         case (.rename(let from, let to, let rooms), _?):

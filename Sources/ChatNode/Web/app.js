@@ -315,6 +315,16 @@ function receive(event) {
       if (room && !same(event.name, state.confirmed)) { room.typing.set(event.name.toLowerCase(), { name: event.name, at: Date.now() }); renderTyping(); }
       break;
     }
+    case "tagmsg": {
+      // Client tags from IRC clients: their typing notices show as typing; a "done" one clears it.
+      const room = event.room && state.rooms.get(event.room);
+      const typing = event.tags && event.tags["+typing"];
+      if (!room || !typing || same(event.from, state.confirmed)) break;
+      if (typing === "done") room.typing.delete(event.from.toLowerCase());
+      else if (typing === "active") room.typing.set(event.from.toLowerCase(), { name: event.from, at: Date.now() });
+      renderTyping();
+      break;
+    }
     case "who": {
       const room = state.rooms.get(event.room);
       if (room) {
