@@ -14,9 +14,12 @@ public struct ChatMessage: Equatable, Sendable {
     /// An IRC NOTICE: said, but never to be answered automatically (bots answer PRIVMSGs, never NOTICEs, so two
     /// bots cannot loop). IRC clients get it as a NOTICE; the others show it as a notice.
     public var isNotice: Bool
+    /// Sent by a program that says it is one (bot mode): IRC clients get the `bot` tag on it.
+    public var isBot: Bool
 
     public init(
-        id: StreamID, room: RoomName, from: String, text: String, isAction: Bool, time: Millis, isNotice: Bool = false
+        id: StreamID, room: RoomName, from: String, text: String, isAction: Bool, time: Millis, isNotice: Bool = false,
+        isBot: Bool = false
     ) {
         self.id = id
         self.room = room
@@ -25,6 +28,7 @@ public struct ChatMessage: Equatable, Sendable {
         self.isAction = isAction
         self.time = time
         self.isNotice = isNotice
+        self.isBot = isBot
     }
 }
 
@@ -36,14 +40,20 @@ public struct DirectMessage: Equatable, Sendable {
     public var time: Millis
     /// An IRC NOTICE (see `ChatMessage.isNotice`).
     public var isNotice: Bool
+    /// From a bot (see `ChatMessage.isBot`).
+    public var isBot: Bool
 
-    public init(from: String, to: String, text: String, isAction: Bool = false, time: Millis, isNotice: Bool = false) {
+    public init(
+        from: String, to: String, text: String, isAction: Bool = false, time: Millis, isNotice: Bool = false,
+        isBot: Bool = false
+    ) {
         self.from = from
         self.to = to
         self.text = text
         self.isAction = isAction
         self.time = time
         self.isNotice = isNotice
+        self.isBot = isBot
     }
 }
 

@@ -53,6 +53,7 @@ public enum JSONRenderer {
             json.field("text", IRCFormatting.strip(direct.text))
             if direct.isAction { json.field("action", true) }
             if direct.isNotice { json.field("notice", true) }
+            if direct.isBot { json.field("bot", true) }
         case .joined(let room, let name, let time, let registered):
             header("join", time: time)
             json.field("room", room.value)
@@ -355,6 +356,7 @@ public enum JSONRenderer {
         json.field("text", IRCFormatting.strip(message.text))
         if message.isAction { json.field("action", true) }
         if message.isNotice { json.field("notice", true) }
+        if message.isBot { json.field("bot", true) }
     }
 
     static func writePresence(_ presence: Presence, into json: inout JSONWriter) {

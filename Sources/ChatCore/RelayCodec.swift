@@ -28,6 +28,7 @@ public enum RelayCodec {
         json.field("text", message.text)
         if message.isAction { json.field("act", true) }
         if message.isNotice { json.field("notice", true) }
+        if message.isBot { json.field("bot", true) }
         json.field("ts", message.time)
         if let origin { json.field("sid", origin) }
         return json.finish()
@@ -42,6 +43,7 @@ public enum RelayCodec {
                 room: message.room, from: message.from, text: message.text, isAction: message.isAction,
                 time: message.time)
             outgoing.isNotice = message.isNotice
+            outgoing.isBot = message.isBot
             return "\(message.id) " + messageBody(outgoing, origin: envelope.origin)
         case .direct(let direct):
             json.field("k", "dm")
@@ -50,6 +52,7 @@ public enum RelayCodec {
             json.field("text", direct.text)
             if direct.isAction { json.field("act", true) }
             if direct.isNotice { json.field("notice", true) }
+            if direct.isBot { json.field("bot", true) }
             json.field("ts", direct.time)
         case .joined(let room, let name, let time, let registered):
             json.field("k", "join")
@@ -175,13 +178,13 @@ public enum RelayCodec {
             event = .message(
                 ChatMessage(
                     id: id, room: RoomName(trusted: room), from: from, text: text, isAction: wire.act ?? false,
-                    time: wire.ts, isNotice: wire.notice ?? false))
+                    time: wire.ts, isNotice: wire.notice ?? false, isBot: wire.bot ?? false))
         case "dm":
             guard let from = wire.from, let to = wire.to, let text = wire.text else { return nil }
             event = .direct(
                 DirectMessage(
                     from: from, to: to, text: text, isAction: wire.act ?? false, time: wire.ts,
-                    isNotice: wire.notice ?? false))
+                    isNotice: wire.notice ?? false, isBot: wire.bot ?? false))
         case "join":
             guard let room = wire.room, let name = wire.name else { return nil }
             event = .joined(room: RoomName(trusted: room), name: name, time: wire.ts, registered: wire.acct ?? false)
@@ -274,6 +277,7 @@ public enum RelayCodec {
         var away: String?
         var until: String?
         var ops: Bool?
+        var bot: Bool?
         var ts: Millis
         var sid: String?
 
@@ -299,10 +303,11 @@ public enum RelayCodec {
                 let notice = bool("notice"),
                 let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"),
                 let away = string("away"), let until = string("until"),
-                let sid = string("sid"), let ops = bool("ops")
+                let sid = string("sid"), let ops = bool("ops"), let bot = bool("bot")
             else { return nil }
             self.until = until
             self.ops = ops
+            self.bot = bot
             (k, ts) = (kind, integer)
             (self.room, self.from, self.to, self.name, self.text) = (room, from, to, name, text)
             (self.act, self.notice, self.msg, self.acct, self.reason, self.away, self.sid) = (

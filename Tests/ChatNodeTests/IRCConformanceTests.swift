@@ -373,6 +373,19 @@ struct IRCClientTagTests {
             $0.hasPrefix("@+typing=active") && $0.contains(":\(IRCRenderer.mask("dana")) TAGMSG #dev")
         }
 
+        // A bot's messages carry the `bot` tag (IRCv3 bot mode), and JSON's "bot", in the room and directly.
+        try bob.send("MODE bob +B")
+        _ = try bob.expectLine("the mode") { $0.contains("MODE bob") && $0.hasSuffix("+B") }
+        try bob.send("PRIVMSG #dev :beep boop")
+        let beep = try alice.expectLine("the bot's message") { $0.hasSuffix("PRIVMSG #dev :beep boop") }
+        let tags = beep.split(separator: " ").first?.dropFirst().split(separator: ";").map(String.init) ?? []
+        #expect(tags.contains("bot") && tags.contains { $0.hasPrefix("msgid=") }, "\(beep)")
+        let said = try dana.expectEvent("the message") { $0["type"] as? String == "message" && $0["text"] as? String == "beep boop" }
+        #expect(said["bot"] as? Bool == true)
+        try bob.send("PRIVMSG alice :boop")
+        let direct = try alice.expectLine("the bot's direct message") { $0.hasSuffix("PRIVMSG alice :boop") }
+        #expect(direct.hasPrefix("@bot") || direct.contains(";bot"), "\(direct)")
+
         // To a person; labeled with nothing left to relay: ACK.
         try alice.send("@+draft/react=🎉 TAGMSG bob")
         _ = try bob.expectLine("a direct TAGMSG") { $0.contains("+draft/react=🎉") && $0.hasSuffix(" TAGMSG bob") }

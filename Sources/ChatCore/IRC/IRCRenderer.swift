@@ -188,7 +188,7 @@ public enum IRCRenderer {
             let target = fromMe ? direct.to : me
             let command = direct.isNotice ? "NOTICE" : "PRIVMSG"
             let lines = split(direct.text, from: direct.from, to: target, isAction: direct.isAction, command: command)
-                .map { tagged($0, time: direct.time, id: nil, view: view) }
+                .map { tagged($0, time: direct.time, id: nil, view: view, bot: direct.isBot) }
             // A message to oneself is sent and received: with echo-message, its echo and then its delivery (the
             // relay skips a session's own events, so both come from its reply; `IRCMode` labels only the echo).
             return fromMe && toMe && echo && requestID != nil ? lines + lines : lines
@@ -390,7 +390,7 @@ public enum IRCRenderer {
         )
         .enumerated()
         .map { index, line in
-            tagged(line, time: time, id: index == 0 ? message.id.description : nil, view: view)
+            tagged(line, time: time, id: index == 0 ? message.id.description : nil, view: view, bot: message.isBot)
         }
     }
 
@@ -434,11 +434,13 @@ public enum IRCRenderer {
     /// The longest start of `text` of at most `bytes` UTF-8 bytes, cut between characters.
     public static func prefix(_ text: String, bytes: Int) -> String { Sanitizer.prefix(text, bytes: bytes) }
 
-    /// server-time and msgid tags, for the clients that asked for them.
-    static func tagged(_ message: IRCMessage, time: Millis, id: String?, view: IRCView) -> IRCMessage {
+    /// server-time and msgid tags, for the clients that asked for them; `bot` (IRCv3 bot mode) on what a bot sent.
+    static func tagged(_ message: IRCMessage, time: Millis, id: String?, view: IRCView, bot: Bool = false) -> IRCMessage
+    {
         var tagged = message
         if view.capabilities.contains("server-time") { tagged.tags.append(("time", TimeFormat.iso8601(time))) }
         if let id, view.capabilities.contains("message-tags") { tagged.tags.append(("msgid", id)) }
+        if bot, view.capabilities.contains("message-tags") { tagged.tags.append(("bot", nil)) }
         return tagged
     }
 

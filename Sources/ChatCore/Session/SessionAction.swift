@@ -167,6 +167,7 @@ public struct OutgoingMessage: Equatable, Sendable {
     public var isAction: Bool
     public var time: Millis
     public var isNotice = false
+    public var isBot = false
 
     public init(room: RoomName, from: String, text: String, isAction: Bool, time: Millis) {
         self.room = room
@@ -178,7 +179,8 @@ public struct OutgoingMessage: Equatable, Sendable {
 
     /// The message as everyone sees it, once stored under `id`.
     public func stored(as id: StreamID) -> ChatMessage {
-        ChatMessage(id: id, room: room, from: from, text: text, isAction: isAction, time: time, isNotice: isNotice)
+        ChatMessage(
+            id: id, room: room, from: from, text: text, isAction: isAction, time: time, isNotice: isNotice, isBot: isBot)
     }
 }
 

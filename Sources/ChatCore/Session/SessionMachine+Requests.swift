@@ -110,8 +110,9 @@ extension SessionMachine {
         case .say(let raw, let text, let isAction):
             let room = try member(raw, session: session, why: "/join it first")
             try checkLength(text)
-            let message = OutgoingMessage(
+            var message = OutgoingMessage(
                 room: room, from: session.user.display, text: text, isAction: isAction, time: session.lastActive)
+            message.isBot = session.isBot
             return [.perform(.publish(message), id: id)]
         case .join(let raw, let since, let key): return try join(raw, since: since, key: key, id: id, session: &session)
         case .leave(let raw, let message):
@@ -141,8 +142,8 @@ extension SessionMachine {
             }
             try checkLength(text)
             let message = DirectMessage(
-                from: session.user.display, to: target.display, text: text, isAction: isAction, time: session.lastActive
-            )
+                from: session.user.display, to: target.display, text: text, isAction: isAction, time: session.lastActive,
+                isBot: session.isBot)
             return [.perform(.sendDirect(message, to: target), id: id)]
         case .notice(let to, let text):
             try checkLength(text)
@@ -151,13 +152,15 @@ extension SessionMachine {
                 var message = OutgoingMessage(
                     room: room, from: session.user.display, text: text, isAction: false, time: session.lastActive)
                 message.isNotice = true
+                message.isBot = session.isBot
                 return [.perform(.publish(message), id: id)]
             }
             guard let target = try? UserName(validating: to) else {
                 throw ChatError(.noSuchUser, "nobody called '\(to)' is connected")
             }
             let message = DirectMessage(
-                from: session.user.display, to: target.display, text: text, time: session.lastActive, isNotice: true)
+                from: session.user.display, to: target.display, text: text, time: session.lastActive, isNotice: true,
+                isBot: session.isBot)
             return [.perform(.sendDirect(message, to: target), id: id)]
         case .away(let text):
             guard (text?.utf8.count ?? 0) <= Presence.maximumAwayBytes else {

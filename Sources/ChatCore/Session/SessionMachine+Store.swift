@@ -193,6 +193,7 @@ extension SessionMachine {
         case (.publishTags(let message, _), _):
             return [.send(.tagMessage(message), id: id)]
         case (.setBot(let on), _):
+            session.isBot = on
             return [.send(.ok(on ? "you are marked a bot" : "you are no longer marked a bot"), id: id)]
         case (.rename(let from, let to, _), _):
             session.user = to

@@ -117,6 +117,8 @@ public struct SessionMachine: Sendable {
         var renames: [UInt64] = []
         /// Tag messages sent, for their ids.
         var tagMessages = 0
+        /// Marked a bot's (`/bot on`, IRC's `MODE nick +B`): its messages carry the mark.
+        var isBot = false
         /// A resumed session's rooms that the takeover kept as memberships, not rejoined yet.
         var keptRooms: Set<RoomName> = []
         /// Whether the person is one of the server's operators, and the message of the day for `welcome`.
