@@ -68,12 +68,12 @@ extension ChatStore {
         from: UserName, to: UserName, token: String, rooms: [RoomName], now: Millis
     ) -> EventLoopFuture<Void> {
         let session = redis.send(
-            "HMGET", ChatKeys.session(from.key), "tok", "since", "active", "addr", "rtok", "real", "away")
+            "HMGET", ChatKeys.session(from.key), "tok", "since", "active", "addr", "rtok", "real", "away", "bot")
         let preferences = redis.send("HGETALL", ChatKeys.preferences(from.key))
             .and(redis.send("PTTL", ChatKeys.preferences(from.key)))
         return session.and(preferences).flatMap { session, preferences in
             let fields = (session.array ?? []).map { $0.string ?? "" }
-            guard fields.count == 7, fields[0] == token else {
+            guard fields.count == 8, fields[0] == token else {
                 return eventLoop.makeFailedFuture(ChatError(.nameLost, "your session is no longer in the store"))
             }
             let pairs = Self.strings(preferences.0)
@@ -82,7 +82,7 @@ extension ChatStore {
                     token, to.display, incarnation, nodeID, fields[1], fields[2], fields[3], fields[4], fields[5],
                     fields[6], String(nameTTLSeconds), String(sessionTTLSeconds), String(bounds.seenSeconds),
                     String(now), String(max(0, preferences.1.int ?? 0)), String(pairs.count / 2),
-                ] + pairs + rooms.map(\.value)
+                ] + pairs + rooms.map(\.value) + [fields[7] == "1" ? "1" : "0"]
             let keys = [
                 ChatKeys.claim(to.key), ChatKeys.session(to.key), ChatKeys.sessionRooms(to.key), ChatKeys.seen(to.key),
                 ChatKeys.account(to.key), ChatKeys.preferences(to.key),

@@ -244,14 +244,21 @@ extension ChatStore {
         let payload = RelayCodec.encode(RelayEnvelope(event: .tagMessage(message), origin: origin))
         guard let user else {
             guard let room = message.room else { return eventLoop.makeSucceededFuture(false) }
-            return announce(payload, in: room).map { true }
+            let typingAlone = message.tags.allSatisfy { $0.key == "+typing" }
+            return redis.run(
+                RoomScripts.announceTags, keys: [ChatKeys.members(room), ChatKeys.roles(room), ChatKeys.rules(room)],
+                arguments: [
+                    ChatKeys.roomChannel(room), payload, sender.key, String(message.time), typingAlone ? "1" : "0",
+                ]
+            ).flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }.map { _ in true }
         }
+        // Never queued for a name held while its client reconnects: tags are live or nothing.
         return redis.run(
             IdentityScripts.direct,
             keys: [ChatKeys.session(user), ChatKeys.heldDirects(user), ChatKeys.preferences(user)],
             arguments: [
                 ChatKeys.userChannel(user), payload, String(max(bounds.resumeGraceSeconds, 1) * 2),
-                String(bounds.heldDirectsAtMost), sender.key, sender.registered ? "1" : "0",
+                String(bounds.heldDirectsAtMost), sender.key, sender.registered ? "1" : "0", "live",
             ]
         ).flatMapThrowing { reply in
             let status = reply.array?.first?.int ?? 0

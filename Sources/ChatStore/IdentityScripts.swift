@@ -234,7 +234,8 @@ enum IdentityScripts {
     /// not announced, as with IRC's SILENCE. Or unless the recipient, connected, refuses guests' messages and the
     /// sender is one (told; nothing is said of someone who is not connected).
     /// KEYS: session, held directs, the recipient's preferences
-    /// ARGV: channel, payload, queue ttl, queued at most, the sender's user key, '1' when the sender is registered
+    /// ARGV: channel, payload, queue ttl, queued at most, the sender's user key, '1' when the sender is registered,
+    ///   'live' (optional: never queued, for what is worth nothing late, such as client tags)
     /// Returns {1, away text} when delivered or queued (or seemingly so; the text '' unless the recipient is away and
     /// does not block the sender), {0, ''} when nobody has the name, {-1, ''} when guests are refused.
     static let direct = RedisScript(
@@ -247,7 +248,7 @@ enum IdentityScripts {
             if preferences[1] then return {someone and 1 or 0, ''} end
             if someone and preferences[2] == 'registered' and ARGV[6] ~= '1' then return {-1, ''} end
             if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then return {1, away} end
-            if not session[3] then return {0, ''} end
+            if not session[3] or ARGV[7] == 'live' then return {0, ''} end
             redis.call('RPUSH', KEYS[2], ARGV[2])
             redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
             redis.call('EXPIRE', KEYS[2], ARGV[3])

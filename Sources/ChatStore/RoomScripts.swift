@@ -326,7 +326,33 @@ enum RoomScripts {
             return 1
             """)
 
+    /// Client tags (IRC's TAGMSG) to a room's members: refused as a message would be to someone muted, or without
+    /// voice in a moderated room (a reaction is a word said); typing alone is dropped in a quiet room, as `announce`
+    /// drops it. Never stored.
+    /// KEYS: members, roles, rules
+    /// ARGV: channel, payload, user, now, '1' when the tags are typing alone
+    /// Returns the receivers, or 0.
+    static let announceTags = RedisScript(
+        name: "announceTags",
+        source: """
+            if ARGV[5] == '1' and redis.call('HLEN', KEYS[1]) > \(ChatStore.quietRoomSize) then return 0 end
+            local rules = redis.call('EXISTS', KEYS[3]) == 1 and redis.call('HMGET', KEYS[3], 'm', 'mute:' .. ARGV[3])
+            if rules and (rules[1] or rules[2]) then
+                local roles = redis.call('HGET', KEYS[2], ARGV[3]) or ''
+                if not string.find(roles, '[oq]') then
+                    local lapse = rules[2] and (tonumber(string.match(rules[2], '^%d+')) or 0)
+                    if lapse and (lapse == 0 or lapse > tonumber(ARGV[4])) then
+                        return redis.error_reply('CHAT cannot-speak you are muted in this room')
+                    end
+                    if rules[1] and roles == '' then
+                        return redis.error_reply('CHAT cannot-speak this room is moderated: only people with voice speak')
+                    end
+                end
+            end
+            return redis.call('SPUBLISH', ARGV[1], ARGV[2])
+            """)
+
     static let all: [RedisScript] = [
-        join.script, leave.script, setMember, announce, publishMessage.script, setTopic.script,
+        join.script, leave.script, setMember, announce, publishMessage.script, setTopic.script, announceTags,
     ]
 }

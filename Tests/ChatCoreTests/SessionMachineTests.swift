@@ -395,11 +395,13 @@ struct SessionMachineTests {
     // MARK: Name changes
 
     @Test(
-        "a name change: the same name is nothing; a guest's is one store step with its rooms; a registered name changes only its case; three tries a minute"
+        "a name change: the same name is nothing; a guest's is one store step with its rooms; a registered name changes only its case; three tries a minute; a store failure midway ends the session, releasing both names"
     )
     func renames() throws {
         var session = named()
-        #expect(request(&session, .nick(name: "Alice")).isEmpty, "the same name: nothing to do")
+        #expect(
+            request(&session, .nick(name: "Alice")) == [.send(.ok("Alice is your name already"), id: nil)],
+            "the same name: nothing to do")
         let alicia = try UserName(validating: "alicia")
         #expect(
             request(&session, .nick(name: "alicia")) == [
@@ -417,6 +419,20 @@ struct SessionMachineTests {
             &session,
             .rename(from: try UserName(validating: "ally"), to: try UserName(validating: "al"), rooms: [lobby]), .done)
         #expect(errorCodes(request(&session, .nick(name: "alf"))) == [.rateLimited], "a fourth try in the minute")
+
+        var failing = named()
+        let bea = try UserName(validating: "bea")
+        _ = request(&failing, .nick(name: "bea"))
+        #expect(failing.kicked(from: lobby, name: "bea") == [.stopListening(lobby)], "a kick of the new name lands")
+        struct StoreGone: Error {}
+        let broken = failing.completed(
+            .rename(from: alice, to: bea, rooms: [lobby]), id: nil, .failure(StoreGone()), now: now)
+        #expect(errorCodes(broken) == [.redisUnavailable] && broken.last == .close(.nameLost))
+        guard case .end(let ended)? = failing.connectionClosed().first else {
+            Issue.record("no end")
+            return
+        }
+        #expect(ended.renaming == bea && !ended.holdsName, "both names released at once")
 
         var registered = machine()
         _ = request(&registered, .hello(name: "Alice"))

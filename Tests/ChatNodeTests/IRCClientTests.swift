@@ -85,12 +85,12 @@ struct IRCClientTests {
 
         // irssi's WHOIS shows its real name and idle time, LUSERS both nodes (in irssi's status window, 1);
         // /nick changes the nick everywhere.
-        for command in ["/whois ircy", "/lusers", "/window 1"] {
+        for command in ["/away at lunch", "/whois ircy", "/lusers", "/window 1"] {
             try tmux.type(command)
             try tmux.press("Enter")
         }
         try tmux.waitFor("the whois and the counts") {
-            $0.contains("ircname") && $0.contains("ircy in irssi") && $0.contains("idle")
+            $0.contains("ircname") && $0.contains("ircy in irssi") && $0.contains("idle") && $0.contains("at lunch")
                 && $0.contains("invisible on 2 servers")
         }
         try tmux.type("/window 2")
@@ -154,6 +154,16 @@ struct IRCClientTests {
         try tmux.press("Enter")
         try bob.expect("#dev: weeny is now known as weeny2")
         try tmux.waitFor("its own nick change") { $0.contains("You are now known as weeny2") }
+        // WeeChat's WHOIS (its real name) and LUSERS, in its server buffer (merged with the core one: buffer 1).
+        for command in ["/whois weeny2", "/lusers", "/buffer 1"] {
+            try tmux.type(command)
+            try tmux.press("Enter")
+        }
+        try tmux.waitFor("the whois and the counts") {
+            $0.contains("weeny2") && $0.contains("(weeny)") && $0.contains("invisible on 2 servers")
+        }
+        try tmux.type("/buffer #dev")
+        try tmux.press("Enter")
         try bob.send("/quit")
         try tmux.waitFor("bob's quit") { $0.contains("\(bobName)") && $0.contains("has quit") }
         let carol = try Self.textUser(setup, notOn: "none", names: ["carol"]).0

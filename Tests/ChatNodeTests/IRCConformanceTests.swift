@@ -270,6 +270,28 @@ struct IRCNickChangeTests {
         _ = try bob.expectLine("the mute") { $0.contains(" MODE #ops +b m:bob") }
         try bob.send("NICK bobby")
         _ = try bob.expectLine("435") { $0.contains(" 435 bob bobby ") }
+        // Nor may a reaction say what the mute keeps him from saying.
+        try bob.send("@+draft/react=boo TAGMSG #ops")
+        _ = try bob.expectLine("404") { $0.contains(" 404 bob #ops ") }
+
+        // A client that changes its nick and drops at once leaves neither name held.
+        let ghost = try TestSocket(port: try #require(cluster[0].ircPort), name: "ghost")
+        try ghost.send("NICK spook")
+        try ghost.send("USER g 0 * :g")
+        _ = try ghost.expectLine("welcome") { $0.contains(" 001 spook ") }
+        try ghost.send("NICK ghost")
+        ghost.close()
+        var free = false
+        for _ in 0..<20 where !free {
+            let probe = try TestSocket(port: try #require(cluster[1].ircPort), name: "probe")
+            try probe.send("NICK ghost")
+            try probe.send("USER p 0 * :p")
+            let line = try probe.expectLine("welcome or in use") { $0.contains(" 001 ") || $0.contains(" 433 ") }
+            free = line.contains(" 001 ")
+            probe.close()
+            if !free { Thread.sleep(forTimeInterval: 0.25) }
+        }
+        #expect(free, "the new name is free again within seconds, not held for the claim's hour")
 
         // At most three tries a minute (BOB, Alice and alice2 were three): 438 past that, and the nick stays.
         try alice.send("NICK alice3")

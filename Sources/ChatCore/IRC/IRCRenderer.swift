@@ -508,7 +508,7 @@ public enum IRCRenderer {
             // `irc-nick:<nick>`: the nick asked for, which 433 and 432 name.
             switch error.code {
             case .nameTaken: return numeric("433", subject, "Nickname is already in use (\(error.message))")
-            case .nameInvalid: return numeric("432", subject, "Erroneous nickname (\(error.message))")
+            case .nameInvalid, .banned: return numeric("432", subject, "Erroneous nickname (\(error.message))")
             case .rateLimited: return numeric("438", subject, "Nick change too fast (\(error.message))")
             case .cannotSpeak: return numeric("435", subject, "Cannot change nickname (\(error.message))")
             case .badRequest: return numeric("447", "Cannot change nickname (\(error.message))")

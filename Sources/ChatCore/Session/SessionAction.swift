@@ -36,11 +36,15 @@ public struct EndedSession: Equatable, Sendable {
     /// The connection dropped (no /quit): the name and the rooms are held for the resume token's holder for a
     /// grace period, and released only when it passes without a resume.
     public var holdsName: Bool
+    /// A name change was under way: the new name may hold some of the session (its claim, some rooms), and is
+    /// released too.
+    public var renaming: UserName?
 
     public init(
         user: UserName, token: String, reason: LeaveReason, since: Millis, rooms: [RoomName], holdsName: Bool = false,
-        message: String? = nil
+        message: String? = nil, renaming: UserName? = nil
     ) {
+        self.renaming = renaming
         self.user = user
         self.token = token
         self.reason = reason

@@ -275,7 +275,9 @@ extension SessionMachine {
         throws(ChatError) -> [SessionAction]
     {
         let name = try UserName(validating: raw)
-        guard name.display != session.user.display else { return [] }
+        guard name.display != session.user.display else {
+            return [.send(.ok("\(name.display) is your name already"), id: id)]
+        }
         guard name.key == session.user.key || !session.grant.isRegistered else {
             throw ChatError(
                 .badRequest,
@@ -291,6 +293,7 @@ extension SessionMachine {
         }
         session.renames.append(now.uptimeNanos)
         if session.rooms.count >= 10 { bucket.charge(Double(session.rooms.count / 10), nowNanos: now.uptimeNanos) }
+        session.renaming = name
         return [.perform(.rename(from: session.user, to: name, rooms: session.rooms), id: id)]
     }
 

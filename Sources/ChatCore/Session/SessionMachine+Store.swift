@@ -37,6 +37,17 @@ extension SessionMachine {
             // Without its direct-message channel the session is not whole: say why, and give up the name.
             return [.send(.error(Self.storeError(error)), id: id)] + close(.disconnected)
         }
+        if case .rename = operation, case .failure(let error) = result, var session = active {
+            if let refusal = error as? ChatError, refusal.code != .redisUnavailable {
+                // Refused before anything moved (the claim is the first step, and refuses whole).
+                session.renaming = nil
+                state = .active(session)
+                return [.send(.error(refusal), id: id)]
+            }
+            // The store failed midway: both names may hold parts of the session. It ends, releasing both.
+            let failure = ChatError(.redisUnavailable, "your name change failed midway; reconnect to pick a name")
+            return [.send(.error(failure), id: id)] + close(.nameLost)
+        }
         if case .closing = state { return acknowledgementWhileClosing(operation, id: id, result) }
         guard var session = active else { return [] }
         defer { state = .active(session) }
@@ -197,6 +208,7 @@ extension SessionMachine {
             return [.send(.ok(on ? "you are marked a bot" : "you are no longer marked a bot"), id: id)]
         case (.rename(let from, let to, _), _):
             session.user = to
+            session.renaming = nil
             return [.send(.renamed(room: nil, from: from.display, to: to.display, time: now.wall), id: id)]
         case (.readCounts, .counts(let counts)):
             return [.send(.counts(counts), id: id)]

@@ -119,6 +119,9 @@ public struct SessionMachine: Sendable {
         var tagMessages = 0
         /// Marked a bot's (`/bot on`, IRC's `MODE nick +B`): its messages carry the mark.
         var isBot = false
+        /// The name a change under way goes to: kicks and kills naming it are this session's too, and an end
+        /// releases it as well.
+        var renaming: UserName?
         /// A resumed session's rooms that the takeover kept as memberships, not rejoined yet.
         var keptRooms: Set<RoomName> = []
         /// Whether the person is one of the server's operators, and the message of the day for `welcome`.
@@ -343,7 +346,9 @@ public struct SessionMachine: Sendable {
     /// A server operator disconnected this session's person (a kill, a suspension, a network ban): told who and why,
     /// then closed; the rooms see it quit with that reason.
     public mutating func removed(name: String, by: String, reason: String?) -> [SessionAction] {
-        guard let session = active, let named = try? UserName(validating: name), named.key == session.user.key else {
+        guard let session = active, let named = try? UserName(validating: name),
+            named.key == session.user.key || named.key == session.renaming?.key
+        else {
             return []
         }
         let why = reason.map { ": \($0)" } ?? ""
@@ -370,7 +375,8 @@ public struct SessionMachine: Sendable {
     /// nothing here.
     public mutating func kicked(from room: RoomName, name: String) -> [SessionAction] {
         guard var session = active, let index = session.rooms.firstIndex(of: room),
-            let kicked = try? UserName(validating: name), kicked.key == session.user.key
+            let kicked = try? UserName(validating: name),
+            kicked.key == session.user.key || kicked.key == session.renaming?.key
         else { return [] }
         session.rooms.remove(at: index)
         if session.current == room { session.current = session.rooms.last }
@@ -399,8 +405,8 @@ public struct SessionMachine: Sendable {
         return .end(
             EndedSession(
                 user: session.user, token: session.token, reason: reason, since: session.since,
-                rooms: session.listedRooms, holdsName: holdsNamesOnDrop && dropped.contains(reason),
-                message: session.farewell))
+                rooms: session.listedRooms, holdsName: holdsNamesOnDrop && dropped.contains(reason) && session.renaming == nil,
+                message: session.farewell, renaming: session.renaming))
     }
 
     // MARK: Liveness

@@ -70,6 +70,14 @@ extension SessionHandler {
                 ])
         }
         if wasStarted { releasing = true }
+        if let renaming = ended.renaming, renaming.key != ended.user.key {
+            // A name change was under way: whatever of the session the new name holds goes too.
+            stopListening(ChatKeys.userChannel(renaming.key))
+            _ = node.release(
+                PendingRelease(
+                    user: renaming, token: ended.token, time: WallClock.now(), reason: ended.reason,
+                    origin: machine.sessionID, message: ended.message))
+        }
         let pending = PendingRelease(
             user: ended.user, token: ended.token, time: WallClock.now(), reason: ended.reason,
             origin: machine.sessionID, message: ended.message)

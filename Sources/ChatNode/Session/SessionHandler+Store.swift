@@ -330,8 +330,17 @@ extension SessionHandler {
         return listen(newChannel).flatMap {
             store.rename(from: from, to: to, token: token, rooms: rooms, now: now, origin: origin)
         }.hop(to: loop).assumeIsolated().map { () -> StoreReply in
+            guard self.machine.view.token == token else {
+                // The session ended while its name changed: its end released the old name; the new one, claimed
+                // after that perhaps, goes now (the release is guarded by the token: twice is harmless).
+                self.stopListening(newChannel)
+                _ = self.node.release(
+                    PendingRelease(user: to, token: token, time: WallClock.now(), reason: .nameLost, origin: origin))
+                return .done
+            }
             self.stopListening(oldChannel)
             self.hub.named(self, key: to.key, previous: from.key)
+            self.banIdentity = nil  // the network's bans are matched against the new name from now on
             self.logger.info(
                 "session renamed", metadata: ["session.name": "\(to.display)", "session.previous": "\(from.display)"])
             return .done

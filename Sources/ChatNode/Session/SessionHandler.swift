@@ -452,6 +452,13 @@ final class SessionHandler: ChannelDuplexHandler {
             break
         }
         if !preferences.blocked.isEmpty {
+            // Someone blocked who changes their name stays blocked under the new one, for this session (the list
+            // kept in Redis names the old one, as a reconnect under another name would escape it).
+            if case .renamed(_, let from, let to, _) = event.envelope.event, isBlocked(sender: from),
+                let renamed = try? UserName(validating: to)
+            {
+                preferences.blocked[renamed.key] = to
+            }
             if isBlocked(event.envelope.event) { return .notWritten }
             if let stripped = withoutBlockedText(event.envelope.event) {
                 send(stripped, id: nil)
@@ -512,6 +519,7 @@ final class SessionHandler: ChannelDuplexHandler {
         case .message(let message): return isBlocked(sender: message.from)
         case .direct(let direct): return isBlocked(sender: direct.from)
         case .typing(_, let name, _): return isBlocked(sender: name)
+        case .tagMessage(let message): return isBlocked(sender: message.from)
         case .invited(_, let by, _): return isBlocked(sender: by)
         default: return false
         }
