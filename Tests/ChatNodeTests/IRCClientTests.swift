@@ -160,7 +160,8 @@ struct IRCClientTests {
             try tmux.press("Enter")
         }
         try tmux.waitFor("the whois and the counts") {
-            $0.contains("weeny2") && $0.contains("(weeny)") && $0.contains("invisible on 2 servers")
+            $0.contains("[weeny2] (~u@\(IRCRenderer.host(of: "weeny2"))): weeny") && $0.contains("End of /WHOIS")
+                && $0.contains("invisible on 2 servers")
         }
         try tmux.type("/buffer #dev")
         try tmux.press("Enter")

@@ -402,7 +402,9 @@ struct IRCClientTagTests {
         let beep = try alice.expectLine("the bot's message") { $0.hasSuffix("PRIVMSG #dev :beep boop") }
         let tags = beep.split(separator: " ").first?.dropFirst().split(separator: ";").map(String.init) ?? []
         #expect(tags.contains("bot") && tags.contains { $0.hasPrefix("msgid=") }, "\(beep)")
-        let said = try dana.expectEvent("the message") { $0["type"] as? String == "message" && $0["text"] as? String == "beep boop" }
+        let said = try dana.expectEvent("the message") {
+            $0["type"] as? String == "message" && $0["text"] as? String == "beep boop"
+        }
         #expect(said["bot"] as? Bool == true)
         try bob.send("PRIVMSG alice :boop")
         let direct = try alice.expectLine("the bot's direct message") { $0.hasSuffix("PRIVMSG alice :boop") }

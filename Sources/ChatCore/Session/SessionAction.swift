@@ -184,7 +184,8 @@ public struct OutgoingMessage: Equatable, Sendable {
     /// The message as everyone sees it, once stored under `id`.
     public func stored(as id: StreamID) -> ChatMessage {
         ChatMessage(
-            id: id, room: room, from: from, text: text, isAction: isAction, time: time, isNotice: isNotice, isBot: isBot)
+            id: id, room: room, from: from, text: text, isAction: isAction, time: time, isNotice: isNotice, isBot: isBot
+        )
     }
 }
 

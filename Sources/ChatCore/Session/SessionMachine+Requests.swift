@@ -142,7 +142,8 @@ extension SessionMachine {
             }
             try checkLength(text)
             let message = DirectMessage(
-                from: session.user.display, to: target.display, text: text, isAction: isAction, time: session.lastActive,
+                from: session.user.display, to: target.display, text: text, isAction: isAction,
+                time: session.lastActive,
                 isBot: session.isBot)
             return [.perform(.sendDirect(message, to: target), id: id)]
         case .notice(let to, let text):

@@ -405,7 +405,8 @@ public struct SessionMachine: Sendable {
         return .end(
             EndedSession(
                 user: session.user, token: session.token, reason: reason, since: session.since,
-                rooms: session.listedRooms, holdsName: holdsNamesOnDrop && dropped.contains(reason) && session.renaming == nil,
+                rooms: session.listedRooms,
+                holdsName: holdsNamesOnDrop && dropped.contains(reason) && session.renaming == nil,
                 message: session.farewell, renaming: session.renaming))
     }
 
