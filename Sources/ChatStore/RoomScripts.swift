@@ -253,24 +253,9 @@ enum RoomScripts {
             .init("now", \.now),
         ],
         body: """
-            -- Most rooms have no rules: one lookup of a missing key, and nothing more.
-            local rules = redis.call('EXISTS', rulesKey) == 1 and redis.call('HMGET', rulesKey, 'm', 'mute:' .. user)
-            if rules and (rules[1] or rules[2]) then
-                local roles = redis.call('HGET', rolesKey, user) or ''
-                if not string.find(roles, '[oq]') then
-                    if rules[2] then
-                        local lapse = tonumber(string.match(rules[2], '^%d+')) or 0
-                        if lapse == 0 or lapse > tonumber(now) then
-                            return redis.error_reply('CHAT cannot-speak you are muted in this room'
-                                .. (lapse == 0 and '' or ' for ' .. math.ceil((lapse - tonumber(now)) / 60000) .. ' more minutes'))
-                        end
-                        redis.call('HDEL', rulesKey, 'mute:' .. user)
-                    end
-                    if rules[1] and roles == '' then
-                        return redis.error_reply('CHAT cannot-speak this room is moderated: only people with voice speak')
-                    end
-                end
-            end
+            \(refusedSpeech)
+            local refused = refusedSpeech(rulesKey, rolesKey, user, now)
+            if refused then return refused end
             local id = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', body)
             redis.call('SPUBLISH', channel, id .. ' ' .. body)
             redis.call('EXPIRE', historyKey, roomIdleTTL)
@@ -326,6 +311,30 @@ enum RoomScripts {
             return 1
             """)
 
+    /// Whether `user` may speak in a room (a message, a reaction): refused while muted, or without voice in a
+    /// moderated room; operators never are. Most rooms have no rules: one lookup of a missing key, and nothing
+    /// more. A lapsed mute is removed on the way. Returns the refusal, or nil.
+    static let refusedSpeech = """
+        local function refusedSpeech(rulesKey, rolesKey, user, now)
+            local rules = redis.call('EXISTS', rulesKey) == 1 and redis.call('HMGET', rulesKey, 'm', 'mute:' .. user)
+            if not (rules and (rules[1] or rules[2])) then return nil end
+            local roles = redis.call('HGET', rolesKey, user) or ''
+            if string.find(roles, '[oq]') then return nil end
+            if rules[2] then
+                local lapse = tonumber(string.match(rules[2], '^%d+')) or 0
+                if lapse == 0 or lapse > tonumber(now) then
+                    return redis.error_reply('CHAT cannot-speak you are muted in this room'
+                        .. (lapse == 0 and '' or ' for ' .. math.ceil((lapse - tonumber(now)) / 60000) .. ' more minutes'))
+                end
+                redis.call('HDEL', rulesKey, 'mute:' .. user)
+            end
+            if rules[1] and roles == '' then
+                return redis.error_reply('CHAT cannot-speak this room is moderated: only people with voice speak')
+            end
+            return nil
+        end
+        """
+
     /// Client tags (IRC's TAGMSG) to a room's members: refused as a message would be to someone muted, or without
     /// voice in a moderated room (a reaction is a word said); typing alone is dropped in a quiet room, as `announce`
     /// drops it. Never stored.
@@ -336,19 +345,9 @@ enum RoomScripts {
         name: "announceTags",
         source: """
             if ARGV[5] == '1' and redis.call('HLEN', KEYS[1]) > \(ChatStore.quietRoomSize) then return 0 end
-            local rules = redis.call('EXISTS', KEYS[3]) == 1 and redis.call('HMGET', KEYS[3], 'm', 'mute:' .. ARGV[3])
-            if rules and (rules[1] or rules[2]) then
-                local roles = redis.call('HGET', KEYS[2], ARGV[3]) or ''
-                if not string.find(roles, '[oq]') then
-                    local lapse = rules[2] and (tonumber(string.match(rules[2], '^%d+')) or 0)
-                    if lapse and (lapse == 0 or lapse > tonumber(ARGV[4])) then
-                        return redis.error_reply('CHAT cannot-speak you are muted in this room')
-                    end
-                    if rules[1] and roles == '' then
-                        return redis.error_reply('CHAT cannot-speak this room is moderated: only people with voice speak')
-                    end
-                end
-            end
+            \(refusedSpeech)
+            local refused = refusedSpeech(KEYS[3], KEYS[2], ARGV[3], ARGV[4])
+            if refused then return refused end
             return redis.call('SPUBLISH', ARGV[1], ARGV[2])
             """)
 
