@@ -70,7 +70,12 @@ struct ChatStoreTests {
                 SessionRecord(user: alice, token: second, since: 4, lastActive: 4, away: nil, rooms: [], address: "y"),
                 restore: false
             ).get())
-        #expect(try await nodeA.seen("alice").get() == .online(name: "Alice", since: 4, node: "node-b"))
+        let seen = try await nodeA.seen("alice", now: 9).get()
+        #expect(
+            seen
+                == .online(
+                    name: "Alice", since: 4, node: "node-b", details: PersonDetails(idleMillis: 5)),
+            "the newer holder's session, idle since its last activity")
     }
 
     @Test("a keep-alive fails once the claim is gone or taken; a restore takes back only a claim that is gone")
