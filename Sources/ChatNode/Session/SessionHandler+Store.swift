@@ -1,3 +1,6 @@
+// One file because every store operation a session performs is one switch, from the machine's `StoreOperation` to the
+// store's call and back to a `StoreReply`: reading it whole shows what each request costs Redis.
+
 import ChatCore
 import ChatStore
 import NIOConcurrencyHelpers
