@@ -54,6 +54,26 @@ public struct TimelineLine: Equatable, Sendable {
     public var text: String
     /// Room messages carry their stream id: the timeline is kept in its order and never holds one twice.
     public var id: StreamID?
+    /// A room message's own text and what it gathered (the message it answers, an edit, reactions): `text` is
+    /// made of them (`composed`), again whenever they change.
+    public var body: String?
+    public var annotations: MessageAnnotations?
+
+    /// What the timeline shows of a message: `↳ alice: start of hers` before a reply, `(edited)` after an edited
+    /// text, and the reactions with their counts.
+    static func composed(_ body: String, _ annotations: MessageAnnotations?) -> String {
+        guard let annotations else { return body }
+        var text = body
+        if let reply = annotations.replyTo {
+            let answered = reply.from.map { "\($0): \(reply.snippet ?? "")" } ?? "a message no longer here"
+            text = "↳ \(answered) │ " + text
+        }
+        if annotations.edited != nil { text += " (edited)" }
+        if !annotations.reactions.isEmpty {
+            text += "  " + annotations.reactions.map { "\($0.emoji) \($0.names.count)" }.joined(separator: "  ")
+        }
+        return text
+    }
 }
 
 public struct Member: Equatable, Sendable {
@@ -282,6 +302,9 @@ public struct ClientState: Sendable {
             typing[message.room]?[message.from.lowercased()] = nil
             add(message)
             return []
+        case .messageChanged(let change):
+            apply(change)
+            return []
         case .typing(let room, let name, _):
             guard !isMe(name), rooms.contains(room) else { return [] }
             typing[room, default: [:]][name.lowercased()] = (name, now)
@@ -502,6 +525,42 @@ public struct ClientState: Sendable {
     }
 
     /// Adds a room message where its id puts it, unless it is already there.
+    /// A change to a message of a room: its line shows the new text, the reactions as they are now, or goes. Applied
+    /// the same however often it comes (a resume sends again what was done to messages the client has).
+    private mutating func apply(_ change: MessageChange) {
+        guard var view = views[change.room] else { return }
+        if view.lastMessageID.map({ change.id > $0 }) ?? true { view.lastMessageID = change.id }
+        defer { views[change.room] = view }
+        guard let index = view.lines.lastIndex(where: { $0.id == change.target }) else { return }
+        var line = view.lines[index]
+        var annotations = line.annotations ?? MessageAnnotations()
+        switch change.kind {
+        case .deleted:
+            view.lines.remove(at: index)
+            return
+        case .edited(let text):
+            line.body = text
+            annotations.edited = change.time
+        case .reacted(let emoji):
+            if let at = annotations.reactions.firstIndex(where: { $0.emoji == emoji }) {
+                if !annotations.reactions[at].names.contains(change.by) {
+                    annotations.reactions[at].names.append(change.by)
+                }
+            } else {
+                annotations.reactions.append(Reaction(emoji: emoji, names: [change.by]))
+            }
+        case .unreacted(let emoji):
+            if let at = annotations.reactions.firstIndex(where: { $0.emoji == emoji }) {
+                annotations.reactions[at].names.removeAll { $0 == change.by }
+                if annotations.reactions[at].names.isEmpty { annotations.reactions.remove(at: at) }
+            }
+        }
+        line.annotations = annotations.isEmpty ? nil : annotations
+        let text = TimelineLine.composed(line.body ?? line.text, line.annotations)
+        line.text = line.kind == .notice ? "-\(line.from ?? "")- \(text)" : text
+        view.lines[index] = line
+    }
+
     private mutating func add(_ message: ChatMessage) {
         guard var view = views[message.room] else { return }
         let id = message.id
@@ -509,14 +568,17 @@ public struct ClientState: Sendable {
         let own = isMe(message.from)
         let mentionsMe = !own && confirmedName.map { message.text.lowercased().contains($0.lowercased()) } == true
         // A notice (from an IRC client or a bot) is shown dimmed, as IRC clients show one: -name- text.
+        let annotations = message.annotationsIfAny
+        let text = TimelineLine.composed(message.text, annotations)
         let line =
             message.isNotice
             ? TimelineLine(
-                kind: .notice, time: message.time, from: message.from, text: "-\(message.from)- \(message.text)", id: id
-            )
+                kind: .notice, time: message.time, from: message.from, text: "-\(message.from)- \(text)", id: id,
+                body: message.text, annotations: annotations)
             : TimelineLine(
                 kind: message.isAction ? .action(own: own) : .message(own: own, mentionsMe: mentionsMe),
-                time: message.time, from: message.from, text: message.text, id: id)
+                time: message.time, from: message.from, text: text, id: id, body: message.text,
+                annotations: annotations)
         // Usually the newest: append. A message can come after a newer one (own acknowledgement first, or a
         // resume's catch-up), so walk back to its place.
         var index = view.lines.endIndex

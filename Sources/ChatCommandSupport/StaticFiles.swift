@@ -22,6 +22,7 @@ public struct StaticFiles: Sendable {
         (
             "content-security-policy",
             "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+                + "manifest-src 'self'; "
                 + "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
         ),
         ("x-content-type-options", "nosniff"),
@@ -44,6 +45,8 @@ public struct StaticFiles: Sendable {
             files["/" + name] = File(body: ByteBuffer(bytes: data), contentType: Self.contentType(of: name))
         }
         files["/"] = files["/index.html"]
+        // Browsers ask for /favicon.ico whatever the page links: the small icon (a PNG, which they all read).
+        files["/favicon.ico"] = files["/icon-32.png"]
         self.files = files
     }
 
@@ -54,6 +57,8 @@ public struct StaticFiles: Sendable {
         case "html": "text/html; charset=utf-8"
         case "js": "text/javascript; charset=utf-8"
         case "css": "text/css; charset=utf-8"
+        case "png": "image/png"
+        case "webmanifest": "application/manifest+json"
         default: "application/octet-stream"
         }
     }

@@ -7,6 +7,13 @@ public struct ChatError: Error, Equatable, Sendable {
         public var description: String { rawValue }
 
         public static let nameTaken = Code(rawValue: "name-taken")
+        /// The message a reply, reaction, edit or delete names is not in the room's history (never was, deleted,
+        /// or older than the room keeps).
+        public static let noSuchMessage = Code(rawValue: "no-such-message")
+        /// Only its author edits a message; only its author or the room's operators delete it.
+        public static let notYours = Code(rawValue: "not-yours")
+        /// The message holds all the reactions (or edits) it may (`MessageActions`).
+        public static let messageFull = Code(rawValue: "message-full")
         public static let nameInvalid = Code(rawValue: "name-invalid")
         public static let nameLost = Code(rawValue: "name-lost")
         public static let serverFull = Code(rawValue: "server-full")

@@ -16,6 +16,18 @@ public struct ChatMessage: Equatable, Sendable {
     public var isNotice: Bool
     /// Sent by a program that says it is one (bot mode): IRC clients get the `bot` tag on it.
     public var isBot: Bool
+    /// What happened to it since (edits, reactions) and what it answers: boxed, since most messages have none and
+    /// the fan-out copies messages around.
+    private var boxedAnnotations: AnnotationBox?
+
+    /// The message it answers, its reactions, when it was last edited (see `MessageActions`).
+    public var annotations: MessageAnnotations {
+        get { boxedAnnotations?.value ?? MessageAnnotations() }
+        set { boxedAnnotations = newValue.isEmpty ? nil : AnnotationBox(newValue) }
+    }
+
+    /// The annotations when there are any (no copy made for the many messages without).
+    public var annotationsIfAny: MessageAnnotations? { boxedAnnotations?.value }
 
     public init(
         id: StreamID, room: RoomName, from: String, text: String, isAction: Bool, time: Millis, isNotice: Bool = false,
@@ -30,6 +42,29 @@ public struct ChatMessage: Equatable, Sendable {
         self.isNotice = isNotice
         self.isBot = isBot
     }
+}
+
+/// What a message has gathered since it was said, and what it answers.
+public struct MessageAnnotations: Equatable, Sendable {
+    /// The message this one answers.
+    public var replyTo: MessageReference?
+    /// When its author last edited it (its text is the edited one).
+    public var edited: Millis?
+    public var reactions: [Reaction]
+
+    public init(replyTo: MessageReference? = nil, edited: Millis? = nil, reactions: [Reaction] = []) {
+        self.replyTo = replyTo
+        self.edited = edited
+        self.reactions = reactions
+    }
+
+    public var isEmpty: Bool { replyTo == nil && edited == nil && reactions.isEmpty }
+}
+
+final class AnnotationBox: Equatable, Sendable {
+    let value: MessageAnnotations
+    init(_ value: MessageAnnotations) { self.value = value }
+    static func == (lhs: AnnotationBox, rhs: AnnotationBox) -> Bool { lhs.value == rhs.value }
 }
 
 public struct DirectMessage: Equatable, Sendable {
@@ -273,6 +308,9 @@ public enum ChatEvent: Equatable, Sendable {
     case message(ChatMessage)
     /// The acknowledgement of one's own message, once stored: the message everyone else gets, with its id.
     case sent(ChatMessage)
+    /// Someone reacted to, edited or deleted a message of a room (`MessageActions`); to the actor, the reply to
+    /// doing it.
+    case messageChanged(MessageChange)
     case direct(DirectMessage)
     /// `registered`: the name is a registered one (its holder gave its password): IRC's extended-join shows the
     /// account.

@@ -16,6 +16,10 @@ public enum ClientRequest: Equatable, Sendable {
     case authenticate(name: String, password: Password)
     /// A message to a room; nil means the current room.
     case say(room: String?, text: String, isAction: Bool)
+    /// A message to a room that answers one of its messages (IRC's `+draft/reply`).
+    case reply(room: String?, to: MessageTarget, text: String, isAction: Bool = false)
+    /// Reacts to, edits or deletes a message of a room (docs/protocol.md, "Acting on messages").
+    case actOn(room: String?, target: MessageTarget, MessageAction)
     /// `key`: the room's key, when it has one (IRC's `+k`).
     case join(room: String, since: String?, key: String? = nil)
     /// `message`: what to say on leaving (IRC's PART reason), shown in the leave notice.
@@ -132,6 +136,9 @@ extension ClientRequest {
         guard let room else { return self }
         switch self {
         case .say(nil, let text, let isAction): return .say(room: room, text: text, isAction: isAction)
+        case .reply(nil, let target, let text, let isAction):
+            return .reply(room: room, to: target, text: text, isAction: isAction)
+        case .actOn(nil, let target, let action): return .actOn(room: room, target: target, action)
         case .leave(nil, let message): return .leave(room: room, message: message)
         case .who(nil, let listing): return .who(room: room, listing: listing)
         case .history(nil, let limit, let before, let after):

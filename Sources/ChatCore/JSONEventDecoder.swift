@@ -48,9 +48,46 @@ public enum JSONEventDecoder {
             let from = fields.string("from"),
             let text = fields.string("text")
         else { return nil }
-        return ChatMessage(
+        var message = ChatMessage(
             id: id, room: room, from: from, text: text, isAction: fields.bool("action"), time: fields.int("time") ?? 0,
-            isNotice: fields.bool("notice"))
+            isNotice: fields.bool("notice"), isBot: fields.bool("bot"))
+        var annotations = MessageAnnotations()
+        if let reply = fields.objects("reply").first ?? (fields.object["reply"] as? [String: Any]).map(Fields.init),
+            let answered = reply.string("msgid").flatMap(StreamID.init)
+        {
+            annotations.replyTo = MessageReference(
+                id: answered, from: reply.string("from"), snippet: reply.string("text"))
+        }
+        annotations.edited = fields.int("edited")
+        annotations.reactions = fields.objects("reactions").compactMap { reaction in
+            reaction.string("emoji").map {
+                Reaction(emoji: $0, names: (reaction.object["names"] as? [Any] ?? []).compactMap { $0 as? String })
+            }
+        }
+        message.annotations = annotations
+        return message
+    }
+
+    /// `edited`, `deleted`, `reacted`, `unreacted`.
+    static func change(_ type: String, _ fields: Fields, time: Millis) -> ChatEvent? {
+        guard let room = fields.room(), let target = fields.string("msgid").flatMap(StreamID.init),
+            let by = fields.string("from"), let id = fields.string("change").flatMap(StreamID.init)
+        else { return nil }
+        let kind: MessageChange.Kind
+        switch type {
+        case "edited":
+            guard let text = fields.string("text") else { return nil }
+            kind = .edited(text)
+        case "deleted": kind = .deleted
+        case "reacted", "unreacted":
+            guard let emoji = fields.string("emoji") else { return nil }
+            kind = type == "reacted" ? .reacted(emoji) : .unreacted(emoji)
+        default: return nil
+        }
+        return .messageChanged(
+            MessageChange(
+                id: id, room: room, target: target, by: by, kind: kind, time: time, targetFrom: fields.string("author"))
+        )
     }
 
     static func event(_ type: String, _ fields: Fields, time: Millis) -> ChatEvent? {
@@ -87,6 +124,8 @@ public enum JSONEventDecoder {
         case "typing":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .typing(room: room, name: name, time: time)
+        case "edited", "deleted", "reacted", "unreacted":
+            return change(type, fields, time: time)
         case "tagmsg":
             // What the terminal client shows of client tags: someone typing (an IRC client's `+typing`).
             let tags = (fields.object["tags"] as? [String: Any]) ?? [:]

@@ -86,6 +86,24 @@ public enum JSONRenderer {
                 if let value = tag.value { tags.field(tag.key, value) } else { tags.field(tag.key, true) }
             }
             json.field("tags", rawJSON: tags.finish())
+        case .messageChanged(let change):
+            switch change.kind {
+            case .edited(let text):
+                header("edited", time: change.time)
+                json.field("text", IRCFormatting.strip(text))
+            case .deleted: header("deleted", time: change.time)
+            case .reacted(let emoji):
+                header("reacted", time: change.time)
+                json.field("emoji", emoji)
+            case .unreacted(let emoji):
+                header("unreacted", time: change.time)
+                json.field("emoji", emoji)
+            }
+            json.field("room", change.room.value)
+            json.field("msgid", change.target.description)
+            json.field("from", change.by)
+            if let author = change.targetFrom { json.field("author", author) }
+            json.field("change", change.id.description)
         case .typing(let room, let name, let time):
             header("typing", time: time)
             json.field("room", room.value)
@@ -357,6 +375,26 @@ public enum JSONRenderer {
         if message.isAction { json.field("action", true) }
         if message.isNotice { json.field("notice", true) }
         if message.isBot { json.field("bot", true) }
+        guard let annotations = message.annotationsIfAny else { return }
+        if let reply = annotations.replyTo {
+            var answered = JSONWriter()
+            answered.field("msgid", reply.id.description)
+            if let from = reply.from { answered.field("from", from) }
+            if let snippet = reply.snippet { answered.field("text", IRCFormatting.strip(snippet)) }
+            json.field("reply", rawJSON: answered.finish())
+        }
+        if let edited = annotations.edited { json.field("edited", edited) }
+        if !annotations.reactions.isEmpty {
+            json.array(
+                "reactions",
+                annotations.reactions.map { reaction in
+                    var object = JSONWriter()
+                    object.field("emoji", reaction.emoji)
+                    object.field("count", reaction.names.count)
+                    object.array("names", reaction.names.map { JSONWriter.quoted($0) })
+                    return object.finish()
+                })
+        }
     }
 
     static func writePresence(_ presence: Presence, into json: inout JSONWriter) {

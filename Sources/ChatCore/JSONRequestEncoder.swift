@@ -28,6 +28,33 @@ public enum JSONRequestEncoder {
             op(isAction ? "me" : "say")
             if let room { json.field("room", room) }
             json.field("text", text)
+        case .reply(let room, let target, let text, let isAction):
+            op(isAction ? "me" : "say")
+            if let room { json.field("room", room) }
+            json.field("text", text)
+            switch target {
+            case .id(let id): json.field("reply", id.description)
+            case .latest(let name): json.field("reply-to", name ?? "")
+            case .ownLatest: json.field("reply-to", "~")
+            }
+        case .actOn(let room, let target, let action):
+            switch action {
+            case .react(let emoji), .unreact(let emoji):
+                op(action.operation)
+                json.field("emoji", emoji)
+            case .edit(let text):
+                op("edit")
+                json.field("text", text)
+            case .delete(let reason):
+                op("delete")
+                if let reason { json.field("text", reason) }
+            }
+            if let room { json.field("room", room) }
+            switch target {
+            case .id(let id): json.field("msgid", id.description)
+            case .latest(let name?): json.field("of", name)
+            case .latest(nil), .ownLatest: break
+            }
         case .join(let room, let since, let key):
             op("join")
             json.field("room", room)

@@ -61,6 +61,14 @@ public enum JSONRequestParser {
         var since: String?
     }
 
+    /// A message id as the client gave it.
+    static func messageID(_ raw: String, _ field: String) throws(ChatError) -> StreamID {
+        guard let id = StreamID(raw) else {
+            throw ChatError(.badRequest, "\"\(field)\" is a message id, such as \"1700000000000-0\"")
+        }
+        return id
+    }
+
     private struct WireRequest: Decodable {
         var op: String?
         var id: WireID?
@@ -87,6 +95,21 @@ public enum JSONRequestParser {
         var args: [String]?
         /// `ban`, `mute`: how long (`10m`, `2h`, `7d`).
         var duration: String?
+        /// `say`, `me`: the id of the message answered.
+        var reply: String?
+        /// `react`, `unreact`, `edit`, `delete`: the message acted on.
+        var msgid: String?
+        var emoji: String?
+        /// Instead of `msgid`: the newest message from this name.
+        var of: String?
+        /// `say` instead of `reply`: the newest message from this name (empty: the newest message).
+        var replyTo: String?
+
+        enum CodingKeys: String, CodingKey {
+            case op, id, name, room, text, to, since, rooms, before, after, limit, password, resume, old, new, names
+            case action, key, modes, args, duration, reply, msgid, emoji, of
+            case replyTo = "reply-to"
+        }
 
         /// The request from a flat object, or nil when a field is nested or of another type than JSONDecoder
         /// would take (the general path then decides).
@@ -116,6 +139,11 @@ public enum JSONRequestParser {
             key = string("key")
             modes = string("modes")
             duration = string("duration")
+            reply = string("reply")
+            msgid = string("msgid")
+            emoji = string("emoji")
+            of = string("of")
+            replyTo = string("reply-to")
             switch fields["id"] {
             case nil, .null: id = nil
             case .string(let value): id = .text(value)
@@ -158,6 +186,12 @@ public enum JSONRequestParser {
                 guard let value, !value.isEmpty else { throw ChatError(.badRequest, "\"\(op)\" needs \"\(key)\"") }
                 return value
             }
+            /// The message `msgid` names, or the newest from `of`, or `fallback`.
+            func messageTarget(otherwise fallback: MessageTarget) throws(ChatError) -> MessageTarget {
+                if let msgid { return .id(try JSONRequestParser.messageID(msgid, "msgid")) }
+                if let of, !of.isEmpty { return .latest(from: of) }
+                return fallback
+            }
             switch op {
             case "hello":
                 // A malformed resume token is not ours: it is ignored, and the name is claimed as without one.
@@ -173,8 +207,29 @@ public enum JSONRequestParser {
                     old: try Password(given: try required(old, "old")), new: try Password(new: try required(new, "new"))
                 )
             case "unregister": return .unregister(try Password(given: try required(password, "password")))
-            case "say": return .say(room: room, text: try required(text, "text"), isAction: false)
-            case "me": return .say(room: room, text: try required(text, "text"), isAction: true)
+            case "say", "me":
+                let said = try required(text, "text")
+                let isAction = op == "me"
+                if let reply {
+                    return .reply(
+                        room: room, to: .id(try JSONRequestParser.messageID(reply, "reply")), text: said,
+                        isAction: isAction)
+                }
+                if let replyTo {
+                    let target: MessageTarget = replyTo.isEmpty ? .latest(from: nil) : .latest(from: replyTo)
+                    return .reply(room: room, to: target, text: said, isAction: isAction)
+                }
+                return .say(room: room, text: said, isAction: isAction)
+            case "react", "unreact":
+                let emoji = try required(emoji, "emoji")
+                let target = try messageTarget(otherwise: .latest(from: nil))
+                return .actOn(room: room, target: target, op == "react" ? .react(emoji) : .unreact(emoji))
+            case "edit":
+                return .actOn(
+                    room: room, target: try messageTarget(otherwise: .ownLatest), .edit(try required(text, "text")))
+            case "delete":
+                let reason = text.flatMap { $0.isEmpty ? nil : $0 }
+                return .actOn(room: room, target: try messageTarget(otherwise: .ownLatest), .delete(reason: reason))
             case "join": return .join(room: try required(room, "room"), since: since, key: key)
             case "leave": return .leave(room: room, message: text.flatMap { $0.isEmpty ? nil : $0 })
             case "rooms": return .rooms

@@ -19,7 +19,20 @@ public struct RelayCheck: Sendable {
     public mutating func problem(_ event: ChatEvent, in room: RoomName?) -> String? {
         switch event {
         case .message(let message):
+            if let answered = message.annotationsIfAny?.replyTo?.from, let wrong = check(name: answered) {
+                return wrong
+            }
             return check(room: message.room, expected: room) ?? check(name: message.from)
+        case .messageChanged(let change):
+            switch change.kind {
+            case .reacted(let emoji), .unreacted(let emoji):
+                guard (try? MessageActions.validatedReaction(emoji)) == emoji else {
+                    return "a reaction no node would have stored"
+                }
+            case .edited, .deleted: break
+            }
+            if let author = change.targetFrom, let wrong = check(name: author) { return wrong }
+            return check(room: change.room, expected: room) ?? check(name: change.by)
         case .left(_, _, _, _, .some(let message))
         where message.utf8.count > LeaveReason.maximumMessageBytes
             || Sanitizer.clean(message, keepingIRCFormatting: true) != message:

@@ -31,6 +31,7 @@ public enum RelayCodec {
         if message.isBot { json.field("bot", true) }
         json.field("ts", message.time)
         if let origin { json.field("sid", origin) }
+        if let author = message.author { json.field("au", author) }
         return json.finish()
     }
 
@@ -44,7 +45,29 @@ public enum RelayCodec {
                 time: message.time)
             outgoing.isNotice = message.isNotice
             outgoing.isBot = message.isBot
-            return "\(message.id) " + messageBody(outgoing, origin: envelope.origin)
+            var body = messageBody(outgoing, origin: envelope.origin)
+            if let reply = message.annotations.replyTo {
+                // As the reply script writes it: the answered message's id, and live, its author and start.
+                body.removeLast()
+                var extra = JSONWriter()
+                extra.field("re", reply.id.description)
+                if let from = reply.from { extra.field("rf", from) }
+                if let snippet = reply.snippet { extra.field("rt", snippet) }
+                body += "," + extra.finish().dropFirst()
+            }
+            return "\(message.id) " + body
+        case .messageChanged(let change):
+            json.field("k", "chg")
+            json.field("op", change.operation)
+            json.field("room", change.room.value)
+            json.field("from", change.by)
+            json.field("msg", change.target.description)
+            if let value = change.value { json.field("text", value) }
+            json.field("ts", change.time)
+            if let from = change.targetFrom { json.field("rf", from) }
+            if let snippet = change.targetSnippet { json.field("rt", snippet) }
+            if let origin = envelope.origin { json.field("sid", origin) }
+            return "\(change.id) " + json.finish()
         case .direct(let direct):
             json.field("k", "dm")
             json.field("from", direct.from)
@@ -175,10 +198,29 @@ public enum RelayCodec {
             guard let id = framedID ?? entryID, let room = wire.room,
                 let from = wire.from, let text = wire.text
             else { return nil }
-            event = .message(
-                ChatMessage(
-                    id: id, room: RoomName(trusted: room), from: from, text: text, isAction: wire.act ?? false,
-                    time: wire.ts, isNotice: wire.notice ?? false, isBot: wire.bot ?? false))
+            var message = ChatMessage(
+                id: id, room: RoomName(trusted: room), from: from, text: text, isAction: wire.act ?? false,
+                time: wire.ts, isNotice: wire.notice ?? false, isBot: wire.bot ?? false)
+            if let answered = wire.re.flatMap(StreamID.init) {
+                message.annotations.replyTo = MessageReference(id: answered, from: wire.rf, snippet: wire.rt)
+            }
+            event = .message(message)
+        case "chg":
+            guard let id = framedID ?? entryID, let room = wire.room, let by = wire.from,
+                let target = wire.msg.flatMap(StreamID.init), let operation = wire.op
+            else { return nil }
+            let kind: MessageChange.Kind
+            switch (operation, wire.text) {
+            case ("edit", let text?): kind = .edited(text)
+            case ("delete", _): kind = .deleted
+            case ("react", let emoji?): kind = .reacted(emoji)
+            case ("unreact", let emoji?): kind = .unreacted(emoji)
+            default: return nil
+            }
+            event = .messageChanged(
+                MessageChange(
+                    id: id, room: RoomName(trusted: room), target: target, by: by, kind: kind, time: wire.ts,
+                    targetFrom: wire.rf, targetSnippet: wire.rt))
         case "dm":
             guard let from = wire.from, let to = wire.to, let text = wire.text else { return nil }
             event = .direct(
@@ -280,6 +322,12 @@ public enum RelayCodec {
         var bot: Bool?
         var ts: Millis
         var sid: String?
+        /// A reply's answered message (id, author, start of its text); a change's target's author and text.
+        var re: String?
+        var rf: String?
+        var rt: String?
+        /// A change's kind (`MessageAction.operation`).
+        var op: String?
 
         init?(_ fields: [String: FlatJSON.Value]) {
             /// Absent or null: nil; a string: it; anything else refuses the payload (`.some(nil)` is the refusal).
@@ -303,8 +351,10 @@ public enum RelayCodec {
                 let notice = bool("notice"),
                 let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"),
                 let away = string("away"), let until = string("until"),
-                let sid = string("sid"), let ops = bool("ops"), let bot = bool("bot")
+                let sid = string("sid"), let ops = bool("ops"), let bot = bool("bot"),
+                let re = string("re"), let rf = string("rf"), let rt = string("rt"), let op = string("op")
             else { return nil }
+            (self.re, self.rf, self.rt, self.op) = (re, rf, rt, op)
             self.until = until
             self.ops = ops
             self.bot = bot

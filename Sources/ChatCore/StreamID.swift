@@ -59,6 +59,7 @@ extension ChatEvent {
             return room
         case .renamed(let room, _, _, _): return room
         case .tagMessage(let message): return message.room
+        case .messageChanged(let change): return change.room
         default: return nil
         }
     }
@@ -86,6 +87,17 @@ extension ClientRequest {
                 login: login)
         case .say(let room, let said, let isAction):
             return .say(room: room.map(clean), text: text(said), isAction: isAction)
+        case .reply(let room, let target, let said, let isAction):
+            return .reply(room: room.map(clean), to: target.sanitized(clean), text: text(said), isAction: isAction)
+        case .actOn(let room, let target, let action):
+            let cleaned: MessageAction
+            switch action {
+            case .react(let emoji): cleaned = .react(clean(emoji))
+            case .unreact(let emoji): cleaned = .unreact(clean(emoji))
+            case .edit(let said): cleaned = .edit(text(said))
+            case .delete(let reason): cleaned = .delete(reason: reason.map(text))
+            }
+            return .actOn(room: room.map(clean), target: target.sanitized(clean), cleaned)
         case .join(let room, let since, let key):
             return .join(room: clean(room), since: since.map(clean), key: key.map(clean))
         case .mode(let room, let request): return .mode(room: room.map(clean), request)
@@ -122,5 +134,12 @@ extension ClientRequest {
             .motd, .blocks, .directMessages, .counts, .bot:
             return self
         }
+    }
+}
+
+extension MessageTarget {
+    func sanitized(_ clean: (String) -> String) -> MessageTarget {
+        if case .latest(let name?) = self { return .latest(from: clean(name)) }
+        return self
     }
 }

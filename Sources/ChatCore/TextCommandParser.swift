@@ -133,6 +133,29 @@ public enum TextCommandParser {
             case "off": return .bot(on: false)
             default: throw ChatError(.badRequest, "usage: /bot on|off")
             }
+        case "reply", "re":
+            // `/reply NAME TEXT` answers NAME's newest message here; a message id instead of NAME names it.
+            let (target, text) = splitWord(rest)
+            guard !target.isEmpty, !text.isEmpty else { throw ChatError(.badRequest, "usage: /reply NAME TEXT") }
+            return .reply(room: nil, to: MessageTarget(naming: target), text: text)
+        case "react", "unreact":
+            // `/react EMOJI [NAME]`: the room's newest message, or NAME's (or the one with that id).
+            let (emoji, target) = splitWord(rest)
+            guard !emoji.isEmpty else { throw ChatError(.badRequest, "usage: /\(command.lowercased()) EMOJI [NAME]") }
+            let message = target.isEmpty ? MessageTarget.latest(from: nil) : MessageTarget(naming: target)
+            let action: MessageAction = command.lowercased() == "react" ? .react(emoji) : .unreact(emoji)
+            return .actOn(room: nil, target: message, action)
+        case "edit":
+            // `/edit TEXT` rewrites one's newest message here (`/edit ID TEXT`: that one).
+            guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /edit NEWTEXT") }
+            let (first, more) = splitWord(rest)
+            if let id = StreamID(first), !more.isEmpty { return .actOn(room: nil, target: .id(id), .edit(more)) }
+            return .actOn(room: nil, target: .ownLatest, .edit(rest))
+        case "delete", "del":
+            // `/delete` takes back one's newest message here; `/delete NAME` (operators) or `/delete ID` another.
+            let (target, reason) = splitWord(rest)
+            let message = target.isEmpty ? MessageTarget.ownLatest : MessageTarget(naming: target)
+            return .actOn(room: nil, target: message, .delete(reason: reason.isEmpty ? nil : reason))
         case "nick", "name":
             guard !rest.isEmpty else { throw ChatError(.badRequest, "usage: /nick NEWNAME") }
             return .nick(name: rest)
@@ -236,6 +259,9 @@ public enum TextCommandParser {
         "  /away [TEXT]       mark yourself away; /back to return",
         "  /topic [TEXT]      show or set the current room's topic; /topic -delete clears it",
         "  /history [N]       the last N messages of the current room",
+        "  /reply NAME TEXT   answer NAME's newest message here (quoting its start)",
+        "  /react EMOJI [NAME] react to the newest message here (or NAME's); /unreact EMOJI [NAME] takes it back",
+        "  /edit TEXT         rewrite your newest message here; /delete takes it back, for everyone",
         "  /seen NAME         when NAME was last connected",
         "  /register PASSWORD make your name yours: from then on it needs PASSWORD",
         "  /password OLD NEW  change it; /unregister PASSWORD makes the name a guest's again",

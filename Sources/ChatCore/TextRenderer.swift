@@ -42,6 +42,8 @@ public enum TextRenderer {
             case .online: return ["* [\(TimeFormat.clock(time))] #\(room): \(name) is back"]
             case .away(let text): return ["* [\(TimeFormat.clock(time))] #\(room): \(name) is away: \(text)"]
             }
+        case .messageChanged(let change):
+            return [changeLine(change)]
         case .typing(let room, let name, let time):
             return ["* [\(TimeFormat.clock(time))] \(name) is typing in #\(room)"]
         case .tagMessage(let message):
@@ -254,9 +256,39 @@ public enum TextRenderer {
 
     static func messageLine(_ message: ChatMessage) -> String {
         let time = TimeFormat.clock(message.time)
-        if message.isAction { return "[\(time)] #\(message.room) * \(message.from) \(plain(message.text))" }
+        var text = plain(message.text)
+        if let annotations = message.annotationsIfAny {
+            if let reply = annotations.replyTo {
+                let answered =
+                    reply.from.map { "replying to \($0): \(plain(reply.snippet ?? ""))" }
+                    ?? "replying to a message no longer here"
+                text = "(\(answered)) " + text
+            }
+            if annotations.edited != nil { text += " (edited)" }
+            if !annotations.reactions.isEmpty {
+                text +=
+                    "  [" + annotations.reactions.map { "\($0.emoji) \($0.names.count)" }.joined(separator: ", ") + "]"
+            }
+        }
+        if message.isAction { return "[\(time)] #\(message.room) * \(message.from) \(text)" }
         // A notice, as IRC clients show one: -name- text.
-        if message.isNotice { return "[\(time)] #\(message.room) -\(message.from)- \(plain(message.text))" }
-        return "[\(time)] #\(message.room) <\(message.from)> \(plain(message.text))"
+        if message.isNotice { return "[\(time)] #\(message.room) -\(message.from)- \(text)" }
+        return "[\(time)] #\(message.room) <\(message.from)> \(text)"
+    }
+
+    /// One line per change: who did what to whose message (text mode shows no message ids, so it names the author
+    /// and the start of the text).
+    static func changeLine(_ change: MessageChange) -> String {
+        let prefix = "* [\(TimeFormat.clock(change.time))] #\(change.room): \(change.by)"
+        let whose =
+            change.targetFrom.map { $0.lowercased() == change.by.lowercased() ? "their message" : "\($0)'s message" }
+            ?? "a message"
+        let quoted = change.targetSnippet.map { ": \(plain($0))" } ?? ""
+        switch change.kind {
+        case .edited(let text): return "\(prefix) edited \(whose), now: \(plain(text))"
+        case .deleted: return "\(prefix) deleted \(whose)"
+        case .reacted(let emoji): return "\(prefix) reacted \(emoji) to \(whose)\(quoted)"
+        case .unreacted(let emoji): return "\(prefix) took back \(emoji) from \(whose)\(quoted)"
+        }
     }
 }

@@ -62,6 +62,10 @@ public enum ChatKeys {
     public static func members(_ room: RoomName) -> String { tagged("chat:members:", room.value) }
     /// A room's history, a capped stream whose ids are the message ids.
     public static func history(_ room: RoomName) -> String { tagged("chat:history:", room.value) }
+    /// What was done to a room's messages since they were said: message id -> its current state (edited text,
+    /// edits, reactions; `MessageScripts`), and `_ndel`/`_maxdel`, what the chat deleted from the stream (so a
+    /// resume does not take a delete for lost messages). Lives as the history does.
+    public static func changes(_ room: RoomName) -> String { tagged("chat:changes:", room.value) }
     /// A room's topic: `text`, `by`, `time`. Expires `--room-idle-days` after the last join, message or topic
     /// change in the room; a room created again starts without one.
     public static func topic(_ room: RoomName) -> String { tagged("chat:topic:", room.value) }

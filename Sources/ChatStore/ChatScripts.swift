@@ -27,5 +27,5 @@ enum ChatScripts {
     static let all: [RedisScript] =
         RoomScripts.all + ModerationScripts.all + RegistrationScripts.all + SessionScripts.all + IdentityScripts.all
         + IndexScripts.all
-        + OperatorScripts.all + RenameScripts.all
+        + OperatorScripts.all + RenameScripts.all + MessageScripts.all
 }

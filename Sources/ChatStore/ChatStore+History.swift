@@ -13,7 +13,8 @@ extension ChatStore {
         -> EventLoopFuture<[ChatMessage]>
     {
         readChunks(
-            ChatKeys.history(room), from: before.map { "(\($0)" } ?? "+", backward: true, count: count, bytes: bytes
+            ChatKeys.history(room), changes: ChatKeys.changes(room), from: before.map { "(\($0)" } ?? "+",
+            backward: true, count: count, bytes: bytes
         )
         .map { entries in
             entries.compactMap { if case .message(let message) = $0.event { message } else { nil } }.reversed()
@@ -27,12 +28,23 @@ extension ChatStore {
     public func page(_ room: RoomName, after id: StreamID, limit: Int, bytes: Int = .max) -> EventLoopFuture<StoredPage>
     {
         let key = ChatKeys.history(room)
-        let entries = readChunks(key, from: "(\(id)", backward: false, count: limit, bytes: bytes)
+        let entries = readChunks(
+            key, changes: ChatKeys.changes(room), from: "(\(id)", backward: false, count: limit, bytes: bytes)
         // A room whose stream does not exist (never written, or expired) answers XINFO with an error: it keeps
-        // nothing, and says nothing of what it lost.
-        let info = redis.send("XINFO", "STREAM", key).map(Self.streamInfo).recover { _ in StreamInfo() }
+        // nothing, and says nothing of what it lost. What the chat deleted itself (messages people deleted, and
+        // their edits) is not lost: its count and newest id are kept beside, and taken out of XINFO's figures.
+        let deletions = redis.send("HMGET", ChatKeys.changes(room), "_ndel", "_maxdel").map {
+            reply -> ChatDeletions in
+            let fields = reply.array ?? []
+            return ChatDeletions(
+                count: fields.first?.string.flatMap { Int64($0) } ?? 0,
+                newest: fields.count > 1 ? fields[1].string.flatMap(StreamID.init) : nil)
+        }.recover { _ in ChatDeletions(count: 0, newest: nil) }
+        let info = redis.send("XINFO", "STREAM", key).and(deletions).map { (reply, deletions) -> StreamInfo in
+            Self.streamInfo(reply, deletedByChat: deletions.count, newestDeletedByChat: deletions.newest)
+        }.recover { _ in StreamInfo() }
         return entries.and(info).map { entries, info in
-            StoredPage(envelopes: entries, maxDeleted: info.maxDeleted, keptFrom: info.keptFrom)
+            StoredPage(envelopes: entries, maxDeleted: info.maxDeleted, keptFrom: info.keptFrom, after: id)
         }
     }
 
@@ -48,8 +60,8 @@ extension ChatStore {
     /// messages are read, or it ends. The first chunk is a guess (50); the next ones are sized from what the
     /// messages so far cost, so small messages take one or two reads and large ones no more than a page's worth.
     private func readChunks(
-        _ key: String, from start: String, backward: Bool, count: Int, bytes: Int, read: [RelayEnvelope] = [],
-        cost: Int = 0
+        _ key: String, changes: String, from start: String, backward: Bool, count: Int, bytes: Int,
+        read: [RelayEnvelope] = [], cost: Int = 0
     ) -> EventLoopFuture<[RelayEnvelope]> {
         let remaining = count - read.count
         guard remaining > 0 else { return eventLoop.makeSucceededFuture(read) }
@@ -58,10 +70,13 @@ extension ChatStore {
             bytes == .max || average == 0
             ? min(remaining, bytes == .max ? remaining : 50) : (bytes - cost) / average + 2
         let chunk = max(1, min(remaining, wanted))
-        let command = backward ? ["XREVRANGE", key, start, "-"] : ["XRANGE", key, start, "+"]
-        return redis.send(RedisCommand(command + ["COUNT", String(chunk)])).flatMap { reply in
-            let entries = reply.array ?? []
-            let envelopes = Self.envelopes(from: reply)
+        return redis.run(
+            MessageScripts.readEntries, keys: [key, changes], arguments: [start, String(chunk), backward ? "1" : "0"]
+        ).flatMap { reply in
+            let parts = reply.array ?? []
+            let entries = parts.first?.array ?? []
+            let envelopes = Self.annotated(
+                Self.envelopes(from: parts.first ?? .array([])), notes: parts.count > 1 ? parts[1] : .array([]))
             let all = read + envelopes
             let spent =
                 cost
@@ -76,14 +91,17 @@ extension ChatStore {
                 let last = entries.last?.array?.first?.string
             else { return eventLoop.makeSucceededFuture(all) }
             return readChunks(
-                key, from: "(\(last)", backward: backward, count: count, bytes: bytes, read: all, cost: spent)
+                key, changes: changes, from: "(\(last)", backward: backward, count: count, bytes: bytes, read: all,
+                cost: spent)
         }
     }
 
     /// From XINFO STREAM (Redis 7): the newest id deleted with XDEL (`max-deleted-entry-id`; trimming does not set
     /// it), and, when trimming removed entries (more were added than are left), the oldest one kept: trimming
     /// removes the oldest first, so everything before it is gone.
-    static func streamInfo(_ reply: RedisValue) -> StreamInfo {
+    static func streamInfo(
+        _ reply: RedisValue, deletedByChat: Int64 = 0, newestDeletedByChat: StreamID? = nil
+    ) -> StreamInfo {
         let fields = reply.array ?? []
         var length: Int64 = 0
         var added: Int64 = 0
@@ -97,20 +115,64 @@ extension ChatStore {
             case "entries-added": added = value.int ?? 0
             case "last-generated-id": last = value.string.flatMap(StreamID.init)
             case "max-deleted-entry-id":
-                info.maxDeleted = value.string.flatMap(StreamID.init).flatMap { $0 == .zero ? nil : $0 }
+                info.maxDeleted = value.string.flatMap(StreamID.init).flatMap {
+                    $0 == .zero || $0 == newestDeletedByChat ? nil : $0
+                }
             case "first-entry": first = value.array?.first?.string.flatMap(StreamID.init)
             default: break
             }
         }
-        if added > length {
+        if added - deletedByChat > length {
             info.keptFrom = first ?? last.map { StreamID(millis: $0.millis, sequence: $0.sequence + 1) }
         }
         return info
     }
 
+    /// What the chat itself deleted from a room's stream (see `ChatKeys.changes`).
+    struct ChatDeletions: Sendable {
+        var count: Int64
+        var newest: StreamID?
+    }
+
     struct StreamInfo: Sendable {
         var maxDeleted: StreamID?
         var keptFrom: StreamID?
+    }
+
+    /// The messages with what the history script noted of each (`MessageScripts.readEntries`): their text as
+    /// edited, their reactions, the message a reply answers.
+    static func annotated(_ envelopes: [RelayEnvelope], notes: RedisValue) -> [RelayEnvelope] {
+        guard let notes = notes.array, !notes.isEmpty else { return envelopes }
+        var byID: [StreamID: [RedisValue]] = [:]
+        for note in notes {
+            guard let fields = note.array, fields.count == 7, let id = fields[0].string.flatMap(StreamID.init) else {
+                continue
+            }
+            byID[id] = fields
+        }
+        return envelopes.map { envelope in
+            guard case .message(var message) = envelope.event, let fields = byID[message.id] else { return envelope }
+            var annotations = message.annotations
+            if let text = fields[1].string, !text.isEmpty {
+                message.text = text
+                annotations.edited = fields[2].int
+            }
+            var flat = (fields[3].array ?? [])[...]
+            while let emoji = flat.popFirst()?.string, let count = flat.popFirst()?.int, count >= 0,
+                count <= flat.count
+            {
+                annotations.reactions.append(
+                    Reaction(emoji: emoji, names: flat.prefix(Int(count)).compactMap(\.string)))
+                flat = flat.dropFirst(Int(count))
+            }
+            if let answered = fields[4].string.flatMap(StreamID.init) {
+                let from = fields[5].string ?? ""
+                annotations.replyTo = MessageReference(
+                    id: answered, from: from.isEmpty ? nil : from, snippet: from.isEmpty ? nil : fields[6].string)
+            }
+            message.annotations = annotations
+            return RelayEnvelope(event: .message(message), origin: envelope.origin)
+        }
     }
 
     static func messages(from reply: RedisValue) -> [ChatMessage] {

@@ -98,7 +98,7 @@ extension ChatStore {
                 OperatorScripts.closeRoom,
                 keys: [
                     ChatKeys.members(room), ChatKeys.history(room), ChatKeys.topic(room), ChatKeys.roles(room),
-                    ChatKeys.rules(room), ChatKeys.bans(room),
+                    ChatKeys.rules(room), ChatKeys.bans(room), ChatKeys.changes(room),
                 ],
                 arguments: [ChatKeys.roomChannel(room), notice]
             ).flatMap { members in

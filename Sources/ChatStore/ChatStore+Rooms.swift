@@ -186,10 +186,11 @@ extension ChatStore {
     public func publishMessage(
         _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all
     ) -> EventLoopFuture<PublishedMessage> {
+        if message.replyTo != nil { return publishReply(message, user: user, origin: origin) }
         let parameters = RoomScripts.PublishParameters(
             historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
             rolesKey: ChatKeys.roles(message.room), rulesKey: ChatKeys.rules(message.room),
-            channel: ChatKeys.roomChannel(message.room),
+            changesKey: ChatKeys.changes(message.room), channel: ChatKeys.roomChannel(message.room),
             body: RelayCodec.messageBody(message, origin: origin), maxLength: historyLength,
             roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: upkeep.renewsRoom, user: user.key, now: message.time)
         // One future per message on the default path, as before acknowledgements could wait for replicas.
@@ -534,9 +535,12 @@ extension ChatStore {
 public struct PublishedMessage: Sendable, Equatable {
     public var id: StreamID
     public var confirmed: Bool
+    /// A reply's answered message, as the store found it.
+    public var replyTo: MessageReference?
 
-    public init(id: StreamID, confirmed: Bool) {
+    public init(id: StreamID, confirmed: Bool, replyTo: MessageReference? = nil) {
         self.id = id
         self.confirmed = confirmed
+        self.replyTo = replyTo
     }
 }

@@ -79,8 +79,27 @@ public struct StoredPage: Sendable {
     /// When trimming removed messages: the oldest kept, everything before it is gone. Nil when none was trimmed.
     public var keptFrom: StreamID?
 
+    /// Where the page was read from: changes to messages at or before it are what a client that had those
+    /// messages needs (`changes`); later messages come as they stand.
+    public var after: StreamID?
+
+    public init(envelopes: [RelayEnvelope], maxDeleted: StreamID?, keptFrom: StreamID?, after: StreamID? = nil) {
+        self.envelopes = envelopes
+        self.maxDeleted = maxDeleted
+        self.keptFrom = keptFrom
+        self.after = after
+    }
+
     public var messages: [ChatMessage] {
         envelopes.compactMap { if case .message(let message) = $0.event { message } else { nil } }
+    }
+
+    /// What was done meanwhile to messages the reader already had (at or before `after`), in order.
+    public var changes: [MessageChange] {
+        envelopes.compactMap {
+            guard case .messageChanged(let change) = $0.event, let after, change.target <= after else { return nil }
+            return change
+        }
     }
 }
 

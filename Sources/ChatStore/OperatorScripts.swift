@@ -49,12 +49,12 @@ enum OperatorScripts {
     /// Closes a room: its members, history, topic, roles, settings and bans go, and the room is told (each node
     /// takes its members out). Returns the members' user keys, whose own room sets the store then updates (they
     /// live under each person's tag): a member whose name is held for a reconnect must not rejoin it on resume.
-    /// KEYS: members, history, topic, roles, rules, bans; ARGV: channel, notice
+    /// KEYS: members, history, topic, roles, rules, bans, changes; ARGV: channel, notice
     static let closeRoom = RedisScript(
         name: "closeRoom",
         source: """
             local members = redis.call('HKEYS', KEYS[1])
-            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
             redis.call('SPUBLISH', ARGV[1], ARGV[2])
             return members
             """)

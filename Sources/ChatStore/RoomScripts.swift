@@ -205,6 +205,9 @@ enum RoomScripts {
         var topicKey: String
         var rolesKey: String
         var rulesKey: String
+        /// What was done to the room's messages (`MessageScripts`): renewed with the topic, so reactions and edits
+        /// last as long as the messages they are on.
+        var changesKey: String
         var channel: String
         /// The message's JSON, without its id.
         var body: String
@@ -221,7 +224,7 @@ enum RoomScripts {
         /// the moderation check added four of them (`RoomScriptsTests` checks the two agree).
         var encoded: (keys: [String], arguments: [String]) {
             (
-                [historyKey, topicKey, rolesKey, rulesKey],
+                [historyKey, topicKey, rolesKey, rulesKey, changesKey],
                 [
                     channel, body, String(maxLength), String(roomIdleTTL), renewsTopic ? "1" : "0", user,
                     String(now),
@@ -245,7 +248,7 @@ enum RoomScripts {
         name: "publishMessage",
         keys: [
             .init("historyKey", \.historyKey), .init("topicKey", \.topicKey), .init("rolesKey", \.rolesKey),
-            .init("rulesKey", \.rulesKey),
+            .init("rulesKey", \.rulesKey), .init("changesKey", \.changesKey),
         ],
         arguments: [
             .init("channel", \.channel), .init("body", \.body), .init("maxLength", \.maxLength),
@@ -263,7 +266,7 @@ enum RoomScripts {
                 -- The topic outlives the history by the renewal interval, so it cannot go first when the last
                 -- renewal came up to that much before the last message.
                 -- Never shorter than they are: a registered room's keys live a year past its owner's visit.
-                for _, key in ipairs({topicKey, rolesKey, rulesKey}) do
+                for _, key in ipairs({topicKey, rolesKey, rulesKey, changesKey}) do
                     local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
                     redis.call('EXPIRE', key, seconds, 'NX')
                     redis.call('EXPIRE', key, seconds, 'GT')

@@ -35,6 +35,30 @@ struct ClientStateTests {
         return state
     }
 
+    @Test("replies, reactions and edits show on their message; a delete removes it; each change applies once")
+    func messageChanges() {
+        var state = aliceInTwoRooms()
+        var reply = message("102-0", lobby, from: "dave", "me too")
+        reply.annotations.replyTo = MessageReference(id: StreamID("101-0")!, from: "carol", snippet: "hi")
+        _ = state.receive(event(.message(reply)))
+        #expect(state.views[lobby]?.lines.last?.text == "↳ carol: hi │ me too")
+        func change(_ id: String, _ target: String, by: String, _ kind: MessageChange.Kind) -> MessageChange {
+            MessageChange(id: StreamID(id)!, room: lobby, target: StreamID(target)!, by: by, kind: kind, time: 5_000)
+        }
+        for _ in 0..<2 {
+            _ = state.receive(event(.messageChanged(change("103-0", "100-0", by: "carol", .reacted("👍")))))
+        }
+        _ = state.receive(event(.messageChanged(change("104-0", "100-0", by: "dave", .reacted("👍")))))
+        _ = state.receive(event(.messageChanged(change("105-0", "100-0", by: "bob", .edited("good morning")))))
+        #expect(state.views[lobby]?.lines.first?.text == "good morning (edited)  👍 2")
+        _ = state.receive(event(.messageChanged(change("106-0", "100-0", by: "dave", .unreacted("👍")))))
+        #expect(state.views[lobby]?.lines.first?.text == "good morning (edited)  👍 1")
+        _ = state.receive(event(.messageChanged(change("107-0", "101-0", by: "carol", .deleted))))
+        #expect(state.views[lobby]?.lines.map(\.id) == [StreamID("100-0"), StreamID("102-0")])
+        // A resume continues after the newest change seen, not before it.
+        #expect(state.views[lobby]?.resumeFrom == StreamID("107-0"))
+    }
+
     @Test("joining rooms: the bar keeps join order, a joined room becomes current, history is shown")
     func rooms() {
         let state = aliceInTwoRooms()

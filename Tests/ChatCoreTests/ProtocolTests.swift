@@ -316,3 +316,61 @@ struct ClientCodecTests {
         #expect(parsed.id == RequestID(json: "\"x\""))
     }
 }
+
+/// The requests and wire forms of replies, reactions, edits and deletes (issue 30), as each client sends them.
+@Suite("Acting on messages: parsing")
+struct MessageActionParsingTests {
+    let id = StreamID("1795250096010-0")!
+
+    @Test("text commands name messages by author, by id, or one's own newest")
+    func textCommands() throws {
+        #expect(
+            try TextCommandParser.parse("/reply bob sounds good")
+                == .reply(room: nil, to: .latest(from: "bob"), text: "sounds good"))
+        #expect(try TextCommandParser.parse("/react 👍") == .actOn(room: nil, target: .latest(from: nil), .react("👍")))
+        #expect(
+            try TextCommandParser.parse("/unreact 👍 \(id)") == .actOn(room: nil, target: .id(id), .unreact("👍")))
+        #expect(try TextCommandParser.parse("/edit fixed it") == .actOn(room: nil, target: .ownLatest, .edit("fixed it")))
+        #expect(try TextCommandParser.parse("/edit \(id) fixed") == .actOn(room: nil, target: .id(id), .edit("fixed")))
+        #expect(
+            try TextCommandParser.parse("/delete") == .actOn(room: nil, target: .ownLatest, .delete(reason: nil)))
+        #expect(
+            try TextCommandParser.parse("/delete spammer off topic")
+                == .actOn(room: nil, target: .latest(from: "spammer"), .delete(reason: "off topic")))
+        #expect(throws: ChatError.self) { try TextCommandParser.parse("/reply bob") }
+    }
+
+    @Test("JSON requests, and the terminal client's encoding of the text commands, agree")
+    func json() throws {
+        let request = { (line: String) throws(ChatError) in try JSONRequestParser.parse(line).request.get() }
+        #expect(
+            try request(#"{"op":"say","room":"dev","text":"yes","reply":"\#(id)"}"#)
+                == .reply(room: "dev", to: .id(id), text: "yes"))
+        #expect(
+            try request(#"{"op":"react","msgid":"\#(id)","emoji":"🎉"}"#)
+                == .actOn(room: nil, target: .id(id), .react("🎉")))
+        #expect(try request(#"{"op":"edit","text":"x"}"#) == .actOn(room: nil, target: .ownLatest, .edit("x")))
+        #expect(throws: ChatError.self) { try request(#"{"op":"react","msgid":"yesterday","emoji":"🎉"}"#) }
+        for typed in ["/reply bob sounds good", "/react 👍 bob", "/edit fixed", "/delete \(id) spam"] {
+            let parsed = try TextCommandParser.parse(typed)
+            #expect(try request(JSONRequestEncoder.object(parsed)) == parsed, "\(typed)")
+        }
+        #expect(throws: ChatError.self) { try MessageActions.validatedReaction("two words") }
+        #expect(throws: ChatError.self) { try MessageActions.validatedReaction(String(repeating: "😀", count: 9)) }
+    }
+
+    @Test("the relay carries replies and changes, and reads back what it wrote")
+    func relay() {
+        var reply = ChatMessage(id: id, room: .lobby, from: "bob", text: "yes", isAction: false, time: 5)
+        reply.annotations.replyTo = MessageReference(id: StreamID("1-0")!, from: "alice", snippet: "ok?")
+        let change = MessageChange(
+            id: StreamID("1795250096011-0")!, room: .lobby, target: id, by: "carol", kind: .reacted("👍"), time: 6,
+            targetFrom: "bob", targetSnippet: "yes")
+        for event in [ChatEvent.message(reply), .messageChanged(change)] {
+            let payload = RelayCodec.encode(RelayEnvelope(event: event, origin: "s1"))
+            #expect(RelayCodec.decode(Array(payload.utf8)) == RelayEnvelope(event: event, origin: "s1"), "\(payload)")
+            var check = RelayCheck()
+            #expect(check.problem(event, in: .lobby) == nil)
+        }
+    }
+}

@@ -237,4 +237,63 @@ struct BrowserTests {
         try bob.send("/room info #club")
         try bob.expect("#club is registered to webop")
     }
+    @Test("in the page: react, reply, edit and delete, seen live by a JSON program on the other node, and theirs shown")
+    func actOnMessagesInChromium() throws {
+        let cluster = try TestCluster(nodes: 2)
+        let browser = try WebDriver(logDirectory: cluster.logDirectory)
+        try browser.open("http://127.0.0.1:\(cluster[0].httpPort)/")
+        try browser.logIn(as: "webby")
+        let bot = try cluster[1].loginJSON("botty")
+        try bot.sendJSON(["op": "say", "text": "what do you think?", "id": 2])
+        let asked = try bot.expectEvent("the acknowledgement") { $0["type"] as? String == "message" }
+        let question = try #require(asked["msgid"] as? String)
+        try browser.waitForText("#log") { $0.contains("what do you think?") }
+        /// Clicks a message's action (hidden until hovered or tapped, so clicked by script).
+        func act(on text: String, _ label: String) throws {
+            _ = try browser.execute(
+                """
+                const line = [...document.querySelectorAll('#log li')].find((li) => li.textContent.includes('\(text)'));
+                [...line.querySelectorAll('.actions button')].find((b) => b.getAttribute('aria-label') === '\(label)').click();
+                """)
+        }
+
+        try act(on: "what do you think?", "React 👍")
+        let reacted = try bot.expectEvent("the reaction") { $0["type"] as? String == "reacted" }
+        #expect(reacted["from"] as? String == "webby" && reacted["msgid"] as? String == question, "\(reacted)")
+        try browser.waitForText("#log") { $0.contains("👍 1") }
+
+        try act(on: "what do you think?", "Reply")
+        try browser.waitForText("#composing") { $0.contains("Replying to botty") }
+        try browser.say("looks good")
+        let reply = try bot.expectEvent("the reply") {
+            $0["type"] as? String == "message" && $0["from"] as? String == "webby"
+        }
+        #expect((reply["reply"] as? [String: Any])?["msgid"] as? String == question, "\(reply)")
+        let replyID = try #require(reply["msgid"] as? String)
+        try browser.waitForText("#log") { $0.contains("↳ botty: what do you think?") }
+
+        // The program reacts to the page's reply and edits its question: both show in place.
+        try bot.sendJSON(["op": "react", "msgid": replyID, "emoji": "🎉", "id": 3])
+        try browser.waitForText("#log") { $0.contains("🎉 1") }
+        try bot.sendJSON(["op": "edit", "msgid": question, "text": "what do you all think?", "id": 4])
+        try browser.waitForText("#log") { $0.contains("what do you all think? (edited)") }
+
+        // The page edits its own message (the input takes its text) and deletes it, asked once more.
+        try act(on: "looks good", "Edit")
+        try browser.waitForText("#composing") { $0.contains("Editing") }
+        _ = try browser.execute("document.getElementById('input').value = ''")
+        try browser.say("looks great")
+        let edited = try bot.expectEvent("the edit") {
+            $0["type"] as? String == "edited" && $0["from"] as? String == "webby"
+        }
+        #expect(edited["text"] as? String == "looks great" && edited["msgid"] as? String == replyID, "\(edited)")
+        try browser.waitForText("#log") { $0.contains("looks great (edited)") }
+        try act(on: "looks great", "Delete")
+        try act(on: "looks great", "Delete")
+        _ = try bot.expectEvent("the delete") {
+            $0["type"] as? String == "deleted" && $0["msgid"] as? String == replyID
+        }
+        try browser.waitForText("#log") { !$0.contains("looks great") }
+        #expect(!browser.consoleLog().contains("SEVERE"), "\(browser.consoleLog())")
+    }
 }

@@ -113,6 +113,14 @@ struct WebSocketTests {
         #expect(!index.body.contains("<script>"), "no inline script")
         #expect(try get("/app.js").head.contains { $0.lowercased() == "content-type: text/javascript; charset=utf-8" })
         #expect(try get("/app.css").head.first?.contains("200") == true)
+        // Installable: a manifest (allowed by the policy) and icons; /favicon.ico is not a 404 in the console.
+        #expect(policy.contains("manifest-src 'self'"), "\(index.head)")
+        let manifest = try get("/manifest.webmanifest")
+        #expect(manifest.head.contains { $0.lowercased() == "content-type: application/manifest+json" })
+        #expect(manifest.body.contains(#""display": "standalone""#) && manifest.body.contains("icon-512.png"))
+        for icon in ["/icon-192.png", "/icon-512.png", "/favicon.ico"] {
+            #expect(try get(icon).head.contains { $0.lowercased() == "content-type: image/png" }, "\(icon)")
+        }
         #expect(try get("/nothing-here").head.first?.contains("404") == true)
         #expect(try get("/health").head.first?.contains("404") == true, "operations are not on the public port")
         #expect(try get("/metrics").head.first?.contains("404") == true)

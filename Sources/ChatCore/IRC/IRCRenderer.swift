@@ -68,6 +68,8 @@ public enum IRCRenderer {
         case nickServ = "irc-nickserv"
         /// IRCv3 `REGISTER`: answered `REGISTER SUCCESS` or `FAIL REGISTER`.
         case accountRegistration = "irc-register"
+        /// `REDACT #channel msgid` (`irc-redact:#channel msgid`): refused with `FAIL REDACT`.
+        case redact = "irc-redact"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -142,6 +144,10 @@ public enum IRCRenderer {
                 tags: message.tags.map { ($0.key, $0.value) }, source: mask(message.from), command: "TAGMSG",
                 parameters: [target])
             return [tagged(line, time: message.time, id: message.id, view: view)]
+        case .messageChanged(let change):
+            // The actor's own change comes back only with echo-message (else ACK, when labeled), as TAGMSG does.
+            if requestID != nil, !view.capabilities.contains("echo-message") { return [] }
+            return changeLines(change, view: view)
         case .greeting, .resumedElsewhere, .pong, .removed, .networkChanged:
             return []
         case .blocks(_, let registeredOnly) where purpose == .userMode:
@@ -366,7 +372,7 @@ public enum IRCRenderer {
     /// RPL_ISUPPORT tokens: what a client may rely on.
     static let isupport = [
         "CASEMAPPING=rfc8265", "CHANLIMIT=#:\(ProtocolLimits().maximumRoomsPerSession)",
-        "CLIENTTAGDENY=*,-typing,-draft/react,-draft/reply",
+        "CLIENTTAGDENY=*,-typing,-draft/react,-draft/unreact,-draft/reply,-draft/edit",
         "CHANTYPES=#", "CHANMODES=b,k,l,imnstR", "PREFIX=(qov)~@+", "MODES=\(RoomModeRequest.maximumChanges)",
         "MAXLIST=b:\(ModerationLimits.maximumBans)", "EXTBAN=,m", "NICKLEN=\(UserName.maximumLength)",
         "TOPICLEN=\(RoomTopic.maximumBytes)", "AWAYLEN=\(Presence.maximumAwayBytes)",
@@ -385,12 +391,48 @@ public enum IRCRenderer {
     static func privmsg(_ message: ChatMessage, view: IRCView) -> [IRCMessage] {
         let time = Millis(clamping: message.id.millis)
         let command = message.isNotice ? "NOTICE" : "PRIVMSG"
+        let answered = message.annotationsIfAny?.replyTo
         return split(
             message.text, from: message.from, to: channel(message.room), isAction: message.isAction, command: command
         )
         .enumerated()
         .map { index, line in
-            tagged(line, time: time, id: index == 0 ? message.id.description : nil, view: view, bot: message.isBot)
+            var line = line
+            if let answered, view.capabilities.contains("message-tags") {
+                line.tags.append(("+draft/reply", answered.id.description))
+            }
+            return tagged(
+                line, time: time, id: index == 0 ? message.id.description : nil, view: view, bot: message.isBot)
+        }
+    }
+
+    /// A change to a channel's message as IRCv3 drafts say it: a reaction as TAGMSG with `+draft/react` (or
+    /// `+draft/unreact`) and `+draft/reply` naming the message (message-tags); a delete as REDACT
+    /// (draft/message-redaction); an edit as a PRIVMSG of the new text with `+draft/edit` naming the message (the
+    /// message-modification draft), which clients without it show as the new text said again. Clients without the
+    /// capabilities a change needs see nothing of it.
+    static func changeLines(_ change: MessageChange, view: IRCView) -> [IRCMessage] {
+        let tags = view.capabilities.contains("message-tags")
+        let target = channel(change.room)
+        switch change.kind {
+        case .reacted(let emoji), .unreacted(let emoji):
+            guard tags else { return [] }
+            let key = if case .reacted = change.kind { "+draft/react" } else { "+draft/unreact" }
+            let line = IRCMessage(
+                tags: [(key, emoji), ("+draft/reply", change.target.description)], source: mask(change.by),
+                command: "TAGMSG", parameters: [target])
+            return [tagged(line, time: change.time, id: change.id.description, view: view)]
+        case .deleted:
+            guard view.capabilities.contains("draft/message-redaction") else { return [] }
+            let line = IRCMessage(
+                source: mask(change.by), command: "REDACT", parameters: [target, change.target.description])
+            return [tagged(line, time: change.time, id: change.id.description, view: view)]
+        case .edited(let text):
+            return split(text, from: change.by, to: target, isAction: false).enumerated().map { index, line in
+                var line = line
+                if tags { line.tags.append(("+draft/edit", change.target.description)) }
+                return tagged(line, time: change.time, id: index == 0 ? change.id.description : nil, view: view)
+            }
         }
     }
 
@@ -499,6 +541,22 @@ public enum IRCRenderer {
         if purpose == .notice {
             // No automatic reply to a NOTICE, not even an error (RFC 2812; Solanum and Ergo do the same).
             return []
+        }
+        if purpose == .redact {
+            // `irc-redact:#channel msgid`, answered as draft/message-redaction says.
+            let parts = (about ?? "* *").split(separator: " ", maxSplits: 1).map(String.init)
+            let (channel, msgid) = (parts.first ?? "*", parts.count > 1 ? parts[1] : "*")
+            let (code, parameters): (String, [String]) =
+                switch error.code {
+                case .noSuchMessage: ("UNKNOWN_MSGID", [channel, msgid])
+                case .notYours: ("REDACT_FORBIDDEN", [channel, msgid])
+                case .notInRoom, .roomInvalid: ("INVALID_TARGET", [channel])
+                default: (String(error.code.rawValue.uppercased().map { $0 == "-" ? "_" : $0 }), [channel, msgid])
+                }
+            return [
+                IRCMessage(
+                    source: server, command: "FAIL", parameters: ["REDACT", code] + parameters + [error.message])
+            ]
         }
         // A listing that cannot be made ends as an empty one, naming what was asked as given: a client waiting for
         // its end numeric stops waiting, and nothing tells a secret room from a missing one.

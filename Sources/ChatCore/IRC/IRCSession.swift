@@ -19,7 +19,8 @@ public struct IRCSession: Sendable {
     /// The IRCv3 capabilities offered, in `CAP LS` order.
     public static let capabilities = [
         "away-notify", "batch", "draft/chathistory", "echo-message", "extended-join", "labeled-response",
-        "draft/account-registration", "message-tags", "multi-prefix", "sasl", "server-time", "userhost-in-names",
+        "draft/account-registration", "draft/message-redaction", "message-tags", "multi-prefix", "sasl", "server-time",
+        "userhost-in-names",
     ]
 
     public let serverName: String
@@ -388,7 +389,19 @@ public struct IRCSession: Sendable {
                 // Kept a notice for everyone: an IRC client gets a NOTICE, and no bot answers it.
                 request(.notice(to: target, text: text), purpose, about: target)
             } else if target.hasPrefix("#") {
-                request(.say(room: target, text: text, isAction: isAction), purpose, about: target)
+                // `+draft/edit=<msgid>` rewrites that message (the message-modification draft); `+draft/reply` answers
+                // one. A tag whose value is no message id of ours is ignored, as unknown client tags are.
+                func taggedID(_ key: String) -> StreamID? {
+                    message.tags.first { $0.key == key }?.value.flatMap(StreamID.init)
+                }
+                if let edited = taggedID("+draft/edit") {
+                    request(.actOn(room: target, target: .id(edited), .edit(text)), purpose, about: target)
+                } else if let answered = taggedID("+draft/reply") {
+                    request(
+                        .reply(room: target, to: .id(answered), text: text, isAction: isAction), purpose, about: target)
+                } else {
+                    request(.say(room: target, text: text, isAction: isAction), purpose, about: target)
+                }
             } else if isAction {
                 request(.direct(to: target, text: text, isAction: true), purpose, about: target)
             } else {
@@ -601,8 +614,43 @@ public struct IRCSession: Sendable {
             guard parameters.count >= 1, !parameters[0].isEmpty else {
                 return numeric("411", "No recipient given (TAGMSG)")
             }
+            // A reaction to a channel's message (`+draft/react` or `+draft/unreact` with `+draft/reply` naming it)
+            // is kept with the message; to a person, it is relayed like the other tags.
+            let target = parameters[0]
+            if target.hasPrefix("#"),
+                let answered = message.tags.first(where: { $0.key == "+draft/reply" })?.value.flatMap(StreamID.init)
+            {
+                if let emoji = message.tags.first(where: { $0.key == "+draft/react" })?.value {
+                    return request(.actOn(room: target, target: .id(answered), .react(emoji)), .message, about: target)
+                }
+                if let emoji = message.tags.first(where: { $0.key == "+draft/unreact" })?.value {
+                    return request(
+                        .actOn(room: target, target: .id(answered), .unreact(emoji)), .message, about: target)
+                }
+            }
             guard let tags = TagMessage.relayed(message.tags) else { return }
-            request(.tagMessage(to: parameters[0], tags: tags), .message, about: parameters[0])
+            request(.tagMessage(to: target, tags: tags), .message, about: target)
+        case "REDACT":
+            // IRCv3 draft/message-redaction: `REDACT #channel <msgid> [:reason]` deletes a message for everyone.
+            guard needs(2) else { return }
+            let target = parameters[0]
+            guard target.hasPrefix("#") else {
+                return output.replies.append(
+                    IRCMessage(
+                        source: serverName, command: "FAIL",
+                        parameters: ["REDACT", "INVALID_TARGET", target, "Only channel messages can be deleted here"]))
+            }
+            guard let id = StreamID(parameters[1]) else {
+                return output.replies.append(
+                    IRCMessage(
+                        source: serverName, command: "FAIL",
+                        parameters: [
+                            "REDACT", "UNKNOWN_MSGID", target, parameters[1],
+                            "This message does not exist or is too old",
+                        ]))
+            }
+            let reason = parameters.count > 2 && !parameters[2].isEmpty ? parameters[2] : nil
+            request(.actOn(room: target, target: .id(id), .delete(reason: reason)), .redact, about: "\(target) \(id)")
         case "ISON", "USERHOST":
             guard needs(1) else { return }
             // ISON's nicks come as parameters or as one trailing parameter of space-separated nicks.

@@ -84,7 +84,11 @@ public enum StoreOperation: Equatable, Sendable {
     case readHistory(RoomName, after: StreamID?, count: Int)
     /// Leave the room in the store, announcing it. Replies `.done`.
     case recordLeave(RoomName, message: String? = nil)
-    /// Store and publish a room message. Replies `.published(id)`.
+    /// Reacts to, edits or deletes a message of the room, as `author` (`MessageActions.authorID`). Replies
+    /// `.changed`.
+    case changeMessage(RoomName, MessageTarget, MessageAction, author: String, time: Millis)
+    /// Store and publish a room message (with `replyTo`, the answered message is found and named). Replies
+    /// `.published(id)`.
     case publish(OutgoingMessage)
     /// Publish a direct message to whoever holds the name. Replies `.directSent`, or `.delivered(false)` when
     /// nobody holds it.
@@ -172,6 +176,10 @@ public struct OutgoingMessage: Equatable, Sendable {
     public var time: Millis
     public var isNotice = false
     public var isBot = false
+    /// Who may edit and delete it later (`MessageActions.authorID`), kept with it and never shown.
+    public var author: String?
+    /// The message it answers.
+    public var replyTo: MessageTarget?
 
     public init(room: RoomName, from: String, text: String, isAction: Bool, time: Millis) {
         self.room = room
@@ -181,11 +189,13 @@ public struct OutgoingMessage: Equatable, Sendable {
         self.time = time
     }
 
-    /// The message as everyone sees it, once stored under `id`.
-    public func stored(as id: StreamID) -> ChatMessage {
-        ChatMessage(
+    /// The message as everyone sees it, once stored under `id` (a reply with the message it answers).
+    public func stored(as id: StreamID, replyTo: MessageReference? = nil) -> ChatMessage {
+        var message = ChatMessage(
             id: id, room: room, from: from, text: text, isAction: isAction, time: time, isNotice: isNotice, isBot: isBot
         )
+        if let replyTo { message.annotations.replyTo = replyTo }
+        return message
     }
 }
 
@@ -195,17 +205,21 @@ public enum StoreReply: Sendable {
     case claimed(ClaimOutcome)
     case directs([DirectMessage])
     /// `confirmed`: as many replicas as the deployment asks for had it (always, when it asks for none).
-    case published(StreamID, confirmed: Bool)
+    /// `replyTo`: the message a reply answers, as the store found it.
+    case published(StreamID, confirmed: Bool, replyTo: MessageReference? = nil)
+    case changed(MessageChange)
     case delivered(Bool)
     /// A direct message went out (or was queued for a reconnecting client); the recipient's away text, if away.
     case directSent(recipientAway: String?)
     case messages([ChatMessage])
     /// Messages read after an id, with what the room's stream knows of what it no longer keeps: the newest id
     /// deleted by hand, and, when trimming removed the oldest messages, the oldest one kept.
-    case page([ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?)
+    /// `changes`: what was done since `after` to messages at or before it (the client has them as they were).
+    case page([ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?, changes: [MessageChange] = [])
     /// What a join reads: its history (with `page`'s knowledge of what the stream lost, when read after an id)
     /// and the room's topic.
-    case joinRead([ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?, topic: RoomTopic?)
+    case joinRead(
+        [ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?, topic: RoomTopic?, changes: [MessageChange] = [])
     case topic(RoomTopic?)
     case members(MemberPage)
     /// Every room with members; `secret` ones (`+s`) are listed only to their members.

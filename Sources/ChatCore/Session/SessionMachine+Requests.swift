@@ -89,7 +89,7 @@ extension SessionMachine {
         }
         // Idle time is about the person: polls a client makes by itself (who, rooms...) and typing do not count.
         switch request {
-        case .say, .join, .leave, .direct, .notice, .away, .back: session.lastActive = now.wall
+        case .say, .reply, .actOn, .join, .leave, .direct, .notice, .away, .back: session.lastActive = now.wall
         default: break
         }
         defer { state = .active(session) }
@@ -113,7 +113,34 @@ extension SessionMachine {
             var message = OutgoingMessage(
                 room: room, from: session.user.display, text: text, isAction: isAction, time: session.lastActive)
             message.isBot = session.isBot
+            message.author = Self.author(of: session)
             return [.perform(.publish(message), id: id)]
+        case .reply(let raw, let target, let text, let isAction):
+            let room = try member(raw, session: session, why: "/join it first")
+            try checkLength(text)
+            guard !text.isEmpty else { throw ChatError(.badRequest, "a reply needs a text") }
+            var message = OutgoingMessage(
+                room: room, from: session.user.display, text: text, isAction: isAction, time: session.lastActive)
+            message.isBot = session.isBot
+            message.author = Self.author(of: session)
+            message.replyTo = target
+            return [.perform(.publish(message), id: id)]
+        case .actOn(let raw, let target, let action):
+            let room = try member(raw, session: session, why: "/join it first")
+            switch action {
+            case .react(let emoji), .unreact(let emoji): _ = try MessageActions.validatedReaction(emoji)
+            case .edit(let text):
+                try checkLength(text)
+                guard !text.isEmpty else { throw ChatError(.badRequest, "an edit needs the new text") }
+            case .delete(let reason):
+                guard (reason?.utf8.count ?? 0) <= LeaveReason.maximumMessageBytes else {
+                    throw ChatError(.messageTooLong, "a reason is limited to \(LeaveReason.maximumMessageBytes) bytes")
+                }
+            }
+            return [
+                .perform(
+                    .changeMessage(room, target, action, author: Self.author(of: session), time: now.wall), id: id)
+            ]
         case .join(let raw, let since, let key): return try join(raw, since: since, key: key, id: id, session: &session)
         case .leave(let raw, let message):
             let room = try resolve(raw, session: session)
@@ -154,6 +181,7 @@ extension SessionMachine {
                     room: room, from: session.user.display, text: text, isAction: false, time: session.lastActive)
                 message.isNotice = true
                 message.isBot = session.isBot
+                message.author = Self.author(of: session)
                 return [.perform(.publish(message), id: id)]
             }
             guard let target = try? UserName(validating: to) else {
@@ -405,6 +433,12 @@ extension SessionMachine {
     }
 
     // MARK: Helpers
+
+    /// Who may edit and delete what the session says (`MessageActions.authorID`).
+    static func author(of session: ActiveSession) -> String {
+        MessageActions.authorID(
+            userKey: session.user.key, registered: session.grant.isRegistered, since: session.since)
+    }
 
     private func checkLength(_ text: String) throws(ChatError) {
         let limit = settings.limits.maximumMessageBytes

@@ -22,10 +22,10 @@ extension SessionMachine {
         if case .claim(let name, _, _) = operation { return claimed(name, id: id, result, now: now) }
         // The acknowledgement of a message, the commonest completion by far, changes nothing in the session: it is
         // answered without taking the session out of the state and putting it back (a copy of every field).
-        if case .publish(let message) = operation, case .success(.published(let messageID, let confirmed)) = result,
-            relay.isActive
+        if case .publish(let message) = operation,
+            case .success(.published(let messageID, let confirmed, let replyTo)) = result, relay.isActive
         {
-            return Self.acknowledged(message.stored(as: messageID), confirmed: confirmed, id: id)
+            return Self.acknowledged(message.stored(as: messageID, replyTo: replyTo), confirmed: confirmed, id: id)
         }
         if case .checkPassword = operation, !isClosing {
             switch result {
@@ -88,7 +88,8 @@ extension SessionMachine {
             session.joining = join
             return [.perform(readHistory(for: join), id: id)]
         case (
-            .readHistory(let room, let after, let count), .joinRead(let read, let maxDeleted, let keptFrom, let topic)
+            .readHistory(let room, let after, let count),
+            .joinRead(let read, let maxDeleted, let keptFrom, let topic, let changes)
         ):
             guard let join = session.joining, join.room == room else { return [] }
             session.joining = nil
@@ -101,12 +102,25 @@ extension SessionMachine {
             // The topic follows the join, so a client that shows one per room clears it on `joined` and sets it
             // here; a room without one sends nothing.
             let topicShown: [SessionAction] = topic.map { [.send(.topic(room: room, $0), id: id)] } ?? []
-            return (gap.map { [$0] } ?? []) + [.send(joined, id: id)] + topicShown
+            // What was done meanwhile to messages the client already had (a resume's): after them, as it happened.
+            let changed: [SessionAction] = changes.map { .send(.messageChanged($0), id: id) }
+            return (gap.map { [$0] } ?? []) + [.send(joined, id: id)] + changed + topicShown
                 + [.replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
         case (.recordLeave(let room, let message), _):
             return [.send(.youLeft(room: room, message: message), id: id)]
-        case (.publish(let message), .published(let messageID, let confirmed)):
-            return Self.acknowledged(message.stored(as: messageID), confirmed: confirmed, id: id)
+        case (.publish(let message), .published(let messageID, let confirmed, let replyTo)):
+            return Self.acknowledged(message.stored(as: messageID, replyTo: replyTo), confirmed: confirmed, id: id)
+        case (.changeMessage, .changed(let change)):
+            return [.send(.messageChanged(change), id: id)]
+        case (.changeMessage(_, _, let action, _, _), _):
+            // Nothing to change: the reaction was there already, or was not there to take back.
+            let said =
+                switch action {
+                case .react(let emoji): "you had reacted \(emoji) to that message already"
+                case .unreact(let emoji): "you had not reacted \(emoji) to that message"
+                default: "nothing changed"
+                }
+            return [.send(.ok(said), id: id)]
         case (.sendDirect(let message, _), .delivered):
             return reply(ChatError(.noSuchUser, "nobody called '\(message.to)' is connected"), id)
         case (.sendDirect(let message, _), .directSent(let away)):
@@ -147,12 +161,15 @@ extension SessionMachine {
         case (.history(let room, let count, _), .messages(let read)):
             let (page, more) = paging.page(read, wanted: count - 1, direction: .backward)
             return [.send(.history(room: room, messages: page, more: more), id: id)]
-        case (.historyAfter(let room, let after, let count), .page(let read, let maxDeleted, let keptFrom)):
+        case (
+            .historyAfter(let room, let after, let count), .page(let read, let maxDeleted, let keptFrom, let changes)
+        ):
             let (page, more) = paging.page(read, wanted: count - 1, direction: .forward)
             // Told with the request's id: it belongs to this reply (IRC's CHATHISTORY keeps it out of its batch).
             let gap =
                 gapNotice(room, after: after, maxDeleted: maxDeleted, keptFrom: keptFrom, id: id).map { [$0] } ?? []
             return gap + [.send(.history(room: room, messages: page, more: more), id: id)]
+                + changes.map { .send(.messageChanged($0), id: id) }
         case (.online, .online(let users)):
             return [.send(.online(users), id: id)]
         case (.seen(let name), .seen(let record)):
@@ -249,8 +266,8 @@ extension SessionMachine {
         _ operation: StoreOperation, id: RequestID?, _ result: Result<StoreReply, any Error>
     ) -> [SessionAction] {
         switch (operation, result) {
-        case (.publish(let message), .success(.published(let messageID, let confirmed))):
-            return Self.acknowledged(message.stored(as: messageID), confirmed: confirmed, id: id)
+        case (.publish(let message), .success(.published(let messageID, let confirmed, let replyTo))):
+            return Self.acknowledged(message.stored(as: messageID, replyTo: replyTo), confirmed: confirmed, id: id)
         case (.sendDirect(let message, _), .success(.directSent)):
             return [.send(.direct(message), id: id)]
         case (.sendDirect(let message, _), .success(.delivered)):

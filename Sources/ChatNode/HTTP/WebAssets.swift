@@ -6,7 +6,10 @@ enum WebAssets {
     static let securityHeaders = StaticFiles.securityHeaders
 
     private static let files = StaticFiles(
-        target: "ChatNode", directory: "Web", names: ["index.html", "app.js", "app.css"])
+        target: "ChatNode", directory: "Web",
+        names: [
+            "index.html", "app.js", "app.css", "manifest.webmanifest", "icon-32.png", "icon-192.png", "icon-512.png",
+        ])
 
     static func asset(for path: String) -> StaticFiles.File? { files.file(at: path) }
 }

@@ -20,7 +20,7 @@ extension SessionHandler {
             .whenComplete { result in
                 let result = result.mapError { Self.clientError($0) }
                 if case .failure(let error) = result { self.logUnexpected(error, in: operation) }
-                if case .success(.published(_, confirmed: false)) = result {
+                if case .success(.published(_, confirmed: false, _)) = result {
                     self.node.metrics.messagesUnconfirmed.increment()
                 }
                 self.apply(self.machine.completed(operation, id: id, result, now: Self.clock()))
@@ -92,21 +92,25 @@ extension SessionHandler {
             return store.page(room, after: after, limit: count, bytes: pageBytes).and(topic(room)).map { page, topic in
                 .joinRead(
                     Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
-                    keptFrom: page.keptFrom, topic: topic)
+                    keptFrom: page.keptFrom, topic: topic, changes: page.changes)
             }
         case (.historyAfter(let room, let after, let count), _?):
             return store.page(room, after: after, limit: count, bytes: pageBytes).map { page in
                 .page(
                     Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
-                    keptFrom: page.keptFrom)
+                    keptFrom: page.keptFrom, changes: page.changes)
             }
         case (.publish(let message), let user?):
             let upkeep = PublishUpkeep(
                 renewsRoom: hub.roomUpkeep.renews(message.room, now: message.time),
                 marksActive: activeMarks.marks(now: message.time))
             return store.publishMessage(message, user: user, origin: origin, upkeep: upkeep).map {
-                .published($0.id, confirmed: $0.confirmed)
+                .published($0.id, confirmed: $0.confirmed, replyTo: $0.replyTo)
             }
+        case (.changeMessage(let room, let target, let action, let author, let time), let user?):
+            return store.changeMessage(
+                in: room, target: target, action: action, user: user, author: author, now: time, origin: origin
+            ).map { change in change.map { .changed($0) } ?? .done }
         case (.sendDirect(let message, let target), let user?):
             return store.sendDirect(
                 message, to: target.key, origin: origin, sender: (user.key, machine.view.isRegistered)

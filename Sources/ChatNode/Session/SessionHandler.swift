@@ -520,6 +520,8 @@ final class SessionHandler: ChannelDuplexHandler {
         case .direct(let direct): return isBlocked(sender: direct.from)
         case .typing(_, let name, _): return isBlocked(sender: name)
         case .tagMessage(let message): return isBlocked(sender: message.from)
+        // Their reactions and edits; a delete still takes the message away, whoever did it.
+        case .messageChanged(let change): return change.kind != .deleted && isBlocked(sender: change.by)
         case .invited(_, let by, _): return isBlocked(sender: by)
         default: return false
         }

@@ -22,7 +22,10 @@ const state = {
   password: null,             // a registered name's password, in memory only, for reconnects
   joinsAfterWelcome: [],      // rooms that did not fit in the hello
   resumingRooms: new Set(),   // rooms a reconnect's hello named, until each is joined again
+  replyTo: null,              // {room, id, from, text}: the message the next line answers
+  editing: null,              // {room, id}: the own message the next line rewrites
 };
+const REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];   // the picker's small set; any emoji arrives and shows
 const MAX_LINES = 2000;        // per room, as the terminal client keeps
 
 // --- stream ids: "<ms>-<seq>", compared as numbers ---
@@ -251,6 +254,9 @@ function receive(event) {
       addMessage(event);
       break;
     }
+    case "reacted": case "unreacted": case "edited": case "deleted":
+      applyChange(event);
+      break;
     case "direct": {
       const outgoing = same(event.from, state.confirmed) && !same(event.to, state.confirmed);
       const said = event.action ? `* ${event.from} ${event.text}` : event.text;
@@ -469,6 +475,10 @@ function addMessage(message, draw = true, live = true) {
   const line = message.notice
     ? { kind: "notice", id: message.msgid, time: message.time, text: `-${message.from}- ${message.text}` }
     : { kind: message.action ? "action" : "message", id: message.msgid, time: message.time, from: message.from, text: message.text, own, mention };
+  line.room = message.room;
+  line.reply = message.reply || null;
+  line.edited = message.edited || null;
+  line.reactions = message.reactions || [];
   let index = room.lines.length;
   while (index > 0 && compareIds(room.lines[index - 1].id || `${room.lines[index - 1].time}-0`, message.msgid) > 0) index--;
   room.lines.splice(index, 0, line);
@@ -481,6 +491,37 @@ function addMessage(message, draw = true, live = true) {
   if (message.room !== state.current) renderRooms();     // only the unread count changed on screen
   else if (index === room.lines.length - 1) appendToLog(line);
   else render();
+}
+
+// A reaction, an edit or a delete of a message the page has: its line changes in place (or goes). The same change
+// twice (a resume sends again what was done to messages the page had) changes nothing more.
+function applyChange(change) {
+  const room = state.rooms.get(change.room);
+  if (!room) return;
+  if (!room.lastId || compareIds(change.change, room.lastId) > 0) room.lastId = change.change;
+  const index = room.lines.findIndex((line) => line.id === change.msgid);
+  if (index < 0) return;
+  const line = room.lines[index];
+  if (change.type === "deleted") {
+    room.lines.splice(index, 1);
+    if (state.editing && state.editing.id === change.msgid) cancelCompose();
+    if (state.replyTo && state.replyTo.id === change.msgid) cancelCompose();
+  } else if (change.type === "edited") {
+    line.text = change.text;
+    line.edited = change.time;
+  } else {
+    const reactions = line.reactions || (line.reactions = []);
+    let reaction = reactions.find((r) => r.emoji === change.emoji);
+    if (change.type === "reacted") {
+      if (!reaction) reactions.push(reaction = { emoji: change.emoji, count: 0, names: [] });
+      if (!reaction.names.includes(change.from)) reaction.names.push(change.from);
+    } else if (reaction) {
+      reaction.names = reaction.names.filter((name) => name !== change.from);
+      if (!reaction.names.length) reactions.splice(reactions.indexOf(reaction), 1);
+    }
+    if (reaction) reaction.count = reaction.names.length;
+  }
+  if (change.room === state.current) render();
 }
 
 function trim(room) {
@@ -581,10 +622,110 @@ function lineElement(line) {
     from.textContent = line.from;
     item.append("* ", from, " ");
   }
+  if (line.reply) {
+    // The message it answers, above it: its author and the start of its text, or that it is gone.
+    const quote = document.createElement("div");
+    quote.className = "reply-to";
+    const who = document.createElement("bdi");
+    who.textContent = line.reply.from ? `↳ ${line.reply.from}: ` : "↳ a message no longer here";
+    const said = document.createElement("bdi");
+    said.textContent = line.reply.text || "";
+    quote.append(who, said);
+    item.prepend(quote);
+  }
   const text = document.createElement("bdi");
   appendLinkified(text, line.text);
   item.append(text);
+  if (line.edited) {
+    const mark = document.createElement("span");
+    mark.className = "edited";
+    mark.textContent = " (edited)";
+    mark.title = `edited ${new Date(line.edited).toLocaleString()}`;
+    item.append(mark);
+  }
+  if (line.id && (line.kind === "message" || line.kind === "action" || line.kind === "notice")) {
+    item.append(reactionRow(line), messageActions(line));
+    // Touch screens have no hover: a tap on the message shows its actions.
+    item.addEventListener("click", (event) => {
+      if (event.target.closest("button, a")) return;
+      item.classList.toggle("show-actions");
+    });
+  }
   return item;
+}
+
+// Reactions under a message: each emoji with its count (who, on hover); one's own is pressed, and a click takes it
+// back or adds it.
+function reactionRow(line) {
+  const row = document.createElement("div");
+  row.className = "reactions";
+  for (const reaction of line.reactions || []) {
+    const button = document.createElement("button");
+    button.type = "button";
+    const mine = reaction.names.some((name) => same(name, state.confirmed));
+    button.setAttribute("aria-pressed", String(mine));
+    button.textContent = `${reaction.emoji} ${reaction.names.length}`;
+    button.title = reaction.names.join(", ");
+    button.addEventListener("click", () => react(line, reaction.emoji, !mine));
+    row.append(button);
+  }
+  return row;
+}
+
+// Reply, react (a small picker), and for one's own messages edit and delete (delete asks once more).
+function messageActions(line) {
+  const bar = document.createElement("div");
+  bar.className = "actions";
+  const action = (label, title, handler) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.textContent = label;
+    button.title = title;
+    button.setAttribute("aria-label", title);
+    button.addEventListener("click", handler);
+    bar.append(button);
+    return button;
+  };
+  action("↩", "Reply", () => startReply(line));
+  for (const emoji of REACTIONS) action(emoji, `React ${emoji}`, () => react(line, emoji, true));
+  if (line.own) {
+    action("✎", "Edit", () => startEdit(line));
+    const remove = action("🗑", "Delete", () => {
+      if (remove.dataset.armed) return send({ op: "delete", room: line.room, msgid: line.id, id: AUTO });
+      remove.dataset.armed = "1";
+      remove.textContent = "Delete?";
+    });
+  }
+  return bar;
+}
+
+function react(line, emoji, on) {
+  send({ op: on ? "react" : "unreact", room: line.room, msgid: line.id, emoji, id: AUTO });
+}
+
+function startReply(line) {
+  state.editing = null;
+  state.replyTo = { room: line.room, id: line.id, from: line.from, text: line.text };
+  showComposing(`Replying to ${line.from}: ${line.text.slice(0, 80)}`);
+}
+
+function startEdit(line) {
+  state.replyTo = null;
+  state.editing = { room: line.room, id: line.id };
+  $("input").value = line.text;
+  showComposing("Editing your message");
+}
+
+function showComposing(text) {
+  $("composing-text").textContent = text;
+  $("composing").hidden = false;
+  $("input").focus();
+}
+
+function cancelCompose() {
+  state.replyTo = null;
+  state.editing = null;
+  $("composing").hidden = true;
 }
 
 /// Text with http(s) links made clickable; everything else stays text.
@@ -791,6 +932,14 @@ function showLogin(reason, askPassword = false) {
 // A typed line goes to the server as it was typed: the server parses it as text mode does (one parser for every
 // client), in the room shown here. Only switching to a room already joined is the page's own business.
 function submitLine(text) {
+  if (state.editing && !text.startsWith("/")) {
+    send({ op: "edit", room: state.editing.room, msgid: state.editing.id, text, id: USER + (++state.requests) });
+    return cancelCompose();
+  }
+  if (state.replyTo && !text.startsWith("/")) {
+    send({ op: "say", room: state.replyTo.room, text, reply: state.replyTo.id, id: USER + (++state.requests) });
+    return cancelCompose();
+  }
   const switchTo = /^\/j(?:oin)?\s+#?(\S+)\s*$/i.exec(text);
   if (switchTo && state.rooms.has(switchTo[1].toLowerCase())) return select(switchTo[1].toLowerCase());
   if (!text.startsWith("/") && !state.current) return info("You are in no room; /join one first.");
@@ -813,6 +962,10 @@ document.addEventListener("DOMContentLoaded", () => {
     $("password").value = "";
     $("login-error").textContent = "";
     if (state.ws && state.ws.readyState === WebSocket.OPEN) hello(state.name); else if (!state.ws) connect();
+  });
+  $("composing-cancel").addEventListener("click", () => { cancelCompose(); $("input").value = ""; });
+  $("input").addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && (state.replyTo || state.editing)) { cancelCompose(); $("input").value = ""; }
   });
   $("compose").addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,0 +1,83 @@
+import ChatCore
+import NIOCore
+import RedisClient
+
+/// Replies, reactions, edits and deletes of a room's messages (`MessageScripts`), one room's tag each.
+extension ChatStore {
+    /// A message answering another: stored with the answered message's id, published with its author and start.
+    /// Waits for the replicas `acknowledgedMessages` asks for, as any message does.
+    func publishReply(_ message: OutgoingMessage, user: UserName, origin: String) -> EventLoopFuture<PublishedMessage> {
+        let room = message.room
+        let parameters = MessageScripts.ReplyParameters(
+            historyKey: ChatKeys.history(room), rolesKey: ChatKeys.roles(room), rulesKey: ChatKeys.rules(room),
+            changesKey: ChatKeys.changes(room), channel: ChatKeys.roomChannel(room),
+            body: RelayCodec.messageBody(message, origin: origin), maxLength: historyLength,
+            roomIdleTTL: bounds.roomIdleSeconds, user: user.key, now: message.time,
+            spec: message.replyTo?.scriptSpec ?? "", author: message.author ?? "", room: room.value)
+        let script = MessageScripts.publishReply
+        let keys = script.keys(parameters)
+        let arguments = script.arguments(parameters)
+        let reply: EventLoopFuture<(RedisValue, Bool)>
+        if let acknowledged = acknowledgedMessages {
+            reply = acknowledged.redis.run(
+                script.script, keys: keys, arguments: arguments, acknowledgedBy: acknowledged.wanted
+            ).map { ($0.reply, $0.isAcknowledged(by: acknowledged.wanted)) }
+        } else {
+            reply = redis.run(script.script, keys: keys, arguments: arguments).map { ($0, true) }
+        }
+        return reply.flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }
+            .flatMapThrowing { value, confirmed in
+                let parts = value.array ?? []
+                guard parts.count == 4, let id = parts[0].string.flatMap(StreamID.init),
+                    let answered = parts[1].string.flatMap(StreamID.init)
+                else { throw RedisError(.protocolViolation, "the reply script gave no message id") }
+                let from = parts[2].string ?? ""
+                return PublishedMessage(
+                    id: id, confirmed: confirmed,
+                    replyTo: MessageReference(
+                        id: answered, from: from.isEmpty ? nil : from, snippet: from.isEmpty ? nil : parts[3].string))
+            }
+    }
+
+    /// Reacts to, edits or deletes a message; nil when nothing changed (a reaction already there, or one taken
+    /// back that was not).
+    public func changeMessage(
+        in room: RoomName, target: MessageTarget, action: MessageAction, user: UserName, author: String, now: Millis,
+        origin: String
+    ) -> EventLoopFuture<MessageChange?> {
+        let value: String
+        switch action {
+        case .react(let emoji), .unreact(let emoji): value = emoji
+        case .edit(let text): value = text
+        case .delete: value = ""
+        }
+        let parameters = MessageScripts.ChangeParameters(
+            historyKey: ChatKeys.history(room), changesKey: ChatKeys.changes(room), rolesKey: ChatKeys.roles(room),
+            rulesKey: ChatKeys.rules(room), channel: ChatKeys.roomChannel(room), operation: action.operation,
+            spec: target.scriptSpec, value: value, user: user.key, name: user.display, author: author, now: now,
+            maxLength: historyLength, roomIdleTTL: bounds.roomIdleSeconds, origin: origin, room: room.value)
+        let script = MessageScripts.changeMessage
+        return redis.run(script.script, keys: script.keys(parameters), arguments: script.arguments(parameters))
+            .flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }
+            .flatMapThrowing { reply in
+                let parts = reply.array ?? []
+                guard parts.count == 4, let target = parts[1].string.flatMap(StreamID.init) else {
+                    throw RedisError(.protocolViolation, "the change script answered \(reply)")
+                }
+                guard let id = parts[0].string.flatMap(StreamID.init) else { return nil }
+                let kind: MessageChange.Kind =
+                    switch action {
+                    case .react(let emoji): .reacted(emoji)
+                    case .unreact(let emoji): .unreacted(emoji)
+                    case .edit(let text): .edited(text)
+                    case .delete: .deleted
+                    }
+                let from = parts[2].string ?? ""
+                let snippet = parts[3].string ?? ""
+                return MessageChange(
+                    id: id, room: room, target: target, by: user.display,
+                    kind: kind, time: now, targetFrom: from.isEmpty ? nil : from,
+                    targetSnippet: snippet.isEmpty ? nil : snippet)
+            }
+    }
+}

@@ -1,0 +1,340 @@
+import ChatCore
+import RedisClient
+
+// One file because these scripts share one record and its helpers: a room's messages as they stand now (the
+// stream's entries, and `chat:changes:{room}`, what was done to each since), written by the reply and change
+// scripts and read back by the history script.
+
+/// Replies, reactions, edits and deletes of a room's messages (docs/architecture.md, "Acting on messages"). Each
+/// runs on the room's tag: its stream, its changes record, its roles and rules.
+///
+/// A change is an entry of the room's stream (`k = 'chg'`), published like a message, so live delivery, a resume
+/// (`XRANGE` after an id) and a node's catch-up carry it in order. What it did is also folded into the message's
+/// record in the changes hash (field: the message id; value: cjson `{t = edited text, et = when, e = {edit entry
+/// ids}, r = {{emoji, {names}, {user keys}}, ...}}`), which the history script hands back with each message, so a
+/// late joiner gets messages as they stand without replaying changes. A delete removes the message and its edits
+/// from the stream (XDEL) and its record: deleted is gone, for everyone.
+///
+/// A changes record exists only for a message still in the stream, and the hash is trimmed to the stream's
+/// oldest entry when it passes the stream's length (plus slack): a room's records are bounded by its history, each
+/// by the reaction and edit limits (`MessageActions`).
+enum MessageScripts {
+    /// Lua shared by the scripts: a stream entry's JSON, a cut at a character boundary, id order, and finding the
+    /// message a request names.
+    static let helpers = """
+        local function entryJSON(fields)
+            local body = fields[2] or ''
+            local at = string.find(body, '{', 1, true)
+            return at and string.sub(body, at) or ''
+        end
+        local function snippet(text)
+            local bytes = \(MessageActions.snippetBytes)
+            if type(text) ~= 'string' then return '' end
+            if #text <= bytes then return text end
+            local n = bytes
+            while n > 0 do
+                local byte = string.byte(text, n + 1)
+                if byte < 128 or byte >= 192 then break end
+                n = n - 1
+            end
+            return string.sub(text, 1, n)
+        end
+        local function idLess(a, b)
+            local am, as = string.match(a, '^(%d+)%-(%d+)$')
+            local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
+            if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+            return tonumber(as) < tonumber(bs)
+        end
+        -- spec: a message id; '~': the newest message by `author`; '~name': the newest from name (ASCII case aside);
+        -- '': the newest message. Looks through the newest entries only. Returns the id and the decoded message.
+        local function findMessage(historyKey, spec, author)
+            if string.match(spec, '^%d+%-%d+$') then
+                local found = redis.call('XRANGE', historyKey, spec, spec)[1]
+                if not found then return nil end
+                local ok, message = pcall(cjson.decode, entryJSON(found[2]))
+                if not ok or message.k ~= 'msg' then return nil end
+                return found[1], message
+            end
+            local wanted = string.lower(string.sub(spec, 2))
+            local entries = redis.call('XREVRANGE', historyKey, '+', '-', 'COUNT', \(MessageActions.latestSearchDepth))
+            for _, entry in ipairs(entries) do
+                local json = entryJSON(entry[2])
+                if string.find(json, '"k":"msg"', 1, true) and (spec ~= '~' or string.find(json, '"au":"' .. author .. '"', 1, true)) then
+                    local ok, message = pcall(cjson.decode, json)
+                    if ok and (spec == '' or spec == '~'
+                        or (type(message.from) == 'string' and string.lower(message.from) == wanted)) then
+                        return entry[1], message
+                    end
+                end
+            end
+            return nil
+        end
+        local function notFound(spec, room)
+            if spec == '' then return 'nothing has been said in #' .. room .. ' lately' end
+            if spec == '~' then return 'none of the newest messages in #' .. room .. ' is yours' end
+            if string.sub(spec, 1, 1) == '~' then
+                return 'none of the newest messages in #' .. room .. ' is from ' .. string.sub(spec, 2)
+            end
+            return 'message ' .. spec .. ' is not in the history of #' .. room .. ' (deleted, or older than it keeps)'
+        end
+        local function renewChanges(changesKey, roomIdleTTL)
+            local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
+            redis.call('EXPIRE', changesKey, seconds, 'NX')
+            redis.call('EXPIRE', changesKey, seconds, 'GT')
+        end
+        """
+
+    /// The keys and arguments of `publishReply`, in the order it declares them.
+    struct ReplyParameters {
+        var historyKey: String
+        var rolesKey: String
+        var rulesKey: String
+        var changesKey: String
+        var channel: String
+        /// The reply's JSON as `RelayCodec.messageBody` writes it.
+        var body: String
+        var maxLength: Int
+        var roomIdleTTL: Int
+        var user: String
+        var now: Millis
+        /// `MessageTarget.scriptSpec`.
+        var spec: String
+        var author: String
+        var room: String
+    }
+
+    /// A message that answers another: refused as any message is (muted, unvoiced in +m), and when the answered
+    /// message is not in the stream. The stored entry gains `re` (the answered id: history finds the rest when it
+    /// is read, so a later edit or delete shows there); the published copy also `rf` and `rt`, its author and the
+    /// start of its text as it stands, for the clients showing it live. The only JSON a script appends to: two or
+    /// three fields before the closing brace of what Swift wrote.
+    /// Returns {id, answered id, its author, the start of its text}.
+    static let publishReply = NamedScript<ReplyParameters>(
+        name: "publishReply",
+        keys: [
+            .init("historyKey", \.historyKey), .init("rolesKey", \.rolesKey), .init("rulesKey", \.rulesKey),
+            .init("changesKey", \.changesKey),
+        ],
+        arguments: [
+            .init("channel", \.channel), .init("body", \.body), .init("maxLength", \.maxLength),
+            .init("roomIdleTTL", \.roomIdleTTL), .init("user", \.user), .init("now", \.now), .init("spec", \.spec),
+            .init("author", \.author), .init("room", \.room),
+        ],
+        body: RoomScripts.refusedSpeech + "\n" + helpers + "\n" + """
+            local refused = refusedSpeech(rulesKey, rolesKey, user, now)
+            if refused then return refused end
+            local answered, message = findMessage(historyKey, spec, author)
+            if not answered then return redis.error_reply('CHAT no-such-message ' .. notFound(spec, room)) end
+            local text = message.text
+            local state = redis.call('HGET', changesKey, answered)
+            if state then text = cjson.decode(state).t or text end
+            local from = type(message.from) == 'string' and message.from or ''
+            local short = snippet(text)
+            local stored = string.sub(body, 1, -2) .. ',"re":"' .. answered .. '"}'
+            local id = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', stored)
+            redis.call('SPUBLISH', channel, id .. ' ' .. string.sub(stored, 1, -2) .. ',"rf":' .. cjson.encode(from)
+                .. ',"rt":' .. cjson.encode(short) .. '}')
+            redis.call('EXPIRE', historyKey, roomIdleTTL)
+            return {id, answered, from, short}
+            """)
+
+    /// The keys and arguments of `changeMessage`, in the order it declares them.
+    struct ChangeParameters {
+        var historyKey: String
+        var changesKey: String
+        var rolesKey: String
+        var rulesKey: String
+        var channel: String
+        /// `MessageAction.operation`.
+        var operation: String
+        /// `MessageTarget.scriptSpec`.
+        var spec: String
+        /// The emoji, or the new text (empty for a delete).
+        var value: String
+        var user: String
+        var name: String
+        var author: String
+        var now: Millis
+        var maxLength: Int
+        var roomIdleTTL: Int
+        var origin: String
+        var room: String
+    }
+
+    /// Reacts to, takes back a reaction from, edits or deletes a message: checks who may (an edit is its author's;
+    /// a delete its author's or an operator's; a reaction or an edit is speech, refused to the muted and the
+    /// unvoiced in +m) and the limits, appends the change to the stream and publishes it, and folds it into the
+    /// message's record (a delete removes the message, its edits and its record). A reaction already there, or
+    /// one taken back that was not, changes nothing and is answered as done.
+    /// Returns {change id, the message's id, its author, the start of its text}; the change id is '' when nothing
+    /// changed.
+    static let changeMessage = NamedScript<ChangeParameters>(
+        name: "changeMessage",
+        keys: [
+            .init("historyKey", \.historyKey), .init("changesKey", \.changesKey), .init("rolesKey", \.rolesKey),
+            .init("rulesKey", \.rulesKey),
+        ],
+        arguments: [
+            .init("channel", \.channel), .init("operation", \.operation), .init("spec", \.spec),
+            .init("value", \.value), .init("user", \.user), .init("name", \.name), .init("author", \.author),
+            .init("now", \.now), .init("maxLength", \.maxLength), .init("roomIdleTTL", \.roomIdleTTL),
+            .init("origin", \.origin), .init("room", \.room),
+        ],
+        body: RoomScripts.refusedSpeech + "\n" + helpers + "\n" + """
+            local function refuse(code, text) return redis.error_reply('CHAT ' .. code .. ' ' .. text) end
+            local id, message = findMessage(historyKey, spec, author)
+            if not id then return refuse('no-such-message', notFound(spec, room)) end
+            local own = message.au ~= nil and message.au == author
+            local state = redis.call('HGET', changesKey, id)
+            state = state and cjson.decode(state) or {}
+            local text = state.t or message.text
+            local entry = {k = 'chg', op = operation, room = room, from = name, msg = id, ts = tonumber(now),
+                sid = origin, rf = message.from}
+            if operation == 'edit' then
+                if not own then return refuse('not-yours', 'only its author edits a message') end
+                local refused = refusedSpeech(rulesKey, rolesKey, user, now)
+                if refused then return refused end
+                state.e = state.e or {}
+                if #state.e >= \(MessageActions.maximumEdits) then
+                    return refuse('message-full', 'a message is edited at most \(MessageActions.maximumEdits) times')
+                end
+                entry.text = value
+            elseif operation == 'delete' then
+                if not own and not string.find(redis.call('HGET', rolesKey, user) or '', '[oq]') then
+                    return refuse('not-yours', 'only its author or the room\\'s operators delete a message')
+                end
+            else
+                state.r = state.r or {}
+                local total, mine, found, had = 0, 0, nil, nil
+                for index, reaction in ipairs(state.r) do
+                    total = total + #reaction[3]
+                    if reaction[1] == value then found = index end
+                    for position, key in ipairs(reaction[3]) do
+                        if key == user then
+                            mine = mine + 1
+                            if reaction[1] == value then had = position end
+                        end
+                    end
+                end
+                if operation == 'react' then
+                    local refused = refusedSpeech(rulesKey, rolesKey, user, now)
+                    if refused then return refused end
+                    if had then return {'', id, message.from or '', ''} end
+                    if not found and #state.r >= \(MessageActions.maximumDistinctReactions) then
+                        return refuse('message-full', 'a message holds at most \(MessageActions.maximumDistinctReactions) different reactions')
+                    end
+                    if mine >= \(MessageActions.maximumReactionsPerPerson) then
+                        return refuse('message-full', 'you put at most \(MessageActions.maximumReactionsPerPerson) reactions on one message')
+                    end
+                    if total >= \(MessageActions.maximumReactions) then
+                        return refuse('message-full', 'a message holds at most \(MessageActions.maximumReactions) reactions')
+                    end
+                    if not found then
+                        state.r[#state.r + 1] = {value, {}, {}}
+                        found = #state.r
+                    end
+                    local reaction = state.r[found]
+                    reaction[2][#reaction[2] + 1] = name
+                    reaction[3][#reaction[3] + 1] = user
+                else
+                    if not had then return {'', id, message.from or '', ''} end
+                    local reaction = state.r[found]
+                    table.remove(reaction[2], had)
+                    table.remove(reaction[3], had)
+                    if #reaction[3] == 0 then table.remove(state.r, found) end
+                end
+                entry.text = value
+            end
+            local stored = cjson.encode(entry)
+            local change = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', stored)
+            if operation == 'delete' then
+                local gone = {id}
+                for _, edit in ipairs(state.e or {}) do gone[#gone + 1] = edit end
+                local deleted = redis.call('XDEL', historyKey, unpack(gone))
+                redis.call('HINCRBY', changesKey, '_ndel', deleted)
+                local newest = gone[#gone]
+                local before = redis.call('HGET', changesKey, '_maxdel')
+                if not before or idLess(before, newest) then redis.call('HSET', changesKey, '_maxdel', newest) end
+                redis.call('HDEL', changesKey, id)
+            else
+                if operation == 'edit' then
+                    state.t, state.et = value, tonumber(now)
+                    state.e[#state.e + 1] = change
+                end
+                if state.t == nil and (state.r == nil or #state.r == 0) then
+                    redis.call('HDEL', changesKey, id)
+                else
+                    redis.call('HSET', changesKey, id, cjson.encode(state))
+                end
+            end
+            -- Live, a reaction names the start of the text it is on (what text mode shows); a delete never does.
+            if operation == 'react' or operation == 'unreact' then entry.rt = snippet(text) end
+            redis.call('SPUBLISH', channel, change .. ' ' .. cjson.encode(entry))
+            redis.call('EXPIRE', historyKey, roomIdleTTL)
+            renewChanges(changesKey, roomIdleTTL)
+            if redis.call('HLEN', changesKey) > tonumber(maxLength) + 200 then
+                local first = redis.call('XRANGE', historyKey, '-', '+', 'COUNT', 1)[1]
+                if first then
+                    for _, field in ipairs(redis.call('HKEYS', changesKey)) do
+                        if string.sub(field, 1, 1) ~= '_' and idLess(field, first[1]) then
+                            redis.call('HDEL', changesKey, field)
+                        end
+                    end
+                end
+            end
+            return {change, id, message.from or '', operation == 'delete' and '' or snippet(text)}
+            """)
+
+    /// A page of a room's stream, with what history shows of each message beyond its entry.
+    /// KEYS: history, changes; ARGV: start, count, '1' to read backward (newest first)
+    /// Returns {entries (as XRANGE gives them), notes}: a note for each message with a record or a reply,
+    /// {id, edited text or '', edited time or 0, {emoji, count, names..., ...}, answered id or '', its author or '',
+    /// the start of its text or ''} (an answered message no longer there has no author).
+    static let readEntries = RedisScript(
+        name: "readEntries",
+        source: helpers + "\n" + """
+            local entries
+            if ARGV[3] == '1' then
+                entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], '-', 'COUNT', ARGV[2])
+            else
+                entries = redis.call('XRANGE', KEYS[1], ARGV[1], '+', 'COUNT', ARGV[2])
+            end
+            local changed = redis.call('EXISTS', KEYS[2]) == 1
+            local notes = {}
+            for _, entry in ipairs(entries) do
+                local json = entryJSON(entry[2])
+                local answered = string.match(json, '"re":"(%d+%-%d+)"')
+                local state = changed and redis.call('HGET', KEYS[2], entry[1])
+                if state or answered then
+                    local note = {entry[1], '', 0, {}, '', '', ''}
+                    if state then
+                        state = cjson.decode(state)
+                        if state.t then note[2], note[3] = state.t, state.et end
+                        local flat = {}
+                        for _, reaction in ipairs(state.r or {}) do
+                            flat[#flat + 1] = reaction[1]
+                            flat[#flat + 1] = #reaction[2]
+                            for _, name in ipairs(reaction[2]) do flat[#flat + 1] = name end
+                        end
+                        note[4] = flat
+                    end
+                    if answered then
+                        note[5] = answered
+                        local found = redis.call('XRANGE', KEYS[1], answered, answered)[1]
+                        local ok, message = false, nil
+                        if found then ok, message = pcall(cjson.decode, entryJSON(found[2])) end
+                        if ok and message.k == 'msg' and type(message.from) == 'string' then
+                            local text = message.text
+                            local record = changed and redis.call('HGET', KEYS[2], answered)
+                            if record then text = cjson.decode(record).t or text end
+                            note[6], note[7] = message.from, snippet(text)
+                        end
+                    end
+                    notes[#notes + 1] = note
+                end
+            end
+            return {entries, notes}
+            """)
+
+    static let all: [RedisScript] = [publishReply.script, changeMessage.script, readEntries]
+}

@@ -1,0 +1,171 @@
+import ChatCore
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// Replies, reactions, edits and deletes (issue 30), over real sockets against two real nodes and Redis: what a JSON
+/// program, a person on nc and an IRCv3 client see of each other's, live, in a late joiner's history and after a
+/// resume, and what is refused.
+@Suite("Acting on messages", .serialized)
+struct MessageActionTests {
+    @Test("replies, reactions, edits and deletes reach JSON, text and IRC clients on both nodes; history keeps them")
+    func actOnMessages() throws {
+        let cluster = try TestCluster(nodes: 2, nodeArguments: ["--irc-port", "0"])
+        let alice = try cluster[0].loginJSON("alice")
+        let bob = try cluster[1].login("bob")
+        let carol = try cluster[1].ircLogin(
+            "carol", capabilities: ["message-tags", "echo-message", "draft/message-redaction"])
+        try carol.send("JOIN #lobby")
+        _ = try carol.expectLine("joined") { $0.contains(" 366 ") }
+
+        try alice.sendJSON(["op": "say", "text": "hello from alice", "id": 2])
+        let said = try alice.expectEvent("the acknowledgement") { $0["type"] as? String == "message" }
+        let first = try #require(said["msgid"] as? String)
+        try bob.expect("<alice> hello from alice")
+        _ = try carol.expectLine("alice's message") {
+            $0.contains("msgid=\(first)") && $0.hasSuffix("PRIVMSG #lobby :hello from alice")
+        }
+
+        // A reply, by name from text mode: everyone sees whom it answers.
+        try bob.send("/reply alice hi back")
+        let reply = try alice.expectEvent("bob's reply") {
+            $0["type"] as? String == "message" && $0["from"] as? String == "bob"
+        }
+        let answered = reply["reply"] as? [String: Any]
+        #expect(answered?["msgid"] as? String == first, "\(reply)")
+        #expect(answered?["from"] as? String == "alice" && answered?["text"] as? String == "hello from alice")
+        let replyID = try #require(reply["msgid"] as? String)
+        _ = try carol.expectLine("the reply tag") {
+            $0.contains("+draft/reply=\(first)") && $0.hasSuffix("PRIVMSG #lobby :hi back")
+        }
+        // From IRC, the reply tag; from JSON, `reply`.
+        try carol.send("@+draft/reply=\(replyID) PRIVMSG #lobby :welcome both")
+        let ircReply = try alice.expectEvent("carol's reply") { $0["from"] as? String == "carol" }
+        #expect((ircReply["reply"] as? [String: Any])?["from"] as? String == "bob", "\(ircReply)")
+        try bob.expect("<carol> (replying to bob: hi back) welcome both")
+
+        // Reactions: IRC's TAGMSG, JSON's react; text mode names the message.
+        try carol.send("@+draft/react=👍;+draft/reply=\(first) TAGMSG #lobby")
+        let reacted = try alice.expectEvent("carol's reaction") { $0["type"] as? String == "reacted" }
+        #expect(reacted["emoji"] as? String == "👍" && reacted["from"] as? String == "carol", "\(reacted)")
+        #expect(reacted["msgid"] as? String == first && reacted["author"] as? String == "alice")
+        try bob.expect("carol reacted 👍 to alice's message: hello from alice")
+        _ = try carol.expectLine("the echo") { $0.contains("+draft/react=👍") && $0.contains("TAGMSG #lobby") }
+        try alice.sendJSON(["op": "react", "msgid": first, "emoji": "🎉", "id": 3])
+        _ = try alice.expectEvent("the acknowledgement") { $0["type"] as? String == "reacted" && $0["id"] as? Int == 3 }
+        _ = try carol.expectLine("alice's reaction") { $0.contains("+draft/react=🎉") && $0.contains(":alice!") }
+        try bob.send("/react 😀 alice")
+        _ = try alice.expectEvent("bob's reaction") {
+            $0["type"] as? String == "reacted" && $0["emoji"] as? String == "😀"
+        }
+        try bob.send("/unreact 😀 alice")
+        _ = try alice.expectEvent("taken back") {
+            $0["type"] as? String == "unreacted" && $0["emoji"] as? String == "😀"
+        }
+        _ = try carol.expectLine("taken back, on IRC") { $0.contains("+draft/unreact=😀") }
+
+        // An edit: the author's only.
+        try alice.sendJSON(["op": "edit", "msgid": first, "text": "hello from alice, edited", "id": 4])
+        _ = try alice.expectEvent("the acknowledgement") { $0["type"] as? String == "edited" && $0["id"] as? Int == 4 }
+        try bob.expect("alice edited their message, now: hello from alice, edited")
+        _ = try carol.expectLine("the edit") {
+            $0.contains("+draft/edit=\(first)") && $0.hasSuffix("PRIVMSG #lobby :hello from alice, edited")
+        }
+        try bob.send("/edit \(first) mine now")
+        try bob.expect("! not-yours only its author edits a message")
+
+        // Refused, changing nothing: a message that is not there, a reaction that is no emoji, a room one is not in.
+        try alice.sendJSON(["op": "react", "msgid": "1-0", "emoji": "👍", "id": 5])
+        let missing = try alice.expectEvent("refused") { $0["type"] as? String == "error" && $0["id"] as? Int == 5 }
+        #expect(missing["code"] as? String == "no-such-message", "\(missing)")
+        try alice.sendJSON(["op": "react", "msgid": first, "emoji": String(repeating: "x", count: 40), "id": 6])
+        let long = try alice.expectEvent("refused") { $0["type"] as? String == "error" && $0["id"] as? Int == 6 }
+        #expect(long["code"] as? String == "bad-request", "\(long)")
+        try alice.sendJSON(["op": "react", "room": "elsewhere", "msgid": first, "emoji": "👍", "id": 7])
+        let outside = try alice.expectEvent("refused") { $0["type"] as? String == "error" && $0["id"] as? Int == 7 }
+        #expect(outside["code"] as? String == "not-in-room", "\(outside)")
+        try carol.send("REDACT #lobby \(first) :not mine")
+        _ = try carol.expectLine("forbidden") { $0.contains("FAIL REDACT REDACT_FORBIDDEN #lobby \(first) ") }
+
+        // A late joiner on the other node sees the messages as they stand: edited, with reactions and replies.
+        let dana = try cluster[1].connect("dana")
+        try dana.sendJSON(["op": "hello", "name": "dana", "id": 1])
+        let welcome = try dana.expectEvent(type: "welcome")
+        let resume = try #require(welcome["resume"] as? String)
+        let joined = try dana.expectEvent(type: "joined")
+        let history = joined["history"] as? [[String: Any]] ?? []
+        let original = try #require(history.first { $0["msgid"] as? String == first }, "\(history)")
+        #expect(original["text"] as? String == "hello from alice, edited" && original["edited"] != nil)
+        let reactions = original["reactions"] as? [[String: Any]] ?? []
+        #expect(reactions.map { $0["emoji"] as? String } == ["👍", "🎉"], "\(reactions)")
+        #expect(reactions.first?["names"] as? [String] == ["carol"] && reactions.first?["count"] as? Int == 1)
+        let answer = try #require(history.first { $0["msgid"] as? String == replyID })
+        #expect((answer["reply"] as? [String: Any])?["text"] as? String == "hello from alice, edited", "\(answer)")
+        let lastSeen = try #require(history.last?["msgid"] as? String)
+
+        // Dana's connection drops; meanwhile alice deletes her message. The resume tells dana it is gone.
+        dana.close()
+        try alice.sendJSON(["op": "delete", "msgid": first, "id": 8])
+        _ = try alice.expectEvent("the acknowledgement") { $0["type"] as? String == "deleted" && $0["id"] as? Int == 8 }
+        try bob.expect("alice deleted their message")
+        _ = try carol.expectLine("the redaction") {
+            $0.contains(":alice!") && $0.contains(" REDACT #lobby ") && $0.hasSuffix(first)
+        }
+        let back = try cluster[1].connect("dana again")
+        try back.sendJSON([
+            "op": "hello", "name": "dana", "resume": resume, "rooms": [["room": "lobby", "since": lastSeen]], "id": 1,
+        ])
+        _ = try back.expectEvent(type: "welcome")
+        let rejoined = try back.expectEvent(type: "joined")
+        #expect((rejoined["history"] as? [Any])?.isEmpty == true, "\(rejoined)")
+        let gone = try back.expectEvent(type: "deleted")
+        #expect(gone["msgid"] as? String == first && gone["from"] as? String == "alice", "\(gone)")
+        #expect(!back.received.contains { $0.contains("\"type\":\"gap\"") }, "a delete is no lost message")
+
+        // History after the delete: the message is gone for everyone, the reply says so.
+        try back.sendJSON(["op": "history", "room": "lobby", "id": 2])
+        let page = try back.expectEvent(type: "history")
+        let messages = page["messages"] as? [[String: Any]] ?? []
+        #expect(!messages.contains { $0["msgid"] as? String == first }, "\(messages)")
+        let orphan = try #require(messages.first { $0["msgid"] as? String == replyID })
+        let orphaned = orphan["reply"] as? [String: Any]
+        #expect(orphaned?["msgid"] as? String == first && orphaned?["from"] == nil, "\(orphan)")
+        try bob.send("/history")
+        try bob.expect("<bob> (replying to a message no longer here) hi back")
+    }
+
+    @Test(
+        "reactions are bounded per person and rate-limited like messages; one's own newest is edited and deleted by name"
+    )
+    func reactionLimits() throws {
+        let cluster = try TestCluster(nodes: 1, nodeArguments: ["--rate-limit", "20", "--rate-burst", "10"])
+        let alice = try cluster[0].loginJSON("alice")
+        let bob = try cluster[0].login("bob")
+        try alice.sendJSON(["op": "say", "text": "react to me", "id": 2])
+        let said = try alice.expectEvent("the acknowledgement") { $0["type"] as? String == "message" }
+        let target = try #require(said["msgid"] as? String)
+        let emojis = ["😀", "😁", "😂", "🤣", "😃", "😄"]
+        for emoji in emojis { try bob.send("/react \(emoji)") }
+        try bob.expect("! message-full you put at most 5 reactions on one message")
+        #expect(bob.drain().filter { $0.contains(" reacted ") }.count <= 5)
+        // A flood of reactions runs into the rate limit, as a flood of messages does.
+        for _ in 0..<30 { try bob.send("/unreact 😀") }
+        try bob.expect("! rate-limited")
+        Thread.sleep(forTimeInterval: 0.6)
+        // Text mode's own newest: /edit and /delete without an id.
+        try bob.send("my typo")
+        _ = try alice.expectEvent("bob's message") {
+            $0["type"] as? String == "message" && $0["text"] as? String == "my typo"
+        }
+        try bob.send("/edit my fix")
+        let edited = try alice.expectEvent("the edit") { $0["type"] as? String == "edited" }
+        #expect(edited["text"] as? String == "my fix" && edited["from"] as? String == "bob", "\(edited)")
+        try bob.send("/delete")
+        _ = try alice.expectEvent("the delete") { $0["type"] as? String == "deleted" && $0["from"] as? String == "bob" }
+        try alice.sendJSON(["op": "history", "room": "lobby", "id": 3])
+        let page = try alice.expectEvent(type: "history")
+        let texts = (page["messages"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+        #expect(texts == ["react to me"], "\(texts)")
+        _ = target
+    }
+}
