@@ -90,6 +90,8 @@ public struct RoomView: Equatable, Sendable {
     public var unread = 0
     /// The newest message id seen: what a reconnect resumes after.
     public var lastMessageID: StreamID?
+    /// Where the room is read up to, as the server keeps it (a registered name's, shared by its devices).
+    public var markedRead: StreamID?
     /// While a catch-up is being read page by page, the last id read so far: everything up to it is here, while
     /// newer live messages may already have come. A reconnect meanwhile resumes from here, not from the newest.
     public var caughtUpTo: StreamID?
@@ -141,6 +143,8 @@ public struct ClientState: Sendable {
     /// While our name is held by the lost connection: until when to keep asking, and when to ask next.
     private var reclaimUntil: Millis?
     private var helloRetryAt: Millis?
+    /// When the last read marker was sent (`markCurrentRead`).
+    private var lastMarkSent: Millis = 0
     /// How long a reconnecting client waits for its own name (a dead node's names are freed within its claim
     /// TTL, 15 s by default, plus a reaper pass).
     public static let reclaimMillis: Millis = 30_000
@@ -202,10 +206,24 @@ public struct ClientState: Sendable {
 
     /// Called now and then (every 100 ms or so): sends what is due, such as another try at our name.
     public mutating func tick(now: Millis) -> [Outgoing] {
-        guard let due = helloRetryAt, now >= due, let name else { return [] }
+        let marked = markCurrentRead(now: now)
+        guard let due = helloRetryAt, now >= due, let name else { return marked }
         helloRetryAt = nil
         status = .connecting
         return [hello(name)]
+    }
+
+    /// The room on screen is read up to its newest message: told to the server at most once a second, which keeps
+    /// it for the name's other devices and the next login.
+    private mutating func markCurrentRead(now: Millis) -> [Outgoing] {
+        guard case .connected = status, let room = current, var view = views[room],
+            let newest = view.lines.last(where: { $0.id != nil })?.id, newest > (view.markedRead ?? .zero),
+            now - lastMarkSent >= 1000
+        else { return [] }
+        view.markedRead = newest
+        views[room] = view
+        lastMarkSent = now
+        return [Outgoing(.markRead(room: room.value, id: newest.description), id: Outgoing.automatic)]
     }
 
     /// The connection is gone: keep every room and line, to resume when it is back (unless the server said not to
@@ -304,6 +322,18 @@ public struct ClientState: Sendable {
             return []
         case .messageChanged(let change):
             apply(change)
+            return []
+        case .readMarker(let marker):
+            guard var view = views[marker.room] else { return [] }
+            if let id = marker.id, id > (view.markedRead ?? .zero) { view.markedRead = id }
+            if marker.room != current {
+                // After a join the server counts (from the whole history); a move elsewhere is counted here.
+                let read = view.markedRead ?? .zero
+                view.unread =
+                    marker.unread
+                    ?? view.lines.filter { ($0.id ?? .zero) > read && $0.from.map(isMe) != true }.count
+            }
+            views[marker.room] = view
             return []
         case .typing(let room, let name, _):
             guard !isMe(name), rooms.contains(room) else { return [] }

@@ -311,6 +311,9 @@ public enum ChatEvent: Equatable, Sendable {
     /// Someone reacted to, edited or deleted a message of a room (`MessageActions`); to the actor, the reply to
     /// doing it.
     case messageChanged(MessageChange)
+    /// Where you have read a room up to: after your join (with how many are unread), the reply to marking it, and
+    /// when another of your devices moves it. `id` nil: nothing read there yet (IRC's `MARKREAD #room *`).
+    case readMarker(ReadMarker)
     case direct(DirectMessage)
     /// `registered`: the name is a registered one (its holder gave its password): IRC's extended-join shows the
     /// account.

@@ -18,6 +18,8 @@ public enum ClientRequest: Equatable, Sendable {
     case say(room: String?, text: String, isAction: Bool)
     /// A message to a room that answers one of its messages (IRC's `+draft/reply`).
     case reply(room: String?, to: MessageTarget, text: String, isAction: Bool = false)
+    /// Marks a room read up to the message `id` (IRC's MARKREAD); nil `id`: asks where the marker is.
+    case markRead(room: String?, id: String?)
     /// Reacts to, edits or deletes a message of a room (docs/protocol.md, "Acting on messages").
     case actOn(room: String?, target: MessageTarget, MessageAction)
     /// `key`: the room's key, when it has one (IRC's `+k`).
@@ -139,6 +141,7 @@ extension ClientRequest {
         case .reply(nil, let target, let text, let isAction):
             return .reply(room: room, to: target, text: text, isAction: isAction)
         case .actOn(nil, let target, let action): return .actOn(room: room, target: target, action)
+        case .markRead(nil, let id): return .markRead(room: room, id: id)
         case .leave(nil, let message): return .leave(room: room, message: message)
         case .who(nil, let listing): return .who(room: room, listing: listing)
         case .history(nil, let limit, let before, let after):

@@ -124,6 +124,13 @@ public enum JSONEventDecoder {
         case "typing":
             guard let room = fields.room(), let name = fields.string("name") else { return nil }
             return .typing(room: room, name: name, time: time)
+        case "read":
+            guard let room = fields.room() else { return nil }
+            return .readMarker(
+                ReadMarker(
+                    room: room, id: fields.string("msgid").flatMap(StreamID.init),
+                    unread: fields.int("unread").map(Int.init),
+                    more: fields.bool("more")))
         case "edited", "deleted", "reacted", "unreacted":
             return change(type, fields, time: time)
         case "tagmsg":

@@ -12,6 +12,8 @@ public enum JSONRenderer {
     /// Events JSON clients are not sent: no message of the day at login when there is none.
     public static func isSilent(_ event: ChatEvent) -> Bool {
         if case .motd(let text, true) = event { return text?.isEmpty ?? true }
+        // After a join, a room never read has no marker to tell a program (IRC clients are told `*`).
+        if case .readMarker(let marker) = event { return marker.id == nil }
         return false
     }
 
@@ -104,6 +106,12 @@ public enum JSONRenderer {
             json.field("from", change.by)
             if let author = change.targetFrom { json.field("author", author) }
             json.field("change", change.id.description)
+        case .readMarker(let marker):
+            header("read")
+            json.field("room", marker.room.value)
+            if let id = marker.id { json.field("msgid", id.description) }
+            if let unread = marker.unread { json.field("unread", unread) }
+            if marker.more { json.field("more", true) }
         case .typing(let room, let name, let time):
             header("typing", time: time)
             json.field("room", room.value)

@@ -37,6 +37,10 @@ public enum JSONRequestEncoder {
             case .latest(let name): json.field("reply-to", name ?? "")
             case .ownLatest: json.field("reply-to", "~")
             }
+        case .markRead(let room, let id):
+            op("read")
+            if let room { json.field("room", room) }
+            if let id { json.field("msgid", id) }
         case .actOn(let room, let target, let action):
             switch action {
             case .react(let emoji), .unreact(let emoji):

@@ -224,6 +224,7 @@ public enum JSONRequestParser {
                 let emoji = try required(emoji, "emoji")
                 let target = try messageTarget(otherwise: .latest(from: nil))
                 return .actOn(room: room, target: target, op == "react" ? .react(emoji) : .unreact(emoji))
+            case "read": return .markRead(room: room, id: msgid)
             case "edit":
                 return .actOn(
                     room: room, target: try messageTarget(otherwise: .ownLatest), .edit(try required(text, "text")))

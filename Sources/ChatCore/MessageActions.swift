@@ -112,6 +112,28 @@ public enum MessageTarget: Equatable, Sendable {
     }
 }
 
+/// Where a person has read a room up to (IRCv3's read-marker), kept for a registered name on every device; `unread`:
+/// after a join, how many messages from others came after it (at most `maximumCounted`, `more` past that).
+public struct ReadMarker: Equatable, Sendable {
+    public var room: RoomName
+    /// Nil: nothing read there yet.
+    public var id: StreamID?
+    public var unread: Int?
+    public var more: Bool
+
+    /// Unread messages are counted up to this many ("99+"): a count costs a bounded read of the room's stream.
+    public static let maximumCounted = 99
+    /// Rooms whose markers a name keeps: past this, the oldest marker goes.
+    public static let maximumRooms = 200
+
+    public init(room: RoomName, id: StreamID?, unread: Int? = nil, more: Bool = false) {
+        self.room = room
+        self.id = id
+        self.unread = unread
+        self.more = more
+    }
+}
+
 /// What a request does to the message it names.
 public enum MessageAction: Equatable, Sendable {
     case react(String)

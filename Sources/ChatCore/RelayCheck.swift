@@ -90,6 +90,9 @@ public struct RelayCheck: Sendable {
             guard room == nil else { return "a session notice on a room's channel" }
             if let reason, !Self.isReason(reason) { return "a reason no node would have sent" }
             return check(name: name) ?? (by == OperatorRequest.serverActor ? nil : check(name: by))
+        case .readMarker(let marker):
+            guard room == nil else { return "a read marker on a room's channel" }
+            return (try? RoomName(validating: marker.room.value)) == marker.room ? nil : "an invalid room"
         case .networkChanged:
             return room == nil ? nil : "a network notice on a room's channel"
         case .roomClosed(let eventRoom, let by, let reason, _):

@@ -98,6 +98,11 @@ public enum RelayCodec {
             json.field("text", message.encodedTags)
             json.field("msg", message.id)
             json.field("ts", message.time)
+        case .readMarker(let marker):
+            json.field("k", "read")
+            json.field("room", marker.room.value)
+            if let id = marker.id { json.field("msg", id.description) }
+            json.field("ts", 0)
         case .renamed(let room, let from, let to, let time):
             json.field("k", "nick")
             if let room { json.field("room", room.value) }
@@ -247,6 +252,9 @@ public enum RelayCodec {
                 TagMessage(
                     room: wire.room.map(RoomName.init(trusted:)), to: wire.to, from: from, tags: tags, id: id,
                     time: wire.ts))
+        case "read":
+            guard let room = wire.room, let id = wire.msg.flatMap(StreamID.init) else { return nil }
+            event = .readMarker(ReadMarker(room: RoomName(trusted: room), id: id))
         case "nick":
             guard let room = wire.room, let from = wire.from, let to = wire.to else { return nil }
             event = .renamed(room: RoomName(trusted: room), from: from, to: to, time: wire.ts)

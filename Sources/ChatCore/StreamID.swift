@@ -60,6 +60,7 @@ extension ChatEvent {
         case .renamed(let room, _, _, _): return room
         case .tagMessage(let message): return message.room
         case .messageChanged(let change): return change.room
+        case .readMarker(let marker): return marker.room
         default: return nil
         }
     }
@@ -87,6 +88,7 @@ extension ClientRequest {
                 login: login)
         case .say(let room, let said, let isAction):
             return .say(room: room.map(clean), text: text(said), isAction: isAction)
+        case .markRead(let room, let id): return .markRead(room: room.map(clean), id: id.map(clean))
         case .reply(let room, let target, let said, let isAction):
             return .reply(room: room.map(clean), to: target.sanitized(clean), text: text(said), isAction: isAction)
         case .actOn(let room, let target, let action):

@@ -44,6 +44,11 @@ public enum TextRenderer {
             }
         case .messageChanged(let change):
             return [changeLine(change)]
+        case .readMarker(let marker):
+            // Text mode shows everything as it comes; after a join, it says how much came since one last read.
+            guard let unread = marker.unread, unread > 0 else { return [] }
+            let count = marker.more ? "over \(unread) messages" : plural(unread, "message")
+            return ["* #\(marker.room): \(count) since you last read it"]
         case .typing(let room, let name, let time):
             return ["* [\(TimeFormat.clock(time))] \(name) is typing in #\(room)"]
         case .tagMessage(let message):

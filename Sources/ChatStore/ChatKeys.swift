@@ -38,6 +38,9 @@ public enum ChatKeys {
     /// `dms` = `registered` when they refuse guests' direct messages. A registered name's lives with the account; a
     /// guest's goes when a new guest takes the name (`OperatorScripts.loginState`).
     public static func preferences(_ user: String) -> String { tagged("chat:prefs:", user) }
+    /// Where a registered name has read each room up to: room -> message id (`ReadMarker`), at most
+    /// `ReadMarker.maximumRooms`; lives with the account, and goes when it is unregistered.
+    public static func readMarkers(_ user: String) -> String { tagged("chat:read:", user) }
     /// The rooms a registered name owns (docs/moderation.md, "Registered rooms"), at most
     /// `RoomRegistrationLimits.roomsPerOwner`: counted before a registration, and given up with the account.
     public static func ownedRooms(_ user: String) -> String { tagged("chat:owned-rooms:", user) }

@@ -81,3 +81,41 @@ extension ChatStore {
             }
     }
 }
+
+/// Read markers (`ReadMarker`): a registered name's, on its own tag; counted against a room's stream on its tag.
+extension ChatStore {
+    /// Moves `user`'s marker in `room` forward to `id` and tells the name's other connections (its channel, with
+    /// `origin`, so this one skips it).
+    public func markRead(_ room: RoomName, upTo id: StreamID, user: UserName, origin: String) -> EventLoopFuture<Void> {
+        let payload = RelayCodec.encode(
+            RelayEnvelope(event: .readMarker(ReadMarker(room: room, id: id)), origin: origin))
+        return redis.run(
+            OperatorScripts.markRead, keys: [ChatKeys.readMarkers(user.key)],
+            arguments: [
+                room.value, id.description, String(bounds.accountLifetimeSeconds), String(ReadMarker.maximumRooms),
+                ChatKeys.userChannel(user.key), payload,
+            ]
+        ).map { _ in }
+    }
+
+    /// Messages in `room` after `id` from anyone but `user`, counted up to `ReadMarker.maximumCounted` (`more`: there
+    /// are more, or too many changes to tell), reading at most twice that many entries.
+    public func unreadCount(
+        _ room: RoomName, after id: StreamID, skipping user: UserName
+    )
+        -> EventLoopFuture<(count: Int, more: Bool)>
+    {
+        redis.run(
+            MessageScripts.countUnread, keys: [ChatKeys.history(room)],
+            arguments: [id.description, JSONWriter.quoted(user.display), String(ReadMarker.maximumCounted)]
+        ).map { reply in
+            let parts = reply.array ?? []
+            return (Int(parts.first?.int ?? 0), parts.count > 1 && parts[1].int == 1)
+        }
+    }
+
+    /// An unregistered name keeps no read markers.
+    public func forgetReadMarkers(of user: UserName) -> EventLoopFuture<Void> {
+        redis.send("DEL", ChatKeys.readMarkers(user.key)).map { _ in }
+    }
+}

@@ -232,6 +232,8 @@ extension ChatStore {
         /// Blocked people: user key -> name as typed.
         public var blocked: [String: String] = [:]
         public var refusesGuests = false
+        /// A registered name's read markers (`ChatKeys.readMarkers`).
+        public var readMarkers: [RoomName: StreamID] = [:]
 
         public init() {}
     }
@@ -244,7 +246,8 @@ extension ChatStore {
         -> EventLoopFuture<(registered: Bool, preferences: Preferences)>
     {
         redis.run(
-            OperatorScripts.loginState, keys: [ChatKeys.session(user.key), ChatKeys.preferences(user.key)],
+            OperatorScripts.loginState,
+            keys: [ChatKeys.session(user.key), ChatKeys.preferences(user.key), ChatKeys.readMarkers(user.key)],
             arguments: [token, String(bounds.accountLifetimeSeconds)]
         ).map { reply in
             let parts = reply.array ?? []
@@ -258,6 +261,13 @@ extension ChatStore {
                 } else if field == "dms" {
                     preferences.refusesGuests = fields[index + 1] == "registered"
                 }
+            }
+            let markers = parts.count > 2 ? Self.strings(parts[2]) : []
+            for index in stride(from: 0, to: markers.count - 1, by: 2) {
+                guard let room = try? RoomName(validating: markers[index]), let id = StreamID(markers[index + 1]) else {
+                    continue
+                }
+                preferences.readMarkers[room] = id
             }
             return (registered, preferences)
         }

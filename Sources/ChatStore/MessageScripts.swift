@@ -336,5 +336,24 @@ enum MessageScripts {
             return {entries, notes}
             """)
 
-    static let all: [RedisScript] = [publishReply.script, changeMessage.script, readEntries]
+    /// Counts the messages after a read marker that are not the reader's own.
+    /// KEYS: history; ARGV: the marker, the reader's name as JSON writes it (quoted), the most to count
+    /// Returns {count, 1 when there are more (or more entries than were read)}.
+    static let countUnread = RedisScript(
+        name: "countUnread",
+        source: """
+            local most = tonumber(ARGV[3])
+            local entries = redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', 2 * most + 2)
+            local count = 0
+            for _, entry in ipairs(entries) do
+                local json = entry[2][2] or ''
+                if string.find(json, '"k":"msg"', 1, true) and not string.find(json, '"from":' .. ARGV[2], 1, true) then
+                    count = count + 1
+                    if count > most then return {most, 1} end
+                end
+            end
+            return {count, #entries == 2 * most + 2 and 1 or 0}
+            """)
+
+    static let all: [RedisScript] = [publishReply.script, changeMessage.script, readEntries, countUnread]
 }

@@ -63,15 +63,48 @@ enum OperatorScripts {
     /// the account's password (`acct`), and the person's own preferences (blocks, refusing guests). A guest's plain
     /// claim needs neither (its claim deleted the last holder's preferences: `IdentityScripts.claim`), and makes no
     /// such read. A registered name's preferences live another account lifetime from each login.
-    /// KEYS: session, preferences; ARGV: claim token, lifetime
-    /// Returns {acct, preferences (HGETALL)}.
+    /// A registered name's read markers come too, renewed like its preferences.
+    /// KEYS: session, preferences, read markers; ARGV: claim token, lifetime
+    /// Returns {acct, preferences (HGETALL), read markers (HGETALL; empty for a guest)}.
     static let loginState = RedisScript(
         name: "loginState",
         source: """
             local fields = redis.call('HMGET', KEYS[1], 'tok', 'acct')
             local registered = fields[1] == ARGV[1] and fields[2] == '1'
             if registered and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
-            return {registered and '1' or '0', redis.call('HGETALL', KEYS[2])}
+            if registered and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
+            return {registered and '1' or '0', redis.call('HGETALL', KEYS[2]),
+                registered and redis.call('HGETALL', KEYS[3]) or {}}
+            """)
+
+    /// Moves a registered name's read marker in a room forward (never back), keeping at most `ReadMarker.maximumRooms`
+    /// rooms' (the oldest goes), and tells the name's connections on its channel.
+    /// KEYS: read markers; ARGV: room, message id, lifetime, most rooms, user channel, payload
+    /// Returns the marker as it stands.
+    static let markRead = RedisScript(
+        name: "markRead",
+        source: """
+            local function idLess(a, b)
+                local am, as = string.match(a, '^(%d+)%-(%d+)$')
+                local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
+                if not am or not bm then return am == nil end
+                if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+                return tonumber(as) < tonumber(bs)
+            end
+            local current = redis.call('HGET', KEYS[1], ARGV[1])
+            if current and not idLess(current, ARGV[2]) then return current end
+            if not current and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+                local all = redis.call('HGETALL', KEYS[1])
+                local oldest, field = nil, nil
+                for i = 1, #all, 2 do
+                    if not oldest or idLess(all[i + 1], oldest) then oldest, field = all[i + 1], all[i] end
+                end
+                redis.call('HDEL', KEYS[1], field)
+            end
+            redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+            redis.call('EXPIRE', KEYS[1], ARGV[3])
+            redis.call('SPUBLISH', ARGV[5], ARGV[6])
+            return ARGV[2]
             """)
 
     /// Blocks or unblocks a person, within the limit. The preferences live a registered name's account lifetime, or
@@ -119,6 +152,6 @@ enum OperatorScripts {
             """)
 
     static let all: [RedisScript] = [
-        suspend, unsuspend, addNetworkBan, closeRoom, loginState, block, markOperator, markBot,
+        suspend, unsuspend, addNetworkBan, closeRoom, loginState, markRead, block, markOperator, markBot,
     ]
 }

@@ -59,6 +59,27 @@ struct ClientStateTests {
         #expect(state.views[lobby]?.resumeFrom == StreamID("107-0"))
     }
 
+    @Test("read markers: the room on screen is marked read once a second; unread counts come from the server's marker")
+    func readMarkers() {
+        var state = aliceInTwoRooms()
+        state.select(lobby)
+        #expect(
+            state.tick(now: 10_000) == [
+                Outgoing(.markRead(room: "lobby", id: "101-0"), id: Outgoing.automatic)
+            ])
+        #expect(state.tick(now: 10_100) == [], "nothing newer, and at most once a second")
+        _ = state.receive(event(.message(message("102-0", lobby, from: "bob", "more"))))
+        #expect(state.tick(now: 10_500) == [])
+        #expect(state.tick(now: 11_100) == [Outgoing(.markRead(room: "lobby", id: "102-0"), id: Outgoing.automatic)])
+        // Another device read dev up to its newest: nothing unread there any more; a join's count is the server's.
+        _ = state.receive(event(.message(message("103-0", dev, from: "bob", "in dev"))))
+        #expect(state.views[dev]?.unread == 1)
+        _ = state.receive(event(.readMarker(ReadMarker(room: dev, id: StreamID("103-0")))))
+        #expect(state.views[dev]?.unread == 0)
+        _ = state.receive(event(.readMarker(ReadMarker(room: dev, id: StreamID("103-0"), unread: 7))))
+        #expect(state.views[dev]?.unread == 7)
+    }
+
     @Test("joining rooms: the bar keeps join order, a joined room becomes current, history is shown")
     func rooms() {
         let state = aliceInTwoRooms()

@@ -12,7 +12,7 @@ struct IRCSessionTests {
         let listed = session.receive(line("CAP LS 302"))
         #expect(
             listed.replies.first?.serialized()
-                == ":n1 CAP * LS :away-notify batch draft/chathistory echo-message extended-join labeled-response draft/account-registration draft/message-redaction message-tags multi-prefix sasl=PLAIN server-time userhost-in-names"
+                == ":n1 CAP * LS :away-notify batch draft/chathistory echo-message extended-join labeled-response draft/account-registration draft/message-redaction draft/read-marker message-tags multi-prefix sasl=PLAIN server-time userhost-in-names"
         )
         #expect(session.receive(line("USER a 0 * :A")).requests.isEmpty)
         #expect(session.receive(line("NICK alice")).requests.isEmpty, "still negotiating")

@@ -330,7 +330,8 @@ struct MessageActionParsingTests {
         #expect(try TextCommandParser.parse("/react 👍") == .actOn(room: nil, target: .latest(from: nil), .react("👍")))
         #expect(
             try TextCommandParser.parse("/unreact 👍 \(id)") == .actOn(room: nil, target: .id(id), .unreact("👍")))
-        #expect(try TextCommandParser.parse("/edit fixed it") == .actOn(room: nil, target: .ownLatest, .edit("fixed it")))
+        #expect(
+            try TextCommandParser.parse("/edit fixed it") == .actOn(room: nil, target: .ownLatest, .edit("fixed it")))
         #expect(try TextCommandParser.parse("/edit \(id) fixed") == .actOn(room: nil, target: .id(id), .edit("fixed")))
         #expect(
             try TextCommandParser.parse("/delete") == .actOn(room: nil, target: .ownLatest, .delete(reason: nil)))

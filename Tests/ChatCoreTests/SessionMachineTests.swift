@@ -94,6 +94,8 @@ struct SessionMachineTests {
                 &session, .readHistory(lobby, after: nil, count: 21),
                 .joinRead(history, maxDeleted: nil, keptFrom: nil, topic: nil)) == [
                     .send(.youJoined(room: lobby, history: history), id: nil),
+                    // Where the room is read up to: nothing yet (IRC clients are told `*`, JSON nothing).
+                    .send(.readMarker(ReadMarker(room: lobby, id: nil)), id: nil),
                     .replayHeld(lobby, after: Self.id("5-0")),
                 ])
         #expect(!session.isWaiting)
@@ -163,7 +165,8 @@ struct SessionMachineTests {
             .joinRead(missed, maxDeleted: nil, keptFrom: nil, topic: nil))
         #expect(
             answered == [
-                .send(.youJoined(room: dev, history: missed), id: nil), .replayHeld(dev, after: Self.id("9-0")),
+                .send(.youJoined(room: dev, history: missed), id: nil),
+                .send(.readMarker(ReadMarker(room: dev, id: nil)), id: nil), .replayHeld(dev, after: Self.id("9-0")),
                 .perform(.subscribe(ops), id: nil),
             ])
         #expect(session.relay.route(live) == .deliver)

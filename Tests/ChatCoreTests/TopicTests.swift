@@ -22,7 +22,8 @@ struct TopicTests {
         let id = RequestID(json: "\"j\"")
         #expect(
             joined == [
-                .send(.youJoined(room: dev, history: []), id: id), .send(.topic(room: dev, topic), id: id),
+                .send(.youJoined(room: dev, history: []), id: id),
+                .send(.readMarker(ReadMarker(room: dev, id: nil)), id: id), .send(.topic(room: dev, topic), id: id),
                 .replayHeld(dev, after: nil),
             ])
     }

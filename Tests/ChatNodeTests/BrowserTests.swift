@@ -294,6 +294,26 @@ struct BrowserTests {
             $0["type"] as? String == "deleted" && $0["msgid"] as? String == replyID
         }
         try browser.waitForText("#log") { !$0.contains("looks great") }
+
+        // On a phone in dark mode: one column as wide as the screen, dark colours, and a person's consecutive
+        // messages grouped under one name.
+        try browser.resize(width: 390, height: 844)
+        try browser.prefersColorScheme("dark")
+        for text in ["first of two", "second of two"] {
+            try bot.sendJSON(["op": "say", "text": text])
+        }
+        try browser.waitForText("#log") { $0.contains("second of two") }
+        #expect(
+            try browser.execute("return document.documentElement.scrollWidth <= window.innerWidth") as? Bool == true)
+        #expect(
+            try browser.execute("return getComputedStyle(document.body).backgroundColor") as? String
+                == "rgb(18, 18, 18)")
+        let grouped = try browser.execute(
+            "return [...document.querySelectorAll('#log li')].find((li) => li.textContent.includes('second of two')).className"
+        )
+        #expect((grouped as? String)?.contains("grouped") == true, "\(grouped)")
+        try browser.screenshot(
+            to: TestEnvironment.packageDirectory + "/.build/test-artifacts/web-client-phone-dark.png")
         #expect(!browser.consoleLog().contains("SEVERE"), "\(browser.consoleLog())")
     }
 }

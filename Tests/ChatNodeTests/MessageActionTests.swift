@@ -168,4 +168,65 @@ struct MessageActionTests {
         #expect(texts == ["react to me"], "\(texts)")
         _ = target
     }
+    @Test("a registered name's read marker is kept across logins and nodes, with the unread count; IRC's MARKREAD")
+    func readMarkers() throws {
+        let cluster = try TestCluster(
+            nodes: 2, nodeArguments: ["--irc-port", "0", "--scrypt-cost", "ln=10,r=8,p=1"])
+        let reader = try cluster[0].loginJSON("reader")
+        try reader.sendJSON(["op": "register", "password": "reader's secret", "id": 2])
+        _ = try reader.expectEvent(type: "ok")
+        try reader.sendJSON(["op": "quit"])
+        _ = reader.waitForClose()
+        /// Logs in with the password on `node`, in the lobby.
+        func login(on node: Int) throws -> TestSocket {
+            let client = try cluster[node].connect("reader")
+            try client.sendJSON(["op": "hello", "name": "reader", "password": "reader's secret", "id": 1])
+            _ = try client.expectEvent(type: "welcome")
+            _ = try client.expectEvent(type: "joined")
+            return client
+        }
+        let first = try login(on: 1)
+        let bob = try cluster[0].loginJSON("bob")
+        var ids: [String] = []
+        for text in ["one", "two", "three"] {
+            try bob.sendJSON(["op": "say", "text": text, "id": text])
+            let said = try bob.expectEvent("acknowledged") { $0["type"] as? String == "message" }
+            ids.append(try #require(said["msgid"] as? String))
+            _ = try first.expectEvent("delivered") { $0["text"] as? String == text }
+        }
+        try first.sendJSON(["op": "say", "text": "mine", "id": 3])
+        _ = try first.expectEvent("mine") { $0["type"] as? String == "message" && $0["id"] as? Int == 3 }
+        try first.sendJSON(["op": "read", "room": "lobby", "msgid": ids[1], "id": 4])
+        let marked = try first.expectEvent("the marker") { $0["type"] as? String == "read" && $0["id"] as? Int == 4 }
+        #expect(marked["msgid"] as? String == ids[1], "\(marked)")
+        // Backwards is refused quietly: the answer is the marker as it stands.
+        try first.sendJSON(["op": "read", "room": "lobby", "msgid": ids[0], "id": 5])
+        let kept = try first.expectEvent("the marker") { $0["type"] as? String == "read" && $0["id"] as? Int == 5 }
+        #expect(kept["msgid"] as? String == ids[1])
+        try first.sendJSON(["op": "quit"])
+        _ = first.waitForClose()
+        try bob.sendJSON(["op": "say", "text": "four", "id": 6])
+        _ = try bob.expectEvent("acknowledged") { $0["type"] as? String == "message" && $0["id"] as? Int == 6 }
+
+        // The next login, on the other node: the marker, and what came after it from others (three, four).
+        let again = try cluster[0].connect("reader again")
+        try again.sendJSON(["op": "hello", "name": "reader", "password": "reader's secret", "id": 1])
+        _ = try again.expectEvent(type: "welcome")
+        _ = try again.expectEvent(type: "joined")
+        let read = try again.expectEvent(type: "read")
+        #expect(read["msgid"] as? String == ids[1] && read["unread"] as? Int == 2, "\(read)")
+
+        // IRC (draft/read-marker): MARKREAD after a JOIN, `*` for never; set forward, asked, refused for a nick.
+        let carol = try cluster[1].ircLogin("carol", capabilities: ["draft/read-marker"])
+        try carol.send("JOIN #lobby")
+        _ = try carol.expectLine("never read") {
+            $0.hasSuffix("MARKREAD #lobby *") || $0.hasSuffix("MARKREAD #lobby :*")
+        }
+        try carol.send("MARKREAD #lobby timestamp=2026-01-01T00:00:00.500Z")
+        _ = try carol.expectLine("set") { $0.hasSuffix("MARKREAD #lobby :timestamp=2026-01-01T00:00:00.500Z") }
+        try carol.send("MARKREAD #lobby timestamp=2025-01-01T00:00:00.000Z")
+        _ = try carol.expectLine("kept") { $0.hasSuffix("MARKREAD #lobby :timestamp=2026-01-01T00:00:00.500Z") }
+        try carol.send("MARKREAD bob timestamp=2026-01-01T00:00:00.500Z")
+        _ = try carol.expectLine("a nick") { $0.contains("FAIL MARKREAD INVALID_PARAMS bob ") }
+    }
 }

@@ -110,6 +110,16 @@ public final class WebDriver: @unchecked Sendable {
         return entries.map { "\($0["level"] ?? ""): \($0["message"] ?? "")" }.joined(separator: "\n")
     }
 
+    /// Makes the page see the system's dark (or light) preference, as a phone set to dark mode does.
+    public func prefersColorScheme(_ scheme: String) throws {
+        _ = try call(
+            "POST", session + "/goog/cdp/execute",
+            [
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": ["features": [["name": "prefers-color-scheme", "value": scheme]]],
+            ])
+    }
+
     public func resize(width: Int, height: Int) throws {
         _ = try call("POST", session + "/window/rect", ["width": width, "height": height])
     }

@@ -144,6 +144,11 @@ public enum IRCRenderer {
                 tags: message.tags.map { ($0.key, $0.value) }, source: mask(message.from), command: "TAGMSG",
                 parameters: [target])
             return [tagged(line, time: message.time, id: message.id, view: view)]
+        case .readMarker(let marker):
+            // draft/read-marker: after a JOIN (`*` when never read), the reply to MARKREAD, another device's move.
+            guard view.capabilities.contains("draft/read-marker") else { return [] }
+            let stamp = marker.id.map { "timestamp=" + TimeFormat.iso8601(Millis(clamping: $0.millis)) } ?? "*"
+            return [IRCMessage(source: server, command: "MARKREAD", parameters: [channel(marker.room), stamp])]
         case .messageChanged(let change):
             // The actor's own change comes back only with echo-message (else ACK, when labeled), as TAGMSG does.
             if requestID != nil, !view.capabilities.contains("echo-message") { return [] }

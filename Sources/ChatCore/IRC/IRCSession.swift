@@ -19,7 +19,8 @@ public struct IRCSession: Sendable {
     /// The IRCv3 capabilities offered, in `CAP LS` order.
     public static let capabilities = [
         "away-notify", "batch", "draft/chathistory", "echo-message", "extended-join", "labeled-response",
-        "draft/account-registration", "draft/message-redaction", "message-tags", "multi-prefix", "sasl", "server-time",
+        "draft/account-registration", "draft/message-redaction", "draft/read-marker", "message-tags", "multi-prefix",
+        "sasl", "server-time",
         "userhost-in-names",
     ]
 
@@ -630,6 +631,29 @@ public struct IRCSession: Sendable {
             }
             guard let tags = TagMessage.relayed(message.tags) else { return }
             request(.tagMessage(to: target, tags: tags), .message, about: target)
+        case "MARKREAD":
+            // draft/read-marker: `MARKREAD #channel [timestamp=...]` sets (forward only) or asks; a channel's only,
+            // as the chat keeps markers for rooms.
+            func fail(_ code: String, _ rest: String...) {
+                output.replies.append(
+                    IRCMessage(source: serverName, command: "FAIL", parameters: ["MARKREAD", code] + rest))
+            }
+            guard let target = parameters.first, !target.isEmpty else {
+                return fail("NEED_MORE_PARAMS", "Missing parameters")
+            }
+            guard target.hasPrefix("#") else {
+                return fail("INVALID_PARAMS", target, "Read markers are kept for channels")
+            }
+            guard parameters.count > 1 else {
+                return request(.markRead(room: target, id: nil), .message, about: target)
+            }
+            guard parameters[1].hasPrefix("timestamp="),
+                let millis = TimeFormat.millis(iso8601: String(parameters[1].dropFirst("timestamp=".count))),
+                millis >= 0
+            else { return fail("INVALID_PARAMS", target, "Not a timestamp=YYYY-MM-DDThh:mm:ss.sssZ") }
+            // Everything said up to the end of that millisecond.
+            let id = StreamID(millis: UInt64(millis), sequence: UInt64.max)
+            request(.markRead(room: target, id: id.description), .message, about: target)
         case "REDACT":
             // IRCv3 draft/message-redaction: `REDACT #channel <msgid> [:reason]` deletes a message for everyone.
             guard needs(2) else { return }

@@ -81,7 +81,11 @@ public enum StoreOperation: Equatable, Sendable {
     case rollbackJoin(RoomName)
     /// For a join: messages after `after` (at most `count`), or the last `count` when `after` is nil, and the
     /// room's topic. Replies `.joinRead`.
-    case readHistory(RoomName, after: StreamID?, count: Int)
+    /// `unreadAfter`: the session's read marker in the room, after which messages from others are counted.
+    case readHistory(RoomName, after: StreamID?, count: Int, unreadAfter: StreamID? = nil)
+    /// Moves the person's read marker in the room forward (a registered name's, kept and told to its other
+    /// connections). Replies `.done`.
+    case markRead(RoomName, StreamID)
     /// Leave the room in the store, announcing it. Replies `.done`.
     case recordLeave(RoomName, message: String? = nil)
     /// Reacts to, edits or deletes a message of the room, as `author` (`MessageActions.authorID`). Replies
@@ -219,7 +223,8 @@ public enum StoreReply: Sendable {
     /// What a join reads: its history (with `page`'s knowledge of what the stream lost, when read after an id)
     /// and the room's topic.
     case joinRead(
-        [ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?, topic: RoomTopic?, changes: [MessageChange] = [])
+        [ChatMessage], maxDeleted: StreamID?, keptFrom: StreamID?, topic: RoomTopic?, changes: [MessageChange] = [],
+        unread: ReadMarker? = nil)
     case topic(RoomTopic?)
     case members(MemberPage)
     /// Every room with members; `secret` ones (`+s`) are listed only to their members.
@@ -266,11 +271,17 @@ public struct SessionGrant: Equatable, Sendable {
     /// Logged in with the account's password (or resumed such a session): what a person who refuses guests'
     /// direct messages accepts.
     public var isRegistered: Bool
+    /// Where the name has read each room up to (a registered name's, kept in the cluster).
+    public var readMarkers: [RoomName: StreamID]
 
-    public init(isServerOperator: Bool = false, motd: String? = nil, isRegistered: Bool = false) {
+    public init(
+        isServerOperator: Bool = false, motd: String? = nil, isRegistered: Bool = false,
+        readMarkers: [RoomName: StreamID] = [:]
+    ) {
         self.isServerOperator = isServerOperator
         self.motd = motd
         self.isRegistered = isRegistered
+        self.readMarkers = readMarkers
     }
 }
 

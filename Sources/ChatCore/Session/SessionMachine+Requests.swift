@@ -125,6 +125,21 @@ extension SessionMachine {
             message.author = Self.author(of: session)
             message.replyTo = target
             return [.perform(.publish(message), id: id)]
+        case .markRead(let raw, let rawID):
+            let room = try member(raw, session: session, why: "/join it first")
+            let current = session.grant.readMarkers[room]
+            guard let rawID else { return [.send(.readMarker(ReadMarker(room: room, id: current)), id: id)] }
+            let marked = try Self.messageID(rawID)
+            // A marker only moves forward (IRC's read-marker: an older one is answered with the current).
+            if let current, current >= marked {
+                return [.send(.readMarker(ReadMarker(room: room, id: current)), id: id)]
+            }
+            guard session.grant.isRegistered else {
+                // A guest's lives with its connection: nothing to keep it for, or to tell.
+                session.grant.readMarkers[room] = marked
+                return [.send(.readMarker(ReadMarker(room: room, id: marked)), id: id)]
+            }
+            return [.perform(.markRead(room, marked), id: id)]
         case .actOn(let raw, let target, let action):
             let room = try member(raw, session: session, why: "/join it first")
             switch action {

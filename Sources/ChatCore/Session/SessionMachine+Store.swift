@@ -86,10 +86,10 @@ extension SessionMachine {
             guard var join = session.joining, join.room == room else { return [] }
             join.recorded = true
             session.joining = join
-            return [.perform(readHistory(for: join), id: id)]
+            return [.perform(readHistory(for: join, session: session), id: id)]
         case (
-            .readHistory(let room, let after, let count),
-            .joinRead(let read, let maxDeleted, let keptFrom, let topic, let changes)
+            .readHistory(let room, let after, let count, _),
+            .joinRead(let read, let maxDeleted, let keptFrom, let topic, let changes, let unread)
         ):
             guard let join = session.joining, join.room == room else { return [] }
             session.joining = nil
@@ -104,12 +104,19 @@ extension SessionMachine {
             let topicShown: [SessionAction] = topic.map { [.send(.topic(room: room, $0), id: id)] } ?? []
             // What was done meanwhile to messages the client already had (a resume's): after them, as it happened.
             let changed: [SessionAction] = changes.map { .send(.messageChanged($0), id: id) }
-            return (gap.map { [$0] } ?? []) + [.send(joined, id: id)] + changed + topicShown
+            // Where it was read up to (IRC's MARKREAD comes after the JOIN whether or not there is one).
+            let marker = unread ?? ReadMarker(room: room, id: session.grant.readMarkers[room])
+            return (gap.map { [$0] } ?? []) + [.send(joined, id: id)] + changed + [.send(.readMarker(marker), id: id)]
+                + topicShown
                 + [.replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
         case (.recordLeave(let room, let message), _):
             return [.send(.youLeft(room: room, message: message), id: id)]
         case (.publish(let message), .published(let messageID, let confirmed, let replyTo)):
             return Self.acknowledged(message.stored(as: messageID, replyTo: replyTo), confirmed: confirmed, id: id)
+        case (.markRead(let room, let marked), _):
+            let newest = max(session.grant.readMarkers[room] ?? .zero, marked)
+            session.grant.readMarkers[room] = newest
+            return [.send(.readMarker(ReadMarker(room: room, id: newest)), id: id)]
         case (.changeMessage, .changed(let change)):
             return [.send(.messageChanged(change), id: id)]
         case (.changeMessage(_, _, let action, _, _), _):
@@ -378,13 +385,15 @@ extension SessionMachine {
             room: target.room, since: target.since, requestID: id, isCatchUp: isCatchUp,
             recorded: session.keptRooms.remove(target.room) != nil, key: target.key)
         session.joining = join
-        return [.perform(isCatchUp ? readHistory(for: join) : .subscribe(target.room), id: id)]
+        return [.perform(isCatchUp ? readHistory(for: join, session: session) : .subscribe(target.room), id: id)]
     }
 
-    private func readHistory(for join: PendingJoin) -> StoreOperation {
+    private func readHistory(for join: PendingJoin, session: ActiveSession) -> StoreOperation {
         let limits = settings.limits
         let wanted = join.since == nil ? limits.historyOnJoin : limits.historyPageMessages
-        return .readHistory(join.room, after: join.since, count: paging.readCount(wanted))
+        return .readHistory(
+            join.room, after: join.since, count: paging.readCount(wanted),
+            unreadAfter: session.grant.readMarkers[join.room])
     }
 
     /// Told before a page read after `after` when the room's stream has trimmed (or lost) messages after it: the
@@ -415,7 +424,7 @@ extension SessionMachine {
     {
         let told: SessionAction = .send(.error(Self.storeError(error)), id: id)
         switch operation {
-        case .subscribe(let room), .recordJoin(let room, _), .readHistory(let room, _, _):
+        case .subscribe(let room), .recordJoin(let room, _), .readHistory(let room, _, _, _):
             guard let join = session.joining, join.room == room else { return [told] }
             session.joining = nil
             if join.isCatchUp {

@@ -37,7 +37,9 @@ extension SessionHandler {
                 : loop.makeSucceededFuture((false, ChatStore.Preferences()))
             return state.hop(to: loop).flatMap { registered, preferences in
                 self.preferences = preferences
-                var grant = SessionGrant(motd: self.node.network.motd, isRegistered: registered)
+                var grant = SessionGrant(
+                    motd: self.node.network.motd, isRegistered: registered,
+                    readMarkers: registered ? preferences.readMarkers : [:])
                 guard registered, self.configuration.operators.contains(name.key) else {
                     return loop.makeSucceededFuture(
                         .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))

@@ -58,6 +58,7 @@ extension SessionHandler {
             let store = self.store
             return changePassword(user, token: token, old: password, new: nil).flatMap {
                 store.giveUpRooms(of: user, now: WallClock.now(), origin: origin)
+                    .and(store.forgetReadMarkers(of: user)).map { _ in }
             }.map { .done }
         case (.listenToUser(let name), _?):
             return listen(ChatKeys.userChannel(name.key)).map { .done }
@@ -83,17 +84,26 @@ extension SessionHandler {
                 roomList.noteChange()
                 return .done
             }
-        case (.readHistory(let room, nil, let count), _?):
-            // The topic is read beside the history, on the same connection: no round trip more.
-            return store.history(room, count: count, bytes: pageBytes).and(topic(room)).map { messages, topic in
-                .joinRead(Self.shown(messages, in: room, check: check), maxDeleted: nil, keptFrom: nil, topic: topic)
-            }
-        case (.readHistory(let room, .some(let after), let count), _?):
-            return store.page(room, after: after, limit: count, bytes: pageBytes).and(topic(room)).map { page, topic in
-                .joinRead(
-                    Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
-                    keptFrom: page.keptFrom, topic: topic, changes: page.changes)
-            }
+        case (.readHistory(let room, nil, let count, let marker), let user?):
+            // The topic (and, for a name that keeps read markers, the unread count) are read beside the history, on
+            // the same connection: no round trip more.
+            return store.history(room, count: count, bytes: pageBytes).and(topic(room))
+                .and(unread(room, after: marker, user: user)).map { read, unread in
+                    let (messages, topic) = read
+                    return .joinRead(
+                        Self.shown(messages, in: room, check: check), maxDeleted: nil, keptFrom: nil, topic: topic,
+                        unread: unread)
+                }
+        case (.readHistory(let room, .some(let after), let count, let marker), let user?):
+            return store.page(room, after: after, limit: count, bytes: pageBytes).and(topic(room))
+                .and(unread(room, after: marker, user: user)).map { read, unread in
+                    let (page, topic) = read
+                    return .joinRead(
+                        Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
+                        keptFrom: page.keptFrom, topic: topic, changes: page.changes, unread: unread)
+                }
+        case (.markRead(let room, let id), let user?):
+            return store.markRead(room, upTo: id, user: user, origin: origin).map { .done }
         case (.historyAfter(let room, let after, let count), _?):
             return store.page(room, after: after, limit: count, bytes: pageBytes).map { page in
                 .page(
@@ -287,6 +297,15 @@ extension SessionHandler {
 
     /// The room's topic as a join or `/topic` shows it: one that no node would have stored is not shown, and a
     /// topic that cannot be read (a key of the wrong type, say) is no topic rather than a failed join.
+    /// How many messages from others came after `marker` (nil: the name keeps no marker there, nothing is read);
+    /// a failed count is no count, not a failed join.
+    private func unread(_ room: RoomName, after marker: StreamID?, user: UserName) -> EventLoopFuture<ReadMarker?> {
+        guard let marker else { return hub.eventLoop.makeSucceededFuture(nil) }
+        return store.unreadCount(room, after: marker, skipping: user).map { count, more in
+            ReadMarker(room: room, id: marker, unread: count, more: more)
+        }.recover { _ in nil }
+    }
+
     private func topic(_ room: RoomName) -> EventLoopFuture<RoomTopic?> {
         store.topic(room).map { topic in topic.flatMap { $0.isStorable ? $0 : nil } }.recover { _ in nil }
     }

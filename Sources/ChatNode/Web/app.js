@@ -257,6 +257,20 @@ function receive(event) {
     case "reacted": case "unreacted": case "edited": case "deleted":
       applyChange(event);
       break;
+    case "read": {
+      // Where this name has read the room up to: after a join (with the server's unread count), the reply to our
+      // own mark, or another device of ours moving it.
+      const room = state.rooms.get(event.room);
+      if (!room) break;
+      if (event.msgid && (!room.readId || compareIds(event.msgid, room.readId) > 0)) room.readId = event.msgid;
+      if (event.room !== state.current) {
+        room.unread = event.unread !== undefined ? event.unread
+          : room.lines.filter((line) => line.id && line.kind !== "notice" && !line.own && (!room.readId || compareIds(line.id, room.readId) > 0)).length;
+        room.unreadMore = !!event.more;
+        renderRooms();
+      }
+      break;
+    }
     case "direct": {
       const outgoing = same(event.from, state.confirmed) && !same(event.to, state.confirmed);
       const said = event.action ? `* ${event.from} ${event.text}` : event.text;
@@ -485,6 +499,7 @@ function addMessage(message, draw = true, live = true) {
   if (!room.lastId || compareIds(message.msgid, room.lastId) > 0) room.lastId = message.msgid;
   if (!room.oldestId || compareIds(message.msgid, room.oldestId) < 0) room.oldestId = message.msgid;
   if (live && !own && message.room !== state.current) room.unread += 1;
+  if (message.room === state.current) scheduleMarkRead();
   if (live && mention) notify(`${message.from} in #${message.room}`, message.text);
   trim(room);
   if (!draw) return;
@@ -524,6 +539,22 @@ function applyChange(change) {
   if (change.room === state.current) render();
 }
 
+// The room on screen is read up to its newest message: told to the server (at most once a second, and only while
+// the page is visible), which keeps it for this name's other devices and its next login.
+function scheduleMarkRead() {
+  if (state.markTimer) return;
+  state.markTimer = setTimeout(() => { state.markTimer = null; markRead(); }, 1000);
+}
+
+function markRead() {
+  const room = state.current && state.rooms.get(state.current);
+  if (!room || document.visibilityState !== "visible" || !state.ws || state.ws.readyState !== WebSocket.OPEN) return;
+  const newest = [...room.lines].reverse().find((line) => line.id);
+  if (!newest || (room.readId && compareIds(newest.id, room.readId) <= 0)) return;
+  room.readId = newest.id;
+  send({ op: "read", room: state.current, msgid: newest.id, id: AUTO });
+}
+
 function trim(room) {
   if (room.lines.length <= MAX_LINES) return;
   room.lines.splice(0, room.lines.length - MAX_LINES);
@@ -545,7 +576,8 @@ function select(roomName) {
   if (state.settingsFor && state.settingsFor !== roomName) closeSettings();
   state.menuFor = null;
   const room = roomName && state.rooms.get(roomName);
-  if (room) room.unread = 0;
+  if (room) { room.unread = 0; room.unreadMore = false; }
+  scheduleMarkRead();
   $("older").disabled = !!(room && room.olderExhausted);
   $("older").textContent = room && room.olderExhausted ? "No older messages" : "Load older messages";
   render();
@@ -558,7 +590,7 @@ function render() {
   const room = state.current && state.rooms.get(state.current);
   const log = $("log");
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  log.replaceChildren(...(room ? room.lines.map(lineElement) : []));
+  log.replaceChildren(...(room ? room.lines.map((line, index) => lineElement(line, room.lines[index - 1])) : []));
   if (atBottom) log.scrollTop = log.scrollHeight;
   if (room) {
     $("older").disabled = !!room.olderExhausted;
@@ -585,8 +617,8 @@ function renderRooms() {
     if (room.unread > 0) {
       const badge = document.createElement("span");
       badge.className = "unread";
-      badge.textContent = String(room.unread);
-      badge.setAttribute("aria-label", `${room.unread} unread`);
+      badge.textContent = String(room.unread) + (room.unreadMore ? "+" : "");
+      badge.setAttribute("aria-label", `${badge.textContent} unread`);
       button.append(badge);
     }
     button.addEventListener("click", () => { select(name); $("input").focus(); });
@@ -598,13 +630,21 @@ function renderRooms() {
 function appendToLog(line) {
   const log = $("log");
   const atBottom = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
-  log.append(lineElement(line));
+  const room = state.current && state.rooms.get(state.current);
+  const previous = room && room.lines.length > 1 && room.lines[room.lines.length - 1] === line ? room.lines[room.lines.length - 2] : null;
+  log.append(lineElement(line, previous));
   if (atBottom) log.scrollTop = log.scrollHeight;
 }
 
-function lineElement(line) {
+// A message right after another of the same person's (within five minutes, not a reply) is grouped under it.
+function groupsWith(line, previous) {
+  return !!previous && line.kind === "message" && previous.kind === "message" && !line.reply
+    && same(line.from, previous.from) && line.time - previous.time < 5 * 60 * 1000;
+}
+
+function lineElement(line, previous) {
   const item = document.createElement("li");
-  item.className = [line.kind, line.own ? "own" : "", line.mention ? "mention" : ""].join(" ").trim();
+  item.className = [line.kind, line.own ? "own" : "", line.mention ? "mention" : "", groupsWith(line, previous) ? "grouped" : ""].join(" ").trim();
   const time = document.createElement("time");
   const date = new Date(line.time);
   time.dateTime = date.toISOString();
@@ -952,6 +992,8 @@ function loadOlder() {
   room.olderPending = true;
   send({ op: "history", room: state.current, limit: 50, before: room.oldestId, id: OLDER });
 }
+
+document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") scheduleMarkRead(); });
 
 document.addEventListener("DOMContentLoaded", () => {
   $("login").addEventListener("submit", (event) => {
