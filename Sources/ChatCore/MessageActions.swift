@@ -52,6 +52,8 @@ public struct MessageChange: Equatable, Sendable {
     /// The message's author and the start of its text (never for a delete): what a text-mode line names.
     public var targetFrom: String?
     public var targetSnippet: String?
+    /// Why a message was deleted, when its deleter said (IRC's REDACT carries it); never kept.
+    public var reason: String?
 
     /// The word the relay payload and the store use for its kind (`MessageAction.operation`).
     public var operation: String {
@@ -180,19 +182,6 @@ public enum MessageActions {
             !raw.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0 == "," || $0 == ";" })
         else { throw ChatError(.badRequest, "a reaction has no spaces, commas or control characters") }
         return raw
-    }
-
-    /// The identity that may edit and delete a message later, kept in it (`au`) and never shown: a registered name's
-    /// account, or a guest's session (its name and when it began, which a resume keeps), so someone who takes a
-    /// guest's name after them cannot touch what they said. A 64-bit FNV-1a of it: what the store compares.
-    public static func authorID(userKey: String, registered: Bool, since: Millis) -> String {
-        let identity = registered ? "account:\(userKey)" : "guest:\(userKey):\(since)"
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in identity.utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
-        }
-        let digits = String(hash, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 
     /// The start of a message's text for a reply or reaction line: at most `snippetBytes`, whole characters.

@@ -31,6 +31,7 @@ public struct RelayCheck: Sendable {
                 }
             case .edited, .deleted: break
             }
+            if let reason = change.reason, !Self.isReason(reason) { return "a reason no node would have sent" }
             if let author = change.targetFrom, let wrong = check(name: author) { return wrong }
             return check(room: change.room, expected: room) ?? check(name: change.by)
         case .left(_, _, _, _, .some(let message))

@@ -8,6 +8,15 @@ public struct RelayEnvelope: Equatable, Sendable {
         self.event = event
         self.origin = origin
     }
+
+    /// Its id in a room's stream, for what a room's stream holds (a message, a change to one).
+    public var streamID: StreamID? {
+        switch event {
+        case .message(let message): message.id
+        case .messageChanged(let change): change.id
+        default: nil
+        }
+    }
 }
 
 /// The relay payload, encoded and decoded here only.
@@ -62,7 +71,7 @@ public enum RelayCodec {
             json.field("room", change.room.value)
             json.field("from", change.by)
             json.field("msg", change.target.description)
-            if let value = change.value { json.field("text", value) }
+            if let value = change.value ?? change.reason { json.field("text", value) }
             json.field("ts", change.time)
             if let from = change.targetFrom { json.field("rf", from) }
             if let snippet = change.targetSnippet { json.field("rt", snippet) }
@@ -222,10 +231,11 @@ public enum RelayCodec {
             case ("unreact", let emoji?): kind = .unreacted(emoji)
             default: return nil
             }
-            event = .messageChanged(
-                MessageChange(
-                    id: id, room: RoomName(trusted: room), target: target, by: by, kind: kind, time: wire.ts,
-                    targetFrom: wire.rf, targetSnippet: wire.rt))
+            var change = MessageChange(
+                id: id, room: RoomName(trusted: room), target: target, by: by, kind: kind, time: wire.ts,
+                targetFrom: wire.rf, targetSnippet: wire.rt)
+            if case .deleted = kind { change.reason = wire.text }
+            event = .messageChanged(change)
         case "dm":
             guard let from = wire.from, let to = wire.to, let text = wire.text else { return nil }
             event = .direct(

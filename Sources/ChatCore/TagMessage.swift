@@ -22,7 +22,7 @@ public struct TagMessage: Equatable, Sendable {
 
     /// The client tags relayed (IRCv3's `typing`, `draft/react`, `draft/reply`; `CLIENTTAGDENY` lists the rest as
     /// denied): what people act on across protocols, and nothing a client could fill the others' memory with.
-    public static let relayedKeys: Set<String> = ["+typing", "+draft/react", "+draft/reply"]
+    public static let relayedKeys: Set<String> = ["+typing", "+draft/react", "+draft/unreact", "+draft/reply"]
     /// Each value, at most (a reaction is an emoji or a short word, a reply a msgid).
     public static let maximumValueBytes = 64
 

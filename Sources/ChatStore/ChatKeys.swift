@@ -69,6 +69,9 @@ public enum ChatKeys {
     /// edits, reactions; `MessageScripts`), and `_ndel`/`_maxdel`, what the chat deleted from the stream (so a
     /// resume does not take a delete for lost messages). Lives as the history does.
     public static func changes(_ room: RoomName) -> String { tagged("chat:changes:", room.value) }
+    /// The ids of `changes`' records by their time (a sorted set): records of messages trimmed from the stream are
+    /// found and dropped by it. Lives as `changes` does.
+    public static func changeIndex(_ room: RoomName) -> String { tagged("chat:changed:", room.value) }
     /// A room's topic: `text`, `by`, `time`. Expires `--room-idle-days` after the last join, message or topic
     /// change in the room; a room created again starts without one.
     public static func topic(_ room: RoomName) -> String { tagged("chat:topic:", room.value) }

@@ -33,15 +33,16 @@ extension ChatStore {
         // A room whose stream does not exist (never written, or expired) answers XINFO with an error: it keeps
         // nothing, and says nothing of what it lost. What the chat deleted itself (messages people deleted, and
         // their edits) is not lost: its count and newest id are kept beside, and taken out of XINFO's figures.
-        let deletions = redis.send("HMGET", ChatKeys.changes(room), "_ndel", "_maxdel").map {
+        let deletions = redis.send("HMGET", ChatKeys.changes(room), "_ndel", "_maxdel", "_added").map {
             reply -> ChatDeletions in
-            let fields = reply.array ?? []
+            let fields = (reply.array ?? []).map { $0.string }
             return ChatDeletions(
-                count: fields.first?.string.flatMap { Int64($0) } ?? 0,
-                newest: fields.count > 1 ? fields[1].string.flatMap(StreamID.init) : nil)
-        }.recover { _ in ChatDeletions(count: 0, newest: nil) }
+                count: fields.first.flatMap { $0.flatMap { Int64($0) } } ?? 0,
+                newest: fields.count > 1 ? fields[1].flatMap(StreamID.init) : nil,
+                addedThen: fields.count > 2 ? fields[2].flatMap { Int64($0) } ?? 0 : 0)
+        }.recover { _ in ChatDeletions(count: 0, newest: nil, addedThen: 0) }
         let info = redis.send("XINFO", "STREAM", key).and(deletions).map { (reply, deletions) -> StreamInfo in
-            Self.streamInfo(reply, deletedByChat: deletions.count, newestDeletedByChat: deletions.newest)
+            Self.streamInfo(reply, deletions: deletions)
         }.recover { _ in StreamInfo() }
         return entries.and(info).map { entries, info in
             StoredPage(envelopes: entries, maxDeleted: info.maxDeleted, keptFrom: info.keptFrom, after: id)
@@ -56,16 +57,18 @@ extension ChatStore {
         }
     }
 
-    /// Reads a stream from `start` (XRANGE forward, XREVRANGE backward) until `count` entries or `bytes` of
-    /// messages are read, or it ends. The first chunk is a guess (50); the next ones are sized from what the
-    /// messages so far cost, so small messages take one or two reads and large ones no more than a page's worth.
+    /// Reads a stream from `start` (XRANGE forward, XREVRANGE backward) until `count` messages or `bytes` of
+    /// messages are read, or it ends; the changes between them (`MessageScripts`) come along, counting for neither,
+    /// so a page of `count` messages is one whatever was done to them meanwhile. The first chunk is a guess (50);
+    /// the next ones are sized from what the messages so far cost, so small messages take one or two reads and
+    /// large ones no more than a page's worth.
     private func readChunks(
         _ key: String, changes: String, from start: String, backward: Bool, count: Int, bytes: Int,
-        read: [RelayEnvelope] = [], cost: Int = 0
+        read: [RelayEnvelope] = [], messages: Int = 0, cost: Int = 0
     ) -> EventLoopFuture<[RelayEnvelope]> {
-        let remaining = count - read.count
+        let remaining = count - messages
         guard remaining > 0 else { return eventLoop.makeSucceededFuture(read) }
-        let average = read.isEmpty ? 0 : max(1, cost / read.count)
+        let average = messages == 0 ? 0 : max(1, cost / messages)
         let wanted =
             bytes == .max || average == 0
             ? min(remaining, bytes == .max ? remaining : 50) : (bytes - cost) / average + 2
@@ -78,35 +81,32 @@ extension ChatStore {
             let envelopes = Self.annotated(
                 Self.envelopes(from: parts.first ?? .array([])), notes: parts.count > 1 ? parts[1] : .array([]))
             let all = read + envelopes
-            let spent =
-                cost
-                + envelopes.reduce(0) { total, envelope in
-                    if case .message(let message) = envelope.event {
-                        total + HistoryPaging.cost(of: message)
-                    } else {
-                        total
-                    }
-                }
+            var spent = cost
+            var counted = messages
+            for envelope in envelopes {
+                guard case .message(let message) = envelope.event else { continue }
+                spent += HistoryPaging.cost(of: message)
+                counted += 1
+            }
             guard entries.count == chunk, spent <= bytes,
                 let last = entries.last?.array?.first?.string
             else { return eventLoop.makeSucceededFuture(all) }
             return readChunks(
                 key, changes: changes, from: "(\(last)", backward: backward, count: count, bytes: bytes, read: all,
-                cost: spent)
+                messages: counted, cost: spent)
         }
     }
 
     /// From XINFO STREAM (Redis 7): the newest id deleted with XDEL (`max-deleted-entry-id`; trimming does not set
     /// it), and, when trimming removed entries (more were added than are left), the oldest one kept: trimming
     /// removes the oldest first, so everything before it is gone.
-    static func streamInfo(
-        _ reply: RedisValue, deletedByChat: Int64 = 0, newestDeletedByChat: StreamID? = nil
-    ) -> StreamInfo {
+    static func streamInfo(_ reply: RedisValue, deletions: ChatDeletions = ChatDeletions()) -> StreamInfo {
         let fields = reply.array ?? []
         var length: Int64 = 0
         var added: Int64 = 0
         var first: StreamID?
         var last: StreamID?
+        var maxDeleted: StreamID?
         var info = StreamInfo()
         for index in stride(from: 0, to: fields.count - 1, by: 2) {
             let value = fields[index + 1]
@@ -115,23 +115,27 @@ extension ChatStore {
             case "entries-added": added = value.int ?? 0
             case "last-generated-id": last = value.string.flatMap(StreamID.init)
             case "max-deleted-entry-id":
-                info.maxDeleted = value.string.flatMap(StreamID.init).flatMap {
-                    $0 == .zero || $0 == newestDeletedByChat ? nil : $0
-                }
+                maxDeleted = value.string.flatMap(StreamID.init).flatMap { $0 == .zero ? nil : $0 }
             case "first-entry": first = value.array?.first?.string.flatMap(StreamID.init)
             default: break
             }
         }
-        if added - deletedByChat > length {
+        // What the chat deleted counts only for the stream it deleted from: one made again since (its count of
+        // entries added started over) owes it nothing.
+        let chat = added >= deletions.addedThen ? deletions : ChatDeletions()
+        info.maxDeleted = maxDeleted == chat.newest ? nil : maxDeleted
+        if added - chat.count > length {
             info.keptFrom = first ?? last.map { StreamID(millis: $0.millis, sequence: $0.sequence + 1) }
         }
         return info
     }
 
-    /// What the chat itself deleted from a room's stream (see `ChatKeys.changes`).
+    /// What the chat itself deleted from a room's stream (see `ChatKeys.changes`), and the stream's count of entries
+    /// added at the last of those deletes.
     struct ChatDeletions: Sendable {
-        var count: Int64
+        var count: Int64 = 0
         var newest: StreamID?
+        var addedThen: Int64 = 0
     }
 
     struct StreamInfo: Sendable {

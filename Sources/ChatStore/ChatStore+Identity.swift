@@ -52,8 +52,9 @@ public struct ClaimAttempt: Sendable {
 extension ChatStore {
     public enum ClaimReply: Equatable, Sendable {
         case claimed
-        /// Took over a session (by resume token, or a registered name's password): when that session began.
-        case resumed(since: Millis)
+        /// Took over a session (by resume token, or a registered name's password): when that session began, and
+        /// its author identity (`SessionGrant.author`), which the resume keeps.
+        case resumed(since: Millis, author: String)
         /// Somebody holds the name, or one that looks like it: their name as typed, when known.
         case held(by: String?, reconnecting: Bool)
         case passwordRequired
@@ -180,10 +181,10 @@ extension ChatStore {
                     moveUser(key, from: Self.incarnation(of: replaced))
                 )
                 .map { _ in .claimed }.recover { _ in .claimed }
-            case "resumed" where fields.count >= 5:
+            case "resumed" where fields.count >= 6:
                 let since = Millis(fields[1]) ?? now
-                let (previous, name, keptCount) = (fields[2], fields[3], Int(fields[4]) ?? 0)
-                let rooms = fields.dropFirst(5).map(RoomName.init(trusted:))
+                let (previous, name, keptCount, author) = (fields[2], fields[3], Int(fields[4]) ?? 0, fields[5])
+                let rooms = fields.dropFirst(6).map(RoomName.init(trusted:))
                 let kept = rooms.prefix(keptCount).map { room in
                     redis.run(
                         RoomScripts.setMember, keys: [ChatKeys.members(room)],
@@ -196,7 +197,8 @@ extension ChatStore {
                 }
                 return uncountVerified(attempt).and(EventLoopFuture.andAllSucceed(kept, on: eventLoop)).and(left)
                     .and(moveUser(key, from: Self.incarnation(of: previous)))
-                    .map { _ in .resumed(since: since) }.recover { _ in .resumed(since: since) }
+                    .map { _ in .resumed(since: since, author: author) }
+                    .recover { _ in .resumed(since: since, author: author) }
             case "held" where fields.count == 3:
                 let held = ClaimReply.held(by: fields[1].isEmpty ? nil : fields[1], reconnecting: fields[2] == "1")
                 return uncountVerified(attempt).map { held }.recover { _ in held }

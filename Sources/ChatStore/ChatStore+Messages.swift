@@ -6,14 +6,18 @@ import RedisClient
 extension ChatStore {
     /// A message answering another: stored with the answered message's id, published with its author and start.
     /// Waits for the replicas `acknowledgedMessages` asks for, as any message does.
-    func publishReply(_ message: OutgoingMessage, user: UserName, origin: String) -> EventLoopFuture<PublishedMessage> {
+    func publishReply(
+        _ message: OutgoingMessage, user: UserName, origin: String, renewsRoom: Bool
+    ) -> EventLoopFuture<PublishedMessage> {
         let room = message.room
         let parameters = MessageScripts.ReplyParameters(
-            historyKey: ChatKeys.history(room), rolesKey: ChatKeys.roles(room), rulesKey: ChatKeys.rules(room),
-            changesKey: ChatKeys.changes(room), channel: ChatKeys.roomChannel(room),
+            historyKey: ChatKeys.history(room), topicKey: ChatKeys.topic(room), rolesKey: ChatKeys.roles(room),
+            rulesKey: ChatKeys.rules(room), changesKey: ChatKeys.changes(room),
+            changeIndexKey: ChatKeys.changeIndex(room), channel: ChatKeys.roomChannel(room),
             body: RelayCodec.messageBody(message, origin: origin), maxLength: historyLength,
             roomIdleTTL: bounds.roomIdleSeconds, user: user.key, now: message.time,
-            spec: message.replyTo?.scriptSpec ?? "", author: message.author ?? "", room: room.value)
+            spec: message.replyTo?.scriptSpec ?? "", author: message.author ?? "", room: room.value,
+            renewsTopic: renewsRoom)
         let script = MessageScripts.publishReply
         let keys = script.keys(parameters)
         let arguments = script.arguments(parameters)
@@ -28,9 +32,13 @@ extension ChatStore {
         return reply.flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }
             .flatMapThrowing { value, confirmed in
                 let parts = value.array ?? []
-                guard parts.count == 4, let id = parts[0].string.flatMap(StreamID.init),
-                    let answered = parts[1].string.flatMap(StreamID.init)
-                else { throw RedisError(.protocolViolation, "the reply script gave no message id") }
+                guard parts.count == 4, let id = parts[0].string.flatMap(StreamID.init) else {
+                    throw RedisError(.protocolViolation, "the reply script gave no message id")
+                }
+                // The answered message was gone: said as a plain message.
+                guard let answered = parts[1].string.flatMap(StreamID.init) else {
+                    return PublishedMessage(id: id, confirmed: confirmed)
+                }
                 let from = parts[2].string ?? ""
                 return PublishedMessage(
                     id: id, confirmed: confirmed,
@@ -49,35 +57,54 @@ extension ChatStore {
         switch action {
         case .react(let emoji), .unreact(let emoji): value = emoji
         case .edit(let text): value = text
-        case .delete: value = ""
+        case .delete(let reason): value = reason ?? ""
         }
         let parameters = MessageScripts.ChangeParameters(
-            historyKey: ChatKeys.history(room), changesKey: ChatKeys.changes(room), rolesKey: ChatKeys.roles(room),
+            historyKey: ChatKeys.history(room), changesKey: ChatKeys.changes(room),
+            changeIndexKey: ChatKeys.changeIndex(room), rolesKey: ChatKeys.roles(room),
             rulesKey: ChatKeys.rules(room), channel: ChatKeys.roomChannel(room), operation: action.operation,
             spec: target.scriptSpec, value: value, user: user.key, name: user.display, author: author, now: now,
             maxLength: historyLength, roomIdleTTL: bounds.roomIdleSeconds, origin: origin, room: room.value)
         let script = MessageScripts.changeMessage
-        return redis.run(script.script, keys: script.keys(parameters), arguments: script.arguments(parameters))
+        // A change is waited for as a message is, by the replicas the deployment asks for: a delete confirmed to
+        // its author must not come back after a failover.
+        let keys = script.keys(parameters)
+        let arguments = script.arguments(parameters)
+        let reply =
+            acknowledgedMessages.map { acknowledged in
+                acknowledged.redis.run(
+                    script.script, keys: keys, arguments: arguments, acknowledgedBy: acknowledged.wanted
+                ).map(\.reply)
+            } ?? redis.run(script.script, keys: keys, arguments: arguments)
+        return reply
             .flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }
             .flatMapThrowing { reply in
                 let parts = reply.array ?? []
-                guard parts.count == 4, let target = parts[1].string.flatMap(StreamID.init) else {
+                guard parts.count == 6, let target = parts[1].string.flatMap(StreamID.init) else {
                     throw RedisError(.protocolViolation, "the change script answered \(reply)")
                 }
                 guard let id = parts[0].string.flatMap(StreamID.init) else { return nil }
-                let kind: MessageChange.Kind =
-                    switch action {
-                    case .react(let emoji): .reacted(emoji)
-                    case .unreact(let emoji): .unreacted(emoji)
-                    case .edit(let text): .edited(text)
-                    case .delete: .deleted
-                    }
+                let done = parts[5].string ?? ""
+                var reason: String?
+                let kind: MessageChange.Kind
+                switch (action, parts[4].string) {
+                case (.react, _): kind = .reacted(done)
+                case (.unreact, _): kind = .unreacted(done)
+                case (.edit, _): kind = .edited(done)
+                // A delete that named a reaction of one's own took it back.
+                case (.delete, "unreact"): kind = .unreacted(done)
+                case (.delete(let said), _):
+                    kind = .deleted
+                    reason = said
+                }
                 let from = parts[2].string ?? ""
                 let snippet = parts[3].string ?? ""
-                return MessageChange(
+                var change = MessageChange(
                     id: id, room: room, target: target, by: user.display,
                     kind: kind, time: now, targetFrom: from.isEmpty ? nil : from,
                     targetSnippet: snippet.isEmpty ? nil : snippet)
+                change.reason = reason
+                return change
             }
     }
 }

@@ -98,7 +98,7 @@ extension ChatStore {
                 OperatorScripts.closeRoom,
                 keys: [
                     ChatKeys.members(room), ChatKeys.history(room), ChatKeys.topic(room), ChatKeys.roles(room),
-                    ChatKeys.rules(room), ChatKeys.bans(room), ChatKeys.changes(room),
+                    ChatKeys.rules(room), ChatKeys.bans(room), ChatKeys.changes(room), ChatKeys.changeIndex(room),
                 ],
                 arguments: [ChatKeys.roomChannel(room), notice]
             ).flatMap { members in
@@ -234,6 +234,8 @@ extension ChatStore {
         public var refusesGuests = false
         /// A registered name's read markers (`ChatKeys.readMarkers`).
         public var readMarkers: [RoomName: StreamID] = [:]
+        /// When a registered name's account was made (what tells it from one registered again under the name).
+        public var accountCreated = ""
 
         public init() {}
     }
@@ -247,7 +249,10 @@ extension ChatStore {
     {
         redis.run(
             OperatorScripts.loginState,
-            keys: [ChatKeys.session(user.key), ChatKeys.preferences(user.key), ChatKeys.readMarkers(user.key)],
+            keys: [
+                ChatKeys.session(user.key), ChatKeys.preferences(user.key), ChatKeys.readMarkers(user.key),
+                ChatKeys.account(user.key),
+            ],
             arguments: [token, String(bounds.accountLifetimeSeconds)]
         ).map { reply in
             let parts = reply.array ?? []
@@ -262,6 +267,7 @@ extension ChatStore {
                     preferences.refusesGuests = fields[index + 1] == "registered"
                 }
             }
+            preferences.accountCreated = parts.count > 3 ? parts[3].string ?? "" : ""
             let markers = parts.count > 2 ? Self.strings(parts[2]) : []
             for index in stride(from: 0, to: markers.count - 1, by: 2) {
                 guard let room = try? RoomName(validating: markers[index]), let id = StreamID(markers[index + 1]) else {

@@ -68,12 +68,12 @@ extension ChatStore {
         from: UserName, to: UserName, token: String, rooms: [RoomName], now: Millis
     ) -> EventLoopFuture<Void> {
         let session = redis.send(
-            "HMGET", ChatKeys.session(from.key), "tok", "since", "active", "addr", "rtok", "real", "away", "bot")
+            "HMGET", ChatKeys.session(from.key), "tok", "since", "active", "addr", "rtok", "real", "away", "bot", "au")
         let preferences = redis.send("HGETALL", ChatKeys.preferences(from.key))
             .and(redis.send("PTTL", ChatKeys.preferences(from.key)))
         return session.and(preferences).flatMap { session, preferences in
             let fields = (session.array ?? []).map { $0.string ?? "" }
-            guard fields.count == 8, fields[0] == token else {
+            guard fields.count == 9, fields[0] == token else {
                 return eventLoop.makeFailedFuture(ChatError(.nameLost, "your session is no longer in the store"))
             }
             let pairs = Self.strings(preferences.0)
@@ -91,7 +91,11 @@ extension ChatStore {
             let users = ChatKeys.incarnationUsers(incarnation)
             return redis.send("SADD", users, to.key).flatMap { added in
                 redis.run(RenameScripts.claimRenamed, keys: keys, arguments: arguments).flatMap { reply in
-                    guard reply.string != "ok" else { return eventLoop.makeSucceededVoidFuture() }
+                    guard reply.string != "ok" else {
+                        // The author identity goes with the person: what they said before is still theirs to edit.
+                        guard !fields[8].isEmpty else { return eventLoop.makeSucceededVoidFuture() }
+                        return redis.send("HSET", ChatKeys.session(to.key), "au", fields[8]).map { _ in }
+                    }
                     let refusal =
                         reply.string == "registered"
                         ? ChatError(

@@ -186,25 +186,11 @@ extension ChatStore {
     public func publishMessage(
         _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all
     ) -> EventLoopFuture<PublishedMessage> {
-        if message.replyTo != nil { return publishReply(message, user: user, origin: origin) }
-        let parameters = RoomScripts.PublishParameters(
-            historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
-            rolesKey: ChatKeys.roles(message.room), rulesKey: ChatKeys.rules(message.room),
-            changesKey: ChatKeys.changes(message.room), channel: ChatKeys.roomChannel(message.room),
-            body: RelayCodec.messageBody(message, origin: origin), maxLength: historyLength,
-            roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: upkeep.renewsRoom, user: user.key, now: message.time)
-        // One future per message on the default path, as before acknowledgements could wait for replicas.
         let published: EventLoopFuture<PublishedMessage>
-        let (keys, arguments) = parameters.encoded
-        let script = RoomScripts.publishMessage.script
-        if let acknowledged = acknowledgedMessages {
-            published = acknowledged.redis.run(
-                script, keys: keys, arguments: arguments, acknowledgedBy: acknowledged.wanted
-            ).flatMapThrowing { try Self.published($0.reply, confirmed: $0.isAcknowledged(by: acknowledged.wanted)) }
+        if message.replyTo != nil {
+            published = publishReply(message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom)
         } else {
-            published = redis.run(script, keys: keys, arguments: arguments).flatMapThrowing {
-                try Self.published($0, confirmed: true)
-            }
+            published = publishPlain(message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom)
         }
         if upkeep.renewsRoom {
             // An idle room's history goes by itself; the room counts as active for the cap meanwhile. Its bans
@@ -218,6 +204,32 @@ extension ChatStore {
         if upkeep.marksActive {
             _ = redis.run(
                 SessionScripts.markActive, keys: [ChatKeys.session(user.key)], arguments: [String(message.time)])
+        }
+        return published
+    }
+
+    private func publishPlain(
+        _ message: OutgoingMessage, user: UserName, origin: String, renewsRoom: Bool
+    ) -> EventLoopFuture<PublishedMessage> {
+        let parameters = RoomScripts.PublishParameters(
+            historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
+            rolesKey: ChatKeys.roles(message.room), rulesKey: ChatKeys.rules(message.room),
+            changesKey: ChatKeys.changes(message.room), changeIndexKey: ChatKeys.changeIndex(message.room),
+            channel: ChatKeys.roomChannel(message.room),
+            body: RelayCodec.messageBody(message, origin: origin), maxLength: historyLength,
+            roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: renewsRoom, user: user.key, now: message.time)
+        // One future per message on the default path, as before acknowledgements could wait for replicas.
+        let published: EventLoopFuture<PublishedMessage>
+        let (keys, arguments) = parameters.encoded
+        let script = RoomScripts.publishMessage.script
+        if let acknowledged = acknowledgedMessages {
+            published = acknowledged.redis.run(
+                script, keys: keys, arguments: arguments, acknowledgedBy: acknowledged.wanted
+            ).flatMapThrowing { try Self.published($0.reply, confirmed: $0.isAcknowledged(by: acknowledged.wanted)) }
+        } else {
+            published = redis.run(script, keys: keys, arguments: arguments).flatMapThrowing {
+                try Self.published($0, confirmed: true)
+            }
         }
         return published
     }

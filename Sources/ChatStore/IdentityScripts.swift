@@ -48,7 +48,7 @@ enum IdentityScripts {
     /// Returns one of
     ///   {'claimed', old token, old name, room...}   the name is this session's, a new session; a stale session
     ///                                               it replaced (token '' when none) was in these rooms
-    ///   {'resumed', since, old token, old name, kept count, kept room..., left room...}
+    ///   {'resumed', since, old token, old name, kept count, author, kept room..., left room...}
     ///                                    it took over a session (resume token, or a registered name's password)
     ///   {'held', holder, reconnecting}   somebody holds it (or a name that looks like it)
     ///   {'password'}                     registered; no password given
@@ -138,7 +138,14 @@ enum IdentityScripts {
                 redis.call('EXPIRE', sessionKey, sessionTTL)
                 redis.call('EXPIRE', sessionRoomsKey, sessionTTL)
                 redis.call('SPUBLISH', userChannel, cjson.encode({k = 'resumed', name = heldName, ts = nowMillis, sid = origin}))
-                local result = {'resumed', redis.call('HGET', sessionKey, 'since') or now, oldToken, heldName, #kept}
+                -- Who may edit and delete what the session said (`au`): made at its claim, kept by every resume.
+                local author = redis.call('HGET', sessionKey, 'au')
+                if not author then
+                    author = oldToken
+                    redis.call('HSET', sessionKey, 'au', author)
+                end
+                local result = {'resumed', redis.call('HGET', sessionKey, 'since') or now, oldToken, heldName, #kept,
+                    author}
                 for _, room in ipairs(kept) do table.insert(result, room) end
                 for _, room in ipairs(left) do table.insert(result, room) end
                 return result
@@ -204,6 +211,7 @@ enum IdentityScripts {
             if not verified then redis.call('DEL', preferencesKey) end
             redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', now,
                 'active', now, 'addr', addressGroup, 'tok', token, 'rtok', newResumeHash, 'acct', verified and '1' or '0',
+                'au', token,
                 'real', realName)
             redis.call('EXPIRE', sessionKey, sessionTTL)
             redis.call('HSET', seenKey, 'name', name, 'connected', now, 'disconnected', '', 'node', node,

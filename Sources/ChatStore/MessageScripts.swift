@@ -46,7 +46,8 @@ enum MessageScripts {
             return tonumber(as) < tonumber(bs)
         end
         -- spec: a message id; '~': the newest message by `author`; '~name': the newest from name (ASCII case aside);
-        -- '': the newest message. Looks through the newest entries only. Returns the id and the decoded message.
+        -- '': the newest message. Looks through the newest messages only (changes between them do not count, up to
+        -- four times as many entries). Returns the id and the decoded message.
         local function findMessage(historyKey, spec, author)
             if string.match(spec, '^%d+%-%d+$') then
                 local found = redis.call('XRANGE', historyKey, spec, spec)[1]
@@ -56,10 +57,14 @@ enum MessageScripts {
                 return found[1], message
             end
             local wanted = string.lower(string.sub(spec, 2))
-            local entries = redis.call('XREVRANGE', historyKey, '+', '-', 'COUNT', \(MessageActions.latestSearchDepth))
+            local entries = redis.call('XREVRANGE', historyKey, '+', '-', 'COUNT', \(4 * MessageActions.latestSearchDepth))
+            local seen = 0
             for _, entry in ipairs(entries) do
                 local json = entryJSON(entry[2])
-                if string.find(json, '"k":"msg"', 1, true) and (spec ~= '~' or string.find(json, '"au":"' .. author .. '"', 1, true)) then
+                local isMessage = string.find(json, '"k":"msg"', 1, true) ~= nil
+                if isMessage then seen = seen + 1 end
+                if seen > \(MessageActions.latestSearchDepth) then return nil end
+                if isMessage and (spec ~= '~' or (author ~= '' and string.find(json, '"au":"' .. author .. '"', 1, true))) then
                     local ok, message = pcall(cjson.decode, json)
                     if ok and (spec == '' or spec == '~'
                         or (type(message.from) == 'string' and string.lower(message.from) == wanted)) then
@@ -87,9 +92,11 @@ enum MessageScripts {
     /// The keys and arguments of `publishReply`, in the order it declares them.
     struct ReplyParameters {
         var historyKey: String
+        var topicKey: String
         var rolesKey: String
         var rulesKey: String
         var changesKey: String
+        var changeIndexKey: String
         var channel: String
         /// The reply's JSON as `RelayCodec.messageBody` writes it.
         var body: String
@@ -101,30 +108,47 @@ enum MessageScripts {
         var spec: String
         var author: String
         var room: String
+        var renewsTopic: Bool
     }
 
     /// A message that answers another: refused as any message is (muted, unvoiced in +m), and when the answered
     /// message is not in the stream. The stored entry gains `re` (the answered id: history finds the rest when it
     /// is read, so a later edit or delete shows there); the published copy also `rf` and `rt`, its author and the
     /// start of its text as it stands, for the clients showing it live. The only JSON a script appends to: two or
-    /// three fields before the closing brace of what Swift wrote.
-    /// Returns {id, answered id, its author, the start of its text}.
+    /// three fields before the closing brace of what Swift wrote. A reply to a message no longer there (deleted,
+    /// trimmed) is said as a plain message rather than lost. The room's keys are renewed as `publishMessage` does.
+    /// Returns {id, answered id, its author, the start of its text} (the last three '' for a plain message).
     static let publishReply = NamedScript<ReplyParameters>(
         name: "publishReply",
         keys: [
-            .init("historyKey", \.historyKey), .init("rolesKey", \.rolesKey), .init("rulesKey", \.rulesKey),
-            .init("changesKey", \.changesKey),
+            .init("historyKey", \.historyKey), .init("topicKey", \.topicKey), .init("rolesKey", \.rolesKey),
+            .init("rulesKey", \.rulesKey), .init("changesKey", \.changesKey),
+            .init("changeIndexKey", \.changeIndexKey),
         ],
         arguments: [
             .init("channel", \.channel), .init("body", \.body), .init("maxLength", \.maxLength),
             .init("roomIdleTTL", \.roomIdleTTL), .init("user", \.user), .init("now", \.now), .init("spec", \.spec),
-            .init("author", \.author), .init("room", \.room),
+            .init("author", \.author), .init("room", \.room), .init("renewsTopic", \.renewsTopic),
         ],
         body: RoomScripts.refusedSpeech + "\n" + helpers + "\n" + """
             local refused = refusedSpeech(rulesKey, rolesKey, user, now)
             if refused then return refused end
+            local function renewRoom()
+                redis.call('EXPIRE', historyKey, roomIdleTTL)
+                if renewsTopic ~= '1' then return end
+                for _, key in ipairs({topicKey, rolesKey, rulesKey, changesKey, changeIndexKey}) do
+                    local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
+                    redis.call('EXPIRE', key, seconds, 'NX')
+                    redis.call('EXPIRE', key, seconds, 'GT')
+                end
+            end
             local answered, message = findMessage(historyKey, spec, author)
-            if not answered then return redis.error_reply('CHAT no-such-message ' .. notFound(spec, room)) end
+            if not answered then
+                local id = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', body)
+                redis.call('SPUBLISH', channel, id .. ' ' .. body)
+                renewRoom()
+                return {id, '', '', ''}
+            end
             local text = message.text
             local state = redis.call('HGET', changesKey, answered)
             if state then text = cjson.decode(state).t or text end
@@ -134,7 +158,7 @@ enum MessageScripts {
             local id = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', stored)
             redis.call('SPUBLISH', channel, id .. ' ' .. string.sub(stored, 1, -2) .. ',"rf":' .. cjson.encode(from)
                 .. ',"rt":' .. cjson.encode(short) .. '}')
-            redis.call('EXPIRE', historyKey, roomIdleTTL)
+            renewRoom()
             return {id, answered, from, short}
             """)
 
@@ -142,6 +166,8 @@ enum MessageScripts {
     struct ChangeParameters {
         var historyKey: String
         var changesKey: String
+        /// The changes records' ids by time (a sorted set), to drop those of messages trimmed from the stream.
+        var changeIndexKey: String
         var rolesKey: String
         var rulesKey: String
         var channel: String
@@ -162,17 +188,21 @@ enum MessageScripts {
     }
 
     /// Reacts to, takes back a reaction from, edits or deletes a message: checks who may (an edit is its author's;
-    /// a delete its author's or an operator's; a reaction or an edit is speech, refused to the muted and the
-    /// unvoiced in +m) and the limits, appends the change to the stream and publishes it, and folds it into the
-    /// message's record (a delete removes the message, its edits and its record). A reaction already there, or
-    /// one taken back that was not, changes nothing and is answered as done.
-    /// Returns {change id, the message's id, its author, the start of its text}; the change id is '' when nothing
-    /// changed.
+    /// a delete its author's, or in a registered room its operators': an unregistered room's first comer is its
+    /// operator, and must not be able to wipe what was said before they came; a reaction or an edit is speech,
+    /// refused to the muted and the unvoiced in +m) and the limits (reactions counted per author identity, so a
+    /// later holder of a guest's name is someone else), appends the change to the stream and publishes it, and folds
+    /// it into the message's record (a delete removes the message, its edits and its record). A reaction already
+    /// there, or one taken back that was not, changes nothing and is answered as done. A delete naming a change
+    /// (IRC clients see a reaction's or an edit's own msgid) deletes the edited message, or takes the reaction back.
+    /// Records of messages trimmed from the stream go (by the index, a few at a time).
+    /// Returns {change id, the message's id, its author, the start of its text, the operation done, its value}; the
+    /// change id is '' when nothing changed.
     static let changeMessage = NamedScript<ChangeParameters>(
         name: "changeMessage",
         keys: [
-            .init("historyKey", \.historyKey), .init("changesKey", \.changesKey), .init("rolesKey", \.rolesKey),
-            .init("rulesKey", \.rulesKey),
+            .init("historyKey", \.historyKey), .init("changesKey", \.changesKey),
+            .init("changeIndexKey", \.changeIndexKey), .init("rolesKey", \.rolesKey), .init("rulesKey", \.rulesKey),
         ],
         arguments: [
             .init("channel", \.channel), .init("operation", \.operation), .init("spec", \.spec),
@@ -183,13 +213,27 @@ enum MessageScripts {
         body: RoomScripts.refusedSpeech + "\n" + helpers + "\n" + """
             local function refuse(code, text) return redis.error_reply('CHAT ' .. code .. ' ' .. text) end
             local id, message = findMessage(historyKey, spec, author)
+            if not id and operation == 'delete' and string.match(spec, '^%d+%-%d+$') then
+                local found = redis.call('XRANGE', historyKey, spec, spec)[1]
+                local ok, change = false, nil
+                if found then ok, change = pcall(cjson.decode, entryJSON(found[2])) end
+                if ok and change.k == 'chg' and type(change.msg) == 'string' then
+                    if change.op == 'edit' then
+                        id, message = findMessage(historyKey, change.msg, author)
+                    elseif change.op == 'react' and author ~= '' and change.au == author then
+                        operation, value = 'unreact', change.text or ''
+                        id, message = findMessage(historyKey, change.msg, author)
+                    end
+                end
+            end
             if not id then return refuse('no-such-message', notFound(spec, room)) end
-            local own = message.au ~= nil and message.au == author
+            local own = author ~= '' and message.au == author
             local state = redis.call('HGET', changesKey, id)
             state = state and cjson.decode(state) or {}
             local text = state.t or message.text
             local entry = {k = 'chg', op = operation, room = room, from = name, msg = id, ts = tonumber(now),
-                sid = origin, rf = message.from}
+                sid = origin, rf = message.from, au = author}
+            local reason = nil
             if operation == 'edit' then
                 if not own then return refuse('not-yours', 'only its author edits a message') end
                 local refused = refusedSpeech(rulesKey, rolesKey, user, now)
@@ -200,17 +244,22 @@ enum MessageScripts {
                 end
                 entry.text = value
             elseif operation == 'delete' then
-                if not own and not string.find(redis.call('HGET', rolesKey, user) or '', '[oq]') then
-                    return refuse('not-yours', 'only its author or the room\\'s operators delete a message')
+                if not own then
+                    local roles = redis.call('HGET', rolesKey, user) or ''
+                    if not string.find(roles, '[oq]') or redis.call('HEXISTS', rulesKey, 'owner') == 0 then
+                        return refuse('not-yours', 'only its author deletes a message (or, in a registered room, its operators)')
+                    end
                 end
+                if value ~= '' then reason = value end
             else
+                if author == '' then return refuse('not-yours', 'this session cannot react') end
                 state.r = state.r or {}
                 local total, mine, found, had = 0, 0, nil, nil
                 for index, reaction in ipairs(state.r) do
                     total = total + #reaction[3]
                     if reaction[1] == value then found = index end
                     for position, key in ipairs(reaction[3]) do
-                        if key == user then
+                        if key == author then
                             mine = mine + 1
                             if reaction[1] == value then had = position end
                         end
@@ -219,7 +268,7 @@ enum MessageScripts {
                 if operation == 'react' then
                     local refused = refusedSpeech(rulesKey, rolesKey, user, now)
                     if refused then return refused end
-                    if had then return {'', id, message.from or '', ''} end
+                    if had then return {'', id, message.from or '', '', operation, value} end
                     if not found and #state.r >= \(MessageActions.maximumDistinctReactions) then
                         return refuse('message-full', 'a message holds at most \(MessageActions.maximumDistinctReactions) different reactions')
                     end
@@ -235,9 +284,9 @@ enum MessageScripts {
                     end
                     local reaction = state.r[found]
                     reaction[2][#reaction[2] + 1] = name
-                    reaction[3][#reaction[3] + 1] = user
+                    reaction[3][#reaction[3] + 1] = author
                 else
-                    if not had then return {'', id, message.from or '', ''} end
+                    if not had then return {'', id, message.from or '', '', operation, value} end
                     local reaction = state.r[found]
                     table.remove(reaction[2], had)
                     table.remove(reaction[3], had)
@@ -247,15 +296,23 @@ enum MessageScripts {
             end
             local stored = cjson.encode(entry)
             local change = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', stored)
+            local millis = tonumber(string.match(id, '^(%d+)'))
             if operation == 'delete' then
                 local gone = {id}
                 for _, edit in ipairs(state.e or {}) do gone[#gone + 1] = edit end
                 local deleted = redis.call('XDEL', historyKey, unpack(gone))
+                -- What the chat deleted itself, and the stream's own count of entries added then: a stream made
+                -- again later (its count starts over) is not this one.
+                local info = redis.call('XINFO', 'STREAM', historyKey)
+                local added = 0
+                for i = 1, #info - 1, 2 do if info[i] == 'entries-added' then added = info[i + 1] end end
                 redis.call('HINCRBY', changesKey, '_ndel', deleted)
+                redis.call('HSET', changesKey, '_added', added)
                 local newest = gone[#gone]
                 local before = redis.call('HGET', changesKey, '_maxdel')
                 if not before or idLess(before, newest) then redis.call('HSET', changesKey, '_maxdel', newest) end
                 redis.call('HDEL', changesKey, id)
+                redis.call('ZREM', changeIndexKey, id)
             else
                 if operation == 'edit' then
                     state.t, state.et = value, tonumber(now)
@@ -263,26 +320,30 @@ enum MessageScripts {
                 end
                 if state.t == nil and (state.r == nil or #state.r == 0) then
                     redis.call('HDEL', changesKey, id)
+                    redis.call('ZREM', changeIndexKey, id)
                 else
                     redis.call('HSET', changesKey, id, cjson.encode(state))
+                    redis.call('ZADD', changeIndexKey, millis, id)
                 end
             end
-            -- Live, a reaction names the start of the text it is on (what text mode shows); a delete never does.
+            -- Live, a reaction names the start of the text it is on (what text mode shows), a delete its reason
+            -- (IRC's REDACT carries it); neither is kept.
             if operation == 'react' or operation == 'unreact' then entry.rt = snippet(text) end
+            if reason then entry.text = reason end
             redis.call('SPUBLISH', channel, change .. ' ' .. cjson.encode(entry))
             redis.call('EXPIRE', historyKey, roomIdleTTL)
             renewChanges(changesKey, roomIdleTTL)
-            if redis.call('HLEN', changesKey) > tonumber(maxLength) + 200 then
-                local first = redis.call('XRANGE', historyKey, '-', '+', 'COUNT', 1)[1]
-                if first then
-                    for _, field in ipairs(redis.call('HKEYS', changesKey)) do
-                        if string.sub(field, 1, 1) ~= '_' and idLess(field, first[1]) then
-                            redis.call('HDEL', changesKey, field)
-                        end
-                    end
+            renewChanges(changeIndexKey, roomIdleTTL)
+            -- Records of messages the stream no longer holds: the oldest few each time, so none lingers for long.
+            local first = redis.call('XRANGE', historyKey, '-', '+', 'COUNT', 1)[1]
+            if first then
+                local firstMillis = tonumber(string.match(first[1], '^(%d+)'))
+                for _, old in ipairs(redis.call('ZRANGEBYSCORE', changeIndexKey, '-inf', '(' .. firstMillis, 'LIMIT', 0, 20)) do
+                    redis.call('HDEL', changesKey, old)
+                    redis.call('ZREM', changeIndexKey, old)
                 end
             end
-            return {change, id, message.from or '', operation == 'delete' and '' or snippet(text)}
+            return {change, id, message.from or '', operation == 'delete' and '' or snippet(text), operation, value}
             """)
 
     /// A page of a room's stream, with what history shows of each message beyond its entry.

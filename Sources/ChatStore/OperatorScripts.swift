@@ -49,12 +49,12 @@ enum OperatorScripts {
     /// Closes a room: its members, history, topic, roles, settings and bans go, and the room is told (each node
     /// takes its members out). Returns the members' user keys, whose own room sets the store then updates (they
     /// live under each person's tag): a member whose name is held for a reconnect must not rejoin it on resume.
-    /// KEYS: members, history, topic, roles, rules, bans, changes; ARGV: channel, notice
+    /// KEYS: members, history, topic, roles, rules, bans, changes, change index; ARGV: channel, notice
     static let closeRoom = RedisScript(
         name: "closeRoom",
         source: """
             local members = redis.call('HKEYS', KEYS[1])
-            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+            redis.call('DEL', KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
             redis.call('SPUBLISH', ARGV[1], ARGV[2])
             return members
             """)
@@ -64,8 +64,8 @@ enum OperatorScripts {
     /// claim needs neither (its claim deleted the last holder's preferences: `IdentityScripts.claim`), and makes no
     /// such read. A registered name's preferences live another account lifetime from each login.
     /// A registered name's read markers come too, renewed like its preferences.
-    /// KEYS: session, preferences, read markers; ARGV: claim token, lifetime
-    /// Returns {acct, preferences (HGETALL), read markers (HGETALL; empty for a guest)}.
+    /// KEYS: session, preferences, read markers, account; ARGV: claim token, lifetime
+    /// Returns {acct, preferences (HGETALL), read markers (HGETALL; empty for a guest), when the account was made}.
     static let loginState = RedisScript(
         name: "loginState",
         source: """
@@ -74,7 +74,7 @@ enum OperatorScripts {
             if registered and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
             if registered and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
             return {registered and '1' or '0', redis.call('HGETALL', KEYS[2]),
-                registered and redis.call('HGETALL', KEYS[3]) or {}}
+                registered and redis.call('HGETALL', KEYS[3]) or {}, redis.call('HGET', KEYS[4], 'created') or ''}
             """)
 
     /// Moves a registered name's read marker in a room forward (never back), keeping at most `ReadMarker.maximumRooms`

@@ -208,6 +208,7 @@ enum RoomScripts {
         /// What was done to the room's messages (`MessageScripts`): renewed with the topic, so reactions and edits
         /// last as long as the messages they are on.
         var changesKey: String
+        var changeIndexKey: String
         var channel: String
         /// The message's JSON, without its id.
         var body: String
@@ -224,7 +225,7 @@ enum RoomScripts {
         /// the moderation check added four of them (`RoomScriptsTests` checks the two agree).
         var encoded: (keys: [String], arguments: [String]) {
             (
-                [historyKey, topicKey, rolesKey, rulesKey, changesKey],
+                [historyKey, topicKey, rolesKey, rulesKey, changesKey, changeIndexKey],
                 [
                     channel, body, String(maxLength), String(roomIdleTTL), renewsTopic ? "1" : "0", user,
                     String(now),
@@ -249,6 +250,7 @@ enum RoomScripts {
         keys: [
             .init("historyKey", \.historyKey), .init("topicKey", \.topicKey), .init("rolesKey", \.rolesKey),
             .init("rulesKey", \.rulesKey), .init("changesKey", \.changesKey),
+            .init("changeIndexKey", \.changeIndexKey),
         ],
         arguments: [
             .init("channel", \.channel), .init("body", \.body), .init("maxLength", \.maxLength),
@@ -266,7 +268,7 @@ enum RoomScripts {
                 -- The topic outlives the history by the renewal interval, so it cannot go first when the last
                 -- renewal came up to that much before the last message.
                 -- Never shorter than they are: a registered room's keys live a year past its owner's visit.
-                for _, key in ipairs({topicKey, rolesKey, rulesKey, changesKey}) do
+                for _, key in ipairs({topicKey, rolesKey, rulesKey, changesKey, changeIndexKey}) do
                     local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
                     redis.call('EXPIRE', key, seconds, 'NX')
                     redis.call('EXPIRE', key, seconds, 'GT')

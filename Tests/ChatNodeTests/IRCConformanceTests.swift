@@ -364,10 +364,15 @@ struct IRCClientTagTests {
         try erin.expect("you joined #dev")
 
         // A reaction to a message: relayed with a msgid, the echo carrying the same; denied tags dropped; a
-        // client without message-tags gets nothing.
-        try alice.send("@+draft/react=👍;+draft/reply=1-0;+other=x TAGMSG #dev")
+        // client without message-tags gets nothing. (Kept with the message, too: see MessageActionTests.)
+        try carol.send("PRIVMSG #dev :react to this")
+        let reactedTo = try bob.expectLine("carol's message") { $0.hasSuffix("PRIVMSG #dev :react to this") }
+        let saidID = try #require(
+            reactedTo.split(separator: " ").first?.split(separator: ";").first { $0.contains("msgid=") }
+                .map { String($0.split(separator: "=").last ?? "") })
+        try alice.send("@+draft/react=👍;+draft/reply=\(saidID);+other=x TAGMSG #dev")
         let relayed = try bob.expectLine("the TAGMSG") { $0.contains(" TAGMSG #dev") }
-        #expect(relayed.contains("+draft/react=👍") && relayed.contains("+draft/reply=1-0"), "\(relayed)")
+        #expect(relayed.contains("+draft/react=👍") && relayed.contains("+draft/reply=\(saidID)"), "\(relayed)")
         #expect(!relayed.contains("+other") && relayed.contains(":\(IRCRenderer.mask("alice")) TAGMSG #dev"))
         let echo = try alice.expectLine("the echo") { $0.contains(" TAGMSG #dev") }
         func msgid(_ line: String) -> String? {

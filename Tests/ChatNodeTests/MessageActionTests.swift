@@ -168,6 +168,65 @@ struct MessageActionTests {
         #expect(texts == ["react to me"], "\(texts)")
         _ = target
     }
+    @Test(
+        "authors are sessions, not names; only a registered room's operators delete others'; pages count messages, not changes"
+    )
+    func authorsAndPages() throws {
+        let cluster = try TestCluster(
+            nodes: 2, nodeArguments: ["--irc-port", "0", "--rate-limit", "50", "--rate-burst", "50"])
+        let alice = try cluster[0].loginJSON("alice")
+        try alice.sendJSON(["op": "join", "room": "den", "id": 1])
+        _ = try alice.expectEvent(type: "joined")
+        var ids: [String] = []
+        for text in ["one", "two", "three", "four"] {
+            try alice.sendJSON(["op": "say", "room": "den", "text": text, "id": text])
+            let said = try alice.expectEvent("acknowledged") { $0["type"] as? String == "message" && $0["id"] as? String == text }
+            ids.append(try #require(said["msgid"] as? String))
+            // Changes between the messages: a page of history counts messages, whatever lies between them.
+            for emoji in ["😀", "😁", "😂"] {
+                try alice.sendJSON(["op": "react", "room": "den", "msgid": ids.last!, "emoji": emoji])
+            }
+        }
+        try alice.sendJSON(["op": "history", "room": "den", "after": ids[0], "limit": 2, "id": 9])
+        let page = try alice.expectEvent("a page") { $0["type"] as? String == "history" && $0["id"] as? Int == 9 }
+        let texts = (page["messages"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+        #expect(texts == ["two", "three"] && page["more"] as? Bool == true, "\(page)")
+
+        // A program's tagmsg reaction is a reaction like any other: kept, and seen by every client.
+        try alice.sendJSON(["op": "tagmsg", "to": "#den", "text": "+draft/react=🎉;+draft/reply=\(ids[0])", "id": 10])
+        _ = try alice.expectEvent("kept") { $0["type"] as? String == "reacted" && $0["emoji"] as? String == "🎉" }
+
+        // alice leaves; someone else takes the name: what she said is not theirs to edit.
+        try alice.sendJSON(["op": "quit"])
+        _ = alice.waitForClose()
+        let mallory = try cluster[1].loginJSON("alice")
+        try mallory.sendJSON(["op": "join", "room": "den", "id": 2])
+        _ = try mallory.expectEvent(type: "joined")
+        try mallory.sendJSON(["op": "edit", "room": "den", "msgid": ids[0], "text": "forged", "id": 3])
+        let forged = try mallory.expectEvent("refused") { $0["type"] as? String == "error" && $0["id"] as? Int == 3 }
+        #expect(forged["code"] as? String == "not-yours", "\(forged)")
+        // The first comer of an emptied unregistered room is its operator, but may not wipe its history.
+        try mallory.sendJSON(["op": "delete", "room": "den", "msgid": ids[1], "id": 4])
+        let wiped = try mallory.expectEvent("refused") { $0["type"] as? String == "error" && $0["id"] as? Int == 4 }
+        #expect(wiped["code"] as? String == "not-yours", "\(wiped)")
+
+        // A reply to a message gone meanwhile is said anyway, as a plain message.
+        let carol = try cluster[1].ircLogin("carol", capabilities: ["message-tags", "echo-message", "draft/message-redaction"])
+        try carol.send("JOIN #den")
+        _ = try carol.expectLine("joined") { $0.contains(" 366 ") }
+        try carol.send("@+draft/reply=1-0 PRIVMSG #den :still said")
+        let plain = try mallory.expectEvent("carol's message") { $0["from"] as? String == "carol" }
+        #expect(plain["text"] as? String == "still said" && plain["reply"] == nil, "\(plain)")
+        // IRC: REDACT of one's own reaction's msgid takes the reaction back.
+        try carol.send("@+draft/react=👍;+draft/reply=\(ids[2]) TAGMSG #den")
+        let reaction = try carol.expectLine("the echo") { $0.contains("+draft/react=👍") }
+        let reactionID = try #require(
+            reaction.split(separator: ";").first { $0.hasPrefix("msgid=") }.map { String($0.dropFirst(6).prefix { $0 != " " }) })
+        try carol.send("REDACT #den \(reactionID)")
+        let undone = try mallory.expectEvent("taken back") { $0["type"] as? String == "unreacted" }
+        #expect(undone["msgid"] as? String == ids[2] && undone["emoji"] as? String == "👍", "\(undone)")
+    }
+
     @Test("a registered name's read marker is kept across logins and nodes, with the unread count; IRC's MARKREAD")
     func readMarkers() throws {
         let cluster = try TestCluster(

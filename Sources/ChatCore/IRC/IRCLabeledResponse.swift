@@ -108,11 +108,11 @@ public struct IRCLabeledResponses: Sendable {
     }
 
     /// Whether an event ends the request it answers. Everything does, but what comes before a request's last
-    /// word: the topic after a JOIN's reply (not the answer to TOPIC), a gap notice before a history page, the 301
-    /// before a direct message's echo.
+    /// word: the topic and the read marker after a JOIN's reply (not the answers to TOPIC and MARKREAD), a gap
+    /// notice before a history page, the 301 before a direct message's echo.
     public static func isFinal(_ event: ChatEvent, purpose: IRCRenderer.Purpose?) -> Bool {
         switch event {
-        case .topic: purpose != .join
+        case .topic, .readMarker: purpose != .join
         case .gap, .recipientAway: false
         default: true
         }

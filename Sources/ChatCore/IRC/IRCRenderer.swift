@@ -429,13 +429,16 @@ public enum IRCRenderer {
             return [tagged(line, time: change.time, id: change.id.description, view: view)]
         case .deleted:
             guard view.capabilities.contains("draft/message-redaction") else { return [] }
+            let reason = change.reason.map { [prefix($0, bytes: LeaveReason.maximumMessageBytes)] } ?? []
             let line = IRCMessage(
-                source: mask(change.by), command: "REDACT", parameters: [target, change.target.description])
+                source: mask(change.by), command: "REDACT", parameters: [target, change.target.description] + reason)
             return [tagged(line, time: change.time, id: change.id.description, view: view)]
         case .edited(let text):
-            return split(text, from: change.by, to: target, isAction: false).enumerated().map { index, line in
+            // Tagged only when it fits one line: a client that replaces the message would keep just the last part.
+            let lines = split(text, from: change.by, to: target, isAction: false)
+            return lines.enumerated().map { index, line in
                 var line = line
-                if tags { line.tags.append(("+draft/edit", change.target.description)) }
+                if tags, lines.count == 1 { line.tags.append(("+draft/edit", change.target.description)) }
                 return tagged(line, time: change.time, id: index == 0 ? change.id.description : nil, view: view)
             }
         }

@@ -88,7 +88,7 @@ public enum StoreOperation: Equatable, Sendable {
     case markRead(RoomName, StreamID)
     /// Leave the room in the store, announcing it. Replies `.done`.
     case recordLeave(RoomName, message: String? = nil)
-    /// Reacts to, edits or deletes a message of the room, as `author` (`MessageActions.authorID`). Replies
+    /// Reacts to, edits or deletes a message of the room, as `author` (`SessionGrant.author`). Replies
     /// `.changed`.
     case changeMessage(RoomName, MessageTarget, MessageAction, author: String, time: Millis)
     /// Store and publish a room message (with `replyTo`, the answered message is found and named). Replies
@@ -180,7 +180,7 @@ public struct OutgoingMessage: Equatable, Sendable {
     public var time: Millis
     public var isNotice = false
     public var isBot = false
-    /// Who may edit and delete it later (`MessageActions.authorID`), kept with it and never shown.
+    /// Who may edit and delete it later (`SessionGrant.author`), kept with it and never shown.
     public var author: String?
     /// The message it answers.
     public var replyTo: MessageTarget?
@@ -273,15 +273,21 @@ public struct SessionGrant: Equatable, Sendable {
     public var isRegistered: Bool
     /// Where the name has read each room up to (a registered name's, kept in the cluster).
     public var readMarkers: [RoomName: StreamID]
+    /// Who may edit and delete what the session says, kept in each of its messages and never shown: a digest of a
+    /// registered name's account (its key and when it was made: a name registered again later is someone else), or
+    /// of a guest session's own random identity (made at its claim, kept by resumes and name changes). Made by the
+    /// node, from the session's own records: no client can choose it.
+    public var author: String
 
     public init(
         isServerOperator: Bool = false, motd: String? = nil, isRegistered: Bool = false,
-        readMarkers: [RoomName: StreamID] = [:]
+        readMarkers: [RoomName: StreamID] = [:], author: String = ""
     ) {
         self.isServerOperator = isServerOperator
         self.motd = motd
         self.isRegistered = isRegistered
         self.readMarkers = readMarkers
+        self.author = author
     }
 }
 

@@ -154,7 +154,7 @@ extension SessionMachine {
             }
             return [
                 .perform(
-                    .changeMessage(room, target, action, author: Self.author(of: session), time: now.wall), id: id)
+                    .changeMessage(room, target, action, author: session.grant.author, time: now.wall), id: id)
             ]
         case .join(let raw, let since, let key): return try join(raw, since: since, key: key, id: id, session: &session)
         case .leave(let raw, let message):
@@ -243,6 +243,15 @@ extension SessionMachine {
         case .bot(let on):
             return [.perform(.setBot(on), id: id)]
         case .tagMessage(let to, let tags):
+            // A reaction to a room's message, whoever sends it (an IRC client, a program's `tagmsg`), is kept with
+            // the message and its limits, never relayed past them.
+            if to.hasPrefix("#"), let answered = tags.first(where: { $0.key == "+draft/reply" })?.value.flatMap(StreamID.init),
+                let reaction = tags.first(where: { $0.key == "+draft/react" || $0.key == "+draft/unreact" }),
+                let emoji = reaction.value
+            {
+                let action: MessageAction = reaction.key == "+draft/react" ? .react(emoji) : .unreact(emoji)
+                return try handle(.actOn(room: to, target: .id(answered), action), id: id, now: now, session: &session)
+            }
             session.tagMessages &+= 1
             let messageID = "\(sessionID)-t\(session.tagMessages)"
             if to.hasPrefix("#") {
@@ -449,10 +458,9 @@ extension SessionMachine {
 
     // MARK: Helpers
 
-    /// Who may edit and delete what the session says (`MessageActions.authorID`).
-    static func author(of session: ActiveSession) -> String {
-        MessageActions.authorID(
-            userKey: session.user.key, registered: session.grant.isRegistered, since: session.since)
+    /// Who may edit and delete what the session says (`SessionGrant.author`); nil for a session the node gave none.
+    static func author(of session: ActiveSession) -> String? {
+        session.grant.author.isEmpty ? nil : session.grant.author
     }
 
     private func checkLength(_ text: String) throws(ChatError) {

@@ -103,7 +103,7 @@ extension SessionMachine {
             // here; a room without one sends nothing.
             let topicShown: [SessionAction] = topic.map { [.send(.topic(room: room, $0), id: id)] } ?? []
             // What was done meanwhile to messages the client already had (a resume's): after them, as it happened.
-            let changed: [SessionAction] = changes.map { .send(.messageChanged($0), id: id) }
+            let changed = Self.replayed(changes, upTo: more ? page.last?.id : nil)
             // Where it was read up to (IRC's MARKREAD comes after the JOIN whether or not there is one).
             let marker = unread ?? ReadMarker(room: room, id: session.grant.readMarkers[room])
             return (gap.map { [$0] } ?? []) + [.send(joined, id: id)] + changed + [.send(.readMarker(marker), id: id)]
@@ -176,7 +176,7 @@ extension SessionMachine {
             let gap =
                 gapNotice(room, after: after, maxDeleted: maxDeleted, keptFrom: keptFrom, id: id).map { [$0] } ?? []
             return gap + [.send(.history(room: room, messages: page, more: more), id: id)]
-                + changes.map { .send(.messageChanged($0), id: id) }
+                + Self.replayed(changes, upTo: more ? page.last?.id : nil)
         case (.online, .online(let users)):
             return [.send(.online(users), id: id)]
         case (.seen(let name), .seen(let record)):
@@ -257,6 +257,13 @@ extension SessionMachine {
     /// A message's acknowledgement; one the replicas did not confirm in time (`--ack-replicas`) is followed by an
     /// `unconfirmed` error with the same request id. The message stays sent: it was delivered and is in the
     /// history, so a client must not send it again; it only may not survive a failover.
+    /// Changes read with a page, to messages the client had before it: those up to the page's last message when more
+    /// pages follow (the next page brings the rest). Sent as the live events they were (no request id: to IRC a
+    /// change with one is its actor's own echo).
+    static func replayed(_ changes: [MessageChange], upTo end: StreamID?) -> [SessionAction] {
+        changes.filter { change in end.map { change.id <= $0 } ?? true }.map { .send(.messageChanged($0), id: nil) }
+    }
+
     static func acknowledged(_ message: ChatMessage, confirmed: Bool, id: RequestID?) -> [SessionAction] {
         let sent: SessionAction = .send(.sent(message), id: id)
         guard !confirmed else { return [sent] }

@@ -234,7 +234,13 @@ final class Relay: @unchecked Sendable {
             case .success(let stored):
                 let (page, more) = paging.page(
                     stored.messages, wanted: self.limits.historyPageMessages, direction: .forward)
-                missed = Array(stored.envelopes.prefix(page.count)).filter { self.accepts($0, on: channel) }
+                // The page's messages and the changes among them (up to its last message, or all when it is the
+                // last page): what a reader of the stream had seen, in its order.
+                let end = more ? page.last?.id : nil
+                missed = stored.envelopes.filter { envelope in
+                    guard let end else { return true }
+                    return (envelope.streamID ?? .zero) <= end
+                }.filter { self.accepts($0, on: channel) }
                 let lost =
                     (stored.maxDeleted.map { $0 > last } ?? false) || (stored.keptFrom.map { $0 > last } ?? false)
                 if more || lost {

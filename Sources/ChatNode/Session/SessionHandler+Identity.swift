@@ -1,4 +1,5 @@
 import ChatCore
+import Crypto
 import ChatStore
 import NIOCore
 
@@ -25,7 +26,7 @@ extension SessionHandler {
         }
         let loop = hub.eventLoop
         return claimName(name, login: login, keeping: keeping).flatMap { outcome in
-            guard case .granted(let token, let resume, let since, let resumed, _) = outcome else {
+            guard case .granted(let token, let resume, let since, let resumed, let claimed) = outcome else {
                 return loop.makeSucceededFuture(outcome)
             }
             // One round trip for what a login with a password, or a resume, means beyond the name: registered or
@@ -39,7 +40,9 @@ extension SessionHandler {
                 self.preferences = preferences
                 var grant = SessionGrant(
                     motd: self.node.network.motd, isRegistered: registered,
-                    readMarkers: registered ? preferences.readMarkers : [:])
+                    readMarkers: registered ? preferences.readMarkers : [:],
+                    author: Self.authorID(
+                        registered ? "account:\(name.key):\(preferences.accountCreated)" : "guest:\(claimed.author)"))
                 guard registered, self.configuration.operators.contains(name.key) else {
                     return loop.makeSucceededFuture(
                         .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))
@@ -50,6 +53,13 @@ extension SessionHandler {
                 }
             }
         }
+    }
+
+    /// `SessionGrant.author` from the identity it stands for: SHA-256, 128 bits of it in hex.
+    static func authorID(_ identity: String) -> String {
+        SHA256.hash(data: Array(identity.utf8)).prefix(16).map { byte in
+            (byte < 16 ? "0" : "") + String(byte, radix: 16)
+        }.joined()
     }
 
     private func claimName(_ name: UserName, login: Login, keeping: [RoomName]) -> EventLoopFuture<ClaimOutcome> {
@@ -133,8 +143,10 @@ extension SessionHandler {
         -> ClaimOutcome
     {
         switch reply {
-        case .claimed: .granted(token: attempt.token, resume: resume, since: now)
-        case .resumed(let since): .granted(token: attempt.token, resume: resume, since: since, resumed: true)
+        // The guest identity an author check starts from (`SessionGrant.author`): the claim's token, kept by resumes.
+        case .claimed: .granted(token: attempt.token, resume: resume, since: now, grant: SessionGrant(author: attempt.token))
+        case .resumed(let since, let author):
+            .granted(token: attempt.token, resume: resume, since: since, resumed: true, grant: SessionGrant(author: author))
         case .held(let holder, let reconnecting): .held(by: holder, reconnecting: reconnecting)
         case .passwordRequired: .passwordRequired
         case .verify, .notRegistered: .wrongPassword

@@ -100,7 +100,8 @@ extension SessionHandler {
                     let (page, topic) = read
                     return .joinRead(
                         Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
-                        keptFrom: page.keptFrom, topic: topic, changes: page.changes, unread: unread)
+                        keptFrom: page.keptFrom, topic: topic, changes: Self.shown(page.changes, in: room, check: check),
+                        unread: unread)
                 }
         case (.markRead(let room, let id), let user?):
             return store.markRead(room, upTo: id, user: user, origin: origin).map { .done }
@@ -108,7 +109,7 @@ extension SessionHandler {
             return store.page(room, after: after, limit: count, bytes: pageBytes).map { page in
                 .page(
                     Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
-                    keptFrom: page.keptFrom, changes: page.changes)
+                    keptFrom: page.keptFrom, changes: Self.shown(page.changes, in: room, check: check))
             }
         case (.publish(let message), let user?):
             let upkeep = PublishUpkeep(
@@ -319,6 +320,13 @@ extension SessionHandler {
         _ messages: [ChatMessage], in room: RoomName, check: NIOLockedValueBox<RelayCheck>
     ) -> [ChatMessage] {
         check.withLockedValue { check in messages.filter { check.problem(.message($0), in: room) == nil } }
+    }
+
+    /// The changes read with a page, as the relay would have let them through.
+    static func shown(
+        _ changes: [MessageChange], in room: RoomName, check: NIOLockedValueBox<RelayCheck>
+    ) -> [MessageChange] {
+        check.withLockedValue { check in changes.filter { check.problem(.messageChanged($0), in: room) == nil } }
     }
 
     /// What the client is told of a store failure: Redis at its memory limit refuses writes with OOM, which is the

@@ -364,6 +364,8 @@ final class SessionHandler: ChannelDuplexHandler {
     }
 
     func send(_ event: ChatEvent, id: RequestID?) {
+        // A change replayed with a page (a resume's) is a relayed event the relay did not filter: filtered here.
+        if case .messageChanged = event, !preferences.blocked.isEmpty, isBlocked(event) { return }
         let event = preferences.blocked.isEmpty ? event : withoutBlocked(event)
         if case .error(let error) = event {
             if error.code == .rateLimited { node.metrics.rateLimited.increment() }
@@ -493,11 +495,16 @@ final class SessionHandler: ChannelDuplexHandler {
     private func withoutBlocked(_ event: ChatEvent) -> ChatEvent {
         func hidden(_ messages: [ChatMessage]) -> [ChatMessage] {
             messages.map { message in
-                guard isBlocked(sender: message.from) else { return message }
-                var stub = message
-                stub.text = Self.blockedText
-                stub.isAction = false
-                return stub
+                var shown = message
+                // A reply quoting a blocked person shows whom it answers, not what they said.
+                if let quoted = message.annotationsIfAny?.replyTo, let from = quoted.from, isBlocked(sender: from) {
+                    shown.annotations.replyTo?.snippet = Self.blockedText
+                }
+                guard isBlocked(sender: message.from) else { return shown }
+                shown.text = Self.blockedText
+                shown.isAction = false
+                shown.annotations = MessageAnnotations()
+                return shown
             }
         }
         switch event {

@@ -487,9 +487,10 @@ function addMessage(message, draw = true, live = true) {
   const mention = !own && state.confirmed && message.text.toLowerCase().includes(state.confirmed.toLowerCase());
   // A notice (from an IRC client or a bot) is shown dimmed, as IRC clients show one: -name- text.
   const line = message.notice
-    ? { kind: "notice", id: message.msgid, time: message.time, text: `-${message.from}- ${message.text}` }
+    ? { kind: "notice", id: message.msgid, time: message.time, from: message.from, text: `-${message.from}- ${message.text}` }
     : { kind: message.action ? "action" : "message", id: message.msgid, time: message.time, from: message.from, text: message.text, own, mention };
   line.room = message.room;
+  line.body = message.text;
   line.reply = message.reply || null;
   line.edited = message.edited || null;
   line.reactions = message.reactions || [];
@@ -522,7 +523,8 @@ function applyChange(change) {
     if (state.editing && state.editing.id === change.msgid) cancelCompose();
     if (state.replyTo && state.replyTo.id === change.msgid) cancelCompose();
   } else if (change.type === "edited") {
-    line.text = change.text;
+    line.body = change.text;
+    line.text = line.kind === "notice" ? `-${line.from}- ${change.text}` : change.text;
     line.edited = change.time;
   } else {
     const reactions = line.reactions || (line.reactions = []);
@@ -577,6 +579,9 @@ function select(roomName) {
   state.menuFor = null;
   const room = roomName && state.rooms.get(roomName);
   if (room) { room.unread = 0; room.unreadMore = false; }
+  // A reply or an edit under way belongs to the room it was started in: switching away drops it.
+  const composing = state.replyTo || state.editing;
+  if (composing && composing.room !== roomName) cancelCompose();
   scheduleMarkRead();
   $("older").disabled = !!(room && room.olderExhausted);
   $("older").textContent = room && room.olderExhausted ? "No older messages" : "Load older messages";
@@ -730,10 +735,17 @@ function messageActions(line) {
   for (const emoji of REACTIONS) action(emoji, `React ${emoji}`, () => react(line, emoji, true));
   if (line.own) {
     action("✎", "Edit", () => startEdit(line));
-    const remove = action("🗑", "Delete", () => {
-      if (remove.dataset.armed) return send({ op: "delete", room: line.room, msgid: line.id, id: AUTO });
-      remove.dataset.armed = "1";
+    // Asked once more: the first click arms it for a few seconds (kept in the state: the log is redrawn as
+    // messages come), the second deletes.
+    const armed = state.armedDelete === line.id;
+    const remove = action(armed ? "Delete?" : "🗑", "Delete", () => {
+      if (state.armedDelete === line.id) {
+        state.armedDelete = null;
+        return send({ op: "delete", room: line.room, msgid: line.id, id: AUTO });
+      }
+      state.armedDelete = line.id;
       remove.textContent = "Delete?";
+      setTimeout(() => { if (state.armedDelete === line.id) { state.armedDelete = null; render(); } }, 5000);
     });
   }
   return bar;
@@ -745,15 +757,15 @@ function react(line, emoji, on) {
 
 function startReply(line) {
   state.editing = null;
-  state.replyTo = { room: line.room, id: line.id, from: line.from, text: line.text };
-  showComposing(`Replying to ${line.from}: ${line.text.slice(0, 80)}`);
+  state.replyTo = { room: line.room, id: line.id, from: line.from, text: line.body || line.text };
+  showComposing(`Replying in #${line.room} to ${line.from}: ${(line.body || line.text).slice(0, 80)}`);
 }
 
 function startEdit(line) {
   state.replyTo = null;
   state.editing = { room: line.room, id: line.id };
-  $("input").value = line.text;
-  showComposing("Editing your message");
+  $("input").value = line.body || line.text;
+  showComposing(`Editing your message in #${line.room}`);
 }
 
 function showComposing(text) {
