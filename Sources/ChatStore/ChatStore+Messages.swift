@@ -76,7 +76,8 @@ extension ChatStore {
                     script.script, keys: keys, arguments: arguments, acknowledgedBy: acknowledged.wanted
                 ).map(\.reply)
             } ?? redis.run(script.script, keys: keys, arguments: arguments)
-        return reply
+        return
+            reply
             .flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }
             .flatMapThrowing { reply in
                 let parts = reply.array ?? []

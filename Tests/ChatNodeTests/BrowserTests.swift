@@ -263,7 +263,7 @@ struct BrowserTests {
         try browser.waitForText("#log") { $0.contains("👍 1") }
 
         try act(on: "what do you think?", "Reply")
-        try browser.waitForText("#composing") { $0.contains("Replying to botty") }
+        try browser.waitForText("#composing") { $0.contains("Replying in #lobby to botty") }
         try browser.say("looks good")
         let reply = try bot.expectEvent("the reply") {
             $0["type"] as? String == "message" && $0["from"] as? String == "webby"

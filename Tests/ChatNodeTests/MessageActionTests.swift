@@ -180,7 +180,9 @@ struct MessageActionTests {
         var ids: [String] = []
         for text in ["one", "two", "three", "four"] {
             try alice.sendJSON(["op": "say", "room": "den", "text": text, "id": text])
-            let said = try alice.expectEvent("acknowledged") { $0["type"] as? String == "message" && $0["id"] as? String == text }
+            let said = try alice.expectEvent("acknowledged") {
+                $0["type"] as? String == "message" && $0["id"] as? String == text
+            }
             ids.append(try #require(said["msgid"] as? String))
             // Changes between the messages: a page of history counts messages, whatever lies between them.
             for emoji in ["😀", "😁", "😂"] {
@@ -211,7 +213,8 @@ struct MessageActionTests {
         #expect(wiped["code"] as? String == "not-yours", "\(wiped)")
 
         // A reply to a message gone meanwhile is said anyway, as a plain message.
-        let carol = try cluster[1].ircLogin("carol", capabilities: ["message-tags", "echo-message", "draft/message-redaction"])
+        let carol = try cluster[1].ircLogin(
+            "carol", capabilities: ["message-tags", "echo-message", "draft/message-redaction"])
         try carol.send("JOIN #den")
         _ = try carol.expectLine("joined") { $0.contains(" 366 ") }
         try carol.send("@+draft/reply=1-0 PRIVMSG #den :still said")
@@ -221,7 +224,9 @@ struct MessageActionTests {
         try carol.send("@+draft/react=👍;+draft/reply=\(ids[2]) TAGMSG #den")
         let reaction = try carol.expectLine("the echo") { $0.contains("+draft/react=👍") }
         let reactionID = try #require(
-            reaction.split(separator: ";").first { $0.hasPrefix("msgid=") }.map { String($0.dropFirst(6).prefix { $0 != " " }) })
+            reaction.split(separator: ";").first { $0.hasPrefix("msgid=") }.map {
+                String($0.dropFirst(6).prefix { $0 != " " })
+            })
         try carol.send("REDACT #den \(reactionID)")
         let undone = try mallory.expectEvent("taken back") { $0["type"] as? String == "unreacted" }
         #expect(undone["msgid"] as? String == ids[2] && undone["emoji"] as? String == "👍", "\(undone)")

@@ -8,7 +8,8 @@ struct RoomScriptsTests {
     @Test("a message's keys and arguments, written out for speed, are in publishMessage's declared order")
     func publishEncoding() {
         let parameters = RoomScripts.PublishParameters(
-            historyKey: "h", topicKey: "t", rolesKey: "r", rulesKey: "u", changesKey: "x", changeIndexKey: "y", channel: "c", body: "{}",
+            historyKey: "h", topicKey: "t", rolesKey: "r", rulesKey: "u", changesKey: "x", changeIndexKey: "y",
+            channel: "c", body: "{}",
             maxLength: 1000,
             roomIdleTTL: 604_800, renewsTopic: true, user: "alice", now: 1_795_000_000_000)
         let encoded = parameters.encoded

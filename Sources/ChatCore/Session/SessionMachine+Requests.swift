@@ -245,7 +245,8 @@ extension SessionMachine {
         case .tagMessage(let to, let tags):
             // A reaction to a room's message, whoever sends it (an IRC client, a program's `tagmsg`), is kept with
             // the message and its limits, never relayed past them.
-            if to.hasPrefix("#"), let answered = tags.first(where: { $0.key == "+draft/reply" })?.value.flatMap(StreamID.init),
+            if to.hasPrefix("#"),
+                let answered = tags.first(where: { $0.key == "+draft/reply" })?.value.flatMap(StreamID.init),
                 let reaction = tags.first(where: { $0.key == "+draft/react" || $0.key == "+draft/unreact" }),
                 let emoji = reaction.value
             {

@@ -1,6 +1,6 @@
 import ChatCore
-import Crypto
 import ChatStore
+import Crypto
 import NIOCore
 
 /// Who may hold a name: a claim with its resume token or password (checked off the event loops, failures counted
@@ -144,9 +144,11 @@ extension SessionHandler {
     {
         switch reply {
         // The guest identity an author check starts from (`SessionGrant.author`): the claim's token, kept by resumes.
-        case .claimed: .granted(token: attempt.token, resume: resume, since: now, grant: SessionGrant(author: attempt.token))
+        case .claimed:
+            .granted(token: attempt.token, resume: resume, since: now, grant: SessionGrant(author: attempt.token))
         case .resumed(let since, let author):
-            .granted(token: attempt.token, resume: resume, since: since, resumed: true, grant: SessionGrant(author: author))
+            .granted(
+                token: attempt.token, resume: resume, since: since, resumed: true, grant: SessionGrant(author: author))
         case .held(let holder, let reconnecting): .held(by: holder, reconnecting: reconnecting)
         case .passwordRequired: .passwordRequired
         case .verify, .notRegistered: .wrongPassword

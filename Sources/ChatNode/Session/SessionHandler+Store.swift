@@ -100,7 +100,8 @@ extension SessionHandler {
                     let (page, topic) = read
                     return .joinRead(
                         Self.shown(page.messages, in: room, check: check), maxDeleted: page.maxDeleted,
-                        keptFrom: page.keptFrom, topic: topic, changes: Self.shown(page.changes, in: room, check: check),
+                        keptFrom: page.keptFrom, topic: topic,
+                        changes: Self.shown(page.changes, in: room, check: check),
                         unread: unread)
                 }
         case (.markRead(let room, let id), let user?):
