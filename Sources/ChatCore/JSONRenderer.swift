@@ -13,7 +13,7 @@ public enum JSONRenderer {
     public static func isSilent(_ event: ChatEvent) -> Bool {
         if case .motd(let text, true) = event { return text?.isEmpty ?? true }
         // After a join, a room never read has no marker to tell a program (IRC clients are told `*`).
-        if case .readMarker(let marker) = event { return marker.id == nil }
+        if case .readMarker(let marker) = event { return marker.id == nil && marker.afterJoin }
         return false
     }
 

@@ -121,7 +121,10 @@ public struct ReadMarker: Equatable, Sendable {
     /// Nil: nothing read there yet.
     public var id: StreamID?
     public var unread: Int?
+    /// `unread` may be short: more than it were counted, or the count stopped in a stretch of changes.
     public var more: Bool
+    /// Told after a join (not asked for): a room never read has nothing to tell a program then.
+    public var afterJoin = false
 
     /// Unread messages are counted up to this many ("99+"): a count costs a bounded read of the room's stream.
     public static let maximumCounted = 99
@@ -133,6 +136,15 @@ public struct ReadMarker: Equatable, Sendable {
         self.id = id
         self.unread = unread
         self.more = more
+    }
+
+    /// The marker told after a join.
+    public static func afterJoining(_ room: RoomName, id: StreamID?, unread: Int? = nil, more: Bool = false)
+        -> ReadMarker
+    {
+        var marker = ReadMarker(room: room, id: id, unread: unread, more: more)
+        marker.afterJoin = true
+        return marker
     }
 }
 

@@ -49,10 +49,11 @@ extension ChatStore {
 
     /// Reacts to, edits or deletes a message; nil when nothing changed (a reaction already there, or one taken
     /// back that was not).
+    /// `confirmed`: the replicas `acknowledgedMessages` asks for had it (always, when it asks for none).
     public func changeMessage(
         in room: RoomName, target: MessageTarget, action: MessageAction, user: UserName, author: String, now: Millis,
-        origin: String
-    ) -> EventLoopFuture<MessageChange?> {
+        origin: String, serverOperator: Bool = false
+    ) -> EventLoopFuture<(change: MessageChange?, confirmed: Bool)> {
         let value: String
         switch action {
         case .react(let emoji), .unreact(let emoji): value = emoji
@@ -64,7 +65,8 @@ extension ChatStore {
             changeIndexKey: ChatKeys.changeIndex(room), rolesKey: ChatKeys.roles(room),
             rulesKey: ChatKeys.rules(room), channel: ChatKeys.roomChannel(room), operation: action.operation,
             spec: target.scriptSpec, value: value, user: user.key, name: user.display, author: author, now: now,
-            maxLength: historyLength, roomIdleTTL: bounds.roomIdleSeconds, origin: origin, room: room.value)
+            maxLength: historyLength, roomIdleTTL: bounds.roomIdleSeconds, origin: origin, room: room.value,
+            serverOperator: serverOperator)
         let script = MessageScripts.changeMessage
         // A change is waited for as a message is, by the replicas the deployment asks for: a delete confirmed to
         // its author must not come back after a failover.
@@ -74,17 +76,17 @@ extension ChatStore {
             acknowledgedMessages.map { acknowledged in
                 acknowledged.redis.run(
                     script.script, keys: keys, arguments: arguments, acknowledgedBy: acknowledged.wanted
-                ).map(\.reply)
-            } ?? redis.run(script.script, keys: keys, arguments: arguments)
+                ).map { ($0.reply, $0.isAcknowledged(by: acknowledged.wanted)) }
+            } ?? redis.run(script.script, keys: keys, arguments: arguments).map { ($0, true) }
         return
             reply
             .flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }
-            .flatMapThrowing { reply in
+            .flatMapThrowing { reply, confirmed in
                 let parts = reply.array ?? []
                 guard parts.count == 6, let target = parts[1].string.flatMap(StreamID.init) else {
                     throw RedisError(.protocolViolation, "the change script answered \(reply)")
                 }
-                guard let id = parts[0].string.flatMap(StreamID.init) else { return nil }
+                guard let id = parts[0].string.flatMap(StreamID.init) else { return (nil, confirmed) }
                 let done = parts[5].string ?? ""
                 var reason: String?
                 let kind: MessageChange.Kind
@@ -105,7 +107,7 @@ extension ChatStore {
                     kind: kind, time: now, targetFrom: from.isEmpty ? nil : from,
                     targetSnippet: snippet.isEmpty ? nil : snippet)
                 change.reason = reason
-                return change
+                return (change, confirmed)
             }
     }
 }
@@ -114,36 +116,45 @@ extension ChatStore {
 extension ChatStore {
     /// Moves `user`'s marker in `room` forward to `id` and tells the name's other connections (its channel, with
     /// `origin`, so this one skips it).
-    public func markRead(_ room: RoomName, upTo id: StreamID, user: UserName, origin: String) -> EventLoopFuture<Void> {
+    /// Answers the marker as it stands (nil when none is kept).
+    public func markRead(_ room: RoomName, upTo id: StreamID, user: UserName, origin: String)
+        -> EventLoopFuture<StreamID?>
+    {
         let payload = RelayCodec.encode(
             RelayEnvelope(event: .readMarker(ReadMarker(room: room, id: id)), origin: origin))
         return redis.run(
-            OperatorScripts.markRead, keys: [ChatKeys.readMarkers(user.key)],
+            OperatorScripts.markRead, keys: [ChatKeys.readMarkers(user.key), ChatKeys.account(user.key)],
             arguments: [
                 room.value, id.description, String(bounds.accountLifetimeSeconds), String(ReadMarker.maximumRooms),
                 ChatKeys.userChannel(user.key), payload,
             ]
-        ).map { _ in }
+        ).map { $0.string.flatMap(StreamID.init) }
     }
 
     /// Messages in `room` after `id` from anyone but `user`, counted up to `ReadMarker.maximumCounted` (`more`: there
     /// are more, or too many changes to tell), reading at most twice that many entries.
     public func unreadCount(
-        _ room: RoomName, after id: StreamID, skipping user: UserName
+        _ room: RoomName, after id: StreamID, skipping user: UserName, author: String = ""
     )
         -> EventLoopFuture<(count: Int, more: Bool)>
     {
         redis.run(
             MessageScripts.countUnread, keys: [ChatKeys.history(room)],
-            arguments: [id.description, JSONWriter.quoted(user.display), String(ReadMarker.maximumCounted)]
+            arguments: [
+                id.description, JSONWriter.quoted(user.display), String(ReadMarker.maximumCounted), author,
+            ]
         ).map { reply in
             let parts = reply.array ?? []
             return (Int(parts.first?.int ?? 0), parts.count > 1 && parts[1].int == 1)
         }
     }
 
-    /// An unregistered name keeps no read markers.
-    public func forgetReadMarkers(of user: UserName) -> EventLoopFuture<Void> {
-        redis.send("DEL", ChatKeys.readMarkers(user.key)).map { _ in }
+    /// An unregistered name keeps no read markers, and its session is a guest's from now on (a resume of it must
+    /// not pass for the account's).
+    public func forgetAccountState(of user: UserName) -> EventLoopFuture<Void> {
+        let markers = redis.send("DEL", ChatKeys.readMarkers(user.key))
+        let session = redis.run(
+            OperatorScripts.markGuest, keys: [ChatKeys.session(user.key)], arguments: [])
+        return markers.and(session).map { _ in }
     }
 }

@@ -82,7 +82,7 @@ extension ChatStore {
                     token, to.display, incarnation, nodeID, fields[1], fields[2], fields[3], fields[4], fields[5],
                     fields[6], String(nameTTLSeconds), String(sessionTTLSeconds), String(bounds.seenSeconds),
                     String(now), String(max(0, preferences.1.int ?? 0)), String(pairs.count / 2),
-                ] + pairs + rooms.map(\.value) + [fields[7] == "1" ? "1" : "0"]
+                ] + pairs + rooms.map(\.value) + [fields[8], fields[7] == "1" ? "1" : "0"]
             let keys = [
                 ChatKeys.claim(to.key), ChatKeys.session(to.key), ChatKeys.sessionRooms(to.key), ChatKeys.seen(to.key),
                 ChatKeys.account(to.key), ChatKeys.preferences(to.key),
@@ -91,11 +91,7 @@ extension ChatStore {
             let users = ChatKeys.incarnationUsers(incarnation)
             return redis.send("SADD", users, to.key).flatMap { added in
                 redis.run(RenameScripts.claimRenamed, keys: keys, arguments: arguments).flatMap { reply in
-                    guard reply.string != "ok" else {
-                        // The author identity goes with the person: what they said before is still theirs to edit.
-                        guard !fields[8].isEmpty else { return eventLoop.makeSucceededVoidFuture() }
-                        return redis.send("HSET", ChatKeys.session(to.key), "au", fields[8]).map { _ in }
-                    }
+                    guard reply.string != "ok" else { return eventLoop.makeSucceededVoidFuture() }
                     let refusal =
                         reply.string == "registered"
                         ? ChatError(

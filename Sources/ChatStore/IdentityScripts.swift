@@ -140,8 +140,8 @@ enum IdentityScripts {
                 redis.call('SPUBLISH', userChannel, cjson.encode({k = 'resumed', name = heldName, ts = nowMillis, sid = origin}))
                 -- Who may edit and delete what the session said (`au`): made at its claim, kept by every resume.
                 local author = redis.call('HGET', sessionKey, 'au')
-                if not author then
-                    author = oldToken
+                if not author or author == '' then
+                    author = oldToken ~= '' and oldToken or token
                     redis.call('HSET', sessionKey, 'au', author)
                 end
                 local result = {'resumed', redis.call('HGET', sessionKey, 'since') or now, oldToken, heldName, #kept,

@@ -185,6 +185,8 @@ enum MessageScripts {
         var roomIdleTTL: Int
         var origin: String
         var room: String
+        /// '1': the actor is a server operator, who may delete any message.
+        var serverOperator: Bool
     }
 
     /// Reacts to, takes back a reaction from, edits or deletes a message: checks who may (an edit is its author's;
@@ -208,7 +210,7 @@ enum MessageScripts {
             .init("channel", \.channel), .init("operation", \.operation), .init("spec", \.spec),
             .init("value", \.value), .init("user", \.user), .init("name", \.name), .init("author", \.author),
             .init("now", \.now), .init("maxLength", \.maxLength), .init("roomIdleTTL", \.roomIdleTTL),
-            .init("origin", \.origin), .init("room", \.room),
+            .init("origin", \.origin), .init("room", \.room), .init("serverOperator", \.serverOperator),
         ],
         body: RoomScripts.refusedSpeech + "\n" + helpers + "\n" + """
             local function refuse(code, text) return redis.error_reply('CHAT ' .. code .. ' ' .. text) end
@@ -244,7 +246,7 @@ enum MessageScripts {
                 end
                 entry.text = value
             elseif operation == 'delete' then
-                if not own then
+                if not own and serverOperator ~= '1' then
                     local roles = redis.call('HGET', rolesKey, user) or ''
                     if not string.find(roles, '[oq]') or redis.call('HEXISTS', rulesKey, 'owner') == 0 then
                         return refuse('not-yours', 'only its author deletes a message (or, in a registered room, its operators)')
@@ -306,6 +308,10 @@ enum MessageScripts {
                 local info = redis.call('XINFO', 'STREAM', historyKey)
                 local added = 0
                 for i = 1, #info - 1, 2 do if info[i] == 'entries-added' then added = info[i + 1] end end
+                -- Counts kept for a stream that expired and was made again since are not this one's.
+                if tonumber(redis.call('HGET', changesKey, '_added') or '0') > added then
+                    redis.call('HDEL', changesKey, '_ndel', '_maxdel')
+                end
                 redis.call('HINCRBY', changesKey, '_ndel', deleted)
                 redis.call('HSET', changesKey, '_added', added)
                 local newest = gone[#gone]
@@ -398,7 +404,8 @@ enum MessageScripts {
             """)
 
     /// Counts the messages after a read marker that are not the reader's own.
-    /// KEYS: history; ARGV: the marker, the reader's name as JSON writes it (quoted), the most to count
+    /// KEYS: history; ARGV: the marker, the reader's name as JSON writes it (quoted), the most to count, the reader's
+    /// author identity (their messages under another case of the name are theirs too)
     /// Returns {count, 1 when there are more (or more entries than were read)}.
     static let countUnread = RedisScript(
         name: "countUnread",
@@ -408,7 +415,9 @@ enum MessageScripts {
             local count = 0
             for _, entry in ipairs(entries) do
                 local json = entry[2][2] or ''
-                if string.find(json, '"k":"msg"', 1, true) and not string.find(json, '"from":' .. ARGV[2], 1, true) then
+                local own = string.find(json, '"from":' .. ARGV[2], 1, true)
+                    or (ARGV[4] ~= '' and string.find(json, '"au":"' .. ARGV[4] .. '"', 1, true))
+                if string.find(json, '"k":"msg"', 1, true) and not own then
                     count = count + 1
                     if count > most then return {most, 1} end
                 end

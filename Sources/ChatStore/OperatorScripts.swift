@@ -70,7 +70,8 @@ enum OperatorScripts {
         name: "loginState",
         source: """
             local fields = redis.call('HMGET', KEYS[1], 'tok', 'acct')
-            local registered = fields[1] == ARGV[1] and fields[2] == '1'
+            -- A session resumed after its name was unregistered is a guest's, whatever its record says.
+            local registered = fields[1] == ARGV[1] and fields[2] == '1' and redis.call('EXISTS', KEYS[4]) == 1
             if registered and redis.call('EXISTS', KEYS[2]) == 1 then redis.call('EXPIRE', KEYS[2], ARGV[2]) end
             if registered and redis.call('EXISTS', KEYS[3]) == 1 then redis.call('EXPIRE', KEYS[3], ARGV[2]) end
             return {registered and '1' or '0', redis.call('HGETALL', KEYS[2]),
@@ -79,11 +80,13 @@ enum OperatorScripts {
 
     /// Moves a registered name's read marker in a room forward (never back), keeping at most `ReadMarker.maximumRooms`
     /// rooms' (the oldest goes), and tells the name's connections on its channel.
-    /// KEYS: read markers; ARGV: room, message id, lifetime, most rooms, user channel, payload
-    /// Returns the marker as it stands.
+    /// Nothing for a name no longer registered (its markers went with its account).
+    /// KEYS: read markers, account; ARGV: room, message id, lifetime, most rooms, user channel, payload
+    /// Returns the marker as it stands ('' when none is kept).
     static let markRead = RedisScript(
         name: "markRead",
         source: """
+            if redis.call('EXISTS', KEYS[2]) == 0 then return '' end
             local function idLess(a, b)
                 local am, as = string.match(a, '^(%d+)%-(%d+)$')
                 local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
@@ -129,6 +132,16 @@ enum OperatorScripts {
             return 1
             """)
 
+    /// Marks a live session a guest's (`acct` 0): its name was unregistered. Only a live session: a write here must
+    /// not re-create a reaped one without its TTL.
+    /// KEYS: session
+    static let markGuest = RedisScript(
+        name: "markGuest",
+        source: """
+            if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+            return redis.call('HSET', KEYS[1], 'acct', '0')
+            """)
+
     /// Marks a session a server operator's (`oper`), for what IRC's WHO and WHOIS show; only the session with this
     /// token, so a write here never re-creates a reaped session without its TTL.
     /// KEYS: session
@@ -152,6 +165,6 @@ enum OperatorScripts {
             """)
 
     static let all: [RedisScript] = [
-        suspend, unsuspend, addNetworkBan, closeRoom, loginState, markRead, block, markOperator, markBot,
+        suspend, unsuspend, addNetworkBan, closeRoom, loginState, markRead, markGuest, block, markOperator, markBot,
     ]
 }

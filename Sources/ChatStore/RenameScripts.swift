@@ -12,7 +12,8 @@ enum RenameScripts {
     /// KEYS: claim, session, session rooms, seen, account, preferences (all of the new name)
     /// ARGV: token, name, incarnation, node, since, active, address group, resume hash, real name, away text,
     ///   claim TTL, session TTL, seen TTL, now, preferences TTL in ms (0: none), preference count n, then n
-    ///   field/value pairs, then the rooms; the last argument is '1' for a bot's session
+    ///   field/value pairs, then the rooms; then the session's author identity (`au`, '' for none); the last
+    ///   argument is '1' for a bot's session
     /// Returns 'ok', 'registered' or 'held'.
     static let claimRenamed = RedisScript(
         name: "claimRenamed",
@@ -27,13 +28,15 @@ enum RenameScripts {
                 'active', ARGV[6], 'addr', ARGV[7], 'tok', ARGV[1], 'rtok', ARGV[8], 'acct', '0', 'real', ARGV[9])
             if ARGV[10] ~= '' then redis.call('HSET', KEYS[2], 'away', ARGV[10]) end
             if ARGV[#ARGV] == '1' then redis.call('HSET', KEYS[2], 'bot', '1') end
+            -- Who wrote what the session said goes with it: what it said before is still its own to edit.
+            if ARGV[#ARGV - 1] ~= '' then redis.call('HSET', KEYS[2], 'au', ARGV[#ARGV - 1]) end
             redis.call('EXPIRE', KEYS[2], ARGV[12])
             local count = tonumber(ARGV[16])
             for i = 0, count - 1 do
                 redis.call('HSET', KEYS[6], ARGV[17 + 2 * i], ARGV[18 + 2 * i])
             end
             if count > 0 and tonumber(ARGV[15]) > 0 then redis.call('PEXPIRE', KEYS[6], ARGV[15]) end
-            for i = 17 + 2 * count, #ARGV - 1 do redis.call('SADD', KEYS[3], ARGV[i]) end
+            for i = 17 + 2 * count, #ARGV - 2 do redis.call('SADD', KEYS[3], ARGV[i]) end
             redis.call('EXPIRE', KEYS[3], ARGV[12])
             redis.call('HSET', KEYS[4], 'name', ARGV[2], 'connected', ARGV[14], 'disconnected', '', 'node', ARGV[4],
                 'real', ARGV[9])

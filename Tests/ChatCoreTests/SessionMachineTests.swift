@@ -95,7 +95,7 @@ struct SessionMachineTests {
                 .joinRead(history, maxDeleted: nil, keptFrom: nil, topic: nil)) == [
                     .send(.youJoined(room: lobby, history: history), id: nil),
                     // Where the room is read up to: nothing yet (IRC clients are told `*`, JSON nothing).
-                    .send(.readMarker(ReadMarker(room: lobby, id: nil)), id: nil),
+                    .send(.readMarker(ReadMarker.afterJoining(lobby, id: nil)), id: nil),
                     .replayHeld(lobby, after: Self.id("5-0")),
                 ])
         #expect(!session.isWaiting)
@@ -166,7 +166,7 @@ struct SessionMachineTests {
         #expect(
             answered == [
                 .send(.youJoined(room: dev, history: missed), id: nil),
-                .send(.readMarker(ReadMarker(room: dev, id: nil)), id: nil), .replayHeld(dev, after: Self.id("9-0")),
+                .send(.readMarker(ReadMarker.afterJoining(dev, id: nil)), id: nil), .replayHeld(dev, after: Self.id("9-0")),
                 .perform(.subscribe(ops), id: nil),
             ])
         #expect(session.relay.route(live) == .deliver)

@@ -70,6 +70,8 @@ public enum IRCRenderer {
         case accountRegistration = "irc-register"
         /// `REDACT #channel msgid` (`irc-redact:#channel msgid`): refused with `FAIL REDACT`.
         case redact = "irc-redact"
+        /// `MARKREAD #channel`: refused with `FAIL MARKREAD`.
+        case markRead = "irc-markread"
 
         public var requestID: RequestID { RequestID(json: JSONWriter.quoted(rawValue)) }
 
@@ -549,6 +551,10 @@ public enum IRCRenderer {
         if purpose == .notice {
             // No automatic reply to a NOTICE, not even an error (RFC 2812; Solanum and Ergo do the same).
             return []
+        }
+        if purpose == .markRead {
+            let code = error.code == .notInRoom || error.code == .roomInvalid ? "INVALID_PARAMS" : "INTERNAL_ERROR"
+            return [IRCMessage(source: server, command: "FAIL", parameters: ["MARKREAD", code, subject, error.message])]
         }
         if purpose == .redact {
             // `irc-redact:#channel msgid`, answered as draft/message-redaction says.

@@ -645,7 +645,7 @@ public struct IRCSession: Sendable {
                 return fail("INVALID_PARAMS", target, "Read markers are kept for channels")
             }
             guard parameters.count > 1 else {
-                return request(.markRead(room: target, id: nil), .message, about: target)
+                return request(.markRead(room: target, id: nil), .markRead, about: target)
             }
             guard parameters[1].hasPrefix("timestamp="),
                 let millis = TimeFormat.millis(iso8601: String(parameters[1].dropFirst("timestamp=".count))),
@@ -653,7 +653,7 @@ public struct IRCSession: Sendable {
             else { return fail("INVALID_PARAMS", target, "Not a timestamp=YYYY-MM-DDThh:mm:ss.sssZ") }
             // Everything said up to the end of that millisecond.
             let id = StreamID(millis: UInt64(millis), sequence: UInt64.max)
-            request(.markRead(room: target, id: id.description), .message, about: target)
+            request(.markRead(room: target, id: id.description), .markRead, about: target)
         case "REDACT":
             // IRCv3 draft/message-redaction: `REDACT #channel <msgid> [:reason]` deletes a message for everyone.
             guard needs(2) else { return }

@@ -44,8 +44,8 @@ public struct JoinReplay<Event: RelayedEvent> {
     /// dropped by `admits`.
     public mutating func replay(_ room: RoomName, after seen: StreamID?) -> [Event] {
         let events = (held.removeValue(forKey: room) ?? []).filter { event in
-            guard let seen, case .message(let message) = event.envelope.event else { return true }
-            return message.id > seen
+            guard let seen, let id = event.envelope.streamID else { return true }
+            return id > seen
         }
         if let seen { floors[room] = seen }
         return events
@@ -65,9 +65,18 @@ public struct JoinReplay<Event: RelayedEvent> {
 
     @usableFromInline
     mutating func isInHistoryAlready(_ event: ChatEvent) -> Bool {
-        guard case .message(let message) = event, let floor = floors[message.room] else { return false }
-        if message.id <= floor { return true }
-        floors[message.room] = nil
+        let id: StreamID
+        let room: RoomName
+        switch event {
+        case .message(let message): (id, room) = (message.id, message.room)
+        // A change the page already carried (a resume's) is not applied twice either.
+        case .messageChanged(let change): (id, room) = (change.id, change.room)
+        default: return false
+        }
+        guard let floor = floors[room] else { return false }
+        if id <= floor { return true }
+        // Only a message moves past the floor: the changes before it were read with the page.
+        if case .message = event { floors[room] = nil }
         return false
     }
 }

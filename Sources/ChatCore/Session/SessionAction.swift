@@ -90,7 +90,8 @@ public enum StoreOperation: Equatable, Sendable {
     case recordLeave(RoomName, message: String? = nil)
     /// Reacts to, edits or deletes a message of the room, as `author` (`SessionGrant.author`). Replies
     /// `.changed`.
-    case changeMessage(RoomName, MessageTarget, MessageAction, author: String, time: Millis)
+    /// `serverOperator`: the actor is one of the server's operators, who may delete any message.
+    case changeMessage(RoomName, MessageTarget, MessageAction, author: String, time: Millis, serverOperator: Bool = false)
     /// Store and publish a room message (with `replyTo`, the answered message is found and named). Replies
     /// `.published(id)`.
     case publish(OutgoingMessage)
@@ -211,7 +212,10 @@ public enum StoreReply: Sendable {
     /// `confirmed`: as many replicas as the deployment asks for had it (always, when it asks for none).
     /// `replyTo`: the message a reply answers, as the store found it.
     case published(StreamID, confirmed: Bool, replyTo: MessageReference? = nil)
-    case changed(MessageChange)
+    /// `confirmed`: as for `published`.
+    case changed(MessageChange, confirmed: Bool = true)
+    /// A read marker as the store keeps it (nil: it keeps none).
+    case marked(StreamID?)
     case delivered(Bool)
     /// A direct message went out (or was queued for a reconnecting client); the recipient's away text, if away.
     case directSent(recipientAway: String?)

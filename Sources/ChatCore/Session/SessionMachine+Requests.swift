@@ -129,7 +129,11 @@ extension SessionMachine {
             let room = try member(raw, session: session, why: "/join it first")
             let current = session.grant.readMarkers[room]
             guard let rawID else { return [.send(.readMarker(ReadMarker(room: room, id: current)), id: id)] }
-            let marked = try Self.messageID(rawID)
+            var marked = try Self.messageID(rawID)
+            // Never past now (a client's clock a day ahead would otherwise pin it there, as it only moves forward).
+            if marked.millis > UInt64(max(0, now.wall)) {
+                marked = StreamID(millis: UInt64(max(0, now.wall)), sequence: UInt64.max)
+            }
             // A marker only moves forward (IRC's read-marker: an older one is answered with the current).
             if let current, current >= marked {
                 return [.send(.readMarker(ReadMarker(room: room, id: current)), id: id)]
@@ -154,7 +158,9 @@ extension SessionMachine {
             }
             return [
                 .perform(
-                    .changeMessage(room, target, action, author: session.grant.author, time: now.wall), id: id)
+                    .changeMessage(
+                        room, target, action, author: session.grant.author, time: now.wall,
+                        serverOperator: session.grant.isServerOperator), id: id)
             ]
         case .join(let raw, let since, let key): return try join(raw, since: since, key: key, id: id, session: &session)
         case .leave(let raw, let message):

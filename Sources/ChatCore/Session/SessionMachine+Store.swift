@@ -105,7 +105,8 @@ extension SessionMachine {
             // What was done meanwhile to messages the client already had (a resume's): after them, as it happened.
             let changed = Self.replayed(changes, upTo: more ? page.last?.id : nil)
             // Where it was read up to (IRC's MARKREAD comes after the JOIN whether or not there is one).
-            let marker = unread ?? ReadMarker(room: room, id: session.grant.readMarkers[room])
+            var marker = unread ?? ReadMarker(room: room, id: session.grant.readMarkers[room])
+            marker.afterJoin = true
             return (gap.map { [$0] } ?? []) + [.send(joined, id: id)] + changed + [.send(.readMarker(marker), id: id)]
                 + topicShown
                 + [.replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
@@ -113,13 +114,18 @@ extension SessionMachine {
             return [.send(.youLeft(room: room, message: message), id: id)]
         case (.publish(let message), .published(let messageID, let confirmed, let replyTo)):
             return Self.acknowledged(message.stored(as: messageID, replyTo: replyTo), confirmed: confirmed, id: id)
-        case (.markRead(let room, let marked), _):
-            let newest = max(session.grant.readMarkers[room] ?? .zero, marked)
+        case (.markRead(let room, let marked), let reply):
+            // The store's word is the marker: another device may have moved it further meanwhile.
+            let stored: StreamID? = if case .marked(let kept?) = reply { kept } else { nil }
+            let newest = max(session.grant.readMarkers[room] ?? .zero, stored ?? marked)
             session.grant.readMarkers[room] = newest
             return [.send(.readMarker(ReadMarker(room: room, id: newest)), id: id)]
-        case (.changeMessage, .changed(let change)):
-            return [.send(.messageChanged(change), id: id)]
-        case (.changeMessage(_, _, let action, _, _), _):
+        case (.changeMessage, .changed(let change, let confirmed)):
+            let warning = ChatError(
+                .unconfirmed,
+                "that change was made, but Redis's replicas did not confirm it in time: a failover now may undo it")
+            return [.send(.messageChanged(change), id: id)] + (confirmed ? [] : [.send(.error(warning), id: id)])
+        case (.changeMessage(_, _, let action, _, _, _), _):
             // Nothing to change: the reaction was there already, or was not there to take back.
             let said =
                 switch action {

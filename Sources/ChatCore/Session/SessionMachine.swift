@@ -178,6 +178,8 @@ public struct SessionMachine: Sendable {
         public private(set) var isRegistered = false
         /// The person's away text, while the session is active and they are away.
         public private(set) var away: String?
+        /// Who the session's messages say wrote them (`SessionGrant.author`), while it is active.
+        public private(set) var author = ""
 
         init(_ state: State) {
             switch state {
@@ -188,6 +190,7 @@ public struct SessionMachine: Sendable {
                 isServerOperator = session.grant.isServerOperator
                 isRegistered = session.grant.isRegistered
                 away = session.away
+                author = session.grant.author
             case .closing(_, .some(let session)):
                 userName = session.user
             default:

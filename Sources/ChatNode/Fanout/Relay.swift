@@ -187,11 +187,10 @@ final class Relay: @unchecked Sendable {
         }
     }
 
-    /// Drops a message already delivered (the overlap between a catch-up and live delivery) and remembers the
-    /// newest id.
+    /// Drops a message, or a change to one, already delivered (the overlap between a catch-up and live delivery)
+    /// and remembers the newest id.
     private func isNew(_ envelope: RelayEnvelope, on channel: String) -> Bool {
-        guard case .message(let message) = envelope.event else { return true }
-        let id = message.id
+        guard let id = envelope.streamID else { return true }
         if let last = lastDelivered[channel], id <= last { return false }
         lastDelivered[channel] = id
         return true

@@ -42,7 +42,8 @@ extension SessionHandler {
                     motd: self.node.network.motd, isRegistered: registered,
                     readMarkers: registered ? preferences.readMarkers : [:],
                     author: Self.authorID(
-                        registered ? "account:\(name.key):\(preferences.accountCreated)" : "guest:\(claimed.author)"))
+                        registered && !preferences.accountCreated.isEmpty
+                            ? "account:\(name.key):\(preferences.accountCreated)" : "guest:\(claimed.author)"))
                 guard registered, self.configuration.operators.contains(name.key) else {
                     return loop.makeSucceededFuture(
                         .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))

@@ -58,7 +58,7 @@ extension SessionHandler {
             let store = self.store
             return changePassword(user, token: token, old: password, new: nil).flatMap {
                 store.giveUpRooms(of: user, now: WallClock.now(), origin: origin)
-                    .and(store.forgetReadMarkers(of: user)).map { _ in }
+                    .and(store.forgetAccountState(of: user)).map { _ in }
             }.map { .done }
         case (.listenToUser(let name), _?):
             return listen(ChatKeys.userChannel(name.key)).map { .done }
@@ -105,7 +105,7 @@ extension SessionHandler {
                         unread: unread)
                 }
         case (.markRead(let room, let id), let user?):
-            return store.markRead(room, upTo: id, user: user, origin: origin).map { .done }
+            return store.markRead(room, upTo: id, user: user, origin: origin).map { .marked($0) }
         case (.historyAfter(let room, let after, let count), _?):
             return store.page(room, after: after, limit: count, bytes: pageBytes).map { page in
                 .page(
@@ -119,10 +119,11 @@ extension SessionHandler {
             return store.publishMessage(message, user: user, origin: origin, upkeep: upkeep).map {
                 .published($0.id, confirmed: $0.confirmed, replyTo: $0.replyTo)
             }
-        case (.changeMessage(let room, let target, let action, let author, let time), let user?):
+        case (.changeMessage(let room, let target, let action, let author, let time, let serverOperator), let user?):
             return store.changeMessage(
-                in: room, target: target, action: action, user: user, author: author, now: time, origin: origin
-            ).map { change in change.map { .changed($0) } ?? .done }
+                in: room, target: target, action: action, user: user, author: author, now: time, origin: origin,
+                serverOperator: serverOperator
+            ).map { done in done.change.map { .changed($0, confirmed: done.confirmed) } ?? .done }
         case (.sendDirect(let message, let target), let user?):
             return store.sendDirect(
                 message, to: target.key, origin: origin, sender: (user.key, machine.view.isRegistered)
@@ -303,7 +304,8 @@ extension SessionHandler {
     /// a failed count is no count, not a failed join.
     private func unread(_ room: RoomName, after marker: StreamID?, user: UserName) -> EventLoopFuture<ReadMarker?> {
         guard let marker else { return hub.eventLoop.makeSucceededFuture(nil) }
-        return store.unreadCount(room, after: marker, skipping: user).map { count, more in
+        return store.unreadCount(room, after: marker, skipping: user, author: machine.view.author).map {
+            count, more in
             ReadMarker(room: room, id: marker, unread: count, more: more)
         }.recover { _ in nil }
     }

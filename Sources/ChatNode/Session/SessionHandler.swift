@@ -541,6 +541,17 @@ final class SessionHandler: ChannelDuplexHandler {
             return .left(room: room, name: name, reason: reason, time: time, message: nil)
         case .presence(let room, let name, .away(let text), let time) where !text.isEmpty && isBlocked(sender: name):
             return .presence(room: room, name: name, presence: .away(""), time: time)
+        // Someone else's reply to, or reaction on, what a blocked person said: whose it was, not their words.
+        case .message(var message):
+            guard let quoted = message.annotationsIfAny?.replyTo?.from, isBlocked(sender: quoted) else { return nil }
+            message.annotations.replyTo?.snippet = Self.blockedText
+            return .message(message)
+        case .messageChanged(var change):
+            guard let author = change.targetFrom, change.targetSnippet != nil, isBlocked(sender: author) else {
+                return nil
+            }
+            change.targetSnippet = nil
+            return .messageChanged(change)
         default:
             return nil
         }
