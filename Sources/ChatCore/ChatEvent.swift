@@ -309,8 +309,9 @@ public enum ChatEvent: Equatable, Sendable {
     /// The acknowledgement of one's own message, once stored: the message everyone else gets, with its id.
     case sent(ChatMessage)
     /// Someone reacted to, edited or deleted a message of a room (`MessageActions`); to the actor, the reply to
-    /// doing it.
-    case messageChanged(MessageChange)
+    /// doing it. Indirect: a change is larger than a message, and every event would otherwise be as large (the
+    /// fan-out copies events around for every member).
+    indirect case messageChanged(MessageChange)
     /// Where you have read a room up to: after your join (with how many are unread), the reply to marking it, and
     /// when another of your devices moves it. `id` nil: nothing read there yet (IRC's `MARKREAD #room *`).
     case readMarker(ReadMarker)

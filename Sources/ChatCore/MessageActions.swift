@@ -139,7 +139,9 @@ public struct ReadMarker: Equatable, Sendable {
     }
 
     /// The marker told after a join.
-    public static func afterJoining(_ room: RoomName, id: StreamID?, unread: Int? = nil, more: Bool = false)
+    public static func afterJoining(
+        _ room: RoomName, id: StreamID?, unread: Int? = nil, more: Bool = false
+    )
         -> ReadMarker
     {
         var marker = ReadMarker(room: room, id: id, unread: unread, more: more)

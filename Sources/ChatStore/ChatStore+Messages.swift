@@ -117,7 +117,9 @@ extension ChatStore {
     /// Moves `user`'s marker in `room` forward to `id` and tells the name's other connections (its channel, with
     /// `origin`, so this one skips it).
     /// Answers the marker as it stands (nil when none is kept).
-    public func markRead(_ room: RoomName, upTo id: StreamID, user: UserName, origin: String)
+    public func markRead(
+        _ room: RoomName, upTo id: StreamID, user: UserName, origin: String
+    )
         -> EventLoopFuture<StreamID?>
     {
         let payload = RelayCodec.encode(

@@ -166,7 +166,8 @@ struct SessionMachineTests {
         #expect(
             answered == [
                 .send(.youJoined(room: dev, history: missed), id: nil),
-                .send(.readMarker(ReadMarker.afterJoining(dev, id: nil)), id: nil), .replayHeld(dev, after: Self.id("9-0")),
+                .send(.readMarker(ReadMarker.afterJoining(dev, id: nil)), id: nil),
+                .replayHeld(dev, after: Self.id("9-0")),
                 .perform(.subscribe(ops), id: nil),
             ])
         #expect(session.relay.route(live) == .deliver)

@@ -23,7 +23,8 @@ struct TopicTests {
         #expect(
             joined == [
                 .send(.youJoined(room: dev, history: []), id: id),
-                .send(.readMarker(ReadMarker.afterJoining(dev, id: nil)), id: id), .send(.topic(room: dev, topic), id: id),
+                .send(.readMarker(ReadMarker.afterJoining(dev, id: nil)), id: id),
+                .send(.topic(room: dev, topic), id: id),
                 .replayHeld(dev, after: nil),
             ])
     }

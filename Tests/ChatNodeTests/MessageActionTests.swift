@@ -258,6 +258,12 @@ struct MessageActionTests {
             ids.append(try #require(said["msgid"] as? String))
             _ = try first.expectEvent("delivered") { $0["text"] as? String == text }
         }
+        // Asking where a room never marked is read up to is answered (with no msgid).
+        try bob.sendJSON(["op": "read", "room": "lobby", "id": "ask"])
+        let asked = try bob.expectEvent("the answer") {
+            $0["type"] as? String == "read" && $0["id"] as? String == "ask"
+        }
+        #expect(asked["msgid"] == nil, "\(asked)")
         try first.sendJSON(["op": "say", "text": "mine", "id": 3])
         _ = try first.expectEvent("mine") { $0["type"] as? String == "message" && $0["id"] as? Int == 3 }
         try first.sendJSON(["op": "read", "room": "lobby", "msgid": ids[1], "id": 4])

@@ -554,7 +554,9 @@ public enum IRCRenderer {
         }
         if purpose == .markRead {
             let code = error.code == .notInRoom || error.code == .roomInvalid ? "INVALID_PARAMS" : "INTERNAL_ERROR"
-            return [IRCMessage(source: server, command: "FAIL", parameters: ["MARKREAD", code, subject, error.message])]
+            return [
+                IRCMessage(source: server, command: "FAIL", parameters: ["MARKREAD", code, subject, error.message])
+            ]
         }
         if purpose == .redact {
             // `irc-redact:#channel msgid`, answered as draft/message-redaction says.

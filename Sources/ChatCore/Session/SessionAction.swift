@@ -91,7 +91,8 @@ public enum StoreOperation: Equatable, Sendable {
     /// Reacts to, edits or deletes a message of the room, as `author` (`SessionGrant.author`). Replies
     /// `.changed`.
     /// `serverOperator`: the actor is one of the server's operators, who may delete any message.
-    case changeMessage(RoomName, MessageTarget, MessageAction, author: String, time: Millis, serverOperator: Bool = false)
+    case changeMessage(
+        RoomName, MessageTarget, MessageAction, author: String, time: Millis, serverOperator: Bool = false)
     /// Store and publish a room message (with `replyTo`, the answered message is found and named). Replies
     /// `.published(id)`.
     case publish(OutgoingMessage)
