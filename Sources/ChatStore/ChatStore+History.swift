@@ -72,10 +72,11 @@ extension ChatStore {
         let wanted =
             bytes == .max || average == 0
             ? min(remaining, bytes == .max ? remaining : 50) : (bytes - cost) / average + 2
-        // After the first read, at least 50 entries a read: a stretch of changes (a reaction flood) between the
-        // page's messages costs a few reads, never one round trip per entry. The stream is capped, so a page never
-        // reads more than the room's history holds.
-        let chunk = max(read.isEmpty ? 1 : 50, min(remaining, wanted))
+        // Where changes outnumber the messages read so far (a reaction flood between them), at least 50 entries a
+        // read: a few reads, never one round trip per entry. The stream is capped, so a page never reads more than
+        // the room's history holds; an ordinary page reads what it needs.
+        let sparse = read.count > 2 * messages
+        let chunk = max(sparse ? 50 : 1, min(remaining, wanted))
         return redis.run(
             MessageScripts.readEntries, keys: [key, changes], arguments: [start, String(chunk), backward ? "1" : "0"]
         ).flatMap { reply in

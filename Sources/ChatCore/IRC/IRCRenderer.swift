@@ -552,6 +552,12 @@ public enum IRCRenderer {
             // No automatic reply to a NOTICE, not even an error (RFC 2812; Solanum and Ergo do the same).
             return []
         }
+        if error.code == .unconfirmed {
+            // Not a refusal: what was asked was done (a REDACT, an edit), only not confirmed by the replicas yet.
+            return [
+                IRCMessage(source: server, command: "NOTICE", parameters: [target, "\(error.code): \(error.message)"])
+            ]
+        }
         if purpose == .markRead {
             let code = error.code == .notInRoom || error.code == .roomInvalid ? "INVALID_PARAMS" : "INTERNAL_ERROR"
             return [

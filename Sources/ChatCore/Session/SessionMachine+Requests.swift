@@ -130,10 +130,10 @@ extension SessionMachine {
             let current = session.grant.readMarkers[room]
             guard let rawID else { return [.send(.readMarker(ReadMarker(room: room, id: current)), id: id)] }
             var marked = try Self.messageID(rawID)
-            // Never past now (a client's clock a day ahead would otherwise pin it there, as it only moves forward).
-            if marked.millis > UInt64(max(0, now.wall)) {
-                marked = StreamID(millis: UInt64(max(0, now.wall)), sequence: UInt64.max)
-            }
+            // Never far past now (a client's clock a day ahead would otherwise pin it there, as it only moves
+            // forward); ten minutes ahead allowed, as message ids come from Redis's clock, not this node's.
+            let latest = UInt64(max(0, now.wall + 10 * 60 * 1000))
+            if marked.millis > latest { marked = StreamID(millis: latest, sequence: UInt64.max) }
             // A marker only moves forward (IRC's read-marker: an older one is answered with the current).
             if let current, current >= marked {
                 return [.send(.readMarker(ReadMarker(room: room, id: current)), id: id)]

@@ -350,7 +350,17 @@ final class SessionHandler: ChannelDuplexHandler {
                 stopListening(ChatKeys.roomChannel(room))
             case .replayHeld(let room, let after):
                 let held = joinReplay.replay(room, after: after)
-                for event in held { _ = write(event, allocator: allocator) }
+                for event in held {
+                    // Held before the blocks were looked at: looked at now.
+                    if !preferences.blocked.isEmpty {
+                        if isBlocked(event.envelope.event) { continue }
+                        if let stripped = withoutBlockedText(event.envelope.event) {
+                            send(stripped, id: nil)
+                            continue
+                        }
+                    }
+                    _ = write(event, allocator: allocator)
+                }
                 flush()
                 // A kick that came while the join was under way: the room is the session's now, and it is out of it.
                 for event in held { apply(kickActions(event)) }
@@ -462,12 +472,13 @@ final class SessionHandler: ChannelDuplexHandler {
                 preferences.blocked[renamed.key] = to
             }
             if isBlocked(event.envelope.event) { return .notWritten }
-            if let stripped = withoutBlockedText(event.envelope.event) {
-                send(stripped, id: nil)
-                return .notWritten
-            }
         }
+        // Routed first: one's own events are skipped and a joining room's held, whatever is stripped from them.
         guard joinReplay.admits(event, route: machine.relay.route(event.envelope)) else { return .notWritten }
+        if !preferences.blocked.isEmpty, let stripped = withoutBlockedText(event.envelope.event) {
+            send(stripped, id: nil)
+            return .notWritten
+        }
         switch event.envelope.event {
         case .kicked, .roomClosed:
             // Out of the room once the kick is written: not now, while the hub walks the room's listeners.
