@@ -1,3 +1,6 @@
+// One file because these are one vocabulary: every event a client can be told and the values they carry
+// (messages and what they gathered, members, rooms, counts), which every renderer and the relay codec switch over.
+
 /// Milliseconds since the Unix epoch, UTC: the one time unit on the wire and in Redis.
 public typealias Millis = Int64
 
