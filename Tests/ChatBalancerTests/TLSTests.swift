@@ -35,6 +35,13 @@ struct TLSTests {
 
         func send(_ line: String) { input.fileHandleForWriting.write(Data((line + "\n").utf8)) }
 
+        /// Killed outright: started from the test runner, s_client does not stop on SIGTERM, and each one cost the
+        /// teardown the 5 s `TestProcess.stop` waits before its SIGKILL.
+        deinit {
+            process.signal(SIGKILL)
+            process.waitForExit(timeout: 5)
+        }
+
         func expect(_ fragment: String, timeout: Double = 10) throws {
             guard eventually(timeout: timeout, { self.process.stdout().contains(fragment) }) else {
                 throw HarnessError(
