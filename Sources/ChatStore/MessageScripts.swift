@@ -39,12 +39,7 @@ enum MessageScripts {
             end
             return string.sub(text, 1, n)
         end
-        local function idLess(a, b)
-            local am, as = string.match(a, '^(%d+)%-(%d+)$')
-            local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
-            if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
-            return tonumber(as) < tonumber(bs)
-        end
+        \(idLess)
         -- spec: a message id; '~': the newest message by `author`; '~name': the newest from name (ASCII case aside);
         -- '': the newest message. Looks through the newest messages only (changes between them do not count, up to
         -- four times as many entries). Returns the id and the decoded message.
@@ -82,10 +77,17 @@ enum MessageScripts {
             end
             return 'message ' .. spec .. ' is not in the history of #' .. room .. ' (deleted, or older than it keeps)'
         end
-        local function renewChanges(changesKey, roomIdleTTL)
-            local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
-            redis.call('EXPIRE', changesKey, seconds, 'NX')
-            redis.call('EXPIRE', changesKey, seconds, 'GT')
+        \(RoomScripts.renewRoomKey)
+        """
+
+    /// Stream ids in order (`<ms>-<seq>`, compared as numbers); an id that is not one sorts first.
+    static let idLess = """
+        local function idLess(a, b)
+            local am, as = string.match(a, '^(%d+)%-(%d+)$')
+            local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
+            if not am or not bm then return am == nil end
+            if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+            return tonumber(as) < tonumber(bs)
         end
         """
 
@@ -137,9 +139,7 @@ enum MessageScripts {
                 redis.call('EXPIRE', historyKey, roomIdleTTL)
                 if renewsTopic ~= '1' then return end
                 for _, key in ipairs({topicKey, rolesKey, rulesKey, changesKey, changeIndexKey}) do
-                    local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
-                    redis.call('EXPIRE', key, seconds, 'NX')
-                    redis.call('EXPIRE', key, seconds, 'GT')
+                    renewRoomKey(key, roomIdleTTL)
                 end
             end
             local answered, message = findMessage(historyKey, spec, author)
@@ -338,8 +338,8 @@ enum MessageScripts {
             if reason then entry.text = reason end
             redis.call('SPUBLISH', channel, change .. ' ' .. cjson.encode(entry))
             redis.call('EXPIRE', historyKey, roomIdleTTL)
-            renewChanges(changesKey, roomIdleTTL)
-            renewChanges(changeIndexKey, roomIdleTTL)
+            renewRoomKey(changesKey, roomIdleTTL)
+            renewRoomKey(changeIndexKey, roomIdleTTL)
             -- Records of messages the stream no longer holds: the oldest few each time, so none lingers for long.
             local first = redis.call('XRANGE', historyKey, '-', '+', 'COUNT', 1)[1]
             if first then

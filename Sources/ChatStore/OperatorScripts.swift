@@ -87,13 +87,7 @@ enum OperatorScripts {
         name: "markRead",
         source: """
             if redis.call('EXISTS', KEYS[2]) == 0 then return '' end
-            local function idLess(a, b)
-                local am, as = string.match(a, '^(%d+)%-(%d+)$')
-                local bm, bs = string.match(b, '^(%d+)%-(%d+)$')
-                if not am or not bm then return am == nil end
-                if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
-                return tonumber(as) < tonumber(bs)
-            end
+            \(MessageScripts.idLess)
             local current = redis.call('HGET', KEYS[1], ARGV[1])
             if current and not idLess(current, ARGV[2]) then return current end
             if not current and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then

@@ -258,6 +258,7 @@ enum RoomScripts {
             .init("now", \.now),
         ],
         body: """
+            \(renewRoomKey)
             \(refusedSpeech)
             local refused = refusedSpeech(rulesKey, rolesKey, user, now)
             if refused then return refused end
@@ -265,13 +266,8 @@ enum RoomScripts {
             redis.call('SPUBLISH', channel, id .. ' ' .. body)
             redis.call('EXPIRE', historyKey, roomIdleTTL)
             if renewsTopic == '1' then
-                -- The topic outlives the history by the renewal interval, so it cannot go first when the last
-                -- renewal came up to that much before the last message.
-                -- Never shorter than they are: a registered room's keys live a year past its owner's visit.
                 for _, key in ipairs({topicKey, rolesKey, rulesKey, changesKey, changeIndexKey}) do
-                    local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
-                    redis.call('EXPIRE', key, seconds, 'NX')
-                    redis.call('EXPIRE', key, seconds, 'GT')
+                    renewRoomKey(key, roomIdleTTL)
                 end
             end
             return id
@@ -319,6 +315,17 @@ enum RoomScripts {
     /// Whether `user` may speak in a room (a message, a reaction): refused while muted, or without voice in a
     /// moderated room; operators never are. Most rooms have no rules: one lookup of a missing key, and nothing
     /// more. A lapsed mute is removed on the way. Returns the refusal, or nil.
+    /// A room key besides its history renewed as the history is, by the renewal interval more: the topic outlives
+    /// the history by it, so it cannot go first when the last renewal came up to that much before the last message.
+    /// Never shorter than it is: a registered room's keys live a year past its owner's visit.
+    static let renewRoomKey = """
+        local function renewRoomKey(key, roomIdleTTL)
+            local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
+            redis.call('EXPIRE', key, seconds, 'NX')
+            redis.call('EXPIRE', key, seconds, 'GT')
+        end
+        """
+
     static let refusedSpeech = """
         local function refusedSpeech(rulesKey, rolesKey, user, now)
             local rules = redis.call('EXISTS', rulesKey) == 1 and redis.call('HMGET', rulesKey, 'm', 'mute:' .. user)
