@@ -519,7 +519,7 @@ public struct ClientState: Sendable {
                 if current == room { current = rooms.isEmpty ? nil : rooms[min(index, rooms.count - 1)] }
             }
             return []
-        case .resumedElsewhere, .removed, .networkChanged:
+        case .resumedElsewhere, .joinedElsewhere, .removed, .networkChanged:
             return []
         }
     }

@@ -367,8 +367,12 @@ public enum ChatEvent: Equatable, Sendable {
     case bye(String)
     case error(ChatError)
     /// Between nodes only, never shown: the session holding `name` was resumed by another connection (with its
-    /// resume token), so the one still open somewhere is closed with `name-lost`.
-    case resumedElsewhere(name: String)
+    /// resume token), so the one still open somewhere is closed with `name-lost`: `connection` (one of a
+    /// registered name's several, by its `SessionMachine.sessionID`), or, when nil, every other.
+    case resumedElsewhere(name: String, connection: String?)
+    /// Between nodes only, never shown: another connection of the person (a registered name may have several)
+    /// joined `room`, on the person's channel; the others join it too.
+    case joinedElsewhere(room: RoomName)
     /// An operator (`by`) removed `name` from the room; everyone in it is told, `name` too, who is out of it.
     case kicked(room: RoomName, name: String, by: String, reason: String?, time: Millis)
     /// An operator changed the room's roles, settings, bans or mutes (address bans are told to their setter only).

@@ -228,9 +228,12 @@ public enum JSONRenderer {
             header("error")
             json.field("code", error.code.rawValue)
             json.field("message", error.message)
-        case .resumedElsewhere(let name):
+        case .resumedElsewhere(let name, _):
             header("resumed")
             json.field("name", name)
+        case .joinedElsewhere(let room):
+            header("joined-elsewhere")
+            json.field("room", room.value)
         case .kicked(let room, let name, let by, let reason, let time):
             header("kicked", time: time)
             json.field("room", room.value)

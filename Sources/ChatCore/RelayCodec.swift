@@ -184,6 +184,10 @@ public enum RelayCodec {
         case .networkChanged(let time):
             json.field("k", "network")
             json.field("ts", time)
+        case .joinedElsewhere(let room):
+            json.field("k", "joined-elsewhere")
+            json.field("room", room.value)
+            json.field("ts", 0)
         default:
             preconditionFailure("only relayed events are encoded for Redis, not \(envelope.event)")
         }
@@ -277,7 +281,10 @@ public enum RelayCodec {
                 room: RoomName(trusted: room), RoomTopic(text: wire.text ?? "", by: name, time: wire.ts))
         case "resumed":
             guard let name = wire.name else { return nil }
-            event = .resumedElsewhere(name: name)
+            event = .resumedElsewhere(name: name, connection: wire.to)
+        case "joined-elsewhere":
+            guard let room = wire.room else { return nil }
+            event = .joinedElsewhere(room: RoomName(trusted: room))
         case "kick":
             guard let room = wire.room, let name = wire.name, let by = wire.from else { return nil }
             event = .kicked(room: RoomName(trusted: room), name: name, by: by, reason: wire.msg, time: wire.ts)

@@ -17,11 +17,16 @@ public enum ChatKeys {
     public static func claim(_ user: String) -> String { tagged("chat:name:", user) }
     /// The live session of a user: name, node, incarnation, since, active, away, token, the resume token's hash
     /// (`rtok`), `acct` (1 when it logged in with the account's password, or resumed such a session), `held`
-    /// (when its name is held for a reconnecting client, until when), `real` (IRC's real name) and `oper` (1 for a
-    /// server operator). Outlives the claim.
+    /// (when its name is held for a reconnecting client, until when), `real` (IRC's real name), `oper` (1 for a
+    /// server operator) and `sid` (the connection's id, `SessionMachine.sessionID`; one of them while a registered
+    /// name has several, `connections`). Outlives the claim.
     public static func session(_ user: String) -> String { tagged("chat:session:", user) }
     /// The rooms a user is in.
     public static func sessionRooms(_ user: String) -> String { tagged("chat:session:", user, ":rooms") }
+    /// A registered name's connections while it has several (`IdentityScripts.claim`'s attach): connection id ->
+    /// `incarnation node resume-token-hash`, one entry each, the session's own included; gone when one is left (then
+    /// the session's own fields say it all).
+    public static func connections(_ user: String) -> String { tagged("chat:session:", user, ":conns") }
     /// A registered name: name as registered, password hash (PHC string), created, and `suspended` (until, by,
     /// reason, as lines; until 0: until lifted) while a server operator suspends it. Outlives every session.
     public static func account(_ user: String) -> String { tagged("chat:account:", user) }

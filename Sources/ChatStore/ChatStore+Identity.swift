@@ -55,6 +55,11 @@ extension ChatStore {
         /// Took over a session (by resume token, or a registered name's password): when that session began, and
         /// its author identity (`SessionGrant.author`), which the resume keeps.
         case resumed(since: Millis, author: String)
+        /// One more connection of a registered name's live session: its claim token (the session's, shared by its
+        /// connections), when it began, its author identity, and its rooms (memberships already).
+        case attached(token: String, since: Millis, author: String, rooms: [RoomName])
+        /// The name has as many connections as it may (`StoreBounds.connectionsPerName`).
+        case crowded(connections: Int)
         /// Somebody holds the name, or one that looks like it: their name as typed, when known.
         case held(by: String?, reconnecting: Bool)
         case passwordRequired
@@ -93,7 +98,7 @@ extension ChatStore {
             return redis.send("SADD", usersKey, user.key).flatMap { added in
                 claimScript(user, attempt, now: now).flatMap { reply -> EventLoopFuture<ClaimReply> in
                     switch reply {
-                    case .claimed, .resumed:
+                    case .claimed, .resumed, .attached:
                         return redis.send("SADD", usersKey, user.key).map { _ in reply }.recover { _ in reply }
                     default:
                         guard added.int == 1 else { return eventLoop.makeSucceededFuture(reply) }
@@ -156,7 +161,7 @@ extension ChatStore {
             sessionRoomsKey: ChatKeys.sessionRooms(key), seenKey: ChatKeys.seen(key),
             accountKey: ChatKeys.account(key), nameFailuresKey: ChatKeys.loginFailures(name: key),
             heldDirectsKey: ChatKeys.heldDirects(key), preferencesKey: ChatKeys.preferences(key),
-            ownedRoomsKey: ChatKeys.ownedRooms(key), token: attempt.token,
+            ownedRoomsKey: ChatKeys.ownedRooms(key), connectionsKey: ChatKeys.connections(key), token: attempt.token,
             name: user.display,
             incarnation: incarnation, node: nodeID, now: now, claimTTL: nameTTLSeconds, addressGroup: attempt.address,
             sessionTTL: sessionTTLSeconds, seenTTL: bounds.seenSeconds, resumeHash: attempt.resumeHash,
@@ -165,7 +170,7 @@ extension ChatStore {
             newResumeHash: attempt.newResumeHash, origin: attempt.origin,
             failureWindow: bounds.loginFailureWindowSeconds, accountLifetime: bounds.accountLifetimeSeconds,
             uncountsCheck: attempt.checkCounted && attempt.nameCounted, realName: attempt.realName,
-            keeping: attempt.keeping.map(\.value))
+            connectionsPerName: bounds.connectionsPerName, keeping: attempt.keeping.map(\.value))
         return redis.run(IdentityScripts.claim, parameters).flatMap { reply -> EventLoopFuture<ClaimReply> in
             let fields = Self.strings(reply)
             switch fields.first {
@@ -199,6 +204,14 @@ extension ChatStore {
                     .and(moveUser(key, from: Self.incarnation(of: previous)))
                     .map { _ in .resumed(since: since, author: author) }
                     .recover { _ in .resumed(since: since, author: author) }
+            case "attached" where fields.count >= 5:
+                let attached = ClaimReply.attached(
+                    token: fields[1], since: Millis(fields[2]) ?? now, author: fields[3],
+                    rooms: fields.dropFirst(5).map(RoomName.init(trusted:)))
+                return uncountVerified(attempt).map { attached }.recover { _ in attached }
+            case "crowded" where fields.count == 2:
+                let crowded = ClaimReply.crowded(connections: Int(fields[1]) ?? 0)
+                return uncountVerified(attempt).map { crowded }.recover { _ in crowded }
             case "held" where fields.count == 3:
                 let held = ClaimReply.held(by: fields[1].isEmpty ? nil : fields[1], reconnecting: fields[2] == "1")
                 return uncountVerified(attempt).map { held }.recover { _ in held }
@@ -293,10 +306,12 @@ extension ChatStore {
 
     /// Keeps a dropped session's name (and rooms) for its resume token for the grace period; false when the
     /// session was no longer this one.
-    public func hold(_ user: UserName, token: String, now: Millis) -> EventLoopFuture<Bool> {
+    /// One of several connections of a registered name is let go instead (false: nothing to hold).
+    public func hold(_ user: UserName, token: String, now: Millis, origin: String) -> EventLoopFuture<Bool> {
         redis.run(
-            IdentityScripts.hold, keys: [ChatKeys.claim(user.key), ChatKeys.session(user.key)],
-            arguments: [token, String(bounds.resumeGraceSeconds), String(now)]
+            IdentityScripts.hold,
+            keys: [ChatKeys.claim(user.key), ChatKeys.session(user.key), ChatKeys.connections(user.key)],
+            arguments: [token, String(bounds.resumeGraceSeconds), String(now), origin]
         ).map { $0.int == 1 }
     }
 
@@ -324,7 +339,18 @@ extension ChatStore {
             }
             let away = fields.count > 1 ? fields[1].string ?? "" : ""
             return (status == 1, away.isEmpty ? nil : Sanitizer.prefix(away, bytes: Presence.maximumAwayBytes))
+        }.flatMap { (sent: (delivered: Bool, recipientAway: String?)) in
+            // A registered sender's other connections show it as sent by them (IRC's echo-message, across devices).
+            guard sent.delivered, sender.registered, sender.key != user else { return eventLoop.makeSucceededFuture(sent) }
+            return tellConnections(of: sender.key, .direct(message), origin: origin).map { sent }.recover { _ in sent }
         }
+    }
+
+    /// Tells the person's other connections (a registered name may have several: `IdentityScripts.claim`) what
+    /// this one did, on the person's channel; `origin`, this connection, skips it.
+    public func tellConnections(of user: String, _ event: ChatEvent, origin: String) -> EventLoopFuture<Void> {
+        let payload = RelayCodec.encode(RelayEnvelope(event: event, origin: origin))
+        return redis.send("SPUBLISH", ChatKeys.userChannel(user), payload).map { _ in }
     }
 
     /// The direct messages that waited for a resumed session; its name stops being held.

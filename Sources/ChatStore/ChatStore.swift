@@ -60,6 +60,9 @@ public struct StoreBounds: Sendable {
     public var loginFailureWindowSeconds = 300
     /// How long a dropped connection's name is held for its resume token (0: released at once).
     public var resumeGraceSeconds = 15
+    /// Connections one registered name may have at once (on any nodes); 1: a login takes the session over, as a
+    /// guest's resume does.
+    public var connectionsPerName = 5
     /// Direct messages kept for a held name.
     public var heldDirectsAtMost = 100
     /// An account nobody has logged in to (or changed) for this long is deleted, so registered names cannot be
@@ -176,7 +179,8 @@ public struct ChatStore: Sendable {
             SessionScripts.keepAlive,
             .init(
                 claimKey: ChatKeys.claim(key), sessionKey: ChatKeys.session(key),
-                sessionRoomsKey: ChatKeys.sessionRooms(key), token: record.token, name: record.user.display,
+                sessionRoomsKey: ChatKeys.sessionRooms(key), connectionsKey: ChatKeys.connections(key),
+                token: record.token, name: record.user.display,
                 incarnation: incarnation, node: nodeID, since: record.since, active: record.lastActive,
                 away: record.away, claimTTL: nameTTLSeconds, restore: restore, addressGroup: record.address,
                 sessionTTL: sessionTTLSeconds, rooms: rooms)
@@ -197,7 +201,8 @@ public struct ChatStore: Sendable {
         }
     }
 
-    /// Ends a session: its claim and record go, each only while it still holds `token` (a retried or late release
+    /// Ends a session (or, of a registered name connected from several places, only this connection, `origin`:
+    /// see `SessionScripts.endSession`): its claim and record go, each only while it still holds `token` (a retried or late release
     /// never touches a newer session of the same name), so the name is free at once; then every room it was in is
     /// told it left (`message`: what the user said on quitting), each leave guarded by the token, so a newer session
     /// of the name, even one on this node, keeps its own memberships.
@@ -209,9 +214,9 @@ public struct ChatStore: Sendable {
             SessionScripts.endSession,
             keys: [
                 ChatKeys.claim(key), ChatKeys.session(key), ChatKeys.sessionRooms(key),
-                ChatKeys.heldDirects(key), ChatKeys.seen(key),
+                ChatKeys.heldDirects(key), ChatKeys.seen(key), ChatKeys.connections(key),
             ],
-            arguments: [token, String(now)]
+            arguments: [token, String(now), origin]
         ).flatMap { reply -> EventLoopFuture<Void> in
             let fields = Self.strings(reply)
             guard fields.first == "ended" else { return eventLoop.makeSucceededVoidFuture() }
@@ -343,7 +348,9 @@ public struct ChatStore: Sendable {
     private func reapUser(_ user: String, of dead: String, now: Millis) -> EventLoopFuture<Bool> {
         redis.run(
             SessionScripts.reapedSession,
-            keys: [ChatKeys.claim(user), ChatKeys.session(user), ChatKeys.sessionRooms(user)],
+            keys: [
+                ChatKeys.claim(user), ChatKeys.session(user), ChatKeys.sessionRooms(user), ChatKeys.connections(user),
+            ],
             arguments: [dead]
         ).flatMap { reply in
             let fields = Self.strings(reply)

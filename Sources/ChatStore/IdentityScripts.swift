@@ -15,6 +15,8 @@ enum IdentityScripts {
         var preferencesKey: String
         /// The rooms the name owns: their count lives as long as the account, renewed with it.
         var ownedRoomsKey: String
+        /// The name's connections while it has several (`ChatKeys.connections`).
+        var connectionsKey: String
         var token: String
         /// The name as the person typed it.
         var name: String
@@ -41,6 +43,8 @@ enum IdentityScripts {
         var uncountsCheck: Bool
         /// What the person calls themselves ('' for nothing): a new session's `real`, and /seen's.
         var realName: String
+        /// How many connections a registered name may have at once (`StoreBounds.connectionsPerName`).
+        var connectionsPerName: Int
         /// Rooms the client is about to rejoin: a takeover keeps these memberships and leaves the others.
         var keeping: [String]
     }
@@ -50,6 +54,10 @@ enum IdentityScripts {
     ///                                               it replaced (token '' when none) was in these rooms
     ///   {'resumed', since, old token, old name, kept count, author, kept room..., left room...}
     ///                                    it took over a session (resume token, or a registered name's password)
+    ///   {'attached', token, since, author, name, room...}
+    ///                                    one more connection of a registered name's live session (its password,
+    ///                                    or the resume token of one of its connections, which it replaces)
+    ///   {'crowded', count}               the name has as many connections as it may
     ///   {'held', holder, reconnecting}   somebody holds it (or a name that looks like it)
     ///   {'password'}                     registered; no password given
     ///   {'verify', hash, counted}        registered; check the password against hash, then claim again with it;
@@ -79,6 +87,12 @@ enum IdentityScripts {
     /// at a name from elsewhere cannot lock its owner out at home, as sign-in from a known device works in the
     /// big services while strangers are throttled.
     ///
+    /// A registered name connected elsewhere gets one more connection, not a takeover (`attach`): the password
+    /// (or one of its connections' resume tokens) joins the session, under its token, in all its rooms, up to
+    /// `connectionsPerName`; the connections are listed (`ChatKeys.connections`) so that each one's release,
+    /// drop and node death lets only that one go. A session held for its one dropped connection is taken over as
+    /// before (that connection, coming back, attaches with its password).
+    ///
     /// A free name may still have an old session record: its node died and its claim expired a moment before a
     /// survivor reaped it. That session's rooms are answered so that they are told it left, and no membership is
     /// left behind.
@@ -89,7 +103,7 @@ enum IdentityScripts {
             .init("sessionRoomsKey", \.sessionRoomsKey), .init("seenKey", \.seenKey),
             .init("accountKey", \.accountKey), .init("nameFailuresKey", \.nameFailuresKey),
             .init("heldDirectsKey", \.heldDirectsKey), .init("preferencesKey", \.preferencesKey),
-            .init("ownedRoomsKey", \.ownedRoomsKey),
+            .init("ownedRoomsKey", \.ownedRoomsKey), .init("connectionsKey", \.connectionsKey),
         ],
         arguments: [
             .init("token", \.token), .init("name", \.name), .init("incarnation", \.incarnation),
@@ -100,6 +114,7 @@ enum IdentityScripts {
             .init("userChannel", \.userChannel), .init("newResumeHash", \.newResumeHash), .init("origin", \.origin),
             .init("failureWindow", \.failureWindow), .init("accountLifetime", \.accountLifetime),
             .init("uncountsCheck", \.uncountsCheck), .init("realName", \.realName),
+            .init("connectionsPerName", \.connectionsPerName),
         ],
         rest: .init("keeping", \.keeping),
         body: """
@@ -133,8 +148,10 @@ enum IdentityScripts {
                     end
                 end
                 redis.call('SET', claimKey, token, 'EX', claimTTL)
+                -- Connections the session had besides lose it with its token (a deployment allowing one).
+                redis.call('DEL', connectionsKey)
                 redis.call('HSET', sessionKey, 'inc', incarnation, 'node', node, 'tok', token, 'addr', addressGroup,
-                    'rtok', newResumeHash, 'held', nowMillis)
+                    'rtok', newResumeHash, 'held', nowMillis, 'sid', origin)
                 redis.call('EXPIRE', sessionKey, sessionTTL)
                 redis.call('EXPIRE', sessionRoomsKey, sessionTTL)
                 redis.call('SPUBLISH', userChannel, cjson.encode({k = 'resumed', name = heldName, ts = nowMillis, sid = origin}))
@@ -151,9 +168,45 @@ enum IdentityScripts {
                 return result
             end
 
+            -- One more connection of a live session: `replacing`, the connection whose resume token it brought
+            -- (its client reconnected before the old connection was seen to drop), told to close.
+            local function attach(replacing)
+                local count = redis.call('HLEN', connectionsKey)
+                if not replacing and math.max(count, 1) >= tonumber(connectionsPerName) then
+                    return {'crowded', math.max(count, 1)}
+                end
+                if count == 0 then
+                    local own = redis.call('HMGET', sessionKey, 'sid', 'inc', 'node', 'rtok')
+                    redis.call('HSET', connectionsKey, own[1] or '', (own[2] or '') .. ' ' .. (own[3] or '') .. ' '
+                        .. (own[4] or ''))
+                end
+                local fields = redis.call('HMGET', sessionKey, 'tok', 'since', 'au', 'name')
+                if replacing then
+                    redis.call('HDEL', connectionsKey, replacing)
+                    redis.call('SPUBLISH', userChannel, cjson.encode({k = 'resumed', name = fields[4] or name,
+                        ts = nowMillis, sid = origin, to = replacing}))
+                end
+                redis.call('HSET', connectionsKey, origin, incarnation .. ' ' .. node .. ' ' .. newResumeHash)
+                redis.call('EXPIRE', connectionsKey, sessionTTL)
+                redis.call('EXPIRE', claimKey, claimTTL)
+                if verified then redis.call('HSET', sessionKey, 'acct', '1') end
+                local result = {'attached', fields[1] or '', fields[2] or now, fields[3] or '', fields[4] or name}
+                for _, room in ipairs(redis.call('SMEMBERS', sessionRoomsKey)) do table.insert(result, room) end
+                return result
+            end
+
             local live = redis.call('HGET', sessionKey, 'inc')
-            if resumeHash ~= '' and live and redis.call('HGET', sessionKey, 'rtok') == resumeHash then
-                return takeOver()
+            if resumeHash ~= '' and live then
+                if redis.call('EXISTS', connectionsKey) == 1 then
+                    local entries = redis.call('HGETALL', connectionsKey)
+                    for i = 1, #entries, 2 do
+                        if string.match(entries[i + 1], '^%S* %S* (%S*)$') == resumeHash then
+                            return attach(entries[i])
+                        end
+                    end
+                elseif redis.call('HGET', sessionKey, 'rtok') == resumeHash then
+                    return takeOver()
+                end
             end
 
             local function charge(by)
@@ -193,8 +246,14 @@ enum IdentityScripts {
                 redis.call('EXPIRE', accountKey, accountLifetime)
                 redis.call('EXPIRE', ownedRoomsKey, accountLifetime)
                 verified = true
-                -- The password is verified: the owner gets the name even from their own dropped or stale session.
-                if live and redis.call('EXISTS', claimKey) == 1 then return takeOver() end
+                -- The password is verified: the owner gets the name even from their own dropped or stale session;
+                -- a live one gets one more connection.
+                if live and redis.call('EXISTS', claimKey) == 1 then
+                    if tonumber(connectionsPerName) > 1 and not redis.call('HGET', sessionKey, 'held') then
+                        return attach(nil)
+                    end
+                    return takeOver()
+                end
             end
 
             if not redis.call('SET', claimKey, token, 'NX', 'EX', claimTTL) then
@@ -206,12 +265,12 @@ enum IdentityScripts {
             if live then
                 for _, room in ipairs(redis.call('SMEMBERS', sessionRoomsKey)) do table.insert(result, room) end
             end
-            redis.call('DEL', sessionKey, sessionRoomsKey, heldDirectsKey)
+            redis.call('DEL', sessionKey, sessionRoomsKey, heldDirectsKey, connectionsKey)
             -- A new guest does not inherit the last holder's blocks; a registered name's owner keeps theirs.
             if not verified then redis.call('DEL', preferencesKey) end
             redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', now,
                 'active', now, 'addr', addressGroup, 'tok', token, 'rtok', newResumeHash, 'acct', verified and '1' or '0',
-                'au', token,
+                'au', token, 'sid', origin,
                 'real', realName)
             redis.call('EXPIRE', sessionKey, sessionTTL)
             redis.call('HSET', seenKey, 'name', name, 'connected', now, 'disconnected', '', 'node', node,
@@ -222,13 +281,20 @@ enum IdentityScripts {
 
     /// A dropped connection's name is kept for its resume token's holder: the claim lives `grace` seconds more
     /// and the session is marked held (shown as reconnecting); rooms keep the member. Nothing if the session is
-    /// no longer this one.
-    /// KEYS: claim, session
-    /// ARGV: token, grace seconds, now
+    /// no longer this one. One of a registered name's several connections is only let go (2): the others keep
+    /// the session, and the dropped client comes back as one more with its password.
+    /// KEYS: claim, session, connections
+    /// ARGV: token, grace seconds, now, connection id ('' for any)
     static let hold = RedisScript(
         name: "hold",
-        source: """
+        source: SessionScripts.adoptConnection + "\n" + """
             if redis.call('HGET', KEYS[2], 'tok') ~= ARGV[1] then return 0 end
+            if redis.call('EXISTS', KEYS[3]) == 1 then
+                if redis.call('HDEL', KEYS[3], ARGV[4]) == 0 then return 0 end
+                if adoptConnection(KEYS[3], KEYS[2]) > 0 then return 2 end
+            end
+            local connection = redis.call('HGET', KEYS[2], 'sid')
+            if ARGV[4] ~= '' and connection and connection ~= '' and connection ~= ARGV[4] then return 0 end
             local holder = redis.call('GET', KEYS[1])
             if holder and holder ~= ARGV[1] then return 0 end
             redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])

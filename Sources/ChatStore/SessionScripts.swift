@@ -9,11 +9,27 @@ import RedisClient
 /// session change means for its rooms (leave notices, memberships) is done by the store after them, room by room
 /// (`ChatStore`): these return the rooms concerned.
 enum SessionScripts {
+    /// Lua for scripts that let one of a person's several connections go (`ChatKeys.connections`): the session's
+    /// own fields become a remaining connection's (a lone connection's hold and release, and the reaper, read
+    /// them), and with one left the list goes, one connection being the session alone. Answers how many remain.
+    static let adoptConnection = """
+        local function adoptConnection(connections, session)
+            local entries = redis.call('HGETALL', connections)
+            if #entries == 0 then return 0 end
+            local incarnation, node, resume = string.match(entries[2], '^(%S*) (%S*) (%S*)$')
+            redis.call('HSET', session, 'sid', entries[1], 'inc', incarnation or '', 'node', node or '',
+                'rtok', resume or '')
+            if #entries == 2 then redis.call('DEL', connections) end
+            return #entries / 2
+        end
+        """
+
     /// The keys and arguments of `keepAlive`, in the order it declares them.
     struct KeepAliveParameters {
         var claimKey: String
         var sessionKey: String
         var sessionRoomsKey: String
+        var connectionsKey: String
         var token: String
         /// The name as the person typed it.
         var name: String
@@ -39,7 +55,7 @@ enum SessionScripts {
         name: "keepAlive",
         keys: [
             .init("claimKey", \.claimKey), .init("sessionKey", \.sessionKey),
-            .init("sessionRoomsKey", \.sessionRoomsKey),
+            .init("sessionRoomsKey", \.sessionRoomsKey), .init("connectionsKey", \.connectionsKey),
         ],
         arguments: [
             .init("token", \.token), .init("name", \.name), .init("incarnation", \.incarnation), .init("node", \.node),
@@ -54,6 +70,16 @@ enum SessionScripts {
                 redis.call('SET', claimKey, token, 'EX', claimTTL)
             else
                 redis.call('EXPIRE', claimKey, claimTTL)
+            end
+            -- One of a person's several connections: the session's node, incarnation and rooms are all of theirs,
+            -- so this one's keep-alive writes neither where the session is nor which rooms it is in (only adds).
+            if redis.call('EXISTS', connectionsKey) == 1 then
+                redis.call('HSET', sessionKey, 'name', name, 'active', active)
+                redis.call('EXPIRE', sessionKey, sessionTTL)
+                redis.call('EXPIRE', connectionsKey, sessionTTL)
+                for _, room in ipairs(rooms) do redis.call('SADD', sessionRoomsKey, room) end
+                if #rooms > 0 then redis.call('EXPIRE', sessionRoomsKey, sessionTTL) end
+                return 1
             end
             redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', since,
                 'active', active, 'addr', addressGroup, 'tok', token)
@@ -85,17 +111,28 @@ enum SessionScripts {
     /// records the disconnect for /seen. Direct messages held for the session go with it: nobody who takes the name
     /// later may read them. Answers the session's rooms, which the store leaves next (each leave guarded by this
     /// token, so a newer session of the name, even on this node, keeps its own memberships).
-    /// KEYS: claim, session, sessionRooms, held directs, seen
-    /// ARGV: token, now
-    /// Returns {'ended', room...}, or {} when the session was no longer this one.
+    ///
+    /// One of a registered name's several connections only goes from their list (`detached`): the session, its
+    /// name and rooms stay the others'. A connection whose place a resume took (its id no longer the session's)
+    /// ends nothing.
+    /// KEYS: claim, session, sessionRooms, held directs, seen, connections
+    /// ARGV: token, now, connection id ('' for any)
+    /// Returns {'ended', room...}, {'detached'}, or {} when the session was no longer this one.
     static let endSession = RedisScript(
         name: "endSession",
-        source: """
+        source: adoptConnection + "\n" + """
+            local ours = redis.call('HGET', KEYS[2], 'tok') == ARGV[1]
+            if ours and redis.call('EXISTS', KEYS[6]) == 1 then
+                if redis.call('HDEL', KEYS[6], ARGV[3]) == 0 then return {} end
+                if adoptConnection(KEYS[6], KEYS[2]) > 0 then return {'detached'} end
+            end
+            local connection = redis.call('HGET', KEYS[2], 'sid')
+            if ours and ARGV[3] ~= '' and connection and connection ~= '' and connection ~= ARGV[3] then return {} end
             if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
-            if redis.call('HGET', KEYS[2], 'tok') ~= ARGV[1] then return {} end
+            if not ours then return {} end
             local result = {'ended'}
             for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
-            redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+            redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[6])
             -- Only a record /seen still keeps: one forgotten past its cap is not brought back half-empty.
             if redis.call('EXISTS', KEYS[5]) == 1 then redis.call('HSET', KEYS[5], 'disconnected', ARGV[2]) end
             return result
@@ -106,12 +143,22 @@ enum SessionScripts {
     /// once). The claim goes now, if it is still that incarnation's (its token starts with the incarnation); the
     /// session stays until its rooms are left (`endReapedSession`), so a reaper that stops midway leaves it for
     /// the next.
-    /// KEYS: claim, session, sessionRooms
+    ///
+    /// A registered name connected from several places loses only the dead incarnation's connections: while any
+    /// other remains, the claim, the session and its rooms are theirs (`adoptConnection`).
+    /// KEYS: claim, session, sessionRooms, connections
     /// ARGV: incarnation
     /// Returns {name, token, room...}, or {} when the session is not that incarnation's.
     static let reapedSession = RedisScript(
         name: "reapedSession",
-        source: """
+        source: adoptConnection + "\n" + """
+            if redis.call('EXISTS', KEYS[4]) == 1 then
+                local entries = redis.call('HGETALL', KEYS[4])
+                for i = 1, #entries, 2 do
+                    if string.match(entries[i + 1], '^(%S*)') == ARGV[1] then redis.call('HDEL', KEYS[4], entries[i]) end
+                end
+                if adoptConnection(KEYS[4], KEYS[2]) > 0 then return {} end
+            end
             local token = redis.call('GET', KEYS[1])
             if token and string.sub(token, 1, #ARGV[1] + 1) == ARGV[1] .. ':' then redis.call('DEL', KEYS[1]) end
             if redis.call('HGET', KEYS[2], 'inc') ~= ARGV[1] then return {} end

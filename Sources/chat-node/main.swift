@@ -186,6 +186,13 @@ struct ChatNodeCommand: AsyncParsableCommand {
     var resumeGrace: Int? { resumeGraceOption ?? env("CHAT_RESUME_GRACE").flatMap(Int.init) }
 
     @Option(
+        name: .customLong("connections-per-name"),
+        help:
+            "Connections one registered name may have at once, on any nodes (1: a login takes the session over). [CHAT_CONNECTIONS_PER_NAME]"
+    )
+    var connectionsPerName = env("CHAT_CONNECTIONS_PER_NAME").flatMap(Int.init) ?? 5
+
+    @Option(
         name: .customLong("scrypt-cost"),
         help: "Cost of new password hashes, ln=LOG2(N),r=BLOCK,p=PARALLEL (old hashes keep theirs). [CHAT_SCRYPT_COST]")
     var scryptCost = env("CHAT_SCRYPT_COST") ?? ScryptCost.standard.description
@@ -315,6 +322,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.scryptCost = ScryptCost(scryptCost) ?? .standard
         configuration.passwordChecksPerAddress = max(1, passwordChecksPerAddress)
         configuration.storeBounds.registrationsPerHour = max(0, registrationsPerHour)
+        configuration.storeBounds.connectionsPerName = max(1, connectionsPerName)
         if let (perName, perAddress) = Self.failureLimits(loginFailures) {
             configuration.storeBounds.loginFailuresPerName = perName
             configuration.storeBounds.loginFailuresPerAddress = perAddress

@@ -155,7 +155,7 @@ public enum IRCRenderer {
             // The actor's own change comes back only with echo-message (else ACK, when labeled), as TAGMSG does.
             if requestID != nil, !view.capabilities.contains("echo-message") { return [] }
             return changeLines(change, view: view)
-        case .greeting, .resumedElsewhere, .pong, .removed, .networkChanged:
+        case .greeting, .resumedElsewhere, .joinedElsewhere, .pong, .removed, .networkChanged:
             return []
         case .blocks(_, let registeredOnly) where purpose == .userMode:
             return [numeric("221", registeredOnly ? "+iR" : "+i")]

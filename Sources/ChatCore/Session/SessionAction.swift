@@ -101,6 +101,9 @@ public enum StoreOperation: Equatable, Sendable {
     case sendDirect(DirectMessage, to: UserName)
     /// Best effort "typing" notice; not waited for. Replies `.done`.
     case publishTyping(RoomName)
+    /// Tell the person's other connections (a registered name may have several) that this one joined the room,
+    /// so that they join it too; not waited for. Replies `.done`.
+    case shareJoin(RoomName)
     /// Set (or, with nil, clear) away and tell the user's rooms. Replies `.done`.
     case setPresence(away: String?)
     /// Replies `.topic`.
@@ -167,7 +170,7 @@ public enum StoreOperation: Equatable, Sendable {
     /// trip. A typing notice and the undoing of a failed join are fire-and-forget.
     public var holdsInput: Bool {
         switch self {
-        case .publish, .publishTyping, .rollbackJoin, .forgetRoom: false
+        case .publish, .publishTyping, .shareJoin, .rollbackJoin, .forgetRoom: false
         default: true
         }
     }
@@ -266,6 +269,8 @@ public enum ClaimOutcome: Equatable, Sendable {
     case wrongPassword
     /// Too many failed logins for this name or from this address lately.
     case locked(retryAfterSeconds: Int)
+    /// The registered name is connected from as many places as it may be.
+    case crowded(connections: Int)
 }
 
 /// What the node adds to a granted claim: whether the name is one of the server's operators (a listed registered
@@ -283,11 +288,15 @@ public struct SessionGrant: Equatable, Sendable {
     /// of a guest session's own random identity (made at its claim, kept by resumes and name changes). Made by the
     /// node, from the session's own records: no client can choose it.
     public var author: String
+    /// One more connection of a registered name connected elsewhere (`ChatStore.ClaimReply.attached`): the
+    /// session's rooms, memberships already, which this connection joins too. Nil for a session of its own.
+    public var sharedRooms: [RoomName]?
 
     public init(
         isServerOperator: Bool = false, motd: String? = nil, isRegistered: Bool = false,
-        readMarkers: [RoomName: StreamID] = [:], author: String = ""
+        readMarkers: [RoomName: StreamID] = [:], author: String = "", sharedRooms: [RoomName]? = nil
     ) {
+        self.sharedRooms = sharedRooms
         self.isServerOperator = isServerOperator
         self.motd = motd
         self.isRegistered = isRegistered

@@ -107,8 +107,12 @@ extension SessionMachine {
             // Where it was read up to (IRC's MARKREAD comes after the JOIN whether or not there is one).
             var marker = unread ?? ReadMarker(room: room, id: session.grant.readMarkers[room])
             marker.afterJoin = true
+            // The person's other connections (a registered name may have several) join it too.
+            let shared: [SessionAction] =
+                join.shared || join.isCatchUp || !session.grant.isRegistered
+                ? [] : [.perform(.shareJoin(room), id: nil)]
             return (gap.map { [$0] } ?? []) + [.send(joined, id: id)] + changed + [.send(.readMarker(marker), id: id)]
-                + topicShown
+                + topicShown + shared
                 + [.replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
         case (.recordLeave(let room, let message), _):
             return [.send(.youLeft(room: room, message: message), id: id)]
@@ -353,9 +357,21 @@ extension SessionMachine {
         switch outcome {
         case .granted(let token, let resume, let since, let resumed, let grant):
             let since = since ?? now.wall
+            var restore = naming.restore
+            if let shared = grant.sharedRooms {
+                // One more connection of a person connected elsewhere: in all their rooms (the lobby only when the
+                // hello listed none and they are in none).
+                if !naming.listedRooms, !shared.isEmpty { restore = [] }
+                let sharedSet = Set(shared)
+                for index in restore.indices where sharedSet.contains(restore[index].room) {
+                    restore[index].shared = true
+                }
+                let listed = Set(restore.map(\.room))
+                restore += shared.filter { !listed.contains($0) }.map { RoomRestore(room: $0, since: nil, shared: true) }
+            }
             var session = ActiveSession(
                 user: name, token: token, resumeToken: resume, resumed: resumed, since: since,
-                lastActive: now.wall, away: nil, rooms: [], current: nil, joining: nil, restoreQueue: naming.restore,
+                lastActive: now.wall, away: nil, rooms: [], current: nil, joining: nil, restoreQueue: restore,
                 refusals: naming.refusals, lastTyping: [:], keptRooms: resumed ? Set(naming.restore.map(\.room)) : [])
             session.grant = grant
             state = .active(session)
@@ -381,6 +397,11 @@ extension SessionMachine {
             // The password is asked for again (text mode: the next line); another name needs a new connection.
             state = .awaitingPassword(naming.withoutPassword)
             return reply(ChatError(.badPassword, "'\(display)' is not registered with that password; try again"), id)
+        case .crowded(let connections):
+            let error = ChatError(
+                .tooManyConnections,
+                "'\(display)' is connected from \(connections) places, as many as this server allows; close one first")
+            return reply(error, id)
         case .locked(let seconds):
             // Closed: whatever the client sends next (a password typed again) must go nowhere.
             let error = ChatError(
@@ -396,7 +417,7 @@ extension SessionMachine {
         // A resumed session's rooms are members already (the takeover kept them): a failed rejoin must undo that.
         let join = PendingJoin(
             room: target.room, since: target.since, requestID: id, isCatchUp: isCatchUp,
-            recorded: session.keptRooms.remove(target.room) != nil, key: target.key)
+            recorded: session.keptRooms.remove(target.room) != nil, key: target.key, shared: target.shared)
         session.joining = join
         return [.perform(isCatchUp ? readHistory(for: join, session: session) : .subscribe(target.room), id: id)]
     }
@@ -445,9 +466,9 @@ extension SessionMachine {
                 return [.replayHeld(room, after: nil), told] + nextRestore(session: &session)
             }
             var actions: [SessionAction] = [.stopListening(room)]
-            if join.recorded { actions.append(.perform(.rollbackJoin(room), id: nil)) }
+            if join.recorded, !join.shared { actions.append(.perform(.rollbackJoin(room), id: nil)) }
             return actions + [told] + nextRestore(session: &session)
-        case .publishTyping, .rollbackJoin:
+        case .publishTyping, .shareJoin, .rollbackJoin:
             return []
         case .takeHeldDirects:
             // The session is whole without them; they wait in the store until they expire.

@@ -81,11 +81,15 @@ public struct SessionMachine: Sendable {
         public var since: StreamID?
         /// The room's key, when it has one.
         public var key: String?
+        /// The person's other connections are in the room (an attached connection's rooms, or one another
+        /// connection joined): the join is not told to them, and a failure leaves the membership theirs.
+        public var shared: Bool
 
-        public init(room: RoomName, since: StreamID?, key: String? = nil) {
+        public init(room: RoomName, since: StreamID?, key: String? = nil, shared: Bool = false) {
             self.room = room
             self.since = since
             self.key = key
+            self.shared = shared
         }
     }
 
@@ -145,6 +149,8 @@ public struct SessionMachine: Sendable {
         public var recorded: Bool
         /// The room's key, when it has one.
         public var key: String? = nil
+        /// See `RoomRestore.shared`.
+        public var shared = false
     }
 
     public let settings: Settings
@@ -339,9 +345,10 @@ public struct SessionMachine: Sendable {
 
     /// Another connection resumed this session with its resume token (its client reconnected while this connection
     /// still looked open): this one is stale, and goes without releasing what the new one now holds. Ignored when
-    /// `origin` is this session, the resume's own notice reaching it.
-    public mutating func resumedElsewhere(origin: String?) -> [SessionAction] {
-        guard active != nil, origin != sessionID else { return [] }
+    /// `origin` is this session, the resume's own notice reaching it, or when it names another connection
+    /// (`connection`: the one of a registered name's several that the resume replaced).
+    public mutating func resumedElsewhere(origin: String?, connection: String? = nil) -> [SessionAction] {
+        guard active != nil, origin != sessionID, connection == nil || connection == sessionID else { return [] }
         let notice = ChatError(.nameLost, "your session was resumed by a newer connection")
         return [.send(.error(notice), id: nil)] + close(.nameLost)
     }
@@ -371,6 +378,42 @@ public struct SessionMachine: Sendable {
         if session.current == room { session.current = session.rooms.last }
         state = .active(session)
         return [.stopListening(room), .perform(.forgetRoom(room), id: nil)]
+    }
+
+    /// Another connection of this session's person joined `room` (a registered name connected from several
+    /// places): this one joins it too, after what it is doing, as a membership that is theirs already.
+    public mutating func joinedElsewhere(_ room: RoomName) -> [SessionAction] {
+        guard var session = active, !session.rooms.contains(room), session.joining?.room != room,
+            !session.restoreQueue.contains(where: { $0.room == room }),
+            session.rooms.count < settings.limits.maximumRoomsPerSession
+        else { return [] }
+        let restore = RoomRestore(room: room, since: nil, shared: true)
+        guard session.joining == nil, session.restoreQueue.isEmpty else {
+            session.restoreQueue.append(restore)
+            state = .active(session)
+            return []
+        }
+        let actions = startJoin(restore, id: nil, session: &session)
+        state = .active(session)
+        if actions.contains(where: \.holdsInput) { isWaiting = true }
+        return actions
+    }
+
+    /// Another connection of this session's person left `room`: this one is out of it too, told as if it had
+    /// left itself.
+    public mutating func leftElsewhere(_ room: RoomName, message: String?) -> [SessionAction] {
+        guard var session = active, let index = session.rooms.firstIndex(of: room) else { return [] }
+        session.rooms.remove(at: index)
+        if session.current == room { session.current = session.rooms.last }
+        state = .active(session)
+        return [.stopListening(room), .send(.youLeft(room: room, message: message), id: nil)]
+    }
+
+    /// Another connection of this session's person moved a read marker: later joins count unread from it.
+    public mutating func readElsewhere(_ marker: ReadMarker) {
+        guard var session = active, let id = marker.id else { return }
+        if id > session.grant.readMarkers[marker.room] ?? .zero { session.grant.readMarkers[marker.room] = id }
+        state = .active(session)
     }
 
     /// A relayed kick: when it names this session's person, an operator removed them from `room` (the store has

@@ -33,7 +33,7 @@ extension SessionHandler {
             // not, the person's blocks. A guest's plain claim starts with neither (its claim deleted any), and
             // spends nothing more: connect storms are mostly that.
             let state =
-                resumed || login.password != nil
+                resumed || login.password != nil || claimed.sharedRooms != nil
                 ? self.store.loginState(name, token: token).recover { _ in (false, ChatStore.Preferences()) }
                 : loop.makeSucceededFuture((false, ChatStore.Preferences()))
             return state.hop(to: loop).flatMap { registered, preferences in
@@ -43,7 +43,8 @@ extension SessionHandler {
                     readMarkers: registered ? preferences.readMarkers : [:],
                     author: Self.authorID(
                         registered && !preferences.accountCreated.isEmpty
-                            ? "account:\(name.key):\(preferences.accountCreated)" : "guest:\(claimed.author)"))
+                            ? "account:\(name.key):\(preferences.accountCreated)" : "guest:\(claimed.author)"),
+                    sharedRooms: claimed.sharedRooms)
                 guard registered, self.configuration.operators.contains(name.key) else {
                     return loop.makeSucceededFuture(
                         .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))
@@ -150,6 +151,10 @@ extension SessionHandler {
         case .resumed(let since, let author):
             .granted(
                 token: attempt.token, resume: resume, since: since, resumed: true, grant: SessionGrant(author: author))
+        case .attached(let token, let since, let author, let rooms):
+            .granted(
+                token: token, resume: resume, since: since, grant: SessionGrant(author: author, sharedRooms: rooms))
+        case .crowded(let connections): .crowded(connections: connections)
         case .held(let holder, let reconnecting): .held(by: holder, reconnecting: reconnecting)
         case .passwordRequired: .passwordRequired
         case .verify, .notRegistered: .wrongPassword

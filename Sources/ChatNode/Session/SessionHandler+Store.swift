@@ -128,6 +128,8 @@ extension SessionHandler {
             return store.sendDirect(
                 message, to: target.key, origin: origin, sender: (user.key, machine.view.isRegistered)
             ).map { $0.delivered ? .directSent(recipientAway: $0.recipientAway) : .delivered(false) }
+        case (.shareJoin(let room), let user?):
+            return store.tellConnections(of: user.key, .joinedElsewhere(room: room), origin: origin).map { .done }
         case (.publishTyping(let room), let user?):
             return store.publishTyping(room, user: user, now: now, origin: origin).map { .done }
         case (.setPresence(let away), let user?):

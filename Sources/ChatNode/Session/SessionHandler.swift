@@ -263,6 +263,9 @@ final class SessionHandler: ChannelDuplexHandler {
                         wait = 0
                         apply(actions)
                     }
+                case .joinedElsewhere(let room):
+                    wait = 0
+                    apply(machine.joinedElsewhere(room))
                 case .answered(let replies):
                     wait = machine.chargeAnswered(now: Self.clock())
                     if wait == 0 {
@@ -445,9 +448,19 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Called by the hub for each relayed event.
     func deliver(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Delivery {
         switch event.envelope.event {
-        case .resumedElsewhere:
-            apply(machine.resumedElsewhere(origin: event.envelope.origin))
+        case .resumedElsewhere(_, let connection):
+            apply(machine.resumedElsewhere(origin: event.envelope.origin, connection: connection))
             return .notWritten
+        case .joinedElsewhere(let room):
+            // Joined after the hub's walk (a join listens to a channel), in turn with the client's requests.
+            guard event.envelope.origin != machine.sessionID else { return .notWritten }
+            hub.eventLoop.assumeIsolated().execute {
+                self.requests.append(.joinedElsewhere(room))
+                self.processInbox()
+            }
+            return .notWritten
+        case .readMarker(let marker) where event.envelope.origin != machine.sessionID:
+            machine.readElsewhere(marker)
         case .removed(let name, let by, let reason, _):
             // Closed after the hub's walk, as a kick is.
             hub.eventLoop.assumeIsolated().execute {
@@ -483,6 +496,11 @@ final class SessionHandler: ChannelDuplexHandler {
         case .kicked, .roomClosed:
             // Out of the room once the kick is written: not now, while the hub walks the room's listeners.
             hub.eventLoop.assumeIsolated().execute { self.apply(self.kickActions(event)) }
+        case .left(let room, let name, .left, _, let message) where isOwnName(name):
+            // Another connection of this person left the room (this one's own leave was skipped as its own): out
+            // of it here too, told as one's own leave, after the hub's walk.
+            hub.eventLoop.assumeIsolated().execute { self.apply(self.machine.leftElsewhere(room, message: message)) }
+            return .notWritten
         default:
             break
         }
@@ -572,6 +590,12 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Unicode analysis for names seen before).
     func isBlocked(sender: String) -> Bool {
         hub.keys(of: sender).contains { preferences.blocked[$0] != nil }
+    }
+
+    /// Whether a name as shown is this session's person's (as another of their connections shows it).
+    func isOwnName(_ name: String) -> Bool {
+        guard let user = machine.view.userName else { return false }
+        return name == user.display || hub.keys(of: name).first == user.key
     }
 
     /// Network bans just added: when one matches this session's person or address, they are disconnected. The

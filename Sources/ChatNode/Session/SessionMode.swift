@@ -70,6 +70,8 @@ enum SessionStage {
 enum PendingInput {
     case request(ParsedRequest)
     case answered([ByteBuffer])
+    /// Another connection of the person joined this room: joined here too, in turn with the client's requests.
+    case joinedElsewhere(RoomName)
 }
 
 struct ParsedRequest {

@@ -1,0 +1,124 @@
+import ChatCore
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// One registered name connected from several places at once (issue 30), over real sockets against real nodes and
+/// Redis: every connection gets the rooms and direct messages, sees what the others sent, follows their joins and
+/// leaves and read markers; the limit holds; one connection's quit, drop or node's death leaves the others whole.
+@Suite("One person on many devices", .serialized)
+struct MultiDeviceTests {
+    /// Registers `name` on `node` and leaves; answers the password.
+    static func register(_ name: String, on node: NodeProcess) throws -> String {
+        let password = "\(name)'s secret"
+        let client = try node.loginJSON(name)
+        try client.sendJSON(["op": "register", "password": password, "id": 2])
+        _ = try client.expectEvent(type: "ok")
+        try client.sendJSON(["op": "quit"])
+        _ = client.waitForClose()
+        return password
+    }
+
+    /// Logs `name` in with its password on `node`; answers the connection and the rooms it was put in.
+    static func device(
+        _ name: String, password: String, on node: NodeProcess, label: String, rooms: Int = 1
+    ) throws -> TestSocket {
+        let client = try node.connect(label)
+        try client.sendJSON(["op": "hello", "name": name, "password": password, "id": 1])
+        _ = try client.expectEvent(type: "welcome")
+        for _ in 0..<rooms { _ = try client.expectEvent(type: "joined") }
+        return client
+    }
+
+    @Test(
+        "two connections of one registered name on two nodes: both get every room message and DM, see each other's, follow joins, leaves and read markers; the limit holds; a quit or a dead node leaves the other whole"
+    )
+    func twoDevices() throws {
+        let cluster = try TestCluster(
+            nodes: 2, nodeArguments: ["--scrypt-cost", "ln=10,r=8,p=1", "--connections-per-name", "2"])
+        let password = try Self.register("alice", on: cluster[0])
+        let laptop = try Self.device("alice", password: password, on: cluster[0], label: "laptop")
+        try laptop.sendJSON(["op": "join", "room": "team", "id": 2])
+        _ = try laptop.expectEvent(type: "joined")
+        let bob = try cluster[0].login("bob")
+        try bob.send("/join team")
+        try bob.expect("you joined #team")
+
+        // The phone logs in on the other node: the laptop stays, and the phone is in both rooms, quietly.
+        let phone = try Self.device("alice", password: password, on: cluster[1], label: "phone", rooms: 2)
+        #expect(!laptop.drain(timeout: 0.3).contains { $0.contains("name-lost") }, "the laptop keeps its session")
+        #expect(bob.drain(timeout: 0.2).filter { $0.contains("alice joined") }.isEmpty, "no second join notice")
+
+        // Everything in the rooms reaches both; what one says, the other sees as said by alice.
+        try bob.send("hello alice")
+        for device in [laptop, phone] {
+            _ = try device.expectEvent("bob's message") { $0["text"] as? String == "hello alice" }
+        }
+        try laptop.sendJSON(["op": "say", "text": "from the laptop", "id": 3])
+        _ = try laptop.expectEvent("acknowledged") { $0["type"] as? String == "message" && $0["id"] as? Int == 3 }
+        let seen = try phone.expectEvent("the laptop's message") { $0["text"] as? String == "from the laptop" }
+        #expect(seen["from"] as? String == "alice", "\(seen)")
+        try bob.expect("<alice> from the laptop")
+
+        // Direct messages: to alice, both get it; from alice, the other shows it as sent.
+        try bob.send("/msg alice psst")
+        for device in [laptop, phone] {
+            _ = try device.expectEvent("bob's DM") { $0["type"] as? String == "direct" && $0["text"] as? String == "psst" }
+        }
+        try phone.sendJSON(["op": "msg", "to": "bob", "text": "from the phone", "id": 4])
+        let sent = try laptop.expectEvent("the phone's DM") {
+            $0["type"] as? String == "direct" && $0["text"] as? String == "from the phone"
+        }
+        #expect(sent["from"] as? String == "alice" && sent["to"] as? String == "bob", "\(sent)")
+        try bob.expect("from the phone")
+
+        // A join on one is a join on both; a leave too.
+        try phone.sendJSON(["op": "join", "room": "plans", "id": 5])
+        _ = try phone.expectEvent(type: "joined")
+        let followed = try laptop.expectEvent(type: "joined")
+        #expect(followed["room"] as? String == "plans", "\(followed)")
+        try laptop.sendJSON(["op": "leave", "room": "team", "id": 6])
+        let own = try laptop.expectEvent(type: "left")
+        let left = try phone.expectEvent(type: "left")
+        #expect(left["room"] as? String == "team" && Set(left.keys) == Set(own.keys).subtracting(["id"]), "as its own leave: \(left), \(own)")
+        try bob.expect("alice left #team")
+        try bob.send("still there?")
+        #expect(!phone.drain(timeout: 0.5).contains { $0.contains("still there?") }, "out of #team on the phone too")
+
+        // Reading on one moves the other's marker.
+        try bob.send("/join lobby")
+        try bob.send("one for the lobby")
+        let unread = try laptop.expectEvent("in the lobby") { $0["text"] as? String == "one for the lobby" }
+        _ = try phone.expectEvent("in the lobby") { $0["text"] as? String == "one for the lobby" }
+        let id = try #require(unread["msgid"] as? String)
+        try laptop.sendJSON(["op": "read", "room": "lobby", "msgid": id, "id": 7])
+        let marker = try phone.expectEvent("the laptop's marker") { $0["type"] as? String == "read" }
+        #expect(marker["msgid"] as? String == id && marker["room"] as? String == "lobby", "\(marker)")
+
+        // The limit: a third connection is refused, and the two stay.
+        let third = try cluster[1].connect("third")
+        try third.sendJSON(["op": "hello", "name": "alice", "password": password, "id": 1])
+        let refused = try third.expectEvent(type: "error")
+        #expect(refused["code"] as? String == "too-many-connections", "\(refused)")
+
+        // The laptop quits: the phone stays, nobody is told alice left, and she is still online.
+        try laptop.sendJSON(["op": "quit"])
+        _ = laptop.waitForClose()
+        try bob.send("/whois alice")
+        try bob.expect("alice")
+        #expect(!bob.drain(timeout: 0.5).contains { $0.contains("alice left") || $0.contains("alice quit") })
+        try bob.send("/msg alice only the phone now")
+        _ = try phone.expectEvent("the DM") { $0["text"] as? String == "only the phone now" }
+
+        // A second connection on node 0 again, then node 1 (the phone's) is killed: the laptop keeps the name and
+        // the rooms past the reaper (claim TTL 3 s), and nobody is told alice left.
+        let again = try Self.device("alice", password: password, on: cluster[0], label: "laptop again", rooms: 2)
+        cluster[1].kill9()
+        Thread.sleep(forTimeInterval: 6)
+        #expect(!bob.drain(timeout: 0.5).contains { $0.contains("alice left") }, "\(bob.received.suffix(5))")
+        try again.sendJSON(["op": "say", "room": "lobby", "text": "still mine", "id": 8])
+        _ = try again.expectEvent("acknowledged") { $0["type"] as? String == "message" && $0["id"] as? Int == 8 }
+        try bob.expect("<alice> still mine")
+        #expect(!again.received.contains { $0.contains("name-lost") })
+    }
+}
