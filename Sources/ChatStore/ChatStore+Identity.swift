@@ -341,7 +341,9 @@ extension ChatStore {
             return (status == 1, away.isEmpty ? nil : Sanitizer.prefix(away, bytes: Presence.maximumAwayBytes))
         }.flatMap { (sent: (delivered: Bool, recipientAway: String?)) in
             // A registered sender's other connections show it as sent by them (IRC's echo-message, across devices).
-            guard sent.delivered, sender.registered, sender.key != user else { return eventLoop.makeSucceededFuture(sent) }
+            guard sent.delivered, sender.registered, sender.key != user else {
+                return eventLoop.makeSucceededFuture(sent)
+            }
             return tellConnections(of: sender.key, .direct(message), origin: origin).map { sent }.recover { _ in sent }
         }
     }

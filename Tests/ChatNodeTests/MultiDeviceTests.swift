@@ -63,7 +63,9 @@ struct MultiDeviceTests {
         // Direct messages: to alice, both get it; from alice, the other shows it as sent.
         try bob.send("/msg alice psst")
         for device in [laptop, phone] {
-            _ = try device.expectEvent("bob's DM") { $0["type"] as? String == "direct" && $0["text"] as? String == "psst" }
+            _ = try device.expectEvent("bob's DM") {
+                $0["type"] as? String == "direct" && $0["text"] as? String == "psst"
+            }
         }
         try phone.sendJSON(["op": "msg", "to": "bob", "text": "from the phone", "id": 4])
         let sent = try laptop.expectEvent("the phone's DM") {
@@ -80,7 +82,9 @@ struct MultiDeviceTests {
         try laptop.sendJSON(["op": "leave", "room": "team", "id": 6])
         let own = try laptop.expectEvent(type: "left")
         let left = try phone.expectEvent(type: "left")
-        #expect(left["room"] as? String == "team" && Set(left.keys) == Set(own.keys).subtracting(["id"]), "as its own leave: \(left), \(own)")
+        #expect(
+            left["room"] as? String == "team" && Set(left.keys) == Set(own.keys).subtracting(["id"]),
+            "as its own leave: \(left), \(own)")
         try bob.expect("alice left #team")
         try bob.send("still there?")
         #expect(!phone.drain(timeout: 0.5).contains { $0.contains("still there?") }, "out of #team on the phone too")
@@ -120,5 +124,85 @@ struct MultiDeviceTests {
         _ = try again.expectEvent("acknowledged") { $0["type"] as? String == "message" && $0["id"] as? Int == 8 }
         try bob.expect("<alice> still mine")
         #expect(!again.received.contains { $0.contains("name-lost") })
+    }
+
+    /// The terminal client's room bar: the screen's first line.
+    static func bar(_ screen: String) -> String { String(screen.split(separator: "\n").first ?? "") }
+
+    @Test(
+        "one registered name in Chromium on one node and in the terminal client (tmux) on the other: both get every room message and DM, see what the other sent, follow its joins, and agree on unread counts after one reads"
+    )
+    func pageAndTerminal() throws {
+        let cluster = try TestCluster(
+            nodes: 2, nodeArguments: ["--scrypt-cost", "ln=10,r=8,p=1", "--connections-per-name", "2"])
+        let password = try Self.register("dana", on: cluster[0])
+        let bob = try cluster[0].login("bob")
+
+        let browser = try WebDriver(logDirectory: cluster.logDirectory)
+        try browser.open("http://127.0.0.1:\(cluster[0].httpPort)/")
+        try browser.type("dana", into: "#name")
+        try browser.click("#login button[type=submit]")
+        try browser.waitForText("#login-error") { $0.contains("registered") }
+        try browser.type(password, into: "#password")
+        try browser.click("#login button[type=submit]")
+        try browser.waitForText("#status") { $0.contains("dana on node") }
+
+        let passwordFile = cluster.logDirectory + "/dana.password"
+        try (password + "\n").write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        let tmux = try Tmux(
+            command: "env TERM=screen LANG=C.UTF-8 \(TestEnvironment.binDirectory)/chat --name dana "
+                + "--server 127.0.0.1:\(cluster[1].port) --password-file \(passwordFile) 2>\(cluster.logDirectory)/chat-dana.log",
+            columns: 100, rows: 30)
+        try tmux.waitFor("the terminal client in the lobby") { $0.contains("connected to n") && $0.contains("#lobby") }
+        #expect(try browser.text("#status").contains("dana on node"), "the page keeps its session")
+
+        // The terminal joins #dev: the page is in it too, without leaving the room it shows.
+        try tmux.type("/join dev")
+        try tmux.press("Enter")
+        try tmux.waitFor("#dev in the bar") { Self.bar($0).contains("#dev") }
+        try browser.waitForText("#rooms") { $0.contains("#dev") }
+        #expect(try browser.text("#room-title") == "#lobby")
+        try tmux.press("C-n")
+        try tmux.waitFor("the lobby on screen") { $0.contains("People (2)") }
+
+        // What one says, the other shows as dana's; and bob's messages reach both.
+        try browser.say("from the page")
+        try tmux.waitFor("the page's message") { $0.contains("<dana> from the page") }
+        _ = try bob.expectLine("the page's message") { $0.hasSuffix("<dana> from the page") }
+        try bob.send("/join dev")
+        try bob.expect("you joined #dev")
+        try tmux.type("from the terminal")
+        try tmux.press("Enter")
+        _ = try bob.expectLine("the terminal's message") { $0.hasSuffix("<dana> from the terminal") }
+
+        // Direct messages: bob's reach both; what the terminal sends, the page shows as sent.
+        try bob.send("/msg dana for both of you")
+        try tmux.waitFor("bob's DM") { $0.contains("for both of you") }
+        try browser.waitForText("#log") { $0.contains("for both of you") }
+        try tmux.type("/msg bob privately, from the terminal")
+        try tmux.press("Enter")
+        _ = try bob.expectLine("the DM") { $0.contains("privately, from the terminal") }
+        try browser.waitForText("#log") { $0.contains("→ bob: privately, from the terminal") }
+
+        // Both look at the lobby while bob writes in #dev: one unread there on both. The page reads #dev: the
+        // terminal's count goes too.
+        try bob.send("news in dev")
+        let counted = try tmux.waitFor("one unread in #dev") { $0.contains("#dev (1)") }
+        #expect(counted.contains("#lobby"))
+        try browser.waitForText("#rooms") { $0.contains("#dev1") }
+        _ = try browser.execute(
+            "[...document.querySelectorAll('#rooms button')].find((b) => b.textContent.startsWith('#dev')).click()")
+        try browser.waitForText("#log") { $0.contains("news in dev") }
+        try tmux.waitFor("#dev read on the other device") { Self.bar($0).contains("#dev") && !$0.contains("#dev (") }
+
+        // A third connection is past this deployment's limit; the two stay.
+        let third = try cluster[1].connect("third")
+        try third.sendJSON(["op": "hello", "name": "dana", "password": password, "id": 1])
+        let refused = try third.expectEvent(type: "error")
+        #expect(refused["code"] as? String == "too-many-connections", "\(refused)")
+        try bob.send("/msg dana still both?")
+        try tmux.waitFor("the DM after the refusal") { $0.contains("still both?") }
+        try browser.waitForText("#log") { $0.contains("still both?") }
+        #expect(!browser.consoleLog().contains("SEVERE"), "\(browser.consoleLog())")
     }
 }

@@ -367,7 +367,9 @@ extension SessionMachine {
                     restore[index].shared = true
                 }
                 let listed = Set(restore.map(\.room))
-                restore += shared.filter { !listed.contains($0) }.map { RoomRestore(room: $0, since: nil, shared: true) }
+                restore += shared.filter { !listed.contains($0) }.map {
+                    RoomRestore(room: $0, since: nil, shared: true)
+                }
             }
             var session = ActiveSession(
                 user: name, token: token, resumeToken: resume, resumed: resumed, since: since,

@@ -91,7 +91,8 @@ extension SessionHandler {
         }
         // Held for the resume token's holder; released when the grace period passes without a resume (the
         // release does nothing to a session that was resumed: its token is no longer this one).
-        store.hold(pending.user, token: pending.token, now: pending.time, origin: pending.origin).hop(to: hub.eventLoop).assumeIsolated()
+        store.hold(pending.user, token: pending.token, now: pending.time, origin: pending.origin).hop(to: hub.eventLoop)
+            .assumeIsolated()
             .whenComplete { result in
                 switch result {
                 case .success(true): node.holdName(pending, for: .seconds(Int64(grace)), on: self.hub.eventLoop)
