@@ -140,7 +140,8 @@ enum SessionScripts {
 
     /// The session of a dead incarnation, if it is still that incarnation's: its name, token and rooms, so that
     /// the reaper leaves them (each leave guarded by the token, so reapers that overlap announce each departure
-    /// once). The claim goes now, if it is still that incarnation's (its token starts with the incarnation); the
+    /// once). The claim goes now, if it is still that incarnation's (its token starts with the incarnation, or the
+    /// session, that incarnation's, holds it); the
     /// session stays until its rooms are left (`endReapedSession`), so a reaper that stops midway leaves it for
     /// the next.
     ///
@@ -160,8 +161,14 @@ enum SessionScripts {
                 if adoptConnection(KEYS[4], KEYS[2]) > 0 then return {} end
             end
             local token = redis.call('GET', KEYS[1])
-            if token and string.sub(token, 1, #ARGV[1] + 1) == ARGV[1] .. ':' then redis.call('DEL', KEYS[1]) end
-            if redis.call('HGET', KEYS[2], 'inc') ~= ARGV[1] then return {} end
+            local session = redis.call('HMGET', KEYS[2], 'inc', 'tok')
+            -- The claim's token names the node that made it; a session that outlived that node on another
+            -- connection (`adoptConnection`) holds it under the dead incarnation too.
+            if token and (string.sub(token, 1, #ARGV[1] + 1) == ARGV[1] .. ':'
+                or (session[1] == ARGV[1] and session[2] == token)) then
+                redis.call('DEL', KEYS[1])
+            end
+            if session[1] ~= ARGV[1] then return {} end
             local result = {redis.call('HGET', KEYS[2], 'name') or '', redis.call('HGET', KEYS[2], 'tok') or ''}
             for _, room in ipairs(redis.call('SMEMBERS', KEYS[3])) do table.insert(result, room) end
             return result

@@ -31,11 +31,11 @@ struct MultiDeviceTests {
     }
 
     @Test(
-        "two connections of one registered name on two nodes: both get every room message and DM, see each other's, follow joins, leaves and read markers; the limit holds; a quit or a dead node leaves the other whole"
+        "connections of one registered name on several nodes: each gets every room message and DM, sees the others', follows their joins, leaves and read markers; the limit holds; a quit or a dead node leaves the others whole, and the last one's death frees the name"
     )
     func twoDevices() throws {
         let cluster = try TestCluster(
-            nodes: 2, nodeArguments: ["--scrypt-cost", "ln=10,r=8,p=1", "--connections-per-name", "2"])
+            nodes: 3, nodeArguments: ["--scrypt-cost", "ln=10,r=8,p=1", "--connections-per-name", "2"])
         let password = try Self.register("alice", on: cluster[0])
         let laptop = try Self.device("alice", password: password, on: cluster[0], label: "laptop")
         try laptop.sendJSON(["op": "join", "room": "team", "id": 2])
@@ -114,9 +114,9 @@ struct MultiDeviceTests {
         try bob.send("/msg alice only the phone now")
         _ = try phone.expectEvent("the DM") { $0["text"] as? String == "only the phone now" }
 
-        // A second connection on node 0 again, then node 1 (the phone's) is killed: the laptop keeps the name and
-        // the rooms past the reaper (claim TTL 3 s), and nobody is told alice left.
-        let again = try Self.device("alice", password: password, on: cluster[0], label: "laptop again", rooms: 2)
+        // A second connection on node 2, then node 1 (the phone's) is killed: node 2's keeps the name and the
+        // rooms past the reaper (claim TTL 3 s), and nobody is told alice left (the claim's token is node 0's).
+        let again = try Self.device("alice", password: password, on: cluster[2], label: "tablet", rooms: 2)
         cluster[1].kill9()
         Thread.sleep(forTimeInterval: 6)
         #expect(!bob.drain(timeout: 0.5).contains { $0.contains("alice left") }, "\(bob.received.suffix(5))")
@@ -124,6 +124,11 @@ struct MultiDeviceTests {
         _ = try again.expectEvent("acknowledged") { $0["type"] as? String == "message" && $0["id"] as? Int == 8 }
         try bob.expect("<alice> still mine")
         #expect(!again.received.contains { $0.contains("name-lost") })
+
+        // Node 2 dies too: now alice is gone (her rooms are told), and her name is free for her password at once.
+        cluster[2].kill9()
+        _ = try bob.expectLine("alice's departure", where: { $0.contains("alice left") }, timeout: 12)
+        _ = try Self.device("alice", password: password, on: cluster[0], label: "back")
     }
 
     /// The terminal client's room bar: the screen's first line.
