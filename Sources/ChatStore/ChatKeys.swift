@@ -27,6 +27,9 @@ public enum ChatKeys {
     /// `incarnation node resume-token-hash`, one entry each, the session's own included; gone when one is left (then
     /// the session's own fields say it all).
     public static func connections(_ user: String) -> String { tagged("chat:session:", user, ":conns") }
+    /// The resume tokens (their hashes) of a registered name's connections that dropped while others stayed: hash
+    /// -> until when (milliseconds) it may come back as one more connection (`IdentityScripts.hold`).
+    public static func droppedResumes(_ user: String) -> String { tagged("chat:session:", user, ":dropped") }
     /// A registered name: name as registered, password hash (PHC string), created, and `suspended` (until, by,
     /// reason, as lines; until 0: until lifted) while a server operator suspends it. Outlives every session.
     public static func account(_ user: String) -> String { tagged("chat:account:", user) }

@@ -161,7 +161,8 @@ extension ChatStore {
             sessionRoomsKey: ChatKeys.sessionRooms(key), seenKey: ChatKeys.seen(key),
             accountKey: ChatKeys.account(key), nameFailuresKey: ChatKeys.loginFailures(name: key),
             heldDirectsKey: ChatKeys.heldDirects(key), preferencesKey: ChatKeys.preferences(key),
-            ownedRoomsKey: ChatKeys.ownedRooms(key), connectionsKey: ChatKeys.connections(key), token: attempt.token,
+            ownedRoomsKey: ChatKeys.ownedRooms(key), connectionsKey: ChatKeys.connections(key),
+            droppedResumesKey: ChatKeys.droppedResumes(key), token: attempt.token,
             name: user.display,
             incarnation: incarnation, node: nodeID, now: now, claimTTL: nameTTLSeconds, addressGroup: attempt.address,
             sessionTTL: sessionTTLSeconds, seenTTL: bounds.seenSeconds, resumeHash: attempt.resumeHash,
@@ -310,7 +311,10 @@ extension ChatStore {
     public func hold(_ user: UserName, token: String, now: Millis, origin: String) -> EventLoopFuture<Bool> {
         redis.run(
             IdentityScripts.hold,
-            keys: [ChatKeys.claim(user.key), ChatKeys.session(user.key), ChatKeys.connections(user.key)],
+            keys: [
+                ChatKeys.claim(user.key), ChatKeys.session(user.key), ChatKeys.connections(user.key),
+                ChatKeys.droppedResumes(user.key),
+            ],
             arguments: [token, String(bounds.resumeGraceSeconds), String(now), origin]
         ).map { $0.int == 1 }
     }

@@ -15,8 +15,9 @@ enum IdentityScripts {
         var preferencesKey: String
         /// The rooms the name owns: their count lives as long as the account, renewed with it.
         var ownedRoomsKey: String
-        /// The name's connections while it has several (`ChatKeys.connections`).
-        var connectionsKey: String
+        /// The name's connections while it has several (`ChatKeys.connections`), and the resume tokens of those
+        /// that dropped (`ChatKeys.droppedResumes`).
+        var connectionsKey, droppedResumesKey: String
         var token: String
         /// The name as the person typed it.
         var name: String
@@ -104,6 +105,7 @@ enum IdentityScripts {
             .init("accountKey", \.accountKey), .init("nameFailuresKey", \.nameFailuresKey),
             .init("heldDirectsKey", \.heldDirectsKey), .init("preferencesKey", \.preferencesKey),
             .init("ownedRoomsKey", \.ownedRoomsKey), .init("connectionsKey", \.connectionsKey),
+            .init("droppedResumesKey", \.droppedResumesKey),
         ],
         arguments: [
             .init("token", \.token), .init("name", \.name), .init("incarnation", \.incarnation),
@@ -207,6 +209,14 @@ enum IdentityScripts {
                 elseif redis.call('HGET', sessionKey, 'rtok') == resumeHash then
                     return takeOver()
                 end
+                -- One of several that dropped, back within the grace period: one more connection again (or the
+                -- session's, when the others dropped too and it is held).
+                local dropped = tonumber(redis.call('HGET', droppedResumesKey, resumeHash) or '0')
+                if dropped > nowMillis then
+                    redis.call('HDEL', droppedResumesKey, resumeHash)
+                    if redis.call('HGET', sessionKey, 'held') then return takeOver() end
+                    return attach(nil)
+                end
             end
 
             local function charge(by)
@@ -265,7 +275,7 @@ enum IdentityScripts {
             if live then
                 for _, room in ipairs(redis.call('SMEMBERS', sessionRoomsKey)) do table.insert(result, room) end
             end
-            redis.call('DEL', sessionKey, sessionRoomsKey, heldDirectsKey, connectionsKey)
+            redis.call('DEL', sessionKey, sessionRoomsKey, heldDirectsKey, connectionsKey, droppedResumesKey)
             -- A new guest does not inherit the last holder's blocks; a registered name's owner keeps theirs.
             if not verified then redis.call('DEL', preferencesKey) end
             redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', now,
@@ -282,15 +292,23 @@ enum IdentityScripts {
     /// A dropped connection's name is kept for its resume token's holder: the claim lives `grace` seconds more
     /// and the session is marked held (shown as reconnecting); rooms keep the member. Nothing if the session is
     /// no longer this one. One of a registered name's several connections is only let go (2): the others keep
-    /// the session, and the dropped client comes back as one more with its password.
-    /// KEYS: claim, session, connections
+    /// the session, and the dropped client comes back as one more, with its resume token within the grace period
+    /// (`ChatKeys.droppedResumes`) or its password.
+    /// KEYS: claim, session, connections, dropped resumes
     /// ARGV: token, grace seconds, now, connection id ('' for any)
     static let hold = RedisScript(
         name: "hold",
         source: SessionScripts.adoptConnection + "\n" + """
             if redis.call('HGET', KEYS[2], 'tok') ~= ARGV[1] then return 0 end
             if redis.call('EXISTS', KEYS[3]) == 1 then
-                if redis.call('HDEL', KEYS[3], ARGV[4]) == 0 then return 0 end
+                local entry = redis.call('HGET', KEYS[3], ARGV[4])
+                if not entry then return 0 end
+                redis.call('HDEL', KEYS[3], ARGV[4])
+                local resume = string.match(entry, '^%S* %S* (%S+)$')
+                if resume then
+                    redis.call('HSET', KEYS[4], resume, tonumber(ARGV[3]) + tonumber(ARGV[2]) * 1000)
+                    redis.call('EXPIRE', KEYS[4], math.max(tonumber(ARGV[2]), 1))
+                end
                 if adoptConnection(KEYS[3], KEYS[2]) > 0 then return 2 end
             end
             local connection = redis.call('HGET', KEYS[2], 'sid')

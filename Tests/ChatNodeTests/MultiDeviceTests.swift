@@ -45,7 +45,11 @@ struct MultiDeviceTests {
         try bob.expect("you joined #team")
 
         // The phone logs in on the other node: the laptop stays, and the phone is in both rooms, quietly.
-        let phone = try Self.device("alice", password: password, on: cluster[1], label: "phone", rooms: 2)
+        var phone = try cluster[1].connect("phone")
+        try phone.sendJSON(["op": "hello", "name": "alice", "password": password, "id": 1])
+        let phoneResume = try #require(try phone.expectEvent(type: "welcome")["resume"] as? String)
+        _ = try phone.expectEvent(type: "joined")
+        _ = try phone.expectEvent(type: "joined")
         #expect(!laptop.drain(timeout: 0.3).contains { $0.contains("name-lost") }, "the laptop keeps its session")
         #expect(bob.drain(timeout: 0.2).filter { $0.contains("alice joined") }.isEmpty, "no second join notice")
 
@@ -98,6 +102,16 @@ struct MultiDeviceTests {
         try laptop.sendJSON(["op": "read", "room": "lobby", "msgid": id, "id": 7])
         let marker = try phone.expectEvent("the laptop's marker") { $0["type"] as? String == "read" }
         #expect(marker["msgid"] as? String == id && marker["room"] as? String == "lobby", "\(marker)")
+
+        // The phone's connection drops: it comes back with its resume token alone, and nobody is told anything.
+        phone.close()
+        phone = try cluster[1].connect("phone again")
+        try phone.sendJSON(["op": "hello", "name": "alice", "resume": phoneResume, "id": 1])
+        _ = try phone.expectEvent(type: "welcome")
+        _ = try phone.expectEvent(type: "joined")
+        _ = try phone.expectEvent(type: "joined")
+        #expect(!bob.drain(timeout: 0.3).contains { $0.contains("alice") }, "nothing told of the phone's drop")
+        #expect(!laptop.received.contains { $0.contains("name-lost") })
 
         // The limit: a third connection is refused, and the two stay.
         let third = try cluster[1].connect("third")
