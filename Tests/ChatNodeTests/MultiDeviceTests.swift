@@ -35,7 +35,8 @@ struct MultiDeviceTests {
     )
     func twoDevices() throws {
         let cluster = try TestCluster(
-            nodes: 3, nodeArguments: ["--scrypt-cost", "ln=10,r=8,p=1", "--connections-per-name", "2"])
+            nodes: 3,
+            nodeArguments: ["--scrypt-cost", "ln=10,r=8,p=1", "--connections-per-name", "2", "--irc-port", "0"])
         let password = try Self.register("alice", on: cluster[0])
         let laptop = try Self.device("alice", password: password, on: cluster[0], label: "laptop")
         try laptop.sendJSON(["op": "join", "room": "team", "id": 2])
@@ -127,6 +128,31 @@ struct MultiDeviceTests {
         #expect(!bob.drain(timeout: 0.5).contains { $0.contains("alice left") || $0.contains("alice quit") })
         try bob.send("/msg alice only the phone now")
         _ = try phone.expectEvent("the DM") { $0["text"] as? String == "only the phone now" }
+
+        // An IRC client logs in with the password beside the phone: in her rooms at once, the phone's messages as
+        // her own (echo-message's form), its direct messages shown to the phone as sent.
+        let irc = try TestSocket(port: try #require(cluster[0].ircPort), name: "irc-alice")
+        try irc.send("PASS :\(password)")
+        try irc.send("NICK alice")
+        try irc.send("USER alice 0 * :Alice")
+        _ = try irc.expectLine("welcome") { $0.contains(" 001 alice ") }
+        // In both rooms once each JOIN's names are listed (what is said before that is the history of the join).
+        var joined: Set<String> = []
+        while joined.count < 2 {
+            let names = try irc.expectLine("the rooms' names") { $0.contains(" 366 alice ") }
+            joined.insert(String(names.split(separator: " ")[3]))
+        }
+        #expect(joined == ["#lobby", "#plans"])
+        try phone.sendJSON(["op": "say", "room": "lobby", "text": "from the phone", "id": 9])
+        _ = try irc.expectLine("the phone's message") {
+            $0.hasPrefix(":alice!") && $0.hasSuffix("PRIVMSG #lobby :from the phone")
+        }
+        try irc.send("PRIVMSG bob :from irc")
+        let fromIRC = try phone.expectEvent("the IRC client's DM") { $0["text"] as? String == "from irc" }
+        #expect(fromIRC["from"] as? String == "alice" && fromIRC["to"] as? String == "bob", "\(fromIRC)")
+        try irc.send("QUIT :bye")
+        _ = irc.waitForClose()
+        #expect(!bob.drain(timeout: 0.3).contains { $0.contains("alice left") }, "the phone stays")
 
         // A second connection on node 2, then node 1 (the phone's) is killed: node 2's keeps the name and the
         // rooms past the reaper (claim TTL 3 s), and nobody is told alice left (the claim's token is node 0's).
