@@ -468,8 +468,10 @@ public struct ClientState: Sendable {
             status = .needsPassword(reason: error.message)
             return []
         case .error(let error)
-        where error.code == .removed || error.code == .suspended || (error.code == .banned && status == .connecting):
+        where error.code == .removed || error.code == .suspended || error.code == .replaced
+            || (error.code == .banned && status == .connecting):
             // A server operator disconnected us, or keeps us out: reconnecting would be refused, so it stops here.
+            // A newer login of our name took this connection's place: coming back would take another's.
             appendToCurrent(TimelineLine(kind: .error, time: decoded.time, text: "\(error.code): \(error.message)"))
             status = .closed("\(error.code): \(error.message)")
             return []
@@ -519,7 +521,7 @@ public struct ClientState: Sendable {
                 if current == room { current = rooms.isEmpty ? nil : rooms[min(index, rooms.count - 1)] }
             }
             return []
-        case .resumedElsewhere, .joinedElsewhere, .removed, .networkChanged:
+        case .resumedElsewhere, .joinedElsewhere, .leftElsewhere, .removed, .networkChanged:
             return []
         }
     }

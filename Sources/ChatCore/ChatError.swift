@@ -18,6 +18,9 @@ public struct ChatError: Error, Equatable, Sendable {
         public static let nameLost = Code(rawValue: "name-lost")
         public static let serverFull = Code(rawValue: "server-full")
         public static let tooManyConnections = Code(rawValue: "too-many-connections")
+        /// A newer login of the registered name took this connection's place at its connection limit: a client
+        /// does not reconnect by itself after it (two clients would take turns).
+        public static let replaced = Code(rawValue: "replaced")
         public static let lineTooLong = Code(rawValue: "line-too-long")
         public static let messageTooLong = Code(rawValue: "message-too-long")
         public static let rateLimited = Code(rawValue: "rate-limited")

@@ -368,11 +368,16 @@ public enum ChatEvent: Equatable, Sendable {
     case error(ChatError)
     /// Between nodes only, never shown: the session holding `name` was resumed by another connection (with its
     /// resume token), so the one still open somewhere is closed with `name-lost`: `connection` (one of a
-    /// registered name's several, by its `SessionMachine.sessionID`), or, when nil, every other.
-    case resumedElsewhere(name: String, connection: String?)
+    /// registered name's several, by its `SessionMachine.sessionID`), or, when nil, every other. `evicted`: a newer
+    /// login took that connection's place at the name's connection limit (told `replaced`: its client must not
+    /// come back by itself, or two clients would take turns).
+    case resumedElsewhere(name: String, connection: String?, evicted: Bool = false)
     /// Between nodes only, never shown: another connection of the person (a registered name may have several)
     /// joined `room`, on the person's channel; the others join it too.
     case joinedElsewhere(room: RoomName)
+    /// Between nodes only, never shown: another connection of the person left `room` (said on the person's channel
+    /// too, as a big room's leave notice is not sent).
+    case leftElsewhere(room: RoomName)
     /// An operator (`by`) removed `name` from the room; everyone in it is told, `name` too, who is out of it.
     case kicked(room: RoomName, name: String, by: String, reason: String?, time: Millis)
     /// An operator changed the room's roles, settings, bans or mutes (address bans are told to their setter only).

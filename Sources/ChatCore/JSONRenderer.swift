@@ -228,11 +228,14 @@ public enum JSONRenderer {
             header("error")
             json.field("code", error.code.rawValue)
             json.field("message", error.message)
-        case .resumedElsewhere(let name, _):
+        case .resumedElsewhere(let name, _, _):
             header("resumed")
             json.field("name", name)
         case .joinedElsewhere(let room):
             header("joined-elsewhere")
+            json.field("room", room.value)
+        case .leftElsewhere(let room):
+            header("left-elsewhere")
             json.field("room", room.value)
         case .kicked(let room, let name, let by, let reason, let time):
             header("kicked", time: time)

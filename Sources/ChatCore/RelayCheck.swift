@@ -58,9 +58,9 @@ public struct RelayCheck: Sendable {
         case .direct(let direct):
             guard room == nil else { return "a direct message on a room's channel" }
             return check(name: direct.from) ?? check(name: direct.to)
-        case .resumedElsewhere(let name, _):
+        case .resumedElsewhere(let name, _, _):
             return room == nil ? check(name: name) : "a session notice on a room's channel"
-        case .joinedElsewhere(let joined):
+        case .joinedElsewhere(let joined), .leftElsewhere(let joined):
             guard room == nil else { return "a session notice on a room's channel" }
             return (try? RoomName(validating: joined.value)) == joined ? nil : "an invalid room"
         case .kicked(let eventRoom, let name, let by, let reason, _):

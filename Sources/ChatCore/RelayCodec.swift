@@ -188,6 +188,10 @@ public enum RelayCodec {
             json.field("k", "joined-elsewhere")
             json.field("room", room.value)
             json.field("ts", 0)
+        case .leftElsewhere(let room):
+            json.field("k", "left-elsewhere")
+            json.field("room", room.value)
+            json.field("ts", 0)
         default:
             preconditionFailure("only relayed events are encoded for Redis, not \(envelope.event)")
         }
@@ -281,10 +285,13 @@ public enum RelayCodec {
                 room: RoomName(trusted: room), RoomTopic(text: wire.text ?? "", by: name, time: wire.ts))
         case "resumed":
             guard let name = wire.name else { return nil }
-            event = .resumedElsewhere(name: name, connection: wire.to)
+            event = .resumedElsewhere(name: name, connection: wire.to, evicted: wire.msg == "evicted")
         case "joined-elsewhere":
             guard let room = wire.room else { return nil }
             event = .joinedElsewhere(room: RoomName(trusted: room))
+        case "left-elsewhere":
+            guard let room = wire.room else { return nil }
+            event = .leftElsewhere(room: RoomName(trusted: room))
         case "kick":
             guard let room = wire.room, let name = wire.name, let by = wire.from else { return nil }
             event = .kicked(room: RoomName(trusted: room), name: name, by: by, reason: wire.msg, time: wire.ts)

@@ -148,7 +148,7 @@ public enum TextRenderer {
             return ["* bye: \(reason)"]
         case .error(let error):
             return ["! \(error.code) \(error.message)"]
-        case .resumedElsewhere, .joinedElsewhere:
+        case .resumedElsewhere, .joinedElsewhere, .leftElsewhere:
             return []
         case .kicked(let room, let name, let by, let reason, let time):
             let who = viewer.map { $0.lowercased() == name.lowercased() } == true ? "you" : name

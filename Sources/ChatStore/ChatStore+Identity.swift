@@ -437,14 +437,20 @@ extension ChatStore {
     }
 
     /// Registers (`expected` nil), re-hashes, or removes (`new` nil) the account of the name `token` holds, if its
-    /// stored hash is still `expected`. Refusals are `ChatError`s.
+    /// stored hash is still `expected`. Refusals are `ChatError`s. A change made by `connection` (its id and its
+    /// resume token's hash) closes the name's other connections.
     public func setAccount(
-        _ user: UserName, token: String, expected: String?, new: String?, now: Millis, address: String = ""
+        _ user: UserName, token: String, expected: String?, new: String?, now: Millis, address: String = "",
+        connection: (origin: String, resumeHash: String)? = nil
     ) -> EventLoopFuture<Void> {
         redis.run(
             IdentityScripts.setAccount,
             .init(
-                accountKey: ChatKeys.account(user.key), claimKey: ChatKeys.claim(user.key), token: token,
+                accountKey: ChatKeys.account(user.key), claimKey: ChatKeys.claim(user.key),
+                sessionKey: ChatKeys.session(user.key), connectionsKey: ChatKeys.connections(user.key),
+                droppedResumesKey: ChatKeys.droppedResumes(user.key), userChannel: ChatKeys.userChannel(user.key),
+                origin: connection?.origin ?? "", resumeHash: connection?.resumeHash ?? "", incarnation: incarnation,
+                node: nodeID, token: token,
                 expectedHash: expected, newHash: new, name: user.display, now: now,
                 lifetime: bounds.accountLifetimeSeconds, addressGroup: address)
         ).flatMapErrorThrowing { error in

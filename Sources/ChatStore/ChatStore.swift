@@ -15,11 +15,15 @@ public struct SessionRecord: Sendable {
     public var away: String?
     public var rooms: [RoomName]
     public var address: String
+    /// The connection's id (`SessionMachine.sessionID`): a session put back after Redis lost it names it, so
+    /// that another connection's release cannot end it.
+    public var connection: String
 
     public init(
         user: UserName, token: String, since: Millis, lastActive: Millis, away: String?, rooms: [RoomName],
-        address: String
+        address: String, connection: String = ""
     ) {
+        self.connection = connection
         self.user = user
         self.token = token
         self.since = since
@@ -180,7 +184,7 @@ public struct ChatStore: Sendable {
             .init(
                 claimKey: ChatKeys.claim(key), sessionKey: ChatKeys.session(key),
                 sessionRoomsKey: ChatKeys.sessionRooms(key), connectionsKey: ChatKeys.connections(key),
-                token: record.token, name: record.user.display,
+                token: record.token, connection: record.connection, name: record.user.display,
                 incarnation: incarnation, node: nodeID, since: record.since, active: record.lastActive,
                 away: record.away, claimTTL: nameTTLSeconds, restore: restore, addressGroup: record.address,
                 sessionTTL: sessionTTLSeconds, rooms: rooms)

@@ -173,22 +173,36 @@ enum IdentityScripts {
             -- One more connection of a live session: `replacing`, the connection whose resume token it brought
             -- (its client reconnected before the old connection was seen to drop), told to close.
             local function attach(replacing)
+                local fields = redis.call('HMGET', sessionKey, 'tok', 'since', 'au', 'name', 'sid')
+                -- Only to a session whose claim is its own and whose connection is known (not one Redis lost half
+                -- of, nor one the reaper is ending): else the login takes it over.
+                if not fields[5] or fields[5] == '' or redis.call('GET', claimKey) ~= fields[1] then return nil end
                 local count = redis.call('HLEN', connectionsKey)
-                if not replacing and math.max(count, 1) >= tonumber(connectionsPerName) then
-                    return {'crowded', math.max(count, 1)}
-                end
                 if count == 0 then
-                    local own = redis.call('HMGET', sessionKey, 'sid', 'inc', 'node', 'rtok')
-                    redis.call('HSET', connectionsKey, own[1] or '', (own[2] or '') .. ' ' .. (own[3] or '') .. ' '
-                        .. (own[4] or ''))
+                    local own = redis.call('HMGET', sessionKey, 'inc', 'node', 'rtok')
+                    redis.call('HSET', connectionsKey, fields[5], (own[1] or '') .. ' ' .. (own[2] or '') .. ' '
+                        .. (own[3] or '') .. ' ' .. (fields[2] or now))
+                    count = 1
                 end
-                local fields = redis.call('HMGET', sessionKey, 'tok', 'since', 'au', 'name')
+                local evicted = not replacing and count >= tonumber(connectionsPerName)
+                if evicted then
+                    -- Full: a password login takes the oldest connection's place (the owner always gets in, and
+                    -- a password change then closes the rest); a dropped connection's token does not.
+                    if not verified then return {'crowded', count} end
+                    local entries = redis.call('HGETALL', connectionsKey)
+                    local oldestSince
+                    for i = 1, #entries, 2 do
+                        local since = tonumber(string.match(entries[i + 1], '^%S* %S* %S* (%d+)') or '0')
+                        if not oldestSince or since < oldestSince then replacing, oldestSince = entries[i], since end
+                    end
+                end
                 if replacing then
                     redis.call('HDEL', connectionsKey, replacing)
                     redis.call('SPUBLISH', userChannel, cjson.encode({k = 'resumed', name = fields[4] or name,
-                        ts = nowMillis, sid = origin, to = replacing}))
+                        ts = nowMillis, sid = origin, to = replacing, msg = evicted and 'evicted' or nil}))
                 end
-                redis.call('HSET', connectionsKey, origin, incarnation .. ' ' .. node .. ' ' .. newResumeHash)
+                redis.call('HSET', connectionsKey, origin, incarnation .. ' ' .. node .. ' ' .. newResumeHash .. ' '
+                    .. now)
                 redis.call('EXPIRE', connectionsKey, sessionTTL)
                 redis.call('EXPIRE', claimKey, claimTTL)
                 if verified then redis.call('HSET', sessionKey, 'acct', '1') end
@@ -202,8 +216,9 @@ enum IdentityScripts {
                 if redis.call('EXISTS', connectionsKey) == 1 then
                     local entries = redis.call('HGETALL', connectionsKey)
                     for i = 1, #entries, 2 do
-                        if string.match(entries[i + 1], '^%S* %S* (%S*)$') == resumeHash then
-                            return attach(entries[i])
+                        if string.match(entries[i + 1], '^%S* %S* (%S*)') == resumeHash then
+                            local attached = attach(entries[i])
+                            if attached then return attached end
                         end
                     end
                 elseif redis.call('HGET', sessionKey, 'rtok') == resumeHash then
@@ -215,7 +230,7 @@ enum IdentityScripts {
                 if dropped > nowMillis then
                     redis.call('HDEL', droppedResumesKey, resumeHash)
                     if redis.call('HGET', sessionKey, 'held') then return takeOver() end
-                    return attach(nil)
+                    return attach(nil) or takeOver()
                 end
             end
 
@@ -260,7 +275,8 @@ enum IdentityScripts {
                 -- a live one gets one more connection.
                 if live and redis.call('EXISTS', claimKey) == 1 then
                     if tonumber(connectionsPerName) > 1 and not redis.call('HGET', sessionKey, 'held') then
-                        return attach(nil)
+                        local attached = attach(nil)
+                        if attached then return attached end
                     end
                     return takeOver()
                 end
@@ -304,8 +320,14 @@ enum IdentityScripts {
                 local entry = redis.call('HGET', KEYS[3], ARGV[4])
                 if not entry then return 0 end
                 redis.call('HDEL', KEYS[3], ARGV[4])
-                local resume = string.match(entry, '^%S* %S* (%S+)$')
+                local resume = string.match(entry, '^%S* %S* (%S+)')
                 if resume then
+                    -- Kept for the grace period; those past it go now, so a connection that keeps dropping cannot
+                    -- grow the list.
+                    local dropped = redis.call('HGETALL', KEYS[4])
+                    for i = 1, #dropped, 2 do
+                        if tonumber(dropped[i + 1]) <= tonumber(ARGV[3]) then redis.call('HDEL', KEYS[4], dropped[i]) end
+                    end
                     redis.call('HSET', KEYS[4], resume, tonumber(ARGV[3]) + tonumber(ARGV[2]) * 1000)
                     redis.call('EXPIRE', KEYS[4], math.max(tonumber(ARGV[2]), 1))
                 end
@@ -405,6 +427,11 @@ enum IdentityScripts {
     struct SetAccountParameters {
         var accountKey: String
         var claimKey: String
+        /// The person's session, connections, dropped connections' resume tokens and channel: a new password (or
+        /// none) closes every other connection of the name.
+        var sessionKey, connectionsKey, droppedResumesKey, userChannel: String
+        /// The connection that changes the password, which stays, its resume token's hash, and where it is.
+        var origin, resumeHash, incarnation, node: String
         /// The claim token of the session that holds the name.
         var token: String
         /// The hash the old password was checked against; nil: no account yet.
@@ -422,10 +449,19 @@ enum IdentityScripts {
     /// only if the stored hash is still the one the node checked the old password against ('' = no account yet).
     /// An account lives `lifetime` seconds from its last login (or change).
     /// A new account remembers the address group it was registered from as its owner's (see `claim`).
+    ///
+    /// A password changed (or the account removed) by one of a registered name's several connections closes the
+    /// others (a `resumed` notice for all but `origin`), so someone who had the old password is out with it, and
+    /// none of their resume tokens comes back.
     static let setAccount = NamedScript<SetAccountParameters>(
         name: "setAccount",
-        keys: [.init("accountKey", \.accountKey), .init("claimKey", \.claimKey)],
+        keys: [
+            .init("accountKey", \.accountKey), .init("claimKey", \.claimKey), .init("sessionKey", \.sessionKey),
+            .init("connectionsKey", \.connectionsKey), .init("droppedResumesKey", \.droppedResumesKey),
+        ],
         arguments: [
+            .init("userChannel", \.userChannel), .init("origin", \.origin), .init("resumeHash", \.resumeHash),
+            .init("incarnation", \.incarnation), .init("node", \.node),
             .init("token", \.token), .init("expectedHash", \.expectedHash), .init("newHash", \.newHash),
             .init("name", \.name), .init("now", \.now), .init("lifetime", \.lifetime),
             .init("addressGroup", \.addressGroup),
@@ -438,6 +474,15 @@ enum IdentityScripts {
             if current ~= expectedHash then
                 if expectedHash == '' then return redis.error_reply('CHAT bad-request this name is registered already') end
                 return redis.error_reply('CHAT bad-password the password was changed meanwhile; try again')
+            end
+            if expectedHash ~= '' and origin ~= '' and redis.call('HGET', sessionKey, 'tok') == token then
+                local others = redis.call('EXISTS', connectionsKey) == 1 or redis.call('EXISTS', droppedResumesKey) == 1
+                redis.call('DEL', connectionsKey, droppedResumesKey)
+                redis.call('HSET', sessionKey, 'sid', origin, 'rtok', resumeHash, 'inc', incarnation, 'node', node)
+                if others then
+                    redis.call('SPUBLISH', userChannel, cjson.encode({k = 'resumed', name = name,
+                        ts = tonumber(now), sid = origin}))
+                end
             end
             if newHash == '' then
                 redis.call('DEL', accountKey)

@@ -16,7 +16,7 @@ enum SessionScripts {
         local function adoptConnection(connections, session)
             local entries = redis.call('HGETALL', connections)
             if #entries == 0 then return 0 end
-            local incarnation, node, resume = string.match(entries[2], '^(%S*) (%S*) (%S*)$')
+            local incarnation, node, resume = string.match(entries[2], '^(%S*) (%S*) (%S*)')
             redis.call('HSET', session, 'sid', entries[1], 'inc', incarnation or '', 'node', node or '',
                 'rtok', resume or '')
             if #entries == 2 then redis.call('DEL', connections) end
@@ -31,6 +31,8 @@ enum SessionScripts {
         var sessionRoomsKey: String
         var connectionsKey: String
         var token: String
+        /// The connection's id ('' for none): written when the session is put back, never over another's.
+        var connection: String
         /// The name as the person typed it.
         var name: String
         var incarnation: String
@@ -58,7 +60,8 @@ enum SessionScripts {
             .init("sessionRoomsKey", \.sessionRoomsKey), .init("connectionsKey", \.connectionsKey),
         ],
         arguments: [
-            .init("token", \.token), .init("name", \.name), .init("incarnation", \.incarnation), .init("node", \.node),
+            .init("token", \.token), .init("connection", \.connection), .init("name", \.name),
+            .init("incarnation", \.incarnation), .init("node", \.node),
             .init("since", \.since), .init("active", \.active), .init("away", \.away), .init("claimTTL", \.claimTTL),
             .init("restore", \.restore), .init("addressGroup", \.addressGroup), .init("sessionTTL", \.sessionTTL),
         ],
@@ -81,11 +84,26 @@ enum SessionScripts {
                 if #rooms > 0 then redis.call('EXPIRE', sessionRoomsKey, sessionTTL) end
                 return 1
             end
+            -- Two connections of a session Redis forgot were two (a restart or failover lost the list): listed
+            -- again, so that either one's going leaves the other the session.
+            local own = redis.call('HMGET', sessionKey, 'sid', 'tok', 'inc', 'node', 'rtok', 'since')
+            if connection ~= '' and own[1] and own[1] ~= '' and own[1] ~= connection and own[2] == token then
+                redis.call('HSET', connectionsKey, own[1], (own[3] or '') .. ' ' .. (own[4] or '') .. ' '
+                    .. (own[5] or '') .. ' ' .. (own[6] or since), connection,
+                    incarnation .. ' ' .. node .. '  ' .. since)
+                redis.call('EXPIRE', connectionsKey, sessionTTL)
+                redis.call('EXPIRE', sessionKey, sessionTTL)
+                for _, room in ipairs(rooms) do redis.call('SADD', sessionRoomsKey, room) end
+                if #rooms > 0 then redis.call('EXPIRE', sessionRoomsKey, sessionTTL) end
+                return 1
+            end
             redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', since,
                 'active', active, 'addr', addressGroup, 'tok', token)
+            if connection ~= '' then redis.call('HSET', sessionKey, 'sid', connection) end
             if away == '' then redis.call('HDEL', sessionKey, 'away') else redis.call('HSET', sessionKey, 'away', away) end
             redis.call('EXPIRE', sessionKey, sessionTTL)
-            redis.call('DEL', sessionRoomsKey)
+            -- Only added: a room this connection does not know of may be another's (left rooms are taken out
+            -- by the leave).
             for _, room in ipairs(rooms) do redis.call('SADD', sessionRoomsKey, room) end
             if #rooms > 0 then redis.call('EXPIRE', sessionRoomsKey, sessionTTL) end
             return 1
@@ -162,10 +180,11 @@ enum SessionScripts {
             end
             local token = redis.call('GET', KEYS[1])
             local session = redis.call('HMGET', KEYS[2], 'inc', 'tok')
-            -- The claim's token names the node that made it; a session that outlived that node on another
-            -- connection (`adoptConnection`) holds it under the dead incarnation too.
-            if token and (string.sub(token, 1, #ARGV[1] + 1) == ARGV[1] .. ':'
-                or (session[1] == ARGV[1] and session[2] == token)) then
+            -- The claim's token names the node that made it. It goes when no session holds it, or when the
+            -- session holding it is the dead incarnation's; a session that outlived the node that made its claim,
+            -- on another connection (`adoptConnection`), keeps it.
+            local madeThere = token and string.sub(token, 1, #ARGV[1] + 1) == ARGV[1] .. ':'
+            if token and ((madeThere and session[2] ~= token) or (session[1] == ARGV[1] and session[2] == token)) then
                 redis.call('DEL', KEYS[1])
             end
             if session[1] ~= ARGV[1] then return {} end

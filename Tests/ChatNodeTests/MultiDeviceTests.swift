@@ -114,15 +114,16 @@ struct MultiDeviceTests {
         #expect(!bob.drain(timeout: 0.3).contains { $0.contains("alice") }, "nothing told of the phone's drop")
         #expect(!laptop.received.contains { $0.contains("name-lost") })
 
-        // The limit: a third connection is refused, and the two stay.
-        let third = try cluster[1].connect("third")
-        try third.sendJSON(["op": "hello", "name": "alice", "password": password, "id": 1])
-        let refused = try third.expectEvent(type: "error")
-        #expect(refused["code"] as? String == "too-many-connections", "\(refused)")
+        // The limit: a third login takes the oldest connection's place (the laptop is told, and closed); the name
+        // never has more than two, and nobody else is told anything.
+        let third = try Self.device("alice", password: password, on: cluster[1], label: "third", rooms: 2)
+        let replaced = try laptop.expectEvent(type: "error")
+        #expect(replaced["code"] as? String == "replaced", "\(replaced)")
+        #expect(laptop.waitForClose())
 
-        // The laptop quits: the phone stays, nobody is told alice left, and she is still online.
-        try laptop.sendJSON(["op": "quit"])
-        _ = laptop.waitForClose()
+        // The third quits: the phone stays, nobody is told alice left, and she is still online.
+        try third.sendJSON(["op": "quit"])
+        _ = third.waitForClose()
         try bob.send("/whois alice")
         try bob.expect("alice")
         #expect(!bob.drain(timeout: 0.5).contains { $0.contains("alice left") || $0.contains("alice quit") })
@@ -168,7 +169,26 @@ struct MultiDeviceTests {
         // Node 2 dies too: now alice is gone (her rooms are told), and her name is free for her password at once.
         cluster[2].kill9()
         _ = try bob.expectLine("alice's departure", where: { $0.contains("alice left") }, timeout: 12)
-        _ = try Self.device("alice", password: password, on: cluster[0], label: "back")
+        let back = try Self.device("alice", password: password, on: cluster[0], label: "back")
+
+        // Whoever else had the password is out with it when she changes it: her other connection is closed, and
+        // its resume token does not bring it back.
+        let other = try cluster[0].connect("other")
+        try other.sendJSON(["op": "hello", "name": "alice", "password": password, "id": 1])
+        let otherResume = try #require(try other.expectEvent(type: "welcome")["resume"] as? String)
+        let departures = bob.received.filter { $0.contains("alice left") }.count
+        try back.sendJSON(["op": "password", "old": password, "new": "a new secret", "id": 2])
+        _ = try back.expectEvent(type: "ok")
+        let lost = try other.expectEvent(type: "error")
+        #expect(lost["code"] as? String == "name-lost", "\(lost)")
+        #expect(other.waitForClose())
+        let retry = try cluster[0].connect("other again")
+        try retry.sendJSON(["op": "hello", "name": "alice", "resume": otherResume, "id": 1])
+        let asked = try retry.expectEvent(type: "error")
+        #expect(asked["code"] as? String == "password-required", "\(asked)")
+        try back.sendJSON(["op": "say", "room": "lobby", "text": "mine alone", "id": 3])
+        try bob.expect("<alice> mine alone")
+        #expect(bob.received.filter { $0.contains("alice left") }.count == departures, "nobody was told anything")
     }
 
     /// The terminal client's room bar: the screen's first line.
@@ -240,14 +260,15 @@ struct MultiDeviceTests {
         try browser.waitForText("#log") { $0.contains("news in dev") }
         try tmux.waitFor("#dev read on the other device") { Self.bar($0).contains("#dev") && !$0.contains("#dev (") }
 
-        // A third connection is past this deployment's limit; the two stay.
-        let third = try cluster[1].connect("third")
-        try third.sendJSON(["op": "hello", "name": "dana", "password": password, "id": 1])
-        let refused = try third.expectEvent(type: "error")
-        #expect(refused["code"] as? String == "too-many-connections", "\(refused)")
-        try bob.send("/msg dana still both?")
-        try tmux.waitFor("the DM after the refusal") { $0.contains("still both?") }
-        try browser.waitForText("#log") { $0.contains("still both?") }
         #expect(!browser.consoleLog().contains("SEVERE"), "\(browser.consoleLog())")
+
+        // A third login, past this deployment's limit of two, takes the oldest connection's place: the page says
+        // so and stays closed (no reconnect to take another's place in turn); the terminal client stays.
+        _ = try Self.device("dana", password: password, on: cluster[1], label: "third", rooms: 2)
+        try browser.waitForText("#status") { $0.contains("replaced") }
+        try bob.send("/msg dana still there?")
+        try tmux.waitFor("the DM after the third login") { $0.contains("still there?") }
+        Thread.sleep(forTimeInterval: 1)
+        #expect(try browser.text("#status").contains("replaced"), "the page did not come back")
     }
 }

@@ -236,6 +236,44 @@ struct ChatStoreTests {
         }
     }
 
+    @Test(
+        "a registered name's second connection on another node keeps the session when the first quits and the node that made its claim dies; the last one's node dying frees it"
+    )
+    func connectionsOutliveTheNodeThatMadeTheClaim() async throws {
+        let redis = try RedisServer()
+        let first = try store(redis, incarnation: "first")
+        let second = try store(redis, incarnation: "second")
+        let survivor = try store(redis, incarnation: "survivor")
+        func attempt(_ store: ChatStore, origin: String, verified: String?) -> ClaimAttempt {
+            ClaimAttempt(
+                token: store.makeToken(), resumeHash: nil, newResumeHash: "resume-\(origin)",
+                passwordGiven: verified != nil, verifiedHash: verified, address: "x", origin: origin)
+        }
+        let registering = attempt(first, origin: "a1", verified: nil)
+        #expect(try await first.claimName(alice, registering, now: 1).get() == .claimed)
+        try await first.setAccount(alice, token: registering.token, expected: nil, new: "hash", now: 1).get()
+        // A password login from the other node: one more connection, under the first's token.
+        let reply = try await second.claimName(alice, attempt(second, origin: "b1", verified: "hash"), now: 2).get()
+        #expect(reply == .attached(token: registering.token, since: 1, author: registering.token, rooms: []))
+        try await first.release(alice, token: registering.token, now: 3, reason: .quit, origin: "a1").get()
+        #expect(try await first.redis.send("HGET", ChatKeys.session(alice.key), "inc").get().string == "second")
+
+        // The node that made the claim dies: its reaper leaves the session and the claim to the second node.
+        for store in [first, second, survivor] { try await store.heartbeat(now: 4).get() }
+        _ = try await first.redis.send("DEL", ChatKeys.incarnation("first")).get()
+        _ = try await survivor.reap(now: 5).get()
+        let record = SessionRecord(
+            user: alice, token: registering.token, since: 1, lastActive: 5, away: nil, rooms: [], address: "x",
+            connection: "b1")
+        #expect(try await second.keepAlive(record, restore: false).get(), "the claim is still the session's")
+
+        // The second node dies too: the name is free.
+        _ = try await first.redis.send("DEL", ChatKeys.incarnation("second")).get()
+        _ = try await survivor.reap(now: 6).get()
+        #expect(try await survivor.redis.send("EXISTS", ChatKeys.claim(alice.key)).get().int == 0)
+        #expect(try await survivor.redis.send("EXISTS", ChatKeys.session(alice.key)).get().int == 0)
+    }
+
     @Test("/seen is bounded: past its cap, whoever connected longest ago is forgotten first")
     func seenIsBounded() async throws {
         let redis = try RedisServer()

@@ -155,7 +155,7 @@ public enum IRCRenderer {
             // The actor's own change comes back only with echo-message (else ACK, when labeled), as TAGMSG does.
             if requestID != nil, !view.capabilities.contains("echo-message") { return [] }
             return changeLines(change, view: view)
-        case .greeting, .resumedElsewhere, .joinedElsewhere, .pong, .removed, .networkChanged:
+        case .greeting, .resumedElsewhere, .joinedElsewhere, .leftElsewhere, .pong, .removed, .networkChanged:
             return []
         case .blocks(_, let registeredOnly) where purpose == .userMode:
             return [numeric("221", registeredOnly ? "+iR" : "+i")]
@@ -197,7 +197,8 @@ public enum IRCRenderer {
             let fromMe = direct.from.lowercased() == me.lowercased()
             let toMe = direct.to.lowercased() == me.lowercased()
             let echo = view.capabilities.contains("echo-message")
-            if fromMe, !toMe, !echo { return [] }
+            // One's own sent from another connection of the person (relayed: no request) shows as Ergo's do.
+            if fromMe, !toMe, !echo, requestID != nil { return [] }
             let target = fromMe ? direct.to : me
             let command = direct.isNotice ? "NOTICE" : "PRIVMSG"
             let lines = split(direct.text, from: direct.from, to: target, isAction: direct.isAction, command: command)

@@ -104,6 +104,8 @@ public enum StoreOperation: Equatable, Sendable {
     /// Tell the person's other connections (a registered name may have several) that this one joined the room,
     /// so that they join it too; not waited for. Replies `.done`.
     case shareJoin(RoomName)
+    /// The same for leaving it (a big room's leave notice, which the others would otherwise hear, is not sent).
+    case shareLeave(RoomName)
     /// Set (or, with nil, clear) away and tell the user's rooms. Replies `.done`.
     case setPresence(away: String?)
     /// Replies `.topic`.
@@ -170,7 +172,7 @@ public enum StoreOperation: Equatable, Sendable {
     /// trip. A typing notice and the undoing of a failed join are fire-and-forget.
     public var holdsInput: Bool {
         switch self {
-        case .publish, .publishTyping, .shareJoin, .rollbackJoin, .forgetRoom: false
+        case .publish, .publishTyping, .shareJoin, .shareLeave, .rollbackJoin, .forgetRoom: false
         default: true
         }
     }

@@ -115,7 +115,8 @@ extension SessionMachine {
                 + topicShown + shared
                 + [.replayHeld(room, after: page.last?.id)] + nextRestore(session: &session)
         case (.recordLeave(let room, let message), _):
-            return [.send(.youLeft(room: room, message: message), id: id)]
+            let shared: [SessionAction] = session.grant.isRegistered ? [.perform(.shareLeave(room), id: nil)] : []
+            return [.send(.youLeft(room: room, message: message), id: id)] + shared
         case (.publish(let message), .published(let messageID, let confirmed, let replyTo)):
             return Self.acknowledged(message.stored(as: messageID, replyTo: replyTo), confirmed: confirmed, id: id)
         case (.markRead(let room, let marked), let reply):
@@ -470,7 +471,7 @@ extension SessionMachine {
             var actions: [SessionAction] = [.stopListening(room)]
             if join.recorded, !join.shared { actions.append(.perform(.rollbackJoin(room), id: nil)) }
             return actions + [told] + nextRestore(session: &session)
-        case .publishTyping, .shareJoin, .rollbackJoin:
+        case .publishTyping, .shareJoin, .shareLeave, .rollbackJoin:
             return []
         case .takeHeldDirects:
             // The session is whole without them; they wait in the store until they expire.

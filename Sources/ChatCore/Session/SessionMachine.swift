@@ -186,6 +186,8 @@ public struct SessionMachine: Sendable {
         public private(set) var away: String?
         /// Who the session's messages say wrote them (`SessionGrant.author`), while it is active.
         public private(set) var author = ""
+        /// What `welcome` handed the client to come back with, while the session is active.
+        public private(set) var resumeToken = ""
 
         init(_ state: State) {
             switch state {
@@ -197,6 +199,7 @@ public struct SessionMachine: Sendable {
                 isRegistered = session.grant.isRegistered
                 away = session.away
                 author = session.grant.author
+                resumeToken = session.resumeToken
             case .closing(_, .some(let session)):
                 userName = session.user
             default:
@@ -347,9 +350,16 @@ public struct SessionMachine: Sendable {
     /// still looked open): this one is stale, and goes without releasing what the new one now holds. Ignored when
     /// `origin` is this session, the resume's own notice reaching it, or when it names another connection
     /// (`connection`: the one of a registered name's several that the resume replaced).
-    public mutating func resumedElsewhere(origin: String?, connection: String? = nil) -> [SessionAction] {
+    public mutating func resumedElsewhere(origin: String?, connection: String? = nil, evicted: Bool = false)
+        -> [SessionAction]
+    {
         guard active != nil, origin != sessionID, connection == nil || connection == sessionID else { return [] }
-        let notice = ChatError(.nameLost, "your session was resumed by a newer connection")
+        let notice =
+            evicted
+            ? ChatError(
+                .replaced,
+                "a newer login of your name took this connection's place (it has as many connections as it may)")
+            : ChatError(.nameLost, "your session was resumed by a newer connection")
         return [.send(.error(notice), id: nil)] + close(.nameLost)
     }
 

@@ -230,6 +230,8 @@ extension SessionHandler {
         let hasher = self.hasher
         let group = addressGroup
         let refused = ChatError(.badPassword, "that is not the password of \(user.display)")
+        // The name's other connections close: whoever had the old password is out with it.
+        let connection = (origin: machine.sessionID, resumeHash: ResumeTokens.hash(machine.view.resumeToken))
         return store.accountHash(user, address: group).hop(to: loop).assumeIsolated().flatMap { stored in
             switch stored {
             case .none:
@@ -247,10 +249,13 @@ extension SessionHandler {
                     }
                     _ = store.loginSucceeded(user, address: group, nameCounted: nameCounted)
                     guard let new else {
-                        return store.setAccount(user, token: token, expected: hash, new: nil, now: WallClock.now())
+                        return store.setAccount(
+                            user, token: token, expected: hash, new: nil, now: WallClock.now(), connection: connection)
                     }
                     return hasher.hash(new, on: loop, for: group).flatMap { newHash in
-                        store.setAccount(user, token: token, expected: hash, new: newHash, now: WallClock.now())
+                        store.setAccount(
+                            user, token: token, expected: hash, new: newHash, now: WallClock.now(),
+                            connection: connection)
                     }
                 }.nonisolated()
             }

@@ -130,6 +130,8 @@ extension SessionHandler {
             ).map { $0.delivered ? .directSent(recipientAway: $0.recipientAway) : .delivered(false) }
         case (.shareJoin(let room), let user?):
             return store.tellConnections(of: user.key, .joinedElsewhere(room: room), origin: origin).map { .done }
+        case (.shareLeave(let room), let user?):
+            return store.tellConnections(of: user.key, .leftElsewhere(room: room), origin: origin).map { .done }
         case (.publishTyping(let room), let user?):
             return store.publishTyping(room, user: user, now: now, origin: origin).map { .done }
         case (.setPresence(let away), let user?):

@@ -448,8 +448,8 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Called by the hub for each relayed event.
     func deliver(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Delivery {
         switch event.envelope.event {
-        case .resumedElsewhere(_, let connection):
-            apply(machine.resumedElsewhere(origin: event.envelope.origin, connection: connection))
+        case .resumedElsewhere(_, let connection, let evicted):
+            apply(machine.resumedElsewhere(origin: event.envelope.origin, connection: connection, evicted: evicted))
             return .notWritten
         case .joinedElsewhere(let room):
             // Joined after the hub's walk (a join listens to a channel), in turn with the client's requests.
@@ -458,6 +458,10 @@ final class SessionHandler: ChannelDuplexHandler {
                 self.requests.append(.joinedElsewhere(room))
                 self.processInbox()
             }
+            return .notWritten
+        case .leftElsewhere(let room):
+            guard event.envelope.origin != machine.sessionID else { return .notWritten }
+            hub.eventLoop.assumeIsolated().execute { self.apply(self.machine.leftElsewhere(room, message: nil)) }
             return .notWritten
         case .readMarker(let marker) where event.envelope.origin != machine.sessionID:
             machine.readElsewhere(marker)

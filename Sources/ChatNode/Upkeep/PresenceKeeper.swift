@@ -123,7 +123,7 @@ extension SessionHandler {
         guard let session = machine.active else { return nil }
         return SessionRecord(
             user: session.user, token: session.token, since: session.since, lastActive: session.lastActive,
-            away: session.away, rooms: session.listedRooms, address: remoteAddress)
+            away: session.away, rooms: session.listedRooms, address: remoteAddress, connection: machine.sessionID)
     }
 
     func nameLost(token: String) {

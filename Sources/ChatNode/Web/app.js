@@ -398,8 +398,9 @@ function receive(event) {
 }
 
 function error(event) {
-  if (event.code === "removed") {
-    // A server operator disconnected us: no reconnecting, and the reason stays on screen.
+  if (event.code === "removed" || event.code === "replaced") {
+    // A server operator disconnected us, or a newer login of our name took this connection's place: no
+    // reconnecting (it would take another's place in turn), and the reason stays on screen.
     state.quitting = true;
     state.quitReason = `${event.code}: ${event.message}`;
     setStatus(state.quitReason, true);
