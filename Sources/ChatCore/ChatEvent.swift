@@ -368,10 +368,9 @@ public enum ChatEvent: Equatable, Sendable {
     case error(ChatError)
     /// Between nodes only, never shown: the session holding `name` was resumed by another connection (with its
     /// resume token), so the one still open somewhere is closed with `name-lost`: `connection` (one of a
-    /// registered name's several, by its `SessionMachine.sessionID`), or, when nil, every other. `evicted`: a newer
-    /// login took that connection's place at the name's connection limit (told `replaced`: its client must not
-    /// come back by itself, or two clients would take turns).
-    case resumedElsewhere(name: String, connection: String?, evicted: Bool = false)
+    /// registered name's several, by its `SessionMachine.sessionID`), or, when nil, every other; `why` says what
+    /// the connection is told.
+    case resumedElsewhere(name: String, connection: String?, why: SessionReplacement = .resumed)
     /// Between nodes only, never shown: another connection of the person (a registered name may have several)
     /// joined `room`, on the person's channel; the others join it too.
     case joinedElsewhere(room: RoomName)

@@ -285,7 +285,8 @@ public enum RelayCodec {
                 room: RoomName(trusted: room), RoomTopic(text: wire.text ?? "", by: name, time: wire.ts))
         case "resumed":
             guard let name = wire.name else { return nil }
-            event = .resumedElsewhere(name: name, connection: wire.to, evicted: wire.msg == "evicted")
+            event = .resumedElsewhere(
+                name: name, connection: wire.to, why: wire.msg.flatMap(SessionReplacement.init(rawValue:)) ?? .resumed)
         case "joined-elsewhere":
             guard let room = wire.room else { return nil }
             event = .joinedElsewhere(room: RoomName(trusted: room))

@@ -102,8 +102,12 @@ extension ChatStore {
                         return redis.send("SADD", usersKey, user.key).map { _ in reply }.recover { _ in reply }
                     default:
                         guard added.int == 1 else { return eventLoop.makeSucceededFuture(reply) }
-                        return redis.send("HGET", ChatKeys.session(user.key), "inc").flatMap { holder in
-                            guard holder.string != incarnation else { return eventLoop.makeSucceededFuture(reply) }
+                        // Nor while one of the name's several connections is here (a login attached meanwhile).
+                        let holder = redis.send("HGET", ChatKeys.session(user.key), "inc")
+                        let connections = redis.send("HVALS", ChatKeys.connections(user.key))
+                        return holder.and(connections).flatMap { holder, connections in
+                            let here = Self.strings(connections).contains { $0.hasPrefix(incarnation + " ") }
+                            guard holder.string != incarnation, !here else { return eventLoop.makeSucceededFuture(reply) }
                             return redis.send("SREM", usersKey, user.key).map { _ in reply }
                         }.recover { _ in reply }
                     }
@@ -350,6 +354,13 @@ extension ChatStore {
             }
             return tellConnections(of: sender.key, .direct(message), origin: origin).map { sent }.recover { _ in sent }
         }
+    }
+
+    /// Whether `connection` is still one of the person's several (`ChatKeys.connections`), or the session's own.
+    public func isListed(_ user: UserName, connection: String) -> EventLoopFuture<Bool> {
+        redis.send("HEXISTS", ChatKeys.connections(user.key), connection)
+            .and(redis.send("HGET", ChatKeys.session(user.key), "sid"))
+            .map { listed, own in listed.int == 1 || own.string == connection }
     }
 
     /// Tells the person's other connections (a registered name may have several: `IdentityScripts.claim`) what

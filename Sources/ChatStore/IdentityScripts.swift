@@ -151,7 +151,7 @@ enum IdentityScripts {
                 end
                 redis.call('SET', claimKey, token, 'EX', claimTTL)
                 -- Connections the session had besides lose it with its token (a deployment allowing one).
-                redis.call('DEL', connectionsKey)
+                redis.call('DEL', connectionsKey, droppedResumesKey)
                 redis.call('HSET', sessionKey, 'inc', incarnation, 'node', node, 'tok', token, 'addr', addressGroup,
                     'rtok', newResumeHash, 'held', nowMillis, 'sid', origin)
                 redis.call('EXPIRE', sessionKey, sessionTTL)
@@ -186,8 +186,9 @@ enum IdentityScripts {
                 end
                 local evicted = not replacing and count >= tonumber(connectionsPerName)
                 if evicted then
-                    -- Full: a password login takes the oldest connection's place (the owner always gets in, and
-                    -- a password change then closes the rest); a dropped connection's token does not.
+                    -- Full: a password login takes the oldest connection's place, if it has had a minute (the
+                    -- owner gets in, and a password change then closes the rest; two clients that reconnect by
+                    -- themselves do not take turns); a dropped connection's token does not.
                     if not verified then return {'crowded', count} end
                     local entries = redis.call('HGETALL', connectionsKey)
                     local oldestSince
@@ -195,11 +196,18 @@ enum IdentityScripts {
                         local since = tonumber(string.match(entries[i + 1], '^%S* %S* %S* (%d+)') or '0')
                         if not oldestSince or since < oldestSince then replacing, oldestSince = entries[i], since end
                     end
+                    if oldestSince > nowMillis - 60000 then return {'crowded', count} end
                 end
                 if replacing then
                     redis.call('HDEL', connectionsKey, replacing)
                     redis.call('SPUBLISH', userChannel, cjson.encode({k = 'resumed', name = fields[4] or name,
                         ts = nowMillis, sid = origin, to = replacing, msg = evicted and 'evicted' or nil}))
+                    -- The session's own fields named the connection replaced: they name this one now (the reaper
+                    -- finds the session by them).
+                    if replacing == fields[5] then
+                        redis.call('HSET', sessionKey, 'sid', origin, 'inc', incarnation, 'node', node,
+                            'rtok', newResumeHash)
+                    end
                 end
                 redis.call('HSET', connectionsKey, origin, incarnation .. ' ' .. node .. ' ' .. newResumeHash .. ' '
                     .. now)
@@ -225,9 +233,11 @@ enum IdentityScripts {
                     return takeOver()
                 end
                 -- One of several that dropped, back within the grace period: one more connection again (or the
-                -- session's, when the others dropped too and it is held).
+                -- session's, when the others dropped too and it is held). At the limit, a client that brought the
+                -- password too goes on to it (which may take the oldest one's place); the token stays.
                 local dropped = tonumber(redis.call('HGET', droppedResumesKey, resumeHash) or '0')
-                if dropped > nowMillis then
+                local full = math.max(redis.call('HLEN', connectionsKey), 1) >= tonumber(connectionsPerName)
+                if dropped > nowMillis and not (full and passwordGiven == '1') then
                     redis.call('HDEL', droppedResumesKey, resumeHash)
                     if redis.call('HGET', sessionKey, 'held') then return takeOver() end
                     return attach(nil) or takeOver()
@@ -481,7 +491,7 @@ enum IdentityScripts {
                 redis.call('HSET', sessionKey, 'sid', origin, 'rtok', resumeHash, 'inc', incarnation, 'node', node)
                 if others then
                     redis.call('SPUBLISH', userChannel, cjson.encode({k = 'resumed', name = name,
-                        ts = tonumber(now), sid = origin}))
+                        ts = tonumber(now), sid = origin, msg = 'password'}))
                 end
             end
             if newHash == '' then

@@ -77,6 +77,12 @@ enum SessionScripts {
             -- One of a person's several connections: the session's node, incarnation and rooms are all of theirs,
             -- so this one's keep-alive writes neither where the session is nor which rooms it is in (only adds).
             if redis.call('EXISTS', connectionsKey) == 1 then
+                -- A connection no longer listed (replaced, or closed by a password change) has lost the name; one
+                -- that Redis forgot (a restore) is listed again.
+                if connection ~= '' and redis.call('HEXISTS', connectionsKey, connection) == 0 then
+                    if restore ~= '1' then return 0 end
+                    redis.call('HSET', connectionsKey, connection, incarnation .. ' ' .. node .. '  ' .. since)
+                end
                 redis.call('HSET', sessionKey, 'name', name, 'active', active)
                 redis.call('EXPIRE', sessionKey, sessionTTL)
                 redis.call('EXPIRE', connectionsKey, sessionTTL)
@@ -84,10 +90,12 @@ enum SessionScripts {
                 if #rooms > 0 then redis.call('EXPIRE', sessionRoomsKey, sessionTTL) end
                 return 1
             end
-            -- Two connections of a session Redis forgot were two (a restart or failover lost the list): listed
-            -- again, so that either one's going leaves the other the session.
+            -- The session is another connection's: this one lost the name (replaced, or closed by a password
+            -- change), unless Redis forgot the two were two (a restore after a restart or failover): then both
+            -- are listed again, so that either one's going leaves the other the session.
             local own = redis.call('HMGET', sessionKey, 'sid', 'tok', 'inc', 'node', 'rtok', 'since')
             if connection ~= '' and own[1] and own[1] ~= '' and own[1] ~= connection and own[2] == token then
+                if restore ~= '1' then return 0 end
                 redis.call('HSET', connectionsKey, own[1], (own[3] or '') .. ' ' .. (own[4] or '') .. ' '
                     .. (own[5] or '') .. ' ' .. (own[6] or since), connection,
                     incarnation .. ' ' .. node .. '  ' .. since)
@@ -177,6 +185,9 @@ enum SessionScripts {
                     if string.match(entries[i + 1], '^(%S*)') == ARGV[1] then redis.call('HDEL', KEYS[4], entries[i]) end
                 end
                 if adoptConnection(KEYS[4], KEYS[2]) > 0 then return {} end
+                -- Every connection the session had was the dead incarnation's: the session is, whatever node its
+                -- own fields still named.
+                redis.call('HSET', KEYS[2], 'inc', ARGV[1])
             end
             local token = redis.call('GET', KEYS[1])
             local session = redis.call('HMGET', KEYS[2], 'inc', 'tok')

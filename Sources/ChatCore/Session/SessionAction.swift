@@ -327,3 +327,14 @@ public struct SessionClock: Sendable {
         self.uptimeNanos = uptimeNanos
     }
 }
+
+/// Why a connection of a session is closed by another (`ChatEvent.resumedElsewhere`).
+public enum SessionReplacement: String, Sendable {
+    /// The client came back on a newer connection with its resume token (or a password took the session over).
+    case resumed
+    /// A newer login took its place at the name's connection limit (told `replaced`: its client must not come
+    /// back by itself, or two clients would take turns).
+    case evicted
+    /// The name's password was changed (or the name unregistered) from another of its connections.
+    case passwordChanged = "password"
+}

@@ -350,16 +350,20 @@ public struct SessionMachine: Sendable {
     /// still looked open): this one is stale, and goes without releasing what the new one now holds. Ignored when
     /// `origin` is this session, the resume's own notice reaching it, or when it names another connection
     /// (`connection`: the one of a registered name's several that the resume replaced).
-    public mutating func resumedElsewhere(origin: String?, connection: String? = nil, evicted: Bool = false)
-        -> [SessionAction]
-    {
+    public mutating func resumedElsewhere(
+        origin: String?, connection: String? = nil, why: SessionReplacement = .resumed
+    ) -> [SessionAction] {
         guard active != nil, origin != sessionID, connection == nil || connection == sessionID else { return [] }
         let notice =
-            evicted
-            ? ChatError(
-                .replaced,
-                "a newer login of your name took this connection's place (it has as many connections as it may)")
-            : ChatError(.nameLost, "your session was resumed by a newer connection")
+            switch why {
+            case .resumed: ChatError(.nameLost, "your session was resumed by a newer connection")
+            case .evicted:
+                ChatError(
+                    .replaced,
+                    "a newer login of your name took this connection's place (it has as many connections as it may)")
+            case .passwordChanged:
+                ChatError(.nameLost, "your name's password was changed from another connection; log in with the new one")
+            }
         return [.send(.error(notice), id: nil)] + close(.nameLost)
     }
 
@@ -412,7 +416,13 @@ public struct SessionMachine: Sendable {
     /// Another connection of this session's person left `room`: this one is out of it too, told as if it had
     /// left itself.
     public mutating func leftElsewhere(_ room: RoomName, message: String?) -> [SessionAction] {
-        guard var session = active, let index = session.rooms.firstIndex(of: room) else { return [] }
+        guard var session = active else { return [] }
+        // Not joined here yet: not to be.
+        session.restoreQueue.removeAll { $0.room == room && $0.shared }
+        guard let index = session.rooms.firstIndex(of: room) else {
+            state = .active(session)
+            return []
+        }
         session.rooms.remove(at: index)
         if session.current == room { session.current = session.rooms.last }
         state = .active(session)

@@ -61,7 +61,17 @@ extension SessionHandler {
                     .and(store.forgetAccountState(of: user)).map { _ in }
             }.map { .done }
         case (.listenToUser(let name), _?):
-            return listen(ChatKeys.userChannel(name.key)).map { .done }
+            // One more connection of a person connected elsewhere hears the person's channel only from now: a
+            // password change that closed the others in between is read from the list it was taken off.
+            let attached = machine.active?.grant.sharedRooms != nil
+            let store = self.store
+            return listen(ChatKeys.userChannel(name.key)).flatMap {
+                guard attached else { return self.hub.eventLoop.makeSucceededFuture(.done) }
+                return store.isListed(name, connection: origin).hop(to: self.hub.eventLoop).map { listed in
+                    if !listed { self.nameLost(token: token) }
+                    return .done
+                }
+            }
         case (.subscribe(let room), _?):
             return listen(ChatKeys.roomChannel(room)).map { .done }
         case (.recordJoin(let room, let key), let user?):

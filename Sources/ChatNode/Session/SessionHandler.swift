@@ -448,8 +448,8 @@ final class SessionHandler: ChannelDuplexHandler {
     /// Called by the hub for each relayed event.
     func deliver(_ event: RenderedEvent, allocator: ByteBufferAllocator) -> Delivery {
         switch event.envelope.event {
-        case .resumedElsewhere(_, let connection, let evicted):
-            apply(machine.resumedElsewhere(origin: event.envelope.origin, connection: connection, evicted: evicted))
+        case .resumedElsewhere(_, let connection, let why):
+            apply(machine.resumedElsewhere(origin: event.envelope.origin, connection: connection, why: why))
             return .notWritten
         case .joinedElsewhere(let room):
             // Joined after the hub's walk (a join listens to a channel), in turn with the client's requests.
