@@ -107,7 +107,9 @@ extension ChatStore {
                         let connections = redis.send("HVALS", ChatKeys.connections(user.key))
                         return holder.and(connections).flatMap { holder, connections in
                             let here = Self.strings(connections).contains { $0.hasPrefix(incarnation + " ") }
-                            guard holder.string != incarnation, !here else { return eventLoop.makeSucceededFuture(reply) }
+                            guard holder.string != incarnation, !here else {
+                                return eventLoop.makeSucceededFuture(reply)
+                            }
                             return redis.send("SREM", usersKey, user.key).map { _ in reply }
                         }.recover { _ in reply }
                     }
@@ -175,7 +177,8 @@ extension ChatStore {
             newResumeHash: attempt.newResumeHash, origin: attempt.origin,
             failureWindow: bounds.loginFailureWindowSeconds, accountLifetime: bounds.accountLifetimeSeconds,
             uncountsCheck: attempt.checkCounted && attempt.nameCounted, realName: attempt.realName,
-            connectionsPerName: bounds.connectionsPerName, keeping: attempt.keeping.map(\.value))
+            connectionsPerName: bounds.connectionsPerName, connectionSeniority: bounds.connectionSenioritySeconds,
+            keeping: attempt.keeping.map(\.value))
         return redis.run(IdentityScripts.claim, parameters).flatMap { reply -> EventLoopFuture<ClaimReply> in
             let fields = Self.strings(reply)
             switch fields.first {

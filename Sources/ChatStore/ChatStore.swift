@@ -67,6 +67,9 @@ public struct StoreBounds: Sendable {
     /// Connections one registered name may have at once (on any nodes); 1: a login takes the session over, as a
     /// guest's resume does.
     public var connectionsPerName = 5
+    /// How long a connection of a registered name at its limit has lasted before a newer login may take its place
+    /// (two clients that reconnect by themselves do not take turns).
+    public var connectionSenioritySeconds = 60
     /// Direct messages kept for a held name.
     public var heldDirectsAtMost = 100
     /// An account nobody has logged in to (or changed) for this long is deleted, so registered names cannot be

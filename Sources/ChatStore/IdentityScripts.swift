@@ -46,6 +46,8 @@ enum IdentityScripts {
         var realName: String
         /// How many connections a registered name may have at once (`StoreBounds.connectionsPerName`).
         var connectionsPerName: Int
+        /// Seconds a connection has lasted before a login at the limit may take its place.
+        var connectionSeniority: Int
         /// Rooms the client is about to rejoin: a takeover keeps these memberships and leaves the others.
         var keeping: [String]
     }
@@ -116,7 +118,7 @@ enum IdentityScripts {
             .init("userChannel", \.userChannel), .init("newResumeHash", \.newResumeHash), .init("origin", \.origin),
             .init("failureWindow", \.failureWindow), .init("accountLifetime", \.accountLifetime),
             .init("uncountsCheck", \.uncountsCheck), .init("realName", \.realName),
-            .init("connectionsPerName", \.connectionsPerName),
+            .init("connectionsPerName", \.connectionsPerName), .init("connectionSeniority", \.connectionSeniority),
         ],
         rest: .init("keeping", \.keeping),
         body: """
@@ -186,7 +188,7 @@ enum IdentityScripts {
                 end
                 local evicted = not replacing and count >= tonumber(connectionsPerName)
                 if evicted then
-                    -- Full: a password login takes the oldest connection's place, if it has had a minute (the
+                    -- Full: a password login takes the oldest connection's place, if it has lasted a while (the
                     -- owner gets in, and a password change then closes the rest; two clients that reconnect by
                     -- themselves do not take turns); a dropped connection's token does not.
                     if not verified then return {'crowded', count} end
@@ -196,7 +198,7 @@ enum IdentityScripts {
                         local since = tonumber(string.match(entries[i + 1], '^%S* %S* %S* (%d+)') or '0')
                         if not oldestSince or since < oldestSince then replacing, oldestSince = entries[i], since end
                     end
-                    if oldestSince > nowMillis - 60000 then return {'crowded', count} end
+                    if oldestSince > nowMillis - tonumber(connectionSeniority) * 1000 then return {'crowded', count} end
                 end
                 if replacing then
                     redis.call('HDEL', connectionsKey, replacing)

@@ -193,6 +193,13 @@ struct ChatNodeCommand: AsyncParsableCommand {
     var connectionsPerName = env("CHAT_CONNECTIONS_PER_NAME").flatMap(Int.init) ?? 5
 
     @Option(
+        name: .customLong("connection-seniority"),
+        help:
+            "Seconds a registered name's connection has lasted before a newer login at --connections-per-name may take its place. [CHAT_CONNECTION_SENIORITY]"
+    )
+    var connectionSeniority = env("CHAT_CONNECTION_SENIORITY").flatMap(Int.init) ?? 60
+
+    @Option(
         name: .customLong("scrypt-cost"),
         help: "Cost of new password hashes, ln=LOG2(N),r=BLOCK,p=PARALLEL (old hashes keep theirs). [CHAT_SCRYPT_COST]")
     var scryptCost = env("CHAT_SCRYPT_COST") ?? ScryptCost.standard.description
@@ -323,6 +330,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.passwordChecksPerAddress = max(1, passwordChecksPerAddress)
         configuration.storeBounds.registrationsPerHour = max(0, registrationsPerHour)
         configuration.storeBounds.connectionsPerName = max(1, connectionsPerName)
+        configuration.storeBounds.connectionSenioritySeconds = max(0, connectionSeniority)
         if let (perName, perAddress) = Self.failureLimits(loginFailures) {
             configuration.storeBounds.loginFailuresPerName = perName
             configuration.storeBounds.loginFailuresPerAddress = perAddress

@@ -80,6 +80,15 @@ struct ClientStateTests {
         #expect(state.views[dev]?.unread == 7)
     }
 
+    @Test("a newer login of the name took this connection's place: the client stays closed and says why")
+    func replacedStaysClosed() {
+        var state = aliceInTwoRooms()
+        _ = state.receive(
+            event(.error(ChatError(.replaced, "a newer login of your name took this connection's place"))))
+        #expect(state.status == .closed("replaced: a newer login of your name took this connection's place"))
+        #expect(state.views[state.current!]?.lines.last?.text.contains("newer login") == true)
+    }
+
     @Test("joining rooms: the bar keeps join order, a joined room becomes current, history is shown")
     func rooms() {
         let state = aliceInTwoRooms()

@@ -53,6 +53,9 @@ public final class TestProcess: @unchecked Sendable {
         guard process.isRunning else { return }
         signal(SIGTERM)
         if !waitForExit(timeout: 5) {
+            // Each of these costs the test command 5 s: a client that needs no graceful end is better killed.
+            FileHandle.standardError.write(
+                Data("test process \(process.executableURL?.lastPathComponent ?? "?") ignored SIGTERM for 5 s\n".utf8))
             signal(SIGKILL)
             waitForExit(timeout: 5)
         }

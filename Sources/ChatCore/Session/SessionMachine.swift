@@ -362,7 +362,8 @@ public struct SessionMachine: Sendable {
                     .replaced,
                     "a newer login of your name took this connection's place (it has as many connections as it may)")
             case .passwordChanged:
-                ChatError(.nameLost, "your name's password was changed from another connection; log in with the new one")
+                ChatError(
+                    .nameLost, "your name's password was changed from another connection; log in with the new one")
             }
         return [.send(.error(notice), id: nil)] + close(.nameLost)
     }
