@@ -76,6 +76,14 @@ enum SessionScripts {
             end
             -- One of a person's several connections: the session's node, incarnation and rooms are all of theirs,
             -- so this one's keep-alive writes neither where the session is nor which rooms it is in (only adds).
+            local function keptAsOneOfSeveral()
+                redis.call('HSET', sessionKey, 'name', name, 'active', active)
+                redis.call('EXPIRE', sessionKey, sessionTTL)
+                redis.call('EXPIRE', connectionsKey, sessionTTL)
+                for _, room in ipairs(rooms) do redis.call('SADD', sessionRoomsKey, room) end
+                if #rooms > 0 then redis.call('EXPIRE', sessionRoomsKey, sessionTTL) end
+                return 1
+            end
             if redis.call('EXISTS', connectionsKey) == 1 then
                 -- A connection no longer listed (replaced, or closed by a password change) has lost the name; one
                 -- that Redis forgot (a restore) is listed again.
@@ -83,12 +91,7 @@ enum SessionScripts {
                     if restore ~= '1' then return 0 end
                     redis.call('HSET', connectionsKey, connection, incarnation .. ' ' .. node .. '  ' .. since)
                 end
-                redis.call('HSET', sessionKey, 'name', name, 'active', active)
-                redis.call('EXPIRE', sessionKey, sessionTTL)
-                redis.call('EXPIRE', connectionsKey, sessionTTL)
-                for _, room in ipairs(rooms) do redis.call('SADD', sessionRoomsKey, room) end
-                if #rooms > 0 then redis.call('EXPIRE', sessionRoomsKey, sessionTTL) end
-                return 1
+                return keptAsOneOfSeveral()
             end
             -- The session is another connection's: this one lost the name (replaced, or closed by a password
             -- change), unless Redis forgot the two were two (a restore after a restart or failover): then both
@@ -99,11 +102,7 @@ enum SessionScripts {
                 redis.call('HSET', connectionsKey, own[1], (own[3] or '') .. ' ' .. (own[4] or '') .. ' '
                     .. (own[5] or '') .. ' ' .. (own[6] or since), connection,
                     incarnation .. ' ' .. node .. '  ' .. since)
-                redis.call('EXPIRE', connectionsKey, sessionTTL)
-                redis.call('EXPIRE', sessionKey, sessionTTL)
-                for _, room in ipairs(rooms) do redis.call('SADD', sessionRoomsKey, room) end
-                if #rooms > 0 then redis.call('EXPIRE', sessionRoomsKey, sessionTTL) end
-                return 1
+                return keptAsOneOfSeveral()
             end
             redis.call('HSET', sessionKey, 'name', name, 'inc', incarnation, 'node', node, 'since', since,
                 'active', active, 'addr', addressGroup, 'tok', token)

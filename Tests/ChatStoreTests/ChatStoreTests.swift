@@ -274,6 +274,45 @@ struct ChatStoreTests {
         #expect(try await survivor.redis.send("EXISTS", ChatKeys.session(alice.key)).get().int == 0)
     }
 
+    @Test(
+        "two connections of a name that Redis forgot (a restart) are listed again by their keep-alives; one no longer listed loses the name"
+    )
+    func connectionsListedAgainAfterRedisLostThem() async throws {
+        let redis = try RedisServer()
+        let first = try store(redis, incarnation: "first")
+        let second = try store(redis, incarnation: "second")
+        let token = first.makeToken()
+        var registering = ClaimAttempt(
+            token: token, resumeHash: nil, newResumeHash: "r1", passwordGiven: false, address: "x", origin: "a1")
+        #expect(try await first.claimName(alice, registering, now: 1).get() == .claimed)
+        try await first.setAccount(alice, token: token, expected: nil, new: "hash", now: 1).get()
+        registering = ClaimAttempt(
+            token: second.makeToken(), resumeHash: nil, newResumeHash: "r2", passwordGiven: true,
+            verifiedHash: "hash", address: "x", origin: "b1")
+        guard case .attached = try await second.claimName(alice, registering, now: 2).get() else {
+            Issue.record("not attached")
+            return
+        }
+        func record(_ connection: String) -> SessionRecord {
+            SessionRecord(
+                user: alice, token: token, since: 1, lastActive: 3, away: nil, rooms: [dev], address: "x",
+                connection: connection)
+        }
+        // A stranger to the list, under the same token, is no connection of the name.
+        #expect(try await second.keepAlive(record("c1"), restore: false).get() == false)
+
+        _ = try await first.redis.send("FLUSHALL").get()
+        #expect(try await first.keepAlive(record("a1"), restore: true).get())
+        #expect(try await second.keepAlive(record("b1"), restore: true).get())
+        let listed = try await first.redis.send("HKEYS", ChatKeys.connections(alice.key)).get()
+        #expect(Set((listed.array ?? []).compactMap(\.string)) == ["a1", "b1"])
+        // Either one's going leaves the other the session.
+        try await first.release(alice, token: token, now: 4, reason: .quit, origin: "a1").get()
+        #expect(try await second.keepAlive(record("b1"), restore: false).get())
+        try await second.release(alice, token: token, now: 5, reason: .quit, origin: "b1").get()
+        #expect(try await first.redis.send("EXISTS", ChatKeys.claim(alice.key)).get().int == 0)
+    }
+
     @Test("/seen is bounded: past its cap, whoever connected longest ago is forgotten first")
     func seenIsBounded() async throws {
         let redis = try RedisServer()
