@@ -41,7 +41,10 @@ public final class WebDriver: @unchecked Sendable {
 
     deinit {
         _ = try? call("DELETE", session)
-        driver.stop()
+        // The browser went with its session. chromedriver ignores SIGTERM (each teardown waited 5 s for it, 50 s of
+        // the test command), so it is killed.
+        driver.signal(SIGKILL)
+        driver.waitForExit(timeout: 5)
     }
 
     public func open(_ url: String) throws { _ = try call("POST", session + "/url", ["url": url]) }
