@@ -4,7 +4,7 @@
 #   scripts/fuzz.sh                      every target for 60 s each
 #   scripts/fuzz.sh --seconds 3600 irc   one target for an hour
 #   scripts/fuzz.sh --list               the targets
-#   scripts/fuzz.sh --debug --seconds 5  a debug build (built in half the time, runs slower): the test command's
+#   scripts/fuzz.sh --debug --seconds 3  a debug build (built in half the time, runs slower): the test command's
 #                                        short run, which replays the kept inputs and looks around them briefly
 # First it replays every input kept in Fuzz/Regressions/<target>/ (crashes found before and fixed): each must run
 # clean. Then each target runs for the time given, from its seeds (Fuzz/Corpus/<target>/, committed) and what
