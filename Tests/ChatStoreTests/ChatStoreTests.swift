@@ -236,14 +236,9 @@ struct ChatStoreTests {
         }
     }
 
-    @Test(
-        "a registered name's second connection on another node keeps the session when the first quits and the node that made its claim dies; the last one's node dying frees it"
-    )
-    func connectionsOutliveTheNodeThatMadeTheClaim() async throws {
-        let redis = try RedisServer()
-        let first = try store(redis, incarnation: "first")
-        let second = try store(redis, incarnation: "second")
-        let survivor = try store(redis, incarnation: "survivor")
+    /// Alice registered from `first` (connection a1), then logged in with her password from `second` (b1): her
+    /// claim's token, made by `first`, and the second login's reply.
+    func registeredOnTwoNodes(_ first: ChatStore, _ second: ChatStore) async throws -> (String, ChatStore.ClaimReply) {
         func attempt(_ store: ChatStore, origin: String, verified: String?) -> ClaimAttempt {
             ClaimAttempt(
                 token: store.makeToken(), resumeHash: nil, newResumeHash: "resume-\(origin)",
@@ -252,10 +247,22 @@ struct ChatStoreTests {
         let registering = attempt(first, origin: "a1", verified: nil)
         #expect(try await first.claimName(alice, registering, now: 1).get() == .claimed)
         try await first.setAccount(alice, token: registering.token, expected: nil, new: "hash", now: 1).get()
-        // A password login from the other node: one more connection, under the first's token.
         let reply = try await second.claimName(alice, attempt(second, origin: "b1", verified: "hash"), now: 2).get()
-        #expect(reply == .attached(token: registering.token, since: 1, author: registering.token, rooms: []))
-        try await first.release(alice, token: registering.token, now: 3, reason: .quit, origin: "a1").get()
+        return (registering.token, reply)
+    }
+
+    @Test(
+        "a registered name's second connection on another node keeps the session when the first quits and the node that made its claim dies; the last one's node dying frees it"
+    )
+    func connectionsOutliveTheNodeThatMadeTheClaim() async throws {
+        let redis = try RedisServer()
+        let first = try store(redis, incarnation: "first")
+        let second = try store(redis, incarnation: "second")
+        let survivor = try store(redis, incarnation: "survivor")
+        // A password login from the other node: one more connection, under the first's token.
+        let (token, reply) = try await registeredOnTwoNodes(first, second)
+        #expect(reply == .attached(token: token, since: 1, author: token, rooms: []))
+        try await first.release(alice, token: token, now: 3, reason: .quit, origin: "a1").get()
         #expect(try await first.redis.send("HGET", ChatKeys.session(alice.key), "inc").get().string == "second")
 
         // The node that made the claim dies: its reaper leaves the session and the claim to the second node.
@@ -263,7 +270,7 @@ struct ChatStoreTests {
         _ = try await first.redis.send("DEL", ChatKeys.incarnation("first")).get()
         _ = try await survivor.reap(now: 5).get()
         let record = SessionRecord(
-            user: alice, token: registering.token, since: 1, lastActive: 5, away: nil, rooms: [], address: "x",
+            user: alice, token: token, since: 1, lastActive: 5, away: nil, rooms: [], address: "x",
             connection: "b1")
         #expect(try await second.keepAlive(record, restore: false).get(), "the claim is still the session's")
 
@@ -281,15 +288,8 @@ struct ChatStoreTests {
         let redis = try RedisServer()
         let first = try store(redis, incarnation: "first")
         let second = try store(redis, incarnation: "second")
-        let token = first.makeToken()
-        var registering = ClaimAttempt(
-            token: token, resumeHash: nil, newResumeHash: "r1", passwordGiven: false, address: "x", origin: "a1")
-        #expect(try await first.claimName(alice, registering, now: 1).get() == .claimed)
-        try await first.setAccount(alice, token: token, expected: nil, new: "hash", now: 1).get()
-        registering = ClaimAttempt(
-            token: second.makeToken(), resumeHash: nil, newResumeHash: "r2", passwordGiven: true,
-            verifiedHash: "hash", address: "x", origin: "b1")
-        guard case .attached = try await second.claimName(alice, registering, now: 2).get() else {
+        let (token, reply) = try await registeredOnTwoNodes(first, second)
+        guard case .attached = reply else {
             Issue.record("not attached")
             return
         }
