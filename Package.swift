@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
         // Hummingbird's header types, named directly by the balancer's status page.
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
+        // The archive (`--archive`): history past Redis, and search.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
     targets: [
         // hiredis from the system (Debian: libhiredis-dev). Only its RESP reader and command formatter are used:
@@ -81,11 +83,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The chat's archive in PostgreSQL: its tables and migrations, writes, history past Redis and search. It knows
+        // nothing of Redis; the node's archiver feeds it from the rooms' streams.
+        .target(
+            name: "ChatArchive",
+            dependencies: [
+                "ChatCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The chat node: TCP sessions, local fan-out, presence upkeep, HTTP health and metrics.
         .target(
             name: "ChatNode",
             dependencies: [
                 "ChatCore",
+                "ChatArchive",
                 "ChatStore",
                 "RedisClient",
                 "Endpoints",
@@ -231,6 +246,7 @@ let package = Package(
         .executableTarget(
             name: "chat-node",
             dependencies: [
+                "ChatArchive",
                 "Endpoints",
                 "ChatCore",
                 "ChatNode",

@@ -37,7 +37,7 @@ swift build --package-path Fuzz -c "$configuration" \
   -Xlinker "$runtime" -Xlinker -lstdc++ 2>&1 | grep -vE '^warning: (prohibited flag|.swift-distributed)' | tail -3
 binary=Fuzz/.build/$configuration/chat-fuzz
 
-all=(irc json-request json-event text proxy host names line-framer resp prometheus websocket http-head)
+all=(irc json-request json-event text proxy host names search line-framer resp prometheus websocket http-head)
 if [ -n "${list:-}" ]; then printf '%s\n' "${all[@]}"; exit 0; fi
 [ ${#targets[@]} -gt 0 ] || targets=("${all[@]}")
 

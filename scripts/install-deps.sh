@@ -6,7 +6,8 @@
 # (development certificates for the TLS ports, scripts/dev-cert.sh; the TLS tests' raw client, s_client).
 # With --tests, also what the tests need: docker-compose (validates docker-compose.yml; no Docker engine is
 # needed), iproute2 (the multi-host test), tmux (the terminal client's test), irssi and weechat (real IRC clients,
-# in tmux) and chromium with chromium-driver (the web client's browser test).
+# in tmux), chromium with chromium-driver (the web client's browser test) and postgresql (the archive's tests start
+# their own server from its binaries).
 #   scripts/install-deps.sh          scripts/install-deps.sh --tests
 set -euo pipefail
 
@@ -23,6 +24,7 @@ if [ "${1:-}" = "--tests" ]; then
   command -v weechat >/dev/null 2>&1 || missing+=(weechat-curses)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || command -v postgres >/dev/null 2>&1 || missing+=(postgresql)
 fi
 if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
 if ! pkg-config --exists icu-i18n 2>/dev/null; then missing+=(libicu-dev); fi

@@ -44,6 +44,8 @@ public struct ChatError: Error, Equatable, Sendable {
         /// but the replicas the deployment asks for did not confirm it in time (`--ack-replicas`), so a failover
         /// now may lose it from the history. Sending it again would deliver it twice.
         public static let unconfirmed = Code(rawValue: "unconfirmed")
+        /// The server keeps no archive (`--archive`), so there is nothing to search; or it is unreachable now.
+        public static let noArchive = Code(rawValue: "no-archive")
 
         // Room moderation (docs/moderation.md).
         /// Only the room's operators may do that.

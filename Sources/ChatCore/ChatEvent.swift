@@ -347,6 +347,8 @@ public enum ChatEvent: Equatable, Sendable {
     /// cursor of the next page, if any.
     case who(room: RoomName, members: [RoomMember], total: Int? = nil, next: String? = nil)
     case seen(SeenRecord, now: Millis)
+    /// A page of what a search found, best first.
+    case searchResults(SearchResults)
     /// Client-only tags to a room or a person (IRC's TAGMSG); to its sender, the reply to sending it.
     case tagMessage(TagMessage)
     /// Someone in `room` changed their name (IRC's NICK); `room` nil: the reply to the renaming session itself.

@@ -42,6 +42,8 @@ public enum ClientRequest: Equatable, Sendable {
     /// page), oldest first. The reply is a page: at most `historyPageMessages` and `historyPageBytes`.
     case history(room: String?, limit: Int?, before: String?, after: String? = nil)
     case seen(name: String)
+    /// Searches the archive (`--archive`) in the rooms one is in; the reply is a page of `SearchResults`.
+    case search(SearchRequest)
     /// Which of these names are connected now, anywhere (at most `maximumOnlineNames`; IRC's ISON).
     case online(names: [String])
     /// "I am typing in this room" (nil: the current one). Relayed to the room's JSON clients as a `typing` event,

@@ -154,6 +154,11 @@ public enum JSONEventDecoder {
             guard let room = fields.room() else { return nil }
             return .history(
                 room: room, messages: fields.objects("messages").compactMap(message), more: fields.bool("more"))
+        case "search":
+            return .searchResults(
+                SearchResults(
+                    text: fields.string("text") ?? "", page: Int(clamping: fields.int("page") ?? 1),
+                    messages: fields.objects("messages").compactMap(message), more: fields.bool("more")))
         case "gap":
             guard let room = fields.room(), let after = fields.string("after").flatMap(StreamID.init) else {
                 return nil

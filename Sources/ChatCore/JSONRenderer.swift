@@ -150,6 +150,12 @@ public enum JSONRenderer {
             json.field("room", room.value)
             json.array("messages", messages.map(messageObject))
             if more { json.field("more", true) }
+        case .searchResults(let results):
+            header("search")
+            json.field("text", results.text)
+            json.field("page", results.page)
+            json.array("messages", results.messages.map(messageObject))
+            if results.more { json.field("more", true) }
         case .gap(let room, let after, let lost, let oldest):
             header("gap")
             json.field("room", room.value)

@@ -132,6 +132,14 @@ public enum JSONRequestEncoder {
             if let limit { json.field("limit", limit) }
             if let before { json.field("before", before) }
             if let after { json.field("after", after) }
+        case .search(let search):
+            op("search")
+            json.field("text", search.text)
+            if let room = search.room { json.field("room", room) }
+            if let from = search.from { json.field("from", from) }
+            if let before = search.before { json.field("before", before) }
+            if let after = search.after { json.field("after", after) }
+            if search.page != 1 { json.field("page", search.page) }
         case .typing(let room):
             op("typing")
             if let room { json.field("room", room) }

@@ -104,10 +104,13 @@ public enum JSONRequestParser {
         var of: String?
         /// `say` instead of `reply`: the newest message from this name (empty: the newest message).
         var replyTo: String?
+        /// `search`: only messages from this name, and which page of results.
+        var from: String?
+        var page: Int?
 
         enum CodingKeys: String, CodingKey {
             case op, id, name, room, text, to, since, rooms, before, after, limit, password, resume, old, new, names
-            case action, key, modes, args, duration, reply, msgid, emoji, of
+            case action, key, modes, args, duration, reply, msgid, emoji, of, from, page
             case replyTo = "reply-to"
         }
 
@@ -144,6 +147,7 @@ public enum JSONRequestParser {
             emoji = string("emoji")
             of = string("of")
             replyTo = string("reply-to")
+            from = string("from")
             switch fields["id"] {
             case nil, .null: id = nil
             case .string(let value): id = .text(value)
@@ -155,6 +159,12 @@ public enum JSONRequestParser {
             case nil, .null: limit = nil
             case .number(_, let integer?) where Int64(Int.min) <= integer && integer <= Int64(Int.max):
                 limit = Int(integer)
+            default: return nil
+            }
+            switch fields["page"] {
+            case nil, .null: page = nil
+            case .number(_, let integer?) where Int64(Int.min) <= integer && integer <= Int64(Int.max):
+                page = Int(integer)
             default: return nil
             }
             switch fields["action"] {
@@ -256,6 +266,14 @@ public enum JSONRequestParser {
                 }
                 return .history(room: room, limit: limit, before: before, after: after)
             case "seen": return .seen(name: try required(name, "name"))
+            case "search":
+                if before != nil, after != nil {
+                    throw ChatError(.badRequest, "\"search\" takes \"before\" or \"after\", not both")
+                }
+                return .search(
+                    SearchRequest(
+                        text: try required(text, "text"), room: nonEmpty(room), from: nonEmpty(from),
+                        before: nonEmpty(before), after: nonEmpty(after), page: page ?? 1))
             case "online":
                 guard let names, !names.isEmpty else { throw ChatError(.badRequest, "\"online\" needs \"names\"") }
                 return .online(names: names)

@@ -124,6 +124,13 @@ extension ClientRequest {
         case .history(let room, let limit, let before, let after):
             return .history(room: room.map(clean), limit: limit, before: before.map(clean), after: after.map(clean))
         case .seen(let name): return .seen(name: clean(name))
+        case .search(var search):
+            search.text = text(search.text)
+            search.room = search.room.map(clean)
+            search.from = search.from.map(clean)
+            search.before = search.before.map(clean)
+            search.after = search.after.map(clean)
+            return .search(search)
         case .online(let names): return .online(names: names.map(clean))
         case .typing(let room): return .typing(room: room.map(clean))
         case .topic(let room, let topic): return .topic(room: room.map(clean), text: topic.map(text))

@@ -40,9 +40,15 @@ public enum TextCommandParser {
             guard !rest.isEmpty else { return .topic(room: nil, text: nil) }
             return .topic(room: nil, text: rest == "-delete" ? "" : String(rest))
         case "history":
+            // `/history N MSGID`: the N before that message, to read further back than the last page went.
             guard !rest.isEmpty else { return .history(room: nil, limit: nil, before: nil) }
-            guard let count = Int(rest), count > 0 else { throw ChatError(.badRequest, "usage: /history [N]") }
-            return .history(room: nil, limit: count, before: nil)
+            let words = rest.split(separator: " ", maxSplits: 1)
+            guard let count = Int(words[0]), count > 0, words.count == 1 || StreamID(String(words[1])) != nil else {
+                throw ChatError(.badRequest, "usage: /history [N] [MSGID]")
+            }
+            return .history(room: nil, limit: count, before: words.count == 2 ? String(words[1]) : nil)
+        case "search":
+            return .search(try SearchRequest.parseText(rest[...]))
         case "typing":
             return .typing(room: rest.isEmpty ? nil : String(rest))
         case "seen", "whois":
@@ -258,7 +264,8 @@ public enum TextCommandParser {
         "  /me ACTION         an action, shown as '* you ACTION'",
         "  /away [TEXT]       mark yourself away; /back to return",
         "  /topic [TEXT]      show or set the current room's topic; /topic -delete clears it",
-        "  /history [N]       the last N messages of the current room",
+        "  /history [N] [ID]  the last N messages of the current room (or the N before message ID)",
+        "  /search WORDS      search the rooms you are in; [#room] [from:NAME] [page:N] first, \"a phrase\", pre*",
         "  /reply NAME TEXT   answer NAME's newest message here (quoting its start)",
         "  /react EMOJI [NAME] react to the newest message here (or NAME's); /unreact EMOJI [NAME] takes it back",
         "  /edit TEXT         rewrite your newest message here; /delete takes it back, for everyone",

@@ -75,9 +75,22 @@ public enum TextRenderer {
             let time = TimeFormat.clock(topic.time)
             if topic.text.isEmpty { return ["* [\(time)] \(topic.by) cleared the topic of #\(room)"] }
             return ["* [\(time)] \(topic.by) set the topic of #\(room): \(plain(topic.text))"]
-        case .history(let room, let messages, _):
+        case .history(let room, let messages, let more):
             if messages.isEmpty { return ["* no messages in #\(room) yet"] }
-            return ["* the last \(plural(messages.count, "message")) of #\(room):"] + messages.map(messageLine)
+            // Further back: the same count before the oldest shown.
+            let back = more ? messages.first.map { ["* more: /history \(messages.count) \($0.id)"] } ?? [] : []
+            return ["* the last \(plural(messages.count, "message")) of #\(room):"] + messages.map(messageLine) + back
+        case .searchResults(let results):
+            let page = results.page > 1 ? ", page \(results.page)" : ""
+            if results.messages.isEmpty {
+                return ["* nothing found for \"\(plain(results.text))\"\(page)"]
+            }
+            // Each with its day (results span months) and its id: /history N ID in its room shows what came before.
+            let lines = results.messages.map { message in
+                "*   #\(message.room) \(TimeFormat.dateTime(message.time)) \(message.from): \(plain(message.text))  (\(message.id))"
+            }
+            let more = results.more ? ["* more: /search page:\(results.page + 1) \(plain(results.text))"] : []
+            return ["* found for \"\(plain(results.text))\"\(page), best first:"] + lines + more
         case .gap(let room, let after, let lost, _):
             return lost
                 ? ["* some earlier messages of #\(room) are no longer available"]

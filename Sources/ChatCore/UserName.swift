@@ -15,7 +15,7 @@ public struct UserName: Hashable, Sendable, CustomStringConvertible {
     public static let reserved: Set<String> = [
         "server", "system", "admin", "administrator", "root", "operator", "op", "moderator", "mod", "chat",
         "nobody", "everyone", "here", "all", "anonymous", "guest", "redis", "node", "balancer", "support",
-        "chanserv", "nickserv", "services",
+        "chanserv", "nickserv", "histserv", "services",
     ]
 
     public var description: String { display }

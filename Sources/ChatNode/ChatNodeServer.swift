@@ -1,3 +1,4 @@
+import ChatArchive
 import ChatCore
 import ChatStore
 import Endpoints
@@ -77,11 +78,14 @@ public final class ChatNodeServer: Service, Sendable {
                 wanted: wanted)
         }
         let acknowledgedRedis = store.acknowledgedMessages?.redis
+        let archive = configuration.archive.map { ChatArchive(address: $0, logger: logger) }
+        if archive != nil { store.archiveMarks = ArchiveMarks() }
         let relay = Relay(
             subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits, logger: logger,
             metrics: metrics)
         let node = NodeContext(
-            configuration: configuration, nodeID: nodeID, store: store, relay: relay, metrics: metrics, logger: logger)
+            configuration: configuration, nodeID: nodeID, store: store, relay: relay, metrics: metrics, logger: logger,
+            archive: archive)
         let keeper = PresenceKeeper(node: node, hubs: hubs, eventLoop: loops[1 % loops.count])
         connectedHook.withLockedValue { $0 = { keeper.redisConnected(reconnected: $0) } }
 
@@ -112,6 +116,16 @@ public final class ChatNodeServer: Service, Sendable {
         Self.checkOperators(configuration, store: store, logger: logger)
         let timers =
             keeper.start() + hubs.map { $0.startTicking() } + [node.network.startRefreshing(on: loops[1 % loops.count])]
+        // The archive's connections, and the archiver (which waits for PostgreSQL, however long it is down).
+        let archiving = archive.map { archive in
+            let archiver = Archiver(
+                store: store, archive: archive, marks: store.archiveMarks ?? ArchiveMarks(),
+                metrics: metrics.archive, logger: logger,
+                // A node is presumed dead once its claims would lapse: so is its archiving.
+                settings: Archiver.Settings(
+                    leaseMilliseconds: configuration.claimTTLSeconds * 1000, retention: configuration.archiveRetention))
+            return (Task { await archive.run() }, Task { await archiver.run() })
+        }
 
         let settings = NodeHTTPServer.Settings(
             isHealthy: { redis.isConnected && subscriber.isConnected && acknowledgedRedis?.isConnected != false },
@@ -183,6 +197,12 @@ public final class ChatNodeServer: Service, Sendable {
             }
         }
         reloads?.cancel()
+        if let (client, archiver) = archiving {
+            archiver.cancel()
+            await archiver.value
+            client.cancel()
+            await client.value
+        }
         await redis.stop()
         await acknowledgedRedis?.stop()
         try? await subscriber.stop().get()

@@ -1,3 +1,4 @@
+import ChatArchive
 import ChatCommandSupport
 import ChatCore
 import ChatStore
@@ -57,6 +58,11 @@ public struct NodeConfiguration: Sendable {
     public var limits = ProtocolLimits()
     /// Messages kept per room (XADD MAXLEN ~).
     public var historyLength = 1000
+    /// Where every room message is archived, past what Redis keeps (`--archive`); nil: nowhere.
+    public var archive: ArchiveAddress? = nil
+    /// How long the archive keeps messages (`--archive-keep-days`, `--archive-keep-room`); the archiving node
+    /// removes what is older every `Archiver.Settings.retentionInterval`.
+    public var archiveRetention = ChatArchive.Retention()
     /// Idle rooms' history expiry, the room cap, the room creation rate, /seen's size.
     public var storeBounds = StoreBounds()
     /// Sustained messages (lines) per second per session, and the burst allowed above it.

@@ -1,3 +1,4 @@
+import ChatArchive
 import ChatCommandSupport
 import ChatCore
 import ChatStore
@@ -63,12 +64,15 @@ final class NodeContext: Sendable {
     let memberListings: MemberListings
     /// The network's bans and message of the day, kept in memory.
     let network: NetworkRules
+    /// Every room message past what Redis keeps (`--archive`): history reads on in it, search reads it.
+    let archive: ChatArchive?
 
     init(
         configuration: NodeConfiguration, nodeID: String, store: ChatStore, relay: Relay, metrics: NodeMetrics,
-        logger: Logger
+        logger: Logger, archive: ChatArchive? = nil
     ) {
         self.configuration = configuration
+        self.archive = archive
         self.nodeID = nodeID
         self.store = store
         self.relay = relay

@@ -35,6 +35,8 @@ public final class NodeMetrics: Sendable {
     /// When the command connection to Redis was last re-made (Unix seconds; 0 until it first is): a Redis restart
     /// or failover, as this node saw it.
     let redisLastReconnect: Gauge
+    /// The archive (`--archive`): what this node's archiver wrote, how far behind the rooms it is, what it lost.
+    let archive: ArchiveMetrics
 
     /// `eventLoops`: how many fan-out latency histograms to keep (one per loop; loops past the last share it).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), eventLoops: Int = 1) {
@@ -99,6 +101,42 @@ public final class NodeMetrics: Sendable {
             descriptor: Self.describe(
                 "chat_redis_last_reconnect_timestamp_seconds",
                 "When the connection to Redis was last re-made (0: never)"))
+        archive = ArchiveMetrics(registry: registry)
+    }
+
+    struct ArchiveMetrics: Sendable {
+        let messages: Counter
+        let changes: Counter
+        let writes: Counter
+        let writeFailures: Counter
+        let gaps: Counter
+        let lag: Gauge
+        let leader: Gauge
+
+        init(registry: PrometheusCollectorRegistry) {
+            messages = registry.makeCounter(
+                descriptor: NodeMetrics.describe(
+                    "chat_archive_messages_total", "Room messages this node's archiver wrote to PostgreSQL"))
+            changes = registry.makeCounter(
+                descriptor: NodeMetrics.describe(
+                    "chat_archive_changes_total", "Edits and deletes this node's archiver applied to the archive"))
+            writes = registry.makeCounter(
+                descriptor: NodeMetrics.describe("chat_archive_writes_total", "Archive transactions committed"))
+            writeFailures = registry.makeCounter(
+                descriptor: NodeMetrics.describe(
+                    "chat_archive_write_failures_total", "Archive transactions that failed (retried)"))
+            gaps = registry.makeCounter(
+                descriptor: NodeMetrics.describe(
+                    "chat_archive_gaps_total",
+                    "Times a room's stream was found trimmed past what the archive had (messages lost to it)"))
+            lag = registry.makeGauge(
+                descriptor: NodeMetrics.describe(
+                    "chat_archive_lag_seconds",
+                    "Age of the oldest message in the archiver's last write: how far behind the rooms it is"))
+            leader = registry.makeGauge(
+                descriptor: NodeMetrics.describe(
+                    "chat_archive_leader", "1 while this node holds the archiver's lease"))
+        }
     }
 
     /// `chat_node_info{node="<id>"} 1`: the node's id as a label, for dashboards to name what they scrape.
@@ -109,7 +147,7 @@ public final class NodeMetrics: Sendable {
         ).set(to: 1.0)
     }
 
-    private static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
+    fileprivate static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 }

@@ -139,6 +139,14 @@ public enum ChatKeys {
     /// Incarnations that have announced an endpoint (entries whose endpoint expired are removed by readers).
     public static let endpoints = "chat:endpoints"
 
+    // The archive's (docs/architecture.md, "The archive"), each one key.
+
+    /// Rooms with messages or changes the archive may not have yet (a set): nodes add the rooms they published to,
+    /// a tick at a time; the archiver takes them (SPOP).
+    public static let archivePending = "chat:archive:pending"
+    /// Which node archives: its token, with a time to live it renews (`IndexScripts.holdLease`).
+    public static let archiverLease = "chat:archive:lease"
+
     // The server operators' (docs/moderation.md), each one key.
 
     /// Network bans: mask -> until, by, time, reason (as lines; until 0: until lifted). Every node keeps a copy in

@@ -12,12 +12,22 @@ extension ChatStore {
     )
         -> EventLoopFuture<[ChatMessage]>
     {
+        historyPage(room, count: count, before: before, bytes: bytes).map(\.messages)
+    }
+
+    /// As `history`, and whether the read reached the start of the stream (nothing older is in Redis): where a
+    /// node with an archive reads on in it.
+    public func historyPage(
+        _ room: RoomName, count: Int, before: StreamID? = nil, bytes: Int = .max
+    )
+        -> EventLoopFuture<(messages: [ChatMessage], reachedStart: Bool)>
+    {
         readChunks(
             ChatKeys.history(room), changes: ChatKeys.changes(room), from: before.map { "(\($0)" } ?? "+",
             backward: true, count: count, bytes: bytes
         )
-        .map { entries in
-            entries.compactMap { if case .message(let message) = $0.event { message } else { nil } }.reversed()
+        .map { entries, ended in
+            (entries.compactMap { if case .message(let message) = $0.event { message } else { nil } }.reversed(), ended)
         }
     }
 
@@ -29,7 +39,8 @@ extension ChatStore {
     {
         let key = ChatKeys.history(room)
         let entries = readChunks(
-            key, changes: ChatKeys.changes(room), from: "(\(id)", backward: false, count: limit, bytes: bytes)
+            key, changes: ChatKeys.changes(room), from: "(\(id)", backward: false, count: limit, bytes: bytes
+        ).map(\.envelopes)
         // A room whose stream does not exist (never written, or expired) answers XINFO with an error: it keeps
         // nothing, and says nothing of what it lost. What the chat deleted itself (messages people deleted, and
         // their edits) is not lost: its count and newest id are kept beside, and taken out of XINFO's figures.
@@ -61,13 +72,13 @@ extension ChatStore {
     /// messages are read, or it ends; the changes between them (`MessageScripts`) come along, counting for neither,
     /// so a page of `count` messages is one whatever was done to them meanwhile. The first chunk is a guess (50);
     /// the next ones are sized from what the messages so far cost, so small messages take one or two reads and
-    /// large ones no more than a page's worth.
+    /// large ones no more than a page's worth. `ended`: the read reached the end of the stream it read towards.
     private func readChunks(
         _ key: String, changes: String, from start: String, backward: Bool, count: Int, bytes: Int,
         read: [RelayEnvelope] = [], messages: Int = 0, cost: Int = 0
-    ) -> EventLoopFuture<[RelayEnvelope]> {
+    ) -> EventLoopFuture<(envelopes: [RelayEnvelope], ended: Bool)> {
         let remaining = count - messages
-        guard remaining > 0 else { return eventLoop.makeSucceededFuture(read) }
+        guard remaining > 0 else { return eventLoop.makeSucceededFuture((read, false)) }
         let average = messages == 0 ? 0 : max(1, cost / messages)
         let wanted =
             bytes == .max || average == 0
@@ -94,7 +105,7 @@ extension ChatStore {
             }
             guard entries.count == chunk, spent <= bytes,
                 let last = entries.last?.array?.first?.string
-            else { return eventLoop.makeSucceededFuture(all) }
+            else { return eventLoop.makeSucceededFuture((all, entries.count < chunk)) }
             return readChunks(
                 key, changes: changes, from: "(\(last)", backward: backward, count: count, bytes: bytes, read: all,
                 messages: counted, cost: spent)

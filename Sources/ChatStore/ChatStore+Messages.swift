@@ -78,6 +78,7 @@ extension ChatStore {
                     script.script, keys: keys, arguments: arguments, acknowledgedBy: acknowledged.wanted
                 ).map { ($0.reply, $0.isAcknowledged(by: acknowledged.wanted)) }
             } ?? redis.run(script.script, keys: keys, arguments: arguments).map { ($0, true) }
+        if let marks = archiveMarks { reply.whenSuccess { _ in marks.note(room) } }
         return
             reply
             .flatMapErrorThrowing { error in throw ChatScripts.chatError(error) ?? error }

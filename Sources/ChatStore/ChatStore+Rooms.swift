@@ -205,6 +205,10 @@ extension ChatStore {
             _ = redis.run(
                 SessionScripts.markActive, keys: [ChatKeys.session(user.key)], arguments: [String(message.time)])
         }
+        if let marks = archiveMarks {
+            let room = message.room
+            published.whenSuccess { _ in marks.note(room) }
+        }
         return published
     }
 

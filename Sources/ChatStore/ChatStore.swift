@@ -147,6 +147,8 @@ public struct ChatStore: Sendable {
     /// on a connection of their own: WAIT holds up every command behind it on its connection. Nil: a sender is
     /// told once the primary has the message.
     public var acknowledgedMessages: AcknowledgedWrites?
+    /// With an archive (`--archive`): the rooms this node published to, for the archiver (`ChatStore+Archive`).
+    public var archiveMarks: ArchiveMarks?
     /// Sessions outlive their claim and their node's heartbeat, so that when a node dies a survivor still finds
     /// whom it held and in which rooms, and can announce that they left.
     public var sessionTTLSeconds: Int { nameTTLSeconds * 2 + 10 }

@@ -135,5 +135,29 @@ enum IndexScripts {
             return 1
             """)
 
-    static let all: [RedisScript] = [admitRoom.script, noteSeen, count, countRoom, forgetRoom, noteRateDebt]
+    /// Takes a lease (one holder at a time: the archiver) or keeps the one this token holds.
+    /// KEYS: lease
+    /// ARGV: token, milliseconds
+    static let holdLease = RedisScript(
+        name: "holdLease",
+        source: """
+            local holder = redis.call('GET', KEYS[1])
+            if holder and holder ~= ARGV[1] then return 0 end
+            redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+            return 1
+            """)
+
+    /// Gives a lease up, when this token holds it.
+    /// KEYS: lease
+    /// ARGV: token
+    static let releaseLease = RedisScript(
+        name: "releaseLease",
+        source: """
+            if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+            return 1
+            """)
+
+    static let all: [RedisScript] = [
+        admitRoom.script, noteSeen, count, countRoom, forgetRoom, noteRateDebt, holdLease, releaseLease,
+    ]
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ChatArchive
 import ChatCommandSupport
 import ChatCore
 import ChatNode
@@ -111,6 +112,24 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("history-length"), help: "Messages kept per room in Redis. [CHAT_HISTORY_LENGTH]")
     var historyLength = env("CHAT_HISTORY_LENGTH").flatMap(Int.init) ?? 1000
+
+    @Option(
+        help:
+            "PostgreSQL URL, postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require], where every room message is archived for history past Redis and search (docs/deploy.md). [CHAT_ARCHIVE]"
+    )
+    var archive = env("CHAT_ARCHIVE")
+
+    @Option(
+        name: .customLong("archive-keep-days"),
+        help: "Days the archive keeps a message (default: for ever). [CHAT_ARCHIVE_KEEP_DAYS]")
+    var archiveKeepDays = env("CHAT_ARCHIVE_KEEP_DAYS").flatMap(Int.init)
+
+    @Option(
+        name: .customLong("archive-keep-room"),
+        help:
+            "Rooms kept for a time of their own, ROOM=DAYS,ROOM=DAYS (shorter or longer than --archive-keep-days). [CHAT_ARCHIVE_KEEP_ROOM]"
+    )
+    var archiveKeepRoom = env("CHAT_ARCHIVE_KEEP_ROOM") ?? ""
 
     @Option(
         name: .customLong("registration-timeout"),
@@ -253,6 +272,14 @@ struct ChatNodeCommand: AsyncParsableCommand {
         }
         // The publish script takes a room's newest entry as its last id, so a stream must keep at least one.
         guard historyLength >= 1 else { throw ValidationError("--history-length must be at least 1") }
+        if let days = archiveKeepDays, days < 1 { throw ValidationError("--archive-keep-days must be at least 1") }
+        guard ChatArchive.Retention.parseRooms(archiveKeepRoom) != nil else {
+            throw ValidationError("--archive-keep-room is ROOM=DAYS,ROOM=DAYS (days at least 1)")
+        }
+        if let archive, ArchiveAddress(archive) == nil {
+            throw ValidationError(
+                "--archive must be postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]")
+        }
         guard rateLimit > 0, rateBurst >= 1 else {
             throw ValidationError("--rate-limit must be positive and --rate-burst at least 1")
         }
@@ -315,6 +342,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.maxOutboundBytes = maxOutboundBytes
         configuration.limits.historyOnJoin = historyOnJoin
         configuration.historyLength = historyLength
+        configuration.archive = archive.flatMap(ArchiveAddress.init)
+        configuration.archiveRetention = ChatArchive.Retention(
+            days: archiveKeepDays, rooms: ChatArchive.Retention.parseRooms(archiveKeepRoom) ?? [:])
         if ackReplicas > 0 {
             configuration.messageAcknowledgement = ReplicaAcknowledgement(
                 replicas: ackReplicas, timeout: .milliseconds(Int64(ackTimeoutMilliseconds)))

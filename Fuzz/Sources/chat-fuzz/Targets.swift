@@ -25,7 +25,7 @@ enum FuzzTarget: String, CaseIterable {
     case irc
     case jsonRequest = "json-request"
     case jsonEvent = "json-event"
-    case text, proxy, host, names
+    case text, proxy, host, names, search
     case lineFramer = "line-framer"
     case resp, prometheus, websocket
     case httpHead = "http-head"
@@ -39,6 +39,7 @@ enum FuzzTarget: String, CaseIterable {
         case .proxy: Self.proxy(bytes)
         case .host: for line in lines(bytes) { _ = HostAllowList(names: ["chat.example.com"]).allows(host: line) }
         case .names: Self.names(bytes)
+        case .search: Self.search(bytes)
         case .lineFramer: Self.lineFramer(bytes)
         case .resp: Self.resp(bytes)
         case .prometheus: Self.prometheus(bytes)
@@ -107,6 +108,28 @@ enum FuzzTarget: String, CaseIterable {
                 _ = name.lookAlikeKeys
             }
             _ = try? RoomName(validating: line)
+        }
+    }
+
+    /// Each line as a message the archive indexes and as a search someone typed: the terms stay within the bounds
+    /// PostgreSQL takes (a lexeme's length, a vector's positions), a search names no more than its cap, and each
+    /// quote in a literal is doubled (an odd count would end the literal early).
+    static func search(_ bytes: [UInt8]) {
+        for line in lines(bytes) {
+            let terms = SearchTerms.terms(of: line)
+            require(terms.count <= SearchTerms.maximumPositions, "\(terms.count) positions")
+            require(
+                terms.allSatisfy { !$0.isEmpty && $0.utf8.count <= SearchTerms.maximumTermBytes },
+                "a term is empty or too long")
+            let vector = SearchTerms.vector(of: line)
+            require(vector.filter { $0 == "'" }.count % 2 == 0, "unbalanced quotes in \(vector.debugDescription)")
+            if let query = SearchTerms.query(line) {
+                require(query.filter { $0 == "'" }.count % 2 == 0, "unbalanced quotes in \(query.debugDescription)")
+                require(
+                    query.components(separatedBy: "' ").count - 1 <= SearchTerms.maximumQueryTerms * 2,
+                    "too many terms in \(query.debugDescription)")
+            }
+            _ = try? SearchRequest.parseText(line[...])
         }
     }
 

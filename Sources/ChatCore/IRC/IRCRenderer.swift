@@ -66,6 +66,8 @@ public enum IRCRenderer {
         case chanServ = "irc-chanserv"
         /// A line to NickServ: answered in its NOTICEs.
         case nickServ = "irc-nickserv"
+        /// A line to HistServ (a search): answered in its NOTICEs.
+        case histServ = "irc-histserv"
         /// IRCv3 `REGISTER`: answered `REGISTER SUCCESS` or `FAIL REGISTER`.
         case accountRegistration = "irc-register"
         /// `REDACT #channel msgid` (`irc-redact:#channel msgid`): refused with `FAIL REDACT`.
@@ -165,6 +167,10 @@ public enum IRCRenderer {
             return chanServLines(event, view: view)
         case .ok where purpose == .chanServ, .error where purpose == .chanServ:
             return chanServLines(event, view: view)
+        case .searchResults:
+            return histServLines(event, view: view)
+        case .error where purpose == .histServ:
+            return histServLines(event, view: view)
         case .ok where purpose == .nickServ || purpose == .accountRegistration,
             .error where purpose == .nickServ || purpose == .accountRegistration:
             return accountRegistrationLines(event, purpose: purpose, view: view)

@@ -321,6 +321,12 @@ public struct IRCSession: Sendable {
             output.replies.append(
                 IRCMessage(source: IRCRenderer.chanServ, command: "NOTICE", parameters: [me, help ?? ""]))
         }
+        func histServ(_ text: String) {
+            let (parsed, answer) = IRCRenderer.histServRequest(text)
+            if let parsed { return request(parsed, .histServ) }
+            output.replies.append(
+                IRCMessage(source: IRCRenderer.histServ, command: "NOTICE", parameters: [me, answer ?? ""]))
+        }
         switch message.command {
         case "JOIN":
             guard needs(1) else { return }
@@ -383,6 +389,8 @@ public struct IRCSession: Sendable {
                 if !notice { chanServ(text) }
             } else if target.lowercased() == "nickserv" {
                 if !notice { nickServ(text) }
+            } else if target.lowercased() == "histserv" {
+                if !notice { histServ(text) }
             } else if target.hasPrefix("$") {
                 // `$*` (`$$*`): every user on every server, RFC 2812's server mask: a server operator's announcement.
                 request(.operate(.announce(text: text)), .operate, about: target)
@@ -574,6 +582,8 @@ public struct IRCSession: Sendable {
             chanServ(parameters.joined(separator: " "))
         case "NS", "NICKSERV":
             nickServ(parameters.joined(separator: " "))
+        case "HS", "HISTSERV":
+            histServ(parameters.joined(separator: " "))
         case "REGISTER":
             // `REGISTER <account> <email> <password>`: the account is the nick (`*` for it); no email is kept.
             guard needs(3) else { return }

@@ -122,6 +122,9 @@ public enum StoreOperation: Equatable, Sendable {
     case historyAfter(RoomName, after: StreamID, count: Int)
     /// Replies `.seen`.
     case seen(UserName)
+    /// Searches the archive for `terms` (a tsquery, `SearchTerms.query`) in `rooms`, which the session is in.
+    /// Replies `.found`.
+    case search(SearchRequest, terms: String, rooms: [RoomName], before: StreamID?, after: StreamID?)
     /// Replies `.online`: those of the names whose sessions exist now.
     case online([UserName])
     /// Room moderation (docs/moderation.md), each refused unless the session is an operator of the room.
@@ -241,6 +244,8 @@ public enum StoreReply: Sendable {
     case rooms([(room: RoomName, members: Int, secret: Bool)])
     case seen(SeenRecord?)
     case online([OnlineUser])
+    /// A page of search results, best first, and whether more lie on the next.
+    case found([ChatMessage], more: Bool)
     /// `removed`: a member was kicked too (with the name they hold, as they typed it).
     case moderated(removed: String?)
     case settings(RoomSettings)

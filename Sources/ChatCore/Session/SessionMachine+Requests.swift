@@ -294,6 +294,35 @@ extension SessionMachine {
             }
             let count = paging.readCount(min(limit ?? settings.limits.historyOnJoin, settings.limits.maximumHistory))
             return [.perform(.history(room, count: count, before: try before.map(Self.messageID)), id: id)]
+        case .search(let search):
+            guard settings.searchable else {
+                throw ChatError(.noArchive, "this server keeps no archive of messages, so there is nothing to search")
+            }
+            guard let terms = SearchTerms.query(search.text) else {
+                throw ChatError(.badRequest, "nothing to search for: give words (letters or digits)")
+            }
+            guard (1...SearchRequest.maximumPage).contains(search.page) else {
+                throw ChatError(.badRequest, "\"page\" is from 1 to \(SearchRequest.maximumPage)")
+            }
+            guard search.before == nil || search.after == nil else {
+                throw ChatError(.badRequest, "search before or after a message, not both")
+            }
+            let rooms =
+                search.room == nil
+                ? session.rooms : [try member(search.room, session: session, why: "/join it to search it")]
+            let before = try search.before.map(Self.messageID)
+            let after = try search.after.map(Self.messageID)
+            // A search reads an index and ranks what it finds: it costs the database what several lines would
+            // cost Redis, and is charged so (the line itself is one token).
+            bucket.charge(4, nowNanos: now.uptimeNanos)
+            guard !rooms.isEmpty else {
+                return [
+                    .send(
+                        .searchResults(SearchResults(text: search.text, page: search.page, messages: [], more: false)),
+                        id: id)
+                ]
+            }
+            return [.perform(.search(search, terms: terms, rooms: rooms, before: before, after: after), id: id)]
         case .seen(let raw):
             guard let name = try? UserName(validating: raw) else {
                 return [.send(.seen(.never(name: raw), now: now.wall), id: id)]

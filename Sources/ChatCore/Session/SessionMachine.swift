@@ -29,6 +29,8 @@ public struct SessionMachine: Sendable {
         /// A connection that drops without /quit leaves its name held for its resume token (see `EndedSession`);
         /// off when the node's grace period is 0.
         public var holdsNamesOnDrop = true
+        /// The node keeps an archive (`--archive`): search works.
+        public var searchable = false
 
         public init(
             limits: ProtocolLimits = ProtocolLimits(), rateLimit: Double = 10, rateBurst: Double = 20,

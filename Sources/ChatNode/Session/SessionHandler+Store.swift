@@ -1,6 +1,7 @@
 // One file because every store operation a session performs is one switch, from the machine's `StoreOperation` to the
 // store's call and back to a `StoreReply`: reading it whole shows what each request costs Redis.
 
+import ChatArchive
 import ChatCore
 import ChatStore
 import NIOConcurrencyHelpers
@@ -266,11 +267,42 @@ extension SessionHandler {
         case (.listRooms, _?):
             return node.roomList.rooms().map { .rooms($0) }
         case (.history(let room, let count, let before), _?):
-            return store.history(room, count: count, before: before, bytes: pageBytes).map {
-                .messages(Self.shown($0, in: room, check: check))
-            }
+            return store.historyPage(room, count: count, before: before, bytes: pageBytes).flatMap { read in
+                // Short of a page because the stream holds no more (it was trimmed, or expired): the archive has
+                // what came before, and reads on from the oldest message Redis gave, so the seam has no duplicate.
+                guard let archive = self.node.archive, read.messages.count < count, read.reachedStart else {
+                    return self.store.eventLoop.makeSucceededFuture(read.messages)
+                }
+                let older = self.store.eventLoop.makePromise(of: [ChatMessage].self)
+                let oldest = read.messages.first?.id ?? before
+                older.completeWithTask {
+                    try await archive.history(room: room.value, before: oldest, count: count - read.messages.count)
+                }
+                // The archive unreachable: what Redis holds is still a page.
+                return older.futureResult.map { $0 + read.messages }.recover { _ in read.messages }
+            }.map { .messages(Self.shown($0, in: room, check: check)) }
         case (.seen(let name), _?):
             return store.seen(name.key, now: now).map { .seen($0) }
+        case (.search(let search, let terms, let rooms, let before, let after), _?):
+            guard let archive = node.archive else {
+                return store.eventLoop.makeFailedFuture(ChatError(.noArchive, "this server keeps no archive"))
+            }
+            let found = store.eventLoop.makePromise(of: (messages: [ChatMessage], more: Bool).self)
+            let query = ChatArchive.SearchQuery(
+                terms: terms, rooms: rooms.map(\.value), from: search.from, before: before, after: after,
+                limit: SearchRequest.pageSize, offset: (search.page - 1) * SearchRequest.pageSize)
+            found.completeWithTask { try await archive.search(query) }
+            return found.futureResult
+                .flatMapErrorThrowing { error in
+                    self.node.logger.warning("archive search failed", metadata: ["error": "\(error)"])
+                    throw ChatError(.noArchive, "the archive cannot be searched right now; try again later")
+                }
+                .map { found in
+                    .found(
+                        check.withLockedValue { check in
+                            found.messages.filter { check.problem(.message($0), in: $0.room) == nil }
+                        }, more: found.more)
+                }
         case (.online(let names), _?):
             return store.online(names).map { .online($0) }
         }

@@ -100,6 +100,7 @@ final class SessionHandler: ChannelDuplexHandler {
         settings.pingAfterNanos = UInt64(configuration.pingAfter.nanoseconds)
         settings.pingTimeoutNanos = UInt64(configuration.pingTimeout.nanoseconds)
         settings.holdsNamesOnDrop = configuration.storeBounds.resumeGraceSeconds > 0
+        settings.searchable = configuration.archive != nil
         self.machine = SessionMachine(settings: settings, sessionID: node.makeSessionID(), now: Self.clock())
         self.released = hub.eventLoop.makePromise()
         adopt(self.mode)
@@ -545,6 +546,9 @@ final class SessionHandler: ChannelDuplexHandler {
             return .youJoined(room: room, history: hidden(history), more: more)
         case .history(let room, let messages, let more):
             return .history(room: room, messages: hidden(messages), more: more)
+        case .searchResults(var results):
+            results.messages = hidden(results.messages)
+            return .searchResults(results)
         default:
             return event
         }

@@ -10,6 +10,8 @@ const OLDER = "older";        // id of requests for older history
 const PAGE = "page";          // id of the requests that read a resume on, page after page
 const SETTINGS = "settings";  // id of the settings panel's requests: their replies fill the panel
 const USER = "u";             // id prefix of what the user typed: a join it asked for becomes the current room
+const SEARCH = "search";      // id of the search box's requests
+const CONTEXT = "ctx:";       // id prefix of the history read around a search result (then its msgid)
 const TYPING_SHOWN_MS = 6000, TYPING_SEND_MS = 3000, RECLAIM_MS = 30000;
 
 const state = {
@@ -24,6 +26,8 @@ const state = {
   resumingRooms: new Set(),   // rooms a reconnect's hello named, until each is joined again
   replyTo: null,              // {room, id, from, text}: the message the next line answers
   editing: null,              // {room, id}: the own message the next line rewrites
+  search: null,               // {text, page, results}: what the search panel shows
+  found: null,                // the msgid of the search result opened in its room's history
 };
 const REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢"];   // the picker's small set; any emoji arrives and shows
 const MAX_LINES = 2000;        // per room, as the terminal client keeps
@@ -358,9 +362,17 @@ function receive(event) {
       if (!quiet) info(`${count} in #${event.room}: ` + event.members.map((m) => m.name + (m.state === "away" ? " (away)" : "")).join(", ") + more, event.time);
       break;
     }
+    case "search":
+      showResults(event);
+      break;
     case "history": {
       const room = state.rooms.get(event.room);
       if (!room) break;
+      if (typeof event.id === "string" && event.id.startsWith(CONTEXT)) {
+        for (const message of event.messages) addMessage(message, false, false);
+        if (event.room === state.current) { render(); showFound(); }
+        break;
+      }
       const older = event.id === OLDER, shown = event.room === state.current;
       if (older) { room.olderPending = false; if (event.messages.length === 0) room.olderExhausted = true; }
       const log = $("log"), fromBottom = log.scrollHeight - log.scrollTop;
@@ -650,6 +662,8 @@ function groupsWith(line, previous) {
 
 function lineElement(line, previous) {
   const item = document.createElement("li");
+  if (line.id) item.dataset.id = line.id;
+  if (line.id && line.id === state.found) item.classList.add("found");
   item.className = [line.kind, line.own ? "own" : "", line.mention ? "mention" : "", groupsWith(line, previous) ? "grouped" : ""].join(" ").trim();
   const time = document.createElement("time");
   const date = new Date(line.time);
@@ -999,6 +1013,59 @@ function submitLine(text) {
   send({ op: "command", text, room: state.current || undefined, id: USER + (++state.requests) });
 }
 
+// --- search: the panel lists what was found; a result opens in its room's history, read around it ---
+function search(text, page) {
+  state.search = { text, page, results: page > 1 && state.search ? state.search.results : [] };
+  send({ op: "search", text, page, id: SEARCH });
+}
+
+function showResults(event) {
+  const page = event.page || 1;
+  if (!state.search || state.search.text !== event.text || page === 1) state.search = { text: event.text, page, results: [] };
+  state.search.page = page;
+  state.search.results.push(...event.messages);
+  $("results").hidden = false;
+  const count = state.search.results.length;
+  $("results-title").textContent = count === 0 ? `Nothing found for “${event.text}”` : `Found for “${event.text}”, best first`;
+  $("results-list").replaceChildren(...state.search.results.map((message) => {
+    const item = document.createElement("li"), button = document.createElement("button");
+    button.type = "button";
+    const where = document.createElement("span");
+    where.className = "where";
+    where.textContent = `#${message.room} · ${new Date(message.time).toLocaleString()} · `;
+    // Names and texts from people are isolated, as in the log.
+    const from = document.createElement("bdi"), text = document.createElement("bdi");
+    from.textContent = `${message.from}: `;
+    text.textContent = message.text;
+    button.append(where, from, text);
+    button.addEventListener("click", () => openResult(message));
+    item.append(button);
+    return item;
+  }));
+  $("results-more").hidden = !event.more;
+}
+
+function openResult(message) {
+  if (!state.rooms.has(message.room)) { info(`You are no longer in #${message.room}: /join it to read around that message`); return; }
+  state.found = message.msgid;
+  select(message.room);
+  if (!showFound()) {
+    // The messages up to and including it, then those after: it ends up in the middle of what is read.
+    const [ms, seq] = message.msgid.split("-");
+    send({ op: "history", room: message.room, limit: 25, before: `${ms}-${Number(seq) + 1}`, id: CONTEXT + message.msgid });
+    send({ op: "history", room: message.room, limit: 25, after: message.msgid, id: CONTEXT + message.msgid });
+  }
+}
+
+// Scrolls the opened search result into view; false when the log does not have it (yet).
+function showFound() {
+  const item = state.found && [...$("log").children].find((element) => element.dataset.id === state.found);
+  if (!item) return false;
+  item.classList.add("found");
+  item.scrollIntoView({ block: "center" });
+  return true;
+}
+
 function loadOlder() {
   const room = state.current && state.rooms.get(state.current);
   if (!room || !room.oldestId || room.olderPending || room.olderExhausted) return;
@@ -1052,6 +1119,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("settings").addEventListener("submit", (event) => { event.preventDefault(); saveSettings(); });
   $("leave").addEventListener("click", () => { if (state.current) send({ op: "leave", room: state.current, id: "u" + (++state.requests) }); });
   $("older").addEventListener("click", loadOlder);
+  $("search").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const text = $("search-text").value.trim();
+    if (text) search(text, 1);
+  });
+  $("results-more").addEventListener("click", () => { if (state.search) search(state.search.text, state.search.page + 1); });
+  $("results-close").addEventListener("click", () => { $("results").hidden = true; state.found = null; render(); });
   $("log").addEventListener("scroll", () => { if ($("log").scrollTop === 0) loadOlder(); });
   // Alt+Up / Alt+Down switch rooms from the keyboard.
   document.addEventListener("keydown", (event) => {

@@ -1,0 +1,98 @@
+import ChatCore
+import Foundation
+import PostgresNIO
+
+/// How long the archive keeps messages, and a person's messages removed at their asking.
+extension ChatArchive {
+    /// How long messages are kept: `days` for every room (nil: for ever), and rooms of their own (`rooms`: room ->
+    /// days, shorter or longer than the rest).
+    public struct Retention: Sendable, Equatable {
+        public var days: Int?
+        public var rooms: [String: Int]
+
+        public init(days: Int? = nil, rooms: [String: Int] = [:]) {
+            self.days = days
+            self.rooms = rooms
+        }
+
+        public var keepsForever: Bool { days == nil && rooms.isEmpty }
+
+        /// `ROOM=DAYS,ROOM=DAYS` (`--archive-keep-room`); nil when malformed.
+        public static func parseRooms(_ text: String) -> [String: Int]? {
+            var rooms: [String: Int] = [:]
+            for pair in text.split(separator: ",", omittingEmptySubsequences: true) {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let days = Int(parts[1].trimmingCharacters(in: .whitespaces)), days >= 1 else {
+                    return nil
+                }
+                var room = parts[0].trimmingCharacters(in: .whitespaces)
+                if room.hasPrefix("#") { room.removeFirst() }
+                guard let name = try? RoomName(validating: room) else { return nil }
+                rooms[name.value] = days
+            }
+            return rooms
+        }
+    }
+
+    /// Removes what `retention` no longer keeps, at most `batch` rows per statement (a statement holds its locks
+    /// and its WAL until it ends: thousands at a time, not millions); returns how many rows went.
+    public func applyRetention(_ retention: Retention, batch: Int = 5000) async throws -> Int {
+        var removed = 0
+        for (room, days) in retention.rooms.sorted(by: { $0.key < $1.key }) {
+            removed += try await removeInBatches(batch) { limit in
+                """
+                WITH gone AS (DELETE FROM chat_messages WHERE ctid IN (
+                    SELECT ctid FROM chat_messages
+                    WHERE room = \(room) AND sent_at < now() - make_interval(days => \(days)) LIMIT \(limit))
+                    RETURNING 1)
+                SELECT count(*) FROM gone
+                """
+            }
+        }
+        if let days = retention.days {
+            let exempt = Array(retention.rooms.keys)
+            removed += try await removeInBatches(batch) { limit in
+                """
+                WITH gone AS (DELETE FROM chat_messages WHERE ctid IN (
+                    SELECT ctid FROM chat_messages
+                    WHERE sent_at < now() - make_interval(days => \(days)) AND NOT (room = ANY(\(exempt)))
+                    LIMIT \(limit))
+                    RETURNING 1)
+                SELECT count(*) FROM gone
+                """
+            }
+        }
+        return removed
+    }
+
+    private func removeInBatches(_ limit: Int, _ statement: (Int) -> PostgresQuery) async throws -> Int {
+        var removed = 0
+        while true {
+            var count = 0
+            for try await gone in try await client.query(statement(limit), logger: logger).decode(Int.self) {
+                count = gone
+            }
+            removed += count
+            if count < limit { return removed }
+        }
+    }
+
+    /// Removes every archived message by `author` (`OutgoingMessage.author`: a registered name's stands for its
+    /// account, however it was shown), as deletes are: tombstones, text and terms gone. Returns how many.
+    public func forget(author: String) async throws -> Int {
+        var count = 0
+        for try await forgotten in try await client.query(
+            """
+            WITH forgotten AS (
+                UPDATE chat_messages SET body = '', entry = '', terms = '', sender = '', author = NULL,
+                    deleted_at = coalesce(deleted_at, now())
+                WHERE author = \(author)
+                RETURNING 1)
+            SELECT count(*) FROM forgotten
+            """, logger: logger
+        ).decode(Int.self) {
+            count = forgotten
+        }
+        return count
+    }
+}

@@ -1,0 +1,252 @@
+import ChatCore
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// The chat's archive in PostgreSQL: every room message, kept past what the rooms' Redis streams hold, for history
+/// and search. This type knows the tables (`ArchiveSchema`) and nothing of Redis; ChatNode's `Archiver` feeds it
+/// from the rooms' streams, and the sessions read it.
+///
+/// Writes are idempotent: a message is its room and its stream id, a second copy of it changes nothing, and an
+/// edit or a delete is applied by the id of the change, so archiving a stretch of a stream twice (an archiver
+/// killed before it could record how far it got, two archivers for a moment) leaves the archive as once.
+public final class ChatArchive: Sendable {
+    public let address: ArchiveAddress
+    let client: PostgresClient
+    let logger: Logger
+
+    public init(address: ArchiveAddress, logger: Logger) {
+        self.address = address
+        var configuration = address.clientConfiguration
+        configuration.options.maximumConnections = 8
+        configuration.options.connectTimeout = .seconds(5)
+        self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+    }
+
+    /// Runs the connection pool until the task is cancelled (as a ServiceLifecycle service would).
+    public func run() async {
+        await client.run()
+    }
+
+    /// Brings the tables up to this release's schema; returns its version.
+    public func migrate() async throws -> Int {
+        try await ArchiveSchema.migrate(client, logger: logger)
+    }
+
+    /// Where the archive is in each of `rooms`' streams (absent: nothing archived yet).
+    public func cursors(_ rooms: [String]) async throws -> [String: StreamID] {
+        var cursors: [String: StreamID] = [:]
+        let rows = try await client.query(
+            "SELECT stream, ms, seq FROM chat_archive_cursors WHERE stream = ANY(\(rooms))", logger: logger)
+        for try await (stream, millis, sequence) in rows.decode((String, Int64, Int64).self) {
+            cursors[stream] = StreamID(millis: UInt64(max(0, millis)), sequence: UInt64(max(0, sequence)))
+        }
+        return cursors
+    }
+
+    /// Writes what was read from some rooms' streams, and how far each was read, in one transaction: either all of
+    /// it is archived or none, so a cursor never passes a message the archive does not have.
+    public func write(_ batch: ArchiveBatch) async throws {
+        guard !batch.isEmpty else { return }
+        try await client.withTransaction(logger: logger) { connection in
+            if !batch.messages.isEmpty {
+                var rooms: [String] = []
+                var millis: [Int64] = []
+                var sequences: [Int64] = []
+                var senders: [String] = []
+                var authors: [String] = []
+                var kinds: [Int32] = []
+                var times: [Int64] = []
+                var bodies: [String] = []
+                var entries: [String] = []
+                var vectors: [String] = []
+                for message in batch.messages {
+                    rooms.append(message.room)
+                    millis.append(Int64(message.id.millis))
+                    sequences.append(Int64(message.id.sequence))
+                    senders.append(message.sender)
+                    authors.append(message.author ?? "")
+                    kinds.append(Int32(message.kind.rawValue))
+                    times.append(message.time)
+                    bodies.append(message.text)
+                    entries.append(message.entry)
+                    vectors.append(SearchTerms.vector(of: message.text))
+                }
+                try await connection.query(
+                    """
+                    INSERT INTO chat_messages (room, ms, seq, sender, author, kind, sent_at, body, entry, terms)
+                    SELECT r, m, s, f, nullif(a, ''), k, to_timestamp(t / 1000.0), b, e, v::tsvector
+                    FROM unnest(\(rooms)::text[], \(millis)::int8[], \(sequences)::int8[], \(senders)::text[],
+                        \(authors)::text[], \(kinds)::int4[], \(times)::int8[], \(bodies)::text[], \(entries)::text[],
+                        \(vectors)::text[]) AS x(r, m, s, f, a, k, t, b, e, v)
+                    ON CONFLICT (room, ms, seq) DO NOTHING
+                    """, logger: logger)
+            }
+            for edit in batch.edits {
+                let vector = SearchTerms.vector(of: edit.text)
+                try await connection.query(
+                    """
+                    UPDATE chat_messages SET body = \(edit.text), terms = \(vector)::tsvector,
+                        edited_at = to_timestamp(\(edit.time) / 1000.0),
+                        edit_ms = \(Int64(edit.change.millis)), edit_seq = \(Int64(edit.change.sequence))
+                    WHERE room = \(edit.room) AND ms = \(Int64(edit.target.millis))
+                        AND seq = \(Int64(edit.target.sequence)) AND deleted_at IS NULL
+                        AND (edit_ms, edit_seq) < (\(Int64(edit.change.millis)), \(Int64(edit.change.sequence)))
+                    """, logger: logger)
+            }
+            for deletion in batch.deletions {
+                // A tombstone: the row stays (a late copy of the message finds it there and changes nothing), its
+                // text and its terms go.
+                try await connection.query(
+                    """
+                    INSERT INTO chat_messages (room, ms, seq, sender, kind, sent_at, body, entry, terms, deleted_at)
+                    VALUES (\(deletion.room), \(Int64(deletion.target.millis)), \(Int64(deletion.target.sequence)),
+                        '', 0, to_timestamp(\(Int64(deletion.target.millis)) / 1000.0), '', '', '', now())
+                    ON CONFLICT (room, ms, seq) DO UPDATE
+                    SET body = '', entry = '', terms = '', sender = '', author = NULL,
+                        deleted_at = coalesce(chat_messages.deleted_at, now())
+                    """, logger: logger)
+            }
+            if !batch.cursors.isEmpty {
+                let streams = batch.cursors.map(\.key)
+                let millis = batch.cursors.map { Int64($0.value.millis) }
+                let sequences = batch.cursors.map { Int64($0.value.sequence) }
+                try await connection.query(
+                    """
+                    INSERT INTO chat_archive_cursors AS c (stream, ms, seq)
+                    SELECT * FROM unnest(\(streams)::text[], \(millis)::int8[], \(sequences)::int8[])
+                    ON CONFLICT (stream) DO UPDATE SET ms = excluded.ms, seq = excluded.seq, updated_at = now()
+                    WHERE (c.ms, c.seq) < (excluded.ms, excluded.seq)
+                    """, logger: logger)
+            }
+            for gap in batch.gaps {
+                try await connection.query(
+                    """
+                    INSERT INTO chat_archive_gaps (stream, after_id, resumed_at_id)
+                    VALUES (\(gap.room), \(gap.after.description), \(gap.resumedAt.description))
+                    """, logger: logger)
+            }
+        }
+    }
+
+    /// How many messages the archive holds (deleted ones' tombstones not counted), and the gaps it recorded.
+    public func counts() async throws -> (messages: Int, gaps: Int) {
+        var result = (messages: 0, gaps: 0)
+        let rows = try await client.query(
+            """
+            SELECT (SELECT count(*) FROM chat_messages WHERE deleted_at IS NULL),
+                (SELECT count(*) FROM chat_archive_gaps)
+            """, logger: logger)
+        for try await (messages, gaps) in rows.decode((Int, Int).self) { result = (messages, gaps) }
+        return result
+    }
+}
+
+/// What one pass of the archiver writes: messages, changes to archived ones, how far each room's stream was read,
+/// and what it found trimmed before it could read it.
+public struct ArchiveBatch: Sendable {
+    public struct Message: Sendable {
+        public enum Kind: Int16, Sendable {
+            case say = 0
+            case action = 1
+            case notice = 2
+        }
+        public var room: String
+        public var id: StreamID
+        public var sender: String
+        /// The author's identity key (`OutgoingMessage.author`): whose the message is when a person asks for theirs
+        /// to be removed.
+        public var author: String?
+        public var kind: Kind
+        public var time: Millis
+        public var text: String
+        /// The stream entry's payload as stored.
+        public var entry: String
+
+        public init(
+            room: String, id: StreamID, sender: String, author: String?, kind: Kind, time: Millis, text: String,
+            entry: String
+        ) {
+            self.room = room
+            self.id = id
+            self.sender = sender
+            self.author = author
+            self.kind = kind
+            self.time = time
+            self.text = text
+            self.entry = entry
+        }
+    }
+
+    public struct Edit: Sendable {
+        public var room: String
+        public var target: StreamID
+        /// The edit's own id: an edit applies only over an older one.
+        public var change: StreamID
+        public var text: String
+        public var time: Millis
+    }
+
+    public struct Deletion: Sendable {
+        public var room: String
+        public var target: StreamID
+    }
+
+    public struct Gap: Sendable {
+        public var room: String
+        /// The archive's cursor then.
+        public var after: StreamID
+        /// Where the stream started when it was read.
+        public var resumedAt: StreamID
+
+        public init(room: String, after: StreamID, resumedAt: StreamID) {
+            self.room = room
+            self.after = after
+            self.resumedAt = resumedAt
+        }
+    }
+
+    public var messages: [Message] = []
+    public var edits: [Edit] = []
+    public var deletions: [Deletion] = []
+    public var cursors: [String: StreamID] = [:]
+    public var gaps: [Gap] = []
+
+    public init() {}
+
+    public var isEmpty: Bool {
+        messages.isEmpty && edits.isEmpty && deletions.isEmpty && cursors.isEmpty && gaps.isEmpty
+    }
+
+    /// Adds one stream entry: a message, or a change to one (reactions are not archived: history past the
+    /// stream shows messages as edited, without their reactions).
+    public mutating func add(entry payload: [UInt8], id: StreamID, room: String) {
+        guard let envelope = RelayCodec.decode(payload, entryID: id) else { return }
+        switch envelope.event {
+        case .message(let message):
+            let author: String?
+            if case .string(let key) = FlatJSON.parse(payload)?["au"] {
+                author = key
+            } else {
+                author = nil
+            }
+            messages.append(
+                Message(
+                    room: room, id: id, sender: message.from, author: author,
+                    kind: message.isNotice ? .notice : message.isAction ? .action : .say, time: message.time,
+                    text: message.text, entry: String(decoding: payload, as: UTF8.self)))
+        case .messageChanged(let change):
+            switch change.kind {
+            case .edited(let text):
+                edits.append(Edit(room: room, target: change.target, change: id, text: text, time: change.time))
+            case .deleted:
+                deletions.append(Deletion(room: room, target: change.target))
+            case .reacted, .unreacted:
+                break
+            }
+        default:
+            break
+        }
+    }
+}

@@ -1,0 +1,45 @@
+/// Searching the archive from an IRC client: `PRIVMSG HistServ :SEARCH [#channel] [from:nick] [page:N] words`
+/// (or `/HS SEARCH ...`), answered in NOTICEs from `HistServ`, as Ergo's HistServ answers its own commands. IRC has
+/// no search command of its own; a service is what IRC users and bots know how to talk to.
+extension IRCRenderer {
+    /// The service's prefix: no session holds the name (it is reserved), so nobody can pose as it.
+    public static let histServ = "HistServ!HistServ@services"
+
+    /// A line to HistServ: the request it makes, or what HistServ answers at once.
+    public static func histServRequest(_ text: String) -> (request: ClientRequest?, answer: String?) {
+        let words = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+        guard words.first?.uppercased() == "SEARCH" else {
+            return (nil, "HistServ: SEARCH [#channel] [from:nick] [page:N] words (\"a phrase\", prefix*)")
+        }
+        do {
+            var search = try SearchRequest.parseText(words.count > 1 ? words[1] : "")
+            // IRC names channels with their '#'; the chat's rooms are the rest.
+            search.room = search.room.map { $0.hasPrefix("#") ? String($0.dropFirst()) : $0 }
+            return (.search(search), nil)
+        } catch {
+            return (nil, error.message)
+        }
+    }
+
+    /// Search results, or a search's error, as HistServ's NOTICEs: one per message, then whether more remain.
+    static func histServLines(_ event: ChatEvent, view: IRCView) -> [IRCMessage] {
+        func notice(_ text: String) -> IRCMessage {
+            IRCMessage(source: histServ, command: "NOTICE", parameters: [view.nick, text])
+        }
+        switch event {
+        case .searchResults(let results):
+            let page = results.page > 1 ? " (page \(results.page))" : ""
+            guard !results.messages.isEmpty else { return [notice("Nothing found for \(results.text)\(page)")] }
+            let found = results.messages.map { message in
+                let said = message.isAction ? "* \(message.from) \(message.text)" : "<\(message.from)> \(message.text)"
+                return notice("\(channel(message.room)) \(TimeFormat.dateTime(message.time)) \(said)")
+            }
+            let more = results.more ? [notice("More: SEARCH page:\(results.page + 1) \(results.text)")] : []
+            return [notice("Found for \(results.text)\(page), best first:")] + found + more
+        case .error(let error):
+            return [notice("Search failed: \(error.message)")]
+        default:
+            return []
+        }
+    }
+}

@@ -1,0 +1,262 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+/// The archive (`--archive`) against a real PostgreSQL and a real Redis, with real nodes and clients.
+@Suite("The archive in PostgreSQL", .serialized)
+struct ArchiveTests {
+    /// Sends `count` room messages as fast as the socket takes them, alternating between `rooms`; each carries its
+    /// number as the request id, which the node's acknowledgement (the message event itself) echoes.
+    static func flood(_ client: TestSocket, rooms: [String], count: Int, from start: Int) throws {
+        var lines = ""
+        for number in start..<(start + count) {
+            let room = rooms[number % rooms.count]
+            lines += "{\"op\":\"say\",\"room\":\"\(room)\",\"text\":\"flood \(number)\",\"id\":\(number)}\n"
+        }
+        try client.sendRaw(Array(lines.utf8))
+    }
+
+    /// The message ids acknowledged to `client` (its own messages' events with a request id), read until nothing
+    /// comes for `quiet` seconds or the connection closes.
+    static func acknowledged(_ client: TestSocket, quiet: Double = 1.5) -> Set<String> {
+        var ids: Set<String> = []
+        while let line = client.readLine(timeout: quiet) {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["type"] as? String == "message", object["id"] != nil, let msgid = object["msgid"] as? String
+            else { continue }
+            ids.insert("\(object["room"] as? String ?? "") \(msgid)")
+        }
+        return ids
+    }
+
+    /// `room id` of every message in the rooms' Redis streams.
+    static func streamed(_ cluster: TestCluster, rooms: [String]) throws -> Set<String> {
+        var ids: Set<String> = []
+        for room in rooms {
+            let output = try cluster.redis.cli(["XRANGE", "chat:history:{\(room)}", "-", "+"])
+            // redis-cli prints an entry's id on its own line before its fields.
+            for line in output.split(separator: "\n") {
+                if line.range(of: #"^\d+-\d+$"#, options: .regularExpression) != nil { ids.insert("\(room) \(line)") }
+            }
+        }
+        return ids
+    }
+
+    @Test(
+        "every message Redis acknowledged is archived exactly once, through the archiving node killed mid-flood and PostgreSQL restarted"
+    )
+    func exactlyOnce() throws {
+        let postgres = try PostgresServer()
+        let cluster = try TestCluster(
+            nodes: 2,
+            nodeArguments: [
+                "--archive", postgres.url + "?sslmode=disable", "--rate-limit", "500", "--rate-burst", "500",
+            ])
+        let rooms = ["lobby", "flood"]
+        // n1 started first: its archiver takes the lease.
+        #expect(eventually(timeout: 10) { Self.metric("chat_archive_leader", of: cluster[0]) == 1 })
+        var clients: [TestSocket] = []
+        for (index, name) in ["ann", "abe", "bea", "bob"].enumerated() {
+            let client = try cluster[index < 2 ? 0 : 1].loginJSON(name)
+            try client.sendJSON(["op": "join", "room": "flood"])
+            _ = try client.expectEvent(type: "joined")
+            clients.append(client)
+        }
+        var acknowledged: Set<String> = []
+        for client in clients { try Self.flood(client, rooms: rooms, count: 100, from: 0) }
+        for client in clients { acknowledged.formUnion(Self.acknowledged(client)) }
+        #expect(acknowledged.count == 400)
+        #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT count(*) FROM chat_messages")) == "400" })
+
+        // The archiving node killed while its clients' lines are still coming in: what Redis took from it before
+        // it died is archived by the other node once the lease passes.
+        for client in clients { try Self.flood(client, rooms: rooms, count: 200, from: 1000) }
+        usleep(30_000)
+        cluster[0].kill9()
+        for client in clients { acknowledged.formUnion(Self.acknowledged(client, quiet: 1)) }
+        // PostgreSQL restarted (killed) while the survivors flood on.
+        for client in clients[2...] { try Self.flood(client, rooms: rooms, count: 200, from: 2000) }
+        postgres.kill()
+        for client in clients[2...] { acknowledged.formUnion(Self.acknowledged(client, quiet: 1)) }
+        try postgres.start()
+        for client in clients[2...] { try Self.flood(client, rooms: rooms, count: 50, from: 3000) }
+        for client in clients[2...] { acknowledged.formUnion(Self.acknowledged(client)) }
+
+        let streamed = try Self.streamed(cluster, rooms: rooms)
+        #expect(acknowledged.isSubset(of: streamed))
+        var archived: Set<String> = []
+        let settled = eventually(timeout: 40, interval: 0.5) {
+            let rows = (try? postgres.psql("SELECT room || ' ' || ms || '-' || seq FROM chat_messages")) ?? ""
+            archived = Set(rows.split(separator: "\n").map(String.init))
+            return archived == streamed
+        }
+        #expect(settled, "archived \(archived.count), streamed \(streamed.count)")
+        #expect(acknowledged.count > 400 + 2 * 250, "the survivors' messages at least")
+        #expect(Self.metric("chat_archive_leader", of: cluster[1]) == 1)
+        // Exactly once: the rows are the stream's entries, one each (the key is the room and the id).
+        #expect(try postgres.psql("SELECT count(*) FROM chat_messages") == String(streamed.count))
+        #expect(try postgres.psql("SELECT count(*) FROM chat_archive_gaps") == "0")
+        #expect(try postgres.psql("SELECT max(version) FROM chat_schema") == "1")
+        #expect(
+            try postgres.psql(
+                "SELECT sender || ': ' || body FROM chat_messages WHERE body = 'flood 3049' AND sender = 'bob'")
+                == "bob: flood 3049")
+    }
+
+    /// Every message of `room` read back page by page (`history` before the oldest so far), oldest first.
+    static func pagedBack(_ client: TestSocket, room: String, limit: Int = 50) throws -> [[String: Any]] {
+        var read: [[String: Any]] = []
+        var before: String?
+        for page in 0..<100 {
+            var request: [String: Any] = ["op": "history", "room": room, "limit": limit, "id": "p\(page)"]
+            if let before { request["before"] = before }
+            try client.sendJSON(request)
+            let event = try client.expectEvent(type: "history")
+            let messages = event["messages"] as? [[String: Any]] ?? []
+            if messages.isEmpty { break }
+            read.insert(contentsOf: messages, at: 0)
+            before = messages.first?["msgid"] as? String
+        }
+        return read
+    }
+
+    static func search(_ client: TestSocket, _ fields: [String: Any]) throws -> [String: Any] {
+        var request = fields
+        request["op"] = "search"
+        try client.sendJSON(request)
+        return try client.expectLine("search results") {
+            $0.contains("\"type\":\"search\"") || $0.contains("\"type\":\"error\"")
+        }
+        .data(using: .utf8).flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] } ?? [:]
+    }
+
+    static func texts(_ event: [String: Any]) -> [String] {
+        (event["messages"] as? [[String: Any]] ?? []).compactMap { $0["text"] as? String }
+    }
+
+    @Test(
+        "history reads on from Redis into the archive in order with no duplicate at the seam; search finds words and phrases in three scripts, only in one's own rooms"
+    )
+    func historyAndSearch() throws {
+        let postgres = try PostgresServer()
+        let cluster = try TestCluster(
+            nodes: 1,
+            nodeArguments: [
+                "--archive", postgres.url + "?sslmode=disable", "--history-length", "150", "--rate-limit", "500",
+                "--rate-burst", "500", "--irc-port", "0",
+            ])
+        let alice = try cluster[0].loginJSON("alice")
+        // Paced as the archiver keeps up: all of it archived, while the stream keeps only its last hundred or two
+        // (it is trimmed a whole node of 100 entries at a time).
+        try alice.sendJSON(["op": "join", "room": "long"])
+        _ = try alice.expectEvent(type: "joined")
+        for round in 0..<6 {
+            try Self.flood(alice, rooms: ["long"], count: 50, from: round * 50)
+            #expect(Self.acknowledged(alice, quiet: 0.3).count == 50)
+            #expect(
+                eventually(timeout: 10) {
+                    (try? postgres.psql("SELECT count(*) FROM chat_messages WHERE room = 'long'"))
+                        == String(round * 50 + 50)
+                })
+        }
+        let streamLength = Int(try cluster.redis.cli(["XLEN", "chat:history:{long}"])) ?? 0
+        #expect(streamLength < 300)
+        #expect(try postgres.psql("SELECT count(*) FROM chat_archive_gaps WHERE stream = 'long'") == "0")
+        let read = try Self.pagedBack(alice, room: "long")
+        #expect(read.compactMap { $0["text"] as? String } == (0..<300).map { "flood \($0)" })
+        #expect(Set(read.compactMap { $0["msgid"] as? String }).count == 300)
+
+        // PostgreSQL down while a room floods past what its stream keeps: what was trimmed before the archive could
+        // read it is a gap, recorded, logged and counted; the rest is archived once it is back.
+        postgres.kill()
+        try alice.sendJSON(["op": "join", "room": "gappy"])
+        _ = try alice.expectEvent(type: "joined")
+        try Self.flood(alice, rooms: ["gappy"], count: 400, from: 0)
+        #expect(Self.acknowledged(alice).count == 400)
+        try postgres.start()
+        #expect(
+            eventually(timeout: 15) {
+                (try? postgres.psql("SELECT count(*) FROM chat_archive_gaps WHERE stream = 'gappy'")) == "1"
+            })
+        #expect(eventually(timeout: 5) { (Self.metric("chat_archive_gaps_total", of: cluster[0]) ?? 0) == 1 })
+        #expect((cluster[0].process.stdout() + cluster[0].process.stderr()).contains("archive gap"))
+        let kept = Int(try cluster.redis.cli(["XLEN", "chat:history:{gappy}"])) ?? -1
+        #expect(
+            eventually(timeout: 10) {
+                (try? postgres.psql("SELECT count(*) FROM chat_messages WHERE room = 'gappy'")) == String(kept)
+            })
+
+        // Three scripts, a phrase in each; one room alice is not in.
+        let bob = try cluster[0].loginJSON("bob")
+        try bob.sendJSON(["op": "join", "room": "secret"])
+        _ = try bob.expectEvent(type: "joined")
+        for text in [
+            "The quick brown fox jumps", "Съешь же ещё этих мягких французских булок", "東京タワーに行きました",
+        ] {
+            try alice.sendJSON(["op": "say", "room": "long", "text": text, "id": "s"])
+            _ = try alice.expectEvent(type: "message")
+        }
+        try bob.sendJSON(["op": "say", "room": "secret", "text": "the quick brown fox is secret", "id": "s"])
+        _ = try bob.expectEvent(type: "message")
+        #expect(
+            eventually(timeout: 10) {
+                (try? postgres.psql("SELECT count(*) FROM chat_messages WHERE room <> 'gappy'")) == "304"
+            })
+        _ = alice.drain()
+        #expect(Self.texts(try Self.search(alice, ["text": "\"QUICK brown\""])) == ["The quick brown fox jumps"])
+        #expect(
+            Self.texts(try Self.search(alice, ["text": "\"французских булок\""])) == [
+                "Съешь же ещё этих мягких французских булок"
+            ])
+        #expect(Self.texts(try Self.search(alice, ["text": "франц*"])).count == 1)
+        #expect(Self.texts(try Self.search(alice, ["text": "京タワ"])) == ["東京タワーに行きました"])
+        #expect(Self.texts(try Self.search(alice, ["text": "\"brown quick\""])).isEmpty, "a phrase is in order")
+        #expect(Self.texts(try Self.search(bob, ["text": "quick brown"])) == ["the quick brown fox is secret"])
+        let refused = try Self.search(alice, ["text": "secret", "room": "secret"])
+        #expect(refused["code"] as? String == "not-in-room")
+        // Pages: 300 floods, 20 a page, newest first among equals.
+        let first = try Self.search(alice, ["text": "flood", "room": "long"])
+        #expect(Self.texts(first).count == 20 && first["more"] as? Bool == true)
+        #expect(Self.texts(first).first == "flood 299")
+        let tenth = try Self.search(alice, ["text": "flood", "room": "long", "page": 10])
+        #expect(Self.texts(tenth).last == "flood 100")
+        let past = try Self.search(alice, ["text": "flood", "page": 11])
+        #expect(past["code"] as? String == "bad-request")
+
+        // A deleted message leaves the archive's index too.
+        try alice.sendJSON([
+            "op": "delete", "room": "long", "id": "d",
+            "msgid": try Self.msgid(of: "The quick brown fox jumps", in: postgres),
+        ])
+        _ = try alice.expectEvent(type: "deleted")
+        #expect(eventually(timeout: 10) { (try? Self.texts(Self.search(alice, ["text": "fox"])))?.isEmpty == true })
+
+        // Text mode and IRC ask the same archive.
+        let carol = try cluster[0].login("carol")
+        try carol.send("/join long")
+        _ = try carol.expect("you joined #long")
+        try carol.send("/search мягких")
+        _ = try carol.expect("found for \"мягких\"")
+        _ = try carol.expect("#long ")
+        let dave = try cluster[0].ircLogin("dave")
+        try dave.send("JOIN #long")
+        _ = try dave.expect(" 366 dave #long ")
+        try dave.send("PRIVMSG HistServ :SEARCH #long 東京")
+        _ = try dave.expectLine("HistServ's result") {
+            $0.hasPrefix(":HistServ!HistServ@services NOTICE dave :#long ") && $0.contains("東京タワーに行きました")
+        }
+    }
+
+    static func msgid(of text: String, in postgres: PostgresServer) throws -> String {
+        try postgres.psql("SELECT ms || '-' || seq FROM chat_messages WHERE body = '\(text)'")
+    }
+
+    /// A counter or gauge from a node's /metrics; nil when it is not there.
+    static func metric(_ name: String, of node: NodeProcess) -> Double? {
+        guard let (status, body) = try? HTTPGet.get(port: node.opsPort, path: "/metrics"), status == 200 else {
+            return nil
+        }
+        let line = body.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+}
