@@ -6,6 +6,7 @@
 #   scripts/fuzz.sh --list               the targets
 #   scripts/fuzz.sh --debug --seconds 3  a debug build (built in half the time, runs slower): the test command's
 #                                        short run, which replays the kept inputs and looks around them briefly
+#   scripts/fuzz.sh --build-only         builds the fuzzers and runs nothing
 # First it replays every input kept in Fuzz/Regressions/<target>/ (crashes found before and fixed): each must run
 # clean. Then each target runs for the time given, from its seeds (Fuzz/Corpus/<target>/, committed) and what
 # earlier runs found (Fuzz/.build/corpus/<target>/, not committed). A crash stops the script with the input that
@@ -22,7 +23,8 @@ while [ $# -gt 0 ]; do
     --seconds) seconds="$2"; shift 2 ;;
     --list) list=1; shift ;;
     --debug) configuration=debug; shift ;;
-    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+    --build-only) build_only=1; shift ;;
+    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) targets+=("$1"); shift ;;
   esac
 done
@@ -36,6 +38,7 @@ swift build --package-path Fuzz -c "$configuration" \
   -Xswiftc -sanitize=address -Xswiftc -sanitize-coverage=edge,trace-cmp,inline-8bit-counters,pc-table \
   -Xlinker "$runtime" -Xlinker -lstdc++ 2>&1 | grep -vE '^warning: (prohibited flag|.swift-distributed)' | tail -3
 binary=Fuzz/.build/$configuration/chat-fuzz
+[ -z "${build_only:-}" ] || exit 0
 
 all=(irc json-request json-event text proxy host names search line-framer resp prometheus websocket http-head)
 if [ -n "${list:-}" ]; then printf '%s\n' "${all[@]}"; exit 0; fi

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The test command.
 #   scripts/test.sh          installs what is missing, builds everything, runs every test one at a time (the
-#                            integration tests start their own redis-server, chat-node, chat-balancer, tmux and
-#                            browser processes), then a short run of every fuzz target: 27 minutes here from a
-#                            fresh clone at 81865ac (9.5 of them the build, 1.6 the fuzzers'), 16 with it done
-#   scripts/test.sh --fast   only the tests that start no process, in parallel: under a minute after a build
-# Both end with the format check (scripts/format.sh --check).
+#                            integration tests start their own redis-server, postgres, chat-node, chat-balancer,
+#                            tmux and browser processes) and, beside them, the format check and a short run of
+#                            every fuzz target: 27 minutes here from a fresh clone at 81865ac (9.5 of them the
+#                            build, 1.6 the fuzzers'), 16 with it done
+#   scripts/test.sh --fast   only the tests that start no process, in parallel, then the format check: under a
+#                            minute after a build
 # Any further arguments go to `swift test`, e.g. `scripts/test.sh --filter ChatStoreTests` for one suite (then
 # without the fuzz run). --fast comes first.
 set -euo pipefail
@@ -23,16 +24,32 @@ if [ -n "$fast" ]; then
   # this is exactly the process-free tests, with no list to keep. They share nothing, so they run in parallel.
   CHAT_TESTS_FAST=1 swift test --skip-build "$@" 2>&1 | tee "$log"
 else
+  # Beside the tests, at the idle scheduling class (it gets only what the tests leave: they mostly wait on the
+  # processes they start): the format check, then a short run of every fuzz target (scripts/fuzz.sh; an hour each
+  # is for fuzz.sh by hand), after replaying the crashes found before, so a parser that crashes again, or newly,
+  # fails the test command. A debug build: it is built in half the time of a release one. Not when the tests were
+  # narrowed (`--filter X`): that asks for those tests only. Three minutes off a fresh clone's run.
+  beside=$(mktemp)
+  trap 'rm -f "$log" "$beside"' EXIT
+  idle="nice -n 19"
+  if chrt --idle 0 true 2>/dev/null; then idle="chrt --idle 0"; fi
+  (
+    status=0
+    $idle scripts/format.sh --check || status=1
+    if [ $# -eq 0 ]; then $idle scripts/fuzz.sh --debug --seconds "${FUZZ_SECONDS:-3}" || status=1; fi
+    exit $status
+  ) >"$beside" 2>&1 &
+  besides=$!
   # One test at a time: the integration tests start processes and check timings (kill -9 cleanup within ttl+5 s).
-  swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log"
-  # A short run of every fuzz target (scripts/fuzz.sh; an hour each is for fuzz.sh by hand), after replaying the
-  # crashes found before: a parser that crashes again, or newly, fails the test command. A debug build: it is
-  # built in half the time of a release one, which is most of what a few seconds of fuzzing cost. Not when the
-  # tests were narrowed (`--filter X`): that asks for those tests only.
-  if [ $# -eq 0 ]; then scripts/fuzz.sh --debug --seconds "${FUZZ_SECONDS:-3}"; fi
+  tests=0
+  swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log" || tests=$?
+  besides_status=0
+  wait "$besides" || besides_status=$?
+  cat "$beside"
+  [ "$tests" -eq 0 ] && [ "$besides_status" -eq 0 ] || exit 1
 fi
-# The tree as the formatter has it (scripts/format.sh fixes it): checked last, so the tests run either way.
-scripts/format.sh --check
+# The tree as the formatter has it (scripts/format.sh fixes it); the full run checked it beside the tests.
+if [ -n "$fast" ]; then scripts/format.sh --check; fi
 # Swift Testing's own summary counts cancelled tests as run; restated as one plain line.
 passed=$(grep -cE '^✔ Test ' "$log" || true)
 skipped=$(grep -cE '^➜ Test .*(cancelled|skipped)' "$log" || true)

@@ -146,21 +146,7 @@ struct ArchiveTests {
                 "--rate-burst", "500", "--irc-port", "0",
             ])
         let alice = try cluster[0].loginJSON("alice")
-        // Paced as the archiver keeps up: all of it archived, while the stream keeps only its last hundred or two
-        // (it is trimmed a whole node of 100 entries at a time).
-        try alice.sendJSON(["op": "join", "room": "long"])
-        _ = try alice.expectEvent(type: "joined")
-        for round in 0..<6 {
-            try Self.flood(alice, rooms: ["long"], count: 50, from: round * 50)
-            #expect(Self.acknowledged(alice, quiet: 0.3).count == 50)
-            #expect(
-                eventually(timeout: 10) {
-                    (try? postgres.psql("SELECT count(*) FROM chat_messages WHERE room = 'long'"))
-                        == String(round * 50 + 50)
-                })
-        }
-        let streamLength = Int(try cluster.redis.cli(["XLEN", "chat:history:{long}"])) ?? 0
-        #expect(streamLength < 300)
+        try Self.pacedFlood(alice, into: "long", cluster: cluster, postgres: postgres)
         #expect(try postgres.psql("SELECT count(*) FROM chat_archive_gaps WHERE stream = 'long'") == "0")
         let read = try Self.pagedBack(alice, room: "long")
         #expect(read.compactMap { $0["text"] as? String } == (0..<300).map { "flood \($0)" })
@@ -245,6 +231,86 @@ struct ArchiveTests {
         _ = try dave.expectLine("HistServ's result") {
             $0.hasPrefix(":HistServ!HistServ@services NOTICE dave :#long ") && $0.contains("東京タワーに行きました")
         }
+    }
+
+    /// Says "flood 0" to "flood 299" in `room`, 50 at a time, each time waiting until the archive has them: all of
+    /// it archived, while the stream (`--history-length 150`) keeps only its last hundred or two (it is trimmed a
+    /// whole node of 100 entries at a time).
+    static func pacedFlood(
+        _ client: TestSocket, into room: String, cluster: TestCluster, postgres: PostgresServer
+    ) throws {
+        try client.sendJSON(["op": "join", "room": room])
+        _ = try client.expectEvent(type: "joined")
+        for round in 0..<6 {
+            try Self.flood(client, rooms: [room], count: 50, from: round * 50)
+            #expect(Self.acknowledged(client, quiet: 0.3).count == 50)
+            #expect(
+                eventually(timeout: 10) {
+                    (try? postgres.psql("SELECT count(*) FROM chat_messages WHERE room = '\(room)'"))
+                        == String(round * 50 + 50)
+                })
+        }
+        let streamLength = Int(try cluster.redis.cli(["XLEN", "chat:history:{\(room)}"])) ?? 0
+        #expect(streamLength < 300)
+    }
+
+    @Test(
+        "the page scrolls back from Redis into the archive with nothing twice at the seam; its search box finds a message and opens it in its room's history"
+    )
+    func page() throws {
+        let postgres = try PostgresServer()
+        let cluster = try TestCluster(
+            nodes: 1,
+            nodeArguments: [
+                "--archive", postgres.url + "?sslmode=disable", "--history-length", "150", "--rate-limit", "500",
+                "--rate-burst", "500",
+            ])
+        let feeder = try cluster[0].loginJSON("feeder")
+        try Self.pacedFlood(feeder, into: "long", cluster: cluster, postgres: postgres)
+
+        let browser = try WebDriver(logDirectory: cluster.logDirectory)
+        let url = "http://127.0.0.1:\(cluster[0].httpPort)/"
+        try browser.open(url)
+        try browser.logIn(as: "reader")
+        try browser.say("/join long")
+        try browser.waitForText("#room-title") { $0 == "#long" }
+        try browser.waitForText("#log") { $0.contains("flood 299") }
+        // Scrolled to the top again and again: Redis's pages, then the archive's.
+        var shown: [String] = []
+        for _ in 0..<20 {
+            try browser.click("#older")
+            Thread.sleep(forTimeInterval: 0.3)
+            shown =
+                (try browser.execute(
+                    "return state.rooms.get('long').lines.filter(l => l.kind === 'message').map(l => l.text)")
+                    as? [String]) ?? []
+            if shown.first == "flood 0" { break }
+        }
+        #expect(shown == (0..<300).map { "flood \($0)" })
+        let ids = (try browser.execute("return state.rooms.get('long').lines.map(l => l.id)") as? [String]) ?? []
+        #expect(Set(ids).count == ids.count)
+        try browser.click("#older")
+        try browser.waitForText("#older") { $0 == "No older messages" }
+
+        // A fresh page (the tab reloaded: the same name by its token) shows only the newest; a search finds an old
+        // message, and opening it reads its room's history around it.
+        try browser.open(url)
+        try browser.waitForText("#status") { $0.contains("reader on node") }
+        try browser.say("/join long")
+        try browser.waitForText("#log") { $0.contains("flood 299") }
+        #expect(!(try browser.text("#log")).contains("flood 42"))
+        try browser.type("\"flood 42\"", into: "#search-text")
+        try browser.click("#search button[type=submit]")
+        try browser.waitForText("#results-list") { $0.contains("flood 42") }
+        #expect(try browser.text("#results-title").contains("flood 42"))
+        try browser.click("#results-list button")
+        try browser.waitForText(".log li.found") { $0.contains("flood 42") }
+        let around =
+            (try browser.execute(
+                "return state.rooms.get('long').lines.filter(l => l.kind === 'message').map(l => l.text)") as? [String])
+            ?? []
+        #expect(around.contains("flood 18") && around.contains("flood 41") && !around.contains("flood 17"))
+        #expect(!browser.consoleLog().contains("SEVERE"), "\(browser.consoleLog())")
     }
 
     static func msgid(of text: String, in postgres: PostgresServer) throws -> String {

@@ -1050,10 +1050,9 @@ function openResult(message) {
   state.found = message.msgid;
   select(message.room);
   if (!showFound()) {
-    // The messages up to and including it, then those after: it ends up in the middle of what is read.
+    // The messages up to and including it (history reads on into the archive); "Load older" goes further back.
     const [ms, seq] = message.msgid.split("-");
     send({ op: "history", room: message.room, limit: 25, before: `${ms}-${Number(seq) + 1}`, id: CONTEXT + message.msgid });
-    send({ op: "history", room: message.room, limit: 25, after: message.msgid, id: CONTEXT + message.msgid });
   }
 }
 
