@@ -6,9 +6,12 @@
 #   REDIS_USER            the ACL user (chat-node, chat-balancer)
 #   REDIS_PASSWORD_FILE   the file holding its password (a trailing newline is not part of it)
 #
+#   ARCHIVE_PASSWORD_FILE (optional) the file holding the archive's PostgreSQL password
+#
 # CHAT_REDIS_URL and BALANCER_REDIS_URL (whichever are set) become redis://USER:PASSWORD@<the rest of the URL>,
-# percent-escaped, in this process's environment only; then the program replaces this shell (it stays PID 1 and
-# gets SIGTERM itself). The programs never print the password (their logs show redis://USER@host:port/db).
+# and CHAT_ARCHIVE (postgres://USER@host...) postgres://USER:PASSWORD@host..., percent-escaped, in this process's
+# environment only; then the program replaces this shell (it stays PID 1 and gets SIGTERM itself). The programs
+# never print a password (their logs show redis://USER@host:port/db, postgres://USER:***@host:port/db).
 set -eu
 
 user=${REDIS_USER:?REDIS_USER names the Redis ACL user}
@@ -40,5 +43,20 @@ done
 if [ -z "$found" ]; then
   echo "chat-redis-auth: neither CHAT_REDIS_URL nor BALANCER_REDIS_URL is set" >&2
   exit 78
+fi
+if [ -n "${ARCHIVE_PASSWORD_FILE:-}" ] && [ -n "${CHAT_ARCHIVE:-}" ]; then
+  if [ ! -r "$ARCHIVE_PASSWORD_FILE" ] || [ -z "$(cat "$ARCHIVE_PASSWORD_FILE")" ]; then
+    echo "chat-redis-auth: no password in $ARCHIVE_PASSWORD_FILE: run scripts/compose-secrets.sh on the host, then docker compose up again" >&2
+    exit 78
+  fi
+  case $CHAT_ARCHIVE in
+    postgres://*@* | postgresql://*@*) ;;
+    *) echo "chat-redis-auth: CHAT_ARCHIVE must be postgres://USER@host:port/database" >&2; exit 78 ;;
+  esac
+  rest=${CHAT_ARCHIVE#*://}
+  case ${rest%%@*} in
+    *:*) echo "chat-redis-auth: CHAT_ARCHIVE already holds a password; give it only postgres://USER@host" >&2; exit 78 ;;
+  esac
+  export "CHAT_ARCHIVE=${CHAT_ARCHIVE%%://*}://${rest%%@*}:$(escape "$(cat "$ARCHIVE_PASSWORD_FILE")")@${rest#*@}"
 fi
 exec "$@"

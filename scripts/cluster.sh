@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts the whole local cluster from a fresh clone: its own Redis (own port and data directory, never a system
-# Redis), NODES chat nodes (default 3) and the balancer in front, all built in release mode. Ctrl-C stops it.
+# Redis), its own PostgreSQL for the archive (history past Redis, and search; its data in run/postgres, kept from
+# run to run; ARCHIVE=0 for none), NODES chat nodes (default 3) and the balancer in front, all built in release
+# mode. Ctrl-C stops it.
 # The balancer also serves TLS (chat on 7443, HTTPS and WSS on 8443) with a development certificate made once in
 # run/dev-tls by scripts/dev-cert.sh; clients trust it with its CA, run/dev-tls/dev-ca.pem.
 #   scripts/cluster.sh            NODES=5 scripts/cluster.sh
@@ -22,6 +24,9 @@ FIRST_NODE_PORT=${FIRST_NODE_PORT:-7001}
 FIRST_NODE_HTTP_PORT=${FIRST_NODE_HTTP_PORT:-8081}
 FIRST_NODE_OPS_PORT=${FIRST_NODE_OPS_PORT:-9101}
 RUN_DIR=${RUN_DIR:-$PWD/run/$(date +%Y%m%d-%H%M%S)}
+ARCHIVE=${ARCHIVE:-1}
+PG_PORT=${PG_PORT:-5433}
+PG_DIR=${PG_DIR:-$PWD/run/postgres}
 
 scripts/install-deps.sh
 echo "building (release; the first build takes several minutes)..."
@@ -47,9 +52,36 @@ stop() {
   for pid in "${pids[@]:2}"; do wait "$pid" 2>/dev/null || true; done
   kill -TERM "${pids[1]}" 2>/dev/null || true; wait "${pids[1]}" 2>/dev/null || true
   kill -TERM "${pids[0]}" 2>/dev/null || true; wait "${pids[0]}" 2>/dev/null || true
+  # PostgreSQL's fast shutdown (SIGINT): its open transactions roll back, what was committed stays.
+  if [ -n "$pg_pid" ]; then kill -INT "$pg_pid" 2>/dev/null || true; wait "$pg_pid" 2>/dev/null || true; fi
   echo "stopped; logs are in $RUN_DIR"
 }
+pg_pid=
 trap stop INT TERM EXIT
+
+archive=()
+if [ "$ARCHIVE" = "1" ]; then
+  # PostgreSQL will not run as root: then it runs as Debian's postgres user (setpriv execs, so its pid is the
+  # server's), and its data directory is that user's.
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+  [ -n "$pg_bin" ] || pg_bin=$(dirname "$(command -v postgres)")
+  as_pg=()
+  if [ "$(id -u)" -eq 0 ]; then as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --); fi
+  if [ ! -s "$PG_DIR/PG_VERSION" ]; then
+    install -d -m 700 "$PG_DIR"
+    if [ ${#as_pg[@]} -gt 0 ]; then chown postgres:postgres "$PG_DIR"; fi
+    "${as_pg[@]}" "$pg_bin/initdb" -D "$PG_DIR" -U chat --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
+      >"$RUN_DIR/postgres-initdb.log" 2>&1
+  fi
+  "${as_pg[@]}" "$pg_bin/postgres" -D "$PG_DIR" -p "$PG_PORT" -k "$PG_DIR" -c listen_addresses=127.0.0.1 \
+    >"$RUN_DIR/postgres.log" 2>&1 &
+  pg_pid=$!
+  for _ in $(seq 100); do psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -tAc 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
+  if [ "$(psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'chat'")" != 1 ]; then
+    psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -qc 'CREATE DATABASE chat'
+  fi
+  archive=(--archive "postgres://chat@127.0.0.1:$PG_PORT/chat?sslmode=disable")
+fi
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" --save "" --appendonly no \
   --daemonize no >"$RUN_DIR/redis.log" 2>&1 &
@@ -65,7 +97,7 @@ pids+=($!)
 for i in $(seq 1 "$NODES"); do
   "$BIN/chat-node" --host 127.0.0.1 --port $((FIRST_NODE_PORT + i - 1)) --http-port $((FIRST_NODE_HTTP_PORT + i - 1)) \
     --ops-port $((FIRST_NODE_OPS_PORT + i - 1)) --irc-port $((FIRST_NODE_IRC_PORT + i - 1)) \
-    --node-id "node$i" --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol \
+    --node-id "node$i" --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol "${archive[@]}" \
     >"$RUN_DIR/node$i.out" 2>"$RUN_DIR/node$i.log" &
   pids+=($!)
 done
@@ -79,7 +111,7 @@ done
 
 cat <<INFO
 
-swift-redis-chat is running: Redis, $NODES nodes and the balancer.
+swift-redis-chat is running: Redis, $NODES nodes and the balancer$([ "$ARCHIVE" = 1 ] && echo ", with the archive in PostgreSQL (127.0.0.1:$PG_PORT, data in $PG_DIR)").
   web        http://localhost:$HTTP_PORT/         (the web client, through the balancer)
   web (TLS)  https://localhost:$HTTPS_PORT/        (a development certificate: trust $TLS_DIR/dev-ca.pem)
   terminal   $BIN/chat --name YOU --server localhost:$CHAT_PORT
@@ -94,7 +126,7 @@ swift-redis-chat is running: Redis, $NODES nodes and the balancer.
 logs:
   $RUN_DIR/balancer.log
 $(for i in $(seq 1 "$NODES"); do echo "  $RUN_DIR/node$i.log"; done)
-  $RUN_DIR/redis.log
+  $RUN_DIR/redis.log$([ "$ARCHIVE" = 1 ] && printf '\n  %s' "$RUN_DIR/postgres.log")
 Ctrl-C stops everything.
 INFO
 wait

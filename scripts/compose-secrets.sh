@@ -62,6 +62,16 @@ case "${1:-}" in
         echo "created $file"
       fi
     done
+    # The archive's PostgreSQL user (chat): the image sets it at the first start of an empty volume only, so it is
+    # never rotated here (ALTER USER, then write the file, is the way).
+    if [[ -s "$dir/postgres-password" ]]; then
+      echo "kept    $dir/postgres-password"
+    else
+      password=$(new_password)
+      [[ "$password" =~ ^[0-9a-f]{64}$ ]] || { echo "could not make a random password" >&2; exit 1; }
+      printf '%s\n' "$password" >"$dir/postgres-password"
+      echo "created $dir/postgres-password"
+    fi
     ;;
   --rotate)
     [[ $# -eq 2 ]] || usage

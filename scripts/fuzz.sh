@@ -61,7 +61,7 @@ for target in "${targets[@]}"; do
   # One log per run: two runs of the same target at once (an hour's run by hand, the test command's short one)
   # share the corpus, which libFuzzer allows, but must not write over each other's log.
   log=Fuzz/.build/fuzz-$target-$$.log
-  if CHAT_FUZZ_TARGET=$target "$binary" "$corpus" "Fuzz/Corpus/$target" -max_total_time="$seconds" -timeout=10 \
+  if CHAT_FUZZ_TARGET=$target "$binary" "$corpus" "Fuzz/Corpus/$target" -max_total_time="$seconds" -timeout="${FUZZ_TIMEOUT:-10}" \
     -rss_limit_mb=2048 -max_len=8192 -print_final_stats=1 -artifact_prefix="$crashes/" >"$log" 2>&1; then
     runs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)
     added=$(grep -oE 'stat::new_units_added: *[0-9]+' "$log" | grep -oE '[0-9]+$' || echo 0)

@@ -2,12 +2,12 @@
 # Installs what building and running need on Debian/Ubuntu, only where it is missing: redis-server (the local
 # cluster and the tests start their own), libhiredis-dev and pkg-config (the hiredis system library target),
 # libicu-dev (ICU: Unicode's identifier security for names and rooms),
-# libncurses-dev (the terminal client, ncursesw), curl (the local cluster script waits on the balancer) and openssl
-# (development certificates for the TLS ports, scripts/dev-cert.sh; the TLS tests' raw client, s_client).
+# libncurses-dev (the terminal client, ncursesw), curl (the local cluster script waits on the balancer), openssl
+# (development certificates for the TLS ports, scripts/dev-cert.sh; the TLS tests' raw client, s_client) and
+# postgresql (the local cluster's archive; the archive's tests start their own server from its binaries).
 # With --tests, also what the tests need: docker-compose (validates docker-compose.yml; no Docker engine is
 # needed), iproute2 (the multi-host test), tmux (the terminal client's test), irssi and weechat (real IRC clients,
-# in tmux), chromium with chromium-driver (the web client's browser test) and postgresql (the archive's tests start
-# their own server from its binaries).
+# in tmux) and chromium with chromium-driver (the web client's browser test).
 #   scripts/install-deps.sh          scripts/install-deps.sh --tests
 set -euo pipefail
 
@@ -16,6 +16,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+# PostgreSQL: the local cluster's archive (scripts/cluster.sh), and the archive's tests start their own.
+compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || command -v postgres >/dev/null 2>&1 || missing+=(postgresql)
 if [ "${1:-}" = "--tests" ]; then
   command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
@@ -24,7 +26,6 @@ if [ "${1:-}" = "--tests" ]; then
   command -v weechat >/dev/null 2>&1 || missing+=(weechat-curses)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
-  compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || command -v postgres >/dev/null 2>&1 || missing+=(postgresql)
 fi
 if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
 if ! pkg-config --exists icu-i18n 2>/dev/null; then missing+=(libicu-dev); fi

@@ -29,17 +29,22 @@ else
   # is for fuzz.sh by hand), after replaying the crashes found before, so a parser that crashes again, or newly,
   # fails the test command. A debug build: it is built in half the time of a release one. Not when the tests were
   # narrowed (`--filter X`): that asks for those tests only. Three minutes off a fresh clone's run.
+  # Its own process group (setsid), ended with the script however the script ends (a background job of a script
+  # ignores Ctrl-C). An input may take long to run only because the tests held the CPU: libFuzzer's per-input
+  # limit is raised for this run (FUZZ_TIMEOUT), so a starved input is not taken for a hang.
   beside=$(mktemp)
-  trap 'rm -f "$log" "$beside"' EXIT
   idle="nice -n 19"
   if chrt --idle 0 true 2>/dev/null; then idle="chrt --idle 0"; fi
-  (
+  fuzz=""
+  if [ $# -eq 0 ]; then fuzz=1; fi
+  setsid bash -c '
     status=0
-    $idle scripts/format.sh --check || status=1
-    if [ $# -eq 0 ]; then $idle scripts/fuzz.sh --debug --seconds "${FUZZ_SECONDS:-3}" || status=1; fi
+    '"$idle"' scripts/format.sh --check || status=1
+    if [ -n "'"$fuzz"'" ]; then FUZZ_TIMEOUT=300 '"$idle"' scripts/fuzz.sh --debug --seconds "${FUZZ_SECONDS:-3}" || status=1; fi
     exit $status
-  ) >"$beside" 2>&1 &
+  ' >"$beside" 2>&1 &
   besides=$!
+  trap 'kill -- -"$besides" 2>/dev/null || true; rm -f "$log" "$beside"' EXIT
   # One test at a time: the integration tests start processes and check timings (kill -9 cleanup within ttl+5 s).
   tests=0
   swift test --skip-build --no-parallel "$@" 2>&1 | tee "$log" || tests=$?

@@ -10,7 +10,11 @@ extension ChatArchive {
         guard count > 0 else { return [] }
         let millis = before.map { Int64(clamping: $0.millis) } ?? .max
         let sequence = before.map { Int64(clamping: $0.sequence) } ?? .max
-        let rows = try await client.query(
+        return try await read { try await history(room: room, millis: millis, sequence: sequence, count: count) }
+    }
+
+    private func history(room: String, millis: Int64, sequence: Int64, count: Int) async throws -> [ChatMessage] {
+        let rows = try await reader.query(
             """
             SELECT ms, seq, entry, body, (extract(epoch FROM edited_at) * 1000)::int8
             FROM chat_messages

@@ -77,6 +77,19 @@ extension ChatArchive {
         }
     }
 
+    /// Removes every archived message of `room` (a server operator closed it: its history is gone everywhere), a
+    /// batch at a time; returns how many.
+    public func forgetRoom(_ room: String, batch: Int = 5000) async throws -> Int {
+        try await removeInBatches(batch) { limit in
+            """
+            WITH gone AS (DELETE FROM chat_messages WHERE ctid IN (
+                SELECT ctid FROM chat_messages WHERE room = \(room) LIMIT \(limit))
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """
+        }
+    }
+
     /// Removes every archived message by `author` (`OutgoingMessage.author`: a registered name's stands for its
     /// account, however it was shown), as deletes are: tombstones, text and terms gone. Returns how many.
     public func forget(author: String) async throws -> Int {

@@ -34,14 +34,28 @@ extension ChatArchive {
         let before = query.before ?? StreamID(millis: UInt64(Int64.max), sequence: UInt64(Int64.max))
         let after = query.after ?? .zero
         let from = query.from ?? ""
-        let rows = try await client.query(
+        return try await read { try await search(query, before: before, after: after, from: from) }
+    }
+
+    /// Ranked are the newest `rankedAtMost` matches only: ranking reads every candidate's terms, and a common word
+    /// in a busy room matches hundreds of thousands. Past them, a search wants more words (or `before`).
+    public static let rankedAtMost = 2000
+
+    private func search(
+        _ query: SearchQuery, before: StreamID, after: StreamID, from: String
+    ) async throws -> (messages: [ChatMessage], more: Bool) {
+        let rows = try await reader.query(
             """
             SELECT ms, seq, entry, body, (extract(epoch FROM edited_at) * 1000)::int8
-            FROM chat_messages
-            WHERE terms @@ \(query.terms)::tsquery AND room = ANY(\(query.rooms)) AND deleted_at IS NULL
-                AND (ms, seq) < (\(Int64(clamping: before.millis)), \(Int64(clamping: before.sequence)))
-                AND (ms, seq) > (\(Int64(clamping: after.millis)), \(Int64(clamping: after.sequence)))
-                AND (\(from) = '' OR lower(sender) = lower(\(from)))
+            FROM (
+                SELECT ms, seq, entry, body, edited_at, terms FROM chat_messages
+                WHERE terms @@ \(query.terms)::tsquery AND room = ANY(\(query.rooms)) AND deleted_at IS NULL
+                    AND (ms, seq) < (\(Int64(clamping: before.millis)), \(Int64(clamping: before.sequence)))
+                    AND (ms, seq) > (\(Int64(clamping: after.millis)), \(Int64(clamping: after.sequence)))
+                    AND (\(from) = '' OR lower(sender) = lower(\(from)))
+                ORDER BY ms DESC, seq DESC
+                LIMIT \(Self.rankedAtMost)
+            ) AS newest
             ORDER BY ts_rank(terms, \(query.terms)::tsquery) DESC, ms DESC, seq DESC
             LIMIT \(query.limit + 1) OFFSET \(query.offset)
             """, logger: logger)

@@ -1,5 +1,6 @@
 import ChatCore
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import PostgresNIO
 
@@ -10,23 +11,50 @@ import PostgresNIO
 /// Writes are idempotent: a message is its room and its stream id, a second copy of it changes nothing, and an
 /// edit or a delete is applied by the id of the change, so archiving a stretch of a stream twice (an archiver
 /// killed before it could record how far it got, two archivers for a moment) leaves the archive as once.
+///
+/// Two pools: the archiver's writes (`client`, two connections, no time limit) and the sessions' reads (`reader`,
+/// four connections, each statement stopped after `readTimeout`), so that searches, however many, never hold up
+/// the archiving that keeps messages from being trimmed away unarchived. At most `maximumReads` reads wait or
+/// run at once per node; more are refused (`ArchiveBusy`) rather than queued without end.
 public final class ChatArchive: Sendable {
     public let address: ArchiveAddress
     let client: PostgresClient
+    let reader: PostgresClient
     let logger: Logger
+    private let readsInFlight = NIOLockedValueBox(0)
+    public static let maximumReads = 16
+    public static let readTimeout = "3s"
 
     public init(address: ArchiveAddress, logger: Logger) {
         self.address = address
         var configuration = address.clientConfiguration
-        configuration.options.maximumConnections = 8
+        configuration.options.maximumConnections = 2
         configuration.options.connectTimeout = .seconds(5)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        configuration.options.maximumConnections = 4
+        configuration.options.additionalStartupParameters = [("statement_timeout", Self.readTimeout)]
+        self.reader = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
     }
 
-    /// Runs the connection pool until the task is cancelled (as a ServiceLifecycle service would).
+    /// Runs the connection pools until the task is cancelled (as a ServiceLifecycle service would).
     public func run() async {
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.client.run() }
+            group.addTask { await self.reader.run() }
+        }
+    }
+
+    /// Runs a session's read, or refuses it when `maximumReads` are under way.
+    func read<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+        let admitted = readsInFlight.withLockedValue { count in
+            guard count < Self.maximumReads else { return false }
+            count += 1
+            return true
+        }
+        guard admitted else { throw ArchiveBusy() }
+        defer { readsInFlight.withLockedValue { $0 -= 1 } }
+        return try await body()
     }
 
     /// Brings the tables up to this release's schema; returns its version.
@@ -141,6 +169,11 @@ public final class ChatArchive: Sendable {
         for try await (messages, gaps) in rows.decode((Int, Int).self) { result = (messages, gaps) }
         return result
     }
+}
+
+/// Too many reads of the archive are under way on this node: try again in a moment.
+public struct ArchiveBusy: Error, CustomStringConvertible {
+    public var description: String { "the archive is busy" }
 }
 
 /// What one pass of the archiver writes: messages, changes to archived ones, how far each room's stream was read,

@@ -122,8 +122,25 @@ final class NodeContext: Sendable {
 
     /// A server operator's action (by a session or the admin API), in the node's log; the store writes the audit
     /// log.
+    /// Logs a server operator's action, once done; a room closed loses its history everywhere, so the archive's
+    /// goes too (in the background, a batch at a time).
     func logOperatorAction(_ action: OperatorAction, by: String) {
         guard action.auditName != nil else { return }  // reads are not actions
+        if case .closeRoom(let room, _) = action, let archive {
+            let logger = self.logger
+            Task {
+                do {
+                    let removed = try await archive.forgetRoom(room.value)
+                    logger.notice(
+                        "archive: a closed room's messages removed",
+                        metadata: ["room": "\(room)", "archive.removed": "\(removed)"])
+                } catch {
+                    logger.error(
+                        "archive: a closed room's messages could not be removed; remove them by hand",
+                        metadata: ["room": "\(room)", "error": "\(error)"])
+                }
+            }
+        }
         logger.notice(
             "server operator action",
             metadata: [

@@ -31,6 +31,7 @@ struct SearchTermsTests {
         #expect(SearchTerms.query("Hello world") == "'hello' & 'world'")
         #expect(SearchTerms.query("\"hello world\" again") == "('hello' <-> 'world') & 'again'")
         #expect(SearchTerms.query("deploy*") == "'deploy':*")
+        #expect(SearchTerms.query("a*") == "'a'", "a one-letter prefix is a word")
         #expect(SearchTerms.query("京タワ") == "('京タ' <-> 'タワ')")
         #expect(SearchTerms.query("東") == "'東':*")
         #expect(SearchTerms.query("don't") == "('don' <-> 't')")
@@ -46,5 +47,15 @@ struct SearchTermsTests {
         let query = SearchTerms.query(many) ?? ""
         #expect(query.components(separatedBy: " & ").count == SearchTerms.maximumQueryTerms)
         #expect(SearchTerms.quoted("it's \\ odd") == "'it''s \\\\ odd'")
+        // U+0D4E joins whatever follows it into one character: its quote must neither hide in a term nor go
+        // undoubled (an unclosed literal would fail the archive's whole batch).
+        for hostile in ["x\u{0D4E}'", "x\u{0D4E}\\", "\u{0D4E}'\u{0D4E}'abc"] {
+            #expect(
+                SearchTerms.terms(of: hostile).allSatisfy {
+                    !$0.unicodeScalars.contains("'") && !$0.unicodeScalars.contains("\\")
+                })
+            let quotes = SearchTerms.vector(of: hostile).unicodeScalars.filter { $0 == "'" }.count
+            #expect(quotes % 2 == 0, "\(SearchTerms.vector(of: hostile).debugDescription)")
+        }
     }
 }

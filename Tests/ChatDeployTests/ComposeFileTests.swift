@@ -42,7 +42,7 @@ struct ComposeFileTests {
         // Debian's docker-compose lists every service here, profiles or not; `up` starts a profile's only with it.
         #expect(
             try config(["--services"]).split(separator: "\n").sorted()
-                == ["balancer", "grafana", "node", "prometheus", "redis"])
+                == ["balancer", "grafana", "node", "postgres", "prometheus", "redis"])
         let sections = Self.services(in: try config())
         for name in ["prometheus", "grafana"] {
             let section = sections[name] ?? ""
@@ -98,6 +98,15 @@ struct ComposeFileTests {
         #expect(!balancer.contains("build:"))
         #expect(balancer.contains("node:"))
         #expect(sections["redis"]?.contains("healthcheck:") == true)
+        // The archive: PostgreSQL with its password a secret and its data a volume; the nodes get its URL without
+        // the password (chat-redis-auth adds it from the secret) and do not wait for it (they chat without it).
+        let postgres = sections["postgres"] ?? ""
+        #expect(postgres.contains("POSTGRES_PASSWORD_FILE: /run/secrets/postgres-password"))
+        #expect(postgres.contains("source: postgres-data") && postgres.contains("healthcheck:"))
+        #expect(!postgres.contains("ports:"), "PostgreSQL is for the nodes only")
+        #expect(node.contains("CHAT_ARCHIVE: postgres://chat@postgres:5432/chat?sslmode=disable"))
+        #expect(node.contains("ARCHIVE_PASSWORD_FILE: /run/secrets/postgres-password"))
+        #expect(!node.contains("postgres:\n        condition"))
         #expect(
             sections["redis"]?.contains("--maxmemory-policy") == true
                 && sections["redis"]?.contains("noeviction") == true,
@@ -148,7 +157,7 @@ struct ComposeFileTests {
         let members = (1...6).map { "redis-\($0)" }
         #expect(
             try config(["--services"], file: file).split(separator: "\n").map(String.init).sorted()
-                == (["balancer", "node", "redis-cluster-init"] + members).sorted())
+                == (["balancer", "node", "postgres", "redis-cluster-init"] + members).sorted())
         let sections = Self.services(in: try config(file: file))
         for member in members {
             let section = sections[member] ?? ""

@@ -63,20 +63,27 @@ public final class PostgresServer: @unchecked Sendable {
         }
     }
 
+    /// Starts the server on its data directory. Right after a kill, its children (which outlive the postmaster a
+    /// moment, still holding its shared memory) can make a new postmaster refuse to start: it is tried again.
     public func start() throws {
         let server = "\(binaries)/postgres"
-        process = try TestProcess(
-            executable: asUser.first ?? server,
-            arguments: Array(asUser.dropFirst()) + (asUser.isEmpty ? [] : [server]) + [
-                "-D", "\(directory)/data", "-p", String(port), "-k", directory, "-c", "listen_addresses=127.0.0.1",
-                "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                "-c", "max_connections=200",
-            ],
-            logDirectory: directory, name: "postgres-\(UInt16.random(in: 0...UInt16.max))")
-        let up = eventually(timeout: 20) { (try? psql("SELECT 1", database: "postgres")) == "1" }
-        guard up else {
-            throw HarnessError("postgres did not start on port \(port): \(process?.stderr() ?? "")")
+        for _ in 0..<10 {
+            let process = try TestProcess(
+                executable: asUser.first ?? server,
+                arguments: Array(asUser.dropFirst()) + (asUser.isEmpty ? [] : [server]) + [
+                    "-D", "\(directory)/data", "-p", String(port), "-k", directory, "-c", "listen_addresses=127.0.0.1",
+                    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                    "-c", "max_connections=200",
+                ],
+                logDirectory: directory, name: "postgres-\(UInt16.random(in: 0...UInt16.max))")
+            self.process = process
+            let up = eventually(timeout: 20) {
+                !process.isRunning || (try? psql("SELECT 1", database: "postgres")) == "1"
+            }
+            if up, process.isRunning { return }
+            Thread.sleep(forTimeInterval: 0.5)
         }
+        throw HarnessError("postgres did not start on port \(port): \(process?.stderr() ?? "")")
     }
 
     /// Kills the server outright, as a crash would (it recovers from its log at the next start).

@@ -122,9 +122,17 @@ enum FuzzTarget: String, CaseIterable {
                 terms.allSatisfy { !$0.isEmpty && $0.utf8.count <= SearchTerms.maximumTermBytes },
                 "a term is empty or too long")
             let vector = SearchTerms.vector(of: line)
-            require(vector.filter { $0 == "'" }.count % 2 == 0, "unbalanced quotes in \(vector.debugDescription)")
+            // Counted in code points, as PostgreSQL reads the literal (a character may join a quote to a letter).
+            require(
+                terms.allSatisfy { !$0.unicodeScalars.contains("'") && !$0.unicodeScalars.contains("\\") },
+                "a quote or a backslash in a term")
+            require(
+                vector.unicodeScalars.filter { $0 == "'" }.count % 2 == 0,
+                "unbalanced quotes in \(vector.debugDescription)")
             if let query = SearchTerms.query(line) {
-                require(query.filter { $0 == "'" }.count % 2 == 0, "unbalanced quotes in \(query.debugDescription)")
+                require(
+                    query.unicodeScalars.filter { $0 == "'" }.count % 2 == 0,
+                    "unbalanced quotes in \(query.debugDescription)")
                 require(
                     query.components(separatedBy: "' ").count - 1 <= SearchTerms.maximumQueryTerms * 2,
                     "too many terms in \(query.debugDescription)")

@@ -203,6 +203,13 @@ function renderCluster(cluster, nodes) {
   show($("cluster-messages"), perSecond(messages), messages);
   const deliveries = num(cluster.deliveriesPerSecond);
   show($("cluster-deliveries"), perSecond(deliveries), deliveries);
+  // The archive: how far behind the rooms the archiving node is, and what it writes; hidden without one.
+  const lag = num(cluster.archiveLagSeconds), archived = num(cluster.archivedPerSecond);
+  $("archive-tile").hidden = cluster.archivingNode == null;
+  const archiveEl = $("cluster-archive");
+  show(archiveEl, lag === null ? DASH : `${lag < 10 ? lag.toFixed(1) : Math.round(lag)} s behind`, lag);
+  archiveEl.classList.toggle("warn", lag !== null && lag >= 5);
+  $("cluster-archive-note").textContent = cluster.archivingNode == null ? "" : `${perSecond(archived)} archived, by ${cluster.archivingNode}`;
 }
 
 // --- the chart: one lane per series, each with its own scale (deliveries can be a thousand times the messages) ---

@@ -45,6 +45,10 @@ final class StatusReadings: Sendable {
         var cpuSeconds: Double?
         var residentBytes: Double?
         var fanout: [(bound: Double, count: Double)]
+        /// The archive (`--archive`): 1 on the node that archives, its lag and what it wrote.
+        var archiveLeader: Double?
+        var archiveLag: Double?
+        var archived: Double?
 
         /// What a node says is only believed as far as it can be shown: counts and sizes must be finite and
         /// below 2^53 (a node answering `1e19` or `NaN` must not trap a conversion, here or in a sum).
@@ -63,6 +67,9 @@ final class StatusReadings: Sendable {
             cpuSeconds = value("process_cpu_seconds_total")
             residentBytes = value("process_resident_memory_bytes")
             fanout = metrics.buckets("chat_fanout_latency_seconds")
+            archiveLeader = value("chat_archive_leader")
+            archiveLag = value("chat_archive_lag_seconds")
+            archived = value("chat_archive_messages_total")
         }
     }
 
@@ -358,6 +365,11 @@ final class StatusReadings: Sendable {
         cluster.field("clients", summary.clients)
         cluster.field("messagesPerSecond", summary.messages)
         cluster.field("deliveriesPerSecond", summary.deliveries)
+        // The archive, from the node holding its lease (nil fields: no node archives, or none was read yet).
+        let archiving = records.first { $0.problem == nil && $0.readings.last?.archiveLeader == 1 }
+        cluster.field("archivingNode", archiving?.endpoint.name)
+        cluster.field("archiveLagSeconds", archiving?.readings.last?.archiveLag)
+        cluster.field("archivedPerSecond", archiving.flatMap { Self.rate($0.readings, \.archived) })
 
         var balancer = JSONWriter()
         balancer.field("connections", open.chat + open.http)

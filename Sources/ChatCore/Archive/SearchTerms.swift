@@ -22,7 +22,9 @@ public enum SearchTerms {
     /// And is at most this long, before it is split.
     public static let maximumQueryBytes = 400
 
-    /// The terms of `text` in order, each with its position (from 1).
+    /// The terms of `text` in order (a term's position is its index plus one). Only word characters' code points
+    /// are ever in a term: a character (a grapheme) may join a letter with anything after it (U+0D4E, a prepended
+    /// letter, joins a quote that follows), so each is filtered code point by code point, never taken whole.
     public static func terms(of text: String) -> [String] {
         var terms: [String] = []
         var word = ""
@@ -40,17 +42,19 @@ public enum SearchTerms {
             run = []
         }
         for character in UnicodeSecurity.fold(text) {
-            guard let first = character.unicodeScalars.first, isWordCharacter(first) else {
+            var kept = String.UnicodeScalarView()
+            kept.append(contentsOf: character.unicodeScalars.filter(isWordCharacter))
+            guard let first = kept.first else {
                 endWord()
                 endRun()
                 continue
             }
             if isUnspacedScript(first) {
                 endWord()
-                run.append(character)
+                run.append(Character(String(kept)))
             } else {
                 endRun()
-                word.append(character)
+                word.unicodeScalars.append(contentsOf: kept)
             }
             if terms.count >= maximumPositions { break }
         }
@@ -95,7 +99,8 @@ public enum SearchTerms {
                     terms.count == 1 && terms[0].count == 1
                     && terms[0].unicodeScalars.first.map(isUnspacedScript) == true
                 var written = terms.map(quoted)
-                if prefix || lone { written[written.count - 1] += ":*" }
+                // A prefix of one letter matches most of the index: at least two.
+                if (prefix && terms[terms.count - 1].count >= 2) || lone { written[written.count - 1] += ":*" }
                 parts.append(written.count == 1 ? written[0] : "(" + written.joined(separator: " <-> ") + ")")
             }
         }
@@ -109,17 +114,16 @@ public enum SearchTerms {
     /// A lexeme in quotes, as both literals write one: a quote doubled, a backslash escaped (words hold neither,
     /// but the literal is right whatever it is given).
     public static func quoted(_ term: String) -> String {
-        var written = "'"
-        for character in term {
-            if character == "'" {
-                written += "''"
-            } else if character == "\\" {
-                written += "\\\\"
-            } else {
-                written.append(character)
-            }
+        // Code point by code point, as PostgreSQL reads the literal: a quote joined to a letter in one character is
+        // still a quote to it.
+        var written = String.UnicodeScalarView()
+        written.append("'")
+        for scalar in term.unicodeScalars {
+            if scalar == "'" || scalar == "\\" { written.append(scalar) }
+            written.append(scalar)
         }
-        return written + "'"
+        written.append("'")
+        return String(written)
     }
 
     static func isWordCharacter(_ scalar: Unicode.Scalar) -> Bool {

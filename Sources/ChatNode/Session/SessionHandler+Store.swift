@@ -279,7 +279,12 @@ extension SessionHandler {
                     try await archive.history(room: room.value, before: oldest, count: count - read.messages.count)
                 }
                 // The archive unreachable: what Redis holds is still a page.
-                return older.futureResult.map { $0 + read.messages }.recover { _ in read.messages }
+                // The archive unreachable or busy: what Redis holds is still a page (the next one asks again); with
+                // nothing from Redis either, the reader is told why rather than that the room has no more.
+                return older.futureResult.map { $0 + read.messages }.flatMapErrorThrowing { error in
+                    guard read.messages.isEmpty else { return read.messages }
+                    throw Self.archiveError(error, doing: "read further back")
+                }
             }.map { .messages(Self.shown($0, in: room, check: check)) }
         case (.seen(let name), _?):
             return store.seen(name.key, now: now).map { .seen($0) }
@@ -294,8 +299,10 @@ extension SessionHandler {
             found.completeWithTask { try await archive.search(query) }
             return found.futureResult
                 .flatMapErrorThrowing { error in
-                    self.node.logger.warning("archive search failed", metadata: ["error": "\(error)"])
-                    throw ChatError(.noArchive, "the archive cannot be searched right now; try again later")
+                    if !(error is ArchiveBusy) {
+                        self.node.logger.warning("archive search failed", metadata: ["error": "\(error)"])
+                    }
+                    throw Self.archiveError(error, doing: "search")
                 }
                 .map { found in
                     .found(
@@ -369,6 +376,15 @@ extension SessionHandler {
         _ messages: [ChatMessage], in room: RoomName, check: NIOLockedValueBox<RelayCheck>
     ) -> [ChatMessage] {
         check.withLockedValue { check in messages.filter { check.problem(.message($0), in: room) == nil } }
+    }
+
+    /// What a session is told when the archive fails it: busy (too many reads on this node) is a rate limit;
+    /// anything else (unreachable, a statement stopped at its time limit) is `no-archive`.
+    static func archiveError(_ error: any Error, doing what: String) -> ChatError {
+        if error is ArchiveBusy {
+            return ChatError(.rateLimited, "the archive is busy; \(what) again in a moment")
+        }
+        return ChatError(.noArchive, "the archive cannot \(what) right now; try again later")
     }
 
     /// The changes read with a page, as the relay would have let them through.
