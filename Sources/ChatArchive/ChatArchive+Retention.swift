@@ -43,7 +43,7 @@ extension ChatArchive {
                 """
                 WITH gone AS (DELETE FROM chat_messages WHERE ctid IN (
                     SELECT ctid FROM chat_messages
-                    WHERE room = \(room) AND sent_at < now() - make_interval(days => \(days)) LIMIT \(limit))
+                    WHERE room = \(room) AND sent_at < now() - make_interval(days => \(days)::int) LIMIT \(limit))
                     RETURNING 1)
                 SELECT count(*) FROM gone
                 """
@@ -55,7 +55,7 @@ extension ChatArchive {
                 """
                 WITH gone AS (DELETE FROM chat_messages WHERE ctid IN (
                     SELECT ctid FROM chat_messages
-                    WHERE sent_at < now() - make_interval(days => \(days)) AND NOT (room = ANY(\(exempt)))
+                    WHERE sent_at < now() - make_interval(days => \(days)::int) AND NOT (room = ANY(\(exempt)))
                     LIMIT \(limit))
                     RETURNING 1)
                 SELECT count(*) FROM gone

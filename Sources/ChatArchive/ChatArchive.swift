@@ -171,6 +171,18 @@ public final class ChatArchive: Sendable {
     }
 }
 
+extension ChatArchive {
+    /// An error for the log: PostgreSQL's own message and SQLSTATE, or what failed to connect; never the query
+    /// (its bound values are people's messages and searches).
+    public static func describe(_ error: any Error) -> String {
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let server = error.serverInfo {
+            return "\(server[.message] ?? "error") (SQLSTATE \(server[.sqlState] ?? "?"))"
+        }
+        return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
+    }
+}
+
 /// Too many reads of the archive are under way on this node: try again in a moment.
 public struct ArchiveBusy: Error, CustomStringConvertible {
     public var description: String { "the archive is busy" }

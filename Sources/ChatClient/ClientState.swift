@@ -22,6 +22,8 @@ public struct Outgoing: Equatable, Sendable {
     public static let automatic = "auto"
     /// The id of the requests that read a resume on, page after page; applied quietly too.
     public static let page = "page"
+    /// The id of the page before the oldest message shown (PgUp at the top: `ClientState.olderHistory`).
+    public static let older = "older"
 }
 
 public enum ConnectionStatus: Equatable, Sendable {
@@ -101,6 +103,9 @@ public struct RoomView: Equatable, Sendable {
     /// Shown in the room bar; nil when the room has none.
     public var topic: RoomTopic?
     var messageIDs: Set<StreamID> = []
+    /// Older history asked for and not come yet; none older left (the server's, its archive's included).
+    public var olderPending = false
+    public var olderExhausted = false
 
     public var sortedMembers: [Member] {
         members.values.sorted { $0.name.lowercased() < $1.name.lowercased() }
@@ -268,7 +273,8 @@ public struct ClientState: Sendable {
     /// client whose clock differs from the server's still times them right); the event's own time if nil.
     public mutating func receive(_ decoded: JSONEventDecoder.Decoded, now: Millis? = nil) -> [Outgoing] {
         let now = now ?? decoded.time
-        let quiet = [Outgoing.automatic, Outgoing.page].map(JSONWriter.quoted).contains(decoded.requestID)
+        let quiet = [Outgoing.automatic, Outgoing.page, Outgoing.older].map(JSONWriter.quoted).contains(
+            decoded.requestID)
         switch decoded.event {
         case .greeting, .tagMessage:
             return []  // client tags arrive decoded as what the client shows (typing), or not at all
@@ -447,7 +453,13 @@ public struct ClientState: Sendable {
             }
             return []
         case .history(let room, let messages, let more):
-            for message in messages { add(message) }
+            let older = decoded.requestID == JSONWriter.quoted(Outgoing.older)
+            if older {
+                views[room]?.olderPending = false
+                if messages.isEmpty { views[room]?.olderExhausted = true }
+            }
+            // Older messages were read long ago (or never will be): they count as nobody's unread.
+            for message in messages { add(message, counted: !older) }
             if !quiet && messages.isEmpty { info(decoded) }
             guard decoded.requestID == JSONWriter.quoted(Outgoing.page) else { return [] }
             return nextPage(room, after: messages.last, more: more)
@@ -593,7 +605,7 @@ public struct ClientState: Sendable {
         view.lines[index] = line
     }
 
-    private mutating func add(_ message: ChatMessage) {
+    private mutating func add(_ message: ChatMessage, counted: Bool = true) {
         guard var view = views[message.room] else { return }
         let id = message.id
         guard view.messageIDs.insert(id).inserted else { return }
@@ -621,7 +633,7 @@ public struct ClientState: Sendable {
         }
         view.lines.insert(line, at: index)
         if view.lastMessageID.map({ id > $0 }) ?? true { view.lastMessageID = id }
-        if !own && message.room != current { view.unread += 1 }
+        if counted && !own && message.room != current { view.unread += 1 }
         trim(&view)
         views[message.room] = view
     }
@@ -696,6 +708,18 @@ public struct ClientState: Sendable {
         default:
             return .send([Outgoing(request)])
         }
+    }
+
+    /// The page before the oldest message a room shows, for scrolling back past it (the server reads on into its
+    /// archive past what Redis keeps); nothing while one is coming, once none is left, or when the room holds all
+    /// the lines it keeps.
+    public mutating func olderHistory(of room: RoomName) -> [Outgoing] {
+        guard var view = views[room], !view.olderPending, !view.olderExhausted,
+            view.lines.count < maximumLinesPerRoom, let oldest = view.lines.lazy.compactMap(\.id).first
+        else { return [] }
+        view.olderPending = true
+        views[room] = view
+        return [Outgoing(.history(room: room.value, limit: 50, before: oldest.description), id: Outgoing.older)]
     }
 
     public mutating func select(_ room: RoomName) {

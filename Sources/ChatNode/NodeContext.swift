@@ -137,7 +137,7 @@ final class NodeContext: Sendable {
                 } catch {
                     logger.error(
                         "archive: a closed room's messages could not be removed; remove them by hand",
-                        metadata: ["room": "\(room)", "error": "\(error)"])
+                        metadata: ["room": "\(room)", "error": "\(ChatArchive.describe(error))"])
                 }
             }
         }

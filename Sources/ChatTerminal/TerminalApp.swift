@@ -19,6 +19,8 @@ public final class TerminalApp {
     private let server: String
     /// Rows scrolled up from the newest, per room.
     private var scrollBack: [RoomName: Int] = [:]
+    /// The last draw showed the oldest line the room holds (scrolled to the top, or it all fits).
+    private var atTop = false
     private var lastRefresh = Date()
     private var quitting = false
 
@@ -117,7 +119,11 @@ public final class TerminalApp {
         case KEY_BACKSPACE: editor.backspace()
         case KEY_DC: editor.deleteForward()
         case KEY_ENTER: submit()
-        case KEY_PPAGE: if let room { scrollBack[room, default: 0] += max(1, messageRows - 2) }
+        case KEY_PPAGE:
+            guard let room else { break }
+            // Already at the top of what is here: the page before it, from the server (and its archive).
+            if atTop { send(state.olderHistory(of: room)) }
+            scrollBack[room, default: 0] += max(1, messageRows - 2)
         case KEY_NPAGE: if let room { scrollBack[room] = max(0, (scrollBack[room] ?? 0) - max(1, messageRows - 2)) }
         default: break
         }
@@ -279,12 +285,15 @@ public final class TerminalApp {
         let wanted = messageRows + (state.current.flatMap { scrollBack[$0] } ?? 0)
         // Render from the newest back, only as far as the screen (and the scroll) reaches.
         var screenRows: [(String, Int32)] = []
+        var rendered = 0
         for line in lines.reversed() {
             screenRows.insert(contentsOf: render(line, width: width), at: 0)
+            rendered += 1
             if screenRows.count >= wanted { break }
         }
         var offset = state.current.flatMap { scrollBack[$0] } ?? 0
         offset = min(offset, max(0, screenRows.count - messageRows))
+        atTop = rendered == lines.count && offset >= screenRows.count - messageRows
         if let room = state.current { scrollBack[room] = offset }
         let end = screenRows.count - offset
         let visible = screenRows[max(0, end - messageRows)..<end]

@@ -89,6 +89,25 @@ struct ClientStateTests {
         #expect(state.views[state.current!]?.lines.last?.text.contains("newer login") == true)
     }
 
+    @Test("scrolling back past the oldest line asks for the page before it, once at a time, until none is left")
+    func olderHistory() {
+        var state = aliceInTwoRooms()
+        #expect(
+            state.olderHistory(of: lobby) == [
+                Outgoing(.history(room: "lobby", limit: 50, before: "100-0"), id: Outgoing.older)
+            ])
+        #expect(state.olderHistory(of: lobby).isEmpty, "one page at a time")
+        let older = [message("98-0", lobby, from: "bob", "before"), message("99-0", lobby, from: "carol", "that")]
+        _ = state.receive(event(.history(room: lobby, messages: older), id: Outgoing.older))
+        #expect(state.views[lobby]?.lines.map(\.text) == ["before", "that", "morning", "hi"])
+        #expect(state.views[lobby]?.unread == 0)
+        #expect(state.olderHistory(of: lobby).first?.request == .history(room: "lobby", limit: 50, before: "98-0"))
+        let shown = state.views[lobby]?.lines.count
+        _ = state.receive(event(.history(room: lobby, messages: []), id: Outgoing.older))
+        #expect(state.views[lobby]?.lines.count == shown, "no 'no messages' line for an empty older page")
+        #expect(state.olderHistory(of: lobby).isEmpty, "none older left")
+    }
+
     @Test("joining rooms: the bar keeps join order, a joined room becomes current, history is shown")
     func rooms() {
         let state = aliceInTwoRooms()

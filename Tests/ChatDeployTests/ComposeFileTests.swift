@@ -102,7 +102,7 @@ struct ComposeFileTests {
         // the password (chat-redis-auth adds it from the secret) and do not wait for it (they chat without it).
         let postgres = sections["postgres"] ?? ""
         #expect(postgres.contains("POSTGRES_PASSWORD_FILE: /run/secrets/postgres-password"))
-        #expect(postgres.contains("source: postgres-data") && postgres.contains("healthcheck:"))
+        #expect(postgres.contains("postgres-data:/var/lib/postgresql/data") && postgres.contains("healthcheck:"))
         #expect(!postgres.contains("ports:"), "PostgreSQL is for the nodes only")
         #expect(node.contains("CHAT_ARCHIVE: postgres://chat@postgres:5432/chat?sslmode=disable"))
         #expect(node.contains("ARCHIVE_PASSWORD_FILE: /run/secrets/postgres-password"))

@@ -327,6 +327,62 @@ struct ArchiveTests {
             ?? []
         #expect(around.contains("flood 18") && around.contains("flood 41") && !around.contains("flood 17"))
         #expect(!browser.consoleLog().contains("SEVERE"), "\(browser.consoleLog())")
+
+        // The terminal client: PgUp at the top of what it holds reads the page before it, into the archive, until
+        // the room's first message; /search lists what it finds.
+        let tmux = try Tmux(
+            command: "env TERM=screen LANG=C.UTF-8 \(TestEnvironment.binDirectory)/chat --name termie "
+                + "--server 127.0.0.1:\(cluster[0].port) 2>\(cluster.logDirectory)/chat-termie.log",
+            columns: 100, rows: 30)
+        try tmux.waitFor("the terminal client in the lobby") { $0.contains("#lobby") }
+        try tmux.type("/join long")
+        try tmux.press("Enter")
+        try tmux.waitFor("the newest of #long") { $0.contains("flood 299") }
+        var top = ""
+        for _ in 0..<40 {
+            try tmux.press("PPage")
+            Thread.sleep(forTimeInterval: 0.15)
+            top = tmux.screen
+            if top.contains("flood 0\n") || top.contains("flood 0 ") { break }
+        }
+        #expect(top.contains("flood 0\n") || top.contains("flood 0 "), "\(top)")
+        #expect(top.contains("flood 1"))
+        try tmux.type("/search \"flood 137\"")
+        try tmux.press("Enter")
+        try tmux.waitFor("the search's result") {
+            $0.contains("found for") && $0.contains("#long") && $0.contains("flood 137")
+        }
+    }
+
+    @Test("retention removes what is older than the deployment keeps, a room of its own by its own days")
+    func retention() throws {
+        let postgres = try PostgresServer()
+        let arguments = [
+            "--archive", postgres.url + "?sslmode=disable", "--archive-keep-days", "30", "--archive-keep-room",
+            "#short=1,long=400",
+        ]
+        // The first node makes the tables, and goes (its lease with it, within the claim TTL).
+        let cluster = try TestCluster(nodes: 1, nodeArguments: arguments)
+        #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT max(version) FROM chat_schema")) == "1" })
+        cluster[0].kill9()
+        for (room, days, text) in [
+            ("lobby", 40, "old"), ("lobby", 20, "kept"), ("short", 2, "old"), ("short", 0, "kept"),
+            ("long", 200, "kept"), ("long", 500, "old"),
+        ] {
+            try postgres.psql(
+                """
+                INSERT INTO chat_messages (room, ms, seq, sender, kind, sent_at, body, entry, terms)
+                VALUES ('\(room)', \(1_700_000_000_000 - days * 86_400_000), 0, 'ann', 0,
+                    now() - make_interval(days => \(days)), '\(text)', '', '')
+                """)
+        }
+        // The next archiving node applies retention once it has nothing else to do.
+        try cluster.addNode(id: "n2")
+        #expect(
+            eventually(timeout: 15) {
+                (try? postgres.psql("SELECT count(*) FROM chat_messages WHERE body = 'old'")) == "0"
+            })
+        #expect(try postgres.psql("SELECT count(*) FROM chat_messages WHERE body = 'kept'") == "3")
     }
 
     static func msgid(of text: String, in postgres: PostgresServer) throws -> String {

@@ -300,7 +300,8 @@ extension SessionHandler {
             return found.futureResult
                 .flatMapErrorThrowing { error in
                     if !(error is ArchiveBusy) {
-                        self.node.logger.warning("archive search failed", metadata: ["error": "\(error)"])
+                        self.node.logger.warning(
+                            "archive search failed", metadata: ["error": "\(ChatArchive.describe(error))"])
                     }
                     throw Self.archiveError(error, doing: "search")
                 }

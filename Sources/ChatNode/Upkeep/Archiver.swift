@@ -80,7 +80,7 @@ final class Archiver: Sendable {
                     if failures == 1 || failures % 30 == 0 {
                         logger.error(
                             "archive unreachable; retrying every second",
-                            metadata: ["archive": "\(archive.address)", "error": "\(error)"])
+                            metadata: ["archive": "\(archive.address)", "error": "\(ChatArchive.describe(error))"])
                     }
                     try? await Task.sleep(for: .seconds(1))
                     continue
@@ -112,7 +112,8 @@ final class Archiver: Sendable {
                     failures += 1
                     metrics.writeFailures.increment()
                     if failures == 1 || failures % 30 == 0 {
-                        logger.error("archive write failed; retrying", metadata: ["error": "\(error)"])
+                        logger.error(
+                            "archive write failed; retrying", metadata: ["error": "\(ChatArchive.describe(error))"])
                     }
                     try? await Task.sleep(for: .seconds(1))
                 }
