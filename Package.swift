@@ -24,12 +24,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.0"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
-        // Hummingbird's header types, named directly by the balancer's status page.
-        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
         // The archive (`--archive`): history past Redis, and search.
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.0"),
     ],
@@ -91,6 +88,7 @@ let package = Package(
                 "ChatCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -139,9 +137,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "HTTPTypes", package: "swift-http-types"),
             ],
             // The status page: static HTML, CSS and JavaScript, served on the admin port.
             resources: [.copy("OpsPage")],
@@ -306,6 +302,7 @@ let package = Package(
             name: "ChatNodeTests",
             dependencies: [
                 "ChatNode",
+                "ChatArchive",
                 "ChatStore",
                 "RedisClient",
                 "ChatTestSupport",

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Starts the whole local cluster from a fresh clone: its own Redis (own port and data directory, never a system
 # Redis), its own PostgreSQL for the archive (history past Redis, and search; its data in run/postgres, kept from
-# run to run; ARCHIVE=0 for none), NODES chat nodes (default 3) and the balancer in front, all built in release
-# mode. Ctrl-C stops it.
+# run to run, on PG_PORT 5433; ARCHIVE=0 for none; as root it runs as Debian's postgres user, which must be able
+# to reach PG_DIR), NODES chat nodes (default 3) and the balancer in front, all built in release mode. Ctrl-C
+# stops it.
 # The balancer also serves TLS (chat on 7443, HTTPS and WSS on 8443) with a development certificate made once in
 # run/dev-tls by scripts/dev-cert.sh; clients trust it with its CA, run/dev-tls/dev-ca.pem.
 #   scripts/cluster.sh            NODES=5 scripts/cluster.sh

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Redis passwords docker-compose.yml needs (and Grafana's, for its monitoring profile), as files in deploy/secrets/ (git-ignored, and kept out of the
+# The Redis passwords docker-compose.yml needs (and PostgreSQL's, and Grafana's for its monitoring profile), as files in deploy/secrets/ (git-ignored, and kept out of the
 # image by .dockerignore). Compose mounts each file only into the containers that use it, at /run/secrets/, so no
 # password is in the compose file, in `docker compose config` or in a container's environment (`docker inspect`).
 #

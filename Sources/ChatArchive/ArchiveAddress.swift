@@ -1,11 +1,19 @@
+import NIOSSL
 import PostgresNIO
 
 /// Where the archive is, as `--archive` takes it: `postgres://user[:password]@host[:port]/database[?sslmode=...]`
-/// (libpq's URL form; `postgresql://` too). `sslmode` is `disable`, `prefer` (the default: TLS when the server
-/// offers it) or `require`; a host starting with `/` (percent-encoded: `%2Frun%2Fpostgresql`) is a Unix socket's
-/// directory.
+/// (libpq's URL form; `postgresql://` too). `sslmode` means what it means to libpq: `disable`; `prefer` (the
+/// default: TLS when the server offers it, its certificate not checked) and `require` (TLS, not checked), which
+/// keep the traffic from being read but not from a server posing as PostgreSQL; `verify-ca` (the certificate
+/// must chain to `sslrootcert`, a PEM file, or else to the system's CAs) and `verify-full` (that, and the host
+/// name must be the certificate's). A host starting with `/` (percent-encoded: `%2Frun%2Fpostgresql`) is a Unix
+/// socket's directory.
 public struct ArchiveAddress: Sendable, CustomStringConvertible {
-    public enum TLSMode: String, Sendable { case disable, prefer, require }
+    public enum TLSMode: String, Sendable {
+        case disable, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+    }
 
     public var user: String
     public var password: String?
@@ -13,6 +21,8 @@ public struct ArchiveAddress: Sendable, CustomStringConvertible {
     public var port: Int
     public var database: String
     public var tls: TLSMode
+    /// The CA certificates (PEM) a `verify-ca` or `verify-full` server's certificate must chain to.
+    public var rootCertificates: String?
 
     public init?(_ url: String) {
         var rest = Substring(url)
@@ -66,6 +76,7 @@ public struct ArchiveAddress: Sendable, CustomStringConvertible {
         self.port = port
         self.database = database
         self.tls = .prefer
+        self.rootCertificates = nil
         for pair in query.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2 else { return nil }
@@ -73,6 +84,9 @@ public struct ArchiveAddress: Sendable, CustomStringConvertible {
             case "sslmode":
                 guard let mode = TLSMode(rawValue: String(parts[1])) else { return nil }
                 self.tls = mode
+            case "sslrootcert":
+                guard let path = Self.decoded(parts[1]), !path.isEmpty else { return nil }
+                self.rootCertificates = path
             default:
                 return nil
             }
@@ -90,11 +104,18 @@ public struct ArchiveAddress: Sendable, CustomStringConvertible {
             return PostgresClient.Configuration(
                 unixSocketPath: "\(host)/.s.PGSQL.\(port)", username: user, password: password, database: database)
         }
+        var client = TLSConfiguration.makeClientConfiguration()
+        switch self.tls {
+        case .disable, .prefer, .require: client.certificateVerification = .none
+        case .verifyCA: client.certificateVerification = .noHostnameVerification
+        case .verifyFull: client.certificateVerification = .fullVerification
+        }
+        if let rootCertificates { client.trustRoots = .file(rootCertificates) }
         let tls: PostgresClient.Configuration.TLS
         switch self.tls {
         case .disable: tls = .disable
-        case .prefer: tls = .prefer(.makeClientConfiguration())
-        case .require: tls = .require(.makeClientConfiguration())
+        case .prefer: tls = .prefer(client)
+        case .require, .verifyCA, .verifyFull: tls = .require(client)
         }
         return PostgresClient.Configuration(
             host: host, port: port, username: user, password: password, database: database, tls: tls)

@@ -10,7 +10,7 @@ extension ChatArchive {
         guard count > 0 else { return [] }
         let millis = before.map { Int64(clamping: $0.millis) } ?? .max
         let sequence = before.map { Int64(clamping: $0.sequence) } ?? .max
-        return try await read { try await history(room: room, millis: millis, sequence: sequence, count: count) }
+        return try await read { try await self.history(room: room, millis: millis, sequence: sequence, count: count) }
     }
 
     private func history(room: String, millis: Int64, sequence: Int64, count: Int) async throws -> [ChatMessage] {

@@ -34,7 +34,7 @@ extension ChatArchive {
         let before = query.before ?? StreamID(millis: UInt64(Int64.max), sequence: UInt64(Int64.max))
         let after = query.after ?? .zero
         let from = query.from ?? ""
-        return try await read { try await search(query, before: before, after: after, from: from) }
+        return try await read { try await self.search(query, before: before, after: after, from: from) }
     }
 
     /// Ranked are the newest `rankedAtMost` matches only: ranking reads every candidate's terms, and a common word

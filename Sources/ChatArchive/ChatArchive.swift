@@ -45,8 +45,10 @@ public final class ChatArchive: Sendable {
         }
     }
 
-    /// Runs a session's read, or refuses it when `maximumReads` are under way.
-    func read<Result: Sendable>(_ body: () async throws -> Result) async throws -> Result {
+    /// Runs a session's read, or refuses it when `maximumReads` are under way. A read given up after
+    /// `readDeadline` (waiting for a connection to a PostgreSQL that does not answer, which `statement_timeout`
+    /// does not cover) is cancelled and fails.
+    func read<Result: Sendable>(_ body: @escaping @Sendable () async throws -> Result) async throws -> Result {
         let admitted = readsInFlight.withLockedValue { count in
             guard count < Self.maximumReads else { return false }
             count += 1
@@ -54,8 +56,19 @@ public final class ChatArchive: Sendable {
         }
         guard admitted else { throw ArchiveBusy() }
         defer { readsInFlight.withLockedValue { $0 -= 1 } }
-        return try await body()
+        return try await withThrowingTaskGroup(of: Result.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: Self.readDeadline)
+                throw ArchiveTimeout()
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next() else { throw ArchiveTimeout() }
+            return first
+        }
     }
+
+    public static let readDeadline = Duration.seconds(5)
 
     /// Brings the tables up to this release's schema; returns its version.
     public func migrate() async throws -> Int {
@@ -181,6 +194,11 @@ extension ChatArchive {
         }
         return "\(error.code)" + (error.underlying.map { ": \($0)" } ?? "")
     }
+}
+
+/// A read of the archive took longer than `ChatArchive.readDeadline`.
+public struct ArchiveTimeout: Error, CustomStringConvertible {
+    public var description: String { "the archive did not answer in time" }
 }
 
 /// Too many reads of the archive are under way on this node: try again in a moment.

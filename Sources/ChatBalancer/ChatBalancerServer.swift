@@ -1,5 +1,4 @@
 import ChatCommandSupport
-import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
@@ -96,45 +95,52 @@ public final class ChatBalancerServer: Service, Sendable {
                 )
             })
         let tasks = watcher.start() + [status.start()]
-        let onListening = self.onListening
-        let admin = Application(
-            router: AdminEndpoints.router(
-                pool: pool, metrics: metrics, status: status, hostNames: configuration.adminHostNames),
-            configuration: .init(
-                address: .hostname(configuration.adminHost, port: configuration.adminPort), serverName: nil),
-            onServerRunning: { channel in
-                let addresses = BalancerAddresses(
-                    chat: listening["chat"]?.localAddress, http: listening["http"]?.localAddress,
-                    admin: channel.localAddress!, tlsChat: listening["tls"]?.localAddress,
-                    https: listening["https"]?.localAddress, irc: listening["irc"]?.localAddress,
-                    ircTLS: listening["ircs"]?.localAddress)
-                logger.info(
-                    "listening",
-                    metadata: [
-                        "listen.chat": "\(addresses.chat.map { "\($0)" } ?? "off")",
-                        "listen.http": "\(addresses.http.map { "\($0)" } ?? "off")",
-                        "listen.tls": "\(addresses.tlsChat.map { "\($0)" } ?? "off")",
-                        "listen.https": "\(addresses.https.map { "\($0)" } ?? "off")",
-                        "listen.admin": "\(addresses.admin)",
-                    ])
-                onListening(addresses)
-            },
-            eventLoopGroupProvider: .shared(group),
-            logger: logger)
-
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await admin.runService() }
-            try? await gracefulShutdown()
-            logger.info("shutting down: no new connections; letting open ones finish")
+        let admin: any Channel
+        do {
+            admin = try await AdminEndpoints.bind(
+                host: configuration.adminHost, port: configuration.adminPort, group: group, pool: pool,
+                metrics: metrics, status: status, hostNames: configuration.adminHostNames)
+        } catch {
+            logger.critical(
+                "cannot listen",
+                metadata: [
+                    "listen.address": "\(configuration.adminHost) port \(configuration.adminPort)", "error": "\(error)",
+                ])
+            for task in tasks { task.cancel() }
             for listener in listeners { try? await listener.close() }
-            let deadline = ContinuousClock.now.advanced(by: .nanoseconds(configuration.drainTimeout.nanoseconds))
-            while chat.openConnections.load(ordering: .relaxed) + http.openConnections.load(ordering: .relaxed)
-                + irc.openConnections.load(ordering: .relaxed) > 0,
-                ContinuousClock.now < deadline, !Task.isCancelled
-            {
-                try? await Task.sleep(for: .milliseconds(100))
-            }
+            await watcher.stop()
+            try? await statusGroup.shutdownGracefully()
+            try? await group.shutdownGracefully()
+            throw error
         }
+        let addresses = BalancerAddresses(
+            chat: listening["chat"]?.localAddress, http: listening["http"]?.localAddress,
+            admin: admin.localAddress!, tlsChat: listening["tls"]?.localAddress,
+            https: listening["https"]?.localAddress, irc: listening["irc"]?.localAddress,
+            ircTLS: listening["ircs"]?.localAddress)
+        logger.info(
+            "listening",
+            metadata: [
+                "listen.chat": "\(addresses.chat.map { "\($0)" } ?? "off")",
+                "listen.http": "\(addresses.http.map { "\($0)" } ?? "off")",
+                "listen.tls": "\(addresses.tlsChat.map { "\($0)" } ?? "off")",
+                "listen.https": "\(addresses.https.map { "\($0)" } ?? "off")",
+                "listen.admin": "\(addresses.admin)",
+            ])
+        onListening(addresses)
+
+        try? await gracefulShutdown()
+        logger.info("shutting down: no new connections; letting open ones finish")
+        for listener in listeners { try? await listener.close() }
+        let deadline = ContinuousClock.now.advanced(by: .nanoseconds(configuration.drainTimeout.nanoseconds))
+        while chat.openConnections.load(ordering: .relaxed) + http.openConnections.load(ordering: .relaxed)
+            + irc.openConnections.load(ordering: .relaxed) > 0,
+            ContinuousClock.now < deadline, !Task.isCancelled
+        {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        // The status page answers through the drain; then it goes too.
+        try? await admin.close()
         for task in tasks { task.cancel() }
         reloads?.cancel()
         await watcher.stop()

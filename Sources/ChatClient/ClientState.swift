@@ -715,11 +715,13 @@ public struct ClientState: Sendable {
     /// the lines it keeps.
     public mutating func olderHistory(of room: RoomName) -> [Outgoing] {
         guard var view = views[room], !view.olderPending, !view.olderExhausted,
-            view.lines.count < maximumLinesPerRoom, let oldest = view.lines.lazy.compactMap(\.id).first
+            view.lines.count < maximumLinesPerRoom
         else { return [] }
         view.olderPending = true
         views[room] = view
-        return [Outgoing(.history(room: room.value, limit: 50, before: oldest.description), id: Outgoing.older)]
+        // No message shown yet (its Redis history expired): the newest, which the server reads from the archive.
+        let oldest = view.lines.lazy.compactMap(\.id).first
+        return [Outgoing(.history(room: room.value, limit: 50, before: oldest?.description), id: Outgoing.older)]
     }
 
     public mutating func select(_ room: RoomName) {

@@ -157,7 +157,8 @@ public enum JSONEventDecoder {
         case "search":
             return .searchResults(
                 SearchResults(
-                    text: fields.string("text") ?? "", page: Int(clamping: fields.int("page") ?? 1),
+                    text: fields.string("text") ?? "", room: fields.string("room"), from: fields.string("from"),
+                    page: Int(clamping: fields.int("page") ?? 1),
                     messages: fields.objects("messages").compactMap(message), more: fields.bool("more")))
         case "gap":
             guard let room = fields.room(), let after = fields.string("after").flatMap(StreamID.init) else {

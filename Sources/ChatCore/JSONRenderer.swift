@@ -153,6 +153,8 @@ public enum JSONRenderer {
         case .searchResults(let results):
             header("search")
             json.field("text", results.text)
+            if let room = results.room { json.field("room", room) }
+            if let from = results.from { json.field("from", from) }
             json.field("page", results.page)
             json.array("messages", results.messages.map(messageObject))
             if results.more { json.field("more", true) }

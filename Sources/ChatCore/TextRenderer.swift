@@ -89,7 +89,7 @@ public enum TextRenderer {
             let lines = results.messages.map { message in
                 "*   #\(message.room) \(TimeFormat.dateTime(message.time)) \(message.from): \(plain(message.text))  (\(message.id))"
             }
-            let more = results.more ? ["* more: /search page:\(results.page + 1) \(plain(results.text))"] : []
+            let more = results.more ? ["* more: /search \(plain(results.nextPage))"] : []
             return ["* found for \"\(plain(results.text))\"\(page), best first:"] + lines + more
         case .gap(let room, let after, let lost, _):
             return lost

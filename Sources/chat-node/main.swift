@@ -115,14 +115,14 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "PostgreSQL URL, postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require], where every room message is archived for history past Redis and search (docs/deploy.md). [CHAT_ARCHIVE]"
+            "PostgreSQL URL, postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require|verify-ca|verify-full[&sslrootcert=FILE]], where every room message is archived for history past Redis and search (docs/deploy.md). [CHAT_ARCHIVE]"
     )
     var archive = env("CHAT_ARCHIVE")
 
     @Option(
         name: .customLong("archive-keep-days"),
         help: "Days the archive keeps a message (default: for ever). [CHAT_ARCHIVE_KEEP_DAYS]")
-    var archiveKeepDays = env("CHAT_ARCHIVE_KEEP_DAYS").flatMap(Int.init)
+    var archiveKeepDays = env("CHAT_ARCHIVE_KEEP_DAYS")
 
     @Option(
         name: .customLong("archive-keep-room"),
@@ -272,13 +272,16 @@ struct ChatNodeCommand: AsyncParsableCommand {
         }
         // The publish script takes a room's newest entry as its last id, so a stream must keep at least one.
         guard historyLength >= 1 else { throw ValidationError("--history-length must be at least 1") }
-        if let days = archiveKeepDays, days < 1 { throw ValidationError("--archive-keep-days must be at least 1") }
+        if let days = archiveKeepDays, (Int(days) ?? 0) < 1 {
+            throw ValidationError("--archive-keep-days is a number of days, at least 1")
+        }
         guard ChatArchive.Retention.parseRooms(archiveKeepRoom) != nil else {
             throw ValidationError("--archive-keep-room is ROOM=DAYS,ROOM=DAYS (days at least 1)")
         }
         if let archive, ArchiveAddress(archive) == nil {
             throw ValidationError(
-                "--archive must be postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require]")
+                "--archive must be postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require|verify-ca|verify-full[&sslrootcert=FILE]]"
+            )
         }
         guard rateLimit > 0, rateBurst >= 1 else {
             throw ValidationError("--rate-limit must be positive and --rate-burst at least 1")
@@ -344,7 +347,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.historyLength = historyLength
         configuration.archive = archive.flatMap(ArchiveAddress.init)
         configuration.archiveRetention = ChatArchive.Retention(
-            days: archiveKeepDays, rooms: ChatArchive.Retention.parseRooms(archiveKeepRoom) ?? [:])
+            days: archiveKeepDays.flatMap { Int($0) }, rooms: ChatArchive.Retention.parseRooms(archiveKeepRoom) ?? [:])
         if ackReplicas > 0 {
             configuration.messageAcknowledgement = ReplicaAcknowledgement(
                 replicas: ackReplicas, timeout: .milliseconds(Int64(ackTimeoutMilliseconds)))

@@ -1,20 +1,69 @@
 import ChatCommandSupport
 import ChatCore
-import HTTPTypes
-import Hummingbird
 import NIOCore
+import NIOHTTP1
+import NIOPosix
 
 /// The balancer's own port: the status page (`/`, its script and style), GET /status (the page's JSON), GET
-/// /nodes (each node, its state, clients routed, connected now) and GET /metrics.
+/// /nodes (each node, its state, clients routed, connected now) and GET /metrics. A handful of fixed GET routes
+/// over SwiftNIO's HTTP/1 codec, as the node's operations port is: a web framework (and the twenty modules it
+/// builds) bought nothing here but minutes of every build.
 enum AdminEndpoints {
-    static func router(
-        pool: BackendPool, metrics: BalancerMetrics, status: StatusReadings, hostNames: HostAllowList
-    )
-        -> Router<BasicRequestContext>
-    {
-        let router = Router()
-        router.add(middleware: HostCheck(allowed: hostNames))
-        router.get("/nodes") { _, _ -> Response in
+    struct Response {
+        var status: HTTPResponseStatus
+        var headers: [(String, String)]
+        var body: ByteBuffer
+
+        static func text(_ status: HTTPResponseStatus, _ text: String) -> Response {
+            Response(
+                status: status, headers: [("content-type", "text/plain; charset=utf-8")],
+                body: ByteBuffer(string: text))
+        }
+    }
+
+    /// A connection that sends nothing this long is closed, so idle sockets cannot hold the balancer's descriptors.
+    static let idleTimeout = TimeAmount.seconds(30)
+
+    static func bind(
+        host: String, port: Int, group: any EventLoopGroup, pool: BackendPool, metrics: BalancerMetrics,
+        status: StatusReadings, hostNames: HostAllowList
+    ) async throws -> any Channel {
+        let respond: @Sendable (HTTPRequestHead) -> Response = { head in
+            Self.response(to: head, pool: pool, metrics: metrics, status: status, hostNames: hostNames)
+        }
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            // One read per loop pass: what a pipelining client has sent past a held answer stays in the kernel.
+            .childChannelOption(.maxMessagesPerRead, value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandlers([
+                        IdleStateHandler(readTimeout: idleTimeout), AdminHTTPHandler(respond: respond),
+                    ])
+                }
+            }
+            .bind(host: host, port: port).get()
+    }
+
+    static func response(
+        to head: HTTPRequestHead, pool: BackendPool, metrics: BalancerMetrics, status: StatusReadings,
+        hostNames: HostAllowList
+    ) -> Response {
+        // Only requests for IP addresses, localhost and the names given (`--admin-hosts`): a page whose name was
+        // rebound to this address must not read the cluster's status from an operator's browser.
+        guard hostNames.allows(host: head.headers.first(name: "host")) else {
+            return .text(
+                .forbidden,
+                "this port answers requests for IP addresses and localhost; name others with --admin-hosts\n")
+        }
+        guard head.method == .GET || head.method == .HEAD else {
+            return Response(
+                status: .methodNotAllowed, headers: [("allow", "GET, HEAD")], body: ByteBuffer())
+        }
+        let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        switch path {
+        case "/nodes":
             let nodes = pool.snapshot.map { node in
                 var json = JSONWriter()
                 json.field("node", node.endpoint.name)
@@ -28,59 +77,81 @@ enum AdminEndpoints {
             var body = JSONWriter()
             body.array("nodes", nodes)
             return Response(
-                status: .ok, headers: [.contentType: "application/json"],
-                body: ResponseBody(byteBuffer: ByteBuffer(string: body.finish() + "\n")))
-        }
-        router.get("/status") { _, _ -> Response in
-            var headers: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
-            if let nosniff = HTTPField.Name("x-content-type-options") { headers[nosniff] = "nosniff" }
+                status: .ok, headers: [("content-type", "application/json")],
+                body: ByteBuffer(string: body.finish() + "\n"))
+        case "/status":
             return Response(
-                status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(string: status.json())))
-        }
-        router.get("/metrics") { _, _ -> Response in
+                status: .ok,
+                headers: [
+                    ("content-type", "application/json"), ("cache-control", "no-store"),
+                    ("x-content-type-options", "nosniff"),
+                ],
+                body: ByteBuffer(string: status.json()))
+        case "/metrics":
             metrics.nodes(pool.snapshot)
             var body = ByteBuffer(bytes: metrics.registry.emitToBuffer())
             body.writeString(status.redisPrometheusText())
             body.writeString(ProcessMetrics.prometheusText())
             return Response(
-                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                body: ResponseBody(byteBuffer: body))
+                status: .ok, headers: [("content-type", "text/plain; version=0.0.4; charset=utf-8")], body: body)
+        case "/favicon.ico":
+            // Browsers ask for it with every page; the page has none, and a 404 would be an error in their console.
+            return Response(status: .noContent, headers: [], body: ByteBuffer())
+        default:
+            guard let asset = StatusPageAssets.files[String(path)] else { return .text(.notFound, "not found\n") }
+            return Response(
+                status: .ok, headers: [("content-type", asset.contentType)] + StaticFiles.securityHeaders,
+                body: asset.body)
         }
-        // Browsers ask for it with every page; the page has none, and a 404 would be an error in their console.
-        router.get("/favicon.ico") { _, _ -> Response in Response(status: .noContent) }
-        for (path, asset) in StatusPageAssets.files {
-            router.get(RouterPath(path)) { _, _ -> Response in
-                var headers: HTTPFields = [.contentType: asset.contentType]
-                for (name, value) in StaticFiles.securityHeaders {
-                    if let field = HTTPField.Name(name) { headers[field] = value }
-                }
-                return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: asset.body))
-            }
-        }
-        return router
     }
 }
 
-/// Answers only requests for IP addresses, localhost and the names given (`--admin-hosts`): a page whose name was
-/// rebound to this address must not read the cluster's status from an operator's browser (`HostAllowList`).
-struct HostCheck: RouterMiddleware {
-    let allowed: HostAllowList
+/// One response per request, in order; the body of a request is read and ignored (every route is a GET).
+final class AdminHTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
 
-    func handle(
-        _ request: Request, context: BasicRequestContext, next: (Request, BasicRequestContext) async throws -> Response
-    )
-        async throws -> Response
-    {
-        guard allowed.allows(host: request.head.authority) else {
-            return Response(
-                status: .forbidden, headers: [.contentType: "text/plain; charset=utf-8"],
-                body: ResponseBody(
-                    byteBuffer: ByteBuffer(
-                        string:
-                            "this port answers requests for IP addresses and localhost; name others with --admin-hosts\n"
-                    )))
+    private let respond: @Sendable (HTTPRequestHead) -> AdminEndpoints.Response
+    private var head: HTTPRequestHead?
+
+    init(respond: @escaping @Sendable (HTTPRequestHead) -> AdminEndpoints.Response) {
+        self.respond = respond
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let response = respond(head)
+            var headers = HTTPHeaders(response.headers)
+            headers.replaceOrAdd(name: "content-length", value: String(response.body.readableBytes))
+            let keepAlive = head.isKeepAlive
+            if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
+            context.write(
+                wrapOutboundOut(
+                    .head(HTTPResponseHead(version: head.version, status: response.status, headers: headers))),
+                promise: nil)
+            if head.method != .HEAD { context.write(wrapOutboundOut(.body(.byteBuffer(response.body))), promise: nil) }
+            let done = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: done)
+            if !keepAlive {
+                let channel = context.channel
+                done.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            }
         }
-        return try await next(request, context)
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent { context.close(promise: nil) }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A malformed request: HTTP/1's decoder already said so (400) where it could; the connection goes.
+        context.close(promise: nil)
     }
 }
 

@@ -57,17 +57,35 @@ public struct SearchRequest: Equatable, Sendable {
 
 /// A page of what a search found: best first (by rank, then newest).
 public struct SearchResults: Equatable, Sendable {
-    /// What was searched for, as asked.
+    /// What was searched for, as asked: the words, and the room and name it was narrowed to.
     public var text: String
+    public var room: String?
+    public var from: String?
     public var page: Int
     public var messages: [ChatMessage]
-    /// More results lie on the next page.
+    /// More results lie on the next page (never past `SearchRequest.maximumPage`).
     public var more: Bool
 
-    public init(text: String, page: Int, messages: [ChatMessage], more: Bool) {
+    public init(
+        text: String, room: String? = nil, from: String? = nil, page: Int, messages: [ChatMessage], more: Bool
+    ) {
         self.text = text
+        self.room = room
+        self.from = from
         self.page = page
         self.messages = messages
         self.more = more
+    }
+
+    /// The results of `search`: `more` only where a next page may be asked for.
+    public init(of search: SearchRequest, messages: [ChatMessage], more: Bool) {
+        self.init(
+            text: search.text, room: search.room, from: search.from, page: search.page, messages: messages,
+            more: more && search.page < SearchRequest.maximumPage)
+    }
+
+    /// The next page's request in the words `/search` and HistServ take: the same room, name and words.
+    public var nextPage: String {
+        (room.map { "#\($0) " } ?? "") + (from.map { "from:\($0) " } ?? "") + "page:\(page + 1) \(text)"
     }
 }

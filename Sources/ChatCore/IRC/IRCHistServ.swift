@@ -34,7 +34,7 @@ extension IRCRenderer {
                 let said = message.isAction ? "* \(message.from) \(message.text)" : "<\(message.from)> \(message.text)"
                 return notice("\(channel(message.room)) \(TimeFormat.dateTime(message.time)) \(said)")
             }
-            let more = results.more ? [notice("More: SEARCH page:\(results.page + 1) \(results.text)")] : []
+            let more = results.more ? [notice("More: SEARCH \(results.nextPage)")] : []
             return [notice("Found for \(results.text)\(page), best first:")] + found + more
         case .error(let error):
             return [notice("Search failed: \(error.message)")]

@@ -318,7 +318,7 @@ extension SessionMachine {
             guard !rooms.isEmpty else {
                 return [
                     .send(
-                        .searchResults(SearchResults(text: search.text, page: search.page, messages: [], more: false)),
+                        .searchResults(SearchResults(of: search, messages: [], more: false)),
                         id: id)
                 ]
             }

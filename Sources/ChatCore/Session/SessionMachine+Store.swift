@@ -193,7 +193,7 @@ extension SessionMachine {
         case (.search(let search, _, _, _, _), .found(let messages, let more)):
             return [
                 .send(
-                    .searchResults(SearchResults(text: search.text, page: search.page, messages: messages, more: more)),
+                    .searchResults(SearchResults(of: search, messages: messages, more: more)),
                     id: id)
             ]
         case (.seen(let name), .seen(let record)):

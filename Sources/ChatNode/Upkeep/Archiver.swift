@@ -11,7 +11,7 @@ import NIOCore
 /// nothing a node's death would, and needs nothing to agree on.
 ///
 /// Every node with `--archive` runs one; one of them at a time archives, the holder of a lease in Redis (renewed
-/// every pass, 10 s to live), so a killed archiver's work passes to another node within seconds. Every node, leader
+/// every pass, a claim TTL to live), so a killed archiver's work passes to another node within seconds. Every node, leader
 /// or not, tells the archiver which rooms it published to (`ArchiveMarks`, a tick at a time); the leader takes those
 /// rooms, reads each stream after the archive's cursor, and writes the entries and the new cursors in one
 /// transaction. A mark can be lost (a node killed before its tick, an archiver killed after taking it): a sweep
@@ -65,6 +65,9 @@ final class Archiver: Sendable {
         var schema: Int?
         var leader: LeaderState?
         var failures = 0
+        // While writes fail, the lag is the time since the last one that worked: the gauge must grow in an
+        // outage, not keep the last good value.
+        var lastWritten = ContinuousClock.now
         while !Task.isCancelled {
             _ = try? await store.markForArchive(marks.take()).get()
             if schema == nil {
@@ -98,6 +101,7 @@ final class Archiver: Sendable {
             if var state = leader {
                 do {
                     more = try await pass(&state)
+                    lastWritten = ContinuousClock.now
                     if !more, ContinuousClock.now >= state.nextRetention, !settings.retention.keepsForever {
                         state.nextRetention =
                             ContinuousClock.now + .nanoseconds(settings.retentionInterval.nanoseconds)
@@ -111,6 +115,8 @@ final class Archiver: Sendable {
                 } catch {
                     failures += 1
                     metrics.writeFailures.increment()
+                    let since = ContinuousClock.now - lastWritten
+                    metrics.lag.set(to: Double(since.components.seconds) + Double(since.components.attoseconds) / 1e18)
                     if failures == 1 || failures % 30 == 0 {
                         logger.error(
                             "archive write failed; retrying", metadata: ["error": "\(ChatArchive.describe(error))"])

@@ -1067,9 +1067,13 @@ function showFound() {
 
 function loadOlder() {
   const room = state.current && state.rooms.get(state.current);
-  if (!room || !room.oldestId || room.olderPending || room.olderExhausted) return;
+  if (!room || room.olderPending || room.olderExhausted) return;
   room.olderPending = true;
-  send({ op: "history", room: state.current, limit: 50, before: room.oldestId, id: OLDER });
+  // A room showing no message yet (its Redis history expired) asks for the newest: the server reads on into the
+  // archive from there.
+  const request = { op: "history", room: state.current, limit: 50, id: OLDER };
+  if (room.oldestId) request.before = room.oldestId;
+  send(request);
 }
 
 document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") scheduleMarkRead(); });
