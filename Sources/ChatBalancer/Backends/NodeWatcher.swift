@@ -188,7 +188,7 @@ final class NodeWatcher: Sendable {
 
     /// A node is alive when its chat port answers with its first bytes (the greeting) within the interval: a
     /// bare TCP accept would also succeed for a frozen process, whose kernel still completes handshakes. A connection
-    /// that cannot be made takes it out at once; one accepted without a greeting only after a few in a row
+    /// refused takes it out at once; one accepted without a greeting, or not made in time, only after a few in a row
     /// (`BackendPool.silentProbesToFall`).
     private func probeAll() {
         for endpoint in pool.endpoints {
@@ -218,9 +218,15 @@ final class NodeWatcher: Sendable {
                 let probe: BackendPool.Probe
                 switch result {
                 case .success: probe = .answered
-                // Only a node that took the connection and did not greet is busy; one that cannot be reached at all
-                // (refused, unreachable, a connect that never completes) is gone.
-                case .failure(let error): probe = error is ProbeTimeout ? .silent : .refused
+                // A node that took the connection and did not greet is busy, and so is one whose connect did not
+                // complete in time: a storm fills a node's accept queue, and the kernel then drops handshakes for
+                // the client to retry a second later (the CI run where every node went out at once and 81 clients
+                // were refused). One that refuses (nothing listens) or cannot be reached is gone. A host cut off
+                // also times out: out after the silent probes, and a fallback only when no node is healthy.
+                case .failure(let error):
+                    let late: Bool
+                    if case ChannelError.connectTimeout = error { late = true } else { late = error is ProbeTimeout }
+                    probe = late ? .silent : .refused
                 }
                 let alive = probe == .answered
                 let outcome = self.pool.probed(endpoint, probe)
