@@ -6,7 +6,7 @@ import Glibc
 
 /// A real PostgreSQL server started for one test: its own cluster (initdb) in a temporary directory, its own free
 /// port on 127.0.0.1, trust authentication for the user `chat`, and no durability it does not need (fsync off: a
-/// test kills the server, never the machine).
+/// test kills the server, never the machine; commits are still written before they are answered).
 ///
 /// PostgreSQL refuses to run as root, and the tests often do (CI, containers): then the server runs as Debian's
 /// `postgres` user through `setpriv`, which execs rather than forks, so a SIGKILL reaches the server itself.
@@ -72,7 +72,9 @@ public final class PostgresServer: @unchecked Sendable {
                 executable: asUser.first ?? server,
                 arguments: Array(asUser.dropFirst()) + (asUser.isEmpty ? [] : [server]) + [
                     "-D", "\(directory)/data", "-p", String(port), "-k", directory, "-c", "listen_addresses=127.0.0.1",
-                    "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                    // fsync off: a test kills the server, never the machine, and the OS keeps what was written.
+                    // Commits stay synchronous: a killed server must not lose what it said was committed.
+                    "-c", "fsync=off", "-c", "full_page_writes=off",
                     "-c", "max_connections=200",
                 ],
                 logDirectory: directory, name: "postgres-\(UInt16.random(in: 0...UInt16.max))")

@@ -115,6 +115,10 @@ final class Archiver: Sendable {
                 } catch {
                     failures += 1
                     metrics.writeFailures.increment()
+                    // Read the cursors again from the archive: one that failed over to a replica behind it, or was
+                    // restored, or lost its last commits, is behind the cursors kept here, and the rooms must be
+                    // read again from where it really is (the writes are idempotent).
+                    state.cursors.removeAll()
                     let since = ContinuousClock.now - lastWritten
                     metrics.lag.set(to: Double(since.components.seconds) + Double(since.components.attoseconds) / 1e18)
                     if failures == 1 || failures % 30 == 0 {
