@@ -2,6 +2,9 @@ import ChatTestSupport
 import Foundation
 import Testing
 
+// One file, one suite: every test starts its own PostgreSQL, Redis and nodes, and they share the helpers that
+// flood a room, read acknowledgements, page back and search.
+
 /// The archive (`--archive`) against a real PostgreSQL and a real Redis, with real nodes and clients.
 @Suite("The archive in PostgreSQL", .serialized)
 struct ArchiveTests {
