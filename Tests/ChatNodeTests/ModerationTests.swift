@@ -82,6 +82,7 @@ struct ModerationTests {
         try bob.expect("! banned you are banned from #dev: flooding")
         // On another connection, on the other node, with the name in another case: still banned.
         try bob.send("/quit")
+        _ = bob.waitForClose()  // the name is free once the quit has closed the connection, not before
         bob = try cluster[0].login("BOB")
         try bob.send("/join dev")
         try bob.expect("! banned")
