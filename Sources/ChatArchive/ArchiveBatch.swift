@@ -36,6 +36,22 @@ public struct ArchiveBatch: Sendable {
         }
     }
 
+    /// A direct message, from a user's direct log (`ChatKeys.directLog`): `recipientKey` and its id there are
+    /// what makes it one.
+    public struct Direct: Sendable {
+        public var recipientKey: String
+        public var id: StreamID
+        public var sender: String
+        public var recipient: String
+        /// Whose it is (`SessionGrant.author`, both ends): who finds it when they search, and whose it is when they
+        /// ask for theirs to be removed.
+        public var senderAuthor: String?
+        public var recipientAuthor: String
+        public var kind: Message.Kind
+        public var time: Millis
+        public var text: String
+    }
+
     public struct Edit: Sendable {
         public var room: String
         public var target: StreamID
@@ -65,6 +81,7 @@ public struct ArchiveBatch: Sendable {
     }
 
     public var messages: [Message] = []
+    public var directs: [Direct] = []
     public var edits: [Edit] = []
     public var deletions: [Deletion] = []
     public var cursors: [String: StreamID] = [:]
@@ -73,7 +90,20 @@ public struct ArchiveBatch: Sendable {
     public init() {}
 
     public var isEmpty: Bool {
-        messages.isEmpty && edits.isEmpty && deletions.isEmpty && cursors.isEmpty && gaps.isEmpty
+        messages.isEmpty && directs.isEmpty && edits.isEmpty && deletions.isEmpty && cursors.isEmpty && gaps.isEmpty
+    }
+
+    /// Adds one entry of a user's direct log.
+    public mutating func addDirect(
+        entry payload: [UInt8], id: StreamID, recipientKey: String, senderAuthor: String?, recipientAuthor: String
+    ) {
+        guard case .direct(let message)? = RelayCodec.decode(payload)?.event else { return }
+        directs.append(
+            Direct(
+                recipientKey: recipientKey, id: id, sender: message.from, recipient: message.to,
+                senderAuthor: senderAuthor, recipientAuthor: recipientAuthor,
+                kind: message.isNotice ? .notice : message.isAction ? .action : .say, time: message.time,
+                text: message.text))
     }
 
     /// Adds one stream entry: a message, or a change to one (reactions are not archived: history past the

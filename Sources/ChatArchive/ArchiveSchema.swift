@@ -63,7 +63,42 @@ enum ArchiveSchema {
                     noticed_at timestamptz NOT NULL DEFAULT now()
                 )
                 """,
-            ])
+            ]),
+        Migration(
+            version: 2, description: "direct messages, and the people who had theirs removed",
+            statements: [
+                // One row per direct message, keyed by whom it was sent to and its id in their direct log
+                // (`ChatKeys.directLog`). Whose it is goes by identity (`SessionGrant.author`), never by name: a
+                // guest's name is anybody's tomorrow, and a registered name made again is another account.
+                """
+                CREATE TABLE chat_directs (
+                    recipient_key text NOT NULL,
+                    ms bigint NOT NULL,
+                    seq bigint NOT NULL,
+                    sender text NOT NULL,
+                    recipient text NOT NULL,
+                    sender_author text,
+                    recipient_author text,
+                    kind smallint NOT NULL,
+                    sent_at timestamptz NOT NULL,
+                    body text NOT NULL,
+                    terms tsvector NOT NULL,
+                    PRIMARY KEY (recipient_key, ms, seq)
+                )
+                """,
+                "CREATE INDEX chat_directs_terms ON chat_directs USING gin (terms)",
+                "CREATE INDEX chat_directs_sent_at ON chat_directs (sent_at)",
+                "CREATE INDEX chat_directs_sender_author ON chat_directs (sender_author)",
+                "CREATE INDEX chat_directs_recipient_author ON chat_directs (recipient_author)",
+                // Who asked for their messages to be removed, and up to when: what the archiver reads later from
+                // the streams (sent before that) is not archived again; what they send after is.
+                """
+                CREATE TABLE chat_forgotten_authors (
+                    author text PRIMARY KEY,
+                    sent_before timestamptz NOT NULL
+                )
+                """,
+            ]),
     ]
 
     static var newest: Int { migrations.last?.version ?? 0 }

@@ -50,6 +50,16 @@ extension ChatArchive {
             }
         }
         if let days = retention.days {
+            // Direct messages are kept as long as the rooms are in general.
+            removed += try await removeInBatches(batch) { limit in
+                """
+                WITH gone AS (DELETE FROM chat_directs WHERE ctid IN (
+                    SELECT ctid FROM chat_directs
+                    WHERE sent_at < now() - make_interval(days => \(days)::int) LIMIT \(limit))
+                    RETURNING 1)
+                SELECT count(*) FROM gone
+                """
+            }
             let exempt = Array(retention.rooms.keys)
             removed += try await removeInBatches(batch) { limit in
                 """
@@ -90,22 +100,37 @@ extension ChatArchive {
         }
     }
 
-    /// Removes every archived message by `author` (`OutgoingMessage.author`: a registered name's stands for its
-    /// account, however it was shown), as deletes are: tombstones, text and terms gone. Returns how many.
-    public func forget(author: String) async throws -> Int {
-        var count = 0
-        for try await forgotten in try await client.query(
-            """
-            WITH forgotten AS (
-                UPDATE chat_messages SET body = '', entry = '', terms = '', sender = '', author = NULL,
-                    deleted_at = coalesce(deleted_at, now())
-                WHERE author = \(author)
-                RETURNING 1)
-            SELECT count(*) FROM forgotten
-            """, logger: logger
-        ).decode(Int.self) {
-            count = forgotten
+    /// Removes every archived message by `author` (`SessionGrant.author`: a registered name's stands for its
+    /// account, however it was shown) sent before `before`: room messages as deletes are (tombstones, text and
+    /// terms gone), direct messages they sent entirely; direct messages they were sent stay the sender's only. What
+    /// they sent before then and the archiver has not read yet is not archived when it is. Returns how many went.
+    public func forget(author: String, before: Millis) async throws -> Int {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                """
+                INSERT INTO chat_forgotten_authors (author, sent_before) VALUES (\(author), to_timestamp(\(before) / 1000.0))
+                ON CONFLICT (author) DO UPDATE SET sent_before = greatest(chat_forgotten_authors.sent_before, excluded.sent_before)
+                """, logger: logger)
+            var count = 0
+            for try await forgotten in try await connection.query(
+                """
+                WITH rooms AS (
+                    UPDATE chat_messages SET body = '', entry = '', terms = '', sender = '', author = NULL,
+                        deleted_at = coalesce(deleted_at, now())
+                    WHERE author = \(author) AND sent_at < to_timestamp(\(before) / 1000.0)
+                    RETURNING 1),
+                sent AS (
+                    DELETE FROM chat_directs WHERE sender_author = \(author) AND sent_at < to_timestamp(\(before) / 1000.0)
+                    RETURNING 1),
+                received AS (
+                    UPDATE chat_directs SET recipient_author = NULL WHERE recipient_author = \(author)
+                    RETURNING 1)
+                SELECT (SELECT count(*) FROM rooms) + (SELECT count(*) FROM sent)
+                """, logger: logger
+            ).decode(Int.self) {
+                count = forgotten
+            }
+            return count
         }
-        return count
     }
 }

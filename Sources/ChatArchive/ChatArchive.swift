@@ -121,9 +121,12 @@ public final class ChatArchive: Sendable {
                     FROM unnest(\(rooms)::text[], \(millis)::int8[], \(sequences)::int8[], \(senders)::text[],
                         \(authors)::text[], \(kinds)::int4[], \(times)::int8[], \(bodies)::text[], \(entries)::text[],
                         \(vectors)::text[]) AS x(r, m, s, f, a, k, t, b, e, v)
+                    WHERE NOT EXISTS (
+                        SELECT 1 FROM chat_forgotten_authors WHERE author = a AND sent_before > to_timestamp(t / 1000.0))
                     ON CONFLICT (room, ms, seq) DO NOTHING
                     """, logger: logger)
             }
+            if !batch.directs.isEmpty { try await write(batch.directs, on: connection) }
             for edit in batch.edits {
                 let vector = SearchTerms.vector(of: edit.text)
                 try await connection.query(
@@ -171,15 +174,48 @@ public final class ChatArchive: Sendable {
         }
     }
 
-    /// How many messages the archive holds (deleted ones' tombstones not counted), and the gaps it recorded.
-    public func counts() async throws -> (messages: Int, gaps: Int) {
-        var result = (messages: 0, gaps: 0)
+    private func write(_ directs: [ArchiveBatch.Direct], on connection: PostgresConnection) async throws {
+        let keys = directs.map(\.recipientKey)
+        let millis = directs.map { Int64($0.id.millis) }
+        let sequences = directs.map { Int64($0.id.sequence) }
+        let senders = directs.map(\.sender)
+        let recipients = directs.map(\.recipient)
+        let senderAuthors = directs.map { $0.senderAuthor ?? "" }
+        let recipientAuthors = directs.map(\.recipientAuthor)
+        let kinds = directs.map { Int32($0.kind.rawValue) }
+        let times = directs.map(\.time)
+        let bodies = directs.map(\.text)
+        let vectors = directs.map { SearchTerms.vector(of: $0.text) }
+        // A forgotten sender's is not archived again; a forgotten recipient's is, as the sender's only.
+        try await connection.query(
+            """
+            INSERT INTO chat_directs (recipient_key, ms, seq, sender, recipient, sender_author, recipient_author, kind,
+                sent_at, body, terms)
+            SELECT k, m, s, f, r, nullif(sa, ''),
+                CASE WHEN EXISTS (SELECT 1 FROM chat_forgotten_authors
+                    WHERE author = ra AND sent_before > to_timestamp(t / 1000.0)) THEN NULL ELSE ra END,
+                kd, to_timestamp(t / 1000.0), b, v::tsvector
+            FROM unnest(\(keys)::text[], \(millis)::int8[], \(sequences)::int8[], \(senders)::text[],
+                \(recipients)::text[], \(senderAuthors)::text[], \(recipientAuthors)::text[], \(kinds)::int4[],
+                \(times)::int8[], \(bodies)::text[], \(vectors)::text[]) AS x(k, m, s, f, r, sa, ra, kd, t, b, v)
+            WHERE NOT EXISTS (
+                SELECT 1 FROM chat_forgotten_authors WHERE author = sa AND sent_before > to_timestamp(t / 1000.0))
+            ON CONFLICT (recipient_key, ms, seq) DO NOTHING
+            """, logger: logger)
+    }
+
+    /// How many messages the archive holds (room messages, deleted ones' tombstones not counted; direct
+    /// messages), and the gaps it recorded.
+    public func counts() async throws -> (messages: Int, directs: Int, gaps: Int) {
+        var result = (messages: 0, directs: 0, gaps: 0)
         let rows = try await client.query(
             """
             SELECT (SELECT count(*) FROM chat_messages WHERE deleted_at IS NULL),
-                (SELECT count(*) FROM chat_archive_gaps)
+                (SELECT count(*) FROM chat_directs), (SELECT count(*) FROM chat_archive_gaps)
             """, logger: logger)
-        for try await (messages, gaps) in rows.decode((Int, Int).self) { result = (messages, gaps) }
+        for try await (messages, directs, gaps) in rows.decode((Int, Int, Int).self) {
+            result = (messages, directs, gaps)
+        }
         return result
     }
 }

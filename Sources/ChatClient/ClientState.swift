@@ -517,7 +517,7 @@ public struct ClientState: Sendable {
             // The server checks the connection is alive after a silence: any line answers it.
             return [Outgoing(.pong)]
         case .ok, .rooms, .seen, .online, .help, .pong, .roomSettings, .bans, .networkBans, .auditLog, .blocks,
-            .roomRegistration, .searchResults:
+            .roomRegistration, .searchResults, .forgotten:
             if !quiet { info(decoded) }
             return []
         case .announcement, .serverOperator, .motd, .recipientAway, .counts:

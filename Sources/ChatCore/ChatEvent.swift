@@ -349,6 +349,8 @@ public enum ChatEvent: Equatable, Sendable {
     case seen(SeenRecord, now: Millis)
     /// A page of what a search found, best first.
     case searchResults(SearchResults)
+    /// The reply to `forgetMine`: how many of one's messages left the archive.
+    case forgotten(count: Int)
     /// Client-only tags to a room or a person (IRC's TAGMSG); to its sender, the reply to sending it.
     case tagMessage(TagMessage)
     /// Someone in `room` changed their name (IRC's NICK); `room` nil: the reply to the renaming session itself.

@@ -44,6 +44,9 @@ public enum ClientRequest: Equatable, Sendable {
     case seen(name: String)
     /// Searches the archive (`--archive`) in the rooms one is in; the reply is a page of `SearchResults`.
     case search(SearchRequest)
+    /// Removes from the archive every message one sent (in rooms, and direct), up to now; the reply is
+    /// `forgotten`. Messages the rooms' recent history (Redis) still holds stay there until it trims them.
+    case forgetMine
     /// Which of these names are connected now, anywhere (at most `maximumOnlineNames`; IRC's ISON).
     case online(names: [String])
     /// "I am typing in this room" (nil: the current one). Relayed to the room's JSON clients as a `typing` event,

@@ -159,7 +159,15 @@ public enum JSONEventDecoder {
                 SearchResults(
                     text: fields.string("text") ?? "", room: fields.string("room"), from: fields.string("from"),
                     page: Int(clamping: fields.int("page") ?? 1),
-                    messages: fields.objects("messages").compactMap(message), more: fields.bool("more")))
+                    found: fields.objects("messages").compactMap { found in
+                        guard found.string("type") == "direct" else { return message(found).map(SearchHit.message) }
+                        guard case .direct(let direct)? = event("direct", found, time: found.int("time") ?? 0) else {
+                            return nil
+                        }
+                        return .direct(direct)
+                    }, more: fields.bool("more")))
+        case "forgotten":
+            return .forgotten(count: Int(clamping: fields.int("count") ?? 0))
         case "gap":
             guard let room = fields.room(), let after = fields.string("after").flatMap(StreamID.init) else {
                 return nil

@@ -156,8 +156,18 @@ public enum JSONRenderer {
             if let room = results.room { json.field("room", room) }
             if let from = results.from { json.field("from", from) }
             json.field("page", results.page)
-            json.array("messages", results.messages.map(messageObject))
+            json.array(
+                "messages",
+                results.found.map { hit in
+                    switch hit {
+                    case .message(let message): messageObject(message)
+                    case .direct(let direct): object(.direct(direct), requestID: nil, now: direct.time)
+                    }
+                })
             if results.more { json.field("more", true) }
+        case .forgotten(let count):
+            header("forgotten")
+            json.field("count", count)
         case .gap(let room, let after, let lost, let oldest):
             header("gap")
             json.field("room", room.value)

@@ -132,6 +132,9 @@ public enum JSONRequestEncoder {
             if let limit { json.field("limit", limit) }
             if let before { json.field("before", before) }
             if let after { json.field("after", after) }
+        case .forgetMine:
+            op("forget")
+            json.field("confirm", true)
         case .search(let search):
             op("search")
             json.field("text", search.text)

@@ -88,6 +88,8 @@ public enum JSONRequestParser {
         var names: [String]?
         /// `msg` with `"action": true`: a `/me` in private.
         var action: Bool?
+        /// `forget`: must be true (it cannot be undone).
+        var confirm: Bool?
         /// `join`: the room's key.
         var key: String?
         /// `mode`: IRC's mode letters (`+ov`) and their arguments.
@@ -110,7 +112,7 @@ public enum JSONRequestParser {
 
         enum CodingKeys: String, CodingKey {
             case op, id, name, room, text, to, since, rooms, before, after, limit, password, resume, old, new, names
-            case action, key, modes, args, duration, reply, msgid, emoji, of, from, page
+            case action, confirm, key, modes, args, duration, reply, msgid, emoji, of, from, page
             case replyTo = "reply-to"
         }
 
@@ -170,6 +172,11 @@ public enum JSONRequestParser {
             switch fields["action"] {
             case nil, .null: action = nil
             case .bool(let value): action = value
+            default: return nil
+            }
+            switch fields["confirm"] {
+            case nil, .null: confirm = nil
+            case .bool(let value): confirm = value
             default: return nil
             }
             guard !failed, fields["rooms"] == nil, fields["names"] == nil, fields["args"] == nil else { return nil }
@@ -274,6 +281,12 @@ public enum JSONRequestParser {
                     SearchRequest(
                         text: try required(text, "text"), room: nonEmpty(room), from: nonEmpty(from),
                         before: nonEmpty(before), after: nonEmpty(after), page: page ?? 1))
+            case "forget":
+                guard confirm == true else {
+                    throw ChatError(
+                        .badRequest, "\"forget\" removes every message you sent: it needs \"confirm\": true")
+                }
+                return .forgetMine
             case "online":
                 guard let names, !names.isEmpty else { throw ChatError(.badRequest, "\"online\" needs \"names\"") }
                 return .online(names: names)

@@ -131,6 +131,7 @@ extension ClientRequest {
             search.before = search.before.map(clean)
             search.after = search.after.map(clean)
             return .search(search)
+        case .forgetMine: return .forgetMine
         case .online(let names): return .online(names: names.map(clean))
         case .typing(let room): return .typing(room: room.map(clean))
         case .topic(let room, let topic): return .topic(room: room.map(clean), text: topic.map(text))

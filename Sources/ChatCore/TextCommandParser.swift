@@ -49,6 +49,13 @@ public enum TextCommandParser {
             return .history(room: nil, limit: count, before: words.count == 2 ? String(words[1]) : nil)
         case "search":
             return .search(try SearchRequest.parseText(rest[...]))
+        case "forget":
+            guard rest == "confirm" else {
+                throw ChatError(
+                    .badRequest,
+                    "usage: /forget confirm (removes every message you sent from the archive; it cannot be undone)")
+            }
+            return .forgetMine
         case "typing":
             return .typing(room: rest.isEmpty ? nil : String(rest))
         case "seen", "whois":
@@ -265,7 +272,8 @@ public enum TextCommandParser {
         "  /away [TEXT]       mark yourself away; /back to return",
         "  /topic [TEXT]      show or set the current room's topic; /topic -delete clears it",
         "  /history [N] [ID]  the last N messages of the current room (or the N before message ID)",
-        "  /search WORDS      search the rooms you are in; [#room] [from:NAME] [page:N] first, \"a phrase\", pre*",
+        "  /search WORDS      search your rooms and direct messages; [#room] [from:NAME] [page:N] first, \"a phrase\", pre*",
+        "  /forget confirm    remove every message you sent from the archive (for good)",
         "  /reply NAME TEXT   answer NAME's newest message here (quoting its start)",
         "  /react EMOJI [NAME] react to the newest message here (or NAME's); /unreact EMOJI [NAME] takes it back",
         "  /edit TEXT         rewrite your newest message here; /delete takes it back, for everyone",

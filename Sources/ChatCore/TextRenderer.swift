@@ -82,15 +82,23 @@ public enum TextRenderer {
             return ["* the last \(plural(messages.count, "message")) of #\(room):"] + messages.map(messageLine) + back
         case .searchResults(let results):
             let page = results.page > 1 ? ", page \(results.page)" : ""
-            if results.messages.isEmpty {
+            if results.found.isEmpty {
                 return ["* nothing found for \"\(plain(results.text))\"\(page)"]
             }
             // Each with its day (results span months) and its id: /history N ID in its room shows what came before.
-            let lines = results.messages.map { message in
-                "*   #\(message.room) \(TimeFormat.dateTime(message.time)) \(message.from): \(plain(message.text))  (\(message.id))"
+            // A direct message shows as the conversation shows it: *from* to one, -> *to* from one.
+            let lines = results.found.map { hit in
+                switch hit {
+                case .message(let message):
+                    "*   #\(message.room) \(TimeFormat.dateTime(message.time)) \(message.from): \(plain(message.text))  (\(message.id))"
+                case .direct(let direct):
+                    "*   \(direct.from) -> \(direct.to) \(TimeFormat.dateTime(direct.time)): \(plain(direct.text))  (direct)"
+                }
             }
             let more = results.more ? ["* more: /search \(plain(results.nextPage))"] : []
             return ["* found for \"\(plain(results.text))\"\(page), best first:"] + lines + more
+        case .forgotten(let count):
+            return ["* \(plural(count, "message")) of yours removed from the archive"]
         case .gap(let room, let after, let lost, _):
             return lost
                 ? ["* some earlier messages of #\(room) are no longer available"]

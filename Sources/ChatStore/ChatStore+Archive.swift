@@ -43,6 +43,61 @@ extension ChatStore {
         }
     }
 
+    /// Entries of a user's direct log (`ChatKeys.directLog`) after `cursor`, as `archivePage` reads a room's: the
+    /// message's payload, and the sender's and recipient's identities. A log trimmed past the cursor (its
+    /// `max-deleted-entry-id`: nothing else deletes from it) is a gap up to where it now starts.
+    public func directArchivePage(
+        to user: String, after cursor: StreamID, count: Int
+    ) -> EventLoopFuture<DirectArchivePage> {
+        let key = ChatKeys.directLog(user)
+        let entries = redis.send("XRANGE", key, "(\(cursor)", "+", "COUNT", String(count))
+        let info = redis.send("XINFO", "STREAM", key).map { Optional($0) }.recover { _ in nil }
+        return entries.and(info).map { entries, info in
+            var page = DirectArchivePage()
+            for entry in entries.array ?? [] {
+                guard let parts = entry.array, parts.count == 2, let id = parts[0].string.flatMap(StreamID.init),
+                    let fields = parts[1].array
+                else { continue }
+                var values: [String: [UInt8]] = [:]
+                for index in stride(from: 0, to: fields.count - 1, by: 2) {
+                    if let name = fields[index].string, case .bulk(let value) = fields[index + 1] {
+                        values[name] = value
+                    }
+                }
+                guard let payload = values["p"] else { continue }
+                page.entries.append(
+                    DirectArchivePage.Entry(
+                        id: id, payload: payload,
+                        senderAuthor: values["sa"].map { String(decoding: $0, as: UTF8.self) },
+                        recipientIdentity: values["ri"].map { String(decoding: $0, as: UTF8.self) } ?? ""))
+            }
+            let fields = info?.array ?? []
+            var maxDeleted: StreamID?
+            for index in stride(from: 0, to: fields.count - 1, by: 2)
+            where fields[index].string == "max-deleted-entry-id" {
+                maxDeleted = fields[index + 1].string.flatMap(StreamID.init)
+            }
+            if let maxDeleted, maxDeleted != .zero, cursor < maxDeleted {
+                page.lostBefore =
+                    page.entries.first?.id ?? StreamID(millis: maxDeleted.millis, sequence: maxDeleted.sequence + 1)
+            }
+            return page
+        }
+    }
+
+    /// Takes up to `count` users marked as having direct messages to archive (`ChatKeys.archivePendingDirects`).
+    public func takeDirectArchiveMarks(count: Int) -> EventLoopFuture<[String]> {
+        redis.send("SPOP", ChatKeys.archivePendingDirects, String(count)).map { reply in
+            (reply.array ?? []).compactMap(\.string)
+        }
+    }
+
+    /// Marks users as having direct messages to archive.
+    public func markDirectsForArchive(_ users: [String]) -> EventLoopFuture<Void> {
+        guard !users.isEmpty else { return eventLoop.makeSucceededFuture(()) }
+        return redis.send(RedisCommand(["SADD", ChatKeys.archivePendingDirects] + users)).map { _ in }
+    }
+
     /// Takes up to `count` rooms marked as having messages to archive (`ChatKeys.archivePending`); a room marked
     /// again meanwhile is taken again next time.
     public func takeArchiveMarks(count: Int) -> EventLoopFuture<[RoomName]> {
@@ -94,22 +149,46 @@ public struct ArchivePage: Sendable {
     public var lostBefore: StreamID?
 }
 
-/// The rooms this node published to since it last told the archiver (`ChatKeys.archivePending`): noted on every
-/// message and change, sent as one SADD a tick, so a flood costs Redis one command per tick, not one per message.
+/// A user's direct log entries after a cursor, as the archiver reads them.
+public struct DirectArchivePage: Sendable {
+    public struct Entry: Sendable {
+        public var id: StreamID
+        /// The message (`RelayCodec`'s `direct`), as the direct script logged it.
+        public var payload: [UInt8]
+        /// The sender's `SessionGrant.author`.
+        public var senderAuthor: String?
+        /// What the recipient's `SessionGrant.author` is made from (`IdentityScripts.direct`).
+        public var recipientIdentity: String
+    }
+
+    public var entries: [Entry] = []
+    public var lostBefore: StreamID?
+}
+
+/// The rooms this node published to, and the users it sent direct messages to, since it last told the archiver
+/// (`ChatKeys.archivePending`, `ChatKeys.archivePendingDirects`): noted on every message and change, sent as one
+/// SADD a tick, so a flood costs Redis one command per tick, not one per message.
 public final class ArchiveMarks: Sendable {
-    private let rooms = NIOLockedValueBox<Set<String>>([])
+    private let noted = NIOLockedValueBox<(rooms: Set<String>, users: Set<String>)>(([], []))
 
     public init() {}
 
     public func note(_ room: RoomName) {
-        rooms.withLockedValue { _ = $0.insert(room.value) }
+        noted.withLockedValue { _ = $0.rooms.insert(room.value) }
     }
 
-    /// The rooms noted since the last call.
-    public func take() -> [String] {
-        rooms.withLockedValue { rooms in
-            defer { rooms.removeAll(keepingCapacity: true) }
-            return Array(rooms)
+    public func noteDirect(to user: String) {
+        noted.withLockedValue { _ = $0.users.insert(user) }
+    }
+
+    /// The rooms and users noted since the last call.
+    public func take() -> (rooms: [String], users: [String]) {
+        noted.withLockedValue { noted in
+            defer {
+                noted.rooms.removeAll(keepingCapacity: true)
+                noted.users.removeAll(keepingCapacity: true)
+            }
+            return (Array(noted.rooms), Array(noted.users))
         }
     }
 }

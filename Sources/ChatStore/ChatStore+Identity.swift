@@ -329,19 +329,34 @@ extension ChatStore {
     /// Returns false when nobody by that name is connected anywhere; a message to a name held for its reconnecting
     /// owner waits for the resume.
     /// `sender`: the sender's key, and whether they are logged in to a registered name, for the recipient's blocks
-    /// and refusal of guests. Fails with `registered-only` when the recipient refuses guests and the sender is one.
+    /// and refusal of guests, and their identity (`SessionGrant.author`) for the archive. Fails with
+    /// `registered-only` when the recipient refuses guests and the sender is one.
+    ///
+    /// With an archive (`archiveMarks`), the recipient is marked for the archiver twice: before the message (sent
+    /// ahead of it, not waited for: a node killed right after the message leaves the mark made), and after it, a
+    /// tick later (an archiver that took the first mark before the message was logged takes the second).
     public func sendDirect(
-        _ message: DirectMessage, to user: String, origin: String, sender: (key: String, registered: Bool)
+        _ message: DirectMessage, to user: String, origin: String,
+        sender: (key: String, registered: Bool, author: String)
     ) -> EventLoopFuture<(delivered: Bool, recipientAway: String?)> {
         let payload = RelayCodec.encode(RelayEnvelope(event: .direct(message), origin: origin))
-        return redis.run(
+        let marks = archiveMarks
+        if marks != nil { _ = redis.send("SADD", ChatKeys.archivePendingDirects, user) }
+        let delivery = redis.run(
             IdentityScripts.direct,
-            keys: [ChatKeys.session(user), ChatKeys.heldDirects(user), ChatKeys.preferences(user)],
+            keys: [
+                ChatKeys.session(user), ChatKeys.heldDirects(user), ChatKeys.preferences(user),
+                ChatKeys.directLog(user), ChatKeys.account(user),
+            ],
             arguments: [
                 ChatKeys.userChannel(user), payload, String(max(bounds.resumeGraceSeconds, 1) * 2),
-                String(bounds.heldDirectsAtMost), sender.key, sender.registered ? "1" : "0",
+                String(bounds.heldDirectsAtMost), sender.key, sender.registered ? "1" : "0", "",
+                marks == nil ? "0" : String(bounds.directLogAtMost), sender.author, String(bounds.directLogSeconds),
+                user,
             ]
-        ).flatMapThrowing { reply in
+        )
+        if let marks { delivery.whenSuccess { _ in marks.noteDirect(to: user) } }
+        return delivery.flatMapThrowing { reply in
             let fields = reply.array ?? []
             let status = fields.first?.int ?? 0
             guard status != -1 else {

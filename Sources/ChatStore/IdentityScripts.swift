@@ -359,25 +359,46 @@ enum IdentityScripts {
     /// sender is answered as if it were not (sent while somebody holds the name, nobody otherwise), so blocking is
     /// not announced, as with IRC's SILENCE. Or unless the recipient, connected, refuses guests' messages and the
     /// sender is one (told; nothing is said of someone who is not connected).
-    /// KEYS: session, held directs, the recipient's preferences
+    /// With an archive, a message delivered or queued is also added to the recipient's direct log
+    /// (`ChatKeys.directLog`, which the archiver reads), in the same step, so none the recipient gets is missing
+    /// from it; with the sender's identity (`SessionGrant.author`) and the recipient's, as their grant will make it
+    /// (`account:<key>:<when made>` for a registered name logged in with its password, `guest:<au>` otherwise): whose
+    /// the message is when either searches.
+    /// KEYS: session, held directs, the recipient's preferences, direct log, account
     /// ARGV: channel, payload, queue ttl, queued at most, the sender's user key, '1' when the sender is registered,
-    ///   'live' (optional: never queued, for what is worth nothing late, such as client tags)
+    ///   'live' or '' ('live': never queued nor archived, for what is worth nothing late, such as client tags),
+    ///   log length ('' or '0': no archive), the sender's identity, log ttl, the recipient's user key
     /// Returns {1, away text} when delivered or queued (or seemingly so; the text '' unless the recipient is away and
     /// does not block the sender), {0, ''} when nobody has the name, {-1, ''} when guests are refused.
     static let direct = RedisScript(
         name: "direct",
         source: """
             local preferences = redis.call('HMGET', KEYS[3], 'b:' .. ARGV[5], 'dms')
-            local session = redis.call('HMGET', KEYS[1], 'inc', 'away', 'held')
+            local session = redis.call('HMGET', KEYS[1], 'inc', 'away', 'held', 'au', 'acct')
             local someone = session[1] ~= false
             local away = session[2] or ''
             if preferences[1] then return {someone and 1 or 0, ''} end
             if someone and preferences[2] == 'registered' and ARGV[6] ~= '1' then return {-1, ''} end
-            if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then return {1, away} end
+            local function archive()
+                local length = tonumber(ARGV[8] or '') or 0
+                if length <= 0 or ARGV[7] == 'live' then return end
+                local recipient = 'guest:' .. (session[4] or '')
+                if session[5] == '1' then
+                    local made = redis.call('HGET', KEYS[5], 'created')
+                    if made then recipient = 'account:' .. ARGV[11] .. ':' .. made end
+                end
+                redis.call('XADD', KEYS[4], 'MAXLEN', '~', length, '*', 'p', ARGV[2], 'sa', ARGV[9], 'ri', recipient)
+                redis.call('EXPIRE', KEYS[4], ARGV[10])
+            end
+            if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then
+                archive()
+                return {1, away}
+            end
             if not session[3] or ARGV[7] == 'live' then return {0, ''} end
             redis.call('RPUSH', KEYS[2], ARGV[2])
             redis.call('LTRIM', KEYS[2], -tonumber(ARGV[4]), -1)
             redis.call('EXPIRE', KEYS[2], ARGV[3])
+            archive()
             return {1, away}
             """)
 

@@ -39,13 +39,13 @@ struct ArchiveAddressTests {
     @Test("a search's next page keeps its room, name and words, and none is offered past the last page")
     func nextPage() throws {
         let search = SearchRequest(text: "ship it", room: "dev", from: "bob", page: 2)
-        let results = SearchResults(of: search, messages: [], more: true)
+        let results = SearchResults(of: search, found: [], more: true)
         #expect(results.more && results.nextPage == "#dev from:bob page:3 ship it")
         #expect(
             try SearchRequest.parseText(results.nextPage[...])
                 == SearchRequest(text: "ship it", room: "dev", from: "bob", page: 3))
         let last = SearchResults(
-            of: SearchRequest(text: "x", page: SearchRequest.maximumPage), messages: [], more: true)
+            of: SearchRequest(text: "x", page: SearchRequest.maximumPage), found: [], more: true)
         #expect(!last.more)
     }
 }

@@ -99,7 +99,7 @@ struct ArchiveTests {
         // Exactly once: the rows are the stream's entries, one each (the key is the room and the id).
         #expect(try postgres.psql("SELECT count(*) FROM chat_messages") == String(streamed.count))
         #expect(try postgres.psql("SELECT count(*) FROM chat_archive_gaps") == "0")
-        #expect(try postgres.psql("SELECT max(version) FROM chat_schema") == "1")
+        #expect(try postgres.psql("SELECT max(version) FROM chat_schema") == "2")
         #expect(
             try postgres.psql(
                 "SELECT sender || ': ' || body FROM chat_messages WHERE body = 'flood 3049' AND sender = 'bob'")
@@ -329,6 +329,20 @@ struct ArchiveTests {
                 "return state.rooms.get('long').lines.filter(l => l.kind === 'message').map(l => l.text)") as? [String])
             ?? []
         #expect(around.contains("flood 18") && around.contains("flood 41") && !around.contains("flood 17"))
+        // A direct message the reader was sent is found too, shown whole (it has no room to open); the reader
+        // removes what they sent from the archive with the button, which asks twice.
+        let penpal = try cluster[0].loginJSON("penpal")
+        try penpal.sendJSON(["op": "msg", "to": "reader", "text": "a parcel of letters", "id": "d"])
+        _ = try penpal.expectEvent(type: "direct")
+        #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT count(*) FROM chat_directs")) == "1" })
+        _ = try browser.execute("document.getElementById('search-text').value = ''")
+        try browser.type("letters", into: "#search-text")
+        try browser.click("#search button[type=submit]")
+        try browser.waitForText("#results-list") { $0.contains("direct ·") && $0.contains("penpal → reader") }
+        try browser.click("#forget")
+        try browser.waitForText("#forget") { $0.contains("Click again") }
+        try browser.click("#forget")
+        try browser.waitForText("#log") { $0.contains("of your messages removed from the archive") }
         #expect(!browser.consoleLog().contains("SEVERE"), "\(browser.consoleLog())")
 
         // The terminal client: PgUp at the top of what it holds reads the page before it, into the archive, until
@@ -366,7 +380,7 @@ struct ArchiveTests {
         ]
         // The first node makes the tables, and goes (its lease with it, within the claim TTL).
         let cluster = try TestCluster(nodes: 1, nodeArguments: arguments)
-        #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT max(version) FROM chat_schema")) == "1" })
+        #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT max(version) FROM chat_schema")) == "2" })
         cluster[0].kill9()
         for (room, days, text) in [
             ("lobby", 40, "old"), ("lobby", 20, "kept"), ("short", 2, "old"), ("short", 0, "kept"),
@@ -379,6 +393,15 @@ struct ArchiveTests {
                     now() - make_interval(days => \(days)), '\(text)', '', '')
                 """)
         }
+        for (days, text) in [(40, "old"), (20, "kept")] {
+            try postgres.psql(
+                """
+                INSERT INTO chat_directs (recipient_key, ms, seq, sender, recipient, recipient_author, kind, sent_at,
+                    body, terms)
+                VALUES ('bob', \(1_700_000_000_000 - days * 86_400_000), 0, 'ann', 'bob', 'x', 0,
+                    now() - make_interval(days => \(days)), '\(text)', '')
+                """)
+        }
         // The next archiving node applies retention once it has nothing else to do.
         try cluster.addNode(id: "n2")
         #expect(
@@ -386,6 +409,99 @@ struct ArchiveTests {
                 (try? postgres.psql("SELECT count(*) FROM chat_messages WHERE body = 'old'")) == "0"
             })
         #expect(try postgres.psql("SELECT count(*) FROM chat_messages WHERE body = 'kept'") == "3")
+        #expect(
+            eventually(timeout: 5) { (try? postgres.psql("SELECT string_agg(body, ',') FROM chat_directs")) == "kept" })
+    }
+
+    /// A direct message's search hit as "from>to:text".
+    static func directs(_ event: [String: Any]) -> [String] {
+        #expect(event["type"] as? String == "search", "a search's results, not \(event)")
+        return (event["messages"] as? [[String: Any]] ?? []).compactMap { hit in
+            guard hit["type"] as? String == "direct" else { return nil }
+            return "\(hit["from"] ?? "")>\(hit["to"] ?? ""):\(hit["text"] ?? "")"
+        }
+    }
+
+    @Test(
+        "direct messages are archived for their two people only, by identity not by name; a person removes what they sent"
+    )
+    func directsAndForget() throws {
+        let postgres = try PostgresServer()
+        let cluster = try TestCluster(
+            nodes: 2, nodeArguments: ["--archive", postgres.url + "?sslmode=disable", "--irc-port", "0"])
+        // A registered name's identity is its account's from the next login with its password (a session that
+        // registers keeps the guest identity it started with, as it does for editing its earlier messages).
+        let registering = try cluster[0].loginJSON("alice")
+        try registering.sendJSON(["op": "register", "password": "lighthouse keeper 7"])
+        _ = try registering.expectEvent(type: "ok")
+        try registering.sendJSON(["op": "quit"])
+        _ = registering.waitForClose()
+        let alice = try cluster[0].connect("alice")
+        try alice.sendJSON(["op": "hello", "name": "alice", "password": "lighthouse keeper 7", "id": 1])
+        _ = try alice.expectEvent(type: "welcome")
+        var bob = try cluster[1].loginJSON("bob")
+        let carol = try cluster[1].loginJSON("carol")
+        func direct(_ from: TestSocket, to: String, _ text: String) throws {
+            try from.sendJSON(["op": "msg", "to": to, "text": text, "id": "d"])
+            _ = try from.expectLine("\(text) sent") { $0.contains("\"type\":\"direct\"") && $0.contains(text) }
+        }
+        try direct(alice, to: "bob", "meet at the lighthouse")
+        try direct(bob, to: "alice", "the lighthouse at noon")
+        try direct(carol, to: "bob", "carol's lighthouse secret")
+        try alice.sendJSON(["op": "join", "room": "dev"])
+        _ = try alice.expectEvent(type: "joined")
+        try alice.sendJSON(["op": "say", "room": "dev", "text": "lighthouse talk in the room", "id": "s"])
+        _ = try alice.expectEvent(type: "message")
+        #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT count(*) FROM chat_directs")) == "3" })
+        #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT count(*) FROM chat_messages")) == "1" })
+
+        // Each finds the direct messages they sent or were sent, with their rooms' messages, never another's.
+        #expect(
+            Set(Self.directs(try Self.search(alice, ["text": "lighthouse"])))
+                == ["alice>bob:meet at the lighthouse", "bob>alice:the lighthouse at noon"])
+        #expect(Self.texts(try Self.search(alice, ["text": "lighthouse"])).contains("lighthouse talk in the room"))
+        #expect(Self.directs(try Self.search(bob, ["text": "lighthouse"])).count == 3)
+        #expect(Self.directs(try Self.search(carol, ["text": "lighthouse"])) == ["carol>bob:carol's lighthouse secret"])
+        // A room asked for: that room only.
+        #expect(Self.directs(try Self.search(alice, ["text": "lighthouse", "room": "dev"])).isEmpty)
+        // The guest name bob, taken by someone else after bob went, is not bob: none of his messages.
+        try bob.sendJSON(["op": "quit"])
+        _ = bob.waitForClose()
+        bob = try cluster[0].loginJSON("bob")
+        #expect(Self.directs(try Self.search(bob, ["text": "lighthouse"])).isEmpty)
+        // alice's account is alice wherever she logs in again; text mode shows who wrote to whom.
+        let again = try cluster[1].connect("alice-text")
+        try again.expect("what is your name")
+        try again.send("alice")
+        try again.expect("password")
+        try again.send("lighthouse keeper 7")
+        try again.expect("welcome")
+        try again.send("/search lighthouse noon")
+        try again.expectLine("the direct message found") { $0.contains("bob -> alice") && $0.hasSuffix("(direct)") }
+        // IRC: HistServ's notice names the other person.
+        let irc = try cluster[0].ircLogin("carol2")
+        try irc.send("PRIVMSG HistServ :FORGET")
+        try irc.expectLine("HistServ asks to confirm") { $0.contains("HistServ") && $0.contains("FORGET CONFIRM") }
+
+        // alice removes what she sent: her room message and her direct message go; bob's to her stays his (she
+        // no longer finds it); what she sends after is archived as before.
+        try alice.sendJSON(["op": "forget", "id": "f"])
+        _ = try alice.expectEvent(type: "error")
+        try alice.sendJSON(["op": "forget", "confirm": true, "id": "f"])
+        let forgotten = try alice.expectEvent(type: "forgotten")
+        #expect(forgotten["count"] as? Int == 2)
+        #expect(Self.directs(try Self.search(alice, ["text": "lighthouse"])).isEmpty)
+        #expect(!Self.texts(try Self.search(alice, ["text": "lighthouse"])).contains("lighthouse talk in the room"))
+        #expect(
+            try postgres.psql("SELECT string_agg(body, ',' ORDER BY body) FROM chat_directs")
+                == "carol's lighthouse secret,the lighthouse at noon")
+        try alice.sendJSON(["op": "say", "room": "dev", "text": "a lighthouse again", "id": "s"])
+        _ = try alice.expectEvent(type: "message")
+        #expect(
+            eventually(timeout: 10) {
+                (try? postgres.psql("SELECT count(*) FROM chat_messages WHERE body = 'a lighthouse again'")) == "1"
+            })
+        #expect(Self.texts(try Self.search(alice, ["text": "lighthouse"])) == ["a lighthouse again"])
     }
 
     static func msgid(of text: String, in postgres: PostgresServer) throws -> String {

@@ -55,6 +55,12 @@ public struct SearchRequest: Equatable, Sendable {
     }
 }
 
+/// One thing a search found: a room's message, or a direct message the person sent or was sent.
+public enum SearchHit: Equatable, Sendable {
+    case message(ChatMessage)
+    case direct(DirectMessage)
+}
+
 /// A page of what a search found: best first (by rank, then newest).
 public struct SearchResults: Equatable, Sendable {
     /// What was searched for, as asked: the words, and the room and name it was narrowed to.
@@ -62,25 +68,25 @@ public struct SearchResults: Equatable, Sendable {
     public var room: String?
     public var from: String?
     public var page: Int
-    public var messages: [ChatMessage]
+    public var found: [SearchHit]
     /// More results lie on the next page (never past `SearchRequest.maximumPage`).
     public var more: Bool
 
     public init(
-        text: String, room: String? = nil, from: String? = nil, page: Int, messages: [ChatMessage], more: Bool
+        text: String, room: String? = nil, from: String? = nil, page: Int, found: [SearchHit], more: Bool
     ) {
         self.text = text
         self.room = room
         self.from = from
         self.page = page
-        self.messages = messages
+        self.found = found
         self.more = more
     }
 
     /// The results of `search`: `more` only where a next page may be asked for.
-    public init(of search: SearchRequest, messages: [ChatMessage], more: Bool) {
+    public init(of search: SearchRequest, found: [SearchHit], more: Bool) {
         self.init(
-            text: search.text, room: search.room, from: search.from, page: search.page, messages: messages,
+            text: search.text, room: search.room, from: search.from, page: search.page, found: found,
             more: more && search.page < SearchRequest.maximumPage)
     }
 

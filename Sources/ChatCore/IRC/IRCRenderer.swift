@@ -167,7 +167,7 @@ public enum IRCRenderer {
             return chanServLines(event, view: view)
         case .ok where purpose == .chanServ, .error where purpose == .chanServ:
             return chanServLines(event, view: view)
-        case .searchResults:
+        case .searchResults, .forgotten:
             return histServLines(event, view: view)
         case .error where purpose == .histServ:
             return histServLines(event, view: view)

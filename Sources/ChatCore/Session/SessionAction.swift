@@ -125,6 +125,8 @@ public enum StoreOperation: Equatable, Sendable {
     /// Searches the archive for `terms` (a tsquery, `SearchTerms.query`) in `rooms`, which the session is in.
     /// Replies `.found`.
     case search(SearchRequest, terms: String, rooms: [RoomName], before: StreamID?, after: StreamID?)
+    /// Removes from the archive the messages the session's author sent before `before`. Replies `.forgotten`.
+    case forgetMine(before: Millis)
     /// Replies `.online`: those of the names whose sessions exist now.
     case online([UserName])
     /// Room moderation (docs/moderation.md), each refused unless the session is an operator of the room.
@@ -245,7 +247,8 @@ public enum StoreReply: Sendable {
     case seen(SeenRecord?)
     case online([OnlineUser])
     /// A page of search results, best first, and whether more lie on the next.
-    case found([ChatMessage], more: Bool)
+    case found([SearchHit], more: Bool)
+    case forgotten(Int)
     /// `removed`: a member was kicked too (with the name they hold, as they typed it).
     case moderated(removed: String?)
     case settings(RoomSettings)

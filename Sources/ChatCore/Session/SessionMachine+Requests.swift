@@ -294,6 +294,13 @@ extension SessionMachine {
             }
             let count = paging.readCount(min(limit ?? settings.limits.historyOnJoin, settings.limits.maximumHistory))
             return [.perform(.history(room, count: count, before: try before.map(Self.messageID)), id: id)]
+        case .forgetMine:
+            guard settings.searchable else {
+                throw ChatError(.noArchive, "this server keeps no archive of messages: there is nothing to remove")
+            }
+            // It rewrites every row of the person's: charged as a search is.
+            bucket.charge(4, nowNanos: now.uptimeNanos)
+            return [.perform(.forgetMine(before: now.wall), id: id)]
         case .search(let search):
             guard settings.searchable else {
                 throw ChatError(.noArchive, "this server keeps no archive of messages, so there is nothing to search")
@@ -315,12 +322,9 @@ extension SessionMachine {
             // A search reads an index and ranks what it finds: it costs the database what several lines would
             // cost Redis, and is charged so (the line itself is one token).
             bucket.charge(4, nowNanos: now.uptimeNanos)
-            guard !rooms.isEmpty else {
-                return [
-                    .send(
-                        .searchResults(SearchResults(of: search, messages: [], more: false)),
-                        id: id)
-                ]
+            // In no room, a search still looks through the person's direct messages.
+            guard !rooms.isEmpty || search.room == nil else {
+                return [.send(.searchResults(SearchResults(of: search, found: [], more: false)), id: id)]
             }
             return [.perform(.search(search, terms: terms, rooms: rooms, before: before, after: after), id: id)]
         case .seen(let raw):

@@ -190,12 +190,10 @@ extension SessionMachine {
                 + Self.replayed(changes, upTo: more ? page.last?.id : nil)
         case (.online, .online(let users)):
             return [.send(.online(users), id: id)]
-        case (.search(let search, _, _, _, _), .found(let messages, let more)):
-            return [
-                .send(
-                    .searchResults(SearchResults(of: search, messages: messages, more: more)),
-                    id: id)
-            ]
+        case (.forgetMine, .forgotten(let count)):
+            return [.send(.forgotten(count: count), id: id)]
+        case (.search(let search, _, _, _, _), .found(let found, let more)):
+            return [.send(.searchResults(SearchResults(of: search, found: found, more: more)), id: id)]
         case (.seen(let name), .seen(let record)):
             return [.send(.seen(record ?? .never(name: name.display), now: now.wall), id: id)]
         // Moderation: the room hears it through the relay; the operator, whose own events the relay skips, is

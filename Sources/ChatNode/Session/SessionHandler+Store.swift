@@ -137,7 +137,8 @@ extension SessionHandler {
             ).map { done in done.change.map { .changed($0, confirmed: done.confirmed) } ?? .done }
         case (.sendDirect(let message, let target), let user?):
             return store.sendDirect(
-                message, to: target.key, origin: origin, sender: (user.key, machine.view.isRegistered)
+                message, to: target.key, origin: origin,
+                sender: (user.key, machine.view.isRegistered, machine.view.author)
             ).map { $0.delivered ? .directSent(recipientAway: $0.recipientAway) : .delivered(false) }
         case (.shareJoin(let room), let user?):
             return store.tellConnections(of: user.key, .joinedElsewhere(room: room), origin: origin).map { .done }
@@ -292,15 +293,19 @@ extension SessionHandler {
             guard let archive = node.archive else {
                 return store.eventLoop.makeFailedFuture(ChatError(.noArchive, "this server keeps no archive"))
             }
-            let found = store.eventLoop.makePromise(of: (messages: [ChatMessage], more: Bool).self)
+            let found = store.eventLoop.makePromise(of: (found: [SearchHit], more: Bool).self)
+            let logger = node.logger
+            // The person's own direct messages are searched with their rooms, unless one room is asked for.
+            let author = machine.view.author
             let query = ChatArchive.SearchQuery(
-                terms: terms, rooms: rooms.map(\.value), from: search.from, before: before, after: after,
-                limit: SearchRequest.pageSize, offset: (search.page - 1) * SearchRequest.pageSize)
+                terms: terms, rooms: rooms.map(\.value), author: search.room == nil && !author.isEmpty ? author : nil,
+                from: search.from, before: before, after: after, limit: SearchRequest.pageSize,
+                offset: (search.page - 1) * SearchRequest.pageSize)
             found.completeWithTask { try await archive.search(query) }
             return found.futureResult
                 .flatMapErrorThrowing { error in
                     if !(error is ArchiveBusy) {
-                        self.node.logger.warning(
+                        logger.warning(
                             "archive search failed", metadata: ["error": "\(ChatArchive.describe(error))"])
                     }
                     throw Self.archiveError(error, doing: "search")
@@ -308,9 +313,32 @@ extension SessionHandler {
                 .map { found in
                     .found(
                         check.withLockedValue { check in
-                            found.messages.filter { check.problem(.message($0), in: $0.room) == nil }
+                            found.found.filter { hit in
+                                switch hit {
+                                case .message(let message): check.problem(.message(message), in: message.room) == nil
+                                case .direct(let direct): check.problem(.direct(direct), in: nil) == nil
+                                }
+                            }
                         }, more: found.more)
                 }
+        case (.forgetMine(let before), let user?):
+            guard let archive = node.archive else {
+                return store.eventLoop.makeFailedFuture(ChatError(.noArchive, "this server keeps no archive"))
+            }
+            let author = machine.view.author
+            let forgotten = store.eventLoop.makePromise(of: Int.self)
+            let logger = node.logger
+            forgotten.completeWithTask { try await archive.forget(author: author, before: before) }
+            return forgotten.futureResult.flatMapErrorThrowing { error in
+                logger.warning(
+                    "archive forget failed", metadata: ["error": "\(ChatArchive.describe(error))"])
+                throw Self.archiveError(error, doing: "remove your messages")
+            }.map { count in
+                logger.info(
+                    "archive: a person's messages removed at their asking",
+                    metadata: ["user": "\(user.key)", "archive.removed": "\(count)"])
+                return .forgotten(count)
+            }
         case (.online(let names), _?):
             return store.online(names).map { .online($0) }
         }

@@ -547,7 +547,18 @@ final class SessionHandler: ChannelDuplexHandler {
         case .history(let room, let messages, let more):
             return .history(room: room, messages: hidden(messages), more: more)
         case .searchResults(var results):
-            results.messages = hidden(results.messages)
+            // What a blocked person sent shows as history shows it (their direct messages since the block never
+            // reached the recipient, nor the archive; those from before it are hidden alike).
+            results.found = results.found.map { hit in
+                switch hit {
+                case .message(let message): return .message(hidden([message])[0])
+                case .direct(var direct):
+                    guard isBlocked(sender: direct.from) else { return hit }
+                    direct.text = Self.blockedText
+                    direct.isAction = false
+                    return .direct(direct)
+                }
+            }
             return .searchResults(results)
         default:
             return event

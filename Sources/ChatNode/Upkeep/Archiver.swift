@@ -53,8 +53,10 @@ final class Archiver: Sendable {
 
     /// What the leader knows between passes; dropped when it loses the lease (another node moved the cursors).
     private struct LeaderState {
+        /// By stream: a room's name, or `@` and a user key for a user's direct log (`directStream`).
         var cursors: [String: StreamID] = [:]
         var pending: Set<String> = []
+        var pendingDirects: Set<String> = []
         var nextSweep = ContinuousClock.now
         var sweepOffset = 0
         var nextRetention = ContinuousClock.now
@@ -69,7 +71,7 @@ final class Archiver: Sendable {
         // outage, not keep the last good value.
         var lastWritten = ContinuousClock.now
         while !Task.isCancelled {
-            _ = try? await store.markForArchive(marks.take()).get()
+            await tellMarks()
             if schema == nil {
                 do {
                     schema = try await archive.migrate()
@@ -131,9 +133,18 @@ final class Archiver: Sendable {
             }
             if !more { try? await Task.sleep(for: .nanoseconds(settings.tick.nanoseconds)) }
         }
-        _ = try? await store.markForArchive(marks.take()).get()
+        await tellMarks()
         if leader != nil { _ = try? await store.releaseArchiverLease(token: token).get() }
     }
+
+    private func tellMarks() async {
+        let noted = marks.take()
+        _ = try? await store.markForArchive(noted.rooms).get()
+        _ = try? await store.markDirectsForArchive(noted.users).get()
+    }
+
+    /// The archive's name for a user's direct log: no room name starts with `@`.
+    static func directStream(_ user: String) -> String { "@" + user }
 
     /// One pass: sweep when due, take the marks, archive a share of the pending rooms. Returns whether rooms are
     /// still pending (then the next pass comes at once).
@@ -150,12 +161,15 @@ final class Archiver: Sendable {
         }
         let marked = try await store.takeArchiveMarks(count: settings.roomsPerPass * 4).get()
         state.pending.formUnion(marked.map(\.value))
-        guard !state.pending.isEmpty else { return false }
+        let markedDirects = try await store.takeDirectArchiveMarks(count: settings.roomsPerPass * 4).get()
+        state.pendingDirects.formUnion(markedDirects)
+        guard !state.pending.isEmpty || !state.pendingDirects.isEmpty else { return false }
         let rooms = Array(state.pending.prefix(settings.roomsPerPass))
-        let unknown = rooms.filter { state.cursors[$0] == nil }
+        let users = Array(state.pendingDirects.prefix(settings.roomsPerPass))
+        let unknown = (rooms + users.map(Self.directStream)).filter { state.cursors[$0] == nil }
         if !unknown.isEmpty {
             let known = try await archive.cursors(unknown)
-            for room in unknown { state.cursors[room] = known[room] ?? .zero }
+            for stream in unknown { state.cursors[stream] = known[stream] ?? .zero }
         }
         let eventLoop = store.eventLoop
         let pages = try await EventLoopFuture.whenAllSucceed(
@@ -164,7 +178,28 @@ final class Archiver: Sendable {
                     RoomName(trusted: room), after: state.cursors[room] ?? .zero, count: settings.entriesPerRoom)
             }, on: eventLoop
         ).get()
+        let directPages = try await EventLoopFuture.whenAllSucceed(
+            users.map { user in
+                store.directArchivePage(
+                    to: user, after: state.cursors[Self.directStream(user)] ?? .zero, count: settings.entriesPerRoom)
+            }, on: eventLoop
+        ).get()
         var batch = ArchiveBatch()
+        var fullDirects: Set<String> = []
+        for (user, page) in zip(users, directPages) {
+            let stream = Self.directStream(user)
+            if let lostBefore = page.lostBefore {
+                batch.gaps.append(
+                    ArchiveBatch.Gap(room: stream, after: state.cursors[stream] ?? .zero, resumedAt: lostBefore))
+            }
+            for entry in page.entries {
+                batch.addDirect(
+                    entry: entry.payload, id: entry.id, recipientKey: user, senderAuthor: entry.senderAuthor,
+                    recipientAuthor: SessionHandler.authorID(entry.recipientIdentity))
+            }
+            if let last = page.entries.last { batch.cursors[stream] = last.id }
+            if page.entries.count >= settings.entriesPerRoom { fullDirects.insert(user) }
+        }
         var full: Set<String> = []
         for (room, page) in zip(rooms, pages) {
             let cursor = state.cursors[room] ?? .zero
@@ -178,22 +213,24 @@ final class Archiver: Sendable {
         try await archive.write(batch)
         for (room, cursor) in batch.cursors { state.cursors[room] = cursor }
         for room in rooms where !full.contains(room) { state.pending.remove(room) }
+        for user in users where !fullDirects.contains(user) { state.pendingDirects.remove(user) }
         if !batch.isEmpty { metrics.writes.increment() }
-        metrics.messages.increment(by: Int64(batch.messages.count))
+        metrics.messages.increment(by: Int64(batch.messages.count + batch.directs.count))
         metrics.changes.increment(by: Int64(batch.edits.count + batch.deletions.count))
-        if let oldest = batch.messages.map(\.time).min() {
+        if let oldest = (batch.messages.map(\.time) + batch.directs.map(\.time)).min() {
             metrics.lag.set(to: Double(max(0, WallClock.now() - oldest)) / 1000)
-        } else if state.pending.count <= rooms.count {
+        } else if state.pending.count <= rooms.count, state.pendingDirects.count <= users.count {
             metrics.lag.set(to: 0.0)
         }
         for gap in batch.gaps {
             metrics.gaps.increment()
             logger.error(
-                "archive gap: the room's stream was trimmed past what the archive had",
+                "archive gap: a stream was trimmed past what the archive had",
                 metadata: [
-                    "room": "\(gap.room)", "archive.cursor": "\(gap.after)", "stream.first": "\(gap.resumedAt)",
+                    "archive.stream": "\(gap.room)", "archive.cursor": "\(gap.after)",
+                    "stream.first": "\(gap.resumedAt)",
                 ])
         }
-        return !state.pending.isEmpty
+        return !state.pending.isEmpty || !state.pendingDirects.isEmpty
     }
 }

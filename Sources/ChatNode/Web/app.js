@@ -365,6 +365,9 @@ function receive(event) {
     case "search":
       showResults(event);
       break;
+    case "forgotten":
+      info(`${event.count} of your messages removed from the archive`, event.time);
+      break;
     case "history": {
       const room = state.rooms.get(event.room);
       if (!room) break;
@@ -1032,13 +1035,15 @@ function showResults(event) {
     button.type = "button";
     const where = document.createElement("span");
     where.className = "where";
-    where.textContent = `#${message.room} · ${new Date(message.time).toLocaleString()} · `;
+    // A direct message (one's own, sent or received) has no room to open: it is shown whole here.
+    const direct = message.type === "direct";
+    where.textContent = `${direct ? "direct" : "#" + message.room} · ${new Date(message.time).toLocaleString()} · `;
     // Names and texts from people are isolated, as in the log.
     const from = document.createElement("bdi"), text = document.createElement("bdi");
-    from.textContent = `${message.from}: `;
+    from.textContent = direct ? `${message.from} → ${message.to}: ` : `${message.from}: `;
     text.textContent = message.text;
     button.append(where, from, text);
-    button.addEventListener("click", () => openResult(message));
+    if (direct) button.disabled = true; else button.addEventListener("click", () => openResult(message));
     item.append(button);
     return item;
   }));
@@ -1129,6 +1134,18 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("results-more").addEventListener("click", () => { if (state.search) search(state.search.text, state.search.page + 1); });
   $("results-close").addEventListener("click", () => { $("results").hidden = true; state.found = null; render(); });
+  // Removing one's messages from the archive cannot be undone: the button asks twice.
+  $("forget").addEventListener("click", () => {
+    const button = $("forget");
+    if (button.dataset.armed !== "1") {
+      button.dataset.armed = "1";
+      button.textContent = "Click again: remove every message you sent from the archive, for good";
+      return;
+    }
+    delete button.dataset.armed;
+    button.textContent = "Remove my messages from the archive";
+    send({ op: "forget", confirm: true, id: "u" + (++state.requests) });
+  });
   $("log").addEventListener("scroll", () => { if ($("log").scrollTop === 0) loadOlder(); });
   // Alt+Up / Alt+Down switch rooms from the keyboard.
   document.addEventListener("keydown", (event) => {
