@@ -46,7 +46,7 @@ public struct ArchiveBatch: Sendable {
         /// Whose it is (`SessionGrant.author`, both ends): who finds it when they search, and whose it is when they
         /// ask for theirs to be removed.
         public var senderAuthor: String?
-        public var recipientAuthor: String
+        public var recipientAuthor: String?
         public var kind: Message.Kind
         public var time: Millis
         public var text: String
@@ -95,7 +95,7 @@ public struct ArchiveBatch: Sendable {
 
     /// Adds one entry of a user's direct log.
     public mutating func addDirect(
-        entry payload: [UInt8], id: StreamID, recipientKey: String, senderAuthor: String?, recipientAuthor: String
+        entry payload: [UInt8], id: StreamID, recipientKey: String, senderAuthor: String?, recipientAuthor: String?
     ) {
         guard case .direct(let message)? = RelayCodec.decode(payload)?.event else { return }
         directs.append(

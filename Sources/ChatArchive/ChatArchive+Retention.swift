@@ -100,37 +100,59 @@ extension ChatArchive {
         }
     }
 
-    /// Removes every archived message by `author` (`SessionGrant.author`: a registered name's stands for its
+    /// The advisory lock between the archiver's writes (shared) and `forget` (exclusive).
+    static let forgetLock: Int64 = 7_283_518
+
+    /// Removes from the archive the messages `author` (`SessionGrant.author`: a registered name's stands for its
     /// account, however it was shown) sent before `before`: room messages as deletes are (tombstones, text and
-    /// terms gone), direct messages they sent entirely; direct messages they were sent stay the sender's only. What
-    /// they sent before then and the archiver has not read yet is not archived when it is. Returns how many went.
-    public func forget(author: String, before: Millis) async throws -> Int {
+    /// terms gone). Direct messages stay with the other person, who had them already (as Matrix's erasure and
+    /// Slack's deactivation leave them): the person's identity is taken off them, so they no longer find them.
+    /// Returns how many messages were removed or let go.
+    ///
+    /// First the person is recorded (`chat_forgotten_authors`), under the exclusive lock, so that every write
+    /// after it skips what they sent before `before` and any write before it is committed and removed below;
+    /// then the rows go 5000 at a time, none of it holding up the archiver for long.
+    public func forget(author: String, before: Millis, batch: Int = 5000) async throws -> Int {
+        guard !author.isEmpty else { return 0 }
         try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SELECT pg_advisory_xact_lock(\(Self.forgetLock))", logger: logger)
             try await connection.query(
                 """
                 INSERT INTO chat_forgotten_authors (author, sent_before) VALUES (\(author), to_timestamp(\(before) / 1000.0))
                 ON CONFLICT (author) DO UPDATE SET sent_before = greatest(chat_forgotten_authors.sent_before, excluded.sent_before)
                 """, logger: logger)
-            var count = 0
-            for try await forgotten in try await connection.query(
-                """
-                WITH rooms AS (
-                    UPDATE chat_messages SET body = '', entry = '', terms = '', sender = '', author = NULL,
-                        deleted_at = coalesce(deleted_at, now())
-                    WHERE author = \(author) AND sent_at < to_timestamp(\(before) / 1000.0)
-                    RETURNING 1),
-                sent AS (
-                    DELETE FROM chat_directs WHERE sender_author = \(author) AND sent_at < to_timestamp(\(before) / 1000.0)
-                    RETURNING 1),
-                received AS (
-                    UPDATE chat_directs SET recipient_author = NULL WHERE recipient_author = \(author)
-                    RETURNING 1)
-                SELECT (SELECT count(*) FROM rooms) + (SELECT count(*) FROM sent)
-                """, logger: logger
-            ).decode(Int.self) {
-                count = forgotten
-            }
-            return count
         }
+        var count = try await removeInBatches(batch) { limit in
+            """
+            WITH gone AS (
+                UPDATE chat_messages SET body = '', entry = '', terms = '', sender = '', author = NULL,
+                    deleted_at = coalesce(deleted_at, now())
+                WHERE ctid IN (SELECT ctid FROM chat_messages
+                    WHERE author = \(author) AND sent_at < to_timestamp(\(before) / 1000.0) LIMIT \(limit))
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """
+        }
+        count += try await removeInBatches(batch) { limit in
+            """
+            WITH gone AS (
+                UPDATE chat_directs SET sender_author = NULL
+                WHERE ctid IN (SELECT ctid FROM chat_directs
+                    WHERE sender_author = \(author) AND sent_at < to_timestamp(\(before) / 1000.0) LIMIT \(limit))
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """
+        }
+        _ = try await removeInBatches(batch) { limit in
+            """
+            WITH gone AS (
+                UPDATE chat_directs SET recipient_author = NULL
+                WHERE ctid IN (SELECT ctid FROM chat_directs
+                    WHERE recipient_author = \(author) AND sent_at < to_timestamp(\(before) / 1000.0) LIMIT \(limit))
+                RETURNING 1)
+            SELECT count(*) FROM gone
+            """
+        }
+        return count
     }
 }

@@ -65,7 +65,8 @@ extension ChatArchive {
                 ORDER BY ms DESC, seq DESC
                 LIMIT \(Self.rankedAtMost))
                 UNION ALL
-                (SELECT true, ms, seq, '', body, NULL, terms, sender, recipient, kind::int4
+                (SELECT true, ms, seq, '', body, NULL, terms, sender, recipient,
+                    kind::int4 + (CASE WHEN sender_author = \(author) THEN 256 ELSE 0 END)
                 FROM chat_directs
                 WHERE \(author) <> '' AND terms @@ \(query.terms)::tsquery
                     AND (sender_author = \(author) OR recipient_author = \(author))
@@ -83,12 +84,14 @@ extension ChatArchive {
         {
             let id = StreamID(millis: UInt64(max(0, millis)), sequence: UInt64(max(0, sequence)))
             if direct {
-                let kind = ArchiveBatch.Message.Kind(rawValue: Int16(clamping: kind)) ?? .say
+                // The kind's column carries whether the searcher sent it (256), to keep one row shape for both.
+                let sent = kind >= 256
+                let kind = ArchiveBatch.Message.Kind(rawValue: Int16(clamping: kind % 256)) ?? .say
                 found.append(
                     .direct(
                         DirectMessage(
                             from: sender, to: recipient, text: body, isAction: kind == .action,
-                            time: Millis(clamping: millis), isNotice: kind == .notice)))
+                            time: Millis(clamping: millis), isNotice: kind == .notice), sent: sent))
             } else if let message = Self.message(entry: entry, id: id, text: body, edited: edited) {
                 found.append(.message(message))
             }

@@ -91,6 +91,9 @@ public final class ChatArchive: Sendable {
     public func write(_ batch: ArchiveBatch) async throws {
         guard !batch.isEmpty else { return }
         try await client.withTransaction(logger: logger) { connection in
+            // Shared with other writes, exclusive to `forget`: a write's rows are committed before a forget
+            // records its person, or see the record (`forget` says why).
+            try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.forgetLock))", logger: logger)
             if !batch.messages.isEmpty {
                 var rooms: [String] = []
                 var millis: [Int64] = []
@@ -181,25 +184,26 @@ public final class ChatArchive: Sendable {
         let senders = directs.map(\.sender)
         let recipients = directs.map(\.recipient)
         let senderAuthors = directs.map { $0.senderAuthor ?? "" }
-        let recipientAuthors = directs.map(\.recipientAuthor)
+        let recipientAuthors = directs.map { $0.recipientAuthor ?? "" }
         let kinds = directs.map { Int32($0.kind.rawValue) }
         let times = directs.map(\.time)
         let bodies = directs.map(\.text)
         let vectors = directs.map { SearchTerms.vector(of: $0.text) }
-        // A forgotten sender's is not archived again; a forgotten recipient's is, as the sender's only.
+        // A forgotten person's identity is not archived again on either end (for what they sent or were sent
+        // before they asked): the message stays the other's.
         try await connection.query(
             """
             INSERT INTO chat_directs (recipient_key, ms, seq, sender, recipient, sender_author, recipient_author, kind,
                 sent_at, body, terms)
-            SELECT k, m, s, f, r, nullif(sa, ''),
-                CASE WHEN EXISTS (SELECT 1 FROM chat_forgotten_authors
+            SELECT k, m, s, f, r,
+                CASE WHEN sa = '' OR EXISTS (SELECT 1 FROM chat_forgotten_authors
+                    WHERE author = sa AND sent_before > to_timestamp(t / 1000.0)) THEN NULL ELSE sa END,
+                CASE WHEN ra = '' OR EXISTS (SELECT 1 FROM chat_forgotten_authors
                     WHERE author = ra AND sent_before > to_timestamp(t / 1000.0)) THEN NULL ELSE ra END,
                 kd, to_timestamp(t / 1000.0), b, v::tsvector
             FROM unnest(\(keys)::text[], \(millis)::int8[], \(sequences)::int8[], \(senders)::text[],
                 \(recipients)::text[], \(senderAuthors)::text[], \(recipientAuthors)::text[], \(kinds)::int4[],
                 \(times)::int8[], \(bodies)::text[], \(vectors)::text[]) AS x(k, m, s, f, r, sa, ra, kd, t, b, v)
-            WHERE NOT EXISTS (
-                SELECT 1 FROM chat_forgotten_authors WHERE author = sa AND sent_before > to_timestamp(t / 1000.0))
             ON CONFLICT (recipient_key, ms, seq) DO NOTHING
             """, logger: logger)
     }

@@ -164,7 +164,7 @@ public enum JSONEventDecoder {
                         guard case .direct(let direct)? = event("direct", found, time: found.int("time") ?? 0) else {
                             return nil
                         }
-                        return .direct(direct)
+                        return .direct(direct, sent: found.bool("sent"))
                     }, more: fields.bool("more")))
         case "forgotten":
             return .forgotten(count: Int(clamping: fields.int("count") ?? 0))

@@ -160,8 +160,12 @@ public enum JSONRenderer {
                 "messages",
                 results.found.map { hit in
                     switch hit {
-                    case .message(let message): messageObject(message)
-                    case .direct(let direct): object(.direct(direct), requestID: nil, now: direct.time)
+                    case .message(let message):
+                        return messageObject(message)
+                    case .direct(let direct, let sent):
+                        var object = writer(.direct(direct), requestID: nil, now: direct.time)
+                        if sent { object.field("sent", true) }
+                        return object.finish()
                     }
                 })
             if results.more { json.field("more", true) }

@@ -50,7 +50,7 @@ public enum TextCommandParser {
         case "search":
             return .search(try SearchRequest.parseText(rest[...]))
         case "forget":
-            guard rest == "confirm" else {
+            guard rest.lowercased() == "confirm" else {
                 throw ChatError(
                     .badRequest,
                     "usage: /forget confirm (removes every message you sent from the archive; it cannot be undone)")

@@ -91,7 +91,7 @@ public enum TextRenderer {
                 switch hit {
                 case .message(let message):
                     "*   #\(message.room) \(TimeFormat.dateTime(message.time)) \(message.from): \(plain(message.text))  (\(message.id))"
-                case .direct(let direct):
+                case .direct(let direct, _):
                     "*   \(direct.from) -> \(direct.to) \(TimeFormat.dateTime(direct.time)): \(plain(direct.text))  (direct)"
                 }
             }

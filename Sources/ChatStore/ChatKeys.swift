@@ -37,9 +37,12 @@ public enum ChatKeys {
     public static func loginFailures(name user: String) -> String { tagged("chat:login-failures:name:", user) }
     /// Direct messages to a user whose name is held while their client reconnects, delivered on resume.
     public static func heldDirects(_ user: String) -> String { tagged("chat:held-directs:", user) }
-    /// The direct messages a user was sent that the archive may not have yet (a stream, with `--archive` only):
-    /// the archiver reads it as it reads a room's, and it expires when nothing is sent for a while.
+    /// The direct messages a user was sent that the archive does not have yet (a stream, with `--archive` only):
+    /// the archiver reads it as it reads a room's and trims what it archived; it expires when nothing is sent for
+    /// a while.
     public static func directLog(_ user: String) -> String { tagged("chat:dm-log:", user) }
+    /// How many direct messages to the user were not logged because the log was full (a counter): a gap.
+    public static func directLogLost(_ user: String) -> String { tagged("chat:dm-log:", user, ":lost") }
     /// When a user was last connected, for /seen and WHOWAS (name, connected, disconnected, node, real name).
     /// Outlives the session.
     public static func seen(_ user: String) -> String { tagged("chat:seen:", user) }
@@ -147,7 +150,9 @@ public enum ChatKeys {
     /// Rooms with messages or changes the archive may not have yet (a set): nodes add the rooms they published to,
     /// a tick at a time; the archiver takes them (SPOP).
     public static let archivePending = "chat:archive:pending"
-    /// Users with direct messages the archive may not have yet (a set of user keys), as `archivePending` for rooms.
+    /// Users with direct messages the archive may not have yet (a sorted set of user keys, scored by when they
+    /// were last marked): removed by the archiver only once it archived their log, and only when not marked again
+    /// meanwhile, so a mark outlives an archiver killed or a lease lost mid-pass.
     public static let archivePendingDirects = "chat:archive:pending-dms"
     /// Which node archives: its token, with a time to live it renews (`IndexScripts.holdLease`).
     public static let archiverLease = "chat:archive:lease"

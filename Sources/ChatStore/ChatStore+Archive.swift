@@ -43,16 +43,15 @@ extension ChatStore {
         }
     }
 
-    /// Entries of a user's direct log (`ChatKeys.directLog`) after `cursor`, as `archivePage` reads a room's: the
-    /// message's payload, and the sender's and recipient's identities. A log trimmed past the cursor (its
-    /// `max-deleted-entry-id`: nothing else deletes from it) is a gap up to where it now starts.
+    /// Entries of a user's direct log (`ChatKeys.directLog`) after `cursor` (at most `count`), as `archivePage`
+    /// reads a room's: the message's payload, and the sender's and recipient's identities; and how many messages
+    /// the log could not take (it was full): lost to the archive.
     public func directArchivePage(
         to user: String, after cursor: StreamID, count: Int
     ) -> EventLoopFuture<DirectArchivePage> {
-        let key = ChatKeys.directLog(user)
-        let entries = redis.send("XRANGE", key, "(\(cursor)", "+", "COUNT", String(count))
-        let info = redis.send("XINFO", "STREAM", key).map { Optional($0) }.recover { _ in nil }
-        return entries.and(info).map { entries, info in
+        let entries = redis.send("XRANGE", ChatKeys.directLog(user), "(\(cursor)", "+", "COUNT", String(count))
+        let lost = redis.send("GET", ChatKeys.directLogLost(user))
+        return entries.and(lost).map { entries, lost in
             var page = DirectArchivePage()
             for entry in entries.array ?? [] {
                 guard let parts = entry.array, parts.count == 2, let id = parts[0].string.flatMap(StreamID.init),
@@ -71,31 +70,63 @@ extension ChatStore {
                         senderAuthor: values["sa"].map { String(decoding: $0, as: UTF8.self) },
                         recipientIdentity: values["ri"].map { String(decoding: $0, as: UTF8.self) } ?? ""))
             }
-            let fields = info?.array ?? []
-            var maxDeleted: StreamID?
-            for index in stride(from: 0, to: fields.count - 1, by: 2)
-            where fields[index].string == "max-deleted-entry-id" {
-                maxDeleted = fields[index + 1].string.flatMap(StreamID.init)
-            }
-            if let maxDeleted, maxDeleted != .zero, cursor < maxDeleted {
-                page.lostBefore =
-                    page.entries.first?.id ?? StreamID(millis: maxDeleted.millis, sequence: maxDeleted.sequence + 1)
-            }
+            page.lost = lost.string.flatMap { Int($0) } ?? 0
             return page
         }
     }
 
-    /// Takes up to `count` users marked as having direct messages to archive (`ChatKeys.archivePendingDirects`).
-    public func takeDirectArchiveMarks(count: Int) -> EventLoopFuture<[String]> {
-        redis.send("SPOP", ChatKeys.archivePendingDirects, String(count)).map { reply in
-            (reply.array ?? []).compactMap(\.string)
+    /// Up to `count` users marked as having direct messages to archive, each with its mark, marked before
+    /// `settledBefore` (milliseconds): a younger mark may announce a message not logged yet.
+    public func directArchiveMarks(settledBefore: Int64, count: Int) -> EventLoopFuture<[String: Double]> {
+        redis.send(
+            "ZRANGEBYSCORE", ChatKeys.archivePendingDirects, "-inf", "(\(settledBefore)", "WITHSCORES", "LIMIT", "0",
+            String(count)
+        ).map { reply in
+            let values = reply.array ?? []
+            var marks: [String: Double] = [:]
+            for index in stride(from: 0, to: values.count - 1, by: 2) {
+                if let user = values[index].string, let score = values[index + 1].string.flatMap(Double.init) {
+                    marks[user] = score
+                }
+            }
+            return marks
         }
     }
 
-    /// Marks users as having direct messages to archive.
-    public func markDirectsForArchive(_ users: [String]) -> EventLoopFuture<Void> {
+    /// Marks users as having direct messages to archive, at `now`.
+    public func markDirectsForArchive(_ users: [String], now: Int64) -> EventLoopFuture<Void> {
         guard !users.isEmpty else { return eventLoop.makeSucceededFuture(()) }
-        return redis.send(RedisCommand(["SADD", ChatKeys.archivePendingDirects] + users)).map { _ in }
+        return redis.send(
+            RedisCommand(["ZADD", ChatKeys.archivePendingDirects] + users.flatMap { [String(now), $0] })
+        ).map { _ in }
+    }
+
+    /// After the archive committed what was read of users' direct logs: each log loses what was archived
+    /// (up to `through`), its lost count what was recorded as a gap, and each user's mark goes unless it was
+    /// marked again since it was read (then the next pass reads the log again).
+    public func settleDirectArchive(
+        _ users: [(user: String, mark: Double?, through: StreamID?, lostRecorded: Int)]
+    ) -> EventLoopFuture<Void> {
+        var futures: [EventLoopFuture<Void>] = []
+        for entry in users {
+            if let through = entry.through {
+                let above = "\(through.millis)-\(through.sequence &+ 1)"
+                futures.append(redis.send("XTRIM", ChatKeys.directLog(entry.user), "MINID", above).map { _ in })
+            }
+            if entry.lostRecorded > 0 {
+                futures.append(
+                    redis.send("DECRBY", ChatKeys.directLogLost(entry.user), String(entry.lostRecorded)).map { _ in })
+            }
+        }
+        let settled = users.compactMap { entry in entry.mark.map { (entry.user, $0) } }
+        if !settled.isEmpty {
+            futures.append(
+                redis.run(
+                    IndexScripts.removeUnchangedMarks, keys: [ChatKeys.archivePendingDirects],
+                    arguments: settled.flatMap { [$0.0, String(format: "%.0f", $0.1)] }
+                ).map { _ in })
+        }
+        return EventLoopFuture.andAllSucceed(futures, on: eventLoop)
     }
 
     /// Takes up to `count` rooms marked as having messages to archive (`ChatKeys.archivePending`); a room marked
@@ -162,7 +193,8 @@ public struct DirectArchivePage: Sendable {
     }
 
     public var entries: [Entry] = []
-    public var lostBefore: StreamID?
+    /// Messages the log could not take (`ChatKeys.directLogLost`).
+    public var lost = 0
 }
 
 /// The rooms this node published to, and the users it sent direct messages to, since it last told the archiver

@@ -332,21 +332,24 @@ extension ChatStore {
     /// and refusal of guests, and their identity (`SessionGrant.author`) for the archive. Fails with
     /// `registered-only` when the recipient refuses guests and the sender is one.
     ///
-    /// With an archive (`archiveMarks`), the recipient is marked for the archiver twice: before the message (sent
-    /// ahead of it, not waited for: a node killed right after the message leaves the mark made), and after it, a
-    /// tick later (an archiver that took the first mark before the message was logged takes the second).
+    /// With an archive (`archiveMarks`), the recipient is marked for the archiver (`ChatKeys.archivePendingDirects`)
+    /// twice: before the message (sent ahead of it, not waited for: a node killed right after the message leaves
+    /// the mark made; the archiver reads a mark only once it is two seconds old, by when the message it announced
+    /// is logged), and after it, a tick later.
     public func sendDirect(
         _ message: DirectMessage, to user: String, origin: String,
         sender: (key: String, registered: Bool, author: String)
     ) -> EventLoopFuture<(delivered: Bool, recipientAway: String?)> {
         let payload = RelayCodec.encode(RelayEnvelope(event: .direct(message), origin: origin))
         let marks = archiveMarks
-        if marks != nil { _ = redis.send("SADD", ChatKeys.archivePendingDirects, user) }
+        if marks != nil {
+            _ = redis.send("ZADD", ChatKeys.archivePendingDirects, String(message.time), user)
+        }
         let delivery = redis.run(
             IdentityScripts.direct,
             keys: [
                 ChatKeys.session(user), ChatKeys.heldDirects(user), ChatKeys.preferences(user),
-                ChatKeys.directLog(user), ChatKeys.account(user),
+                ChatKeys.directLog(user), ChatKeys.account(user), ChatKeys.directLogLost(user),
             ],
             arguments: [
                 ChatKeys.userChannel(user), payload, String(max(bounds.resumeGraceSeconds, 1) * 2),

@@ -73,9 +73,10 @@ public struct StoreBounds: Sendable {
     /// Direct messages kept for a held name.
     public var heldDirectsAtMost = 100
     /// With an archive: direct messages to one person kept in Redis until the archive has them
-    /// (`ChatKeys.directLog`), and how long that log lives after the last one.
-    public var directLogAtMost = 10_000
-    public var directLogSeconds = 7 * 24 * 3600
+    /// (`ChatKeys.directLog`; past that, while the archive is down, they are delivered but not archived, and
+    /// counted as a gap), and how long that log lives after the last one.
+    public var directLogAtMost = 1000
+    public var directLogSeconds = 3 * 24 * 3600
     /// An account nobody has logged in to (or changed) for this long is deleted, so registered names cannot be
     /// squatted forever nor pile up without bound.
     public var accountLifetimeSeconds = 365 * 24 * 3600

@@ -364,7 +364,10 @@ enum IdentityScripts {
     /// from it; with the sender's identity (`SessionGrant.author`) and the recipient's, as their grant will make it
     /// (`account:<key>:<when made>` for a registered name logged in with its password, `guest:<au>` otherwise): whose
     /// the message is when either searches.
-    /// KEYS: session, held directs, the recipient's preferences, direct log, account
+    /// A full log (the archive down for long) takes no more: the message is delivered, and counted as lost to the
+    /// archive (`ChatKeys.directLogLost`). A recipient session without its `au` (none should be) gets no identity
+    /// (''), so nobody finds the message as theirs.
+    /// KEYS: session, held directs, the recipient's preferences, direct log, account, direct log's lost count
     /// ARGV: channel, payload, queue ttl, queued at most, the sender's user key, '1' when the sender is registered,
     ///   'live' or '' ('live': never queued nor archived, for what is worth nothing late, such as client tags),
     ///   log length ('' or '0': no archive), the sender's identity, log ttl, the recipient's user key
@@ -382,12 +385,18 @@ enum IdentityScripts {
             local function archive()
                 local length = tonumber(ARGV[8] or '') or 0
                 if length <= 0 or ARGV[7] == 'live' then return end
-                local recipient = 'guest:' .. (session[4] or '')
+                if redis.call('XLEN', KEYS[4]) >= length then
+                    redis.call('INCR', KEYS[6])
+                    redis.call('EXPIRE', KEYS[6], ARGV[10])
+                    return
+                end
+                local recipient = ''
+                if session[4] and session[4] ~= '' then recipient = 'guest:' .. session[4] end
                 if session[5] == '1' then
                     local made = redis.call('HGET', KEYS[5], 'created')
                     if made then recipient = 'account:' .. ARGV[11] .. ':' .. made end
                 end
-                redis.call('XADD', KEYS[4], 'MAXLEN', '~', length, '*', 'p', ARGV[2], 'sa', ARGV[9], 'ri', recipient)
+                redis.call('XADD', KEYS[4], '*', 'p', ARGV[2], 'sa', ARGV[9], 'ri', recipient)
                 redis.call('EXPIRE', KEYS[4], ARGV[10])
             end
             if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then

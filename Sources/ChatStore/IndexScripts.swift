@@ -157,7 +157,21 @@ enum IndexScripts {
             return 1
             """)
 
+    /// Removes the archiver's marks that were not renewed since it read them (`ChatKeys.archivePendingDirects`).
+    /// KEYS: the marks
+    /// ARGV: member, score, member, score...
+    static let removeUnchangedMarks = RedisScript(
+        name: "removeUnchangedMarks",
+        source: """
+            for i = 1, #ARGV, 2 do
+                local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+                if score and tonumber(score) == tonumber(ARGV[i + 1]) then redis.call('ZREM', KEYS[1], ARGV[i]) end
+            end
+            return 1
+            """)
+
     static let all: [RedisScript] = [
         admitRoom.script, noteSeen, count, countRoom, forgetRoom, noteRateDebt, holdLease, releaseLease,
+        removeUnchangedMarks,
     ]
 }

@@ -115,7 +115,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "PostgreSQL URL, postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require|verify-ca|verify-full[&sslrootcert=FILE]], where every room message is archived for history past Redis and search (docs/deploy.md). [CHAT_ARCHIVE]"
+            "PostgreSQL URL, postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require|verify-ca|verify-full[&sslrootcert=FILE]], where every room and direct message is archived for history past Redis and search (docs/deploy.md). [CHAT_ARCHIVE]"
     )
     var archive = env("CHAT_ARCHIVE")
 

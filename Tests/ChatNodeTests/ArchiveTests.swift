@@ -19,15 +19,27 @@ struct ArchiveTests {
         try client.sendRaw(Array(lines.utf8))
     }
 
+    /// Sends `count` direct messages to `name` as fast as the socket takes them, each with its number.
+    static func directFlood(_ client: TestSocket, to name: String, count: Int, from start: Int) throws {
+        let lines = (start..<(start + count)).map {
+            "{\"op\":\"msg\",\"to\":\"\(name)\",\"text\":\"dm \($0)\",\"id\":\($0)}\n"
+        }
+        try client.sendRaw(Array(lines.joined().utf8))
+    }
+
     /// The message ids acknowledged to `client` (its own messages' events with a request id), read until nothing
-    /// comes for `quiet` seconds or the connection closes.
+    /// comes for `quiet` seconds or the connection closes; a direct message's as `direct TEXT`.
     static func acknowledged(_ client: TestSocket, quiet: Double = 1.5) -> Set<String> {
         var ids: Set<String> = []
         while let line = client.readLine(timeout: quiet) {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                object["type"] as? String == "message", object["id"] != nil, let msgid = object["msgid"] as? String
+                object["id"] != nil
             else { continue }
-            ids.insert("\(object["room"] as? String ?? "") \(msgid)")
+            if object["type"] as? String == "direct", let text = object["text"] as? String {
+                ids.insert("direct \(text)")
+            } else if object["type"] as? String == "message", let msgid = object["msgid"] as? String {
+                ids.insert("\(object["room"] as? String ?? "") \(msgid)")
+            }
         }
         return ids
     }
@@ -46,7 +58,7 @@ struct ArchiveTests {
     }
 
     @Test(
-        "every message Redis acknowledged is archived exactly once, through the archiving node killed mid-flood and PostgreSQL restarted"
+        "every message Redis acknowledged, room or direct, is archived exactly once, through the archiving node killed mid-flood and PostgreSQL restarted"
     )
     func exactlyOnce() throws {
         let postgres = try PostgresServer()
@@ -74,6 +86,9 @@ struct ArchiveTests {
         // The archiving node killed while its clients' lines are still coming in: what Redis took from it before
         // it died is archived by the other node once the lease passes.
         for client in clients { try Self.flood(client, rooms: rooms, count: 200, from: 1000) }
+        // Direct messages too, from the node about to die and from the other.
+        try Self.directFlood(clients[0], to: "bob", count: 100, from: 0)
+        try Self.directFlood(clients[2], to: "bob", count: 100, from: 1000)
         usleep(30_000)
         cluster[0].kill9()
         for client in clients { acknowledged.formUnion(Self.acknowledged(client, quiet: 1)) }
@@ -83,7 +98,27 @@ struct ArchiveTests {
         for client in clients[2...] { acknowledged.formUnion(Self.acknowledged(client, quiet: 1)) }
         try postgres.start()
         for client in clients[2...] { try Self.flood(client, rooms: rooms, count: 50, from: 3000) }
+        try Self.directFlood(clients[2], to: "bob", count: 50, from: 3000)
         for client in clients[2...] { acknowledged.formUnion(Self.acknowledged(client)) }
+
+        // Every direct message acknowledged is archived, once (its text is its number), and the log in Redis
+        // keeps none of what was archived, nor the marks.
+        let directs = Set(acknowledged.filter { $0.hasPrefix("direct ") }.map { String($0.dropFirst(7)) })
+        acknowledged.subtract(acknowledged.filter { $0.hasPrefix("direct ") })
+        #expect(directs.count >= 150, "bea's direct messages at least")
+        var archivedDirects: Set<String> = []
+        #expect(
+            eventually(timeout: 40, interval: 0.5) {
+                let rows = (try? postgres.psql("SELECT body FROM chat_directs")) ?? ""
+                archivedDirects = Set(rows.split(separator: "\n").map(String.init))
+                return directs.isSubset(of: archivedDirects)
+            }, "archived \(archivedDirects.count) of \(directs.count) direct messages")
+        #expect(try postgres.psql("SELECT count(*) - count(DISTINCT body) FROM chat_directs") == "0")
+        #expect(
+            eventually(timeout: 10) {
+                (try? cluster.redis.cli(["XLEN", "chat:dm-log:{bob}"])) == "0"
+                    && (try? cluster.redis.cli(["ZCARD", "chat:archive:pending-dms"])) == "0"
+            })
 
         let streamed = try Self.streamed(cluster, rooms: rooms)
         #expect(acknowledged.isSubset(of: streamed))
@@ -448,20 +483,30 @@ struct ArchiveTests {
         try direct(alice, to: "bob", "meet at the lighthouse")
         try direct(bob, to: "alice", "the lighthouse at noon")
         try direct(carol, to: "bob", "carol's lighthouse secret")
+        try direct(alice, to: "carol", "a lighthouse for carol")
         try alice.sendJSON(["op": "join", "room": "dev"])
         _ = try alice.expectEvent(type: "joined")
         try alice.sendJSON(["op": "say", "room": "dev", "text": "lighthouse talk in the room", "id": "s"])
         _ = try alice.expectEvent(type: "message")
-        #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT count(*) FROM chat_directs")) == "3" })
+        #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT count(*) FROM chat_directs")) == "4" })
         #expect(eventually(timeout: 10) { (try? postgres.psql("SELECT count(*) FROM chat_messages")) == "1" })
 
         // Each finds the direct messages they sent or were sent, with their rooms' messages, never another's.
+        let found = try Self.search(alice, ["text": "lighthouse"])
         #expect(
-            Set(Self.directs(try Self.search(alice, ["text": "lighthouse"])))
-                == ["alice>bob:meet at the lighthouse", "bob>alice:the lighthouse at noon"])
+            Set(Self.directs(found))
+                == [
+                    "alice>bob:meet at the lighthouse", "bob>alice:the lighthouse at noon",
+                    "alice>carol:a lighthouse for carol",
+                ])
+        // Which of them she sent, whatever the names.
+        #expect(
+            (found["messages"] as? [[String: Any]] ?? []).filter { $0["sent"] as? Bool == true }.count == 2)
         #expect(Self.texts(try Self.search(alice, ["text": "lighthouse"])).contains("lighthouse talk in the room"))
         #expect(Self.directs(try Self.search(bob, ["text": "lighthouse"])).count == 3)
-        #expect(Self.directs(try Self.search(carol, ["text": "lighthouse"])) == ["carol>bob:carol's lighthouse secret"])
+        #expect(
+            Set(Self.directs(try Self.search(carol, ["text": "lighthouse"])))
+                == ["carol>bob:carol's lighthouse secret", "alice>carol:a lighthouse for carol"])
         // A room asked for: that room only.
         #expect(Self.directs(try Self.search(alice, ["text": "lighthouse", "room": "dev"])).isEmpty)
         // The guest name bob, taken by someone else after bob went, is not bob: none of his messages.
@@ -483,18 +528,19 @@ struct ArchiveTests {
         try irc.send("PRIVMSG HistServ :FORGET")
         try irc.expectLine("HistServ asks to confirm") { $0.contains("HistServ") && $0.contains("FORGET CONFIRM") }
 
-        // alice removes what she sent: her room message and her direct message go; bob's to her stays his (she
-        // no longer finds it); what she sends after is archived as before.
+        // alice removes what she sent: her room message goes; her direct messages stay with those she sent them to
+        // (carol still finds hers), and she no longer finds any, sent or received; what she sends after is
+        // archived as before.
         try alice.sendJSON(["op": "forget", "id": "f"])
         _ = try alice.expectEvent(type: "error")
         try alice.sendJSON(["op": "forget", "confirm": true, "id": "f"])
         let forgotten = try alice.expectEvent(type: "forgotten")
-        #expect(forgotten["count"] as? Int == 2)
+        #expect(forgotten["count"] as? Int == 3)
         #expect(Self.directs(try Self.search(alice, ["text": "lighthouse"])).isEmpty)
         #expect(!Self.texts(try Self.search(alice, ["text": "lighthouse"])).contains("lighthouse talk in the room"))
         #expect(
-            try postgres.psql("SELECT string_agg(body, ',' ORDER BY body) FROM chat_directs")
-                == "carol's lighthouse secret,the lighthouse at noon")
+            Self.directs(try Self.search(carol, ["text": "lighthouse"])).contains("alice>carol:a lighthouse for carol"))
+        #expect(try postgres.psql("SELECT count(*) FROM chat_directs WHERE sender_author IS NULL") == "2")
         try alice.sendJSON(["op": "say", "room": "dev", "text": "a lighthouse again", "id": "s"])
         _ = try alice.expectEvent(type: "message")
         #expect(

@@ -58,7 +58,8 @@ public struct SearchRequest: Equatable, Sendable {
 /// One thing a search found: a room's message, or a direct message the person sent or was sent.
 public enum SearchHit: Equatable, Sendable {
     case message(ChatMessage)
-    case direct(DirectMessage)
+    /// `sent`: the person searching sent it (they were sent it otherwise), whatever names either had.
+    case direct(DirectMessage, sent: Bool)
 }
 
 /// A page of what a search found: best first (by rank, then newest).

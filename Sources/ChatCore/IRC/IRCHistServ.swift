@@ -46,10 +46,10 @@ extension IRCRenderer {
                     let said =
                         message.isAction ? "* \(message.from) \(message.text)" : "<\(message.from)> \(message.text)"
                     return notice("\(channel(message.room)) \(TimeFormat.dateTime(message.time)) \(said)")
-                case .direct(let direct):
+                case .direct(let direct, let sent):
                     // Where a query window would show it: under the other person's nick.
                     let said = direct.isAction ? "* \(direct.from) \(direct.text)" : "<\(direct.from)> \(direct.text)"
-                    let other = IRCFormatting.strip(direct.from) == view.nick ? direct.to : direct.from
+                    let other = sent ? direct.to : direct.from
                     return notice("\(other) \(TimeFormat.dateTime(direct.time)) \(said)")
                 }
             }

@@ -316,7 +316,7 @@ extension SessionHandler {
                             found.found.filter { hit in
                                 switch hit {
                                 case .message(let message): check.problem(.message(message), in: message.room) == nil
-                                case .direct(let direct): check.problem(.direct(direct), in: nil) == nil
+                                case .direct(let direct, _): check.problem(.direct(direct), in: nil) == nil
                                 }
                             }
                         }, more: found.more)

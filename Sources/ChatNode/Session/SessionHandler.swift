@@ -552,11 +552,11 @@ final class SessionHandler: ChannelDuplexHandler {
             results.found = results.found.map { hit in
                 switch hit {
                 case .message(let message): return .message(hidden([message])[0])
-                case .direct(var direct):
+                case .direct(var direct, let sent):
                     guard isBlocked(sender: direct.from) else { return hit }
                     direct.text = Self.blockedText
                     direct.isAction = false
-                    return .direct(direct)
+                    return .direct(direct, sent: sent)
                 }
             }
             return .searchResults(results)

@@ -56,7 +56,8 @@ final class Archiver: Sendable {
         /// By stream: a room's name, or `@` and a user key for a user's direct log (`directStream`).
         var cursors: [String: StreamID] = [:]
         var pending: Set<String> = []
-        var pendingDirects: Set<String> = []
+        /// Users with direct messages to archive, and their marks as read (`ChatStore.directArchiveMarks`).
+        var pendingDirects: [String: Double] = [:]
         var nextSweep = ContinuousClock.now
         var sweepOffset = 0
         var nextRetention = ContinuousClock.now
@@ -140,7 +141,7 @@ final class Archiver: Sendable {
     private func tellMarks() async {
         let noted = marks.take()
         _ = try? await store.markForArchive(noted.rooms).get()
-        _ = try? await store.markDirectsForArchive(noted.users).get()
+        _ = try? await store.markDirectsForArchive(noted.users, now: WallClock.now()).get()
     }
 
     /// The archive's name for a user's direct log: no room name starts with `@`.
@@ -161,11 +162,17 @@ final class Archiver: Sendable {
         }
         let marked = try await store.takeArchiveMarks(count: settings.roomsPerPass * 4).get()
         state.pending.formUnion(marked.map(\.value))
-        let markedDirects = try await store.takeDirectArchiveMarks(count: settings.roomsPerPass * 4).get()
-        state.pendingDirects.formUnion(markedDirects)
+        // Marks stay in Redis until their logs are archived; a mark younger than two seconds may announce a
+        // message not logged yet (`ChatStore.sendDirect`), and waits.
+        if state.pendingDirects.count < settings.roomsPerPass {
+            let marks = try await store.directArchiveMarks(
+                settledBefore: WallClock.now() - 2000, count: settings.roomsPerPass * 4
+            ).get()
+            state.pendingDirects.merge(marks) { _, new in new }
+        }
         guard !state.pending.isEmpty || !state.pendingDirects.isEmpty else { return false }
         let rooms = Array(state.pending.prefix(settings.roomsPerPass))
-        let users = Array(state.pendingDirects.prefix(settings.roomsPerPass))
+        let users = Array(state.pendingDirects.keys.prefix(settings.roomsPerPass))
         let unknown = (rooms + users.map(Self.directStream)).filter { state.cursors[$0] == nil }
         if !unknown.isEmpty {
             let known = try await archive.cursors(unknown)
@@ -188,14 +195,19 @@ final class Archiver: Sendable {
         var fullDirects: Set<String> = []
         for (user, page) in zip(users, directPages) {
             let stream = Self.directStream(user)
-            if let lostBefore = page.lostBefore {
+            if page.lost > 0 {
+                // Not logged (the log was full): delivered, never archived. Where the log stood then is all the
+                // gap can say.
+                let cursor = state.cursors[stream] ?? .zero
                 batch.gaps.append(
-                    ArchiveBatch.Gap(room: stream, after: state.cursors[stream] ?? .zero, resumedAt: lostBefore))
+                    ArchiveBatch.Gap(room: stream, after: cursor, resumedAt: page.entries.first?.id ?? cursor))
             }
             for entry in page.entries {
                 batch.addDirect(
-                    entry: entry.payload, id: entry.id, recipientKey: user, senderAuthor: entry.senderAuthor,
-                    recipientAuthor: SessionHandler.authorID(entry.recipientIdentity))
+                    entry: entry.payload, id: entry.id, recipientKey: user,
+                    senderAuthor: entry.senderAuthor.flatMap { $0.isEmpty ? nil : $0 },
+                    recipientAuthor: entry.recipientIdentity.isEmpty
+                        ? nil : SessionHandler.authorID(entry.recipientIdentity))
             }
             if let last = page.entries.last { batch.cursors[stream] = last.id }
             if page.entries.count >= settings.entriesPerRoom { fullDirects.insert(user) }
@@ -213,7 +225,20 @@ final class Archiver: Sendable {
         try await archive.write(batch)
         for (room, cursor) in batch.cursors { state.cursors[room] = cursor }
         for room in rooms where !full.contains(room) { state.pending.remove(room) }
-        for user in users where !fullDirects.contains(user) { state.pendingDirects.remove(user) }
+        // The logs lose what is archived; the marks of logs read to their end go, unless marked again meanwhile.
+        try await store.settleDirectArchive(
+            zip(users, directPages).map { user, page in
+                (
+                    user: user, mark: fullDirects.contains(user) ? nil : state.pendingDirects[user],
+                    through: page.entries.last?.id, lostRecorded: page.lost
+                )
+            }
+        ).get()
+        for user in users where !fullDirects.contains(user) { state.pendingDirects[user] = nil }
+        for (user, page) in zip(users, directPages) where page.entries.isEmpty {
+            // Nothing was waiting: no cursor kept in memory for a log that may never be written again.
+            state.cursors[Self.directStream(user)] = nil
+        }
         if !batch.isEmpty { metrics.writes.increment() }
         metrics.messages.increment(by: Int64(batch.messages.count + batch.directs.count))
         metrics.changes.increment(by: Int64(batch.edits.count + batch.deletions.count))
@@ -225,7 +250,7 @@ final class Archiver: Sendable {
         for gap in batch.gaps {
             metrics.gaps.increment()
             logger.error(
-                "archive gap: a stream was trimmed past what the archive had",
+                "archive gap: messages the archive could not get (a stream trimmed past its cursor, a direct log full)",
                 metadata: [
                     "archive.stream": "\(gap.room)", "archive.cursor": "\(gap.after)",
                     "stream.first": "\(gap.resumedAt)",

@@ -1140,6 +1140,8 @@ document.addEventListener("DOMContentLoaded", () => {
     if (button.dataset.armed !== "1") {
       button.dataset.armed = "1";
       button.textContent = "Click again: remove every message you sent from the archive, for good";
+      // Disarmed again if the second click does not come soon.
+      setTimeout(() => { delete button.dataset.armed; button.textContent = "Remove my messages from the archive"; }, 5000);
       return;
     }
     delete button.dataset.armed;
