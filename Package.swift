@@ -163,6 +163,8 @@ let package = Package(
                 "Endpoints",
                 "ChatBench",
                 "ChatCore",
+                "ChatArchive",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],

@@ -6,9 +6,13 @@
 #   scripts/bench.sh                 # the full sweep, 3 runs of everything (about 20 minutes on 2 cores)
 #   QUICK=1 scripts/bench.sh         # one short run of a smaller sweep, to check the machinery (about 3 minutes)
 #   ONLY="clients storm" scripts/bench.sh   # some parts only: clients rate storm flood proxies logins tls irc acks
+#                                           # archive (the flood with every node archiving) and search (5 million
+#                                           # messages in 1,000 rooms, then searches timed): not in the default sweep
+#   ARCHIVE=1 ONLY=clients scripts/bench.sh # every node archives into a PostgreSQL of the sweep's own
 # Loopback only; every run is bounded by --duration, and the cluster is stopped after each run and on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/postgres.sh
 
 QUICK=${QUICK:-0}
 RUNS=${RUNS:-$([ "$QUICK" = 1 ] && echo 1 || echo 3)}
@@ -18,6 +22,8 @@ REDIS_PORT=${REDIS_PORT:-6392}; BASE=${BASE:-7800}
 RUN_DIR=${RUN_DIR:-$PWD/run/bench-$(date +%Y%m%d-%H%M%S)}
 RECORDS=$RUN_DIR/records.jsonl
 DOCUMENT=${DOCUMENT:-docs/benchmarks.md}
+ARCHIVE=${ARCHIVE:-0}
+PG_PORT=${PG_PORT:-5434}
 
 scripts/install-deps.sh
 sudo=""; [ "$(id -u)" -ne 0 ] && sudo=sudo
@@ -44,6 +50,9 @@ nodes=()
 # go to every node.
 REPLICA=0
 NODE_ARGS=()
+# --archive for every node, when the sweep runs with the archive on; each cluster then starts with an empty one.
+ARCHIVE_ARGS=()
+archive_url="postgres://chat@127.0.0.1:$PG_PORT/chat?sslmode=disable"
 start_cluster() {
   local dir=$1
   mkdir -p "$dir"
@@ -62,6 +71,9 @@ start_cluster() {
       sleep 0.1
     done
   fi
+  if [ ${#ARCHIVE_ARGS[@]} -gt 0 ]; then
+    psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -qc 'DROP DATABASE IF EXISTS chat' -c 'CREATE DATABASE chat'
+  fi
   nodes=()
   for i in 1 2 3; do
     # No rate limits: the benchmark's senders send more than a person would, and its clients (all from
@@ -72,6 +84,7 @@ start_cluster() {
       --redis "redis://127.0.0.1:$REDIS_PORT" --proxy-protocol --rate-limit 1000000 --rate-burst 1000000 \
       --room-creations-per-minute 1000000 --password-checks-per-address 1000 --registrations-per-hour 1000000 \
       --login-failures 1000000,1000000 --irc-port $((BASE + 400 + i)) ${NODE_ARGS[@]+"${NODE_ARGS[@]}"} \
+      ${ARCHIVE_ARGS[@]+"${ARCHIVE_ARGS[@]}"} \
       --log-level warning >"$dir/node$i.out" 2>"$dir/node$i.log" &
     pids+=($!)
     measure="$measure,node$i=$!"
@@ -123,7 +136,28 @@ stop_cluster() {
   # The nodes' sockets linger briefly; Redis restarts on the same port for the next run.
   sleep 1
 }
-trap 'stop_cluster; stop_ngircd' EXIT
+trap 'stop_cluster; stop_ngircd; stop_postgres' EXIT
+
+# archive_caught_up FILE: after a run with the archive, waits until the archive holds every message Redis
+# acknowledged (the streams' entries-added), or stops growing (what it lacks then is gaps), and appends to FILE
+# what it holds and how long after the flood it caught up.
+archive_caught_up() {
+  local file=$1 added=0 key archived=0 last=-1 still=0 started
+  for key in $(redis-cli -p "$REDIS_PORT" --scan --pattern 'chat:history:*'); do
+    added=$((added + $(redis-cli -p "$REDIS_PORT" xinfo stream "$key" | awk 'previous == "entries-added" { print; exit } { previous = $0 }')))
+  done
+  started=$(date +%s%N)
+  while [ $(( ($(date +%s%N) - started) / 1000000000 )) -lt 120 ]; do
+    archived=$(psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d chat -tAc 'SELECT count(*) FROM chat_messages')
+    [ "$archived" -ge "$added" ] && break
+    if [ "$archived" = "$last" ]; then still=$((still + 1)); [ "$still" -ge 30 ] && break; else still=0; fi
+    last=$archived
+    sleep 0.1
+  done
+  local gaps
+  gaps=$(psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d chat -tAc 'SELECT count(*) FROM chat_archive_gaps')
+  echo "acknowledged $added archived $archived gaps $gaps caught-up-after-ms $(( ($(date +%s%N) - started) / 1000000 ))" | tee -a "$file"
+}
 
 # The C reference for IRC: Debian's ngircd, one process, with its limits opened as the nodes' are (no flood
 # penalties, no per-address cap, no DNS or ident lookups). It serves the same chat-bench IRC clients.
@@ -194,6 +228,21 @@ fresh() {
 
 wants() { [[ " $ONLY " == *" $1 "* ]]; }
 
+if [ "$ARCHIVE" = 1 ] || wants archive || wants search; then
+  start_postgres "$RUN_DIR/postgres" "$PG_PORT" "$RUN_DIR" postgres
+  if [ "$ARCHIVE" = 1 ]; then ARCHIVE_ARGS=(--archive "$archive_url"); fi
+fi
+
+if wants search; then
+  # Search over an archive of SEARCH_MESSAGES (5 million) generated messages in 1,000 rooms, filled through the
+  # archiver's own write (its rate is the archive's write throughput), then each kind of search timed
+  # SEARCH_QUERIES times: chat-bench archive-search prints the table (docs/benchmarks.md, "The archive").
+  psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'search'" | grep -q 1 \
+    || psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -qc 'CREATE DATABASE search'
+  "$BIN/chat-bench" archive-search --archive "postgres://chat@127.0.0.1:$PG_PORT/search?sslmode=disable" \
+    --messages "${SEARCH_MESSAGES:-5000000}" --rooms 1000 --queries "${SEARCH_QUERIES:-200}" | tee "$RUN_DIR/search.md"
+fi
+
 for run in $(seq "$RUNS"); do
   if wants clients; then
     # Latency against clients: about one message per second per sender; the 8,000 are in 8 rooms of 1,000, and
@@ -223,6 +272,16 @@ for run in $(seq "$RUNS"); do
     # Small rooms (2 people), straight to one node: what one node gets into Redis.
     fresh "flood-$run" flood node1 "$run" --scenario flood --clients 200 --rooms 100 --flood-window 16 \
       --duration "$DURATION"
+  fi
+  if wants archive; then
+    # The flood with every node archiving: what the nodes acknowledged against what the archive holds once it
+    # caught up, and how long after the flood that was (docs/benchmarks.md, "The archive").
+    ARCHIVE_ARGS=(--archive "$archive_url")
+    start_cluster "$RUN_DIR/archive-$run"
+    bench archive node1 "$run" --scenario flood --clients 200 --rooms 100 --flood-window 16 --duration "$DURATION"
+    archive_caught_up "$RUN_DIR/archive.txt"
+    stop_cluster
+    if [ "$ARCHIVE" != 1 ]; then ARCHIVE_ARGS=(); fi
   fi
   if wants logins; then
     # Guests against registered names (scrypt at its default cost): a connect storm each, on a cluster each.

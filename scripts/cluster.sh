@@ -9,6 +9,7 @@
 #   scripts/cluster.sh            NODES=5 scripts/cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/postgres.sh
 
 NODES=${NODES:-3}
 REDIS_PORT=${REDIS_PORT:-6380}
@@ -53,8 +54,7 @@ stop() {
   for pid in "${pids[@]:2}"; do wait "$pid" 2>/dev/null || true; done
   kill -TERM "${pids[1]}" 2>/dev/null || true; wait "${pids[1]}" 2>/dev/null || true
   kill -TERM "${pids[0]}" 2>/dev/null || true; wait "${pids[0]}" 2>/dev/null || true
-  # PostgreSQL's fast shutdown (SIGINT): its open transactions roll back, what was committed stays.
-  if [ -n "$pg_pid" ]; then kill -INT "$pg_pid" 2>/dev/null || true; wait "$pg_pid" 2>/dev/null || true; fi
+  stop_postgres
   echo "stopped; logs are in $RUN_DIR"
 }
 pg_pid=
@@ -62,26 +62,8 @@ trap stop INT TERM EXIT
 
 archive=()
 if [ "$ARCHIVE" = "1" ]; then
-  # PostgreSQL will not run as root: then it runs as Debian's postgres user (setpriv execs, so its pid is the
-  # server's), and its data directory is that user's.
-  pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-  [ -n "$pg_bin" ] || pg_bin=$(dirname "$(command -v postgres)")
-  as_pg=()
-  if [ "$(id -u)" -eq 0 ]; then as_pg=(setpriv --reuid=postgres --regid=postgres --init-groups --); fi
-  if [ ! -s "$PG_DIR/PG_VERSION" ]; then
-    install -d -m 700 "$PG_DIR"
-    if [ ${#as_pg[@]} -gt 0 ]; then chown postgres:postgres "$PG_DIR"; fi
-    "${as_pg[@]}" "$pg_bin/initdb" -D "$PG_DIR" -U chat --auth=trust --encoding=UTF8 --locale=C.UTF-8 \
-      >"$RUN_DIR/postgres-initdb.log" 2>&1
-  fi
-  "${as_pg[@]}" "$pg_bin/postgres" -D "$PG_DIR" -p "$PG_PORT" -k "$PG_DIR" -c listen_addresses=127.0.0.1 \
-    >"$RUN_DIR/postgres.log" 2>&1 &
-  pg_pid=$!
-  for _ in $(seq 100); do psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -tAc 'SELECT 1' >/dev/null 2>&1 && break; sleep 0.1; done
-  if [ "$(psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'chat'")" != 1 ]; then
-    psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -qc 'CREATE DATABASE chat'
-  fi
-  archive=(--archive "postgres://chat@127.0.0.1:$PG_PORT/chat?sslmode=disable")
+  start_postgres "$PG_DIR" "$PG_PORT" "$RUN_DIR" chat
+  archive=((--archive "postgres://chat@127.0.0.1:$PG_PORT/chat?sslmode=disable")
 fi
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" --save "" --appendonly no \

@@ -13,7 +13,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-bench",
         abstract: "Latency and throughput of a running chat cluster, and the CPU and memory of its processes.",
-        subcommands: [Run.self, Report.self, SoakCommand.self, Check.self],
+        subcommands: [Run.self, Report.self, SoakCommand.self, Check.self, ArchiveSearch.self],
         defaultSubcommand: Run.self)
 }
 
