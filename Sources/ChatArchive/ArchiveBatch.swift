@@ -72,11 +72,14 @@ public struct ArchiveBatch: Sendable {
         public var after: StreamID
         /// Where the stream started when it was read.
         public var resumedAt: StreamID
+        /// How many messages were lost, when that is known (a full direct log counts them).
+        public var lost: Int?
 
-        public init(room: String, after: StreamID, resumedAt: StreamID) {
+        public init(room: String, after: StreamID, resumedAt: StreamID, lost: Int? = nil) {
             self.room = room
             self.after = after
             self.resumedAt = resumedAt
+            self.lost = lost
         }
     }
 

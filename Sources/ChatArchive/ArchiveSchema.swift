@@ -98,6 +98,8 @@ enum ArchiveSchema {
                     sent_before timestamptz NOT NULL
                 )
                 """,
+                // A full direct log counts what it did not take: the gap says how many.
+                "ALTER TABLE chat_archive_gaps ADD COLUMN lost bigint",
             ]),
     ]
 

@@ -83,7 +83,9 @@ extension ChatArchive {
                 count = gone
             }
             removed += count
-            if count < limit { return removed }
+            // Until a statement finds nothing: a row another transaction changed meanwhile is skipped by this
+            // one (its ctid moved) and found by the next.
+            if count == 0 { return removed }
         }
     }
 
@@ -115,6 +117,7 @@ extension ChatArchive {
     public func forget(author: String, before: Millis, batch: Int = 5000) async throws -> Int {
         guard !author.isEmpty else { return 0 }
         try await client.withTransaction(logger: logger) { connection in
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", logger: logger)
             try await connection.query("SELECT pg_advisory_xact_lock(\(Self.forgetLock))", logger: logger)
             try await connection.query(
                 """

@@ -41,43 +41,29 @@ extension ChatArchive {
         return try await read { try await self.search(query, before: before, after: after, from: from) }
     }
 
-    /// Ranked are the newest `rankedAtMost` matches only (of the rooms', and of the direct messages'): ranking reads every candidate's terms, and a common word
-    /// in a busy room matches hundreds of thousands. Past them, a search wants more words (or `before`).
-    public static let rankedAtMost = 2000
+    /// Ranked are the newest `rankedAtMost` matches only (of the rooms', and of the direct messages'): ranking
+    /// reads every candidate's terms, and a common word in a busy room matches hundreds of thousands. Past them, a
+    /// search wants more words (or `before`).
+    ///
+    /// How it is read (docs/benchmarks.md, "The archive", has the figures). One word: each room on its own (a
+    /// `LATERAL` per room, at most 50 rooms a session), so that PostgreSQL picks per room between walking the
+    /// room's newest rows backwards on its primary key, checking each (a common word finds its 500 soon), and the
+    /// GIN index (a rare one); one scan over every room with `room = ANY(...)` intersects the whole table's matches
+    /// of a common word with the rooms' rows (a second, for 20 rooms of five million messages). Several words, or
+    /// a phrase: that one scan, since together they are rare even when each is common, and walking the rooms'
+    /// rows checking each would read all of them (1.5 s for a phrase of two common words). The candidates carry
+    /// only their keys and terms; the entries are read for the page's rows alone.
+    public static let rankedAtMost = 500
 
     private func search(
         _ query: SearchQuery, before: StreamID, after: StreamID, from: String
     ) async throws -> (found: [SearchHit], more: Bool) {
-        let (beforeMillis, beforeSequence) = (Int64(clamping: before.millis), Int64(clamping: before.sequence))
-        let (afterMillis, afterSequence) = (Int64(clamping: after.millis), Int64(clamping: after.sequence))
         let author = query.author ?? ""
+        // Lexemes are quoted in the literal (`SearchTerms`), and hold no quote themselves.
+        let words = query.terms.filter { $0 == "'" }.count / 2
         let rows = try await reader.query(
-            """
-            SELECT direct, ms, seq, entry, body, (extract(epoch FROM edited_at) * 1000)::int8, sender, recipient,
-                kind
-            FROM (
-                (SELECT false AS direct, ms, seq, entry, body, edited_at, terms, '' AS sender, '' AS recipient,
-                    0 AS kind
-                FROM chat_messages
-                WHERE terms @@ \(query.terms)::tsquery AND room = ANY(\(query.rooms)) AND deleted_at IS NULL
-                    AND (ms, seq) < (\(beforeMillis), \(beforeSequence)) AND (ms, seq) > (\(afterMillis), \(afterSequence))
-                    AND (\(from) = '' OR lower(sender) = lower(\(from)))
-                ORDER BY ms DESC, seq DESC
-                LIMIT \(Self.rankedAtMost))
-                UNION ALL
-                (SELECT true, ms, seq, '', body, NULL, terms, sender, recipient,
-                    kind::int4 + (CASE WHEN sender_author = \(author) THEN 256 ELSE 0 END)
-                FROM chat_directs
-                WHERE \(author) <> '' AND terms @@ \(query.terms)::tsquery
-                    AND (sender_author = \(author) OR recipient_author = \(author))
-                    AND (ms, seq) < (\(beforeMillis), \(beforeSequence)) AND (ms, seq) > (\(afterMillis), \(afterSequence))
-                    AND (\(from) = '' OR lower(sender) = lower(\(from)))
-                ORDER BY ms DESC, seq DESC
-                LIMIT \(Self.rankedAtMost))
-            ) AS newest
-            ORDER BY ts_rank(terms, \(query.terms)::tsquery) DESC, ms DESC, seq DESC
-            LIMIT \(query.limit + 1) OFFSET \(query.offset)
-            """, logger: logger)
+            try statement(query, before: before, after: after, from: from, author: author, roomByRoom: words <= 1),
+            logger: logger)
         var found: [SearchHit] = []
         for try await (direct, millis, sequence, entry, body, edited, sender, recipient, kind) in rows.decode(
             (Bool, Int64, Int64, String, String, Int64?, String, String, Int32).self)
@@ -98,5 +84,66 @@ extension ChatArchive {
         }
         let more = found.count > query.limit
         return (Array(found.prefix(query.limit)), more)
+    }
+
+    /// The search's statement: the rooms' candidates read room by room or in one scan (`rankedAtMost` says
+    /// when), the person's direct messages', ranked, then the page's entries.
+    private func statement(
+        _ query: SearchQuery, before: StreamID, after: StreamID, from: String, author: String, roomByRoom: Bool
+    ) throws -> PostgresQuery {
+        var binds = PostgresBindings()
+        func bind(_ value: some PostgresThrowingDynamicTypeEncodable) throws -> String {
+            try binds.append(value)
+            return "$\(binds.count)"
+        }
+        let terms = try bind(query.terms) + "::tsquery"
+        let author = try bind(author)
+        let from = try bind(from)
+        let rooms = try bind(query.rooms)
+        let window =
+            "(ms, seq) < (\(try bind(Int64(clamping: before.millis))), \(try bind(Int64(clamping: before.sequence))))"
+            + " AND (ms, seq) > (\(try bind(Int64(clamping: after.millis))), \(try bind(Int64(clamping: after.sequence))))"
+            + " AND (\(from) = '' OR lower(sender) = lower(\(from)))"
+        let newest = "ORDER BY ms DESC, seq DESC LIMIT \(Self.rankedAtMost)"
+        let roomCandidates =
+            roomByRoom
+            ? """
+            SELECT false AS direct, r.room AS stream, m.ms, m.seq, m.terms
+            FROM unnest(\(rooms)::text[]) AS r(room), LATERAL (
+                SELECT ms, seq, terms FROM chat_messages
+                WHERE room = r.room AND terms @@ \(terms) AND deleted_at IS NULL AND \(window)
+                \(newest)) AS m
+            ORDER BY m.ms DESC, m.seq DESC LIMIT \(Self.rankedAtMost)
+            """
+            : """
+            SELECT false AS direct, room AS stream, ms, seq, terms FROM chat_messages
+            WHERE room = ANY(\(rooms)::text[]) AND terms @@ \(terms) AND deleted_at IS NULL AND \(window)
+            \(newest)
+            """
+        let sql = """
+            WITH ranked AS (
+                SELECT direct, stream, ms, seq, ts_rank(terms, \(terms)) AS score
+                FROM (
+                    (\(roomCandidates))
+                    UNION ALL
+                    (SELECT true, recipient_key, ms, seq, terms FROM chat_directs
+                    WHERE \(author) <> '' AND terms @@ \(terms)
+                        AND (sender_author = \(author) OR recipient_author = \(author)) AND \(window)
+                    \(newest))
+                ) AS newest
+                ORDER BY score DESC, ms DESC, seq DESC
+                LIMIT \(query.limit + 1) OFFSET \(query.offset)
+            )
+            SELECT ranked.direct, ranked.ms, ranked.seq, coalesce(m.entry, ''), coalesce(m.body, d.body, ''),
+                (extract(epoch FROM m.edited_at) * 1000)::int8, coalesce(d.sender, ''), coalesce(d.recipient, ''),
+                coalesce(d.kind::int4, 0) + (CASE WHEN d.sender_author = \(author) THEN 256 ELSE 0 END)
+            FROM ranked
+            LEFT JOIN chat_messages m ON NOT ranked.direct AND m.room = ranked.stream AND m.ms = ranked.ms
+                AND m.seq = ranked.seq
+            LEFT JOIN chat_directs d ON ranked.direct AND d.recipient_key = ranked.stream AND d.ms = ranked.ms
+                AND d.seq = ranked.seq
+            ORDER BY ranked.score DESC, ranked.ms DESC, ranked.seq DESC
+            """
+        return PostgresQuery(unsafeSQL: sql, binds: binds)
     }
 }

@@ -32,7 +32,8 @@ public final class ChatArchive: Sendable {
         configuration.options.connectTimeout = .seconds(5)
         self.client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         configuration.options.maximumConnections = 4
-        configuration.options.additionalStartupParameters = [("statement_timeout", Self.readTimeout)]
+        // No JIT: a search's plan can look costly enough to compile, which costs more than a short query saves.
+        configuration.options.additionalStartupParameters = [("statement_timeout", Self.readTimeout), ("jit", "off")]
         self.reader = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
     }
@@ -92,7 +93,9 @@ public final class ChatArchive: Sendable {
         guard !batch.isEmpty else { return }
         try await client.withTransaction(logger: logger) { connection in
             // Shared with other writes, exclusive to `forget`: a write's rows are committed before a forget
-            // records its person, or see the record (`forget` says why).
+            // records its person, or see the record (`forget` says why), as long as each statement reads what was
+            // committed before it (READ COMMITTED, whatever the server's default).
+            try await connection.query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED", logger: logger)
             try await connection.query("SELECT pg_advisory_xact_lock_shared(\(Self.forgetLock))", logger: logger)
             if !batch.messages.isEmpty {
                 var rooms: [String] = []
@@ -170,8 +173,8 @@ public final class ChatArchive: Sendable {
             for gap in batch.gaps {
                 try await connection.query(
                     """
-                    INSERT INTO chat_archive_gaps (stream, after_id, resumed_at_id)
-                    VALUES (\(gap.room), \(gap.after.description), \(gap.resumedAt.description))
+                    INSERT INTO chat_archive_gaps (stream, after_id, resumed_at_id, lost)
+                    VALUES (\(gap.room), \(gap.after.description), \(gap.resumedAt.description), \(gap.lost))
                     """, logger: logger)
             }
         }

@@ -44,14 +44,19 @@ extension ChatStore {
     }
 
     /// Entries of a user's direct log (`ChatKeys.directLog`) after `cursor` (at most `count`), as `archivePage`
-    /// reads a room's: the message's payload, and the sender's and recipient's identities; and how many messages
-    /// the log could not take (it was full): lost to the archive.
+    /// reads a room's: the message's payload, and the sender's and recipient's identities; how many messages the
+    /// log could not take (it was full): lost to the archive; and whether entries after the cursor were trimmed
+    /// (only the archiver trims a log, after it archived them: an archive that lost its last commits, or was
+    /// restored, is behind what it trimmed).
     public func directArchivePage(
         to user: String, after cursor: StreamID, count: Int
     ) -> EventLoopFuture<DirectArchivePage> {
-        let entries = redis.send("XRANGE", ChatKeys.directLog(user), "(\(cursor)", "+", "COUNT", String(count))
+        let key = ChatKeys.directLog(user)
+        let entries = redis.send("XRANGE", key, "(\(cursor)", "+", "COUNT", String(count))
         let lost = redis.send("GET", ChatKeys.directLogLost(user))
-        return entries.and(lost).map { entries, lost in
+        let info = redis.send("XINFO", "STREAM", key).map { Optional($0) }.recover { _ in nil }
+        return entries.and(lost).and(info).map { pair, info in
+            let (entries, lost) = pair
             var page = DirectArchivePage()
             for entry in entries.array ?? [] {
                 guard let parts = entry.array, parts.count == 2, let id = parts[0].string.flatMap(StreamID.init),
@@ -71,59 +76,65 @@ extension ChatStore {
                         recipientIdentity: values["ri"].map { String(decoding: $0, as: UTF8.self) } ?? ""))
             }
             page.lost = lost.string.flatMap { Int($0) } ?? 0
+            let fields = info?.array ?? []
+            for index in stride(from: 0, to: fields.count - 1, by: 2)
+            where fields[index].string == "max-deleted-entry-id" {
+                if let trimmed = fields[index + 1].string.flatMap(StreamID.init), cursor < trimmed {
+                    page.trimmedPast = trimmed
+                }
+            }
             return page
         }
     }
 
-    /// Up to `count` users marked as having direct messages to archive, each with its mark, marked before
-    /// `settledBefore` (milliseconds): a younger mark may announce a message not logged yet.
-    public func directArchiveMarks(settledBefore: Int64, count: Int) -> EventLoopFuture<[String: Double]> {
-        redis.send(
-            "ZRANGEBYSCORE", ChatKeys.archivePendingDirects, "-inf", "(\(settledBefore)", "WITHSCORES", "LIMIT", "0",
-            String(count)
-        ).map { reply in
+    /// Up to `count` users marked as having direct messages to archive, oldest marks first, each with its mark as
+    /// Redis wrote it, and the time now on the marks' clock (`IndexScripts.directMarks`).
+    public func directArchiveMarks(count: Int) -> EventLoopFuture<(now: Int64, marks: [(user: String, mark: String)])> {
+        redis.run(IndexScripts.directMarks, keys: [ChatKeys.archivePendingDirects], arguments: [String(count)]).map {
+            reply in
             let values = reply.array ?? []
-            var marks: [String: Double] = [:]
-            for index in stride(from: 0, to: values.count - 1, by: 2) {
-                if let user = values[index].string, let score = values[index + 1].string.flatMap(Double.init) {
-                    marks[user] = score
-                }
+            let now = values.first?.string.flatMap { Int64($0) } ?? 0
+            var marks: [(user: String, mark: String)] = []
+            for index in stride(from: 1, to: values.count - 1, by: 2) {
+                if let user = values[index].string, let mark = values[index + 1].string { marks.append((user, mark)) }
             }
-            return marks
+            return (now, marks)
         }
     }
 
-    /// Marks users as having direct messages to archive, at `now`.
-    public func markDirectsForArchive(_ users: [String], now: Int64) -> EventLoopFuture<Void> {
+    /// Marks users as having direct messages to archive.
+    public func markDirectsForArchive(_ users: [String]) -> EventLoopFuture<Void> {
         guard !users.isEmpty else { return eventLoop.makeSucceededFuture(()) }
-        return redis.send(
-            RedisCommand(["ZADD", ChatKeys.archivePendingDirects] + users.flatMap { [String(now), $0] })
-        ).map { _ in }
+        return redis.run(IndexScripts.markDirects, keys: [ChatKeys.archivePendingDirects], arguments: users)
+            .map { _ in }
     }
 
-    /// After the archive committed what was read of users' direct logs: each log loses what was archived
-    /// (up to `through`), its lost count what was recorded as a gap, and each user's mark goes unless it was
-    /// marked again since it was read (then the next pass reads the log again).
+    /// After the archive committed what was read of users' direct logs: each log loses what the archive has (up
+    /// to `through`), its lost count what was recorded as a gap, and each mark given goes unless it was renewed
+    /// since it was read or was made after `settled` (a mark that young may announce a message not logged yet).
     public func settleDirectArchive(
-        _ users: [(user: String, mark: Double?, through: StreamID?, lostRecorded: Int)]
+        _ users: [(user: String, mark: String?, through: StreamID?, lostRecorded: Int)], settled: Int64
     ) -> EventLoopFuture<Void> {
         var futures: [EventLoopFuture<Void>] = []
         for entry in users {
-            if let through = entry.through {
+            if let through = entry.through, through != .zero {
                 let above = "\(through.millis)-\(through.sequence &+ 1)"
                 futures.append(redis.send("XTRIM", ChatKeys.directLog(entry.user), "MINID", above).map { _ in })
             }
             if entry.lostRecorded > 0 {
                 futures.append(
-                    redis.send("DECRBY", ChatKeys.directLogLost(entry.user), String(entry.lostRecorded)).map { _ in })
+                    redis.run(
+                        IndexScripts.takeFromCount, keys: [ChatKeys.directLogLost(entry.user)],
+                        arguments: [String(entry.lostRecorded)]
+                    ).map { _ in })
             }
         }
-        let settled = users.compactMap { entry in entry.mark.map { (entry.user, $0) } }
-        if !settled.isEmpty {
+        let settling = users.compactMap { entry in entry.mark.map { [entry.user, $0] } }.flatMap { $0 }
+        if !settling.isEmpty {
             futures.append(
                 redis.run(
                     IndexScripts.removeUnchangedMarks, keys: [ChatKeys.archivePendingDirects],
-                    arguments: settled.flatMap { [$0.0, String(format: "%.0f", $0.1)] }
+                    arguments: [String(settled)] + settling
                 ).map { _ in })
         }
         return EventLoopFuture.andAllSucceed(futures, on: eventLoop)
@@ -195,6 +206,8 @@ public struct DirectArchivePage: Sendable {
     public var entries: [Entry] = []
     /// Messages the log could not take (`ChatKeys.directLogLost`).
     public var lost = 0
+    /// Set when entries after the cursor were trimmed away: the archive is behind what it had archived.
+    public var trimmedPast: StreamID?
 }
 
 /// The rooms this node published to, and the users it sent direct messages to, since it last told the archiver

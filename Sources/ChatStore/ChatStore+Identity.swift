@@ -334,16 +334,17 @@ extension ChatStore {
     ///
     /// With an archive (`archiveMarks`), the recipient is marked for the archiver (`ChatKeys.archivePendingDirects`)
     /// twice: before the message (sent ahead of it, not waited for: a node killed right after the message leaves
-    /// the mark made; the archiver reads a mark only once it is two seconds old, by when the message it announced
-    /// is logged), and after it, a tick later.
+    /// the mark made; the archiver removes a mark only once it is two seconds old, by when the message it
+    /// announced is logged), and after it, a tick later.
     public func sendDirect(
         _ message: DirectMessage, to user: String, origin: String,
         sender: (key: String, registered: Bool, author: String)
     ) -> EventLoopFuture<(delivered: Bool, recipientAway: String?)> {
         let payload = RelayCodec.encode(RelayEnvelope(event: .direct(message), origin: origin))
         let marks = archiveMarks
-        if marks != nil {
-            _ = redis.send("ZADD", ChatKeys.archivePendingDirects, String(message.time), user)
+        if let marks {
+            // Not waited for; should it fail, the mark after the message (a tick later) stands for it.
+            _ = markDirectsForArchive([user]).recover { _ in marks.noteDirect(to: user) }
         }
         let delivery = redis.run(
             IdentityScripts.direct,

@@ -388,6 +388,7 @@ enum IdentityScripts {
                 if redis.call('XLEN', KEYS[4]) >= length then
                     redis.call('INCR', KEYS[6])
                     redis.call('EXPIRE', KEYS[6], ARGV[10])
+                    redis.call('EXPIRE', KEYS[4], ARGV[10])
                     return
                 end
                 local recipient = ''

@@ -157,21 +157,59 @@ enum IndexScripts {
             return 1
             """)
 
-    /// Removes the archiver's marks that were not renewed since it read them (`ChatKeys.archivePendingDirects`).
-    /// KEYS: the marks
-    /// ARGV: member, score, member, score...
+    /// The archiver's marks of direct logs (`ChatKeys.archivePendingDirects`) are times on this key's own Redis
+    /// clock (`TIME`), never a node's: the archiver's two-second wait must not depend on the nodes' clocks
+    /// agreeing.
+    /// Marks users now. KEYS: the marks. ARGV: users.
+    static let markDirects = RedisScript(
+        name: "markDirects",
+        source: """
+            local time = redis.call('TIME')
+            local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+            for i = 1, #ARGV do redis.call('ZADD', KEYS[1], now, ARGV[i]) end
+            return now
+            """)
+
+    /// The oldest `count` marks, and the time now. KEYS: the marks. ARGV: count.
+    /// Returns {now, user, mark, user, mark...}.
+    static let directMarks = RedisScript(
+        name: "directMarks",
+        source: """
+            local time = redis.call('TIME')
+            local result = {tostring(tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000))}
+            local marks = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES')
+            for i = 1, #marks do table.insert(result, marks[i]) end
+            return result
+            """)
+
+    /// Removes the marks that were not renewed since the archiver read them and were made before `settled`.
+    /// KEYS: the marks. ARGV: settled, user, mark, user, mark...
     static let removeUnchangedMarks = RedisScript(
         name: "removeUnchangedMarks",
         source: """
-            for i = 1, #ARGV, 2 do
+            local settled = tonumber(ARGV[1])
+            for i = 2, #ARGV, 2 do
                 local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
-                if score and tonumber(score) == tonumber(ARGV[i + 1]) then redis.call('ZREM', KEYS[1], ARGV[i]) end
+                if score and score == ARGV[i + 1] and tonumber(score) < settled then
+                    redis.call('ZREM', KEYS[1], ARGV[i])
+                end
             end
             return 1
             """)
 
+    /// Takes `count` off a counter, never below zero, nor making one that has gone. KEYS: the counter.
+    static let takeFromCount = RedisScript(
+        name: "takeFromCount",
+        source: """
+            local have = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+            if have <= 0 then return 0 end
+            local left = math.max(0, have - tonumber(ARGV[1]))
+            if left == 0 then redis.call('DEL', KEYS[1]) else redis.call('DECRBY', KEYS[1], have - left) end
+            return left
+            """)
+
     static let all: [RedisScript] = [
         admitRoom.script, noteSeen, count, countRoom, forgetRoom, noteRateDebt, holdLease, releaseLease,
-        removeUnchangedMarks,
+        markDirects, directMarks, removeUnchangedMarks, takeFromCount,
     ]
 }

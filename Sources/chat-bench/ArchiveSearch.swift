@@ -29,7 +29,7 @@ struct ArchiveSearch: AsyncParsableCommand {
     var batch = 5000
 
     @Option(help: "Searches timed of each kind and scope.")
-    var queries = 200
+    var queries = 100
 
     @Option(help: "Rooms a searching person is in (the scope of most searches).")
     var memberOf = 20
@@ -93,7 +93,7 @@ struct ArchiveSearch: AsyncParsableCommand {
     private func fill(_ store: ChatArchive) async throws {
         let have = try await store.counts().messages
         guard have < messages else {
-            print("the archive holds \(have) messages already: not filled")
+            say("the archive holds \(have) messages already: not filled")
             return
         }
         let started = ContinuousClock.now
@@ -118,11 +118,11 @@ struct ArchiveSearch: AsyncParsableCommand {
             written += batch.messages.count
             if written % 500_000 < self.batch {
                 let seconds = (ContinuousClock.now - started) / .seconds(1)
-                print("\(written) messages, \(Int(Double(written - have) / seconds)) a second")
+                say("\(written) messages, \(Int(Double(written - have) / seconds)) a second")
             }
         }
         let seconds = (ContinuousClock.now - started) / .seconds(1)
-        print(
+        say(
             "filled: \(written - have) messages in \(String(format: "%.0f", seconds)) s, "
                 + "\(Int(Double(written - have) / seconds)) a second (\(batch) a transaction)")
     }
@@ -135,34 +135,44 @@ struct ArchiveSearch: AsyncParsableCommand {
             ("Japanese", "東京タワ"),
         ]
         var generator = SeededGenerator(seed: 7)
-        print("| scope | search | results on the first page (mean) | p50 ms | p99 ms |")
-        print("|---|---|---|---|---|")
-        for (scope, roomCount) in [("\(memberOf) rooms", memberOf), ("1 room", 1), ("\(rooms) rooms", rooms)] {
+        say("| scope | search | results on the first page (mean) | p50 ms | p99 ms | failed (3 s limit) |")
+        say("|---|---|---|---|---|---|")
+        // A session is in at most 50 rooms (the default `maximumRoomsPerSession`): the widest search there is.
+        for (scope, roomCount) in [("\(memberOf) rooms", memberOf), ("1 room", 1), ("50 rooms", 50)] {
             for kind in kinds {
                 guard let terms = SearchTerms.query(kind.text) else { continue }
                 var samples: [Double] = []
                 var found = 0
+                var failed = 0
                 for round in 0..<(queries + 10) {
                     let chosen = (0..<roomCount).map { _ in "r\(Int.random(in: 0..<rooms, using: &generator))" }
                     let started = ContinuousClock.now
-                    let result = try await store.search(
+                    // A search past the node's statement timeout fails as it would for a person: counted, and
+                    // timed as what it cost.
+                    let result = try? await store.search(
                         ChatArchive.SearchQuery(terms: terms, rooms: chosen, limit: SearchRequest.pageSize))
                     let elapsed = (ContinuousClock.now - started) / .milliseconds(1)
                     // The first ten warm the pool and the cache.
                     if round >= 10 {
                         samples.append(elapsed)
-                        found += result.found.count
+                        found += result?.found.count ?? 0
+                        if result == nil { failed += 1 }
                     }
                 }
                 samples.sort()
                 let p50 = samples[samples.count / 2]
                 let p99 = samples[min(samples.count - 1, samples.count * 99 / 100)]
-                print(
+                say(
                     "| \(scope) | \(kind.name) (`\(kind.text)`) | \(found / max(1, samples.count)) "
-                        + "| \(String(format: "%.1f", p50)) | \(String(format: "%.1f", p99)) |")
+                        + "| \(String(format: "%.1f", p50)) | \(String(format: "%.1f", p99)) | \(failed) |")
             }
         }
     }
+}
+
+/// A line out at once (print buffers when the output is a pipe, as under `tee`).
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
 /// SplitMix64: the same text for the same message number on every run.

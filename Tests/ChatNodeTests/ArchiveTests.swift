@@ -196,17 +196,33 @@ struct ArchiveTests {
 
         // PostgreSQL down while a room floods past what its stream keeps: what was trimmed before the archive could
         // read it is a gap, recorded, logged and counted; the rest is archived once it is back.
+        // Direct messages meanwhile wait in dora's log, which takes 1000: the rest are delivered, and counted lost.
+        let dora = try cluster[0].loginJSON("dora")
         postgres.kill()
         try alice.sendJSON(["op": "join", "room": "gappy"])
         _ = try alice.expectEvent(type: "joined")
         try Self.flood(alice, rooms: ["gappy"], count: 400, from: 0)
-        #expect(Self.acknowledged(alice).count == 400)
+        var sent = Self.acknowledged(alice).count
+        // In slices the rate takes (lines far past it are refused, not queued).
+        for slice in 0..<3 {
+            try Self.directFlood(alice, to: "dora", count: 335, from: slice * 335)
+            sent += Self.acknowledged(alice).count
+        }
+        #expect(sent == 1405)
+        #expect(try cluster.redis.cli(["XLEN", "chat:dm-log:{dora}"]) == "1000")
+        dora.close()
         try postgres.start()
+        #expect(
+            eventually(timeout: 15) {
+                (try? postgres.psql("SELECT count(*) FROM chat_directs WHERE recipient_key = 'dora'")) == "1000"
+                    && (try? postgres.psql("SELECT lost FROM chat_archive_gaps WHERE stream = '@dora'")) == "5"
+            })
+        #expect(try cluster.redis.cli(["XLEN", "chat:dm-log:{dora}"]) == "0")
         #expect(
             eventually(timeout: 15) {
                 (try? postgres.psql("SELECT count(*) FROM chat_archive_gaps WHERE stream = 'gappy'")) == "1"
             })
-        #expect(eventually(timeout: 5) { (Self.metric("chat_archive_gaps_total", of: cluster[0]) ?? 0) == 1 })
+        #expect(eventually(timeout: 5) { (Self.metric("chat_archive_gaps_total", of: cluster[0]) ?? 0) == 2 })
         #expect((cluster[0].process.stdout() + cluster[0].process.stderr()).contains("archive gap"))
         let kept = Int(try cluster.redis.cli(["XLEN", "chat:history:{gappy}"])) ?? -1
         #expect(

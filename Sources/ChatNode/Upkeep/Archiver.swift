@@ -52,12 +52,17 @@ final class Archiver: Sendable {
     }
 
     /// What the leader knows between passes; dropped when it loses the lease (another node moved the cursors).
-    private struct LeaderState {
+    struct LeaderState {
         /// By stream: a room's name, or `@` and a user key for a user's direct log (`directStream`).
         var cursors: [String: StreamID] = [:]
         var pending: Set<String> = []
         /// Users with direct messages to archive, and their marks as read (`ChatStore.directArchiveMarks`).
-        var pendingDirects: [String: Double] = [:]
+        var pendingDirects: [String: String] = [:]
+        /// Users whose logs were read while their marks were younger than `directsSettled`, at that mark: read
+        /// again (to remove the mark) once it is old enough, not every pass meanwhile.
+        var readYoung: [String: String] = [:]
+        /// Marks made before this (the marks' clock, milliseconds) may be removed once their logs are archived.
+        var directsSettled: Int64 = 0
         var nextSweep = ContinuousClock.now
         var sweepOffset = 0
         var nextRetention = ContinuousClock.now
@@ -139,9 +144,14 @@ final class Archiver: Sendable {
     }
 
     private func tellMarks() async {
+        // Marks that could not be told are kept for the next tick: for a direct log, nothing else would find it.
         let noted = marks.take()
-        _ = try? await store.markForArchive(noted.rooms).get()
-        _ = try? await store.markDirectsForArchive(noted.users, now: WallClock.now()).get()
+        do { try await store.markForArchive(noted.rooms).get() } catch {
+            for room in noted.rooms { marks.note(RoomName(trusted: room)) }
+        }
+        do { try await store.markDirectsForArchive(noted.users).get() } catch {
+            for user in noted.users { marks.noteDirect(to: user) }
+        }
     }
 
     /// The archive's name for a user's direct log: no room name starts with `@`.
@@ -162,14 +172,7 @@ final class Archiver: Sendable {
         }
         let marked = try await store.takeArchiveMarks(count: settings.roomsPerPass * 4).get()
         state.pending.formUnion(marked.map(\.value))
-        // Marks stay in Redis until their logs are archived; a mark younger than two seconds may announce a
-        // message not logged yet (`ChatStore.sendDirect`), and waits.
-        if state.pendingDirects.count < settings.roomsPerPass {
-            let marks = try await store.directArchiveMarks(
-                settledBefore: WallClock.now() - 2000, count: settings.roomsPerPass * 4
-            ).get()
-            state.pendingDirects.merge(marks) { _, new in new }
-        }
+        if state.pendingDirects.count < settings.roomsPerPass { try await takeDirectMarks(&state) }
         guard !state.pending.isEmpty || !state.pendingDirects.isEmpty else { return false }
         let rooms = Array(state.pending.prefix(settings.roomsPerPass))
         let users = Array(state.pendingDirects.keys.prefix(settings.roomsPerPass))
@@ -192,26 +195,7 @@ final class Archiver: Sendable {
             }, on: eventLoop
         ).get()
         var batch = ArchiveBatch()
-        var fullDirects: Set<String> = []
-        for (user, page) in zip(users, directPages) {
-            let stream = Self.directStream(user)
-            if page.lost > 0 {
-                // Not logged (the log was full): delivered, never archived. Where the log stood then is all the
-                // gap can say.
-                let cursor = state.cursors[stream] ?? .zero
-                batch.gaps.append(
-                    ArchiveBatch.Gap(room: stream, after: cursor, resumedAt: page.entries.first?.id ?? cursor))
-            }
-            for entry in page.entries {
-                batch.addDirect(
-                    entry: entry.payload, id: entry.id, recipientKey: user,
-                    senderAuthor: entry.senderAuthor.flatMap { $0.isEmpty ? nil : $0 },
-                    recipientAuthor: entry.recipientIdentity.isEmpty
-                        ? nil : SessionHandler.authorID(entry.recipientIdentity))
-            }
-            if let last = page.entries.last { batch.cursors[stream] = last.id }
-            if page.entries.count >= settings.entriesPerRoom { fullDirects.insert(user) }
-        }
+        let fullDirects = add(directPages, of: users, to: &batch, state: state)
         var full: Set<String> = []
         for (room, page) in zip(rooms, pages) {
             let cursor = state.cursors[room] ?? .zero
@@ -225,20 +209,7 @@ final class Archiver: Sendable {
         try await archive.write(batch)
         for (room, cursor) in batch.cursors { state.cursors[room] = cursor }
         for room in rooms where !full.contains(room) { state.pending.remove(room) }
-        // The logs lose what is archived; the marks of logs read to their end go, unless marked again meanwhile.
-        try await store.settleDirectArchive(
-            zip(users, directPages).map { user, page in
-                (
-                    user: user, mark: fullDirects.contains(user) ? nil : state.pendingDirects[user],
-                    through: page.entries.last?.id, lostRecorded: page.lost
-                )
-            }
-        ).get()
-        for user in users where !fullDirects.contains(user) { state.pendingDirects[user] = nil }
-        for (user, page) in zip(users, directPages) where page.entries.isEmpty {
-            // Nothing was waiting: no cursor kept in memory for a log that may never be written again.
-            state.cursors[Self.directStream(user)] = nil
-        }
+        try await settle(directPages, of: users, full: fullDirects, state: &state)
         if !batch.isEmpty { metrics.writes.increment() }
         metrics.messages.increment(by: Int64(batch.messages.count + batch.directs.count))
         metrics.changes.increment(by: Int64(batch.edits.count + batch.deletions.count))
@@ -253,7 +224,7 @@ final class Archiver: Sendable {
                 "archive gap: messages the archive could not get (a stream trimmed past its cursor, a direct log full)",
                 metadata: [
                     "archive.stream": "\(gap.room)", "archive.cursor": "\(gap.after)",
-                    "stream.first": "\(gap.resumedAt)",
+                    "stream.first": "\(gap.resumedAt)", "archive.lost": "\(gap.lost.map(String.init) ?? "unknown")",
                 ])
         }
         return !state.pending.isEmpty || !state.pendingDirects.isEmpty
