@@ -240,7 +240,7 @@ if wants search; then
   psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'search'" | grep -q 1 \
     || psql -h 127.0.0.1 -p "$PG_PORT" -U chat -d postgres -qc 'CREATE DATABASE search'
   "$BIN/chat-bench" archive-search --archive "postgres://chat@127.0.0.1:$PG_PORT/search?sslmode=disable" \
-    --messages "${SEARCH_MESSAGES:-5000000}" --rooms 1000 --queries "${SEARCH_QUERIES:-200}" | tee "$RUN_DIR/search.md"
+    --messages "${SEARCH_MESSAGES:-5000000}" --rooms 1000 --queries "${SEARCH_QUERIES:-100}" | tee "$RUN_DIR/search.md"
 fi
 
 for run in $(seq "$RUNS"); do

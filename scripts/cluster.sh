@@ -7,6 +7,8 @@
 # The balancer also serves TLS (chat on 7443, HTTPS and WSS on 8443) with a development certificate made once in
 # run/dev-tls by scripts/dev-cert.sh; clients trust it with its CA, run/dev-tls/dev-ca.pem.
 #   scripts/cluster.sh            NODES=5 scripts/cluster.sh
+# BIN=DIR runs the executables in DIR as they are, neither installing nor building (the test command runs this
+# script so, with its debug build and ports of its own).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/postgres.sh
@@ -30,12 +32,14 @@ ARCHIVE=${ARCHIVE:-1}
 PG_PORT=${PG_PORT:-5433}
 PG_DIR=${PG_DIR:-$PWD/run/postgres}
 
-scripts/install-deps.sh
-echo "building (release; the first build takes several minutes)..."
-# Every product in one build: building them one --product at a time rebuilt shared modules for minutes even
-# right after a full release build, and one build also makes `chat` ready to run.
-swift build -c release
-BIN=$(swift build -c release --show-bin-path)
+if [ -z "${BIN:-}" ]; then
+  scripts/install-deps.sh
+  echo "building (release; the first build takes several minutes)..."
+  # Every product in one build: building them one --product at a time rebuilt shared modules for minutes even
+  # right after a full release build, and one build also makes `chat` ready to run.
+  swift build -c release
+  BIN=$(swift build -c release --show-bin-path)
+fi
 
 # One development certificate for every run (a browser told to trust it once keeps trusting it); remade when it
 # is missing or expires within a day.
@@ -63,7 +67,7 @@ trap stop INT TERM EXIT
 archive=()
 if [ "$ARCHIVE" = "1" ]; then
   start_postgres "$PG_DIR" "$PG_PORT" "$RUN_DIR" chat
-  archive=((--archive "postgres://chat@127.0.0.1:$PG_PORT/chat?sslmode=disable")
+  archive=(--archive "postgres://chat@127.0.0.1:$PG_PORT/chat?sslmode=disable")
 fi
 
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$RUN_DIR/redis" --save "" --appendonly no \

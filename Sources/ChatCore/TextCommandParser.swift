@@ -53,7 +53,8 @@ public enum TextCommandParser {
             guard rest.lowercased() == "confirm" else {
                 throw ChatError(
                     .badRequest,
-                    "usage: /forget confirm (removes every message you sent from the archive; it cannot be undone)")
+                    "usage: /forget confirm (removes your room messages from the archive, lets your direct messages go; for good)"
+                )
             }
             return .forgetMine
         case "typing":
@@ -273,7 +274,7 @@ public enum TextCommandParser {
         "  /topic [TEXT]      show or set the current room's topic; /topic -delete clears it",
         "  /history [N] [ID]  the last N messages of the current room (or the N before message ID)",
         "  /search WORDS      search your rooms and direct messages; [#room] [from:NAME] [page:N] first, \"a phrase\", pre*",
-        "  /forget confirm    remove every message you sent from the archive (for good)",
+        "  /forget confirm    remove your room messages from the archive, let your direct ones go (for good)",
         "  /reply NAME TEXT   answer NAME's newest message here (quoting its start)",
         "  /react EMOJI [NAME] react to the newest message here (or NAME's); /unreact EMOJI [NAME] takes it back",
         "  /edit TEXT         rewrite your newest message here; /delete takes it back, for everyone",

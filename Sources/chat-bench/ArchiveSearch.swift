@@ -6,7 +6,7 @@ import Logging
 
 /// `chat-bench archive-search`: fills an archive with generated messages through `ChatArchive.write` (the
 /// archiver's own batched, idempotent write), then times searches through `ChatArchive.search` (the query every
-/// node runs, on its read pool). scripts/bench-archive.sh runs it against a PostgreSQL of its own.
+/// node runs, on its read pool). `ONLY=search scripts/bench.sh` runs it against a PostgreSQL of its own.
 ///
 /// The text is made to search like chat: words drawn from a vocabulary by Zipf's law (a few words in most
 /// messages, most words rare), a tenth of the messages in Cyrillic and a twentieth in Japanese, so that common

@@ -1,4 +1,4 @@
-# Sourced by scripts/cluster.sh and scripts/bench-archive.sh: a PostgreSQL of their own.
+# Sourced by scripts/cluster.sh and scripts/bench.sh: a PostgreSQL of their own.
 # start_postgres DATA_DIR PORT LOG_DIR DATABASE [SETTING...]: makes the cluster in DATA_DIR once (user `chat`,
 # trusted on loopback), starts it on 127.0.0.1:PORT (each SETTING a `-c name=value`), waits for it and creates
 # DATABASE. Sets pg_pid. PostgreSQL will not run as root: then it runs as Debian's postgres user (setpriv execs, so

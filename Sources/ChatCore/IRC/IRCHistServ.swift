@@ -11,7 +11,7 @@ extension IRCRenderer {
         let words = text.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
         if words.first?.uppercased() == "FORGET" {
             guard words.count == 2, words[1].uppercased() == "CONFIRM" else {
-                return (nil, "HistServ: FORGET CONFIRM removes every message you sent from the archive, for good")
+                return (nil, "HistServ: FORGET CONFIRM removes your room messages from the archive, for good")
             }
             return (.forgetMine, nil)
         }
