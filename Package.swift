@@ -211,11 +211,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // What both servers share: the options both take (ServerOptions), environment variables, logging and metrics
-        // bootstrap, running as a service until SIGTERM, TCP keepalive, TLS certificates reloaded on SIGHUP.
+        // What both servers share: the options both take (ServerOptions), environment variables, logging (text or
+        // JSON) and metrics bootstrap, liveness, running as a service until SIGTERM, TCP keepalive, TLS certificates reloaded on SIGHUP.
         .target(
             name: "ChatCommandSupport",
             dependencies: [
+                "ChatCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -296,7 +297,7 @@ let package = Package(
         // The deployment: the compose file, and several hosts in network namespaces.
         .testTarget(
             name: "ChatDeployTests",
-            dependencies: ["ChatTestSupport"],
+            dependencies: ["ChatCore", "ChatTestSupport"],
             swiftSettings: swiftSettings
         ),
         // Integration tests: a real redis-server and real chat-node processes, driven over real sockets.

@@ -1,3 +1,4 @@
+import ChatCore
 import Prometheus
 import Synchronization
 
@@ -22,6 +23,12 @@ public final class BalancerMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
+        registry.makeGauge(
+            descriptor: MetricNameDescriptor(
+                metricName: "balancer_build_info", unitName: "",
+                helpText: "The release this balancer runs (label version); always 1"),
+            labels: [("version", ChatVersion.number)]
+        ).set(Int64(1))
         func counter(_ name: String, _ side: String, _ help: String) -> Counter {
             registry.makeCounter(
                 descriptor: MetricNameDescriptor(metricName: name, unitName: "", helpText: help),

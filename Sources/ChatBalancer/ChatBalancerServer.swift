@@ -1,5 +1,6 @@
 import ChatCommandSupport
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
@@ -95,11 +96,14 @@ public final class ChatBalancerServer: Service, Sendable {
                 )
             })
         let tasks = watcher.start() + [status.start()]
+        let heartbeats = LoopHeartbeats(Array(group.makeIterator()))
+        let draining = NIOLockedValueBox(false)
         let admin: any Channel
         do {
             admin = try await AdminEndpoints.bind(
                 host: configuration.adminHost, port: configuration.adminPort, group: group, pool: pool,
-                metrics: metrics, status: status, hostNames: configuration.adminHostNames)
+                metrics: metrics, status: status, hostNames: configuration.adminHostNames, liveness: heartbeats,
+                isDraining: { draining.withLockedValue { $0 } })
         } catch {
             logger.critical(
                 "cannot listen",
@@ -107,6 +111,7 @@ public final class ChatBalancerServer: Service, Sendable {
                     "listen.address": "\(configuration.adminHost) port \(configuration.adminPort)", "error": "\(error)",
                 ])
             for task in tasks { task.cancel() }
+            heartbeats.stop()
             for listener in listeners { try? await listener.close() }
             await watcher.stop()
             try? await statusGroup.shutdownGracefully()
@@ -130,6 +135,7 @@ public final class ChatBalancerServer: Service, Sendable {
         onListening(addresses)
 
         try? await gracefulShutdown()
+        draining.withLockedValue { $0 = true }
         logger.info("shutting down: no new connections; letting open ones finish")
         for listener in listeners { try? await listener.close() }
         let deadline = ContinuousClock.now.advanced(by: .nanoseconds(configuration.drainTimeout.nanoseconds))
@@ -142,6 +148,7 @@ public final class ChatBalancerServer: Service, Sendable {
         // The status page answers through the drain; then it goes too.
         try? await admin.close()
         for task in tasks { task.cancel() }
+        heartbeats.stop()
         reloads?.cancel()
         await watcher.stop()
         try? await statusGroup.shutdownGracefully()

@@ -20,15 +20,28 @@ public enum CommandSupport {
     public static let logLevels = "trace, debug, info, notice, warning, error or critical"
 
     /// Logs to stderr at `level`, and swift-metrics into the returned Prometheus registry. Call once, from main.
-    public static func bootstrap(logLevel level: Logger.Level) -> PrometheusCollectorRegistry {
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+    public static func bootstrap(logLevel level: Logger.Level, format: LogFormat = .text) -> PrometheusCollectorRegistry
+    {
+        bootstrapLogging(level: level, format: format)
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         return registry
+    }
+
+    /// Logs to stderr at `level`, as text or JSON lines. Call once, from main.
+    public static func bootstrapLogging(level: Logger.Level, format: LogFormat) {
+        LoggingSystem.bootstrap { label in
+            switch format {
+            case .text:
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            case .json:
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
+        }
     }
 
     /// `127.0.0.1:7001`, `[::1]:7001`: an address as people write it.

@@ -43,13 +43,23 @@ public struct ServerOptions<Environment: EnvironmentPrefix>: ParsableArguments {
         help: "TCP keepalive on client sockets: IDLE,INTERVAL,COUNT seconds. [\(Environment.prefix)_TCP_KEEPALIVE]")
     var tcpKeepAliveText = Self.env("TCP_KEEPALIVE") ?? TCPKeepAlive().description
 
-    @Option(help: "Event-loop threads (default: one per core). [\(Environment.prefix)_THREADS]")
-    public var threads = Self.env("THREADS").flatMap(Int.init) ?? System.coreCount
+    // No default value: it would be this machine's core count in the docs (docs/options.md is generated).
+    @Option(
+        name: .customLong("threads"),
+        help: "Event-loop threads (default: one per core). [\(Environment.prefix)_THREADS]")
+    var threadsOption: Int?
+    public var threads: Int { threadsOption ?? Self.env("THREADS").flatMap(Int.init) ?? System.coreCount }
 
     @Option(
         name: .customLong("log-level"),
         help: "trace, debug, info, notice, warning, error or critical. [\(Environment.prefix)_LOG_LEVEL]")
     var logLevelText = Self.env("LOG_LEVEL") ?? "info"
+
+    @Option(
+        name: .customLong("log-format"),
+        help: "text (for people) or json (a JSON object a line, for a log pipeline). [\(Environment.prefix)_LOG_FORMAT]"
+    )
+    var logFormatText = Self.env("LOG_FORMAT") ?? LogFormat.text.rawValue
 
     public init() {}
 
@@ -60,6 +70,7 @@ public struct ServerOptions<Environment: EnvironmentPrefix>: ParsableArguments {
     public var redisCAFile: String? { redisCAFileOption ?? Self.env("REDIS_CA_FILE") }
     public var tcpKeepAlive: TCPKeepAlive { TCPKeepAlive(parsing: tcpKeepAliveText) ?? TCPKeepAlive() }
     public var logLevel: Logger.Level { Logger.Level(rawValue: logLevelText) ?? .info }
+    public var logFormat: LogFormat { LogFormat(rawValue: logFormatText) ?? .text }
 
     /// The certificates for the TLS ports, read now; nil when no TLS port is asked for. `alsoFor`: a server's own
     /// further TLS port (the balancer's IRC one). A certificate that cannot be read stops the start: better than
@@ -76,6 +87,9 @@ public struct ServerOptions<Environment: EnvironmentPrefix>: ParsableArguments {
     public func validate() throws {
         guard Logger.Level(rawValue: logLevelText) != nil else {
             throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        guard LogFormat(rawValue: logFormatText) != nil else {
+            throw ValidationError("--log-format must be text or json (got '\(logFormatText)')")
         }
         guard TCPKeepAlive(parsing: tcpKeepAliveText) != nil else {
             throw ValidationError(

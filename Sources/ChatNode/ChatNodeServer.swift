@@ -1,4 +1,5 @@
 import ChatArchive
+import ChatCommandSupport
 import ChatCore
 import ChatStore
 import Endpoints
@@ -127,8 +128,11 @@ public final class ChatNodeServer: Service, Sendable {
             return (Task { await archive.run() }, Task { await archiver.run() })
         }
 
+        let heartbeats = LoopHeartbeats(loops)
+        let draining = NIOLockedValueBox(false)
         let settings = NodeHTTPServer.Settings(
             isHealthy: { redis.isConnected && subscriber.isConnected && acknowledgedRedis?.isConnected != false },
+            isDraining: { draining.withLockedValue { $0 } }, heartbeats: heartbeats,
             allowedOrigins: configuration.allowedOrigins,
             opsHostNames: configuration.opsHostNames, maximumMessageBytes: configuration.limits.maximumLineBytes,
             maximumOutboundBytes: configuration.maxOutboundBytes, idleTimeout: configuration.httpIdleTimeout)
@@ -172,6 +176,7 @@ public final class ChatNodeServer: Service, Sendable {
 
         do {
             try? await gracefulShutdown()
+            draining.withLockedValue { $0 = true }  // /readyz: out of a Kubernetes Service's endpoints too
             // Leave discovery first and keep accepting a moment, so the balancer stops sending clients here before
             // the listener closes and nobody is refused.
             let announced = announcement.withLockedValue { $0 }
@@ -197,6 +202,7 @@ public final class ChatNodeServer: Service, Sendable {
             }
         }
         reloads?.cancel()
+        heartbeats.stop()
         if let (client, archiver) = archiving {
             archiver.cancel()
             await archiver.value

@@ -1,3 +1,4 @@
+import ChatCore
 import Prometheus
 
 /// Every metric the node exports, defined once (swift-prometheus traps on conflicting definitions).
@@ -41,6 +42,11 @@ public final class NodeMetrics: Sendable {
     /// `eventLoops`: how many fan-out latency histograms to keep (one per loop; loops past the last share it).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), eventLoops: Int = 1) {
         self.registry = registry
+        // An info metric, as Prometheus's own `prometheus_build_info`: always 1, the release in its label.
+        registry.makeGauge(
+            descriptor: Self.describe("chat_build_info", "The release this node runs (label version); always 1"),
+            labels: [("version", ChatVersion.number)]
+        ).set(Int64(1))
         connections = registry.makeGauge(descriptor: Self.describe("chat_connections", "Open client connections"))
         sessions = registry.makeGauge(descriptor: Self.describe("chat_sessions", "Clients that have claimed a name"))
         sessionObjects = registry.makeGauge(

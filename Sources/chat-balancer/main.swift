@@ -15,7 +15,9 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-balancer",
         abstract: "Round-robins chat (and HTTP) clients over the healthy chat nodes.",
-        discussion: "Nodes come from --nodes (a fixed list) or from Redis (--redis), where every node announces itself."
+        discussion:
+            "Nodes come from --nodes (a fixed list) or from Redis (--redis), where every node announces itself.",
+        version: ChatVersion.number
     )
 
     @Option(help: "Address to listen on. [BALANCER_HOST]")
@@ -30,13 +32,15 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @OptionGroup(title: "TLS, threads, logging")
     var server: ServerOptions<BalancerEnvironment>
 
-    @Option(name: .customLong("irc-port"), help: "IRC port (6667), to the nodes' IRC ports. [BALANCER_IRC_PORT]")
+    @Option(
+        name: .customLong("irc-port"),
+        help: "IRC port, to the nodes' IRC ports; none unless set (6667 is IRC's). [BALANCER_IRC_PORT]")
     var ircPortOption: Int?
     var ircPort: Int? { ircPortOption ?? env("BALANCER_IRC_PORT").flatMap(Int.init) }
 
     @Option(
         name: .customLong("irc-tls-port"),
-        help: "IRC over TLS (6697; needs --tls-cert and --tls-key). [BALANCER_IRC_TLS_PORT]")
+        help: "IRC over TLS; none unless set (6697 is IRC's; needs --tls-cert and --tls-key). [BALANCER_IRC_TLS_PORT]")
     var ircTLSPortOption: Int?
     var ircTLSPort: Int? { ircTLSPortOption ?? env("BALANCER_IRC_TLS_PORT").flatMap(Int.init) }
 
@@ -47,7 +51,9 @@ struct ChatBalancerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("admin-port"),
-        help: "Port for the status page (/), GET /status, /nodes and /metrics. [BALANCER_ADMIN_PORT]")
+        help:
+            "Port for the status page (/), GET /status, /nodes, /metrics, /health, /livez and /readyz. [BALANCER_ADMIN_PORT]"
+    )
     var adminPort = env("BALANCER_ADMIN_PORT").flatMap(Int.init) ?? 9000
 
     @Option(
@@ -59,7 +65,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
 
     @Option(
         name: .customLong("admin-host"),
-        help: "Address for the admin port (status page, /nodes, /metrics). [BALANCER_ADMIN_HOST]")
+        help: "Address for the admin port (never proxied). [BALANCER_ADMIN_HOST]")
     var adminHost = env("BALANCER_ADMIN_HOST") ?? "127.0.0.1"
 
     @Option(
@@ -154,7 +160,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let registry = CommandSupport.bootstrap(logLevel: server.logLevel)
+        let registry = CommandSupport.bootstrap(logLevel: server.logLevel, format: server.logFormat)
 
         var configuration = BalancerConfiguration()
         configuration.host = host

@@ -13,6 +13,7 @@ struct ChatBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-bench",
         abstract: "Latency and throughput of a running chat cluster, and the CPU and memory of its processes.",
+        version: ChatVersion.number,
         subcommands: [Run.self, Report.self, SoakCommand.self, Check.self, ArchiveSearch.self],
         defaultSubcommand: Run.self)
 }
@@ -47,8 +48,9 @@ struct Run: AsyncParsableCommand {
     @Option(help: "Seconds of sending.")
     var duration: Double = 10
 
-    @Option(help: "Event-loop threads for the clients.")
-    var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("threads"), help: "Event-loop threads for the clients (default: one per core).")
+    var threadsOption: Int?
+    var threads: Int { threadsOption ?? ProcessInfo.processInfo.activeProcessorCount }
 
     @Option(help: "Logins (connect, name, joins) under way at once.")
     var connectWindow = 256

@@ -19,7 +19,8 @@ import RedisClient
 struct ChatNodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chat-node",
-        abstract: "A chat node: TCP clients (nc, telnet or JSON lines) relayed through Redis to every other node.")
+        abstract: "A chat node: TCP clients (nc, telnet or JSON lines) relayed through Redis to every other node.",
+        version: ChatVersion.number)
 
     @Option(help: "Address to listen on for chat clients and HTTP. [CHAT_HOST]")
     var host = env("CHAT_HOST") ?? "0.0.0.0"
@@ -27,7 +28,11 @@ struct ChatNodeCommand: AsyncParsableCommand {
     @Option(help: "Chat port (0 picks a free one). [CHAT_PORT]")
     var port = env("CHAT_PORT").flatMap(Int.init) ?? 7001
 
-    @Option(name: .customLong("http-port"), help: "HTTP port for /health and /metrics. [CHAT_HTTP_PORT]")
+    @Option(
+        name: .customLong("http-port"),
+        help:
+            "HTTP port for the web page and its WebSocket (/ws); /health and /metrics are on --ops-port. [CHAT_HTTP_PORT]"
+    )
     var httpPort = env("CHAT_HTTP_PORT").flatMap(Int.init) ?? 8081
 
     @Option(
@@ -155,7 +160,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
     )
     var trustedProxies = env("CHAT_TRUSTED_PROXIES") ?? TrustedNetworks.loopback.description
 
-    @Option(name: .customLong("ops-host"), help: "Address for /health and /metrics (not proxied). [CHAT_OPS_HOST]")
+    @Option(
+        name: .customLong("ops-host"), help: "Address for the operations port (never proxied). [CHAT_OPS_HOST]")
     var opsHost = env("CHAT_OPS_HOST") ?? "127.0.0.1"
 
     @Option(
@@ -179,7 +185,9 @@ struct ChatNodeCommand: AsyncParsableCommand {
     )
     var adminTokenFile = env("CHAT_ADMIN_TOKEN_FILE") ?? ""
 
-    @Option(name: .customLong("ops-port"), help: "Port for /health and /metrics. [CHAT_OPS_PORT]")
+    @Option(
+        name: .customLong("ops-port"),
+        help: "Operations port: /health, /livez, /readyz, /metrics and the admin API (/admin/). [CHAT_OPS_PORT]")
     var opsPort = env("CHAT_OPS_PORT").flatMap(Int.init) ?? 9101
 
     @Option(name: .customLong("room-idle-days"), help: "Days an idle room keeps its history. [CHAT_ROOM_IDLE_DAYS]")
@@ -324,7 +332,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let registry = CommandSupport.bootstrap(logLevel: server.logLevel)
+        let registry = CommandSupport.bootstrap(logLevel: server.logLevel, format: server.logFormat)
 
         var configuration = NodeConfiguration()
         configuration.host = host

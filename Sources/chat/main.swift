@@ -12,7 +12,8 @@ struct ChatCommand: ParsableCommand {
         commandName: "chat",
         abstract: "Chat in a terminal with everyone on the cluster.",
         discussion: "Keys: Enter sends, Tab completes names, #rooms and /commands, Up/Down recall sent lines, "
-            + "PgUp/PgDn scroll, Ctrl-N/Ctrl-P switch rooms, Ctrl-C or /quit leaves.")
+            + "PgUp/PgDn scroll, Ctrl-N/Ctrl-P switch rooms, Ctrl-C or /quit leaves.",
+        version: ChatVersion.number)
 
     @Option(help: "Your name (asked for when missing or taken).")
     var name: String?

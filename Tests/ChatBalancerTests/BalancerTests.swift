@@ -1,4 +1,5 @@
 import ChatBench
+import ChatCore
 import ChatTestSupport
 import Foundation
 import Testing
@@ -67,12 +68,64 @@ struct BalancerTests {
         #expect(landed, "n3 got a client within 2 s of starting")
     }
 
+    @Test("with --log-format json both servers write every log line as one JSON object a log pipeline can read")
+    func jsonLogs() throws {
+        let setup = try BalancedCluster(
+            nodes: 1, nodeArguments: ["--log-format", "json"], balancerArguments: ["--log-format", "json"])
+        let (client, _) = try setup.balancer.login("logged")
+        try client.send("/quit")
+        for (name, process) in [("node", setup.cluster[0].process), ("balancer", setup.balancer.process)] {
+            #expect(eventually(timeout: 5) { process.stderr().contains("\"message\":\"listening\"") })
+            let lines = process.stderr().split(separator: "\n")
+            #expect(lines.count >= 2, "\(name): \(lines)")
+            for line in lines {
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                #expect(object?["level"] is String && object?["message"] is String, "\(name): \(line)")
+                #expect((object?["time"] as? String)?.hasSuffix("Z") == true, "\(name): \(line)")
+            }
+            let listening = lines.lazy.compactMap {
+                try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+            }.first { $0["message"] as? String == "listening" }
+            #expect(listening?["listen.chat"] is String, "metadata as fields of their own: \(listening ?? [:])")
+        }
+    }
+
+    @Test(
+        "the balancer's /health says its version and nodes; /readyz is 503 while it drains, /livez 200 throughout"
+    )
+    func balancerHealth() throws {
+        let setup = try BalancedCluster(nodes: 1)
+        let health = try HTTPGet.get(port: setup.balancer.adminPort, path: "/health")
+        let object = try JSONSerialization.jsonObject(with: Data(health.body.utf8)) as? [String: Any]
+        #expect(health.status == 200)
+        #expect(object?["version"] as? String == ChatVersion.number && object?["nodesUp"] as? Int == 1, "\(health)")
+        #expect(try HTTPGet.get(port: setup.balancer.adminPort, path: "/readyz").body.hasPrefix("ready"))
+        // A client still connected keeps the balancer draining after SIGTERM (up to --drain-seconds).
+        let (held, _) = try setup.balancer.login("held")
+        setup.balancer.terminate()
+        #expect(
+            eventually(timeout: 5) {
+                (try? HTTPGet.get(port: setup.balancer.adminPort, path: "/readyz").body)?.hasPrefix(
+                    "not ready: draining") == true
+            })
+        #expect(try HTTPGet.get(port: setup.balancer.adminPort, path: "/livez").status == 200)
+        #expect(try HTTPGet.get(port: setup.balancer.adminPort, path: "/health").status == 503)
+        try held.send("/quit")
+    }
+
     @Test("SIGTERM on a node: the balancer stops sending it clients before it closes, and nobody is refused")
     func drainingNode() throws {
         let setup = try BalancedCluster(nodes: 3)
         let (resident, residentNode) = try setup.balancer.login("resident")
         let draining = setup.cluster.nodes.first { $0.id == residentNode }!
         draining.terminate()
+        // Out of a Kubernetes Service's endpoints as out of discovery, and alive the while.
+        #expect(
+            eventually(timeout: 0.8) {
+                (try? HTTPGet.get(port: draining.opsPort, path: "/readyz").body)?.hasPrefix("not ready: draining")
+                    == true
+            })
+        #expect((try? HTTPGet.get(port: draining.opsPort, path: "/livez").status) == 200)
         try resident.expect("! server-shutdown")
         var landedOnDraining = 0
         for index in 0..<15 {

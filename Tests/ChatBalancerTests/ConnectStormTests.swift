@@ -11,18 +11,18 @@ import Testing
 @Suite("Connect storms", .serialized)
 struct ConnectStormTests {
     @Test(
-        "1,200 IRC clients arriving at one node at once all get into 8 new rooms and chat with nothing lost; Redis is never taken for dead"
+        "600 IRC clients arriving at one node at once all get into 8 new rooms and chat with nothing lost; Redis is never taken for dead"
     )
     func stormOnOneNode() async throws {
         let cluster = try TestCluster(nodes: 1, nodeArguments: ["--irc-port", "0", "--max-clients", "5000"])
         var plan = BenchmarkPlan(
-            targets: [HostPort(host: "127.0.0.1", port: try #require(cluster[0].ircPort))], clients: 1200, rooms: 8,
+            targets: [HostPort(host: "127.0.0.1", port: try #require(cluster[0].ircPort))], clients: 600, rooms: 8,
             senders: 16, rate: 40, duration: 3)
         plan.mode = .irc
-        plan.connectWindow = 1200  // every login under way at once
+        plan.connectWindow = 600  // every login under way at once
         plan.threads = 2
         let result = try await Benchmark.run(plan, progress: { _ in })
-        // All 1,200 come from one address and the rooms are new: before room creations were counted by name, each
+        // All 600 come from one address and the rooms are new: before room creations were counted by name, each
         // client's join counted as a new room, and all but the first ten were refused.
         #expect(result.errors.isEmpty, "\(result.errors)")
         #expect(result.delivered == result.expected, "sent \(result.sent), delivered \(result.delivered)")
@@ -40,10 +40,10 @@ struct ConnectStormTests {
                 "--irc-port", "0", "--max-connections-per-address", "0", "--connect-rate-per-address", "0",
             ])
         var plan = BenchmarkPlan(
-            targets: [HostPort(host: "127.0.0.1", port: try #require(deployment.balancer.ircPort))], clients: 1000,
+            targets: [HostPort(host: "127.0.0.1", port: try #require(deployment.balancer.ircPort))], clients: 600,
             rooms: 8, senders: 16, rate: 40, duration: 3)
         plan.mode = .irc
-        plan.connectWindow = 1000
+        plan.connectWindow = 600
         plan.threads = 2
         let result = try await Benchmark.run(plan, progress: { _ in })
         #expect(result.errors.isEmpty, "\(result.errors)")
@@ -54,10 +54,10 @@ struct ConnectStormTests {
                 .split(separator: "\n").first { $0.hasPrefix("chat_connections_accepted_total ") }
                 .flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
             // Round robin: about a third each.
-            #expect(accepted >= 280, "node \(node.id) was given \(accepted) connections")
+            #expect(accepted >= 160, "node \(node.id) was given \(accepted) connections")
             #expect(!node.process.stderr().contains("connection lost"))
         }
-        // A node busy past three probes may leave the rotation for a moment (a debug build greets slowly under 1,000
+        // A node busy past three probes may leave the rotation for a moment (a debug build greets slowly under hundreds of
         // logins), but no client is refused for it: with every node busy, the balancer still routes to them.
         #expect(!deployment.balancer.process.stderr().contains("no node available"))
     }

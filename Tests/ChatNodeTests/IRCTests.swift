@@ -22,6 +22,10 @@ struct IRCTests {
         _ = try client.expectLine("bad nick") { $0.contains(" 432 * no/slash ") }
         try client.send("NICK bobby")
         _ = try client.expectLine("welcome") { $0.contains(" 001 bobby ") }
+        // Which release the server runs, where IRC clients look for it: 004 and VERSION (351).
+        _ = try client.expectLine("004") { $0.contains(" 004 bobby \(cluster[0].id) \(ChatVersion.irc) ") }
+        try client.send("VERSION")
+        _ = try client.expectLine("351") { $0.contains(" 351 bobby \(ChatVersion.irc) \(cluster[0].id) ") }
         try client.send("PING :token-1")
         _ = try client.expectLine("pong") { $0.hasSuffix("PONG \(cluster[0].id) :token-1") }
         try client.send("FROBNICATE now")

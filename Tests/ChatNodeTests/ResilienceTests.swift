@@ -1,3 +1,4 @@
+import ChatCore
 import ChatTestSupport
 import Foundation
 import Testing
@@ -12,6 +13,11 @@ struct ResilienceTests {
         let bob = try cluster[1].login("bob")
         cluster.redis.kill()
         #expect(eventually(timeout: 5) { (try? cluster[0].health().status) == 503 })
+        // Not ready (no new clients) but alive: an orchestrator that restarted nodes for a Redis failover would only
+        // add to the outage. /health said 503 alone before, and was all there was to probe.
+        let ready = try HTTPGet.get(port: cluster[0].opsPort, path: "/readyz")
+        #expect(ready.status == 503 && ready.body.contains("redis unreachable"), "\(ready)")
+        #expect(try HTTPGet.get(port: cluster[0].opsPort, path: "/livez").status == 200)
         try alice.send("anyone there?")
         try alice.expect("! redis-unavailable")
 
@@ -20,6 +26,7 @@ struct ResilienceTests {
         #expect(
             eventually(timeout: 5) {
                 (try? cluster[0].health().status) == 200 && (try? cluster[1].health().status) == 200
+                    && (try? HTTPGet.get(port: cluster[0].opsPort, path: "/readyz").status) == 200
             })
         // Within 2 s of Redis coming back a message crosses nodes again.
         var delivered = false
@@ -185,6 +192,7 @@ struct ResilienceTests {
         #expect(health.status == 200)
         let object = try JSONSerialization.jsonObject(with: Data(health.body.utf8)) as? [String: Any]
         #expect(object?["node"] as? String == "n1")
+        #expect(object?["version"] as? String == ChatVersion.number)
         #expect(object?["clients"] as? Int == 1)
         #expect(object?["rooms"] as? Int == 2)
         #expect(object?["redis"] as? Bool == true)

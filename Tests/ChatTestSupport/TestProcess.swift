@@ -87,9 +87,21 @@ public enum TestEnvironment {
 
     /// Runs a program to its end: what it printed (standard output and error together).
     public static func output(of executable: String, _ arguments: [String]) throws -> String {
+        try run(executable, arguments).output
+    }
+
+    /// Runs a program to its end: its exit status and what it printed (standard output and error together).
+    /// `environment`: added to this process's; `directory`: where it runs (this process's by default).
+    public static func run(
+        _ executable: String, _ arguments: [String], directory: String? = nil, environment: [String: String] = [:]
+    ) throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let output = Pipe()
         process.standardOutput = output
         process.standardError = output
@@ -98,7 +110,7 @@ public enum TestEnvironment {
         // Read before waiting: output larger than the pipe's buffer would otherwise block the program forever.
         let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return text
+        return (process.terminationStatus, text)
     }
 
     /// The package's root (where Package.swift is), above the build directory.

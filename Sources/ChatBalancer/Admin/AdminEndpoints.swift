@@ -5,7 +5,9 @@ import NIOHTTP1
 import NIOPosix
 
 /// The balancer's own port: the status page (`/`, its script and style), GET /status (the page's JSON), GET
-/// /nodes (each node, its state, clients routed, connected now) and GET /metrics. A handful of fixed GET routes
+/// /nodes (each node, its state, clients routed, connected now), GET /metrics, and for orchestrators GET /health
+/// (JSON: version, nodes up), /livez (the event loops run) and /readyz (a node to send clients to, not shutting
+/// down). A handful of fixed GET routes
 /// over SwiftNIO's HTTP/1 codec, as the node's operations port is: a web framework (and the twenty modules it
 /// builds) bought nothing here but minutes of every build.
 enum AdminEndpoints {
@@ -26,10 +28,13 @@ enum AdminEndpoints {
 
     static func bind(
         host: String, port: Int, group: any EventLoopGroup, pool: BackendPool, metrics: BalancerMetrics,
-        status: StatusReadings, hostNames: HostAllowList
+        status: StatusReadings, hostNames: HostAllowList, liveness: LoopHeartbeats,
+        isDraining: @escaping @Sendable () -> Bool
     ) async throws -> any Channel {
         let respond: @Sendable (HTTPRequestHead) -> Response = { head in
-            Self.response(to: head, pool: pool, metrics: metrics, status: status, hostNames: hostNames)
+            Self.response(
+                to: head, pool: pool, metrics: metrics, status: status, hostNames: hostNames, liveness: liveness,
+                isDraining: isDraining)
         }
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -48,7 +53,7 @@ enum AdminEndpoints {
 
     static func response(
         to head: HTTPRequestHead, pool: BackendPool, metrics: BalancerMetrics, status: StatusReadings,
-        hostNames: HostAllowList
+        hostNames: HostAllowList, liveness: LoopHeartbeats, isDraining: @Sendable () -> Bool
     ) -> Response {
         // Only requests for IP addresses, localhost and the names given (`--admin-hosts`): a page whose name was
         // rebound to this address must not read the cluster's status from an operator's browser.
@@ -62,7 +67,28 @@ enum AdminEndpoints {
                 status: .methodNotAllowed, headers: [("allow", "GET, HEAD")], body: ByteBuffer())
         }
         let path = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        // Ready: not shutting down, and a node in rotation to send a client to (without one, every client would be
+        // told "no node available").
+        let nodesUp = pool.snapshot.filter { $0.state == .up }.count
+        let notReady = isDraining() ? "draining" : nodesUp == 0 ? "no node up" : nil
         switch path {
+        case "/livez":
+            let answer = liveness.livenessAnswer()
+            return .text(answer.ok ? .ok : .serviceUnavailable, answer.body)
+        case "/readyz":
+            return .text(
+                notReady == nil ? .ok : .serviceUnavailable, notReady.map { "not ready: \($0)\n" } ?? "ready\n")
+        case "/health":
+            var json = JSONWriter()
+            json.field("status", notReady == nil ? "ok" : "unhealthy")
+            json.field("reason", notReady)
+            json.field("version", ChatVersion.number)
+            json.field("nodes", pool.snapshot.count)
+            json.field("nodesUp", nodesUp)
+            return Response(
+                status: notReady == nil ? .ok : .serviceUnavailable,
+                headers: [("content-type", "application/json"), ("cache-control", "no-store")],
+                body: ByteBuffer(string: json.finish() + "\n"))
         case "/nodes":
             let nodes = pool.snapshot.map { node in
                 var json = JSONWriter()

@@ -310,6 +310,8 @@ const FIELDS = [
   { field: "cpu", label: "CPU", key: "cpuPercent", format: percent },
   { field: "memory", label: "Memory", key: "residentBytes", format: bytes },
   { field: "fanoutP99", label: "Fan-out p99", key: "fanoutP99Seconds", format: latency },
+  // Nodes of two versions side by side are a rolling upgrade under way (or one that stopped halfway).
+  { field: "version", label: "Version", key: "version", format: (value) => value ?? DASH, text: true },
 ];
 const STATES = new Set(["up", "draining", "down"]);
 
@@ -378,9 +380,9 @@ function updateRow(tr, node) {
   if (stateCell.className !== cls) stateCell.className = cls;
   if (problem === null) stateCell.removeAttribute("title"); else stateCell.title = problem;
 
-  for (const { field, key, format } of FIELDS) {
+  for (const { field, key, format, text } of FIELDS) {
     const cell = tr.querySelector(`td[data-field="${field}"]`);
-    const value = num(node[key]);
+    const value = text ? str(node[key], 32) : num(node[key]);
     show(cell, reachable ? format(value) : DASH, value);
   }
 }
@@ -459,6 +461,8 @@ function renderBalancer(balancer) {
   show($("balancer-cpu"), percent(cpu), cpu);
   const memory = num(balancer.residentBytes);
   show($("balancer-memory"), bytes(memory), memory);
+  const version = str(balancer.version, 32);
+  show($("balancer-version"), version ?? DASH, version);
 }
 
 // The chart is drawn at the width it is shown at (so that its text keeps its size): again when that changes.

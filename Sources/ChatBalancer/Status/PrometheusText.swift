@@ -27,6 +27,11 @@ struct PrometheusText {
         return sum
     }
 
+    /// Label `label` of the first series of `name` (an info metric's, such as `chat_build_info{version="..."}`).
+    func label(_ label: Substring, of name: String) -> Substring? {
+        samples.first { $0.name == name }?.labels[label]
+    }
+
     /// Bounds kept per histogram: the nodes' have 15; a node answering with thousands is not read further.
     static let maximumBuckets = 64
 

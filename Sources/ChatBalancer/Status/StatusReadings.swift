@@ -49,6 +49,8 @@ final class StatusReadings: Sendable {
         var archiveLeader: Double?
         var archiveLag: Double?
         var archived: Double?
+        /// The release it runs (`chat_build_info`'s label), if it says one that looks like a version.
+        var version: String?
 
         /// What a node says is only believed as far as it can be shown: counts and sizes must be finite and
         /// below 2^53 (a node answering `1e19` or `NaN` must not trap a conversion, here or in a sum).
@@ -70,6 +72,7 @@ final class StatusReadings: Sendable {
             archiveLeader = value("chat_archive_leader")
             archiveLag = value("chat_archive_lag_seconds")
             archived = value("chat_archive_messages_total")
+            version = metrics.label("version", of: "chat_build_info").flatMap { ChatVersion.plausible(String($0)) }
         }
     }
 
@@ -351,6 +354,7 @@ final class StatusReadings: Sendable {
             json.field("redisRoundTripSeconds", last?.redisRoundTrip)
             json.field("cpuPercent", Self.rate(readings, \.cpuSeconds).map { $0 * 100 })
             json.field("residentBytes", last?.residentBytes.map { Int($0) })
+            json.field("version", last?.version)
             json.field(
                 "fanoutP99Seconds",
                 readings.count >= 2
@@ -387,6 +391,7 @@ final class StatusReadings: Sendable {
         balancer.field("refusedPerSecond", perSecond { Double($0.refused) })
         balancer.field("cpuPercent", perSecond { $0.cpuSeconds }.map { $0 * 100 })
         balancer.field("residentBytes", readings.last?.residentBytes)
+        balancer.field("version", ChatVersion.number)
 
         var redisJSON = JSONWriter()
         redisJSON.field("configured", redis != nil)

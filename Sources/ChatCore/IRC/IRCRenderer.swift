@@ -178,7 +178,7 @@ public enum IRCRenderer {
             return purpose == .chathistory
                 ? IRCChatHistory.reply(messages, requestID: requestID, view: view, now: now) : []
         case .welcome(let name, _, let node, _, _):
-            let version = "swift-redis-chat"
+            let version = ChatVersion.irc
             return [
                 numeric("001", "Welcome to the chat, \(mask(name))"),
                 numeric("002", "Your host is \(server) (node \(node)), running \(version)"),

@@ -609,7 +609,7 @@ public struct IRCSession: Sendable {
                 numeric("461", message.command, error.message)
             }
         case "VERSION":
-            numeric("351", "swift-redis-chat", serverName, "IRC alongside the chat's own clients")
+            numeric("351", ChatVersion.irc, serverName, "IRC alongside the chat's own clients")
         case "TIME":
             numeric("391", serverName, TimeFormat.dateTime(now))
         case "LUSERS":

@@ -133,6 +133,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             let healthy = settings.isHealthy()
             var json = JSONWriter()
             json.field("status", healthy ? "ok" : "unhealthy")
+            json.field("version", ChatVersion.number)
             json.field("node", node.nodeID)
             json.field("incarnation", node.store.incarnation)
             if let advertise = node.configuration.advertise { json.field("advertise", advertise) }
@@ -143,6 +144,20 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             send(
                 healthy ? .ok : .serviceUnavailable, "application/json", json.finish() + "\n", head: head,
                 context: context)
+        case (.operations, "/livez"):
+            // Not wedged: every event loop ran within the last seconds. Nothing about Redis (docs/deploy.md).
+            let answer = settings.heartbeats?.livenessAnswer() ?? (ok: true, body: "ok\n")
+            send(
+                answer.ok ? .ok : .serviceUnavailable, "text/plain; charset=utf-8", answer.body, head: head,
+                context: context)
+        case (.operations, "/readyz"):
+            // Can serve: Redis reachable and not shutting down. A balancer or a Kubernetes Service sends no one here
+            // otherwise, and nothing is restarted for it.
+            let reason: String? =
+                settings.isDraining() ? "draining" : settings.isHealthy() ? nil : "redis unreachable"
+            send(
+                reason == nil ? .ok : .serviceUnavailable, "text/plain; charset=utf-8",
+                reason.map { "not ready: \($0)\n" } ?? "ready\n", head: head, context: context)
         case (.operations, "/metrics"):
             node.metrics.rooms.set(Int64(node.relay.localRooms))
             var body = ByteBuffer(bytes: node.metrics.registry.emitToBuffer())
@@ -150,7 +165,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler, RemovableChannelHandler {
             send(.ok, "text/plain; version=0.0.4; charset=utf-8", body, head: head, context: context)
         case (.operations, _):
             send(
-                .notFound, "text/plain; charset=utf-8", "not found: this port serves /health and /metrics\n",
+                .notFound, "text/plain; charset=utf-8",
+                "not found: this port serves /health, /livez, /readyz, /metrics and /admin/\n",
                 head: head, context: context)
         case (.publicSite, "/ws"):
             if NodeHTTPServer.originAllowed(head.headers, settings.allowedOrigins) {

@@ -14,7 +14,12 @@ import NIOWebSocket
 /// listener serves /health and /metrics, on loopback unless configured otherwise, and is never proxied.
 enum NodeHTTPServer {
     struct Settings: Sendable {
+        /// Redis (both connections) reachable: /health's and /readyz's.
         var isHealthy: @Sendable () -> Bool
+        /// Shutting down: /readyz says so, so nothing new is sent here.
+        var isDraining: @Sendable () -> Bool = { false }
+        /// /livez's: every event loop still runs.
+        var heartbeats: LoopHeartbeats? = nil
         /// Origins a browser page may open /ws from (`*` allows any), besides the page's own when it was served
         /// under an IP address or localhost.
         var allowedOrigins: [String]
