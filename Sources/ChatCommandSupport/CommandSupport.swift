@@ -1,9 +1,42 @@
+import ArgumentParser
 import Foundation
 import Logging
 import Metrics
 import NIOCore
 import Prometheus
 import ServiceLifecycle
+import Synchronization
+
+/// A log handler whose level is the process's (`CommandSupport.logLevel`), read at each log call, unless the code
+/// set the logger's own (`logger.logLevel = .warning`), which it keeps.
+struct ProcessLevelHandler: LogHandler {
+    var inner: any LogHandler
+    private var ownLevel: Logger.Level?
+
+    init(inner: any LogHandler) { self.inner = inner }
+
+    var logLevel: Logger.Level {
+        get { ownLevel ?? CommandSupport.logLevel }
+        set { ownLevel = newValue }
+    }
+
+    var metadata: Logger.Metadata {
+        get { inner.metadata }
+        set { inner.metadata = newValue }
+    }
+
+    var metadataProvider: Logger.MetadataProvider? {
+        get { inner.metadataProvider }
+        set { inner.metadataProvider = newValue }
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { inner[metadataKey: key] }
+        set { inner[metadataKey: key] = newValue }
+    }
+
+    func log(event: LogEvent) { inner.log(event: event) }
+}
 
 /// What both executables do before they build their service: one place, so they cannot drift apart.
 public enum CommandSupport {
@@ -28,20 +61,28 @@ public enum CommandSupport {
         return registry
     }
 
-    /// Logs to stderr at `level`, as text or JSON lines. Call once, from main.
+    /// Logs to stderr at `level`, as text or JSON lines. Call once, from main. The level is the process's
+    /// (`logLevel`): a reloaded configuration changes it for every logger at once.
     public static func bootstrapLogging(level: Logger.Level, format: LogFormat) {
+        logLevel = level
         LoggingSystem.bootstrap { label in
+            var handler: any LogHandler
             switch format {
-            case .text:
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            case .json:
-                var handler = JSONLogHandler(label: label)
-                handler.logLevel = level
-                return handler
+            case .text: handler = StreamLogHandler.standardError(label: label)
+            case .json: handler = JSONLogHandler(label: label)
             }
+            handler.logLevel = .trace  // the filtering is ProcessLevelHandler's
+            return ProcessLevelHandler(inner: handler)
         }
+    }
+
+    private static let sharedLogLevel = Atomic<Int>(2)
+    private static let levels = Logger.Level.allCases
+
+    /// The level every logger of the process logs at (unless its code set one of its own).
+    public static var logLevel: Logger.Level {
+        get { levels[sharedLogLevel.load(ordering: .relaxed)] }
+        set { sharedLogLevel.store(levels.firstIndex(of: newValue) ?? 2, ordering: .relaxed) }
     }
 
     /// `127.0.0.1:7001`, `[::1]:7001`: an address as people write it.
@@ -59,6 +100,54 @@ public enum CommandSupport {
     public static func announceListening(_ program: String, _ ports: [(name: String, address: SocketAddress?)]) {
         let line = ports.map { "\($0.name)=\($0.address.map(describe) ?? "off")" }.joined(separator: " ")
         announce("\(program) listening " + line)
+    }
+
+    /// A server's `main`: its configuration file (`--config`) into the environment first, then the command line,
+    /// which reads flags before environment variables (ConfigurationFile).
+    public static func main(_ command: any AsyncParsableCommand.Type, prefix: String) async {
+        do {
+            try ConfigurationFile.prepare(command, prefix: prefix, arguments: Array(CommandLine.arguments.dropFirst()))
+            var parsed = try command.parseAsRoot()
+            if var asynchronous = parsed as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try parsed.run()
+            }
+        } catch {
+            command.exit(withError: error)
+        }
+    }
+
+    /// SIGHUP rereads the configuration file (when one was given): `apply` gets the options whose value changed and
+    /// the arguments to parse again, takes what can change while running and returns those; the rest is logged as
+    /// needing a restart. A file that cannot be read or parsed changes nothing, and says why.
+    public static func reloadConfigurationOnHangup(
+        logger: Logger, apply: @escaping @Sendable (_ changed: [String], _ arguments: [String]) throws -> [String]
+    ) -> any DispatchSourceSignal {
+        signal(SIGHUP, SIG_IGN)
+        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
+        source.setEventHandler {
+            do {
+                guard let reread = try ConfigurationFile.reread() else { return }
+                let applied = reread.changed.isEmpty ? [] : try apply(reread.changed, reread.arguments)
+                let restart = reread.changed.filter { !applied.contains($0) }
+                var metadata: Logger.Metadata = ["config.file": "\(reread.path)"]
+                metadata["config.applied"] = applied.isEmpty ? nil : "\(applied.joined(separator: ","))"
+                metadata["config.needs_restart"] = restart.isEmpty ? nil : "\(restart.joined(separator: ","))"
+                metadata["config.overridden"] =
+                    reread.overridden.isEmpty ? nil : "\(reread.overridden.joined(separator: ","))"
+                logger.notice(
+                    restart.isEmpty
+                        ? "configuration reloaded" : "configuration reloaded; some changes need a restart to apply",
+                    metadata: metadata)
+            } catch {
+                logger.error(
+                    "configuration not reloaded; the running one stays",
+                    metadata: ["error": "\(error)"])
+            }
+        }
+        source.resume()
+        return source
     }
 
     /// Runs a server until SIGTERM or SIGINT, either of which starts its graceful shutdown.

@@ -61,6 +61,21 @@ public struct ServerOptions<Environment: EnvironmentPrefix>: ParsableArguments {
     )
     var logFormatText = Self.env("LOG_FORMAT") ?? LogFormat.text.rawValue
 
+    // Read before the command line is parsed (ConfigurationFile.prepare); declared so --help lists it and SIGHUP
+    // knows the file to reread.
+    @Option(
+        name: .customLong("config"),
+        help:
+            "A YAML file of options, keyed by their long names; environment variables and flags win over it. [\(Environment.prefix)_CONFIG]"
+    )
+    var configOption: String?
+    public var configFile: String? { configOption ?? Self.env("CONFIG") }
+
+    @Flag(
+        name: .customLong("print-config"),
+        help: "Print a configuration file with every option, its help and its default, and exit.")
+    public var printConfig = false
+
     public init() {}
 
     // Optional options take their environment variable when the flag is absent (a default would make them

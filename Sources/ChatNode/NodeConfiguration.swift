@@ -3,8 +3,27 @@ import ChatCommandSupport
 import ChatCore
 import ChatStore
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import RedisClient
+
+/// The settings a node takes anew while it runs (`NodeConfiguration.live`).
+public final class LiveSettings: Sendable {
+    public struct Values: Sendable, Equatable {
+        public var operators: Set<String> = []
+        public var maxClients = 10_000
+        public var rateLimit: Double = 10
+        public var rateBurst: Double = 20
+    }
+
+    private let box = NIOLockedValueBox(Values())
+
+    public init() {}
+
+    public var values: Values { box.withLockedValue { $0 } }
+
+    public func update(_ change: (inout Values) -> Void) { box.withLockedValue { change(&$0) } }
+}
 
 /// Everything a node is told at start. The executable fills it from flags and environment variables; tests build it
 /// directly.
@@ -32,9 +51,15 @@ public struct NodeConfiguration: Sendable {
     public var opsPort = 9101
     /// Host names the operations port answers besides IP addresses and localhost (DNS rebinding: `HostAllowList`).
     public var opsHostNames = HostAllowList()
+    /// What SIGHUP may change while the node runs (a `--config` file reread): shared by every copy of this
+    /// configuration, so the node reads the new values at their next use. The four properties below go through it.
+    public let live = LiveSettings()
     /// The server operators: registered names (their keys) that operate the server once logged in with their
-    /// password. Give every node the same list.
-    public var operators: Set<String> = []
+    /// password. Give every node the same list. Read at each login (a session already an operator stays one).
+    public var operators: Set<String> {
+        get { live.values.operators }
+        nonmutating set { live.update { $0.operators = newValue } }
+    }
     /// The admin API's bearer token (`--admin-token-file`); nil: the operations port has no /admin.
     public var adminToken: String? = nil
     /// Origins whose pages may open WebSocket sessions (/ws); `*` allows any. A page's own origin needs no listing
@@ -44,7 +69,11 @@ public struct NodeConfiguration: Sendable {
     /// On shutdown, how long the node keeps accepting after withdrawing from discovery, so the balancer has
     /// stopped sending it clients before its listener closes.
     public var withdrawGrace: TimeAmount = .seconds(1)
-    public var maxClients = 10_000
+    /// Read at each connection accepted.
+    public var maxClients: Int {
+        get { live.values.maxClients }
+        nonmutating set { live.update { $0.maxClients = newValue } }
+    }
     /// Connections one client address may hold (behind the balancer, the address from the PROXY header);
     /// 0 for no limit.
     public var maxClientsPerAddress = 0
@@ -65,9 +94,16 @@ public struct NodeConfiguration: Sendable {
     public var archiveRetention = ChatArchive.Retention()
     /// Idle rooms' history expiry, the room cap, the room creation rate, /seen's size.
     public var storeBounds = StoreBounds()
-    /// Sustained messages (lines) per second per session, and the burst allowed above it.
-    public var rateLimit: Double = 10
-    public var rateBurst: Double = 20
+    /// Sustained messages (lines) per second per session, and the burst allowed above it; read when a session
+    /// starts.
+    public var rateLimit: Double {
+        get { live.values.rateLimit }
+        nonmutating set { live.update { $0.rateLimit = newValue } }
+    }
+    public var rateBurst: Double {
+        get { live.values.rateBurst }
+        nonmutating set { live.update { $0.rateBurst = newValue } }
+    }
     /// A client whose unsent output passes this is disconnected as a slow consumer.
     public var maxOutboundBytes = 1 << 20
     /// Event-loop threads; one per core by default.

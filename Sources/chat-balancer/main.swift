@@ -138,6 +138,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if server.printConfig { return }  // prints the defaults, whatever else is given
         _ = try nodeSource()
         try CommandSupport.checkPorts([
             ("--port", port), ("--http-port", httpPort), ("--admin-port", adminPort), ("--irc-port", ircPort),
@@ -159,7 +160,13 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         }
     }
 
+    static func main() async { await CommandSupport.main(Self.self, prefix: BalancerEnvironment.prefix) }
+
     func run() async throws {
+        if server.printConfig {
+            return print(
+                ConfigurationFile.defaultFile(Self.self, program: "chat-balancer", prefix: BalancerEnvironment.prefix))
+        }
         let registry = CommandSupport.bootstrap(logLevel: server.logLevel, format: server.logFormat)
 
         var configuration = BalancerConfiguration()
@@ -205,6 +212,17 @@ struct ChatBalancerCommand: AsyncParsableCommand {
                         ("ircs", addresses.ircTLS),
                     ])
             })
+        // SIGHUP, with a configuration file: the log level changes while running; the rest needs a restart. (TLS
+        // certificates are reread by their own handler.)
+        let hangups = CommandSupport.reloadConfigurationOnHangup(logger: logger) { changed, arguments in
+            let command: Self
+            do { command = try Self.parse(arguments) } catch {
+                throw ConfigurationFile.Problem(description: Self.message(for: error))
+            }
+            CommandSupport.logLevel = command.server.logLevel
+            return changed.filter { $0 == "log-level" }
+        }
+        defer { hangups.cancel() }
         try await CommandSupport.run(balancer, logger: logger)
     }
 }

@@ -271,6 +271,7 @@ struct ChatNodeCommand: AsyncParsableCommand {
     }
 
     func validate() throws {
+        if server.printConfig { return }  // prints the defaults, whatever else is given
         guard claimTTL >= 3 else { throw ValidationError("--claim-ttl must be at least 3 seconds") }
         for (name, value) in [
             ("--registration-timeout", registrationTimeout), ("--ping-after", pingAfter),
@@ -331,9 +332,36 @@ struct ChatNodeCommand: AsyncParsableCommand {
         }
     }
 
-    func run() async throws {
-        let registry = CommandSupport.bootstrap(logLevel: server.logLevel, format: server.logFormat)
+    static func main() async { await CommandSupport.main(Self.self, prefix: NodeEnvironment.prefix) }
 
+    func run() async throws {
+        if server.printConfig {
+            return print(ConfigurationFile.defaultFile(Self.self, program: "chat-node", prefix: NodeEnvironment.prefix))
+        }
+        let registry = CommandSupport.bootstrap(logLevel: server.logLevel, format: server.logFormat)
+        let configuration = try nodeConfiguration()
+
+        let logger = Logger(label: "chat-node")
+        let node = ChatNodeServer(
+            configuration: configuration, logger: logger,
+            metrics: NodeMetrics(registry: registry, eventLoops: configuration.threads),
+            onListening: { addresses in
+                CommandSupport.announceListening(
+                    "chat-node",
+                    [
+                        ("chat", addresses.chat), ("http", addresses.http), ("ops", addresses.operations),
+                        ("tls", addresses.tlsChat), ("https", addresses.https), ("irc", addresses.irc),
+                    ])
+            })
+        let hangups = CommandSupport.reloadConfigurationOnHangup(logger: logger) { changed, arguments in
+            try Self.reload(configuration, changed: changed, arguments: arguments)
+        }
+        defer { hangups.cancel() }
+        try await CommandSupport.run(node, logger: logger)
+    }
+
+    /// The node's configuration from the options, as at start or as a reread configuration file makes it.
+    func nodeConfiguration() throws -> NodeConfiguration {
         var configuration = NodeConfiguration()
         configuration.host = host
         configuration.port = port
@@ -394,20 +422,24 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.pingTimeout = configuration.pingAfter
         configuration.tcpKeepAlive = server.tcpKeepAlive
         configuration.httpIdleTimeout = .nanoseconds(Int64(httpIdleTimeout * 1e9))
+        return configuration
+    }
 
-        let logger = Logger(label: "chat-node")
-        let node = ChatNodeServer(
-            configuration: configuration, logger: logger,
-            metrics: NodeMetrics(registry: registry, eventLoops: configuration.threads),
-            onListening: { addresses in
-                CommandSupport.announceListening(
-                    "chat-node",
-                    [
-                        ("chat", addresses.chat), ("http", addresses.http), ("ops", addresses.operations),
-                        ("tls", addresses.tlsChat), ("https", addresses.https), ("irc", addresses.irc),
-                    ])
-            })
-        try await CommandSupport.run(node, logger: logger)
+    /// SIGHUP, with a configuration file: the operators, the rate limit and burst, the connection limit and the log
+    /// level change while the node runs (for logins, sessions and connections from then on); the rest needs a
+    /// restart. TLS certificates are reread by their own SIGHUP handler.
+    static let reloadable: Set<String> = ["operators", "rate-limit", "rate-burst", "max-clients", "log-level"]
+
+    static func reload(_ running: NodeConfiguration, changed: [String], arguments: [String]) throws -> [String] {
+        let command: Self
+        do { command = try Self.parse(arguments) } catch {
+            throw ConfigurationFile.Problem(description: Self.message(for: error))
+        }
+        let fresh = try command.nodeConfiguration()
+        let applied = changed.filter(Self.reloadable.contains)
+        running.live.update { $0 = fresh.live.values }
+        CommandSupport.logLevel = command.server.logLevel
+        return applied
     }
 }
 

@@ -17,12 +17,20 @@ public final class NodeProcess: @unchecked Sendable {
     /// IRC, when the node serves it (`--irc-port`).
     public let ircPort: Int?
 
-    public convenience init(id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = []) throws
-    {
-        try self.init(id: id, redisURL: redis.url, logDirectory: logDirectory, extraArguments: extraArguments)
+    public convenience init(
+        id: String, redis: RedisServer, logDirectory: String, extraArguments: [String] = [],
+        environment: [String: String] = [:]
+    ) throws {
+        try self.init(
+            id: id, redisURL: redis.url, logDirectory: logDirectory, extraArguments: extraArguments,
+            environment: environment)
     }
 
-    public init(id: String, redisURL: String, logDirectory: String, extraArguments: [String] = []) throws {
+    /// `environment`: variables added to the test's own for this node.
+    public init(
+        id: String, redisURL: String, logDirectory: String, extraArguments: [String] = [],
+        environment: [String: String] = [:]
+    ) throws {
         let binary = TestEnvironment.binDirectory + "/chat-node"
         guard FileManager.default.isExecutableFile(atPath: binary) else {
             throw HarnessError(
@@ -36,7 +44,7 @@ public final class NodeProcess: @unchecked Sendable {
                 "--node-id", id,
                 "--claim-ttl", "3", "--log-level", "info",
             ] + extraArguments,
-            logDirectory: logDirectory, name: id)
+            logDirectory: logDirectory, name: id, environment: environment)
         self.process = process
         var ports: [String: Int]? = nil
         _ = eventually(timeout: 20) {

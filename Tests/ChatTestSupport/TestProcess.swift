@@ -17,10 +17,15 @@ public final class TestProcess: @unchecked Sendable {
     public let stdoutPath: String
     public let stderrPath: String
 
-    /// `standardInput`: a pipe to write the process's input into (default: nothing, end of file at once).
+    /// `standardInput`: a pipe to write the process's input into (default: nothing, end of file at once);
+    /// `environment`: variables added to this process's.
     public init(
-        executable: String, arguments: [String], logDirectory: String, name: String, standardInput: Pipe? = nil
+        executable: String, arguments: [String], logDirectory: String, name: String, standardInput: Pipe? = nil,
+        environment: [String: String] = [:]
     ) throws {
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         stdoutPath = "\(logDirectory)/\(name).out"
         stderrPath = "\(logDirectory)/\(name).err"
         _ = FileManager.default.createFile(atPath: stdoutPath, contents: nil)

@@ -1,0 +1,226 @@
+import ArgumentParser
+import ChatCore
+import Foundation
+import NIOConcurrencyHelpers
+import Yams
+
+/// `--config FILE`: a server's options in a YAML file, keyed by their long names (`rate-limit: 20`). A flag on the
+/// command line wins over the environment, and the environment over the file: the file only fills the environment
+/// variables that are not set (each option already falls back to one, `[CHAT_RATE_LIMIT]` in its help), before the
+/// command line is parsed. So there is one way an option is read, whatever it came from, and the precedence is
+/// the one containers expect (a file baked into an image, an environment variable from the orchestrator for one
+/// deployment, a flag for one run). The options are known from swift-argument-parser's own description of the
+/// command (`_dumpHelp`, what `--experimental-dump-help` prints): a key that is not an option is an error, not
+/// silently ignored, and `--print-config` writes every option with its help and default from the same source.
+public enum ConfigurationFile {
+    /// An option as the command declares it.
+    struct Setting: Equatable {
+        var key: String
+        var environment: String
+        var isFlag: Bool
+        var help: String
+        var defaultValue: String?
+    }
+
+    public struct Problem: Error, CustomStringConvertible {
+        public var description: String
+
+        public init(description: String) { self.description = description }
+    }
+
+    /// The file read at start, and what it set, for SIGHUP to reread.
+    struct Loaded {
+        var path: String
+        var settings: [Setting]
+        var arguments: [String]
+        /// The environment variables the file set (not those set outside, which win over it), and their values.
+        var fromFile: [String: String]
+    }
+
+    private static let loaded = NIOLockedValueBox<Loaded?>(nil)
+
+    /// Reads the file `--config FILE` (or `<PREFIX>_CONFIG`) names, if any, into the environment variables not set
+    /// already. Call first thing in main, before the command line is parsed.
+    public static func prepare(_ command: any ParsableCommand.Type, prefix: String, arguments: [String]) throws {
+        guard let path = path(in: arguments) ?? CommandSupport.environment(prefix + "_CONFIG") else { return }
+        let settings = settings(of: command)
+        var fromFile: [String: String] = [:]
+        for (variable, value) in try values(path: path, settings: settings)
+        where CommandSupport.environment(variable) == nil {
+            setenv(variable, value, 1)
+            fromFile[variable] = value
+        }
+        loaded.withLockedValue { $0 = Loaded(path: path, settings: settings, arguments: arguments, fromFile: fromFile) }
+    }
+
+    /// What rereading the file changed.
+    public struct Reread: Sendable {
+        /// The file read at start.
+        public var path: String
+        /// Options whose value in the file changed, now in the environment: parse the command line again to see
+        /// them (`arguments`, as at start).
+        public var changed: [String]
+        /// Options changed in the file that a flag or an environment variable sets, which win over it.
+        public var overridden: [String]
+        public var arguments: [String]
+    }
+
+    /// Reads the file given at start again (SIGHUP): nil when there was none. The environment is left as it was
+    /// when the file cannot be read or has an error.
+    public static func reread() throws -> Reread? {
+        guard let current = loaded.withLockedValue({ $0 }) else { return nil }
+        let fresh = Dictionary(
+            try values(path: current.path, settings: current.settings), uniquingKeysWith: { _, last in last })
+        var result = Reread(path: current.path, changed: [], overridden: [], arguments: current.arguments)
+        var fromFile = current.fromFile
+        for setting in current.settings {
+            let variable = setting.environment
+            let (before, after) = (current.fromFile[variable], fresh[variable])
+            guard before != after else { continue }
+            let setOutside = before == nil && CommandSupport.environment(variable) != nil
+            let flagged = current.arguments.contains { $0 == "--\(setting.key)" || $0.hasPrefix("--\(setting.key)=") }
+            if setOutside || flagged {
+                if after != nil { result.overridden.append(setting.key) }
+                continue
+            }
+            if let after { setenv(variable, after, 1) } else { unsetenv(variable) }
+            fromFile[variable] = after
+            result.changed.append(setting.key)
+        }
+        loaded.withLockedValue { $0?.fromFile = fromFile }
+        return result
+    }
+
+    /// `--config FILE` or `--config=FILE` among the arguments.
+    static func path(in arguments: [String]) -> String? {
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--config", index + 1 < arguments.count { return arguments[index + 1] }
+            if argument.hasPrefix("--config=") { return String(argument.dropFirst("--config=".count)) }
+        }
+        return nil
+    }
+
+    /// The file's settings as environment variables and values. A scalar is taken as written (`10`, `"a b"`); a
+    /// list is joined with commas (`operators: [alice, bob]`); `true`/`false` set a flag.
+    static func values(path: String, settings: [Setting]) throws -> [(String, String)] {
+        let text: String
+        do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+            throw Problem(description: "--config: cannot read \(path): \(error.localizedDescription)")
+        }
+        return try values(yaml: text, source: path, settings: settings)
+    }
+
+    static func values(yaml text: String, source: String, settings: [Setting]) throws -> [(String, String)] {
+        let root: Node?
+        do { root = try Yams.compose(yaml: text) } catch {
+            throw Problem(description: "\(source) is not YAML: \(error)")
+        }
+        guard let root else { return [] }  // an empty file, or comments only
+        guard let mapping = root.mapping else {
+            throw Problem(description: "\(source): expected option: value lines, one an option")
+        }
+        let byKey = Dictionary(settings.map { ($0.key, $0) }, uniquingKeysWith: { first, _ in first })
+        var values: [(String, String)] = []
+        for (keyNode, valueNode) in mapping {
+            let key = keyNode.string ?? "?"
+            let line = keyNode.mark.map { ":\($0.line)" } ?? ""
+            guard let setting = byKey[key] else {
+                throw Problem(
+                    description:
+                        "\(source)\(line): '\(key)' is not an option that a file can set (--print-config lists them)")
+            }
+            switch valueNode {
+            case .scalar(let scalar):
+                // `key:` with nothing after it, as --print-config writes an option without a default: not set.
+                if scalar.style == .plain, ["", "~", "null"].contains(scalar.string) { continue }
+                if setting.isFlag {
+                    guard let on = ["true": "1", "yes": "1", "false": "0", "no": "0"][scalar.string.lowercased()]
+                    else { throw Problem(description: "\(source)\(line): \(key) is true or false") }
+                    values.append((setting.environment, on))
+                } else {
+                    values.append((setting.environment, scalar.string))
+                }
+            case .sequence(let sequence) where !setting.isFlag:
+                let items = sequence.map { $0.scalar?.string }
+                guard items.allSatisfy({ $0 != nil }) else {
+                    throw Problem(description: "\(source)\(line): \(key) is a list of plain values")
+                }
+                values.append((setting.environment, items.compactMap { $0 }.joined(separator: ",")))
+            default:
+                throw Problem(description: "\(source)\(line): \(key) takes a value, not a nested block")
+            }
+        }
+        return values
+    }
+
+    /// The options that have an environment variable (the help's `[NAME]` or `[NAME=1]`), which is every option a
+    /// file can set.
+    static func settings(of command: any ParsableCommand.Type) -> [Setting] {
+        struct Dump: Decodable { var command: Command }
+        struct Command: Decodable { var arguments: [Argument]? }
+        struct Argument: Decodable {
+            var kind: String
+            var names: [Name]?
+            var abstract: String?
+            var defaultValue: String?
+        }
+        struct Name: Decodable {
+            var kind: String
+            var name: String
+        }
+        guard let dump = try? JSONDecoder().decode(Dump.self, from: Data(command._dumpHelp().utf8)) else { return [] }
+        return (dump.command.arguments ?? []).compactMap { argument in
+            guard let key = argument.names?.first(where: { $0.kind == "long" })?.name,
+                let abstract = argument.abstract, abstract.hasSuffix("]"),
+                let open = abstract.lastIndex(of: "[")
+            else { return nil }
+            var variable = String(abstract[abstract.index(after: open)..<abstract.index(before: abstract.endIndex)])
+            if variable.hasSuffix("=1") { variable.removeLast(2) }
+            guard !variable.isEmpty, variable.allSatisfy({ $0.isUppercase || $0.isNumber || $0 == "_" }),
+                !variable.hasSuffix("_CONFIG")
+            else { return nil }
+            return Setting(
+                key: key, environment: variable, isFlag: argument.kind == "flag",
+                help: abstract[..<open].trimmingCharacters(in: .whitespaces), defaultValue: argument.defaultValue)
+        }
+    }
+
+    /// `--print-config`: every option a file can set, each with its help, at its built-in default and commented
+    /// out. The environment's own values are not shown: call it in a process that is about to exit, as it clears
+    /// the `<PREFIX>_` variables to read the defaults.
+    public static func defaultFile(_ command: any ParsableCommand.Type, program: String, prefix: String) -> String {
+        for (name, _) in ProcessInfo.processInfo.environment where name.hasPrefix(prefix + "_") { unsetenv(name) }
+        var text = """
+            # \(program) \(ChatVersion.number): every option at its default. Uncomment what you change, then start
+            # `\(program) --config THIS-FILE` (or set \(prefix)_CONFIG). Keys are the options' long names
+            # (docs/options.md); an environment variable or a flag given as well wins over the file. SIGHUP rereads
+            # the file: what can change while running does, the rest is logged as needing a restart.
+
+            """
+        for setting in settings(of: command) {
+            text += "\n"
+            for line in wrap(setting.help + " [\(setting.environment)]", width: 100) { text += "# \(line)\n" }
+            text += "#\(setting.key):\(setting.isFlag ? " false" : setting.defaultValue.map { " " + yaml($0) } ?? "")\n"
+        }
+        return text
+    }
+
+    /// A value as YAML: numbers plain, anything else double-quoted (JSON's quoting is YAML's too).
+    static func yaml(_ value: String) -> String {
+        Double(value) != nil && !value.contains(where: { $0.isLetter }) ? value : JSONWriter.quoted(value)
+    }
+
+    static func wrap(_ text: String, width: Int) -> [String] {
+        var lines: [String] = []
+        var line = ""
+        for word in text.split(separator: " ") {
+            if !line.isEmpty, line.count + 1 + word.count > width {
+                lines.append(line)
+                line = ""
+            }
+            line += line.isEmpty ? String(word) : " " + word
+        }
+        if !line.isEmpty { lines.append(line) }
+        return lines
+    }
+}

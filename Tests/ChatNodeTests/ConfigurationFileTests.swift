@@ -1,0 +1,121 @@
+import ChatTestSupport
+import Foundation
+import Testing
+
+@testable import ChatCommandSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `--config FILE`: a node configured from one YAML file, with the environment and flags winning over it, SIGHUP
+/// applying what can change while running, and `--print-config` writing a file the node reads back.
+@Suite("Configuration files", .serialized)
+struct ConfigurationFileTests {
+    static let settings = [
+        ConfigurationFile.Setting(
+            key: "rate-limit", environment: "CHAT_RATE_LIMIT", isFlag: false, help: "", defaultValue: "10"),
+        ConfigurationFile.Setting(
+            key: "operators", environment: "CHAT_OPERATORS", isFlag: false, help: "", defaultValue: nil),
+        ConfigurationFile.Setting(
+            key: "proxy-protocol", environment: "CHAT_PROXY_PROTOCOL", isFlag: true, help: "", defaultValue: nil),
+    ]
+
+    @Test(
+        "values are read as written, lists joined, flags true or false; a key that is no option is an error naming its line"
+    )
+    func parsing() throws {
+        let values = try ConfigurationFile.values(
+            yaml: "# a comment\nrate-limit: 2.5\noperators: [alice, bob]\nproxy-protocol: true\n", source: "f",
+            settings: Self.settings)
+        #expect(
+            values.map { "\($0.0)=\($0.1)" } == [
+                "CHAT_RATE_LIMIT=2.5", "CHAT_OPERATORS=alice,bob", "CHAT_PROXY_PROTOCOL=1",
+            ])
+        #expect(try ConfigurationFile.values(yaml: "# nothing\n", source: "f", settings: Self.settings).isEmpty)
+        #expect(try ConfigurationFile.values(yaml: "rate-limit:\n", source: "f", settings: Self.settings).isEmpty)
+        #expect(throws: ConfigurationFile.Problem.self) {
+            try ConfigurationFile.values(yaml: "rate-limit: 1\nrate-limt: 2\n", source: "f", settings: Self.settings)
+        }
+        do {
+            _ = try ConfigurationFile.values(
+                yaml: "rate-limit: 1\nrate-limt: 2\n", source: "node.yaml", settings: Self.settings)
+        } catch { #expect("\(error)".contains("node.yaml:2: 'rate-limt' is not an option")) }
+        #expect(throws: ConfigurationFile.Problem.self) {
+            try ConfigurationFile.values(yaml: "proxy-protocol: maybe\n", source: "f", settings: Self.settings)
+        }
+        #expect(throws: ConfigurationFile.Problem.self) {
+            try ConfigurationFile.values(yaml: "rate-limit:\n  nested: 1\n", source: "f", settings: Self.settings)
+        }
+        #expect(throws: ConfigurationFile.Problem.self) {
+            try ConfigurationFile.values(yaml: "[1, 2]\n", source: "f", settings: Self.settings)
+        }
+    }
+
+    @Test(
+        "a node takes its options from the file, the environment and flags winning; SIGHUP applies the connection limit and says what needs a restart"
+    )
+    func nodeFromFile() throws {
+        let redis = try RedisServer()
+        let directory = TestEnvironment.temporaryDirectory("config-file")
+        let file = directory + "/node.yaml"
+        // history-on-join: the environment's 2 wins; log-level: the flag's info wins; max-clients: the file's.
+        try "max-clients: 2\nhistory-on-join: 1\nlog-level: warning\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        let node = try NodeProcess(
+            id: "n1", redis: redis, logDirectory: directory, extraArguments: ["--config", file],
+            environment: ["CHAT_HISTORY_ON_JOIN": "2"])
+        #expect(node.process.stderr().contains("listening"), "the flag's log level, not the file's")
+        let alice = try node.login("alice")
+        for text in ["one", "two", "three"] { try alice.send(text) }
+        _ = alice.drain(timeout: 0.5)
+        let bob = try node.login("bob")
+        let history = bob.drain(timeout: 0.5).filter { $0.contains("<alice>") }
+        #expect(history.count == 2, "the environment's history-on-join: \(history)")
+        let third = try node.connect("third")
+        try third.expect("! server-full")
+
+        try "max-clients: 3\nhistory-on-join: 5\nmax-rooms: 50\nlog-level: warning\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        node.process.signal(SIGHUP)
+        #expect(eventually(timeout: 5) { node.process.stderr().contains("configuration reloaded") })
+        let log = node.process.stderr()
+        #expect(log.contains("config.applied=max-clients "), "\(log.suffix(600))")
+        #expect(log.contains("config.needs_restart=max-rooms "), "\(log.suffix(600))")
+        #expect(log.contains("config.overridden=history-on-join "), "\(log.suffix(600))")
+        let carol = try node.login("carol")
+        let fourth = try node.connect("fourth")
+        try fourth.expect("! server-full")
+
+        // A file the node cannot take changes nothing, and the log says why.
+        try "rate-limit: -1\n".write(toFile: file, atomically: true, encoding: .utf8)
+        node.process.signal(SIGHUP)
+        #expect(eventually(timeout: 5) { node.process.stderr().contains("configuration not reloaded") })
+        #expect(node.process.stderr().contains("--rate-limit must be positive"))
+        try carol.send("still here")
+        try alice.expect("<carol> still here")
+    }
+
+    @Test("--print-config writes every option commented at its default; uncommented, each server reads it back")
+    func printedConfiguration() throws {
+        let directory = TestEnvironment.temporaryDirectory("print-config")
+        for (program, expected) in [("chat-node", "#rate-limit: 10.0"), ("chat-balancer", "#drain-seconds: 10")] {
+            let binary = TestEnvironment.binDirectory + "/" + program
+            let printed = try TestEnvironment.run(binary, ["--print-config"])
+            #expect(printed.status == 0 && printed.output.contains(expected), "\(printed.output.prefix(400))")
+            #expect(!printed.output.contains("#config:") && !printed.output.contains("#print-config"))
+            // Every option with a default, uncommented: all of them are keys the server takes.
+            let uncommented = printed.output.split(separator: "\n", omittingEmptySubsequences: false).map { line in
+                line.hasPrefix("#") && line.dropFirst().first?.isLetter == true && line.contains(": ")
+                    ? String(line.dropFirst()) : String(line)
+            }.joined(separator: "\n")
+            let file = directory + "/\(program).yaml"
+            try uncommented.write(toFile: file, atomically: true, encoding: .utf8)
+            let readBack = try TestEnvironment.run(binary, ["--config", file, "--print-config"])
+            #expect(readBack.status == 0, "\(program): \(readBack.output.prefix(400))")
+            try (uncommented + "\nno-such-option: 1\n").write(toFile: file, atomically: true, encoding: .utf8)
+            let refused = try TestEnvironment.run(binary, ["--config", file, "--print-config"])
+            #expect(refused.status != 0 && refused.output.contains("'no-such-option' is not an option"))
+        }
+    }
+}
