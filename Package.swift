@@ -300,7 +300,7 @@ let package = Package(
         // The deployment: the compose file, and several hosts in network namespaces.
         .testTarget(
             name: "ChatDeployTests",
-            dependencies: ["ChatCore", "ChatTestSupport"],
+            dependencies: ["ChatCore", "ChatTestSupport", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // Integration tests: a real redis-server and real chat-node processes, driven over real sockets.

@@ -16,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-dir=deploy/secrets
+dir=${SECRETS_DIR:-deploy/secrets}  # SECRETS_DIR: elsewhere (the tests)
 # replication and cluster-admin: the Redis Cluster's (docker-compose.redis-cluster.yml), made for either setup.
 users=(node balancer healthcheck replication cluster-admin)
 

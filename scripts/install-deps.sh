@@ -31,6 +31,12 @@ if ! pkg-config --exists hiredis 2>/dev/null; then missing+=(libhiredis-dev); fi
 if ! pkg-config --exists icu-i18n 2>/dev/null; then missing+=(libicu-dev); fi
 if ! pkg-config --exists ncursesw 2>/dev/null; then missing+=(libncurses-dev); fi
 
+# The Kubernetes manifests' schema check (KubernetesTests), from PyPI; kubectl (with kustomize) renders them and
+# is not packaged by Debian: install it from Kubernetes' own repository (docs/deploy.md).
+if [ "${1:-}" = "--tests" ] && ! command -v kubernetes-validate >/dev/null 2>&1; then
+  python3 -m pip install -q kubernetes-validate || echo "could not install kubernetes-validate (pip)" >&2
+fi
+
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Cuts a release (docs/releasing.md): sets VERSION in ChatVersion.swift, CHANGELOG.md (the Unreleased section
-# becomes the release's) and the image's label, commits, and tags vVERSION. Pushing and the image are yours.
+# becomes the release's), the image's label and the Kubernetes image tag, commits, and tags vVERSION. Pushing and the image are yours.
 #   scripts/release.sh 0.10.0
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,7 +23,8 @@ today=$(date -u +%Y-%m-%d)
 sed -i "s/^    public static let number = \".*\"$/    public static let number = \"$version\"/" Sources/ChatCore/ChatVersion.swift
 sed -i "s/^## \[Unreleased\]$/## [Unreleased]\n\n## [$version] - $today/" CHANGELOG.md
 sed -i "s/org.opencontainers.image.version=\"[^\"]*\"/org.opencontainers.image.version=\"$version\"/" deploy/Dockerfile
-git add Sources/ChatCore/ChatVersion.swift CHANGELOG.md deploy/Dockerfile
+sed -i "s/^    newTag: \".*\"$/    newTag: \"$version\"/" deploy/kubernetes/base/kustomization.yaml
+git add Sources/ChatCore/ChatVersion.swift CHANGELOG.md deploy/Dockerfile deploy/kubernetes/base/kustomization.yaml
 git commit -q -m "Release $version"
 git tag -a "v$version" -m "swift-redis-chat $version"
 echo "tagged v$version; next: scripts/test.sh, git push origin HEAD v$version, docker build (docs/releasing.md)"

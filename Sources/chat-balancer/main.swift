@@ -47,7 +47,10 @@ struct ChatBalancerCommand: AsyncParsableCommand {
     @Flag(
         name: .customLong("no-plain"),
         help: "Serve only the TLS ports: no plain chat or HTTP port. [BALANCER_NO_PLAIN=1]")
-    var noPlain = CommandSupport.flag("BALANCER_NO_PLAIN") ?? false
+    var noPlainFlag = false
+    // A flag's default must be false (swift-argument-parser refuses a flag that is true by default, in debug
+    // builds): the environment variable (or a configuration file) is read here.
+    var noPlain: Bool { noPlainFlag || CommandSupport.flag("BALANCER_NO_PLAIN") == true }
 
     @Option(
         name: .customLong("admin-port"),
@@ -97,7 +100,8 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         help:
             "Open chat connections to nodes with a PROXY protocol v1 header (nodes run --proxy-protocol). [BALANCER_SEND_PROXY=1]"
     )
-    var sendProxy = CommandSupport.flag("BALANCER_SEND_PROXY") ?? false
+    var sendProxyFlag = false
+    var sendProxy: Bool { sendProxyFlag || CommandSupport.flag("BALANCER_SEND_PROXY") == true }
 
     @Option(
         name: .customLong("max-clients"),

@@ -56,7 +56,10 @@ struct ChatNodeCommand: AsyncParsableCommand {
         help:
             "Require a PROXY protocol v1 header on every chat connection (behind chat-balancer --send-proxy). [CHAT_PROXY_PROTOCOL=1]"
     )
-    var proxyProtocol = CommandSupport.flag("CHAT_PROXY_PROTOCOL") ?? false
+    var proxyProtocolFlag = false
+    // A flag's default must be false (swift-argument-parser refuses a definition whose flag is true, in debug
+    // builds), so the environment variable (or a configuration file) is read here, not as its default.
+    var proxyProtocol: Bool { proxyProtocolFlag || CommandSupport.flag("CHAT_PROXY_PROTOCOL") == true }
 
     @Option(
         name: .customLong("allowed-origins"),

@@ -102,6 +102,7 @@ struct ReleaseTests {
         #expect(try sh("git tag --list").output == "v99.0.0\n")
         #expect(try sh("cat Sources/ChatCore/ChatVersion.swift").output.contains("number = \"99.0.0\""))
         #expect(try sh("cat deploy/Dockerfile").output.contains("image.version=\"99.0.0\""))
+        #expect(try sh("cat deploy/kubernetes/base/kustomization.yaml").output.contains("newTag: \"99.0.0\""))
         let changelog = try sh("cat CHANGELOG.md").output
         #expect(changelog.contains("## [Unreleased]\n\n## [99.0.0] - ") && changelog.contains("- something"))
     }
