@@ -37,7 +37,7 @@ struct ReleaseTests {
     static let foreignOptions: Set<String> = [
         "--appendonly", "--save", "--maxmemory", "--maxmemory-policy", "--user", "--cluster", "--cluster-from",
         "--cluster-copy",  // redis-server, redis-cli
-        "--build-arg", "--force-recreate", "--no-deps", "--profile", "--scale", "--force",  // docker
+        "--build-arg", "--force-recreate", "--no-deps", "--profile", "--scale", "--force", "--replicas",  // docker, kubectl
         "--filter", "--skip-build", "--no-parallel", "--tool",  // swift test, valgrind
         "--fast", "--seconds", "--debug", "--rotate",  // scripts/test.sh, fuzz.sh, compose-secrets.sh
     ]
