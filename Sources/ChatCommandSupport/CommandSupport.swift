@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import Metrics
+import NIOConcurrencyHelpers
 import NIOCore
 import Prometheus
 import ServiceLifecycle
@@ -41,9 +42,19 @@ struct ProcessLevelHandler: LogHandler {
 /// What both executables do before they build their service: one place, so they cannot drift apart.
 public enum CommandSupport {
     /// An environment variable, treating an empty value as unset (compose files often pass `VAR: ""`).
+    /// A configuration file's value stands in for a variable the environment does not set (ConfigurationFile).
     public static func environment(_ name: String) -> String? {
-        ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+        realEnvironment(name) ?? ConfigurationFile.value(of: name)
     }
+
+    /// The process's own environment variable, without a configuration file's.
+    static func realEnvironment(_ name: String) -> String? {
+        if ignoringEnvironment.withLockedValue({ $0 }) { return nil }
+        return ProcessInfo.processInfo.environment[name].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Set by `--print-config`, which shows the built-in defaults whatever the environment says.
+    static let ignoringEnvironment = NIOLockedValueBox(false)
 
     /// A boolean environment variable: 1, true or yes.
     public static func flag(_ name: String) -> Bool? {
@@ -102,11 +113,18 @@ public enum CommandSupport {
         announce("\(program) listening " + line)
     }
 
-    /// A server's `main`: its configuration file (`--config`) into the environment first, then the command line,
-    /// which reads flags before environment variables (ConfigurationFile).
+    /// A server's `main`: its configuration file (`--config`) read first, then the command line, which reads flags,
+    /// then environment variables, then the file (ConfigurationFile).
     public static func main(_ command: any AsyncParsableCommand.Type, prefix: String) async {
+        // Ignored until the handler that rereads the configuration is installed: a reload sent while the server
+        // starts must not end it (systemd takes a SIGHUP death for a clean exit and does not restart).
+        signal(SIGHUP, SIG_IGN)
+        let arguments = Array(CommandLine.arguments.dropFirst())
         do {
-            try ConfigurationFile.prepare(command, prefix: prefix, arguments: Array(CommandLine.arguments.dropFirst()))
+            // `--version` and `--help` answer even when the file named in the environment is broken.
+            if !arguments.contains(where: { ["--version", "--help", "-h"].contains($0) }) {
+                try ConfigurationFile.prepare(command, prefix: prefix, arguments: arguments)
+            }
             var parsed = try command.parseAsRoot()
             if var asynchronous = parsed as? any AsyncParsableCommand {
                 try await asynchronous.run()
@@ -123,13 +141,18 @@ public enum CommandSupport {
     /// needing a restart. A file that cannot be read or parsed changes nothing, and says why.
     public static func reloadConfigurationOnHangup(
         logger: Logger, apply: @escaping @Sendable (_ changed: [String], _ arguments: [String]) throws -> [String]
-    ) -> any DispatchSourceSignal {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler {
+    ) -> Hangups.Registration {
+        Hangups.add {
             do {
-                guard let reread = try ConfigurationFile.reread() else { return }
-                let applied = reread.changed.isEmpty ? [] : try apply(reread.changed, reread.arguments)
+                guard let (reread, previous) = try ConfigurationFile.reread() else {
+                    return logger.info("SIGHUP: no configuration file (--config) to reread")
+                }
+                let applied: [String]
+                do { applied = reread.changed.isEmpty ? [] : try apply(reread.changed, reread.arguments) } catch {
+                    // All or nothing: the next SIGHUP compares against what runs, not against the refused file.
+                    ConfigurationFile.restore(previous)
+                    throw error
+                }
                 let restart = reread.changed.filter { !applied.contains($0) }
                 var metadata: Logger.Metadata = ["config.file": "\(reread.path)"]
                 metadata["config.applied"] = applied.isEmpty ? nil : "\(applied.joined(separator: ","))"
@@ -146,8 +169,6 @@ public enum CommandSupport {
                     metadata: ["error": "\(error)"])
             }
         }
-        source.resume()
-        return source
     }
 
     /// Runs a server until SIGTERM or SIGINT, either of which starts its graceful shutdown.

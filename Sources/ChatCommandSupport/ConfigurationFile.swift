@@ -5,9 +5,9 @@ import NIOConcurrencyHelpers
 import Yams
 
 /// `--config FILE`: a server's options in a YAML file, keyed by their long names (`rate-limit: 20`). A flag on the
-/// command line wins over the environment, and the environment over the file: the file only fills the environment
-/// variables that are not set (each option already falls back to one, `[CHAT_RATE_LIMIT]` in its help), before the
-/// command line is parsed. So there is one way an option is read, whatever it came from, and the precedence is
+/// command line wins over the environment, and the environment over the file: the file answers for the environment
+/// variables that are not set (each option already falls back to one, `[CHAT_RATE_LIMIT]` in its help; the file is
+/// read before the command line is parsed, and the process's environment itself is never written). So there is one way an option is read, whatever it came from, and the precedence is
 /// the one containers expect (a file baked into an image, an environment variable from the orchestrator for one
 /// deployment, a flag for one run). The options are known from swift-argument-parser's own description of the
 /// command (`_dumpHelp`, what `--experimental-dump-help` prints): a key that is not an option is an error, not
@@ -28,68 +28,68 @@ public enum ConfigurationFile {
         public init(description: String) { self.description = description }
     }
 
-    /// The file read at start, and what it set, for SIGHUP to reread.
+    /// The file read at start, for SIGHUP to reread.
     struct Loaded {
         var path: String
         var settings: [Setting]
         var arguments: [String]
-        /// The environment variables the file set (not those set outside, which win over it), and their values.
-        var fromFile: [String: String]
+        /// What the file sets, by environment variable: `CommandSupport.environment` answers from it for a variable
+        /// the real environment does not set. Never written into the process's environment (setenv while other
+        /// threads read it, as glibc's time functions do, is undefined behaviour).
+        var values: [String: String]
     }
 
     private static let loaded = NIOLockedValueBox<Loaded?>(nil)
 
-    /// Reads the file `--config FILE` (or `<PREFIX>_CONFIG`) names, if any, into the environment variables not set
-    /// already. Call first thing in main, before the command line is parsed.
+    /// The file's value for an environment variable, when a file was given.
+    static func value(of variable: String) -> String? { loaded.withLockedValue { $0?.values[variable] } }
+
+    /// Reads the file `--config FILE` (or `<PREFIX>_CONFIG`) names, if any, so that it answers for the environment
+    /// variables the environment does not set. Call first thing in main, before the command line is parsed.
     public static func prepare(_ command: any ParsableCommand.Type, prefix: String, arguments: [String]) throws {
         guard let path = path(in: arguments) ?? CommandSupport.environment(prefix + "_CONFIG") else { return }
         let settings = settings(of: command)
-        var fromFile: [String: String] = [:]
-        for (variable, value) in try values(path: path, settings: settings)
-        where CommandSupport.environment(variable) == nil {
-            setenv(variable, value, 1)
-            fromFile[variable] = value
-        }
-        loaded.withLockedValue { $0 = Loaded(path: path, settings: settings, arguments: arguments, fromFile: fromFile) }
+        let values = Dictionary(try values(path: path, settings: settings), uniquingKeysWith: { _, last in last })
+        loaded.withLockedValue { $0 = Loaded(path: path, settings: settings, arguments: arguments, values: values) }
     }
 
     /// What rereading the file changed.
     public struct Reread: Sendable {
         /// The file read at start.
         public var path: String
-        /// Options whose value in the file changed, now in the environment: parse the command line again to see
-        /// them (`arguments`, as at start).
+        /// Options whose value in the file changed and now count: parse the command line again (`arguments`, as at
+        /// start) to see them.
         public var changed: [String]
         /// Options changed in the file that a flag or an environment variable sets, which win over it.
         public var overridden: [String]
         public var arguments: [String]
     }
 
-    /// Reads the file given at start again (SIGHUP): nil when there was none. The environment is left as it was
-    /// when the file cannot be read or has an error.
-    public static func reread() throws -> Reread? {
+    /// Reads the file given at start again (SIGHUP): nil when there was none. Nothing changes when the file cannot
+    /// be read or has an error. The file's new values count at once (so parsing the command line again sees them):
+    /// `restore(_:)` with the returned `previous` puts the old ones back when the new ones are refused.
+    public static func reread() throws -> (reread: Reread, previous: [String: String])? {
         guard let current = loaded.withLockedValue({ $0 }) else { return nil }
         let fresh = Dictionary(
             try values(path: current.path, settings: current.settings), uniquingKeysWith: { _, last in last })
         var result = Reread(path: current.path, changed: [], overridden: [], arguments: current.arguments)
-        var fromFile = current.fromFile
         for setting in current.settings {
             let variable = setting.environment
-            let (before, after) = (current.fromFile[variable], fresh[variable])
-            guard before != after else { continue }
-            let setOutside = before == nil && CommandSupport.environment(variable) != nil
+            guard current.values[variable] != fresh[variable] else { continue }
+            let setOutside = CommandSupport.realEnvironment(variable) != nil
             let flagged = current.arguments.contains { $0 == "--\(setting.key)" || $0.hasPrefix("--\(setting.key)=") }
             if setOutside || flagged {
-                if after != nil { result.overridden.append(setting.key) }
-                continue
+                if fresh[variable] != nil { result.overridden.append(setting.key) }
+            } else {
+                result.changed.append(setting.key)
             }
-            if let after { setenv(variable, after, 1) } else { unsetenv(variable) }
-            fromFile[variable] = after
-            result.changed.append(setting.key)
         }
-        loaded.withLockedValue { $0?.fromFile = fromFile }
-        return result
+        loaded.withLockedValue { $0?.values = fresh }
+        return (result, current.values)
     }
+
+    /// The file's values as they were before a reread whose values were refused.
+    public static func restore(_ previous: [String: String]) { loaded.withLockedValue { $0?.values = previous } }
 
     /// `--config FILE` or `--config=FILE` among the arguments.
     static func path(in arguments: [String]) -> String? {
@@ -113,7 +113,7 @@ public enum ConfigurationFile {
     static func values(yaml text: String, source: String, settings: [Setting]) throws -> [(String, String)] {
         let root: Node?
         do { root = try Yams.compose(yaml: text) } catch {
-            throw Problem(description: "\(source) is not YAML: \(error)")
+            throw Problem(description: "\(source) is not YAML: \(Self.describe(error))")
         }
         guard let root else { return [] }  // an empty file, or comments only
         guard let mapping = root.mapping else {
@@ -138,6 +138,9 @@ public enum ConfigurationFile {
                     else { throw Problem(description: "\(source)\(line): \(key) is true or false") }
                     values.append((setting.environment, on))
                 } else {
+                    guard checkNumber(scalar.string, for: setting) else {
+                        throw Problem(description: "\(source)\(line): \(key) is a number (got '\(scalar.string)')")
+                    }
                     values.append((setting.environment, scalar.string))
                 }
             case .sequence(let sequence) where !setting.isFlag:
@@ -151,6 +154,32 @@ public enum ConfigurationFile {
             }
         }
         return values
+    }
+
+    /// Where and what, never the line itself: libyaml's messages quote the source, which may hold a password.
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? YamlError else { return "unreadable" }
+        switch error {
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            return "line \(mark.line), column \(mark.column): \(problem)" + (context.map { " (\($0.text))" } ?? "")
+        case .reader(let problem, let offset, _, _):
+            return problem + (offset.map { " at byte \($0)" } ?? "")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            return "line \(context.mark.line): a key given twice (\(duplicates.joined(separator: ", ")))"
+        default:
+            return "unreadable"
+        }
+    }
+
+    /// A value of a number option must be a number (`10_000` or `10k` would otherwise be read as no value, and the
+    /// default taken without a word): an option whose default is a whole number takes whole numbers, one whose
+    /// default is a decimal takes finite decimals.
+    static func checkNumber(_ text: String, for setting: Setting) -> Bool {
+        guard let defaultValue = setting.defaultValue else { return true }
+        if Int(defaultValue) != nil { return Int(text) != nil }
+        if Double(defaultValue) != nil { return Double(text)?.isFinite == true }
+        return true
     }
 
     /// The options that have an environment variable (the help's `[NAME]` or `[NAME=1]`), which is every option a
@@ -186,10 +215,10 @@ public enum ConfigurationFile {
     }
 
     /// `--print-config`: every option a file can set, each with its help, at its built-in default and commented
-    /// out. The environment's own values are not shown: call it in a process that is about to exit, as it clears
-    /// the `<PREFIX>_` variables to read the defaults.
+    /// out. Neither the environment's values nor a file's are shown: the defaults are read with both set aside.
     public static func defaultFile(_ command: any ParsableCommand.Type, program: String, prefix: String) -> String {
-        for (name, _) in ProcessInfo.processInfo.environment where name.hasPrefix(prefix + "_") { unsetenv(name) }
+        CommandSupport.ignoringEnvironment.withLockedValue { $0 = true }
+        loaded.withLockedValue { $0 = nil }
         var text = """
             # \(program) \(ChatVersion.number): every option at its default. Uncomment what you change, then start
             # `\(program) --config THIS-FILE` (or set \(prefix)_CONFIG). Keys are the options' long names

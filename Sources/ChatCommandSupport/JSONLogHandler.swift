@@ -26,7 +26,8 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public static let standardError: @Sendable (String) -> Void = { line in
-        lock.withLock { FileHandle.standardError.write(Data(line.utf8)) }
+        // A closed or full stderr loses the line rather than the process (FileHandle.write(_:) traps on errors).
+        lock.withLock { try? FileHandle.standardError.write(contentsOf: Data(line.utf8)) }
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

@@ -50,12 +50,9 @@ public final class TLSCertificates: Sendable {
         }
     }
 
-    /// Reloads on every SIGHUP, logging what happened. Keep the returned source for as long as reloads should
-    /// happen.
-    public func reloadOnHangup(logger: Logger) -> any DispatchSourceSignal {
-        signal(SIGHUP, SIG_IGN)
-        let source = DispatchSource.makeSignalSource(signal: SIGHUP, queue: .global())
-        source.setEventHandler { [self] in
+    /// Reloads on every SIGHUP, logging what happened, until the returned registration is cancelled.
+    public func reloadOnHangup(logger: Logger) -> Hangups.Registration {
+        Hangups.add { [self] in
             do {
                 try reload()
                 logger.notice("TLS certificate reloaded", metadata: ["tls.certificate": "\(certificatePath)"])
@@ -65,8 +62,6 @@ public final class TLSCertificates: Sendable {
                     metadata: ["tls.certificate": "\(certificatePath)", "error": "\(error)"])
             }
         }
-        source.resume()
-        return source
     }
 }
 

@@ -2,7 +2,8 @@
 /// `chat_build_info` metric, the status page. Semantic versioning: the chat's protocols (docs/protocol.md), its
 /// options and its Redis keys are the public interface; a change that breaks a client, a deployment's options or a
 /// rolling upgrade (nodes of both versions on one Redis) is a new major version. Cutting a release (docs/releasing.md)
-/// changes this line, CHANGELOG.md's heading and the image's label together; `VersionTests` holds them equal.
+/// changes this line, CHANGELOG.md's heading, the image's label and the Kubernetes image tag together; `ReleaseTests` and
+/// `KubernetesTests` hold them equal.
 public enum ChatVersion {
     public static let number = "0.9.0"
 

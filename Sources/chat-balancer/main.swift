@@ -141,9 +141,24 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         }
     }
 
+    /// `--connect-rate-per-address`: PER_SECOND,BURST, or 0 for no limit.
+    func connectRate() throws -> (perSecond: Double, burst: Double) {
+        let rate = connectRatePerAddress.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
+        switch rate.count {
+        case 1 where rate[0] == 0: return (0, 1)
+        case 2 where rate.allSatisfy({ ($0 ?? -1) >= 0 && ($0 ?? 0).isFinite }) && (rate[1] ?? 0) >= 1:
+            return (rate[0]!, rate[1]!)
+        default:
+            throw ValidationError(
+                "--connect-rate-per-address takes PER_SECOND,BURST (10,50) or 0 (got '\(connectRatePerAddress)')")
+        }
+    }
+
     func validate() throws {
         if server.printConfig { return }  // prints the defaults, whatever else is given
         _ = try nodeSource()
+        _ = try connectRate()
+        guard maxClients >= 1 else { throw ValidationError("--max-clients must be at least 1") }
         try CommandSupport.checkPorts([
             ("--port", port), ("--http-port", httpPort), ("--admin-port", adminPort), ("--irc-port", ircPort),
             ("--irc-tls-port", ircTLSPort),
@@ -181,15 +196,7 @@ struct ChatBalancerCommand: AsyncParsableCommand {
         configuration.adminHost = adminHost
         configuration.adminHostNames = HostAllowList(parsing: adminHosts)
         configuration.maxConnectionsPerAddress = maxConnectionsPerAddress
-        let rate = connectRatePerAddress.split(separator: ",").map { Double($0.trimmingCharacters(in: .whitespaces)) }
-        switch rate.count {
-        case 1 where rate[0] == 0: configuration.connectRatePerAddress = (0, 1)
-        case 2 where rate.allSatisfy({ ($0 ?? -1) >= 0 }) && (rate[1] ?? 0) >= 1:
-            configuration.connectRatePerAddress = (rate[0]!, rate[1]!)
-        default:
-            throw ValidationError(
-                "--connect-rate-per-address takes PER_SECOND,BURST (10,50) or 0 (got '\(connectRatePerAddress)')")
-        }
+        configuration.connectRatePerAddress = try connectRate()
         configuration.nodes = try nodeSource()
         configuration.sendProxy = sendProxy
         configuration.maxClients = maxClients

@@ -295,9 +295,11 @@ struct ChatNodeCommand: AsyncParsableCommand {
                 "--archive must be postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require|verify-ca|verify-full[&sslrootcert=FILE]]"
             )
         }
-        guard rateLimit > 0, rateBurst >= 1 else {
-            throw ValidationError("--rate-limit must be positive and --rate-burst at least 1")
+        // Bounded above too: a rate past a million a second is no limit, and an infinite one cannot be counted.
+        guard rateLimit > 0, rateBurst >= 1, rateLimit <= 1_000_000, rateBurst <= 1_000_000 else {
+            throw ValidationError("--rate-limit must be positive and --rate-burst at least 1, both at most 1000000")
         }
+        guard maxClients >= 1 else { throw ValidationError("--max-clients must be at least 1") }
         guard roomIdleDays > 0, maxRooms >= 1, roomCreationsPerMinute >= 1, maxSeenRecords >= 1 else {
             throw ValidationError(
                 "--room-idle-days, --max-rooms, --room-creations-per-minute and --max-seen-records must be positive")

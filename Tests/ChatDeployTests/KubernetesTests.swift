@@ -61,6 +61,50 @@ struct KubernetesTests {
             }, uniquingKeysWith: { first, _ in first })
     }
 
+    /// Every pod template's (and the StatefulSet's) containers and init containers, with the object's name.
+    static func podTemplates(
+        _ objects: [[String: Any]]
+    ) -> [(name: String, labels: [String: String], containers: [[String: Any]])] {
+        objects.compactMap { object in
+            guard ["Deployment", "StatefulSet"].contains(object["kind"] as? String ?? ""),
+                let template = (object["spec"] as? [String: Any])?["template"] as? [String: Any]
+            else { return nil }
+            let labels = (template["metadata"] as? [String: Any])?["labels"] as? [String: String] ?? [:]
+            let spec = template["spec"] as? [String: Any]
+            let containers =
+                (spec?["containers"] as? [[String: Any]] ?? []) + (spec?["initContainers"] as? [[String: Any]] ?? [])
+            return ((object["metadata"] as? [String: Any])?["name"] as? String ?? "?", labels, containers)
+        }
+    }
+
+    /// What kubernetes-validate cannot see: every image of the chat's is the release's, and every NetworkPolicy's
+    /// `from` admits at least one of the pods rendered beside it (a label that never reached the pods would lock
+    /// the chat out of Redis, and pass every schema).
+    static func checkWiring(_ objects: [[String: Any]]) {
+        let templates = podTemplates(objects)
+        for template in templates {
+            for container in template.containers {
+                let image = container["image"] as? String ?? ""
+                if image.hasPrefix("swift-redis-chat") {
+                    #expect(image == "swift-redis-chat:\(ChatVersion.number)", "\(template.name): \(image)")
+                }
+            }
+        }
+        for policy in objects where policy["kind"] as? String == "NetworkPolicy" {
+            let rules = (policy["spec"] as? [String: Any])?["ingress"] as? [[String: Any]] ?? []
+            for rule in rules {
+                for peer in rule["from"] as? [[String: Any]] ?? [] {
+                    guard let wanted = (peer["podSelector"] as? [String: Any])?["matchLabels"] as? [String: String]
+                    else { continue }
+                    let admitted = templates.filter { template in
+                        wanted.allSatisfy { template.labels[$0.key] == $0.value }
+                    }
+                    #expect(!admitted.isEmpty, "a NetworkPolicy admits no pod: \(wanted)")
+                }
+            }
+        }
+    }
+
     static func probePath(_ container: [String: Any]?, _ probe: String) -> String? {
         ((container?[probe] as? [String: Any])?["httpGet"] as? [String: Any])?["path"] as? String
     }
@@ -68,6 +112,7 @@ struct KubernetesTests {
     @Test("the default kustomization renders, every object passes the API's schema, and it is what the docs promise")
     func defaultKustomization() throws {
         let objects = try render("deploy/kubernetes")
+        Self.checkWiring(objects)
         #expect(objects.allSatisfy { ($0["metadata"] as? [String: Any])?["namespace"] as? String ?? "chat" == "chat" })
         for name in ["chat-node", "chat-balancer"] {
             let deployment = Self.object(objects, "Deployment", name)
@@ -97,6 +142,7 @@ struct KubernetesTests {
     )
     func externalExample() throws {
         let objects = try render("deploy/kubernetes/examples/external-redis")
+        Self.checkWiring(objects)
         #expect(Self.object(objects, "StatefulSet", "redis") == nil)
         let deployment = Self.object(objects, "Deployment", "chat-node")
         let node = Self.environment(Self.container(deployment))

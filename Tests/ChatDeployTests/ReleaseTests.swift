@@ -77,7 +77,9 @@ struct ReleaseTests {
         }
     }
 
-    @Test("scripts/release.sh sets the version in its three places, commits and tags; it refuses what is not a release")
+    @Test(
+        "scripts/release.sh sets the version in its four places, commits and tags, a candidate before its release; it refuses what is not a release"
+    )
     func releaseScript() throws {
         try TestEnvironment.startingProcess()
         let directory = TestEnvironment.temporaryDirectory("release") + "/repo"
@@ -99,11 +101,20 @@ struct ReleaseTests {
         #expect(lower.status != 0 && lower.output.contains("is not above"), "\(lower.output)")
         let cut = try sh("scripts/release.sh 99.0.0")
         #expect(cut.status == 0, "\(cut.output)")
-        #expect(try sh("git tag --list").output == "v99.0.0\n")
+        #expect(try sh("git tag --list v99.0.0").output == "v99.0.0\n")
         #expect(try sh("cat Sources/ChatCore/ChatVersion.swift").output.contains("number = \"99.0.0\""))
         #expect(try sh("cat deploy/Dockerfile").output.contains("image.version=\"99.0.0\""))
-        #expect(try sh("cat deploy/kubernetes/base/kustomization.yaml").output.contains("newTag: \"99.0.0\""))
+        #expect(
+            try sh("cat deploy/kubernetes/components/release/kustomization.yaml").output.contains("newTag: \"99.0.0\""))
         let changelog = try sh("cat CHANGELOG.md").output
         #expect(changelog.contains("## [Unreleased]\n\n## [99.0.0] - ") && changelog.contains("- something"))
+        // A release candidate comes before its release, not after.
+        _ = try sh("sed -i 's/^## \\[Unreleased\\]$/## [Unreleased]\\n\\n- more/' CHANGELOG.md && git commit -qam more")
+        let candidate = try sh("scripts/release.sh 99.0.1-rc.1")
+        #expect(candidate.status == 0, "\(candidate.output)")
+        _ = try sh(
+            "sed -i 's/^## \\[Unreleased\\]$/## [Unreleased]\\n\\n- final/' CHANGELOG.md && git commit -qam final")
+        let final = try sh("scripts/release.sh 99.0.1")
+        #expect(final.status == 0, "the release after its candidate: \(final.output)")
     }
 }

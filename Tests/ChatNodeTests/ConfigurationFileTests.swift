@@ -14,11 +14,16 @@ import Glibc
 struct ConfigurationFileTests {
     static let settings = [
         ConfigurationFile.Setting(
-            key: "rate-limit", environment: "CHAT_RATE_LIMIT", isFlag: false, help: "", defaultValue: "10"),
+            key: "rate-limit", environment: "CHAT_RATE_LIMIT", isFlag: false, help: "", defaultValue: "10.0"),
         ConfigurationFile.Setting(
             key: "operators", environment: "CHAT_OPERATORS", isFlag: false, help: "", defaultValue: nil),
         ConfigurationFile.Setting(
             key: "proxy-protocol", environment: "CHAT_PROXY_PROTOCOL", isFlag: true, help: "", defaultValue: nil),
+        ConfigurationFile.Setting(
+            key: "max-clients", environment: "CHAT_MAX_CLIENTS", isFlag: false, help: "", defaultValue: "10000"),
+        ConfigurationFile.Setting(
+            key: "redis", environment: "CHAT_REDIS_URL", isFlag: false, help: "", defaultValue: "redis://127.0.0.1:6379"
+        ),
     ]
 
     @Test(
@@ -49,6 +54,24 @@ struct ConfigurationFileTests {
         }
         #expect(throws: ConfigurationFile.Problem.self) {
             try ConfigurationFile.values(yaml: "[1, 2]\n", source: "f", settings: Self.settings)
+        }
+        // A number option takes numbers: `10_000` or `1e4` would otherwise fall back to the default unsaid.
+        for bad in ["10_000", "1e4", "10k", ".inf"] {
+            #expect(throws: ConfigurationFile.Problem.self) {
+                try ConfigurationFile.values(yaml: "max-clients: \(bad)\n", source: "f", settings: Self.settings)
+            }
+        }
+        #expect(throws: ConfigurationFile.Problem.self) {
+            try ConfigurationFile.values(yaml: "rate-limit: .inf\n", source: "f", settings: Self.settings)
+        }
+        // A syntax error is told by line and column, never by quoting the line: it may hold a password.
+        do {
+            _ = try ConfigurationFile.values(
+                yaml: "max-clients: 5\nredis: \"redis://chat-node:S3CRET@redis:6379\n", source: "f",
+                settings: Self.settings)
+            Issue.record("an unterminated quote was accepted")
+        } catch {
+            #expect("\(error)".contains("line ") && !"\(error)".contains("S3CRET"), "\(error)")
         }
     }
 
@@ -92,6 +115,15 @@ struct ConfigurationFileTests {
         node.process.signal(SIGHUP)
         #expect(eventually(timeout: 5) { node.process.stderr().contains("configuration not reloaded") })
         #expect(node.process.stderr().contains("--rate-limit must be positive"))
+        // Nothing of it was taken: the file also dropped max-clients, and the limit is still the reloaded 3.
+        let stillFull = try node.connect("fifth")
+        try stillFull.expect("! server-full")
+        // All or nothing: the same file again is refused again, not taken for unchanged.
+        node.process.signal(SIGHUP)
+        #expect(
+            eventually(timeout: 5) {
+                node.process.stderr().components(separatedBy: "configuration not reloaded").count == 3
+            })
         try carol.send("still here")
         try alice.expect("<carol> still here")
     }

@@ -93,8 +93,9 @@ final class SessionHandler: ChannelDuplexHandler {
         self.modeChosen = mode != nil
         self.expectsProxyHeader = expectsProxyHeader
         let configuration = node.configuration
+        let live = configuration.live.values  // one reading: the rate and its burst from the same configuration
         var settings = SessionMachine.Settings(
-            limits: configuration.limits, rateLimit: configuration.rateLimit, rateBurst: configuration.rateBurst,
+            limits: configuration.limits, rateLimit: live.rateLimit, rateBurst: live.rateBurst,
             nodeID: node.nodeID)
         settings.registrationTimeoutNanos = UInt64(configuration.registrationTimeout.nanoseconds)
         settings.pingAfterNanos = UInt64(configuration.pingAfter.nanoseconds)
