@@ -37,7 +37,8 @@ struct ReleaseTests {
     static let foreignOptions: Set<String> = [
         "--appendonly", "--save", "--maxmemory", "--maxmemory-policy", "--user", "--cluster", "--cluster-from",
         "--cluster-copy",  // redis-server, redis-cli
-        "--build-arg", "--force-recreate", "--no-deps", "--profile", "--scale", "--force", "--replicas",  // docker, kubectl
+        "--build-arg", "--force-recreate", "--no-deps", "--profile", "--scale", "--force",  // docker
+        "--replicas",  // kubectl
         "--filter", "--skip-build", "--no-parallel", "--tool",  // swift test, valgrind
         "--fast", "--seconds", "--debug", "--rotate",  // scripts/test.sh, fuzz.sh, compose-secrets.sh
     ]
