@@ -3,8 +3,8 @@
 #   scripts/test.sh          installs what is missing, builds everything, runs every test one at a time (the
 #                            integration tests start their own redis-server, postgres, chat-node, chat-balancer,
 #                            tmux and browser processes) and, beside them, the format check and a short run of
-#                            every fuzz target: about 25.5 minutes here from a fresh clone at d015b65 (10 of them
-#                            the build, 15.5 the tests), 16 with it done
+#                            every fuzz target: about 23 minutes here from a fresh clone at 799e8cb (9.3 of them
+#                            the build, 13.5 the tests), 15 with it done
 #   scripts/test.sh --fast   only the tests that start no process, in parallel, then the format check: under a
 #                            minute after a build
 # Any further arguments go to `swift test`, e.g. `scripts/test.sh --filter ChatStoreTests` for one suite (then

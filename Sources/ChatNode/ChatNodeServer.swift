@@ -114,7 +114,18 @@ public final class ChatNodeServer: Service, Sendable {
         }
         for hub in hubs { relay.attach(ChatKeys.networkChannel, hub: hub).whenFailure { _ in } }
         _ = try? await node.network.refresh().get()
-        Self.checkOperators(configuration, store: store, logger: logger)
+        Self.checkOperators(configuration.operators, store: store, logger: logger)
+        // After a SIGHUP's reload (whose handler was added first, so runs first): the names it added.
+        let operatorsChecked = NIOLockedValueBox(configuration.operators)
+        let operatorStore = store
+        let operatorCheck = Hangups.add {
+            let listed = configuration.operators
+            let added = operatorsChecked.withLockedValue { checked in
+                defer { checked = listed }
+                return listed.subtracting(checked)
+            }
+            Self.checkOperators(added, store: operatorStore, logger: logger)
+        }
         let timers =
             keeper.start() + hubs.map { $0.startTicking() } + [node.network.startRefreshing(on: loops[1 % loops.count])]
         // The archive's connections, and the archiver (which waits for PostgreSQL, however long it is down).
@@ -141,6 +152,7 @@ public final class ChatNodeServer: Service, Sendable {
             listeners = try await NodeListeners.bind(group: group, node: node, hubByLoop: hubByLoop, settings: settings)
         } catch {
             logger.critical("cannot listen", metadata: ["error": "\(error)"])
+            operatorCheck.cancel()
             for timer in timers { timer.cancel() }
             await redis.stop()
             await acknowledgedRedis?.stop()
@@ -202,6 +214,7 @@ public final class ChatNodeServer: Service, Sendable {
             }
         }
         reloads?.cancel()
+        operatorCheck.cancel()
         heartbeats.stop()
         if let (client, archiver) = archiving {
             archiver.cancel()
@@ -216,9 +229,10 @@ public final class ChatNodeServer: Service, Sendable {
         logger.info("stopped")
     }
 
-    /// Says at start when a listed operator name is not registered: whoever registers it first operates the server.
-    private static func checkOperators(_ configuration: NodeConfiguration, store: ChatStore, logger: Logger) {
-        for key in configuration.operators.sorted() {
+    /// Says when a listed operator name is not registered (at start, and for names a reloaded configuration adds):
+    /// whoever registers it first operates the server.
+    private static func checkOperators(_ operators: Set<String>, store: ChatStore, logger: Logger) {
+        for key in operators.sorted() {
             store.isRegistered(key: key).whenSuccess { registered in
                 guard !registered else { return }
                 logger.warning(

@@ -98,12 +98,17 @@ struct ConfigurationFileTests {
         let third = try node.connect("third")
         try third.expect("! server-full")
 
-        try "max-clients: 3\nhistory-on-join: 5\nmax-rooms: 50\nlog-level: warning\n".write(
+        try "max-clients: 3\nhistory-on-join: 5\nmax-rooms: 50\nlog-level: warning\noperators: [mallory]\n".write(
             toFile: file, atomically: true, encoding: .utf8)
         node.process.signal(SIGHUP)
         #expect(eventually(timeout: 5) { node.process.stderr().contains("configuration reloaded") })
         let log = node.process.stderr()
-        #expect(log.contains("config.applied=max-clients "), "\(log.suffix(600))")
+        #expect(log.contains("config.applied=max-clients,operators "), "\(log.suffix(600))")
+        // An operator name the reload added and nobody registered: said at once, as at start.
+        #expect(
+            eventually(timeout: 5) {
+                node.process.stderr().contains("is not registered")  // (logged by its key, a skeleton: "rnallory")
+            })
         #expect(log.contains("config.needs_restart=max-rooms "), "\(log.suffix(600))")
         #expect(log.contains("config.overridden=history-on-join "), "\(log.suffix(600))")
         let carol = try node.login("carol")
