@@ -1,7 +1,7 @@
 #!/bin/sh
 # Entrypoint of docker-compose.yml's Redis: starts the official image's entrypoint (which drops to the redis user)
-# with the compose command's arguments plus the ACL users. Compose mounts this file into the redis container; it is
-# in no image.
+# with the compose command's arguments plus the ACL users. Compose mounts this file into the redis container; the
+# chat's image carries a copy, which Kubernetes' Redis pod takes from it (deploy/kubernetes/components/redis).
 #
 # Each password comes from a secret file (/run/secrets/redis-*-password, made by scripts/compose-secrets.sh).
 # Redis is given only its SHA-256 (`#<hash>` in a `user` directive), so the passwords themselves are not in Redis's

@@ -8,6 +8,7 @@
 #   chat-postgres          the archive's password (components/archive)
 #
 #   scripts/kubernetes-secrets.sh | kubectl apply -n chat -f -
+#   scripts/kubernetes-secrets.sh --no-tls | ...       without chat-tls: cert-manager (or you) keeps that one
 #
 # Rotating a password: scripts/compose-secrets.sh --rotate node, apply this again, then restart Redis and the
 # pods that use it (kubectl -n chat rollout restart statefulset/redis deployment/chat-node). Nothing is written but
@@ -17,9 +18,16 @@ cd "$(dirname "$0")/.."
 scripts/compose-secrets.sh >&2
 
 dir=${SECRETS_DIR:-deploy/secrets}  # SECRETS_DIR: elsewhere (the tests)
-encode() { base64 -w0 <"$1"; }
+tls=1
+case "${1:-}" in
+  --no-tls) tls= ;;
+  "") ;;
+  *) echo "usage: $0 [--no-tls]" >&2; exit 2 ;;
+esac
+# base64 without line breaks (GNU's -w0 is not everywhere).
+encode() { base64 <"$1" | tr -d '\n'; }
 # Each password without its trailing newline, as chat-redis-auth and redis-entrypoint.sh read it.
-password() { printf '%s' "$(cat "$dir/$1")" | base64 -w0; }
+password() { printf '%s' "$(cat "$dir/$1")" | base64 | tr -d '\n'; }
 
 cat <<YAML
 apiVersion: v1
@@ -32,6 +40,9 @@ data:
   redis-balancer-password: $(password redis-balancer-password)
   redis-healthcheck-password: $(password redis-healthcheck-password)
 ---
+YAML
+if [ -n "$tls" ]; then
+  cat <<YAML
 apiVersion: v1
 kind: Secret
 metadata:
@@ -41,6 +52,9 @@ data:
   tls.crt: $(encode "$dir/tls-chain.pem")
   tls.key: $(encode "$dir/tls-key.pem")
 ---
+YAML
+fi
+cat <<YAML
 apiVersion: v1
 kind: Secret
 metadata:

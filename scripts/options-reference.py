@@ -21,7 +21,8 @@ HEADER = """# Options
 
 Every option of every executable, generated from the executables by `scripts/options-reference.py` (the test
 command checks it is current: change an option's help in the code, then run the script). Where an option's help
-ends in `[NAME]`, the environment variable NAME sets it when the flag is absent; the flag wins. Defaults are those
+ends in `[NAME]`, the environment variable NAME sets it when the flag is absent, and a configuration file
+(`--config`) when neither is there: flag, then environment, then file, then the default. Defaults are those
 of a start with no environment variables set. How to choose them: docs/deploy.md, docs/security.md,
 docs/balancer.md.
 """

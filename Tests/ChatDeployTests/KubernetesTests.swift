@@ -147,6 +147,11 @@ struct KubernetesTests {
         let deployment = Self.object(objects, "Deployment", "chat-node")
         let node = Self.environment(Self.container(deployment))
         #expect(node["CHAT_REDIS_URL"]?.hasPrefix("redis-cluster://") == true, "\(node)")
+        #expect(
+            ((Self.container(deployment)?["env"] as? [[String: Any]]) ?? []).filter {
+                $0["name"] as? String == "CHAT_ARCHIVE"
+            }
+            .count == 1, "the example's archive address replaces the component's, by name")
         #expect(node["CHAT_ARCHIVE"]?.hasPrefix("postgres://chat@postgres.data.svc") == true, "\(node)")
         #expect(node["ARCHIVE_PASSWORD_FILE"] != nil)
         let balancer = Self.environment(Self.container(Self.object(objects, "Deployment", "chat-balancer")))
@@ -170,6 +175,11 @@ struct KubernetesTests {
         let secrets = try Yams.load_all(yaml: made.output).compactMap { $0 as? [String: Any] }
         let names = secrets.compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String }
         #expect(names == ["chat-redis-passwords", "chat-tls", "chat-postgres"])
+        // --no-tls leaves the certificate to whoever manages it (cert-manager).
+        let withoutTLS = try TestEnvironment.run(
+            "/bin/bash", ["-c", "scripts/kubernetes-secrets.sh --no-tls 2>/dev/null"], directory: Self.root,
+            environment: ["SECRETS_DIR": directory + "/secrets"])
+        #expect(withoutTLS.status == 0 && !withoutTLS.output.contains("chat-tls"))
         let passwords = (secrets.first?["data"] as? [String: String]) ?? [:]
         let node = passwords["redis-node-password"].flatMap { Data(base64Encoded: $0) }.map {
             String(decoding: $0, as: UTF8.self)

@@ -40,7 +40,7 @@ struct ReleaseTests {
         "--build-arg", "--force-recreate", "--no-deps", "--profile", "--scale", "--force",  // docker
         "--replicas",  // kubectl
         "--filter", "--skip-build", "--no-parallel", "--tool",  // swift test, valgrind
-        "--fast", "--seconds", "--debug", "--rotate",  // scripts/test.sh, fuzz.sh, compose-secrets.sh
+        "--fast", "--seconds", "--debug", "--rotate", "--no-tls",  // scripts/test.sh, fuzz.sh, *-secrets.sh
     ]
 
     @Test("docs/options.md is what the executables say, and every option the docs name exists")
