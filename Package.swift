@@ -95,12 +95,28 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Traces: spans, W3C trace context, and their export to an OpenTelemetry collector over OTLP/HTTP (JSON). It
+        // knows nothing of the chat; the node decides what is a span.
+        .target(
+            name: "ChatTracing",
+            dependencies: [
+                "ChatCore",
+                "Endpoints",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The chat node: TCP sessions, local fan-out, presence upkeep, HTTP health and metrics.
         .target(
             name: "ChatNode",
             dependencies: [
                 "ChatCore",
                 "ChatArchive",
+                "ChatTracing",
                 "ChatStore",
                 "RedisClient",
                 "Endpoints",
@@ -249,6 +265,7 @@ let package = Package(
             name: "chat-node",
             dependencies: [
                 "ChatArchive",
+                "ChatTracing",
                 "Endpoints",
                 "ChatCore",
                 "ChatNode",
@@ -310,6 +327,7 @@ let package = Package(
                 "ChatNode",
                 "ChatArchive",
                 "ChatStore",
+                "ChatTracing",
                 "RedisClient",
                 "ChatTestSupport",
                 .product(name: "NIOTestUtils", package: "swift-nio"),

@@ -36,6 +36,11 @@ if ! pkg-config --exists ncursesw 2>/dev/null; then missing+=(libncurses-dev); f
 if [ "${1:-}" = "--tests" ] && ! command -v kubernetes-validate >/dev/null 2>&1; then
   python3 -m pip install -q kubernetes-validate || echo "could not install kubernetes-validate (pip)" >&2
 fi
+# The traces' collector stand-in (TracingTests) checks what a node posts with OpenTelemetry's own protobuf
+# definitions of OTLP.
+if [ "${1:-}" = "--tests" ] && ! python3 -c "import opentelemetry.proto" >/dev/null 2>&1; then
+  python3 -m pip install -q opentelemetry-proto || echo "could not install opentelemetry-proto (pip)" >&2
+fi
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

@@ -3,10 +3,15 @@
 public struct RelayEnvelope: Equatable, Sendable {
     public var event: ChatEvent
     public var origin: String?
+    /// The trace the event is part of (a W3C `traceparent`), when the node that published it traces it: the nodes
+    /// fanning it out continue that trace. Never stored: a message's comes with the published copy only
+    /// (`RoomScripts.tracedCopy`).
+    public var traceParent: String?
 
-    public init(event: ChatEvent, origin: String? = nil) {
+    public init(event: ChatEvent, origin: String? = nil, traceParent: String? = nil) {
         self.event = event
         self.origin = origin
+        self.traceParent = traceParent
     }
 
     /// Its id in a room's stream, for what a room's stream holds (a message, a change to one).
@@ -196,6 +201,7 @@ public enum RelayCodec {
             preconditionFailure("only relayed events are encoded for Redis, not \(envelope.event)")
         }
         if let origin = envelope.origin { json.field("sid", origin) }
+        if let trace = envelope.traceParent { json.field("tp", trace) }
         return json.finish()
     }
 
@@ -323,7 +329,7 @@ public enum RelayCodec {
         default:
             return nil
         }
-        return RelayEnvelope(event: event, origin: wire.sid)
+        return RelayEnvelope(event: event, origin: wire.sid, traceParent: wire.tp)
     }
 
     /// `<stream id> <json>` -> (id, json); a payload that starts with `{` has no id.
@@ -361,6 +367,7 @@ public enum RelayCodec {
         var rt: String?
         /// A change's kind (`MessageAction.operation`).
         var op: String?
+        var tp: String?
 
         init?(_ fields: [String: FlatJSON.Value]) {
             /// Absent or null: nil; a string: it; anything else refuses the payload (`.some(nil)` is the refusal).
@@ -385,9 +392,10 @@ public enum RelayCodec {
                 let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"),
                 let away = string("away"), let until = string("until"),
                 let sid = string("sid"), let ops = bool("ops"), let bot = bool("bot"),
-                let re = string("re"), let rf = string("rf"), let rt = string("rt"), let op = string("op")
+                let re = string("re"), let rf = string("rf"), let rt = string("rt"), let op = string("op"),
+                let tp = string("tp")
             else { return nil }
-            (self.re, self.rf, self.rt, self.op) = (re, rf, rt, op)
+            (self.re, self.rf, self.rt, self.op, self.tp) = (re, rf, rt, op, tp)
             self.until = until
             self.ops = ops
             self.bot = bot

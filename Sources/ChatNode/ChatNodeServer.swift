@@ -2,6 +2,7 @@ import ChatArchive
 import ChatCommandSupport
 import ChatCore
 import ChatStore
+import ChatTracing
 import Endpoints
 import Foundation
 import Logging
@@ -81,12 +82,20 @@ public final class ChatNodeServer: Service, Sendable {
         let acknowledgedRedis = store.acknowledgedMessages?.redis
         let archive = configuration.archive.map { ChatArchive(address: $0, logger: logger) }
         if archive != nil { store.archiveMarks = ArchiveMarks() }
+        let tracer = configuration.otlpEndpoint.map { endpoint in
+            Tracer(
+                settings: Tracer.Settings(
+                    endpoint: endpoint, sampleRatio: configuration.traceSampleRatio, serviceName: "chat-node",
+                    serviceVersion: ChatVersion.number, instanceID: nodeID),
+                counts: metrics.traceCounts, logger: logger)
+        }
+        tracer?.start(on: loops[1 % loops.count])
         let relay = Relay(
             subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits, logger: logger,
-            metrics: metrics)
+            metrics: metrics, tracer: tracer)
         let node = NodeContext(
             configuration: configuration, nodeID: nodeID, store: store, relay: relay, metrics: metrics, logger: logger,
-            archive: archive)
+            archive: archive, tracer: tracer)
         let keeper = PresenceKeeper(node: node, hubs: hubs, eventLoop: loops[1 % loops.count])
         connectedHook.withLockedValue { $0 = { keeper.redisConnected(reconnected: $0) } }
 
@@ -222,6 +231,7 @@ public final class ChatNodeServer: Service, Sendable {
             client.cancel()
             await client.value
         }
+        await tracer?.shutdown()  // the last spans, the shutdown's leaves among them
         await redis.stop()
         await acknowledgedRedis?.stop()
         try? await subscriber.stop().get()

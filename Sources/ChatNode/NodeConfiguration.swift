@@ -2,6 +2,7 @@ import ChatArchive
 import ChatCommandSupport
 import ChatCore
 import ChatStore
+import ChatTracing
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
@@ -89,6 +90,10 @@ public struct NodeConfiguration: Sendable {
     public var historyLength = 1000
     /// Where every room message is archived, past what Redis keeps (`--archive`); nil: nowhere.
     public var archive: ArchiveAddress? = nil
+    /// Where traces go (`--otlp-endpoint`, an OTLP/HTTP collector); nil: nothing is traced.
+    public var otlpEndpoint: OTLPEndpoint? = nil
+    /// The share of messages and logins traced (`--trace-sample-ratio`, 0 to 1).
+    public var traceSampleRatio: Double = 1
     /// How long the archive keeps messages (`--archive-keep-days`, `--archive-keep-room`); the archiving node
     /// removes what is older every `Archiver.Settings.retentionInterval`.
     public var archiveRetention = ChatArchive.Retention()

@@ -2,6 +2,7 @@ import ChatArchive
 import ChatCommandSupport
 import ChatCore
 import ChatStore
+import ChatTracing
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -66,13 +67,16 @@ final class NodeContext: Sendable {
     let network: NetworkRules
     /// Every room message past what Redis keeps (`--archive`): history reads on in it, search reads it.
     let archive: ChatArchive?
+    /// Traces of messages and logins (`--otlp-endpoint`), or nil: then nothing is traced.
+    let tracer: Tracer?
 
     init(
         configuration: NodeConfiguration, nodeID: String, store: ChatStore, relay: Relay, metrics: NodeMetrics,
-        logger: Logger, archive: ChatArchive? = nil
+        logger: Logger, archive: ChatArchive? = nil, tracer: Tracer? = nil
     ) {
         self.configuration = configuration
         self.archive = archive
+        self.tracer = tracer
         self.nodeID = nodeID
         self.store = store
         self.relay = relay

@@ -1,4 +1,5 @@
 import ChatCore
+import ChatTracing
 import Prometheus
 
 /// Every metric the node exports, defined once (swift-prometheus traps on conflicting definitions).
@@ -38,6 +39,21 @@ public final class NodeMetrics: Sendable {
     let redisLastReconnect: Gauge
     /// The archive (`--archive`): what this node's archiver wrote, how far behind the rooms it is, what it lost.
     let archive: ArchiveMetrics
+    /// Traces (`--otlp-endpoint`): spans the collector took, spans dropped (queue full, or a post that failed), and
+    /// posts that failed.
+    let traceSpansExported: Counter
+    let traceSpansDropped: Counter
+    let traceExportFailures: Counter
+
+    /// The tracer's reports, as these metrics.
+    var traceCounts: Tracer.Counts {
+        var counts = Tracer.Counts()
+        let (exported, dropped, failures) = (traceSpansExported, traceSpansDropped, traceExportFailures)
+        counts.exported = { exported.increment(by: Int64($0)) }
+        counts.dropped = { dropped.increment(by: Int64($0)) }
+        counts.failedExports = { failures.increment() }
+        return counts
+    }
 
     /// `eventLoops`: how many fan-out latency histograms to keep (one per loop; loops past the last share it).
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(), eventLoops: Int = 1) {
@@ -108,6 +124,14 @@ public final class NodeMetrics: Sendable {
                 "chat_redis_last_reconnect_timestamp_seconds",
                 "When the connection to Redis was last re-made (0: never)"))
         archive = ArchiveMetrics(registry: registry)
+        traceSpansExported = registry.makeCounter(
+            descriptor: Self.describe("chat_trace_spans_exported_total", "Spans the OTLP collector accepted"))
+        traceSpansDropped = registry.makeCounter(
+            descriptor: Self.describe(
+                "chat_trace_spans_dropped_total", "Spans dropped: the export queue was full, or their post failed"))
+        traceExportFailures = registry.makeCounter(
+            descriptor: Self.describe(
+                "chat_trace_export_failures_total", "Posts to the OTLP collector that failed or were refused"))
     }
 
     struct ArchiveMetrics: Sendable {

@@ -336,11 +336,13 @@ extension ChatStore {
     /// twice: before the message (sent ahead of it, not waited for: a node killed right after the message leaves
     /// the mark made; the archiver removes a mark only once it is two seconds old, by when the message it
     /// announced is logged), and after it, a tick later.
+    /// `trace`: the message's `traceparent`, for the node that fans it out to continue.
     public func sendDirect(
         _ message: DirectMessage, to user: String, origin: String,
-        sender: (key: String, registered: Bool, author: String)
+        sender: (key: String, registered: Bool, author: String), trace: String? = nil
     ) -> EventLoopFuture<(delivered: Bool, recipientAway: String?)> {
-        let payload = RelayCodec.encode(RelayEnvelope(event: .direct(message), origin: origin))
+        let payload = RelayCodec.encode(
+            RelayEnvelope(event: .direct(message), origin: origin, traceParent: trace))
         let marks = archiveMarks
         if let marks {
             // Not waited for; should it fail, the mark after the message (a tick later) stands for it.

@@ -7,7 +7,7 @@ extension ChatStore {
     /// A message answering another: stored with the answered message's id, published with its author and start.
     /// Waits for the replicas `acknowledgedMessages` asks for, as any message does.
     func publishReply(
-        _ message: OutgoingMessage, user: UserName, origin: String, renewsRoom: Bool
+        _ message: OutgoingMessage, user: UserName, origin: String, renewsRoom: Bool, trace: String = ""
     ) -> EventLoopFuture<PublishedMessage> {
         let room = message.room
         let parameters = MessageScripts.ReplyParameters(
@@ -17,7 +17,7 @@ extension ChatStore {
             body: RelayCodec.messageBody(message, origin: origin), maxLength: historyLength,
             roomIdleTTL: bounds.roomIdleSeconds, user: user.key, now: message.time,
             spec: message.replyTo?.scriptSpec ?? "", author: message.author ?? "", room: room.value,
-            renewsTopic: renewsRoom)
+            renewsTopic: renewsRoom, trace: trace)
         let script = MessageScripts.publishReply
         let keys = script.keys(parameters)
         let arguments = script.arguments(parameters)

@@ -183,14 +183,17 @@ extension ChatStore {
     /// replicas `acknowledgedMessages` asks for have it (always, when it asks for none). The upkeep a message
     /// asks for is sent right behind it and not waited for: the room's activity (an index) and the sender's last
     /// active time (the person's record) may live on other shards, and a message is not delayed by either.
+    /// `trace`: the message's `traceparent`, for the published copy only (the nodes fanning it out continue it).
     public func publishMessage(
-        _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all
+        _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all, trace: String? = nil
     ) -> EventLoopFuture<PublishedMessage> {
         let published: EventLoopFuture<PublishedMessage>
         if message.replyTo != nil {
-            published = publishReply(message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom)
+            published = publishReply(
+                message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom, trace: trace ?? "")
         } else {
-            published = publishPlain(message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom)
+            published = publishPlain(
+                message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom, trace: trace ?? "")
         }
         if upkeep.renewsRoom {
             // An idle room's history goes by itself; the room counts as active for the cap meanwhile. Its bans
@@ -213,7 +216,7 @@ extension ChatStore {
     }
 
     private func publishPlain(
-        _ message: OutgoingMessage, user: UserName, origin: String, renewsRoom: Bool
+        _ message: OutgoingMessage, user: UserName, origin: String, renewsRoom: Bool, trace: String
     ) -> EventLoopFuture<PublishedMessage> {
         let parameters = RoomScripts.PublishParameters(
             historyKey: ChatKeys.history(message.room), topicKey: ChatKeys.topic(message.room),
@@ -221,7 +224,8 @@ extension ChatStore {
             changesKey: ChatKeys.changes(message.room), changeIndexKey: ChatKeys.changeIndex(message.room),
             channel: ChatKeys.roomChannel(message.room),
             body: RelayCodec.messageBody(message, origin: origin), maxLength: historyLength,
-            roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: renewsRoom, user: user.key, now: message.time)
+            roomIdleTTL: bounds.roomIdleSeconds, renewsTopic: renewsRoom, user: user.key, now: message.time,
+            trace: trace)
         // One future per message on the default path, as before acknowledgements could wait for replicas.
         let published: EventLoopFuture<PublishedMessage>
         let (keys, arguments) = parameters.encoded

@@ -111,6 +111,8 @@ enum MessageScripts {
         var author: String
         var room: String
         var renewsTopic: Bool
+        /// The message's trace, or empty (`RoomScripts.tracedCopy`).
+        var trace = ""
     }
 
     /// A message that answers another: refused as any message is (muted, unvoiced in +m), and when the answered
@@ -131,8 +133,9 @@ enum MessageScripts {
             .init("channel", \.channel), .init("body", \.body), .init("maxLength", \.maxLength),
             .init("roomIdleTTL", \.roomIdleTTL), .init("user", \.user), .init("now", \.now), .init("spec", \.spec),
             .init("author", \.author), .init("room", \.room), .init("renewsTopic", \.renewsTopic),
+            .init("trace", \.trace),
         ],
-        body: RoomScripts.refusedSpeech + "\n" + helpers + "\n" + """
+        body: RoomScripts.refusedSpeech + "\n" + RoomScripts.tracedCopy + "\n" + helpers + "\n" + """
             local refused = refusedSpeech(rulesKey, rolesKey, user, now)
             if refused then return refused end
             local function renewRoom()
@@ -145,7 +148,7 @@ enum MessageScripts {
             local answered, message = findMessage(historyKey, spec, author)
             if not answered then
                 local id = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', body)
-                redis.call('SPUBLISH', channel, id .. ' ' .. body)
+                redis.call('SPUBLISH', channel, id .. ' ' .. tracedCopy(body, trace))
                 renewRoom()
                 return {id, '', '', ''}
             end
@@ -156,8 +159,8 @@ enum MessageScripts {
             local short = snippet(text)
             local stored = string.sub(body, 1, -2) .. ',"re":"' .. answered .. '"}'
             local id = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', stored)
-            redis.call('SPUBLISH', channel, id .. ' ' .. string.sub(stored, 1, -2) .. ',"rf":' .. cjson.encode(from)
-                .. ',"rt":' .. cjson.encode(short) .. '}')
+            redis.call('SPUBLISH', channel, id .. ' ' .. tracedCopy(string.sub(stored, 1, -2) .. ',"rf":'
+                .. cjson.encode(from) .. ',"rt":' .. cjson.encode(short) .. '}', trace))
             renewRoom()
             return {id, answered, from, short}
             """)

@@ -219,6 +219,8 @@ enum RoomScripts {
         /// The sender's user key, and the message's time, for mutes.
         var user: String
         var now: Millis
+        /// The message's trace (`traceparent`), or empty: carried by the published copy only (`tracedCopy`).
+        var trace = ""
 
         /// The keys and arguments in `publishMessage`'s declared order, written out directly: this runs for every
         /// message, and the declared fields' key-path encoding cost the flood about a tenth of its throughput once
@@ -228,7 +230,7 @@ enum RoomScripts {
                 [historyKey, topicKey, rolesKey, rulesKey, changesKey, changeIndexKey],
                 [
                     channel, body, String(maxLength), String(roomIdleTTL), renewsTopic ? "1" : "0", user,
-                    String(now),
+                    String(now), trace,
                 ]
             )
         }
@@ -255,15 +257,16 @@ enum RoomScripts {
         arguments: [
             .init("channel", \.channel), .init("body", \.body), .init("maxLength", \.maxLength),
             .init("roomIdleTTL", \.roomIdleTTL), .init("renewsTopic", \.renewsTopic), .init("user", \.user),
-            .init("now", \.now),
+            .init("now", \.now), .init("trace", \.trace),
         ],
         body: """
             \(renewRoomKey)
             \(refusedSpeech)
+            \(tracedCopy)
             local refused = refusedSpeech(rulesKey, rolesKey, user, now)
             if refused then return refused end
             local id = redis.call('XADD', historyKey, 'MAXLEN', '~', maxLength, '*', 'p', body)
-            redis.call('SPUBLISH', channel, id .. ' ' .. body)
+            redis.call('SPUBLISH', channel, id .. ' ' .. tracedCopy(body, trace))
             redis.call('EXPIRE', historyKey, roomIdleTTL)
             if renewsTopic == '1' then
                 for _, key in ipairs({topicKey, rolesKey, rulesKey, changesKey, changeIndexKey}) do
@@ -323,6 +326,16 @@ enum RoomScripts {
             local seconds = tonumber(roomIdleTTL) + \(PublishUpkeep.renewalIntervalSeconds)
             redis.call('EXPIRE', key, seconds, 'NX')
             redis.call('EXPIRE', key, seconds, 'GT')
+        end
+        """
+
+    /// The published copy of a message's JSON with its trace (`"tp"`, a W3C `traceparent` the node wrote) before the
+    /// closing brace, so the nodes fanning it out continue the sender's trace; the stream keeps the JSON without it
+    /// (history is no place for a trace id). Untraced, the JSON as it is.
+    static let tracedCopy = """
+        local function tracedCopy(json, trace)
+            if trace == '' then return json end
+            return string.sub(json, 1, -2) .. ',"tp":"' .. trace .. '"}'
         end
         """
 

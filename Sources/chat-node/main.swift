@@ -3,6 +3,7 @@ import ChatArchive
 import ChatCommandSupport
 import ChatCore
 import ChatNode
+import ChatTracing
 import Endpoints
 import Foundation
 import Logging
@@ -254,6 +255,20 @@ struct ChatNodeCommand: AsyncParsableCommand {
     var loginFailures = env("CHAT_LOGIN_FAILURES") ?? "10,30"
 
     @Option(
+        name: .customLong("otlp-endpoint"),
+        help:
+            "OpenTelemetry traces of messages and logins, posted as OTLP/HTTP JSON to this collector (http://HOST[:PORT][/PATH], port 4318 by default, /v1/traces appended); none unless set. [CHAT_OTLP_ENDPOINT]"
+    )
+    var otlpEndpoint = env("CHAT_OTLP_ENDPOINT") ?? ""
+
+    @Option(
+        name: .customLong("trace-sample-ratio"),
+        help:
+            "The share of messages and logins that start a trace, 0 to 1 (a trace started on another node is always continued). [CHAT_TRACE_SAMPLE_RATIO]"
+    )
+    var traceSampleRatio = env("CHAT_TRACE_SAMPLE_RATIO").flatMap(Double.init) ?? 1
+
+    @Option(
         name: .customLong("irc-port"),
         help: "Port for IRC clients (irssi, WeeChat, bots); none unless set. [CHAT_IRC_PORT]")
     var ircPortOption: Int?
@@ -289,6 +304,14 @@ struct ChatNodeCommand: AsyncParsableCommand {
         }
         guard ChatArchive.Retention.parseRooms(archiveKeepRoom) != nil else {
             throw ValidationError("--archive-keep-room is ROOM=DAYS,ROOM=DAYS (days at least 1)")
+        }
+        if !otlpEndpoint.isEmpty, OTLPEndpoint(otlpEndpoint) == nil {
+            throw ValidationError(
+                "--otlp-endpoint must be http://HOST[:PORT][/PATH] (plain HTTP, to a collector beside the node; got '\(otlpEndpoint)')"
+            )
+        }
+        guard (0...1).contains(traceSampleRatio) else {
+            throw ValidationError("--trace-sample-ratio must be between 0 and 1 (got \(traceSampleRatio))")
         }
         if let archive, ArchiveAddress(archive) == nil {
             throw ValidationError(
@@ -387,6 +410,8 @@ struct ChatNodeCommand: AsyncParsableCommand {
         configuration.limits.historyOnJoin = historyOnJoin
         configuration.historyLength = historyLength
         configuration.archive = archive.flatMap(ArchiveAddress.init)
+        configuration.otlpEndpoint = OTLPEndpoint(otlpEndpoint)
+        configuration.traceSampleRatio = traceSampleRatio
         configuration.archiveRetention = ChatArchive.Retention(
             days: archiveKeepDays.flatMap { Int($0) }, rooms: ChatArchive.Retention.parseRooms(archiveKeepRoom) ?? [:])
         if ackReplicas > 0 {

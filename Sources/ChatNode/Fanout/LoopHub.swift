@@ -90,9 +90,13 @@ final class LoopHub: @unchecked Sendable {
         var touched: [SessionHandler] = []
         var written: Int64 = 0
         var shown = 0
+        // Traced events and how many sessions each reached, told once the flushes are done.
+        var traced: [(FanoutTrace, Int)] = []
+        defer { for (fanout, count) in traced { fanout.delivered(to: count) } }
         for event in batch {
             // Everyone here hears the network's channel (each session decides what it shows).
             guard let members = event.channel == ChatKeys.networkChannel ? sessions : listeners[event.channel] else {
+                if let fanout = event.fanout { traced.append((fanout, 0)) }
                 continue
             }
             let writtenBefore = written
@@ -105,6 +109,7 @@ final class LoopHub: @unchecked Sendable {
                 written += 1
             }
             if written > writtenBefore { shown += 1 }
+            if let fanout = event.fanout { traced.append((fanout, Int(written - writtenBefore))) }
         }
         for session in touched { session.flush() }
         guard written > 0, let received = batch.first?.received else { return }

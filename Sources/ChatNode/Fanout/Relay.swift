@@ -1,5 +1,6 @@
 import ChatCore
 import ChatStore
+import ChatTracing
 import Logging
 import NIOCore
 import RedisClient
@@ -42,6 +43,8 @@ final class Relay: @unchecked Sendable {
     private var dropped = 0
     private let logger: Logger
     private let metrics: NodeMetrics
+    /// Continues the traces events carry (`--otlp-endpoint`): a fan-out span per traced event.
+    private let tracer: Tracer?
     /// Called (on the subscriber's loop) when a node says the network's bans or message of the day changed.
     var onNetworkChanged: (@Sendable () -> Void)?
 
@@ -53,8 +56,9 @@ final class Relay: @unchecked Sendable {
 
     init(
         subscriber: any RedisPubSub, hubs: [LoopHub], store: ChatStore, limits: ProtocolLimits, logger: Logger,
-        metrics: NodeMetrics
+        metrics: NodeMetrics, tracer: Tracer? = nil
     ) {
+        self.tracer = tracer
         self.logger = logger
         self.metrics = metrics
         self.subscriber = subscriber
@@ -174,10 +178,11 @@ final class Relay: @unchecked Sendable {
         var perHub: [Int: [RenderedEvent]] = [:]
         for (channel, envelope) in batch {
             guard let targets = routes[channel], isNew(envelope, on: channel) else { continue }
+            let fanout = fanoutTrace(of: envelope, on: channel, loops: targets.count)
             // One RenderedEvent per loop: its render cache is then only ever touched by that loop.
             for hubIndex in targets.keys {
                 perHub[hubIndex, default: []].append(
-                    RenderedEvent(channel: channel, envelope: envelope, now: now, received: received))
+                    RenderedEvent(channel: channel, envelope: envelope, now: now, received: received, fanout: fanout))
             }
         }
         for (hubIndex, events) in perHub {
@@ -185,6 +190,20 @@ final class Relay: @unchecked Sendable {
             let handOff = UnsafeTransfer(events)
             hub.eventLoop.execute { hub.deliver(handOff.value) }
         }
+    }
+
+    /// This node's span of a traced event's fan-out, continuing the publisher's trace; nil for an untraced event (or
+    /// when this node does not trace).
+    private func fanoutTrace(of envelope: RelayEnvelope, on channel: String, loops: Int) -> FanoutTrace? {
+        guard let tracer, let carried = envelope.traceParent, let parent = SpanContext(traceparent: carried) else {
+            return nil
+        }
+        let span = tracer.startSpan("chat.message.fanout", kind: .consumer, parent: parent)
+        span.set("messaging.system", "redis")
+        span.set("messaging.operation.type", "process")
+        span.set("messaging.destination.name", channel)
+        if let id = envelope.streamID { span.set("chat.message.id", id.description) }
+        return FanoutTrace(span: span, loops: loops)
     }
 
     /// Drops a message, or a change to one, already delivered (the overlap between a catch-up and live delivery)

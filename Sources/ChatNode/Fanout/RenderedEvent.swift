@@ -16,12 +16,17 @@ final class RenderedEvent: RelayedEvent {
     let now: Millis
     /// When the relay read it off Redis: where the fan-out latency (`chat_fanout_latency_seconds`) starts.
     let received: NIODeadline
+    /// This node's fan-out span, when the event is traced (shared by the event's copies for each loop).
+    let fanout: FanoutTrace?
     private var rendered: [ByteBuffer?] = Array(repeating: nil, count: Slot.allCases.count)
     /// IRC renderings, by the set of capabilities that shape them (see `IRCMode`): a handful of variants at most.
     /// An entry holding nil is an event those clients are not shown.
     private var renderedForIRC: [Int: ByteBuffer?] = [:]
 
-    init(channel: String, envelope: RelayEnvelope, now: Millis, received: NIODeadline) {
+    init(
+        channel: String, envelope: RelayEnvelope, now: Millis, received: NIODeadline, fanout: FanoutTrace? = nil
+    ) {
+        self.fanout = fanout
         self.channel = channel
         self.envelope = envelope
         self.now = now

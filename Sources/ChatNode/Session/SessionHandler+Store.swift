@@ -4,6 +4,7 @@
 import ChatArchive
 import ChatCore
 import ChatStore
+import ChatTracing
 import NIOConcurrencyHelpers
 import NIOCore
 import RedisClient
@@ -17,7 +18,8 @@ extension SessionHandler {
         case .sendDirect: node.metrics.directMessages.increment()
         default: break
         }
-        run(operation).hop(to: hub.eventLoop).assumeIsolated()
+        let span = requestSpan(for: operation)
+        run(operation, traced: span).hop(to: hub.eventLoop).assumeIsolated()
             .whenComplete { result in
                 let result = result.mapError { Self.clientError($0) }
                 if case .failure(let error) = result { self.logUnexpected(error, in: operation) }
@@ -25,11 +27,14 @@ extension SessionHandler {
                     self.node.metrics.messagesUnconfirmed.increment()
                 }
                 self.apply(self.machine.completed(operation, id: id, result, now: Self.clock()))
+                // After the answer is written: the request's span covers the whole of it.
+                if let span { self.finish(span, result) }
                 self.processInbox()
             }
     }
 
-    private func run(_ operation: StoreOperation) -> EventLoopFuture<StoreReply> {
+    /// `traced`: the request's span, when it is traced (`SessionHandler+Tracing.swift`).
+    private func run(_ operation: StoreOperation, traced: Span?) -> EventLoopFuture<StoreReply> {
         let now = WallClock.now()
         // A page holds at most this much text: the store reads little more than that (`ChatStore.history`).
         let pageBytes = configuration.limits.historyPageBytes
@@ -127,19 +132,25 @@ extension SessionHandler {
             let upkeep = PublishUpkeep(
                 renewsRoom: hub.roomUpkeep.renews(message.room, now: message.time),
                 marksActive: activeMarks.marks(now: message.time))
-            return store.publishMessage(message, user: user, origin: origin, upkeep: upkeep).map {
+            let publishing = publishSpan(in: traced, channel: ChatKeys.roomChannel(message.room))
+            return store.publishMessage(
+                message, user: user, origin: origin, upkeep: upkeep, trace: publishing?.context.traceparent
+            ).map {
                 .published($0.id, confirmed: $0.confirmed, replyTo: $0.replyTo)
-            }
+            }.ended(publishing)
         case (.changeMessage(let room, let target, let action, let author, let time, let serverOperator), let user?):
             return store.changeMessage(
                 in: room, target: target, action: action, user: user, author: author, now: time, origin: origin,
                 serverOperator: serverOperator
             ).map { done in done.change.map { .changed($0, confirmed: done.confirmed) } ?? .done }
         case (.sendDirect(let message, let target), let user?):
+            let publishing = publishSpan(in: traced, channel: ChatKeys.userChannel(target.key))
             return store.sendDirect(
                 message, to: target.key, origin: origin,
-                sender: (user.key, machine.view.isRegistered, machine.view.author)
+                sender: (user.key, machine.view.isRegistered, machine.view.author),
+                trace: publishing?.context.traceparent
             ).map { $0.delivered ? .directSent(recipientAway: $0.recipientAway) : .delivered(false) }
+                .ended(publishing)
         case (.shareJoin(let room), let user?):
             return store.tellConnections(of: user.key, .joinedElsewhere(room: room), origin: origin).map { .done }
         case (.shareLeave(let room), let user?):

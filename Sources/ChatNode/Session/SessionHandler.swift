@@ -58,6 +58,16 @@ final class SessionHandler: ChannelDuplexHandler {
     private var followUps: (any FollowsUpEvents)?
     private var counted = false
     var started = false
+
+    /// The protocol the client speaks, as traces name it.
+    var protocolName: String {
+        switch mode {
+        case is IRCMode: "irc"
+        case is WebSocketMode: "websocket"
+        case is JSONLinesMode: "json"
+        default: "text"
+        }
+    }
     /// The address counted against --max-clients-per-address, released when the connection ends.
     private var admittedAddress: String?
     /// Live events held back while a join reads its room's history, and the history's last message after.
