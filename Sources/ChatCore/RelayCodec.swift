@@ -392,10 +392,11 @@ public enum RelayCodec {
                 let msg = string("msg"), let acct = bool("acct"), let reason = string("reason"),
                 let away = string("away"), let until = string("until"),
                 let sid = string("sid"), let ops = bool("ops"), let bot = bool("bot"),
-                let re = string("re"), let rf = string("rf"), let rt = string("rt"), let op = string("op"),
-                let tp = string("tp")
+                let re = string("re"), let rf = string("rf"), let rt = string("rt"), let op = string("op")
             else { return nil }
-            (self.re, self.rf, self.rt, self.op, self.tp) = (re, rf, rt, op, tp)
+            (self.re, self.rf, self.rt, self.op) = (re, rf, rt, op)
+            // Leniently: a trace context of another shape (a later version's) leaves the event untraced, not lost.
+            if case .string(let trace)? = fields["tp"] { tp = trace }
             self.until = until
             self.ops = ops
             self.bot = bot

@@ -89,7 +89,7 @@ public final class ChatNodeServer: Service, Sendable {
                     serviceVersion: ChatVersion.number, instanceID: nodeID),
                 counts: metrics.traceCounts, logger: logger)
         }
-        tracer?.start(on: loops[1 % loops.count])
+        tracer?.start()
         let relay = Relay(
             subscriber: subscriber, hubs: hubs, store: store, limits: configuration.limits, logger: logger,
             metrics: metrics, tracer: tracer)
@@ -231,7 +231,7 @@ public final class ChatNodeServer: Service, Sendable {
             client.cancel()
             await client.value
         }
-        await tracer?.shutdown()  // the last spans, the shutdown's leaves among them
+        await tracer?.shutdown()  // the spans still queued, for at most 5 s
         await redis.stop()
         await acknowledgedRedis?.stop()
         try? await subscriber.stop().get()

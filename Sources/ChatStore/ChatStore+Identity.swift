@@ -341,8 +341,7 @@ extension ChatStore {
         _ message: DirectMessage, to user: String, origin: String,
         sender: (key: String, registered: Bool, author: String), trace: String? = nil
     ) -> EventLoopFuture<(delivered: Bool, recipientAway: String?)> {
-        let payload = RelayCodec.encode(
-            RelayEnvelope(event: .direct(message), origin: origin, traceParent: trace))
+        let payload = RelayCodec.encode(RelayEnvelope(event: .direct(message), origin: origin))
         let marks = archiveMarks
         if let marks {
             // Not waited for; should it fail, the mark after the message (a tick later) stands for it.
@@ -358,7 +357,7 @@ extension ChatStore {
                 ChatKeys.userChannel(user), payload, String(max(bounds.resumeGraceSeconds, 1) * 2),
                 String(bounds.heldDirectsAtMost), sender.key, sender.registered ? "1" : "0", "",
                 marks == nil ? "0" : String(bounds.directLogAtMost), sender.author, String(bounds.directLogSeconds),
-                user,
+                user, Self.plainTrace(trace),
             ]
         )
         if let marks { delivery.whenSuccess { _ in marks.noteDirect(to: user) } }

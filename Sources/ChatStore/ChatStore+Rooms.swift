@@ -188,12 +188,11 @@ extension ChatStore {
         _ message: OutgoingMessage, user: UserName, origin: String, upkeep: PublishUpkeep = .all, trace: String? = nil
     ) -> EventLoopFuture<PublishedMessage> {
         let published: EventLoopFuture<PublishedMessage>
+        let trace = Self.plainTrace(trace)
         if message.replyTo != nil {
-            published = publishReply(
-                message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom, trace: trace ?? "")
+            published = publishReply(message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom, trace: trace)
         } else {
-            published = publishPlain(
-                message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom, trace: trace ?? "")
+            published = publishPlain(message, user: user, origin: origin, renewsRoom: upkeep.renewsRoom, trace: trace)
         }
         if upkeep.renewsRoom {
             // An idle room's history goes by itself; the room counts as active for the cap meanwhile. Its bans
@@ -240,6 +239,15 @@ extension ChatStore {
             }
         }
         return published
+    }
+
+    /// A trace context as the scripts may splice it into JSON unescaped (`RoomScripts.tracedCopy`): a `traceparent`'s
+    /// characters only (lower-case hex and dashes, 55 to 128 of them); anything else is no trace ('').
+    static func plainTrace(_ trace: String?) -> String {
+        guard let trace, (55...128).contains(trace.utf8.count),
+            trace.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || $0 == 0x2D })
+        else { return "" }
+        return trace
     }
 
     private static func published(_ reply: RedisValue, confirmed: Bool) throws -> PublishedMessage {

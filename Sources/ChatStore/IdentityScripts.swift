@@ -370,12 +370,13 @@ enum IdentityScripts {
     /// KEYS: session, held directs, the recipient's preferences, direct log, account, direct log's lost count
     /// ARGV: channel, payload, queue ttl, queued at most, the sender's user key, '1' when the sender is registered,
     ///   'live' or '' ('live': never queued nor archived, for what is worth nothing late, such as client tags),
-    ///   log length ('' or '0': no archive), the sender's identity, log ttl, the recipient's user key
+    ///   log length ('' or '0': no archive), the sender's identity, log ttl, the recipient's user key, the message's
+    ///   trace ('' or none: for the published copy only, `RoomScripts.tracedCopy`)
     /// Returns {1, away text} when delivered or queued (or seemingly so; the text '' unless the recipient is away and
     /// does not block the sender), {0, ''} when nobody has the name, {-1, ''} when guests are refused.
     static let direct = RedisScript(
         name: "direct",
-        source: """
+        source: RoomScripts.tracedCopy + "\n" + """
             local preferences = redis.call('HMGET', KEYS[3], 'b:' .. ARGV[5], 'dms')
             local session = redis.call('HMGET', KEYS[1], 'inc', 'away', 'held', 'au', 'acct')
             local someone = session[1] ~= false
@@ -400,7 +401,7 @@ enum IdentityScripts {
                 redis.call('XADD', KEYS[4], '*', 'p', ARGV[2], 'sa', ARGV[9], 'ri', recipient)
                 redis.call('EXPIRE', KEYS[4], ARGV[10])
             end
-            if redis.call('SPUBLISH', ARGV[1], ARGV[2]) > 0 then
+            if redis.call('SPUBLISH', ARGV[1], tracedCopy(ARGV[2], ARGV[12])) > 0 then
                 archive()
                 return {1, away}
             end

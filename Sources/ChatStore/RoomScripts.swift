@@ -334,7 +334,7 @@ enum RoomScripts {
     /// (history is no place for a trace id). Untraced, the JSON as it is.
     static let tracedCopy = """
         local function tracedCopy(json, trace)
-            if trace == '' then return json end
+            if not trace or trace == '' then return json end
             return string.sub(json, 1, -2) .. ',"tp":"' .. trace .. '"}'
         end
         """

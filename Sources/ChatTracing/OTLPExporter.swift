@@ -6,12 +6,20 @@ import NIOPosix
 /// about once a second at most, to a collector nearby, and a connection that cannot outlive its post leaves nothing
 /// to keep alive or to find broken later.
 enum OTLPExporter {
+    /// What the collector answered: its status, how many spans a partial success refused, and how long it asked
+    /// to be left alone (`Retry-After`, in seconds, with a 429 or 503).
+    struct Answer: Sendable {
+        var status: UInt
+        var rejectedSpans = 0
+        var retryAfter: TimeAmount?
+    }
+
     /// Fails when the collector cannot be reached, hangs up, or takes longer than `timeout`.
     static func post(
         _ body: String, to endpoint: OTLPEndpoint, userAgent: String, on eventLoop: any EventLoop,
         timeout: TimeAmount
-    ) -> EventLoopFuture<UInt> {
-        let answered = eventLoop.makePromise(of: UInt.self)
+    ) -> EventLoopFuture<Answer> {
+        let answered = eventLoop.makePromise(of: Answer.self)
         var head = HTTPRequestHead(version: .http1_1, method: .POST, uri: endpoint.path)
         head.headers.add(name: "Host", value: endpoint.address.description)
         head.headers.add(name: "Content-Type", value: "application/json")
@@ -48,10 +56,13 @@ enum OTLPExporter {
         typealias OutboundOut = HTTPClientRequestPart
 
         private let request: UnsafeRequest
-        private let answered: EventLoopPromise<UInt>
-        private var status: UInt?
+        private let answered: EventLoopPromise<Answer>
+        private var answer: Answer?
+        /// The response's body, read up to `maximumBodyBytes` (a partial success's counts; nothing else is read).
+        private var body = ByteBuffer()
+        static let maximumBodyBytes = 16 * 1024
 
-        init(request: UnsafeRequest, answered: EventLoopPromise<UInt>) {
+        init(request: UnsafeRequest, answered: EventLoopPromise<Answer>) {
             self.request = request
             self.answered = answered
         }
@@ -65,12 +76,31 @@ enum OTLPExporter {
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
-            case .head(let head): status = head.status.code
-            case .body: break  // a partial success's details: the counts say what was exported
+            case .head(let head):
+                answer = Answer(
+                    status: head.status.code,
+                    retryAfter: head.headers.first(name: "Retry-After").flatMap { Int64($0) }.map {
+                        .seconds(min(max($0, 0), 300))
+                    })
+            case .body(var part):
+                if body.readableBytes < Self.maximumBodyBytes {
+                    body.writeBuffer(&part)
+                }
             case .end:
-                if let status { answered.succeed(status) }
+                if var answer {
+                    answer.rejectedSpans = Self.rejectedSpans(in: String(buffer: body))
+                    answered.succeed(answer)
+                }
                 context.close(promise: nil)
             }
+        }
+
+        /// `{"partialSuccess":{"rejectedSpans":"3",...}}` (an int64, so written as a string, or as a number by some):
+        /// the number after the key, 0 when there is none.
+        static func rejectedSpans(in json: String) -> Int {
+            guard let key = json.range(of: "\"rejectedSpans\"") else { return 0 }
+            let digits = json[key.upperBound...].drop { !$0.isNumber }.prefix { $0.isNumber }
+            return Int(digits.prefix(18)) ?? 0
         }
 
         func channelInactive(context: ChannelHandlerContext) {

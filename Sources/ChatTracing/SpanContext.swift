@@ -19,11 +19,14 @@ public struct SpanContext: Sendable, Equatable {
     /// `00-<trace id>-<span id>-01`: version 0, sampled.
     public var traceparent: String { "00-\(traceID)-\(spanIDText)-01" }
 
-    /// Reads a `traceparent` as version 0 of the W3C recommendation writes it: lower-case hex, no all-zero id, the
-    /// sampled flag set. Anything else is nil, so a payload from elsewhere cannot make this node trace it.
+    /// Reads a `traceparent` as the W3C recommendation writes it: lower-case hex, no all-zero id, the sampled flag
+    /// set. A later version is read by its first 55 characters, as the recommendation asks (what follows them must
+    /// start with `-`); version ff is invalid. Anything else is nil, so a payload from elsewhere cannot make this
+    /// node trace it.
     public init?(traceparent text: some StringProtocol) {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 55, bytes[0] == UInt8(ascii: "0"), bytes[1] == UInt8(ascii: "0"),
+        let bytes = Array(text.utf8.prefix(56))
+        guard bytes.count >= 55, let version = Self.number(bytes[0..<2]), version != 0xff,
+            version == 0 ? bytes.count == 55 : (bytes.count == 55 || bytes[55] == UInt8(ascii: "-")),
             bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-"),
             let high = Self.number(bytes[3..<19]), let low = Self.number(bytes[19..<35]),
             let span = Self.number(bytes[36..<52]), let flags = Self.number(bytes[53..<55]),

@@ -1,11 +1,14 @@
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
+import Synchronization
 
 /// Makes spans and exports them over OTLP/HTTP (JSON) in batches, off every request's path: a span ended goes into
-/// a bounded queue, and one event loop posts the queue's spans about once a second, a batch at a time. When the
-/// collector is slow or away the queue fills and further spans are dropped and counted, never waited for, so tracing
-/// can slow nothing down but itself.
+/// a bounded queue, and the tracer's own thread encodes and posts the queue about once a second, a batch at a time.
+/// A collector that refuses for a while (it restarts, it is overloaded: HTTP 429, 502, 503, 504, or no connection)
+/// gets the batch again later, after a growing pause; meanwhile spans wait in the queue, and once it is full new
+/// ones are dropped and counted, never waited for, so tracing can slow nothing down but itself.
 ///
 /// Why not swift-otel: it brings gRPC and protobuf, about seven minutes more of every build on the test machines,
 /// for one exporter; the node's requests run on event loops with futures, not in tasks, so spans are passed by hand
@@ -25,7 +28,11 @@ public final class Tracer: Sendable {
         public var maximumQueued = 4096
         public var batchSize = 512
         public var interval: TimeAmount = .seconds(1)
+        /// One post, connection included.
         public var timeout: TimeAmount = .seconds(10)
+        /// The longest pause after refusals, and how long a shutdown waits for the queue to go out.
+        public var maximumBackoff: TimeAmount = .seconds(30)
+        public var shutdownTimeout: TimeAmount = .seconds(5)
 
         public init(
             endpoint: OTLPEndpoint, sampleRatio: Double = 1, serviceName: String, serviceVersion: String,
@@ -51,14 +58,23 @@ public final class Tracer: Sendable {
     private let counts: Counts
     private let logger: Logger
     private let resource: OTLPEncoding.Resource
+    /// The tracer's own thread: encoding a batch takes milliseconds, which no chat event loop should wait for.
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+    private var eventLoop: any EventLoop { group.next() }
     private let state = NIOLockedValueBox(State())
+    /// Ids and sampling draws: a SplitMix64 sequence seeded once from the system's generator. Trace ids must be
+    /// unique, not secret, and a system call per message would cost more than the rest of its span.
+    private let randomState = Atomic<UInt64>(UInt64.random(in: 0...UInt64.max))
 
     private struct State {
         var queue: [Span] = []
         var exporting = false
-        var failing = false
+        /// Refusals in a row, and until when posting waits because of them.
+        var refusals = 0
+        var pausedUntil: NIODeadline?
         var timer: RepeatedTask?
-        var eventLoop: (any EventLoop)?
+        /// Set by `shutdown`: completed once the queue is out, or a post failed, or its time is up.
+        var drained: EventLoopPromise<Void>?
     }
 
     public init(settings: Settings, counts: Counts = Counts(), logger: Logger) {
@@ -73,114 +89,145 @@ public final class Tracer: Sendable {
             scopeName: "swift-redis-chat", scopeVersion: settings.serviceVersion)
     }
 
+    private func random() -> UInt64 {
+        var mixed = randomState.wrappingAdd(0x9E37_79B9_7F4A_7C15, ordering: .relaxed).newValue
+        mixed = (mixed ^ (mixed >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        mixed = (mixed ^ (mixed >> 27)) &* 0x94D0_49BB_1331_11EB
+        return mixed ^ (mixed >> 31)
+    }
+
     /// A span beginning a trace, for the share of calls `sampleRatio` asks for; nil for the rest.
     public func startTrace(_ name: String, kind: SpanKind, at time: UInt64 = Span.now()) -> Span? {
-        guard settings.sampleRatio >= 1 || Double.random(in: 0..<1) < settings.sampleRatio else { return nil }
-        var random = SystemRandomNumberGenerator()
-        let context = SpanContext(
-            traceHigh: random.next(), traceLow: random.next() | 1, spanID: random.next() | 1)
+        guard settings.sampleRatio >= 1 || Double(random() >> 11) * 0x1p-53 < settings.sampleRatio else {
+            return nil
+        }
+        let context = SpanContext(traceHigh: random(), traceLow: random() | 1, spanID: random() | 1)
         return Span(name: name, kind: kind, context: context, parentSpanID: nil, startTime: time, tracer: self)
     }
 
     /// A span inside the trace `parent` belongs to (on this node or, through a `traceparent`, another).
     public func startSpan(_ name: String, kind: SpanKind, parent: SpanContext, at time: UInt64 = Span.now()) -> Span {
-        var random = SystemRandomNumberGenerator()
         var context = parent
-        context.spanID = random.next() | 1
+        context.spanID = random() | 1
         return Span(
             name: name, kind: kind, context: context, parentSpanID: parent.spanID, startTime: time, tracer: self)
     }
 
     func finished(_ span: Span) {
-        let (queued, kick) = state.withLockedValue { state -> (Bool, (any EventLoop)?) in
-            guard state.queue.count < settings.maximumQueued else { return (false, nil) }
+        let (queued, kick) = state.withLockedValue { state -> (Bool, Bool) in
+            guard state.queue.count < settings.maximumQueued, state.drained == nil else { return (false, false) }
             state.queue.append(span)
             // A full batch goes at once rather than at the next tick.
-            return (true, state.queue.count == settings.batchSize && !state.exporting ? state.eventLoop : nil)
+            return (true, state.queue.count == settings.batchSize && !state.exporting && state.pausedUntil == nil)
         }
-        // Dropped when full: the collector is away or slower than this node.
+        // Dropped when full (the collector is away or slower than this node), or ended after the shutdown.
         if !queued { counts.dropped(1) }
-        kick?.execute { self.exportQueued() }
+        if kick { eventLoop.execute { self.exportQueued() } }
     }
 
-    /// Exports every `interval` on `eventLoop` until `shutdown`.
-    public func start(on eventLoop: any EventLoop) {
+    /// Exports every `interval` until `shutdown`.
+    public func start() {
         let timer = eventLoop.scheduleRepeatedTask(initialDelay: settings.interval, delay: settings.interval) { _ in
             self.exportQueued()
         }
-        state.withLockedValue {
-            $0.timer = timer
-            $0.eventLoop = eventLoop
-        }
+        state.withLockedValue { $0.timer = timer }
     }
 
-    /// Stops the timer and exports what is queued, waiting at most `timeout` for it.
+    /// Stops the timer and posts what is queued (after a post under way), waiting at most `shutdownTimeout`; spans
+    /// ended after this are dropped. Then the tracer's thread ends.
     public func shutdown() async {
-        let (timer, loop) = state.withLockedValue { ($0.timer, $0.eventLoop) }
-        timer?.cancel()
-        guard let loop else { return }
-        let done = loop.makePromise(of: Void.self)
-        loop.execute { self.exportQueued(then: done) }
-        try? await done.futureResult.get()
+        let loop = eventLoop
+        let drained = loop.makePromise(of: Void.self)
+        state.withLockedValue {
+            $0.timer?.cancel()
+            $0.drained = drained
+            $0.pausedUntil = nil  // a last try, whatever the refusals before
+        }
+        let deadline = loop.scheduleTask(in: settings.shutdownTimeout) { drained.succeed(()) }
+        loop.execute { self.exportQueued() }
+        try? await drained.futureResult.get()
+        deadline.cancel()
+        try? await group.shutdownGracefully()
     }
 
-    /// Posts the queue a batch at a time, one post in flight at most, until it is empty or a post fails.
-    private func exportQueued(then done: EventLoopPromise<Void>? = nil) {
-        let batch = state.withLockedValue { state -> [Span] in
-            guard !state.exporting, !state.queue.isEmpty else { return [] }
+    /// Posts the queue a batch at a time, one post in flight at most, until it is empty or a post fails. On the
+    /// tracer's loop.
+    private func exportQueued() {
+        let now = NIODeadline.now()
+        let (batch, drained) = state.withLockedValue { state -> ([Span], EventLoopPromise<Void>?) in
+            if let until = state.pausedUntil, until > now { return ([], nil) }
+            state.pausedUntil = nil
+            guard !state.exporting else { return ([], nil) }
+            guard !state.queue.isEmpty else { return ([], state.drained) }
             state.exporting = true
             let batch = Array(state.queue.prefix(settings.batchSize))
             state.queue.removeFirst(batch.count)
-            return batch
+            return (batch, nil)
         }
-        guard let loop = state.withLockedValue({ $0.eventLoop }), !batch.isEmpty else {
-            done?.succeed(())
-            return
-        }
+        drained?.succeed(())
+        guard !batch.isEmpty else { return }
         let body = OTLPEncoding.request(batch, resource: resource)
         OTLPExporter.post(
-            body, to: settings.endpoint, userAgent: "swift-redis-chat/\(settings.serviceVersion)", on: loop,
+            body, to: settings.endpoint, userAgent: "swift-redis-chat/\(settings.serviceVersion)", on: eventLoop,
             timeout: settings.timeout
         ).whenComplete { result in
-            let problem: String?
-            switch result {
-            case .success(let status) where (200..<300).contains(status): problem = nil
-            case .success(let status): problem = "the collector answered HTTP \(status)"
-            case .failure(let error): problem = "\(error)"
-            }
-            self.reported(batch.count, problem: problem)
-            let more = self.state.withLockedValue { state in
-                state.exporting = false
-                return problem == nil && !state.queue.isEmpty
-            }
-            if more {
-                self.exportQueued(then: done)
-            } else {
-                done?.succeed(())
-            }
+            self.posted(batch, result)
         }
     }
 
-    /// Counts a post, and logs a change between exporting and failing (not every failure: a collector away for an
-    /// hour would write a line a second).
-    private func reported(_ spans: Int, problem: String?) {
-        let wasFailing = state.withLockedValue { state in
-            defer { state.failing = problem != nil }
-            return state.failing
+    private func posted(_ batch: [Span], _ result: Result<OTLPExporter.Answer, any Error>) {
+        let problem: String?
+        var retryable = true
+        var retryAfter: TimeAmount?
+        switch result {
+        case .success(let answer) where (200..<300).contains(answer.status):
+            problem = nil
+            // A partial success names the spans the collector refused: they are not exported.
+            if answer.rejectedSpans > 0 { counts.dropped(answer.rejectedSpans) }
+            counts.exported(batch.count - min(answer.rejectedSpans, batch.count))
+        case .success(let answer):
+            problem = "the collector answered HTTP \(answer.status)"
+            retryable = [429, 502, 503, 504].contains(answer.status)
+            retryAfter = answer.retryAfter
+        case .failure(let error):
+            problem = "\(error)"
+        }
+        let (wasFailing, next, drained) = state.withLockedValue { state -> (Bool, Bool, EventLoopPromise<Void>?) in
+            state.exporting = false
+            let wasFailing = state.refusals > 0
+            guard problem != nil else {
+                state.refusals = 0
+                return (wasFailing, !state.queue.isEmpty, state.queue.isEmpty ? state.drained : nil)
+            }
+            state.refusals += 1
+            // Shutting down, a failure ends the export: the time left is not spent on a collector that is away.
+            if let drained = state.drained { return (wasFailing, false, drained) }
+            if retryable {
+                // Back to the front of the queue, as much as there is room for; a growing pause before the next try.
+                let room = max(0, settings.maximumQueued - state.queue.count)
+                state.queue.insert(contentsOf: batch.prefix(room), at: 0)
+                if batch.count > room { counts.dropped(batch.count - room) }
+                let pause = min(
+                    settings.maximumBackoff.nanoseconds,
+                    settings.interval.nanoseconds << min(state.refusals - 1, 16))
+                state.pausedUntil = .now() + max(retryAfter ?? .nanoseconds(0), .nanoseconds(pause))
+            } else {
+                counts.dropped(batch.count)
+            }
+            return (wasFailing, false, nil)
         }
         if let problem {
             counts.failedExports()
-            counts.dropped(spans)
+            if drained != nil { counts.dropped(batch.count) }
             if !wasFailing {
                 logger.warning(
-                    "traces: cannot export spans; dropping them until the collector answers",
+                    "traces: cannot export spans; keeping them for a while, then dropping them, until the collector answers",
                     metadata: ["otlp.endpoint": "\(settings.endpoint)", "error": "\(problem)"])
             }
-        } else {
-            counts.exported(spans)
-            if wasFailing {
-                logger.notice("traces: exporting again", metadata: ["otlp.endpoint": "\(settings.endpoint)"])
-            }
+        } else if wasFailing {
+            logger.notice("traces: exporting again", metadata: ["otlp.endpoint": "\(settings.endpoint)"])
         }
+        drained?.succeed(())
+        if next { exportQueued() }
     }
 }

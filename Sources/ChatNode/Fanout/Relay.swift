@@ -198,9 +198,12 @@ final class Relay: @unchecked Sendable {
         guard let tracer, let carried = envelope.traceParent, let parent = SpanContext(traceparent: carried) else {
             return nil
         }
-        let span = tracer.startSpan("chat.message.fanout", kind: .consumer, parent: parent)
+        let direct = if case .direct = envelope.event { true } else { false }
+        let span = tracer.startSpan(
+            direct ? "chat.direct.fanout" : "chat.message.fanout", kind: .consumer, parent: parent)
         span.set("messaging.system", "redis")
         span.set("messaging.operation.type", "process")
+        span.set("messaging.operation.name", "deliver")
         span.set("messaging.destination.name", channel)
         if let id = envelope.streamID { span.set("chat.message.id", id.description) }
         return FanoutTrace(span: span, loops: loops)

@@ -37,11 +37,14 @@ extension SessionHandler {
     }
 
     /// The publish to Redis inside a request's span: its context is what the message carries to the nodes.
+    /// Named as the chat's own steps (`chat.message.publish`, `chat.direct.publish`) rather than OpenTelemetry's
+    /// `{operation} {destination}`: a room's channel is one destination per room, too many names for a backend.
     func publishSpan(in request: Span?, channel: String) -> Span? {
         guard let request, let tracer = node.tracer else { return nil }
-        let span = tracer.startSpan("chat.message.publish", kind: .producer, parent: request.context)
+        let span = tracer.startSpan(request.name + ".publish", kind: .producer, parent: request.context)
         span.set("messaging.system", "redis")
-        span.set("messaging.operation.type", "publish")
+        span.set("messaging.operation.type", "send")
+        span.set("messaging.operation.name", "publish")
         span.set("messaging.destination.name", channel)
         return span
     }
