@@ -12,6 +12,7 @@ requests 503 (a collector that is away). It prints `otlp-collector listening POR
 import argparse
 import base64
 import json
+import signal
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -114,6 +115,9 @@ def main():
         def log_message(self, *arguments):
             pass
 
+    # Ends at once on SIGTERM (a test's end), whatever signal mask and handling it inherited.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM])
     server = ThreadingHTTPServer((options.host, options.port), Handler)
     print(f"otlp-collector listening {server.server_address[1]}", flush=True)
     server.serve_forever()

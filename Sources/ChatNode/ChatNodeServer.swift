@@ -109,6 +109,7 @@ public final class ChatNodeServer: Service, Sendable {
                 metadata: ["redis.address": "\(configuration.redis)", "error": "\(error)"])
             await redis.stop()
             await acknowledgedRedis?.stop()
+            await tracer?.shutdown()
             try? await group.shutdownGracefully()
             throw RedisRefused(description: "Redis at \(configuration.redis) refused this node: \(error)")
         }
@@ -166,6 +167,7 @@ public final class ChatNodeServer: Service, Sendable {
             await redis.stop()
             await acknowledgedRedis?.stop()
             try? await subscriber.stop().get()
+            await tracer?.shutdown()
             try? await group.shutdownGracefully()
             throw error
         }

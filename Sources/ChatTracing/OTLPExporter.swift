@@ -7,7 +7,7 @@ import NIOPosix
 /// to keep alive or to find broken later.
 enum OTLPExporter {
     /// What the collector answered: its status, how many spans a partial success refused, and how long it asked
-    /// to be left alone (`Retry-After`, in seconds, with a 429 or 503).
+    /// to be left alone (`Retry-After` in seconds; the tracer waits at most its `maximumBackoff`).
     struct Answer: Sendable {
         var status: UInt
         var rejectedSpans = 0
@@ -43,6 +43,15 @@ enum OTLPExporter {
         }
         answered.futureResult.whenComplete { _ in deadline.cancel() }
         return answered.futureResult
+    }
+
+    /// `{"partialSuccess":{"rejectedSpans":"3",...}}` (an int64, so written as a string, or as a number by some):
+    /// the number that is the key's value, 0 when there is none (or something else is there).
+    static func rejectedSpans(in json: String) -> Int {
+        guard let key = json.range(of: "\"rejectedSpans\"") else { return 0 }
+        let value = json[key.upperBound...].drop { $0 == " " || $0 == ":" || $0 == "\"" }
+        let digits = value.prefix { $0.isASCII && $0.isNumber }
+        return Int(digits.prefix(18)) ?? 0
     }
 
     /// The request, made once and written by the one channel it was made for.
@@ -88,19 +97,11 @@ enum OTLPExporter {
                 }
             case .end:
                 if var answer {
-                    answer.rejectedSpans = Self.rejectedSpans(in: String(buffer: body))
+                    answer.rejectedSpans = OTLPExporter.rejectedSpans(in: String(buffer: body))
                     answered.succeed(answer)
                 }
                 context.close(promise: nil)
             }
-        }
-
-        /// `{"partialSuccess":{"rejectedSpans":"3",...}}` (an int64, so written as a string, or as a number by some):
-        /// the number after the key, 0 when there is none.
-        static func rejectedSpans(in json: String) -> Int {
-            guard let key = json.range(of: "\"rejectedSpans\"") else { return 0 }
-            let digits = json[key.upperBound...].drop { !$0.isNumber }.prefix { $0.isNumber }
-            return Int(digits.prefix(18)) ?? 0
         }
 
         func channelInactive(context: ChannelHandlerContext) {

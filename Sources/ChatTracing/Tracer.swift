@@ -134,19 +134,32 @@ public final class Tracer: Sendable {
     }
 
     /// Stops the timer and posts what is queued (after a post under way), waiting at most `shutdownTimeout`; spans
-    /// ended after this are dropped. Then the tracer's thread ends.
+    /// ended after this are dropped. Then the tracer's thread ends. A second call returns at once (the tracer's loop
+    /// may be gone, and nothing scheduled on it would run).
     public func shutdown() async {
         let loop = eventLoop
-        let drained = loop.makePromise(of: Void.self)
-        state.withLockedValue {
-            $0.timer?.cancel()
-            $0.drained = drained
-            $0.pausedUntil = nil  // a last try, whatever the refusals before
+        let drained = state.withLockedValue { state -> EventLoopPromise<Void>? in
+            guard state.drained == nil else { return nil }
+            let drained = loop.makePromise(of: Void.self)
+            state.timer?.cancel()
+            state.drained = drained
+            state.pausedUntil = nil  // a last try, whatever the refusals before
+            return drained
         }
+        guard let drained else { return }
         let deadline = loop.scheduleTask(in: settings.shutdownTimeout) { drained.succeed(()) }
         loop.execute { self.exportQueued() }
         try? await drained.futureResult.get()
         deadline.cancel()
+        let left = state.withLockedValue { state in
+            defer { state.queue.removeAll() }
+            return state.queue.count
+        }
+        if left > 0 {
+            counts.dropped(left)
+            logger.warning(
+                "traces: spans left unexported at shutdown", metadata: ["otlp.spans": "\(left)"])
+        }
         try? await group.shutdownGracefully()
     }
 
@@ -183,8 +196,9 @@ public final class Tracer: Sendable {
         case .success(let answer) where (200..<300).contains(answer.status):
             problem = nil
             // A partial success names the spans the collector refused: they are not exported.
-            if answer.rejectedSpans > 0 { counts.dropped(answer.rejectedSpans) }
-            counts.exported(batch.count - min(answer.rejectedSpans, batch.count))
+            let rejected = min(answer.rejectedSpans, batch.count)
+            if rejected > 0 { counts.dropped(rejected) }
+            counts.exported(batch.count - rejected)
         case .success(let answer):
             problem = "the collector answered HTTP \(answer.status)"
             retryable = [429, 502, 503, 504].contains(answer.status)
@@ -210,7 +224,8 @@ public final class Tracer: Sendable {
                 let pause = min(
                     settings.maximumBackoff.nanoseconds,
                     settings.interval.nanoseconds << min(state.refusals - 1, 16))
-                state.pausedUntil = .now() + max(retryAfter ?? .nanoseconds(0), .nanoseconds(pause))
+                let asked = min(retryAfter ?? .nanoseconds(0), settings.maximumBackoff)
+                state.pausedUntil = .now() + max(asked, .nanoseconds(pause))
             } else {
                 counts.dropped(batch.count)
             }

@@ -220,6 +220,21 @@ struct RelayCodecTests {
         #expect(RelayCodec.decode(Array("garbage".utf8)) == nil)
     }
 
+    @Test("a trace context is read when it is a string and ignored otherwise: the event is never lost for it")
+    func traceContext() throws {
+        let traced = #"5-0 {"k":"msg","room":"lobby","from":"alice","text":"hi","ts":1,"tp":"00-ab-cd-01"}"#
+        #expect(try #require(RelayCodec.decode(Array(traced.utf8))).traceParent == "00-ab-cd-01")
+        for shape in [#"5"#, #"{"v":2}"#, #"["x"]"#, "true", "null"] {
+            let payload = #"5-0 {"k":"msg","room":"lobby","from":"alice","text":"hi","ts":1,"tp":"# + shape + "}"
+            let envelope = try #require(RelayCodec.decode(Array(payload.utf8)), "\(shape)")
+            #expect(envelope.traceParent == nil && envelope.streamID == StreamID("5-0"))
+        }
+        let direct = RelayEnvelope(
+            event: .direct(DirectMessage(from: "a", to: "b", text: "x", isAction: false, time: 1)),
+            traceParent: "00-ab-cd-01")
+        #expect(RelayCodec.decode(Array(RelayCodec.encode(direct).utf8)) == direct)
+    }
+
     @Test("stream ids compare numerically")
     func streamIDs() throws {
         #expect(try #require(StreamID("9-0")) < #require(StreamID("10-0")))
