@@ -478,8 +478,14 @@ struct ArchiveTests {
     )
     func directsAndForget() throws {
         let postgres = try PostgresServer()
+        // A search and a removal cost 5 tokens each (the rate is not what this tests): alice's searches and removal
+        // below come within a second, past the default burst of 20 on a fast machine.
         let cluster = try TestCluster(
-            nodes: 2, nodeArguments: ["--archive", postgres.url + "?sslmode=disable", "--irc-port", "0"])
+            nodes: 2,
+            nodeArguments: [
+                "--archive", postgres.url + "?sslmode=disable", "--irc-port", "0", "--rate-limit", "500",
+                "--rate-burst", "500",
+            ])
         // A registered name's identity is its account's from the next login with its password (a session that
         // registers keeps the guest identity it started with, as it does for editing its earlier messages).
         let registering = try cluster[0].loginJSON("alice")
