@@ -520,7 +520,7 @@ public struct ClientState: Sendable {
             .roomRegistration, .searchResults, .forgotten:
             if !quiet { info(decoded) }
             return []
-        case .announcement, .serverOperator, .motd, .recipientAway, .counts:
+        case .announcement, .serverOperator, .serverOperatorEnded, .motd, .recipientAway, .counts:
             info(decoded)
             return []
         case .roomClosed(let room, _, _, let time):

@@ -414,8 +414,11 @@ public enum ChatEvent: Equatable, Sendable {
     case roomClosed(room: RoomName, by: String, reason: String?, time: Millis)
     /// The names you block, as you typed them, and whether guests' direct messages are refused: the reply to asking.
     case blocks(names: [String], registeredOnly: Bool)
-    /// You are one of the server's operators: told once, after `welcome`.
+    /// You are one of the server's operators: told once, after `welcome`, or when a reload of the deployment's list
+    /// adds your name while you are logged in with its password.
     case serverOperator
+    /// A reload of the deployment's operator list left your name out: you are no longer one of the server's operators.
+    case serverOperatorEnded
     /// The message of the day (nil: none), after `welcome` (`atLogin`) and when asked.
     case motd(String?, atLogin: Bool = false)
 }

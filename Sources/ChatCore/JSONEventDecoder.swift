@@ -286,6 +286,7 @@ public enum JSONEventDecoder {
             guard let from = fields.string("from"), let text = fields.string("text") else { return nil }
             return .announcement(from: from, text: text, time: time, operatorsOnly: fields.bool("operators"))
         case "server-operator": return .serverOperator
+        case "server-operator-ended": return .serverOperatorEnded
         case "blocks":
             return .blocks(
                 names: (fields.object["names"] as? [String]) ?? [], registeredOnly: fields.string("dms") == "registered"

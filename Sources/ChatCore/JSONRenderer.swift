@@ -321,6 +321,8 @@ public enum JSONRenderer {
             header("network-changed", time: time)
         case .serverOperator:
             header("server-operator")
+        case .serverOperatorEnded:
+            header("server-operator-ended")
         case .blocks(let names, let registeredOnly):
             header("blocks")
             json.array("names", names.map(JSONWriter.quoted))

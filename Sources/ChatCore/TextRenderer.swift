@@ -227,6 +227,8 @@ public enum TextRenderer {
             return []
         case .serverOperator:
             return ["* you are one of this server's operators: /help lists what they may do"]
+        case .serverOperatorEnded:
+            return ["* you are no longer one of this server's operators"]
         case .blocks(let names, let registeredOnly):
             let dms = registeredOnly ? "direct messages from guests are refused" : "anyone may send you direct messages"
             return [

@@ -125,16 +125,23 @@ public final class ChatNodeServer: Service, Sendable {
         for hub in hubs { relay.attach(ChatKeys.networkChannel, hub: hub).whenFailure { _ in } }
         _ = try? await node.network.refresh().get()
         Self.checkOperators(configuration.operators, store: store, logger: logger)
-        // After a SIGHUP's reload (whose handler was added first, so runs first): the names it added.
+        // After a SIGHUP's reload (whose handler was added first, so runs first): the names it added are checked,
+        // and the sessions on this node of the names it added or removed operate, or stop, at once.
         let operatorsChecked = NIOLockedValueBox(configuration.operators)
         let operatorStore = store
         let operatorCheck = Hangups.add {
             let listed = configuration.operators
-            let added = operatorsChecked.withLockedValue { checked in
+            let (added, removed) = operatorsChecked.withLockedValue { checked in
                 defer { checked = listed }
-                return listed.subtracting(checked)
+                return (listed.subtracting(checked), checked.subtracting(listed))
             }
             Self.checkOperators(added, store: operatorStore, logger: logger)
+            guard !added.isEmpty || !removed.isEmpty else { return }
+            for hub in hubs {
+                hub.eventLoop.execute {
+                    for session in hub.allSessions { session.operatorsChanged(added: added, removed: removed) }
+                }
+            }
         }
         let timers =
             keeper.start() + hubs.map { $0.startTicking() } + [node.network.startRefreshing(on: loops[1 % loops.count])]

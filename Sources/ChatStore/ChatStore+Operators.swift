@@ -155,8 +155,14 @@ extension ChatStore {
             }
             // Marked on the session, for what IRC's WHO and WHOIS show (`*`, 313).
             return redis.send("PERSIST", ChatKeys.account(user.key)).and(
-                redis.run(OperatorScripts.markOperator, keys: [ChatKeys.session(user.key)], arguments: [token])
+                redis.run(OperatorScripts.markOperator, keys: [ChatKeys.session(user.key)], arguments: [token, "1"])
             ).map { _ in true }
+        }
+    }
+
+    /// Unmarks the session of `user` holding `token` as an operator's: a reload took the name off the list.
+    public func endOperator(_ user: UserName, token: String) -> EventLoopFuture<Void> {
+        redis.run(OperatorScripts.markOperator, keys: [ChatKeys.session(user.key)], arguments: [token, "0"]).map { _ in
         }
     }
 

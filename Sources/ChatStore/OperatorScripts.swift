@@ -139,11 +139,12 @@ enum OperatorScripts {
     /// Marks a session a server operator's (`oper`), for what IRC's WHO and WHOIS show; only the session with this
     /// token, so a write here never re-creates a reaped session without its TTL.
     /// KEYS: session
-    /// ARGV: token
+    /// ARGV: token, '1' or '0' (a reload took the name off the list)
     static let markOperator = RedisScript(
         name: "markOperator",
         source: """
             if redis.call('HGET', KEYS[1], 'tok') ~= ARGV[1] then return 0 end
+            if ARGV[2] == '0' then return redis.call('HDEL', KEYS[1], 'oper') end
             return redis.call('HSET', KEYS[1], 'oper', '1')
             """)
 

@@ -215,6 +215,9 @@ struct ModerationParsingTests {
         #expect(irc.receive(try! IRCMessage(parsing: "OPER op x"[...])).replies.first?.command == "491")
         _ = irc.observe(.serverOperator, requestID: nil)
         #expect(irc.receive(try! IRCMessage(parsing: "OPER op x"[...])).replies.first?.command == "381")
+        // A reload took the name off the list: OPER is refused again.
+        _ = irc.observe(.serverOperatorEnded, requestID: nil)
+        #expect(irc.receive(try! IRCMessage(parsing: "OPER op x"[...])).replies.first?.command == "491")
 
         let bans = NetworkBans([
             RoomBan(mask: "eve!*@*", by: "opal", time: 0), RoomBan(mask: "mallory", by: "opal", time: 0),

@@ -298,7 +298,7 @@ struct ClientCodecTests {
             .online([]),
             .topic(room: dev, RoomTopic(text: "ship it", by: "bob", time: 13)),
             .topicChanged(room: dev, RoomTopic(text: "", by: "bob", time: 14)),
-            .help, .ok("done"), .pong, .bye("quit"),
+            .help, .ok("done"), .pong, .bye("quit"), .serverOperator, .serverOperatorEnded,
             .error(ChatError(.nameTaken, "the name bob is taken")),
         ])
     func roundTrip(_ event: ChatEvent) throws {

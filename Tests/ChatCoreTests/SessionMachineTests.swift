@@ -569,6 +569,15 @@ struct SessionMachineTests {
             errorCodes(request(&session, .operate(.ban(mask: "*!*@*", duration: nil, reason: nil)))) == [.badRequest])
         #expect(errorCodes(request(&session, .operate(.announce(text: "")))) == [.badRequest])
 
+        // A reload's list: told of a change only; without the grant, operator requests are refused again.
+        #expect(session.serverOperator(true).isEmpty)
+        #expect(session.serverOperator(false) == [.send(.serverOperatorEnded, id: nil)])
+        #expect(!session.view.isServerOperator)
+        #expect(errorCodes(request(&session, .operate(.announce(text: "hi")))) == [.notServerOperator])
+        #expect(session.serverOperator(false).isEmpty)
+        #expect(session.serverOperator(true) == [.send(.serverOperator, id: nil)])
+        #expect(session.view.isServerOperator)
+
         // Another name's removal is not ours; ours says who and why, and closes.
         #expect(session.removed(name: "bob", by: "opal", reason: nil).isEmpty)
         let removed = session.removed(name: "alice", by: "opal", reason: "flooding")

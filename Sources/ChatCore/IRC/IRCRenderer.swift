@@ -161,7 +161,7 @@ public enum IRCRenderer {
             return []
         case .blocks(_, let registeredOnly) where purpose == .userMode:
             return [numeric("221", registeredOnly ? "+iR" : "+i")]
-        case .serverOperator, .motd, .announcement, .networkBans, .auditLog, .roomClosed, .blocks:
+        case .serverOperator, .serverOperatorEnded, .motd, .announcement, .networkBans, .auditLog, .roomClosed, .blocks:
             return serverOperatorLines(event, view: view)
         case .roomRegistered, .roomRegistration:
             return chanServLines(event, view: view)

@@ -20,6 +20,12 @@ extension IRCRenderer {
                 numeric("381", "You are now an IRC operator"),
                 IRCMessage(source: me, command: "MODE", parameters: [me, "+o"]),
             ]
+        case .serverOperatorEnded:
+            // The mode change IRC servers send when someone is de-opered; IRC has no numeric for why, a notice says it.
+            return [
+                notice("You are no longer an IRC operator: the server's operator list changed"),
+                IRCMessage(source: me, command: "MODE", parameters: [me, "-o"]),
+            ]
         case .motd(let text, _):
             guard let text, !text.isEmpty else { return [numeric("422", "MOTD File is missing")] }
             let overhead = ":\(server) 372 \(me) :- \r\n".utf8.count

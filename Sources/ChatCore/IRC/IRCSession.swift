@@ -729,6 +729,8 @@ public struct IRCSession: Sendable {
             loggedIn = true  // registered: the nick is its account now (extended-join, WHOX's account)
         case .serverOperator:
             isServerOperator = true
+        case .serverOperatorEnded:
+            isServerOperator = false
         case .roomClosed(let room, _, _, _):
             channels.removeAll { $0 == room }
         default:

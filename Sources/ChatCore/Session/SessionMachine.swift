@@ -387,6 +387,15 @@ public struct SessionMachine: Sendable {
         return [.send(.error(notice), id: nil)] + close(.removed)
     }
 
+    /// The deployment's operator list changed (a reload): this session's person is one of the server's operators from
+    /// now on (the node has checked the login, as at a welcome), or no longer is. Told only of a change.
+    public mutating func serverOperator(_ isOperator: Bool) -> [SessionAction] {
+        guard var session = active, session.grant.isServerOperator != isOperator else { return [] }
+        session.grant.isServerOperator = isOperator
+        state = .active(session)
+        return [.send(isOperator ? .serverOperator : .serverOperatorEnded, id: nil)]
+    }
+
     /// A server operator closed a room this session is in: out of it, as after a kick, and out of the session's
     /// rooms in the store (the room's own keys are gone already).
     public mutating func roomClosed(_ room: RoomName) -> [SessionAction] {

@@ -50,7 +50,11 @@ extension SessionHandler {
                         .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))
                 }
                 return self.store.confirmOperator(name, token: token).recover { _ in false }.hop(to: loop).map {
-                    grant.isServerOperator = $0
+                    confirmed in
+                    // A reload during the round trip that left the name out found no operator here to end.
+                    let listed = self.configuration.operators.contains(name.key)
+                    if confirmed, !listed { self.store.endOperator(name, token: token).whenFailure { _ in } }
+                    grant.isServerOperator = confirmed && listed
                     return .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant)
                 }
             }
@@ -213,6 +217,33 @@ extension SessionHandler {
             store.setAccount(user, token: token, expected: nil, new: hash, now: WallClock.now(), address: group)
         }.hop(to: loop).map {
             logger.info("name registered", metadata: ["session.name": "\(user.display)"])
+        }
+    }
+
+    /// A reload changed the operator list (`added` and `removed` keys): a session whose name left it stops operating
+    /// at once (its WHO mark too); one whose name joined it operates from now on if its login would have made it an
+    /// operator (with the password, the account still there: `confirmOperator`), as a new login would.
+    func operatorsChanged(added: Set<String>, removed: Set<String>) {
+        guard let user = machine.view.userName, let token = machine.view.token else { return }
+        if removed.contains(user.key), machine.view.isServerOperator {
+            apply(machine.serverOperator(false))
+            logger.notice(
+                "server operator no longer: the reloaded list leaves the name out",
+                metadata: ["session.name": "\(user.display)"])
+            store.endOperator(user, token: token).whenFailure { _ in }
+        } else if added.contains(user.key), !machine.view.isServerOperator, machine.view.isRegistered {
+            store.confirmOperator(user, token: token).recover { _ in false }.hop(to: hub.eventLoop).assumeIsolated()
+                .whenSuccess { confirmed in
+                    guard confirmed, self.machine.view.token == token else { return }
+                    // A later reload may have left it out again: the mark the check made goes too.
+                    guard self.configuration.operators.contains(user.key) else {
+                        return self.store.endOperator(user, token: token).whenFailure { _ in }
+                    }
+                    self.apply(self.machine.serverOperator(true))
+                    self.logger.notice(
+                        "server operator: the reloaded list adds the name",
+                        metadata: ["session.name": "\(user.display)"])
+                }
         }
     }
 

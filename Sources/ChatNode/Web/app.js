@@ -236,6 +236,7 @@ function receive(event) {
       info((event.names.length ? `You block ${event.names.join(", ")}` : "You block nobody") + (event.dms === "registered" ? "; direct messages from guests are refused" : ""), event.time);
       break;
     case "server-operator": info("You are one of this server's operators: /help lists what they may do", event.time); break;
+    case "server-operator-ended": info("You are no longer one of this server's operators", event.time); break;
     case "room-closed": {
       forgetRoom(event.room);
       const why = event.reason ? ` (${event.reason})` : "";
