@@ -56,7 +56,8 @@ public struct NodeConfiguration: Sendable {
     /// configuration, so the node reads the new values at their next use. The four properties below go through it.
     public let live = LiveSettings()
     /// The server operators: registered names (their keys) that operate the server once logged in with their
-    /// password. Give every node the same list. Read at each login (a session already an operator stays one).
+    /// password. Give every node the same list. Read at each login; a reload that changes it changes the sessions
+    /// of the names it added or removed at once (`SessionHandler.operatorsChanged`).
     public var operators: Set<String> {
         get { live.values.operators }
         nonmutating set { live.update { $0.operators = newValue } }

@@ -160,10 +160,12 @@ extension ChatStore {
         }
     }
 
-    /// Unmarks the session of `user` holding `token` as an operator's: a reload took the name off the list.
+    /// Unmarks the session of `user` holding `token` as an operator's (a reload took the name off the list, or it
+    /// was unregistered), and lets its account expire again as any other's does (`confirmOperator` stopped that).
     public func endOperator(_ user: UserName, token: String) -> EventLoopFuture<Void> {
-        redis.run(OperatorScripts.markOperator, keys: [ChatKeys.session(user.key)], arguments: [token, "0"]).map { _ in
-        }
+        redis.run(OperatorScripts.markOperator, keys: [ChatKeys.session(user.key)], arguments: [token, "0"]).and(
+            redis.send("EXPIRE", ChatKeys.account(user.key), String(bounds.accountLifetimeSeconds))
+        ).map { _ in }
     }
 
     /// Marks the session of `user` holding `token` a bot's, or not (what WHO and WHOIS show).

@@ -577,6 +577,13 @@ struct SessionMachineTests {
         #expect(session.serverOperator(false).isEmpty)
         #expect(session.serverOperator(true) == [.send(.serverOperator, id: nil)])
         #expect(session.view.isServerOperator)
+        // Between the claim and the welcome, a change is told by the welcome alone (IRC has no nick to tell yet).
+        var early = machine()
+        _ = request(&early, .hello(name: "Alice", rooms: []))
+        _ = complete(&early, .claim(alice), .claimed(.granted(token: "t1", resume: "r-t1", grant: grant)))
+        #expect(early.serverOperator(false).isEmpty)
+        #expect(!complete(&early, .listenToUser(alice), .done).contains(.send(.serverOperator, id: nil)))
+        #expect(early.serverOperator(true) == [.send(.serverOperator, id: nil)])
 
         // Another name's removal is not ours; ours says who and why, and closes.
         #expect(session.removed(name: "bob", by: "opal", reason: nil).isEmpty)

@@ -184,13 +184,21 @@ struct ConfigurationFileTests {
         }
         #expect(!whois.contains { $0.contains(" 313 ") }, "\(whois)")
 
-        // Listed again: the same logins operate, told as at a welcome.
-        try "operators: [opal]\n".write(toFile: file, atomically: true, encoding: .utf8)
+        // Listed again: the same logins operate, told as at a welcome. A guest holding a name the same reload
+        // lists operates nothing (it never gave a password).
+        let sam = try node.login("sam")
+        try "operators: [opal, sam]\n".write(toFile: file, atomically: true, encoding: .utf8)
         node.process.signal(SIGHUP)
         try opal.expect("you are one of this server's operators")
         try ircOpal.expect(" 381 opal ")
+        try ircOpal.expect("MODE opal +o")
         try opal.send("/announce back in charge")
         try dave.expect("back in charge")
+        try dave.send("WHOIS opal")
+        try dave.expect(" 313 dave opal ")
+        try sam.send("/announce me too")
+        try sam.expect("! not-server-operator")
+        #expect(!sam.drain(timeout: 0.3).contains { $0.contains("one of this server's operators") })
         #expect(node.process.stderr().contains("server operator no longer"))
     }
 

@@ -75,10 +75,12 @@ extension SessionMachine {
             return [.send(.ok("password changed"), id: id)]
         case (.unregister, _):
             session.grant.isRegistered = false
+            // Only when a reload listed the name while its unregistering was under way (a listed name's is refused).
+            let wasOperator = session.grant.isServerOperator
             session.grant.isServerOperator = false
             return [
                 .send(.ok("\(session.user.display) is a guest name again: anyone may take it once you leave"), id: id)
-            ]
+            ] + (wasOperator ? [.send(.serverOperatorEnded, id: nil)] : [])
         case (.subscribe(let room), _):
             guard let join = session.joining, join.room == room else { return [] }
             return [.perform(.recordJoin(room, key: join.key), id: id)]
@@ -318,6 +320,7 @@ extension SessionMachine {
         // The message of the day once, after `welcome` (IRC's 375-376 or 422 end the registration burst).
         let motd = session.grant.motd
         session.grant.motd = nil
+        session.welcomed = true
         let operatorNotice: [SessionAction] = session.grant.isServerOperator ? [.send(.serverOperator, id: id)] : []
         return [.send(welcome, id: id), .send(.motd(motd, atLogin: true), id: id)] + operatorNotice
             + directs.map { .send(.direct($0), id: nil) }

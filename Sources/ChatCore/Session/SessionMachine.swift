@@ -125,6 +125,8 @@ public struct SessionMachine: Sendable {
         var tagMessages = 0
         /// Marked a bot's (`/bot on`, IRC's `MODE nick +B`): its messages carry the mark.
         var isBot = false
+        /// `welcome` was sent: what the session is told of itself from then on is news, not part of the welcome.
+        var welcomed = false
         /// The name a change under way goes to: kicks and kills naming it are this session's too, and an end
         /// releases it as well.
         var renaming: UserName?
@@ -393,6 +395,8 @@ public struct SessionMachine: Sendable {
         guard var session = active, session.grant.isServerOperator != isOperator else { return [] }
         session.grant.isServerOperator = isOperator
         state = .active(session)
+        // Before the welcome, the welcome says it (an IRC client has no nick to be told anything yet).
+        guard session.welcomed else { return [] }
         return [.send(isOperator ? .serverOperator : .serverOperatorEnded, id: nil)]
     }
 

@@ -234,7 +234,10 @@ extension SessionHandler {
         } else if added.contains(user.key), !machine.view.isServerOperator, machine.view.isRegistered {
             store.confirmOperator(user, token: token).recover { _ in false }.hop(to: hub.eventLoop).assumeIsolated()
                 .whenSuccess { confirmed in
-                    guard confirmed, self.machine.view.token == token else { return }
+                    // Still this login, under this name, with its password (not renamed or unregistered since).
+                    guard confirmed, self.machine.view.token == token, self.machine.view.isRegistered,
+                        self.machine.view.userName?.key == user.key
+                    else { return }
                     // A later reload may have left it out again: the mark the check made goes too.
                     guard self.configuration.operators.contains(user.key) else {
                         return self.store.endOperator(user, token: token).whenFailure { _ in }

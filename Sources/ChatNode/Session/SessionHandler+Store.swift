@@ -64,7 +64,7 @@ extension SessionHandler {
             let store = self.store
             return changePassword(user, token: token, old: password, new: nil).flatMap {
                 store.giveUpRooms(of: user, now: WallClock.now(), origin: origin)
-                    .and(store.forgetAccountState(of: user)).map { _ in }
+                    .and(store.forgetAccountState(of: user)).and(store.endOperator(user, token: token)).map { _ in }
             }.map { .done }
         case (.listenToUser(let name), _?):
             // One more connection of a person connected elsewhere hears the person's channel only from now: a
