@@ -127,13 +127,22 @@ extension ChatStore {
     /// Invites `target` (who must be connected) and tells them, on whatever node they are. Returns whether the
     /// invitation was recorded (an operator's, which lets them in for an hour past the room's settings and bans),
     /// or is only a word to them (anyone else's: `ModerationScripts.invite`).
+    /// An invitation reaches someone as a direct message does, so whoever refuses guests' direct messages
+    /// (`/dms registered`, IRC `+R`) refuses a guest's invitations too (`registered-only`; `actorRegistered`: the
+    /// inviter is logged in to a registered name).
     public func invite(
-        _ room: RoomName, actor: UserName, target: UserName, now: Millis, origin: String
+        _ room: RoomName, actor: UserName, actorRegistered: Bool, target: UserName, now: Millis, origin: String
     ) -> EventLoopFuture<Bool> {
-        displayName(of: target).flatMap { held -> EventLoopFuture<Bool> in
+        displayName(of: target).and(redis.send("HGET", ChatKeys.preferences(target.key), "dms")).flatMap {
+            held, directs -> EventLoopFuture<Bool> in
             guard let name = held else {
                 return eventLoop.makeFailedFuture(
                     ChatError(.noSuchUser, "nobody called \(target.display) is connected"))
+            }
+            if !actorRegistered, directs.string == "registered" {
+                return eventLoop.makeFailedFuture(
+                    ChatError(
+                        .registeredOnly, "\(name) takes invitations and direct messages from registered names only"))
             }
             return redis.run(
                 ModerationScripts.invite,

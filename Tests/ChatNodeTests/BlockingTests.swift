@@ -85,6 +85,15 @@ struct BlockingTests {
         #expect(refused["code"] as? String == "registered-only" && refused["id"] as? String == "d2")
         try eve.sendJSON(["op": "say", "room": "lobby", "text": "in the room is fine", "id": "s3"])
         try alice.expect("<eve> in the room is fine")
+        // An invitation is contact as a direct message is: a guest's is refused too, on JSON and IRC.
+        try eve.sendJSON(["op": "invite", "room": "trap", "name": "alice", "id": "i2"])
+        let uninvited = try eve.expectEvent(type: "error")
+        #expect(uninvited["code"] as? String == "registered-only" && uninvited["id"] as? String == "i2")
+        try carol.send("JOIN #trap")
+        try carol.expect(" 366 carol #trap ")
+        try carol.send("INVITE alice #trap")
+        try carol.expect(" 486 carol alice :")
+        #expect(!alice.drain(timeout: 0.3).contains { $0.contains("invites you") || $0.contains("#trap") })
 
         // IRC: user mode +R, SILENCE +nick and its list.
         try carol.send("MODE carol +iwR")

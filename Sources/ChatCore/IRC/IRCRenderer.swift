@@ -625,6 +625,11 @@ public enum IRCRenderer {
             // ERR_NONONREG: the person takes private messages from registered names only (user mode +R).
             return numeric("486", subject, "You must be logged in with a registered name to message this user")
         }
+        if purpose == .invite, error.code == .registeredOnly {
+            // The same for an invitation (`irc-invite:bob #dev`): +R refuses guests' INVITEs too.
+            let nick = middle((about ?? "*").split(separator: " ").first.map(String.init) ?? "*")
+            return numeric("486", nick, "You must be logged in with a registered name to invite this user")
+        }
         if let lines = moderationError(error, purpose: purpose, subject: subject, view: view) { return lines }
         switch error.code {
         case .nameTaken: return numeric("433", nick, "Nickname is already in use (\(error.message))")

@@ -193,7 +193,9 @@ extension SessionHandler {
         case (.readBans(let room), let user?):
             return store.bans(room, actor: user, now: now).map { .bans($0) }
         case (.invite(let room, let target), let user?):
-            return store.invite(room, actor: user, target: target, now: now, origin: origin).map { recorded in
+            return store.invite(
+                room, actor: user, actorRegistered: machine.view.isRegistered, target: target, now: now, origin: origin
+            ).map { recorded in
                 if recorded {
                     self.audit(
                         AuditEntry(
