@@ -133,13 +133,16 @@ extension ChatStore {
     public func invite(
         _ room: RoomName, actor: UserName, actorRegistered: Bool, target: UserName, now: Millis, origin: String
     ) -> EventLoopFuture<Bool> {
-        displayName(of: target).and(redis.send("HGET", ChatKeys.preferences(target.key), "dms")).flatMap {
-            held, directs -> EventLoopFuture<Bool> in
+        let preferences = redis.send("HMGET", ChatKeys.preferences(target.key), "b:" + actor.key, "dms")
+        return displayName(of: target).and(preferences).flatMap { held, preferences -> EventLoopFuture<Bool> in
             guard let name = held else {
                 return eventLoop.makeFailedFuture(
                     ChatError(.noSuchUser, "nobody called \(target.display) is connected"))
             }
-            if !actorRegistered, directs.string == "registered" {
+            // As `IdentityScripts.direct` does: someone blocked is never told more (their invitation goes on, and the
+            // recipient's node drops it); only then is a guest refused.
+            let fields = (preferences.array ?? []).map(\.string)
+            if !actorRegistered, fields.count == 2, fields[0] == nil, fields[1] == "registered" {
                 return eventLoop.makeFailedFuture(
                     ChatError(
                         .registeredOnly, "\(name) takes invitations and direct messages from registered names only"))

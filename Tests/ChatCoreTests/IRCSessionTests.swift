@@ -102,6 +102,18 @@ struct IRCSessionTests {
                 members: [RoomMember(name: "bob", presence: .online, idleMillis: 0, node: "n1")]),
             requestID: IRCRenderer.Purpose.names.requestID, view: view, now: 0)
         #expect(names.map(\.command) == ["353", "366"])
+        // An INVITE's or a KICK's refusals name its nick and channel (`irc-invite:bob #dev`), never `*`; a
+        // parameter that could not be a middle one still is.
+        func refusal(_ code: ChatError.Code, _ purpose: IRCRenderer.Purpose, _ about: String) -> String? {
+            IRCRenderer.lines(.error(ChatError(code, "x")), requestID: purpose.requestID(about), view: view, now: 0)
+                .first.map { $0.serialized() }
+        }
+        #expect(refusal(.registeredOnly, .invite, "bob #dev")?.hasPrefix(":n1 486 alice bob :") == true)
+        #expect(refusal(.noSuchUser, .invite, "bob #dev")?.hasPrefix(":n1 401 alice bob :") == true)
+        #expect(refusal(.alreadyInRoom, .invite, "bob #dev")?.hasPrefix(":n1 443 alice bob #dev :") == true)
+        #expect(refusal(.notOperator, .invite, "bob #dev")?.hasPrefix(":n1 482 alice #dev :") == true)
+        #expect(refusal(.notInRoom, .kick, "#dev bob")?.hasPrefix(":n1 441 alice bob #dev :") == true)
+        #expect(refusal(.notInRoom, .kick, "#dev :bob")?.hasPrefix(":n1 441 alice * #dev :") == true)
     }
 
     @Test("mIRC formatting is removed with its colour numbers; a message of nothing but codes is 412")

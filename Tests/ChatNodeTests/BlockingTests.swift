@@ -107,10 +107,22 @@ struct BlockingTests {
         try carol.send("SILENCE")
         try carol.expect(" 271 carol carol eve!*@*")
         try carol.expect(" 272 carol ")
+        // Blocked and +R: eve's invitation is answered as anyone's is (as her direct message would be), so she
+        // learns nothing; carol never sees it. A registered name's invitation reaches her.
+        try eve.sendJSON(["op": "join", "room": "den"])
+        _ = try eve.expectEvent(type: "joined")
+        try eve.sendJSON(["op": "invite", "room": "den", "name": "carol", "id": "i3"])
+        let answered = try eve.expectEvent("the invitation's reply") { $0["id"] as? String == "i3" }
+        #expect(answered["type"] as? String == "ok", "\(answered)")
+        try alice.send("/join garden")
+        try alice.expect("you joined #garden")
+        try alice.send("/invite carol garden")
+        try carol.expect("INVITE carol #garden")
         try eve.sendJSON(["op": "say", "room": "lobby", "text": "spam three", "id": "s4"])
         try alice.expect("<eve> spam three")
         try carol.send("PING :after")
         try carol.expect("PONG")
-        #expect(!carol.received.contains { $0.contains("spam three") || $0.contains("hi carol") })
+        #expect(
+            !carol.received.contains { $0.contains("spam three") || $0.contains("hi carol") || $0.contains("#den") })
     }
 }

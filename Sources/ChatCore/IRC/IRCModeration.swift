@@ -55,8 +55,8 @@ extension IRCRenderer {
         }
         // `irc-kick:#dev bob` and `irc-invite:bob #dev` name a channel and a nick.
         let words = subject.split(separator: " ").map(String.init)
-        let room = words.first(where: { $0.hasPrefix("#") }) ?? subject
-        let nick = words.first(where: { !$0.hasPrefix("#") }) ?? "*"
+        let room = middle(words.first(where: { $0.hasPrefix("#") }) ?? subject)
+        let nick = middle(words.first(where: { !$0.hasPrefix("#") }) ?? "*")
         if purpose == .banList, error.code == .notOperator || error.code == .notInRoom {
             // Clients ask after every JOIN and wait for the end of the list (irssi's channel sync): someone who
             // may not see it gets it empty, as a room without bans, and is not told whether it has any.

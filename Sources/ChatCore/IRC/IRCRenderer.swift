@@ -625,12 +625,16 @@ public enum IRCRenderer {
             // ERR_NONONREG: the person takes private messages from registered names only (user mode +R).
             return numeric("486", subject, "You must be logged in with a registered name to message this user")
         }
-        if purpose == .invite, error.code == .registeredOnly {
-            // The same for an invitation (`irc-invite:bob #dev`): +R refuses guests' INVITEs too.
-            let nick = middle((about ?? "*").split(separator: " ").first.map(String.init) ?? "*")
-            return numeric("486", nick, "You must be logged in with a registered name to invite this user")
+        if purpose == .invite {
+            // `irc-invite:bob #dev`: the nick is what these name. +R refuses guests' INVITEs as it does their messages.
+            let invited = middle((about ?? "*").split(separator: " ").first.map(String.init) ?? "*")
+            if error.code == .registeredOnly {
+                return numeric("486", invited, "You must be logged in with a registered name to invite this user")
+            }
+            if error.code == .noSuchUser { return numeric("401", invited, "No such nick/channel") }
         }
-        if let lines = moderationError(error, purpose: purpose, subject: subject, view: view) { return lines }
+        // The whole subject: a kick's or an invitation's names a channel and a nick (each made a middle there).
+        if let lines = moderationError(error, purpose: purpose, subject: about ?? "*", view: view) { return lines }
         switch error.code {
         case .nameTaken: return numeric("433", nick, "Nickname is already in use (\(error.message))")
         case .nameInvalid: return numeric("432", nick, "Erroneous nickname (\(error.message))")
