@@ -46,9 +46,12 @@ public enum ConfigurationFile {
 
     /// Reads the file `--config FILE` (or `<PREFIX>_CONFIG`) names, if any, so that it answers for the environment
     /// variables the environment does not set. Call first thing in main, before the command line is parsed.
+    /// The environment's own values are checked as a file's are first (`checkEnvironment`).
     public static func prepare(_ command: any ParsableCommand.Type, prefix: String, arguments: [String]) throws {
-        guard let path = path(in: arguments) ?? CommandSupport.environment(prefix + "_CONFIG") else { return }
         let settings = settings(of: command)
+        // --print-config shows the defaults whatever the environment says, so it has nothing to refuse there.
+        if !arguments.contains("--print-config") { try checkEnvironment(settings) }
+        guard let path = path(in: arguments) ?? CommandSupport.environment(prefix + "_CONFIG") else { return }
         let values = Dictionary(try values(path: path, settings: settings), uniquingKeysWith: { _, last in last })
         loaded.withLockedValue { $0 = Loaded(path: path, settings: settings, arguments: arguments, values: values) }
     }
@@ -169,6 +172,28 @@ public enum ConfigurationFile {
             return "line \(context.mark.line): a key given twice (\(duplicates.joined(separator: ", ")))"
         default:
             return "unreadable"
+        }
+    }
+
+    /// The environment's values are held to what a file's are: a number option's variable holds a number, a flag's
+    /// 1, true or yes (or 0, false or no). The options read their variables leniently (`Int.init`, `flag`), so a typo
+    /// (`CHAT_MAX_CLIENTS=5k`, `BALANCER_NO_PLAIN=on`) would be taken for no value, and the default (a limit off, a
+    /// plain port open) used without a word.
+    static func checkEnvironment(_ settings: [Setting]) throws {
+        for setting in settings {
+            guard let value = CommandSupport.realEnvironment(setting.environment) else { continue }
+            let shown = value.count > 40 ? String(value.prefix(40)) + "..." : value
+            if setting.isFlag {
+                guard ["1", "true", "yes", "0", "false", "no"].contains(value.lowercased()) else {
+                    throw Problem(
+                        description:
+                            "\(setting.environment) is 1, true or yes, or 0, false or no (--\(setting.key); got '\(shown)')"
+                    )
+                }
+            } else if !checkNumber(value, for: setting) {
+                throw Problem(
+                    description: "\(setting.environment) is a number (--\(setting.key); got '\(shown)')")
+            }
         }
     }
 

@@ -202,6 +202,29 @@ struct ConfigurationFileTests {
         #expect(node.process.stderr().contains("server operator no longer"))
     }
 
+    @Test("an environment variable that is not a number or a flag's value stops the start, naming it, as a file's does")
+    func environmentChecked() throws {
+        // An unknown option after it: without the check, the start would stop there instead, not naming the variable.
+        for (program, variable, value) in [
+            ("chat-node", "CHAT_MAX_CLIENTS", "5k"), ("chat-node", "CHAT_RATE_LIMIT", "ten"),
+            ("chat-node", "CHAT_PROXY_PROTOCOL", "on"), ("chat-balancer", "BALANCER_NO_PLAIN", "on"),
+            ("chat-balancer", "BALANCER_DRAIN_SECONDS", "10s"),
+        ] {
+            let binary = TestEnvironment.binDirectory + "/" + program
+            let refused = try TestEnvironment.run(binary, ["--no-such-option"], environment: [variable: value])
+            #expect(
+                refused.status != 0 && refused.output.contains("\(variable) is ")
+                    && refused.output.contains("got '\(value)'"),
+                "\(program) \(variable)=\(value): \(refused.output.prefix(300))")
+        }
+        // Values that are what they should be pass on to the parsing (which refuses the unknown option).
+        let fine = try TestEnvironment.run(
+            TestEnvironment.binDirectory + "/chat-node", ["--no-such-option"],
+            environment: ["CHAT_MAX_CLIENTS": "5000", "CHAT_RATE_LIMIT": "12.5", "CHAT_PROXY_PROTOCOL": "yes"])
+        #expect(fine.status != 0 && fine.output.contains("no-such-option"), "\(fine.output.prefix(300))")
+        #expect(!fine.output.contains("got '"), "\(fine.output.prefix(300))")
+    }
+
     @Test("--print-config writes every option commented at its default; uncommented, each server reads it back")
     func printedConfiguration() throws {
         let directory = TestEnvironment.temporaryDirectory("print-config")
