@@ -50,7 +50,7 @@ public enum ConfigurationFile {
     public static func prepare(_ command: any ParsableCommand.Type, prefix: String, arguments: [String]) throws {
         let settings = settings(of: command)
         // --print-config shows the defaults whatever the environment says, so it has nothing to refuse there.
-        if !arguments.contains("--print-config") { try checkEnvironment(settings) }
+        if !arguments.contains("--print-config") { try checkEnvironment(settings, arguments: arguments) }
         guard let path = path(in: arguments) ?? CommandSupport.environment(prefix + "_CONFIG") else { return }
         let values = Dictionary(try values(path: path, settings: settings), uniquingKeysWith: { _, last in last })
         loaded.withLockedValue { $0 = Loaded(path: path, settings: settings, arguments: arguments, values: values) }
@@ -175,13 +175,22 @@ public enum ConfigurationFile {
         }
     }
 
+    /// Whole-number options with no default, whose type the default cannot tell (a port that is off unless given,
+    /// a count that follows another option's): named here, the same in both servers.
+    static let wholeNumbersWithoutDefault: Set<String> = [
+        "tls-port", "https-port", "irc-port", "irc-tls-port", "threads", "resume-grace",
+    ]
+
     /// The environment's values are held to what a file's are: a number option's variable holds a number, a flag's
     /// 1, true or yes (or 0, false or no). The options read their variables leniently (`Int.init`, `flag`), so a typo
     /// (`CHAT_MAX_CLIENTS=5k`, `BALANCER_NO_PLAIN=on`) would be taken for no value, and the default (a limit off, a
     /// plain port open) used without a word.
-    static func checkEnvironment(_ settings: [Setting]) throws {
+    /// A variable whose option the command line gives is not read, so not checked (a flag wins over it).
+    static func checkEnvironment(_ settings: [Setting], arguments: [String]) throws {
         for setting in settings {
-            guard let value = CommandSupport.realEnvironment(setting.environment) else { continue }
+            guard let value = CommandSupport.realEnvironment(setting.environment),
+                !arguments.contains(where: { $0 == "--\(setting.key)" || $0.hasPrefix("--\(setting.key)=") })
+            else { continue }
             let shown = value.count > 40 ? String(value.prefix(40)) + "..." : value
             if setting.isFlag {
                 guard ["1", "true", "yes", "0", "false", "no"].contains(value.lowercased()) else {
@@ -201,7 +210,9 @@ public enum ConfigurationFile {
     /// default taken without a word): an option whose default is a whole number takes whole numbers, one whose
     /// default is a decimal takes finite decimals.
     static func checkNumber(_ text: String, for setting: Setting) -> Bool {
-        guard let defaultValue = setting.defaultValue else { return true }
+        guard let defaultValue = setting.defaultValue else {
+            return !wholeNumbersWithoutDefault.contains(setting.key) || Int(text) != nil
+        }
         if Int(defaultValue) != nil { return Int(text) != nil }
         if Double(defaultValue) != nil { return Double(text)?.isFinite == true }
         return true

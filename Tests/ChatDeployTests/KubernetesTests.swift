@@ -90,6 +90,15 @@ struct KubernetesTests {
                 }
             }
         }
+        // Kubernetes' service links would give every pod CHAT_PORT=tcp://... from the Service `chat`, which a
+        // node refuses (an option's variable it cannot read): every pod turns them off.
+        for object in objects where ["Deployment", "StatefulSet"].contains(object["kind"] as? String ?? "") {
+            let template = (object["spec"] as? [String: Any])?["template"] as? [String: Any]
+            let spec = template?["spec"] as? [String: Any]
+            #expect(
+                spec?["enableServiceLinks"] as? Bool == false,
+                "\((object["metadata"] as? [String: Any])?["name"] ?? "?"): service links on")
+        }
         for policy in objects where policy["kind"] as? String == "NetworkPolicy" {
             let rules = (policy["spec"] as? [String: Any])?["ingress"] as? [[String: Any]] ?? []
             for rule in rules {

@@ -208,7 +208,9 @@ struct ConfigurationFileTests {
         for (program, variable, value) in [
             ("chat-node", "CHAT_MAX_CLIENTS", "5k"), ("chat-node", "CHAT_RATE_LIMIT", "ten"),
             ("chat-node", "CHAT_PROXY_PROTOCOL", "on"), ("chat-balancer", "BALANCER_NO_PLAIN", "on"),
-            ("chat-balancer", "BALANCER_DRAIN_SECONDS", "10s"),
+            ("chat-balancer", "BALANCER_DRAIN_SECONDS", "10s"), ("chat-node", "CHAT_IRC_PORT", "irc"),
+            // What Kubernetes' service links set for a Service named `chat` (the manifests turn them off).
+            ("chat-node", "CHAT_PORT", "tcp://10.0.0.7:7000"), ("chat-balancer", "BALANCER_TLS_PORT", "7443/tcp"),
         ] {
             let binary = TestEnvironment.binDirectory + "/" + program
             let refused = try TestEnvironment.run(binary, ["--no-such-option"], environment: [variable: value])
@@ -217,12 +219,33 @@ struct ConfigurationFileTests {
                     && refused.output.contains("got '\(value)'"),
                 "\(program) \(variable)=\(value): \(refused.output.prefix(300))")
         }
-        // Values that are what they should be pass on to the parsing (which refuses the unknown option).
-        let fine = try TestEnvironment.run(
-            TestEnvironment.binDirectory + "/chat-node", ["--no-such-option"],
-            environment: ["CHAT_MAX_CLIENTS": "5000", "CHAT_RATE_LIMIT": "12.5", "CHAT_PROXY_PROTOCOL": "yes"])
-        #expect(fine.status != 0 && fine.output.contains("no-such-option"), "\(fine.output.prefix(300))")
-        #expect(!fine.output.contains("got '"), "\(fine.output.prefix(300))")
+        // Values that are what they should be, and a bad one whose option a flag gives (the flag wins, the variable
+        // is not read), pass on to the parsing, which refuses the unknown option (the balancer, first, that it
+        // was told of no nodes).
+        for (program, environment, arguments) in [
+            (
+                "chat-node",
+                [
+                    "CHAT_MAX_CLIENTS": "5000", "CHAT_RATE_LIMIT": "12.5", "CHAT_PROXY_PROTOCOL": "yes",
+                    "CHAT_IRC_PORT": "0",
+                ],
+                []
+            ),
+            (
+                "chat-node", ["CHAT_MAX_CLIENTS": "5k", "CHAT_PROXY_PROTOCOL": "on"],
+                ["--max-clients", "5", "--proxy-protocol"]
+            ),
+            (
+                "chat-balancer",
+                ["BALANCER_NO_PLAIN": "no", "BALANCER_SEND_PROXY": "0", "BALANCER_DRAIN_SECONDS": "3"], []
+            ),
+        ] {
+            let binary = TestEnvironment.binDirectory + "/" + program
+            let fine = try TestEnvironment.run(binary, arguments + ["--no-such-option"], environment: environment)
+            #expect(
+                fine.status != 0 && fine.output.contains("Error: ") && !fine.output.contains("got '"),
+                "\(program) \(environment): \(fine.output.prefix(300))")
+        }
     }
 
     @Test("--print-config writes every option commented at its default; uncommented, each server reads it back")
