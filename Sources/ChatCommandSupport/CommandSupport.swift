@@ -56,10 +56,15 @@ public enum CommandSupport {
     /// Set by `--print-config`, which shows the built-in defaults whatever the environment says.
     static let ignoringEnvironment = NIOLockedValueBox(false)
 
-    /// A boolean environment variable: 1, true or yes.
+    /// A boolean environment variable: 1, true or yes (`flagWords`).
     public static func flag(_ name: String) -> Bool? {
-        environment(name).map { ["1", "true", "yes"].contains($0.lowercased()) }
+        environment(name).map { flagWords[$0.lowercased()] == true }
     }
+
+    /// What a flag's environment variable may say (anything else stops the start: `ConfigurationFile`).
+    static let flagWords: [String: Bool] = [
+        "1": true, "true": true, "yes": true, "0": false, "false": false, "no": false,
+    ]
 
     public static let logLevels = "trace, debug, info, notice, warning, error or critical"
 

@@ -80,8 +80,7 @@ public enum ConfigurationFile {
             let variable = setting.environment
             guard current.values[variable] != fresh[variable] else { continue }
             let setOutside = CommandSupport.realEnvironment(variable) != nil
-            let flagged = current.arguments.contains { $0 == "--\(setting.key)" || $0.hasPrefix("--\(setting.key)=") }
-            if setOutside || flagged {
+            if setOutside || isGiven(setting, in: current.arguments) {
                 if fresh[variable] != nil { result.overridden.append(setting.key) }
             } else {
                 result.changed.append(setting.key)
@@ -89,6 +88,12 @@ public enum ConfigurationFile {
         }
         loaded.withLockedValue { $0?.values = fresh }
         return (result, current.values)
+    }
+
+    /// Whether the command line gives the option (`--key VALUE`, `--key=VALUE`, a flag's `--key`): it wins over the
+    /// environment and the file.
+    static func isGiven(_ setting: Setting, in arguments: [String]) -> Bool {
+        arguments.contains { $0 == "--\(setting.key)" || $0.hasPrefix("--\(setting.key)=") }
     }
 
     /// The file's values as they were before a reread whose values were refused.
@@ -188,12 +193,11 @@ public enum ConfigurationFile {
     /// A variable whose option the command line gives is not read, so not checked (a flag wins over it).
     static func checkEnvironment(_ settings: [Setting], arguments: [String]) throws {
         for setting in settings {
-            guard let value = CommandSupport.realEnvironment(setting.environment),
-                !arguments.contains(where: { $0 == "--\(setting.key)" || $0.hasPrefix("--\(setting.key)=") })
+            guard let value = CommandSupport.realEnvironment(setting.environment), !isGiven(setting, in: arguments)
             else { continue }
             let shown = value.count > 40 ? String(value.prefix(40)) + "..." : value
             if setting.isFlag {
-                guard ["1", "true", "yes", "0", "false", "no"].contains(value.lowercased()) else {
+                guard CommandSupport.flagWords[value.lowercased()] != nil else {
                     throw Problem(
                         description:
                             "\(setting.environment) is 1, true or yes, or 0, false or no (--\(setting.key); got '\(shown)')"

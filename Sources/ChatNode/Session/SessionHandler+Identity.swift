@@ -50,11 +50,7 @@ extension SessionHandler {
                         .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant))
                 }
                 return self.store.confirmOperator(name, token: token).recover { _ in false }.hop(to: loop).map {
-                    confirmed in
-                    // A reload during the round trip that left the name out found no operator here to end.
-                    let listed = self.configuration.operators.contains(name.key)
-                    if confirmed, !listed { self.store.endOperator(name, token: token).whenFailure { _ in } }
-                    grant.isServerOperator = confirmed && listed
+                    grant.isServerOperator = self.stillListed(confirmed: $0, name, token: token)
                     return .granted(token: token, resume: resume, since: since, resumed: resumed, grant: grant)
                 }
             }
@@ -235,19 +231,28 @@ extension SessionHandler {
             store.confirmOperator(user, token: token).recover { _ in false }.hop(to: hub.eventLoop).assumeIsolated()
                 .whenSuccess { confirmed in
                     // Still this login, under this name, with its password (not renamed or unregistered since).
-                    guard confirmed, self.machine.view.token == token, self.machine.view.isRegistered,
-                        self.machine.view.userName?.key == user.key
+                    guard self.machine.view.token == token, self.machine.view.isRegistered,
+                        self.machine.view.userName?.key == user.key,
+                        self.stillListed(confirmed: confirmed, user, token: token)
                     else { return }
-                    // A later reload may have left it out again: the mark the check made goes too.
-                    guard self.configuration.operators.contains(user.key) else {
-                        return self.store.endOperator(user, token: token).whenFailure { _ in }
-                    }
                     self.apply(self.machine.serverOperator(true))
                     self.logger.notice(
                         "server operator: the reloaded list adds the name",
                         metadata: ["session.name": "\(user.display)"])
                 }
         }
+    }
+
+    /// Whether an operator check (`confirmOperator`) that passed still counts once back on the loop: the name is still
+    /// listed. A reload that left it out during the round trip found no operator here to end, so the mark the check
+    /// made (WHO's `*`) is taken off here.
+    private func stillListed(confirmed: Bool, _ user: UserName, token: String) -> Bool {
+        guard confirmed else { return false }
+        guard configuration.operators.contains(user.key) else {
+            store.endOperator(user, token: token).whenFailure { _ in }
+            return false
+        }
+        return true
     }
 
     /// Changes the password (`new`), or, with nil, unregisters the name: either only with the current password.
